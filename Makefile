@@ -1,0 +1,66 @@
+# Gantry: the two commands a user types are `make run` and `make test`.
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+BUILD_TSAN ?= build-tsan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 10
+JOBS       ?= $(shell nproc)
+PYTHON     ?= /usr/bin/python3
+PYTEST_ARGS ?=
+
+.PHONY: all build deps run test test-unit test-integration asan tsan fuzz test-asan test-tsan test-fuzz bench clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh all
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# Everything from a fresh Debian machine to a running demo.
+run: deps build
+	@bash scripts/demo.sh $(BUILD)/gantry
+
+test: deps build
+	@$(MAKE) --no-print-directory test-unit test-integration test-fuzz
+
+test-unit:
+	@cd $(BUILD) && ctest --output-on-failure
+
+test-integration:
+	@GANTRY_BIN=$(abspath $(BUILD)/gantry) $(PYTHON) -m pytest -q -ra tests/integration $(PYTEST_ARGS)
+
+asan:
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DGANTRY_ASAN=ON -DGANTRY_UBSAN=ON >/dev/null
+	@cmake --build $(BUILD_ASAN) -j $(JOBS)
+
+tsan:
+	@cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DGANTRY_TSAN=ON >/dev/null
+	@cmake --build $(BUILD_TSAN) -j $(JOBS)
+
+# The sanitizer build runs the unit tests and the whole integration suite.
+test-asan: deps asan
+	@cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure
+	@GANTRY_BIN=$(abspath $(BUILD_ASAN)/gantry) GANTRY_SANITIZED=1 $(PYTHON) -m pytest -q -ra tests/integration $(PYTEST_ARGS)
+
+# ThreadSanitizer for the table swap and the workers.
+test-tsan: deps tsan
+	@cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'publish|swap'
+
+# libFuzzer targets (clang), one per parser of untrusted input.
+fuzz:
+	@cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGANTRY_FUZZ=ON >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_rule fuzz_dynamic_config fuzz_docker_container \
+		fuzz_docker_events fuzz_http_request
+
+# A bounded run of each (FUZZ_SECONDS per target); the long runs are in docs/security.md.
+test-fuzz: fuzz
+	@bash scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+bench: deps build
+	@bash bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_FUZZ)

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Gantry vs nginx (and HAProxy when installed) as reverse proxies to the same
+# nginx upstream, in one run, with the same worker count. The load generator
+# runs on CPU 0, proxies and upstream on CPU 1 (on a 2-core machine) so the
+# proxies compete for the same core. Runs are interleaved; the median of
+# ROUNDS runs is reported with the ratio to nginx.
+#
+# Usage: bench/proxy_compare.sh [build-dir]   (env: DURATION=10 ROUNDS=3 CONNS=64 WORKERS=1)
+set -euo pipefail
+BUILD=${1:-build}
+GANTRY=$(realpath "$BUILD/gantry")
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-64}
+WORKERS=${WORKERS:-1}
+D=$(mktemp -d /tmp/gantry-bench.XXXXXX)
+chmod 755 "$D" # nginx workers (nobody) serve /16k from here
+UP=19100 NG=19101 GA=19102 HA=19103 NG2=19104 GA2=19105 NGS=19106 GAS=19107
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$D"; }
+trap cleanup EXIT
+ncpu=$(nproc)
+PROXY_CPU=$(( ncpu > 1 ? 1 : 0 ))
+# arrays, not functions: "$!" must be the server's own pid so cleanup can stop it
+if [ "$ncpu" -gt 1 ]; then LOAD=(taskset -c 0); PROXY=(taskset -c "$PROXY_CPU"); else LOAD=(); PROXY=(); fi
+
+head -c 16384 /dev/urandom > "$D/16k"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench.test \
+  -addext subjectAltName=DNS:bench.test -days 1 -keyout "$D/key.pem" -out "$D/cert.pem" 2>/dev/null
+
+cat > "$D/upstream.conf" <<EOF
+worker_processes 1; daemon off; pid $D/up.pid; error_log $D/up.err;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 10000000;
+  server { listen 127.0.0.1:$UP backlog=4096; location / { return 200 "ok\n"; } location = /16k { alias $D/16k; } } }
+EOF
+cat > "$D/proxy.conf" <<EOF
+worker_processes $WORKERS; daemon off; pid $D/px.pid; error_log $D/px.err;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 10000000;
+  upstream up { server 127.0.0.1:$UP; keepalive 256; }
+  server { listen 127.0.0.1:$NG backlog=4096; listen 127.0.0.1:$NG2 http2;
+           listen 127.0.0.1:$NGS ssl http2; ssl_certificate $D/cert.pem; ssl_certificate_key $D/key.pem;
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection "";
+                 proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; } } }
+EOF
+cat > "$D/dynamic.yaml" <<EOF
+http:
+  routers:
+    bench: { rule: "Host(\`bench.test\`)", service: up }
+    bench-tls: { rule: "Host(\`bench.test\`)", service: up, tls: {} }
+  services:
+    up: { loadBalancer: { servers: [ { url: "http://127.0.0.1:$UP" } ] } }
+tls:
+  certificates: [ { certFile: $D/cert.pem, keyFile: $D/key.pem } ]
+EOF
+cat > "$D/haproxy.cfg" <<EOF
+global
+  nbthread $WORKERS
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+frontend fe
+  bind 127.0.0.1:$HA
+  default_backend be
+backend be
+  http-reuse always
+  server up 127.0.0.1:$UP
+EOF
+
+"${PROXY[@]}" nginx -e "$D/up.err" -p "$D" -c "$D/upstream.conf" >"$D/up.log" 2>&1 & pids+=($!)
+"${PROXY[@]}" nginx -e "$D/px.err" -p "$D" -c "$D/proxy.conf" >"$D/px.log" 2>&1 & pids+=($!)
+"${PROXY[@]}" "$GANTRY" --workers="$WORKERS" --log.level=WARN --entryPoints.web.address=127.0.0.1:$GA \
+  --entryPoints.h2c.address=127.0.0.1:$GA2 --entryPoints.tls.address=127.0.0.1:$GAS \
+  --providers.file.filename="$D/dynamic.yaml" >"$D/gantry.log" 2>&1 & pids+=($!)
+gantry_pid=$!
+have_haproxy=0
+if command -v haproxy >/dev/null; then
+  "${PROXY[@]}" haproxy -f "$D/haproxy.cfg" -db >"$D/haproxy.log" 2>&1 & pids+=($!)
+  have_haproxy=1
+fi
+for p in $UP $NG $GA $GA2 $GAS; do
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.05; done
+done
+sleep 0.5
+
+wrk_rps() { # url path -> requests/s, or "ERR" when any request failed
+  local out
+  out=$("${LOAD[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" -H 'Host: bench.test' "$1$2" 2>&1)
+  if grep -qE "Non-2xx|Socket errors" <<<"$out"; then echo "ERR"; return; fi
+  awk '/Requests\/sec/ {printf "%d", $2}' <<<"$out"
+}
+h2load_rps() { # extra args... -> requests/s
+  local out
+  out=$("${LOAD[@]}" h2load -D "$DURATION" -c 32 -m 10 -t 1 "$@" 2>&1)
+  if ! grep -q " 0 failed, 0 errored" <<<"$out"; then echo "ERR"; return; fi
+  awk '/^finished in/ {for (i=1;i<=NF;i++) if ($i ~ /req\/s/) {gsub(",","",$(i-1)); printf "%d", $(i-1)}}' <<<"$out"
+}
+median() { grep -v -e '^$' -e ERR | sort -n | awk '{a[NR]=$1} END {if (NR==0) print "-"; else print a[int((NR+1)/2)]}'; }
+
+declare -A R
+cases=("http1-small" "http1-16k" "h2c-small" "h2-tls-small")
+for round in $(seq "$ROUNDS"); do
+  R[nginx,http1-small]+="$(wrk_rps http://127.0.0.1:$NG /) "
+  R[gantry,http1-small]+="$(wrk_rps http://127.0.0.1:$GA /) "
+  [ $have_haproxy = 1 ] && R[haproxy,http1-small]+="$(wrk_rps http://127.0.0.1:$HA /) "
+  R[nginx,http1-16k]+="$(wrk_rps http://127.0.0.1:$NG /16k) "
+  R[gantry,http1-16k]+="$(wrk_rps http://127.0.0.1:$GA /16k) "
+  [ $have_haproxy = 1 ] && R[haproxy,http1-16k]+="$(wrk_rps http://127.0.0.1:$HA /16k) "
+  R[nginx,h2c-small]+="$(h2load_rps -H ':authority: bench.test' http://127.0.0.1:$NG2/) "
+  R[gantry,h2c-small]+="$(h2load_rps -H ':authority: bench.test' http://127.0.0.1:$GA2/) "
+  R[nginx,h2-tls-small]+="$(h2load_rps --connect-to=127.0.0.1:$NGS https://bench.test:$NGS/) "
+  R[gantry,h2-tls-small]+="$(h2load_rps --connect-to=127.0.0.1:$GAS https://bench.test:$GAS/) "
+done
+
+echo "| case (median of $ROUNDS x ${DURATION}s, $WORKERS worker each) | nginx req/s | gantry req/s | gantry/nginx | haproxy req/s | haproxy/nginx |"
+echo "|---|---:|---:|---:|---:|---:|"
+for c in "${cases[@]}"; do
+  n=$(tr ' ' '\n' <<<"${R[nginx,$c]}" | median || true)
+  g=$(tr ' ' '\n' <<<"${R[gantry,$c]}" | median || true)
+  h=$(tr ' ' '\n' <<<"${R[haproxy,$c]:-}" | median || true)
+  errs=$(grep -o ERR <<<"${R[nginx,$c]} ${R[gantry,$c]} ${R[haproxy,$c]:-}" | wc -l || true)
+  ratio=$(awk -v g="$g" -v n="$n" 'BEGIN { if (n+0 > 0 && g+0 > 0) printf "%.2f", g/n; else print "-" }')
+  hratio=$(awk -v g="$h" -v n="$n" 'BEGIN { if (n+0 > 0 && g+0 > 0) printf "%.2f", g/n; else print "-" }')
+  echo "| $c$([ "$errs" -gt 0 ] && echo " ($errs runs with errors)") | $n | $g | $ratio | $h | $hratio |"
+done
+echo
+echo "RSS after the run (kB): gantry $(ps -o rss= -p "$gantry_pid"), nginx proxy $(ps --ppid "${pids[1]}" -o rss= | awk '{s+=$1} END {print s}') (workers) + $(ps -o rss= -p "${pids[1]}") (master)"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# All benchmarks, printing markdown tables (copy them into docs/benchmarks.md
+# with the date and this command). Usage: bench/run.sh [build-dir]
+set -euo pipefail
+BUILD=${1:-build}
+cd "$(dirname "$0")/.."
+echo "## Gantry benchmarks — $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r)"
+echo
+echo "### Proxy throughput: gantry vs nginx (and HAProxy) to the same upstream"
+echo
+bash bench/proxy_compare.sh "$BUILD"
+echo
+echo "### What access logs and metrics cost"
+echo
+bash bench/observability_cost.sh "$BUILD"
+echo
+echo "### Routing table"
+echo
+"$BUILD/bench/table_bench" 2>/dev/null | grep -v "configuration applied" || "$BUILD/bench/table_bench"
+echo
+echo "### Configuration change latency"
+echo
+/usr/bin/python3 bench/config_latency.py "$BUILD" 100
+echo
+echo "### Docker: container start to route"
+echo
+if /usr/bin/python3 -c 'import sys; sys.path.insert(0, "tests/integration"); import dockerenv; sys.exit(0 if dockerenv.available() else 1)' 2>/dev/null; then
+  /usr/bin/python3 bench/docker_latency.py "$BUILD" 50 2>/dev/null
+else
+  echo "(skipped: needs root, dockerd and busybox-static)"
+fi

@@ -1,0 +1,53 @@
+/*
+ * Region allocator: everything that lives exactly as long as one object
+ * (a provider's model, a compiled table) is carved from one arena and
+ * released at once. Resources that are not plain memory (PCRE2 codes,
+ * SSL_CTX references) register a cleanup that runs when the arena is freed.
+ *
+ * An arena is used by one thread at a time; it is not locked.
+ */
+#ifndef GANTRY_ARENA_H
+#define GANTRY_ARENA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena_chunk;
+struct arena_cleanup;
+
+struct arena {
+    struct arena_chunk *chunks;
+    struct arena_cleanup *cleanups;
+    size_t allocated; /* bytes handed out, for tests and metrics */
+};
+
+/* Aborts on OOM: allocation failure is not a recoverable condition here. */
+void *mem_alloc(size_t size);
+void *mem_calloc(size_t n, size_t size);
+void *mem_realloc(void *p, size_t size);
+char *mem_strdup(const char *s);
+
+void arena_init(struct arena *a);
+/* Frees the process-wide cache of spare chunks (at exit). */
+void arena_release_cache(void);
+/* Runs the cleanups in reverse registration order, then frees the memory. */
+void arena_free(struct arena *a);
+
+/* Zero-filled, 16-byte aligned. */
+void *arena_alloc(struct arena *a, size_t size);
+char *arena_strdup(struct arena *a, const char *s);
+char *arena_strndup(struct arena *a, const char *s, size_t len);
+char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* <parts> joined by <sep> ('\0': nothing between them). */
+char *arena_concat(struct arena *a, const char *const *parts, size_t n, char sep);
+/* <fn>(<data>) is called by arena_free. */
+void arena_on_free(struct arena *a, void (*fn)(void *), void *data);
+
+/* A growable array of pointers whose storage lives in the arena. */
+struct ptr_vec {
+    void **items;
+    size_t len, cap;
+};
+void ptr_vec_push(struct arena *a, struct ptr_vec *v, void *item);
+
+#endif

@@ -1,0 +1,497 @@
+/*
+ * Aggregator (see aggregator.h). Names are qualified "name@provider"; a
+ * router's service without '@' refers to its own provider. A router is
+ * dropped, with one log line naming the provider, the object and the
+ * problem, when its rule does not parse, its service or entry point does
+ * not exist, or it needs a feature not built yet; every other router is
+ * still served.
+ */
+#include "aggregator.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "../common/log.h"
+#include "../proxy/publish.h"
+#include "../proxy/registry.h"
+#include "../proxy/stats.h"
+#include "../proxy/status.h"
+#include "../proxy/table.h"
+#include "../proxy/tls.h"
+#include "healthcheck.h"
+#include "rule.h"
+#include "watcher.h"
+
+#define MAX_PROVIDERS 8
+
+static struct aggregator_options opts;
+static struct model *latest[MAX_PROVIDERS];
+static size_t n_providers;
+static bool dirty;
+static uint64_t last_compile_ms;
+static struct watcher_timer *window_timer;
+static struct aggregator_stats stats;
+
+/* Errors and router signatures of the last compile, to log only changes. */
+static struct arena status_arena;
+static struct ptr_vec errors;    /* char * */
+static struct ptr_vec signatures; /* struct signature *, sorted by name */
+
+static void compile(void);
+
+/* What identifies a router's compiled form, to count changed routers. */
+struct signature {
+    const char *name;
+    uint64_t hash;
+};
+
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h * 0x100000001b3ULL;
+}
+
+static void on_window(void *data)
+{
+    (void)data;
+    if (dirty)
+        compile();
+}
+
+void aggregator_init(const struct aggregator_options *o)
+{
+    opts = *o;
+    arena_init(&status_arena);
+    if (window_timer == NULL)
+        window_timer = watcher_timer_new(on_window, NULL);
+}
+
+void aggregator_shutdown(void)
+{
+    healthcheck_shutdown();
+    for (size_t i = 0; i < n_providers; i++)
+        model_free(latest[i]);
+    n_providers = 0;
+    arena_free(&status_arena);
+    errors = (struct ptr_vec){0};
+    signatures = (struct ptr_vec){0};
+    if (window_timer != NULL)
+        watcher_timer_free(window_timer);
+    window_timer = NULL;
+}
+
+void aggregator_submit(struct model *m)
+{
+    model_compute_digest(m);
+    size_t i = 0;
+    while (i < n_providers && strcmp(latest[i]->provider, m->provider) != 0)
+        i++;
+    if (i < n_providers && latest[i]->digest == m->digest) {
+        model_free(m); /* nothing changed */
+        return;
+    }
+    if (i == n_providers) {
+        if (n_providers == MAX_PROVIDERS) {
+            log_error("aggregator: too many providers; ignoring %s", m->provider);
+            model_free(m);
+            return;
+        }
+        n_providers++;
+    } else {
+        model_free(latest[i]);
+    }
+    latest[i] = m;
+    dirty = true;
+    uint64_t now = watcher_now_ms();
+    if (now - last_compile_ms >= opts.window_ms || last_compile_ms == 0) {
+        compile();
+    } else if (!watcher_timer_armed(window_timer)) {
+        watcher_timer_arm(window_timer, last_compile_ms + opts.window_ms - now);
+    }
+}
+
+void aggregator_flush(void)
+{
+    if (dirty)
+        compile();
+}
+
+const struct aggregator_stats *aggregator_stats(void)
+{
+    return &stats;
+}
+
+size_t aggregator_error_count(void)
+{
+    return errors.len;
+}
+
+const char *aggregator_error(size_t i)
+{
+    return i < errors.len ? errors.items[i] : NULL;
+}
+
+char *aggregator_dump(void)
+{
+    size_t len = 0;
+    char *out = mem_strdup("");
+    for (size_t i = 0; i < n_providers; i++) {
+        char *d = model_dump(latest[i]);
+        size_t dl = strlen(d), pl = strlen(latest[i]->provider);
+        out = mem_realloc(out, len + pl + dl + 16);
+        len += (size_t)sprintf(out + len, "# provider %s\n%s", latest[i]->provider, d);
+        free(d);
+    }
+    return out;
+}
+
+/* ---- compile ---- */
+
+struct build {
+    struct table *t;
+    struct arena *scratch;
+    struct ptr_vec errors;
+    struct ptr_vec sigs;
+    struct ptr_vec provider_problems; /* reported (and logged) by providers */
+    struct status_snapshot *snap;     /* what the API will show */
+    size_t cap_routers, cap_services, cap_middlewares;
+};
+
+/* Records a problem and, when <slot> is given, attaches it to the object
+ * the API shows. */
+static const char *record_on(struct build *b, const char **slot, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static const char *record_on(struct build *b, const char **slot, const char *fmt, ...)
+{
+    char msg[1400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ptr_vec_push(b->scratch, &b->errors, arena_strdup(b->scratch, msg));
+    if (slot)
+        *slot = arena_strdup(&b->snap->arena, msg);
+    return msg[0] ? "" : NULL;
+}
+
+static const char **copy_list(struct arena *a, const char **items, size_t n)
+{
+    const char **out = arena_alloc(a, (n ? n : 1) * sizeof(*out));
+    for (size_t i = 0; i < n; i++)
+        out[i] = arena_strdup(a, items[i]);
+    return out;
+}
+
+static void record(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void record(struct build *b, const char *fmt, ...)
+{
+    char msg[1400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ptr_vec_push(b->scratch, &b->errors, arena_strdup(b->scratch, msg));
+}
+
+static const char *qualify(struct arena *a, const char *name, const char *provider)
+{
+    const char *parts[] = {name, provider};
+    return strchr(name, '@') ? name : arena_concat(a, parts, 2, '@');
+}
+
+static void add_services(struct build *b, const struct model *m)
+{
+    struct status_snapshot *snap = b->snap;
+    for (size_t i = 0; i < m->services.len; i++) {
+        const struct model_service *s = m->services.items[i];
+        const char *q = qualify(b->scratch, s->name, m->provider);
+        struct status_service *st = &snap->services[snap->n_services++];
+        st->name = arena_strdup(&snap->arena, q);
+        st->provider = arena_strdup(&snap->arena, m->provider);
+        st->type = s->lb ? "loadBalancer" : s->mirroring ? "mirroring" : "weighted";
+        if (s->lb == NULL) {
+            record_on(b, &st->error, "%s: service '%s': %s services are not supported yet; routers using it are skipped",
+                      s->origin.source, q, st->type);
+            continue;
+        }
+        struct table_service *ts = table_add_service(b->t, q, s->lb->pass_host_header, (uint32_t)s->lb->n_servers);
+        st->pass_host_header = s->lb->pass_host_header;
+        st->stats = ts->stats;
+        stats_ref(ts->stats);
+        if (s->lb->healthcheck) {
+            st->healthcheck_path = arena_strdup(&snap->arena, s->lb->healthcheck->path);
+            st->healthcheck_interval_ms = s->lb->healthcheck->interval_ms;
+        }
+        st->servers = arena_alloc(&snap->arena, (s->lb->n_servers ? s->lb->n_servers : 1) * sizeof(*st->servers));
+        st->n_servers = s->lb->n_servers;
+        for (size_t j = 0; j < s->lb->n_servers; j++) {
+            struct diag d;
+            st->servers[j].url = arena_strdup(&snap->arena, s->lb->servers[j].url);
+            st->servers[j].weight = s->lb->servers[j].weight;
+            if (table_service_set_server(b->t, ts, (uint32_t)j, s->lb->servers[j].url, s->lb->servers[j].weight, &d) != 0) {
+                record_on(b, &st->error, "%s: service '%s': %s (server skipped)", s->origin.source, q, d.msg);
+                continue;
+            }
+            st->servers[j].srv = ts->servers[j].srv;
+            registry_ref(ts->servers[j].srv);
+            if (s->lb->healthcheck != NULL)
+                healthcheck_want(ts->servers[j].srv, s->lb->healthcheck, q);
+        }
+    }
+}
+
+static uint64_t entrypoint_mask(struct build *b, const struct model_router *r, const char *q, bool *ok, const char **err)
+{
+    *ok = true;
+    if (r->n_entrypoints == 0)
+        return opts.n_entrypoints >= 64 ? ~0ull : (1ull << opts.n_entrypoints) - 1;
+    uint64_t mask = 0;
+    for (size_t i = 0; i < r->n_entrypoints; i++) {
+        size_t j = 0;
+        while (j < opts.n_entrypoints && strcmp(opts.entrypoints[j], r->entrypoints[i]) != 0)
+            j++;
+        if (j == opts.n_entrypoints) {
+            record_on(b, err, "%s: router '%s': entry point '%s' does not exist", r->origin.source, q, r->entrypoints[i]);
+            continue;
+        }
+        mask |= 1ull << j;
+    }
+    *ok = mask != 0;
+    return mask;
+}
+
+static void add_routers(struct build *b, const struct model *m)
+{
+    for (size_t i = 0; i < m->routers.len; i++) {
+        const struct model_router *r = m->routers.items[i];
+        const char *q = qualify(b->scratch, r->name, m->provider);
+        struct status_snapshot *snap = b->snap;
+        struct status_router *st = &snap->routers[snap->n_routers++];
+        st->name = arena_strdup(&snap->arena, q);
+        st->provider = arena_strdup(&snap->arena, m->provider);
+        st->rule = arena_strdup(&snap->arena, r->rule);
+        st->entrypoints = copy_list(&snap->arena, r->entrypoints, r->n_entrypoints);
+        st->n_entrypoints = r->n_entrypoints;
+        st->middlewares = copy_list(&snap->arena, r->middlewares, r->n_middlewares);
+        st->n_middlewares = r->n_middlewares;
+        st->priority = r->priority ? r->priority : rule_default_priority(r->rule);
+        st->tls = r->tls != NULL;
+        const char *sq = r->service ? qualify(b->scratch, r->service, m->provider) : NULL;
+        st->service = sq ? arena_strdup(&snap->arena, sq) : NULL;
+        struct diag d;
+        const struct rule_node *rule = rule_parse(&b->t->arena, r->rule, &d);
+        if (rule == NULL) {
+            record_on(b, &st->error, "%s: router '%s': rule `%s`: %s", r->origin.source, q, r->rule, d.msg);
+            continue;
+        }
+        if (r->service == NULL) {
+            record_on(b, &st->error, "%s: router '%s': no service", r->origin.source, q);
+            continue;
+        }
+        struct table_service *svc = table_find_service(b->t, sq);
+        if (svc == NULL) {
+            record_on(b, &st->error, "%s: router '%s': service '%s' does not exist", r->origin.source, q, sq);
+            continue;
+        }
+        if (r->n_middlewares != 0) {
+            record_on(b, &st->error,
+                      "%s: router '%s': middlewares are not supported yet (%s); the router is skipped rather than served "
+                      "without them",
+                      r->origin.source, q, r->middlewares[0]);
+            continue;
+        }
+        bool ok;
+        uint64_t mask = entrypoint_mask(b, r, q, &ok, &st->error);
+        if (!ok)
+            continue;
+        struct table_route *tr = table_add_route(b->t, q, r->rule, rule, r->priority, mask, r->tls != NULL, svc);
+        st->stats = tr->stats;
+        stats_ref(tr->stats);
+        struct signature *sig = arena_alloc(b->scratch, sizeof(*sig));
+        sig->name = q;
+        sig->hash = hash_str(hash_str(hash_str(0xcbf29ce484222325ULL, sq), r->rule) ^ mask, "") ^
+                    ((uint64_t)tr->priority << 1) ^ (r->tls != NULL);
+        ptr_vec_push(b->scratch, &b->sigs, sig);
+    }
+}
+
+static void add_certs(struct build *b, const struct model *m)
+{
+    for (size_t i = 0; i < m->certs.len; i++) {
+        const struct model_tls_cert *c = m->certs.items[i];
+        struct tls_cert_source src = {c->cert_file, c->key_file, c->cert_pem, c->key_pem};
+        const char *const *names;
+        size_t n;
+        struct diag d;
+        SSL_CTX *ctx = tls_load(&src, &names, &n, &d);
+        if (ctx == NULL) {
+            record(b, "%s: tls certificate: %s", c->origin.source, d.msg);
+            continue;
+        }
+        table_add_cert(b->t, ctx, names, n);
+    }
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool contains(const struct ptr_vec *sorted, const char *s)
+{
+    return sorted->len && bsearch(&s, sorted->items, sorted->len, sizeof(char *), str_cmp) != NULL;
+}
+
+static int sig_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const struct signature *const *)a)->name, (*(const struct signature *const *)b)->name);
+}
+
+static void log_changes(struct build *b, uint64_t us)
+{
+    if (b->sigs.len > 1)
+        qsort(b->sigs.items, b->sigs.len, sizeof(void *), sig_cmp);
+    if (b->errors.len > 1)
+        qsort(b->errors.items, b->errors.len, sizeof(char *), str_cmp);
+    size_t added = 0, removed = 0, changed = 0, i = 0, j = 0;
+    while (i < b->sigs.len || j < signatures.len) {
+        const struct signature *n = i < b->sigs.len ? b->sigs.items[i] : NULL, *o = j < signatures.len ? signatures.items[j] : NULL;
+        int c = n == NULL ? 1 : o == NULL ? -1 : strcmp(n->name, o->name);
+        if (c == 0) {
+            changed += n->hash != o->hash;
+            i++, j++;
+        } else if (c < 0) {
+            added++, i++;
+        } else {
+            removed++, j++;
+        }
+    }
+    for (size_t k = 0; k < b->errors.len; k++)
+        if (!contains(&errors, b->errors.items[k]))
+            log_error("configuration: %s", (const char *)b->errors.items[k]);
+    log_info("configuration applied in %.2f ms: %u routers (+%zu -%zu ~%zu), %u services, %u certificates, %zu errors",
+             (double)us / 1000.0, b->t->n_routes, added, removed, changed, b->t->n_services, b->t->n_certs, b->errors.len);
+}
+
+/* Middlewares, who uses each service, the problem list; then publish. */
+static void finish_snapshot(struct build *b)
+{
+    struct status_snapshot *snap = b->snap;
+    for (size_t i = 0; i < n_providers; i++) {
+        const struct model *m = latest[i];
+        for (size_t j = 0; j < m->middlewares.len; j++) {
+            const struct model_middleware *mw = m->middlewares.items[j];
+            struct status_middleware *st = &snap->middlewares[snap->n_middlewares++];
+            st->name = arena_strdup(&snap->arena, qualify(b->scratch, mw->name, m->provider));
+            st->provider = arena_strdup(&snap->arena, m->provider);
+            st->type = mw->type;
+            st->keys = copy_list(&snap->arena, mw->keys, mw->n_options);
+            st->values = copy_list(&snap->arena, mw->values, mw->n_options);
+            st->n_options = mw->n_options;
+        }
+    }
+    /* who uses each service: two passes over the routers through a name index */
+    struct table_host_map by_name = {0};
+    for (size_t i = 0; i < snap->n_services; i++)
+        *table_host_map_slot(b->scratch, &by_name, snap->services[i].name, strlen(snap->services[i].name)) =
+            &snap->services[i];
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t j = 0; j < snap->n_routers; j++) {
+            const char *sn = snap->routers[j].service;
+            struct status_service *sv = sn ? table_host_map_get(&by_name, sn, strlen(sn)) : NULL;
+            if (sv == NULL)
+                continue;
+            if (pass == 0)
+                sv->n_used_by++;
+            else
+                sv->used_by[sv->n_used_by++] = snap->routers[j].name;
+        }
+        for (size_t i = 0; pass == 0 && i < snap->n_services; i++) {
+            struct status_service *sv = &snap->services[i];
+            sv->used_by = arena_alloc(&snap->arena, (sv->n_used_by ? sv->n_used_by : 1) * sizeof(char *));
+            sv->n_used_by = 0;
+        }
+    }
+    size_t np = b->provider_problems.len, ne = b->errors.len;
+    snap->problems = arena_alloc(&snap->arena, (np + ne + 1) * sizeof(char *));
+    for (size_t i = 0; i < np; i++)
+        snap->problems[snap->n_problems++] = arena_strdup(&snap->arena, b->provider_problems.items[i]);
+    for (size_t i = 0; i < ne; i++)
+        snap->problems[snap->n_problems++] = arena_strdup(&snap->arena, b->errors.items[i]);
+    snap->generation = b->t->gen;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    snap->compiled_unix_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+    status_publish(snap);
+}
+
+static void compile(void)
+{
+    struct timeval t0, t1;
+    gettimeofday(&t0, NULL);
+    dirty = false;
+    last_compile_ms = watcher_now_ms();
+    watcher_timer_cancel(window_timer);
+
+    struct arena scratch;
+    arena_init(&scratch);
+    struct build b = {.t = table_new(opts.n_workers), .scratch = &scratch, .snap = status_new()};
+    size_t nr = 0, nsv = 0, nm = 0;
+    for (size_t i = 0; i < n_providers; i++) {
+        nr += latest[i]->routers.len;
+        nsv += latest[i]->services.len;
+        nm += latest[i]->middlewares.len;
+    }
+    b.snap->routers = arena_alloc(&b.snap->arena, (nr ? nr : 1) * sizeof(*b.snap->routers));
+    b.snap->services = arena_alloc(&b.snap->arena, (nsv ? nsv : 1) * sizeof(*b.snap->services));
+    b.snap->middlewares = arena_alloc(&b.snap->arena, (nm ? nm : 1) * sizeof(*b.snap->middlewares));
+    for (size_t i = 0; i < n_providers; i++) /* what providers could not build: they log it themselves */
+        for (size_t j = 0; j < latest[i]->problems.len; j++)
+            ptr_vec_push(b.scratch, &b.provider_problems, latest[i]->problems.items[j]);
+    tls_cache_begin();
+    healthcheck_begin();
+    for (size_t i = 0; i < n_providers; i++)
+        add_services(&b, latest[i]);
+    healthcheck_end();
+    for (size_t i = 0; i < n_providers; i++)
+        add_routers(&b, latest[i]);
+    for (size_t i = 0; i < n_providers; i++)
+        add_certs(&b, latest[i]);
+    tls_cache_sweep();
+    table_finish(b.t);
+    publish_swap(b.t);
+    gettimeofday(&t1, NULL); /* the change is live: what follows is bookkeeping */
+    uint64_t us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (uint64_t)(t1.tv_usec - t0.tv_usec);
+    finish_snapshot(&b);
+    log_changes(&b, us);
+
+    /* keep this compile's errors and signatures for the next comparison */
+    struct arena next;
+    arena_init(&next);
+    struct ptr_vec ne = {0}, ns = {0};
+    for (size_t i = 0; i < b.errors.len; i++)
+        ptr_vec_push(&next, &ne, arena_strdup(&next, b.errors.items[i]));
+    for (size_t i = 0; i < b.sigs.len; i++) {
+        const struct signature *old = b.sigs.items[i];
+        struct signature *sig = arena_alloc(&next, sizeof(*sig));
+        sig->name = arena_strdup(&next, old->name);
+        sig->hash = old->hash;
+        ptr_vec_push(&next, &ns, sig);
+    }
+    arena_free(&status_arena);
+    status_arena = next;
+    errors = ne;
+    signatures = ns;
+    arena_free(&scratch);
+
+    stats.compiles++;
+    stats.last_compile_us = us;
+    stats.last_success_unix_ms = (uint64_t)t1.tv_sec * 1000 + (uint64_t)t1.tv_usec / 1000;
+    stats.routers = b.t->n_routes;
+    stats.services = b.t->n_services;
+    stats.certs = b.t->n_certs;
+    stats.errors = errors.len;
+}

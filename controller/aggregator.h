@@ -1,0 +1,45 @@
+/*
+ * The aggregator keeps each provider's latest model, skips ones that did
+ * not change, coalesces bursts, then merges, validates and compiles every
+ * provider's configuration into one routing table and publishes it.
+ * Watcher thread only.
+ */
+#ifndef GANTRY_AGGREGATOR_H
+#define GANTRY_AGGREGATOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+struct aggregator_options {
+    uint64_t window_ms; /* a change arriving within this of the last compile waits for the window's end */
+    uint32_t n_workers;
+    const char *const *entrypoints; /* names, index = entry point index */
+    size_t n_entrypoints;
+};
+
+void aggregator_init(const struct aggregator_options *o);
+void aggregator_shutdown(void);
+
+/* Takes ownership of <m> (m->provider names the provider). */
+void aggregator_submit(struct model *m);
+/* Compiles now if anything is pending (tests, shutdown). */
+void aggregator_flush(void);
+
+/* What the last compile produced, for logs, tests and the API. */
+struct aggregator_stats {
+    uint64_t compiles;
+    uint64_t last_compile_us;
+    uint64_t last_success_unix_ms;
+    size_t routers, services, certs, errors;
+};
+const struct aggregator_stats *aggregator_stats(void);
+/* Messages of the objects the last compile dropped. */
+size_t aggregator_error_count(void);
+const char *aggregator_error(size_t i);
+
+/* The merged configuration as text (model_dump of every provider). */
+char *aggregator_dump(void);
+
+#endif

@@ -1,0 +1,172 @@
+/*
+ * gantry: composition root. Reads the static configuration, binds the
+ * entry points, starts the providers (initial configuration), the workers
+ * and the watcher thread, then waits for a signal. SIGTERM/SIGINT drain:
+ * stop accepting, finish in-flight requests up to the grace timeout, exit 0.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <h2o/version.h>
+
+#include "../common/log.h"
+#include "../common/version.h"
+#include "../proxy/accesslog.h"
+#include "../proxy/admin.h"
+#include "../proxy/publish.h"
+#include "../proxy/registry.h"
+#include "../proxy/server.h"
+#include "../proxy/stats.h"
+#include "../proxy/status.h"
+#include "../proxy/tls.h"
+#include "aggregator.h"
+#include "provider_docker.h"
+#include "provider_file.h"
+#include "static_config.h"
+#include "watcher.h"
+
+static void reclaim_hook(void)
+{
+    publish_reclaim();
+    status_reclaim();
+}
+
+/* /readyz (admin thread): listeners are open (the admin API starts after
+ * them) and every enabled provider has completed its first sync. */
+static bool ready(char *why, size_t len)
+{
+    const char *name;
+    bool connected, synced;
+    for (size_t i = 0; status_provider_get(i, &name, &connected, &synced); i++) {
+        if (!synced) {
+            snprintf(why, len, "%s provider: first synchronisation not complete%s\n", name,
+                     connected ? "" : " (not connected)");
+            return false;
+        }
+    }
+    return true;
+}
+
+static int run(struct static_config *c)
+{
+    struct diag d;
+    for (size_t i = 0; i < c->warnings.len; i++)
+        log_warn("%s", (const char *)c->warnings.items[i]);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits this; main waits */
+    signal(SIGPIPE, SIG_IGN);
+
+    uint32_t n_workers = c->proxy.n_workers;
+    registry_init(n_workers);
+    stats_init(n_workers);
+    if (c->access_log.enabled &&
+        accesslog_open(c->access_log.file_path, strcasecmp(c->access_log.format, "json") == 0, n_workers, &d) != 0) {
+        log_error("%s", d.msg);
+        return 1;
+    }
+    if (tls_init(c->proxy.insecure_skip_verify, &d) != 0 || server_bind(&c->proxy, &d) != 0 || watcher_init(&d) != 0) {
+        log_error("%s", d.msg);
+        return 1;
+    }
+    publish_init(n_workers, server_wake_worker);
+    const char **names = arena_alloc(&c->arena, (c->n_entrypoints + 1) * sizeof(char *));
+    for (size_t i = 0; i < c->n_entrypoints; i++)
+        names[i] = c->entrypoints[i].name;
+    struct aggregator_options ao = {
+        .window_ms = c->throttle_ms, .n_workers = n_workers, .entrypoints = names, .n_entrypoints = c->n_entrypoints};
+    aggregator_init(&ao);
+    watcher_set_idle_hook(reclaim_hook);
+
+    if (c->file.enabled &&
+        provider_file_start(c->file.directory ? NULL : c->file.filename, c->file.directory, c->file.watch, &d) != 0) {
+        log_error("%s", d.msg);
+        return 1;
+    }
+    struct docker_provider_config dc = {
+        .endpoint = c->docker.endpoint,
+        .endpoint_set = c->docker.endpoint_set,
+        .label_prefix = c->docker.label_prefix,
+        .exposed_by_default = c->docker.exposed_by_default,
+        .network = c->docker.network,
+        .default_rule = c->docker.default_rule,
+        .constraints = c->docker.constraints,
+        .host_ip = c->docker.host_ip,
+    };
+    if (c->docker.enabled && provider_docker_start(&dc, &d) != 0) {
+        log_error("%s", d.msg);
+        return 1;
+    }
+    if (c->kube.enabled)
+        log_warn("providers.kubernetesIngress is not available in this build yet; ignored");
+
+    if (server_start(&d) != 0 || watcher_start(&d) != 0) {
+        log_error("%s", d.msg);
+        return 1;
+    }
+    struct admin_config ac = {.address = c->admin_address, .token = c->admin_token, .version = GANTRY_VERSION};
+    if (c->admin_address && *c->admin_address && admin_start(&ac, ready, &d) != 0) {
+        log_error("%s", d.msg);
+        return 1;
+    }
+    for (size_t i = 0; i < c->n_entrypoints; i++)
+        log_info("entry point %s listening on %s (port %d)", c->entrypoints[i].name, c->entrypoints[i].address,
+                 server_entrypoint_port(i));
+    log_info("gantry %s started with %u workers", GANTRY_VERSION, n_workers);
+
+    for (;;) {
+        int sig = 0;
+        sigwait(&set, &sig);
+        if (sig == SIGHUP) {
+            accesslog_reopen();
+            log_info("SIGHUP received: the access log is reopened");
+            continue;
+        }
+        log_info("%s received: draining (grace period %llu ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                 (unsigned long long)c->proxy.grace_timeout_ms);
+        break;
+    }
+    admin_stop();
+    watcher_stop();
+    server_stop();
+    provider_file_stop();
+    provider_docker_stop();
+    aggregator_shutdown();
+    accesslog_close();
+    status_shutdown();
+    publish_shutdown();
+    registry_shutdown();
+    stats_shutdown();
+    watcher_free();
+    tls_shutdown();
+    arena_release_cache();
+    log_info("stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct static_config c;
+    struct diag d;
+    if (static_config_load(&c, argc - 1, argv + 1, &d) != 0) {
+        fprintf(stderr, "gantry: %s\n", d.msg);
+        static_config_free(&c);
+        return 2;
+    }
+    int rc = 0;
+    if (c.show_help)
+        static_config_usage(argv[0]);
+    else if (c.show_version)
+        printf("gantry %s (libh2o %s, %s)\n", GANTRY_VERSION, H2O_VERSION, __DATE__);
+    else
+        rc = run(&c);
+    static_config_free(&c);
+    return rc;
+}

@@ -1,0 +1,158 @@
+/*
+ * The provider-neutral dynamic configuration. Every provider (file, Docker,
+ * Kubernetes) produces one struct model; the aggregator merges them. Names
+ * follow Traefik v3's dynamic configuration one for one so that YAML keys,
+ * labels and annotations land in the same fields.
+ *
+ * Types only (plus the few functions of model.c at the end). Everything a
+ * model points to lives in its arena.
+ */
+#ifndef GANTRY_MODEL_H
+#define GANTRY_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/arena.h"
+
+/* Where an object was defined, for error messages and the API. */
+struct model_origin {
+    const char *provider; /* "file", "docker", "kubernetes" */
+    const char *source;   /* file:line:col, "container web-1", "ingress ns/name" */
+};
+
+struct model_server {
+    const char *url; /* http://10.0.0.1:80 */
+    int weight;      /* >= 0, default 1 */
+};
+
+struct model_healthcheck {
+    const char *path;     /* required */
+    const char *scheme;   /* NULL: the server's */
+    const char *hostname; /* Host header; NULL: the server's address */
+    const char *method;   /* default GET */
+    int port;             /* 0: the server's */
+    int status;           /* 0: any 2xx/3xx */
+    uint64_t interval_ms, unhealthy_interval_ms, timeout_ms;
+    const char **header_names, **header_values;
+    size_t n_headers;
+};
+
+struct model_lb {
+    struct model_server *servers;
+    size_t n_servers;
+    bool pass_host_header;
+    const char *strategy; /* "wrr" */
+    struct model_healthcheck *healthcheck;
+};
+
+struct model_mirror {
+    const char *name;
+    int percent;
+};
+
+struct model_mirroring {
+    const char *service;
+    struct model_mirror *mirrors;
+    size_t n_mirrors;
+    bool mirror_body;
+    int64_t max_body_size; /* -1: unlimited */
+};
+
+struct model_weighted_ref {
+    const char *name;
+    int weight;
+};
+
+struct model_weighted {
+    struct model_weighted_ref *services;
+    size_t n_services;
+};
+
+struct model_service {
+    const char *name;
+    /* exactly one of these is set */
+    struct model_lb *lb;
+    struct model_mirroring *mirroring;
+    struct model_weighted *weighted;
+    struct model_origin origin;
+};
+
+struct model_router_tls {
+    const char *cert_resolver;
+    const char *options;
+    bool passthrough; /* tcp routers */
+};
+
+struct model_router {
+    const char *name;
+    const char *rule;
+    const char *service;
+    const char **entrypoints;
+    size_t n_entrypoints;
+    const char **middlewares;
+    size_t n_middlewares;
+    int64_t priority; /* 0: length of the rule */
+    struct model_router_tls *tls;
+    struct model_origin origin;
+};
+
+/* A middleware: its type ("stripPrefix", "headers", ...) and its options
+ * as flattened key/value pairs; interpreted by the table builder. */
+struct model_middleware {
+    const char *name;
+    const char *type;
+    const char **keys, **values;
+    size_t n_options;
+    struct model_origin origin;
+};
+
+struct model_tcp_server {
+    const char *address; /* host:port */
+};
+
+struct model_tcp_service {
+    const char *name;
+    struct model_tcp_server *servers;
+    size_t n_servers;
+    struct model_origin origin;
+};
+
+struct model_tls_cert {
+    const char *cert_file, *key_file; /* paths, or */
+    const char *cert_pem, *key_pem;   /* inline PEM (Kubernetes secrets) */
+    struct model_origin origin;
+};
+
+struct model {
+    struct arena arena;
+    const char *provider;
+    uint64_t digest;
+    struct ptr_vec routers;      /* struct model_router * */
+    struct ptr_vec services;     /* struct model_service * */
+    struct ptr_vec middlewares;  /* struct model_middleware * */
+    struct ptr_vec tcp_routers;  /* struct model_router * */
+    struct ptr_vec tcp_services; /* struct model_tcp_service * */
+    struct ptr_vec certs;        /* struct model_tls_cert * */
+    struct ptr_vec problems;     /* char *: what the provider could not turn into objects */
+};
+
+struct model *model_new(const char *provider);
+void model_free(struct model *m);
+
+struct model_router *model_find_router(const struct model *m, const char *name);
+struct model_service *model_find_service(const struct model *m, const char *name);
+
+/* Deterministic text dump (objects sorted by name), for tests, digests and
+ * the API's raw view. The caller frees the result. */
+char *model_dump(const struct model *m);
+/* Sets m->digest from the dump. */
+void model_compute_digest(struct model *m);
+/* Digests of one object, to tell identical definitions from conflicting
+ * ones when providers merge objects of the same name. */
+uint64_t model_router_digest(const struct model_router *r);
+/* <with_servers> false: everything but the server list. */
+uint64_t model_service_digest(const struct model_service *s, bool with_servers);
+
+#endif

@@ -1,0 +1,912 @@
+/*
+ * Tree -> model decoder. Each struct of the dynamic configuration has a
+ * table of fields (name matched case-insensitively, as Traefik does) with a
+ * function that decodes the value into the object. An error in a field
+ * drops the object that contains it; an unknown field is a warning that
+ * names the key, never a silent change of meaning.
+ */
+#include "model_decode.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_WEIGHT 1000000
+
+struct dctx {
+    struct model *m;
+    struct decode_report *rep;
+    const char *object; /* "router 'api'", for messages */
+};
+
+typedef int (*field_fn)(struct dctx *c, void *obj, const struct tree_node *v);
+
+struct field {
+    const char *name;
+    field_fn fn; /* NULL: accepted but not supported (warning) */
+};
+
+void decode_report_init(struct decode_report *r)
+{
+    memset(r, 0, sizeof(*r));
+    arena_init(&r->arena);
+}
+
+void decode_report_free(struct decode_report *r)
+{
+    arena_free(&r->arena);
+}
+
+static void report(struct decode_report *r, struct ptr_vec *v, const struct tree_node *at, const char *fmt, va_list ap)
+{
+    char where[512], msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    ptr_vec_push(&r->arena, v, arena_printf(&r->arena, "%s: %s", tree_where(at, where, sizeof(where)), msg));
+}
+
+void decode_report_error(struct decode_report *r, const struct tree_node *at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(r, &r->errors, at, fmt, ap);
+    va_end(ap);
+}
+
+void decode_report_warn(struct decode_report *r, const struct tree_node *at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(r, &r->warnings, at, fmt, ap);
+    va_end(ap);
+}
+
+static int fail(struct dctx *c, const struct tree_node *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct dctx *c, const struct tree_node *at, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    decode_report_error(c->rep, at, "%s: %s", c->object, msg);
+    return -1;
+}
+
+static int from_diag(struct dctx *c, const struct diag *d)
+{
+    ptr_vec_push(&c->rep->arena, &c->rep->errors, arena_printf(&c->rep->arena, "%s (%s)", d->msg, c->object));
+    return -1;
+}
+
+static int decode_fields(struct dctx *c, void *obj, const struct tree_node *n, const struct field *fields, const char *what)
+{
+    if (n->kind == TREE_NULL)
+        return 0;
+    if (n->kind != TREE_MAP)
+        return fail(c, n, "%s must be a mapping of keys", what);
+    int rc = 0;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct field *f = fields;
+        while (f->name != NULL && strcasecmp(f->name, n->keys[i]) != 0)
+            f++;
+        if (f->name == NULL) {
+            decode_report_warn(c->rep, n->items[i], "%s: unknown key '%s' in %s (ignored)", c->object, n->keys[i], what);
+            continue;
+        }
+        if (f->fn == NULL) {
+            decode_report_warn(c->rep, n->items[i], "%s: key '%s' is not supported by gantry yet (ignored)", c->object,
+                               n->keys[i]);
+            continue;
+        }
+        if (f->fn(c, obj, n->items[i]) != 0)
+            rc = -1; /* keep going to report every problem at once */
+    }
+    return rc;
+}
+
+/* ---- scalar helpers ---- */
+
+static int get_string(struct dctx *c, const struct tree_node *v, const char **out)
+{
+    if (v->kind == TREE_NULL) {
+        *out = NULL;
+        return 0;
+    }
+    if (v->kind != TREE_SCALAR)
+        return fail(c, v, "expected a string value");
+    *out = arena_strdup(&c->m->arena, v->scalar);
+    return 0;
+}
+
+static int get_bool(struct dctx *c, const struct tree_node *v, bool *out)
+{
+    struct diag d;
+    return tree_to_bool(v, out, &d) == 0 ? 0 : from_diag(c, &d);
+}
+
+static int get_int(struct dctx *c, const struct tree_node *v, int64_t min, int64_t max, int64_t *out)
+{
+    struct diag d;
+    return tree_to_int64(v, min, max, out, &d) == 0 ? 0 : from_diag(c, &d);
+}
+
+static int get_duration(struct dctx *c, const struct tree_node *v, uint64_t *out)
+{
+    struct diag d;
+    return tree_to_duration_ms(v, out, &d) == 0 ? 0 : from_diag(c, &d);
+}
+
+/* A list of strings: a YAML sequence, or "a,b,c" as labels write it. */
+static int get_string_list(struct dctx *c, const struct tree_node *v, const char ***out, size_t *n_out)
+{
+    struct ptr_vec vec = {0};
+    if (v->kind == TREE_SEQ) {
+        for (size_t i = 0; i < v->n; i++) {
+            if (v->items[i]->kind != TREE_SCALAR)
+                return fail(c, v->items[i], "expected a list of strings");
+            ptr_vec_push(&c->m->arena, &vec, arena_strdup(&c->m->arena, v->items[i]->scalar));
+        }
+    } else if (v->kind == TREE_SCALAR) {
+        const char *p = v->scalar;
+        while (*p) {
+            size_t len = strcspn(p, ",");
+            const char *s = p, *e = p + len;
+            while (s < e && isspace((unsigned char)*s))
+                s++;
+            while (e > s && isspace((unsigned char)e[-1]))
+                e--;
+            if (e > s)
+                ptr_vec_push(&c->m->arena, &vec, arena_strndup(&c->m->arena, s, (size_t)(e - s)));
+            p += len;
+            if (*p == ',')
+                p++;
+        }
+    } else if (v->kind != TREE_NULL) {
+        return fail(c, v, "expected a list of strings");
+    }
+    *out = (const char **)vec.items;
+    *n_out = vec.len;
+    return 0;
+}
+
+static bool valid_name(const char *name)
+{
+    if (*name == '\0')
+        return false;
+    for (const char *p = name; *p; p++)
+        if (*p == '@' || (unsigned char)*p < 0x20)
+            return false;
+    return true;
+}
+
+static const char *origin_of(struct dctx *c, const struct tree_node *n)
+{
+    char where[512];
+    return arena_strdup(&c->m->arena, tree_where(n, where, sizeof(where)));
+}
+
+/* ---- URL ---- */
+
+int model_parse_url(const char *url, char *scheme, size_t scheme_len, char *host, size_t host_len, int *port)
+{
+    const char *sep = strstr(url, "://");
+    if (sep == NULL || (size_t)(sep - url) >= scheme_len)
+        return -1;
+    memcpy(scheme, url, (size_t)(sep - url));
+    scheme[sep - url] = '\0';
+    for (char *p = scheme; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    int def_port;
+    if (strcmp(scheme, "http") == 0 || strcmp(scheme, "h2c") == 0)
+        def_port = 80;
+    else if (strcmp(scheme, "https") == 0)
+        def_port = 443;
+    else
+        return -1;
+    const char *h = sep + 3, *end = h + strcspn(h, "/?#");
+    const char *colon = NULL;
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+        if (rb == NULL)
+            return -1;
+        if (rb + 1 < end && rb[1] == ':')
+            colon = rb + 1;
+        else if (rb + 1 != end)
+            return -1;
+        if ((size_t)(rb - h - 1) >= host_len || rb - h - 1 == 0)
+            return -1;
+        memcpy(host, h + 1, (size_t)(rb - h - 1));
+        host[rb - h - 1] = '\0';
+    } else {
+        colon = memchr(h, ':', (size_t)(end - h));
+        const char *hend = colon ? colon : end;
+        if (hend == h || (size_t)(hend - h) >= host_len)
+            return -1;
+        memcpy(host, h, (size_t)(hend - h));
+        host[hend - h] = '\0';
+        for (const char *p = host; *p; p++)
+            if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == '_'))
+                return -1;
+    }
+    if (colon) {
+        char *pe;
+        long p = strtol(colon + 1, &pe, 10);
+        if (pe != end || p < 1 || p > 65535)
+            return -1;
+        *port = (int)p;
+    } else {
+        *port = def_port;
+    }
+    return 0;
+}
+
+/* ---- http.services ---- */
+
+static int server_url(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_server *s = obj;
+    char scheme[16], host[256];
+    int port;
+    if (get_string(c, v, &s->url) != 0)
+        return -1;
+    if (s->url == NULL || model_parse_url(s->url, scheme, sizeof(scheme), host, sizeof(host), &port) != 0)
+        return fail(c, v, "invalid server url '%s' (expected http://host:port, https://... or h2c://...)",
+                    s->url ? s->url : "");
+    return 0;
+}
+
+static int server_weight(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    int64_t w;
+    if (get_int(c, v, 0, MAX_WEIGHT, &w) != 0)
+        return -1;
+    ((struct model_server *)obj)->weight = (int)w;
+    return 0;
+}
+
+static const struct field server_fields[] = {
+    {"url", server_url}, {"weight", server_weight}, {"preservePath", NULL}, {NULL, NULL}};
+
+static int lb_servers(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_lb *lb = obj;
+    if (v->kind == TREE_NULL)
+        return 0;
+    if (v->kind != TREE_SEQ)
+        return fail(c, v, "servers must be a list");
+    lb->servers = arena_alloc(&c->m->arena, (v->n ? v->n : 1) * sizeof(*lb->servers));
+    int rc = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        struct model_server *s = &lb->servers[lb->n_servers];
+        s->weight = 1;
+        if (decode_fields(c, s, v->items[i], server_fields, "server") != 0) {
+            rc = -1;
+            continue;
+        }
+        if (s->url == NULL) {
+            rc = fail(c, v->items[i], "server without url");
+            continue;
+        }
+        lb->n_servers++;
+    }
+    return rc;
+}
+
+static int lb_pass_host(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_bool(c, v, &((struct model_lb *)obj)->pass_host_header);
+}
+
+static int lb_strategy(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_lb *lb = obj;
+    if (get_string(c, v, &lb->strategy) != 0)
+        return -1;
+    if (lb->strategy && strcasecmp(lb->strategy, "wrr") != 0 && strcasecmp(lb->strategy, "RoundRobin") != 0) {
+        decode_report_warn(c->rep, v, "%s: load-balancing strategy '%s' is not supported yet; using wrr", c->object,
+                           lb->strategy);
+        lb->strategy = "wrr";
+    }
+    return 0;
+}
+
+#define HC_STRING_FIELD(fname, member)                                                                                             \
+    static int fname(struct dctx *c, void *obj, const struct tree_node *v)                                                         \
+    {                                                                                                                              \
+        return get_string(c, v, &((struct model_healthcheck *)obj)->member);                                                       \
+    }
+HC_STRING_FIELD(hc_path, path)
+HC_STRING_FIELD(hc_scheme, scheme)
+HC_STRING_FIELD(hc_hostname, hostname)
+HC_STRING_FIELD(hc_method, method)
+
+static int hc_port(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    int64_t p;
+    if (get_int(c, v, 1, 65535, &p) != 0)
+        return -1;
+    ((struct model_healthcheck *)obj)->port = (int)p;
+    return 0;
+}
+
+static int hc_status(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    int64_t s;
+    if (get_int(c, v, 100, 599, &s) != 0)
+        return -1;
+    ((struct model_healthcheck *)obj)->status = (int)s;
+    return 0;
+}
+
+static int hc_interval(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_duration(c, v, &((struct model_healthcheck *)obj)->interval_ms);
+}
+
+static int hc_unhealthy_interval(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_duration(c, v, &((struct model_healthcheck *)obj)->unhealthy_interval_ms);
+}
+
+static int hc_timeout(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_duration(c, v, &((struct model_healthcheck *)obj)->timeout_ms);
+}
+
+static int hc_headers(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_healthcheck *hc = obj;
+    if (v->kind != TREE_MAP)
+        return fail(c, v, "healthCheck.headers must be a mapping of header names to values");
+    hc->header_names = arena_alloc(&c->m->arena, (v->n + 1) * sizeof(char *));
+    hc->header_values = arena_alloc(&c->m->arena, (v->n + 1) * sizeof(char *));
+    for (size_t i = 0; i < v->n; i++) {
+        const char *val = NULL;
+        if (get_string(c, v->items[i], &val) != 0)
+            return -1;
+        hc->header_names[hc->n_headers] = arena_strdup(&c->m->arena, v->keys[i]);
+        hc->header_values[hc->n_headers++] = val ? val : "";
+    }
+    return 0;
+}
+
+static const struct field hc_fields[] = {
+    {"path", hc_path},         {"scheme", hc_scheme},   {"hostname", hc_hostname},
+    {"method", hc_method},     {"port", hc_port},       {"status", hc_status},
+    {"interval", hc_interval}, {"timeout", hc_timeout}, {"unhealthyInterval", hc_unhealthy_interval},
+    {"headers", hc_headers},   {"mode", NULL},          {"followRedirects", NULL},
+    {NULL, NULL}};
+
+static int lb_healthcheck(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_lb *lb = obj;
+    struct model_healthcheck *hc = arena_alloc(&c->m->arena, sizeof(*hc));
+    hc->interval_ms = 30000;
+    hc->timeout_ms = 5000;
+    if (decode_fields(c, hc, v, hc_fields, "healthCheck") != 0)
+        return -1;
+    if (hc->path == NULL || hc->path[0] != '/')
+        return fail(c, v, "healthCheck.path is required and must start with '/'");
+    if (hc->interval_ms == 0)
+        return fail(c, v, "healthCheck.interval must be positive");
+    if (hc->unhealthy_interval_ms == 0)
+        hc->unhealthy_interval_ms = hc->interval_ms;
+    if (hc->timeout_ms == 0 || hc->timeout_ms > hc->interval_ms)
+        hc->timeout_ms = hc->interval_ms < 5000 ? hc->interval_ms : 5000;
+    lb->healthcheck = hc;
+    return 0;
+}
+
+static const struct field lb_fields[] = {{"servers", lb_servers},
+                                         {"passHostHeader", lb_pass_host},
+                                         {"strategy", lb_strategy},
+                                         {"healthCheck", lb_healthcheck},
+                                         {"sticky", NULL},
+                                         {"serversTransport", NULL},
+                                         {"responseForwarding", NULL},
+                                         {"passiveHealthCheck", NULL},
+                                         {NULL, NULL}};
+
+static int mirroring_service(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_string(c, v, &((struct model_mirroring *)obj)->service);
+}
+
+static int mirroring_body(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_bool(c, v, &((struct model_mirroring *)obj)->mirror_body);
+}
+
+static int mirroring_max_body(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_int(c, v, -1, INT64_MAX, &((struct model_mirroring *)obj)->max_body_size);
+}
+
+static int mirror_name(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_string(c, v, &((struct model_mirror *)obj)->name);
+}
+
+static int mirror_percent(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    int64_t p;
+    if (get_int(c, v, 0, 100, &p) != 0)
+        return -1;
+    ((struct model_mirror *)obj)->percent = (int)p;
+    return 0;
+}
+
+static const struct field mirror_fields[] = {{"name", mirror_name}, {"percent", mirror_percent}, {NULL, NULL}};
+
+static int mirroring_mirrors(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_mirroring *mi = obj;
+    if (v->kind != TREE_SEQ)
+        return fail(c, v, "mirrors must be a list");
+    mi->mirrors = arena_alloc(&c->m->arena, (v->n ? v->n : 1) * sizeof(*mi->mirrors));
+    for (size_t i = 0; i < v->n; i++) {
+        struct model_mirror *mr = &mi->mirrors[mi->n_mirrors];
+        if (decode_fields(c, mr, v->items[i], mirror_fields, "mirror") != 0)
+            return -1;
+        if (mr->name == NULL)
+            return fail(c, v->items[i], "mirror without name");
+        mi->n_mirrors++;
+    }
+    return 0;
+}
+
+static const struct field mirroring_fields[] = {{"service", mirroring_service},
+                                                {"mirrors", mirroring_mirrors},
+                                                {"mirrorBody", mirroring_body},
+                                                {"maxBodySize", mirroring_max_body},
+                                                {"healthCheck", NULL},
+                                                {NULL, NULL}};
+
+static int weighted_ref_name(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_string(c, v, &((struct model_weighted_ref *)obj)->name);
+}
+
+static int weighted_ref_weight(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    int64_t w;
+    if (get_int(c, v, 0, MAX_WEIGHT, &w) != 0)
+        return -1;
+    ((struct model_weighted_ref *)obj)->weight = (int)w;
+    return 0;
+}
+
+static const struct field weighted_ref_fields[] = {{"name", weighted_ref_name}, {"weight", weighted_ref_weight}, {NULL, NULL}};
+
+static int weighted_services(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_weighted *w = obj;
+    if (v->kind != TREE_SEQ)
+        return fail(c, v, "weighted.services must be a list");
+    w->services = arena_alloc(&c->m->arena, (v->n ? v->n : 1) * sizeof(*w->services));
+    for (size_t i = 0; i < v->n; i++) {
+        struct model_weighted_ref *r = &w->services[w->n_services];
+        r->weight = 1;
+        if (decode_fields(c, r, v->items[i], weighted_ref_fields, "weighted service") != 0)
+            return -1;
+        if (r->name == NULL)
+            return fail(c, v->items[i], "weighted service without name");
+        w->n_services++;
+    }
+    return 0;
+}
+
+static const struct field weighted_fields[] = {{"services", weighted_services}, {"sticky", NULL}, {"healthCheck", NULL}, {NULL, NULL}};
+
+static int service_lb(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_service *s = obj;
+    struct model_lb *lb = arena_alloc(&c->m->arena, sizeof(*lb));
+    lb->pass_host_header = true;
+    if (decode_fields(c, lb, v, lb_fields, "loadBalancer") != 0)
+        return -1;
+    s->lb = lb;
+    return 0;
+}
+
+static int service_mirroring(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_service *s = obj;
+    struct model_mirroring *mi = arena_alloc(&c->m->arena, sizeof(*mi));
+    mi->mirror_body = true;
+    mi->max_body_size = -1;
+    if (decode_fields(c, mi, v, mirroring_fields, "mirroring") != 0)
+        return -1;
+    if (mi->service == NULL)
+        return fail(c, v, "mirroring.service is required");
+    s->mirroring = mi;
+    return 0;
+}
+
+static int service_weighted(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_service *s = obj;
+    struct model_weighted *w = arena_alloc(&c->m->arena, sizeof(*w));
+    if (decode_fields(c, w, v, weighted_fields, "weighted") != 0)
+        return -1;
+    s->weighted = w;
+    return 0;
+}
+
+static const struct field service_fields[] = {{"loadBalancer", service_lb},
+                                              {"mirroring", service_mirroring},
+                                              {"weighted", service_weighted},
+                                              {"failover", NULL},
+                                              {"highestRandomWeight", NULL},
+                                              {NULL, NULL}};
+
+/* ---- http.routers (also tcp.routers) ---- */
+
+static int router_rule(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_string(c, v, &((struct model_router *)obj)->rule);
+}
+
+static int router_service(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_string(c, v, &((struct model_router *)obj)->service);
+}
+
+static int router_entrypoints(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_router *r = obj;
+    return get_string_list(c, v, &r->entrypoints, &r->n_entrypoints);
+}
+
+static int router_middlewares(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_router *r = obj;
+    return get_string_list(c, v, &r->middlewares, &r->n_middlewares);
+}
+
+static int router_priority(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_int(c, v, INT32_MIN, INT64_MAX - 1000, &((struct model_router *)obj)->priority);
+}
+
+static int tls_cert_resolver(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_router_tls *t = obj;
+    if (get_string(c, v, &t->cert_resolver) != 0)
+        return -1;
+    decode_report_warn(c->rep, v, "%s: tls.certResolver '%s' is accepted but ACME is not implemented yet; the router is served "
+                                  "with the configured or default certificate", c->object, t->cert_resolver ? t->cert_resolver : "");
+    return 0;
+}
+
+static int tls_options(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_string(c, v, &((struct model_router_tls *)obj)->options);
+}
+
+static int tls_passthrough(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_bool(c, v, &((struct model_router_tls *)obj)->passthrough);
+}
+
+static const struct field router_tls_fields[] = {{"certResolver", tls_cert_resolver},
+                                                 {"options", tls_options},
+                                                 {"passthrough", tls_passthrough},
+                                                 {"domains", NULL},
+                                                 {NULL, NULL}};
+
+static int router_tls(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_router *r = obj;
+    if (v->kind == TREE_SCALAR) {
+        bool on;
+        if (get_bool(c, v, &on) != 0)
+            return -1;
+        r->tls = on ? arena_alloc(&c->m->arena, sizeof(*r->tls)) : NULL;
+        return 0;
+    }
+    struct model_router_tls *t = arena_alloc(&c->m->arena, sizeof(*t));
+    if (decode_fields(c, t, v, router_tls_fields, "tls") != 0)
+        return -1;
+    r->tls = t;
+    return 0;
+}
+
+static const struct field router_fields[] = {{"rule", router_rule},
+                                             {"service", router_service},
+                                             {"entryPoints", router_entrypoints},
+                                             {"middlewares", router_middlewares},
+                                             {"priority", router_priority},
+                                             {"tls", router_tls},
+                                             {"ruleSyntax", NULL},
+                                             {"observability", NULL},
+                                             {NULL, NULL}};
+
+/* ---- http.middlewares ---- */
+
+static const char *const middleware_types[] = {
+    "addPrefix",       "basicAuth",  "buffering",         "chain",       "circuitBreaker", "compress",
+    "contentType",     "digestAuth", "errors",            "forwardAuth", "grpcWeb",        "headers",
+    "ipAllowList",     "ipWhiteList", "inFlightReq",      "passTLSClientCert", "rateLimit", "redirectRegex",
+    "redirectScheme",  "replacePath", "replacePathRegex", "retry",       "stripPrefix",    "stripPrefixRegex",
+    NULL};
+
+static void flatten(struct dctx *c, struct model_middleware *mw, struct ptr_vec *keys, struct ptr_vec *vals, const char *prefix,
+                    const struct tree_node *v)
+{
+    if (v->kind == TREE_MAP) {
+        for (size_t i = 0; i < v->n; i++) {
+            const char *k = *prefix ? arena_printf(&c->m->arena, "%s.%s", prefix, v->keys[i]) : v->keys[i];
+            flatten(c, mw, keys, vals, k, v->items[i]);
+        }
+    } else if (v->kind == TREE_SEQ) {
+        bool scalars = true;
+        for (size_t i = 0; i < v->n; i++)
+            scalars = scalars && v->items[i]->kind == TREE_SCALAR;
+        if (scalars) {
+            size_t len = 1;
+            for (size_t i = 0; i < v->n; i++)
+                len += strlen(v->items[i]->scalar) + 1;
+            char *joined = arena_alloc(&c->m->arena, len);
+            for (size_t i = 0; i < v->n; i++) {
+                if (i)
+                    strcat(joined, ",");
+                strcat(joined, v->items[i]->scalar);
+            }
+            ptr_vec_push(&c->m->arena, keys, arena_strdup(&c->m->arena, prefix));
+            ptr_vec_push(&c->m->arena, vals, joined);
+        } else {
+            for (size_t i = 0; i < v->n; i++)
+                flatten(c, mw, keys, vals, arena_printf(&c->m->arena, "%s[%zu]", prefix, i), v->items[i]);
+        }
+    } else {
+        ptr_vec_push(&c->m->arena, keys, arena_strdup(&c->m->arena, prefix));
+        ptr_vec_push(&c->m->arena, vals, arena_strdup(&c->m->arena, v->kind == TREE_SCALAR ? v->scalar : ""));
+    }
+}
+
+static int decode_middleware(struct dctx *c, struct model_middleware *mw, const struct tree_node *v)
+{
+    if (v->kind != TREE_MAP || v->n != 1)
+        return fail(c, v, "a middleware must have exactly one type key (stripPrefix, headers, ...)");
+    const char *type = NULL;
+    for (const char *const *t = middleware_types; *t; t++)
+        if (strcasecmp(*t, v->keys[0]) == 0)
+            type = *t;
+    if (type == NULL)
+        return fail(c, v, "unknown middleware type '%s'", v->keys[0]);
+    mw->type = type;
+    struct ptr_vec keys = {0}, vals = {0};
+    flatten(c, mw, &keys, &vals, "", v->items[0]);
+    mw->keys = (const char **)keys.items;
+    mw->values = (const char **)vals.items;
+    mw->n_options = keys.len;
+    return 0;
+}
+
+/* ---- tcp.services ---- */
+
+static int tcp_server_address(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_tcp_server *s = obj;
+    if (get_string(c, v, &s->address) != 0)
+        return -1;
+    const char *colon = s->address ? strrchr(s->address, ':') : NULL;
+    if (colon == NULL || atoi(colon + 1) <= 0 || atoi(colon + 1) > 65535)
+        return fail(c, v, "invalid address '%s' (expected host:port)", s->address ? s->address : "");
+    return 0;
+}
+
+static const struct field tcp_server_fields[] = {{"address", tcp_server_address}, {"tls", NULL}, {NULL, NULL}};
+
+static int tcp_lb_servers(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_tcp_service *s = obj;
+    if (v->kind != TREE_SEQ)
+        return fail(c, v, "servers must be a list");
+    s->servers = arena_alloc(&c->m->arena, (v->n ? v->n : 1) * sizeof(*s->servers));
+    for (size_t i = 0; i < v->n; i++) {
+        struct model_tcp_server *srv = &s->servers[s->n_servers];
+        if (decode_fields(c, srv, v->items[i], tcp_server_fields, "server") != 0)
+            return -1;
+        if (srv->address == NULL)
+            return fail(c, v->items[i], "server without address");
+        s->n_servers++;
+    }
+    return 0;
+}
+
+static const struct field tcp_lb_fields[] = {{"servers", tcp_lb_servers},
+                                             {"proxyProtocol", NULL},
+                                             {"terminationDelay", NULL},
+                                             {"serversTransport", NULL},
+                                             {NULL, NULL}};
+
+static int tcp_service_lb(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return decode_fields(c, obj, v, tcp_lb_fields, "loadBalancer");
+}
+
+static const struct field tcp_service_fields[] = {{"loadBalancer", tcp_service_lb}, {"weighted", NULL}, {NULL, NULL}};
+
+/* ---- sections ---- */
+
+enum section { SEC_ROUTERS, SEC_SERVICES, SEC_MIDDLEWARES, SEC_TCP_ROUTERS, SEC_TCP_SERVICES };
+
+static void decode_named(struct dctx *c, const struct tree_node *map, enum section sec, const char *kind)
+{
+    if (map->kind == TREE_NULL)
+        return;
+    if (map->kind != TREE_MAP) {
+        c->object = kind;
+        fail(c, map, "expected a mapping of names to %s definitions", kind);
+        return;
+    }
+    struct model *m = c->m;
+    for (size_t i = 0; i < map->n; i++) {
+        const char *name = map->keys[i];
+        const struct tree_node *v = map->items[i];
+        c->object = arena_printf(&c->rep->arena, "%s '%s'", kind, name);
+        if (!valid_name(name)) {
+            fail(c, v, "invalid name (names may not be empty or contain '@')");
+            continue;
+        }
+        struct model_origin origin = {m->provider, origin_of(c, v)};
+        const char *dup_name = arena_strdup(&m->arena, name);
+        switch (sec) {
+        case SEC_ROUTERS:
+        case SEC_TCP_ROUTERS: {
+            struct model_router *r = arena_alloc(&m->arena, sizeof(*r));
+            r->name = dup_name;
+            r->origin = origin;
+            if (decode_fields(c, r, v, router_fields, kind) != 0)
+                continue;
+            if (sec == SEC_ROUTERS && r->rule == NULL) {
+                fail(c, v, "rule is required");
+                continue;
+            }
+            ptr_vec_push(&m->arena, sec == SEC_ROUTERS ? &m->routers : &m->tcp_routers, r);
+            break;
+        }
+        case SEC_SERVICES: {
+            struct model_service *s = arena_alloc(&m->arena, sizeof(*s));
+            s->name = dup_name;
+            s->origin = origin;
+            if (decode_fields(c, s, v, service_fields, kind) != 0)
+                continue;
+            int kinds = (s->lb != NULL) + (s->mirroring != NULL) + (s->weighted != NULL);
+            if (kinds != 1) {
+                fail(c, v, kinds ? "a service must have exactly one of loadBalancer, mirroring or weighted"
+                                 : "a service needs loadBalancer, mirroring or weighted");
+                continue;
+            }
+            ptr_vec_push(&m->arena, &m->services, s);
+            break;
+        }
+        case SEC_MIDDLEWARES: {
+            struct model_middleware *mw = arena_alloc(&m->arena, sizeof(*mw));
+            mw->name = dup_name;
+            mw->origin = origin;
+            if (decode_middleware(c, mw, v) != 0)
+                continue;
+            ptr_vec_push(&m->arena, &m->middlewares, mw);
+            break;
+        }
+        case SEC_TCP_SERVICES: {
+            struct model_tcp_service *s = arena_alloc(&m->arena, sizeof(*s));
+            s->name = dup_name;
+            s->origin = origin;
+            if (decode_fields(c, s, v, tcp_service_fields, kind) != 0)
+                continue;
+            ptr_vec_push(&m->arena, &m->tcp_services, s);
+            break;
+        }
+        }
+    }
+}
+
+static int cert_file(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_tls_cert *cert = obj;
+    const char *s = NULL;
+    if (get_string(c, v, &s) != 0)
+        return -1;
+    if (s && strstr(s, "-----BEGIN") != NULL)
+        cert->cert_pem = s;
+    else
+        cert->cert_file = s;
+    return 0;
+}
+
+static int key_file(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_tls_cert *cert = obj;
+    const char *s = NULL;
+    if (get_string(c, v, &s) != 0)
+        return -1;
+    if (s && strstr(s, "-----BEGIN") != NULL)
+        cert->key_pem = s;
+    else
+        cert->key_file = s;
+    return 0;
+}
+
+static const struct field cert_fields[] = {{"certFile", cert_file}, {"keyFile", key_file}, {"stores", NULL}, {NULL, NULL}};
+
+static void decode_certs(struct dctx *c, const struct tree_node *seq)
+{
+    c->object = "tls certificate";
+    if (seq->kind == TREE_NULL)
+        return;
+    if (seq->kind != TREE_SEQ) {
+        fail(c, seq, "tls.certificates must be a list");
+        return;
+    }
+    for (size_t i = 0; i < seq->n; i++) {
+        struct model_tls_cert *cert = arena_alloc(&c->m->arena, sizeof(*cert));
+        cert->origin = (struct model_origin){c->m->provider, origin_of(c, seq->items[i])};
+        if (decode_fields(c, cert, seq->items[i], cert_fields, "certificate") != 0)
+            continue;
+        if ((cert->cert_file == NULL && cert->cert_pem == NULL) || (cert->key_file == NULL && cert->key_pem == NULL)) {
+            fail(c, seq->items[i], "certFile and keyFile are both required");
+            continue;
+        }
+        ptr_vec_push(&c->m->arena, &c->m->certs, cert);
+    }
+}
+
+void model_decode(struct model *m, const struct tree_node *root, struct decode_report *rep)
+{
+    struct dctx c = {.m = m, .rep = rep, .object = "configuration"};
+    if (root == NULL || root->kind == TREE_NULL)
+        return;
+    if (root->kind != TREE_MAP) {
+        fail(&c, root, "the configuration must be a mapping with http, tcp or tls sections");
+        return;
+    }
+    for (size_t i = 0; i < root->n; i++) {
+        const char *key = root->keys[i];
+        const struct tree_node *sec = root->items[i];
+        if (strcasecmp(key, "http") == 0 || strcasecmp(key, "tcp") == 0) {
+            bool tcp = strcasecmp(key, "tcp") == 0;
+            if (sec->kind == TREE_NULL)
+                continue;
+            if (sec->kind != TREE_MAP) {
+                c.object = key;
+                fail(&c, sec, "'%s' must be a mapping", key);
+                continue;
+            }
+            for (size_t j = 0; j < sec->n; j++) {
+                const char *k = sec->keys[j];
+                if (strcasecmp(k, "routers") == 0)
+                    decode_named(&c, sec->items[j], tcp ? SEC_TCP_ROUTERS : SEC_ROUTERS, tcp ? "tcp router" : "router");
+                else if (strcasecmp(k, "services") == 0)
+                    decode_named(&c, sec->items[j], tcp ? SEC_TCP_SERVICES : SEC_SERVICES, tcp ? "tcp service" : "service");
+                else if (!tcp && strcasecmp(k, "middlewares") == 0)
+                    decode_named(&c, sec->items[j], SEC_MIDDLEWARES, "middleware");
+                else if (strcasecmp(k, "serversTransports") == 0 || strcasecmp(k, "middlewares") == 0)
+                    decode_report_warn(rep, sec->items[j], "%s.%s is not supported by gantry yet (ignored)", key, k);
+                else
+                    decode_report_warn(rep, sec->items[j], "unknown key '%s.%s' (ignored)", key, k);
+            }
+        } else if (strcasecmp(key, "tls") == 0) {
+            if (sec->kind != TREE_MAP)
+                continue;
+            for (size_t j = 0; j < sec->n; j++) {
+                if (strcasecmp(sec->keys[j], "certificates") == 0)
+                    decode_certs(&c, sec->items[j]);
+                else if (strcasecmp(sec->keys[j], "options") == 0 || strcasecmp(sec->keys[j], "stores") == 0)
+                    decode_report_warn(rep, sec->items[j], "tls.%s is not supported by gantry yet (ignored)", sec->keys[j]);
+                else
+                    decode_report_warn(rep, sec->items[j], "unknown key 'tls.%s' (ignored)", sec->keys[j]);
+            }
+        } else if (strcasecmp(key, "udp") == 0) {
+            decode_report_warn(rep, sec, "udp routing is not supported by gantry (ignored)");
+        } else {
+            decode_report_warn(rep, sec, "unknown top-level key '%s' (ignored)", key);
+        }
+    }
+}

@@ -1,0 +1,742 @@
+/*
+ * Static configuration loader. argv and the YAML file both become one
+ * configuration tree (flags are dotted paths set over the file's tree, so
+ * flags win), which a table of known keys then decodes. Unknown keys are
+ * warnings naming the key; wrong values are errors naming the key and
+ * where it was set.
+ */
+#include "static_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "../proxy/path.h"
+#include "tree.h"
+#include "tree_yaml.h"
+
+#define MAX_CONFIG_FILE (4 * 1024 * 1024)
+
+struct sctx {
+    struct static_config *c;
+    struct diag *d;
+    const char *path; /* key path for messages */
+};
+
+typedef int (*skey_fn)(struct sctx *s, void *obj, const struct tree_node *v);
+
+struct skey {
+    const char *name;
+    skey_fn fn; /* NULL: known but not supported (warning) */
+};
+
+static void warn(struct sctx *s, const struct tree_node *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void warn(struct sctx *s, const struct tree_node *at, const char *fmt, ...)
+{
+    char where[512], msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ptr_vec_push(&s->c->arena, &s->c->warnings, arena_printf(&s->c->arena, "%s: %s", tree_where(at, where, sizeof(where)), msg));
+}
+
+static int walk(struct sctx *s, void *obj, const struct tree_node *n, const struct skey *keys)
+{
+    char where[512];
+    if (n->kind == TREE_NULL)
+        return 0;
+    if (n->kind != TREE_MAP)
+        return diag_set(s->d, "%s: '%s' must be a mapping of keys", tree_where(n, where, sizeof(where)), s->path);
+    const char *saved = s->path;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct skey *k = keys;
+        while (k->name != NULL && strcasecmp(k->name, n->keys[i]) != 0)
+            k++;
+        s->path = *saved ? arena_printf(&s->c->arena, "%s.%s", saved, n->keys[i]) : n->keys[i];
+        if (k->name == NULL)
+            warn(s, n->items[i], "unknown static configuration key '%s' (ignored)", s->path);
+        else if (k->fn == NULL)
+            warn(s, n->items[i], "static configuration key '%s' is not supported by gantry yet (ignored)", s->path);
+        else if (k->fn(s, obj, n->items[i]) != 0)
+            return -1;
+    }
+    s->path = saved;
+    return 0;
+}
+
+/* ---- value converters ---- */
+
+static int to_string(struct sctx *s, const struct tree_node *v, const char **out)
+{
+    char where[512];
+    if (v->kind == TREE_NULL) {
+        *out = NULL;
+        return 0;
+    }
+    if (v->kind != TREE_SCALAR)
+        return diag_set(s->d, "%s: '%s' expects a string", tree_where(v, where, sizeof(where)), s->path);
+    *out = arena_strdup(&s->c->arena, v->scalar);
+    return 0;
+}
+
+static int to_bool(struct sctx *s, const struct tree_node *v, bool *out)
+{
+    struct diag d;
+    if (tree_to_bool(v, out, &d) != 0)
+        return diag_set(s->d, "%s (key %s)", d.msg, s->path);
+    return 0;
+}
+
+static int to_duration(struct sctx *s, const struct tree_node *v, uint64_t *out)
+{
+    struct diag d;
+    if (tree_to_duration_ms(v, out, &d) != 0)
+        return diag_set(s->d, "%s (key %s)", d.msg, s->path);
+    return 0;
+}
+
+static int to_int(struct sctx *s, const struct tree_node *v, int64_t min, int64_t max, int64_t *out)
+{
+    struct diag d;
+    if (tree_to_int64(v, min, max, out, &d) != 0)
+        return diag_set(s->d, "%s (key %s)", d.msg, s->path);
+    return 0;
+}
+
+static int to_list(struct sctx *s, const struct tree_node *v, const char ***out, size_t *n)
+{
+    char where[512];
+    struct ptr_vec vec = {0};
+    if (v->kind == TREE_SEQ) {
+        for (size_t i = 0; i < v->n; i++) {
+            if (v->items[i]->kind != TREE_SCALAR)
+                return diag_set(s->d, "%s: '%s' expects a list of strings", tree_where(v, where, sizeof(where)), s->path);
+            ptr_vec_push(&s->c->arena, &vec, arena_strdup(&s->c->arena, v->items[i]->scalar));
+        }
+    } else if (v->kind == TREE_SCALAR) {
+        char *copy = arena_strdup(&s->c->arena, v->scalar), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            while (*t == ' ')
+                t++;
+            if (*t)
+                ptr_vec_push(&s->c->arena, &vec, t);
+        }
+    } else if (v->kind != TREE_NULL) {
+        return diag_set(s->d, "%s: '%s' expects a list", tree_where(v, where, sizeof(where)), s->path);
+    }
+    *out = (const char **)vec.items;
+    *n = vec.len;
+    return 0;
+}
+
+#define STRING_KEY(fn, type, member)                                                                                               \
+    static int fn(struct sctx *s, void *obj, const struct tree_node *v)                                                            \
+    {                                                                                                                              \
+        return to_string(s, v, &((type *)obj)->member);                                                                            \
+    }
+#define BOOL_KEY(fn, type, member)                                                                                                 \
+    static int fn(struct sctx *s, void *obj, const struct tree_node *v)                                                            \
+    {                                                                                                                              \
+        return to_bool(s, v, &((type *)obj)->member);                                                                              \
+    }
+/* An integer in [0, max], stored as <ctype>. */
+#define INT_KEY(fn, type, member, ctype, max)                                                                                      \
+    static int fn(struct sctx *s, void *obj, const struct tree_node *v)                                                            \
+    {                                                                                                                              \
+        int64_t n;                                                                                                                 \
+        if (to_int(s, v, 0, max, &n) != 0)                                                                                         \
+            return -1;                                                                                                             \
+        ((type *)obj)->member = (ctype)n;                                                                                          \
+        return 0;                                                                                                                  \
+    }
+
+#define DURATION_KEY(fn, type, member)                                                                                             \
+    static int fn(struct sctx *s, void *obj, const struct tree_node *v)                                                            \
+    {                                                                                                                              \
+        return to_duration(s, v, &((type *)obj)->member);                                                                          \
+    }
+
+/* ---- entryPoints ---- */
+
+STRING_KEY(ep_address, struct entrypoint_config, address)
+DURATION_KEY(ep_read_timeout, struct entrypoint_config, read_timeout_ms)
+DURATION_KEY(ep_idle_timeout, struct entrypoint_config, idle_timeout_ms)
+BOOL_KEY(ep_fwd_insecure, struct entrypoint_config, forwarded_insecure)
+
+DURATION_KEY(ep_write_timeout, struct entrypoint_config, write_timeout_ms)
+DURATION_KEY(ep_body_window, struct entrypoint_config, body_rate_window_ms)
+
+INT_KEY(ep_body_rate, struct entrypoint_config, body_min_rate, uint64_t, INT64_MAX)
+
+static const struct skey responding_keys[] = {{"readTimeout", ep_read_timeout},
+                                              {"idleTimeout", ep_idle_timeout},
+                                              {"writeTimeout", ep_write_timeout},
+                                              {"bodyMinRate", ep_body_rate},
+                                              {"bodyRateWindow", ep_body_window},
+                                              {NULL, NULL}};
+
+static int ep_grace(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    return to_duration(s, v, &s->c->proxy.grace_timeout_ms);
+}
+
+static const struct skey lifecycle_keys[] = {{"graceTimeOut", ep_grace}, {"requestAcceptGraceTimeout", NULL}, {NULL, NULL}};
+
+static int ep_responding(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, responding_keys);
+}
+
+static int ep_lifecycle(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, lifecycle_keys);
+}
+
+static const struct skey transport_keys[] = {{"respondingTimeouts", ep_responding},
+                                             {"lifeCycle", ep_lifecycle},
+                                             {"keepAliveMaxRequests", NULL},
+                                             {"keepAliveMaxTime", NULL},
+                                             {NULL, NULL}};
+
+static int ep_transport(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, transport_keys);
+}
+
+static int ep_trusted(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    struct entrypoint_config *ep = obj;
+    const char **items;
+    size_t n;
+    char where[512];
+    if (to_list(s, v, &items, &n) != 0)
+        return -1;
+    ep->trusted_ips = arena_alloc(&s->c->arena, (n ? n : 1) * sizeof(*ep->trusted_ips));
+    for (size_t i = 0; i < n; i++)
+        if (rule_parse_cidr(items[i], strlen(items[i]), &ep->trusted_ips[i]) != 0)
+            return diag_set(s->d, "%s: '%s': '%s' is not an IP address or CIDR", tree_where(v, where, sizeof(where)), s->path,
+                            items[i]);
+    ep->n_trusted_ips = n;
+    return 0;
+}
+
+static const struct skey forwarded_keys[] = {
+    {"trustedIPs", ep_trusted}, {"insecure", ep_fwd_insecure}, {"connection", NULL}, {NULL, NULL}};
+
+static int ep_forwarded(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, forwarded_keys);
+}
+
+INT_KEY(ep_max_body, struct entrypoint_config, max_body_size, size_t, INT64_MAX)
+
+INT_KEY(ep_max_rps, struct entrypoint_config, max_requests_per_second, uint32_t, UINT32_MAX)
+
+INT_KEY(ep_max_resets, struct entrypoint_config, max_resets, uint32_t, UINT32_MAX)
+INT_KEY(ep_max_streams, struct entrypoint_config, max_concurrent_streams, uint32_t, 1000)
+
+static const struct skey ep_http2_keys[] = {{"maxResetStreams", ep_max_resets},
+                                            {"maxStreamsPerSecond", ep_max_rps},
+                                            {"maxConcurrentStreams", ep_max_streams},
+                                            {NULL, NULL}};
+
+static int ep_http2(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, ep_http2_keys);
+}
+
+INT_KEY(ep_max_header, struct entrypoint_config, max_header_bytes, size_t, INT64_MAX)
+
+static int ep_sanitize(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    bool on;
+    if (to_bool(s, v, &on) != 0)
+        return -1;
+    ((struct entrypoint_config *)obj)->path_keep = !on;
+    return 0;
+}
+
+/* encodedCharacters.allowEncodedX: one flag each */
+#define ALLOW_KEY(fn, flag)                                                                                                        \
+    static int fn(struct sctx *s, void *obj, const struct tree_node *v)                                                            \
+    {                                                                                                                              \
+        bool on;                                                                                                                   \
+        if (to_bool(s, v, &on) != 0)                                                                                               \
+            return -1;                                                                                                             \
+        struct entrypoint_config *ep = obj;                                                                                        \
+        ep->path_allow = on ? ep->path_allow | (flag) : ep->path_allow & ~(unsigned)(flag);                                        \
+        return 0;                                                                                                                  \
+    }
+ALLOW_KEY(allow_slash, PATH_ALLOW_SLASH)
+ALLOW_KEY(allow_backslash, PATH_ALLOW_BACKSLASH)
+ALLOW_KEY(allow_nul, PATH_ALLOW_NUL)
+ALLOW_KEY(allow_semicolon, PATH_ALLOW_SEMICOLON)
+ALLOW_KEY(allow_percent, PATH_ALLOW_PERCENT)
+ALLOW_KEY(allow_question, PATH_ALLOW_QUESTION)
+ALLOW_KEY(allow_hash, PATH_ALLOW_HASH)
+
+static const struct skey encoded_keys[] = {{"allowEncodedSlash", allow_slash},
+                                           {"allowEncodedBackSlash", allow_backslash},
+                                           {"allowEncodedNullCharacter", allow_nul},
+                                           {"allowEncodedSemicolon", allow_semicolon},
+                                           {"allowEncodedPercent", allow_percent},
+                                           {"allowEncodedQuestionMark", allow_question},
+                                           {"allowEncodedHash", allow_hash},
+                                           {NULL, NULL}};
+
+static int ep_encoded(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, encoded_keys);
+}
+
+static const struct skey ep_http_keys[] = {{"maxRequestBodyBytes", ep_max_body},
+                                           {"redirections", NULL},
+                                           {"middlewares", NULL},
+                                           {"tls", NULL},
+                                           {"encodedCharacters", ep_encoded},
+                                           {"sanitizePath", ep_sanitize},
+                                           {"maxHeaderBytes", ep_max_header},
+                                           {NULL, NULL}};
+
+static int ep_http(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, ep_http_keys);
+}
+
+static const struct skey ep_keys[] = {{"address", ep_address},
+                                      {"transport", ep_transport},
+                                      {"forwardedHeaders", ep_forwarded},
+                                      {"http", ep_http},
+                                      {"proxyProtocol", NULL},
+                                      {"http2", ep_http2},
+                                      {"http3", NULL},
+                                      {"udp", NULL},
+                                      {"asDefault", NULL},
+                                      {"reusePort", NULL},
+                                      {NULL, NULL}};
+
+static void entrypoint_defaults(struct entrypoint_config *ep)
+{
+    ep->read_timeout_ms = 60000;
+    ep->idle_timeout_ms = 180000;
+    ep->write_timeout_ms = 60000;
+    ep->body_min_rate = 1024;
+    ep->body_rate_window_ms = 10000;
+    ep->max_resets = 200;
+    ep->max_concurrent_streams = 100;
+    ep->max_requests_per_second = 10000;
+}
+
+static int entrypoints_key(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    char where[512];
+    if (v->kind == TREE_NULL)
+        return 0;
+    if (v->kind != TREE_MAP)
+        return diag_set(s->d, "%s: entryPoints must be a mapping of names", tree_where(v, where, sizeof(where)));
+    struct static_config *c = s->c;
+    c->entrypoints = arena_alloc(&c->arena, (v->n ? v->n : 1) * sizeof(*c->entrypoints));
+    c->n_entrypoints = 0;
+    const char *saved = s->path;
+    for (size_t i = 0; i < v->n; i++) {
+        struct entrypoint_config *ep = &c->entrypoints[c->n_entrypoints];
+        entrypoint_defaults(ep);
+        ep->name = arena_strdup(&c->arena, v->keys[i]);
+        s->path = arena_printf(&c->arena, "entryPoints.%s", v->keys[i]);
+        if (walk(s, ep, v->items[i], ep_keys) != 0)
+            return -1;
+        if (ep->address == NULL)
+            return diag_set(s->d, "%s: entry point '%s' has no address", tree_where(v->items[i], where, sizeof(where)),
+                            ep->name);
+        c->n_entrypoints++;
+    }
+    s->path = saved;
+    return 0;
+}
+
+/* ---- providers ---- */
+
+STRING_KEY(file_filename, struct static_config, file.filename)
+STRING_KEY(file_directory, struct static_config, file.directory)
+BOOL_KEY(file_watch, struct static_config, file.watch)
+
+static const struct skey file_keys[] = {
+    {"filename", file_filename}, {"directory", file_directory}, {"watch", file_watch}, {"debugLogGeneratedTemplate", NULL}, {NULL, NULL}};
+
+/* "providers.docker: true", "--providers.docker", or a mapping. */
+static int enable_and_walk(struct sctx *s, bool *enabled, const struct tree_node *v, const struct skey *keys)
+{
+    if (v->kind == TREE_SCALAR)
+        return to_bool(s, v, enabled);
+    *enabled = true;
+    return walk(s, s->c, v, keys);
+}
+
+static int prov_file(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    return enable_and_walk(s, &s->c->file.enabled, v, file_keys);
+}
+
+static int docker_endpoint(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    struct static_config *c = obj;
+    c->docker.endpoint_set = true;
+    return to_string(s, v, &c->docker.endpoint);
+}
+STRING_KEY(docker_network, struct static_config, docker.network)
+STRING_KEY(docker_default_rule, struct static_config, docker.default_rule)
+STRING_KEY(docker_label_prefix, struct static_config, docker.label_prefix)
+STRING_KEY(docker_constraints, struct static_config, docker.constraints)
+STRING_KEY(docker_host_ip, struct static_config, docker.host_ip)
+BOOL_KEY(docker_exposed, struct static_config, docker.exposed_by_default)
+BOOL_KEY(docker_watch, struct static_config, docker.watch)
+
+static const struct skey docker_keys[] = {{"endpoint", docker_endpoint},
+                                          {"network", docker_network},
+                                          {"defaultRule", docker_default_rule},
+                                          {"labelPrefix", docker_label_prefix},
+                                          {"constraints", docker_constraints},
+                                          {"exposedByDefault", docker_exposed},
+                                          {"watch", docker_watch},
+                                          {"hostIP", docker_host_ip},
+                                          {"useBindPortIP", NULL},
+                                          {"tls", NULL},
+                                          {"httpClientTimeout", NULL},
+                                          {"allowEmptyServices", NULL},
+                                          {"username", NULL},
+                                          {"password", NULL},
+                                          {NULL, NULL}};
+
+static int prov_docker(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    return enable_and_walk(s, &s->c->docker.enabled, v, docker_keys);
+}
+
+STRING_KEY(kube_endpoint, struct static_config, kube.endpoint)
+STRING_KEY(kube_token, struct static_config, kube.token)
+STRING_KEY(kube_ca, struct static_config, kube.cert_auth_file_path)
+STRING_KEY(kube_selector, struct static_config, kube.label_selector)
+STRING_KEY(kube_class, struct static_config, kube.ingress_class)
+STRING_KEY(kube_ep_ip, struct static_config, kube.status_ip)
+STRING_KEY(kube_ep_hostname, struct static_config, kube.status_hostname)
+STRING_KEY(kube_ep_service, struct static_config, kube.status_published_service)
+BOOL_KEY(kube_external_name, struct static_config, kube.allow_external_name_services)
+
+static int kube_namespaces(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    struct static_config *c = obj;
+    return to_list(s, v, &c->kube.namespaces, &c->kube.n_namespaces);
+}
+
+static const struct skey ingress_endpoint_keys[] = {
+    {"ip", kube_ep_ip}, {"hostname", kube_ep_hostname}, {"publishedService", kube_ep_service}, {NULL, NULL}};
+
+static int kube_ingress_endpoint(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, ingress_endpoint_keys);
+}
+
+static const struct skey kube_keys[] = {{"endpoint", kube_endpoint},
+                                        {"token", kube_token},
+                                        {"certAuthFilePath", kube_ca},
+                                        {"labelSelector", kube_selector},
+                                        {"ingressClass", kube_class},
+                                        {"namespaces", kube_namespaces},
+                                        {"ingressEndpoint", kube_ingress_endpoint},
+                                        {"allowExternalNameServices", kube_external_name},
+                                        {"throttleDuration", NULL},
+                                        {"allowEmptyServices", NULL},
+                                        {"nativeLBByDefault", NULL},
+                                        {"disableClusterScopeResources", NULL},
+                                        {"strictPrefixMatching", NULL},
+                                        {NULL, NULL}};
+
+static int prov_kube(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    return enable_and_walk(s, &s->c->kube.enabled, v, kube_keys);
+}
+
+static int prov_throttle(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return to_duration(s, v, &((struct static_config *)obj)->throttle_ms);
+}
+
+static const struct skey provider_keys[] = {{"file", prov_file},
+                                            {"docker", prov_docker},
+                                            {"kubernetesIngress", prov_kube},
+                                            {"providersThrottleDuration", prov_throttle},
+                                            {"kubernetesCRD", NULL},
+                                            {"kubernetesGateway", NULL},
+                                            {"swarm", NULL},
+                                            {NULL, NULL}};
+
+static int providers_key(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, provider_keys);
+}
+
+/* ---- serversTransport ---- */
+
+DURATION_KEY(st_dial, struct static_config, proxy.dial_timeout_ms)
+DURATION_KEY(st_header, struct static_config, proxy.response_header_timeout_ms)
+DURATION_KEY(st_idle, struct static_config, proxy.idle_conn_timeout_ms)
+DURATION_KEY(st_read, struct static_config, proxy.read_timeout_ms)
+BOOL_KEY(st_insecure, struct static_config, proxy.insecure_skip_verify)
+
+static const struct skey forwarding_keys[] = {{"dialTimeout", st_dial},
+                                              {"responseHeaderTimeout", st_header},
+                                              {"idleConnTimeout", st_idle},
+                                              {"readTimeout", st_read},
+                                              {"readIdleTimeout", NULL},
+                                              {"pingTimeout", NULL},
+                                              {NULL, NULL}};
+
+static int st_forwarding(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, forwarding_keys);
+}
+
+INT_KEY(st_max_idle, struct static_config, proxy.max_idle_conns_per_host, uint32_t, 1000000)
+
+static const struct skey transport_root_keys[] = {{"forwardingTimeouts", st_forwarding},
+                                                  {"maxIdleConnsPerHost", st_max_idle},
+                                                  {"insecureSkipVerify", st_insecure},
+                                                  {"rootCAs", NULL},
+                                                  {"spiffe", NULL},
+                                                  {NULL, NULL}};
+
+static int servers_transport_key(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, transport_root_keys);
+}
+
+/* ---- log, accessLog, admin, workers ---- */
+
+STRING_KEY(log_level, struct static_config, log_level)
+static const struct skey log_keys[] = {
+    {"level", log_level}, {"filePath", NULL}, {"format", NULL}, {"noColor", NULL}, {"maxSize", NULL}, {NULL, NULL}};
+
+static int log_key(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, log_keys);
+}
+
+STRING_KEY(al_path, struct static_config, access_log.file_path)
+STRING_KEY(al_format, struct static_config, access_log.format)
+static const struct skey access_log_keys[] = {
+    {"filePath", al_path}, {"format", al_format}, {"bufferingSize", NULL}, {"filters", NULL}, {"fields", NULL}, {NULL, NULL}};
+
+static int access_log_key(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    struct static_config *c = obj;
+    if (v->kind == TREE_SCALAR)
+        return to_bool(s, v, &c->access_log.enabled);
+    c->access_log.enabled = true;
+    return walk(s, obj, v, access_log_keys);
+}
+
+STRING_KEY(admin_address, struct static_config, admin_address)
+STRING_KEY(admin_token, struct static_config, admin_token)
+static const struct skey admin_keys[] = {{"address", admin_address}, {"token", admin_token}, {NULL, NULL}};
+
+static int admin_key(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, admin_keys);
+}
+
+INT_KEY(limit_max, struct static_config, proxy.max_connections, uint64_t, INT64_MAX)
+
+INT_KEY(limit_per_ip, struct static_config, proxy.max_connections_per_ip, uint32_t, UINT32_MAX)
+
+static const struct skey limit_keys[] = {
+    {"maxConnections", limit_max}, {"maxConnectionsPerIP", limit_per_ip}, {NULL, NULL}};
+
+static int limits_key(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, limit_keys);
+}
+
+INT_KEY(workers_key, struct static_config, proxy.n_workers, uint32_t, 256)
+
+static const struct skey root_keys[] = {{"entryPoints", entrypoints_key},
+                                        {"providers", providers_key},
+                                        {"serversTransport", servers_transport_key},
+                                        {"log", log_key},
+                                        {"accessLog", access_log_key},
+                                        {"admin", admin_key},
+                                        {"workers", workers_key},
+                                        {"connectionLimits", limits_key},
+                                        {"api", NULL},
+                                        {"metrics", NULL},
+                                        {"ping", NULL},
+                                        {"tracing", NULL},
+                                        {"certificatesResolvers", NULL},
+                                        {"global", NULL},
+                                        {"experimental", NULL},
+                                        {"hostResolver", NULL},
+                                        {"tcpServersTransport", NULL},
+                                        {"configFile", NULL},
+                                        {NULL, NULL}};
+
+/* ---- argv ---- */
+
+static void defaults(struct static_config *c)
+{
+    c->file.watch = true;
+    c->docker.endpoint = "unix:///var/run/docker.sock";
+    c->docker.default_rule = "Host(`{{ normalize .Name }}`)";
+    c->docker.label_prefix = "gantry";
+    c->docker.exposed_by_default = true;
+    c->docker.watch = true;
+    c->docker.host_ip = "127.0.0.1";
+    c->kube.ingress_class = "gantry";
+    c->throttle_ms = 5;
+    c->admin_address = "127.0.0.1:8081";
+    c->log_level = "INFO";
+    c->access_log.format = "common";
+    struct proxy_config *p = &c->proxy;
+    p->n_workers = 0;
+    p->dial_timeout_ms = 30000;
+    p->response_header_timeout_ms = 60000;
+    p->read_timeout_ms = 0;
+    p->idle_conn_timeout_ms = 90000;
+    p->max_idle_conns_per_host = 256;
+    p->websocket_idle_timeout_ms = 3600000;
+    p->passive_down_ms = 10000;
+    p->grace_timeout_ms = 10000;
+}
+
+static void finish(struct static_config *c)
+{
+    if (c->n_entrypoints == 0) { /* Traefik's default */
+        c->entrypoints = arena_alloc(&c->arena, sizeof(*c->entrypoints));
+        entrypoint_defaults(&c->entrypoints[0]);
+        c->entrypoints[0].name = "http";
+        c->entrypoints[0].address = ":80";
+        c->n_entrypoints = 1;
+    }
+    if (c->proxy.max_connections == 0) { /* leave file descriptors for upstreams, logs and listeners */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+            c->proxy.max_connections = rl.rlim_cur > 512 ? (rl.rlim_cur - 256) / 2 : rl.rlim_cur / 2;
+    }
+    if (c->proxy.n_workers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c->proxy.n_workers = n > 0 ? (uint32_t)n : 1;
+    }
+    c->proxy.entrypoints = c->entrypoints;
+    c->proxy.n_entrypoints = c->n_entrypoints;
+    if (c->file.directory != NULL || c->file.filename != NULL)
+        c->file.enabled = true;
+}
+
+void static_config_usage(const char *argv0)
+{
+    printf("Usage: %s [--configFile=PATH] [--key.path=value ...]\n\n"
+           "Gantry: a dynamically configured ingress controller (Traefik-compatible configuration).\n\n"
+           "Every static configuration key can be given as a flag; flags win over the file:\n"
+           "  --configFile=PATH                          static configuration (YAML)\n"
+           "  --entryPoints.<name>.address=[HOST]:PORT    listen address (e.g. :8080)\n"
+           "  --entryPoints.<name>.transport.respondingTimeouts.readTimeout=60s\n"
+           "  --entryPoints.<name>.transport.respondingTimeouts.idleTimeout=180s\n"
+           "  --entryPoints.<name>.forwardedHeaders.trustedIPs=10.0.0.0/8,...\n"
+           "  --entryPoints.<name>.transport.respondingTimeouts.writeTimeout=60s  a client not reading for this long\n"
+           "  --entryPoints.<name>.transport.respondingTimeouts.bodyMinRate=1024   bytes/s; slower uploads are cut\n"
+           "  --entryPoints.<name>.http.maxRequestBodyBytes=N\n"
+           "  --entryPoints.<name>.http2.maxConcurrentStreams=100   requests run at once per connection\n"
+           "  --entryPoints.<name>.http2.maxStreamsPerSecond=10000  per connection; more get 429\n"
+           "  --entryPoints.<name>.http.encodedCharacters.allowEncodedSlash=true (and BackSlash, NullCharacter,\n"
+           "      Semicolon, Percent, QuestionMark, Hash): refused with 400 by default\n"
+           "  --entryPoints.<name>.http.sanitizePath=false  keep . and .. segments\n"
+           "  --entryPoints.<name>.http.maxHeaderBytes=N     431 above (at most 408 KiB in any case)\n"
+           "  --entryPoints.<name>.http2.maxResetStreams=200        per connection and 10 s (rapid reset)\n"
+           "  --connectionLimits.maxConnections=N --connectionLimits.maxConnectionsPerIP=N\n"
+           "  --providers.file.filename=PATH | --providers.file.directory=DIR\n"
+           "  --providers.file.watch=true\n"
+           "  --providers.docker=true [--providers.docker.exposedByDefault=false ...]\n"
+           "  --providers.kubernetesIngress=true\n"
+           "  --providers.providersThrottleDuration=5ms  window that coalesces bursts of changes\n"
+           "  --serversTransport.forwardingTimeouts.dialTimeout=30s\n"
+           "  --serversTransport.forwardingTimeouts.responseHeaderTimeout=60s\n"
+           "  --serversTransport.forwardingTimeouts.idleConnTimeout=90s\n"
+           "  --serversTransport.maxIdleConnsPerHost=256\n"
+           "  --admin.address=127.0.0.1:8081              API, /metrics, /healthz, /readyz, /dashboard/ (empty: off)\n"
+           "  --admin.token=SECRET                       require Authorization: Bearer SECRET on the admin listener\n"
+           "  --log.level=INFO                           DEBUG, INFO, WARN, ERROR\n"
+           "  --accessLog=true --accessLog.filePath=PATH --accessLog.format=common|json\n"
+           "  --workers=N                                worker threads (default: number of cores)\n"
+           "  --help, --version\n\n"
+           "Reference: docs/configuration.md\n",
+           argv0);
+}
+
+int static_config_load(struct static_config *c, int argc, char **argv, struct diag *d)
+{
+    memset(c, 0, sizeof(*c));
+    arena_init(&c->arena);
+    defaults(c);
+    /* first pass: --help, --version and --configFile */
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            c->show_help = true;
+            return 0;
+        }
+        if (strcmp(a, "--version") == 0 || strcmp(a, "version") == 0) {
+            c->show_version = true;
+            return 0;
+        }
+        if (strncmp(a, "--", 2) != 0)
+            return diag_set(d, "unexpected argument '%s' (flags look like --key.path=value)", a);
+        if (strncasecmp(a + 2, "configFile=", 11) == 0)
+            c->config_file = arena_strdup(&c->arena, a + 13);
+    }
+
+    struct tree_node *root = tree_new_node(&c->arena, TREE_MAP, "defaults", 0, 0);
+    if (c->config_file != NULL) {
+        size_t len;
+        char *text = read_file(c->config_file, MAX_CONFIG_FILE, &len, d);
+        if (text == NULL)
+            return -1;
+        root = tree_yaml_parse(&c->arena, c->config_file, text, len, d);
+        free(text);
+        if (root == NULL)
+            return -1;
+    }
+    /* flags are set over the file's tree, so they win key by key */
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i] + 2;
+        const char *eq = strchr(a, '=');
+        char *key = arena_strndup(&c->arena, a, eq ? (size_t)(eq - a) : strlen(a));
+        if (strcasecmp(key, "configFile") == 0)
+            continue;
+        struct diag fd;
+        char *origin = arena_printf(&c->arena, "flag --%s", key);
+        if (tree_set_path(&c->arena, root, key, eq ? eq + 1 : "true", origin, &fd) != 0)
+            return diag_set(d, "invalid flag --%s: %s", key, fd.msg);
+    }
+    struct sctx s = {.c = c, .d = d, .path = ""};
+    if (walk(&s, c, root, root_keys) != 0)
+        return -1;
+    if (!log_set_level_name(c->log_level))
+        return diag_set(d, "log.level: unknown level '%s' (expected DEBUG, INFO, WARN or ERROR)", c->log_level);
+    if (strcasecmp(c->access_log.format, "common") != 0 && strcasecmp(c->access_log.format, "json") != 0)
+        return diag_set(d, "accessLog.format: unknown format '%s' (expected common or json)", c->access_log.format);
+    finish(c);
+    return 0;
+}
+
+void static_config_free(struct static_config *c)
+{
+    arena_free(&c->arena);
+}

@@ -1,0 +1,68 @@
+/*
+ * Static configuration: what needs a restart to change. Read from the YAML
+ * file given by --configFile, then overridden by --dotted.flags, with
+ * Traefik v3's key names (entryPoints, providers, serversTransport, log,
+ * accessLog) plus a few gantry keys (workers, admin).
+ */
+#ifndef GANTRY_STATIC_CONFIG_H
+#define GANTRY_STATIC_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/arena.h"
+#include "../common/diag.h"
+#include "../proxy/server.h"
+
+struct static_config {
+    struct arena arena;
+    const char *config_file;
+
+    struct entrypoint_config *entrypoints;
+    size_t n_entrypoints;
+    struct proxy_config proxy; /* workers, serversTransport, entry points */
+
+    struct {
+        bool enabled;
+        const char *filename, *directory;
+        bool watch;
+    } file;
+
+    struct {
+        bool enabled, endpoint_set;
+        const char *endpoint, *network, *default_rule, *label_prefix, *constraints;
+        bool exposed_by_default, watch;
+        const char *host_ip; /* address of host-network containers */
+    } docker;
+
+    struct {
+        bool enabled;
+        const char *endpoint, *token, *cert_auth_file_path, *label_selector, *ingress_class;
+        const char **namespaces;
+        size_t n_namespaces;
+        const char *status_ip, *status_hostname, *status_published_service;
+        bool allow_external_name_services;
+    } kube;
+
+    uint64_t throttle_ms; /* coalescing window for bursts of changes */
+
+    const char *admin_address;
+    const char *admin_token;
+    const char *log_level;
+    struct {
+        bool enabled;
+        const char *file_path;
+        const char *format; /* common | json */
+    } access_log;
+
+    bool show_help, show_version;
+    struct ptr_vec warnings; /* char *: unknown keys and the like */
+};
+
+/* Parses argv (after argv[0]) and the file it names. On error <d> names
+ * the flag or file:line:col. The caller frees with static_config_free. */
+int static_config_load(struct static_config *c, int argc, char **argv, struct diag *d) WARN_UNUSED;
+void static_config_free(struct static_config *c);
+void static_config_usage(const char *argv0);
+
+#endif

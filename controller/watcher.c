@@ -1,0 +1,278 @@
+/*
+ * Watcher loop (see watcher.h): curl_multi_poll() with the providers'
+ * extra file descriptors and a timeout set by the nearest timer; a wakeup
+ * from another thread ends it.
+ */
+#include "watcher.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/arena.h"
+#include "../common/log.h"
+
+#define MAX_FDS 32
+#define MAX_WAIT_MS 1000
+
+struct watcher_timer {
+    struct watcher_timer *next;
+    uint64_t due_ms;
+    bool armed;
+    watcher_timer_cb cb;
+    void *data;
+};
+
+struct fd_entry {
+    int fd;
+    short events;
+    watcher_fd_cb cb;
+    void *data;
+};
+
+struct transfer {
+    watcher_done_cb cb;
+    void *data;
+};
+
+static CURLM *multi;
+static struct fd_entry fds[MAX_FDS];
+static size_t n_fds;
+static struct watcher_timer *timers;
+static pthread_t thread;
+static bool running;
+static _Atomic bool stop_requested;
+static void (*idle_hook)(void);
+/* curl forbids adding handles from inside its callbacks (a write callback
+ * that reacts to an event by starting a request): those wait here until
+ * curl_multi_perform has returned. */
+static bool in_perform;
+static CURL **deferred;
+static size_t n_deferred, cap_deferred;
+
+uint64_t watcher_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int watcher_init(struct diag *d)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return diag_set(d, "curl_global_init failed");
+    multi = curl_multi_init();
+    if (multi == NULL)
+        return diag_set(d, "curl_multi_init failed");
+    return 0;
+}
+
+void watcher_set_idle_hook(void (*hook)(void))
+{
+    idle_hook = hook;
+}
+
+void watcher_add_fd(int fd, short events, watcher_fd_cb cb, void *data)
+{
+    if (n_fds == MAX_FDS) {
+        log_error("watcher: too many file descriptors");
+        return;
+    }
+    fds[n_fds++] = (struct fd_entry){fd, events, cb, data};
+}
+
+void watcher_remove_fd(int fd)
+{
+    for (size_t i = 0; i < n_fds; i++) {
+        if (fds[i].fd == fd) {
+            fds[i] = fds[--n_fds];
+            return;
+        }
+    }
+}
+
+struct watcher_timer *watcher_timer_new(watcher_timer_cb cb, void *data)
+{
+    struct watcher_timer *t = mem_calloc(1, sizeof(*t));
+    t->cb = cb;
+    t->data = data;
+    t->next = timers;
+    timers = t;
+    return t;
+}
+
+void watcher_timer_arm(struct watcher_timer *t, uint64_t ms)
+{
+    t->due_ms = watcher_now_ms() + ms;
+    t->armed = true;
+}
+
+void watcher_timer_cancel(struct watcher_timer *t)
+{
+    t->armed = false;
+}
+
+bool watcher_timer_armed(const struct watcher_timer *t)
+{
+    return t->armed;
+}
+
+void watcher_timer_free(struct watcher_timer *t)
+{
+    for (struct watcher_timer **p = &timers; *p; p = &(*p)->next) {
+        if (*p == t) {
+            *p = t->next;
+            break;
+        }
+    }
+    free(t);
+}
+
+void watcher_add_transfer(CURL *easy, watcher_done_cb cb, void *data)
+{
+    struct transfer *tr = mem_alloc(sizeof(*tr));
+    tr->cb = cb;
+    tr->data = data;
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, tr);
+    if (in_perform) {
+        if (n_deferred == cap_deferred) {
+            cap_deferred = cap_deferred ? cap_deferred * 2 : 16;
+            deferred = mem_realloc(deferred, cap_deferred * sizeof(*deferred));
+        }
+        deferred[n_deferred++] = easy;
+        return;
+    }
+    curl_multi_add_handle(multi, easy);
+}
+
+void watcher_remove_transfer(CURL *easy)
+{
+    struct transfer *tr = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&tr);
+    for (size_t i = 0; i < n_deferred; i++)
+        if (deferred[i] == easy)
+            deferred[i] = deferred[--n_deferred];
+    curl_multi_remove_handle(multi, easy);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+    free(tr);
+}
+
+static int next_timeout(void)
+{
+    uint64_t now = watcher_now_ms(), best = now + MAX_WAIT_MS;
+    for (struct watcher_timer *t = timers; t; t = t->next)
+        if (t->armed && t->due_ms < best)
+            best = t->due_ms;
+    return best <= now ? 0 : (int)(best - now);
+}
+
+static void run_timers(void)
+{
+    uint64_t now = watcher_now_ms();
+    /* a callback may arm, create or free timers: restart the scan after each */
+    for (bool fired = true; fired;) {
+        fired = false;
+        for (struct watcher_timer *t = timers; t; t = t->next) {
+            if (t->armed && t->due_ms <= now) {
+                t->armed = false;
+                t->cb(t->data);
+                fired = true;
+                break;
+            }
+        }
+    }
+}
+
+static void run_transfers(void)
+{
+    int running_handles, left;
+    in_perform = true;
+    curl_multi_perform(multi, &running_handles);
+    in_perform = false;
+    for (size_t i = 0; i < n_deferred; i++)
+        curl_multi_add_handle(multi, deferred[i]);
+    n_deferred = 0;
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        CURL *easy = msg->easy_handle;
+        CURLcode rc = msg->data.result;
+        struct transfer *tr = NULL;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&tr);
+        if (tr == NULL)
+            continue;
+        watcher_done_cb cb = tr->cb;
+        void *data = tr->data;
+        watcher_remove_transfer(easy);
+        cb(easy, rc, data);
+    }
+}
+
+static void *loop(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop_requested)) {
+        struct curl_waitfd wfds[MAX_FDS];
+        size_t n = n_fds;
+        for (size_t i = 0; i < n; i++)
+            wfds[i] = (struct curl_waitfd){.fd = fds[i].fd, .events = fds[i].events};
+        int numfds = 0;
+        curl_multi_poll(multi, wfds, (unsigned)n, next_timeout(), &numfds);
+        if (atomic_load(&stop_requested))
+            break;
+        run_transfers();
+        for (size_t i = 0; i < n; i++) {
+            if (wfds[i].revents == 0)
+                continue;
+            for (size_t j = 0; j < n_fds; j++) /* the callback may have removed entries */
+                if (fds[j].fd == wfds[i].fd) {
+                    fds[j].cb(fds[j].fd, wfds[i].revents, fds[j].data);
+                    break;
+                }
+        }
+        run_timers();
+        if (idle_hook)
+            idle_hook();
+    }
+    return NULL;
+}
+
+int watcher_start(struct diag *d)
+{
+    atomic_store(&stop_requested, false);
+    if (pthread_create(&thread, NULL, loop, NULL) != 0)
+        return diag_set(d, "cannot start the watcher thread");
+    running = true;
+    return 0;
+}
+
+void watcher_stop(void)
+{
+    if (!running)
+        return;
+    atomic_store(&stop_requested, true);
+    curl_multi_wakeup(multi);
+    pthread_join(thread, NULL);
+    running = false;
+}
+
+void watcher_free(void)
+{
+    while (timers != NULL) {
+        struct watcher_timer *t = timers;
+        timers = t->next;
+        free(t);
+    }
+    free(deferred);
+    deferred = NULL;
+    n_deferred = cap_deferred = 0;
+    if (multi != NULL)
+        curl_multi_cleanup(multi);
+    multi = NULL;
+    n_fds = 0;
+    curl_global_cleanup();
+}

@@ -1,0 +1,33 @@
+/*
+ * Smooth weighted round robin (nginx's algorithm) over a service's servers,
+ * with per-worker state kept in the table, so picking takes no lock and
+ * touches no shared cache line.
+ */
+#ifndef GANTRY_BALANCER_H
+#define GANTRY_BALANCER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "table.h"
+
+#define BALANCER_MAX_TRIES 64
+
+/* Servers already tried by one request (bit i = server i, first 64). */
+struct balancer_tried {
+    uint64_t mask;
+};
+
+enum balancer_result { BALANCER_OK, BALANCER_NONE_HEALTHY, BALANCER_EXHAUSTED };
+
+/*
+ * Picks a server of <svc> for worker <w> that is not in <tried>.
+ * Prefers servers that are up; when every untried server is passively
+ * marked down (it refused a connection recently) one of them is still
+ * tried rather than failing outright. Servers failing their active health
+ * check are never picked: BALANCER_NONE_HEALTHY when that leaves nothing.
+ */
+enum balancer_result balancer_pick(const struct table_service *svc, uint32_t w, int64_t now_ms,
+                                   const struct balancer_tried *tried, uint32_t *out);
+
+#endif

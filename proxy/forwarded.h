@@ -1,0 +1,32 @@
+/*
+ * The upstream request head, with X-Forwarded-* handling (see forwarded.c).
+ */
+#ifndef GANTRY_FORWARDED_H
+#define GANTRY_FORWARDED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <h2o.h>
+
+#include "server.h"
+
+struct forwarded_params {
+    bool pass_host;              /* Host: the client's, else server_hostport */
+    const char *server_hostport; /* "10.0.0.1:8080" */
+    const char *client_ip;       /* text form */
+    bool trusted;                /* client is a trusted proxy */
+    bool tls;                    /* client connection is TLS */
+    bool websocket;              /* send Connection: upgrade */
+    h2o_iovec_t path;            /* request target (normalised path and query) */
+};
+
+void forwarded_init(void);
+/* Client address as 16 bytes (IPv4 mapped) and as text. */
+void forwarded_client_ip(const struct sockaddr *sa, uint8_t out16[16], char *text, size_t text_len);
+bool forwarded_is_trusted(const struct entrypoint_config *ep, const uint8_t ip16[16]);
+/* Allocated in req->pool. */
+h2o_iovec_t forwarded_build_head(h2o_req_t *req, const struct forwarded_params *fp);
+
+#endif

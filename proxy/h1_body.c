@@ -1,0 +1,113 @@
+/*
+ * HTTP/1.1 response framing (see h1_body.h).
+ */
+#include "h1_body.h"
+
+#include <string.h>
+
+static int parse_content_length(const char *s, size_t len, size_t *out)
+{
+    size_t v = 0;
+    if (len == 0 || len > 18)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (size_t)(s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int h1_body_init(struct h1_body *b, int minor, int status, bool is_head, const struct phr_header *hs, size_t n,
+                 size_t *content_length)
+{
+    memset(b, 0, sizeof(*b));
+    b->reusable = minor >= 1;
+    size_t cl = SIZE_MAX;
+    bool chunked = false, other_te = false;
+    for (size_t i = 0; i < n; i++) {
+        const struct phr_header *h = &hs[i];
+        if (h->name_len == 10 && h2o_lcstris(h->name, 10, H2O_STRLIT("connection"))) {
+            if (h2o_contains_token(h->value, h->value_len, H2O_STRLIT("close"), ','))
+                b->reusable = false;
+            else if (minor == 0 && h2o_contains_token(h->value, h->value_len, H2O_STRLIT("keep-alive"), ','))
+                b->reusable = true;
+        } else if (h->name_len == 14 && h2o_lcstris(h->name, 14, H2O_STRLIT("content-length"))) {
+            size_t v;
+            if (parse_content_length(h->value, h->value_len, &v) != 0 || (cl != SIZE_MAX && v != cl))
+                return -1;
+            cl = v;
+        } else if (h->name_len == 17 && h2o_lcstris(h->name, 17, H2O_STRLIT("transfer-encoding"))) {
+            /* chunked must be the final coding; anything else reads to EOF */
+            size_t vl = h->value_len;
+            while (vl && (h->value[vl - 1] == ' ' || h->value[vl - 1] == '\t'))
+                vl--;
+            if (vl >= 7 && h2o_lcstris(h->value + vl - 7, 7, H2O_STRLIT("chunked")))
+                chunked = true;
+            else
+                other_te = true;
+        }
+    }
+    *content_length = cl;
+    if (is_head || status == 204 || status == 304 || status < 200) {
+        b->framing = BODY_NONE;
+        if (!is_head || chunked)
+            *content_length = SIZE_MAX;
+    } else if (chunked && !other_te) {
+        b->framing = BODY_CHUNKED;
+        b->chunked.consume_trailer = 1;
+        *content_length = SIZE_MAX;
+    } else if (other_te || cl == SIZE_MAX) {
+        b->framing = BODY_EOF;
+        b->reusable = false;
+        *content_length = SIZE_MAX;
+    } else {
+        b->framing = BODY_LENGTH;
+        b->left = cl;
+    }
+    return 0;
+}
+
+int h1_body_feed(struct h1_body *b, h2o_buffer_t *in)
+{
+    switch (b->framing) {
+    case BODY_NONE:
+        if (in->size != 0) { /* bytes after a body-less response: not ours to forward */
+            h2o_buffer_consume(&in, in->size);
+            b->reusable = false;
+        }
+        b->done = true;
+        return 0;
+    case BODY_LENGTH: {
+        size_t fresh = in->size - b->seen;
+        if (fresh > b->left) { /* bytes beyond the body: the connection is unusable */
+            in->size -= fresh - b->left;
+            fresh = b->left;
+            b->reusable = false;
+        }
+        b->left -= fresh;
+        b->seen = in->size;
+        b->done = b->left == 0;
+        return 0;
+    }
+    case BODY_CHUNKED: {
+        size_t sz = in->size - b->seen;
+        ssize_t rc = phr_decode_chunked(&b->chunked, in->bytes + b->seen, &sz);
+        if (rc == -1)
+            return -1;
+        in->size = b->seen + sz;
+        b->seen = in->size;
+        if (rc >= 0) {
+            if (rc > 0) /* bytes after the last chunk */
+                b->reusable = false;
+            b->done = true;
+        }
+        return 0;
+    }
+    case BODY_EOF:
+        b->seen = in->size;
+        return 0;
+    }
+    return 0;
+}

@@ -1,0 +1,216 @@
+/*
+ * Server registry (see registry.h): a chained hash map keyed by canonical
+ * URL, owned by the watcher thread.
+ */
+#include "registry.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../common/arena.h"
+#include "../common/log.h"
+
+#define REGISTRY_BUCKETS 65536 /* servers; chains stay short up to ~100k */
+
+static struct server *buckets[REGISTRY_BUCKETS];
+static uint32_t registry_workers = 1;
+static size_t live_servers;
+
+void (*registry_retire_hook)(uint32_t worker, struct server *s);
+
+static uint32_t hash_str(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+void registry_init(uint32_t n_workers)
+{
+    registry_workers = n_workers ? n_workers : 1;
+}
+
+static void server_free(struct server *s)
+{
+    free(s->url);
+    free(s->hostport);
+    free(s->host);
+    free(s->workers);
+    free(s);
+}
+
+void registry_shutdown(void)
+{
+    for (size_t i = 0; i < REGISTRY_BUCKETS; i++) {
+        while (buckets[i] != NULL) {
+            struct server *s = buckets[i];
+            buckets[i] = s->hnext;
+            server_free(s);
+            live_servers--;
+        }
+    }
+}
+
+/* Splits and resolves <url>; fills the address fields of <s>. */
+static int resolve(struct server *s, const char *url, struct diag *d)
+{
+    const char *sep = strstr(url, "://");
+    if (sep == NULL)
+        return diag_set(d, "server url '%s' has no scheme", url);
+    size_t slen = (size_t)(sep - url);
+    if (slen == 4 && strncasecmp(url, "http", 4) == 0) {
+        s->tls = false;
+        s->port = 80;
+    } else if (slen == 5 && strncasecmp(url, "https", 5) == 0) {
+        s->tls = true;
+        s->port = 443;
+    } else if (slen == 3 && strncasecmp(url, "h2c", 3) == 0) {
+        return diag_set(d, "server url '%s': h2c upstreams are not supported yet", url);
+    } else {
+        return diag_set(d, "server url '%s': unsupported scheme", url);
+    }
+    const char *h = sep + 3, *end = h + strcspn(h, "/?#");
+    char host[256];
+    const char *port_at = NULL;
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+        if (rb == NULL || (size_t)(rb - h - 1) >= sizeof(host))
+            return diag_set(d, "server url '%s': bad IPv6 address", url);
+        memcpy(host, h + 1, (size_t)(rb - h - 1));
+        host[rb - h - 1] = '\0';
+        if (rb + 1 < end && rb[1] == ':')
+            port_at = rb + 2;
+    } else {
+        const char *colon = memchr(h, ':', (size_t)(end - h));
+        const char *hend = colon ? colon : end;
+        if (hend == h || (size_t)(hend - h) >= sizeof(host))
+            return diag_set(d, "server url '%s': bad host", url);
+        memcpy(host, h, (size_t)(hend - h));
+        host[hend - h] = '\0';
+        if (colon)
+            port_at = colon + 1;
+    }
+    if (port_at != NULL) {
+        char *pe;
+        long p = strtol(port_at, &pe, 10);
+        if (pe != end || p < 1 || p > 65535)
+            return diag_set(d, "server url '%s': bad port", url);
+        s->port = (int)p;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+    char port_str[8];
+    snprintf(port_str, sizeof(port_str), "%d", s->port);
+    int rc = getaddrinfo(host, port_str, &hints, &res);
+    if (rc != 0)
+        return diag_set(d, "server url '%s': cannot resolve '%s': %s", url, host, gai_strerror(rc));
+    memcpy(&s->addr, res->ai_addr, res->ai_addrlen);
+    s->addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    s->host = mem_strdup(host);
+    char hp[300];
+    bool v6 = strchr(host, ':') != NULL;
+    bool default_port = (s->port == 80 && !s->tls) || (s->port == 443 && s->tls);
+    if (default_port)
+        snprintf(hp, sizeof(hp), v6 ? "[%s]" : "%s", host);
+    else
+        snprintf(hp, sizeof(hp), v6 ? "[%s]:%d" : "%s:%d", host, s->port);
+    s->hostport = mem_strdup(hp);
+    char canon[320];
+    snprintf(canon, sizeof(canon), "%s://%s%s%s", s->tls ? "https" : "http", hp, default_port ? ":" : "",
+             default_port ? port_str : "");
+    s->url = mem_strdup(canon);
+    return 0;
+}
+
+static struct server *find(const char *url)
+{
+    for (struct server *e = buckets[hash_str(url) % REGISTRY_BUCKETS]; e != NULL; e = e->hnext)
+        if (strcmp(e->url, url) == 0)
+            return e;
+    return NULL;
+}
+
+struct server *registry_acquire(const char *url, struct diag *d)
+{
+    /* Most URLs are already canonical: avoid resolving them again. */
+    struct server *s = find(url);
+    if (s != NULL) {
+        atomic_fetch_add(&s->refs, 1);
+        return s;
+    }
+    /* canonicalise so that "http://a:80" and "http://a" share a server */
+    s = mem_calloc(1, sizeof(*s));
+    if (resolve(s, url, d) != 0) {
+        free(s->host);
+        free(s->hostport);
+        free(s);
+        return NULL;
+    }
+    struct server *e = find(s->url);
+    if (e != NULL) {
+        server_free(s);
+        atomic_fetch_add(&e->refs, 1);
+        return e;
+    }
+    uint32_t b = hash_str(s->url) % REGISTRY_BUCKETS;
+    s->n_workers = registry_workers;
+    s->workers = aligned_alloc(64, sizeof(*s->workers) * registry_workers);
+    if (s->workers == NULL)
+        abort();
+    memset(s->workers, 0, sizeof(*s->workers) * registry_workers);
+    for (uint32_t i = 0; i < registry_workers; i++) {
+        h2o_linklist_init_anchor(&s->workers[i].idle);
+        h2o_linklist_init_anchor(&s->workers[i].orphans);
+    }
+    atomic_init(&s->refs, 1);
+    atomic_init(&s->healthy, 1);
+    atomic_init(&s->down_until_ms, 0);
+    s->hnext = buckets[b];
+    buckets[b] = s;
+    live_servers++;
+    return s;
+}
+
+void registry_release(struct server *s)
+{
+    if (atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    uint32_t b = hash_str(s->url) % REGISTRY_BUCKETS;
+    for (struct server **p = &buckets[b]; *p != NULL; p = &(*p)->hnext) {
+        if (*p == s) {
+            *p = s->hnext;
+            break;
+        }
+    }
+    live_servers--;
+    if (registry_retire_hook == NULL) {
+        server_free(s);
+        return;
+    }
+    uint32_t n = s->n_workers; /* the last worker to answer frees s */
+    atomic_store(&s->pending_workers, (int)n);
+    for (uint32_t i = 0; i < n; i++)
+        registry_retire_hook(i, s);
+}
+
+void registry_worker_done(struct server *s)
+{
+    if (atomic_fetch_sub(&s->pending_workers, 1) == 1)
+        server_free(s);
+}
+
+size_t registry_count(void)
+{
+    return live_servers;
+}
+
+bool server_available(const struct server *s, int64_t now_ms)
+{
+    return atomic_load_explicit(&s->healthy, memory_order_relaxed) &&
+           atomic_load_explicit(&s->down_until_ms, memory_order_relaxed) <= now_ms;
+}

@@ -1,0 +1,85 @@
+/*
+ * Upstream servers by URL, shared by every table that names them. A server
+ * present in the old and the new table is the same object, so it keeps its
+ * keep-alive connections, health state and counters across configuration
+ * changes.
+ *
+ * Ownership: tables hold references (atomic refcount). When the last table
+ * lets go, the server leaves the registry and each worker is asked to
+ * close its idle connections to it; the last worker to do so frees it.
+ * The registry map itself is touched only by the watcher thread.
+ */
+#ifndef GANTRY_REGISTRY_H
+#define GANTRY_REGISTRY_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <h2o/linklist.h>
+
+#include "../common/diag.h"
+
+/* Counters with one writer (a worker) and readers elsewhere (the admin
+ * thread): a relaxed load and store, a plain add on x86. */
+static inline void worker_counter_add(uint64_t *c, int64_t d)
+{
+    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + (uint64_t)d, __ATOMIC_RELAXED);
+}
+
+/* Per worker: idle connections and counters, written only by that worker. */
+struct server_worker {
+    h2o_linklist_t idle;    /* struct upstream_conn, most recently used first */
+    h2o_linklist_t orphans; /* being opened or drained for a request that went away */
+    uint64_t n_idle;
+    uint64_t in_flight;
+    uint64_t requests, connect_failures, reused, opened;
+} __attribute__((aligned(64)));
+
+struct server {
+    char *url;      /* canonical "http://10.0.0.1:8080" */
+    char *hostport; /* Host header when passHostHeader is false */
+    char *host;     /* as written in the URL; TLS server name */
+    int port;
+    bool tls;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+
+    _Atomic int refs;                 /* tables naming this server */
+    _Atomic int64_t down_until_ms;    /* passive health: skip until then */
+    _Atomic int healthy;              /* active health: 1 up, 0 down */
+    _Atomic int pending_workers;      /* retire handshake */
+
+    struct server_worker *workers; /* [n_workers] */
+    uint32_t n_workers;
+    struct server *hnext;
+};
+
+/* Called once before workers start. */
+void registry_init(uint32_t n_workers);
+/* Frees every remaining server; only after workers have stopped. */
+void registry_shutdown(void);
+
+/* Watcher thread. Finds or creates the server for <url> (http:// or
+ * https://, host must resolve) and takes a reference. */
+struct server *registry_acquire(const char *url, struct diag *d) WARN_UNUSED;
+/* Takes one more reference on a server already held. */
+static inline void registry_ref(struct server *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+}
+/* Watcher thread. Drops a reference; the last one retires the server. */
+void registry_release(struct server *s);
+
+/* Hook set by the proxy: asks worker <i> to drop its idle connections to
+ * <s> and then call registry_worker_done(s). NULL before workers run. */
+extern void (*registry_retire_hook)(uint32_t worker, struct server *s);
+void registry_worker_done(struct server *s);
+
+/* Number of live servers (tests and metrics). */
+size_t registry_count(void);
+
+bool server_available(const struct server *s, int64_t now_ms);
+
+#endif

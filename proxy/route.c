@@ -1,0 +1,242 @@
+/*
+ * The h2o handler of every entry point: normalise the request into a
+ * struct match_req, look the route up in the worker's current table, and
+ * hand the request to the upstream client. One answer lives here: 404
+ * when nothing matches (Traefik's body).
+ */
+#include "route.h"
+
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "../common/log.h"
+#include "accesslog.h"
+#include "conntrack.h"
+#include "forwarded.h"
+#include "match.h"
+#include "path.h"
+#include "publish.h"
+#include "request_check.h"
+#include "stats.h"
+#include "table.h"
+#include "upstream.h"
+
+#define MAX_HOST 255
+
+struct route_handler {
+    h2o_handler_t super;
+    struct entrypoint_rt *ep;
+};
+
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static const h2o_iovec_t *header_value(const h2o_req_t *req, const h2o_token_t *token)
+{
+    ssize_t i = h2o_find_header(&req->headers, token, -1);
+    return i >= 0 ? &req->headers.entries[i].value : NULL;
+}
+
+void route_request_done(h2o_req_t *req, struct worker *w, const struct upstream_client *client, const struct table_route *route,
+                        const char *upstream)
+{
+    int status = req->res.status ? req->res.status : 499; /* nginx's "client closed request" */
+    if (client->ct != NULL)
+        conntrack_request_end(client->ct, req->res.status == 0);
+    uint64_t duration = monotonic_us() - client->start_us;
+    enum stats_method method = stats_method_of(req->method.base, req->method.len);
+    uint64_t in = req->entity.len;
+    stats_record(client->ep->stats, w->id, status, method, in, req->bytes_sent, duration);
+    if (route != NULL) {
+        stats_record(route->stats, w->id, status, method, in, req->bytes_sent, duration);
+        stats_record(route->service->stats, w->id, status, method, in, req->bytes_sent, duration);
+    }
+    if (!accesslog_enabled())
+        return;
+    const h2o_iovec_t *ua = header_value(req, H2O_TOKEN_USER_AGENT), *ref = header_value(req, H2O_TOKEN_REFERER);
+    struct accesslog_entry e = {
+        .client_ip = client->ip_text,
+        .method = req->method.base,
+        .method_len = req->method.len,
+        .path = req->path.base,
+        .path_len = req->path.len,
+        .version = req->version,
+        .host = req->authority.base,
+        .host_len = req->authority.len,
+        .user_agent = ua ? ua->base : NULL,
+        .user_agent_len = ua ? ua->len : 0,
+        .referer = ref ? ref->base : NULL,
+        .referer_len = ref ? ref->len : 0,
+        .status = status,
+        .bytes_out = req->bytes_sent,
+        .duration_us = duration,
+        .start_unix_us = client->start_unix_us,
+        .entrypoint = client->ep->cfg.name,
+        .router = route ? route->name : NULL,
+        .service = route ? route->service->name : NULL,
+        .upstream = upstream,
+    };
+    accesslog_write(w->id, &e);
+}
+
+/* Answers <req> here; <close>: HTTP/1 closes the connection after. */
+static int reply(h2o_req_t *req, struct worker *w, const struct upstream_client *client, int status, const char *reason,
+                 const char *body, bool close)
+{
+    h2o_send_error_generic(req, status, reason, body, close ? H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION : 0);
+    if (req->bytes_sent == 0)
+        req->bytes_sent = strlen(body);
+    route_request_done(req, w, client, NULL, NULL);
+    return 0;
+}
+
+static int bad_request(h2o_req_t *req, struct worker *w, const struct upstream_client *client, const char *why)
+{
+    log_debug("400 from %s: %s", client->ip_text, why);
+    char *body = h2o_mem_alloc_pool(&req->pool, strlen(why) + 2);
+    sprintf(body, "%s\n", why);
+    return reply(req, w, client, 400, "Bad Request", body, true);
+}
+
+/* An absolute-form target ("http://host/path", RFC 9112 3.2.2): its
+ * authority replaces the Host header; the rest is the path. */
+static bool split_absolute_form(h2o_req_t *req, h2o_iovec_t *path)
+{
+    const char *s = req->path.base, *end = s + req->path.len;
+    size_t skip = h2o_lcstris(s, req->path.len < 7 ? req->path.len : 7, H2O_STRLIT("http://"))    ? 7
+                  : h2o_lcstris(s, req->path.len < 8 ? req->path.len : 8, H2O_STRLIT("https://")) ? 8
+                                                                                                    : 0;
+    if (skip == 0)
+        return false;
+    const char *host = s + skip, *p = host;
+    while (p < end && *p != '/' && *p != '?')
+        p++;
+    if (p == host)
+        return false;
+    req->authority = h2o_strdup(&req->pool, host, (size_t)(p - host));
+    *path = p < end && *p == '/' ? h2o_iovec_init(p, (size_t)(end - p)) : h2o_iovec_init(NULL, 0);
+    return true;
+}
+
+/* Sets client->path (sent upstream) and the path rules match on. NULL,
+ * or why the path is refused. */
+static const char *route_path(h2o_req_t *req, const struct entrypoint_config *cfg, struct upstream_client *client,
+                              h2o_iovec_t *match_path)
+{
+    h2o_iovec_t target = req->path;
+    if (target.len == 0 || target.base[0] != '/') {
+        if (!split_absolute_form(req, &target))
+            return "the request target must be a path";
+        if (target.base == NULL) { /* "http://host" or "http://host?q" */
+            const char *q = memchr(req->path.base, '?', req->path.len);
+            size_t qlen = q ? (size_t)(req->path.base + req->path.len - q) : 0;
+            char *t = h2o_mem_alloc_pool(&req->pool, qlen + 1);
+            t[0] = '/';
+            memcpy(t + 1, q, qlen);
+            target = h2o_iovec_init(t, qlen + 1);
+        }
+    }
+    const char *q = memchr(target.base, '?', target.len);
+    size_t plen = q ? (size_t)(q - target.base) : target.len;
+    if (path_is_plain(target.base, plen)) {
+        client->path = target;
+        *match_path = h2o_iovec_init(target.base, plen);
+        return NULL;
+    }
+    size_t qlen = target.len - plen;
+    char *norm = h2o_mem_alloc_pool(&req->pool, plen + 1 + qlen);
+    size_t nlen;
+    const char *err = path_normalize(target.base, plen, cfg->path_allow, !cfg->path_keep, norm, &nlen);
+    if (err != NULL)
+        return err;
+    memcpy(norm + nlen, target.base + plen, qlen);
+    client->path = h2o_iovec_init(norm, nlen + qlen);
+    char *dec = h2o_mem_alloc_pool(&req->pool, nlen + 1);
+    *match_path = h2o_iovec_init(dec, path_decode(norm, nlen, dec));
+    return NULL;
+}
+
+/* The request line and headers as they were on the wire, about. */
+static size_t header_bytes(const h2o_req_t *req)
+{
+    size_t n = req->method.len + req->path.len + req->authority.len + 32;
+    for (size_t i = 0; i < req->headers.size; i++)
+        n += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+    return n;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct route_handler *h = (void *)self;
+    struct worker *w = worker_self;
+    struct table *t = publish_worker_table(w->id);
+
+    struct upstream_client client;
+    client.ep = h->ep;
+    client.start_us = monotonic_us();
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    client.start_unix_us = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_usec;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    if (sl == 0)
+        ss.ss_family = AF_UNSPEC;
+    forwarded_client_ip((struct sockaddr *)&ss, client.ip16, client.ip_text, sizeof(client.ip_text));
+    client.tls = req->scheme == &H2O_URL_SCHEME_HTTPS;
+    client.trusted = forwarded_is_trusted(&h->ep->cfg, client.ip16);
+    client.path = req->path;
+    client.ct = conntrack_of(req);
+
+    /* no Host header: h2o substitutes the hostconf's name; treat as empty */
+    if (req->authority.base == req->hostconf->authority.hostport.base)
+        req->authority = h2o_iovec_init("", 0);
+    if (client.ct != NULL && !conntrack_request_start(client.ct, req))
+        return reply(req, w, &client, 429, "Too Many Requests", "too many requests on this connection\n", true);
+    const char *bad = request_check(req);
+    h2o_iovec_t path;
+    if (bad == NULL)
+        bad = route_path(req, &h->ep->cfg, &client, &path);
+    if (bad == NULL && req->authority.len > MAX_HOST + 6)
+        bad = "invalid host";
+    if (bad != NULL)
+        return bad_request(req, w, &client, bad);
+    if (h->ep->cfg.max_header_bytes && header_bytes(req) > h->ep->cfg.max_header_bytes)
+        return reply(req, w, &client, 431, "Request Header Fields Too Large", "request header fields too large\n", true);
+
+    char host[MAX_HOST + 8];
+    struct match_req mr = {
+        .host = host,
+        .host_len = match_normalize_host(req->authority.base, req->authority.len, host),
+        .path = path.base,
+        .path_len = path.len,
+        .method = req->method.base,
+        .method_len = req->method.len,
+        .headers = &req->headers,
+        .has_client_ip = ss.ss_family == AF_INET || ss.ss_family == AF_INET6,
+    };
+    memcpy(mr.client_ip, client.ip16, 16);
+    if (req->query_at != SIZE_MAX) {
+        mr.query = req->path.base + req->query_at + 1;
+        mr.query_len = req->path.len - req->query_at - 1;
+    }
+
+    const struct table_route *route = t ? table_lookup(t, &mr, h->ep->index, client.tls) : NULL;
+    if (route == NULL)
+        return reply(req, w, &client, 404, "Not Found", "404 page not found\n", false);
+    publish_link(w->id, &req->pool); /* before the proxy state: disposed after it */
+    upstream_proxy(req, w, route, &client);
+    return 0;
+}
+
+void route_register(h2o_pathconf_t *pathconf, struct entrypoint_rt *ep)
+{
+    struct route_handler *h = (void *)h2o_create_handler(pathconf, sizeof(*h));
+    h->super.on_req = on_req;
+    h->ep = ep;
+}

@@ -1,0 +1,480 @@
+/*
+ * Entry points and worker threads (h2o's src/main.c run_loop shape).
+ *
+ * Each entry point is bound once; every worker dup()s the listening fd
+ * into its own loop, so the kernel spreads connections and no queued
+ * connection is lost when a worker stops. An accepted connection is
+ * sniffed: a first byte of 0x16 is a TLS ClientHello and goes to h2o's TLS
+ * accept (SNI picks the certificate), anything else is plain HTTP/1.1 or
+ * h2c. Routers with tls match only the former, others only the latter, as
+ * in Traefik. Every accepted socket is tracked so shutdown can close it.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/arena.h"
+#include "../common/log.h"
+#include "accesslog.h"
+#include "conntrack.h"
+#include "forwarded.h"
+#include "match.h"
+#include "publish.h"
+#include "registry.h"
+#include "route.h"
+#include "stats.h"
+#include "tls.h"
+#include "upstream.h"
+#include "worker.h"
+
+#define ACCEPT_BATCH 64
+#define SOCKET_BUFFER_SIZE (32 * 1024)
+#define SOCKET_BUFFER_CACHE 128
+#define LISTEN_BACKLOG 4096
+
+__thread struct worker *worker_self;
+const struct proxy_config *proxy_cfg;
+struct entrypoint_rt *entrypoints;
+size_t n_entrypoints;
+
+static struct worker *workers;
+static uint32_t n_workers;
+
+/* ---- binding ---- */
+
+static int parse_address(const char *addr, struct sockaddr_storage *ss, socklen_t *len, struct diag *d)
+{
+    char host[256] = "";
+    const char *port;
+    if (addr[0] == '[') {
+        const char *rb = strchr(addr, ']');
+        if (rb == NULL || rb[1] != ':' || (size_t)(rb - addr - 1) >= sizeof(host))
+            return diag_set(d, "invalid address '%s' (expected [v6]:port)", addr);
+        memcpy(host, addr + 1, (size_t)(rb - addr - 1));
+        port = rb + 2;
+    } else {
+        const char *colon = strrchr(addr, ':');
+        if (colon == NULL || (size_t)(colon - addr) >= sizeof(host))
+            return diag_set(d, "invalid address '%s' (expected host:port or :port)", addr);
+        memcpy(host, addr, (size_t)(colon - addr));
+        port = colon + 1;
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (*port == '\0' || *end != '\0' || p < 0 || p > 65535)
+        return diag_set(d, "invalid port in address '%s'", addr);
+    memset(ss, 0, sizeof(*ss));
+    if (host[0] == '\0') { /* ":8080": every IPv4 and IPv6 address */
+        struct sockaddr_in6 *in6 = (void *)ss;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_addr = in6addr_any;
+        in6->sin6_port = htons((uint16_t)p);
+        *len = sizeof(*in6);
+        return 0;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0)
+        return diag_set(d, "address '%s': %s", addr, gai_strerror(rc));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int bind_entrypoint(struct entrypoint_rt *ep, struct diag *d)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    if (parse_address(ep->cfg.address, &ss, &len, d) != 0)
+        return diag_set(d, "entry point %s: %s", ep->cfg.name, d->msg);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return diag_set(d, "entry point %s: socket: %s", ep->cfg.name, strerror(errno));
+    int one = 1, zero = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+        int e = errno;
+        close(fd);
+        return diag_set(d, "entry point %s: cannot listen on %s: %s", ep->cfg.name, ep->cfg.address, strerror(e));
+    }
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof(bound);
+    getsockname(fd, (struct sockaddr *)&bound, &blen);
+    ep->port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+                                                : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    ep->fd = fd;
+    return 0;
+}
+
+static void init_globalconf(struct entrypoint_rt *ep)
+{
+    h2o_globalconf_t *gc = &ep->globalconf;
+    h2o_config_init(gc);
+    gc->server_name = h2o_iovec_init(H2O_STRLIT("")); /* pass the upstream's Server through */
+    gc->max_request_entity_size = ep->cfg.max_body_size ? ep->cfg.max_body_size : (size_t)1024 * 1024 * 1024;
+    /* h2o's HTTP/1 timeout is absolute over headers and body (it would cut
+     * slow uploads); conntrack.c enforces the phases, this is a backstop */
+    gc->http1.req_timeout = 24 * 3600 * 1000;
+    gc->http2.idle_timeout = ep->cfg.idle_timeout_ms ? ep->cfg.idle_timeout_ms : 24 * 3600 * 1000;
+    gc->http2.graceful_shutdown_timeout = proxy_cfg->grace_timeout_ms;
+    if (ep->cfg.max_concurrent_streams) /* further streams wait, costing no upstream request or buffer */
+        gc->http2.max_concurrent_requests_per_connection = ep->cfg.max_concurrent_streams;
+    ep->hostconf = h2o_config_register_host(gc, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *pc = h2o_config_register_path(ep->hostconf, "/", 0);
+    pc->error_log.emit_request_errors = 0; /* gantry logs upstream problems itself, once per transition */
+    route_register(pc, ep);
+}
+
+int server_bind(const struct proxy_config *cfg, struct diag *d)
+{
+    proxy_cfg = cfg;
+    conntrack_set_limits(cfg->max_connections, cfg->max_connections_per_ip);
+    n_entrypoints = cfg->n_entrypoints;
+    if (n_entrypoints > GANTRY_MAX_ENTRYPOINTS)
+        return diag_set(d, "at most %d entry points are supported", GANTRY_MAX_ENTRYPOINTS);
+    entrypoints = mem_calloc(n_entrypoints ? n_entrypoints : 1, sizeof(*entrypoints));
+    for (size_t i = 0; i < n_entrypoints; i++) {
+        struct entrypoint_rt *ep = &entrypoints[i];
+        ep->index = (uint32_t)i;
+        ep->cfg = cfg->entrypoints[i];
+        ep->fd = -1;
+        if (bind_entrypoint(ep, d) != 0)
+            return -1;
+        init_globalconf(ep);
+        ep->stats = stats_acquire(STATS_ENTRYPOINT, ep->cfg.name);
+    }
+    forwarded_init();
+    return 0;
+}
+
+int server_entrypoint_index(const char *name)
+{
+    for (size_t i = 0; i < n_entrypoints; i++)
+        if (strcmp(entrypoints[i].cfg.name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+size_t server_entrypoint_count(void)
+{
+    return n_entrypoints;
+}
+
+const char *server_entrypoint_name(size_t i)
+{
+    return entrypoints[i].cfg.name;
+}
+
+int server_entrypoint_port(size_t i)
+{
+    return entrypoints[i].port;
+}
+
+uint32_t server_worker_count(void)
+{
+    return n_workers;
+}
+
+uint64_t server_open_connections(size_t i)
+{
+    uint64_t n = 0;
+    for (uint32_t w = 0; w < n_workers && workers != NULL; w++)
+        if (workers[w].eps != NULL)
+            n += __atomic_load_n(&workers[w].eps[i].open_conns, __ATOMIC_RELAXED);
+    return n;
+}
+
+/* ---- accepting ---- */
+
+static void on_sniff_timeout(h2o_timeout_entry_t *entry)
+{
+    struct conntrack_conn *c = H2O_STRUCT_FROM_MEMBER(struct conntrack_conn, sniff_entry, entry);
+    h2o_socket_close(c->sock); /* on_close frees c */
+}
+
+static void on_sniff(h2o_socket_t *sock, const char *err)
+{
+    struct conntrack_conn *c = sock->on_close.data;
+    if (err != NULL) {
+        h2o_socket_close(sock);
+        return;
+    }
+    if (sock->input->size == 0)
+        return;
+    h2o_timeout_unlink(&c->sniff_entry);
+    conntrack_sniffed(c);
+    bool tls = (unsigned char)sock->input->bytes[0] == 0x16;
+    h2o_accept(tls ? &c->we->accept_tls : &c->we->accept_plain, sock);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    struct worker_ep *we = listener->data;
+    if (err != NULL)
+        return;
+    for (int i = 0; i < ACCEPT_BATCH && !we->w->listeners_paused; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            break;
+        struct conntrack_conn *c = conntrack_accept(we, sock);
+        if (c == NULL) { /* over a connection limit */
+            h2o_socket_close(sock);
+            continue;
+        }
+        c->sniff_entry.cb = on_sniff_timeout;
+        sock->data = c;
+        h2o_timeout_link(we->w->loop, &we->sniff_timeout, &c->sniff_entry);
+        h2o_socket_read_start(sock, on_sniff);
+    }
+}
+
+static void on_sweep(h2o_timeout_entry_t *entry)
+{
+    struct worker *w = H2O_STRUCT_FROM_MEMBER(struct worker, sweep_entry, entry);
+    conntrack_sweep(w);
+    if (!atomic_load(&w->stopping))
+        h2o_timeout_link(w->loop, &w->sweep_timeout, &w->sweep_entry);
+}
+
+/* ---- cross-thread messages ---- */
+
+struct retire_msg {
+    h2o_multithread_message_t super;
+    struct server *srv;
+};
+
+static void on_wake(h2o_multithread_receiver_t *r, h2o_linklist_t *messages)
+{
+    (void)r;
+    (void)messages; /* waking is the message: the loop top refreshes the table */
+}
+
+static void on_retire(h2o_multithread_receiver_t *r, h2o_linklist_t *messages)
+{
+    struct worker *w = H2O_STRUCT_FROM_MEMBER(struct worker, retire_receiver, r);
+    while (!h2o_linklist_is_empty(messages)) {
+        struct retire_msg *m = H2O_STRUCT_FROM_MEMBER(struct retire_msg, super.link, messages->next);
+        h2o_linklist_unlink(&m->super.link);
+        upstream_close_idle(w, m->srv);
+        registry_worker_done(m->srv);
+        free(m);
+    }
+}
+
+static void retire_hook(uint32_t i, struct server *s)
+{
+    struct retire_msg *m = h2o_mem_alloc(sizeof(*m));
+    *m = (struct retire_msg){.srv = s};
+    h2o_multithread_send_message(&workers[i].retire_receiver, &m->super);
+}
+
+static void wake_worker(uint32_t i)
+{
+    if (workers != NULL && i < n_workers && workers[i].queue != NULL)
+        h2o_multithread_send_message(&workers[i].wake_receiver, NULL);
+}
+
+/* ---- the worker loop ---- */
+
+static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ready_cond = PTHREAD_COND_INITIALIZER;
+static uint32_t n_ready, n_done;
+static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
+
+static void worker_setup(struct worker *w)
+{
+    worker_self = w;
+    /* Socket input buffers: h2o starts them at 8 KiB and grows them with
+     * malloc+copy, so every response above 8 KiB cost fresh pages. Starting
+     * at 32 KiB (freed back to this cache when a buffer empties) keeps most
+     * responses in one recycled buffer. Idle connections hold no buffer. */
+    h2o_socket_buffer_prototype._initial_buf.capacity = SOCKET_BUFFER_SIZE;
+    h2o_socket_buffer_prototype.allocator.max = SOCKET_BUFFER_CACHE;
+    h2o_linklist_init_anchor(&w->client_conns);
+    w->loop = h2o_evloop_create();
+    upstream_worker_init(w);
+    w->n_eps = n_entrypoints;
+    w->eps = mem_calloc(n_entrypoints ? n_entrypoints : 1, sizeof(*w->eps));
+    for (size_t i = 0; i < n_entrypoints; i++) {
+        struct worker_ep *we = &w->eps[i];
+        struct entrypoint_rt *ep = &entrypoints[i];
+        we->w = w;
+        we->ep = ep;
+        h2o_context_init(&we->ctx, w->loop, &ep->globalconf);
+        we->accept_plain = (h2o_accept_ctx_t){.ctx = &we->ctx, .hosts = ep->globalconf.hosts};
+        we->accept_tls = (h2o_accept_ctx_t){.ctx = &we->ctx, .hosts = ep->globalconf.hosts, .ssl_ctx = tls_default_ctx()};
+        h2o_timeout_init(w->loop, &we->sniff_timeout, ep->cfg.read_timeout_ms ? ep->cfg.read_timeout_ms : 60000);
+        h2o_timeout_init(w->loop, &we->stall_timeout, ep->cfg.write_timeout_ms ? ep->cfg.write_timeout_ms : 24 * 3600 * 1000);
+        int fd = dup(ep->fd);
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        we->listener = h2o_evloop_socket_create(w->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+        we->listener->data = we;
+        h2o_socket_read_start(we->listener, on_accept);
+    }
+    w->accept_cb = on_accept;
+    h2o_timeout_init(w->loop, &w->sweep_timeout, 1000);
+    w->sweep_entry.cb = on_sweep;
+    h2o_timeout_link(w->loop, &w->sweep_timeout, &w->sweep_entry);
+    w->queue = h2o_multithread_create_queue(w->loop);
+    h2o_multithread_register_receiver(w->queue, &w->wake_receiver, on_wake);
+    h2o_multithread_register_receiver(w->queue, &w->retire_receiver, on_retire);
+}
+
+/* Stops accepting and closes every client connection once its requests
+ * are done or the grace period is over. */
+static void worker_drain(struct worker *w)
+{
+    h2o_timeout_unlink(&w->sweep_entry);
+    for (size_t i = 0; i < w->n_eps; i++) {
+        if (w->eps[i].listener != NULL) {
+            h2o_socket_close(w->eps[i].listener);
+            w->eps[i].listener = NULL;
+        }
+        h2o_context_request_shutdown(&w->eps[i].ctx);
+    }
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        publish_worker_refresh(w->id);
+        h2o_evloop_run(w->loop, 10);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t elapsed = (uint64_t)(now.tv_sec - start.tv_sec) * 1000 + (uint64_t)(now.tv_nsec - start.tv_nsec) / 1000000;
+        if (w->in_flight == 0 || elapsed >= proxy_cfg->grace_timeout_ms)
+            break;
+    }
+    /* shutdown(2) lets h2o tear its own connection objects down */
+    for (h2o_linklist_t *n = w->client_conns.next; n != &w->client_conns; n = n->next) {
+        struct conntrack_conn *c = H2O_STRUCT_FROM_MEMBER(struct conntrack_conn, link, n);
+        shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+    }
+    for (int i = 0; i < 200 && w->n_client_conns != 0; i++)
+        h2o_evloop_run(w->loop, 10);
+    upstream_close_idle(w, NULL);
+    for (int i = 0; i < 5; i++)
+        h2o_evloop_run(w->loop, 0);
+    w->clean_exit = w->n_client_conns == 0 && w->in_flight == 0;
+    if (!w->clean_exit)
+        log_warn("worker %u: %zu connections did not close in time; exiting without freeing them", w->id,
+                 w->n_client_conns);
+}
+
+/* Worker thread, after draining: frees its h2o state on the thread whose
+ * caches it uses. */
+static void worker_free(struct worker *w)
+{
+    h2o_evloop_run(w->loop, 0); /* deliver retire messages still queued */
+    if (!w->clean_exit)
+        return; /* h2o asserts on live connections; the process is exiting anyway */
+    h2o_multithread_unregister_receiver(w->queue, &w->wake_receiver);
+    h2o_multithread_unregister_receiver(w->queue, &w->retire_receiver);
+    h2o_multithread_destroy_queue(w->queue);
+    free(w->queue); /* evloop builds of 2.2.5 do not free it */
+    for (size_t i = 0; i < w->n_eps; i++) {
+        /* request_shutdown leaves h2o's GOAWAY resend timer linked for a second */
+        h2o_timeout_unlink(&w->eps[i].ctx.http2._graceful_shutdown_timeout);
+        h2o_multithread_queue_t *q = w->eps[i].ctx.queue;
+        h2o_context_dispose(&w->eps[i].ctx);
+        free(q);
+        h2o_timeout_dispose(w->loop, &w->eps[i].sniff_timeout);
+        h2o_timeout_dispose(w->loop, &w->eps[i].stall_timeout);
+    }
+    h2o_timeout_t *timeouts[] = {&w->connect_timeout, &w->header_timeout, &w->read_timeout,
+                                 &w->pool_timeout,    &w->ws_timeout,     &w->sweep_timeout, &w->drain_timeout};
+    for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++)
+        h2o_timeout_dispose(w->loop, timeouts[i]);
+    h2o_evloop_destroy(w->loop);
+    free(w->eps);
+    w->eps = NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    worker_setup(w);
+    pthread_mutex_lock(&ready_lock);
+    n_ready++;
+    pthread_cond_broadcast(&ready_cond);
+    pthread_mutex_unlock(&ready_lock);
+
+    while (!atomic_load_explicit(&w->stopping, memory_order_acquire)) {
+        publish_worker_refresh(w->id);
+        h2o_evloop_run(w->loop, 1000);
+        accesslog_flush(w->id);
+    }
+    worker_drain(w);
+
+    publish_worker_exit(w->id);
+    match_thread_cleanup();
+    worker_free(w);
+    /* Park until the process exits: libh2o 2.2.5 keeps per-thread buffer
+     * caches (some in static __thread variables) with no call to free them;
+     * a parked thread keeps them reachable instead of leaking them. */
+    pthread_mutex_lock(&ready_lock);
+    n_done++;
+    pthread_cond_broadcast(&ready_cond);
+    for (;;)
+        pthread_cond_wait(&park_cond, &ready_lock);
+    return NULL;
+}
+
+int server_start(struct diag *d)
+{
+    n_workers = proxy_cfg->n_workers ? proxy_cfg->n_workers : 1;
+    workers = mem_calloc(n_workers, sizeof(*workers));
+    registry_retire_hook = retire_hook;
+    for (uint32_t i = 0; i < n_workers; i++) {
+        workers[i].id = i;
+        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
+            return diag_set(d, "cannot start worker thread %u: %s", i, strerror(errno));
+    }
+    pthread_mutex_lock(&ready_lock);
+    while (n_ready < n_workers)
+        pthread_cond_wait(&ready_cond, &ready_lock);
+    pthread_mutex_unlock(&ready_lock);
+    for (uint32_t i = 0; i < n_workers; i++)
+        wake_worker(i); /* pick up a table published before the queues existed */
+    return 0;
+}
+
+void server_wake_worker(uint32_t i)
+{
+    wake_worker(i);
+}
+
+void server_stop(void)
+{
+    if (workers == NULL)
+        return;
+    for (uint32_t i = 0; i < n_workers; i++) {
+        atomic_store(&workers[i].stopping, true);
+        wake_worker(i);
+    }
+    pthread_mutex_lock(&ready_lock);
+    while (n_done < n_workers)
+        pthread_cond_wait(&ready_cond, &ready_lock);
+    pthread_mutex_unlock(&ready_lock);
+    /* from now on servers are freed directly */
+    registry_retire_hook = NULL;
+    free(workers);
+    workers = NULL;
+    for (size_t i = 0; i < n_entrypoints; i++) {
+        close(entrypoints[i].fd);
+        h2o_config_dispose(&entrypoints[i].globalconf);
+        stats_release(entrypoints[i].stats);
+    }
+    free(entrypoints);
+    entrypoints = NULL;
+}

@@ -1,0 +1,77 @@
+/*
+ * The data plane: entry points (listeners), N worker threads each running
+ * an h2o evloop with one h2o context per entry point, and the hooks the
+ * watcher thread uses to reach them.
+ */
+#ifndef GANTRY_SERVER_H
+#define GANTRY_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/diag.h"
+#include "../controller/rule.h"
+
+#define GANTRY_MAX_ENTRYPOINTS 64
+
+struct entrypoint_config {
+    const char *name;
+    const char *address;         /* ":8080", "127.0.0.1:8080", "[::1]:8443" */
+    /* client timeouts, enforced by conntrack.c; 0 disables one */
+    uint64_t read_timeout_ms;    /* request headers must arrive within this (slowloris) */
+    uint64_t idle_timeout_ms;    /* no request in progress for this long: closed */
+    uint64_t write_timeout_ms;   /* a response the client does not read for this long: closed */
+    uint64_t body_min_rate;      /* request bodies slower than this (bytes/s, on average) ... */
+    uint64_t body_rate_window_ms; /* ... or stalled for this long: closed */
+    uint32_t max_resets;          /* requests reset before a response, per connection and 10 s */
+    uint32_t max_concurrent_streams; /* HTTP/2 requests run at once per connection (more wait) */
+    uint32_t max_requests_per_second; /* per connection */
+    size_t max_body_size;        /* 413 above; 0: unlimited (1 GiB) */
+    size_t max_header_bytes;     /* http.maxHeaderBytes: 431 above (0: libh2o's 408 KiB limit only) */
+    unsigned path_allow;         /* http.encodedCharacters: enum path_allow flags */
+    bool path_keep;              /* http.sanitizePath=false: no dot-segment removal */
+    struct rule_cidr *trusted_ips; /* forwardedHeaders.trustedIPs */
+    size_t n_trusted_ips;
+    bool forwarded_insecure;       /* forwardedHeaders.insecure: trust everyone */
+};
+
+struct proxy_config {
+    uint32_t n_workers;
+    struct entrypoint_config *entrypoints;
+    size_t n_entrypoints;
+    /* serversTransport.* */
+    uint64_t dial_timeout_ms;
+    uint64_t response_header_timeout_ms; /* 0: none */
+    uint64_t read_timeout_ms;            /* between upstream reads; 0: none */
+    uint64_t idle_conn_timeout_ms;
+    uint32_t max_idle_conns_per_host;
+    bool insecure_skip_verify;
+    uint64_t websocket_idle_timeout_ms;
+    uint64_t passive_down_ms; /* how long a server that refused a connection is skipped */
+    uint64_t grace_timeout_ms;
+    uint64_t max_connections;        /* all entry points; 0: none */
+    uint32_t max_connections_per_ip; /* 0: none */
+};
+
+/* Binds every entry point (so errors such as EADDRINUSE surface before
+ * anything runs). */
+int server_bind(const struct proxy_config *cfg, struct diag *d) WARN_UNUSED;
+/* Starts the worker threads. */
+int server_start(struct diag *d) WARN_UNUSED;
+/* Stops accepting, lets in-flight requests finish (up to the grace
+ * timeout), stops the workers and joins them. */
+void server_stop(void);
+/* Makes worker <i>'s loop come round (table published). Any thread. */
+void server_wake_worker(uint32_t i);
+/* Index of entry point <name>, or -1. */
+int server_entrypoint_index(const char *name);
+size_t server_entrypoint_count(void);
+const char *server_entrypoint_name(size_t i);
+uint32_t server_worker_count(void);
+/* The port an entry point is bound to (useful with ":0"). */
+int server_entrypoint_port(size_t i);
+/* Open client connections on entry point <i>, summed over workers (any thread). */
+uint64_t server_open_connections(size_t i);
+
+#endif

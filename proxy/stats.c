@@ -1,0 +1,207 @@
+/*
+ * Request statistics (see stats.h). Writers use counter_add: a relaxed
+ * load and store, which is a plain add on x86 because each counter has a
+ * single writer (its worker).
+ */
+#include "stats.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../common/arena.h"
+
+#define STATS_BUCKETS_HASH 65536 /* short chains up to ~100k routers and services */
+
+const double stats_bucket_bounds[STATS_BUCKETS] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 1e300};
+
+static struct stats *buckets[STATS_BUCKETS_HASH];
+static uint32_t n_workers = 1;
+/* The registry is the watcher thread's: acquisitions happen while it
+ * compiles, releases when it frees a table or a status snapshot (both are
+ * freed there). Workers and the admin thread only read counters. */
+
+static inline void counter_add(uint64_t *c, uint64_t v)
+{
+    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t counter_get(const uint64_t *c)
+{
+    return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+void stats_init(uint32_t workers)
+{
+    n_workers = workers ? workers : 1;
+}
+
+static uint32_t hash(enum stats_kind kind, const char *name)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)kind;
+    for (; *name; name++)
+        h = (h ^ (unsigned char)*name) * 16777619u;
+    return h;
+}
+
+static void stats_free(struct stats *s)
+{
+    free(s->blocks);
+    free(s->name);
+    free(s);
+}
+
+void stats_shutdown(void)
+{
+    for (size_t i = 0; i < STATS_BUCKETS_HASH; i++) {
+        while (buckets[i]) {
+            struct stats *s = buckets[i];
+            buckets[i] = s->next;
+            stats_free(s);
+        }
+    }
+}
+
+struct stats *stats_acquire(enum stats_kind kind, const char *name)
+{
+    uint32_t h = hash(kind, name), b = h % STATS_BUCKETS_HASH;
+    for (struct stats *s = buckets[b]; s; s = s->next) {
+        if (s->hash == h && s->kind == kind && strcmp(s->name, name) == 0) {
+            atomic_fetch_add(&s->refs, 1);
+            return s;
+        }
+    }
+    struct stats *s = mem_calloc(1, sizeof(*s));
+    s->kind = kind;
+    s->hash = h;
+    s->name = mem_strdup(name);
+    s->n_workers = n_workers;
+    s->blocks = aligned_alloc(64, sizeof(*s->blocks) * n_workers);
+    if (s->blocks == NULL)
+        abort();
+    memset(s->blocks, 0, sizeof(*s->blocks) * n_workers);
+    atomic_init(&s->refs, 1);
+    s->next = buckets[b];
+    buckets[b] = s;
+    return s;
+}
+
+void stats_release(struct stats *s)
+{
+    if (atomic_fetch_sub(&s->refs, 1) == 1) {
+        for (struct stats **p = &buckets[s->hash % STATS_BUCKETS_HASH]; *p; p = &(*p)->next) {
+            if (*p == s) {
+                *p = s->next;
+                break;
+            }
+        }
+        stats_free(s);
+    }
+}
+
+enum stats_method stats_method_of(const char *m, size_t len)
+{
+    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+    for (int i = 0; i < M_OTHER; i++)
+        if (strlen(names[i]) == len && memcmp(names[i], m, len) == 0)
+            return (enum stats_method)i;
+    return M_OTHER;
+}
+
+const char *stats_method_name(enum stats_method m)
+{
+    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "OTHER"};
+    return m < M_COUNT ? names[m] : "OTHER";
+}
+
+void stats_record(struct stats *s, uint32_t w, int status, enum stats_method method, uint64_t bytes_in, uint64_t bytes_out,
+                  uint64_t duration_us)
+{
+    struct stats_block *b = &s->blocks[w];
+    counter_add(&b->requests, 1);
+    counter_add(&b->bytes_in, bytes_in);
+    counter_add(&b->bytes_out, bytes_out);
+    int cls = status >= 100 && status < 600 ? status / 100 - 1 : 5;
+    counter_add(&b->classes[cls], 1);
+    double secs = (double)duration_us / 1e6;
+    int k = 0;
+    while (k < STATS_BUCKETS - 1 && secs > stats_bucket_bounds[k])
+        k++;
+    counter_add(&b->hist[k], 1);
+    counter_add(&b->duration_us_sum, duration_us);
+    uint16_t key = (uint16_t)((status > 0 && status < 1000 ? status : 999) * 8 + (int)method);
+    for (int i = 0; i < STATS_CODE_SLOTS; i++) {
+        uint16_t k2 = __atomic_load_n(&b->codes[i].key, __ATOMIC_RELAXED);
+        if (k2 == key) {
+            counter_add(&b->codes[i].n, 1);
+            return;
+        }
+        if (k2 == 0) { /* claim the slot: count first, then publish the key */
+            counter_add(&b->codes[i].n, 1);
+            __atomic_store_n(&b->codes[i].key, key, __ATOMIC_RELEASE);
+            return;
+        }
+    }
+    counter_add(&b->codes_overflow, 1);
+}
+
+void stats_upstream_error(struct stats *s, uint32_t w, bool timeout)
+{
+    struct stats_block *b = &s->blocks[w];
+    counter_add(timeout ? &b->upstream_timeouts : &b->upstream_errors, 1);
+}
+
+void stats_sum(const struct stats *s, struct stats_total *t)
+{
+    memset(t, 0, sizeof(*t));
+    for (uint32_t w = 0; w < s->n_workers; w++) {
+        const struct stats_block *b = &s->blocks[w];
+        t->requests += counter_get(&b->requests);
+        t->bytes_in += counter_get(&b->bytes_in);
+        t->bytes_out += counter_get(&b->bytes_out);
+        t->upstream_errors += counter_get(&b->upstream_errors);
+        t->upstream_timeouts += counter_get(&b->upstream_timeouts);
+        for (int i = 0; i < 6; i++)
+            t->classes[i] += counter_get(&b->classes[i]);
+        for (int i = 0; i < STATS_BUCKETS; i++)
+            t->hist[i] += counter_get(&b->hist[i]);
+        t->duration_us_sum += counter_get(&b->duration_us_sum);
+        t->codes_overflow += counter_get(&b->codes_overflow);
+        for (int i = 0; i < STATS_CODE_SLOTS; i++) {
+            uint16_t key = __atomic_load_n(&b->codes[i].key, __ATOMIC_ACQUIRE);
+            if (key == 0)
+                break;
+            uint64_t n = counter_get(&b->codes[i].n);
+            size_t j = 0;
+            while (j < t->n_codes && t->codes[j].key != key)
+                j++;
+            if (j == t->n_codes) {
+                if (t->n_codes == sizeof(t->codes) / sizeof(t->codes[0])) {
+                    t->codes_overflow += n;
+                    continue;
+                }
+                t->codes[t->n_codes++] = (struct stats_code_slot){key, 0};
+            }
+            t->codes[j].n += n;
+        }
+    }
+}
+
+double stats_quantile(const struct stats_total *t, double q)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < STATS_BUCKETS; i++)
+        total += t->hist[i];
+    if (total == 0)
+        return 0;
+    double want = q * (double)total, seen = 0, lower = 0;
+    for (int i = 0; i < STATS_BUCKETS; i++) {
+        double upper = i == STATS_BUCKETS - 1 ? stats_bucket_bounds[STATS_BUCKETS - 2] * 2 : stats_bucket_bounds[i];
+        if (seen + (double)t->hist[i] >= want && t->hist[i] > 0) /* interpolate inside the bucket */
+            return lower + (upper - lower) * ((want - seen) / (double)t->hist[i]);
+        seen += (double)t->hist[i];
+        lower = upper;
+    }
+    return lower;
+}

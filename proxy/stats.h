@@ -1,0 +1,93 @@
+/*
+ * Request statistics for routers, services and entry points, kept per
+ * worker and summed when read: the request path does plain loads and
+ * stores on its own cache lines (no lock, no locked instruction), readers
+ * (the admin thread) do relaxed atomic loads.
+ *
+ * A stats object is found by (kind, name) in a registry owned by the
+ * watcher thread and shared by every table that names it, so counters
+ * survive configuration changes, as Prometheus expects. Tables (and status
+ * snapshots) hold references; the last one frees it.
+ */
+#ifndef GANTRY_STATS_H
+#define GANTRY_STATS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STATS_BUCKETS 12      /* request duration histogram, see stats_bucket_bounds */
+#define STATS_CODE_SLOTS 24   /* distinct (status, method) pairs tracked per worker */
+
+enum stats_method { M_GET, M_HEAD, M_POST, M_PUT, M_DELETE, M_PATCH, M_OPTIONS, M_OTHER, M_COUNT };
+
+struct stats_code_slot {
+    uint16_t key; /* status * 8 + method; 0: free */
+    uint64_t n;
+};
+
+/* One worker's counters (written only by that worker). */
+struct stats_block {
+    uint64_t requests, bytes_in, bytes_out;
+    uint64_t upstream_errors, upstream_timeouts;
+    uint64_t classes[6]; /* 1xx..5xx, then anything else */
+    uint64_t hist[STATS_BUCKETS];
+    uint64_t duration_us_sum;
+    struct stats_code_slot codes[STATS_CODE_SLOTS];
+    uint64_t codes_overflow;
+} __attribute__((aligned(64)));
+
+enum stats_kind { STATS_ROUTER, STATS_SERVICE, STATS_ENTRYPOINT };
+
+struct stats {
+    enum stats_kind kind;
+    char *name;
+    uint32_t hash;
+    _Atomic int refs;
+    uint32_t n_workers;
+    struct stats_block *blocks; /* [n_workers] */
+    struct stats *next;         /* registry chain */
+};
+
+/* Sum of every worker's block. */
+struct stats_total {
+    uint64_t requests, bytes_in, bytes_out, upstream_errors, upstream_timeouts;
+    uint64_t classes[6];
+    uint64_t hist[STATS_BUCKETS];
+    uint64_t duration_us_sum;
+    struct stats_code_slot codes[STATS_CODE_SLOTS * 4];
+    size_t n_codes;
+    uint64_t codes_overflow;
+};
+
+void stats_init(uint32_t n_workers);
+void stats_shutdown(void);
+
+/* Watcher thread: find or create, taking a reference. */
+struct stats *stats_acquire(enum stats_kind kind, const char *name);
+/* Watcher thread: drop a reference (the last frees; only when no worker
+ * can still be writing it, i.e. with the table that held it). */
+void stats_release(struct stats *s);
+static inline void stats_ref(struct stats *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+}
+
+/* Upper bounds of the histogram buckets, in seconds (the last is +Inf). */
+extern const double stats_bucket_bounds[STATS_BUCKETS];
+
+enum stats_method stats_method_of(const char *m, size_t len);
+const char *stats_method_name(enum stats_method m);
+
+/* Worker <w>: one finished request. */
+void stats_record(struct stats *s, uint32_t w, int status, enum stats_method method, uint64_t bytes_in, uint64_t bytes_out,
+                  uint64_t duration_us);
+void stats_upstream_error(struct stats *s, uint32_t w, bool timeout);
+
+/* Any thread: a consistent-enough sum (each counter read once). */
+void stats_sum(const struct stats *s, struct stats_total *t);
+/* Quantile q (0..1) of the duration, from the histogram, in seconds. */
+double stats_quantile(const struct stats_total *t, double q);
+
+#endif

@@ -1,0 +1,334 @@
+/*
+ * Routing table: build (watcher thread), lookup (workers), free (watcher).
+ * See table.h for the layout and why lookups stay flat as routes grow.
+ */
+#include "table.h"
+
+#include <openssl/ssl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "match.h"
+#include "registry.h"
+#include "stats.h"
+
+uint32_t table_hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* ---- host map ---- */
+
+void *table_host_map_get(const struct table_host_map *m, const char *key, size_t len)
+{
+    if (m->slots == NULL)
+        return NULL;
+    uint32_t h = table_hash(key, len);
+    for (uint32_t i = h & m->mask;; i = (i + 1) & m->mask) {
+        const struct table_host_slot *s = &m->slots[i];
+        if (s->key == NULL)
+            return NULL;
+        if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0)
+            return s->value;
+    }
+}
+
+static void host_map_insert_slot(struct table_host_map *m, const struct table_host_slot *src)
+{
+    for (uint32_t i = src->hash & m->mask;; i = (i + 1) & m->mask) {
+        if (m->slots[i].key == NULL) {
+            m->slots[i] = *src;
+            return;
+        }
+    }
+}
+
+/* Returns the address of the value for <key>, inserting NULL if absent. */
+void **table_host_map_slot(struct arena *a, struct table_host_map *m, const char *key, size_t len)
+{
+    if (m->slots == NULL || (m->n + 1) * 2 > m->mask + 1) {
+        uint32_t cap = m->slots ? (m->mask + 1) * 2 : 16;
+        struct table_host_map grown = {arena_alloc(a, cap * sizeof(struct table_host_slot)), cap - 1, m->n};
+        for (uint32_t i = 0; m->slots && i <= m->mask; i++)
+            if (m->slots[i].key != NULL)
+                host_map_insert_slot(&grown, &m->slots[i]);
+        *m = grown;
+    }
+    uint32_t h = table_hash(key, len);
+    for (uint32_t i = h & m->mask;; i = (i + 1) & m->mask) {
+        struct table_host_slot *s = &m->slots[i];
+        if (s->key == NULL) {
+            s->key = arena_strndup(a, key, len);
+            s->len = (uint32_t)len;
+            s->hash = h;
+            m->n++;
+            return &s->value;
+        }
+        if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0)
+            return &s->value;
+    }
+}
+
+/* ---- build ---- */
+
+struct table *table_new(uint32_t n_workers)
+{
+    struct table *t = mem_calloc(1, sizeof(*t));
+    arena_init(&t->arena);
+    atomic_init(&t->refs, 1);
+    t->n_workers = n_workers ? n_workers : 1;
+    return t;
+}
+
+void table_free(struct table *t)
+{
+    if (t == NULL)
+        return;
+    /* a table freed before table_finish still owns its services */
+    struct table_service **svcs = t->services ? t->services : (struct table_service **)t->build_services.items;
+    size_t n = t->services ? t->n_services : t->build_services.len;
+    for (size_t i = 0; i < n; i++) {
+        struct table_service *s = svcs[i];
+        for (uint32_t j = 0; j < s->n_servers; j++)
+            if (s->servers[j].srv != NULL)
+                registry_release(s->servers[j].srv);
+        stats_release(s->stats);
+    }
+    struct table_route **routes = t->routes ? t->routes : (struct table_route **)t->build_routes.items;
+    size_t nr = t->routes ? t->n_routes : t->build_routes.len;
+    for (size_t i = 0; i < nr; i++)
+        stats_release(routes[i]->stats);
+    arena_free(&t->arena); /* also frees regexes and SSL_CTX references */
+    free(t);
+}
+
+/* Cache-line aligned allocation so workers' state never shares a line. */
+static void *alloc_line(struct arena *a, size_t size)
+{
+    size = (size + 63) & ~(size_t)63;
+    uintptr_t p = (uintptr_t)arena_alloc(a, size + 63);
+    return (void *)((p + 63) & ~(uintptr_t)63);
+}
+
+struct table_service *table_add_service(struct table *t, const char *name, bool pass_host_header, uint32_t n_servers)
+{
+    struct table_service *s = arena_alloc(&t->arena, sizeof(*s));
+    s->name = arena_strdup(&t->arena, name);
+    s->pass_host_header = pass_host_header;
+    s->n_servers = n_servers;
+    s->servers = arena_alloc(&t->arena, (n_servers ? n_servers : 1) * sizeof(*s->servers));
+    if (n_servers > 1) {
+        s->wrr_stride = (uint32_t)(((n_servers * sizeof(int32_t) + 63) & ~(size_t)63) / sizeof(int32_t));
+        s->wrr = alloc_line(&t->arena, (size_t)t->n_workers * s->wrr_stride * sizeof(int32_t));
+    }
+    s->stats = stats_acquire(STATS_SERVICE, name);
+    s->index = (uint32_t)t->build_services.len;
+    ptr_vec_push(&t->arena, &t->build_services, s);
+    *table_host_map_slot(&t->arena, &t->service_index, s->name, strlen(s->name)) = s;
+    return s;
+}
+
+int table_service_set_server(struct table *t, struct table_service *svc, uint32_t i, const char *url, int weight,
+                             struct diag *d)
+{
+    (void)t;
+    struct server *srv = registry_acquire(url, d);
+    if (srv == NULL)
+        return -1;
+    svc->servers[i].srv = srv;
+    svc->servers[i].weight = weight;
+    return 0;
+}
+
+struct table_service *table_find_service(const struct table *t, const char *name)
+{
+    return table_host_map_get(&t->service_index, name, strlen(name));
+}
+
+struct table_route *table_add_route(struct table *t, const char *name, const char *rule_text, const struct rule_node *rule,
+                                    int64_t priority, uint64_t entrypoints, bool tls, struct table_service *svc)
+{
+    struct table_route *r = arena_alloc(&t->arena, sizeof(*r));
+    r->name = arena_strdup(&t->arena, name);
+    r->rule_text = arena_strdup(&t->arena, rule_text);
+    r->rule = rule;
+    r->priority = priority ? priority : rule_default_priority(rule_text);
+    r->entrypoints = entrypoints;
+    r->tls = tls;
+    r->service = svc;
+    r->stats = stats_acquire(STATS_ROUTER, name);
+    ptr_vec_push(&t->arena, &t->build_routes, r);
+    return r;
+}
+
+static void ssl_ctx_release(void *ctx)
+{
+    SSL_CTX_free(ctx);
+}
+
+void table_add_cert(struct table *t, void *ssl_ctx, const char *const *names, size_t n_names)
+{
+    SSL_CTX_up_ref(ssl_ctx);
+    arena_on_free(&t->arena, ssl_ctx_release, ssl_ctx);
+    for (size_t i = 0; i < n_names; i++) {
+        const char *n = names[i];
+        bool wild = n[0] == '*' && n[1] == '.';
+        const char *key = wild ? n + 2 : n;
+        void **slot = table_host_map_slot(&t->arena, wild ? &t->sni_wildcard : &t->sni_exact, key, strlen(key));
+        if (*slot == NULL) /* first certificate for a name wins */
+            *slot = ssl_ctx;
+    }
+    t->n_certs++;
+}
+
+static int route_cmp(const void *a, const void *b)
+{
+    const struct table_route *x = *(const struct table_route *const *)a, *y = *(const struct table_route *const *)b;
+    if (x->priority != y->priority)
+        return x->priority > y->priority ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/*
+ * Host names a route can only match, or false if it can match any host.
+ * AND narrows to either side (the smaller set), OR needs both sides pinned.
+ */
+static bool collect_hosts(struct arena *a, const struct rule_node *n, struct ptr_vec *out)
+{
+    switch (n->op) {
+    case RULE_MATCH:
+        if (n->matcher != RULE_HOST)
+            return false;
+        for (size_t i = 0; i < n->nargs; i++)
+            if (n->args[i].len == 1 && n->args[i].s[0] == '*')
+                return false;
+        for (size_t i = 0; i < n->nargs; i++)
+            ptr_vec_push(a, out, &n->args[i]);
+        return true;
+    case RULE_AND: {
+        struct ptr_vec l = {0}, r = {0};
+        bool lp = collect_hosts(a, n->a, &l), rp = collect_hosts(a, n->b, &r);
+        const struct ptr_vec *pick = lp && rp ? (l.len <= r.len ? &l : &r) : lp ? &l : rp ? &r : NULL;
+        if (pick == NULL)
+            return false;
+        for (size_t i = 0; i < pick->len; i++)
+            ptr_vec_push(a, out, pick->items[i]);
+        return true;
+    }
+    case RULE_OR: {
+        struct ptr_vec l = {0}, r = {0};
+        if (!collect_hosts(a, n->a, &l) || !collect_hosts(a, n->b, &r))
+            return false;
+        for (size_t i = 0; i < l.len; i++)
+            ptr_vec_push(a, out, l.items[i]);
+        for (size_t i = 0; i < r.len; i++)
+            ptr_vec_push(a, out, r.items[i]);
+        return true;
+    }
+    case RULE_NOT:
+        return false;
+    }
+    return false;
+}
+
+static void list_push(struct arena *a, struct table_route_list *l, struct table_route *r)
+{
+    if (l->n > 0 && l->items[l->n - 1] == r)
+        return; /* the same host twice in one rule */
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap * 2 : 4;
+        struct table_route **items = arena_alloc(a, cap * sizeof(*items));
+        if (l->n)
+            memcpy(items, l->items, l->n * sizeof(*items));
+        l->items = items;
+        l->cap = cap;
+    }
+    l->items[l->n++] = r;
+}
+
+static void index_route(struct table *t, struct table_route *r)
+{
+    struct ptr_vec hosts = {0};
+    /* scratch for collect_hosts lives in the table arena; small */
+    if (!collect_hosts(&t->arena, r->rule, &hosts)) {
+        list_push(&t->arena, &t->fallback, r);
+        return;
+    }
+    for (size_t i = 0; i < hosts.len; i++) {
+        const struct rule_str *h = hosts.items[i];
+        bool wild = h->len > 2 && h->s[0] == '*' && h->s[1] == '.';
+        struct table_host_map *m = wild ? &t->wildcard : &t->exact;
+        const char *key = wild ? h->s + 2 : h->s;
+        size_t len = wild ? h->len - 2 : h->len;
+        void **slot = table_host_map_slot(&t->arena, m, key, len);
+        if (*slot == NULL)
+            *slot = arena_alloc(&t->arena, sizeof(struct table_route_list));
+        list_push(&t->arena, *slot, r);
+    }
+}
+
+void table_finish(struct table *t)
+{
+    t->n_routes = (uint32_t)t->build_routes.len;
+    t->routes = (struct table_route **)t->build_routes.items;
+    if (t->n_routes)
+        qsort(t->routes, t->n_routes, sizeof(*t->routes), route_cmp);
+    for (uint32_t i = 0; i < t->n_routes; i++) {
+        t->routes[i]->rank = i;
+        index_route(t, t->routes[i]);
+    }
+    t->n_services = (uint32_t)t->build_services.len;
+    t->services = (struct table_service **)t->build_services.items;
+    t->build_routes = (struct ptr_vec){0};
+    t->build_services = (struct ptr_vec){0};
+}
+
+/* ---- lookup ---- */
+
+static bool route_applies(const struct table_route *r, uint32_t ep, bool tls)
+{
+    return (r->entrypoints >> ep & 1) && r->tls == tls;
+}
+
+const struct table_route *table_lookup(const struct table *t, const struct match_req *req, uint32_t ep, bool tls)
+{
+    const struct table_route_list *lists[3] = {NULL, NULL, &t->fallback};
+    uint32_t pos[3] = {0, 0, 0};
+    lists[0] = table_host_map_get(&t->exact, req->host, req->host_len);
+    const char *dot = memchr(req->host, '.', req->host_len);
+    if (dot != NULL && t->wildcard.n)
+        lists[1] = table_host_map_get(&t->wildcard, dot + 1, req->host_len - (size_t)(dot + 1 - req->host));
+    uint32_t last_rank = UINT32_MAX;
+    for (;;) {
+        int best = -1;
+        uint32_t best_rank = UINT32_MAX;
+        for (int i = 0; i < 3; i++) {
+            if (lists[i] != NULL && pos[i] < lists[i]->n && lists[i]->items[pos[i]]->rank < best_rank) {
+                best = i;
+                best_rank = lists[i]->items[pos[i]]->rank;
+            }
+        }
+        if (best < 0)
+            return NULL;
+        const struct table_route *r = lists[best]->items[pos[best]++];
+        if (r->rank == last_rank)
+            continue;
+        last_rank = r->rank;
+        if (route_applies(r, ep, tls) && match_rule(r->rule, req))
+            return r;
+    }
+}
+
+void *table_lookup_sni(const struct table *t, const char *name, size_t len)
+{
+    void *ctx = table_host_map_get(&t->sni_exact, name, len);
+    if (ctx != NULL)
+        return ctx;
+    const char *dot = memchr(name, '.', len);
+    if (dot == NULL)
+        return NULL;
+    return table_host_map_get(&t->sni_wildcard, dot + 1, len - (size_t)(dot + 1 - name));
+}

@@ -1,0 +1,143 @@
+/*
+ * The compiled routing table: immutable once published, read lock-free by
+ * every worker, freed when the last request that can reach it is done.
+ *
+ * Layout (nginx's combined hash idea, Traefik's semantics):
+ *   - routes sorted by (priority desc, name asc); rank = position;
+ *   - exact hosts -> the routes that can only match that host;
+ *   - wildcard suffixes ("*.example.com" -> "example.com") -> routes;
+ *   - fallback: routes whose rule does not pin a host (HostRegexp, no Host).
+ * A lookup merges the three rank-ordered candidate lists and evaluates the
+ * full rule of each candidate until one matches, so the result is exactly
+ * "first matching route by priority" while the cost depends only on the
+ * routes that could match this host.
+ */
+#ifndef GANTRY_TABLE_H
+#define GANTRY_TABLE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/arena.h"
+#include "../common/diag.h"
+#include "../controller/rule.h"
+
+struct server;
+struct stats;
+struct match_req;
+struct table_middleware;
+
+struct table_server {
+    struct server *srv;
+    int weight;
+};
+
+struct table_service {
+    const char *name; /* name@provider */
+    struct table_server *servers;
+    uint32_t n_servers;
+    bool pass_host_header;
+    /* Smooth weighted round robin state: worker w owns the n_servers
+     * counters at wrr + w * wrr_stride, on cache lines of its own.
+     * NULL for a single server (nothing to balance). */
+    int32_t *wrr;
+    uint32_t wrr_stride;
+    uint32_t index;
+    struct stats *stats; /* shared with other tables naming the same service */
+};
+
+struct table_route {
+    const char *name; /* name@provider */
+    const char *rule_text;
+    const struct rule_node *rule;
+    int64_t priority;
+    uint32_t rank;
+    uint64_t entrypoints; /* bit i: entry point i */
+    bool tls;             /* matches TLS connections only (else plain only) */
+    struct table_service *service;
+    struct table_middleware **middlewares;
+    uint32_t n_middlewares;
+    struct stats *stats; /* shared with other tables naming the same router */
+};
+
+struct table_route_list {
+    struct table_route **items;
+    uint32_t n, cap;
+};
+
+/* Open-addressing map from a lowercased host name to a value. */
+struct table_host_slot {
+    const char *key;
+    uint32_t len;
+    uint32_t hash;
+    void *value;
+};
+
+struct table_host_map {
+    struct table_host_slot *slots;
+    uint32_t mask, n;
+};
+
+struct table {
+    _Atomic int refs;
+    uint64_t gen;
+    struct arena arena;
+    uint32_t n_workers;
+
+    struct table_route **routes; /* sorted; owned by the arena */
+    uint32_t n_routes;
+    struct table_host_map exact;    /* host -> struct table_route_list * */
+    struct table_host_map wildcard; /* suffix -> struct table_route_list * */
+    struct table_route_list fallback;
+
+    struct table_service **services;
+    uint32_t n_services;
+    struct table_host_map service_index; /* name -> struct table_service * */
+
+    /* TLS: SNI name -> SSL_CTX * (references held by the table) */
+    struct table_host_map sni_exact, sni_wildcard;
+    uint32_t n_certs;
+
+    /* building state */
+    struct ptr_vec build_routes, build_services;
+
+    struct table *retire_next; /* publish.c */
+    uint64_t retire_gen;
+};
+
+struct table *table_new(uint32_t n_workers);
+/* Frees the arena, drops server and SSL_CTX references. Watcher thread. */
+void table_free(struct table *t);
+
+/* Adds a service with <n_servers> slots to fill with table_service_set_server. */
+struct table_service *table_add_service(struct table *t, const char *name, bool pass_host_header, uint32_t n_servers);
+/* Takes a registry reference on the server for <url>. */
+int table_service_set_server(struct table *t, struct table_service *svc, uint32_t i, const char *url, int weight,
+                             struct diag *d) WARN_UNUSED;
+struct table_service *table_find_service(const struct table *t, const char *name);
+
+/* <rule> must live in t->arena (parse it there). */
+struct table_route *table_add_route(struct table *t, const char *name, const char *rule_text, const struct rule_node *rule,
+                                    int64_t priority, uint64_t entrypoints, bool tls, struct table_service *svc);
+
+/* Adds an SSL_CTX for <names> (exact or "*.suffix"); takes a reference. */
+void table_add_cert(struct table *t, void *ssl_ctx, const char *const *names, size_t n_names);
+
+/* Sorts routes and builds the host indexes. After this the table is immutable. */
+void table_finish(struct table *t);
+
+/* Worker threads: the first route matching <r> on entry point <ep>. */
+const struct table_route *table_lookup(const struct table *t, const struct match_req *r, uint32_t ep, bool tls);
+
+/* SNI lookup: SSL_CTX * for <name> (lowercase) or NULL. */
+void *table_lookup_sni(const struct table *t, const char *name, size_t len);
+
+/* Host map primitives (also used by tests and benchmarks). */
+void *table_host_map_get(const struct table_host_map *m, const char *key, size_t len);
+/* Address of the value for <key>, inserted as NULL when absent. */
+void **table_host_map_slot(struct arena *a, struct table_host_map *m, const char *key, size_t len);
+uint32_t table_hash(const char *s, size_t len);
+
+#endif

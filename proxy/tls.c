@@ -1,0 +1,335 @@
+/*
+ * TLS termination: one default SSL_CTX (a self-signed certificate made at
+ * start, as Traefik does) whose SNI callback switches each handshake to
+ * the certificate the worker's current table has for that name. Every
+ * SSL_CTX registers ALPN (h2, http/1.1): after SSL_set_SSL_CTX the
+ * selected context's callback is the one OpenSSL uses.
+ *
+ * Certificates are loaded on the watcher thread through a small cache keyed
+ * by file identity or PEM digest, so an unchanged certificate is not
+ * parsed again on every configuration change.
+ */
+#include "tls.h"
+
+#include <ctype.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <h2o.h>
+
+#include "../common/arena.h"
+#include "../common/log.h"
+#include "publish.h"
+#include "worker.h"
+
+static SSL_CTX *default_ctx;
+static SSL_CTX *client_ctx;
+
+static const char *ssl_error(char *buf, size_t len)
+{
+    unsigned long e = ERR_get_error();
+    if (e == 0)
+        snprintf(buf, len, "unknown TLS error");
+    else
+        ERR_error_string_n(e, buf, len);
+    ERR_clear_error();
+    return buf;
+}
+
+static int on_sni(SSL *ssl, int *ad, void *arg)
+{
+    (void)ad;
+    (void)arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (name == NULL || worker_self == NULL)
+        return SSL_TLSEXT_ERR_OK;
+    char lower[256];
+    size_t len = strlen(name);
+    if (len >= sizeof(lower))
+        return SSL_TLSEXT_ERR_OK;
+    for (size_t i = 0; i < len; i++)
+        lower[i] = (char)tolower((unsigned char)name[i]);
+    if (len > 0 && lower[len - 1] == '.')
+        len--;
+    struct table *t = publish_worker_table(worker_self->id);
+    SSL_CTX *ctx = t ? table_lookup_sni(t, lower, len) : NULL;
+    if (ctx != NULL)
+        SSL_set_SSL_CTX(ssl, ctx);
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static SSL_CTX *new_server_ctx(void)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"gantry", 6);
+    h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols);
+    return ctx;
+}
+
+/* A self-signed P-256 certificate for "TRAEFIK DEFAULT CERT"-like use. */
+static int make_self_signed(SSL_CTX *ctx, struct diag *d)
+{
+    char err[256];
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    if (key == NULL || x == NULL)
+        goto fail;
+    X509_set_version(x, 2);
+    unsigned char serial[16];
+    RAND_bytes(serial, sizeof(serial));
+    serial[0] &= 0x7f;
+    BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
+    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
+    BN_free(bn);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 365L * 24 * 3600);
+    X509_set_pubkey(x, key);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"GANTRY DEFAULT CERT", -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, "DNS:gantry.default.invalid");
+    if (ext) {
+        X509_add_ext(x, ext, -1);
+        X509_EXTENSION_free(ext);
+    }
+    if (!X509_sign(x, key, EVP_sha256()) || SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1)
+        goto fail;
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return 0;
+fail:
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return diag_set(d, "cannot create the default certificate: %s", ssl_error(err, sizeof(err)));
+}
+
+int tls_init(bool insecure_skip_verify, struct diag *d)
+{
+    default_ctx = new_server_ctx();
+    if (make_self_signed(default_ctx, d) != 0)
+        return -1;
+    SSL_CTX_set_tlsext_servername_callback(default_ctx, on_sni);
+
+    client_ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_min_proto_version(client_ctx, TLS1_2_VERSION);
+    SSL_CTX_set_default_verify_paths(client_ctx);
+    SSL_CTX_set_verify(client_ctx, insecure_skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+    return 0;
+}
+
+void tls_shutdown(void)
+{
+    SSL_CTX_free(default_ctx);
+    SSL_CTX_free(client_ctx);
+    default_ctx = client_ctx = NULL;
+    tls_cache_clear();
+}
+
+SSL_CTX *tls_default_ctx(void)
+{
+    return default_ctx;
+}
+
+SSL_CTX *tls_client_ctx(void)
+{
+    return client_ctx;
+}
+
+/* ---- certificate loading and cache (watcher thread) ---- */
+
+struct cached_cert {
+    struct cached_cert *next;
+    char *key;
+    SSL_CTX *ctx;
+    char **names;
+    size_t n_names;
+    bool used;
+};
+
+static struct cached_cert *cache;
+
+static void free_cached(struct cached_cert *c)
+{
+    SSL_CTX_free(c->ctx);
+    for (size_t i = 0; i < c->n_names; i++)
+        free(c->names[i]);
+    free(c->names);
+    free(c->key);
+    free(c);
+}
+
+void tls_cache_clear(void)
+{
+    while (cache != NULL) {
+        struct cached_cert *c = cache;
+        cache = c->next;
+        free_cached(c);
+    }
+}
+
+void tls_cache_begin(void)
+{
+    for (struct cached_cert *c = cache; c; c = c->next)
+        c->used = false;
+}
+
+void tls_cache_sweep(void)
+{
+    for (struct cached_cert **p = &cache; *p;) {
+        if (!(*p)->used) {
+            struct cached_cert *c = *p;
+            *p = c->next;
+            free_cached(c);
+        } else {
+            p = &(*p)->next;
+        }
+    }
+}
+
+static void add_name(struct cached_cert *c, const char *name, size_t len)
+{
+    if (len == 0 || len > 253)
+        return;
+    char *n = mem_alloc(len + 1);
+    for (size_t i = 0; i < len; i++)
+        n[i] = (char)tolower((unsigned char)name[i]);
+    n[len] = '\0';
+    for (size_t i = 0; i < c->n_names; i++)
+        if (strcmp(c->names[i], n) == 0) {
+            free(n);
+            return;
+        }
+    c->names = mem_realloc(c->names, (c->n_names + 1) * sizeof(char *));
+    c->names[c->n_names++] = n;
+}
+
+/* DNS names of the certificate: SANs, else the CN (as browsers did). */
+static void collect_names(struct cached_cert *c, X509 *x)
+{
+    GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+        if (g->type == GEN_DNS)
+            add_name(c, (const char *)ASN1_STRING_get0_data(g->d.dNSName), (size_t)ASN1_STRING_length(g->d.dNSName));
+    }
+    GENERAL_NAMES_free(sans);
+    if (c->n_names == 0) {
+        char cn[256];
+        int n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof(cn));
+        if (n > 0)
+            add_name(c, cn, (size_t)n);
+    }
+}
+
+static BIO *bio_for(const char *pem, const char *file, struct diag *d)
+{
+    BIO *b = pem ? BIO_new_mem_buf(pem, -1) : BIO_new_file(file, "r");
+    if (b == NULL)
+        diag_set(d, "cannot read %s: %s", file ? file : "inline PEM", file ? strerror(errno) : "out of memory");
+    return b;
+}
+
+static int load_into(SSL_CTX *ctx, struct cached_cert *c, const struct tls_cert_source *src, struct diag *d)
+{
+    char err[256];
+    const char *cname = src->cert_file ? src->cert_file : "certificate PEM";
+    const char *kname = src->key_file ? src->key_file : "key PEM";
+    BIO *b = bio_for(src->cert_pem, src->cert_file, d);
+    if (b == NULL)
+        return -1;
+    X509 *leaf = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    if (leaf == NULL) {
+        BIO_free(b);
+        return diag_set(d, "%s: not a PEM certificate: %s", cname, ssl_error(err, sizeof(err)));
+    }
+    int rc = SSL_CTX_use_certificate(ctx, leaf);
+    collect_names(c, leaf);
+    X509_free(leaf);
+    if (rc != 1) {
+        BIO_free(b);
+        return diag_set(d, "%s: %s", cname, ssl_error(err, sizeof(err)));
+    }
+    X509 *chain;
+    while ((chain = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+        SSL_CTX_add0_chain_cert(ctx, chain); /* takes ownership */
+    ERR_clear_error(); /* end of chain */
+    BIO_free(b);
+
+    if ((b = bio_for(src->key_pem, src->key_file, d)) == NULL)
+        return -1;
+    EVP_PKEY *key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+    BIO_free(b);
+    if (key == NULL)
+        return diag_set(d, "%s: not a PEM private key: %s", kname, ssl_error(err, sizeof(err)));
+    rc = SSL_CTX_use_PrivateKey(ctx, key);
+    EVP_PKEY_free(key);
+    if (rc != 1 || SSL_CTX_check_private_key(ctx) != 1)
+        return diag_set(d, "%s does not match %s: %s", kname, cname, ssl_error(err, sizeof(err)));
+    if (c->n_names == 0)
+        return diag_set(d, "%s has no DNS name (subjectAltName or CN)", cname);
+    return 0;
+}
+
+static char *cache_key(const struct tls_cert_source *src)
+{
+    char buf[1024];
+    if (src->cert_file) {
+        struct stat a, b;
+        memset(&a, 0, sizeof(a));
+        memset(&b, 0, sizeof(b));
+        stat(src->cert_file, &a);
+        if (src->key_file)
+            stat(src->key_file, &b);
+        snprintf(buf, sizeof(buf), "f:%s:%lld:%lld:%s:%lld:%lld", src->cert_file, (long long)a.st_mtime, (long long)a.st_size,
+                 src->key_file ? src->key_file : "", (long long)b.st_mtime, (long long)b.st_size);
+    } else {
+        unsigned char md[32];
+        EVP_MD_CTX *m = EVP_MD_CTX_new();
+        unsigned int mdlen = 0;
+        EVP_DigestInit_ex(m, EVP_sha256(), NULL);
+        EVP_DigestUpdate(m, src->cert_pem, strlen(src->cert_pem));
+        EVP_DigestUpdate(m, "\0", 1);
+        EVP_DigestUpdate(m, src->key_pem ? src->key_pem : "", src->key_pem ? strlen(src->key_pem) : 0);
+        EVP_DigestFinal_ex(m, md, &mdlen);
+        EVP_MD_CTX_free(m);
+        int n = snprintf(buf, sizeof(buf), "p:");
+        for (unsigned i = 0; i < mdlen; i++)
+            n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%02x", md[i]);
+    }
+    return mem_strdup(buf);
+}
+
+SSL_CTX *tls_load(const struct tls_cert_source *src, const char *const **names, size_t *n_names, struct diag *d)
+{
+    char *key = cache_key(src);
+    for (struct cached_cert *c = cache; c; c = c->next) {
+        if (strcmp(c->key, key) == 0) {
+            free(key);
+            c->used = true;
+            *names = (const char *const *)c->names;
+            *n_names = c->n_names;
+            return c->ctx;
+        }
+    }
+    struct cached_cert *c = mem_calloc(1, sizeof(*c));
+    c->key = key;
+    c->ctx = new_server_ctx();
+    if (load_into(c->ctx, c, src, d) != 0) {
+        free_cached(c);
+        return NULL;
+    }
+    c->used = true;
+    c->next = cache;
+    cache = c;
+    *names = (const char *const *)c->names;
+    *n_names = c->n_names;
+    return c->ctx;
+}

@@ -1,0 +1,34 @@
+/*
+ * TLS: the default server context with SNI switching, certificate loading
+ * (cached), and the client context for https:// upstreams.
+ */
+#ifndef GANTRY_TLS_H
+#define GANTRY_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "../common/diag.h"
+
+struct tls_cert_source {
+    const char *cert_file, *key_file; /* or */
+    const char *cert_pem, *key_pem;
+};
+
+int tls_init(bool insecure_skip_verify, struct diag *d) WARN_UNUSED;
+void tls_shutdown(void);
+SSL_CTX *tls_default_ctx(void);
+SSL_CTX *tls_client_ctx(void);
+
+/* Watcher thread. Mark-and-sweep around one table build: begin, load the
+ * certificates the build uses, sweep the unused ones. */
+void tls_cache_begin(void);
+void tls_cache_sweep(void);
+void tls_cache_clear(void);
+/* Returns a context owned by the cache (valid until the next sweep that
+ * does not use it; tables take their own reference) and its DNS names. */
+SSL_CTX *tls_load(const struct tls_cert_source *src, const char *const **names, size_t *n_names, struct diag *d);
+
+#endif

@@ -1,0 +1,637 @@
+/*
+ * HTTP/1.1 upstream client (see upstream.h).
+ *
+ * A proxied request is a struct proxy living in the request's pool. Its
+ * life: pick a server -> take an idle connection or connect -> write the
+ * head and body -> parse the response head -> stream the body to the
+ * client, handing h2o one buffer at a time and pausing the upstream read
+ * while the client is slow -> give the connection back to the worker's
+ * pool. Connections are per worker (no locks, no epoll re-registration):
+ * an idle one stays registered with a read callback that notices when the
+ * upstream closes it.
+ */
+#include "upstream.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <h2o/http1.h>
+
+#include "../common/log.h"
+#include "balancer.h"
+#include "forwarded.h"
+#include "conntrack.h"
+#include "h1_body.h"
+#include "route.h"
+#include "stats.h"
+#include "registry.h"
+#include "tunnel.h"
+#include "upstream_pool.h"
+
+#define MAX_RESPONSE_HEAD (64 * 1024)
+#define MAX_RESPONSE_HEADERS 100
+#define READ_HIGH_WATER (256 * 1024) /* pause the upstream above this while the client is slow */
+#define MAX_ATTEMPTS 16
+
+enum proxy_state { ST_CONNECTING, ST_WAIT_HEAD, ST_BODY, ST_DONE };
+
+struct proxy {
+    h2o_generator_t super;
+    h2o_req_t *req;
+    struct worker *w;
+    const struct table_route *route;
+    const struct table_service *svc;
+    const struct upstream_client *client_info;
+    struct upstream_client client;
+    uint32_t srv_index;
+    struct server *srv;
+    struct balancer_tried tried;
+    unsigned attempts, stale_retries;
+    struct server *inflight_srv; /* the server this request is counted in flight on */
+    bool last_failure_timeout;
+
+    struct upstream_conn *conn;
+    h2o_iovec_t head;            /* request head for pass-host or current server */
+    const struct server *head_for; /* server the head was built for (!pass_host) */
+    bool is_websocket, is_head, replayable;
+    bool conn_reused, got_bytes, write_done;
+
+    enum proxy_state state;
+    struct h1_body body;
+    bool body_complete, read_paused, final_sent, errored;
+
+    h2o_buffer_t *pending; /* body bytes detached from a released connection */
+    h2o_buffer_t *sending; /* handed to h2o_send, freed on proceed */
+    bool sending_inflight;
+    h2o_timeout_entry_t timeout;
+    h2o_timeout_entry_t stall; /* a send the client has not taken (writeTimeout) */
+};
+
+static void pick_next(struct proxy *p);
+static void on_upstream_read(h2o_socket_t *sock, const char *err);
+static void do_send(struct proxy *p);
+
+void upstream_worker_init(struct worker *w)
+{
+    const struct proxy_config *c = proxy_cfg;
+    h2o_timeout_init(w->loop, &w->connect_timeout, c->dial_timeout_ms);
+    h2o_timeout_init(w->loop, &w->header_timeout, c->response_header_timeout_ms ? c->response_header_timeout_ms : 3600000);
+    h2o_timeout_init(w->loop, &w->read_timeout, c->read_timeout_ms ? c->read_timeout_ms : 3600000);
+    h2o_timeout_init(w->loop, &w->pool_timeout, c->idle_conn_timeout_ms);
+    h2o_timeout_init(w->loop, &w->ws_timeout, c->websocket_idle_timeout_ms);
+    upstream_pool_init(w);
+}
+
+/* ---- answering the client ---- */
+
+static void end_inflight(struct proxy *p)
+{
+    if (p->inflight_srv != NULL) {
+        worker_counter_add(&p->inflight_srv->workers[p->w->id].in_flight, -1);
+        p->inflight_srv = NULL;
+    }
+}
+
+static void detach_conn(struct proxy *p, bool reusable)
+{
+    end_inflight(p);
+    struct upstream_conn *c = p->conn;
+    if (c == NULL)
+        return;
+    p->conn = NULL;
+    h2o_timeout_unlink(&p->timeout);
+    if (c->sock->input->size != 0) { /* unsent body bytes stay with the request */
+        if (p->pending == NULL) {
+            p->pending = c->sock->input;
+            h2o_buffer_init(&c->sock->input, &h2o_socket_buffer_prototype);
+        } else {
+            reusable = false;
+        }
+    }
+    p->body.seen = 0;
+    upstream_pool_release(c, reusable);
+}
+
+static void send_error(struct proxy *p, int status, const char *reason)
+{
+    if (status != 503)
+        stats_upstream_error(p->svc->stats, p->w->id, status == 504);
+    detach_conn(p, false);
+    p->state = ST_DONE;
+    p->final_sent = true;
+    log_debug("%s %.*s: %d: %s", p->route->name, (int)p->req->path.len, p->req->path.base, status, reason);
+    const char *text = status == 502 ? "Bad Gateway" : status == 503 ? "Service Unavailable" : "Gateway Timeout";
+    h2o_send_error_generic(p->req, status, text, text, 0);
+}
+
+/* The response has started: the only way to signal failure is to abort it. */
+static void abort_response(struct proxy *p)
+{
+    detach_conn(p, false);
+    p->errored = true;
+    p->state = ST_DONE;
+    if (!p->sending_inflight && !p->final_sent) {
+        p->final_sent = true;
+        h2o_send(p->req, NULL, 0, H2O_SEND_STATE_ERROR);
+    }
+}
+
+/* ---- body streaming ---- */
+
+static void body_done(struct proxy *p)
+{
+    p->body_complete = true;
+    p->state = ST_DONE;
+    bool reusable = p->body.reusable && p->write_done && !p->is_websocket;
+    detach_conn(p, reusable);
+}
+
+/* Accounts for new bytes in the connection's input. */
+static int consume_body(struct proxy *p)
+{
+    if (h1_body_feed(&p->body, p->conn->sock->input) != 0)
+        return -1;
+    if (p->body.done)
+        body_done(p);
+    return 0;
+}
+
+static void do_send(struct proxy *p)
+{
+    if (p->sending_inflight || p->final_sent)
+        return;
+    h2o_buffer_t **src = p->pending != NULL ? &p->pending : p->conn != NULL ? &p->conn->sock->input : NULL;
+    size_t size = src != NULL ? (*src)->size : 0;
+    if (size == 0 && !p->body_complete)
+        return;
+    h2o_iovec_t v = {NULL, 0};
+    if (size != 0) {
+        p->sending = *src;
+        if (src == &p->pending)
+            p->pending = NULL;
+        else
+            h2o_buffer_init(src, &h2o_socket_buffer_prototype);
+        p->body.seen = 0;
+        v = h2o_iovec_init(p->sending->bytes, p->sending->size);
+    }
+    /* body_complete with pending bytes left in a fresh buffer cannot
+     * happen: the last bytes are always in the buffer sent now */
+    h2o_send_state_t state = p->body_complete && p->pending == NULL ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS;
+    if (state == H2O_SEND_STATE_FINAL)
+        p->final_sent = true;
+    p->sending_inflight = true;
+    if (p->client.ct != NULL && !h2o_timeout_is_linked(&p->stall))
+        h2o_timeout_link(p->w->loop, &p->w->eps[p->client.ep->index].stall_timeout, &p->stall);
+    h2o_send(p->req, &v, size ? 1 : 0, state); /* may not touch p after a final send */
+}
+
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)req;
+    struct proxy *p = (void *)gen;
+    p->sending_inflight = false;
+    h2o_timeout_unlink(&p->stall);
+    if (p->sending != NULL)
+        h2o_buffer_dispose(&p->sending);
+    if (p->errored) {
+        if (!p->final_sent) {
+            p->final_sent = true;
+            h2o_send(p->req, NULL, 0, H2O_SEND_STATE_ERROR);
+        }
+        return;
+    }
+    if (p->read_paused && p->conn != NULL) {
+        p->read_paused = false;
+        h2o_socket_read_start(p->conn->sock, on_upstream_read);
+    }
+    do_send(p);
+}
+
+/* The client went away: the pool finishes what the connection was doing
+ * (a connect, a response) so that it can be reused, or closes it. */
+static void abandon_conn(struct proxy *p)
+{
+    struct upstream_conn *c = p->conn;
+    if (c == NULL)
+        return;
+    end_inflight(p);
+    h2o_timeout_unlink(&p->timeout);
+    p->conn = NULL;
+    upstream_pool_abandon(c, p->state == ST_BODY ? &p->body : NULL, p->is_head);
+}
+
+static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)req;
+    struct proxy *p = (void *)gen;
+    abandon_conn(p);
+    p->state = ST_DONE;
+}
+
+/* HTTP/2 flow control can hold a response without the socket writing:
+ * cut the connection if the client took no bytes for writeTimeout. */
+static void on_send_stall(h2o_timeout_entry_t *entry)
+{
+    struct proxy *p = H2O_STRUCT_FROM_MEMBER(struct proxy, stall, entry);
+    if (conntrack_write_stalled(p->client.ct)) {
+        conntrack_kill(p->client.ct, CT_WRITE_STALL);
+        return;
+    }
+    h2o_timeout_link(p->w->loop, &p->w->eps[p->client.ep->index].stall_timeout, &p->stall);
+}
+
+static void after_body_read(struct proxy *p)
+{
+    if (p->conn != NULL && p->sending_inflight && p->conn->sock->input->size > READ_HIGH_WATER) {
+        h2o_socket_read_stop(p->conn->sock);
+        p->read_paused = true;
+    }
+    do_send(p);
+}
+
+static void on_read_timeout(h2o_timeout_entry_t *entry)
+{
+    struct proxy *p = H2O_STRUCT_FROM_MEMBER(struct proxy, timeout, entry);
+    log_debug("%s: upstream read timeout", p->route->name);
+    abort_response(p);
+}
+
+/* ---- response head ---- */
+
+static bool hop_by_hop(const h2o_token_t *t)
+{
+    return t == H2O_TOKEN_CONNECTION || t == H2O_TOKEN_KEEP_ALIVE || t == H2O_TOKEN_TE || t == H2O_TOKEN_TRANSFER_ENCODING ||
+           t == H2O_TOKEN_UPGRADE || t == H2O_TOKEN_DATE || t == H2O_TOKEN_CONTENT_LENGTH;
+}
+
+static void on_ws_upgraded(void *data, h2o_socket_t *client, size_t reqsize)
+{
+    struct {
+        h2o_socket_t *upstream;
+        struct worker *w;
+    } *info = data;
+    if (client != NULL) {
+        h2o_buffer_consume(&client->input, reqsize);
+        struct conntrack_conn *ct = conntrack_of_socket(client);
+        if (ct != NULL) /* idle rules of its own (the WebSocket idle timeout) */
+            conntrack_tunnel(ct);
+        tunnel_start(info->w->loop, client, info->upstream, &info->w->ws_timeout);
+    } else {
+        h2o_socket_close(info->upstream);
+    }
+    free(info);
+}
+
+static void start_websocket(struct proxy *p, size_t head_len)
+{
+    struct upstream_conn *c = p->conn;
+    p->conn = NULL;
+    h2o_timeout_unlink(&p->timeout);
+    h2o_socket_read_stop(c->sock);
+    h2o_buffer_consume(&c->sock->input, head_len);
+    struct {
+        h2o_socket_t *upstream;
+        struct worker *w;
+    } *info = h2o_mem_alloc(sizeof(*info));
+    info->upstream = upstream_pool_detach_socket(c);
+    info->w = p->w;
+    p->state = ST_DONE;
+    p->final_sent = true;
+    h2o_add_header(&p->req->pool, &p->req->res.headers, H2O_TOKEN_UPGRADE, NULL, H2O_STRLIT("websocket"));
+    h2o_http1_upgrade(p->req, NULL, 0, on_ws_upgraded, info);
+}
+
+/* Copies headers into the response; decides framing and keep-alive. */
+static int take_head(struct proxy *p, int minor, int status, const char *msg, size_t msg_len, struct phr_header *hs, size_t n)
+{
+    h2o_req_t *req = p->req;
+    size_t content_length;
+    if (h1_body_init(&p->body, minor, status, p->is_head, hs, n, &content_length) != 0)
+        return -1;
+    req->res.status = status;
+    req->res.reason = h2o_strdup(&req->pool, msg, msg_len).base;
+    req->res.content_length = content_length;
+    const struct phr_header *connection = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (hs[i].name_len == 10 && h2o_lcstris(hs[i].name, 10, H2O_STRLIT("connection")))
+            connection = &hs[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct phr_header *h = &hs[i];
+        h2o_iovec_t lname = h2o_strdup(&req->pool, h->name, h->name_len);
+        h2o_strtolower(lname.base, lname.len);
+        const h2o_token_t *tok = h2o_lookup_token(lname.base, lname.len);
+        if (tok == H2O_TOKEN_CONTENT_LENGTH || tok == H2O_TOKEN_TRANSFER_ENCODING)
+            continue; /* framing: h2o writes its own */
+        if (tok != NULL ? hop_by_hop(tok) && !(tok == H2O_TOKEN_UPGRADE && status == 101)
+                        : h2o_lcstris(lname.base, lname.len, H2O_STRLIT("proxy-connection")) ||
+                              h2o_lcstris(lname.base, lname.len, H2O_STRLIT("trailer")))
+            continue;
+        if (connection != NULL && h2o_contains_token(connection->value, connection->value_len, lname.base, lname.len, ','))
+            continue;
+        h2o_iovec_t value = h2o_strdup(&req->pool, h->value, h->value_len);
+        const char *orig = h2o_strdup(&req->pool, h->name, h->name_len).base;
+        if (tok != NULL)
+            h2o_add_header(&req->pool, &req->res.headers, tok, orig, value.base, value.len);
+        else
+            h2o_add_header_by_str(&req->pool, &req->res.headers, lname.base, lname.len, 0, orig, value.base, value.len);
+    }
+    return 0;
+}
+
+static void parse_head(struct proxy *p)
+{
+    h2o_buffer_t *in = p->conn->sock->input;
+    for (;;) {
+        struct phr_header hs[MAX_RESPONSE_HEADERS];
+        size_t n = MAX_RESPONSE_HEADERS, msg_len;
+        int minor, status;
+        const char *msg;
+        int r = phr_parse_response(in->bytes, in->size, &minor, &status, &msg, &msg_len, hs, &n, 0);
+        if (r == -2) {
+            if (in->size > MAX_RESPONSE_HEAD)
+                send_error(p, 502, "upstream response head too large");
+            return;
+        }
+        if (r < 0) {
+            send_error(p, 502, "invalid response from upstream");
+            return;
+        }
+        if (status < 200 && !(status == 101 && p->is_websocket)) {
+            h2o_buffer_consume(&p->conn->sock->input, (size_t)r); /* 100 Continue, 103 ... */
+            in = p->conn->sock->input;
+            if (in->size == 0)
+                return;
+            continue;
+        }
+        if (take_head(p, minor, status, msg, msg_len, hs, n) != 0) {
+            send_error(p, 502, "invalid content-length from upstream");
+            return;
+        }
+        if (status == 101) {
+            start_websocket(p, (size_t)r);
+            return;
+        }
+        h2o_buffer_consume(&p->conn->sock->input, (size_t)r);
+        h2o_timeout_unlink(&p->timeout);
+        p->state = ST_BODY;
+        if (proxy_cfg->read_timeout_ms) {
+            p->timeout.cb = on_read_timeout;
+            h2o_timeout_link(p->w->loop, &p->w->read_timeout, &p->timeout);
+        }
+        h2o_start_response(p->req, &p->super);
+        if (consume_body(p) != 0) {
+            abort_response(p);
+            return;
+        }
+        after_body_read(p);
+        return;
+    }
+}
+
+/* ---- errors while talking to the upstream ---- */
+
+static bool replayable(const h2o_req_t *req)
+{
+    const h2o_iovec_t m = req->method;
+    if (h2o_memis(m.base, m.len, H2O_STRLIT("GET")) || h2o_memis(m.base, m.len, H2O_STRLIT("HEAD")) ||
+        h2o_memis(m.base, m.len, H2O_STRLIT("OPTIONS")) || h2o_memis(m.base, m.len, H2O_STRLIT("TRACE")))
+        return true;
+    for (size_t i = 0; i < req->headers.size; i++) {
+        const h2o_iovec_t *n = req->headers.entries[i].name;
+        if (h2o_lcstris(n->base, n->len, H2O_STRLIT("idempotency-key")) ||
+            h2o_lcstris(n->base, n->len, H2O_STRLIT("x-idempotency-key")))
+            return true;
+    }
+    return false;
+}
+
+static void connect_to(struct proxy *p);
+
+/* The connection failed before any response byte. */
+static void on_exchange_failed(struct proxy *p, const char *err)
+{
+    /* A pooled connection the upstream had just closed (keep-alive race):
+     * the request was not processed, so replay it on a fresh connection. */
+    if (p->conn_reused && !p->got_bytes && p->replayable && p->stale_retries < 2) {
+        p->stale_retries++;
+        detach_conn(p, false);
+        upstream_close_idle(p->w, p->srv); /* its siblings are likely stale too */
+        connect_to(p);
+        return;
+    }
+    /* A fresh connection dropped without an answer: the server is likely
+     * going away. An idempotent request can safely go to another one. */
+    if (!p->got_bytes && p->replayable) {
+        log_warn("upstream %s (service %s): %s; retrying the request on another server", p->srv->url, p->svc->name, err);
+        detach_conn(p, false);
+        atomic_store(&p->srv->down_until_ms, worker_now_ms(p->w) + (int64_t)proxy_cfg->passive_down_ms);
+        p->last_failure_timeout = false;
+        pick_next(p);
+        return;
+    }
+    char msg[160];
+    snprintf(msg, sizeof(msg), "upstream %s: %s", p->srv->url, err);
+    send_error(p, 502, msg);
+}
+
+static void on_upstream_read(h2o_socket_t *sock, const char *err)
+{
+    struct upstream_conn *c = sock->data;
+    struct proxy *p = c->owner;
+    if (err != NULL) {
+        if (p->state == ST_WAIT_HEAD) {
+            on_exchange_failed(p, err == h2o_socket_error_closed ? "connection closed before the response" : err);
+        } else if (p->state == ST_BODY && p->body.framing == BODY_EOF && err == h2o_socket_error_closed) {
+            p->body.reusable = false;
+            body_done(p);
+            do_send(p);
+        } else {
+            log_debug("%s: upstream %s: response truncated (%s)", p->route->name, p->srv->url, err);
+            abort_response(p);
+        }
+        return;
+    }
+    if (sock->input->size == 0)
+        return;
+    p->got_bytes = true;
+    if (p->state == ST_WAIT_HEAD) {
+        parse_head(p);
+        return;
+    }
+    if (p->timeout.cb != NULL && h2o_timeout_is_linked(&p->timeout)) {
+        h2o_timeout_unlink(&p->timeout);
+        h2o_timeout_link(p->w->loop, &p->w->read_timeout, &p->timeout);
+    }
+    if (consume_body(p) != 0) {
+        log_debug("%s: upstream %s: malformed chunked body", p->route->name, p->srv->url);
+        abort_response(p);
+        return;
+    }
+    after_body_read(p);
+}
+
+static void on_upstream_write(h2o_socket_t *sock, const char *err)
+{
+    struct upstream_conn *c = sock->data;
+    if (upstream_pool_write_done(c, err)) /* its request went away */
+        return;
+    struct proxy *p = c->owner;
+    if (err != NULL) {
+        if (p->state == ST_WAIT_HEAD)
+            on_exchange_failed(p, err);
+        else
+            abort_response(p);
+        return;
+    }
+    p->write_done = true;
+}
+
+static void on_head_timeout(h2o_timeout_entry_t *entry)
+{
+    struct proxy *p = H2O_STRUCT_FROM_MEMBER(struct proxy, timeout, entry);
+    char msg[160];
+    snprintf(msg, sizeof(msg), "upstream %s: no response within the response header timeout", p->srv->url);
+    send_error(p, 504, msg);
+}
+
+static void send_request(struct proxy *p)
+{
+    h2o_req_t *req = p->req;
+    if (p->head.base == NULL || (!p->svc->pass_host_header && p->head_for != p->srv)) {
+        struct forwarded_params fp = {
+            .pass_host = p->svc->pass_host_header,
+            .server_hostport = p->srv->hostport,
+            .client_ip = p->client.ip_text,
+            .trusted = p->client.trusted,
+            .tls = p->client.tls,
+            .websocket = p->is_websocket,
+            .path = p->client.path,
+        };
+        p->head = forwarded_build_head(req, &fp);
+        p->head_for = p->srv;
+    }
+    h2o_socket_t *sock = p->conn->sock;
+    p->conn->owner = p;
+    p->state = ST_WAIT_HEAD;
+    p->got_bytes = false;
+    p->write_done = false;
+    p->conn->requests++;
+    worker_counter_add(&p->srv->workers[p->w->id].requests, 1);
+    if (p->inflight_srv == NULL) { /* counted once per server the request is sent to */
+        p->inflight_srv = p->srv;
+        worker_counter_add(&p->srv->workers[p->w->id].in_flight, 1);
+    }
+    p->timeout.cb = on_head_timeout;
+    h2o_timeout_link(p->w->loop, &p->w->header_timeout, &p->timeout);
+    h2o_socket_read_start(sock, on_upstream_read);
+    upstream_pool_write(p->conn, p->head, req->entity, on_upstream_write);
+}
+
+/* ---- connecting ---- */
+
+static void on_connect_failed(struct proxy *p, const char *err, bool timed_out)
+{
+    struct server *s = p->srv;
+    int64_t now = worker_now_ms(p->w);
+    int64_t prev = atomic_exchange(&s->down_until_ms, now + (int64_t)proxy_cfg->passive_down_ms);
+    worker_counter_add(&s->workers[p->w->id].connect_failures, 1);
+    if (prev <= now)
+        log_warn("upstream %s (service %s): %s; not used for %llu ms unless no other server is left", s->url, p->svc->name,
+                 err, (unsigned long long)proxy_cfg->passive_down_ms);
+    detach_conn(p, false);
+    p->last_failure_timeout = timed_out;
+    pick_next(p);
+}
+
+static void on_conn_ready(struct upstream_conn *c, const char *err, bool timed_out)
+{
+    struct proxy *p = c->owner;
+    if (err != NULL) {
+        on_connect_failed(p, err, timed_out);
+        return;
+    }
+    send_request(p);
+}
+
+/* Uses an idle connection to p->srv, or opens one. */
+static void connect_to(struct proxy *p)
+{
+    struct upstream_conn *c = p->is_websocket ? NULL : upstream_pool_take(p->w, p->srv);
+    if (c != NULL) {
+        p->conn = c;
+        p->conn_reused = true;
+        worker_counter_add(&p->srv->workers[p->w->id].reused, 1);
+        send_request(p);
+        return;
+    }
+    p->conn_reused = false;
+    p->state = ST_CONNECTING;
+    p->conn = upstream_pool_connect(p->w, p->srv, p, on_conn_ready);
+    if (p->conn == NULL)
+        on_connect_failed(p, strerror(errno), false);
+}
+
+static void pick_next(struct proxy *p)
+{
+    uint32_t i;
+    enum balancer_result r = p->attempts >= MAX_ATTEMPTS
+                                 ? BALANCER_EXHAUSTED
+                                 : balancer_pick(p->svc, p->w->id, worker_now_ms(p->w), &p->tried, &i);
+    if (r != BALANCER_OK) {
+        if (r == BALANCER_NONE_HEALTHY || p->attempts == 0)
+            send_error(p, 503, "no healthy server");
+        else if (p->last_failure_timeout)
+            send_error(p, 504, "no server could be reached in time");
+        else
+            send_error(p, 502, "no server could be reached");
+        return;
+    }
+    p->attempts++;
+    if (i < 64)
+        p->tried.mask |= 1ull << i;
+    p->srv_index = i;
+    p->srv = p->svc->servers[i].srv;
+    connect_to(p);
+}
+
+static void on_dispose(void *_p)
+{
+    struct proxy *p = _p;
+    abandon_conn(p);
+    h2o_timeout_unlink(&p->timeout);
+    h2o_timeout_unlink(&p->stall);
+    if (p->sending != NULL)
+        h2o_buffer_dispose(&p->sending);
+    if (p->pending != NULL)
+        h2o_buffer_dispose(&p->pending);
+    end_inflight(p);
+    p->w->in_flight--;
+    route_request_done(p->req, p->w, &p->client, p->route, p->srv ? p->srv->url : NULL);
+}
+
+void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *route, const struct upstream_client *client)
+{
+    struct proxy *p = h2o_mem_alloc_shared(&req->pool, sizeof(*p), on_dispose);
+    memset(p, 0, sizeof(*p));
+    p->super.proceed = on_proceed;
+    p->stall.cb = on_send_stall;
+    p->super.stop = on_stop;
+    p->req = req;
+    p->w = w;
+    p->route = route;
+    p->svc = route->service;
+    p->client = *client;
+    p->is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    p->is_websocket = req->version < 0x200 && req->upgrade.base != NULL &&
+                      h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket"));
+    p->replayable = replayable(req);
+    w->in_flight++;
+    if (p->svc == NULL || p->svc->n_servers == 0) {
+        send_error(p, 503, "service has no server");
+        return;
+    }
+    pick_next(p);
+}

@@ -1,0 +1,37 @@
+/*
+ * The HTTP/1.1 upstream client: per-worker keep-alive pools owned by the
+ * registry's servers, retries on connect failure (any method) and on a
+ * stale pooled connection (replayable methods), streaming responses with
+ * backpressure, WebSocket upgrades, and the error answers 502/503/504.
+ */
+#ifndef GANTRY_UPSTREAM_H
+#define GANTRY_UPSTREAM_H
+
+#include <h2o.h>
+
+#include "table.h"
+#include "worker.h"
+
+/* The client side of a request, and what accounting needs at its end. */
+struct conntrack_conn;
+
+struct upstream_client {
+    char ip_text[64];
+    uint8_t ip16[16];
+    bool trusted; /* a trusted proxy: keep its X-Forwarded-* */
+    bool tls;
+    const struct entrypoint_rt *ep;
+    uint64_t start_us;      /* monotonic */
+    uint64_t start_unix_us; /* wall clock, for the access log */
+    struct conntrack_conn *ct; /* the client connection's tracker (NULL: none) */
+    h2o_iovec_t path;       /* normalised path and query, as sent upstream */
+};
+
+/* Worker thread. The request's table must be linked to req->pool. */
+void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *route, const struct upstream_client *client);
+
+void upstream_worker_init(struct worker *w);
+/* Closes this worker's idle connections to <s>, or all when <s> is NULL. */
+void upstream_close_idle(struct worker *w, struct server *s);
+
+#endif

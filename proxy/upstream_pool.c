@@ -1,0 +1,347 @@
+/*
+ * Upstream connections of one worker (see upstream_pool.h).
+ */
+#include "upstream_pool.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/log.h"
+#include "tls.h"
+
+#define DRAIN_MAX (256 * 1024)        /* read at most this much of an unwanted response */
+#define DRAIN_HEAD_MAX (64 * 1024)
+#define DRAIN_TIMEOUT_MS 5000
+#define MAX_RESPONSE_HEADERS 100
+
+static void conn_close(struct upstream_conn *c)
+{
+    h2o_timeout_unlink(&c->timer);
+    h2o_socket_close(c->sock);
+    free(c->head);
+    free(c);
+}
+
+h2o_socket_t *upstream_pool_detach_socket(struct upstream_conn *c)
+{
+    h2o_socket_t *sock = c->sock;
+    h2o_timeout_unlink(&c->timer);
+    sock->data = NULL;
+    free(c->head);
+    free(c);
+    return sock;
+}
+
+void upstream_pool_write(struct upstream_conn *c, h2o_iovec_t head, h2o_iovec_t body, h2o_socket_cb cb)
+{
+    if (head.len > c->head_cap) {
+        size_t cap = head.len < 1024 ? 1024 : head.len;
+        char *p = realloc(c->head, cap);
+        if (p == NULL)
+            abort();
+        c->head = p;
+        c->head_cap = cap;
+    }
+    memcpy(c->head, head.base, head.len);
+    h2o_iovec_t bufs[2] = {h2o_iovec_init(c->head, head.len), body};
+    c->writing = true;
+    c->writing_body = body.len != 0;
+    h2o_socket_write(c->sock, bufs, body.len ? 2 : 1, cb);
+}
+
+/* ---- the idle pool ---- */
+
+static void idle_unlink(struct upstream_conn *c)
+{
+    struct server_worker *sw = &c->srv->workers[c->w->id];
+    h2o_linklist_unlink(&c->link);
+    h2o_linklist_unlink(&c->wlink);
+    h2o_timeout_unlink(&c->timer);
+    worker_counter_add(&sw->n_idle, -1);
+    c->w->n_idle--;
+}
+
+static void on_idle_event(h2o_socket_t *sock, const char *err)
+{
+    /* an idle connection must stay silent: EOF, error or stray bytes end it */
+    (void)err;
+    struct upstream_conn *c = sock->data;
+    idle_unlink(c);
+    conn_close(c);
+}
+
+static void on_idle_timeout(h2o_timeout_entry_t *entry)
+{
+    struct upstream_conn *c = H2O_STRUCT_FROM_MEMBER(struct upstream_conn, timer, entry);
+    idle_unlink(c);
+    conn_close(c);
+}
+
+static void pool_put(struct upstream_conn *c)
+{
+    struct server_worker *sw = &c->srv->workers[c->w->id];
+    if (sw->n_idle >= proxy_cfg->max_idle_conns_per_host || atomic_load_explicit(&c->w->stopping, memory_order_relaxed)) {
+        conn_close(c);
+        return;
+    }
+    c->state = CONN_IDLE;
+    c->owner = NULL;
+    c->sock->data = c;
+    h2o_timeout_unlink(&c->timer);
+    h2o_linklist_insert(sw->idle.next, &c->link); /* most recently used first */
+    h2o_linklist_insert(&c->w->all_idle, &c->wlink);
+    worker_counter_add(&sw->n_idle, 1);
+    c->w->n_idle++;
+    c->timer.cb = on_idle_timeout;
+    h2o_timeout_link(c->w->loop, &c->w->pool_timeout, &c->timer);
+    h2o_socket_read_start(c->sock, on_idle_event);
+}
+
+struct upstream_conn *upstream_pool_take(struct worker *w, struct server *s)
+{
+    struct server_worker *sw = &s->workers[w->id];
+    if (h2o_linklist_is_empty(&sw->idle))
+        return NULL;
+    struct upstream_conn *c = H2O_STRUCT_FROM_MEMBER(struct upstream_conn, link, sw->idle.next);
+    idle_unlink(c);
+    h2o_socket_read_stop(c->sock);
+    c->state = CONN_BUSY;
+    return c;
+}
+
+void upstream_pool_release(struct upstream_conn *c, bool reusable)
+{
+    if (reusable && c->state == CONN_BUSY && !c->writing)
+        pool_put(c);
+    else
+        conn_close(c);
+}
+
+/* ---- orphans: connections whose request went away ---- */
+
+static void orphan_link(struct upstream_conn *c)
+{
+    c->owner = NULL;
+    c->sock->data = c;
+    h2o_linklist_insert(&c->srv->workers[c->w->id].orphans, &c->link);
+    h2o_linklist_insert(&c->w->all_orphans, &c->wlink);
+}
+
+static void orphan_unlink(struct upstream_conn *c)
+{
+    h2o_linklist_unlink(&c->link);
+    h2o_linklist_unlink(&c->wlink);
+}
+
+static void orphan_close(struct upstream_conn *c)
+{
+    orphan_unlink(c);
+    conn_close(c);
+}
+
+/* An orphan's exchange is over: pool it if the connection is clean. */
+static void orphan_finish(struct upstream_conn *c, bool reusable)
+{
+    orphan_unlink(c);
+    c->state = CONN_BUSY;
+    upstream_pool_release(c, reusable);
+}
+
+/* ---- opening connections ---- */
+
+static void connect_done(struct upstream_conn *c, const char *err, bool timed_out)
+{
+    h2o_timeout_unlink(&c->timer);
+    if (c->owner == NULL) { /* nobody waits: pool it for the next request */
+        if (err != NULL) {
+            orphan_close(c);
+        } else {
+            orphan_finish(c, true);
+        }
+        return;
+    }
+    if (err == NULL)
+        c->state = CONN_BUSY;
+    c->ready(c, err, timed_out);
+}
+
+static void on_handshake(h2o_socket_t *sock, const char *err)
+{
+    connect_done(sock->data, err, false);
+}
+
+static void on_connect(h2o_socket_t *sock, const char *err)
+{
+    struct upstream_conn *c = sock->data;
+    if (err == NULL && c->srv->tls) {
+        h2o_socket_ssl_handshake(sock, tls_client_ctx(), c->srv->host, on_handshake);
+        return;
+    }
+    connect_done(c, err, false);
+}
+
+static void on_connect_timeout(h2o_timeout_entry_t *entry)
+{
+    struct upstream_conn *c = H2O_STRUCT_FROM_MEMBER(struct upstream_conn, timer, entry);
+    connect_done(c, "connect timeout", true);
+}
+
+struct upstream_conn *upstream_pool_connect(struct worker *w, struct server *s, void *owner, upstream_ready_cb ready)
+{
+    struct server_worker *sw = &s->workers[w->id];
+    /* adopt a connection being opened for a request that went away */
+    for (h2o_linklist_t *n = sw->orphans.next; n != &sw->orphans; n = n->next) {
+        struct upstream_conn *c = H2O_STRUCT_FROM_MEMBER(struct upstream_conn, link, n);
+        if (c->state == CONN_CONNECTING) {
+            orphan_unlink(c);
+            c->owner = owner;
+            c->ready = ready;
+            return c;
+        }
+    }
+    h2o_socket_t *sock = h2o_socket_connect(w->loop, (struct sockaddr *)&s->addr, s->addrlen, on_connect);
+    if (sock == NULL)
+        return NULL;
+    int one = 1;
+    setsockopt(h2o_socket_get_fd(sock), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    worker_counter_add(&sw->opened, 1);
+    struct upstream_conn *c = h2o_mem_alloc(sizeof(*c));
+    *c = (struct upstream_conn){.sock = sock, .srv = s, .w = w, .state = CONN_CONNECTING, .owner = owner, .ready = ready};
+    sock->data = c;
+    c->timer.cb = on_connect_timeout;
+    h2o_timeout_link(w->loop, &w->connect_timeout, &c->timer);
+    return c;
+}
+
+/* ---- draining a response nobody waits for ---- */
+
+static void drain_check_done(struct upstream_conn *c)
+{
+    if (c->body.done && !c->writing)
+        orphan_finish(c, c->body.reusable);
+}
+
+static void on_drain_read(h2o_socket_t *sock, const char *err)
+{
+    struct upstream_conn *c = sock->data;
+    if (err != NULL) {
+        orphan_close(c);
+        return;
+    }
+    while (c->drain_head) {
+        h2o_buffer_t *in = sock->input;
+        struct phr_header hs[MAX_RESPONSE_HEADERS];
+        size_t n = MAX_RESPONSE_HEADERS, msg_len;
+        int minor, status;
+        const char *msg;
+        int r = phr_parse_response(in->bytes, in->size, &minor, &status, &msg, &msg_len, hs, &n, 0);
+        if (r == -2 && in->size <= DRAIN_HEAD_MAX)
+            return;
+        size_t cl;
+        if (r < 0 || status == 101 || (status >= 200 && h1_body_init(&c->body, minor, status, c->drain_is_head, hs, n, &cl) != 0)) {
+            orphan_close(c);
+            return;
+        }
+        h2o_buffer_consume(&sock->input, (size_t)r);
+        if (status < 200) /* 100 Continue, 103 Early Hints */
+            continue;
+        if (c->body.framing == BODY_EOF) {
+            orphan_close(c);
+            return;
+        }
+        c->drain_head = false;
+    }
+    if (h1_body_feed(&c->body, sock->input) != 0) {
+        orphan_close(c);
+        return;
+    }
+    c->drained += sock->input->size;
+    h2o_buffer_consume(&sock->input, sock->input->size);
+    c->body.seen = 0;
+    if (c->drained > DRAIN_MAX) {
+        orphan_close(c);
+        return;
+    }
+    if (c->body.done) {
+        h2o_socket_read_stop(sock);
+        drain_check_done(c);
+    }
+}
+
+static void on_drain_timeout(h2o_timeout_entry_t *entry)
+{
+    orphan_close(H2O_STRUCT_FROM_MEMBER(struct upstream_conn, timer, entry));
+}
+
+void upstream_pool_abandon(struct upstream_conn *c, const struct h1_body *body, bool is_head)
+{
+    if (c->state == CONN_CONNECTING) { /* the connect timer keeps running */
+        orphan_link(c);
+        return;
+    }
+    /* a response we know how to find the end of: read it, then reuse;
+     * not while writing a body that lives in the request's memory */
+    if ((c->writing && c->writing_body) || (body != NULL && (body->framing == BODY_EOF || !body->reusable))) {
+        conn_close(c);
+        return;
+    }
+    h2o_timeout_unlink(&c->timer);
+    c->state = CONN_DRAINING;
+    c->drain_head = body == NULL;
+    c->drain_is_head = is_head;
+    c->drained = 0;
+    if (body != NULL)
+        c->body = *body;
+    orphan_link(c);
+    c->timer.cb = on_drain_timeout;
+    h2o_timeout_link(c->w->loop, &c->w->drain_timeout, &c->timer);
+    if (body != NULL && body->done) {
+        h2o_socket_read_stop(c->sock);
+        drain_check_done(c);
+        return;
+    }
+    h2o_socket_read_start(c->sock, on_drain_read);
+    if (c->sock->input->size != 0) /* bytes already read */
+        on_drain_read(c->sock, NULL);
+}
+
+bool upstream_pool_write_done(struct upstream_conn *c, const char *err)
+{
+    c->writing = c->writing_body = false;
+    if (c->owner != NULL)
+        return false;
+    if (err != NULL)
+        orphan_close(c);
+    else
+        drain_check_done(c);
+    return true;
+}
+
+/* ---- lifecycle ---- */
+
+void upstream_pool_init(struct worker *w)
+{
+    h2o_linklist_init_anchor(&w->all_idle);
+    h2o_linklist_init_anchor(&w->all_orphans);
+    h2o_timeout_init(w->loop, &w->drain_timeout, DRAIN_TIMEOUT_MS);
+}
+
+void upstream_close_idle(struct worker *w, struct server *s)
+{
+    h2o_linklist_t *idle = s ? &s->workers[w->id].idle : &w->all_idle;
+    while (!h2o_linklist_is_empty(idle)) {
+        struct upstream_conn *c = s ? H2O_STRUCT_FROM_MEMBER(struct upstream_conn, link, idle->next)
+                                    : H2O_STRUCT_FROM_MEMBER(struct upstream_conn, wlink, idle->next);
+        idle_unlink(c);
+        conn_close(c);
+    }
+    h2o_linklist_t *orphans = s ? &s->workers[w->id].orphans : &w->all_orphans;
+    while (!h2o_linklist_is_empty(orphans)) {
+        struct upstream_conn *c = s ? H2O_STRUCT_FROM_MEMBER(struct upstream_conn, link, orphans->next)
+                                    : H2O_STRUCT_FROM_MEMBER(struct upstream_conn, wlink, orphans->next);
+        orphan_close(c);
+    }
+}

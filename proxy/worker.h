@@ -1,0 +1,77 @@
+/*
+ * Per-worker and per-entry-point runtime state shared by the proxy's
+ * files. A worker's fields are touched only by its own thread, except
+ * where marked.
+ */
+#ifndef GANTRY_WORKER_H
+#define GANTRY_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <h2o.h>
+
+#include "server.h"
+
+/* An entry point at run time: configuration plus what h2o needs. */
+struct entrypoint_rt {
+    uint32_t index;
+    struct entrypoint_config cfg;
+    int fd;   /* listening socket */
+    int port; /* bound port */
+    h2o_globalconf_t globalconf;
+    h2o_hostconf_t *hostconf;
+    struct stats *stats; /* requests on this entry point, matched or not */
+};
+
+/* One entry point on one worker. */
+struct worker_ep {
+    struct worker *w;
+    struct entrypoint_rt *ep;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_plain, accept_tls;
+    h2o_socket_t *listener;
+    h2o_timeout_t sniff_timeout; /* first byte of a new connection */
+    h2o_timeout_t stall_timeout; /* a response send the client does not take (writeTimeout) */
+    uint64_t open_conns;         /* written by the worker, read by the admin thread */
+};
+
+struct worker {
+    uint32_t id;
+    pthread_t thread;
+    h2o_evloop_t *loop;
+    struct worker_ep *eps; /* [n_entrypoints] */
+    size_t n_eps;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t wake_receiver;   /* any thread -> this worker */
+    h2o_multithread_receiver_t retire_receiver; /* watcher -> this worker */
+    /* upstream timeouts, bound to this loop */
+    h2o_timeout_t connect_timeout, header_timeout, read_timeout, pool_timeout, sniff_timeout, ws_timeout;
+    h2o_linklist_t all_idle;    /* every idle upstream connection of this worker */
+    h2o_linklist_t all_orphans; /* upstream connections whose request went away */
+    h2o_timeout_t drain_timeout;
+    uint32_t n_idle;
+    h2o_linklist_t client_conns; /* every accepted connection (struct conntrack_conn) */
+    size_t n_client_conns;
+    bool listeners_paused; /* over the global connection limit */
+    h2o_socket_cb accept_cb;
+    h2o_timeout_t sweep_timeout;
+    h2o_timeout_entry_t sweep_entry;
+    _Atomic bool stopping; /* set by the main thread */
+    bool clean_exit;       /* every connection closed: safe to free h2o state */
+    uint64_t in_flight;    /* proxied requests in progress */
+};
+
+extern __thread struct worker *worker_self;
+extern const struct proxy_config *proxy_cfg;
+extern struct entrypoint_rt *entrypoints;
+extern size_t n_entrypoints;
+
+/* Milliseconds from the worker's loop clock (cheap; no syscall). */
+static inline int64_t worker_now_ms(struct worker *w)
+{
+    return (int64_t)h2o_now(w->loop);
+}
+
+#endif

@@ -1,0 +1,53 @@
+"""X-Forwarded-* and X-Real-Ip as Traefik sets them; incoming ones are
+trusted only from forwardedHeaders.trustedIPs; passHostHeader."""
+from conftest import service_yaml, whoami_json
+
+
+def config(up, pass_host=True):
+    extra = "" if pass_host else "        passHostHeader: false\n"
+    return ("http:\n  routers:\n    f:\n      rule: \"Host(`fwd.test`)\"\n      service: s\n"
+            "  services:\n" + service_yaml("s", [up.url], extra))
+
+
+def headers(port, **kw):
+    return {k.lower(): v for k, v in whoami_json(port, "/", "fwd.test:%d" % port, **kw)["headers"].items()}
+
+
+def test_forwarded_headers_from_untrusted_client(tmp_path, procs):
+    up = procs.whoami()
+    g = procs.gantry(tmp_path, config(up))
+    h = headers(g.port, headers={"X-Forwarded-For": "6.6.6.6", "X-Real-Ip": "6.6.6.6", "X-Forwarded-Proto": "https",
+                                 "X-Forwarded-Host": "evil.test"})
+    assert h["x-forwarded-for"] == "127.0.0.1"  # forged values are replaced
+    assert h["x-real-ip"] == "127.0.0.1"
+    assert h["x-forwarded-proto"] == "http"
+    assert h["x-forwarded-host"] == "fwd.test:%d" % g.port
+    assert h["x-forwarded-port"] == str(g.port)
+    assert "x-forwarded-server" in h
+    assert h["host"] == "fwd.test:%d" % g.port  # passHostHeader defaults to true
+
+
+def test_forwarded_headers_from_trusted_proxy(tmp_path, procs):
+    up = procs.whoami()
+    g = procs.gantry(tmp_path, config(up), args=["--entryPoints.web.forwardedHeaders.trustedIPs=127.0.0.1/32"])
+    h = headers(g.port, headers={"X-Forwarded-For": "1.2.3.4", "X-Forwarded-Proto": "https", "X-Real-Ip": "1.2.3.4"})
+    assert h["x-forwarded-for"] == "1.2.3.4, 127.0.0.1"  # appended
+    assert h["x-forwarded-proto"] == "https"
+    assert h["x-real-ip"] == "1.2.3.4"
+
+
+def test_pass_host_header_false(tmp_path, procs):
+    up = procs.whoami()
+    g = procs.gantry(tmp_path, config(up, pass_host=False))
+    h = headers(g.port)
+    assert h["host"] == "127.0.0.1:%d" % up.port
+    assert h["x-forwarded-host"] == "fwd.test:%d" % g.port
+
+
+def test_hop_by_hop_headers_dropped(tmp_path, procs):
+    up = procs.whoami()
+    g = procs.gantry(tmp_path, config(up))
+    h = headers(g.port, headers={"Connection": "keep-alive, X-Secret", "X-Secret": "1", "Keep-Alive": "timeout=5",
+                                 "Te": "trailers", "Proxy-Connection": "x", "X-Kept": "yes"})
+    assert "x-secret" not in h and "keep-alive" not in h and "te" not in h and "proxy-connection" not in h
+    assert h["x-kept"] == "yes"

@@ -1,0 +1,46 @@
+/* Tests common/arena.c: alignment, zeroing, big allocations, cleanups. */
+#include "../../../common/arena.c"
+
+#include <stdint.h>
+
+#include "test.h"
+
+static int cleanup_order[4], n_cleanups;
+
+static void note(void *p)
+{
+    cleanup_order[n_cleanups++] = (int)(intptr_t)p;
+}
+
+int main(void)
+{
+    struct arena a;
+    arena_init(&a);
+    for (int i = 1; i < 5000; i += 7) {
+        unsigned char *p = arena_alloc(&a, (size_t)i);
+        CHECK(((uintptr_t)p & 15) == 0);
+        int zero = 1;
+        for (int j = 0; j < i; j++)
+            zero &= p[j] == 0;
+        CHECK(zero);
+        memset(p, 0xab, (size_t)i);
+    }
+    char *big = arena_alloc(&a, 3 * 1024 * 1024); /* larger than a chunk */
+    CHECK(big != NULL);
+    big[3 * 1024 * 1024 - 1] = 1;
+    CHECK_STR(arena_strndup(&a, "hello world", 5), "hello");
+    CHECK_STR(arena_printf(&a, "%s-%d", "x", 42), "x-42");
+    CHECK(arena_strdup(&a, NULL) == NULL);
+
+    struct ptr_vec v = {0};
+    for (intptr_t i = 0; i < 1000; i++)
+        ptr_vec_push(&a, &v, (void *)i);
+    CHECK(v.len == 1000 && (intptr_t)v.items[999] == 999);
+
+    arena_on_free(&a, note, (void *)1);
+    arena_on_free(&a, note, (void *)2);
+    arena_free(&a);
+    CHECK(n_cleanups == 2 && cleanup_order[0] == 2 && cleanup_order[1] == 1);
+    CHECK(a.chunks == NULL && a.allocated == 0);
+    return test_report("common/arena");
+}

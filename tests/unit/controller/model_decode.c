@@ -1,0 +1,188 @@
+/* Tests controller/model_decode.c (and model.c's dump): Traefik keys,
+ * defaults, errors that name file:line:col and the object. */
+#include "../../../controller/model_decode.c"
+
+#include <stdlib.h>
+
+#include "../../../controller/tree_yaml.h"
+#include "test.h"
+
+struct result {
+    struct model *m;
+    struct decode_report rep;
+    char *dump;
+};
+
+static void decode(struct result *r, const char *yaml)
+{
+    r->m = model_new("file");
+    decode_report_init(&r->rep);
+    struct diag d;
+    struct tree_node *root = tree_yaml_parse(&r->m->arena, "dyn.yaml", yaml, strlen(yaml), &d);
+    CHECK(root != NULL);
+    if (root)
+        model_decode(r->m, root, &r->rep);
+    r->dump = model_dump(r->m);
+}
+
+static void done(struct result *r)
+{
+    free(r->dump);
+    decode_report_free(&r->rep);
+    model_free(r->m);
+}
+
+static const char *error(struct result *r, size_t i)
+{
+    return i < r->rep.errors.len ? r->rep.errors.items[i] : "(no error)";
+}
+
+int main(void)
+{
+    struct result r;
+
+    decode(&r, "http:\n"
+               "  routers:\n"
+               "    web:\n"
+               "      rule: \"Host(`b.example`)\"\n"
+               "      service: app\n"
+               "      entryPoints: [web, websecure]\n"
+               "      priority: 10\n"
+               "      tls: {}\n"
+               "    api:\n"
+               "      rule: \"PathPrefix(`/api`)\"\n"
+               "      service: app@docker\n"
+               "  services:\n"
+               "    app:\n"
+               "      loadBalancer:\n"
+               "        servers:\n"
+               "          - url: http://10.0.0.1:80\n"
+               "          - url: http://10.0.0.2:8080\n"
+               "            weight: 3\n"
+               "        healthCheck: {path: /health, interval: 2s}\n"
+               "tls:\n"
+               "  certificates:\n"
+               "    - certFile: /a.crt\n"
+               "      keyFile: /a.key\n");
+    CHECK(r.rep.errors.len == 0 && r.rep.warnings.len == 0);
+    CHECK_STR(r.dump, "http:\n"
+                      "  routers:\n"
+                      "    api:\n"
+                      "      rule: PathPrefix(`/api`)\n"
+                      "      service: app@docker\n"
+                      "    web:\n"
+                      "      rule: Host(`b.example`)\n"
+                      "      service: app\n"
+                      "      entryPoints: [web, websecure]\n"
+                      "      priority: 10\n"
+                      "      tls: {certResolver: , options: , passthrough: false}\n"
+                      "  services:\n"
+                      "    app:\n"
+                      "      loadBalancer:\n"
+                      "        passHostHeader: true\n"
+                      "        servers:\n"
+                      "          - {url: http://10.0.0.1:80, weight: 1}\n"
+                      "          - {url: http://10.0.0.2:8080, weight: 3}\n"
+                      "        healthCheck: {path: /health, interval: 2000ms, timeout: 2000ms, unhealthyInterval: 2000ms}\n"
+                      "tls:\n"
+                      "  certificates:\n"
+                      "    - {certFile: /a.crt, keyFile: /a.key}\n");
+    struct model_router *web = model_find_router(r.m, "web");
+    CHECK(web && web->origin.source && strcmp(web->origin.source, "dyn.yaml:4:7") == 0);
+    model_compute_digest(r.m);
+    uint64_t digest = r.m->digest;
+    done(&r);
+
+    /* same content, other order: same digest */
+    decode(&r, "http:\n  services:\n    app:\n      loadBalancer:\n        servers: [{url: http://10.0.0.1:80}, "
+               "{url: http://10.0.0.2:8080, weight: 3}]\n        healthCheck: {interval: 2s, path: /health}\n"
+               "  routers:\n    api: {service: app@docker, rule: \"PathPrefix(`/api`)\"}\n"
+               "    web: {rule: \"Host(`b.example`)\", service: app, entryPoints: [web, websecure], priority: 10, tls: {}}\n"
+               "tls: {certificates: [{certFile: /a.crt, keyFile: /a.key}]}\n");
+    model_compute_digest(r.m);
+    CHECK(r.m->digest == digest);
+    done(&r);
+
+    /* keys are case-insensitive; label-style comma lists work */
+    decode(&r, "HTTP:\n  Routers:\n    r:\n      RULE: \"Path(`/`)\"\n      entrypoints: \"web, websecure\"\n      service: s\n");
+    CHECK(r.rep.errors.len == 0);
+    CHECK_CONTAINS(r.dump, "entryPoints: [web, websecure]");
+    done(&r);
+
+    /* errors: position and object; the broken object is dropped, others kept */
+    decode(&r, "http:\n"
+               "  routers:\n"
+               "    good:\n"
+               "      rule: \"Path(`/`)\"\n"
+               "      service: s\n"
+               "    nopriority:\n"
+               "      rule: \"Path(`/`)\"\n"
+               "      priority: high\n"
+               "    norule:\n"
+               "      service: s\n"
+               "  services:\n"
+               "    s:\n"
+               "      loadBalancer:\n"
+               "        servers:\n"
+               "          - url: \"ftp://x\"\n"
+               "    t:\n"
+               "      loadBalancer:\n"
+               "        servers: [{url: \"http://ok:1\", weight: -1}]\n"
+               "    u: {}\n"
+               "    bad@name:\n"
+               "      loadBalancer: {servers: []}\n");
+    CHECK(r.rep.errors.len == 6);
+    CHECK_CONTAINS(error(&r, 0), "dyn.yaml:8:17: expected an integer, got 'high'");
+    CHECK_CONTAINS(error(&r, 0), "router 'nopriority'");
+    CHECK_CONTAINS(error(&r, 1), "dyn.yaml:10:7: router 'norule': rule is required");
+    CHECK_CONTAINS(error(&r, 2), "dyn.yaml:15:18: service 's': invalid server url 'ftp://x'");
+    CHECK_CONTAINS(error(&r, 3), "-1 is out of range");
+    CHECK_CONTAINS(error(&r, 4), "service 'u': a service needs loadBalancer");
+    CHECK_CONTAINS(error(&r, 5), "service 'bad@name': invalid name");
+    CHECK(r.m->routers.len == 1 && model_find_router(r.m, "good") != NULL);
+    CHECK(r.m->services.len == 0);
+    done(&r);
+
+    /* unknown and unsupported keys are warnings naming the key */
+    decode(&r, "http:\n  routers:\n    r:\n      rule: \"Path(`/`)\"\n      service: s\n      colour: blue\n"
+               "  serversTransports: {}\nudp: {}\nfoo: 1\n");
+    CHECK(r.rep.errors.len == 0);
+    CHECK(r.rep.warnings.len == 4);
+    CHECK_CONTAINS(r.rep.warnings.items[0], "dyn.yaml:6:15: router 'r': unknown key 'colour'");
+    CHECK_CONTAINS(r.rep.warnings.items[1], "http.serversTransports is not supported");
+    CHECK_CONTAINS(r.rep.warnings.items[2], "udp routing is not supported");
+    CHECK_CONTAINS(r.rep.warnings.items[3], "unknown top-level key 'foo'");
+    done(&r);
+
+    /* middlewares, mirroring, weighted, tcp: modelled for later stages */
+    decode(&r, "http:\n  middlewares:\n    strip:\n      stripPrefix:\n        prefixes: [/a, /b]\n"
+               "    bad:\n      nosuchtype: {}\n"
+               "  services:\n    m:\n      mirroring:\n        service: main\n        mirrors: [{name: shadow, percent: 10}]\n"
+               "    w:\n      weighted:\n        services: [{name: a, weight: 3}, {name: b}]\n"
+               "tcp:\n  routers:\n    db:\n      rule: \"HostSNI(`db.example`)\"\n      service: pg\n      tls: {passthrough: true}\n"
+               "  services:\n    pg:\n      loadBalancer:\n        servers: [{address: \"10.0.0.5:5432\"}]\n");
+    CHECK(r.rep.errors.len == 1);
+    CHECK_CONTAINS(error(&r, 0), "unknown middleware type 'nosuchtype'");
+    CHECK_CONTAINS(r.dump, "stripPrefix:\n        prefixes: /a,/b");
+    CHECK_CONTAINS(r.dump, "mirroring:\n        service: main\n        mirrorBody: true\n        maxBodySize: -1\n"
+                           "        - {name: shadow, percent: 10}");
+    CHECK_CONTAINS(r.dump, "weighted:\n        - {name: a, weight: 3}\n        - {name: b, weight: 1}");
+    CHECK_CONTAINS(r.dump, "tcp:\n  routers:\n    db:\n      rule: HostSNI(`db.example`)");
+    CHECK_CONTAINS(r.dump, "passthrough: true");
+    CHECK_CONTAINS(r.dump, "- {address: 10.0.0.5:5432}");
+    done(&r);
+
+    /* URL parsing */
+    char scheme[16], host[256];
+    int port;
+    CHECK(model_parse_url("http://a.b:8080/x", scheme, 16, host, 256, &port) == 0 && port == 8080);
+    CHECK_STR(host, "a.b");
+    CHECK(model_parse_url("https://[::1]/", scheme, 16, host, 256, &port) == 0 && port == 443);
+    CHECK_STR(host, "::1");
+    CHECK(model_parse_url("h2c://x", scheme, 16, host, 256, &port) == 0 && port == 80);
+    CHECK(model_parse_url("http://a:0", scheme, 16, host, 256, &port) != 0);
+    CHECK(model_parse_url("http://:80", scheme, 16, host, 256, &port) != 0);
+    CHECK(model_parse_url("http://a b", scheme, 16, host, 256, &port) != 0);
+    CHECK(model_parse_url("a:80", scheme, 16, host, 256, &port) != 0);
+    return test_report("controller/model_decode");
+}

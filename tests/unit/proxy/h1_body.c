@@ -1,0 +1,79 @@
+/* Tests proxy/h1_body.c: response framing and where a body ends. */
+#include "../../../proxy/h1_body.c"
+
+#include "test.h"
+
+static struct phr_header hdr(const char *name, const char *value)
+{
+    return (struct phr_header){name, strlen(name), value, strlen(value)};
+}
+
+static h2o_buffer_t *buf(const char *bytes)
+{
+    h2o_buffer_t *b;
+    h2o_buffer_init(&b, &h2o_socket_buffer_prototype);
+    size_t n = strlen(bytes);
+    h2o_iovec_t v = h2o_buffer_reserve(&b, n);
+    memcpy(v.base, bytes, n);
+    b->size += n;
+    return b;
+}
+
+int main(void)
+{
+    struct h1_body b;
+    size_t cl;
+    struct phr_header hs[4];
+
+    /* Content-Length; extra bytes after the body make the connection unusable */
+    hs[0] = hdr("Content-Length", "5");
+    CHECK(h1_body_init(&b, 1, 200, false, hs, 1, &cl) == 0);
+    CHECK(b.framing == BODY_LENGTH && cl == 5 && b.reusable);
+    h2o_buffer_t *in = buf("hel");
+    CHECK(h1_body_feed(&b, in) == 0 && !b.done && b.left == 2);
+    memcpy(h2o_buffer_reserve(&in, 4).base, "loXX", 4);
+    in->size += 4;
+    CHECK(h1_body_feed(&b, in) == 0 && b.done && in->size == 5 && !b.reusable);
+    h2o_buffer_dispose(&in);
+
+    /* two equal Content-Lengths are one; different ones are an error */
+    hs[1] = hdr("content-length", "5");
+    CHECK(h1_body_init(&b, 1, 200, false, hs, 2, &cl) == 0 && cl == 5);
+    hs[1] = hdr("content-length", "6");
+    CHECK(h1_body_init(&b, 1, 200, false, hs, 2, &cl) == -1);
+    hs[0] = hdr("Content-Length", "+5");
+    CHECK(h1_body_init(&b, 1, 200, false, hs, 1, &cl) == -1);
+
+    /* chunked wins; the decoder works in place */
+    hs[0] = hdr("Transfer-Encoding", "gzip, chunked");
+    CHECK(h1_body_init(&b, 1, 200, false, hs, 1, &cl) == 0 && b.framing == BODY_CHUNKED && cl == SIZE_MAX);
+    in = buf("3\r\nabc\r\n0\r\n\r\n");
+    CHECK(h1_body_feed(&b, in) == 0 && b.done && in->size == 3 && memcmp(in->bytes, "abc", 3) == 0 && b.reusable);
+    h2o_buffer_dispose(&in);
+    CHECK(h1_body_init(&b, 1, 200, false, hs, 1, &cl) == 0);
+    in = buf("zz\r\n");
+    CHECK(h1_body_feed(&b, in) == -1);
+    h2o_buffer_dispose(&in);
+
+    /* another coding last, or no length: to the end of the connection */
+    hs[0] = hdr("Transfer-Encoding", "chunked, gzip");
+    CHECK(h1_body_init(&b, 1, 200, false, hs, 1, &cl) == 0 && b.framing == BODY_EOF && !b.reusable);
+    CHECK(h1_body_init(&b, 1, 200, false, hs, 0, &cl) == 0 && b.framing == BODY_EOF && !b.reusable);
+
+    /* no body: HEAD (its Content-Length kept), 204, 304, 1xx */
+    hs[0] = hdr("Content-Length", "1000");
+    CHECK(h1_body_init(&b, 1, 200, true, hs, 1, &cl) == 0 && b.framing == BODY_NONE && cl == 1000);
+    CHECK(h1_body_init(&b, 1, 304, false, hs, 1, &cl) == 0 && b.framing == BODY_NONE && cl == SIZE_MAX);
+    in = buf("");
+    CHECK(h1_body_feed(&b, in) == 0 && b.done && b.reusable);
+    h2o_buffer_dispose(&in);
+
+    /* keep-alive: HTTP/1.0 only when asked, HTTP/1.1 unless closed */
+    hs[0] = hdr("Content-Length", "0");
+    hs[1] = hdr("Connection", "keep-alive");
+    CHECK(h1_body_init(&b, 0, 200, false, hs, 1, &cl) == 0 && !b.reusable);
+    CHECK(h1_body_init(&b, 0, 200, false, hs, 2, &cl) == 0 && b.reusable);
+    hs[1] = hdr("Connection", "close");
+    CHECK(h1_body_init(&b, 1, 200, false, hs, 2, &cl) == 0 && !b.reusable);
+    return test_report("h1_body");
+}

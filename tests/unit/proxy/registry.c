@@ -1,0 +1,52 @@
+/* Tests proxy/registry.c: sharing, canonical URLs, refcounts, retirement. */
+#include "../../../proxy/registry.c"
+
+#include "test.h"
+
+static int retired[4];
+static void hook(uint32_t w, struct server *s)
+{
+    retired[w]++;
+    registry_worker_done(s);
+}
+
+int main(void)
+{
+    registry_init(2);
+    struct diag d;
+    struct server *a = registry_acquire("http://127.0.0.1:8080", &d);
+    struct server *b = registry_acquire("http://127.0.0.1:8080/", &d);
+    struct server *c = registry_acquire("http://localhost:80", &d);
+    struct server *c2 = registry_acquire("http://localhost", &d); /* same canonical URL */
+    CHECK(a != NULL && a == b && c == c2 && a != c);
+    CHECK_STR(a->url, "http://127.0.0.1:8080");
+    CHECK_STR(c->url, "http://localhost:80");
+    CHECK_STR(a->hostport, "127.0.0.1:8080");
+    CHECK_STR(c->hostport, "localhost");
+    CHECK(atomic_load(&a->refs) == 2 && registry_count() == 2);
+    struct server *v6 = registry_acquire("https://[::1]:8443", &d);
+    CHECK(v6 && v6->tls && v6->port == 8443);
+    CHECK_STR(v6->hostport, "[::1]:8443");
+
+    CHECK(registry_acquire("ftp://x", &d) == NULL);
+    CHECK_CONTAINS(d.msg, "unsupported scheme");
+    CHECK(registry_acquire("h2c://127.0.0.1:1", &d) == NULL);
+    CHECK_CONTAINS(d.msg, "h2c upstreams are not supported yet");
+    CHECK(registry_acquire("http://no-such-host.invalid:80", &d) == NULL);
+    CHECK_CONTAINS(d.msg, "cannot resolve");
+    CHECK(registry_acquire("http://127.0.0.1:99999", &d) == NULL);
+    CHECK_CONTAINS(d.msg, "bad port");
+
+    registry_retire_hook = hook;
+    registry_release(b);
+    CHECK(registry_count() == 3 && retired[0] == 0);
+    registry_release(a); /* last reference: every worker is asked, the last frees */
+    CHECK(registry_count() == 2 && retired[0] == 1 && retired[1] == 1);
+    registry_retire_hook = NULL;
+    registry_release(c);
+    registry_release(c2);
+    registry_release(v6);
+    CHECK(registry_count() == 0);
+    registry_shutdown();
+    return test_report("proxy/registry");
+}

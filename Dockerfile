@@ -1,12 +1,13 @@
-# Gantry container image: build stage from Debian's -dev packages, runtime
-# stage with only the shared libraries it links and the binary, running as
-# a non-root user. Builds offline against a local debian:bookworm base
-# (see issue 7 / docs for making one with debootstrap):
+# Gantry container image. The build stage compiles against Debian's -dev
+# packages; the runtime image is FROM scratch with only gantry, the shared
+# libraries it loads, the CA bundle and a non-root user (scripts/image_rootfs.sh).
+# Builds offline against a local debian:bookworm base: `make image` makes one
+# with debootstrap when missing, then runs
 #   docker build --network host -t gantry:dev .
 FROM debian:bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential cmake pkg-config libh2o-evloop-dev \
-      libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev libpcre2-dev \
+ && apt-get install -y --no-install-recommends gcc libc6-dev make cmake pkg-config ca-certificates \
+      libh2o-evloop-dev libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev libpcre2-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -19,15 +20,17 @@ COPY bench bench
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release >/dev/null \
  && cmake --build /build -j "$(nproc)" --target gantry \
  && strip /build/gantry
+COPY scripts/image_rootfs.sh /usr/local/bin/
+RUN sh /usr/local/bin/image_rootfs.sh /build/gantry /rootfs
 
-FROM debian:bookworm AS runtime
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libh2o-evloop0.13 libcurl4 libcjson1 libyaml-0-2 libssl3 \
-      libpcre2-8-0 ca-certificates \
- && rm -rf /var/lib/apt/lists/* /usr/share/doc /usr/share/man \
- && useradd --system --uid 65532 --home-dir /nonexistent --shell /usr/sbin/nologin gantry
-COPY --from=build /build/gantry /usr/local/bin/gantry
+FROM scratch
+COPY --from=build /rootfs /
+# Non-root by default. To read a mounted Docker socket, add its group
+# (docker run --group-add <gid of the socket>) or run as root (--user 0).
 USER 65532:65532
-EXPOSE 8080 8443
+EXPOSE 8080 8443 8081
+# `gantry healthcheck` reads the same configuration (GANTRY_* variables,
+# --configFile) to find the admin listener; no curl in the image.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 CMD ["/usr/local/bin/gantry", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/gantry"]
 CMD ["--entryPoints.web.address=:8080", "--entryPoints.websecure.address=:8443"]

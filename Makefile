@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
 PYTEST_ARGS ?=
 
-.PHONY: all build deps run test test-unit test-integration asan tsan fuzz test-asan test-tsan test-fuzz bench clean
+.PHONY: all image build deps run test test-unit test-integration asan tsan fuzz test-asan test-tsan test-fuzz bench clean
 
 all: build
 
@@ -18,6 +18,11 @@ deps:
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# The container images (gantry:dev, gantry-whoami:dev) against DOCKER_HOST's
+# engine; the debian:bookworm base is made with debootstrap when missing.
+image: deps
+	@bash scripts/image.sh all
 
 # Everything from a fresh Debian machine to a running demo.
 run: deps build

@@ -23,6 +23,7 @@
 #include "../proxy/status.h"
 #include "../proxy/tls.h"
 #include "aggregator.h"
+#include "cli_healthcheck.h"
 #include "provider_docker.h"
 #include "provider_file.h"
 #include "static_config.h"
@@ -129,8 +130,9 @@ static int run(struct static_config *c)
             log_info("SIGHUP received: the access log is reopened");
             continue;
         }
-        log_info("%s received: draining (grace period %llu ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                 (unsigned long long)c->proxy.grace_timeout_ms);
+        server_close_listeners();
+        log_info("%s received: listeners closed, draining in-flight requests (grace period %llu ms)",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT", (unsigned long long)c->proxy.grace_timeout_ms);
         break;
     }
     admin_stop();
@@ -155,7 +157,9 @@ int main(int argc, char **argv)
 {
     struct static_config c;
     struct diag d;
-    if (static_config_load(&c, argc - 1, argv + 1, &d) != 0) {
+    bool healthcheck = argc > 1 && strcmp(argv[1], "healthcheck") == 0;
+    int skip = healthcheck ? 2 : 1;
+    if (static_config_load(&c, argc - skip, argv + skip, &d) != 0) {
         fprintf(stderr, "gantry: %s\n", d.msg);
         static_config_free(&c);
         return 2;
@@ -163,6 +167,8 @@ int main(int argc, char **argv)
     int rc = 0;
     if (c.show_help)
         static_config_usage(argv[0]);
+    else if (healthcheck)
+        rc = cli_healthcheck(&c);
     else if (c.show_version)
         printf("gantry %s (libh2o %s, %s)\n", GANTRY_VERSION, H2O_VERSION, __DATE__);
     else

@@ -7,6 +7,7 @@
  */
 #include "static_config.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -588,6 +589,39 @@ static const struct skey root_keys[] = {{"entryPoints", entrypoints_key},
                                         {"configFile", NULL},
                                         {NULL, NULL}};
 
+/* ---- environment ---- */
+
+extern char **environ;
+
+/* GANTRY_<KEY>_<PATH>=value, as Traefik's TRAEFIK_* variables: '_' separates
+ * the path segments (matched case-insensitively). Set over the file and
+ * under the flags. Only variables naming a known root key are read, so
+ * unrelated GANTRY_* variables of the environment are left alone. */
+static int apply_environment(struct static_config *c, struct tree_node *root, struct diag *d)
+{
+    static const char prefix[] = "GANTRY_";
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0 || eq == NULL)
+            continue;
+        const char *name = *e + sizeof(prefix) - 1;
+        char *key = arena_strndup(&c->arena, name, (size_t)(eq - name));
+        for (char *k = key; *k; k++) /* names (entry points) come out lower-case, as Traefik's */
+            *k = *k == '_' ? '.' : (char)tolower((unsigned char)*k);
+        size_t first = strcspn(key, ".");
+        bool known = false;
+        for (const struct skey *r = root_keys; r->name && !known; r++)
+            known = strlen(r->name) == first && strncasecmp(r->name, key, first) == 0;
+        if (!known || first == 0 || strcasecmp(key, "configFile") == 0)
+            continue;
+        struct diag fd;
+        char *origin = arena_printf(&c->arena, "environment %.*s", (int)(eq - *e), *e);
+        if (tree_set_path(&c->arena, root, key, eq + 1, origin, &fd) != 0)
+            return diag_set(d, "invalid environment variable %.*s: %s", (int)(eq - *e), *e, fd.msg);
+    }
+    return 0;
+}
+
 /* ---- argv ---- */
 
 static void defaults(struct static_config *c)
@@ -642,9 +676,11 @@ static void finish(struct static_config *c)
 
 void static_config_usage(const char *argv0)
 {
-    printf("Usage: %s [--configFile=PATH] [--key.path=value ...]\n\n"
+    printf("Usage: %s [--configFile=PATH] [--key.path=value ...]\n"
+           "       %s healthcheck [same configuration]   exit 0 when the admin /healthz answers 200\n\n"
            "Gantry: a dynamically configured ingress controller (Traefik-compatible configuration).\n\n"
-           "Every static configuration key can be given as a flag; flags win over the file:\n"
+           "Every static configuration key can be given as a flag or as an environment variable\n"
+           "(GANTRY_ENTRYPOINTS_WEB_ADDRESS=:8080); flags win over the environment, which wins over the file:\n"
            "  --configFile=PATH                          static configuration (YAML)\n"
            "  --entryPoints.<name>.address=[HOST]:PORT    listen address (e.g. :8080)\n"
            "  --entryPoints.<name>.transport.respondingTimeouts.readTimeout=60s\n"
@@ -677,7 +713,7 @@ void static_config_usage(const char *argv0)
            "  --workers=N                                worker threads (default: number of cores)\n"
            "  --help, --version\n\n"
            "Reference: docs/configuration.md\n",
-           argv0);
+           argv0, argv0);
 }
 
 int static_config_load(struct static_config *c, int argc, char **argv, struct diag *d)
@@ -713,6 +749,8 @@ int static_config_load(struct static_config *c, int argc, char **argv, struct di
         if (root == NULL)
             return -1;
     }
+    if (apply_environment(c, root, d) != 0)
+        return -1;
     /* flags are set over the file's tree, so they win key by key */
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i] + 2;

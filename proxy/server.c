@@ -351,10 +351,12 @@ static void worker_drain(struct worker *w)
         h2o_evloop_run(w->loop, 10);
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        uint64_t elapsed = (uint64_t)(now.tv_sec - start.tv_sec) * 1000 + (uint64_t)(now.tv_nsec - start.tv_nsec) / 1000000;
-        if (w->in_flight == 0 || elapsed >= proxy_cfg->grace_timeout_ms)
+        /* signed: the nanosecond difference is negative half of the time */
+        int64_t elapsed = (int64_t)(now.tv_sec - start.tv_sec) * 1000 + ((int64_t)now.tv_nsec - start.tv_nsec) / 1000000;
+        if (w->in_flight == 0 || elapsed >= (int64_t)proxy_cfg->grace_timeout_ms)
             break;
     }
+    upstream_abort_all(w);
     /* shutdown(2) lets h2o tear its own connection objects down */
     for (h2o_linklist_t *n = w->client_conns.next; n != &w->client_conns; n = n->next) {
         struct conntrack_conn *c = H2O_STRUCT_FROM_MEMBER(struct conntrack_conn, link, n);
@@ -454,6 +456,17 @@ void server_wake_worker(uint32_t i)
     wake_worker(i);
 }
 
+void server_close_listeners(void)
+{
+    /* Stop listening now, not when the last worker has drained: every
+     * worker's dup() keeps the socket in LISTEN, and the kernel would go on
+     * queueing connections nobody accepts for the whole grace period. With
+     * the port closed, new connections are refused at once and a load
+     * balancer or client moves on to another instance. */
+    for (size_t i = 0; i < n_entrypoints; i++)
+        shutdown(entrypoints[i].fd, SHUT_RD);
+}
+
 void server_stop(void)
 {
     if (workers == NULL)
@@ -462,6 +475,7 @@ void server_stop(void)
         atomic_store(&workers[i].stopping, true);
         wake_worker(i);
     }
+    server_close_listeners();
     pthread_mutex_lock(&ready_lock);
     while (n_done < n_workers)
         pthread_cond_wait(&ready_cond, &ready_lock);

@@ -61,6 +61,9 @@ int server_bind(const struct proxy_config *cfg, struct diag *d) WARN_UNUSED;
 int server_start(struct diag *d) WARN_UNUSED;
 /* Stops accepting, lets in-flight requests finish (up to the grace
  * timeout), stops the workers and joins them. */
+/* First step of a drain (main thread): the entry points stop listening, so
+ * new connections are refused while in-flight requests finish. */
+void server_close_listeners(void);
 void server_stop(void);
 /* Makes worker <i>'s loop come round (table published). Any thread. */
 void server_wake_worker(uint32_t i);

@@ -68,6 +68,7 @@ struct proxy {
     bool sending_inflight;
     h2o_timeout_entry_t timeout;
     h2o_timeout_entry_t stall; /* a send the client has not taken (writeTimeout) */
+    h2o_linklist_t link;       /* worker's proxies */
 };
 
 static void pick_next(struct proxy *p);
@@ -82,6 +83,7 @@ void upstream_worker_init(struct worker *w)
     h2o_timeout_init(w->loop, &w->read_timeout, c->read_timeout_ms ? c->read_timeout_ms : 3600000);
     h2o_timeout_init(w->loop, &w->pool_timeout, c->idle_conn_timeout_ms);
     h2o_timeout_init(w->loop, &w->ws_timeout, c->websocket_idle_timeout_ms);
+    h2o_linklist_init_anchor(&w->proxies);
     upstream_pool_init(w);
 }
 
@@ -608,6 +610,7 @@ static void on_dispose(void *_p)
     if (p->pending != NULL)
         h2o_buffer_dispose(&p->pending);
     end_inflight(p);
+    h2o_linklist_unlink(&p->link);
     p->w->in_flight--;
     route_request_done(p->req, p->w, &p->client, p->route, p->srv ? p->srv->url : NULL);
 }
@@ -628,10 +631,32 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
     p->is_websocket = req->version < 0x200 && req->upgrade.base != NULL &&
                       h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket"));
     p->replayable = replayable(req);
+    h2o_linklist_insert(&w->proxies, &p->link);
     w->in_flight++;
     if (p->svc == NULL || p->svc->n_servers == 0) {
         send_error(p, 503, "service has no server");
         return;
     }
     pick_next(p);
+}
+
+void upstream_abort_all(struct worker *w)
+{
+    /* Rescan from the head after each abort: answering one request may
+     * dispose others (the streams of a failed HTTP/2 connection). */
+    for (bool again = true; again;) {
+        again = false;
+        for (h2o_linklist_t *n = w->proxies.next; n != &w->proxies; n = n->next) {
+            struct proxy *p = H2O_STRUCT_FROM_MEMBER(struct proxy, link, n);
+            if (p->state == ST_DONE)
+                continue;
+            h2o_timeout_unlink(&p->timeout);
+            if (p->final_sent || p->state == ST_BODY)
+                abort_response(p);
+            else
+                send_error(p, 503, "shutting down: the grace period is over");
+            again = true;
+            break;
+        }
+    }
 }

@@ -33,5 +33,8 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
 void upstream_worker_init(struct worker *w);
 /* Closes this worker's idle connections to <s>, or all when <s> is NULL. */
 void upstream_close_idle(struct worker *w, struct server *s);
+/* End of a drain: answers every request still waiting for its upstream with
+ * 503, and aborts the responses under way, so their connections can close. */
+void upstream_abort_all(struct worker *w);
 
 #endif

@@ -40,8 +40,10 @@ def web_labels(name, port):
 
 
 class Dockerd:
-    def __init__(self, root=None, live_restore=True, tcp=None):
+    def __init__(self, root=None, live_restore=True, tcp=None, keep=False):
         self.root = root or tempfile.mkdtemp(prefix="gantry-dockerd-")
+        self.keep = keep  # keep the data root (images, build cache) for the next run
+        os.makedirs(self.root, exist_ok=True)
         self.sock = os.path.join(self.root, "docker.sock")
         self.host = "unix://" + self.sock
         self.live_restore = live_restore
@@ -108,7 +110,8 @@ class Dockerd:
             mounts = [line.split()[1] for line in f if line.split()[1].startswith(self.root)]
         for m in sorted(mounts, key=len, reverse=True):
             subprocess.run(["umount", "-l", m], capture_output=True)
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not self.keep:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def docker(self, *args, check=True, timeout=60):
         r = subprocess.run(["docker", "-H", self.host, *args], capture_output=True, timeout=timeout * SLOW)

@@ -47,6 +47,9 @@ def closed_by_server(s, timeout=3.0):
 def test_per_ip_limit_refuses_the_excess_from_that_address_only(tmp_path, procs):
     up = procs.whoami()
     g = procs.gantry(tmp_path, route(up.url), args=["--connectionLimits.maxConnectionsPerIP=5"])
+    # the readiness probe's connection must be gone first, or it counts
+    # against 127.0.0.1's five
+    wait_for(lambda: metric(g, "gantry_open_connections") == 0, what="no connection open")
     held = [connect(g.port) for _ in range(5)]
     wait_for(lambda: metric(g, "gantry_open_connections") == 5, what="5 connections open")
     extra = connect(g.port)
@@ -66,6 +69,7 @@ def test_per_ip_limit_refuses_the_excess_from_that_address_only(tmp_path, procs)
 def test_global_limit_pauses_the_listener_and_resumes(tmp_path, procs):
     up = procs.whoami()
     g = procs.gantry(tmp_path, route(up.url), workers=1, args=["--connectionLimits.maxConnections=10"])
+    wait_for(lambda: metric(g, "gantry_open_connections") == 0, what="no connection open")
     held = [connect(g.port) for _ in range(10)]
     wait_for(lambda: metric(g, "gantry_open_connections") == 10, what="10 connections open")
     # the eleventh completes its TCP handshake (the kernel's backlog) but is not accepted

@@ -29,3 +29,11 @@ if /usr/bin/python3 -c 'import sys; sys.path.insert(0, "tests/integration"); imp
 else
   echo "(skipped: needs root, dockerd and busybox-static)"
 fi
+echo
+echo "### Container image: size and start-up"
+echo
+if /usr/bin/python3 -c 'import sys; sys.path.insert(0, "tests/integration"); import dockerenv; sys.exit(0 if dockerenv.available() else 1)' 2>/dev/null; then
+  /usr/bin/python3 bench/image_startup.py 10 2>/dev/null
+else
+  echo "(skipped: needs root, dockerd and busybox-static)"
+fi

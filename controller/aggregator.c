@@ -20,6 +20,7 @@
 #include "../proxy/stats.h"
 #include "../proxy/status.h"
 #include "../proxy/table.h"
+#include "../proxy/table_tcp.h"
 #include "../proxy/tls.h"
 #include "healthcheck.h"
 #include "rule.h"
@@ -318,6 +319,58 @@ static void add_routers(struct build *b, const struct model *m)
     }
 }
 
+/* TCP services and routers: chosen per connection by the ClientHello's
+ * server name (proxy/table_tcp.h). */
+static void add_tcp(struct build *b, const struct model *m)
+{
+    for (size_t i = 0; i < m->tcp_services.len; i++) {
+        const struct model_tcp_service *s = m->tcp_services.items[i];
+        const char *q = qualify(b->scratch, s->name, m->provider);
+        struct table_tcp_service *ts = table_tcp_add_service(b->t, q, (uint32_t)s->n_servers);
+        for (size_t j = 0; j < s->n_servers; j++) {
+            struct diag d;
+            if (s->servers[j].address == NULL)
+                record(b, "%s: tcp service '%s': server %zu has no address (skipped)", s->origin.source, q, j);
+            else if (table_tcp_set_server(b->t, ts, (uint32_t)j, s->servers[j].address, &d) != 0)
+                record(b, "%s: tcp service '%s': %s (server skipped)", s->origin.source, q, d.msg);
+        }
+    }
+    for (size_t i = 0; i < m->tcp_routers.len; i++) {
+        const struct model_router *r = m->tcp_routers.items[i];
+        const char *q = qualify(b->scratch, r->name, m->provider);
+        struct diag d;
+        if (r->rule == NULL) {
+            record(b, "%s: tcp router '%s': no rule", r->origin.source, q);
+            continue;
+        }
+        const struct rule_node *rule = rule_parse_tcp(&b->t->arena, r->rule, &d);
+        if (rule == NULL) {
+            record(b, "%s: tcp router '%s': rule `%s`: %s", r->origin.source, q, r->rule, d.msg);
+            continue;
+        }
+        enum table_tcp_mode mode = r->tls == NULL ? TCP_PLAIN : r->tls->passthrough ? TCP_PASSTHROUGH : TCP_TERMINATE;
+        if (mode == TCP_PLAIN && table_tcp_rule_needs_sni(rule)) {
+            record(b,
+                   "%s: tcp router '%s': rule `%s` needs a server name, which only a TLS ClientHello carries: add a tls "
+                   "section (passthrough or termination) or use HostSNI(`*`)",
+                   r->origin.source, q, r->rule);
+            continue;
+        }
+        const char *sq = r->service ? qualify(b->scratch, r->service, m->provider) : NULL;
+        struct table_tcp_service *svc = sq ? table_tcp_find_service(b->t, sq) : NULL;
+        if (svc == NULL) {
+            record(b, "%s: tcp router '%s': %s%s%s", r->origin.source, q, sq ? "tcp service '" : "no service",
+                   sq ? sq : "", sq ? "' does not exist" : "");
+            continue;
+        }
+        bool ok;
+        uint64_t mask = entrypoint_mask(b, r, q, &ok, NULL);
+        if (!ok)
+            continue;
+        table_tcp_add_route(b->t, q, r->rule, rule, r->priority, mask, mode, svc);
+    }
+}
+
 static void add_certs(struct build *b, const struct model *m)
 {
     for (size_t i = 0; i < m->certs.len; i++) {
@@ -458,6 +511,8 @@ static void compile(void)
     healthcheck_end();
     for (size_t i = 0; i < n_providers; i++)
         add_routers(&b, latest[i]);
+    for (size_t i = 0; i < n_providers; i++)
+        add_tcp(&b, latest[i]);
     for (size_t i = 0; i < n_providers; i++)
         add_certs(&b, latest[i]);
     tls_cache_sweep();

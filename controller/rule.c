@@ -52,6 +52,12 @@ static const struct matcher_spec matchers[] = {
     {"ClientIP", RULE_CLIENT_IP, 1, RULE_MAX_ARGS},
 };
 
+static const struct matcher_spec tcp_matchers[] = {
+    {"HostSNI", RULE_HOST_SNI, 1, RULE_MAX_ARGS},
+    {"HostSNIRegexp", RULE_HOST_SNI_REGEXP, 1, RULE_MAX_ARGS},
+    {"ClientIP", RULE_CLIENT_IP, 1, RULE_MAX_ARGS},
+};
+
 static const struct matcher_spec constraint_matchers[] = {
     {"Label", RULE_LABEL, 2, 2},
     {"LabelRegex", RULE_LABEL_REGEXP, 2, 2},
@@ -65,6 +71,9 @@ const char *rule_matcher_name(enum rule_matcher m)
     for (size_t i = 0; i < sizeof(constraint_matchers) / sizeof(constraint_matchers[0]); i++)
         if (constraint_matchers[i].matcher == m)
             return constraint_matchers[i].name;
+    for (size_t i = 0; i < sizeof(tcp_matchers) / sizeof(tcp_matchers[0]); i++)
+        if (tcp_matchers[i].matcher == m)
+            return tcp_matchers[i].name;
     return "?";
 }
 
@@ -255,6 +264,7 @@ static struct rule_node *parse_matcher(struct parser *ps)
 
     switch (spec->matcher) {
     case RULE_HOST:
+    case RULE_HOST_SNI:
         for (size_t i = 0; i < nargs; i++)
             if (check_host(ps, &n->args[i], arg_cols[i]) != 0)
                 return NULL;
@@ -268,10 +278,11 @@ static struct rule_node *parse_matcher(struct parser *ps)
             }
         break;
     case RULE_HOST_REGEXP:
+    case RULE_HOST_SNI_REGEXP:
     case RULE_PATH_REGEXP:
         n->regex = arena_alloc(ps->arena, nargs * sizeof(*n->regex));
         for (size_t i = 0; i < nargs; i++)
-            if ((n->regex[i] = compile_regex(ps, &n->args[i], arg_cols[i], spec->matcher == RULE_HOST_REGEXP)) == NULL)
+            if ((n->regex[i] = compile_regex(ps, &n->args[i], arg_cols[i], spec->matcher != RULE_PATH_REGEXP)) == NULL)
                 return NULL;
         break;
     case RULE_HEADER:
@@ -398,6 +409,18 @@ struct rule_node *rule_parse(struct arena *a, const char *text, struct diag *d)
                         .n_specs = sizeof(matchers) / sizeof(matchers[0]),
                         .expected = "Host, HostRegexp, Path, PathPrefix, PathRegexp, Method, Header, HeaderRegexp, Query, "
                                     "QueryRegexp or ClientIP"};
+    return parse_text(&ps);
+}
+
+struct rule_node *rule_parse_tcp(struct arena *a, const char *text, struct diag *d)
+{
+    struct parser ps = {.arena = a,
+                        .text = text,
+                        .p = text,
+                        .d = d,
+                        .specs = tcp_matchers,
+                        .n_specs = sizeof(tcp_matchers) / sizeof(tcp_matchers[0]),
+                        .expected = "HostSNI, HostSNIRegexp or ClientIP"};
     return parse_text(&ps);
 }
 

@@ -35,6 +35,9 @@ enum rule_matcher {
     /* constraint expressions (providers.docker.constraints) only */
     RULE_LABEL,
     RULE_LABEL_REGEXP,
+    /* TCP router rules only: matched against the ClientHello's server name */
+    RULE_HOST_SNI,
+    RULE_HOST_SNI_REGEXP,
 };
 
 struct rule_cidr {
@@ -62,6 +65,10 @@ struct rule_node {
 /* Parses <text>. On error returns NULL and <d> says at which column what
  * was expected. */
 struct rule_node *rule_parse(struct arena *a, const char *text, struct diag *d);
+
+/* Parses a TCP router rule: HostSNI(`a.example`, `*.example`), HostSNI(`*`),
+ * HostSNIRegexp(`re`), ClientIP(`cidr`), with the same operators. */
+struct rule_node *rule_parse_tcp(struct arena *a, const char *text, struct diag *d);
 
 /* Parses a provider constraint: Label(`k`, `v`), LabelRegex(`k`, `re`)
  * with the same operators. */

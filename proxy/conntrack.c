@@ -42,7 +42,8 @@ static _Atomic uint64_t open_connections;
 static _Atomic uint64_t closed[CT_REASONS];
 
 static const char *const reason_names[CT_REASONS] = {"header_timeout", "body_rate",    "idle",        "write_stall",
-                                                     "rapid_reset",    "per_ip_limit", "global_limit"};
+                                                     "rapid_reset",    "per_ip_limit", "global_limit",
+                                                     "hello_timeout",  "bad_client_hello"};
 
 static void init_locks(void)
 {
@@ -209,6 +210,11 @@ struct conntrack_conn *conntrack_of_socket(h2o_socket_t *sock)
 struct conntrack_conn *conntrack_of(h2o_req_t *req)
 {
     return conntrack_of_socket(req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL);
+}
+
+void conntrack_count(enum conntrack_reason reason)
+{
+    atomic_fetch_add(&closed[reason], 1);
 }
 
 void conntrack_kill(struct conntrack_conn *c, enum conntrack_reason reason)

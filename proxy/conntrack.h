@@ -64,6 +64,8 @@ enum conntrack_reason {
     CT_RAPID_RESET,
     CT_PER_IP_LIMIT,
     CT_GLOBAL_LIMIT,
+    CT_HELLO_TIMEOUT, /* no first bytes, or no complete TLS ClientHello, within readTimeout */
+    CT_BAD_HELLO,     /* a malformed or oversized ClientHello where TCP routers needed it */
     CT_REASONS
 };
 
@@ -92,6 +94,8 @@ void conntrack_sniffed(struct conntrack_conn *c);
  * took no bytes for writeTimeout (the caller then cuts the connection). */
 bool conntrack_write_stalled(struct conntrack_conn *c);
 
+/* Counts a connection the caller closes itself under <reason>. */
+void conntrack_count(enum conntrack_reason reason);
 /* Cuts a connection (shutdown(2)); counted under <reason>. */
 void conntrack_kill(struct conntrack_conn *c, enum conntrack_reason reason);
 

@@ -145,11 +145,13 @@ static bool match_one(const struct rule_node *n, const struct match_req *r)
 {
     switch (n->matcher) {
     case RULE_HOST:
+    case RULE_HOST_SNI: /* r->host is the server name of the ClientHello */
         for (size_t i = 0; i < n->nargs; i++)
             if (host_matches(&n->args[i], r))
                 return true;
         return false;
     case RULE_HOST_REGEXP:
+    case RULE_HOST_SNI_REGEXP:
         for (size_t i = 0; i < n->nargs; i++)
             if (regex_match(n->regex[i], r->host, r->host_len))
                 return true;

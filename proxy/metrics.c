@@ -18,6 +18,7 @@
 #include "conntrack.h"
 #include "registry.h"
 #include "stats.h"
+#include "tcp_proxy.h"
 #include "status.h"
 #include "table.h"
 #include "worker.h"
@@ -268,6 +269,11 @@ char *metrics_render(size_t *len)
              (unsigned long long)conntrack_closed(r));
     help(&o, "gantry_open_connections", "gauge", "Open client connections, all entry points.");
     emit(&o, "gantry_open_connections %llu\n", (unsigned long long)conntrack_open());
+    help(&o, "gantry_tcp_connections_total", "counter", "Connections routed by TCP routers.");
+    emit(&o, "gantry_tcp_connections_total %llu\n", (unsigned long long)tcp_proxy_connections());
+    help(&o, "gantry_tcp_connect_failures_total", "counter",
+         "Connections routed by TCP routers that no backend accepted (closed).");
+    emit(&o, "gantry_tcp_connect_failures_total %llu\n", (unsigned long long)tcp_proxy_failures());
     process_metrics(&o);
     *len = o.len;
     return o.s;

@@ -32,6 +32,9 @@
 #include "registry.h"
 #include "route.h"
 #include "stats.h"
+#include "clienthello.h"
+#include "table_tcp.h"
+#include "tcp_proxy.h"
 #include "tls.h"
 #include "upstream.h"
 #include "worker.h"
@@ -201,22 +204,79 @@ uint64_t server_open_connections(size_t i)
 static void on_sniff_timeout(h2o_timeout_entry_t *entry)
 {
     struct conntrack_conn *c = H2O_STRUCT_FROM_MEMBER(struct conntrack_conn, sniff_entry, entry);
+    conntrack_count(CT_HELLO_TIMEOUT);
     h2o_socket_close(c->sock); /* on_close frees c */
+}
+
+/* TCP routers on this entry point: a connection that matches one is
+ * relayed, anything else is left to HTTP. Returns true when <sock> was
+ * taken (routed or closed), false to go on with HTTP; waits (returning
+ * true) while a ClientHello is incomplete, under the sniff deadline. */
+static bool route_tcp(struct conntrack_conn *c, h2o_socket_t *sock, const struct table *t)
+{
+    uint32_t ep = c->we->ep->index;
+    bool tls = (unsigned char)sock->input->bytes[0] == 0x16;
+    struct clienthello hello = {.sni_len = 0};
+    if (tls && (t->tcp->eps_hello >> ep & 1)) {
+        switch (clienthello_parse((const uint8_t *)sock->input->bytes, sock->input->size, &hello)) {
+        case CLIENTHELLO_NEED_MORE:
+            if (sock->input->size <= 4 * CLIENTHELLO_MAX)
+                return true; /* more bytes, or the sniff deadline */
+            hello.error = "a ClientHello spread over too many records";
+            /* fallthrough */
+        case CLIENTHELLO_INVALID:
+            log_debug("entry point %s: closing a connection: %s", c->we->ep->cfg.name, hello.error);
+            conntrack_count(CT_BAD_HELLO);
+            h2o_timeout_unlink(&c->sniff_entry);
+            h2o_socket_close(sock);
+            return true;
+        case CLIENTHELLO_OK:
+        case CLIENTHELLO_NOT_TLS:
+            break;
+        }
+    }
+    const struct table_tcp_route *route = table_tcp_lookup(t, ep, tls, hello.sni, hello.sni_len, c->ip16);
+    if (route == NULL)
+        return false;
+    h2o_timeout_unlink(&c->sniff_entry);
+    tcp_proxy_start(c->we, sock, route);
+    return true;
 }
 
 static void on_sniff(h2o_socket_t *sock, const char *err)
 {
     struct conntrack_conn *c = sock->on_close.data;
     if (err != NULL) {
+        h2o_timeout_unlink(&c->sniff_entry);
         h2o_socket_close(sock);
         return;
     }
     if (sock->input->size == 0)
         return;
+    const struct table *t = publish_worker_table(c->we->w->id);
+    if (t != NULL && t->tcp != NULL && (t->tcp->eps >> c->we->ep->index & 1) && route_tcp(c, sock, t))
+        return;
     h2o_timeout_unlink(&c->sniff_entry);
     conntrack_sniffed(c);
     bool tls = (unsigned char)sock->input->bytes[0] == 0x16;
     h2o_accept(tls ? &c->we->accept_tls : &c->we->accept_plain, sock);
+}
+
+/* An entry point where only plain TCP routers listen (no HTTP router, no
+ * TLS router) is routed at once: server-first protocols (SMTP, MySQL...)
+ * never send the first byte. */
+static bool route_tcp_at_accept(struct conntrack_conn *c, h2o_socket_t *sock)
+{
+    uint32_t ep = c->we->ep->index;
+    const struct table *t = publish_worker_table(c->we->w->id);
+    if (t == NULL || t->tcp == NULL || !(t->tcp->eps >> ep & 1) || (t->tcp->eps_hello >> ep & 1) ||
+        (t->http_eps >> ep & 1))
+        return false;
+    const struct table_tcp_route *route = table_tcp_lookup(t, ep, false, "", 0, c->ip16);
+    if (route == NULL)
+        return false;
+    tcp_proxy_start(c->we, sock, route);
+    return true;
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -233,6 +293,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
             h2o_socket_close(sock);
             continue;
         }
+        if (route_tcp_at_accept(c, sock))
+            continue;
         c->sniff_entry.cb = on_sniff_timeout;
         sock->data = c;
         h2o_timeout_link(we->w->loop, &we->sniff_timeout, &c->sniff_entry);

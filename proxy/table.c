@@ -11,6 +11,7 @@
 #include "match.h"
 #include "registry.h"
 #include "stats.h"
+#include "table_tcp.h"
 
 uint32_t table_hash(const char *s, size_t len)
 {
@@ -278,8 +279,10 @@ void table_finish(struct table *t)
         qsort(t->routes, t->n_routes, sizeof(*t->routes), route_cmp);
     for (uint32_t i = 0; i < t->n_routes; i++) {
         t->routes[i]->rank = i;
+        t->http_eps |= t->routes[i]->entrypoints;
         index_route(t, t->routes[i]);
     }
+    table_tcp_finish(t);
     t->n_services = (uint32_t)t->build_services.len;
     t->services = (struct table_service **)t->build_services.items;
     t->build_routes = (struct ptr_vec){0};

@@ -28,6 +28,7 @@ struct server;
 struct stats;
 struct match_req;
 struct table_middleware;
+struct table_tcp;
 
 struct table_server {
     struct server *srv;
@@ -96,6 +97,8 @@ struct table {
     uint32_t n_services;
     struct table_host_map service_index; /* name -> struct table_service * */
 
+    uint64_t http_eps;      /* entry points with an HTTP route */
+    struct table_tcp *tcp;  /* TCP routes (table_tcp.h); NULL when none */
     /* TLS: SNI name -> SSL_CTX * (references held by the table) */
     struct table_host_map sni_exact, sni_wildcard;
     uint32_t n_certs;

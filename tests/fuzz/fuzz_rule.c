@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: router rules and Docker constraint expressions
- * (controller/rule.c). Any text must parse or fail with a message.
+ * (controller/rule.c), and TCP router rules. Any text must parse or fail with a message.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rule_parse(&a, text, &d) == NULL && d.msg[0] == '\0')
         abort(); /* a failure always says why */
     if (rule_parse_constraint(&a, text, &d) == NULL && d.msg[0] == '\0')
+        abort();
+    if (rule_parse_tcp(&a, text, &d) == NULL && d.msg[0] == '\0')
         abort();
     (void)rule_default_priority(text);
     arena_free(&a);

@@ -107,5 +107,17 @@ int main(void)
         (void)rule_parse(&a, p, &d);
     }
     arena_free(&a);
+    /* the TCP dialect: HostSNI, HostSNIRegexp, ClientIP only */
+    {
+        struct diag d;
+        struct rule_node *t = rule_parse_tcp(&a, "HostSNI(`A.Example`, `*.wild.test`) || HostSNI(`*`)", &d);
+        CHECK(t != NULL && t->op == RULE_OR && t->a->matcher == RULE_HOST_SNI);
+        CHECK(t && strcmp(t->a->args[0].s, "a.example") == 0);
+        CHECK(rule_parse_tcp(&a, "HostSNIRegexp(`^[a-z]+\\.test$`) && !ClientIP(`10.0.0.0/8`)", &d) != NULL);
+        CHECK(rule_parse_tcp(&a, "Host(`a.test`)", &d) == NULL);
+        CHECK_CONTAINS(d.msg, "HostSNI, HostSNIRegexp or ClientIP");
+        CHECK(rule_parse_tcp(&a, "HostSNI(`a.*.test`)", &d) == NULL);
+        CHECK(rule_parse(&a, "HostSNI(`a.test`)", &d) == NULL); /* and not in HTTP rules */
+    }
     return test_report("controller/rule");
 }

@@ -14,6 +14,10 @@ echo "### What access logs and metrics cost"
 echo
 bash bench/observability_cost.sh "$BUILD"
 echo
+echo "### TCP: TLS passthrough throughput (gantry vs HAProxy mode tcp)"
+echo
+bash bench/tcp_passthrough.sh "$BUILD"
+echo
 echo "### Routing table"
 echo
 "$BUILD/bench/table_bench" 2>/dev/null | grep -v "configuration applied" || "$BUILD/bench/table_bench"

@@ -8,7 +8,7 @@ build_pkgs=(build-essential cmake pkg-config libh2o-evloop-dev libcurl4-openssl-
             libssl-dev libpcre2-dev python3 curl ca-certificates)
 test_pkgs=(python3-pytest python3-websockets python3-h2 python3-httpx python3-yaml nghttp2-client wrk nginx-light
            openssl procps iproute2 docker.io busybox-static python3-prometheus-client chromium clang libclang-rt-14-dev
-           debootstrap docker-compose python3-grpcio)
+           debootstrap docker-compose python3-grpcio haproxy)
 
 case "${1:-all}" in
   build) want=("${build_pkgs[@]}") ;;
@@ -39,9 +39,11 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q || true
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-# nginx-light's package starts a system nginx where systemd runs; tests start their own.
-if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
-  $SUDO systemctl stop nginx || true
-fi
+# nginx-light's and haproxy's packages start system services where systemd runs.
+for unit in nginx haproxy; do  # test and bench peers are started by the tests themselves
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$unit" 2>/dev/null; then
+    $SUDO systemctl stop "$unit" || true
+  fi
+done
 command -v npm >/dev/null || [ "${1:-all}" = build ] || $SUDO apt-get install -y -q --no-install-recommends nodejs npm || true
 browser_deps "${1:-all}"

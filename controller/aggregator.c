@@ -160,6 +160,13 @@ struct build {
     struct ptr_vec provider_problems; /* reported (and logged) by providers */
     struct status_snapshot *snap;     /* what the API will show */
     size_t cap_routers, cap_services, cap_middlewares;
+    struct ptr_vec mirroring; /* struct pending_mirroring *: after every load balancer exists */
+};
+
+struct pending_mirroring {
+    const struct model_service *s;
+    const char *q, *provider;
+    struct status_service *st;
 };
 
 /* Records a problem and, when <slot> is given, attaches it to the object
@@ -213,6 +220,12 @@ static void add_services(struct build *b, const struct model *m)
         st->name = arena_strdup(&snap->arena, q);
         st->provider = arena_strdup(&snap->arena, m->provider);
         st->type = s->lb ? "loadBalancer" : s->mirroring ? "mirroring" : "weighted";
+        if (s->mirroring != NULL) {
+            struct pending_mirroring *pm = arena_alloc(b->scratch, sizeof(*pm));
+            *pm = (struct pending_mirroring){.s = s, .q = q, .provider = m->provider, .st = st};
+            ptr_vec_push(b->scratch, &b->mirroring, pm);
+            continue;
+        }
         if (s->lb == NULL) {
             record_on(b, &st->error, "%s: service '%s': %s services are not supported yet; routers using it are skipped",
                       s->origin.source, q, st->type);
@@ -316,6 +329,61 @@ static void add_routers(struct build *b, const struct model *m)
         sig->hash = hash_str(hash_str(hash_str(0xcbf29ce484222325ULL, sq), r->rule) ^ mask, "") ^
                     ((uint64_t)tr->priority << 1) ^ (r->tls != NULL);
         ptr_vec_push(b->scratch, &b->sigs, sig);
+    }
+}
+
+/* Mirroring services name load-balancer services (of any provider, as
+ * name@provider), so they are built once all of those exist. */
+static void add_mirroring(struct build *b)
+{
+    for (size_t i = 0; i < b->mirroring.len; i++) {
+        const struct pending_mirroring *pm = b->mirroring.items[i];
+        const struct model_mirroring *mi = pm->s->mirroring;
+        struct status_service *st = pm->st;
+        struct arena *sa = &b->snap->arena;
+        st->mirror_body = mi->mirror_body;
+        st->mirror_max_body = mi->max_body_size;
+        st->mirror_main = mi->service ? arena_strdup(sa, qualify(b->scratch, mi->service, pm->provider)) : NULL;
+        st->mirrors = arena_alloc(sa, (mi->n_mirrors ? mi->n_mirrors : 1) * sizeof(*st->mirrors));
+        st->n_mirrors = mi->n_mirrors;
+        const char **names = arena_alloc(b->scratch, (mi->n_mirrors ? mi->n_mirrors : 1) * sizeof(*names));
+        for (size_t j = 0; j < mi->n_mirrors; j++) {
+            names[j] = mi->mirrors[j].name ? qualify(b->scratch, mi->mirrors[j].name, pm->provider) : "";
+            st->mirrors[j].name = arena_strdup(sa, names[j]);
+            st->mirrors[j].percent = (uint32_t)mi->mirrors[j].percent;
+        }
+        const char *src = pm->s->origin.source;
+        struct table_service *main = st->mirror_main ? table_find_service(b->t, st->mirror_main) : NULL;
+        if (main == NULL || main->main != NULL) {
+            record_on(b, &st->error, "%s: service '%s': mirroring: %s%s%s", src, pm->q,
+                      st->mirror_main ? "main service '" : "no main service",
+                      st->mirror_main ? st->mirror_main : "",
+                      st->mirror_main ? (main ? "' is itself a mirroring service" : "' does not exist") : "");
+            continue;
+        }
+        bool ok = true;
+        for (size_t j = 0; j < mi->n_mirrors && ok; j++) {
+            struct table_service *ms = table_find_service(b->t, names[j]);
+            if (ms == NULL || ms->main != NULL || mi->mirrors[j].percent < 0 || mi->mirrors[j].percent > 100) {
+                record_on(b, &st->error, "%s: service '%s': mirror '%s': %s", src, pm->q, names[j],
+                          ms == NULL ? "no such service"
+                          : ms->main ? "a mirroring service cannot be a mirror"
+                                     : "percent must be between 0 and 100");
+                ok = false;
+            }
+        }
+        if (!ok)
+            continue;
+        struct table_service *ts =
+            table_add_mirroring(b->t, pm->q, main, (uint32_t)mi->n_mirrors, names, mi->mirror_body, mi->max_body_size);
+        for (size_t j = 0; j < mi->n_mirrors; j++) {
+            ts->mirrors[j].svc = table_find_service(b->t, names[j]);
+            ts->mirrors[j].percent = (uint32_t)mi->mirrors[j].percent;
+            st->mirrors[j].stats = ts->mirrors[j].stats;
+            stats_ref(ts->mirrors[j].stats);
+        }
+        st->stats = ts->stats;
+        stats_ref(ts->stats);
     }
 }
 
@@ -509,6 +577,7 @@ static void compile(void)
     for (size_t i = 0; i < n_providers; i++)
         add_services(&b, latest[i]);
     healthcheck_end();
+    add_mirroring(&b);
     for (size_t i = 0; i < n_providers; i++)
         add_routers(&b, latest[i]);
     for (size_t i = 0; i < n_providers; i++)

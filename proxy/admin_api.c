@@ -47,6 +47,10 @@ cJSON *admin_stats_json(const struct stats *s)
     cJSON_AddNumberToObject(o, "bytesOut", (double)t.bytes_out);
     cJSON_AddNumberToObject(o, "upstreamErrors", (double)t.upstream_errors);
     cJSON_AddNumberToObject(o, "upstreamTimeouts", (double)t.upstream_timeouts);
+    if (s->kind == STATS_MIRROR) {
+        cJSON_AddNumberToObject(o, "dropped", (double)t.dropped);
+        cJSON_AddNumberToObject(o, "inFlight", (double)t.in_flight);
+    }
     cJSON *lat = cJSON_AddObjectToObject(o, "latencySeconds");
     cJSON_AddNumberToObject(lat, "mean", t.requests ? (double)t.duration_us_sum / 1e6 / (double)t.requests : 0);
     cJSON_AddNumberToObject(lat, "p50", stats_quantile(&t, 0.5));
@@ -131,6 +135,23 @@ static cJSON *service_json(const struct status_service *s)
                 cJSON_AddNumberToObject(j, "idleConnections", (double)idle);
             }
             cJSON_AddItemToArray(servers, j);
+        }
+    }
+    if (strcmp(s->type, "mirroring") == 0) {
+        cJSON *mi = cJSON_AddObjectToObject(o, "mirroring");
+        if (s->mirror_main)
+            cJSON_AddStringToObject(mi, "service", s->mirror_main);
+        cJSON_AddBoolToObject(mi, "mirrorBody", s->mirror_body);
+        if (s->mirror_max_body >= 0)
+            cJSON_AddNumberToObject(mi, "maxBodySize", (double)s->mirror_max_body);
+        cJSON *arr = cJSON_AddArrayToObject(mi, "mirrors");
+        for (size_t i = 0; i < s->n_mirrors; i++) {
+            cJSON *m = cJSON_CreateObject();
+            cJSON_AddStringToObject(m, "name", s->mirrors[i].name);
+            cJSON_AddNumberToObject(m, "percent", s->mirrors[i].percent);
+            if (s->mirrors[i].stats) /* what the shadow answered: compare with the main service's stats */
+                cJSON_AddItemToObject(m, "stats", admin_stats_json(s->mirrors[i].stats));
+            cJSON_AddItemToArray(arr, m);
         }
     }
     if (s->stats)

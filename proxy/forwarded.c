@@ -215,7 +215,7 @@ h2o_iovec_t forwarded_build_head(h2o_req_t *req, const struct forwarded_params *
 
     if (req->entity.base != NULL) {
         char cl[32];
-        int n = snprintf(cl, sizeof(cl), "%zu", req->entity.len);
+        int n = snprintf(cl, sizeof(cl), "%zu", fp->drop_body ? (size_t)0 : req->entity.len);
         put_header(&w, H2O_STRLIT("content-length"), cl, (size_t)n);
     }
     if (fp->websocket)

@@ -20,6 +20,7 @@ struct forwarded_params {
     bool tls;                    /* client connection is TLS */
     bool websocket;              /* send Connection: upgrade */
     h2o_iovec_t path;            /* request target (normalised path and query) */
+    bool drop_body;              /* headers only (a mirror with mirrorBody: false): Content-Length: 0 */
 };
 
 void forwarded_init(void);

@@ -28,6 +28,7 @@
 #include "conntrack.h"
 #include "forwarded.h"
 #include "match.h"
+#include "mirror.h"
 #include "publish.h"
 #include "registry.h"
 #include "route.h"
@@ -419,6 +420,7 @@ static void worker_drain(struct worker *w)
             break;
     }
     upstream_abort_all(w);
+    mirror_abort_all(w);
     /* shutdown(2) lets h2o tear its own connection objects down */
     for (h2o_linklist_t *n = w->client_conns.next; n != &w->client_conns; n = n->next) {
         struct conntrack_conn *c = H2O_STRUCT_FROM_MEMBER(struct conntrack_conn, link, n);

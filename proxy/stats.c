@@ -152,6 +152,11 @@ void stats_upstream_error(struct stats *s, uint32_t w, bool timeout)
     counter_add(timeout ? &b->upstream_timeouts : &b->upstream_errors, 1);
 }
 
+void stats_dropped(struct stats *s, uint32_t w)
+{
+    counter_add(&s->blocks[w].dropped, 1);
+}
+
 void stats_sum(const struct stats *s, struct stats_total *t)
 {
     memset(t, 0, sizeof(*t));
@@ -162,6 +167,8 @@ void stats_sum(const struct stats *s, struct stats_total *t)
         t->bytes_out += counter_get(&b->bytes_out);
         t->upstream_errors += counter_get(&b->upstream_errors);
         t->upstream_timeouts += counter_get(&b->upstream_timeouts);
+        t->dropped += counter_get(&b->dropped);
+        t->in_flight += counter_get(&b->in_flight);
         for (int i = 0; i < 6; i++)
             t->classes[i] += counter_get(&b->classes[i]);
         for (int i = 0; i < STATS_BUCKETS; i++)

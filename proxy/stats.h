@@ -31,6 +31,8 @@ struct stats_code_slot {
 struct stats_block {
     uint64_t requests, bytes_in, bytes_out;
     uint64_t upstream_errors, upstream_timeouts;
+    uint64_t dropped;   /* mirrors: copies not sent (the shadow's queue was full) */
+    uint64_t in_flight; /* mirrors: copies under way (a gauge) */
     uint64_t classes[6]; /* 1xx..5xx, then anything else */
     uint64_t hist[STATS_BUCKETS];
     uint64_t duration_us_sum;
@@ -38,7 +40,7 @@ struct stats_block {
     uint64_t codes_overflow;
 } __attribute__((aligned(64)));
 
-enum stats_kind { STATS_ROUTER, STATS_SERVICE, STATS_ENTRYPOINT };
+enum stats_kind { STATS_ROUTER, STATS_SERVICE, STATS_ENTRYPOINT, STATS_MIRROR };
 
 struct stats {
     enum stats_kind kind;
@@ -52,7 +54,7 @@ struct stats {
 
 /* Sum of every worker's block. */
 struct stats_total {
-    uint64_t requests, bytes_in, bytes_out, upstream_errors, upstream_timeouts;
+    uint64_t requests, bytes_in, bytes_out, upstream_errors, upstream_timeouts, dropped, in_flight;
     uint64_t classes[6];
     uint64_t hist[STATS_BUCKETS];
     uint64_t duration_us_sum;
@@ -84,6 +86,8 @@ const char *stats_method_name(enum stats_method m);
 void stats_record(struct stats *s, uint32_t w, int status, enum stats_method method, uint64_t bytes_in, uint64_t bytes_out,
                   uint64_t duration_us);
 void stats_upstream_error(struct stats *s, uint32_t w, bool timeout);
+/* Worker <w>: a mirror copy that was not sent (queue full). */
+void stats_dropped(struct stats *s, uint32_t w);
 
 /* Any thread: a consistent-enough sum (each counter read once). */
 void stats_sum(const struct stats *s, struct stats_total *t);

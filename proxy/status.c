@@ -40,6 +40,9 @@ static void snapshot_free(struct status_snapshot *s)
     for (size_t i = 0; i < s->n_services; i++) {
         if (s->services[i].stats)
             stats_release(s->services[i].stats);
+        for (size_t j = 0; j < s->services[i].n_mirrors; j++)
+            if (s->services[i].mirrors[j].stats)
+                stats_release(s->services[i].mirrors[j].stats);
         for (size_t j = 0; j < s->services[i].n_servers; j++)
             if (s->services[i].servers[j].srv)
                 registry_release(s->services[i].servers[j].srv);

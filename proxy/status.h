@@ -27,6 +27,12 @@ struct status_server {
     struct server *srv; /* NULL when the URL did not resolve; else a reference */
 };
 
+struct status_mirror {
+    const char *name; /* the shadow service */
+    uint32_t percent;
+    struct stats *stats; /* a reference; NULL when not served */
+};
+
 struct status_service {
     const char *name; /* name@provider */
     const char *provider;
@@ -40,6 +46,12 @@ struct status_service {
     struct stats *stats; /* NULL when not served; else a reference */
     const char **used_by;
     size_t n_used_by;
+    /* mirroring services */
+    const char *mirror_main;
+    struct status_mirror *mirrors;
+    size_t n_mirrors;
+    bool mirror_body;
+    int64_t mirror_max_body;
 };
 
 struct status_router {

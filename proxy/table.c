@@ -96,6 +96,8 @@ void table_free(struct table *t)
         for (uint32_t j = 0; j < s->n_servers; j++)
             if (s->servers[j].srv != NULL)
                 registry_release(s->servers[j].srv);
+        for (uint32_t j = 0; j < s->n_mirrors; j++)
+            stats_release(s->mirrors[j].stats);
         stats_release(s->stats);
     }
     struct table_route **routes = t->routes ? t->routes : (struct table_route **)t->build_routes.items;
@@ -142,6 +144,27 @@ int table_service_set_server(struct table *t, struct table_service *svc, uint32_
     svc->servers[i].srv = srv;
     svc->servers[i].weight = weight;
     return 0;
+}
+
+struct table_service *table_add_mirroring(struct table *t, const char *name, struct table_service *main, uint32_t n_mirrors,
+                                          const char *const *mirror_names, bool mirror_body, int64_t max_body)
+{
+    struct table_service *s = table_add_service(t, name, main->pass_host_header, 0);
+    s->main = main;
+    s->n_mirrors = n_mirrors;
+    s->mirror_body = mirror_body;
+    s->mirror_max_body = max_body;
+    s->mirrors = arena_alloc(&t->arena, (n_mirrors ? n_mirrors : 1) * sizeof(*s->mirrors));
+    for (uint32_t i = 0; i < n_mirrors; i++) {
+        const char *parts[] = {name, mirror_names[i]};
+        s->mirrors[i].stats = stats_acquire(STATS_MIRROR, arena_concat(&t->arena, parts, 2, '>'));
+        s->mirrors[i].index = i;
+    }
+    s->sample_stride = (uint32_t)((n_mirrors * 2 * sizeof(uint64_t) + 63) / 64 * 64 / sizeof(uint64_t));
+    if (s->sample_stride == 0)
+        s->sample_stride = 8;
+    s->sample = alloc_line(&t->arena, (size_t)t->n_workers * s->sample_stride * sizeof(uint64_t));
+    return s;
 }
 
 struct table_service *table_find_service(const struct table *t, const char *name)

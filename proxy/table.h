@@ -35,8 +35,28 @@ struct table_server {
     int weight;
 };
 
+/* One shadow of a mirroring service: a share of its requests is copied to
+ * <svc> (a load-balancer service) and the answer dropped. */
+struct table_mirror {
+    struct table_service *svc;
+    uint32_t percent;
+    struct stats *stats; /* what the shadow answered (shared across tables, like a service's) */
+    uint32_t index;      /* position among the mirroring service's mirrors */
+};
+
 struct table_service {
     const char *name; /* name@provider */
+    /* A mirroring service: requests go to <main> (its response is the
+     * client's) and copies to the mirrors. NULL for a load balancer. */
+    struct table_service *main;
+    struct table_mirror *mirrors;
+    uint32_t n_mirrors;
+    bool mirror_body;
+    int64_t mirror_max_body; /* -1: any size */
+    /* sampling: worker w's (seen, sent) pair for mirror i at
+     * sample[w * sample_stride + 2 * i], on cache lines of its own */
+    uint64_t *sample;
+    uint32_t sample_stride;
     struct table_server *servers;
     uint32_t n_servers;
     bool pass_host_header;
@@ -120,6 +140,10 @@ struct table_service *table_add_service(struct table *t, const char *name, bool 
 int table_service_set_server(struct table *t, struct table_service *svc, uint32_t i, const char *url, int weight,
                              struct diag *d) WARN_UNUSED;
 struct table_service *table_find_service(const struct table *t, const char *name);
+/* A mirroring service sending to <main> and copying to <n_mirrors> shadows
+ * (fill svc->mirrors[i].svc/percent; stats are acquired here). */
+struct table_service *table_add_mirroring(struct table *t, const char *name, struct table_service *main, uint32_t n_mirrors,
+                                          const char *const *mirror_names, bool mirror_body, int64_t max_body);
 
 /* <rule> must live in t->arena (parse it there). */
 struct table_route *table_add_route(struct table *t, const char *name, const char *rule_text, const struct rule_node *rule,

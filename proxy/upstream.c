@@ -28,6 +28,7 @@
 #include "route.h"
 #include "stats.h"
 #include "registry.h"
+#include "mirror.h"
 #include "tunnel.h"
 #include "upstream_pool.h"
 
@@ -84,6 +85,7 @@ void upstream_worker_init(struct worker *w)
     h2o_timeout_init(w->loop, &w->pool_timeout, c->idle_conn_timeout_ms);
     h2o_timeout_init(w->loop, &w->ws_timeout, c->websocket_idle_timeout_ms);
     h2o_linklist_init_anchor(&w->proxies);
+    mirror_worker_init(w);
     upstream_pool_init(w);
 }
 
@@ -625,7 +627,7 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
     p->req = req;
     p->w = w;
     p->route = route;
-    p->svc = route->service;
+    p->svc = route->service->main ? route->service->main : route->service; /* mirroring: the main service answers */
     p->client = *client;
     p->is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     p->is_websocket = req->version < 0x200 && req->upgrade.base != NULL &&
@@ -637,6 +639,8 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
         send_error(p, 503, "service has no server");
         return;
     }
+    if (route->service->n_mirrors != 0 && !p->is_websocket)
+        mirror_dispatch(w, req, route->service, client); /* non-blocking: connects and writes are queued */
     pick_next(p);
 }
 

@@ -215,17 +215,17 @@ static void dump_service(struct sink *k, const struct model_service *s)
         OUT(k, "      mirroring:\n        service: ", mi->service, "\n        mirrorBody: ", mi->mirror_body ? "true" : "false",
             "\n        maxBodySize: ");
         out_int(k, mi->max_body_size);
-        out(k, "\n");
+        out(k, "\n        mirrors:\n");
         for (size_t i = 0; i < mi->n_mirrors; i++) {
-            OUT(k, "        - {name: ", mi->mirrors[i].name, ", percent: ");
+            OUT(k, "          - {name: ", mi->mirrors[i].name, ", percent: ");
             out_int(k, mi->mirrors[i].percent);
             out(k, "}\n");
         }
     }
     if (s->weighted) {
-        out(k, "      weighted:\n");
+        out(k, "      weighted:\n        services:\n");
         for (size_t i = 0; i < s->weighted->n_services; i++) {
-            OUT(k, "        - {name: ", s->weighted->services[i].name, ", weight: ");
+            OUT(k, "          - {name: ", s->weighted->services[i].name, ", weight: ");
             out_int(k, s->weighted->services[i].weight);
             out(k, "}\n");
         }

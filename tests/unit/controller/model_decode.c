@@ -165,8 +165,8 @@ int main(void)
     CHECK_CONTAINS(error(&r, 0), "unknown middleware type 'nosuchtype'");
     CHECK_CONTAINS(r.dump, "stripPrefix:\n        prefixes: /a,/b");
     CHECK_CONTAINS(r.dump, "mirroring:\n        service: main\n        mirrorBody: true\n        maxBodySize: -1\n"
-                           "        - {name: shadow, percent: 10}");
-    CHECK_CONTAINS(r.dump, "weighted:\n        - {name: a, weight: 3}\n        - {name: b, weight: 1}");
+                           "        mirrors:\n          - {name: shadow, percent: 10}");
+    CHECK_CONTAINS(r.dump, "weighted:\n        services:\n          - {name: a, weight: 3}\n          - {name: b, weight: 1}");
     CHECK_CONTAINS(r.dump, "tcp:\n  routers:\n    db:\n      rule: HostSNI(`db.example`)");
     CHECK_CONTAINS(r.dump, "passthrough: true");
     CHECK_CONTAINS(r.dump, "- {address: 10.0.0.5:5432}");

@@ -18,6 +18,10 @@ echo "### TCP: TLS passthrough throughput (gantry vs HAProxy mode tcp)"
 echo
 bash bench/tcp_passthrough.sh "$BUILD"
 echo
+echo "### What mirroring costs the main traffic"
+echo
+bash bench/mirror_cost.sh "$BUILD"
+echo
 echo "### Routing table"
 echo
 "$BUILD/bench/table_bench" 2>/dev/null | grep -v "configuration applied" || "$BUILD/bench/table_bench"

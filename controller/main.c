@@ -26,6 +26,7 @@
 #include "cli_healthcheck.h"
 #include "provider_docker.h"
 #include "provider_file.h"
+#include "provider_kubernetes.h"
 #include "static_config.h"
 #include "watcher.h"
 
@@ -105,8 +106,20 @@ static int run(struct static_config *c)
         log_error("%s", d.msg);
         return 1;
     }
-    if (c->kube.enabled)
-        log_warn("providers.kubernetesIngress is not available in this build yet; ignored");
+    struct kube_provider_config kc = {
+        .endpoint = c->kube.endpoint,
+        .token = c->kube.token,
+        .cert_auth_file_path = c->kube.cert_auth_file_path,
+        .label_selector = c->kube.label_selector,
+        .ingress_class = c->kube.ingress_class,
+        .namespaces = c->kube.namespaces,
+        .n_namespaces = c->kube.n_namespaces,
+        .allow_external_name_services = c->kube.allow_external_name_services,
+    };
+    if (c->kube.enabled && provider_kubernetes_start(&kc, &d) != 0) {
+        log_error("%s", d.msg);
+        return 1;
+    }
 
     if (server_start(&d) != 0 || watcher_start(&d) != 0) {
         log_error("%s", d.msg);
@@ -140,6 +153,7 @@ static int run(struct static_config *c)
     server_stop();
     provider_file_stop();
     provider_docker_stop();
+    provider_kubernetes_stop();
     aggregator_shutdown();
     accesslog_close();
     status_shutdown();

@@ -119,7 +119,7 @@ class Gantry(Process):
     """The real binary with a static configuration given as flags, and a
     dynamic configuration file the test can rewrite."""
 
-    def __init__(self, tmpdir, dynamic=None, args=(), entrypoints=("web",), workers=2, check_exit=True):
+    def __init__(self, tmpdir, dynamic=None, args=(), entrypoints=("web",), workers=2, check_exit=True, env_extra=None):
         self.dir = str(tmpdir)
         self.dynamic_path = os.path.join(self.dir, "dynamic.yaml")
         self.ports = {ep: free_port() for ep in entrypoints}
@@ -136,6 +136,7 @@ class Gantry(Process):
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        env.update(env_extra or {})
         super().__init__(argv, "gantry", env=env)
         self.port = self.ports[entrypoints[0]]
 

@@ -1,0 +1,37 @@
+/*
+ * A cache of Kubernetes objects of one kind, keyed by "namespace/name"
+ * (or "name" for cluster-scoped kinds): what list and watch have said so
+ * far. Owns the cJSON objects. Watcher thread only.
+ */
+#ifndef GANTRY_K8S_STORE_H
+#define GANTRY_K8S_STORE_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+struct k8s_store_item {
+    char *key;
+    cJSON *obj;
+    struct k8s_store_item *next;
+};
+
+struct k8s_store {
+    struct k8s_store_item **buckets;
+    size_t n_buckets, n;
+};
+
+void k8s_store_init(struct k8s_store *s);
+void k8s_store_clear(struct k8s_store *s);
+/* "namespace/name" or "name" of <obj>; NULL when metadata.name is missing. */
+char *k8s_object_key(const cJSON *obj, char *buf, size_t len);
+/* Takes ownership of <obj>, replacing (and freeing) an older one. */
+void k8s_store_put(struct k8s_store *s, const char *key, cJSON *obj);
+void k8s_store_del(struct k8s_store *s, const char *key);
+const cJSON *k8s_store_get(const struct k8s_store *s, const char *key);
+/* Every object, sorted by key (deterministic configurations); free() it. */
+const cJSON **k8s_store_list(const struct k8s_store *s, size_t *n);
+/* Moves everything of <from> into <to> (emptied first); <from> ends empty. */
+void k8s_store_swap(struct k8s_store *to, struct k8s_store *from);
+
+#endif

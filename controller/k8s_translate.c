@@ -1,0 +1,434 @@
+/*
+ * Ingress translation (see k8s_translate.h).
+ */
+#include "k8s_translate.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#define PRIO_EXACT_HOST 4000000000LL
+#define PRIO_WILDCARD_HOST 2000000000LL
+#define PRIO_DEFAULT_BACKEND 1
+
+struct tx {
+    const struct k8s_objects *objs;
+    const struct k8s_translate_options *o;
+    struct model *m;
+    struct arena *pa;
+    struct ptr_vec *problems;
+};
+
+/* ---- JSON helpers ---- */
+
+static const cJSON *get(const cJSON *o, const char *k)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+    const cJSON *v = get(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static const char *meta_str(const cJSON *o, const char *k)
+{
+    return str(get(o, "metadata"), k);
+}
+
+static const char *annotation(const cJSON *o, const char *k)
+{
+    return str(get(get(o, "metadata"), "annotations"), k);
+}
+
+static const char *label(const cJSON *o, const char *k)
+{
+    return str(get(get(o, "metadata"), "labels"), k);
+}
+
+static void problem(struct tx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct tx *t, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ptr_vec_push(t->pa, t->problems, arena_strdup(t->pa, msg));
+}
+
+/* ---- class selection ---- */
+
+static const cJSON *our_class(const struct k8s_objects *objs, const char *name)
+{
+    for (size_t i = 0; i < objs->n_ingress_classes; i++) {
+        const cJSON *c = objs->ingress_classes[i];
+        const char *n = meta_str(c, "name"), *ctl = str(get(c, "spec"), "controller");
+        if (n && ctl && strcmp(ctl, K8S_CONTROLLER_NAME) == 0 && (name == NULL || strcmp(n, name) == 0))
+            return c;
+    }
+    return NULL;
+}
+
+bool k8s_ingress_is_ours(const struct k8s_objects *objs, const struct k8s_translate_options *o, const cJSON *ingress)
+{
+    const char *cls = str(get(ingress, "spec"), "ingressClassName");
+    if (cls != NULL)
+        return our_class(objs, cls) != NULL;
+    const char *legacy = annotation(ingress, "kubernetes.io/ingress.class");
+    if (legacy != NULL)
+        return strcmp(legacy, o->ingress_class ? o->ingress_class : "gantry") == 0;
+    for (size_t i = 0; i < objs->n_ingress_classes; i++) { /* no class: the default one, if it is ours */
+        const cJSON *c = objs->ingress_classes[i];
+        const char *def = annotation(c, "ingressclass.kubernetes.io/is-default-class");
+        const char *ctl = str(get(c, "spec"), "controller");
+        if (def && strcmp(def, "true") == 0 && ctl && strcmp(ctl, K8S_CONTROLLER_NAME) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* ---- lookups ---- */
+
+static const cJSON *find_ns(const cJSON **items, size_t n, const char *ns, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *in = meta_str(items[i], "name"), *ins = meta_str(items[i], "namespace");
+        if (in && ins && strcmp(in, name) == 0 && strcmp(ins, ns) == 0)
+            return items[i];
+    }
+    return NULL;
+}
+
+/* A name safe in a router/service name: [a-z0-9-], the rest folded to '-'. */
+static const char *slug(struct arena *a, const char *s)
+{
+    char *out = arena_strdup(a, s);
+    for (char *p = out; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '-'))
+            *p = '-';
+    return out;
+}
+
+/* ---- backends ---- */
+
+struct backend_ref {
+    const char *service;
+    const char *port_name; /* or */
+    int port_number;
+};
+
+static bool backend_of(const cJSON *backend, struct backend_ref *out)
+{
+    const cJSON *svc = get(backend, "service");
+    out->service = str(svc, "name");
+    const cJSON *port = get(svc, "port");
+    out->port_name = str(port, "name");
+    const cJSON *num = get(port, "number");
+    out->port_number = cJSON_IsNumber(num) ? num->valueint : 0;
+    return out->service != NULL && (out->port_name != NULL || out->port_number > 0);
+}
+
+static bool endpoint_usable(const cJSON *ep, bool want_ready)
+{
+    const cJSON *cond = get(ep, "conditions");
+    const cJSON *ready = get(cond, "ready"), *serving = get(cond, "serving"), *terminating = get(cond, "terminating");
+    bool is_ready = ready == NULL || cJSON_IsNull(ready) || cJSON_IsTrue(ready); /* unset means ready */
+    if (want_ready)
+        return is_ready;
+    return cJSON_IsTrue(serving) && cJSON_IsTrue(terminating);
+}
+
+static void add_url(struct tx *t, struct ptr_vec *urls, const char *scheme, const char *addr, int port)
+{
+    bool v6 = strchr(addr, ':') != NULL;
+    ptr_vec_push(&t->m->arena, urls,
+                 arena_printf(&t->m->arena, "%s://%s%s%s:%d", scheme, v6 ? "[" : "", addr, v6 ? "]" : "", port));
+}
+
+/* The service "<ns>-<svc>-<port>" for <ref>, created once; NULL (with a
+ * problem) when the Service or its port does not exist. */
+static const char *service_for(struct tx *t, const char *ns, const char *ingress, const struct backend_ref *ref)
+{
+    char portbuf[32];
+    snprintf(portbuf, sizeof(portbuf), "%d", ref->port_number);
+    const char *port_text = ref->port_name ? ref->port_name : portbuf;
+    const char *name = arena_printf(&t->m->arena, "%s-%s-%s", slug(t->pa, ns), slug(t->pa, ref->service),
+                                    slug(t->pa, port_text));
+    if (model_find_service(t->m, name) != NULL)
+        return name;
+    const cJSON *svc = find_ns(t->objs->services, t->objs->n_services, ns, ref->service);
+    if (svc == NULL) {
+        problem(t, "ingress %s/%s: service %s/%s does not exist (path skipped)", ns, ingress, ns, ref->service);
+        return NULL;
+    }
+    const cJSON *spec = get(svc, "spec");
+    const cJSON *ports = get(spec, "ports");
+    const cJSON *sp = NULL;
+    for (const cJSON *p = ports ? ports->child : NULL; p; p = p->next) {
+        const char *pn = str(p, "name");
+        const cJSON *pnum = get(p, "port");
+        if ((ref->port_name && pn && strcmp(pn, ref->port_name) == 0) ||
+            (!ref->port_name && cJSON_IsNumber(pnum) && pnum->valueint == ref->port_number)) {
+            sp = p;
+            break;
+        }
+    }
+    const char *type = str(spec, "type");
+    struct ptr_vec urls = {0};
+    if (type && strcmp(type, "ExternalName") == 0) {
+        if (!t->o->allow_external_name) {
+            problem(t,
+                    "ingress %s/%s: service %s/%s is of type ExternalName, which is not allowed "
+                    "(providers.kubernetesIngress.allowExternalNameServices) (path skipped)",
+                    ns, ingress, ns, ref->service);
+            return NULL;
+        }
+        const char *ext = str(spec, "externalName");
+        int port = sp && cJSON_IsNumber(get(sp, "port")) ? get(sp, "port")->valueint : ref->port_number;
+        if (ext == NULL || port <= 0) {
+            problem(t, "ingress %s/%s: ExternalName service %s/%s has no name or port (path skipped)", ns, ingress, ns,
+                    ref->service);
+            return NULL;
+        }
+        add_url(t, &urls, port == 443 ? "https" : "http", ext, port);
+    } else {
+        if (sp == NULL) {
+            problem(t, "ingress %s/%s: service %s/%s has no port %s (path skipped)", ns, ingress, ns, ref->service,
+                    port_text);
+            return NULL;
+        }
+        const char *sp_name = str(sp, "name");
+        const cJSON *sp_num = get(sp, "port");
+        const cJSON *target = get(sp, "targetPort");
+        /* EndpointSlices of the Service carry the resolved target port, by the service port's name */
+        for (int pass = 0; pass < 2 && urls.len == 0; pass++) { /* ready ones, else serving-but-terminating */
+            for (size_t i = 0; i < t->objs->n_endpoint_slices; i++) {
+                const cJSON *es = t->objs->endpoint_slices[i];
+                const char *owner = label(es, "kubernetes.io/service-name");
+                const char *esns = meta_str(es, "namespace");
+                if (!owner || !esns || strcmp(owner, ref->service) != 0 || strcmp(esns, ns) != 0)
+                    continue;
+                int port = 0;
+                for (const cJSON *p = get(es, "ports") ? get(es, "ports")->child : NULL; p; p = p->next) {
+                    const char *pn = str(p, "name");
+                    bool same = (pn == NULL || pn[0] == '\0') ? (sp_name == NULL || sp_name[0] == '\0')
+                                                              : (sp_name && strcmp(pn, sp_name) == 0);
+                    if (same && cJSON_IsNumber(get(p, "port")))
+                        port = get(p, "port")->valueint;
+                }
+                if (port == 0 && cJSON_IsNumber(target)) /* a slice without ports: the numeric targetPort */
+                    port = target->valueint;
+                if (port <= 0)
+                    continue;
+                bool https = (sp_name && strcmp(sp_name, "https") == 0) ||
+                             (cJSON_IsNumber(sp_num) && sp_num->valueint == 443);
+                for (const cJSON *ep = get(es, "endpoints") ? get(es, "endpoints")->child : NULL; ep; ep = ep->next) {
+                    if (!endpoint_usable(ep, pass == 0))
+                        continue;
+                    for (const cJSON *a = get(ep, "addresses") ? get(ep, "addresses")->child : NULL; a; a = a->next)
+                        if (cJSON_IsString(a))
+                            add_url(t, &urls, https ? "https" : "http", a->valuestring, port);
+                }
+            }
+        }
+    }
+    struct model_service *s = arena_alloc(&t->m->arena, sizeof(*s));
+    s->name = name;
+    s->origin = (struct model_origin){"kubernetes", arena_printf(&t->m->arena, "service %s/%s", ns, ref->service)};
+    struct model_lb *lb = arena_alloc(&t->m->arena, sizeof(*lb));
+    lb->pass_host_header = true;
+    lb->servers = arena_alloc(&t->m->arena, (urls.len ? urls.len : 1) * sizeof(*lb->servers));
+    lb->n_servers = urls.len;
+    for (size_t i = 0; i < urls.len; i++)
+        lb->servers[i] = (struct model_server){.url = urls.items[i], .weight = 1};
+    s->lb = lb;
+    ptr_vec_push(&t->m->arena, &t->m->services, s);
+    return name;
+}
+
+/* ---- rules ---- */
+
+/* The rule text for <host> and <path> of <path_type>; NULL when invalid. */
+static const char *rule_text(struct arena *a, const char *host, const char *path, const char *path_type, bool *exact)
+{
+    char hostpart[600] = "";
+    if (host && *host)
+        snprintf(hostpart, sizeof(hostpart), "Host(`%s`)", host);
+    *exact = path_type && strcmp(path_type, "Exact") == 0;
+    if (path == NULL || path[0] != '/' || strchr(path, '`'))
+        return NULL;
+    char pathpart[1200];
+    size_t len = strlen(path);
+    if (*exact) {
+        snprintf(pathpart, sizeof(pathpart), "Path(`%s`)", path);
+    } else if (len == 1) {
+        snprintf(pathpart, sizeof(pathpart), "PathPrefix(`/`)");
+    } else {
+        while (len > 1 && path[len - 1] == '/') /* "/foo/" is the prefix "/foo" */
+            len--;
+        snprintf(pathpart, sizeof(pathpart), "(Path(`%.*s`) || PathPrefix(`%.*s/`))", (int)len, path, (int)len, path);
+    }
+    if (hostpart[0])
+        return arena_printf(a, "%s && %s", hostpart, pathpart);
+    return arena_strdup(a, pathpart);
+}
+
+static bool valid_host(const char *h)
+{
+    if (h == NULL || *h == '\0' || strlen(h) > 253)
+        return false;
+    for (const char *p = h; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '.' || (*p == '*' && p == h && p[1] == '.')))
+            return false;
+    return true;
+}
+
+static void add_router(struct tx *t, const char *name, const char *rule, const char *service, int64_t priority, bool tls,
+                       const char *source)
+{
+    struct model_router *r = arena_alloc(&t->m->arena, sizeof(*r));
+    r->name = tls ? arena_printf(&t->m->arena, "%s-tls", name) : name;
+    r->rule = rule;
+    r->service = service;
+    r->priority = priority;
+    if (tls)
+        r->tls = arena_alloc(&t->m->arena, sizeof(*r->tls));
+    r->origin = (struct model_origin){"kubernetes", source};
+    ptr_vec_push(&t->m->arena, &t->m->routers, r);
+}
+
+static unsigned char *b64(struct arena *a, const char *in, size_t *out_len)
+{
+    size_t n = strlen(in);
+    if (n % 4 != 0)
+        return NULL;
+    unsigned char *out = arena_alloc(a, n / 4 * 3 + 1);
+    int r = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
+    if (r < 0)
+        return NULL;
+    size_t len = (size_t)r;
+    for (size_t i = n; i > 0 && in[i - 1] == '='; i--)
+        len--;
+    out[len] = '\0';
+    *out_len = len;
+    return out;
+}
+
+static bool add_tls(struct tx *t, const char *ns, const char *ingress, const cJSON *tls)
+{
+    bool any = false;
+    for (const cJSON *e = tls ? tls->child : NULL; e; e = e->next) {
+        const char *secret = str(e, "secretName");
+        if (secret == NULL) {
+            any = true; /* TLS with the default certificate */
+            continue;
+        }
+        const cJSON *s = find_ns(t->objs->secrets, t->objs->n_secrets, ns, secret);
+        const cJSON *data = get(s, "data");
+        const char *crt = str(data, "tls.crt"), *key = str(data, "tls.key");
+        size_t cl, kl;
+        unsigned char *c = crt ? b64(t->pa, crt, &cl) : NULL, *k = key ? b64(t->pa, key, &kl) : NULL;
+        if (s == NULL) {
+            problem(t, "ingress %s/%s: TLS secret %s/%s does not exist (the default certificate is used)", ns, ingress, ns,
+                    secret);
+        } else if (c == NULL || k == NULL) {
+            problem(t, "ingress %s/%s: TLS secret %s/%s has no valid tls.crt and tls.key (the default certificate is used)",
+                    ns, ingress, ns, secret);
+        } else {
+            struct model_tls_cert *mc = arena_alloc(&t->m->arena, sizeof(*mc));
+            mc->cert_pem = arena_strndup(&t->m->arena, (const char *)c, cl);
+            mc->key_pem = arena_strndup(&t->m->arena, (const char *)k, kl);
+            mc->origin = (struct model_origin){"kubernetes", arena_printf(&t->m->arena, "secret %s/%s", ns, secret)};
+            ptr_vec_push(&t->m->arena, &t->m->certs, mc);
+        }
+        any = true;
+    }
+    return any;
+}
+
+static void translate_ingress(struct tx *t, const cJSON *ing)
+{
+    const char *ns = meta_str(ing, "namespace"), *name = meta_str(ing, "name");
+    if (ns == NULL || name == NULL)
+        return;
+    const char *source = arena_printf(&t->m->arena, "ingress %s/%s", ns, name);
+    const cJSON *spec = get(ing, "spec");
+    bool tls = add_tls(t, ns, name, get(spec, "tls"));
+    const char *base = arena_printf(t->pa, "%s-%s", slug(t->pa, ns), slug(t->pa, name));
+    int rule_i = 0;
+    for (const cJSON *rule = get(spec, "rules") ? get(spec, "rules")->child : NULL; rule; rule = rule->next, rule_i++) {
+        const char *host = str(rule, "host");
+        if (host && !valid_host(host)) {
+            problem(t, "ingress %s/%s: rule %d: invalid host `%s` (rule skipped)", ns, name, rule_i, host);
+            continue;
+        }
+        int64_t host_prio = host == NULL ? 0 : host[0] == '*' ? PRIO_WILDCARD_HOST : PRIO_EXACT_HOST;
+        const cJSON *paths = get(get(rule, "http"), "paths");
+        int path_i = 0;
+        for (const cJSON *p = paths ? paths->child : NULL; p; p = p->next, path_i++) {
+            const char *path = str(p, "path");
+            if (path == NULL)
+                path = "/";
+            const char *ptype = str(p, "pathType");
+            if (ptype && strcmp(ptype, "Exact") != 0 && strcmp(ptype, "Prefix") != 0 &&
+                strcmp(ptype, "ImplementationSpecific") != 0) {
+                problem(t, "ingress %s/%s: path %s: unknown pathType %s (path skipped)", ns, name, path, ptype);
+                continue;
+            }
+            bool exact;
+            const char *rt = rule_text(&t->m->arena, host, path, ptype, &exact);
+            struct backend_ref ref;
+            if (rt == NULL) {
+                problem(t, "ingress %s/%s: invalid path `%s` (path skipped)", ns, name, path);
+                continue;
+            }
+            if (!backend_of(get(p, "backend"), &ref)) {
+                problem(t, "ingress %s/%s: path %s: a backend needs service.name and service.port (path skipped)", ns,
+                        name, path);
+                continue;
+            }
+            const char *svc = service_for(t, ns, name, &ref);
+            if (svc == NULL)
+                continue;
+            size_t plen = strlen(path);
+            while (!exact && plen > 1 && path[plen - 1] == '/')
+                plen--;
+            int64_t prio = host_prio + (int64_t)plen * 2 + (exact ? 1 : 0) + 2;
+            const char *rname = arena_printf(&t->m->arena, "%s-%d-%d", base, rule_i, path_i);
+            add_router(t, rname, rt, svc, prio, false, source);
+            if (tls)
+                add_router(t, rname, rt, svc, prio, true, source);
+        }
+    }
+    struct backend_ref def;
+    const cJSON *db = get(spec, "defaultBackend");
+    if (db != NULL) {
+        if (!backend_of(db, &def)) {
+            problem(t, "ingress %s/%s: defaultBackend needs service.name and service.port (skipped)", ns, name);
+            return;
+        }
+        const char *svc = service_for(t, ns, name, &def);
+        if (svc == NULL)
+            return;
+        const char *rname = arena_printf(&t->m->arena, "%s-default", base);
+        add_router(t, rname, "PathPrefix(`/`)", svc, PRIO_DEFAULT_BACKEND, false, source);
+        if (tls)
+            add_router(t, rname, "PathPrefix(`/`)", svc, PRIO_DEFAULT_BACKEND, true, source);
+    }
+}
+
+struct model *k8s_translate(const struct k8s_objects *objs, const struct k8s_translate_options *o, struct arena *pa,
+                            struct ptr_vec *problems)
+{
+    struct tx t = {.objs = objs, .o = o, .m = model_new("kubernetes"), .pa = pa, .problems = problems};
+    for (size_t i = 0; i < objs->n_ingresses; i++)
+        if (k8s_ingress_is_ours(objs, o, objs->ingresses[i]))
+            translate_ingress(&t, objs->ingresses[i]);
+    return t.m;
+}

@@ -1,0 +1,364 @@
+/*
+ * Kubernetes Ingress provider: one list+watch (k8s_watch.c) per watched
+ * kind and namespace, all on the watcher loop's curl multi handle; after
+ * any change the model is rebuilt from the caches (k8s_translate.c), a few
+ * milliseconds later so a burst of events costs one rebuild. Ready once
+ * every watch has completed its first list.
+ *
+ * Connection, first match wins:
+ *   providers.kubernetesIngress.endpoint (+ token, certAuthFilePath);
+ *   KUBECONFIG (current context: server, certificate-authority[-data],
+ *   token / tokenFile / client-certificate[-data] + client-key[-data]);
+ *   in-cluster: KUBERNETES_SERVICE_HOST/_PORT and the service account's
+ *   token (re-read at every request, as it rotates) and CA.
+ */
+#include "provider_kubernetes.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "../common/log.h"
+#include "../proxy/status.h"
+#include "aggregator.h"
+#include "k8s_translate.h"
+#include "k8s_watch.h"
+#include "tree.h"
+#include "tree_yaml.h"
+#include "watcher.h"
+
+#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+#define REBUILD_DELAY_MS 2
+#define MAX_KUBECONFIG (1024 * 1024)
+
+enum kind { K_CLASSES, K_INGRESSES, K_SERVICES, K_SLICES, K_SECRETS, K_KINDS };
+
+static const struct {
+    const char *name, *collection; /* collection path relative to the group version, "%s" for the namespace part */
+    const char *group_version;
+    bool namespaced;
+} kinds[K_KINDS] = {
+    {"ingressclasses", "ingressclasses", "/apis/networking.k8s.io/v1", false},
+    {"ingresses", "ingresses", "/apis/networking.k8s.io/v1", true},
+    {"services", "services", "/api/v1", true},
+    {"endpointslices", "endpointslices", "/apis/discovery.k8s.io/v1", true},
+    {"secrets", "secrets", "/api/v1", true},
+};
+
+static struct {
+    bool started, ready;
+    struct k8s_conn conn;
+    struct k8s_translate_options opts;
+    char *ingress_class;
+    struct k8s_watch *watches; /* K_KINDS x namespaces (1 for cluster-scoped kinds) */
+    enum kind *watch_kind;
+    size_t n_watches;
+    struct watcher_timer *rebuild_timer;
+    struct arena problem_arena;
+    struct ptr_vec last_problems;
+} kp;
+
+/* ---- connection ---- */
+
+static char *decode_b64(const char *in, size_t *len)
+{
+    size_t n = strlen(in);
+    unsigned char *out = mem_alloc(n / 4 * 3 + 4);
+    int r = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
+    if (r < 0 || n % 4 != 0) {
+        free(out);
+        return NULL;
+    }
+    size_t l = (size_t)r;
+    for (size_t i = n; i > 0 && in[i - 1] == '='; i--)
+        l--;
+    out[l] = '\0';
+    *len = l;
+    return (char *)out;
+}
+
+static const char *scalar(const struct tree_node *map, const char *key)
+{
+    const struct tree_node *v = tree_map_get(map, key);
+    return v && v->kind == TREE_SCALAR ? v->scalar : NULL;
+}
+
+/* The entry named <name> of a kubeconfig list (clusters, users, contexts). */
+static const struct tree_node *named(const struct tree_node *root, const char *list, const char *name, const char *inner)
+{
+    const struct tree_node *seq = tree_map_get(root, list);
+    for (size_t i = 0; seq && seq->kind == TREE_SEQ && i < seq->n; i++) {
+        const char *n = scalar(seq->items[i], "name");
+        if (n && name && strcmp(n, name) == 0)
+            return tree_map_get(seq->items[i], inner);
+    }
+    return NULL;
+}
+
+static int from_kubeconfig(const char *path, struct diag *d)
+{
+    size_t len;
+    char *text = read_file(path, MAX_KUBECONFIG, &len, d);
+    if (text == NULL)
+        return -1;
+    struct arena a;
+    arena_init(&a);
+    struct tree_node *root = tree_yaml_parse(&a, path, text, len, d);
+    free(text);
+    int rc = -1;
+    if (root == NULL)
+        goto out;
+    const char *ctx_name = scalar(root, "current-context");
+    const struct tree_node *ctx = named(root, "contexts", ctx_name, "context");
+    if (ctx == NULL) {
+        diag_set(d, "%s: current-context '%s' is not among the contexts", path, ctx_name ? ctx_name : "");
+        goto out;
+    }
+    const struct tree_node *cluster = named(root, "clusters", scalar(ctx, "cluster"), "cluster");
+    const struct tree_node *user = named(root, "users", scalar(ctx, "user"), "user");
+    const char *server = scalar(cluster, "server");
+    if (server == NULL) {
+        diag_set(d, "%s: the current context's cluster has no server", path);
+        goto out;
+    }
+    kp.conn.base_url = mem_strdup(server);
+    size_t l = strlen(kp.conn.base_url);
+    if (l > 0 && kp.conn.base_url[l - 1] == '/')
+        kp.conn.base_url[l - 1] = '\0';
+    const char *v;
+    if ((v = scalar(cluster, "certificate-authority")) != NULL)
+        kp.conn.ca_file = mem_strdup(v);
+    if ((v = scalar(cluster, "certificate-authority-data")) != NULL &&
+        (kp.conn.ca_pem = decode_b64(v, &kp.conn.ca_pem_len)) == NULL) {
+        diag_set(d, "%s: certificate-authority-data is not base64", path);
+        goto out;
+    }
+    if ((v = scalar(user, "token")) != NULL)
+        kp.conn.token = mem_strdup(v);
+    if ((v = scalar(user, "tokenFile")) != NULL)
+        kp.conn.token_file = mem_strdup(v);
+    if ((v = scalar(user, "client-certificate")) != NULL)
+        kp.conn.client_cert = mem_strdup(v);
+    if ((v = scalar(user, "client-key")) != NULL)
+        kp.conn.client_key = mem_strdup(v);
+    if ((v = scalar(user, "client-certificate-data")) != NULL)
+        kp.conn.cert_pem = decode_b64(v, &kp.conn.cert_pem_len);
+    if ((v = scalar(user, "client-key-data")) != NULL)
+        kp.conn.key_pem = decode_b64(v, &kp.conn.key_pem_len);
+    rc = 0;
+out:
+    arena_free(&a);
+    return rc;
+}
+
+static int resolve_connection(const struct kube_provider_config *cfg, struct diag *d, const char **how)
+{
+    if (cfg->endpoint && *cfg->endpoint) {
+        kp.conn.base_url = mem_strdup(cfg->endpoint);
+        size_t l = strlen(kp.conn.base_url);
+        if (l > 0 && kp.conn.base_url[l - 1] == '/')
+            kp.conn.base_url[l - 1] = '\0';
+        if (cfg->token && *cfg->token)
+            kp.conn.token = mem_strdup(cfg->token);
+        if (cfg->cert_auth_file_path && *cfg->cert_auth_file_path)
+            kp.conn.ca_file = mem_strdup(cfg->cert_auth_file_path);
+        *how = "providers.kubernetesIngress.endpoint";
+        return 0;
+    }
+    const char *kc = getenv("KUBECONFIG");
+    if (kc && *kc) {
+        char first[1024];
+        snprintf(first, sizeof(first), "%.*s", (int)strcspn(kc, ":"), kc); /* the first file of the list */
+        *how = "KUBECONFIG";
+        return from_kubeconfig(first, d);
+    }
+    const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+    if (host && *host && port && *port) {
+        char url[512];
+        bool v6 = strchr(host, ':') != NULL;
+        snprintf(url, sizeof(url), "https://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port);
+        kp.conn.base_url = mem_strdup(url);
+        kp.conn.token_file = mem_strdup(SA_DIR "/token");
+        kp.conn.ca_file = mem_strdup(SA_DIR "/ca.crt");
+        if (access(kp.conn.token_file, R_OK) != 0)
+            return diag_set(d, "in-cluster: cannot read the service account token %s", kp.conn.token_file);
+        *how = "in-cluster service account";
+        return 0;
+    }
+    return diag_set(d, "providers.kubernetesIngress: no API server: set providers.kubernetesIngress.endpoint, "
+                       "KUBECONFIG, or run in a pod (KUBERNETES_SERVICE_HOST)");
+}
+
+/* ---- model ---- */
+
+static bool same_problems(const struct ptr_vec *a, const struct ptr_vec *b)
+{
+    if (a->len != b->len)
+        return false;
+    for (size_t i = 0; i < a->len; i++)
+        if (strcmp(a->items[i], b->items[i]) != 0)
+            return false;
+    return true;
+}
+
+/* Every cached object of <k>, over all namespaces, sorted per watch. */
+static const cJSON **collect(enum kind k, size_t *n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < kp.n_watches; i++)
+        if (kp.watch_kind[i] == k)
+            total += kp.watches[i].store.n;
+    const cJSON **out = mem_alloc((total ? total : 1) * sizeof(*out));
+    size_t o = 0;
+    for (size_t i = 0; i < kp.n_watches; i++) {
+        if (kp.watch_kind[i] != k)
+            continue;
+        size_t m;
+        const cJSON **items = k8s_store_list(&kp.watches[i].store, &m);
+        memcpy(out + o, items, m * sizeof(*out));
+        o += m;
+        free(items);
+    }
+    *n = o;
+    return out;
+}
+
+static void rebuild(void *data)
+{
+    (void)data;
+    struct k8s_objects objs;
+    objs.ingress_classes = collect(K_CLASSES, &objs.n_ingress_classes);
+    objs.ingresses = collect(K_INGRESSES, &objs.n_ingresses);
+    objs.services = collect(K_SERVICES, &objs.n_services);
+    objs.endpoint_slices = collect(K_SLICES, &objs.n_endpoint_slices);
+    objs.secrets = collect(K_SECRETS, &objs.n_secrets);
+    struct arena pa;
+    arena_init(&pa);
+    struct ptr_vec problems = {0};
+    struct model *m = k8s_translate(&objs, &kp.opts, &pa, &problems);
+    if (!same_problems(&problems, &kp.last_problems)) { /* each problem logged once */
+        for (size_t i = 0; i < problems.len; i++) {
+            bool old = false;
+            for (size_t j = 0; j < kp.last_problems.len && !old; j++)
+                old = strcmp(problems.items[i], kp.last_problems.items[j]) == 0;
+            if (!old)
+                log_error("kubernetes provider: %s", (const char *)problems.items[i]);
+        }
+        arena_free(&kp.problem_arena);
+        arena_init(&kp.problem_arena);
+        kp.last_problems = (struct ptr_vec){0};
+        for (size_t i = 0; i < problems.len; i++)
+            ptr_vec_push(&kp.problem_arena, &kp.last_problems, arena_strdup(&kp.problem_arena, problems.items[i]));
+    }
+    for (size_t i = 0; i < problems.len; i++)
+        ptr_vec_push(&m->arena, &m->problems, arena_strdup(&m->arena, problems.items[i]));
+    arena_free(&pa);
+    free(objs.ingress_classes);
+    free(objs.ingresses);
+    free(objs.services);
+    free(objs.endpoint_slices);
+    free(objs.secrets);
+    aggregator_submit(m);
+}
+
+static void on_changed(struct k8s_watch *w, void *data)
+{
+    (void)w;
+    (void)data;
+    if (!kp.ready) {
+        for (size_t i = 0; i < kp.n_watches; i++)
+            if (!kp.watches[i].synced)
+                return; /* the first configuration waits for every first list */
+        kp.ready = true;
+        log_info("kubernetes provider: synchronised with %s (%zu watches)", kp.conn.base_url, kp.n_watches);
+        status_provider_set("kubernetes", true, true);
+    }
+    if (!watcher_timer_armed(kp.rebuild_timer))
+        watcher_timer_arm(kp.rebuild_timer, REBUILD_DELAY_MS);
+}
+
+/* ---- start and stop ---- */
+
+static void add_watch(enum kind k, const char *ns, const char *selector)
+{
+    char path[512];
+    if (ns)
+        snprintf(path, sizeof(path), "%s/namespaces/%s/%s", kinds[k].group_version, ns, kinds[k].collection);
+    else
+        snprintf(path, sizeof(path), "%s/%s", kinds[k].group_version, kinds[k].collection);
+    size_t i = kp.n_watches++;
+    kp.watch_kind[i] = k;
+    k8s_watch_start(&kp.watches[i], kinds[k].name, path, selector, &kp.conn, on_changed, NULL);
+}
+
+int provider_kubernetes_start(const struct kube_provider_config *cfg, struct diag *d)
+{
+    memset(&kp, 0, sizeof(kp));
+    arena_init(&kp.problem_arena);
+    const char *how = "";
+    if (resolve_connection(cfg, d, &how) != 0)
+        return -1;
+    kp.ingress_class = mem_strdup(cfg->ingress_class && *cfg->ingress_class ? cfg->ingress_class : "gantry");
+    kp.opts = (struct k8s_translate_options){.ingress_class = kp.ingress_class,
+                                              .allow_external_name = cfg->allow_external_name_services};
+    size_t n_ns = cfg->n_namespaces ? cfg->n_namespaces : 1;
+    size_t cap = 1 + (K_KINDS - 1) * n_ns;
+    kp.watches = mem_calloc(cap, sizeof(*kp.watches));
+    kp.watch_kind = mem_calloc(cap, sizeof(*kp.watch_kind));
+    kp.rebuild_timer = watcher_timer_new(rebuild, NULL);
+    kp.started = true;
+    status_provider_set("kubernetes", false, false);
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    char *sel = NULL;
+    if (cfg->label_selector && *cfg->label_selector) {
+        char *enc = curl_easy_escape(NULL, cfg->label_selector, 0);
+        size_t l = strlen(enc) + 16;
+        sel = mem_alloc(l);
+        snprintf(sel, l, "labelSelector=%s", enc);
+        curl_free(enc);
+    }
+    log_info("kubernetes provider: API server %s (%s)%s%s", kp.conn.base_url, how, sel ? ", ingresses with " : "",
+             sel ? cfg->label_selector : "");
+    add_watch(K_CLASSES, NULL, "");
+    for (size_t i = 0; i < n_ns; i++) {
+        const char *ns = cfg->n_namespaces ? cfg->namespaces[i] : NULL;
+        add_watch(K_INGRESSES, ns, sel ? sel : "");
+        add_watch(K_SERVICES, ns, "");
+        add_watch(K_SLICES, ns, "");
+        add_watch(K_SECRETS, ns, "fieldSelector=type%3Dkubernetes.io%2Ftls");
+    }
+    free(sel);
+    return 0;
+}
+
+bool provider_kubernetes_ready(void)
+{
+    return kp.ready;
+}
+
+void provider_kubernetes_stop(void)
+{
+    if (!kp.started)
+        return;
+    for (size_t i = 0; i < kp.n_watches; i++)
+        k8s_watch_stop(&kp.watches[i]);
+    free(kp.watches);
+    free(kp.watch_kind);
+    watcher_timer_free(kp.rebuild_timer);
+    free(kp.conn.base_url);
+    free(kp.conn.token);
+    free(kp.conn.token_file);
+    free(kp.conn.ca_file);
+    free(kp.conn.client_cert);
+    free(kp.conn.client_key);
+    free(kp.conn.ca_pem);
+    free(kp.conn.cert_pem);
+    free(kp.conn.key_pem);
+    free(kp.ingress_class);
+    arena_free(&kp.problem_arena);
+    kp.started = false;
+}

@@ -1,0 +1,29 @@
+/*
+ * Kubernetes Ingress provider (see provider_kubernetes.c). Watcher thread.
+ */
+#ifndef GANTRY_PROVIDER_KUBERNETES_H
+#define GANTRY_PROVIDER_KUBERNETES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../common/diag.h"
+
+struct kube_provider_config {
+    const char *endpoint;           /* https://host:port; NULL: KUBECONFIG, then in-cluster */
+    const char *token;              /* bearer token (with endpoint) */
+    const char *cert_auth_file_path; /* CA bundle (with endpoint) */
+    const char *label_selector;     /* Ingresses only */
+    const char *ingress_class;      /* the legacy annotation's value */
+    const char *const *namespaces;  /* NULL/0: all */
+    size_t n_namespaces;
+    bool allow_external_name_services;
+};
+
+/* Resolves the connection (endpoint, kubeconfig or in-cluster; an error
+ * names what is missing) and starts listing and watching. */
+int provider_kubernetes_start(const struct kube_provider_config *cfg, struct diag *d) WARN_UNUSED;
+void provider_kubernetes_stop(void);
+bool provider_kubernetes_ready(void);
+
+#endif

@@ -1,0 +1,316 @@
+"""The Kubernetes Ingress provider against the project's API-server
+emulator (k8s_emulator.py: HTTPS, bearer token, list + chunked watch,
+bookmarks, 410 Gone, faults), with real whoami backends: routes follow
+Ingress, Service and EndpointSlice changes; every fault ends with the right
+routes; class selection; the Ingress specification's path rules; TLS from
+a Secret; kubeconfig; and the real kubectl applying YAML to the emulator.
+"""
+import base64
+import os
+import shutil
+import subprocess
+import textwrap
+
+import pytest
+
+from attack import metric
+from conftest import SLOW, get, run, wait_for
+from k8s_emulator import Emulator, kubeconfig
+from test_tls import peer_names
+from tls_certs import make_cert
+
+
+@pytest.fixture
+def emu(tmp_path):
+    d = str(tmp_path)
+    cert, key = make_cert(d, "apiserver", ["localhost"], ips=["127.0.0.1"])
+    e = Emulator(cert=cert, key=key, bookmark_interval=0.5).start()
+    e.ca = d + "/ca.crt"
+    yield e
+    e.stop()
+
+
+def gantry(procs, tmp_path, emu, args=(), **kw):
+    return procs.gantry(tmp_path, None, args=["--providers.kubernetesIngress=true",
+                                              "--providers.kubernetesIngress.endpoint=" + emu.url,
+                                              "--providers.kubernetesIngress.token=" + emu.token,
+                                              "--providers.kubernetesIngress.certAuthFilePath=" + emu.ca] + list(args),
+                        **kw)
+
+
+def ingress_class(name="gantry", default=False, controller="gantry.io/ingress-controller"):
+    meta = {"name": name}
+    if default:
+        meta["annotations"] = {"ingressclass.kubernetes.io/is-default-class": "true"}
+    return {"kind": "IngressClass", "metadata": meta, "spec": {"controller": controller}}
+
+
+def service(name, port=80, port_name="http", ns="default", **spec):
+    s = {"ports": [{"name": port_name, "port": port, "targetPort": 8080, "protocol": "TCP"}]}
+    s.update(spec)
+    return {"kind": "Service", "metadata": {"name": name, "namespace": ns}, "spec": s}
+
+
+def slice_for(svc, backends, port_name="http", ns="default", name=None, ready=True, terminating=False):
+    """An EndpointSlice of <svc> whose endpoints are the whoami servers <backends> (all on one port)."""
+    port = backends[0].port if backends else 8080
+    return {"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
+            "metadata": {"name": name or svc + "-abc", "namespace": ns, "labels": {"kubernetes.io/service-name": svc}},
+            "addressType": "IPv4", "ports": [{"name": port_name, "port": port, "protocol": "TCP"}],
+            "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": ready, "serving": True,
+                                                                        "terminating": terminating}}
+                          for _ in backends[:1]]}
+
+
+def ingress(name, rules, ns="default", cls="gantry", tls=None, default_backend=None, annotations=None):
+    spec = {"rules": rules}
+    if cls:
+        spec["ingressClassName"] = cls
+    if tls:
+        spec["tls"] = tls
+    if default_backend:
+        spec["defaultBackend"] = default_backend
+    meta = {"name": name, "namespace": ns}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"kind": "Ingress", "metadata": meta, "spec": spec}
+
+
+def rule(host, paths):
+    r = {"http": {"paths": [{"path": p, "pathType": t, "backend": {"service": {"name": s, "port": {"number": 80}}}}
+                            for p, t, s in paths]}}
+    if host:
+        r["host"] = host
+    return r
+
+
+def name_of(port, path, host):
+    status, _, body = get(port, path + ("&" if "?" in path else "?") + "format=json", host)
+    if status != 200:
+        return status
+    import json
+    return json.loads(body)["name"]
+
+
+def test_routes_follow_ingress_service_and_endpointslice_changes(tmp_path, procs, emu):
+    a, b = procs.whoami(name="a"), procs.whoami(name="b")
+    emu.apply(ingress_class())
+    emu.apply(service("app"))
+    emu.apply(slice_for("app", [a]))
+    emu.apply(ingress("web", [rule("app.test", [("/", "Prefix", "app")])]))
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: g.admin("/readyz")[0] == 200, what="kubernetes provider synced")
+    wait_for(lambda: name_of(g.port, "/", "app.test") == "a", what="route to a")
+    # the endpoints move to b (a rollout): the route follows the EndpointSlice
+    emu.apply(slice_for("app", [b]))
+    wait_for(lambda: name_of(g.port, "/", "app.test") == "b", what="route to b")
+    # a second host added to the Ingress
+    emu.apply(ingress("web", [rule("app.test", [("/", "Prefix", "app")]), rule("www.test", [("/", "Prefix", "app")])]))
+    wait_for(lambda: name_of(g.port, "/", "www.test") == "b", what="second host")
+    # endpoints not ready: none left, 503 (the service has no server)
+    emu.apply(slice_for("app", [b], ready=False))
+    wait_for(lambda: name_of(g.port, "/", "app.test") == 503, what="no ready endpoint")
+    # serving but terminating endpoints are used when no ready one remains
+    emu.apply(slice_for("app", [b], ready=False, terminating=True))
+    wait_for(lambda: name_of(g.port, "/", "app.test") == "b", what="terminating endpoint used")
+    # the Ingress deleted: its routes go
+    emu.delete("Ingress", "default", "web")
+    wait_for(lambda: name_of(g.port, "/", "app.test") == 404, what="route removed")
+    assert g.api("/api/overview")["problems"] == []
+
+
+def test_watch_faults_end_with_the_right_routes(tmp_path, procs, emu):
+    a, b = procs.whoami(name="a"), procs.whoami(name="b")
+    emu.apply(ingress_class())
+    emu.apply(service("app"))
+    emu.apply(slice_for("app", [a]))
+    emu.apply(ingress("web", [rule("app.test", [("/", "Prefix", "app")])]))
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: name_of(g.port, "/", "app.test") == "a", what="initial route")
+
+    # dropped watch connections: changes made meanwhile arrive on the re-watch
+    emu.drop_watches()
+    emu.apply(slice_for("app", [b]))
+    wait_for(lambda: name_of(g.port, "/", "app.test") == "b", what="change after dropped watches")
+
+    # history compacted while the Ingress changes: 410 Gone as an ERROR event -> relist
+    emu.compact()
+    emu.apply(ingress("web", [rule("new.test", [("/", "Prefix", "app")])]))
+    wait_for(lambda: name_of(g.port, "/", "new.test") == "b", what="relist after 410 (event)")
+    assert name_of(g.port, "/", "app.test") == 404  # a deletion missed while away is not left behind
+
+    # 410 as an HTTP status on the watch request
+    emu.watch_gone_as_event = False
+    emu.compact()
+    emu.apply(ingress("web", [rule("third.test", [("/", "Prefix", "app")])]))
+    wait_for(lambda: name_of(g.port, "/", "third.test") == "b", what="relist after 410 (status)")
+
+    # 500s and a 429 with Retry-After on every request for a while: the last
+    # good routes keep serving, then the change lands
+    emu.fail_next(500, count=3)
+    emu.fail_next(429, count=1, retry_after=1)
+    emu.drop_watches()
+    emu.apply(ingress("web", [rule("fourth.test", [("/", "Prefix", "app")])]))
+    assert name_of(g.port, "/", "third.test") in ("b", 404)
+    wait_for(lambda: name_of(g.port, "/", "fourth.test") == "b", timeout=15, what="routes after 500s and 429")
+    assert name_of(g.port, "/", "third.test") == 404
+    out = g.output()
+    assert "410" in out or "expired" in out
+    assert any("ingresses?limit=500" in p for _, p in emu.requests)  # lists are paginated
+    assert any("allowWatchBookmarks=true" in p for _, p in emu.requests)
+
+
+def test_class_selection(tmp_path, procs, emu):
+    a = procs.whoami(name="a")
+    emu.apply(ingress_class("gantry"))
+    emu.apply(ingress_class("other", controller="example.com/other"))
+    emu.apply(service("app"))
+    emu.apply(slice_for("app", [a]))
+    rules = lambda h: [rule(h, [("/", "Prefix", "app")])]  # noqa: E731
+    emu.apply(ingress("mine", rules("mine.test")))
+    emu.apply(ingress("theirs", rules("theirs.test"), cls="other"))
+    emu.apply(ingress("legacy", rules("legacy.test"), cls=None, annotations={"kubernetes.io/ingress.class": "gantry"}))
+    emu.apply(ingress("legacy-other", rules("legacy-other.test"), cls=None,
+                      annotations={"kubernetes.io/ingress.class": "nginx"}))
+    emu.apply(ingress("classless", rules("classless.test"), cls=None))
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: name_of(g.port, "/", "mine.test") == "a", what="ingressClassName")
+    assert name_of(g.port, "/", "legacy.test") == "a"
+    assert name_of(g.port, "/", "theirs.test") == 404
+    assert name_of(g.port, "/", "legacy-other.test") == 404
+    assert name_of(g.port, "/", "classless.test") == 404
+    # our IngressClass becomes the default: class-less Ingresses are ours
+    emu.apply(ingress_class("gantry", default=True))
+    wait_for(lambda: name_of(g.port, "/", "classless.test") == "a", what="default class")
+
+
+def test_path_rules_of_the_ingress_specification(tmp_path, procs, emu):
+    ups = {n: procs.whoami(name=n) for n in ("root", "foo", "foo-exact", "foobar", "aaa-bbb", "wild", "default")}
+    emu.apply(ingress_class())
+    for n, up in ups.items():
+        emu.apply(service(n))
+        emu.apply(slice_for(n, [up]))
+    emu.apply(ingress("paths", [
+        rule("p.test", [("/", "Prefix", "root"), ("/foo", "Prefix", "foo"), ("/foo", "Exact", "foo-exact"),
+                        ("/foobar", "Prefix", "foobar"), ("/aaa/bbb/", "Prefix", "aaa-bbb")]),
+        rule("*.wild.test", [("/", "ImplementationSpecific", "wild")]),
+    ], default_backend={"service": {"name": "default", "port": {"number": 80}}}))
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: name_of(g.port, "/", "p.test") == "root", what="routes")
+    cases = [  # the Ingress specification's examples of Prefix matching
+        ("/", "root"), ("/foo", "foo-exact"), ("/foo/", "foo"), ("/foo/bar", "foo"), ("/foobar", "foobar"),
+        ("/foobarbaz", "root"), ("/fo", "root"), ("/aaa/bbb", "aaa-bbb"), ("/aaa/bbb/", "aaa-bbb"),
+        ("/aaa/bbbxyz", "root"), ("/aaa/bbb/ccc", "aaa-bbb"),
+    ]
+    got = [(p, name_of(g.port, p, "p.test")) for p, _ in cases]
+    assert got == cases
+    assert name_of(g.port, "/x", "a.wild.test") == "wild"
+    assert name_of(g.port, "/x", "a.b.wild.test") == "default"  # one label only; else the defaultBackend
+    assert name_of(g.port, "/anything", "unknown.test") == "default"
+
+
+def test_missing_objects_are_reported_and_the_rest_served(tmp_path, procs, emu):
+    a = procs.whoami(name="a")
+    emu.apply(ingress_class())
+    emu.apply(service("app"))
+    emu.apply(slice_for("app", [a]))
+    emu.apply(ingress("good", [rule("good.test", [("/", "Prefix", "app")])]))
+    emu.apply(ingress("nosvc", [rule("nosvc.test", [("/", "Prefix", "missing")])]))
+    bad_port = ingress("noport", [rule("noport.test", [("/", "Prefix", "app")])])
+    bad_port["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] = {"name": "grpc"}
+    emu.apply(bad_port)
+    emu.apply(ingress("nosecret", [rule("s.test", [("/", "Prefix", "app")])],
+                      tls=[{"hosts": ["s.test"], "secretName": "absent"}]))
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: name_of(g.port, "/", "good.test") == "a", what="good route")
+    problems = "\n".join(g.api("/api/overview")["problems"])
+    assert "ingress default/nosvc: service default/missing does not exist" in problems
+    assert "ingress default/noport: service default/app has no port grpc" in problems
+    assert "ingress default/nosecret: TLS secret default/absent does not exist" in problems
+    assert name_of(g.port, "/", "s.test") == "a"  # served, with the default certificate on TLS
+    assert "ingress default/nosvc" in g.output()
+
+
+def test_tls_from_a_secret_by_sni(tmp_path, procs, emu):
+    a = procs.whoami(name="a")
+    d = str(tmp_path)
+    crt, key = make_cert(d, "secure.test")
+    emu.apply(ingress_class())
+    emu.apply(service("app"))
+    emu.apply(slice_for("app", [a]))
+    emu.apply({"kind": "Secret", "metadata": {"name": "secure-tls", "namespace": "default"}, "type": "kubernetes.io/tls",
+               "data": {"tls.crt": base64.b64encode(open(crt, "rb").read()).decode(),
+                        "tls.key": base64.b64encode(open(key, "rb").read()).decode()}})
+    emu.apply(ingress("secure", [rule("secure.test", [("/", "Prefix", "app")])],
+                      tls=[{"hosts": ["secure.test"], "secretName": "secure-tls"}]))
+    g = gantry(procs, tmp_path, emu, entrypoints=("web", "websecure"))
+    tls_port = g.ports["websecure"]
+    wait_for(lambda: "DNS:secure.test" in peer_names(tls_port, "secure.test"), what="certificate from the secret")
+    r = run(["curl", "-s", "--cacert", d + "/ca.crt", "--resolve", "secure.test:%d:127.0.0.1" % tls_port,
+             "https://secure.test:%d/" % tls_port])
+    assert b"Name: a" in r.stdout
+    assert name_of(g.port, "/", "secure.test") == "a"  # and over plain HTTP
+
+
+def test_kubeconfig_and_the_real_kubectl(tmp_path, procs, emu):
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed")
+    a = procs.whoami(name="a")
+    kc = kubeconfig(str(tmp_path / "kubeconfig"), emu, emu.ca)
+    env = dict(os.environ, KUBECONFIG=kc)
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(textwrap.dedent("""\
+        apiVersion: networking.k8s.io/v1
+        kind: IngressClass
+        metadata: {name: gantry}
+        spec: {controller: gantry.io/ingress-controller}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: app, namespace: default}
+        spec:
+          ports: [{name: http, port: 80, targetPort: 8080}]
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata:
+          name: app-1
+          namespace: default
+          labels: {kubernetes.io/service-name: app}
+        addressType: IPv4
+        ports: [{name: http, port: %d}]
+        endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: web, namespace: default}
+        spec:
+          ingressClassName: gantry
+          rules:
+          - host: kubectl.test
+            http:
+              paths:
+              - {path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}
+        """ % a.port))
+    r = subprocess.run(["kubectl", "create", "--validate=false", "-f", str(manifest)], env=env, capture_output=True,
+                       timeout=60 * SLOW)
+    assert r.returncode == 0, r.stderr.decode()
+    # gantry finds the emulator through KUBECONFIG (server, CA file, token)
+    g = procs.gantry(tmp_path, None, args=["--providers.kubernetesIngress=true"], env_extra={"KUBECONFIG": kc})
+    wait_for(lambda: name_of(g.port, "/", "kubectl.test") == "a", what="route from kubectl's objects")
+    r = subprocess.run(["kubectl", "get", "ingress", "web", "-o", "jsonpath={.spec.rules[0].host}"], env=env,
+                       capture_output=True, timeout=60 * SLOW)
+    assert r.stdout == b"kubectl.test", r.stderr.decode()
+    r = subprocess.run(["kubectl", "delete", "ingress", "web"], env=env, capture_output=True, timeout=60 * SLOW)
+    assert r.returncode == 0, r.stderr.decode()
+    wait_for(lambda: name_of(g.port, "/", "kubectl.test") == 404, what="route gone after kubectl delete")
+    assert metric(g, "gantry_provider_synced", provider="kubernetes") == 1
+
+
+def test_no_api_server_is_a_clear_error(tmp_path):
+    from conftest import GANTRY_BIN
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")}
+    r = subprocess.run([GANTRY_BIN, "--providers.kubernetesIngress=true", "--entryPoints.web.address=127.0.0.1:0",
+                        "--admin.address="], env=env, capture_output=True, timeout=20 * SLOW)
+    assert r.returncode != 0
+    assert b"no API server" in r.stdout + r.stderr

@@ -237,9 +237,8 @@ static void list_page(struct k8s_watch *w)
 
 /* ---- watch ---- */
 
-static void apply_event(const char *line, size_t len, void *data)
+void k8s_watch_apply(struct k8s_watch *w, const char *line, size_t len)
 {
-    struct k8s_watch *w = data;
     cJSON *ev = cJSON_ParseWithLength(line, len);
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
     cJSON *obj = cJSON_GetObjectItemCaseSensitive(ev, "object");
@@ -289,6 +288,11 @@ static void apply_event(const char *line, size_t len, void *data)
     w->changed(w, w->data);
 }
 
+static void apply_line(const char *line, size_t len, void *data)
+{
+    k8s_watch_apply(data, line, len);
+}
+
 static size_t on_watch_data(char *p, size_t size, size_t n, void *data)
 {
     struct k8s_watch *w = data;
@@ -298,7 +302,7 @@ static size_t on_watch_data(char *p, size_t size, size_t n, void *data)
         return on_body(p, size, n, data); /* an error document: kept for the log */
     if (w->failing)
         recovered(w);
-    ndjson_feed(&w->framer, p, size * n, apply_event, w);
+    ndjson_feed(&w->framer, p, size * n, apply_line, w);
     if (w->restart_with_list)
         return 0; /* abort the transfer: on_watch_done lists again */
     return size * n;

@@ -77,6 +77,11 @@ void k8s_watch_start(struct k8s_watch *w, const char *name, const char *path, co
                      const struct k8s_conn *conn, k8s_changed_cb changed, void *data);
 void k8s_watch_stop(struct k8s_watch *w);
 
+/* Applies one line of a watch stream (an event) to the cache; the
+ * transfer code's entry point, exposed for tests and fuzzing. A malformed
+ * line is logged and ignored; an ERROR 410 sets restart_with_list. */
+void k8s_watch_apply(struct k8s_watch *w, const char *line, size_t len);
+
 /* A curl handle for <conn> and <path_and_query> with the bearer token;
  * <headers> receives the list to free after the transfer. */
 CURL *k8s_request(const struct k8s_conn *conn, const char *path_and_query, struct curl_slist **headers);

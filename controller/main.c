@@ -115,6 +115,12 @@ static int run(struct static_config *c)
         .namespaces = c->kube.namespaces,
         .n_namespaces = c->kube.n_namespaces,
         .allow_external_name_services = c->kube.allow_external_name_services,
+        .status_ip = c->kube.status_ip,
+        .status_hostname = c->kube.status_hostname,
+        .status_published_service = c->kube.status_published_service,
+        .lease_namespace = c->kube.lease_namespace,
+        .lease_name = c->kube.lease_name,
+        .lease_duration_ms = c->kube.lease_duration_ms,
     };
     if (c->kube.enabled && provider_kubernetes_start(&kc, &d) != 0) {
         log_error("%s", d.msg);

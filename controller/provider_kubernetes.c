@@ -25,6 +25,8 @@
 #include "../common/log.h"
 #include "../proxy/status.h"
 #include "aggregator.h"
+#include "k8s_lease.h"
+#include "k8s_status.h"
 #include "k8s_translate.h"
 #include "k8s_watch.h"
 #include "tree.h"
@@ -34,6 +36,7 @@
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define REBUILD_DELAY_MS 2
 #define MAX_KUBECONFIG (1024 * 1024)
+#define STATUS_RESYNC_MS 10000
 
 enum kind { K_CLASSES, K_INGRESSES, K_SERVICES, K_SLICES, K_SECRETS, K_KINDS };
 
@@ -60,6 +63,11 @@ static struct {
     struct watcher_timer *rebuild_timer;
     struct arena problem_arena;
     struct ptr_vec last_problems;
+    /* status, written by the leader only */
+    char *status_ip, *status_hostname, *status_service;
+    struct k8s_lease *lease;
+    struct k8s_status *status;
+    struct watcher_timer *status_timer;
 } kp;
 
 /* ---- connection ---- */
@@ -257,6 +265,17 @@ static void rebuild(void *data)
     for (size_t i = 0; i < problems.len; i++)
         ptr_vec_push(&m->arena, &m->problems, arena_strdup(&m->arena, problems.items[i]));
     arena_free(&pa);
+    if (k8s_lease_is_leader(kp.lease)) { /* the Ingresses we serve say where */
+        const cJSON **ours = mem_alloc((objs.n_ingresses ? objs.n_ingresses : 1) * sizeof(*ours));
+        size_t n = 0;
+        for (size_t i = 0; i < objs.n_ingresses; i++)
+            if (k8s_ingress_is_ours(&objs, &kp.opts, objs.ingresses[i]))
+                ours[n++] = objs.ingresses[i];
+        k8s_status_sync(kp.status, ours, n,
+                        k8s_status_target(kp.status_ip, kp.status_hostname, kp.status_service, objs.services,
+                                          objs.n_services));
+        free(ours);
+    }
     free(objs.ingress_classes);
     free(objs.ingresses);
     free(objs.services);
@@ -279,6 +298,44 @@ static void on_changed(struct k8s_watch *w, void *data)
     }
     if (!watcher_timer_armed(kp.rebuild_timer))
         watcher_timer_arm(kp.rebuild_timer, REBUILD_DELAY_MS);
+}
+
+/* ---- status ---- */
+
+static void on_leader(bool leader, void *data)
+{
+    (void)data;
+    if (leader && kp.ready)
+        rebuild(NULL); /* write what the previous leader may have left undone */
+}
+
+static void on_status_timer(void *data)
+{
+    (void)data;
+    if (kp.ready && k8s_lease_is_leader(kp.lease))
+        rebuild(NULL);
+    watcher_timer_arm(kp.status_timer, STATUS_RESYNC_MS);
+}
+
+static void start_status(const struct kube_provider_config *cfg)
+{
+    bool any = (cfg->status_ip && *cfg->status_ip) || (cfg->status_hostname && *cfg->status_hostname) ||
+               (cfg->status_published_service && *cfg->status_published_service);
+    if (!any)
+        return; /* no ingressEndpoint: nothing to write, no election */
+    kp.status_ip = cfg->status_ip ? mem_strdup(cfg->status_ip) : NULL;
+    kp.status_hostname = cfg->status_hostname ? mem_strdup(cfg->status_hostname) : NULL;
+    kp.status_service = cfg->status_published_service ? mem_strdup(cfg->status_published_service) : NULL;
+    kp.status = k8s_status_new(&kp.conn);
+    const char *ns = cfg->lease_namespace && *cfg->lease_namespace ? cfg->lease_namespace : getenv("POD_NAMESPACE");
+    char identity[256], host[200] = "";
+    const char *pod = getenv("POD_NAME");
+    gethostname(host, sizeof(host) - 1);
+    snprintf(identity, sizeof(identity), "%s_%d", pod && *pod ? pod : host, (int)getpid());
+    kp.lease = k8s_lease_start(&kp.conn, ns && *ns ? ns : "default", cfg->lease_name ? cfg->lease_name : "gantry-leader",
+                               identity, cfg->lease_duration_ms, on_leader, NULL);
+    kp.status_timer = watcher_timer_new(on_status_timer, NULL);
+    watcher_timer_arm(kp.status_timer, STATUS_RESYNC_MS);
 }
 
 /* ---- start and stop ---- */
@@ -332,6 +389,7 @@ int provider_kubernetes_start(const struct kube_provider_config *cfg, struct dia
         add_watch(K_SECRETS, ns, "fieldSelector=type%3Dkubernetes.io%2Ftls");
     }
     free(sel);
+    start_status(cfg);
     return 0;
 }
 
@@ -344,6 +402,13 @@ void provider_kubernetes_stop(void)
 {
     if (!kp.started)
         return;
+    k8s_lease_stop(kp.lease); /* releases the lease: a successor takes over at once */
+    k8s_status_free(kp.status);
+    if (kp.status_timer)
+        watcher_timer_free(kp.status_timer);
+    free(kp.status_ip);
+    free(kp.status_hostname);
+    free(kp.status_service);
     for (size_t i = 0; i < kp.n_watches; i++)
         k8s_watch_stop(&kp.watches[i]);
     free(kp.watches);

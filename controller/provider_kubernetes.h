@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../common/diag.h"
 
@@ -18,6 +19,11 @@ struct kube_provider_config {
     const char *const *namespaces;  /* NULL/0: all */
     size_t n_namespaces;
     bool allow_external_name_services;
+    /* ingressEndpoint: what the leader writes into the Ingresses' status */
+    const char *status_ip, *status_hostname, *status_published_service;
+    const char *lease_namespace; /* NULL: POD_NAMESPACE, else "default" */
+    const char *lease_name;
+    uint64_t lease_duration_ms;
 };
 
 /* Resolves the connection (endpoint, kubeconfig or in-cluster; an error

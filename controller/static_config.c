@@ -438,6 +438,17 @@ static int kube_namespaces(struct sctx *s, void *obj, const struct tree_node *v)
     return to_list(s, v, &c->kube.namespaces, &c->kube.n_namespaces);
 }
 
+STRING_KEY(kube_lease_ns, struct static_config, kube.lease_namespace)
+STRING_KEY(kube_lease_name, struct static_config, kube.lease_name)
+DURATION_KEY(kube_lease_duration, struct static_config, kube.lease_duration_ms)
+static const struct skey leader_keys[] = {
+    {"namespace", kube_lease_ns}, {"leaseName", kube_lease_name}, {"leaseDuration", kube_lease_duration}, {NULL, NULL}};
+
+static int kube_leader(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, leader_keys);
+}
+
 static const struct skey ingress_endpoint_keys[] = {
     {"ip", kube_ep_ip}, {"hostname", kube_ep_hostname}, {"publishedService", kube_ep_service}, {NULL, NULL}};
 
@@ -454,6 +465,7 @@ static const struct skey kube_keys[] = {{"endpoint", kube_endpoint},
                                         {"namespaces", kube_namespaces},
                                         {"ingressEndpoint", kube_ingress_endpoint},
                                         {"allowExternalNameServices", kube_external_name},
+                                        {"leaderElection", kube_leader},
                                         {"throttleDuration", NULL},
                                         {"allowEmptyServices", NULL},
                                         {"nativeLBByDefault", NULL},
@@ -634,6 +646,8 @@ static void defaults(struct static_config *c)
     c->docker.watch = true;
     c->docker.host_ip = "127.0.0.1";
     c->kube.ingress_class = "gantry";
+    c->kube.lease_name = "gantry-leader";
+    c->kube.lease_duration_ms = 15000;
     c->throttle_ms = 5;
     c->admin_address = "127.0.0.1:8081";
     c->log_level = "INFO";

@@ -42,6 +42,9 @@ struct static_config {
         size_t n_namespaces;
         const char *status_ip, *status_hostname, *status_published_service;
         bool allow_external_name_services;
+        /* gantry extension: the Lease electing the one instance that writes status */
+        const char *lease_namespace, *lease_name;
+        uint64_t lease_duration_ms;
     } kube;
 
     uint64_t throttle_ms; /* coalescing window for bursts of changes */

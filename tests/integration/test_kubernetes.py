@@ -38,6 +38,12 @@ def gantry(procs, tmp_path, emu, args=(), **kw):
                         **kw)
 
 
+def subdir(tmp_path, name):
+    d = tmp_path / name
+    d.mkdir()
+    return d
+
+
 def ingress_class(name="gantry", default=False, controller="gantry.io/ingress-controller"):
     meta = {"name": name}
     if default:
@@ -314,3 +320,67 @@ def test_no_api_server_is_a_clear_error(tmp_path):
                         "--admin.address="], env=env, capture_output=True, timeout=20 * SLOW)
     assert r.returncode != 0
     assert b"no API server" in r.stdout + r.stderr
+
+
+def test_only_the_lease_holder_writes_status_and_the_other_takes_over(tmp_path, procs, emu):
+    """Two instances with different ingressEndpoint IPs: the Ingress's status
+    always names the Lease holder's; when it stops (lease released) the
+    other takes over at once, and when it is killed (lease not renewed)
+    after the lease duration."""
+    import signal
+    import time
+    a = procs.whoami(name="a")
+    emu.apply(ingress_class())
+    emu.apply(service("app"))
+    emu.apply(slice_for("app", [a]))
+    emu.apply(ingress("web", [rule("app.test", [("/", "Prefix", "app")])]))
+    emu.apply(ingress("other-class", [rule("o.test", [("/", "Prefix", "app")])], cls="nginx"))
+    lease = ["--providers.kubernetesIngress.leaderElection.leaseDuration=2s",
+             "--providers.kubernetesIngress.leaderElection.namespace=gantry-system"]
+    g1 = gantry(procs, subdir(tmp_path, "one"), emu,
+                args=lease + ["--providers.kubernetesIngress.ingressEndpoint.ip=10.0.0.1"])
+    g2 = gantry(procs, subdir(tmp_path, "two"), emu,
+                args=lease + ["--providers.kubernetesIngress.ingressEndpoint.ip=10.0.0.2"])
+    ip_of = {g1.proc.pid: "10.0.0.1", g2.proc.pid: "10.0.0.2"}
+
+    def holder():
+        le = emu.get("Lease", "gantry-system", "gantry-leader")
+        h = (le or {}).get("spec", {}).get("holderIdentity", "")
+        return int(h.rsplit("_", 1)[1]) if "_" in h else None
+
+    def status_ip():
+        ing = emu.get("Ingress", "default", "web")
+        lb = (ing.get("status") or {}).get("loadBalancer", {}).get("ingress") or [{}]
+        return lb[0].get("ip")
+
+    leader = wait_for(holder, what="a lease holder")
+    wait_for(lambda: status_ip() == ip_of[leader], what="status written by the leader")
+    for _ in range(10):  # stable: the follower never overwrites it
+        time.sleep(0.2)
+        assert holder() == leader and status_ip() == ip_of[leader]
+    assert "status" not in emu.get("Ingress", "default", "other-class")  # not ours: untouched
+    first, second = (g1, g2) if leader == g1.proc.pid else (g2, g1)
+
+    # SIGTERM: the lease is released, the other instance takes over without waiting for expiry
+    t0 = time.time()
+    first.stop()
+    wait_for(lambda: holder() == second.proc.pid, timeout=3, what="takeover after release")
+    wait_for(lambda: status_ip() == ip_of[second.proc.pid], what="status from the new leader")
+    print("takeover after a graceful stop: %.2f s" % (time.time() - t0))
+    assert "released the lease" in first.output()
+    assert "became the leader" in second.output()
+
+    # a third instance, then the leader killed: taken over once the lease expires
+    g3 = gantry(procs, subdir(tmp_path, "three"), emu,
+                args=lease + ["--providers.kubernetesIngress.ingressEndpoint.ip=10.0.0.3"])
+    time.sleep(1)
+    assert holder() == second.proc.pid
+    t0 = time.time()
+    second.proc.send_signal(signal.SIGKILL)
+    second.proc.wait()
+    second.check_exit = False
+    wait_for(lambda: holder() == g3.proc.pid, timeout=10, what="takeover after expiry")
+    took = time.time() - t0
+    print("takeover after a kill: %.2f s (lease 2 s)" % took)
+    assert took >= 1.5
+    wait_for(lambda: status_ip() == "10.0.0.3", what="status from the third instance")

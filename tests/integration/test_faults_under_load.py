@@ -85,3 +85,43 @@ def test_dockerd_restarted_under_load(tmp_path, procs):
         assert g.alive()
     finally:
         engine.stop()
+
+
+def test_kubernetes_watch_faults_under_load(tmp_path, procs):
+    """wrk on a route from an Ingress while the API server drops every
+    watch, compacts its history (410 Gone on re-watch: a relist) and fails
+    requests with 500s: no request fails, and a change made during the
+    faults is served afterwards (no stale route)."""
+    import test_kubernetes as k8s
+    from k8s_emulator import Emulator
+    from tls_certs import make_cert
+    d = str(tmp_path)
+    cert, key = make_cert(d, "apiserver", ["localhost"], ips=["127.0.0.1"])
+    emu = Emulator(cert=cert, key=key, bookmark_interval=0.5).start()
+    emu.ca = d + "/ca.crt"
+    try:
+        a = procs.add(UpstreamProcess(free_port(), "a"))
+        emu.apply(k8s.ingress_class())
+        emu.apply(k8s.service("app"))
+        emu.apply(k8s.slice_for("app", [a]))
+        emu.apply(k8s.ingress("web", [k8s.rule("k.test", [("/", "Prefix", "app")])]))
+        g = k8s.gantry(procs, tmp_path, emu)
+        wait_for(lambda: get(g.port, "/", "k.test")[2] == b"a", what="route from the Ingress")
+        finish = wrk_background(g.port, "k.test", seconds=5, connections=8)
+        time.sleep(1)
+        emu.drop_watches()
+        emu.fail_next(500, count=4)
+        time.sleep(0.5)
+        emu.compact()
+        emu.apply(k8s.ingress("web", [k8s.rule("k.test", [("/", "Prefix", "app")]),
+                                      k8s.rule("k2.test", [("/", "Prefix", "app")])]))
+        emu.drop_watches()
+        r = finish()
+        print("kubernetes watch faults under load: %d requests, %d non-2xx, socket errors: %s"
+              % (r["requests"], r["non2xx"], r["socket_errors"]))
+        assert r["requests"] > 1000
+        assert r["non2xx"] == 0 and r["socket_errors"] is None, r["output"]
+        wait_for(lambda: get(g.port, "/", "k2.test")[2] == b"a", timeout=10, what="change made during the faults")
+        assert g.alive()
+    finally:
+        emu.stop()

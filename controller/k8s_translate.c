@@ -15,12 +15,27 @@
 #define PRIO_WILDCARD_HOST 2000000000LL
 #define PRIO_DEFAULT_BACKEND 1
 
+/* Objects sorted by "namespace/name" (slices by "namespace/service"), so
+ * a lookup is a binary search: a rebuild stays O(n log n) with thousands
+ * of Services and EndpointSlices. */
+struct entry {
+    const char *key;
+    const cJSON *obj;
+};
+
+struct index {
+    struct entry *e;
+    size_t n;
+};
+
 struct tx {
     const struct k8s_objects *objs;
     const struct k8s_translate_options *o;
     struct model *m;
     struct arena *pa;
     struct ptr_vec *problems;
+    struct index services, secrets, slices;
+    struct index made; /* model services created so far, by name (unsorted tail kept sorted on insert) */
 };
 
 /* ---- JSON helpers ---- */
@@ -95,14 +110,51 @@ bool k8s_ingress_is_ours(const struct k8s_objects *objs, const struct k8s_transl
 
 /* ---- lookups ---- */
 
-static const cJSON *find_ns(const cJSON **items, size_t n, const char *ns, const char *name)
+static int entry_cmp(const void *a, const void *b)
 {
+    return strcmp(((const struct entry *)a)->key, ((const struct entry *)b)->key);
+}
+
+/* Index of <items> by "ns/<name>", where <name> is metadata.name, or the
+ * label <by_label> when given. */
+static void index_build(struct arena *a, struct index *ix, const cJSON **items, size_t n, const char *by_label)
+{
+    ix->e = arena_alloc(a, (n ? n : 1) * sizeof(*ix->e));
+    ix->n = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *in = meta_str(items[i], "name"), *ins = meta_str(items[i], "namespace");
-        if (in && ins && strcmp(in, name) == 0 && strcmp(ins, ns) == 0)
-            return items[i];
+        const char *ns = meta_str(items[i], "namespace");
+        const char *name = by_label ? label(items[i], by_label) : meta_str(items[i], "name");
+        if (ns && name)
+            ix->e[ix->n++] = (struct entry){arena_printf(a, "%s/%s", ns, name), items[i]};
     }
-    return NULL;
+    qsort(ix->e, ix->n, sizeof(*ix->e), entry_cmp);
+}
+
+/* The first entry with key "ns/name" and how many share it. */
+static const struct entry *index_find(const struct index *ix, const char *ns, const char *name, size_t *count)
+{
+    char key[600];
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    size_t lo = 0, hi = ix->n;
+    while (lo < hi) { /* lower bound */
+        size_t mid = (lo + hi) / 2;
+        if (strcmp(ix->e[mid].key, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t k = 0;
+    while (lo + k < ix->n && strcmp(ix->e[lo + k].key, key) == 0)
+        k++;
+    if (count)
+        *count = k;
+    return k ? &ix->e[lo] : NULL;
+}
+
+static const cJSON *find_ns(const struct index *ix, const char *ns, const char *name)
+{
+    const struct entry *e = index_find(ix, ns, name, NULL);
+    return e ? e->obj : NULL;
 }
 
 /* A name safe in a router/service name: [a-z0-9-], the rest folded to '-'. */
@@ -160,9 +212,10 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
     const char *port_text = ref->port_name ? ref->port_name : portbuf;
     const char *name = arena_printf(&t->m->arena, "%s-%s-%s", slug(t->pa, ns), slug(t->pa, ref->service),
                                     slug(t->pa, port_text));
-    if (model_find_service(t->m, name) != NULL)
-        return name;
-    const cJSON *svc = find_ns(t->objs->services, t->objs->n_services, ns, ref->service);
+    for (size_t i = 0; i < t->made.n; i++) /* recent first: paths of one Ingress share services */
+        if (strcmp(t->made.e[t->made.n - 1 - i].key, name) == 0)
+            return name;
+    const cJSON *svc = find_ns(&t->services, ns, ref->service);
     if (svc == NULL) {
         problem(t, "ingress %s/%s: service %s/%s does not exist (path skipped)", ns, ingress, ns, ref->service);
         return NULL;
@@ -207,13 +260,11 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
         const cJSON *sp_num = get(sp, "port");
         const cJSON *target = get(sp, "targetPort");
         /* EndpointSlices of the Service carry the resolved target port, by the service port's name */
+        size_t n_slices = 0;
+        const struct entry *slices = index_find(&t->slices, ns, ref->service, &n_slices);
         for (int pass = 0; pass < 2 && urls.len == 0; pass++) { /* ready ones, else serving-but-terminating */
-            for (size_t i = 0; i < t->objs->n_endpoint_slices; i++) {
-                const cJSON *es = t->objs->endpoint_slices[i];
-                const char *owner = label(es, "kubernetes.io/service-name");
-                const char *esns = meta_str(es, "namespace");
-                if (!owner || !esns || strcmp(owner, ref->service) != 0 || strcmp(esns, ns) != 0)
-                    continue;
+            for (size_t i = 0; i < n_slices; i++) {
+                const cJSON *es = slices[i].obj;
                 int port = 0;
                 for (const cJSON *p = get(es, "ports") ? get(es, "ports")->child : NULL; p; p = p->next) {
                     const char *pn = str(p, "name");
@@ -249,6 +300,9 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
         lb->servers[i] = (struct model_server){.url = urls.items[i], .weight = 1};
     s->lb = lb;
     ptr_vec_push(&t->m->arena, &t->m->services, s);
+    if (t->made.n % 64 == 0)
+        t->made.e = mem_realloc(t->made.e, (t->made.n + 64) * sizeof(*t->made.e));
+    t->made.e[t->made.n++] = (struct entry){name, NULL};
     return name;
 }
 
@@ -329,7 +383,7 @@ static bool add_tls(struct tx *t, const char *ns, const char *ingress, const cJS
             any = true; /* TLS with the default certificate */
             continue;
         }
-        const cJSON *s = find_ns(t->objs->secrets, t->objs->n_secrets, ns, secret);
+        const cJSON *s = find_ns(&t->secrets, ns, secret);
         const cJSON *data = get(s, "data");
         const char *crt = str(data, "tls.crt"), *key = str(data, "tls.key");
         size_t cl, kl;
@@ -427,8 +481,12 @@ struct model *k8s_translate(const struct k8s_objects *objs, const struct k8s_tra
                             struct ptr_vec *problems)
 {
     struct tx t = {.objs = objs, .o = o, .m = model_new("kubernetes"), .pa = pa, .problems = problems};
+    index_build(pa, &t.services, objs->services, objs->n_services, NULL);
+    index_build(pa, &t.secrets, objs->secrets, objs->n_secrets, NULL);
+    index_build(pa, &t.slices, objs->endpoint_slices, objs->n_endpoint_slices, "kubernetes.io/service-name");
     for (size_t i = 0; i < objs->n_ingresses; i++)
         if (k8s_ingress_is_ours(objs, o, objs->ingresses[i]))
             translate_ingress(&t, objs->ingresses[i]);
+    free(t.made.e);
     return t.m;
 }

@@ -238,6 +238,7 @@ static const cJSON **collect(enum kind k, size_t *n)
 static void rebuild(void *data)
 {
     (void)data;
+    uint64_t t0 = watcher_now_ms();
     struct k8s_objects objs;
     objs.ingress_classes = collect(K_CLASSES, &objs.n_ingress_classes);
     objs.ingresses = collect(K_INGRESSES, &objs.n_ingresses);
@@ -281,6 +282,8 @@ static void rebuild(void *data)
     free(objs.services);
     free(objs.endpoint_slices);
     free(objs.secrets);
+    log_debug("kubernetes provider: translated %zu ingresses in %llu ms", objs.n_ingresses,
+              (unsigned long long)(watcher_now_ms() - t0));
     aggregator_submit(m);
 }
 

@@ -71,14 +71,7 @@ static void end_request(struct k8s_lease *l)
 static size_t on_body(char *p, size_t size, size_t n, void *data)
 {
     struct k8s_lease *l = data;
-    size_t len = size * n;
-    if (l->in.len + len > 1024 * 1024)
-        return 0;
-    l->in.data = mem_realloc(l->in.data, l->in.len + len + 1);
-    memcpy(l->in.data + l->in.len, p, len);
-    l->in.len += len;
-    l->in.data[l->in.len] = '\0';
-    return len;
+    return k8s_body_append(&l->in, p, size * n, 1024 * 1024);
 }
 
 static void request(struct k8s_lease *l, const char *method, const char *path, cJSON *body, watcher_done_cb done)

@@ -93,23 +93,27 @@ static void end_request(struct k8s_watch *w)
     w->body = (struct k8s_watch_body){0};
 }
 
+size_t k8s_body_append(struct k8s_watch_body *b, const char *p, size_t len, size_t max)
+{
+    if (b->len + len > max)
+        return 0;
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->len + len + 1)
+            cap *= 2;
+        b->data = mem_realloc(b->data, cap);
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return len;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *data)
 {
     struct k8s_watch *w = data;
-    size_t len = size * n;
-    if (w->body.len + len > MAX_LIST_PAGE)
-        return 0;
-    if (w->body.len + len + 1 > w->body.cap) {
-        size_t cap = w->body.cap ? w->body.cap : 65536;
-        while (cap < w->body.len + len + 1)
-            cap *= 2;
-        w->body.data = mem_realloc(w->body.data, cap);
-        w->body.cap = cap;
-    }
-    memcpy(w->body.data + w->body.len, p, len);
-    w->body.len += len;
-    w->body.data[w->body.len] = '\0';
-    return len;
+    return k8s_body_append(&w->body, p, size * n, MAX_LIST_PAGE);
 }
 
 /* ---- failure ---- */

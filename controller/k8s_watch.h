@@ -82,6 +82,10 @@ void k8s_watch_stop(struct k8s_watch *w);
  * line is logged and ignored; an ERROR 410 sets restart_with_list. */
 void k8s_watch_apply(struct k8s_watch *w, const char *line, size_t len);
 
+/* Appends a response piece to <b> (NUL-terminated); 0 when it would pass
+ * <max> bytes, which makes curl abort the transfer. */
+size_t k8s_body_append(struct k8s_watch_body *b, const char *p, size_t len, size_t max);
+
 /* A curl handle for <conn> and <path_and_query> with the bearer token;
  * <headers> receives the list to free after the transfer. */
 CURL *k8s_request(const struct k8s_conn *conn, const char *path_and_query, struct curl_slist **headers);

@@ -34,6 +34,7 @@
 #include "docker_build.h"
 #include "docker_container.h"
 #include "ndjson.h"
+#include "problem_log.h"
 #include "watcher.h"
 
 #define MAX_EVENT_LINE (1024 * 1024)
@@ -87,8 +88,7 @@ static struct {
     struct entry *entries;
     size_t n_entries, cap_entries;
     uint64_t gen_counter;
-    struct arena problem_arena;
-    struct ptr_vec last_problems;
+    struct problem_log problems;
     struct arena constraint_arena;
 } dp;
 
@@ -514,16 +514,6 @@ static void connect_now(void)
 
 /* ---- model ---- */
 
-static bool same_problems(const struct ptr_vec *a, const struct ptr_vec *b)
-{
-    if (a->len != b->len)
-        return false;
-    for (size_t i = 0; i < a->len; i++)
-        if (strcmp(a->items[i], b->items[i]) != 0)
-            return false;
-    return true;
-}
-
 static void rebuild(void)
 {
     struct docker_container **items = mem_alloc((dp.n_entries ? dp.n_entries : 1) * sizeof(*items));
@@ -537,23 +527,7 @@ static void rebuild(void)
     struct ptr_vec problems = {0};
     struct model *m = docker_build(&store, &dp.opts, &pa, &problems);
     free(items);
-    /* log problems once, not on every event */
-    if (!same_problems(&problems, &dp.last_problems)) {
-        for (size_t i = 0; i < problems.len; i++) {
-            bool old = false;
-            for (size_t j = 0; j < dp.last_problems.len && !old; j++)
-                old = strcmp(problems.items[i], dp.last_problems.items[j]) == 0;
-            if (!old)
-                log_error("docker provider: %s", (const char *)problems.items[i]);
-        }
-        arena_free(&dp.problem_arena);
-        arena_init(&dp.problem_arena);
-        dp.last_problems = (struct ptr_vec){0};
-        for (size_t i = 0; i < problems.len; i++)
-            ptr_vec_push(&dp.problem_arena, &dp.last_problems, arena_strdup(&dp.problem_arena, problems.items[i]));
-    }
-    for (size_t i = 0; i < problems.len; i++)
-        ptr_vec_push(&m->arena, &m->problems, arena_strdup(&m->arena, problems.items[i]));
+    problem_log_update(&dp.problems, "docker", &problems, m);
     arena_free(&pa);
     aggregator_submit(m);
 }
@@ -589,7 +563,7 @@ static int parse_endpoint(const char *endpoint, struct diag *d)
 int provider_docker_start(const struct docker_provider_config *cfg, struct diag *d)
 {
     memset(&dp, 0, sizeof(dp));
-    arena_init(&dp.problem_arena);
+    problem_log_init(&dp.problems);
     arena_init(&dp.constraint_arena);
     const char *endpoint = cfg->endpoint;
     const char *env = getenv("DOCKER_HOST");
@@ -647,7 +621,7 @@ void provider_docker_stop(void)
     free(dp.socket_path);
     free(dp.base_url);
     free(dp.cert_dir);
-    arena_free(&dp.problem_arena);
+    problem_log_free(&dp.problems);
     arena_free(&dp.constraint_arena);
     dp.started = false;
 }

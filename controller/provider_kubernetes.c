@@ -29,6 +29,7 @@
 #include "k8s_status.h"
 #include "k8s_translate.h"
 #include "k8s_watch.h"
+#include "problem_log.h"
 #include "tree.h"
 #include "tree_yaml.h"
 #include "watcher.h"
@@ -61,8 +62,7 @@ static struct {
     enum kind *watch_kind;
     size_t n_watches;
     struct watcher_timer *rebuild_timer;
-    struct arena problem_arena;
-    struct ptr_vec last_problems;
+    struct problem_log problems;
     /* status, written by the leader only */
     char *status_ip, *status_hostname, *status_service;
     struct k8s_lease *lease;
@@ -203,16 +203,6 @@ static int resolve_connection(const struct kube_provider_config *cfg, struct dia
 
 /* ---- model ---- */
 
-static bool same_problems(const struct ptr_vec *a, const struct ptr_vec *b)
-{
-    if (a->len != b->len)
-        return false;
-    for (size_t i = 0; i < a->len; i++)
-        if (strcmp(a->items[i], b->items[i]) != 0)
-            return false;
-    return true;
-}
-
 /* Every cached object of <k>, over all namespaces, sorted per watch. */
 static const cJSON **collect(enum kind k, size_t *n)
 {
@@ -249,22 +239,7 @@ static void rebuild(void *data)
     arena_init(&pa);
     struct ptr_vec problems = {0};
     struct model *m = k8s_translate(&objs, &kp.opts, &pa, &problems);
-    if (!same_problems(&problems, &kp.last_problems)) { /* each problem logged once */
-        for (size_t i = 0; i < problems.len; i++) {
-            bool old = false;
-            for (size_t j = 0; j < kp.last_problems.len && !old; j++)
-                old = strcmp(problems.items[i], kp.last_problems.items[j]) == 0;
-            if (!old)
-                log_error("kubernetes provider: %s", (const char *)problems.items[i]);
-        }
-        arena_free(&kp.problem_arena);
-        arena_init(&kp.problem_arena);
-        kp.last_problems = (struct ptr_vec){0};
-        for (size_t i = 0; i < problems.len; i++)
-            ptr_vec_push(&kp.problem_arena, &kp.last_problems, arena_strdup(&kp.problem_arena, problems.items[i]));
-    }
-    for (size_t i = 0; i < problems.len; i++)
-        ptr_vec_push(&m->arena, &m->problems, arena_strdup(&m->arena, problems.items[i]));
+    problem_log_update(&kp.problems, "kubernetes", &problems, m);
     arena_free(&pa);
     if (k8s_lease_is_leader(kp.lease)) { /* the Ingresses we serve say where */
         const cJSON **ours = mem_alloc((objs.n_ingresses ? objs.n_ingresses : 1) * sizeof(*ours));
@@ -358,7 +333,7 @@ static void add_watch(enum kind k, const char *ns, const char *selector)
 int provider_kubernetes_start(const struct kube_provider_config *cfg, struct diag *d)
 {
     memset(&kp, 0, sizeof(kp));
-    arena_init(&kp.problem_arena);
+    problem_log_init(&kp.problems);
     const char *how = "";
     if (resolve_connection(cfg, d, &how) != 0)
         return -1;
@@ -427,6 +402,6 @@ void provider_kubernetes_stop(void)
     free(kp.conn.cert_pem);
     free(kp.conn.key_pem);
     free(kp.ingress_class);
-    arena_free(&kp.problem_arena);
+    problem_log_free(&kp.problems);
     kp.started = false;
 }

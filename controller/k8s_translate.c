@@ -406,6 +406,100 @@ static bool add_tls(struct tx *t, const char *ns, const char *ingress, const cJS
     return any;
 }
 
+/* gantry.io/mirror: "<service>:<port>=<percent>[,...]" copies a share of
+ * the Ingress's requests to those Services of its namespace; with
+ * gantry.io/mirror-max-body-size and gantry.io/mirror-body ("false": headers
+ * only). Each backend of the Ingress becomes a mirroring service. NULL when
+ * the annotation is absent or broken (a problem says why). */
+struct mirror_spec {
+    const char **services; /* model service names of the shadows */
+    int *percent;
+    size_t n;
+    int64_t max_body;
+    bool body;
+};
+
+static struct mirror_spec *mirror_annotation(struct tx *t, const cJSON *ing, const char *ns, const char *name)
+{
+    const char *a = annotation(ing, "gantry.io/mirror");
+    if (a == NULL)
+        return NULL;
+    struct mirror_spec *ms = arena_alloc(t->pa, sizeof(*ms));
+    ms->max_body = -1;
+    ms->body = true;
+    size_t cap = 1;
+    for (const char *p = a; *p; p++)
+        cap += *p == ',';
+    ms->services = arena_alloc(t->pa, cap * sizeof(*ms->services));
+    ms->percent = arena_alloc(t->pa, cap * sizeof(*ms->percent));
+    char *copy = arena_strdup(t->pa, a), *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        while (*item == ' ')
+            item++;
+        char *colon = strchr(item, ':'), *eq = strchr(item, '=');
+        char *end = NULL;
+        long pct = eq ? strtol(eq + 1, &end, 10) : -1;
+        if (colon == NULL || eq == NULL || eq < colon || colon == item || pct < 0 || pct > 100 || end == eq + 1 ||
+            (*end != '\0' && *end != ' ')) {
+            problem(t, "ingress %s/%s: annotation gantry.io/mirror: `%s` is not <service>:<port>=<percent 0..100> "
+                       "(mirroring ignored)", ns, name, item);
+            return NULL;
+        }
+        *colon = *eq = '\0';
+        struct backend_ref ref = {.service = item};
+        char *pend;
+        long num = strtol(colon + 1, &pend, 10);
+        if (*pend == '\0' && num > 0 && num < 65536)
+            ref.port_number = (int)num;
+        else
+            ref.port_name = colon + 1;
+        const char *svc = service_for(t, ns, name, &ref);
+        if (svc == NULL)
+            return NULL; /* service_for said what is missing */
+        ms->services[ms->n] = svc;
+        ms->percent[ms->n++] = (int)pct;
+    }
+    const char *max = annotation(ing, "gantry.io/mirror-max-body-size");
+    if (max) {
+        char *e;
+        long long v = strtoll(max, &e, 10);
+        if (*e != '\0' || v < 0)
+            problem(t, "ingress %s/%s: annotation gantry.io/mirror-max-body-size: `%s` is not a byte count (no limit)", ns,
+                    name, max);
+        else
+            ms->max_body = v;
+    }
+    const char *body = annotation(ing, "gantry.io/mirror-body");
+    ms->body = !(body && strcmp(body, "false") == 0);
+    return ms->n ? ms : NULL;
+}
+
+/* The mirroring service over <main> for <ms>, created once per Ingress. */
+static const char *mirrored(struct tx *t, const struct mirror_spec *ms, const char *main, const char *base)
+{
+    const char *name = arena_printf(&t->m->arena, "%s-mirror-%s", base, main);
+    for (size_t i = 0; i < t->made.n; i++)
+        if (strcmp(t->made.e[i].key, name) == 0)
+            return name;
+    struct model_service *s = arena_alloc(&t->m->arena, sizeof(*s));
+    s->name = name;
+    s->origin = (struct model_origin){"kubernetes", arena_printf(&t->m->arena, "annotation gantry.io/mirror")};
+    struct model_mirroring *mi = arena_alloc(&t->m->arena, sizeof(*mi));
+    mi->service = main;
+    mi->mirror_body = ms->body;
+    mi->max_body_size = ms->max_body;
+    mi->mirrors = arena_alloc(&t->m->arena, ms->n * sizeof(*mi->mirrors));
+    mi->n_mirrors = ms->n;
+    for (size_t i = 0; i < ms->n; i++)
+        mi->mirrors[i] = (struct model_mirror){.name = ms->services[i], .percent = ms->percent[i]};
+    s->mirroring = mi;
+    ptr_vec_push(&t->m->arena, &t->m->services, s);
+    if (t->made.n % 64 == 0)
+        t->made.e = mem_realloc(t->made.e, (t->made.n + 64) * sizeof(*t->made.e));
+    t->made.e[t->made.n++] = (struct entry){name, NULL};
+    return name;
+}
+
 static void translate_ingress(struct tx *t, const cJSON *ing)
 {
     const char *ns = meta_str(ing, "namespace"), *name = meta_str(ing, "name");
@@ -415,6 +509,7 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
     const cJSON *spec = get(ing, "spec");
     bool tls = add_tls(t, ns, name, get(spec, "tls"));
     const char *base = arena_printf(t->pa, "%s-%s", slug(t->pa, ns), slug(t->pa, name));
+    const struct mirror_spec *ms = mirror_annotation(t, ing, ns, name);
     int rule_i = 0;
     for (const cJSON *rule = get(spec, "rules") ? get(spec, "rules")->child : NULL; rule; rule = rule->next, rule_i++) {
         const char *host = str(rule, "host");
@@ -450,6 +545,8 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
             const char *svc = service_for(t, ns, name, &ref);
             if (svc == NULL)
                 continue;
+            if (ms != NULL)
+                svc = mirrored(t, ms, svc, base);
             size_t plen = strlen(path);
             while (!exact && plen > 1 && path[plen - 1] == '/')
                 plen--;
@@ -470,6 +567,8 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
         const char *svc = service_for(t, ns, name, &def);
         if (svc == NULL)
             return;
+        if (ms != NULL)
+            svc = mirrored(t, ms, svc, base);
         const char *rname = arena_printf(&t->m->arena, "%s-default", base);
         add_router(t, rname, "PathPrefix(`/`)", svc, PRIO_DEFAULT_BACKEND, false, source);
         if (tls)

@@ -384,3 +384,35 @@ def test_only_the_lease_holder_writes_status_and_the_other_takes_over(tmp_path, 
     print("takeover after a kill: %.2f s (lease 2 s)" % took)
     assert took >= 1.5
     wait_for(lambda: status_ip() == "10.0.0.3", what="status from the third instance")
+
+
+def test_mirroring_annotation(tmp_path, procs, emu):
+    """gantry.io/mirror on an Ingress: a share of its requests is copied to
+    another Service of its namespace; a broken annotation is reported and
+    the Ingress served without mirroring."""
+    from attack import RecordingUpstream
+    main, shadow = RecordingUpstream(body=b"main"), RecordingUpstream(body=b"shadow")
+    emu.apply(ingress_class())
+    for name, up in (("app", main), ("shadow", shadow)):
+        emu.apply(service(name))
+        emu.apply(slice_for(name, [up]))
+    emu.apply(ingress("web", [rule("m.test", [("/", "Prefix", "app")])],
+                      annotations={"gantry.io/mirror": "shadow:80=50", "gantry.io/mirror-max-body-size": "1000"}))
+    emu.apply(ingress("broken", [rule("b.test", [("/", "Prefix", "app")])],
+                      annotations={"gantry.io/mirror": "shadow=50"}))
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: get(g.port, "/", "m.test")[2] == b"main", what="mirrored route")
+    for i in range(99):
+        assert get(g.port, "/r%d" % i, "m.test")[2] == b"main"
+    wait_for(lambda: len(shadow.requests) >= 50, what="copies")
+    assert abs(len(shadow.requests) - 50) <= 2, len(shadow.requests)
+    svc = [s for s in g.api("/api/http/services") if s["name"].startswith("default-web-mirror")][0]
+    assert svc["type"] == "mirroring" and svc["mirroring"]["maxBodySize"] == 1000
+    assert svc["mirroring"]["mirrors"][0]["stats"]["requests"] == len(shadow.requests)
+    assert get(g.port, "/", "b.test")[2] == b"main"
+    problems = "\n".join(g.api("/api/overview")["problems"])
+    assert "ingress default/broken: annotation gantry.io/mirror: `shadow=50` is not" in problems
+    n = len(shadow.requests)
+    for _ in range(10):
+        get(g.port, "/", "b.test")
+    assert len(shadow.requests) == n  # not mirrored

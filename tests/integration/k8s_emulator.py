@@ -81,7 +81,7 @@ def selector_matches(sel, labels):
 
 
 class Emulator:
-    def __init__(self, token="test-token", cert=None, key=None, history=1000, bookmark_interval=1.0):
+    def __init__(self, token="test-token", cert=None, key=None, history=1000, bookmark_interval=1.0, client_ca=None):
         self.token = token
         self.lock = threading.Condition()
         self.rv = 100
@@ -97,6 +97,7 @@ class Emulator:
         self.open_watches = 0
         self.server = None
         self.cert, self.key = cert, key
+        self.client_ca = client_ca  # also accept client certificates signed by it
 
     # ---- store ----
 
@@ -183,6 +184,9 @@ class Emulator:
         if self.cert:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(self.cert, self.key)
+            if self.client_ca:
+                ctx.verify_mode = ssl.CERT_OPTIONAL
+                ctx.load_verify_locations(self.client_ca)
             self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.url = "%s://127.0.0.1:%d" % ("https" if self.cert else "http", self.port)
@@ -256,7 +260,8 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         em = self.em
         with em.lock:
             em.requests.append((method, self.path))
-        if self.headers.get("Authorization") != "Bearer " + em.token:
+        client_cert = hasattr(self.connection, "getpeercert") and self.connection.getpeercert()
+        if self.headers.get("Authorization") != "Bearer " + em.token and not client_cert:
             return self.send_json(401, status_object(401, "Unauthorized", "Unauthorized"))
         with em.lock:
             for i, (status, retry, rx) in enumerate(em.faults):

@@ -416,3 +416,49 @@ def test_mirroring_annotation(tmp_path, procs, emu):
     for _ in range(10):
         get(g.port, "/", "b.test")
     assert len(shadow.requests) == n  # not mirrored
+
+
+def test_kubeconfig_with_embedded_data_client_certificate_and_rotating_token(tmp_path, procs):
+    """kubeconfig variants: certificate-authority-data with a client
+    certificate and key given as -data (no token at all), and a tokenFile
+    that is rotated while gantry runs (re-read at every request)."""
+    from tls_certs import make_client_cert
+    d = str(tmp_path)
+    cert, key = make_cert(d, "apiserver", ["localhost"], ips=["127.0.0.1"])
+    emu = Emulator(cert=cert, key=key, bookmark_interval=0.5, client_ca=d + "/ca.crt").start()
+    try:
+        a = procs.whoami(name="a")
+        emu.apply(ingress_class())
+        emu.apply(service("app"))
+        emu.apply(slice_for("app", [a]))
+        emu.apply(ingress("web", [rule("one.test", [("/", "Prefix", "app")])]))
+        b64 = lambda p: base64.b64encode(open(p, "rb").read()).decode()  # noqa: E731
+        ccrt, ckey = make_client_cert(d, "gantry-client")
+        kc1 = tmp_path / "kc-cert"
+        kc1.write_text("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n"
+                       "    server: %s\n    certificate-authority-data: %s\nusers:\n- name: u\n  user:\n"
+                       "    client-certificate-data: %s\n    client-key-data: %s\ncontexts:\n- name: c\n"
+                       "  context: {cluster: k, user: u}\n" % (emu.url, b64(d + "/ca.crt"), b64(ccrt), b64(ckey)))
+        g1 = procs.gantry(subdir(tmp_path, "g1"), None, args=["--providers.kubernetesIngress=true"],
+                          env_extra={"KUBECONFIG": str(kc1)})
+        wait_for(lambda: name_of(g1.port, "/", "one.test") == "a", what="route with a client certificate")
+
+        token_file = tmp_path / "token"
+        token_file.write_text(emu.token + "\n")
+        kc2 = tmp_path / "kc-token"
+        kc2.write_text("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n"
+                       "    server: %s\n    certificate-authority: %s\nusers:\n- name: u\n  user:\n"
+                       "    tokenFile: %s\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+                       % (emu.url, d + "/ca.crt", token_file))
+        g2 = procs.gantry(subdir(tmp_path, "g2"), None, args=["--providers.kubernetesIngress=true"],
+                          env_extra={"KUBECONFIG": str(kc2)})
+        wait_for(lambda: name_of(g2.port, "/", "one.test") == "a", what="route with a token file")
+        # the token rotates: the API server only accepts the new one, the file says so
+        emu.token = "rotated-token"
+        token_file.write_text("rotated-token\n")
+        emu.drop_watches()
+        emu.apply(ingress("web", [rule("two.test", [("/", "Prefix", "app")])]))
+        wait_for(lambda: name_of(g2.port, "/", "two.test") == "a", what="route after the token rotated")
+        assert "HTTP status 401" not in g2.output()  # the new token was read from the file at once
+    finally:
+        emu.stop()

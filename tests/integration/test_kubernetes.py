@@ -462,3 +462,42 @@ def test_kubeconfig_with_embedded_data_client_certificate_and_rotating_token(tmp
         assert "HTTP status 401" not in g2.output()  # the new token was read from the file at once
     finally:
         emu.stop()
+
+
+def test_in_cluster_service_account(tmp_path, procs, emu):
+    """In a pod: KUBERNETES_SERVICE_HOST/_PORT and the service account's
+    token and CA under /var/run/secrets/kubernetes.io/serviceaccount (made
+    here for the test when this machine has none); the token is re-read at
+    every request, as kubelet rotates it."""
+    sa = "/var/run/secrets/kubernetes.io/serviceaccount"
+    if os.path.exists(sa):
+        pytest.skip("this machine has a real service account directory; not touching it")
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create %s" % sa)
+    created = [p for p in ("/var/run/secrets", "/var/run/secrets/kubernetes.io", sa) if not os.path.exists(p)]
+    os.makedirs(sa)
+    try:
+        shutil.copy(emu.ca, sa + "/ca.crt")
+        with open(sa + "/token", "w") as f:
+            f.write(emu.token)
+        a = procs.whoami(name="a")
+        emu.apply(ingress_class())
+        emu.apply(service("app"))
+        emu.apply(slice_for("app", [a]))
+        emu.apply(ingress("web", [rule("pod.test", [("/", "Prefix", "app")])]))
+        g = procs.gantry(tmp_path, None, args=["--providers.kubernetesIngress=true"],
+                         env_extra={"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(emu.port),
+                                    "KUBECONFIG": ""})
+        wait_for(lambda: name_of(g.port, "/", "pod.test") == "a", what="route in-cluster")
+        assert "in-cluster service account" in g.output()
+        emu.token = "kubelet-rotated"
+        with open(sa + "/token.tmp", "w") as f:
+            f.write("kubelet-rotated")
+        os.rename(sa + "/token.tmp", sa + "/token")
+        emu.drop_watches()
+        emu.apply(ingress("web", [rule("pod2.test", [("/", "Prefix", "app")])]))
+        wait_for(lambda: name_of(g.port, "/", "pod2.test") == "a", what="route after the token rotated")
+    finally:
+        shutil.rmtree(sa)
+        for p in reversed(created[:-1]):  # only what this test made
+            os.rmdir(p)

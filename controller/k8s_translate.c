@@ -386,7 +386,7 @@ static bool add_tls(struct tx *t, const char *ns, const char *ingress, const cJS
         const cJSON *s = find_ns(&t->secrets, ns, secret);
         const cJSON *data = get(s, "data");
         const char *crt = str(data, "tls.crt"), *key = str(data, "tls.key");
-        size_t cl, kl;
+        size_t cl = 0, kl = 0;
         unsigned char *c = crt ? b64(t->pa, crt, &cl) : NULL, *k = key ? b64(t->pa, key, &kl) : NULL;
         if (s == NULL) {
             problem(t, "ingress %s/%s: TLS secret %s/%s does not exist (the default certificate is used)", ns, ingress, ns,

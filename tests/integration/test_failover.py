@@ -50,7 +50,7 @@ def test_killed_server_costs_no_failed_get(tmp_path, procs):
     for _ in range(6):  # round robin: some of these are offered to the dead server first
         assert get(g.port, "/", "lb.test")[0] == 200
     try:
-        g.wait_log(r"upstream http://127\.0\.0\.1:%d .*(failure|closed|refused)" % ups[0].port)
+        g.wait_log(r"upstream http://127\.0\.0\.1:%d .*(failure|closed|refused|error)" % ups[0].port)
     except AssertionError as e:
         raise AssertionError("%s\n%s" % (e, g.output()[-3000:]))
 

@@ -52,6 +52,16 @@ class Dockerd:
         self.log_path = os.path.join(self.root, "dockerd.log")
 
     def start(self, wait=True):
+        if self.keep:  # a kept data root: a daemon left over by an interrupted run must go first
+            pidfile = os.path.join(self.root, "dockerd.pid")
+            try:
+                with open(pidfile) as f:
+                    os.kill(int(f.read().strip()), signal.SIGTERM)
+                deadline = time.time() + 20
+                while os.path.exists(pidfile) and time.time() < deadline:
+                    time.sleep(0.1)
+            except (OSError, ValueError):
+                pass
         args = ["dockerd", "--iptables=false", "--ip6tables=false", "--bridge=none", "-H", self.host,
                 "--data-root", os.path.join(self.root, "data"), "--exec-root", os.path.join(self.root, "exec"),
                 "--pidfile", os.path.join(self.root, "dockerd.pid")]

@@ -26,10 +26,18 @@ def wrk_p99_ms(port, host, seconds=3):
     return r["p99_ms"], r["requests"]
 
 
+def median_p99_ms(port, host, runs=3, seconds=2):
+    """The median p99 of a few short runs: one run's p99 on a shared
+    2-core machine swings by a millisecond on its own."""
+    results = [wrk_p99_ms(port, host, seconds) for _ in range(runs)]
+    return sorted(p for p, _ in results)[runs // 2], sum(n for _, n in results)
+
+
 def test_slowloris_heads_are_cut_while_others_keep_their_latency(tmp_path, procs):
     ng = procs.add(Nginx(tmp_path))
-    g = procs.gantry(tmp_path, route(ng.url), args=["--entryPoints.web.transport.respondingTimeouts.readTimeout=4s"])
-    base_p99, base_n = wrk_p99_ms(g.port, "c.test")
+    # the deadline leaves room for three measurements under attack
+    g = procs.gantry(tmp_path, route(ng.url), args=["--entryPoints.web.transport.respondingTimeouts.readTimeout=10s"])
+    base_p99, base_n = median_p99_ms(g.port, "c.test")
 
     n = 1000
     socks = []
@@ -51,14 +59,15 @@ def test_slowloris_heads_are_cut_while_others_keep_their_latency(tmp_path, procs
     t.start()
     t0 = time.time()
     wait_for(lambda: metric(g, "gantry_open_connections") >= n, 10, what="all slowloris connections open")
-    loaded_p99, loaded_n = wrk_p99_ms(g.port, "c.test")
-    print("slowloris: %d connections; p99 unloaded %.2f ms (%d requests), under attack %.2f ms (%d requests)"
+    loaded_p99, loaded_n = median_p99_ms(g.port, "c.test")
+    print("slowloris: %d connections; median p99 of 3 runs: unloaded %.2f ms (%d requests), under attack %.2f ms "
+          "(%d requests)"
           % (n, base_p99, base_n, loaded_p99, loaded_n))
     if not SANITIZED:  # a latency goal; sanitizer builds only check the defence
         assert loaded_p99 <= max(2 * base_p99, base_p99 + 1.0), (base_p99, loaded_p99)
 
-    # every slowloris connection is cut at the header deadline (4 s, swept each second)
-    wait_for(lambda: metric(g, "gantry_connections_closed_total", reason="header_timeout") >= n, 15,
+    # every slowloris connection is cut at the header deadline (10 s, swept each second)
+    wait_for(lambda: metric(g, "gantry_connections_closed_total", reason="header_timeout") >= n, 20,
              what="slowloris connections cut")
     elapsed = time.time() - t0
     stop.set()
@@ -77,7 +86,7 @@ def test_slowloris_heads_are_cut_while_others_keep_their_latency(tmp_path, procs
         s.close()
     print("slowloris: %d of %d connections cut by the server after %.1f s" % (closed, n, elapsed))
     assert closed == n
-    assert 4 <= elapsed < 12 * SLOW
+    assert 10 <= elapsed < 18 * SLOW
     assert get(g.port, "/", "c.test")[0] == 200
 
 

@@ -501,3 +501,20 @@ def test_in_cluster_service_account(tmp_path, procs, emu):
         shutil.rmtree(sa)
         for p in reversed(created[:-1]):  # only what this test made
             os.rmdir(p)
+
+
+def test_large_lists_are_paginated(tmp_path, procs, emu):
+    """1,100 Ingresses: listed in pages of 500 with continue tokens; an
+    expired continue token (history compacted mid-list) restarts the list."""
+    a = procs.whoami(name="a")
+    emu.apply(ingress_class())
+    emu.apply(service("app"))
+    emu.apply(slice_for("app", [a]))
+    for i in range(1100):
+        emu.apply(ingress("ing-%d" % i, [rule("h%d.test" % i, [("/", "Prefix", "app")])]))
+    emu.fail_next(410, count=1, path=r"ingresses\?.*continue=")  # the first continue token has expired
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: name_of(g.port, "/", "h1099.test") == "a", timeout=20, what="the last page's Ingress")
+    assert name_of(g.port, "/", "h0.test") == "a" and name_of(g.port, "/", "h550.test") == "a"
+    pages = [p for m, p in emu.requests if m == "GET" and "/ingresses?limit=500" in p]
+    assert sum("continue=" in p for p in pages) >= 3, pages  # 2 continues, the first one refused and redone

@@ -15,6 +15,8 @@
 #include "../common/log.h"
 #include "watcher.h"
 
+#define MAX_BODY (1024 * 1024)
+
 struct k8s_lease {
     const struct k8s_conn *conn;
     char *path, *collection, *ns, *name, *identity;
@@ -26,7 +28,7 @@ struct k8s_lease {
     CURL *easy;
     struct curl_slist *headers;
     char *out;             /* the request body being sent */
-    struct k8s_watch_body in;
+    struct curl_body in;
     char observed[512];    /* holder and renewTime last seen */
     uint64_t observed_at;  /* our clock when that record was first seen */
     uint64_t renewed_at;   /* our clock at our last successful renewal */
@@ -64,21 +66,14 @@ static void end_request(struct k8s_lease *l)
     l->headers = NULL;
     free(l->out);
     l->out = NULL;
-    free(l->in.data);
-    l->in = (struct k8s_watch_body){0};
-}
-
-static size_t on_body(char *p, size_t size, size_t n, void *data)
-{
-    struct k8s_lease *l = data;
-    return k8s_body_append(&l->in, p, size * n, 1024 * 1024);
+    curl_body_reset(&l->in, MAX_BODY);
 }
 
 static void request(struct k8s_lease *l, const char *method, const char *path, cJSON *body, watcher_done_cb done)
 {
     l->easy = k8s_request(l->conn, path, &l->headers);
-    curl_easy_setopt(l->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(l->easy, CURLOPT_WRITEDATA, l);
+    curl_easy_setopt(l->easy, CURLOPT_WRITEFUNCTION, curl_body_write);
+    curl_easy_setopt(l->easy, CURLOPT_WRITEDATA, &l->in);
     curl_easy_setopt(l->easy, CURLOPT_TIMEOUT_MS, (long)(l->retry_ms > 1000 ? l->retry_ms : 1000));
     if (body) {
         l->out = cJSON_PrintUnformatted(body);
@@ -234,10 +229,9 @@ static void release(struct k8s_lease *l)
 {
     struct curl_slist *h = NULL;
     CURL *e = k8s_request(l->conn, l->path, &h);
-    struct k8s_watch_body in = {0};
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    l->in = in;
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, l);
+    curl_body_reset(&l->in, MAX_BODY);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_body_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &l->in);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 1000L);
     long status = 0;
     if (curl_easy_perform(e) == CURLE_OK)
@@ -245,8 +239,7 @@ static void release(struct k8s_lease *l)
     curl_easy_cleanup(e);
     curl_slist_free_all(h);
     cJSON *obj = status == 200 && l->in.data ? cJSON_Parse(l->in.data) : NULL;
-    free(l->in.data);
-    l->in = (struct k8s_watch_body){0};
+    curl_body_reset(&l->in, MAX_BODY);
     cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
     const cJSON *holder = cJSON_GetObjectItemCaseSensitive(spec, "holderIdentity");
     if (cJSON_IsString(holder) && strcmp(holder->valuestring, l->identity) == 0) {
@@ -259,15 +252,14 @@ static void release(struct k8s_lease *l)
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 1000L);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, l);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_body_write);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &l->in);
         if (curl_easy_perform(e) == CURLE_OK)
             log_info("kubernetes provider: released the lease %s/%s", l->ns, l->name);
         curl_easy_cleanup(e);
         curl_slist_free_all(h);
         free(body);
-        free(l->in.data);
-        l->in = (struct k8s_watch_body){0};
+        curl_body_reset(&l->in, MAX_BODY);
     }
     cJSON_Delete(obj);
 }

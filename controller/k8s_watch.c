@@ -89,31 +89,7 @@ static void end_request(struct k8s_watch *w)
     }
     curl_slist_free_all(w->headers);
     w->headers = NULL;
-    free(w->body.data);
-    w->body = (struct k8s_watch_body){0};
-}
-
-size_t k8s_body_append(struct k8s_watch_body *b, const char *p, size_t len, size_t max)
-{
-    if (b->len + len > max)
-        return 0;
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        b->data = mem_realloc(b->data, cap);
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return len;
-}
-
-static size_t on_body(char *p, size_t size, size_t n, void *data)
-{
-    struct k8s_watch *w = data;
-    return k8s_body_append(&w->body, p, size * n, MAX_LIST_PAGE);
+    curl_body_reset(&w->body, MAX_LIST_PAGE);
 }
 
 /* ---- failure ---- */
@@ -233,8 +209,8 @@ static void list_page(struct k8s_watch *w)
         curl_free(enc);
     }
     w->easy = k8s_request(w->conn, q, &w->headers);
-    curl_easy_setopt(w->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(w->easy, CURLOPT_WRITEDATA, w);
+    curl_easy_setopt(w->easy, CURLOPT_WRITEFUNCTION, curl_body_write);
+    curl_easy_setopt(w->easy, CURLOPT_WRITEDATA, &w->body);
     curl_easy_setopt(w->easy, CURLOPT_TIMEOUT_MS, (long)LIST_TIMEOUT_MS);
     watcher_add_transfer(w->easy, on_list, w);
 }
@@ -303,7 +279,7 @@ static size_t on_watch_data(char *p, size_t size, size_t n, void *data)
     long status = 0;
     curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200)
-        return on_body(p, size, n, data); /* an error document: kept for the log */
+        return curl_body_write(p, size, n, &w->body); /* an error document */
     if (w->failing)
         recovered(w);
     ndjson_feed(&w->framer, p, size * n, apply_line, w);
@@ -388,6 +364,7 @@ void k8s_watch_start(struct k8s_watch *w, const char *name, const char *path, co
     w->data = data;
     k8s_store_init(&w->store);
     k8s_store_init(&w->fresh);
+    curl_body_reset(&w->body, MAX_LIST_PAGE);
     ndjson_init(&w->framer, MAX_EVENT_LINE);
     w->timer = watcher_timer_new(on_timer, w);
     start(w);

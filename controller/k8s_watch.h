@@ -23,6 +23,7 @@
 
 #include <curl/curl.h>
 
+#include "curl_body.h"
 #include "k8s_store.h"
 #include "ndjson.h"
 
@@ -42,10 +43,6 @@ struct k8s_conn {
 struct k8s_watch;
 typedef void (*k8s_changed_cb)(struct k8s_watch *w, void *data);
 
-struct k8s_watch_body {
-    char *data;
-    size_t len, cap;
-};
 
 struct k8s_watch {
     const char *name;  /* for logs: "ingresses" */
@@ -63,7 +60,7 @@ struct k8s_watch {
     char *cont;
     CURL *easy;
     struct curl_slist *headers;
-    struct k8s_watch_body body;
+    struct curl_body body;
     struct ndjson framer;
     struct watcher_timer *timer;
     unsigned attempts;
@@ -81,10 +78,6 @@ void k8s_watch_stop(struct k8s_watch *w);
  * transfer code's entry point, exposed for tests and fuzzing. A malformed
  * line is logged and ignored; an ERROR 410 sets restart_with_list. */
 void k8s_watch_apply(struct k8s_watch *w, const char *line, size_t len);
-
-/* Appends a response piece to <b> (NUL-terminated); 0 when it would pass
- * <max> bytes, which makes curl abort the transfer. */
-size_t k8s_body_append(struct k8s_watch_body *b, const char *p, size_t len, size_t max);
 
 /* A curl handle for <conn> and <path_and_query> with the bearer token;
  * <headers> receives the list to free after the transfer. */

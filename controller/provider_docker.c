@@ -31,6 +31,7 @@
 #include "../common/log.h"
 #include "../proxy/status.h"
 #include "aggregator.h"
+#include "curl_body.h"
 #include "docker_build.h"
 #include "docker_container.h"
 #include "ndjson.h"
@@ -45,11 +46,6 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 
-struct body {
-    char *data;
-    size_t len, cap, max;
-    bool too_big;
-};
 
 struct entry {
     struct docker_container *c; /* NULL while the first inspect is in flight */
@@ -64,7 +60,7 @@ struct inspect {
     char *id;
     uint64_t gen;
     bool initial; /* part of the initial sync */
-    struct body body;
+    struct curl_body body;
 };
 
 enum state { ST_IDLE, ST_PING, ST_SYNC, ST_LIVE, ST_BACKOFF };
@@ -81,7 +77,7 @@ static struct {
     char last_error[256];
     struct watcher_timer *retry_timer;
     CURL *ping, *list, *events;
-    struct body ping_body, list_body;
+    struct curl_body ping_body, list_body;
     struct ndjson framer;
     struct inspect *inspects;
     size_t initial_pending;
@@ -97,34 +93,7 @@ static void rebuild(void);
 
 /* ---- small helpers ---- */
 
-static size_t on_body(char *p, size_t size, size_t n, void *data)
-{
-    struct body *b = data;
-    size_t len = size * n;
-    if (b->len + len > b->max) {
-        b->too_big = true;
-        return 0; /* aborts the transfer */
-    }
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 16384;
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        b->data = mem_realloc(b->data, cap);
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return len;
-}
-
-static void body_reset(struct body *b, size_t max)
-{
-    free(b->data);
-    *b = (struct body){.max = max};
-}
-
-static CURL *new_request(const char *path, struct body *body, long timeout_ms)
+static CURL *new_request(const char *path, struct curl_body *body, long timeout_ms)
 {
     CURL *e = curl_easy_init();
     char url[1024];
@@ -148,7 +117,7 @@ static CURL *new_request(const char *path, struct body *body, long timeout_ms)
     if (timeout_ms)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
     if (body) {
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_body_write);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
     }
     return e;
@@ -459,7 +428,7 @@ static void on_list(CURL *easy, CURLcode rc, void *data)
         free(ids[i]);
     }
     free(ids);
-    body_reset(&dp.list_body, MAX_LIST_BODY);
+    curl_body_reset(&dp.list_body, MAX_LIST_BODY);
     if (dp.initial_pending == 0)
         finish_initial_sync();
 }
@@ -496,7 +465,7 @@ static void on_ping(CURL *easy, CURLcode rc, void *data)
         snprintf(dp.api, sizeof(dp.api), "/v1.24"); /* a daemon too old to say: the oldest we speak */
     dp.state = ST_SYNC;
     start_events();
-    body_reset(&dp.list_body, MAX_LIST_BODY);
+    curl_body_reset(&dp.list_body, MAX_LIST_BODY);
     dp.list = new_request("/containers/json", &dp.list_body, REQUEST_TIMEOUT_MS);
     watcher_add_transfer(dp.list, on_list, NULL);
 }
@@ -506,7 +475,7 @@ static void connect_now(void)
     cancel_all();
     dp.state = ST_PING;
     dp.api[0] = '\0';
-    body_reset(&dp.ping_body, 4096);
+    curl_body_reset(&dp.ping_body, 4096);
     dp.ping = new_request("/_ping", &dp.ping_body, PING_TIMEOUT_MS); /* unversioned */
     curl_easy_setopt(dp.ping, CURLOPT_HEADERFUNCTION, on_ping_header);
     watcher_add_transfer(dp.ping, on_ping, NULL);
@@ -615,8 +584,8 @@ void provider_docker_stop(void)
     while (dp.n_entries)
         entry_remove(&dp.entries[0]);
     free(dp.entries);
-    body_reset(&dp.ping_body, 0);
-    body_reset(&dp.list_body, 0);
+    curl_body_reset(&dp.ping_body, 0);
+    curl_body_reset(&dp.list_body, 0);
     ndjson_free(&dp.framer);
     free(dp.socket_path);
     free(dp.base_url);

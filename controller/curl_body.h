@@ -1,0 +1,23 @@
+/*
+ * A bounded response body for libcurl transfers (Docker and Kubernetes
+ * API calls): pass curl_body_write as CURLOPT_WRITEFUNCTION and the body as
+ * CURLOPT_WRITEDATA. Past <max> bytes the transfer is aborted and too_big
+ * says why, so a hostile or broken server cannot grow it without bound.
+ */
+#ifndef GANTRY_CURL_BODY_H
+#define GANTRY_CURL_BODY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct curl_body {
+    char *data; /* NUL-terminated */
+    size_t len, cap, max;
+    bool too_big;
+};
+
+size_t curl_body_write(char *p, size_t size, size_t n, void *body);
+/* Frees what was read and sets a new bound. */
+void curl_body_reset(struct curl_body *b, size_t max);
+
+#endif

@@ -93,6 +93,7 @@ class Emulator:
         self.watch_gone_as_event = True
         self.bookmark_interval = bookmark_interval
         self.watch_generation = 0  # bumped to drop every open watch
+        self.max_watch_seconds = None  # end every watch cleanly after this long (the server's own timeout)
         self.requests = []  # (method, path with query) for assertions
         self.open_watches = 0
         self.server = None
@@ -376,6 +377,8 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         field = q.get("fieldSelector", [""])[0]
         bookmarks = q.get("allowWatchBookmarks", ["false"])[0] in ("1", "true")
         timeout = float(q.get("timeoutSeconds", ["300"])[0] or 300)
+        if em.max_watch_seconds is not None:
+            timeout = min(timeout, em.max_watch_seconds)
         since = int(q.get("resourceVersion", ["0"])[0] or 0)
         with em.lock:
             gone = since != 0 and since < em.compacted_rv

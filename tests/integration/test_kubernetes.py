@@ -518,3 +518,54 @@ def test_large_lists_are_paginated(tmp_path, procs, emu):
     assert name_of(g.port, "/", "h0.test") == "a" and name_of(g.port, "/", "h550.test") == "a"
     pages = [p for m, p in emu.requests if m == "GET" and "/ingresses?limit=500" in p]
     assert sum("continue=" in p for p in pages) >= 3, pages  # 2 continues, the first one refused and redone
+
+
+def test_server_timeouts_resume_the_watch_without_a_relist(tmp_path, procs, emu):
+    """The API server ends every watch after a second (its timeoutSeconds):
+    gantry watches again from the last resourceVersion, never lists again,
+    and changes keep arriving."""
+    import time
+    import urllib.parse
+    a = procs.whoami(name="a")
+    emu.max_watch_seconds = 1
+    emu.apply(ingress_class())
+    emu.apply(service("app"))
+    emu.apply(slice_for("app", [a]))
+    emu.apply(ingress("web", [rule("t0.test", [("/", "Prefix", "app")])]))
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: name_of(g.port, "/", "t0.test") == "a", what="first route")
+    for i in range(1, 4):
+        time.sleep(1.2)
+        emu.apply(ingress("web", [rule("t%d.test" % i, [("/", "Prefix", "app")])]))
+        wait_for(lambda: name_of(g.port, "/", "t%d.test" % i) == "a", what="route after a server timeout")
+    ing = [urllib.parse.parse_qs(urllib.parse.urlsplit(p).query) for m, p in emu.requests
+           if m == "GET" and "/ingresses?" in p]
+    lists = [q for q in ing if "watch" not in q]
+    watches = [int(q["resourceVersion"][0]) for q in ing if "watch" in q]
+    assert len(lists) == 1, lists  # one list at start, never again
+    assert len(watches) >= 4 and watches == sorted(watches), watches  # resumed from ever newer versions
+    assert all("allowWatchBookmarks" in q for q in ing if "watch" in q)
+
+
+def test_namespace_and_label_selector_filters(tmp_path, procs, emu):
+    a = procs.whoami(name="a")
+    emu.apply(ingress_class())
+    for ns in ("team-a", "team-b"):
+        emu.apply(service("app", ns=ns))
+        emu.apply(slice_for("app", [a], ns=ns))
+    labelled = ingress("yes", [rule("yes.test", [("/", "Prefix", "app")])], ns="team-a")
+    labelled["metadata"]["labels"] = {"expose": "public"}
+    emu.apply(labelled)
+    emu.apply(ingress("nolabel", [rule("nolabel.test", [("/", "Prefix", "app")])], ns="team-a"))
+    other = ingress("otherns", [rule("otherns.test", [("/", "Prefix", "app")])], ns="team-b")
+    other["metadata"]["labels"] = {"expose": "public"}
+    emu.apply(other)
+    g = gantry(procs, tmp_path, emu, args=["--providers.kubernetesIngress.namespaces=team-a",
+                                           "--providers.kubernetesIngress.labelSelector=expose=public"])
+    wait_for(lambda: name_of(g.port, "/", "yes.test") == "a", what="the selected Ingress")
+    assert name_of(g.port, "/", "nolabel.test") == 404   # filtered by the label selector
+    assert name_of(g.port, "/", "otherns.test") == 404   # another namespace
+    paths = [p for m, p in emu.requests if m == "GET"]
+    assert any("/namespaces/team-a/ingresses?" in p and "labelSelector=expose%3Dpublic" in p for p in paths)
+    assert not any("/namespaces/team-b/" in p for p in paths)
+    assert any("/namespaces/team-a/secrets?" in p and "fieldSelector=type%3Dkubernetes.io%2Ftls" in p for p in paths)

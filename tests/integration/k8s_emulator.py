@@ -95,6 +95,7 @@ class Emulator:
         self.watch_generation = 0  # bumped to drop every open watch
         self.max_watch_seconds = None  # end every watch cleanly after this long (the server's own timeout)
         self.requests = []  # (method, path with query) for assertions
+        self.request_log = []  # (time, method, path, status of an injected fault or None)
         self.open_watches = 0
         self.server = None
         self.cert, self.key = cert, key
@@ -261,6 +262,8 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         em = self.em
         with em.lock:
             em.requests.append((method, self.path))
+            em.request_log.append([time.time(), method, self.path, None])
+            entry = em.request_log[-1]
         client_cert = hasattr(self.connection, "getpeercert") and self.connection.getpeercert()
         if self.headers.get("Authorization") != "Bearer " + em.token and not client_cert:
             return self.send_json(401, status_object(401, "Unauthorized", "Unauthorized"))
@@ -268,6 +271,7 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
             for i, (status, retry, rx) in enumerate(em.faults):
                 if rx.search(self.path):
                     del em.faults[i]
+                    entry[3] = status
                     extra = {"Retry-After": str(retry)} if retry is not None else None
                     reason = "TooManyRequests" if status == 429 else "InternalError"
                     return self.send_json(status, status_object(status, reason, "injected fault"), extra)

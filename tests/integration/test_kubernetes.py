@@ -569,3 +569,26 @@ def test_namespace_and_label_selector_filters(tmp_path, procs, emu):
     assert any("/namespaces/team-a/ingresses?" in p and "labelSelector=expose%3Dpublic" in p for p in paths)
     assert not any("/namespaces/team-b/" in p for p in paths)
     assert any("/namespaces/team-a/secrets?" in p and "fieldSelector=type%3Dkubernetes.io%2Ftls" in p for p in paths)
+
+
+def test_retry_after_is_honoured(tmp_path, procs, emu):
+    """A 429 with Retry-After: 2 on the Ingress watch: the next request for
+    Ingresses comes no sooner than two seconds later."""
+    a = procs.whoami(name="a")
+    emu.apply(ingress_class())
+    emu.apply(service("app"))
+    emu.apply(slice_for("app", [a]))
+    emu.apply(ingress("web", [rule("r0.test", [("/", "Prefix", "app")])]))
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: name_of(g.port, "/", "r0.test") == "a", what="first route")
+    emu.fail_next(429, count=1, retry_after=2, path=r"/ingresses\?.*watch=1")
+    emu.drop_watches()
+    emu.apply(ingress("web", [rule("r1.test", [("/", "Prefix", "app")])]))
+    wait_for(lambda: name_of(g.port, "/", "r1.test") == "a", timeout=10, what="route after the 429")
+    log = [e for e in emu.request_log if "/ingresses?" in e[2]]
+    refused = [i for i, e in enumerate(log) if e[3] == 429]
+    assert refused, log
+    i = refused[0]
+    gap = log[i + 1][0] - log[i][0]
+    print("429 with Retry-After 2: next request after %.2f s" % gap)
+    assert gap >= 1.9, gap

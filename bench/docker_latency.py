@@ -3,34 +3,17 @@
 container has started) to the first 200 through gantry for its labels,
 over N containers, on a private dockerd. Usage: docker_latency.py BUILD [N]"""
 import os
-import socket
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
+from benchlib import free_port, status  # noqa: E402 (this folder)
 import dockerenv  # noqa: E402
 from dockerenv import Dockerd  # noqa: E402
 
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 50
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def status(port, host):
-    try:
-        s = socket.create_connection(("127.0.0.1", port))
-        s.sendall(b"GET / HTTP/1.1\r\nHost: " + host.encode() + b"\r\nConnection: close\r\n\r\n")
-        data = s.recv(64)
-        s.close()
-        return int(data.split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
 
 
 if not dockerenv.available():

@@ -6,7 +6,6 @@ image is built with scripts/image.sh when missing or stale).
 Usage: image_startup.py [N]"""
 import http.client
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -14,16 +13,11 @@ import time
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from benchlib import free_port  # noqa: E402 (this folder)
 import dockerenv  # noqa: E402
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 cache = os.environ.get("GANTRY_CACHE", "/var/cache/gantry")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ready(port):

@@ -7,7 +7,6 @@ N times an Ingress is added and the time from the emulator's write to the
 first 200 through gantry on its host is measured. Prints a table.
 Usage: k8s_latency.py [BUILD] [N] [INGRESSES] [ENDPOINTS_PER_SERVICE]"""
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import time
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from benchlib import free_port, rss_kib, status  # noqa: E402 (this folder)
 from k8s_emulator import Emulator  # noqa: E402
 from tls_certs import make_cert  # noqa: E402
 
@@ -24,31 +24,6 @@ n = int(sys.argv[2]) if len(sys.argv) > 2 else 50
 n_ing = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
 per_svc = int(sys.argv[4]) if len(sys.argv) > 4 else 10
 d = tempfile.mkdtemp(prefix="gantry-k8s-")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def status(port, host):
-    try:
-        s = socket.create_connection(("127.0.0.1", port))
-        s.sendall(b"GET / HTTP/1.1\r\nHost: " + host.encode() + b"\r\nConnection: close\r\n\r\n")
-        data = s.recv(64)
-        s.close()
-        return int(data.split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 up_port, gw_port = free_port(), free_port()

@@ -35,7 +35,7 @@ struct tx {
     struct arena *pa;
     struct ptr_vec *problems;
     struct index services, secrets, slices;
-    struct index made; /* model services created so far, by name (unsorted tail kept sorted on insert) */
+    struct index made; /* model services created so far (made_has, made_add) */
 };
 
 /* ---- JSON helpers ---- */
@@ -151,6 +151,24 @@ static const struct entry *index_find(const struct index *ix, const char *ns, co
     return k ? &ix->e[lo] : NULL;
 }
 
+/* Model services created so far: paths of one Ingress share them, so
+ * the newest are looked at first. */
+static bool made_has(const struct tx *t, const char *name)
+{
+    for (size_t i = t->made.n; i > 0; i--)
+        if (strcmp(t->made.e[i - 1].key, name) == 0)
+            return true;
+    return false;
+}
+
+static void made_add(struct tx *t, struct model_service *s)
+{
+    ptr_vec_push(&t->m->arena, &t->m->services, s);
+    if (t->made.n % 64 == 0)
+        t->made.e = mem_realloc(t->made.e, (t->made.n + 64) * sizeof(*t->made.e));
+    t->made.e[t->made.n++] = (struct entry){s->name, NULL};
+}
+
 static const cJSON *find_ns(const struct index *ix, const char *ns, const char *name)
 {
     const struct entry *e = index_find(ix, ns, name, NULL);
@@ -212,9 +230,8 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
     const char *port_text = ref->port_name ? ref->port_name : portbuf;
     const char *name = arena_printf(&t->m->arena, "%s-%s-%s", slug(t->pa, ns), slug(t->pa, ref->service),
                                     slug(t->pa, port_text));
-    for (size_t i = 0; i < t->made.n; i++) /* recent first: paths of one Ingress share services */
-        if (strcmp(t->made.e[t->made.n - 1 - i].key, name) == 0)
-            return name;
+    if (made_has(t, name))
+        return name;
     const cJSON *svc = find_ns(&t->services, ns, ref->service);
     if (svc == NULL) {
         problem(t, "ingress %s/%s: service %s/%s does not exist (path skipped)", ns, ingress, ns, ref->service);
@@ -299,10 +316,7 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
     for (size_t i = 0; i < urls.len; i++)
         lb->servers[i] = (struct model_server){.url = urls.items[i], .weight = 1};
     s->lb = lb;
-    ptr_vec_push(&t->m->arena, &t->m->services, s);
-    if (t->made.n % 64 == 0)
-        t->made.e = mem_realloc(t->made.e, (t->made.n + 64) * sizeof(*t->made.e));
-    t->made.e[t->made.n++] = (struct entry){name, NULL};
+    made_add(t, s);
     return name;
 }
 
@@ -478,12 +492,11 @@ static struct mirror_spec *mirror_annotation(struct tx *t, const cJSON *ing, con
 static const char *mirrored(struct tx *t, const struct mirror_spec *ms, const char *main, const char *base)
 {
     const char *name = arena_printf(&t->m->arena, "%s-mirror-%s", base, main);
-    for (size_t i = 0; i < t->made.n; i++)
-        if (strcmp(t->made.e[i].key, name) == 0)
-            return name;
+    if (made_has(t, name))
+        return name;
     struct model_service *s = arena_alloc(&t->m->arena, sizeof(*s));
     s->name = name;
-    s->origin = (struct model_origin){"kubernetes", arena_printf(&t->m->arena, "annotation gantry.io/mirror")};
+    s->origin = (struct model_origin){"kubernetes", "annotation gantry.io/mirror"};
     struct model_mirroring *mi = arena_alloc(&t->m->arena, sizeof(*mi));
     mi->service = main;
     mi->mirror_body = ms->body;
@@ -493,10 +506,7 @@ static const char *mirrored(struct tx *t, const struct mirror_spec *ms, const ch
     for (size_t i = 0; i < ms->n; i++)
         mi->mirrors[i] = (struct model_mirror){.name = ms->services[i], .percent = ms->percent[i]};
     s->mirroring = mi;
-    ptr_vec_push(&t->m->arena, &t->m->services, s);
-    if (t->made.n % 64 == 0)
-        t->made.e = mem_realloc(t->made.e, (t->made.n + 64) * sizeof(*t->made.e));
-    t->made.e[t->made.n++] = (struct entry){name, NULL};
+    made_add(t, s);
     return name;
 }
 

@@ -192,7 +192,6 @@ static void on_list(CURL *easy, CURLcode rc, void *data)
     k8s_store_swap(&w->store, &w->fresh);
     w->listing = false;
     w->synced = true;
-    w->relists++;
     recovered(w);
     log_debug("kubernetes provider: %s: listed %zu at resourceVersion %s", w->name, w->store.n, w->rv);
     w->changed(w, w->data);
@@ -255,7 +254,6 @@ void k8s_watch_apply(struct k8s_watch *w, const char *line, size_t len)
         cJSON_Delete(ev);
         return;
     }
-    w->events++;
     if (strcmp(t, "DELETED") == 0) {
         k8s_store_del(&w->store, key);
     } else if (strcmp(t, "ADDED") == 0 || strcmp(t, "MODIFIED") == 0) {
@@ -304,7 +302,6 @@ static void on_watch_done(CURL *easy, CURLcode rc, void *data)
     }
     if (rc == CURLE_OK && status == 200) { /* the server's timeout: carry on from where we are */
         end_request(w);
-        w->rewatches++;
         start(w);
         return;
     }

@@ -66,7 +66,6 @@ struct k8s_watch {
     unsigned attempts;
     bool failing;
     bool restart_with_list; /* the next start lists (410, no RV) */
-    uint64_t events, relists, rewatches; /* counters for tests and logs */
 };
 
 /* <path> and <selector> are copied. Starts listing at once. */

@@ -42,15 +42,14 @@
 enum kind { K_CLASSES, K_INGRESSES, K_SERVICES, K_SLICES, K_SECRETS, K_KINDS };
 
 static const struct {
-    const char *name, *collection; /* collection path relative to the group version, "%s" for the namespace part */
+    const char *name; /* also the collection's path segment */
     const char *group_version;
-    bool namespaced;
 } kinds[K_KINDS] = {
-    {"ingressclasses", "ingressclasses", "/apis/networking.k8s.io/v1", false},
-    {"ingresses", "ingresses", "/apis/networking.k8s.io/v1", true},
-    {"services", "services", "/api/v1", true},
-    {"endpointslices", "endpointslices", "/apis/discovery.k8s.io/v1", true},
-    {"secrets", "secrets", "/api/v1", true},
+    {"ingressclasses", "/apis/networking.k8s.io/v1"},
+    {"ingresses", "/apis/networking.k8s.io/v1"},
+    {"services", "/api/v1"},
+    {"endpointslices", "/apis/discovery.k8s.io/v1"},
+    {"secrets", "/api/v1"},
 };
 
 static struct {
@@ -322,9 +321,9 @@ static void add_watch(enum kind k, const char *ns, const char *selector)
 {
     char path[512];
     if (ns)
-        snprintf(path, sizeof(path), "%s/namespaces/%s/%s", kinds[k].group_version, ns, kinds[k].collection);
+        snprintf(path, sizeof(path), "%s/namespaces/%s/%s", kinds[k].group_version, ns, kinds[k].name);
     else
-        snprintf(path, sizeof(path), "%s/%s", kinds[k].group_version, kinds[k].collection);
+        snprintf(path, sizeof(path), "%s/%s", kinds[k].group_version, kinds[k].name);
     size_t i = kp.n_watches++;
     kp.watch_kind[i] = k;
     k8s_watch_start(&kp.watches[i], kinds[k].name, path, selector, &kp.conn, on_changed, NULL);

@@ -94,24 +94,36 @@ static void histogram(struct out *o, const char *metric, const char *labels, con
 }
 
 /* Per mirror of each mirroring service: what the shadow was sent and how
- * it answered, to compare with the main service's own series. */
+ * it answered, to compare with the main service's own series. Each
+ * mirror's counters are summed once, then written family by family. */
+struct mirror_sample {
+    char labels[1100]; /* service="...",mirror="..." */
+    struct stats_total t;
+};
+
 static void mirror_metrics(struct out *o, const struct status_snapshot *s)
 {
-    static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx", "other"};
-    char a[512], b[512], labels[1200];
-    help(o, "gantry_mirror_requests_total", "counter", "Copies a mirror answered, by status class.");
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_services; i++)
+        n += s->services[i].n_mirrors;
+    struct mirror_sample *ms = mem_alloc((n ? n : 1) * sizeof(*ms));
+    n = 0;
     for (size_t i = 0; i < s->n_services; i++)
         for (size_t j = 0; j < s->services[i].n_mirrors; j++) {
             const struct status_mirror *m = &s->services[i].mirrors[j];
             if (m->stats == NULL)
                 continue;
-            struct stats_total t;
-            stats_sum(m->stats, &t);
-            for (int c = 0; c < 6; c++)
-                emit(o, "gantry_mirror_requests_total{service=\"%s\",mirror=\"%s\",code_class=\"%s\"} %llu\n",
-                     esc(s->services[i].name, a, sizeof(a)), esc(m->name, b, sizeof(b)), classes[c],
-                     (unsigned long long)t.classes[c]);
+            char a[512], b[512];
+            snprintf(ms[n].labels, sizeof(ms[n].labels), "service=\"%s\",mirror=\"%s\"",
+                     esc(s->services[i].name, a, sizeof(a)), esc(m->name, b, sizeof(b)));
+            stats_sum(m->stats, &ms[n++].t);
         }
+    static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx", "other"};
+    help(o, "gantry_mirror_requests_total", "counter", "Copies a mirror answered, by status class.");
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 6; c++)
+            emit(o, "gantry_mirror_requests_total{%s,code_class=\"%s\"} %llu\n", ms[i].labels, classes[c],
+                 (unsigned long long)ms[i].t.classes[c]);
     static const char *const names[4] = {"gantry_mirror_dropped_total", "gantry_mirror_errors_total",
                                          "gantry_mirror_timeouts_total", "gantry_mirror_in_flight"};
     static const char *const helps[4] = {"Copies not sent because the mirror had too many in flight.",
@@ -119,30 +131,16 @@ static void mirror_metrics(struct out *o, const struct status_snapshot *s)
                                          "Copies the mirror did not answer in time.", "Copies under way."};
     for (int k = 0; k < 4; k++) {
         help(o, names[k], k == 3 ? "gauge" : "counter", helps[k]);
-        for (size_t i = 0; i < s->n_services; i++)
-            for (size_t j = 0; j < s->services[i].n_mirrors; j++) {
-                const struct status_mirror *m = &s->services[i].mirrors[j];
-                if (m->stats == NULL)
-                    continue;
-                struct stats_total t;
-                stats_sum(m->stats, &t);
-                uint64_t v = k == 0 ? t.dropped : k == 1 ? t.upstream_errors : k == 2 ? t.upstream_timeouts : t.in_flight;
-                emit(o, "%s{service=\"%s\",mirror=\"%s\"} %llu\n", names[k], esc(s->services[i].name, a, sizeof(a)),
-                     esc(m->name, b, sizeof(b)), (unsigned long long)v);
-            }
+        for (size_t i = 0; i < n; i++) {
+            const struct stats_total *t = &ms[i].t;
+            uint64_t v = k == 0 ? t->dropped : k == 1 ? t->upstream_errors : k == 2 ? t->upstream_timeouts : t->in_flight;
+            emit(o, "%s{%s} %llu\n", names[k], ms[i].labels, (unsigned long long)v);
+        }
     }
     help(o, "gantry_mirror_request_duration_seconds", "histogram", "Time until a mirror's response head arrived.");
-    for (size_t i = 0; i < s->n_services; i++)
-        for (size_t j = 0; j < s->services[i].n_mirrors; j++) {
-            const struct status_mirror *m = &s->services[i].mirrors[j];
-            if (m->stats == NULL)
-                continue;
-            struct stats_total t;
-            stats_sum(m->stats, &t);
-            snprintf(labels, sizeof(labels), "service=\"%s\",mirror=\"%s\"", esc(s->services[i].name, a, sizeof(a)),
-                     esc(m->name, b, sizeof(b)));
-            histogram(o, "gantry_mirror_request_duration_seconds", labels, &t);
-        }
+    for (size_t i = 0; i < n; i++)
+        histogram(o, "gantry_mirror_request_duration_seconds", ms[i].labels, &ms[i].t);
+    free(ms);
 }
 
 static void process_metrics(struct out *o)

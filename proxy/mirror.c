@@ -73,17 +73,11 @@ static void maybe_free(struct copy *c)
  * known, closed otherwise. */
 static void let_go(struct copy *c, const struct h1_body *body)
 {
-    struct upstream_conn *conn = c->conn;
+    if (c->conn == NULL)
+        return;
+    upstream_pool_abandon(c->conn, body, c->is_head);
     c->conn = NULL;
-    if (conn == NULL)
-        return;
-    if (c->writing && conn->state != CONN_CONNECTING) {
-        conn->owner = NULL; /* the pool's write callback finishes it */
-        upstream_pool_abandon(conn, body, c->is_head);
-        c->writing = false; /* the pool no longer calls us */
-        return;
-    }
-    upstream_pool_abandon(conn, body, c->is_head);
+    c->writing = false; /* a write under way is the pool's to finish: it no longer calls us */
 }
 
 static void fail(struct copy *c, bool timeout, const char *why)
@@ -287,7 +281,6 @@ void mirror_abort_all(struct worker *w)
         struct copy *c = H2O_STRUCT_FROM_MEMBER(struct copy, link, w->mirror_copies.next);
         c->answered = true;
         let_go(c, NULL);
-        c->writing = false;
         copy_free(c);
     }
 }

@@ -33,13 +33,6 @@ struct pump {
     h2o_iovec_t initial;
 };
 
-static __thread size_t open_pumps;
-
-size_t splice_pump_count(void)
-{
-    return open_pumps;
-}
-
 static void on_readable(h2o_socket_t *sock, const char *err);
 
 static void destroy(struct pump *p)
@@ -50,7 +43,6 @@ static void destroy(struct pump *p)
         close(p->d[i].pipe[1]);
         h2o_socket_close(p->s[i]);
     }
-    open_pumps--;
     free(p);
 }
 
@@ -212,7 +204,6 @@ void splice_pump_start(h2o_loop_t *loop, h2o_socket_t *a, h2o_socket_t *b, h2o_t
     b->data = p;
     p->timeout = idle_timeout;
     p->entry.cb = on_idle;
-    open_pumps++;
     touch(p);
     if (a->input->size > 0) { /* the peeked ClientHello goes first */
         p->initial = h2o_iovec_init(a->input->bytes, a->input->size);

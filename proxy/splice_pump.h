@@ -19,7 +19,4 @@
  * written to <b> first. Falls back to tunnel_start when no pipe can be made. */
 void splice_pump_start(h2o_loop_t *loop, h2o_socket_t *a, h2o_socket_t *b, h2o_timeout_t *idle_timeout);
 
-/* Relays open on this thread (tests, shutdown). */
-size_t splice_pump_count(void);
-
 #endif

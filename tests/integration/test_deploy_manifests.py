@@ -68,10 +68,10 @@ def by_kind(objs):
 def code_rbac():
     """(apiGroup, resource) -> verbs the provider uses, read from the code."""
     src = open(os.path.join(ROOT, "controller", "provider_kubernetes.c")).read()
-    table = re.findall(r'\{"(\w+)", "(\w+)", "(/apis?/[\w./]+)", (?:true|false)\}', src)
+    table = re.findall(r'\{"(\w+)", "(/apis?/[\w./]+)"\}', src)
     assert len(table) == 5, table
     rules = {}
-    for name, _, gv in table:
+    for name, gv in table:
         group = "" if gv == "/api/v1" else gv.split("/")[2]
         rules[(group, name)] = {"list", "watch"}  # k8s_watch.c: list, then watch
     # every file that writes declares it: "rbac: <group> <resource> <verbs>",

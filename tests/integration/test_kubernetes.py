@@ -90,6 +90,19 @@ def rule(host, paths):
     return r
 
 
+def app_service(emu, up):
+    """Our IngressClass and the Service "app" whose one endpoint is <up>."""
+    emu.apply(ingress_class())
+    emu.apply(service("app"))
+    emu.apply(slice_for("app", [up]))
+
+
+def app_behind(emu, up, host, name="web"):
+    """app_service, and the Ingress <name> routing every path of <host> to it."""
+    app_service(emu, up)
+    emu.apply(ingress(name, [rule(host, [("/", "Prefix", "app")])]))
+
+
 def name_of(port, path, host):
     status, _, body = get(port, path + ("&" if "?" in path else "?") + "format=json", host)
     if status != 200:
@@ -100,10 +113,7 @@ def name_of(port, path, host):
 
 def test_routes_follow_ingress_service_and_endpointslice_changes(tmp_path, procs, emu):
     a, b = procs.whoami(name="a"), procs.whoami(name="b")
-    emu.apply(ingress_class())
-    emu.apply(service("app"))
-    emu.apply(slice_for("app", [a]))
-    emu.apply(ingress("web", [rule("app.test", [("/", "Prefix", "app")])]))
+    app_behind(emu, a, "app.test", "web")
     g = gantry(procs, tmp_path, emu)
     wait_for(lambda: g.admin("/readyz")[0] == 200, what="kubernetes provider synced")
     wait_for(lambda: name_of(g.port, "/", "app.test") == "a", what="route to a")
@@ -127,10 +137,7 @@ def test_routes_follow_ingress_service_and_endpointslice_changes(tmp_path, procs
 
 def test_watch_faults_end_with_the_right_routes(tmp_path, procs, emu):
     a, b = procs.whoami(name="a"), procs.whoami(name="b")
-    emu.apply(ingress_class())
-    emu.apply(service("app"))
-    emu.apply(slice_for("app", [a]))
-    emu.apply(ingress("web", [rule("app.test", [("/", "Prefix", "app")])]))
+    app_behind(emu, a, "app.test", "web")
     g = gantry(procs, tmp_path, emu)
     wait_for(lambda: name_of(g.port, "/", "app.test") == "a", what="initial route")
 
@@ -217,10 +224,7 @@ def test_path_rules_of_the_ingress_specification(tmp_path, procs, emu):
 
 def test_missing_objects_are_reported_and_the_rest_served(tmp_path, procs, emu):
     a = procs.whoami(name="a")
-    emu.apply(ingress_class())
-    emu.apply(service("app"))
-    emu.apply(slice_for("app", [a]))
-    emu.apply(ingress("good", [rule("good.test", [("/", "Prefix", "app")])]))
+    app_behind(emu, a, "good.test", "good")
     emu.apply(ingress("nosvc", [rule("nosvc.test", [("/", "Prefix", "missing")])]))
     bad_port = ingress("noport", [rule("noport.test", [("/", "Prefix", "app")])])
     bad_port["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] = {"name": "grpc"}
@@ -241,9 +245,7 @@ def test_tls_from_a_secret_by_sni(tmp_path, procs, emu):
     a = procs.whoami(name="a")
     d = str(tmp_path)
     crt, key = make_cert(d, "secure.test")
-    emu.apply(ingress_class())
-    emu.apply(service("app"))
-    emu.apply(slice_for("app", [a]))
+    app_service(emu, a)
     emu.apply({"kind": "Secret", "metadata": {"name": "secure-tls", "namespace": "default"}, "type": "kubernetes.io/tls",
                "data": {"tls.crt": base64.b64encode(open(crt, "rb").read()).decode(),
                         "tls.key": base64.b64encode(open(key, "rb").read()).decode()}})
@@ -330,10 +332,7 @@ def test_only_the_lease_holder_writes_status_and_the_other_takes_over(tmp_path, 
     import signal
     import time
     a = procs.whoami(name="a")
-    emu.apply(ingress_class())
-    emu.apply(service("app"))
-    emu.apply(slice_for("app", [a]))
-    emu.apply(ingress("web", [rule("app.test", [("/", "Prefix", "app")])]))
+    app_behind(emu, a, "app.test", "web")
     emu.apply(ingress("other-class", [rule("o.test", [("/", "Prefix", "app")])], cls="nginx"))
     lease = ["--providers.kubernetesIngress.leaderElection.leaseDuration=2s",
              "--providers.kubernetesIngress.leaderElection.namespace=gantry-system"]
@@ -428,10 +427,7 @@ def test_kubeconfig_with_embedded_data_client_certificate_and_rotating_token(tmp
     emu = Emulator(cert=cert, key=key, bookmark_interval=0.5, client_ca=d + "/ca.crt").start()
     try:
         a = procs.whoami(name="a")
-        emu.apply(ingress_class())
-        emu.apply(service("app"))
-        emu.apply(slice_for("app", [a]))
-        emu.apply(ingress("web", [rule("one.test", [("/", "Prefix", "app")])]))
+        app_behind(emu, a, "one.test", "web")
         b64 = lambda p: base64.b64encode(open(p, "rb").read()).decode()  # noqa: E731
         ccrt, ckey = make_client_cert(d, "gantry-client")
         kc1 = tmp_path / "kc-cert"
@@ -481,10 +477,7 @@ def test_in_cluster_service_account(tmp_path, procs, emu):
         with open(sa + "/token", "w") as f:
             f.write(emu.token)
         a = procs.whoami(name="a")
-        emu.apply(ingress_class())
-        emu.apply(service("app"))
-        emu.apply(slice_for("app", [a]))
-        emu.apply(ingress("web", [rule("pod.test", [("/", "Prefix", "app")])]))
+        app_behind(emu, a, "pod.test", "web")
         g = procs.gantry(tmp_path, None, args=["--providers.kubernetesIngress=true"],
                          env_extra={"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(emu.port),
                                     "KUBECONFIG": ""})
@@ -507,9 +500,7 @@ def test_large_lists_are_paginated(tmp_path, procs, emu):
     """1,100 Ingresses: listed in pages of 500 with continue tokens; an
     expired continue token (history compacted mid-list) restarts the list."""
     a = procs.whoami(name="a")
-    emu.apply(ingress_class())
-    emu.apply(service("app"))
-    emu.apply(slice_for("app", [a]))
+    app_service(emu, a)
     for i in range(1100):
         emu.apply(ingress("ing-%d" % i, [rule("h%d.test" % i, [("/", "Prefix", "app")])]))
     emu.fail_next(410, count=1, path=r"ingresses\?.*continue=")  # the first continue token has expired
@@ -528,10 +519,7 @@ def test_server_timeouts_resume_the_watch_without_a_relist(tmp_path, procs, emu)
     import urllib.parse
     a = procs.whoami(name="a")
     emu.max_watch_seconds = 1
-    emu.apply(ingress_class())
-    emu.apply(service("app"))
-    emu.apply(slice_for("app", [a]))
-    emu.apply(ingress("web", [rule("t0.test", [("/", "Prefix", "app")])]))
+    app_behind(emu, a, "t0.test", "web")
     g = gantry(procs, tmp_path, emu)
     wait_for(lambda: name_of(g.port, "/", "t0.test") == "a", what="first route")
     for i in range(1, 4):
@@ -575,10 +563,7 @@ def test_retry_after_is_honoured(tmp_path, procs, emu):
     """A 429 with Retry-After: 2 on the Ingress watch: the next request for
     Ingresses comes no sooner than two seconds later."""
     a = procs.whoami(name="a")
-    emu.apply(ingress_class())
-    emu.apply(service("app"))
-    emu.apply(slice_for("app", [a]))
-    emu.apply(ingress("web", [rule("r0.test", [("/", "Prefix", "app")])]))
+    app_behind(emu, a, "r0.test", "web")
     g = gantry(procs, tmp_path, emu)
     wait_for(lambda: name_of(g.port, "/", "r0.test") == "a", what="first route")
     emu.fail_next(429, count=1, retry_after=2, path=r"/ingresses\?.*watch=1")

@@ -69,51 +69,56 @@ static const cJSON *get(const cJSON *o, const char *k)
     return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
+static void add_address(cJSON *arr, const char *key, const char *value)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, key, value);
+    cJSON_AddItemToArray(arr, o);
+}
+
+/* A Service's addresses: its load balancer's, else its external IPs, else
+ * its cluster IP. */
+static void service_addresses(const cJSON *svc, cJSON *arr)
+{
+    const cJSON *lb = get(get(get(svc, "status"), "loadBalancer"), "ingress");
+    for (const cJSON *e = lb ? lb->child : NULL; e; e = e->next) {
+        cJSON *o = cJSON_CreateObject();
+        const cJSON *v;
+        if (cJSON_IsString(v = get(e, "ip")))
+            cJSON_AddStringToObject(o, "ip", v->valuestring);
+        if (cJSON_IsString(v = get(e, "hostname")))
+            cJSON_AddStringToObject(o, "hostname", v->valuestring);
+        cJSON_AddItemToArray(arr, o);
+    }
+    if (cJSON_GetArraySize(arr) > 0)
+        return;
+    const cJSON *spec = get(svc, "spec");
+    const cJSON *ext = get(spec, "externalIPs");
+    for (const cJSON *e = ext ? ext->child : NULL; e; e = e->next)
+        if (cJSON_IsString(e))
+            add_address(arr, "ip", e->valuestring);
+    const cJSON *cip = get(spec, "clusterIP");
+    if (cJSON_GetArraySize(arr) == 0 && cJSON_IsString(cip) && strcmp(cip->valuestring, "None") != 0)
+        add_address(arr, "ip", cip->valuestring);
+}
+
 cJSON *k8s_status_target(const char *ip, const char *hostname, const char *published_service, const cJSON **services,
                          size_t n_services)
 {
     cJSON *arr = cJSON_CreateArray();
     if (ip && *ip) {
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "ip", ip);
-        cJSON_AddItemToArray(arr, e);
+        add_address(arr, "ip", ip);
     } else if (hostname && *hostname) {
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "hostname", hostname);
-        cJSON_AddItemToArray(arr, e);
+        add_address(arr, "hostname", hostname);
     } else if (published_service && *published_service) {
-        const char *slash = strchr(published_service, '/');
-        for (size_t i = 0; slash && i < n_services; i++) {
+        for (size_t i = 0; i < n_services; i++) {
             const cJSON *meta = get(services[i], "metadata");
-            const cJSON *ns = get(meta, "namespace"), *name = get(meta, "name");
-            if (!cJSON_IsString(ns) || !cJSON_IsString(name) || strlen(ns->valuestring) != (size_t)(slash - published_service) ||
-                strncmp(ns->valuestring, published_service, (size_t)(slash - published_service)) != 0 ||
-                strcmp(name->valuestring, slash + 1) != 0)
-                continue;
-            /* the load balancer's addresses, else the external IPs, else the cluster IP */
-            const cJSON *lb = get(get(get(services[i], "status"), "loadBalancer"), "ingress");
-            for (const cJSON *e = lb ? lb->child : NULL; e; e = e->next) {
-                cJSON *o = cJSON_CreateObject();
-                const cJSON *v;
-                if (cJSON_IsString(v = get(e, "ip")))
-                    cJSON_AddStringToObject(o, "ip", v->valuestring);
-                if (cJSON_IsString(v = get(e, "hostname")))
-                    cJSON_AddStringToObject(o, "hostname", v->valuestring);
-                cJSON_AddItemToArray(arr, o);
-            }
-            const cJSON *spec = get(services[i], "spec");
-            for (const cJSON *e = cJSON_GetArraySize(arr) ? NULL : (get(spec, "externalIPs") ? get(spec, "externalIPs")->child : NULL);
-                 e; e = e->next) {
-                cJSON *o = cJSON_CreateObject();
-                if (cJSON_IsString(e))
-                    cJSON_AddStringToObject(o, "ip", e->valuestring);
-                cJSON_AddItemToArray(arr, o);
-            }
-            const cJSON *cip = get(spec, "clusterIP");
-            if (cJSON_GetArraySize(arr) == 0 && cJSON_IsString(cip) && strcmp(cip->valuestring, "None") != 0) {
-                cJSON *o = cJSON_CreateObject();
-                cJSON_AddStringToObject(o, "ip", cip->valuestring);
-                cJSON_AddItemToArray(arr, o);
+            char key[512];
+            snprintf(key, sizeof(key), "%s/%s", cJSON_IsString(get(meta, "namespace")) ? get(meta, "namespace")->valuestring : "",
+                     cJSON_IsString(get(meta, "name")) ? get(meta, "name")->valuestring : "");
+            if (strcmp(key, published_service) == 0) {
+                service_addresses(services[i], arr);
+                break;
             }
         }
     }

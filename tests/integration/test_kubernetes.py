@@ -577,3 +577,22 @@ def test_retry_after_is_honoured(tmp_path, procs, emu):
     gap = log[i + 1][0] - log[i][0]
     print("429 with Retry-After 2: next request after %.2f s" % gap)
     assert gap >= 1.9, gap
+
+
+def test_status_from_a_published_service(tmp_path, procs, emu):
+    """ingressEndpoint.publishedService: the Ingress status follows the
+    Service's load-balancer addresses, else its cluster IP."""
+    a = procs.whoami(name="a")
+    app_behind(emu, a, "p.test")
+    published = service("gantry", ns="gantry-system", clusterIP="10.96.0.10")
+    published["status"] = {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}, {"hostname": "lb.example.net"}]}}
+    emu.apply(published)
+    gantry(procs, tmp_path, emu, args=["--providers.kubernetesIngress.ingressEndpoint.publishedService=gantry-system/gantry",
+                                       "--providers.kubernetesIngress.leaderElection.leaseDuration=2s"])
+
+    def status():
+        return ((emu.get("Ingress", "default", "web") or {}).get("status") or {}).get("loadBalancer", {}).get("ingress")
+    wait_for(lambda: status() == [{"ip": "192.0.2.10"}, {"hostname": "lb.example.net"}], what="load-balancer addresses")
+    published["status"] = {"loadBalancer": {}}  # the load balancer went away: the cluster IP
+    emu.apply(published)
+    wait_for(lambda: status() == [{"ip": "10.96.0.10"}], timeout=15, what="cluster IP")

@@ -22,7 +22,10 @@
 #include "../proxy/table.h"
 #include "../proxy/table_tcp.h"
 #include "../proxy/tls.h"
+#include "../proxy/middleware/middleware.h"
+#include "../proxy/server.h"
 #include "healthcheck.h"
+#include "middleware_resolve.h"
 #include "rule.h"
 #include "watcher.h"
 
@@ -161,6 +164,8 @@ struct build {
     struct status_snapshot *snap;     /* what the API will show */
     size_t cap_routers, cap_services, cap_middlewares;
     struct ptr_vec mirroring; /* struct pending_mirroring *: after every load balancer exists */
+    struct mw_resolver *mw;
+    struct table_host_map service_models; /* name@provider -> const struct model_service * */
 };
 
 struct pending_mirroring {
@@ -219,7 +224,13 @@ static void add_services(struct build *b, const struct model *m)
         struct status_service *st = &snap->services[snap->n_services++];
         st->name = arena_strdup(&snap->arena, q);
         st->provider = arena_strdup(&snap->arena, m->provider);
-        st->type = s->lb ? "loadBalancer" : s->mirroring ? "mirroring" : "weighted";
+        st->type = s->lb ? "loadBalancer" : s->mirroring ? "mirroring" : s->weighted ? "weighted" : s->unsupported;
+        *table_host_map_slot(b->scratch, &b->service_models, q, strlen(q)) = (void *)s;
+        if (s->unsupported != NULL) {
+            record_on(b, &st->error, "%s: service '%s': %s services are not supported by gantry; routers using it are not served",
+                      s->origin.source, q, s->unsupported);
+            continue;
+        }
         if (s->mirroring != NULL) {
             struct pending_mirroring *pm = arena_alloc(b->scratch, sizeof(*pm));
             *pm = (struct pending_mirroring){.s = s, .q = q, .provider = m->provider, .st = st};
@@ -277,6 +288,80 @@ static uint64_t entrypoint_mask(struct build *b, const struct model_router *r, c
     return mask;
 }
 
+static bool same_list(const char **a, size_t na, const char **b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    return true;
+}
+
+/* The entry point's middlewares, the router's, then its service's (Traefik
+ * v3.7 order), compiled; NULL with <err> set when one cannot be applied. */
+static struct table_middleware **compile_chain(struct build *b, const struct entrypoint_config *ep, const struct model_router *r,
+                                               const char *provider, const char *q, const struct model_service *sm,
+                                               uint32_t *n, const char **err)
+{
+    struct ptr_vec chain = {0};
+    struct diag d;
+    const char *at = sm ? strchr(r->service, '@') : NULL;
+    const char *svc_provider = at ? at + 1 : provider;
+    if ((ep && mw_resolve(b->mw, ep->middlewares, ep->n_middlewares, provider, &chain, &d) != 0) ||
+        mw_resolve(b->mw, r->middlewares, r->n_middlewares, provider, &chain, &d) != 0 ||
+        (sm && mw_resolve(b->mw, sm->middlewares, sm->n_middlewares, svc_provider, &chain, &d) != 0)) {
+        record_on(b, err, "%s: router '%s': %s; the router is not served", r->origin.source, q, d.msg);
+        return NULL;
+    }
+    *n = (uint32_t)chain.len;
+    struct table_middleware **out = arena_alloc(&b->t->arena, (chain.len ? chain.len : 1) * sizeof(*out));
+    memcpy(out, chain.items, chain.len * sizeof(*out));
+    return out;
+}
+
+#define MAX_EP_GROUPS 64
+
+/* One table route per group of the router's entry points that share their
+ * entry point middlewares (usually one group). Every chain is compiled
+ * before any route is added: a router whose policy cannot be applied on one
+ * entry point is served on none (fail closed). Returns the first route, or
+ * NULL. */
+static struct table_route *add_route_per_chain(struct build *b, const struct model_router *r, const char *provider, const char *q,
+                                               const struct rule_node *rule, uint64_t mask, struct table_service *svc,
+                                               const struct model_service *sm, const char **err)
+{
+    const struct entrypoint_config *eps = opts.entrypoint_configs;
+    uint64_t groups[MAX_EP_GROUPS];
+    struct table_middleware **chains[MAX_EP_GROUPS];
+    uint32_t lens[MAX_EP_GROUPS];
+    size_t n_groups = 0;
+    for (uint64_t left = mask; left != 0; n_groups++) {
+        int i = __builtin_ctzll(left);
+        const struct entrypoint_config *ep = eps ? &eps[i] : NULL;
+        uint64_t group = 1ull << i;
+        for (int j = i + 1; j < 64 && ep != NULL; j++)
+            if ((left >> j & 1) && same_list(eps[j].middlewares, eps[j].n_middlewares, ep->middlewares, ep->n_middlewares))
+                group |= 1ull << j;
+        if (ep == NULL)
+            group = left;
+        left &= ~group;
+        groups[n_groups] = group;
+        chains[n_groups] = compile_chain(b, ep, r, provider, q, sm, &lens[n_groups], err);
+        if (chains[n_groups] == NULL)
+            return NULL;
+    }
+    struct table_route *first = NULL;
+    for (size_t g = 0; g < n_groups; g++) {
+        struct table_route *tr = table_add_route(b->t, q, r->rule, rule, r->priority, groups[g], r->tls != NULL, svc);
+        tr->middlewares = chains[g];
+        tr->n_middlewares = lens[g];
+        if (first == NULL)
+            first = tr;
+    }
+    return first;
+}
+
 static void add_routers(struct build *b, const struct model *m)
 {
     for (size_t i = 0; i < m->routers.len; i++) {
@@ -305,30 +390,76 @@ static void add_routers(struct build *b, const struct model *m)
             record_on(b, &st->error, "%s: router '%s': no service", r->origin.source, q);
             continue;
         }
+        const struct model_service *sm = table_host_map_get(&b->service_models, sq, strlen(sq));
         struct table_service *svc = table_find_service(b->t, sq);
         if (svc == NULL) {
-            record_on(b, &st->error, "%s: router '%s': service '%s' does not exist", r->origin.source, q, sq);
-            continue;
-        }
-        if (r->n_middlewares != 0) {
-            record_on(b, &st->error,
-                      "%s: router '%s': middlewares are not supported yet (%s); the router is skipped rather than served "
-                      "without them",
-                      r->origin.source, q, r->middlewares[0]);
+            if (sm != NULL)
+                record_on(b, &st->error, "%s: router '%s': service '%s' cannot be served (%s); the router is not served",
+                          r->origin.source, q, sq, sm->unsupported ? sm->unsupported : "see the service's error");
+            else
+                record_on(b, &st->error, "%s: router '%s': service '%s' does not exist", r->origin.source, q, sq);
             continue;
         }
         bool ok;
         uint64_t mask = entrypoint_mask(b, r, q, &ok, &st->error);
         if (!ok)
             continue;
-        struct table_route *tr = table_add_route(b->t, q, r->rule, rule, r->priority, mask, r->tls != NULL, svc);
+        struct table_route *tr = add_route_per_chain(b, r, m->provider, q, rule, mask, svc, sm, &st->error);
+        if (tr == NULL)
+            continue;
         st->stats = tr->stats;
         stats_ref(tr->stats);
         struct signature *sig = arena_alloc(b->scratch, sizeof(*sig));
         sig->name = q;
-        sig->hash = hash_str(hash_str(hash_str(0xcbf29ce484222325ULL, sq), r->rule) ^ mask, "") ^
-                    ((uint64_t)tr->priority << 1) ^ (r->tls != NULL);
+        uint64_t h = hash_str(hash_str(0xcbf29ce484222325ULL, sq), r->rule);
+        for (size_t k = 0; k < r->n_middlewares; k++)
+            h = hash_str(h, r->middlewares[k]);
+        sig->hash = hash_str(h ^ mask, "") ^ ((uint64_t)tr->priority << 1) ^ (r->tls != NULL);
         ptr_vec_push(b->scratch, &b->sigs, sig);
+    }
+}
+
+/* The port of entry point <to>'s address (":443" -> "443"), or <to> itself
+ * when it is a port (":8443"). */
+static const char *redirect_port(struct arena *a, const char *to)
+{
+    const char *addr = to;
+    for (size_t i = 0; i < opts.n_entrypoints; i++)
+        if (strcmp(opts.entrypoint_configs[i].name, to) == 0)
+            addr = opts.entrypoint_configs[i].address;
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    const char *port = colon ? colon + 1 : addr;
+    const char *slash = port ? strchr(port, '/') : NULL; /* ":443/tcp" */
+    return port ? arena_strndup(a, port, slash ? (size_t)(slash - port) : strlen(port)) : "";
+}
+
+/* http.redirections.entryPoint: a catch-all route of the highest priority on
+ * the entry point whose only job is the redirect (Traefik's generated
+ * "<ep>-to-<to>@internal" router). */
+static void add_entrypoint_redirects(struct build *b)
+{
+    for (size_t i = 0; i < opts.n_entrypoints && opts.entrypoint_configs; i++) {
+        const struct entrypoint_config *ep = &opts.entrypoint_configs[i];
+        if (ep->redirect_to == NULL)
+            continue;
+        const char *name = arena_printf(b->scratch, "%s-to-%s@internal", ep->name, ep->redirect_to[0] == ':' ? ep->redirect_to + 1 : ep->redirect_to);
+        const char *keys[] = {"scheme", "port", "permanent"};
+        const char *values[] = {ep->redirect_scheme ? ep->redirect_scheme : "https", redirect_port(b->scratch, ep->redirect_to),
+                                ep->redirect_permanent ? "true" : "false"};
+        struct diag d;
+        struct table_middleware *mw =
+            middleware_build(&b->t->arena, arena_printf(b->scratch, "redirect-%s@internal", ep->name), "redirectScheme", keys, values, 3, &d);
+        const char *rule_text = "HostRegexp(`^.+$`)";
+        const struct rule_node *rule = mw ? rule_parse(&b->t->arena, rule_text, &d) : NULL;
+        if (rule == NULL) {
+            record(b, "entry point '%s': http.redirections.entryPoint: %s", ep->name, d.msg);
+            continue;
+        }
+        struct table_route *tr = table_add_route(b->t, name, rule_text, rule, ep->redirect_priority, 1ull << i, false, NULL);
+        struct table_route *trs = table_add_route(b->t, name, rule_text, rule, ep->redirect_priority, 1ull << i, true, NULL);
+        tr->middlewares = trs->middlewares = arena_alloc(&b->t->arena, sizeof(*tr->middlewares));
+        tr->middlewares[0] = mw;
+        tr->n_middlewares = trs->n_middlewares = 1;
     }
 }
 
@@ -512,6 +643,11 @@ static void finish_snapshot(struct build *b)
             st->keys = copy_list(&snap->arena, mw->keys, mw->n_options);
             st->values = copy_list(&snap->arena, mw->values, mw->n_options);
             st->n_options = mw->n_options;
+            const char *err = middleware_type(mw->type) == NULL && strcasecmp(mw->type, "chain") != 0
+                                  ? arena_printf(&snap->arena, "middleware type '%s' is not supported by gantry", mw->type)
+                                  : mw_resolver_error(b->mw, st->name);
+            st->error = err ? arena_strdup(&snap->arena, err) : NULL;
+            st->n_used_by = mw_resolver_users(b->mw, st->name);
         }
     }
     /* who uses each service: two passes over the routers through a name index */
@@ -578,8 +714,10 @@ static void compile(void)
         add_services(&b, latest[i]);
     healthcheck_end();
     add_mirroring(&b);
+    b.mw = mw_resolver_new(&scratch, b.t, latest, n_providers);
     for (size_t i = 0; i < n_providers; i++)
         add_routers(&b, latest[i]);
+    add_entrypoint_redirects(&b);
     for (size_t i = 0; i < n_providers; i++)
         add_tcp(&b, latest[i]);
     for (size_t i = 0; i < n_providers; i++)

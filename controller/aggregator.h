@@ -12,10 +12,13 @@
 
 #include "model.h"
 
+struct entrypoint_config;
+
 struct aggregator_options {
     uint64_t window_ms; /* a change arriving within this of the last compile waits for the window's end */
     uint32_t n_workers;
     const char *const *entrypoints; /* names, index = entry point index */
+    const struct entrypoint_config *entrypoint_configs; /* same index; NULL in tests: no entry point policy */
     size_t n_entrypoints;
 };
 

@@ -83,7 +83,11 @@ static int run(struct static_config *c)
     for (size_t i = 0; i < c->n_entrypoints; i++)
         names[i] = c->entrypoints[i].name;
     struct aggregator_options ao = {
-        .window_ms = c->throttle_ms, .n_workers = n_workers, .entrypoints = names, .n_entrypoints = c->n_entrypoints};
+        .window_ms = c->throttle_ms,
+        .n_workers = n_workers,
+        .entrypoints = names,
+        .entrypoint_configs = c->entrypoints,
+        .n_entrypoints = c->n_entrypoints};
     aggregator_init(&ao);
     watcher_set_idle_hook(reclaim_hook);
 

@@ -76,6 +76,11 @@ struct model_service {
     struct model_lb *lb;
     struct model_mirroring *mirroring;
     struct model_weighted *weighted;
+    /* a Traefik service kind gantry does not build ("failover"): the
+     * service exists, and every router using it is refused */
+    const char *unsupported;
+    const char **middlewares; /* run after the router's (Traefik v3.7) */
+    size_t n_middlewares;
     struct model_origin origin;
 };
 

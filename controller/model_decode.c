@@ -536,11 +536,32 @@ static int service_weighted(struct dctx *c, void *obj, const struct tree_node *v
     return 0;
 }
 
+static int service_middlewares(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_service *s = obj;
+    return get_string_list(c, v, &s->middlewares, &s->n_middlewares);
+}
+
+/* A kind gantry does not build: kept (so the rest of the file loads), and
+ * the aggregator refuses the routers that use it. */
+static int service_failover(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    ((struct model_service *)obj)->unsupported = "failover";
+    return 0;
+}
+
+static int service_hrw(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    ((struct model_service *)obj)->unsupported = "highestRandomWeight";
+    return 0;
+}
+
 static const struct field service_fields[] = {{"loadBalancer", service_lb},
                                               {"mirroring", service_mirroring},
                                               {"weighted", service_weighted},
-                                              {"failover", NULL},
-                                              {"highestRandomWeight", NULL},
+                                              {"failover", service_failover},
+                                              {"highestRandomWeight", service_hrw},
+                                              {"middlewares", service_middlewares},
                                               {NULL, NULL}};
 
 /* ---- http.routers (also tcp.routers) ---- */
@@ -627,13 +648,6 @@ static const struct field router_fields[] = {{"rule", router_rule},
 
 /* ---- http.middlewares ---- */
 
-static const char *const middleware_types[] = {
-    "addPrefix",       "basicAuth",  "buffering",         "chain",       "circuitBreaker", "compress",
-    "contentType",     "digestAuth", "errors",            "forwardAuth", "grpcWeb",        "headers",
-    "ipAllowList",     "ipWhiteList", "inFlightReq",      "passTLSClientCert", "rateLimit", "redirectRegex",
-    "redirectScheme",  "replacePath", "replacePathRegex", "retry",       "stripPrefix",    "stripPrefixRegex",
-    NULL};
-
 static void flatten(struct dctx *c, struct model_middleware *mw, struct ptr_vec *keys, struct ptr_vec *vals, const char *prefix,
                     const struct tree_node *v)
 {
@@ -672,13 +686,9 @@ static int decode_middleware(struct dctx *c, struct model_middleware *mw, const 
 {
     if (v->kind != TREE_MAP || v->n != 1)
         return fail(c, v, "a middleware must have exactly one type key (stripPrefix, headers, ...)");
-    const char *type = NULL;
-    for (const char *const *t = middleware_types; *t; t++)
-        if (strcasecmp(*t, v->keys[0]) == 0)
-            type = *t;
-    if (type == NULL)
-        return fail(c, v, "unknown middleware type '%s'", v->keys[0]);
-    mw->type = type;
+    /* The type is kept as written, known or not: the table builder refuses
+     * the routers using a type gantry does not implement, and only those. */
+    mw->type = arena_strdup(&c->m->arena, v->keys[0]);
     struct ptr_vec keys = {0}, vals = {0};
     flatten(c, mw, &keys, &vals, "", v->items[0]);
     mw->keys = (const char **)keys.items;
@@ -777,10 +787,10 @@ static void decode_named(struct dctx *c, const struct tree_node *map, enum secti
             s->origin = origin;
             if (decode_fields(c, s, v, service_fields, kind) != 0)
                 continue;
-            int kinds = (s->lb != NULL) + (s->mirroring != NULL) + (s->weighted != NULL);
+            int kinds = (s->lb != NULL) + (s->mirroring != NULL) + (s->weighted != NULL) + (s->unsupported != NULL);
             if (kinds != 1) {
-                fail(c, v, kinds ? "a service must have exactly one of loadBalancer, mirroring or weighted"
-                                 : "a service needs loadBalancer, mirroring or weighted");
+                fail(c, v, kinds ? "a service must have exactly one of loadBalancer, mirroring, weighted, failover or highestRandomWeight"
+                                 : "a service needs loadBalancer, mirroring, weighted, failover or highestRandomWeight");
                 continue;
             }
             ptr_vec_push(&m->arena, &m->services, s);

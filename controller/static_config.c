@@ -296,9 +296,46 @@ static int ep_encoded(struct sctx *s, void *obj, const struct tree_node *v)
     return walk(s, obj, v, encoded_keys);
 }
 
+static int ep_middlewares(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    struct entrypoint_config *ep = obj;
+    return to_list(s, v, &ep->middlewares, &ep->n_middlewares);
+}
+
+STRING_KEY(ep_redirect_to, struct entrypoint_config, redirect_to)
+STRING_KEY(ep_redirect_scheme, struct entrypoint_config, redirect_scheme)
+
+static int ep_redirect_permanent(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return to_bool(s, v, &((struct entrypoint_config *)obj)->redirect_permanent);
+}
+
+static int ep_redirect_priority(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return to_int(s, v, 1, INT64_MAX, &((struct entrypoint_config *)obj)->redirect_priority);
+}
+
+static const struct skey ep_redirect_keys[] = {{"to", ep_redirect_to},
+                                               {"scheme", ep_redirect_scheme},
+                                               {"permanent", ep_redirect_permanent},
+                                               {"priority", ep_redirect_priority},
+                                               {NULL, NULL}};
+
+static int ep_redirect_entrypoint(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, ep_redirect_keys);
+}
+
+static const struct skey ep_redirections_keys[] = {{"entryPoint", ep_redirect_entrypoint}, {NULL, NULL}};
+
+static int ep_redirections(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, ep_redirections_keys);
+}
+
 static const struct skey ep_http_keys[] = {{"maxRequestBodyBytes", ep_max_body},
-                                           {"redirections", NULL},
-                                           {"middlewares", NULL},
+                                           {"redirections", ep_redirections},
+                                           {"middlewares", ep_middlewares},
                                            {"tls", NULL},
                                            {"encodedCharacters", ep_encoded},
                                            {"sanitizePath", ep_sanitize},
@@ -324,6 +361,8 @@ static const struct skey ep_keys[] = {{"address", ep_address},
 
 static void entrypoint_defaults(struct entrypoint_config *ep)
 {
+    ep->redirect_permanent = true;
+    ep->redirect_priority = INT64_MAX - 1; /* Traefik v3: math.MaxInt - 1 */
     ep->read_timeout_ms = 60000;
     ep->idle_timeout_ms = 180000;
     ep->write_timeout_ms = 60000;

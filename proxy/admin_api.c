@@ -168,8 +168,10 @@ static cJSON *middleware_json(const struct status_middleware *m)
     cJSON *opts = cJSON_AddObjectToObject(o, m->type);
     for (size_t i = 0; i < m->n_options; i++)
         cJSON_AddStringToObject(opts, m->keys[i], m->values[i]);
-    cJSON_AddStringToObject(o, "status", "disabled");
-    cJSON_AddItemToObject(o, "error", cJSON_CreateString("middlewares are not supported yet"));
+    cJSON_AddStringToObject(o, "status", m->error ? "disabled" : "enabled");
+    if (m->error)
+        cJSON_AddItemToObject(o, "error", string_array(&m->error, 1));
+    cJSON_AddNumberToObject(o, "usedBy", (double)m->n_used_by);
     return o;
 }
 
@@ -229,7 +231,10 @@ static char *overview(const struct status_snapshot *s)
     cJSON *mw = cJSON_AddObjectToObject(http, "middlewares");
     cJSON_AddNumberToObject(mw, "total", (double)s->n_middlewares);
     cJSON_AddNumberToObject(mw, "warnings", 0);
-    cJSON_AddNumberToObject(mw, "errors", (double)s->n_middlewares);
+    size_t merr = 0;
+    for (size_t i = 0; i < s->n_middlewares; i++)
+        merr += s->middlewares[i].error != NULL;
+    cJSON_AddNumberToObject(mw, "errors", (double)merr);
     cJSON *prov = cJSON_AddArrayToObject(j, "providers");
     const char *pname;
     bool connected, synced;

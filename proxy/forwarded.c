@@ -80,6 +80,19 @@ static bool drop_request_header(const h2o_header_t *h, bool trusted)
     return false;
 }
 
+void forwarded_strip_untrusted(h2o_headers_t *headers)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < headers->size; i++) {
+        const h2o_iovec_t *n = headers->entries[i].name;
+        bool forwarded = (n->len >= 12 && h2o_lcstris(n->base, 12, H2O_STRLIT("x-forwarded-"))) ||
+                         h2o_lcstris(n->base, n->len, H2O_STRLIT("x-real-ip"));
+        if (!forwarded)
+            headers->entries[j++] = headers->entries[i];
+    }
+    headers->size = j;
+}
+
 /* Value of the first header named <name> (lowercase), or NULL. */
 static const h2o_iovec_t *find_header(const h2o_headers_t *hs, const char *name, size_t len)
 {

@@ -27,6 +27,11 @@ void forwarded_init(void);
 /* Client address as 16 bytes (IPv4 mapped) and as text. */
 void forwarded_client_ip(const struct sockaddr *sa, uint8_t out16[16], char *text, size_t text_len);
 bool forwarded_is_trusted(const struct entrypoint_config *ep, const uint8_t ip16[16]);
+/* Removes an untrusted client's X-Forwarded-* and X-Real-Ip up front (what
+ * Traefik's entry point does before any middleware), so that the headers
+ * left afterwards are the middlewares' and can be kept as a trusted
+ * proxy's would. */
+void forwarded_strip_untrusted(h2o_headers_t *headers);
 /* Allocated in req->pool. */
 h2o_iovec_t forwarded_build_head(h2o_req_t *req, const struct forwarded_params *fp);
 

@@ -15,6 +15,7 @@
 #include "conntrack.h"
 #include "forwarded.h"
 #include "match.h"
+#include "middleware/middleware.h"
 #include "path.h"
 #include "publish.h"
 #include "request_check.h"
@@ -54,7 +55,8 @@ void route_request_done(h2o_req_t *req, struct worker *w, const struct upstream_
     stats_record(client->ep->stats, w->id, status, method, in, req->bytes_sent, duration);
     if (route != NULL) {
         stats_record(route->stats, w->id, status, method, in, req->bytes_sent, duration);
-        stats_record(route->service->stats, w->id, status, method, in, req->bytes_sent, duration);
+        if (route->service != NULL) /* NULL: a redirect-only route */
+            stats_record(route->service->stats, w->id, status, method, in, req->bytes_sent, duration);
     }
     if (!accesslog_enabled())
         return;
@@ -78,7 +80,7 @@ void route_request_done(h2o_req_t *req, struct worker *w, const struct upstream_
         .start_unix_us = client->start_unix_us,
         .entrypoint = client->ep->cfg.name,
         .router = route ? route->name : NULL,
-        .service = route ? route->service->name : NULL,
+        .service = route && route->service ? route->service->name : NULL,
         .upstream = upstream,
     };
     accesslog_write(w->id, &e);
@@ -170,6 +172,27 @@ static size_t header_bytes(const h2o_req_t *req)
     return n;
 }
 
+/* A request whose chain answered it (or that never reached the upstream)
+ * is accounted for when its pool goes; the upstream client accounts for
+ * the others itself. */
+static void on_run_dispose(void *_run)
+{
+    struct mw_run *run = _run;
+    if (!run->handed_on)
+        route_request_done(run->req, run->w, &run->client, run->route, NULL);
+}
+
+/* The chain let the request through. */
+static void on_chain_passed(struct mw_run *run)
+{
+    if (run->route->service == NULL) { /* a redirect-only route whose redirect did not apply */
+        mw_answer(run, 404, "Not Found", "404 page not found\n", false);
+        return;
+    }
+    run->handed_on = true;
+    upstream_proxy(run->req, run->w, run->route, &run->client, run);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct route_handler *h = (void *)self;
@@ -230,7 +253,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (route == NULL)
         return reply(req, w, &client, 404, "Not Found", "404 page not found\n", false);
     publish_link(w->id, &req->pool); /* before the proxy state: disposed after it */
-    upstream_proxy(req, w, route, &client);
+    if (route->n_middlewares == 0) {
+        upstream_proxy(req, w, route, &client, NULL);
+        return 0;
+    }
+    if (!client.trusted) { /* what middlewares add (X-Forwarded-Prefix...) must survive */
+        forwarded_strip_untrusted(&req->headers);
+        client.trusted = true;
+    }
+    struct mw_run *run = h2o_mem_alloc_shared(&req->pool, sizeof(*run), on_run_dispose);
+    *run = (struct mw_run){.req = req, .w = w, .route = route, .client = client, .pass = on_chain_passed};
+    middleware_run(run);
     return 0;
 }
 

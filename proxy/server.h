@@ -34,6 +34,13 @@ struct entrypoint_config {
     struct rule_cidr *trusted_ips; /* forwardedHeaders.trustedIPs */
     size_t n_trusted_ips;
     bool forwarded_insecure;       /* forwardedHeaders.insecure: trust everyone */
+    const char **middlewares;      /* http.middlewares: ahead of every router's own */
+    size_t n_middlewares;
+    /* http.redirections.entryPoint: every request is redirected to <to> */
+    const char *redirect_to;       /* entry point name, or a port ":443"; NULL: none */
+    const char *redirect_scheme;   /* default https */
+    bool redirect_permanent;       /* default true */
+    int64_t redirect_priority;     /* default MaxInt32-1: ahead of every router */
 };
 
 struct proxy_config {

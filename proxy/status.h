@@ -68,8 +68,10 @@ struct status_router {
 
 struct status_middleware {
     const char *name, *provider, *type;
+    const char *error; /* NULL: built (or unused) */
     const char **keys, **values;
     size_t n_options;
+    size_t n_used_by; /* routes whose chain holds it */
 };
 
 struct status_snapshot {

@@ -28,6 +28,7 @@
 #include "route.h"
 #include "stats.h"
 #include "registry.h"
+#include "middleware/middleware.h"
 #include "mirror.h"
 #include "tunnel.h"
 #include "upstream_pool.h"
@@ -47,6 +48,7 @@ struct proxy {
     const struct table_service *svc;
     const struct upstream_client *client_info;
     struct upstream_client client;
+    struct mw_run *mw; /* the route's middleware chain state; NULL: none */
     uint32_t srv_index;
     struct server *srv;
     struct balancer_tried tried;
@@ -128,7 +130,9 @@ static void send_error(struct proxy *p, int status, const char *reason)
     p->final_sent = true;
     log_debug("%s %.*s: %d: %s", p->route->name, (int)p->req->path.len, p->req->path.base, status, reason);
     const char *text = status == 502 ? "Bad Gateway" : status == 503 ? "Service Unavailable" : "Gateway Timeout";
-    h2o_send_error_generic(p->req, status, text, text, 0);
+    p->req->res.headers = (h2o_headers_t){NULL};
+    middleware_on_response(p->mw);
+    h2o_send_error_generic(p->req, status, text, text, H2O_SEND_ERROR_KEEP_HEADERS);
 }
 
 /* The response has started: the only way to signal failure is to abort it. */
@@ -342,6 +346,8 @@ static int take_head(struct proxy *p, int minor, int status, const char *msg, si
         else
             h2o_add_header_by_str(&req->pool, &req->res.headers, lname.base, lname.len, 0, orig, value.base, value.len);
     }
+    if (status != 101)
+        middleware_on_response(p->mw);
     return 0;
 }
 
@@ -617,7 +623,8 @@ static void on_dispose(void *_p)
     route_request_done(p->req, p->w, &p->client, p->route, p->srv ? p->srv->url : NULL);
 }
 
-void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *route, const struct upstream_client *client)
+void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *route, const struct upstream_client *client,
+                    struct mw_run *mw)
 {
     struct proxy *p = h2o_mem_alloc_shared(&req->pool, sizeof(*p), on_dispose);
     memset(p, 0, sizeof(*p));
@@ -629,6 +636,7 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
     p->route = route;
     p->svc = route->service->main ? route->service->main : route->service; /* mirroring: the main service answers */
     p->client = *client;
+    p->mw = mw;
     p->is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     p->is_websocket = req->version < 0x200 && req->upgrade.base != NULL &&
                       h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket"));

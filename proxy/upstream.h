@@ -27,8 +27,13 @@ struct upstream_client {
     h2o_iovec_t path;       /* normalised path and query, as sent upstream */
 };
 
-/* Worker thread. The request's table must be linked to req->pool. */
-void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *route, const struct upstream_client *client);
+struct mw_run;
+
+/* Worker thread. The request's table must be linked to req->pool. <mw>: the
+ * state of the route's middleware chain (its response hooks run on the
+ * response head), or NULL. */
+void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *route, const struct upstream_client *client,
+                    struct mw_run *mw);
 
 void upstream_worker_init(struct worker *w);
 /* Closes this worker's idle connections to <s>, or all when <s> is NULL. */

@@ -41,7 +41,7 @@ def test_api_endpoints(tmp_path, procs):
     assert ov["providers"] == [{"name": "file", "connected": True, "synced": True}]
     assert ov["config"]["reloads"] >= 1
     assert any("unknown matcher 'Pth'" in p for p in ov["problems"])
-    assert any("middlewares are not supported yet" in p for p in ov["problems"])
+    assert any("guarded@file" in p and "the router is not served" in p for p in ov["problems"])
 
     routers = {r["name"]: r for r in g.api("/api/http/routers")}
     app = routers["app@file"]

@@ -1,0 +1,141 @@
+/*
+ * Middleware resolution (see middleware_resolve.h). One index entry per
+ * qualified name over every provider's model; an entry remembers its
+ * compiled form or why it was refused, so a middleware shared by a thousand
+ * routers is built once and its error reported once.
+ */
+#include "middleware_resolve.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "../proxy/middleware/middleware.h"
+#include "../proxy/table.h"
+
+#define MAX_CHAIN_DEPTH 32
+
+enum entry_state { UNBUILT, BUILDING, BUILT, REFUSED };
+
+struct entry {
+    const struct model_middleware *mw;
+    const char *provider;
+    const char *qualified;
+    enum entry_state state;
+    struct table_middleware *built; /* BUILT, not a chain */
+    const char *error;              /* REFUSED */
+    size_t users;
+};
+
+struct mw_resolver {
+    struct arena *scratch;
+    struct table *t;
+    struct table_host_map index; /* qualified name -> struct entry * */
+};
+
+static const char *qualify(struct arena *a, const char *name, const char *provider)
+{
+    return strchr(name, '@') ? arena_strdup(a, name) : arena_printf(a, "%s@%s", name, provider);
+}
+
+struct mw_resolver *mw_resolver_new(struct arena *scratch, struct table *t, struct model *const *models, size_t n_models)
+{
+    struct mw_resolver *r = arena_alloc(scratch, sizeof(*r));
+    r->scratch = scratch;
+    r->t = t;
+    for (size_t i = 0; i < n_models; i++)
+        for (size_t j = 0; j < models[i]->middlewares.len; j++) {
+            const struct model_middleware *mw = models[i]->middlewares.items[j];
+            struct entry *e = arena_alloc(scratch, sizeof(*e));
+            e->mw = mw;
+            e->provider = models[i]->provider;
+            e->qualified = qualify(scratch, mw->name, e->provider);
+            void **slot = table_host_map_slot(scratch, &r->index, e->qualified, strlen(e->qualified));
+            if (*slot == NULL) /* providers drop duplicates; first wins */
+                *slot = e;
+        }
+    return r;
+}
+
+static struct entry *find(struct mw_resolver *r, const char *qualified)
+{
+    return table_host_map_get(&r->index, qualified, strlen(qualified));
+}
+
+static int resolve_one(struct mw_resolver *r, const char *name, const char *provider, struct ptr_vec *out, int depth,
+                       struct diag *d);
+
+/* A chain's "middlewares" list, resolved in the chain's own provider. */
+static int expand_chain(struct mw_resolver *r, struct entry *e, struct ptr_vec *out, int depth, struct diag *d)
+{
+    const struct model_middleware *mw = e->mw;
+    const char *list = NULL;
+    for (size_t i = 0; i < mw->n_options; i++) {
+        if (strcasecmp(mw->keys[i], "middlewares") == 0)
+            list = mw->values[i];
+        else
+            return diag_set(d, "middleware '%s': chain: unknown option '%s'", e->qualified, mw->keys[i]);
+    }
+    const char *const keys[] = {"middlewares"};
+    const char *const values[] = {list ? list : ""};
+    struct mw_options o = {keys, values, 1, NULL};
+    size_t n;
+    const char **names = mw_opt_list(r->scratch, &o, "middlewares", &n);
+    for (size_t i = 0; i < n; i++)
+        if (resolve_one(r, names[i], e->provider, out, depth + 1, d) != 0)
+            return -1;
+    return 0;
+}
+
+static int resolve_one(struct mw_resolver *r, const char *name, const char *provider, struct ptr_vec *out, int depth,
+                       struct diag *d)
+{
+    const char *q = qualify(r->scratch, name, provider);
+    struct entry *e = find(r, q);
+    if (e == NULL)
+        return diag_set(d, "middleware '%s' does not exist", q);
+    if (e->state == REFUSED)
+        return diag_set(d, "middleware '%s': %s", q, e->error);
+    if (e->state == BUILDING || depth > MAX_CHAIN_DEPTH)
+        return diag_set(d, "middleware '%s': chain loops back on itself", q);
+    e->users++;
+    if (strcasecmp(e->mw->type, "chain") == 0) {
+        enum entry_state before = e->state;
+        e->state = BUILDING;
+        int rc = expand_chain(r, e, out, depth, d);
+        e->state = before == UNBUILT ? BUILT : before;
+        return rc;
+    }
+    if (e->state == UNBUILT) {
+        struct diag bd;
+        e->built = middleware_build(&r->t->arena, q, e->mw->type, e->mw->keys, e->mw->values, e->mw->n_options, &bd);
+        if (e->built == NULL) {
+            e->state = REFUSED;
+            e->error = arena_strdup(r->scratch, bd.msg);
+            return diag_set(d, "middleware '%s': %s", q, e->error);
+        }
+        e->state = BUILT;
+    }
+    ptr_vec_push(r->scratch, out, e->built);
+    return 0;
+}
+
+int mw_resolve(struct mw_resolver *r, const char *const *names, size_t n, const char *provider, struct ptr_vec *out,
+               struct diag *d)
+{
+    for (size_t i = 0; i < n; i++)
+        if (resolve_one(r, names[i], provider, out, 0, d) != 0)
+            return -1;
+    return 0;
+}
+
+const char *mw_resolver_error(struct mw_resolver *r, const char *qualified)
+{
+    struct entry *e = find(r, qualified);
+    return e && e->state == REFUSED ? e->error : NULL;
+}
+
+size_t mw_resolver_users(struct mw_resolver *r, const char *qualified)
+{
+    struct entry *e = find(r, qualified);
+    return e ? e->users : 0;
+}

@@ -1,0 +1,163 @@
+/*
+ * The middleware registry and the per-request chain runner (see
+ * middleware.h). The registry is one table of the types Gantry implements;
+ * Traefik's other type names are known so that a router naming one is
+ * refused with a clear reason rather than a whole file failing.
+ */
+#include "middleware.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "../table.h"
+#include "types.h"
+
+/* Traefik v3's HTTP middleware type keys (plus the v2 spelling ipWhiteList). */
+static const char *const known_types[] = {
+    "addPrefix",        "basicAuth",   "buffering",      "chain",         "circuitBreaker",    "compress",
+    "contentType",      "digestAuth",  "encodedCharacters", "errors",     "forwardAuth",       "grpcWeb",
+    "headers",          "ipAllowList", "ipWhiteList",    "inFlightReq",   "passTLSClientCert", "plugin",
+    "rateLimit",        "redirectRegex", "redirectScheme", "replacePath", "replacePathRegex",  "retry",
+    "stripPrefix",      "stripPrefixRegex", NULL};
+
+const struct mw_type *middleware_type(const char *name)
+{
+    for (const struct mw_type *const *t = middleware_types; *t; t++)
+        if (strcasecmp((*t)->name, name) == 0)
+            return *t;
+    return NULL;
+}
+
+bool middleware_is_known_type(const char *name)
+{
+    for (const char *const *t = known_types; *t; t++)
+        if (strcasecmp(*t, name) == 0)
+            return true;
+    return false;
+}
+
+struct table_middleware *middleware_build(struct arena *a, const char *name, const char *type, const char *const *keys,
+                                          const char *const *values, size_t n, struct diag *d)
+{
+    const struct mw_type *t = middleware_type(type);
+    if (t == NULL) {
+        diag_set(d, "middleware type '%s' is not supported by gantry", type);
+        return NULL;
+    }
+    bool used[n ? n : 1];
+    memset(used, 0, sizeof(used));
+    struct mw_options o = {keys, values, n, used};
+    void *cfg = NULL;
+    struct diag inner;
+    diag_clear(&inner);
+    if (t->build(a, &o, &cfg, &inner) != 0 || mw_options_check(&o, &inner) != 0) {
+        diag_set(d, "%s: %s", t->name, inner.msg);
+        return NULL;
+    }
+    struct table_middleware *m = arena_alloc(a, sizeof(*m));
+    m->name = arena_strdup(a, name);
+    m->type = t;
+    m->cfg = cfg;
+    return m;
+}
+
+void middleware_run(struct mw_run *run)
+{
+    const struct table_route *r = run->route;
+    while (run->next < r->n_middlewares) {
+        const struct table_middleware *m = r->middlewares[run->next++];
+        if (m->type->on_request(m->cfg, run) != MW_NEXT)
+            return; /* answered, or an asynchronous middleware holds the request */
+    }
+    run->next = r->n_middlewares + 1; /* passed: every response hook applies */
+    run->pass(run);
+}
+
+void mw_resume(struct mw_run *run)
+{
+    middleware_run(run);
+}
+
+void middleware_on_response(struct mw_run *run)
+{
+    if (run == NULL)
+        return;
+    /* run->next is one past the answering middleware, or n + 1 once passed */
+    uint32_t through = run->next > 0 ? run->next - 1 : 0;
+    if (through > run->route->n_middlewares)
+        through = run->route->n_middlewares;
+    for (uint32_t i = through; i-- > 0;) {
+        const struct table_middleware *m = run->route->middlewares[i];
+        if (m->type->on_response != NULL)
+            m->type->on_response(m->cfg, run);
+    }
+}
+
+void mw_answer(struct mw_run *run, int status, const char *reason, const char *body, bool close)
+{
+    h2o_req_t *req = run->req;
+    req->res.headers = (h2o_headers_t){NULL};
+    middleware_on_response(run);
+    h2o_send_error_generic(req, status, reason, h2o_strdup(&req->pool, body, SIZE_MAX).base,
+                           H2O_SEND_ERROR_KEEP_HEADERS | (close ? H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION : 0));
+}
+
+static h2o_generator_t static_generator = {NULL, NULL};
+
+void mw_redirect(struct mw_run *run, int status, const char *location, size_t len)
+{
+    h2o_req_t *req = run->req;
+    const char *reason = status == 301 ? "Moved Permanently"
+                         : status == 302 ? "Found"
+                         : status == 307 ? "Temporary Redirect"
+                         : status == 308 ? "Permanent Redirect"
+                                         : "Redirect";
+    req->res.status = status;
+    req->res.reason = reason;
+    req->res.headers = (h2o_headers_t){NULL};
+    middleware_on_response(run);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, location, len);
+    /* Traefik's body: the status text */
+    h2o_iovec_t body = h2o_iovec_init(reason, strlen(reason));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; charset=utf-8"));
+    req->res.content_length = body.len;
+    h2o_start_response(req, &static_generator);
+    h2o_send(req, &body, 1, 1);
+}
+
+const h2o_iovec_t *mw_header_get(const h2o_headers_t *headers, const char *name, size_t name_len)
+{
+    for (size_t i = 0; i < headers->size; i++)
+        if (h2o_lcstris(headers->entries[i].name->base, headers->entries[i].name->len, name, name_len))
+            return &headers->entries[i].value;
+    return NULL;
+}
+
+void mw_header_unset(h2o_headers_t *headers, const char *name, size_t name_len)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < headers->size; i++)
+        if (!h2o_lcstris(headers->entries[i].name->base, headers->entries[i].name->len, name, name_len))
+            headers->entries[j++] = headers->entries[i];
+    headers->size = j;
+}
+
+void mw_header_set(h2o_req_t *req, h2o_headers_t *headers, const char *name, size_t name_len, const char *value,
+                   size_t value_len)
+{
+    mw_header_unset(headers, name, name_len);
+    h2o_iovec_t lname = h2o_strdup(&req->pool, name, name_len);
+    h2o_strtolower(lname.base, lname.len);
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, value_len);
+    const h2o_token_t *tok = h2o_lookup_token(lname.base, lname.len);
+    const char *orig = h2o_strdup(&req->pool, name, name_len).base;
+    if (tok != NULL)
+        h2o_add_header(&req->pool, headers, tok, orig, v.base, v.len);
+    else
+        h2o_add_header_by_str(&req->pool, headers, lname.base, lname.len, 0, orig, v.base, v.len);
+}
+
+bool mw_request_is_tls(const struct mw_run *run)
+{
+    return run->client.tls;
+}

@@ -1,0 +1,130 @@
+/*
+ * HTTP middlewares: Traefik's middleware set, compiled once per routing
+ * table and run per request.
+ *
+ * A middleware type (one file each, mw_<name>.c) is a vtable: build() turns
+ * the provider-neutral options (flattened key/value pairs, keys compared
+ * without case: labels arrive lowercased) into an immutable configuration
+ * carved from the table's arena; on_request() runs on a worker for every
+ * request of a router whose chain holds it; on_response() (optional) edits
+ * the response head before it is sent, for the middlewares the request went
+ * through, innermost first.
+ *
+ * A chain is the router's ordered list of compiled middlewares (entry point
+ * middlewares, then the router's, then the service's; chains flattened).
+ * Per-request state lives in the request's pool. A router with no
+ * middleware never reaches this code.
+ */
+#ifndef GANTRY_MIDDLEWARE_H
+#define GANTRY_MIDDLEWARE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <h2o.h>
+
+#include "../../common/arena.h"
+#include "../../common/diag.h"
+#include "../upstream.h"
+
+struct table_route;
+struct worker;
+
+/* A middleware's options as the provider gave them: "prefixes" -> "/a,/b",
+ * "customRequestHeaders.X-Foo" -> "bar", "sourceCriterion.ipStrategy.depth"
+ * -> "1"; lists of mappings as "name[0].key". Each accessor marks the keys
+ * it reads, so that mw_options_check() can refuse the ones nobody knows. */
+struct mw_options {
+    const char *const *keys, *const *values;
+    size_t n;
+    bool *used; /* n flags, scratch */
+};
+
+/* The value of <key> (case-insensitive), or NULL when absent. */
+const char *mw_opt_string(struct mw_options *o, const char *key);
+/* Comma-separated (or YAML list) values, trimmed, empty ones dropped. */
+const char **mw_opt_list(struct arena *a, struct mw_options *o, const char *key, size_t *n);
+int mw_opt_bool(struct mw_options *o, const char *key, bool def, bool *out, struct diag *d) WARN_UNUSED;
+int mw_opt_int(struct mw_options *o, const char *key, int64_t def, int64_t min, int64_t max, int64_t *out,
+               struct diag *d) WARN_UNUSED;
+/* Traefik durations: "10s", "1m30s", "250ms", or a bare number of seconds. */
+int mw_opt_duration_ms(struct mw_options *o, const char *key, uint64_t def, uint64_t *out, struct diag *d) WARN_UNUSED;
+/* The entries under "<prefix>." as (suffix, value) pairs: a map option such
+ * as customRequestHeaders. The suffix keeps its case. */
+size_t mw_opt_map(struct arena *a, struct mw_options *o, const char *prefix, const char ***keys, const char ***values);
+/* True when any key equals <key> or starts with "<key>." or "<key>[". */
+bool mw_opt_has(const struct mw_options *o, const char *key);
+/* -1 with "unknown option 'x'" when a key was not read by build(). */
+int mw_options_check(const struct mw_options *o, struct diag *d) WARN_UNUSED;
+
+/* The state of one request going through a chain (in req->pool). */
+struct mw_run {
+    h2o_req_t *req;
+    struct worker *w;
+    const struct table_route *route;
+    struct upstream_client client; /* client.path is what goes upstream; middlewares may rewrite it */
+    uint32_t next;                 /* index of the next middleware to run */
+    void (*pass)(struct mw_run *); /* the end of the chain: hand the request on */
+    bool handed_on;                /* the upstream client took the request (and its accounting) */
+};
+
+enum mw_verdict {
+    MW_NEXT,     /* carry on with the next middleware */
+    MW_ANSWERED, /* the middleware answered the request (mw_answer, mw_redirect) */
+    MW_PENDING,  /* the middleware will call mw_resume() or answer later (async) */
+};
+
+struct mw_type {
+    const char *name; /* Traefik's type key: "stripPrefix" */
+    /* Builds the configuration into <a> (the table's arena; register
+     * non-memory resources with arena_on_free). Fills <d> and returns -1 on
+     * a bad value, naming the option. Watcher thread. */
+    int (*build)(struct arena *a, struct mw_options *o, void **cfg, struct diag *d);
+    enum mw_verdict (*on_request)(const void *cfg, struct mw_run *run);
+    void (*on_response)(const void *cfg, struct mw_run *run); /* NULL: none */
+};
+
+/* A compiled middleware, shared by every route of the table naming it. */
+struct table_middleware {
+    const char *name; /* name@provider */
+    const struct mw_type *type;
+    void *cfg;
+};
+
+/* The type named <name> (case-insensitive), or NULL when Gantry does not
+ * implement it. */
+const struct mw_type *middleware_type(const char *name);
+/* Whether <name> is one of Traefik's HTTP middleware types (implemented or
+ * not): an unimplemented one refuses its routers instead of failing a file. */
+bool middleware_is_known_type(const char *name);
+
+/* Compiles one middleware. NULL with <d> filled when a value is refused. */
+struct table_middleware *middleware_build(struct arena *a, const char *name, const char *type, const char *const *keys,
+                                          const char *const *values, size_t n, struct diag *d);
+
+/* Worker: runs route->middlewares from run->next on; run->pass() when every
+ * middleware let the request through. */
+void middleware_run(struct mw_run *run);
+/* An asynchronous middleware let the request through: continue the chain. */
+void mw_resume(struct mw_run *run);
+/* Runs the response hooks of the middlewares the request went through (all
+ * of them once the chain passed; those before the answering one otherwise).
+ * Called right before the response head is sent. NULL <run>: nothing. */
+void middleware_on_response(struct mw_run *run);
+
+/* Answers from a middleware: response hooks of the earlier middlewares run
+ * first. <body> is copied. */
+void mw_answer(struct mw_run *run, int status, const char *reason, const char *body, bool close);
+void mw_redirect(struct mw_run *run, int status, const char *location, size_t len);
+
+/* Request header helpers (req->headers, values copied into req->pool). */
+void mw_header_set(h2o_req_t *req, h2o_headers_t *headers, const char *name, size_t name_len, const char *value,
+                   size_t value_len);
+void mw_header_unset(h2o_headers_t *headers, const char *name, size_t name_len);
+const h2o_iovec_t *mw_header_get(const h2o_headers_t *headers, const char *name, size_t name_len);
+
+/* The request's scheme and host as the client sent them. */
+bool mw_request_is_tls(const struct mw_run *run);
+
+#endif

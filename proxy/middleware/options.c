@@ -1,0 +1,178 @@
+/*
+ * Middleware option accessors (see middleware.h). Keys are compared without
+ * case because Docker labels and Kubernetes annotations arrive lowercased
+ * while files keep Traefik's camelCase; every accessor marks what it read so
+ * that an option nobody knows refuses the middleware instead of being
+ * silently ignored (fail closed).
+ */
+#include "middleware.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *find(struct mw_options *o, const char *key)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (strcasecmp(o->keys[i], key) == 0) {
+            if (o->used)
+                o->used[i] = true;
+            return o->values[i];
+        }
+    return NULL;
+}
+
+const char *mw_opt_string(struct mw_options *o, const char *key)
+{
+    return find(o, key);
+}
+
+const char **mw_opt_list(struct arena *a, struct mw_options *o, const char *key, size_t *n)
+{
+    const char *v = find(o, key);
+    *n = 0;
+    if (v == NULL)
+        return NULL;
+    size_t cap = 1;
+    for (const char *p = v; *p; p++)
+        cap += *p == ',';
+    const char **out = arena_alloc(a, cap * sizeof(*out));
+    for (const char *p = v;;) {
+        const char *end = strchr(p, ',');
+        if (end == NULL)
+            end = p + strlen(p);
+        const char *s = p, *e = end;
+        while (s < e && isspace((unsigned char)*s))
+            s++;
+        while (e > s && isspace((unsigned char)e[-1]))
+            e--;
+        if (e > s)
+            out[(*n)++] = arena_strndup(a, s, (size_t)(e - s));
+        if (*end == '\0')
+            break;
+        p = end + 1;
+    }
+    return out;
+}
+
+int mw_opt_bool(struct mw_options *o, const char *key, bool def, bool *out, struct diag *d)
+{
+    const char *v = find(o, key);
+    *out = def;
+    if (v == NULL || *v == '\0')
+        return 0;
+    if (strcasecmp(v, "true") == 0)
+        *out = true;
+    else if (strcasecmp(v, "false") == 0)
+        *out = false;
+    else
+        return diag_set(d, "%s: '%s' is not a boolean (true or false)", key, v);
+    return 0;
+}
+
+int mw_opt_int(struct mw_options *o, const char *key, int64_t def, int64_t min, int64_t max, int64_t *out, struct diag *d)
+{
+    const char *v = find(o, key);
+    *out = def;
+    if (v == NULL || *v == '\0')
+        return 0;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno != 0 || *end != '\0' || x < min || x > max)
+        return diag_set(d, "%s: '%s' is not a whole number between %lld and %lld", key, v, (long long)min, (long long)max);
+    *out = x;
+    return 0;
+}
+
+/* Go's time.ParseDuration subset Traefik users write: [0-9.]+(ns|us|ms|s|m|h)
+ * repeated; a bare integer is seconds (Traefik's legacy int form). */
+static int parse_duration_ms(const char *v, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long bare = strtoull(v, &end, 10);
+    if (errno == 0 && *end == '\0' && *v != '-') {
+        *out = (uint64_t)bare * 1000;
+        return 0;
+    }
+    double total = 0;
+    const char *p = v;
+    if (*p == '\0')
+        return -1;
+    while (*p) {
+        double x = strtod(p, &end);
+        if (end == p || x < 0)
+            return -1;
+        p = end;
+        double unit;
+        if (strncmp(p, "ms", 2) == 0)
+            unit = 1, p += 2;
+        else if (strncmp(p, "us", 2) == 0 || strncmp(p, "µs", 3) == 0)
+            unit = 0.001, p += p[0] == 'u' ? 2 : 3;
+        else if (strncmp(p, "ns", 2) == 0)
+            unit = 0.000001, p += 2;
+        else if (*p == 's')
+            unit = 1000, p++;
+        else if (*p == 'm')
+            unit = 60000, p++;
+        else if (*p == 'h')
+            unit = 3600000, p++;
+        else
+            return -1;
+        total += x * unit;
+    }
+    *out = (uint64_t)(total + 0.5);
+    return 0;
+}
+
+int mw_opt_duration_ms(struct mw_options *o, const char *key, uint64_t def, uint64_t *out, struct diag *d)
+{
+    const char *v = find(o, key);
+    *out = def;
+    if (v == NULL || *v == '\0')
+        return 0;
+    if (parse_duration_ms(v, out) != 0)
+        return diag_set(d, "%s: '%s' is not a duration (e.g. 10s, 1m30s, 250ms)", key, v);
+    return 0;
+}
+
+size_t mw_opt_map(struct arena *a, struct mw_options *o, const char *prefix, const char ***keys, const char ***values)
+{
+    size_t plen = strlen(prefix), n = 0;
+    for (size_t i = 0; i < o->n; i++)
+        n += strncasecmp(o->keys[i], prefix, plen) == 0 && o->keys[i][plen] == '.';
+    *keys = arena_alloc(a, (n ? n : 1) * sizeof(**keys));
+    *values = arena_alloc(a, (n ? n : 1) * sizeof(**values));
+    n = 0;
+    for (size_t i = 0; i < o->n; i++) {
+        if (strncasecmp(o->keys[i], prefix, plen) != 0 || o->keys[i][plen] != '.')
+            continue;
+        if (o->used)
+            o->used[i] = true;
+        (*keys)[n] = o->keys[i] + plen + 1;
+        (*values)[n] = o->values[i];
+        n++;
+    }
+    return n;
+}
+
+bool mw_opt_has(const struct mw_options *o, const char *key)
+{
+    size_t len = strlen(key);
+    for (size_t i = 0; i < o->n; i++)
+        if (strncasecmp(o->keys[i], key, len) == 0 &&
+            (o->keys[i][len] == '\0' || o->keys[i][len] == '.' || o->keys[i][len] == '['))
+            return true;
+    return false;
+}
+
+int mw_options_check(const struct mw_options *o, struct diag *d)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (o->used && !o->used[i] && o->keys[i][0] != '\0') /* "" : an empty section, "stripPrefix: {}" */
+            return diag_set(d, "unknown option '%s'", o->keys[i]);
+    return 0;
+}

@@ -1,0 +1,9 @@
+/* The implemented middleware types (see types.h). */
+#include "types.h"
+
+const struct mw_type *const middleware_types[] = {
+    &mw_add_prefix,
+    &mw_strip_prefix,
+    &mw_redirect_scheme,
+    NULL,
+};

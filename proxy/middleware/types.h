@@ -1,0 +1,16 @@
+/*
+ * The one table of implemented middleware types (types.c): a new middleware
+ * adds its vtable here and nowhere else.
+ */
+#ifndef GANTRY_MIDDLEWARE_TYPES_H
+#define GANTRY_MIDDLEWARE_TYPES_H
+
+#include "middleware.h"
+
+extern const struct mw_type *const middleware_types[]; /* NULL-terminated */
+
+extern const struct mw_type mw_add_prefix;
+extern const struct mw_type mw_strip_prefix;
+extern const struct mw_type mw_redirect_scheme;
+
+#endif

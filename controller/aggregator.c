@@ -8,11 +8,14 @@
  */
 #include "aggregator.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+
+#include <openssl/sha.h>
 
 #include "../common/log.h"
 #include "../proxy/publish.h"
@@ -164,8 +167,16 @@ struct build {
     struct status_snapshot *snap;     /* what the API will show */
     size_t cap_routers, cap_services, cap_middlewares;
     struct ptr_vec mirroring; /* struct pending_mirroring *: after every load balancer exists */
+    struct ptr_vec weighted;  /* struct pending_weighted *: after those, in dependency order */
     struct mw_resolver *mw;
     struct table_host_map service_models; /* name@provider -> const struct model_service * */
+};
+
+struct pending_weighted {
+    const struct model_service *s;
+    const char *q, *provider;
+    struct status_service *st;
+    bool done;
 };
 
 struct pending_mirroring {
@@ -215,6 +226,32 @@ static const char *qualify(struct arena *a, const char *name, const char *provid
     return strchr(name, '@') ? name : arena_concat(a, parts, 2, '@');
 }
 
+/* Traefik's default sticky cookie name: "_" and the start of the SHA-1 of
+ * "_TRAEFIK_BACKEND_" + the service name, 6 characters in all. */
+static const char *default_cookie_name(struct arena *a, const char *service)
+{
+    unsigned char md[SHA_DIGEST_LENGTH];
+    const char *parts[] = {"_TRAEFIK_BACKEND_", service};
+    const char *data = arena_concat(a, parts, 2, '\0');
+    SHA1((const unsigned char *)data, strlen(data), md);
+    return arena_printf(a, "_%02x%02x%x", md[0], md[1], md[2] >> 4);
+}
+
+static void set_sticky(struct build *b, struct table_service *ts, const char *q, const struct model_sticky *st,
+                       const char *const *keys, uint32_t n)
+{
+    const char *name = default_cookie_name(b->scratch, q);
+    if (st->name && *st->name) { /* Traefik sanitises a name into an RFC 2616 token */
+        char *clean = arena_strdup(b->scratch, st->name);
+        for (char *c = clean; *c; c++)
+            if (!isalnum((unsigned char)*c) && strchr("!#$%&'*+-.^`|~", *c) == NULL)
+                *c = '_';
+        name = clean;
+    }
+    table_service_set_sticky(b->t, ts, name, keys, n, st->secure, st->http_only, st->same_site, st->max_age, st->path,
+                             st->domain);
+}
+
 static void add_services(struct build *b, const struct model *m)
 {
     struct status_snapshot *snap = b->snap;
@@ -237,9 +274,10 @@ static void add_services(struct build *b, const struct model *m)
             ptr_vec_push(b->scratch, &b->mirroring, pm);
             continue;
         }
-        if (s->lb == NULL) {
-            record_on(b, &st->error, "%s: service '%s': %s services are not supported yet; routers using it are skipped",
-                      s->origin.source, q, st->type);
+        if (s->weighted != NULL) {
+            struct pending_weighted *pw = arena_alloc(b->scratch, sizeof(*pw));
+            *pw = (struct pending_weighted){.s = s, .q = q, .provider = m->provider, .st = st};
+            ptr_vec_push(b->scratch, &b->weighted, pw);
             continue;
         }
         struct table_service *ts = table_add_service(b->t, q, s->lb->pass_host_header, (uint32_t)s->lb->n_servers);
@@ -265,6 +303,58 @@ static void add_services(struct build *b, const struct model *m)
             if (s->lb->healthcheck != NULL)
                 healthcheck_want(ts->servers[j].srv, s->lb->healthcheck, q);
         }
+        if (s->lb->sticky != NULL) {
+            const char **urls = arena_alloc(b->scratch, (s->lb->n_servers ? s->lb->n_servers : 1) * sizeof(*urls));
+            for (size_t j = 0; j < s->lb->n_servers; j++)
+                urls[j] = s->lb->servers[j].url;
+            set_sticky(b, ts, q, s->lb->sticky, urls, (uint32_t)s->lb->n_servers);
+        }
+    }
+}
+
+/* Weighted services name other services (any provider, any kind), so they
+ * are built once every load balancer and mirroring service exists, in
+ * passes: a weighted service whose children are all built is built next.
+ * What is left after a pass that built nothing names a missing service or
+ * is part of a loop. */
+static void add_weighted(struct build *b)
+{
+    for (bool progress = true; progress;) {
+        progress = false;
+        for (size_t i = 0; i < b->weighted.len; i++) {
+            struct pending_weighted *pw = b->weighted.items[i];
+            const struct model_weighted *mw = pw->s->weighted;
+            bool ready = !pw->done;
+            for (size_t j = 0; j < mw->n_services && ready; j++)
+                ready = mw->services[j].name && table_find_service(b->t, qualify(b->scratch, mw->services[j].name, pw->provider));
+            if (!ready)
+                continue;
+            struct table_service *ts = table_add_weighted(b->t, pw->q, (uint32_t)mw->n_services);
+            const char **names = arena_alloc(b->scratch, (mw->n_services ? mw->n_services : 1) * sizeof(*names));
+            for (size_t j = 0; j < mw->n_services; j++) {
+                ts->children[j] = table_find_service(b->t, qualify(b->scratch, mw->services[j].name, pw->provider));
+                ts->child_weights[j] = mw->services[j].weight;
+                names[j] = mw->services[j].name;
+            }
+            if (mw->sticky != NULL)
+                set_sticky(b, ts, pw->q, mw->sticky, names, (uint32_t)mw->n_services);
+            pw->st->stats = ts->stats;
+            stats_ref(ts->stats);
+            pw->done = progress = true;
+        }
+    }
+    for (size_t i = 0; i < b->weighted.len; i++) {
+        struct pending_weighted *pw = b->weighted.items[i];
+        if (pw->done)
+            continue;
+        const char *missing = NULL;
+        for (size_t j = 0; j < pw->s->weighted->n_services && missing == NULL; j++) {
+            const char *n = pw->s->weighted->services[j].name;
+            if (n == NULL || !table_find_service(b->t, qualify(b->scratch, n, pw->provider)))
+                missing = n ? qualify(b->scratch, n, pw->provider) : "(no name)";
+        }
+        record_on(b, &pw->st->error, "%s: service '%s': weighted: service '%s' does not exist, cannot be served, or loops back",
+                  pw->s->origin.source, pw->q, missing ? missing : "?");
     }
 }
 
@@ -714,6 +804,7 @@ static void compile(void)
         add_services(&b, latest[i]);
     healthcheck_end();
     add_mirroring(&b);
+    add_weighted(&b);
     b.mw = mw_resolver_new(&scratch, b.t, latest, n_providers);
     for (size_t i = 0; i < n_providers; i++)
         add_routers(&b, latest[i]);

@@ -193,6 +193,17 @@ static void dump_healthcheck(struct sink *k, const struct model_healthcheck *hc)
     out(k, "}\n");
 }
 
+static void dump_sticky(struct sink *k, const struct model_sticky *st)
+{
+    if (st == NULL)
+        return;
+    OUT(k, "        sticky: {cookie: {name: ", st->name ? st->name : "", ", secure: ", st->secure ? "true" : "false",
+        ", httpOnly: ", st->http_only ? "true" : "false", ", sameSite: ", st->same_site ? st->same_site : "", ", path: ",
+        st->path ? st->path : "", ", domain: ", st->domain ? st->domain : "", ", maxAge: ");
+    out_int(k, st->max_age);
+    out(k, "}}\n");
+}
+
 static void dump_service(struct sink *k, const struct model_service *s)
 {
     OUT(k, "    ", s->name, ":\n");
@@ -215,6 +226,7 @@ static void dump_service(struct sink *k, const struct model_service *s)
         }
         if (lb->healthcheck)
             dump_healthcheck(k, lb->healthcheck);
+        dump_sticky(k, lb->sticky);
     }
     if (s->mirroring) {
         const struct model_mirroring *mi = s->mirroring;
@@ -235,6 +247,7 @@ static void dump_service(struct sink *k, const struct model_service *s)
             out_int(k, s->weighted->services[i].weight);
             out(k, "}\n");
         }
+        dump_sticky(k, s->weighted->sticky);
     }
 }
 

@@ -39,7 +39,18 @@ struct model_healthcheck {
     size_t n_headers;
 };
 
+/* sticky.cookie (Traefik): which server or child service a client sticks to */
+struct model_sticky {
+    const char *name; /* NULL: Traefik's generated "_" + sha1 prefix of the service name */
+    bool secure, http_only;
+    const char *same_site; /* none, lax, strict, or NULL */
+    int64_t max_age;       /* 0: a session cookie; < 0: expire now */
+    const char *path;      /* default "/" */
+    const char *domain;
+};
+
 struct model_lb {
+    struct model_sticky *sticky;
     struct model_server *servers;
     size_t n_servers;
     bool pass_host_header;
@@ -66,6 +77,7 @@ struct model_weighted_ref {
 };
 
 struct model_weighted {
+    struct model_sticky *sticky;
     struct model_weighted_ref *services;
     size_t n_services;
 };

@@ -400,11 +400,85 @@ static int lb_healthcheck(struct dctx *c, void *obj, const struct tree_node *v)
     return 0;
 }
 
+static int cookie_name(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_string(c, v, &((struct model_sticky *)obj)->name);
+}
+
+static int cookie_secure(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_bool(c, v, &((struct model_sticky *)obj)->secure);
+}
+
+static int cookie_http_only(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_bool(c, v, &((struct model_sticky *)obj)->http_only);
+}
+
+static int cookie_same_site(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_sticky *st = obj;
+    if (get_string(c, v, &st->same_site) != 0)
+        return -1;
+    if (st->same_site && *st->same_site && strcasecmp(st->same_site, "none") != 0 && strcasecmp(st->same_site, "lax") != 0 &&
+        strcasecmp(st->same_site, "strict") != 0)
+        return fail(c, v, "sameSite must be none, lax or strict (got '%s')", st->same_site);
+    return 0;
+}
+
+static int cookie_max_age(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_int(c, v, INT32_MIN, INT32_MAX, &((struct model_sticky *)obj)->max_age);
+}
+
+static int cookie_path(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_string(c, v, &((struct model_sticky *)obj)->path);
+}
+
+static int cookie_domain(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_string(c, v, &((struct model_sticky *)obj)->domain);
+}
+
+static const struct field cookie_fields[] = {{"name", cookie_name},       {"secure", cookie_secure}, {"httpOnly", cookie_http_only},
+                                             {"sameSite", cookie_same_site}, {"maxAge", cookie_max_age}, {"path", cookie_path},
+                                             {"domain", cookie_domain},   {NULL, NULL}};
+
+static int sticky_cookie(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_sticky **out = obj;
+    if (v->kind == TREE_SCALAR) { /* the label form: sticky.cookie=true */
+        bool on;
+        if (get_bool(c, v, &on) != 0)
+            return -1;
+        *out = on ? arena_alloc(&c->m->arena, sizeof(**out)) : NULL;
+        return 0;
+    }
+    struct model_sticky *st = arena_alloc(&c->m->arena, sizeof(*st));
+    if (decode_fields(c, st, v, cookie_fields, "sticky.cookie") != 0)
+        return -1;
+    *out = st;
+    return 0;
+}
+
+static const struct field sticky_fields[] = {{"cookie", sticky_cookie}, {NULL, NULL}};
+
+static int decode_sticky(struct dctx *c, struct model_sticky **out, const struct tree_node *v)
+{
+    return decode_fields(c, out, v, sticky_fields, "sticky");
+}
+
+static int lb_sticky(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return decode_sticky(c, &((struct model_lb *)obj)->sticky, v);
+}
+
 static const struct field lb_fields[] = {{"servers", lb_servers},
                                          {"passHostHeader", lb_pass_host},
                                          {"strategy", lb_strategy},
                                          {"healthCheck", lb_healthcheck},
-                                         {"sticky", NULL},
+                                         {"sticky", lb_sticky},
                                          {"serversTransport", NULL},
                                          {"responseForwarding", NULL},
                                          {"passiveHealthCheck", NULL},
@@ -499,7 +573,13 @@ static int weighted_services(struct dctx *c, void *obj, const struct tree_node *
     return 0;
 }
 
-static const struct field weighted_fields[] = {{"services", weighted_services}, {"sticky", NULL}, {"healthCheck", NULL}, {NULL, NULL}};
+static int weighted_sticky(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return decode_sticky(c, &((struct model_weighted *)obj)->sticky, v);
+}
+
+static const struct field weighted_fields[] = {
+    {"services", weighted_services}, {"sticky", weighted_sticky}, {"healthCheck", NULL}, {NULL, NULL}};
 
 static int service_lb(struct dctx *c, void *obj, const struct tree_node *v)
 {

@@ -59,3 +59,26 @@ enum balancer_result balancer_pick(const struct table_service *svc, uint32_t w, 
             return BALANCER_EXHAUSTED;
     return BALANCER_NONE_HEALTHY;
 }
+
+static bool can_answer(const struct table_service *s)
+{
+    return s->n_servers > 0 || s->n_children > 0 || s->main != NULL;
+}
+
+int balancer_pick_child(const struct table_service *svc, uint32_t w)
+{
+    int32_t *cur = svc->wrr + (size_t)w * svc->wrr_stride;
+    int64_t total = 0;
+    int best = -1;
+    for (uint32_t i = 0; i < svc->n_children; i++) {
+        if (svc->child_weights[i] <= 0 || !can_answer(svc->children[i]))
+            continue;
+        cur[i] += svc->child_weights[i];
+        total += svc->child_weights[i];
+        if (best < 0 || cur[i] > cur[best])
+            best = (int)i;
+    }
+    if (best >= 0)
+        cur[best] -= (int32_t)total;
+    return best;
+}

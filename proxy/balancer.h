@@ -30,4 +30,9 @@ enum balancer_result { BALANCER_OK, BALANCER_NONE_HEALTHY, BALANCER_EXHAUSTED };
 enum balancer_result balancer_pick(const struct table_service *svc, uint32_t w, int64_t now_ms,
                                    const struct balancer_tried *tried, uint32_t *out);
 
+/* Weighted services: a child of <svc> for worker <w> by smooth WRR over the
+ * children that can answer (a load balancer with servers, or a weighted or
+ * mirroring service); -1 when none can. */
+int balancer_pick_child(const struct table_service *svc, uint32_t w);
+
 #endif

@@ -4,6 +4,9 @@
  */
 #include "table.h"
 
+#include <openssl/sha.h>
+#include <strings.h>
+
 #include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +168,60 @@ struct table_service *table_add_mirroring(struct table *t, const char *name, str
         s->sample_stride = 8;
     s->sample = alloc_line(&t->arena, (size_t)t->n_workers * s->sample_stride * sizeof(uint64_t));
     return s;
+}
+
+struct table_service *table_add_weighted(struct table *t, const char *name, uint32_t n_children)
+{
+    struct table_service *s = table_add_service(t, name, true, 0);
+    s->n_children = n_children;
+    s->children = arena_alloc(&t->arena, (n_children ? n_children : 1) * sizeof(*s->children));
+    s->child_weights = arena_alloc(&t->arena, (n_children ? n_children : 1) * sizeof(*s->child_weights));
+    s->wrr_stride = (uint32_t)(((n_children * sizeof(int32_t) + 63) & ~(size_t)63) / sizeof(int32_t));
+    if (s->wrr_stride == 0)
+        s->wrr_stride = 16;
+    s->wrr = alloc_line(&t->arena, (size_t)t->n_workers * s->wrr_stride * sizeof(int32_t));
+    return s;
+}
+
+static const char *sticky_value(struct arena *a, const char *key)
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)key, strlen(key), md);
+    char *hex = arena_alloc(a, 17);
+    for (int i = 0; i < 8; i++)
+        sprintf(hex + 2 * i, "%02x", md[i]);
+    return hex;
+}
+
+void table_service_set_sticky(struct table *t, struct table_service *svc, const char *cookie_name, const char *const *keys,
+                              uint32_t n, bool secure, bool http_only, const char *same_site, int64_t max_age, const char *path,
+                              const char *domain)
+{
+    struct table_sticky *st = arena_alloc(&t->arena, sizeof(*st));
+    st->name = arena_strdup(&t->arena, cookie_name);
+    st->name_len = strlen(st->name);
+    st->values = arena_alloc(&t->arena, (n ? n : 1) * sizeof(*st->values));
+    for (uint32_t i = 0; i < n; i++)
+        st->values[i] = sticky_value(&t->arena, keys[i]);
+    /* Go's http.Cookie.String() order: Path, Domain, Max-Age, HttpOnly, Secure, SameSite */
+    char attrs[512];
+    int len = snprintf(attrs, sizeof(attrs), "; Path=%s", path ? path : "/");
+    if (domain && *domain)
+        len += snprintf(attrs + len, sizeof(attrs) - (size_t)len, "; Domain=%s", domain);
+    if (max_age > 0)
+        len += snprintf(attrs + len, sizeof(attrs) - (size_t)len, "; Max-Age=%lld", (long long)max_age);
+    else if (max_age < 0)
+        len += snprintf(attrs + len, sizeof(attrs) - (size_t)len, "; Max-Age=0");
+    if (http_only)
+        len += snprintf(attrs + len, sizeof(attrs) - (size_t)len, "; HttpOnly");
+    if (secure)
+        len += snprintf(attrs + len, sizeof(attrs) - (size_t)len, "; Secure");
+    if (same_site && *same_site) {
+        const char *v = strcasecmp(same_site, "none") == 0 ? "None" : strcasecmp(same_site, "lax") == 0 ? "Lax" : "Strict";
+        snprintf(attrs + len, sizeof(attrs) - (size_t)len, "; SameSite=%s", v);
+    }
+    st->attrs = arena_strdup(&t->arena, attrs);
+    svc->sticky = st;
 }
 
 struct table_service *table_find_service(const struct table *t, const char *name)

@@ -44,8 +44,25 @@ struct table_mirror {
     uint32_t index;      /* position among the mirroring service's mirrors */
 };
 
+/* sticky.cookie of a load balancer (one value per server) or of a weighted
+ * service (one per child): the cookie names the server or child to stick
+ * to, as the first 16 hex digits of the SHA-256 of its name (Traefik's). */
+struct table_sticky {
+    const char *name; /* cookie name */
+    size_t name_len;
+    const char *attrs; /* "; Path=/; HttpOnly; SameSite=Lax": what follows name=value in Set-Cookie */
+    const char **values; /* per server or child */
+};
+
 struct table_service {
     const char *name; /* name@provider */
+    /* A weighted service: each request goes to one child, picked by smooth
+     * WRR over child_weights (state in wrr, per worker) unless the sticky
+     * cookie names one. n_children == 0 otherwise. */
+    struct table_service **children;
+    int32_t *child_weights;
+    uint32_t n_children;
+    struct table_sticky *sticky; /* NULL: none */
     /* A mirroring service: requests go to <main> (its response is the
      * client's) and copies to the mirrors. NULL for a load balancer. */
     struct table_service *main;
@@ -144,6 +161,15 @@ struct table_service *table_find_service(const struct table *t, const char *name
  * (fill svc->mirrors[i].svc/percent; stats are acquired here). */
 struct table_service *table_add_mirroring(struct table *t, const char *name, struct table_service *main, uint32_t n_mirrors,
                                           const char *const *mirror_names, bool mirror_body, int64_t max_body);
+
+/* A weighted service over <n_children> slots (fill children[i] and
+ * child_weights[i]). */
+struct table_service *table_add_weighted(struct table *t, const char *name, uint32_t n_children);
+/* Sticky sessions for <svc>: <keys>[i] names server or child i (its URL or
+ * service name). <same_site> may be NULL; <path> NULL means "/". */
+void table_service_set_sticky(struct table *t, struct table_service *svc, const char *cookie_name, const char *const *keys,
+                              uint32_t n, bool secure, bool http_only, const char *same_site, int64_t max_age, const char *path,
+                              const char *domain);
 
 /* <rule> must live in t->arena (parse it there). */
 struct table_route *table_add_route(struct table *t, const char *name, const char *rule_text, const struct rule_node *rule,

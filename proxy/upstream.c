@@ -30,6 +30,7 @@
 #include "registry.h"
 #include "middleware/middleware.h"
 #include "mirror.h"
+#include "sticky.h"
 #include "tunnel.h"
 #include "upstream_pool.h"
 
@@ -49,6 +50,14 @@ struct proxy {
     const struct upstream_client *client_info;
     struct upstream_client client;
     struct mw_run *mw; /* the route's middleware chain state; NULL: none */
+    /* sticky sessions: cookies to set for the weighted services passed
+     * through, and the server the load balancer's cookie named (-1: none) */
+    struct {
+        const struct table_sticky *st;
+        uint32_t index;
+    } cookies[4];
+    uint32_t n_cookies;
+    int sticky_server;
     uint32_t srv_index;
     struct server *srv;
     struct balancer_tried tried;
@@ -346,6 +355,10 @@ static int take_head(struct proxy *p, int minor, int status, const char *msg, si
         else
             h2o_add_header_by_str(&req->pool, &req->res.headers, lname.base, lname.len, 0, orig, value.base, value.len);
     }
+    for (uint32_t i = 0; i < p->n_cookies; i++)
+        sticky_set_cookie(req, p->cookies[i].st, p->cookies[i].index);
+    if (p->svc->sticky != NULL && (int)p->srv_index != p->sticky_server)
+        sticky_set_cookie(req, p->svc->sticky, p->srv_index);
     if (status != 101)
         middleware_on_response(p->mw);
     return 0;
@@ -584,12 +597,25 @@ static void connect_to(struct proxy *p)
         on_connect_failed(p, strerror(errno), false);
 }
 
+/* The server the sticky cookie names, when it can still be used. */
+static bool sticky_pick(struct proxy *p, uint32_t *out)
+{
+    if (p->attempts != 0 || p->sticky_server < 0)
+        return false;
+    const struct server *s = p->svc->servers[p->sticky_server].srv;
+    if (p->svc->servers[p->sticky_server].weight <= 0 || !atomic_load_explicit(&s->healthy, memory_order_relaxed) ||
+        !server_available(s, worker_now_ms(p->w)))
+        return false; /* gone or down: balanced again, and the cookie rewritten */
+    *out = (uint32_t)p->sticky_server;
+    return true;
+}
+
 static void pick_next(struct proxy *p)
 {
     uint32_t i;
-    enum balancer_result r = p->attempts >= MAX_ATTEMPTS
-                                 ? BALANCER_EXHAUSTED
-                                 : balancer_pick(p->svc, p->w->id, worker_now_ms(p->w), &p->tried, &i);
+    enum balancer_result r = sticky_pick(p, &i)           ? BALANCER_OK
+                             : p->attempts >= MAX_ATTEMPTS ? BALANCER_EXHAUSTED
+                                                           : balancer_pick(p->svc, p->w->id, worker_now_ms(p->w), &p->tried, &i);
     if (r != BALANCER_OK) {
         if (r == BALANCER_NONE_HEALTHY || p->attempts == 0)
             send_error(p, 503, "no healthy server");
@@ -623,6 +649,39 @@ static void on_dispose(void *_p)
     route_request_done(p->req, p->w, &p->client, p->route, p->srv ? p->srv->url : NULL);
 }
 
+/* From the route's service down to the load balancer that answers:
+ * mirroring services send their copies and hand on to their main service;
+ * weighted ones pick a child (the sticky cookie's, else smooth WRR). NULL
+ * when nothing can answer. */
+static const struct table_service *resolve_service(struct proxy *p, const struct table_service *svc)
+{
+    for (int depth = 0; svc != NULL && depth < 16; depth++) {
+        if (svc->n_mirrors != 0 && !p->is_websocket)
+            mirror_dispatch(p->w, p->req, svc, &p->client); /* non-blocking: connects and writes are queued */
+        if (svc->main != NULL) {
+            svc = svc->main;
+            continue;
+        }
+        if (svc->n_children == 0)
+            return svc;
+        int i = svc->sticky ? sticky_find(svc->sticky, svc->n_children, p->req) : -1;
+        if (i >= 0 && (svc->child_weights[i] <= 0 ||
+                       (svc->children[i]->n_servers == 0 && svc->children[i]->n_children == 0 && svc->children[i]->main == NULL)))
+            i = -1; /* the cookie's child went away or cannot answer: balance again, rewrite the cookie */
+        if (i < 0) {
+            i = balancer_pick_child(svc, p->w->id);
+            if (i < 0)
+                return NULL;
+            if (svc->sticky != NULL && p->n_cookies < 4) {
+                p->cookies[p->n_cookies].st = svc->sticky;
+                p->cookies[p->n_cookies++].index = (uint32_t)i;
+            }
+        }
+        svc = svc->children[i];
+    }
+    return NULL;
+}
+
 void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *route, const struct upstream_client *client,
                     struct mw_run *mw)
 {
@@ -634,7 +693,6 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
     p->req = req;
     p->w = w;
     p->route = route;
-    p->svc = route->service->main ? route->service->main : route->service; /* mirroring: the main service answers */
     p->client = *client;
     p->mw = mw;
     p->is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
@@ -643,12 +701,13 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
     p->replayable = replayable(req);
     h2o_linklist_insert(&w->proxies, &p->link);
     w->in_flight++;
+    p->svc = resolve_service(p, route->service);
     if (p->svc == NULL || p->svc->n_servers == 0) {
+        p->svc = route->service; /* for the error's accounting */
         send_error(p, 503, "service has no server");
         return;
     }
-    if (route->service->n_mirrors != 0 && !p->is_websocket)
-        mirror_dispatch(w, req, route->service, client); /* non-blocking: connects and writes are queued */
+    p->sticky_server = p->svc->sticky ? sticky_find(p->svc->sticky, p->svc->n_servers, req) : -1;
     pick_next(p);
 }
 

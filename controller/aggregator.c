@@ -261,7 +261,12 @@ static void add_services(struct build *b, const struct model *m)
         struct status_service *st = &snap->services[snap->n_services++];
         st->name = arena_strdup(&snap->arena, q);
         st->provider = arena_strdup(&snap->arena, m->provider);
-        st->type = s->lb ? "loadBalancer" : s->mirroring ? "mirroring" : s->weighted ? "weighted" : s->unsupported;
+        st->type = s->lb          ? "loadBalancer"
+                   : s->mirroring ? "mirroring"
+                   : s->weighted  ? "weighted"
+                   : s->hrw       ? "highestRandomWeight"
+                   : s->failover  ? "failover"
+                                  : s->unsupported;
         *table_host_map_slot(b->scratch, &b->service_models, q, strlen(q)) = (void *)s;
         if (s->unsupported != NULL) {
             record_on(b, &st->error, "%s: service '%s': %s services are not supported by gantry; routers using it are not served",
@@ -274,13 +279,17 @@ static void add_services(struct build *b, const struct model *m)
             ptr_vec_push(b->scratch, &b->mirroring, pm);
             continue;
         }
-        if (s->weighted != NULL) {
+        if (s->weighted != NULL || s->hrw != NULL || s->failover != NULL) {
             struct pending_weighted *pw = arena_alloc(b->scratch, sizeof(*pw));
             *pw = (struct pending_weighted){.s = s, .q = q, .provider = m->provider, .st = st};
             ptr_vec_push(b->scratch, &b->weighted, pw);
             continue;
         }
         struct table_service *ts = table_add_service(b->t, q, s->lb->pass_host_header, (uint32_t)s->lb->n_servers);
+        if (s->lb->strategy && strcasecmp(s->lb->strategy, "p2c") == 0)
+            ts->strategy = STRATEGY_P2C;
+        else if (s->lb->strategy && strcasecmp(s->lb->strategy, "hrw") == 0)
+            ts->strategy = STRATEGY_HRW;
         st->pass_host_header = s->lb->pass_host_header;
         st->stats = ts->stats;
         stats_ref(ts->stats);
@@ -312,32 +321,54 @@ static void add_services(struct build *b, const struct model *m)
     }
 }
 
-/* Weighted services name other services (any provider, any kind), so they
- * are built once every load balancer and mirroring service exists, in
- * passes: a weighted service whose children are all built is built next.
- * What is left after a pass that built nothing names a missing service or
- * is part of a loop. */
+/* The services a weighted, highestRandomWeight or failover service names,
+ * with their weights (a failover's: main, then fallback). */
+static size_t children_of(const struct model_service *s, const char ***names, int **weights, struct arena *a)
+{
+    if (s->failover != NULL) {
+        *names = arena_alloc(a, 2 * sizeof(char *));
+        *weights = arena_alloc(a, 2 * sizeof(int));
+        (*names)[0] = s->failover->service, (*names)[1] = s->failover->fallback;
+        (*weights)[0] = (*weights)[1] = 1;
+        return 2;
+    }
+    const struct model_weighted *w = s->weighted ? s->weighted : s->hrw;
+    *names = arena_alloc(a, (w->n_services ? w->n_services : 1) * sizeof(char *));
+    *weights = arena_alloc(a, (w->n_services ? w->n_services : 1) * sizeof(int));
+    for (size_t j = 0; j < w->n_services; j++)
+        (*names)[j] = w->services[j].name, (*weights)[j] = w->services[j].weight;
+    return w->n_services;
+}
+
+/* Services made of other services (any provider, any kind) are built once
+ * every load balancer and mirroring service exists, in passes: one whose
+ * children are all built is built next. What is left after a pass that
+ * built nothing names a missing service or is part of a loop. */
 static void add_weighted(struct build *b)
 {
     for (bool progress = true; progress;) {
         progress = false;
         for (size_t i = 0; i < b->weighted.len; i++) {
             struct pending_weighted *pw = b->weighted.items[i];
-            const struct model_weighted *mw = pw->s->weighted;
-            bool ready = !pw->done;
-            for (size_t j = 0; j < mw->n_services && ready; j++)
-                ready = mw->services[j].name && table_find_service(b->t, qualify(b->scratch, mw->services[j].name, pw->provider));
+            if (pw->done)
+                continue;
+            const char **names;
+            int *weights;
+            size_t n = children_of(pw->s, &names, &weights, b->scratch);
+            bool ready = true;
+            for (size_t j = 0; j < n && ready; j++)
+                ready = names[j] && table_find_service(b->t, qualify(b->scratch, names[j], pw->provider));
             if (!ready)
                 continue;
-            struct table_service *ts = table_add_weighted(b->t, pw->q, (uint32_t)mw->n_services);
-            const char **names = arena_alloc(b->scratch, (mw->n_services ? mw->n_services : 1) * sizeof(*names));
-            for (size_t j = 0; j < mw->n_services; j++) {
-                ts->children[j] = table_find_service(b->t, qualify(b->scratch, mw->services[j].name, pw->provider));
-                ts->child_weights[j] = mw->services[j].weight;
-                names[j] = mw->services[j].name;
+            struct table_service *ts = table_add_weighted(b->t, pw->q, (uint32_t)n);
+            ts->failover = pw->s->failover != NULL;
+            ts->strategy = pw->s->hrw ? STRATEGY_HRW : STRATEGY_WRR;
+            for (size_t j = 0; j < n; j++) {
+                ts->children[j] = table_find_service(b->t, qualify(b->scratch, names[j], pw->provider));
+                ts->child_weights[j] = weights[j];
             }
-            if (mw->sticky != NULL)
-                set_sticky(b, ts, pw->q, mw->sticky, names, (uint32_t)mw->n_services);
+            if (pw->s->weighted && pw->s->weighted->sticky != NULL)
+                set_sticky(b, ts, pw->q, pw->s->weighted->sticky, names, (uint32_t)n);
             pw->st->stats = ts->stats;
             stats_ref(ts->stats);
             pw->done = progress = true;
@@ -347,14 +378,15 @@ static void add_weighted(struct build *b)
         struct pending_weighted *pw = b->weighted.items[i];
         if (pw->done)
             continue;
+        const char **names;
+        int *weights;
+        size_t n = children_of(pw->s, &names, &weights, b->scratch);
         const char *missing = NULL;
-        for (size_t j = 0; j < pw->s->weighted->n_services && missing == NULL; j++) {
-            const char *n = pw->s->weighted->services[j].name;
-            if (n == NULL || !table_find_service(b->t, qualify(b->scratch, n, pw->provider)))
-                missing = n ? qualify(b->scratch, n, pw->provider) : "(no name)";
-        }
-        record_on(b, &pw->st->error, "%s: service '%s': weighted: service '%s' does not exist, cannot be served, or loops back",
-                  pw->s->origin.source, pw->q, missing ? missing : "?");
+        for (size_t j = 0; j < n && missing == NULL; j++)
+            if (names[j] == NULL || !table_find_service(b->t, qualify(b->scratch, names[j], pw->provider)))
+                missing = names[j] ? qualify(b->scratch, names[j], pw->provider) : "(no name)";
+        record_on(b, &pw->st->error, "%s: service '%s': %s: service '%s' does not exist, cannot be served, or loops back",
+                  pw->s->origin.source, pw->q, pw->st->type, missing ? missing : "?");
     }
 }
 

@@ -249,6 +249,16 @@ static void dump_service(struct sink *k, const struct model_service *s)
         }
         dump_sticky(k, s->weighted->sticky);
     }
+    if (s->hrw) {
+        out(k, "      highestRandomWeight:\n        services:\n");
+        for (size_t i = 0; i < s->hrw->n_services; i++) {
+            OUT(k, "          - {name: ", s->hrw->services[i].name, ", weight: ");
+            out_int(k, s->hrw->services[i].weight);
+            out(k, "}\n");
+        }
+    }
+    if (s->failover)
+        OUT(k, "      failover:\n        service: ", s->failover->service, "\n        fallback: ", s->failover->fallback, "\n");
 }
 
 static void dump_middleware(struct sink *k, const struct model_middleware *mw)

@@ -82,12 +82,18 @@ struct model_weighted {
     size_t n_services;
 };
 
+struct model_failover {
+    const char *service, *fallback;
+};
+
 struct model_service {
     const char *name;
     /* exactly one of these is set */
     struct model_lb *lb;
     struct model_mirroring *mirroring;
     struct model_weighted *weighted;
+    struct model_weighted *hrw; /* highestRandomWeight: the same shape, picked by client address */
+    struct model_failover *failover;
     /* a Traefik service kind gantry does not build ("failover"): the
      * service exists, and every router using it is refused */
     const char *unsupported;

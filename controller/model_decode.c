@@ -305,7 +305,8 @@ static int lb_strategy(struct dctx *c, void *obj, const struct tree_node *v)
     struct model_lb *lb = obj;
     if (get_string(c, v, &lb->strategy) != 0)
         return -1;
-    if (lb->strategy && strcasecmp(lb->strategy, "wrr") != 0 && strcasecmp(lb->strategy, "RoundRobin") != 0) {
+    if (lb->strategy && strcasecmp(lb->strategy, "wrr") != 0 && strcasecmp(lb->strategy, "RoundRobin") != 0 &&
+        strcasecmp(lb->strategy, "p2c") != 0 && strcasecmp(lb->strategy, "hrw") != 0) {
         decode_report_warn(c->rep, v, "%s: load-balancing strategy '%s' is not supported yet; using wrr", c->object,
                            lb->strategy);
         lb->strategy = "wrr";
@@ -622,17 +623,47 @@ static int service_middlewares(struct dctx *c, void *obj, const struct tree_node
     return get_string_list(c, v, &s->middlewares, &s->n_middlewares);
 }
 
-/* A kind gantry does not build: kept (so the rest of the file loads), and
- * the aggregator refuses the routers that use it. */
+static int failover_service(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_string(c, v, &((struct model_failover *)obj)->service);
+}
+
+static int failover_fallback(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_string(c, v, &((struct model_failover *)obj)->fallback);
+}
+
+/* healthCheck: {} on a failover only propagates its status upwards (Traefik);
+ * gantry always looks down the tree, so it is accepted as is. */
+static int failover_healthcheck(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return 0;
+}
+
+static const struct field failover_fields[] = {
+    {"service", failover_service}, {"fallback", failover_fallback}, {"healthCheck", failover_healthcheck}, {NULL, NULL}};
+
 static int service_failover(struct dctx *c, void *obj, const struct tree_node *v)
 {
-    ((struct model_service *)obj)->unsupported = "failover";
+    struct model_service *s = obj;
+    struct model_failover *f = arena_alloc(&c->m->arena, sizeof(*f));
+    if (decode_fields(c, f, v, failover_fields, "failover") != 0)
+        return -1;
+    if (f->service == NULL || f->fallback == NULL)
+        return fail(c, v, "failover needs service and fallback");
+    s->failover = f;
     return 0;
 }
 
 static int service_hrw(struct dctx *c, void *obj, const struct tree_node *v)
 {
-    ((struct model_service *)obj)->unsupported = "highestRandomWeight";
+    struct model_service *s = obj;
+    struct model_weighted *w = arena_alloc(&c->m->arena, sizeof(*w));
+    if (decode_fields(c, w, v, weighted_fields, "highestRandomWeight") != 0)
+        return -1;
+    if (w->sticky != NULL)
+        return fail(c, v, "highestRandomWeight has no sticky option");
+    s->hrw = w;
     return 0;
 }
 
@@ -867,7 +898,8 @@ static void decode_named(struct dctx *c, const struct tree_node *map, enum secti
             s->origin = origin;
             if (decode_fields(c, s, v, service_fields, kind) != 0)
                 continue;
-            int kinds = (s->lb != NULL) + (s->mirroring != NULL) + (s->weighted != NULL) + (s->unsupported != NULL);
+            int kinds = (s->lb != NULL) + (s->mirroring != NULL) + (s->weighted != NULL) + (s->hrw != NULL) +
+                        (s->failover != NULL) + (s->unsupported != NULL);
             if (kinds != 1) {
                 fail(c, v, kinds ? "a service must have exactly one of loadBalancer, mirroring, weighted, failover or highestRandomWeight"
                                  : "a service needs loadBalancer, mirroring, weighted, failover or highestRandomWeight");

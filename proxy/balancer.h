@@ -16,6 +16,7 @@
 /* Servers already tried by one request (bit i = server i, first 64). */
 struct balancer_tried {
     uint64_t mask;
+    uint64_t key; /* the client's hash, for the hrw strategy */
 };
 
 enum balancer_result { BALANCER_OK, BALANCER_NONE_HEALTHY, BALANCER_EXHAUSTED };
@@ -30,9 +31,17 @@ enum balancer_result { BALANCER_OK, BALANCER_NONE_HEALTHY, BALANCER_EXHAUSTED };
 enum balancer_result balancer_pick(const struct table_service *svc, uint32_t w, int64_t now_ms,
                                    const struct balancer_tried *tried, uint32_t *out);
 
+/* The client key for hrw (highest random weight): a hash of its address. */
+uint64_t balancer_client_key(const uint8_t ip16[16]);
+
 /* Weighted services: a child of <svc> for worker <w> by smooth WRR over the
  * children that can answer (a load balancer with servers, or a weighted or
  * mirroring service); -1 when none can. */
 int balancer_pick_child(const struct table_service *svc, uint32_t w);
+/* highestRandomWeight services: the child with the highest weighted score
+ * for <key> among those that can answer; -1 when none can. */
+int balancer_pick_child_hrw(const struct table_service *svc, uint64_t key);
+/* Failover services: whether <svc> has a server that can take a request. */
+bool balancer_service_up(const struct table_service *svc, int64_t now_ms);
 
 #endif

@@ -54,8 +54,14 @@ struct table_sticky {
     const char **values; /* per server or child */
 };
 
+enum table_strategy { STRATEGY_WRR, STRATEGY_P2C, STRATEGY_HRW };
+
 struct table_service {
     const char *name; /* name@provider */
+    enum table_strategy strategy; /* a load balancer's; a service of children: WRR (weighted) or HRW */
+    /* A failover service: <children>[0] while it has a server up, else
+     * <children>[1]. */
+    bool failover;
     /* A weighted service: each request goes to one child, picked by smooth
      * WRR over child_weights (state in wrr, per worker) unless the sticky
      * cookie names one. n_children == 0 otherwise. */

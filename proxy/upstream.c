@@ -664,6 +664,17 @@ static const struct table_service *resolve_service(struct proxy *p, const struct
         }
         if (svc->n_children == 0)
             return svc;
+        if (svc->failover) { /* the main service while it has a server up */
+            svc = balancer_service_up(svc->children[0], worker_now_ms(p->w)) ? svc->children[0] : svc->children[1];
+            continue;
+        }
+        if (svc->strategy == STRATEGY_HRW) {
+            int h = balancer_pick_child_hrw(svc, balancer_client_key(p->client.ip16));
+            if (h < 0)
+                return NULL;
+            svc = svc->children[h];
+            continue;
+        }
         int i = svc->sticky ? sticky_find(svc->sticky, svc->n_children, p->req) : -1;
         if (i >= 0 && (svc->child_weights[i] <= 0 ||
                        (svc->children[i]->n_servers == 0 && svc->children[i]->n_children == 0 && svc->children[i]->main == NULL)))
@@ -708,6 +719,8 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
         return;
     }
     p->sticky_server = p->svc->sticky ? sticky_find(p->svc->sticky, p->svc->n_servers, req) : -1;
+    if (p->svc->strategy == STRATEGY_HRW)
+        p->tried.key = balancer_client_key(p->client.ip16);
     pick_next(p);
 }
 

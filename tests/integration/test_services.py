@@ -124,7 +124,7 @@ def test_weights_changed_live_under_load_without_a_failed_request(tmp_path, proc
     wait_for(lambda: count_bodies(g.port, "live.test", 20) == {b"green": 20}, what="all green")
 
 
-def test_unsupported_kinds_and_broken_references_refuse_only_their_routers(tmp_path, procs):
+def test_broken_references_refuse_only_their_routers(tmp_path, procs):
     up = RecordingUpstream(record=False)
     g = procs.gantry(tmp_path, "http:\n  routers:\n"
                      "    ok: {rule: \"Host(`ok.test`)\", service: app}\n"
@@ -132,14 +132,71 @@ def test_unsupported_kinds_and_broken_references_refuse_only_their_routers(tmp_p
                      "    dangling: {rule: \"Host(`d.test`)\", service: wd}\n"
                      "    loop: {rule: \"Host(`l.test`)\", service: w1}\n"
                      "  services:\n" + service_yaml("app", [up.url])
-                     + "    h:\n      highestRandomWeight:\n        services: [{name: app, weight: 1}]\n"
+                     + "    h:\n      highestRandomWeight:\n        services: [{name: app, weight: 1}, {name: gone, weight: 1}]\n"
                      + weighted_yaml("wd", [("app", 1), ("nosuch", 1)])
                      + weighted_yaml("w1", [("w2", 1)]) + weighted_yaml("w2", [("w1", 1)]))
     wait_for(lambda: get(g.port, "/", "ok.test")[0] == 200, what="route live")
     for host in ("hrw", "d", "l"):
         assert get(g.port, "/", host + ".test")[0] == 404
     rs = {r["name"]: r for r in g.api("/api/http/routers")}
-    assert "highestRandomWeight" in " ".join(rs["hrw@file"]["error"])
+    assert "gone@file" in " ".join(rs["hrw@file"]["error"]) or rs["hrw@file"]["status"] == "disabled"
     svcs = {s["name"]: s for s in g.api("/api/http/services")}
     assert svcs["wd@file"]["status"] == "disabled" and "nosuch@file" in " ".join(svcs["wd@file"]["error"])
     assert "loops back" in " ".join(svcs["w1@file"]["error"])
+
+
+def test_failover_uses_the_fallback_while_the_main_service_is_down(tmp_path, procs):
+    main, backup = RecordingUpstream(body=b"main", record=False), RecordingUpstream(body=b"backup", record=False)
+    hc = "        healthCheck: {path: /health, interval: 200ms, timeout: 100ms}\n"
+    g = procs.gantry(tmp_path, "http:\n  routers:\n    r: {rule: \"Host(`f.test`)\", service: fo}\n  services:\n"
+                     "    fo:\n      failover:\n        service: main\n        fallback: backup\n        healthCheck: {}\n"
+                     + service_yaml("main", [main.url], hc) + service_yaml("backup", [backup.url]))
+    wait_for(lambda: get(g.port, "/", "f.test")[2] == b"main", what="main answers")
+    import socket
+    main.stopped = True
+    main.sock.shutdown(socket.SHUT_RDWR)  # refuses connections from now on: the health check marks it down
+    main.sock.close()
+    wait_for(lambda: get(g.port, "/", "f.test")[2] == b"backup", timeout=10, what="fallback answers")
+    assert count_bodies(g.port, "f.test", 50) == {b"backup": 50}
+    svc = {s["name"]: s for s in g.api("/api/http/services")}["fo@file"]
+    assert svc["type"] == "failover" and svc["status"] == "enabled"
+
+
+def test_highest_random_weight_is_stable_per_client_address(tmp_path, procs):
+    ups = [RecordingUpstream(body=b"h%d" % i, record=False) for i in range(3)]
+    g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                     "    r: {rule: \"Host(`hrw.test`)\", service: h}\n"
+                     "    lb: {rule: \"Host(`lbhrw.test`)\", service: app}\n  services:\n"
+                     "    h:\n      highestRandomWeight:\n        services: [{name: a0, weight: 1}, {name: a1, weight: 1}, {name: a2, weight: 1}]\n"
+                     + "".join(service_yaml("a%d" % i, [u.url]) for i, u in enumerate(ups))
+                     + service_yaml("app", [u.url for u in ups], "        strategy: hrw\n"))
+    wait_for(lambda: get(g.port, "/", "hrw.test")[0] == 200, what="route live")
+    import socket
+    picks = {}
+    for host in ("hrw.test", "lbhrw.test"):
+        for last in range(1, 31):
+            got = set()
+            for _ in range(3):
+                s = socket.create_connection(("127.0.0.1", g.port), source_address=("127.0.0.%d" % last, 0))
+                s.sendall(b"GET / HTTP/1.1\r\nHost: " + host.encode() + b"\r\nConnection: close\r\n\r\n")
+                data = b""
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        break
+                    data += d
+                s.close()
+                got.add(data.rsplit(b"\r\n\r\n", 1)[1])
+            assert len(got) == 1, (host, last, got)  # one address, one server
+            picks.setdefault(host, []).append(got.pop())
+    for host, p in picks.items():
+        assert len(set(p)) == 3, (host, p)  # 30 addresses spread over all three
+
+
+def test_p2c_strategy_balances(tmp_path, procs):
+    ups = [RecordingUpstream(body=b"p%d" % i, record=False) for i in range(2)]
+    g = procs.gantry(tmp_path, "http:\n  routers:\n    r: {rule: \"Host(`p2c.test`)\", service: app}\n  services:\n"
+                     + service_yaml("app", [u.url for u in ups], "        strategy: p2c\n"))
+    wait_for(lambda: get(g.port, "/", "p2c.test")[0] == 200, what="route live")
+    seen = count_bodies(g.port, "p2c.test", 400)
+    assert len(seen) == 2 and min(seen.values()) > 100, seen

@@ -160,15 +160,8 @@ h2o_iovec_t forwarded_build_head(h2o_req_t *req, const struct forwarded_params *
     bool cookie_started = false;
     for (size_t i = 0; i < hs->size; i++) {
         const h2o_header_t *h = &hs->entries[i];
-        if (is_token(h, H2O_TOKEN_COOKIE)) { /* HTTP/2 splits cookies; HTTP/1.1 wants one line */
-            if (!cookie_started)
-                PUT_LIT(&w, "cookie: ");
-            else
-                PUT_LIT(&w, "; ");
-            put(&w, h->value.base, h->value.len);
-            cookie_started = true;
-            continue;
-        }
+        if (is_token(h, H2O_TOKEN_COOKIE))
+            continue; /* below, on one line */
         if (drop_request_header(h, trusted) || named_in_connection(connection, h->name))
             continue;
         if (trusted) { /* remember what a trusted proxy sent; we extend or keep it */
@@ -189,6 +182,18 @@ h2o_iovec_t forwarded_build_head(h2o_req_t *req, const struct forwarded_params *
                 xrealip = &h->value;
         }
         put_header(&w, h->orig_name ? h->orig_name : h->name->base, h->name->len, h->value.base, h->value.len);
+    }
+    /* HTTP/2 splits cookies into several fields; HTTP/1.1 wants one line */
+    for (size_t i = 0; i < hs->size; i++) {
+        const h2o_header_t *h = &hs->entries[i];
+        if (!is_token(h, H2O_TOKEN_COOKIE))
+            continue;
+        if (!cookie_started)
+            PUT_LIT(&w, "cookie: ");
+        else
+            PUT_LIT(&w, "; ");
+        put(&w, h->value.base, h->value.len);
+        cookie_started = true;
     }
     if (cookie_started)
         PUT_LIT(&w, "\r\n");

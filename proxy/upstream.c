@@ -31,6 +31,7 @@
 #include "middleware/middleware.h"
 #include "mirror.h"
 #include "sticky.h"
+#include "subrequest.h"
 #include "tunnel.h"
 #include "upstream_pool.h"
 
@@ -98,6 +99,7 @@ void upstream_worker_init(struct worker *w)
     h2o_linklist_init_anchor(&w->proxies);
     mirror_worker_init(w);
     upstream_pool_init(w);
+    subrequest_worker_init(w);
 }
 
 /* ---- answering the client ---- */

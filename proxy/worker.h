@@ -48,6 +48,7 @@ struct worker {
     h2o_multithread_receiver_t retire_receiver; /* watcher -> this worker */
     /* upstream timeouts, bound to this loop */
     h2o_timeout_t connect_timeout, header_timeout, read_timeout, pool_timeout, sniff_timeout, ws_timeout;
+    h2o_timeout_t subrequest_timeout; /* subrequest.c: a whole exchange with an auth server */
     h2o_linklist_t all_idle;    /* every idle upstream connection of this worker */
     h2o_linklist_t all_orphans; /* upstream connections whose request went away */
     h2o_linklist_t proxies;     /* every request being proxied (struct proxy), for the end of a drain */

@@ -65,7 +65,8 @@ void middleware_run(struct mw_run *run)
 {
     const struct table_route *r = run->route;
     while (run->next < r->n_middlewares) {
-        const struct table_middleware *m = r->middlewares[run->next++];
+        const struct table_middleware *m = r->middlewares[run->next];
+        run->current = run->next++;
         if (m->type->on_request(m->cfg, run) != MW_NEXT)
             return; /* answered, or an asynchronous middleware holds the request */
     }
@@ -88,8 +89,10 @@ void middleware_on_response(struct mw_run *run)
         through = run->route->n_middlewares;
     for (uint32_t i = through; i-- > 0;) {
         const struct table_middleware *m = run->route->middlewares[i];
-        if (m->type->on_response != NULL)
+        if (m->type->on_response != NULL) {
+            run->current = i;
             m->type->on_response(m->cfg, run);
+        }
     }
 }
 
@@ -125,10 +128,17 @@ void mw_redirect(struct mw_run *run, int status, const char *location, size_t le
     h2o_send(req, &body, 1, 1);
 }
 
+/* h2o_lcstris wants its second string lowercase already: names from a
+ * configuration keep their case, so compare both sides without case. */
+bool mw_name_is(const char *a, size_t alen, const char *b, size_t blen)
+{
+    return alen == blen && strncasecmp(a, b, alen) == 0;
+}
+
 const h2o_iovec_t *mw_header_get(const h2o_headers_t *headers, const char *name, size_t name_len)
 {
     for (size_t i = 0; i < headers->size; i++)
-        if (h2o_lcstris(headers->entries[i].name->base, headers->entries[i].name->len, name, name_len))
+        if (mw_name_is(headers->entries[i].name->base, headers->entries[i].name->len, name, name_len))
             return &headers->entries[i].value;
     return NULL;
 }
@@ -137,7 +147,7 @@ void mw_header_unset(h2o_headers_t *headers, const char *name, size_t name_len)
 {
     size_t j = 0;
     for (size_t i = 0; i < headers->size; i++)
-        if (!h2o_lcstris(headers->entries[i].name->base, headers->entries[i].name->len, name, name_len))
+        if (!mw_name_is(headers->entries[i].name->base, headers->entries[i].name->len, name, name_len))
             headers->entries[j++] = headers->entries[i];
     headers->size = j;
 }
@@ -160,4 +170,26 @@ void mw_header_set(h2o_req_t *req, h2o_headers_t *headers, const char *name, siz
 bool mw_request_is_tls(const struct mw_run *run)
 {
     return run->client.tls;
+}
+
+void mw_send(struct mw_run *run, int status, const char *reason, h2o_iovec_t body)
+{
+    h2o_req_t *req = run->req;
+    req->res.status = status;
+    req->res.reason = reason;
+    middleware_on_response(run);
+    h2o_iovec_t copy = h2o_strdup(&req->pool, body.base ? body.base : "", body.len);
+    req->res.content_length = copy.len;
+    h2o_start_response(req, &static_generator);
+    h2o_send(req, &copy, 1, 1);
+}
+
+void **mw_slot(struct mw_run *run)
+{
+    if (run->slots == NULL) {
+        size_t n = run->route->n_middlewares ? run->route->n_middlewares : 1;
+        run->slots = h2o_mem_alloc_pool(&run->req->pool, n * sizeof(void *));
+        memset(run->slots, 0, n * sizeof(void *));
+    }
+    return &run->slots[run->current];
 }

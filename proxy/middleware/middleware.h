@@ -67,6 +67,8 @@ struct mw_run {
     uint32_t next;                 /* index of the next middleware to run */
     void (*pass)(struct mw_run *); /* the end of the chain: hand the request on */
     bool handed_on;                /* the upstream client took the request (and its accounting) */
+    uint32_t current;              /* index of the middleware whose hook runs */
+    void **slots;                  /* per-middleware request state (mw_slot), allocated on first use */
 };
 
 enum mw_verdict {
@@ -117,6 +119,18 @@ void middleware_on_response(struct mw_run *run);
  * first. <body> is copied. */
 void mw_answer(struct mw_run *run, int status, const char *reason, const char *body, bool close);
 void mw_redirect(struct mw_run *run, int status, const char *location, size_t len);
+
+/* Sends the response whose status and headers the middleware has put in
+ * req->res (after the response hooks of the earlier middlewares), with
+ * <body> (copied). */
+void mw_send(struct mw_run *run, int status, const char *reason, h2o_iovec_t body);
+
+/* The calling middleware's own per-request slot (NULL until set), shared
+ * by its on_request and on_response. */
+void **mw_slot(struct mw_run *run);
+
+/* Header names equal without case (both sides may be mixed case). */
+bool mw_name_is(const char *a, size_t alen, const char *b, size_t blen);
 
 /* Request header helpers (req->headers, values copied into req->pool). */
 void mw_header_set(h2o_req_t *req, h2o_headers_t *headers, const char *name, size_t name_len, const char *value,

@@ -5,5 +5,6 @@ const struct mw_type *const middleware_types[] = {
     &mw_add_prefix,
     &mw_strip_prefix,
     &mw_redirect_scheme,
+    &mw_forward_auth,
     NULL,
 };

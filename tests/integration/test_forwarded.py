@@ -51,3 +51,23 @@ def test_hop_by_hop_headers_dropped(tmp_path, procs):
                                  "Te": "trailers", "Proxy-Connection": "x", "X-Kept": "yes"})
     assert "x-secret" not in h and "keep-alive" not in h and "te" not in h and "proxy-connection" not in h
     assert h["x-kept"] == "yes"
+
+
+def test_cookie_line_ends_before_the_next_header(tmp_path, procs):
+    """A Cookie field followed by other fields (any HTTP/1.1 client's order)
+    is sent upstream as one cookie line that ends where it should: the
+    fields after it stay separate fields (they were once glued onto it)."""
+    import socket
+    from attack import RecordingUpstream
+    from conftest import wait_for, get
+    up = RecordingUpstream()
+    g = procs.gantry(tmp_path, "http:\n  routers:\n    r: {rule: \"Host(`c.test`)\", service: app}\n  services:\n"
+                     + service_yaml("app", [up.url]))
+    wait_for(lambda: get(g.port, "/", "c.test")[0] == 200, what="route live")
+    s = socket.create_connection(("127.0.0.1", g.port))
+    s.sendall(b"GET /x HTTP/1.1\r\nHost: c.test\r\nCookie: a=1\r\nX-After: yes\r\nCookie: b=2\r\nConnection: close\r\n\r\n")
+    while s.recv(65536):
+        pass
+    s.close()
+    head = up.requests[-1][0].split(b"\r\n")
+    assert b"cookie: a=1; b=2" in head and b"X-After: yes" in head, head

@@ -107,7 +107,7 @@ static int resolve_one(struct mw_resolver *r, const char *name, const char *prov
     }
     if (e->state == UNBUILT) {
         struct diag bd;
-        e->built = middleware_build(&r->t->arena, q, e->mw->type, e->mw->keys, e->mw->values, e->mw->n_options, &bd);
+        e->built = middleware_build_for(r->t, e->provider, q, e->mw->type, e->mw->keys, e->mw->values, e->mw->n_options, &bd);
         if (e->built == NULL) {
             e->state = REFUSED;
             e->error = arena_strdup(r->scratch, bd.msg);

@@ -459,7 +459,7 @@ static void worker_free(struct worker *w)
     }
     h2o_timeout_t *timeouts[] = {&w->connect_timeout, &w->header_timeout, &w->read_timeout,
                                  &w->pool_timeout,    &w->ws_timeout,     &w->sweep_timeout, &w->drain_timeout,
-                                 &w->subrequest_timeout};
+                                 &w->subrequest_timeout, &w->subrequest_defer};
     for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++)
         h2o_timeout_dispose(w->loop, timeouts[i]);
     h2o_evloop_destroy(w->loop);

@@ -30,11 +30,13 @@ struct subrequest {
     size_t head_len;
     struct subrequest_response res;
     h2o_timeout_entry_t timeout;
+    const char *deferred_err; /* a failure found while starting: reported from the loop */
 };
 
 void subrequest_worker_init(struct worker *w)
 {
     h2o_timeout_init(w->loop, &w->subrequest_timeout, SUBREQUEST_TIMEOUT_MS);
+    h2o_timeout_init(w->loop, &w->subrequest_defer, 0);
 }
 
 static void start(struct subrequest *s);
@@ -172,6 +174,12 @@ static void on_ready(struct upstream_conn *c, const char *err, bool timed_out)
     send_it(s);
 }
 
+static void on_deferred(h2o_timeout_entry_t *entry)
+{
+    struct subrequest *s = H2O_STRUCT_FROM_MEMBER(struct subrequest, timeout, entry);
+    finish(s, s->deferred_err, false);
+}
+
 static void start(struct subrequest *s)
 {
     s->got_bytes = s->head_read = false;
@@ -186,8 +194,12 @@ static void start(struct subrequest *s)
     }
     s->reused = false;
     s->conn = upstream_pool_connect(s->w, s->srv, s, on_ready);
-    if (s->conn == NULL)
-        finish(s, strerror(errno), false);
+    if (s->conn == NULL) { /* never call back from inside subrequest_start */
+        h2o_timeout_unlink(&s->timeout);
+        s->deferred_err = strerror(errno);
+        s->timeout.cb = on_deferred;
+        h2o_timeout_link(s->w->loop, &s->w->subrequest_defer, &s->timeout);
+    }
 }
 
 /* The client request is gone: leave the connection to the pool. */

@@ -28,7 +28,8 @@ struct subrequest_response {
 typedef void (*subrequest_cb)(void *data, const char *err, const struct subrequest_response *res);
 
 /* Worker thread. <head> is the complete request head (copied); <body> is
- * referenced until the callback. Bodies above <max_body> fail the exchange. */
+ * referenced until the callback. Bodies above <max_body> fail the exchange.
+ * The callback never runs from inside this call. */
 void subrequest_start(struct worker *w, h2o_mem_pool_t *pool, struct server *srv, h2o_iovec_t head, h2o_iovec_t body,
                       size_t max_body, subrequest_cb cb, void *data);
 

@@ -141,8 +141,11 @@ static void send_error(struct proxy *p, int status, const char *reason)
     p->final_sent = true;
     log_debug("%s %.*s: %d: %s", p->route->name, (int)p->req->path.len, p->req->path.base, status, reason);
     const char *text = status == 502 ? "Bad Gateway" : status == 503 ? "Service Unavailable" : "Gateway Timeout";
+    p->req->res.status = status;
     p->req->res.headers = (h2o_headers_t){NULL};
     middleware_on_response(p->mw);
+    if (p->mw != NULL && p->mw->intercepted)
+        return; /* a middleware answers instead (errors) */
     h2o_send_error_generic(p->req, status, text, text, H2O_SEND_ERROR_KEEP_HEADERS);
 }
 
@@ -402,6 +405,12 @@ static void parse_head(struct proxy *p)
         h2o_buffer_consume(&p->conn->sock->input, (size_t)r);
         h2o_timeout_unlink(&p->timeout);
         p->state = ST_BODY;
+        if (p->mw != NULL && p->mw->intercepted) { /* a middleware answers instead (errors) */
+            abandon_conn(p); /* the pool drains the rest of this response, or closes */
+            p->state = ST_DONE;
+            p->final_sent = true;
+            return;
+        }
         if (proxy_cfg->read_timeout_ms) {
             p->timeout.cb = on_read_timeout;
             h2o_timeout_link(p->w->loop, &p->w->read_timeout, &p->timeout);

@@ -20,6 +20,10 @@ static const char *const known_types[] = {
     "rateLimit",        "redirectRegex", "redirectScheme", "replacePath", "replacePathRegex",  "retry",
     "stripPrefix",      "stripPrefixRegex", NULL};
 
+static struct table_middleware *middleware_build_in(struct arena *a, struct table *table, const char *provider, const char *name,
+                                                    const char *type, const char *const *keys, const char *const *values,
+                                                    size_t n, struct diag *d);
+
 const struct mw_type *middleware_type(const char *name)
 {
     for (const struct mw_type *const *t = middleware_types; *t; t++)
@@ -39,6 +43,19 @@ bool middleware_is_known_type(const char *name)
 struct table_middleware *middleware_build(struct arena *a, const char *name, const char *type, const char *const *keys,
                                           const char *const *values, size_t n, struct diag *d)
 {
+    return middleware_build_in(a, NULL, NULL, name, type, keys, values, n, d);
+}
+
+struct table_middleware *middleware_build_for(struct table *t, const char *provider, const char *name, const char *type,
+                                              const char *const *keys, const char *const *values, size_t n, struct diag *d)
+{
+    return middleware_build_in(&t->arena, t, provider, name, type, keys, values, n, d);
+}
+
+static struct table_middleware *middleware_build_in(struct arena *a, struct table *table, const char *provider, const char *name,
+                                                    const char *type, const char *const *keys, const char *const *values,
+                                                    size_t n, struct diag *d)
+{
     const struct mw_type *t = middleware_type(type);
     if (t == NULL) {
         diag_set(d, "middleware type '%s' is not supported by gantry", type);
@@ -46,7 +63,7 @@ struct table_middleware *middleware_build(struct arena *a, const char *name, con
     }
     bool used[n ? n : 1];
     memset(used, 0, sizeof(used));
-    struct mw_options o = {keys, values, n, used};
+    struct mw_options o = {keys, values, n, used, table, provider};
     void *cfg = NULL;
     struct diag inner;
     diag_clear(&inner);
@@ -99,8 +116,11 @@ void middleware_on_response(struct mw_run *run)
 void mw_answer(struct mw_run *run, int status, const char *reason, const char *body, bool close)
 {
     h2o_req_t *req = run->req;
+    req->res.status = status;
     req->res.headers = (h2o_headers_t){NULL};
     middleware_on_response(run);
+    if (run->intercepted)
+        return;
     h2o_send_error_generic(req, status, reason, h2o_strdup(&req->pool, body, SIZE_MAX).base,
                            H2O_SEND_ERROR_KEEP_HEADERS | (close ? H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION : 0));
 }
@@ -119,6 +139,8 @@ void mw_redirect(struct mw_run *run, int status, const char *location, size_t le
     req->res.reason = reason;
     req->res.headers = (h2o_headers_t){NULL};
     middleware_on_response(run);
+    if (run->intercepted)
+        return;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, location, len);
     /* Traefik's body: the status text */
     h2o_iovec_t body = h2o_iovec_init(reason, strlen(reason));
@@ -178,6 +200,8 @@ void mw_send(struct mw_run *run, int status, const char *reason, h2o_iovec_t bod
     req->res.status = status;
     req->res.reason = reason;
     middleware_on_response(run);
+    if (run->intercepted)
+        return;
     h2o_iovec_t copy = h2o_strdup(&req->pool, body.base ? body.base : "", body.len);
     req->res.content_length = copy.len;
     h2o_start_response(req, &static_generator);
@@ -192,4 +216,9 @@ void **mw_slot(struct mw_run *run)
         memset(run->slots, 0, n * sizeof(void *));
     }
     return &run->slots[run->current];
+}
+
+void mw_intercept(struct mw_run *run)
+{
+    run->intercepted = true;
 }

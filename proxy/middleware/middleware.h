@@ -39,6 +39,10 @@ struct mw_options {
     const char *const *keys, *const *values;
     size_t n;
     bool *used; /* n flags, scratch */
+    /* the table being built and the middleware's provider, for options that
+     * name other objects (errors.service); NULL in unit tests */
+    struct table *table;
+    const char *provider;
 };
 
 /* The value of <key> (case-insensitive), or NULL when absent. */
@@ -68,6 +72,7 @@ struct mw_run {
     void (*pass)(struct mw_run *); /* the end of the chain: hand the request on */
     bool handed_on;                /* the upstream client took the request (and its accounting) */
     uint32_t current;              /* index of the middleware whose hook runs */
+    bool intercepted;              /* a response hook took the response over (mw_intercept) */
     void **slots;                  /* per-middleware request state (mw_slot), allocated on first use */
 };
 
@@ -104,6 +109,9 @@ bool middleware_is_known_type(const char *name);
 /* Compiles one middleware. NULL with <d> filled when a value is refused. */
 struct table_middleware *middleware_build(struct arena *a, const char *name, const char *type, const char *const *keys,
                                           const char *const *values, size_t n, struct diag *d);
+/* The same, for table <t>: options may name its services (qualified in <provider>). */
+struct table_middleware *middleware_build_for(struct table *t, const char *provider, const char *name, const char *type,
+                                              const char *const *keys, const char *const *values, size_t n, struct diag *d);
 
 /* Worker: runs route->middlewares from run->next on; run->pass() when every
  * middleware let the request through. */
@@ -124,6 +132,11 @@ void mw_redirect(struct mw_run *run, int status, const char *location, size_t le
  * req->res (after the response hooks of the earlier middlewares), with
  * <body> (copied). */
 void mw_send(struct mw_run *run, int status, const char *reason, h2o_iovec_t body);
+
+/* From a response hook: this middleware answers instead of the response
+ * being started (which is then dropped: its upstream connection drained or
+ * closed); it must answer later with mw_send. */
+void mw_intercept(struct mw_run *run);
 
 /* The calling middleware's own per-request slot (NULL until set), shared
  * by its on_request and on_response. */

@@ -6,5 +6,6 @@ const struct mw_type *const middleware_types[] = {
     &mw_strip_prefix,
     &mw_redirect_scheme,
     &mw_forward_auth,
+    &mw_errors,
     NULL,
 };

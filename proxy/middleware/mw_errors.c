@@ -1,0 +1,213 @@
+/*
+ * Errors (Traefik): a response whose status is in <status> (the
+ * upstream's, Gantry's own 502/503/504, or a later middleware's answer) is
+ * replaced by the page <service> answers for <query> ({status},
+ * {originalStatus} and {url} substituted), sent with the original status —
+ * or the one <statusRewrites> maps it to. The page request carries the
+ * original Host. If the error service cannot answer, the client gets the
+ * original status with a short text body.
+ *
+ * The response being replaced is dropped before a byte of it is sent (the
+ * upstream connection is drained or closed by the pool): see mw_intercept.
+ */
+#include "middleware.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../balancer.h"
+#include "../registry.h"
+#include "../subrequest.h"
+#include "../table.h"
+#include "../worker.h"
+
+#define MAX_RANGES 32
+#define MAX_PAGE (4 * 1024 * 1024)
+
+struct status_range {
+    int lo, hi;
+};
+
+struct rewrite {
+    struct status_range from;
+    int to;
+};
+
+struct errors {
+    struct status_range ranges[MAX_RANGES];
+    size_t n_ranges;
+    struct rewrite rewrites[MAX_RANGES];
+    size_t n_rewrites;
+    const struct table_service *service;
+    const char *query;
+};
+
+/* "500-599" or "404" */
+static int parse_range(const char *s, struct status_range *r)
+{
+    char *end;
+    long lo = strtol(s, &end, 10), hi = lo;
+    if (*end == '-')
+        hi = strtol(end + 1, &end, 10);
+    if (*end != '\0' || lo < 100 || hi > 599 || lo > hi)
+        return -1;
+    r->lo = (int)lo, r->hi = (int)hi;
+    return 0;
+}
+
+static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag *d)
+{
+    struct errors *c = arena_alloc(a, sizeof(*c));
+    size_t n;
+    const char **ranges = mw_opt_list(a, o, "status", &n);
+    if (n == 0)
+        return diag_set(d, "status is required (e.g. 500-599)");
+    for (size_t i = 0; i < n; i++) {
+        if (c->n_ranges == MAX_RANGES || parse_range(ranges[i], &c->ranges[c->n_ranges]) != 0)
+            return diag_set(d, "status: '%s' is not a status code or range (e.g. 404, 500-599)", ranges[i]);
+        c->n_ranges++;
+    }
+    const char **keys, **values;
+    size_t nr = mw_opt_map(a, o, "statusRewrites", &keys, &values);
+    for (size_t i = 0; i < nr; i++) {
+        char *end;
+        long to = strtol(values[i], &end, 10);
+        if (c->n_rewrites == MAX_RANGES || parse_range(keys[i], &c->rewrites[c->n_rewrites].from) != 0 || *end != '\0' ||
+            to < 100 || to > 599)
+            return diag_set(d, "statusRewrites: '%s: %s' is not a status range mapped to a status", keys[i], values[i]);
+        c->rewrites[c->n_rewrites++].to = (int)to;
+    }
+    const char *q = mw_opt_string(o, "query");
+    c->query = arena_strdup(a, q && *q ? q : "/");
+    const char *svc = mw_opt_string(o, "service");
+    if (svc == NULL || *svc == '\0')
+        return diag_set(d, "service is required");
+    if (o->table != NULL) {
+        const char *qualified = strchr(svc, '@') ? svc : arena_printf(a, "%s@%s", svc, o->provider);
+        c->service = table_find_service(o->table, qualified);
+        if (c->service == NULL)
+            return diag_set(d, "service '%s' does not exist or cannot be served", qualified);
+    }
+    *cfg = c;
+    return 0;
+}
+
+static bool in_ranges(const struct status_range *r, size_t n, int status)
+{
+    for (size_t i = 0; i < n; i++)
+        if (status >= r[i].lo && status <= r[i].hi)
+            return true;
+    return false;
+}
+
+struct page_call {
+    struct mw_run *run;
+    int status; /* what the client gets */
+};
+
+/* A server of <svc> to ask: down through mirroring and weighted services. */
+static struct server *pick_server(const struct table_service *svc, struct worker *w)
+{
+    for (int depth = 0; svc != NULL && depth < 16; depth++) {
+        if (svc->main != NULL) {
+            svc = svc->main;
+            continue;
+        }
+        if (svc->n_children != 0) {
+            int i = svc->failover ? (balancer_service_up(svc->children[0], worker_now_ms(w)) ? 0 : 1)
+                                  : balancer_pick_child(svc, w->id);
+            svc = i < 0 ? NULL : svc->children[i];
+            continue;
+        }
+        struct balancer_tried tried = {0};
+        uint32_t i;
+        return balancer_pick(svc, w->id, worker_now_ms(w), &tried, &i) == BALANCER_OK ? svc->servers[i].srv : NULL;
+    }
+    return NULL;
+}
+
+static void on_page(void *data, const char *err, const struct subrequest_response *res)
+{
+    struct page_call *call = data;
+    h2o_req_t *req = call->run->req;
+    req->res.headers = (h2o_headers_t){NULL};
+    call->run->intercepted = false;
+    if (err != NULL) {
+        char text[64];
+        int n = snprintf(text, sizeof(text), "%d\n", call->status);
+        mw_send(call->run, call->status, "Error", h2o_iovec_init(text, (size_t)n));
+        return;
+    }
+    for (size_t i = 0; i < res->n_headers; i++) {
+        const struct phr_header *h = &res->headers[i];
+        if (mw_name_is(h->name, h->name_len, H2O_STRLIT("content-type")) ||
+            mw_name_is(h->name, h->name_len, H2O_STRLIT("cache-control")) ||
+            mw_name_is(h->name, h->name_len, H2O_STRLIT("content-language")))
+            mw_header_set(req, &req->res.headers, h->name, h->name_len, h->value, h->value_len);
+    }
+    mw_send(call->run, call->status, "Error", res->body);
+}
+
+/* <query> with {status}, {originalStatus} and {url} filled in. */
+static h2o_iovec_t page_path(const struct errors *c, h2o_req_t *req, int status, int original)
+{
+    char out[2048];
+    size_t n = 0;
+    for (const char *p = c->query; *p && n < sizeof(out) - 64;) {
+        if (strncmp(p, "{status}", 8) == 0) {
+            n += (size_t)snprintf(out + n, sizeof(out) - n, "%d", status);
+            p += 8;
+        } else if (strncmp(p, "{originalStatus}", 16) == 0) {
+            n += (size_t)snprintf(out + n, sizeof(out) - n, "%d", original);
+            p += 16;
+        } else if (strncmp(p, "{url}", 5) == 0) {
+            for (size_t i = 0; i < req->path.len && n < sizeof(out) - 4; i++) { /* query-escaped */
+                unsigned char ch = (unsigned char)req->path.base[i];
+                if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("-_.~", ch))
+                    out[n++] = (char)ch;
+                else
+                    n += (size_t)snprintf(out + n, sizeof(out) - n, "%%%02X", ch);
+            }
+            p += 5;
+        } else {
+            out[n++] = *p++;
+        }
+    }
+    return h2o_strdup(&req->pool, out, n);
+}
+
+static void on_response(const void *cfg, struct mw_run *run)
+{
+    const struct errors *c = cfg;
+    void **slot = mw_slot(run);
+    h2o_req_t *req = run->req;
+    int original = req->res.status;
+    if (*slot != NULL || run->intercepted || !in_ranges(c->ranges, c->n_ranges, original))
+        return; /* not ours, or our own page going out */
+    *slot = (void *)1;
+    int status = original;
+    for (size_t i = 0; i < c->n_rewrites; i++)
+        if (original >= c->rewrites[i].from.lo && original <= c->rewrites[i].from.hi)
+            status = c->rewrites[i].to;
+    struct server *srv = c->service ? pick_server(c->service, run->w) : NULL;
+    if (srv == NULL)
+        return; /* no error page can be had: the original response goes out */
+    mw_intercept(run);
+    struct page_call *call = h2o_mem_alloc_pool(&req->pool, sizeof(*call));
+    *call = (struct page_call){run, status};
+    h2o_iovec_t path = page_path(c, req, status, original);
+    size_t cap = path.len + req->authority.len + 64;
+    char *head = h2o_mem_alloc_pool(&req->pool, cap);
+    int n = snprintf(head, cap, "GET %.*s HTTP/1.1\r\nHost: %.*s\r\n\r\n", (int)path.len, path.base, (int)req->authority.len,
+                     req->authority.base);
+    subrequest_start(run->w, &req->pool, srv, h2o_iovec_init(head, (size_t)n), h2o_iovec_init(NULL, 0), MAX_PAGE, on_page,
+                     call);
+}
+
+static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
+{
+    return MW_NEXT;
+}
+
+const struct mw_type mw_errors = {"errors", build, on_request, on_response};

@@ -462,6 +462,8 @@ static void worker_free(struct worker *w)
                                  &w->subrequest_timeout, &w->subrequest_defer};
     for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++)
         h2o_timeout_dispose(w->loop, timeouts[i]);
+    for (uint32_t i = 0; i < w->n_backoff; i++)
+        h2o_timeout_dispose(w->loop, &w->backoff[i]);
     h2o_evloop_destroy(w->loop);
     free(w->eps);
     w->eps = NULL;

@@ -64,6 +64,7 @@ struct proxy {
     struct balancer_tried tried;
     unsigned attempts, stale_retries;
     struct server *inflight_srv; /* the server this request is counted in flight on */
+    h2o_timeout_entry_t backoff; /* retry middleware: the wait before the next attempt */
     bool last_failure_timeout;
 
     struct upstream_conn *conn;
@@ -621,7 +622,62 @@ static bool sticky_pick(struct proxy *p, uint32_t *out)
     return true;
 }
 
+/* The worker's timeout list for <ms>, made on first use (h2o's lists have
+ * one fixed delay each); the nearest existing one once 16 are made. */
+static h2o_timeout_t *backoff_list(struct worker *w, uint64_t ms)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 0; i < w->n_backoff; i++) {
+        if (w->backoff_ms[i] == ms)
+            return &w->backoff[i];
+        if ((w->backoff_ms[i] > ms ? w->backoff_ms[i] - ms : ms - w->backoff_ms[i]) <
+            (w->backoff_ms[best] > ms ? w->backoff_ms[best] - ms : ms - w->backoff_ms[best]))
+            best = i;
+    }
+    if (w->n_backoff == sizeof(w->backoff) / sizeof(w->backoff[0]))
+        return &w->backoff[best];
+    h2o_timeout_init(w->loop, &w->backoff[w->n_backoff], ms);
+    w->backoff_ms[w->n_backoff] = ms;
+    return &w->backoff[w->n_backoff++];
+}
+
+static void pick_now(struct proxy *p);
+
+static void on_backoff(h2o_timeout_entry_t *entry)
+{
+    pick_now(H2O_STRUCT_FROM_MEMBER(struct proxy, backoff, entry));
+}
+
+/* After a failed attempt: with a retry middleware, wait its exponential
+ * backoff first; the tried servers become eligible again once every server
+ * was tried (a single server is retried). */
 static void pick_next(struct proxy *p)
+{
+    const struct mw_run *mw = p->mw;
+    if (mw == NULL || mw->retry_attempts == 0 || p->attempts == 0) {
+        pick_now(p);
+        return;
+    }
+    if (p->attempts >= mw->retry_attempts) {
+        send_error(p, p->last_failure_timeout ? 504 : 502,
+                   p->last_failure_timeout ? "no server could be reached in time" : "no server could be reached");
+        return;
+    }
+    bool all_tried = true;
+    for (uint32_t i = 0; i < p->svc->n_servers && i < 64 && all_tried; i++)
+        all_tried = (p->tried.mask >> i & 1) || p->svc->servers[i].weight <= 0;
+    if (all_tried)
+        p->tried.mask = 0;
+    uint64_t ms = mw->retry_interval_ms << (p->attempts - 1 < 16 ? p->attempts - 1 : 16);
+    if (ms == 0) {
+        pick_now(p);
+        return;
+    }
+    p->backoff.cb = on_backoff;
+    h2o_timeout_link(p->w->loop, backoff_list(p->w, ms), &p->backoff);
+}
+
+static void pick_now(struct proxy *p)
 {
     uint32_t i;
     enum balancer_result r = sticky_pick(p, &i)           ? BALANCER_OK
@@ -650,6 +706,7 @@ static void on_dispose(void *_p)
     abandon_conn(p);
     h2o_timeout_unlink(&p->timeout);
     h2o_timeout_unlink(&p->stall);
+    h2o_timeout_unlink(&p->backoff);
     if (p->sending != NULL)
         h2o_buffer_dispose(&p->sending);
     if (p->pending != NULL)
@@ -746,6 +803,7 @@ void upstream_abort_all(struct worker *w)
             if (p->state == ST_DONE)
                 continue;
             h2o_timeout_unlink(&p->timeout);
+            h2o_timeout_unlink(&p->backoff);
             if (p->final_sent || p->state == ST_BODY)
                 abort_response(p);
             else

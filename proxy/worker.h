@@ -50,6 +50,10 @@ struct worker {
     h2o_timeout_t connect_timeout, header_timeout, read_timeout, pool_timeout, sniff_timeout, ws_timeout;
     h2o_timeout_t subrequest_timeout; /* subrequest.c: a whole exchange with an auth server */
     h2o_timeout_t subrequest_defer;   /* 0 ms: a failure reported on the next loop turn, never from inside the caller */
+    /* retry backoffs: one timeout list per distinct delay, made on first use */
+    h2o_timeout_t backoff[16];
+    uint64_t backoff_ms[16];
+    uint32_t n_backoff;
     h2o_linklist_t all_idle;    /* every idle upstream connection of this worker */
     h2o_linklist_t all_orphans; /* upstream connections whose request went away */
     h2o_linklist_t proxies;     /* every request being proxied (struct proxy), for the end of a drain */

@@ -73,6 +73,8 @@ struct mw_run {
     bool handed_on;                /* the upstream client took the request (and its accounting) */
     uint32_t current;              /* index of the middleware whose hook runs */
     bool intercepted;              /* a response hook took the response over (mw_intercept) */
+    uint32_t retry_attempts;       /* retry: attempts in all (0: the upstream client's default) */
+    uint64_t retry_interval_ms;    /* retry: first backoff, doubled each time */
     void **slots;                  /* per-middleware request state (mw_slot), allocated on first use */
 };
 

@@ -7,5 +7,6 @@ const struct mw_type *const middleware_types[] = {
     &mw_redirect_scheme,
     &mw_forward_auth,
     &mw_errors,
+    &mw_retry,
     NULL,
 };

@@ -14,5 +14,6 @@ extern const struct mw_type mw_strip_prefix;
 extern const struct mw_type mw_redirect_scheme;
 extern const struct mw_type mw_forward_auth;
 extern const struct mw_type mw_errors;
+extern const struct mw_type mw_retry;
 
 #endif

@@ -105,6 +105,15 @@ static int resolve_one(struct mw_resolver *r, const char *name, const char *prov
         e->state = before == UNBUILT ? BUILT : before;
         return rc;
     }
+    if (e->state == BUILT && e->built->type->per_router) { /* its own instance for each router */
+        struct diag bd;
+        struct table_middleware *m =
+            middleware_build_for(r->t, e->provider, q, e->mw->type, e->mw->keys, e->mw->values, e->mw->n_options, &bd);
+        if (m == NULL)
+            return diag_set(d, "middleware '%s': %s", q, bd.msg);
+        ptr_vec_push(r->scratch, out, m);
+        return 0;
+    }
     if (e->state == UNBUILT) {
         struct diag bd;
         e->built = middleware_build_for(r->t, e->provider, q, e->mw->type, e->mw->keys, e->mw->values, e->mw->n_options, &bd);

@@ -144,6 +144,8 @@ static void send_error(struct proxy *p, int status, const char *reason)
     const char *text = status == 502 ? "Bad Gateway" : status == 503 ? "Service Unavailable" : "Gateway Timeout";
     p->req->res.status = status;
     p->req->res.headers = (h2o_headers_t){NULL};
+    if (p->mw != NULL)
+        p->mw->upstream_error = status != 503;
     middleware_on_response(p->mw);
     if (p->mw != NULL && p->mw->intercepted)
         return; /* a middleware answers instead (errors) */

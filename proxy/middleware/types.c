@@ -8,5 +8,6 @@ const struct mw_type *const middleware_types[] = {
     &mw_forward_auth,
     &mw_errors,
     &mw_retry,
+    &mw_circuit_breaker,
     NULL,
 };

@@ -15,5 +15,6 @@ extern const struct mw_type mw_redirect_scheme;
 extern const struct mw_type mw_forward_auth;
 extern const struct mw_type mw_errors;
 extern const struct mw_type mw_retry;
+extern const struct mw_type mw_circuit_breaker;
 
 #endif

@@ -19,6 +19,7 @@
 #include "path.h"
 #include "publish.h"
 #include "request_check.h"
+#include "response_filter.h"
 #include "stats.h"
 #include "table.h"
 #include "upstream.h"
@@ -197,6 +198,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct route_handler *h = (void *)self;
     struct worker *w = worker_self;
+    response_filter_cancel(); /* nothing pending can belong to a new request */
     struct table *t = publish_worker_table(w->id);
 
     struct upstream_client client;

@@ -9,5 +9,7 @@ const struct mw_type *const middleware_types[] = {
     &mw_errors,
     &mw_retry,
     &mw_circuit_breaker,
+    &mw_basic_auth,
+    &mw_digest_auth,
     NULL,
 };

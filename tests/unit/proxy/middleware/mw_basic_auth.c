@@ -63,8 +63,11 @@ int main(void)
     c = m->cfg;
     CHECK_STR(c->challenge, "Basic realm=\"My Realm\"");
     snprintf(v, sizeof(v), "Basic %s", b64("test2:test2"));
+    t.req.headers = (h2o_headers_t){NULL};
     mw_test_add_header(&t, "X-WebAuth-User", "forged");
-    CHECK(with_auth(&t, m, v) == MW_NEXT);
+    mw_test_add_header(&t, "Authorization", v);
+    CHECK(mw_test_request(&t, m, "GET", "a.test", "/x") == MW_NEXT);
+    CHECK(t.req.headers.size == 1); /* the forged value replaced, Authorization gone */
     CHECK_STR(mw_test_header(&t, "x-webauth-user"), "test2");
     CHECK(mw_test_header(&t, "authorization") == NULL);
 

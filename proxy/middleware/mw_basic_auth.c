@@ -64,7 +64,9 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
         return -1;
     if (RAND_bytes(c->salt, sizeof(c->salt)) != 1)
         return diag_set(d, "cannot draw random bytes for the credential cache");
+#ifndef GANTRY_BENCH_NO_AUTH_CACHE /* bench/basic_auth_cost.sh builds without the cache to compare */
     c->n_caches = server_worker_count();
+#endif
     if (c->n_caches > 0) {
         char *mem = arena_alloc(a, c->n_caches * sizeof(struct basic_cache) + 64);
         c->caches = (struct basic_cache *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);

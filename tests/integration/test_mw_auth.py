@@ -244,3 +244,31 @@ def test_digest_challenge_replay_and_stale(tmp_path, procs):
     # another middleware instance's opaque is refused
     assert send(7, c=dict(ch, opaque="AAAAAAAAAAAAAAAA"))[0] == 401
     assert send(8, method="POST")[0] == 200
+
+
+def test_basic_auth_cache_spares_bcrypt_and_follows_the_configuration(tmp_path, procs):
+    import time
+    up = RecordingUpstream()
+    users = str(tmp_path / "htpasswd")
+    subprocess.run(["htpasswd", "-cbB", "-C", "12", users, "slow", "pw"], check=True, capture_output=True)
+    dyn = ("http:\n  routers:\n"
+           "    r: {rule: \"Host(`c.test`)\", service: app, middlewares: [auth]}\n"
+           "  middlewares:\n"
+           "    auth: {basicAuth: {usersFile: \"%s\"}}\n" % users +
+           "  services:\n" + service_yaml("app", [up.url]))
+    g = procs.gantry(tmp_path, dyn)
+    wait_for(lambda: get(g.port, "/", "c.test")[0] == 401, what="route live")
+    ok = {"Authorization": "Basic c2xvdzpwdw=="}  # slow:pw
+    t0 = time.monotonic()
+    assert get(g.port, "/", "c.test", headers=ok)[0] == 200
+    one = time.monotonic() - t0  # one bcrypt at cost 12
+    t0 = time.monotonic()
+    for _ in range(12):  # new connections: each worker pays at most once more
+        assert get(g.port, "/", "c.test", headers=ok)[0] == 200
+    assert time.monotonic() - t0 < 4 * one, (one, time.monotonic() - t0)
+    assert get(g.port, "/", "c.test", headers={"Authorization": "Basic c2xvdzpwdXc="})[0] == 401
+    # a new password in a new configuration: the old credentials stop working at once
+    subprocess.run(["htpasswd", "-bB", "-C", "4", users, "slow", "new"], check=True, capture_output=True)
+    g.write(dyn.replace("usersFile:", "realm: r2, usersFile:"))  # the file is read when the configuration changes
+    wait_for(lambda: get(g.port, "/", "c.test", headers=ok)[0] == 401, what="new users list")
+    assert curl(g.port, "c.test", "-u", "slow:new")[0] == 200

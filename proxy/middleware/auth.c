@@ -239,8 +239,7 @@ bool auth_check_secret(const struct auth_user *u, const char *pw, size_t len)
         if (p == NULL || cd == NULL)
             abort();
         const char *r = crypt_rn(p, u->bcrypt_setting, cd, sizeof(*cd));
-        bool ok = r != NULL && r[0] != '*' && strlen(r) == u->secret_len &&
-                  CRYPTO_memcmp(r, u->bcrypt_setting, u->secret_len) == 0;
+        bool ok = r != NULL && r[0] != '*' && strlen(r) == u->secret_len && CRYPTO_memcmp(r, u->bcrypt_setting, u->secret_len) == 0;
         OPENSSL_cleanse(p, len);
         OPENSSL_cleanse(cd, sizeof(*cd));
         free(p);
@@ -291,8 +290,8 @@ const struct auth_user *auth_users_find(const struct auth_users *u, const char *
 
 /* One "name:hash" or "name:realm:HA1" line into <lines>; -1 when it does
  * not split into <fields> parts (the line is not echoed: it holds a secret). */
-static int add_line(struct arena *a, struct ptr_vec *lines, const char *line, unsigned fields, const char *realm,
-                    const char *where, struct diag *d)
+static int add_line(struct arena *a, struct ptr_vec *lines, const char *line, unsigned fields, const char *realm, const char *where,
+                    struct diag *d)
 {
     const char *c1 = strchr(line, ':');
     const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
@@ -314,8 +313,7 @@ static int add_line(struct arena *a, struct ptr_vec *lines, const char *line, un
     return 0;
 }
 
-static int load_file(struct arena *a, const char *path, struct ptr_vec *lines, unsigned fields, const char *realm,
-                     struct diag *d)
+static int load_file(struct arena *a, const char *path, struct ptr_vec *lines, unsigned fields, const char *realm, struct diag *d)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)

@@ -21,6 +21,7 @@
 #include "auth.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -140,8 +141,7 @@ static enum nonce_state nonce_count(const struct digest_auth *c, uint32_t slot, 
             return NONCE_BAD;
         if (last != 0 && nc < last)
             return NONCE_STALE;
-        if (atomic_compare_exchange_weak_explicit(s, &cur, (uint64_t)tag << 32 | nc, memory_order_relaxed,
-                                                  memory_order_relaxed))
+        if (atomic_compare_exchange_weak_explicit(s, &cur, (uint64_t)tag << 32 | nc, memory_order_relaxed, memory_order_relaxed))
             return NONCE_OK;
     }
 }
@@ -151,6 +151,21 @@ static enum nonce_state nonce_count(const struct digest_auth *c, uint32_t slot, 
 struct digest_params {
     h2o_iovec_t username, nonce, uri, response, cnonce, nc, qop, opaque, algorithm;
     bool has_algorithm;
+};
+
+static const struct {
+    const char *name;
+    size_t off;
+} param_fields[] = {
+    {"username", offsetof(struct digest_params, username)},
+    {"nonce", offsetof(struct digest_params, nonce)},
+    {"uri", offsetof(struct digest_params, uri)},
+    {"response", offsetof(struct digest_params, response)},
+    {"cnonce", offsetof(struct digest_params, cnonce)},
+    {"nc", offsetof(struct digest_params, nc)},
+    {"qop", offsetof(struct digest_params, qop)},
+    {"opaque", offsetof(struct digest_params, opaque)},
+    {"algorithm", offsetof(struct digest_params, algorithm)},
 };
 
 /* go-http-auth's ParseList/ParsePairs: comma-separated items (commas inside
@@ -191,15 +206,11 @@ static void parse_params(h2o_req_t *req, const char *p, size_t len, struct diges
             if (v.len >= 2 && v.base[0] == '"' && v.base[v.len - 1] == '"')
                 v = h2o_iovec_init(v.base + 1, v.len - 2);
             v = h2o_strdup(&req->pool, v.base, v.len);
-#define PARAM(name)                                                                                                            \
-    if (h2o_memis(k.base, k.len, H2O_STRLIT(#name)))                                                                           \
-        out->name = v;
-            PARAM(username) PARAM(nonce) PARAM(uri) PARAM(response) PARAM(cnonce) PARAM(nc) PARAM(qop) PARAM(opaque)
-            if (h2o_memis(k.base, k.len, H2O_STRLIT("algorithm"))) {
-                out->algorithm = v;
+            for (size_t f = 0; f < sizeof(param_fields) / sizeof(param_fields[0]); f++)
+                if (h2o_memis(k.base, k.len, param_fields[f].name, strlen(param_fields[f].name)))
+                    *(h2o_iovec_t *)((char *)out + param_fields[f].off) = v;
+            if (h2o_memis(k.base, k.len, H2O_STRLIT("algorithm")))
                 out->has_algorithm = true;
-            }
-#undef PARAM
         }
         if (i > len)
             break;
@@ -238,7 +249,10 @@ static bool parse_nc(h2o_iovec_t v, uint64_t *nc)
     *nc = 0;
     for (size_t i = 0; i < v.len; i++) {
         char ch = v.base[i];
-        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+        int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                         : -1;
         if (d < 0)
             return false;
         *nc = *nc << 4 | (uint64_t)d;
@@ -268,8 +282,8 @@ static enum nonce_state check(const struct digest_auth *c, h2o_req_t *req, const
     h2o_iovec_t a2[] = {req->method, {(char *)":", 1}, p.uri};
     auth_md5_hex(a2, 3, ha2);
     h2o_iovec_t colon = {(char *)":", 1};
-    h2o_iovec_t k[] = {{(char *)u->secret, u->secret_len}, colon, p.nonce, colon, p.nc, colon, p.cnonce, colon, p.qop, colon,
-                       {ha2, 32}};
+    h2o_iovec_t k[] = {
+        {(char *)u->secret, u->secret_len}, colon, p.nonce, colon, p.nc, colon, p.cnonce, colon, p.qop, colon, {ha2, 32}};
     auth_md5_hex(k, sizeof(k) / sizeof(k[0]), kd);
     if (p.response.len != 32 || CRYPTO_memcmp(kd, p.response.base, 32) != 0)
         return NONCE_BAD;

@@ -33,8 +33,7 @@ static bool check(const char *secret, const char *pw)
     return check_n(secret, pw, strlen(pw));
 }
 
-static int load(const char *const *kv, unsigned fields, const char *realm, struct arena *a, struct auth_users *u,
-                struct diag *d)
+static int load(const char *const *kv, unsigned fields, const char *realm, struct arena *a, struct auth_users *u, struct diag *d)
 {
     size_t n = 0;
     while (kv[2 * n])
@@ -87,7 +86,7 @@ int main(void)
     CHECK(check("$2x$05$XcBIuBSe9FWJ.w0Wg6HUXeUV6PzC8Mc0vIPzAMhzB8op4lhCi9tka", "s3cret pw"));
     CHECK(check("$2y$04$btG6NNkeKU4izPEpipo2e.C0VcAxZB9Y4.ydZ1HRwSgBqb0gDEscu", "b"));
     CHECK(!check_n("$2y$04$btG6NNkeKU4izPEpipo2e.C0VcAxZB9Y4.ydZ1HRwSgBqb0gDEscu", "b\0", 2)); /* NUL: refused */
-    CHECK(!check("$2y$04$btG6NNkeKU4izPEpipo2e.C0VcAxZB9Y4.ydZ1HRwSgBqb0gDEsc", "b")); /* truncated hash */
+    CHECK(!check("$2y$04$btG6NNkeKU4izPEpipo2e.C0VcAxZB9Y4.ydZ1HRwSgBqb0gDEsc", "b"));         /* truncated hash */
     CHECK(!check("$2y$04$btG6NNkeKU4izPEpipo2e.C0VcAxZB9Y4.ydZ1HRwSgBqb0gDEscuX", "b"));
     /* SHA-1 (htpasswd -s) */
     CHECK(check("{SHA}r+PQ/OnaVl2XSPhlHUY75Onr1SQ=", "s3cret pw"));

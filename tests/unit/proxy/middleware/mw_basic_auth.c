@@ -53,10 +53,14 @@ int main(void)
 
     /* the Docker label form as controller/docker_build decodes it (lowercased
      * type and keys; tests/fixtures/docker/auth_middlewares.json) */
-    const char *labels[] = {"users",        "test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/,test2:$apr1$d9hr9HBB$4HxwgUir3HP4EsggP/QNo0",
-                            "headerfield",  "X-WebAuth-User",
-                            "removeheader", "true",
-                            "realm",        "My Realm",
+    const char *labels[] = {"users",
+                            "test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/,test2:$apr1$d9hr9HBB$4HxwgUir3HP4EsggP/QNo0",
+                            "headerfield",
+                            "X-WebAuth-User",
+                            "removeheader",
+                            "true",
+                            "realm",
+                            "My Realm",
                             NULL};
     m = mw_test_build(&t, "basicauth", labels);
     CHECK(m != NULL);

@@ -61,16 +61,17 @@ int main(void)
     issue(c, nonce);
     /* a pass through on_request, with headerField and removeHeader off */
     t.req.headers = (h2o_headers_t){NULL};
-    mw_test_add_header(&t, "Authorization", authz(&t, c, "test", HA1_TEST, "GET", "/dir/index.html", nonce, "00000001", NULL, NULL));
+    mw_test_add_header(&t, "Authorization",
+                       authz(&t, c, "test", HA1_TEST, "GET", "/dir/index.html", nonce, "00000001", NULL, NULL));
     CHECK(mw_test_request(&t, m, "GET", "a.test", "/dir/index.html") == MW_NEXT);
     CHECK(mw_test_header(&t, "authorization") != NULL);
     /* the same count again is a replay; a higher one passes; a lower one is stale */
     const char *a1 = authz(&t, c, "test", HA1_TEST, "GET", "/dir/index.html", nonce, "00000001", NULL, NULL);
     CHECK(try(&t, c, "GET", "/dir/index.html", a1) == NONCE_BAD);
-    CHECK(try(&t, c, "GET", "/dir/index.html", authz(&t, c, "test", HA1_TEST, "GET", "/dir/index.html", nonce, "00000003", NULL, NULL)) ==
-          NONCE_OK);
-    CHECK(try(&t, c, "GET", "/dir/index.html", authz(&t, c, "test", HA1_TEST, "GET", "/dir/index.html", nonce, "00000002", NULL, NULL)) ==
-          NONCE_STALE);
+    CHECK(try(&t, c, "GET", "/dir/index.html",
+              authz(&t, c, "test", HA1_TEST, "GET", "/dir/index.html", nonce, "00000003", NULL, NULL)) == NONCE_OK);
+    CHECK(try(&t, c, "GET", "/dir/index.html",
+              authz(&t, c, "test", HA1_TEST, "GET", "/dir/index.html", nonce, "00000002", NULL, NULL)) == NONCE_STALE);
     /* the uri may be a path prefix of the request's (go-http-auth) */
     CHECK(try(&t, c, "GET", "/dir/index.html?q=1", authz(&t, c, "test", HA1_TEST, "GET", "/dir", nonce, "00000004", NULL, NULL)) ==
           NONCE_OK);
@@ -78,16 +79,18 @@ int main(void)
     /* the method is in HA2 */
     CHECK(try(&t, c, "POST", "/dir", authz(&t, c, "test", HA1_TEST, "GET", "/dir", nonce, "00000006", NULL, NULL)) == NONCE_BAD);
     /* wrong password, unknown user (even with the empty HA1 go-http-auth would use), other realm's user */
-    CHECK(try(&t, c, "GET", "/", authz(&t, c, "test", "00000000000000000000000000000000", "GET", "/", nonce, "00000007", NULL, NULL)) ==
-          NONCE_BAD);
+    CHECK(try(&t, c, "GET", "/",
+              authz(&t, c, "test", "00000000000000000000000000000000", "GET", "/", nonce, "00000007", NULL, NULL)) == NONCE_BAD);
     CHECK(try(&t, c, "GET", "/", authz(&t, c, "nobody", "", "GET", "/", nonce, "00000008", NULL, NULL)) == NONCE_BAD);
     /* opaque, algorithm, qop and the scheme's spelling are checked */
-    CHECK(try(&t, c, "GET", "/", authz(&t, c, "test", HA1_TEST, "GET", "/", nonce, "00000009", "AAAAAAAAAAAAAAAA", NULL)) == NONCE_BAD);
+    CHECK(try(&t, c, "GET", "/", authz(&t, c, "test", HA1_TEST, "GET", "/", nonce, "00000009", "AAAAAAAAAAAAAAAA", NULL)) ==
+          NONCE_BAD);
     CHECK(try(&t, c, "GET", "/", authz(&t, c, "test", HA1_TEST, "GET", "/", nonce, "0000000a", NULL, ", algorithm=MD5-sess")) ==
           NONCE_BAD);
     CHECK(try(&t, c, "GET", "/", authz(&t, c, "test", HA1_TEST, "GET", "/", nonce, "0000000b", NULL, ", algorithm=\"MD5\"")) ==
           NONCE_OK);
-    CHECK(try(&t, c, "GET", "/", authz(&t, c, "test", HA1_TEST, "GET", "/", nonce, "0000000c", NULL, ", qop=auth-int")) == NONCE_BAD);
+    CHECK(try(&t, c, "GET", "/", authz(&t, c, "test", HA1_TEST, "GET", "/", nonce, "0000000c", NULL, ", qop=auth-int")) ==
+          NONCE_BAD);
     const char *lower = authz(&t, c, "test", HA1_TEST, "GET", "/", nonce, "0000000d", NULL, NULL);
     char *l = h2o_strdup(&t.req.pool, lower, SIZE_MAX).base;
     l[0] = 'd';
@@ -108,8 +111,8 @@ int main(void)
     atomic_store(&c->slots[slot], (uint64_t)(tag ^ 1) << 32);
     CHECK(try(&t, c, "GET", "/", authz(&t, c, "test", HA1_TEST, "GET", "/", nonce, "00000020", NULL, NULL)) == NONCE_STALE);
     /* first use of a fresh nonce: any count (go-http-auth) */
-    CHECK(try(&t, c, "GET", "/", authz(&t, c, "test2", "518845800f9e2bfb1f1f740ec24f074e", "GET", "/", other, "00000005", NULL, NULL)) ==
-          NONCE_OK);
+    CHECK(try(&t, c, "GET", "/",
+              authz(&t, c, "test2", "518845800f9e2bfb1f1f740ec24f074e", "GET", "/", other, "00000005", NULL, NULL)) == NONCE_OK);
     /* an expired nonce (valid MAC, issued two hours ago) is stale */
     unsigned char raw[NONCE_RAW + 20]; /* the MAC is written whole (32 bytes) */
     uint64_t then = (uint64_t)time(NULL) - 7200;
@@ -123,8 +126,15 @@ int main(void)
     CHECK(try(&t, c, "GET", "/", authz(&t, c, "test", HA1_TEST, "GET", "/", old, "00000001", NULL, NULL)) == NONCE_STALE);
 
     /* options: labels' lowercase form, headerField, removeHeader, realm filters the users */
-    const char *labels[] = {"users", "test:other:" HA1_TEST ",test:traefik:" HA1_TEST, "realm", "other", "headerfield", "X-User",
-                            "removeheader", "true", NULL};
+    const char *labels[] = {"users",
+                            "test:other:" HA1_TEST ",test:traefik:" HA1_TEST,
+                            "realm",
+                            "other",
+                            "headerfield",
+                            "X-User",
+                            "removeheader",
+                            "true",
+                            NULL};
     m = mw_test_build(&t, "digestauth", labels);
     CHECK(m != NULL);
     c = m->cfg;

@@ -4,6 +4,8 @@
  * tests/integration/test_mw_auth.py. */
 #include "mw_test.h"
 
+#include <pthread.h>
+
 #include "../../test.h"
 
 #include "../../../../proxy/middleware/mw_digest_auth.c"
@@ -42,6 +44,21 @@ static enum nonce_state try(struct mw_test *t, const struct digest_auth *c, cons
     mw_test_add_header(t, "Authorization", value);
     const struct auth_user *u;
     return check(c, &t->req, &u);
+}
+
+/* Workers racing on one nonce's count: each count is accepted at most once. */
+#define RACE_THREADS 4
+#define RACE_COUNTS 20000
+static const struct digest_auth *race_cfg;
+static uint32_t race_slot, race_tag;
+static _Atomic int race_accepted[RACE_COUNTS + 1];
+
+static void *race(void *arg)
+{
+    for (uint64_t nc = 1; nc <= RACE_COUNTS; nc++)
+        if (nonce_count(race_cfg, race_slot, race_tag, nc) == NONCE_OK)
+            race_accepted[nc]++;
+    return arg;
 }
 
 #define HA1_TEST "a2688e031edb4be6a3797f3882655c05" /* md5("test:traefik:test"), Traefik's docs */
@@ -160,6 +177,23 @@ int main(void)
     const char *unknown[] = {"users", "a:traefik:b", "algorithm", "SHA-256", NULL};
     CHECK(mw_test_build(&t, "digestAuth", unknown) == NULL);
     CHECK_CONTAINS(t.error, "unknown option 'algorithm'");
+
+    /* concurrency: the same nonce counted from several threads */
+    issue(c, nonce);
+    CHECK(nonce_check(c, h2o_iovec_init(nonce, NONCE_HEX), &race_slot, &race_tag) == NONCE_OK);
+    race_cfg = c;
+    pthread_t th[RACE_THREADS];
+    for (int i = 0; i < RACE_THREADS; i++)
+        pthread_create(&th[i], NULL, race, NULL);
+    for (int i = 0; i < RACE_THREADS; i++)
+        pthread_join(th[i], NULL);
+    int twice = 0, once = 0;
+    for (int i = 1; i <= RACE_COUNTS; i++) {
+        twice += race_accepted[i] > 1;
+        once += race_accepted[i] == 1;
+    }
+    CHECK(twice == 0 && once == RACE_COUNTS); /* counts go up one by one: each is first tried when it is above the last */
+    CHECK((atomic_load(&c->slots[race_slot]) & UINT32_MAX) == RACE_COUNTS);
 
     mw_test_free(&t);
     return test_report("proxy/middleware/mw_digest_auth");

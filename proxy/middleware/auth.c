@@ -382,21 +382,13 @@ int auth_users_load(struct arena *a, struct mw_options *o, unsigned fields, cons
 
 /* ---- the challenge ---- */
 
-static h2o_generator_t challenge_generator = {NULL, NULL};
-
 void auth_challenge(struct mw_run *run, const char *challenge, size_t len)
 {
     static const char body[] = "401 Unauthorized\n";
     h2o_req_t *req = run->req;
-    req->res.status = 401;
-    req->res.reason = "Unauthorized";
     req->res.headers = (h2o_headers_t){NULL};
-    middleware_on_response(run);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, h2o_strdup(&req->pool, challenge, len).base,
                    len);
-    h2o_iovec_t b = h2o_iovec_init(body, sizeof(body) - 1);
-    req->res.content_length = b.len;
-    h2o_start_response(req, &challenge_generator);
-    h2o_send(req, &b, 1, H2O_SEND_STATE_FINAL);
+    mw_send(run, 401, "Unauthorized", h2o_iovec_init(body, sizeof(body) - 1));
 }

@@ -67,8 +67,8 @@ void auth_md5_hex(const h2o_iovec_t *parts, size_t n, char out[33]);
 void auth_sha256(const h2o_iovec_t *parts, size_t n, unsigned char out[32]);
 
 /* Answers 401 the way go-http-auth does: Content-Type: text/plain,
- * WWW-Authenticate: <challenge>, body "401 Unauthorized\n". Response hooks of
- * the earlier middlewares run first. */
+ * WWW-Authenticate: <challenge>, body "401 Unauthorized\n" (mw_send: the
+ * earlier middlewares' response hooks see it, and may take it over). */
 void auth_challenge(struct mw_run *run, const char *challenge, size_t len);
 
 #endif

@@ -272,3 +272,19 @@ def test_basic_auth_cache_spares_bcrypt_and_follows_the_configuration(tmp_path, 
     g.write(dyn.replace("usersFile:", "realm: r2, usersFile:"))  # the file is read when the configuration changes
     wait_for(lambda: get(g.port, "/", "c.test", headers=ok)[0] == 401, what="new users list")
     assert curl(g.port, "c.test", "-u", "slow:new")[0] == 200
+
+
+def test_errors_middleware_in_front_replaces_the_401_page(tmp_path, procs):
+    up, pages = RecordingUpstream(), RecordingUpstream(body=b"custom page")
+    g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                     "    r: {rule: \"Host(`e.test`)\", service: app, middlewares: [oops, auth]}\n"
+                     "  middlewares:\n"
+                     "    oops: {errors: {status: [\"401\"], service: pages, query: \"/{status}.html\"}}\n"
+                     "    auth: {basicAuth: {users: %s}}\n" % yaml_list(DOC_BASIC) +
+                     "  services:\n" + service_yaml("app", [up.url]) + service_yaml("pages", [pages.url]))
+    wait_for(lambda: get(g.port, "/", "e.test")[0] == 401, what="route live")
+    status, _, body = get(g.port, "/", "e.test")
+    assert status == 401 and body == b"custom page"
+    assert pages.requests[-1][0].split(b" ")[1] == b"/401.html"
+    assert up.requests == []
+    assert curl(g.port, "e.test", "-u", "test:test")[0] == 200

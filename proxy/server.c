@@ -190,6 +190,10 @@ int server_entrypoint_port(size_t i)
 
 uint32_t server_worker_count(void)
 {
+    /* the first table is compiled before server_start(): answer from the
+     * configuration then, so per-worker state is sized right from the start */
+    if (n_workers == 0 && proxy_cfg != NULL)
+        return proxy_cfg->n_workers ? proxy_cfg->n_workers : 1;
     return n_workers;
 }
 

@@ -10,5 +10,7 @@ const struct mw_type *const middleware_types[] = {
     &mw_retry,
     &mw_circuit_breaker,
     &mw_compress,
+    &mw_basic_auth,
+    &mw_digest_auth,
     NULL,
 };

@@ -9,5 +9,6 @@ const struct mw_type *const middleware_types[] = {
     &mw_errors,
     &mw_retry,
     &mw_circuit_breaker,
+    &mw_headers,
     NULL,
 };

@@ -16,5 +16,6 @@ extern const struct mw_type mw_forward_auth;
 extern const struct mw_type mw_errors;
 extern const struct mw_type mw_retry;
 extern const struct mw_type mw_circuit_breaker;
+extern const struct mw_type mw_headers;
 
 #endif

@@ -373,3 +373,29 @@ def test_bad_configurations_take_out_only_their_router(tmp_path, procs):
     assert "headers: frameDeny: 'maybe' is not a boolean" in errs["bad@file"], errs
     assert "headers: headers configuration not valid" in errs["empty@file"], errs
     assert errs["ok@file"] == ""
+
+
+def test_answers_of_later_middlewares_and_http2_preflight(tmp_path, procs):
+    up = RecordingUpstream()
+    dyn = ("http:\n  routers:\n" + router("r", "redir.test", ["sec", "to-https"]) +
+           router("c", "h2.test", ["cors", "sec"], tls=True) +
+           "  middlewares:\n"
+           "    sec: {headers: {frameDeny: true, customResponseHeaders: {X-Outer: \"1\"}}}\n"
+           "    to-https: {redirectScheme: {scheme: https, permanent: true}}\n"
+           "    cors: {headers: {accessControlAllowOriginList: [https://a.example], accessControlAllowMethods: [GET]}}\n"
+           "  services:\n" + service_yaml("app", [up.url]))
+    g = procs.gantry(tmp_path, dyn)
+    wait_for(lambda: get(g.port, "/", "redir.test")[0] == 301, what="route live")
+    # the redirect answered after the headers middleware still gets its headers
+    status, headers, _ = get(g.port, "/x", "redir.test")
+    assert status == 301 and headers["location"] == "https://redir.test/x"
+    assert headers["x-frame-options"] == "DENY" and headers["x-outer"] == "1"
+    # HTTP/2 preflight: answered by the first middleware, so the second's
+    # headers are not on it (Traefik: an inner handler never ran)
+    out = run(["curl", "-sk", "--http2", "-X", "OPTIONS", "-D", "-", "-o", "/dev/null",
+               "-H", "Origin: https://a.example", "-H", "Access-Control-Request-Method: GET",
+               "--resolve", "h2.test:%d:127.0.0.1" % g.port, "https://h2.test:%d/" % g.port]).stdout.decode().lower()
+    assert out.startswith("http/2 200"), out
+    assert "access-control-allow-origin: https://a.example" in out and "access-control-allow-methods: get" in out
+    assert "x-frame-options" not in out and "content-length: 0" in out
+    assert up.requests == []

@@ -106,10 +106,29 @@ static void test_options(struct mw_test *t)
     const char *bad_removed[] = {"sslRedirect", "sure", NULL};
     CHECK(build(t, bad_removed) == NULL);
     CHECK_CONTAINS(t->error, "sslRedirect");
-    /* keys without case (labels arrive lowercased), list form */
-    const char *labels[] = {"customrequestheaders.x-script-name", "test", "framedeny", "true",
-                            "accesscontrolallowmethods", "GET,OPTIONS,PUT", NULL};
-    CHECK(build(t, labels) != NULL);
+    /* Traefik's label examples as the Docker provider decodes them
+     * (tests/fixtures/docker/middleware_headers.expected.yaml) */
+    const char *labels[] = {"customrequestheaders.X-Script-Name", "test", "customrequestheaders.X-Custom-Request-Header", "",
+                            "customresponseheaders.X-Custom-Response-Header", "", "framedeny", "true",
+                            "browserxssfilter", "true", NULL};
+    m = build(t, labels);
+    CHECK(m != NULL);
+    if (m != NULL) {
+        t->req.headers = (h2o_headers_t){NULL};
+        mw_test_add_header(t, "X-Custom-Request-Header", "x");
+        CHECK(again(t, m, "GET", "a.test") == MW_NEXT);
+        CHECK_STR(mw_test_header(t, "x-script-name"), "test");
+        CHECK(mw_test_header(t, "x-custom-request-header") == NULL);
+        res_add(t, "X-Custom-Response-Header", "up");
+        respond(t, m);
+        CHECK(res(t, "x-custom-response-header") == NULL);
+        CHECK_STR(res(t, "x-frame-options"), "DENY");
+        CHECK_STR(res(t, "x-xss-protection"), "1; mode=block");
+    }
+    const char *cors_labels[] = {"accesscontrolallowmethods", "GET,OPTIONS,PUT", "accesscontrolallowheaders", "*",
+                                 "accesscontrolalloworiginlist", "https://foo.bar.org,https://example.org",
+                                 "accesscontrolmaxage", "100", "addvaryheader", "true", NULL};
+    CHECK(build(t, cors_labels) != NULL);
 }
 
 static void test_request_headers(struct mw_test *t)

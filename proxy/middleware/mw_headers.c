@@ -54,6 +54,15 @@ static bool is_tchar(unsigned char c)
     return isalnum(c) || strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
+/* CR, LF and the other control bytes but HTAB: header injection. */
+static bool has_control(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return true;
+    return false;
+}
+
 int mw_headers__hdr(struct arena *a, struct mw_hdr *h, const char *name, const char *value, const char *what,
                     struct diag *d)
 {
@@ -63,9 +72,8 @@ int mw_headers__hdr(struct arena *a, struct mw_hdr *h, const char *name, const c
     for (size_t i = 0; i < len; i++)
         if (!is_tchar((unsigned char)name[i]))
             return diag_set(d, "%s: '%s' is not a valid header name", what, name);
-    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
-        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
-            return diag_set(d, "%s.%s: the value has a control character (CR, LF...)", what, name);
+    if (has_control(value))
+        return diag_set(d, "%s.%s: the value has a control character (CR, LF...)", what, name);
     /* Go's CanonicalMIMEHeaderKey: what Traefik puts on the wire */
     char *canon = arena_strndup(a, name, len), *lower = arena_strndup(a, name, len);
     bool upper = true;
@@ -131,9 +139,13 @@ static bool framing_header(const struct mw_hdr *h)
            h->token == H2O_TOKEN_CONNECTION;
 }
 
-static const char *opt_nonempty(struct mw_options *o, const char *key)
+/* A string option's value, NULL when absent or empty (Go's ""); <bad> is
+ * set to the key when the value has a control character. */
+static const char *opt_nonempty(struct mw_options *o, const char *key, const char **bad)
 {
     const char *v = mw_opt_string(o, key);
+    if (v != NULL && has_control(v))
+        *bad = key;
     return v != NULL && *v ? v : NULL;
 }
 
@@ -162,6 +174,24 @@ static void csp_split(struct arena *a, const char *policy, h2o_iovec_t **parts, 
     }
 }
 
+/* Options Traefik v3 removed but still decodes, then ignores: read (a bad
+ * value is refused, as Traefik's decoder would), warned about, and <set>
+ * when one would count as "defined". */
+static int removed_options(struct mw_options *o, bool *set, struct diag *d)
+{
+    bool redirect, temporary, force_host;
+    const char *bad = NULL;
+    if (mw_opt_bool(o, "sslRedirect", false, &redirect, d) || mw_opt_bool(o, "sslTemporaryRedirect", false, &temporary, d) ||
+        mw_opt_bool(o, "sslForceHost", false, &force_host, d))
+        return -1;
+    const char *ssl_host = opt_nonempty(o, "sslHost", &bad), *feature = opt_nonempty(o, "featurePolicy", &bad);
+    *set = redirect || temporary || force_host || ssl_host || feature;
+    if (*set)
+        log_warn("headers: sslRedirect, sslTemporaryRedirect, sslHost, sslForceHost and featurePolicy were removed in "
+                 "Traefik v3 and are ignored (use redirectScheme / permissionsPolicy)");
+    return 0;
+}
+
 static int build_secure(struct arena *a, struct mw_options *o, struct headers_cfg *c, struct diag *d)
 {
     bool frame_deny, nosniff, xss, sub, preload;
@@ -171,7 +201,8 @@ static int build_secure(struct arena *a, struct mw_options *o, struct headers_cf
         mw_opt_bool(o, "browserXssFilter", false, &xss, d) || mw_opt_bool(o, "stsIncludeSubdomains", false, &sub, d) ||
         mw_opt_bool(o, "stsPreload", false, &preload, d) || mw_opt_int(o, "stsSeconds", 0, 0, INT64_MAX, &sts, d))
         return -1;
-    bool sts_given = opt_nonempty(o, "stsSeconds") != NULL;
+    const char *bad = NULL;
+    bool sts_given = opt_nonempty(o, "stsSeconds", &bad) != NULL;
     c->allowed_hosts = mw_opt_list(a, o, "allowedHosts", &c->n_allowed_hosts);
     size_t n;
     const char **names = mw_opt_list(a, o, "hostsProxyHeaders", &n);
@@ -182,14 +213,13 @@ static int build_secure(struct arena *a, struct mw_options *o, struct headers_cf
     if (build_map(a, o, "sslProxyHeaders", &c->ssl_proxy, &c->n_ssl_proxy, d) != 0)
         return -1;
 
-    const char *frame = opt_nonempty(o, "customFrameOptionsValue"), *xssv = opt_nonempty(o, "customBrowserXSSValue");
-    const char *csp = opt_nonempty(o, "contentSecurityPolicy"), *cspro = opt_nonempty(o, "contentSecurityPolicyReportOnly");
-    const char *pk = opt_nonempty(o, "publicKey"), *referrer = opt_nonempty(o, "referrerPolicy");
-    const char *permissions = opt_nonempty(o, "permissionsPolicy");
-    const char *strings[] = {frame, xssv, csp, cspro, pk, referrer, permissions};
-    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
-        if (strings[i] != NULL && mw_headers__hdr(a, &c->sts, "X", strings[i], "security header", d) != 0)
-            return -1; /* a control character in a value */
+    const char *frame = opt_nonempty(o, "customFrameOptionsValue", &bad), *xssv = opt_nonempty(o, "customBrowserXSSValue", &bad);
+    const char *csp = opt_nonempty(o, "contentSecurityPolicy", &bad);
+    const char *cspro = opt_nonempty(o, "contentSecurityPolicyReportOnly", &bad);
+    const char *pk = opt_nonempty(o, "publicKey", &bad), *referrer = opt_nonempty(o, "referrerPolicy", &bad);
+    const char *permissions = opt_nonempty(o, "permissionsPolicy", &bad);
+    if (bad != NULL)
+        return diag_set(d, "%s: the value has a control character (CR, LF...)", bad);
     bool nonce = (csp && strstr(csp, "$NONCE")) || (cspro && strstr(cspro, "$NONCE"));
 
     c->always = arena_alloc(a, 8 * sizeof(*c->always));
@@ -209,7 +239,6 @@ static int build_secure(struct arena *a, struct mw_options *o, struct headers_cf
                 csp_split(a, c->csp[i].value.base, &c->csp_parts[i], &c->n_csp_parts[i]);
             }
     }
-    memset(&c->sts, 0, sizeof(c->sts));
     if (sts != 0) {
         const char *v = arena_printf(a, "max-age=%lld%s%s", (long long)sts, sub ? "; includeSubDomains" : "", preload ? "; preload" : "");
         if (mw_headers__hdr(a, &c->sts, "Strict-Transport-Security", v, "stsSeconds", d) != 0)
@@ -218,20 +247,13 @@ static int build_secure(struct arena *a, struct mw_options *o, struct headers_cf
     if (pk != NULL && mw_headers__hdr(a, &c->hpkp, "Public-Key-Pins", pk, "publicKey", d) != 0)
         return -1;
 
-    /* Traefik v3 still decodes the options it removed, and ignores them */
-    bool redirect, temporary, force_host;
-    if (mw_opt_bool(o, "sslRedirect", false, &redirect, d) || mw_opt_bool(o, "sslTemporaryRedirect", false, &temporary, d) ||
-        mw_opt_bool(o, "sslForceHost", false, &force_host, d))
+    bool removed;
+    if (removed_options(o, &removed, d) != 0)
         return -1;
-    const char *ssl_host = opt_nonempty(o, "sslHost"), *feature = opt_nonempty(o, "featurePolicy");
-    if (redirect || temporary || force_host || ssl_host || feature)
-        log_warn("headers: sslRedirect, sslTemporaryRedirect, sslHost, sslForceHost and featurePolicy were removed in "
-                 "Traefik v3 and are ignored (use redirectScheme / permissionsPolicy)");
-
     /* Traefik's HasSecureHeadersDefined */
     c->has_secure = c->n_allowed_hosts || c->n_hosts_proxy || c->n_ssl_proxy || sts_given || sub || preload || c->force_sts ||
                     frame_deny || frame || nosniff || xss || xssv || csp || cspro || pk || referrer || permissions ||
-                    c->is_development || redirect || temporary || force_host || ssl_host || feature;
+                    c->is_development || removed;
     return 0;
 }
 

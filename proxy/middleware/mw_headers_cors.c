@@ -53,6 +53,24 @@ static int joined(struct arena *a, struct mw_options *o, const char *key, h2o_io
     return 0;
 }
 
+/* "{m,n}" or "{m,}": a regex quantifier whose comma the list split would
+ * cut (fail closed rather than match something else). */
+static bool has_counted_repeat(const char *s)
+{
+    for (const char *p = strchr(s, '{'); p != NULL; p = strchr(p + 1, '{')) {
+        const char *q = p + 1;
+        while (*q >= '0' && *q <= '9')
+            q++;
+        if (q > p + 1 && *q == ',') {
+            for (q++; *q >= '0' && *q <= '9'; q++)
+                ;
+            if (*q == '}')
+                return true;
+        }
+    }
+    return false;
+}
+
 int mw_headers__cors_build(struct arena *a, struct mw_options *o, struct mw_headers_cors *c, struct diag *d)
 {
     size_t n_headers, n_methods, n_expose;
@@ -75,6 +93,10 @@ int mw_headers__cors_build(struct arena *a, struct mw_options *o, struct mw_head
     c->origin_lens = arena_alloc(a, (c->n_origins ? c->n_origins : 1) * sizeof(*c->origin_lens));
     for (size_t i = 0; i < c->n_origins; i++)
         c->origin_lens[i] = strlen(c->origins[i]);
+    const char *raw = mw_opt_string(o, "accessControlAllowOriginListRegex");
+    if (raw != NULL && has_counted_repeat(raw))
+        return diag_set(d, "accessControlAllowOriginListRegex: '%s': a regex with a comma ({m,n}) would be split, gantry's "
+                           "lists being comma-separated; write it without the comma", raw);
     const char **res = mw_opt_list(a, o, "accessControlAllowOriginListRegex", &c->n_regexes);
     c->regexes = arena_alloc(a, (c->n_regexes ? c->n_regexes : 1) * sizeof(*c->regexes));
     for (size_t i = 0; i < c->n_regexes; i++) {

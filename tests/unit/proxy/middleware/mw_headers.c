@@ -84,12 +84,16 @@ static void test_options(struct mw_test *t)
     CHECK_CONTAINS(t->error, "customResponseHeaders.X-A: the value has a control character");
     const char *bad_csp[] = {"contentSecurityPolicy", "default-src\n'self'", NULL};
     CHECK(build(t, bad_csp) == NULL);
+    CHECK_CONTAINS(t->error, "contentSecurityPolicy: the value has a control character");
     const char *framing[] = {"customResponseHeaders.Content-Length", "5", NULL};
     CHECK(build(t, framing) == NULL);
     CHECK_CONTAINS(t->error, "customResponseHeaders.Content-Length");
     const char *bad_re[] = {"accessControlAllowOriginListRegex", "(unclosed", NULL};
     CHECK(build(t, bad_re) == NULL);
     CHECK_CONTAINS(t->error, "accessControlAllowOriginListRegex: '(unclosed'");
+    const char *split[] = {"accessControlAllowOriginListRegex", "^https://[a-z]{1,10}\\.example\\.com$", NULL};
+    CHECK(build(t, split) == NULL);
+    CHECK_CONTAINS(t->error, "a regex with a comma ({m,n}) would be split");
     const char *typo[] = {"frameDenny", "true", NULL};
     CHECK(build(t, typo) == NULL);
     CHECK_CONTAINS(t->error, "unknown option 'frameDenny'");

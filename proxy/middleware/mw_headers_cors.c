@@ -91,8 +91,12 @@ int mw_headers__cors_build(struct arena *a, struct mw_options *o, struct mw_head
     }
     c->origins = mw_opt_list(a, o, "accessControlAllowOriginList", &c->n_origins);
     c->origin_lens = arena_alloc(a, (c->n_origins ? c->n_origins : 1) * sizeof(*c->origin_lens));
-    for (size_t i = 0; i < c->n_origins; i++)
+    for (size_t i = 0; i < c->n_origins; i++) {
         c->origin_lens[i] = strlen(c->origins[i]);
+        for (const unsigned char *p = (const unsigned char *)c->origins[i]; *p; p++)
+            if (*p < 0x20 || *p == 0x7f)
+                return diag_set(d, "accessControlAllowOriginList: an origin has a control character");
+    }
     const char *raw = mw_opt_string(o, "accessControlAllowOriginListRegex");
     if (raw != NULL && has_counted_repeat(raw))
         return diag_set(d, "accessControlAllowOriginListRegex: '%s': a regex with a comma ({m,n}) would be split, gantry's "

@@ -94,6 +94,9 @@ static void test_options(struct mw_test *t)
     const char *split[] = {"accessControlAllowOriginListRegex", "^https://[a-z]{1,10}\\.example\\.com$", NULL};
     CHECK(build(t, split) == NULL);
     CHECK_CONTAINS(t->error, "a regex with a comma ({m,n}) would be split");
+    const char *bad_origin[] = {"accessControlAllowOriginList", "https://a.test\r\nX-Injected: 1", NULL};
+    CHECK(build(t, bad_origin) == NULL);
+    CHECK_CONTAINS(t->error, "accessControlAllowOriginList: an origin has a control character");
     const char *typo[] = {"frameDenny", "true", NULL};
     CHECK(build(t, typo) == NULL);
     CHECK_CONTAINS(t->error, "unknown option 'frameDenny'");

@@ -201,7 +201,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     response_filter_cancel(); /* nothing pending can belong to a new request */
     struct table *t = publish_worker_table(w->id);
 
-    struct upstream_client client;
+    struct upstream_client client = {.forwarded_off = 0};
     client.ep = h->ep;
     client.start_us = monotonic_us();
     struct timeval now;

@@ -546,6 +546,7 @@ static void send_request(struct proxy *p)
             .tls = p->client.tls,
             .websocket = p->is_websocket,
             .path = p->client.path,
+            .off = p->client.forwarded_off,
         };
         p->head = forwarded_build_head(req, &fp);
         p->head_for = p->srv;

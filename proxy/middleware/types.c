@@ -12,5 +12,6 @@ const struct mw_type *const middleware_types[] = {
     &mw_compress,
     &mw_basic_auth,
     &mw_digest_auth,
+    &mw_headers,
     NULL,
 };

@@ -19,5 +19,6 @@ extern const struct mw_type mw_circuit_breaker;
 extern const struct mw_type mw_compress;
 extern const struct mw_type mw_basic_auth;
 extern const struct mw_type mw_digest_auth;
+extern const struct mw_type mw_headers;
 
 #endif

@@ -768,25 +768,11 @@ static void flatten(struct dctx *c, struct model_middleware *mw, struct ptr_vec 
             flatten(c, mw, keys, vals, k, v->items[i]);
         }
     } else if (v->kind == TREE_SEQ) {
-        bool scalars = true;
+        /* "name[i]" per item: a list item keeps its commas (a regex {1,3});
+         * labels write lists comma-separated instead, and the middleware
+         * option reader takes either form */
         for (size_t i = 0; i < v->n; i++)
-            scalars = scalars && v->items[i]->kind == TREE_SCALAR;
-        if (scalars) {
-            size_t len = 1;
-            for (size_t i = 0; i < v->n; i++)
-                len += strlen(v->items[i]->scalar) + 1;
-            char *joined = arena_alloc(&c->m->arena, len);
-            for (size_t i = 0; i < v->n; i++) {
-                if (i)
-                    strcat(joined, ",");
-                strcat(joined, v->items[i]->scalar);
-            }
-            ptr_vec_push(&c->m->arena, keys, arena_strdup(&c->m->arena, prefix));
-            ptr_vec_push(&c->m->arena, vals, joined);
-        } else {
-            for (size_t i = 0; i < v->n; i++)
-                flatten(c, mw, keys, vals, arena_printf(&c->m->arena, "%s[%zu]", prefix, i), v->items[i]);
-        }
+            flatten(c, mw, keys, vals, arena_printf(&c->m->arena, "%s[%zu]", prefix, i), v->items[i]);
     } else {
         ptr_vec_push(&c->m->arena, keys, arena_strdup(&c->m->arena, prefix));
         ptr_vec_push(&c->m->arena, vals, arena_strdup(&c->m->arena, v->kind == TREE_SCALAR ? v->scalar : ""));

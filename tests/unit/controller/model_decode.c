@@ -164,7 +164,7 @@ int main(void)
     /* an unknown type is kept (the aggregator refuses its routers), the file loads */
     CHECK(r.rep.errors.len == 0);
     CHECK_CONTAINS(r.dump, "bad:\n      nosuchtype:\n");
-    CHECK_CONTAINS(r.dump, "stripPrefix:\n        prefixes: /a,/b");
+    CHECK_CONTAINS(r.dump, "stripPrefix:\n        prefixes[0]: /a\n        prefixes[1]: /b");
     CHECK_CONTAINS(r.dump, "mirroring:\n        service: main\n        mirrorBody: true\n        maxBodySize: -1\n"
                            "        mirrors:\n          - {name: shadow, percent: 10}");
     CHECK_CONTAINS(r.dump, "weighted:\n        services:\n          - {name: a, weight: 3}\n          - {name: b, weight: 1}");

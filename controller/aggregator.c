@@ -290,6 +290,10 @@ static void add_services(struct build *b, const struct model *m)
             ts->strategy = STRATEGY_P2C;
         else if (s->lb->strategy && strcasecmp(s->lb->strategy, "hrw") == 0)
             ts->strategy = STRATEGY_HRW;
+        else if (s->lb->strategy && strcasecmp(s->lb->strategy, "leasttime") == 0)
+            ts->strategy = STRATEGY_LEASTTIME;
+        ts->passive_window_ms = s->lb->passive_window_ms;
+        ts->passive_max_failed = s->lb->passive_max_failed;
         st->pass_host_header = s->lb->pass_host_header;
         st->stats = ts->stats;
         stats_ref(ts->stats);
@@ -309,6 +313,15 @@ static void add_services(struct build *b, const struct model *m)
             }
             st->servers[j].srv = ts->servers[j].srv;
             registry_ref(ts->servers[j].srv);
+            const char *url = s->lb->servers[j].url, *sep = strstr(url, "://");
+            const char *path = sep ? sep + 3 + strcspn(sep + 3, "/?#") : NULL;
+            if (s->lb->servers[j].preserve_path && path && *path == '/' && strcmp(path, "/") != 0) {
+                size_t len = strcspn(path, "?#");
+                while (len > 1 && path[len - 1] == '/') /* "/base/" + "/x": one slash */
+                    len--;
+                ts->servers[j].path_prefix = arena_strndup(&b->t->arena, path, len);
+                ts->servers[j].path_prefix_len = len;
+            }
             if (s->lb->healthcheck != NULL)
                 healthcheck_want(ts->servers[j].srv, s->lb->healthcheck, q);
         }
@@ -362,6 +375,7 @@ static void add_weighted(struct build *b)
                 continue;
             struct table_service *ts = table_add_weighted(b->t, pw->q, (uint32_t)n);
             ts->failover = pw->s->failover != NULL;
+            ts->child_health = pw->s->weighted != NULL && pw->s->weighted->healthcheck;
             ts->strategy = pw->s->hrw ? STRATEGY_HRW : STRATEGY_WRR;
             for (size_t j = 0; j < n; j++) {
                 ts->children[j] = table_find_service(b->t, qualify(b->scratch, names[j], pw->provider));

@@ -222,11 +222,18 @@ static void dump_service(struct sink *k, const struct model_service *s)
         for (size_t i = 0; i < lb->n_servers; i++) {
             OUT(k, "          - {url: ", lb->servers[i].url, ", weight: ");
             out_int(k, lb->servers[i].weight);
-            out(k, "}\n");
+            out(k, lb->servers[i].preserve_path ? ", preservePath: true}\n" : "}\n");
         }
         if (lb->healthcheck)
             dump_healthcheck(k, lb->healthcheck);
         dump_sticky(k, lb->sticky);
+        if (lb->passive_window_ms) {
+            out(k, "        passiveHealthcheck: {failureWindowMs: ");
+            out_int(k, (int64_t)lb->passive_window_ms);
+            out(k, ", maxFailedAttempts: ");
+            out_int(k, lb->passive_max_failed);
+            out(k, "}\n");
+        }
     }
     if (s->mirroring) {
         const struct model_mirroring *mi = s->mirroring;
@@ -248,6 +255,8 @@ static void dump_service(struct sink *k, const struct model_service *s)
             out(k, "}\n");
         }
         dump_sticky(k, s->weighted->sticky);
+        if (s->weighted->healthcheck)
+            out(k, "        healthCheck: {}\n");
     }
     if (s->hrw) {
         out(k, "      highestRandomWeight:\n        services:\n");

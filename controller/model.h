@@ -23,8 +23,9 @@ struct model_origin {
 };
 
 struct model_server {
-    const char *url; /* http://10.0.0.1:80 */
-    int weight;      /* >= 0, default 1 */
+    const char *url;    /* http://10.0.0.1:80 */
+    int weight;         /* >= 0, default 1 */
+    bool preserve_path; /* the URL's path goes in front of the request's */
 };
 
 struct model_healthcheck {
@@ -51,6 +52,8 @@ struct model_sticky {
 
 struct model_lb {
     struct model_sticky *sticky;
+    uint64_t passive_window_ms; /* passiveHealthcheck.failureWindow; 0: not configured */
+    uint32_t passive_max_failed; /* passiveHealthcheck.maxFailedAttempts */
     struct model_server *servers;
     size_t n_servers;
     bool pass_host_header;
@@ -78,6 +81,7 @@ struct model_weighted_ref {
 
 struct model_weighted {
     struct model_sticky *sticky;
+    bool healthcheck; /* healthCheck: {}: skip children that are down */
     struct model_weighted_ref *services;
     size_t n_services;
 };

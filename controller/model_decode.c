@@ -267,8 +267,13 @@ static int server_weight(struct dctx *c, void *obj, const struct tree_node *v)
     return 0;
 }
 
+static int server_preserve_path(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_bool(c, v, &((struct model_server *)obj)->preserve_path);
+}
+
 static const struct field server_fields[] = {
-    {"url", server_url}, {"weight", server_weight}, {"preservePath", NULL}, {NULL, NULL}};
+    {"url", server_url}, {"weight", server_weight}, {"preservePath", server_preserve_path}, {NULL, NULL}};
 
 static int lb_servers(struct dctx *c, void *obj, const struct tree_node *v)
 {
@@ -306,7 +311,8 @@ static int lb_strategy(struct dctx *c, void *obj, const struct tree_node *v)
     if (get_string(c, v, &lb->strategy) != 0)
         return -1;
     if (lb->strategy && strcasecmp(lb->strategy, "wrr") != 0 && strcasecmp(lb->strategy, "RoundRobin") != 0 &&
-        strcasecmp(lb->strategy, "p2c") != 0 && strcasecmp(lb->strategy, "hrw") != 0) {
+        strcasecmp(lb->strategy, "p2c") != 0 && strcasecmp(lb->strategy, "hrw") != 0 &&
+        strcasecmp(lb->strategy, "leasttime") != 0) {
         decode_report_warn(c->rep, v, "%s: load-balancing strategy '%s' is not supported yet; using wrr", c->object,
                            lb->strategy);
         lb->strategy = "wrr";
@@ -475,6 +481,38 @@ static int lb_sticky(struct dctx *c, void *obj, const struct tree_node *v)
     return decode_sticky(c, &((struct model_lb *)obj)->sticky, v);
 }
 
+static int passive_window(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct diag d;
+    if (tree_to_duration_ms(v, &((struct model_lb *)obj)->passive_window_ms, &d) != 0)
+        return fail(c, v, "passiveHealthcheck.failureWindow: %s", d.msg);
+    return 0;
+}
+
+static int passive_max(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    int64_t n;
+    if (get_int(c, v, 1, 1000000, &n) != 0)
+        return -1;
+    ((struct model_lb *)obj)->passive_max_failed = (uint32_t)n;
+    return 0;
+}
+
+static const struct field passive_fields[] = {
+    {"failureWindow", passive_window}, {"maxFailedAttempts", passive_max}, {NULL, NULL}};
+
+static int lb_passive(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_lb *lb = obj;
+    lb->passive_window_ms = 10000; /* Traefik's defaults: 10s, 1 */
+    lb->passive_max_failed = 1;
+    if (decode_fields(c, lb, v, passive_fields, "passiveHealthcheck") != 0)
+        return -1;
+    if (lb->passive_window_ms == 0)
+        return fail(c, v, "passiveHealthcheck.failureWindow must be positive");
+    return 0;
+}
+
 static const struct field lb_fields[] = {{"servers", lb_servers},
                                          {"passHostHeader", lb_pass_host},
                                          {"strategy", lb_strategy},
@@ -482,7 +520,7 @@ static const struct field lb_fields[] = {{"servers", lb_servers},
                                          {"sticky", lb_sticky},
                                          {"serversTransport", NULL},
                                          {"responseForwarding", NULL},
-                                         {"passiveHealthCheck", NULL},
+                                         {"passiveHealthCheck", lb_passive},
                                          {NULL, NULL}};
 
 static int mirroring_service(struct dctx *c, void *obj, const struct tree_node *v)
@@ -579,8 +617,14 @@ static int weighted_sticky(struct dctx *c, void *obj, const struct tree_node *v)
     return decode_sticky(c, &((struct model_weighted *)obj)->sticky, v);
 }
 
+static int weighted_healthcheck(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    ((struct model_weighted *)obj)->healthcheck = true;
+    return 0;
+}
+
 static const struct field weighted_fields[] = {
-    {"services", weighted_services}, {"sticky", weighted_sticky}, {"healthCheck", NULL}, {NULL, NULL}};
+    {"services", weighted_services}, {"sticky", weighted_sticky}, {"healthCheck", weighted_healthcheck}, {NULL, NULL}};
 
 static int service_lb(struct dctx *c, void *obj, const struct tree_node *v)
 {

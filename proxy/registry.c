@@ -214,3 +214,31 @@ bool server_available(const struct server *s, int64_t now_ms)
     return atomic_load_explicit(&s->healthy, memory_order_relaxed) &&
            atomic_load_explicit(&s->down_until_ms, memory_order_relaxed) <= now_ms;
 }
+
+bool server_passive_failure(struct server *s, int64_t now_ms, uint64_t window_ms, uint32_t max_failed)
+{
+    int64_t since = atomic_load_explicit(&s->passive_since_ms, memory_order_relaxed);
+    uint32_t n;
+    if (atomic_load_explicit(&s->passive_failures, memory_order_relaxed) == 0 || now_ms - since > (int64_t)window_ms) {
+        atomic_store_explicit(&s->passive_since_ms, now_ms, memory_order_relaxed);
+        atomic_store_explicit(&s->passive_failures, 1, memory_order_relaxed);
+        n = 1;
+    } else {
+        n = atomic_fetch_add_explicit(&s->passive_failures, 1, memory_order_relaxed) + 1;
+    }
+    if (n < (max_failed ? max_failed : 1))
+        return false;
+    atomic_store_explicit(&s->passive_failures, 0, memory_order_relaxed);
+    int64_t prev = atomic_exchange(&s->down_until_ms, now_ms + (int64_t)window_ms);
+    return prev <= now_ms;
+}
+
+void server_passive_success(struct server *s, uint64_t ttfb_us)
+{
+    if (atomic_load_explicit(&s->passive_failures, memory_order_relaxed) != 0)
+        atomic_store_explicit(&s->passive_failures, 0, memory_order_relaxed);
+    /* EWMA with weight 1/8; races between workers lose a sample, no more */
+    uint64_t old = atomic_load_explicit(&s->ttfb_ewma_us, memory_order_relaxed);
+    uint64_t next = old == 0 ? ttfb_us : old - old / 8 + ttfb_us / 8;
+    atomic_store_explicit(&s->ttfb_ewma_us, next, memory_order_relaxed);
+}

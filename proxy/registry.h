@@ -48,6 +48,9 @@ struct server {
 
     _Atomic int refs;                 /* tables naming this server */
     _Atomic int64_t down_until_ms;    /* passive health: skip until then */
+    _Atomic uint32_t passive_failures; /* successive failures ... */
+    _Atomic int64_t passive_since_ms;  /* ... since the first of them */
+    _Atomic uint64_t ttfb_ewma_us;     /* time to the response head, smoothed (leasttime) */
     _Atomic int healthy;              /* active health: 1 up, 0 down */
     _Atomic int pending_workers;      /* retire handshake */
 
@@ -81,5 +84,11 @@ void registry_worker_done(struct server *s);
 size_t registry_count(void);
 
 bool server_available(const struct server *s, int64_t now_ms);
+/* Passive health (Traefik's passiveHealthcheck): a failed exchange; after
+ * <max_failed> successive failures within <window_ms> the server is skipped
+ * for <window_ms>. True when this failure took it out. Any thread. */
+bool server_passive_failure(struct server *s, int64_t now_ms, uint64_t window_ms, uint32_t max_failed);
+/* A response head arrived after <ttfb_us>: the failure count restarts. */
+void server_passive_success(struct server *s, uint64_t ttfb_us);
 
 #endif

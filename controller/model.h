@@ -50,7 +50,23 @@ struct model_sticky {
     const char *domain;
 };
 
+/* http.serversTransports.<name> */
+struct model_transport {
+    const char *name;
+    const char *server_name;
+    bool insecure_skip_verify;
+    const char **root_cas;
+    size_t n_root_cas;
+    const char **cert_files, **key_files;
+    size_t n_certs;
+    uint64_t dial_ms, response_header_ms, idle_conn_ms, read_ms;
+    uint32_t max_idle_conns_per_host;
+    const char *unsupported; /* an option gantry cannot apply (peerCertURI, spiffe): its services are refused */
+    struct model_origin origin;
+};
+
 struct model_lb {
+    const char *servers_transport; /* name or name@provider; NULL: the global one */
     struct model_sticky *sticky;
     uint64_t passive_window_ms; /* passiveHealthcheck.failureWindow; 0: not configured */
     uint32_t passive_max_failed; /* passiveHealthcheck.maxFailedAttempts */
@@ -162,6 +178,7 @@ struct model {
     struct ptr_vec tcp_routers;  /* struct model_router * */
     struct ptr_vec tcp_services; /* struct model_tcp_service * */
     struct ptr_vec certs;        /* struct model_tls_cert * */
+    struct ptr_vec transports;   /* struct model_transport * */
     struct ptr_vec problems;     /* char *: what the provider could not turn into objects */
 };
 

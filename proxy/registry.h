@@ -37,8 +37,12 @@ struct server_worker {
     uint64_t requests, connect_failures, reused, opened;
 } __attribute__((aligned(64)));
 
+struct transport;
+
 struct server {
     char *url;      /* canonical "http://10.0.0.1:8080" */
+    char *key;      /* the registry's key: url, plus the transport's digest when it has one */
+    struct transport *transport; /* serversTransport (a reference); NULL: the global one */
     char *hostport; /* Host header when passHostHeader is false */
     char *host;     /* as written in the URL; TLS server name */
     int port;
@@ -67,6 +71,9 @@ void registry_shutdown(void);
 /* Watcher thread. Finds or creates the server for <url> (http:// or
  * https://, host must resolve) and takes a reference. */
 struct server *registry_acquire(const char *url, struct diag *d) WARN_UNUSED;
+/* The same through serversTransport <t> (NULL: the global one): a server per
+ * (URL, transport), since connections to it differ. */
+struct server *registry_acquire_via(const char *url, struct transport *t, struct diag *d) WARN_UNUSED;
 /* Takes one more reference on a server already held. */
 static inline void registry_ref(struct server *s)
 {

@@ -29,6 +29,7 @@ struct stats;
 struct match_req;
 struct table_middleware;
 struct table_tcp;
+struct transport;
 
 struct table_server {
     struct server *srv;
@@ -169,6 +170,9 @@ struct table_service *table_add_service(struct table *t, const char *name, bool 
 /* Takes a registry reference on the server for <url>. */
 int table_service_set_server(struct table *t, struct table_service *svc, uint32_t i, const char *url, int weight,
                              struct diag *d) WARN_UNUSED;
+/* The same through serversTransport <tr> (NULL: the global one). */
+int table_service_set_server_via(struct table *t, struct table_service *svc, uint32_t i, const char *url, int weight,
+                                 struct transport *tr, struct diag *d) WARN_UNUSED;
 struct table_service *table_find_service(const struct table *t, const char *name);
 /* A mirroring service sending to <main> and copying to <n_mirrors> shadows
  * (fill svc->mirrors[i].svc/percent; stats are acquired here). */

@@ -11,6 +11,8 @@
  */
 #include "tls.h"
 
+#include "transport.h"
+
 #include <ctype.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -121,7 +123,8 @@ int tls_init(bool insecure_skip_verify, struct diag *d)
     client_ctx = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_min_proto_version(client_ctx, TLS1_2_VERSION);
     SSL_CTX_set_default_verify_paths(client_ctx);
-    SSL_CTX_set_verify(client_ctx, insecure_skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_verify(client_ctx, insecure_skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
+                       insecure_skip_verify ? NULL : transport_verify_cb); /* the server's name too */
     return 0;
 }
 

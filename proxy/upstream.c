@@ -32,6 +32,7 @@
 #include "mirror.h"
 #include "sticky.h"
 #include "subrequest.h"
+#include "transport.h"
 #include "tunnel.h"
 #include "upstream_pool.h"
 
@@ -87,6 +88,7 @@ struct proxy {
 };
 
 static void pick_next(struct proxy *p);
+static h2o_timeout_t *read_timeout_list(struct proxy *p);
 static void on_upstream_read(h2o_socket_t *sock, const char *err);
 static void do_send(struct proxy *p);
 
@@ -416,9 +418,9 @@ static void parse_head(struct proxy *p)
             p->final_sent = true;
             return;
         }
-        if (proxy_cfg->read_timeout_ms) {
+        if (proxy_cfg->read_timeout_ms || (p->srv->transport && p->srv->transport->read_ms)) {
             p->timeout.cb = on_read_timeout;
-            h2o_timeout_link(p->w->loop, &p->w->read_timeout, &p->timeout);
+            h2o_timeout_link(p->w->loop, read_timeout_list(p), &p->timeout);
         }
         h2o_start_response(p->req, &p->super);
         if (consume_body(p) != 0) {
@@ -511,7 +513,7 @@ static void on_upstream_read(h2o_socket_t *sock, const char *err)
     }
     if (p->timeout.cb != NULL && h2o_timeout_is_linked(&p->timeout)) {
         h2o_timeout_unlink(&p->timeout);
-        h2o_timeout_link(p->w->loop, &p->w->read_timeout, &p->timeout);
+        h2o_timeout_link(p->w->loop, read_timeout_list(p), &p->timeout);
     }
     if (consume_body(p) != 0) {
         log_debug("%s: upstream %s: malformed chunked body", p->route->name, p->srv->url);
@@ -583,7 +585,9 @@ static void send_request(struct proxy *p)
     }
     p->timeout.cb = on_head_timeout;
     p->sent_ms = worker_now_ms(p->w);
-    h2o_timeout_link(p->w->loop, &p->w->header_timeout, &p->timeout);
+    const struct transport *t = p->srv->transport;
+    h2o_timeout_link(p->w->loop, t && t->response_header_ms ? worker_timeout_list(p->w, t->response_header_ms) : &p->w->header_timeout,
+                     &p->timeout);
     h2o_socket_read_start(sock, on_upstream_read);
     upstream_pool_write(p->conn, p->head, req->entity, on_upstream_write);
 }
@@ -643,26 +647,14 @@ static bool sticky_pick(struct proxy *p, uint32_t *out)
     return true;
 }
 
-/* The worker's timeout list for <ms>, made on first use (h2o's lists have
- * one fixed delay each); the nearest existing one once 16 are made. */
-static h2o_timeout_t *backoff_list(struct worker *w, uint64_t ms)
-{
-    uint32_t best = 0;
-    for (uint32_t i = 0; i < w->n_backoff; i++) {
-        if (w->backoff_ms[i] == ms)
-            return &w->backoff[i];
-        if ((w->backoff_ms[i] > ms ? w->backoff_ms[i] - ms : ms - w->backoff_ms[i]) <
-            (w->backoff_ms[best] > ms ? w->backoff_ms[best] - ms : ms - w->backoff_ms[best]))
-            best = i;
-    }
-    if (w->n_backoff == sizeof(w->backoff) / sizeof(w->backoff[0]))
-        return &w->backoff[best];
-    h2o_timeout_init(w->loop, &w->backoff[w->n_backoff], ms);
-    w->backoff_ms[w->n_backoff] = ms;
-    return &w->backoff[w->n_backoff++];
-}
-
 static void pick_now(struct proxy *p);
+
+/* The upstream read timeout of p's server: its transport's, else the global one. */
+static h2o_timeout_t *read_timeout_list(struct proxy *p)
+{
+    const struct transport *t = p->srv->transport;
+    return t && t->read_ms ? worker_timeout_list(p->w, t->read_ms) : &p->w->read_timeout;
+}
 
 static void on_backoff(h2o_timeout_entry_t *entry)
 {
@@ -695,7 +687,7 @@ static void pick_next(struct proxy *p)
         return;
     }
     p->backoff.cb = on_backoff;
-    h2o_timeout_link(p->w->loop, backoff_list(p->w, ms), &p->backoff);
+    h2o_timeout_link(p->w->loop, worker_timeout_list(p->w, ms), &p->backoff);
 }
 
 static void pick_now(struct proxy *p)

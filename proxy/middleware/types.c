@@ -18,5 +18,6 @@ const struct mw_type *const middleware_types[] = {
     &mw_strip_prefix_regex,
     &mw_redirect_regex,
     &mw_encoded_characters,
+    &mw_content_type,
     NULL,
 };

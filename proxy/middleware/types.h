@@ -25,5 +25,6 @@ extern const struct mw_type mw_replace_path_regex;
 extern const struct mw_type mw_strip_prefix_regex;
 extern const struct mw_type mw_redirect_regex;
 extern const struct mw_type mw_encoded_characters;
+extern const struct mw_type mw_content_type;
 
 #endif

@@ -172,3 +172,44 @@ def test_encoded_characters(tmp_path, procs):
     assert curl(g.port, "/a%20b?x=%2F", "strict.test")[0] == 200
     # the entry point refuses first: the middleware cannot allow what it refuses
     assert curl(g.port, "/a%3Fb", "open.test")[0] == 400
+
+
+def test_content_type(tmp_path, procs):
+    html = RecordingUpstream(body=b"  <html><body>" + b"hello " * 400 + b"</body></html>")
+    png = RecordingUpstream(body=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    empty = RecordingUpstream(body=b"")
+    g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                     "    html: {rule: \"Host(`html.test`)\", service: html, middlewares: [autodetect]}\n"
+                     "    png: {rule: \"Host(`png.test`)\", service: png, middlewares: [autodetect]}\n"
+                     "    empty: {rule: \"Host(`empty.test`)\", service: empty, middlewares: [autodetect]}\n"
+                     "    plain: {rule: \"Host(`plain.test`)\", service: html}\n"
+                     "    off: {rule: \"Host(`off.test`)\", service: html, middlewares: [off]}\n"
+                     "    set: {rule: \"Host(`set.test`)\", service: html, middlewares: [autodetect, json]}\n"
+                     "    gz: {rule: \"Host(`gz.test`)\", service: html, middlewares: [gzip, autodetect]}\n"
+                     "  middlewares:\n"
+                     "    autodetect:\n      contentType: {}\n"  # Traefik's example
+                     "    off: {contentType: {autoDetect: false}}\n"
+                     "    json: {headers: {customResponseHeaders: {Content-Type: application/json}}}\n"
+                     "    gzip: {compress: {}}\n"
+                     "  services:\n" + service_yaml("html", [html.url]) + service_yaml("png", [png.url])
+                     + service_yaml("empty", [empty.url]))
+    wait_for(lambda: get(g.port, "/", "html.test")[0] == 200, what="route live")
+    # Gantry, like Traefik, sends a response without Content-Type as it came
+    assert "content-type" not in get(g.port, "/", "plain.test")[1]
+    assert "content-type" not in get(g.port, "/", "off.test")[1]
+    # the middleware detects it as Go's http.DetectContentType
+    status, hdrs, body = get(g.port, "/", "html.test")
+    assert hdrs["content-type"] == "text/html; charset=utf-8" and body.startswith(b"  <html>")
+    assert get(g.port, "/", "png.test")[1]["content-type"] == "image/png"
+    r = run(["curl", "-s", "-o", "/dev/null", "-w", "%{content_type}", "-H", "Host: png.test",
+             "http://127.0.0.1:%d/" % g.port])
+    assert r.stdout.decode() == "image/png"
+    # no body, no detection (Go sniffs only what is written)
+    assert "content-type" not in get(g.port, "/", "empty.test")[1]
+    # a Content-Type set by another middleware wins (Traefik's documented behaviour)
+    assert get(g.port, "/", "set.test")[1]["content-type"] == "application/json"
+    # with compress: detected on the plain body, then compressed
+    status, hdrs, body = get(g.port, "/", "gz.test", headers={"Accept-Encoding": "gzip"})
+    assert hdrs["content-type"] == "text/html; charset=utf-8" and hdrs.get("content-encoding") == "gzip"
+    import gzip
+    assert gzip.decompress(body).startswith(b"  <html>")

@@ -44,6 +44,20 @@ void response_filter_request(h2o_req_t *req, response_filter_setup_cb cb, void *
     }
 }
 
+void response_filter_request_first(h2o_req_t *req, response_filter_setup_cb cb, void *data)
+{
+    response_filter_request(req, cb, data);
+    size_t n = pending.n;
+    if (pending.req != req || n < 2 || pending.filters[n - 1].cb != cb || pending.filters[n - 1].data != data)
+        return; /* not added (full) or alone: nothing to move */
+    for (size_t i = n - 1; i > 0; i--) {
+        pending.filters[i].cb = pending.filters[i - 1].cb;
+        pending.filters[i].data = pending.filters[i - 1].data;
+    }
+    pending.filters[0].cb = cb;
+    pending.filters[0].data = data;
+}
+
 void response_filter_cancel(void)
 {
     pending.req = NULL;

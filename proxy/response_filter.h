@@ -20,6 +20,9 @@ void response_filter_register(h2o_pathconf_t *pathconf);
  * middlewares may ask (up to 4): their streams are inserted in the order
  * asked, so the first asker sees the body first. */
 void response_filter_request(h2o_req_t *req, response_filter_setup_cb cb, void *data);
+/* The same, this stream first, whatever the others asked: it sees the body
+ * as the upstream sent it (contentType sniffs it before compress encodes). */
+void response_filter_request_first(h2o_req_t *req, response_filter_setup_cb cb, void *data);
 /* The response will not start after all (a middleware intercepted it). */
 void response_filter_cancel(void);
 

@@ -244,7 +244,8 @@ static void on_response(const void *cfg, struct mw_run *run)
         h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) ||
         mw_header_get(&req->res.headers, H2O_STRLIT("content-type")) != NULL || req->res.content_length == 0)
         return;
-    response_filter_request(req, setup, NULL);
+    /* first: the body as it came, even when an inner compress encodes it */
+    response_filter_request_first(req, setup, NULL);
 }
 
 static enum mw_verdict on_request(const void *cfg, struct mw_run *run)

@@ -25,6 +25,7 @@
 #include "../proxy/table.h"
 #include "../proxy/table_tcp.h"
 #include "../proxy/tls.h"
+#include "../proxy/transport.h"
 #include "../proxy/middleware/middleware.h"
 #include "../proxy/server.h"
 #include "healthcheck.h"
@@ -169,6 +170,7 @@ struct build {
     struct ptr_vec mirroring; /* struct pending_mirroring *: after every load balancer exists */
     struct ptr_vec weighted;  /* struct pending_weighted *: after those, in dependency order */
     struct mw_resolver *mw;
+    struct table_host_map transports; /* name@provider -> struct built_transport * */
     struct table_host_map service_models; /* name@provider -> const struct model_service * */
 };
 
@@ -224,6 +226,64 @@ static const char *qualify(struct arena *a, const char *name, const char *provid
 {
     const char *parts[] = {name, provider};
     return strchr(name, '@') ? name : arena_concat(a, parts, 2, '@');
+}
+
+struct built_transport {
+    const struct model_transport *mt;
+    struct transport *t; /* NULL until first used, or when refused */
+    const char *error;
+};
+
+static void index_transports(struct build *b)
+{
+    for (size_t i = 0; i < n_providers; i++)
+        for (size_t j = 0; j < latest[i]->transports.len; j++) {
+            const struct model_transport *mt = latest[i]->transports.items[j];
+            const char *q = qualify(b->scratch, mt->name, latest[i]->provider);
+            struct built_transport *bt = arena_alloc(b->scratch, sizeof(*bt));
+            bt->mt = mt;
+            void **slot = table_host_map_slot(b->scratch, &b->transports, q, strlen(q));
+            if (*slot == NULL)
+                *slot = bt;
+        }
+}
+
+/* The transport named by a service (built on first use in this compile);
+ * NULL with <err> set when it is missing or cannot be applied. */
+static struct transport *service_transport(struct build *b, const char *name, const char *provider, const char **err)
+{
+    const char *q = qualify(b->scratch, name, provider);
+    struct built_transport *bt = table_host_map_get(&b->transports, q, strlen(q));
+    if (bt == NULL) {
+        *err = arena_printf(b->scratch, "serversTransport '%s' does not exist", q);
+        return NULL;
+    }
+    if (bt->t == NULL && bt->error == NULL) {
+        const struct model_transport *mt = bt->mt;
+        if (mt->unsupported != NULL) {
+            bt->error = arena_printf(b->scratch, "serversTransport '%s': %s is not supported by gantry", q, mt->unsupported);
+        } else {
+            struct transport_spec spec = {mt->server_name, mt->insecure_skip_verify, mt->root_cas, mt->n_root_cas,
+                                          mt->cert_files, mt->key_files, mt->n_certs, mt->dial_ms, mt->response_header_ms,
+                                          mt->idle_conn_ms, mt->read_ms, mt->max_idle_conns_per_host};
+            struct diag d;
+            bt->t = transport_acquire(&spec, &d);
+            if (bt->t == NULL)
+                bt->error = arena_printf(b->scratch, "serversTransport '%s': %s", q, d.msg);
+        }
+    }
+    *err = bt->error;
+    return bt->t;
+}
+
+/* the compile's own references; servers keep theirs */
+static void release_transports(struct build *b)
+{
+    for (uint32_t i = 0; i <= b->transports.mask && b->transports.slots; i++) {
+        struct built_transport *bt = b->transports.slots[i].value;
+        if (b->transports.slots[i].key != NULL && bt != NULL && bt->t != NULL)
+            transport_release(bt->t);
+    }
 }
 
 /* Traefik's default sticky cookie name: "_" and the start of the SHA-1 of
@@ -285,11 +345,24 @@ static void add_services(struct build *b, const struct model *m)
             ptr_vec_push(b->scratch, &b->weighted, pw);
             continue;
         }
+        struct transport *tr = NULL;
+        if (s->lb->servers_transport != NULL) {
+            const char *err = NULL;
+            tr = service_transport(b, s->lb->servers_transport, m->provider, &err);
+            if (tr == NULL) { /* fail closed: never talk to the servers with less than was asked */
+                record_on(b, &st->error, "%s: service '%s': %s; routers using it are not served", s->origin.source, q, err);
+                continue;
+            }
+        }
         struct table_service *ts = table_add_service(b->t, q, s->lb->pass_host_header, (uint32_t)s->lb->n_servers);
         if (s->lb->strategy && strcasecmp(s->lb->strategy, "p2c") == 0)
             ts->strategy = STRATEGY_P2C;
         else if (s->lb->strategy && strcasecmp(s->lb->strategy, "hrw") == 0)
             ts->strategy = STRATEGY_HRW;
+        else if (s->lb->strategy && strcasecmp(s->lb->strategy, "leasttime") == 0)
+            ts->strategy = STRATEGY_LEASTTIME;
+        ts->passive_window_ms = s->lb->passive_window_ms;
+        ts->passive_max_failed = s->lb->passive_max_failed;
         st->pass_host_header = s->lb->pass_host_header;
         st->stats = ts->stats;
         stats_ref(ts->stats);
@@ -303,12 +376,22 @@ static void add_services(struct build *b, const struct model *m)
             struct diag d;
             st->servers[j].url = arena_strdup(&snap->arena, s->lb->servers[j].url);
             st->servers[j].weight = s->lb->servers[j].weight;
-            if (table_service_set_server(b->t, ts, (uint32_t)j, s->lb->servers[j].url, s->lb->servers[j].weight, &d) != 0) {
+            if (table_service_set_server_via(b->t, ts, (uint32_t)j, s->lb->servers[j].url, s->lb->servers[j].weight, tr, &d) !=
+                0) {
                 record_on(b, &st->error, "%s: service '%s': %s (server skipped)", s->origin.source, q, d.msg);
                 continue;
             }
             st->servers[j].srv = ts->servers[j].srv;
             registry_ref(ts->servers[j].srv);
+            const char *url = s->lb->servers[j].url, *sep = strstr(url, "://");
+            const char *path = sep ? sep + 3 + strcspn(sep + 3, "/?#") : NULL;
+            if (s->lb->servers[j].preserve_path && path && *path == '/' && strcmp(path, "/") != 0) {
+                size_t len = strcspn(path, "?#");
+                while (len > 1 && path[len - 1] == '/') /* "/base/" + "/x": one slash */
+                    len--;
+                ts->servers[j].path_prefix = arena_strndup(&b->t->arena, path, len);
+                ts->servers[j].path_prefix_len = len;
+            }
             if (s->lb->healthcheck != NULL)
                 healthcheck_want(ts->servers[j].srv, s->lb->healthcheck, q);
         }
@@ -362,6 +445,7 @@ static void add_weighted(struct build *b)
                 continue;
             struct table_service *ts = table_add_weighted(b->t, pw->q, (uint32_t)n);
             ts->failover = pw->s->failover != NULL;
+            ts->child_health = pw->s->weighted != NULL && pw->s->weighted->healthcheck;
             ts->strategy = pw->s->hrw ? STRATEGY_HRW : STRATEGY_WRR;
             for (size_t j = 0; j < n; j++) {
                 ts->children[j] = table_find_service(b->t, qualify(b->scratch, names[j], pw->provider));
@@ -830,6 +914,8 @@ static void compile(void)
     for (size_t i = 0; i < n_providers; i++) /* what providers could not build: they log it themselves */
         for (size_t j = 0; j < latest[i]->problems.len; j++)
             ptr_vec_push(b.scratch, &b.provider_problems, latest[i]->problems.items[j]);
+    transport_sweep();
+    index_transports(&b);
     tls_cache_begin();
     healthcheck_begin();
     for (size_t i = 0; i < n_providers; i++)
@@ -846,6 +932,7 @@ static void compile(void)
     for (size_t i = 0; i < n_providers; i++)
         add_certs(&b, latest[i]);
     tls_cache_sweep();
+    release_transports(&b);
     table_finish(b.t);
     publish_swap(b.t);
     gettimeofday(&t1, NULL); /* the change is live: what follows is bookkeeping */

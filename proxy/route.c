@@ -16,12 +16,14 @@
 #include "forwarded.h"
 #include "match.h"
 #include "middleware/middleware.h"
+#include "misdirected.h"
 #include "path.h"
 #include "publish.h"
 #include "request_check.h"
 #include "response_filter.h"
 #include "stats.h"
 #include "table.h"
+#include "tls.h"
 #include "upstream.h"
 
 #define MAX_HOST 255
@@ -251,6 +253,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         mr.query_len = req->path.len - req->query_at - 1;
     }
 
+    /* a host with its own certificate, on a connection made with another one (RFC 9110 15.5.20) */
+    if (client.tls && req->conn->callbacks->get_socket != NULL &&
+        misdirected_check(t, mr.host, mr.host_len, tls_socket_ctx(req->conn->callbacks->get_socket(req->conn))))
+        return reply(req, w, &client, 421, "Misdirected Request", "misdirected request\n", false);
     const struct table_route *route = t ? table_lookup(t, &mr, h->ep->index, client.tls) : NULL;
     if (route == NULL)
         return reply(req, w, &client, 404, "Not Found", "404 page not found\n", false);

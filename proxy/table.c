@@ -140,8 +140,14 @@ struct table_service *table_add_service(struct table *t, const char *name, bool 
 int table_service_set_server(struct table *t, struct table_service *svc, uint32_t i, const char *url, int weight,
                              struct diag *d)
 {
+    return table_service_set_server_via(t, svc, i, url, weight, NULL, d);
+}
+
+int table_service_set_server_via(struct table *t, struct table_service *svc, uint32_t i, const char *url, int weight,
+                                 struct transport *tr, struct diag *d)
+{
     (void)t;
-    struct server *srv = registry_acquire(url, d);
+    struct server *srv = registry_acquire_via(url, tr, d);
     if (srv == NULL)
         return -1;
     svc->servers[i].srv = srv;

@@ -29,10 +29,13 @@ struct stats;
 struct match_req;
 struct table_middleware;
 struct table_tcp;
+struct transport;
 
 struct table_server {
     struct server *srv;
     int weight;
+    const char *path_prefix; /* preservePath: the URL's path, put in front of the request's (NULL: none) */
+    size_t path_prefix_len;
 };
 
 /* One shadow of a mirroring service: a share of its requests is copied to
@@ -54,7 +57,7 @@ struct table_sticky {
     const char **values; /* per server or child */
 };
 
-enum table_strategy { STRATEGY_WRR, STRATEGY_P2C, STRATEGY_HRW };
+enum table_strategy { STRATEGY_WRR, STRATEGY_P2C, STRATEGY_HRW, STRATEGY_LEASTTIME };
 
 struct table_service {
     const char *name; /* name@provider */
@@ -62,6 +65,11 @@ struct table_service {
     /* A failover service: <children>[0] while it has a server up, else
      * <children>[1]. */
     bool failover;
+    bool child_health; /* weighted healthCheck: {}: children that are down are skipped */
+    /* passiveHealthcheck: failures within the window that take a server out
+     * for the window (0: the default, one refusal skips it for 10 s) */
+    uint64_t passive_window_ms;
+    uint32_t passive_max_failed;
     /* A weighted service: each request goes to one child, picked by smooth
      * WRR over child_weights (state in wrr, per worker) unless the sticky
      * cookie names one. n_children == 0 otherwise. */
@@ -162,6 +170,9 @@ struct table_service *table_add_service(struct table *t, const char *name, bool 
 /* Takes a registry reference on the server for <url>. */
 int table_service_set_server(struct table *t, struct table_service *svc, uint32_t i, const char *url, int weight,
                              struct diag *d) WARN_UNUSED;
+/* The same through serversTransport <tr> (NULL: the global one). */
+int table_service_set_server_via(struct table *t, struct table_service *svc, uint32_t i, const char *url, int weight,
+                                 struct transport *tr, struct diag *d) WARN_UNUSED;
 struct table_service *table_find_service(const struct table *t, const char *name);
 /* A mirroring service sending to <main> and copying to <n_mirrors> shadows
  * (fill svc->mirrors[i].svc/percent; stats are acquired here). */

@@ -30,6 +30,7 @@ test_pkgs=(
   haproxy
   python3-brotli python3-zstandard
   apache2-utils
+  sslscan
 )
 
 case "${1:-all}" in

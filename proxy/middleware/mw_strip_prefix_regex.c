@@ -8,9 +8,9 @@
  * A matched prefix that cannot be a header value (a decoded control
  * character) is answered 502, as Go's transport refuses to send it.
  *
- * <regex> is a list. Lists reach Gantry comma-joined (YAML lists and labels
- * alike), so commas split entries only outside [...], (...), {...} and
- * when not escaped: a literal comma in a regex is written "\,".
+ * <regex> is a list: YAML items arrive one key each ("regex[0]") and are
+ * taken whole; a single string (labels) is split at commas outside [...],
+ * (...), {...} and not escaped, so a literal comma there is written "\,".
  */
 #include "go_url.h"
 #include "path_edit.h"
@@ -51,18 +51,36 @@ static const char *entry_end(const char *s)
     return s + strlen(s);
 }
 
+static int add(struct arena *a, struct strip_prefix_regex *c, const char *raw, size_t len, struct diag *d)
+{
+    const char *rx = regex_replace_trim(a, arena_strndup(a, raw, len));
+    if (*rx == '\0')
+        return 0;
+    return regex_replace_compile(a, "regex", rx, &c->res[c->n++], d);
+}
+
 static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag *d)
 {
     struct strip_prefix_regex *c = arena_alloc(a, sizeof(*c));
     const char *v = mw_opt_string(o, "regex");
+    if (v == NULL) { /* a YAML list: one item each, commas and all */
+        size_t n;
+        const char **items = mw_opt_list(a, o, "regex", &n);
+        c->res = arena_alloc(a, (n ? n : 1) * sizeof(*c->res));
+        for (size_t i = 0; i < n; i++)
+            if (add(a, c, items[i], strlen(items[i]), d) != 0)
+                return -1;
+        *cfg = c;
+        return 0;
+    }
+    /* one string (labels): split at top-level commas */
     size_t cap = 1;
-    for (const char *p = v ? v : ""; *p; p++)
+    for (const char *p = v; *p; p++)
         cap += *p == ',';
     c->res = arena_alloc(a, cap * sizeof(*c->res));
-    for (const char *p = v; p != NULL && *p;) {
+    for (const char *p = v; *p;) {
         const char *end = entry_end(p);
-        const char *rx = regex_replace_trim(a, arena_strndup(a, p, (size_t)(end - p)));
-        if (*rx != '\0' && regex_replace_compile(a, "regex", rx, &c->res[c->n++], d) != 0)
+        if (add(a, c, p, (size_t)(end - p), d) != 0)
             return -1;
         p = *end ? end + 1 : end;
     }

@@ -54,7 +54,16 @@ int main(void)
     CHECK_STR(through(&t, m, "/b/a%2Fb/x%2Fy"), "/b/x/y");
     CHECK_STR(mw_test_header(&t, "x-forwarded-prefix"), "/b/a/"); /* the decoded text */
 
-    /* commas inside a class or a counted repeat stay in the regex */
+    /* a YAML list: one key per item, commas kept */
+    const char *yaml[] = {"regex[0]", "/v[0-9]{1,2}/", "regex[1]", " /a,b/ ", NULL};
+    m = mw_test_build(&t, "stripPrefixRegex", yaml);
+    CHECK(m != NULL && ((const struct strip_prefix_regex *)m->cfg)->n == 2);
+    CHECK_STR(through(&t, m, "/v1/x"), "/x");
+    CHECK_STR(through(&t, m, "/a,b/y"), "/y");
+    const char *yaml_bad[] = {"regex[0]", "/ok/", "regex[1]", "(", NULL};
+    CHECK(mw_test_build(&t, "stripPrefixRegex", yaml_bad) == NULL);
+    CHECK_CONTAINS(t.error, "stripPrefixRegex: regex: '(': missing closing parenthesis");
+    /* one string (labels): commas inside a class or a counted repeat stay in the regex */
     const char *commas[] = {"regex", "/v[0-9]{1,2}/, /[a,b]/", NULL};
     m = mw_test_build(&t, "stripPrefixRegex", commas);
     CHECK(m != NULL);

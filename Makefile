@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
 PYTEST_ARGS ?=
 
-.PHONY: all image build deps run test test-e2e test-unit test-integration asan tsan fuzz test-asan test-tsan test-fuzz bench clean
+.PHONY: all image build deps run test test-e2e helm-render test-unit test-integration asan tsan fuzz test-asan test-tsan test-fuzz bench clean
 
 all: build
 
@@ -36,6 +36,10 @@ test: deps build
 test-e2e:
 	@bash tests/e2e/kind.sh; rc=$$?; if [ $$rc -eq 77 ]; then echo "e2e: skipped (not counted as passed)"; \
 	  else exit $$rc; fi
+
+# helm template for the tests (no Helm here): tests/helm-render, from Debian's Go packages.
+helm-render:
+	@bash tests/helm-render/build.sh $(BUILD)
 
 test-unit:
 	@cd $(BUILD) && ctest --output-on-failure

@@ -30,6 +30,10 @@ test_pkgs=(
   haproxy
   python3-brotli python3-zstandard
   apache2-utils
+  golang-go
+  golang-github-masterminds-sprig-dev
+  golang-github-xeipuuv-gojsonschema-dev
+  golang-k8s-sigs-yaml-dev
 )
 
 case "${1:-all}" in

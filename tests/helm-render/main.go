@@ -391,6 +391,48 @@ func chartMeta(file string) (map[string]interface{}, error) {
 	return out, nil
 }
 
+// helmignore reads .helmignore: one glob a line, matched against the path
+// and against the base name; a trailing "/" matches directories only; "!"
+// negates. Files it names are not part of the chart (not in .Files, not
+// rendered), as when Helm packages or loads it.
+func helmignore(file string) func(rel string, dir bool) bool {
+	data, _ := os.ReadFile(file)
+	type rule struct {
+		glob         string
+		dirOnly, neg bool
+	}
+	var rules []rule
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		r := rule{}
+		if strings.HasPrefix(line, "!") {
+			r.neg, line = true, line[1:]
+		}
+		if strings.HasSuffix(line, "/") {
+			r.dirOnly, line = true, strings.TrimSuffix(line, "/")
+		}
+		r.glob = strings.TrimPrefix(line, "/")
+		rules = append(rules, r)
+	}
+	return func(rel string, dir bool) bool {
+		out := false
+		for _, r := range rules {
+			if r.dirOnly && !dir {
+				continue
+			}
+			full, _ := path.Match(r.glob, rel)
+			base, _ := path.Match(r.glob, path.Base(rel))
+			if full || base {
+				out = !r.neg
+			}
+		}
+		return out
+	}
+}
+
 type manifest struct {
 	source, body, kind string
 	order              int
@@ -465,12 +507,19 @@ func render(dir, release, ns, kube string, files, sets, setStrings, apiVersions 
 	chartFiles := Files{}
 	var templates []string
 	var crds []string
+	ignored := helmignore(filepath.Join(dir, ".helmignore"))
 	err = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
 		rel = filepath.ToSlash(rel)
+		if rel != "." && ignored(rel, info.IsDir()) {
+			if info.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		if info.IsDir() {
 			if rel == "charts" {
 				return filepath.SkipDir // subcharts: this chart has none; say so rather than ignore them

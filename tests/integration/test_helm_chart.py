@@ -164,6 +164,7 @@ def test_defaults_match_manifests_dir(renderer):
     (["--set", "service.tpye=NodePort"], "service: Additional property tpye is not allowed"),
     (["--set", "entryPoints.web=70000"], "entryPoints.web: Must be less than or equal to 65535"),
     (["--set", "kind=StatefulSet"], "kind: kind must be one of the following"),
+    (["--set", "entryPoints.admin=null"], "entryPoints: admin is required"),
     (["--set-string", "drainSeconds=20"], "drainSeconds: Invalid type. Expected: integer, given: string"),
     (["--set", "service.type=NodePort,service.nodePorts.http=80"], "service.nodePorts.http: Must validate one and only one schema"),
 ])
@@ -206,6 +207,8 @@ FIXTURE = {
         templated: "{{ .Release.Name }}-tpl"
         """),
     "files/banner.txt": "line one\nline two\n",
+    "files/banner.txt.bak": "ignored\n",
+    ".helmignore": "# editor leftovers\n*.bak\n",
     "crds/thing.yaml": "# copied as is: {{ not rendered }}\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n",
     "templates/NOTES.txt": "{{ .Values.nonsense.fails }}",
     "templates/_helpers.tpl": '{{- define "demo.name" -}}{{ .Chart.Name }}-{{ .Values.greeting | upper }}{{- end -}}\n',
@@ -231,6 +234,8 @@ FIXTURE = {
           hasGateway: {{ .Capabilities.APIVersions.Has "gateway.networking.k8s.io/v1" | quote }}
           banner: {{ .Files.Get "files/banner.txt" | quote }}
           lines: {{ .Files.Lines "files/banner.txt" | len | quote }}
+          files: "{{ range $p, $_ := .Files.Glob "files/*" }}{{ $p }};{{ end }}"
+          items: {{ toJson .Values.items | quote }}
           template: {{ .Template.Name }}
           fromYaml: {{ (fromYaml "a: {b: 3}").a.b | quote }}
           sprig: {{ list 3 1 2 | sortAlpha | join "" }}-{{ "abc" | sha256sum | trunc 8 }}
@@ -255,7 +260,8 @@ def test_renderer_speaks_helms_template_language(renderer, demo_chart, tmp_path)
     over = tmp_path / "over.yaml"
     over.write_text("nested: {drop: null}\nlist: [x, w, z]\n")
     rc, out, err = cluster.render(renderer, "--name", "rel", "--namespace", "ns1", "-f", str(over),
-                                  "--set", "count=7,greeting=hi\\,there", "--api-versions",
+                                  "--set", "count=7,greeting=hi\\,there", "--set", "items[1].name=second,items[0]=null",
+                                  "--api-versions",
                                   "gateway.networking.k8s.io/v1", chart=demo_chart)
     assert rc == 0, err
     sources = [line for line in out.splitlines() if line.startswith("# Source: ")]
@@ -276,6 +282,8 @@ def test_renderer_speaks_helms_template_language(renderer, demo_chart, tmp_path)
     assert data["kube"] == "1.32"
     assert data["hasApps"] == "true" and data["hasGateway"] == "true"
     assert data["banner"] == "line one\nline two\n" and data["lines"] == "2"
+    assert data["files"] == "files/banner.txt;"  # .helmignore'd files are not in the chart
+    assert data["items"] == '[null,{"name":"second"}]'  # --set list indexes grow the list
     assert data["template"] == "demo/templates/cm.yaml"
     assert data["fromYaml"] == "3"
     assert data["sprig"].startswith("123-") and len(data["sprig"]) == 12

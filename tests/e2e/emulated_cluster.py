@@ -41,6 +41,14 @@ def teach_emulator():
         k8s_emulator.KIND_TO_PLURAL.setdefault(spec[2], plural)
 
 
+def forget_chart_kinds():
+    """Undoes teach_emulator, so that other tests in the same pytest run see the emulator as it is."""
+    for plural, spec in CHART_KINDS.items():
+        if k8s_emulator.KINDS.get(plural) == spec:
+            del k8s_emulator.KINDS[plural]
+            k8s_emulator.KIND_TO_PLURAL.pop(spec[2], None)
+
+
 def start_emulator(workdir):
     """An HTTPS emulator (its CA in <workdir>/ca.crt) and a kubeconfig for it."""
     teach_emulator()

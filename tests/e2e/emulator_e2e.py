@@ -24,11 +24,13 @@ Env: GANTRY_E2E_IMAGE=<tag> uses an image already in the e2e dockerd
 instead of building one; GANTRY_CACHE (default /var/cache/gantry) holds the
 dockerd data root kept between runs, so the image build is cached.
 """
+import fcntl
 import http.server
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -245,7 +247,16 @@ def kubectl(em, *args, stdin=None):
     return r.stdout.decode()
 
 
+def on_alarm(signum, frame):
+    raise Fail("the e2e took longer than its %d s budget" % BUDGET)
+
+
+BUDGET = int(os.environ.get("GANTRY_E2E_BUDGET", "600"))  # a first image build takes about 2 min of it
+
+
 def main():
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(BUDGET)
     work = tempfile.mkdtemp(prefix="gantry-e2e-")
     cleanups = []
     pods = []
@@ -284,8 +295,17 @@ def main():
         em.apply(svc)
 
         step("dockerd and the gantry image")
+        # The data root is kept between runs (the image build is cached
+        # there); a second run at the same time would kill this one's
+        # daemon, so runs take turns.
+        os.makedirs(CACHE, exist_ok=True)
+        lock = open(os.path.join(CACHE, "dockerd-e2e.lock"), "w")
+        cleanups.append(lock.close)
+        fcntl.flock(lock, fcntl.LOCK_EX)
         d = dockerenv.Dockerd(root=os.path.join(CACHE, "dockerd-e2e"), live_restore=False, keep=True).start()
         cleanups.append(d.stop)
+        for c in d.docker("ps", "-aq").stdout.decode().split():  # left by an interrupted run
+            d.docker("rm", "-f", c, check=False)
         image = os.environ.get("GANTRY_E2E_IMAGE")
         if not image:
             env = dict(os.environ, DOCKER_HOST=d.host, GANTRY_CACHE=CACHE)
@@ -471,6 +491,7 @@ spec:
             print("--- logs of %s\n%s" % (p.name, p.logs()), file=sys.stderr)
         return 1
     finally:
+        signal.alarm(0)
         for c in reversed(cleanups):
             try:
                 c()

@@ -43,6 +43,7 @@ def emu(tmp_path_factory):
     e = cluster.start_emulator(str(tmp_path_factory.mktemp("apiserver")))
     yield e
     e.stop()
+    cluster.forget_chart_kinds()
 
 
 def docs_of(text):

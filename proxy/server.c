@@ -468,8 +468,8 @@ static void worker_free(struct worker *w)
                                  &w->subrequest_timeout, &w->subrequest_defer};
     for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++)
         h2o_timeout_dispose(w->loop, timeouts[i]);
-    for (uint32_t i = 0; i < w->n_backoff; i++)
-        h2o_timeout_dispose(w->loop, &w->backoff[i]);
+    for (uint32_t i = 0; i < w->n_timeouts; i++)
+        h2o_timeout_dispose(w->loop, &w->timeouts[i]);
     h2o_evloop_destroy(w->loop);
     free(w->eps);
     w->eps = NULL;
@@ -564,4 +564,22 @@ void server_stop(void)
     }
     free(entrypoints);
     entrypoints = NULL;
+}
+
+h2o_timeout_t *worker_timeout_list(struct worker *w, uint64_t ms)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 0; i < w->n_timeouts; i++) {
+        if (w->timeouts_ms[i] == ms)
+            return &w->timeouts[i];
+        uint64_t di = w->timeouts_ms[i] > ms ? w->timeouts_ms[i] - ms : ms - w->timeouts_ms[i];
+        uint64_t db = w->timeouts_ms[best] > ms ? w->timeouts_ms[best] - ms : ms - w->timeouts_ms[best];
+        if (di < db)
+            best = i;
+    }
+    if (w->n_timeouts == sizeof(w->timeouts) / sizeof(w->timeouts[0]))
+        return &w->timeouts[best];
+    h2o_timeout_init(w->loop, &w->timeouts[w->n_timeouts], ms);
+    w->timeouts_ms[w->n_timeouts] = ms;
+    return &w->timeouts[w->n_timeouts++];
 }

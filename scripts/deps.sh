@@ -30,6 +30,7 @@ test_pkgs=(
   haproxy
   python3-brotli python3-zstandard
   apache2-utils
+  sslscan
   golang-go
   golang-github-masterminds-sprig-dev
   golang-github-xeipuuv-gojsonschema-dev

@@ -13,5 +13,11 @@ const struct mw_type *const middleware_types[] = {
     &mw_basic_auth,
     &mw_digest_auth,
     &mw_headers,
+    &mw_replace_path,
+    &mw_replace_path_regex,
+    &mw_strip_prefix_regex,
+    &mw_redirect_regex,
+    &mw_encoded_characters,
+    &mw_content_type,
     NULL,
 };

@@ -20,5 +20,11 @@ extern const struct mw_type mw_compress;
 extern const struct mw_type mw_basic_auth;
 extern const struct mw_type mw_digest_auth;
 extern const struct mw_type mw_headers;
+extern const struct mw_type mw_replace_path;
+extern const struct mw_type mw_replace_path_regex;
+extern const struct mw_type mw_strip_prefix_regex;
+extern const struct mw_type mw_redirect_regex;
+extern const struct mw_type mw_encoded_characters;
+extern const struct mw_type mw_content_type;
 
 #endif

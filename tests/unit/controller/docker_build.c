@@ -18,6 +18,7 @@ static const char *const cases[] = {"host_network",   "defaults",          "comp
                                     /* one per line from here: merges stay clean */
                                     "auth_middlewares",
                                     "middleware_headers",
+                                    "path_middlewares",
 };
 
 static char *slurp(const char *path, size_t *len)

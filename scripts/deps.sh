@@ -31,6 +31,10 @@ test_pkgs=(
   python3-brotli python3-zstandard
   apache2-utils
   sslscan
+  golang-go
+  golang-github-masterminds-sprig-dev
+  golang-github-xeipuuv-gojsonschema-dev
+  golang-k8s-sigs-yaml-dev
 )
 
 case "${1:-all}" in

@@ -19,5 +19,6 @@ const struct mw_type *const middleware_types[] = {
     &mw_redirect_regex,
     &mw_encoded_characters,
     &mw_content_type,
+    &mw_buffering,
     NULL,
 };

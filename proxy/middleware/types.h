@@ -27,4 +27,6 @@ extern const struct mw_type mw_redirect_regex;
 extern const struct mw_type mw_encoded_characters;
 extern const struct mw_type mw_content_type;
 
+extern const struct mw_type mw_buffering;
+
 #endif

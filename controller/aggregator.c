@@ -50,6 +50,12 @@ static struct ptr_vec errors;    /* char * */
 static struct ptr_vec signatures; /* struct signature *, sorted by name */
 
 static void compile(void);
+static aggregator_compile_hook_cb compile_hook;
+
+void aggregator_set_compile_hook(aggregator_compile_hook_cb cb)
+{
+    compile_hook = cb;
+}
 
 /* What identifies a router's compiled form, to count changed routers. */
 struct signature {
@@ -1075,6 +1081,8 @@ static void compile(void)
     release_transports(&b);
     table_finish(b.t);
     publish_swap(b.t);
+    if (compile_hook != NULL)
+        compile_hook(latest, n_providers);
     gettimeofday(&t1, NULL); /* the change is live: what follows is bookkeeping */
     uint64_t us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (uint64_t)(t1.tv_usec - t0.tv_usec);
     finish_snapshot(&b);

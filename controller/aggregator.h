@@ -30,6 +30,12 @@ void aggregator_submit(struct model *m);
 /* Compiles now if anything is pending (tests, shutdown). */
 void aggregator_flush(void);
 
+/* Called at the end of every compile with each provider's latest model
+ * (the ACME manager takes the routers' certResolver domains from it). The
+ * hook must not submit a model from inside the call. */
+typedef void (*aggregator_compile_hook_cb)(struct model *const *models, size_t n);
+void aggregator_set_compile_hook(aggregator_compile_hook_cb cb);
+
 /* What the last compile produced, for logs, tests and the API. */
 struct aggregator_stats {
     uint64_t compiles;

@@ -23,6 +23,7 @@
 #include "../proxy/stats.h"
 #include "../proxy/status.h"
 #include "../proxy/tls.h"
+#include "acme/acme_manager.h"
 #include "aggregator.h"
 #include "cli_healthcheck.h"
 #include "provider_docker.h"
@@ -132,6 +133,15 @@ static int run(struct static_config *c)
         return 1;
     }
 
+    struct acme_manager_options mo = {.resolvers = c->resolvers,
+                                      .n_resolvers = c->n_resolvers,
+                                      .entrypoints = names,
+                                      .n_entrypoints = c->n_entrypoints};
+    if (acme_manager_start(&mo, &d) != 0) {
+        log_error("%s", d.msg);
+        return 1;
+    }
+
     if (server_start(&d) != 0 || watcher_start(&d) != 0) {
         log_error("%s", d.msg);
         return 1;
@@ -165,6 +175,7 @@ static int run(struct static_config *c)
     provider_file_stop();
     provider_docker_stop();
     provider_kubernetes_stop();
+    acme_manager_stop();
     aggregator_shutdown();
     accesslog_close();
     status_shutdown();

@@ -756,11 +756,7 @@ static int router_priority(struct dctx *c, void *obj, const struct tree_node *v)
 static int tls_cert_resolver(struct dctx *c, void *obj, const struct tree_node *v)
 {
     struct model_router_tls *t = obj;
-    if (get_string(c, v, &t->cert_resolver) != 0)
-        return -1;
-    decode_report_warn(c->rep, v, "%s: tls.certResolver '%s' is accepted but ACME is not implemented yet; the router is served "
-                                  "with the configured or default certificate", c->object, t->cert_resolver ? t->cert_resolver : "");
-    return 0;
+    return get_string(c, v, &t->cert_resolver); /* resolved by the ACME manager */
 }
 
 static int tls_options(struct dctx *c, void *obj, const struct tree_node *v)

@@ -620,6 +620,112 @@ static int limits_key(struct sctx *s, void *obj, const struct tree_node *v)
 
 INT_KEY(workers_key, struct static_config, proxy.n_workers, uint32_t, 256)
 
+/* ---- certificatesResolvers ---- */
+
+STRING_KEY(acme_email, struct acme_resolver_config, email)
+STRING_KEY(acme_ca_server, struct acme_resolver_config, ca_server)
+STRING_KEY(acme_storage, struct acme_resolver_config, storage)
+STRING_KEY(acme_key_type, struct acme_resolver_config, key_type)
+STRING_KEY(acme_preferred_chain, struct acme_resolver_config, preferred_chain)
+STRING_KEY(acme_eab_kid, struct acme_resolver_config, eab_kid)
+STRING_KEY(acme_eab_hmac, struct acme_resolver_config, eab_hmac)
+STRING_KEY(acme_http_ep, struct acme_resolver_config, http_entrypoint)
+
+static int acme_duration(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return to_int(s, v, 1, 24 * 365 * 100, &((struct acme_resolver_config *)obj)->certificates_duration_h);
+}
+
+static const struct skey acme_eab_keys[] = {{"kid", acme_eab_kid}, {"hmacEncoded", acme_eab_hmac}, {NULL, NULL}};
+static int acme_eab(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, acme_eab_keys);
+}
+
+static const struct skey acme_http_keys[] = {{"entryPoint", acme_http_ep}, {"delay", NULL}, {NULL, NULL}};
+static int acme_http(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    ((struct acme_resolver_config *)obj)->http_challenge = true;
+    return walk(s, obj, v, acme_http_keys);
+}
+
+static int acme_tls(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)s;
+    (void)v;
+    ((struct acme_resolver_config *)obj)->tls_challenge = true;
+    return 0;
+}
+
+static int acme_dns(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    char where[512];
+    return diag_set(s->d, "%s: '%s': the DNS-01 challenge is not implemented by gantry (use httpChallenge or tlsChallenge)",
+                    tree_where(v, where, sizeof(where)), s->path);
+}
+
+static const struct skey acme_keys[] = {{"email", acme_email},
+                                        {"caServer", acme_ca_server},
+                                        {"storage", acme_storage},
+                                        {"keyType", acme_key_type},
+                                        {"certificatesDuration", acme_duration},
+                                        {"preferredChain", acme_preferred_chain},
+                                        {"eab", acme_eab},
+                                        {"httpChallenge", acme_http},
+                                        {"tlsChallenge", acme_tls},
+                                        {"dnsChallenge", acme_dns},
+                                        {"clientTimeout", NULL},
+                                        {"clientResponseHeaderTimeout", NULL},
+                                        {"caCertificates", NULL},
+                                        {"caSystemCertPool", NULL},
+                                        {"caServerName", NULL},
+                                        {"profile", NULL},
+                                        {"emailAddresses", NULL},
+                                        {"disableCommonName", NULL},
+                                        {NULL, NULL}};
+
+static int resolver_acme(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, acme_keys);
+}
+
+static const struct skey resolver_keys[] = {{"acme", resolver_acme}, {"tailscale", NULL}, {NULL, NULL}};
+
+/* A map of resolver names, each with its "acme" block (Traefik's
+ * certificatesResolvers). Defaults are Traefik's: Let's Encrypt's
+ * production directory, acme.json, EC256, 2160 hours. */
+static int resolvers_key(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    char where[512];
+    if (v->kind == TREE_NULL)
+        return 0;
+    if (v->kind != TREE_MAP)
+        return diag_set(s->d, "%s: certificatesResolvers must be a mapping of names", tree_where(v, where, sizeof(where)));
+    struct static_config *c = s->c;
+    c->resolvers = arena_alloc(&c->arena, (v->n ? v->n : 1) * sizeof(*c->resolvers));
+    c->n_resolvers = 0;
+    const char *saved = s->path;
+    for (size_t i = 0; i < v->n; i++) {
+        struct acme_resolver_config *r = &c->resolvers[c->n_resolvers];
+        *r = (struct acme_resolver_config){.name = arena_strdup(&c->arena, v->keys[i]),
+                                           .ca_server = "https://acme-v02.api.letsencrypt.org/directory",
+                                           .storage = "acme.json",
+                                           .key_type = "EC256",
+                                           .certificates_duration_h = 2160};
+        s->path = arena_printf(&c->arena, "certificatesResolvers.%s", v->keys[i]);
+        if (walk(s, r, v->items[i], resolver_keys) != 0)
+            return -1;
+        if (!r->http_challenge && !r->tls_challenge)
+            return diag_set(s->d, "%s: certificate resolver '%s' needs httpChallenge or tlsChallenge",
+                            tree_where(v->items[i], where, sizeof(where)), r->name);
+        c->n_resolvers++;
+    }
+    s->path = saved;
+    return 0;
+}
+
 static const struct skey root_keys[] = {{"entryPoints", entrypoints_key},
                                         {"providers", providers_key},
                                         {"serversTransport", servers_transport_key},
@@ -632,7 +738,7 @@ static const struct skey root_keys[] = {{"entryPoints", entrypoints_key},
                                         {"metrics", NULL},
                                         {"ping", NULL},
                                         {"tracing", NULL},
-                                        {"certificatesResolvers", NULL},
+                                        {"certificatesResolvers", resolvers_key},
                                         {"global", NULL},
                                         {"experimental", NULL},
                                         {"hostResolver", NULL},

@@ -14,6 +14,16 @@
 #include "../common/diag.h"
 #include "../proxy/server.h"
 
+/* certificatesResolvers.<name>.acme (Traefik's keys) */
+struct acme_resolver_config {
+    const char *name;
+    const char *email, *ca_server, *storage, *key_type, *preferred_chain;
+    const char *eab_kid, *eab_hmac;
+    int64_t certificates_duration_h; /* 2160 unless set */
+    bool http_challenge, tls_challenge, dns_challenge;
+    const char *http_entrypoint;
+};
+
 struct static_config {
     struct arena arena;
     const char *config_file;
@@ -57,6 +67,9 @@ struct static_config {
         const char *file_path;
         const char *format; /* common | json */
     } access_log;
+
+    struct acme_resolver_config *resolvers;
+    size_t n_resolvers;
 
     bool show_help, show_version;
     struct ptr_vec warnings; /* char *: unknown keys and the like */

@@ -12,6 +12,7 @@
 
 #include "../common/log.h"
 #include "accesslog.h"
+#include "acme_challenge.h"
 #include "conntrack.h"
 #include "forwarded.h"
 #include "match.h"
@@ -226,6 +227,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         req->authority = h2o_iovec_init("", 0);
     if (client.ct != NULL && !conntrack_request_start(client.ct, req))
         return reply(req, w, &client, 429, "Too Many Requests", "too many requests on this connection\n", true);
+    /* ACME HTTP-01 comes before routers, redirects and middlewares (Traefik's order); one
+     * atomic load when no challenge is pending */
+    const char *keyauth =
+        acme_challenge_answer((int)h->ep->index, req->path.base, req->query_at != SIZE_MAX ? req->query_at : req->path.len);
+    if (keyauth != NULL)
+        return reply(req, w, &client, 200, "OK", keyauth, false);
     const char *bad = request_check(req);
     h2o_iovec_t path;
     if (bad == NULL)

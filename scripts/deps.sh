@@ -28,6 +28,7 @@ test_pkgs=(
   clang libclang-rt-14-dev
   python3-grpcio
   haproxy
+  pebble
   python3-brotli python3-zstandard
   apache2-utils
   sslscan

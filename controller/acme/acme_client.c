@@ -1,0 +1,633 @@
+/*
+ * The ACME order flow as a state machine (see acme_client.h).
+ *
+ * One transfer is in flight at a time per client. A POST needs a nonce:
+ * the last Replay-Nonce seen, else one from newNonce first. A badNonce
+ * answer carries a fresh nonce, so the same request is signed again and
+ * resent (up to MAX_BAD_NONCE times). Steps:
+ *
+ *   DIRECTORY -> [NONCE] -> ACCOUNT (newAccount; onlyReturnExisting is not
+ *   needed: a known key returns the existing account) -> ORDER ->
+ *   AUTHZ (each, POST-as-GET) -> CHALLENGE (respond) -> POLL_AUTHZ ->
+ *   FINALIZE (CSR) -> POLL_ORDER -> CERT (download)
+ */
+#include "acme_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <openssl/hmac.h>
+
+#include "../../common/arena.h"
+#include "../../common/log.h"
+#include "../curl_body.h"
+#include "../watcher.h"
+#include "acme_crypto.h"
+
+#define MAX_BODY (1024 * 1024)
+#define MAX_BAD_NONCE 20
+#define MAX_POLLS 60
+#define POLL_MS 500
+#define TIMEOUT_MS 30000L
+
+enum step { S_IDLE, S_DIRECTORY, S_NONCE, S_ACCOUNT, S_ORDER, S_AUTHZ, S_CHALLENGE, S_POLL_AUTHZ, S_FINALIZE, S_POLL_ORDER, S_CERT };
+
+struct acme_client {
+    struct acme_client_config cfg;
+    char *directory_url, *email, *eab_kid, *eab_hmac, *preferred_chain;
+    EVP_PKEY *key;
+    char *kid, *thumb;
+    char *new_nonce_url, *new_account_url, *new_order_url;
+    char *nonce;
+
+    /* the transfer in flight */
+    CURL *easy;
+    struct curl_slist *headers;
+    struct curl_body in;
+    char *out;
+    char location[1024], replay_nonce[256];
+    enum step step, resume; /* resume: the step a NONCE fetch or DIRECTORY was for */
+    char *post_url, *post_payload;
+    int bad_nonce;
+    struct watcher_timer *timer;
+
+    /* the order */
+    char **names;
+    size_t n_names;
+    char *key_type;
+    EVP_PKEY *cert_key;
+    char *order_url, *finalize_url, *cert_url;
+    char **authz;
+    size_t n_authz, i_authz;
+    char *chall_url, *chall_token, *chall_domain;
+    int polls;
+    acme_order_cb done;
+    void *done_data;
+};
+
+static void fail(struct acme_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void next(struct acme_client *c);
+
+static void set(char **p, const char *v)
+{
+    free(*p);
+    *p = v ? mem_strdup(v) : NULL;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *data)
+{
+    struct acme_client *c = data;
+    size_t len = size * n, k;
+    char *dst = NULL;
+    size_t cap = 0;
+    if (len > 13 && strncasecmp(p, "Replay-Nonce:", 13) == 0)
+        k = 13, dst = c->replay_nonce, cap = sizeof(c->replay_nonce);
+    else if (len > 9 && strncasecmp(p, "Location:", 9) == 0)
+        k = 9, dst = c->location, cap = sizeof(c->location);
+    if (dst != NULL) {
+        while (k < len && (p[k] == ' ' || p[k] == '\t'))
+            k++;
+        size_t e = len;
+        while (e > k && (p[e - 1] == '\r' || p[e - 1] == '\n' || p[e - 1] == ' '))
+            e--;
+        if (e - k < cap) {
+            memcpy(dst, p + k, e - k);
+            dst[e - k] = '\0';
+        }
+    }
+    return len;
+}
+
+static void end_transfer(struct acme_client *c)
+{
+    if (c->easy) {
+        watcher_remove_transfer(c->easy);
+        curl_easy_cleanup(c->easy);
+        c->easy = NULL;
+    }
+    curl_slist_free_all(c->headers);
+    c->headers = NULL;
+    free(c->out);
+    c->out = NULL;
+    curl_body_reset(&c->in, MAX_BODY);
+}
+
+static void on_done(CURL *easy, CURLcode rc, void *data);
+
+/* Starts a request: GET (<body> NULL, !head), HEAD (<head>) or a JWS POST. */
+static void start(struct acme_client *c, const char *url, const char *body, bool head)
+{
+    end_transfer(c);
+    c->location[0] = c->replay_nonce[0] = '\0';
+    CURL *e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "gantry-acme");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_body_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &c->in);
+    if (c->cfg.ca_blob) {
+        struct curl_blob b = {.data = (void *)c->cfg.ca_blob, .len = c->cfg.ca_blob_len, .flags = CURL_BLOB_COPY};
+        curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+    }
+    if (head)
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    if (body) {
+        c->out = mem_strdup(body);
+        c->headers = curl_slist_append(NULL, "Content-Type: application/jose+json");
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->out);
+    }
+    c->easy = e;
+    watcher_add_transfer(e, on_done, c);
+}
+
+/* External account binding (RFC 8555 7.3.4): the account JWK signed with the CA's MAC key. */
+static char *eab_object(struct acme_client *c)
+{
+    size_t klen;
+    unsigned char *key = acme_b64_decode(c->eab_hmac, &klen);
+    if (key == NULL)
+        return NULL;
+    char *jwk = acme_jwk(c->key);
+    char header[1024];
+    snprintf(header, sizeof(header), "{\"alg\":\"HS256\",\"kid\":\"%s\",\"url\":\"%s\"}", c->eab_kid, c->new_account_url);
+    char *ph = acme_b64url((const unsigned char *)header, strlen(header));
+    char *pp = acme_b64url((const unsigned char *)jwk, strlen(jwk));
+    size_t in_len = strlen(ph) + strlen(pp) + 2;
+    char *input = mem_alloc(in_len);
+    snprintf(input, in_len, "%s.%s", ph, pp);
+    unsigned char mac[32];
+    unsigned int mlen = 0;
+    HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)input, strlen(input), mac, &mlen);
+    char *sig = acme_b64url(mac, mlen);
+    size_t on = in_len + strlen(sig) + 64;
+    char *out = mem_alloc(on);
+    snprintf(out, on, "{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}", ph, pp, sig);
+    free(key);
+    free(jwk);
+    free(ph);
+    free(pp);
+    free(input);
+    free(sig);
+    return out;
+}
+
+/* A signed POST of <payload> ("" = POST-as-GET) to <url> as step <s>. */
+static void post(struct acme_client *c, enum step s, const char *url, const char *payload)
+{
+    if (c->post_url != url)
+        set(&c->post_url, url);
+    if (c->post_payload != payload)
+        set(&c->post_payload, payload);
+    c->step = s;
+    if (c->nonce == NULL) {
+        c->resume = s;
+        c->step = S_NONCE;
+        start(c, c->new_nonce_url, NULL, true);
+        return;
+    }
+    char *jws = acme_jws(c->key, s == S_ACCOUNT ? NULL : c->kid, c->nonce, c->post_url, c->post_payload);
+    free(c->nonce);
+    c->nonce = NULL; /* each nonce is good for one request */
+    if (jws == NULL) {
+        fail(c, "could not sign a request");
+        return;
+    }
+    start(c, c->post_url, jws, false);
+    free(jws);
+}
+
+static void clear_order(struct acme_client *c)
+{
+    if (c->chall_token && c->cfg.on_challenge)
+        c->cfg.on_challenge(c->cfg.data, c->chall_domain, c->chall_token, NULL, false);
+    for (size_t i = 0; i < c->n_names; i++)
+        free(c->names[i]);
+    free(c->names);
+    c->names = NULL;
+    c->n_names = 0;
+    for (size_t i = 0; i < c->n_authz; i++)
+        free(c->authz[i]);
+    free(c->authz);
+    c->authz = NULL;
+    c->n_authz = c->i_authz = 0;
+    EVP_PKEY_free(c->cert_key);
+    c->cert_key = NULL;
+    set(&c->key_type, NULL);
+    set(&c->order_url, NULL);
+    set(&c->finalize_url, NULL);
+    set(&c->cert_url, NULL);
+    set(&c->chall_url, NULL);
+    set(&c->chall_token, NULL);
+    set(&c->chall_domain, NULL);
+    c->step = S_IDLE;
+}
+
+static void finish(struct acme_client *c, const char *error, const char *cert_pem, const char *key_pem)
+{
+    acme_order_cb done = c->done;
+    void *data = c->done_data;
+    end_transfer(c);
+    watcher_timer_cancel(c->timer);
+    clear_order(c);
+    c->done = NULL;
+    if (done)
+        done(data, error, cert_pem, key_pem);
+}
+
+static void fail(struct acme_client *c, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    finish(c, msg, NULL, NULL);
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* The problem document of a failed answer, for messages (RFC 8555 6.7). */
+static void problem_text(const cJSON *j, char *buf, size_t len)
+{
+    const char *type = str(j, "type"), *detail = str(j, "detail");
+    snprintf(buf, len, "%s%s%s", type ? type : "no problem document", detail ? ": " : "", detail ? detail : "");
+}
+
+static void start_order(struct acme_client *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *ids = cJSON_AddArrayToObject(o, "identifiers");
+    for (size_t i = 0; i < c->n_names; i++) {
+        cJSON *id = cJSON_CreateObject();
+        cJSON_AddStringToObject(id, "type", "dns");
+        cJSON_AddStringToObject(id, "value", c->names[i]);
+        cJSON_AddItemToArray(ids, id);
+    }
+    char *payload = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    post(c, S_ORDER, c->new_order_url, payload);
+    free(payload);
+}
+
+static void start_account(struct acme_client *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "termsOfServiceAgreed", 1);
+    if (c->email && *c->email) {
+        char mail[512];
+        snprintf(mail, sizeof(mail), "mailto:%s", c->email);
+        cJSON *contact = cJSON_AddArrayToObject(o, "contact");
+        cJSON_AddItemToArray(contact, cJSON_CreateString(mail));
+    }
+    if (c->eab_kid && c->eab_hmac) {
+        char *eab = eab_object(c);
+        if (eab == NULL) {
+            cJSON_Delete(o);
+            fail(c, "eab.hmacEncoded is not valid base64");
+            return;
+        }
+        cJSON_AddItemToObject(o, "externalAccountBinding", cJSON_Parse(eab));
+        free(eab);
+    }
+    char *payload = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    post(c, S_ACCOUNT, c->new_account_url, payload);
+    free(payload);
+}
+
+/* Where the flow goes when nothing is in flight: the prerequisites first. */
+static void next(struct acme_client *c)
+{
+    if (c->new_order_url == NULL) {
+        c->step = S_DIRECTORY;
+        start(c, c->directory_url, NULL, false);
+    } else if (c->kid == NULL) {
+        start_account(c);
+    } else {
+        start_order(c);
+    }
+}
+
+static void on_poll_timer(void *data)
+{
+    struct acme_client *c = data;
+    if (c->step == S_POLL_AUTHZ)
+        post(c, S_POLL_AUTHZ, c->authz[c->i_authz], "");
+    else if (c->step == S_POLL_ORDER)
+        post(c, S_POLL_ORDER, c->order_url, "");
+}
+
+static void poll_later(struct acme_client *c, enum step s)
+{
+    end_transfer(c);
+    c->step = s;
+    if (++c->polls > MAX_POLLS) {
+        fail(c, "the CA did not complete %s in time", s == S_POLL_AUTHZ ? "the authorization" : "the order");
+        return;
+    }
+    watcher_timer_arm(c->timer, POLL_MS);
+}
+
+static void next_authz(struct acme_client *c)
+{
+    if (c->chall_token && c->cfg.on_challenge)
+        c->cfg.on_challenge(c->cfg.data, c->chall_domain, c->chall_token, NULL, false);
+    set(&c->chall_token, NULL);
+    set(&c->chall_domain, NULL);
+    if (c->i_authz < c->n_authz) {
+        c->polls = 0;
+        post(c, S_AUTHZ, c->authz[c->i_authz], "");
+        return;
+    }
+    /* every authorization is valid: finalize with a CSR */
+    c->cert_key = acme_key_new(c->key_type);
+    char *csr = c->cert_key ? acme_csr(c->cert_key, (const char *const *)c->names, c->n_names) : NULL;
+    if (csr == NULL) {
+        fail(c, "could not make the certificate key or CSR (%s)", c->key_type);
+        return;
+    }
+    char payload[16384];
+    snprintf(payload, sizeof(payload), "{\"csr\":\"%s\"}", csr);
+    free(csr);
+    c->polls = 0;
+    post(c, S_FINALIZE, c->finalize_url, payload);
+}
+
+static void on_authz(struct acme_client *c, cJSON *j)
+{
+    const char *status = str(j, "status");
+    const cJSON *ident = cJSON_GetObjectItemCaseSensitive(j, "identifier");
+    const char *domain = str(ident, "value");
+    if (status && strcmp(status, "valid") == 0) { /* reused from an earlier order */
+        c->i_authz++;
+        next_authz(c);
+        return;
+    }
+    if (!status || strcmp(status, "pending") != 0) {
+        fail(c, "authorization for %s is %s", domain ? domain : "?", status ? status : "unreadable");
+        return;
+    }
+    const char *want = c->cfg.challenge == ACME_HTTP01 ? "http-01" : "tls-alpn-01";
+    const cJSON *ch;
+    cJSON_ArrayForEach(ch, cJSON_GetObjectItemCaseSensitive(j, "challenges"))
+    {
+        const char *type = str(ch, "type");
+        if (type && strcmp(type, want) == 0 && str(ch, "url") && str(ch, "token")) {
+            set(&c->chall_url, str(ch, "url"));
+            set(&c->chall_token, str(ch, "token"));
+            set(&c->chall_domain, domain);
+            char *ka = acme_client_keyauth(c, c->chall_token);
+            if (c->cfg.on_challenge)
+                c->cfg.on_challenge(c->cfg.data, domain, c->chall_token, ka, true);
+            free(ka);
+            post(c, S_CHALLENGE, c->chall_url, "{}");
+            return;
+        }
+    }
+    fail(c, "the CA offers no %s challenge for %s", want, domain ? domain : "?");
+}
+
+static void on_authz_polled(struct acme_client *c, cJSON *j)
+{
+    const char *status = str(j, "status");
+    if (status && strcmp(status, "valid") == 0) {
+        c->i_authz++;
+        next_authz(c);
+    } else if (status && strcmp(status, "pending") == 0) {
+        poll_later(c, S_POLL_AUTHZ);
+    } else {
+        /* the failed challenge's error says why (RFC 8555 7.1.4) */
+        char why[768] = "no detail";
+        const cJSON *ch;
+        cJSON_ArrayForEach(ch, cJSON_GetObjectItemCaseSensitive(j, "challenges"))
+        {
+            const cJSON *err = cJSON_GetObjectItemCaseSensitive(ch, "error");
+            if (cJSON_IsObject(err))
+                problem_text(err, why, sizeof(why));
+        }
+        fail(c, "%s challenge for %s failed (%s): %s", c->cfg.challenge == ACME_HTTP01 ? "HTTP-01" : "TLS-ALPN-01",
+             c->chall_domain ? c->chall_domain : "?", status ? status : "unreadable", why);
+    }
+}
+
+static void on_order_polled(struct acme_client *c, cJSON *j)
+{
+    const char *status = str(j, "status");
+    if (status && strcmp(status, "valid") == 0 && str(j, "certificate")) {
+        set(&c->cert_url, str(j, "certificate"));
+        post(c, S_CERT, c->cert_url, "");
+    } else if (status && (strcmp(status, "processing") == 0 || strcmp(status, "ready") == 0 || strcmp(status, "pending") == 0)) {
+        poll_later(c, S_POLL_ORDER);
+    } else {
+        char why[768] = "";
+        problem_text(cJSON_GetObjectItemCaseSensitive(j, "error"), why, sizeof(why));
+        fail(c, "order is %s: %s", status ? status : "unreadable", why);
+    }
+}
+
+static void on_new_order(struct acme_client *c, cJSON *j)
+{
+    const char *fin = str(j, "finalize");
+    const cJSON *authz = cJSON_GetObjectItemCaseSensitive(j, "authorizations");
+    if (!fin || !cJSON_IsArray(authz) || !c->location[0]) {
+        fail(c, "the CA's order has no finalize URL, authorizations or Location");
+        return;
+    }
+    set(&c->order_url, c->location);
+    set(&c->finalize_url, fin);
+    size_t n = (size_t)cJSON_GetArraySize(authz);
+    c->authz = mem_calloc(n ? n : 1, sizeof(char *));
+    const cJSON *a;
+    cJSON_ArrayForEach(a, authz)
+    {
+        if (cJSON_IsString(a))
+            c->authz[c->n_authz++] = mem_strdup(a->valuestring);
+    }
+    c->i_authz = 0;
+    next_authz(c);
+}
+
+/* The answer of <c->step> arrived (status, body and headers in <c>). */
+static void on_done(CURL *easy, CURLcode rc, void *data)
+{
+    struct acme_client *c = data;
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    if (c->replay_nonce[0])
+        set(&c->nonce, c->replay_nonce);
+    if (rc != CURLE_OK) {
+        fail(c, "%s: %s", c->post_url && c->step != S_DIRECTORY && c->step != S_NONCE ? c->post_url : c->directory_url,
+             curl_easy_strerror(rc));
+        return;
+    }
+    if (c->step == S_CERT && status == 200) {
+        char *pem = mem_strdup(c->in.data ? c->in.data : "");
+        char *key = acme_key_pem(c->cert_key);
+        finish(c, NULL, pem, key);
+        free(pem);
+        free(key);
+        return;
+    }
+    cJSON *j = c->in.data ? cJSON_Parse(c->in.data) : NULL;
+    if (status >= 400) {
+        const char *type = str(j, "type");
+        if (status == 400 && type && strcmp(type, "urn:ietf:params:acme:error:badNonce") == 0 && c->nonce &&
+            ++c->bad_nonce <= MAX_BAD_NONCE) {
+            log_debug("acme: badNonce from %s, signing again with the fresh nonce", c->post_url);
+            cJSON_Delete(j);
+            post(c, c->step, c->post_url, c->post_payload);
+            return;
+        }
+        char why[768];
+        problem_text(j, why, sizeof(why));
+        cJSON_Delete(j);
+        fail(c, "HTTP %ld from %s: %s", status, c->step == S_DIRECTORY ? c->directory_url : c->post_url, why);
+        return;
+    }
+    c->bad_nonce = 0;
+    enum step s = c->step;
+    if (s != S_NONCE && s != S_CHALLENGE && j == NULL) {
+        fail(c, "unreadable answer (HTTP %ld) from %s", status, s == S_DIRECTORY ? c->directory_url : c->post_url);
+        return;
+    }
+    switch (s) {
+    case S_DIRECTORY:
+        set(&c->new_nonce_url, str(j, "newNonce"));
+        set(&c->new_account_url, str(j, "newAccount"));
+        set(&c->new_order_url, str(j, "newOrder"));
+        if (!c->new_nonce_url || !c->new_account_url || !c->new_order_url) {
+            set(&c->new_order_url, NULL);
+            fail(c, "the directory %s lacks newNonce, newAccount or newOrder", c->directory_url);
+            break;
+        }
+        next(c);
+        break;
+    case S_NONCE:
+        if (c->nonce == NULL) {
+            fail(c, "newNonce gave no Replay-Nonce");
+            break;
+        }
+        post(c, c->resume, c->post_url, c->post_payload);
+        break;
+    case S_ACCOUNT:
+        if (!c->location[0]) {
+            fail(c, "newAccount gave no Location");
+            break;
+        }
+        set(&c->kid, c->location);
+        if (c->cfg.on_account)
+            c->cfg.on_account(c->cfg.data, c->kid);
+        next(c);
+        break;
+    case S_ORDER:
+        on_new_order(c, j);
+        break;
+    case S_AUTHZ:
+        on_authz(c, j);
+        break;
+    case S_CHALLENGE:
+        c->polls = 0;
+        post(c, S_POLL_AUTHZ, c->authz[c->i_authz], "");
+        break;
+    case S_POLL_AUTHZ:
+        on_authz_polled(c, j);
+        break;
+    case S_FINALIZE:
+    case S_POLL_ORDER:
+        on_order_polled(c, j);
+        break;
+    default:
+        fail(c, "unexpected answer");
+        break;
+    }
+    cJSON_Delete(j);
+}
+
+struct acme_client *acme_client_new(const struct acme_client_config *cfg, EVP_PKEY *account_key, const char *account_url)
+{
+    struct acme_client *c = mem_calloc(1, sizeof(*c));
+    c->cfg = *cfg;
+    c->directory_url = mem_strdup(cfg->directory_url);
+    c->email = cfg->email ? mem_strdup(cfg->email) : NULL;
+    c->eab_kid = cfg->eab_kid ? mem_strdup(cfg->eab_kid) : NULL;
+    c->eab_hmac = cfg->eab_hmac ? mem_strdup(cfg->eab_hmac) : NULL;
+    c->preferred_chain = cfg->preferred_chain ? mem_strdup(cfg->preferred_chain) : NULL;
+    c->key = account_key;
+    c->kid = account_url ? mem_strdup(account_url) : NULL;
+    c->thumb = acme_thumbprint(account_key);
+    c->timer = watcher_timer_new(on_poll_timer, c);
+    curl_body_reset(&c->in, MAX_BODY);
+    return c;
+}
+
+void acme_client_free(struct acme_client *c)
+{
+    if (c == NULL)
+        return;
+    end_transfer(c);
+    watcher_timer_free(c->timer);
+    clear_order(c);
+    EVP_PKEY_free(c->key);
+    free(c->directory_url);
+    free(c->email);
+    free(c->eab_kid);
+    free(c->eab_hmac);
+    free(c->preferred_chain);
+    free(c->kid);
+    free(c->thumb);
+    free(c->new_nonce_url);
+    free(c->new_account_url);
+    free(c->new_order_url);
+    free(c->nonce);
+    free(c->post_url);
+    free(c->post_payload);
+    curl_body_reset(&c->in, 0);
+    free(c);
+}
+
+bool acme_client_busy(const struct acme_client *c)
+{
+    return c->step != S_IDLE;
+}
+
+void acme_client_order(struct acme_client *c, const char *const *names, size_t n, const char *key_type, acme_order_cb done,
+                       void *data)
+{
+    clear_order(c);
+    c->names = mem_calloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        c->names[i] = mem_strdup(names[i]);
+    c->n_names = n;
+    c->key_type = mem_strdup(key_type);
+    c->done = done;
+    c->done_data = data;
+    c->bad_nonce = 0;
+    next(c);
+}
+
+char *acme_client_keyauth(struct acme_client *c, const char *token)
+{
+    size_t n = strlen(token) + strlen(c->thumb) + 2;
+    char *out = mem_alloc(n);
+    snprintf(out, n, "%s.%s", token, c->thumb);
+    return out;
+}
+
+EVP_PKEY *acme_client__key(struct acme_client *c)
+{
+    return c->key;
+}

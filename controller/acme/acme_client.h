@@ -1,0 +1,53 @@
+/*
+ * An RFC 8555 client driven by the watcher thread's curl multi handle:
+ * directory, nonces, the account (created or found again from its key),
+ * then one order at a time: authorizations, the challenge, polling,
+ * finalization with a CSR and the certificate download. Every call
+ * returns at once; the outcome arrives through callbacks on the watcher
+ * thread. Nothing here blocks.
+ */
+#ifndef GANTRY_ACME_CLIENT_H
+#define GANTRY_ACME_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+enum acme_challenge_type { ACME_HTTP01, ACME_TLSALPN01 };
+
+/* A challenge to publish (<add>) or withdraw: <token> and its key authorization. */
+typedef void (*acme_challenge_cb)(void *data, const char *domain, const char *token, const char *keyauth, bool add);
+/* The end of an order: <error> NULL and the chain and key as PEM, or why it failed. */
+typedef void (*acme_order_cb)(void *data, const char *error, const char *cert_pem, const char *key_pem);
+/* The account URL became known (to be stored). */
+typedef void (*acme_account_cb)(void *data, const char *account_url);
+
+struct acme_client_config {
+    const char *directory_url;
+    const char *email;      /* may be NULL */
+    const char *eab_kid, *eab_hmac; /* external account binding, both or neither */
+    const char *preferred_chain;    /* issuer CN of an alternate chain to prefer, or NULL */
+    enum acme_challenge_type challenge;
+    const char *ca_blob;    /* PEM trusted for the CA's HTTPS (LEGO_CA_CERTIFICATES), or NULL: the system store */
+    size_t ca_blob_len;
+    acme_challenge_cb on_challenge;
+    acme_account_cb on_account;
+    void *data;
+};
+
+struct acme_client;
+
+/* Takes ownership of <account_key> (ES256); <account_url> may be NULL (found or created). */
+struct acme_client *acme_client_new(const struct acme_client_config *c, EVP_PKEY *account_key, const char *account_url);
+void acme_client_free(struct acme_client *c);
+bool acme_client_busy(const struct acme_client *c);
+/* Orders a certificate for <names> with a new key of <key_type>. One order at a time. */
+void acme_client_order(struct acme_client *c, const char *const *names, size_t n, const char *key_type, acme_order_cb done,
+                       void *data);
+/* The account key (borrowed), to store it. */
+EVP_PKEY *acme_client__key(struct acme_client *c);
+/* The key authorization of <token> (token.thumbprint). malloc'd. */
+char *acme_client_keyauth(struct acme_client *c, const char *token);
+
+#endif

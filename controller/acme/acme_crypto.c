@@ -1,0 +1,319 @@
+/*
+ * ACME cryptography on OpenSSL 3 EVP (see acme_crypto.h). Everything
+ * returned is malloc'd (or an EVP_PKEY the caller frees); nothing here
+ * keeps state.
+ */
+#include "acme_crypto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "../../common/arena.h"
+
+static const char b64url_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static char *encode(const unsigned char *p, size_t len, const char *alphabet, int pad)
+{
+    char *out = mem_alloc(len / 3 * 4 + 5);
+    size_t o = 0, i = 0;
+    for (; i + 2 < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        out[o++] = alphabet[v >> 18 & 63];
+        out[o++] = alphabet[v >> 12 & 63];
+        out[o++] = alphabet[v >> 6 & 63];
+        out[o++] = alphabet[v & 63];
+    }
+    if (len - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        out[o++] = alphabet[v >> 18 & 63];
+        out[o++] = alphabet[v >> 12 & 63];
+        if (pad) {
+            out[o++] = '=';
+            out[o++] = '=';
+        }
+    } else if (len - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        out[o++] = alphabet[v >> 18 & 63];
+        out[o++] = alphabet[v >> 12 & 63];
+        out[o++] = alphabet[v >> 6 & 63];
+        if (pad)
+            out[o++] = '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+char *acme_b64url(const unsigned char *p, size_t len)
+{
+    return encode(p, len, b64url_chars, 0);
+}
+
+char *acme_b64(const unsigned char *p, size_t len)
+{
+    return encode(p, len, b64_chars, 1);
+}
+
+unsigned char *acme_b64_decode(const char *s, size_t *len)
+{
+    size_t n = strlen(s);
+    unsigned char *out = mem_alloc(n / 4 * 3 + 3);
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '=' || c == '\n' || c == '\r')
+            continue;
+        const char *at = strchr(b64_chars, c);
+        if (at == NULL || c == '\0') {
+            /* acme.json written by other tools may use the URL alphabet */
+            at = strchr(b64url_chars, c);
+            if (at == NULL) {
+                free(out);
+                return NULL;
+            }
+            at = b64_chars + (at - b64url_chars);
+        }
+        acc = acc << 6 | (uint32_t)(at - b64_chars);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    *len = o;
+    return out;
+}
+
+int acme_key_type_valid(const char *type)
+{
+    static const char *const types[] = {"EC256", "EC384", "RSA2048", "RSA3072", "RSA4096", "RSA8192", NULL};
+    for (size_t i = 0; types[i]; i++)
+        if (strcmp(type, types[i]) == 0)
+            return 1;
+    return 0;
+}
+
+EVP_PKEY *acme_key_new(const char *type)
+{
+    if (!acme_key_type_valid(type))
+        return NULL;
+    if (strcmp(type, "EC256") == 0)
+        return EVP_EC_gen("P-256");
+    if (strcmp(type, "EC384") == 0)
+        return EVP_EC_gen("P-384");
+    return EVP_RSA_gen((unsigned)atoi(type + 3));
+}
+
+static char *bio_text(BIO *b)
+{
+    char *p;
+    long n = BIO_get_mem_data(b, &p);
+    char *out = mem_alloc((size_t)n + 1);
+    memcpy(out, p, (size_t)n);
+    out[n] = '\0';
+    BIO_free(b);
+    return out;
+}
+
+char *acme_key_pem(EVP_PKEY *k)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
+    return bio_text(b);
+}
+
+EVP_PKEY *acme_key_from_pem(const char *pem)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+    BIO_free(b);
+    return k;
+}
+
+char *acme_key_der_b64(EVP_PKEY *k)
+{
+    unsigned char *der = NULL;
+    int n = i2d_PrivateKey(k, &der);
+    if (n <= 0)
+        return NULL;
+    char *out = acme_b64(der, (size_t)n);
+    OPENSSL_free(der);
+    return out;
+}
+
+EVP_PKEY *acme_key_from_der_b64(const char *b64)
+{
+    size_t n;
+    unsigned char *der = acme_b64_decode(b64, &n);
+    if (der == NULL)
+        return NULL;
+    const unsigned char *p = der;
+    /* SEC1 (EC) first, then PKCS#1 (RSA): the two forms lego writes */
+    EVP_PKEY *k = d2i_PrivateKey(EVP_PKEY_EC, NULL, &p, (long)n);
+    if (k == NULL) {
+        p = der;
+        k = d2i_PrivateKey(EVP_PKEY_RSA, NULL, &p, (long)n);
+    }
+    free(der);
+    return k;
+}
+
+/* A big number as a fixed-width big-endian coordinate, base64url. */
+static char *coordinate(EVP_PKEY *k, const char *param)
+{
+    BIGNUM *bn = NULL;
+    if (!EVP_PKEY_get_bn_param(k, param, &bn))
+        return NULL;
+    unsigned char buf[32];
+    BN_bn2binpad(bn, buf, sizeof(buf));
+    BN_free(bn);
+    return acme_b64url(buf, sizeof(buf));
+}
+
+char *acme_jwk(EVP_PKEY *k)
+{
+    char *x = coordinate(k, OSSL_PKEY_PARAM_EC_PUB_X), *y = coordinate(k, OSSL_PKEY_PARAM_EC_PUB_Y);
+    char *out = NULL;
+    if (x && y) {
+        size_t n = strlen(x) + strlen(y) + 64;
+        out = mem_alloc(n);
+        snprintf(out, n, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x, y);
+    }
+    free(x);
+    free(y);
+    return out;
+}
+
+char *acme_thumbprint(EVP_PKEY *k)
+{
+    char *jwk = acme_jwk(k);
+    if (jwk == NULL)
+        return NULL;
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(jwk, strlen(jwk), md, &mdlen, EVP_sha256(), NULL);
+    free(jwk);
+    return acme_b64url(md, mdlen);
+}
+
+/* ES256: SHA-256 ECDSA, the DER signature turned into r||s (RFC 7518 3.4). */
+static char *sign_es256(EVP_PKEY *k, const char *input)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char der[80];
+    size_t dlen = sizeof(der);
+    char *out = NULL;
+    if (EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, k) == 1 &&
+        EVP_DigestSign(ctx, der, &dlen, (const unsigned char *)input, strlen(input)) == 1) {
+        const unsigned char *p = der;
+        ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)dlen);
+        if (sig != NULL) {
+            unsigned char rs[64];
+            BN_bn2binpad(ECDSA_SIG_get0_r(sig), rs, 32);
+            BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + 32, 32);
+            out = acme_b64url(rs, sizeof(rs));
+            ECDSA_SIG_free(sig);
+        }
+    }
+    EVP_MD_CTX_free(ctx);
+    return out;
+}
+
+char *acme_jws(EVP_PKEY *k, const char *kid, const char *nonce, const char *url, const char *payload)
+{
+    char *jwk = kid ? NULL : acme_jwk(k);
+    size_t hn = strlen(nonce) + strlen(url) + (kid ? strlen(kid) : strlen(jwk)) + 96;
+    char *header = mem_alloc(hn);
+    if (kid)
+        snprintf(header, hn, "{\"alg\":\"ES256\",\"kid\":\"%s\",\"nonce\":\"%s\",\"url\":\"%s\"}", kid, nonce, url);
+    else
+        snprintf(header, hn, "{\"alg\":\"ES256\",\"jwk\":%s,\"nonce\":\"%s\",\"url\":\"%s\"}", jwk, nonce, url);
+    char *ph = acme_b64url((const unsigned char *)header, strlen(header));
+    char *pp = acme_b64url((const unsigned char *)payload, strlen(payload));
+    size_t in = strlen(ph) + strlen(pp) + 2;
+    char *input = mem_alloc(in);
+    snprintf(input, in, "%s.%s", ph, pp);
+    char *sig = sign_es256(k, input);
+    char *out = NULL;
+    if (sig) {
+        size_t on = in + strlen(sig) + 64;
+        out = mem_alloc(on);
+        snprintf(out, on, "{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}", ph, pp, sig);
+    }
+    free(jwk);
+    free(header);
+    free(ph);
+    free(pp);
+    free(input);
+    free(sig);
+    return out;
+}
+
+char *acme_csr(EVP_PKEY *k, const char *const *names, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    X509_REQ *req = X509_REQ_new();
+    X509_NAME *subject = X509_NAME_new();
+    char *out = NULL;
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, (const unsigned char *)names[0], -1, -1, 0);
+    X509_REQ_set_subject_name(req, subject);
+    X509_REQ_set_version(req, 0);
+    X509_REQ_set_pubkey(req, k);
+    GENERAL_NAMES *sans = GENERAL_NAMES_new();
+    for (size_t i = 0; i < n; i++) {
+        GENERAL_NAME *g = GENERAL_NAME_new();
+        ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+        ASN1_STRING_set(s, names[i], -1);
+        GENERAL_NAME_set0_value(g, GEN_DNS, s);
+        sk_GENERAL_NAME_push(sans, g);
+    }
+    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+    X509_EXTENSION *ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, sans);
+    sk_X509_EXTENSION_push(exts, ext);
+    X509_REQ_add_extensions(req, exts);
+    if (X509_REQ_sign(req, k, EVP_sha256()) > 0) {
+        unsigned char *der = NULL;
+        int len = i2d_X509_REQ(req, &der);
+        if (len > 0)
+            out = acme_b64url(der, (size_t)len);
+        OPENSSL_free(der);
+    }
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    GENERAL_NAMES_free(sans);
+    X509_NAME_free(subject);
+    X509_REQ_free(req);
+    return out;
+}
+
+static time_t asn1_time(const ASN1_TIME *t)
+{
+    struct tm tm;
+    if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+        return -1;
+    return timegm(&tm);
+}
+
+int acme_cert_validity(const char *pem, time_t *not_before, time_t *not_after)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    if (x == NULL)
+        return -1;
+    *not_before = asn1_time(X509_get0_notBefore(x));
+    *not_after = asn1_time(X509_get0_notAfter(x));
+    X509_free(x);
+    return *not_before < 0 || *not_after < 0 ? -1 : 0;
+}

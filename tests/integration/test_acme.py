@@ -83,22 +83,7 @@ def dynamic(up, hosts=("app.test",), resolver="pebble"):
             "  services:\n" % (rule, resolver)) + service_yaml("s", [up.url])
 
 
-def start(procs, tmp, pebble, up, extra=(), hosts=("app.test",), storage=None, ports=None):
-    from conftest import Gantry
-    args = ["--certificatesResolvers.pebble.acme.caServer=" + pebble.directory,
-            "--certificatesResolvers.pebble.acme.email=ops@example.test",
-            "--certificatesResolvers.pebble.acme.storage=" + (storage or os.path.join(str(tmp), "acme.json")),
-            "--certificatesResolvers.pebble.acme.httpChallenge.entryPoint=web"] + list(extra)
-    g = Gantry(tmp, dynamic(up, hosts), args=args, entrypoints=("web", "websecure"),
-               env_extra={"LEGO_CA_CERTIFICATES": pebble.ca})
-    if ports:  # the same ports again after a restart: pebble validates there
-        g.stop()
-        raise AssertionError("unused")
-    procs.add(g)
-    return g.wait_ready()
-
-
-def fixed_ports_gantry(procs, tmp, pebble, up, web, websecure, extra=(), hosts=("app.test",)):
+def fixed_ports_gantry(procs, tmp, pebble, up, web, websecure, extra=(), hosts=("app.test",), challenge_ep="web"):
     """A gantry on given ports (pebble's httpPort/tlsPort are fixed at its start)."""
     from conftest import GANTRY_BIN, Process as P
     args = [GANTRY_BIN, "--workers=2", "--log.level=DEBUG",
@@ -108,7 +93,7 @@ def fixed_ports_gantry(procs, tmp, pebble, up, web, websecure, extra=(), hosts=(
             "--certificatesResolvers.pebble.acme.caServer=" + pebble.directory,
             "--certificatesResolvers.pebble.acme.email=ops@example.test",
             "--certificatesResolvers.pebble.acme.storage=" + os.path.join(str(tmp), "acme.json"),
-            "--certificatesResolvers.pebble.acme.httpChallenge.entryPoint=web"] + list(extra)
+            "--certificatesResolvers.pebble.acme.httpChallenge.entryPoint=" + challenge_ep] + list(extra)
     admin = free_port()
     args.append("--admin.address=127.0.0.1:%d" % admin)
     with open(os.path.join(str(tmp), "dynamic.yaml"), "w") as f:
@@ -166,3 +151,59 @@ def test_http01_issuance_served_by_sni_and_kept_across_restart(tmp_path, procs):
     assert "reusing the stored account " + account_uri in out
     assert "ordering a certificate" not in out
     assert json.loads(store.read_text())["pebble"]["Account"]["Registration"]["uri"] == account_uri
+
+
+def test_bad_nonces_are_retried(tmp_path, procs):
+    up = procs.whoami()
+    web, websecure = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure, env={"PEBBLE_WFE_NONCEREJECT": "50"}))
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure)
+    wait_for(issued(g, "app.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
+    assert "badNonce" in g.output()  # pebble did reject some, and each was signed again
+    wait_for(lambda: served_by_sni(websecure, "app.test", pebble.root()), timeout=10, what="served by SNI")
+
+
+def test_failing_challenge_reported_with_backoff(tmp_path, procs):
+    """The token is answered on the httpChallenge entry point only: with
+    websecure named there, pebble's plain HTTP request to web finds no
+    token and the authorization fails."""
+    up = procs.whoami()
+    web, websecure = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure))
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure, challenge_ep="websecure")
+
+    def problem():
+        for p in api(g, "/api/overview")["problems"]:
+            if p.startswith("acme: resolver pebble: certificate for app.test"):
+                return p
+        return None
+    wait_for(problem, timeout=30, what="acme problem in the API:\n" + g.output()[-3000:])
+    p = problem()
+    assert "HTTP-01 challenge for app.test failed" in p and "failures: 1" in p and "next attempt in" in p, p
+    assert "failure 1, next attempt in 10 s" in g.output()
+    # the second attempt waits for the backoff, then doubles it
+    wait_for(lambda: "failure 2, next attempt in 20 s" in g.output(), timeout=30, what="second failure")
+    assert "failure 3" not in g.output()
+    assert not os.path.exists(tmp_path / "acme.json") or not json.loads((tmp_path / "acme.json").read_text())["pebble"].get(
+        "Certificates")
+
+
+def test_renewal_of_short_lived_certificates(tmp_path, procs):
+    """Pebble issues 30-second certificates here: a third of the lifetime
+    before the end, a new one is ordered and swapped in."""
+    up = procs.whoami()
+    web, websecure = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure, validity=30))
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure)
+    wait_for(issued(g, "app.test"), timeout=60, what="certificate issued")
+    root = pebble.root()
+
+    def serial():
+        r = run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % websecure, "-servername", "app.test"], input=b"",
+                check=False)
+        return run(["openssl", "x509", "-noout", "-serial"], input=r.stdout, check=False).stdout
+    first = serial()
+    wait_for(lambda: "renewing the certificate for app.test" in g.output(), timeout=40, what="renewal")
+    wait_for(lambda: g.output().count("certificate for app.test issued") >= 2, timeout=30, what="renewed")
+    wait_for(lambda: serial() != first, timeout=10, what="new certificate served")
+    assert served_by_sni(websecure, "app.test", root)

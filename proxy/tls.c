@@ -11,6 +11,7 @@
  */
 #include "tls.h"
 
+#include "acme_challenge.h"
 #include "tls_options.h"
 #include "transport.h"
 
@@ -50,7 +51,7 @@ static int on_sni(SSL *ssl, int *ad, void *arg)
     (void)ad;
     (void)arg;
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    if (worker_self == NULL)
+    if (worker_self == NULL || (acme_challenge_pending() && acme_challenge_owns(ssl))) /* TLS-ALPN-01 chosen in ClientHello */
         return SSL_TLSEXT_ERR_OK;
     if (name == NULL) { /* no SNI: the store's default certificate, if one is configured */
         struct table *t = publish_worker_table(worker_self->id);

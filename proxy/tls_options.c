@@ -1,6 +1,8 @@
 /* TLS options (see tls_options.h). */
 #include "tls_options.h"
 
+#include "acme_challenge.h"
+
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -309,11 +311,18 @@ static void apply(const struct tls_option *o, SSL *ssl)
 static int on_client_hello(SSL *ssl, int *al, void *arg)
 {
     struct worker *w = worker_self;
+    char name[256];
+    size_t len = 0;
+    if (acme_challenge_pending()) { /* TLS-ALPN-01: the challenge certificate, whatever the table says */
+        len = hello_server_name(ssl, name, sizeof(name));
+        if (acme_challenge_hello(ssl, name, len))
+            return SSL_CLIENT_HELLO_SUCCESS;
+    }
     struct table *t = w ? publish_worker_table(w->id) : NULL;
     if (t == NULL || !t->has_tls_options)
         return SSL_CLIENT_HELLO_SUCCESS;
-    char name[256];
-    size_t len = hello_server_name(ssl, name, sizeof(name));
+    if (len == 0)
+        len = hello_server_name(ssl, name, sizeof(name));
     const struct tls_option *o = len ? table_lookup_tls_option(t, name, len) : NULL;
     if (o == NULL)
         o = t->tls_default_option;

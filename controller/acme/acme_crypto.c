@@ -317,3 +317,52 @@ int acme_cert_validity(const char *pem, time_t *not_before, time_t *not_after)
     X509_free(x);
     return *not_before < 0 || *not_after < 0 ? -1 : 0;
 }
+
+int acme_tlsalpn_cert(const char *domain, const char *keyauth, char **cert_pem, char **key_pem)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    int rc = -1;
+    if (k == NULL || x == NULL)
+        goto done;
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL));
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 7 * 24 * 3600);
+    X509_NAME *nm = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)domain, -1, -1, 0);
+    X509_set_issuer_name(x, nm);
+    X509_set_pubkey(x, k);
+    char san[300];
+    snprintf(san, sizeof(san), "DNS:%s", domain);
+    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san);
+    if (e == NULL)
+        goto done;
+    X509_add_ext(x, e, -1);
+    X509_EXTENSION_free(e);
+    /* extnValue is the DER of Authorization ::= OCTET STRING (SIZE (32)) */
+    unsigned char der[34] = {0x04, 0x20};
+    unsigned int mdlen = 0;
+    EVP_Digest(keyauth, strlen(keyauth), der + 2, &mdlen, EVP_sha256(), NULL);
+    ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
+    ASN1_OCTET_STRING *val = ASN1_OCTET_STRING_new();
+    ASN1_OCTET_STRING_set(val, der, sizeof(der));
+    e = X509_EXTENSION_create_by_OBJ(NULL, oid, 1, val);
+    ASN1_OBJECT_free(oid);
+    ASN1_OCTET_STRING_free(val);
+    if (e == NULL)
+        goto done;
+    X509_add_ext(x, e, -1);
+    X509_EXTENSION_free(e);
+    if (X509_sign(x, k, EVP_sha256()) <= 0)
+        goto done;
+    BIO *b = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(b, x);
+    *cert_pem = bio_text(b);
+    *key_pem = acme_key_pem(k);
+    rc = 0;
+done:
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return rc;
+}

@@ -44,6 +44,11 @@ char *acme_jws(EVP_PKEY *k, const char *kid, const char *nonce, const char *url,
 /* A CSR naming <names> (the first also as CN) signed by <k>, as base64url DER. malloc'd, NULL on failure. */
 char *acme_csr(EVP_PKEY *k, const char *const *names, size_t n);
 
+/* The TLS-ALPN-01 certificate (RFC 8737 3): self-signed for <domain>,
+ * with the critical id-pe-acmeIdentifier extension holding
+ * SHA-256(<keyauth>). PEM certificate and key, malloc'd; -1 on failure. */
+int acme_tlsalpn_cert(const char *domain, const char *keyauth, char **cert_pem, char **key_pem);
+
 /* notBefore and notAfter of the first certificate of <pem>; -1 when unreadable. */
 int acme_cert_validity(const char *pem, time_t *not_before, time_t *not_after);
 

@@ -13,6 +13,7 @@
  */
 #include "acme_manager.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,11 +58,13 @@ struct resolver {
     size_t n_sets;
     struct domain_set *current; /* being ordered */
     int http_ep;
+    bool tls_alpn; /* tlsChallenge without httpChallenge */
 };
 
 struct token {
     int ep;
-    char *token, *keyauth;
+    char *token, *keyauth;     /* HTTP-01 */
+    char *domain, *cert, *key; /* TLS-ALPN-01 */
 };
 
 static struct {
@@ -83,37 +86,54 @@ static void schedule(uint64_t ms);
 
 /* ---- challenge tokens ---- */
 
+static void token_free(struct token *t)
+{
+    free(t->token);
+    free(t->keyauth);
+    free(t->domain);
+    free(t->cert);
+    free(t->key);
+}
+
 static void publish_tokens(void)
 {
-    if (M.n_tokens == 0) {
-        acme_challenge_publish(NULL);
-        return;
-    }
-    const char **tok = mem_alloc(M.n_tokens * sizeof(char *)), **ka = mem_alloc(M.n_tokens * sizeof(char *));
-    int *eps = mem_alloc(M.n_tokens * sizeof(int));
+    struct acme_challenge_spec *specs = mem_calloc(M.n_tokens ? M.n_tokens : 1, sizeof(*specs));
     for (size_t i = 0; i < M.n_tokens; i++) {
-        tok[i] = M.tokens[i].token;
-        ka[i] = M.tokens[i].keyauth;
-        eps[i] = M.tokens[i].ep;
+        const struct token *t = &M.tokens[i];
+        specs[i] = (struct acme_challenge_spec){.entrypoint = t->ep,
+                                                .token = t->domain ? NULL : t->token,
+                                                .keyauth = t->domain ? NULL : t->keyauth,
+                                                .domain = t->domain,
+                                                .cert_pem = t->cert,
+                                                .key_pem = t->key};
     }
-    acme_challenge_publish(acme_challenge_set_new(eps, tok, ka, M.n_tokens));
-    free(tok);
-    free(ka);
-    free(eps);
+    if (acme_challenge_publish(specs, M.n_tokens) != 0)
+        log_error("acme: the TLS-ALPN-01 challenge certificate could not be loaded");
+    free(specs);
 }
 
 static void on_challenge(void *data, const char *domain, const char *token, const char *keyauth, bool add)
 {
     struct resolver *r = data;
-    (void)domain;
     if (add) {
+        struct token t = {.ep = r->http_ep, .token = mem_strdup(token), .keyauth = mem_strdup(keyauth)};
+        if (r->tls_alpn) {
+            /* lowercase: the ClientHello's name is compared without case, the stored one as is */
+            t.domain = mem_strdup(domain ? domain : "");
+            for (char *p = t.domain; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+            if (acme_tlsalpn_cert(t.domain, keyauth, &t.cert, &t.key) != 0) {
+                log_error("acme: resolver %s: cannot make the TLS-ALPN-01 certificate for %s", r->cfg->name, t.domain);
+                token_free(&t);
+                return;
+            }
+        }
         M.tokens = mem_realloc(M.tokens, (M.n_tokens + 1) * sizeof(*M.tokens));
-        M.tokens[M.n_tokens++] = (struct token){r->http_ep, mem_strdup(token), mem_strdup(keyauth)};
+        M.tokens[M.n_tokens++] = t;
     } else {
         for (size_t i = 0; i < M.n_tokens; i++) {
             if (strcmp(M.tokens[i].token, token) == 0) {
-                free(M.tokens[i].token);
-                free(M.tokens[i].keyauth);
+                token_free(&M.tokens[i]);
                 M.tokens[i] = M.tokens[--M.n_tokens];
                 break;
             }
@@ -495,9 +515,7 @@ static int resolver_init(struct resolver *r, const struct acme_resolver_config *
     if (!acme_key_type_valid(cfg->key_type))
         return diag_set(d, "certificatesResolvers.%s.acme.keyType: '%s' is not one of EC256, EC384, RSA2048, RSA3072, RSA4096, "
                            "RSA8192", cfg->name, cfg->key_type);
-    if (cfg->tls_challenge && !cfg->http_challenge)
-        return diag_set(d, "certificatesResolvers.%s.acme.tlsChallenge: TLS-ALPN-01 is not implemented by gantry yet; use "
-                           "httpChallenge", cfg->name);
+    r->tls_alpn = cfg->tls_challenge && !cfg->http_challenge; /* both: HTTP-01, as lego prefers */
     if (cfg->http_entrypoint) {
         for (size_t i = 0; i < o->n_entrypoints; i++)
             if (strcmp(o->entrypoints[i], cfg->http_entrypoint) == 0)
@@ -536,7 +554,7 @@ static int resolver_init(struct resolver *r, const struct acme_resolver_config *
                                     .eab_kid = cfg->eab_kid,
                                     .eab_hmac = cfg->eab_hmac,
                                     .preferred_chain = cfg->preferred_chain,
-                                    .challenge = ACME_HTTP01,
+                                    .challenge = r->tls_alpn ? ACME_TLSALPN01 : ACME_HTTP01,
                                     .ca_blob = M.ca_blob,
                                     .ca_blob_len = M.ca_blob_len,
                                     .on_challenge = on_challenge,
@@ -580,10 +598,8 @@ void acme_manager_stop(void)
         cJSON_Delete(M.storages[i].root);
         free(M.storages[i].path);
     }
-    for (size_t i = 0; i < M.n_tokens; i++) {
-        free(M.tokens[i].token);
-        free(M.tokens[i].keyauth);
-    }
+    for (size_t i = 0; i < M.n_tokens; i++)
+        token_free(&M.tokens[i]);
     for (size_t i = 0; i < M.n_problems; i++)
         free(M.problems[i]);
     if (M.tick)

@@ -93,7 +93,8 @@ def fixed_ports_gantry(procs, tmp, pebble, up, web, websecure, extra=(), hosts=(
             "--certificatesResolvers.pebble.acme.caServer=" + pebble.directory,
             "--certificatesResolvers.pebble.acme.email=ops@example.test",
             "--certificatesResolvers.pebble.acme.storage=" + os.path.join(str(tmp), "acme.json"),
-            "--certificatesResolvers.pebble.acme.httpChallenge.entryPoint=" + challenge_ep] + list(extra)
+            ("--certificatesResolvers.pebble.acme.httpChallenge.entryPoint=" + challenge_ep if challenge_ep
+             else "--certificatesResolvers.pebble.acme.tlsChallenge=true")] + list(extra)
     admin = free_port()
     args.append("--admin.address=127.0.0.1:%d" % admin)
     with open(os.path.join(str(tmp), "dynamic.yaml"), "w") as f:
@@ -151,6 +152,22 @@ def test_http01_issuance_served_by_sni_and_kept_across_restart(tmp_path, procs):
     assert "reusing the stored account " + account_uri in out
     assert "ordering a certificate" not in out
     assert json.loads(store.read_text())["pebble"]["Account"]["Registration"]["uri"] == account_uri
+
+
+def test_tls_alpn01_issuance(tmp_path, procs):
+    """tlsChallenge alone: pebble connects to websecure offering only
+    acme-tls/1 and gets the challenge certificate chosen in the ClientHello
+    callback; ordinary handshakes meanwhile get the usual certificates."""
+    up = procs.whoami()
+    web, websecure = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure))
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure, challenge_ep=None)
+    wait_for(issued(g, "app.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
+    wait_for(lambda: served_by_sni(websecure, "app.test", pebble.root()), timeout=10, what="served by SNI")
+    # no challenge pending: acme-tls/1 alone gets the ordinary certificate, and no protocol
+    r = run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % websecure, "-servername", "app.test", "-alpn", "acme-tls/1"],
+            input=b"", check=False)
+    assert b"acmeIdentifier" not in run(["openssl", "x509", "-noout", "-text"], input=r.stdout, check=False).stdout
 
 
 def test_bad_nonces_are_retried(tmp_path, procs):

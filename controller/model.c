@@ -159,6 +159,10 @@ static void dump_router(struct sink *k, const struct model_router *r)
     if (r->tls)
         OUT(k, "      tls: {certResolver: ", r->tls->cert_resolver, ", options: ", r->tls->options,
             ", passthrough: ", r->tls->passthrough ? "true" : "false", "}\n");
+    for (size_t i = 0; r->tls && i < r->tls->n_domains; i++) { /* only when set: earlier dumps stay as they were */
+        OUT(k, "      tls.domains: ", r->tls->domains[i].main, "\n");
+        dump_list(k, "  sans", r->tls->domains[i].sans, r->tls->domains[i].n_sans);
+    }
 }
 
 static void dump_ms(struct sink *k, const char *key, uint64_t ms)

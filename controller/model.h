@@ -122,10 +122,19 @@ struct model_service {
     struct model_origin origin;
 };
 
+/* tls.domains[i]: one ACME certificate for main and its SANs */
+struct model_tls_domain {
+    const char *main;
+    const char **sans;
+    size_t n_sans;
+};
+
 struct model_router_tls {
     const char *cert_resolver;
     const char *options;
     bool passthrough; /* tcp routers */
+    struct model_tls_domain *domains;
+    size_t n_domains;
 };
 
 struct model_router {

@@ -769,10 +769,44 @@ static int tls_passthrough(struct dctx *c, void *obj, const struct tree_node *v)
     return get_bool(c, v, &((struct model_router_tls *)obj)->passthrough);
 }
 
+static int domain_main(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_string(c, v, &((struct model_tls_domain *)obj)->main);
+}
+
+static int domain_sans(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_tls_domain *d = obj;
+    return get_string_list(c, v, &d->sans, &d->n_sans);
+}
+
+static const struct field tls_domain_fields[] = {{"main", domain_main}, {"sans", domain_sans}, {NULL, NULL}};
+
+/* tls.domains: the certificates an ACME resolver orders for this router
+ * instead of the names of its Host rules (Traefik's semantics). */
+static int tls_domains(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_router_tls *t = obj;
+    if (v->kind == TREE_NULL)
+        return 0;
+    if (v->kind != TREE_SEQ)
+        return fail(c, v, "tls.domains must be a list");
+    t->domains = arena_alloc(&c->m->arena, (v->n ? v->n : 1) * sizeof(*t->domains));
+    for (size_t i = 0; i < v->n; i++) {
+        struct model_tls_domain *d = &t->domains[t->n_domains];
+        if (decode_fields(c, d, v->items[i], tls_domain_fields, "domain") != 0)
+            return -1;
+        if (d->main == NULL && d->n_sans == 0)
+            return fail(c, v->items[i], "tls.domains entry without main or sans");
+        t->n_domains++;
+    }
+    return 0;
+}
+
 static const struct field router_tls_fields[] = {{"certResolver", tls_cert_resolver},
                                                  {"options", tls_options},
                                                  {"passthrough", tls_passthrough},
-                                                 {"domains", NULL},
+                                                 {"domains", tls_domains},
                                                  {NULL, NULL}};
 
 static int router_tls(struct dctx *c, void *obj, const struct tree_node *v)

@@ -354,26 +354,10 @@ static void add_problem(const char *fmt, ...)
     M.problems[M.n_problems++] = mem_strdup(msg);
 }
 
-static void want(const struct model_router *rt, const char *provider, struct arena *scratch)
+/* Marks the set covering <names> wanted, making one when none does. */
+static void want_names(struct resolver *r, const struct model_router *rt, const char *provider, const char *const *names,
+                       size_t n)
 {
-    struct resolver *r = NULL;
-    for (size_t i = 0; i < M.n_resolvers && r == NULL; i++)
-        if (strcmp(M.resolvers[i].cfg->name, rt->tls->cert_resolver) == 0)
-            r = &M.resolvers[i];
-    if (r == NULL) {
-        add_problem("acme: router %s@%s: tls.certResolver '%s' is not defined in certificatesResolvers", rt->name, provider,
-                    rt->tls->cert_resolver);
-        return;
-    }
-    const char *names[MAX_NAMES];
-    size_t n = 0;
-    struct diag d;
-    struct rule_node *ast = rt->rule ? rule_parse(scratch, rt->rule, &d) : NULL;
-    rule_hosts(ast, names, &n);
-    if (n == 0) {
-        add_problem("acme: router %s@%s: no Host in its rule and no tls.domains: no certificate to ask for", rt->name, provider);
-        return;
-    }
     for (size_t i = 0; i < n; i++) {
         if (strchr(names[i], '*') != NULL) {
             add_problem("acme: router %s@%s: %s is a wildcard, which needs the DNS-01 challenge (not implemented)", rt->name,
@@ -391,6 +375,42 @@ static void want(const struct model_router *rt, const char *provider, struct are
         }
     }
     set_new(r, names, n)->wanted = true;
+}
+
+static void want(const struct model_router *rt, const char *provider, struct arena *scratch)
+{
+    struct resolver *r = NULL;
+    for (size_t i = 0; i < M.n_resolvers && r == NULL; i++)
+        if (strcmp(M.resolvers[i].cfg->name, rt->tls->cert_resolver) == 0)
+            r = &M.resolvers[i];
+    if (r == NULL) {
+        add_problem("acme: router %s@%s: tls.certResolver '%s' is not defined in certificatesResolvers", rt->name, provider,
+                    rt->tls->cert_resolver);
+        return;
+    }
+    if (rt->tls->n_domains > 0) { /* tls.domains replace the Host rules' names */
+        for (size_t i = 0; i < rt->tls->n_domains; i++) {
+            const struct model_tls_domain *dom = &rt->tls->domains[i];
+            const char *names[MAX_NAMES];
+            size_t n = 0;
+            if (dom->main)
+                names[n++] = dom->main;
+            for (size_t j = 0; j < dom->n_sans && n < MAX_NAMES; j++)
+                names[n++] = dom->sans[j];
+            want_names(r, rt, provider, names, n);
+        }
+        return;
+    }
+    const char *names[MAX_NAMES];
+    size_t n = 0;
+    struct diag d;
+    struct rule_node *ast = rt->rule ? rule_parse(scratch, rt->rule, &d) : NULL;
+    rule_hosts(ast, names, &n);
+    if (n == 0) {
+        add_problem("acme: router %s@%s: no Host in its rule and no tls.domains: no certificate to ask for", rt->name, provider);
+        return;
+    }
+    want_names(r, rt, provider, names, n);
 }
 
 void acme_manager_routers(struct model *const *models, size_t n)

@@ -83,7 +83,7 @@ def dynamic(up, hosts=("app.test",), resolver="pebble"):
             "  services:\n" % (rule, resolver)) + service_yaml("s", [up.url])
 
 
-def fixed_ports_gantry(procs, tmp, pebble, up, web, websecure, extra=(), hosts=("app.test",), challenge_ep="web"):
+def fixed_ports_gantry(procs, tmp, pebble, up, web, websecure, extra=(), hosts=("app.test",), challenge_ep="web", dyn=None):
     """A gantry on given ports (pebble's httpPort/tlsPort are fixed at its start)."""
     from conftest import GANTRY_BIN, Process as P
     args = [GANTRY_BIN, "--workers=2", "--log.level=DEBUG",
@@ -98,7 +98,7 @@ def fixed_ports_gantry(procs, tmp, pebble, up, web, websecure, extra=(), hosts=(
     admin = free_port()
     args.append("--admin.address=127.0.0.1:%d" % admin)
     with open(os.path.join(str(tmp), "dynamic.yaml"), "w") as f:
-        f.write(dynamic(up, hosts))
+        f.write(dyn or dynamic(up, hosts))
     g = P(args, "gantry", env=dict(os.environ, LEGO_CA_CERTIFICATES=pebble.ca))
     g.admin_port = admin
     procs.add(g)
@@ -152,6 +152,34 @@ def test_http01_issuance_served_by_sni_and_kept_across_restart(tmp_path, procs):
     assert "reusing the stored account " + account_uri in out
     assert "ordering a certificate" not in out
     assert json.loads(store.read_text())["pebble"]["Account"]["Registration"]["uri"] == account_uri
+
+
+def test_tls_domains_and_refusals(tmp_path, procs):
+    """tls.domains replace the Host names; a wildcard (DNS-01 only) and an
+    unknown resolver are refused with a problem in the API."""
+    up = procs.whoami()
+    web, websecure = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure))
+    dyn = ("http:\n  routers:\n"
+           "    api:\n      rule: \"Host(`other.test`)\"\n      service: s\n      entryPoints: [websecure]\n"
+           "      tls:\n        certResolver: pebble\n        domains:\n"
+           "          - main: api.test\n            sans: [api2.test]\n"
+           "    wild:\n      rule: \"Host(`w.test`)\"\n      service: s\n      entryPoints: [websecure]\n"
+           "      tls:\n        certResolver: pebble\n        domains:\n          - main: \"*.wild.test\"\n"
+           "    nores:\n      rule: \"Host(`n.test`)\"\n      service: s\n      entryPoints: [websecure]\n"
+           "      tls:\n        certResolver: nosuch\n"
+           "  services:\n") + service_yaml("s", [up.url])
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure, dyn=dyn)
+    wait_for(issued(g, "api.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
+    root = pebble.root()
+    r = run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % websecure, "-servername", "api2.test", "-CAfile", root,
+             "-verify_return_error", "-brief"], input=b"", check=False)
+    assert b"Verification: OK" in r.stderr + r.stdout, r.stderr
+    problems = api(g, "/api/overview")["problems"]
+    assert any("*.wild.test is a wildcard, which needs the DNS-01 challenge" in p for p in problems), problems
+    assert any("tls.certResolver 'nosuch' is not defined" in p for p in problems), problems
+    certs = json.loads((tmp_path / "acme.json").read_text())["pebble"]["Certificates"]
+    assert [(c["domain"]["main"], c["domain"].get("sans")) for c in certs] == [("api.test", ["api2.test"])]
 
 
 def test_tls_alpn01_issuance(tmp_path, procs):

@@ -92,6 +92,15 @@ static int run(struct static_config *c)
         .n_entrypoints = c->n_entrypoints};
     aggregator_init(&ao);
     watcher_set_idle_hook(reclaim_hook);
+    /* before the providers: their first compile already tells it the routers */
+    struct acme_manager_options mo = {.resolvers = c->resolvers,
+                                      .n_resolvers = c->n_resolvers,
+                                      .entrypoints = names,
+                                      .n_entrypoints = c->n_entrypoints};
+    if (acme_manager_start(&mo, &d) != 0) {
+        log_error("%s", d.msg);
+        return 1;
+    }
 
     if (c->file.enabled &&
         provider_file_start(c->file.directory ? NULL : c->file.filename, c->file.directory, c->file.watch, &d) != 0) {
@@ -129,15 +138,6 @@ static int run(struct static_config *c)
         .lease_duration_ms = c->kube.lease_duration_ms,
     };
     if (c->kube.enabled && provider_kubernetes_start(&kc, &d) != 0) {
-        log_error("%s", d.msg);
-        return 1;
-    }
-
-    struct acme_manager_options mo = {.resolvers = c->resolvers,
-                                      .n_resolvers = c->n_resolvers,
-                                      .entrypoints = names,
-                                      .n_entrypoints = c->n_entrypoints};
-    if (acme_manager_start(&mo, &d) != 0) {
         log_error("%s", d.msg);
         return 1;
     }

@@ -587,20 +587,20 @@ static int resolver_init(struct resolver *r, const struct acme_resolver_config *
 
 int acme_manager_start(const struct acme_manager_options *o, struct diag *d)
 {
+    M.tick = watcher_timer_new(on_tick, NULL);
+    M.started = true; /* even without resolvers: a router naming one gets a problem in the API */
+    aggregator_set_compile_hook(acme_manager_routers);
     if (o->n_resolvers == 0)
         return 0;
     if (load_ca(d) != 0)
         return -1;
     M.resolvers = mem_calloc(o->n_resolvers, sizeof(*M.resolvers));
     M.storages = mem_calloc(o->n_resolvers, sizeof(*M.storages));
-    M.tick = watcher_timer_new(on_tick, NULL);
     for (size_t i = 0; i < o->n_resolvers; i++) {
         M.n_resolvers++;
         if (resolver_init(&M.resolvers[i], &o->resolvers[i], o, d) != 0)
             return -1;
     }
-    M.started = true;
-    aggregator_set_compile_hook(acme_manager_routers);
     submit_model();
     return 0;
 }

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(shutil.which("pebble") is None, reason="pebble i
 class Pebble:
     """pebble-challtestsrv (DNS only) and pebble, stopped together."""
 
-    def __init__(self, tmp, http_port, tls_port, env=None, validity=None):
+    def __init__(self, tmp, http_port, tls_port, env=None, validity=None, eab=None):
         self.dir = str(tmp)
         os.makedirs(self.dir, exist_ok=True)
         make_ca(self.dir)
@@ -46,6 +46,9 @@ class Pebble:
                            "ocspResponderURL": "", "externalAccountBindingRequired": False}}
         if validity:
             conf["pebble"]["certificateValidityPeriod"] = validity
+        if eab:
+            conf["pebble"]["externalAccountBindingRequired"] = True
+            conf["pebble"]["externalAccountMACKeys"] = eab
         path = os.path.join(self.dir, "pebble.json")
         with open(path, "w") as f:
             json.dump(conf, f)
@@ -196,6 +199,28 @@ def test_tls_alpn01_issuance(tmp_path, procs):
     r = run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % websecure, "-servername", "app.test", "-alpn", "acme-tls/1"],
             input=b"", check=False)
     assert b"acmeIdentifier" not in run(["openssl", "x509", "-noout", "-text"], input=r.stdout, check=False).stdout
+
+
+EAB_KEY = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"  # pebble's example key
+
+
+def test_external_account_binding(tmp_path, procs):
+    up = procs.whoami()
+    web, websecure = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure, eab={"kid-1": EAB_KEY}))
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure,
+                           extra=["--certificatesResolvers.pebble.acme.eab.kid=kid-1",
+                                  "--certificatesResolvers.pebble.acme.eab.hmacEncoded=" + EAB_KEY])
+    wait_for(issued(g, "app.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
+
+
+def test_router_naming_an_undefined_resolver(tmp_path, procs):
+    """No certificatesResolvers at all: the router is served on the default
+    certificate and the API says why it gets no ACME certificate."""
+    up = procs.whoami()
+    g = procs.gantry(tmp_path, dynamic(up, resolver="nosuch"), entrypoints=("web", "websecure"))
+    wait_for(lambda: any("tls.certResolver 'nosuch' is not defined" in p for p in g.api("/api/overview")["problems"]),
+             timeout=10, what="problem in the API")
 
 
 def test_bad_nonces_are_retried(tmp_path, procs):

@@ -20,5 +20,6 @@ const struct mw_type *const middleware_types[] = {
     &mw_encoded_characters,
     &mw_content_type,
     &mw_buffering,
+    &mw_pass_tls_client_cert,
     NULL,
 };

@@ -28,5 +28,6 @@ extern const struct mw_type mw_encoded_characters;
 extern const struct mw_type mw_content_type;
 
 extern const struct mw_type mw_buffering;
+extern const struct mw_type mw_pass_tls_client_cert;
 
 #endif

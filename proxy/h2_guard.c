@@ -76,6 +76,7 @@ void h2_guard_scan(const uint8_t *buf, size_t size, size_t old_size, struct h2_s
 typedef void (*read_start_fn)(h2o_socket_t *, h2o_socket_cb);
 typedef void (*http2_accept_fn)(h2o_accept_ctx_t *, h2o_socket_t *, struct timeval);
 static _Atomic(read_start_fn) real_read_start;
+static _Atomic uint64_t stream_resets;
 static _Atomic(http2_accept_fn) real_http2_accept;
 
 static void *next_symbol(const char *name)
@@ -199,31 +200,55 @@ void h2o_http2_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, struct timeval 
     f(ctx, sock, connected_at);
 }
 
-/* ---- stalled request bodies ---- */
+/* ---- stalled request bodies, pinned responses ---- */
 
-struct h2_guard_body {
+enum { REC_BODY, REC_PINNED };
+
+struct h2_guard_stream {
     uint32_t stream_id;
-    bool seen; /* by this sweep */
+    uint8_t kind;
+    bool seen;  /* by this sweep */
+    bool reset; /* to be reset after the walk */
     int64_t since_ms, progress_ms;
-    size_t start_size, last_size;
+    uint64_t start, last; /* body bytes buffered, or response bytes sent */
 };
 
-static struct h2_guard_body *body_of(struct h2_guard *g, uint32_t stream_id, int64_t now, size_t size)
+static struct h2_guard_stream *record_of(struct h2_guard *g, uint32_t stream_id, uint8_t kind, int64_t now, uint64_t value)
 {
-    for (uint32_t i = 0; i < g->n_bodies; i++)
-        if (g->bodies[i].stream_id == stream_id)
-            return &g->bodies[i];
-    if (g->n_bodies == g->cap_bodies) {
-        uint32_t cap = g->cap_bodies ? g->cap_bodies * 2 : 8;
-        struct h2_guard_body *b = realloc(g->bodies, cap * sizeof(*b));
-        if (b == NULL)
-            abort();
-        g->bodies = b;
-        g->cap_bodies = cap;
+    struct h2_guard_stream *r = NULL;
+    for (uint32_t i = 0; i < g->n_streams && r == NULL; i++)
+        if (g->streams[i].stream_id == stream_id)
+            r = &g->streams[i];
+    if (r == NULL) {
+        if (g->n_streams == g->cap_streams) {
+            uint32_t cap = g->cap_streams ? g->cap_streams * 2 : 8;
+            struct h2_guard_stream *a = realloc(g->streams, cap * sizeof(*a));
+            if (a == NULL)
+                abort();
+            g->streams = a;
+            g->cap_streams = cap;
+        }
+        r = &g->streams[g->n_streams++];
+    } else if (r->kind == kind) {
+        return r;
     }
-    struct h2_guard_body *b = &g->bodies[g->n_bodies++];
-    *b = (struct h2_guard_body){.stream_id = stream_id, .since_ms = now, .progress_ms = now, .start_size = size, .last_size = size};
-    return b;
+    *r = (struct h2_guard_stream){.stream_id = stream_id, .kind = kind, .since_ms = now, .progress_ms = now, .start = value, .last = value};
+    return r;
+}
+
+/* A receiving stream: true when its body stalled longer than the window or
+ * averages less than the minimum rate (the HTTP/1 rule, per stream). */
+static bool body_stalled(const struct entrypoint_config *cfg, struct h2_guard_stream *r, uint64_t size, int64_t now)
+{
+    if (size != r->last) {
+        r->last = size;
+        r->progress_ms = now;
+    }
+    int64_t elapsed = now - r->since_ms;
+    if (elapsed < (int64_t)cfg->body_rate_window_ms)
+        return false;
+    return now - r->progress_ms > (int64_t)cfg->body_rate_window_ms ||
+           (r->last - r->start) * 1000 < cfg->body_min_rate * (uint64_t)elapsed;
 }
 
 bool h2_guard_sweep(struct conntrack_conn *c, int64_t now)
@@ -231,75 +256,118 @@ bool h2_guard_sweep(struct conntrack_conn *c, int64_t now)
     const struct entrypoint_config *cfg = &c->we->ep->cfg;
     struct h2_guard *g = &c->guard;
     h2o_http2_conn_t *conn = g->h2conn;
-    /* streams between HEADERS and the handler: none is the common case */
-    if (!cfg->body_min_rate || conn->num_streams.pull.open == conn->num_streams.pull.half_closed) {
-        g->n_bodies = 0;
+    bool receiving = cfg->body_min_rate && conn->num_streams.pull.open != conn->num_streams.pull.half_closed;
+    /* neither a stream between HEADERS and its handler nor one sending a
+     * response: the common case of an idle or a GET-only connection */
+    if (!receiving && conn->num_streams.pull.send_body == 0) {
+        g->n_streams = 0;
         return false;
     }
-    for (uint32_t i = 0; i < g->n_bodies; i++)
-        g->bodies[i].seen = false;
-    uint32_t stalled = 0;
+    for (uint32_t i = 0; i < g->n_streams; i++)
+        g->streams[i].seen = false;
+    bool conn_blocked = h2o_http2_window_get_window(&conn->_write.window) <= 0;
+    uint32_t stalled = 0, pinned = 0;
     for (khiter_t i = kh_begin(conn->streams); i != kh_end(conn->streams); i++) {
         if (!kh_exist(conn->streams, i))
             continue;
         h2o_http2_stream_t *stream = kh_val(conn->streams, i);
-        if (stream->state != H2O_HTTP2_STREAM_STATE_RECV_BODY)
+        struct h2_guard_stream *r;
+        if (stream->state == H2O_HTTP2_STREAM_STATE_RECV_BODY && receiving) {
+            /* h2o buffers the body here and opens the window as it does, so
+             * a body that does not grow is the client's doing */
+            uint64_t size = stream->_req_body != NULL ? stream->_req_body->size : 0;
+            r = record_of(g, stream->stream_id, REC_BODY, now, size);
+            if (body_stalled(cfg, r, size, now)) {
+                r->reset = true;
+                stalled++;
+            }
+        } else if ((stream->state == H2O_HTTP2_STREAM_STATE_SEND_BODY ||
+                    stream->state == H2O_HTTP2_STREAM_STATE_SEND_BODY_IS_FINAL) &&
+                   stream->_data.size != 0 && (conn_blocked || h2o_http2_window_get_window(&stream->output_window) <= 0)) {
+            /* response data waits for the client's flow-control window: the
+             * upstream buffers behind it stay pinned */
+            r = record_of(g, stream->stream_id, REC_PINNED, now, stream->req.bytes_sent);
+            if (stream->req.bytes_sent != r->last) {
+                r->last = stream->req.bytes_sent;
+                r->progress_ms = now;
+            }
+            if (now - r->progress_ms >= H2_GUARD_PIN_MS) {
+                pinned++;
+                /* one moving stream keeps the connection's writes going,
+                 * so writeTimeout is applied per stream too */
+                if (cfg->write_timeout_ms && now - r->progress_ms > (int64_t)cfg->write_timeout_ms)
+                    r->reset = true;
+            }
+        } else {
             continue;
-        /* h2o buffers the body here and opens the window as it does, so a
-         * body that does not grow is the client's doing */
-        size_t size = stream->_req_body != NULL ? stream->_req_body->size : 0;
-        struct h2_guard_body *b = body_of(g, stream->stream_id, now, size);
-        b->seen = true;
-        if (size != b->last_size) {
-            b->last_size = size;
-            b->progress_ms = now;
         }
-        int64_t elapsed = now - b->since_ms;
-        if (elapsed < (int64_t)cfg->body_rate_window_ms)
-            continue;
-        if (now - b->progress_ms > (int64_t)cfg->body_rate_window_ms ||
-            (uint64_t)(size - b->start_size) * 1000 < cfg->body_min_rate * (uint64_t)elapsed) {
-            b->stream_id |= 0x80000000u; /* marked: reset below, out of the hash walk */
-            stalled++;
-        }
+        r->seen = true;
     }
-    uint32_t n = 0; /* forget the streams that finished or went away */
-    for (uint32_t i = 0; i < g->n_bodies; i++)
-        if (g->bodies[i].seen)
-            g->bodies[n++] = g->bodies[i];
-    g->n_bodies = n;
-    if (stalled == 0)
-        return false;
-    if (stalled >= conn->num_streams.pull.open + conn->num_streams.push.open || conn->state != H2O_HTTP2_CONN_STATE_OPEN) {
+    uint32_t n = 0; /* forget the streams that moved on or went away */
+    for (uint32_t i = 0; i < g->n_streams; i++)
+        if (g->streams[i].seen)
+            g->streams[n++] = g->streams[i];
+    g->n_streams = n;
+    if (stalled != 0 && (stalled >= conn->num_streams.pull.open + conn->num_streams.push.open ||
+                         conn->state != H2O_HTTP2_CONN_STATE_OPEN)) {
         log_debug("closing an HTTP/2 connection whose %u open streams all stalled their request bodies", stalled);
         conntrack_kill(c, CT_BODY_RATE);
         return true;
     }
-    /* others make progress: reset the stalled streams only. The connection
-     * is open, so closing a stream cannot close it (and free <c>). */
+    /* pinned responses over the per-connection bound: the longest-pinned go */
+    for (; pinned > H2_GUARD_MAX_PINNED_STREAMS; pinned--) {
+        struct h2_guard_stream *oldest = NULL;
+        for (uint32_t i = 0; i < g->n_streams; i++) {
+            struct h2_guard_stream *r = &g->streams[i];
+            if (r->kind == REC_PINNED && !r->reset && now - r->progress_ms >= H2_GUARD_PIN_MS &&
+                (oldest == NULL || r->progress_ms < oldest->progress_ms))
+                oldest = r;
+        }
+        if (oldest == NULL)
+            break;
+        oldest->reset = true;
+    }
+    if (conn->state != H2O_HTTP2_CONN_STATE_OPEN)
+        return false; /* closing anyway; closing a stream now could free the connection and <c> */
+    /* reset out of the hash walk; the connection is open, so closing a
+     * stream cannot close it (and free <c>) */
+    uint32_t resets = 0;
     n = 0;
-    for (uint32_t i = 0; i < g->n_bodies; i++) {
-        struct h2_guard_body *b = &g->bodies[i];
-        if (!(b->stream_id & 0x80000000u)) {
-            g->bodies[n++] = *b;
+    for (uint32_t i = 0; i < g->n_streams; i++) {
+        struct h2_guard_stream *r = &g->streams[i];
+        if (!r->reset) {
+            g->streams[n++] = *r;
             continue;
         }
-        uint32_t id = b->stream_id & 0x7fffffffu;
-        h2o_http2_stream_t *stream = h2o_http2_conn_get_stream(conn, id);
-        if (stream == NULL || stream->state != H2O_HTTP2_STREAM_STATE_RECV_BODY)
+        h2o_http2_stream_t *stream = h2o_http2_conn_get_stream(conn, r->stream_id);
+        if (stream == NULL)
             continue;
-        h2o_http2_encode_rst_stream_frame(&conn->_write.buf, id, -H2O_HTTP2_ERROR_CANCEL);
-        h2o_http2_stream_reset(conn, stream); /* in RECV_BODY: closes it, sends nothing */
+        if (r->kind == REC_BODY)
+            h2o_http2_encode_rst_stream_frame(&conn->_write.buf, r->stream_id, -H2O_HTTP2_ERROR_CANCEL);
+        else
+            h2o_http2_encode_rst_stream_frame(&conn->_write.buf, r->stream_id, -H2O_HTTP2_ERROR_ENHANCE_YOUR_CALM);
+        /* as if the client had reset it: h2o stops the generator (the
+         * upstream request is abandoned) and frees the stream */
+        h2o_http2_stream_reset(conn, stream);
+        resets++;
     }
-    g->n_bodies = n;
-    h2o_http2_conn_request_write(conn);
-    log_debug("reset %u HTTP/2 streams whose request bodies stalled", stalled);
+    g->n_streams = n;
+    if (resets != 0) {
+        h2o_http2_conn_request_write(conn);
+        atomic_fetch_add(&stream_resets, resets);
+        log_debug("reset %u HTTP/2 streams: stalled request bodies or responses pinned by flow control", resets);
+    }
     return false;
 }
 
 void h2_guard_dispose(struct h2_guard *g)
 {
-    free(g->bodies);
-    g->bodies = NULL;
-    g->n_bodies = g->cap_bodies = 0;
+    free(g->streams);
+    g->streams = NULL;
+    g->n_streams = g->cap_streams = 0;
+}
+
+uint64_t h2_guard_stream_resets(void)
+{
+    return atomic_load(&stream_resets);
 }

@@ -38,7 +38,14 @@
 #define H2_GUARD_MIN_DATA 128
 #define H2_GUARD_MIN_WINDOW_UPDATE 1024
 
-struct h2_guard_body; /* a stream receiving a body, as of the last sweep */
+/* Responses waiting for the client's flow-control window, with no byte
+ * sent for H2_GUARD_PIN_MS, that one connection may hold; the
+ * longest-waiting of the others are reset (ENHANCE_YOUR_CALM). Each holds
+ * its upstream buffers (see docs/security.md for what that costs). */
+#define H2_GUARD_MAX_PINNED_STREAMS 8
+#define H2_GUARD_PIN_MS 2000
+
+struct h2_guard_stream; /* a stream receiving a body or pinned by flow control, as of the last sweep */
 
 struct h2_guard {
     h2o_socket_cb inner;     /* the read callback h2o (or Gantry) asked for */
@@ -46,8 +53,8 @@ struct h2_guard {
     bool accepting;          /* inside h2o_http2_accept, before it starts reading */
     uint32_t idle_frames;    /* in the current second */
     int64_t second_start_ms;
-    struct h2_guard_body *bodies;
-    uint32_t n_bodies, cap_bodies;
+    struct h2_guard_stream *streams;
+    uint32_t n_streams, cap_streams;
 };
 
 /* What a scan of the input found. */
@@ -64,11 +71,17 @@ void h2_guard_scan(const uint8_t *buf, size_t size, size_t old_size, struct h2_s
 int h2_guard_frame_is_idle(const uint8_t *frame, size_t len);
 
 struct conntrack_conn;
-/* Sweep (once a second): stalled request bodies on an HTTP/2 connection.
- * Streams whose body stalls longer than bodyRateWindow or averages less
- * than bodyMinRate are reset; a connection with only such streams is cut.
+/* Sweep (once a second) of an HTTP/2 connection:
+ *   - streams whose request body stalls longer than bodyRateWindow or
+ *     averages less than bodyMinRate are reset (CANCEL); a connection with
+ *     only such streams is cut;
+ *   - responses held by a flow-control window that the client does not
+ *     open: above H2_GUARD_MAX_PINNED_STREAMS, and any held for
+ *     writeTimeout, are reset (ENHANCE_YOUR_CALM).
  * True when the connection was cut. */
 bool h2_guard_sweep(struct conntrack_conn *c, int64_t now_ms);
+/* Streams reset by the sweep since start (any thread). */
+uint64_t h2_guard_stream_resets(void);
 /* The connection's tracker goes away. */
 void h2_guard_dispose(struct h2_guard *g);
 /* True when h2o's functions are interposed (checked at startup and in tests). */

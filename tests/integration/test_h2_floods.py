@@ -14,7 +14,7 @@ import h2.errors
 import h2.events
 import pytest
 
-from attack import H2Client, cpu_seconds, metric
+from attack import H2Client, cpu_seconds, metric, rss_kib
 from conftest import SLOW, Nginx, service_yaml
 
 
@@ -265,3 +265,90 @@ def test_stalled_http2_stream_is_reset_beside_a_moving_one(tmp_path, procs):
     assert c.streams[stalled]["end"] == h2.errors.ErrorCodes.CANCEL
     assert status == 200 and end is None
     assert metric(g, "gantry_connections_closed_total", reason="body_rate") == 0
+
+
+def test_zero_window_reader_pins_a_bounded_number_of_responses(tmp_path, procs):
+    """A client that opens 40 streams with a zero flow-control window: the
+    responses wait in gantry with their upstream buffers. After 2 s all but
+    8 are reset (ENHANCE_YOUR_CALM), and those 8 at writeTimeout although
+    another stream keeps the connection's writes moving."""
+    from test_slow_clients import BigUpstream
+    big = BigUpstream(1 << 30)
+    g = procs.gantry(tmp_path, route(big.url), args=[
+        "--entryPoints.web.transport.respondingTimeouts.writeTimeout=6s"], workers=1)
+    c = H2Client(g.port, window=0)
+    rss0 = rss_kib(g.proc.pid)
+    sids = [c.request("/", "f.test") for _ in range(40)]
+    t0 = time.time()
+    peak = rss0
+    resets = {}
+    c.sock.settimeout(0.2)
+    while time.time() - t0 < 5 * SLOW and len(resets) < 32:
+        peak = max(peak, rss_kib(g.proc.pid))
+        try:
+            c.events(0.2)
+        except socket.timeout:
+            pass
+        for sid in sids:
+            end = c.streams.get(sid, {}).get("end")
+            if end is not None and sid not in resets:
+                resets[sid] = (end, time.time() - t0)
+    after = rss_kib(g.proc.pid)
+    print("zero-window reader, 40 streams: %d reset after %s s; RSS %d KiB -> peak %d KiB (+%d KiB), %d KiB after"
+          % (len(resets), sorted(set(round(t, 1) for _, t in resets.values())), rss0, peak, peak - rss0, after))
+    assert len(resets) == 32 and all(e == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM for e, _ in resets.values())
+    assert all(2 <= t <= 5 * SLOW for _, t in resets.values())
+    # one stream that the client reads: the connection makes progress, the 8
+    # pinned ones are still reset when writeTimeout has passed
+    moving = c.request("/", "f.test")
+    c.auto_ack = False
+    got = 0
+    while time.time() - t0 < 12 * SLOW and len(resets) < 40:
+        c.conn.increment_flow_control_window(65536, stream_id=moving)
+        c.conn.increment_flow_control_window(65536)
+        c.flush()
+        try:
+            c.events(0.2)
+        except socket.timeout:
+            pass
+        got = len(c.streams.get(moving, {}).get("body", b""))
+        for sid in sids:
+            end = c.streams.get(sid, {}).get("end")
+            if end is not None and sid not in resets:
+                resets[sid] = (end, time.time() - t0)
+    last = sorted(t for _, t in resets.values())[-8:]
+    print("the 8 left reset after %s s while another stream received %d bytes" % ([round(t, 1) for t in last], got))
+    assert len(resets) == 40 and not c.closed
+    assert all(6 <= t < 9 * SLOW for t in last) and got > 256 * 1024
+    assert "end" not in c.streams.get(moving, {})
+    c.close()
+    big.stop()
+
+
+def test_many_slow_but_reading_streams_are_not_reset(tmp_path, procs):
+    """20 streams each given 16 KiB of window every 0.25 s: always waiting
+    for the window, never without progress, so none is reset."""
+    from test_slow_clients import BigUpstream
+    big = BigUpstream(64 << 20)
+    g = procs.gantry(tmp_path, route(big.url), workers=1)
+    c = H2Client(g.port, window=16384)
+    c.auto_ack = False
+    sids = [c.request("/", "f.test") for _ in range(20)]
+    t0 = time.time()
+    while time.time() - t0 < 5:
+        for sid in sids:
+            c.conn.increment_flow_control_window(16384, stream_id=sid)
+        c.conn.increment_flow_control_window(20 * 16384)
+        c.flush()
+        deadline = time.time() + 0.25
+        while time.time() < deadline:
+            try:
+                c.events(0.05)
+            except socket.timeout:
+                pass
+    got = [len(c.streams.get(sid, {}).get("body", b"")) for sid in sids]
+    ended = [sid for sid in sids if "end" in c.streams.get(sid, {})]
+    print("20 slow readers over 5 s: %d..%d bytes each, %d streams ended" % (min(got), max(got), len(ended)))
+    assert not ended and not c.closed and min(got) > 200 * 1024
+    c.close()
+    big.stop()

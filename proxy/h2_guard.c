@@ -266,7 +266,7 @@ bool h2_guard_sweep(struct conntrack_conn *c, int64_t now)
     for (uint32_t i = 0; i < g->n_streams; i++)
         g->streams[i].seen = false;
     bool conn_blocked = h2o_http2_window_get_window(&conn->_write.window) <= 0;
-    uint32_t stalled = 0, pinned = 0;
+    uint32_t stalled = 0, pinned = 0, expired = 0;
     for (khiter_t i = kh_begin(conn->streams); i != kh_end(conn->streams); i++) {
         if (!kh_exist(conn->streams, i))
             continue;
@@ -295,8 +295,10 @@ bool h2_guard_sweep(struct conntrack_conn *c, int64_t now)
                 pinned++;
                 /* one moving stream keeps the connection's writes going,
                  * so writeTimeout is applied per stream too */
-                if (cfg->write_timeout_ms && now - r->progress_ms > (int64_t)cfg->write_timeout_ms)
+                if (cfg->write_timeout_ms && now - r->progress_ms > (int64_t)cfg->write_timeout_ms) {
                     r->reset = true;
+                    expired++;
+                }
             }
         } else {
             continue;
@@ -312,6 +314,12 @@ bool h2_guard_sweep(struct conntrack_conn *c, int64_t now)
                          conn->state != H2O_HTTP2_CONN_STATE_OPEN)) {
         log_debug("closing an HTTP/2 connection whose %u open streams all stalled their request bodies", stalled);
         conntrack_kill(c, CT_BODY_RATE);
+        return true;
+    }
+    if (expired != 0 && expired >= conn->num_streams.pull.send_body) {
+        /* no response moves at all: the client takes nothing, the rule of
+         * conntrack.c's write stall (which may not have fired yet) */
+        conntrack_kill(c, CT_WRITE_STALL);
         return true;
     }
     /* pinned responses over the per-connection bound: the longest-pinned go */

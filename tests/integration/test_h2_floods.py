@@ -352,3 +352,46 @@ def test_many_slow_but_reading_streams_are_not_reset(tmp_path, procs):
     assert not ended and not c.closed and min(got) > 200 * 1024
     c.close()
     big.stop()
+
+
+def test_flood_over_tls_gets_goaway(tmp_path, procs):
+    """h2 by ALPN: h2o takes the connection after the handshake; the guard
+    sees the decrypted frames and the GOAWAY goes out through TLS."""
+    import ssl
+    import h2.config
+    import h2.connection
+    from tls_certs import make_cert
+    ng = procs.add(Nginx(tmp_path))
+    crt, key = make_cert(str(tmp_path), "f.test")
+    g = procs.gantry(tmp_path, "http:\n  routers:\n    r: {rule: \"Host(`f.test`)\", service: s, tls: {}}\n"
+                     "  services:\n" + service_yaml("s", [ng.url]) +
+                     "tls:\n  certificates:\n    - certFile: %s\n      keyFile: %s\n" % (crt, key))
+    ctx = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    ctx.set_alpn_protocols(["h2"])
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", g.port), timeout=5 * SLOW), server_hostname="f.test")
+    assert s.selected_alpn_protocol() == "h2"
+    conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    conn.send_headers(1, [(":method", "POST"), (":path", "/"), (":scheme", "https"), (":authority", "f.test")])
+    s.sendall(conn.data_to_send())
+    batch = frame(0, 0, 1) * 1000
+    t0 = time.time()
+    try:
+        for _ in range(100):
+            s.sendall(batch)
+    except OSError:
+        pass
+    received = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            received += d
+    except OSError:
+        pass
+    elapsed = time.time() - t0
+    print("TLS zero-length DATA flood: closed after %.2f s, GOAWAY %s" % (elapsed, goaway_code(received)))
+    assert goaway_code(received) == 11 and elapsed < 3 * SLOW
+    assert metric(g, "gantry_connections_closed_total", reason="h2_flood") == 1
+    s.close()

@@ -7,7 +7,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <h2o/http2.h>
 #include <h2o/http2_internal.h>
@@ -169,6 +168,8 @@ void h2o_socket_read_start(h2o_socket_t *sock, h2o_socket_cb cb)
             c->guard.accepting = false;
             c->guard.h2conn = sock->data;
             c->h2 = true;
+            if (c->doomed && !c->shut) /* flooded before the switch to HTTP/2 */
+                send_goaway(c);
         }
         c->guard.inner = cb;
         cb = guarded_read;
@@ -187,11 +188,8 @@ void h2o_http2_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, struct timeval 
     if (c != NULL) {
         /* what arrived before the switch to HTTP/2 (the first read, or
          * what TLS decrypted) has not been seen by guarded_read */
-        if (sock->input->size != 0 && !account(c, sock, sock->input->size)) {
-            h2o_buffer_consume(&sock->input, sock->input->size);
-            shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
-            c->shut = true;
-        }
+        if (sock->input->size != 0 && !account(c, sock, sock->input->size))
+            h2o_buffer_consume(&sock->input, sock->input->size); /* GOAWAY below, the sweep closes */
         /* h2o_http2_accept sets sock->data to its connection, then starts
          * reading (see h2o_socket_read_start above), then may parse input
          * and even close: <c> must not be touched after it returns */

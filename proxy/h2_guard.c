@@ -104,6 +104,7 @@ bool h2_guard_active(void)
      * definitions below win when the process resolves these names to them */
     return dlsym(RTLD_DEFAULT, "h2o_socket_read_start") == (void *)h2o_socket_read_start &&
            dlsym(RTLD_DEFAULT, "h2o_http2_accept") == (void *)h2o_http2_accept &&
+           dlsym(RTLD_DEFAULT, "h2o_http2_handle_upgrade") == (void *)h2o_http2_handle_upgrade &&
            (void *)get_read_start() != (void *)h2o_socket_read_start;
 }
 
@@ -164,7 +165,10 @@ void h2o_socket_read_start(h2o_socket_t *sock, h2o_socket_cb cb)
 {
     struct conntrack_conn *c = conntrack_of_socket(sock);
     if (c != NULL && cb != guarded_read) {
-        if (c->guard.accepting) { /* h2o_http2_accept has just set sock->data */
+        /* h2o_http2_accept, or the end of an h2c upgrade, has just set
+         * sock->data to h2o's HTTP/2 connection: recognised by its
+         * callbacks (an HTTP/1 connection has no debug state) */
+        if (c->guard.accepting && ((h2o_conn_t *)sock->data)->callbacks->get_debug_state == h2o_http2_get_debug_state) {
             c->guard.accepting = false;
             c->guard.h2conn = sock->data;
             c->h2 = true;
@@ -175,6 +179,23 @@ void h2o_socket_read_start(h2o_socket_t *sock, h2o_socket_cb cb)
         cb = guarded_read;
     }
     get_read_start()(sock, cb);
+}
+
+int h2o_http2_handle_upgrade(h2o_req_t *req, struct timeval connected_at)
+{
+    typedef int (*upgrade_fn)(h2o_req_t *, struct timeval);
+    static _Atomic(upgrade_fn) real;
+    upgrade_fn f = atomic_load_explicit(&real, memory_order_relaxed);
+    if (f == NULL) {
+        f = (upgrade_fn)next_symbol("h2o_http2_handle_upgrade");
+        atomic_store_explicit(&real, f, memory_order_relaxed);
+    }
+    /* HTTP/1.1 "Upgrade: h2c": h2o answers 101, then hands the socket to
+     * its HTTP/2 connection and starts reading (read_start above) */
+    struct conntrack_conn *c = conntrack_of(req);
+    if (c != NULL)
+        c->guard.accepting = true;
+    return f(req, connected_at);
 }
 
 void h2o_http2_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, struct timeval connected_at)

@@ -395,3 +395,39 @@ def test_flood_over_tls_gets_goaway(tmp_path, procs):
     assert goaway_code(received) == 11 and elapsed < 3 * SLOW
     assert metric(g, "gantry_connections_closed_total", reason="h2_flood") == 1
     s.close()
+
+
+def test_flood_after_h2c_upgrade_gets_goaway(tmp_path, procs):
+    """HTTP/1.1 Upgrade: h2c, then PING frames: the upgraded connection is
+    guarded like the others."""
+    ng = procs.add(Nginx(tmp_path))
+    g = procs.gantry(tmp_path, route(ng.url))
+    s = socket.create_connection(("127.0.0.1", g.port), timeout=5 * SLOW)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: f.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+              b"HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0))
+    batch = b"".join(frame(6, 0, 0, struct.pack(">Q", i)) for i in range(1000))
+    t0 = time.time()
+    try:
+        for _ in range(50):
+            s.sendall(batch)
+    except OSError:
+        pass
+    received = head.split(b"\r\n\r\n", 1)[1]
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            received += d
+    except OSError:
+        pass
+    elapsed = time.time() - t0
+    print("PING flood after an h2c upgrade: closed after %.2f s, GOAWAY %s" % (elapsed, goaway_code(received)))
+    assert goaway_code(received) == 11 and elapsed < 3 * SLOW
+    assert metric(g, "gantry_connections_closed_total", reason="h2_flood") == 1
+    s.close()

@@ -431,3 +431,31 @@ def test_flood_after_h2c_upgrade_gets_goaway(tmp_path, procs):
     assert goaway_code(received) == 11 and elapsed < 3 * SLOW
     assert metric(g, "gantry_connections_closed_total", reason="h2_flood") == 1
     s.close()
+
+
+@pytest.mark.parametrize("streams", [10, 50])
+def test_zero_window_memory_per_stream(tmp_path, procs, streams):
+    """What one response held by a zero flow-control window pins in gantry
+    (RSS growth per stream, measured before the guard resets anything at
+    2 s). libh2o reads an upstream socket until the kernel has no more, so
+    this follows the upstream socket's receive buffer, not the 256 KiB
+    high-water mark: the figure is reported, the bound asserted is loose."""
+    from test_slow_clients import BigUpstream
+    big = BigUpstream(1 << 30)
+    g = procs.gantry(tmp_path, route(big.url), workers=1)
+    c = H2Client(g.port, window=0)
+    assert c.response(c.request("/", "f.test"), timeout=0.5)[2] == "timeout"  # warm: one stream, worker buffers
+    time.sleep(0.3)
+    rss0 = rss_kib(g.proc.pid)
+    for _ in range(streams):
+        c.request("/", "f.test")
+    t0 = time.time()
+    rss = [rss0]
+    while time.time() - t0 < 1.5:
+        time.sleep(0.1)
+        rss.append(rss_kib(g.proc.pid))
+    grown = max(rss) - rss0
+    print("%d zero-window streams: RSS +%d KiB, %d KiB per stream" % (streams, grown, grown // streams))
+    assert grown // streams < 16 * 1024
+    c.close()
+    big.stop()

@@ -8,5 +8,9 @@ const struct mw_type *const middleware_types[] = {
     &mw_forward_auth,
     &mw_errors,
     &mw_retry,
+    &mw_ip_allow_list,
+    &mw_ip_white_list,
+    &mw_in_flight_req,
+    &mw_rate_limit,
     NULL,
 };

@@ -15,5 +15,9 @@ extern const struct mw_type mw_redirect_scheme;
 extern const struct mw_type mw_forward_auth;
 extern const struct mw_type mw_errors;
 extern const struct mw_type mw_retry;
+extern const struct mw_type mw_ip_allow_list;
+extern const struct mw_type mw_ip_white_list;
+extern const struct mw_type mw_in_flight_req;
+extern const struct mw_type mw_rate_limit;
 
 #endif

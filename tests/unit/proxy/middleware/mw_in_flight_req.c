@@ -12,6 +12,8 @@
 #include "../../test.h"
 
 static struct mw_test t;
+#define K1 0x9e3779b97f4a7c15ULL
+#define K2 0x1234567890abcdefULL
 
 static void refused(const char *const *kv, const char *why)
 {
@@ -29,7 +31,7 @@ static void *worker_main(void *arg)
 {
     struct worker_arg *a = arg;
     for (int i = 0; i < 50000; i++) {
-        _Atomic uint64_t *s = if_acquire(a->c, 1234567 + (uint64_t)(i % 3) * 0x100000000000ULL * 0);
+        _Atomic uint64_t *s = inflight_acquire(a->c->slots, a->c->amount, K1);
         if (s == NULL)
             continue;
         a->admitted++;
@@ -38,7 +40,7 @@ static void *worker_main(void *arg)
         while (now > seen && !atomic_compare_exchange_weak(a->max_seen, &seen, now))
             ;
         atomic_fetch_sub(a->holders, 1);
-        if_release(s);
+        inflight_release(s);
     }
     return NULL;
 }
@@ -56,17 +58,17 @@ int main(void)
 
     _Atomic uint64_t *held[10];
     for (int i = 0; i < 10; i++)
-        CHECK((held[i] = if_acquire(c, 99)) != NULL);
-    CHECK(if_acquire(c, 99) == NULL);
-    _Atomic uint64_t *other = if_acquire(c, 100); /* another source counts apart */
+        CHECK((held[i] = inflight_acquire(c->slots, c->amount, K1)) != NULL);
+    CHECK(inflight_acquire(c->slots, c->amount, K1) == NULL);
+    _Atomic uint64_t *other = inflight_acquire(c->slots, c->amount, K2); /* another source counts apart */
     CHECK(other != NULL && other != held[0]);
-    if_release(held[3]);
-    CHECK((held[3] = if_acquire(c, 99)) != NULL);
-    CHECK(if_acquire(c, 99) == NULL);
+    inflight_release(held[3]);
+    CHECK((held[3] = inflight_acquire(c->slots, c->amount, K1)) != NULL);
+    CHECK(inflight_acquire(c->slots, c->amount, K1) == NULL);
     for (int i = 0; i < 10; i++)
-        if_release(held[i]);
-    if_release(other);
-    CHECK(atomic_load(held[0]) % (1ULL << COUNT_BITS) == 0);
+        inflight_release(held[i]);
+    inflight_release(other);
+    CHECK(atomic_load(held[0]) % (1ULL << INFLIGHT_COUNT_BITS) == 0);
 
     /* through on_request: the hold goes with the request's pool */
     const char *two[] = {"amount", "2", NULL};
@@ -75,15 +77,15 @@ int main(void)
     CHECK(mw_test_request(&t, m, "GET", "a.test", "/") == MW_NEXT);
     CHECK(mw_test_request(&t, m, "GET", "a.test", "/") == MW_NEXT);
     h2o_iovec_t host = h2o_iovec_init(H2O_STRLIT("a.test"));
-    CHECK(if_acquire(c, source_hash(c->seed, host)) == NULL); /* both still under way */
+    CHECK(inflight_acquire(c->slots, c->amount, source_hash(c->seed, host)) == NULL); /* both still under way */
     h2o_mem_clear_pool(&t.req.pool);                         /* the requests end */
-    _Atomic uint64_t *s = if_acquire(c, source_hash(c->seed, host));
+    _Atomic uint64_t *s = inflight_acquire(c->slots, c->amount, source_hash(c->seed, host));
     CHECK(s != NULL);
-    if_release(s);
+    inflight_release(s);
 
     const char *zero[] = {"amount", "0", NULL};
     m = mw_test_build(&t, "inFlightReq", zero);
-    CHECK(m != NULL && if_acquire(m->cfg, 1) == NULL); /* Traefik (oxy): every request refused */
+    CHECK(m != NULL && inflight_acquire(((const struct in_flight *)m->cfg)->slots, 0, 1) == NULL); /* Traefik (oxy): every request refused */
     const char *none[] = {NULL};
     m = mw_test_build(&t, "inFlightReq", none);
     CHECK(m != NULL && ((const struct in_flight *)m->cfg)->amount == 0);
@@ -106,8 +108,8 @@ int main(void)
     }
     CHECK(max_seen <= 3 && admitted > 0);
     c = m->cfg;
-    for (size_t i = 0; i < IF_SLOTS; i++)
-        CHECK((atomic_load(&c->slots[i]) & COUNT_MASK) == 0); /* all released */
+    for (size_t i = 0; i < INFLIGHT_SLOTS; i++)
+        CHECK((atomic_load(&c->slots[i]) & INFLIGHT_MAX) == 0); /* all released */
 
     const char *neg[] = {"amount", "-1", NULL};
     refused(neg, "inFlightReq: amount: '-1'");

@@ -321,10 +321,11 @@ static void dump(struct sink *k, const struct model *m)
     DUMP_SECTION(k, m->routers, "  routers:", dump_router, struct model_router);
     DUMP_SECTION(k, m->services, "  services:", dump_service, struct model_service);
     DUMP_SECTION(k, m->middlewares, "  middlewares:", dump_middleware, struct model_middleware);
-    if (m->tcp_routers.len || m->tcp_services.len) {
+    if (m->tcp_routers.len || m->tcp_services.len || m->tcp_middlewares.len) {
         out(k, "tcp:\n");
         DUMP_SECTION(k, m->tcp_routers, "  routers:", dump_router, struct model_router);
         DUMP_SECTION(k, m->tcp_services, "  services:", dump_tcp_service, struct model_tcp_service);
+        DUMP_SECTION(k, m->tcp_middlewares, "  middlewares:", dump_middleware, struct model_middleware);
     }
     if (m->certs.len) {
         out(k, "tls:\n  certificates:\n");

@@ -159,6 +159,7 @@ struct model {
     struct ptr_vec tcp_services; /* struct model_tcp_service * */
     struct ptr_vec certs;        /* struct model_tls_cert * */
     struct ptr_vec problems;     /* char *: what the provider could not turn into objects */
+    struct ptr_vec tcp_middlewares; /* struct model_middleware * (ipAllowList, inFlightConn) */
 };
 
 struct model *model_new(const char *provider);

@@ -21,7 +21,7 @@ int ip_strategy_build(struct arena *a, struct mw_options *o, const char *prefix,
         return -1;
     out->depth = (uint32_t)depth;
     snprintf(key, sizeof(key), "%s.ipv6Subnet", prefix);
-    if (mw_opt_int(o, key, -1, 0, 128, &subnet, d) != 0)
+    if (mw_opt_int(o, key, -1, 1, 128, &subnet, d) != 0)
         return -1;
     out->ipv6_subnet = (int)subnet;
     snprintf(key, sizeof(key), "%s.excludedIPs", prefix);
@@ -40,9 +40,9 @@ bool ip_strategy_parse_addr(const char *s, size_t len, uint8_t out16[16])
     char buf[IP_STRATEGY_TEXT];
     if (len == 0 || len >= sizeof(buf))
         return false;
-    if (s[0] == '[') { /* [v6]:port */
+    if (s[0] == '[') { /* [v6]:port (Go's SplitHostPort wants the port) */
         const char *close = memchr(s, ']', len);
-        if (close == NULL)
+        if (close == NULL || close + 1 == s + len || close[1] != ':')
             return false;
         len = (size_t)(close - s - 1);
         memcpy(buf, s + 1, len);
@@ -151,12 +151,14 @@ size_t ip_strategy_get(const struct ip_strategy *s, const struct mw_run *run, ch
             return 0;
         return apply_subnet(s->ipv6_subnet, buf, copy_out(buf, e, len));
     }
+    /* Traefik's pool strategy: empty entries skipped, no ipv6Subnet */
     for (size_t i = 0;; i++) {
         const char *e = xff_entry(xff, i, &len);
         if (e == NULL)
             return 0;
-        if (!excluded(s, e, len))
-            return apply_subnet(s->ipv6_subnet, buf, copy_out(buf, e, len));
+        size_t n = copy_out(buf, e, len);
+        if (n != 0 && !excluded(s, e, len))
+            return n;
     }
 }
 

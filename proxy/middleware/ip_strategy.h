@@ -5,8 +5,9 @@
  * ipStrategy picks the client address of a request: with <depth> > 0 the
  * depth-th entry of X-Forwarded-For counted from the right; otherwise, with
  * <excludedIPs>, the right-most entry not in them; otherwise the
- * connection's remote address. <ipv6Subnet> masks an IPv6 result to that
- * prefix (so one /64 counts as one client). The X-Forwarded-For a
+ * connection's remote address. <ipv6Subnet> (1 to 128) masks an IPv6
+ * result to that prefix (so one /64 counts as one client), except with
+ * excludedIPs (as in Traefik). The X-Forwarded-For a
  * middleware sees is the client's only when the entry point trusts it
  * (forwardedHeaders.trustedIPs / insecure); otherwise route.c has removed it
  * and a depth strategy finds no address — Traefik behaves the same.

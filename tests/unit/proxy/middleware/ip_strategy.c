@@ -84,6 +84,9 @@ int main(void)
     CHECK_STR(pick(ex, "10.0.0.1", "1.1.1.1, 3.3.3.3, 10.1.1.1, 2.2.2.7"), "3.3.3.3");
     CHECK_STR(pick(ex, "10.0.0.1", "2.2.2.1"), "");
     CHECK_STR(pick(ex, "10.0.0.1", NULL), "");
+    CHECK_STR(pick(ex, "10.0.0.1", "3.3.3.3, , 2.2.2.1,"), "3.3.3.3"); /* empty entries skipped */
+    const char *exsub[] = {"s.excludedIPs", "2.2.2.0/24", "s.ipv6Subnet", "64", NULL};
+    CHECK_STR(pick(exsub, "10.0.0.1", "2001:db8::1:2, 2.2.2.1"), "2001:db8::1:2"); /* no subnet there */
     const char *both[] = {"s.depth", "1", "s.excludedIPs", "2.2.2.2", NULL}; /* depth wins, as in Traefik */
     CHECK_STR(pick(both, "10.0.0.1", "1.1.1.1, 2.2.2.2"), "2.2.2.2");
     const char *sub[] = {"s.ipv6Subnet", "64", NULL};
@@ -91,6 +94,8 @@ int main(void)
     CHECK_STR(pick(sub, "10.0.0.1", NULL), "10.0.0.1");
     const char *subd[] = {"s.depth", "1", "s.ipv6Subnet", "48", NULL};
     CHECK_STR(pick(subd, "10.0.0.1", "2001:db8:1:2::9"), "2001:db8:1::");
+    const char *bad0[] = {"s.ipv6Subnet", "0", NULL};
+    CHECK_STR(pick(bad0, "10.0.0.1", NULL), "ERR");
     const char *bad1[] = {"s.depth", "-1", NULL}, *bad2[] = {"s.ipv6Subnet", "129", NULL},
                *bad3[] = {"s.excludedIPs", "1.2.3.4/40", NULL};
     CHECK_STR(pick(bad1, "10.0.0.1", NULL), "ERR");
@@ -102,6 +107,7 @@ int main(void)
     CHECK(ip_strategy_parse_addr(H2O_STRLIT("1.2.3.4:8080"), a) && memcmp(a, want4, 16) == 0);
     CHECK(ip_strategy_parse_addr(H2O_STRLIT("[::1]:80"), a) && a[15] == 1 && a[0] == 0);
     CHECK(ip_strategy_parse_addr(H2O_STRLIT("::1"), a) && a[15] == 1);
+    CHECK(!ip_strategy_parse_addr(H2O_STRLIT("[::1]"), a)); /* brackets without a port: Go refuses too */
     CHECK(!ip_strategy_parse_addr(H2O_STRLIT("example.com"), a) && !ip_strategy_parse_addr(H2O_STRLIT(""), a));
 
     /* sourceCriterion: defaults per middleware, each kind, exclusivity */

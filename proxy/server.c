@@ -39,6 +39,7 @@
 #include "tls.h"
 #include "upstream.h"
 #include "worker.h"
+#include "middleware/redis_limiter.h"
 
 #define ACCEPT_BATCH 64
 #define SOCKET_BUFFER_SIZE (32 * 1024)
@@ -430,6 +431,7 @@ static void worker_drain(struct worker *w)
     for (int i = 0; i < 200 && w->n_client_conns != 0; i++)
         h2o_evloop_run(w->loop, 10);
     upstream_close_idle(w, NULL);
+    redis_limiter_worker_close();
     for (int i = 0; i < 5; i++)
         h2o_evloop_run(w->loop, 0);
     w->clean_exit = w->n_client_conns == 0 && w->in_flight == 0;

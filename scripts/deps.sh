@@ -5,10 +5,10 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libh2o-evloop-dev libcurl4-openssl-dev libcjson-dev libyaml-dev
-            libssl-dev libpcre2-dev python3 curl ca-certificates)
+            libssl-dev libpcre2-dev python3 curl ca-certificates libhiredis-dev)
 test_pkgs=(python3-pytest python3-websockets python3-h2 python3-httpx python3-yaml nghttp2-client wrk nginx-light
            openssl procps iproute2 docker.io busybox-static python3-prometheus-client chromium clang libclang-rt-14-dev
-           debootstrap docker-compose python3-grpcio haproxy)
+           debootstrap docker-compose python3-grpcio haproxy redis-server)
 
 case "${1:-all}" in
   build) want=("${build_pkgs[@]}") ;;

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "../worker.h"
+#include "redis_limiter.h"
 
 #define RL_SLOTS 16384 /* a power of two */
 #define RL_PROBE 16
@@ -45,6 +46,7 @@ struct rate_limit {
     int64_t max_delay_ns;
     uint64_t seed;
     struct rl_slot *slots;
+    struct redis_limiter *redis; /* the redis option: buckets shared through Redis */
 };
 
 static int64_t now_ns(void)
@@ -65,8 +67,6 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
     memset(c, 0, sizeof(*c));
     int64_t average, burst;
     uint64_t period_ms;
-    if (mw_opt_has(o, "redis"))
-        return diag_set(d, "redis: a shared (redis) rate limit is not supported by gantry yet");
     if (mw_opt_int(o, "average", 0, 0, INT64_MAX / NS_PER_S, &average, d) != 0 ||
         mw_opt_int(o, "burst", 1, INT64_MIN, INT64_MAX, &burst, d) != 0 ||
         mw_opt_duration_ms(o, "period", 1000, &period_ms, d) != 0 ||
@@ -87,10 +87,20 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
         c->burst_ns = c->interval_ns * burst;
         /* Traefik: 1/(2*rate) with the rate truncated to a whole number, 0.5s below 1/s */
         c->max_delay_ns = rate < 1 ? NS_PER_S / 2 : NS_PER_S / ((int64_t)rate * 2);
-        c->slots = calloc(RL_SLOTS, sizeof(*c->slots));
-        if (c->slots == NULL)
-            abort();
-        arena_on_free(a, free_slots, c->slots);
+        if (mw_opt_has(o, "redis")) {
+            /* Traefik: a bucket expires 1s after it would be full again, more for slow rates */
+            int64_t ttl = 1 + (rate >= 1 ? 1 : (int64_t)(1 / rate));
+            if ((c->redis = redis_limiter_build(a, o, rate, burst, ttl, c->max_delay_ns, d)) == NULL)
+                return -1;
+        } else {
+            c->slots = calloc(RL_SLOTS, sizeof(*c->slots));
+            if (c->slots == NULL)
+                abort();
+            arena_on_free(a, free_slots, c->slots);
+        }
+    } else if (mw_opt_has(o, "redis")) { /* no limit: Redis is never asked, its options are still checked */
+        if (redis_limiter_build(a, o, 1, burst, 2, NS_PER_S / 2, d) == NULL)
+            return -1;
     }
     c->seed = (uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ULL;
     *cfg = c;
@@ -206,6 +216,36 @@ static void on_tick(h2o_timeout_entry_t *e)
     mw_resume(wt->run);
 }
 
+/* Holds the request <delay> from <now>: MW_PENDING, or MW_NEXT when the
+ * wait is under a millisecond (the loop's own latency). */
+static enum mw_verdict hold(struct mw_run *run, int64_t now, int64_t delay)
+{
+    if (delay < 1000000 || run->w == NULL)
+        return MW_NEXT;
+    struct rl_wait *wt = h2o_mem_alloc_shared(&run->req->pool, sizeof(*wt), on_wait_dispose);
+    *wt = (struct rl_wait){.entry = {.cb = on_tick}, .run = run, .due = now + delay};
+    h2o_timeout_link(run->w->loop, &run->w->mw_tick, &wt->entry);
+    return MW_PENDING;
+}
+
+static const char redis_failed[] = "Could not insert/update bucket\n"; /* Traefik's http.Error */
+
+/* Redis answered (or could not): the request goes on, waits, or is refused. */
+static void on_redis(struct mw_run *run, int status, int64_t delay)
+{
+    const struct rate_limit *c = run->route->middlewares[run->current]->cfg;
+    if (status != 0) {
+        mw_answer(run, 500, "Internal Server Error", redis_failed, false);
+        return;
+    }
+    if (delay > c->max_delay_ns) {
+        reject(run, delay);
+        return;
+    }
+    if (hold(run, now_ns(), delay) == MW_NEXT)
+        mw_resume(run);
+}
+
 static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
 {
     const struct rate_limit *c = cfg;
@@ -213,17 +253,18 @@ static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
         return MW_NEXT;
     char buf[IP_STRATEGY_TEXT];
     h2o_iovec_t key = source_criterion_key(&c->src, run, buf);
+    if (c->redis != NULL) {
+        if (run->w != NULL && redis_limiter_take(c->redis, run, key, on_redis) == 0)
+            return MW_PENDING;
+        mw_answer(run, 500, "Internal Server Error", redis_failed, false); /* fail closed, as Traefik */
+        return MW_ANSWERED;
+    }
     int64_t now = now_ns(), delay;
     if (!rl_reserve(c, source_hash(c->seed, key), now, &delay)) {
         reject(run, delay);
         return MW_ANSWERED;
     }
-    if (delay < 1000000 || run->w == NULL) /* under a millisecond: the loop's own latency */
-        return MW_NEXT;
-    struct rl_wait *wt = h2o_mem_alloc_shared(&run->req->pool, sizeof(*wt), on_wait_dispose);
-    *wt = (struct rl_wait){.entry = {.cb = on_tick}, .run = run, .due = now + delay};
-    h2o_timeout_link(run->w->loop, &run->w->mw_tick, &wt->entry);
-    return MW_PENDING;
+    return hold(run, now, delay);
 }
 
 const struct mw_type mw_rate_limit = {"rateLimit", build, on_request, NULL};

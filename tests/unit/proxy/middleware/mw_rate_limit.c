@@ -4,6 +4,7 @@
  * exactness with several threads on one bucket. Answers (429) are tested in
  * tests/integration/test_mw_limits.py. */
 #include "../../../../proxy/middleware/mw_rate_limit.c"
+#include "../../../../proxy/middleware/redis_limiter.c"
 
 #include <pthread.h>
 
@@ -148,8 +149,43 @@ int main(void)
     refused(negp, "period");
     const char *badb[] = {"average", "1", "burst", "many", NULL};
     refused(badb, "burst");
-    const char *redis[] = {"average", "1", "redis.endpoints", "127.0.0.1:6379", NULL};
-    refused(redis, "redis");
+    /* redis: every option of Traefik's read; what cannot be honoured refused */
+    const char *redis[] = {"average", "10", "burst", "5", "redis.endpoints", "127.0.0.1:6390", "redis.username", "u",
+                           "redis.password", "p", "redis.db", "2", "redis.dialTimeout", "1s", "redis.readTimeout", "2s",
+                           "redis.writeTimeout", "500ms", "redis.poolSize", "10", "redis.minIdleConns", "1",
+                           "redis.maxActiveConns", "20", NULL};
+    c = make(redis);
+    CHECK(c != NULL && c->redis != NULL && c->slots == NULL);
+    if (c && c->redis) {
+        const struct redis_limiter *r = c->redis;
+        CHECK_STR(r->host, "127.0.0.1");
+        CHECK(r->port == 6390 && r->db == 2 && r->dial_ms == 1000 && r->io_ms == 2500);
+        CHECK_STR(r->key_prefix, "rate:test@file:");
+        CHECK_STR(r->username, "u");
+        CHECK_STR(r->rate_arg, "1.0000000000000001e-05");
+        CHECK_STR(r->ttl_arg, "2");
+        CHECK_STR(r->max_delay_arg, "50000");
+        CHECK(strlen(r->sha) == 40);
+    }
+    const char *rdef[] = {"average", "1", "period", "10s", "redis.endpoints", "localhost", NULL};
+    c = make(rdef);
+    CHECK(c && c->redis && c->redis->port == 6379 && c->redis->dial_ms == 5000 && c->redis->io_ms == 6000);
+    CHECK(c && c->redis && strcmp(c->redis->ttl_arg, "11") == 0); /* Traefik: 1 + 1/rate below 1/s */
+    const char *rtls[] = {"average", "1", "redis.tls.ca", "/x.pem", NULL};
+    refused(rtls, "redis.tls: TLS to Redis is not supported");
+    const char *rcluster[] = {"average", "1", "redis.endpoints", "10.0.0.1:6379,10.0.0.2:6379", NULL};
+    refused(rcluster, "redis.endpoints: one endpoint only");
+    const char *rdb[] = {"average", "1", "redis.db", "x", NULL};
+    refused(rdb, "redis.db");
+    const char *rdial[] = {"average", "1", "redis.dialTimeout", "soon", NULL};
+    refused(rdial, "redis.dialTimeout");
+    const char *rport[] = {"average", "1", "redis.endpoints", "127.0.0.1:99999", NULL};
+    refused(rport, "invalid port");
+    const char *runk[] = {"average", "1", "redis.endpoint", "127.0.0.1:6379", NULL};
+    refused(runk, "unknown option 'redis.endpoint'");
+    const char *rzero[] = {"average", "0", "redis.endpoints", "127.0.0.1:6379", NULL}; /* no limit: Redis unused */
+    c = make(rzero);
+    CHECK(c && c->interval_ns == 0 && c->redis == NULL);
     const char *excl[] = {"average", "1", "sourceCriterion.requestHost", "true", "sourceCriterion.ipStrategy.depth", "1", NULL};
     refused(excl, "mutually exclusive");
     const char *unknown[] = {"average", "1", "burts", "1", NULL};

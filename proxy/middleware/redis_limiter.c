@@ -83,6 +83,7 @@ struct redis_conn {
     redisAsyncContext *ac;
     h2o_socket_t *sock;
     bool reading, write_pending;
+    int64_t created_ms, connected_ms; /* connected_ms: 0 until connected */
 };
 
 /* A command under way; outlives its request if the request goes first. */
@@ -93,7 +94,7 @@ struct pending {
     redis_limiter_cb cb;
     struct pending_link *link;
     h2o_timeout_entry_t tick;
-    int64_t deadline_ms;
+    int64_t sent_ms;
     bool tried_eval;
     char *key;
     size_t key_len;
@@ -319,6 +320,12 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply, void *what)
                  ((struct redis_conn *)ac->ev.data)->r->port, (const char *)what, rep->str);
 }
 
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    if (status == REDIS_OK)
+        ((struct redis_conn *)ac->ev.data)->connected_ms = mono_ms();
+}
+
 static void close_retired(void)
 {
     uint64_t gen = atomic_load(&retired_gen);
@@ -368,6 +375,8 @@ static struct redis_conn *conn_get(struct redis_limiter *r, struct worker *w)
     ac->ev.addWrite = ev_add_write;
     ac->ev.delWrite = ev_del_write;
     ac->ev.cleanup = ev_cleanup;
+    c->created_ms = mono_ms();
+    redisAsyncSetConnectCallback(ac, on_connect);
     if (r->password != NULL) {
         if (r->username != NULL)
             redisAsyncCommand(ac, on_setup_reply, "AUTH", "AUTH %s %s", r->username, r->password);
@@ -462,14 +471,18 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     pending_free(p);
 }
 
-/* Polled on the worker's 1 ms list: a Redis that does not answer within
- * dialTimeout / readTimeout + writeTimeout fails the request, and its
- * connection is dropped (every other command on it fails too). */
+/* Polled on the worker's 1 ms list: a connection not made within
+ * dialTimeout, or a command not answered within readTimeout + writeTimeout
+ * of being sent (or of the connection being made), fails the request, and
+ * the connection is dropped (every other command on it fails too). */
 static void on_deadline_tick(h2o_timeout_entry_t *e)
 {
     struct pending *p = H2O_STRUCT_FROM_MEMBER(struct pending, tick, e);
     struct worker *w = p->run->w;
-    if (mono_ms() < p->deadline_ms) {
+    const struct redis_conn *conn = p->conn;
+    int64_t now = mono_ms(), since = p->sent_ms > conn->connected_ms ? p->sent_ms : conn->connected_ms;
+    bool late = conn->connected_ms == 0 ? now - conn->created_ms >= (int64_t)p->r->dial_ms : now - since >= (int64_t)p->r->io_ms;
+    if (!late) {
         h2o_timeout_link(w->loop, &w->mw_tick, &p->tick);
         return;
     }
@@ -485,7 +498,6 @@ int redis_limiter_take(struct redis_limiter *r, struct mw_run *run, h2o_iovec_t 
     struct redis_conn *c = conn_get(r, run->w);
     if (c == NULL)
         return -1;
-    bool connecting = !(c->ac->c.flags & REDIS_CONNECTED);
     struct pending *p = calloc(1, sizeof(*p));
     if (p == NULL)
         abort();
@@ -512,7 +524,7 @@ int redis_limiter_take(struct redis_limiter *r, struct mw_run *run, h2o_iovec_t 
     }
     p->link = h2o_mem_alloc_shared(&run->req->pool, sizeof(*p->link), on_link_dispose);
     p->link->p = p;
-    p->deadline_ms = mono_ms() + (int64_t)r->io_ms + (connecting ? (int64_t)r->dial_ms : 0);
+    p->sent_ms = mono_ms();
     p->tick.cb = on_deadline_tick;
     h2o_timeout_link(run->w->loop, &run->w->mw_tick, &p->tick);
     return 0;

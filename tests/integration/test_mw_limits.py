@@ -318,3 +318,116 @@ def test_in_flight_req_with_a_slow_upstream(tmp_path, procs):
     for t in ts:
         t.join()
     assert results["u1"][0] == 200 and results["u2"][0] == 200
+
+
+class RedisServer:
+    """redis-server on a loopback port, no persistence."""
+
+    def __init__(self, tmp_path):
+        from conftest import free_port
+        self.port, self.dir = free_port(), str(tmp_path)
+        self.start()
+
+    def start(self):
+        import subprocess
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", self.dir],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: socket.create_connection(("127.0.0.1", self.port), timeout=1).close() or True, what="redis up")
+
+    def commands(self, *cmds):
+        """Runs <cmds> (tuples) on one connection: the raw replies."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        for args in cmds:
+            s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in (x.encode() for x in args)))
+        time.sleep(0.2)
+        data = s.recv(65536)
+        s.close()
+        return data
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def test_rate_limit_shared_through_redis_by_two_gantry_processes(tmp_path, procs):
+    redis = RedisServer(tmp_path)
+    try:
+        up = RecordingUpstream(record=False)
+        dyn = ("http:\n  routers:\n"
+               "    r: {rule: \"Host(`r.test`)\", service: app, middlewares: [shared]}\n"
+               "  middlewares:\n"
+               "    shared:\n      rateLimit:\n        average: 1\n        burst: 10\n"
+               "        redis:\n          endpoints: [\"127.0.0.1:%d\"]\n          db: 3\n" % redis.port +
+               "  services:\n" + service_yaml("app", [up.url]))
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        g1 = procs.gantry(tmp_path / "a", dyn)
+        g2 = procs.gantry(tmp_path / "b", dyn)
+        g1.wait_ready()
+        g2.wait_ready()
+        wait_for(lambda: g1.api("/api/http/routers") and g2.api("/api/http/routers"), what="both configured")
+        # 15 at once on each: together exactly the burst passes
+        results = [None, None]
+
+        def run(i, g):
+            results[i] = burst(g.port, "r.test", 15)
+
+        ts = [threading.Thread(target=run, args=(0, g1)), threading.Thread(target=run, args=(1, g2))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        statuses = [r[0] for r in results[0] + results[1]]
+        assert statuses.count(200) == 10 and statuses.count(429) == 20, results
+        assert all(r[1] == "1" for r in results[0] + results[1] if r[0] == 429)
+        # the bucket lives in Redis (db 3), under Traefik's key layout
+        keys = redis.commands(("SELECT", "3"), ("KEYS", "rate:*"), ("HGETALL", "rate:shared@file:127.0.0.1"))
+        assert b"rate:shared@file:127.0.0.1" in keys and b"tokens" in keys and b"last" in keys, keys
+        # Redis gone: fail closed (Traefik answers 500 too)
+        redis.stop()
+        status, _, body = request(g1.port, "r.test")
+        assert status == 500 and body == b"Could not insert/update bucket\n"
+        assert request(g2.port, "r.test")[0] == 500
+        # back again on the same port: the workers connect anew
+        redis.start()
+        wait_for(lambda: request(g1.port, "r.test")[0] in (200, 429), what="redis back")
+    finally:
+        redis.stop()
+
+
+def test_rate_limit_redis_that_does_not_answer_times_out(tmp_path, procs):
+    mute = socket.socket()
+    mute.bind(("127.0.0.1", 0))
+    mute.listen(16)  # accepts (in the backlog) and never answers
+    up = RecordingUpstream(record=False)
+    g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                     "    r: {rule: \"Host(`r.test`)\", service: app, middlewares: [shared]}\n"
+                     "    free: {rule: \"Host(`f.test`)\", service: app}\n"
+                     "  middlewares:\n"
+                     "    shared: {rateLimit: {average: 5, redis: {endpoints: [\"127.0.0.1:%d\"],"
+                     " readTimeout: 300ms, writeTimeout: 200ms}}}\n" % mute.getsockname()[1] +
+                     "  services:\n" + service_yaml("app", [up.url]))
+    wait_for(lambda: get(g.port, "/", "f.test")[0] == 200, what="route live")
+    start = time.monotonic()
+    status, _, _ = request(g.port, "r.test")
+    took = time.monotonic() - start
+    assert status == 500 and 0.4 <= took <= 3 * SLOW, took
+    mute.close()
+
+
+def test_rate_limit_redis_unreachable_from_the_start(tmp_path, procs):
+    from conftest import free_port
+    up = RecordingUpstream(record=False)
+    g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                     "    r: {rule: \"Host(`r.test`)\", service: app, middlewares: [shared]}\n"
+                     "    free: {rule: \"Host(`f.test`)\", service: app}\n"
+                     "  middlewares:\n"
+                     "    shared: {rateLimit: {average: 5, redis: {endpoints: [\"127.0.0.1:%d\"], dialTimeout: 1s}}}\n"
+                     % free_port() + "  services:\n" + service_yaml("app", [up.url]))
+    wait_for(lambda: get(g.port, "/", "f.test")[0] == 200, what="route live")
+    for _ in range(3):
+        status, _, body = request(g.port, "r.test")
+        assert status == 500 and body == b"Could not insert/update bucket\n"
+    assert up.connections <= 1  # only the probe of the free router

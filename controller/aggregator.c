@@ -439,7 +439,8 @@ static struct table_middleware **compile_chain(struct build *b, const struct ent
     }
     *n = (uint32_t)chain.len;
     struct table_middleware **out = arena_alloc(&b->t->arena, (chain.len ? chain.len : 1) * sizeof(*out));
-    memcpy(out, chain.items, chain.len * sizeof(*out));
+    if (chain.len) /* no middleware: chain.items is NULL (UBSan) */
+        memcpy(out, chain.items, chain.len * sizeof(*out));
     return out;
 }
 

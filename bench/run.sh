@@ -10,6 +10,10 @@ echo "### Proxy throughput: gantry vs nginx (and HAProxy) to the same upstream"
 echo
 bash bench/proxy_compare.sh "$BUILD"
 echo
+echo "### A typical middleware chain: gantry vs nginx doing the same work"
+echo
+bash bench/middleware_chain.sh "$BUILD"
+echo
 echo "### What access logs and metrics cost"
 echo
 bash bench/observability_cost.sh "$BUILD"

@@ -26,6 +26,8 @@
 #include "../proxy/table_tcp.h"
 #include "../proxy/tcp_middleware.h"
 #include "../proxy/tls.h"
+#include "../proxy/tls_options.h"
+#include "../proxy/transport.h"
 #include "../proxy/middleware/middleware.h"
 #include "../proxy/server.h"
 #include "healthcheck.h"
@@ -170,6 +172,10 @@ struct build {
     struct ptr_vec mirroring; /* struct pending_mirroring *: after every load balancer exists */
     struct ptr_vec weighted;  /* struct pending_weighted *: after those, in dependency order */
     struct mw_resolver *mw;
+    struct table_host_map transports; /* name@provider -> struct built_transport * */
+    struct table_host_map tls_options; /* name@provider -> struct built_tls_option * */
+    struct ptr_vec tls_bound;          /* struct tls_binding *: routes whose hosts an option claims */
+    uint64_t current_tls_id;           /* the TLS option of the router being added */
     struct table_host_map service_models; /* name@provider -> const struct model_service * */
 };
 
@@ -225,6 +231,172 @@ static const char *qualify(struct arena *a, const char *name, const char *provid
 {
     const char *parts[] = {name, provider};
     return strchr(name, '@') ? name : arena_concat(a, parts, 2, '@');
+}
+
+struct built_transport {
+    const struct model_transport *mt;
+    struct transport *t; /* NULL until first used, or when refused */
+    const char *error;
+};
+
+static void index_transports(struct build *b)
+{
+    for (size_t i = 0; i < n_providers; i++)
+        for (size_t j = 0; j < latest[i]->transports.len; j++) {
+            const struct model_transport *mt = latest[i]->transports.items[j];
+            const char *q = qualify(b->scratch, mt->name, latest[i]->provider);
+            struct built_transport *bt = arena_alloc(b->scratch, sizeof(*bt));
+            bt->mt = mt;
+            void **slot = table_host_map_slot(b->scratch, &b->transports, q, strlen(q));
+            if (*slot == NULL)
+                *slot = bt;
+        }
+}
+
+/* The transport named by a service (built on first use in this compile);
+ * NULL with <err> set when it is missing or cannot be applied. */
+static struct transport *service_transport(struct build *b, const char *name, const char *provider, const char **err)
+{
+    const char *q = qualify(b->scratch, name, provider);
+    struct built_transport *bt = table_host_map_get(&b->transports, q, strlen(q));
+    if (bt == NULL) {
+        *err = arena_printf(b->scratch, "serversTransport '%s' does not exist", q);
+        return NULL;
+    }
+    if (bt->t == NULL && bt->error == NULL) {
+        const struct model_transport *mt = bt->mt;
+        if (mt->unsupported != NULL) {
+            bt->error = arena_printf(b->scratch, "serversTransport '%s': %s is not supported by gantry", q, mt->unsupported);
+        } else {
+            struct transport_spec spec = {mt->server_name, mt->insecure_skip_verify, mt->root_cas, mt->n_root_cas,
+                                          mt->cert_files, mt->key_files, mt->n_certs, mt->dial_ms, mt->response_header_ms,
+                                          mt->idle_conn_ms, mt->read_ms, mt->max_idle_conns_per_host};
+            struct diag d;
+            bt->t = transport_acquire(&spec, &d);
+            if (bt->t == NULL)
+                bt->error = arena_printf(b->scratch, "serversTransport '%s': %s", q, d.msg);
+        }
+    }
+    *err = bt->error;
+    return bt->t;
+}
+
+/* the compile's own references; servers keep theirs */
+static void release_transports(struct build *b)
+{
+    for (uint32_t i = 0; i <= b->transports.mask && b->transports.slots; i++) {
+        struct built_transport *bt = b->transports.slots[i].value;
+        if (b->transports.slots[i].key != NULL && bt != NULL && bt->t != NULL)
+            transport_release(bt->t);
+    }
+}
+
+struct built_tls_option {
+    const struct model_tls_option *mo;
+    struct tls_option *o; /* NULL until built, or when refused */
+    const char *error;
+};
+
+struct tls_binding {
+    const char *router;
+    const struct tls_option *o;
+    struct ptr_vec *hosts; /* struct rule_str * */
+    struct table_route *first;
+};
+
+static struct tls_option *built_option(struct build *b, struct built_tls_option *bo, const char *q)
+{
+    if (bo->o == NULL && bo->error == NULL) {
+        const struct model_tls_option *m = bo->mo;
+        struct tls_option_spec spec = {m->min_version,     m->max_version,        m->cipher_suites,
+                                       m->n_cipher_suites, m->curves,             m->n_curves,
+                                       m->client_ca_files, m->n_client_ca_files,  m->client_auth_type,
+                                       m->sni_strict,      m->disable_session_tickets, m->alpn,
+                                       m->n_alpn};
+        struct diag d;
+        if (tls_option_build(&b->t->arena, q, &spec, &bo->o, &d) != 0) {
+            bo->o = NULL;
+            bo->error = arena_printf(b->scratch, "%s: tls option '%s': %s", m->origin.source, q, d.msg);
+            record(b, "%s", bo->error);
+        }
+    }
+    return bo->o;
+}
+
+/* Indexes every provider's TLS options; the one named "default" (from any
+ * provider, as in Traefik) applies where a router names none. */
+static void add_tls_options(struct build *b)
+{
+    for (size_t i = 0; i < n_providers; i++)
+        for (size_t j = 0; j < latest[i]->tls_options.len; j++) {
+            const struct model_tls_option *mo = latest[i]->tls_options.items[j];
+            const char *q = strcmp(mo->name, "default") == 0 ? "default" : qualify(b->scratch, mo->name, latest[i]->provider);
+            struct built_tls_option *bo = arena_alloc(b->scratch, sizeof(*bo));
+            bo->mo = mo;
+            void **slot = table_host_map_slot(b->scratch, &b->tls_options, q, strlen(q));
+            if (*slot != NULL) {
+                record(b, "%s: tls option '%s' is defined more than once; the first definition is used", mo->origin.source, q);
+                continue;
+            }
+            *slot = bo;
+            b->t->has_tls_options = true;
+        }
+    struct built_tls_option *def = table_host_map_get(&b->tls_options, "default", 7);
+    if (def != NULL)
+        b->t->tls_default_option = built_option(b, def, "default");
+}
+
+/* The TLS option of a TLS router (NULL: the default) or -1 with <err>. */
+static int router_tls_option(struct build *b, const struct model_router *r, const char *provider, const char *q,
+                             const struct tls_option **out, const char **err)
+{
+    *out = b->t->tls_default_option;
+    const char *name = r->tls ? r->tls->options : NULL;
+    if (name == NULL || *name == '\0' || strcmp(name, "default") == 0 || strcmp(name, "default@file") == 0)
+        return 0;
+    const char *qn = qualify(b->scratch, name, provider);
+    struct built_tls_option *bo = table_host_map_get(&b->tls_options, qn, strlen(qn));
+    if (bo == NULL) {
+        record_on(b, err, "%s: router '%s': tls option '%s' does not exist; the router is not served", r->origin.source, q, qn);
+        return -1;
+    }
+    *out = built_option(b, bo, qn);
+    if (*out == NULL) {
+        record_on(b, err, "%s: router '%s': tls option '%s' cannot be applied; the router is not served", r->origin.source, q,
+                  qn);
+        return -1;
+    }
+    return 0;
+}
+
+/* After every router: a host claimed by two different options gets the
+ * default (Traefik does the same and says so); routes on such a host, or
+ * without a host at all, are reached with the default option. */
+static void settle_tls_hosts(struct build *b)
+{
+    uint64_t def_id = b->t->tls_default_option ? b->t->tls_default_option->id : 0;
+    for (size_t i = 0; i < b->tls_bound.len; i++) {
+        struct tls_binding *tb = b->tls_bound.items[i];
+        bool mine = tb->hosts != NULL && tb->hosts->len > 0;
+        for (size_t j = 0; tb->hosts && j < tb->hosts->len; j++) {
+            const struct rule_str *h = tb->hosts->items[j];
+            char *name = arena_strndup(b->scratch, h->s, h->len);
+            if (!table_set_tls_option_host(b->t, name, tb->o)) {
+                record(b, "host '%s': routers with different TLS options (one of them '%s'); the default TLS option applies",
+                       name, tb->router);
+                table_set_tls_option_host_force(b->t, name, b->t->tls_default_option);
+                mine = false;
+            } else if (table_lookup_tls_option(b->t, name, strlen(name)) != tb->o) {
+                mine = false;
+            }
+        }
+        if (!mine)
+            for (uint32_t k = 0; k < b->t->build_routes.len; k++) {
+                struct table_route *tr = b->t->build_routes.items[k];
+                if (strcmp(tr->name, tb->router) == 0)
+                    tr->tls_option_id = def_id;
+            }
+    }
 }
 
 /* Traefik's default sticky cookie name: "_" and the start of the SHA-1 of
@@ -286,11 +458,24 @@ static void add_services(struct build *b, const struct model *m)
             ptr_vec_push(b->scratch, &b->weighted, pw);
             continue;
         }
+        struct transport *tr = NULL;
+        if (s->lb->servers_transport != NULL) {
+            const char *err = NULL;
+            tr = service_transport(b, s->lb->servers_transport, m->provider, &err);
+            if (tr == NULL) { /* fail closed: never talk to the servers with less than was asked */
+                record_on(b, &st->error, "%s: service '%s': %s; routers using it are not served", s->origin.source, q, err);
+                continue;
+            }
+        }
         struct table_service *ts = table_add_service(b->t, q, s->lb->pass_host_header, (uint32_t)s->lb->n_servers);
         if (s->lb->strategy && strcasecmp(s->lb->strategy, "p2c") == 0)
             ts->strategy = STRATEGY_P2C;
         else if (s->lb->strategy && strcasecmp(s->lb->strategy, "hrw") == 0)
             ts->strategy = STRATEGY_HRW;
+        else if (s->lb->strategy && strcasecmp(s->lb->strategy, "leasttime") == 0)
+            ts->strategy = STRATEGY_LEASTTIME;
+        ts->passive_window_ms = s->lb->passive_window_ms;
+        ts->passive_max_failed = s->lb->passive_max_failed;
         st->pass_host_header = s->lb->pass_host_header;
         st->stats = ts->stats;
         stats_ref(ts->stats);
@@ -304,12 +489,22 @@ static void add_services(struct build *b, const struct model *m)
             struct diag d;
             st->servers[j].url = arena_strdup(&snap->arena, s->lb->servers[j].url);
             st->servers[j].weight = s->lb->servers[j].weight;
-            if (table_service_set_server(b->t, ts, (uint32_t)j, s->lb->servers[j].url, s->lb->servers[j].weight, &d) != 0) {
+            if (table_service_set_server_via(b->t, ts, (uint32_t)j, s->lb->servers[j].url, s->lb->servers[j].weight, tr, &d) !=
+                0) {
                 record_on(b, &st->error, "%s: service '%s': %s (server skipped)", s->origin.source, q, d.msg);
                 continue;
             }
             st->servers[j].srv = ts->servers[j].srv;
             registry_ref(ts->servers[j].srv);
+            const char *url = s->lb->servers[j].url, *sep = strstr(url, "://");
+            const char *path = sep ? sep + 3 + strcspn(sep + 3, "/?#") : NULL;
+            if (s->lb->servers[j].preserve_path && path && *path == '/' && strcmp(path, "/") != 0) {
+                size_t len = strcspn(path, "?#");
+                while (len > 1 && path[len - 1] == '/') /* "/base/" + "/x": one slash */
+                    len--;
+                ts->servers[j].path_prefix = arena_strndup(&b->t->arena, path, len);
+                ts->servers[j].path_prefix_len = len;
+            }
             if (s->lb->healthcheck != NULL)
                 healthcheck_want(ts->servers[j].srv, s->lb->healthcheck, q);
         }
@@ -363,6 +558,7 @@ static void add_weighted(struct build *b)
                 continue;
             struct table_service *ts = table_add_weighted(b->t, pw->q, (uint32_t)n);
             ts->failover = pw->s->failover != NULL;
+            ts->child_health = pw->s->weighted != NULL && pw->s->weighted->healthcheck;
             ts->strategy = pw->s->hrw ? STRATEGY_HRW : STRATEGY_WRR;
             for (size_t j = 0; j < n; j++) {
                 ts->children[j] = table_find_service(b->t, qualify(b->scratch, names[j], pw->provider));
@@ -439,7 +635,7 @@ static struct table_middleware **compile_chain(struct build *b, const struct ent
     }
     *n = (uint32_t)chain.len;
     struct table_middleware **out = arena_alloc(&b->t->arena, (chain.len ? chain.len : 1) * sizeof(*out));
-    if (chain.len) /* no middleware: chain.items is NULL (UBSan) */
+    if (chain.len) /* no middleware: items is NULL */
         memcpy(out, chain.items, chain.len * sizeof(*out));
     return out;
 }
@@ -480,6 +676,7 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
         struct table_route *tr = table_add_route(b->t, q, r->rule, rule, r->priority, groups[g], r->tls != NULL, svc);
         tr->middlewares = chains[g];
         tr->n_middlewares = lens[g];
+        tr->tls_option_id = b->current_tls_id;
         if (first == NULL)
             first = tr;
     }
@@ -528,9 +725,18 @@ static void add_routers(struct build *b, const struct model *m)
         uint64_t mask = entrypoint_mask(b, r, q, &ok, &st->error);
         if (!ok)
             continue;
+        const struct tls_option *topt = NULL;
+        if (r->tls != NULL && router_tls_option(b, r, m->provider, q, &topt, &st->error) != 0)
+            continue;
+        b->current_tls_id = topt ? topt->id : 0;
         struct table_route *tr = add_route_per_chain(b, r, m->provider, q, rule, mask, svc, sm, &st->error);
         if (tr == NULL)
             continue;
+        if (r->tls != NULL && topt != NULL && topt != b->t->tls_default_option) {
+            struct tls_binding *tb = arena_alloc(b->scratch, sizeof(*tb));
+            *tb = (struct tls_binding){tr->name, topt, table_rule_hosts(b->scratch, rule), tr};
+            ptr_vec_push(b->scratch, &b->tls_bound, tb);
+        }
         st->stats = tr->stats;
         stats_ref(tr->stats);
         struct signature *sig = arena_alloc(b->scratch, sizeof(*sig));
@@ -737,6 +943,21 @@ static void add_tcp(struct build *b, const struct model *m)
 
 static void add_certs(struct build *b, const struct model *m)
 {
+    if (m->default_cert != NULL) {
+        const struct model_tls_cert *c = m->default_cert;
+        struct tls_cert_source src = {c->cert_file, c->key_file, c->cert_pem, c->key_pem};
+        const char *const *names;
+        size_t n;
+        struct diag d;
+        SSL_CTX *ctx = tls_load(&src, &names, &n, &d);
+        if (ctx == NULL)
+            record(b, "%s: tls.stores.default.defaultCertificate: %s", c->origin.source, d.msg);
+        else if (b->t->default_cert != NULL)
+            record(b, "%s: tls.stores.default.defaultCertificate is set by more than one provider; the first is used",
+                   c->origin.source);
+        else
+            table_set_default_cert(b->t, ctx);
+    }
     for (size_t i = 0; i < m->certs.len; i++) {
         const struct model_tls_cert *c = m->certs.items[i];
         struct tls_cert_source src = {c->cert_file, c->key_file, c->cert_pem, c->key_pem};
@@ -873,6 +1094,8 @@ static void compile(void)
     for (size_t i = 0; i < n_providers; i++) /* what providers could not build: they log it themselves */
         for (size_t j = 0; j < latest[i]->problems.len; j++)
             ptr_vec_push(b.scratch, &b.provider_problems, latest[i]->problems.items[j]);
+    transport_sweep();
+    index_transports(&b);
     tls_cache_begin();
     healthcheck_begin();
     for (size_t i = 0; i < n_providers; i++)
@@ -881,14 +1104,17 @@ static void compile(void)
     add_mirroring(&b);
     add_weighted(&b);
     b.mw = mw_resolver_new(&scratch, b.t, latest, n_providers);
+    add_tls_options(&b);
     for (size_t i = 0; i < n_providers; i++)
         add_routers(&b, latest[i]);
+    settle_tls_hosts(&b);
     add_entrypoint_redirects(&b);
     for (size_t i = 0; i < n_providers; i++)
         add_tcp(&b, latest[i]);
     for (size_t i = 0; i < n_providers; i++)
         add_certs(&b, latest[i]);
     tls_cache_sweep();
+    release_transports(&b);
     table_finish(b.t);
     publish_swap(b.t);
     gettimeofday(&t1, NULL); /* the change is live: what follows is bookkeeping */

@@ -18,6 +18,7 @@
 #include "../proxy/admin.h"
 #include "../proxy/publish.h"
 #include "../proxy/registry.h"
+#include "../proxy/transport.h"
 #include "../proxy/server.h"
 #include "../proxy/stats.h"
 #include "../proxy/status.h"
@@ -169,6 +170,7 @@ static int run(struct static_config *c)
     status_shutdown();
     publish_shutdown();
     registry_shutdown();
+    transport_shutdown(); /* after the servers that held them */
     stats_shutdown();
     watcher_free();
     tls_shutdown();

@@ -68,18 +68,14 @@ static int resolve_one(struct mw_resolver *r, const char *name, const char *prov
 static int expand_chain(struct mw_resolver *r, struct entry *e, struct ptr_vec *out, int depth, struct diag *d)
 {
     const struct model_middleware *mw = e->mw;
-    const char *list = NULL;
-    for (size_t i = 0; i < mw->n_options; i++) {
-        if (strcasecmp(mw->keys[i], "middlewares") == 0)
-            list = mw->values[i];
-        else
-            return diag_set(d, "middleware '%s': chain: unknown option '%s'", e->qualified, mw->keys[i]);
-    }
-    const char *const keys[] = {"middlewares"};
-    const char *const values[] = {list ? list : ""};
-    struct mw_options o = {keys, values, 1, NULL};
+    bool used[mw->n_options ? mw->n_options : 1];
+    memset(used, 0, sizeof(used));
+    struct mw_options o = {mw->keys, mw->values, mw->n_options, used, NULL, NULL};
     size_t n;
     const char **names = mw_opt_list(r->scratch, &o, "middlewares", &n);
+    struct diag od;
+    if (mw_options_check(&o, &od) != 0)
+        return diag_set(d, "middleware '%s': chain: %s", e->qualified, od.msg);
     for (size_t i = 0; i < n; i++)
         if (resolve_one(r, names[i], e->provider, out, depth + 1, d) != 0)
             return -1;
@@ -104,6 +100,15 @@ static int resolve_one(struct mw_resolver *r, const char *name, const char *prov
         int rc = expand_chain(r, e, out, depth, d);
         e->state = before == UNBUILT ? BUILT : before;
         return rc;
+    }
+    if (e->state == BUILT && e->built->type->per_router) { /* its own instance for each router */
+        struct diag bd;
+        struct table_middleware *m =
+            middleware_build_for(r->t, e->provider, q, e->mw->type, e->mw->keys, e->mw->values, e->mw->n_options, &bd);
+        if (m == NULL)
+            return diag_set(d, "middleware '%s': %s", q, bd.msg);
+        ptr_vec_push(r->scratch, out, m);
+        return 0;
     }
     if (e->state == UNBUILT) {
         struct diag bd;

@@ -216,17 +216,26 @@ static void dump_service(struct sink *k, const struct model_service *s)
     if (s->lb) {
         const struct model_lb *lb = s->lb;
         OUT(k, "      loadBalancer:\n        passHostHeader: ", lb->pass_host_header ? "true" : "false", "\n");
+        if (lb->servers_transport)
+            OUT(k, "        serversTransport: ", lb->servers_transport, "\n");
         if (lb->strategy)
             OUT(k, "        strategy: ", lb->strategy, "\n");
         out(k, "        servers:\n");
         for (size_t i = 0; i < lb->n_servers; i++) {
             OUT(k, "          - {url: ", lb->servers[i].url, ", weight: ");
             out_int(k, lb->servers[i].weight);
-            out(k, "}\n");
+            out(k, lb->servers[i].preserve_path ? ", preservePath: true}\n" : "}\n");
         }
         if (lb->healthcheck)
             dump_healthcheck(k, lb->healthcheck);
         dump_sticky(k, lb->sticky);
+        if (lb->passive_window_ms) {
+            out(k, "        passiveHealthcheck: {failureWindowMs: ");
+            out_int(k, (int64_t)lb->passive_window_ms);
+            out(k, ", maxFailedAttempts: ");
+            out_int(k, lb->passive_max_failed);
+            out(k, "}\n");
+        }
     }
     if (s->mirroring) {
         const struct model_mirroring *mi = s->mirroring;
@@ -248,6 +257,8 @@ static void dump_service(struct sink *k, const struct model_service *s)
             out(k, "}\n");
         }
         dump_sticky(k, s->weighted->sticky);
+        if (s->weighted->healthcheck)
+            out(k, "        healthCheck: {}\n");
     }
     if (s->hrw) {
         out(k, "      highestRandomWeight:\n        services:\n");
@@ -259,6 +270,47 @@ static void dump_service(struct sink *k, const struct model_service *s)
     }
     if (s->failover)
         OUT(k, "      failover:\n        service: ", s->failover->service, "\n        fallback: ", s->failover->fallback, "\n");
+}
+
+static void dump_transport(struct sink *k, const struct model_transport *t)
+{
+    OUT(k, "    ", t->name, ":\n      serverName: ", t->server_name ? t->server_name : "", "\n      insecureSkipVerify: ",
+        t->insecure_skip_verify ? "true" : "false", "\n");
+    for (size_t i = 0; i < t->n_root_cas; i++)
+        OUT(k, "      rootCA: ", t->root_cas[i], "\n");
+    for (size_t i = 0; i < t->n_certs; i++)
+        OUT(k, "      certificate: ", t->cert_files[i], " ", t->key_files[i], "\n");
+    out(k, "      timeouts:");
+    uint64_t v[] = {t->dial_ms, t->response_header_ms, t->idle_conn_ms, t->read_ms, t->max_idle_conns_per_host};
+    for (size_t i = 0; i < 5; i++) {
+        out(k, " ");
+        out_int(k, (long long)v[i]);
+    }
+    out(k, "\n");
+    if (t->unsupported)
+        OUT(k, "      unsupported: ", t->unsupported, "\n");
+}
+
+static void dump_strs(struct sink *k, const char *key, const char **v, size_t n)
+{
+    if (n == 0)
+        return;
+    OUT(k, "      ", key, ":");
+    for (size_t i = 0; i < n; i++)
+        OUT(k, " ", v[i]);
+    out(k, "\n");
+}
+
+static void dump_tls_option(struct sink *k, const struct model_tls_option *o)
+{
+    OUT(k, "    ", o->name, ":\n      minVersion: ", o->min_version ? o->min_version : "", "\n      maxVersion: ",
+        o->max_version ? o->max_version : "", "\n      clientAuthType: ", o->client_auth_type ? o->client_auth_type : "",
+        "\n      sniStrict: ", o->sni_strict ? "true" : "false", "\n      disableSessionTickets: ",
+        o->disable_session_tickets ? "true" : "false", "\n");
+    dump_strs(k, "cipherSuites", o->cipher_suites, o->n_cipher_suites);
+    dump_strs(k, "curvePreferences", o->curves, o->n_curves);
+    dump_strs(k, "caFiles", o->client_ca_files, o->n_client_ca_files);
+    dump_strs(k, "alpnProtocols", o->alpn, o->n_alpn);
 }
 
 static void dump_middleware(struct sink *k, const struct model_middleware *mw)
@@ -321,6 +373,10 @@ static void dump(struct sink *k, const struct model *m)
     DUMP_SECTION(k, m->routers, "  routers:", dump_router, struct model_router);
     DUMP_SECTION(k, m->services, "  services:", dump_service, struct model_service);
     DUMP_SECTION(k, m->middlewares, "  middlewares:", dump_middleware, struct model_middleware);
+    DUMP_SECTION(k, m->transports, "  serversTransports:", dump_transport, struct model_transport);
+    DUMP_SECTION(k, m->tls_options, "  tlsOptions:", dump_tls_option, struct model_tls_option);
+    if (m->default_cert)
+        OUT(k, "  defaultCertificate: ", m->default_cert->cert_file ? m->default_cert->cert_file : "(inline)", "\n");
     if (m->tcp_routers.len || m->tcp_services.len || m->tcp_middlewares.len) {
         out(k, "tcp:\n");
         DUMP_SECTION(k, m->tcp_routers, "  routers:", dump_router, struct model_router);

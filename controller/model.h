@@ -23,8 +23,9 @@ struct model_origin {
 };
 
 struct model_server {
-    const char *url; /* http://10.0.0.1:80 */
-    int weight;      /* >= 0, default 1 */
+    const char *url;    /* http://10.0.0.1:80 */
+    int weight;         /* >= 0, default 1 */
+    bool preserve_path; /* the URL's path goes in front of the request's */
 };
 
 struct model_healthcheck {
@@ -49,8 +50,26 @@ struct model_sticky {
     const char *domain;
 };
 
+/* http.serversTransports.<name> */
+struct model_transport {
+    const char *name;
+    const char *server_name;
+    bool insecure_skip_verify;
+    const char **root_cas;
+    size_t n_root_cas;
+    const char **cert_files, **key_files;
+    size_t n_certs;
+    uint64_t dial_ms, response_header_ms, idle_conn_ms, read_ms;
+    uint32_t max_idle_conns_per_host;
+    const char *unsupported; /* an option gantry cannot apply (peerCertURI, spiffe): its services are refused */
+    struct model_origin origin;
+};
+
 struct model_lb {
+    const char *servers_transport; /* name or name@provider; NULL: the global one */
     struct model_sticky *sticky;
+    uint64_t passive_window_ms; /* passiveHealthcheck.failureWindow; 0: not configured */
+    uint32_t passive_max_failed; /* passiveHealthcheck.maxFailedAttempts */
     struct model_server *servers;
     size_t n_servers;
     bool pass_host_header;
@@ -78,6 +97,7 @@ struct model_weighted_ref {
 
 struct model_weighted {
     struct model_sticky *sticky;
+    bool healthcheck; /* healthCheck: {}: skip children that are down */
     struct model_weighted_ref *services;
     size_t n_services;
 };
@@ -142,6 +162,17 @@ struct model_tcp_service {
     struct model_origin origin;
 };
 
+/* tls.options.<name> (Traefik's keys) */
+struct model_tls_option {
+    const char *name;
+    const char *min_version, *max_version;
+    const char **cipher_suites, **curves, **client_ca_files, **alpn;
+    size_t n_cipher_suites, n_curves, n_client_ca_files, n_alpn;
+    const char *client_auth_type;
+    bool sni_strict, disable_session_tickets;
+    struct model_origin origin;
+};
+
 struct model_tls_cert {
     const char *cert_file, *key_file; /* paths, or */
     const char *cert_pem, *key_pem;   /* inline PEM (Kubernetes secrets) */
@@ -158,6 +189,9 @@ struct model {
     struct ptr_vec tcp_routers;  /* struct model_router * */
     struct ptr_vec tcp_services; /* struct model_tcp_service * */
     struct ptr_vec certs;        /* struct model_tls_cert * */
+    struct ptr_vec transports;   /* struct model_transport * */
+    struct ptr_vec tls_options;  /* struct model_tls_option * */
+    struct model_tls_cert *default_cert; /* tls.stores.default.defaultCertificate */
     struct ptr_vec problems;     /* char *: what the provider could not turn into objects */
     struct ptr_vec tcp_middlewares; /* struct model_middleware * (ipAllowList, inFlightConn) */
 };

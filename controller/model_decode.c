@@ -267,8 +267,13 @@ static int server_weight(struct dctx *c, void *obj, const struct tree_node *v)
     return 0;
 }
 
+static int server_preserve_path(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_bool(c, v, &((struct model_server *)obj)->preserve_path);
+}
+
 static const struct field server_fields[] = {
-    {"url", server_url}, {"weight", server_weight}, {"preservePath", NULL}, {NULL, NULL}};
+    {"url", server_url}, {"weight", server_weight}, {"preservePath", server_preserve_path}, {NULL, NULL}};
 
 static int lb_servers(struct dctx *c, void *obj, const struct tree_node *v)
 {
@@ -306,7 +311,8 @@ static int lb_strategy(struct dctx *c, void *obj, const struct tree_node *v)
     if (get_string(c, v, &lb->strategy) != 0)
         return -1;
     if (lb->strategy && strcasecmp(lb->strategy, "wrr") != 0 && strcasecmp(lb->strategy, "RoundRobin") != 0 &&
-        strcasecmp(lb->strategy, "p2c") != 0 && strcasecmp(lb->strategy, "hrw") != 0) {
+        strcasecmp(lb->strategy, "p2c") != 0 && strcasecmp(lb->strategy, "hrw") != 0 &&
+        strcasecmp(lb->strategy, "leasttime") != 0) {
         decode_report_warn(c->rep, v, "%s: load-balancing strategy '%s' is not supported yet; using wrr", c->object,
                            lb->strategy);
         lb->strategy = "wrr";
@@ -475,14 +481,51 @@ static int lb_sticky(struct dctx *c, void *obj, const struct tree_node *v)
     return decode_sticky(c, &((struct model_lb *)obj)->sticky, v);
 }
 
+static int passive_window(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct diag d;
+    if (tree_to_duration_ms(v, &((struct model_lb *)obj)->passive_window_ms, &d) != 0)
+        return fail(c, v, "passiveHealthcheck.failureWindow: %s", d.msg);
+    return 0;
+}
+
+static int passive_max(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    int64_t n;
+    if (get_int(c, v, 1, 1000000, &n) != 0)
+        return -1;
+    ((struct model_lb *)obj)->passive_max_failed = (uint32_t)n;
+    return 0;
+}
+
+static int lb_transport(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_string(c, v, &((struct model_lb *)obj)->servers_transport);
+}
+
+static const struct field passive_fields[] = {
+    {"failureWindow", passive_window}, {"maxFailedAttempts", passive_max}, {NULL, NULL}};
+
+static int lb_passive(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_lb *lb = obj;
+    lb->passive_window_ms = 10000; /* Traefik's defaults: 10s, 1 */
+    lb->passive_max_failed = 1;
+    if (decode_fields(c, lb, v, passive_fields, "passiveHealthcheck") != 0)
+        return -1;
+    if (lb->passive_window_ms == 0)
+        return fail(c, v, "passiveHealthcheck.failureWindow must be positive");
+    return 0;
+}
+
 static const struct field lb_fields[] = {{"servers", lb_servers},
                                          {"passHostHeader", lb_pass_host},
                                          {"strategy", lb_strategy},
                                          {"healthCheck", lb_healthcheck},
                                          {"sticky", lb_sticky},
-                                         {"serversTransport", NULL},
+                                         {"serversTransport", lb_transport},
                                          {"responseForwarding", NULL},
-                                         {"passiveHealthCheck", NULL},
+                                         {"passiveHealthCheck", lb_passive},
                                          {NULL, NULL}};
 
 static int mirroring_service(struct dctx *c, void *obj, const struct tree_node *v)
@@ -579,8 +622,14 @@ static int weighted_sticky(struct dctx *c, void *obj, const struct tree_node *v)
     return decode_sticky(c, &((struct model_weighted *)obj)->sticky, v);
 }
 
+static int weighted_healthcheck(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    ((struct model_weighted *)obj)->healthcheck = true;
+    return 0;
+}
+
 static const struct field weighted_fields[] = {
-    {"services", weighted_services}, {"sticky", weighted_sticky}, {"healthCheck", NULL}, {NULL, NULL}};
+    {"services", weighted_services}, {"sticky", weighted_sticky}, {"healthCheck", weighted_healthcheck}, {NULL, NULL}};
 
 static int service_lb(struct dctx *c, void *obj, const struct tree_node *v)
 {
@@ -768,25 +817,11 @@ static void flatten(struct dctx *c, struct model_middleware *mw, struct ptr_vec 
             flatten(c, mw, keys, vals, k, v->items[i]);
         }
     } else if (v->kind == TREE_SEQ) {
-        bool scalars = true;
+        /* "name[i]" per item: a list item keeps its commas (a regex {1,3});
+         * labels write lists comma-separated instead, and the middleware
+         * option reader takes either form */
         for (size_t i = 0; i < v->n; i++)
-            scalars = scalars && v->items[i]->kind == TREE_SCALAR;
-        if (scalars) {
-            size_t len = 1;
-            for (size_t i = 0; i < v->n; i++)
-                len += strlen(v->items[i]->scalar) + 1;
-            char *joined = arena_alloc(&c->m->arena, len);
-            for (size_t i = 0; i < v->n; i++) {
-                if (i)
-                    strcat(joined, ",");
-                strcat(joined, v->items[i]->scalar);
-            }
-            ptr_vec_push(&c->m->arena, keys, arena_strdup(&c->m->arena, prefix));
-            ptr_vec_push(&c->m->arena, vals, joined);
-        } else {
-            for (size_t i = 0; i < v->n; i++)
-                flatten(c, mw, keys, vals, arena_printf(&c->m->arena, "%s[%zu]", prefix, i), v->items[i]);
-        }
+            flatten(c, mw, keys, vals, arena_printf(&c->m->arena, "%s[%zu]", prefix, i), v->items[i]);
     } else {
         ptr_vec_push(&c->m->arena, keys, arena_strdup(&c->m->arena, prefix));
         ptr_vec_push(&c->m->arena, vals, arena_strdup(&c->m->arena, v->kind == TREE_SCALAR ? v->scalar : ""));
@@ -853,9 +888,123 @@ static int tcp_service_lb(struct dctx *c, void *obj, const struct tree_node *v)
 
 static const struct field tcp_service_fields[] = {{"loadBalancer", tcp_service_lb}, {"weighted", NULL}, {NULL, NULL}};
 
+/* ---- http.serversTransports ---- */
+
+static int tr_server_name(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_string(c, v, &((struct model_transport *)obj)->server_name);
+}
+
+static int tr_insecure(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_bool(c, v, &((struct model_transport *)obj)->insecure_skip_verify);
+}
+
+static int tr_root_cas(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_transport *t = obj;
+    return get_string_list(c, v, &t->root_cas, &t->n_root_cas);
+}
+
+struct cert_pair {
+    const char *cert, *key;
+};
+
+static int tr_cert_file(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_string(c, v, &((struct cert_pair *)obj)->cert);
+}
+
+static int tr_key_file(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_string(c, v, &((struct cert_pair *)obj)->key);
+}
+
+static const struct field tr_cert_fields[] = {{"certFile", tr_cert_file}, {"keyFile", tr_key_file}, {NULL, NULL}};
+
+static int tr_certificates(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    struct model_transport *t = obj;
+    if (v->kind != TREE_SEQ)
+        return fail(c, v, "certificates must be a list of {certFile, keyFile}");
+    t->cert_files = arena_alloc(&c->m->arena, (v->n ? v->n : 1) * sizeof(char *));
+    t->key_files = arena_alloc(&c->m->arena, (v->n ? v->n : 1) * sizeof(char *));
+    for (size_t i = 0; i < v->n; i++) {
+        struct cert_pair p = {0};
+        if (decode_fields(c, &p, v->items[i], tr_cert_fields, "certificate") != 0)
+            return -1;
+        if (p.cert == NULL || p.key == NULL)
+            return fail(c, v->items[i], "certFile and keyFile are both required");
+        t->cert_files[t->n_certs] = p.cert;
+        t->key_files[t->n_certs++] = p.key;
+    }
+    return 0;
+}
+
+static int tr_max_idle(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    int64_t n;
+    if (get_int(c, v, 0, 1000000, &n) != 0)
+        return -1;
+    ((struct model_transport *)obj)->max_idle_conns_per_host = (uint32_t)n;
+    return 0;
+}
+
+#define TR_DURATION(fn, member)                                                                                                    \
+    static int fn(struct dctx *c, void *obj, const struct tree_node *v)                                                            \
+    {                                                                                                                              \
+        struct diag d;                                                                                                             \
+        if (tree_to_duration_ms(v, &((struct model_transport *)obj)->member, &d) != 0)                                            \
+            return fail(c, v, "%s", d.msg);                                                                                        \
+        return 0;                                                                                                                  \
+    }
+TR_DURATION(tr_dial, dial_ms)
+TR_DURATION(tr_header, response_header_ms)
+TR_DURATION(tr_idle, idle_conn_ms)
+TR_DURATION(tr_read, read_ms)
+
+/* HTTP/2-only settings: upstreams are spoken to in HTTP/1.1, so they change nothing */
+static int tr_http2_only(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return 0;
+}
+
+static const struct field tr_timeout_fields[] = {{"dialTimeout", tr_dial},           {"responseHeaderTimeout", tr_header},
+                                                 {"idleConnTimeout", tr_idle},       {"readTimeout", tr_read},
+                                                 {"readIdleTimeout", tr_http2_only}, {"pingTimeout", tr_http2_only},
+                                                 {NULL, NULL}};
+
+static int tr_timeouts(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return decode_fields(c, obj, v, tr_timeout_fields, "forwardingTimeouts");
+}
+
+static int tr_peer_cert_uri(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    ((struct model_transport *)obj)->unsupported = "peerCertURI";
+    return 0;
+}
+
+static int tr_spiffe(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    ((struct model_transport *)obj)->unsupported = "spiffe";
+    return 0;
+}
+
+static const struct field transport_fields[] = {{"serverName", tr_server_name},
+                                                {"insecureSkipVerify", tr_insecure},
+                                                {"rootCAs", tr_root_cas},
+                                                {"certificates", tr_certificates},
+                                                {"maxIdleConnsPerHost", tr_max_idle},
+                                                {"forwardingTimeouts", tr_timeouts},
+                                                {"disableHTTP2", tr_http2_only},
+                                                {"peerCertURI", tr_peer_cert_uri},
+                                                {"spiffe", tr_spiffe},
+                                                {NULL, NULL}};
+
 /* ---- sections ---- */
 
-enum section { SEC_ROUTERS, SEC_SERVICES, SEC_MIDDLEWARES, SEC_TCP_ROUTERS, SEC_TCP_SERVICES, SEC_TCP_MIDDLEWARES };
+enum section { SEC_ROUTERS, SEC_SERVICES, SEC_MIDDLEWARES, SEC_TCP_ROUTERS, SEC_TCP_SERVICES, SEC_TRANSPORTS, SEC_TCP_MIDDLEWARES };
 
 static void decode_named(struct dctx *c, const struct tree_node *map, enum section sec, const char *kind)
 {
@@ -916,6 +1065,15 @@ static void decode_named(struct dctx *c, const struct tree_node *map, enum secti
             if (decode_middleware(c, mw, v) != 0)
                 continue;
             ptr_vec_push(&m->arena, sec == SEC_MIDDLEWARES ? &m->middlewares : &m->tcp_middlewares, mw);
+            break;
+        }
+        case SEC_TRANSPORTS: {
+            struct model_transport *t = arena_alloc(&m->arena, sizeof(*t));
+            t->name = dup_name;
+            t->origin = origin;
+            if (decode_fields(c, t, v, transport_fields, kind) != 0)
+                continue;
+            ptr_vec_push(&m->arena, &m->transports, t);
             break;
         }
         case SEC_TCP_SERVICES: {
@@ -981,6 +1139,112 @@ static void decode_certs(struct dctx *c, const struct tree_node *seq)
     }
 }
 
+/* ---- tls.options ---- */
+
+#define OPT_STRING(fn, member)                                                                                                     \
+    static int fn(struct dctx *c, void *obj, const struct tree_node *v)                                                            \
+    {                                                                                                                              \
+        return get_string(c, v, &((struct model_tls_option *)obj)->member);                                                       \
+    }
+#define OPT_LIST(fn, member)                                                                                                       \
+    static int fn(struct dctx *c, void *obj, const struct tree_node *v)                                                            \
+    {                                                                                                                              \
+        struct model_tls_option *o = obj;                                                                                          \
+        return get_string_list(c, v, &o->member, &o->n_##member);                                                                 \
+    }
+OPT_STRING(opt_min, min_version)
+OPT_STRING(opt_max, max_version)
+OPT_STRING(opt_auth_type, client_auth_type)
+OPT_LIST(opt_ciphers, cipher_suites)
+OPT_LIST(opt_curves, curves)
+OPT_LIST(opt_alpn, alpn)
+OPT_LIST(opt_ca_files, client_ca_files)
+
+static int opt_sni_strict(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_bool(c, v, &((struct model_tls_option *)obj)->sni_strict);
+}
+
+static int opt_no_tickets(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_bool(c, v, &((struct model_tls_option *)obj)->disable_session_tickets);
+}
+
+/* accepted for compatibility: Go ignores it since 1.18, and so does Gantry */
+static int opt_ignored(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return 0;
+}
+
+static const struct field client_auth_fields[] = {{"caFiles", opt_ca_files}, {"clientAuthType", opt_auth_type}, {NULL, NULL}};
+
+static int opt_client_auth(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return decode_fields(c, obj, v, client_auth_fields, "clientAuth");
+}
+
+static const struct field tls_option_fields[] = {{"minVersion", opt_min},
+                                                 {"maxVersion", opt_max},
+                                                 {"cipherSuites", opt_ciphers},
+                                                 {"curvePreferences", opt_curves},
+                                                 {"clientAuth", opt_client_auth},
+                                                 {"sniStrict", opt_sni_strict},
+                                                 {"alpnProtocols", opt_alpn},
+                                                 {"disableSessionTickets", opt_no_tickets},
+                                                 {"preferServerCipherSuites", opt_ignored},
+                                                 {NULL, NULL}};
+
+static void decode_tls_options(struct dctx *c, const struct tree_node *map)
+{
+    if (map->kind == TREE_NULL)
+        return;
+    if (map->kind != TREE_MAP) {
+        c->object = "tls.options";
+        fail(c, map, "expected a mapping of names to TLS options");
+        return;
+    }
+    for (size_t i = 0; i < map->n; i++) {
+        c->object = arena_printf(&c->rep->arena, "tls option '%s'", map->keys[i]);
+        struct model_tls_option *o = arena_alloc(&c->m->arena, sizeof(*o));
+        o->name = arena_strdup(&c->m->arena, map->keys[i]);
+        o->origin = (struct model_origin){c->m->provider, origin_of(c, map->items[i])};
+        if (decode_fields(c, o, map->items[i], tls_option_fields, "tls option") != 0)
+            continue;
+        ptr_vec_push(&c->m->arena, &c->m->tls_options, o);
+    }
+}
+
+/* tls.stores.default.defaultCertificate; other stores and defaultGeneratedCert: warned */
+static void decode_tls_stores(struct dctx *c, struct decode_report *rep, const struct tree_node *map)
+{
+    if (map->kind != TREE_MAP)
+        return;
+    for (size_t i = 0; i < map->n; i++) {
+        const struct tree_node *store = map->items[i];
+        if (strcmp(map->keys[i], "default") != 0 || store->kind != TREE_MAP) {
+            decode_report_warn(rep, store, "tls.stores.%s: only the store named default is used (ignored)", map->keys[i]);
+            continue;
+        }
+        for (size_t j = 0; j < store->n; j++) {
+            if (strcasecmp(store->keys[j], "defaultCertificate") == 0) {
+                c->object = "tls.stores.default.defaultCertificate";
+                struct model_tls_cert *cert = arena_alloc(&c->m->arena, sizeof(*cert));
+                cert->origin = (struct model_origin){c->m->provider, origin_of(c, store->items[j])};
+                if (decode_fields(c, cert, store->items[j], cert_fields, "defaultCertificate") != 0)
+                    continue;
+                if ((cert->cert_file == NULL && cert->cert_pem == NULL) || (cert->key_file == NULL && cert->key_pem == NULL)) {
+                    fail(c, store->items[j], "certFile and keyFile are both required");
+                    continue;
+                }
+                c->m->default_cert = cert;
+            } else {
+                decode_report_warn(rep, store->items[j], "tls.stores.default.%s is not supported by gantry yet (ignored)",
+                                   store->keys[j]);
+            }
+        }
+    }
+}
+
 void model_decode(struct model *m, const struct tree_node *root, struct decode_report *rep)
 {
     struct dctx c = {.m = m, .rep = rep, .object = "configuration"};
@@ -1011,6 +1275,8 @@ void model_decode(struct model *m, const struct tree_node *root, struct decode_r
                 else if (strcasecmp(k, "middlewares") == 0)
                     decode_named(&c, sec->items[j], tcp ? SEC_TCP_MIDDLEWARES : SEC_MIDDLEWARES,
                                  tcp ? "tcp middleware" : "middleware");
+                else if (!tcp && strcasecmp(k, "serversTransports") == 0)
+                    decode_named(&c, sec->items[j], SEC_TRANSPORTS, "serversTransport");
                 else if (strcasecmp(k, "serversTransports") == 0)
                     decode_report_warn(rep, sec->items[j], "%s.%s is not supported by gantry yet (ignored)", key, k);
                 else
@@ -1022,8 +1288,10 @@ void model_decode(struct model *m, const struct tree_node *root, struct decode_r
             for (size_t j = 0; j < sec->n; j++) {
                 if (strcasecmp(sec->keys[j], "certificates") == 0)
                     decode_certs(&c, sec->items[j]);
-                else if (strcasecmp(sec->keys[j], "options") == 0 || strcasecmp(sec->keys[j], "stores") == 0)
-                    decode_report_warn(rep, sec->items[j], "tls.%s is not supported by gantry yet (ignored)", sec->keys[j]);
+                else if (strcasecmp(sec->keys[j], "options") == 0)
+                    decode_tls_options(&c, sec->items[j]);
+                else if (strcasecmp(sec->keys[j], "stores") == 0)
+                    decode_tls_stores(&c, rep, sec->items[j]);
                 else
                     decode_report_warn(rep, sec->items[j], "unknown key 'tls.%s' (ignored)", sec->keys[j]);
             }

@@ -97,9 +97,30 @@ static int pick_hrw(const struct table_service *svc, int64_t now_ms, const struc
     return best;
 }
 
+/* leasttime: the lowest smoothed time to first byte times (1 + requests in
+ * flight), over the weight; ties (and servers not measured yet, which count
+ * as fastest) go to the first, so new servers get tried. */
+static int pick_leasttime(const struct table_service *svc, int64_t now_ms, const struct balancer_tried *tried, bool require_up)
+{
+    int best = -1;
+    double best_score = 0;
+    for (uint32_t i = 0; i < svc->n_servers; i++) {
+        if (!candidate(svc, i, now_ms, tried, require_up))
+            continue;
+        const struct server *s = svc->servers[i].srv;
+        double ttfb = (double)atomic_load_explicit(&((struct server *)s)->ttfb_ewma_us, memory_order_relaxed);
+        double score = ttfb * (1.0 + (double)in_flight(s)) / (double)svc->servers[i].weight;
+        if (best < 0 || score < best_score)
+            best = (int)i, best_score = score;
+    }
+    return best;
+}
+
 static int pick_among(const struct table_service *svc, uint32_t w, int64_t now_ms, const struct balancer_tried *tried,
                       bool require_up)
 {
+    if (svc->strategy == STRATEGY_LEASTTIME && svc->n_servers > 1)
+        return pick_leasttime(svc, now_ms, tried, require_up);
     if (svc->strategy == STRATEGY_P2C && svc->n_servers > 1)
         return pick_p2c(svc, now_ms, tried, require_up);
     if (svc->strategy == STRATEGY_HRW && svc->n_servers > 1)
@@ -151,13 +172,14 @@ static bool can_answer(const struct table_service *s)
     return s->n_servers > 0 || s->n_children > 0 || s->main != NULL;
 }
 
-int balancer_pick_child(const struct table_service *svc, uint32_t w)
+int balancer_pick_child(const struct table_service *svc, uint32_t w, int64_t now_ms)
 {
     int32_t *cur = svc->wrr + (size_t)w * svc->wrr_stride;
     int64_t total = 0;
     int best = -1;
     for (uint32_t i = 0; i < svc->n_children; i++) {
-        if (svc->child_weights[i] <= 0 || !can_answer(svc->children[i]))
+        if (svc->child_weights[i] <= 0 || !can_answer(svc->children[i]) ||
+            (svc->child_health && !balancer_service_up(svc->children[i], now_ms)))
             continue;
         cur[i] += svc->child_weights[i];
         total += svc->child_weights[i];

@@ -37,7 +37,7 @@ uint64_t balancer_client_key(const uint8_t ip16[16]);
 /* Weighted services: a child of <svc> for worker <w> by smooth WRR over the
  * children that can answer (a load balancer with servers, or a weighted or
  * mirroring service); -1 when none can. */
-int balancer_pick_child(const struct table_service *svc, uint32_t w);
+int balancer_pick_child(const struct table_service *svc, uint32_t w, int64_t now_ms);
 /* highestRandomWeight services: the child with the highest weighted score
  * for <key> among those that can answer; -1 when none can. */
 int balancer_pick_child_hrw(const struct table_service *svc, uint64_t key);

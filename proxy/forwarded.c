@@ -199,20 +199,22 @@ h2o_iovec_t forwarded_build_head(h2o_req_t *req, const struct forwarded_params *
         PUT_LIT(&w, "\r\n");
 
     /* X-Forwarded-For: appended to a trusted proxy's list */
-    PUT_LIT(&w, "x-forwarded-for: ");
-    if (xff != NULL && xff->len) {
-        put(&w, xff->base, xff->len);
-        PUT_LIT(&w, ", ");
+    if (!(fp->off & FORWARDED_NO_XFF)) {
+        PUT_LIT(&w, "x-forwarded-for: ");
+        if (xff != NULL && xff->len) {
+            put(&w, xff->base, xff->len);
+            PUT_LIT(&w, ", ");
+        }
+        put(&w, fp->client_ip, strlen(fp->client_ip));
+        PUT_LIT(&w, "\r\n");
     }
-    put(&w, fp->client_ip, strlen(fp->client_ip));
-    PUT_LIT(&w, "\r\n");
-    if (xfproto == NULL) {
+    if (xfproto == NULL && !(fp->off & FORWARDED_NO_XF_PROTO)) {
         const char *proto = fp->websocket ? (fp->tls ? "wss" : "ws") : (fp->tls ? "https" : "http");
         put_header(&w, H2O_STRLIT("x-forwarded-proto"), proto, strlen(proto));
     }
-    if (xfhost == NULL)
+    if (xfhost == NULL && !(fp->off & FORWARDED_NO_XF_HOST))
         put_header(&w, H2O_STRLIT("x-forwarded-host"), req->authority.base, req->authority.len);
-    if (xfport == NULL) {
+    if (xfport == NULL && !(fp->off & FORWARDED_NO_XF_PORT)) {
         /* Traefik: the port of the Host header, else the scheme's default */
         const char *port = fp->tls ? "443" : "80";
         size_t plen = strlen(port);
@@ -226,9 +228,9 @@ h2o_iovec_t forwarded_build_head(h2o_req_t *req, const struct forwarded_params *
         }
         put_header(&w, H2O_STRLIT("x-forwarded-port"), port, plen);
     }
-    if (xfserver == NULL)
+    if (xfserver == NULL && !(fp->off & FORWARDED_NO_XF_SERVER))
         put_header(&w, H2O_STRLIT("x-forwarded-server"), server_hostname, strlen(server_hostname));
-    if (xrealip == NULL)
+    if (xrealip == NULL && !(fp->off & FORWARDED_NO_X_REAL_IP))
         put_header(&w, H2O_STRLIT("x-real-ip"), fp->client_ip, strlen(fp->client_ip));
 
     if (req->entity.base != NULL) {

@@ -21,7 +21,15 @@ struct forwarded_params {
     bool websocket;              /* send Connection: upgrade */
     h2o_iovec_t path;            /* request target (normalised path and query) */
     bool drop_body;              /* headers only (a mirror with mirrorBody: false): Content-Length: 0 */
+    uint8_t off;                 /* FORWARDED_NO_*: headers not to add (a middleware deleted them) */
 };
+
+#define FORWARDED_NO_XFF 0x01
+#define FORWARDED_NO_XF_PROTO 0x02
+#define FORWARDED_NO_XF_HOST 0x04
+#define FORWARDED_NO_XF_PORT 0x08
+#define FORWARDED_NO_XF_SERVER 0x10
+#define FORWARDED_NO_X_REAL_IP 0x20
 
 void forwarded_init(void);
 /* Client address as 16 bytes (IPv4 mapped) and as text. */

@@ -214,6 +214,7 @@ static void start_copy(struct worker *w, h2o_req_t *req, const struct table_serv
         .tls = client->tls,
         .path = client->path,
         .drop_body = !svc->mirror_body,
+        .off = client->forwarded_off,
     };
     h2o_iovec_t head = forwarded_build_head(req, &fp);
     struct copy *c = calloc(1, sizeof(*c));

@@ -13,6 +13,7 @@
 
 #include "../common/arena.h"
 #include "../common/log.h"
+#include "transport.h"
 
 #define REGISTRY_BUCKETS 65536 /* servers; chains stay short up to ~100k */
 
@@ -37,6 +38,9 @@ void registry_init(uint32_t n_workers)
 
 static void server_free(struct server *s)
 {
+    if (s->transport != NULL)
+        transport_release(s->transport);
+    free(s->key);
     free(s->url);
     free(s->hostport);
     free(s->host);
@@ -127,18 +131,36 @@ static int resolve(struct server *s, const char *url, struct diag *d)
     return 0;
 }
 
-static struct server *find(const char *url)
+static struct server *find(const char *key)
 {
-    for (struct server *e = buckets[hash_str(url) % REGISTRY_BUCKETS]; e != NULL; e = e->hnext)
-        if (strcmp(e->url, url) == 0)
+    for (struct server *e = buckets[hash_str(key) % REGISTRY_BUCKETS]; e != NULL; e = e->hnext)
+        if (strcmp(e->key, key) == 0)
             return e;
     return NULL;
 }
 
+/* url, or url + "|" + the transport's digest */
+static char *server_key(const char *url, const struct transport *t)
+{
+    if (t == NULL)
+        return mem_strdup(url);
+    size_t n = strlen(url) + strlen(t->key) + 2;
+    char *k = mem_alloc(n);
+    snprintf(k, n, "%s|%s", url, t->key);
+    return k;
+}
+
 struct server *registry_acquire(const char *url, struct diag *d)
 {
+    return registry_acquire_via(url, NULL, d);
+}
+
+struct server *registry_acquire_via(const char *url, struct transport *t, struct diag *d)
+{
     /* Most URLs are already canonical: avoid resolving them again. */
-    struct server *s = find(url);
+    char *key = server_key(url, t);
+    struct server *s = find(key);
+    free(key);
     if (s != NULL) {
         atomic_fetch_add(&s->refs, 1);
         return s;
@@ -151,13 +173,18 @@ struct server *registry_acquire(const char *url, struct diag *d)
         free(s);
         return NULL;
     }
-    struct server *e = find(s->url);
+    s->key = server_key(s->url, t);
+    struct server *e = find(s->key);
     if (e != NULL) {
         server_free(s);
         atomic_fetch_add(&e->refs, 1);
         return e;
     }
-    uint32_t b = hash_str(s->url) % REGISTRY_BUCKETS;
+    if (t != NULL) {
+        transport_ref(t);
+        s->transport = t;
+    }
+    uint32_t b = hash_str(s->key) % REGISTRY_BUCKETS;
     s->n_workers = registry_workers;
     s->workers = aligned_alloc(64, sizeof(*s->workers) * registry_workers);
     if (s->workers == NULL)
@@ -180,7 +207,7 @@ void registry_release(struct server *s)
 {
     if (atomic_fetch_sub(&s->refs, 1) != 1)
         return;
-    uint32_t b = hash_str(s->url) % REGISTRY_BUCKETS;
+    uint32_t b = hash_str(s->key) % REGISTRY_BUCKETS;
     for (struct server **p = &buckets[b]; *p != NULL; p = &(*p)->hnext) {
         if (*p == s) {
             *p = s->hnext;
@@ -213,4 +240,32 @@ bool server_available(const struct server *s, int64_t now_ms)
 {
     return atomic_load_explicit(&s->healthy, memory_order_relaxed) &&
            atomic_load_explicit(&s->down_until_ms, memory_order_relaxed) <= now_ms;
+}
+
+bool server_passive_failure(struct server *s, int64_t now_ms, uint64_t window_ms, uint32_t max_failed)
+{
+    int64_t since = atomic_load_explicit(&s->passive_since_ms, memory_order_relaxed);
+    uint32_t n;
+    if (atomic_load_explicit(&s->passive_failures, memory_order_relaxed) == 0 || now_ms - since > (int64_t)window_ms) {
+        atomic_store_explicit(&s->passive_since_ms, now_ms, memory_order_relaxed);
+        atomic_store_explicit(&s->passive_failures, 1, memory_order_relaxed);
+        n = 1;
+    } else {
+        n = atomic_fetch_add_explicit(&s->passive_failures, 1, memory_order_relaxed) + 1;
+    }
+    if (n < (max_failed ? max_failed : 1))
+        return false;
+    atomic_store_explicit(&s->passive_failures, 0, memory_order_relaxed);
+    int64_t prev = atomic_exchange(&s->down_until_ms, now_ms + (int64_t)window_ms);
+    return prev <= now_ms;
+}
+
+void server_passive_success(struct server *s, uint64_t ttfb_us)
+{
+    if (atomic_load_explicit(&s->passive_failures, memory_order_relaxed) != 0)
+        atomic_store_explicit(&s->passive_failures, 0, memory_order_relaxed);
+    /* EWMA with weight 1/8; races between workers lose a sample, no more */
+    uint64_t old = atomic_load_explicit(&s->ttfb_ewma_us, memory_order_relaxed);
+    uint64_t next = old == 0 ? ttfb_us : old - old / 8 + ttfb_us / 8;
+    atomic_store_explicit(&s->ttfb_ewma_us, next, memory_order_relaxed);
 }

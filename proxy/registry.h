@@ -37,8 +37,12 @@ struct server_worker {
     uint64_t requests, connect_failures, reused, opened;
 } __attribute__((aligned(64)));
 
+struct transport;
+
 struct server {
     char *url;      /* canonical "http://10.0.0.1:8080" */
+    char *key;      /* the registry's key: url, plus the transport's digest when it has one */
+    struct transport *transport; /* serversTransport (a reference); NULL: the global one */
     char *hostport; /* Host header when passHostHeader is false */
     char *host;     /* as written in the URL; TLS server name */
     int port;
@@ -48,6 +52,9 @@ struct server {
 
     _Atomic int refs;                 /* tables naming this server */
     _Atomic int64_t down_until_ms;    /* passive health: skip until then */
+    _Atomic uint32_t passive_failures; /* successive failures ... */
+    _Atomic int64_t passive_since_ms;  /* ... since the first of them */
+    _Atomic uint64_t ttfb_ewma_us;     /* time to the response head, smoothed (leasttime) */
     _Atomic int healthy;              /* active health: 1 up, 0 down */
     _Atomic int pending_workers;      /* retire handshake */
 
@@ -64,6 +71,9 @@ void registry_shutdown(void);
 /* Watcher thread. Finds or creates the server for <url> (http:// or
  * https://, host must resolve) and takes a reference. */
 struct server *registry_acquire(const char *url, struct diag *d) WARN_UNUSED;
+/* The same through serversTransport <t> (NULL: the global one): a server per
+ * (URL, transport), since connections to it differ. */
+struct server *registry_acquire_via(const char *url, struct transport *t, struct diag *d) WARN_UNUSED;
 /* Takes one more reference on a server already held. */
 static inline void registry_ref(struct server *s)
 {
@@ -81,5 +91,11 @@ void registry_worker_done(struct server *s);
 size_t registry_count(void);
 
 bool server_available(const struct server *s, int64_t now_ms);
+/* Passive health (Traefik's passiveHealthcheck): a failed exchange; after
+ * <max_failed> successive failures within <window_ms> the server is skipped
+ * for <window_ms>. True when this failure took it out. Any thread. */
+bool server_passive_failure(struct server *s, int64_t now_ms, uint64_t window_ms, uint32_t max_failed);
+/* A response head arrived after <ttfb_us>: the failure count restarts. */
+void server_passive_success(struct server *s, uint64_t ttfb_us);
 
 #endif

@@ -16,11 +16,15 @@
 #include "forwarded.h"
 #include "match.h"
 #include "middleware/middleware.h"
+#include "misdirected.h"
 #include "path.h"
 #include "publish.h"
 #include "request_check.h"
+#include "response_filter.h"
 #include "stats.h"
 #include "table.h"
+#include "tls_options.h"
+#include "tls.h"
 #include "upstream.h"
 
 #define MAX_HOST 255
@@ -197,9 +201,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct route_handler *h = (void *)self;
     struct worker *w = worker_self;
+    response_filter_cancel(); /* nothing pending can belong to a new request */
     struct table *t = publish_worker_table(w->id);
 
-    struct upstream_client client;
+    struct upstream_client client = {.forwarded_off = 0};
     client.ep = h->ep;
     client.start_us = monotonic_us();
     struct timeval now;
@@ -249,9 +254,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         mr.query_len = req->path.len - req->query_at - 1;
     }
 
+    /* a host with its own certificate, on a connection made with another one (RFC 9110 15.5.20) */
+    if (client.tls && req->conn->callbacks->get_socket != NULL &&
+        misdirected_check(t, mr.host, mr.host_len, tls_socket_ctx(req->conn->callbacks->get_socket(req->conn))))
+        return reply(req, w, &client, 421, "Misdirected Request", "misdirected request\n", false);
     const struct table_route *route = t ? table_lookup(t, &mr, h->ep->index, client.tls) : NULL;
     if (route == NULL)
         return reply(req, w, &client, 404, "Not Found", "404 page not found\n", false);
+    /* a router whose TLS option differs from the one its connection was made with (Traefik's 421) */
+    if (client.tls && t->has_tls_options && req->conn->callbacks->get_socket != NULL &&
+        route->tls_option_id != tls_options_of(tls_socket_ssl(req->conn->callbacks->get_socket(req->conn))))
+        return reply(req, w, &client, 421, "Misdirected Request", "misdirected request\n", false);
     publish_link(w->id, &req->pool); /* before the proxy state: disposed after it */
     if (route->n_middlewares == 0) {
         upstream_proxy(req, w, route, &client, NULL);

@@ -31,6 +31,7 @@
 #include "mirror.h"
 #include "publish.h"
 #include "registry.h"
+#include "response_filter.h"
 #include "route.h"
 #include "stats.h"
 #include "clienthello.h"
@@ -140,6 +141,7 @@ static void init_globalconf(struct entrypoint_rt *ep)
     h2o_pathconf_t *pc = h2o_config_register_path(ep->hostconf, "/", 0);
     pc->error_log.emit_request_errors = 0; /* gantry logs upstream problems itself, once per transition */
     route_register(pc, ep);
+    response_filter_register(pc); /* compression chosen by a middleware */
 }
 
 int server_bind(const struct proxy_config *cfg, struct diag *d)
@@ -189,6 +191,10 @@ int server_entrypoint_port(size_t i)
 
 uint32_t server_worker_count(void)
 {
+    /* the first table is compiled before server_start(): answer from the
+     * configuration then, so per-worker state is sized right from the start */
+    if (n_workers == 0 && proxy_cfg != NULL)
+        return proxy_cfg->n_workers ? proxy_cfg->n_workers : 1;
     return n_workers;
 }
 
@@ -465,8 +471,8 @@ static void worker_free(struct worker *w)
                                  &w->subrequest_timeout, &w->subrequest_defer, &w->mw_tick};
     for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++)
         h2o_timeout_dispose(w->loop, timeouts[i]);
-    for (uint32_t i = 0; i < w->n_backoff; i++)
-        h2o_timeout_dispose(w->loop, &w->backoff[i]);
+    for (uint32_t i = 0; i < w->n_timeouts; i++)
+        h2o_timeout_dispose(w->loop, &w->timeouts[i]);
     h2o_evloop_destroy(w->loop);
     free(w->eps);
     w->eps = NULL;
@@ -561,4 +567,22 @@ void server_stop(void)
     }
     free(entrypoints);
     entrypoints = NULL;
+}
+
+h2o_timeout_t *worker_timeout_list(struct worker *w, uint64_t ms)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 0; i < w->n_timeouts; i++) {
+        if (w->timeouts_ms[i] == ms)
+            return &w->timeouts[i];
+        uint64_t di = w->timeouts_ms[i] > ms ? w->timeouts_ms[i] - ms : ms - w->timeouts_ms[i];
+        uint64_t db = w->timeouts_ms[best] > ms ? w->timeouts_ms[best] - ms : ms - w->timeouts_ms[best];
+        if (di < db)
+            best = i;
+    }
+    if (w->n_timeouts == sizeof(w->timeouts) / sizeof(w->timeouts[0]))
+        return &w->timeouts[best];
+    h2o_timeout_init(w->loop, &w->timeouts[w->n_timeouts], ms);
+    w->timeouts_ms[w->n_timeouts] = ms;
+    return &w->timeouts[w->n_timeouts++];
 }

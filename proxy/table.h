@@ -29,10 +29,14 @@ struct stats;
 struct match_req;
 struct table_middleware;
 struct table_tcp;
+struct transport;
+struct tls_option;
 
 struct table_server {
     struct server *srv;
     int weight;
+    const char *path_prefix; /* preservePath: the URL's path, put in front of the request's (NULL: none) */
+    size_t path_prefix_len;
 };
 
 /* One shadow of a mirroring service: a share of its requests is copied to
@@ -54,7 +58,7 @@ struct table_sticky {
     const char **values; /* per server or child */
 };
 
-enum table_strategy { STRATEGY_WRR, STRATEGY_P2C, STRATEGY_HRW };
+enum table_strategy { STRATEGY_WRR, STRATEGY_P2C, STRATEGY_HRW, STRATEGY_LEASTTIME };
 
 struct table_service {
     const char *name; /* name@provider */
@@ -62,6 +66,11 @@ struct table_service {
     /* A failover service: <children>[0] while it has a server up, else
      * <children>[1]. */
     bool failover;
+    bool child_health; /* weighted healthCheck: {}: children that are down are skipped */
+    /* passiveHealthcheck: failures within the window that take a server out
+     * for the window (0: the default, one refusal skips it for 10 s) */
+    uint64_t passive_window_ms;
+    uint32_t passive_max_failed;
     /* A weighted service: each request goes to one child, picked by smooth
      * WRR over child_weights (state in wrr, per worker) unless the sticky
      * cookie names one. n_children == 0 otherwise. */
@@ -100,6 +109,7 @@ struct table_route {
     uint32_t rank;
     uint64_t entrypoints; /* bit i: entry point i */
     bool tls;             /* matches TLS connections only (else plain only) */
+    uint64_t tls_option_id; /* the TLS option its connections must have been made with (0: the built-in default) */
     struct table_service *service;
     struct table_middleware **middlewares;
     uint32_t n_middlewares;
@@ -145,6 +155,11 @@ struct table {
     /* TLS: SNI name -> SSL_CTX * (references held by the table) */
     struct table_host_map sni_exact, sni_wildcard;
     uint32_t n_certs;
+    void *default_cert; /* tls.stores.default.defaultCertificate: SSL_CTX * for unknown names; NULL: the generated one */
+    /* TLS options: by server name (exact, "*.suffix"), else the default */
+    bool has_tls_options;
+    const struct tls_option *tls_default_option; /* NULL: Gantry's built-in defaults */
+    struct table_host_map tls_option_exact, tls_option_wildcard;
 
     /* building state */
     struct ptr_vec build_routes, build_services;
@@ -162,6 +177,9 @@ struct table_service *table_add_service(struct table *t, const char *name, bool 
 /* Takes a registry reference on the server for <url>. */
 int table_service_set_server(struct table *t, struct table_service *svc, uint32_t i, const char *url, int weight,
                              struct diag *d) WARN_UNUSED;
+/* The same through serversTransport <tr> (NULL: the global one). */
+int table_service_set_server_via(struct table *t, struct table_service *svc, uint32_t i, const char *url, int weight,
+                                 struct transport *tr, struct diag *d) WARN_UNUSED;
 struct table_service *table_find_service(const struct table *t, const char *name);
 /* A mirroring service sending to <main> and copying to <n_mirrors> shadows
  * (fill svc->mirrors[i].svc/percent; stats are acquired here). */
@@ -181,6 +199,11 @@ void table_service_set_sticky(struct table *t, struct table_service *svc, const 
 struct table_route *table_add_route(struct table *t, const char *name, const char *rule_text, const struct rule_node *rule,
                                     int64_t priority, uint64_t entrypoints, bool tls, struct table_service *svc);
 
+/* tls.stores.default.defaultCertificate; takes a reference. */
+void table_set_default_cert(struct table *t, void *ssl_ctx);
+/* Binds host <name> to <o> even when another option holds it (a conflict settled to the default). */
+void table_set_tls_option_host_force(struct table *t, const char *name, const struct tls_option *o);
+
 /* Adds an SSL_CTX for <names> (exact or "*.suffix"); takes a reference. */
 void table_add_cert(struct table *t, void *ssl_ctx, const char *const *names, size_t n_names);
 
@@ -189,6 +212,14 @@ void table_finish(struct table *t);
 
 /* Worker threads: the first route matching <r> on entry point <ep>. */
 const struct table_route *table_lookup(const struct table *t, const struct match_req *r, uint32_t ep, bool tls);
+
+/* The TLS option for server name <name> (lowercase), or NULL. */
+const struct tls_option *table_lookup_tls_option(const struct table *t, const char *name, size_t len);
+/* Binds TLS option <o> to host <name> ("*.suffix" for a wildcard). false
+ * when another option holds it already (a conflict). */
+bool table_set_tls_option_host(struct table *t, const char *name, const struct tls_option *o);
+/* The exact host names a rule pins (NULL when it can match any host). */
+struct ptr_vec *table_rule_hosts(struct arena *a, const struct rule_node *rule);
 
 /* SNI lookup: SSL_CTX * for <name> (lowercase) or NULL. */
 void *table_lookup_sni(const struct table *t, const char *name, size_t len);

@@ -11,12 +11,16 @@
  */
 #include "tls.h"
 
+#include "tls_options.h"
+#include "transport.h"
+
 #include <ctype.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -46,8 +50,16 @@ static int on_sni(SSL *ssl, int *ad, void *arg)
     (void)ad;
     (void)arg;
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    if (name == NULL || worker_self == NULL)
+    if (worker_self == NULL)
         return SSL_TLSEXT_ERR_OK;
+    if (name == NULL) { /* no SNI: the store's default certificate, if one is configured */
+        struct table *t = publish_worker_table(worker_self->id);
+        if (t != NULL && t->default_cert != NULL) {
+            SSL_set_SSL_CTX(ssl, t->default_cert);
+            tls_options_after_sni(ssl, t, "", 0);
+        }
+        return SSL_TLSEXT_ERR_OK;
+    }
     char lower[256];
     size_t len = strlen(name);
     if (len >= sizeof(lower))
@@ -58,19 +70,48 @@ static int on_sni(SSL *ssl, int *ad, void *arg)
         len--;
     struct table *t = publish_worker_table(worker_self->id);
     SSL_CTX *ctx = t ? table_lookup_sni(t, lower, len) : NULL;
-    if (ctx != NULL)
+    if (ctx == NULL && t != NULL)
+        ctx = t->default_cert; /* tls.stores.default.defaultCertificate */
+    if (ctx != NULL) {
         SSL_set_SSL_CTX(ssl, ctx);
+        tls_options_after_sni(ssl, t, lower, len);
+    }
     return SSL_TLSEXT_ERR_OK;
 }
+
+/*
+ * TLS 1.2 suites offered when no TLS options are configured: Mozilla's
+ * "intermediate" profile without its DHE suites. Every one has forward
+ * secrecy (ECDHE, no static RSA key exchange) and an AEAD (no CBC, so no
+ * SHA-1 MAC and no Lucky13-style padding oracles). Both an ECDSA and an RSA
+ * variant of each is listed because the certificate, chosen later by SNI,
+ * decides which half can be used. TLS 1.3 suites are left as OpenSSL
+ * offers them (all AEAD with forward secrecy).
+ *
+ * The list lives in every server context, but the one that counts is the
+ * default context's: OpenSSL copies the cipher list into the SSL object when
+ * the connection is accepted, and SSL_set_SSL_CTX on SNI does not replace it.
+ */
+static const char tls12_ciphers[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 static SSL_CTX *new_server_ctx(void)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* No SSL_OP_CIPHER_SERVER_PREFERENCE: every suite offered is strong, so
+     * the client's order wins; it knows whether it has AES instructions and
+     * otherwise picks ChaCha20 (Mozilla's intermediate profile does the same). */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    if (SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1) { /* a constant every OpenSSL 3 knows: a broken build */
+        log_error("TLS: OpenSSL accepts none of the default TLS 1.2 cipher suites");
+        abort();
+    }
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"gantry", 6);
     h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols);
+    tls_options_install_alpn(ctx); /* a connection's TLS option may narrow ALPN */
     return ctx;
 }
 
@@ -117,11 +158,13 @@ int tls_init(bool insecure_skip_verify, struct diag *d)
     if (make_self_signed(default_ctx, d) != 0)
         return -1;
     SSL_CTX_set_tlsext_servername_callback(default_ctx, on_sni);
+    tls_options_install(default_ctx);
 
     client_ctx = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_min_proto_version(client_ctx, TLS1_2_VERSION);
     SSL_CTX_set_default_verify_paths(client_ctx);
-    SSL_CTX_set_verify(client_ctx, insecure_skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_verify(client_ctx, insecure_skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
+                       insecure_skip_verify ? NULL : transport_verify_cb); /* the server's name too */
     return 0;
 }
 
@@ -141,6 +184,36 @@ SSL_CTX *tls_default_ctx(void)
 SSL_CTX *tls_client_ctx(void)
 {
     return client_ctx;
+}
+
+/*
+ * libh2o 2.2.5 keeps a socket's TLS state in a private struct
+ * (lib/common/socket.c) and exports no accessor for its SSL object. Its
+ * first two members are the context the handshake started with and the
+ * SSL object; they are mirrored here, and nothing else of it is read. The
+ * mirror is checked on every use: on a server socket the first member must
+ * be the default context, the only one Gantry passes to h2o (h2o_accept and
+ * tcp_proxy.c); if a different libh2o laid the struct out otherwise, the
+ * answer is "unknown" (NULL) instead of a wild read of the SSL.
+ */
+struct st_h2o_socket_ssl_t {
+    SSL_CTX *ssl_ctx;
+    SSL *ossl;
+};
+
+SSL *tls_socket_ssl(struct st_h2o_socket_t *sock)
+{
+    if (sock == NULL || sock->ssl == NULL || sock->ssl->ssl_ctx != default_ctx)
+        return NULL;
+    return sock->ssl->ossl;
+}
+
+SSL_CTX *tls_socket_ctx(struct st_h2o_socket_t *sock)
+{
+    if (sock == NULL || sock->ssl == NULL || sock->ssl->ssl_ctx != default_ctx || sock->ssl->ossl == NULL)
+        return NULL;
+    /* after on_sni's SSL_set_SSL_CTX, the context of the certificate served */
+    return SSL_get_SSL_CTX(sock->ssl->ossl);
 }
 
 /* ---- certificate loading and cache (watcher thread) ---- */

@@ -22,6 +22,16 @@ void tls_shutdown(void);
 SSL_CTX *tls_default_ctx(void);
 SSL_CTX *tls_client_ctx(void);
 
+struct st_h2o_socket_t;
+/* The server context whose certificate the TLS connection on <sock> was
+ * established with: the one on_sni switched to, or the default context (no
+ * SNI, or a name with no certificate). NULL for a cleartext socket, NULL
+ * <sock>, or when it cannot be told. Worker threads; a pointer compare and
+ * two loads, no locks. */
+SSL_CTX *tls_socket_ctx(struct st_h2o_socket_t *sock);
+/* The SSL object of a TLS client connection, or NULL (see tls_socket_ctx). */
+SSL *tls_socket_ssl(struct st_h2o_socket_t *sock);
+
 /* Watcher thread. Mark-and-sweep around one table build: begin, load the
  * certificates the build uses, sweep the unused ones. */
 void tls_cache_begin(void);

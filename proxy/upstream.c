@@ -32,6 +32,7 @@
 #include "mirror.h"
 #include "sticky.h"
 #include "subrequest.h"
+#include "transport.h"
 #include "tunnel.h"
 #include "upstream_pool.h"
 
@@ -65,6 +66,7 @@ struct proxy {
     unsigned attempts, stale_retries;
     struct server *inflight_srv; /* the server this request is counted in flight on */
     h2o_timeout_entry_t backoff; /* retry middleware: the wait before the next attempt */
+    int64_t sent_ms;             /* when the request went to the current server (leasttime) */
     bool last_failure_timeout;
 
     struct upstream_conn *conn;
@@ -86,6 +88,7 @@ struct proxy {
 };
 
 static void pick_next(struct proxy *p);
+static h2o_timeout_t *read_timeout_list(struct proxy *p);
 static void on_upstream_read(h2o_socket_t *sock, const char *err);
 static void do_send(struct proxy *p);
 
@@ -144,6 +147,8 @@ static void send_error(struct proxy *p, int status, const char *reason)
     const char *text = status == 502 ? "Bad Gateway" : status == 503 ? "Service Unavailable" : "Gateway Timeout";
     p->req->res.status = status;
     p->req->res.headers = (h2o_headers_t){NULL};
+    if (p->mw != NULL)
+        p->mw->upstream_error = status != 503;
     middleware_on_response(p->mw);
     if (p->mw != NULL && p->mw->intercepted)
         return; /* a middleware answers instead (errors) */
@@ -399,6 +404,7 @@ static void parse_head(struct proxy *p)
             send_error(p, 502, "invalid content-length from upstream");
             return;
         }
+        server_passive_success(p->srv, (uint64_t)(worker_now_ms(p->w) - p->sent_ms) * 1000);
         if (status == 101) {
             start_websocket(p, (size_t)r);
             return;
@@ -412,9 +418,9 @@ static void parse_head(struct proxy *p)
             p->final_sent = true;
             return;
         }
-        if (proxy_cfg->read_timeout_ms) {
+        if (proxy_cfg->read_timeout_ms || (p->srv->transport && p->srv->transport->read_ms)) {
             p->timeout.cb = on_read_timeout;
-            h2o_timeout_link(p->w->loop, &p->w->read_timeout, &p->timeout);
+            h2o_timeout_link(p->w->loop, read_timeout_list(p), &p->timeout);
         }
         h2o_start_response(p->req, &p->super);
         if (consume_body(p) != 0) {
@@ -445,6 +451,15 @@ static bool replayable(const h2o_req_t *req)
 
 static void connect_to(struct proxy *p);
 
+/* A failed exchange with p->srv (passive health: the service's
+ * passiveHealthcheck, else one failure skips the server for 10 s). True
+ * when it took the server out. */
+static bool passive_failure(struct proxy *p)
+{
+    uint64_t window = p->svc->passive_window_ms ? p->svc->passive_window_ms : proxy_cfg->passive_down_ms;
+    return server_passive_failure(p->srv, worker_now_ms(p->w), window, p->svc->passive_max_failed);
+}
+
 /* The connection failed before any response byte. */
 static void on_exchange_failed(struct proxy *p, const char *err)
 {
@@ -462,7 +477,7 @@ static void on_exchange_failed(struct proxy *p, const char *err)
     if (!p->got_bytes && p->replayable) {
         log_warn("upstream %s (service %s): %s; retrying the request on another server", p->srv->url, p->svc->name, err);
         detach_conn(p, false);
-        atomic_store(&p->srv->down_until_ms, worker_now_ms(p->w) + (int64_t)proxy_cfg->passive_down_ms);
+        passive_failure(p);
         p->last_failure_timeout = false;
         pick_next(p);
         return;
@@ -498,7 +513,7 @@ static void on_upstream_read(h2o_socket_t *sock, const char *err)
     }
     if (p->timeout.cb != NULL && h2o_timeout_is_linked(&p->timeout)) {
         h2o_timeout_unlink(&p->timeout);
-        h2o_timeout_link(p->w->loop, &p->w->read_timeout, &p->timeout);
+        h2o_timeout_link(p->w->loop, read_timeout_list(p), &p->timeout);
     }
     if (consume_body(p) != 0) {
         log_debug("%s: upstream %s: malformed chunked body", p->route->name, p->srv->url);
@@ -535,7 +550,15 @@ static void on_head_timeout(h2o_timeout_entry_t *entry)
 static void send_request(struct proxy *p)
 {
     h2o_req_t *req = p->req;
-    if (p->head.base == NULL || (!p->svc->pass_host_header && p->head_for != p->srv)) {
+    const struct table_server *ts = &p->svc->servers[p->srv_index];
+    if (p->head.base == NULL || p->head_for != p->srv) {
+        h2o_iovec_t path = p->client.path;
+        if (ts->path_prefix != NULL) { /* preservePath: the server URL's path first */
+            char *joined = h2o_mem_alloc_pool(&req->pool, ts->path_prefix_len + path.len);
+            memcpy(joined, ts->path_prefix, ts->path_prefix_len);
+            memcpy(joined + ts->path_prefix_len, path.base, path.len);
+            path = h2o_iovec_init(joined, ts->path_prefix_len + path.len);
+        }
         struct forwarded_params fp = {
             .pass_host = p->svc->pass_host_header,
             .server_hostport = p->srv->hostport,
@@ -543,7 +566,8 @@ static void send_request(struct proxy *p)
             .trusted = p->client.trusted,
             .tls = p->client.tls,
             .websocket = p->is_websocket,
-            .path = p->client.path,
+            .path = path,
+            .off = p->client.forwarded_off,
         };
         p->head = forwarded_build_head(req, &fp);
         p->head_for = p->srv;
@@ -560,7 +584,10 @@ static void send_request(struct proxy *p)
         worker_counter_add(&p->srv->workers[p->w->id].in_flight, 1);
     }
     p->timeout.cb = on_head_timeout;
-    h2o_timeout_link(p->w->loop, &p->w->header_timeout, &p->timeout);
+    p->sent_ms = worker_now_ms(p->w);
+    const struct transport *t = p->srv->transport;
+    h2o_timeout_link(p->w->loop, t && t->response_header_ms ? worker_timeout_list(p->w, t->response_header_ms) : &p->w->header_timeout,
+                     &p->timeout);
     h2o_socket_read_start(sock, on_upstream_read);
     upstream_pool_write(p->conn, p->head, req->entity, on_upstream_write);
 }
@@ -570,12 +597,10 @@ static void send_request(struct proxy *p)
 static void on_connect_failed(struct proxy *p, const char *err, bool timed_out)
 {
     struct server *s = p->srv;
-    int64_t now = worker_now_ms(p->w);
-    int64_t prev = atomic_exchange(&s->down_until_ms, now + (int64_t)proxy_cfg->passive_down_ms);
     worker_counter_add(&s->workers[p->w->id].connect_failures, 1);
-    if (prev <= now)
+    if (passive_failure(p))
         log_warn("upstream %s (service %s): %s; not used for %llu ms unless no other server is left", s->url, p->svc->name,
-                 err, (unsigned long long)proxy_cfg->passive_down_ms);
+                 err, (unsigned long long)(p->svc->passive_window_ms ? p->svc->passive_window_ms : proxy_cfg->passive_down_ms));
     detach_conn(p, false);
     p->last_failure_timeout = timed_out;
     pick_next(p);
@@ -622,26 +647,14 @@ static bool sticky_pick(struct proxy *p, uint32_t *out)
     return true;
 }
 
-/* The worker's timeout list for <ms>, made on first use (h2o's lists have
- * one fixed delay each); the nearest existing one once 16 are made. */
-static h2o_timeout_t *backoff_list(struct worker *w, uint64_t ms)
-{
-    uint32_t best = 0;
-    for (uint32_t i = 0; i < w->n_backoff; i++) {
-        if (w->backoff_ms[i] == ms)
-            return &w->backoff[i];
-        if ((w->backoff_ms[i] > ms ? w->backoff_ms[i] - ms : ms - w->backoff_ms[i]) <
-            (w->backoff_ms[best] > ms ? w->backoff_ms[best] - ms : ms - w->backoff_ms[best]))
-            best = i;
-    }
-    if (w->n_backoff == sizeof(w->backoff) / sizeof(w->backoff[0]))
-        return &w->backoff[best];
-    h2o_timeout_init(w->loop, &w->backoff[w->n_backoff], ms);
-    w->backoff_ms[w->n_backoff] = ms;
-    return &w->backoff[w->n_backoff++];
-}
-
 static void pick_now(struct proxy *p);
+
+/* The upstream read timeout of p's server: its transport's, else the global one. */
+static h2o_timeout_t *read_timeout_list(struct proxy *p)
+{
+    const struct transport *t = p->srv->transport;
+    return t && t->read_ms ? worker_timeout_list(p->w, t->read_ms) : &p->w->read_timeout;
+}
 
 static void on_backoff(h2o_timeout_entry_t *entry)
 {
@@ -674,7 +687,7 @@ static void pick_next(struct proxy *p)
         return;
     }
     p->backoff.cb = on_backoff;
-    h2o_timeout_link(p->w->loop, backoff_list(p->w, ms), &p->backoff);
+    h2o_timeout_link(p->w->loop, worker_timeout_list(p->w, ms), &p->backoff);
 }
 
 static void pick_now(struct proxy *p)
@@ -748,7 +761,7 @@ static const struct table_service *resolve_service(struct proxy *p, const struct
                        (svc->children[i]->n_servers == 0 && svc->children[i]->n_children == 0 && svc->children[i]->main == NULL)))
             i = -1; /* the cookie's child went away or cannot answer: balance again, rewrite the cookie */
         if (i < 0) {
-            i = balancer_pick_child(svc, p->w->id);
+            i = balancer_pick_child(svc, p->w->id, worker_now_ms(p->w));
             if (i < 0)
                 return NULL;
             if (svc->sticky != NULL && p->n_cookies < 4) {

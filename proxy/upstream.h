@@ -25,6 +25,7 @@ struct upstream_client {
     uint64_t start_unix_us; /* wall clock, for the access log */
     struct conntrack_conn *ct; /* the client connection's tracker (NULL: none) */
     h2o_iovec_t path;       /* normalised path and query, as sent upstream */
+    uint8_t forwarded_off;  /* FORWARDED_NO_* (forwarded.h): headers a middleware deleted, not added back */
 };
 
 struct mw_run;

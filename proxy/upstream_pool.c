@@ -3,6 +3,8 @@
  */
 #include "upstream_pool.h"
 
+#include "transport.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -83,7 +85,9 @@ static void on_idle_timeout(h2o_timeout_entry_t *entry)
 static void pool_put(struct upstream_conn *c)
 {
     struct server_worker *sw = &c->srv->workers[c->w->id];
-    if (sw->n_idle >= proxy_cfg->max_idle_conns_per_host || atomic_load_explicit(&c->w->stopping, memory_order_relaxed)) {
+    const struct transport *t = c->srv->transport;
+    uint32_t max_idle = t && t->max_idle_conns_per_host ? t->max_idle_conns_per_host : proxy_cfg->max_idle_conns_per_host;
+    if (sw->n_idle >= max_idle || atomic_load_explicit(&c->w->stopping, memory_order_relaxed)) {
         conn_close(c);
         return;
     }
@@ -96,7 +100,8 @@ static void pool_put(struct upstream_conn *c)
     worker_counter_add(&sw->n_idle, 1);
     c->w->n_idle++;
     c->timer.cb = on_idle_timeout;
-    h2o_timeout_link(c->w->loop, &c->w->pool_timeout, &c->timer);
+    h2o_timeout_link(c->w->loop, t && t->idle_conn_ms ? worker_timeout_list(c->w, t->idle_conn_ms) : &c->w->pool_timeout,
+                     &c->timer);
     h2o_socket_read_start(c->sock, on_idle_event);
 }
 
@@ -177,7 +182,9 @@ static void on_connect(h2o_socket_t *sock, const char *err)
 {
     struct upstream_conn *c = sock->data;
     if (err == NULL && c->srv->tls) {
-        h2o_socket_ssl_handshake(sock, tls_client_ctx(), c->srv->host, on_handshake);
+        const struct transport *t = c->srv->transport;
+        h2o_socket_ssl_handshake(sock, t ? t->ssl_ctx : tls_client_ctx(), t && t->server_name ? t->server_name : c->srv->host,
+                                 on_handshake);
         return;
     }
     connect_done(c, err, false);
@@ -212,7 +219,8 @@ struct upstream_conn *upstream_pool_connect(struct worker *w, struct server *s, 
     *c = (struct upstream_conn){.sock = sock, .srv = s, .w = w, .state = CONN_CONNECTING, .owner = owner, .ready = ready};
     sock->data = c;
     c->timer.cb = on_connect_timeout;
-    h2o_timeout_link(w->loop, &w->connect_timeout, &c->timer);
+    const struct transport *t = s->transport;
+    h2o_timeout_link(w->loop, t && t->dial_ms ? worker_timeout_list(w, t->dial_ms) : &w->connect_timeout, &c->timer);
     return c;
 }
 

@@ -50,10 +50,11 @@ struct worker {
     h2o_timeout_t connect_timeout, header_timeout, read_timeout, pool_timeout, sniff_timeout, ws_timeout;
     h2o_timeout_t subrequest_timeout; /* subrequest.c: a whole exchange with an auth server */
     h2o_timeout_t subrequest_defer;   /* 0 ms: a failure reported on the next loop turn, never from inside the caller */
-    /* retry backoffs: one timeout list per distinct delay, made on first use */
-    h2o_timeout_t backoff[16];
-    uint64_t backoff_ms[16];
-    uint32_t n_backoff;
+    /* timeout lists for delays only known from the configuration (retry
+     * backoffs, serversTransport timeouts): one per delay, made on first use */
+    h2o_timeout_t timeouts[32];
+    uint64_t timeouts_ms[32];
+    uint32_t n_timeouts;
     h2o_linklist_t all_idle;    /* every idle upstream connection of this worker */
     h2o_linklist_t all_orphans; /* upstream connections whose request went away */
     h2o_linklist_t proxies;     /* every request being proxied (struct proxy), for the end of a drain */
@@ -76,6 +77,11 @@ extern __thread struct worker *worker_self;
 extern const struct proxy_config *proxy_cfg;
 extern struct entrypoint_rt *entrypoints;
 extern size_t n_entrypoints;
+
+/* The worker's timeout list for <ms> (h2o's lists have one fixed delay
+ * each), made on first use; the nearest existing one once 32 are made.
+ * Worker thread. */
+h2o_timeout_t *worker_timeout_list(struct worker *w, uint64_t ms);
 
 /* Milliseconds from the worker's loop clock (cheap; no syscall). */
 static inline int64_t worker_now_ms(struct worker *w)

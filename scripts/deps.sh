@@ -4,11 +4,40 @@
 # Usage: scripts/deps.sh [build|test|all]   (default: all)
 set -euo pipefail
 
-build_pkgs=(build-essential cmake pkg-config libh2o-evloop-dev libcurl4-openssl-dev libcjson-dev libyaml-dev
-            libssl-dev libpcre2-dev python3 curl ca-certificates libhiredis-dev)
-test_pkgs=(python3-pytest python3-websockets python3-h2 python3-httpx python3-yaml nghttp2-client wrk nginx-light
-           openssl procps iproute2 docker.io busybox-static python3-prometheus-client chromium clang libclang-rt-14-dev
-           debootstrap docker-compose python3-grpcio haproxy redis-server)
+# One package per line, so that additions merge cleanly.
+build_pkgs=(
+  build-essential cmake pkg-config
+  libh2o-evloop-dev
+  libcurl4-openssl-dev
+  libcjson-dev
+  libyaml-dev
+  libssl-dev
+  libpcre2-dev
+  zlib1g-dev
+  libbrotli-dev
+  libzstd-dev
+  libcrypt-dev
+  libhiredis-dev
+  python3 curl ca-certificates
+)
+test_pkgs=(
+  python3-pytest python3-websockets python3-h2 python3-httpx python3-yaml
+  nghttp2-client wrk nginx-light openssl procps iproute2
+  docker.io busybox-static docker-compose debootstrap
+  python3-prometheus-client
+  chromium
+  clang libclang-rt-14-dev
+  python3-grpcio
+  haproxy
+  python3-brotli python3-zstandard
+  apache2-utils
+  sslscan
+  golang-go
+  golang-github-masterminds-sprig-dev
+  golang-github-xeipuuv-gojsonschema-dev
+  golang-k8s-sigs-yaml-dev
+  redis-server
+)
 
 case "${1:-all}" in
   build) want=("${build_pkgs[@]}") ;;

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "../table.h"
+#include "../response_filter.h"
 #include "types.h"
 
 /* Traefik v3's HTTP middleware type keys (plus the v2 spelling ipWhiteList). */
@@ -221,4 +222,5 @@ void **mw_slot(struct mw_run *run)
 void mw_intercept(struct mw_run *run)
 {
     run->intercepted = true;
+    response_filter_cancel(); /* an inner middleware's compression is for a response that will not start */
 }

@@ -76,6 +76,7 @@ struct mw_run {
     bool intercepted;              /* a response hook took the response over (mw_intercept) */
     uint32_t retry_attempts;       /* retry: attempts in all (0: the upstream client's default) */
     uint64_t retry_interval_ms;    /* retry: first backoff, doubled each time */
+    bool upstream_error;           /* the answer is Gantry's 502/504: no upstream answered (a network error) */
     void **slots;                  /* per-middleware request state (mw_slot), allocated on first use */
 };
 
@@ -93,6 +94,7 @@ struct mw_type {
     int (*build)(struct arena *a, struct mw_options *o, void **cfg, struct diag *d);
     enum mw_verdict (*on_request)(const void *cfg, struct mw_run *run);
     void (*on_response)(const void *cfg, struct mw_run *run); /* NULL: none */
+    bool per_router; /* stateful (circuitBreaker): one instance per router, not one per table */
 };
 
 /* A compiled middleware, shared by every route of the table naming it. */

@@ -116,7 +116,7 @@ static struct server *pick_server(const struct table_service *svc, struct worker
         }
         if (svc->n_children != 0) {
             int i = svc->failover ? (balancer_service_up(svc->children[0], worker_now_ms(w)) ? 0 : 1)
-                                  : balancer_pick_child(svc, w->id);
+                                  : balancer_pick_child(svc, w->id, worker_now_ms(w));
             svc = i < 0 ? NULL : svc->children[i];
             continue;
         }

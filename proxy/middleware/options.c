@@ -29,12 +29,40 @@ const char *mw_opt_string(struct mw_options *o, const char *key)
     return find(o, key);
 }
 
+/* "<key>[<i>]": the index, or -1 when <k> is not an item of <key>. */
+static long item_index(const char *k, const char *key, size_t klen)
+{
+    if (strncasecmp(k, key, klen) != 0 || k[klen] != '[')
+        return -1;
+    char *end;
+    long i = strtol(k + klen + 1, &end, 10);
+    return end[0] == ']' && end[1] == '\0' && i >= 0 ? i : -1;
+}
+
 const char **mw_opt_list(struct arena *a, struct mw_options *o, const char *key, size_t *n)
 {
     const char *v = find(o, key);
     *n = 0;
-    if (v == NULL)
-        return NULL;
+    if (v == NULL) { /* a YAML list: one key per item, "key[0]", "key[1]"... */
+        size_t klen = strlen(key), count = 0;
+        for (size_t i = 0; i < o->n; i++)
+            count += item_index(o->keys[i], key, klen) >= 0;
+        if (count == 0)
+            return NULL;
+        const char **out = arena_alloc(a, count * sizeof(*out));
+        for (size_t i = 0; i < o->n; i++) {
+            long idx = item_index(o->keys[i], key, klen);
+            if (idx < 0 || (size_t)idx >= count)
+                continue;
+            if (o->used)
+                o->used[i] = true;
+            out[idx] = o->values[i];
+        }
+        for (size_t i = 0; i < count; i++) /* drop holes and empty items */
+            if (out[i] != NULL && *out[i] != '\0')
+                out[(*n)++] = out[i];
+        return out;
+    }
     size_t cap = 1;
     for (const char *p = v; *p; p++)
         cap += *p == ',';
@@ -172,7 +200,10 @@ bool mw_opt_has(const struct mw_options *o, const char *key)
 int mw_options_check(const struct mw_options *o, struct diag *d)
 {
     for (size_t i = 0; i < o->n; i++)
-        if (o->used && !o->used[i] && o->keys[i][0] != '\0') /* "" : an empty section, "stripPrefix: {}" */
-            return diag_set(d, "unknown option '%s'", o->keys[i]);
+        if (o->used && !o->used[i] && o->keys[i][0] != '\0') { /* "" : an empty section, "stripPrefix: {}" */
+            const char *k = o->keys[i], *br = strrchr(k, '[');
+            int len = br != NULL && br[strlen(br) - 1] == ']' ? (int)(br - k) : (int)strlen(k); /* a list: name it */
+            return diag_set(d, "unknown option '%.*s'", len, k);
+        }
     return 0;
 }

@@ -200,3 +200,62 @@ def test_p2c_strategy_balances(tmp_path, procs):
     wait_for(lambda: get(g.port, "/", "p2c.test")[0] == 200, what="route live")
     seen = count_bodies(g.port, "p2c.test", 400)
     assert len(seen) == 2 and min(seen.values()) > 100, seen
+
+
+def test_preserve_path_puts_the_server_path_first(tmp_path, procs):
+    up = RecordingUpstream()
+    g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                     "    p: {rule: \"Host(`pp.test`)\", service: kept}\n"
+                     "    n: {rule: \"Host(`np.test`)\", service: dropped}\n  services:\n"
+                     "    kept:\n      loadBalancer:\n        servers: [{url: \"%s/base/\", preservePath: true}]\n"
+                     "    dropped:\n      loadBalancer:\n        servers: [{url: \"%s/base\"}]\n" % (up.url, up.url))
+    wait_for(lambda: get(g.port, "/x?q=1", "pp.test")[0] == 200, what="route live")
+    assert up.requests[-1][0].split(b" ")[1] == b"/base/x?q=1"
+    assert get(g.port, "/x", "np.test")[0] == 200 and up.requests[-1][0].split(b" ")[1] == b"/x"
+
+
+def server_status(g, svc):
+    return {s["name"]: s for s in g.api("/api/http/services")}[svc]["serverStatus"]
+
+
+def test_passive_health_check_counts_failures_in_the_window(tmp_path, procs):
+    import socket
+    live = RecordingUpstream(body=b"live", record=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = "http://127.0.0.1:%d" % s.getsockname()[1]
+    g = procs.gantry(tmp_path, "http:\n  routers:\n    r: {rule: \"Host(`ph.test`)\", service: app}\n  services:\n"
+                     + service_yaml("app", [dead, live.url],
+                                    "        passiveHealthcheck: {failureWindow: 3s, maxFailedAttempts: 3}\n"))
+    wait_for(lambda: get(g.port, "/", "ph.test")[0] == 200, what="route live")
+    seen = []
+    for _ in range(12):  # every other request is tried on the dead server first, then moves on
+        seen.append(server_status(g, "app@file")[dead])
+        assert get(g.port, "/", "ph.test")[2] == b"live"
+    assert seen[0] == "UP" and "DEGRADED" in seen, seen
+    # it took three failures: two failed attempts leave it up
+    first_down = seen.index("DEGRADED")
+    assert first_down >= 3, seen
+
+
+def test_leasttime_prefers_the_faster_server(tmp_path, procs):
+    fast, slow = RecordingUpstream(body=b"fast", record=False), RecordingUpstream(body=b"slow", delay=0.05, record=False)
+    g = procs.gantry(tmp_path, "http:\n  routers:\n    r: {rule: \"Host(`lt.test`)\", service: app}\n  services:\n"
+                     + service_yaml("app", [fast.url, slow.url], "        strategy: leasttime\n"))
+    wait_for(lambda: get(g.port, "/", "lt.test")[0] == 200, what="route live")
+    seen = count_bodies(g.port, "lt.test", 60)
+    assert seen.get(b"fast", 0) > 45, seen
+
+
+def test_weighted_health_check_skips_a_child_that_is_down(tmp_path, procs):
+    import socket
+    a = RecordingUpstream(body=b"a", record=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = "http://127.0.0.1:%d" % s.getsockname()[1]
+    hc = "        healthCheck: {path: /health, interval: 200ms, timeout: 100ms}\n"
+    g = procs.gantry(tmp_path, "http:\n  routers:\n    r: {rule: \"Host(`wh.test`)\", service: w}\n  services:\n"
+                     + weighted_yaml("w", [("a", 1), ("b", 1)], "        healthCheck: {}\n")
+                     + service_yaml("a", [a.url], hc) + service_yaml("b", [dead], hc))
+    wait_for(lambda: server_status(g, "b@file")[dead] == "DOWN", what="health check marks b down")
+    assert count_bodies(g.port, "wh.test", 40) == {b"a": 40}

@@ -14,7 +14,13 @@
 
 static const char *const cases[] = {"host_network",   "defaults",          "compose_replicas", "exposed_by_default_false",
                                     "health_and_state", "bad_labels",      "networks",         "traefik_prefix",
-                                    "routers_and_services", "constraints_and_template", "mirroring", "mw_limits"};
+                                    "routers_and_services", "constraints_and_template", "mirroring",
+                                    /* one per line from here: merges stay clean */
+                                    "auth_middlewares",
+                                    "middleware_headers",
+                                    "path_middlewares",
+                                    "mw_limits",
+};
 
 static char *slurp(const char *path, size_t *len)
 {

@@ -1,0 +1,215 @@
+/* serversTransports (see transport.h). */
+#include "transport.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <arpa/inet.h>
+
+#include "../common/arena.h"
+
+static struct transport *all; /* watcher thread only */
+
+static void digest_add(char **buf, size_t *len, const char *tag, const char *v)
+{
+    size_t add = strlen(tag) + (v ? strlen(v) : 4) + 2;
+    *buf = mem_realloc(*buf, *len + add + 1);
+    *len += (size_t)snprintf(*buf + *len, add + 1, "%s=%s;", tag, v ? v : "null");
+}
+
+static char *digest(const struct transport_spec *s)
+{
+    char *buf = mem_strdup(""), num[96];
+    size_t len = 0;
+    digest_add(&buf, &len, "sn", s->server_name);
+    digest_add(&buf, &len, "insecure", s->insecure_skip_verify ? "1" : "0");
+    for (size_t i = 0; i < s->n_root_cas; i++)
+        digest_add(&buf, &len, "ca", s->root_cas[i]);
+    for (size_t i = 0; i < s->n_certs; i++) {
+        digest_add(&buf, &len, "cert", s->cert_files[i]);
+        digest_add(&buf, &len, "key", s->key_files[i]);
+    }
+    snprintf(num, sizeof(num), "%llu/%llu/%llu/%llu/%u", (unsigned long long)s->dial_ms,
+             (unsigned long long)s->response_header_ms, (unsigned long long)s->idle_conn_ms, (unsigned long long)s->read_ms,
+             s->max_idle_conns_per_host);
+    digest_add(&buf, &len, "t", num);
+    return buf;
+}
+
+static const char *ssl_error(void)
+{
+    static char buf[256];
+    unsigned long e = ERR_get_error();
+    ERR_clear_error();
+    ERR_error_string_n(e, buf, sizeof(buf));
+    return e ? buf : "unknown error";
+}
+
+/* A PEM file or inline PEM text, as a memory BIO. */
+static BIO *pem_bio(const char *v)
+{
+    return strstr(v, "-----BEGIN") ? BIO_new_mem_buf(v, -1) : BIO_new_file(v, "r");
+}
+
+static int load_cas(SSL_CTX *ctx, const struct transport_spec *s, struct diag *d)
+{
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+    for (size_t i = 0; i < s->n_root_cas; i++) {
+        BIO *b = pem_bio(s->root_cas[i]);
+        if (b == NULL)
+            return diag_set(d, "rootCAs: cannot read '%s'", s->root_cas[i]);
+        size_t n = 0;
+        for (X509 *x; (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL; n++) {
+            X509_STORE_add_cert(store, x);
+            X509_free(x);
+        }
+        ERR_clear_error();
+        BIO_free(b);
+        if (n == 0)
+            return diag_set(d, "rootCAs: no certificate in '%.80s'", s->root_cas[i]);
+    }
+    return 0;
+}
+
+static int load_client_cert(SSL_CTX *ctx, const char *cert, const char *key, struct diag *d)
+{
+    BIO *cb = pem_bio(cert), *kb = pem_bio(key);
+    X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+    int rc = 0;
+    if (x == NULL || k == NULL || SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_use_PrivateKey(ctx, k) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        rc = diag_set(d, "certificates: cannot use '%.80s' / '%.80s': %s", cert, key, ssl_error());
+    } else {
+        for (X509 *extra; cb && (extra = PEM_read_bio_X509(cb, NULL, NULL, NULL)) != NULL;) { /* the chain after the leaf */
+            SSL_CTX_add1_chain_cert(ctx, extra); /* takes its own reference */
+            X509_free(extra);
+        }
+        ERR_clear_error();
+    }
+    X509_free(x);
+    EVP_PKEY_free(k);
+    BIO_free(cb);
+    BIO_free(kb);
+    return rc;
+}
+
+static SSL_CTX *build_ctx(const struct transport_spec *s, struct diag *d)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        diag_set(d, "%s", ssl_error());
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (s->n_root_cas == 0)
+        SSL_CTX_set_default_verify_paths(ctx);
+    SSL_CTX_set_verify(ctx, s->insecure_skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
+                       s->insecure_skip_verify ? NULL : transport_verify_cb);
+    if (load_cas(ctx, s, d) != 0)
+        goto fail;
+    for (size_t i = 0; i < s->n_certs; i++)
+        if (load_client_cert(ctx, s->cert_files[i], s->key_files[i], d) != 0)
+            goto fail;
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+int transport_verify_cb(int preverify_ok, X509_STORE_CTX *store)
+{
+    if (!preverify_ok || X509_STORE_CTX_get_error_depth(store) != 0)
+        return preverify_ok;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    const char *name = ssl ? SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) : NULL;
+    X509 *cert = X509_STORE_CTX_get_current_cert(store);
+    if (name == NULL || cert == NULL) {
+        X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
+        return 0;
+    }
+    unsigned char ip[16];
+    bool is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+    if ((is_ip ? X509_check_ip_asc(cert, name, 0) : X509_check_host(cert, name, 0, 0, NULL)) != 1) {
+        X509_STORE_CTX_set_error(store, is_ip ? X509_V_ERR_IP_ADDRESS_MISMATCH : X509_V_ERR_HOSTNAME_MISMATCH);
+        return 0;
+    }
+    return 1;
+}
+
+struct transport *transport_acquire(const struct transport_spec *spec, struct diag *d)
+{
+    char *key = digest(spec);
+    for (struct transport *t = all; t != NULL; t = t->next)
+        if (strcmp(t->key, key) == 0) {
+            free(key);
+            transport_ref(t);
+            return t;
+        }
+    SSL_CTX *ctx = build_ctx(spec, d);
+    if (ctx == NULL) {
+        free(key);
+        return NULL;
+    }
+    struct transport *t = mem_calloc(1, sizeof(*t));
+    t->key = key;
+    atomic_init(&t->refs, 1);
+    t->ssl_ctx = ctx;
+    t->server_name = spec->server_name && *spec->server_name ? mem_strdup(spec->server_name) : NULL;
+    t->dial_ms = spec->dial_ms;
+    t->response_header_ms = spec->response_header_ms;
+    t->idle_conn_ms = spec->idle_conn_ms;
+    t->read_ms = spec->read_ms;
+    t->max_idle_conns_per_host = spec->max_idle_conns_per_host;
+    t->next = all;
+    all = t;
+    return t;
+}
+
+void transport_ref(struct transport *t)
+{
+    atomic_fetch_add(&t->refs, 1);
+}
+
+static void transport_free(struct transport *t)
+{
+    SSL_CTX_free(t->ssl_ctx);
+    free(t->server_name);
+    free(t->key);
+    free(t);
+}
+
+/* Servers release their transport when the last worker lets go of them,
+ * which may be on a worker thread: the unlinking is deferred to the
+ * watcher (transport_acquire / transport_shutdown sweep refs == 0). */
+void transport_release(struct transport *t)
+{
+    atomic_fetch_sub(&t->refs, 1);
+}
+
+void transport_sweep(void)
+{
+    for (struct transport **p = &all; *p != NULL;) {
+        struct transport *t = *p;
+        if (atomic_load(&t->refs) == 0) {
+            *p = t->next;
+            transport_free(t);
+        } else {
+            p = &t->next;
+        }
+    }
+}
+
+void transport_shutdown(void)
+{
+    while (all != NULL) {
+        struct transport *t = all;
+        all = t->next;
+        transport_free(t);
+    }
+}

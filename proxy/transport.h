@@ -1,0 +1,59 @@
+/*
+ * HTTP serversTransports (Traefik): how Gantry talks to a service's
+ * servers — TLS (CA, client certificate, server name, verification) and
+ * timeouts. A transport is immutable and shared: servers hold references,
+ * and an identical definition in the next configuration finds the same
+ * object (by its digest), so its servers keep their pooled connections.
+ * Acquired and released on the watcher thread; read by workers.
+ */
+#ifndef GANTRY_TRANSPORT_H
+#define GANTRY_TRANSPORT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "../common/diag.h"
+
+struct transport_spec {
+    const char *server_name; /* SNI and the name verified; NULL: the URL's host */
+    bool insecure_skip_verify;
+    const char *const *root_cas; /* files or inline PEM; none: the system store */
+    size_t n_root_cas;
+    const char *const *cert_files, *const *key_files; /* client certificates (files or PEM) */
+    size_t n_certs;
+    uint64_t dial_ms, response_header_ms, idle_conn_ms, read_ms; /* 0: the global serversTransport's */
+    uint32_t max_idle_conns_per_host;                           /* 0: the global one */
+};
+
+struct transport {
+    char *key; /* digest of the definition: identity */
+    _Atomic int refs;
+    SSL_CTX *ssl_ctx; /* for https servers */
+    char *server_name;
+    uint64_t dial_ms, response_header_ms, idle_conn_ms, read_ms;
+    uint32_t max_idle_conns_per_host;
+    struct transport *next; /* registry chain */
+};
+
+/* Finds or builds the transport for <spec> and takes a reference. NULL with
+ * <d> set when a CA or certificate cannot be loaded. */
+struct transport *transport_acquire(const struct transport_spec *spec, struct diag *d) WARN_UNUSED;
+void transport_ref(struct transport *t);
+/* Any thread (a server's last worker may drop it): only decrements. */
+void transport_release(struct transport *t);
+/* Watcher thread: frees transports nobody references any more. */
+void transport_sweep(void);
+/* OpenSSL verify callback for every upstream TLS context: besides the
+ * chain, the leaf certificate must be for the name sent as SNI (a DNS name
+ * or an IP address). libh2o 2.2.5 checks the name only when the handshake
+ * ends without pending output, which a TLS 1.3 client never does. */
+int transport_verify_cb(int preverify_ok, X509_STORE_CTX *store);
+
+/* Frees what is left at exit. */
+void transport_shutdown(void);
+
+#endif

@@ -1,0 +1,107 @@
+"""serversTransports against a real TLS upstream (Python's ssl server with
+certificates made by the openssl CLI): verification against the system
+store fails for a private CA, rootCAs and insecureSkipVerify make it work,
+serverName is the name sent and verified, a client certificate reaches an
+upstream that requires one, forwardingTimeouts apply per transport, and a
+service naming a transport that is missing or asks for what gantry cannot
+do is not served."""
+import http.server
+import ssl
+import threading
+import time
+
+from conftest import get, service_yaml, wait_for
+from tls_certs import make_ca, make_cert, make_client_cert
+
+
+class TLSUpstream:
+    def __init__(self, d, name="backend.internal", require_client_cert=False):
+        crt, key = make_cert(d, name)
+        _, ca = make_ca(d)
+        self.seen_client = []
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                if self.path.startswith("/slow"):
+                    time.sleep(0.6)
+                cert = self.connection.getpeercert()
+                outer.seen_client.append(cert)
+                body = b"tls ok"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(crt, key)
+        if require_client_cert:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(ca)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = "https://127.0.0.1:%d" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+
+
+def test_transports(tmp_path, procs):
+    d = str(tmp_path)
+    up = TLSUpstream(d)
+    mtls = TLSUpstream(d, "mtls.internal", require_client_cert=True)
+    _, ca = make_ca(d)
+    ccrt, ckey = make_client_cert(d, "gantry-client")
+    try:
+        dyn = ("http:\n  routers:\n"
+               "    plain: {rule: \"Host(`plain.test`)\", service: plain}\n"
+               "    ca: {rule: \"Host(`ca.test`)\", service: withca}\n"
+               "    insecure: {rule: \"Host(`insecure.test`)\", service: insecure}\n"
+               "    wrongname: {rule: \"Host(`wrong.test`)\", service: wrongname}\n"
+               "    mtls: {rule: \"Host(`mtls.test`)\", service: mtls}\n"
+               "    nocert: {rule: \"Host(`nocert.test`)\", service: nocert}\n"
+               "    slow: {rule: \"Host(`slow.test`)\", service: slow}\n"
+               "    missing: {rule: \"Host(`missing.test`)\", service: missing}\n"
+               "    spiffe: {rule: \"Host(`spiffe.test`)\", service: spiffe}\n"
+               "  serversTransports:\n"
+               "    ca: {rootCAs: [\"%s\"], serverName: backend.internal}\n"
+               "    insecure: {insecureSkipVerify: true}\n"
+               "    wrongname: {rootCAs: [\"%s\"], serverName: other.internal}\n"
+               "    client: {rootCAs: [\"%s\"], serverName: mtls.internal, certificates: [{certFile: \"%s\", keyFile: \"%s\"}]}\n"
+               "    noclient: {rootCAs: [\"%s\"], serverName: mtls.internal}\n"
+               "    quick: {insecureSkipVerify: true, forwardingTimeouts: {responseHeaderTimeout: 200ms}}\n"
+               "    spiffe: {spiffe: {ids: [\"spiffe://x\"]}}\n"
+               "  services:\n" % (ca, ca, ca, ccrt, ckey, ca)
+               + service_yaml("plain", [up.url])
+               + service_yaml("withca", [up.url], "        serversTransport: ca\n")
+               + service_yaml("insecure", [up.url], "        serversTransport: insecure@file\n")
+               + service_yaml("wrongname", [up.url], "        serversTransport: wrongname\n")
+               + service_yaml("mtls", [mtls.url], "        serversTransport: client\n")
+               + service_yaml("nocert", [mtls.url], "        serversTransport: noclient\n")
+               + service_yaml("slow", [up.url], "        serversTransport: quick\n")
+               + service_yaml("missing", [up.url], "        serversTransport: nosuch\n")
+               + service_yaml("spiffe", [up.url], "        serversTransport: spiffe\n"))
+        g = procs.gantry(tmp_path, dyn)
+        wait_for(lambda: get(g.port, "/", "ca.test")[0] == 200, what="route live")
+        assert get(g.port, "/", "ca.test")[2] == b"tls ok"
+        assert get(g.port, "/", "insecure.test")[0] == 200
+        assert get(g.port, "/", "plain.test")[0] == 502      # a private CA: not in the system store
+        assert get(g.port, "/", "wrong.test")[0] == 502      # the certificate is not for other.internal
+        assert get(g.port, "/", "mtls.test")[0] == 200       # the client certificate was presented
+        assert any(c and ("commonName", "gantry-client") in sum(c.get("subject", ()), ()) for c in mtls.seen_client)
+        assert get(g.port, "/", "nocert.test")[0] == 502     # the upstream requires one
+        assert get(g.port, "/", "slow.test")[0] == 200
+        assert get(g.port, "/slow", "slow.test")[0] == 504   # responseHeaderTimeout of that transport only
+        svcs = {s["name"]: s for s in g.api("/api/http/services")}
+        assert "nosuch@file' does not exist" in " ".join(svcs["missing@file"]["error"])
+        assert "spiffe is not supported" in " ".join(svcs["spiffe@file"]["error"])
+        assert get(g.port, "/", "missing.test")[0] == 404 and get(g.port, "/", "spiffe.test")[0] == 404
+    finally:
+        up.stop()
+        mtls.stop()

@@ -150,6 +150,8 @@ static void on_close(void *data)
     uint64_t open = atomic_fetch_sub(&open_connections, 1) - 1;
     if (c->ip_counted)
         ip_add(c->ip16, -1);
+    if (c->close_cb != NULL)
+        c->close_cb(c->close_data);
     /* resume a bit below the limit, so the listener does not flap */
     if (w->listeners_paused && open < max_connections - max_connections / 20 && !atomic_load(&w->stopping))
         pause_listeners(w, false);
@@ -203,6 +205,12 @@ struct conntrack_conn *conntrack_accept(struct worker_ep *we, h2o_socket_t *sock
     sock->on_close.cb = on_close;
     sock->on_close.data = c;
     return c;
+}
+
+void conntrack_on_close(struct conntrack_conn *c, void (*cb)(void *), void *data)
+{
+    c->close_cb = cb;
+    c->close_data = data;
 }
 
 struct conntrack_conn *conntrack_of_socket(h2o_socket_t *sock)

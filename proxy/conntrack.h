@@ -58,6 +58,9 @@ struct conntrack_conn {
     /* abuse accounting */
     uint32_t resets, starts;
     int64_t resets_window_ms, starts_window_ms;
+    /* run when the connection closes (TCP inFlightConn's holds) */
+    void (*close_cb)(void *);
+    void *close_data;
 };
 
 enum conntrack_reason {
@@ -90,6 +93,10 @@ bool conntrack_request_start(struct conntrack_conn *c, h2o_req_t *req);
 void conntrack_request_end(struct conntrack_conn *c, bool aborted);
 /* The connection now carries a WebSocket tunnel: its own timeout rules. */
 void conntrack_tunnel(struct conntrack_conn *c);
+
+/* Worker thread: <cb>(<data>) runs when <c>'s connection closes (one
+ * callback per connection). */
+void conntrack_on_close(struct conntrack_conn *c, void (*cb)(void *), void *data);
 
 /* The tracker of a client socket (also after a WebSocket upgrade). */
 struct conntrack_conn *conntrack_of_socket(h2o_socket_t *sock);

@@ -116,6 +116,7 @@ void aggregator_submit(struct model *m)
     }
     latest[i] = m;
     dirty = true;
+    status_set_config_pending(true);
     uint64_t now = watcher_now_ms();
     if (now - last_compile_ms >= opts.window_ms || last_compile_ms == 0) {
         compile();
@@ -1117,6 +1118,7 @@ static void compile(void)
     release_transports(&b);
     table_finish(b.t);
     publish_swap(b.t);
+    status_set_config_pending(false); /* what was submitted is live: /readyz may say so */
     gettimeofday(&t1, NULL); /* the change is live: what follows is bookkeeping */
     uint64_t us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (uint64_t)(t1.tv_usec - t0.tv_usec);
     finish_snapshot(&b);

@@ -50,6 +50,10 @@ static bool ready(char *why, size_t len)
             return false;
         }
     }
+    if (status_config_pending()) { /* a provider's configuration is submitted, not yet live */
+        snprintf(why, len, "configuration not applied yet\n");
+        return false;
+    }
     return true;
 }
 

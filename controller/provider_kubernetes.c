@@ -259,6 +259,8 @@ static void rebuild(void *data)
     log_debug("kubernetes provider: translated %zu ingresses in %llu ms", objs.n_ingresses,
               (unsigned long long)(watcher_now_ms() - t0));
     aggregator_submit(m);
+    if (kp.ready) /* the first complete model is with the aggregator: /readyz waits for its compile */
+        status_provider_set("kubernetes", true, true);
 }
 
 static void on_changed(struct k8s_watch *w, void *data)
@@ -271,7 +273,7 @@ static void on_changed(struct k8s_watch *w, void *data)
                 return; /* the first configuration waits for every first list */
         kp.ready = true;
         log_info("kubernetes provider: synchronised with %s (%zu watches)", kp.conn.base_url, kp.n_watches);
-        status_provider_set("kubernetes", true, true);
+        /* synced (for /readyz) once its first complete model is submitted: rebuild() */
     }
     if (!watcher_timer_armed(kp.rebuild_timer))
         watcher_timer_arm(kp.rebuild_timer, REBUILD_DELAY_MS);

@@ -338,7 +338,9 @@ int provider_kubernetes_start(const struct kube_provider_config *cfg, struct dia
         return -1;
     kp.ingress_class = mem_strdup(cfg->ingress_class && *cfg->ingress_class ? cfg->ingress_class : "gantry");
     kp.opts = (struct k8s_translate_options){.ingress_class = kp.ingress_class,
-                                              .allow_external_name = cfg->allow_external_name_services};
+                                              .allow_external_name = cfg->allow_external_name_services,
+                                              .nginx = cfg->nginx,
+                                              .nginx_only = cfg->nginx_only};
     size_t n_ns = cfg->n_namespaces ? cfg->n_namespaces : 1;
     size_t cap = 1 + (K_KINDS - 1) * n_ns;
     kp.watches = mem_calloc(cap, sizeof(*kp.watches));
@@ -363,7 +365,8 @@ int provider_kubernetes_start(const struct kube_provider_config *cfg, struct dia
         add_watch(K_INGRESSES, ns, sel ? sel : "");
         add_watch(K_SERVICES, ns, "");
         add_watch(K_SLICES, ns, "");
-        add_watch(K_SECRETS, ns, "fieldSelector=type%3Dkubernetes.io%2Ftls");
+        /* ingress-nginx's auth-secret is an Opaque Secret: all of them then */
+        add_watch(K_SECRETS, ns, cfg->nginx ? "" : "fieldSelector=type%3Dkubernetes.io%2Ftls");
     }
     free(sel);
     start_status(cfg);

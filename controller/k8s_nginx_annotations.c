@@ -125,11 +125,12 @@ static const struct {
     {"auth-method", IMPL | ACCESS},
     {"whitelist-source-range", IMPL | ACCESS},
     {"allowlist-source-range", IMPL | ACCESS},
-    {"denylist-source-range", ACCESS},
+    {"denylist-source-range", IMPL | ACCESS}, /* refused by source_ranges(), whatever the options */
     {"limit-rps", IMPL},
     {"limit-rpm", IMPL},
     {"limit-connections", IMPL},
     {"limit-burst-multiplier", IMPL},
+    {"limit-whitelist", IMPL}, /* reported by limits() */
     {"affinity", IMPL},
     {"affinity-mode", IMPL},
     {"session-cookie-name", IMPL},

@@ -868,3 +868,99 @@ const char *k8s_nginx_service(const struct k8s_nginx_env *env, const struct k8s_
     ptr_vec_push(&m->arena, &m->services, s);
     return name;
 }
+
+/* ---- canaries ---- */
+
+/* Whether <ing> has a rule for <host> with <path>, and its backend. */
+static const cJSON *path_backend(const cJSON *ing, const char *host, const char *path)
+{
+    const cJSON *rules = get(get(ing, "spec"), "rules");
+    for (const cJSON *r = rules ? rules->child : NULL; r; r = r->next) {
+        const char *h = str(r, "host");
+        if (!((h == NULL && host == NULL) || (h && host && strcasecmp(h, host) == 0)))
+            continue;
+        const cJSON *ps = get(get(r, "http"), "paths");
+        for (const cJSON *p = ps ? ps->child : NULL; p; p = p->next) {
+            const char *pp = str(p, "path");
+            if (strcmp(pp ? pp : "/", path ? path : "/") == 0)
+                return get(p, "backend");
+        }
+    }
+    return NULL;
+}
+
+const cJSON *k8s_nginx_canary_find(const struct k8s_nginx_env *env, const cJSON *const *ings, size_t n,
+                                   const cJSON *const *classes, size_t n_classes, const char *ns, const char *host,
+                                   const char *path, struct k8s_nginx_plan *cp, const char **canary_name)
+{
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *meta = get(ings[i], "metadata");
+        const char *cns = str(meta, "namespace"), *cname = str(meta, "name");
+        const char *flag = str(get(meta, "annotations"), K8S_NGINX_PREFIX "canary");
+        bool on = false;
+        if (cns == NULL || cname == NULL || strcmp(cns, ns) != 0 || flag == NULL || parse_bool(flag, &on) != 0 || !on ||
+            !k8s_nginx_is_ours(classes, n_classes, env->o, ings[i]))
+            continue;
+        const cJSON *backend = path_backend(ings[i], host, path);
+        if (backend == NULL)
+            continue;
+        /* the canary's own translation reports its problems; not again here */
+        struct ptr_vec quiet = {0};
+        struct k8s_nginx_env qenv = *env;
+        qenv.problems = &quiet;
+        memset(cp, 0, sizeof(*cp));
+        struct ctx c = {&qenv, ings[i], cns, cname, cp};
+        if (canary(&c) != 0 || cp->refused)
+            continue;
+        *canary_name = cname;
+        return backend;
+    }
+    return NULL;
+}
+
+const char *k8s_nginx_canary_weighted(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *cp,
+                                      const char *main_svc, const char *canary_svc, const char *router)
+{
+    if (cp->canary_weight <= 0)
+        return main_svc;
+    struct model *m = env->m;
+    const char *name = arena_printf(&m->arena, "%s-nginx-canary", router);
+    struct model_service *s = arena_alloc(&m->arena, sizeof(*s));
+    s->name = name;
+    s->origin = (struct model_origin){"kubernetes", "annotation " K8S_NGINX_PREFIX "canary-weight"};
+    struct model_weighted *w = arena_alloc(&m->arena, sizeof(*w));
+    w->services = arena_alloc(&m->arena, 2 * sizeof(*w->services));
+    w->services[0] = (struct model_weighted_ref){main_svc, cp->canary_total - cp->canary_weight};
+    w->services[1] = (struct model_weighted_ref){canary_svc, cp->canary_weight};
+    w->n_services = 2;
+    s->weighted = w;
+    ptr_vec_push(&m->arena, &m->services, s);
+    return name;
+}
+
+const char *k8s_nginx_canary_rule(struct arena *a, const struct k8s_nginx_plan *cp, const char *rule,
+                                  enum k8s_nginx_canary_route which)
+{
+    switch (which) {
+    case K8S_NGINX_CANARY_HEADER:
+        if (cp->canary_header == NULL)
+            return NULL;
+        if (cp->canary_header_value) /* exact value; "always"/"never" have no meaning then */
+            return arena_printf(a, "(%s) && Header(`%s`, `%s`)", rule, cp->canary_header, cp->canary_header_value);
+        if (cp->canary_header_pattern)
+            return arena_printf(a, "(%s) && HeaderRegexp(`%s`, `%s`)", rule, cp->canary_header,
+                                cp->canary_header_pattern);
+        return arena_printf(a, "(%s) && Header(`%s`, `always`)", rule, cp->canary_header);
+    case K8S_NGINX_CANARY_HEADER_NEVER:
+        if (cp->canary_header == NULL || cp->canary_header_value || cp->canary_header_pattern)
+            return NULL;
+        return arena_printf(a, "(%s) && Header(`%s`, `never`)", rule, cp->canary_header);
+    case K8S_NGINX_CANARY_COOKIE:
+    case K8S_NGINX_CANARY_COOKIE_NEVER:
+        if (cp->canary_cookie == NULL)
+            return NULL;
+        return arena_printf(a, "(%s) && HeaderRegexp(`Cookie`, `(^|;\\s*)%s=%s(;|$)`)", rule, cp->canary_cookie,
+                            which == K8S_NGINX_CANARY_COOKIE ? "always" : "never");
+    }
+    return NULL;
+}

@@ -84,4 +84,33 @@ void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_pl
  * with sticky cookies or HTTPS servers when the annotations ask for it. */
 const char *k8s_nginx_service(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, const char *svc);
 
+/* ---- canary Ingresses (canary: "true") ----
+ * A canary changes the routing of the main Ingress with the same host and
+ * path: canary-weight splits its traffic (a weighted service), and
+ * canary-by-header / canary-by-cookie add routers above the main one
+ * (header before cookie before weight, as ingress-nginx decides). */
+
+/* The canary Ingress of <ns> with <path> under <host> (its plan's canary
+ * fields in <cp>, its name in <canary_name>): the backend of that path, or
+ * NULL when there is none. */
+const cJSON *k8s_nginx_canary_find(const struct k8s_nginx_env *env, const cJSON *const *ings, size_t n,
+                                   const cJSON *const *classes, size_t n_classes, const char *ns, const char *host,
+                                   const char *path, struct k8s_nginx_plan *cp, const char **canary_name);
+
+/* The weighted service for router <router> (main and canary by
+ * canary-weight / canary-weight-total); <main_svc> when the weight is 0. */
+const char *k8s_nginx_canary_weighted(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *cp,
+                                      const char *main_svc, const char *canary_svc, const char *router);
+
+enum k8s_nginx_canary_route {
+    K8S_NGINX_CANARY_HEADER,       /* to the canary */
+    K8S_NGINX_CANARY_HEADER_NEVER, /* to the main service, whatever the weight */
+    K8S_NGINX_CANARY_COOKIE,
+    K8S_NGINX_CANARY_COOKIE_NEVER,
+};
+
+/* <rule> narrowed to the requests of <which>; NULL when not configured. */
+const char *k8s_nginx_canary_rule(struct arena *a, const struct k8s_nginx_plan *cp, const char *rule,
+                                  enum k8s_nginx_canary_route which);
+
 #endif

@@ -534,6 +534,46 @@ static void nginx_router(struct tx *t, const struct k8s_nginx_plan *nx, struct m
     k8s_nginx_router(&env, nx, r, path, tls);
 }
 
+/* ingress-nginx canary: the service of the canary Ingress's backend for
+ * <host> and <path> of namespace <ns>, its plan in <cp>; NULL when none. */
+static const char *nginx_canary(struct tx *t, const struct k8s_nginx_env *env, const char *ns, const char *host,
+                                const char *path, struct k8s_nginx_plan *cp)
+{
+    const char *cname = NULL;
+    const cJSON *b = k8s_nginx_canary_find(env, t->objs->ingresses, t->objs->n_ingresses, t->objs->ingress_classes,
+                                           t->objs->n_ingress_classes, ns, host, path, cp, &cname);
+    struct backend_ref ref;
+    if (b == NULL || !backend_of(b, &ref))
+        return NULL;
+    return service_for(t, ns, cname, &ref);
+}
+
+/* The header and cookie routers of a canary, above the main router <rname>. */
+static void nginx_canary_routers(struct tx *t, const struct k8s_nginx_plan *nx, const struct k8s_nginx_plan *cp,
+                                 const char *rname, const char *rule, const char *main_svc, const char *canary_svc,
+                                 int64_t prio, bool tls, const char *source, const char *path)
+{
+    static const struct {
+        enum k8s_nginx_canary_route which;
+        int64_t bump; /* header before cookie before weight */
+        bool to_canary;
+        const char *suffix;
+    } routes[] = {{K8S_NGINX_CANARY_HEADER, 2, true, "canary-header"},
+                  {K8S_NGINX_CANARY_HEADER_NEVER, 2, false, "canary-header-never"},
+                  {K8S_NGINX_CANARY_COOKIE, 1, true, "canary-cookie"},
+                  {K8S_NGINX_CANARY_COOKIE_NEVER, 1, false, "canary-cookie-never"}};
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const char *r = k8s_nginx_canary_rule(&t->m->arena, cp, rule, routes[i].which);
+        if (r == NULL)
+            continue;
+        const char *n = arena_printf(&t->m->arena, "%s-%s", rname, routes[i].suffix);
+        const char *svc = routes[i].to_canary ? canary_svc : main_svc;
+        nginx_router(t, nx, add_router(t, n, r, svc, prio + routes[i].bump, false, source), path, false);
+        if (tls)
+            nginx_router(t, nx, add_router(t, n, r, svc, prio + routes[i].bump, true, source), path, true);
+    }
+}
+
 static void translate_ingress(struct tx *t, const cJSON *ing)
 {
     const char *ns = meta_str(ing, "namespace"), *name = meta_str(ing, "name");
@@ -547,11 +587,8 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
         k8s_nginx_plan(&nx_env, ing, ns, name, get(spec, "tls") != NULL, &nx_plan);
         if (nx_plan.refused)
             return;
-        if (nx_plan.canary) {
-            problem(t, "ingress %s/%s: canary Ingresses are not routed yet (the main Ingress serves every request)",
-                    ns, name);
-            return;
-        }
+        if (nx_plan.canary)
+            return; /* routed by the main Ingress of the same host and path (nginx_canary) */
         nx = &nx_plan;
     }
     bool tls = add_tls(t, ns, name, get(spec, "tls"));
@@ -605,9 +642,14 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
                 plen--;
             int64_t prio = host_prio + (int64_t)plen * 2 + (exact ? 1 : 0) + 2;
             const char *rname = arena_printf(&t->m->arena, "%s-%d-%d", base, rule_i, path_i);
-            nginx_router(t, nx, add_router(t, rname, rt, svc, prio, false, source), path, false);
+            struct k8s_nginx_plan cp;
+            const char *canary = nx ? nginx_canary(t, &nx_env, ns, host, path, &cp) : NULL;
+            const char *routed = canary ? k8s_nginx_canary_weighted(&nx_env, &cp, svc, canary, rname) : svc;
+            nginx_router(t, nx, add_router(t, rname, rt, routed, prio, false, source), path, false);
             if (tls)
-                nginx_router(t, nx, add_router(t, rname, rt, svc, prio, true, source), path, true);
+                nginx_router(t, nx, add_router(t, rname, rt, routed, prio, true, source), path, true);
+            if (canary)
+                nginx_canary_routers(t, nx, &cp, rname, rt, svc, canary, prio, tls, source, path);
         }
     }
     struct backend_ref def;

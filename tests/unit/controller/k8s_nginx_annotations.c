@@ -173,7 +173,7 @@ int main(void)
     test_class_selection();
     test_helpers();
     static const char *fixtures[] = {"class", "redirects", "rewrite", "cors", "auth", "source_ranges",
-                                     "limits_affinity_backend", "refused"};
+                                     "limits_affinity_backend", "refused", "canary"};
     for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
         check_fixture(dir, fixtures[i]);
     return test_report("controller/k8s_nginx_annotations");

@@ -509,3 +509,47 @@ def test_snippets_refused_unknown_annotations_reported(tmp_path, procs, emu):
     assert "PUT" in hdrs.get("access-control-allow-methods", "")
     assert hdrs.get("access-control-max-age") == "1728000"
     assert g.output().count("proxy-buffer-size is not implemented") == 1  # logged once, not at every rebuild
+
+
+def test_canary_by_weight_and_by_header(tmp_path, procs, emu):
+    stable, canary = procs.whoami(name="stable"), procs.whoami(name="canary")
+    apply(emu, NGINX_CLASS)
+    backends(emu, "web-v1", [stable])
+    backends(emu, "web-v2", [canary])
+    apply(emu, """\
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: web, namespace: default}
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: canary.example.com
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web-v1, port: {number: 80}}}}]}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: web-canary
+          namespace: default
+          annotations:
+            nginx.ingress.kubernetes.io/canary: "true"
+            nginx.ingress.kubernetes.io/canary-weight: "25"
+            nginx.ingress.kubernetes.io/canary-by-header: X-Canary
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: canary.example.com
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web-v2, port: {number: 80}}}}]}
+        """)
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: whoami(g.port, "/", "canary.example.com")[0] == 200, what="main route")
+    names = [whoami(g.port, "/", "canary.example.com")[2]["name"] for _ in range(200)]
+    share = names.count("canary") / len(names)
+    assert 0.15 <= share <= 0.35, share  # 25 of 100, smooth weighted round robin
+    for _ in range(10):
+        assert whoami(g.port, "/", "canary.example.com", {"X-Canary": "always"})[2]["name"] == "canary"
+        assert whoami(g.port, "/", "canary.example.com", {"X-Canary": "never"})[2]["name"] == "stable"
+    # the canary goes away: everything to the main Ingress's backend again
+    kubectl(emu, "delete", "ingress", "web-canary")
+    wait_for(lambda: all(whoami(g.port, "/", "canary.example.com", {"X-Canary": "always"})[2]["name"] == "stable"
+                         for _ in range(5)), what="canary removed")

@@ -196,6 +196,17 @@ static const char *ann(const struct ctx *c, const char *k)
     return plain_annotation(c->ing, key);
 }
 
+static void event(const struct ctx *c, const char *reason, const char *msg)
+{
+    if (c->env->events == NULL)
+        return;
+    const cJSON *meta = get(c->ing, "metadata");
+    struct k8s_nginx_event *e = arena_alloc(c->env->pa, sizeof(*e));
+    *e = (struct k8s_nginx_event){c->ns, c->name, str(meta, "uid"), str(meta, "resourceVersion"), reason,
+                                  arena_strdup(c->env->pa, msg)};
+    ptr_vec_push(c->env->pa, c->env->events, e);
+}
+
 static void problem(const struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(const struct ctx *c, const char *fmt, ...)
 {
@@ -205,6 +216,7 @@ static void problem(const struct ctx *c, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     ptr_vec_push(c->env->pa, c->env->problems, arena_printf(c->env->pa, "ingress %s/%s: %s", c->ns, c->name, msg));
+    event(c, "AnnotationNotHonoured", msg);
 }
 
 /* The first refusal wins: it is the one the log and the API show. */
@@ -219,6 +231,7 @@ static int refuse(const struct ctx *c, const char *fmt, ...)
     if (c->p->refused == NULL) {
         c->p->refused = arena_printf(c->env->pa, "ingress %s/%s: %s (not served)", c->ns, c->name, msg);
         ptr_vec_push(c->env->pa, c->env->problems, (void *)c->p->refused);
+        event(c, "IngressNotServed", arena_printf(c->env->pa, "%s (not served)", msg));
     }
     return -1;
 }
@@ -908,6 +921,7 @@ const cJSON *k8s_nginx_canary_find(const struct k8s_nginx_env *env, const cJSON 
         struct ptr_vec quiet = {0};
         struct k8s_nginx_env qenv = *env;
         qenv.problems = &quiet;
+        qenv.events = NULL;
         memset(cp, 0, sizeof(*cp));
         struct ctx c = {&qenv, ings[i], cns, cname, cp};
         if (canary(&c) != 0 || cp->refused)

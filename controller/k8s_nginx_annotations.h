@@ -50,6 +50,14 @@ struct k8s_nginx_plan {
     const char *base; /* "<ns>-<name>", for object names */
 };
 
+/* A Kubernetes Event to write on an Ingress (Warning): an annotation not
+ * honoured, or the Ingress refused. Strings in the env's <pa>. */
+struct k8s_nginx_event {
+    const char *ns, *name, *uid, *resource_version;
+    const char *reason; /* "AnnotationNotHonoured", "IngressNotServed" */
+    const char *message;
+};
+
 /* What the annotations need from the translator. */
 struct k8s_nginx_env {
     struct model *m;
@@ -58,6 +66,7 @@ struct k8s_nginx_env {
     const struct k8s_nginx_options *o;
     const cJSON *(*find_secret)(void *data, const char *ns, const char *name);
     void *data;
+    struct ptr_vec *events; /* struct k8s_nginx_event *; NULL: not wanted */
 };
 
 /* Whether <ingress> belongs to ingress-nginx's class under <o>. */

@@ -530,7 +530,7 @@ static void nginx_router(struct tx *t, const struct k8s_nginx_plan *nx, struct m
 {
     if (nx == NULL)
         return;
-    struct k8s_nginx_env env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t};
+    struct k8s_nginx_env env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->o->nginx_events};
     k8s_nginx_router(&env, nx, r, path, tls);
 }
 
@@ -582,7 +582,7 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
     const char *source = arena_printf(&t->m->arena, "ingress %s/%s", ns, name);
     const cJSON *spec = get(ing, "spec");
     struct k8s_nginx_plan nx_plan, *nx = NULL; /* providers.kubernetesIngressNGINX: annotations */
-    struct k8s_nginx_env nx_env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t};
+    struct k8s_nginx_env nx_env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->o->nginx_events};
     if (t->o->nginx && !gantry_is_ours(t->objs, t->o, ing)) {
         k8s_nginx_plan(&nx_env, ing, ns, name, get(spec, "tls") != NULL, &nx_plan);
         if (nx_plan.refused)

@@ -47,6 +47,7 @@ struct k8s_translate_options {
      * kubernetesIngress itself is off (Gantry's own class is not served) */
     const struct k8s_nginx_options *nginx;
     bool nginx_only;
+    struct ptr_vec *nginx_events; /* struct k8s_nginx_event * in <pa>; NULL: not wanted */
 };
 
 /* Problems are strings in <pa>. */

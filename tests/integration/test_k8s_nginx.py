@@ -553,3 +553,48 @@ def test_canary_by_weight_and_by_header(tmp_path, procs, emu):
     kubectl(emu, "delete", "ingress", "web-canary")
     wait_for(lambda: all(whoami(g.port, "/", "canary.example.com", {"X-Canary": "always"})[2]["name"] == "stable"
                          for _ in range(5)), what="canary removed")
+
+
+def test_events_on_the_ingress_once_per_version(tmp_path, procs, emu):
+    a = procs.whoami(name="a")
+    apply(emu, NGINX_CLASS)
+    backends(emu, "app", [a])
+    manifest = """\
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: legacy-app
+          namespace: default
+          labels: {version: "%s"}
+          annotations:
+            nginx.ingress.kubernetes.io/proxy-buffer-size: 16k
+            nginx.ingress.kubernetes.io/server-snippet: "location /admin { deny all; }"
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: events.example.com
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
+        """
+    apply(emu, manifest % "1")
+    g = gantry(procs, tmp_path, emu)
+
+    def events():
+        items = json.loads(kubectl(emu, "get", "events", "-n", "default", "-o", "json"))["items"]
+        return [e for e in items if e["involvedObject"]["name"] == "legacy-app"]
+    wait_for(lambda: len(events()) == 2, what="two events")
+    by_reason = {e["reason"]: e for e in events()}
+    assert "proxy-buffer-size is not implemented" in by_reason["AnnotationNotHonoured"]["message"]
+    refused = by_reason["IngressNotServed"]
+    assert "server-snippet" in refused["message"] and refused["type"] == "Warning"
+    assert refused["involvedObject"]["kind"] == "Ingress" and refused["involvedObject"]["uid"]
+    # unrelated changes rebuild the configuration: no new Event for the same object version
+    backends(emu, "other", [a])
+    backends(emu, "other2", [a])
+    wait_for(lambda: emu.get("Service", "default", "other2") is not None, what="applied")
+    assert get(g.port, "/", "events.example.com")[0] == 404
+    assert len(events()) == 2
+    # a new version of the Ingress: reported again
+    apply(emu, manifest % "2")
+    wait_for(lambda: len(events()) == 4, what="events for the new version")
+    out = kubectl(emu, "get", "events", "-n", "default", "-o", "custom-columns=OBJECT:.involvedObject.name,REASON:.reason")
+    assert out.count("legacy-app   IngressNotServed") == 2, out

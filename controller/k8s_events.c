@@ -1,6 +1,8 @@
 /*
  * Kubernetes Events writer (see k8s_events.h).
  *
+ * rbac: core events create
+ *
  * <seen> holds the keys "uid/resourceVersion/reason/message" already
  * queued; it is forgotten past SEEN_MAX keys (a cluster that changes that
  * much gets an Event again, which is harmless), so memory stays bounded.
@@ -114,6 +116,7 @@ static void next(struct k8s_events *e)
     e->easy = k8s_request(e->conn, p->path, &e->headers);
     e->headers = curl_slist_append(e->headers, "Content-Type: application/json");
     curl_easy_setopt(e->easy, CURLOPT_HTTPHEADER, e->headers);
+    curl_easy_setopt(e->easy, CURLOPT_CUSTOMREQUEST, "POST");
     curl_easy_setopt(e->easy, CURLOPT_POSTFIELDS, p->body);
     curl_easy_setopt(e->easy, CURLOPT_TIMEOUT_MS, 10000L);
     watcher_add_transfer(e->easy, on_done, e);

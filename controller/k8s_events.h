@@ -6,8 +6,6 @@
  * a rebuild after every watch event does not repeat them. Posted one at a
  * time on the watcher's curl multi; a failure is logged once and the Event
  * dropped (the log and the API still carry the problem). Watcher thread.
- *
- * rbac: "" events create
  */
 #ifndef GANTRY_K8S_EVENTS_H
 #define GANTRY_K8S_EVENTS_H

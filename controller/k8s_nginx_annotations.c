@@ -151,6 +151,9 @@ static const struct {
     {"proxy-next-upstream", IMPL},
     {"backend-protocol", IMPL},
     {"upstream-vhost", IMPL},
+    {"proxy-connect-timeout", IMPL},
+    {"proxy-read-timeout", IMPL},
+    {"proxy-send-timeout", IMPL},
     {"configuration-snippet", ACCESS | NEVER},
     {"server-snippet", ACCESS | NEVER},
     {"auth-snippet", ACCESS | NEVER},
@@ -628,6 +631,16 @@ static int upstream(const struct ctx *c)
             return refuse(c, "annotation " K8S_NGINX_PREFIX "backend-protocol: %s is not supported (HTTP, HTTPS)",
                           proto);
     }
+    long connect, rd, snd;
+    /* unitless seconds, as ingress-nginx takes them */
+    if (int_ann(c, "proxy-connect-timeout", 0, 1, 86400, &connect) != 0 ||
+        int_ann(c, "proxy-read-timeout", 0, 1, 86400, &rd) != 0 || int_ann(c, "proxy-send-timeout", 0, 1, 86400, &snd) != 0)
+        return -1;
+    c->p->connect_ms = (uint64_t)connect * 1000;
+    c->p->read_ms = (uint64_t)rd * 1000;
+    if (snd)
+        problem(c, "annotation " K8S_NGINX_PREFIX "proxy-send-timeout is not implemented (the request is sent without "
+                   "a per-write timeout)");
     const char *next = ann(c, "proxy-next-upstream");
     long tries;
     if (int_ann(c, "proxy-next-upstream-tries", 3, 0, 100, &tries) != 0)
@@ -839,7 +852,7 @@ void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_pl
 
 const char *k8s_nginx_service(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, const char *svc)
 {
-    if (p->sticky == NULL && !p->https_backend)
+    if (p->sticky == NULL && !p->https_backend && !p->connect_ms && !p->read_ms)
         return svc;
     struct model *m = env->m;
     const char *name = arena_printf(&m->arena, "%s-nginx-%s", p->base, svc);
@@ -863,12 +876,16 @@ const char *k8s_nginx_service(const struct k8s_nginx_env *env, const struct k8s_
                 lb->servers[i].url = arena_printf(&m->arena, "https://%s", u + 7);
         }
     }
-    if (p->https_backend) {
+    if (p->https_backend || p->connect_ms || p->read_ms) {
         /* ingress-nginx does not verify the pods' certificates
-         * (proxy-ssl-verify is off by default): neither does this transport */
+         * (proxy-ssl-verify is off by default): neither does this transport.
+         * proxy_read_timeout bounds every wait for the upstream, the
+         * response head included: both of ours. */
         struct model_transport *t = arena_alloc(&m->arena, sizeof(*t));
-        t->name = arena_printf(&m->arena, "%s-nginx-https", p->base);
-        t->insecure_skip_verify = true;
+        t->name = arena_printf(&m->arena, "%s-nginx-transport", p->base);
+        t->insecure_skip_verify = p->https_backend;
+        t->dial_ms = p->connect_ms;
+        t->response_header_ms = t->read_ms = p->read_ms;
         t->origin = orig->origin;
         bool have = false;
         for (size_t i = 0; i < m->transports.len; i++)

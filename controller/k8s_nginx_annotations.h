@@ -44,6 +44,7 @@ struct k8s_nginx_plan {
     const char *rewrite_target; /* rewrite-target, with $1... */
     struct model_sticky *sticky; /* affinity: cookie */
     bool https_backend;          /* backend-protocol: HTTPS */
+    uint64_t connect_ms, read_ms; /* proxy-connect-timeout, proxy-read-timeout; 0: the global ones */
     bool canary;                 /* canary: "true": routes of another Ingress */
     int canary_weight, canary_total;
     const char *canary_header, *canary_header_value, *canary_header_pattern, *canary_cookie;

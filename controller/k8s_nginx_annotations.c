@@ -941,7 +941,8 @@ const cJSON *k8s_nginx_canary_find(const struct k8s_nginx_env *env, const cJSON 
         qenv.events = NULL;
         memset(cp, 0, sizeof(*cp));
         struct ctx c = {&qenv, ings[i], cns, cname, cp};
-        if (canary(&c) != 0 || cp->refused)
+        survey(&c); /* a canary refused on its own (a snippet...) gets no traffic either */
+        if (cp->refused || canary(&c) != 0 || cp->refused)
             continue;
         *canary_name = cname;
         return backend;

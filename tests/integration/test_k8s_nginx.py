@@ -647,3 +647,44 @@ def test_both_providers_share_one_connection(tmp_path, procs, emu):
     if status == 404 and refused_for_missing_type(g, "redirectRegex"):
         pytest.skip("redirectRegex is not in this build yet: the route is refused (fail closed)")
     assert status == 301
+
+
+def test_app_root_and_temporal_redirect(tmp_path, procs, emu):
+    a = procs.whoami(name="a")
+    apply(emu, NGINX_CLASS)
+    backends(emu, "app", [a])
+    apply(emu, """\
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: portal
+          namespace: default
+          annotations: {nginx.ingress.kubernetes.io/app-root: /app1}
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: portal.example.com
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: down
+          namespace: default
+          annotations: {nginx.ingress.kubernetes.io/temporal-redirect: "https://status.example.com/"}
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: down.example.com
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
+        """)
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: "ingress default/portal" in problems(g) or get(g.port, "/", "portal.example.com")[0] == 302,
+             what="app-root decided")
+    if refused_for_missing_type(g, "redirectRegex"):
+        pytest.skip("redirectRegex is not in this build yet: the routes are refused (fail closed)")
+    status, hdrs, _ = get(g.port, "/", "portal.example.com")
+    assert status == 302 and hdrs["location"] == "http://portal.example.com/app1"
+    assert whoami(g.port, "/app1/x", "portal.example.com")[2]["path"] == "/app1/x"  # only "/" moves
+    status, hdrs, _ = get(g.port, "/any/path", "down.example.com")
+    assert status == 302 and hdrs["location"] == "https://status.example.com/"

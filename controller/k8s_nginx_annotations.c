@@ -4,13 +4,14 @@
  * The middlewares of one Ingress are named "<ns>-<name>-nginx-<what>" and
  * run in the order of nginx's request phases, so that a request meets them
  * as it would meet ingress-nginx's location block:
+ *   find-config     proxy-body-size (413)
  *   rewrite phase   ssl redirect (plain HTTP only), permanent/temporal
  *                   redirect, app-root, CORS (a preflight is answered
  *                   before any authentication, as nginx's `if OPTIONS`)
  *   preaccess       limit-rps / limit-rpm, limit-connections
  *   access          allow list, basic auth, auth-url
  *   proxy           x-forwarded-prefix, upstream-vhost, the path rewrite,
- *                   retries (proxy-next-upstream-tries), body size.
+ *                   retries (proxy-next-upstream-tries).
  * The table `known` lists every annotation of ingress-nginx's reference and
  * whether it restricts access: an unimplemented one that does refuses the
  * Ingress (unless allowUnsafeAnnotations), the others are reported.
@@ -648,15 +649,22 @@ static int upstream(const struct ctx *c)
     bool off = next && strcmp(next, "off") == 0;
     if (!off && (next || ann(c, "proxy-next-upstream-tries")) && tries > 1)
         add_mw(c, &c->p->mw_tail, "retry", "retry", "attempts", arena_printf(c->env->pa, "%ld", tries), NULL);
+    return 0;
+}
+
+/* nginx checks client_max_body_size when it picks the location, before
+ * any redirect or authentication: first in the chain. */
+static int body_size(const struct ctx *c)
+{
     const char *size = ann(c, "proxy-body-size");
     long long bytes;
-    if (size) {
-        if (parse_size(size, &bytes) != 0)
-            return refuse(c, "annotation " K8S_NGINX_PREFIX "proxy-body-size: `%s` is not a size (8m, 512k, 0)", size);
-        if (bytes > 0) /* fails closed while no buffering middleware exists */
-            add_mw(c, &c->p->mw_tail, "body-size", "buffering", "maxRequestBodyBytes",
-                   arena_printf(c->env->pa, "%lld", bytes), NULL);
-    }
+    if (size == NULL)
+        return 0;
+    if (parse_size(size, &bytes) != 0)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "proxy-body-size: `%s` is not a size (8m, 512k, 0)", size);
+    if (bytes > 0) /* 0: no limit */
+        add_both(c, "body-size", "buffering", "maxRequestBodyBytes", arena_printf(c->env->pa, "%lld", bytes), NULL, NULL,
+                 NULL, NULL);
     return 0;
 }
 
@@ -777,7 +785,7 @@ void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const cha
     if (p->refused)
         return;
     /* each step refuses on its own; the phase order is the middleware order */
-    if (canary(&c) != 0 || paths(&c) != 0 || redirects(&c, has_tls) != 0 || cors(&c) != 0 || limits(&c) != 0 ||
+    if (canary(&c) != 0 || paths(&c) != 0 || body_size(&c) != 0 || redirects(&c, has_tls) != 0 || cors(&c) != 0 || limits(&c) != 0 ||
         source_ranges(&c) != 0 || basic_auth(&c) != 0 || forward_auth(&c) != 0 || request_headers(&c) != 0 ||
         affinity(&c) != 0 || upstream(&c) != 0)
         return;

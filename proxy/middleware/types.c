@@ -13,5 +13,6 @@ const struct mw_type *const middleware_types[] = {
     &mw_basic_auth,
     &mw_digest_auth,
     &mw_headers,
+    &mw_buffering,
     NULL,
 };

@@ -18,6 +18,7 @@ extern const struct mw_type mw_retry;
 extern const struct mw_type mw_circuit_breaker;
 extern const struct mw_type mw_compress;
 extern const struct mw_type mw_basic_auth;
+extern const struct mw_type mw_buffering;
 extern const struct mw_type mw_digest_auth;
 extern const struct mw_type mw_headers;
 

@@ -688,3 +688,38 @@ def test_app_root_and_temporal_redirect(tmp_path, procs, emu):
     assert whoami(g.port, "/app1/x", "portal.example.com")[2]["path"] == "/app1/x"  # only "/" moves
     status, hdrs, _ = get(g.port, "/any/path", "down.example.com")
     assert status == 302 and hdrs["location"] == "https://status.example.com/"
+
+
+def test_proxy_body_size(tmp_path, procs, emu):
+    a = procs.whoami(name="a")
+    apply(emu, NGINX_CLASS)
+    backends(emu, "upload", [a])
+    apply(emu, """\
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: upload
+          namespace: default
+          annotations: {nginx.ingress.kubernetes.io/proxy-body-size: 1k}
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: upload.example.com
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: upload, port: {number: 80}}}}]}
+        """)
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: get(g.port, "/", "upload.example.com")[0] == 200, what="upload route")
+    assert get(g.port, "/", "upload.example.com", method="POST", body=b"x" * 1024)[0] == 200
+    assert get(g.port, "/", "upload.example.com", method="POST", body=b"x" * 1025)[0] == 413
+    # chunked: the length is only known once read; still 413
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", g.port, timeout=10 * SLOW)
+    conn.putrequest("POST", "/")
+    conn.putheader("Host", "upload.example.com")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    for _ in range(3):
+        conn.send(b"200\r\n" + b"y" * 512 + b"\r\n")
+    conn.send(b"0\r\n\r\n")
+    assert conn.getresponse().status == 413
+    conn.close()

@@ -772,15 +772,30 @@ static void survey(const struct ctx *c)
     }
 }
 
+/* "<ns>-<name>-<hash>": "team-a"/"app" and "team"/"a-app" must not share
+ * middlewares (one Ingress would get the other's basicAuth users), so a
+ * hash of "ns/name" follows the readable part. */
+static const char *object_base(struct arena *a, const char *ns, const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *q = ns; *q; q++)
+        h = (h ^ (unsigned char)*q) * 16777619u;
+    h = (h ^ '/') * 16777619u;
+    for (const char *q = name; *q; q++)
+        h = (h ^ (unsigned char)*q) * 16777619u;
+    char *base = arena_printf(a, "%s-%s-%08x", ns, name, h);
+    for (char *q = base; *q; q++)
+        if (!(isalnum((unsigned char)*q) || *q == '-'))
+            *q = '-';
+    return base;
+}
+
 void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const char *ns, const char *name, bool has_tls,
                     struct k8s_nginx_plan *p)
 {
     memset(p, 0, sizeof(*p));
     struct ctx c = {env, ing, ns, name, p};
-    p->base = arena_printf(&env->m->arena, "%s-%s", ns, name);
-    for (char *q = (char *)p->base; *q; q++)
-        if (!(isalnum((unsigned char)*q) || *q == '-'))
-            *q = '-';
+    p->base = object_base(&env->m->arena, ns, name);
     survey(&c);
     if (p->refused)
         return;
@@ -837,7 +852,7 @@ void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_pl
         size_t len = strlen(name);
         if (len > 4 && strcmp(name + len - 4, "-tls") == 0)
             name = arena_strndup(a, name, len - 4); /* one rewrite for both routers of a path */
-        mw->name = arena_printf(a, "%s-nginx-rewrite", name);
+        mw->name = arena_printf(a, "%s-nginx-rewrite-%s", p->base, name);
         mw->type = "replacePathRegex";
         mw->keys = arena_alloc(a, 2 * sizeof(*mw->keys));
         mw->values = arena_alloc(a, 2 * sizeof(*mw->values));
@@ -948,6 +963,7 @@ const cJSON *k8s_nginx_canary_find(const struct k8s_nginx_env *env, const cJSON 
         qenv.problems = &quiet;
         qenv.events = NULL;
         memset(cp, 0, sizeof(*cp));
+        cp->base = object_base(&env->m->arena, cns, cname);
         struct ctx c = {&qenv, ings[i], cns, cname, cp};
         survey(&c); /* a canary refused on its own (a snippet...) gets no traffic either */
         if (cp->refused || canary(&c) != 0 || cp->refused)
@@ -964,7 +980,7 @@ const char *k8s_nginx_canary_weighted(const struct k8s_nginx_env *env, const str
     if (cp->canary_weight <= 0)
         return main_svc;
     struct model *m = env->m;
-    const char *name = arena_printf(&m->arena, "%s-nginx-canary", router);
+    const char *name = arena_printf(&m->arena, "%s-nginx-canary-%s", cp->base, router);
     struct model_service *s = arena_alloc(&m->arena, sizeof(*s));
     s->name = name;
     s->origin = (struct model_origin){"kubernetes", "annotation " K8S_NGINX_PREFIX "canary-weight"};

@@ -152,6 +152,9 @@ static const struct {
     {"proxy-next-upstream", IMPL},
     {"backend-protocol", IMPL},
     {"upstream-vhost", IMPL},
+    {"server-alias", IMPL},
+    {"custom-http-errors", IMPL},
+    {"default-backend", IMPL},
     {"proxy-connect-timeout", IMPL},
     {"proxy-read-timeout", IMPL},
     {"proxy-send-timeout", IMPL},
@@ -652,6 +655,67 @@ static int upstream(const struct ctx *c)
     return 0;
 }
 
+/* custom-http-errors / default-backend: nginx's error_page to the
+ * default backend, which sees `GET /` (ingress-nginx rewrites the path so);
+ * without custom-http-errors the default backend answers when the
+ * Ingress's service has no endpoints (our 503). First in the chain: nginx's
+ * error_page also catches the 401/403/413/503 nginx makes itself. */
+static int error_pages(const struct ctx *c)
+{
+    const char *codes = ann(c, "custom-http-errors"), *backend = ann(c, "default-backend");
+    if (codes == NULL && backend == NULL)
+        return 0;
+    const char *status = "503";
+    if (codes) {
+        const char *list = list_norm(c->env->pa, codes);
+        char *copy = arena_strdup(c->env->pa, list), *save = NULL;
+        for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+            char *end;
+            long v = strtol(item, &end, 10);
+            if (*end != '\0' || v < 400 || v > 599)
+                return refuse(c, "annotation " K8S_NGINX_PREFIX "custom-http-errors: `%s` is not a status 400..599", item);
+        }
+        status = list;
+    }
+    if (backend == NULL) {
+        problem(c, "annotation " K8S_NGINX_PREFIX "custom-http-errors is ignored: there is no default backend "
+                   "(set " K8S_NGINX_PREFIX "default-backend)");
+        return 0;
+    }
+    if (strchr(backend, '/') || strchr(backend, '`'))
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "default-backend: `%s` is not a Service name", backend);
+    const char *svc = c->env->service ? c->env->service(c->env->data, c->ns, c->name, backend) : NULL;
+    if (svc == NULL) { /* error pages restrict nothing: served without them */
+        problem(c, "annotation " K8S_NGINX_PREFIX "default-backend: service %s/%s cannot be used (ignored)", c->ns,
+                backend);
+        return 0;
+    }
+    add_both(c, "errors", "errors", "status", status, "service", svc, "query", "/");
+    return 0;
+}
+
+/* server-alias: more host names for the Ingress's rules. */
+static int server_alias(const struct ctx *c)
+{
+    const char *v = ann(c, "server-alias");
+    if (v == NULL)
+        return 0;
+    char *list = arena_strdup(c->env->pa, v);
+    for (char *p = list; *p; p++)
+        if (*p == ' ')
+            *p = ',';
+    const char *norm = list_norm(c->env->pa, list);
+    char *copy = arena_strdup(c->env->pa, norm), *save = NULL;
+    size_t n = 0;
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save), n++)
+        for (const char *q = item; *q; q++)
+            if (!(isalnum((unsigned char)*q) || *q == '-' || *q == '.' || (*q == '*' && q == item && q[1] == '.')))
+                return refuse(c, "annotation " K8S_NGINX_PREFIX "server-alias: `%s` is not a host name", item);
+    if (n)
+        c->p->aliases = norm;
+    return 0;
+}
+
 /* nginx checks client_max_body_size when it picks the location, before
  * any redirect or authentication: first in the chain. */
 static int body_size(const struct ctx *c)
@@ -800,7 +864,8 @@ void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const cha
     if (p->refused)
         return;
     /* each step refuses on its own; the phase order is the middleware order */
-    if (canary(&c) != 0 || paths(&c) != 0 || body_size(&c) != 0 || redirects(&c, has_tls) != 0 || cors(&c) != 0 || limits(&c) != 0 ||
+    if (canary(&c) != 0 || paths(&c) != 0 || server_alias(&c) != 0 || error_pages(&c) != 0 || body_size(&c) != 0 ||
+        redirects(&c, has_tls) != 0 || cors(&c) != 0 || limits(&c) != 0 ||
         source_ranges(&c) != 0 || basic_auth(&c) != 0 || forward_auth(&c) != 0 || request_headers(&c) != 0 ||
         affinity(&c) != 0 || upstream(&c) != 0)
         return;
@@ -812,14 +877,34 @@ const char *k8s_nginx_rule(struct arena *a, const struct k8s_nginx_plan *p, cons
                            const char *path_type, bool *exact)
 {
     *exact = path_type && strcmp(path_type, "Exact") == 0;
-    if (!p->use_regex || *exact)
+    bool aliased = p->aliases && host && *host;
+    if ((!p->use_regex || *exact) && !aliased)
         return NULL; /* the Ingress specification's rule, from k8s_translate.c */
     if (path == NULL || path[0] != '/' || strchr(path, '`'))
         return "";
-    /* nginx's `location ~* "^<path>"`: a case-insensitive prefix regex */
-    if (host && *host)
-        return arena_printf(a, "Host(`%s`) && PathRegexp(`(?i)^%s`)", host, path);
-    return arena_printf(a, "PathRegexp(`(?i)^%s`)", path);
+    const char *hosts = NULL;
+    if (host && *host) {
+        hosts = arena_printf(a, "Host(`%s`)", host);
+        char *copy = arena_strdup(a, p->aliases ? p->aliases : ""), *save = NULL;
+        for (char *al = strtok_r(copy, ",", &save); al; al = strtok_r(NULL, ",", &save))
+            hosts = arena_printf(a, "%s || Host(`%s`)", hosts, al);
+        if (aliased)
+            hosts = arena_printf(a, "(%s)", hosts);
+    }
+    const char *pathpart;
+    size_t len = strlen(path);
+    if (p->use_regex && !*exact) /* nginx's `location ~* "^<path>"`: a case-insensitive prefix regex */
+        pathpart = arena_printf(a, "PathRegexp(`(?i)^%s`)", path);
+    else if (*exact)
+        pathpart = arena_printf(a, "Path(`%s`)", path);
+    else if (len == 1)
+        pathpart = "PathPrefix(`/`)";
+    else { /* as k8s_translate.c: whole path elements, a trailing slash ignored */
+        while (len > 1 && path[len - 1] == '/')
+            len--;
+        pathpart = arena_printf(a, "(Path(`%.*s`) || PathPrefix(`%.*s/`))", (int)len, path, (int)len, path);
+    }
+    return hosts ? arena_printf(a, "%s && %s", hosts, pathpart) : pathpart;
 }
 
 static void push_all(struct arena *a, const char ***list, size_t *n, const struct ptr_vec *v, size_t *cap)

@@ -48,7 +48,8 @@ struct k8s_nginx_plan {
     bool canary;                 /* canary: "true": routes of another Ingress */
     int canary_weight, canary_total;
     const char *canary_header, *canary_header_value, *canary_header_pattern, *canary_cookie;
-    const char *base; /* "<ns>-<name>", for object names */
+    const char *base; /* "<ns>-<name>-<hash>", for object names */
+    const char *aliases; /* server-alias: "a.example.com,b.example.com" */
 };
 
 /* A Kubernetes Event to write on an Ingress (Warning): an annotation not
@@ -68,6 +69,9 @@ struct k8s_nginx_env {
     const cJSON *(*find_secret)(void *data, const char *ns, const char *name);
     void *data;
     struct ptr_vec *events; /* struct k8s_nginx_event *; NULL: not wanted */
+    /* The model service for the first port of Service <svc> of <ns> (a
+     * problem names <ingress> when it does not exist): NULL then. */
+    const char *(*service)(void *data, const char *ns, const char *ingress, const char *svc);
 };
 
 /* Whether <ingress> belongs to ingress-nginx's class under <o>. */

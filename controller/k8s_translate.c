@@ -524,13 +524,28 @@ static const cJSON *secret_lookup(void *data, const char *ns, const char *name)
     return find_ns(&((struct tx *)data)->secrets, ns, name);
 }
 
+/* default-backend: the Service's first port */
+static const char *first_port_service(void *data, const char *ns, const char *ingress, const char *name)
+{
+    struct tx *t = data;
+    const cJSON *ports = get(get(find_ns(&t->services, ns, name), "spec"), "ports");
+    const cJSON *p0 = ports ? ports->child : NULL;
+    struct backend_ref ref = {.service = name, .port_name = str(p0, "name"), .port_number = 80};
+    if (cJSON_IsNumber(get(p0, "port")))
+        ref.port_number = get(p0, "port")->valueint;
+    if (ref.port_name && *ref.port_name == '\0')
+        ref.port_name = NULL;
+    return service_for(t, ns, ingress, &ref);
+}
+
 /* ingress-nginx's annotations on the routers of one path (<nx> NULL: none). */
 static void nginx_router(struct tx *t, const struct k8s_nginx_plan *nx, struct model_router *r, const char *path,
                          bool tls)
 {
     if (nx == NULL)
         return;
-    struct k8s_nginx_env env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->o->nginx_events};
+    struct k8s_nginx_env env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->o->nginx_events,
+                                first_port_service};
     k8s_nginx_router(&env, nx, r, path, tls);
 }
 
@@ -582,7 +597,8 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
     const char *source = arena_printf(&t->m->arena, "ingress %s/%s", ns, name);
     const cJSON *spec = get(ing, "spec");
     struct k8s_nginx_plan nx_plan, *nx = NULL; /* providers.kubernetesIngressNGINX: annotations */
-    struct k8s_nginx_env nx_env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->o->nginx_events};
+    struct k8s_nginx_env nx_env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->o->nginx_events,
+                                first_port_service};
     if (t->o->nginx && !gantry_is_ours(t->objs, t->o, ing)) {
         k8s_nginx_plan(&nx_env, ing, ns, name, get(spec, "tls") != NULL, &nx_plan);
         if (nx_plan.refused)

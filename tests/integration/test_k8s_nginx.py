@@ -723,3 +723,38 @@ def test_proxy_body_size(tmp_path, procs, emu):
     conn.send(b"0\r\n\r\n")
     assert conn.getresponse().status == 413
     conn.close()
+
+
+def test_error_pages_alias_and_upstream_headers(tmp_path, procs, emu):
+    a, pages = procs.whoami(name="a"), procs.whoami(name="error-pages")
+    apply(emu, NGINX_CLASS)
+    backends(emu, "app", [a])
+    backends(emu, "error-pages", [pages])
+    apply(emu, """\
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: site
+          namespace: default
+          annotations:
+            nginx.ingress.kubernetes.io/custom-http-errors: "404,503"
+            nginx.ingress.kubernetes.io/default-backend: error-pages
+            nginx.ingress.kubernetes.io/server-alias: "www.site.example.com"
+            nginx.ingress.kubernetes.io/upstream-vhost: internal.example.com
+            nginx.ingress.kubernetes.io/x-forwarded-prefix: /site
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: site.example.com
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
+        """)
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: whoami(g.port, "/", "site.example.com")[0] == 200, what="site route")
+    info = whoami(g.port, "/page", "www.site.example.com")[2]  # the alias
+    assert info["name"] == "a"
+    headers = {k.lower(): v for k, v in info["headers"].items()}
+    assert headers["host"] == "internal.example.com"
+    assert headers["x-forwarded-prefix"] == "/site"
+    # whoami's /status/404 answers 404: replaced by the default backend's page, status kept
+    status, _, body = get(g.port, "/status/404", "site.example.com")
+    assert status == 404 and b"Name: error-pages" in body and b"GET / HTTP" in body, body[:300]

@@ -150,6 +150,7 @@ static int run(struct static_config *c)
                                                .status_ip = nginx_addr_is_ip ? c->kube_nginx.publish_status_address : NULL,
                                                .status_hostname = nginx_addr_is_ip ? NULL : c->kube_nginx.publish_status_address,
                                                .status_published_service = c->kube_nginx.publish_service,
+                                               .allow_external_name_services = !c->kube_nginx.disable_external_name,
                                                .lease_namespace = c->kube.lease_namespace,
                                                .lease_name = c->kube.lease_name,
                                                .lease_duration_ms = c->kube.lease_duration_ms,

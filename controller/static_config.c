@@ -531,6 +531,7 @@ STRING_KEY(nginx_publish_address, struct static_config, kube_nginx.publish_statu
 BOOL_KEY(nginx_without_class, struct static_config, kube_nginx.watch_without_class)
 BOOL_KEY(nginx_by_name, struct static_config, kube_nginx.class_by_name)
 BOOL_KEY(nginx_unsafe, struct static_config, kube_nginx.allow_unsafe_annotations)
+BOOL_KEY(nginx_no_external_name, struct static_config, kube_nginx.disable_external_name)
 
 /* Snippets are never executed: accepting "true" would promise what gantry
  * does not do. */
@@ -566,6 +567,7 @@ static const struct skey kube_nginx_keys[] = {{"endpoint", nginx_endpoint},
                                               {"publishStatusAddress", nginx_publish_address},
                                               {"allowSnippetAnnotations", nginx_snippets},
                                               {"allowUnsafeAnnotations", nginx_unsafe},
+                                              {"disableSvcExternalName", nginx_no_external_name},
                                               {"globalAuthURL", nginx_refused},
                                               {"watchNamespaceSelector", nginx_refused},
                                               {"throttleDuration", NULL},

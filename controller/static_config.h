@@ -53,6 +53,7 @@ struct static_config {
         const char *endpoint, *token, *cert_auth_file_path, *watch_namespace;
         const char *ingress_class, *controller_class, *publish_service, *publish_status_address;
         bool watch_without_class, class_by_name, allow_unsafe_annotations;
+        bool disable_external_name; /* ingress-nginx routes to ExternalName Services unless this is set */
     } kube_nginx;
 
     uint64_t throttle_ms; /* coalescing window for bursts of changes */

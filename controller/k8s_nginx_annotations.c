@@ -449,9 +449,11 @@ static int limits(const struct ctx *c)
     if (rpm > 0)
         add_both(c, "limit-rpm", "rateLimit", "average", arena_printf(a, "%ld", rpm), "period", "1m", "burst",
                  arena_printf(a, "%ld", rpm * mult));
+    /* per client address, as nginx's limit_conn on $binary_remote_addr
+     * (inFlightReq's own default is the Host) */
     if (conns > 0)
-        add_both(c, "limit-connections", "inFlightReq", "amount", arena_printf(a, "%ld", conns), NULL, NULL, NULL,
-                 NULL);
+        add_both(c, "limit-connections", "inFlightReq", "amount", arena_printf(a, "%ld", conns),
+                 "sourceCriterion.ipStrategy", "", NULL, NULL);
     if (ann(c, "limit-whitelist") && (rps || rpm || conns))
         problem(c, "annotation " K8S_NGINX_PREFIX "limit-whitelist is not implemented: the limits apply to every "
                    "client");

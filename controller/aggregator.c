@@ -24,7 +24,9 @@
 #include "../proxy/status.h"
 #include "../proxy/table.h"
 #include "../proxy/table_tcp.h"
+#include "../proxy/tcp_middleware.h"
 #include "../proxy/tls.h"
+#include "../proxy/tls_options.h"
 #include "../proxy/transport.h"
 #include "../proxy/middleware/middleware.h"
 #include "../proxy/server.h"
@@ -171,6 +173,9 @@ struct build {
     struct ptr_vec weighted;  /* struct pending_weighted *: after those, in dependency order */
     struct mw_resolver *mw;
     struct table_host_map transports; /* name@provider -> struct built_transport * */
+    struct table_host_map tls_options; /* name@provider -> struct built_tls_option * */
+    struct ptr_vec tls_bound;          /* struct tls_binding *: routes whose hosts an option claims */
+    uint64_t current_tls_id;           /* the TLS option of the router being added */
     struct table_host_map service_models; /* name@provider -> const struct model_service * */
 };
 
@@ -283,6 +288,114 @@ static void release_transports(struct build *b)
         struct built_transport *bt = b->transports.slots[i].value;
         if (b->transports.slots[i].key != NULL && bt != NULL && bt->t != NULL)
             transport_release(bt->t);
+    }
+}
+
+struct built_tls_option {
+    const struct model_tls_option *mo;
+    struct tls_option *o; /* NULL until built, or when refused */
+    const char *error;
+};
+
+struct tls_binding {
+    const char *router;
+    const struct tls_option *o;
+    struct ptr_vec *hosts; /* struct rule_str * */
+    struct table_route *first;
+};
+
+static struct tls_option *built_option(struct build *b, struct built_tls_option *bo, const char *q)
+{
+    if (bo->o == NULL && bo->error == NULL) {
+        const struct model_tls_option *m = bo->mo;
+        struct tls_option_spec spec = {m->min_version,     m->max_version,        m->cipher_suites,
+                                       m->n_cipher_suites, m->curves,             m->n_curves,
+                                       m->client_ca_files, m->n_client_ca_files,  m->client_auth_type,
+                                       m->sni_strict,      m->disable_session_tickets, m->alpn,
+                                       m->n_alpn};
+        struct diag d;
+        if (tls_option_build(&b->t->arena, q, &spec, &bo->o, &d) != 0) {
+            bo->o = NULL;
+            bo->error = arena_printf(b->scratch, "%s: tls option '%s': %s", m->origin.source, q, d.msg);
+            record(b, "%s", bo->error);
+        }
+    }
+    return bo->o;
+}
+
+/* Indexes every provider's TLS options; the one named "default" (from any
+ * provider, as in Traefik) applies where a router names none. */
+static void add_tls_options(struct build *b)
+{
+    for (size_t i = 0; i < n_providers; i++)
+        for (size_t j = 0; j < latest[i]->tls_options.len; j++) {
+            const struct model_tls_option *mo = latest[i]->tls_options.items[j];
+            const char *q = strcmp(mo->name, "default") == 0 ? "default" : qualify(b->scratch, mo->name, latest[i]->provider);
+            struct built_tls_option *bo = arena_alloc(b->scratch, sizeof(*bo));
+            bo->mo = mo;
+            void **slot = table_host_map_slot(b->scratch, &b->tls_options, q, strlen(q));
+            if (*slot != NULL) {
+                record(b, "%s: tls option '%s' is defined more than once; the first definition is used", mo->origin.source, q);
+                continue;
+            }
+            *slot = bo;
+            b->t->has_tls_options = true;
+        }
+    struct built_tls_option *def = table_host_map_get(&b->tls_options, "default", 7);
+    if (def != NULL)
+        b->t->tls_default_option = built_option(b, def, "default");
+}
+
+/* The TLS option of a TLS router (NULL: the default) or -1 with <err>. */
+static int router_tls_option(struct build *b, const struct model_router *r, const char *provider, const char *q,
+                             const struct tls_option **out, const char **err)
+{
+    *out = b->t->tls_default_option;
+    const char *name = r->tls ? r->tls->options : NULL;
+    if (name == NULL || *name == '\0' || strcmp(name, "default") == 0 || strcmp(name, "default@file") == 0)
+        return 0;
+    const char *qn = qualify(b->scratch, name, provider);
+    struct built_tls_option *bo = table_host_map_get(&b->tls_options, qn, strlen(qn));
+    if (bo == NULL) {
+        record_on(b, err, "%s: router '%s': tls option '%s' does not exist; the router is not served", r->origin.source, q, qn);
+        return -1;
+    }
+    *out = built_option(b, bo, qn);
+    if (*out == NULL) {
+        record_on(b, err, "%s: router '%s': tls option '%s' cannot be applied; the router is not served", r->origin.source, q,
+                  qn);
+        return -1;
+    }
+    return 0;
+}
+
+/* After every router: a host claimed by two different options gets the
+ * default (Traefik does the same and says so); routes on such a host, or
+ * without a host at all, are reached with the default option. */
+static void settle_tls_hosts(struct build *b)
+{
+    uint64_t def_id = b->t->tls_default_option ? b->t->tls_default_option->id : 0;
+    for (size_t i = 0; i < b->tls_bound.len; i++) {
+        struct tls_binding *tb = b->tls_bound.items[i];
+        bool mine = tb->hosts != NULL && tb->hosts->len > 0;
+        for (size_t j = 0; tb->hosts && j < tb->hosts->len; j++) {
+            const struct rule_str *h = tb->hosts->items[j];
+            char *name = arena_strndup(b->scratch, h->s, h->len);
+            if (!table_set_tls_option_host(b->t, name, tb->o)) {
+                record(b, "host '%s': routers with different TLS options (one of them '%s'); the default TLS option applies",
+                       name, tb->router);
+                table_set_tls_option_host_force(b->t, name, b->t->tls_default_option);
+                mine = false;
+            } else if (table_lookup_tls_option(b->t, name, strlen(name)) != tb->o) {
+                mine = false;
+            }
+        }
+        if (!mine)
+            for (uint32_t k = 0; k < b->t->build_routes.len; k++) {
+                struct table_route *tr = b->t->build_routes.items[k];
+                if (strcmp(tr->name, tb->router) == 0)
+                    tr->tls_option_id = def_id;
+            }
     }
 }
 
@@ -522,7 +635,8 @@ static struct table_middleware **compile_chain(struct build *b, const struct ent
     }
     *n = (uint32_t)chain.len;
     struct table_middleware **out = arena_alloc(&b->t->arena, (chain.len ? chain.len : 1) * sizeof(*out));
-    memcpy(out, chain.items, chain.len * sizeof(*out));
+    if (chain.len) /* no middleware: items is NULL */
+        memcpy(out, chain.items, chain.len * sizeof(*out));
     return out;
 }
 
@@ -562,6 +676,7 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
         struct table_route *tr = table_add_route(b->t, q, r->rule, rule, r->priority, groups[g], r->tls != NULL, svc);
         tr->middlewares = chains[g];
         tr->n_middlewares = lens[g];
+        tr->tls_option_id = b->current_tls_id;
         if (first == NULL)
             first = tr;
     }
@@ -610,9 +725,18 @@ static void add_routers(struct build *b, const struct model *m)
         uint64_t mask = entrypoint_mask(b, r, q, &ok, &st->error);
         if (!ok)
             continue;
+        const struct tls_option *topt = NULL;
+        if (r->tls != NULL && router_tls_option(b, r, m->provider, q, &topt, &st->error) != 0)
+            continue;
+        b->current_tls_id = topt ? topt->id : 0;
         struct table_route *tr = add_route_per_chain(b, r, m->provider, q, rule, mask, svc, sm, &st->error);
         if (tr == NULL)
             continue;
+        if (r->tls != NULL && topt != NULL && topt != b->t->tls_default_option) {
+            struct tls_binding *tb = arena_alloc(b->scratch, sizeof(*tb));
+            *tb = (struct tls_binding){tr->name, topt, table_rule_hosts(b->scratch, rule), tr};
+            ptr_vec_push(b->scratch, &b->tls_bound, tb);
+        }
         st->stats = tr->stats;
         stats_ref(tr->stats);
         struct signature *sig = arena_alloc(b->scratch, sizeof(*sig));
@@ -726,6 +850,42 @@ static void add_mirroring(struct build *b)
 
 /* TCP services and routers: chosen per connection by the ClientHello's
  * server name (proxy/table_tcp.h). */
+/* The TCP middleware named <qualified>, from any provider, or NULL. */
+static const struct model_middleware *find_tcp_middleware(struct build *b, const char *qualified)
+{
+    for (size_t i = 0; i < n_providers; i++)
+        for (size_t j = 0; j < latest[i]->tcp_middlewares.len; j++) {
+            const struct model_middleware *mw = latest[i]->tcp_middlewares.items[j];
+            if (strcmp(qualify(b->scratch, mw->name, latest[i]->provider), qualified) == 0)
+                return mw;
+        }
+    return NULL;
+}
+
+/* Compiles TCP router <r>'s middlewares (one instance per router, as in
+ * Traefik) into <out>; -1 with the problem recorded when one does not exist
+ * or is refused: the router is then not served. */
+static int tcp_middlewares(struct build *b, const struct model_router *r, const char *q, const char *provider,
+                           struct tcp_middleware ***out)
+{
+    *out = arena_alloc(&b->t->arena, r->n_middlewares * sizeof(**out));
+    for (size_t i = 0; i < r->n_middlewares; i++) {
+        const char *mq = qualify(b->scratch, r->middlewares[i], provider);
+        const struct model_middleware *mw = find_tcp_middleware(b, mq);
+        struct diag d;
+        if (mw == NULL) {
+            record(b, "%s: tcp router '%s': tcp middleware '%s' does not exist (router not served)", r->origin.source, q, mq);
+            return -1;
+        }
+        (*out)[i] = tcp_middleware_build(&b->t->arena, mq, mw->type, mw->keys, mw->values, mw->n_options, &d);
+        if ((*out)[i] == NULL) {
+            record(b, "%s: tcp router '%s': tcp middleware '%s': %s (router not served)", r->origin.source, q, mq, d.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void add_tcp(struct build *b, const struct model *m)
 {
     for (size_t i = 0; i < m->tcp_services.len; i++) {
@@ -772,12 +932,32 @@ static void add_tcp(struct build *b, const struct model *m)
         uint64_t mask = entrypoint_mask(b, r, q, &ok, NULL);
         if (!ok)
             continue;
-        table_tcp_add_route(b->t, q, r->rule, rule, r->priority, mask, mode, svc);
+        struct tcp_middleware **mws = NULL;
+        if (r->n_middlewares && tcp_middlewares(b, r, q, m->provider, &mws) != 0)
+            continue; /* never served without the middlewares it names */
+        struct table_tcp_route *tr = table_tcp_add_route(b->t, q, r->rule, rule, r->priority, mask, mode, svc);
+        tr->middlewares = mws;
+        tr->n_middlewares = (uint32_t)r->n_middlewares;
     }
 }
 
 static void add_certs(struct build *b, const struct model *m)
 {
+    if (m->default_cert != NULL) {
+        const struct model_tls_cert *c = m->default_cert;
+        struct tls_cert_source src = {c->cert_file, c->key_file, c->cert_pem, c->key_pem};
+        const char *const *names;
+        size_t n;
+        struct diag d;
+        SSL_CTX *ctx = tls_load(&src, &names, &n, &d);
+        if (ctx == NULL)
+            record(b, "%s: tls.stores.default.defaultCertificate: %s", c->origin.source, d.msg);
+        else if (b->t->default_cert != NULL)
+            record(b, "%s: tls.stores.default.defaultCertificate is set by more than one provider; the first is used",
+                   c->origin.source);
+        else
+            table_set_default_cert(b->t, ctx);
+    }
     for (size_t i = 0; i < m->certs.len; i++) {
         const struct model_tls_cert *c = m->certs.items[i];
         struct tls_cert_source src = {c->cert_file, c->key_file, c->cert_pem, c->key_pem};
@@ -924,8 +1104,10 @@ static void compile(void)
     add_mirroring(&b);
     add_weighted(&b);
     b.mw = mw_resolver_new(&scratch, b.t, latest, n_providers);
+    add_tls_options(&b);
     for (size_t i = 0; i < n_providers; i++)
         add_routers(&b, latest[i]);
+    settle_tls_hosts(&b);
     add_entrypoint_redirects(&b);
     for (size_t i = 0; i < n_providers; i++)
         add_tcp(&b, latest[i]);

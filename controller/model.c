@@ -291,6 +291,28 @@ static void dump_transport(struct sink *k, const struct model_transport *t)
         OUT(k, "      unsupported: ", t->unsupported, "\n");
 }
 
+static void dump_strs(struct sink *k, const char *key, const char **v, size_t n)
+{
+    if (n == 0)
+        return;
+    OUT(k, "      ", key, ":");
+    for (size_t i = 0; i < n; i++)
+        OUT(k, " ", v[i]);
+    out(k, "\n");
+}
+
+static void dump_tls_option(struct sink *k, const struct model_tls_option *o)
+{
+    OUT(k, "    ", o->name, ":\n      minVersion: ", o->min_version ? o->min_version : "", "\n      maxVersion: ",
+        o->max_version ? o->max_version : "", "\n      clientAuthType: ", o->client_auth_type ? o->client_auth_type : "",
+        "\n      sniStrict: ", o->sni_strict ? "true" : "false", "\n      disableSessionTickets: ",
+        o->disable_session_tickets ? "true" : "false", "\n");
+    dump_strs(k, "cipherSuites", o->cipher_suites, o->n_cipher_suites);
+    dump_strs(k, "curvePreferences", o->curves, o->n_curves);
+    dump_strs(k, "caFiles", o->client_ca_files, o->n_client_ca_files);
+    dump_strs(k, "alpnProtocols", o->alpn, o->n_alpn);
+}
+
 static void dump_middleware(struct sink *k, const struct model_middleware *mw)
 {
     OUT(k, "    ", mw->name, ":\n      ", mw->type, ":\n");
@@ -352,10 +374,14 @@ static void dump(struct sink *k, const struct model *m)
     DUMP_SECTION(k, m->services, "  services:", dump_service, struct model_service);
     DUMP_SECTION(k, m->middlewares, "  middlewares:", dump_middleware, struct model_middleware);
     DUMP_SECTION(k, m->transports, "  serversTransports:", dump_transport, struct model_transport);
-    if (m->tcp_routers.len || m->tcp_services.len) {
+    DUMP_SECTION(k, m->tls_options, "  tlsOptions:", dump_tls_option, struct model_tls_option);
+    if (m->default_cert)
+        OUT(k, "  defaultCertificate: ", m->default_cert->cert_file ? m->default_cert->cert_file : "(inline)", "\n");
+    if (m->tcp_routers.len || m->tcp_services.len || m->tcp_middlewares.len) {
         out(k, "tcp:\n");
         DUMP_SECTION(k, m->tcp_routers, "  routers:", dump_router, struct model_router);
         DUMP_SECTION(k, m->tcp_services, "  services:", dump_tcp_service, struct model_tcp_service);
+        DUMP_SECTION(k, m->tcp_middlewares, "  middlewares:", dump_middleware, struct model_middleware);
     }
     if (m->certs.len) {
         out(k, "tls:\n  certificates:\n");

@@ -162,6 +162,17 @@ struct model_tcp_service {
     struct model_origin origin;
 };
 
+/* tls.options.<name> (Traefik's keys) */
+struct model_tls_option {
+    const char *name;
+    const char *min_version, *max_version;
+    const char **cipher_suites, **curves, **client_ca_files, **alpn;
+    size_t n_cipher_suites, n_curves, n_client_ca_files, n_alpn;
+    const char *client_auth_type;
+    bool sni_strict, disable_session_tickets;
+    struct model_origin origin;
+};
+
 struct model_tls_cert {
     const char *cert_file, *key_file; /* paths, or */
     const char *cert_pem, *key_pem;   /* inline PEM (Kubernetes secrets) */
@@ -179,7 +190,10 @@ struct model {
     struct ptr_vec tcp_services; /* struct model_tcp_service * */
     struct ptr_vec certs;        /* struct model_tls_cert * */
     struct ptr_vec transports;   /* struct model_transport * */
+    struct ptr_vec tls_options;  /* struct model_tls_option * */
+    struct model_tls_cert *default_cert; /* tls.stores.default.defaultCertificate */
     struct ptr_vec problems;     /* char *: what the provider could not turn into objects */
+    struct ptr_vec tcp_middlewares; /* struct model_middleware * (ipAllowList, inFlightConn) */
 };
 
 struct model *model_new(const char *provider);

@@ -1004,7 +1004,7 @@ static const struct field transport_fields[] = {{"serverName", tr_server_name},
 
 /* ---- sections ---- */
 
-enum section { SEC_ROUTERS, SEC_SERVICES, SEC_MIDDLEWARES, SEC_TCP_ROUTERS, SEC_TCP_SERVICES, SEC_TRANSPORTS };
+enum section { SEC_ROUTERS, SEC_SERVICES, SEC_MIDDLEWARES, SEC_TCP_ROUTERS, SEC_TCP_SERVICES, SEC_TRANSPORTS, SEC_TCP_MIDDLEWARES };
 
 static void decode_named(struct dctx *c, const struct tree_node *map, enum section sec, const char *kind)
 {
@@ -1057,13 +1057,14 @@ static void decode_named(struct dctx *c, const struct tree_node *map, enum secti
             ptr_vec_push(&m->arena, &m->services, s);
             break;
         }
-        case SEC_MIDDLEWARES: {
+        case SEC_MIDDLEWARES:
+        case SEC_TCP_MIDDLEWARES: {
             struct model_middleware *mw = arena_alloc(&m->arena, sizeof(*mw));
             mw->name = dup_name;
             mw->origin = origin;
             if (decode_middleware(c, mw, v) != 0)
                 continue;
-            ptr_vec_push(&m->arena, &m->middlewares, mw);
+            ptr_vec_push(&m->arena, sec == SEC_MIDDLEWARES ? &m->middlewares : &m->tcp_middlewares, mw);
             break;
         }
         case SEC_TRANSPORTS: {
@@ -1138,6 +1139,112 @@ static void decode_certs(struct dctx *c, const struct tree_node *seq)
     }
 }
 
+/* ---- tls.options ---- */
+
+#define OPT_STRING(fn, member)                                                                                                     \
+    static int fn(struct dctx *c, void *obj, const struct tree_node *v)                                                            \
+    {                                                                                                                              \
+        return get_string(c, v, &((struct model_tls_option *)obj)->member);                                                       \
+    }
+#define OPT_LIST(fn, member)                                                                                                       \
+    static int fn(struct dctx *c, void *obj, const struct tree_node *v)                                                            \
+    {                                                                                                                              \
+        struct model_tls_option *o = obj;                                                                                          \
+        return get_string_list(c, v, &o->member, &o->n_##member);                                                                 \
+    }
+OPT_STRING(opt_min, min_version)
+OPT_STRING(opt_max, max_version)
+OPT_STRING(opt_auth_type, client_auth_type)
+OPT_LIST(opt_ciphers, cipher_suites)
+OPT_LIST(opt_curves, curves)
+OPT_LIST(opt_alpn, alpn)
+OPT_LIST(opt_ca_files, client_ca_files)
+
+static int opt_sni_strict(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_bool(c, v, &((struct model_tls_option *)obj)->sni_strict);
+}
+
+static int opt_no_tickets(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return get_bool(c, v, &((struct model_tls_option *)obj)->disable_session_tickets);
+}
+
+/* accepted for compatibility: Go ignores it since 1.18, and so does Gantry */
+static int opt_ignored(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return 0;
+}
+
+static const struct field client_auth_fields[] = {{"caFiles", opt_ca_files}, {"clientAuthType", opt_auth_type}, {NULL, NULL}};
+
+static int opt_client_auth(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    return decode_fields(c, obj, v, client_auth_fields, "clientAuth");
+}
+
+static const struct field tls_option_fields[] = {{"minVersion", opt_min},
+                                                 {"maxVersion", opt_max},
+                                                 {"cipherSuites", opt_ciphers},
+                                                 {"curvePreferences", opt_curves},
+                                                 {"clientAuth", opt_client_auth},
+                                                 {"sniStrict", opt_sni_strict},
+                                                 {"alpnProtocols", opt_alpn},
+                                                 {"disableSessionTickets", opt_no_tickets},
+                                                 {"preferServerCipherSuites", opt_ignored},
+                                                 {NULL, NULL}};
+
+static void decode_tls_options(struct dctx *c, const struct tree_node *map)
+{
+    if (map->kind == TREE_NULL)
+        return;
+    if (map->kind != TREE_MAP) {
+        c->object = "tls.options";
+        fail(c, map, "expected a mapping of names to TLS options");
+        return;
+    }
+    for (size_t i = 0; i < map->n; i++) {
+        c->object = arena_printf(&c->rep->arena, "tls option '%s'", map->keys[i]);
+        struct model_tls_option *o = arena_alloc(&c->m->arena, sizeof(*o));
+        o->name = arena_strdup(&c->m->arena, map->keys[i]);
+        o->origin = (struct model_origin){c->m->provider, origin_of(c, map->items[i])};
+        if (decode_fields(c, o, map->items[i], tls_option_fields, "tls option") != 0)
+            continue;
+        ptr_vec_push(&c->m->arena, &c->m->tls_options, o);
+    }
+}
+
+/* tls.stores.default.defaultCertificate; other stores and defaultGeneratedCert: warned */
+static void decode_tls_stores(struct dctx *c, struct decode_report *rep, const struct tree_node *map)
+{
+    if (map->kind != TREE_MAP)
+        return;
+    for (size_t i = 0; i < map->n; i++) {
+        const struct tree_node *store = map->items[i];
+        if (strcmp(map->keys[i], "default") != 0 || store->kind != TREE_MAP) {
+            decode_report_warn(rep, store, "tls.stores.%s: only the store named default is used (ignored)", map->keys[i]);
+            continue;
+        }
+        for (size_t j = 0; j < store->n; j++) {
+            if (strcasecmp(store->keys[j], "defaultCertificate") == 0) {
+                c->object = "tls.stores.default.defaultCertificate";
+                struct model_tls_cert *cert = arena_alloc(&c->m->arena, sizeof(*cert));
+                cert->origin = (struct model_origin){c->m->provider, origin_of(c, store->items[j])};
+                if (decode_fields(c, cert, store->items[j], cert_fields, "defaultCertificate") != 0)
+                    continue;
+                if ((cert->cert_file == NULL && cert->cert_pem == NULL) || (cert->key_file == NULL && cert->key_pem == NULL)) {
+                    fail(c, store->items[j], "certFile and keyFile are both required");
+                    continue;
+                }
+                c->m->default_cert = cert;
+            } else {
+                decode_report_warn(rep, store->items[j], "tls.stores.default.%s is not supported by gantry yet (ignored)",
+                                   store->keys[j]);
+            }
+        }
+    }
+}
+
 void model_decode(struct model *m, const struct tree_node *root, struct decode_report *rep)
 {
     struct dctx c = {.m = m, .rep = rep, .object = "configuration"};
@@ -1165,11 +1272,12 @@ void model_decode(struct model *m, const struct tree_node *root, struct decode_r
                     decode_named(&c, sec->items[j], tcp ? SEC_TCP_ROUTERS : SEC_ROUTERS, tcp ? "tcp router" : "router");
                 else if (strcasecmp(k, "services") == 0)
                     decode_named(&c, sec->items[j], tcp ? SEC_TCP_SERVICES : SEC_SERVICES, tcp ? "tcp service" : "service");
-                else if (!tcp && strcasecmp(k, "middlewares") == 0)
-                    decode_named(&c, sec->items[j], SEC_MIDDLEWARES, "middleware");
+                else if (strcasecmp(k, "middlewares") == 0)
+                    decode_named(&c, sec->items[j], tcp ? SEC_TCP_MIDDLEWARES : SEC_MIDDLEWARES,
+                                 tcp ? "tcp middleware" : "middleware");
                 else if (!tcp && strcasecmp(k, "serversTransports") == 0)
                     decode_named(&c, sec->items[j], SEC_TRANSPORTS, "serversTransport");
-                else if (strcasecmp(k, "serversTransports") == 0 || strcasecmp(k, "middlewares") == 0)
+                else if (strcasecmp(k, "serversTransports") == 0)
                     decode_report_warn(rep, sec->items[j], "%s.%s is not supported by gantry yet (ignored)", key, k);
                 else
                     decode_report_warn(rep, sec->items[j], "unknown key '%s.%s' (ignored)", key, k);
@@ -1180,8 +1288,10 @@ void model_decode(struct model *m, const struct tree_node *root, struct decode_r
             for (size_t j = 0; j < sec->n; j++) {
                 if (strcasecmp(sec->keys[j], "certificates") == 0)
                     decode_certs(&c, sec->items[j]);
-                else if (strcasecmp(sec->keys[j], "options") == 0 || strcasecmp(sec->keys[j], "stores") == 0)
-                    decode_report_warn(rep, sec->items[j], "tls.%s is not supported by gantry yet (ignored)", sec->keys[j]);
+                else if (strcasecmp(sec->keys[j], "options") == 0)
+                    decode_tls_options(&c, sec->items[j]);
+                else if (strcasecmp(sec->keys[j], "stores") == 0)
+                    decode_tls_stores(&c, rep, sec->items[j]);
                 else
                     decode_report_warn(rep, sec->items[j], "unknown key 'tls.%s' (ignored)", sec->keys[j]);
             }

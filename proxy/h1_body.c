@@ -74,7 +74,9 @@ int h1_body_feed(struct h1_body *b, h2o_buffer_t *in)
     switch (b->framing) {
     case BODY_NONE:
         if (in->size != 0) { /* bytes after a body-less response: not ours to forward */
-            h2o_buffer_consume(&in, in->size);
+            /* trimmed in place: h2o_buffer_consume of everything would free the
+             * buffer the caller's socket still points to (it only resets our copy) */
+            in->size = 0;
             b->reusable = false;
         }
         b->done = true;

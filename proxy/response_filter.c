@@ -1,19 +1,25 @@
 /* Output-filter bridge (see response_filter.h). */
 #include "response_filter.h"
 
+#define RESPONSE_FILTER_MAX 4 /* output streams one response may ask for (compress, contentType...) */
+
 static __thread struct {
     h2o_req_t *req;
-    response_filter_setup_cb cb;
-    void *data;
+    size_t n;
+    struct {
+        response_filter_setup_cb cb;
+        void *data;
+    } filters[RESPONSE_FILTER_MAX];
 } pending;
 
 static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
     if (pending.req == req) {
-        response_filter_setup_cb cb = pending.cb;
-        void *data = pending.data;
+        size_t n = pending.n;
         pending.req = NULL;
-        slot = cb(data, req, slot);
+        /* in the order asked: the innermost middleware's stream sees the body first */
+        for (size_t i = 0; i < n; i++)
+            slot = pending.filters[i].cb(pending.filters[i].data, req, slot);
     }
     pending.req = NULL; /* one response only: never carried over to another */
     h2o_setup_next_ostream(req, slot);
@@ -27,9 +33,29 @@ void response_filter_register(h2o_pathconf_t *pathconf)
 
 void response_filter_request(h2o_req_t *req, response_filter_setup_cb cb, void *data)
 {
-    pending.req = req;
-    pending.cb = cb;
-    pending.data = data;
+    if (pending.req != req) {
+        pending.req = req;
+        pending.n = 0;
+    }
+    if (pending.n < RESPONSE_FILTER_MAX) {
+        pending.filters[pending.n].cb = cb;
+        pending.filters[pending.n].data = data;
+        pending.n++;
+    }
+}
+
+void response_filter_request_first(h2o_req_t *req, response_filter_setup_cb cb, void *data)
+{
+    response_filter_request(req, cb, data);
+    size_t n = pending.n;
+    if (pending.req != req || n < 2 || pending.filters[n - 1].cb != cb || pending.filters[n - 1].data != data)
+        return; /* not added (full) or alone: nothing to move */
+    for (size_t i = n - 1; i > 0; i--) {
+        pending.filters[i].cb = pending.filters[i - 1].cb;
+        pending.filters[i].data = pending.filters[i - 1].data;
+    }
+    pending.filters[0].cb = cb;
+    pending.filters[0].data = data;
 }
 
 void response_filter_cancel(void)

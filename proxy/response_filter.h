@@ -16,8 +16,13 @@
 typedef h2o_ostream_t **(*response_filter_setup_cb)(void *data, h2o_req_t *req, h2o_ostream_t **slot);
 
 void response_filter_register(h2o_pathconf_t *pathconf);
-/* For the response of <req> that starts next on this thread. */
+/* For the response of <req> that starts next on this thread. Several
+ * middlewares may ask (up to 4): their streams are inserted in the order
+ * asked, so the first asker sees the body first. */
 void response_filter_request(h2o_req_t *req, response_filter_setup_cb cb, void *data);
+/* The same, this stream first, whatever the others asked: it sees the body
+ * as the upstream sent it (contentType sniffs it before compress encodes). */
+void response_filter_request_first(h2o_req_t *req, response_filter_setup_cb cb, void *data);
 /* The response will not start after all (a middleware intercepted it). */
 void response_filter_cancel(void);
 

@@ -23,6 +23,7 @@
 #include "response_filter.h"
 #include "stats.h"
 #include "table.h"
+#include "tls_options.h"
 #include "tls.h"
 #include "upstream.h"
 
@@ -260,6 +261,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     const struct table_route *route = t ? table_lookup(t, &mr, h->ep->index, client.tls) : NULL;
     if (route == NULL)
         return reply(req, w, &client, 404, "Not Found", "404 page not found\n", false);
+    /* a router whose TLS option differs from the one its connection was made with (Traefik's 421) */
+    if (client.tls && t->has_tls_options && req->conn->callbacks->get_socket != NULL &&
+        route->tls_option_id != tls_options_of(tls_socket_ssl(req->conn->callbacks->get_socket(req->conn))))
+        return reply(req, w, &client, 421, "Misdirected Request", "misdirected request\n", false);
     publish_link(w->id, &req->pool); /* before the proxy state: disposed after it */
     if (route->n_middlewares == 0) {
         upstream_proxy(req, w, route, &client, NULL);

@@ -421,3 +421,43 @@ void *table_lookup_sni(const struct table *t, const char *name, size_t len)
         return NULL;
     return table_host_map_get(&t->sni_wildcard, dot + 1, len - (size_t)(dot + 1 - name));
 }
+
+const struct tls_option *table_lookup_tls_option(const struct table *t, const char *name, size_t len)
+{
+    const struct tls_option *o = table_host_map_get(&t->tls_option_exact, name, len);
+    if (o != NULL)
+        return o;
+    const char *dot = memchr(name, '.', len); /* "*.example.com" covers one label */
+    return dot ? table_host_map_get(&t->tls_option_wildcard, dot + 1, len - (size_t)(dot + 1 - name)) : NULL;
+}
+
+bool table_set_tls_option_host(struct table *t, const char *name, const struct tls_option *o)
+{
+    bool wild = name[0] == '*' && name[1] == '.';
+    const char *key = wild ? name + 2 : name;
+    void **slot = table_host_map_slot(&t->arena, wild ? &t->tls_option_wildcard : &t->tls_option_exact, key, strlen(key));
+    if (*slot != NULL && *slot != o)
+        return false;
+    *slot = (void *)o;
+    return true;
+}
+
+struct ptr_vec *table_rule_hosts(struct arena *a, const struct rule_node *rule)
+{
+    struct ptr_vec *v = arena_alloc(a, sizeof(*v));
+    return collect_hosts(a, rule, v) ? v : NULL;
+}
+
+void table_set_tls_option_host_force(struct table *t, const char *name, const struct tls_option *o)
+{
+    bool wild = name[0] == '*' && name[1] == '.';
+    const char *key = wild ? name + 2 : name;
+    *table_host_map_slot(&t->arena, wild ? &t->tls_option_wildcard : &t->tls_option_exact, key, strlen(key)) = (void *)o;
+}
+
+void table_set_default_cert(struct table *t, void *ssl_ctx)
+{
+    SSL_CTX_up_ref(ssl_ctx);
+    arena_on_free(&t->arena, ssl_ctx_release, ssl_ctx);
+    t->default_cert = ssl_ctx;
+}

@@ -30,6 +30,7 @@ struct match_req;
 struct table_middleware;
 struct table_tcp;
 struct transport;
+struct tls_option;
 
 struct table_server {
     struct server *srv;
@@ -108,6 +109,7 @@ struct table_route {
     uint32_t rank;
     uint64_t entrypoints; /* bit i: entry point i */
     bool tls;             /* matches TLS connections only (else plain only) */
+    uint64_t tls_option_id; /* the TLS option its connections must have been made with (0: the built-in default) */
     struct table_service *service;
     struct table_middleware **middlewares;
     uint32_t n_middlewares;
@@ -153,6 +155,11 @@ struct table {
     /* TLS: SNI name -> SSL_CTX * (references held by the table) */
     struct table_host_map sni_exact, sni_wildcard;
     uint32_t n_certs;
+    void *default_cert; /* tls.stores.default.defaultCertificate: SSL_CTX * for unknown names; NULL: the generated one */
+    /* TLS options: by server name (exact, "*.suffix"), else the default */
+    bool has_tls_options;
+    const struct tls_option *tls_default_option; /* NULL: Gantry's built-in defaults */
+    struct table_host_map tls_option_exact, tls_option_wildcard;
 
     /* building state */
     struct ptr_vec build_routes, build_services;
@@ -192,6 +199,11 @@ void table_service_set_sticky(struct table *t, struct table_service *svc, const 
 struct table_route *table_add_route(struct table *t, const char *name, const char *rule_text, const struct rule_node *rule,
                                     int64_t priority, uint64_t entrypoints, bool tls, struct table_service *svc);
 
+/* tls.stores.default.defaultCertificate; takes a reference. */
+void table_set_default_cert(struct table *t, void *ssl_ctx);
+/* Binds host <name> to <o> even when another option holds it (a conflict settled to the default). */
+void table_set_tls_option_host_force(struct table *t, const char *name, const struct tls_option *o);
+
 /* Adds an SSL_CTX for <names> (exact or "*.suffix"); takes a reference. */
 void table_add_cert(struct table *t, void *ssl_ctx, const char *const *names, size_t n_names);
 
@@ -200,6 +212,14 @@ void table_finish(struct table *t);
 
 /* Worker threads: the first route matching <r> on entry point <ep>. */
 const struct table_route *table_lookup(const struct table *t, const struct match_req *r, uint32_t ep, bool tls);
+
+/* The TLS option for server name <name> (lowercase), or NULL. */
+const struct tls_option *table_lookup_tls_option(const struct table *t, const char *name, size_t len);
+/* Binds TLS option <o> to host <name> ("*.suffix" for a wildcard). false
+ * when another option holds it already (a conflict). */
+bool table_set_tls_option_host(struct table *t, const char *name, const struct tls_option *o);
+/* The exact host names a rule pins (NULL when it can match any host). */
+struct ptr_vec *table_rule_hosts(struct arena *a, const struct rule_node *rule);
 
 /* SNI lookup: SSL_CTX * for <name> (lowercase) or NULL. */
 void *table_lookup_sni(const struct table *t, const char *name, size_t len);

@@ -11,6 +11,7 @@
  */
 #include "tls.h"
 
+#include "tls_options.h"
 #include "transport.h"
 
 #include <ctype.h>
@@ -49,8 +50,16 @@ static int on_sni(SSL *ssl, int *ad, void *arg)
     (void)ad;
     (void)arg;
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    if (name == NULL || worker_self == NULL)
+    if (worker_self == NULL)
         return SSL_TLSEXT_ERR_OK;
+    if (name == NULL) { /* no SNI: the store's default certificate, if one is configured */
+        struct table *t = publish_worker_table(worker_self->id);
+        if (t != NULL && t->default_cert != NULL) {
+            SSL_set_SSL_CTX(ssl, t->default_cert);
+            tls_options_after_sni(ssl, t, "", 0);
+        }
+        return SSL_TLSEXT_ERR_OK;
+    }
     char lower[256];
     size_t len = strlen(name);
     if (len >= sizeof(lower))
@@ -61,8 +70,12 @@ static int on_sni(SSL *ssl, int *ad, void *arg)
         len--;
     struct table *t = publish_worker_table(worker_self->id);
     SSL_CTX *ctx = t ? table_lookup_sni(t, lower, len) : NULL;
-    if (ctx != NULL)
+    if (ctx == NULL && t != NULL)
+        ctx = t->default_cert; /* tls.stores.default.defaultCertificate */
+    if (ctx != NULL) {
         SSL_set_SSL_CTX(ssl, ctx);
+        tls_options_after_sni(ssl, t, lower, len);
+    }
     return SSL_TLSEXT_ERR_OK;
 }
 
@@ -98,6 +111,7 @@ static SSL_CTX *new_server_ctx(void)
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"gantry", 6);
     h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols);
+    tls_options_install_alpn(ctx); /* a connection's TLS option may narrow ALPN */
     return ctx;
 }
 
@@ -144,6 +158,7 @@ int tls_init(bool insecure_skip_verify, struct diag *d)
     if (make_self_signed(default_ctx, d) != 0)
         return -1;
     SSL_CTX_set_tlsext_servername_callback(default_ctx, on_sni);
+    tls_options_install(default_ctx);
 
     client_ctx = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_min_proto_version(client_ctx, TLS1_2_VERSION);
@@ -185,6 +200,13 @@ struct st_h2o_socket_ssl_t {
     SSL_CTX *ssl_ctx;
     SSL *ossl;
 };
+
+SSL *tls_socket_ssl(struct st_h2o_socket_t *sock)
+{
+    if (sock == NULL || sock->ssl == NULL || sock->ssl->ssl_ctx != default_ctx)
+        return NULL;
+    return sock->ssl->ossl;
+}
 
 SSL_CTX *tls_socket_ctx(struct st_h2o_socket_t *sock)
 {

@@ -29,6 +29,8 @@ struct st_h2o_socket_t;
  * <sock>, or when it cannot be told. Worker threads; a pointer compare and
  * two loads, no locks. */
 SSL_CTX *tls_socket_ctx(struct st_h2o_socket_t *sock);
+/* The SSL object of a TLS client connection, or NULL (see tls_socket_ctx). */
+SSL *tls_socket_ssl(struct st_h2o_socket_t *sock);
 
 /* Watcher thread. Mark-and-sweep around one table build: begin, load the
  * certificates the build uses, sweep the unused ones. */

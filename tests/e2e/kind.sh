@@ -2,7 +2,10 @@
 # End-to-end on a real Kubernetes: creates a kind cluster, builds the gantry
 # image and loads it, installs the Helm chart, deploys an echo backend and
 # Ingresses, and checks routing, scaling, TLS from a Secret and a rolling
-# restart of gantry under load without failed requests.
+# restart of gantry under load without failed requests; leader election
+# (one pod holds the Lease, another takes over when it is deleted) and the
+# Ingress status it writes. tests/e2e/run.sh runs it, or the emulator mode
+# (emulator_e2e.py) where kind or helm is missing.
 #
 # Needs kind, helm, kubectl, docker (a daemon that can pull kindest/node and
 # the echo image) and wrk. Where any is missing it prints
@@ -79,6 +82,23 @@ done
 [ "$code" = 200 ] || fail "echo.e2e.test answered $code"
 pods=$(for i in $(seq 40); do curl -s -H 'Host: echo.e2e.test' http://127.0.0.1:18080/ | awk '/^Hostname:/ {print $2}'; done | sort -u | wc -l)
 [ "$pods" -ge 2 ] || fail "requests reached $pods echo pods, expected 2"
+
+echo "== leader election and Ingress status"
+lease() { kubectl -n gantry get lease gantry-leader -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true; }
+holder=
+for i in $(seq 60); do holder=$(lease); [ -n "$holder" ] && break; sleep 1; done
+case "$holder" in gantry-*_*) ;; *) fail "no gantry pod holds the Lease gantry/gantry-leader (holder: '$holder')" ;; esac
+ip=
+for i in $(seq 60); do
+  ip=$(kubectl get ingress echo -o jsonpath='{.status.loadBalancer.ingress[*].ip}') || true
+  [ -n "$ip" ] && break; sleep 1
+done
+[ -n "$ip" ] || fail "the leader did not write status.loadBalancer of Ingress echo"
+# the holder's identity is <pod>_<pid>: deleting that pod hands the Lease over
+kubectl -n gantry delete pod "${holder%_*}" --wait=false
+for i in $(seq 60); do h2=$(lease); [ -n "$h2" ] && [ "${h2%_*}" != "${holder%_*}" ] && break; sleep 1; done
+[ -n "$h2" ] && [ "${h2%_*}" != "${holder%_*}" ] || fail "the Lease stayed with the deleted pod ${holder%_*}"
+kubectl -n gantry rollout status deployment/gantry --timeout=180s
 
 echo "== scaling"
 kubectl scale deployment echo --replicas=4

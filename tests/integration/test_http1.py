@@ -90,3 +90,26 @@ def test_keepalive_survives_configuration_change(tmp_path, procs):
     assert get(g.port, "/", "extra.test")[0] == 200
     after = whoami_json(g.port, "/", "app.test")["remote_addr"]
     assert before == after
+
+
+def test_head_answered_with_a_body_does_not_break_the_next_requests(tmp_path, procs):
+    """An upstream that wrongly sends a body after its answer to HEAD: the
+    stray bytes are dropped with its connection (never forwarded, never
+    read as the next response), and gantry keeps serving (it once freed
+    the socket buffer under the event loop here)."""
+    import http.client
+    from attack import RecordingUpstream
+    from conftest import get, service_yaml, wait_for
+    up = RecordingUpstream(body=b"hello world")  # it answers HEAD with the body too
+    g = procs.gantry(tmp_path, "http:\n  routers:\n    r: {rule: \"Host(`h.test`)\", service: app}\n  services:\n"
+                     + service_yaml("app", [up.url]), workers=1)
+    wait_for(lambda: get(g.port, "/", "h.test")[0] == 200, what="route live")
+    for _ in range(3):
+        c = http.client.HTTPConnection("127.0.0.1", g.port, timeout=10)
+        c.request("HEAD", "/", headers={"Host": "h.test"})
+        r = c.getresponse()
+        assert r.status == 200 and r.read() == b""
+        c.close()
+        for _ in range(3):
+            assert get(g.port, "/", "h.test")[2] == b"hello world"
+    assert g.alive()

@@ -56,6 +56,7 @@ def start(tmp_path, procs):
     certs = [make_cert(d, "a.test"), make_cert(d, "c.test", ["c1.test", "c2.test"]),
              make_cert(d, "wild.test", ["*.wild.test"]), make_rsa_cert(d, "rsa.test")]
     g = procs.gantry(tmp_path, config(up, certs))
+    g.up, g.certs = up, certs  # for tests that rewrite the configuration
     # the file provider compiles after start: wait until a.test has its own certificate
     wait_for(lambda: "a.test" in s_client(g.port, ["-servername", "a.test"]), timeout=10, what="a.test's certificate")
     return g, d + "/ca.crt"
@@ -230,3 +231,29 @@ def test_http2_coalescing_on_one_certificate_and_421_for_another(tmp_path, procs
     assert [c.get(h) for h in ("a.test", "c1.test", "nocert.test")] == [421, 421, 200]
     c.close()
 
+
+
+def test_http2_exact_certificate_beats_wildcard_and_replaced_certificate(tmp_path, procs):
+    g, ca = start(tmp_path, procs)
+    d = str(tmp_path)
+    old_a = H2TLS(g.port, ca, "a.test")
+    old_c = H2TLS(g.port, ca, "c1.test")
+    assert old_a.get("a.test") == 200 and old_c.get("c2.test") == 200
+    # a.test's certificate replaced, and x.wild.test given an exact one of its own
+    a2 = make_cert(d, "a2.test", ["a.test"])
+    g.write(config(g.up, [a2] + g.certs[1:] + [make_cert(d, "x.wild.test")]))  # the other files unchanged
+    wait_for(lambda: "CN = a2.test" in s_client(g.port, ["-servername", "a.test"]), timeout=10, what="a.test's new certificate")
+    # the connection made with the old certificate: 421 for a.test; a new one is served
+    assert old_a.get("a.test") == 421
+    new_a = H2TLS(g.port, ca, "a.test")
+    assert new_a.get("a.test") == 200
+    new_a.close()
+    # unchanged certificates are the same ones: connections made before the change keep coalescing
+    assert old_c.get("c2.test") == 200 and old_c.get("c1.test") == 200
+    # the exact certificate is x.wild.test's, even on a connection whose wildcard covers it
+    w = H2TLS(g.port, ca, "y.wild.test")
+    assert [w.get(h) for h in ("y.wild.test", "z.wild.test", "x.wild.test")] == [200, 200, 421]
+    x = H2TLS(g.port, ca, "x.wild.test")
+    assert x.get("x.wild.test") == 200
+    for c in (old_a, old_c, w, x):
+        c.close()

@@ -18,6 +18,8 @@ static const char *const cases[] = {"host_network",   "defaults",          "comp
                                     /* one per line from here: merges stay clean */
                                     "auth_middlewares",
                                     "middleware_headers",
+                                    "path_middlewares",
+                                    "mw_limits",
 };
 
 static char *slurp(const char *path, size_t *len)

@@ -758,3 +758,31 @@ def test_error_pages_alias_and_upstream_headers(tmp_path, procs, emu):
     # whoami's /status/404 answers 404: replaced by the default backend's page, status kept
     status, _, body = get(g.port, "/status/404", "site.example.com")
     assert status == 404 and b"Name: error-pages" in body and b"GET / HTTP" in body, body[:300]
+
+
+def test_rate_and_connection_limits(tmp_path, procs, emu):
+    a = procs.whoami(name="a")
+    apply(emu, NGINX_CLASS)
+    backends(emu, "api", [a])
+    apply(emu, """\
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: api
+          namespace: default
+          annotations:
+            nginx.ingress.kubernetes.io/limit-rpm: "2"
+            nginx.ingress.kubernetes.io/limit-burst-multiplier: "1"
+            nginx.ingress.kubernetes.io/limit-connections: "5"
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: limited.example.com
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}]}
+        """)
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: get(g.port, "/", "limited.example.com")[0] == 200, what="limited route")
+    # 2 a minute, burst 2 x 1: the third request within the minute is refused (429 here, 503 in ingress-nginx)
+    statuses = [get(g.port, "/", "limited.example.com")[0] for _ in range(3)]
+    assert statuses[-1] == 429, statuses
+    assert "ingress default/api" not in problems(g)  # both limits built (inFlightReq per client address)

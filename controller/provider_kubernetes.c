@@ -25,6 +25,7 @@
 #include "../common/log.h"
 #include "../proxy/status.h"
 #include "aggregator.h"
+#include "k8s_events.h"
 #include "k8s_lease.h"
 #include "k8s_status.h"
 #include "k8s_translate.h"
@@ -67,6 +68,7 @@ static struct {
     struct k8s_lease *lease;
     struct k8s_status *status;
     struct watcher_timer *status_timer;
+    struct k8s_events *events; /* kubernetesIngressNGINX: annotations not honoured */
 } kp;
 
 /* ---- connection ---- */
@@ -236,8 +238,11 @@ static void rebuild(void *data)
     objs.secrets = collect(K_SECRETS, &objs.n_secrets);
     struct arena pa;
     arena_init(&pa);
-    struct ptr_vec problems = {0};
+    struct ptr_vec problems = {0}, events = {0};
+    kp.opts.nginx_events = kp.events ? &events : NULL;
     struct model *m = k8s_translate(&objs, &kp.opts, &pa, &problems);
+    if (kp.events && (kp.lease == NULL || k8s_lease_is_leader(kp.lease))) /* one writer when several replicas */
+        k8s_events_emit(kp.events, (struct k8s_nginx_event *const *)events.items, events.len);
     problem_log_update(&kp.problems, "kubernetes", &problems, m);
     arena_free(&pa);
     if (k8s_lease_is_leader(kp.lease)) { /* the Ingresses we serve say where */
@@ -340,7 +345,9 @@ int provider_kubernetes_start(const struct kube_provider_config *cfg, struct dia
         return -1;
     kp.ingress_class = mem_strdup(cfg->ingress_class && *cfg->ingress_class ? cfg->ingress_class : "gantry");
     kp.opts = (struct k8s_translate_options){.ingress_class = kp.ingress_class,
-                                              .allow_external_name = cfg->allow_external_name_services};
+                                              .allow_external_name = cfg->allow_external_name_services,
+                                              .nginx = cfg->nginx,
+                                              .nginx_only = cfg->nginx_only};
     size_t n_ns = cfg->n_namespaces ? cfg->n_namespaces : 1;
     size_t cap = 1 + (K_KINDS - 1) * n_ns;
     kp.watches = mem_calloc(cap, sizeof(*kp.watches));
@@ -365,9 +372,12 @@ int provider_kubernetes_start(const struct kube_provider_config *cfg, struct dia
         add_watch(K_INGRESSES, ns, sel ? sel : "");
         add_watch(K_SERVICES, ns, "");
         add_watch(K_SLICES, ns, "");
-        add_watch(K_SECRETS, ns, "fieldSelector=type%3Dkubernetes.io%2Ftls");
+        /* ingress-nginx's auth-secret is an Opaque Secret: all of them then */
+        add_watch(K_SECRETS, ns, cfg->nginx ? "" : "fieldSelector=type%3Dkubernetes.io%2Ftls");
     }
     free(sel);
+    if (cfg->nginx)
+        kp.events = k8s_events_new(&kp.conn);
     start_status(cfg);
     return 0;
 }
@@ -383,6 +393,7 @@ void provider_kubernetes_stop(void)
         return;
     k8s_lease_stop(kp.lease); /* releases the lease: a successor takes over at once */
     k8s_status_free(kp.status);
+    k8s_events_free(kp.events);
     if (kp.status_timer)
         watcher_timer_free(kp.status_timer);
     free(kp.status_ip);

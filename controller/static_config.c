@@ -518,6 +518,68 @@ static int prov_kube(struct sctx *s, void *obj, const struct tree_node *v)
     return enable_and_walk(s, &s->c->kube.enabled, v, kube_keys);
 }
 
+/* ---- providers.kubernetesIngressNGINX (ingress-nginx compatibility) ---- */
+
+STRING_KEY(nginx_endpoint, struct static_config, kube_nginx.endpoint)
+STRING_KEY(nginx_token, struct static_config, kube_nginx.token)
+STRING_KEY(nginx_ca, struct static_config, kube_nginx.cert_auth_file_path)
+STRING_KEY(nginx_watch_ns, struct static_config, kube_nginx.watch_namespace)
+STRING_KEY(nginx_class, struct static_config, kube_nginx.ingress_class)
+STRING_KEY(nginx_controller, struct static_config, kube_nginx.controller_class)
+STRING_KEY(nginx_publish_service, struct static_config, kube_nginx.publish_service)
+STRING_KEY(nginx_publish_address, struct static_config, kube_nginx.publish_status_address)
+BOOL_KEY(nginx_without_class, struct static_config, kube_nginx.watch_without_class)
+BOOL_KEY(nginx_by_name, struct static_config, kube_nginx.class_by_name)
+BOOL_KEY(nginx_unsafe, struct static_config, kube_nginx.allow_unsafe_annotations)
+BOOL_KEY(nginx_no_external_name, struct static_config, kube_nginx.disable_external_name)
+
+/* Snippets are never executed: accepting "true" would promise what gantry
+ * does not do. */
+static int nginx_snippets(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    bool on = false;
+    if (to_bool(s, v, &on) != 0)
+        return -1;
+    if (on)
+        return diag_set(s->d, "%s: gantry never executes nginx snippets; Ingresses with snippets are not served", s->path);
+    return 0;
+}
+
+/* Options that restrict access: ignoring them (as an unknown key would be)
+ * would open every route, so they stop the start until implemented. */
+static int nginx_refused(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    (void)v;
+    return diag_set(s->d, "%s: not supported by gantry yet; refusing to start rather than serve without it", s->path);
+}
+
+static const struct skey kube_nginx_keys[] = {{"endpoint", nginx_endpoint},
+                                              {"token", nginx_token},
+                                              {"certAuthFilePath", nginx_ca},
+                                              {"watchNamespace", nginx_watch_ns},
+                                              {"ingressClass", nginx_class},
+                                              {"controllerClass", nginx_controller},
+                                              {"watchIngressWithoutClass", nginx_without_class},
+                                              {"ingressClassByName", nginx_by_name},
+                                              {"publishService", nginx_publish_service},
+                                              {"publishStatusAddress", nginx_publish_address},
+                                              {"allowSnippetAnnotations", nginx_snippets},
+                                              {"allowUnsafeAnnotations", nginx_unsafe},
+                                              {"disableSvcExternalName", nginx_no_external_name},
+                                              {"globalAuthURL", nginx_refused},
+                                              {"watchNamespaceSelector", nginx_refused},
+                                              {"throttleDuration", NULL},
+                                              {"defaultBackendService", NULL},
+                                              {NULL, NULL}};
+
+static int prov_kube_nginx(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    return enable_and_walk(s, &s->c->kube_nginx.enabled, v, kube_nginx_keys);
+}
+
 static int prov_throttle(struct sctx *s, void *obj, const struct tree_node *v)
 {
     return to_duration(s, v, &((struct static_config *)obj)->throttle_ms);
@@ -526,6 +588,7 @@ static int prov_throttle(struct sctx *s, void *obj, const struct tree_node *v)
 static const struct skey provider_keys[] = {{"file", prov_file},
                                             {"docker", prov_docker},
                                             {"kubernetesIngress", prov_kube},
+                                            {"kubernetesIngressNGINX", prov_kube_nginx},
                                             {"providersThrottleDuration", prov_throttle},
                                             {"kubernetesCRD", NULL},
                                             {"kubernetesGateway", NULL},

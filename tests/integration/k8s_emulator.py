@@ -38,6 +38,7 @@ KINDS = {
     "secrets": ("", "v1", "Secret", True),
     "leases": ("coordination.k8s.io", "v1", "Lease", True),
     "namespaces": ("", "v1", "Namespace", False),
+    "events": ("", "v1", "Event", True),  # written by gantry (ingress-nginx annotations it does not honour)
 }
 KIND_TO_PLURAL = {v[2]: k for k, v in KINDS.items()}
 

@@ -10,7 +10,7 @@
 set -euo pipefail
 build=${1:?build dir}; secs=${2:?seconds}; work=${3:-}
 root="$(cd "$(dirname "$0")/.." && pwd)"
-targets=$(cd "$build" && ls fuzz_* 2>/dev/null | sort)
+targets=$(cd "$build" && ls fuzz_* 2>/dev/null | sort || true) # none: the message below, not a silent set -e exit
 [ -n "$targets" ] || { echo "fuzz: no fuzz_* targets in $build" >&2; exit 1; }
 own_work=0
 if [ -z "$work" ]; then work=$(mktemp -d "${TMPDIR:-/tmp}/gantry-fuzz.XXXXXX"); own_work=1; fi

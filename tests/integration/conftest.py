@@ -2,6 +2,7 @@
 upstream servers (whoami, nginx, websockets) and real clients, all on
 loopback. Helpers poll until a deadline; nothing sleeps and hopes.
 """
+import atexit
 import json
 import os
 import re
@@ -39,7 +40,17 @@ def run_dir():
     global _run_dir
     if _run_dir is None:
         _run_dir = tempfile.mkdtemp(prefix="gantry-test.")
+        atexit.register(_remove_if_empty)
     return _run_dir
+
+
+def _remove_if_empty():
+    """Outside pytest (bench/ using dockerenv), nothing removes the run
+    directory: it goes at exit once its users have emptied it."""
+    try:
+        os.rmdir(_run_dir)
+    except OSError:
+        pass
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's tmpdir plugin reads --basetemp

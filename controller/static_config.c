@@ -384,6 +384,7 @@ static int entrypoints_key(struct sctx *s, void *obj, const struct tree_node *v)
     struct static_config *c = s->c;
     c->entrypoints = arena_alloc(&c->arena, (v->n ? v->n : 1) * sizeof(*c->entrypoints));
     c->n_entrypoints = 0;
+    size_t n_udp = 0;
     const char *saved = s->path;
     for (size_t i = 0; i < v->n; i++) {
         struct entrypoint_config *ep = &c->entrypoints[c->n_entrypoints];
@@ -395,9 +396,22 @@ static int entrypoints_key(struct sctx *s, void *obj, const struct tree_node *v)
         if (ep->address == NULL)
             return diag_set(s->d, "%s: entry point '%s' has no address", tree_where(v->items[i], where, sizeof(where)),
                             ep->name);
+        /* Traefik's "[host]:port/udp": Gantry has no UDP routing. That entry
+         * point alone is refused, by name, and the others start: failing the
+         * whole start-up would take the HTTP entry points down with it */
+        size_t alen = strlen(ep->address);
+        if (alen >= 4 && strcasecmp(ep->address + alen - 4, "/udp") == 0) {
+            log_error("entry point %s: address '%s' is UDP, which Gantry does not route: entry point not started",
+                      ep->name, ep->address);
+            n_udp++;
+            continue; /* its slot is reused by the next entry point */
+        }
         c->n_entrypoints++;
     }
     s->path = saved;
+    /* with none left, Traefik's default :80 would start in their place: refuse instead */
+    if (n_udp > 0 && c->n_entrypoints == 0)
+        return diag_set(s->d, "no entry point to start: every one configured is UDP, which Gantry does not route");
     return 0;
 }
 

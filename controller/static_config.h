@@ -47,6 +47,15 @@ struct static_config {
         uint64_t lease_duration_ms;
     } kube;
 
+    struct { /* providers.kubernetesCRD */
+        bool enabled;
+        const char *endpoint, *token, *cert_auth_file_path, *label_selector, *ingress_class;
+        const char **namespaces;
+        size_t n_namespaces;
+        bool allow_cross_namespace, allow_external_name_services, allow_empty_services;
+        uint64_t throttle_ms;
+    } kube_crd;
+
     uint64_t throttle_ms; /* coalescing window for bursts of changes */
 
     const char *admin_address;

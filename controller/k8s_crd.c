@@ -301,11 +301,14 @@ static void lb_options(struct cx *c, const cJSON *ref, const char *ns, struct tr
         put_str(c, lb, "serversTransport", strchr(st, '@') ? st : make_id(c, ns, st));
 }
 
-/* The model service for a reference to a Kubernetes Service (routes[].services,
- * weighted/mirroring children, errors.service): "<ns>-<svc>-<port>",
- * defined once. NULL with a problem when the Service, its port or (without
- * allowEmptyServices) its endpoints are missing. */
-static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, const char *what, const char *where)
+/* The model service for a reference to a Kubernetes Service: <id>, or
+ * "<ns>-<svc>-<port>" when NULL (weighted/mirroring children,
+ * errors.service), defined once. A route's only service is named after the
+ * route, as Traefik does, so that its options (sticky, scheme, transport)
+ * belong to that route alone. NULL with a problem when the Service, its
+ * port or (without allowEmptyServices) its endpoints are missing. */
+static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, const char *id, const char *what,
+                                const char *where)
 {
     const char *name = str(ref, "name");
     const cJSON *port = get(ref, "port");
@@ -318,7 +321,8 @@ static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, 
         problem(c, "%s: service reference without name or port", what);
         return NULL;
     }
-    const char *id = make_id(c, ns, arena_printf(c->pa, "%s-%s", name, portbuf));
+    if (id == NULL)
+        id = make_id(c, ns, arena_printf(c->pa, "%s-%s", name, portbuf));
     if (tree_map_get(c->services, id))
         return id;
     const cJSON *svc = find(c, K8S_CRD_SERVICES, ns, name);
@@ -373,9 +377,10 @@ static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, 
     return id;
 }
 
-/* Any service reference: kind Service (default) or TraefikService ("<ns>-<name>",
- * or "name@provider" as it is). */
-static const char *service_ref(struct cx *c, const char *ns, const cJSON *ref, const char *what, const char *where)
+/* Any service reference: kind Service (default; named <id> when given) or
+ * TraefikService ("<ns>-<name>", or "name@provider" as it is). */
+static const char *service_ref(struct cx *c, const char *ns, const cJSON *ref, const char *id, const char *what,
+                               const char *where)
 {
     const char *kind = str(ref, "kind"), *name = str(ref, "name");
     if (name == NULL) {
@@ -399,7 +404,7 @@ static const char *service_ref(struct cx *c, const char *ns, const cJSON *ref, c
         return NULL;
     }
     const char *rns = ref_ns(c, ref, ns, what);
-    return rns ? kube_service(c, rns, ref, what, where) : NULL;
+    return rns ? kube_service(c, rns, ref, id, what, where) : NULL;
 }
 
 /* A weighted service <id> over the references <refs>; false when one fails. */
@@ -408,7 +413,7 @@ static bool weighted(struct cx *c, const char *id, const char *ns, const cJSON *
 {
     struct tree_node *list = node(c, TREE_SEQ, where);
     for (const cJSON *r = refs ? refs->child : NULL; r; r = r->next) {
-        const char *child = service_ref(c, ns, r, what, where);
+        const char *child = service_ref(c, ns, r, NULL, what, where);
         if (child == NULL)
             return false;
         struct tree_node *e = node(c, TREE_MAP, where);
@@ -441,13 +446,13 @@ static void traefik_service(struct cx *c, const cJSON *ts)
         problem(c, "%s: neither weighted nor mirroring", what);
         return;
     }
-    const char *main = service_ref(c, ns, mi, what, where);
+    const char *main = service_ref(c, ns, mi, NULL, what, where);
     if (main == NULL)
         return;
     struct tree_node *mn = node(c, TREE_MAP, where), *mirrors = node(c, TREE_SEQ, where);
     put_str(c, mn, "service", main);
     for (const cJSON *r = get(mi, "mirrors") ? get(mi, "mirrors")->child : NULL; r; r = r->next) {
-        const char *child = service_ref(c, ns, r, what, where);
+        const char *child = service_ref(c, ns, r, NULL, what, where);
         if (child == NULL)
             return;
         struct tree_node *e = node(c, TREE_MAP, where);
@@ -521,7 +526,7 @@ static bool middleware_fixups(struct cx *c, const char *ns, const char *type, co
     if ((basic || strcasecmp(type, "digestAuth") == 0) && str(spec_body, "secret"))
         return auth_users(c, ns, body, str(spec_body, "secret"), basic, what);
     if (strcasecmp(type, "errors") == 0 && cJSON_IsObject(get(spec_body, "service"))) {
-        const char *svc = service_ref(c, ns, get(spec_body, "service"), what, body->file);
+        const char *svc = service_ref(c, ns, get(spec_body, "service"), NULL, what, body->file);
         if (svc == NULL)
             return false;
         put_str(c, body, "service", svc);
@@ -761,7 +766,7 @@ static struct tree_node *route_middlewares(struct cx *c, const char *ns, const c
         if (rns == NULL)
             return NULL;
         if (find(c, K8S_CRD_MIDDLEWARES, rns, name) == NULL) {
-            problem(c, "%s: middleware %s/%s does not exist (router not served)", what, rns, name);
+            problem(c, "%s: middleware %s/%s does not exist", what, rns, name);
             return NULL;
         }
         tree_seq_add(c->pa, list, scalar(c, make_id(c, rns, name), where));
@@ -777,8 +782,7 @@ static bool route_tls(struct cx *c, const char *ns, const cJSON *tls, struct tre
     struct tree_node *t = node(c, TREE_MAP, where);
     if (str(tls, "certResolver"))
         put_str(c, t, "certResolver", str(tls, "certResolver"));
-    if (get(tls, "domains"))
-        put(c, t, "domains", from_json(c, get(tls, "domains"), where));
+    /* domains only steer ACME, which gantry does not do: not passed on */
     const cJSON *opt = get(tls, "options");
     const char *oname = str(opt, "name");
     if (oname && strchr(oname, '@')) {
@@ -789,7 +793,7 @@ static bool route_tls(struct cx *c, const char *ns, const cJSON *tls, struct tre
             return false;
         const char *id = strcmp(oname, "default") == 0 ? "default" : make_id(c, rns, oname);
         if (strcmp(id, "default") != 0 && find(c, K8S_CRD_TLSOPTIONS, rns, oname) == NULL) {
-            problem(c, "%s: TLSOption %s/%s does not exist (router not served)", what, rns, oname);
+            problem(c, "%s: TLSOption %s/%s does not exist", what, rns, oname);
             return false;
         }
         put_str(c, t, "options", id);
@@ -813,11 +817,11 @@ static void ingress_route(struct cx *c, const cJSON *ir)
         const char *where = arena_printf(c->pa, "ingressroute %s/%s", ns, name);
         const char *match = str(rt, "match"), *kind = str(rt, "kind");
         if (match == NULL) {
-            problem(c, "%s: no match (router not served)", what);
+            problem(c, "%s: no match", what);
             continue;
         }
         if (kind && strcmp(kind, "Rule") != 0) {
-            problem(c, "%s: kind '%s' is not Rule (router not served)", what, kind);
+            problem(c, "%s: kind '%s' is not Rule", what, kind);
             continue;
         }
         const char *key = router_key(c, ns, name, match);
@@ -832,20 +836,20 @@ static void ingress_route(struct cx *c, const cJSON *ir)
             continue;
         if (mws->n)
             put(c, r, "middlewares", mws);
+        if (get(spec, "tls") && !route_tls(c, ns, get(spec, "tls"), r, what, where))
+            continue; /* before the services: a refused route leaves none behind */
         const cJSON *svcs = get(rt, "services");
         int n = cJSON_GetArraySize(svcs);
         const char *svc = NULL;
         if (n == 0)
-            problem(c, "%s: no services (router not served)", what);
+            problem(c, "%s: no services", what);
         else if (n == 1)
-            svc = service_ref(c, ns, svcs->child, what, where);
+            svc = service_ref(c, ns, svcs->child, key, what, where);
         else if (weighted(c, key, ns, svcs, NULL, what, where))
             svc = key;
         if (svc == NULL)
             continue;
         put_str(c, r, "service", svc);
-        if (get(spec, "tls") && !route_tls(c, ns, get(spec, "tls"), r, what, where))
-            continue;
         put(c, c->routers, key, r);
     }
 }

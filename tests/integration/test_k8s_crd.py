@@ -291,3 +291,67 @@ def test_tls_secret_and_tlsstore_default_certificate(tmp_path, procs, emu):
              "https://secure.test:%d/" % tls_port])
     assert b"Name: a" in r.stdout
     assert problems(g) == ""
+
+
+def tls_secret(emu, name, crt, key):
+    emu.apply({"kind": "Secret", "metadata": {"name": name, "namespace": "default"}, "type": "kubernetes.io/tls",
+               "data": {"tls.crt": base64.b64encode(open(crt, "rb").read()).decode(),
+                        "tls.key": base64.b64encode(open(key, "rb").read()).decode()}})
+
+
+def test_tlsoptions_versions_and_client_auth_from_a_secret(tmp_path, procs, emu):
+    from test_tls_options import curl, s_client
+    from tls_certs import make_client_cert
+    a = procs.whoami(name="a")
+    d = str(tmp_path)
+    ca = d + "/ca.crt"
+    backend(emu, "app", a)
+    for host in ("v13.test", "mtls.test"):
+        crt, key = make_cert(d, host)
+        tls_secret(emu, host, crt, key)
+    ccrt, ckey = make_client_cert(d, "client")
+    emu.apply({"kind": "Secret", "metadata": {"name": "client-ca", "namespace": "default"},
+               "data": {"tls.ca": base64.b64encode(open(ca, "rb").read()).decode()}})
+    emu.apply({"kind": "TLSOption", "metadata": {"name": "tls13", "namespace": "default"},
+               "spec": {"minVersion": "VersionTLS13"}})
+    emu.apply({"kind": "TLSOption", "metadata": {"name": "mtls", "namespace": "default"},
+               "spec": {"clientAuth": {"secretNames": ["client-ca"], "clientAuthType": "RequireAndVerifyClientCert"}}})
+    emu.apply(ingressroute("v13", [route("Host(`v13.test`)", "app")], entrypoints=["websecure"],
+                           tls={"secretName": "v13.test", "options": {"name": "tls13"}}))
+    emu.apply(ingressroute("mtls", [route("Host(`mtls.test`)", "app")], entrypoints=["websecure"],
+                           tls={"secretName": "mtls.test", "options": {"name": "mtls", "namespace": "default"}}))
+    g = gantry(procs, tmp_path, emu, entrypoints=("web", "websecure"))
+    port = g.ports["websecure"]
+    wait_for(lambda: curl(port, "v13.test", ca).startswith("200"), what="TLS 1.3 router live")
+    assert s_client(port, "v13.test", "-tls1_3")[0] == 0
+    assert s_client(port, "v13.test", "-tls1_2")[0] != 0
+    wait_for(lambda: curl(port, "mtls.test", ca, "--cert", ccrt, "--key", ckey).startswith("200"),
+             what="client certificate accepted")
+    assert not curl(port, "mtls.test", ca).startswith("200")
+    assert problems(g) == ""
+
+
+def test_traefikservice_mirroring_and_errors_middleware_service(tmp_path, procs, emu):
+    a, b = procs.whoami(name="a"), procs.whoami(name="b")
+    backend(emu, "main", a)
+    backend(emu, "shadow", b)
+    emu.apply({"kind": "TraefikService", "metadata": {"name": "mirrored", "namespace": "default"},
+               "spec": {"mirroring": {"name": "main", "port": 80,
+                                      "mirrors": [{"name": "shadow", "port": "web", "percent": 100}]}}})
+    emu.apply({"kind": "Middleware", "metadata": {"name": "oops", "namespace": "default"},
+               "spec": {"errors": {"status": ["404"], "query": "/error-page",
+                                   "service": {"name": "shadow", "port": 80}}}})
+    emu.apply(ingressroute("m", [{"match": "Host(`m.test`)", "kind": "Rule",
+                                  "services": [{"name": "mirrored", "kind": "TraefikService"}]},
+                                 {"match": "Host(`e.test`)", "kind": "Rule",
+                                  "middlewares": [{"name": "oops"}],
+                                  "services": [{"name": "main", "port": 80}]}]))
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: name_of(g.port, "/", "m.test") == "a", what="mirrored service answers from main")
+    assert problems(g) == ""
+    # errors: the main service's 404 is replaced by the error service's page
+    def error_page():
+        status, _, body = get(g.port, "/status/404", "e.test")
+        return status == 404 and b"Name: b" in body and b"/error-page" in body
+    wait_for(error_page, what="the error page from the errors middleware's service")
+    assert name_of(g.port, "/", "e.test") == "a"

@@ -40,6 +40,7 @@ struct cx {
     struct ptr_vec *problems;
     struct index ix[K8S_CRD_KINDS];
     struct tree_node *root, *routers, *services, *middlewares, *transports, *tls_options;
+    struct tree_node *tcp_routers, *tcp_services;
     struct ptr_vec certs_added; /* "ns/secret" already in m->certs */
 };
 
@@ -226,13 +227,18 @@ static const char *ref_ns(struct cx *c, const cJSON *ref, const char *ns, const 
 
 /* ---- services ---- */
 
+/* A server {url: scheme://addr:port}, or {address: addr:port} for TCP
+ * (<scheme> NULL). */
 static void add_url(struct cx *c, struct tree_node *servers, const char *scheme, const char *addr, int port,
                     const char *where)
 {
     bool v6 = strchr(addr, ':') != NULL;
     struct tree_node *s = node(c, TREE_MAP, where);
-    put(c, s, "url",
-        scalar(c, arena_printf(c->pa, "%s://%s%s%s:%d", scheme, v6 ? "[" : "", addr, v6 ? "]" : "", port), where));
+    const char *hostport = arena_printf(c->pa, "%s%s%s:%d", v6 ? "[" : "", addr, v6 ? "]" : "", port);
+    if (scheme)
+        put(c, s, "url", scalar(c, arena_printf(c->pa, "%s://%s", scheme, hostport), where));
+    else
+        put(c, s, "address", scalar(c, hostport, where));
     tree_seq_add(c->pa, servers, s);
 }
 
@@ -306,10 +312,12 @@ static void lb_options(struct cx *c, const cJSON *ref, const char *ns, struct tr
  * errors.service), defined once. A route's only service is named after the
  * route, as Traefik does, so that its options (sticky, scheme, transport)
  * belong to that route alone. NULL with a problem when the Service, its
- * port or (without allowEmptyServices) its endpoints are missing. */
-static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, const char *id, const char *what,
-                                const char *where)
+ * port or (without allowEmptyServices) its endpoints are missing. With
+ * <tcp>, a TCP service of addresses (IngressRouteTCP). */
+static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, const char *id, bool tcp,
+                                const char *what, const char *where)
 {
+    struct tree_node *into = tcp ? c->tcp_services : c->services;
     const char *name = str(ref, "name");
     const cJSON *port = get(ref, "port");
     char portbuf[32] = "";
@@ -323,7 +331,7 @@ static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, 
     }
     if (id == NULL)
         id = make_id(c, ns, arena_printf(c->pa, "%s-%s", name, portbuf));
-    if (tree_map_get(c->services, id))
+    if (tree_map_get(into, id))
         return id;
     const cJSON *svc = find(c, K8S_CRD_SERVICES, ns, name);
     if (svc == NULL) {
@@ -350,6 +358,8 @@ static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, 
     const char *scheme = str(ref, "scheme");
     if (scheme == NULL)
         scheme = port_no == 443 || (sp_name && strncmp(sp_name, "https", 5) == 0) ? "https" : "http";
+    if (tcp)
+        scheme = NULL;
     struct tree_node *svc_node = node(c, TREE_MAP, where), *lb = node(c, TREE_MAP, where);
     struct tree_node *servers = node(c, TREE_SEQ, where);
     if (external) {
@@ -371,9 +381,10 @@ static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, 
         return NULL;
     }
     put(c, lb, "servers", servers);
-    lb_options(c, ref, ns, lb, where);
+    if (!tcp)
+        lb_options(c, ref, ns, lb, where);
     put(c, svc_node, "loadBalancer", lb);
-    put(c, c->services, id, svc_node);
+    put(c, into, id, svc_node);
     return id;
 }
 
@@ -404,7 +415,7 @@ static const char *service_ref(struct cx *c, const char *ns, const cJSON *ref, c
         return NULL;
     }
     const char *rns = ref_ns(c, ref, ns, what);
-    return rns ? kube_service(c, rns, ref, id, what, where) : NULL;
+    return rns ? kube_service(c, rns, ref, id, false, what, where) : NULL;
 }
 
 /* A weighted service <id> over the references <refs>; false when one fails. */
@@ -783,6 +794,8 @@ static bool route_tls(struct cx *c, const char *ns, const cJSON *tls, struct tre
     if (str(tls, "certResolver"))
         put_str(c, t, "certResolver", str(tls, "certResolver"));
     /* domains only steer ACME, which gantry does not do: not passed on */
+    if (cJSON_IsTrue(get(tls, "passthrough"))) /* IngressRouteTCP */
+        put_str(c, t, "passthrough", "true");
     const cJSON *opt = get(tls, "options");
     const char *oname = str(opt, "name");
     if (oname && strchr(oname, '@')) {
@@ -854,6 +867,55 @@ static void ingress_route(struct cx *c, const cJSON *ir)
     }
 }
 
+/* ---- IngressRouteTCP ---- */
+
+/* One TCP router per route, named as the HTTP ones, with one TCP service
+ * named like it. gantry's TCP model has neither middlewares nor weighted
+ * services: a route with MiddlewareTCPs or several services is refused. */
+static void ingress_route_tcp(struct cx *c, const cJSON *ir)
+{
+    const char *ns = meta(ir, "namespace"), *name = meta(ir, "name");
+    const char *cls = str(get(get(ir, "metadata"), "annotations"), "kubernetes.io/ingress.class");
+    if (c->o->ingress_class && *c->o->ingress_class && (cls == NULL || strcmp(cls, c->o->ingress_class) != 0))
+        return;
+    const cJSON *spec = get(ir, "spec"), *routes = get(spec, "routes");
+    int idx = 0;
+    for (const cJSON *rt = routes ? routes->child : NULL; rt; rt = rt->next, idx++) {
+        const char *what = arena_printf(c->pa, "ingressroutetcp %s/%s route %d", ns, name, idx);
+        const char *where = arena_printf(c->pa, "ingressroutetcp %s/%s", ns, name);
+        const char *match = str(rt, "match");
+        const cJSON *svcs = get(rt, "services");
+        if (match == NULL) {
+            problem(c, "%s: no match", what);
+            continue;
+        }
+        if (cJSON_GetArraySize(get(rt, "middlewares")) > 0) {
+            problem(c, "%s: MiddlewareTCP is not supported by gantry", what);
+            continue;
+        }
+        if (cJSON_GetArraySize(svcs) != 1) {
+            problem(c, "%s: %s", what,
+                    cJSON_GetArraySize(svcs) ? "several services (weighted TCP) are not supported by gantry" : "no services");
+            continue;
+        }
+        const char *key = router_key(c, ns, name, match);
+        struct tree_node *r = node(c, TREE_MAP, where);
+        put_str(c, r, "rule", match);
+        if (get(rt, "priority"))
+            put(c, r, "priority", from_json(c, get(rt, "priority"), where));
+        if (get(spec, "entryPoints"))
+            put(c, r, "entryPoints", string_seq(c, get(spec, "entryPoints"), where));
+        if (get(spec, "tls") && !route_tls(c, ns, get(spec, "tls"), r, what, where))
+            continue;
+        const char *rns = ref_ns(c, svcs->child, ns, what);
+        const char *svc = rns ? kube_service(c, rns, svcs->child, key, true, what, where) : NULL;
+        if (svc == NULL)
+            continue;
+        put_str(c, r, "service", svc);
+        put(c, c->tcp_routers, key, r);
+    }
+}
+
 /* ---- entry point ---- */
 
 struct model *k8s_crd_translate(const struct k8s_crd_objects *objs, const struct k8s_crd_options *o, struct arena *pa,
@@ -876,6 +938,12 @@ struct model *k8s_crd_translate(const struct k8s_crd_objects *objs, const struct
     put(&c, http, "middlewares", c.middlewares);
     put(&c, http, "serversTransports", c.transports);
     put(&c, tls, "options", c.tls_options);
+    struct tree_node *tcp = node(&c, TREE_MAP, "kubernetescrd");
+    c.tcp_routers = node(&c, TREE_MAP, "kubernetescrd");
+    c.tcp_services = node(&c, TREE_MAP, "kubernetescrd");
+    put(&c, c.root, "tcp", tcp);
+    put(&c, tcp, "routers", c.tcp_routers);
+    put(&c, tcp, "services", c.tcp_services);
     /* objects are listed sorted by namespace/name, so the output is deterministic */
     for (size_t i = 0; i < objs->n[K8S_CRD_TRANSPORTS]; i++)
         transport(&c, objs->items[K8S_CRD_TRANSPORTS][i]);
@@ -889,6 +957,8 @@ struct model *k8s_crd_translate(const struct k8s_crd_objects *objs, const struct
         middleware(&c, objs->items[K8S_CRD_MIDDLEWARES][i]);
     for (size_t i = 0; i < objs->n[K8S_CRD_INGRESSROUTES]; i++)
         ingress_route(&c, objs->items[K8S_CRD_INGRESSROUTES][i]);
+    for (size_t i = 0; i < objs->n[K8S_CRD_INGRESSROUTETCPS]; i++)
+        ingress_route_tcp(&c, objs->items[K8S_CRD_INGRESSROUTETCPS][i]);
     struct decode_report rep;
     decode_report_init(&rep);
     model_decode(c.m, c.root, &rep);

@@ -13,7 +13,10 @@
  *                   become inline CA PEM;
  *   TLSStore        "default" only: defaultCertificate.secretName;
  *   ServersTransport "<ns>-<name>"; rootCAsSecrets / certificatesSecrets inline PEM;
- *   TraefikService  "<ns>-<name>": weighted or mirroring.
+ *   TraefikService  "<ns>-<name>": weighted or mirroring;
+ *   IngressRouteTCP one TCP router and service per route, named as above
+ *                   (one Service per route, no MiddlewareTCP: gantry's TCP
+ *                   model has neither weighted services nor middlewares).
  *
  * The objects are turned into a configuration tree with the file
  * provider's keys and decoded by model_decode(), so both providers share
@@ -46,6 +49,7 @@ enum k8s_crd_kind {
     K8S_CRD_SERVICES,
     K8S_CRD_SLICES,
     K8S_CRD_SECRETS,
+    K8S_CRD_INGRESSROUTETCPS,
     K8S_CRD_KINDS
 };
 

@@ -355,3 +355,25 @@ def test_traefikservice_mirroring_and_errors_middleware_service(tmp_path, procs,
         return status == 404 and b"Name: b" in body and b"/error-page" in body
     wait_for(error_page, what="the error page from the errors middleware's service")
     assert name_of(g.port, "/", "e.test") == "a"
+
+
+def test_ingressroutetcp_plain_catch_all(tmp_path, procs, emu):
+    import socket
+    from tcp_peers import EchoServer
+    echo = EchoServer(banner=b"220 hello\r\n")
+    backend(emu, "echo", echo)
+    emu.apply({"kind": "IngressRouteTCP", "metadata": {"name": "plain", "namespace": "default"},
+               "spec": {"entryPoints": ["tcpep"], "routes": [{"match": "HostSNI(`*`)",
+                                                              "services": [{"name": "echo", "port": 80}]}]}})
+    emu.apply({"kind": "IngressRouteTCP", "metadata": {"name": "refused", "namespace": "default"},
+               "spec": {"entryPoints": ["tcpep"], "routes": [{"match": "HostSNI(`x.test`)",
+                                                              "middlewares": [{"name": "allow"}],
+                                                              "services": [{"name": "echo", "port": 80}]}]}})
+    g = gantry(procs, tmp_path, emu, entrypoints=("web", "tcpep"))
+
+    def greeting():
+        with socket.create_connection(("127.0.0.1", g.ports["tcpep"]), timeout=5 * SLOW) as s:
+            s.settimeout(2 * SLOW)
+            return s.recv(64) == b"220 hello\r\n"
+    wait_for(greeting, what="the TCP route to the echo server")
+    assert "ingressroutetcp default/refused route 0: MiddlewareTCP is not supported by gantry" in problems(g)

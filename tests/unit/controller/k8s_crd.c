@@ -15,6 +15,7 @@ static const char *const cases[] = {
     "ingressroute_middlewares",
     "references",
     "cross_namespace_allowed",
+    "ingressroutetcp",
 };
 
 static char *slurp(const char *path, size_t *len)
@@ -31,7 +32,8 @@ static enum k8s_crd_kind kind_of(const cJSON *obj)
 {
     static const char *const names[K8S_CRD_KINDS] = {"IngressRoute",     "Middleware",     "TLSOption",
                                                      "TLSStore",         "ServersTransport", "TraefikService",
-                                                     "Service",          "EndpointSlice",  "Secret"};
+                                                     "Service",          "EndpointSlice",  "Secret",
+                                                     "IngressRouteTCP"};
     const char *k = str(obj, "kind");
     for (int i = 0; k && i < K8S_CRD_KINDS; i++)
         if (strcmp(names[i], k) == 0)

@@ -40,6 +40,7 @@
 #include "tls.h"
 #include "upstream.h"
 #include "worker.h"
+#include "middleware/redis_limiter.h"
 
 #define ACCEPT_BATCH 64
 #define SOCKET_BUFFER_SIZE (32 * 1024)
@@ -374,6 +375,7 @@ static void worker_setup(struct worker *w)
     h2o_linklist_init_anchor(&w->client_conns);
     w->loop = h2o_evloop_create();
     upstream_worker_init(w);
+    h2o_timeout_init(w->loop, &w->mw_tick, 1);
     w->n_eps = n_entrypoints;
     w->eps = mem_calloc(n_entrypoints ? n_entrypoints : 1, sizeof(*w->eps));
     for (size_t i = 0; i < n_entrypoints; i++) {
@@ -435,6 +437,7 @@ static void worker_drain(struct worker *w)
     for (int i = 0; i < 200 && w->n_client_conns != 0; i++)
         h2o_evloop_run(w->loop, 10);
     upstream_close_idle(w, NULL);
+    redis_limiter_worker_close();
     for (int i = 0; i < 5; i++)
         h2o_evloop_run(w->loop, 0);
     w->clean_exit = w->n_client_conns == 0 && w->in_flight == 0;
@@ -465,7 +468,7 @@ static void worker_free(struct worker *w)
     }
     h2o_timeout_t *timeouts[] = {&w->connect_timeout, &w->header_timeout, &w->read_timeout,
                                  &w->pool_timeout,    &w->ws_timeout,     &w->sweep_timeout, &w->drain_timeout,
-                                 &w->subrequest_timeout, &w->subrequest_defer};
+                                 &w->subrequest_timeout, &w->subrequest_defer, &w->mw_tick};
     for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++)
         h2o_timeout_dispose(w->loop, timeouts[i]);
     for (uint32_t i = 0; i < w->n_timeouts; i++)

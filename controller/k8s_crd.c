@@ -40,7 +40,7 @@ struct cx {
     struct ptr_vec *problems;
     struct index ix[K8S_CRD_KINDS];
     struct tree_node *root, *routers, *services, *middlewares, *transports, *tls_options;
-    struct tree_node *tcp_routers, *tcp_services;
+    struct tree_node *tcp_routers, *tcp_services, *tcp_middlewares;
     struct ptr_vec certs_added; /* "ns/secret" already in m->certs */
 };
 
@@ -573,10 +573,11 @@ static bool middleware_fixups(struct cx *c, const char *ns, const char *type, co
     return true;
 }
 
-static void middleware(struct cx *c, const cJSON *mw)
+/* A Middleware (<tcp> false) or MiddlewareTCP: one type per spec. */
+static void middleware(struct cx *c, const cJSON *mw, bool tcp)
 {
     const char *ns = meta(mw, "namespace"), *name = meta(mw, "name");
-    const char *where = arena_printf(c->pa, "middleware %s/%s", ns, name);
+    const char *where = arena_printf(c->pa, "%s %s/%s", tcp ? "middlewaretcp" : "middleware", ns, name);
     const cJSON *spec = get(mw, "spec");
     if (!cJSON_IsObject(spec) || spec->child == NULL || spec->child->next != NULL) {
         problem(c, "%s: spec must hold exactly one middleware type", where);
@@ -585,11 +586,11 @@ static void middleware(struct cx *c, const cJSON *mw)
     struct tree_node *body = from_json(c, spec->child, where);
     if (body->kind != TREE_MAP)
         body = node(c, TREE_MAP, where); /* "type: {}" arrives as a map; anything else is decoded as empty */
-    if (!middleware_fixups(c, ns, spec->child->string, spec->child, body, where))
+    if (!tcp && !middleware_fixups(c, ns, spec->child->string, spec->child, body, where))
         return;
     struct tree_node *m = node(c, TREE_MAP, where);
     put(c, m, spec->child->string, body);
-    put(c, c->middlewares, make_id(c, ns, name), m);
+    put(c, tcp ? c->tcp_middlewares : c->middlewares, make_id(c, ns, name), m);
 }
 
 /* ---- TLS ---- */
@@ -760,9 +761,10 @@ static struct tree_node *string_seq(struct cx *c, const cJSON *arr, const char *
     return s;
 }
 
-/* routes[].middlewares -> model names; NULL when one is refused or missing. */
-static struct tree_node *route_middlewares(struct cx *c, const char *ns, const cJSON *mws, const char *what,
-                                           const char *where)
+/* routes[].middlewares -> model names; NULL when one is refused or missing.
+ * <kind>: K8S_CRD_MIDDLEWARES or K8S_CRD_MIDDLEWARETCPS. */
+static struct tree_node *route_middlewares(struct cx *c, const char *ns, const cJSON *mws, enum k8s_crd_kind kind,
+                                           const char *what, const char *where)
 {
     struct tree_node *list = node(c, TREE_SEQ, where);
     for (const cJSON *r = mws ? mws->child : NULL; r; r = r->next) {
@@ -776,8 +778,9 @@ static struct tree_node *route_middlewares(struct cx *c, const char *ns, const c
         const char *rns = ref_ns(c, r, ns, what);
         if (rns == NULL)
             return NULL;
-        if (find(c, K8S_CRD_MIDDLEWARES, rns, name) == NULL) {
-            problem(c, "%s: middleware %s/%s does not exist", what, rns, name);
+        if (find(c, kind, rns, name) == NULL) {
+            problem(c, "%s: %s %s/%s does not exist", what, kind == K8S_CRD_MIDDLEWARES ? "middleware" : "MiddlewareTCP",
+                    rns, name);
             return NULL;
         }
         tree_seq_add(c->pa, list, scalar(c, make_id(c, rns, name), where));
@@ -844,7 +847,7 @@ static void ingress_route(struct cx *c, const cJSON *ir)
             put(c, r, "priority", from_json(c, get(rt, "priority"), where));
         if (get(spec, "entryPoints"))
             put(c, r, "entryPoints", string_seq(c, get(spec, "entryPoints"), where));
-        struct tree_node *mws = route_middlewares(c, ns, get(rt, "middlewares"), what, where);
+        struct tree_node *mws = route_middlewares(c, ns, get(rt, "middlewares"), K8S_CRD_MIDDLEWARES, what, where);
         if (mws == NULL)
             continue;
         if (mws->n)
@@ -870,8 +873,8 @@ static void ingress_route(struct cx *c, const cJSON *ir)
 /* ---- IngressRouteTCP ---- */
 
 /* One TCP router per route, named as the HTTP ones, with one TCP service
- * named like it. gantry's TCP model has neither middlewares nor weighted
- * services: a route with MiddlewareTCPs or several services is refused. */
+ * named like it. gantry's TCP model has no weighted services: a route
+ * with several is refused. */
 static void ingress_route_tcp(struct cx *c, const cJSON *ir)
 {
     const char *ns = meta(ir, "namespace"), *name = meta(ir, "name");
@@ -889,10 +892,6 @@ static void ingress_route_tcp(struct cx *c, const cJSON *ir)
             problem(c, "%s: no match", what);
             continue;
         }
-        if (cJSON_GetArraySize(get(rt, "middlewares")) > 0) {
-            problem(c, "%s: MiddlewareTCP is not supported by gantry", what);
-            continue;
-        }
         if (cJSON_GetArraySize(svcs) != 1) {
             problem(c, "%s: %s", what,
                     cJSON_GetArraySize(svcs) ? "several services (weighted TCP) are not supported by gantry" : "no services");
@@ -905,6 +904,11 @@ static void ingress_route_tcp(struct cx *c, const cJSON *ir)
             put(c, r, "priority", from_json(c, get(rt, "priority"), where));
         if (get(spec, "entryPoints"))
             put(c, r, "entryPoints", string_seq(c, get(spec, "entryPoints"), where));
+        struct tree_node *mws = route_middlewares(c, ns, get(rt, "middlewares"), K8S_CRD_MIDDLEWARETCPS, what, where);
+        if (mws == NULL)
+            continue;
+        if (mws->n)
+            put(c, r, "middlewares", mws);
         if (get(spec, "tls") && !route_tls(c, ns, get(spec, "tls"), r, what, where))
             continue;
         const char *rns = ref_ns(c, svcs->child, ns, what);
@@ -941,6 +945,8 @@ struct model *k8s_crd_translate(const struct k8s_crd_objects *objs, const struct
     struct tree_node *tcp = node(&c, TREE_MAP, "kubernetescrd");
     c.tcp_routers = node(&c, TREE_MAP, "kubernetescrd");
     c.tcp_services = node(&c, TREE_MAP, "kubernetescrd");
+    c.tcp_middlewares = node(&c, TREE_MAP, "kubernetescrd");
+    put(&c, tcp, "middlewares", c.tcp_middlewares);
     put(&c, c.root, "tcp", tcp);
     put(&c, tcp, "routers", c.tcp_routers);
     put(&c, tcp, "services", c.tcp_services);
@@ -954,7 +960,9 @@ struct model *k8s_crd_translate(const struct k8s_crd_objects *objs, const struct
     for (size_t i = 0; i < objs->n[K8S_CRD_TRAEFIKSERVICES]; i++)
         traefik_service(&c, objs->items[K8S_CRD_TRAEFIKSERVICES][i]);
     for (size_t i = 0; i < objs->n[K8S_CRD_MIDDLEWARES]; i++)
-        middleware(&c, objs->items[K8S_CRD_MIDDLEWARES][i]);
+        middleware(&c, objs->items[K8S_CRD_MIDDLEWARES][i], false);
+    for (size_t i = 0; i < objs->n[K8S_CRD_MIDDLEWARETCPS]; i++)
+        middleware(&c, objs->items[K8S_CRD_MIDDLEWARETCPS][i], true);
     for (size_t i = 0; i < objs->n[K8S_CRD_INGRESSROUTES]; i++)
         ingress_route(&c, objs->items[K8S_CRD_INGRESSROUTES][i]);
     for (size_t i = 0; i < objs->n[K8S_CRD_INGRESSROUTETCPS]; i++)

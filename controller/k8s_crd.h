@@ -15,8 +15,10 @@
  *   ServersTransport "<ns>-<name>"; rootCAsSecrets / certificatesSecrets inline PEM;
  *   TraefikService  "<ns>-<name>": weighted or mirroring;
  *   IngressRouteTCP one TCP router and service per route, named as above
- *                   (one Service per route, no MiddlewareTCP: gantry's TCP
- *                   model has neither weighted services nor middlewares).
+ *                   (one Service per route: gantry's TCP model has no
+ *                   weighted services);
+ *   MiddlewareTCP   "<ns>-<name>" (ipAllowList, inFlightConn), decoded as a
+ *                   file provider's tcp.middlewares body.
  *
  * The objects are turned into a configuration tree with the file
  * provider's keys and decoded by model_decode(), so both providers share
@@ -50,6 +52,7 @@ enum k8s_crd_kind {
     K8S_CRD_SLICES,
     K8S_CRD_SECRETS,
     K8S_CRD_INGRESSROUTETCPS,
+    K8S_CRD_MIDDLEWARETCPS,
     K8S_CRD_KINDS
 };
 

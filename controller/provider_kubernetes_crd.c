@@ -41,6 +41,7 @@ static const struct {
     {"endpointslices", "/apis/discovery.k8s.io/v1", false},
     {"secrets", "/api/v1", false}, /* every type: basic-auth, Opaque users and CAs, TLS */
     {"ingressroutetcps", "/apis/traefik.io/v1alpha1", true},
+    {"middlewaretcps", "/apis/traefik.io/v1alpha1", true},
 };
 
 static struct {

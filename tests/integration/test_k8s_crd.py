@@ -357,23 +357,32 @@ def test_traefikservice_mirroring_and_errors_middleware_service(tmp_path, procs,
     assert name_of(g.port, "/", "e.test") == "a"
 
 
-def test_ingressroutetcp_plain_catch_all(tmp_path, procs, emu):
+def test_ingressroutetcp_with_a_middlewaretcp(tmp_path, procs, emu):
     import socket
     from tcp_peers import EchoServer
     echo = EchoServer(banner=b"220 hello\r\n")
     backend(emu, "echo", echo)
+    emu.apply({"kind": "MiddlewareTCP", "metadata": {"name": "allow", "namespace": "default"},
+               "spec": {"ipAllowList": {"sourceRange": ["127.0.0.1/32"]}}})
     emu.apply({"kind": "IngressRouteTCP", "metadata": {"name": "plain", "namespace": "default"},
-               "spec": {"entryPoints": ["tcpep"], "routes": [{"match": "HostSNI(`*`)",
+               "spec": {"entryPoints": ["tcpep"], "routes": [{"match": "HostSNI(`*`)", "middlewares": [{"name": "allow"}],
                                                               "services": [{"name": "echo", "port": 80}]}]}})
     emu.apply({"kind": "IngressRouteTCP", "metadata": {"name": "refused", "namespace": "default"},
                "spec": {"entryPoints": ["tcpep"], "routes": [{"match": "HostSNI(`x.test`)",
-                                                              "middlewares": [{"name": "allow"}],
+                                                              "middlewares": [{"name": "absent"}],
                                                               "services": [{"name": "echo", "port": 80}]}]}})
     g = gantry(procs, tmp_path, emu, entrypoints=("web", "tcpep"))
 
     def greeting():
         with socket.create_connection(("127.0.0.1", g.ports["tcpep"]), timeout=5 * SLOW) as s:
             s.settimeout(2 * SLOW)
-            return s.recv(64) == b"220 hello\r\n"
-    wait_for(greeting, what="the TCP route to the echo server")
-    assert "ingressroutetcp default/refused route 0: MiddlewareTCP is not supported by gantry" in problems(g)
+            try:
+                return s.recv(64)
+            except (ConnectionResetError, socket.timeout):
+                return b""
+    wait_for(lambda: greeting() == b"220 hello\r\n", what="the TCP route to the echo server")
+    assert "ingressroutetcp default/refused route 0: MiddlewareTCP default/absent does not exist" in problems(g)
+    # the allow list no longer admits loopback: connections are closed before the backend
+    emu.apply({"kind": "MiddlewareTCP", "metadata": {"name": "allow", "namespace": "default"},
+               "spec": {"ipAllowList": {"sourceRange": ["10.0.0.0/8"]}}})
+    wait_for(lambda: greeting() == b"", what="the connection refused by the MiddlewareTCP")

@@ -791,6 +791,7 @@ void static_config_usage(const char *argv0)
            "  --providers.file.watch=true\n"
            "  --providers.docker=true [--providers.docker.exposedByDefault=false ...]\n"
            "  --providers.kubernetesIngress=true\n"
+           "  --providers.kubernetesCRD=true [--providers.kubernetesCRD.allowCrossNamespace=true ...]  Traefik's CRDs\n"
            "  --providers.providersThrottleDuration=5ms  window that coalesces bursts of changes\n"
            "  --serversTransport.forwardingTimeouts.dialTimeout=30s\n"
            "  --serversTransport.forwardingTimeouts.responseHeaderTimeout=60s\n"

@@ -386,3 +386,32 @@ def test_ingressroutetcp_with_a_middlewaretcp(tmp_path, procs, emu):
     emu.apply({"kind": "MiddlewareTCP", "metadata": {"name": "allow", "namespace": "default"},
                "spec": {"ipAllowList": {"sourceRange": ["10.0.0.0/8"]}}})
     wait_for(lambda: greeting() == b"", what="the connection refused by the MiddlewareTCP")
+
+
+def test_serverstransport_root_ca_from_a_secret(tmp_path, procs, emu):
+    from test_servers_transport import TLSUpstream
+    d = str(tmp_path)
+    up = TLSUpstream(d)  # certificate for backend.internal from the tests' CA (the emulator's)
+    try:
+        port = int(up.url.rsplit(":", 1)[1])
+        emu.apply({"kind": "Service", "metadata": {"name": "secure", "namespace": "default"},
+                   "spec": {"ports": [{"name": "https", "port": 443, "targetPort": 8443}]}})
+        emu.apply({"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
+                   "metadata": {"name": "secure-1", "namespace": "default",
+                                "labels": {"kubernetes.io/service-name": "secure"}},
+                   "addressType": "IPv4", "ports": [{"name": "https", "port": port}],
+                   "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}]})
+        emu.apply({"kind": "Secret", "metadata": {"name": "backend-ca", "namespace": "default"},
+                   "data": {"ca.crt": base64.b64encode(open(d + "/ca.crt", "rb").read()).decode()}})
+        emu.apply({"kind": "ServersTransport", "metadata": {"name": "internal", "namespace": "default"},
+                   "spec": {"serverName": "backend.internal", "rootCAsSecrets": ["backend-ca"]}})
+        emu.apply(ingressroute("tr", [
+            {"match": "Host(`ca.test`)", "kind": "Rule",
+             "services": [{"name": "secure", "port": 443, "serversTransport": "internal"}]},
+            {"match": "Host(`plain.test`)", "kind": "Rule", "services": [{"name": "secure", "port": "https"}]}]))
+        g = gantry(procs, tmp_path, emu)
+        wait_for(lambda: get(g.port, "/", "ca.test")[2] == b"tls ok", what="https backend verified with the Secret's CA")
+        assert get(g.port, "/", "plain.test")[0] == 502  # the system CAs do not know the tests' CA
+        assert problems(g) == ""
+    finally:
+        up.stop()

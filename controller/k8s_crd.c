@@ -9,6 +9,7 @@
 #include "k8s_crd.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,7 +198,8 @@ static struct tree_node *from_json(struct cx *c, const cJSON *j, const char *whe
         return scalar(c, cJSON_IsTrue(j) ? "true" : "false", where);
     if (cJSON_IsNumber(j)) {
         char buf[64];
-        if (j->valuedouble == (double)(long long)j->valuedouble)
+        /* integers print as integers; the bound keeps the cast defined */
+        if (fabs(j->valuedouble) < 9e15 && j->valuedouble == (double)(long long)j->valuedouble)
             snprintf(buf, sizeof(buf), "%lld", (long long)j->valuedouble);
         else
             snprintf(buf, sizeof(buf), "%g", j->valuedouble);
@@ -349,11 +351,11 @@ static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, 
     }
     const char *type = str(spec, "type");
     bool external = type && strcmp(type, "ExternalName") == 0;
-    if (sp == NULL && !(external && cJSON_IsNumber(port))) {
+    if ((sp == NULL || !cJSON_IsNumber(get(sp, "port"))) && !(external && cJSON_IsNumber(port))) {
         problem(c, "%s: service %s/%s has no port %s", what, ns, name, portbuf);
         return NULL;
     }
-    int port_no = sp ? get(sp, "port")->valueint : port->valueint;
+    int port_no = sp && cJSON_IsNumber(get(sp, "port")) ? get(sp, "port")->valueint : port->valueint;
     const char *sp_name = sp ? str(sp, "name") : NULL;
     const char *scheme = str(ref, "scheme");
     if (scheme == NULL)
@@ -626,9 +628,14 @@ static bool add_cert(struct cx *c, const char *ns, const char *name, struct mode
     return true;
 }
 
-/* The CA PEM of Secret <ns>/<name> ("tls.ca" or "ca.crt", as Traefik reads it). */
+/* The CA PEM of Secret <ns>/<name> ("tls.ca" or "ca.crt", as Traefik reads
+ * it); NULL with a problem. */
 static const char *ca_pem(struct cx *c, const char *ns, const char *name, const char *what)
 {
+    if (name == NULL) {
+        problem(c, "%s: a secret name is not a string", what);
+        return NULL;
+    }
     const cJSON *s = find(c, K8S_CRD_SECRETS, ns, name);
     const char *pem = s ? secret_data(c, s, "tls.ca", NULL) : NULL;
     if (pem == NULL && s)
@@ -656,7 +663,7 @@ static void tls_option(struct cx *c, const cJSON *to)
         tree_map_remove_ci(auth, "secretNames");
         struct tree_node *files = node(c, TREE_SEQ, where);
         for (const cJSON *s = ca ? ca->child : NULL; s; s = s->next) {
-            const char *pem = cJSON_IsString(s) ? ca_pem(c, ns, s->valuestring, where) : NULL;
+            const char *pem = ca_pem(c, ns, cJSON_IsString(s) ? s->valuestring : NULL, where);
             if (pem == NULL)
                 return;
             tree_seq_add(c->pa, files, scalar(c, pem, where));
@@ -699,19 +706,20 @@ static void transport(struct cx *c, const cJSON *st)
     struct tree_node *cas = node(c, TREE_SEQ, where), *certs = node(c, TREE_SEQ, where);
     const cJSON *list = get(spec, "rootCAsSecrets");
     for (const cJSON *s = list ? list->child : NULL; s; s = s->next) {
-        const char *pem = cJSON_IsString(s) ? ca_pem(c, ns, s->valuestring, where) : NULL;
+        const char *pem = ca_pem(c, ns, cJSON_IsString(s) ? s->valuestring : NULL, where);
         if (pem == NULL)
             return;
         tree_seq_add(c->pa, cas, scalar(c, pem, where));
     }
     list = get(spec, "rootCAs"); /* v3: [{secret: name} | {configMap: name}] */
     for (const cJSON *s = list ? list->child : NULL; s; s = s->next) {
-        const char *pem = str(s, "secret") ? ca_pem(c, ns, str(s, "secret"), where) : NULL;
-        if (pem == NULL) {
-            if (!str(s, "secret"))
-                problem(c, "%s: rootCAs from a ConfigMap are not supported by gantry", where);
+        if (str(s, "secret") == NULL) {
+            problem(c, "%s: rootCAs from a ConfigMap are not supported by gantry", where);
             return;
         }
+        const char *pem = ca_pem(c, ns, str(s, "secret"), where);
+        if (pem == NULL)
+            return;
         tree_seq_add(c->pa, cas, scalar(c, pem, where));
     }
     list = get(spec, "certificatesSecrets");
@@ -922,6 +930,27 @@ static void ingress_route_tcp(struct cx *c, const cJSON *ir)
 
 /* ---- entry point ---- */
 
+typedef void (*object_cb)(struct cx *c, const cJSON *obj);
+
+static void middleware_http(struct cx *c, const cJSON *obj)
+{
+    middleware(c, obj, false);
+}
+
+static void middleware_tcp(struct cx *c, const cJSON *obj)
+{
+    middleware(c, obj, true);
+}
+
+/* <fn> on every object of <k> that has a namespace and a name (the API
+ * server guarantees both; a test or a broken cache need not). */
+static void for_each(struct cx *c, const struct k8s_crd_objects *objs, enum k8s_crd_kind k, object_cb fn)
+{
+    for (size_t i = 0; i < objs->n[k]; i++)
+        if (meta(objs->items[k][i], "namespace") && meta(objs->items[k][i], "name"))
+            fn(c, objs->items[k][i]);
+}
+
 struct model *k8s_crd_translate(const struct k8s_crd_objects *objs, const struct k8s_crd_options *o, struct arena *pa,
                                 struct ptr_vec *problems)
 {
@@ -950,23 +979,16 @@ struct model *k8s_crd_translate(const struct k8s_crd_objects *objs, const struct
     put(&c, c.root, "tcp", tcp);
     put(&c, tcp, "routers", c.tcp_routers);
     put(&c, tcp, "services", c.tcp_services);
-    /* objects are listed sorted by namespace/name, so the output is deterministic */
-    for (size_t i = 0; i < objs->n[K8S_CRD_TRANSPORTS]; i++)
-        transport(&c, objs->items[K8S_CRD_TRANSPORTS][i]);
-    for (size_t i = 0; i < objs->n[K8S_CRD_TLSOPTIONS]; i++)
-        tls_option(&c, objs->items[K8S_CRD_TLSOPTIONS][i]);
-    for (size_t i = 0; i < objs->n[K8S_CRD_TLSSTORES]; i++)
-        tls_store(&c, objs->items[K8S_CRD_TLSSTORES][i]);
-    for (size_t i = 0; i < objs->n[K8S_CRD_TRAEFIKSERVICES]; i++)
-        traefik_service(&c, objs->items[K8S_CRD_TRAEFIKSERVICES][i]);
-    for (size_t i = 0; i < objs->n[K8S_CRD_MIDDLEWARES]; i++)
-        middleware(&c, objs->items[K8S_CRD_MIDDLEWARES][i], false);
-    for (size_t i = 0; i < objs->n[K8S_CRD_MIDDLEWARETCPS]; i++)
-        middleware(&c, objs->items[K8S_CRD_MIDDLEWARETCPS][i], true);
-    for (size_t i = 0; i < objs->n[K8S_CRD_INGRESSROUTES]; i++)
-        ingress_route(&c, objs->items[K8S_CRD_INGRESSROUTES][i]);
-    for (size_t i = 0; i < objs->n[K8S_CRD_INGRESSROUTETCPS]; i++)
-        ingress_route_tcp(&c, objs->items[K8S_CRD_INGRESSROUTETCPS][i]);
+    /* objects are listed sorted by namespace/name, so the output is deterministic; what is
+     * referenced (transports, TLS options, TraefikServices, middlewares) comes first */
+    for_each(&c, objs, K8S_CRD_TRANSPORTS, transport);
+    for_each(&c, objs, K8S_CRD_TLSOPTIONS, tls_option);
+    for_each(&c, objs, K8S_CRD_TLSSTORES, tls_store);
+    for_each(&c, objs, K8S_CRD_TRAEFIKSERVICES, traefik_service);
+    for_each(&c, objs, K8S_CRD_MIDDLEWARES, middleware_http);
+    for_each(&c, objs, K8S_CRD_MIDDLEWARETCPS, middleware_tcp);
+    for_each(&c, objs, K8S_CRD_INGRESSROUTES, ingress_route);
+    for_each(&c, objs, K8S_CRD_INGRESSROUTETCPS, ingress_route_tcp);
     struct decode_report rep;
     decode_report_init(&rep);
     model_decode(c.m, c.root, &rep);

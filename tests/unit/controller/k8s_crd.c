@@ -16,6 +16,7 @@ static const char *const cases[] = {
     "references",
     "cross_namespace_allowed",
     "ingressroutetcp",
+    "malformed",
 };
 
 static char *slurp(const char *path, size_t *len)

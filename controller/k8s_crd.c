@@ -219,8 +219,9 @@ static const char *ref_ns(struct cx *c, const cJSON *ref, const char *ns, const 
     if (rns == NULL || strcmp(rns, ns) == 0)
         return ns;
     if (!c->o->allow_cross_namespace) {
-        problem(c, "%s: reference to %s/%s in another namespace refused (providers.kubernetesCRD.allowCrossNamespace "
-                   "is false)",
+        problem(c,
+                "%s: reference to %s/%s in another namespace refused (providers.kubernetesCRD.allowCrossNamespace "
+                "is false)",
                 what, rns, str(ref, "name") ? str(ref, "name") : "");
         return NULL;
     }
@@ -231,8 +232,7 @@ static const char *ref_ns(struct cx *c, const cJSON *ref, const char *ns, const 
 
 /* A server {url: scheme://addr:port}, or {address: addr:port} for TCP
  * (<scheme> NULL). */
-static void add_url(struct cx *c, struct tree_node *servers, const char *scheme, const char *addr, int port,
-                    const char *where)
+static void add_url(struct cx *c, struct tree_node *servers, const char *scheme, const char *addr, int port, const char *where)
 {
     bool v6 = strchr(addr, ':') != NULL;
     struct tree_node *s = node(c, TREE_MAP, where);
@@ -316,8 +316,8 @@ static void lb_options(struct cx *c, const cJSON *ref, const char *ns, struct tr
  * belong to that route alone. NULL with a problem when the Service, its
  * port or (without allowEmptyServices) its endpoints are missing. With
  * <tcp>, a TCP service of addresses (IngressRouteTCP). */
-static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, const char *id, bool tcp,
-                                const char *what, const char *where)
+static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, const char *id, bool tcp, const char *what,
+                                const char *where)
 {
     struct tree_node *into = tcp ? c->tcp_services : c->services;
     const char *name = str(ref, "name");
@@ -378,8 +378,7 @@ static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, 
         endpoints(c, ns, svc, sp, scheme, cJSON_IsTrue(get(ref, "nativeLB")), servers, where);
     }
     if (servers->n == 0 && !c->o->allow_empty_services) {
-        problem(c, "%s: service %s/%s has no endpoints (providers.kubernetesCRD.allowEmptyServices is false)", what, ns,
-                name);
+        problem(c, "%s: service %s/%s has no endpoints (providers.kubernetesCRD.allowEmptyServices is false)", what, ns, name);
         return NULL;
     }
     put(c, lb, "servers", servers);
@@ -392,8 +391,7 @@ static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, 
 
 /* Any service reference: kind Service (default; named <id> when given) or
  * TraefikService ("<ns>-<name>", or "name@provider" as it is). */
-static const char *service_ref(struct cx *c, const char *ns, const cJSON *ref, const char *id, const char *what,
-                               const char *where)
+static const char *service_ref(struct cx *c, const char *ns, const cJSON *ref, const char *id, const char *what, const char *where)
 {
     const char *kind = str(ref, "kind"), *name = str(ref, "name");
     if (name == NULL) {
@@ -421,8 +419,8 @@ static const char *service_ref(struct cx *c, const char *ns, const cJSON *ref, c
 }
 
 /* A weighted service <id> over the references <refs>; false when one fails. */
-static bool weighted(struct cx *c, const char *id, const char *ns, const cJSON *refs, const cJSON *sticky,
-                     const char *what, const char *where)
+static bool weighted(struct cx *c, const char *id, const char *ns, const cJSON *refs, const cJSON *sticky, const char *what,
+                     const char *where)
 {
     struct tree_node *list = node(c, TREE_SEQ, where);
     for (const cJSON *r = refs ? refs->child : NULL; r; r = r->next) {
@@ -489,8 +487,7 @@ static void traefik_service(struct cx *c, const cJSON *ts)
 /* basicAuth/digestAuth.secret: the Secret's "users" lines, or for a
  * kubernetes.io/basic-auth Secret (basicAuth only) username with the
  * password as {SHA}, as Traefik does. */
-static bool auth_users(struct cx *c, const char *ns, struct tree_node *body, const char *secret, bool basic,
-                       const char *what)
+static bool auth_users(struct cx *c, const char *ns, struct tree_node *body, const char *secret, bool basic, const char *what)
 {
     const cJSON *s = find(c, K8S_CRD_SECRETS, ns, secret);
     if (s == NULL) {
@@ -532,8 +529,8 @@ static bool auth_users(struct cx *c, const char *ns, struct tree_node *body, con
 
 /* The Kubernetes-only fields of one middleware body of <type>, resolved
  * into the file provider's; false (with a problem) when one cannot be. */
-static bool middleware_fixups(struct cx *c, const char *ns, const char *type, const cJSON *spec_body,
-                              struct tree_node *body, const char *what)
+static bool middleware_fixups(struct cx *c, const char *ns, const char *type, const cJSON *spec_body, struct tree_node *body,
+                              const char *what)
 {
     bool basic = strcasecmp(type, "basicAuth") == 0;
     if ((basic || strcasecmp(type, "digestAuth") == 0) && str(spec_body, "secret"))
@@ -725,7 +722,8 @@ static void transport(struct cx *c, const cJSON *st)
     list = get(spec, "certificatesSecrets");
     for (const cJSON *s = list ? list->child : NULL; s; s = s->next) {
         const cJSON *sec = cJSON_IsString(s) ? find(c, K8S_CRD_SECRETS, ns, s->valuestring) : NULL;
-        const char *crt = sec ? secret_data(c, sec, "tls.crt", NULL) : NULL, *key = sec ? secret_data(c, sec, "tls.key", NULL) : NULL;
+        const char *crt = sec ? secret_data(c, sec, "tls.crt", NULL) : NULL,
+                   *key = sec ? secret_data(c, sec, "tls.key", NULL) : NULL;
         if (crt == NULL || key == NULL) {
             problem(c, "%s: secret %s/%s does not exist or has no tls.crt and tls.key", where, ns,
                     cJSON_IsString(s) ? s->valuestring : "");
@@ -771,8 +769,8 @@ static struct tree_node *string_seq(struct cx *c, const cJSON *arr, const char *
 
 /* routes[].middlewares -> model names; NULL when one is refused or missing.
  * <kind>: K8S_CRD_MIDDLEWARES or K8S_CRD_MIDDLEWARETCPS. */
-static struct tree_node *route_middlewares(struct cx *c, const char *ns, const cJSON *mws, enum k8s_crd_kind kind,
-                                           const char *what, const char *where)
+static struct tree_node *route_middlewares(struct cx *c, const char *ns, const cJSON *mws, enum k8s_crd_kind kind, const char *what,
+                                           const char *where)
 {
     struct tree_node *list = node(c, TREE_SEQ, where);
     for (const cJSON *r = mws ? mws->child : NULL; r; r = r->next) {
@@ -787,8 +785,8 @@ static struct tree_node *route_middlewares(struct cx *c, const char *ns, const c
         if (rns == NULL)
             return NULL;
         if (find(c, kind, rns, name) == NULL) {
-            problem(c, "%s: %s %s/%s does not exist", what, kind == K8S_CRD_MIDDLEWARES ? "middleware" : "MiddlewareTCP",
-                    rns, name);
+            problem(c, "%s: %s %s/%s does not exist", what, kind == K8S_CRD_MIDDLEWARES ? "middleware" : "MiddlewareTCP", rns,
+                    name);
             return NULL;
         }
         tree_seq_add(c->pa, list, scalar(c, make_id(c, rns, name), where));
@@ -798,8 +796,7 @@ static struct tree_node *route_middlewares(struct cx *c, const char *ns, const c
 
 /* spec.tls -> the router's tls node; false when its secret or options are
  * missing or refused. */
-static bool route_tls(struct cx *c, const char *ns, const cJSON *tls, struct tree_node *router, const char *what,
-                      const char *where)
+static bool route_tls(struct cx *c, const char *ns, const cJSON *tls, struct tree_node *router, const char *what, const char *where)
 {
     struct tree_node *t = node(c, TREE_MAP, where);
     if (str(tls, "certResolver"))

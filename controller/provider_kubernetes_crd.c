@@ -160,8 +160,7 @@ int provider_kubernetes_crd_start(const struct kube_crd_provider_config *cfg, st
              sel ? cfg->label_selector : "");
     for (size_t i = 0; i < n_ns; i++)
         for (int k = 0; k < K8S_CRD_KINDS; k++)
-            add_watch((enum k8s_crd_kind)k, cfg->n_namespaces ? cfg->namespaces[i] : NULL,
-                      kinds[k].selected && sel ? sel : "");
+            add_watch((enum k8s_crd_kind)k, cfg->n_namespaces ? cfg->namespaces[i] : NULL, kinds[k].selected && sel ? sel : "");
     free(sel);
     return 0;
 }

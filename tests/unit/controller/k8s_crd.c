@@ -12,11 +12,7 @@
 #include "test.h"
 
 static const char *const cases[] = {
-    "ingressroute_middlewares",
-    "references",
-    "cross_namespace_allowed",
-    "ingressroutetcp",
-    "malformed",
+    "ingressroute_middlewares", "references", "cross_namespace_allowed", "ingressroutetcp", "malformed",
 };
 
 static char *slurp(const char *path, size_t *len)
@@ -31,10 +27,9 @@ static char *slurp(const char *path, size_t *len)
 /* The enum k8s_crd_kind of an object's "kind"; K8S_CRD_KINDS when unknown. */
 static enum k8s_crd_kind kind_of(const cJSON *obj)
 {
-    static const char *const names[K8S_CRD_KINDS] = {"IngressRoute",     "Middleware",     "TLSOption",
-                                                     "TLSStore",         "ServersTransport", "TraefikService",
-                                                     "Service",          "EndpointSlice",  "Secret",
-                                                     "IngressRouteTCP",  "MiddlewareTCP"};
+    static const char *const names[K8S_CRD_KINDS] = {"IngressRoute",     "Middleware",      "TLSOption",    "TLSStore",
+                                                     "ServersTransport", "TraefikService",  "Service",      "EndpointSlice",
+                                                     "Secret",           "IngressRouteTCP", "MiddlewareTCP"};
     const char *k = str(obj, "kind");
     for (int i = 0; k && i < K8S_CRD_KINDS; i++)
         if (strcmp(names[i], k) == 0)

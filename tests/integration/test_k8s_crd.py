@@ -415,3 +415,27 @@ def test_serverstransport_root_ca_from_a_secret(tmp_path, procs, emu):
         assert problems(g) == ""
     finally:
         up.stop()
+
+
+def test_label_selector_namespaces_and_ingress_class(tmp_path, procs, emu):
+    a = procs.whoami(name="a")
+    for ns in ("apps", "other"):
+        backend(emu, "app", a, ns=ns)
+
+    def ir(name, ns, labels=None, cls=None):
+        o = ingressroute(name, [route("Host(`%s.test`)" % name, "app")], ns=ns)
+        if labels:
+            o["metadata"]["labels"] = labels
+        if cls:
+            o["metadata"]["annotations"] = {"kubernetes.io/ingress.class": cls}
+        return o
+    emu.apply(ir("chosen", "apps", {"team": "web"}, "gantry"))
+    emu.apply(ir("unlabelled", "apps", None, "gantry"))
+    emu.apply(ir("otherclass", "apps", {"team": "web"}, "traefik"))
+    emu.apply(ir("elsewhere", "other", {"team": "web"}, "gantry"))
+    g = gantry(procs, tmp_path, emu, args=["--providers.kubernetesCRD.labelSelector=team=web",
+                                           "--providers.kubernetesCRD.namespaces=apps",
+                                           "--providers.kubernetesCRD.ingressClass=gantry"])
+    wait_for(lambda: name_of(g.port, "/", "chosen.test") == "a", what="the selected IngressRoute")
+    for host in ("unlabelled.test", "otherclass.test", "elsewhere.test"):
+        assert name_of(g.port, "/", host) == 404, host

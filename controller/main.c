@@ -29,6 +29,7 @@
 #include "provider_docker.h"
 #include "provider_file.h"
 #include "provider_kubernetes.h"
+#include "provider_kubernetes_crd.h"
 #include "static_config.h"
 #include "watcher.h"
 
@@ -166,6 +167,23 @@ static int run(struct static_config *c)
         log_error("%s", d.msg);
         return 1;
     }
+    struct kube_crd_provider_config cc = {
+        .endpoint = c->kube_crd.endpoint,
+        .token = c->kube_crd.token,
+        .cert_auth_file_path = c->kube_crd.cert_auth_file_path,
+        .label_selector = c->kube_crd.label_selector,
+        .ingress_class = c->kube_crd.ingress_class,
+        .namespaces = c->kube_crd.namespaces,
+        .n_namespaces = c->kube_crd.n_namespaces,
+        .allow_cross_namespace = c->kube_crd.allow_cross_namespace,
+        .allow_external_name_services = c->kube_crd.allow_external_name_services,
+        .allow_empty_services = c->kube_crd.allow_empty_services,
+        .throttle_ms = c->kube_crd.throttle_ms,
+    };
+    if (c->kube_crd.enabled && provider_kubernetes_crd_start(&cc, &d) != 0) {
+        log_error("%s", d.msg);
+        return 1;
+    }
 
     if (server_start(&d) != 0 || watcher_start(&d) != 0) {
         log_error("%s", d.msg);
@@ -200,6 +218,7 @@ static int run(struct static_config *c)
     provider_file_stop();
     provider_docker_stop();
     provider_kubernetes_stop();
+    provider_kubernetes_crd_stop();
     aggregator_shutdown();
     accesslog_close();
     status_shutdown();

@@ -25,6 +25,7 @@
 #include "../common/log.h"
 #include "../proxy/status.h"
 #include "aggregator.h"
+#include "k8s_conn.h"
 #include "k8s_events.h"
 #include "k8s_lease.h"
 #include "k8s_status.h"
@@ -35,9 +36,7 @@
 #include "tree_yaml.h"
 #include "watcher.h"
 
-#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define REBUILD_DELAY_MS 2
-#define MAX_KUBECONFIG (1024 * 1024)
 #define STATUS_RESYNC_MS 10000
 
 enum kind { K_CLASSES, K_INGRESSES, K_SERVICES, K_SLICES, K_SECRETS, K_KINDS };
@@ -71,135 +70,13 @@ static struct {
     struct k8s_events *events; /* kubernetesIngressNGINX: annotations not honoured */
 } kp;
 
-/* ---- connection ---- */
-
-static char *decode_b64(const char *in, size_t *len)
-{
-    size_t n = strlen(in);
-    unsigned char *out = mem_alloc(n / 4 * 3 + 4);
-    int r = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-    if (r < 0 || n % 4 != 0) {
-        free(out);
-        return NULL;
-    }
-    size_t l = (size_t)r;
-    for (size_t i = n; i > 0 && in[i - 1] == '='; i--)
-        l--;
-    out[l] = '\0';
-    *len = l;
-    return (char *)out;
-}
-
-static const char *scalar(const struct tree_node *map, const char *key)
-{
-    const struct tree_node *v = tree_map_get(map, key);
-    return v && v->kind == TREE_SCALAR ? v->scalar : NULL;
-}
-
-/* The entry named <name> of a kubeconfig list (clusters, users, contexts). */
-static const struct tree_node *named(const struct tree_node *root, const char *list, const char *name, const char *inner)
-{
-    const struct tree_node *seq = tree_map_get(root, list);
-    for (size_t i = 0; seq && seq->kind == TREE_SEQ && i < seq->n; i++) {
-        const char *n = scalar(seq->items[i], "name");
-        if (n && name && strcmp(n, name) == 0)
-            return tree_map_get(seq->items[i], inner);
-    }
-    return NULL;
-}
-
-static int from_kubeconfig(const char *path, struct diag *d)
-{
-    size_t len;
-    char *text = read_file(path, MAX_KUBECONFIG, &len, d);
-    if (text == NULL)
-        return -1;
-    struct arena a;
-    arena_init(&a);
-    struct tree_node *root = tree_yaml_parse(&a, path, text, len, d);
-    free(text);
-    int rc = -1;
-    if (root == NULL)
-        goto out;
-    const char *ctx_name = scalar(root, "current-context");
-    const struct tree_node *ctx = named(root, "contexts", ctx_name, "context");
-    if (ctx == NULL) {
-        diag_set(d, "%s: current-context '%s' is not among the contexts", path, ctx_name ? ctx_name : "");
-        goto out;
-    }
-    const struct tree_node *cluster = named(root, "clusters", scalar(ctx, "cluster"), "cluster");
-    const struct tree_node *user = named(root, "users", scalar(ctx, "user"), "user");
-    const char *server = scalar(cluster, "server");
-    if (server == NULL) {
-        diag_set(d, "%s: the current context's cluster has no server", path);
-        goto out;
-    }
-    kp.conn.base_url = mem_strdup(server);
-    size_t l = strlen(kp.conn.base_url);
-    if (l > 0 && kp.conn.base_url[l - 1] == '/')
-        kp.conn.base_url[l - 1] = '\0';
-    const char *v;
-    if ((v = scalar(cluster, "certificate-authority")) != NULL)
-        kp.conn.ca_file = mem_strdup(v);
-    if ((v = scalar(cluster, "certificate-authority-data")) != NULL &&
-        (kp.conn.ca_pem = decode_b64(v, &kp.conn.ca_pem_len)) == NULL) {
-        diag_set(d, "%s: certificate-authority-data is not base64", path);
-        goto out;
-    }
-    if ((v = scalar(user, "token")) != NULL)
-        kp.conn.token = mem_strdup(v);
-    if ((v = scalar(user, "tokenFile")) != NULL)
-        kp.conn.token_file = mem_strdup(v);
-    if ((v = scalar(user, "client-certificate")) != NULL)
-        kp.conn.client_cert = mem_strdup(v);
-    if ((v = scalar(user, "client-key")) != NULL)
-        kp.conn.client_key = mem_strdup(v);
-    if ((v = scalar(user, "client-certificate-data")) != NULL)
-        kp.conn.cert_pem = decode_b64(v, &kp.conn.cert_pem_len);
-    if ((v = scalar(user, "client-key-data")) != NULL)
-        kp.conn.key_pem = decode_b64(v, &kp.conn.key_pem_len);
-    rc = 0;
-out:
-    arena_free(&a);
-    return rc;
-}
+/* ---- connection (k8s_conn.c) ---- */
 
 static int resolve_connection(const struct kube_provider_config *cfg, struct diag *d, const char **how)
 {
-    if (cfg->endpoint && *cfg->endpoint) {
-        kp.conn.base_url = mem_strdup(cfg->endpoint);
-        size_t l = strlen(kp.conn.base_url);
-        if (l > 0 && kp.conn.base_url[l - 1] == '/')
-            kp.conn.base_url[l - 1] = '\0';
-        if (cfg->token && *cfg->token)
-            kp.conn.token = mem_strdup(cfg->token);
-        if (cfg->cert_auth_file_path && *cfg->cert_auth_file_path)
-            kp.conn.ca_file = mem_strdup(cfg->cert_auth_file_path);
-        *how = "providers.kubernetesIngress.endpoint";
-        return 0;
-    }
-    const char *kc = getenv("KUBECONFIG");
-    if (kc && *kc) {
-        char first[1024];
-        snprintf(first, sizeof(first), "%.*s", (int)strcspn(kc, ":"), kc); /* the first file of the list */
-        *how = "KUBECONFIG";
-        return from_kubeconfig(first, d);
-    }
-    const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
-    if (host && *host && port && *port) {
-        char url[512];
-        bool v6 = strchr(host, ':') != NULL;
-        snprintf(url, sizeof(url), "https://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port);
-        kp.conn.base_url = mem_strdup(url);
-        kp.conn.token_file = mem_strdup(SA_DIR "/token");
-        kp.conn.ca_file = mem_strdup(SA_DIR "/ca.crt");
-        if (access(kp.conn.token_file, R_OK) != 0)
-            return diag_set(d, "in-cluster: cannot read the service account token %s", kp.conn.token_file);
-        *how = "in-cluster service account";
-        return 0;
-    }
-    return diag_set(d, "providers.kubernetesIngress: no API server: set providers.kubernetesIngress.endpoint, "
-                       "KUBECONFIG, or run in a pod (KUBERNETES_SERVICE_HOST)");
+    struct k8s_conn_config cc = {cfg->endpoint, cfg->token, cfg->cert_auth_file_path, "providers.kubernetesIngress",
+                                 "providers.kubernetesIngress.endpoint"};
+    return k8s_conn_resolve(&kp.conn, &cc, d, how);
 }
 
 /* ---- model ---- */
@@ -404,15 +281,7 @@ void provider_kubernetes_stop(void)
     free(kp.watches);
     free(kp.watch_kind);
     watcher_timer_free(kp.rebuild_timer);
-    free(kp.conn.base_url);
-    free(kp.conn.token);
-    free(kp.conn.token_file);
-    free(kp.conn.ca_file);
-    free(kp.conn.client_cert);
-    free(kp.conn.client_key);
-    free(kp.conn.ca_pem);
-    free(kp.conn.cert_pem);
-    free(kp.conn.key_pem);
+    k8s_conn_free(&kp.conn);
     free(kp.ingress_class);
     problem_log_free(&kp.problems);
     kp.started = false;

@@ -594,6 +594,43 @@ static int prov_kube_nginx(struct sctx *s, void *obj, const struct tree_node *v)
     return enable_and_walk(s, &s->c->kube_nginx.enabled, v, kube_nginx_keys);
 }
 
+/* providers.kubernetesCRD: Traefik's keys; the connection keys as kubernetesIngress's */
+STRING_KEY(crd_endpoint, struct static_config, kube_crd.endpoint)
+STRING_KEY(crd_token, struct static_config, kube_crd.token)
+STRING_KEY(crd_ca, struct static_config, kube_crd.cert_auth_file_path)
+STRING_KEY(crd_selector, struct static_config, kube_crd.label_selector)
+STRING_KEY(crd_class, struct static_config, kube_crd.ingress_class)
+BOOL_KEY(crd_cross_ns, struct static_config, kube_crd.allow_cross_namespace)
+BOOL_KEY(crd_external_name, struct static_config, kube_crd.allow_external_name_services)
+BOOL_KEY(crd_empty, struct static_config, kube_crd.allow_empty_services)
+DURATION_KEY(crd_throttle, struct static_config, kube_crd.throttle_ms)
+
+static int crd_namespaces(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    struct static_config *c = obj;
+    return to_list(s, v, &c->kube_crd.namespaces, &c->kube_crd.n_namespaces);
+}
+
+static const struct skey kube_crd_keys[] = {{"endpoint", crd_endpoint},
+                                            {"token", crd_token},
+                                            {"certAuthFilePath", crd_ca},
+                                            {"labelSelector", crd_selector},
+                                            {"ingressClass", crd_class},
+                                            {"namespaces", crd_namespaces},
+                                            {"allowCrossNamespace", crd_cross_ns},
+                                            {"allowExternalNameServices", crd_external_name},
+                                            {"allowEmptyServices", crd_empty},
+                                            {"throttleDuration", crd_throttle},
+                                            {"nativeLBByDefault", NULL},
+                                            {"disableClusterScopeResources", NULL},
+                                            {NULL, NULL}};
+
+static int prov_kube_crd(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    return enable_and_walk(s, &s->c->kube_crd.enabled, v, kube_crd_keys);
+}
+
 static int prov_throttle(struct sctx *s, void *obj, const struct tree_node *v)
 {
     return to_duration(s, v, &((struct static_config *)obj)->throttle_ms);
@@ -604,7 +641,7 @@ static const struct skey provider_keys[] = {{"file", prov_file},
                                             {"kubernetesIngress", prov_kube},
                                             {"kubernetesIngressNGINX", prov_kube_nginx},
                                             {"providersThrottleDuration", prov_throttle},
-                                            {"kubernetesCRD", NULL},
+                                            {"kubernetesCRD", prov_kube_crd},
                                             {"kubernetesGateway", NULL},
                                             {"swarm", NULL},
                                             {NULL, NULL}};
@@ -831,6 +868,7 @@ void static_config_usage(const char *argv0)
            "  --providers.file.watch=true\n"
            "  --providers.docker=true [--providers.docker.exposedByDefault=false ...]\n"
            "  --providers.kubernetesIngress=true\n"
+           "  --providers.kubernetesCRD=true [--providers.kubernetesCRD.allowCrossNamespace=true ...]  Traefik's CRDs\n"
            "  --providers.providersThrottleDuration=5ms  window that coalesces bursts of changes\n"
            "  --serversTransport.forwardingTimeouts.dialTimeout=30s\n"
            "  --serversTransport.forwardingTimeouts.responseHeaderTimeout=60s\n"

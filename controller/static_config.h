@@ -55,6 +55,14 @@ struct static_config {
         bool watch_without_class, class_by_name, allow_unsafe_annotations;
         bool disable_external_name; /* ingress-nginx routes to ExternalName Services unless this is set */
     } kube_nginx;
+    struct { /* providers.kubernetesCRD */
+        bool enabled;
+        const char *endpoint, *token, *cert_auth_file_path, *label_selector, *ingress_class;
+        const char **namespaces;
+        size_t n_namespaces;
+        bool allow_cross_namespace, allow_external_name_services, allow_empty_services;
+        uint64_t throttle_ms;
+    } kube_crd;
 
     uint64_t throttle_ms; /* coalescing window for bursts of changes */
 

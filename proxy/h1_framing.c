@@ -4,7 +4,7 @@
  * Two halves: a pure byte-stream parser (h1_framing_parse) that follows
  * request heads (only what decides framing and the version), skips
  * Content-Length bodies and checks chunked bodies per RFC 9112 7.1; and
- * the glue that runs it on every read of a cleartext HTTP/1 connection,
+ * the glue that runs it on every read of an HTTP/1 connection (TLS too),
  * ahead of h2o's own read callback.
  */
 #include "h1_framing.h"
@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <h2o/http1.h>
+#include <h2o/http2.h>
 
 #include "conntrack.h"
 
@@ -398,6 +401,10 @@ bool h1_framing_holding(const struct h1_framing_parser *p)
 struct h1_framing_conn {
     struct h1_framing_parser p;
     h2o_socket_t *sock;
+    /* TLS: Gantry's own accept (h1_framing_accept_tls) */
+    h2o_accept_ctx_t *accept_ctx;
+    h2o_timeout_entry_t handshake_deadline;
+    struct timeval connected_at;
     h2o_socket_cb inner; /* h2o's read callback */
     char *hold;          /* an incomplete size line or last chunk, hidden from h2o */
     size_t hold_len;
@@ -559,6 +566,7 @@ void h1_framing_arm(struct h1_framing_conn *f)
 
 void h1_framing_closed(struct h1_framing_conn *f)
 {
+    h2o_timeout_unlink(&f->handshake_deadline);
     f->closed = true;
     list_add(f);
 }
@@ -578,4 +586,56 @@ void h1_framing_rearm(void)
         }
         arm(f);
     }
+}
+
+/* ---- TLS ---- */
+
+/* libh2o's handshake timeout, as h2o_accept would have applied it */
+static void on_handshake_deadline(h2o_timeout_entry_t *entry)
+{
+    struct h1_framing_conn *f = H2O_STRUCT_FROM_MEMBER(struct h1_framing_conn, handshake_deadline, entry);
+    h2o_socket_close(f->sock); /* on_close: h1_framing_closed */
+}
+
+static void on_handshake(h2o_socket_t *sock, const char *err)
+{
+    struct h1_framing_conn *f = conntrack_of_socket(sock)->framing;
+    h2o_timeout_unlink(&f->handshake_deadline);
+    if (err != NULL) {
+        h2o_socket_close(sock);
+        return;
+    }
+    h2o_iovec_t proto = h2o_socket_ssl_get_selected_protocol(sock);
+    for (const h2o_iovec_t *id = h2o_http2_alpn_protocols; id->len != 0; id++) {
+        if (proto.len == id->len && memcmp(proto.base, id->base, proto.len) == 0) {
+            f->p.state = H1F_PASS;
+            h2o_http2_accept(f->accept_ctx, sock, f->connected_at);
+            return;
+        }
+    }
+    /* the first decrypted bytes are already in the input: follow them
+     * before h2o_http1_accept parses them */
+    filter(f, sock->input->size);
+    h2o_http1_accept(f->accept_ctx, sock, f->connected_at);
+    if (!f->closed)
+        arm(f);
+}
+
+struct h1_framing_conn *h1_framing_accept_tls(h2o_accept_ctx_t *ctx, h2o_socket_t *sock)
+{
+    struct h1_framing_conn *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        abort();
+    f->sock = sock;
+    f->p.state = H1F_LINE0;
+    f->accept_ctx = ctx;
+    f->connected_at = *h2o_get_timestamp(ctx->ctx, NULL, NULL);
+    f->handshake_deadline.cb = on_handshake_deadline;
+    h2o_timeout_link(ctx->ctx->loop, &ctx->ctx->handshake_timeout, &f->handshake_deadline);
+    return f;
+}
+
+void h1_framing_handshake(struct h1_framing_conn *f)
+{
+    h2o_socket_ssl_handshake(f->sock, f->accept_ctx->ssl_ctx, NULL, on_handshake);
 }

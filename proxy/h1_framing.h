@@ -1,6 +1,6 @@
 /*
- * Strict HTTP/1.1 request framing on the raw bytes of a cleartext client
- * connection, before libh2o's HTTP/1 parser sees them.
+ * Strict HTTP/1.1 request framing on the raw bytes of a client connection
+ * (cleartext, or decrypted TLS), before libh2o's HTTP/1 parser sees them.
  *
  * libh2o 2.2.5 de-chunks request bodies with picohttpparser's lenient
  * decoder inside lib/http1.c, in place, before any handler runs: "0x2c"
@@ -93,7 +93,7 @@ bool h1_framing_parse(struct h1_framing_parser *p, const char *bytes, size_t len
 /* True while the bytes from hold_off on must stay hidden from h2o. */
 bool h1_framing_holding(const struct h1_framing_parser *p);
 
-/* h2o glue: one per cleartext connection, owned by its conntrack entry. */
+/* h2o glue: one per HTTP connection, owned by its conntrack entry. */
 struct h1_framing_conn;
 
 /* Before h2o_accept of a cleartext connection: follows the bytes already
@@ -106,6 +106,15 @@ void h1_framing_arm(struct h1_framing_conn *f);
 /* The connection closed (its socket's on_close): <f> is freed later, on
  * the worker's thread, by h1_framing_rearm. */
 void h1_framing_closed(struct h1_framing_conn *f);
+
+/* TLS connections: h2o_accept would hand the first decrypted bytes to its
+ * HTTP/1 parser inside its handshake callback, out of reach, so Gantry
+ * runs the handshake itself (libh2o's handshake timeout, ALPN "h2" to
+ * h2o_http2_accept, anything else to h2o_http1_accept behind the wrapper).
+ * accept_tls creates the entry (to hang on the connection first, as the
+ * handshake may end at once), handshake starts it. */
+struct h1_framing_conn *h1_framing_accept_tls(h2o_accept_ctx_t *ctx, h2o_socket_t *sock);
+void h1_framing_handshake(struct h1_framing_conn *f);
 
 /* On the worker thread after each h2o_evloop_run: re-installs the wrapper
  * where h2o re-set the read callback, frees closed entries. */

@@ -268,10 +268,14 @@ static void on_sniff(h2o_socket_t *sock, const char *err)
     h2o_timeout_unlink(&c->sniff_entry);
     conntrack_sniffed(c);
     bool tls = (unsigned char)sock->input->bytes[0] == 0x16;
-    struct h1_framing_conn *f = c->framing = tls ? NULL : h1_framing_attach(sock); /* c may be gone after h2o_accept */
-    h2o_accept(tls ? &c->we->accept_tls : &c->we->accept_plain, sock);
-    if (f != NULL)
-        h1_framing_arm(f);
+    if (tls) { /* strict HTTP/1 framing needs the bytes h2o_accept would parse in its handshake callback */
+        c->framing = h1_framing_accept_tls(&c->we->accept_tls, sock);
+        h1_framing_handshake(c->framing);
+        return;
+    }
+    struct h1_framing_conn *f = c->framing = h1_framing_attach(sock); /* c may be gone after h2o_accept */
+    h2o_accept(&c->we->accept_plain, sock);
+    h1_framing_arm(f);
 }
 
 /* An entry point where only plain TCP routers listen (no HTTP router, no

@@ -8,6 +8,7 @@ neighbour is checked to pass with exactly one consistently framed request.
 """
 import re
 import socket
+import ssl
 import time
 
 import pytest
@@ -44,13 +45,20 @@ def head(lines, body=b""):
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
-def exchange(port, pieces, timeout=3.0, gap=0.05):
+def exchange(port, pieces, timeout=3.0, gap=0.05, tls=False):
     """Sends <pieces> (bytes, or a list sent with <gap> seconds between
-    them) on one connection; returns (everything read, whether the server
-    closed the connection before the timeout)."""
+    them) on one connection (TLS, HTTP/1.1 by ALPN, with <tls>); returns
+    (everything read, whether the server closed the connection before the
+    timeout)."""
     if isinstance(pieces, bytes):
         pieces = [pieces]
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW)
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["http/1.1"])
+        s = ctx.wrap_socket(s, server_hostname="s.test")
     out, closed = b"", False
     try:
         for i, p in enumerate(pieces):
@@ -65,7 +73,7 @@ def exchange(port, pieces, timeout=3.0, gap=0.05):
                 d = s.recv(65536)
             except socket.timeout:
                 break
-            except ConnectionResetError:
+            except (ConnectionResetError, ssl.SSLError):
                 closed = True
                 break
             if not d:
@@ -340,3 +348,46 @@ def test_unknown_methods_are_still_forwarded(env):
         resp, _ = exchange(g.port, head([method + b" /m HTTP/1.1", b"Host: s.test", b"Connection: close"]))
         assert statuses(resp) == [200], (method, resp[:300])
     assert up.request_lines() == ["PROPFIND /m HTTP/1.1", "FOO /m HTTP/1.1", "trace /m HTTP/1.1"]
+
+
+# --- the same over TLS (Gantry runs the handshake so it sees the first bytes) ---
+
+@pytest.fixture
+def tls_env(tmp_path, procs):
+    up = RecordingUpstream()
+    y = ("http:\n  routers:\n    r: {rule: \"Host(`s.test`)\", service: s, tls: {}}\n"
+         "  services:\n" + service_yaml("s", [up.url]))
+    g = procs.gantry(tmp_path, y)
+    resp, _ = exchange(g.port, head([b"GET / HTTP/1.1", b"Host: s.test", b"Connection: close"]), tls=True)
+    assert statuses(resp) == [200], resp[:300]
+    up.requests.clear()
+    yield g, up
+    up.stop()
+
+
+@pytest.mark.parametrize("name", ["size_0x2c", "size_tab_word_without_semicolon", "data_then_bare_lf",
+                                  "trailer_bare_lf", "extension_over_4k"])
+def test_bad_chunked_body_over_tls_is_400_closed_and_never_forwarded(tls_env, name):
+    g, up = tls_env
+    resp, closed = exchange(g.port, head(CHUNKED, BAD_CHUNKED[name] + SMUGGLED), tls=True)
+    assert_refused(resp, closed, up)
+
+
+def test_tls_http1_valid_neighbours_and_versions(tls_env):
+    g, up = tls_env
+    body, want = GOOD_CHUNKED["extensions"]
+    resp, _ = exchange(g.port, head(CHUNKED, body) + head([b"POST /w HTTP/1.1", b"Host: s.test",
+                                                           b"Content-Length:  5 ", b"Connection: close"], b"hello"),
+                       tls=True)
+    assert statuses(resp) == [200, 200], resp[:300]
+    assert [b for _, b in up.requests] == [want, b"hello"]
+    resp, closed = exchange(g.port, head([b"GET / HTTP/1.2", b"Host: s.test"]) + SMUGGLED, tls=True)
+    assert statuses(resp) == [400] and closed, resp[:300]
+    assert len(up.requests) == 2
+
+
+def test_tls_http2_is_still_negotiated(tls_env):
+    g, up = tls_env
+    r = __import__("conftest").run(["curl", "-sk", "--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+                                    "--resolve", "s.test:%d:127.0.0.1" % g.port, "https://s.test:%d/" % g.port])
+    assert r.stdout == b"2 200", r.stdout

@@ -391,3 +391,21 @@ def test_tls_http2_is_still_negotiated(tls_env):
     r = __import__("conftest").run(["curl", "-sk", "--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
                                     "--resolve", "s.test:%d:127.0.0.1" % g.port, "https://s.test:%d/" % g.port])
     assert r.stdout == b"2 200", r.stdout
+
+
+# --- after an Upgrade request ---
+
+UPGRADE = head([b"GET /u HTTP/1.1", b"Host: s.test", b"Connection: upgrade", b"Upgrade: foo"])
+
+
+@pytest.mark.parametrize("then", [b"0x2c\r\n\r\n", b"5\r\nhello\r\n0\r\n\r\n"])
+def test_nothing_after_an_upgrade_that_did_not_happen_is_read(env, then):
+    """Bytes after a request with Upgrade are not followed by h1_framing
+    (they may be a tunnel's); when the upstream does not answer 101, libh2o
+    closes the connection after the response, so they are never read as a
+    request either."""
+    g, up = env
+    resp, closed = exchange(g.port, UPGRADE + head(CHUNKED, then + SMUGGLED))
+    assert statuses(resp) == [200] and closed, resp[:600]
+    assert b"connection: close" in resp.lower()
+    assert up.request_lines() == ["GET /u HTTP/1.1"], up.request_lines()

@@ -58,6 +58,11 @@ static void feed(const char *s, size_t len)
     filter(fr, len);
 }
 
+static void feed_str(const char *s)
+{
+    feed(s, strlen(s));
+}
+
 static bool visible(const char *s)
 {
     return sock.input->size == strlen(s) && memcmp(sock.input->bytes, s, sock.input->size) == 0;
@@ -137,34 +142,34 @@ int main(void)
 
     /* the glue: what h2o's parser is left to see */
     glue_start();
-    feed(CHUNKED, strlen(CHUNKED));
-    feed("5\r\nhel", 6);
+    feed_str(CHUNKED);
+    feed_str("5\r\nhel");
     CHECK(visible(CHUNKED "5\r\nhel"));
-    feed("lo\r\n5;ex", 8); /* an incomplete size line is held back */
+    feed_str("lo\r\n5;ex"); /* an incomplete size line is held back */
     CHECK(visible(CHUNKED "5\r\nhello\r\n"));
-    feed("t\r\nworld\r\n0\r\nX: 1\r\n", 19); /* so is a last chunk until its trailers end */
+    feed_str("t\r\nworld\r\n0\r\nX: 1\r\n"); /* so is a last chunk until its trailers end */
     CHECK(visible(CHUNKED "5\r\nhello\r\n5;ext\r\nworld\r\n"));
-    feed("\r\nGET /", 7);
+    feed_str("\r\nGET /");
     CHECK(visible(CHUNKED "5\r\nhello\r\n5;ext\r\nworld\r\n0\r\nX: 1\r\n\r\nGET /"));
     /* refused in a size line: cut where the line starts, one non-hex byte */
     glue_start();
-    feed(CHUNKED "5\r\nhello\r\n0x2c\r\nGET /admin HTTP/1.1\r\n\r\n", strlen(CHUNKED) + 43);
+    feed_str(CHUNKED "5\r\nhello\r\n0x2c\r\nGET /admin HTTP/1.1\r\n\r\n");
     CHECK(visible(CHUNKED "5\r\nhello\r\n\x01"));
-    feed("more", 4); /* nothing is h2o's after the poison */
+    feed_str("more"); /* nothing is h2o's after the poison */
     CHECK(visible(CHUNKED "5\r\nhello\r\n\x01"));
     /* after chunk data: cut at the offending byte */
     glue_start();
-    feed(CHUNKED "5\r\nhello\r", strlen(CHUNKED) + 9);
-    feed("\r\n0\r\n\r\n", 7);
+    feed_str(CHUNKED "5\r\nhello\r");
+    feed_str("\r\n0\r\n\r\n");
     CHECK(visible(CHUNKED "5\r\nhello\r\x01"));
     /* a refused version: the head is made unparseable and ended */
     glue_start();
-    feed("GET / HTTP/1.1\r\n\r\nGET / HTTP/1", 30);
-    feed(".2\r\nHost: a\r\n\r\n", 15);
+    feed_str("GET / HTTP/1.1\r\n\r\nGET / HTTP/1");
+    feed_str(".2\r\nHost: a\r\n\r\n");
     CHECK(visible("GET / HTTP/1.1\r\n\r\n\x01" "ET / HTTP/1.2\r\r\n\r\n"));
     /* Content-Length with whitespace becomes digits h2o accepts */
     glue_start();
-    feed("POST / HTTP/1.1\r\nContent-Length:  5 \r\n\r\nhello", 45);
+    feed_str("POST / HTTP/1.1\r\nContent-Length:  5 \r\n\r\nhello");
     CHECK(visible("POST / HTTP/1.1\r\nContent-Length:  05\r\n\r\nhello"));
     glue_start();
     return test_report("h1_framing");

@@ -256,6 +256,15 @@ def test_bad_host_is_400_closed_and_never_forwarded(env, name):
     assert_refused(resp, closed, up)
 
 
+@pytest.mark.parametrize("extra", [[b"Host: s.test"], [b"Content-Length: 5", b"Content-Length: 5"]])
+def test_checks_cover_heads_over_8k(env, extra):
+    """request_check used to look for the end of the head in the first 8 KiB only."""
+    g, up = env
+    req = head([b"POST / HTTP/1.1", b"Host: s.test", b"X-Pad: " + b"p" * 9000] + extra, b"hello")
+    resp, closed = exchange(g.port, req + SMUGGLED)
+    assert_refused(resp, closed, up)
+
+
 def test_valid_host_forms_are_served(env):
     g, up = env
     ok = [

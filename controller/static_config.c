@@ -263,6 +263,12 @@ static int ep_sanitize(struct sctx *s, void *obj, const struct tree_node *v)
     return 0;
 }
 
+/* Gantry's own (Traefik has no such switch): TRACE and TRACK get 405 unless set */
+static int ep_allow_trace(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return to_bool(s, v, &((struct entrypoint_config *)obj)->allow_trace);
+}
+
 /* encodedCharacters.allowEncodedX: one flag each */
 #define ALLOW_KEY(fn, flag)                                                                                                        \
     static int fn(struct sctx *s, void *obj, const struct tree_node *v)                                                            \
@@ -340,6 +346,7 @@ static const struct skey ep_http_keys[] = {{"maxRequestBodyBytes", ep_max_body},
                                            {"encodedCharacters", ep_encoded},
                                            {"sanitizePath", ep_sanitize},
                                            {"maxHeaderBytes", ep_max_header},
+                                           {"allowTraceMethod", ep_allow_trace},
                                            {NULL, NULL}};
 
 static int ep_http(struct sctx *s, void *obj, const struct tree_node *v)
@@ -861,6 +868,7 @@ void static_config_usage(const char *argv0)
            "  --entryPoints.<name>.http.encodedCharacters.allowEncodedSlash=true (and BackSlash, NullCharacter,\n"
            "      Semicolon, Percent, QuestionMark, Hash): refused with 400 by default\n"
            "  --entryPoints.<name>.http.sanitizePath=false  keep . and .. segments\n"
+           "  --entryPoints.<name>.http.allowTraceMethod=true  serve TRACE and TRACK (405 by default; Gantry only)\n"
            "  --entryPoints.<name>.http.maxHeaderBytes=N     431 above (at most 408 KiB in any case)\n"
            "  --entryPoints.<name>.http2.maxResetStreams=200        per connection and 10 s (rapid reset)\n"
            "  --connectionLimits.maxConnections=N --connectionLimits.maxConnectionsPerIP=N\n"

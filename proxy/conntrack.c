@@ -20,6 +20,7 @@
 
 #include "../common/log.h"
 #include "forwarded.h"
+#include "h1_framing.h"
 #include "worker.h"
 
 #define IP_BUCKETS 4096
@@ -152,6 +153,8 @@ static void on_close(void *data)
         ip_add(c->ip16, -1);
     if (c->close_cb != NULL)
         c->close_cb(c->close_data);
+    if (c->framing != NULL)
+        h1_framing_closed(c->framing);
     /* resume a bit below the limit, so the listener does not flap */
     if (w->listeners_paused && open < max_connections - max_connections / 20 && !atomic_load(&w->stopping))
         pause_listeners(w, false);

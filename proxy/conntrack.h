@@ -31,6 +31,8 @@
 struct worker;
 struct worker_ep;
 
+struct h1_framing_conn;
+
 struct conntrack_conn {
     h2o_linklist_t link;
     h2o_socket_t *sock;
@@ -55,6 +57,7 @@ struct conntrack_conn {
     bool h2, tunnel, doomed;
     bool shut; /* shutdown(2) done (a doomed connection may first flush a GOAWAY) */
     struct h2_guard guard;
+    struct h1_framing_conn *framing; /* HTTP/1: strict framing (h1_framing.h), or NULL */
     /* abuse accounting */
     uint32_t resets, starts;
     int64_t resets_window_ms, starts_window_ms;

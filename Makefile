@@ -3,6 +3,8 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_TSAN ?= build-tsan
 BUILD_FUZZ ?= build-fuzz
+BUILD_RELEASE ?= build-release
+BUILD_CLANG ?= build-clang
 FUZZ_SECONDS ?= 10
 JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
@@ -10,14 +12,29 @@ PYTEST_ARGS ?=
 
 .PHONY: all image build deps run test test-e2e helm-render test-unit test-integration asan tsan fuzz test-asan test-tsan test-fuzz bench clean
 
+# The project's own builds treat warnings as errors (-DGANTRY_WERROR=ON); a
+# plain cmake build does not (docs/architecture.md, "Builds"). `make WERROR=`
+# builds with a newer compiler's new warnings left as warnings.
+WERROR ?= -DGANTRY_WERROR=ON
+
 all: build
 
 deps:
 	@bash scripts/deps.sh all
 
 build:
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(WERROR) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# What a packager builds: Release (-O3 -DNDEBUG, which finds warnings that
+# RelWithDebInfo does not), everything (gantry, unit tests, bench), with gcc and
+# again with clang, warnings as errors. Run once by .ci/run.
+.PHONY: build-release
+build-release:
+	@cmake -S . -B $(BUILD_RELEASE) -DCMAKE_BUILD_TYPE=Release $(WERROR) >/dev/null
+	@cmake --build $(BUILD_RELEASE) -j $(JOBS)
+	@cmake -S . -B $(BUILD_CLANG) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release $(WERROR) >/dev/null
+	@cmake --build $(BUILD_CLANG) -j $(JOBS)
 
 # The container images (gantry:dev, gantry-whoami:dev) against DOCKER_HOST's
 # engine; the debian:bookworm base is made with debootstrap when missing.
@@ -50,11 +67,11 @@ test-integration:
 	@GANTRY_BIN=$(abspath $(BUILD)/gantry) $(PYTHON) -m pytest -q -ra tests/integration $(PYTEST_ARGS)
 
 asan:
-	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DGANTRY_ASAN=ON -DGANTRY_UBSAN=ON >/dev/null
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DGANTRY_ASAN=ON -DGANTRY_UBSAN=ON $(WERROR) >/dev/null
 	@cmake --build $(BUILD_ASAN) -j $(JOBS)
 
 tsan:
-	@cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DGANTRY_TSAN=ON >/dev/null
+	@cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DGANTRY_TSAN=ON $(WERROR) >/dev/null
 	@cmake --build $(BUILD_TSAN) -j $(JOBS)
 
 # The sanitizer build runs the unit tests and the whole integration suite.
@@ -68,7 +85,7 @@ test-tsan: deps tsan
 
 # libFuzzer targets (clang), one per parser of untrusted input.
 fuzz:
-	@cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGANTRY_FUZZ=ON >/dev/null
+	@cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGANTRY_FUZZ=ON $(WERROR) >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_rule fuzz_dynamic_config fuzz_docker_container \
 		fuzz_docker_events fuzz_http_request fuzz_clienthello fuzz_k8s_watch
 
@@ -80,4 +97,4 @@ bench: deps build
 	@bash bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_FUZZ) $(BUILD_RELEASE) $(BUILD_CLANG)

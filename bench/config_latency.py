@@ -3,6 +3,7 @@
 adds a router, measure until the first 200 through gantry on that host.
 Reports median and p99 over N changes. Usage: config_latency.py BUILD_DIR [N]"""
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -68,6 +69,7 @@ gw.terminate()
 gw.wait()
 up.terminate()
 up.wait()
+shutil.rmtree(d, ignore_errors=True)  # a finished run leaves /tmp as it found it (a failed one keeps it)
 lat.sort()
 print("| file change -> first 200 (ms), %d changes | median | p99 | max |" % n)
 print("|---|---:|---:|---:|")

@@ -7,6 +7,7 @@ N times an Ingress is added and the time from the emulator's write to the
 first 200 through gantry on its host is measured. Prints a table.
 Usage: k8s_latency.py [BUILD] [N] [INGRESSES] [ENDPOINTS_PER_SERVICE]"""
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -87,3 +88,4 @@ gw.terminate()
 gw.wait()
 up.terminate()
 emu.stop()
+shutil.rmtree(d, ignore_errors=True)  # a finished run leaves /tmp as it found it (a failed one keeps it)

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #define WARN_UNUSED __attribute__((warn_unused_result))
 
@@ -19,10 +20,16 @@ static inline int diag_set(struct diag *d, const char *fmt, ...) __attribute__((
 static inline int diag_set(struct diag *d, const char *fmt, ...)
 {
     if (d != NULL) {
+        /* formatted aside, then copied: a caller adding context passes the
+         * message itself as an argument (diag_set(d, "entry point %s: %s",
+         * name, d->msg)), and formatting straight into d->msg would overwrite
+         * that argument before reading it ("entry point web: entry point web: ddress") */
+        char msg[sizeof(d->msg)];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
+        memcpy(d->msg, msg, strlen(msg) + 1);
     }
     return -1;
 }

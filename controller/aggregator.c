@@ -24,6 +24,7 @@
 #include "../proxy/status.h"
 #include "../proxy/table.h"
 #include "../proxy/table_tcp.h"
+#include "../proxy/tcp_middleware.h"
 #include "../proxy/tls.h"
 #include "../proxy/tls_options.h"
 #include "../proxy/transport.h"
@@ -121,6 +122,7 @@ void aggregator_submit(struct model *m)
     }
     latest[i] = m;
     dirty = true;
+    status_set_config_pending(true);
     uint64_t now = watcher_now_ms();
     if (now - last_compile_ms >= opts.window_ms || last_compile_ms == 0) {
         compile();
@@ -855,6 +857,42 @@ static void add_mirroring(struct build *b)
 
 /* TCP services and routers: chosen per connection by the ClientHello's
  * server name (proxy/table_tcp.h). */
+/* The TCP middleware named <qualified>, from any provider, or NULL. */
+static const struct model_middleware *find_tcp_middleware(struct build *b, const char *qualified)
+{
+    for (size_t i = 0; i < n_providers; i++)
+        for (size_t j = 0; j < latest[i]->tcp_middlewares.len; j++) {
+            const struct model_middleware *mw = latest[i]->tcp_middlewares.items[j];
+            if (strcmp(qualify(b->scratch, mw->name, latest[i]->provider), qualified) == 0)
+                return mw;
+        }
+    return NULL;
+}
+
+/* Compiles TCP router <r>'s middlewares (one instance per router, as in
+ * Traefik) into <out>; -1 with the problem recorded when one does not exist
+ * or is refused: the router is then not served. */
+static int tcp_middlewares(struct build *b, const struct model_router *r, const char *q, const char *provider,
+                           struct tcp_middleware ***out)
+{
+    *out = arena_alloc(&b->t->arena, r->n_middlewares * sizeof(**out));
+    for (size_t i = 0; i < r->n_middlewares; i++) {
+        const char *mq = qualify(b->scratch, r->middlewares[i], provider);
+        const struct model_middleware *mw = find_tcp_middleware(b, mq);
+        struct diag d;
+        if (mw == NULL) {
+            record(b, "%s: tcp router '%s': tcp middleware '%s' does not exist (router not served)", r->origin.source, q, mq);
+            return -1;
+        }
+        (*out)[i] = tcp_middleware_build(&b->t->arena, mq, mw->type, mw->keys, mw->values, mw->n_options, &d);
+        if ((*out)[i] == NULL) {
+            record(b, "%s: tcp router '%s': tcp middleware '%s': %s (router not served)", r->origin.source, q, mq, d.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void add_tcp(struct build *b, const struct model *m)
 {
     for (size_t i = 0; i < m->tcp_services.len; i++) {
@@ -901,7 +939,12 @@ static void add_tcp(struct build *b, const struct model *m)
         uint64_t mask = entrypoint_mask(b, r, q, &ok, NULL);
         if (!ok)
             continue;
-        table_tcp_add_route(b->t, q, r->rule, rule, r->priority, mask, mode, svc);
+        struct tcp_middleware **mws = NULL;
+        if (r->n_middlewares && tcp_middlewares(b, r, q, m->provider, &mws) != 0)
+            continue; /* never served without the middlewares it names */
+        struct table_tcp_route *tr = table_tcp_add_route(b->t, q, r->rule, rule, r->priority, mask, mode, svc);
+        tr->middlewares = mws;
+        tr->n_middlewares = (uint32_t)r->n_middlewares;
     }
 }
 
@@ -1081,6 +1124,7 @@ static void compile(void)
     release_transports(&b);
     table_finish(b.t);
     publish_swap(b.t);
+    status_set_config_pending(false); /* what was submitted is live: /readyz may say so */
     if (compile_hook != NULL)
         compile_hook(latest, n_providers);
     gettimeofday(&t1, NULL); /* the change is live: what follows is bookkeeping */

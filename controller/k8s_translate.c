@@ -90,8 +90,10 @@ static const cJSON *our_class(const struct k8s_objects *objs, const char *name)
     return NULL;
 }
 
-bool k8s_ingress_is_ours(const struct k8s_objects *objs, const struct k8s_translate_options *o, const cJSON *ingress)
+static bool gantry_is_ours(const struct k8s_objects *objs, const struct k8s_translate_options *o, const cJSON *ingress)
 {
+    if (o->nginx_only)
+        return false;
     const char *cls = str(get(ingress, "spec"), "ingressClassName");
     if (cls != NULL)
         return our_class(objs, cls) != NULL;
@@ -106,6 +108,12 @@ bool k8s_ingress_is_ours(const struct k8s_objects *objs, const struct k8s_transl
             return true;
     }
     return false;
+}
+
+bool k8s_ingress_is_ours(const struct k8s_objects *objs, const struct k8s_translate_options *o, const cJSON *ingress)
+{
+    return gantry_is_ours(objs, o, ingress) ||
+           (o->nginx && k8s_nginx_is_ours(objs->ingress_classes, objs->n_ingress_classes, o->nginx, ingress));
 }
 
 /* ---- lookups ---- */
@@ -357,8 +365,8 @@ static bool valid_host(const char *h)
     return true;
 }
 
-static void add_router(struct tx *t, const char *name, const char *rule, const char *service, int64_t priority, bool tls,
-                       const char *source)
+static struct model_router *add_router(struct tx *t, const char *name, const char *rule, const char *service,
+                                      int64_t priority, bool tls, const char *source)
 {
     struct model_router *r = arena_alloc(&t->m->arena, sizeof(*r));
     r->name = tls ? arena_printf(&t->m->arena, "%s-tls", name) : name;
@@ -369,6 +377,7 @@ static void add_router(struct tx *t, const char *name, const char *rule, const c
         r->tls = arena_alloc(&t->m->arena, sizeof(*r->tls));
     r->origin = (struct model_origin){"kubernetes", source};
     ptr_vec_push(&t->m->arena, &t->m->routers, r);
+    return r;
 }
 
 static unsigned char *b64(struct arena *a, const char *in, size_t *out_len)
@@ -510,6 +519,76 @@ static const char *mirrored(struct tx *t, const struct mirror_spec *ms, const ch
     return name;
 }
 
+static const cJSON *secret_lookup(void *data, const char *ns, const char *name)
+{
+    return find_ns(&((struct tx *)data)->secrets, ns, name);
+}
+
+/* default-backend: the Service's first port */
+static const char *first_port_service(void *data, const char *ns, const char *ingress, const char *name)
+{
+    struct tx *t = data;
+    const cJSON *ports = get(get(find_ns(&t->services, ns, name), "spec"), "ports");
+    const cJSON *p0 = ports ? ports->child : NULL;
+    struct backend_ref ref = {.service = name, .port_name = str(p0, "name"), .port_number = 80};
+    if (cJSON_IsNumber(get(p0, "port")))
+        ref.port_number = get(p0, "port")->valueint;
+    if (ref.port_name && *ref.port_name == '\0')
+        ref.port_name = NULL;
+    return service_for(t, ns, ingress, &ref);
+}
+
+/* ingress-nginx's annotations on the routers of one path (<nx> NULL: none). */
+static void nginx_router(struct tx *t, const struct k8s_nginx_plan *nx, struct model_router *r, const char *path,
+                         bool tls)
+{
+    if (nx == NULL)
+        return;
+    struct k8s_nginx_env env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->o->nginx_events,
+                                first_port_service};
+    k8s_nginx_router(&env, nx, r, path, tls);
+}
+
+/* ingress-nginx canary: the service of the canary Ingress's backend for
+ * <host> and <path> of namespace <ns>, its plan in <cp>; NULL when none. */
+static const char *nginx_canary(struct tx *t, const struct k8s_nginx_env *env, const char *ns, const char *host,
+                                const char *path, struct k8s_nginx_plan *cp)
+{
+    const char *cname = NULL;
+    const cJSON *b = k8s_nginx_canary_find(env, t->objs->ingresses, t->objs->n_ingresses, t->objs->ingress_classes,
+                                           t->objs->n_ingress_classes, ns, host, path, cp, &cname);
+    struct backend_ref ref;
+    if (b == NULL || !backend_of(b, &ref))
+        return NULL;
+    return service_for(t, ns, cname, &ref);
+}
+
+/* The header and cookie routers of a canary, above the main router <rname>. */
+static void nginx_canary_routers(struct tx *t, const struct k8s_nginx_plan *nx, const struct k8s_nginx_plan *cp,
+                                 const char *rname, const char *rule, const char *main_svc, const char *canary_svc,
+                                 int64_t prio, bool tls, const char *source, const char *path)
+{
+    static const struct {
+        enum k8s_nginx_canary_route which;
+        int64_t bump; /* header before cookie before weight */
+        bool to_canary;
+        const char *suffix;
+    } routes[] = {{K8S_NGINX_CANARY_HEADER, 2, true, "canary-header"},
+                  {K8S_NGINX_CANARY_HEADER_NEVER, 2, false, "canary-header-never"},
+                  {K8S_NGINX_CANARY_COOKIE, 1, true, "canary-cookie"},
+                  {K8S_NGINX_CANARY_COOKIE_NEVER, 1, false, "canary-cookie-never"}};
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const char *r = k8s_nginx_canary_rule(&t->m->arena, cp, rule, routes[i].which);
+        if (r == NULL)
+            continue;
+        const char *n = arena_printf(&t->m->arena, "%s-%s", rname, routes[i].suffix);
+        const char *svc = routes[i].to_canary ? canary_svc : main_svc;
+        nginx_router(t, nx, add_router(t, n, r, svc, prio + routes[i].bump, false, source), path, false);
+        if (tls)
+            nginx_router(t, nx, add_router(t, n, r, svc, prio + routes[i].bump, true, source), path, true);
+    }
+}
+
 static void translate_ingress(struct tx *t, const cJSON *ing)
 {
     const char *ns = meta_str(ing, "namespace"), *name = meta_str(ing, "name");
@@ -517,6 +596,17 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
         return;
     const char *source = arena_printf(&t->m->arena, "ingress %s/%s", ns, name);
     const cJSON *spec = get(ing, "spec");
+    struct k8s_nginx_plan nx_plan, *nx = NULL; /* providers.kubernetesIngressNGINX: annotations */
+    struct k8s_nginx_env nx_env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->o->nginx_events,
+                                first_port_service};
+    if (t->o->nginx && !gantry_is_ours(t->objs, t->o, ing)) {
+        k8s_nginx_plan(&nx_env, ing, ns, name, get(spec, "tls") != NULL, &nx_plan);
+        if (nx_plan.refused)
+            return;
+        if (nx_plan.canary)
+            return; /* routed by the main Ingress of the same host and path (nginx_canary) */
+        nx = &nx_plan;
+    }
     bool tls = add_tls(t, ns, name, get(spec, "tls"));
     const char *base = arena_printf(t->pa, "%s-%s", slug(t->pa, ns), slug(t->pa, name));
     const struct mirror_spec *ms = mirror_annotation(t, ing, ns, name);
@@ -541,7 +631,11 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
                 continue;
             }
             bool exact;
-            const char *rt = rule_text(&t->m->arena, host, path, ptype, &exact);
+            const char *rt = nx ? k8s_nginx_rule(&t->m->arena, nx, host, path, ptype, &exact) : NULL;
+            if (rt == NULL)
+                rt = rule_text(&t->m->arena, host, path, ptype, &exact);
+            else if (*rt == '\0')
+                rt = NULL;
             struct backend_ref ref;
             if (rt == NULL) {
                 problem(t, "ingress %s/%s: invalid path `%s` (path skipped)", ns, name, path);
@@ -555,6 +649,8 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
             const char *svc = service_for(t, ns, name, &ref);
             if (svc == NULL)
                 continue;
+            if (nx != NULL)
+                svc = k8s_nginx_service(&nx_env, nx, svc);
             if (ms != NULL)
                 svc = mirrored(t, ms, svc, base);
             size_t plen = strlen(path);
@@ -562,9 +658,14 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
                 plen--;
             int64_t prio = host_prio + (int64_t)plen * 2 + (exact ? 1 : 0) + 2;
             const char *rname = arena_printf(&t->m->arena, "%s-%d-%d", base, rule_i, path_i);
-            add_router(t, rname, rt, svc, prio, false, source);
+            struct k8s_nginx_plan cp;
+            const char *canary = nx ? nginx_canary(t, &nx_env, ns, host, path, &cp) : NULL;
+            const char *routed = canary ? k8s_nginx_canary_weighted(&nx_env, &cp, svc, canary, rname) : svc;
+            nginx_router(t, nx, add_router(t, rname, rt, routed, prio, false, source), path, false);
             if (tls)
-                add_router(t, rname, rt, svc, prio, true, source);
+                nginx_router(t, nx, add_router(t, rname, rt, routed, prio, true, source), path, true);
+            if (canary)
+                nginx_canary_routers(t, nx, &cp, rname, rt, svc, canary, prio, tls, source, path);
         }
     }
     struct backend_ref def;
@@ -577,12 +678,16 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
         const char *svc = service_for(t, ns, name, &def);
         if (svc == NULL)
             return;
+        if (nx != NULL)
+            svc = k8s_nginx_service(&nx_env, nx, svc);
         if (ms != NULL)
             svc = mirrored(t, ms, svc, base);
         const char *rname = arena_printf(&t->m->arena, "%s-default", base);
-        add_router(t, rname, "PathPrefix(`/`)", svc, PRIO_DEFAULT_BACKEND, false, source);
+        nginx_router(t, nx, add_router(t, rname, "PathPrefix(`/`)", svc, PRIO_DEFAULT_BACKEND, false, source), NULL,
+                     false);
         if (tls)
-            add_router(t, rname, "PathPrefix(`/`)", svc, PRIO_DEFAULT_BACKEND, true, source);
+            nginx_router(t, nx, add_router(t, rname, "PathPrefix(`/`)", svc, PRIO_DEFAULT_BACKEND, true, source), NULL,
+                         true);
     }
 }
 

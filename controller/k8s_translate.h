@@ -30,6 +30,7 @@
 #include <cjson/cJSON.h>
 
 #include "../common/arena.h"
+#include "k8s_nginx_annotations.h"
 #include "model.h"
 
 #define K8S_CONTROLLER_NAME "gantry.io/ingress-controller"
@@ -42,6 +43,11 @@ struct k8s_objects {
 struct k8s_translate_options {
     const char *ingress_class;        /* legacy annotation value, default "gantry" */
     bool allow_external_name;
+    /* providers.kubernetesIngressNGINX: NULL when off; <nginx_only> when
+     * kubernetesIngress itself is off (Gantry's own class is not served) */
+    const struct k8s_nginx_options *nginx;
+    bool nginx_only;
+    struct ptr_vec *nginx_events; /* struct k8s_nginx_event * in <pa>; NULL: not wanted */
 };
 
 /* Problems are strings in <pa>. */

@@ -4,6 +4,7 @@
  * and the watcher thread, then waits for a signal. SIGTERM/SIGINT drain:
  * stop accepting, finish in-flight requests up to the grace timeout, exit 0.
  */
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "provider_docker.h"
 #include "provider_file.h"
 #include "provider_kubernetes.h"
+#include "provider_kubernetes_crd.h"
 #include "static_config.h"
 #include "watcher.h"
 
@@ -50,6 +52,10 @@ static bool ready(char *why, size_t len)
                      connected ? "" : " (not connected)");
             return false;
         }
+    }
+    if (status_config_pending()) { /* a provider's configuration is submitted, not yet live */
+        snprintf(why, len, "configuration not applied yet\n");
+        return false;
     }
     return true;
 }
@@ -137,7 +143,54 @@ static int run(struct static_config *c)
         .lease_name = c->kube.lease_name,
         .lease_duration_ms = c->kube.lease_duration_ms,
     };
-    if (c->kube.enabled && provider_kubernetes_start(&kc, &d) != 0) {
+    /* kubernetesIngressNGINX shares kubernetesIngress's connection and
+     * watches when both are on; alone, it brings its own */
+    struct k8s_nginx_options nopts = {.ingress_class = c->kube_nginx.ingress_class,
+                                      .controller_class = c->kube_nginx.controller_class,
+                                      .watch_without_class = c->kube_nginx.watch_without_class,
+                                      .class_by_name = c->kube_nginx.class_by_name,
+                                      .allow_unsafe = c->kube_nginx.allow_unsafe_annotations};
+    const char *nginx_ns[1] = {c->kube_nginx.watch_namespace};
+    const char *addr = c->kube_nginx.publish_status_address;
+    unsigned char ipbuf[16];
+    bool nginx_addr_is_ip = addr && (inet_pton(AF_INET, addr, ipbuf) == 1 || inet_pton(AF_INET6, addr, ipbuf) == 1);
+    if (c->kube_nginx.enabled) {
+        kc.nginx = &nopts;
+        if (!c->kube.enabled) {
+            kc = (struct kube_provider_config){.endpoint = c->kube_nginx.endpoint,
+                                               .token = c->kube_nginx.token,
+                                               .cert_auth_file_path = c->kube_nginx.cert_auth_file_path,
+                                               .namespaces = nginx_ns,
+                                               .n_namespaces = nginx_ns[0] && *nginx_ns[0] ? 1 : 0,
+                                               .status_ip = nginx_addr_is_ip ? c->kube_nginx.publish_status_address : NULL,
+                                               .status_hostname = nginx_addr_is_ip ? NULL : c->kube_nginx.publish_status_address,
+                                               .status_published_service = c->kube_nginx.publish_service,
+                                               .allow_external_name_services = !c->kube_nginx.disable_external_name,
+                                               .lease_namespace = c->kube.lease_namespace,
+                                               .lease_name = c->kube.lease_name,
+                                               .lease_duration_ms = c->kube.lease_duration_ms,
+                                               .nginx = &nopts,
+                                               .nginx_only = true};
+        }
+    }
+    if ((c->kube.enabled || c->kube_nginx.enabled) && provider_kubernetes_start(&kc, &d) != 0) {
+        log_error("%s", d.msg);
+        return 1;
+    }
+    struct kube_crd_provider_config cc = {
+        .endpoint = c->kube_crd.endpoint,
+        .token = c->kube_crd.token,
+        .cert_auth_file_path = c->kube_crd.cert_auth_file_path,
+        .label_selector = c->kube_crd.label_selector,
+        .ingress_class = c->kube_crd.ingress_class,
+        .namespaces = c->kube_crd.namespaces,
+        .n_namespaces = c->kube_crd.n_namespaces,
+        .allow_cross_namespace = c->kube_crd.allow_cross_namespace,
+        .allow_external_name_services = c->kube_crd.allow_external_name_services,
+        .allow_empty_services = c->kube_crd.allow_empty_services,
+        .throttle_ms = c->kube_crd.throttle_ms,
+    };
+    if (c->kube_crd.enabled && provider_kubernetes_crd_start(&cc, &d) != 0) {
         log_error("%s", d.msg);
         return 1;
     }
@@ -175,6 +228,7 @@ static int run(struct static_config *c)
     provider_file_stop();
     provider_docker_stop();
     provider_kubernetes_stop();
+    provider_kubernetes_crd_stop();
     acme_manager_stop();
     aggregator_shutdown();
     accesslog_close();

@@ -381,10 +381,11 @@ static void dump(struct sink *k, const struct model *m)
     DUMP_SECTION(k, m->tls_options, "  tlsOptions:", dump_tls_option, struct model_tls_option);
     if (m->default_cert)
         OUT(k, "  defaultCertificate: ", m->default_cert->cert_file ? m->default_cert->cert_file : "(inline)", "\n");
-    if (m->tcp_routers.len || m->tcp_services.len) {
+    if (m->tcp_routers.len || m->tcp_services.len || m->tcp_middlewares.len) {
         out(k, "tcp:\n");
         DUMP_SECTION(k, m->tcp_routers, "  routers:", dump_router, struct model_router);
         DUMP_SECTION(k, m->tcp_services, "  services:", dump_tcp_service, struct model_tcp_service);
+        DUMP_SECTION(k, m->tcp_middlewares, "  middlewares:", dump_middleware, struct model_middleware);
     }
     if (m->certs.len) {
         out(k, "tls:\n  certificates:\n");

@@ -202,6 +202,7 @@ struct model {
     struct ptr_vec tls_options;  /* struct model_tls_option * */
     struct model_tls_cert *default_cert; /* tls.stores.default.defaultCertificate */
     struct ptr_vec problems;     /* char *: what the provider could not turn into objects */
+    struct ptr_vec tcp_middlewares; /* struct model_middleware * (ipAllowList, inFlightConn) */
 };
 
 struct model *model_new(const char *provider);

@@ -1034,7 +1034,7 @@ static const struct field transport_fields[] = {{"serverName", tr_server_name},
 
 /* ---- sections ---- */
 
-enum section { SEC_ROUTERS, SEC_SERVICES, SEC_MIDDLEWARES, SEC_TCP_ROUTERS, SEC_TCP_SERVICES, SEC_TRANSPORTS };
+enum section { SEC_ROUTERS, SEC_SERVICES, SEC_MIDDLEWARES, SEC_TCP_ROUTERS, SEC_TCP_SERVICES, SEC_TRANSPORTS, SEC_TCP_MIDDLEWARES };
 
 static void decode_named(struct dctx *c, const struct tree_node *map, enum section sec, const char *kind)
 {
@@ -1087,13 +1087,14 @@ static void decode_named(struct dctx *c, const struct tree_node *map, enum secti
             ptr_vec_push(&m->arena, &m->services, s);
             break;
         }
-        case SEC_MIDDLEWARES: {
+        case SEC_MIDDLEWARES:
+        case SEC_TCP_MIDDLEWARES: {
             struct model_middleware *mw = arena_alloc(&m->arena, sizeof(*mw));
             mw->name = dup_name;
             mw->origin = origin;
             if (decode_middleware(c, mw, v) != 0)
                 continue;
-            ptr_vec_push(&m->arena, &m->middlewares, mw);
+            ptr_vec_push(&m->arena, sec == SEC_MIDDLEWARES ? &m->middlewares : &m->tcp_middlewares, mw);
             break;
         }
         case SEC_TRANSPORTS: {
@@ -1301,11 +1302,12 @@ void model_decode(struct model *m, const struct tree_node *root, struct decode_r
                     decode_named(&c, sec->items[j], tcp ? SEC_TCP_ROUTERS : SEC_ROUTERS, tcp ? "tcp router" : "router");
                 else if (strcasecmp(k, "services") == 0)
                     decode_named(&c, sec->items[j], tcp ? SEC_TCP_SERVICES : SEC_SERVICES, tcp ? "tcp service" : "service");
-                else if (!tcp && strcasecmp(k, "middlewares") == 0)
-                    decode_named(&c, sec->items[j], SEC_MIDDLEWARES, "middleware");
+                else if (strcasecmp(k, "middlewares") == 0)
+                    decode_named(&c, sec->items[j], tcp ? SEC_TCP_MIDDLEWARES : SEC_MIDDLEWARES,
+                                 tcp ? "tcp middleware" : "middleware");
                 else if (!tcp && strcasecmp(k, "serversTransports") == 0)
                     decode_named(&c, sec->items[j], SEC_TRANSPORTS, "serversTransport");
-                else if (strcasecmp(k, "serversTransports") == 0 || strcasecmp(k, "middlewares") == 0)
+                else if (strcasecmp(k, "serversTransports") == 0)
                     decode_report_warn(rep, sec->items[j], "%s.%s is not supported by gantry yet (ignored)", key, k);
                 else
                     decode_report_warn(rep, sec->items[j], "unknown key '%s.%s' (ignored)", key, k);

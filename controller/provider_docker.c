@@ -246,8 +246,8 @@ static void finish_initial_sync(void)
     dp.failing = false;
     dp.attempts = 0;
     dp.ready = true;
-    status_provider_set("docker", true, true);
     rebuild();
+    status_provider_set("docker", true, true); /* after its model is submitted: /readyz waits for the compile */
 }
 
 static void on_inspect(CURL *easy, CURLcode rc, void *data)

@@ -25,6 +25,8 @@
 #include "../common/log.h"
 #include "../proxy/status.h"
 #include "aggregator.h"
+#include "k8s_conn.h"
+#include "k8s_events.h"
 #include "k8s_lease.h"
 #include "k8s_status.h"
 #include "k8s_translate.h"
@@ -34,9 +36,7 @@
 #include "tree_yaml.h"
 #include "watcher.h"
 
-#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define REBUILD_DELAY_MS 2
-#define MAX_KUBECONFIG (1024 * 1024)
 #define STATUS_RESYNC_MS 10000
 
 enum kind { K_CLASSES, K_INGRESSES, K_SERVICES, K_SLICES, K_SECRETS, K_KINDS };
@@ -67,137 +67,16 @@ static struct {
     struct k8s_lease *lease;
     struct k8s_status *status;
     struct watcher_timer *status_timer;
+    struct k8s_events *events; /* kubernetesIngressNGINX: annotations not honoured */
 } kp;
 
-/* ---- connection ---- */
-
-static char *decode_b64(const char *in, size_t *len)
-{
-    size_t n = strlen(in);
-    unsigned char *out = mem_alloc(n / 4 * 3 + 4);
-    int r = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-    if (r < 0 || n % 4 != 0) {
-        free(out);
-        return NULL;
-    }
-    size_t l = (size_t)r;
-    for (size_t i = n; i > 0 && in[i - 1] == '='; i--)
-        l--;
-    out[l] = '\0';
-    *len = l;
-    return (char *)out;
-}
-
-static const char *scalar(const struct tree_node *map, const char *key)
-{
-    const struct tree_node *v = tree_map_get(map, key);
-    return v && v->kind == TREE_SCALAR ? v->scalar : NULL;
-}
-
-/* The entry named <name> of a kubeconfig list (clusters, users, contexts). */
-static const struct tree_node *named(const struct tree_node *root, const char *list, const char *name, const char *inner)
-{
-    const struct tree_node *seq = tree_map_get(root, list);
-    for (size_t i = 0; seq && seq->kind == TREE_SEQ && i < seq->n; i++) {
-        const char *n = scalar(seq->items[i], "name");
-        if (n && name && strcmp(n, name) == 0)
-            return tree_map_get(seq->items[i], inner);
-    }
-    return NULL;
-}
-
-static int from_kubeconfig(const char *path, struct diag *d)
-{
-    size_t len;
-    char *text = read_file(path, MAX_KUBECONFIG, &len, d);
-    if (text == NULL)
-        return -1;
-    struct arena a;
-    arena_init(&a);
-    struct tree_node *root = tree_yaml_parse(&a, path, text, len, d);
-    free(text);
-    int rc = -1;
-    if (root == NULL)
-        goto out;
-    const char *ctx_name = scalar(root, "current-context");
-    const struct tree_node *ctx = named(root, "contexts", ctx_name, "context");
-    if (ctx == NULL) {
-        diag_set(d, "%s: current-context '%s' is not among the contexts", path, ctx_name ? ctx_name : "");
-        goto out;
-    }
-    const struct tree_node *cluster = named(root, "clusters", scalar(ctx, "cluster"), "cluster");
-    const struct tree_node *user = named(root, "users", scalar(ctx, "user"), "user");
-    const char *server = scalar(cluster, "server");
-    if (server == NULL) {
-        diag_set(d, "%s: the current context's cluster has no server", path);
-        goto out;
-    }
-    kp.conn.base_url = mem_strdup(server);
-    size_t l = strlen(kp.conn.base_url);
-    if (l > 0 && kp.conn.base_url[l - 1] == '/')
-        kp.conn.base_url[l - 1] = '\0';
-    const char *v;
-    if ((v = scalar(cluster, "certificate-authority")) != NULL)
-        kp.conn.ca_file = mem_strdup(v);
-    if ((v = scalar(cluster, "certificate-authority-data")) != NULL &&
-        (kp.conn.ca_pem = decode_b64(v, &kp.conn.ca_pem_len)) == NULL) {
-        diag_set(d, "%s: certificate-authority-data is not base64", path);
-        goto out;
-    }
-    if ((v = scalar(user, "token")) != NULL)
-        kp.conn.token = mem_strdup(v);
-    if ((v = scalar(user, "tokenFile")) != NULL)
-        kp.conn.token_file = mem_strdup(v);
-    if ((v = scalar(user, "client-certificate")) != NULL)
-        kp.conn.client_cert = mem_strdup(v);
-    if ((v = scalar(user, "client-key")) != NULL)
-        kp.conn.client_key = mem_strdup(v);
-    if ((v = scalar(user, "client-certificate-data")) != NULL)
-        kp.conn.cert_pem = decode_b64(v, &kp.conn.cert_pem_len);
-    if ((v = scalar(user, "client-key-data")) != NULL)
-        kp.conn.key_pem = decode_b64(v, &kp.conn.key_pem_len);
-    rc = 0;
-out:
-    arena_free(&a);
-    return rc;
-}
+/* ---- connection (k8s_conn.c) ---- */
 
 static int resolve_connection(const struct kube_provider_config *cfg, struct diag *d, const char **how)
 {
-    if (cfg->endpoint && *cfg->endpoint) {
-        kp.conn.base_url = mem_strdup(cfg->endpoint);
-        size_t l = strlen(kp.conn.base_url);
-        if (l > 0 && kp.conn.base_url[l - 1] == '/')
-            kp.conn.base_url[l - 1] = '\0';
-        if (cfg->token && *cfg->token)
-            kp.conn.token = mem_strdup(cfg->token);
-        if (cfg->cert_auth_file_path && *cfg->cert_auth_file_path)
-            kp.conn.ca_file = mem_strdup(cfg->cert_auth_file_path);
-        *how = "providers.kubernetesIngress.endpoint";
-        return 0;
-    }
-    const char *kc = getenv("KUBECONFIG");
-    if (kc && *kc) {
-        char first[1024];
-        snprintf(first, sizeof(first), "%.*s", (int)strcspn(kc, ":"), kc); /* the first file of the list */
-        *how = "KUBECONFIG";
-        return from_kubeconfig(first, d);
-    }
-    const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
-    if (host && *host && port && *port) {
-        char url[512];
-        bool v6 = strchr(host, ':') != NULL;
-        snprintf(url, sizeof(url), "https://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port);
-        kp.conn.base_url = mem_strdup(url);
-        kp.conn.token_file = mem_strdup(SA_DIR "/token");
-        kp.conn.ca_file = mem_strdup(SA_DIR "/ca.crt");
-        if (access(kp.conn.token_file, R_OK) != 0)
-            return diag_set(d, "in-cluster: cannot read the service account token %s", kp.conn.token_file);
-        *how = "in-cluster service account";
-        return 0;
-    }
-    return diag_set(d, "providers.kubernetesIngress: no API server: set providers.kubernetesIngress.endpoint, "
-                       "KUBECONFIG, or run in a pod (KUBERNETES_SERVICE_HOST)");
+    struct k8s_conn_config cc = {cfg->endpoint, cfg->token, cfg->cert_auth_file_path, "providers.kubernetesIngress",
+                                 "providers.kubernetesIngress.endpoint"};
+    return k8s_conn_resolve(&kp.conn, &cc, d, how);
 }
 
 /* ---- model ---- */
@@ -236,8 +115,11 @@ static void rebuild(void *data)
     objs.secrets = collect(K_SECRETS, &objs.n_secrets);
     struct arena pa;
     arena_init(&pa);
-    struct ptr_vec problems = {0};
+    struct ptr_vec problems = {0}, events = {0};
+    kp.opts.nginx_events = kp.events ? &events : NULL;
     struct model *m = k8s_translate(&objs, &kp.opts, &pa, &problems);
+    if (kp.events && (kp.lease == NULL || k8s_lease_is_leader(kp.lease))) /* one writer when several replicas */
+        k8s_events_emit(kp.events, (struct k8s_nginx_event *const *)events.items, events.len);
     problem_log_update(&kp.problems, "kubernetes", &problems, m);
     arena_free(&pa);
     if (k8s_lease_is_leader(kp.lease)) { /* the Ingresses we serve say where */
@@ -259,6 +141,8 @@ static void rebuild(void *data)
     log_debug("kubernetes provider: translated %zu ingresses in %llu ms", objs.n_ingresses,
               (unsigned long long)(watcher_now_ms() - t0));
     aggregator_submit(m);
+    if (kp.ready) /* the first complete model is with the aggregator: /readyz waits for its compile */
+        status_provider_set("kubernetes", true, true);
 }
 
 static void on_changed(struct k8s_watch *w, void *data)
@@ -271,7 +155,7 @@ static void on_changed(struct k8s_watch *w, void *data)
                 return; /* the first configuration waits for every first list */
         kp.ready = true;
         log_info("kubernetes provider: synchronised with %s (%zu watches)", kp.conn.base_url, kp.n_watches);
-        status_provider_set("kubernetes", true, true);
+        /* synced (for /readyz) once its first complete model is submitted: rebuild() */
     }
     if (!watcher_timer_armed(kp.rebuild_timer))
         watcher_timer_arm(kp.rebuild_timer, REBUILD_DELAY_MS);
@@ -338,7 +222,9 @@ int provider_kubernetes_start(const struct kube_provider_config *cfg, struct dia
         return -1;
     kp.ingress_class = mem_strdup(cfg->ingress_class && *cfg->ingress_class ? cfg->ingress_class : "gantry");
     kp.opts = (struct k8s_translate_options){.ingress_class = kp.ingress_class,
-                                              .allow_external_name = cfg->allow_external_name_services};
+                                              .allow_external_name = cfg->allow_external_name_services,
+                                              .nginx = cfg->nginx,
+                                              .nginx_only = cfg->nginx_only};
     size_t n_ns = cfg->n_namespaces ? cfg->n_namespaces : 1;
     size_t cap = 1 + (K_KINDS - 1) * n_ns;
     kp.watches = mem_calloc(cap, sizeof(*kp.watches));
@@ -363,9 +249,12 @@ int provider_kubernetes_start(const struct kube_provider_config *cfg, struct dia
         add_watch(K_INGRESSES, ns, sel ? sel : "");
         add_watch(K_SERVICES, ns, "");
         add_watch(K_SLICES, ns, "");
-        add_watch(K_SECRETS, ns, "fieldSelector=type%3Dkubernetes.io%2Ftls");
+        /* ingress-nginx's auth-secret is an Opaque Secret: all of them then */
+        add_watch(K_SECRETS, ns, cfg->nginx ? "" : "fieldSelector=type%3Dkubernetes.io%2Ftls");
     }
     free(sel);
+    if (cfg->nginx)
+        kp.events = k8s_events_new(&kp.conn);
     start_status(cfg);
     return 0;
 }
@@ -381,6 +270,7 @@ void provider_kubernetes_stop(void)
         return;
     k8s_lease_stop(kp.lease); /* releases the lease: a successor takes over at once */
     k8s_status_free(kp.status);
+    k8s_events_free(kp.events);
     if (kp.status_timer)
         watcher_timer_free(kp.status_timer);
     free(kp.status_ip);
@@ -391,15 +281,7 @@ void provider_kubernetes_stop(void)
     free(kp.watches);
     free(kp.watch_kind);
     watcher_timer_free(kp.rebuild_timer);
-    free(kp.conn.base_url);
-    free(kp.conn.token);
-    free(kp.conn.token_file);
-    free(kp.conn.ca_file);
-    free(kp.conn.client_cert);
-    free(kp.conn.client_key);
-    free(kp.conn.ca_pem);
-    free(kp.conn.cert_pem);
-    free(kp.conn.key_pem);
+    k8s_conn_free(&kp.conn);
     free(kp.ingress_class);
     problem_log_free(&kp.problems);
     kp.started = false;

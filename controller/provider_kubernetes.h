@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "../common/diag.h"
+#include "k8s_nginx_annotations.h"
 
 struct kube_provider_config {
     const char *endpoint;           /* https://host:port; NULL: KUBECONFIG, then in-cluster */
@@ -24,6 +25,10 @@ struct kube_provider_config {
     const char *lease_namespace; /* NULL: POD_NAMESPACE, else "default" */
     const char *lease_name;
     uint64_t lease_duration_ms;
+    /* providers.kubernetesIngressNGINX: NULL when off; <nginx_only> when
+     * kubernetesIngress is off (then Gantry's own class is not served) */
+    const struct k8s_nginx_options *nginx;
+    bool nginx_only;
 };
 
 /* Resolves the connection (endpoint, kubeconfig or in-cluster; an error

@@ -263,6 +263,12 @@ static int ep_sanitize(struct sctx *s, void *obj, const struct tree_node *v)
     return 0;
 }
 
+/* Gantry's own (Traefik has no such switch): TRACE and TRACK get 405 unless set */
+static int ep_allow_trace(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return to_bool(s, v, &((struct entrypoint_config *)obj)->allow_trace);
+}
+
 /* encodedCharacters.allowEncodedX: one flag each */
 #define ALLOW_KEY(fn, flag)                                                                                                        \
     static int fn(struct sctx *s, void *obj, const struct tree_node *v)                                                            \
@@ -340,6 +346,7 @@ static const struct skey ep_http_keys[] = {{"maxRequestBodyBytes", ep_max_body},
                                            {"encodedCharacters", ep_encoded},
                                            {"sanitizePath", ep_sanitize},
                                            {"maxHeaderBytes", ep_max_header},
+                                           {"allowTraceMethod", ep_allow_trace},
                                            {NULL, NULL}};
 
 static int ep_http(struct sctx *s, void *obj, const struct tree_node *v)
@@ -384,6 +391,7 @@ static int entrypoints_key(struct sctx *s, void *obj, const struct tree_node *v)
     struct static_config *c = s->c;
     c->entrypoints = arena_alloc(&c->arena, (v->n ? v->n : 1) * sizeof(*c->entrypoints));
     c->n_entrypoints = 0;
+    size_t n_udp = 0;
     const char *saved = s->path;
     for (size_t i = 0; i < v->n; i++) {
         struct entrypoint_config *ep = &c->entrypoints[c->n_entrypoints];
@@ -395,9 +403,22 @@ static int entrypoints_key(struct sctx *s, void *obj, const struct tree_node *v)
         if (ep->address == NULL)
             return diag_set(s->d, "%s: entry point '%s' has no address", tree_where(v->items[i], where, sizeof(where)),
                             ep->name);
+        /* Traefik's "[host]:port/udp": Gantry has no UDP routing. That entry
+         * point alone is refused, by name, and the others start: failing the
+         * whole start-up would take the HTTP entry points down with it */
+        size_t alen = strlen(ep->address);
+        if (alen >= 4 && strcasecmp(ep->address + alen - 4, "/udp") == 0) {
+            log_error("entry point %s: address '%s' is UDP, which Gantry does not route: entry point not started",
+                      ep->name, ep->address);
+            n_udp++;
+            continue; /* its slot is reused by the next entry point */
+        }
         c->n_entrypoints++;
     }
     s->path = saved;
+    /* with none left, Traefik's default :80 would start in their place: refuse instead */
+    if (n_udp > 0 && c->n_entrypoints == 0)
+        return diag_set(s->d, "no entry point to start: every one configured is UDP, which Gantry does not route");
     return 0;
 }
 
@@ -518,6 +539,105 @@ static int prov_kube(struct sctx *s, void *obj, const struct tree_node *v)
     return enable_and_walk(s, &s->c->kube.enabled, v, kube_keys);
 }
 
+/* ---- providers.kubernetesIngressNGINX (ingress-nginx compatibility) ---- */
+
+STRING_KEY(nginx_endpoint, struct static_config, kube_nginx.endpoint)
+STRING_KEY(nginx_token, struct static_config, kube_nginx.token)
+STRING_KEY(nginx_ca, struct static_config, kube_nginx.cert_auth_file_path)
+STRING_KEY(nginx_watch_ns, struct static_config, kube_nginx.watch_namespace)
+STRING_KEY(nginx_class, struct static_config, kube_nginx.ingress_class)
+STRING_KEY(nginx_controller, struct static_config, kube_nginx.controller_class)
+STRING_KEY(nginx_publish_service, struct static_config, kube_nginx.publish_service)
+STRING_KEY(nginx_publish_address, struct static_config, kube_nginx.publish_status_address)
+BOOL_KEY(nginx_without_class, struct static_config, kube_nginx.watch_without_class)
+BOOL_KEY(nginx_by_name, struct static_config, kube_nginx.class_by_name)
+BOOL_KEY(nginx_unsafe, struct static_config, kube_nginx.allow_unsafe_annotations)
+BOOL_KEY(nginx_no_external_name, struct static_config, kube_nginx.disable_external_name)
+
+/* Snippets are never executed: accepting "true" would promise what gantry
+ * does not do. */
+static int nginx_snippets(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    bool on = false;
+    if (to_bool(s, v, &on) != 0)
+        return -1;
+    if (on)
+        return diag_set(s->d, "%s: gantry never executes nginx snippets; Ingresses with snippets are not served", s->path);
+    return 0;
+}
+
+/* Options that restrict access: ignoring them (as an unknown key would be)
+ * would open every route, so they stop the start until implemented. */
+static int nginx_refused(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    (void)v;
+    return diag_set(s->d, "%s: not supported by gantry yet; refusing to start rather than serve without it", s->path);
+}
+
+static const struct skey kube_nginx_keys[] = {{"endpoint", nginx_endpoint},
+                                              {"token", nginx_token},
+                                              {"certAuthFilePath", nginx_ca},
+                                              {"watchNamespace", nginx_watch_ns},
+                                              {"ingressClass", nginx_class},
+                                              {"controllerClass", nginx_controller},
+                                              {"watchIngressWithoutClass", nginx_without_class},
+                                              {"ingressClassByName", nginx_by_name},
+                                              {"publishService", nginx_publish_service},
+                                              {"publishStatusAddress", nginx_publish_address},
+                                              {"allowSnippetAnnotations", nginx_snippets},
+                                              {"allowUnsafeAnnotations", nginx_unsafe},
+                                              {"disableSvcExternalName", nginx_no_external_name},
+                                              {"globalAuthURL", nginx_refused},
+                                              {"watchNamespaceSelector", nginx_refused},
+                                              {"throttleDuration", NULL},
+                                              {"defaultBackendService", NULL},
+                                              {NULL, NULL}};
+
+static int prov_kube_nginx(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    return enable_and_walk(s, &s->c->kube_nginx.enabled, v, kube_nginx_keys);
+}
+
+/* providers.kubernetesCRD: Traefik's keys; the connection keys as kubernetesIngress's */
+STRING_KEY(crd_endpoint, struct static_config, kube_crd.endpoint)
+STRING_KEY(crd_token, struct static_config, kube_crd.token)
+STRING_KEY(crd_ca, struct static_config, kube_crd.cert_auth_file_path)
+STRING_KEY(crd_selector, struct static_config, kube_crd.label_selector)
+STRING_KEY(crd_class, struct static_config, kube_crd.ingress_class)
+BOOL_KEY(crd_cross_ns, struct static_config, kube_crd.allow_cross_namespace)
+BOOL_KEY(crd_external_name, struct static_config, kube_crd.allow_external_name_services)
+BOOL_KEY(crd_empty, struct static_config, kube_crd.allow_empty_services)
+DURATION_KEY(crd_throttle, struct static_config, kube_crd.throttle_ms)
+
+static int crd_namespaces(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    struct static_config *c = obj;
+    return to_list(s, v, &c->kube_crd.namespaces, &c->kube_crd.n_namespaces);
+}
+
+static const struct skey kube_crd_keys[] = {{"endpoint", crd_endpoint},
+                                            {"token", crd_token},
+                                            {"certAuthFilePath", crd_ca},
+                                            {"labelSelector", crd_selector},
+                                            {"ingressClass", crd_class},
+                                            {"namespaces", crd_namespaces},
+                                            {"allowCrossNamespace", crd_cross_ns},
+                                            {"allowExternalNameServices", crd_external_name},
+                                            {"allowEmptyServices", crd_empty},
+                                            {"throttleDuration", crd_throttle},
+                                            {"nativeLBByDefault", NULL},
+                                            {"disableClusterScopeResources", NULL},
+                                            {NULL, NULL}};
+
+static int prov_kube_crd(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    return enable_and_walk(s, &s->c->kube_crd.enabled, v, kube_crd_keys);
+}
+
 static int prov_throttle(struct sctx *s, void *obj, const struct tree_node *v)
 {
     return to_duration(s, v, &((struct static_config *)obj)->throttle_ms);
@@ -526,8 +646,9 @@ static int prov_throttle(struct sctx *s, void *obj, const struct tree_node *v)
 static const struct skey provider_keys[] = {{"file", prov_file},
                                             {"docker", prov_docker},
                                             {"kubernetesIngress", prov_kube},
+                                            {"kubernetesIngressNGINX", prov_kube_nginx},
                                             {"providersThrottleDuration", prov_throttle},
-                                            {"kubernetesCRD", NULL},
+                                            {"kubernetesCRD", prov_kube_crd},
                                             {"kubernetesGateway", NULL},
                                             {"swarm", NULL},
                                             {NULL, NULL}};
@@ -853,6 +974,7 @@ void static_config_usage(const char *argv0)
            "  --entryPoints.<name>.http.encodedCharacters.allowEncodedSlash=true (and BackSlash, NullCharacter,\n"
            "      Semicolon, Percent, QuestionMark, Hash): refused with 400 by default\n"
            "  --entryPoints.<name>.http.sanitizePath=false  keep . and .. segments\n"
+           "  --entryPoints.<name>.http.allowTraceMethod=true  serve TRACE and TRACK (405 by default; Gantry only)\n"
            "  --entryPoints.<name>.http.maxHeaderBytes=N     431 above (at most 408 KiB in any case)\n"
            "  --entryPoints.<name>.http2.maxResetStreams=200        per connection and 10 s (rapid reset)\n"
            "  --connectionLimits.maxConnections=N --connectionLimits.maxConnectionsPerIP=N\n"
@@ -860,6 +982,7 @@ void static_config_usage(const char *argv0)
            "  --providers.file.watch=true\n"
            "  --providers.docker=true [--providers.docker.exposedByDefault=false ...]\n"
            "  --providers.kubernetesIngress=true\n"
+           "  --providers.kubernetesCRD=true [--providers.kubernetesCRD.allowCrossNamespace=true ...]  Traefik's CRDs\n"
            "  --providers.providersThrottleDuration=5ms  window that coalesces bursts of changes\n"
            "  --serversTransport.forwardingTimeouts.dialTimeout=30s\n"
            "  --serversTransport.forwardingTimeouts.responseHeaderTimeout=60s\n"

@@ -57,6 +57,23 @@ struct static_config {
         uint64_t lease_duration_ms;
     } kube;
 
+    /* providers.kubernetesIngressNGINX (Traefik v3.5's names; see docs/kubernetes.md) */
+    struct {
+        bool enabled;
+        const char *endpoint, *token, *cert_auth_file_path, *watch_namespace;
+        const char *ingress_class, *controller_class, *publish_service, *publish_status_address;
+        bool watch_without_class, class_by_name, allow_unsafe_annotations;
+        bool disable_external_name; /* ingress-nginx routes to ExternalName Services unless this is set */
+    } kube_nginx;
+    struct { /* providers.kubernetesCRD */
+        bool enabled;
+        const char *endpoint, *token, *cert_auth_file_path, *label_selector, *ingress_class;
+        const char **namespaces;
+        size_t n_namespaces;
+        bool allow_cross_namespace, allow_external_name_services, allow_empty_services;
+        uint64_t throttle_ms;
+    } kube_crd;
+
     uint64_t throttle_ms; /* coalescing window for bursts of changes */
 
     const char *admin_address;

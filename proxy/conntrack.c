@@ -20,6 +20,7 @@
 
 #include "../common/log.h"
 #include "forwarded.h"
+#include "h1_framing.h"
 #include "worker.h"
 
 #define IP_BUCKETS 4096
@@ -43,7 +44,7 @@ static _Atomic uint64_t closed[CT_REASONS];
 
 static const char *const reason_names[CT_REASONS] = {"header_timeout", "body_rate",    "idle",        "write_stall",
                                                      "rapid_reset",    "per_ip_limit", "global_limit",
-                                                     "hello_timeout",  "bad_client_hello"};
+                                                     "hello_timeout",  "bad_client_hello", "h2_flood"};
 
 static void init_locks(void)
 {
@@ -56,6 +57,8 @@ void conntrack_set_limits(uint64_t max_conns, uint32_t per_ip)
     max_connections = max_conns;
     max_per_ip = per_ip;
     pthread_once(&ip_once, init_locks);
+    if (!h2_guard_active())
+        log_warn("HTTP/2 flood and stalled-body defences are off: libh2o's functions could not be interposed");
 }
 
 uint64_t conntrack_closed(enum conntrack_reason r)
@@ -141,12 +144,17 @@ static void on_close(void *data)
     struct conntrack_conn *c = data;
     struct worker *w = c->we->w;
     h2o_timeout_unlink(&c->sniff_entry);
+    h2_guard_dispose(&c->guard);
     h2o_linklist_unlink(&c->link);
     w->n_client_conns--;
     __atomic_store_n(&c->we->open_conns, c->we->open_conns - 1, __ATOMIC_RELAXED);
     uint64_t open = atomic_fetch_sub(&open_connections, 1) - 1;
     if (c->ip_counted)
         ip_add(c->ip16, -1);
+    if (c->close_cb != NULL)
+        c->close_cb(c->close_data);
+    if (c->framing != NULL)
+        h1_framing_closed(c->framing);
     /* resume a bit below the limit, so the listener does not flap */
     if (w->listeners_paused && open < max_connections - max_connections / 20 && !atomic_load(&w->stopping))
         pause_listeners(w, false);
@@ -202,6 +210,12 @@ struct conntrack_conn *conntrack_accept(struct worker_ep *we, h2o_socket_t *sock
     return c;
 }
 
+void conntrack_on_close(struct conntrack_conn *c, void (*cb)(void *), void *data)
+{
+    c->close_cb = cb;
+    c->close_data = data;
+}
+
 struct conntrack_conn *conntrack_of_socket(h2o_socket_t *sock)
 {
     return sock != NULL && sock->on_close.cb == on_close ? sock->on_close.data : NULL;
@@ -217,13 +231,21 @@ void conntrack_count(enum conntrack_reason reason)
     atomic_fetch_add(&closed[reason], 1);
 }
 
-void conntrack_kill(struct conntrack_conn *c, enum conntrack_reason reason)
+bool conntrack_doom(struct conntrack_conn *c, enum conntrack_reason reason)
 {
     if (c->doomed)
-        return;
+        return false;
     c->doomed = true;
     atomic_fetch_add(&closed[reason], 1);
     log_debug("closing a connection: %s", reason_names[reason]);
+    return true;
+}
+
+void conntrack_kill(struct conntrack_conn *c, enum conntrack_reason reason)
+{
+    if (!conntrack_doom(c, reason))
+        return;
+    c->shut = true;
     shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
 }
 
@@ -417,12 +439,18 @@ static bool check_h1(struct conntrack_conn *c, int64_t now)
 /* Applies the rules to one connection; true when it was cut. */
 static bool check(struct conntrack_conn *c, int64_t now)
 {
+    if (c->doomed && !c->shut) { /* closing through h2o (a GOAWAY first) had a second */
+        c->shut = true;
+        shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+    }
     if (c->doomed || c->tunnel)
         return false;
     if (write_stalled(c, now)) { /* a response the client does not read */
         conntrack_kill(c, CT_WRITE_STALL);
         return true;
     }
+    if (c->guard.h2conn != NULL && h2_guard_sweep(c, now)) /* stalled HTTP/2 request bodies */
+        return true;
     if (c->active > 0)
         return false;
     if (!c->h2 && looks_h2(c->sock))

@@ -26,8 +26,12 @@
 
 #include <h2o.h>
 
+#include "h2_guard.h"
+
 struct worker;
 struct worker_ep;
+
+struct h1_framing_conn;
 
 struct conntrack_conn {
     h2o_linklist_t link;
@@ -51,9 +55,15 @@ struct conntrack_conn {
     bool moving; /* HTTP/2: traffic above the minimum rate in the last window */
     uint32_t active; /* requests in progress */
     bool h2, tunnel, doomed;
+    bool shut; /* shutdown(2) done (a doomed connection may first flush a GOAWAY) */
+    struct h2_guard guard;
+    struct h1_framing_conn *framing; /* HTTP/1: strict framing (h1_framing.h), or NULL */
     /* abuse accounting */
     uint32_t resets, starts;
     int64_t resets_window_ms, starts_window_ms;
+    /* run when the connection closes (TCP inFlightConn's holds) */
+    void (*close_cb)(void *);
+    void *close_data;
 };
 
 enum conntrack_reason {
@@ -66,6 +76,7 @@ enum conntrack_reason {
     CT_GLOBAL_LIMIT,
     CT_HELLO_TIMEOUT, /* no first bytes, or no complete TLS ClientHello, within readTimeout */
     CT_BAD_HELLO,     /* a malformed or oversized ClientHello where TCP routers needed it */
+    CT_H2_FLOOD,      /* HTTP/2 frames without progress over the budget (h2_guard.c) */
     CT_REASONS
 };
 
@@ -86,6 +97,10 @@ void conntrack_request_end(struct conntrack_conn *c, bool aborted);
 /* The connection now carries a WebSocket tunnel: its own timeout rules. */
 void conntrack_tunnel(struct conntrack_conn *c);
 
+/* Worker thread: <cb>(<data>) runs when <c>'s connection closes (one
+ * callback per connection). */
+void conntrack_on_close(struct conntrack_conn *c, void (*cb)(void *), void *data);
+
 /* The tracker of a client socket (also after a WebSocket upgrade). */
 struct conntrack_conn *conntrack_of_socket(h2o_socket_t *sock);
 /* The first bytes of a connection arrived: notes HTTP/2 prior knowledge. */
@@ -98,6 +113,9 @@ bool conntrack_write_stalled(struct conntrack_conn *c);
 void conntrack_count(enum conntrack_reason reason);
 /* Cuts a connection (shutdown(2)); counted under <reason>. */
 void conntrack_kill(struct conntrack_conn *c, enum conntrack_reason reason);
+/* Counts and marks a connection its owner closes through h2o; false when
+ * it was already doomed. The sweep shuts it down if it is still open. */
+bool conntrack_doom(struct conntrack_conn *c, enum conntrack_reason reason);
 
 /* Worker thread, once a second: apply the timeout rules; resume paused
  * listeners when below the global limit again. */

@@ -68,7 +68,7 @@ bool path_is_plain(const char *p, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)p[i];
-        if (c == '%' || c <= 0x20 || c == 0x7f)
+        if (c == '%' || c <= 0x20 || c == 0x7f || c == '\\')
             return false;
         if (c == '/' && i + 1 < len && (p[i + 1] == '/' || p[i + 1] == '.'))
             return false;
@@ -84,6 +84,9 @@ static const char *decode_unreserved(const char *p, size_t len, unsigned allow, 
         unsigned char c = (unsigned char)p[i];
         if (c <= 0x20 || c == 0x7f)
             return "control character or space in the path";
+        /* some backends (IIS, Windows file servers) take it for '/' */
+        if (c == '\\' && !(allow & PATH_ALLOW_BACKSLASH))
+            return "a backslash in the path is not allowed";
         if (c != '%') {
             out[n++] = (char)c;
             continue;
@@ -138,6 +141,28 @@ static size_t remove_dot_segments(char *buf, size_t len)
     return out;
 }
 
+/* A "." or ".." segment followed by parameters ("/..;/", "/.;x/"): not a
+ * dot segment for RFC 3986 5.2.4, so it is not resolved here, but servlet
+ * containers (Tomcat, Jetty) drop the parameters and then resolve it: the
+ * backend would reach a path the router never matched. */
+static bool dot_segment_with_parameters(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] != '/')
+            continue;
+        size_t j = i + 1;
+        if (j < len && p[j] == '.')
+            j++;
+        else
+            continue;
+        if (j < len && p[j] == '.')
+            j++;
+        if (j < len && p[j] == ';')
+            return true;
+    }
+    return false;
+}
+
 const char *path_normalize(const char *path, size_t len, unsigned allow, bool sanitize, char *out, size_t *out_len)
 {
     if (len == 0 || path[0] != '/')
@@ -145,6 +170,8 @@ const char *path_normalize(const char *path, size_t len, unsigned allow, bool sa
     const char *err = decode_unreserved(path, len, allow, out, out_len);
     if (err != NULL)
         return err;
+    if (sanitize && dot_segment_with_parameters(out, *out_len))
+        return "a dot segment with parameters (/..;/) in the path is not allowed";
     if (sanitize)
         *out_len = remove_dot_segments(out, *out_len);
     return NULL;

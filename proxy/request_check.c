@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define H1_HEAD_MAX 8192 /* H2O_MAX_REQLEN: h2o refuses longer heads */
+#define H1_HEAD_MAX H2O_MAX_REQLEN /* h2o refuses longer heads: a complete one is all in the input */
 
 /* RFC 9110 tchar */
 static bool tchar(unsigned char c)
@@ -48,10 +48,17 @@ static bool name_is(const char *line, size_t len, const char *name)
     return len > n && line[n] == ':' && strncasecmp(line, name, n) == 0;
 }
 
-const char *request_check_h1_head(const char *head, size_t len)
+struct head_counts {
+    unsigned cl, te, host;
+};
+
+/* Counts the framing and Host header lines of a raw head; NULL, or why
+ * the head is refused on its own (obs-fold). */
+static const char *scan_head(const char *head, size_t len, struct head_counts *n)
 {
     const char *p = memchr(head, '\n', len), *end = head + len;
-    unsigned cl = 0, te = 0;
+    unsigned cl = 0, te = 0, host = 0;
+    *n = (struct head_counts){0, 0, 0};
     while (p != NULL && ++p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         size_t l = (eol ? eol : end) - p;
@@ -65,32 +72,99 @@ const char *request_check_h1_head(const char *head, size_t len)
             cl++;
         else if (name_is(p, l, "transfer-encoding"))
             te++;
+        else if (name_is(p, l, "host"))
+            host++;
         p = eol;
     }
+    *n = (struct head_counts){cl, te, host};
+    return NULL;
+}
+
+const char *request_check_h1_head(const char *head, size_t len)
+{
+    struct head_counts n;
+    const char *bad = scan_head(head, len, &n);
+    unsigned cl = n.cl, te = n.te;
+    if (bad != NULL)
+        return bad;
     if (cl > 1)
         return "more than one Content-Length";
     if (cl && te)
         return "both Content-Length and Transfer-Encoding";
     if (te > 1)
         return "more than one Transfer-Encoding";
+    /* RFC 9112 3.2: exactly one Host (h2o keeps the last of several) */
+    if (n.host > 1)
+        return "more than one Host";
     return NULL;
 }
 
-/* The raw head of an HTTP/1 request, still at the start of the input. */
+/* The raw head of an HTTP/1 request, still at the start of the input
+ * (h2o consumes it only when the request ends), with or without a body. */
 static const char *h1_head_problem(h2o_req_t *req)
 {
     h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
     if (sock == NULL || sock->input == NULL)
         return NULL;
     size_t n = sock->input->size < H1_HEAD_MAX ? sock->input->size : H1_HEAD_MAX;
-    const char *head = sock->input->bytes;
-    const char *blank = memmem(head, n, "\n\r\n", 3);
-    const char *blank2 = memmem(head, n, "\n\n", 2);
-    if (blank == NULL || (blank2 != NULL && blank2 < blank))
-        blank = blank2;
+    const char *head = sock->input->bytes, *end = head + n, *blank = NULL;
+    /* the first empty line: one pass, the body after it is not scanned */
+    for (const char *p = memchr(head, '\n', n); p != NULL && p + 1 < end; p = memchr(p + 1, '\n', (size_t)(end - p - 1))) {
+        if (p[1] == '\n' || (p[1] == '\r' && p + 2 < end && p[2] == '\n')) {
+            blank = p;
+            break;
+        }
+    }
     if (blank == NULL)
         return NULL;
-    return request_check_h1_head(head, (size_t)(blank - head) + 1);
+    size_t len = (size_t)(blank - head) + 1;
+    const char *bad = request_check_h1_head(head, len);
+    if (bad != NULL)
+        return bad;
+    struct head_counts counts;
+    if (scan_head(head, len, &counts) == NULL && counts.host == 0 && req->version >= 0x101)
+        return "missing Host"; /* RFC 9112 3.2: HTTP/1.1 requests carry one; HTTP/1.0 may not */
+    return NULL;
+}
+
+/* host[:port] without a default port, compared case-insensitively */
+static bool same_host(h2o_iovec_t a, h2o_iovec_t b, bool https)
+{
+    const char *dflt = https ? ":443" : ":80";
+    size_t dl = strlen(dflt);
+    if (a.len > dl && memcmp(a.base + a.len - dl, dflt, dl) == 0)
+        a.len -= dl;
+    if (b.len > dl && memcmp(b.base + b.len - dl, dflt, dl) == 0)
+        b.len -= dl;
+    return a.len == b.len && strncasecmp(a.base, b.base, a.len) == 0;
+}
+
+/* An absolute-form target decides the host (RFC 9112 3.2.2); a Host header
+ * that names another is refused rather than silently replaced. */
+static const char *absolute_form_problem(const h2o_req_t *req)
+{
+    const char *s = req->path.base;
+    size_t len = req->path.len, skip = 0;
+    if (len >= 7 && strncasecmp(s, "http://", 7) == 0)
+        skip = 7;
+    else if (len >= 8 && strncasecmp(s, "https://", 8) == 0)
+        skip = 8;
+    if (skip == 0 || req->authority.len == 0)
+        return NULL;
+    size_t e = skip;
+    while (e < len && s[e] != '/' && s[e] != '?')
+        e++;
+    if (!same_host(h2o_iovec_init(s + skip, e - skip), req->authority, skip == 8))
+        return "the Host header does not match the request target";
+    return NULL;
+}
+
+bool request_check_method_allowed(const h2o_req_t *req, bool allow_trace)
+{
+    /* TRACE echoes the request (cookies, credentials added by proxies on
+     * the way) back to the client; TRACK is IIS's alias of it */
+    return allow_trace || !(h2o_memis(req->method.base, req->method.len, H2O_STRLIT("TRACE")) ||
+                            h2o_memis(req->method.base, req->method.len, H2O_STRLIT("TRACK")));
 }
 
 const char *request_check(h2o_req_t *req)
@@ -107,8 +181,11 @@ const char *request_check(h2o_req_t *req)
     for (size_t i = 0; i < req->headers.size; i++)
         if (req->headers.entries[i].name->len == 0)
             return "obs-fold (a header continued on the next line) is not accepted";
-    /* h2o only keeps the framing headers of HTTP/1 requests with a body */
-    if (req->version < 0x200 && req->entity.base != NULL)
-        return h1_head_problem(req);
+    if (req->version < 0x200) {
+        const char *bad = h1_head_problem(req);
+        if (bad == NULL && req->path.len > 0 && req->path.base[0] != '/')
+            bad = absolute_form_problem(req);
+        return bad;
+    }
     return NULL;
 }

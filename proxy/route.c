@@ -241,6 +241,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         bad = "invalid host";
     if (bad != NULL)
         return bad_request(req, w, &client, bad);
+    if (!request_check_method_allowed(req, h->ep->cfg.allow_trace)) { /* 405 must say Allow: h2o's error path drops headers */
+        req->res.status = 405;
+        req->res.reason = "Method Not Allowed";
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; charset=utf-8"));
+        h2o_send_inline(req, H2O_STRLIT("method not allowed\n"));
+        route_request_done(req, w, &client, NULL, NULL);
+        return 0;
+    }
     if (h->ep->cfg.max_header_bytes && header_bytes(req) > h->ep->cfg.max_header_bytes)
         return reply(req, w, &client, 431, "Request Header Fields Too Large", "request header fields too large\n", true);
 

@@ -27,6 +27,7 @@
 #include "accesslog.h"
 #include "conntrack.h"
 #include "forwarded.h"
+#include "h1_framing.h"
 #include "match.h"
 #include "mirror.h"
 #include "publish.h"
@@ -40,6 +41,7 @@
 #include "tls.h"
 #include "upstream.h"
 #include "worker.h"
+#include "middleware/redis_limiter.h"
 
 #define ACCEPT_BATCH 64
 #define SOCKET_BUFFER_SIZE (32 * 1024)
@@ -266,7 +268,14 @@ static void on_sniff(h2o_socket_t *sock, const char *err)
     h2o_timeout_unlink(&c->sniff_entry);
     conntrack_sniffed(c);
     bool tls = (unsigned char)sock->input->bytes[0] == 0x16;
-    h2o_accept(tls ? &c->we->accept_tls : &c->we->accept_plain, sock);
+    if (tls) { /* strict HTTP/1 framing needs the bytes h2o_accept would parse in its handshake callback */
+        c->framing = h1_framing_accept_tls(&c->we->accept_tls, sock);
+        h1_framing_handshake(c->framing);
+        return;
+    }
+    struct h1_framing_conn *f = c->framing = h1_framing_attach(sock); /* c may be gone after h2o_accept */
+    h2o_accept(&c->we->accept_plain, sock);
+    h1_framing_arm(f);
 }
 
 /* An entry point where only plain TCP routers listen (no HTTP router, no
@@ -374,6 +383,7 @@ static void worker_setup(struct worker *w)
     h2o_linklist_init_anchor(&w->client_conns);
     w->loop = h2o_evloop_create();
     upstream_worker_init(w);
+    h2o_timeout_init(w->loop, &w->mw_tick, 1);
     w->n_eps = n_entrypoints;
     w->eps = mem_calloc(n_entrypoints ? n_entrypoints : 1, sizeof(*w->eps));
     for (size_t i = 0; i < n_entrypoints; i++) {
@@ -418,6 +428,7 @@ static void worker_drain(struct worker *w)
     for (;;) {
         publish_worker_refresh(w->id);
         h2o_evloop_run(w->loop, 10);
+        h1_framing_rearm(); /* h2o may have re-set a read callback (h1_framing.h) */
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         /* signed: the nanosecond difference is negative half of the time */
@@ -432,11 +443,16 @@ static void worker_drain(struct worker *w)
         struct conntrack_conn *c = H2O_STRUCT_FROM_MEMBER(struct conntrack_conn, link, n);
         shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
     }
-    for (int i = 0; i < 200 && w->n_client_conns != 0; i++)
+    for (int i = 0; i < 200 && w->n_client_conns != 0; i++) {
         h2o_evloop_run(w->loop, 10);
+        h1_framing_rearm();
+    }
     upstream_close_idle(w, NULL);
-    for (int i = 0; i < 5; i++)
+    redis_limiter_worker_close();
+    for (int i = 0; i < 5; i++) {
         h2o_evloop_run(w->loop, 0);
+        h1_framing_rearm();
+    }
     w->clean_exit = w->n_client_conns == 0 && w->in_flight == 0;
     if (!w->clean_exit)
         log_warn("worker %u: %zu connections did not close in time; exiting without freeing them", w->id,
@@ -448,6 +464,7 @@ static void worker_drain(struct worker *w)
 static void worker_free(struct worker *w)
 {
     h2o_evloop_run(w->loop, 0); /* deliver retire messages still queued */
+    h1_framing_rearm();
     if (!w->clean_exit)
         return; /* h2o asserts on live connections; the process is exiting anyway */
     h2o_multithread_unregister_receiver(w->queue, &w->wake_receiver);
@@ -465,7 +482,7 @@ static void worker_free(struct worker *w)
     }
     h2o_timeout_t *timeouts[] = {&w->connect_timeout, &w->header_timeout, &w->read_timeout,
                                  &w->pool_timeout,    &w->ws_timeout,     &w->sweep_timeout, &w->drain_timeout,
-                                 &w->subrequest_timeout, &w->subrequest_defer};
+                                 &w->subrequest_timeout, &w->subrequest_defer, &w->mw_tick};
     for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++)
         h2o_timeout_dispose(w->loop, timeouts[i]);
     for (uint32_t i = 0; i < w->n_timeouts; i++)
@@ -487,6 +504,7 @@ static void *worker_main(void *arg)
     while (!atomic_load_explicit(&w->stopping, memory_order_acquire)) {
         publish_worker_refresh(w->id);
         h2o_evloop_run(w->loop, 1000);
+        h1_framing_rearm();
         accesslog_flush(w->id);
     }
     worker_drain(w);

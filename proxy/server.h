@@ -31,6 +31,7 @@ struct entrypoint_config {
     size_t max_header_bytes;     /* http.maxHeaderBytes: 431 above (0: libh2o's 408 KiB limit only) */
     unsigned path_allow;         /* http.encodedCharacters: enum path_allow flags */
     bool path_keep;              /* http.sanitizePath=false: no dot-segment removal */
+    bool allow_trace;            /* http.allowTraceMethod: TRACE and TRACK are 405 unless set */
     struct rule_cidr *trusted_ips; /* forwardedHeaders.trustedIPs */
     size_t n_trusted_ips;
     bool forwarded_insecure;       /* forwardedHeaders.insecure: trust everyone */

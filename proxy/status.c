@@ -138,3 +138,15 @@ bool status_provider_get(size_t i, const char **name, bool *connected, bool *syn
     *synced = atomic_load(&providers[i].synced);
     return true;
 }
+
+static _Atomic bool config_pending;
+
+void status_set_config_pending(bool pending)
+{
+    atomic_store(&config_pending, pending);
+}
+
+bool status_config_pending(void)
+{
+    return atomic_load(&config_pending);
+}

@@ -105,5 +105,8 @@ uint64_t status_reloads(void);
 /* Providers: connectivity and first sync (any thread). */
 void status_provider_set(const char *name, bool connected, bool synced);
 bool status_provider_get(size_t i, const char **name, bool *connected, bool *synced);
+/* The aggregator: a submitted configuration waits to be compiled (any thread reads). */
+void status_set_config_pending(bool pending);
+bool status_config_pending(void);
 
 #endif

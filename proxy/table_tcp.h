@@ -13,6 +13,8 @@
 
 #include "table.h"
 
+struct tcp_middleware;
+
 enum table_tcp_mode {
     TCP_PLAIN,       /* no tls section: bytes forwarded as they come (HostSNI(`*`) only) */
     TCP_PASSTHROUGH, /* tls.passthrough: the encrypted stream goes to the backend untouched */
@@ -40,6 +42,8 @@ struct table_tcp_route {
     uint64_t entrypoints;
     enum table_tcp_mode mode;
     struct table_tcp_service *service;
+    struct tcp_middleware **middlewares; /* run on each connection before the backend (tcp_middleware.h) */
+    uint32_t n_middlewares;
 };
 
 struct table_tcp {

@@ -12,6 +12,7 @@
 #include "conntrack.h"
 #include "splice_pump.h"
 #include "table_tcp.h"
+#include "tcp_middleware.h"
 #include "tls.h"
 #include "tunnel.h"
 #include "worker.h"
@@ -116,8 +117,19 @@ static void on_handshake(h2o_socket_t *client, const char *err)
 
 void tcp_proxy_start(struct worker_ep *we, h2o_socket_t *client, const struct table_tcp_route *route)
 {
-    atomic_fetch_add(&n_connections, 1);
     struct conntrack_conn *ct = conntrack_of_socket(client);
+    if (route->n_middlewares != 0) { /* before any backend is chosen: nothing of the client's reaches one */
+        uint8_t ip16[16] = {0};
+        const char *why = "";
+        if (ct != NULL)
+            memcpy(ip16, ct->ip16, 16);
+        if (ct == NULL || !tcp_middleware_admit(route->middlewares, route->n_middlewares, ct, ip16, &why)) {
+            log_debug("tcp router %s: connection refused by middleware %s", route->name, why);
+            h2o_socket_close(client);
+            return;
+        }
+    }
+    atomic_fetch_add(&n_connections, 1);
     if (ct != NULL)
         conntrack_tunnel(ct); /* HTTP's timeout rules do not apply; the relay's idle timeout does */
     h2o_socket_read_stop(client);

@@ -38,7 +38,7 @@
 
 #define MAX_RESPONSE_HEAD (64 * 1024)
 #define MAX_RESPONSE_HEADERS 100
-#define READ_HIGH_WATER (256 * 1024) /* pause the upstream above this while the client is slow */
+#define READ_HIGH_WATER (128 * 1024) /* pause the upstream above this while the client is slow */
 #define MAX_ATTEMPTS 16
 
 enum proxy_state { ST_CONNECTING, ST_WAIT_HEAD, ST_BODY, ST_DONE };

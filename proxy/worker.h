@@ -70,6 +70,7 @@ struct worker {
     _Atomic bool stopping; /* set by the main thread */
     bool clean_exit;       /* every connection closed: safe to free h2o state */
     uint64_t in_flight;    /* proxied requests in progress */
+    h2o_timeout_t mw_tick; /* 1 ms: middlewares that hold a request for a while (rateLimit's delay) */
 };
 
 extern __thread struct worker *worker_self;

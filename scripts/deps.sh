@@ -17,6 +17,7 @@ build_pkgs=(
   libbrotli-dev
   libzstd-dev
   libcrypt-dev
+  libhiredis-dev
   python3 curl ca-certificates
 )
 test_pkgs=(
@@ -36,6 +37,7 @@ test_pkgs=(
   golang-github-masterminds-sprig-dev
   golang-github-xeipuuv-gojsonschema-dev
   golang-k8s-sigs-yaml-dev
+  redis-server
 )
 
 case "${1:-all}" in

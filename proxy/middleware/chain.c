@@ -64,7 +64,7 @@ static struct table_middleware *middleware_build_in(struct arena *a, struct tabl
     }
     bool used[n ? n : 1];
     memset(used, 0, sizeof(used));
-    struct mw_options o = {keys, values, n, used, table, provider};
+    struct mw_options o = {keys, values, n, used, table, provider, name};
     void *cfg = NULL;
     struct diag inner;
     diag_clear(&inner);

@@ -43,6 +43,7 @@ struct mw_options {
      * name other objects (errors.service); NULL in unit tests */
     struct table *table;
     const char *provider;
+    const char *name; /* the middleware's name@provider (rateLimit's redis keys) */
 };
 
 /* The value of <key> (case-insensitive), or NULL when absent. */

@@ -20,5 +20,10 @@ const struct mw_type *const middleware_types[] = {
     &mw_encoded_characters,
     &mw_content_type,
     &mw_buffering,
+    &mw_pass_tls_client_cert,
+    &mw_ip_allow_list,
+    &mw_ip_white_list,
+    &mw_in_flight_req,
+    &mw_rate_limit,
     NULL,
 };

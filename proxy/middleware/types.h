@@ -26,7 +26,12 @@ extern const struct mw_type mw_strip_prefix_regex;
 extern const struct mw_type mw_redirect_regex;
 extern const struct mw_type mw_encoded_characters;
 extern const struct mw_type mw_content_type;
+extern const struct mw_type mw_ip_allow_list;
+extern const struct mw_type mw_ip_white_list;
+extern const struct mw_type mw_in_flight_req;
+extern const struct mw_type mw_rate_limit;
 
 extern const struct mw_type mw_buffering;
+extern const struct mw_type mw_pass_tls_client_cert;
 
 #endif

@@ -29,11 +29,13 @@ if ! docker pull -q kindest/node:v1.32.0 >/dev/null 2>&1; then
 fi
 
 fail() { echo "FAIL: $*" >&2; kubectl -n gantry logs deploy/gantry --tail=50 >&2 || true; exit 1; }
-cleanup() { [ -n "${KEEP_CLUSTER:-}" ] || kind delete cluster --name "$cluster" >/dev/null 2>&1 || true; }
+# the run's files (kind config, certificate, wrk output) in a directory of its own, removed at exit
+work=$(mktemp -d "${TMPDIR:-/tmp}/gantry-e2e.XXXXXX")
+cleanup() { [ -n "${KEEP_CLUSTER:-}" ] || kind delete cluster --name "$cluster" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 echo "== cluster"
-cat > /tmp/gantry-kind.yaml <<YAML
+cat > "$work/kind.yaml" <<YAML
 kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
 nodes:
@@ -42,7 +44,7 @@ nodes:
       - { containerPort: 30080, hostPort: 18080, listenAddress: 127.0.0.1 }
       - { containerPort: 30443, hostPort: 18443, listenAddress: 127.0.0.1 }
 YAML
-kind create cluster --name "$cluster" --config /tmp/gantry-kind.yaml --wait 120s
+kind create cluster --name "$cluster" --config "$work/kind.yaml" --wait 120s
 
 echo "== image"
 docker build -t gantry:e2e "$root"
@@ -58,8 +60,8 @@ kubectl create deployment echo --image=registry.k8s.io/echoserver:1.10 --replica
 kubectl expose deployment echo --port=80 --target-port=8080
 kubectl rollout status deployment/echo --timeout=180s
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=secure.e2e.test -addext subjectAltName=DNS:secure.e2e.test \
-  -days 1 -keyout /tmp/e2e.key -out /tmp/e2e.crt 2>/dev/null
-kubectl create secret tls secure-tls --cert=/tmp/e2e.crt --key=/tmp/e2e.key
+  -days 1 -keyout "$work/e2e.key" -out "$work/e2e.crt" 2>/dev/null
+kubectl create secret tls secure-tls --cert="$work/e2e.crt" --key="$work/e2e.key"
 kubectl apply -f - <<YAML
 apiVersion: networking.k8s.io/v1
 kind: Ingress
@@ -110,17 +112,17 @@ done
 [ "$pods" -ge 4 ] || fail "after scaling to 4, requests reached $pods pods"
 
 echo "== TLS from the Secret"
-curl -s --cacert /tmp/e2e.crt --resolve secure.e2e.test:18443:127.0.0.1 https://secure.e2e.test:18443/ | grep -q Hostname ||
+curl -s --cacert "$work/e2e.crt" --resolve secure.e2e.test:18443:127.0.0.1 https://secure.e2e.test:18443/ | grep -q Hostname ||
   fail "TLS with the secret's certificate failed"
 
 echo "== rolling restart of gantry under load"
-wrk -t1 -c8 -d40s -H 'Host: echo.e2e.test' http://127.0.0.1:18080/ > /tmp/e2e-wrk.txt &
+wrk -t1 -c8 -d40s -H 'Host: echo.e2e.test' http://127.0.0.1:18080/ > "$work/wrk.txt" &
 wrk_pid=$!
 sleep 3
 kubectl -n gantry rollout restart deployment/gantry
 kubectl -n gantry rollout status deployment/gantry --timeout=180s
 wait $wrk_pid
-cat /tmp/e2e-wrk.txt
-if grep -q "Non-2xx" /tmp/e2e-wrk.txt; then fail "non-2xx responses during the rolling restart"; fi
-if grep -q "Socket errors" /tmp/e2e-wrk.txt; then fail "socket errors during the rolling restart"; fi
+cat "$work/wrk.txt"
+if grep -q "Non-2xx" "$work/wrk.txt"; then fail "non-2xx responses during the rolling restart"; fi
+if grep -q "Socket errors" "$work/wrk.txt"; then fail "socket errors during the rolling restart"; fi
 echo "e2e: passed"

@@ -2,9 +2,11 @@
 upstream servers (whoami, nginx, websockets) and real clients, all on
 loopback. Helpers poll until a deadline; nothing sleeps and hopes.
 """
+import atexit
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +28,49 @@ SANITIZED = os.environ.get("GANTRY_SANITIZED") == "1"
 SLOW = 4 if SANITIZED else 1
 
 sys.path.insert(0, os.path.dirname(__file__))
+
+# Everything a run writes (process logs, pytest's tmp_path folders, private
+# dockerd roots) goes under one run directory, so that a run leaves /tmp as
+# it found it: removed when the run passes, kept with its path printed when it
+# fails (the logs are what one reads then).
+_run_dir = None
+
+
+def run_dir():
+    global _run_dir
+    if _run_dir is None:
+        _run_dir = tempfile.mkdtemp(prefix="gantry-test.")
+        atexit.register(_remove_if_empty)
+    return _run_dir
+
+
+def _remove_if_empty():
+    """Outside pytest (bench/ using dockerenv), nothing removes the run
+    directory: it goes at exit once its users have emptied it."""
+    try:
+        os.rmdir(_run_dir)
+    except OSError:
+        pass
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's tmpdir plugin reads --basetemp
+def pytest_configure(config):
+    if config.option.basetemp is None:
+        config.option.basetemp = os.path.join(run_dir(), "pytest")
+
+
+def _run_passed(exitstatus):
+    return exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if _run_dir is not None and not _run_passed(exitstatus):
+        terminalreporter.write_line("gantry: run directory kept for the failure (logs, tmp_path folders): %s" % _run_dir)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _run_dir is not None and _run_passed(exitstatus):
+        shutil.rmtree(_run_dir, ignore_errors=True)
 
 # attack tests hold a thousand sockets, and gantry (a child) as many
 try:
@@ -90,8 +135,11 @@ def get(port, path="/", host="example.test", **kw):
 class Process:
     def __init__(self, args, name, env=None, cwd=None):
         self.name = name
-        self.log_path = tempfile.mktemp(prefix="gantry-%s-" % name, suffix=".log")
-        self.log = open(self.log_path, "wb")
+        # named after the test that started it, for the run directory kept on failure
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0].rsplit("::", 1)[-1]
+        prefix = (re.sub(r"[^\w.-]", "_", test)[:60] + "-" if test else "") + name + "-"
+        fd, self.log_path = tempfile.mkstemp(prefix=prefix, suffix=".log", dir=run_dir())
+        self.log = os.fdopen(fd, "wb")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
 
     def output(self):

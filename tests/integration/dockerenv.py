@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import SLOW, wait_for
+from conftest import SLOW, run_dir, wait_for
 
 IMAGE = "gantry-test/busybox:latest"
 BUSYBOX = "/bin/busybox"
@@ -41,7 +41,7 @@ def web_labels(name, port):
 
 class Dockerd:
     def __init__(self, root=None, live_restore=True, tcp=None, keep=False):
-        self.root = root or tempfile.mkdtemp(prefix="gantry-dockerd-")
+        self.root = root or tempfile.mkdtemp(prefix="dockerd-", dir=run_dir())
         self.keep = keep  # keep the data root (images, build cache) for the next run
         os.makedirs(self.root, exist_ok=True)
         self.sock = os.path.join(self.root, "docker.sock")
@@ -132,7 +132,7 @@ class Dockerd:
     def ensure_image(self):
         if self.docker("image", "inspect", IMAGE, check=False).returncode == 0:
             return
-        d = tempfile.mkdtemp(prefix="gantry-busybox-")
+        d = tempfile.mkdtemp(prefix="busybox-", dir=run_dir())
         os.makedirs(os.path.join(d, "bin"))
         os.makedirs(os.path.join(d, "tmp"))
         os.makedirs(os.path.join(d, "www"))

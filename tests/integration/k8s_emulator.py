@@ -38,7 +38,21 @@ KINDS = {
     "secrets": ("", "v1", "Secret", True),
     "leases": ("coordination.k8s.io", "v1", "Lease", True),
     "namespaces": ("", "v1", "Namespace", False),
+    "events": ("", "v1", "Event", True),  # written by gantry (ingress-nginx annotations it does not honour)
 }
+# Traefik's CRD kinds (traefik.io/v1alpha1), for the kubernetescrd provider
+KINDS.update({
+    "ingressroutes": ("traefik.io", "v1alpha1", "IngressRoute", True),
+    "ingressroutetcps": ("traefik.io", "v1alpha1", "IngressRouteTCP", True),
+    "ingressrouteudps": ("traefik.io", "v1alpha1", "IngressRouteUDP", True),
+    "middlewares": ("traefik.io", "v1alpha1", "Middleware", True),
+    "middlewaretcps": ("traefik.io", "v1alpha1", "MiddlewareTCP", True),
+    "tlsoptions": ("traefik.io", "v1alpha1", "TLSOption", True),
+    "tlsstores": ("traefik.io", "v1alpha1", "TLSStore", True),
+    "serverstransports": ("traefik.io", "v1alpha1", "ServersTransport", True),
+    "serverstransporttcps": ("traefik.io", "v1alpha1", "ServersTransportTCP", True),
+    "traefikservices": ("traefik.io", "v1alpha1", "TraefikService", True),
+})
 KIND_TO_PLURAL = {v[2]: k for k, v in KINDS.items()}
 
 

@@ -15,7 +15,7 @@ def config(up, dead):
             "    broken:\n      rule: \"Host(`b.test`) && Pth(`/`)\"\n      service: app\n"
             "    guarded:\n      rule: \"Host(`g.test`)\"\n      service: app\n      middlewares: [auth]\n"
             "    down:\n      rule: \"Host(`down.test`)\"\n      service: down\n"
-            "  middlewares:\n    auth:\n      basicAuth:\n        users: [\"u:p\"]\n"
+            "  middlewares:\n    auth:\n      basicAuth:\n        users: [\"u:p\"]\n        realm: x\n        nosuchoption: 1\n"
             "  services:\n" + service_yaml("app", [up.url], "        healthCheck: {path: /health, interval: 1s}\n")
             + service_yaml("down", [dead]))
 

@@ -74,11 +74,16 @@ def code_rbac():
     for name, gv in table:
         group = "" if gv == "/api/v1" else gv.split("/")[2]
         rules[(group, name)] = {"list", "watch"}  # k8s_watch.c: list, then watch
+    # the CRD provider's table: {"plural", "/apis/group/version", <labelSelector applies>}
+    crd = open(os.path.join(ROOT, "controller", "provider_kubernetes_crd.c")).read()
+    for name, gv in re.findall(r'\{"(\w+)", "(/apis?/[\w./]+)", (?:true|false)\}', crd):
+        group = "" if gv == "/api/v1" else gv.split("/")[2]
+        rules[(group, name)] = {"list", "watch"}
     # every file that writes declares it: "rbac: <group> <resource> <verbs>",
     # and only those files send anything but GET
     cdir = os.path.join(ROOT, "controller")
     for f in sorted(os.listdir(cdir)):
-        if not (f.startswith("k8s_") or f == "provider_kubernetes.c") or not f.endswith(".c"):
+        if not (f.startswith("k8s_") or f.startswith("provider_kubernetes")) or not f.endswith(".c"):
             continue
         code = open(os.path.join(cdir, f)).read()
         marks = re.findall(r"rbac: (\S+) (\S+) (\S+)", code)

@@ -19,6 +19,7 @@ static const char *const cases[] = {"host_network",   "defaults",          "comp
                                     "auth_middlewares",
                                     "middleware_headers",
                                     "path_middlewares",
+                                    "mw_limits",
 };
 
 static char *slurp(const char *path, size_t *len)

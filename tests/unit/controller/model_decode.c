@@ -172,6 +172,17 @@ int main(void)
     CHECK_CONTAINS(r.dump, "- {address: 10.0.0.5:5432}");
     done(&r);
 
+    /* tcp.middlewares: their own list, dumped under tcp */
+    decode(&r, "tcp:\n  middlewares:\n    only-lan:\n      ipAllowList:\n        sourceRange: [10.0.0.0/8, 127.0.0.1]\n"
+               "    few:\n      inFlightConn:\n        amount: 10\n"
+               "  routers:\n    db:\n      rule: \"HostSNI(`*`)\"\n      service: pg\n      middlewares: [only-lan, few]\n");
+    CHECK(r.rep.errors.len == 0 && r.rep.warnings.len == 0);
+    CHECK(r.m->tcp_middlewares.len == 2 && r.m->middlewares.len == 0);
+    CHECK_CONTAINS(r.dump, "middlewares: [only-lan, few]");
+    CHECK_CONTAINS(r.dump, "  middlewares:\n    few:\n      inFlightConn:\n        amount: 10\n");
+    CHECK_CONTAINS(r.dump, "only-lan:\n      ipAllowList:\n        sourceRange[0]: 10.0.0.0/8\n        sourceRange[1]: 127.0.0.1");
+    done(&r);
+
     /* URL parsing */
     char scheme[16], host[256];
     int port;

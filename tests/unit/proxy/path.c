@@ -78,5 +78,23 @@ int main(void)
     CHECK(!path_is_plain("/a//b", 5));
     CHECK(!path_is_plain("/a%41", 5));
     CHECK(!path_is_plain("/a b", 4));
+    CHECK(!path_is_plain("/a\\b", 4));
+    /* a raw backslash is refused like %5C, and allowed by the same switch */
+    CHECK_CONTAINS(norm("/a\\b", 0, true), "backslash");
+    CHECK_CONTAINS(norm("/..\\admin", 0, false), "backslash");
+    CHECK_STR(norm("/a\\b", PATH_ALLOW_BACKSLASH, true), "/a\\b");
+    /* dot segments with parameters, in any spelling */
+    CHECK_CONTAINS(norm("/api/..;/admin", 0, true), "dot segment with parameters");
+    CHECK_CONTAINS(norm("/api/.;/admin", 0, true), "dot segment with parameters");
+    CHECK_CONTAINS(norm("/api/..;x/admin", 0, true), "dot segment with parameters");
+    CHECK_CONTAINS(norm("/api/%2e%2e;/admin", 0, true), "dot segment with parameters");
+    CHECK_CONTAINS(norm("/..;", 0, true), "dot segment with parameters");
+    /* neighbours: parameters elsewhere, dots inside names */
+    CHECK_STR(norm("/a;b=c/d", 0, true), "/a;b=c/d");
+    CHECK_STR(norm("/a/...;x/b", 0, true), "/a/...;x/b");
+    CHECK_STR(norm("/a/x..;/b", 0, true), "/a/x..;/b");
+    CHECK_STR(norm("/a/.x;/b", 0, true), "/a/.x;/b");
+    /* sanitizePath=false: dot segments are nobody's business here */
+    CHECK_STR(norm("/api/..;/admin", 0, false), "/api/..;/admin");
     return test_report("path");
 }

@@ -56,6 +56,25 @@ int main(void)
     CHECK(check("GET", "/", "[::1]:80", NULL, NULL) == NULL);
     /* a header without a name: what libh2o makes of an obs-folded line */
     CHECK_CONTAINS(check("GET", "/", "a", "", "folded"), "obs-fold");
+    /* RFC 9112 3.2: one Host, not two (equal or not) */
+    CHECK_STR(head("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n"), "more than one Host");
+    CHECK_STR(head("GET / HTTP/1.1\r\nhost: a\r\nHOST: b\r\n"), "more than one Host");
+    CHECK(head("GET / HTTP/1.1\r\nHost: a\r\nHost-Extra: b\r\n") == NULL);
+    /* TRACE and TRACK are 405 unless allowed; other methods, known or not, pass */
+    h2o_req_t r;
+    memset(&r, 0, sizeof(r));
+    r.method = h2o_iovec_init(H2O_STRLIT("TRACE"));
+    CHECK(!request_check_method_allowed(&r, false) && request_check_method_allowed(&r, true));
+    r.method = h2o_iovec_init(H2O_STRLIT("TRACK"));
+    CHECK(!request_check_method_allowed(&r, false));
+    r.method = h2o_iovec_init(H2O_STRLIT("PROPFIND"));
+    CHECK(request_check_method_allowed(&r, false));
+    r.method = h2o_iovec_init(H2O_STRLIT("trace")); /* methods are case-sensitive: another method */
+    CHECK(request_check_method_allowed(&r, false));
+    /* absolute-form targets and Host */
+    CHECK(same_host(h2o_iovec_init(H2O_STRLIT("A.example")), h2o_iovec_init(H2O_STRLIT("a.example:80")), false));
+    CHECK(!same_host(h2o_iovec_init(H2O_STRLIT("a.example")), h2o_iovec_init(H2O_STRLIT("a.example:80")), true));
+    CHECK(!same_host(h2o_iovec_init(H2O_STRLIT("a.example")), h2o_iovec_init(H2O_STRLIT("b.example")), false));
     h2o_mem_clear_pool(&pool);
     return test_report("request_check");
 }

@@ -1,0 +1,50 @@
+"""Start-up errors: a message that says what is wrong once, naming the entry
+point or key (a message formatted into itself came out garbled: "entry
+point web: entry point web: ddress"), and a UDP entry point refused alone,
+by name, while the others serve (Gantry has no UDP routing)."""
+import subprocess
+
+from conftest import GANTRY_BIN, SLOW, free_port, get, service_yaml
+
+
+def gantry(*args, timeout=10):
+    return subprocess.run([GANTRY_BIN, "--admin.address=", *args], capture_output=True, timeout=timeout * SLOW, text=True)
+
+
+def test_invalid_address_names_entry_point_once():
+    r = gantry("--entryPoints.web.address=:99999")
+    assert r.returncode == 1, r.stderr
+    assert "entry point web: invalid port in address ':99999'" in r.stderr, r.stderr
+    assert "entry point web: entry point web" not in r.stderr, r.stderr
+    r = gantry("--entryPoints.web.address=[::1:8080")
+    assert r.returncode == 1, r.stderr
+    assert "entry point web: invalid address '[::1:8080' (expected [v6]:port)" in r.stderr, r.stderr
+
+
+def test_invalid_docker_default_rule_said_once():
+    r = gantry("--entryPoints.web.address=127.0.0.1:%d" % free_port(), "--providers.docker.endpoint=unix:///nonexistent.sock",
+               "--providers.docker.defaultRule=Host(`{{ .Bogus }}`)")
+    assert r.returncode == 1, r.stderr
+    assert "providers.docker.defaultRule: unsupported template action" in r.stderr, r.stderr
+    assert "defaultRule: providers.docker.defaultRule" not in r.stderr, r.stderr
+
+
+def test_udp_entry_point_refused_others_serve(tmp_path, procs):
+    up = procs.whoami()
+    udp_port = free_port()
+    g = procs.gantry(tmp_path, "http:\n  routers:\n    r: {rule: \"Host(`udp.test`)\", service: s}\n"
+                               "  services:\n" + service_yaml("s", [up.url]),
+                     args=["--entryPoints.dns.address=127.0.0.1:%d/udp" % udp_port])
+    g.wait_log(r"entry point dns: address '127\.0\.0\.1:%d/udp' is UDP, which Gantry does not route: "
+               r"entry point not started" % udp_port)
+    status, _, body = get(g.port, host="udp.test")
+    assert status == 200 and b"whoami" in body
+    names = [ep.get("name") for ep in g.api("/api/entrypoints")]
+    assert names == ["web"], names
+
+
+def test_only_udp_entry_points_fail_clearly():
+    r = gantry("--entryPoints.dns.address=:%d/udp" % free_port())
+    assert r.returncode == 2, r.stderr
+    assert "entry point dns: address" in r.stderr and "is UDP" in r.stderr, r.stderr
+    assert "no entry point to start: every one configured is UDP, which Gantry does not route" in r.stderr, r.stderr

@@ -64,7 +64,10 @@ def test_slowloris_heads_are_cut_while_others_keep_their_latency(tmp_path, procs
           "(%d requests)"
           % (n, base_p99, base_n, loaded_p99, loaded_n))
     if not SANITIZED:  # a latency goal; sanitizer builds only check the defence
-        assert loaded_p99 <= max(2 * base_p99, base_p99 + 1.0), (base_p99, loaded_p99)
+        # 1.5 ms of slack: each trickle round is 1,000 reads in a burst, and the
+        # strict HTTP/1.1 framing check (h1_framing.c) reads every byte of a
+        # head once more (measured +0.3-0.5 ms p99 here, against 0.4-1.1 ms)
+        assert loaded_p99 <= max(2 * base_p99, base_p99 + 1.5), (base_p99, loaded_p99)
 
     # every slowloris connection is cut at the header deadline (10 s, swept each second)
     wait_for(lambda: metric(g, "gantry_connections_closed_total", reason="header_timeout") >= n, 20,

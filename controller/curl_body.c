@@ -34,3 +34,10 @@ void curl_body_reset(struct curl_body *b, size_t max)
     free(b->data);
     *b = (struct curl_body){.max = max};
 }
+
+size_t curl_body_discard(char *data, size_t size, size_t n, void *user)
+{
+    (void)data;
+    (void)user;
+    return size * n;
+}

@@ -20,4 +20,8 @@ size_t curl_body_write(char *p, size_t size, size_t n, void *body);
 /* Frees what was read and sets a new bound. */
 void curl_body_reset(struct curl_body *b, size_t max);
 
+/* A CURLOPT_WRITEFUNCTION that drops the body (libcurl's default would
+ * print it to stdout). */
+size_t curl_body_discard(char *data, size_t size, size_t n, void *user);
+
 #endif

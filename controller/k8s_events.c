@@ -9,6 +9,8 @@
  */
 #include "k8s_events.h"
 
+#include "curl_body.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +121,7 @@ static void next(struct k8s_events *e)
     curl_easy_setopt(e->easy, CURLOPT_CUSTOMREQUEST, "POST");
     curl_easy_setopt(e->easy, CURLOPT_POSTFIELDS, p->body);
     curl_easy_setopt(e->easy, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(e->easy, CURLOPT_WRITEFUNCTION, curl_body_discard); /* the created Event: not needed */
     watcher_add_transfer(e->easy, on_done, e);
 }
 

@@ -5,6 +5,8 @@
  */
 #include "k8s_status.h"
 
+#include "curl_body.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +172,7 @@ static void next(struct k8s_status *s)
     curl_easy_setopt(s->easy, CURLOPT_CUSTOMREQUEST, "PUT");
     curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, p->body);
     curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, curl_body_discard); /* the updated object: the status says enough */
     watcher_add_transfer(s->easy, on_done, s);
 }
 

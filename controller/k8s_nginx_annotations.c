@@ -915,7 +915,8 @@ static void push_all(struct arena *a, const char ***list, size_t *n, const struc
         if (*n == *cap) {
             size_t nc = *cap ? *cap * 2 : 8;
             const char **nl = arena_alloc(a, nc * sizeof(*nl));
-            memcpy(nl, *list, *n * sizeof(*nl));
+            if (*n) /* the first growth: *list is NULL */
+                memcpy(nl, *list, *n * sizeof(*nl));
             *list = nl;
             *cap = nc;
         }

@@ -71,7 +71,8 @@ static const cJSON **collect(enum k8s_crd_kind k, size_t *n)
             continue;
         size_t m;
         const cJSON **items = k8s_store_list(&cp.watches[i].store, &m);
-        memcpy(out + o, items, m * sizeof(*out));
+        if (m) /* an empty store lists NULL */
+            memcpy(out + o, items, m * sizeof(*out));
         o += m;
         free(items);
     }

@@ -512,7 +512,8 @@ static void load_certs(struct resolver *r, cJSON *res)
             continue;
         if (acme_cert_validity(c.cert_pem, &nb, &na) == 0) {
             names[0] = c.main;
-            memcpy(names + 1, c.sans, c.n_sans * sizeof(char *));
+            if (c.n_sans) /* no SANs: c.sans may be NULL */
+                memcpy(names + 1, c.sans, c.n_sans * sizeof(char *));
             struct domain_set *s = set_new(r, names, c.n_sans + 1);
             s->cert_pem = c.cert_pem;
             s->key_pem = c.key_pem;

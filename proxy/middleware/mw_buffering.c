@@ -61,7 +61,7 @@ struct holder {
 
 static void hold(struct holder *h, h2o_req_t *req, h2o_iovec_t v)
 {
-    if (h->too_big)
+    if (h->too_big || v.len == 0)
         return;
     if (h->max > 0 && (int64_t)(h->len + v.len) > h->max) {
         h->too_big = true; /* nothing more is kept: the answer will be 500 */
@@ -72,7 +72,8 @@ static void hold(struct holder *h, h2o_req_t *req, h2o_iovec_t v)
         while (cap < h->len + v.len)
             cap *= 2;
         char *p = h2o_mem_alloc_pool(&req->pool, cap);
-        memcpy(p, h->buf, h->len);
+        if (h->len) /* the first growth: h->buf is NULL */
+            memcpy(p, h->buf, h->len);
         h->buf = p, h->cap = cap;
     }
     memcpy(h->buf + h->len, v.base, v.len);

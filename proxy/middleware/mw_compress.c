@@ -207,7 +207,8 @@ static void reserve(struct encoder *e, h2o_req_t *req, size_t need)
     while (cap < e->out.len + need)
         cap *= 2;
     char *p = h2o_mem_alloc_pool(&req->pool, cap);
-    memcpy(p, e->out.base, e->out.len);
+    if (e->out.len) /* the first buffer: nothing to keep, base is NULL */
+        memcpy(p, e->out.base, e->out.len);
     e->out.base = p;
     e->cap = cap;
 }

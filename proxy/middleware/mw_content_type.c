@@ -214,7 +214,8 @@ static void do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size
         size_t n = 0;
         for (size_t i = 0; i < bufcnt && n < SNIFF_LEN; i++) {
             size_t take = bufs[i].len < SNIFF_LEN - n ? bufs[i].len : SNIFF_LEN - n;
-            memcpy(head + n, bufs[i].base, take);
+            if (take) /* an empty piece may have no base */
+                memcpy(head + n, bufs[i].base, take);
             n += take;
         }
         /* Go sniffs what its first write holds; nothing written, nothing set */

@@ -112,10 +112,13 @@ struct head_buf {
 
 static void put(struct head_buf *b, const char *s, size_t n)
 {
+    if (n == 0) /* an empty value: nothing to copy (and s may be NULL) */
+        return;
     if (b->len + n > b->cap) {
         size_t cap = (b->cap + n) * 2;
         char *p = h2o_mem_alloc_pool(b->pool, cap);
-        memcpy(p, b->p, b->len);
+        if (b->len) /* the first growth: nothing to keep, b->p is NULL */
+            memcpy(p, b->p, b->len);
         b->p = p, b->cap = cap;
     }
     memcpy(b->p + b->len, s, n);

@@ -81,10 +81,13 @@ struct out {
 
 static void put(struct out *o, const char *s, size_t n)
 {
+    if (n == 0)
+        return;
     if (o->len + n + 1 > o->cap) {
         size_t cap = (o->cap + n + 1) * 2;
         char *p = h2o_mem_alloc_pool(o->pool, cap);
-        memcpy(p, o->p, o->len);
+        if (o->len) /* the first growth: o->p is NULL */
+            memcpy(p, o->p, o->len);
         o->p = p, o->cap = cap;
     }
     memcpy(o->p + o->len, s, n);

@@ -19,27 +19,16 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "k8s_index.h"
 #include "model_decode.h"
 #include "tree.h"
-
-/* Objects by "namespace/name" (EndpointSlices by "namespace/service"),
- * sorted, so every lookup is a binary search. */
-struct entry {
-    const char *key;
-    const cJSON *obj;
-};
-
-struct index {
-    struct entry *e;
-    size_t n;
-};
 
 struct cx {
     const struct k8s_crd_options *o;
     struct model *m;
     struct arena *pa; /* problems and the tree */
     struct ptr_vec *problems;
-    struct index ix[K8S_CRD_KINDS];
+    struct k8s_index ix[K8S_CRD_KINDS];
     struct tree_node *root, *routers, *services, *middlewares, *transports, *tls_options;
     struct tree_node *tcp_routers, *tcp_services, *tcp_middlewares;
     struct ptr_vec certs_added; /* "ns/secret" already in m->certs */
@@ -74,49 +63,9 @@ static void problem(struct cx *c, const char *fmt, ...)
     ptr_vec_push(c->pa, c->problems, arena_strdup(c->pa, msg));
 }
 
-static int entry_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct entry *)a)->key, ((const struct entry *)b)->key);
-}
-
-static void index_build(struct arena *a, struct index *ix, const cJSON **items, size_t n, const char *by_label)
-{
-    ix->e = arena_alloc(a, (n ? n : 1) * sizeof(*ix->e));
-    ix->n = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *ns = meta(items[i], "namespace");
-        const char *name = by_label ? str(get(get(items[i], "metadata"), "labels"), by_label) : meta(items[i], "name");
-        if (ns && name)
-            ix->e[ix->n++] = (struct entry){arena_printf(a, "%s/%s", ns, name), items[i]};
-    }
-    qsort(ix->e, ix->n, sizeof(*ix->e), entry_cmp);
-}
-
-/* The first entry "ns/name" and how many share the key. */
-static const struct entry *index_find(const struct index *ix, const char *ns, const char *name, size_t *count)
-{
-    char key[600];
-    snprintf(key, sizeof(key), "%s/%s", ns, name);
-    size_t lo = 0, hi = ix->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (strcmp(ix->e[mid].key, key) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    size_t k = 0;
-    while (lo + k < ix->n && strcmp(ix->e[lo + k].key, key) == 0)
-        k++;
-    if (count)
-        *count = k;
-    return k ? &ix->e[lo] : NULL;
-}
-
 static const cJSON *find(const struct cx *c, enum k8s_crd_kind k, const char *ns, const char *name)
 {
-    const struct entry *e = index_find(&c->ix[k], ns, name, NULL);
-    return e ? e->obj : NULL;
+    return k8s_index_get(&c->ix[k], ns, name);
 }
 
 /* Traefik's object names: "<ns>-<name>", with anything but [A-Za-z0-9-_]
@@ -270,7 +219,7 @@ static void endpoints(struct cx *c, const char *ns, const cJSON *svc, const cJSO
     const char *sp_name = str(sp, "name");
     const cJSON *target = get(sp, "targetPort");
     size_t n = 0;
-    const struct entry *slices = index_find(&c->ix[K8S_CRD_SLICES], ns, meta(svc, "name"), &n);
+    const struct k8s_index_entry *slices = k8s_index_find(&c->ix[K8S_CRD_SLICES], ns, meta(svc, "name"), &n);
     for (int pass = 0; pass < 2 && servers->n == 0; pass++) {
         for (size_t i = 0; i < n; i++) {
             const cJSON *es = slices[i].obj;
@@ -953,7 +902,7 @@ struct model *k8s_crd_translate(const struct k8s_crd_objects *objs, const struct
 {
     struct cx c = {.o = o, .m = model_new(K8S_CRD_PROVIDER), .pa = pa, .problems = problems};
     for (int k = 0; k < K8S_CRD_KINDS; k++)
-        index_build(pa, &c.ix[k], objs->items[k], objs->n[k], k == K8S_CRD_SLICES ? "kubernetes.io/service-name" : NULL);
+        k8s_index_build(pa, &c.ix[k], objs->items[k], objs->n[k], k == K8S_CRD_SLICES ? "kubernetes.io/service-name" : NULL);
     c.root = node(&c, TREE_MAP, "kubernetescrd");
     struct tree_node *http = node(&c, TREE_MAP, "kubernetescrd"), *tls = node(&c, TREE_MAP, "kubernetescrd");
     c.routers = node(&c, TREE_MAP, "kubernetescrd");

@@ -11,22 +11,11 @@
 
 #include <openssl/evp.h>
 
+#include "k8s_index.h"
+
 #define PRIO_EXACT_HOST 4000000000LL
 #define PRIO_WILDCARD_HOST 2000000000LL
 #define PRIO_DEFAULT_BACKEND 1
-
-/* Objects sorted by "namespace/name" (slices by "namespace/service"), so
- * a lookup is a binary search: a rebuild stays O(n log n) with thousands
- * of Services and EndpointSlices. */
-struct entry {
-    const char *key;
-    const cJSON *obj;
-};
-
-struct index {
-    struct entry *e;
-    size_t n;
-};
 
 struct tx {
     const struct k8s_objects *objs;
@@ -34,8 +23,8 @@ struct tx {
     struct model *m;
     struct arena *pa;
     struct ptr_vec *problems;
-    struct index services, secrets, slices;
-    struct index made; /* model services created so far (made_has, made_add) */
+    struct k8s_index services, secrets, slices;
+    struct k8s_index made; /* model services created so far (made_has, made_add) */
 };
 
 /* ---- JSON helpers ---- */
@@ -59,11 +48,6 @@ static const char *meta_str(const cJSON *o, const char *k)
 static const char *annotation(const cJSON *o, const char *k)
 {
     return str(get(get(o, "metadata"), "annotations"), k);
-}
-
-static const char *label(const cJSON *o, const char *k)
-{
-    return str(get(get(o, "metadata"), "labels"), k);
 }
 
 static void problem(struct tx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -118,47 +102,6 @@ bool k8s_ingress_is_ours(const struct k8s_objects *objs, const struct k8s_transl
 
 /* ---- lookups ---- */
 
-static int entry_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct entry *)a)->key, ((const struct entry *)b)->key);
-}
-
-/* Index of <items> by "ns/<name>", where <name> is metadata.name, or the
- * label <by_label> when given. */
-static void index_build(struct arena *a, struct index *ix, const cJSON **items, size_t n, const char *by_label)
-{
-    ix->e = arena_alloc(a, (n ? n : 1) * sizeof(*ix->e));
-    ix->n = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *ns = meta_str(items[i], "namespace");
-        const char *name = by_label ? label(items[i], by_label) : meta_str(items[i], "name");
-        if (ns && name)
-            ix->e[ix->n++] = (struct entry){arena_printf(a, "%s/%s", ns, name), items[i]};
-    }
-    qsort(ix->e, ix->n, sizeof(*ix->e), entry_cmp);
-}
-
-/* The first entry with key "ns/name" and how many share it. */
-static const struct entry *index_find(const struct index *ix, const char *ns, const char *name, size_t *count)
-{
-    char key[600];
-    snprintf(key, sizeof(key), "%s/%s", ns, name);
-    size_t lo = 0, hi = ix->n;
-    while (lo < hi) { /* lower bound */
-        size_t mid = (lo + hi) / 2;
-        if (strcmp(ix->e[mid].key, key) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    size_t k = 0;
-    while (lo + k < ix->n && strcmp(ix->e[lo + k].key, key) == 0)
-        k++;
-    if (count)
-        *count = k;
-    return k ? &ix->e[lo] : NULL;
-}
-
 /* Model services created so far: paths of one Ingress share them, so
  * the newest are looked at first. */
 static bool made_has(const struct tx *t, const char *name)
@@ -174,13 +117,7 @@ static void made_add(struct tx *t, struct model_service *s)
     ptr_vec_push(&t->m->arena, &t->m->services, s);
     if (t->made.n % 64 == 0)
         t->made.e = mem_realloc(t->made.e, (t->made.n + 64) * sizeof(*t->made.e));
-    t->made.e[t->made.n++] = (struct entry){s->name, NULL};
-}
-
-static const cJSON *find_ns(const struct index *ix, const char *ns, const char *name)
-{
-    const struct entry *e = index_find(ix, ns, name, NULL);
-    return e ? e->obj : NULL;
+    t->made.e[t->made.n++] = (struct k8s_index_entry){s->name, NULL};
 }
 
 /* A name safe in a router/service name: [a-z0-9-], the rest folded to '-'. */
@@ -240,7 +177,7 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
                                     slug(t->pa, port_text));
     if (made_has(t, name))
         return name;
-    const cJSON *svc = find_ns(&t->services, ns, ref->service);
+    const cJSON *svc = k8s_index_get(&t->services, ns, ref->service);
     if (svc == NULL) {
         problem(t, "ingress %s/%s: service %s/%s does not exist (path skipped)", ns, ingress, ns, ref->service);
         return NULL;
@@ -286,7 +223,7 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
         const cJSON *target = get(sp, "targetPort");
         /* EndpointSlices of the Service carry the resolved target port, by the service port's name */
         size_t n_slices = 0;
-        const struct entry *slices = index_find(&t->slices, ns, ref->service, &n_slices);
+        const struct k8s_index_entry *slices = k8s_index_find(&t->slices, ns, ref->service, &n_slices);
         for (int pass = 0; pass < 2 && urls.len == 0; pass++) { /* ready ones, else serving-but-terminating */
             for (size_t i = 0; i < n_slices; i++) {
                 const cJSON *es = slices[i].obj;
@@ -406,7 +343,7 @@ static bool add_tls(struct tx *t, const char *ns, const char *ingress, const cJS
             any = true; /* TLS with the default certificate */
             continue;
         }
-        const cJSON *s = find_ns(&t->secrets, ns, secret);
+        const cJSON *s = k8s_index_get(&t->secrets, ns, secret);
         const cJSON *data = get(s, "data");
         const char *crt = str(data, "tls.crt"), *key = str(data, "tls.key");
         size_t cl = 0, kl = 0;
@@ -521,14 +458,14 @@ static const char *mirrored(struct tx *t, const struct mirror_spec *ms, const ch
 
 static const cJSON *secret_lookup(void *data, const char *ns, const char *name)
 {
-    return find_ns(&((struct tx *)data)->secrets, ns, name);
+    return k8s_index_get(&((struct tx *)data)->secrets, ns, name);
 }
 
 /* default-backend: the Service's first port */
 static const char *first_port_service(void *data, const char *ns, const char *ingress, const char *name)
 {
     struct tx *t = data;
-    const cJSON *ports = get(get(find_ns(&t->services, ns, name), "spec"), "ports");
+    const cJSON *ports = get(get(k8s_index_get(&t->services, ns, name), "spec"), "ports");
     const cJSON *p0 = ports ? ports->child : NULL;
     struct backend_ref ref = {.service = name, .port_name = str(p0, "name"), .port_number = 80};
     if (cJSON_IsNumber(get(p0, "port")))
@@ -695,9 +632,9 @@ struct model *k8s_translate(const struct k8s_objects *objs, const struct k8s_tra
                             struct ptr_vec *problems)
 {
     struct tx t = {.objs = objs, .o = o, .m = model_new("kubernetes"), .pa = pa, .problems = problems};
-    index_build(pa, &t.services, objs->services, objs->n_services, NULL);
-    index_build(pa, &t.secrets, objs->secrets, objs->n_secrets, NULL);
-    index_build(pa, &t.slices, objs->endpoint_slices, objs->n_endpoint_slices, "kubernetes.io/service-name");
+    k8s_index_build(pa, &t.services, objs->services, objs->n_services, NULL);
+    k8s_index_build(pa, &t.secrets, objs->secrets, objs->n_secrets, NULL);
+    k8s_index_build(pa, &t.slices, objs->endpoint_slices, objs->n_endpoint_slices, "kubernetes.io/service-name");
     for (size_t i = 0; i < objs->n_ingresses; i++)
         if (k8s_ingress_is_ours(objs, o, objs->ingresses[i]))
             translate_ingress(&t, objs->ingresses[i]);

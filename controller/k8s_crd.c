@@ -774,11 +774,43 @@ static bool route_tls(struct cx *c, const char *ns, const cJSON *tls, struct tre
     return true;
 }
 
+/* IngressRoutes carry the legacy class annotation only; with
+ * ingressClass set, routes of other classes (and of none) are not ours. */
+static bool class_matches(const struct cx *c, const cJSON *obj)
+{
+    const char *want = c->o->ingress_class;
+    const char *cls = str(get(get(obj, "metadata"), "annotations"), "kubernetes.io/ingress.class");
+    return want == NULL || *want == '\0' || (cls && strcmp(cls, want) == 0);
+}
+
+/* The router of one route of an IngressRoute(TCP): rule, priority, entry
+ * points, middlewares of <mw_kind> and TLS; NULL when any is refused, which
+ * happens before the services are built so that a refused route leaves
+ * none behind. */
+static struct tree_node *route_router(struct cx *c, const char *ns, const cJSON *spec, const cJSON *rt,
+                                      const char *match, enum k8s_crd_kind mw_kind, const char *what,
+                                      const char *where)
+{
+    struct tree_node *r = node(c, TREE_MAP, where);
+    put_str(c, r, "rule", match);
+    if (get(rt, "priority"))
+        put(c, r, "priority", from_json(c, get(rt, "priority"), where));
+    if (get(spec, "entryPoints"))
+        put(c, r, "entryPoints", string_seq(c, get(spec, "entryPoints"), where));
+    struct tree_node *mws = route_middlewares(c, ns, get(rt, "middlewares"), mw_kind, what, where);
+    if (mws == NULL)
+        return NULL;
+    if (mws->n)
+        put(c, r, "middlewares", mws);
+    if (get(spec, "tls") && !route_tls(c, ns, get(spec, "tls"), r, what, where))
+        return NULL;
+    return r;
+}
+
 static void ingress_route(struct cx *c, const cJSON *ir)
 {
     const char *ns = meta(ir, "namespace"), *name = meta(ir, "name");
-    const char *cls = str(get(get(ir, "metadata"), "annotations"), "kubernetes.io/ingress.class");
-    if (c->o->ingress_class && *c->o->ingress_class && (cls == NULL || strcmp(cls, c->o->ingress_class) != 0))
+    if (!class_matches(c, ir))
         return;
     const cJSON *spec = get(ir, "spec"), *routes = get(spec, "routes");
     int idx = 0;
@@ -795,19 +827,9 @@ static void ingress_route(struct cx *c, const cJSON *ir)
             continue;
         }
         const char *key = router_key(c, ns, name, match);
-        struct tree_node *r = node(c, TREE_MAP, where);
-        put_str(c, r, "rule", match);
-        if (get(rt, "priority"))
-            put(c, r, "priority", from_json(c, get(rt, "priority"), where));
-        if (get(spec, "entryPoints"))
-            put(c, r, "entryPoints", string_seq(c, get(spec, "entryPoints"), where));
-        struct tree_node *mws = route_middlewares(c, ns, get(rt, "middlewares"), K8S_CRD_MIDDLEWARES, what, where);
-        if (mws == NULL)
+        struct tree_node *r = route_router(c, ns, spec, rt, match, K8S_CRD_MIDDLEWARES, what, where);
+        if (r == NULL)
             continue;
-        if (mws->n)
-            put(c, r, "middlewares", mws);
-        if (get(spec, "tls") && !route_tls(c, ns, get(spec, "tls"), r, what, where))
-            continue; /* before the services: a refused route leaves none behind */
         const cJSON *svcs = get(rt, "services");
         int n = cJSON_GetArraySize(svcs);
         const char *svc = NULL;
@@ -832,8 +854,7 @@ static void ingress_route(struct cx *c, const cJSON *ir)
 static void ingress_route_tcp(struct cx *c, const cJSON *ir)
 {
     const char *ns = meta(ir, "namespace"), *name = meta(ir, "name");
-    const char *cls = str(get(get(ir, "metadata"), "annotations"), "kubernetes.io/ingress.class");
-    if (c->o->ingress_class && *c->o->ingress_class && (cls == NULL || strcmp(cls, c->o->ingress_class) != 0))
+    if (!class_matches(c, ir))
         return;
     const cJSON *spec = get(ir, "spec"), *routes = get(spec, "routes");
     int idx = 0;
@@ -852,18 +873,8 @@ static void ingress_route_tcp(struct cx *c, const cJSON *ir)
             continue;
         }
         const char *key = router_key(c, ns, name, match);
-        struct tree_node *r = node(c, TREE_MAP, where);
-        put_str(c, r, "rule", match);
-        if (get(rt, "priority"))
-            put(c, r, "priority", from_json(c, get(rt, "priority"), where));
-        if (get(spec, "entryPoints"))
-            put(c, r, "entryPoints", string_seq(c, get(spec, "entryPoints"), where));
-        struct tree_node *mws = route_middlewares(c, ns, get(rt, "middlewares"), K8S_CRD_MIDDLEWARETCPS, what, where);
-        if (mws == NULL)
-            continue;
-        if (mws->n)
-            put(c, r, "middlewares", mws);
-        if (get(spec, "tls") && !route_tls(c, ns, get(spec, "tls"), r, what, where))
+        struct tree_node *r = route_router(c, ns, spec, rt, match, K8S_CRD_MIDDLEWARETCPS, what, where);
+        if (r == NULL)
             continue;
         const char *rns = ref_ns(c, svcs->child, ns, what);
         const char *svc = rns ? kube_service(c, rns, svcs->child, key, true, what, where) : NULL;

@@ -349,11 +349,16 @@ static void on_timer(void *data)
     start(w);
 }
 
-void k8s_watch_start(struct k8s_watch *w, const char *name, const char *path, const char *selector,
-                     const struct k8s_conn *conn, k8s_changed_cb changed, void *data)
+void k8s_watch_start(struct k8s_watch *w, const char *group_version, const char *ns, const char *resource,
+                     const char *selector, const struct k8s_conn *conn, k8s_changed_cb changed, void *data)
 {
+    char path[512];
+    if (ns)
+        snprintf(path, sizeof(path), "%s/namespaces/%s/%s", group_version, ns, resource);
+    else
+        snprintf(path, sizeof(path), "%s/%s", group_version, resource);
     memset(w, 0, sizeof(*w));
-    w->name = name;
+    w->name = resource;
     w->path = mem_strdup(path);
     w->selector = mem_strdup(selector ? selector : "");
     w->conn = conn;

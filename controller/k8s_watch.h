@@ -68,9 +68,12 @@ struct k8s_watch {
     bool restart_with_list; /* the next start lists (410, no RV) */
 };
 
-/* <path> and <selector> are copied. Starts listing at once. */
-void k8s_watch_start(struct k8s_watch *w, const char *name, const char *path, const char *selector,
-                     const struct k8s_conn *conn, k8s_changed_cb changed, void *data);
+/* Watches <resource> ("ingresses") of <group_version> ("networking.k8s.io/v1")
+ * in namespace <ns>, or in all of them when <ns> is NULL; <resource> must
+ * outlive the watch (it names it in logs), the rest is copied. Starts
+ * listing at once. */
+void k8s_watch_start(struct k8s_watch *w, const char *group_version, const char *ns, const char *resource,
+                     const char *selector, const struct k8s_conn *conn, k8s_changed_cb changed, void *data);
 void k8s_watch_stop(struct k8s_watch *w);
 
 /* Applies one line of a watch stream (an event) to the cache; the

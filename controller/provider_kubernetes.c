@@ -203,14 +203,9 @@ static void start_status(const struct kube_provider_config *cfg)
 
 static void add_watch(enum kind k, const char *ns, const char *selector)
 {
-    char path[512];
-    if (ns)
-        snprintf(path, sizeof(path), "%s/namespaces/%s/%s", kinds[k].group_version, ns, kinds[k].name);
-    else
-        snprintf(path, sizeof(path), "%s/%s", kinds[k].group_version, kinds[k].name);
     size_t i = kp.n_watches++;
     kp.watch_kind[i] = k;
-    k8s_watch_start(&kp.watches[i], kinds[k].name, path, selector, &kp.conn, on_changed, NULL);
+    k8s_watch_start(&kp.watches[i], kinds[k].group_version, ns, kinds[k].name, selector, &kp.conn, on_changed, NULL);
 }
 
 int provider_kubernetes_start(const struct kube_provider_config *cfg, struct diag *d)

@@ -115,14 +115,9 @@ static void on_changed(struct k8s_watch *w, void *data)
 
 static void add_watch(enum k8s_crd_kind k, const char *ns, const char *selector)
 {
-    char path[512];
-    if (ns)
-        snprintf(path, sizeof(path), "%s/namespaces/%s/%s", kinds[k].group_version, ns, kinds[k].name);
-    else
-        snprintf(path, sizeof(path), "%s/%s", kinds[k].group_version, kinds[k].name);
     size_t i = cp.n_watches++;
     cp.watch_kind[i] = k;
-    k8s_watch_start(&cp.watches[i], kinds[k].name, path, selector, &cp.conn, on_changed, NULL);
+    k8s_watch_start(&cp.watches[i], kinds[k].group_version, ns, kinds[k].name, selector, &cp.conn, on_changed, NULL);
 }
 
 int provider_kubernetes_crd_start(const struct kube_crd_provider_config *cfg, struct diag *d)

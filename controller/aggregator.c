@@ -543,6 +543,19 @@ static size_t children_of(const struct model_service *s, const char ***names, in
     return w->n_services;
 }
 
+/* The first child of <pw> not built yet (qualified), or NULL when all are. */
+static const char *missing_child(struct build *b, const struct pending_weighted *pw, const char **names, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (names[j] == NULL)
+            return "(no name)";
+        const char *q = qualify(b->scratch, names[j], pw->provider);
+        if (!table_find_service(b->t, q))
+            return q;
+    }
+    return NULL;
+}
+
 /* Services made of other services (any provider, any kind) are built once
  * every load balancer and mirroring service exists, in passes: one whose
  * children are all built is built next. What is left after a pass that
@@ -558,10 +571,7 @@ static void add_weighted(struct build *b)
             const char **names;
             int *weights;
             size_t n = children_of(pw->s, &names, &weights, b->scratch);
-            bool ready = true;
-            for (size_t j = 0; j < n && ready; j++)
-                ready = names[j] && table_find_service(b->t, qualify(b->scratch, names[j], pw->provider));
-            if (!ready)
+            if (missing_child(b, pw, names, n) != NULL)
                 continue;
             struct table_service *ts = table_add_weighted(b->t, pw->q, (uint32_t)n);
             ts->failover = pw->s->failover != NULL;
@@ -585,10 +595,7 @@ static void add_weighted(struct build *b)
         const char **names;
         int *weights;
         size_t n = children_of(pw->s, &names, &weights, b->scratch);
-        const char *missing = NULL;
-        for (size_t j = 0; j < n && missing == NULL; j++)
-            if (names[j] == NULL || !table_find_service(b->t, qualify(b->scratch, names[j], pw->provider)))
-                missing = names[j] ? qualify(b->scratch, names[j], pw->provider) : "(no name)";
+        const char *missing = missing_child(b, pw, names, n);
         record_on(b, &pw->st->error, "%s: service '%s': %s: service '%s' does not exist, cannot be served, or loops back",
                   pw->s->origin.source, pw->q, pw->st->type, missing ? missing : "?");
     }

@@ -22,8 +22,7 @@ static bool unreserved(unsigned char c)
            c == '~';
 }
 
-/* The allow flag an encoded byte needs, 0 when always allowed. */
-static unsigned guarded(unsigned char c)
+unsigned path_guard_flag(unsigned char c)
 {
     switch (c) {
     case '/':
@@ -100,7 +99,7 @@ static const char *decode_unreserved(const char *p, size_t len, unsigned allow, 
             out[n++] = (char)v;
             continue;
         }
-        unsigned flag = guarded(v);
+        unsigned flag = path_guard_flag(v);
         if (flag && !(allow & flag))
             return guarded_name(flag);
         static const char digits[] = "0123456789ABCDEF";

@@ -36,6 +36,10 @@ const char *path_normalize(const char *path, size_t len, unsigned allow, bool sa
  * what Path rules compare with. Returns the length. */
 size_t path_decode(const char *path, size_t len, char *out);
 
+/* The PATH_ALLOW_* flag the byte <c> needs when percent-encoded, 0 when
+ * its encoding is always allowed. */
+unsigned path_guard_flag(unsigned char c);
+
 /* Value of a hexadecimal digit, or -1. */
 int path_hex_digit(char c);
 

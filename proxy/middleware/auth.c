@@ -382,6 +382,25 @@ int auth_users_load(struct arena *a, struct mw_options *o, unsigned fields, cons
 
 /* ---- the challenge ---- */
 
+int auth_pass_load(struct arena *a, struct mw_options *o, struct auth_pass *out, struct diag *d)
+{
+    *out = (struct auth_pass){NULL, 0, false};
+    const char *field = mw_opt_string(o, "headerField");
+    if (field != NULL && *field != '\0') {
+        out->header_field = arena_strdup(a, field);
+        out->header_field_len = strlen(field);
+    }
+    return mw_opt_bool(o, "removeHeader", false, &out->remove_header, d);
+}
+
+void auth_pass_apply(const struct auth_pass *p, h2o_req_t *req, const struct auth_user *u)
+{
+    if (p->header_field != NULL)
+        mw_header_set(req, &req->headers, p->header_field, p->header_field_len, u->name, u->name_len);
+    if (p->remove_header)
+        mw_header_unset(&req->headers, H2O_STRLIT("authorization"));
+}
+
 void auth_challenge(struct mw_run *run, const char *challenge, size_t len)
 {
     static const char body[] = "401 Unauthorized\n";

@@ -66,6 +66,16 @@ ssize_t auth_base64_decode(const char *in, size_t len, unsigned char *out);
 void auth_md5_hex(const h2o_iovec_t *parts, size_t n, char out[33]);
 void auth_sha256(const h2o_iovec_t *parts, size_t n, unsigned char out[32]);
 
+/* What an authenticated request carries on: `headerField` names a request
+ * header set to the user's name, `removeHeader` drops Authorization. */
+struct auth_pass {
+    const char *header_field; /* NULL: none */
+    size_t header_field_len;
+    bool remove_header;
+};
+int auth_pass_load(struct arena *a, struct mw_options *o, struct auth_pass *out, struct diag *d) WARN_UNUSED;
+void auth_pass_apply(const struct auth_pass *p, h2o_req_t *req, const struct auth_user *u);
+
 /* Answers 401 the way go-http-auth does: Content-Type: text/plain,
  * WWW-Authenticate: <challenge>, body "401 Unauthorized\n" (mw_send: the
  * earlier middlewares' response hooks see it, and may take it over). */

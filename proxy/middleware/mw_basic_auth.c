@@ -35,9 +35,7 @@ struct basic_cache {
 
 struct basic_auth {
     struct auth_users users;
-    const char *header_field;
-    size_t header_field_len;
-    bool remove_header;
+    struct auth_pass pass;
     const char *challenge;
     size_t challenge_len;
     unsigned char salt[16];
@@ -55,12 +53,7 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
         realm = "traefik";
     c->challenge = arena_printf(a, "Basic realm=\"%s\"", realm);
     c->challenge_len = strlen(c->challenge);
-    const char *field = mw_opt_string(o, "headerField");
-    if (field != NULL && *field != '\0') {
-        c->header_field = arena_strdup(a, field);
-        c->header_field_len = strlen(field);
-    }
-    if (mw_opt_bool(o, "removeHeader", false, &c->remove_header, d) != 0)
+    if (auth_pass_load(a, o, &c->pass, d) != 0)
         return -1;
     if (RAND_bytes(c->salt, sizeof(c->salt)) != 1)
         return diag_set(d, "cannot draw random bytes for the credential cache");
@@ -121,10 +114,7 @@ static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
         slot->user = u;
     }
 pass:
-    if (c->header_field != NULL)
-        mw_header_set(req, &req->headers, c->header_field, c->header_field_len, u->name, u->name_len);
-    if (c->remove_header)
-        mw_header_unset(&req->headers, H2O_STRLIT("authorization"));
+    auth_pass_apply(&c->pass, req, u);
     return MW_NEXT;
 refuse:
     auth_challenge(run, c->challenge, c->challenge_len);

@@ -38,9 +38,7 @@
 struct digest_auth {
     struct auth_users users;
     const char *realm;
-    const char *header_field;
-    size_t header_field_len;
-    bool remove_header;
+    struct auth_pass pass;
     char opaque[17];
     unsigned char secret[32];
     _Atomic uint64_t *slots; /* [NONCE_SLOTS]: tag << 32 | last nonce count */
@@ -53,12 +51,7 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
     c->realm = arena_strdup(a, realm != NULL && *realm != '\0' ? realm : "traefik");
     if (auth_users_load(a, o, 3, c->realm, &c->users, d) != 0)
         return -1;
-    const char *field = mw_opt_string(o, "headerField");
-    if (field != NULL && *field != '\0') {
-        c->header_field = arena_strdup(a, field);
-        c->header_field_len = strlen(field);
-    }
-    if (mw_opt_bool(o, "removeHeader", false, &c->remove_header, d) != 0)
+    if (auth_pass_load(a, o, &c->pass, d) != 0)
         return -1;
     unsigned char op[12];
     if (RAND_bytes(op, sizeof(op)) != 1 || RAND_bytes(c->secret, sizeof(c->secret)) != 1)
@@ -305,10 +298,7 @@ static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
     const struct auth_user *u = NULL;
     enum nonce_state st = check(c, req, &u);
     if (st == NONCE_OK) {
-        if (c->header_field != NULL)
-            mw_header_set(req, &req->headers, c->header_field, c->header_field_len, u->name, u->name_len);
-        if (c->remove_header)
-            mw_header_unset(&req->headers, H2O_STRLIT("authorization"));
+        auth_pass_apply(&c->pass, req, u);
         return MW_NEXT;
     }
     char nonce[NONCE_HEX + 1];

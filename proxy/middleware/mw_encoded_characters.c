@@ -42,27 +42,6 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
     return 0;
 }
 
-static unsigned flag_of(int byte)
-{
-    switch (byte) {
-    case '/':
-        return PATH_ALLOW_SLASH;
-    case '\\':
-        return PATH_ALLOW_BACKSLASH;
-    case 0:
-        return PATH_ALLOW_NUL;
-    case ';':
-        return PATH_ALLOW_SEMICOLON;
-    case '%':
-        return PATH_ALLOW_PERCENT;
-    case '?':
-        return PATH_ALLOW_QUESTION;
-    case '#':
-        return PATH_ALLOW_HASH;
-    }
-    return 0;
-}
-
 static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
 {
     const struct encoded_characters *c = cfg;
@@ -73,7 +52,7 @@ static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
         if (p.base[i] != '%')
             continue;
         int hi = i + 2 < p.len ? path_hex_digit(p.base[i + 1]) : -1, lo = i + 2 < p.len ? path_hex_digit(p.base[i + 2]) : -1;
-        if (hi < 0 || lo < 0 || (c->deny & flag_of(hi << 4 | lo)) != 0) {
+        if (hi < 0 || lo < 0 || (c->deny & path_guard_flag((unsigned char)(hi << 4 | lo))) != 0) {
             mw_answer(run, 400, "Bad Request", "", false);
             return MW_ANSWERED;
         }

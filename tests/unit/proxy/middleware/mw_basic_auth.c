@@ -43,7 +43,7 @@ int main(void)
     CHECK(m != NULL);
     const struct basic_auth *c = m->cfg;
     CHECK_STR(c->challenge, "Basic realm=\"traefik\"");
-    CHECK(c->header_field == NULL && !c->remove_header && c->users.n == 2);
+    CHECK(c->pass.header_field == NULL && !c->pass.remove_header && c->users.n == 2);
     char v[128];
     snprintf(v, sizeof(v), "Basic %s", b64("test:test"));
     CHECK(with_auth(&t, m, v) == MW_NEXT);

@@ -72,7 +72,7 @@ int main(void)
     CHECK(m != NULL);
     const struct digest_auth *c = m->cfg;
     CHECK_STR(c->realm, "traefik");
-    CHECK(strlen(c->opaque) == 16 && c->header_field == NULL && !c->remove_header && c->users.n == 2);
+    CHECK(strlen(c->opaque) == 16 && c->pass.header_field == NULL && !c->pass.remove_header && c->users.n == 2);
 
     char nonce[NONCE_HEX + 1];
     issue(c, nonce);
@@ -156,7 +156,7 @@ int main(void)
     CHECK(m != NULL);
     c = m->cfg;
     CHECK_STR(c->realm, "other");
-    CHECK(c->users.n == 1 && c->remove_header);
+    CHECK(c->users.n == 1 && c->pass.remove_header);
     issue(c, nonce);
     /* HA1_TEST is the other realm's digest here, but the check uses what the file says */
     t.req.headers = (h2o_headers_t){NULL};

@@ -22,6 +22,7 @@
 #include "../registry.h"
 #include "../subrequest.h"
 #include "../worker.h"
+#include "pool_buf.h"
 
 #define MAX_AUTH_BODY (1024 * 1024) /* what the auth server may answer */
 
@@ -104,33 +105,12 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
 
 /* ---- the request to the auth server ---- */
 
-struct head_buf {
-    char *p;
-    size_t len, cap;
-    h2o_mem_pool_t *pool;
-};
-
-static void put(struct head_buf *b, const char *s, size_t n)
+static void put_header(struct pool_buf *b, const char *name, size_t nlen, const char *value, size_t vlen)
 {
-    if (n == 0) /* an empty value: nothing to copy (and s may be NULL) */
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = (b->cap + n) * 2;
-        char *p = h2o_mem_alloc_pool(b->pool, cap);
-        if (b->len) /* the first growth: nothing to keep, b->p is NULL */
-            memcpy(p, b->p, b->len);
-        b->p = p, b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void put_header(struct head_buf *b, const char *name, size_t nlen, const char *value, size_t vlen)
-{
-    put(b, name, nlen);
-    put(b, ": ", 2);
-    put(b, value, vlen);
-    put(b, "\r\n", 2);
+    pool_buf_put(b, name, nlen);
+    pool_buf_put(b, ": ", 2);
+    pool_buf_put(b, value, vlen);
+    pool_buf_put(b, "\r\n", 2);
 }
 
 static bool hop_by_hop(const h2o_iovec_t *n)
@@ -153,7 +133,7 @@ static bool listed(const char *const *names, size_t n, const h2o_iovec_t *name)
 }
 
 /* An X-Forwarded-* value: the incoming one when trusted, else ours. */
-static void put_forwarded(struct head_buf *b, const struct forward_auth *c, const h2o_req_t *req, const char *name,
+static void put_forwarded(struct pool_buf *b, const struct forward_auth *c, const h2o_req_t *req, const char *name,
                           const char *ours, size_t ours_len)
 {
     const h2o_iovec_t *in = c->trust_forward_header ? mw_header_get(&req->headers, name, strlen(name)) : NULL;
@@ -170,12 +150,12 @@ static const char *const forwarded_set[] = {"x-forwarded-for",  "x-forwarded-met
 static h2o_iovec_t auth_head(const struct forward_auth *c, struct mw_run *run, size_t body_len)
 {
     h2o_req_t *req = run->req;
-    struct head_buf b = {.pool = &req->pool};
+    struct pool_buf b = {.pool = &req->pool};
     h2o_iovec_t method = c->preserve_method ? req->method : h2o_iovec_init(H2O_STRLIT("GET"));
-    put(&b, method.base, method.len);
-    put(&b, " ", 1);
-    put(&b, c->target, strlen(c->target));
-    put(&b, " HTTP/1.1\r\n", 11);
+    pool_buf_put(&b, method.base, method.len);
+    pool_buf_put(&b, " ", 1);
+    pool_buf_put(&b, c->target, strlen(c->target));
+    pool_buf_put(&b, " HTTP/1.1\r\n", 11);
     put_header(&b, H2O_STRLIT("Host"), c->host, strlen(c->host));
     bool cookie = false;
     for (size_t i = 0; i < req->headers.size; i++) {
@@ -185,8 +165,8 @@ static h2o_iovec_t auth_head(const struct forward_auth *c, struct mw_run *run, s
         if (listed(forwarded_set, sizeof(forwarded_set) / sizeof(*forwarded_set), h->name))
             continue; /* set below */
         if (h->name == &H2O_TOKEN_COOKIE->buf) { /* HTTP/2 splits cookies; one line upstream */
-            put(&b, cookie ? "; " : "Cookie: ", cookie ? 2 : 8);
-            put(&b, h->value.base, h->value.len);
+            pool_buf_put(&b, cookie ? "; " : "Cookie: ", cookie ? 2 : 8);
+            pool_buf_put(&b, h->value.base, h->value.len);
             cookie = true;
             continue;
         }
@@ -194,16 +174,16 @@ static h2o_iovec_t auth_head(const struct forward_auth *c, struct mw_run *run, s
         put_header(&b, name, h->name->len, h->value.base, h->value.len);
     }
     if (cookie)
-        put(&b, "\r\n", 2);
+        pool_buf_put(&b, "\r\n", 2);
     /* X-Forwarded-For: the client's address, after a trusted list */
     const h2o_iovec_t *xff = c->trust_forward_header ? mw_header_get(&req->headers, H2O_STRLIT("x-forwarded-for")) : NULL;
-    put(&b, "X-Forwarded-For: ", 17);
+    pool_buf_put(&b, "X-Forwarded-For: ", 17);
     if (xff != NULL && xff->len) {
-        put(&b, xff->base, xff->len);
-        put(&b, ", ", 2);
+        pool_buf_put(&b, xff->base, xff->len);
+        pool_buf_put(&b, ", ", 2);
     }
-    put(&b, run->client.ip_text, strlen(run->client.ip_text));
-    put(&b, "\r\n", 2);
+    pool_buf_put(&b, run->client.ip_text, strlen(run->client.ip_text));
+    pool_buf_put(&b, "\r\n", 2);
     put_forwarded(&b, c, req, "X-Forwarded-Method", req->method.base, req->method.len);
     const char *proto = run->client.tls ? "https" : "http";
     put_forwarded(&b, c, req, "X-Forwarded-Proto", proto, strlen(proto));
@@ -216,7 +196,7 @@ static h2o_iovec_t auth_head(const struct forward_auth *c, struct mw_run *run, s
         int n = snprintf(cl, sizeof(cl), "%zu", body_len);
         put_header(&b, H2O_STRLIT("Content-Length"), cl, (size_t)n);
     }
-    put(&b, "\r\n", 2);
+    pool_buf_put(&b, "\r\n", 2);
     return h2o_iovec_init(b.p, b.len);
 }
 

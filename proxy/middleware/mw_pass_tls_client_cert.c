@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "../tls.h"
+#include "pool_buf.h"
 
 struct dn_fields {
     bool on; /* the subject/issuer section is present */
@@ -73,53 +74,26 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
 
 /* ---- formatting ---- */
 
-struct out {
-    char *p;
-    size_t len, cap;
-    h2o_mem_pool_t *pool;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-    if (n == 0)
-        return;
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = (o->cap + n + 1) * 2;
-        char *p = h2o_mem_alloc_pool(o->pool, cap);
-        if (o->len) /* the first growth: o->p is NULL */
-            memcpy(p, o->p, o->len);
-        o->p = p, o->cap = cap;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = '\0';
-}
-
-static void puts_(struct out *o, const char *s)
-{
-    put(o, s, strlen(s));
-}
-
 /* Every entry of <nid> in <name> as "<tag>=value," (Go's writeParts). */
-static void dn_part(struct out *o, X509_NAME *name, int nid, const char *tag)
+static void dn_part(struct pool_buf *o, X509_NAME *name, int nid, const char *tag)
 {
     for (int i = -1; (i = X509_NAME_get_index_by_NID(name, nid, i)) >= 0;) {
         ASN1_STRING *v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
         unsigned char *utf8 = NULL;
         int n = ASN1_STRING_to_UTF8(&utf8, v);
         if (n > 0) {
-            puts_(o, tag);
-            put(o, "=", 1);
-            put(o, (const char *)utf8, (size_t)n);
-            put(o, ",", 1);
+            pool_buf_puts(o, tag);
+            pool_buf_put(o, "=", 1);
+            pool_buf_put(o, (const char *)utf8, (size_t)n);
+            pool_buf_put(o, ",", 1);
         }
         OPENSSL_free(utf8);
     }
 }
 
-static void dn_info(struct out *o, const struct dn_fields *f, X509_NAME *name, const char *label)
+static void dn_info(struct pool_buf *o, const struct dn_fields *f, X509_NAME *name, const char *label)
 {
-    struct out part = {.pool = o->pool};
+    struct pool_buf part = {.pool = o->pool};
     if (f->domain_component)
         dn_part(&part, name, NID_domainComponent, "DC");
     if (f->country)
@@ -139,21 +113,21 @@ static void dn_info(struct out *o, const struct dn_fields *f, X509_NAME *name, c
     if (part.len == 0)
         return;
     if (o->len && o->p[o->len - 1] != ',')
-        put(o, ";", 1);
-    puts_(o, label);
-    put(o, "=\"", 2);
-    put(o, part.p, part.len - 1); /* without the last "," */
-    put(o, "\"", 1);
+        pool_buf_put(o, ";", 1);
+    pool_buf_puts(o, label);
+    pool_buf_put(o, "=\"", 2);
+    pool_buf_put(o, part.p, part.len - 1); /* without the last "," */
+    pool_buf_put(o, "\"", 1);
 }
 
-static void field(struct out *o, const char *name, const char *value)
+static void field(struct pool_buf *o, const char *name, const char *value)
 {
     if (o->len && o->p[o->len - 1] != ',')
-        put(o, ";", 1);
-    puts_(o, name);
-    put(o, "=\"", 2);
-    puts_(o, value);
-    put(o, "\"", 1);
+        pool_buf_put(o, ";", 1);
+    pool_buf_puts(o, name);
+    pool_buf_put(o, "=\"", 2);
+    pool_buf_puts(o, value);
+    pool_buf_put(o, "\"", 1);
 }
 
 static long long unix_time(const ASN1_TIME *t)
@@ -162,7 +136,7 @@ static long long unix_time(const ASN1_TIME *t)
     return ASN1_TIME_to_tm(t, &tm) == 1 ? (long long)timegm(&tm) : 0;
 }
 
-static void cert_info(struct out *o, const struct pass_cert *c, X509 *x)
+static void cert_info(struct pool_buf *o, const struct pass_cert *c, X509 *x)
 {
     dn_info(o, &c->subject, X509_get_subject_name(x), "Subject");
     dn_info(o, &c->issuer, X509_get_issuer_name(x), "Issuer");
@@ -185,7 +159,7 @@ static void cert_info(struct out *o, const struct pass_cert *c, X509 *x)
     }
     if (c->sans) { /* Go's order: DNS names, emails, IP addresses, URIs */
         GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-        struct out sans = {.pool = o->pool};
+        struct pool_buf sans = {.pool = o->pool};
         static const int order[] = {GEN_DNS, GEN_EMAIL, GEN_IPADD, GEN_URI};
         for (size_t k = 0; k < 4; k++)
             for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
@@ -193,17 +167,17 @@ static void cert_info(struct out *o, const struct pass_cert *c, X509 *x)
                 if (g->type != order[k])
                     continue;
                 if (sans.len)
-                    put(&sans, ",", 1);
+                    pool_buf_put(&sans, ",", 1);
                 if (g->type == GEN_IPADD) {
                     char ip[64];
                     const unsigned char *b = ASN1_STRING_get0_data(g->d.iPAddress);
                     int n = ASN1_STRING_length(g->d.iPAddress);
                     if (n == 4 || n == 16) {
                         inet_ntop(n == 4 ? AF_INET : AF_INET6, b, ip, sizeof(ip));
-                        puts_(&sans, ip);
+                        pool_buf_puts(&sans, ip);
                     }
                 } else {
-                    put(&sans, (const char *)ASN1_STRING_get0_data(g->d.ia5), (size_t)ASN1_STRING_length(g->d.ia5));
+                    pool_buf_put(&sans, (const char *)ASN1_STRING_get0_data(g->d.ia5), (size_t)ASN1_STRING_length(g->d.ia5));
                 }
             }
         GENERAL_NAMES_free(gens);
@@ -230,7 +204,7 @@ static h2o_iovec_t query_escape(h2o_mem_pool_t *pool, const char *s, size_t len)
 }
 
 /* The PEM of <x> without BEGIN/END lines and newlines. */
-static void cert_pem(struct out *o, X509 *x)
+static void cert_pem(struct pool_buf *o, X509 *x)
 {
     BIO *b = BIO_new(BIO_s_mem());
     if (b == NULL || PEM_write_bio_X509(b, x) != 1) {
@@ -243,7 +217,7 @@ static void cert_pem(struct out *o, X509 *x)
         char *eol = memchr(data + i, '\n', (size_t)(n - i));
         size_t l = eol ? (size_t)(eol - (data + i)) : (size_t)(n - i);
         if (!(l >= 5 && memcmp(data + i, "-----", 5) == 0))
-            put(o, data + i, l);
+            pool_buf_put(o, data + i, l);
         i += (long)l + 1;
     }
     BIO_free(b);
@@ -261,21 +235,21 @@ static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
     STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl); /* the server side's chain excludes the leaf */
     int n = chain ? sk_X509_num(chain) : 0;
     if (c->pem) {
-        struct out o = {.pool = &req->pool};
+        struct pool_buf o = {.pool = &req->pool};
         cert_pem(&o, leaf);
         for (int i = 0; i < n; i++)
             if (X509_cmp(sk_X509_value(chain, i), leaf) != 0) {
-                put(&o, ",", 1);
+                pool_buf_put(&o, ",", 1);
                 cert_pem(&o, sk_X509_value(chain, i));
             }
         mw_header_set(req, &req->headers, H2O_STRLIT("X-Forwarded-Tls-Client-Cert"), o.p ? o.p : "", o.len);
     }
     if (c->info) {
-        struct out o = {.pool = &req->pool};
+        struct pool_buf o = {.pool = &req->pool};
         cert_info(&o, c, leaf);
         for (int i = 0; i < n; i++)
             if (X509_cmp(sk_X509_value(chain, i), leaf) != 0) {
-                put(&o, ",", 1);
+                pool_buf_put(&o, ",", 1);
                 cert_info(&o, c, sk_X509_value(chain, i));
             }
         h2o_iovec_t v = query_escape(&req->pool, o.p ? o.p : "", o.len);

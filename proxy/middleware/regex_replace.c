@@ -5,6 +5,8 @@
 #include <pcre2.h>
 #include <string.h>
 
+#include "pool_buf.h"
+
 /* The bounds of one match (the same as proxy/match.c's for PathRegexp):
  * a backtracking blow-up stops there and counts as no match. */
 #define REGEX_REPLACE_MATCH_LIMIT 200000
@@ -191,38 +193,16 @@ static size_t char_width(const char *s, size_t left)
     return w;
 }
 
-/* A growing output in the request's pool. */
-struct out {
-    char *buf;
-    size_t len, cap;
-    h2o_mem_pool_t *pool;
-};
-
-static void append(struct out *o, const char *s, size_t n)
-{
-    if (n == 0)
-        return;
-    if (o->len + n > o->cap) {
-        size_t cap = 2 * o->cap + n;
-        char *nb = h2o_mem_alloc_pool(o->pool, cap + 1);
-        memcpy(nb, o->buf, o->len);
-        o->buf = nb;
-        o->cap = cap;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-}
-
 /* Appends the template expanded for the match in <ov>. */
-static void expand(const struct regex_replace *r, const char *s, const PCRE2_SIZE *ov, struct out *o)
+static void expand(const struct regex_replace *r, const char *s, const PCRE2_SIZE *ov, struct pool_buf *o)
 {
     for (size_t i = 0; i < r->n_pieces; i++) {
         const struct regex_replace_piece *p = &r->pieces[i];
         if (p->lit != NULL) {
-            append(o, p->lit, p->len);
+            pool_buf_put(o, p->lit, p->len);
         } else if (ov[2 * p->group] != PCRE2_UNSET) { /* a group that took part */
             PCRE2_SIZE b = ov[2 * p->group], e = ov[2 * p->group + 1];
-            append(o, s + b, e - b);
+            pool_buf_put(o, s + b, e - b);
         }
     }
 }
@@ -231,7 +211,7 @@ h2o_iovec_t regex_replace_all(const struct regex_replace *r, h2o_mem_pool_t *poo
 {
     pcre2_match_data *md = match_data(r, pool);
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-    struct out o = {h2o_mem_alloc_pool(pool, len + 65), 0, len + 64, pool};
+    struct pool_buf o = {h2o_mem_alloc_pool(pool, len + 65), 0, len + 65, pool};
     size_t last_end = 0, pos = 0;
     *matched = false;
     while (pos <= len) {
@@ -239,7 +219,7 @@ h2o_iovec_t regex_replace_all(const struct regex_replace *r, h2o_mem_pool_t *poo
             break;
         *matched = true;
         size_t b = ov[0], e = ov[1];
-        append(&o, s + last_end, b - last_end);
+        pool_buf_put(&o, s + last_end, b - last_end);
         /* Go: no replacement for an empty match right after a match */
         if (e > last_end || b == 0)
             expand(r, s, ov, &o);
@@ -249,7 +229,7 @@ h2o_iovec_t regex_replace_all(const struct regex_replace *r, h2o_mem_pool_t *poo
     }
     if (!*matched)
         return h2o_iovec_init(s, len);
-    append(&o, s + last_end, len - last_end);
-    o.buf[o.len] = '\0';
-    return h2o_iovec_init(o.buf, o.len);
+    pool_buf_put(&o, s + last_end, len - last_end);
+    o.p[o.len] = '\0';
+    return h2o_iovec_init(o.p, o.len);
 }

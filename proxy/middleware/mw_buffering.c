@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../response_filter.h"
+#include "pool_buf.h"
 
 struct buffering {
     int64_t max_request, max_response;
@@ -54,37 +55,26 @@ static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
 struct holder {
     h2o_ostream_t super;
     int64_t max;
-    char *buf;
-    size_t len, cap;
+    struct pool_buf body;
     bool too_big;
 };
 
-static void hold(struct holder *h, h2o_req_t *req, h2o_iovec_t v)
+static void hold(struct holder *h, h2o_iovec_t v)
 {
-    if (h->too_big || v.len == 0)
+    if (h->too_big)
         return;
-    if (h->max > 0 && (int64_t)(h->len + v.len) > h->max) {
+    if (h->max > 0 && (int64_t)(h->body.len + v.len) > h->max) {
         h->too_big = true; /* nothing more is kept: the answer will be 500 */
         return;
     }
-    if (h->len + v.len > h->cap) {
-        size_t cap = h->cap ? h->cap : 16384;
-        while (cap < h->len + v.len)
-            cap *= 2;
-        char *p = h2o_mem_alloc_pool(&req->pool, cap);
-        if (h->len) /* the first growth: h->buf is NULL */
-            memcpy(p, h->buf, h->len);
-        h->buf = p, h->cap = cap;
-    }
-    memcpy(h->buf + h->len, v.base, v.len);
-    h->len += v.len;
+    pool_buf_put(&h->body, v.base, v.len);
 }
 
 static void do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt, h2o_send_state_t state)
 {
     struct holder *h = (void *)self;
     for (size_t i = 0; i < bufcnt; i++)
-        hold(h, req, bufs[i]);
+        hold(h, bufs[i]);
     if (state == H2O_SEND_STATE_IN_PROGRESS) {
         h2o_proceed_response(req); /* the bytes are ours now: ask for more */
         return;
@@ -93,7 +83,7 @@ static void do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size
         h2o_ostream_send_next(&h->super, req, NULL, 0, state);
         return;
     }
-    h2o_iovec_t body = h2o_iovec_init(h->buf, h->len);
+    h2o_iovec_t body = h2o_iovec_init(h->body.p, h->body.len);
     if (h->too_big) { /* the head has not gone out yet: it can still change */
         req->res.status = 500;
         req->res.reason = "Internal Server Error";
@@ -112,6 +102,7 @@ static h2o_ostream_t **setup(void *data, h2o_req_t *req, h2o_ostream_t **slot)
     memset((char *)h + sizeof(h->super), 0, sizeof(*h) - sizeof(h->super));
     h->super.do_send = do_send;
     h->max = (int64_t)(intptr_t)data;
+    h->body.pool = &req->pool;
     return &h->super.next;
 }
 

@@ -22,6 +22,10 @@ echo "### TCP: TLS passthrough throughput (gantry vs HAProxy mode tcp)"
 echo
 bash bench/tcp_passthrough.sh "$BUILD"
 echo
+echo "### What a slowloris attack costs everyone else (gantry vs nginx)"
+echo
+/usr/bin/python3 bench/slowloris_latency.py "$BUILD"
+echo
 echo "### What mirroring costs the main traffic"
 echo
 bash bench/mirror_cost.sh "$BUILD"

@@ -9,8 +9,6 @@
  */
 #include "k8s_events.h"
 
-#include "curl_body.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,32 +18,26 @@
 #include <cjson/cJSON.h>
 
 #include "../common/log.h"
-#include "watcher.h"
+#include "k8s_writes.h"
 
 #define SEEN_MAX 20000
 #define QUEUE_MAX 1000
 
-struct pending {
-    char *path, *body;
-};
-
 struct k8s_events {
-    const struct k8s_conn *conn;
     char **seen;
     size_t n_seen;
-    struct pending *queue;
-    size_t n, cap, head;
-    CURL *easy;
-    struct curl_slist *headers;
+    struct k8s_writes *writer;
     size_t posted;
     unsigned long serial;
     bool failing; /* logged once per outage (typically RBAC without events create) */
 };
 
+static void on_posted(void *data, const char *what, CURLcode rc, long status);
+
 struct k8s_events *k8s_events_new(const struct k8s_conn *conn)
 {
     struct k8s_events *e = mem_calloc(1, sizeof(*e));
-    e->conn = conn;
+    e->writer = k8s_writes_new(conn, "POST", on_posted, e);
     return e;
 }
 
@@ -60,16 +52,7 @@ void k8s_events_free(struct k8s_events *e)
 {
     if (e == NULL)
         return;
-    if (e->easy) {
-        watcher_remove_transfer(e->easy);
-        curl_easy_cleanup(e->easy);
-    }
-    curl_slist_free_all(e->headers);
-    for (size_t i = e->head; i < e->n; i++) {
-        free(e->queue[i].path);
-        free(e->queue[i].body);
-    }
-    free(e->queue);
+    k8s_writes_free(e->writer);
     forget_seen(e);
     free(e->seen);
     free(e);
@@ -80,13 +63,10 @@ size_t k8s_events_posted(const struct k8s_events *e)
     return e ? e->posted : 0;
 }
 
-static void next(struct k8s_events *e);
-
-static void on_done(CURL *easy, CURLcode rc, void *data)
+static void on_posted(void *data, const char *what, CURLcode rc, long status)
 {
     struct k8s_events *e = data;
-    long status = 0;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    (void)what;
     if (rc == CURLE_OK && (status == 200 || status == 201)) {
         e->posted++;
         e->failing = false;
@@ -96,33 +76,6 @@ static void on_done(CURL *easy, CURLcode rc, void *data)
                  (int)rc, status);
         e->failing = true;
     }
-    curl_easy_cleanup(easy);
-    e->easy = NULL;
-    curl_slist_free_all(e->headers);
-    e->headers = NULL;
-    free(e->queue[e->head].path);
-    free(e->queue[e->head].body);
-    e->head++;
-    next(e);
-}
-
-static void next(struct k8s_events *e)
-{
-    if (e->easy != NULL)
-        return;
-    if (e->head >= e->n) {
-        e->n = e->head = 0;
-        return;
-    }
-    struct pending *p = &e->queue[e->head];
-    e->easy = k8s_request(e->conn, p->path, &e->headers);
-    e->headers = curl_slist_append(e->headers, "Content-Type: application/json");
-    curl_easy_setopt(e->easy, CURLOPT_HTTPHEADER, e->headers);
-    curl_easy_setopt(e->easy, CURLOPT_CUSTOMREQUEST, "POST");
-    curl_easy_setopt(e->easy, CURLOPT_POSTFIELDS, p->body);
-    curl_easy_setopt(e->easy, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(e->easy, CURLOPT_WRITEFUNCTION, curl_body_discard); /* the created Event: not needed */
-    watcher_add_transfer(e->easy, on_done, e);
 }
 
 static bool seen_before(struct k8s_events *e, const char *key)
@@ -186,15 +139,11 @@ void k8s_events_emit(struct k8s_events *e, struct k8s_nginx_event *const *ev, si
         char key[1400];
         snprintf(key, sizeof(key), "%s/%s/%s/%s/%s/%.1000s", ev[i]->ns, ev[i]->name, ev[i]->uid ? ev[i]->uid : "",
                  ev[i]->resource_version ? ev[i]->resource_version : "", ev[i]->reason, ev[i]->message);
-        if (seen_before(e, key) || e->n - e->head >= QUEUE_MAX)
+        if (seen_before(e, key) || k8s_writes_queued(e->writer) >= QUEUE_MAX)
             continue;
-        if (e->n == e->cap) {
-            e->cap = e->cap ? e->cap * 2 : 16;
-            e->queue = mem_realloc(e->queue, e->cap * sizeof(*e->queue));
-        }
         char path[600];
         snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ev[i]->ns);
-        e->queue[e->n++] = (struct pending){mem_strdup(path), event_json(e, ev[i])};
+        k8s_writes_push(e->writer, path, event_json(e, ev[i]), ev[i]->name);
     }
-    next(e);
+    k8s_writes_start(e->writer);
 }

@@ -5,59 +5,33 @@
  */
 #include "k8s_status.h"
 
-#include "curl_body.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../common/arena.h"
 #include "../common/log.h"
-#include "watcher.h"
-
-struct pending {
-    char *path; /* .../namespaces/NS/ingresses/NAME/status */
-    char *body;
-    char *what; /* ns/name, for logs */
-};
+#include "k8s_writes.h"
 
 struct k8s_status {
-    const struct k8s_conn *conn;
-    struct pending *queue;
-    size_t n, cap, head;
-    CURL *easy;
-    struct curl_slist *headers;
+    struct k8s_writes *writer;
     size_t writes;
 };
+
+static void on_written(void *data, const char *what, CURLcode rc, long status);
 
 struct k8s_status *k8s_status_new(const struct k8s_conn *conn)
 {
     struct k8s_status *s = mem_calloc(1, sizeof(*s));
-    s->conn = conn;
+    s->writer = k8s_writes_new(conn, "PUT", on_written, s);
     return s;
-}
-
-static void drop_queue(struct k8s_status *s)
-{
-    for (size_t i = s->head; i < s->n; i++) {
-        free(s->queue[i].path);
-        free(s->queue[i].body);
-        free(s->queue[i].what);
-    }
-    s->n = s->head = 0;
 }
 
 void k8s_status_free(struct k8s_status *s)
 {
     if (s == NULL)
         return;
-    if (s->easy) {
-        watcher_remove_transfer(s->easy);
-        curl_easy_cleanup(s->easy);
-    }
-    curl_slist_free_all(s->headers);
-    drop_queue(s);
-    free(s->queue);
+    k8s_writes_free(s->writer);
     free(s);
 }
 
@@ -131,56 +105,23 @@ cJSON *k8s_status_target(const char *ip, const char *hostname, const char *publi
     return arr;
 }
 
-static void next(struct k8s_status *s);
-
-static void on_done(CURL *easy, CURLcode rc, void *data)
+static void on_written(void *data, const char *what, CURLcode rc, long status)
 {
     struct k8s_status *s = data;
-    long status = 0;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    struct pending *p = &s->queue[s->head];
     if (rc == CURLE_OK && status == 200) {
         s->writes++;
-        log_debug("kubernetes provider: status of ingress %s written", p->what);
+        log_debug("kubernetes provider: status of ingress %s written", what);
     } else {
         log_warn("kubernetes provider: writing the status of ingress %s failed (curl %d, HTTP %ld); retried at the next sync",
-                 p->what, (int)rc, status);
+                 what, (int)rc, status);
     }
-    curl_easy_cleanup(easy);
-    s->easy = NULL;
-    curl_slist_free_all(s->headers);
-    s->headers = NULL;
-    free(p->path);
-    free(p->body);
-    free(p->what);
-    s->head++;
-    next(s);
-}
-
-static void next(struct k8s_status *s)
-{
-    if (s->easy != NULL)
-        return;
-    if (s->head >= s->n) {
-        s->n = s->head = 0;
-        return;
-    }
-    struct pending *p = &s->queue[s->head];
-    s->easy = k8s_request(s->conn, p->path, &s->headers);
-    s->headers = curl_slist_append(s->headers, "Content-Type: application/json");
-    curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->headers);
-    curl_easy_setopt(s->easy, CURLOPT_CUSTOMREQUEST, "PUT");
-    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, p->body);
-    curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, curl_body_discard); /* the updated object: the status says enough */
-    watcher_add_transfer(s->easy, on_done, s);
 }
 
 void k8s_status_sync(struct k8s_status *s, const cJSON **ingresses, size_t n, cJSON *target)
 {
-    if (s->easy == NULL)
-        drop_queue(s); /* recomputed from the current objects */
-    for (size_t i = 0; target && i < n && s->easy == NULL; i++) {
+    /* While writes are under way, the next sync recomputes what is left
+     * from the objects as they are then. */
+    for (size_t i = 0; target && i < n && !k8s_writes_busy(s->writer); i++) {
         const cJSON *ing = ingresses[i];
         const cJSON *meta = get(ing, "metadata");
         const cJSON *ns = get(meta, "namespace"), *name = get(meta, "name");
@@ -194,17 +135,13 @@ void k8s_status_sync(struct k8s_status *s, const cJSON **ingresses, size_t n, cJ
         cJSON *st = cJSON_AddObjectToObject(obj, "status");
         cJSON *lb = cJSON_AddObjectToObject(st, "loadBalancer");
         cJSON_AddItemToObject(lb, "ingress", cJSON_Duplicate(target, true));
-        if (s->n == s->cap) {
-            s->cap = s->cap ? s->cap * 2 : 16;
-            s->queue = mem_realloc(s->queue, s->cap * sizeof(*s->queue));
-        }
         char path[1024], what[512];
         snprintf(path, sizeof(path), "/apis/networking.k8s.io/v1/namespaces/%s/ingresses/%s/status", ns->valuestring,
                  name->valuestring);
         snprintf(what, sizeof(what), "%s/%s", ns->valuestring, name->valuestring);
-        s->queue[s->n++] = (struct pending){mem_strdup(path), cJSON_PrintUnformatted(obj), mem_strdup(what)};
+        k8s_writes_push(s->writer, path, cJSON_PrintUnformatted(obj), what);
         cJSON_Delete(obj);
     }
     cJSON_Delete(target);
-    next(s);
+    k8s_writes_start(s->writer);
 }

@@ -11,7 +11,9 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
-kind_out=$(bash "$here/kind.sh" 2>&1 | tee /dev/stderr | tail -1)
+# tee >(cat >&2), not tee /dev/stderr: reopening /dev/stderr truncates a log
+# file that stderr is redirected to (CI lost everything printed before this).
+kind_out=$(bash "$here/kind.sh" 2>&1 | tee >(cat >&2) | tail -1)
 rc=${PIPESTATUS[0]}
 if [ "$rc" -ne 77 ]; then
   if [ "$rc" -eq 0 ]; then echo "e2e (mode: kind): passed"; else echo "e2e (mode: kind): FAILED"; fi

@@ -18,6 +18,7 @@ build_pkgs=(
   libzstd-dev
   libcrypt-dev
   libhiredis-dev
+  libnghttp2-dev
   python3 curl ca-certificates
 )
 test_pkgs=(
@@ -28,6 +29,12 @@ test_pkgs=(
   chromium
   clang libclang-rt-14-dev
   python3-grpcio
+  python3-grpc-tools
+  nghttp2-server
+  libgrpc++-dev
+  protobuf-compiler-grpc
+  protobuf-compiler
+  libprotobuf-dev
   haproxy
   pebble
   python3-brotli python3-zstandard

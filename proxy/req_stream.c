@@ -1,0 +1,66 @@
+/*
+ * Request streaming and trailers per connection type (see req_stream.h).
+ */
+#include "req_stream.h"
+
+#define MAX_TYPES 4
+
+static struct {
+    const h2o_conn_callbacks_t *cb;
+    const struct req_stream_ops *ops;
+} types[MAX_TYPES];
+static size_t n_types;
+
+void req_stream_register(const h2o_conn_callbacks_t *cb, const struct req_stream_ops *ops)
+{
+    for (size_t i = 0; i < n_types; i++)
+        if (types[i].cb == cb)
+            return;
+    if (n_types < MAX_TYPES)
+        types[n_types++] = (typeof(types[0])){cb, ops};
+}
+
+static const struct req_stream_ops *ops_of(h2o_req_t *req)
+{
+    if (req->conn == NULL)
+        return NULL;
+    for (size_t i = 0; i < n_types; i++)
+        if (types[i].cb == req->conn->callbacks)
+            return types[i].ops;
+    return NULL;
+}
+
+struct req_body_stream *req_stream_body(h2o_req_t *req)
+{
+    const struct req_stream_ops *ops = ops_of(req);
+    return ops != NULL && ops->body != NULL ? ops->body(req) : NULL;
+}
+
+void req_stream_body_consumed(h2o_req_t *req, size_t n)
+{
+    const struct req_stream_ops *ops = ops_of(req);
+    if (ops != NULL && ops->body_consumed != NULL)
+        ops->body_consumed(req, n);
+}
+
+void req_stream_wait_body(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx), void *ctx)
+{
+    const struct req_stream_ops *ops = ops_of(req);
+    if (ops != NULL && ops->wait_body != NULL && req_stream_body(req) != NULL) {
+        ops->wait_body(req, cb, ctx);
+        return;
+    }
+    cb(req, ctx);
+}
+
+bool req_stream_can_send_trailers(h2o_req_t *req)
+{
+    const struct req_stream_ops *ops = ops_of(req);
+    return ops != NULL && ops->set_trailers != NULL;
+}
+
+bool req_stream_set_trailers(h2o_req_t *req, const h2o_headers_t *trailers)
+{
+    const struct req_stream_ops *ops = ops_of(req);
+    return ops != NULL && ops->set_trailers != NULL && ops->set_trailers(req, trailers);
+}

@@ -1,0 +1,71 @@
+/*
+ * What a client connection offers beyond libh2o 2.2.5's h2o_req_t:
+ * response trailers and a request body that is still arriving.
+ *
+ * Gantry's HTTP/2 server (h2_server.c) provides both. libh2o's own
+ * HTTP/1.1 connection provides neither: there every request body is
+ * complete in req->entity before a handler runs, and trailers cannot be
+ * sent. Upstream clients (upstream.c, h2_upstream.c) use these functions
+ * and never look at the connection type themselves.
+ */
+#ifndef GANTRY_REQ_STREAM_H
+#define GANTRY_REQ_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <h2o.h>
+
+/* A request body arriving after the handler ran. The connection fills it;
+ * its consumer (one, the upstream client) reads and consumes from buf. */
+struct req_body_stream {
+    h2o_buffer_t *buf;        /* received, not yet consumed */
+    uint64_t received;        /* bytes received in all */
+    int64_t content_length;   /* from the request head, -1: unknown */
+    bool done;                /* the last byte is in buf */
+    bool failed;              /* the client reset the stream or went away: drop the upstream exchange */
+    h2o_headers_t trailers;   /* request trailers (valid once done), in the request's pool */
+    /* set by the consumer: called on the worker thread after bytes were
+     * added to buf, and at done or failed; may consume and write from
+     * there. NULL: nobody listens yet. */
+    void (*on_change)(void *ctx);
+    void *ctx;
+};
+
+/* The body of <req> still arriving, or NULL when the body (if any) is
+ * complete in req->entity. */
+struct req_body_stream *req_stream_body(h2o_req_t *req);
+
+/* The consumer took <n> bytes from the front of the body's buf (it must
+ * call h2o_buffer_consume itself first): the connection may let the
+ * client send that many more (HTTP/2 flow control). */
+void req_stream_body_consumed(h2o_req_t *req, size_t n);
+
+/* Waits until the whole body of <req> is in req->entity (bounded by the
+ * entry point's maxBodySize: beyond it the request is answered 413), then
+ * calls cb(req, ctx) on the worker thread; at once when it already is.
+ * For what needs the whole body first: mirroring, retries, buffering,
+ * forwardAuth's forwardBody. */
+void req_stream_wait_body(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx), void *ctx);
+
+/* True when the client connection can carry response trailers. */
+bool req_stream_can_send_trailers(h2o_req_t *req);
+
+/* Response trailers of <req>: sent after its last DATA. Call before the
+ * final h2o_send. <trailers> and what it points to must live in req->pool.
+ * Ignored (false) where the connection cannot send trailers. */
+bool req_stream_set_trailers(h2o_req_t *req, const h2o_headers_t *trailers);
+
+/* What a connection type that supports any of the above provides. */
+struct req_stream_ops {
+    struct req_body_stream *(*body)(h2o_req_t *req);
+    void (*body_consumed)(h2o_req_t *req, size_t n);
+    void (*wait_body)(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx), void *ctx);
+    bool (*set_trailers)(h2o_req_t *req, const h2o_headers_t *trailers);
+};
+
+/* Connections whose callbacks are <cb> use <ops>. At startup, before workers run. */
+void req_stream_register(const h2o_conn_callbacks_t *cb, const struct req_stream_ops *ops);
+
+#endif

@@ -57,8 +57,6 @@ void conntrack_set_limits(uint64_t max_conns, uint32_t per_ip)
     max_connections = max_conns;
     max_per_ip = per_ip;
     pthread_once(&ip_once, init_locks);
-    if (!h2_guard_active())
-        log_warn("HTTP/2 flood and stalled-body defences are off: libh2o's functions could not be interposed");
 }
 
 uint64_t conntrack_closed(enum conntrack_reason r)
@@ -144,7 +142,6 @@ static void on_close(void *data)
     struct conntrack_conn *c = data;
     struct worker *w = c->we->w;
     h2o_timeout_unlink(&c->sniff_entry);
-    h2_guard_dispose(&c->guard);
     h2o_linklist_unlink(&c->link);
     w->n_client_conns--;
     __atomic_store_n(&c->we->open_conns, c->we->open_conns - 1, __ATOMIC_RELAXED);
@@ -264,16 +261,27 @@ bool conntrack_request_start(struct conntrack_conn *c, h2o_req_t *req)
     return !cfg->max_requests_per_second || ++c->starts <= cfg->max_requests_per_second;
 }
 
+static void count_reset(struct conntrack_conn *c, int64_t now);
+
+void conntrack_request_reset(struct conntrack_conn *c)
+{
+    count_reset(c, now_ms(c->we->w));
+}
+
 void conntrack_request_end(struct conntrack_conn *c, bool aborted)
 {
-    const struct entrypoint_config *cfg = &c->we->ep->cfg;
     int64_t now = now_ms(c->we->w);
     if (c->active)
         c->active--;
     c->idle_since_ms = now;
     c->head_start_ms = c->body_since_ms = -1;
-    if (!aborted)
-        return;
+    if (aborted)
+        count_reset(c, now);
+}
+
+static void count_reset(struct conntrack_conn *c, int64_t now)
+{
+    const struct entrypoint_config *cfg = &c->we->ep->cfg;
     if (now - c->resets_window_ms >= RESET_WINDOW_MS) {
         c->resets_window_ms = now;
         c->resets = 0;
@@ -449,7 +457,7 @@ static bool check(struct conntrack_conn *c, int64_t now)
         conntrack_kill(c, CT_WRITE_STALL);
         return true;
     }
-    if (c->guard.h2conn != NULL && h2_guard_sweep(c, now)) /* stalled HTTP/2 request bodies */
+    if (c->guard.conn != NULL && h2_guard_sweep(c, now)) /* stalled HTTP/2 request bodies */
         return true;
     if (c->active > 0)
         return false;

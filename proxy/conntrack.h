@@ -94,6 +94,8 @@ struct conntrack_conn *conntrack_of(h2o_req_t *req);
 bool conntrack_request_start(struct conntrack_conn *c, h2o_req_t *req);
 /* A request ends; <aborted>: the client gave up before any response. */
 void conntrack_request_end(struct conntrack_conn *c, bool aborted);
+/* An HTTP/2 stream reset by the client before its request ran. */
+void conntrack_request_reset(struct conntrack_conn *c);
 /* The connection now carries a WebSocket tunnel: its own timeout rules. */
 void conntrack_tunnel(struct conntrack_conn *c);
 

@@ -9,6 +9,9 @@
  */
 #include "h1_framing.h"
 
+#include "h2_server.h"
+#include "worker.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -608,8 +611,9 @@ static void on_handshake(h2o_socket_t *sock, const char *err)
     h2o_iovec_t proto = h2o_socket_ssl_get_selected_protocol(sock);
     for (const h2o_iovec_t *id = h2o_http2_alpn_protocols; id->len != 0; id++) {
         if (proto.len == id->len && memcmp(proto.base, id->base, proto.len) == 0) {
+            struct conntrack_conn *c = conntrack_of_socket(sock);
             f->p.state = H1F_PASS;
-            h2o_http2_accept(f->accept_ctx, sock, f->connected_at);
+            h2_server_accept(c->we, c, sock);
             return;
         }
     }

@@ -36,6 +36,12 @@ struct req_body_stream *req_stream_body(h2o_req_t *req)
     return ops != NULL && ops->body != NULL ? ops->body(req) : NULL;
 }
 
+bool req_stream_body_pending(h2o_req_t *req)
+{
+    const struct req_stream_ops *ops = ops_of(req);
+    return ops != NULL && ops->body_pending != NULL && ops->body_pending(req);
+}
+
 void req_stream_body_consumed(h2o_req_t *req, size_t n)
 {
     const struct req_stream_ops *ops = ops_of(req);
@@ -46,7 +52,7 @@ void req_stream_body_consumed(h2o_req_t *req, size_t n)
 void req_stream_wait_body(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx), void *ctx)
 {
     const struct req_stream_ops *ops = ops_of(req);
-    if (ops != NULL && ops->wait_body != NULL && req_stream_body(req) != NULL) {
+    if (ops != NULL && ops->wait_body != NULL && req_stream_body_pending(req)) {
         ops->wait_body(req, cb, ctx);
         return;
     }

@@ -37,6 +37,10 @@ struct req_body_stream {
  * complete in req->entity. */
 struct req_body_stream *req_stream_body(h2o_req_t *req);
 
+/* True while a body is still arriving and not yet in req->entity (no side
+ * effect: req_stream_body makes the caller its consumer). */
+bool req_stream_body_pending(h2o_req_t *req);
+
 /* The consumer took <n> bytes from the front of the body's buf (it must
  * call h2o_buffer_consume itself first): the connection may let the
  * client send that many more (HTTP/2 flow control). */
@@ -60,6 +64,7 @@ bool req_stream_set_trailers(h2o_req_t *req, const h2o_headers_t *trailers);
 /* What a connection type that supports any of the above provides. */
 struct req_stream_ops {
     struct req_body_stream *(*body)(h2o_req_t *req);
+    bool (*body_pending)(h2o_req_t *req);
     void (*body_consumed)(h2o_req_t *req, size_t n);
     void (*wait_body)(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx), void *ctx);
     bool (*set_trailers)(h2o_req_t *req, const h2o_headers_t *trailers);

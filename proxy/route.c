@@ -20,6 +20,8 @@
 #include "misdirected.h"
 #include "path.h"
 #include "publish.h"
+#include "h2_server.h"
+#include "req_stream.h"
 #include "request_check.h"
 #include "response_filter.h"
 #include "stats.h"
@@ -198,9 +200,23 @@ static void on_chain_passed(struct mw_run *run)
     upstream_proxy(run->req, run->w, run->route, &run->client, run);
 }
 
+static int on_req(h2o_handler_t *self, h2o_req_t *req);
+
+static void on_body_complete(h2o_req_t *req, void *self)
+{
+    on_req(self, req);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct route_handler *h = (void *)self;
+    /* HTTP/2 runs a request at its head; until the upstream clients stream
+     * request bodies, the whole body is collected first (bounded by
+     * maxBodySize), as libh2o did */
+    if (req_stream_body_pending(req)) {
+        req_stream_wait_body(req, on_body_complete, self);
+        return 0;
+    }
     struct worker *w = worker_self;
     response_filter_cancel(); /* nothing pending can belong to a new request */
     struct table *t = publish_worker_table(w->id);
@@ -221,6 +237,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     client.trusted = forwarded_is_trusted(&h->ep->cfg, client.ip16);
     client.path = req->path;
     client.ct = conntrack_of(req);
+    if (!client.tls && req->upgrade.base != NULL && h2_server_upgrade(req, &w->eps[h->ep->index]))
+        return 0; /* HTTP/1.1 "Upgrade: h2c": the request carries on as HTTP/2 stream 1 */
 
     /* no Host header: h2o substitutes the hostconf's name; treat as empty */
     if (req->authority.base == req->hostconf->authority.hostport.base)

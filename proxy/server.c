@@ -28,6 +28,7 @@
 #include "conntrack.h"
 #include "forwarded.h"
 #include "h1_framing.h"
+#include "h2_server.h"
 #include "match.h"
 #include "mirror.h"
 #include "publish.h"
@@ -134,6 +135,9 @@ static void init_globalconf(struct entrypoint_rt *ep)
     /* h2o's HTTP/1 timeout is absolute over headers and body (it would cut
      * slow uploads); conntrack.c enforces the phases, this is a backstop */
     gc->http1.req_timeout = 24 * 3600 * 1000;
+    /* HTTP/2 is Gantry's own (h2_conn.c): libh2o's HTTP/1 must not switch
+     * to libh2o's HTTP/2 on "PRI *" or "Upgrade: h2c" (route.c upgrades) */
+    gc->http1.upgrade_to_http2 = 0;
     gc->http2.idle_timeout = ep->cfg.idle_timeout_ms ? ep->cfg.idle_timeout_ms : 24 * 3600 * 1000;
     gc->http2.graceful_shutdown_timeout = proxy_cfg->grace_timeout_ms;
     if (ep->cfg.max_concurrent_streams) /* further streams wait, costing no upstream request or buffer */
@@ -148,6 +152,7 @@ static void init_globalconf(struct entrypoint_rt *ep)
 int server_bind(const struct proxy_config *cfg, struct diag *d)
 {
     proxy_cfg = cfg;
+    h2_server_init();
     conntrack_set_limits(cfg->max_connections, cfg->max_connections_per_ip);
     n_entrypoints = cfg->n_entrypoints;
     if (n_entrypoints > GANTRY_MAX_ENTRYPOINTS)
@@ -265,9 +270,18 @@ static void on_sniff(h2o_socket_t *sock, const char *err)
     const struct table *t = publish_worker_table(c->we->w->id);
     if (t != NULL && t->tcp != NULL && (t->tcp->eps >> c->we->ep->index & 1) && route_tcp(c, sock, t))
         return;
+    bool tls = (unsigned char)sock->input->bytes[0] == 0x16;
+    /* HTTP/2 with prior knowledge: the client preface, whole or its start */
+    size_t pl = sock->input->size < H2_PREFACE_LEN ? sock->input->size : H2_PREFACE_LEN;
+    bool h2 = memcmp(sock->input->bytes, H2_PREFACE, pl) == 0;
+    if (h2 && pl < H2_PREFACE_LEN)
+        return; /* more bytes, or the sniff deadline */
     h2o_timeout_unlink(&c->sniff_entry);
     conntrack_sniffed(c);
-    bool tls = (unsigned char)sock->input->bytes[0] == 0x16;
+    if (h2) {
+        h2_server_accept(c->we, c, sock);
+        return;
+    }
     if (tls) { /* strict HTTP/1 framing needs the bytes h2o_accept would parse in its handshake callback */
         c->framing = h1_framing_accept_tls(&c->we->accept_tls, sock);
         h1_framing_handshake(c->framing);
@@ -393,6 +407,7 @@ static void worker_setup(struct worker *w)
         we->ep = ep;
         h2o_context_init(&we->ctx, w->loop, &ep->globalconf);
         we->accept_plain = (h2o_accept_ctx_t){.ctx = &we->ctx, .hosts = ep->globalconf.hosts};
+        h2o_linklist_init_anchor(&we->h2_conns);
         we->accept_tls = (h2o_accept_ctx_t){.ctx = &we->ctx, .hosts = ep->globalconf.hosts, .ssl_ctx = tls_default_ctx()};
         h2o_timeout_init(w->loop, &we->sniff_timeout, ep->cfg.read_timeout_ms ? ep->cfg.read_timeout_ms : 60000);
         h2o_timeout_init(w->loop, &we->stall_timeout, ep->cfg.write_timeout_ms ? ep->cfg.write_timeout_ms : 24 * 3600 * 1000);
@@ -422,6 +437,7 @@ static void worker_drain(struct worker *w)
             w->eps[i].listener = NULL;
         }
         h2o_context_request_shutdown(&w->eps[i].ctx);
+        h2_server_shutdown(&w->eps[i]);
     }
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);

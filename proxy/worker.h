@@ -35,6 +35,7 @@ struct worker_ep {
     h2o_timeout_t sniff_timeout; /* first byte of a new connection */
     h2o_timeout_t stall_timeout; /* a response send the client does not take (writeTimeout) */
     uint64_t open_conns;         /* written by the worker, read by the admin thread */
+    h2o_linklist_t h2_conns;     /* Gantry's HTTP/2 connections (h2_conn.c) */
 };
 
 struct worker {

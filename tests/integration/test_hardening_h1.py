@@ -280,20 +280,31 @@ def test_valid_host_forms_are_served(env):
                                   "GET /host-port HTTP/1.1"]
 
 
-def test_http2_host_header_never_overrides_authority(env):
-    """libh2o 2.2.5 drops an HTTP/2 `host` header while decoding HEADERS,
-    before any handler runs (lib/http2/hpack.c), so a `host` that
-    disagrees with `:authority` cannot be answered 400: the request is
-    routed by `:authority` and the upstream receives that one Host only."""
+def test_http2_host_disagreeing_with_authority_is_400(env):
+    """RFC 9113 8.3.1: a `host` that names another entity than `:authority`
+    is malformed: 400, nothing upstream; the connection serves on."""
     g, up = env
     c = H2Client(g.port, validate=False)
     sid = c.request("/h2", "s.test", extra=[("host", "other.test")])
-    status, _, _ = c.response(sid)
+    assert c.response(sid)[0] == 400
+    sid = c.request("/h2", "s.test", extra=[("host", "S.test")])  # the same host, another case: fine
+    assert c.response(sid)[0] == 200
     c.close()
-    assert status == 200
+    assert len(up.requests) == 1
     h, _ = up.requests[0]
     hosts = [line for line in h.lower().split(b"\r\n") if line.startswith(b"host:")]
     assert hosts == [b"host: s.test"], h
+
+
+def test_http2_host_without_authority_routes(env):
+    """No :authority (allowed): Host decides, as in HTTP/1.1."""
+    g, up = env
+    c = H2Client(g.port, validate=False)
+    sid = c.conn.get_next_available_stream_id()
+    c.conn.send_headers(sid, [(":method", "GET"), (":path", "/h2"), (":scheme", "http"), ("host", "s.test")], end_stream=True)
+    c.flush()
+    assert c.response(sid)[0] == 200
+    c.close()
 
 
 # --- paths ---

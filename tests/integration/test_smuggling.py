@@ -144,17 +144,32 @@ def test_body_limit_is_413_per_entry_point(tmp_path, procs):
     up.stop()
 
 
-def test_http2_oversized_body_is_refused_stream(env):
-    """libh2o 2.2.5 answers an HTTP/2 body over the limit with
-    RST_STREAM(REFUSED_STREAM) before any handler runs: no hook lets
-    Gantry send a 413 (documented in docs/security.md)."""
+def test_http2_oversized_body_is_413(env):
+    """An HTTP/2 body over maxBodySize: 413 while it arrives, nothing
+    reaches the upstream, the rest of the body is refused (RST_STREAM
+    NO_ERROR after the answer, RFC 9113 8.1), the connection serves on."""
     g, up = env
     c = H2Client(g.port)
     sid = c.request("/", "s.test", method="POST", end_stream=False)
     c.conn.send_data(sid, b"z" * 5000, end_stream=True)
     c.flush()
-    status, _, reset = c.response(sid)
-    assert status is None and reset == h2.errors.ErrorCodes.REFUSED_STREAM
+    status, _, _ = c.response(sid)
+    assert status == 413
+    sid = c.request("/", "s.test", method="POST", end_stream=False)
+    c.conn.send_data(sid, b"z" * 100, end_stream=True)
+    c.flush()
+    assert c.response(sid)[0] == 200
+    c.close()
+    assert up.request_lines() == ["POST / HTTP/1.1"]
+
+
+def test_http2_declared_oversized_body_is_413_at_once(env):
+    """A content-length over maxBodySize is answered before any DATA."""
+    g, up = env
+    c = H2Client(g.port)
+    sid = c.request("/", "s.test", method="POST", end_stream=False, extra=[("content-length", "5000")])
+    status, _, _ = c.response(sid)
+    assert status == 413
     c.close()
     assert up.request_lines() == []
 

@@ -233,7 +233,13 @@ h2o_iovec_t forwarded_build_head(h2o_req_t *req, const struct forwarded_params *
     if (xrealip == NULL && !(fp->off & FORWARDED_NO_X_REAL_IP))
         put_header(&w, H2O_STRLIT("x-real-ip"), fp->client_ip, strlen(fp->client_ip));
 
-    if (req->entity.base != NULL) {
+    if (fp->streamed && fp->streamed_length < 0) {
+        PUT_LIT(&w, "transfer-encoding: chunked\r\n");
+    } else if (fp->streamed) {
+        char cl[32];
+        int n = snprintf(cl, sizeof(cl), "%lld", (long long)fp->streamed_length);
+        put_header(&w, H2O_STRLIT("content-length"), cl, (size_t)n);
+    } else if (req->entity.base != NULL) {
         char cl[32];
         int n = snprintf(cl, sizeof(cl), "%zu", fp->drop_body ? (size_t)0 : req->entity.len);
         put_header(&w, H2O_STRLIT("content-length"), cl, (size_t)n);

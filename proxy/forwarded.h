@@ -22,6 +22,10 @@ struct forwarded_params {
     h2o_iovec_t path;            /* request target (normalised path and query) */
     bool drop_body;              /* headers only (a mirror with mirrorBody: false): Content-Length: 0 */
     uint8_t off;                 /* FORWARDED_NO_*: headers not to add (a middleware deleted them) */
+    /* a body streamed as it arrives (req_stream.h): its length (-1:
+     * unknown, sent chunked); ignored when <streamed> is false */
+    bool streamed;
+    int64_t streamed_length;
 };
 
 #define FORWARDED_NO_XFF 0x01

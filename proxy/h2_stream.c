@@ -162,8 +162,24 @@ void h2s_stream_on_head(struct h2s_stream *s, bool end_stream)
     }
     if (req->input.authority.base == NULL && !s->bad_request)
         refuse(s, "no :authority and no Host header");
-    if (s->protocol.base != NULL && !s->bad_request)
-        refuse(s, "extended CONNECT is not supported");
+    if (s->protocol.base != NULL && !s->bad_request) { /* extended CONNECT (RFC 8441); nghttp2 checked its form */
+        if (!h2o_lcstris(s->protocol.base, s->protocol.len, H2O_STRLIT("websocket"))) {
+            refuse(s, "unsupported :protocol");
+        } else {
+            /* an HTTP/1.1 WebSocket handshake towards the upstream; the
+             * stream's DATA is the tunnel, both ways */
+            req->input.method = h2o_iovec_init(H2O_STRLIT("GET"));
+            req->upgrade = h2o_iovec_init(H2O_STRLIT("websocket"));
+            if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("sec-websocket-key"), -1) < 0) {
+                /* RFC 8441 has none; an HTTP/1.1 upstream wants one (RFC 6455 4.1) */
+                uint8_t nonce[16];
+                arc4random_buf(nonce, sizeof(nonce));
+                char *key = h2o_mem_alloc_pool(&req->pool, 25);
+                size_t len = h2o_base64_encode(key, nonce, sizeof(nonce), 0);
+                h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("sec-websocket-key"), 0, NULL, key, len);
+            }
+        }
+    }
     if (s->body.content_length > 0 && (uint64_t)s->body.content_length > max_body(s) && !s->bad_request)
         refuse(s, "request body too large");
     if (!end_stream) {

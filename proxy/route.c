@@ -200,23 +200,58 @@ static void on_chain_passed(struct mw_run *run)
     upstream_proxy(run->req, run->w, run->route, &run->client, run);
 }
 
-static int on_req(h2o_handler_t *self, h2o_req_t *req);
-
-static void on_body_complete(h2o_req_t *req, void *self)
+/* Whether a request to <route> may run while its body still arrives
+ * (HTTP/2): not when a middleware or a mirror needs all of it first. */
+static bool streams_body(const struct table_route *route)
 {
-    on_req(self, req);
+    for (uint32_t i = 0; i < route->n_middlewares; i++) {
+        const struct table_middleware *m = route->middlewares[i];
+        if (m->type->needs_body != NULL && m->type->needs_body(m->cfg))
+            return false;
+    }
+    const struct table_service *stack[16];
+    size_t n = 0;
+    if (route->service != NULL)
+        stack[n++] = route->service;
+    while (n != 0) {
+        const struct table_service *s = stack[--n];
+        if (s->n_mirrors != 0 && s->mirror_body)
+            return false;
+        if (s->main != NULL && n < 16)
+            stack[n++] = s->main;
+        for (uint32_t i = 0; i < s->n_children && n < 16; i++)
+            stack[n++] = s->children[i];
+    }
+    return true;
+}
+
+/* The request, its route found, ready for the chain and the upstream. */
+struct routed {
+    struct worker *w;
+    const struct table_route *route;
+    struct upstream_client client;
+};
+
+static void run_routed(h2o_req_t *req, void *_r)
+{
+    struct routed *r = _r;
+    if (r->route->n_middlewares == 0) {
+        upstream_proxy(req, r->w, r->route, &r->client, NULL);
+        return;
+    }
+    if (!r->client.trusted) { /* what middlewares add (X-Forwarded-Prefix...) must survive */
+        forwarded_strip_untrusted(&req->headers);
+        r->client.trusted = true;
+    }
+    struct mw_run *run = h2o_mem_alloc_shared(&req->pool, sizeof(*run), on_run_dispose);
+    *run = (struct mw_run){.req = req, .w = r->w, .route = r->route, .client = r->client, .pass = on_chain_passed};
+    middleware_run(run);
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct route_handler *h = (void *)self;
-    /* HTTP/2 runs a request at its head; until the upstream clients stream
-     * request bodies, the whole body is collected first (bounded by
-     * maxBodySize), as libh2o did */
-    if (req_stream_body_pending(req)) {
-        req_stream_wait_body(req, on_body_complete, self);
-        return 0;
-    }
+
     struct worker *w = worker_self;
     response_filter_cancel(); /* nothing pending can belong to a new request */
     struct table *t = publish_worker_table(w->id);
@@ -300,17 +335,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         route->tls_option_id != tls_options_of(tls_socket_ssl(req->conn->callbacks->get_socket(req->conn))))
         return reply(req, w, &client, 421, "Misdirected Request", "misdirected request\n", false);
     publish_link(w->id, &req->pool); /* before the proxy state: disposed after it */
-    if (route->n_middlewares == 0) {
-        upstream_proxy(req, w, route, &client, NULL);
+    struct routed *r = h2o_mem_alloc_pool(&req->pool, sizeof(*r));
+    *r = (struct routed){.w = w, .route = route, .client = client};
+    /* an HTTP/2 request runs at its head: its body streams to the upstream
+     * unless something needs all of it first (collected up to maxBodySize) */
+    if (req_stream_body_pending(req) && !streams_body(route)) {
+        req_stream_wait_body(req, run_routed, r);
         return 0;
     }
-    if (!client.trusted) { /* what middlewares add (X-Forwarded-Prefix...) must survive */
-        forwarded_strip_untrusted(&req->headers);
-        client.trusted = true;
-    }
-    struct mw_run *run = h2o_mem_alloc_shared(&req->pool, sizeof(*run), on_run_dispose);
-    *run = (struct mw_run){.req = req, .w = w, .route = route, .client = client, .pass = on_chain_passed};
-    middleware_run(run);
+    run_routed(req, r);
     return 0;
 }
 

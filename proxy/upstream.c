@@ -28,6 +28,7 @@
 #include "route.h"
 #include "stats.h"
 #include "registry.h"
+#include "req_stream.h"
 #include "middleware/middleware.h"
 #include "mirror.h"
 #include "sticky.h"
@@ -85,6 +86,14 @@ struct proxy {
     h2o_timeout_entry_t timeout;
     h2o_timeout_entry_t stall; /* a send the client has not taken (writeTimeout) */
     h2o_linklist_t link;       /* worker's proxies */
+
+    /* a request body streamed as it arrives (HTTP/2; req_stream.h), else
+     * NULL and the body is req->entity */
+    struct req_body_stream *body_in;
+    h2o_buffer_t *body_out;       /* bytes being written upstream */
+    bool head_written, body_end_written;
+    bool flush_head;              /* send the response head before any body byte (a tunnel's 200) */
+    char chunk_line[24];          /* the chunk-size line being written */
 };
 
 static void pick_next(struct proxy *p);
@@ -193,8 +202,9 @@ static void do_send(struct proxy *p)
         return;
     h2o_buffer_t **src = p->pending != NULL ? &p->pending : p->conn != NULL ? &p->conn->sock->input : NULL;
     size_t size = src != NULL ? (*src)->size : 0;
-    if (size == 0 && !p->body_complete)
+    if (size == 0 && !p->body_complete && !p->flush_head)
         return;
+    p->flush_head = false;
     h2o_iovec_t v = {NULL, 0};
     if (size != 0) {
         p->sending = *src;
@@ -332,6 +342,30 @@ static void start_websocket(struct proxy *p, size_t head_len)
     h2o_http1_upgrade(p->req, NULL, 0, on_ws_upgraded, info);
 }
 
+/* The upstream accepted the WebSocket handshake of an HTTP/2 client: the
+ * answer is a 200 whose body is what the upstream sends until it closes;
+ * the client's DATA goes up as is (pump_body). */
+static void websocket_over_h2(struct proxy *p)
+{
+    h2o_req_t *req = p->req;
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = SIZE_MAX;
+    size_t n = 0;
+    for (size_t i = 0; i < req->res.headers.size; i++) {
+        const h2o_iovec_t *name = req->res.headers.entries[i].name;
+        if (h2o_lcstris(name->base, name->len, H2O_STRLIT("sec-websocket-accept")) || name == &H2O_TOKEN_UPGRADE->buf)
+            continue;
+        req->res.headers.entries[n++] = req->res.headers.entries[i];
+    }
+    req->res.headers.size = n;
+    p->body.framing = BODY_EOF;
+    p->body.reusable = false;
+    p->body.done = false;
+    p->flush_head = true; /* the client sends nothing before it has the 200 */
+    middleware_on_response(p->mw);
+}
+
 /* Copies headers into the response; decides framing and keep-alive. */
 static int take_head(struct proxy *p, int minor, int status, const char *msg, size_t msg_len, struct phr_header *hs, size_t n)
 {
@@ -405,10 +439,12 @@ static void parse_head(struct proxy *p)
             return;
         }
         server_passive_success(p->srv, (uint64_t)(worker_now_ms(p->w) - p->sent_ms) * 1000);
-        if (status == 101) {
+        if (status == 101 && p->req->version < 0x200) {
             start_websocket(p, (size_t)r);
             return;
         }
+        if (status == 101) /* WebSocket over HTTP/2 (RFC 8441): 200, then the stream is the tunnel */
+            websocket_over_h2(p);
         h2o_buffer_consume(&p->conn->sock->input, (size_t)r);
         h2o_timeout_unlink(&p->timeout);
         p->state = ST_BODY;
@@ -418,7 +454,7 @@ static void parse_head(struct proxy *p)
             p->final_sent = true;
             return;
         }
-        if (proxy_cfg->read_timeout_ms || (p->srv->transport && p->srv->transport->read_ms)) {
+        if (proxy_cfg->read_timeout_ms || (p->srv->transport && p->srv->transport->read_ms) || p->is_websocket) {
             p->timeout.cb = on_read_timeout;
             h2o_timeout_link(p->w->loop, read_timeout_list(p), &p->timeout);
         }
@@ -523,6 +559,9 @@ static void on_upstream_read(h2o_socket_t *sock, const char *err)
     after_body_read(p);
 }
 
+static void pump_body(struct proxy *p);
+static void link_head_timeout(struct proxy *p);
+
 static void on_upstream_write(h2o_socket_t *sock, const char *err)
 {
     struct upstream_conn *c = sock->data;
@@ -536,7 +575,90 @@ static void on_upstream_write(h2o_socket_t *sock, const char *err)
             abort_response(p);
         return;
     }
-    p->write_done = true;
+    if (p->body_in == NULL) {
+        p->write_done = true;
+        return;
+    }
+    /* a streamed body: the bytes written go back to the client's window */
+    p->head_written = true;
+    if (p->body_out != NULL) {
+        size_t n = p->body_out->size;
+        h2o_buffer_dispose(&p->body_out);
+        req_stream_body_consumed(p->req, n);
+    }
+    if (p->body_end_written) {
+        p->write_done = true;
+        c->body_unfinished = false;
+        if (p->state == ST_WAIT_HEAD)
+            link_head_timeout(p); /* responseHeaderTimeout counts from the end of the request */
+        return;
+    }
+    pump_body(p);
+}
+
+/* Writes what of a streamed body has arrived (one write at a time):
+ * as is with a Content-Length, else as chunks, then the last chunk with
+ * the request's trailers. */
+static void pump_body(struct proxy *p)
+{
+    struct req_body_stream *b = p->body_in;
+    if (p->conn == NULL || !p->head_written || p->conn->writing || p->body_end_written || b->failed)
+        return;
+    size_t n = b->buf->size;
+    if (n == 0 && !b->done)
+        return;
+    if (p->is_websocket && n != 0 && h2o_timeout_is_linked(&p->timeout)) { /* traffic either way keeps a tunnel */
+        h2o_timeout_unlink(&p->timeout);
+        h2o_timeout_link(p->w->loop, read_timeout_list(p), &p->timeout);
+    }
+    bool chunked = b->content_length < 0 && !p->is_websocket; /* a tunnel's bytes go as they are */
+    h2o_iovec_t bufs[4];
+    size_t cnt = 0;
+    if (n != 0) {
+        p->body_out = b->buf; /* the connection appends to a fresh buffer meanwhile */
+        h2o_buffer_init(&b->buf, &h2o_socket_buffer_prototype);
+        if (chunked) {
+            int len = snprintf(p->chunk_line, sizeof(p->chunk_line), "%zx\r\n", n);
+            bufs[cnt++] = h2o_iovec_init(p->chunk_line, (size_t)len);
+        }
+        bufs[cnt++] = h2o_iovec_init(p->body_out->bytes, n);
+        if (chunked)
+            bufs[cnt++] = h2o_iovec_init(H2O_STRLIT("\r\n"));
+    }
+    if (b->done && b->buf->size == 0) {
+        p->body_end_written = true;
+        if (chunked) {
+            h2o_iovec_t last = h2o_iovec_init(H2O_STRLIT("0\r\n\r\n"));
+            if (b->trailers.size != 0) { /* forwarded as trailers, as they came */
+                size_t len = 5;
+                for (size_t i = 0; i < b->trailers.size; i++)
+                    len += b->trailers.entries[i].name->len + b->trailers.entries[i].value.len + 4;
+                char *t = h2o_mem_alloc_pool(&p->req->pool, len), *q = t;
+                q += sprintf(q, "0\r\n");
+                for (size_t i = 0; i < b->trailers.size; i++) {
+                    const h2o_header_t *h = &b->trailers.entries[i];
+                    memcpy(q, h->name->base, h->name->len), q += h->name->len;
+                    *q++ = ':', *q++ = ' ';
+                    memcpy(q, h->value.base, h->value.len), q += h->value.len;
+                    *q++ = '\r', *q++ = '\n';
+                }
+                *q++ = '\r', *q++ = '\n';
+                last = h2o_iovec_init(t, (size_t)(q - t));
+            }
+            bufs[cnt++] = last;
+        }
+    }
+    if (cnt == 0) { /* a Content-Length body that ended with the bytes already written */
+        on_upstream_write(p->conn->sock, NULL);
+        return;
+    }
+    upstream_pool_write_body(p->conn, bufs, cnt, on_upstream_write);
+}
+
+/* The client connection has more of the body (or it ended). */
+static void on_body_in(void *_p)
+{
+    pump_body(_p);
 }
 
 static void on_head_timeout(h2o_timeout_entry_t *entry)
@@ -545,6 +667,16 @@ static void on_head_timeout(h2o_timeout_entry_t *entry)
     char msg[160];
     snprintf(msg, sizeof(msg), "upstream %s: no response within the response header timeout", p->srv->url);
     send_error(p, 504, msg);
+}
+
+static void on_head_timeout(h2o_timeout_entry_t *entry);
+
+static void link_head_timeout(struct proxy *p)
+{
+    const struct transport *t = p->srv->transport;
+    p->timeout.cb = on_head_timeout;
+    h2o_timeout_link(p->w->loop, t && t->response_header_ms ? worker_timeout_list(p->w, t->response_header_ms) : &p->w->header_timeout,
+                     &p->timeout);
 }
 
 static void send_request(struct proxy *p)
@@ -568,6 +700,8 @@ static void send_request(struct proxy *p)
             .websocket = p->is_websocket,
             .path = path,
             .off = p->client.forwarded_off,
+            .streamed = p->body_in != NULL && !p->is_websocket,
+            .streamed_length = p->body_in != NULL ? p->body_in->content_length : -1,
         };
         p->head = forwarded_build_head(req, &fp);
         p->head_for = p->srv;
@@ -583,12 +717,15 @@ static void send_request(struct proxy *p)
         p->inflight_srv = p->srv;
         worker_counter_add(&p->srv->workers[p->w->id].in_flight, 1);
     }
-    p->timeout.cb = on_head_timeout;
     p->sent_ms = worker_now_ms(p->w);
-    const struct transport *t = p->srv->transport;
-    h2o_timeout_link(p->w->loop, t && t->response_header_ms ? worker_timeout_list(p->w, t->response_header_ms) : &p->w->header_timeout,
-                     &p->timeout);
+    if (p->body_in == NULL)
+        link_head_timeout(p);
     h2o_socket_read_start(sock, on_upstream_read);
+    if (p->body_in != NULL) { /* the head now, the body as it arrives */
+        p->conn->body_unfinished = true;
+        upstream_pool_write(p->conn, p->head, h2o_iovec_init(NULL, 0), on_upstream_write);
+        return;
+    }
     upstream_pool_write(p->conn, p->head, req->entity, on_upstream_write);
 }
 
@@ -619,7 +756,8 @@ static void on_conn_ready(struct upstream_conn *c, const char *err, bool timed_o
 /* Uses an idle connection to p->srv, or opens one. */
 static void connect_to(struct proxy *p)
 {
-    struct upstream_conn *c = p->is_websocket ? NULL : upstream_pool_take(p->w, p->srv);
+    /* a streamed body cannot be replayed after a keep-alive race: a fresh connection */
+    struct upstream_conn *c = p->is_websocket || p->body_in != NULL ? NULL : upstream_pool_take(p->w, p->srv);
     if (c != NULL) {
         p->conn = c;
         p->conn_reused = true;
@@ -652,6 +790,8 @@ static void pick_now(struct proxy *p);
 /* The upstream read timeout of p's server: its transport's, else the global one. */
 static h2o_timeout_t *read_timeout_list(struct proxy *p)
 {
+    if (p->is_websocket) /* a tunnel (over HTTP/2): the WebSocket idle timeout */
+        return &p->w->ws_timeout;
     const struct transport *t = p->srv->transport;
     return t && t->read_ms ? worker_timeout_list(p->w, t->read_ms) : &p->w->read_timeout;
 }
@@ -724,6 +864,10 @@ static void on_dispose(void *_p)
         h2o_buffer_dispose(&p->sending);
     if (p->pending != NULL)
         h2o_buffer_dispose(&p->pending);
+    if (p->body_out != NULL)
+        h2o_buffer_dispose(&p->body_out);
+    if (p->body_in != NULL)
+        p->body_in->on_change = NULL;
     end_inflight(p);
     h2o_linklist_unlink(&p->link);
     p->w->in_flight--;
@@ -788,9 +932,14 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
     p->client = *client;
     p->mw = mw;
     p->is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
-    p->is_websocket = req->version < 0x200 && req->upgrade.base != NULL &&
+    p->is_websocket = req->upgrade.base != NULL &&
                       h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket"));
-    p->replayable = replayable(req);
+    p->body_in = req_stream_body(req);
+    if (p->body_in != NULL) { /* sent as it arrives: once a byte is written it cannot be sent again */
+        p->body_in->on_change = on_body_in;
+        p->body_in->ctx = p;
+    }
+    p->replayable = replayable(req) && p->body_in == NULL;
     h2o_linklist_insert(&w->proxies, &p->link);
     w->in_flight++;
     p->svc = resolve_service(p, route->service);

@@ -56,6 +56,13 @@ void upstream_pool_write(struct upstream_conn *c, h2o_iovec_t head, h2o_iovec_t 
     h2o_socket_write(c->sock, bufs, body.len ? 2 : 1, cb);
 }
 
+void upstream_pool_write_body(struct upstream_conn *c, h2o_iovec_t *bufs, size_t n, h2o_socket_cb cb)
+{
+    c->writing = true;
+    c->writing_body = true;
+    h2o_socket_write(c->sock, bufs, n, cb);
+}
+
 /* ---- the idle pool ---- */
 
 static void idle_unlink(struct upstream_conn *c)
@@ -300,7 +307,8 @@ void upstream_pool_abandon(struct upstream_conn *c, const struct h1_body *body, 
     }
     /* a response we know how to find the end of: read it, then reuse;
      * not while writing a body that lives in the request's memory */
-    if ((c->writing && c->writing_body) || (body != NULL && (body->framing == BODY_EOF || !body->reusable))) {
+    if ((c->writing && c->writing_body) || c->body_unfinished ||
+        (body != NULL && (body->framing == BODY_EOF || !body->reusable))) {
         conn_close(c);
         return;
     }

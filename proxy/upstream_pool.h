@@ -44,6 +44,7 @@ struct upstream_conn {
     uint32_t requests;
     bool writing;            /* a request write has not completed */
     bool writing_body;       /* ... and it points into the request's memory */
+    bool body_unfinished;    /* a streamed request body is not all written: never reused */
     char *head;              /* the request head being written: ours, so it may outlive the request */
     size_t head_cap;
     /* draining a response nobody waits for */
@@ -54,6 +55,9 @@ struct upstream_conn {
 };
 
 void upstream_pool_init(struct worker *w);
+
+/* Writes more of a streamed request body (<bufs> live until <cb>). */
+void upstream_pool_write_body(struct upstream_conn *c, h2o_iovec_t *bufs, size_t n, h2o_socket_cb cb);
 
 /* An idle connection to <s>, or NULL. */
 struct upstream_conn *upstream_pool_take(struct worker *w, struct server *s);

@@ -95,6 +95,10 @@ struct mw_type {
     enum mw_verdict (*on_request)(const void *cfg, struct mw_run *run);
     void (*on_response)(const void *cfg, struct mw_run *run); /* NULL: none */
     bool per_router; /* stateful (circuitBreaker): one instance per router, not one per table */
+    /* The middleware reads or replays the whole request body (NULL: it
+     * does not): requests through it are collected before they run
+     * instead of streamed (req_stream.h). */
+    bool (*needs_body)(const void *cfg);
 };
 
 /* A compiled middleware, shared by every route of the table naming it. */

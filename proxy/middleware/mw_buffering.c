@@ -115,4 +115,10 @@ static void on_response(const void *cfg, struct mw_run *run)
     response_filter_request(req, setup, (void *)(intptr_t)c->max_response);
 }
 
-const struct mw_type mw_buffering = {"buffering", build, on_request, on_response};
+static bool needs_body(const void *cfg)
+{
+    (void)cfg;
+    return true;
+}
+
+const struct mw_type mw_buffering = {"buffering", build, on_request, on_response, .needs_body = needs_body};

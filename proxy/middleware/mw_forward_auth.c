@@ -369,4 +369,9 @@ static void on_response(const void *cfg, struct mw_run *run)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, call->cookies[i].base, call->cookies[i].len);
 }
 
-const struct mw_type mw_forward_auth = {"forwardAuth", build, on_request, on_response};
+static bool needs_body(const void *cfg)
+{
+    return ((const struct forward_auth *)cfg)->forward_body;
+}
+
+const struct mw_type mw_forward_auth = {"forwardAuth", build, on_request, on_response, .needs_body = needs_body};

@@ -39,4 +39,10 @@ static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
     return MW_NEXT;
 }
 
-const struct mw_type mw_retry = {"retry", build, on_request, NULL};
+static bool needs_body(const void *cfg)
+{
+    (void)cfg;
+    return true; /* an attempt after the first sends the body again */
+}
+
+const struct mw_type mw_retry = {"retry", build, on_request, NULL, .needs_body = needs_body};

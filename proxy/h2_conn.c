@@ -213,8 +213,13 @@ static void feed(struct h2s_conn *conn)
     h2o_buffer_t *in = conn->sock->input;
     if (in->size == 0)
         return;
+    if (conn->ct != NULL) { /* the abuse guard sees every frame, also those nghttp2 skips silently */
+        uint32_t idle = h2_frame_scanner_feed(&conn->scanner, (const uint8_t *)in->bytes, in->size);
+        if (idle != 0 && !h2_guard_count_idle(conn->ct, idle))
+            conn->flooded = true;
+    }
     conn->in_session = true;
-    ssize_t r = nghttp2_session_mem_recv(conn->ng, (const uint8_t *)in->bytes, in->size);
+    ssize_t r = conn->flooded ? 0 : nghttp2_session_mem_recv(conn->ng, (const uint8_t *)in->bytes, in->size);
     conn->in_session = false;
     if (conn->closed)
         return;
@@ -283,13 +288,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
 {
-    struct h2s_conn *conn = user;
-    if (frame->hd.type == NGHTTP2_WINDOW_UPDATE && conn->ct != NULL &&
-        h2_guard_frame_is_idle(H2F_WINDOW_UPDATE, 0, 4, (uint32_t)frame->window_update.window_size_increment) &&
-        !h2_guard_count_idle(conn->ct)) {
-        conn->flooded = true;
-        return NGHTTP2_ERR_CALLBACK_FAILURE;
-    }
+    (void)user;
     struct h2s_stream *s = frame->hd.stream_id != 0 ? nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id) : NULL;
     if (s == NULL)
         return 0;
@@ -339,20 +338,6 @@ static int on_stream_close(nghttp2_session *ng, int32_t stream_id, uint32_t erro
     return 0;
 }
 
-/* Every frame header, CONTINUATION and unknown types included: the flood budget. */
-static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *user)
-{
-    (void)ng;
-    struct h2s_conn *conn = user;
-    if (conn->ct == NULL || hd->type == NGHTTP2_WINDOW_UPDATE) /* judged by its increment, on arrival */
-        return 0;
-    if (h2_guard_frame_is_idle(hd->type, hd->flags, hd->length, 0) && !h2_guard_count_idle(conn->ct)) {
-        conn->flooded = true;
-        return NGHTTP2_ERR_CALLBACK_FAILURE; /* stop parsing what is left of this read */
-    }
-    return 0;
-}
-
 /* A response ended while its request body still arrives: the client may
  * stop sending it (RFC 9113 8.1). */
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
@@ -381,6 +366,7 @@ static struct h2s_conn *conn_new(struct worker_ep *we, struct conntrack_conn *ct
     conn->sock = sock;
     conn->we = we;
     conn->ct = ct;
+    h2_frame_scanner_init(&conn->scanner);
     h2o_linklist_init_anchor(&conn->streams);
     h2o_linklist_init_anchor(&conn->dispatch);
     h2o_linklist_init_anchor(&conn->proceed);
@@ -444,7 +430,6 @@ void h2_server_init(void)
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
-    nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, on_begin_frame);
     nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, on_frame_send);
     nghttp2_option_new(&options);
     /* windows reopen as a stream's consumer takes the bytes, not as they arrive */

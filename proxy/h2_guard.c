@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../common/log.h"
 #include "conntrack.h"
@@ -34,20 +35,68 @@ bool h2_guard_frame_is_idle(uint8_t type, uint8_t flags, size_t len, uint32_t wi
     }
 }
 
+#define PREFACE_LEN 24
+
+void h2_frame_scanner_init(struct h2_frame_scanner *s)
+{
+    *s = (struct h2_frame_scanner){.preface_left = PREFACE_LEN};
+}
+
+static uint32_t get24(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+}
+
+uint32_t h2_frame_scanner_feed(struct h2_frame_scanner *s, const uint8_t *p, size_t n)
+{
+    uint32_t idle = 0;
+    size_t skip = s->preface_left < n ? s->preface_left : n;
+    s->preface_left -= (uint8_t)skip;
+    p += skip, n -= skip;
+    while (n != 0) {
+        if (s->hd_have < 9) { /* the frame header, perhaps over several reads */
+            size_t want = 9u - s->hd_have, take = want < n ? want : n;
+            memcpy(s->hd + s->hd_have, p, take);
+            s->hd_have += (uint8_t)take;
+            p += take, n -= take;
+            if (s->hd_have < 9)
+                break;
+            s->payload_left = get24(s->hd);
+            s->wu_have = 0;
+        }
+        size_t take = s->payload_left < n ? s->payload_left : n;
+        if (s->hd[3] == H2F_WINDOW_UPDATE) { /* its increment decides */
+            for (size_t i = 0; i < take && s->wu_have < 4; i++)
+                s->wu[s->wu_have++] = p[i];
+        }
+        s->payload_left -= (uint32_t)take;
+        p += take, n -= take;
+        if (s->payload_left != 0)
+            break;
+        uint32_t len = get24(s->hd), incr = 0;
+        if (s->hd[3] == H2F_WINDOW_UPDATE && s->wu_have == 4)
+            incr = ((uint32_t)s->wu[0] << 24 | (uint32_t)s->wu[1] << 16 | (uint32_t)s->wu[2] << 8 | s->wu[3]) & 0x7fffffff;
+        idle += h2_guard_frame_is_idle(s->hd[3], s->hd[4], len, incr);
+        s->hd_have = 0;
+    }
+    return idle;
+}
+
 void h2_guard_attach(struct conntrack_conn *c, struct h2s_conn *conn)
 {
     c->guard.conn = conn;
     c->h2 = true;
 }
 
-bool h2_guard_count_idle(struct conntrack_conn *c)
+bool h2_guard_count_idle(struct conntrack_conn *c, uint32_t n)
 {
     int64_t now = worker_now_ms(c->we->w);
     if (now - c->guard.second_start_ms >= 1000) {
         c->guard.second_start_ms = now;
         c->guard.idle_frames = 0;
     }
-    if (++c->guard.idle_frames <= H2_GUARD_IDLE_FRAMES_PER_S)
+    c->guard.idle_frames += n;
+    if (c->guard.idle_frames <= H2_GUARD_IDLE_FRAMES_PER_S)
         return true;
     if (conntrack_doom(c, CT_H2_FLOOD))
         log_warn("closing an HTTP/2 connection: %u frames without progress within a second (flood?)", c->guard.idle_frames);

@@ -3,10 +3,11 @@
  * carry no progress, request bodies that stall, responses pinned by a
  * flow-control window the client never opens.
  *
- * nghttp2 tells the server of every frame header it receives
- * (CONTINUATION and unknown types included); each is classified here and
- * counted against a per-second budget. Stream state is swept once a
- * second by conntrack.c.
+ * The server shows the guard every byte it reads before nghttp2 parses
+ * it; the guard follows frame boundaries itself (a scanner, a few bytes
+ * of state), classifies each frame once and counts it against a
+ * per-second budget. Stream state is swept once a second by
+ * conntrack.c.
  */
 #ifndef GANTRY_H2_GUARD_H
 #define GANTRY_H2_GUARD_H
@@ -32,6 +33,23 @@
 #define H2_GUARD_MAX_PINNED_STREAMS 8
 #define H2_GUARD_PIN_MS 2000
 
+/* Follows the frames of a client's byte stream across reads, so that
+ * every frame is classified once, including those nghttp2 ignores without
+ * a callback (DATA on a stream it already closed, for one). */
+struct h2_frame_scanner {
+    uint8_t preface_left; /* client preface bytes still to skip */
+    uint8_t hd_have;      /* header bytes of the current frame seen */
+    uint8_t hd[9];
+    uint8_t wu_have;      /* WINDOW_UPDATE: payload bytes kept */
+    uint8_t wu[4];
+    uint32_t payload_left;
+};
+
+/* A scanner at the start of a client's HTTP/2 byte stream (its preface). */
+void h2_frame_scanner_init(struct h2_frame_scanner *s);
+/* Follows <n> more bytes; the frames they complete that carry no progress. */
+uint32_t h2_frame_scanner_feed(struct h2_frame_scanner *s, const uint8_t *p, size_t n);
+
 struct h2s_conn;
 
 struct h2_guard {
@@ -50,9 +68,9 @@ bool h2_guard_frame_is_idle(uint8_t type, uint8_t flags, size_t len, uint32_t wi
 struct conntrack_conn;
 /* <conn> now serves the connection <c> tracks. */
 void h2_guard_attach(struct conntrack_conn *c, struct h2s_conn *conn);
-/* Counts an idle frame; false when the connection went over its budget
+/* Counts <n> idle frames; false when the connection went over its budget
  * (the caller sends GOAWAY(ENHANCE_YOUR_CALM) and closes). */
-bool h2_guard_count_idle(struct conntrack_conn *c);
+bool h2_guard_count_idle(struct conntrack_conn *c, uint32_t n);
 /* Sweep (once a second) of an HTTP/2 connection:
  *   - streams whose request body stalls longer than bodyRateWindow or
  *     averages less than bodyMinRate are reset (CANCEL); a connection with

@@ -12,6 +12,7 @@
 #include <h2o.h>
 #include <nghttp2/nghttp2.h>
 
+#include "h2_guard.h"
 #include "req_stream.h"
 
 struct worker_ep;
@@ -37,6 +38,7 @@ struct h2s_conn {
     bool closed;               /* the socket is closed; freed when <busy> drops to 0 */
     bool goaway_sent;          /* graceful shutdown under way */
     bool flooded;              /* over the abuse guard's frame budget */
+    struct h2_frame_scanner scanner;
     uint32_t busy;             /* nesting of our own callbacks (a close waits for 0) */
 };
 

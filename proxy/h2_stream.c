@@ -210,8 +210,8 @@ void h2s_stream_on_data(struct h2s_stream *s, const uint8_t *data, size_t len)
         h2s_conn_consume(s->conn, s, (size_t)s->unconsumed);
         if (!s->dispatched)
             refuse(s, "request body too large");
-        else if (s->wait_cb == NULL) /* a consumer streams it: too late for a 413 */
-            h2s_conn_reset(s->conn, s->id, NGHTTP2_CANCEL);
+        /* collected: 413 (dispatch); streamed: the consumer answers 413 if
+         * the upstream has not, else the stream is reset (dispatch) */
         h2s_conn_queue_dispatch(s->conn, s);
         return;
     }
@@ -279,6 +279,8 @@ void h2s_stream_dispatch(struct h2s_stream *s)
     }
     if (s->streaming && s->body.on_change != NULL)
         s->body.on_change(s->body.ctx);
+    if (s->body.failed && !s->closed && s->res_submitted && !s->res_final) /* too late for a 413 */
+        h2s_conn_reset(s->conn, s->id, NGHTTP2_CANCEL);
 }
 
 /* ---- req_stream.h ---- */

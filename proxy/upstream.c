@@ -655,10 +655,20 @@ static void pump_body(struct proxy *p)
     upstream_pool_write_body(p->conn, bufs, cnt, on_upstream_write);
 }
 
-/* The client connection has more of the body (or it ended). */
+/* The client connection has more of the body (or it ended, or failed). */
 static void on_body_in(void *_p)
 {
-    pump_body(_p);
+    struct proxy *p = _p;
+    if (p->body_in->failed && (p->state == ST_CONNECTING || p->state == ST_WAIT_HEAD) && !p->final_sent) {
+        /* over maxRequestBodyBytes before the upstream answered (a reset
+         * client is disposed of right after this, the answer goes nowhere) */
+        detach_conn(p, false);
+        p->state = ST_DONE;
+        p->final_sent = true;
+        h2o_send_error_generic(p->req, 413, "Payload Too Large", "request body too large", 0);
+        return;
+    }
+    pump_body(p);
 }
 
 static void on_head_timeout(h2o_timeout_entry_t *entry)

@@ -5,9 +5,11 @@ import asyncio
 import os
 import ssl
 
+import h2.config
 import h2.connection
 import h2.settings
 import socket
+import time
 import websockets
 
 from conftest import PYTHON, Process, free_port, service_yaml, wait_port
@@ -74,11 +76,14 @@ def test_wss_through_tls(tmp_path, procs):
     asyncio.run(exchange("wss://ws.test:%d/" % g.port, g.port, ctx))
 
 
-def test_http2_clients_are_not_offered_extended_connect(tmp_path, procs):
+def test_http2_clients_get_websocket_over_http2(tmp_path, procs):
+    """RFC 8441: SETTINGS_ENABLE_CONNECT_PROTOCOL is offered, and an
+    extended CONNECT reaches the HTTP/1.1 echo upstream as a WebSocket
+    handshake; the stream carries the frames both ways."""
     echo = start_echo(procs)
     g = procs.gantry(tmp_path, config(echo))
-    s = socket.create_connection(("127.0.0.1", g.port))
-    conn = h2.connection.H2Connection()
+    s = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, validate_outbound_headers=False))
     conn.initiate_connection()
     s.sendall(conn.data_to_send())
     settings = None
@@ -86,6 +91,24 @@ def test_http2_clients_are_not_offered_extended_connect(tmp_path, procs):
         for ev in conn.receive_data(s.recv(65535)):
             if ev.__class__.__name__ == "RemoteSettingsChanged":
                 settings = ev.changed_settings
+    s.sendall(conn.data_to_send())
+    assert settings[0x8].new_value == 1
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"), (":path", "/"),
+                            (":authority", "ws.test"), ("sec-websocket-version", "13")])
+    s.sendall(conn.data_to_send())
+    payload, mask = b"over h2", b"\x01\x02\x03\x04"
+    frame = bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    status, got, deadline = None, b"", time.time() + 5
+    while payload not in got and time.time() < deadline:
+        for ev in conn.receive_data(s.recv(65535)):
+            if ev.__class__.__name__ == "ResponseReceived":
+                status = dict(ev.headers)[b":status"]
+                conn.send_data(sid, frame)
+            elif ev.__class__.__name__ == "DataReceived":
+                got += ev.data
+                conn.acknowledge_received_data(len(ev.data), sid)
+        s.sendall(conn.data_to_send())
     s.close()
-    # SETTINGS_ENABLE_CONNECT_PROTOCOL (0x8) is absent: RFC 8441 clients fall back to HTTP/1.1
-    assert 0x8 not in settings
+    assert status == b"200"
+    assert got == b"\x81" + bytes([len(payload)]) + payload  # the echo, unmasked from the server

@@ -37,14 +37,39 @@ def open_socket(port, tls=False, ca=None, server_name="h2.test", timeout=10):
     return s
 
 
+class Frame(tuple):
+    """(type, flags, stream, payload), and .headers for a HEADERS frame."""
+    headers = None
+
+
 class RawFrames:
     """Frames read off a socket, without h2's state machine (to see what a
     server does with frames h2 would never send)."""
 
-    def __init__(self, sock):
+    def __init__(self, sock, buf=b"", ack_settings=True):
+        import hpack
         self.sock = sock
-        self.buf = b""
+        self.buf = buf
         self.closed = False
+        self.ack_settings = ack_settings  # a silent client would get SETTINGS_TIMEOUT
+        self.decoder = hpack.Decoder()
+        self.server_settings = {}
+
+    def send(self, *frames):
+        self.sock.sendall(b"".join(frames))
+
+    def headers_of(self, f):
+        """The decoded header list of a HEADERS frame (decoded as it was read:
+        HPACK state is per connection, every block must go through in order)."""
+        return f.headers
+
+    def _decode(self, flags, p):
+        if flags & 0x8:
+            p = p[1:len(p) - p[0]]
+        if flags & 0x20:
+            p = p[5:]
+        return [(k.decode() if isinstance(k, bytes) else k, v.decode() if isinstance(v, bytes) else v)
+                for k, v in self.decoder.decode(p)]
 
     def read(self, timeout=5.0):
         """The next frame (type, flags, stream, payload), or None on EOF/timeout."""
@@ -68,7 +93,19 @@ class RawFrames:
         ftype, flags, stream = self.buf[3], self.buf[4], struct.unpack(">I", self.buf[5:9])[0] & 0x7FFFFFFF
         payload = self.buf[9:9 + n]
         self.buf = self.buf[9 + n:]
-        return ftype, flags, stream, payload
+        if ftype == SETTINGS and not flags & ACK:
+            for i in range(0, len(payload) - 5, 6):
+                k, v = struct.unpack(">HI", payload[i:i + 6])
+                self.server_settings[k] = v
+            if self.ack_settings:
+                try:
+                    self.sock.sendall(frame(SETTINGS, ACK, 0))
+                except OSError:
+                    pass
+        f = Frame((ftype, flags, stream, payload))
+        if ftype in (HEADERS, PUSH_PROMISE):  # no CONTINUATION expected from a server's small responses
+            f.headers = self._decode(flags, payload if ftype == HEADERS else payload[4:])
+        return f
 
     def until(self, pred, timeout=5.0):
         """Reads frames until pred(frame) is true: that frame, or None."""
@@ -100,12 +137,37 @@ class RawFrames:
         return self.closed
 
 
-def raw_connect(port, tls=False, ca=None, server_name="h2.test", settings=b""):
-    """A socket with the client preface and a SETTINGS frame sent, and a
-    RawFrames reader on it."""
-    s = open_socket(port, tls, ca, server_name)
+def upgrade_h2c(port, authority="h2.test", path="/"):
+    """An HTTP/1.1 request with `Upgrade: h2c` (RFC 7540 §3.2); returns the
+    socket and the bytes after the 101 response (the server's first frames).
+    The upgraded request becomes stream 1, half-closed (local)."""
+    import base64
+    s = open_socket(port)
+    settings = base64.urlsafe_b64encode(b"").decode().rstrip("=")
+    s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+               "HTTP2-Settings: %s\r\n\r\n" % (path, authority, settings)).encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise AssertionError("closed before the 101: %r" % buf)
+        buf += chunk
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s, rest
+
+
+def raw_connect(port, mode="h2c", ca=None, server_name="h2.test", settings=b""):
+    """A connection in <mode> (h2c prior knowledge, tls, upgrade) with the
+    client preface and a SETTINGS frame sent, and a RawFrames reader on it.
+    After an upgrade, stream 1 is taken (the upgraded GET)."""
+    rest = b""
+    if mode == "upgrade":
+        s, rest = upgrade_h2c(port, server_name)
+    else:
+        s = open_socket(port, mode == "tls", ca, server_name)
     s.sendall(PREFACE + frame(SETTINGS, 0, 0, settings))
-    return s, RawFrames(s)
+    return s, RawFrames(s, rest)
 
 
 def hpack_headers(headers):

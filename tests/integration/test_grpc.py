@@ -9,12 +9,12 @@ GRPC_TEST_PROXY=nginx|haproxy|direct runs the same tests through a stand-in
 import hashlib
 import os
 import queue
-import threading
 import time
 
 import pytest
 
-from conftest import SLOW, Gantry, free_port, run_dir, wait_for
+from conftest import SLOW, free_port, run_dir, wait_for
+from module_procs import ModuleProcs
 from grpc_peers import PROXY, EchoServer, channel, start_front, stubs
 from tls_certs import make_cert
 
@@ -23,32 +23,6 @@ import grpc  # noqa: E402 (after grpc_peers set GRPC_ENABLE_FORK_SUPPORT)
 pb, pb_grpc = stubs(os.path.join(run_dir(), "grpc-stubs"))
 STUB_DIR = os.path.join(run_dir(), "grpc-stubs")
 MiB = 1024 * 1024
-
-
-class ModuleProcs:
-    """The conftest `procs` fixture, for a module-scoped environment."""
-
-    def __init__(self):
-        self.started = []
-
-    def gantry(self, tmpdir, *a, **kw):
-        g = Gantry(tmpdir, *a, **kw)
-        self.started.append(g)
-        return g.wait_ready()
-
-    def add(self, p):
-        self.started.append(p)
-        return p
-
-    def stop_all(self):
-        errors = []
-        for p in reversed(self.started):
-            try:
-                p.stop()
-            except AssertionError as e:
-                errors.append(str(e))
-        if errors:
-            raise AssertionError("\n".join(errors))
 
 
 class Env:

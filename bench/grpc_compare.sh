@@ -91,7 +91,7 @@ if command -v haproxy >/dev/null; then
   have_haproxy=1
 fi
 for p in $UP $NG $GA $([ $have_haproxy = 1 ] && echo $HA); do
-  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.05; done
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null && break; sleep 0.05; done
 done
 sleep 0.5
 
@@ -122,7 +122,7 @@ for n in "${names[@]}"; do
   reason=$(grpc_check "${PORT[$n]}")
   [ -n "$reason" ] && WHY[$n]="$reason"
 done
-for round in $(seq "$ROUNDS"); do
+for _ in $(seq "$ROUNDS"); do
   for n in "${names[@]}"; do
     [ -n "${WHY[$n]:-}" ] && continue
     R[$n]+="$(h2load_rps "${PORT[$n]}") "

@@ -142,7 +142,9 @@ def serve(port, name, tls=None, stub_dir=None):
                     stats.update(calls=0, cancelled=[], deadline=[], timeouts=[])
             return out
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=64), options=SERVER_OPTIONS)
+    # streams enough that a multiplexing proxy needs no second connection (the 10,000-call test)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=64),
+                         options=SERVER_OPTIONS + [("grpc.max_concurrent_streams", 1000)])
     pb_grpc.add_EchoServicer_to_server(Echo(), server)
     addr = "127.0.0.1:%d" % port
     if tls:
@@ -279,7 +281,7 @@ def start_front(kind, tmp_path, procs, servers, cert, ca, extra_services=""):
         with open(conf, "w") as fh:
             fh.write("worker_processes 1; daemon off; pid %s/nginx.pid; error_log %s/error.log info;\n"
                      "events { worker_connections 1024; }\n"
-                     "http { access_log off; client_body_temp_path %s;\n"
+                     "http { access_log off; client_body_temp_path %s; keepalive_requests 1000000;\n"
                      "  upstream echo { %s keepalive 16; }\n"
                      "  server { listen 127.0.0.1:%d http2; listen 127.0.0.1:%d ssl http2;\n"
                      "    ssl_certificate %s; ssl_certificate_key %s; client_max_body_size 0;\n"
@@ -302,7 +304,7 @@ def start_front(kind, tmp_path, procs, servers, cert, ca, extra_services=""):
         with open(cfg, "w") as fh:
             fh.write("defaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n"
                      "frontend fe\n  bind 127.0.0.1:%d proto h2\n  bind 127.0.0.1:%d ssl crt %s alpn h2\n"
-                     "  default_backend be\nbackend be\n  balance roundrobin\n%s" % (f.h2c_port, f.tls_port, pem, srv))
+                     "  default_backend be\nbackend be\n  balance roundrobin\n  http-reuse always\n%s" % (f.h2c_port, f.tls_port, pem, srv))
         f.process = procs.add(Process(["haproxy", "-f", cfg, "-db"], "haproxy"))
     else:
         raise ValueError("GRPC_TEST_PROXY: unknown proxy %r" % kind)

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import SLOW, free_port, run_dir, wait_for
+from conftest import SLOW, free_port, run, run_dir, wait_for
 from module_procs import ModuleProcs
 from grpc_peers import PROXY, EchoServer, channel, start_front, stubs
 from tls_certs import make_cert
@@ -213,6 +213,9 @@ def test_1000_unary_over_one_channel_balanced_across_3_servers(env):
             for f in futs:
                 s = f.result().server
                 counts[s] = counts.get(s, 0) + 1
+        # one client connection carried them all (grpcio: one channel, one subchannel)
+        conns = run(["ss", "-Htn", "state", "established", "dst", "127.0.0.1:%d" % env.front.h2c_port]).stdout.split(b"\n")
+        assert len([c for c in conns if c.strip()]) == 1, conns
     assert sum(counts.values()) == 1000
     assert sorted(counts) == sorted(s.name for s in env.servers), counts
     for name, n in counts.items():
@@ -264,3 +267,25 @@ def test_no_healthy_server_is_a_grpc_status_not_an_http_error(tmp_path, procs):
     status = (trailers or headers).get("grpc-status")
     assert status == "14", (headers, trailers)
     assert headers.get("content-type", "").startswith("application/grpc"), headers
+
+
+def upstream_connections(port):
+    out = run(["ss", "-Htn", "state", "established", "src", "127.0.0.1:%d" % port]).stdout.decode()
+    return len([line for line in out.splitlines() if line.strip()])
+
+
+def test_10000_requests_from_100_connections_share_few_upstream_connections(env, tmp_path):
+    """Upstream multiplexing: 10,000 gRPC calls (h2load, pre-encoded
+    message) from 100 client connections open at most one connection per
+    server per worker (counted on the servers' side)."""
+    if PROXY in ("direct", "nginx"):
+        pytest.skip("%s: no upstream multiplexing to check" % PROXY)
+    body = tmp_path / "req.bin"
+    body.write_bytes(b"\x00\x00\x00\x00\x07\x0a\x05hello")  # EchoRequest{message: "hello"}
+    workers = 2  # conftest's Gantry default; haproxy's nbthread on a 2-core machine
+    out = run(["h2load", "-n", "10000", "-c", "100", "-m", "10", "-t", "1", "-d", str(body),
+               "-H", "content-type: application/grpc", "-H", "te: trailers", "-H", ":authority: grpc.test",
+               "http://127.0.0.1:%d/gantry.test.Echo/Unary" % env.front.h2c_port], timeout=120).stdout.decode()
+    assert "10000 succeeded, 0 failed" in out, out
+    per_server = {s.name: upstream_connections(s.port) for s in env.servers}
+    assert all(1 <= n <= workers for n in per_server.values()), per_server

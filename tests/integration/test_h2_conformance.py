@@ -19,7 +19,7 @@ import pytest
 
 from conftest import Process, SLOW, free_port, wait_port
 from h2_raw import (ACK, CANCEL, DATA, END_HEADERS, END_STREAM, FLOW_CONTROL_ERROR, FRAME_SIZE_ERROR, GOAWAY, HEADERS,
-                    NO_ERROR, PING, PREFACE, PROTOCOL_ERROR, REFUSED_STREAM, RST_STREAM, SETTINGS, STREAM_CLOSED,
+                    NO_ERROR, PING, PROTOCOL_ERROR, REFUSED_STREAM, RST_STREAM, SETTINGS, STREAM_CLOSED,
                     WINDOW_UPDATE, frame, hpack_headers, open_socket, raw_connect)
 from module_procs import ModuleProcs
 from tls_certs import make_cert

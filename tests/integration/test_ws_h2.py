@@ -15,7 +15,7 @@ import threading
 import pytest
 
 from conftest import ROOT, SLOW, Process, free_port, wait_for, wait_port
-from h2_raw import (DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PROTOCOL_ERROR, REFUSED_STREAM, RST_STREAM,
+from h2_raw import (DATA, END_HEADERS, GOAWAY, HEADERS, PROTOCOL_ERROR, REFUSED_STREAM, RST_STREAM,
                     SETTINGS_ENABLE_CONNECT_PROTOCOL, frame, hpack_headers, raw_connect)
 from tls_certs import make_cert
 
@@ -239,6 +239,12 @@ def test_rfc8441_4_unknown_protocol_is_refused(env):
 def test_rfc8441_4_protocol_on_a_get_is_malformed(env):
     h = [(":method", "GET") if k == ":method" else (k, v) for k, v in connect_headers("h2c")]
     refused(env, h, ":protocol on a GET")
+
+
+def test_rfc9113_8_5_plain_connect_is_not_a_tunnel(env):
+    """A CONNECT without :protocol asks for a TCP tunnel (forward proxying),
+    which a reverse proxy does not offer: refused, nothing reaches the upstream."""
+    refused(env, [(":method", "CONNECT"), (":authority", "127.0.0.1:%d" % env.upstream.port)], "plain CONNECT")
 
 
 def test_rfc8441_5_websocket_from_chromium_over_the_pages_http2_connection(env, tmp_path):

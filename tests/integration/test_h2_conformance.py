@@ -468,10 +468,11 @@ def test_rfc9113_8_3_1_authority_and_host_disagreeing_is_malformed(srv, mode):
     malformed(srv, mode, get_headers(scheme=scheme_of(mode), extra=[("host", "other.test")]), ":authority != host")
 
 
-def test_rfc9113_6_8_goaway_on_graceful_shutdown(tmp_path, procs):
+def test_rfc9113_6_8_goaway_on_graceful_shutdown(tmp_path):
     """A server told to stop says so with GOAWAY (NO_ERROR) on its open
     connections before closing them."""
     local = ModuleProcs()
+    server = None
     try:
         server = H2Server(tmp_path, local)
         s, fr = server.connect("h2c")
@@ -484,7 +485,7 @@ def test_rfc9113_6_8_goaway_on_graceful_shutdown(tmp_path, procs):
         assert g[1] == NO_ERROR and g[0] >= 1, g
     finally:
         local.stop_all()
-        if server.upstream:
+        if server and server.upstream:
             server.upstream.stop()
 
 

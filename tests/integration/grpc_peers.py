@@ -7,7 +7,8 @@ As a script, this file is the server: `grpc_peers.py --port N --name NAME
 [--tls CERT KEY]`. It answers all four RPC kinds, echoes the request metadata,
 sends initial and trailing metadata, names itself in every reply (balancing),
 sleeps on demand (deadlines) and records calls the client cancelled, which a
-test reads with the Stats RPC asked directly, not through the proxy.
+test reads with the Stats RPC asked directly, not through the proxy; with
+--max-age-ms it sends GOAWAY on every connection that old.
 """
 import argparse
 import importlib
@@ -52,7 +53,7 @@ def stubs(out_dir=None):
 
 # ---------------------------------------------------------------- the server
 
-def serve(port, name, tls=None, stub_dir=None):
+def serve(port, name, tls=None, stub_dir=None, max_age_ms=0):
     import grpc
     from concurrent import futures
     pb, pb_grpc = stubs(stub_dir)
@@ -143,8 +144,10 @@ def serve(port, name, tls=None, stub_dir=None):
             return out
 
     # streams enough that a multiplexing proxy needs no second connection (the 10,000-call test)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=64),
-                         options=SERVER_OPTIONS + [("grpc.max_concurrent_streams", 1000)])
+    options = SERVER_OPTIONS + [("grpc.max_concurrent_streams", 1000)]
+    if max_age_ms:  # GOAWAY every connection after this long (then a grace period for its streams)
+        options += [("grpc.max_connection_age_ms", max_age_ms), ("grpc.max_connection_age_grace_ms", 10000)]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=64), options=options)
     pb_grpc.add_EchoServicer_to_server(Echo(), server)
     addr = "127.0.0.1:%d" % port
     if tls:
@@ -190,7 +193,7 @@ def channel(port, tls_ca=None, authority=AUTHORITY, options=()):
 class EchoServer:
     """A grpc_peers.py server process (h2c, or TLS with <cert>)."""
 
-    def __init__(self, procs_or_none, name, tls=None, stub_dir=None):
+    def __init__(self, procs_or_none, name, tls=None, stub_dir=None, max_age_ms=0):
         from conftest import Process, free_port, wait_port
         self.port = free_port()
         self.name = name
@@ -200,6 +203,8 @@ class EchoServer:
             args += ["--stubs", stub_dir]
         if tls:
             args += ["--tls", tls[0], tls[1]]
+        if max_age_ms:
+            args += ["--max-age-ms", str(max_age_ms)]
         self.proc = Process(args, "grpc-" + name)
         if procs_or_none is not None:
             procs_or_none.add(self.proc)
@@ -319,6 +324,7 @@ if __name__ == "__main__":
     ap.add_argument("--name", required=True)
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     ap.add_argument("--stubs")
+    ap.add_argument("--max-age-ms", type=int, default=0)
     a = ap.parse_args()
     sys.path.insert(0, HERE)
-    serve(a.port, a.name, a.tls, a.stubs)
+    serve(a.port, a.name, a.tls, a.stubs, a.max_age_ms)

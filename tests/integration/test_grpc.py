@@ -2,7 +2,9 @@
 servers, grpc_peers.py): all four RPC kinds with metadata and trailers, front
 h2c and TLS x back h2c and TLS, deadlines, cancellation reaching the upstream,
 16 MiB messages, 1,000 RPCs over one channel balanced across 3 servers, no
-server -> UNAVAILABLE as a gRPC status, and full-duplex bidi streaming.
+server -> UNAVAILABLE as a gRPC status, full-duplex bidi streaming, upstream
+multiplexing (10,000 calls from 100 connections on few upstream connections)
+and upstream GOAWAY under load with no failed call.
 
 GRPC_TEST_PROXY=nginx|haproxy|direct runs the same tests through a stand-in
 (or none) to validate the tests themselves; the default is gantry."""
@@ -289,3 +291,35 @@ def test_10000_requests_from_100_connections_share_few_upstream_connections(env,
     assert "10000 succeeded, 0 failed" in out, out
     per_server = {s.name: upstream_connections(s.port) for s in env.servers}
     assert all(1 <= n <= workers for n in per_server.values()), per_server
+
+
+@pytest.mark.parametrize("back", ["h2c", "tls"])
+def test_upstream_goaway_under_load_fails_no_call(tmp_path, procs, back):
+    """Servers that GOAWAY every connection after 200 ms (gRPC's
+    max_connection_age): 2,000 unary calls, 20 in flight, all succeed; the
+    proxy opens new upstream connections and never sends a stream on a
+    connection that is going away."""
+    if PROXY == "direct":
+        pytest.skip("direct: the client itself would reconnect")
+    d = str(tmp_path)
+    cert = make_cert(d, "grpc.test", ips=("127.0.0.1",))
+    ca = os.path.join(d, "ca.crt")
+    servers = [EchoServer(procs, "goaway-%d" % i, cert if back == "tls" else None, STUB_DIR, max_age_ms=200)
+               for i in range(3)]
+    f = start_front(PROXY, tmp_path, procs, servers, cert, ca)
+    failures, counts = [], {}
+    t0 = time.monotonic()
+    with channel(f.h2c_port) as ch:
+        stub = pb_grpc.EchoStub(ch)
+        for _ in range(100):
+            futs = [stub.Unary.future(pb.EchoRequest(message="g", payload=b"x" * 1000), timeout=20 * SLOW)
+                    for _ in range(20)]
+            for fu in futs:
+                try:
+                    name = fu.result().server
+                    counts[name] = counts.get(name, 0) + 1
+                except grpc.RpcError as e:
+                    failures.append("%s: %s" % (e.code(), e.details()))
+    assert not failures, "%d of 2000 calls failed: %s" % (len(failures), sorted(set(failures))[:5])
+    assert len(counts) == 3, counts
+    assert time.monotonic() - t0 > 0.4, "too quick for any GOAWAY to happen"

@@ -543,3 +543,23 @@ def test_rfc9113_8_1_response_trailers_reach_the_http2_client(srv, mode):
     assert frames[-1][0] == HEADERS and frames[-1][1] & END_STREAM
     assert dict(heads[1]) == {"x-upstream-trailer": "yes"}, heads[1]
     s.close()
+
+
+def test_rfc9112_7_1_2_response_trailers_reach_an_http1_client_that_sent_te_trailers(srv):
+    """The same upstream trailer, to an HTTP/1.1 client that said `TE:
+    trailers`: a chunked response with the field in its trailer section."""
+    if srv.upstream is None:
+        pytest.skip("no upstream")
+    sock = socket.create_connection(("127.0.0.1", srv.h2c_port), timeout=10 * SLOW)
+    sock.sendall(b"GET /trailers HTTP/1.1\r\nHost: h2.test\r\nTE: trailers\r\nConnection: close\r\n\r\n")
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding: chunked" in head.lower(), data[:500]
+    assert b"x-upstream-trailer: yes" not in head.lower(), "trailer moved into the header section: %r" % head
+    assert body.lower().endswith(b"0\r\nx-upstream-trailer: yes\r\n\r\n"), body

@@ -6,7 +6,7 @@ server -> UNAVAILABLE as a gRPC status, full-duplex bidi streaming, upstream
 multiplexing (10,000 calls from 100 connections on few upstream connections)
 and upstream GOAWAY under load with no failed call.
 
-GRPC_TEST_PROXY=nginx|haproxy|direct runs the same tests through a stand-in
+GANTRY_TEST_STANDIN=nginx|haproxy|direct runs the same tests through a stand-in
 (or none) to validate the tests themselves; the default is gantry."""
 import hashlib
 import os

@@ -4,7 +4,7 @@ named after the RFC 9113 section it checks. Stream-level errors may be a
 RST_STREAM, a 400 response or (RFC 9113 §5.4.1 lets a server escalate) a
 GOAWAY with the same code.
 
-H2_TEST_SERVER=haproxy|nghttpd runs them against a stand-in server to
+GANTRY_TEST_STANDIN=haproxy|nghttpd runs them against a stand-in server to
 validate the tests (neither has `Upgrade: h2c`, nghttpd has no upstream);
 the default is gantry."""
 import os
@@ -24,7 +24,7 @@ from h2_raw import (ACK, CANCEL, DATA, END_HEADERS, END_STREAM, FLOW_CONTROL_ERR
 from module_procs import ModuleProcs
 from tls_certs import make_cert
 
-SERVER = os.environ.get("H2_TEST_SERVER", "gantry")
+SERVER = os.environ.get("GANTRY_TEST_STANDIN") or "gantry"
 MODES = ["h2c", "tls", "upgrade"]
 SETTINGS_MAX_CONCURRENT_STREAMS = 0x3
 
@@ -128,7 +128,7 @@ class H2Server:
             self.process = procs.add(Process(["nghttpd", "-d", docroot, "--no-tls", str(self.h2c_port)], "nghttpd"))
             procs.add(Process(["nghttpd", "-d", docroot, str(self.tls_port), self.cert[1], self.cert[0]], "nghttpd-tls"))
         else:
-            raise ValueError("H2_TEST_SERVER: unknown server %r" % SERVER)
+            pytest.skip("GANTRY_TEST_STANDIN=%s: not a stand-in for these tests" % SERVER)
         wait_port(self.h2c_port)
         wait_port(self.tls_port)
 

@@ -3,7 +3,7 @@ advertised, an extended CONNECT (`:protocol: websocket`, raw frames) carried
 to an HTTP/1.1 WebSocket upstream as a GET with Upgrade, the edge cases, and
 headless Chromium opening a WebSocket from a page it loaded over HTTP/2 TLS.
 
-WS_TEST_PROXY=haproxy runs the same tests through HAProxy (which implements
+GANTRY_TEST_STANDIN=haproxy runs the same tests through HAProxy (which implements
 RFC 8441) to validate them; the default is gantry."""
 import asyncio
 import http
@@ -19,7 +19,7 @@ from h2_raw import (DATA, END_HEADERS, GOAWAY, HEADERS, PROTOCOL_ERROR, REFUSED_
                     SETTINGS_ENABLE_CONNECT_PROTOCOL, frame, hpack_headers, raw_connect)
 from tls_certs import make_cert
 
-PROXY = os.environ.get("WS_TEST_PROXY", "gantry")
+PROXY = os.environ.get("GANTRY_TEST_STANDIN") or "gantry"
 BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
 PAGE = b"<!doctype html><title>ws over h2</title><p>gantry</p>"
 
@@ -102,7 +102,7 @@ def env(tmp_path, procs):
         wait_port(E.h2c_port)
         wait_port(E.tls_port)
     else:
-        raise ValueError("WS_TEST_PROXY: unknown proxy %r" % PROXY)
+        pytest.skip("GANTRY_TEST_STANDIN=%s: not a stand-in for these tests" % PROXY)
     yield E
     up.stop()
 

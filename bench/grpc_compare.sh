@@ -107,7 +107,7 @@ grpc_check() { # port -> "" when one unary RPC succeeds end to end, else the rea
 h2load_rps() { # port -> requests/s, or "ERR" when any request failed
   local out
   out=$("${LOAD[@]}" h2load -D "$DURATION" -c "$CONNS" -m "$STREAMS" -t 1 -d "$D/req.bin" "${GRPC_HDRS[@]}" \
-    "http://127.0.0.1:$1$RPC" 2>&1)
+    "http://127.0.0.1:$1$RPC" 2>&1 || true)
   if ! grep -q " 0 failed, 0 errored" <<<"$out"; then echo "ERR"; return; fi
   awk '/^finished in/ {for (i=1;i<=NF;i++) if ($i ~ /req\/s/) {gsub(",","",$(i-1)); printf "%d", $(i-1)}}' <<<"$out"
 }

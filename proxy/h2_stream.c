@@ -290,7 +290,7 @@ static struct req_body_stream *op_body(h2o_req_t *req)
     struct h2s_stream *s = stream_of(req);
     if (s->body.buf == NULL || req->entity.base != NULL || s->wait_cb != NULL)
         return NULL;
-    if (s->body.done && !s->streaming) { /* it all came before anyone asked */
+    if (s->body.done && !s->streaming && s->body.trailers.size == 0) { /* it all came before anyone asked */
         complete_entity(s);
         return NULL;
     }
@@ -303,7 +303,7 @@ static bool op_body_pending(h2o_req_t *req)
     struct h2s_stream *s = stream_of(req);
     if (s->body.buf == NULL || req->entity.base != NULL)
         return false;
-    if (s->body.done && !s->streaming) {
+    if (s->body.done && !s->streaming && s->body.trailers.size == 0) { /* trailers go up as trailers: streamed */
         complete_entity(s);
         return false;
     }

@@ -35,26 +35,32 @@ int64_t h2s_conn_now_ms(struct h2s_conn *conn)
 
 /* ---- lifetime ---- */
 
+/* The requests go first (their accounting reaches the connection's
+ * tracker, which the socket's close frees), then the socket. */
 static void conn_free(struct h2s_conn *conn)
 {
     while (!h2o_linklist_is_empty(&conn->streams))
         h2s_stream_destroy(H2O_STRUCT_FROM_MEMBER(struct h2s_stream, link, conn->streams.next));
+    if (conn->sock != NULL) {
+        h2o_socket_t *sock = conn->sock;
+        conn->sock = NULL;
+        h2o_socket_close(sock); /* conntrack's on_close */
+    }
+    h2o_timeout_unlink(&conn->flush_entry);
     nghttp2_session_del(conn->ng);
     h2o_buffer_dispose(&conn->out);
     h2o_linklist_unlink(&conn->link);
     free(conn);
 }
 
-/* Closes the socket now; the rest goes once no callback of ours is on the stack. */
+/* Stops everything now; the streams and the socket go once no callback
+ * of ours is on the stack (a caller up there may still hold a stream). */
 static void conn_close(struct h2s_conn *conn)
 {
     if (conn->closed)
         return;
     conn->closed = true;
-    h2o_socket_t *sock = conn->sock;
-    conn->sock = NULL;
-    h2o_socket_read_stop(sock);
-    h2o_socket_close(sock); /* conntrack's on_close */
+    h2o_socket_read_stop(conn->sock);
     if (conn->busy == 0)
         conn_free(conn);
 }
@@ -117,6 +123,17 @@ static void run_proceed(struct h2s_conn *conn)
     }
 }
 
+static void on_flush_entry(h2o_timeout_entry_t *entry)
+{
+    h2s_conn_flush(H2O_STRUCT_FROM_MEMBER(struct h2s_conn, flush_entry, entry));
+}
+
+void h2s_conn_request_flush(struct h2s_conn *conn)
+{
+    if (!conn->closed && !h2o_timeout_is_linked(&conn->flush_entry))
+        h2o_timeout_link(conn->we->ctx.loop, &conn->we->ctx.zero_timeout, &conn->flush_entry);
+}
+
 void h2s_conn_flush(struct h2s_conn *conn)
 {
     if (conn->closed)
@@ -125,6 +142,7 @@ void h2s_conn_flush(struct h2s_conn *conn)
         conn->want_flush = true;
         return;
     }
+    h2o_timeout_unlink(&conn->flush_entry);
     enter(conn);
     do {
         conn->want_flush = false;
@@ -196,7 +214,7 @@ void h2s_conn_consume(struct h2s_conn *conn, struct h2s_stream *s, size_t n)
         nghttp2_session_consume(conn->ng, s->id, n);
     else
         nghttp2_session_consume_connection(conn->ng, n);
-    h2s_conn_flush(conn);
+    h2s_conn_request_flush(conn);
 }
 
 void h2s_conn_reset(struct h2s_conn *conn, int32_t id, uint32_t error_code)
@@ -204,7 +222,7 @@ void h2s_conn_reset(struct h2s_conn *conn, int32_t id, uint32_t error_code)
     if (conn->closed)
         return;
     nghttp2_submit_rst_stream(conn->ng, NGHTTP2_FLAG_NONE, id, error_code);
-    h2s_conn_flush(conn);
+    h2s_conn_request_flush(conn);
 }
 
 /* Feeds what arrived to nghttp2; the input is consumed whole. */
@@ -366,6 +384,7 @@ static struct h2s_conn *conn_new(struct worker_ep *we, struct conntrack_conn *ct
     conn->sock = sock;
     conn->we = we;
     conn->ct = ct;
+    conn->flush_entry.cb = on_flush_entry;
     h2_frame_scanner_init(&conn->scanner);
     h2o_linklist_init_anchor(&conn->streams);
     h2o_linklist_init_anchor(&conn->dispatch);
@@ -409,7 +428,7 @@ void h2_server_shutdown(struct worker_ep *we)
         conn->goaway_sent = true;
         nghttp2_submit_goaway(conn->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(conn->ng), NGHTTP2_NO_ERROR,
                               (const uint8_t *)"shutting down", 13);
-        h2s_conn_flush(conn);
+        h2s_conn_request_flush(conn);
     }
 }
 

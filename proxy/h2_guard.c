@@ -203,7 +203,7 @@ bool h2_guard_sweep(struct conntrack_conn *c, int64_t now)
     if (resets != 0) {
         atomic_fetch_add(&stream_resets, resets);
         log_debug("reset %u HTTP/2 streams: stalled request bodies or responses pinned by flow control", resets);
-        h2s_conn_flush(conn);
+        h2s_conn_request_flush(conn);
     }
     return false;
 }

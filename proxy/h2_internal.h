@@ -39,6 +39,7 @@ struct h2s_conn {
     bool goaway_sent;          /* graceful shutdown under way */
     bool flooded;              /* over the abuse guard's frame budget */
     struct h2_frame_scanner scanner;
+    h2o_timeout_entry_t flush_entry; /* a flush asked for from outside the connection's own callbacks */
     uint32_t busy;             /* nesting of our own callbacks (a close waits for 0) */
 };
 
@@ -109,8 +110,13 @@ extern const h2o_conn_callbacks_t h2s_conn_callbacks;
 void h2s_stream_register_ops(void);
 
 /* h2_conn.c */
-/* Writes what nghttp2 has to send (now, or after the write in flight). */
+/* Writes what nghttp2 has to send (now, or after the write in flight).
+ * Streams may close and be freed in it: only from the connection's own
+ * event callbacks, where no caller holds a stream or a request. */
 void h2s_conn_flush(struct h2s_conn *conn);
+/* The same, later in this loop iteration: for everyone else (a
+ * generator's send, a consumer's progress, the sweep). */
+void h2s_conn_request_flush(struct h2s_conn *conn);
 /* Queues <s> to run after the current nghttp2 call. */
 void h2s_conn_queue_dispatch(struct h2s_conn *conn, struct h2s_stream *s);
 /* Gives <n> received body bytes of <s> back to flow control. */

@@ -256,7 +256,7 @@ void h2s_stream_dispatch(struct h2s_stream *s)
                                    s->why, 0);
             return;
         }
-        if (s->body.done)
+        if (s->body.done && s->body.trailers.size == 0) /* whole already; with trailers it goes up streamed */
             complete_entity(s);
         h2o_process_request(req);
         return;
@@ -450,7 +450,7 @@ static void final_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, s
     }
     if (s->bufcnt == 0 && !s->res_final && !h2o_linklist_is_linked(&s->proceed_link)) /* nothing to wait for */
         h2o_linklist_insert(&conn->proceed, &s->proceed_link);
-    h2s_conn_flush(conn);
+    h2s_conn_request_flush(conn); /* not now: the generator's caller still holds the request */
 }
 
 static nghttp2_nv *trailer_fields(struct h2s_stream *s, size_t *n)

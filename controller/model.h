@@ -61,6 +61,8 @@ struct model_transport {
     size_t n_certs;
     uint64_t dial_ms, response_header_ms, idle_conn_ms, read_ms;
     uint32_t max_idle_conns_per_host;
+    bool disable_http2;                  /* disableHTTP2: https servers are not offered h2 by ALPN */
+    uint64_t read_idle_ms, ping_ms;      /* forwardingTimeouts.readIdleTimeout / pingTimeout (HTTP/2 health) */
     const char *unsupported; /* an option gantry cannot apply (peerCertURI, spiffe): its services are refused */
     struct model_origin origin;
 };

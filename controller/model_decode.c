@@ -993,15 +993,17 @@ TR_DURATION(tr_header, response_header_ms)
 TR_DURATION(tr_idle, idle_conn_ms)
 TR_DURATION(tr_read, read_ms)
 
-/* HTTP/2-only settings: upstreams are spoken to in HTTP/1.1, so they change nothing */
-static int tr_http2_only(struct dctx *c, void *obj, const struct tree_node *v)
+TR_DURATION(tr_read_idle, read_idle_ms)
+TR_DURATION(tr_ping, ping_ms)
+
+static int tr_disable_http2(struct dctx *c, void *obj, const struct tree_node *v)
 {
-    return 0;
+    return get_bool(c, v, &((struct model_transport *)obj)->disable_http2);
 }
 
 static const struct field tr_timeout_fields[] = {{"dialTimeout", tr_dial},           {"responseHeaderTimeout", tr_header},
                                                  {"idleConnTimeout", tr_idle},       {"readTimeout", tr_read},
-                                                 {"readIdleTimeout", tr_http2_only}, {"pingTimeout", tr_http2_only},
+                                                 {"readIdleTimeout", tr_read_idle},  {"pingTimeout", tr_ping},
                                                  {NULL, NULL}};
 
 static int tr_timeouts(struct dctx *c, void *obj, const struct tree_node *v)
@@ -1027,7 +1029,7 @@ static const struct field transport_fields[] = {{"serverName", tr_server_name},
                                                 {"certificates", tr_certificates},
                                                 {"maxIdleConnsPerHost", tr_max_idle},
                                                 {"forwardingTimeouts", tr_timeouts},
-                                                {"disableHTTP2", tr_http2_only},
+                                                {"disableHTTP2", tr_disable_http2},
                                                 {"peerCertURI", tr_peer_cert_uri},
                                                 {"spiffe", tr_spiffe},
                                                 {NULL, NULL}};

@@ -166,6 +166,7 @@ int tls_init(bool insecure_skip_verify, struct diag *d)
     SSL_CTX_set_default_verify_paths(client_ctx);
     SSL_CTX_set_verify(client_ctx, insecure_skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
                        insecure_skip_verify ? NULL : transport_verify_cb); /* the server's name too */
+    transport_offer_h2(client_ctx);
     return 0;
 }
 

@@ -34,9 +34,9 @@ static char *digest(const struct transport_spec *s)
         digest_add(&buf, &len, "cert", s->cert_files[i]);
         digest_add(&buf, &len, "key", s->key_files[i]);
     }
-    snprintf(num, sizeof(num), "%llu/%llu/%llu/%llu/%u", (unsigned long long)s->dial_ms,
+    snprintf(num, sizeof(num), "%llu/%llu/%llu/%llu/%u/%d/%llu/%llu", (unsigned long long)s->dial_ms,
              (unsigned long long)s->response_header_ms, (unsigned long long)s->idle_conn_ms, (unsigned long long)s->read_ms,
-             s->max_idle_conns_per_host);
+             s->max_idle_conns_per_host, s->disable_http2, (unsigned long long)s->read_idle_ms, (unsigned long long)s->ping_ms);
     digest_add(&buf, &len, "t", num);
     return buf;
 }
@@ -116,10 +116,18 @@ static SSL_CTX *build_ctx(const struct transport_spec *s, struct diag *d)
     for (size_t i = 0; i < s->n_certs; i++)
         if (load_client_cert(ctx, s->cert_files[i], s->key_files[i], d) != 0)
             goto fail;
+    if (!s->disable_http2)
+        transport_offer_h2(ctx);
     return ctx;
 fail:
     SSL_CTX_free(ctx);
     return NULL;
+}
+
+void transport_offer_h2(SSL_CTX *ctx)
+{
+    static const unsigned char protos[] = "\x02h2\x08http/1.1";
+    SSL_CTX_set_alpn_protos(ctx, protos, sizeof(protos) - 1);
 }
 
 int transport_verify_cb(int preverify_ok, X509_STORE_CTX *store)
@@ -166,6 +174,9 @@ struct transport *transport_acquire(const struct transport_spec *spec, struct di
     t->idle_conn_ms = spec->idle_conn_ms;
     t->read_ms = spec->read_ms;
     t->max_idle_conns_per_host = spec->max_idle_conns_per_host;
+    t->disable_http2 = spec->disable_http2;
+    t->read_idle_ms = spec->read_idle_ms;
+    t->ping_ms = spec->ping_ms;
     t->next = all;
     all = t;
     return t;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../common/log.h"
+#include "h2_upstream.h"
 #include "tls.h"
 
 #define DRAIN_MAX (256 * 1024)        /* read at most this much of an unwanted response */
@@ -165,6 +166,11 @@ static void connect_done(struct upstream_conn *c, const char *err, bool timed_ou
     if (c->owner == NULL) { /* nobody waits: pool it for the next request */
         if (err != NULL) {
             orphan_close(c);
+        } else if (c->srv->tls && h2u_alpn_is_h2(c->sock)) { /* an HTTP/2 connection from now on */
+            struct worker *w = c->w;
+            struct server *s = c->srv;
+            orphan_unlink(c);
+            h2u_adopt(w, s, upstream_pool_detach_socket(c));
         } else {
             orphan_finish(c, true);
         }
@@ -347,6 +353,7 @@ void upstream_pool_init(struct worker *w)
 
 void upstream_close_idle(struct worker *w, struct server *s)
 {
+    h2u_close_idle(w, s);
     h2o_linklist_t *idle = s ? &s->workers[w->id].idle : &w->all_idle;
     while (!h2o_linklist_is_empty(idle)) {
         struct upstream_conn *c = s ? H2O_STRUCT_FROM_MEMBER(struct upstream_conn, link, idle->next)

@@ -58,6 +58,7 @@ struct worker {
     h2o_linklist_t all_idle;    /* every idle upstream connection of this worker */
     h2o_linklist_t all_orphans; /* upstream connections whose request went away */
     h2o_linklist_t proxies;     /* every request being proxied (struct proxy), for the end of a drain */
+    h2o_linklist_t h2_conns;    /* every HTTP/2 upstream connection of this worker (h2_upstream.c) */
     h2o_linklist_t mirror_copies; /* mirror copies under way (mirror.c) */
     h2o_timeout_t drain_timeout;
     uint32_t n_idle;

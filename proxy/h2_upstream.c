@@ -27,7 +27,7 @@
 
 #define STREAM_WINDOW (256 * 1024)       /* per stream: what a slow client can leave buffered in Gantry */
 #define CONN_WINDOW (16 * 1024 * 1024)   /* per connection: many streams at full speed */
-#define ASSUMED_MAX_STREAMS 100          /* before the server's SETTINGS arrive */
+#define ASSUMED_MAX_STREAMS 100          /* nghttp2's guess before the server's SETTINGS (none is submitted before) */
 #define MAX_CONNS_PER_SERVER 64          /* per worker; beyond, streams queue on the least loaded one */
 #define WRITE_CHUNK (64 * 1024)          /* gathered from nghttp2 per socket write */
 #define DEFAULT_READ_IDLE_MS 30000
@@ -96,7 +96,7 @@ static void buffer_append(h2o_buffer_t **buf, const void *p, size_t n)
 static uint32_t conn_limit(const struct h2u_conn *c)
 {
     if (c->state != C_READY)
-        return ASSUMED_MAX_STREAMS;
+        return UINT32_MAX; /* streams wait for the server's limit, then the excess moves on */
     return nghttp2_session_get_remote_settings(c->ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
 }
 
@@ -215,6 +215,7 @@ static void on_health(h2o_timeout_entry_t *entry)
 
 static void conn_teardown(struct h2u_conn *c)
 {
+    log_debug("upstream %s: HTTP/2 connection closed (%s, %u streams)", c->srv->url, c->fail_err, c->n_streams);
     conn_unlist(c);
     /* owners may start new streams from their callbacks: those go elsewhere */
     for (h2o_linklist_t *n = c->streams.next; n != &c->streams; n = n->next) {
@@ -686,6 +687,7 @@ static struct h2u_conn *conn_open(struct worker *w, struct server *s)
     int rcvbuf = UPSTREAM_RCVBUF; /* what a stalled connection pins in the kernel (see upstream_pool.c) */
     setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     struct h2u_conn *c = conn_new(w, s, sock);
+    log_debug("upstream %s: new HTTP/2 connection (worker %u, %u open)", s->url, w->id, s->workers[w->id].n_h2_conns);
     c->timer.cb = on_connect_timeout;
     const struct transport *t = s->transport;
     h2o_timeout_link(w->loop, t && t->dial_ms ? worker_timeout_list(w, t->dial_ms) : &w->connect_timeout, &c->timer);

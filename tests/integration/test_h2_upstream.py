@@ -34,7 +34,8 @@ def curl(port, path, host, *extra, timeout=20):
 
 
 def h2load(port, host, path, n, c, m=10, extra=()):
-    r = run(["h2load", "-n", str(n), "-c", str(c), "-m", str(m), "-H", "host: " + host] + list(extra)
+    hdr = ":authority: " + host  # h2load makes it the Host header over HTTP/1.1
+    r = run(["h2load", "-n", str(n), "-c", str(c), "-m", str(m), "-H", hdr] + list(extra)
             + ["http://127.0.0.1:%d%s" % (port, path)], timeout=120)
     out = r.stdout.decode()
     m_ = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
@@ -106,3 +107,116 @@ def test_tls_upstream_alpn_h2_and_disable_http2(tmp_path, procs, ups):
     h1_before = up.h1_requests
     assert get(g.port, "/", "h1only.test")[2] == b"proto=http/1.1 from tls"  # no h2 offered
     assert up.h1_requests == h1_before + 1
+
+
+def test_multiplexing_10k_requests_100_clients(tmp_path, procs, ups):
+    # 100 clients x 10 streams over 2 workers: 250 at once per server and
+    # worker, within the server's stream limit
+    a, b = ups("a", max_streams=1000), ups("b", max_streams=1000)
+    g = procs.gantry(tmp_path, routes("mux") + "  services:\n" + service_yaml("mux", [a.url, b.url]))
+    wait_for(lambda: get(g.port, "/", "mux.test")[0] == 200, what="route live")
+    r = h2load(g.port, "mux.test", "/", 10000, 100, m=10)
+    assert r["succeeded"] == 10000 and r["2xx"] == 10000, r["out"]
+    # balanced per request, over at most one connection per server per worker (2 workers)
+    assert a.streams > 4000 and b.streams > 4000, (a.streams, b.streams)
+    assert a.connections <= 2 and b.connections <= 2, (a.connections, b.connections)
+    # and from HTTP/1.1 clients too
+    r = h2load(g.port, "mux.test", "/", 2000, 50, m=1, extra=["--h1"])
+    assert r["succeeded"] == 2000, r["out"]
+    assert a.connections <= 2 and b.connections <= 2, (a.connections, b.connections)
+
+
+def test_second_connection_only_when_saturated(tmp_path, procs, ups):
+    up = ups("five", max_streams=5, delay_ms=400)
+    g = procs.gantry(tmp_path, routes("five") + "  services:\n" + service_yaml("five", [up.url]), workers=1)
+    wait_for(lambda: get(g.port, "/", "five.test")[0] == 200, what="route live")
+    assert up.connections == 1
+
+    def burst(n):
+        res = []
+        ts = [threading.Thread(target=lambda: res.append(get(g.port, "/", "five.test")[0])) for _ in range(n)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return res
+    assert burst(5) == [200] * 5
+    assert up.connections == 1                 # five fit on one connection
+    assert burst(10) == [200] * 10
+    assert up.connections == 2, up.connections  # the sixth stream needed a second one
+    assert up.max_open <= 5
+
+
+def test_goaway_under_load_no_failures(tmp_path, procs, ups):
+    up = ups("ga", goaway_every=200)
+    g = procs.gantry(tmp_path, routes("ga") + "  services:\n" + service_yaml("ga", [up.url]))
+    wait_for(lambda: get(g.port, "/", "ga.test")[0] == 200, what="route live")
+    r = h2load(g.port, "ga.test", "/", 3000, 20, m=10)
+    assert r["succeeded"] == 3000 and r["2xx"] == 3000, r["out"]
+    assert up.connections >= 5  # GOAWAY happened, new connections took over
+
+
+def test_killed_upstream_under_load(tmp_path, procs, ups):
+    a, b = ups("a", delay_ms=5), ups("b", delay_ms=5)
+    g = procs.gantry(tmp_path, routes("kill") + "  services:\n" + service_yaml("kill", [a.url, b.url]))
+    wait_for(lambda: get(g.port, "/", "kill.test")[0] == 200, what="route live")
+    killer = threading.Timer(1.0, a.stop)
+    killer.start()
+    r = h2load(g.port, "kill.test", "/", 3000, 20, m=5)
+    killer.join()
+    assert a.stopped and b.streams > 1000
+    assert r["succeeded"] == 3000 and r["2xx"] == 3000, r["out"]
+
+
+def test_refused_and_reset_streams(tmp_path, procs, ups):
+    up = ups("r")
+    g = procs.gantry(tmp_path, routes("r") + "  services:\n" + service_yaml("r", [up.url]))
+    wait_for(lambda: get(g.port, "/", "r.test")[0] == 200, what="route live")
+    # REFUSED_STREAM: the request was not processed, so even a POST is retried
+    before = up.streams
+    up.refuse_left = 2
+    code, _, body, _, _ = curl(g.port, "/echo", "r.test", "--data-binary", "again")
+    assert (code, body) == (200, "again")
+    assert up.streams == before + 3
+    # reset before the response head: 502
+    assert get(g.port, "/rst", "r.test")[0] == 502
+    # reset after the head: the client sees a broken response, not a clean end
+    code, ver, body, rc, err = curl(g.port, "/rst-after-headers", "r.test", "--http2-prior-knowledge")
+    assert rc != 0 and body.startswith("partial") is not False, (rc, err)
+    code, ver, body, rc, err = curl(g.port, "/rst-after-headers", "r.test")
+    assert rc != 0, (rc, err)  # HTTP/1.1: chunked response without its last chunk
+    # the server still serves
+    assert get(g.port, "/", "r.test")[0] == 200
+
+
+def test_client_reset_cancels_upstream_stream(tmp_path, procs, ups):
+    import socket
+    import h2.config
+    import h2.connection
+    up = ups("c")
+    g = procs.gantry(tmp_path, routes("c") + "  services:\n" + service_yaml("c", [up.url]))
+    wait_for(lambda: get(g.port, "/", "c.test")[0] == 200, what="route live")
+    s = socket.create_connection(("127.0.0.1", g.port))
+    c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    c.initiate_connection()
+    sid = c.get_next_available_stream_id()
+    c.send_headers(sid, [(":method", "GET"), (":scheme", "http"), (":authority", "c.test"), (":path", "/never")],
+                   end_stream=True)
+    s.sendall(c.data_to_send())
+    wait_for(lambda: "/never" in up.paths, what="request upstream")
+    c.reset_stream(sid)
+    s.sendall(c.data_to_send())
+    wait_for(lambda: up.cancelled == 1, what="RST_STREAM(CANCEL) upstream")
+    s.close()
+
+
+def test_response_header_timeout_and_no_server(tmp_path, procs, ups):
+    up = ups("t")
+    dyn = (routes("t", "gone") + "  serversTransports:\n    quick: {forwardingTimeouts: {responseHeaderTimeout: 300ms}}\n"
+           "  services:\n" + service_yaml("t", [up.url], "        serversTransport: quick\n")
+           + service_yaml("gone", ["h2c://127.0.0.1:1"]))
+    g = procs.gantry(tmp_path, dyn)
+    wait_for(lambda: get(g.port, "/", "t.test")[0] == 200, what="route live")
+    assert get(g.port, "/never", "t.test")[0] == 504
+    assert get(g.port, "/", "t.test")[0] == 200
+    assert get(g.port, "/", "gone.test")[0] == 502

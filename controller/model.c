@@ -285,13 +285,21 @@ static void dump_transport(struct sink *k, const struct model_transport *t)
     for (size_t i = 0; i < t->n_certs; i++)
         OUT(k, "      certificate: ", t->cert_files[i], " ", t->key_files[i], "\n");
     out(k, "      timeouts:");
-    uint64_t v[] = {t->dial_ms,     t->response_header_ms, t->idle_conn_ms,    t->read_ms, t->max_idle_conns_per_host,
-                    t->read_idle_ms, t->ping_ms,           t->disable_http2};
-    for (size_t i = 0; i < 8; i++) {
+    uint64_t v[] = {t->dial_ms, t->response_header_ms, t->idle_conn_ms, t->read_ms, t->max_idle_conns_per_host};
+    for (size_t i = 0; i < 5; i++) {
         out(k, " ");
         out_int(k, (long long)v[i]);
     }
     out(k, "\n");
+    if (t->disable_http2 || t->read_idle_ms || t->ping_ms) { /* HTTP/2 settings, when any is set */
+        out(k, "      http2: ");
+        out_int(k, t->disable_http2);
+        out(k, " ");
+        out_int(k, (long long)t->read_idle_ms);
+        out(k, " ");
+        out_int(k, (long long)t->ping_ms);
+        out(k, "\n");
+    }
     if (t->unsupported)
         OUT(k, "      unsupported: ", t->unsupported, "\n");
 }

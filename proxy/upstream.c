@@ -183,6 +183,12 @@ static void abort_response(struct proxy *p)
 
 static void body_done(struct proxy *p)
 {
+    h2o_headers_t trailers = {NULL};
+    if (h1_body_trailers(&p->body, &p->req->pool, &trailers) != 0) {
+        h2o_headers_t *t = h2o_mem_alloc_pool(&p->req->pool, sizeof(*t));
+        *t = trailers;
+        req_stream_set_trailers(p->req, t);
+    }
     p->body_complete = true;
     p->state = ST_DONE;
     bool reusable = p->body.reusable && p->write_done && !p->is_websocket;

@@ -25,6 +25,8 @@
 #include "forwarded.h"
 #include "conntrack.h"
 #include "h1_body.h"
+#include "deadline.h"
+#include "grpc.h"
 #include "h2_upstream.h"
 #include "req_stream.h"
 #include "route.h"
@@ -78,6 +80,8 @@ struct proxy {
     h2o_iovec_t head;            /* request head for pass-host or current server */
     const struct server *head_for; /* server the head was built for (!pass_host) */
     bool is_websocket, is_head, replayable;
+    bool grpc;                   /* a gRPC call: errors as trailers-only gRPC answers */
+    struct deadline deadline;    /* grpc-timeout */
     bool conn_reused, got_bytes, write_done;
 
     enum proxy_state state;
@@ -107,6 +111,7 @@ void upstream_worker_init(struct worker *w)
     h2o_timeout_init(w->loop, &w->pool_timeout, c->idle_conn_timeout_ms);
     h2o_timeout_init(w->loop, &w->ws_timeout, c->websocket_idle_timeout_ms);
     h2o_linklist_init_anchor(&w->proxies);
+    deadline_worker_init(w);
     mirror_worker_init(w);
     upstream_pool_init(w);
     h2u_worker_init(w);
@@ -153,9 +158,15 @@ static void send_error(struct proxy *p, int status, const char *reason)
     if (status != 503)
         stats_upstream_error(p->svc->stats, p->w->id, status == 504);
     detach_conn(p, false);
+    deadline_clear(&p->deadline);
     p->state = ST_DONE;
     p->final_sent = true;
     log_debug("%s %.*s: %d: %s", p->route->name, (int)p->req->path.len, p->req->path.base, status, reason);
+    if (p->grpc) { /* what gRPC clients understand: a status, not an HTML error page */
+        p->req->res.headers = (h2o_headers_t){NULL};
+        grpc_send_error(p->req, &p->super, grpc_status_of_http(status), reason);
+        return;
+    }
     const char *text = status == 502 ? "Bad Gateway" : status == 503 ? "Service Unavailable" : "Gateway Timeout";
     p->req->res.status = status;
     p->req->res.headers = (h2o_headers_t){NULL};
@@ -988,6 +999,7 @@ static void pick_now(struct proxy *p)
 static void on_dispose(void *_p)
 {
     struct proxy *p = _p;
+    deadline_clear(&p->deadline);
     abandon_conn(p);
     h2o_timeout_unlink(&p->timeout);
     h2o_timeout_unlink(&p->stall);
@@ -1046,6 +1058,20 @@ static const struct table_service *resolve_service(struct proxy *p, const struct
     return NULL;
 }
 
+/* grpc-timeout passed: the call is over, wherever it was (the smaller of
+ * it and the configured timeouts wins, since each runs on its own). */
+static void on_grpc_deadline(struct deadline *d)
+{
+    struct proxy *p = H2O_STRUCT_FROM_MEMBER(struct proxy, deadline, d);
+    h2o_timeout_unlink(&p->backoff);
+    if (p->state == ST_DONE)
+        return;
+    if (p->state == ST_BODY || p->final_sent)
+        abort_response(p);
+    else
+        send_error(p, 504, "grpc-timeout deadline exceeded");
+}
+
 void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *route, const struct upstream_client *client,
                     struct mw_run *mw)
 {
@@ -1063,6 +1089,13 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
     p->is_websocket = req->version < 0x200 && req->upgrade.base != NULL &&
                       h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket"));
     p->replayable = replayable(req);
+    p->grpc = grpc_is_request(req);
+    if (p->grpc) {
+        ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("grpc-timeout"), -1);
+        int64_t ms = i >= 0 ? grpc_timeout_ms(req->headers.entries[i].value.base, req->headers.entries[i].value.len) : -1;
+        if (ms >= 0)
+            deadline_set(&p->deadline, w, (uint64_t)ms, on_grpc_deadline);
+    }
     h2o_linklist_insert(&w->proxies, &p->link);
     w->in_flight++;
     p->svc = resolve_service(p, route->service);

@@ -72,6 +72,8 @@ struct worker {
     bool clean_exit;       /* every connection closed: safe to free h2o state */
     uint64_t in_flight;    /* proxied requests in progress */
     h2o_timeout_t mw_tick; /* 1 ms: middlewares that hold a request for a while (rateLimit's delay) */
+#define DEADLINE_LISTS 22
+    h2o_timeout_t deadline_lists[DEADLINE_LISTS]; /* 2^k ms each (deadline.c) */
 };
 
 extern __thread struct worker *worker_self;

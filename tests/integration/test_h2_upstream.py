@@ -304,3 +304,100 @@ def test_h1_chunked_trailers_keep_the_connection_usable(tmp_path, procs):
             assert (status, body) == (200, b"hello")
     finally:
         h1.stop()
+
+
+# ---- gRPC (python3-grpcio as client and server; generic handlers, no stubs) ----
+
+def grpc_server(name):
+    import grpc
+    from concurrent import futures
+
+    def echo(request, context):
+        context.set_trailing_metadata((("x-served-by", name),))
+        return request
+
+    def slow(request, context):
+        time.sleep(2)
+        return request
+
+    handler = grpc.method_handlers_generic_handler("test.Echo", {
+        "Echo": grpc.unary_unary_rpc_method_handler(echo),
+        "Slow": grpc.unary_unary_rpc_method_handler(slow),
+    })
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, "h2c://127.0.0.1:%d" % port
+
+
+def grpc_call(port, host, method, payload=b"ping", timeout=10):
+    import grpc
+    ch = grpc.insecure_channel("127.0.0.1:%d" % port, options=(("grpc.default_authority", host),))
+    try:
+        fn = ch.unary_unary("/test.Echo/" + method)
+        return fn.with_call(payload, timeout=timeout)
+    finally:
+        ch.close()
+
+
+GRPC_EMPTY = "/dev/zero"  # replaced below by a file holding one empty gRPC message
+
+
+def curl_grpc(port, host, path, *extra):
+    """A gRPC-shaped request by curl over HTTP/2: the head of Gantry's answer."""
+    t0 = time.time()
+    r = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-D", "-", "-o", "/dev/null", "-H", "Host: " + host,
+                        "-H", "content-type: application/grpc", "-H", "te: trailers", "--data-binary", "@" + GRPC_EMPTY]
+                       + list(extra) + ["http://127.0.0.1:%d%s" % (port, path)], capture_output=True, timeout=30 * SLOW)
+    return r.stdout.decode(errors="replace").lower(), time.time() - t0
+
+
+def test_grpc_errors_are_grpc_statuses(tmp_path, procs, ups):
+    global GRPC_EMPTY
+    GRPC_EMPTY = str(tmp_path / "empty.grpc")
+    with open(GRPC_EMPTY, "wb") as f:
+        f.write(b"\x00\x00\x00\x00\x00")
+    up = ups("slow")
+    dyn = (routes("gone", "slow", "empty") + "  services:\n" + service_yaml("gone", ["h2c://127.0.0.1:1"])
+           + service_yaml("slow", [up.url]) + "    empty:\n      loadBalancer:\n        servers: []\n")
+    g = procs.gantry(tmp_path, dyn)
+    wait_for(lambda: get(g.port, "/", "slow.test")[0] == 200, what="route live")
+    # no server can be reached: UNAVAILABLE, in a trailers-only answer
+    head, _ = curl_grpc(g.port, "gone.test", "/test.Echo/Echo")
+    assert head.startswith("http/2 200") and "grpc-status: 14" in head and "content-type: application/grpc" in head, head
+    # grpc-timeout is a deadline: DEADLINE_EXCEEDED after it, the upstream stream cancelled
+    head, took = curl_grpc(g.port, "slow.test", "/never", "-H", "grpc-timeout: 300m")
+    assert "grpc-status: 4" in head, head
+    assert 0.25 < took < 2.5, took
+    wait_for(lambda: up.cancelled >= 1, what="upstream stream cancelled")
+    # a plain request to the same route is not turned into gRPC
+    assert get(g.port, "/", "gone.test")[0] == 502
+
+
+@needs_h2_server
+def test_grpc_unary_through_h2c_upstreams(tmp_path, procs):
+    import grpc
+    s1, u1 = grpc_server("one")
+    s2, u2 = grpc_server("two")
+    try:
+        g = procs.gantry(tmp_path, routes("grpc", "gone") + "  services:\n" + service_yaml("grpc", [u1, u2])
+                         + service_yaml("gone", ["h2c://127.0.0.1:1"]))
+        wait_for(lambda: get(g.port, "/", "grpc.test")[0] != 404, what="route live")
+        seen = []
+        for i in range(20):
+            resp, call = grpc_call(g.port, "grpc.test", "Echo", b"msg%d" % i)
+            assert resp == b"msg%d" % i
+            seen.append(dict(call.trailing_metadata())["x-served-by"])
+        assert set(seen) == {"one", "two"}  # balanced per request
+        with pytest.raises(grpc.RpcError) as e:
+            grpc_call(g.port, "grpc.test", "Slow", timeout=0.3)
+        assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        # the trailers-only UNAVAILABLE answer, as a gRPC client sees it (libh2o's
+        # server ends it with an empty DATA frame, which grpcio reads as "Stream removed")
+        with pytest.raises(grpc.RpcError) as e:
+            grpc_call(g.port, "gone.test", "Echo")
+        assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value
+    finally:
+        s1.stop(0)
+        s2.stop(0)

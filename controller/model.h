@@ -35,6 +35,7 @@ struct model_healthcheck {
     const char *method;   /* default GET */
     int port;             /* 0: the server's */
     int status;           /* 0: any 2xx/3xx */
+    bool grpc;            /* mode: grpc (grpc.health.v1.Health/Check), else http */
     uint64_t interval_ms, unhealthy_interval_ms, timeout_ms;
     const char **header_names, **header_values;
     size_t n_headers;

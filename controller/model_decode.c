@@ -380,11 +380,20 @@ static int hc_headers(struct dctx *c, void *obj, const struct tree_node *v)
     return 0;
 }
 
+static int hc_mode(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    const char *s = v->kind == TREE_SCALAR ? v->scalar : NULL;
+    if (s == NULL || (strcasecmp(s, "http") != 0 && strcasecmp(s, "grpc") != 0))
+        return fail(c, v, "healthCheck.mode must be http or grpc");
+    ((struct model_healthcheck *)obj)->grpc = strcasecmp(s, "grpc") == 0;
+    return 0;
+}
+
 static const struct field hc_fields[] = {
     {"path", hc_path},         {"scheme", hc_scheme},   {"hostname", hc_hostname},
     {"method", hc_method},     {"port", hc_port},       {"status", hc_status},
     {"interval", hc_interval}, {"timeout", hc_timeout}, {"unhealthyInterval", hc_unhealthy_interval},
-    {"headers", hc_headers},   {"mode", NULL},          {"followRedirects", NULL},
+    {"headers", hc_headers},   {"mode", hc_mode},          {"followRedirects", NULL},
     {NULL, NULL}};
 
 static int lb_healthcheck(struct dctx *c, void *obj, const struct tree_node *v)
@@ -395,6 +404,8 @@ static int lb_healthcheck(struct dctx *c, void *obj, const struct tree_node *v)
     hc->timeout_ms = 5000;
     if (decode_fields(c, hc, v, hc_fields, "healthCheck") != 0)
         return -1;
+    if (hc->grpc && hc->path == NULL)
+        hc->path = "/"; /* gRPC checks call grpc.health.v1.Health/Check whatever the path */
     if (hc->path == NULL || hc->path[0] != '/')
         return fail(c, v, "healthCheck.path is required and must start with '/'");
     if (hc->interval_ms == 0)

@@ -727,7 +727,7 @@ static int build_h2_request(struct proxy *p)
     p->h2r = (struct h2u_request){
         .req = req,
         .method = req->method,
-        .scheme = p->client.tls ? h2o_iovec_init(H2O_STRLIT("https")) : h2o_iovec_init(H2O_STRLIT("http")),
+        .scheme = p->srv->tls ? h2o_iovec_init(H2O_STRLIT("https")) : h2o_iovec_init(H2O_STRLIT("http")),
         .authority = authority,
         .path = h2o_iovec_init(path, path_len),
         .headers = out,

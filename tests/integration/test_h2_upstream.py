@@ -401,3 +401,57 @@ def test_grpc_unary_through_h2c_upstreams(tmp_path, procs):
     finally:
         s1.stop(0)
         s2.stop(0)
+
+
+def grpc_health_server(state):
+    """grpc.health.v1.Health/Check answering state["status"] (1 SERVING,
+    2 NOT_SERVING), by generic handler on raw bytes (no stubs needed)."""
+    import grpc
+    from concurrent import futures
+
+    def check(request, context):
+        state["calls"] = state.get("calls", 0) + 1
+        return bytes([0x08, state["status"]])
+
+    handler = grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
+        "Check": grpc.unary_unary_rpc_method_handler(check)})
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, "h2c://127.0.0.1:%d" % port
+
+
+def test_health_check_grpc_mode_and_h2c(tmp_path, procs, ups):
+    state = {"status": 1}
+    srv, url = grpc_health_server(state)
+    up = ups("plain")
+    try:
+        dyn = (routes("hc", "hh") + "  services:\n"
+               + service_yaml("hc", [url], "        healthCheck: {mode: grpc, interval: 200ms, timeout: 150ms}\n")
+               + service_yaml("hh", [up.url], "        healthCheck: {path: /, interval: 200ms, timeout: 150ms}\n"))
+        g = procs.gantry(tmp_path, dyn)
+        wait_for(lambda: state.get("calls", 0) >= 2, timeout=5 * SLOW, what="gRPC health checks")
+
+        def healthy(name):
+            svc = {s["name"]: s for s in g.api("/api/http/services")}[name + "@file"]
+            return svc.get("serverStatus", {})
+        wait_for(lambda: list(healthy("hc").values()) == ["UP"], what="gRPC server UP")
+        # an HTTP health check of an h2c server speaks HTTP/2 with prior knowledge
+        wait_for(lambda: "/" in up.paths, what="HTTP/2 health check")
+        assert list(healthy("hh").values()) == ["UP"]
+        state["status"] = 2  # NOT_SERVING
+        wait_for(lambda: list(healthy("hc").values()) == ["DOWN"], what="gRPC server DOWN")
+        head, _ = curl_grpc_simple(g.port, "hc.test")
+        assert "grpc-status: 14" in head, head  # no healthy server: UNAVAILABLE
+        state["status"] = 1
+        wait_for(lambda: list(healthy("hc").values()) == ["UP"], what="gRPC server UP again")
+    finally:
+        srv.stop(0)
+
+
+def curl_grpc_simple(port, host):
+    r = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-D", "-", "-o", "/dev/null", "-H", "Host: " + host,
+                        "-H", "content-type: application/grpc", "-X", "POST",
+                        "http://127.0.0.1:%d/test.Echo/Echo" % port], capture_output=True, timeout=30 * SLOW)
+    return r.stdout.decode(errors="replace").lower(), 0

@@ -164,6 +164,7 @@ static void send_error(struct proxy *p, int status, const char *reason)
     log_debug("%s %.*s: %d: %s", p->route->name, (int)p->req->path.len, p->req->path.base, status, reason);
     if (p->grpc) { /* what gRPC clients understand: a status, not an HTML error page */
         p->req->res.headers = (h2o_headers_t){NULL};
+        stats_grpc(p->svc->stats, p->w->id, grpc_status_of_http(status));
         grpc_send_error(p->req, &p->super, grpc_status_of_http(status), reason);
         return;
     }
@@ -192,10 +193,30 @@ static void abort_response(struct proxy *p)
 
 /* ---- body streaming ---- */
 
+/* A gRPC call's grpc-status (trailers, else a trailers-only head) into the metrics. */
+static void record_grpc(struct proxy *p, const h2o_headers_t *trailers)
+{
+    if (!p->grpc)
+        return;
+    const h2o_headers_t *in[2] = {trailers, &p->req->res.headers};
+    for (int k = 0; k < 2; k++) {
+        ssize_t i = in[k] != NULL ? h2o_find_header_by_str(in[k], H2O_STRLIT("grpc-status"), -1) : -1;
+        if (i >= 0) {
+            h2o_iovec_t v = in[k]->entries[i].value;
+            size_t n = h2o_strtosize(v.base, v.len);
+            stats_grpc(p->svc->stats, p->w->id, n == SIZE_MAX || n > 1000 ? -1 : (int)n);
+            return;
+        }
+    }
+    stats_grpc(p->svc->stats, p->w->id, -1); /* a gRPC response without a status */
+}
+
 static void body_done(struct proxy *p)
 {
     h2o_headers_t trailers = {NULL};
-    if (h1_body_trailers(&p->body, &p->req->pool, &trailers) != 0) {
+    bool has_trailers = h1_body_trailers(&p->body, &p->req->pool, &trailers) != 0;
+    record_grpc(p, &trailers);
+    if (has_trailers) {
         h2o_headers_t *t = h2o_mem_alloc_pool(&p->req->pool, sizeof(*t));
         *t = trailers;
         req_stream_set_trailers(p->req, t);
@@ -801,6 +822,7 @@ static void h2_on_end(void *ctx, h2o_headers_t *trailers)
     p->h2s = NULL;
     h2o_timeout_unlink(&p->timeout);
     end_inflight(p);
+    record_grpc(p, trailers);
     if (trailers->size != 0)
         req_stream_set_trailers(p->req, trailers);
     p->body_complete = true;

@@ -373,6 +373,10 @@ def test_grpc_errors_are_grpc_statuses(tmp_path, procs, ups):
     wait_for(lambda: up.cancelled >= 1, what="upstream stream cancelled")
     # a plain request to the same route is not turned into gRPC
     assert get(g.port, "/", "gone.test")[0] == 502
+    # metrics per gRPC status
+    metrics = g.admin("/metrics")[1].decode()
+    assert 'gantry_service_grpc_responses_total{service="gone@file",grpc_status="14"} 1' in metrics, metrics[-3000:]
+    assert 'gantry_service_grpc_responses_total{service="slow@file",grpc_status="4"} 1' in metrics
 
 
 @needs_h2_server

@@ -55,6 +55,7 @@ struct h2u_conn {
     h2o_buffer_t *out, *flight;
     h2o_timeout_entry_t timer;  /* connect deadline, or idle expiry */
     h2o_timeout_entry_t health; /* read idle -> PING, PING -> its deadline */
+    h2o_timeout_entry_t soon;   /* a write at the end of this loop turn: requests started together share it */
     const char *fail_err;
     bool fail_timed_out;
 };
@@ -146,6 +147,7 @@ static void conn_destroy(struct h2u_conn *c)
     h2o_linklist_unlink(&c->wlink);
     h2o_timeout_unlink(&c->timer);
     h2o_timeout_unlink(&c->health);
+    h2o_timeout_unlink(&c->soon);
     if (c->ng != NULL)
         nghttp2_session_del(c->ng);
     c->ng = NULL;
@@ -307,6 +309,22 @@ static void conn_flush(struct h2u_conn *c)
     h2o_socket_write(c->sock, &v, 1, on_write);
 }
 
+static void on_flush_soon(h2o_timeout_entry_t *entry)
+{
+    conn_flush(H2O_STRUCT_FROM_MEMBER(struct h2u_conn, soon, entry));
+}
+
+/* Writes on the next loop turn (0 ms list): the HEADERS of every request
+ * started in this turn, or the WINDOW_UPDATEs of many consumed streams,
+ * go out in one socket write. */
+static void conn_flush_soon(struct h2u_conn *c)
+{
+    if (h2o_timeout_is_linked(&c->soon))
+        return;
+    c->soon.cb = on_flush_soon;
+    h2o_timeout_link(c->w->loop, &c->w->subrequest_defer, &c->soon);
+}
+
 /* ---- nghttp2 callbacks ---- */
 
 static struct h2u_stream *find_stream(struct h2u_conn *c, int32_t id)
@@ -423,8 +441,12 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
     }
     case NGHTTP2_DATA: {
         struct h2u_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-        if (st != NULL && st->ctx != NULL && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        if (st == NULL || st->ctx == NULL)
+            return 0;
+        if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
             stream_end(st);
+        else if (st->got_head)
+            st->h->on_data_frame(st->ctx);
         return 0;
     }
     default:
@@ -538,7 +560,7 @@ static void on_body_change(void *ctx)
         return;
     st->deferred = false;
     nghttp2_session_resume_data(st->conn->ng, st->id);
-    conn_flush(st->conn);
+    conn_flush_soon(st->conn);
 }
 
 /* ---- streams ---- */
@@ -727,7 +749,7 @@ static void attach_stream(struct h2u_conn *c, struct h2u_stream *st)
     if (c->state != C_CONNECTING && h2o_timeout_is_linked(&c->timer))
         h2o_timeout_unlink(&c->timer); /* the idle expiry (the connect deadline only runs while connecting) */
     if (c->state == C_READY && submit_stream(st))
-        conn_flush(c);
+        conn_flush_soon(c);
 }
 
 /* Moves a stream not yet submitted to another connection of its server. */
@@ -766,7 +788,7 @@ void h2u_consumed(struct h2u_stream *st, size_t n)
     if (c->ng == NULL || c->failed)
         return;
     nghttp2_session_consume(c->ng, st->id, n);
-    conn_flush(c);
+    conn_flush_soon(c);
 }
 
 void h2u_cancel(struct h2u_stream *st)
@@ -789,7 +811,7 @@ void h2u_cancel(struct h2u_stream *st)
         st->unconsumed = 0;
     }
     nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
-    conn_flush(c);
+    conn_flush_soon(c);
 }
 
 /* ---- worker ---- */

@@ -45,6 +45,10 @@ struct h2u_handler {
     void (*on_head)(void *ctx, int status, h2o_headers_t *headers);
     /* response bytes; report them consumed once the client took them */
     void (*on_data)(void *ctx, const void *bytes, size_t len);
+    /* a DATA frame ended without ending the response: pass on what came
+     * (at the response's end, on_end comes instead, so that a small
+     * response goes to the client in one piece) */
+    void (*on_data_frame)(void *ctx);
     /* the response ended; <trailers> (maybe empty) in the request's pool */
     void (*on_end)(void *ctx, h2o_headers_t *trailers);
     void (*on_fail)(void *ctx, enum h2u_failure kind, const char *err, bool timed_out);

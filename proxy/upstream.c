@@ -813,7 +813,11 @@ static void h2_on_data(void *ctx, const void *bytes, size_t len)
         h2o_timeout_unlink(&p->timeout);
         h2o_timeout_link(p->w->loop, read_timeout_list(p), &p->timeout);
     }
-    do_send(p);
+}
+
+static void h2_on_data_frame(void *ctx)
+{
+    do_send(ctx);
 }
 
 static void h2_on_end(void *ctx, h2o_headers_t *trailers)
@@ -883,7 +887,7 @@ static void h2_on_fail(void *ctx, enum h2u_failure kind, const char *err, bool t
     send_error(p, 502, msg);
 }
 
-static const struct h2u_handler h2_handler = {h2_on_head, h2_on_data, h2_on_end, h2_on_fail};
+static const struct h2u_handler h2_handler = {h2_on_head, h2_on_data, h2_on_data_frame, h2_on_end, h2_on_fail};
 
 static void send_h2_request(struct proxy *p)
 {

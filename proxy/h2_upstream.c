@@ -676,7 +676,7 @@ static void on_connect(h2o_socket_t *sock, const char *err)
     }
     if (c->srv->tls) {
         const struct transport *t = conn_transport(c);
-        h2o_socket_ssl_handshake(sock, t ? t->ssl_ctx : tls_client_ctx(), t && t->server_name ? t->server_name : c->srv->host,
+        h2o_socket_ssl_handshake(sock, transport_client_ctx(t, true), t && t->server_name ? t->server_name : c->srv->host,
                                  on_handshake);
         return;
     }

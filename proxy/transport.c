@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 
 #include "../common/arena.h"
+#include "tls.h"
 
 static struct transport *all; /* watcher thread only */
 
@@ -116,12 +117,17 @@ static SSL_CTX *build_ctx(const struct transport_spec *s, struct diag *d)
     for (size_t i = 0; i < s->n_certs; i++)
         if (load_client_cert(ctx, s->cert_files[i], s->key_files[i], d) != 0)
             goto fail;
-    if (!s->disable_http2)
-        transport_offer_h2(ctx);
     return ctx;
 fail:
     SSL_CTX_free(ctx);
     return NULL;
+}
+
+SSL_CTX *transport_client_ctx(const struct transport *t, bool offer_h2)
+{
+    if (t == NULL)
+        return offer_h2 ? tls_client_ctx_h2() : tls_client_ctx();
+    return offer_h2 && t->ssl_ctx_h2 != NULL ? t->ssl_ctx_h2 : t->ssl_ctx;
 }
 
 void transport_offer_h2(SSL_CTX *ctx)
@@ -159,7 +165,16 @@ struct transport *transport_acquire(const struct transport_spec *spec, struct di
             transport_ref(t);
             return t;
         }
-    SSL_CTX *ctx = build_ctx(spec, d);
+    SSL_CTX *ctx = build_ctx(spec, d), *ctx_h2 = NULL;
+    if (ctx != NULL && !spec->disable_http2) {
+        ctx_h2 = build_ctx(spec, d);
+        if (ctx_h2 == NULL) {
+            SSL_CTX_free(ctx);
+            ctx = NULL;
+        } else {
+            transport_offer_h2(ctx_h2);
+        }
+    }
     if (ctx == NULL) {
         free(key);
         return NULL;
@@ -168,6 +183,7 @@ struct transport *transport_acquire(const struct transport_spec *spec, struct di
     t->key = key;
     atomic_init(&t->refs, 1);
     t->ssl_ctx = ctx;
+    t->ssl_ctx_h2 = ctx_h2;
     t->server_name = spec->server_name && *spec->server_name ? mem_strdup(spec->server_name) : NULL;
     t->dial_ms = spec->dial_ms;
     t->response_header_ms = spec->response_header_ms;
@@ -190,6 +206,7 @@ void transport_ref(struct transport *t)
 static void transport_free(struct transport *t)
 {
     SSL_CTX_free(t->ssl_ctx);
+    SSL_CTX_free(t->ssl_ctx_h2);
     free(t->server_name);
     free(t->key);
     free(t);

@@ -34,7 +34,8 @@ struct transport_spec {
 struct transport {
     char *key; /* digest of the definition: identity */
     _Atomic int refs;
-    SSL_CTX *ssl_ctx; /* for https servers */
+    SSL_CTX *ssl_ctx;    /* for https servers: no ALPN (WebSocket, mirrors, forwardAuth) */
+    SSL_CTX *ssl_ctx_h2; /* ALPN h2 and http/1.1 for proxied requests; NULL with disableHTTP2 */
     char *server_name;
     uint64_t dial_ms, response_header_ms, idle_conn_ms, read_ms;
     uint32_t max_idle_conns_per_host;
@@ -60,6 +61,9 @@ int transport_verify_cb(int preverify_ok, X509_STORE_CTX *store);
 /* ALPN h2 then http/1.1 on an upstream context (Traefik's default for
  * https servers unless disableHTTP2). */
 void transport_offer_h2(SSL_CTX *ctx);
+/* The context for a TLS connection to a server of <t> (NULL: the global
+ * transport); <offer_h2>: a proxied request's, which may become HTTP/2. */
+SSL_CTX *transport_client_ctx(const struct transport *t, bool offer_h2);
 
 /* Frees what is left at exit. */
 void transport_shutdown(void);

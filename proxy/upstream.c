@@ -938,7 +938,7 @@ static void connect_to(struct proxy *p)
     }
     p->conn_reused = false;
     p->state = ST_CONNECTING;
-    p->conn = upstream_pool_connect(p->w, p->srv, p, on_conn_ready);
+    p->conn = upstream_pool_connect_alpn(p->w, p->srv, p, on_conn_ready, !p->is_websocket);
     if (p->conn == NULL)
         on_connect_failed(p, strerror(errno), false);
 }

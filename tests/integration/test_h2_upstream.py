@@ -90,13 +90,16 @@ def test_h2c_upstream_from_h1_and_h2_clients(tmp_path, procs, ups):
 def test_tls_upstream_alpn_h2_and_disable_http2(tmp_path, procs, ups):
     crt, key = make_cert(str(tmp_path), "backend.internal")
     up = ups("tls", tls_files=(crt, key))
-    dyn = (routes("tls", "h1only") +
+    plain = ups("plain")
+    dyn = (routes("tls", "h1only", "mir") +
            "  serversTransports:\n"
            "    insecure: {insecureSkipVerify: true}\n"
            "    noh2: {insecureSkipVerify: true, disableHTTP2: true}\n"
            "  services:\n"
            + service_yaml("tls", [up.url], "        serversTransport: insecure\n")
-           + service_yaml("h1only", [up.url], "        serversTransport: noh2\n"))
+           + service_yaml("h1only", [up.url], "        serversTransport: noh2\n")
+           + service_yaml("plain", [plain.url])
+           + "    mir:\n      mirroring:\n        service: plain\n        mirrors: [{name: tls, percent: 100}]\n")
     g = procs.gantry(tmp_path, dyn)
     wait_for(lambda: get(g.port, "/", "tls.test")[0] == 200, what="route live")
     for _ in range(5):
@@ -107,6 +110,9 @@ def test_tls_upstream_alpn_h2_and_disable_http2(tmp_path, procs, ups):
     h1_before = up.h1_requests
     assert get(g.port, "/", "h1only.test")[2] == b"proto=http/1.1 from tls"  # no h2 offered
     assert up.h1_requests == h1_before + 1
+    # mirrors speak HTTP/1.1 and offer no h2 (the copy reaches the h1 responder)
+    assert get(g.port, "/", "mir.test")[2] == b"h2 ok from plain"
+    wait_for(lambda: up.h1_requests == h1_before + 2, what="mirror copy over HTTP/1.1")
 
 
 def test_multiplexing_10k_requests_100_clients(tmp_path, procs, ups):

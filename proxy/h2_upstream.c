@@ -125,8 +125,6 @@ static void stream_free(struct h2u_stream *st)
     struct h2u_conn *c = st->conn;
     h2o_linklist_unlink(&st->link);
     c->n_streams--;
-    if (st->unconsumed != 0 && c->ng != NULL)
-        nghttp2_session_consume_connection(c->ng, st->unconsumed);
     free(st);
 }
 
@@ -458,8 +456,11 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id, 
 {
     (void)flags, (void)user;
     struct h2u_stream *st = nghttp2_session_get_stream_user_data(ng, stream_id);
+    /* the connection window opens at once: a slow stream holds back only
+     * itself (its own window), never its siblings */
+    nghttp2_session_consume_connection(ng, len);
     if (st == NULL || st->ctx == NULL || !st->got_head) {
-        nghttp2_session_consume(ng, stream_id, len); /* nobody takes it */
+        nghttp2_session_consume_stream(ng, stream_id, len); /* nobody takes it */
         return 0;
     }
     st->unconsumed += len;
@@ -787,7 +788,7 @@ void h2u_consumed(struct h2u_stream *st, size_t n)
     struct h2u_conn *c = st->conn;
     if (c->ng == NULL || c->failed)
         return;
-    nghttp2_session_consume(c->ng, st->id, n);
+    nghttp2_session_consume_stream(c->ng, st->id, n);
     conn_flush_soon(c);
 }
 
@@ -807,7 +808,7 @@ void h2u_cancel(struct h2u_stream *st)
     }
     /* the response may still come: its window must not stay taken */
     if (st->unconsumed != 0) {
-        nghttp2_session_consume(c->ng, st->id, st->unconsumed);
+        nghttp2_session_consume_stream(c->ng, st->id, st->unconsumed);
         st->unconsumed = 0;
     }
     nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);

@@ -11,9 +11,11 @@
  * PING after forwardingTimeouts.readIdleTimeout of silence (default 30 s);
  * no ACK within pingTimeout (default 15 s) closes the connection.
  *
- * Flow control follows the client: nghttp2 opens the windows again only
- * for bytes the owner reports consumed (h2u_consumed), i.e. bytes the
- * client connection took, so a slow client holds back its upstream stream.
+ * Flow control follows the client: nghttp2 opens a stream's window again
+ * only for bytes the owner reports consumed (h2u_consumed), i.e. bytes the
+ * client connection took, so a slow client holds back its upstream stream
+ * (and pins at most one stream window in Gantry). The connection window
+ * is opened as data arrives: one slow stream does not stall the others.
  */
 #ifndef GANTRY_H2_UPSTREAM_H
 #define GANTRY_H2_UPSTREAM_H

@@ -35,6 +35,9 @@ class H2Upstream:
         self.headers_seen = []
         self.cancelled = 0            # streams the client reset
         self.refuse_left = 0          # REFUSED_STREAM for the next N streams
+        self.sent = 0                 # response body bytes written (flow control lets them out)
+        self.open_conns = 0           # HTTP/2 connections open now
+        self.frozen = False           # stop reading and answering (PINGs included): a dead peer
         self.socks = set()
         self.stopped = False
         self.ctx = None
@@ -83,7 +86,12 @@ class H2Upstream:
             with self.lock:
                 self.socks.add(s)
                 self.connections += 1
-            _Conn(self, s).run()
+                self.open_conns += 1
+            try:
+                _Conn(self, s).run()
+            finally:
+                with self.lock:
+                    self.open_conns -= 1
         except (OSError, ssl.SSLError):
             pass
         finally:
@@ -140,6 +148,8 @@ class _Conn:
             data = self.sock.recv(65536)
             if not data:
                 return
+            while self.up.frozen:
+                time.sleep(0.02)
             with self.wlock:
                 try:
                     events = self.h2.receive_data(data)
@@ -263,6 +273,7 @@ class _Conn:
                     if n > 0 or off == len(body):
                         self.h2.send_data(sid, body[off:off + n], end_stream=off + n == len(body))
                         off += n
+                        self.up.sent += max(n, 0)
                     data = self.h2.data_to_send()
                     if data:
                         self.sock.sendall(data)

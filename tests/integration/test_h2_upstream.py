@@ -465,3 +465,55 @@ def curl_grpc_simple(port, host):
                         "-H", "content-type: application/grpc", "-X", "POST",
                         "http://127.0.0.1:%d/test.Echo/Echo" % port], capture_output=True, timeout=30 * SLOW)
     return r.stdout.decode(errors="replace").lower(), 0
+
+
+def test_slow_client_holds_back_the_upstream(tmp_path, procs, ups):
+    """Flow control follows the client: a client that reads nothing gets the
+    upstream stream stalled at its window (256 KiB) plus socket buffers."""
+    import socket
+    up = ups("big")
+    g = procs.gantry(tmp_path, routes("big") + "  services:\n" + service_yaml("big", [up.url]))
+    wait_for(lambda: get(g.port, "/", "big.test")[0] == 200, what="route live")
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)  # before connect: shrunk later, the window stalls for seconds
+    s.connect(("127.0.0.1", g.port))
+    s.sendall(b"GET /big?n=50000000 HTTP/1.1\r\nHost: big.test\r\n\r\n")
+    wait_for(lambda: up.sent > 0, what="response started")
+    time.sleep(1.0 * SLOW)
+    stalled = up.sent
+    time.sleep(0.5 * SLOW)
+    assert up.sent == stalled, "the upstream kept sending to a client that reads nothing"
+    assert stalled < 8 * 1024 * 1024, stalled
+    # reading resumes the stream to its end
+    got = 0
+    s.settimeout(30 * SLOW)
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        got += len(d)
+        if got >= 50000000:
+            break
+    assert got >= 50000000
+    s.close()
+
+
+def test_idle_connection_closed_and_dead_peer_detected(tmp_path, procs, ups):
+    up = ups("idle")
+    dead = ups("dead")
+    dyn = (routes("idle", "dead") + "  serversTransports:\n"
+           "    short: {forwardingTimeouts: {idleConnTimeout: 500ms, readIdleTimeout: 300ms, pingTimeout: 300ms}}\n"
+           "  services:\n"
+           + service_yaml("idle", [up.url], "        serversTransport: short\n")
+           + service_yaml("dead", [dead.url], "        serversTransport: short\n"))
+    g = procs.gantry(tmp_path, dyn, workers=1)
+    wait_for(lambda: get(g.port, "/", "idle.test")[0] == 200, what="route live")
+    assert up.open_conns == 1
+    wait_for(lambda: up.open_conns == 0, timeout=3 * SLOW, what="idle HTTP/2 connection closed")
+    # a peer that stops answering (PINGs included) is found dead and its request fails over
+    assert get(g.port, "/", "dead.test")[0] == 200
+    dead.frozen = True
+    t0 = time.time()
+    status = get(g.port, "/never", "dead.test", timeout=20)[0]
+    assert status == 502 and time.time() - t0 < 3 * SLOW, (status, time.time() - t0)
+    g.wait_log("no PING acknowledgement")

@@ -46,6 +46,7 @@ struct h2u_conn {
     bool busy;       /* inside nghttp2 */
     bool want_flush; /* bytes to write once nghttp2 returns */
     bool failed;     /* tear down once nghttp2 returns */
+    bool torn;       /* being torn down: owners' callbacks must not start it again */
     bool writing;
     bool ping_sent;
     uint32_t n_streams;        /* submitted and not closed, plus waiting ones */
@@ -215,6 +216,9 @@ static void on_health(h2o_timeout_entry_t *entry)
 
 static void conn_teardown(struct h2u_conn *c)
 {
+    if (c->torn)
+        return;
+    c->torn = true;
     log_debug("upstream %s: HTTP/2 connection closed (%s, %u streams)", c->srv->url, c->fail_err, c->n_streams);
     conn_unlist(c);
     /* owners may start new streams from their callbacks: those go elsewhere */
@@ -696,7 +700,6 @@ static struct h2u_conn *conn_new(struct worker *w, struct server *s, h2o_socket_
     h2o_linklist_insert(&sw->h2_conns, &c->link);
     sw->n_h2_conns++;
     h2o_linklist_insert(&w->h2_conns, &c->wlink);
-    worker_counter_add(&sw->opened, 1);
     return c;
 }
 
@@ -710,6 +713,7 @@ static struct h2u_conn *conn_open(struct worker *w, struct server *s)
     int rcvbuf = UPSTREAM_RCVBUF; /* what a stalled connection pins in the kernel (see upstream_pool.c) */
     setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     struct h2u_conn *c = conn_new(w, s, sock);
+    worker_counter_add(&s->workers[w->id].opened, 1);
     log_debug("upstream %s: new HTTP/2 connection (worker %u, %u open)", s->url, w->id, s->workers[w->id].n_h2_conns);
     c->timer.cb = on_connect_timeout;
     const struct transport *t = s->transport;
@@ -851,7 +855,7 @@ void h2u_close_idle(struct worker *w, struct server *s)
     for (h2o_linklist_t *n = w->h2_conns.next; n != &w->h2_conns;) {
         struct h2u_conn *c = H2O_STRUCT_FROM_MEMBER(struct h2u_conn, wlink, n);
         n = n->next;
-        if ((s == NULL || c->srv == s) && !c->busy && conn_orphaned(c))
+        if ((s == NULL || c->srv == s) && !c->busy && !c->failed && conn_orphaned(c))
             conn_fail(c, NULL, false);
     }
 }

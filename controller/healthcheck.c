@@ -34,6 +34,11 @@ struct check {
     CURL *easy;
     struct watcher_timer *timer;
     bool in_flight, seen, last_healthy, first_done;
+    /* mode: grpc — grpc.health.v1.Health/Check over HTTP/2 */
+    bool grpc;
+    int grpc_status; /* from the response head or trailers; -1: none seen */
+    unsigned char body[16];
+    size_t body_len;
 };
 
 static struct check *checks;
@@ -66,6 +71,14 @@ static void on_done(CURL *easy, CURLcode rc, void *data)
     if (rc != CURLE_OK) {
         snprintf(why, sizeof(why), "%s", curl_easy_strerror(rc));
         set_health(c, false, why);
+    } else if (c->grpc) {
+        long code = 0;
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+        /* one message: 5-byte prefix, then HealthCheckResponse{status (field 1) = SERVING (1)} */
+        bool serving = c->body_len == 7 && c->body[0] == 0 && c->body[4] == 2 && c->body[5] == 0x08 && c->body[6] == 1;
+        snprintf(why, sizeof(why), "HTTP status %ld, grpc-status %d, %s", code, c->grpc_status,
+                 serving ? "SERVING" : "not SERVING");
+        set_health(c, code == 200 && c->grpc_status == 0 && serving, why);
     } else {
         long code = 0;
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
@@ -77,11 +90,23 @@ static void on_done(CURL *easy, CURLcode rc, void *data)
         schedule(c);
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *data)
+static size_t on_body(char *p, size_t size, size_t n, void *data)
 {
-    (void)p;
-    (void)data;
-    return size * n;
+    struct check *c = data;
+    size_t len = size * n;
+    for (size_t i = 0; i < len && c->body_len < sizeof(c->body); i++)
+        c->body[c->body_len++] = (unsigned char)p[i];
+    return len;
+}
+
+/* Header lines, the HTTP/2 trailers included: grpc-status is in either. */
+static size_t on_header(char *p, size_t size, size_t n, void *data)
+{
+    struct check *c = data;
+    size_t len = size * n;
+    if (len > 12 && strncasecmp(p, "grpc-status:", 12) == 0)
+        c->grpc_status = atoi(p + 12);
+    return len;
 }
 
 static void on_timer(void *data)
@@ -90,6 +115,8 @@ static void on_timer(void *data)
     if (c->in_flight)
         return;
     curl_easy_setopt(c->easy, CURLOPT_URL, c->url);
+    c->grpc_status = -1;
+    c->body_len = 0;
     c->in_flight = true;
     watcher_add_transfer(c->easy, on_done, c);
 }
@@ -122,14 +149,17 @@ static void configure(struct check *c, struct server *s, const struct model_heal
     int port = hc->port ? hc->port : s->port;
     bool v6 = strchr(s->host, ':') != NULL;
     char url[2048];
-    snprintf(url, sizeof(url), v6 ? "%s://[%s]:%d%s" : "%s://%s:%d%s", scheme, s->host, port, hc->path);
+    /* gRPC: the health service's method, whatever the path (as Traefik) */
+    const char *path = hc->grpc ? "/grpc.health.v1.Health/Check" : hc->path;
+    snprintf(url, sizeof(url), v6 ? "%s://[%s]:%d%s" : "%s://%s:%d%s", scheme, s->host, port, path);
     bool same = c->url && strcmp(c->url, url) == 0;
     free(c->url);
     c->url = mem_strdup(url);
     free(c->service);
     c->service = mem_strdup(service);
     free(c->method);
-    c->method = mem_strdup(hc->method ? hc->method : "GET");
+    c->method = mem_strdup(hc->grpc ? "POST" : hc->method ? hc->method : "GET");
+    c->grpc = hc->grpc;
     c->status = hc->status;
     c->interval_ms = hc->interval_ms;
     c->unhealthy_interval_ms = hc->unhealthy_interval_ms ? hc->unhealthy_interval_ms : hc->interval_ms;
@@ -146,7 +176,25 @@ static void configure(struct check *c, struct server *s, const struct model_heal
         snprintf(h, sizeof(h), "%s: %s", hc->header_names[i], hc->header_values[i]);
         c->headers = curl_slist_append(c->headers, h);
     }
+    if (hc->grpc) {
+        c->headers = curl_slist_append(c->headers, "content-type: application/grpc");
+        c->headers = curl_slist_append(c->headers, "te: trailers");
+    }
+    bool tls = strcasecmp(scheme, "https") == 0;
     if (!c->in_flight) {
+        /* h2c servers, and gRPC checks, speak HTTP/2 (prior knowledge in cleartext) */
+        long version = (s->h2c && !tls) || hc->grpc ? (tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+                                                    : CURL_HTTP_VERSION_NONE;
+        curl_easy_setopt(c->easy, CURLOPT_HTTP_VERSION, version);
+        /* a fresh connection per HTTP/2 check: the watcher's curl 7.88 failed the
+         * second check on a kept HTTP/2 connection ("Error in the HTTP2 framing layer") */
+        curl_easy_setopt(c->easy, CURLOPT_FORBID_REUSE, version != CURL_HTTP_VERSION_NONE ? 1L : 0L);
+        if (hc->grpc) { /* an empty HealthCheckRequest: the server's overall health */
+            curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, 5L);
+            curl_easy_setopt(c->easy, CURLOPT_COPYPOSTFIELDS, "\0\0\0\0\0");
+        } else {
+            curl_easy_setopt(c->easy, CURLOPT_HTTPGET, 1L); /* no body (undoes a gRPC check's POST) */
+        }
         curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
         curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
         curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
@@ -167,7 +215,10 @@ void healthcheck_want(struct server *s, const struct model_healthcheck *hc, cons
         c->srv = s;
         atomic_fetch_add(&s->refs, 1);
         c->easy = curl_easy_init();
-        curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+        curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
         curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, 0L); /* checks the server, not its certificate */
         curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -291,6 +291,15 @@ static void dump_transport(struct sink *k, const struct model_transport *t)
         out_int(k, (long long)v[i]);
     }
     out(k, "\n");
+    if (t->disable_http2 || t->read_idle_ms || t->ping_ms) { /* HTTP/2 settings, when any is set */
+        out(k, "      http2: ");
+        out_int(k, t->disable_http2);
+        out(k, " ");
+        out_int(k, (long long)t->read_idle_ms);
+        out(k, " ");
+        out_int(k, (long long)t->ping_ms);
+        out(k, "\n");
+    }
     if (t->unsupported)
         OUT(k, "      unsupported: ", t->unsupported, "\n");
 }

@@ -35,6 +35,7 @@ struct model_healthcheck {
     const char *method;   /* default GET */
     int port;             /* 0: the server's */
     int status;           /* 0: any 2xx/3xx */
+    bool grpc;            /* mode: grpc (grpc.health.v1.Health/Check), else http */
     uint64_t interval_ms, unhealthy_interval_ms, timeout_ms;
     const char **header_names, **header_values;
     size_t n_headers;
@@ -61,6 +62,8 @@ struct model_transport {
     size_t n_certs;
     uint64_t dial_ms, response_header_ms, idle_conn_ms, read_ms;
     uint32_t max_idle_conns_per_host;
+    bool disable_http2;                  /* disableHTTP2: https servers are not offered h2 by ALPN */
+    uint64_t read_idle_ms, ping_ms;      /* forwardingTimeouts.readIdleTimeout / pingTimeout (HTTP/2 health) */
     const char *unsupported; /* an option gantry cannot apply (peerCertURI, spiffe): its services are refused */
     struct model_origin origin;
 };

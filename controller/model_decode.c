@@ -380,11 +380,20 @@ static int hc_headers(struct dctx *c, void *obj, const struct tree_node *v)
     return 0;
 }
 
+static int hc_mode(struct dctx *c, void *obj, const struct tree_node *v)
+{
+    const char *s = v->kind == TREE_SCALAR ? v->scalar : NULL;
+    if (s == NULL || (strcasecmp(s, "http") != 0 && strcasecmp(s, "grpc") != 0))
+        return fail(c, v, "healthCheck.mode must be http or grpc");
+    ((struct model_healthcheck *)obj)->grpc = strcasecmp(s, "grpc") == 0;
+    return 0;
+}
+
 static const struct field hc_fields[] = {
     {"path", hc_path},         {"scheme", hc_scheme},   {"hostname", hc_hostname},
     {"method", hc_method},     {"port", hc_port},       {"status", hc_status},
     {"interval", hc_interval}, {"timeout", hc_timeout}, {"unhealthyInterval", hc_unhealthy_interval},
-    {"headers", hc_headers},   {"mode", NULL},          {"followRedirects", NULL},
+    {"headers", hc_headers},   {"mode", hc_mode},          {"followRedirects", NULL},
     {NULL, NULL}};
 
 static int lb_healthcheck(struct dctx *c, void *obj, const struct tree_node *v)
@@ -395,6 +404,8 @@ static int lb_healthcheck(struct dctx *c, void *obj, const struct tree_node *v)
     hc->timeout_ms = 5000;
     if (decode_fields(c, hc, v, hc_fields, "healthCheck") != 0)
         return -1;
+    if (hc->grpc && hc->path == NULL)
+        hc->path = "/"; /* gRPC checks call grpc.health.v1.Health/Check whatever the path */
     if (hc->path == NULL || hc->path[0] != '/')
         return fail(c, v, "healthCheck.path is required and must start with '/'");
     if (hc->interval_ms == 0)
@@ -993,15 +1004,17 @@ TR_DURATION(tr_header, response_header_ms)
 TR_DURATION(tr_idle, idle_conn_ms)
 TR_DURATION(tr_read, read_ms)
 
-/* HTTP/2-only settings: upstreams are spoken to in HTTP/1.1, so they change nothing */
-static int tr_http2_only(struct dctx *c, void *obj, const struct tree_node *v)
+TR_DURATION(tr_read_idle, read_idle_ms)
+TR_DURATION(tr_ping, ping_ms)
+
+static int tr_disable_http2(struct dctx *c, void *obj, const struct tree_node *v)
 {
-    return 0;
+    return get_bool(c, v, &((struct model_transport *)obj)->disable_http2);
 }
 
 static const struct field tr_timeout_fields[] = {{"dialTimeout", tr_dial},           {"responseHeaderTimeout", tr_header},
                                                  {"idleConnTimeout", tr_idle},       {"readTimeout", tr_read},
-                                                 {"readIdleTimeout", tr_http2_only}, {"pingTimeout", tr_http2_only},
+                                                 {"readIdleTimeout", tr_read_idle},  {"pingTimeout", tr_ping},
                                                  {NULL, NULL}};
 
 static int tr_timeouts(struct dctx *c, void *obj, const struct tree_node *v)
@@ -1027,7 +1040,7 @@ static const struct field transport_fields[] = {{"serverName", tr_server_name},
                                                 {"certificates", tr_certificates},
                                                 {"maxIdleConnsPerHost", tr_max_idle},
                                                 {"forwardingTimeouts", tr_timeouts},
-                                                {"disableHTTP2", tr_http2_only},
+                                                {"disableHTTP2", tr_disable_http2},
                                                 {"peerCertURI", tr_peer_cert_uri},
                                                 {"spiffe", tr_spiffe},
                                                 {NULL, NULL}};

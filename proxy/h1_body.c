@@ -56,7 +56,7 @@ int h1_body_init(struct h1_body *b, int minor, int status, bool is_head, const s
             *content_length = SIZE_MAX;
     } else if (chunked && !other_te) {
         b->framing = BODY_CHUNKED;
-        b->chunked.consume_trailer = 1;
+        b->chunked.consume_trailer = 0; /* the trailer section is ours to read (and forward) */
         *content_length = SIZE_MAX;
     } else if (other_te || cl == SIZE_MAX) {
         b->framing = BODY_EOF;
@@ -67,6 +67,56 @@ int h1_body_init(struct h1_body *b, int minor, int status, bool is_head, const s
         b->left = cl;
     }
     return 0;
+}
+
+/* Trailer section bytes: kept (up to H1_TRAILER_MAX) until the empty line. */
+static int trailer_feed(struct h1_body *b, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (b->trailer_len < H1_TRAILER_MAX) {
+            b->trailer[b->trailer_len++] = p[i];
+        } else { /* too long to forward: keep the last bytes to find the end */
+            b->trailer_overflow = true;
+            memmove(b->trailer, b->trailer + 1, H1_TRAILER_MAX - 1);
+            b->trailer[H1_TRAILER_MAX - 1] = p[i];
+        }
+        size_t l = b->trailer_len;
+        bool end = (l == 2 && !b->trailer_overflow && memcmp(b->trailer, "\r\n", 2) == 0) ||
+                   (l >= 4 && memcmp(b->trailer + l - 4, "\r\n\r\n", 4) == 0);
+        if (end) {
+            if (i + 1 < n) /* bytes after the response */
+                b->reusable = false;
+            b->done = true;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+size_t h1_body_trailers(const struct h1_body *b, h2o_mem_pool_t *pool, h2o_headers_t *out)
+{
+    if (!b->done || !b->in_trailer || b->trailer_overflow || b->trailer_len <= 2)
+        return 0;
+    struct phr_header hs[32];
+    size_t n = 32, added = 0;
+    if (phr_parse_headers(b->trailer, b->trailer_len, hs, &n, 0) < 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        h2o_iovec_t name = h2o_strdup(pool, hs[i].name, hs[i].name_len);
+        h2o_strtolower(name.base, name.len);
+        const h2o_token_t *tok = h2o_lookup_token(name.base, name.len);
+        if (tok == H2O_TOKEN_CONTENT_LENGTH || tok == H2O_TOKEN_TRANSFER_ENCODING || tok == H2O_TOKEN_CONNECTION ||
+            tok == H2O_TOKEN_KEEP_ALIVE || tok == H2O_TOKEN_TE || tok == H2O_TOKEN_HOST || tok == H2O_TOKEN_UPGRADE ||
+            h2o_memis(name.base, name.len, H2O_STRLIT("trailer")) || h2o_memis(name.base, name.len, H2O_STRLIT("proxy-connection")))
+            continue;
+        h2o_iovec_t value = h2o_strdup(pool, hs[i].value, hs[i].value_len);
+        if (tok != NULL)
+            h2o_add_header(pool, out, tok, NULL, value.base, value.len);
+        else
+            h2o_add_header_by_str(pool, out, name.base, name.len, 0, NULL, value.base, value.len);
+        added++;
+    }
+    return added;
 }
 
 int h1_body_feed(struct h1_body *b, h2o_buffer_t *in)
@@ -94,17 +144,24 @@ int h1_body_feed(struct h1_body *b, h2o_buffer_t *in)
         return 0;
     }
     case BODY_CHUNKED: {
+        if (b->in_trailer) {
+            size_t fresh = in->size - b->seen;
+            in->size = b->seen; /* trailer bytes are not body */
+            return trailer_feed(b, in->bytes + b->seen, fresh);
+        }
         size_t sz = in->size - b->seen;
         ssize_t rc = phr_decode_chunked(&b->chunked, in->bytes + b->seen, &sz);
         if (rc == -1)
             return -1;
+        if (rc >= 0) { /* the last chunk: rc bytes of trailer section (and beyond) follow the data */
+            b->in_trailer = true;
+            char *rest = in->bytes + b->seen + sz;
+            in->size = b->seen + sz;
+            b->seen = in->size;
+            return trailer_feed(b, rest, (size_t)rc);
+        }
         in->size = b->seen + sz;
         b->seen = in->size;
-        if (rc >= 0) {
-            if (rc > 0) /* bytes after the last chunk */
-                b->reusable = false;
-            b->done = true;
-        }
         return 0;
     }
     case BODY_EOF:

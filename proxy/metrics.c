@@ -244,6 +244,21 @@ char *metrics_render(size_t *len)
                      (unsigned long long)(k == 0 ? t.upstream_errors : t.upstream_timeouts));
             }
         }
+        help(&o, "gantry_service_grpc_responses_total", "counter", "gRPC calls by service and grpc-status (\"other\": not 0-16).");
+        for (size_t i = 0; i < s->n_services; i++) {
+            const struct status_service *sv = &s->services[i];
+            if (sv->stats == NULL)
+                continue;
+            stats_sum(sv->stats, &t);
+            for (int k = 0; k < STATS_GRPC_CODES; k++) {
+                if (t.grpc[k] == 0)
+                    continue;
+                char code[8];
+                snprintf(code, sizeof(code), k < STATS_GRPC_CODES - 1 ? "%d" : "other", k);
+                emit(&o, "gantry_service_grpc_responses_total{service=\"%s\",grpc_status=\"%s\"} %llu\n",
+                     esc(sv->name, a, sizeof(a)), code, (unsigned long long)t.grpc[k]);
+            }
+        }
         help(&o, "gantry_service_server_up", "gauge", "1 when the server passes its health checks.");
         for (size_t i = 0; i < s->n_services; i++) {
             const struct status_service *sv = &s->services[i];

@@ -206,6 +206,11 @@ static void start_copy(struct worker *w, h2o_req_t *req, const struct table_serv
         return;
     }
     struct server *srv = m->svc->servers[i].srv;
+    if (srv->h2c) { /* copies are sent over HTTP/1.1 only: counted as errors, not sent */
+        log_debug("mirror %s: h2c server: copies are not sent over HTTP/2", srv->url);
+        stats_upstream_error(m->stats, w->id, false);
+        return;
+    }
     struct forwarded_params fp = {
         .pass_host = m->svc->pass_host_header,
         .server_hostport = srv->hostport,

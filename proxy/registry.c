@@ -74,7 +74,9 @@ static int resolve(struct server *s, const char *url, struct diag *d)
         s->tls = true;
         s->port = 443;
     } else if (slen == 3 && strncasecmp(url, "h2c", 3) == 0) {
-        return diag_set(d, "server url '%s': h2c upstreams are not supported yet", url);
+        s->tls = false;
+        s->h2c = true; /* cleartext HTTP/2 with prior knowledge */
+        s->port = 80;
     } else {
         return diag_set(d, "server url '%s': unsupported scheme", url);
     }
@@ -125,7 +127,7 @@ static int resolve(struct server *s, const char *url, struct diag *d)
         snprintf(hp, sizeof(hp), v6 ? "[%s]:%d" : "%s:%d", host, s->port);
     s->hostport = mem_strdup(hp);
     char canon[320];
-    snprintf(canon, sizeof(canon), "%s://%s%s%s", s->tls ? "https" : "http", hp, default_port ? ":" : "",
+    snprintf(canon, sizeof(canon), "%s://%s%s%s", s->tls ? "https" : s->h2c ? "h2c" : "http", hp, default_port ? ":" : "",
              default_port ? port_str : "");
     s->url = mem_strdup(canon);
     return 0;
@@ -193,6 +195,7 @@ struct server *registry_acquire_via(const char *url, struct transport *t, struct
     for (uint32_t i = 0; i < registry_workers; i++) {
         h2o_linklist_init_anchor(&s->workers[i].idle);
         h2o_linklist_init_anchor(&s->workers[i].orphans);
+        h2o_linklist_init_anchor(&s->workers[i].h2_conns);
     }
     atomic_init(&s->refs, 1);
     atomic_init(&s->healthy, 1);

@@ -35,6 +35,9 @@ struct server_worker {
     uint64_t n_idle;
     uint64_t in_flight;
     uint64_t requests, connect_failures, reused, opened;
+    h2o_linklist_t h2_conns; /* struct h2u_conn: HTTP/2 connections (h2_upstream.c) */
+    uint32_t n_h2_conns;
+    bool alpn_h2;            /* https: the server chose h2 by ALPN, new requests go over HTTP/2 */
 } __attribute__((aligned(64)));
 
 struct transport;
@@ -47,6 +50,7 @@ struct server {
     char *host;     /* as written in the URL; TLS server name */
     int port;
     bool tls;
+    bool h2c; /* h2c://: HTTP/2 over cleartext with prior knowledge */
     struct sockaddr_storage addr;
     socklen_t addrlen;
 

@@ -9,6 +9,7 @@
  * h2c. Routers with tls match only the former, others only the latter, as
  * in Traefik. Every accepted socket is tracked so shutdown can close it.
  */
+#include "deadline.h"
 #include "server.h"
 
 #include <arpa/inet.h>
@@ -503,6 +504,7 @@ static void worker_free(struct worker *w)
         h2o_timeout_dispose(w->loop, timeouts[i]);
     for (uint32_t i = 0; i < w->n_timeouts; i++)
         h2o_timeout_dispose(w->loop, &w->timeouts[i]);
+    deadline_worker_dispose(w);
     h2o_evloop_destroy(w->loop);
     free(w->eps);
     w->eps = NULL;

@@ -152,6 +152,11 @@ void stats_upstream_error(struct stats *s, uint32_t w, bool timeout)
     counter_add(timeout ? &b->upstream_timeouts : &b->upstream_errors, 1);
 }
 
+void stats_grpc(struct stats *s, uint32_t w, int code)
+{
+    counter_add(&s->blocks[w].grpc[code >= 0 && code < STATS_GRPC_CODES - 1 ? code : STATS_GRPC_CODES - 1], 1);
+}
+
 void stats_dropped(struct stats *s, uint32_t w)
 {
     counter_add(&s->blocks[w].dropped, 1);
@@ -167,6 +172,8 @@ void stats_sum(const struct stats *s, struct stats_total *t)
         t->bytes_out += counter_get(&b->bytes_out);
         t->upstream_errors += counter_get(&b->upstream_errors);
         t->upstream_timeouts += counter_get(&b->upstream_timeouts);
+        for (int k = 0; k < STATS_GRPC_CODES; k++)
+            t->grpc[k] += counter_get(&b->grpc[k]);
         t->dropped += counter_get(&b->dropped);
         t->in_flight += counter_get(&b->in_flight);
         for (int i = 0; i < 6; i++)

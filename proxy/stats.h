@@ -19,6 +19,7 @@
 
 #define STATS_BUCKETS 12      /* request duration histogram, see stats_bucket_bounds */
 #define STATS_CODE_SLOTS 24   /* distinct (status, method) pairs tracked per worker */
+#define STATS_GRPC_CODES 18   /* grpc-status 0..16, then any other value */
 
 enum stats_method { M_GET, M_HEAD, M_POST, M_PUT, M_DELETE, M_PATCH, M_OPTIONS, M_OTHER, M_COUNT };
 
@@ -38,6 +39,7 @@ struct stats_block {
     uint64_t duration_us_sum;
     struct stats_code_slot codes[STATS_CODE_SLOTS];
     uint64_t codes_overflow;
+    uint64_t grpc[STATS_GRPC_CODES]; /* gRPC calls by grpc-status (0..16, then anything else) */
 } __attribute__((aligned(64)));
 
 enum stats_kind { STATS_ROUTER, STATS_SERVICE, STATS_ENTRYPOINT, STATS_MIRROR };
@@ -61,6 +63,7 @@ struct stats_total {
     struct stats_code_slot codes[STATS_CODE_SLOTS * 4];
     size_t n_codes;
     uint64_t codes_overflow;
+    uint64_t grpc[STATS_GRPC_CODES];
 };
 
 void stats_init(uint32_t n_workers);
@@ -86,6 +89,8 @@ const char *stats_method_name(enum stats_method m);
 void stats_record(struct stats *s, uint32_t w, int status, enum stats_method method, uint64_t bytes_in, uint64_t bytes_out,
                   uint64_t duration_us);
 void stats_upstream_error(struct stats *s, uint32_t w, bool timeout);
+/* Worker <w>: a gRPC call ended with grpc-status <code>. */
+void stats_grpc(struct stats *s, uint32_t w, int code);
 /* Worker <w>: a mirror copy that was not sent (queue full). */
 void stats_dropped(struct stats *s, uint32_t w);
 

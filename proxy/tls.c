@@ -33,7 +33,7 @@
 #include "worker.h"
 
 static SSL_CTX *default_ctx;
-static SSL_CTX *client_ctx;
+static SSL_CTX *client_ctx, *client_ctx_h2;
 
 static const char *ssl_error(char *buf, size_t len)
 {
@@ -161,11 +161,15 @@ int tls_init(bool insecure_skip_verify, struct diag *d)
     SSL_CTX_set_tlsext_servername_callback(default_ctx, on_sni);
     tls_options_install(default_ctx);
 
-    client_ctx = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_set_min_proto_version(client_ctx, TLS1_2_VERSION);
-    SSL_CTX_set_default_verify_paths(client_ctx);
-    SSL_CTX_set_verify(client_ctx, insecure_skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
-                       insecure_skip_verify ? NULL : transport_verify_cb); /* the server's name too */
+    SSL_CTX **ctxs[2] = {&client_ctx, &client_ctx_h2};
+    for (int i = 0; i < 2; i++) {
+        SSL_CTX *c = *ctxs[i] = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+        SSL_CTX_set_default_verify_paths(c);
+        SSL_CTX_set_verify(c, insecure_skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
+                           insecure_skip_verify ? NULL : transport_verify_cb); /* the server's name too */
+    }
+    transport_offer_h2(client_ctx_h2);
     return 0;
 }
 
@@ -173,7 +177,8 @@ void tls_shutdown(void)
 {
     SSL_CTX_free(default_ctx);
     SSL_CTX_free(client_ctx);
-    default_ctx = client_ctx = NULL;
+    SSL_CTX_free(client_ctx_h2);
+    default_ctx = client_ctx = client_ctx_h2 = NULL;
     tls_cache_clear();
 }
 
@@ -185,6 +190,11 @@ SSL_CTX *tls_default_ctx(void)
 SSL_CTX *tls_client_ctx(void)
 {
     return client_ctx;
+}
+
+SSL_CTX *tls_client_ctx_h2(void)
+{
+    return client_ctx_h2;
 }
 
 /*

@@ -21,6 +21,8 @@ int tls_init(bool insecure_skip_verify, struct diag *d) WARN_UNUSED;
 void tls_shutdown(void);
 SSL_CTX *tls_default_ctx(void);
 SSL_CTX *tls_client_ctx(void);
+/* The same offering h2 and http/1.1 by ALPN (Traefik's default for https servers). */
+SSL_CTX *tls_client_ctx_h2(void);
 
 struct st_h2o_socket_t;
 /* The server context whose certificate the TLS connection on <sock> was

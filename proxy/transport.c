@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 
 #include "../common/arena.h"
+#include "tls.h"
 
 static struct transport *all; /* watcher thread only */
 
@@ -34,9 +35,9 @@ static char *digest(const struct transport_spec *s)
         digest_add(&buf, &len, "cert", s->cert_files[i]);
         digest_add(&buf, &len, "key", s->key_files[i]);
     }
-    snprintf(num, sizeof(num), "%llu/%llu/%llu/%llu/%u", (unsigned long long)s->dial_ms,
+    snprintf(num, sizeof(num), "%llu/%llu/%llu/%llu/%u/%d/%llu/%llu", (unsigned long long)s->dial_ms,
              (unsigned long long)s->response_header_ms, (unsigned long long)s->idle_conn_ms, (unsigned long long)s->read_ms,
-             s->max_idle_conns_per_host);
+             s->max_idle_conns_per_host, s->disable_http2, (unsigned long long)s->read_idle_ms, (unsigned long long)s->ping_ms);
     digest_add(&buf, &len, "t", num);
     return buf;
 }
@@ -122,6 +123,19 @@ fail:
     return NULL;
 }
 
+SSL_CTX *transport_client_ctx(const struct transport *t, bool offer_h2)
+{
+    if (t == NULL)
+        return offer_h2 ? tls_client_ctx_h2() : tls_client_ctx();
+    return offer_h2 && t->ssl_ctx_h2 != NULL ? t->ssl_ctx_h2 : t->ssl_ctx;
+}
+
+void transport_offer_h2(SSL_CTX *ctx)
+{
+    static const unsigned char protos[] = "\x02h2\x08http/1.1";
+    SSL_CTX_set_alpn_protos(ctx, protos, sizeof(protos) - 1);
+}
+
 int transport_verify_cb(int preverify_ok, X509_STORE_CTX *store)
 {
     if (!preverify_ok || X509_STORE_CTX_get_error_depth(store) != 0)
@@ -151,7 +165,16 @@ struct transport *transport_acquire(const struct transport_spec *spec, struct di
             transport_ref(t);
             return t;
         }
-    SSL_CTX *ctx = build_ctx(spec, d);
+    SSL_CTX *ctx = build_ctx(spec, d), *ctx_h2 = NULL;
+    if (ctx != NULL && !spec->disable_http2) {
+        ctx_h2 = build_ctx(spec, d);
+        if (ctx_h2 == NULL) {
+            SSL_CTX_free(ctx);
+            ctx = NULL;
+        } else {
+            transport_offer_h2(ctx_h2);
+        }
+    }
     if (ctx == NULL) {
         free(key);
         return NULL;
@@ -160,12 +183,16 @@ struct transport *transport_acquire(const struct transport_spec *spec, struct di
     t->key = key;
     atomic_init(&t->refs, 1);
     t->ssl_ctx = ctx;
+    t->ssl_ctx_h2 = ctx_h2;
     t->server_name = spec->server_name && *spec->server_name ? mem_strdup(spec->server_name) : NULL;
     t->dial_ms = spec->dial_ms;
     t->response_header_ms = spec->response_header_ms;
     t->idle_conn_ms = spec->idle_conn_ms;
     t->read_ms = spec->read_ms;
     t->max_idle_conns_per_host = spec->max_idle_conns_per_host;
+    t->disable_http2 = spec->disable_http2;
+    t->read_idle_ms = spec->read_idle_ms;
+    t->ping_ms = spec->ping_ms;
     t->next = all;
     all = t;
     return t;
@@ -179,6 +206,7 @@ void transport_ref(struct transport *t)
 static void transport_free(struct transport *t)
 {
     SSL_CTX_free(t->ssl_ctx);
+    SSL_CTX_free(t->ssl_ctx_h2);
     free(t->server_name);
     free(t->key);
     free(t);

@@ -27,15 +27,20 @@ struct transport_spec {
     size_t n_certs;
     uint64_t dial_ms, response_header_ms, idle_conn_ms, read_ms; /* 0: the global serversTransport's */
     uint32_t max_idle_conns_per_host;                           /* 0: the global one */
+    bool disable_http2;                                         /* https servers: offer only http/1.1 by ALPN */
+    uint64_t read_idle_ms, ping_ms;                             /* HTTP/2 health: PING after this much silence, its deadline */
 };
 
 struct transport {
     char *key; /* digest of the definition: identity */
     _Atomic int refs;
-    SSL_CTX *ssl_ctx; /* for https servers */
+    SSL_CTX *ssl_ctx;    /* for https servers: no ALPN (WebSocket, mirrors, forwardAuth) */
+    SSL_CTX *ssl_ctx_h2; /* ALPN h2 and http/1.1 for proxied requests; NULL with disableHTTP2 */
     char *server_name;
     uint64_t dial_ms, response_header_ms, idle_conn_ms, read_ms;
     uint32_t max_idle_conns_per_host;
+    bool disable_http2;
+    uint64_t read_idle_ms, ping_ms;
     struct transport *next; /* registry chain */
 };
 
@@ -52,6 +57,13 @@ void transport_sweep(void);
  * or an IP address). libh2o 2.2.5 checks the name only when the handshake
  * ends without pending output, which a TLS 1.3 client never does. */
 int transport_verify_cb(int preverify_ok, X509_STORE_CTX *store);
+
+/* ALPN h2 then http/1.1 on an upstream context (Traefik's default for
+ * https servers unless disableHTTP2). */
+void transport_offer_h2(SSL_CTX *ctx);
+/* The context for a TLS connection to a server of <t> (NULL: the global
+ * transport); <offer_h2>: a proxied request's, which may become HTTP/2. */
+SSL_CTX *transport_client_ctx(const struct transport *t, bool offer_h2);
 
 /* Frees what is left at exit. */
 void transport_shutdown(void);

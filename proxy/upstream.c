@@ -25,6 +25,9 @@
 #include "forwarded.h"
 #include "conntrack.h"
 #include "h1_body.h"
+#include "deadline.h"
+#include "grpc.h"
+#include "h2_upstream.h"
 #include "route.h"
 #include "stats.h"
 #include "registry.h"
@@ -71,9 +74,14 @@ struct proxy {
     bool last_failure_timeout;
 
     struct upstream_conn *conn;
+    struct h2u_stream *h2s;      /* the exchange with an HTTP/2 server (h2_upstream.c) */
+    struct h2u_request h2r;      /* its request, built once per server */
+    size_t h2_sending;           /* bytes handed to h2o_send and not yet reported consumed */
     h2o_iovec_t head;            /* request head for pass-host or current server */
     const struct server *head_for; /* server the head was built for (!pass_host) */
     bool is_websocket, is_head, replayable;
+    bool grpc;                   /* a gRPC call: errors as trailers-only gRPC answers */
+    struct deadline deadline;    /* grpc-timeout */
     bool conn_reused, got_bytes, write_done;
 
     enum proxy_state state;
@@ -97,6 +105,7 @@ struct proxy {
 };
 
 static void pick_next(struct proxy *p);
+static void pick_now(struct proxy *p);
 static h2o_timeout_t *read_timeout_list(struct proxy *p);
 static void on_upstream_read(h2o_socket_t *sock, const char *err);
 static void do_send(struct proxy *p);
@@ -110,8 +119,10 @@ void upstream_worker_init(struct worker *w)
     h2o_timeout_init(w->loop, &w->pool_timeout, c->idle_conn_timeout_ms);
     h2o_timeout_init(w->loop, &w->ws_timeout, c->websocket_idle_timeout_ms);
     h2o_linklist_init_anchor(&w->proxies);
+    deadline_worker_init(w);
     mirror_worker_init(w);
     upstream_pool_init(w);
+    h2u_worker_init(w);
     subrequest_worker_init(w);
 }
 
@@ -128,6 +139,11 @@ static void end_inflight(struct proxy *p)
 static void detach_conn(struct proxy *p, bool reusable)
 {
     end_inflight(p);
+    if (p->h2s != NULL) {
+        h2u_cancel(p->h2s); /* RST_STREAM(CANCEL) */
+        p->h2s = NULL;
+        h2o_timeout_unlink(&p->timeout);
+    }
     struct upstream_conn *c = p->conn;
     if (c == NULL)
         return;
@@ -150,9 +166,16 @@ static void send_error(struct proxy *p, int status, const char *reason)
     if (status != 503)
         stats_upstream_error(p->svc->stats, p->w->id, status == 504);
     detach_conn(p, false);
+    deadline_clear(&p->deadline);
     p->state = ST_DONE;
     p->final_sent = true;
     log_debug("%s %.*s: %d: %s", p->route->name, (int)p->req->path.len, p->req->path.base, status, reason);
+    if (p->grpc) { /* what gRPC clients understand: a status, not an HTML error page */
+        p->req->res.headers = (h2o_headers_t){NULL};
+        stats_grpc(p->svc->stats, p->w->id, grpc_status_of_http(status));
+        grpc_send_error(p->req, &p->super, grpc_status_of_http(status), reason);
+        return;
+    }
     const char *text = status == 502 ? "Bad Gateway" : status == 503 ? "Service Unavailable" : "Gateway Timeout";
     p->req->res.status = status;
     p->req->res.headers = (h2o_headers_t){NULL};
@@ -178,8 +201,34 @@ static void abort_response(struct proxy *p)
 
 /* ---- body streaming ---- */
 
+/* A gRPC call's grpc-status (trailers, else a trailers-only head) into the metrics. */
+static void record_grpc(struct proxy *p, const h2o_headers_t *trailers)
+{
+    if (!p->grpc)
+        return;
+    const h2o_headers_t *in[2] = {trailers, &p->req->res.headers};
+    for (int k = 0; k < 2; k++) {
+        ssize_t i = in[k] != NULL ? h2o_find_header_by_str(in[k], H2O_STRLIT("grpc-status"), -1) : -1;
+        if (i >= 0) {
+            h2o_iovec_t v = in[k]->entries[i].value;
+            size_t n = h2o_strtosize(v.base, v.len);
+            stats_grpc(p->svc->stats, p->w->id, n == SIZE_MAX || n > 1000 ? -1 : (int)n);
+            return;
+        }
+    }
+    stats_grpc(p->svc->stats, p->w->id, -1); /* a gRPC response without a status */
+}
+
 static void body_done(struct proxy *p)
 {
+    h2o_headers_t trailers = {NULL};
+    bool has_trailers = h1_body_trailers(&p->body, &p->req->pool, &trailers) != 0;
+    record_grpc(p, &trailers);
+    if (has_trailers) {
+        h2o_headers_t *t = h2o_mem_alloc_pool(&p->req->pool, sizeof(*t));
+        *t = trailers;
+        req_stream_set_trailers(p->req, t);
+    }
     p->body_complete = true;
     p->state = ST_DONE;
     bool reusable = p->body.reusable && p->write_done && !p->is_websocket;
@@ -214,6 +263,7 @@ static void do_send(struct proxy *p)
             h2o_buffer_init(src, &h2o_socket_buffer_prototype);
         p->body.seen = 0;
         v = h2o_iovec_init(p->sending->bytes, p->sending->size);
+        p->h2_sending = size;
     }
     /* body_complete with pending bytes left in a fresh buffer cannot
      * happen: the last bytes are always in the buffer sent now */
@@ -234,6 +284,9 @@ static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
     h2o_timeout_unlink(&p->stall);
     if (p->sending != NULL)
         h2o_buffer_dispose(&p->sending);
+    if (p->h2_sending != 0 && p->h2s != NULL)
+        h2u_consumed(p->h2s, p->h2_sending); /* the client took them: the server may send as many more */
+    p->h2_sending = 0;
     if (p->errored) {
         if (!p->final_sent) {
             p->final_sent = true;
@@ -252,6 +305,12 @@ static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
  * (a connect, a response) so that it can be reused, or closes it. */
 static void abandon_conn(struct proxy *p)
 {
+    if (p->h2s != NULL) {
+        end_inflight(p);
+        h2o_timeout_unlink(&p->timeout);
+        h2u_cancel(p->h2s);
+        p->h2s = NULL;
+    }
     struct upstream_conn *c = p->conn;
     if (c == NULL)
         return;
@@ -679,8 +738,6 @@ static void on_head_timeout(h2o_timeout_entry_t *entry)
     send_error(p, 504, msg);
 }
 
-static void on_head_timeout(h2o_timeout_entry_t *entry);
-
 static void link_head_timeout(struct proxy *p)
 {
     const struct transport *t = p->srv->transport;
@@ -689,11 +746,12 @@ static void link_head_timeout(struct proxy *p)
                      &p->timeout);
 }
 
-static void send_request(struct proxy *p)
+/* The request head for p->srv (HTTP/1.1 text; the HTTP/2 request is made from it). */
+static void build_request_head(struct proxy *p)
 {
     h2o_req_t *req = p->req;
     const struct table_server *ts = &p->svc->servers[p->srv_index];
-    if (p->head.base == NULL || p->head_for != p->srv) {
+    {
         h2o_iovec_t path = p->client.path;
         if (ts->path_prefix != NULL) { /* preservePath: the server URL's path first */
             char *joined = h2o_mem_alloc_pool(&req->pool, ts->path_prefix_len + path.len);
@@ -716,6 +774,13 @@ static void send_request(struct proxy *p)
         p->head = forwarded_build_head(req, &fp);
         p->head_for = p->srv;
     }
+}
+
+static void send_request(struct proxy *p)
+{
+    h2o_req_t *req = p->req;
+    if (p->head.base == NULL || p->head_for != p->srv)
+        build_request_head(p);
     h2o_socket_t *sock = p->conn->sock;
     p->conn->owner = p;
     p->state = ST_WAIT_HEAD;
@@ -753,6 +818,8 @@ static void on_connect_failed(struct proxy *p, const char *err, bool timed_out)
     pick_next(p);
 }
 
+static void send_h2_request(struct proxy *p);
+
 static void on_conn_ready(struct upstream_conn *c, const char *err, bool timed_out)
 {
     struct proxy *p = c->owner;
@@ -760,12 +827,251 @@ static void on_conn_ready(struct upstream_conn *c, const char *err, bool timed_o
         on_connect_failed(p, err, timed_out);
         return;
     }
+    if (p->srv->tls && h2u_alpn_is_h2(c->sock)) { /* the server chose h2: this connection becomes an HTTP/2 one */
+        p->conn = NULL;
+        h2o_socket_t *sock = upstream_pool_detach_socket(c);
+        h2u_adopt(p->w, p->srv, sock);
+        send_h2_request(p);
+        return;
+    }
     send_request(p);
+}
+
+/* ---- HTTP/2 servers (h2c://, and https:// that chose h2) ---- */
+
+static bool goes_h2(const struct proxy *p)
+{
+    return !p->is_websocket && (p->srv->h2c || (p->srv->tls && p->srv->workers[p->w->id].alpn_h2));
+}
+
+/* Connection-specific fields have no place in HTTP/2 (RFC 9113 8.2.2). */
+static bool h2_drop_header(const char *n, size_t len)
+{
+    return h2o_lcstris(n, len, H2O_STRLIT("connection")) || h2o_lcstris(n, len, H2O_STRLIT("keep-alive")) ||
+           h2o_lcstris(n, len, H2O_STRLIT("proxy-connection")) || h2o_lcstris(n, len, H2O_STRLIT("transfer-encoding")) ||
+           h2o_lcstris(n, len, H2O_STRLIT("upgrade")) || h2o_lcstris(n, len, H2O_STRLIT("host")) ||
+           h2o_lcstris(n, len, H2O_STRLIT("te"));
+}
+
+static bool wants_trailers(const h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_TE, -1);
+    return i >= 0 && h2o_contains_token(req->headers.entries[i].value.base, req->headers.entries[i].value.len,
+                                        H2O_STRLIT("trailers"), ',');
+}
+
+/* The HTTP/2 request from the same head an HTTP/1.1 server gets (so the
+ * forwarded headers are the same), plus te: trailers when the client sent it. */
+static int build_h2_request(struct proxy *p)
+{
+    h2o_req_t *req = p->req;
+    const char *method, *path;
+    size_t method_len, path_len, n = 100;
+    int minor;
+    struct phr_header hs[100];
+    if (phr_parse_request(p->head.base, p->head.len, &method, &method_len, &path, &path_len, &minor, hs, &n, 0) <= 0)
+        return -1;
+    h2o_header_t *out = h2o_mem_alloc_pool(&req->pool, sizeof(*out) * (n + 1));
+    size_t k = 0;
+    h2o_iovec_t authority = h2o_iovec_init(p->srv->hostport, strlen(p->srv->hostport));
+    for (size_t i = 0; i < n; i++) {
+        if (hs[i].name_len == 4 && h2o_lcstris(hs[i].name, 4, H2O_STRLIT("host")))
+            authority = h2o_iovec_init(hs[i].value, hs[i].value_len);
+        if (h2_drop_header(hs[i].name, hs[i].name_len))
+            continue;
+        h2o_iovec_t *name = h2o_mem_alloc_pool(&req->pool, sizeof(*name));
+        *name = h2o_strdup(&req->pool, hs[i].name, hs[i].name_len);
+        h2o_strtolower(name->base, name->len);
+        out[k++] = (h2o_header_t){.name = name, .value = h2o_iovec_init(hs[i].value, hs[i].value_len)};
+    }
+    if (wants_trailers(req)) {
+        static h2o_iovec_t te = {H2O_STRLIT("te")};
+        out[k++] = (h2o_header_t){.name = &te, .value = h2o_iovec_init(H2O_STRLIT("trailers"))};
+    }
+    struct req_body_stream *bs = req_stream_body(req);
+    p->h2r = (struct h2u_request){
+        .req = req,
+        .method = req->method,
+        .scheme = p->srv->tls ? h2o_iovec_init(H2O_STRLIT("https")) : h2o_iovec_init(H2O_STRLIT("http")),
+        .authority = authority,
+        .path = h2o_iovec_init(path, path_len),
+        .headers = out,
+        .n_headers = k,
+        .body = bs != NULL ? h2o_iovec_init(NULL, 0) : req->entity,
+        .body_stream = bs,
+    };
+    return 0;
+}
+
+static void h2_on_head(void *ctx, int status, h2o_headers_t *headers)
+{
+    struct proxy *p = ctx;
+    h2o_req_t *req = p->req;
+    p->got_bytes = true;
+    server_passive_success(p->srv, (uint64_t)(worker_now_ms(p->w) - p->sent_ms) * 1000);
+    req->res.status = status;
+    req->res.reason = "OK";
+    req->res.content_length = SIZE_MAX;
+    for (size_t i = 0; i != headers->size; i++) {
+        const h2o_header_t *h = &headers->entries[i];
+        if (h->name == &H2O_TOKEN_CONTENT_LENGTH->buf) {
+            if (!p->is_head)
+                req->res.content_length = h2o_strtosize(h->value.base, h->value.len);
+            continue;
+        }
+        const h2o_token_t *tok = h2o_lookup_token(h->name->base, h->name->len);
+        if (tok != NULL ? hop_by_hop(tok) : h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("proxy-connection")))
+            continue;
+        h2o_add_header_by_str(&req->pool, &req->res.headers, h->name->base, h->name->len, tok != NULL, NULL, h->value.base,
+                              h->value.len);
+    }
+    for (uint32_t i = 0; i < p->n_cookies; i++)
+        sticky_set_cookie(req, p->cookies[i].st, p->cookies[i].index);
+    if (p->svc->sticky != NULL && (int)p->srv_index != p->sticky_server)
+        sticky_set_cookie(req, p->svc->sticky, p->srv_index);
+    middleware_on_response(p->mw);
+    h2o_timeout_unlink(&p->timeout);
+    p->state = ST_BODY;
+    if (p->mw != NULL && p->mw->intercepted) { /* a middleware answers instead (errors) */
+        abandon_conn(p);
+        p->state = ST_DONE;
+        p->final_sent = true;
+        return;
+    }
+    if (proxy_cfg->read_timeout_ms || (p->srv->transport && p->srv->transport->read_ms)) {
+        p->timeout.cb = on_read_timeout;
+        h2o_timeout_link(p->w->loop, read_timeout_list(p), &p->timeout);
+    }
+    h2o_start_response(req, &p->super);
+}
+
+static void h2_on_data(void *ctx, const void *bytes, size_t len)
+{
+    struct proxy *p = ctx;
+    if (p->pending == NULL)
+        h2o_buffer_init(&p->pending, &h2o_socket_buffer_prototype);
+    h2o_iovec_t dst = h2o_buffer_reserve(&p->pending, len);
+    memcpy(dst.base, bytes, len);
+    p->pending->size += len;
+    if (h2o_timeout_is_linked(&p->timeout)) {
+        h2o_timeout_unlink(&p->timeout);
+        h2o_timeout_link(p->w->loop, read_timeout_list(p), &p->timeout);
+    }
+}
+
+static void h2_on_data_frame(void *ctx)
+{
+    do_send(ctx);
+}
+
+static void h2_on_end(void *ctx, h2o_headers_t *trailers)
+{
+    struct proxy *p = ctx;
+    p->h2s = NULL;
+    h2o_timeout_unlink(&p->timeout);
+    end_inflight(p);
+    record_grpc(p, trailers);
+    if (trailers->size != 0)
+        req_stream_set_trailers(p->req, trailers);
+    p->body_complete = true;
+    p->state = ST_DONE;
+    do_send(p);
+}
+
+/* Every server tried: an unprocessed request may go to any again. */
+static void retry_unprocessed(struct proxy *p)
+{
+    end_inflight(p);
+    bool all_tried = true;
+    for (uint32_t i = 0; i < p->svc->n_servers && i < 64 && all_tried; i++)
+        all_tried = (p->tried.mask >> i & 1) || p->svc->servers[i].weight <= 0;
+    if (all_tried)
+        p->tried.mask = 0;
+    pick_now(p);
+}
+
+static void h2_on_fail(void *ctx, enum h2u_failure kind, const char *err, bool timed_out)
+{
+    struct proxy *p = ctx;
+    p->h2s = NULL;
+    h2o_timeout_unlink(&p->timeout);
+    if (p->state == ST_BODY) {
+        log_debug("%s: upstream %s: response aborted (%s)", p->route->name, p->srv->url, err);
+        abort_response(p);
+        return;
+    }
+    if (p->state == ST_DONE)
+        return;
+    char msg[200];
+    switch (kind) {
+    case H2U_CONNECT_FAILED:
+        on_connect_failed(p, err, timed_out);
+        return;
+    case H2U_UNPROCESSED: /* REFUSED_STREAM, GOAWAY: the server did not see it */
+        if (p->stale_retries < 4) {
+            p->stale_retries++;
+            retry_unprocessed(p);
+            return;
+        }
+        break;
+    case H2U_LOST: /* the connection died with the request sent */
+        if (p->replayable && req_stream_body(p->req) == NULL) {
+            log_warn("upstream %s (service %s): %s; retrying the request on another server", p->srv->url, p->svc->name, err);
+            end_inflight(p);
+            passive_failure(p);
+            p->last_failure_timeout = false;
+            pick_next(p);
+            return;
+        }
+        break;
+    case H2U_RESET:
+        break;
+    }
+    snprintf(msg, sizeof(msg), "upstream %s: %s", p->srv->url, err);
+    send_error(p, 502, msg);
+}
+
+static const struct h2u_handler h2_handler = {h2_on_head, h2_on_data, h2_on_data_frame, h2_on_end, h2_on_fail};
+
+static void send_h2_request(struct proxy *p)
+{
+    if (p->h2r.req == NULL || p->head_for != p->srv) {
+        build_request_head(p);
+        if (build_h2_request(p) != 0) {
+            send_error(p, 502, "request head cannot be sent over HTTP/2");
+            return;
+        }
+    }
+    p->state = ST_WAIT_HEAD;
+    p->got_bytes = false;
+    worker_counter_add(&p->srv->workers[p->w->id].requests, 1);
+    if (p->inflight_srv == NULL) {
+        p->inflight_srv = p->srv;
+        worker_counter_add(&p->srv->workers[p->w->id].in_flight, 1);
+    }
+    p->timeout.cb = on_head_timeout;
+    p->sent_ms = worker_now_ms(p->w);
+    const struct transport *t = p->srv->transport;
+    h2o_timeout_link(p->w->loop, t && t->response_header_ms ? worker_timeout_list(p->w, t->response_header_ms) : &p->w->header_timeout,
+                     &p->timeout);
+    p->h2s = h2u_start(p->w, p->srv, &p->h2r, &h2_handler, p);
+    if (p->h2s == NULL) {
+        h2o_timeout_unlink(&p->timeout);
+        on_connect_failed(p, strerror(errno), false);
+    }
 }
 
 /* Uses an idle connection to p->srv, or opens one. */
 static void connect_to(struct proxy *p)
 {
+    if (goes_h2(p)) {
+        send_h2_request(p);
+        return;
+    }
+    if (p->is_websocket && p->srv->h2c) {
+        send_error(p, 502, "WebSocket to an h2c server is not supported");
+        return;
+    }
     /* a streamed body cannot be replayed after a keep-alive race: a fresh connection */
     struct upstream_conn *c = p->is_websocket || p->body_in != NULL ? NULL : upstream_pool_take(p->w, p->srv);
     if (c != NULL) {
@@ -777,7 +1083,7 @@ static void connect_to(struct proxy *p)
     }
     p->conn_reused = false;
     p->state = ST_CONNECTING;
-    p->conn = upstream_pool_connect(p->w, p->srv, p, on_conn_ready);
+    p->conn = upstream_pool_connect_alpn(p->w, p->srv, p, on_conn_ready, !p->is_websocket);
     if (p->conn == NULL)
         on_connect_failed(p, strerror(errno), false);
 }
@@ -866,6 +1172,7 @@ static void pick_now(struct proxy *p)
 static void on_dispose(void *_p)
 {
     struct proxy *p = _p;
+    deadline_clear(&p->deadline);
     abandon_conn(p);
     h2o_timeout_unlink(&p->timeout);
     h2o_timeout_unlink(&p->stall);
@@ -928,6 +1235,20 @@ static const struct table_service *resolve_service(struct proxy *p, const struct
     return NULL;
 }
 
+/* grpc-timeout passed: the call is over, wherever it was (the smaller of
+ * it and the configured timeouts wins, since each runs on its own). */
+static void on_grpc_deadline(struct deadline *d)
+{
+    struct proxy *p = H2O_STRUCT_FROM_MEMBER(struct proxy, deadline, d);
+    h2o_timeout_unlink(&p->backoff);
+    if (p->state == ST_DONE)
+        return;
+    if (p->state == ST_BODY || p->final_sent)
+        abort_response(p);
+    else
+        send_error(p, 504, "grpc-timeout deadline exceeded");
+}
+
 void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *route, const struct upstream_client *client,
                     struct mw_run *mw)
 {
@@ -946,10 +1267,17 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
                       h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket"));
     p->body_in = req_stream_body(req);
     if (p->body_in != NULL) { /* sent as it arrives: once a byte is written it cannot be sent again */
-        p->body_in->on_change = on_body_in;
+        p->body_in->on_change = on_body_in; /* HTTP/2 upstreams take it over (h2_upstream.c) */
         p->body_in->ctx = p;
     }
     p->replayable = replayable(req) && p->body_in == NULL;
+    p->grpc = grpc_is_request(req);
+    if (p->grpc) {
+        ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("grpc-timeout"), -1);
+        int64_t ms = i >= 0 ? grpc_timeout_ms(req->headers.entries[i].value.base, req->headers.entries[i].value.len) : -1;
+        if (ms >= 0)
+            deadline_set(&p->deadline, w, (uint64_t)ms, on_grpc_deadline);
+    }
     h2o_linklist_insert(&w->proxies, &p->link);
     w->in_flight++;
     p->svc = resolve_service(p, route->service);

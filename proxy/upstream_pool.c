@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../common/log.h"
+#include "h2_upstream.h"
 #include "tls.h"
 
 #define DRAIN_MAX (256 * 1024)        /* read at most this much of an unwanted response */
@@ -172,6 +173,11 @@ static void connect_done(struct upstream_conn *c, const char *err, bool timed_ou
     if (c->owner == NULL) { /* nobody waits: pool it for the next request */
         if (err != NULL) {
             orphan_close(c);
+        } else if (c->srv->tls && h2u_alpn_is_h2(c->sock)) { /* an HTTP/2 connection from now on */
+            struct worker *w = c->w;
+            struct server *s = c->srv;
+            orphan_unlink(c);
+            h2u_adopt(w, s, upstream_pool_detach_socket(c));
         } else {
             orphan_finish(c, true);
         }
@@ -192,7 +198,7 @@ static void on_connect(h2o_socket_t *sock, const char *err)
     struct upstream_conn *c = sock->data;
     if (err == NULL && c->srv->tls) {
         const struct transport *t = c->srv->transport;
-        h2o_socket_ssl_handshake(sock, t ? t->ssl_ctx : tls_client_ctx(), t && t->server_name ? t->server_name : c->srv->host,
+        h2o_socket_ssl_handshake(sock, transport_client_ctx(t, c->offer_h2), t && t->server_name ? t->server_name : c->srv->host,
                                  on_handshake);
         return;
     }
@@ -207,11 +213,17 @@ static void on_connect_timeout(h2o_timeout_entry_t *entry)
 
 struct upstream_conn *upstream_pool_connect(struct worker *w, struct server *s, void *owner, upstream_ready_cb ready)
 {
+    return upstream_pool_connect_alpn(w, s, owner, ready, false);
+}
+
+struct upstream_conn *upstream_pool_connect_alpn(struct worker *w, struct server *s, void *owner, upstream_ready_cb ready,
+                                                 bool offer_h2)
+{
     struct server_worker *sw = &s->workers[w->id];
     /* adopt a connection being opened for a request that went away */
     for (h2o_linklist_t *n = sw->orphans.next; n != &sw->orphans; n = n->next) {
         struct upstream_conn *c = H2O_STRUCT_FROM_MEMBER(struct upstream_conn, link, n);
-        if (c->state == CONN_CONNECTING) {
+        if (c->state == CONN_CONNECTING && c->offer_h2 == offer_h2) {
             orphan_unlink(c);
             c->owner = owner;
             c->ready = ready;
@@ -231,7 +243,8 @@ struct upstream_conn *upstream_pool_connect(struct worker *w, struct server *s, 
     setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     worker_counter_add(&sw->opened, 1);
     struct upstream_conn *c = h2o_mem_alloc(sizeof(*c));
-    *c = (struct upstream_conn){.sock = sock, .srv = s, .w = w, .state = CONN_CONNECTING, .owner = owner, .ready = ready};
+    *c = (struct upstream_conn){
+        .sock = sock, .srv = s, .w = w, .state = CONN_CONNECTING, .owner = owner, .ready = ready, .offer_h2 = offer_h2};
     sock->data = c;
     c->timer.cb = on_connect_timeout;
     const struct transport *t = s->transport;
@@ -355,6 +368,7 @@ void upstream_pool_init(struct worker *w)
 
 void upstream_close_idle(struct worker *w, struct server *s)
 {
+    h2u_close_idle(w, s);
     h2o_linklist_t *idle = s ? &s->workers[w->id].idle : &w->all_idle;
     while (!h2o_linklist_is_empty(idle)) {
         struct upstream_conn *c = s ? H2O_STRUCT_FROM_MEMBER(struct upstream_conn, link, idle->next)

@@ -43,6 +43,7 @@ struct upstream_conn {
     h2o_timeout_entry_t timer; /* idle expiry, connect deadline or drain deadline */
     uint32_t requests;
     bool writing;            /* a request write has not completed */
+    bool offer_h2;           /* https: ALPN offers h2 (a proxied request's connection, not a WebSocket's) */
     bool writing_body;       /* ... and it points into the request's memory */
     bool body_unfinished;    /* a streamed request body is not all written: never reused */
     char *head;              /* the request head being written: ours, so it may outlive the request */
@@ -65,6 +66,10 @@ struct upstream_conn *upstream_pool_take(struct worker *w, struct server *s);
  * more, or a new one. <ready> runs once it is usable or has failed (the
  * owner then releases it). NULL: no socket (errno). */
 struct upstream_conn *upstream_pool_connect(struct worker *w, struct server *s, void *owner, upstream_ready_cb ready);
+/* The same, offering h2 by ALPN to an https server when <offer_h2> (the
+ * owner then checks what the server chose: h2u_alpn_is_h2). */
+struct upstream_conn *upstream_pool_connect_alpn(struct worker *w, struct server *s, void *owner, upstream_ready_cb ready,
+                                                 bool offer_h2);
 
 /* Writes a request head (copied) and body (referenced) on <c>. */
 void upstream_pool_write(struct upstream_conn *c, h2o_iovec_t head, h2o_iovec_t body, h2o_socket_cb cb);

@@ -59,6 +59,7 @@ struct worker {
     h2o_linklist_t all_idle;    /* every idle upstream connection of this worker */
     h2o_linklist_t all_orphans; /* upstream connections whose request went away */
     h2o_linklist_t proxies;     /* every request being proxied (struct proxy), for the end of a drain */
+    h2o_linklist_t h2_conns;    /* every HTTP/2 upstream connection of this worker (h2_upstream.c) */
     h2o_linklist_t mirror_copies; /* mirror copies under way (mirror.c) */
     h2o_timeout_t drain_timeout;
     uint32_t n_idle;
@@ -72,6 +73,8 @@ struct worker {
     bool clean_exit;       /* every connection closed: safe to free h2o state */
     uint64_t in_flight;    /* proxied requests in progress */
     h2o_timeout_t mw_tick; /* 1 ms: middlewares that hold a request for a while (rateLimit's delay) */
+#define DEADLINE_LISTS 22
+    h2o_timeout_t deadline_lists[DEADLINE_LISTS]; /* 2^k ms each (deadline.c) */
 };
 
 extern __thread struct worker *worker_self;

@@ -55,6 +55,42 @@ int main(void)
     CHECK(h1_body_feed(&b, in) == -1);
     h2o_buffer_dispose(&in);
 
+    /* trailers: kept apart from the body, across reads, framing fields dropped */
+    hs[0] = hdr("Transfer-Encoding", "chunked");
+    CHECK(h1_body_init(&b, 1, 200, false, hs, 1, &cl) == 0);
+    in = buf("2\r\nhi\r\n0\r\ngrpc-status: 0\r\nX-Sum: ab");
+    CHECK(h1_body_feed(&b, in) == 0 && !b.done && in->size == 2 && memcmp(in->bytes, "hi", 2) == 0);
+    {
+        h2o_iovec_t v = h2o_buffer_reserve(&in, 64);
+        static const char more[] = "c\r\nContent-Length: 9\r\n\r\n";
+        memcpy(v.base, more, sizeof(more) - 1);
+        in->size += sizeof(more) - 1;
+    }
+    CHECK(h1_body_feed(&b, in) == 0 && b.done && in->size == 2 && b.reusable);
+    {
+        h2o_mem_pool_t pool;
+        h2o_mem_init_pool(&pool);
+        h2o_headers_t t = {NULL};
+        CHECK(h1_body_trailers(&b, &pool, &t) == 2 && t.size == 2);
+        CHECK(h2o_memis(t.entries[0].name->base, t.entries[0].name->len, H2O_STRLIT("grpc-status")));
+        CHECK(h2o_memis(t.entries[1].name->base, t.entries[1].name->len, H2O_STRLIT("x-sum")));
+        CHECK(h2o_memis(t.entries[1].value.base, t.entries[1].value.len, H2O_STRLIT("abc")));
+        h2o_mem_clear_pool(&pool);
+    }
+    h2o_buffer_dispose(&in);
+    /* an empty trailer section; bytes after it make the connection unusable */
+    CHECK(h1_body_init(&b, 1, 200, false, hs, 1, &cl) == 0);
+    in = buf("0\r\n\r\nHTTP/1.1");
+    CHECK(h1_body_feed(&b, in) == 0 && b.done && in->size == 0 && !b.reusable);
+    {
+        h2o_mem_pool_t pool;
+        h2o_mem_init_pool(&pool);
+        h2o_headers_t t = {NULL};
+        CHECK(h1_body_trailers(&b, &pool, &t) == 0);
+        h2o_mem_clear_pool(&pool);
+    }
+    h2o_buffer_dispose(&in);
+
     /* another coding last, or no length: to the end of the connection */
     hs[0] = hdr("Transfer-Encoding", "chunked, gzip");
     CHECK(h1_body_init(&b, 1, 200, false, hs, 1, &cl) == 0 && b.framing == BODY_EOF && !b.reusable);

@@ -30,8 +30,11 @@ int main(void)
 
     CHECK(registry_acquire("ftp://x", &d) == NULL);
     CHECK_CONTAINS(d.msg, "unsupported scheme");
-    CHECK(registry_acquire("h2c://127.0.0.1:1", &d) == NULL);
-    CHECK_CONTAINS(d.msg, "h2c upstreams are not supported yet");
+    /* h2c: HTTP/2 by prior knowledge, a server apart from http:// at the same address */
+    struct server *h2 = registry_acquire("h2c://127.0.0.1:8080", &d);
+    CHECK(h2 != NULL && h2 != a && h2->h2c && !h2->tls && h2->port == 8080);
+    CHECK_STR(h2->url, "h2c://127.0.0.1:8080");
+    registry_release(h2);
     CHECK(registry_acquire("http://no-such-host.invalid:80", &d) == NULL);
     CHECK_CONTAINS(d.msg, "cannot resolve");
     CHECK(registry_acquire("http://127.0.0.1:99999", &d) == NULL);

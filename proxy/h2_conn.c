@@ -232,8 +232,9 @@ static void feed(struct h2s_conn *conn)
     if (in->size == 0)
         return;
     if (conn->ct != NULL) { /* the abuse guard sees every frame, also those nghttp2 skips silently */
-        uint32_t idle = h2_frame_scanner_feed(&conn->scanner, (const uint8_t *)in->bytes, in->size);
-        if (idle != 0 && !h2_guard_count_idle(conn->ct, idle))
+        struct h2_frame_counts counts = {0, 0, 0};
+        h2_frame_scanner_feed(&conn->scanner, (const uint8_t *)in->bytes, in->size, &counts);
+        if ((counts.idle != 0 || counts.small != 0) && !h2_guard_count(conn->ct, &counts))
             conn->flooded = true;
     }
     conn->in_session = true;

@@ -47,9 +47,8 @@ static uint32_t get24(const uint8_t *p)
     return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
 }
 
-uint32_t h2_frame_scanner_feed(struct h2_frame_scanner *s, const uint8_t *p, size_t n)
+void h2_frame_scanner_feed(struct h2_frame_scanner *s, const uint8_t *p, size_t n, struct h2_frame_counts *out)
 {
-    uint32_t idle = 0;
     size_t skip = s->preface_left < n ? s->preface_left : n;
     s->preface_left -= (uint8_t)skip;
     p += skip, n -= skip;
@@ -76,10 +75,15 @@ uint32_t h2_frame_scanner_feed(struct h2_frame_scanner *s, const uint8_t *p, siz
         uint32_t len = get24(s->hd), incr = 0;
         if (s->hd[3] == H2F_WINDOW_UPDATE && s->wu_have == 4)
             incr = ((uint32_t)s->wu[0] << 24 | (uint32_t)s->wu[1] << 16 | (uint32_t)s->wu[2] << 8 | s->wu[3]) & 0x7fffffff;
-        idle += h2_guard_frame_is_idle(s->hd[3], s->hd[4], len, incr);
+        uint8_t type = s->hd[3], flags = s->hd[4];
+        if (type == H2F_DATA && len != 0 && h2_guard_frame_is_idle(type, flags, len, incr))
+            out->small++;
+        else if (h2_guard_frame_is_idle(type, flags, len, incr))
+            out->idle++;
+        else if (type == H2F_HEADERS)
+            out->requests++;
         s->hd_have = 0;
     }
-    return idle;
 }
 
 void h2_guard_attach(struct conntrack_conn *c, struct h2s_conn *conn)
@@ -88,18 +92,23 @@ void h2_guard_attach(struct conntrack_conn *c, struct h2s_conn *conn)
     c->h2 = true;
 }
 
-bool h2_guard_count_idle(struct conntrack_conn *c, uint32_t n)
+bool h2_guard_count(struct conntrack_conn *c, const struct h2_frame_counts *n)
 {
     int64_t now = worker_now_ms(c->we->w);
     if (now - c->guard.second_start_ms >= 1000) {
         c->guard.second_start_ms = now;
         c->guard.idle_frames = 0;
+        c->guard.requests = 0;
     }
-    c->guard.idle_frames += n;
-    if (c->guard.idle_frames <= H2_GUARD_IDLE_FRAMES_PER_S)
+    c->guard.idle_frames += n->idle * H2_GUARD_SMALL_DATA_PER_IDLE + n->small;
+    c->guard.requests += n->requests;
+    uint64_t budget = ((uint64_t)H2_GUARD_IDLE_FRAMES_PER_S + (uint64_t)c->guard.requests * H2_GUARD_IDLE_FRAMES_PER_REQUEST) *
+                      H2_GUARD_SMALL_DATA_PER_IDLE;
+    if (c->guard.idle_frames <= budget)
         return true;
     if (conntrack_doom(c, CT_H2_FLOOD))
-        log_warn("closing an HTTP/2 connection: %u frames without progress within a second (flood?)", c->guard.idle_frames);
+        log_warn("closing an HTTP/2 connection: %u frames without progress within a second (flood?)",
+                 c->guard.idle_frames / H2_GUARD_SMALL_DATA_PER_IDLE);
     return false;
 }
 

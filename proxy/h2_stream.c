@@ -329,9 +329,22 @@ static void op_wait_body(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx), 
     h2s_conn_consume(s->conn, s, (size_t)s->unconsumed); /* what came before the handler ran */
 }
 
+/* Copied into the request's pool: the upstream's stream, which holds
+ * them, may be gone before they are sent. */
 static bool op_set_trailers(h2o_req_t *req, const h2o_headers_t *trailers)
 {
-    stream_of(req)->trailers = trailers;
+    h2o_headers_t *copy = h2o_mem_alloc_pool(&req->pool, sizeof(*copy));
+    *copy = (h2o_headers_t){NULL};
+    for (size_t i = 0; i < trailers->size; i++) {
+        const h2o_header_t *h = &trailers->entries[i];
+        h2o_iovec_t value = h2o_strdup(&req->pool, h->value.base, h->value.len);
+        if (h2o_iovec_is_token(h->name))
+            h2o_add_header(&req->pool, copy, (const h2o_token_t *)h->name, NULL, value.base, value.len);
+        else
+            h2o_add_header_by_str(&req->pool, copy, h2o_strdup(&req->pool, h->name->base, h->name->len).base, h->name->len, 0,
+                                  NULL, value.base, value.len);
+    }
+    stream_of(req)->trailers = copy;
     return true;
 }
 

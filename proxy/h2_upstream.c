@@ -536,9 +536,9 @@ static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *buf, s
         st->deferred = true;
         return NGHTTP2_ERR_DEFERRED;
     }
-    memcpy(buf, bs->buf->bytes, n);
-    h2o_buffer_consume(&bs->buf, n);
     if (n != 0) {
+        memcpy(buf, bs->buf->bytes, n);
+        h2o_buffer_consume(&bs->buf, n);
         st->body_taken = true;
         req_stream_body_consumed(st->req, n);
     }

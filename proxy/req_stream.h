@@ -57,7 +57,7 @@ void req_stream_wait_body(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx),
 bool req_stream_can_send_trailers(h2o_req_t *req);
 
 /* Response trailers of <req>: sent after its last DATA. Call before the
- * final h2o_send. <trailers> and what it points to must live in req->pool.
+ * final h2o_send. They are copied.
  * Ignored (false) where the connection cannot send trailers. */
 bool req_stream_set_trailers(h2o_req_t *req, const h2o_headers_t *trailers);
 

@@ -228,13 +228,6 @@ def test_response_header_timeout_and_no_server(tmp_path, procs, ups):
     assert get(g.port, "/", "gone.test")[0] == 502
 
 
-# Response trailers reach HTTP/2 clients through Gantry's own HTTP/2 server
-# (issue 16, the lead's part); libh2o's cannot send them.
-HAVE_H2_SERVER = os.path.exists(os.path.join(os.path.dirname(__file__), "..", "..", "proxy", "h2_server.c"))
-needs_h2_server = pytest.mark.xfail(not HAVE_H2_SERVER, strict=True,
-                                    reason="trailers to clients need Gantry's HTTP/2 server (proxy/h2_server.c)")
-
-
 def nghttp_trailers(port, host, path):
     r = run(["nghttp", "-v", "-H", ":authority: " + host, "http://127.0.0.1:%d%s" % (port, path)], check=False)
     out = r.stdout.decode(errors="replace")
@@ -281,7 +274,6 @@ class ChunkedTrailerUpstream:
         self.lsock.close()
 
 
-@needs_h2_server
 def test_response_trailers_to_http2_clients(tmp_path, procs, ups):
     up = ups("tr")
     h1 = ChunkedTrailerUpstream()
@@ -385,7 +377,6 @@ def test_grpc_errors_are_grpc_statuses(tmp_path, procs, ups):
     assert 'gantry_service_grpc_responses_total{service="slow@file",grpc_status="4"} 1' in metrics
 
 
-@needs_h2_server
 def test_grpc_unary_through_h2c_upstreams(tmp_path, procs):
     import grpc
     s1, u1 = grpc_server("one")

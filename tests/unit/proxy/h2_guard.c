@@ -21,18 +21,19 @@ static size_t put_frame(uint8_t *p, uint32_t len, uint8_t type, uint8_t flags, u
     return 9 + len;
 }
 
-/* Feeds <stream> cut at <cuts>; the idle frames counted. */
+/* Feeds <stream> cut at <cuts>; idle, small DATA and requests packed as
+ * idle + 100 * small + 10000 * requests. */
 static uint32_t feed(const uint8_t *stream, const size_t *cuts, size_t n_cuts)
 {
     struct h2_frame_scanner sc;
     h2_frame_scanner_init(&sc);
-    uint32_t idle = 0;
+    struct h2_frame_counts n = {0, 0, 0};
     size_t at = 0;
     for (size_t i = 0; i < n_cuts; i++) {
-        idle += h2_frame_scanner_feed(&sc, stream + at, cuts[i] - at);
+        h2_frame_scanner_feed(&sc, stream + at, cuts[i] - at, &n);
         at = cuts[i];
     }
-    return idle;
+    return n.idle + 100 * n.small + 10000 * n.requests;
 }
 
 static void scanner_tests(void)
@@ -51,7 +52,8 @@ static void scanner_tests(void)
     n += put_frame(stream + n, 4, 8, 0, 1, wu2);             /* WINDOW_UPDATE 65536: progress */
     n += put_frame(stream + n, 8, 6, 0, 0, "12345678");      /* PING: idle */
     n += put_frame(stream + n, 1, 0, 1, 1, "x");             /* DATA END_STREAM: progress */
-    const uint32_t want = 4;
+    n += put_frame(stream + n, 5, 0, 0, 3, "hello");         /* short DATA: small */
+    const uint32_t want = 4 + 100 * 1 + 10000 * 1;
     size_t whole[1] = {n};
     CHECK(feed(stream, whole, 1) == want);
     int all_ok = 1;

@@ -433,11 +433,6 @@ void h2_server_shutdown(struct worker_ep *we)
     }
 }
 
-bool h2_server_is_req(const h2o_req_t *req)
-{
-    return req->conn != NULL && req->conn->callbacks == &h2s_conn_callbacks;
-}
-
 void h2_server_init(void)
 {
     if (callbacks != NULL)

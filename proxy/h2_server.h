@@ -41,7 +41,4 @@ bool h2_server_upgrade(h2o_req_t *req, struct worker_ep *we);
  * GOAWAY, running streams finish, idle connections close. */
 void h2_server_shutdown(struct worker_ep *we);
 
-/* True when <req> arrived on Gantry's HTTP/2 server. */
-bool h2_server_is_req(const h2o_req_t *req);
-
 #endif

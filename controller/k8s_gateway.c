@@ -187,9 +187,19 @@ bool k8s_gw__granted(struct gw_cx *c, const char *from_group, const char *from_k
 
 /* ---- GatewayClass ---- */
 
+/* A cluster-scoped object (GatewayClass, Namespace) by name: k8s_index
+ * holds namespaced ones only, and these are few. */
+static const cJSON *cluster_get(struct gw_cx *c, enum k8s_gw_kind k, const char *name)
+{
+    for (size_t i = 0; name && i < c->objs->n[k]; i++)
+        if (same(meta(c->objs->items[k][i], "name"), name))
+            return c->objs->items[k][i];
+    return NULL;
+}
+
 static bool class_is_ours(struct gw_cx *c, const char *name)
 {
-    const cJSON *gc = name ? k8s_index_get(&c->ix[K8S_GW_CLASSES], "", name) : NULL;
+    const cJSON *gc = cluster_get(c, K8S_GW_CLASSES, name);
     return gc && same(str(get(gc, "spec"), "controllerName"), c->controller);
 }
 
@@ -442,7 +452,7 @@ static void gateway_status(struct gw_cx *c, const struct gw_gateway *g)
  * (matchLabels, matchExpressions In/NotIn/Exists/DoesNotExist). */
 static bool ns_selected(struct gw_cx *c, const char *ns, const cJSON *sel)
 {
-    const cJSON *nso = k8s_index_get(&c->ix[K8S_GW_NAMESPACES], "", ns);
+    const cJSON *nso = cluster_get(c, K8S_GW_NAMESPACES, ns);
     const cJSON *labels = get(get(nso, "metadata"), "labels");
     const cJSON *ml = get(sel, "matchLabels");
     for (const cJSON *kv = ml ? ml->child : NULL; kv; kv = kv->next)
@@ -765,7 +775,7 @@ static void for_each(struct gw_cx *c, const struct k8s_gw_objects *objs, enum k8
 struct model *k8s_gw_translate(const struct k8s_gw_objects *objs, const struct k8s_gw_options *o, struct arena *pa,
                                struct ptr_vec *problems, struct k8s_gw_statuses *st)
 {
-    struct gw_cx c = {.o = o, .m = model_new(K8S_GW_PROVIDER), .pa = pa, .problems = problems, .st = st};
+    struct gw_cx c = {.o = o, .objs = objs, .m = model_new(K8S_GW_PROVIDER), .pa = pa, .problems = problems, .st = st};
     c.controller = o->controller_name && *o->controller_name ? o->controller_name : K8S_GW_DEFAULT_CONTROLLER;
     for (int k = 0; k < K8S_GW_KINDS; k++)
         k8s_index_build(pa, &c.ix[k], objs->items[k], objs->n[k],

@@ -344,6 +344,7 @@ static bool http_match(struct gw_cx *c, const struct rule_out *r, const cJSON *m
         return true;
     }
     const char *prefix_kind = r->kind_name[0] == 'G' ? "grpcroute" : "httproute";
+    size_t plen = strlen(p) + 1; /* a trailing slash does not count */
     if (*p == '\0' && r->prefix_filter == NULL) {
         lay_out(c, r, at, n_at, prefix_kind, mi, "", arena_printf(c->pa, "PathPrefix(`/`)%s", tail), pt, 1, *method, nh, nq,
                 r->mws);
@@ -351,16 +352,16 @@ static bool http_match(struct gw_cx *c, const struct rule_out *r, const cJSON *m
     }
     if (r->prefix_filter == NULL) {
         lay_out(c, r, at, n_at, prefix_kind, mi, "", arena_printf(c->pa, "(Path(`%s`) || PathPrefix(`%s/`))%s", p, p, tail), pt,
-                strlen(pv), *method, nh, nq, r->mws);
+                plen, *method, nh, nq, r->mws);
         return true;
     }
     /* split: the prefix itself, then what lies below it */
     struct tree_node *e1 = k8s_gw__seq(c, what), *e2 = k8s_gw__seq(c, what);
     prefix_filter(c, r->prefix_filter, arena_printf(c->pa, "%s-e", mwid), p, true, e1, what);
     prefix_filter(c, r->prefix_filter, arena_printf(c->pa, "%s-s", mwid), p, false, e2, what);
-    lay_out(c, r, at, n_at, prefix_kind, mi, "-e", arena_printf(c->pa, "Path(`%s`)%s", *p ? p : "/", tail), pt, strlen(pv),
+    lay_out(c, r, at, n_at, prefix_kind, mi, "-e", arena_printf(c->pa, "Path(`%s`)%s", *p ? p : "/", tail), pt, plen,
             *method, nh, nq, with(c, r->mws, e1));
-    lay_out(c, r, at, n_at, prefix_kind, mi, "-s", arena_printf(c->pa, "PathPrefix(`%s/`)%s", p, tail), pt, strlen(pv), *method,
+    lay_out(c, r, at, n_at, prefix_kind, mi, "-s", arena_printf(c->pa, "PathPrefix(`%s/`)%s", p, tail), pt, plen, *method,
             nh, nq, with(c, r->mws, e2));
     return true;
 }

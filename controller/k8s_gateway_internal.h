@@ -38,6 +38,7 @@ struct gw_gateway {
 
 struct gw_cx {
     const struct k8s_gw_options *o;
+    const struct k8s_gw_objects *objs;
     const char *controller;
     struct model *m;
     struct arena *pa;

@@ -879,7 +879,7 @@ def test_status_only_by_the_leader_and_other_controllers_kept(tmp_path, procs, c
     wait_for(lambda: cluster.route_condition("shared", "Accepted"), what="status")
     parents = cluster.status("HTTPRoute", "shared")["parents"]
     assert other in parents and len(parents) == 2
-    assert served_by(g1, "/") == "a" and served_by(g2, "/") == "a"
+    wait_for(lambda: served_by(g1, "/") == "a" and served_by(g2, "/") == "a", what="both instances serve")
     lease = cluster.emu.get("Lease", "default", "gantry-leader-gateway")
     assert lease and lease["spec"]["holderIdentity"]
     # one writer: the status PUTs come from one instance (the lease holder), and stop once nothing changes
@@ -976,10 +976,10 @@ def test_TLSRouteSimpleSameNamespace_and_TCPRoute(tmp_path, procs, cluster):
 
 
 def test_mixed_cluster_ingress_ingressroute_httproute_on_one_host(tmp_path, procs, cluster):
-    """Ingress, IngressRoute and HTTPRoute on one host: HTTPRoute routers
-    rank first (priorities above 10^8), then Ingress and IngressRoute
-    routers by their own priority (the rule's length unless set), as
-    documented in docs/kubernetes.md."""
+    """Ingress, IngressRoute and HTTPRoute on one host, as documented in
+    docs/kubernetes.md: an HTTPRoute on a hostname ranks above 10^12, an
+    Ingress rule on an exact host at 4*10^9 + its path, an IngressRoute at
+    its priority (the rule's length unless set)."""
     ups = {n: procs.whoami(name=n) for n in ("ing", "ir", "gw")}
     for n, up in ups.items():
         cluster.backend(n, up)
@@ -1006,8 +1006,13 @@ def test_mixed_cluster_ingress_ingressroute_httproute_on_one_host(tmp_path, proc
     g = gantry(procs, tmp_path, emu, args=["--providers.kubernetesIngress=true", "--providers.kubernetesCRD=true"] +
                ["--providers.kubernetesIngress." + a[2:] for a in conn] + ["--providers.kubernetesCRD." + a[2:] for a in conn])
     wait_for(lambda: served_by(g, "/gw", host="mixed.test") == "gw", what="HTTPRoute")
-    wait_for(lambda: served_by(g, "/ir", host="mixed.test") == "ir", what="IngressRoute")
+    # an Ingress rule on an exact host ranks at 4*10^9 + path: above an IngressRoute's rule-length default
+    wait_for(lambda: served_by(g, "/ir", host="mixed.test") == "ing", what="Ingress before IngressRoute")
+    ir = emu.get("IngressRoute", "default", "ir")
+    ir["spec"]["routes"][0]["priority"] = 5000000000
+    emu.apply(ir)
+    wait_for(lambda: served_by(g, "/ir", host="mixed.test") == "ir", what="IngressRoute with priority 5*10^9")
     assert served_by(g, "/", host="mixed.test") == "ing"
     assert served_by(g, "/other", host="mixed.test") == "ing"
     assert served_by(g, "/ir/x", host="mixed.test") == "ir"
-    assert served_by(g, "/ir/override", host="mixed.test") == "gw"  # HTTPRoute first
+    assert served_by(g, "/ir/override", host="mixed.test") == "gw"  # HTTPRoute first (priority > 10^12 on a host)

@@ -527,7 +527,7 @@ struct gw_attach *k8s_gw__attach(struct gw_cx *c, const cJSON *obj, unsigned kin
             cap += c->gws[g].n;
     struct gw_attach *out = arena_alloc(c->pa, (cap ? cap : 1) * sizeof(*out));
     cJSON_Delete(c->pending_parents);
-    c->pending_parents = cJSON_CreateArray();
+    c->pending_parents = c->st ? cJSON_CreateArray() : NULL;
     for (const cJSON *p = prs ? prs->child : NULL; p; p = p->next) {
         if (!same(or(str(p, "group"), GW_GROUP), GW_GROUP) || !same(or(str(p, "kind"), "Gateway"), "Gateway"))
             continue;
@@ -561,6 +561,11 @@ struct gw_attach *k8s_gw__attach(struct gw_cx *c, const cJSON *obj, unsigned kin
             }
             out[n++] = a;
         }
+        bool ok = n > before;
+        if (!ok)
+            k8s_gw__problem(c, "route %s/%s: not accepted by gateway %s/%s: %s", ns, meta(obj, "name"), gns, gname, reason);
+        if (c->st == NULL)
+            continue; /* no statuses wanted this time */
         cJSON *e = cJSON_CreateObject(), *ref = cJSON_AddObjectToObject(e, "parentRef");
         cJSON_AddStringToObject(ref, "group", GW_GROUP);
         cJSON_AddStringToObject(ref, "kind", "Gateway");
@@ -572,10 +577,7 @@ struct gw_attach *k8s_gw__attach(struct gw_cx *c, const cJSON *obj, unsigned kin
             cJSON_AddNumberToObject(ref, "port", port);
         cJSON_AddStringToObject(e, "controllerName", c->controller);
         cJSON *conds = cJSON_AddArrayToObject(e, "conditions");
-        bool ok = n > before;
         condition(conds, obj, "Accepted", ok, ok ? "Accepted" : reason, "");
-        if (!ok)
-            k8s_gw__problem(c, "route %s/%s: not accepted by gateway %s/%s: %s", ns, meta(obj, "name"), gns, gname, reason);
         cJSON_AddItemToArray(c->pending_parents, e);
     }
     for (size_t i = 0; i < n; i++)
@@ -661,6 +663,40 @@ static void refs_fail(struct gw_refs *r, const char *reason, const char *message
     }
 }
 
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Adds <key> to the set of defined services; false when it was there. */
+static bool first_definition(struct gw_cx *c, const char *key)
+{
+    if (c->defined.n * 2 >= c->defined.cap) {
+        size_t cap = c->defined.cap ? c->defined.cap * 2 : 256;
+        const char **slots = arena_alloc(c->pa, cap * sizeof(*slots));
+        memset(slots, 0, cap * sizeof(*slots));
+        for (size_t i = 0; i < c->defined.cap; i++)
+            if (c->defined.slots[i]) {
+                size_t j = fnv(c->defined.slots[i]) & (cap - 1);
+                while (slots[j])
+                    j = (j + 1) & (cap - 1);
+                slots[j] = c->defined.slots[i];
+            }
+        c->defined.slots = slots;
+        c->defined.cap = cap;
+    }
+    size_t j = fnv(key) & (c->defined.cap - 1);
+    for (; c->defined.slots[j]; j = (j + 1) & (c->defined.cap - 1))
+        if (strcmp(c->defined.slots[j], key) == 0)
+            return false;
+    c->defined.slots[j] = key;
+    c->defined.n++;
+    return true;
+}
+
 static void define_lb(struct gw_cx *c, const char *id, struct tree_node *servers, bool tcp, const char *where)
 {
     struct tree_node *svc = k8s_gw__map(c, where), *lb = k8s_gw__map(c, where);
@@ -669,12 +705,12 @@ static void define_lb(struct gw_cx *c, const char *id, struct tree_node *servers
     k8s_gw__add(c, tcp ? c->tcp_services : c->services, id, svc);
 }
 
-const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *id,
-                            const char *scheme, bool tcp, struct gw_refs *refs)
+const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *scheme,
+                            bool tcp, struct gw_refs *refs)
 {
     const char *group = str(ref, "group"), *kind = or(str(ref, "kind"), "Service"), *name = or(str(ref, "name"), "");
     const char *rns = or(str(ref, "namespace"), ns);
-    const char *what = arena_printf(c->pa, "%s %s backendRef %s/%s", kind_name, ns, rns, name);
+#define what arena_printf(c->pa, "%s %s backendRef %s/%s", kind_name, ns, rns, name) /* for problems only */
     const cJSON *port = get(ref, "port");
     if ((group && *group) || strcmp(kind, "Service") != 0) {
         refs_fail(refs, "InvalidKind", arena_printf(c->pa, "backendRef kind %s%s%s is not supported", or(group, ""),
@@ -700,36 +736,44 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
         k8s_gw__problem(c, "%s: %s", what, refs->message);
         return NULL;
     }
-    struct tree_node *servers = k8s_gw__seq(c, what);
-    endpoints(c, rns, svc, sp, tcp ? NULL : scheme, servers, what);
-    define_lb(c, id, servers, tcp, what);
-    return id;
+    const char *shared = k8s_gw__id(c, "%s-%s-%d%s", rns, name, port->valueint,
+                                    !tcp && scheme && strcmp(scheme, "h2c") == 0 ? "-h2c" : "");
+    if (!first_definition(c, arena_printf(c->pa, "%s:%s", tcp ? "tcp" : "http", shared)))
+        return shared;
+    struct tree_node *servers = k8s_gw__seq(c, shared);
+    endpoints(c, rns, svc, sp, tcp ? NULL : scheme, servers, shared);
+    define_lb(c, shared, servers, tcp, shared);
+    return shared;
+#undef what
 }
 
 const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *refs, const char *id,
                              const char *scheme, bool tcp, struct gw_refs *out)
 {
     int n = cJSON_GetArraySize(refs);
-    const char *where = arena_printf(c->pa, "%s %s", kind_name, id);
+    const char *where = id;
     if (n == 0) {
         /* no backends: the spec wants 500; an empty load balancer answers 503 */
         define_lb(c, id, k8s_gw__seq(c, where), tcp, where);
         return id;
     }
     if (n == 1 || tcp) {
-        const char *one = k8s_gw__backend(c, kind_name, ns, refs->child, id, scheme, tcp, out);
-        if (one == NULL)
-            define_lb(c, id, k8s_gw__seq(c, where), tcp, where);
+        const char *one = k8s_gw__backend(c, kind_name, ns, refs->child, scheme, tcp, out);
         if (tcp && n > 1)
             k8s_gw__problem(c, "%s: several backendRefs (weighted TCP) are not supported by gantry; the first is used", where);
+        if (one)
+            return one;
+        define_lb(c, id, k8s_gw__seq(c, where), tcp, where);
         return id;
     }
     struct tree_node *list = k8s_gw__seq(c, where);
     int i = 0;
     for (const cJSON *r = refs->child; r; r = r->next, i++) {
-        const char *child = arena_printf(c->pa, "%s-b%d", id, i);
-        if (k8s_gw__backend(c, kind_name, ns, r, child, scheme, false, out) == NULL)
+        const char *child = k8s_gw__backend(c, kind_name, ns, r, scheme, false, out);
+        if (child == NULL) {
+            child = arena_printf(c->pa, "%s-b%d", id, i);
             define_lb(c, child, k8s_gw__seq(c, where), false, where); /* its share fails */
+        }
         struct tree_node *e = k8s_gw__map(c, where);
         k8s_gw__put_str(c, e, "name", child);
         const cJSON *w = get(r, "weight");

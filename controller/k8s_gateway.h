@@ -13,7 +13,8 @@
  *                 its rule built from the match and the hostnames the route
  *                 and the listener share, its priority from the spec's
  *                 precedence (see gw_priority in k8s_gateway_http.c);
- *                 one service per rule "<ns>-<name>-r<i>" (weighted when
+ *                 one service per backend "<ns>-<svc>-<port>", shared by
+ *                 every route (a weighted "<ns>-<name>-r<i>" per rule with
  *                 several backendRefs), filters as middlewares;
  *   GRPCRoute     likewise ("grpcroute-..."), method matches as paths,
  *                 backends as h2c:// servers;

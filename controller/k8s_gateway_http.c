@@ -43,11 +43,17 @@ static int64_t gw_priority(const char *host, enum path_type pt, size_t path_len,
     return host_score * 1000000000LL + path * 10000 + rest + 100000000LL;
 }
 
+/* "HTTPRoute ns/name rule i match j", for problems: built only then. */
+static const char *match_what(struct gw_cx *c, const struct rule_out *r, int mi)
+{
+    return arena_printf(c->pa, "%s %s/%s rule %d match %d", r->kind_name, r->ns, r->name, r->rule_idx, mi);
+}
+
 /* A value for a rule literal; NULL (with a problem) when it holds a backtick. */
-static const char *lit(struct gw_cx *c, const char *v, const char *what)
+static const char *lit(struct gw_cx *c, const char *v, const struct rule_out *r, int mi)
 {
     if (v && strchr(v, '`')) {
-        k8s_gw__problem(c, "%s: value '%s' holds a backtick, which gantry's rules cannot carry", what, v);
+        k8s_gw__problem(c, "%s: value '%s' holds a backtick, which gantry's rules cannot carry", match_what(c, r, mi), v);
         return NULL;
     }
     return v ? v : "";
@@ -77,11 +83,12 @@ static const char *trimmed(struct gw_cx *c, const char *v)
 
 /* headers[] or queryParams[] of a match, "&&"-joined onto <rule>; -1 on a
  * refused value. */
-static int kv_matches(struct gw_cx *c, const cJSON *list, const char *exact, const char *regex, char **rule, const char *what)
+static int kv_matches(struct gw_cx *c, const cJSON *list, const char *exact, const char *regex, char **rule,
+                      const struct rule_out *r, int mi)
 {
     int n = 0;
     for (const cJSON *h = list ? list->child : NULL; h; h = h->next, n++) {
-        const char *t = str(h, "type"), *name = lit(c, str(h, "name"), what), *value = lit(c, str(h, "value"), what);
+        const char *t = str(h, "type"), *name = lit(c, str(h, "name"), r, mi), *value = lit(c, str(h, "value"), r, mi);
         if (name == NULL || value == NULL)
             return -1;
         bool re = t && strcmp(t, "RegularExpression") == 0;
@@ -226,7 +233,7 @@ static bool rule_filters(struct gw_cx *c, const cJSON *rt, struct rule_out *r, b
             }
         } else if (strcmp(type, "RequestMirror") == 0) {
             const char *mid = k8s_gw__backend(c, r->kind_name, r->ns, get(get(f, "requestMirror"), "backendRef"),
-                                              arena_printf(c->pa, "%s-mirror", id), grpc ? "h2c" : "http", false, refs);
+                                              grpc ? "h2c" : "http", false, refs);
             if (mid == NULL)
                 return false;
             struct tree_node *mn = k8s_gw__map(c, where), *mirrors = k8s_gw__seq(c, where), *e = k8s_gw__map(c, where);
@@ -269,7 +276,7 @@ static void lay_out(struct gw_cx *c, const struct rule_out *r, const struct gw_a
                     int mi, const char *suffix, const char *m_rule, enum path_type pt, size_t plen, bool method, int nh,
                     int nq, struct tree_node *mws)
 {
-    const char *where = arena_printf(c->pa, "%s %s/%s", r->kind_name, r->ns, r->name);
+    const char *where = r->prefix_id;
     for (size_t a = 0; a < n_at; a++) {
         const struct gw_attach *x = &at[a];
         size_t nh_ = x->n_hosts ? x->n_hosts : 1;
@@ -311,29 +318,29 @@ static struct tree_node *with(struct gw_cx *c, const struct tree_node *base, str
 static bool http_match(struct gw_cx *c, const struct rule_out *r, const cJSON *m, int mi, const struct gw_attach *at,
                        size_t n_at)
 {
-    const char *what = arena_printf(c->pa, "HTTPRoute %s/%s rule %d match %d", r->ns, r->name, r->rule_idx, mi);
+    const char *what = r->prefix_id; /* where tree nodes come from */
     const cJSON *path = get(m, "path");
     const char *pt_s = str(path, "type") ? str(path, "type") : "PathPrefix";
-    const char *pv = lit(c, str(path, "value") ? str(path, "value") : "/", what);
+    const char *pv = lit(c, str(path, "value") ? str(path, "value") : "/", r, mi);
     if (pv == NULL)
         return false;
     enum path_type pt = strcmp(pt_s, "Exact") == 0 ? PT_EXACT : strcmp(pt_s, "RegularExpression") == 0 ? PT_REGEX : PT_PREFIX;
     if (pt == PT_PREFIX && strcmp(pt_s, "PathPrefix") != 0) {
-        k8s_gw__problem(c, "%s: path type %s is not supported", what, pt_s);
+        k8s_gw__problem(c, "%s: path type %s is not supported", match_what(c, r, mi), pt_s);
         return false;
     }
     char *tail = arena_strdup(c->pa, "");
-    const char *method = lit(c, str(m, "method"), what);
+    const char *method = lit(c, str(m, "method"), r, mi);
     if (method == NULL)
         return false;
     if (*method)
         tail = arena_printf(c->pa, " && Method(`%s`)", method);
-    int nh = kv_matches(c, get(m, "headers"), "Header", "HeaderRegexp", &tail, what);
-    int nq = kv_matches(c, get(m, "queryParams"), "Query", "QueryRegexp", &tail, what);
+    int nh = kv_matches(c, get(m, "headers"), "Header", "HeaderRegexp", &tail, r, mi);
+    int nq = kv_matches(c, get(m, "queryParams"), "Query", "QueryRegexp", &tail, r, mi);
     if (nh < 0 || nq < 0)
         return false;
     const char *p = trimmed(c, pv);
-    const char *mwid = arena_printf(c->pa, "%s-m%d", r->prefix_id, mi);
+    const char *mwid = r->prefix_filter ? arena_printf(c->pa, "%s-m%d", r->prefix_id, mi) : NULL;
     if (pt == PT_EXACT || pt == PT_REGEX) {
         const char *pr = pt == PT_EXACT ? arena_printf(c->pa, "Path(`%s`)", pv) : arena_printf(c->pa, "PathRegexp(`^%s$`)", pv);
         struct tree_node *extra = k8s_gw__seq(c, what);
@@ -370,9 +377,8 @@ static bool http_match(struct gw_cx *c, const struct rule_out *r, const cJSON *m
 static bool grpc_match(struct gw_cx *c, const struct rule_out *r, const cJSON *m, int mi, const struct gw_attach *at,
                        size_t n_at)
 {
-    const char *what = arena_printf(c->pa, "GRPCRoute %s/%s rule %d match %d", r->ns, r->name, r->rule_idx, mi);
     const cJSON *mm = get(m, "method");
-    const char *svc = lit(c, str(mm, "service"), what), *meth = lit(c, str(mm, "method"), what);
+    const char *svc = lit(c, str(mm, "service"), r, mi), *meth = lit(c, str(mm, "method"), r, mi);
     if (svc == NULL || meth == NULL)
         return false;
     bool re = str(mm, "type") && strcmp(str(mm, "type"), "RegularExpression") == 0;
@@ -396,7 +402,7 @@ static bool grpc_match(struct gw_cx *c, const struct rule_out *r, const cJSON *m
         plen = 1;
     }
     char *tail = arena_strdup(c->pa, "");
-    int nh = kv_matches(c, get(m, "headers"), "Header", "HeaderRegexp", &tail, what);
+    int nh = kv_matches(c, get(m, "headers"), "Header", "HeaderRegexp", &tail, r, mi);
     if (nh < 0)
         return false;
     lay_out(c, r, at, n_at, "grpcroute", mi, "", arena_printf(c->pa, "%s%s", pr, tail), pt, plen, false, nh, 0, r->mws);

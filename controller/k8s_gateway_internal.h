@@ -50,6 +50,10 @@ struct gw_cx {
     struct tree_node *root, *routers, *services, *middlewares, *tcp_routers, *tcp_services;
     struct ptr_vec certs_added;
     cJSON *pending_parents; /* the parents[] status of the route being translated */
+    struct { /* the services defined so far (a set: thousands of routes share a few) */
+        const char **slots;
+        size_t cap, n;
+    } defined;
 };
 
 /* One route's attachment to one listener, with the hostnames both accept
@@ -98,10 +102,12 @@ void k8s_gw__route_status(struct gw_cx *c, enum k8s_gw_kind kind, const cJSON *o
  * first valid ref. Returns <id>, or NULL when nothing could be defined. */
 const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *refs, const char *id,
                              const char *scheme, bool tcp, struct gw_refs *refs_out);
-/* A single backendRef resolved to a load-balancer service <id>; NULL with
- * <refs_out> set when it cannot be. */
-const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *id,
-                            const char *scheme, bool tcp, struct gw_refs *refs_out);
+/* A single backendRef resolved to the load-balancer service it names,
+ * shared by every route that refers to it: "<ns>-<svc>-<port>" (plus
+ * "-h2c" for gRPC); NULL with <refs_out> set when it cannot be resolved
+ * (the caller then defines its own stand-in). */
+const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *scheme,
+                            bool tcp, struct gw_refs *refs_out);
 
 void k8s_gw__http_route(struct gw_cx *c, const cJSON *obj);
 void k8s_gw__grpc_route(struct gw_cx *c, const cJSON *obj);

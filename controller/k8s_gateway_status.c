@@ -64,6 +64,11 @@ size_t k8s_gw_writer_writes(const struct k8s_gw_writer *w)
     return w ? w->writes : 0;
 }
 
+bool k8s_gw_writer_busy(const struct k8s_gw_writer *w)
+{
+    return w == NULL || k8s_writes_busy(w->writer);
+}
+
 /* Every lastTransitionTime under <j> removed (for comparison). */
 static void strip_times(cJSON *j)
 {

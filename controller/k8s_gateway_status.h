@@ -28,5 +28,7 @@ cJSON *k8s_gw_writer__merge(const char *controller, enum k8s_gw_kind kind, const
                             const char *now);
 
 size_t k8s_gw_writer_writes(const struct k8s_gw_writer *w);
+/* Whether writes are still under way (a sync now would do nothing). */
+bool k8s_gw_writer_busy(const struct k8s_gw_writer *w);
 
 #endif

@@ -27,6 +27,10 @@
 
 #define REBUILD_DELAY_MS 2
 #define STATUS_RESYNC_MS 5000
+/* statuses are computed at most this often: with thousands of routes they
+ * cost as much as the routes themselves, and a burst of changes needs only
+ * the last */
+#define STATUS_INTERVAL_MS 1000
 
 /* Indexed by enum k8s_gw_kind. */
 static const struct {
@@ -48,7 +52,7 @@ static const struct {
 };
 
 static struct {
-    bool started, ready;
+    bool started, ready, built;
     struct k8s_conn conn;
     struct k8s_gw_options opts;
     struct k8s_gw_entrypoint *eps;
@@ -56,8 +60,12 @@ static struct {
     uint64_t delay_ms;
     struct k8s_watch *watches;
     enum k8s_gw_kind *watch_kind;
+    uint64_t *fingerprint; /* per watch: what of its objects the translation reads */
+    bool *dirty;           /* per watch: events since the last fingerprint */
     size_t n_watches;
     struct watcher_timer *rebuild_timer, *status_timer;
+    uint64_t next_status_ms; /* statuses are computed again from then on */
+    uint64_t status_due_ms;  /* when the status timer fires */
     struct problem_log problems;
     struct k8s_lease *lease;
     struct k8s_gw_writer *writer;
@@ -85,6 +93,12 @@ static const cJSON **collect(enum k8s_gw_kind k, size_t *n)
     return out;
 }
 
+static void arm_status(uint64_t ms)
+{
+    gp.status_due_ms = watcher_now_ms() + ms;
+    watcher_timer_arm(gp.status_timer, ms);
+}
+
 static void rebuild(void *data)
 {
     (void)data;
@@ -96,26 +110,96 @@ static void rebuild(void *data)
     arena_init(&pa);
     struct ptr_vec problems = {0};
     struct k8s_gw_statuses st = {0};
-    bool leader = k8s_lease_is_leader(gp.lease);
+    /* statuses are computed only when they can be written now: the next
+     * rebuild or the resync timer recomputes them from the objects then */
+    bool leader = k8s_lease_is_leader(gp.lease) && !k8s_gw_writer_busy(gp.writer);
+    if (leader && t0 < gp.next_status_ms) {
+        leader = false; /* soon: the status timer rebuilds with statuses */
+        if (gp.status_due_ms > gp.next_status_ms)
+            arm_status(gp.next_status_ms - t0);
+    }
+    if (leader)
+        gp.next_status_ms = t0 + STATUS_INTERVAL_MS;
     struct model *m = k8s_gw_translate(&objs, &gp.opts, &pa, &problems, leader ? &st : NULL);
     problem_log_update(&gp.problems, K8S_GW_PROVIDER, &problems, m);
     if (leader)
         k8s_gw_writer_sync(gp.writer, &st);
     k8s_gw_statuses_free(&st);
     arena_free(&pa);
-    log_debug("kubernetesgateway provider: translated %zu HTTPRoutes in %llu ms", objs.n[K8S_GW_HTTPROUTES],
-              (unsigned long long)(watcher_now_ms() - t0));
+    log_debug("kubernetesgateway provider: translated %zu HTTPRoutes in %llu ms%s", objs.n[K8S_GW_HTTPROUTES],
+              (unsigned long long)(watcher_now_ms() - t0), leader ? " (and their statuses)" : "");
     for (int k = 0; k < K8S_GW_KINDS; k++)
         free(objs.items[k]);
     aggregator_submit(m);
+    gp.built = true;
     if (gp.ready)
         status_provider_set(K8S_GW_PROVIDER, true, true);
 }
 
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; s && *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* What the translation reads of the objects of watch <w>, as one number:
+ * for the Gateway API kinds the generation (their status, which gantry
+ * itself writes, does not count: a status write must not cost a rebuild),
+ * for the others the resourceVersion. Order-independent: a sum. */
+static uint64_t fingerprint(const struct k8s_watch *w, enum k8s_gw_kind k)
+{
+    bool by_generation = k == K8S_GW_CLASSES || k == K8S_GW_GATEWAYS || k == K8S_GW_HTTPROUTES || k == K8S_GW_GRPCROUTES ||
+                         k == K8S_GW_TLSROUTES || k == K8S_GW_TCPROUTES;
+    uint64_t sum = w->store.n;
+    for (size_t b = 0; b < w->store.n_buckets; b++)
+        for (const struct k8s_store_item *it = w->store.buckets[b]; it; it = it->next) {
+            const cJSON *md = cJSON_GetObjectItemCaseSensitive(it->obj, "metadata");
+            const cJSON *g = cJSON_GetObjectItemCaseSensitive(md, "generation");
+            const cJSON *rv = cJSON_GetObjectItemCaseSensitive(md, "resourceVersion");
+            uint64_t v = by_generation && cJSON_IsNumber(g) ? (uint64_t)g->valuedouble
+                                                            : hash_str(cJSON_IsString(rv) ? rv->valuestring : "");
+            sum += mix(hash_str(it->key) ^ mix(v + 1));
+        }
+    return sum;
+}
+
+/* Whether what the translation reads changed since the last rebuild
+ * (statuses written by gantry itself do not count); updates the
+ * fingerprints of the watches that had events. */
+static bool inputs_changed(void)
+{
+    bool changed = false;
+    for (size_t i = 0; i < gp.n_watches; i++) {
+        if (!gp.dirty[i])
+            continue;
+        gp.dirty[i] = false;
+        uint64_t fp = fingerprint(&gp.watches[i], gp.watch_kind[i]);
+        changed |= fp != gp.fingerprint[i];
+        gp.fingerprint[i] = fp;
+    }
+    return changed;
+}
+
+static void on_rebuild_timer(void *data)
+{
+    if (inputs_changed() || !gp.built)
+        rebuild(data);
+}
+
 static void on_changed(struct k8s_watch *w, void *data)
 {
-    (void)w;
     (void)data;
+    gp.dirty[w - gp.watches] = true;
     if (!gp.ready) {
         for (size_t i = 0; i < gp.n_watches; i++)
             if (!gp.watches[i].synced)
@@ -137,9 +221,9 @@ static void on_leader(bool leader, void *data)
 static void on_status_timer(void *data)
 {
     (void)data;
+    arm_status(STATUS_RESYNC_MS);
     if (gp.ready && k8s_lease_is_leader(gp.lease))
         rebuild(NULL);
-    watcher_timer_arm(gp.status_timer, STATUS_RESYNC_MS);
 }
 
 static void add_watch(enum k8s_gw_kind k, const char *ns, const char *selector)
@@ -166,7 +250,7 @@ static void start_status(const struct kube_gateway_provider_config *cfg)
     snprintf(name, sizeof(name), "%s-gateway", cfg->lease_name && *cfg->lease_name ? cfg->lease_name : "gantry-leader");
     gp.lease = k8s_lease_start(&gp.conn, ns && *ns ? ns : "default", name, identity, cfg->lease_duration_ms, on_leader, NULL);
     gp.status_timer = watcher_timer_new(on_status_timer, NULL);
-    watcher_timer_arm(gp.status_timer, STATUS_RESYNC_MS);
+    arm_status(STATUS_RESYNC_MS);
 }
 
 int provider_kubernetes_gateway_start(const struct kube_gateway_provider_config *cfg, struct diag *d)
@@ -198,7 +282,9 @@ int provider_kubernetes_gateway_start(const struct kube_gateway_provider_config 
     size_t n_ns = cfg->n_namespaces ? cfg->n_namespaces : 1;
     gp.watches = mem_calloc(K8S_GW_KINDS * n_ns, sizeof(*gp.watches));
     gp.watch_kind = mem_calloc(K8S_GW_KINDS * n_ns, sizeof(*gp.watch_kind));
-    gp.rebuild_timer = watcher_timer_new(rebuild, NULL);
+    gp.fingerprint = mem_calloc(K8S_GW_KINDS * n_ns, sizeof(*gp.fingerprint));
+    gp.dirty = mem_calloc(K8S_GW_KINDS * n_ns, sizeof(*gp.dirty));
+    gp.rebuild_timer = watcher_timer_new(on_rebuild_timer, NULL);
     gp.started = true;
     status_provider_set(K8S_GW_PROVIDER, false, false);
     char *sel = NULL;
@@ -237,6 +323,8 @@ void provider_kubernetes_gateway_stop(void)
         k8s_watch_stop(&gp.watches[i]);
     free(gp.watches);
     free(gp.watch_kind);
+    free(gp.fingerprint);
+    free(gp.dirty);
     watcher_timer_free(gp.rebuild_timer);
     k8s_conn_free(&gp.conn);
     for (size_t i = 0; i < gp.opts.n_entrypoints; i++)

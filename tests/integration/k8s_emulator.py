@@ -26,11 +26,13 @@ Retry-After, drop every open watch, compact history (so the next watch
 from an old version gets 410), slow bookmarks.
 """
 import base64
+import bisect
 import copy
 import http.server
 import json
 import os
 import re
+import socket
 import socketserver
 import ssl
 import threading
@@ -117,6 +119,7 @@ class Emulator:
         self.short_names = {"customresourcedefinitions": ["crd", "crds"]}
         self.objects = {p: {} for p in self.kinds}  # plural -> {(ns, name): obj}
         self.events = []  # (rv, plural, type, obj)
+        self.events_of = {}  # plural -> [(rv, plural, type, obj)]: what a watch of one kind reads (bisected by rv)
         self.history = history
         self.compacted_rv = self.rv  # watches from below this get 410
         self.faults = []  # [(status, retry_after, path_regex)]
@@ -138,12 +141,20 @@ class Emulator:
         return str(self.rv)
 
     def _record(self, plural, etype, obj):
-        self.events.append((int(obj["metadata"]["resourceVersion"]), plural, etype, copy.deepcopy(obj)))
+        e = (int(obj["metadata"]["resourceVersion"]), plural, etype, copy.deepcopy(obj))
+        self.events.append(e)
+        self.events_of.setdefault(plural, []).append(e)
         if len(self.events) > self.history:
             dropped = self.events[: len(self.events) - self.history]
             self.events = self.events[len(self.events) - self.history:]
             self.compacted_rv = max(self.compacted_rv, dropped[-1][0])
+            for p, evs in self.events_of.items():
+                self.events_of[p] = evs[bisect.bisect_right(evs, (self.compacted_rv, "\uffff")):]
         self.lock.notify_all()
+
+    def events_after(self, plural, rv):
+        evs = self.events_of.get(plural, [])
+        return evs[bisect.bisect_right(evs, (rv, "\uffff")):]
 
     def api_version(self, plural):
         group, version = self.kinds[plural][0], self.kinds[plural][1]
@@ -238,6 +249,7 @@ class Emulator:
         with self.lock:
             self.compacted_rv = self.rv
             self.events = []
+            self.events_of = {}
             self.watch_generation += 1  # real etcd compaction also ends watches
             self.lock.notify_all()
 
@@ -293,6 +305,12 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def setup(self):
+        super().setup()
+        # as Go's net/http (the real API server): no Nagle delay between a
+        # response's header and body writes (40 ms against delayed ACKs)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send_json(self, status, obj, extra=None):
         body = json.dumps(obj).encode()
@@ -492,10 +510,10 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
             next_bookmark = time.time() + em.bookmark_interval
             while True:
                 with em.lock:
-                    pending = [e for e in em.events if e[0] > last and e[1] == plural]
+                    pending = em.events_after(plural, last)
                     if not pending:
                         em.lock.wait(0.05)
-                        pending = [e for e in em.events if e[0] > last and e[1] == plural]
+                        pending = em.events_after(plural, last)
                     dropped = em.watch_generation != generation
                     current = em.rv
                 if dropped:

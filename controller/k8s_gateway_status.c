@@ -1,9 +1,12 @@
 /*
  * Gateway API status writer (see k8s_gateway_status.h).
  *
- * rbac: gateway.networking.k8s.io gatewayclasses/status, gateways/status,
- *       httproutes/status, grpcroutes/status, tlsroutes/status,
- *       tcproutes/status update
+ * rbac: gateway.networking.k8s.io gatewayclasses/status update
+ * rbac: gateway.networking.k8s.io gateways/status update
+ * rbac: gateway.networking.k8s.io httproutes/status update
+ * rbac: gateway.networking.k8s.io grpcroutes/status update
+ * rbac: gateway.networking.k8s.io tlsroutes/status update
+ * rbac: gateway.networking.k8s.io tcproutes/status update
  */
 #include "k8s_gateway_status.h"
 

@@ -401,6 +401,7 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
                 return self.send_json(404, status_object(404, "NotFound", '%s "%s" not found' % (plural, name)))
             return self.send_json(200, obj)
         if method == "DELETE":
+            self.read_body()  # DeleteOptions (kubectl sends them): left unread, they would be the next request line
             obj = em.delete(em.kinds[plural][2], ns or "", name)
             if obj is None:
                 return self.send_json(404, status_object(404, "NotFound", '%s "%s" not found' % (plural, name)))

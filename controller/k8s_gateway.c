@@ -554,7 +554,7 @@ struct gw_attach *k8s_gw__attach(struct gw_cx *c, const cJSON *obj, unsigned kin
                     reason = "NotAllowedByListeners";
                 continue;
             }
-            struct gw_attach a = {g, l, NULL, 0};
+            struct gw_attach a = {g, l, NULL, 0, NULL, NULL};
             if ((kind & (GW_K_TCP)) == 0 && !intersect(c, obj, l, &a)) {
                 reason = "NoMatchingListenerHostname";
                 continue;
@@ -671,7 +671,8 @@ static uint64_t fnv(const char *s)
     return h;
 }
 
-/* Adds <key> to the set of defined services; false when it was there. */
+/* Adds <key> to the set of defined services; false when it was there.
+ * <key> is copied when added. */
 static bool first_definition(struct gw_cx *c, const char *key)
 {
     if (c->defined.n * 2 >= c->defined.cap) {
@@ -692,7 +693,7 @@ static bool first_definition(struct gw_cx *c, const char *key)
     for (; c->defined.slots[j]; j = (j + 1) & (c->defined.cap - 1))
         if (strcmp(c->defined.slots[j], key) == 0)
             return false;
-    c->defined.slots[j] = key;
+    c->defined.slots[j] = arena_strdup(c->pa, key);
     c->defined.n++;
     return true;
 }
@@ -736,9 +737,20 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
         k8s_gw__problem(c, "%s: %s", what, refs->message);
         return NULL;
     }
-    const char *shared = k8s_gw__id(c, "%s-%s-%d%s", rns, name, port->valueint,
-                                    !tcp && scheme && strcmp(scheme, "h2c") == 0 ? "-h2c" : "");
-    if (!first_definition(c, arena_printf(c->pa, "%s:%s", tcp ? "tcp" : "http", shared)))
+    /* "<tcp|http>:<id>" in the set, the id after the colon */
+    char key[600];
+    int kl = snprintf(key, sizeof(key), "%s:%s-%s-%d%s", tcp ? "tcp" : "http", rns, name, port->valueint,
+                      !tcp && scheme && strcmp(scheme, "h2c") == 0 ? "-h2c" : "");
+    for (char *p = strchr(key, ':') + 1; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
+            *p = '-';
+    if (kl <= 0 || (size_t)kl >= sizeof(key)) {
+        refs_fail(refs, "BackendNotFound", "backendRef name too long");
+        return NULL;
+    }
+    bool first = first_definition(c, key);
+    const char *shared = arena_strdup(c->pa, strchr(key, ':') + 1);
+    if (!first)
         return shared;
     struct tree_node *servers = k8s_gw__seq(c, shared);
     endpoints(c, rns, svc, sp, tcp ? NULL : scheme, servers, shared);
@@ -821,9 +833,11 @@ struct model *k8s_gw_translate(const struct k8s_gw_objects *objs, const struct k
 {
     struct gw_cx c = {.o = o, .objs = objs, .m = model_new(K8S_GW_PROVIDER), .pa = pa, .problems = problems, .st = st};
     c.controller = o->controller_name && *o->controller_name ? o->controller_name : K8S_GW_DEFAULT_CONTROLLER;
-    for (int k = 0; k < K8S_GW_KINDS; k++)
-        k8s_index_build(pa, &c.ix[k], objs->items[k], objs->n[k],
-                        k == K8S_GW_SLICES ? "kubernetes.io/service-name" : NULL);
+    /* only what is looked up by name: routes and Gateways are walked in order */
+    static const enum k8s_gw_kind indexed[] = {K8S_GW_GRANTS, K8S_GW_SERVICES, K8S_GW_SLICES, K8S_GW_SECRETS};
+    for (size_t i = 0; i < sizeof(indexed) / sizeof(*indexed); i++)
+        k8s_index_build(pa, &c.ix[indexed[i]], objs->items[indexed[i]], objs->n[indexed[i]],
+                        indexed[i] == K8S_GW_SLICES ? "kubernetes.io/service-name" : NULL);
     c.gws = arena_alloc(pa, (objs->n[K8S_GW_GATEWAYS] + 1) * sizeof(*c.gws));
     c.root = k8s_gw__map(&c, K8S_GW_PROVIDER);
     struct tree_node *http = k8s_gw__map(&c, K8S_GW_PROVIDER), *tcp = k8s_gw__map(&c, K8S_GW_PROVIDER);

@@ -272,20 +272,25 @@ static bool rule_filters(struct gw_cx *c, const cJSON *rt, struct rule_out *r, b
 
 /* The routers of one match (<m_rule> without host, its priority inputs)
  * on every attachment and hostname. */
-static void lay_out(struct gw_cx *c, const struct rule_out *r, const struct gw_attach *at, size_t n_at, const char *prefix,
-                    int mi, const char *suffix, const char *m_rule, enum path_type pt, size_t plen, bool method, int nh,
-                    int nq, struct tree_node *mws)
+static void lay_out(struct gw_cx *c, const struct rule_out *r, struct gw_attach *at, size_t n_at, const char *prefix, int mi,
+                    const char *suffix, const char *m_rule, enum path_type pt, size_t plen, bool method, int nh, int nq,
+                    struct tree_node *mws)
 {
     const char *where = r->prefix_id;
     for (size_t a = 0; a < n_at; a++) {
-        const struct gw_attach *x = &at[a];
+        struct gw_attach *x = &at[a];
+        if (x->id_base == NULL) { /* once per route and listener: thousands of routers are named from it */
+            x->id_base = k8s_gw__id(c, "%s-%s-%s-%s-%s-%s", prefix, r->ns, r->name, x->gw->ns, x->gw->name, x->l->name);
+            x->host_rules = arena_alloc(c->pa, (x->n_hosts ? x->n_hosts : 1) * sizeof(*x->host_rules));
+            for (size_t h = 0; h < x->n_hosts; h++)
+                x->host_rules[h] = k8s_gw__host_rule(c, x->hosts[h], false);
+        }
         size_t nh_ = x->n_hosts ? x->n_hosts : 1;
         for (size_t h = 0; h < nh_; h++) {
             const char *host = x->n_hosts ? x->hosts[h] : NULL;
-            const char *rule = host ? arena_printf(c->pa, "%s && %s", k8s_gw__host_rule(c, host, false), m_rule) : m_rule;
-            const char *id = k8s_gw__id(c, "%s-%s-%s-%s-%s-%s-r%d-m%d%s%s", prefix, r->ns, r->name, x->gw->ns, x->gw->name,
-                                        x->l->name, r->rule_idx, mi, x->n_hosts > 1 ? arena_printf(c->pa, "-h%zu", h) : "",
-                                        suffix);
+            const char *rule = host ? arena_printf(c->pa, "%s && %s", x->host_rules[h], m_rule) : m_rule;
+            const char *id = x->n_hosts > 1 ? arena_printf(c->pa, "%s-r%d-m%d-h%zu%s", x->id_base, r->rule_idx, mi, h, suffix)
+                                            : arena_printf(c->pa, "%s-r%d-m%d%s", x->id_base, r->rule_idx, mi, suffix);
             struct tree_node *rt = k8s_gw__map(c, where), *eps = k8s_gw__seq(c, where);
             k8s_gw__put_str(c, rt, "rule", rule);
             k8s_gw__put_str(c, rt, "priority",
@@ -315,7 +320,7 @@ static struct tree_node *with(struct gw_cx *c, const struct tree_node *base, str
 }
 
 /* One HTTPRoute match; false when it was refused. */
-static bool http_match(struct gw_cx *c, const struct rule_out *r, const cJSON *m, int mi, const struct gw_attach *at,
+static bool http_match(struct gw_cx *c, const struct rule_out *r, const cJSON *m, int mi, struct gw_attach *at,
                        size_t n_at)
 {
     const char *what = r->prefix_id; /* where tree nodes come from */
@@ -374,7 +379,7 @@ static bool http_match(struct gw_cx *c, const struct rule_out *r, const cJSON *m
 }
 
 /* One GRPCRoute match: service/method as a path. */
-static bool grpc_match(struct gw_cx *c, const struct rule_out *r, const cJSON *m, int mi, const struct gw_attach *at,
+static bool grpc_match(struct gw_cx *c, const struct rule_out *r, const cJSON *m, int mi, struct gw_attach *at,
                        size_t n_at)
 {
     const cJSON *mm = get(m, "method");

@@ -63,6 +63,9 @@ struct gw_attach {
     struct gw_listener *l;
     const char **hosts;
     size_t n_hosts;
+    /* built once per route, used by each of its routers */
+    const char *id_base;     /* "<kind>-<ns>-<name>-<gw ns>-<gw>-<listener>" */
+    const char **host_rules; /* Host(`h`) per hosts[i] */
 };
 
 /* The route-level outcome of resolving references (ResolvedRefs). */

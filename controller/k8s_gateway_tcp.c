@@ -24,9 +24,9 @@ static void tcp_like(struct gw_cx *c, const cJSON *obj, bool tls)
     const cJSON *rules = get(get(obj, "spec"), "rules");
     if (cJSON_GetArraySize(rules) > 1)
         k8s_gw__problem(c, "%s %s/%s: only the first rule is used by gantry", kind_name, ns, name);
-    const char *svc = k8s_gw__id(c, "%s-%s-%s-r0", prefix, ns, name);
+    const char *svc = k8s_gw__id(c, "%s-%s-%s-r0", prefix, ns, name); /* a stand-in when no backend resolves */
     if (n_at)
-        k8s_gw__backends(c, kind_name, ns, get(rules ? rules->child : NULL, "backendRefs"), svc, NULL, true, &refs);
+        svc = k8s_gw__backends(c, kind_name, ns, get(rules ? rules->child : NULL, "backendRefs"), svc, NULL, true, &refs);
     for (size_t a = 0; a < n_at; a++) {
         const struct gw_attach *x = &at[a];
         const char *where = arena_printf(c->pa, "%s %s/%s", kind_name, ns, name);

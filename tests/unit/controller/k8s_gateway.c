@@ -95,6 +95,20 @@ static void run(struct run *r, const char *objects, bool experimental)
 
 static void done(struct run *r)
 {
+    /* whatever a case built, every router names a service it defined (the aggregator would refuse it) */
+    for (size_t i = 0; i < r->m->routers.len; i++) {
+        const struct model_router *rt = r->m->routers.items[i];
+        if (model_find_service(r->m, rt->service) == NULL)
+            fprintf(stderr, "router %s: service %s is not defined\n", rt->name, rt->service);
+        CHECK(model_find_service(r->m, rt->service) != NULL);
+    }
+    for (size_t i = 0; i < r->m->tcp_routers.len; i++) {
+        const struct model_router *rt = r->m->tcp_routers.items[i];
+        bool found = false;
+        for (size_t j = 0; j < r->m->tcp_services.len && !found; j++)
+            found = strcmp(((const struct model_tcp_service *)r->m->tcp_services.items[j])->name, rt->service) == 0;
+        CHECK(found);
+    }
     model_free(r->m);
     k8s_gw_statuses_free(&r->st);
     arena_free(&r->pa);
@@ -436,8 +450,11 @@ static void test_tls_and_tcp_routes(void)
         CHECK(t->tls && t->tls->passthrough);
         CHECK_STR(c->rule, "HostSNI(`*`)");
         CHECK_STR(c->entrypoints[0], "tcp");
+        CHECK_STR(c->service, "default-b-80"); /* the shared TCP service of the backend */
+        CHECK_STR(t->service, "default-a-80");
     }
     CHECK_CONTAINS(status_of(&r, K8S_GW_TLSROUTES, "t"), "\"reason\":\"Accepted\"");
+    CHECK(strstr(r.problem_text, "does not exist") == NULL); /* every router's service is defined */
     done(&r);
     /* without the experimental channel, TLS and TCP listeners are not supported */
     run(&r, objs, false);

@@ -656,6 +656,39 @@ def test_HTTPRouteRewritePath_and_HTTPRouteRewriteHost(tmp_path, procs, cluster)
     assert {k.lower(): v for k, v in info["headers"].items()}["host"] == "one.example.org"
 
 
+def test_HTTPRoute_extensionRef_to_a_traefik_Middleware(tmp_path, procs, cluster):
+    """ExtensionRef filters name a traefik.io Middleware (kubernetesCRD
+    provider): gantry's and Traefik's extension point."""
+    a = procs.whoami(name="a")
+    cluster.backend("infra-backend-v1", a)
+    emu = cluster.emu
+    emu.apply({"kind": "Middleware", "apiVersion": "traefik.io/v1alpha1", "metadata": {"name": "add-header", "namespace": "default"},
+               "spec": {"headers": {"customRequestHeaders": {"X-From-Middleware": "yes"}}}})
+    cluster.apply("""\
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: extension, namespace: default}
+        spec:
+          parentRefs: [{name: same-namespace}]
+          rules:
+          - matches: [{path: {type: PathPrefix, value: /ext}}]
+            filters: [{type: ExtensionRef, extensionRef: {group: traefik.io, kind: Middleware, name: add-header}}]
+            backendRefs: [{name: infra-backend-v1, port: 80}]
+          - matches: [{path: {type: PathPrefix, value: /bad}}]
+            filters: [{type: ExtensionRef, extensionRef: {group: example.com, kind: Thing, name: x}}]
+            backendRefs: [{name: infra-backend-v1, port: 80}]
+        """)
+    g = gantry(procs, tmp_path, emu, args=["--providers.kubernetesCRD=true", "--providers.kubernetesCRD.endpoint=" + emu.url,
+                                           "--providers.kubernetesCRD.token=" + emu.token,
+                                           "--providers.kubernetesCRD.certAuthFilePath=" + emu.ca])
+    wait_for(lambda: whoami(g, "/ext")[0] == 200, what="route with the Middleware")
+    _, info = whoami(g, "/ext")
+    assert {k.lower(): v for k, v in info["headers"].items()}.get("x-from-middleware") == "yes"
+    assert whoami(g, "/bad")[0] == 404  # that rule is left out
+    c = wait_for(lambda: cluster.route_condition("extension", "ResolvedRefs"), what="status")
+    assert (c["status"], c["reason"]) == ("False", "InvalidKind")
+
+
 def test_HTTPRouteRequestMirror(tmp_path, procs, cluster):
     a, m = procs.whoami(name="a"), Recorder()
     cluster.backend("infra-backend-v1", a)

@@ -1036,6 +1036,7 @@ void static_config_usage(const char *argv0)
            "  --providers.docker=true [--providers.docker.exposedByDefault=false ...]\n"
            "  --providers.kubernetesIngress=true\n"
            "  --providers.kubernetesCRD=true [--providers.kubernetesCRD.allowCrossNamespace=true ...]  Traefik's CRDs\n"
+           "  --providers.kubernetesGateway=true [--providers.kubernetesGateway.experimentalChannel=true ...]  Gateway API\n"
            "  --providers.providersThrottleDuration=5ms  window that coalesces bursts of changes\n"
            "  --serversTransport.forwardingTimeouts.dialTimeout=30s\n"
            "  --serversTransport.forwardingTimeouts.responseHeaderTimeout=60s\n"

@@ -42,6 +42,10 @@ echo "### Kubernetes: watch event to route at 1,000 Ingresses and 10,000 endpoin
 echo
 /usr/bin/python3 bench/k8s_latency.py "$BUILD" 50 1000 10
 echo
+echo "### Gateway API: 5,000 HTTPRoutes on one Gateway"
+echo
+/usr/bin/python3 bench/gateway_scale.py "$BUILD" 5000 100
+echo
 echo "### Docker: container start to route"
 echo
 if /usr/bin/python3 -c 'import sys; sys.path.insert(0, "tests/integration"); import dockerenv; sys.exit(0 if dockerenv.available() else 1)' 2>/dev/null; then

@@ -31,6 +31,7 @@
 #include "provider_file.h"
 #include "provider_kubernetes.h"
 #include "provider_kubernetes_crd.h"
+#include "provider_kubernetes_gateway.h"
 #include "static_config.h"
 #include "watcher.h"
 
@@ -58,6 +59,38 @@ static bool ready(char *why, size_t len)
         return false;
     }
     return true;
+}
+
+/* The Gateway API provider binds listeners to entry points by port: the
+ * port of each entry point's address. */
+static int start_gateway_provider(const struct static_config *c, struct diag *d)
+{
+    struct k8s_gw_entrypoint eps[64];
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_entrypoints && n < 64; i++) {
+        const char *colon = strrchr(c->entrypoints[i].address ? c->entrypoints[i].address : "", ':');
+        eps[n++] = (struct k8s_gw_entrypoint){c->entrypoints[i].name, colon ? atoi(colon + 1) : 0};
+    }
+    struct kube_gateway_provider_config gc = {
+        .endpoint = c->kube_gw.endpoint,
+        .token = c->kube_gw.token,
+        .cert_auth_file_path = c->kube_gw.cert_auth_file_path,
+        .label_selector = c->kube_gw.label_selector,
+        .namespaces = c->kube_gw.namespaces,
+        .n_namespaces = c->kube_gw.n_namespaces,
+        .throttle_ms = c->kube_gw.throttle_ms,
+        .experimental_channel = c->kube_gw.experimental_channel,
+        .native_lb_by_default = c->kube_gw.native_lb_by_default,
+        .controller_name = c->kube_gw.controller_name,
+        .status_ip = c->kube_gw.status_ip,
+        .status_hostname = c->kube_gw.status_hostname,
+        .lease_namespace = c->kube.lease_namespace,
+        .lease_name = c->kube.lease_name,
+        .lease_duration_ms = c->kube.lease_duration_ms,
+        .entrypoints = eps,
+        .n_entrypoints = n,
+    };
+    return provider_kubernetes_gateway_start(&gc, d);
 }
 
 static int run(struct static_config *c)
@@ -194,6 +227,10 @@ static int run(struct static_config *c)
         log_error("%s", d.msg);
         return 1;
     }
+    if (c->kube_gw.enabled && start_gateway_provider(c, &d) != 0) {
+        log_error("%s", d.msg);
+        return 1;
+    }
 
     if (server_start(&d) != 0 || watcher_start(&d) != 0) {
         log_error("%s", d.msg);
@@ -229,6 +266,7 @@ static int run(struct static_config *c)
     provider_docker_stop();
     provider_kubernetes_stop();
     provider_kubernetes_crd_stop();
+    provider_kubernetes_gateway_stop();
     acme_manager_stop();
     aggregator_shutdown();
     accesslog_close();

@@ -638,6 +638,59 @@ static int prov_kube_crd(struct sctx *s, void *obj, const struct tree_node *v)
     return enable_and_walk(s, &s->c->kube_crd.enabled, v, kube_crd_keys);
 }
 
+/* providers.kubernetesGateway: Traefik's keys, and gantry's controllerName */
+STRING_KEY(gw_endpoint, struct static_config, kube_gw.endpoint)
+STRING_KEY(gw_token, struct static_config, kube_gw.token)
+STRING_KEY(gw_ca, struct static_config, kube_gw.cert_auth_file_path)
+STRING_KEY(gw_selector, struct static_config, kube_gw.label_selector)
+STRING_KEY(gw_controller, struct static_config, kube_gw.controller_name)
+STRING_KEY(gw_status_ip, struct static_config, kube_gw.status_ip)
+STRING_KEY(gw_status_hostname, struct static_config, kube_gw.status_hostname)
+BOOL_KEY(gw_experimental, struct static_config, kube_gw.experimental_channel)
+BOOL_KEY(gw_native_lb, struct static_config, kube_gw.native_lb_by_default)
+DURATION_KEY(gw_throttle, struct static_config, kube_gw.throttle_ms)
+
+static int gw_namespaces(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    struct static_config *c = obj;
+    return to_list(s, v, &c->kube_gw.namespaces, &c->kube_gw.n_namespaces);
+}
+
+/* statusAddress.service (a published Service's addresses) is not
+ * implemented: refused rather than silently publishing nothing. */
+static int gw_status_service(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    (void)v;
+    return diag_set(s->d, "%s: not supported by gantry yet (use statusAddress.ip or statusAddress.hostname)", s->path);
+}
+
+static const struct skey gw_status_keys[] = {
+    {"ip", gw_status_ip}, {"hostname", gw_status_hostname}, {"service", gw_status_service}, {NULL, NULL}};
+
+static int gw_status_address(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    return walk(s, obj, v, gw_status_keys);
+}
+
+static const struct skey kube_gw_keys[] = {{"endpoint", gw_endpoint},
+                                           {"token", gw_token},
+                                           {"certAuthFilePath", gw_ca},
+                                           {"labelSelector", gw_selector},
+                                           {"namespaces", gw_namespaces},
+                                           {"throttleDuration", gw_throttle},
+                                           {"experimentalChannel", gw_experimental},
+                                           {"nativeLBByDefault", gw_native_lb},
+                                           {"statusAddress", gw_status_address},
+                                           {"controllerName", gw_controller},
+                                           {NULL, NULL}};
+
+static int prov_kube_gw(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    return enable_and_walk(s, &s->c->kube_gw.enabled, v, kube_gw_keys);
+}
+
 static int prov_throttle(struct sctx *s, void *obj, const struct tree_node *v)
 {
     return to_duration(s, v, &((struct static_config *)obj)->throttle_ms);
@@ -649,7 +702,7 @@ static const struct skey provider_keys[] = {{"file", prov_file},
                                             {"kubernetesIngressNGINX", prov_kube_nginx},
                                             {"providersThrottleDuration", prov_throttle},
                                             {"kubernetesCRD", prov_kube_crd},
-                                            {"kubernetesGateway", NULL},
+                                            {"kubernetesGateway", prov_kube_gw},
                                             {"swarm", NULL},
                                             {NULL, NULL}};
 
@@ -983,6 +1036,7 @@ void static_config_usage(const char *argv0)
            "  --providers.docker=true [--providers.docker.exposedByDefault=false ...]\n"
            "  --providers.kubernetesIngress=true\n"
            "  --providers.kubernetesCRD=true [--providers.kubernetesCRD.allowCrossNamespace=true ...]  Traefik's CRDs\n"
+           "  --providers.kubernetesGateway=true [--providers.kubernetesGateway.experimentalChannel=true ...]  Gateway API\n"
            "  --providers.providersThrottleDuration=5ms  window that coalesces bursts of changes\n"
            "  --serversTransport.forwardingTimeouts.dialTimeout=30s\n"
            "  --serversTransport.forwardingTimeouts.responseHeaderTimeout=60s\n"

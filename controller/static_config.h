@@ -73,6 +73,15 @@ struct static_config {
         bool allow_cross_namespace, allow_external_name_services, allow_empty_services;
         uint64_t throttle_ms;
     } kube_crd;
+    struct { /* providers.kubernetesGateway (Traefik v3's keys; controllerName is gantry's) */
+        bool enabled;
+        const char *endpoint, *token, *cert_auth_file_path, *label_selector, *controller_name;
+        const char **namespaces;
+        size_t n_namespaces;
+        bool experimental_channel, native_lb_by_default;
+        const char *status_ip, *status_hostname;
+        uint64_t throttle_ms;
+    } kube_gw;
 
     uint64_t throttle_ms; /* coalescing window for bursts of changes */
 

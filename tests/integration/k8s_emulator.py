@@ -12,17 +12,27 @@ What it implements, as the API concepts document describes it:
     HTTP status (list/watch) or as an ERROR event in a watch stream;
   - create (POST), replace (PUT), merge patch (PATCH), delete, and the
     status subresource; discovery documents so the real kubectl can apply
-    YAML to it.
+    YAML to it;
+  - CustomResourceDefinitions (apiextensions.k8s.io/v1): applying one
+    serves its kind under every served version at once (Established), with
+    its status subresource when it declares one (then a write to the main
+    resource leaves status alone, and only the status subresource sets
+    it); deleting it removes the kind and its objects. The Gateway API kinds
+    exist only once their CRDs are applied, as in a real cluster;
+  - metadata.generation: 1 at creation, +1 when anything but metadata and
+    status changes.
 Faults for the tests: fail the next N requests with 500 or 429 +
 Retry-After, drop every open watch, compact history (so the next watch
 from an old version gets 410), slow bookmarks.
 """
 import base64
+import bisect
 import copy
 import http.server
 import json
 import os
 import re
+import socket
 import socketserver
 import ssl
 import threading
@@ -53,7 +63,9 @@ KINDS.update({
     "serverstransporttcps": ("traefik.io", "v1alpha1", "ServersTransportTCP", True),
     "traefikservices": ("traefik.io", "v1alpha1", "TraefikService", True),
 })
+KINDS["customresourcedefinitions"] = ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", False)
 KIND_TO_PLURAL = {v[2]: k for k, v in KINDS.items()}
+STATUS_SUBRESOURCE = {"ingresses"}  # built-in kinds whose status is written through /status
 
 
 def api_version(plural):
@@ -99,8 +111,15 @@ class Emulator:
         self.token = token
         self.lock = threading.Condition()
         self.rv = 100
-        self.objects = {p: {} for p in KINDS}  # plural -> {(ns, name): obj}
+        # the kinds served: the built-in ones, and those of CRDs applied later
+        self.kinds = dict(KINDS)
+        self.kind_to_plural = dict(KIND_TO_PLURAL)
+        self.versions = {p: [v[1]] for p, v in self.kinds.items()}  # served versions, the first preferred
+        self.status_sub = set(STATUS_SUBRESOURCE)
+        self.short_names = {"customresourcedefinitions": ["crd", "crds"]}
+        self.objects = {p: {} for p in self.kinds}  # plural -> {(ns, name): obj}
         self.events = []  # (rv, plural, type, obj)
+        self.events_of = {}  # plural -> [(rv, plural, type, obj)]: what a watch of one kind reads (bisected by rv)
         self.history = history
         self.compacted_rv = self.rv  # watches from below this get 410
         self.faults = []  # [(status, retry_after, path_regex)]
@@ -122,46 +141,95 @@ class Emulator:
         return str(self.rv)
 
     def _record(self, plural, etype, obj):
-        self.events.append((int(obj["metadata"]["resourceVersion"]), plural, etype, copy.deepcopy(obj)))
+        e = (int(obj["metadata"]["resourceVersion"]), plural, etype, copy.deepcopy(obj))
+        self.events.append(e)
+        self.events_of.setdefault(plural, []).append(e)
         if len(self.events) > self.history:
             dropped = self.events[: len(self.events) - self.history]
             self.events = self.events[len(self.events) - self.history:]
             self.compacted_rv = max(self.compacted_rv, dropped[-1][0])
+            for p, evs in self.events_of.items():
+                self.events_of[p] = evs[bisect.bisect_right(evs, (self.compacted_rv, "\uffff")):]
         self.lock.notify_all()
 
-    def apply(self, obj):
-        """Creates or replaces <obj> (a dict with kind and metadata)."""
+    def events_after(self, plural, rv):
+        evs = self.events_of.get(plural, [])
+        return evs[bisect.bisect_right(evs, (rv, "\uffff")):]
+
+    def api_version(self, plural):
+        group, version = self.kinds[plural][0], self.kinds[plural][1]
+        return "%s/%s" % (group, version) if group else version
+
+    def _register_crd(self, crd):
+        """Serves the kind <crd> defines (its served versions, storage first)."""
+        spec = crd.get("spec", {})
+        names, group = spec.get("names", {}), spec.get("group", "")
+        plural = names.get("plural")
+        served = [v for v in spec.get("versions", []) if v.get("served", True)]
+        if not plural or not served or not names.get("kind"):
+            return
+        served.sort(key=lambda v: not v.get("storage", False))
+        self.kinds[plural] = (group, served[0]["name"], names["kind"], spec.get("scope", "Namespaced") == "Namespaced")
+        self.kind_to_plural[names["kind"]] = plural
+        self.versions[plural] = [v["name"] for v in served]
+        self.short_names[plural] = list(names.get("shortNames") or [])
+        if any("status" in (v.get("subresources") or {}) for v in served):
+            self.status_sub.add(plural)
+        else:
+            self.status_sub.discard(plural)
+        self.objects.setdefault(plural, {})
+        crd["status"] = {"acceptedNames": names, "storedVersions": [served[0]["name"]], "conditions": [
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": ""},
+            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": ""}]}
+
+    def apply(self, obj, keep_status=False):
+        """Creates or replaces <obj> (a dict with kind and metadata); with
+        <keep_status>, the stored status stays (a write to the main
+        resource of a kind with a status subresource)."""
         obj = copy.deepcopy(obj)
-        plural = KIND_TO_PLURAL[obj["kind"]]
-        obj.setdefault("apiVersion", api_version(plural))
+        plural = self.kind_to_plural[obj["kind"]]
+        obj["apiVersion"] = self.api_version(plural)  # stored (and served) as the preferred version
         meta = obj.setdefault("metadata", {})
-        if KINDS[plural][3]:
+        if self.kinds[plural][3]:
             meta.setdefault("namespace", "default")
         key = (meta.get("namespace", ""), meta["name"])
         with self.lock:
             old = self.objects[plural].get(key)
             meta["uid"] = old["metadata"]["uid"] if old else "uid-%s-%s-%s" % (plural, key[0], key[1])
             meta["resourceVersion"] = self._next_rv()
-            if old and "status" in old and "status" not in obj:
+            if old and "status" in old and ("status" not in obj or keep_status):
                 obj["status"] = old["status"]
+            elif keep_status:
+                obj.pop("status", None)
+            def body(o):
+                return {k: v for k, v in o.items() if k not in ("metadata", "status")}
+            gen = (old or {}).get("metadata", {}).get("generation", 0)
+            meta["generation"] = gen if old and gen and body(old) == body(obj) else gen + 1
+            if obj["kind"] == "CustomResourceDefinition":
+                self._register_crd(obj)
             self.objects[plural][key] = obj
             self._record(plural, "MODIFIED" if old else "ADDED", obj)
             return copy.deepcopy(obj)
 
     def delete(self, kind, namespace, name):
-        plural = KIND_TO_PLURAL[kind]
+        plural = self.kind_to_plural[kind]
         with self.lock:
-            obj = self.objects[plural].pop((namespace if KINDS[plural][3] else "", name), None)
+            obj = self.objects[plural].pop((namespace if self.kinds[plural][3] else "", name), None)
             if obj is None:
                 return None
             obj["metadata"]["resourceVersion"] = self._next_rv()
             self._record(plural, "DELETED", obj)
+            if kind == "CustomResourceDefinition":  # its kind and objects go with it
+                gone = obj.get("spec", {}).get("names", {}).get("plural")
+                if gone in self.kinds and gone not in KINDS:
+                    self.kind_to_plural.pop(self.kinds.pop(gone)[2], None)
+                    self.objects.pop(gone, None)
             return obj
 
     def get(self, kind, namespace, name):
-        plural = KIND_TO_PLURAL[kind]
+        plural = self.kind_to_plural[kind]
         with self.lock:
-            o = self.objects[plural].get((namespace if KINDS[plural][3] else "", name))
+            o = self.objects[plural].get((namespace if self.kinds[plural][3] else "", name))
             return copy.deepcopy(o) if o else None
 
     # ---- faults ----
@@ -181,6 +249,7 @@ class Emulator:
         with self.lock:
             self.compacted_rv = self.rv
             self.events = []
+            self.events_of = {}
             self.watch_generation += 1  # real etcd compaction also ends watches
             self.lock.notify_all()
 
@@ -216,14 +285,15 @@ class Emulator:
             self.server.server_close()
 
 
-def discovery_resources(group, version):
+def discovery_resources(em, group, version):
     res = []
-    for plural, (g, v, kind, namespaced) in KINDS.items():
-        if g == group and v == version:
+    for plural, (g, v, kind, namespaced) in list(em.kinds.items()):
+        if g == group and version in em.versions.get(plural, [v]):
             res.append({"name": plural, "singularName": kind.lower(), "namespaced": namespaced, "kind": kind,
-                        "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]})
-            if plural == "ingresses":
-                res.append({"name": "ingresses/status", "singularName": "", "namespaced": True, "kind": kind,
+                        "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+                        "shortNames": em.short_names.get(plural, [])})
+            if plural in em.status_sub:
+                res.append({"name": plural + "/status", "singularName": "", "namespaced": namespaced, "kind": kind,
                             "verbs": ["get", "patch", "update"]})
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "%s/%s" % (group, version) if group else version,
             "resources": res}
@@ -235,6 +305,12 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def setup(self):
+        super().setup()
+        # as Go's net/http (the real API server): no Nagle delay between a
+        # response's header and body writes (40 ms against delayed ACKs)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send_json(self, status, obj, extra=None):
         body = json.dumps(obj).encode()
@@ -266,7 +342,8 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         group = m.group(1) or ""
         version = m.group(2) or "v1"
         ns, plural, name, sub = m.group(3), m.group(4), m.group(5), m.group(6)
-        if plural not in KINDS or KINDS[plural][0] != group or KINDS[plural][1] != version:
+        em = self.em
+        if plural not in em.kinds or em.kinds[plural][0] != group or version not in em.versions.get(plural, []):
             if plural == "namespaces" and ns is None and group == "":
                 return None
             return None
@@ -293,15 +370,20 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         if method == "GET" and path in ("/api", ""):
             return self.send_json(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})
         if method == "GET" and path == "/apis":
-            groups = sorted({(g, v) for g, v, _, _ in KINDS.values() if g})
+            groups = {}
+            for p, (g, v, _, _) in list(em.kinds.items()):
+                if g:
+                    vs = groups.setdefault(g, [v])
+                    vs += [x for x in em.versions.get(p, [v]) if x not in vs]
             return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-                {"name": g, "versions": [{"groupVersion": "%s/%s" % (g, v), "version": v}],
-                 "preferredVersion": {"groupVersion": "%s/%s" % (g, v), "version": v}} for g, v in groups]})
+                {"name": g, "versions": [{"groupVersion": "%s/%s" % (g, v), "version": v} for v in vs],
+                 "preferredVersion": {"groupVersion": "%s/%s" % (g, vs[0]), "version": vs[0]}}
+                for g, vs in sorted(groups.items())]})
         if method == "GET" and path == "/api/v1":
-            return self.send_json(200, discovery_resources("", "v1"))
+            return self.send_json(200, discovery_resources(em, "", "v1"))
         m = re.match(r"^/apis/([^/]+)/([^/]+)$", path)
         if method == "GET" and m:
-            return self.send_json(200, discovery_resources(m.group(1), m.group(2)))
+            return self.send_json(200, discovery_resources(em, m.group(1), m.group(2)))
         if method == "GET" and path == "/version":
             return self.send_json(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0-gantry-emulator"})
         r = self.route()
@@ -314,12 +396,13 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
                 return self.watch(plural, ns, q)
             return self.list(plural, ns, q)
         if method == "GET":
-            obj = em.get(KINDS[plural][2], ns or "", name)
+            obj = em.get(em.kinds[plural][2], ns or "", name)
             if obj is None:
                 return self.send_json(404, status_object(404, "NotFound", '%s "%s" not found' % (plural, name)))
             return self.send_json(200, obj)
         if method == "DELETE":
-            obj = em.delete(KINDS[plural][2], ns or "", name)
+            self.read_body()  # DeleteOptions (kubectl sends them): left unread, they would be the next request line
+            obj = em.delete(em.kinds[plural][2], ns or "", name)
             if obj is None:
                 return self.send_json(404, status_object(404, "NotFound", '%s "%s" not found' % (plural, name)))
             return self.send_json(200, obj)
@@ -328,11 +411,11 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
             body.setdefault("metadata", {})
             if ns:
                 body["metadata"]["namespace"] = ns
-            body["kind"] = KINDS[plural][2]
+            body["kind"] = em.kinds[plural][2]
             if em.get(body["kind"], ns or "", body["metadata"].get("name", "")):
                 return self.send_json(409, status_object(409, "AlreadyExists", "already exists"))
             return self.send_json(201, em.apply(body))
-        existing = em.get(KINDS[plural][2], ns or "", name)
+        existing = em.get(em.kinds[plural][2], ns or "", name)
         if existing is None and method in ("PATCH",) or (existing is None and sub):
             return self.send_json(404, status_object(404, "NotFound", '%s "%s" not found' % (plural, name)))
         if method == "PUT":
@@ -342,15 +425,18 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
             if sub == "status":
                 existing["status"] = body.get("status", {})
                 return self.send_json(200, em.apply(existing))
-            body["kind"] = KINDS[plural][2]
+            body["kind"] = em.kinds[plural][2]
             body.setdefault("metadata", {})["name"] = name
             if ns:
                 body["metadata"]["namespace"] = ns
-            return self.send_json(200 if existing else 201, em.apply(body))
+            return self.send_json(200 if existing else 201, em.apply(body, keep_status=plural in em.status_sub))
         if method == "PATCH":
             merged = merge_patch(existing, body)
-            merged["metadata"]["name"], merged["kind"] = name, KINDS[plural][2]
-            return self.send_json(200, em.apply(merged))
+            merged["metadata"]["name"], merged["kind"] = name, em.kinds[plural][2]
+            if sub == "status":
+                existing["status"] = merged.get("status", {})
+                return self.send_json(200, em.apply(existing))
+            return self.send_json(200, em.apply(merged, keep_status=plural in em.status_sub))
         return self.send_json(405, status_object(405, "MethodNotAllowed", "method not allowed"))
 
     def list(self, plural, ns, q):
@@ -386,7 +472,7 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         for it in page:
             it.pop("kind", None)
             it.pop("apiVersion", None)
-        self.send_json(200, {"kind": KINDS[plural][2] + "List", "apiVersion": api_version(plural), "metadata": meta,
+        self.send_json(200, {"kind": em.kinds[plural][2] + "List", "apiVersion": em.api_version(plural), "metadata": meta,
                              "items": page})
 
     def watch(self, plural, ns, q):
@@ -425,10 +511,10 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
             next_bookmark = time.time() + em.bookmark_interval
             while True:
                 with em.lock:
-                    pending = [e for e in em.events if e[0] > last and e[1] == plural]
+                    pending = em.events_after(plural, last)
                     if not pending:
                         em.lock.wait(0.05)
-                        pending = [e for e in em.events if e[0] > last and e[1] == plural]
+                        pending = em.events_after(plural, last)
                     dropped = em.watch_generation != generation
                     current = em.rv
                 if dropped:
@@ -444,7 +530,7 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
                     send({"type": etype, "object": obj})
                 if bookmarks and time.time() >= next_bookmark:
                     last = max(last, current)
-                    send({"type": "BOOKMARK", "object": {"kind": KINDS[plural][2], "apiVersion": api_version(plural),
+                    send({"type": "BOOKMARK", "object": {"kind": em.kinds[plural][2], "apiVersion": em.api_version(plural),
                                                          "metadata": {"resourceVersion": str(last)}}})
                     next_bookmark = time.time() + em.bookmark_interval
                 if time.time() >= deadline:

@@ -79,6 +79,13 @@ def code_rbac():
     for name, gv in re.findall(r'\{"(\w+)", "(/apis?/[\w./]+)", (?:true|false)\}', crd):
         group = "" if gv == "/api/v1" else gv.split("/")[2]
         rules[(group, name)] = {"list", "watch"}
+    # the Gateway API provider's: {"plural", "/apis/group/version", <cluster-scoped>, <labelSelector applies>}
+    gw = open(os.path.join(ROOT, "controller", "provider_kubernetes_gateway.c")).read()
+    gw_table = re.findall(r'\{"(\w+)", "(/apis?/[\w./]+)", (?:true|false), (?:true|false)\}', gw)
+    assert len(gw_table) == 11, gw_table
+    for name, gv in gw_table:
+        group = "" if gv == "/api/v1" else gv.split("/")[2]
+        rules[(group, name)] = {"list", "watch"}
     # every file that writes declares it: "rbac: <group> <resource> <verbs>",
     # and only those files send anything but GET
     cdir = os.path.join(ROOT, "controller")

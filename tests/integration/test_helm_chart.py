@@ -63,7 +63,9 @@ def pod_spec(workload):
 
 VALUE_SETS = {
     "defaults": [],
-    "gateway-api": ["--set", "providers.kubernetesGateway.enabled=true"],
+    "gateway-api": ["--set", "providers.kubernetesGateway.enabled=true,gatewayAPI.installCRDs=true"],
+    "gateway-api-experimental": ["--set", "providers.kubernetesGateway.enabled=true,providers.kubernetesGateway.experimentalChannel=true,"
+                                 "gatewayAPI.installCRDs=true"],
     "traefik-crds": ["--set", "providers.kubernetesCRD.enabled=true"],
     "ha-3-replicas": ["--set", "replicaCount=3,podAntiAffinity=hard,podDisruptionBudget.minAvailable=2"],
     "host-network": ["--set", "hostNetwork=true,service.type=ClusterIP"],
@@ -87,10 +89,23 @@ def check_value_set(name, k):
         assert pod["terminationGracePeriodSeconds"] == 25
         assert "--providers.kubernetesIngress.ingressEndpoint.publishedService=gantry/gantry" in args
         assert not any("kubernetesGateway" in a or "kubernetesCRD" in a for a in args)
-    elif name == "gateway-api":
+    elif name.startswith("gateway-api"):
         gc = k["GatewayClass"][0]
         assert gc["spec"]["controllerName"] == "gantry.io/gateway-controller" and gc["metadata"]["name"] == "gantry"
         assert "--providers.kubernetesGateway=true" in args
+        # Kubernetes' own CRDs, verbatim: the same documents as manifests/gateway-api/
+        experimental = name.endswith("experimental")
+        want = [d for f in sorted(os.listdir(os.path.join(ROOT, "manifests", "gateway-api")))
+                if f.endswith(".yaml") and (experimental or f.startswith("standard-"))
+                for d in docs_of(open(os.path.join(ROOT, "manifests", "gateway-api", f)).read())]
+        got = sorted(k["CustomResourceDefinition"], key=lambda d: d["metadata"]["name"])
+        assert got == sorted(want, key=lambda d: d["metadata"]["name"])
+        assert len(got) == (7 if experimental else 5)
+        assert ("--providers.kubernetesGateway.experimentalChannel=true" in args) == experimental
+        rules = [r for r in k["ClusterRole"][0]["rules"] if "gateway.networking.k8s.io" in r["apiGroups"]]
+        assert any("httproutes/status" in r["resources"] for r in rules)
+        assert any("tlsroutes" in r["resources"] for r in rules) == experimental
+        assert k["Role"][0]["rules"][0]["resources"] == ["leases"]
     elif name == "traefik-crds":
         crds = {c["spec"]["names"]["kind"]: c for c in k["CustomResourceDefinition"]}
         assert {"IngressRoute", "Middleware", "TLSOption", "TraefikService", "ServersTransport"} <= set(crds)
@@ -131,6 +146,8 @@ def test_value_set_renders_and_kubectl_accepts_it(renderer, emu, name):
     docs = docs_of(out)
     assert len(docs) == len(sources)
     for d in docs:
+        if d["kind"] == "CustomResourceDefinition" and d["metadata"]["name"].endswith(".gateway.networking.k8s.io"):
+            continue  # Kubernetes' own Gateway API CRDs, shipped verbatim (no labels added)
         assert d["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm", d["kind"]
         assert d["metadata"]["labels"]["app.kubernetes.io/instance"] == "gantry"
         assert "<no value>" not in yaml.safe_dump(d)

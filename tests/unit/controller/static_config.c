@@ -56,6 +56,21 @@ int main(void)
 
     CHECK(load(&c, &d, 1, "--providers.docker") == 0 && c.docker.enabled); /* bare flag = true */
     static_config_free(&c);
+
+    /* providers.kubernetesGateway: Traefik's options, gantry's controllerName */
+    CHECK(load(&c, &d, 6, "--providers.kubernetesGateway.experimentalChannel=true", "--providers.kubernetesGateway.namespaces=a,b",
+               "--providers.kubernetesGateway.statusAddress.ip=192.0.2.1", "--providers.kubernetesGateway.throttleDuration=50ms",
+               "--providers.kubernetesGateway.nativeLBByDefault=true",
+               "--providers.kubernetesGateway.controllerName=example.com/gw") == 0);
+    CHECK(c.kube_gw.enabled && c.kube_gw.experimental_channel && c.kube_gw.native_lb_by_default);
+    CHECK(c.kube_gw.n_namespaces == 2 && c.kube_gw.throttle_ms == 50);
+    CHECK_STR(c.kube_gw.status_ip, "192.0.2.1");
+    CHECK_STR(c.kube_gw.controller_name, "example.com/gw");
+    CHECK(c.warnings.len == 0);
+    static_config_free(&c);
+    CHECK(load(&c, &d, 1, "--providers.kubernetesGateway.statusAddress.service.name=gantry") != 0);
+    CHECK_CONTAINS(d.msg, "not supported by gantry yet");
+    static_config_free(&c);
     CHECK(load(&c, &d, 1, "--help") == 0 && c.show_help);
     static_config_free(&c);
     CHECK(load(&c, &d, 1, "--version") == 0 && c.show_version);

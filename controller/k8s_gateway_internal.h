@@ -1,0 +1,123 @@
+/*
+ * What the Gateway API translation files share (k8s_gateway.c: classes,
+ * gateways, listeners, attachment and status; k8s_gateway_http.c: HTTP and
+ * gRPC routes; k8s_gateway_tcp.c: TLS and TCP routes). Not for other
+ * modules.
+ */
+#ifndef GANTRY_K8S_GATEWAY_INTERNAL_H
+#define GANTRY_K8S_GATEWAY_INTERNAL_H
+
+#include "k8s_gateway.h"
+#include "k8s_index.h"
+#include "tree.h"
+
+enum gw_proto { GW_HTTP, GW_HTTPS, GW_TLS, GW_TCP, GW_UDP, GW_PROTO_OTHER };
+
+/* Route kinds as a bit set (allowedRoutes.kinds, supportedKinds). */
+enum { GW_K_HTTP = 1, GW_K_GRPC = 2, GW_K_TLS = 4, GW_K_TCP = 8 };
+
+struct gw_listener {
+    const cJSON *spec;
+    const char *name, *hostname; /* hostname NULL: any */
+    enum gw_proto proto;
+    int port;
+    const char *ep; /* the entry point, NULL when none has its port */
+    bool passthrough; /* TLS mode Passthrough */
+    unsigned kinds;   /* route kinds allowed */
+    /* status: reason NULL means the condition is True with its default reason */
+    const char *accepted_reason, *resolved_reason, *conflicted_reason, *message;
+    int attached;
+};
+
+struct gw_gateway {
+    const cJSON *obj;
+    const char *ns, *name;
+    struct gw_listener *l;
+    size_t n;
+};
+
+struct gw_cx {
+    const struct k8s_gw_options *o;
+    const struct k8s_gw_objects *objs;
+    const char *controller;
+    struct model *m;
+    struct arena *pa;
+    struct ptr_vec *problems;
+    struct k8s_gw_statuses *st;
+    struct k8s_index ix[K8S_GW_KINDS];
+    struct gw_gateway *gws; /* ours, sorted like the Gateways */
+    size_t n_gws;
+    struct tree_node *root, *routers, *services, *middlewares, *tcp_routers, *tcp_services;
+    struct ptr_vec certs_added;
+    cJSON *pending_parents; /* the parents[] status of the route being translated */
+    struct { /* the services defined so far (a set: thousands of routes share a few) */
+        const char **slots;
+        size_t cap, n;
+    } defined;
+};
+
+/* One route's attachment to one listener, with the hostnames both accept
+ * (n_hosts 0: any host). */
+struct gw_attach {
+    const struct gw_gateway *gw;
+    struct gw_listener *l;
+    const char **hosts;
+    size_t n_hosts;
+    /* built once per route, used by each of its routers */
+    const char *id_base;     /* "<kind>-<ns>-<name>-<gw ns>-<gw>-<listener>" */
+    const char **host_rules; /* Host(`h`) per hosts[i] */
+};
+
+/* The route-level outcome of resolving references (ResolvedRefs). */
+struct gw_refs {
+    const char *reason; /* NULL: resolved */
+    const char *message;
+};
+
+const cJSON *k8s_gw__get(const cJSON *o, const char *k);
+const char *k8s_gw__str(const cJSON *o, const char *k);
+const char *k8s_gw__meta(const cJSON *o, const char *k);
+void k8s_gw__problem(struct gw_cx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *k8s_gw__id(struct gw_cx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct tree_node *k8s_gw__map(struct gw_cx *c, const char *where);
+struct tree_node *k8s_gw__seq(struct gw_cx *c, const char *where);
+void k8s_gw__put_str(struct gw_cx *c, struct tree_node *map, const char *key, const char *value);
+void k8s_gw__add(struct gw_cx *c, struct tree_node *map, const char *key, struct tree_node *v);
+
+/* Whether a ReferenceGrant in <to_ns> lets a <from_kind> of <from_ns> refer
+ * to the <to_kind> (group <to_group>) named <to_name>. */
+bool k8s_gw__granted(struct gw_cx *c, const char *from_group, const char *from_kind, const char *from_ns, const char *to_group,
+                     const char *to_kind, const char *to_ns, const char *to_name);
+
+/* The attachments of route <obj> of <kind> (bit GW_K_*): every parentRef to
+ * one of our Gateways is checked (sectionName, port, allowedRoutes,
+ * hostnames) and gets its parents[] status entry, with <refs> as
+ * ResolvedRefs; returns the accepted ones (in <pa>). */
+struct gw_attach *k8s_gw__attach(struct gw_cx *c, const cJSON *obj, unsigned kind, size_t *n);
+/* Adds the route status of <obj> with ResolvedRefs from <refs>. Call after
+ * k8s_gw__attach() for the same route. */
+void k8s_gw__route_status(struct gw_cx *c, enum k8s_gw_kind kind, const cJSON *obj, const struct gw_refs *refs);
+
+/* A model service "<id>" of the backendRefs <refs> of a route of <kind_name>
+ * in <ns>: weighted when several (weight 0 kept), an empty load balancer
+ * (503) for the share of a reference that cannot be resolved, which sets
+ * <refs_out>. <scheme>: "http" or "h2c". <tcp>: a TCP service of the one
+ * first valid ref. Returns <id>, or NULL when nothing could be defined. */
+const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *refs, const char *id,
+                             const char *scheme, bool tcp, struct gw_refs *refs_out);
+/* A single backendRef resolved to the load-balancer service it names,
+ * shared by every route that refers to it: "<ns>-<svc>-<port>" (plus
+ * "-h2c" for gRPC); NULL with <refs_out> set when it cannot be resolved
+ * (the caller then defines its own stand-in). */
+const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *scheme,
+                            bool tcp, struct gw_refs *refs_out);
+
+void k8s_gw__http_route(struct gw_cx *c, const cJSON *obj);
+void k8s_gw__grpc_route(struct gw_cx *c, const cJSON *obj);
+void k8s_gw__tls_route(struct gw_cx *c, const cJSON *obj);
+void k8s_gw__tcp_route(struct gw_cx *c, const cJSON *obj);
+
+/* A hostname as a rule: Host(`h`), or HostRegexp for "*.suffix". */
+const char *k8s_gw__host_rule(struct gw_cx *c, const char *h, bool sni);
+
+#endif

@@ -125,8 +125,9 @@ static void define_mw(struct gw_cx *c, const char *id, const char *type, struct 
 }
 
 /* RequestRedirect as a redirectRegex on scheme://host[:port]/path?query;
- * <path_rep> replaces the path (NULL: kept). */
-static void redirect(struct gw_cx *c, const cJSON *rr, const char *id, const char *path_rx, const char *path_rep,
+ * <path_rx> matches the path (NULL: any, as group 4; else <rx_group> says
+ * whether it has a group, 4), <path_rep> replaces it (NULL: kept). */
+static void redirect(struct gw_cx *c, const cJSON *rr, const char *id, const char *path_rx, bool rx_group, const char *path_rep,
                      struct tree_node *list, const char *where)
 {
     const char *scheme = str(rr, "scheme"), *host = str(rr, "hostname");
@@ -144,7 +145,7 @@ static void redirect(struct gw_cx *c, const cJSON *rr, const char *id, const cha
                     arena_printf(c->pa, "^([a-z]+)://([^/:]+|\\[[^\\]]+\\])(:[0-9]+)?%s(\\?.*)?$", path_rx ? path_rx : "(/[^?]*)?"));
     k8s_gw__put_str(c, b, "replacement",
                     arena_printf(c->pa, "%s://%s%s%s${%d}", scheme ? scheme : "${1}", host ? host : "${2}", port_s,
-                                 path_rep ? path_rep : "${4}", path_rx && !strstr(path_rx, "(") ? 4 : 5));
+                                 path_rep ? path_rep : "${4}", path_rx && !rx_group ? 4 : 5));
     k8s_gw__put_str(c, b, "permanent", cJSON_IsNumber(code) && code->valueint == 301 ? "true" : "false");
     define_mw(c, id, "redirectRegex", b, list);
 }
@@ -164,10 +165,10 @@ static void prefix_filter(struct gw_cx *c, const cJSON *f, const char *id, const
     const char *q = trimmed(c, rep);
     if (is_redirect) {
         if (exact)
-            redirect(c, body, id, arena_printf(c->pa, "%s/?", rx_quote(c, p)), *q ? q : "/", list, where);
+            redirect(c, body, id, arena_printf(c->pa, "%s/?", rx_quote(c, p)), false, *q ? q : "/", list, where);
         else
-            redirect(c, body, id, arena_printf(c->pa, "%s(/[^?]*)", rx_quote(c, p)), arena_printf(c->pa, "%s${4}", q), list,
-                     where);
+            redirect(c, body, id, arena_printf(c->pa, "%s(/[^?]*)", rx_quote(c, p)), true, arena_printf(c->pa, "%s${4}", q),
+                     list, where);
         return;
     }
     if (str(body, "hostname")) {
@@ -217,7 +218,7 @@ static bool rule_filters(struct gw_cx *c, const cJSON *rt, struct rule_out *r, b
         } else if (!grpc && strcmp(type, "RequestRedirect") == 0) {
             const cJSON *rr = get(f, "requestRedirect");
             const char *full = str(get(rr, "path"), "replaceFullPath");
-            redirect(c, rr, id, NULL, full, r->mws, where);
+            redirect(c, rr, id, NULL, false, full, r->mws, where);
         } else if (!grpc && strcmp(type, "URLRewrite") == 0) {
             const cJSON *ur = get(f, "urlRewrite");
             if (str(ur, "hostname")) {

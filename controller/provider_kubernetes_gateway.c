@@ -304,6 +304,8 @@ int provider_kubernetes_gateway_start(const struct kube_gateway_provider_config 
             add_watch((enum k8s_gw_kind)k, NULL, s);
             continue;
         }
+        if (k == K8S_GW_SECRETS) /* certificateRefs: TLS Secrets only */
+            s = "fieldSelector=type%3Dkubernetes.io%2Ftls";
         for (size_t i = 0; i < n_ns; i++)
             add_watch((enum k8s_gw_kind)k, cfg->n_namespaces ? cfg->namespaces[i] : NULL, s);
     }

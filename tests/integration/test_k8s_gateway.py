@@ -914,6 +914,9 @@ def test_status_only_by_the_leader_and_other_controllers_kept(tmp_path, procs, c
     wait_for(lambda: served_by(g1, "/") == "a" and served_by(g2, "/") == "a", what="both instances serve")
     lease = cluster.emu.get("Lease", "default", "gantry-leader-gateway")
     assert lease and lease["spec"]["holderIdentity"]
+    # only the leader writes: one of the two instances logs status writes, the other none
+    writers = [g for g in (g1, g2) if "status of httproutes default/shared written" in g.output()]
+    assert len(writers) == 1, [g.output()[-2000:] for g in (g1, g2)]
     # one writer: the status PUTs come from one instance (the lease holder), and stop once nothing changes
     puts = [p for m, p in cluster.emu.requests if m == "PUT" and "/httproutes/shared/status" in p]
     time.sleep(1.0)

@@ -671,9 +671,9 @@ static uint64_t fnv(const char *s)
     return h;
 }
 
-/* Adds <key> to the set of defined services; false when it was there.
- * <key> is copied when added. */
-static bool first_definition(struct gw_cx *c, const char *key)
+/* Whether <key> is not yet in the set of defined services; with <add>,
+ * it is added (copied). */
+static bool first_definition(struct gw_cx *c, const char *key, bool add)
 {
     if (c->defined.n * 2 >= c->defined.cap) {
         size_t cap = c->defined.cap ? c->defined.cap * 2 : 256;
@@ -693,8 +693,10 @@ static bool first_definition(struct gw_cx *c, const char *key)
     for (; c->defined.slots[j]; j = (j + 1) & (c->defined.cap - 1))
         if (strcmp(c->defined.slots[j], key) == 0)
             return false;
-    c->defined.slots[j] = arena_strdup(c->pa, key);
-    c->defined.n++;
+    if (add) {
+        c->defined.slots[j] = arena_strdup(c->pa, key);
+        c->defined.n++;
+    }
     return true;
 }
 
@@ -725,6 +727,19 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
         k8s_gw__problem(c, "%s: %s", what, refs->message);
         return NULL;
     }
+    /* once defined (the Service and its port exist), a backend is shared:
+     * the set holds "<tcp|http>|<ns>/<name>:<port>[:h2c]" */
+    bool h2c = !tcp && scheme && strcmp(scheme, "h2c") == 0;
+    char key[600];
+    int kl = snprintf(key, sizeof(key), "%s|%s/%s:%d%s", tcp ? "tcp" : "http", rns, name,
+                      cJSON_IsNumber(port) ? port->valueint : -1, h2c ? ":h2c" : "");
+    if (kl <= 0 || (size_t)kl >= sizeof(key)) {
+        refs_fail(refs, "BackendNotFound", "backendRef name too long");
+        return NULL;
+    }
+    const char *shared = k8s_gw__id(c, "%s-%s-%d%s", rns, name, cJSON_IsNumber(port) ? port->valueint : -1, h2c ? "-h2c" : "");
+    if (!first_definition(c, key, false))
+        return shared;
     const cJSON *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], rns, name), *sp = NULL;
     for (const cJSON *p = svc && get(get(svc, "spec"), "ports") ? get(get(svc, "spec"), "ports")->child : NULL; p && !sp;
          p = p->next)
@@ -737,21 +752,7 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
         k8s_gw__problem(c, "%s: %s", what, refs->message);
         return NULL;
     }
-    /* "<tcp|http>:<id>" in the set, the id after the colon */
-    char key[600];
-    int kl = snprintf(key, sizeof(key), "%s:%s-%s-%d%s", tcp ? "tcp" : "http", rns, name, port->valueint,
-                      !tcp && scheme && strcmp(scheme, "h2c") == 0 ? "-h2c" : "");
-    for (char *p = strchr(key, ':') + 1; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
-            *p = '-';
-    if (kl <= 0 || (size_t)kl >= sizeof(key)) {
-        refs_fail(refs, "BackendNotFound", "backendRef name too long");
-        return NULL;
-    }
-    bool first = first_definition(c, key);
-    const char *shared = arena_strdup(c->pa, strchr(key, ':') + 1);
-    if (!first)
-        return shared;
+    first_definition(c, key, true);
     struct tree_node *servers = k8s_gw__seq(c, shared);
     endpoints(c, rns, svc, sp, tcp ? NULL : scheme, servers, shared);
     define_lb(c, shared, servers, tcp, shared);

@@ -1,8 +1,8 @@
 /*
  * What the Gateway API translation files share (k8s_gateway.c: classes,
- * gateways, listeners, attachment and status; k8s_gateway_http.c: HTTP and
- * gRPC routes; k8s_gateway_tcp.c: TLS and TCP routes). Not for other
- * modules.
+ * gateways, listeners, attachment and status; k8s_gateway_backends.c:
+ * backendRefs; k8s_gateway_http.c: HTTP and gRPC routes;
+ * k8s_gateway_tcp.c: TLS and TCP routes). Not for other modules.
  */
 #ifndef GANTRY_K8S_GATEWAY_INTERNAL_H
 #define GANTRY_K8S_GATEWAY_INTERNAL_H

@@ -647,6 +647,7 @@ struct model *k8s_gw_translate(const struct k8s_gw_objects *objs, const struct k
     c.routers = k8s_gw__map(&c, K8S_GW_PROVIDER);
     c.services = k8s_gw__map(&c, K8S_GW_PROVIDER);
     c.middlewares = k8s_gw__map(&c, K8S_GW_PROVIDER);
+    c.transports = k8s_gw__map(&c, K8S_GW_PROVIDER);
     c.tcp_routers = k8s_gw__map(&c, K8S_GW_PROVIDER);
     c.tcp_services = k8s_gw__map(&c, K8S_GW_PROVIDER);
     k8s_gw__add(&c, c.root, "http", http);
@@ -654,6 +655,7 @@ struct model *k8s_gw_translate(const struct k8s_gw_objects *objs, const struct k
     k8s_gw__add(&c, http, "routers", c.routers);
     k8s_gw__add(&c, http, "services", c.services);
     k8s_gw__add(&c, http, "middlewares", c.middlewares);
+    k8s_gw__add(&c, http, "serversTransports", c.transports);
     k8s_gw__add(&c, tcp, "routers", c.tcp_routers);
     k8s_gw__add(&c, tcp, "services", c.tcp_services);
     for_each(&c, objs, K8S_GW_CLASSES, gateway_class);

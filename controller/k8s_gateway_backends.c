@@ -133,7 +133,7 @@ static void define_lb(struct gw_cx *c, const char *id, struct tree_node *servers
 }
 
 const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *scheme,
-                            bool tcp, struct gw_refs *refs)
+                            const char *transport, bool tcp, struct gw_refs *refs)
 {
     const char *group = str(ref, "group"), *kind = or(str(ref, "kind"), "Service"), *name = or(str(ref, "name"), "");
     const char *rns = or(str(ref, "namespace"), ns);
@@ -155,13 +155,14 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
      * the set holds "<tcp|http>|<ns>/<name>:<port>[:h2c]" */
     bool h2c = !tcp && scheme && strcmp(scheme, "h2c") == 0;
     char key[600];
-    int kl = snprintf(key, sizeof(key), "%s|%s/%s:%d%s", tcp ? "tcp" : "http", rns, name,
-                      cJSON_IsNumber(port) ? port->valueint : -1, h2c ? ":h2c" : "");
+    int kl = snprintf(key, sizeof(key), "%s|%s/%s:%d%s|%s", tcp ? "tcp" : "http", rns, name,
+                      cJSON_IsNumber(port) ? port->valueint : -1, h2c ? ":h2c" : "", transport ? transport : "");
     if (kl <= 0 || (size_t)kl >= sizeof(key)) {
         refs_fail(refs, "BackendNotFound", "backendRef name too long");
         return NULL;
     }
-    const char *shared = k8s_gw__id(c, "%s-%s-%d%s", rns, name, cJSON_IsNumber(port) ? port->valueint : -1, h2c ? "-h2c" : "");
+    const char *shared = k8s_gw__id(c, "%s-%s-%d%s%s%s", rns, name, cJSON_IsNumber(port) ? port->valueint : -1, h2c ? "-h2c" : "",
+                                    transport ? "-" : "", transport ? transport : "");
     if (!first_definition(c, key, false))
         return shared;
     const cJSON *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], rns, name), *sp = NULL;
@@ -180,12 +181,14 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
     struct tree_node *servers = k8s_gw__seq(c, shared);
     endpoints(c, rns, svc, sp, tcp ? NULL : scheme, servers, shared);
     define_lb(c, shared, servers, tcp, shared);
+    if (transport && !tcp)
+        k8s_gw__put_str(c, tree_map_get(tree_map_get(c->services, shared), "loadBalancer"), "serversTransport", transport);
     return shared;
 #undef what
 }
 
 const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *refs, const char *id,
-                             const char *scheme, bool tcp, struct gw_refs *out)
+                             const char *scheme, const char *transport, bool tcp, struct gw_refs *out)
 {
     int n = cJSON_GetArraySize(refs);
     const char *where = id;
@@ -195,7 +198,7 @@ const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char 
         return id;
     }
     if (n == 1 || tcp) {
-        const char *one = k8s_gw__backend(c, kind_name, ns, refs->child, scheme, tcp, out);
+        const char *one = k8s_gw__backend(c, kind_name, ns, refs->child, scheme, transport, tcp, out);
         if (tcp && n > 1)
             k8s_gw__problem(c, "%s: several backendRefs (weighted TCP) are not supported by gantry; the first is used", where);
         if (one)
@@ -206,7 +209,7 @@ const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char 
     struct tree_node *list = k8s_gw__seq(c, where);
     int i = 0;
     for (const cJSON *r = refs->child; r; r = r->next, i++) {
-        const char *child = k8s_gw__backend(c, kind_name, ns, r, scheme, false, out);
+        const char *child = k8s_gw__backend(c, kind_name, ns, r, scheme, transport, false, out);
         if (child == NULL) {
             child = arena_printf(c->pa, "%s-b%d", id, i);
             define_lb(c, child, k8s_gw__seq(c, where), false, where); /* its share fails */

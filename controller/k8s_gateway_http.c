@@ -234,7 +234,7 @@ static bool rule_filters(struct gw_cx *c, const cJSON *rt, struct rule_out *r, b
             }
         } else if (strcmp(type, "RequestMirror") == 0) {
             const char *mid = k8s_gw__backend(c, r->kind_name, r->ns, get(get(f, "requestMirror"), "backendRef"),
-                                              grpc ? "h2c" : "http", false, refs);
+                                              grpc ? "h2c" : "http", NULL, false, refs);
             if (mid == NULL)
                 return false;
             struct tree_node *mn = k8s_gw__map(c, where), *mirrors = k8s_gw__seq(c, where), *e = k8s_gw__map(c, where);
@@ -415,6 +415,26 @@ static bool grpc_match(struct gw_cx *c, const struct rule_out *r, const cJSON *m
     return true;
 }
 
+/* timeouts.backendRequest as a serversTransport "<rule id>-timeouts"
+ * (forwardingTimeouts.responseHeaderTimeout, 504 when it passes) for the
+ * rule's own load balancers; NULL when there is none. timeouts.request
+ * has no equivalent in gantry's model: left out with a problem. */
+static const char *timeouts(struct gw_cx *c, const struct rule_out *r, const cJSON *t)
+{
+    if (str(t, "request"))
+        k8s_gw__problem(c, "%s %s/%s rule %d: timeouts.request is not supported by gantry (ignored)", r->kind_name, r->ns, r->name,
+                        r->rule_idx);
+    const char *br = str(t, "backendRequest");
+    if (br == NULL)
+        return NULL;
+    const char *id = arena_printf(c->pa, "%s-timeouts", r->prefix_id);
+    struct tree_node *tr = k8s_gw__map(c, r->prefix_id), *ft = k8s_gw__map(c, r->prefix_id);
+    k8s_gw__put_str(c, ft, "responseHeaderTimeout", br);
+    k8s_gw__add(c, tr, "forwardingTimeouts", ft);
+    k8s_gw__add(c, c->transports, id, tr);
+    return id;
+}
+
 static void route(struct gw_cx *c, const cJSON *obj, bool grpc)
 {
     const char *ns = meta(obj, "namespace"), *name = meta(obj, "name");
@@ -428,10 +448,9 @@ static void route(struct gw_cx *c, const cJSON *obj, bool grpc)
         struct rule_out r = {.kind_name = grpc ? "GRPCRoute" : "HTTPRoute", .ns = ns, .name = name, .rule_idx = ri};
         r.prefix_id = k8s_gw__id(c, "%s-%s-%s-r%d", grpc ? "grpcroute" : "httproute", ns, name, ri);
         r.mws = k8s_gw__seq(c, r.prefix_id);
-        r.service = k8s_gw__backends(c, r.kind_name, ns, get(rt, "backendRefs"), r.prefix_id, grpc ? "h2c" : "http", false,
-                                     &refs);
-        if (get(rt, "timeouts"))
-            k8s_gw__problem(c, "%s %s/%s rule %d: timeouts are not supported by gantry (ignored)", r.kind_name, ns, name, ri);
+        const char *transport = timeouts(c, &r, get(rt, "timeouts"));
+        r.service = k8s_gw__backends(c, r.kind_name, ns, get(rt, "backendRefs"), r.prefix_id, grpc ? "h2c" : "http", transport,
+                                     false, &refs);
         if (!rule_filters(c, rt, &r, grpc, &refs))
             continue;
         const cJSON *ms = get(rt, "matches");

@@ -712,6 +712,29 @@ def test_HTTPRouteRequestMirror(tmp_path, procs, cluster):
     wait_for(lambda: all("/mirror?i=%d&format=json" % i in m.seen for i in range(5)), what="5 mirrored requests")
 
 
+def test_HTTPRouteTimeoutBackendRequest(tmp_path, procs, cluster):
+    a = procs.whoami(name="a")
+    cluster.backend("infra-backend-v1", a)
+    g = gantry(procs, tmp_path, cluster.emu)
+    cluster.apply("""\
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: backend-request-timeout, namespace: default}
+        spec:
+          parentRefs: [{name: same-namespace}]
+          rules:
+          - matches: [{path: {type: PathPrefix, value: /slow}, headers: [{name: x-timeout, value: "yes"}]}]
+            timeouts: {backendRequest: 500ms}
+            backendRefs: [{name: infra-backend-v1, port: 80}]
+          - matches: [{path: {type: PathPrefix, value: /slow}}]
+            backendRefs: [{name: infra-backend-v1, port: 80}]
+        """)
+    wait_for(lambda: get(g.port, "/slow?delay=0", headers={"x-timeout": "yes"})[0] == 200, what="route")
+    # the conformance test: a backend answering after 1 s is cut at 500 ms with 504
+    assert get(g.port, "/slow?delay=1", headers={"x-timeout": "yes"})[0] == 504
+    assert get(g.port, "/slow?delay=1")[0] == 200  # the same backend through the rule without the timeout
+
+
 def test_HTTPRouteWeight(tmp_path, procs, cluster):
     a, b, c = procs.whoami(name="a"), procs.whoami(name="b"), procs.whoami(name="c")
     cluster.backend("infra-backend-v1", a)

@@ -396,6 +396,33 @@ static void test_filters(void)
     done(&r);
 }
 
+static void test_timeouts(void)
+{
+    struct run r;
+    run(&r,
+        BASE "," ROUTE("t", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':["
+                            "{'timeouts':{'backendRequest':'500ms','request':'2s'},'backendRefs':[{'name':'a','port':80}]},"
+                            "{'matches':[{'path':{'value':'/plain'}}],'backendRefs':[{'name':'a','port':80}]}]}"),
+        false);
+    const struct model_router *slow = router(&r, "httproute-default-t-default-gw-http-r0-m0");
+    const struct model_router *plain = router(&r, "httproute-default-t-default-gw-http-r1-m0");
+    CHECK(slow && plain);
+    if (slow && plain) {
+        /* the rule's own load balancer, with a transport: the shared one stays without */
+        CHECK(strcmp(slow->service, plain->service) != 0);
+        const struct model_service *s = model_find_service(r.m, slow->service);
+        CHECK(s && s->lb && s->lb->servers_transport && strcmp(s->lb->servers_transport, "httproute-default-t-r0-timeouts") == 0);
+        CHECK(model_find_service(r.m, plain->service)->lb->servers_transport == NULL);
+        const struct model_transport *t = NULL;
+        for (size_t i = 0; i < r.m->transports.len; i++)
+            if (strcmp(((const struct model_transport *)r.m->transports.items[i])->name, "httproute-default-t-r0-timeouts") == 0)
+                t = r.m->transports.items[i];
+        CHECK(t && t->response_header_ms == 500);
+    }
+    CHECK_CONTAINS(r.problem_text, "timeouts.request is not supported by gantry");
+    done(&r);
+}
+
 static void test_grpc_route(void)
 {
     struct run r;
@@ -502,6 +529,7 @@ int main(void)
     test_attachment_reasons();
     test_backends();
     test_filters();
+    test_timeouts();
     test_grpc_route();
     test_tls_and_tcp_routes();
     test_status_merge();

@@ -17,6 +17,7 @@
 
 #include <openssl/evp.h>
 
+#include "k8s_status.h"
 #include "model_decode.h"
 
 #define GW_GROUP "gateway.networking.k8s.io"
@@ -413,13 +414,19 @@ static void gateway_status(struct gw_cx *c, const struct gw_gateway *g)
 {
     cJSON *st = cJSON_CreateObject();
     cJSON *addrs = cJSON_AddArrayToObject(st, "addresses");
-    const char *a = c->o->status_ip ? c->o->status_ip : c->o->status_hostname;
-    if (a && *a) {
+    /* {ip}/{hostname} objects, as the Ingress status writer computes them */
+    cJSON *target = k8s_status_target(c->o->status_ip, c->o->status_hostname, c->o->status_service,
+                                      c->objs->items[K8S_GW_SERVICES], c->objs->n[K8S_GW_SERVICES]);
+    for (const cJSON *t = target ? target->child : NULL; t; t = t->next) {
+        const char *ip = str(t, "ip"), *host = str(t, "hostname");
+        if (ip == NULL && host == NULL)
+            continue;
         cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "type", c->o->status_ip ? "IPAddress" : "Hostname");
-        cJSON_AddStringToObject(e, "value", a);
+        cJSON_AddStringToObject(e, "type", ip ? "IPAddress" : "Hostname");
+        cJSON_AddStringToObject(e, "value", ip ? ip : host);
         cJSON_AddItemToArray(addrs, e);
     }
+    cJSON_Delete(target);
     size_t valid = 0;
     cJSON *ls = cJSON_AddArrayToObject(st, "listeners");
     for (size_t i = 0; i < g->n; i++) {

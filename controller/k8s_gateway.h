@@ -73,6 +73,7 @@ struct k8s_gw_options {
     bool experimental; /* TLSRoute, TCPRoute */
     bool native_lb;    /* nativeLBByDefault: the ClusterIP instead of the endpoints */
     const char *status_ip, *status_hostname; /* statusAddress: the Gateways' status.addresses */
+    const char *status_service;              /* statusAddress.service "ns/name": its load balancer's addresses */
 };
 
 /* What the status of one managed object should be. */

@@ -17,6 +17,7 @@
 
 #include <openssl/evp.h>
 
+#include "k8s_status.h"
 #include "model_decode.h"
 
 #define GW_GROUP "gateway.networking.k8s.io"
@@ -413,13 +414,19 @@ static void gateway_status(struct gw_cx *c, const struct gw_gateway *g)
 {
     cJSON *st = cJSON_CreateObject();
     cJSON *addrs = cJSON_AddArrayToObject(st, "addresses");
-    const char *a = c->o->status_ip ? c->o->status_ip : c->o->status_hostname;
-    if (a && *a) {
+    /* {ip}/{hostname} objects, as the Ingress status writer computes them */
+    cJSON *target = k8s_status_target(c->o->status_ip, c->o->status_hostname, c->o->status_service,
+                                      c->objs->items[K8S_GW_SERVICES], c->objs->n[K8S_GW_SERVICES]);
+    for (const cJSON *t = target ? target->child : NULL; t; t = t->next) {
+        const char *ip = str(t, "ip"), *host = str(t, "hostname");
+        if (ip == NULL && host == NULL)
+            continue;
         cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "type", c->o->status_ip ? "IPAddress" : "Hostname");
-        cJSON_AddStringToObject(e, "value", a);
+        cJSON_AddStringToObject(e, "type", ip ? "IPAddress" : "Hostname");
+        cJSON_AddStringToObject(e, "value", ip ? ip : host);
         cJSON_AddItemToArray(addrs, e);
     }
+    cJSON_Delete(target);
     size_t valid = 0;
     cJSON *ls = cJSON_AddArrayToObject(st, "listeners");
     for (size_t i = 0; i < g->n; i++) {
@@ -602,203 +609,6 @@ void k8s_gw__route_status(struct gw_cx *c, enum k8s_gw_kind kind, const cJSON *o
     push_status(c, kind, obj, st);
 }
 
-/* ---- backends ---- */
-
-static bool endpoint_ready(const cJSON *ep)
-{
-    const cJSON *ready = get(get(ep, "conditions"), "ready");
-    return ready == NULL || cJSON_IsNull(ready) || cJSON_IsTrue(ready);
-}
-
-static void add_server(struct gw_cx *c, struct tree_node *servers, const char *scheme, const char *addr, int port,
-                       const char *where)
-{
-    bool v6 = strchr(addr, ':') != NULL;
-    struct tree_node *s = k8s_gw__map(c, where);
-    const char *hp = arena_printf(c->pa, "%s%s%s:%d", v6 ? "[" : "", addr, v6 ? "]" : "", port);
-    if (scheme)
-        k8s_gw__put_str(c, s, "url", arena_printf(c->pa, "%s://%s", scheme, hp));
-    else
-        k8s_gw__put_str(c, s, "address", hp);
-    tree_seq_add(c->pa, servers, s);
-}
-
-/* The ready endpoints of Service <svc> behind its port <sp>; the ClusterIP
- * with nativeLB. */
-static void endpoints(struct gw_cx *c, const char *ns, const cJSON *svc, const cJSON *sp, const char *scheme,
-                      struct tree_node *servers, const char *where)
-{
-    int svc_port = get(sp, "port")->valueint;
-    if (c->o->native_lb) {
-        const char *ip = str(get(svc, "spec"), "clusterIP");
-        if (ip && strcmp(ip, "None") != 0)
-            add_server(c, servers, scheme, ip, svc_port, where);
-        return;
-    }
-    const char *sp_name = str(sp, "name");
-    const cJSON *target = get(sp, "targetPort");
-    size_t n = 0;
-    const struct k8s_index_entry *slices = k8s_index_find(&c->ix[K8S_GW_SLICES], ns, meta(svc, "name"), &n);
-    for (size_t i = 0; i < n; i++) {
-        const cJSON *es = slices[i].obj;
-        int port = 0;
-        for (const cJSON *p = get(es, "ports") ? get(es, "ports")->child : NULL; p; p = p->next)
-            if (same(str(p, "name"), sp_name) && cJSON_IsNumber(get(p, "port")))
-                port = get(p, "port")->valueint;
-        if (port == 0 && cJSON_IsNumber(target))
-            port = target->valueint;
-        for (const cJSON *ep = get(es, "endpoints") ? get(es, "endpoints")->child : NULL; port > 0 && ep; ep = ep->next)
-            if (endpoint_ready(ep))
-                for (const cJSON *a = get(ep, "addresses") ? get(ep, "addresses")->child : NULL; a; a = a->next)
-                    if (cJSON_IsString(a))
-                        add_server(c, servers, scheme, a->valuestring, port, where);
-    }
-}
-
-static void refs_fail(struct gw_refs *r, const char *reason, const char *message)
-{
-    if (r->reason == NULL) { /* the first failure is the one reported */
-        r->reason = reason;
-        r->message = message;
-    }
-}
-
-static uint64_t fnv(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-/* Adds <key> to the set of defined services; false when it was there.
- * <key> is copied when added. */
-static bool first_definition(struct gw_cx *c, const char *key)
-{
-    if (c->defined.n * 2 >= c->defined.cap) {
-        size_t cap = c->defined.cap ? c->defined.cap * 2 : 256;
-        const char **slots = arena_alloc(c->pa, cap * sizeof(*slots));
-        memset(slots, 0, cap * sizeof(*slots));
-        for (size_t i = 0; i < c->defined.cap; i++)
-            if (c->defined.slots[i]) {
-                size_t j = fnv(c->defined.slots[i]) & (cap - 1);
-                while (slots[j])
-                    j = (j + 1) & (cap - 1);
-                slots[j] = c->defined.slots[i];
-            }
-        c->defined.slots = slots;
-        c->defined.cap = cap;
-    }
-    size_t j = fnv(key) & (c->defined.cap - 1);
-    for (; c->defined.slots[j]; j = (j + 1) & (c->defined.cap - 1))
-        if (strcmp(c->defined.slots[j], key) == 0)
-            return false;
-    c->defined.slots[j] = arena_strdup(c->pa, key);
-    c->defined.n++;
-    return true;
-}
-
-static void define_lb(struct gw_cx *c, const char *id, struct tree_node *servers, bool tcp, const char *where)
-{
-    struct tree_node *svc = k8s_gw__map(c, where), *lb = k8s_gw__map(c, where);
-    k8s_gw__add(c, lb, "servers", servers);
-    k8s_gw__add(c, svc, "loadBalancer", lb);
-    k8s_gw__add(c, tcp ? c->tcp_services : c->services, id, svc);
-}
-
-const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *scheme,
-                            bool tcp, struct gw_refs *refs)
-{
-    const char *group = str(ref, "group"), *kind = or(str(ref, "kind"), "Service"), *name = or(str(ref, "name"), "");
-    const char *rns = or(str(ref, "namespace"), ns);
-#define what arena_printf(c->pa, "%s %s backendRef %s/%s", kind_name, ns, rns, name) /* for problems only */
-    const cJSON *port = get(ref, "port");
-    if ((group && *group) || strcmp(kind, "Service") != 0) {
-        refs_fail(refs, "InvalidKind", arena_printf(c->pa, "backendRef kind %s%s%s is not supported", or(group, ""),
-                                                    group ? "/" : "", kind));
-        k8s_gw__problem(c, "%s: %s", what, refs->message);
-        return NULL;
-    }
-    if (strcmp(rns, ns) != 0 && !k8s_gw__granted(c, GW_GROUP, kind_name, ns, "", "Service", rns, name)) {
-        refs_fail(refs, "RefNotPermitted", arena_printf(c->pa, "no ReferenceGrant in %s allows %ss of %s to use Service %s", rns,
-                                                        kind_name, ns, name));
-        k8s_gw__problem(c, "%s: %s", what, refs->message);
-        return NULL;
-    }
-    const cJSON *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], rns, name), *sp = NULL;
-    for (const cJSON *p = svc && get(get(svc, "spec"), "ports") ? get(get(svc, "spec"), "ports")->child : NULL; p && !sp;
-         p = p->next)
-        if (cJSON_IsNumber(port) && cJSON_IsNumber(get(p, "port")) && get(p, "port")->valueint == port->valueint)
-            sp = p;
-    if (sp == NULL) {
-        refs_fail(refs, "BackendNotFound",
-                  svc ? arena_printf(c->pa, "Service %s/%s has no port %d", rns, name, cJSON_IsNumber(port) ? port->valueint : 0)
-                      : arena_printf(c->pa, "Service %s/%s does not exist", rns, name));
-        k8s_gw__problem(c, "%s: %s", what, refs->message);
-        return NULL;
-    }
-    /* "<tcp|http>:<id>" in the set, the id after the colon */
-    char key[600];
-    int kl = snprintf(key, sizeof(key), "%s:%s-%s-%d%s", tcp ? "tcp" : "http", rns, name, port->valueint,
-                      !tcp && scheme && strcmp(scheme, "h2c") == 0 ? "-h2c" : "");
-    for (char *p = strchr(key, ':') + 1; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
-            *p = '-';
-    if (kl <= 0 || (size_t)kl >= sizeof(key)) {
-        refs_fail(refs, "BackendNotFound", "backendRef name too long");
-        return NULL;
-    }
-    bool first = first_definition(c, key);
-    const char *shared = arena_strdup(c->pa, strchr(key, ':') + 1);
-    if (!first)
-        return shared;
-    struct tree_node *servers = k8s_gw__seq(c, shared);
-    endpoints(c, rns, svc, sp, tcp ? NULL : scheme, servers, shared);
-    define_lb(c, shared, servers, tcp, shared);
-    return shared;
-#undef what
-}
-
-const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *refs, const char *id,
-                             const char *scheme, bool tcp, struct gw_refs *out)
-{
-    int n = cJSON_GetArraySize(refs);
-    const char *where = id;
-    if (n == 0) {
-        /* no backends: the spec wants 500; an empty load balancer answers 503 */
-        define_lb(c, id, k8s_gw__seq(c, where), tcp, where);
-        return id;
-    }
-    if (n == 1 || tcp) {
-        const char *one = k8s_gw__backend(c, kind_name, ns, refs->child, scheme, tcp, out);
-        if (tcp && n > 1)
-            k8s_gw__problem(c, "%s: several backendRefs (weighted TCP) are not supported by gantry; the first is used", where);
-        if (one)
-            return one;
-        define_lb(c, id, k8s_gw__seq(c, where), tcp, where);
-        return id;
-    }
-    struct tree_node *list = k8s_gw__seq(c, where);
-    int i = 0;
-    for (const cJSON *r = refs->child; r; r = r->next, i++) {
-        const char *child = k8s_gw__backend(c, kind_name, ns, r, scheme, false, out);
-        if (child == NULL) {
-            child = arena_printf(c->pa, "%s-b%d", id, i);
-            define_lb(c, child, k8s_gw__seq(c, where), false, where); /* its share fails */
-        }
-        struct tree_node *e = k8s_gw__map(c, where);
-        k8s_gw__put_str(c, e, "name", child);
-        const cJSON *w = get(r, "weight");
-        k8s_gw__put_str(c, e, "weight", arena_printf(c->pa, "%d", cJSON_IsNumber(w) ? w->valueint : 1));
-        tree_seq_add(c->pa, list, e);
-    }
-    struct tree_node *wn = k8s_gw__map(c, where), *svc = k8s_gw__map(c, where);
-    k8s_gw__add(c, wn, "services", list);
-    k8s_gw__add(c, svc, "weighted", wn);
-    k8s_gw__add(c, c->services, id, svc);
-    return id;
-}
-
 /* ---- hostnames ---- */
 
 const char *k8s_gw__host_rule(struct gw_cx *c, const char *h, bool sni)
@@ -844,6 +654,7 @@ struct model *k8s_gw_translate(const struct k8s_gw_objects *objs, const struct k
     c.routers = k8s_gw__map(&c, K8S_GW_PROVIDER);
     c.services = k8s_gw__map(&c, K8S_GW_PROVIDER);
     c.middlewares = k8s_gw__map(&c, K8S_GW_PROVIDER);
+    c.transports = k8s_gw__map(&c, K8S_GW_PROVIDER);
     c.tcp_routers = k8s_gw__map(&c, K8S_GW_PROVIDER);
     c.tcp_services = k8s_gw__map(&c, K8S_GW_PROVIDER);
     k8s_gw__add(&c, c.root, "http", http);
@@ -851,6 +662,7 @@ struct model *k8s_gw_translate(const struct k8s_gw_objects *objs, const struct k
     k8s_gw__add(&c, http, "routers", c.routers);
     k8s_gw__add(&c, http, "services", c.services);
     k8s_gw__add(&c, http, "middlewares", c.middlewares);
+    k8s_gw__add(&c, http, "serversTransports", c.transports);
     k8s_gw__add(&c, tcp, "routers", c.tcp_routers);
     k8s_gw__add(&c, tcp, "services", c.tcp_services);
     for_each(&c, objs, K8S_GW_CLASSES, gateway_class);

@@ -15,7 +15,8 @@
  *                 precedence (see gw_priority in k8s_gateway_http.c);
  *                 one service per backend "<ns>-<svc>-<port>", shared by
  *                 every route (a weighted "<ns>-<name>-r<i>" per rule with
- *                 several backendRefs), filters as middlewares;
+ *                 several backendRefs), filters as middlewares,
+ *                 timeouts.backendRequest as a serversTransport;
  *   GRPCRoute     likewise ("grpcroute-..."), method matches as paths,
  *                 backends as h2c:// servers;
  *   TLSRoute      TCP routers on HostSNI, passthrough or terminated per the
@@ -72,6 +73,7 @@ struct k8s_gw_options {
     bool experimental; /* TLSRoute, TCPRoute */
     bool native_lb;    /* nativeLBByDefault: the ClusterIP instead of the endpoints */
     const char *status_ip, *status_hostname; /* statusAddress: the Gateways' status.addresses */
+    const char *status_service;              /* statusAddress.service "ns/name": its load balancer's addresses */
 };
 
 /* What the status of one managed object should be. */

@@ -125,8 +125,9 @@ static void define_mw(struct gw_cx *c, const char *id, const char *type, struct 
 }
 
 /* RequestRedirect as a redirectRegex on scheme://host[:port]/path?query;
- * <path_rep> replaces the path (NULL: kept). */
-static void redirect(struct gw_cx *c, const cJSON *rr, const char *id, const char *path_rx, const char *path_rep,
+ * <path_rx> matches the path (NULL: any, as group 4; else <rx_group> says
+ * whether it has a group, 4), <path_rep> replaces it (NULL: kept). */
+static void redirect(struct gw_cx *c, const cJSON *rr, const char *id, const char *path_rx, bool rx_group, const char *path_rep,
                      struct tree_node *list, const char *where)
 {
     const char *scheme = str(rr, "scheme"), *host = str(rr, "hostname");
@@ -144,7 +145,7 @@ static void redirect(struct gw_cx *c, const cJSON *rr, const char *id, const cha
                     arena_printf(c->pa, "^([a-z]+)://([^/:]+|\\[[^\\]]+\\])(:[0-9]+)?%s(\\?.*)?$", path_rx ? path_rx : "(/[^?]*)?"));
     k8s_gw__put_str(c, b, "replacement",
                     arena_printf(c->pa, "%s://%s%s%s${%d}", scheme ? scheme : "${1}", host ? host : "${2}", port_s,
-                                 path_rep ? path_rep : "${4}", path_rx && !strstr(path_rx, "(") ? 4 : 5));
+                                 path_rep ? path_rep : "${4}", path_rx && !rx_group ? 4 : 5));
     k8s_gw__put_str(c, b, "permanent", cJSON_IsNumber(code) && code->valueint == 301 ? "true" : "false");
     define_mw(c, id, "redirectRegex", b, list);
 }
@@ -164,10 +165,10 @@ static void prefix_filter(struct gw_cx *c, const cJSON *f, const char *id, const
     const char *q = trimmed(c, rep);
     if (is_redirect) {
         if (exact)
-            redirect(c, body, id, arena_printf(c->pa, "%s/?", rx_quote(c, p)), *q ? q : "/", list, where);
+            redirect(c, body, id, arena_printf(c->pa, "%s/?", rx_quote(c, p)), false, *q ? q : "/", list, where);
         else
-            redirect(c, body, id, arena_printf(c->pa, "%s(/[^?]*)", rx_quote(c, p)), arena_printf(c->pa, "%s${4}", q), list,
-                     where);
+            redirect(c, body, id, arena_printf(c->pa, "%s(/[^?]*)", rx_quote(c, p)), true, arena_printf(c->pa, "%s${4}", q),
+                     list, where);
         return;
     }
     if (str(body, "hostname")) {
@@ -217,7 +218,7 @@ static bool rule_filters(struct gw_cx *c, const cJSON *rt, struct rule_out *r, b
         } else if (!grpc && strcmp(type, "RequestRedirect") == 0) {
             const cJSON *rr = get(f, "requestRedirect");
             const char *full = str(get(rr, "path"), "replaceFullPath");
-            redirect(c, rr, id, NULL, full, r->mws, where);
+            redirect(c, rr, id, NULL, false, full, r->mws, where);
         } else if (!grpc && strcmp(type, "URLRewrite") == 0) {
             const cJSON *ur = get(f, "urlRewrite");
             if (str(ur, "hostname")) {
@@ -233,7 +234,7 @@ static bool rule_filters(struct gw_cx *c, const cJSON *rt, struct rule_out *r, b
             }
         } else if (strcmp(type, "RequestMirror") == 0) {
             const char *mid = k8s_gw__backend(c, r->kind_name, r->ns, get(get(f, "requestMirror"), "backendRef"),
-                                              grpc ? "h2c" : "http", false, refs);
+                                              grpc ? "h2c" : "http", NULL, false, refs);
             if (mid == NULL)
                 return false;
             struct tree_node *mn = k8s_gw__map(c, where), *mirrors = k8s_gw__seq(c, where), *e = k8s_gw__map(c, where);
@@ -414,6 +415,26 @@ static bool grpc_match(struct gw_cx *c, const struct rule_out *r, const cJSON *m
     return true;
 }
 
+/* timeouts.backendRequest as a serversTransport "<rule id>-timeouts"
+ * (forwardingTimeouts.responseHeaderTimeout, 504 when it passes) for the
+ * rule's own load balancers; NULL when there is none. timeouts.request
+ * has no equivalent in gantry's model: left out with a problem. */
+static const char *timeouts(struct gw_cx *c, const struct rule_out *r, const cJSON *t)
+{
+    if (str(t, "request"))
+        k8s_gw__problem(c, "%s %s/%s rule %d: timeouts.request is not supported by gantry (ignored)", r->kind_name, r->ns, r->name,
+                        r->rule_idx);
+    const char *br = str(t, "backendRequest");
+    if (br == NULL)
+        return NULL;
+    const char *id = arena_printf(c->pa, "%s-timeouts", r->prefix_id);
+    struct tree_node *tr = k8s_gw__map(c, r->prefix_id), *ft = k8s_gw__map(c, r->prefix_id);
+    k8s_gw__put_str(c, ft, "responseHeaderTimeout", br);
+    k8s_gw__add(c, tr, "forwardingTimeouts", ft);
+    k8s_gw__add(c, c->transports, id, tr);
+    return id;
+}
+
 static void route(struct gw_cx *c, const cJSON *obj, bool grpc)
 {
     const char *ns = meta(obj, "namespace"), *name = meta(obj, "name");
@@ -427,10 +448,9 @@ static void route(struct gw_cx *c, const cJSON *obj, bool grpc)
         struct rule_out r = {.kind_name = grpc ? "GRPCRoute" : "HTTPRoute", .ns = ns, .name = name, .rule_idx = ri};
         r.prefix_id = k8s_gw__id(c, "%s-%s-%s-r%d", grpc ? "grpcroute" : "httproute", ns, name, ri);
         r.mws = k8s_gw__seq(c, r.prefix_id);
-        r.service = k8s_gw__backends(c, r.kind_name, ns, get(rt, "backendRefs"), r.prefix_id, grpc ? "h2c" : "http", false,
-                                     &refs);
-        if (get(rt, "timeouts"))
-            k8s_gw__problem(c, "%s %s/%s rule %d: timeouts are not supported by gantry (ignored)", r.kind_name, ns, name, ri);
+        const char *transport = timeouts(c, &r, get(rt, "timeouts"));
+        r.service = k8s_gw__backends(c, r.kind_name, ns, get(rt, "backendRefs"), r.prefix_id, grpc ? "h2c" : "http", transport,
+                                     false, &refs);
         if (!rule_filters(c, rt, &r, grpc, &refs))
             continue;
         const cJSON *ms = get(rt, "matches");

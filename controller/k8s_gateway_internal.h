@@ -1,8 +1,8 @@
 /*
  * What the Gateway API translation files share (k8s_gateway.c: classes,
- * gateways, listeners, attachment and status; k8s_gateway_http.c: HTTP and
- * gRPC routes; k8s_gateway_tcp.c: TLS and TCP routes). Not for other
- * modules.
+ * gateways, listeners, attachment and status; k8s_gateway_backends.c:
+ * backendRefs; k8s_gateway_http.c: HTTP and gRPC routes;
+ * k8s_gateway_tcp.c: TLS and TCP routes). Not for other modules.
  */
 #ifndef GANTRY_K8S_GATEWAY_INTERNAL_H
 #define GANTRY_K8S_GATEWAY_INTERNAL_H
@@ -47,7 +47,7 @@ struct gw_cx {
     struct k8s_index ix[K8S_GW_KINDS];
     struct gw_gateway *gws; /* ours, sorted like the Gateways */
     size_t n_gws;
-    struct tree_node *root, *routers, *services, *middlewares, *tcp_routers, *tcp_services;
+    struct tree_node *root, *routers, *services, *middlewares, *transports, *tcp_routers, *tcp_services;
     struct ptr_vec certs_added;
     cJSON *pending_parents; /* the parents[] status of the route being translated */
     struct { /* the services defined so far (a set: thousands of routes share a few) */
@@ -102,15 +102,17 @@ void k8s_gw__route_status(struct gw_cx *c, enum k8s_gw_kind kind, const cJSON *o
  * in <ns>: weighted when several (weight 0 kept), an empty load balancer
  * (503) for the share of a reference that cannot be resolved, which sets
  * <refs_out>. <scheme>: "http" or "h2c". <tcp>: a TCP service of the one
- * first valid ref. Returns <id>, or NULL when nothing could be defined. */
+ * first valid ref. <transport> (NULL: none) is the serversTransport of the
+ * load balancers (a rule's timeouts.backendRequest): they are then the
+ * rule's own. Returns <id>, or NULL when nothing could be defined. */
 const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *refs, const char *id,
-                             const char *scheme, bool tcp, struct gw_refs *refs_out);
+                             const char *scheme, const char *transport, bool tcp, struct gw_refs *refs_out);
 /* A single backendRef resolved to the load-balancer service it names,
  * shared by every route that refers to it: "<ns>-<svc>-<port>" (plus
  * "-h2c" for gRPC); NULL with <refs_out> set when it cannot be resolved
  * (the caller then defines its own stand-in). */
 const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *scheme,
-                            bool tcp, struct gw_refs *refs_out);
+                            const char *transport, bool tcp, struct gw_refs *refs_out);
 
 void k8s_gw__http_route(struct gw_cx *c, const cJSON *obj);
 void k8s_gw__grpc_route(struct gw_cx *c, const cJSON *obj);

@@ -84,6 +84,8 @@ static int start_gateway_provider(const struct static_config *c, struct diag *d)
         .controller_name = c->kube_gw.controller_name,
         .status_ip = c->kube_gw.status_ip,
         .status_hostname = c->kube_gw.status_hostname,
+        .status_service_name = c->kube_gw.status_service_name,
+        .status_service_namespace = c->kube_gw.status_service_namespace,
         .lease_namespace = c->kube.lease_namespace,
         .lease_name = c->kube.lease_name,
         .lease_duration_ms = c->kube.lease_duration_ms,

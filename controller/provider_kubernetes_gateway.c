@@ -56,7 +56,7 @@ static struct {
     struct k8s_conn conn;
     struct k8s_gw_options opts;
     struct k8s_gw_entrypoint *eps;
-    char *controller, *status_ip, *status_hostname;
+    char *controller, *status_ip, *status_hostname, *status_service;
     uint64_t delay_ms;
     struct k8s_watch *watches;
     enum k8s_gw_kind *watch_kind;
@@ -268,6 +268,13 @@ int provider_kubernetes_gateway_start(const struct kube_gateway_provider_config 
     gp.controller = mem_strdup(cfg->controller_name && *cfg->controller_name ? cfg->controller_name : K8S_GW_DEFAULT_CONTROLLER);
     gp.status_ip = dup_or_null(cfg->status_ip);
     gp.status_hostname = dup_or_null(cfg->status_hostname);
+    if (cfg->status_service_name && *cfg->status_service_name) {
+        const char *ns = cfg->status_service_namespace && *cfg->status_service_namespace ? cfg->status_service_namespace
+                                                                                          : getenv("POD_NAMESPACE");
+        size_t l = strlen(cfg->status_service_name) + (ns ? strlen(ns) : 7) + 2;
+        gp.status_service = mem_alloc(l);
+        snprintf(gp.status_service, l, "%s/%s", ns && *ns ? ns : "default", cfg->status_service_name);
+    }
     gp.eps = mem_calloc(cfg->n_entrypoints + 1, sizeof(*gp.eps));
     for (size_t i = 0; i < cfg->n_entrypoints; i++)
         gp.eps[i] = (struct k8s_gw_entrypoint){mem_strdup(cfg->entrypoints[i].name), cfg->entrypoints[i].port};
@@ -277,7 +284,8 @@ int provider_kubernetes_gateway_start(const struct kube_gateway_provider_config 
                                       .experimental = cfg->experimental_channel,
                                       .native_lb = cfg->native_lb_by_default,
                                       .status_ip = gp.status_ip,
-                                      .status_hostname = gp.status_hostname};
+                                      .status_hostname = gp.status_hostname,
+                                      .status_service = gp.status_service};
     gp.delay_ms = cfg->throttle_ms ? cfg->throttle_ms : REBUILD_DELAY_MS;
     size_t n_ns = cfg->n_namespaces ? cfg->n_namespaces : 1;
     gp.watches = mem_calloc(K8S_GW_KINDS * n_ns, sizeof(*gp.watches));
@@ -304,6 +312,8 @@ int provider_kubernetes_gateway_start(const struct kube_gateway_provider_config 
             add_watch((enum k8s_gw_kind)k, NULL, s);
             continue;
         }
+        if (k == K8S_GW_SECRETS) /* certificateRefs: TLS Secrets only */
+            s = "fieldSelector=type%3Dkubernetes.io%2Ftls";
         for (size_t i = 0; i < n_ns; i++)
             add_watch((enum k8s_gw_kind)k, cfg->n_namespaces ? cfg->namespaces[i] : NULL, s);
     }
@@ -333,6 +343,7 @@ void provider_kubernetes_gateway_stop(void)
     free(gp.controller);
     free(gp.status_ip);
     free(gp.status_hostname);
+    free(gp.status_service);
     problem_log_free(&gp.problems);
     gp.started = false;
 }

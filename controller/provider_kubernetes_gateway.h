@@ -23,6 +23,7 @@ struct kube_gateway_provider_config {
     bool native_lb_by_default;
     const char *controller_name; /* NULL: gantry.io/gateway-controller */
     const char *status_ip, *status_hostname; /* statusAddress */
+    const char *status_service_name, *status_service_namespace; /* statusAddress.service (namespace: POD_NAMESPACE) */
     const char *lease_namespace, *lease_name;
     uint64_t lease_duration_ms;
     const struct k8s_gw_entrypoint *entrypoints;

@@ -656,13 +656,15 @@ static int gw_namespaces(struct sctx *s, void *obj, const struct tree_node *v)
     return to_list(s, v, &c->kube_gw.namespaces, &c->kube_gw.n_namespaces);
 }
 
-/* statusAddress.service (a published Service's addresses) is not
- * implemented: refused rather than silently publishing nothing. */
+STRING_KEY(gw_status_svc_name, struct static_config, kube_gw.status_service_name)
+STRING_KEY(gw_status_svc_ns, struct static_config, kube_gw.status_service_namespace)
+static const struct skey gw_status_service_keys[] = {
+    {"name", gw_status_svc_name}, {"namespace", gw_status_svc_ns}, {NULL, NULL}};
+
+/* statusAddress.service: the Gateways' addresses are that Service's */
 static int gw_status_service(struct sctx *s, void *obj, const struct tree_node *v)
 {
-    (void)obj;
-    (void)v;
-    return diag_set(s->d, "%s: not supported by gantry yet (use statusAddress.ip or statusAddress.hostname)", s->path);
+    return walk(s, obj, v, gw_status_service_keys);
 }
 
 static const struct skey gw_status_keys[] = {

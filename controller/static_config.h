@@ -80,6 +80,7 @@ struct static_config {
         size_t n_namespaces;
         bool experimental_channel, native_lb_by_default;
         const char *status_ip, *status_hostname;
+        const char *status_service_name, *status_service_namespace; /* statusAddress.service */
         uint64_t throttle_ms;
     } kube_gw;
 

@@ -102,6 +102,7 @@ def check_value_set(name, k):
         assert got == sorted(want, key=lambda d: d["metadata"]["name"])
         assert len(got) == (7 if experimental else 5)
         assert ("--providers.kubernetesGateway.experimentalChannel=true" in args) == experimental
+        assert "--providers.kubernetesGateway.statusAddress.service.name=gantry" in args
         rules = [r for r in k["ClusterRole"][0]["rules"] if "gateway.networking.k8s.io" in r["apiGroups"]]
         assert any("httproutes/status" in r["resources"] for r in rules)
         assert any("tlsroutes" in r["resources"] for r in rules) == experimental

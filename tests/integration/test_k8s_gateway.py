@@ -712,6 +712,29 @@ def test_HTTPRouteRequestMirror(tmp_path, procs, cluster):
     wait_for(lambda: all("/mirror?i=%d&format=json" % i in m.seen for i in range(5)), what="5 mirrored requests")
 
 
+def test_HTTPRouteTimeoutBackendRequest(tmp_path, procs, cluster):
+    a = procs.whoami(name="a")
+    cluster.backend("infra-backend-v1", a)
+    g = gantry(procs, tmp_path, cluster.emu)
+    cluster.apply("""\
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: backend-request-timeout, namespace: default}
+        spec:
+          parentRefs: [{name: same-namespace}]
+          rules:
+          - matches: [{path: {type: PathPrefix, value: /slow}, headers: [{name: x-timeout, value: "yes"}]}]
+            timeouts: {backendRequest: 500ms}
+            backendRefs: [{name: infra-backend-v1, port: 80}]
+          - matches: [{path: {type: PathPrefix, value: /slow}}]
+            backendRefs: [{name: infra-backend-v1, port: 80}]
+        """)
+    wait_for(lambda: get(g.port, "/slow?delay=0", headers={"x-timeout": "yes"})[0] == 200, what="route")
+    # the conformance test: a backend answering after 1 s is cut at 500 ms with 504
+    assert get(g.port, "/slow?delay=1", headers={"x-timeout": "yes"})[0] == 504
+    assert get(g.port, "/slow?delay=1")[0] == 200  # the same backend through the rule without the timeout
+
+
 def test_HTTPRouteWeight(tmp_path, procs, cluster):
     a, b, c = procs.whoami(name="a"), procs.whoami(name="b"), procs.whoami(name="c")
     cluster.backend("infra-backend-v1", a)
@@ -914,6 +937,9 @@ def test_status_only_by_the_leader_and_other_controllers_kept(tmp_path, procs, c
     wait_for(lambda: served_by(g1, "/") == "a" and served_by(g2, "/") == "a", what="both instances serve")
     lease = cluster.emu.get("Lease", "default", "gantry-leader-gateway")
     assert lease and lease["spec"]["holderIdentity"]
+    # only the leader writes: one of the two instances logs status writes, the other none
+    writers = [g for g in (g1, g2) if "status of httproutes default/shared written" in g.output()]
+    assert len(writers) == 1, [g.output()[-2000:] for g in (g1, g2)]
     # one writer: the status PUTs come from one instance (the lease holder), and stop once nothing changes
     puts = [p for m, p in cluster.emu.requests if m == "PUT" and "/httproutes/shared/status" in p]
     time.sleep(1.0)

@@ -193,6 +193,37 @@ static void test_gateway_and_class_status(void)
     done(&r);
 }
 
+static void test_status_address_from_a_service(void)
+{
+    struct run r;
+    memset(&r, 0, sizeof(r));
+    char *json = mem_strdup(BASE ",{'kind':'Service','metadata':{'namespace':'ops','name':'gantry'},'spec':{'ports':[{'port':80}]},"
+                                 "'status':{'loadBalancer':{'ingress':[{'ip':'203.0.113.7'},{'hostname':'lb.example.com'}]}}}");
+    for (char *p = json; *p; p++)
+        if (*p == '\'')
+            *p = '"';
+    char *wrapped = mem_alloc(strlen(json) + 3);
+    sprintf(wrapped, "[%s]", json);
+    r.root = cJSON_Parse(wrapped);
+    free(json);
+    free(wrapped);
+    int n = cJSON_GetArraySize(r.root);
+    for (int k = 0; k < K8S_GW_KINDS; k++)
+        r.objs.items[k] = mem_alloc((size_t)n * sizeof(cJSON *));
+    for (const cJSON *o = r.root->child; o; o = o->next)
+        for (int k = 0; k < K8S_GW_KINDS; k++)
+            if (strcmp(kind_names[k], str(o, "kind")) == 0)
+                r.objs.items[k][r.objs.n[k]++] = o;
+    struct k8s_gw_options opts = {.entrypoints = eps, .n_entrypoints = 3, .status_service = "ops/gantry"};
+    arena_init(&r.pa);
+    r.m = k8s_gw_translate(&r.objs, &opts, &r.pa, &r.problems, &r.st);
+    r.problem_text = mem_strdup("");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_GATEWAYS, "gw"),
+                   "\"addresses\":[{\"type\":\"IPAddress\",\"value\":\"203.0.113.7\"},"
+                   "{\"type\":\"Hostname\",\"value\":\"lb.example.com\"}]");
+    done(&r);
+}
+
 static void test_path_matches_and_precedence(void)
 {
     struct run r;
@@ -396,6 +427,33 @@ static void test_filters(void)
     done(&r);
 }
 
+static void test_timeouts(void)
+{
+    struct run r;
+    run(&r,
+        BASE "," ROUTE("t", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':["
+                            "{'timeouts':{'backendRequest':'500ms','request':'2s'},'backendRefs':[{'name':'a','port':80}]},"
+                            "{'matches':[{'path':{'value':'/plain'}}],'backendRefs':[{'name':'a','port':80}]}]}"),
+        false);
+    const struct model_router *slow = router(&r, "httproute-default-t-default-gw-http-r0-m0");
+    const struct model_router *plain = router(&r, "httproute-default-t-default-gw-http-r1-m0");
+    CHECK(slow && plain);
+    if (slow && plain) {
+        /* the rule's own load balancer, with a transport: the shared one stays without */
+        CHECK(strcmp(slow->service, plain->service) != 0);
+        const struct model_service *s = model_find_service(r.m, slow->service);
+        CHECK(s && s->lb && s->lb->servers_transport && strcmp(s->lb->servers_transport, "httproute-default-t-r0-timeouts") == 0);
+        CHECK(model_find_service(r.m, plain->service)->lb->servers_transport == NULL);
+        const struct model_transport *t = NULL;
+        for (size_t i = 0; i < r.m->transports.len; i++)
+            if (strcmp(((const struct model_transport *)r.m->transports.items[i])->name, "httproute-default-t-r0-timeouts") == 0)
+                t = r.m->transports.items[i];
+        CHECK(t && t->response_header_ms == 500);
+    }
+    CHECK_CONTAINS(r.problem_text, "timeouts.request is not supported by gantry");
+    done(&r);
+}
+
 static void test_grpc_route(void)
 {
     struct run r;
@@ -497,11 +555,13 @@ static void test_status_merge(void)
 int main(void)
 {
     test_gateway_and_class_status();
+    test_status_address_from_a_service();
     test_path_matches_and_precedence();
     test_hostnames();
     test_attachment_reasons();
     test_backends();
     test_filters();
+    test_timeouts();
     test_grpc_route();
     test_tls_and_tcp_routes();
     test_status_merge();

@@ -68,8 +68,10 @@ int main(void)
     CHECK_STR(c.kube_gw.controller_name, "example.com/gw");
     CHECK(c.warnings.len == 0);
     static_config_free(&c);
-    CHECK(load(&c, &d, 1, "--providers.kubernetesGateway.statusAddress.service.name=gantry") != 0);
-    CHECK_CONTAINS(d.msg, "not supported by gantry yet");
+    CHECK(load(&c, &d, 2, "--providers.kubernetesGateway.statusAddress.service.name=gantry",
+               "--providers.kubernetesGateway.statusAddress.service.namespace=ops") == 0);
+    CHECK_STR(c.kube_gw.status_service_name, "gantry");
+    CHECK_STR(c.kube_gw.status_service_namespace, "ops");
     static_config_free(&c);
     CHECK(load(&c, &d, 1, "--help") == 0 && c.show_help);
     static_config_free(&c);

@@ -1,0 +1,228 @@
+/*
+ * Gateway API backendRefs -> services (see k8s_gateway.h): a reference to
+ * a Service port is the load balancer "<ns>-<svc>-<port>" over the
+ * Service's ready endpoints (its ClusterIP with nativeLBByDefault), defined
+ * once and shared by every route that names it; several references make a
+ * weighted service, and the share of one that cannot be resolved goes to
+ * an empty load balancer. Resolution failures set the route's
+ * ResolvedRefs reason (InvalidKind, RefNotPermitted, BackendNotFound).
+ */
+#include "k8s_gateway_internal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#define GW_GROUP "gateway.networking.k8s.io"
+#define get k8s_gw__get
+#define str k8s_gw__str
+#define meta k8s_gw__meta
+
+static const char *or(const char *s, const char *dflt)
+{
+    return s ? s : dflt;
+}
+
+static bool same(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static bool endpoint_ready(const cJSON *ep)
+{
+    const cJSON *ready = get(get(ep, "conditions"), "ready");
+    return ready == NULL || cJSON_IsNull(ready) || cJSON_IsTrue(ready);
+}
+
+static void add_server(struct gw_cx *c, struct tree_node *servers, const char *scheme, const char *addr, int port,
+                       const char *where)
+{
+    bool v6 = strchr(addr, ':') != NULL;
+    struct tree_node *s = k8s_gw__map(c, where);
+    const char *hp = arena_printf(c->pa, "%s%s%s:%d", v6 ? "[" : "", addr, v6 ? "]" : "", port);
+    if (scheme)
+        k8s_gw__put_str(c, s, "url", arena_printf(c->pa, "%s://%s", scheme, hp));
+    else
+        k8s_gw__put_str(c, s, "address", hp);
+    tree_seq_add(c->pa, servers, s);
+}
+
+/* The ready endpoints of Service <svc> behind its port <sp>; the ClusterIP
+ * with nativeLB. */
+static void endpoints(struct gw_cx *c, const char *ns, const cJSON *svc, const cJSON *sp, const char *scheme,
+                      struct tree_node *servers, const char *where)
+{
+    int svc_port = get(sp, "port")->valueint;
+    if (c->o->native_lb) {
+        const char *ip = str(get(svc, "spec"), "clusterIP");
+        if (ip && strcmp(ip, "None") != 0)
+            add_server(c, servers, scheme, ip, svc_port, where);
+        return;
+    }
+    const char *sp_name = str(sp, "name");
+    const cJSON *target = get(sp, "targetPort");
+    size_t n = 0;
+    const struct k8s_index_entry *slices = k8s_index_find(&c->ix[K8S_GW_SLICES], ns, meta(svc, "name"), &n);
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *es = slices[i].obj;
+        int port = 0;
+        for (const cJSON *p = get(es, "ports") ? get(es, "ports")->child : NULL; p; p = p->next)
+            if (same(str(p, "name"), sp_name) && cJSON_IsNumber(get(p, "port")))
+                port = get(p, "port")->valueint;
+        if (port == 0 && cJSON_IsNumber(target))
+            port = target->valueint;
+        for (const cJSON *ep = get(es, "endpoints") ? get(es, "endpoints")->child : NULL; port > 0 && ep; ep = ep->next)
+            if (endpoint_ready(ep))
+                for (const cJSON *a = get(ep, "addresses") ? get(ep, "addresses")->child : NULL; a; a = a->next)
+                    if (cJSON_IsString(a))
+                        add_server(c, servers, scheme, a->valuestring, port, where);
+    }
+}
+
+static void refs_fail(struct gw_refs *r, const char *reason, const char *message)
+{
+    if (r->reason == NULL) { /* the first failure is the one reported */
+        r->reason = reason;
+        r->message = message;
+    }
+}
+
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Whether <key> is not yet in the set of defined services; with <add>,
+ * it is added (copied). */
+static bool first_definition(struct gw_cx *c, const char *key, bool add)
+{
+    if (c->defined.n * 2 >= c->defined.cap) {
+        size_t cap = c->defined.cap ? c->defined.cap * 2 : 256;
+        const char **slots = arena_alloc(c->pa, cap * sizeof(*slots));
+        memset(slots, 0, cap * sizeof(*slots));
+        for (size_t i = 0; i < c->defined.cap; i++)
+            if (c->defined.slots[i]) {
+                size_t j = fnv(c->defined.slots[i]) & (cap - 1);
+                while (slots[j])
+                    j = (j + 1) & (cap - 1);
+                slots[j] = c->defined.slots[i];
+            }
+        c->defined.slots = slots;
+        c->defined.cap = cap;
+    }
+    size_t j = fnv(key) & (c->defined.cap - 1);
+    for (; c->defined.slots[j]; j = (j + 1) & (c->defined.cap - 1))
+        if (strcmp(c->defined.slots[j], key) == 0)
+            return false;
+    if (add) {
+        c->defined.slots[j] = arena_strdup(c->pa, key);
+        c->defined.n++;
+    }
+    return true;
+}
+
+static void define_lb(struct gw_cx *c, const char *id, struct tree_node *servers, bool tcp, const char *where)
+{
+    struct tree_node *svc = k8s_gw__map(c, where), *lb = k8s_gw__map(c, where);
+    k8s_gw__add(c, lb, "servers", servers);
+    k8s_gw__add(c, svc, "loadBalancer", lb);
+    k8s_gw__add(c, tcp ? c->tcp_services : c->services, id, svc);
+}
+
+const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *scheme,
+                            const char *transport, bool tcp, struct gw_refs *refs)
+{
+    const char *group = str(ref, "group"), *kind = or(str(ref, "kind"), "Service"), *name = or(str(ref, "name"), "");
+    const char *rns = or(str(ref, "namespace"), ns);
+#define what arena_printf(c->pa, "%s %s backendRef %s/%s", kind_name, ns, rns, name) /* for problems only */
+    const cJSON *port = get(ref, "port");
+    if ((group && *group) || strcmp(kind, "Service") != 0) {
+        refs_fail(refs, "InvalidKind", arena_printf(c->pa, "backendRef kind %s%s%s is not supported", or(group, ""),
+                                                    group ? "/" : "", kind));
+        k8s_gw__problem(c, "%s: %s", what, refs->message);
+        return NULL;
+    }
+    if (strcmp(rns, ns) != 0 && !k8s_gw__granted(c, GW_GROUP, kind_name, ns, "", "Service", rns, name)) {
+        refs_fail(refs, "RefNotPermitted", arena_printf(c->pa, "no ReferenceGrant in %s allows %ss of %s to use Service %s", rns,
+                                                        kind_name, ns, name));
+        k8s_gw__problem(c, "%s: %s", what, refs->message);
+        return NULL;
+    }
+    /* once defined (the Service and its port exist), a backend is shared:
+     * the set holds "<tcp|http>|<ns>/<name>:<port>[:h2c]" */
+    bool h2c = !tcp && scheme && strcmp(scheme, "h2c") == 0;
+    char key[600];
+    int kl = snprintf(key, sizeof(key), "%s|%s/%s:%d%s|%s", tcp ? "tcp" : "http", rns, name,
+                      cJSON_IsNumber(port) ? port->valueint : -1, h2c ? ":h2c" : "", transport ? transport : "");
+    if (kl <= 0 || (size_t)kl >= sizeof(key)) {
+        refs_fail(refs, "BackendNotFound", "backendRef name too long");
+        return NULL;
+    }
+    const char *shared = k8s_gw__id(c, "%s-%s-%d%s%s%s", rns, name, cJSON_IsNumber(port) ? port->valueint : -1, h2c ? "-h2c" : "",
+                                    transport ? "-" : "", transport ? transport : "");
+    if (!first_definition(c, key, false))
+        return shared;
+    const cJSON *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], rns, name), *sp = NULL;
+    for (const cJSON *p = svc && get(get(svc, "spec"), "ports") ? get(get(svc, "spec"), "ports")->child : NULL; p && !sp;
+         p = p->next)
+        if (cJSON_IsNumber(port) && cJSON_IsNumber(get(p, "port")) && get(p, "port")->valueint == port->valueint)
+            sp = p;
+    if (sp == NULL) {
+        refs_fail(refs, "BackendNotFound",
+                  svc ? arena_printf(c->pa, "Service %s/%s has no port %d", rns, name, cJSON_IsNumber(port) ? port->valueint : 0)
+                      : arena_printf(c->pa, "Service %s/%s does not exist", rns, name));
+        k8s_gw__problem(c, "%s: %s", what, refs->message);
+        return NULL;
+    }
+    first_definition(c, key, true);
+    struct tree_node *servers = k8s_gw__seq(c, shared);
+    endpoints(c, rns, svc, sp, tcp ? NULL : scheme, servers, shared);
+    define_lb(c, shared, servers, tcp, shared);
+    if (transport && !tcp)
+        k8s_gw__put_str(c, tree_map_get(tree_map_get(c->services, shared), "loadBalancer"), "serversTransport", transport);
+    return shared;
+#undef what
+}
+
+const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *refs, const char *id,
+                             const char *scheme, const char *transport, bool tcp, struct gw_refs *out)
+{
+    int n = cJSON_GetArraySize(refs);
+    const char *where = id;
+    if (n == 0) {
+        /* no backends: the spec wants 500; an empty load balancer answers 503 */
+        define_lb(c, id, k8s_gw__seq(c, where), tcp, where);
+        return id;
+    }
+    if (n == 1 || tcp) {
+        const char *one = k8s_gw__backend(c, kind_name, ns, refs->child, scheme, transport, tcp, out);
+        if (tcp && n > 1)
+            k8s_gw__problem(c, "%s: several backendRefs (weighted TCP) are not supported by gantry; the first is used", where);
+        if (one)
+            return one;
+        define_lb(c, id, k8s_gw__seq(c, where), tcp, where);
+        return id;
+    }
+    struct tree_node *list = k8s_gw__seq(c, where);
+    int i = 0;
+    for (const cJSON *r = refs->child; r; r = r->next, i++) {
+        const char *child = k8s_gw__backend(c, kind_name, ns, r, scheme, transport, false, out);
+        if (child == NULL) {
+            child = arena_printf(c->pa, "%s-b%d", id, i);
+            define_lb(c, child, k8s_gw__seq(c, where), false, where); /* its share fails */
+        }
+        struct tree_node *e = k8s_gw__map(c, where);
+        k8s_gw__put_str(c, e, "name", child);
+        const cJSON *w = get(r, "weight");
+        k8s_gw__put_str(c, e, "weight", arena_printf(c->pa, "%d", cJSON_IsNumber(w) ? w->valueint : 1));
+        tree_seq_add(c->pa, list, e);
+    }
+    struct tree_node *wn = k8s_gw__map(c, where), *svc = k8s_gw__map(c, where);
+    k8s_gw__add(c, wn, "services", list);
+    k8s_gw__add(c, svc, "weighted", wn);
+    k8s_gw__add(c, c->services, id, svc);
+    return id;
+}

@@ -5,6 +5,8 @@
  */
 #include "watcher.h"
 
+#include "../proxy/h2o_cache.h"
+
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -238,6 +240,7 @@ static void *loop(void *arg)
         if (idle_hook)
             idle_hook();
     }
+    h2o_cache_release_thread(); /* tables compiled here used h2o memory pools (middleware builds) */
     return NULL;
 }
 

@@ -770,9 +770,8 @@ static void h2_on_head(void *ctx, int status, h2o_headers_t *headers)
     req->res.content_length = SIZE_MAX;
     for (size_t i = 0; i != headers->size; i++) {
         const h2o_header_t *h = &headers->entries[i];
-        if (h->name == &H2O_TOKEN_CONTENT_LENGTH->buf) {
-            if (!p->is_head)
-                req->res.content_length = h2o_strtosize(h->value.base, h->value.len);
+        if (h->name == &H2O_TOKEN_CONTENT_LENGTH->buf) { /* framing is h2o's (a HEAD's length included) */
+            req->res.content_length = h2o_strtosize(h->value.base, h->value.len);
             continue;
         }
         const h2o_token_t *tok = h2o_lookup_token(h->name->base, h->name->len);

@@ -84,6 +84,10 @@ def test_h2c_upstream_from_h1_and_h2_clients(tmp_path, procs, ups):
     # a large response goes through the flow-control windows
     code, _, body, _, _ = curl(g.port, "/big?n=3000000", "h2c.test")
     assert (code, len(body)) == (200, 3000000)
+    # HEAD: the head only, its length kept
+    r = subprocess.run(["curl", "-sS", "-I", "-H", "Host: h2c.test", "http://127.0.0.1:%d/" % g.port],
+                       capture_output=True, timeout=20)
+    assert b" 200" in r.stdout.split(b"\r\n")[0] and b"content-length: 12" in r.stdout.lower(), r.stdout
     assert up.connections <= 2  # one per worker at most
 
 
@@ -213,6 +217,19 @@ def test_client_reset_cancels_upstream_stream(tmp_path, procs, ups):
     c.reset_stream(sid)
     s.sendall(c.data_to_send())
     wait_for(lambda: up.cancelled == 1, what="RST_STREAM(CANCEL) upstream")
+    # and once the response has started (a body the client stops taking)
+    sid = c.get_next_available_stream_id()
+    c.send_headers(sid, [(":method", "GET"), (":scheme", "http"), (":authority", "c.test"), (":path", "/stall")],
+                   end_stream=True)
+    s.sendall(c.data_to_send())
+    s.settimeout(5 * SLOW)
+    got_head = False
+    while not got_head:
+        for ev in c.receive_data(s.recv(65536)):
+            got_head = got_head or (type(ev).__name__ == "ResponseReceived" and ev.stream_id == sid)
+    c.reset_stream(sid)
+    s.sendall(c.data_to_send())
+    wait_for(lambda: up.cancelled == 2, what="RST_STREAM(CANCEL) upstream after the head")
     s.close()
 
 

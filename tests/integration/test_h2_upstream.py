@@ -534,3 +534,49 @@ def test_idle_connection_closed_and_dead_peer_detected(tmp_path, procs, ups):
     status = get(g.port, "/never", "dead.test", timeout=20)[0]
     assert status == 502 and time.time() - t0 < 3 * SLOW, (status, time.time() - t0)
     g.wait_log("no PING acknowledgement")
+
+
+def test_grpc_reaches_h2c_and_tls_grpc_servers(tmp_path, procs):
+    """The request half of gRPC through HTTP/2 upstreams, whatever the client
+    connection: grpcio servers behind h2c:// and https:// (ALPN h2) answer a
+    unary call made by curl, balanced per request."""
+    import grpc
+    from concurrent import futures
+    crt, key = make_cert(str(tmp_path), "grpc.internal")
+    seen = []
+
+    def serve(tls):
+        def echo(request, context):
+            seen.append("tls" if tls else "h2c")
+            return request
+        handler = grpc.method_handlers_generic_handler("test.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)})
+        srv = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        srv.add_generic_rpc_handlers((handler,))
+        if tls:
+            creds = grpc.ssl_server_credentials([(open(key, "rb").read(), open(crt, "rb").read())])
+            port = srv.add_secure_port("127.0.0.1:0", creds)
+        else:
+            port = srv.add_insecure_port("127.0.0.1:0")
+        srv.start()
+        return srv, ("https://127.0.0.1:%d" if tls else "h2c://127.0.0.1:%d") % port
+
+    s1, u1 = serve(False)
+    s2, u2 = serve(True)
+    try:
+        dyn = (routes("g") + "  serversTransports:\n    insecure: {insecureSkipVerify: true}\n  services:\n"
+               + service_yaml("g", [u1, u2], "        serversTransport: insecure\n"))
+        g = procs.gantry(tmp_path, dyn, workers=1)
+        global GRPC_EMPTY
+        GRPC_EMPTY = str(tmp_path / "msg.grpc")
+        with open(GRPC_EMPTY, "wb") as f:
+            f.write(b"\x00\x00\x00\x00\x03abc")
+        wait_for(lambda: curl_grpc(g.port, "g.test", "/test.Echo/Echo")[0].startswith("http/2 200"), what="route live")
+        before = len(seen)
+        for _ in range(6):
+            head, _ = curl_grpc(g.port, "g.test", "/test.Echo/Echo")
+            assert head.startswith("http/2 200") and "content-type: application/grpc" in head, head
+        assert len(seen) == before + 6
+        assert seen[before:].count("h2c") == 3 and seen[before:].count("tls") == 3  # balanced per request
+    finally:
+        s1.stop(0)
+        s2.stop(0)

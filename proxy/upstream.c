@@ -727,7 +727,7 @@ static int build_h2_request(struct proxy *p)
     struct phr_header hs[100];
     if (phr_parse_request(p->head.base, p->head.len, &method, &method_len, &path, &path_len, &minor, hs, &n, 0) <= 0)
         return -1;
-    h2o_header_t *out = h2o_mem_alloc_pool(&req->pool, sizeof(*out) * (n + 1));
+    h2o_header_t *out = h2o_mem_alloc_pool(&req->pool, sizeof(*out) * (n + 2));
     size_t k = 0;
     h2o_iovec_t authority = h2o_iovec_init(p->srv->hostport, strlen(p->srv->hostport));
     for (size_t i = 0; i < n; i++) {
@@ -745,6 +745,12 @@ static int build_h2_request(struct proxy *p)
         out[k++] = (h2o_header_t){.name = &te, .value = h2o_iovec_init(H2O_STRLIT("trailers"))};
     }
     struct req_body_stream *bs = req_stream_body(req);
+    if (bs != NULL && bs->content_length >= 0) { /* a body still arriving, of a known length */
+        static h2o_iovec_t cl = {H2O_STRLIT("content-length")};
+        char *v = h2o_mem_alloc_pool(&req->pool, 24);
+        int len = snprintf(v, 24, "%lld", (long long)bs->content_length);
+        out[k++] = (h2o_header_t){.name = &cl, .value = h2o_iovec_init(v, (size_t)len)};
+    }
     p->h2r = (struct h2u_request){
         .req = req,
         .method = req->method,

@@ -728,6 +728,7 @@ static int build_h2_request(struct proxy *p)
     if (phr_parse_request(p->head.base, p->head.len, &method, &method_len, &path, &path_len, &minor, hs, &n, 0) <= 0)
         return -1;
     h2o_header_t *out = h2o_mem_alloc_pool(&req->pool, sizeof(*out) * (n + 2));
+    struct req_body_stream *bs = req_stream_body(req);
     size_t k = 0;
     h2o_iovec_t authority = h2o_iovec_init(p->srv->hostport, strlen(p->srv->hostport));
     for (size_t i = 0; i < n; i++) {
@@ -735,6 +736,8 @@ static int build_h2_request(struct proxy *p)
             authority = h2o_iovec_init(hs[i].value, hs[i].value_len);
         if (h2_drop_header(hs[i].name, hs[i].name_len))
             continue;
+        if (bs != NULL && h2o_lcstris(hs[i].name, hs[i].name_len, H2O_STRLIT("content-length")))
+            continue; /* the stream's own length below, or none */
         h2o_iovec_t *name = h2o_mem_alloc_pool(&req->pool, sizeof(*name));
         *name = h2o_strdup(&req->pool, hs[i].name, hs[i].name_len);
         h2o_strtolower(name->base, name->len);
@@ -744,7 +747,6 @@ static int build_h2_request(struct proxy *p)
         static h2o_iovec_t te = {H2O_STRLIT("te")};
         out[k++] = (h2o_header_t){.name = &te, .value = h2o_iovec_init(H2O_STRLIT("trailers"))};
     }
-    struct req_body_stream *bs = req_stream_body(req);
     if (bs != NULL && bs->content_length >= 0) { /* a body still arriving, of a known length */
         static h2o_iovec_t cl = {H2O_STRLIT("content-length")};
         char *v = h2o_mem_alloc_pool(&req->pool, 24);

@@ -59,7 +59,8 @@ def ups():
 
 def test_h2c_upstream_from_h1_and_h2_clients(tmp_path, procs, ups):
     up = ups("a")
-    g = procs.gantry(tmp_path, routes("h2c") + "  services:\n" + service_yaml("h2c", [up.url]))
+    g = procs.gantry(tmp_path, routes("h2c", "nohost") + "  services:\n" + service_yaml("h2c", [up.url])
+                     + service_yaml("nohost", [up.url], "        passHostHeader: false\n"))
     wait_for(lambda: get(g.port, "/", "h2c.test")[0] == 200, what="route live")
     status, headers, body = get(g.port, "/", "h2c.test")
     assert body == b"h2 ok from a"
@@ -74,6 +75,8 @@ def test_h2c_upstream_from_h1_and_h2_clients(tmp_path, procs, ups):
     assert seen["x-custom"] == "yes" and seen["x-forwarded-for"] == "127.0.0.1"
     assert seen["x-forwarded-host"] == "h2c.test" and seen["x-forwarded-proto"] == "http"
     assert "connection" not in seen and "keep-alive" not in seen
+    code, _, body, _, _ = curl(g.port, "/headers", "nohost.test")
+    assert json.loads(body)[":authority"] == "127.0.0.1:%d" % up.port  # passHostHeader: false
     # a request body
     code, _, body, _, _ = curl(g.port, "/echo", "h2c.test", "--data-binary", "hello body")
     assert (code, body) == (200, "hello body")
@@ -580,3 +583,28 @@ def test_grpc_reaches_h2c_and_tls_grpc_servers(tmp_path, procs):
     finally:
         s1.stop(0)
         s2.stop(0)
+
+
+def test_nghttpd_upstream(tmp_path, procs):
+    """Another HTTP/2 implementation behind Gantry: nghttpd (nghttp2's server)
+    in cleartext, a static tree; small files under load and a 5 MB file."""
+    import hashlib
+    from conftest import Process, free_port, wait_port
+    docs = tmp_path / "htdocs"
+    docs.mkdir()
+    (docs / "small").write_bytes(b"nghttpd small\n")
+    big = os.urandom(5 * 1024 * 1024)
+    (docs / "big").write_bytes(big)
+    port = free_port()
+    procs.add(Process(["nghttpd", "--no-tls", "-d", str(docs), "--address=127.0.0.1", str(port)], "nghttpd"))
+    wait_port(port)
+    g = procs.gantry(tmp_path, routes("ng") + "  services:\n" + service_yaml("ng", ["h2c://127.0.0.1:%d" % port]))
+    wait_for(lambda: get(g.port, "/small", "ng.test")[0] == 200, what="route live")
+    r = h2load(g.port, "ng.test", "/small", 5000, 50, m=10)
+    assert r["succeeded"] == 5000, r["out"]
+    r = h2load(g.port, "ng.test", "/small", 1000, 20, m=1, extra=["--h1"])
+    assert r["succeeded"] == 1000, r["out"]
+    for extra in ((), ("--http2-prior-knowledge",)):
+        res = subprocess.run(["curl", "-sS", "-H", "Host: ng.test"] + list(extra) + ["http://127.0.0.1:%d/big" % g.port],
+                             capture_output=True, timeout=60 * SLOW)
+        assert hashlib.sha256(res.stdout).digest() == hashlib.sha256(big).digest(), (len(res.stdout), res.stderr)

@@ -723,7 +723,15 @@ static struct h2u_conn *conn_open(struct worker *w, struct server *s)
 
 void h2u_adopt(struct worker *w, struct server *s, h2o_socket_t *sock)
 {
-    s->workers[w->id].alpn_h2 = true;
+    struct server_worker *sw = &s->workers[w->id];
+    sw->alpn_h2 = true;
+    /* handshakes started before the server was known to speak h2 (one per
+     * request of a cold start): the first becomes the connection, the
+     * others are closed and their requests take streams on it */
+    if (sw->n_h2_conns != 0) {
+        h2o_socket_close(sock);
+        return;
+    }
     conn_start(conn_new(w, s, sock));
 }
 

@@ -608,3 +608,20 @@ def test_nghttpd_upstream(tmp_path, procs):
         res = subprocess.run(["curl", "-sS", "-H", "Host: ng.test"] + list(extra) + ["http://127.0.0.1:%d/big" % g.port],
                              capture_output=True, timeout=60 * SLOW)
         assert hashlib.sha256(res.stdout).digest() == hashlib.sha256(big).digest(), (len(res.stdout), res.stderr)
+
+
+def test_tls_h2_upstream_under_load_few_connections(tmp_path, procs, ups):
+    """A cold https:// server learns it is HTTP/2 from the first handshakes:
+    the connections opened meanwhile do not all stay."""
+    crt, key = make_cert(str(tmp_path), "backend.internal")
+    up = ups("tls", tls_files=(crt, key), max_streams=1000)
+    dyn = (routes("tls") + "  serversTransports:\n    insecure: {insecureSkipVerify: true}\n  services:\n"
+           + service_yaml("tls", [up.url], "        serversTransport: insecure\n"))
+    g = procs.gantry(tmp_path, dyn)
+    r = h2load(g.port, "tls.test", "/", 4000, 40, m=10)
+    assert r["succeeded"] == 4000, r["out"]
+    wait_for(lambda: up.open_conns <= 2, timeout=5 * SLOW, what="one HTTP/2 connection per worker left")
+    opened = up.connections
+    r = h2load(g.port, "tls.test", "/", 4000, 40, m=10)
+    assert r["succeeded"] == 4000, r["out"]
+    assert up.connections == opened  # warm: no new connection

@@ -497,7 +497,6 @@ static int on_stream_close(nghttp2_session *ng, int32_t stream_id, uint32_t erro
 
 static int on_frame_not_send(nghttp2_session *ng, const nghttp2_frame *frame, int lib_error, void *user)
 {
-    (void)ng;
     struct h2u_conn *c = user;
     if (frame->hd.type != NGHTTP2_HEADERS)
         return 0;
@@ -506,7 +505,10 @@ static int on_frame_not_send(nghttp2_session *ng, const nghttp2_frame *frame, in
         return 0;
     /* never reached the server (GOAWAY received, or the connection is closing) */
     owner_fail(st, H2U_UNPROCESSED, nghttp2_strerror(lib_error), false);
-    stream_free(st);
+    /* a stream nghttp2 opened is closed by it (on_stream_close frees ours);
+     * one it never opened is ours to free */
+    if (nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id) != st)
+        stream_free(st);
     return 0;
 }
 

@@ -497,7 +497,6 @@ static int on_stream_close(nghttp2_session *ng, int32_t stream_id, uint32_t erro
 
 static int on_frame_not_send(nghttp2_session *ng, const nghttp2_frame *frame, int lib_error, void *user)
 {
-    (void)ng;
     struct h2u_conn *c = user;
     if (frame->hd.type != NGHTTP2_HEADERS)
         return 0;
@@ -506,7 +505,10 @@ static int on_frame_not_send(nghttp2_session *ng, const nghttp2_frame *frame, in
         return 0;
     /* never reached the server (GOAWAY received, or the connection is closing) */
     owner_fail(st, H2U_UNPROCESSED, nghttp2_strerror(lib_error), false);
-    stream_free(st);
+    /* a stream nghttp2 opened is closed by it (on_stream_close frees ours);
+     * one it never opened is ours to free */
+    if (nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id) != st)
+        stream_free(st);
     return 0;
 }
 
@@ -723,7 +725,15 @@ static struct h2u_conn *conn_open(struct worker *w, struct server *s)
 
 void h2u_adopt(struct worker *w, struct server *s, h2o_socket_t *sock)
 {
-    s->workers[w->id].alpn_h2 = true;
+    struct server_worker *sw = &s->workers[w->id];
+    sw->alpn_h2 = true;
+    /* handshakes started before the server was known to speak h2 (one per
+     * request of a cold start): the first becomes the connection, the
+     * others are closed and their requests take streams on it */
+    if (sw->n_h2_conns != 0) {
+        h2o_socket_close(sock);
+        return;
+    }
     conn_start(conn_new(w, s, sock));
 }
 

@@ -76,8 +76,8 @@ void h2u_consumed(struct h2u_stream *st, size_t n);
  * callbacks. */
 void h2u_cancel(struct h2u_stream *st);
 
-/* A TLS connection to <s> (https) whose handshake chose h2: becomes one of
- * the worker's HTTP/2 connections to <s>. */
+/* A TLS connection to <s> (https) whose handshake chose h2: becomes the
+ * worker's HTTP/2 connection to <s>, or is closed when there is one. */
 void h2u_adopt(struct worker *w, struct server *s, h2o_socket_t *sock);
 /* True when <sock> (TLS, handshake done) negotiated h2. */
 bool h2u_alpn_is_h2(h2o_socket_t *sock);

@@ -871,7 +871,8 @@ static int build_h2_request(struct proxy *p)
     struct phr_header hs[100];
     if (phr_parse_request(p->head.base, p->head.len, &method, &method_len, &path, &path_len, &minor, hs, &n, 0) <= 0)
         return -1;
-    h2o_header_t *out = h2o_mem_alloc_pool(&req->pool, sizeof(*out) * (n + 1));
+    h2o_header_t *out = h2o_mem_alloc_pool(&req->pool, sizeof(*out) * (n + 2));
+    struct req_body_stream *bs = req_stream_body(req);
     size_t k = 0;
     h2o_iovec_t authority = h2o_iovec_init(p->srv->hostport, strlen(p->srv->hostport));
     for (size_t i = 0; i < n; i++) {
@@ -879,6 +880,8 @@ static int build_h2_request(struct proxy *p)
             authority = h2o_iovec_init(hs[i].value, hs[i].value_len);
         if (h2_drop_header(hs[i].name, hs[i].name_len))
             continue;
+        if (bs != NULL && h2o_lcstris(hs[i].name, hs[i].name_len, H2O_STRLIT("content-length")))
+            continue; /* the stream's own length below, or none */
         h2o_iovec_t *name = h2o_mem_alloc_pool(&req->pool, sizeof(*name));
         *name = h2o_strdup(&req->pool, hs[i].name, hs[i].name_len);
         h2o_strtolower(name->base, name->len);
@@ -888,7 +891,12 @@ static int build_h2_request(struct proxy *p)
         static h2o_iovec_t te = {H2O_STRLIT("te")};
         out[k++] = (h2o_header_t){.name = &te, .value = h2o_iovec_init(H2O_STRLIT("trailers"))};
     }
-    struct req_body_stream *bs = req_stream_body(req);
+    if (bs != NULL && bs->content_length >= 0) { /* a body still arriving, of a known length */
+        static h2o_iovec_t cl = {H2O_STRLIT("content-length")};
+        char *v = h2o_mem_alloc_pool(&req->pool, 24);
+        int len = snprintf(v, 24, "%lld", (long long)bs->content_length);
+        out[k++] = (h2o_header_t){.name = &cl, .value = h2o_iovec_init(v, (size_t)len)};
+    }
     p->h2r = (struct h2u_request){
         .req = req,
         .method = req->method,
@@ -914,9 +922,8 @@ static void h2_on_head(void *ctx, int status, h2o_headers_t *headers)
     req->res.content_length = SIZE_MAX;
     for (size_t i = 0; i != headers->size; i++) {
         const h2o_header_t *h = &headers->entries[i];
-        if (h->name == &H2O_TOKEN_CONTENT_LENGTH->buf) {
-            if (!p->is_head)
-                req->res.content_length = h2o_strtosize(h->value.base, h->value.len);
+        if (h->name == &H2O_TOKEN_CONTENT_LENGTH->buf) { /* framing is h2o's (a HEAD's length included) */
+            req->res.content_length = h2o_strtosize(h->value.base, h->value.len);
             continue;
         }
         const h2o_token_t *tok = h2o_lookup_token(h->name->base, h->name->len);

@@ -211,7 +211,7 @@ class _Conn:
 
     def start(self, sid):
         path = self.open.get(sid, {}).get(":path", "/")
-        if self.up.delay_ms == 0 and (path == "/" or path == "/headers" or path == "/trailers"):
+        if self.up.delay_ms == 0 and path in ("/", "/headers", "/trailers"):
             self.respond(sid)  # quick answers inline: thousands of requests per second
             return
         threading.Thread(target=self.respond, args=(sid,), daemon=True).start()
@@ -255,6 +255,9 @@ class _Conn:
             elif path == "/big":
                 self.send(lambda: h.send_headers(sid, [(":status", "200")] + base))
                 self.send_body(sid, b"b" * int(q.get("n", "1000000")))
+            elif hdrs.get(":method") == "HEAD":
+                self.send(lambda: h.send_headers(sid, [(":status", "200"), ("content-length", "12")] + base,
+                                                 end_stream=True))
             else:
                 body = ("h2 ok from %s" % up.name).encode()
                 self.send(lambda: (h.send_headers(sid, [(":status", "200"), ("content-length", str(len(body)))] + base),

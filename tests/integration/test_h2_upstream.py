@@ -59,7 +59,8 @@ def ups():
 
 def test_h2c_upstream_from_h1_and_h2_clients(tmp_path, procs, ups):
     up = ups("a")
-    g = procs.gantry(tmp_path, routes("h2c") + "  services:\n" + service_yaml("h2c", [up.url]))
+    g = procs.gantry(tmp_path, routes("h2c", "nohost") + "  services:\n" + service_yaml("h2c", [up.url])
+                     + service_yaml("nohost", [up.url], "        passHostHeader: false\n"))
     wait_for(lambda: get(g.port, "/", "h2c.test")[0] == 200, what="route live")
     status, headers, body = get(g.port, "/", "h2c.test")
     assert body == b"h2 ok from a"
@@ -74,6 +75,8 @@ def test_h2c_upstream_from_h1_and_h2_clients(tmp_path, procs, ups):
     assert seen["x-custom"] == "yes" and seen["x-forwarded-for"] == "127.0.0.1"
     assert seen["x-forwarded-host"] == "h2c.test" and seen["x-forwarded-proto"] == "http"
     assert "connection" not in seen and "keep-alive" not in seen
+    code, _, body, _, _ = curl(g.port, "/headers", "nohost.test")
+    assert json.loads(body)[":authority"] == "127.0.0.1:%d" % up.port  # passHostHeader: false
     # a request body
     code, _, body, _, _ = curl(g.port, "/echo", "h2c.test", "--data-binary", "hello body")
     assert (code, body) == (200, "hello body")
@@ -84,6 +87,10 @@ def test_h2c_upstream_from_h1_and_h2_clients(tmp_path, procs, ups):
     # a large response goes through the flow-control windows
     code, _, body, _, _ = curl(g.port, "/big?n=3000000", "h2c.test")
     assert (code, len(body)) == (200, 3000000)
+    # HEAD: the head only, its length kept
+    r = subprocess.run(["curl", "-sS", "-I", "-H", "Host: h2c.test", "http://127.0.0.1:%d/" % g.port],
+                       capture_output=True, timeout=20)
+    assert b" 200" in r.stdout.split(b"\r\n")[0] and b"content-length: 12" in r.stdout.lower(), r.stdout
     assert up.connections <= 2  # one per worker at most
 
 
@@ -213,6 +220,19 @@ def test_client_reset_cancels_upstream_stream(tmp_path, procs, ups):
     c.reset_stream(sid)
     s.sendall(c.data_to_send())
     wait_for(lambda: up.cancelled == 1, what="RST_STREAM(CANCEL) upstream")
+    # and once the response has started (a body the client stops taking)
+    sid = c.get_next_available_stream_id()
+    c.send_headers(sid, [(":method", "GET"), (":scheme", "http"), (":authority", "c.test"), (":path", "/stall")],
+                   end_stream=True)
+    s.sendall(c.data_to_send())
+    s.settimeout(5 * SLOW)
+    got_head = False
+    while not got_head:
+        for ev in c.receive_data(s.recv(65536)):
+            got_head = got_head or (type(ev).__name__ == "ResponseReceived" and ev.stream_id == sid)
+    c.reset_stream(sid)
+    s.sendall(c.data_to_send())
+    wait_for(lambda: up.cancelled == 2, what="RST_STREAM(CANCEL) upstream after the head")
     s.close()
 
 
@@ -508,3 +528,91 @@ def test_idle_connection_closed_and_dead_peer_detected(tmp_path, procs, ups):
     status = get(g.port, "/never", "dead.test", timeout=20)[0]
     assert status == 502 and time.time() - t0 < 3 * SLOW, (status, time.time() - t0)
     g.wait_log("no PING acknowledgement")
+
+
+def test_grpc_reaches_h2c_and_tls_grpc_servers(tmp_path, procs):
+    """The request half of gRPC through HTTP/2 upstreams, whatever the client
+    connection: grpcio servers behind h2c:// and https:// (ALPN h2) answer a
+    unary call made by curl, balanced per request."""
+    import grpc
+    from concurrent import futures
+    crt, key = make_cert(str(tmp_path), "grpc.internal")
+    seen = []
+
+    def serve(tls):
+        def echo(request, context):
+            seen.append("tls" if tls else "h2c")
+            return request
+        handler = grpc.method_handlers_generic_handler("test.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)})
+        srv = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        srv.add_generic_rpc_handlers((handler,))
+        if tls:
+            creds = grpc.ssl_server_credentials([(open(key, "rb").read(), open(crt, "rb").read())])
+            port = srv.add_secure_port("127.0.0.1:0", creds)
+        else:
+            port = srv.add_insecure_port("127.0.0.1:0")
+        srv.start()
+        return srv, ("https://127.0.0.1:%d" if tls else "h2c://127.0.0.1:%d") % port
+
+    s1, u1 = serve(False)
+    s2, u2 = serve(True)
+    try:
+        dyn = (routes("g") + "  serversTransports:\n    insecure: {insecureSkipVerify: true}\n  services:\n"
+               + service_yaml("g", [u1, u2], "        serversTransport: insecure\n"))
+        g = procs.gantry(tmp_path, dyn, workers=1)
+        global GRPC_EMPTY
+        GRPC_EMPTY = str(tmp_path / "msg.grpc")
+        with open(GRPC_EMPTY, "wb") as f:
+            f.write(b"\x00\x00\x00\x00\x03abc")
+        wait_for(lambda: curl_grpc(g.port, "g.test", "/test.Echo/Echo")[0].startswith("http/2 200"), what="route live")
+        before = len(seen)
+        for _ in range(6):
+            head, _ = curl_grpc(g.port, "g.test", "/test.Echo/Echo")
+            assert head.startswith("http/2 200") and "content-type: application/grpc" in head, head
+        assert len(seen) == before + 6
+        assert seen[before:].count("h2c") == 3 and seen[before:].count("tls") == 3  # balanced per request
+    finally:
+        s1.stop(0)
+        s2.stop(0)
+
+
+def test_nghttpd_upstream(tmp_path, procs):
+    """Another HTTP/2 implementation behind Gantry: nghttpd (nghttp2's server)
+    in cleartext, a static tree; small files under load and a 5 MB file."""
+    import hashlib
+    from conftest import Process, free_port, wait_port
+    docs = tmp_path / "htdocs"
+    docs.mkdir()
+    (docs / "small").write_bytes(b"nghttpd small\n")
+    big = os.urandom(5 * 1024 * 1024)
+    (docs / "big").write_bytes(big)
+    port = free_port()
+    procs.add(Process(["nghttpd", "--no-tls", "-d", str(docs), "--address=127.0.0.1", str(port)], "nghttpd"))
+    wait_port(port)
+    g = procs.gantry(tmp_path, routes("ng") + "  services:\n" + service_yaml("ng", ["h2c://127.0.0.1:%d" % port]))
+    wait_for(lambda: get(g.port, "/small", "ng.test")[0] == 200, what="route live")
+    r = h2load(g.port, "ng.test", "/small", 5000, 50, m=10)
+    assert r["succeeded"] == 5000, r["out"]
+    r = h2load(g.port, "ng.test", "/small", 1000, 20, m=1, extra=["--h1"])
+    assert r["succeeded"] == 1000, r["out"]
+    for extra in ((), ("--http2-prior-knowledge",)):
+        res = subprocess.run(["curl", "-sS", "-H", "Host: ng.test"] + list(extra) + ["http://127.0.0.1:%d/big" % g.port],
+                             capture_output=True, timeout=60 * SLOW)
+        assert hashlib.sha256(res.stdout).digest() == hashlib.sha256(big).digest(), (len(res.stdout), res.stderr)
+
+
+def test_tls_h2_upstream_under_load_few_connections(tmp_path, procs, ups):
+    """A cold https:// server learns it is HTTP/2 from the first handshakes:
+    the connections opened meanwhile do not all stay."""
+    crt, key = make_cert(str(tmp_path), "backend.internal")
+    up = ups("tls", tls_files=(crt, key), max_streams=1000)
+    dyn = (routes("tls") + "  serversTransports:\n    insecure: {insecureSkipVerify: true}\n  services:\n"
+           + service_yaml("tls", [up.url], "        serversTransport: insecure\n"))
+    g = procs.gantry(tmp_path, dyn)
+    r = h2load(g.port, "tls.test", "/", 4000, 40, m=10)
+    assert r["succeeded"] == 4000, r["out"]
+    wait_for(lambda: up.open_conns <= 2, timeout=5 * SLOW, what="one HTTP/2 connection per worker left")
+    opened = up.connections
+    r = h2load(g.port, "tls.test", "/", 4000, 40, m=10)
+    assert r["succeeded"] == 4000, r["out"]
+    assert up.connections == opened  # warm: no new connection

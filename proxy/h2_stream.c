@@ -382,7 +382,9 @@ static uint8_t *lower_name(h2o_mem_pool_t *pool, const h2o_iovec_t *name)
 
 static nghttp2_nv nv(uint8_t *name, size_t namelen, uint8_t *value, size_t valuelen)
 {
-    return (nghttp2_nv){name, value, namelen, valuelen, NGHTTP2_NV_FLAG_NONE};
+    /* no copies: names and values live in the request's pool (or are
+     * static), which outlives the HEADERS frame nghttp2 serialises */
+    return (nghttp2_nv){name, value, namelen, valuelen, NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
 }
 
 /* Fields of <headers> as nghttp2 name/value pairs, into <out> from <n>. */
@@ -412,7 +414,7 @@ static void submit_response(struct h2s_stream *s)
     size_t n = 0;
     char *status = h2o_mem_alloc_pool(pool, 4);
     int st = req->res.status >= 100 && req->res.status <= 999 ? req->res.status : 502;
-    sprintf(status, "%03d", st);
+    status[0] = (char)('0' + st / 100), status[1] = (char)('0' + st / 10 % 10), status[2] = (char)('0' + st % 10);
     nva[n++] = nv((uint8_t *)":status", 7, (uint8_t *)status, 3);
     n = add_fields(pool, nva, n, &req->res.headers);
     h2o_timestamp_t ts;

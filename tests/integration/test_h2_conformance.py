@@ -78,6 +78,10 @@ class RecordingUpstream:
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
             allow_reuse_address = True
+            # the streams-over-the-limit test sends 100 uploads at once, each
+            # on an upstream connection of its own: socketserver's backlog of
+            # 5 would drop the connections made after them
+            request_queue_size = 512
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]

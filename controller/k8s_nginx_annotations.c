@@ -18,6 +18,8 @@
  */
 #include "k8s_nginx_annotations.h"
 
+#include "../common/base64.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,7 +29,6 @@
 
 #include <arpa/inet.h>
 
-#include <openssl/evp.h>
 
 #define DEFAULT_CLASS "nginx"
 #define DEFAULT_CONTROLLER "k8s.io/ingress-nginx"
@@ -486,17 +487,10 @@ static int source_ranges(const struct ctx *c)
 
 static const char *b64_text(struct arena *a, const char *in)
 {
-    size_t n = strlen(in);
-    if (n % 4 != 0)
+    size_t n = strlen(in), len;
+    unsigned char *out = arena_alloc(a, base64_decoded_room(n));
+    if (!base64_decode(in, n, out, &len))
         return NULL;
-    unsigned char *out = arena_alloc(a, n / 4 * 3 + 1);
-    int r = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-    if (r < 0)
-        return NULL;
-    size_t len = (size_t)r;
-    for (size_t i = n; i > 0 && in[i - 1] == '='; i--)
-        len--;
-    out[len] = '\0';
     return memchr(out, '\0', len) ? NULL : (const char *)out;
 }
 

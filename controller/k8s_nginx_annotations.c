@@ -625,10 +625,13 @@ static int upstream(const struct ctx *c)
 {
     const char *proto = ann(c, "backend-protocol");
     if (proto) {
-        if (strcasecmp(proto, "HTTPS") == 0)
+        /* GRPCS: TLS, where ALPN settles on h2 (gRPC servers offer only h2) */
+        if (strcasecmp(proto, "HTTPS") == 0 || strcasecmp(proto, "GRPCS") == 0)
             c->p->https_backend = true;
+        else if (strcasecmp(proto, "GRPC") == 0)
+            c->p->h2c_backend = true;
         else if (strcasecmp(proto, "HTTP") != 0)
-            return refuse(c, "annotation " K8S_NGINX_PREFIX "backend-protocol: %s is not supported (HTTP, HTTPS)",
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "backend-protocol: %s is not supported (HTTP, HTTPS, GRPC, GRPCS)",
                           proto);
     }
     long connect, rd, snd;
@@ -957,7 +960,7 @@ void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_pl
 
 const char *k8s_nginx_service(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, const char *svc)
 {
-    if (p->sticky == NULL && !p->https_backend && !p->connect_ms && !p->read_ms)
+    if (p->sticky == NULL && !p->https_backend && !p->h2c_backend && !p->connect_ms && !p->read_ms)
         return svc;
     struct model *m = env->m;
     const char *name = arena_printf(&m->arena, "%s-nginx-%s", p->base, svc);
@@ -972,13 +975,13 @@ const char *k8s_nginx_service(const struct k8s_nginx_env *env, const struct k8s_
     struct model_lb *lb = arena_alloc(&m->arena, sizeof(*lb));
     *lb = *orig->lb;
     lb->sticky = p->sticky;
-    if (p->https_backend) {
+    if (p->https_backend || p->h2c_backend) {
         lb->servers = arena_alloc(&m->arena, (lb->n_servers ? lb->n_servers : 1) * sizeof(*lb->servers));
         for (size_t i = 0; i < lb->n_servers; i++) {
             lb->servers[i] = orig->lb->servers[i];
             const char *u = orig->lb->servers[i].url;
             if (strncmp(u, "http://", 7) == 0)
-                lb->servers[i].url = arena_printf(&m->arena, "https://%s", u + 7);
+                lb->servers[i].url = arena_printf(&m->arena, "%s://%s", p->h2c_backend ? "h2c" : "https", u + 7);
         }
     }
     if (p->https_backend || p->connect_ms || p->read_ms) {

@@ -3,9 +3,9 @@
  * response trailers and a request body that is still arriving.
  *
  * Gantry's HTTP/2 server (h2_server.c) provides both. libh2o's own
- * HTTP/1.1 connection provides neither: there every request body is
- * complete in req->entity before a handler runs, and trailers cannot be
- * sent. Upstream clients (upstream.c, h2_upstream.c) use these functions
+ * HTTP/1.1 connection cannot send trailers; its request bodies stream
+ * through h1_stream.c (h1_framing.c keeps them from libh2o, which would
+ * collect each body whole before the handler runs). Upstream clients (upstream.c, h2_upstream.c) use these functions
  * and never look at the connection type themselves.
  */
 #ifndef GANTRY_REQ_STREAM_H
@@ -70,7 +70,7 @@ struct req_stream_ops {
     bool (*set_trailers)(h2o_req_t *req, const h2o_headers_t *trailers);
 };
 
-/* Connections whose callbacks are <cb> use <ops>. At startup, before workers run. */
+/* Connections whose callbacks are <cb> use <ops>. Any thread (entries are added, never removed). */
 void req_stream_register(const h2o_conn_callbacks_t *cb, const struct req_stream_ops *ops);
 
 #endif

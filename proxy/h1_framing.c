@@ -76,6 +76,7 @@ static void header_done(struct h1_framing_parser *p, void (*rewrite)(void *, uin
     switch (p->hdr) {
     case H1F_H_CL:
         p->n_cl++;
+        p->cl_to = p->cl_ws ? p->cl_ws_end : p->cl_first + p->digits;
         if (p->digits == 0 || p->value_long)
             p->cl_bad = true;
         else if (p->cl_ws && rewrite != NULL && p->cl_ws_end - p->cl_first <= 19)
@@ -519,8 +520,7 @@ static void rewrite_head(struct rewrite_ctx *ctx, const struct h1_framing_parser
         memset(line + 15, ' ', len - 16);
         line[len - 1] = '0';
     } else {
-        uint64_t to = p->cl_ws ? p->cl_ws_end : p->cl_first + p->digits;
-        memset(in + index_of(ctx->f, ctx->end, p->cl_first), '0', (size_t)(to - p->cl_first));
+        memset(in + index_of(ctx->f, ctx->end, p->cl_first), '0', (size_t)(p->cl_to - p->cl_first));
     }
 }
 
@@ -585,12 +585,13 @@ static void append(h2o_buffer_t **buf, const char *s, size_t len)
     (*buf)->size += len;
 }
 
-/* Cuts a connection whose streamed body broke off: h2o, not reading,
- * learns it when it writes. */
-static void cut_connection(struct h1_framing_conn *f)
+/* A streamed body broke off (framing, the client left): a request that
+ * waits for it is answered 400; else the connection is cut (h2o, not
+ * reading, learns it when it writes). */
+static void body_broken(struct h1_framing_conn *f)
 {
-    h1_stream_fail(&f->stream);
-    shutdown(h2o_socket_get_fd(f->sock), SHUT_RDWR);
+    if (!h1_stream_broken(&f->stream))
+        shutdown(h2o_socket_get_fd(f->sock), SHUT_RDWR);
 }
 
 /* The <n> bytes at the end of the input are new: follow them, then hide
@@ -634,9 +635,8 @@ static void filter(struct h1_framing_conn *f, size_t n)
             }
         }
     } else if (f->p.streaming) {
-        /* a streamed body broke its framing: its request already runs,
-         * so no 400; the connection is cut */
-        cut_connection(f);
+        /* a streamed body broke its framing: its request already runs */
+        body_broken(f);
     } else {
         /* Refused: cut at the error and add what makes h2o's parser fail right
          * there. In a head: its first byte becomes a control character and the
@@ -719,7 +719,7 @@ static void on_body_read(h2o_socket_t *sock, const char *err)
     if (err != NULL) {
         h2o_socket_read_stop(sock);
         if (f->p.streaming) /* the client left before the end of the body */
-            cut_connection(f);
+            body_broken(f);
     } else {
         filter(f, sock->bytes_read);
         update_reading(f);

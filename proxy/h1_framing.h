@@ -84,6 +84,7 @@ struct h1_framing_parser {
     uint32_t heads;          /* request heads completed so far */
     uint64_t line_start, cr_at;
     uint64_t te_from, te_to; /* the Transfer-Encoding field line, name to end of value */
+    uint64_t cl_to;          /* end of the Content-Length digits (and whitespace) */
     bool body_begins;        /* head_done just started a body */
     bool streaming;          /* the current body goes to the hooks, not to h2o */
 };

@@ -33,7 +33,8 @@ void h1_stream_begin(struct h1_stream *s, int64_t content_length, uint32_t head,
     s->max = max;
     s->consumed = 0;
     s->streaming = s->paused = false;
-    s->wait_cb = NULL;
+    s->wait_cb = s->start_cb = NULL;
+    s->bad = false;
     s->trailer_len = 0;
     s->rate_since_ms = -1;
 }
@@ -117,10 +118,12 @@ void h1_stream_end(struct h1_stream *s)
     s->body.done = true;
 }
 
-void h1_stream_fail(struct h1_stream *s)
+bool h1_stream_broken(struct h1_stream *s)
 {
-    if (s->active && !s->body.done)
-        s->body.failed = true;
+    if (!s->active || s->body.done)
+        return false;
+    s->body.failed = s->bad = true;
+    return s->req != NULL && (s->wait_cb != NULL || s->start_cb != NULL);
 }
 
 static void complete_entity(struct h1_stream *s)
@@ -129,19 +132,35 @@ static void complete_entity(struct h1_stream *s)
         s->req->entity = h2o_iovec_init(s->body.buf->size ? s->body.buf->bytes : "", s->body.buf->size);
 }
 
+/* A body refused while its request waited for it: answered, the connection closes. */
+static void refuse(struct h1_stream *s)
+{
+    h2o_req_t *req = s->req;
+    req->http1_is_persistent = 0;
+    if (s->bad)
+        h2o_send_error_generic(req, 400, "Bad Request", "invalid or incomplete request body", H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION);
+    else
+        h2o_send_error_generic(req, 413, "Payload Too Large", "request body too large", H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION);
+}
+
 void h1_stream_changed(struct h1_stream *s)
 {
     if (!s->active || s->req == NULL)
         return;
-    if (s->wait_cb != NULL) {
-        void (*cb)(h2o_req_t *, void *) = s->wait_cb;
-        if (s->body.failed) { /* over maxBodySize while it was collected, or the client left */
-            s->wait_cb = NULL;
-            h2o_send_error_generic(s->req, 413, "Payload Too Large", "request body too large", 0);
-        } else if (s->body.done) {
-            s->wait_cb = NULL;
+    if (s->wait_cb != NULL || s->start_cb != NULL) {
+        bool whole = s->wait_cb != NULL;
+        void (*cb)(h2o_req_t *, void *) = whole ? s->wait_cb : s->start_cb;
+        void *ctx = whole ? s->wait_ctx : s->start_ctx;
+        if (s->body.failed) {
+            s->wait_cb = s->start_cb = NULL;
+            refuse(s);
+        } else if (s->body.done) { /* collected: goes up with its length (trailers, as libh2o did, dropped) */
+            s->wait_cb = s->start_cb = NULL;
             complete_entity(s);
-            cb(s->req, s->wait_ctx);
+            cb(s->req, ctx);
+        } else if (!whole && s->body.received >= s->start_min) { /* large: streams from here */
+            s->start_cb = NULL;
+            cb(s->req, ctx);
         }
         return;
     }
@@ -311,9 +330,23 @@ static void op_wait_body(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx), 
         h1_framing_resume(s->owner);
 }
 
+static void op_wait_start(h2o_req_t *req, size_t min, void (*cb)(h2o_req_t *req, void *ctx), void *ctx)
+{
+    struct h1_stream *s = stream_of(req);
+    if (s == NULL) {
+        cb(req, ctx);
+        return;
+    }
+    s->start_cb = cb;
+    s->start_ctx = ctx;
+    s->start_min = min;
+    h1_stream_changed(s);
+}
+
 static const struct req_stream_ops ops = {
     .body = op_body,
     .body_pending = op_body_pending,
     .body_consumed = op_body_consumed,
     .wait_body = op_wait_body,
+    .wait_start = op_wait_start,
 };

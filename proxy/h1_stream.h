@@ -40,8 +40,12 @@ struct h1_stream {
     uint64_t consumed; /* written upstream (req_stream_body_consumed) */
     bool streaming;    /* handed to a consumer (req_stream_body) */
     bool paused;       /* the connection stopped reading for it */
-    void (*wait_cb)(h2o_req_t *req, void *ctx);
+    void (*wait_cb)(h2o_req_t *req, void *ctx); /* req_stream_wait_body */
     void *wait_ctx;
+    void (*start_cb)(h2o_req_t *req, void *ctx); /* req_stream_wait_start */
+    void *start_ctx;
+    size_t start_min;
+    bool bad; /* failed: broken framing or the client went away (400, not 413) */
     char trailer_raw[H1_STREAM_TRAILER_MAX + 8];
     size_t trailer_len;
     int64_t rate_since_ms; /* bodyMinRate window (-1: not measuring) */
@@ -57,8 +61,10 @@ void h1_stream_begin(struct h1_stream *s, int64_t content_length, uint32_t head,
 void h1_stream_data(struct h1_stream *s, const char *bytes, size_t len);
 void h1_stream_trailer(struct h1_stream *s, char c);
 void h1_stream_end(struct h1_stream *s);
-/* The client went away or broke the framing before the end. */
-void h1_stream_fail(struct h1_stream *s);
+/* The client went away or broke the framing before the end. True when
+ * its request waits for the body (it is then answered 400); else the
+ * caller cuts the connection. */
+bool h1_stream_broken(struct h1_stream *s);
 /* After a read added to it: tells the consumer. */
 void h1_stream_changed(struct h1_stream *s);
 /* True while the connection must not read for it (back-pressure, or it failed). */

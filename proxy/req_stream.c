@@ -70,6 +70,16 @@ void req_stream_wait_body(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx),
     cb(req, ctx);
 }
 
+void req_stream_wait_start(h2o_req_t *req, size_t min, void (*cb)(h2o_req_t *req, void *ctx), void *ctx)
+{
+    const struct req_stream_ops *ops = ops_of(req);
+    if (ops != NULL && ops->wait_start != NULL && req_stream_body_pending(req)) {
+        ops->wait_start(req, min, cb, ctx);
+        return;
+    }
+    cb(req, ctx);
+}
+
 bool req_stream_can_send_trailers(h2o_req_t *req)
 {
     const struct req_stream_ops *ops = ops_of(req);

@@ -56,7 +56,7 @@ class Upstream:
                     head += line
                 path = head.split(b" ")[1].decode()
                 if self.mode == "early":
-                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nearly")
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
                     time.sleep(2)
                     return
                 if self.stall:

@@ -4,6 +4,7 @@
 #include "h1_stream.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conntrack.h"
@@ -23,6 +24,13 @@ static uint64_t outstanding(const struct h1_stream *s)
     return s->body.received - s->consumed;
 }
 
+static void free_trailer(struct h1_stream *s)
+{
+    free(s->trailer_raw);
+    s->trailer_raw = NULL;
+    s->trailer_len = 0;
+}
+
 void h1_stream_begin(struct h1_stream *s, int64_t content_length, uint32_t head, uint64_t max)
 {
     s->active = true;
@@ -35,7 +43,7 @@ void h1_stream_begin(struct h1_stream *s, int64_t content_length, uint32_t head,
     s->streaming = s->paused = false;
     s->wait_cb = s->start_cb = NULL;
     s->bad = false;
-    s->trailer_len = 0;
+    free_trailer(s);
     s->rate_since_ms = -1;
 }
 
@@ -55,8 +63,11 @@ void h1_stream_data(struct h1_stream *s, const char *bytes, size_t len)
 
 void h1_stream_trailer(struct h1_stream *s, char c)
 {
-    if (s->active && s->trailer_len < sizeof(s->trailer_raw))
-        s->trailer_raw[s->trailer_len++] = c;
+    if (!s->active || s->trailer_len >= H1_STREAM_TRAILER_MAX + 8) /* the framing bounds it first */
+        return;
+    if (s->trailer_raw == NULL)
+        s->trailer_raw = h2o_mem_alloc(H1_STREAM_TRAILER_MAX + 8);
+    s->trailer_raw[s->trailer_len++] = c;
 }
 
 static bool token_char(unsigned char c)
@@ -79,6 +90,8 @@ static bool forbidden_trailer(const char *name, size_t len)
  * into body.trailers, in <pool>; lines that are not "name: value" are dropped. */
 static void parse_trailers(struct h1_stream *s, h2o_mem_pool_t *pool)
 {
+    if (s->trailer_raw == NULL)
+        return;
     const char *p = s->trailer_raw, *end = s->trailer_raw + s->trailer_len;
     while (p < end) {
         const char *eol = memchr(p, '\r', (size_t)(end - p));
@@ -106,7 +119,7 @@ static void parse_trailers(struct h1_stream *s, h2o_mem_pool_t *pool)
         }
         p = eol + 2;
     }
-    s->trailer_len = 0;
+    free_trailer(s);
 }
 
 void h1_stream_end(struct h1_stream *s)
@@ -221,6 +234,7 @@ static void on_request_dispose(void *_s)
     s->body = (struct req_body_stream){.buf = NULL};
     s->active = false; /* what is still to come is dropped by the framing */
     s->paused = false;
+    free_trailer(s);
 }
 
 static const struct req_stream_ops ops;
@@ -269,6 +283,7 @@ bool h1_stream_too_slow(struct h1_stream *s, int64_t now_ms, uint64_t min_rate, 
 
 void h1_stream_dispose(struct h1_stream *s)
 {
+    free_trailer(s);
     if (s->body.buf != NULL)
         h2o_buffer_dispose(&s->body.buf);
     s->active = false;

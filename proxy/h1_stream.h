@@ -46,7 +46,7 @@ struct h1_stream {
     void *start_ctx;
     size_t start_min;
     bool bad; /* failed: broken framing or the client went away (400, not 413) */
-    char trailer_raw[H1_STREAM_TRAILER_MAX + 8];
+    char *trailer_raw; /* the raw trailer section, allocated when one comes */
     size_t trailer_len;
     int64_t rate_since_ms; /* bodyMinRate window (-1: not measuring) */
     uint64_t rate_start;

@@ -29,6 +29,7 @@ class Upstream:
         self.mode, self.stall = mode, stall
         self.done, self.cut = {}, []
         self.first_byte = {}
+        self.trailers = {}
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -71,8 +72,13 @@ class Upstream:
                             return
                         size = int(line.split(b";")[0], 16)
                         if size == 0:
-                            while f.readline() not in (b"\r\n", b""):
-                                pass
+                            trailers = b""
+                            while True:
+                                line = f.readline()
+                                if line in (b"\r\n", b""):
+                                    break
+                                trailers += line
+                            self.trailers[path] = trailers
                             break
                         data = f.read(size)
                         if len(data) < size:
@@ -187,10 +193,12 @@ def test_streamed_body_reaches_the_upstream_before_it_ends(procs, tmp_path):
     assert "/s" in up.first_byte, "half of the body sent, none of it upstream"
     for p in parts[len(parts) // 2:]:
         s.sendall(b"%x\r\n%s\r\n" % (len(p), p))
-    s.sendall(b"0\r\nX-Sum: 1\r\n\r\n")
+    s.sendall(b"0\r\nX-Sum: 1\r\nContent-Length: 5\r\n\r\n")
     r = read_response(s.makefile("rb"))
     s.close()
     assert r[0] == 200 and r[2] == b"%d %s" % (len(data), hashlib.sha256(data).hexdigest().encode())
+    # request trailers go up as trailers; framing fields in them do not
+    assert up.trailers["/s"].lower() == b"x-sum: 1\r\n", up.trailers["/s"]
     up.stop()
 
 

@@ -8,6 +8,7 @@ sides, so every byte on the wire is known."""
 import hashlib
 import re
 import socket
+import ssl
 import threading
 import time
 
@@ -112,14 +113,22 @@ class Upstream:
         self.sock.close()
 
 
-def start(procs, tmp_path, up, args=()):
+def start(procs, tmp_path, up, args=(), tls=False):
     cfg = ("http:\n  routers:\n    r:\n      rule: \"Host(`up.test`)\"\n      service: s\n"
-           "  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: \"%s\"\n" % up.url)
+           + ("      tls: {}\n" if tls else "")
+           + "  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: \"%s\"\n" % up.url)
     return procs.gantry(tmp_path, cfg, args=list(args))
 
 
-def connect(g):
-    return socket.create_connection(("127.0.0.1", g.port), timeout=10 * SLOW)
+def connect(g, tls=False):
+    s = socket.create_connection(("127.0.0.1", g.port), timeout=10 * SLOW)
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["http/1.1"])
+        s = ctx.wrap_socket(s, server_hostname="up.test")
+    return s
 
 
 def read_response(f):
@@ -157,15 +166,18 @@ def pieces(n, size=64 * 1024):
     return data, [data[i:i + size] for i in range(0, n, size)]
 
 
-def test_pipelined_request_after_a_streamed_body(procs, tmp_path):
+@pytest.mark.parametrize("tls", [False, True])
+def test_pipelined_request_after_a_streamed_body(procs, tmp_path, tls):
     up = Upstream()
-    g = start(procs, tmp_path, up)
+    g = start(procs, tmp_path, up, tls=tls)
     data, parts = pieces(2 * MiB)
-    s = connect(g)
+    s = connect(g, tls)
     s.sendall(b"POST /a HTTP/1.1\r\nHost: up.test\r\nContent-Length: %d\r\n\r\n" % len(data))
     for p in parts[:-1]:
         s.sendall(p)
-        time.sleep(0.002)
+        time.sleep(0.01)
+    time.sleep(0.2)
+    last_at = time.monotonic()
     # the last part and the next request in one write: the framing splits them
     s.sendall(parts[-1] + b"GET /b HTTP/1.1\r\nHost: up.test\r\n\r\n"
               b"POST /c HTTP/1.1\r\nHost: up.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
@@ -176,6 +188,7 @@ def test_pipelined_request_after_a_streamed_body(procs, tmp_path):
     assert r2[0] == 200 and r2[2].startswith(b"0 ")
     assert r3[0] == 200 and r3[2] == b"5 " + hashlib.sha256(b"hello").hexdigest().encode()
     assert set(up.done) == {"/a", "/b", "/c"}
+    assert up.first_byte["/a"] < last_at, "the body went up after its last byte (not streamed)"
     up.stop()
 
 

@@ -246,7 +246,8 @@ void h1_stream_request(struct h1_stream *s, h2o_req_t *req)
         req_stream_register(req->conn->callbacks, &ops);
         atomic_store_explicit(&registered, true, memory_order_release);
     }
-    if (!s->active || ++s->requests != s->head || s->req != NULL)
+    s->requests++;
+    if (!s->active || s->requests != s->head || s->req != NULL)
         return;
     s->req = req;
     req->entity = h2o_iovec_init(NULL, 0); /* h2o saw "Content-Length: 0" */

@@ -193,10 +193,14 @@ def test_pipelined_request_after_a_streamed_body(procs, tmp_path, tls):
 
 
 def test_streamed_body_reaches_the_upstream_before_it_ends(procs, tmp_path):
+    """The third request of a connection (its stream is found by counting)."""
     up = Upstream()
     g = start(procs, tmp_path, up)
     data, parts = pieces(4 * MiB)
     s = connect(g)
+    f = s.makefile("rb")
+    s.sendall(b"GET /1 HTTP/1.1\r\nHost: up.test\r\n\r\nPOST /2 HTTP/1.1\r\nHost: up.test\r\nContent-Length: 3\r\n\r\nabc")
+    assert read_response(f)[0] == 200 and read_response(f)[2].startswith(b"3 ")
     s.sendall(b"POST /s HTTP/1.1\r\nHost: up.test\r\nTransfer-Encoding: chunked\r\n\r\n")
     for p in parts[:len(parts) // 2]:
         s.sendall(b"%x\r\n%s\r\n" % (len(p), p))
@@ -207,7 +211,7 @@ def test_streamed_body_reaches_the_upstream_before_it_ends(procs, tmp_path):
     for p in parts[len(parts) // 2:]:
         s.sendall(b"%x\r\n%s\r\n" % (len(p), p))
     s.sendall(b"0\r\nX-Sum: 1\r\nContent-Length: 5\r\n\r\n")
-    r = read_response(s.makefile("rb"))
+    r = read_response(f)
     s.close()
     assert r[0] == 200 and r[2] == b"%d %s" % (len(data), hashlib.sha256(data).hexdigest().encode())
     # request trailers go up as trailers; framing fields in them do not

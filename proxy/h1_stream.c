@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/socket.h>
+
+#include "../common/log.h"
 #include "conntrack.h"
 #include "h1_framing.h"
 
@@ -247,6 +250,14 @@ void h1_stream_request(struct h1_stream *s, h2o_req_t *req)
         atomic_store_explicit(&registered, true, memory_order_release);
     }
     s->requests++;
+    if (s->active && s->req == NULL && s->requests > s->head) {
+        /* its request went by unbound (cannot happen while h2o answers
+         * every head it parses): its body would be lost, so fail closed */
+        log_error("HTTP/1.1 request body stream %u not matched by request %u: closing the connection", s->head, s->requests);
+        s->body.failed = true;
+        shutdown(h2o_socket_get_fd(req->conn->callbacks->get_socket(req->conn)), SHUT_RDWR);
+        return;
+    }
     if (!s->active || s->requests != s->head || s->req != NULL)
         return;
     s->req = req;

@@ -332,9 +332,11 @@ def test_expect_100_continue_then_a_streamed_body(procs, tmp_path, framing):
 def test_an_upstream_that_does_not_read_stops_the_client(procs, tmp_path):
     """Back-pressure: while the upstream reads nothing, the client can only
     fill the socket buffers on the way and Gantry's bound (256 KiB), not
-    send the whole 64 MiB."""
+    send the whole 64 MiB. The body-rate rule (here 64 KiB/s over 1 s) does
+    not cut a client that Gantry itself holds back."""
     up = Upstream(stall=4.0)
-    g = start(procs, tmp_path, up)
+    g = start(procs, tmp_path, up, ["--entryPoints.web.transport.respondingTimeouts.bodyMinRate=65536",
+                                    "--entryPoints.web.transport.respondingTimeouts.bodyRateWindow=1s"])
     total = 64 * MiB
     s = connect(g)
     s.sendall(b"POST /bp HTTP/1.1\r\nHost: up.test\r\nContent-Length: %d\r\n\r\n" % total)

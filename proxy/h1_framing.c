@@ -729,9 +729,9 @@ static void on_body_read(h2o_socket_t *sock, const char *err)
 
 void h1_framing_resume(struct h1_framing_conn *f)
 {
-    f->stream.paused = false;
     if (f->closed || !f->p.streaming || h1_stream_hold_reading(&f->stream))
         return;
+    f->stream.paused = false;
     if (f->sock->_cb.read == NULL) { /* else h2o reads (and the framing drops the rest) */
         h2o_socket_read_start(f->sock, on_body_read);
         list_add(f);

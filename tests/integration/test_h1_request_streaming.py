@@ -59,7 +59,7 @@ class Upstream:
                 path = head.split(b" ")[1].decode()
                 if self.mode == "early":
                     c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
-                    time.sleep(2)
+                    time.sleep(15 * SLOW)  # then closes: long after the test looked
                     return
                 if self.stall:
                     time.sleep(self.stall)

@@ -230,7 +230,10 @@ def test_early_response_with_much_body_left_closes_the_connection(procs, tmp_pat
     f = s.makefile("rb")
     r = read_response(f)
     assert r[0] == 404 and r[1].get("connection") == "close", r
-    assert read_response(f) is None
+    try:
+        assert read_response(f) is None  # closed: what followed was not served
+    except ConnectionResetError:
+        pass  # closed with the client's bytes unread: a reset
     s.close()
     assert up.done == {}
     assert get(g.port, "/", "up.test")[0] == 200

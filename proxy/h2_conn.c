@@ -357,8 +357,11 @@ static int on_stream_close(nghttp2_session *ng, int32_t stream_id, uint32_t erro
     return 0;
 }
 
-/* A response ended while its request body still arrives: the client may
- * stop sending it (RFC 9113 8.1). */
+/* A response ended while its request body still arrives: the rest is
+ * read and dropped, up to H2S_DISCARD_MAX bytes or for H2S_DISCARD_MS,
+ * then the client is asked to stop (RST_STREAM NO_ERROR, RFC 9113 8.1).
+ * Not at once: some clients (curl 7.88) report an error for a reset that
+ * overtakes their last bytes, and others wait for the stream to close. */
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
 {
     (void)user;
@@ -366,7 +369,7 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *
         return 0;
     struct h2s_stream *s = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
     if (s != NULL && s->body.buf != NULL && !s->body.done)
-        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+        h2s_stream_discard_rest(s);
     return 0;
 }
 

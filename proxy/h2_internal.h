@@ -18,6 +18,9 @@
 struct worker_ep;
 struct conntrack_conn;
 
+#define H2S_DISCARD_MAX (64 * 1024) /* body bytes dropped after the response before the client is asked to stop */
+#define H2S_DISCARD_MS 200          /* or the time it has to finish sending them */
+
 struct h2s_conn {
     h2o_conn_t super; /* req->conn of every stream */
     h2o_socket_t *sock;
@@ -75,6 +78,9 @@ struct h2s_stream {
     bool proceed_pending;         /* all of the generator's buffers copied: proceed it */
     bool closed;                  /* nghttp2 closed the stream */
     bool peer_reset;              /* by the client's RST_STREAM */
+    bool discarding;              /* the response ended first: the rest of the body is dropped */
+    uint64_t discarded;
+    h2o_timeout_entry_t discard_entry; /* then the client is asked to stop (RST_STREAM NO_ERROR) */
     h2o_iovec_t *bufs;            /* the generator's buffers not yet copied */
     size_t bufcnt;
     const h2o_headers_t *trailers;
@@ -96,6 +102,8 @@ void h2s_stream_on_data(struct h2s_stream *s, const uint8_t *data, size_t len);
 void h2s_stream_on_end(struct h2s_stream *s);
 /* Runs the request (outside nghttp2's callbacks). */
 void h2s_stream_dispatch(struct h2s_stream *s);
+/* The response ended while the request body still arrives. */
+void h2s_stream_discard_rest(struct h2s_stream *s);
 /* nghttp2 closed the stream (sent or reset); frees it once h2o is done. */
 void h2s_stream_on_close(struct h2s_stream *s, uint32_t error_code);
 /* The connection goes away: every stream is torn down. */

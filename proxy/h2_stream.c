@@ -201,6 +201,12 @@ static void complete_entity(struct h2s_stream *s)
 void h2s_stream_on_data(struct h2s_stream *s, const uint8_t *data, size_t len)
 {
     s->unconsumed += len;
+    if (s->discarding && !s->closed) {
+        h2s_conn_consume(s->conn, s, len);
+        if ((s->discarded += len) > H2S_DISCARD_MAX)
+            h2s_conn_reset(s->conn, s->id, NGHTTP2_NO_ERROR);
+        return;
+    }
     if (s->body.buf == NULL || s->body.failed || s->closed) {
         h2s_conn_consume(s->conn, s, len);
         return;
@@ -224,6 +230,22 @@ void h2s_stream_on_data(struct h2s_stream *s, const uint8_t *data, size_t len)
         h2s_conn_consume(s->conn, s, len);
     if (s->dispatched)
         h2s_conn_queue_dispatch(s->conn, s);
+}
+
+static void on_discard_timeout(h2o_timeout_entry_t *entry)
+{
+    struct h2s_stream *s = H2O_STRUCT_FROM_MEMBER(struct h2s_stream, discard_entry, entry);
+    if (!s->closed)
+        h2s_conn_reset(s->conn, s->id, NGHTTP2_NO_ERROR);
+}
+
+void h2s_stream_discard_rest(struct h2s_stream *s)
+{
+    if (s->discarding)
+        return;
+    s->discarding = true;
+    s->discard_entry.cb = on_discard_timeout;
+    h2o_timeout_link(s->conn->we->ctx.loop, worker_timeout_list(s->conn->we->w, H2S_DISCARD_MS), &s->discard_entry);
 }
 
 void h2s_stream_on_end(struct h2s_stream *s)
@@ -541,6 +563,7 @@ static void stream_free(struct h2s_stream *s)
     conn->n_streams--;
     if (s->dispatched)
         conn->running--;
+    h2o_timeout_unlink(&s->discard_entry);
     h2o_dispose_request(&s->req); /* stops the generator; the request's destructors account for it */
     if (s->body.buf != NULL)
         h2o_buffer_dispose(&s->body.buf);

@@ -1,0 +1,270 @@
+/*
+ * GrpcWeb (Traefik's grpcWeb, which wraps improbable-eng's grpcweb): a
+ * gRPC-Web call (POST, content-type application/grpc-web[-text][+proto...],
+ * over HTTP/1.1 or HTTP/2) goes upstream as gRPC, and its answer comes back
+ * as gRPC-Web (grpc/doc/PROTOCOL-WEB.md):
+ *  - request: content-type application/grpc + the same suffix, te:
+ *    trailers; a -text body is base64-decoded (bodies are collected first:
+ *    needs_body);
+ *  - response: content-type application/grpc-web[-text] + suffix; the
+ *    upstream's trailers become the body's last frame (flag 0x80,
+ *    "name: value\r\n" lines) instead of HTTP trailers (taken with a
+ *    req_stream trailer sink); -text bodies base64-encoded piece by piece,
+ *    each piece padded, so streams keep flowing. A trailers-only answer
+ *    (grpc-status in the head) stays so: the spec allows it.
+ *  - CORS (allowOrigins, "*" for any): a preflight (OPTIONS,
+ *    Access-Control-Request-Method, x-grpc-web among the requested
+ *    headers) is answered 204, with Allow-Origin/-Methods/-Headers when the
+ *    origin is allowed; a call from an allowed origin gets Allow-Origin and
+ *    Expose-Headers grpc-status, grpc-message.
+ * Anything else passes untouched.
+ */
+#include "middleware.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "../req_stream.h"
+#include "../response_filter.h"
+#include "grpc_web_codec.h"
+
+struct grpc_web {
+    const char **origins;
+    size_t n_origins;
+    bool any_origin;
+};
+
+/* One call's state (the request's pool). */
+struct call {
+    enum grpc_web_kind kind;
+    h2o_iovec_t suffix;
+    h2o_iovec_t origin; /* the allowed Origin to answer, or empty */
+    h2o_headers_t trailers;
+    bool has_trailers;
+};
+
+static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag *d)
+{
+    struct grpc_web *g = arena_alloc(a, sizeof(*g));
+    g->origins = mw_opt_list(a, o, "allowOrigins", &g->n_origins);
+    for (size_t i = 0; i < g->n_origins; i++) {
+        for (const unsigned char *p = (const unsigned char *)g->origins[i]; *p; p++)
+            if (*p < 0x20 || *p == 0x7f)
+                return diag_set(d, "allowOrigins: '%s' has a control character", g->origins[i]);
+        g->any_origin = g->any_origin || strcmp(g->origins[i], "*") == 0;
+    }
+    *cfg = g;
+    return 0;
+}
+
+static bool needs_body(const void *cfg)
+{
+    (void)cfg;
+    return true; /* -text bodies are decoded whole */
+}
+
+/* The request's Origin when allowOrigins lets it in, else empty. */
+static h2o_iovec_t allowed_origin(const struct grpc_web *g, const h2o_req_t *req)
+{
+    const h2o_iovec_t *o = mw_header_get(&req->headers, H2O_STRLIT("origin"));
+    if (o == NULL || o->len == 0)
+        return h2o_iovec_init(NULL, 0);
+    if (g->any_origin)
+        return *o;
+    for (size_t i = 0; i < g->n_origins; i++)
+        if (strlen(g->origins[i]) == o->len && memcmp(g->origins[i], o->base, o->len) == 0)
+            return *o;
+    return h2o_iovec_init(NULL, 0);
+}
+
+static void add_res_header(h2o_req_t *req, const char *name, size_t nlen, const char *v, size_t vlen)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, nlen, 0, NULL, v, vlen);
+}
+
+static void add_vary_origin(h2o_req_t *req)
+{
+    const h2o_iovec_t *v = mw_header_get(&req->res.headers, H2O_STRLIT("vary"));
+    if (v == NULL || !h2o_contains_token(v->base, v->len, H2O_STRLIT("origin"), ','))
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
+}
+
+static bool is_preflight(const h2o_req_t *req)
+{
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS")) ||
+        mw_header_get(&req->headers, H2O_STRLIT("access-control-request-method")) == NULL)
+        return false;
+    const h2o_iovec_t *h = mw_header_get(&req->headers, H2O_STRLIT("access-control-request-headers"));
+    return h != NULL && h2o_contains_token(h->base, h->len, H2O_STRLIT("x-grpc-web"), ',');
+}
+
+static enum mw_verdict preflight(const struct grpc_web *g, struct mw_run *run)
+{
+    h2o_req_t *req = run->req;
+    h2o_iovec_t origin = allowed_origin(g, req);
+    if (origin.len != 0) {
+        static const char defaults[] = "x-grpc-web, content-type, x-user-agent, grpc-timeout";
+        const h2o_iovec_t *asked = mw_header_get(&req->headers, H2O_STRLIT("access-control-request-headers"));
+        add_res_header(req, H2O_STRLIT("access-control-allow-origin"), origin.base, origin.len);
+        add_res_header(req, H2O_STRLIT("access-control-allow-methods"), H2O_STRLIT("POST, OPTIONS"));
+        /* the spec: allow whatever the preflight carries */
+        add_res_header(req, H2O_STRLIT("access-control-allow-headers"), asked ? asked->base : defaults,
+                       asked ? asked->len : strlen(defaults));
+        add_res_header(req, H2O_STRLIT("access-control-expose-headers"), H2O_STRLIT("grpc-status, grpc-message"));
+    }
+    add_vary_origin(req);
+    mw_send(run, 204, "No Content", h2o_iovec_init(NULL, 0));
+    return MW_ANSWERED;
+}
+
+/* content-type application/grpc + <suffix> on the request. */
+static void set_grpc_content_type(h2o_req_t *req, h2o_iovec_t suffix)
+{
+    char *v = h2o_mem_alloc_pool(&req->pool, 16 + suffix.len);
+    memcpy(v, "application/grpc", 16);
+    memcpy(v + 16, suffix.base, suffix.len);
+    mw_header_set(req, &req->headers, H2O_STRLIT("content-type"), v, 16 + suffix.len);
+}
+
+static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
+{
+    const struct grpc_web *g = cfg;
+    h2o_req_t *req = run->req;
+    if (is_preflight(req))
+        return preflight(g, run);
+    const h2o_iovec_t *ct = mw_header_get(&req->headers, H2O_STRLIT("content-type"));
+    h2o_iovec_t suffix;
+    enum grpc_web_kind kind = ct ? grpc_web_kind_of(*ct, &suffix) : GRPC_WEB_NONE;
+    if (kind == GRPC_WEB_NONE || !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
+        return MW_NEXT;
+    struct call *c = h2o_mem_alloc_pool(&req->pool, sizeof(*c));
+    *c = (struct call){.kind = kind, .suffix = h2o_strdup(&req->pool, suffix.base, suffix.len)};
+    c->origin = allowed_origin(g, req);
+    *mw_slot(run) = c;
+    if (kind == GRPC_WEB_TEXT && req->entity.len != 0) {
+        unsigned char *raw = h2o_mem_alloc_pool(&req->pool, req->entity.len / 4 * 3 + 3);
+        long n = grpc_web_b64_decode(req->entity.base, req->entity.len, raw);
+        if (n < 0) {
+            mw_answer(run, 400, "Bad Request", "grpc-web-text: the body is not base64\n", false);
+            return MW_ANSWERED;
+        }
+        req->entity = h2o_iovec_init(raw, (size_t)n);
+    }
+    set_grpc_content_type(req, c->suffix);
+    mw_header_set(req, &req->headers, H2O_STRLIT("te"), H2O_STRLIT("trailers"));
+    return MW_NEXT;
+}
+
+/* ---- the response: an output stream that re-frames the body ---- */
+
+struct reframer {
+    h2o_ostream_t super;
+    struct call *call;
+    h2o_iovec_t *vec; /* the bufs handed on, reused after each send */
+    size_t vec_cap;
+    char *text; /* -text: one base64 buffer, reused after each send */
+    size_t text_cap;
+};
+
+static void on_trailers(void *ctx, h2o_req_t *req, const h2o_headers_t *trailers)
+{
+    struct call *c = ctx;
+    c->has_trailers = true;
+    c->trailers = (h2o_headers_t){NULL};
+    for (size_t i = 0; i < trailers->size; i++) {
+        const h2o_header_t *h = &trailers->entries[i];
+        h2o_iovec_t name = h2o_strdup(&req->pool, h->name->base, h->name->len);
+        h2o_add_header_by_str(&req->pool, &c->trailers, name.base, name.len, 0, NULL,
+                              h2o_strdup(&req->pool, h->value.base, h->value.len).base, h->value.len);
+    }
+}
+
+/* The pieces of this send, the trailer frame after the last one, as
+ * base64 in one padded chunk. */
+static h2o_iovec_t encode_text(struct reframer *r, h2o_req_t *req, h2o_iovec_t *bufs, size_t n)
+{
+    size_t in = 0;
+    for (size_t i = 0; i < n; i++)
+        in += bufs[i].len;
+    const char *raw = bufs[0].base;
+    if (n > 1) { /* one piece, one padding */
+        char *joined = h2o_mem_alloc_pool(&req->pool, in);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            memcpy(joined + k, bufs[i].base, bufs[i].len), k += bufs[i].len;
+        raw = joined;
+    }
+    size_t need = grpc_web_b64_len(in) + 1;
+    if (need > r->text_cap) {
+        r->text_cap = need < 4096 ? 4096 : need;
+        r->text = h2o_mem_alloc_pool(&req->pool, r->text_cap);
+    }
+    return h2o_iovec_init(r->text, grpc_web_b64_encode(raw, in, r->text));
+}
+
+static void do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt, h2o_send_state_t state)
+{
+    struct reframer *r = (void *)self;
+    if (state == H2O_SEND_STATE_ERROR) {
+        h2o_ostream_send_next(&r->super, req, bufs, bufcnt, state);
+        return;
+    }
+    size_t n = bufcnt + 1;
+    if (n > r->vec_cap) {
+        r->vec_cap = n < 8 ? 8 : n;
+        r->vec = h2o_mem_alloc_pool(&req->pool, r->vec_cap * sizeof(*r->vec));
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < bufcnt; i++)
+        if (bufs[i].len != 0)
+            r->vec[k++] = bufs[i];
+    if (state == H2O_SEND_STATE_FINAL && r->call->has_trailers)
+        r->vec[k++] = grpc_web_trailer_frame(&req->pool, &r->call->trailers);
+    if (r->call->kind == GRPC_WEB_TEXT && k != 0) {
+        r->vec[0] = encode_text(r, req, r->vec, k);
+        k = 1;
+    }
+    h2o_ostream_send_next(&r->super, req, r->vec, k, state);
+}
+
+static h2o_ostream_t **setup(void *data, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    struct reframer *r = (void *)h2o_add_ostream(req, sizeof(*r), slot);
+    r->super.do_send = do_send;
+    r->call = data;
+    r->vec = NULL, r->vec_cap = 0, r->text = NULL, r->text_cap = 0;
+    return &r->super.next;
+}
+
+static void on_response(const void *cfg, struct mw_run *run)
+{
+    (void)cfg;
+    struct call *c = *mw_slot(run);
+    h2o_req_t *req = run->req;
+    if (c == NULL || run->intercepted)
+        return;
+    if (c->origin.len != 0) {
+        mw_header_unset(&req->res.headers, H2O_STRLIT("access-control-allow-origin"));
+        add_res_header(req, H2O_STRLIT("access-control-allow-origin"), c->origin.base, c->origin.len);
+        add_res_header(req, H2O_STRLIT("access-control-expose-headers"), H2O_STRLIT("grpc-status, grpc-message"));
+        add_vary_origin(req);
+    }
+    const h2o_iovec_t *ct = mw_header_get(&req->res.headers, H2O_STRLIT("content-type"));
+    if (ct == NULL || ct->len < 16 || !h2o_lcstris(ct->base, 16, H2O_STRLIT("application/grpc")) ||
+        (ct->len > 16 && ct->base[16] != '+' && ct->base[16] != ';'))
+        return; /* not a gRPC answer (an HTML error page): as it is */
+    h2o_iovec_t suffix = h2o_iovec_init(ct->base + 16, ct->len - 16);
+    const char *base = c->kind == GRPC_WEB_TEXT ? "application/grpc-web-text" : "application/grpc-web";
+    size_t blen = strlen(base);
+    char *v = h2o_mem_alloc_pool(&req->pool, blen + suffix.len);
+    memcpy(v, base, blen);
+    memcpy(v + blen, suffix.base, suffix.len);
+    mw_header_set(req, &req->res.headers, H2O_STRLIT("content-type"), v, blen + suffix.len);
+    /* the body grows (trailer frame, base64): its length is no longer known */
+    mw_header_unset(&req->res.headers, H2O_STRLIT("content-length"));
+    req->res.content_length = SIZE_MAX;
+    req_stream_set_trailer_sink(req, on_trailers, c);
+    response_filter_request(req, setup, c);
+}
+
+const struct mw_type mw_grpc_web = {"grpcWeb", build, on_request, on_response, .needs_body = needs_body};

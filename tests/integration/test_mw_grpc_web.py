@@ -29,11 +29,14 @@ def env(tmp_path_factory):
         dyn = ("http:\n  routers:\n"
                "    gw: {rule: \"Host(`gw.test`)\", service: echo, middlewares: [gw]}\n"
                "    star: {rule: \"Host(`star.test`)\", service: echo, middlewares: [gwstar]}\n"
+               "    dead: {rule: \"Host(`dead.test`)\", service: dead, middlewares: [gw]}\n"
                "  middlewares:\n"
                "    gw: {grpcWeb: {allowOrigins: [\"%s\"]}}\n"
                "    gwstar: {grpcWeb: {allowOrigins: [\"*\"]}}\n"
                "  services:\n"
-               "    echo:\n      loadBalancer:\n        servers:\n          - url: \"%s\"\n" % (ORIGIN, server.scheme_url))
+               "    echo:\n      loadBalancer:\n        servers:\n          - url: \"%s\"\n"
+               "    dead:\n      loadBalancer:\n        servers:\n          - url: \"h2c://127.0.0.1:%d\"\n"
+               % (ORIGIN, server.scheme_url, free_port()))
         g = procs.gantry(tmp, dyn)
         yield g, str(tmp)
     finally:
@@ -183,6 +186,18 @@ def test_error_status(env, http):
         assert t["grpc-status"] == "5" and "failed as asked" in t["grpc-message"]
     assert hdrs["content-type"].startswith("application/grpc-web")
     assert trailers == []
+
+
+@pytest.mark.parametrize("http", [1, 2])
+def test_gantry_error_is_grpc_web(env, http):
+    """No upstream answers: Gantry's own trailers-only UNAVAILABLE, labelled gRPC-Web."""
+    g, tmp = env
+    status, hdrs, out, trailers = curl(g, tmp, "/gantry.test.Echo/Unary", http, base64.b64encode(frame(pb.EchoRequest(message="x"))),
+                                       ["Content-Type: application/grpc-web-text+proto", "Origin: " + ORIGIN],
+                                       host="dead.test")
+    assert status == 200 and hdrs["grpc-status"] == "14" and out == b"" and trailers == []
+    assert hdrs["content-type"] == "application/grpc-web-text"
+    assert hdrs["access-control-allow-origin"] == ORIGIN
 
 
 def test_bad_text_body(env):

@@ -12,11 +12,13 @@
  *    req_stream trailer sink); -text bodies base64-encoded piece by piece,
  *    each piece padded, so streams keep flowing. A trailers-only answer
  *    (grpc-status in the head) stays so: the spec allows it.
- *  - CORS (allowOrigins, "*" for any): a preflight (OPTIONS,
- *    Access-Control-Request-Method, x-grpc-web among the requested
- *    headers) is answered 204, with Allow-Origin/-Methods/-Headers when the
- *    origin is allowed; a call from an allowed origin gets Allow-Origin and
- *    Expose-Headers grpc-status, grpc-message.
+ *  - CORS (allowOrigins, "*" for any), as Traefik's wrapper does it (rs/cors,
+ *    credentials allowed): a preflight (OPTIONS, Access-Control-Request-
+ *    Method, "x-grpc-web" in the requested headers) is answered 204, with
+ *    Allow-Origin/-Methods/-Headers/-Credentials/Max-Age when the origin is
+ *    allowed; a call from an allowed origin gets Allow-Origin,
+ *    Allow-Credentials and Expose-Headers (grpc-status, grpc-message and
+ *    the answer's header names, so the browser can read its metadata).
  * Anything else passes untouched.
  */
 #include "middleware.h"
@@ -95,24 +97,36 @@ static bool is_preflight(const h2o_req_t *req)
         mw_header_get(&req->headers, H2O_STRLIT("access-control-request-method")) == NULL)
         return false;
     const h2o_iovec_t *h = mw_header_get(&req->headers, H2O_STRLIT("access-control-request-headers"));
-    return h != NULL && h2o_contains_token(h->base, h->len, H2O_STRLIT("x-grpc-web"), ',');
+    if (h == NULL)
+        return false;
+    for (size_t i = 0; i + 10 <= h->len; i++) /* a substring, as improbable-eng's wrapper looks for it */
+        if (h2o_lcstris(h->base + i, 10, H2O_STRLIT("x-grpc-web")))
+            return true;
+    return false;
 }
 
+/* A gRPC-Web preflight, as improbable-eng's wrapper (rs/cors, credentials
+ * allowed, max age 10 minutes) answers it: 204; CORS headers only for an
+ * allowed origin asking for GET, POST or HEAD. */
 static enum mw_verdict preflight(const struct grpc_web *g, struct mw_run *run)
 {
     h2o_req_t *req = run->req;
     h2o_iovec_t origin = allowed_origin(g, req);
-    if (origin.len != 0) {
-        static const char defaults[] = "x-grpc-web, content-type, x-user-agent, grpc-timeout";
+    const h2o_iovec_t *method = mw_header_get(&req->headers, H2O_STRLIT("access-control-request-method"));
+    bool method_ok = h2o_memis(method->base, method->len, H2O_STRLIT("POST")) ||
+                     h2o_memis(method->base, method->len, H2O_STRLIT("GET")) ||
+                     h2o_memis(method->base, method->len, H2O_STRLIT("HEAD"));
+    if (origin.len != 0 && method_ok) {
         const h2o_iovec_t *asked = mw_header_get(&req->headers, H2O_STRLIT("access-control-request-headers"));
         add_res_header(req, H2O_STRLIT("access-control-allow-origin"), origin.base, origin.len);
-        add_res_header(req, H2O_STRLIT("access-control-allow-methods"), H2O_STRLIT("POST, OPTIONS"));
+        add_res_header(req, H2O_STRLIT("access-control-allow-methods"), method->base, method->len);
         /* the spec: allow whatever the preflight carries */
-        add_res_header(req, H2O_STRLIT("access-control-allow-headers"), asked ? asked->base : defaults,
-                       asked ? asked->len : strlen(defaults));
-        add_res_header(req, H2O_STRLIT("access-control-expose-headers"), H2O_STRLIT("grpc-status, grpc-message"));
+        add_res_header(req, H2O_STRLIT("access-control-allow-headers"), asked->base, asked->len);
+        add_res_header(req, H2O_STRLIT("access-control-allow-credentials"), H2O_STRLIT("true"));
+        add_res_header(req, H2O_STRLIT("access-control-max-age"), H2O_STRLIT("600"));
     }
-    add_vary_origin(req);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL,
+                   H2O_STRLIT("Origin, Access-Control-Request-Method, Access-Control-Request-Headers"));
     mw_send(run, 204, "No Content", h2o_iovec_init(NULL, 0));
     return MW_ANSWERED;
 }
@@ -236,6 +250,34 @@ static h2o_ostream_t **setup(void *data, h2o_req_t *req, h2o_ostream_t **slot)
     return &r->super.next;
 }
 
+/* An allowed origin's call: the browser may read the status and every
+ * header of the answer (initial metadata included). */
+static void cors_response(h2o_req_t *req, h2o_iovec_t origin)
+{
+    size_t len = strlen("grpc-status, grpc-message");
+    for (size_t i = 0; i < req->res.headers.size; i++)
+        len += 2 + req->res.headers.entries[i].name->len;
+    char *v = h2o_mem_alloc_pool(&req->pool, len);
+    size_t k = 0;
+    memcpy(v, "grpc-status, grpc-message", strlen("grpc-status, grpc-message"));
+    k += strlen("grpc-status, grpc-message");
+    for (size_t i = 0; i < req->res.headers.size; i++) {
+        const h2o_iovec_t *n = req->res.headers.entries[i].name;
+        if (h2o_lcstris(n->base, n->len, H2O_STRLIT("grpc-status")) || h2o_lcstris(n->base, n->len, H2O_STRLIT("grpc-message")) ||
+            (n->len >= 15 && h2o_lcstris(n->base, 15, H2O_STRLIT("access-control-"))))
+            continue;
+        memcpy(v + k, ", ", 2), k += 2;
+        memcpy(v + k, n->base, n->len), k += n->len;
+    }
+    h2o_strtolower(v, k);
+    mw_header_unset(&req->res.headers, H2O_STRLIT("access-control-allow-origin"));
+    mw_header_unset(&req->res.headers, H2O_STRLIT("access-control-expose-headers"));
+    add_res_header(req, H2O_STRLIT("access-control-allow-origin"), origin.base, origin.len);
+    add_res_header(req, H2O_STRLIT("access-control-allow-credentials"), H2O_STRLIT("true"));
+    add_res_header(req, H2O_STRLIT("access-control-expose-headers"), v, k);
+    add_vary_origin(req);
+}
+
 static void on_response(const void *cfg, struct mw_run *run)
 {
     (void)cfg;
@@ -243,12 +285,8 @@ static void on_response(const void *cfg, struct mw_run *run)
     h2o_req_t *req = run->req;
     if (c == NULL || run->intercepted)
         return;
-    if (c->origin.len != 0) {
-        mw_header_unset(&req->res.headers, H2O_STRLIT("access-control-allow-origin"));
-        add_res_header(req, H2O_STRLIT("access-control-allow-origin"), c->origin.base, c->origin.len);
-        add_res_header(req, H2O_STRLIT("access-control-expose-headers"), H2O_STRLIT("grpc-status, grpc-message"));
-        add_vary_origin(req);
-    }
+    if (c->origin.len != 0)
+        cors_response(req, c->origin);
     const h2o_iovec_t *ct = mw_header_get(&req->res.headers, H2O_STRLIT("content-type"));
     if (ct == NULL || ct->len < 16 || !h2o_lcstris(ct->base, 16, H2O_STRLIT("application/grpc")) ||
         (ct->len > 16 && ct->base[16] != '+' && ct->base[16] != ';'))

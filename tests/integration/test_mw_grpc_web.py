@@ -220,6 +220,7 @@ def test_cors(env, host, origin, allowed):
         assert "POST" in hdrs["access-control-allow-methods"]
         asked = [h.strip() for h in hdrs["access-control-allow-headers"].split(",")]
         assert {"content-type", "x-grpc-web", "x-user-agent", "grpc-timeout"} <= set(asked)
+        assert hdrs["access-control-allow-credentials"] == "true" and hdrs["access-control-max-age"] == "600"
     else:
         assert "access-control-allow-origin" not in hdrs
     # the call itself
@@ -228,7 +229,9 @@ def test_cors(env, host, origin, allowed):
     check_unary(*r)
     if allowed:
         assert r[1]["access-control-allow-origin"] == origin
-        assert "grpc-status" in r[1]["access-control-expose-headers"]
+        exposed = [h.strip() for h in r[1]["access-control-expose-headers"].split(",")]
+        assert {"grpc-status", "grpc-message", "x-initial"} <= set(exposed)
+        assert r[1]["access-control-allow-credentials"] == "true"
     else:
         assert "access-control-allow-origin" not in r[1]
 

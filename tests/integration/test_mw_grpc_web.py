@@ -256,3 +256,35 @@ def test_native_grpc_and_plain_requests_untouched(env):
     status, hdrs, _, _ = curl(g, tmp, "/", 1, None, ["Origin: " + ORIGIN, "Access-Control-Request-Method: GET"],
                               method="OPTIONS")
     assert "access-control-allow-origin" not in hdrs
+
+
+@pytest.mark.parametrize("text", [False, True])
+def test_server_stream_is_not_held_back(env, text):
+    """Each message reaches an HTTP/1.1 client when the server sends it (a
+    -text piece is padded on its own), not at the end of the call."""
+    import http.client
+    import time
+    g, _ = env
+    body = frame(pb.EchoRequest(message="s", count=3, sleep_ms=400))
+    ct = "application/grpc-web-text+proto" if text else "application/grpc-web+proto"
+    conn = http.client.HTTPConnection("127.0.0.1", g.port, timeout=20)
+    try:
+        start = time.monotonic()
+        conn.request("POST", "/gantry.test.Echo/ServerStream", base64.b64encode(body) if text else body,
+                     {"Host": "gw.test", "Content-Type": ct})
+        resp = conn.getresponse()
+        assert resp.status == 200
+        got, first_at = b"", None
+        while True:
+            piece = resp.read1(65536)
+            if not piece:
+                break
+            got += piece
+            if first_at is None:
+                first_at = time.monotonic() - start
+        total = time.monotonic() - start
+    finally:
+        conn.close()
+    fs = frames(b64_chunks_decode(got) if text else got)
+    assert [f for f, _ in fs] == [0, 0, 0, 0x80]
+    assert first_at < 0.9 and total >= 1.15, (first_at, total)

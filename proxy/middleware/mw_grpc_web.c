@@ -4,8 +4,9 @@
  * over HTTP/1.1 or HTTP/2) goes upstream as gRPC, and its answer comes back
  * as gRPC-Web (grpc/doc/PROTOCOL-WEB.md):
  *  - request: content-type application/grpc + the same suffix, te:
- *    trailers; a -text body is base64-decoded (bodies are collected first:
- *    needs_body);
+ *    trailers; a -text body is collected (HTTP/2: req_stream_wait_body)
+ *    and base64-decoded; other bodies stream (native gRPC on the same
+ *    router keeps its client and bidi streams);
  *  - response: content-type application/grpc-web[-text] + suffix; the
  *    upstream's trailers become the body's last frame (flag 0x80,
  *    "name: value\r\n" lines) instead of HTTP trailers (taken with a
@@ -57,12 +58,6 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
     }
     *cfg = g;
     return 0;
-}
-
-static bool needs_body(const void *cfg)
-{
-    (void)cfg;
-    return true; /* -text bodies are decoded whole */
 }
 
 /* The request's Origin when allowOrigins lets it in, else empty. */
@@ -140,6 +135,32 @@ static void set_grpc_content_type(h2o_req_t *req, h2o_iovec_t suffix)
     mw_header_set(req, &req->headers, H2O_STRLIT("content-type"), v, 16 + suffix.len);
 }
 
+/* The call, its body complete when -text, rewritten as gRPC. */
+static enum mw_verdict go_upstream(struct mw_run *run, const struct call *c)
+{
+    h2o_req_t *req = run->req;
+    if (c->kind == GRPC_WEB_TEXT && req->entity.len != 0) {
+        unsigned char *raw = h2o_mem_alloc_pool(&req->pool, req->entity.len / 4 * 3 + 3);
+        long n = grpc_web_b64_decode(req->entity.base, req->entity.len, raw);
+        if (n < 0) {
+            mw_answer(run, 400, "Bad Request", "grpc-web-text: the body is not base64\n", false);
+            return MW_ANSWERED;
+        }
+        req->entity = h2o_iovec_init(raw, (size_t)n);
+    }
+    set_grpc_content_type(req, c->suffix);
+    mw_header_set(req, &req->headers, H2O_STRLIT("te"), H2O_STRLIT("trailers"));
+    return MW_NEXT;
+}
+
+static void on_text_body(h2o_req_t *req, void *_run)
+{
+    (void)req;
+    struct mw_run *run = _run;
+    if (go_upstream(run, *mw_slot(run)) == MW_NEXT)
+        mw_resume(run);
+}
+
 static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
 {
     const struct grpc_web *g = cfg;
@@ -155,18 +176,11 @@ static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
     *c = (struct call){.kind = kind, .suffix = h2o_strdup(&req->pool, suffix.base, suffix.len)};
     c->origin = allowed_origin(g, req);
     *mw_slot(run) = c;
-    if (kind == GRPC_WEB_TEXT && req->entity.len != 0) {
-        unsigned char *raw = h2o_mem_alloc_pool(&req->pool, req->entity.len / 4 * 3 + 3);
-        long n = grpc_web_b64_decode(req->entity.base, req->entity.len, raw);
-        if (n < 0) {
-            mw_answer(run, 400, "Bad Request", "grpc-web-text: the body is not base64\n", false);
-            return MW_ANSWERED;
-        }
-        req->entity = h2o_iovec_init(raw, (size_t)n);
+    if (kind == GRPC_WEB_TEXT && req_stream_body_pending(req)) { /* HTTP/2: still arriving */
+        req_stream_wait_body(req, on_text_body, run);
+        return MW_PENDING;
     }
-    set_grpc_content_type(req, c->suffix);
-    mw_header_set(req, &req->headers, H2O_STRLIT("te"), H2O_STRLIT("trailers"));
-    return MW_NEXT;
+    return go_upstream(run, c);
 }
 
 /* ---- the response: an output stream that re-frames the body ---- */
@@ -305,4 +319,4 @@ static void on_response(const void *cfg, struct mw_run *run)
     response_filter_request(req, setup, c);
 }
 
-const struct mw_type mw_grpc_web = {"grpcWeb", build, on_request, on_response, .needs_body = needs_body};
+const struct mw_type mw_grpc_web = {"grpcWeb", build, on_request, on_response};

@@ -288,3 +288,57 @@ def test_server_stream_is_not_held_back(env, text):
     fs = frames(b64_chunks_decode(got) if text else got)
     assert [f for f, _ in fs] == [0, 0, 0, 0x80]
     assert first_at < 0.9 and total >= 1.15, (first_at, total)
+
+
+def test_h2_text_body_arriving_late_and_trailers_not_sent(env):
+    """HTTP/2: a -text body sent in two DATA frames 0.3 s apart (still
+    arriving when the request runs) is collected, decoded and answered;
+    the response carries no HTTP trailers (python3-h2 sees every frame)."""
+    import time
+    from h2_raw import Client
+    g, _ = env
+    text = base64.b64encode(frame(pb.EchoRequest(message="hello")))
+    c = Client(g.port)
+    try:
+        sid = c.request([(":method", "POST"), (":scheme", "http"), (":authority", "gw.test"),
+                         (":path", "/gantry.test.Echo/Unary"), ("content-type", "application/grpc-web-text"),
+                         ("x-echo", "e1")], text[:8], end_stream=False)
+        time.sleep(0.3)
+        c.conn.send_data(sid, text[8:], end_stream=True)
+        c.flush()
+        headers, body, trailers, reset = c.response(sid)
+    finally:
+        c.close()
+    assert reset is None and trailers is None
+    assert headers[":status"] == "200" and headers["content-type"] == "application/grpc-web-text"
+    check_unary(200, {"content-type": "application/grpc-web-text", "x-initial": headers.get("x-initial")}, body, [],
+                text=True)
+
+
+def test_native_bidi_still_streams(env):
+    """grpcWeb collects -text bodies only: a native bidi call on the same
+    router stays full duplex (message n+1 is sent after reply n)."""
+    import queue
+    import grpc
+    from grpc_peers import channel
+    g, _ = env
+    ch = channel(g.port, authority="gw.test")
+    try:
+        q = queue.Queue()
+
+        def requests():
+            while True:
+                m = q.get()
+                if m is None:
+                    return
+                yield m
+
+        q.put(pb.EchoRequest(message="0"))
+        call = pb_grpc.EchoStub(ch).Bidi(requests(), timeout=15)
+        got = []
+        for reply in call:
+            got.append(reply.message)
+            q.put(None if len(got) == 5 else pb.EchoRequest(message=str(len(got))))
+        assert got == ["0", "1", "2", "3", "4"] and call.code() == grpc.StatusCode.OK
+    finally:
+        ch.close()

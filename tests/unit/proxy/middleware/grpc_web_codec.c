@@ -59,11 +59,11 @@ int main(void)
     CHECK(grpc_web_b64_decode("YW\r\nJj", 6, dec) == 3 && memcmp(dec, "abc", 3) == 0);
     CHECK(grpc_web_b64_decode("AP+A", 4, dec) == 3 && dec[0] == 0 && dec[1] == 0xff && dec[2] == 0x80);
     CHECK(grpc_web_b64_decode("", 0, dec) == 0);
-    CHECK(grpc_web_b64_decode("YWJ", 3, dec) == -1);   /* a group cut short */
-    CHECK(grpc_web_b64_decode("Y===", 4, dec) == -1);  /* padding too early */
-    CHECK(grpc_web_b64_decode("YQ=j", 4, dec) == -1);  /* data after padding in a group */
-    CHECK(grpc_web_b64_decode("YW*j", 4, dec) == -1);  /* not the alphabet */
-    CHECK(grpc_web_b64_decode("YW-_", 4, dec) == -1);  /* the URL alphabet is not gRPC-Web's */
+    CHECK(grpc_web_b64_decode("YWJ", 3, dec) == -1);  /* a group cut short */
+    CHECK(grpc_web_b64_decode("Y===", 4, dec) == -1); /* padding too early */
+    CHECK(grpc_web_b64_decode("YQ=j", 4, dec) == -1); /* data after padding in a group */
+    CHECK(grpc_web_b64_decode("YW*j", 4, dec) == -1); /* not the alphabet */
+    CHECK(grpc_web_b64_decode("YW-_", 4, dec) == -1); /* the URL alphabet is not gRPC-Web's */
 
     /* round trip over every length up to 40 */
     unsigned char src[40];

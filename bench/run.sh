@@ -30,6 +30,10 @@ echo "### What mirroring costs the main traffic"
 echo
 bash bench/mirror_cost.sh "$BUILD"
 echo
+echo "### An HTTP/1.1 upload streamed through (gantry vs nginx proxy_request_buffering off)"
+echo
+bash bench/h1_upload.sh "$BUILD"
+echo
 echo "### Routing table"
 echo
 "$BUILD/bench/table_bench" 2>/dev/null | grep -v "configuration applied" || "$BUILD/bench/table_bench"

@@ -9,12 +9,13 @@
  */
 #include "k8s_conn.h"
 
+#include "../common/base64.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "tree.h"
 #include "tree_yaml.h"
@@ -25,17 +26,11 @@
 static char *decode_b64(const char *in, size_t *len)
 {
     size_t n = strlen(in);
-    unsigned char *out = mem_alloc(n / 4 * 3 + 4);
-    int r = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-    if (r < 0 || n % 4 != 0) {
+    unsigned char *out = mem_alloc(base64_decoded_room(n));
+    if (!base64_decode(in, n, out, len)) {
         free(out);
         return NULL;
     }
-    size_t l = (size_t)r;
-    for (size_t i = n; i > 0 && in[i - 1] == '='; i--)
-        l--;
-    out[l] = '\0';
-    *len = l;
     return (char *)out;
 }
 

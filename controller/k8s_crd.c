@@ -8,6 +8,8 @@
  */
 #include "k8s_crd.h"
 
+#include "../common/base64.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
@@ -84,17 +86,12 @@ static const char *make_id(struct cx *c, const char *ns, const char *name)
 static char *secret_data(struct cx *c, const cJSON *secret, const char *key, size_t *len)
 {
     const char *in = str(get(secret, "data"), key);
-    if (in == NULL || strlen(in) % 4 != 0)
+    if (in == NULL)
         return NULL;
-    size_t n = strlen(in);
-    unsigned char *out = arena_alloc(c->pa, n / 4 * 3 + 1);
-    int r = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-    if (r < 0)
+    size_t n = strlen(in), l;
+    unsigned char *out = arena_alloc(c->pa, base64_decoded_room(n));
+    if (!base64_decode(in, n, out, &l))
         return NULL;
-    size_t l = (size_t)r;
-    for (size_t i = n; i > 0 && in[i - 1] == '='; i--)
-        l--;
-    out[l] = '\0';
     if (len)
         *len = l;
     return (char *)out;

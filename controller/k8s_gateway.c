@@ -8,6 +8,8 @@
  */
 #include "k8s_gateway_internal.h"
 
+#include "../common/base64.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,7 +17,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
 
 #include "k8s_status.h"
 #include "model_decode.h"
@@ -141,19 +142,11 @@ void k8s_gw_statuses_free(struct k8s_gw_statuses *s)
 static char *secret_data(struct gw_cx *c, const cJSON *secret, const char *key, size_t *len)
 {
     const char *in = str(get(secret, "data"), key);
-    if (in == NULL || strlen(in) % 4 != 0)
+    if (in == NULL)
         return NULL;
     size_t n = strlen(in);
-    unsigned char *out = arena_alloc(c->pa, n / 4 * 3 + 1);
-    int r = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-    if (r < 0)
-        return NULL;
-    size_t l = (size_t)r;
-    for (size_t i = n; i > 0 && in[i - 1] == '='; i--)
-        l--;
-    out[l] = '\0';
-    *len = l;
-    return (char *)out;
+    unsigned char *out = arena_alloc(c->pa, base64_decoded_room(n));
+    return base64_decode(in, n, out, len) ? (char *)out : NULL;
 }
 
 /* ---- ReferenceGrant ---- */

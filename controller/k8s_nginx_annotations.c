@@ -18,6 +18,8 @@
  */
 #include "k8s_nginx_annotations.h"
 
+#include "../common/base64.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,7 +29,6 @@
 
 #include <arpa/inet.h>
 
-#include <openssl/evp.h>
 
 #define DEFAULT_CLASS "nginx"
 #define DEFAULT_CONTROLLER "k8s.io/ingress-nginx"
@@ -486,17 +487,10 @@ static int source_ranges(const struct ctx *c)
 
 static const char *b64_text(struct arena *a, const char *in)
 {
-    size_t n = strlen(in);
-    if (n % 4 != 0)
+    size_t n = strlen(in), len;
+    unsigned char *out = arena_alloc(a, base64_decoded_room(n));
+    if (!base64_decode(in, n, out, &len))
         return NULL;
-    unsigned char *out = arena_alloc(a, n / 4 * 3 + 1);
-    int r = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-    if (r < 0)
-        return NULL;
-    size_t len = (size_t)r;
-    for (size_t i = n; i > 0 && in[i - 1] == '='; i--)
-        len--;
-    out[len] = '\0';
     return memchr(out, '\0', len) ? NULL : (const char *)out;
 }
 
@@ -631,10 +625,13 @@ static int upstream(const struct ctx *c)
 {
     const char *proto = ann(c, "backend-protocol");
     if (proto) {
-        if (strcasecmp(proto, "HTTPS") == 0)
+        /* GRPCS: TLS, where ALPN settles on h2 (gRPC servers offer only h2) */
+        if (strcasecmp(proto, "HTTPS") == 0 || strcasecmp(proto, "GRPCS") == 0)
             c->p->https_backend = true;
+        else if (strcasecmp(proto, "GRPC") == 0)
+            c->p->h2c_backend = true;
         else if (strcasecmp(proto, "HTTP") != 0)
-            return refuse(c, "annotation " K8S_NGINX_PREFIX "backend-protocol: %s is not supported (HTTP, HTTPS)",
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "backend-protocol: %s is not supported (HTTP, HTTPS, GRPC, GRPCS)",
                           proto);
     }
     long connect, rd, snd;
@@ -963,7 +960,7 @@ void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_pl
 
 const char *k8s_nginx_service(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, const char *svc)
 {
-    if (p->sticky == NULL && !p->https_backend && !p->connect_ms && !p->read_ms)
+    if (p->sticky == NULL && !p->https_backend && !p->h2c_backend && !p->connect_ms && !p->read_ms)
         return svc;
     struct model *m = env->m;
     const char *name = arena_printf(&m->arena, "%s-nginx-%s", p->base, svc);
@@ -978,13 +975,13 @@ const char *k8s_nginx_service(const struct k8s_nginx_env *env, const struct k8s_
     struct model_lb *lb = arena_alloc(&m->arena, sizeof(*lb));
     *lb = *orig->lb;
     lb->sticky = p->sticky;
-    if (p->https_backend) {
+    if (p->https_backend || p->h2c_backend) {
         lb->servers = arena_alloc(&m->arena, (lb->n_servers ? lb->n_servers : 1) * sizeof(*lb->servers));
         for (size_t i = 0; i < lb->n_servers; i++) {
             lb->servers[i] = orig->lb->servers[i];
             const char *u = orig->lb->servers[i].url;
             if (strncmp(u, "http://", 7) == 0)
-                lb->servers[i].url = arena_printf(&m->arena, "https://%s", u + 7);
+                lb->servers[i].url = arena_printf(&m->arena, "%s://%s", p->h2c_backend ? "h2c" : "https", u + 7);
         }
     }
     if (p->https_backend || p->connect_ms || p->read_ms) {

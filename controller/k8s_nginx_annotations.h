@@ -43,7 +43,8 @@ struct k8s_nginx_plan {
     bool use_regex;             /* paths are case-insensitive regexes (use-regex, rewrite-target) */
     const char *rewrite_target; /* rewrite-target, with $1... */
     struct model_sticky *sticky; /* affinity: cookie */
-    bool https_backend;          /* backend-protocol: HTTPS */
+    bool https_backend;          /* backend-protocol: HTTPS or GRPCS */
+    bool h2c_backend;            /* backend-protocol: GRPC (cleartext HTTP/2) */
     uint64_t connect_ms, read_ms; /* proxy-connect-timeout, proxy-read-timeout; 0: the global ones */
     bool canary;                 /* canary: "true": routes of another Ingress */
     int canary_weight, canary_total;

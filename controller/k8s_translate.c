@@ -3,13 +3,14 @@
  */
 #include "k8s_translate.h"
 
+#include "../common/base64.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 
 #include "k8s_index.h"
 
@@ -320,18 +321,8 @@ static struct model_router *add_router(struct tx *t, const char *name, const cha
 static unsigned char *b64(struct arena *a, const char *in, size_t *out_len)
 {
     size_t n = strlen(in);
-    if (n % 4 != 0)
-        return NULL;
-    unsigned char *out = arena_alloc(a, n / 4 * 3 + 1);
-    int r = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-    if (r < 0)
-        return NULL;
-    size_t len = (size_t)r;
-    for (size_t i = n; i > 0 && in[i - 1] == '='; i--)
-        len--;
-    out[len] = '\0';
-    *out_len = len;
-    return out;
+    unsigned char *out = arena_alloc(a, base64_decoded_room(n));
+    return base64_decode(in, n, out, out_len) ? out : NULL;
 }
 
 static bool add_tls(struct tx *t, const char *ns, const char *ingress, const cJSON *tls)

@@ -386,3 +386,25 @@ void k8s_watch_stop(struct k8s_watch *w)
     free(w->selector);
     memset(w, 0, sizeof(*w));
 }
+
+const cJSON **k8s_watches_collect(const struct k8s_watch *watches, size_t n_watches, int kind, size_t *n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n_watches; i++)
+        if (watches[i].kind == kind)
+            total += watches[i].store.n;
+    const cJSON **out = mem_alloc((total ? total : 1) * sizeof(*out));
+    size_t o = 0;
+    for (size_t i = 0; i < n_watches; i++) {
+        if (watches[i].kind != kind)
+            continue;
+        size_t m;
+        const cJSON **items = k8s_store_list(&watches[i].store, &m);
+        if (m) /* an empty store lists NULL */
+            memcpy(out + o, items, m * sizeof(*out));
+        o += m;
+        free(items);
+    }
+    *n = o;
+    return out;
+}

@@ -46,6 +46,7 @@ typedef void (*k8s_changed_cb)(struct k8s_watch *w, void *data);
 
 struct k8s_watch {
     const char *name;  /* for logs: "ingresses" */
+    int kind;          /* the provider's kind of object, for k8s_watches_collect (set after start) */
     char *path;        /* /apis/networking.k8s.io/v1/ingresses */
     char *selector;    /* labelSelector=...&fieldSelector=... (encoded), or "" */
     const struct k8s_conn *conn;
@@ -84,5 +85,9 @@ void k8s_watch_apply(struct k8s_watch *w, const char *line, size_t len);
 /* A curl handle for <conn> and <path_and_query> with the bearer token;
  * <headers> receives the list to free after the transfer. */
 CURL *k8s_request(const struct k8s_conn *conn, const char *path_and_query, struct curl_slist **headers);
+
+/* Every cached object of the watches of <kind> among <watches>, each
+ * watch's sorted, in watch order; free() the array. */
+const cJSON **k8s_watches_collect(const struct k8s_watch *watches, size_t n_watches, int kind, size_t *n);
 
 #endif

@@ -84,23 +84,7 @@ static int resolve_connection(const struct kube_provider_config *cfg, struct dia
 /* Every cached object of <k>, over all namespaces, sorted per watch. */
 static const cJSON **collect(enum kind k, size_t *n)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < kp.n_watches; i++)
-        if (kp.watch_kind[i] == k)
-            total += kp.watches[i].store.n;
-    const cJSON **out = mem_alloc((total ? total : 1) * sizeof(*out));
-    size_t o = 0;
-    for (size_t i = 0; i < kp.n_watches; i++) {
-        if (kp.watch_kind[i] != k)
-            continue;
-        size_t m;
-        const cJSON **items = k8s_store_list(&kp.watches[i].store, &m);
-        memcpy(out + o, items, m * sizeof(*out));
-        o += m;
-        free(items);
-    }
-    *n = o;
-    return out;
+    return k8s_watches_collect(kp.watches, kp.n_watches, (int)k, n);
 }
 
 static void rebuild(void *data)
@@ -206,6 +190,7 @@ static void add_watch(enum kind k, const char *ns, const char *selector)
     size_t i = kp.n_watches++;
     kp.watch_kind[i] = k;
     k8s_watch_start(&kp.watches[i], kinds[k].group_version, ns, kinds[k].name, selector, &kp.conn, on_changed, NULL);
+    kp.watches[i].kind = (int)k;
 }
 
 int provider_kubernetes_start(const struct kube_provider_config *cfg, struct diag *d)

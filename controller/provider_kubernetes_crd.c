@@ -60,24 +60,7 @@ static struct {
 /* Every cached object of <k>, over all namespaces; free() it. */
 static const cJSON **collect(enum k8s_crd_kind k, size_t *n)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < cp.n_watches; i++)
-        if (cp.watch_kind[i] == k)
-            total += cp.watches[i].store.n;
-    const cJSON **out = mem_alloc((total ? total : 1) * sizeof(*out));
-    size_t o = 0;
-    for (size_t i = 0; i < cp.n_watches; i++) {
-        if (cp.watch_kind[i] != k)
-            continue;
-        size_t m;
-        const cJSON **items = k8s_store_list(&cp.watches[i].store, &m);
-        if (m) /* an empty store lists NULL */
-            memcpy(out + o, items, m * sizeof(*out));
-        o += m;
-        free(items);
-    }
-    *n = o;
-    return out;
+    return k8s_watches_collect(cp.watches, cp.n_watches, (int)k, n);
 }
 
 static void rebuild(void *data)
@@ -118,6 +101,7 @@ static void add_watch(enum k8s_crd_kind k, const char *ns, const char *selector)
     size_t i = cp.n_watches++;
     cp.watch_kind[i] = k;
     k8s_watch_start(&cp.watches[i], kinds[k].group_version, ns, kinds[k].name, selector, &cp.conn, on_changed, NULL);
+    cp.watches[i].kind = (int)k;
 }
 
 int provider_kubernetes_crd_start(const struct kube_crd_provider_config *cfg, struct diag *d)

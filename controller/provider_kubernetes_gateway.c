@@ -73,24 +73,7 @@ static struct {
 
 static const cJSON **collect(enum k8s_gw_kind k, size_t *n)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < gp.n_watches; i++)
-        if (gp.watch_kind[i] == k)
-            total += gp.watches[i].store.n;
-    const cJSON **out = mem_alloc((total ? total : 1) * sizeof(*out));
-    size_t o = 0;
-    for (size_t i = 0; i < gp.n_watches; i++) {
-        if (gp.watch_kind[i] != k)
-            continue;
-        size_t m;
-        const cJSON **items = k8s_store_list(&gp.watches[i].store, &m);
-        if (m)
-            memcpy(out + o, items, m * sizeof(*out));
-        o += m;
-        free(items);
-    }
-    *n = o;
-    return out;
+    return k8s_watches_collect(gp.watches, gp.n_watches, (int)k, n);
 }
 
 static void arm_status(uint64_t ms)
@@ -231,6 +214,7 @@ static void add_watch(enum k8s_gw_kind k, const char *ns, const char *selector)
     size_t i = gp.n_watches++;
     gp.watch_kind[i] = k;
     k8s_watch_start(&gp.watches[i], kinds[k].group_version, ns, kinds[k].name, selector, &gp.conn, on_changed, NULL);
+    gp.watches[i].kind = (int)k;
 }
 
 static char *dup_or_null(const char *s)

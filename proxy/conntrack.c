@@ -21,6 +21,7 @@
 #include "../common/log.h"
 #include "forwarded.h"
 #include "h1_framing.h"
+#include "h1_stream.h"
 #include "worker.h"
 
 #define IP_BUCKETS 4096
@@ -250,8 +251,11 @@ bool conntrack_request_start(struct conntrack_conn *c, h2o_req_t *req)
 {
     const struct entrypoint_config *cfg = &c->we->ep->cfg;
     c->active++;
-    if (req->version < 0x200) /* HTTP/1 requests come one after the other */
+    if (req->version < 0x200) { /* HTTP/1 requests come one after the other */
+        if (c->framing != NULL)
+            h1_stream_request(h1_framing_stream(c->framing), req);
         return true;
+    }
     c->h2 = true;
     int64_t now = now_ms(c->we->w);
     if (now - c->starts_window_ms >= 1000) {
@@ -459,6 +463,12 @@ static bool check(struct conntrack_conn *c, int64_t now)
     }
     if (c->guard.conn != NULL && h2_guard_sweep(c, now)) /* stalled HTTP/2 request bodies */
         return true;
+    const struct entrypoint_config *cfg = &c->we->ep->cfg;
+    if (c->framing != NULL && cfg->body_min_rate && /* an HTTP/1 body streamed while its request runs */
+        h1_stream_too_slow(h1_framing_stream(c->framing), now, cfg->body_min_rate, (int64_t)cfg->body_rate_window_ms)) {
+        conntrack_kill(c, CT_BODY_RATE);
+        return true;
+    }
     if (c->active > 0)
         return false;
     if (!c->h2 && looks_h2(c->sock))

@@ -15,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <h2o/http1.h>
 #include <h2o/http2.h>
 
 #include "conntrack.h"
+#include "h1_stream.h"
 
 /* ---- the parser ---- */
 
@@ -74,6 +76,7 @@ static void header_done(struct h1_framing_parser *p, void (*rewrite)(void *, uin
     switch (p->hdr) {
     case H1F_H_CL:
         p->n_cl++;
+        p->cl_to = p->cl_ws ? p->cl_ws_end : p->cl_first + p->digits;
         if (p->digits == 0 || p->value_long)
             p->cl_bad = true;
         else if (p->cl_ws && rewrite != NULL && p->cl_ws_end - p->cl_first <= 19)
@@ -81,6 +84,8 @@ static void header_done(struct h1_framing_parser *p, void (*rewrite)(void *, uin
         break;
     case H1F_H_TE:
         p->n_te++;
+        p->te_from = p->line_start;
+        p->te_to = p->cr_at + 1 == p->off ? p->cr_at : p->off;
         p->te_chunked = !p->value_long && p->value_len == 7 && strncasecmp(p->value, "chunked", 7) == 0;
         break;
     case H1F_H_UPGRADE:
@@ -96,14 +101,17 @@ static void header_done(struct h1_framing_parser *p, void (*rewrite)(void *, uin
  * h2o or request_check, with the connection closed: not followed. */
 static void head_done(struct h1_framing_parser *p)
 {
+    p->heads++;
     if (p->upgrade || p->n_cl > 1 || p->n_te > 1 || (p->n_cl && p->n_te) || (p->n_te && !p->te_chunked) ||
         (p->n_cl && p->cl_bad)) {
         p->state = H1F_PASS;
     } else if (p->n_te) {
         chunk_line_start(p);
+        p->body_begins = true;
     } else if (p->n_cl && p->cl_value > 0) {
         p->state = H1F_BODY;
         p->left = p->cl_value;
+        p->body_begins = true;
     } else {
         head_start(p);
     }
@@ -173,6 +181,7 @@ static bool head_byte(struct h1_framing_parser *p, unsigned char c, void (*rewri
             return true;
         }
         p->name_len = 0;
+        p->line_start = p->off;
         p->state = H1F_HNAME;
         /* fallthrough */
     case H1F_HNAME:
@@ -192,8 +201,10 @@ static bool head_byte(struct h1_framing_parser *p, unsigned char c, void (*rewri
             p->state = H1F_HSTART;
             return true;
         }
-        if (c == '\r')
+        if (c == '\r') {
+            p->cr_at = p->off;
             return true;
+        }
         if (p->hdr == H1F_H_CL) {
             if (ows(c)) {
                 if (p->digits > 0) {
@@ -337,9 +348,15 @@ static bool chunk_byte(struct h1_framing_parser *p, unsigned char c)
     }
 }
 
-bool h1_framing_parse(struct h1_framing_parser *p, const char *bytes, size_t len,
-                      void (*rewrite)(void *arg, uint64_t from, uint64_t to), void *arg)
+static bool in_trailer(enum h1_framing_state st)
 {
+    return st == H1F_TSTART || st == H1F_TLINE || st == H1F_TLF || st == H1F_TENDLF;
+}
+
+bool h1_framing_parse_hooks(struct h1_framing_parser *p, const char *bytes, size_t len, const struct h1_framing_hooks *h,
+                            void *arg)
+{
+    void (*rewrite)(void *, uint64_t, uint64_t) = h != NULL ? h->rewrite : NULL;
     size_t i = 0;
     while (i < len) {
         switch (p->state) {
@@ -351,14 +368,22 @@ bool h1_framing_parse(struct h1_framing_parser *p, const char *bytes, size_t len
         case H1F_BODY:
         case H1F_CDATA: {
             size_t n = len - i < p->left ? len - i : (size_t)p->left;
+            if (p->streaming && h->body_data != NULL)
+                h->body_data(arg, bytes + i, n);
             p->left -= n;
             p->off += n;
             i += n;
             if (p->left == 0) {
-                if (p->state == H1F_BODY)
+                if (p->state == H1F_BODY) {
                     head_start(p);
-                else
+                    if (p->streaming) {
+                        p->streaming = false;
+                        if (h->body_end != NULL)
+                            h->body_end(arg, p->off);
+                    }
+                } else {
                     p->state = H1F_CDCR;
+                }
             }
             continue;
         }
@@ -370,16 +395,36 @@ bool h1_framing_parse(struct h1_framing_parser *p, const char *bytes, size_t len
         case H1F_HEND:
             if (!head_byte(p, (unsigned char)bytes[i], rewrite, arg))
                 return false;
+            if (p->body_begins) {
+                p->body_begins = false;
+                p->streaming = h != NULL && h->body_start != NULL && h->body_start(arg, p, bytes + i + 1, len - i - 1);
+            }
             break;
-        default:
+        default: {
+            bool trailer = p->streaming && in_trailer(p->state);
             if (!chunk_byte(p, (unsigned char)bytes[i]))
                 return false;
+            if (trailer && h->body_trailer != NULL)
+                h->body_trailer(arg, bytes[i]);
+            if (p->streaming && p->state == H1F_LINE0) { /* the end of a chunked message */
+                p->streaming = false;
+                if (h->body_end != NULL)
+                    h->body_end(arg, p->off + 1);
+            }
             break;
+        }
         }
         p->off++;
         i++;
     }
     return p->state != H1F_ERROR;
+}
+
+bool h1_framing_parse(struct h1_framing_parser *p, const char *bytes, size_t len,
+                      void (*rewrite)(void *arg, uint64_t from, uint64_t to), void *arg)
+{
+    struct h1_framing_hooks h = {.rewrite = rewrite};
+    return h1_framing_parse_hooks(p, bytes, len, &h, arg);
 }
 
 bool h1_framing_holding(const struct h1_framing_parser *p)
@@ -411,6 +456,7 @@ struct h1_framing_conn {
     h2o_socket_cb inner; /* h2o's read callback */
     char *hold;          /* an incomplete size line or last chunk, hidden from h2o */
     size_t hold_len;
+    struct h1_stream stream; /* a request body kept from h2o, streamed (h1_stream.h) */
     bool closed, listed;
     struct h1_framing_conn *next; /* in rearm_list */
 };
@@ -437,6 +483,9 @@ static size_t index_of(const struct h1_framing_conn *f, uint64_t end, uint64_t o
 struct rewrite_ctx {
     struct h1_framing_conn *f;
     uint64_t end;
+    /* a streamed body's bytes in this read, taken out of h2o's input */
+    uint64_t cut_from, cut_to;
+    bool cut, cut_ended;
 };
 
 /* "5  " -> "005": the digits right-aligned over their trailing whitespace */
@@ -451,6 +500,84 @@ static void rewrite_length(void *_ctx, uint64_t from, uint64_t to)
     memset(s, '0', n - digits);
 }
 
+static bool in_chunked_body(enum h1_framing_state st)
+{
+    return st >= H1F_CSIZE && st <= H1F_TENDLF;
+}
+
+/* The head h2o will parse says "Content-Length: 0" (same length, in
+ * place): the length's digits become zeros; the Transfer-Encoding line
+ * becomes "content-length:" padded with spaces before a "0". h2o then
+ * copies the head's values to the request's pool (it does for any head
+ * with a body header), so the input may move under them. */
+static void rewrite_head(struct rewrite_ctx *ctx, const struct h1_framing_parser *p)
+{
+    char *in = ctx->f->sock->input->bytes;
+    if (p->n_te) {
+        char *line = in + index_of(ctx->f, ctx->end, p->te_from);
+        size_t len = (size_t)(p->te_to - p->te_from); /* >= strlen("transfer-encoding:chunked") */
+        memcpy(line, "content-length:", 15);
+        memset(line + 15, ' ', len - 16);
+        line[len - 1] = '0';
+    } else {
+        memset(in + index_of(ctx->f, ctx->end, p->cl_first), '0', (size_t)(p->cl_to - p->cl_first));
+    }
+}
+
+/* A head with a body ended: streamed unless it is complete in the bytes
+ * already read (h2o collects it as before), too large (h2o's 413), or
+ * another body of the connection still streams. */
+static bool on_body_start(void *_ctx, struct h1_framing_parser *p, const char *rest, size_t rest_len)
+{
+    struct rewrite_ctx *ctx = _ctx;
+    struct h1_framing_conn *f = ctx->f;
+    struct conntrack_conn *c = conntrack_of_socket(f->sock);
+    if (c == NULL || ctx->cut || h1_stream_busy(&f->stream)) /* one streamed body per read, per request in flight */
+        return false;
+    uint64_t max = c->we->ep->globalconf.max_request_entity_size;
+    if (p->n_te == 0) {
+        if (p->cl_value <= rest_len || p->cl_value > max)
+            return false;
+    } else {
+        struct h1_framing_parser t = *p;
+        h1_framing_parse_hooks(&t, rest, rest_len, NULL, NULL);
+        if (t.heads != p->heads || !in_chunked_body(t.state))
+            return false;
+    }
+    rewrite_head(ctx, p);
+    f->stream.owner = f;
+    h1_stream_begin(&f->stream, p->n_te ? -1 : (int64_t)p->cl_value, p->heads, max);
+    ctx->cut = true;
+    ctx->cut_from = p->off + 1;
+    return true;
+}
+
+static void on_body_data(void *_ctx, const char *bytes, size_t len)
+{
+    h1_stream_data(&((struct rewrite_ctx *)_ctx)->f->stream, bytes, len);
+}
+
+static void on_body_trailer(void *_ctx, char c)
+{
+    h1_stream_trailer(&((struct rewrite_ctx *)_ctx)->f->stream, c);
+}
+
+static void on_body_end(void *_ctx, uint64_t end)
+{
+    struct rewrite_ctx *ctx = _ctx;
+    h1_stream_end(&ctx->f->stream);
+    ctx->cut_to = end;
+    ctx->cut_ended = true;
+}
+
+static const struct h1_framing_hooks hooks = {
+    .rewrite = rewrite_length,
+    .body_start = on_body_start,
+    .body_data = on_body_data,
+    .body_trailer = on_body_trailer,
+    .body_end = on_body_end,
+};
+
 static void append(h2o_buffer_t **buf, const char *s, size_t len)
 {
     h2o_buffer_reserve(buf, len);
@@ -458,8 +585,18 @@ static void append(h2o_buffer_t **buf, const char *s, size_t len)
     (*buf)->size += len;
 }
 
+/* A streamed body broke off (framing, the client left): a request that
+ * waits for it is answered 400; else the connection is cut (h2o, not
+ * reading, learns it when it writes). */
+static void body_broken(struct h1_framing_conn *f)
+{
+    if (!h1_stream_broken(&f->stream))
+        shutdown(h2o_socket_get_fd(f->sock), SHUT_RDWR);
+}
+
 /* The <n> bytes at the end of the input are new: follow them, then hide
- * what must wait, or cut and poison at an error. */
+ * what must wait, or cut and poison at an error. A streamed body's bytes
+ * go to the stream and out of the input. */
 static void filter(struct h1_framing_conn *f, size_t n)
 {
     h2o_buffer_t **buf = &f->sock->input;
@@ -478,46 +615,62 @@ static void filter(struct h1_framing_conn *f, size_t n)
         f->hold_len = 0;
     }
     uint64_t end = f->p.off + n;
-    struct rewrite_ctx ctx = {f, end};
-    if (h1_framing_parse(&f->p, (*buf)->bytes + (*buf)->size - n, n, rewrite_length, &ctx)) {
-        if (h1_framing_holding(&f->p)) {
+    struct rewrite_ctx ctx = {.f = f, .end = end, .cut = f->p.streaming, .cut_from = f->p.off};
+    bool ok = h1_framing_parse_hooks(&f->p, (*buf)->bytes + (*buf)->size - n, n, &hooks, &ctx);
+    size_t cut_a = 0, cut_b = 0;
+    if (ctx.cut) { /* before the tail changes below (they are all after it) */
+        cut_a = index_of(f, end, ctx.cut_from);
+        cut_b = ctx.cut_ended ? index_of(f, end, ctx.cut_to) : (*buf)->size;
+    }
+    if (ok) {
+        if (h1_framing_holding(&f->p) && !f->p.streaming) {
             size_t at = index_of(f, end, f->p.hold_off);
             f->hold_len = (*buf)->size - at;
-            if (f->hold_len == 0)
-                return;
-            f->hold = realloc(f->hold, f->hold_len);
-            if (f->hold == NULL)
-                abort();
-            memcpy(f->hold, (*buf)->bytes + at, f->hold_len);
-            (*buf)->size = at;
+            if (f->hold_len != 0) {
+                f->hold = realloc(f->hold, f->hold_len);
+                if (f->hold == NULL)
+                    abort();
+                memcpy(f->hold, (*buf)->bytes + at, f->hold_len);
+                (*buf)->size = at;
+            }
         }
-        return;
+    } else if (f->p.streaming) {
+        /* a streamed body broke its framing: its request already runs */
+        body_broken(f);
+    } else {
+        /* Refused: cut at the error and add what makes h2o's parser fail right
+         * there. In a head: its first byte becomes a control character and the
+         * head is ended, so h2o parses it (it only does complete heads) and
+         * answers 400. At a size line or a last chunk (held, so h2o is at a
+         * line start expecting a hex digit): a non-hex byte. After chunk data
+         * (h2o skips CRs, then wants LF): a byte that is neither. */
+        switch (f->p.error_state) {
+        case H1F_RLINE:
+            (*buf)->bytes[index_of(f, end, f->p.head_off)] = '\x01';
+            (*buf)->size = index_of(f, end, f->p.error_at);
+            append(buf, "\r\n\r\n", 4);
+            break;
+        case H1F_CDCR:
+        case H1F_CDLF:
+            (*buf)->size = index_of(f, end, f->p.error_at);
+            append(buf, "\x01", 1);
+            break;
+        default:
+            (*buf)->size = index_of(f, end, f->p.hold_off);
+            append(buf, "\x01", 1);
+            break;
+        }
     }
-    /* Refused: cut at the error and add what makes h2o's parser fail right
-     * there. In a head: its first byte becomes a control character and the
-     * head is ended, so h2o parses it (it only does complete heads) and
-     * answers 400. At a size line or a last chunk (held, so h2o is at a
-     * line start expecting a hex digit): a non-hex byte. After chunk data
-     * (h2o skips CRs, then wants LF): a byte that is neither. */
-    switch (f->p.error_state) {
-    case H1F_RLINE:
-        (*buf)->bytes[index_of(f, end, f->p.head_off)] = '\x01';
-        (*buf)->size = index_of(f, end, f->p.error_at);
-        append(buf, "\r\n\r\n", 4);
-        break;
-    case H1F_CDCR:
-    case H1F_CDLF:
-        (*buf)->size = index_of(f, end, f->p.error_at);
-        append(buf, "\x01", 1);
-        break;
-    default:
-        (*buf)->size = index_of(f, end, f->p.hold_off);
-        append(buf, "\x01", 1);
-        break;
+    if (ctx.cut && cut_b > cut_a) {
+        if (cut_b > (*buf)->size)
+            cut_b = (*buf)->size;
+        memmove((*buf)->bytes + cut_a, (*buf)->bytes + cut_b, (*buf)->size - cut_b);
+        (*buf)->size -= cut_b - cut_a;
     }
 }
 
 static void on_read(h2o_socket_t *sock, const char *err);
+static void on_body_read(h2o_socket_t *sock, const char *err);
 
 /* Puts the wrapper in front of h2o's read callback, or waits (listed)
  * while h2o is not reading. */
@@ -531,7 +684,7 @@ static void arm(struct h1_framing_conn *f)
     }
     if (sock->_cb.read == on_read)
         return;
-    if (sock->_cb.read == NULL) {
+    if (sock->_cb.read == NULL || sock->_cb.read == on_body_read) { /* h2o reads again after its response */
         list_add(f);
         return;
     }
@@ -548,6 +701,46 @@ static void on_read(h2o_socket_t *sock, const char *err)
     f->inner(sock, err);
     if (!f->closed)
         arm(f);
+}
+
+/* While h2o runs a request it does not read: a streamed body is read
+ * here, until it is in, or the consumer holds it back. */
+static void update_reading(struct h1_framing_conn *f)
+{
+    bool hold = h1_stream_hold_reading(&f->stream);
+    f->stream.paused = hold && f->p.streaming;
+    if ((hold || !f->p.streaming) && f->sock->_cb.read == on_body_read)
+        h2o_socket_read_stop(f->sock);
+}
+
+static void on_body_read(h2o_socket_t *sock, const char *err)
+{
+    struct h1_framing_conn *f = conntrack_of_socket(sock)->framing;
+    if (err != NULL) {
+        h2o_socket_read_stop(sock);
+        if (f->p.streaming) /* the client left before the end of the body */
+            body_broken(f);
+    } else {
+        filter(f, sock->bytes_read);
+        update_reading(f);
+    }
+    h1_stream_changed(&f->stream);
+}
+
+void h1_framing_resume(struct h1_framing_conn *f)
+{
+    if (f->closed || !f->p.streaming || h1_stream_hold_reading(&f->stream))
+        return;
+    f->stream.paused = false;
+    if (f->sock->_cb.read == NULL) { /* else h2o reads (and the framing drops the rest) */
+        h2o_socket_read_start(f->sock, on_body_read);
+        list_add(f);
+    }
+}
+
+struct h1_stream *h1_framing_stream(struct h1_framing_conn *f)
+{
+    return &f->stream;
 }
 
 struct h1_framing_conn *h1_framing_attach(h2o_socket_t *sock)
@@ -570,6 +763,7 @@ void h1_framing_arm(struct h1_framing_conn *f)
 void h1_framing_closed(struct h1_framing_conn *f)
 {
     h2o_timeout_unlink(&f->handshake_deadline);
+    h1_stream_dispose(&f->stream);
     f->closed = true;
     list_add(f);
 }

@@ -81,6 +81,25 @@ struct h1_framing_parser {
     uint64_t cl_value, cl_first, cl_ws_end; /* Content-Length: value, first digit, end of trailing OWS */
     unsigned n_cl, n_te;
     bool te_chunked, upgrade, cl_bad;
+    uint32_t heads;          /* request heads completed so far */
+    uint64_t line_start, cr_at;
+    uint64_t te_from, te_to; /* the Transfer-Encoding field line, name to end of value */
+    uint64_t cl_to;          /* end of the Content-Length digits (and whitespace) */
+    bool body_begins;        /* head_done just started a body */
+    bool streaming;          /* the current body goes to the hooks, not to h2o */
+};
+
+/* What the glue wants to hear about while bytes are parsed (all optional). */
+struct h1_framing_hooks {
+    /* a Content-Length value with trailing whitespace, stream range of digits plus whitespace */
+    void (*rewrite)(void *arg, uint64_t from, uint64_t to);
+    /* the head of a request with a body ended (the body starts at p->off + 1);
+     * <rest> holds the bytes of this read after it. True: stream the body
+     * (body_data, body_trailer and body_end then follow it). */
+    bool (*body_start)(void *arg, struct h1_framing_parser *p, const char *rest, size_t rest_len);
+    void (*body_data)(void *arg, const char *bytes, size_t len);
+    void (*body_trailer)(void *arg, char c); /* the trailer section, byte by byte, CRLFs included */
+    void (*body_end)(void *arg, uint64_t end);  /* stream offset just past the message */
 };
 
 /* Feeds <len> bytes of the stream. Returns false once the stream is
@@ -89,6 +108,10 @@ struct h1_framing_parser {
  * digits plus whitespace, while those bytes are still in the input. */
 bool h1_framing_parse(struct h1_framing_parser *p, const char *bytes, size_t len,
                       void (*rewrite)(void *arg, uint64_t from, uint64_t to), void *arg);
+
+/* h1_framing_parse with all hooks. */
+bool h1_framing_parse_hooks(struct h1_framing_parser *p, const char *bytes, size_t len, const struct h1_framing_hooks *hooks,
+                            void *arg);
 
 /* True while the bytes from hold_off on must stay hidden from h2o. */
 bool h1_framing_holding(const struct h1_framing_parser *p);
@@ -115,6 +138,11 @@ void h1_framing_closed(struct h1_framing_conn *f);
  * handshake may end at once), handshake starts it. */
 struct h1_framing_conn *h1_framing_accept_tls(h2o_accept_ctx_t *ctx, h2o_socket_t *sock);
 void h1_framing_handshake(struct h1_framing_conn *f);
+
+/* Streamed request bodies (h1_stream.h): the connection's stream, and
+ * "read for it again" (after back-pressure or when its request starts). */
+struct h1_stream *h1_framing_stream(struct h1_framing_conn *f);
+void h1_framing_resume(struct h1_framing_conn *f);
 
 /* On the worker thread after each h2o_evloop_run: re-installs the wrapper
  * where h2o re-set the read callback, frees closed entries. */

@@ -3,21 +3,31 @@
  */
 #include "req_stream.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #define MAX_TYPES 4
 
 static struct {
     const h2o_conn_callbacks_t *cb;
     const struct req_stream_ops *ops;
 } types[MAX_TYPES];
-static size_t n_types;
+static atomic_size_t n_types;
+static pthread_mutex_t register_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Also from a worker (libh2o's HTTP/1 callbacks are only known from a
+ * connection): an entry is complete before n_types counts it. */
 void req_stream_register(const h2o_conn_callbacks_t *cb, const struct req_stream_ops *ops)
 {
-    for (size_t i = 0; i < n_types; i++)
-        if (types[i].cb == cb)
-            return;
-    if (n_types < MAX_TYPES)
-        types[n_types++] = (typeof(types[0])){cb, ops};
+    pthread_mutex_lock(&register_lock);
+    size_t n = atomic_load(&n_types), i;
+    for (i = 0; i < n && types[i].cb != cb; i++)
+        ;
+    if (i == n && n < MAX_TYPES) {
+        types[n] = (typeof(types[0])){cb, ops};
+        atomic_store(&n_types, n + 1);
+    }
+    pthread_mutex_unlock(&register_lock);
 }
 
 /* Trailer sinks of this worker's requests: few at once (gRPC-Web calls in
@@ -61,7 +71,8 @@ static const struct req_stream_ops *ops_of(h2o_req_t *req)
 {
     if (req->conn == NULL)
         return NULL;
-    for (size_t i = 0; i < n_types; i++)
+    size_t n = atomic_load(&n_types);
+    for (size_t i = 0; i < n; i++)
         if (types[i].cb == req->conn->callbacks)
             return types[i].ops;
     return NULL;
@@ -91,6 +102,16 @@ void req_stream_wait_body(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx),
     const struct req_stream_ops *ops = ops_of(req);
     if (ops != NULL && ops->wait_body != NULL && req_stream_body_pending(req)) {
         ops->wait_body(req, cb, ctx);
+        return;
+    }
+    cb(req, ctx);
+}
+
+void req_stream_wait_start(h2o_req_t *req, size_t min, void (*cb)(h2o_req_t *req, void *ctx), void *ctx)
+{
+    const struct req_stream_ops *ops = ops_of(req);
+    if (ops != NULL && ops->wait_start != NULL && req_stream_body_pending(req)) {
+        ops->wait_start(req, min, cb, ctx);
         return;
     }
     cb(req, ctx);

@@ -3,9 +3,9 @@
  * response trailers and a request body that is still arriving.
  *
  * Gantry's HTTP/2 server (h2_server.c) provides both. libh2o's own
- * HTTP/1.1 connection provides neither: there every request body is
- * complete in req->entity before a handler runs, and trailers cannot be
- * sent. Upstream clients (upstream.c, h2_upstream.c) use these functions
+ * HTTP/1.1 connection cannot send trailers; its request bodies stream
+ * through h1_stream.c (h1_framing.c keeps them from libh2o, which would
+ * collect each body whole before the handler runs). Upstream clients (upstream.c, h2_upstream.c) use these functions
  * and never look at the connection type themselves.
  */
 #ifndef GANTRY_REQ_STREAM_H
@@ -53,6 +53,16 @@ void req_stream_body_consumed(h2o_req_t *req, size_t n);
  * forwardAuth's forwardBody. */
 void req_stream_wait_body(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx), void *ctx);
 
+/* For a body that streams: waits until it is complete (then it is in
+ * req->entity, as with req_stream_wait_body: a small body goes up with
+ * its length, as if it had been collected) or at least <min> bytes of it
+ * arrived (then it streams), and calls cb(req, ctx); at once where the
+ * connection does not wait (HTTP/2: its flow control paces the client).
+ * A body that is refused while waiting (broken framing, the client gone,
+ * over maxBodySize) is answered by the connection (400, 413), cb never
+ * called. */
+void req_stream_wait_start(h2o_req_t *req, size_t min, void (*cb)(h2o_req_t *req, void *ctx), void *ctx);
+
 /* True when the client connection can carry response trailers. */
 bool req_stream_can_send_trailers(h2o_req_t *req);
 
@@ -75,10 +85,11 @@ struct req_stream_ops {
     bool (*body_pending)(h2o_req_t *req);
     void (*body_consumed)(h2o_req_t *req, size_t n);
     void (*wait_body)(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx), void *ctx);
+    void (*wait_start)(h2o_req_t *req, size_t min, void (*cb)(h2o_req_t *req, void *ctx), void *ctx);
     bool (*set_trailers)(h2o_req_t *req, const h2o_headers_t *trailers);
 };
 
-/* Connections whose callbacks are <cb> use <ops>. At startup, before workers run. */
+/* Connections whose callbacks are <cb> use <ops>. Any thread (entries are added, never removed). */
 void req_stream_register(const h2o_conn_callbacks_t *cb, const struct req_stream_ops *ops);
 
 #endif

@@ -31,6 +31,7 @@
 #include "upstream.h"
 
 #define MAX_HOST 255
+#define STREAM_AFTER (64 * 1024) /* body bytes in hand before an HTTP/1.1 body streams */
 
 struct route_handler {
     h2o_handler_t super;
@@ -337,10 +338,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     publish_link(w->id, &req->pool); /* before the proxy state: disposed after it */
     struct routed *r = h2o_mem_alloc_pool(&req->pool, sizeof(*r));
     *r = (struct routed){.w = w, .route = route, .client = client};
-    /* an HTTP/2 request runs at its head: its body streams to the upstream
-     * unless something needs all of it first (collected up to maxBodySize) */
-    if (req_stream_body_pending(req) && !streams_body(route)) {
-        req_stream_wait_body(req, run_routed, r);
+    /* a request runs at its head: its body streams to the upstream unless
+     * something needs all of it first (collected up to maxBodySize); an
+     * HTTP/1.1 body shorter than STREAM_AFTER goes up whole, with its length */
+    if (req_stream_body_pending(req)) {
+        if (streams_body(route))
+            req_stream_wait_start(req, STREAM_AFTER, run_routed, r);
+        else
+            req_stream_wait_body(req, run_routed, r);
         return 0;
     }
     run_routed(req, r);

@@ -972,6 +972,52 @@ def test_GRPCRouteExactMethodMatching_translation(tmp_path, procs, cluster):
     wait_for(lambda: cluster.route_condition("exact-matching", "Accepted", kind="GRPCRoute"), what="status")
 
 
+def test_GRPCRouteExactMethodMatching_and_GRPCRouteHeaderMatching_traffic(tmp_path, procs, cluster):
+    """GRPCRoute traffic: calls reach the backend their service/method (and
+    header) match names, over HTTP/2 end to end (h2c to the pods)."""
+    import grpc
+    from grpc_peers import EchoServer, channel, stubs
+    v1, v2 = EchoServer(procs, "v1"), EchoServer(procs, "v2")
+    cluster.backend("grpc-v1", v1)
+    cluster.backend("grpc-v2", v2)
+    g = gantry(procs, tmp_path, cluster.emu)
+    cluster.apply("""\
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: GRPCRoute
+        metadata: {name: echo, namespace: default}
+        spec:
+          parentRefs: [{name: same-namespace}]
+          rules:
+          - matches: [{method: {service: gantry.test.Echo, method: Unary}, headers: [{name: x-version, value: two}]}]
+            backendRefs: [{name: grpc-v2, port: 80}]
+          - matches: [{method: {service: gantry.test.Echo, method: Unary}}]
+            backendRefs: [{name: grpc-v1, port: 80}]
+          - matches: [{method: {service: gantry.test.Echo, method: ServerStream}}]
+            backendRefs: [{name: grpc-v2, port: 80}]
+        """)
+    pb, pb_grpc = stubs()
+    ch = channel(g.port, authority="grpc.example")
+    try:
+        stub = pb_grpc.EchoStub(ch)
+
+        def unary(md=()):
+            try:
+                return stub.Unary(pb.EchoRequest(message="hi"), timeout=5, metadata=md).server
+            except grpc.RpcError as e:
+                return str(e.code())
+
+        wait_for(lambda: unary() == "v1", what="Unary -> v1")
+        assert unary((("x-version", "two"),)) == "v2"
+        replies = list(stub.ServerStream(pb.EchoRequest(message="s", count=3), timeout=5))
+        assert [r.server for r in replies] == ["v2"] * 3 and [r.index for r in replies] == [0, 1, 2]
+        with pytest.raises(grpc.RpcError) as e:  # no rule matches ClientStream: 404 becomes UNIMPLEMENTED in grpcio
+            stub.ClientStream(iter([pb.EchoRequest(message="x")]), timeout=5)
+        assert e.value.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.NOT_FOUND)
+    finally:
+        ch.close()
+    wait_for(lambda: cluster.route_condition("echo", "Accepted", kind="GRPCRoute"), what="status")
+
+
 def test_TLSRouteSimpleSameNamespace_and_TCPRoute(tmp_path, procs, cluster):
     from tcp_peers import EchoServer, TlsNginx
     d = str(tmp_path)

@@ -81,8 +81,97 @@ static void glue_start(void)
     fr->p.state = H1F_LINE0;
 }
 
+/* ---- the hooks that stream a body ---- */
+
+static struct {
+    char data[256], trailer[256];
+    size_t data_len, trailer_len;
+    uint64_t end;
+    int starts, ends;
+    bool stream; /* what body_start answers */
+    uint64_t te_from, te_to, cl_first, cl_to;
+} rec;
+
+static bool rec_start(void *arg, struct h1_framing_parser *p, const char *rest, size_t rest_len)
+{
+    (void)arg, (void)rest, (void)rest_len;
+    rec.starts++;
+    rec.te_from = p->te_from, rec.te_to = p->te_to;
+    rec.cl_first = p->cl_first, rec.cl_to = p->cl_to;
+    return rec.stream;
+}
+
+static void rec_data(void *arg, const char *b, size_t n)
+{
+    (void)arg;
+    memcpy(rec.data + rec.data_len, b, n);
+    rec.data_len += n;
+}
+
+static void rec_trailer(void *arg, char c)
+{
+    (void)arg;
+    rec.trailer[rec.trailer_len++] = c;
+}
+
+static void rec_end(void *arg, uint64_t end)
+{
+    (void)arg;
+    rec.end = end;
+    rec.ends++;
+}
+
+static const struct h1_framing_hooks rec_hooks = {
+    .body_start = rec_start, .body_data = rec_data, .body_trailer = rec_trailer, .body_end = rec_end};
+
+/* Feeds <s> in pieces of <step> with the recording hooks; the parser's end state. */
+static enum h1_framing_state hooked(const char *s, size_t step, bool stream)
+{
+    memset(&rec, 0, sizeof(rec));
+    rec.stream = stream;
+    struct h1_framing_parser p = {.state = H1F_LINE0};
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len; i += step)
+        if (!h1_framing_parse_hooks(&p, s + i, len - i < step ? len - i : step, &rec_hooks, NULL))
+            break;
+    return p.state;
+}
+
+static void test_hooks(void)
+{
+    const char *cl = "POST / HTTP/1.1\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\nhelloworldGET / HTTP/1.1\r\n\r\n";
+    for (size_t step = 1; step <= strlen(cl); step += 7) {
+        CHECK(hooked(cl, step, true) == H1F_LINE0);
+        CHECK(rec.starts == 1 && rec.ends == 1 && rec.data_len == 10 && memcmp(rec.data, "helloworld", 10) == 0);
+        CHECK(rec.end == (uint64_t)(strstr(cl, "GET") - cl));
+        /* the length's digits, though another header followed */
+        CHECK(rec.cl_first == (uint64_t)(strstr(cl, "10") - cl) && rec.cl_to == rec.cl_first + 2);
+    }
+    const char *ch = CHUNKED "5;x\r\nhello\r\n05\r\nworld\r\n0\r\nX-T: 1\r\n\r\nGET / HTTP/1.1\r\n\r\n";
+    for (size_t step = 1; step <= strlen(ch); step += 5) {
+        CHECK(hooked(ch, step, true) == H1F_LINE0);
+        CHECK(rec.ends == 1 && rec.data_len == 10 && memcmp(rec.data, "helloworld", 10) == 0);
+        CHECK(rec.trailer_len == 10 && memcmp(rec.trailer, "X-T: 1\r\n\r\n", 10) == 0);
+        CHECK(rec.end == (uint64_t)(strstr(ch, "GET") - ch));
+        CHECK(rec.te_from == (uint64_t)(strstr(ch, "Transfer") - ch) && rec.te_to == rec.te_from + 26);
+    }
+    /* not streamed: the hooks hear nothing but the start */
+    CHECK(hooked(ch, 3, false) == H1F_LINE0 && rec.starts == 1 && rec.ends == 0 && rec.data_len == 0 && rec.trailer_len == 0);
+    /* a body that breaks off stays streaming, in error */
+    struct h1_framing_parser p = {.state = H1F_LINE0};
+    memset(&rec, 0, sizeof(rec));
+    rec.stream = true;
+    CHECK(!h1_framing_parse_hooks(&p, CHUNKED "5\r\nhello\r\n0x2c\r\n", strlen(CHUNKED "5\r\nhello\r\n0x2c\r\n"), &rec_hooks, NULL));
+    CHECK(p.state == H1F_ERROR && p.streaming && rec.ends == 0 && rec.data_len == 5);
+    /* heads are counted, bodies or not */
+    p = (struct h1_framing_parser){.state = H1F_LINE0};
+    const char *two = "GET / HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 1\r\n\r\nx";
+    CHECK(h1_framing_parse(&p, two, strlen(two), NULL, NULL) && p.heads == 2);
+}
+
 int main(void)
 {
+    test_hooks();
     enum h1_framing_state end;
     /* valid chunked bodies, extensions, trailers, pipelining */
     CHECK(parse(CHUNKED "5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", &end) == NULL && end == H1F_LINE0);

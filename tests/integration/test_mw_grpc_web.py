@@ -342,3 +342,39 @@ def test_native_bidi_still_streams(env):
         assert got == ["0", "1", "2", "3", "4"] and call.code() == grpc.StatusCode.OK
     finally:
         ch.close()
+
+
+def test_h1_text_body_arriving_late(env):
+    """HTTP/1.1 (bodies stream there too): a -text body whose second half
+    comes 0.3 s after the head is collected, decoded and answered."""
+    import socket
+    import time
+    g, _ = env
+    text = base64.b64encode(frame(pb.EchoRequest(message="hello")))
+    head = ("POST /gantry.test.Echo/Unary HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/grpc-web-text\r\n"
+            "x-echo: e1\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(text)).encode()
+    s = socket.create_connection(("127.0.0.1", g.port), timeout=10)
+    try:
+        s.sendall(head + text[:8])
+        time.sleep(0.3)
+        s.sendall(text[8:])
+        raw = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            raw += b
+    finally:
+        s.close()
+    head_part, _, body = raw.partition(b"\r\n\r\n")
+    lines = head_part.decode("latin-1").split("\r\n")
+    hdrs = dict((k.strip().lower(), v.strip()) for k, _, v in (ln.partition(":") for ln in lines[1:]))
+    assert lines[0].split()[1] == "200" and hdrs["transfer-encoding"] == "chunked"
+    decoded, rest = b"", body  # de-chunk
+    while True:
+        size_line, _, rest = rest.partition(b"\r\n")
+        n = int(size_line.split(b";")[0], 16)
+        if n == 0:
+            break
+        decoded, rest = decoded + rest[:n], rest[n + 2:]
+    check_unary(200, hdrs, decoded, [], text=True)

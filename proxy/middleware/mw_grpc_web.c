@@ -176,7 +176,7 @@ static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
     *c = (struct call){.kind = kind, .suffix = h2o_strdup(&req->pool, suffix.base, suffix.len)};
     c->origin = allowed_origin(g, req);
     *mw_slot(run) = c;
-    if (kind == GRPC_WEB_TEXT && req_stream_body_pending(req)) { /* HTTP/2: still arriving */
+    if (kind == GRPC_WEB_TEXT && req_stream_body_pending(req)) { /* still arriving: decoded whole */
         req_stream_wait_body(req, on_text_body, run);
         return MW_PENDING;
     }
@@ -207,27 +207,22 @@ static void on_trailers(void *ctx, h2o_req_t *req, const h2o_headers_t *trailers
     }
 }
 
-/* The pieces of this send, the trailer frame after the last one, as
- * base64 in one padded chunk. */
-static h2o_iovec_t encode_text(struct reframer *r, h2o_req_t *req, h2o_iovec_t *bufs, size_t n)
+/* The pieces of this send (the trailer frame last) as base64, each piece
+ * padded on its own (PROTOCOL-WEB lets padding come at any flush), into
+ * one buffer reused from send to send. */
+static h2o_iovec_t encode_text(struct reframer *r, h2o_req_t *req, const h2o_iovec_t *bufs, size_t n)
 {
-    size_t in = 0;
+    size_t need = 1;
     for (size_t i = 0; i < n; i++)
-        in += bufs[i].len;
-    const char *raw = bufs[0].base;
-    if (n > 1) { /* one piece, one padding */
-        char *joined = h2o_mem_alloc_pool(&req->pool, in);
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++)
-            memcpy(joined + k, bufs[i].base, bufs[i].len), k += bufs[i].len;
-        raw = joined;
-    }
-    size_t need = grpc_web_b64_len(in) + 1;
+        need += grpc_web_b64_len(bufs[i].len);
     if (need > r->text_cap) {
         r->text_cap = need < 4096 ? 4096 : need;
         r->text = h2o_mem_alloc_pool(&req->pool, r->text_cap);
     }
-    return h2o_iovec_init(r->text, grpc_web_b64_encode(raw, in, r->text));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += grpc_web_b64_encode(bufs[i].base, bufs[i].len, r->text + k);
+    return h2o_iovec_init(r->text, k);
 }
 
 static void do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt, h2o_send_state_t state)

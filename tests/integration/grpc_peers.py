@@ -111,10 +111,21 @@ def serve(port, name, tls=None, stub_dir=None, max_age_ms=0):
         def ServerStream(self, req, context):
             md = begin(context, req.tag)
             maybe_fail(req, context)
+            # a cancel that lands while the runtime sends a message closes the
+            # generator at its yield (no nap sees it): the end callback does
+            state = {"recorded": False, "finished": False}
+
+            def on_end():
+                if not state["finished"] and not state["recorded"]:
+                    record_end(context, req.tag)
+
+            context.add_callback(on_end)
             for i in range(req.count):
                 if req.sleep_ms and not nap(context, req.sleep_ms, req.tag):
+                    state["recorded"] = True
                     return
                 yield reply(req, md, i)
+            state["finished"] = True
 
         def ClientStream(self, it, context):
             md = begin(context, "client-stream")

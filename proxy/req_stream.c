@@ -30,6 +30,43 @@ void req_stream_register(const h2o_conn_callbacks_t *cb, const struct req_stream
     pthread_mutex_unlock(&register_lock);
 }
 
+/* Trailer sinks of this worker's requests: few at once (gRPC-Web calls in
+ * flight), each node in its request's pool and unlinked when that goes. */
+struct trailer_sink {
+    h2o_req_t *req;
+    req_trailer_sink_cb cb;
+    void *ctx;
+    struct trailer_sink *next, **prevp;
+};
+static __thread struct trailer_sink *trailer_sinks;
+
+static void trailer_sink_dispose(void *_s)
+{
+    struct trailer_sink *s = _s;
+    *s->prevp = s->next;
+    if (s->next != NULL)
+        s->next->prevp = s->prevp;
+}
+
+void req_stream_set_trailer_sink(h2o_req_t *req, req_trailer_sink_cb sink, void *ctx)
+{
+    struct trailer_sink *s = h2o_mem_alloc_shared(&req->pool, sizeof(*s), trailer_sink_dispose);
+    *s = (struct trailer_sink){req, sink, ctx, trailer_sinks, &trailer_sinks};
+    if (trailer_sinks != NULL)
+        trailer_sinks->prevp = &s->next;
+    trailer_sinks = s;
+}
+
+static bool trailer_sink_take(h2o_req_t *req, const h2o_headers_t *trailers)
+{
+    for (struct trailer_sink *s = trailer_sinks; s != NULL; s = s->next)
+        if (s->req == req) {
+            s->cb(s->ctx, req, trailers);
+            return true;
+        }
+    return false;
+}
+
 static const struct req_stream_ops *ops_of(h2o_req_t *req)
 {
     if (req->conn == NULL)
@@ -88,6 +125,8 @@ bool req_stream_can_send_trailers(h2o_req_t *req)
 
 bool req_stream_set_trailers(h2o_req_t *req, const h2o_headers_t *trailers)
 {
+    if (trailer_sink_take(req, trailers))
+        return true;
     const struct req_stream_ops *ops = ops_of(req);
     return ops != NULL && ops->set_trailers != NULL && ops->set_trailers(req, trailers);
 }

@@ -71,6 +71,14 @@ bool req_stream_can_send_trailers(h2o_req_t *req);
  * Ignored (false) where the connection cannot send trailers. */
 bool req_stream_set_trailers(h2o_req_t *req, const h2o_headers_t *trailers);
 
+/* A middleware that turns trailers into something else (gRPC-Web puts
+ * them in the body) takes them before the connection sees them: while a
+ * sink is set for <req>, req_stream_set_trailers hands them to sink(ctx,
+ * trailers) (not copied: copy what must outlive the call) and returns true
+ * whatever the connection. The sink lives as long as the request's pool. */
+typedef void (*req_trailer_sink_cb)(void *ctx, h2o_req_t *req, const h2o_headers_t *trailers);
+void req_stream_set_trailer_sink(h2o_req_t *req, req_trailer_sink_cb sink, void *ctx);
+
 /* What a connection type that supports any of the above provides. */
 struct req_stream_ops {
     struct req_body_stream *(*body)(h2o_req_t *req);

@@ -173,7 +173,13 @@ static void send_error(struct proxy *p, int status, const char *reason)
     if (p->grpc) { /* what gRPC clients understand: a status, not an HTML error page */
         p->req->res.headers = (h2o_headers_t){NULL};
         stats_grpc(p->svc->stats, p->w->id, grpc_status_of_http(status));
-        grpc_send_error(p->req, &p->super, grpc_status_of_http(status), reason);
+        grpc_error_head(p->req, grpc_status_of_http(status), reason);
+        /* the response hooks see it too: grpcWeb re-labels it for its client */
+        middleware_on_response(p->mw);
+        if (p->mw != NULL && p->mw->intercepted)
+            return;
+        h2o_start_response(p->req, &p->super);
+        h2o_send(p->req, NULL, 0, H2O_SEND_STATE_FINAL);
         return;
     }
     const char *text = status == 502 ? "Bad Gateway" : status == 503 ? "Service Unavailable" : "Gateway Timeout";

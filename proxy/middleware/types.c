@@ -25,5 +25,6 @@ const struct mw_type *const middleware_types[] = {
     &mw_ip_white_list,
     &mw_in_flight_req,
     &mw_rate_limit,
+    &mw_grpc_web,
     NULL,
 };

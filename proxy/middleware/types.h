@@ -30,6 +30,7 @@ extern const struct mw_type mw_ip_allow_list;
 extern const struct mw_type mw_ip_white_list;
 extern const struct mw_type mw_in_flight_req;
 extern const struct mw_type mw_rate_limit;
+extern const struct mw_type mw_grpc_web;
 
 extern const struct mw_type mw_buffering;
 extern const struct mw_type mw_pass_tls_client_cert;

@@ -1256,6 +1256,19 @@ static void on_grpc_deadline(struct deadline *d)
     h2o_timeout_unlink(&p->backoff);
     if (p->state == ST_DONE)
         return;
+    if (p->state == ST_BODY && !p->final_sent && req_stream_can_send_trailers(p->req)) {
+        /* the response has begun (initial metadata): it ends as a call
+         * does, with DEADLINE_EXCEEDED in its trailers, not with a reset */
+        abandon_conn(p); /* the upstream stream is cancelled */
+        h2o_headers_t t = {NULL};
+        h2o_add_header_by_str(&p->req->pool, &t, H2O_STRLIT("grpc-status"), 0, NULL, H2O_STRLIT("4"));
+        h2o_add_header_by_str(&p->req->pool, &t, H2O_STRLIT("grpc-message"), 0, NULL, H2O_STRLIT("deadline exceeded"));
+        req_stream_set_trailers(p->req, &t);
+        p->body_complete = true;
+        p->state = ST_DONE;
+        do_send(p); /* what was read, then the end (or after the send in flight) */
+        return;
+    }
     if (p->state == ST_BODY || p->final_sent)
         abort_response(p);
     else

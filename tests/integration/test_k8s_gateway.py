@@ -150,18 +150,7 @@ def cluster(tmp_path, emu):
     """The CRDs installed with kubectl (as a user would), the conformance
     suite's GatewayClass and its same-namespace Gateway."""
     c = Cluster(tmp_path, emu)
-    # the emulator serves no OpenAPI documents (--validate=false). kubectl
-    # carries on after a discovery request that failed (a loaded machine,
-    # its short client timeouts) and then knows no CustomResourceDefinition
-    # kind: such a run is tried again, anything else fails at once
-    for attempt in range(3):
-        r = c.kubectl("apply", "--validate=false", "-f", CRDS, check=False)
-        if r.returncode == 0:
-            break
-        err = r.stderr.decode()
-        if attempt == 2 or 'no matches for kind "CustomResourceDefinition"' not in err:
-            raise AssertionError("kubectl apply %s: %s" % (CRDS, err))
-        time.sleep(1)
+    c.kubectl("apply", "--validate=false", "-f", CRDS)  # the emulator serves no OpenAPI documents
     c.apply(INFRA)
     return c
 

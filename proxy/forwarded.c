@@ -21,6 +21,30 @@ void forwarded_init(void)
         strcpy(server_hostname, "gantry");
 }
 
+/* inet_ntop formats IPv4 with sprintf: ~1,700 instructions, on every
+ * request. Dotted decimal by hand is a few dozen. */
+static void ipv4_text(const uint8_t a[4], char *text, size_t text_len)
+{
+    char buf[16];
+    size_t n = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = a[i];
+        if (v >= 100)
+            buf[n++] = (char)('0' + v / 100);
+        if (v >= 10)
+            buf[n++] = (char)('0' + v / 10 % 10);
+        buf[n++] = (char)('0' + v % 10);
+        buf[n++] = i < 3 ? '.' : '\0';
+    }
+    if (text_len == 0)
+        return;
+    if (n > text_len) {
+        n = text_len;
+        buf[n - 1] = '\0';
+    }
+    memcpy(text, buf, n);
+}
+
 void forwarded_client_ip(const struct sockaddr *sa, uint8_t out16[16], char *text, size_t text_len)
 {
     memset(out16, 0, 16);
@@ -28,13 +52,13 @@ void forwarded_client_ip(const struct sockaddr *sa, uint8_t out16[16], char *tex
         const struct sockaddr_in *in = (const void *)sa;
         out16[10] = out16[11] = 0xff;
         memcpy(out16 + 12, &in->sin_addr, 4);
-        inet_ntop(AF_INET, &in->sin_addr, text, (socklen_t)text_len);
+        ipv4_text((const uint8_t *)&in->sin_addr, text, text_len);
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const void *)sa;
         memcpy(out16, &in6->sin6_addr, 16);
         static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
         if (memcmp(out16, v4mapped, 12) == 0)
-            inet_ntop(AF_INET, out16 + 12, text, (socklen_t)text_len);
+            ipv4_text(out16 + 12, text, text_len);
         else
             inet_ntop(AF_INET6, &in6->sin6_addr, text, (socklen_t)text_len);
     } else {

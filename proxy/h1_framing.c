@@ -238,6 +238,51 @@ static bool head_byte(struct h1_framing_parser *p, unsigned char c, void (*rewri
     }
 }
 
+/* The plain bytes of a head line at once: the request line up to its CR or
+ * LF, a header name up to ':', a value of a header framing does not read.
+ * Same effect as head_byte on each of them, without a call and a state
+ * switch per byte (requests are mostly such bytes). Returns how many. */
+static size_t head_run(struct h1_framing_parser *p, const char *b, size_t len)
+{
+    size_t k = 0;
+    switch (p->state) {
+    case H1F_RLINE:
+        while (k < len && b[k] != '\r' && b[k] != '\n')
+            k++;
+        if (p->line < 12) {
+            size_t n = 12 - p->line < k ? 12 - p->line : k;
+            memcpy(p->rl_start + p->line, b, n);
+        }
+        if (k >= 9) {
+            memcpy(p->rl_tail, b + k - 9, 9);
+        } else if (k > 0) {
+            memmove(p->rl_tail, p->rl_tail + k, 9 - k);
+            memcpy(p->rl_tail + 9 - k, b, k);
+        }
+        p->line += k;
+        break;
+    case H1F_HNAME:
+        while (k < len && b[k] != ':' && b[k] != '\n') {
+            unsigned char c = (unsigned char)b[k++];
+            if (p->name_len < sizeof(p->name))
+                p->name[p->name_len++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            else
+                p->name_len = sizeof(p->name) + 1;
+        }
+        break;
+    case H1F_HVALUE:
+        if (p->hdr != H1F_H_OTHER && p->hdr != H1F_H_UPGRADE)
+            return 0; /* their values are read byte by byte */
+        while (k < len && b[k] != '\r' && b[k] != '\n')
+            k++;
+        break;
+    default:
+        return 0;
+    }
+    p->off += k;
+    return k;
+}
+
 /* One byte of a chunked body outside chunk data. */
 static bool chunk_byte(struct h1_framing_parser *p, unsigned char c)
 {
@@ -393,6 +438,8 @@ bool h1_framing_parse_hooks(struct h1_framing_parser *p, const char *bytes, size
         case H1F_HNAME:
         case H1F_HVALUE:
         case H1F_HEND:
+            if ((i += head_run(p, bytes + i, len - i)) == len)
+                return true;
             if (!head_byte(p, (unsigned char)bytes[i], rewrite, arg))
                 return false;
             if (p->body_begins) {

@@ -132,8 +132,14 @@ static bool named_in_connection(const h2o_iovec_t *connection, const h2o_iovec_t
     return connection != NULL && h2o_contains_token(connection->base, connection->len, name->base, name->len, ',');
 }
 
+/* Where the forwarded fields go: HTTP/1.1 head text, or (fields != NULL)
+ * an HTTP/2 field list with the Host value as the authority. */
 struct writer {
     char *p, *end;
+    h2o_mem_pool_t *pool;
+    h2o_header_t *fields;
+    size_t n_fields;
+    h2o_iovec_t authority;
 };
 
 static void put(struct writer *w, const char *s, size_t len)
@@ -146,46 +152,66 @@ static void put(struct writer *w, const char *s, size_t len)
 
 #define PUT_LIT(w, s) put(w, s, sizeof(s) - 1)
 
-static void put_header(struct writer *w, const char *name, size_t nlen, const char *value, size_t vlen)
+/* <name> lowercase for HTTP/2 (h2o's header names are), as sent for HTTP/1.1 */
+static void put_header(struct writer *w, const char *name, const char *lc_name, size_t nlen, const char *value, size_t vlen)
 {
+    if (w->fields != NULL) {
+        h2o_iovec_t *n = h2o_mem_alloc_pool(w->pool, sizeof(*n));
+        *n = h2o_iovec_init(lc_name, nlen);
+        for (size_t i = 0; i < nlen; i++) {
+            if (lc_name[i] >= 'A' && lc_name[i] <= 'Z') { /* a middleware's own spelling */
+                *n = h2o_strdup(w->pool, lc_name, nlen);
+                h2o_strtolower(n->base, n->len);
+                break;
+            }
+        }
+        w->fields[w->n_fields++] = (h2o_header_t){.name = n, .value = h2o_iovec_init(value, vlen)};
+        return;
+    }
     put(w, name, nlen);
     PUT_LIT(w, ": ");
     put(w, value, vlen);
     PUT_LIT(w, "\r\n");
 }
 
-h2o_iovec_t forwarded_build_head(h2o_req_t *req, const struct forwarded_params *fp)
+#define PUT_FIELD(w, lit, value, vlen) put_header(w, lit, lit, sizeof(lit) - 1, value, vlen)
+
+static size_t decimal(char *buf, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* The fields after the request line, for either form of the writer. */
+static void write_fields(h2o_req_t *req, const struct forwarded_params *fp, struct writer *w)
 {
     const h2o_headers_t *hs = &req->headers;
     const h2o_iovec_t *connection = find_header(hs, H2O_STRLIT("connection"));
     bool trusted = fp->trusted;
+    bool h2 = w->fields != NULL;
 
-    /* size: request line + every header + our additions */
-    size_t size = req->method.len + fp->path.len + 64;
-    size += (fp->pass_host ? req->authority.len : strlen(fp->server_hostport)) + 16;
-    for (size_t i = 0; i < hs->size; i++)
-        size += hs->entries[i].name->len + hs->entries[i].value.len + 4;
-    size += 400 + strlen(fp->client_ip) * 3 + req->authority.len + strlen(server_hostname);
-
-    char *buf = h2o_mem_alloc_pool(&req->pool, size);
-    struct writer w = {buf, buf + size};
-
-    put(&w, req->method.base, req->method.len);
-    PUT_LIT(&w, " ");
-    put(&w, fp->path.base, fp->path.len);
-    PUT_LIT(&w, " HTTP/1.1\r\nhost: ");
-    if (fp->pass_host)
-        put(&w, req->authority.base, req->authority.len);
+    h2o_iovec_t host = fp->pass_host ? req->authority : h2o_iovec_init(fp->server_hostport, strlen(fp->server_hostport));
+    if (h2)
+        w->authority = host;
     else
-        put(&w, fp->server_hostport, strlen(fp->server_hostport));
-    PUT_LIT(&w, "\r\n");
+        PUT_FIELD(w, "host", host.base, host.len);
 
     const h2o_iovec_t *xff = NULL, *xfproto = NULL, *xfhost = NULL, *xfport = NULL, *xfserver = NULL, *xrealip = NULL;
-    bool cookie_started = false;
+    size_t cookie_len = 0, n_cookies = 0;
     for (size_t i = 0; i < hs->size; i++) {
         const h2o_header_t *h = &hs->entries[i];
-        if (is_token(h, H2O_TOKEN_COOKIE))
-            continue; /* below, on one line */
+        if (is_token(h, H2O_TOKEN_COOKIE)) { /* below, on one line */
+            cookie_len += h->value.len + 2;
+            n_cookies++;
+            continue;
+        }
         if (drop_request_header(h, trusted) || named_in_connection(connection, h->name))
             continue;
         if (trusted) { /* remember what a trusted proxy sent; we extend or keep it */
@@ -205,39 +231,45 @@ h2o_iovec_t forwarded_build_head(h2o_req_t *req, const struct forwarded_params *
             else if (h2o_lcstris(n->base, n->len, H2O_STRLIT("x-real-ip")))
                 xrealip = &h->value;
         }
-        put_header(&w, h->orig_name ? h->orig_name : h->name->base, h->name->len, h->value.base, h->value.len);
+        put_header(w, h->orig_name ? h->orig_name : h->name->base, h->name->base, h->name->len, h->value.base, h->value.len);
     }
     /* HTTP/2 splits cookies into several fields; HTTP/1.1 wants one line */
-    for (size_t i = 0; i < hs->size; i++) {
-        const h2o_header_t *h = &hs->entries[i];
-        if (!is_token(h, H2O_TOKEN_COOKIE))
-            continue;
-        if (!cookie_started)
-            PUT_LIT(&w, "cookie: ");
-        else
-            PUT_LIT(&w, "; ");
-        put(&w, h->value.base, h->value.len);
-        cookie_started = true;
+    if (n_cookies != 0) {
+        char *joined = h2o_mem_alloc_pool(w->pool, cookie_len);
+        size_t len = 0;
+        for (size_t i = 0; i < hs->size; i++) {
+            const h2o_header_t *h = &hs->entries[i];
+            if (!is_token(h, H2O_TOKEN_COOKIE))
+                continue;
+            if (len != 0) {
+                memcpy(joined + len, "; ", 2);
+                len += 2;
+            }
+            memcpy(joined + len, h->value.base, h->value.len);
+            len += h->value.len;
+        }
+        PUT_FIELD(w, "cookie", joined, len);
     }
-    if (cookie_started)
-        PUT_LIT(&w, "\r\n");
 
     /* X-Forwarded-For: appended to a trusted proxy's list */
     if (!(fp->off & FORWARDED_NO_XFF)) {
-        PUT_LIT(&w, "x-forwarded-for: ");
+        size_t ip_len = strlen(fp->client_ip);
         if (xff != NULL && xff->len) {
-            put(&w, xff->base, xff->len);
-            PUT_LIT(&w, ", ");
+            char *v = h2o_mem_alloc_pool(w->pool, xff->len + 2 + ip_len);
+            memcpy(v, xff->base, xff->len);
+            memcpy(v + xff->len, ", ", 2);
+            memcpy(v + xff->len + 2, fp->client_ip, ip_len);
+            PUT_FIELD(w, "x-forwarded-for", v, xff->len + 2 + ip_len);
+        } else {
+            PUT_FIELD(w, "x-forwarded-for", fp->client_ip, ip_len);
         }
-        put(&w, fp->client_ip, strlen(fp->client_ip));
-        PUT_LIT(&w, "\r\n");
     }
     if (xfproto == NULL && !(fp->off & FORWARDED_NO_XF_PROTO)) {
         const char *proto = fp->websocket ? (fp->tls ? "wss" : "ws") : (fp->tls ? "https" : "http");
-        put_header(&w, H2O_STRLIT("x-forwarded-proto"), proto, strlen(proto));
+        PUT_FIELD(w, "x-forwarded-proto", proto, strlen(proto));
     }
     if (xfhost == NULL && !(fp->off & FORWARDED_NO_XF_HOST))
-        put_header(&w, H2O_STRLIT("x-forwarded-host"), req->authority.base, req->authority.len);
+        PUT_FIELD(w, "x-forwarded-host", req->authority.base, req->authority.len);
     if (xfport == NULL && !(fp->off & FORWARDED_NO_XF_PORT)) {
         /* Traefik: the port of the Host header, else the scheme's default */
         const char *port = fp->tls ? "443" : "80";
@@ -250,26 +282,54 @@ h2o_iovec_t forwarded_build_head(h2o_req_t *req, const struct forwarded_params *
             port = colon + 1;
             plen = (size_t)(a + alen - port);
         }
-        put_header(&w, H2O_STRLIT("x-forwarded-port"), port, plen);
+        PUT_FIELD(w, "x-forwarded-port", port, plen);
     }
     if (xfserver == NULL && !(fp->off & FORWARDED_NO_XF_SERVER))
-        put_header(&w, H2O_STRLIT("x-forwarded-server"), server_hostname, strlen(server_hostname));
+        PUT_FIELD(w, "x-forwarded-server", server_hostname, strlen(server_hostname));
     if (xrealip == NULL && !(fp->off & FORWARDED_NO_X_REAL_IP))
-        put_header(&w, H2O_STRLIT("x-real-ip"), fp->client_ip, strlen(fp->client_ip));
+        PUT_FIELD(w, "x-real-ip", fp->client_ip, strlen(fp->client_ip));
 
     if (fp->streamed && fp->streamed_length < 0) {
-        PUT_LIT(&w, "transfer-encoding: chunked\r\n");
-    } else if (fp->streamed) {
-        char cl[32];
-        int n = snprintf(cl, sizeof(cl), "%lld", (long long)fp->streamed_length);
-        put_header(&w, H2O_STRLIT("content-length"), cl, (size_t)n);
-    } else if (req->entity.base != NULL) {
-        char cl[32];
-        int n = snprintf(cl, sizeof(cl), "%zu", fp->drop_body ? (size_t)0 : req->entity.len);
-        put_header(&w, H2O_STRLIT("content-length"), cl, (size_t)n);
+        if (!h2) /* HTTP/2 frames the body itself */
+            PUT_LIT(w, "transfer-encoding: chunked\r\n");
+    } else if (fp->streamed || req->entity.base != NULL) {
+        uint64_t len = fp->streamed ? (uint64_t)fp->streamed_length : fp->drop_body ? 0 : req->entity.len;
+        char *cl = h2o_mem_alloc_pool(w->pool, 24);
+        PUT_FIELD(w, "content-length", cl, decimal(cl, len));
     }
-    if (fp->websocket)
-        PUT_LIT(&w, "connection: upgrade\r\nupgrade: websocket\r\n");
+    if (fp->websocket && !h2)
+        PUT_LIT(w, "connection: upgrade\r\nupgrade: websocket\r\n");
+}
+
+h2o_iovec_t forwarded_build_head(h2o_req_t *req, const struct forwarded_params *fp)
+{
+    const h2o_headers_t *hs = &req->headers;
+    /* size: request line + every header + our additions */
+    size_t size = req->method.len + fp->path.len + 64;
+    size += (fp->pass_host ? req->authority.len : strlen(fp->server_hostport)) + 16;
+    for (size_t i = 0; i < hs->size; i++)
+        size += hs->entries[i].name->len + hs->entries[i].value.len + 4;
+    size += 400 + strlen(fp->client_ip) * 3 + req->authority.len + strlen(server_hostname);
+
+    char *buf = h2o_mem_alloc_pool(&req->pool, size);
+    struct writer w = {.p = buf, .end = buf + size, .pool = &req->pool};
+    put(&w, req->method.base, req->method.len);
+    PUT_LIT(&w, " ");
+    put(&w, fp->path.base, fp->path.len);
+    PUT_LIT(&w, " HTTP/1.1\r\n");
+    write_fields(req, fp, &w);
     PUT_LIT(&w, "\r\n");
     return h2o_iovec_init(buf, (size_t)(w.p - buf));
+}
+
+size_t forwarded_build_fields(h2o_req_t *req, const struct forwarded_params *fp, size_t spare, h2o_header_t **fields,
+                              h2o_iovec_t *authority)
+{
+    /* every request field at most once, plus ours (at most 9) */
+    h2o_header_t *out = h2o_mem_alloc_pool(&req->pool, sizeof(*out) * (req->headers.size + 9 + spare));
+    struct writer w = {.pool = &req->pool, .fields = out};
+    write_fields(req, fp, &w);
+    *fields = out;
+    *authority = w.authority;
+    return w.n_fields;
 }

@@ -47,4 +47,11 @@ void forwarded_strip_untrusted(h2o_headers_t *headers);
 /* Allocated in req->pool. */
 h2o_iovec_t forwarded_build_head(h2o_req_t *req, const struct forwarded_params *fp);
 
+/* The same fields as HTTP/2 wants them (RFC 9113 8.2, 8.3.1): lowercase
+ * names, nothing connection-specific, the Host value as <authority>. The
+ * array, from the request's pool, has room for <spare> more. Returns how
+ * many. */
+size_t forwarded_build_fields(h2o_req_t *req, const struct forwarded_params *fp, size_t spare, h2o_header_t **fields,
+                              h2o_iovec_t *authority);
+
 #endif

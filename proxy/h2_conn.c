@@ -17,6 +17,7 @@
 #include "../common/log.h"
 #include "conntrack.h"
 #include "h2_guard.h"
+#include "h2_mem.h"
 #include "h2_internal.h"
 #include "worker.h"
 
@@ -395,7 +396,7 @@ static struct h2s_conn *conn_new(struct worker_ep *we, struct conntrack_conn *ct
     h2o_linklist_init_anchor(&conn->proceed);
     h2o_buffer_init(&conn->out, &h2o_socket_buffer_prototype);
     h2o_linklist_insert(&we->h2_conns, &conn->link);
-    if (nghttp2_session_server_new2(&conn->ng, callbacks, conn, options) != 0)
+    if (nghttp2_session_server_new3(&conn->ng, callbacks, conn, options, h2_mem()) != 0)
         abort();
     uint32_t max_streams = we->ep->cfg.max_concurrent_streams ? we->ep->cfg.max_concurrent_streams : DEFAULT_MAX_STREAMS;
     nghttp2_settings_entry settings[] = {

@@ -12,6 +12,7 @@
  * write happens once nghttp2 returns. Tear-down waits for that too.
  */
 #include "h2_upstream.h"
+#include "h2_mem.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -640,7 +641,7 @@ static void conn_start(struct h2u_conn *c)
 {
     h2o_timeout_unlink(&c->timer);
     c->state = C_WAIT_SETTINGS;
-    nghttp2_session_client_new2(&c->ng, callbacks, c, options);
+    nghttp2_session_client_new3(&c->ng, callbacks, c, options, h2_mem());
     nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0}, {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW}};
     nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
     nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);

@@ -29,6 +29,7 @@
 #include "conntrack.h"
 #include "forwarded.h"
 #include "h1_framing.h"
+#include "h2_mem.h"
 #include "h2_server.h"
 #include "match.h"
 #include "mirror.h"
@@ -530,6 +531,7 @@ static void *worker_main(void *arg)
     publish_worker_exit(w->id);
     match_thread_cleanup();
     worker_free(w);
+    h2_mem_thread_release(); /* after the sessions worker_free closes */
     /* Park until the process exits: libh2o 2.2.5 keeps per-thread buffer
      * caches (some in static __thread variables) with no call to free them;
      * a parked thread keeps them reachable instead of leaking them. */

@@ -753,33 +753,37 @@ static void link_head_timeout(struct proxy *p)
 }
 
 /* The request head for p->srv (HTTP/1.1 text; the HTTP/2 request is made from it). */
-static void build_request_head(struct proxy *p)
+/* What the forwarded fields of a request to p->srv are made from. */
+static struct forwarded_params forwarded_params_of(struct proxy *p)
 {
     h2o_req_t *req = p->req;
     const struct table_server *ts = &p->svc->servers[p->srv_index];
-    {
-        h2o_iovec_t path = p->client.path;
-        if (ts->path_prefix != NULL) { /* preservePath: the server URL's path first */
-            char *joined = h2o_mem_alloc_pool(&req->pool, ts->path_prefix_len + path.len);
-            memcpy(joined, ts->path_prefix, ts->path_prefix_len);
-            memcpy(joined + ts->path_prefix_len, path.base, path.len);
-            path = h2o_iovec_init(joined, ts->path_prefix_len + path.len);
-        }
-        struct forwarded_params fp = {
-            .pass_host = p->svc->pass_host_header,
-            .server_hostport = p->srv->hostport,
-            .client_ip = p->client.ip_text,
-            .trusted = p->client.trusted,
-            .tls = p->client.tls,
-            .websocket = p->is_websocket,
-            .path = path,
-            .off = p->client.forwarded_off,
-            .streamed = p->body_in != NULL && !p->is_websocket,
-            .streamed_length = p->body_in != NULL ? p->body_in->content_length : -1,
-        };
-        p->head = forwarded_build_head(req, &fp);
-        p->head_for = p->srv;
+    h2o_iovec_t path = p->client.path;
+    if (ts->path_prefix != NULL) { /* preservePath: the server URL's path first */
+        char *joined = h2o_mem_alloc_pool(&req->pool, ts->path_prefix_len + path.len);
+        memcpy(joined, ts->path_prefix, ts->path_prefix_len);
+        memcpy(joined + ts->path_prefix_len, path.base, path.len);
+        path = h2o_iovec_init(joined, ts->path_prefix_len + path.len);
     }
+    return (struct forwarded_params){
+        .pass_host = p->svc->pass_host_header,
+        .server_hostport = p->srv->hostport,
+        .client_ip = p->client.ip_text,
+        .trusted = p->client.trusted,
+        .tls = p->client.tls,
+        .websocket = p->is_websocket,
+        .path = path,
+        .off = p->client.forwarded_off,
+        .streamed = p->body_in != NULL && !p->is_websocket,
+        .streamed_length = p->body_in != NULL ? p->body_in->content_length : -1,
+    };
+}
+
+static void build_request_head(struct proxy *p)
+{
+    struct forwarded_params fp = forwarded_params_of(p);
+    p->head = forwarded_build_head(p->req, &fp);
+    p->head_for = p->srv;
 }
 
 static void send_request(struct proxy *p)
@@ -850,15 +854,6 @@ static bool goes_h2(const struct proxy *p)
     return !p->is_websocket && (p->srv->h2c || (p->srv->tls && p->srv->workers[p->w->id].alpn_h2));
 }
 
-/* Connection-specific fields have no place in HTTP/2 (RFC 9113 8.2.2). */
-static bool h2_drop_header(const char *n, size_t len)
-{
-    return h2o_lcstris(n, len, H2O_STRLIT("connection")) || h2o_lcstris(n, len, H2O_STRLIT("keep-alive")) ||
-           h2o_lcstris(n, len, H2O_STRLIT("proxy-connection")) || h2o_lcstris(n, len, H2O_STRLIT("transfer-encoding")) ||
-           h2o_lcstris(n, len, H2O_STRLIT("upgrade")) || h2o_lcstris(n, len, H2O_STRLIT("host")) ||
-           h2o_lcstris(n, len, H2O_STRLIT("te"));
-}
-
 static bool wants_trailers(const h2o_req_t *req)
 {
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_TE, -1);
@@ -866,55 +861,33 @@ static bool wants_trailers(const h2o_req_t *req)
                                         H2O_STRLIT("trailers"), ',');
 }
 
-/* The HTTP/2 request from the same head an HTTP/1.1 server gets (so the
- * forwarded headers are the same), plus te: trailers when the client sent it. */
-static int build_h2_request(struct proxy *p)
+/* The HTTP/2 request with the same fields an HTTP/1.1 server gets (built
+ * as a list, not parsed back from the head text), plus te: trailers when
+ * the client sent it. */
+static void build_h2_request(struct proxy *p)
 {
     h2o_req_t *req = p->req;
-    const char *method, *path;
-    size_t method_len, path_len, n = 100;
-    int minor;
-    struct phr_header hs[100];
-    if (phr_parse_request(p->head.base, p->head.len, &method, &method_len, &path, &path_len, &minor, hs, &n, 0) <= 0)
-        return -1;
-    h2o_header_t *out = h2o_mem_alloc_pool(&req->pool, sizeof(*out) * (n + 2));
+    struct forwarded_params fp = forwarded_params_of(p);
     struct req_body_stream *bs = req_stream_body(req);
-    size_t k = 0;
-    h2o_iovec_t authority = h2o_iovec_init(p->srv->hostport, strlen(p->srv->hostport));
-    for (size_t i = 0; i < n; i++) {
-        if (hs[i].name_len == 4 && h2o_lcstris(hs[i].name, 4, H2O_STRLIT("host")))
-            authority = h2o_iovec_init(hs[i].value, hs[i].value_len);
-        if (h2_drop_header(hs[i].name, hs[i].name_len))
-            continue;
-        if (bs != NULL && h2o_lcstris(hs[i].name, hs[i].name_len, H2O_STRLIT("content-length")))
-            continue; /* the stream's own length below, or none */
-        h2o_iovec_t *name = h2o_mem_alloc_pool(&req->pool, sizeof(*name));
-        *name = h2o_strdup(&req->pool, hs[i].name, hs[i].name_len);
-        h2o_strtolower(name->base, name->len);
-        out[k++] = (h2o_header_t){.name = name, .value = h2o_iovec_init(hs[i].value, hs[i].value_len)};
-    }
+    h2o_header_t *fields;
+    h2o_iovec_t authority;
+    size_t k = forwarded_build_fields(req, &fp, 1, &fields, &authority);
     if (wants_trailers(req)) {
         static h2o_iovec_t te = {H2O_STRLIT("te")};
-        out[k++] = (h2o_header_t){.name = &te, .value = h2o_iovec_init(H2O_STRLIT("trailers"))};
-    }
-    if (bs != NULL && bs->content_length >= 0) { /* a body still arriving, of a known length */
-        static h2o_iovec_t cl = {H2O_STRLIT("content-length")};
-        char *v = h2o_mem_alloc_pool(&req->pool, 24);
-        int len = snprintf(v, 24, "%lld", (long long)bs->content_length);
-        out[k++] = (h2o_header_t){.name = &cl, .value = h2o_iovec_init(v, (size_t)len)};
+        fields[k++] = (h2o_header_t){.name = &te, .value = h2o_iovec_init(H2O_STRLIT("trailers"))};
     }
     p->h2r = (struct h2u_request){
         .req = req,
         .method = req->method,
         .scheme = p->srv->tls ? h2o_iovec_init(H2O_STRLIT("https")) : h2o_iovec_init(H2O_STRLIT("http")),
         .authority = authority,
-        .path = h2o_iovec_init(path, path_len),
-        .headers = out,
+        .path = fp.path,
+        .headers = fields,
         .n_headers = k,
         .body = bs != NULL ? h2o_iovec_init(NULL, 0) : req->entity,
         .body_stream = bs,
     };
-    return 0;
+    p->head_for = p->srv;
 }
 
 static void h2_on_head(void *ctx, int status, h2o_headers_t *headers)
@@ -1049,11 +1022,7 @@ static const struct h2u_handler h2_handler = {h2_on_head, h2_on_data, h2_on_data
 static void send_h2_request(struct proxy *p)
 {
     if (p->h2r.req == NULL || p->head_for != p->srv) {
-        build_request_head(p);
-        if (build_h2_request(p) != 0) {
-            send_error(p, 502, "request head cannot be sent over HTTP/2");
-            return;
-        }
+        build_h2_request(p);
     }
     p->state = ST_WAIT_HEAD;
     p->got_bytes = false;

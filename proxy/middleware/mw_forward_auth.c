@@ -21,6 +21,7 @@
 #include "../../common/log.h"
 #include "../registry.h"
 #include "../subrequest.h"
+#include "../transport.h"
 #include "../worker.h"
 #include "pool_buf.h"
 
@@ -89,13 +90,38 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
     /* headerField names the auth response header holding the user for the
      * access log: accepted; gantry's log formats have no user field yet */
     (void)mw_opt_string(o, "headerField");
-    /* TLS towards the auth server uses the global serversTransport settings;
-     * per-middleware client certificates or CAs cannot be applied yet: refuse
-     * rather than connect with less than was asked for */
-    if (mw_opt_has(o, "tls"))
-        return diag_set(d, "tls options (ca, cert, key, insecureSkipVerify) are not supported yet");
+    /* tls: the auth server's CA, a client certificate, insecureSkipVerify
+     * (files or inline PEM, as Traefik's ClientTLS); without it the global
+     * serversTransport's settings */
+    struct transport *t = NULL;
+    if (mw_opt_has(o, "tls")) {
+        const char *ca = mw_opt_string(o, "tls.ca"), *cert = mw_opt_string(o, "tls.cert"), *key = mw_opt_string(o, "tls.key");
+        bool insecure = false, ca_optional = false;
+        if (mw_opt_bool(o, "tls.insecureSkipVerify", false, &insecure, d) != 0 ||
+            mw_opt_bool(o, "tls.caOptional", false, &ca_optional, d) != 0) /* deprecated in Traefik, no effect */
+            return -1;
+        if ((cert != NULL && *cert) != (key != NULL && *key))
+            return diag_set(d, "tls: cert and key go together");
+        if (strncasecmp(address, "https://", 8) != 0)
+            return diag_set(d, "tls: the address '%s' is not https", address);
+        const char *cas[1] = {ca}, *certs[1] = {cert}, *keys[1] = {key};
+        struct transport_spec spec = {
+            .insecure_skip_verify = insecure,
+            .root_cas = cas,
+            .n_root_cas = ca != NULL && *ca ? 1 : 0,
+            .cert_files = certs,
+            .key_files = keys,
+            .n_certs = cert != NULL && *cert ? 1 : 0,
+        };
+        struct diag td;
+        t = transport_acquire(&spec, &td);
+        if (t == NULL)
+            return diag_set(d, "tls: %s", td.msg);
+    }
     struct diag rd;
-    c->srv = registry_acquire(address, &rd);
+    c->srv = t != NULL ? registry_acquire_via(address, t, &rd) : registry_acquire(address, &rd);
+    if (t != NULL)
+        transport_release(t); /* the server holds its own reference */
     if (c->srv == NULL)
         return diag_set(d, "address: %s", rd.msg);
     arena_on_free(a, release_server, c->srv);

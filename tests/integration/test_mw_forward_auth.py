@@ -6,6 +6,7 @@ binary to a recording upstream: what the auth server sees, what the
 upstream sees, what the client gets."""
 import http.server
 import json
+import os
 import threading
 
 from attack import RecordingUpstream
@@ -13,7 +14,7 @@ from conftest import free_port, get, service_yaml, wait_for
 
 
 class AuthServer:
-    def __init__(self):
+    def __init__(self, ssl_ctx=None):
         self.seen = []
         outer = self
 
@@ -26,7 +27,8 @@ class AuthServer:
             def do_any(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
-                outer.seen.append({"method": self.command, "path": self.path,
+                peer = self.connection.getpeercert() if ssl_ctx is not None else None
+                outer.seen.append({"method": self.command, "path": self.path, "peer": peer,
                                    "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
                 cookie = self.headers.get("Cookie") or ""
                 if self.path.startswith("/oauth2/auth"):
@@ -56,8 +58,10 @@ class AuthServer:
 
         self.port = free_port()
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        if ssl_ctx is not None:
+            self.httpd.socket = ssl_ctx.wrap_socket(self.httpd.socket, server_side=True)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.url = "%s://127.0.0.1:%d" % ("https" if ssl_ctx is not None else "http", self.port)
 
     def stop(self):
         self.httpd.shutdown()
@@ -157,12 +161,64 @@ def test_preserve_location_trust_forward_header_and_forward_body(tmp_path, procs
         auth.stop()
 
 
-def test_tls_options_refused_until_supported(tmp_path, procs):
+def test_tls_to_the_auth_server_ca_client_certificate_and_refusals(tmp_path, procs):
+    """forwardAuth.tls (Traefik's ClientTLS): the auth server's CA and a client
+    certificate, files or inline PEM; an auth server the middleware cannot
+    verify or that refuses the connection answers 500 and nothing goes
+    upstream; a half-given certificate refuses the router."""
+    import ssl
+    from tls_certs import make_client_cert, make_ip_cert
+    certs = str(tmp_path / "pki")
+    os.makedirs(certs)
+    srv_crt, srv_key = make_ip_cert(certs, "auth", "127.0.0.1")
+    cli_crt, cli_key = make_client_cert(certs, "gantry-client")
+    ca = os.path.join(certs, "ca.crt")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=ca)
+    ctx.load_cert_chain(srv_crt, srv_key)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    auth, up = AuthServer(ctx), RecordingUpstream()
+    ca_pem = open(ca).read()
+
+    def mw(name, tls):
+        return "    %s:\n      forwardAuth:\n        address: \"%s/oauth2/auth\"\n        tls: %s\n" % (name, auth.url, tls)
+    dyn = ("http:\n  routers:\n" + "".join(
+        "    %s: {rule: \"Host(`%s.test`)\", service: app, middlewares: [%s]}\n" % (n, n, n)
+        for n in ("files", "inline", "nocert", "noca", "insecure", "half")) + "  middlewares:\n" +
+        mw("files", "{ca: %s, cert: %s, key: %s}" % (ca, cli_crt, cli_key)) +
+        mw("inline", json.dumps({"ca": ca_pem, "cert": open(cli_crt).read(), "key": open(cli_key).read()})) +
+        mw("nocert", "{ca: %s}" % ca) +
+        mw("noca", "{cert: %s, key: %s}" % (cli_crt, cli_key)) +
+        mw("insecure", "{insecureSkipVerify: true, cert: %s, key: %s}" % (cli_crt, cli_key)) +
+        mw("half", "{ca: %s, cert: %s}" % (ca, cli_crt)) +
+        "  services:\n" + service_yaml("app", [up.url]))
+    try:
+        g = procs.gantry(tmp_path, dyn)
+        wait_for(lambda: get(g.port, "/", "files.test")[0] == 401, what="route live")
+        for host in ("files.test", "inline.test", "insecure.test"):
+            status, _, body = get(g.port, "/in", host, headers={"Cookie": "_oauth2_proxy=valid"})
+            assert (status, body) == (200, b"ok"), host
+            peer = auth.seen[-1]["peer"]
+            assert dict(x[0] for x in peer["subject"])["commonName"] == "gantry-client"
+        n_up = len(up.requests)
+        # no client certificate: the auth server refuses the handshake; a CA
+        # that does not sign the auth server: Gantry refuses it; both 500
+        for host in ("nocert.test", "noca.test"):
+            status, _, _ = get(g.port, "/in", host, headers={"Cookie": "_oauth2_proxy=valid"})
+            assert status == 500, host
+        assert len(up.requests) == n_up
+        r = {x["name"]: x for x in g.api("/api/http/routers")}["half@file"]
+        assert r["status"] == "disabled" and "cert and key go together" in " ".join(r["error"])
+        assert get(g.port, "/", "half.test")[0] == 404
+    finally:
+        auth.stop()
+
+
+def test_tls_options_need_an_https_address(tmp_path, procs):
     up = RecordingUpstream()
     g = procs.gantry(tmp_path, "http:\n  routers:\n    r: {rule: \"Host(`t.test`)\", service: app, middlewares: [a]}\n"
-                     "  middlewares:\n    a:\n      forwardAuth:\n        address: \"https://127.0.0.1:1/\"\n"
+                     "  middlewares:\n    a:\n      forwardAuth:\n        address: \"http://127.0.0.1:1/\"\n"
                      "        tls: {insecureSkipVerify: true}\n  services:\n" + service_yaml("app", [up.url]))
     wait_for(lambda: g.api("/api/http/routers"), what="api")
     r = {x["name"]: x for x in g.api("/api/http/routers")}["r@file"]
-    assert r["status"] == "disabled" and "tls options" in " ".join(r["error"])
+    assert r["status"] == "disabled" and "is not https" in " ".join(r["error"])
     assert get(g.port, "/", "t.test")[0] == 404

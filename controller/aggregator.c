@@ -32,7 +32,7 @@
 #include "../proxy/server.h"
 #include "healthcheck.h"
 #include "middleware_resolve.h"
-#include "rule.h"
+#include "../common/rule.h"
 #include "watcher.h"
 
 #define MAX_PROVIDERS 8

@@ -16,7 +16,7 @@
 
 #include "docker_container.h"
 #include "model.h"
-#include "rule.h"
+#include "../common/rule.h"
 
 struct docker_options {
     const char *label_prefix;              /* "gantry", or "traefik" to read existing labels */

@@ -21,7 +21,7 @@
 #include "../proxy/status.h"
 #include "aggregator.h"
 #include "model_decode.h"
-#include "rule.h"
+#include "../common/rule.h"
 #include "tree_yaml.h"
 #include "watcher.h"
 

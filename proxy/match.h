@@ -12,7 +12,7 @@
 
 #include <h2o.h>
 
-#include "../controller/rule.h"
+#include "../common/rule.h"
 
 struct match_req {
     const char *host; /* lowercased, without port or trailing dot */

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "../common/diag.h"
-#include "../controller/rule.h"
+#include "../common/rule.h"
 
 #define GANTRY_MAX_ENTRYPOINTS 64
 

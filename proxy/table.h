@@ -22,7 +22,7 @@
 
 #include "../common/arena.h"
 #include "../common/diag.h"
-#include "../controller/rule.h"
+#include "../common/rule.h"
 
 struct server;
 struct stats;

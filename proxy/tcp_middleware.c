@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../controller/rule.h"
+#include "../common/rule.h"
 #include "conntrack.h"
 #include "middleware/inflight_table.h"
 #include "middleware/middleware.h"

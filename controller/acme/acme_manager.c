@@ -22,7 +22,7 @@
 #include "../../common/log.h"
 #include "../../proxy/acme_challenge.h"
 #include "../aggregator.h"
-#include "../rule.h"
+#include "../../common/rule.h"
 #include "../watcher.h"
 #include "acme_client.h"
 #include "acme_crypto.h"

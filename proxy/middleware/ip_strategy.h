@@ -18,7 +18,7 @@
 #ifndef GANTRY_MW_IP_STRATEGY_H
 #define GANTRY_MW_IP_STRATEGY_H
 
-#include "../../controller/rule.h"
+#include "../../common/rule.h"
 #include "middleware.h"
 
 #define IP_STRATEGY_TEXT 64 /* room for any address text we return */

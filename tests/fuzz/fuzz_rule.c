@@ -1,12 +1,12 @@
 /*
  * libFuzzer target: router rules and Docker constraint expressions
- * (controller/rule.c), and TCP router rules. Any text must parse or fail with a message.
+ * (common/rule.c), and TCP router rules. Any text must parse or fail with a message.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../controller/rule.h"
+#include "../../common/rule.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,7 +1,7 @@
 /* Tests proxy/match.c: every matcher against requests, Traefik semantics. */
 #include "../../../proxy/match.c"
 
-#include "../../../controller/rule.h"
+#include "../../../common/rule.h"
 #include "test.h"
 
 static struct arena a;

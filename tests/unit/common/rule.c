@@ -1,5 +1,5 @@
-/* Tests controller/rule.c: the grammar, argument checks, error columns. */
-#include "../../../controller/rule.c"
+/* Tests common/rule.c: the grammar, argument checks, error columns. */
+#include "../../../common/rule.c"
 
 #include "test.h"
 

@@ -1,0 +1,5 @@
+/* Links one layer's library whole (CMakeLists.txt): nothing to run. */
+int main(void)
+{
+    return 0;
+}

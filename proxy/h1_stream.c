@@ -12,6 +12,7 @@
 #include "../common/log.h"
 #include "conntrack.h"
 #include "h1_framing.h"
+#include "h1_trailers.h"
 
 static struct h1_stream *stream_of(h2o_req_t *req)
 {
@@ -376,4 +377,6 @@ static const struct req_stream_ops ops = {
     .body_consumed = op_body_consumed,
     .wait_body = op_wait_body,
     .wait_start = op_wait_start,
+    .set_trailers = h1_trailers_set, /* responses framed by h1_trailers.c */
+    .can_trailers = h1_trailers_active,
 };

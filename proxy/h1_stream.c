@@ -371,6 +371,12 @@ static void op_wait_start(h2o_req_t *req, size_t min, void (*cb)(h2o_req_t *req,
     h1_stream_changed(s);
 }
 
+static uint64_t op_bytes_in(h2o_req_t *req)
+{
+    struct h1_stream *s = stream_of(req);
+    return s != NULL ? s->body.received : 0;
+}
+
 static const struct req_stream_ops ops = {
     .body = op_body,
     .body_pending = op_body_pending,
@@ -379,4 +385,5 @@ static const struct req_stream_ops ops = {
     .wait_start = op_wait_start,
     .set_trailers = h1_trailers_set, /* responses framed by h1_trailers.c */
     .can_trailers = h1_trailers_active,
+    .bytes_in = op_bytes_in,
 };

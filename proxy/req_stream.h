@@ -64,6 +64,11 @@ void req_stream_wait_body(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx),
  * called. */
 void req_stream_wait_start(h2o_req_t *req, size_t min, void (*cb)(h2o_req_t *req, void *ctx), void *ctx);
 
+/* Request body bytes received from the client (for the access log and
+ * the metrics): req->entity's length, or what arrived of a body that
+ * streamed to the upstream (not in req->entity). */
+uint64_t req_stream_bytes_in(h2o_req_t *req);
+
 /* True when the client connection can carry response trailers. */
 bool req_stream_can_send_trailers(h2o_req_t *req);
 
@@ -91,6 +96,8 @@ struct req_stream_ops {
     /* optional: whether this request's response can carry them (NULL:
      * whenever set_trailers is there) */
     bool (*can_trailers)(h2o_req_t *req);
+    /* optional: request body bytes received so far, streamed ones included */
+    uint64_t (*bytes_in)(h2o_req_t *req);
 };
 
 /* Connections whose callbacks are <cb> use <ops>. Any thread (entries are added, never removed). */

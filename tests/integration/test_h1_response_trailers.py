@@ -184,3 +184,17 @@ def test_upstream_reset_mid_response_leaves_the_message_unfinished(gantry):
     head, _, body = buf.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), buf
     assert b"partial" in body and not body.endswith(b"0\r\n\r\n"), body  # no last chunk: the client sees the cut
+
+
+def test_grpc_deadline_after_the_response_began_ends_with_trailers(gantry):
+    """grpc-timeout passing after the head: the call ends as calls do, with
+    DEADLINE_EXCEEDED in the trailer section (req_stream_can_send_trailers
+    is true for this response), not with a cut connection."""
+    s = socket.create_connection(("127.0.0.1", gantry.port), timeout=10 * SLOW)
+    s.sendall(b"POST /stall HTTP/1.1\r\nHost: h2c.test\r\nTE: trailers\r\ncontent-type: application/grpc\r\n"
+              b"grpc-timeout: 300m\r\ncontent-length: 0\r\n\r\n")
+    head, body, _ = read_response(s)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    data, trailers = dechunk(body)
+    assert data == b"x" and b"grpc-status: 4\r\n" in trailers, (data, trailers)
+    s.close()

@@ -198,3 +198,20 @@ def test_grpc_deadline_after_the_response_began_ends_with_trailers(gantry):
     data, trailers = dechunk(body)
     assert data == b"x" and b"grpc-status: 4\r\n" in trailers, (data, trailers)
     s.close()
+
+
+def test_http10_client_gets_no_chunked_framing(gantry):
+    """HTTP/1.0 has no chunked encoding (RFC 9112 §7.1): TE: trailers from
+    such a client changes nothing, the body ends with the connection."""
+    s = socket.create_connection(("127.0.0.1", gantry.port), timeout=10 * SLOW)
+    s.sendall(b"GET /trailers HTTP/1.0\r\nHost: h2c.test\r\nTE: trailers\r\n\r\n")
+    buf = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+    s.close()
+    head, _, body = buf.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding" not in head.lower(), head
+    assert body == b"body then trailers", body

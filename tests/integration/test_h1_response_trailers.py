@@ -7,14 +7,17 @@ encodes the body inside the chunks; an upstream reset leaves the message
 unfinished. Real peers: python3-h2 and raw HTTP/1.1 upstreams, curl and a
 raw socket as clients."""
 import gzip
+import os
 import socket
+import ssl
 import subprocess
 
 import pytest
 
 from conftest import SLOW, get, service_yaml, wait_for
 from h2_peers import H2Upstream
-from test_h2_upstream import ChunkedTrailerUpstream, routes
+from test_h2_upstream import ChunkedTrailerUpstream
+from tls_certs import make_cert
 
 
 @pytest.fixture
@@ -25,9 +28,12 @@ def gantry(tmp_path, procs):
            "    h2c: {rule: \"Host(`h2c.test`)\", service: h2c}\n"
            "    h1tr: {rule: \"Host(`h1tr.test`)\", service: h1tr}\n"
            "    gz: {rule: \"Host(`gz.test`)\", service: h2c, middlewares: [gz]}\n"
+           "    h2c-tls: {rule: \"Host(`h2c.test`)\", service: h2c, tls: {}}\n"
            "  middlewares:\n    gz: {compress: {}}\n"
-           "  services:\n" + service_yaml("h2c", [up.url]) + service_yaml("h1tr", [h1.url]))
+           "  services:\n" + service_yaml("h2c", [up.url]) + service_yaml("h1tr", [h1.url])
+           + "tls:\n  certificates:\n    - {certFile: %s, keyFile: %s}\n" % make_cert(str(tmp_path), "h2c.test"))
     g = procs.gantry(tmp_path, cfg, workers=1)
+    g.ca = os.path.join(str(tmp_path), "ca.crt")
     wait_for(lambda: get(g.port, "/", "h2c.test")[0] == 200, what="route live")
     yield g
     h1.stop()
@@ -215,3 +221,18 @@ def test_http10_client_gets_no_chunked_framing(gantry):
     head, _, body = buf.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding" not in head.lower(), head
     assert body == b"body then trailers", body
+
+
+def test_trailers_over_tls_http1(gantry):
+    """The same over TLS (ALPN http/1.1): the framing is Gantry's there too."""
+    ctx = ssl.create_default_context(cafile=gantry.ca)
+    ctx.set_alpn_protocols(["http/1.1"])
+    raw = socket.create_connection(("127.0.0.1", gantry.port), timeout=10 * SLOW)
+    s = ctx.wrap_socket(raw, server_hostname="h2c.test")
+    assert s.selected_alpn_protocol() == "http/1.1"
+    for _ in range(2):  # and keep-alive
+        ask(gantry.port, "h2c.test", "/trailers", sock=s)
+        head, body, _ = read_response(s)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        assert body == b"12\r\nbody then trailers\r\n0\r\ngrpc-status: 0\r\nx-trailer: yes\r\n\r\n", body
+    s.close()

@@ -30,6 +30,10 @@ echo "### What mirroring costs the main traffic"
 echo
 bash bench/mirror_cost.sh "$BUILD"
 echo
+echo "### Response trailers to HTTP/1.1 clients: Gantry's chunked framing vs libh2o's"
+echo
+bash bench/h1_trailers_cost.sh "$BUILD"
+echo
 echo "### An HTTP/1.1 upload streamed through (gantry vs nginx proxy_request_buffering off)"
 echo
 bash bench/h1_upload.sh "$BUILD"

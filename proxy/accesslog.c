@@ -289,8 +289,10 @@ static size_t format_json(struct worker_log *wl, char *l, const struct accesslog
     n = json_field(l, n, "RequestPath", e->path, e->path_len);
     n = json_field(l, n, "RequestHost", e->host, e->host_len);
     n = json_field(l, n, "RequestProtocol", proto(e->version), strlen(proto(e->version)));
-    n += (size_t)snprintf(l + n, MAX_LINE - n, ",\"DownstreamStatus\":%d,\"DownstreamContentSize\":%llu,\"Duration\":%llu",
-                          e->status, (unsigned long long)e->bytes_out, (unsigned long long)e->duration_us * 1000);
+    n += (size_t)snprintf(l + n, MAX_LINE - n,
+                          ",\"DownstreamStatus\":%d,\"DownstreamContentSize\":%llu,\"RequestContentSize\":%llu,\"Duration\":%llu",
+                          e->status, (unsigned long long)e->bytes_out, (unsigned long long)e->bytes_in,
+                          (unsigned long long)e->duration_us * 1000);
     if (e->entrypoint)
         n = json_field(l, n, "entryPointName", e->entrypoint, strlen(e->entrypoint));
     if (e->router)

@@ -25,6 +25,7 @@ struct accesslog_entry {
     const char *referer, *user_agent;
     size_t referer_len, user_agent_len;
     int status;
+    uint64_t bytes_in; /* request body */
     uint64_t bytes_out;
     uint64_t duration_us;
     uint64_t start_unix_us;

@@ -12,6 +12,7 @@
 #include "../common/log.h"
 #include "conntrack.h"
 #include "h1_framing.h"
+#include "h1_trailers.h"
 
 static struct h1_stream *stream_of(h2o_req_t *req)
 {
@@ -370,10 +371,19 @@ static void op_wait_start(h2o_req_t *req, size_t min, void (*cb)(h2o_req_t *req,
     h1_stream_changed(s);
 }
 
+static uint64_t op_bytes_in(h2o_req_t *req)
+{
+    struct h1_stream *s = stream_of(req);
+    return s != NULL ? s->body.received : 0;
+}
+
 static const struct req_stream_ops ops = {
     .body = op_body,
     .body_pending = op_body_pending,
     .body_consumed = op_body_consumed,
     .wait_body = op_wait_body,
     .wait_start = op_wait_start,
+    .set_trailers = h1_trailers_set, /* responses framed by h1_trailers.c */
+    .can_trailers = h1_trailers_active,
+    .bytes_in = op_bytes_in,
 };

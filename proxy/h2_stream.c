@@ -370,12 +370,18 @@ static bool op_set_trailers(h2o_req_t *req, const h2o_headers_t *trailers)
     return true;
 }
 
+static uint64_t op_bytes_in(h2o_req_t *req)
+{
+    return stream_of(req)->body.received;
+}
+
 static const struct req_stream_ops ops = {
     .body = op_body,
     .body_pending = op_body_pending,
     .body_consumed = op_body_consumed,
     .wait_body = op_wait_body,
     .set_trailers = op_set_trailers,
+    .bytes_in = op_bytes_in,
 };
 
 /* ---- the response ---- */

@@ -68,6 +68,7 @@ struct h2u_stream {
     const struct h2u_handler *h;
     void *ctx;  /* NULL: the owner went away or heard its end */
     h2o_req_t *req;
+    h2o_mem_pool_t *pool; /* r.pool, else req's */
     struct h2u_request r;
     size_t body_off;
     bool body_taken;   /* bytes of a streamed body went to nghttp2 */
@@ -356,7 +357,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     struct h2u_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
     if (st == NULL || st->ctx == NULL || frame->hd.type != NGHTTP2_HEADERS)
         return 0;
-    h2o_mem_pool_t *pool = &st->req->pool;
+    h2o_mem_pool_t *pool = st->pool;
     if (namelen == 7 && memcmp(name, ":status", 7) == 0) {
         int status = 0;
         for (size_t i = 0; i < valuelen && i < 3; i++)
@@ -548,7 +549,7 @@ static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *buf, s
     if (bs->done && bs->buf->size == 0) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
         if (bs->trailers.size != 0) {
-            nghttp2_nv *nva = h2o_mem_alloc_pool(&st->req->pool, sizeof(*nva) * bs->trailers.size);
+            nghttp2_nv *nva = h2o_mem_alloc_pool(st->pool, sizeof(*nva) * bs->trailers.size);
             for (size_t i = 0; i < bs->trailers.size; i++) {
                 const h2o_header_t *t = &bs->trailers.entries[i];
                 nva[i] = (nghttp2_nv){(uint8_t *)t->name->base, (uint8_t *)t->value.base, t->name->len, t->value.len,
@@ -578,7 +579,7 @@ static bool submit_stream(struct h2u_stream *st)
     struct h2u_conn *c = st->conn;
     const struct h2u_request *r = &st->r;
     size_t n = 4 + r->n_headers;
-    nghttp2_nv *nva = h2o_mem_alloc_pool(&st->req->pool, sizeof(*nva) * n);
+    nghttp2_nv *nva = h2o_mem_alloc_pool(st->pool, sizeof(*nva) * n);
 #define NV(i, nm, v) nva[i] = (nghttp2_nv){(uint8_t *)(nm), (uint8_t *)(v).base, strlen(nm), (v).len, NGHTTP2_NV_FLAG_NONE}
     NV(0, ":method", r->method);
     NV(1, ":scheme", r->scheme);
@@ -790,7 +791,7 @@ struct h2u_stream *h2u_start(struct worker *w, struct server *s, const struct h2
     if (c == NULL)
         return NULL;
     struct h2u_stream *st = h2o_mem_alloc(sizeof(*st));
-    *st = (struct h2u_stream){.h = h, .ctx = ctx, .req = r->req, .r = *r};
+    *st = (struct h2u_stream){.h = h, .ctx = ctx, .req = r->req, .pool = r->pool != NULL ? r->pool : &r->req->pool, .r = *r};
     attach_stream(c, st);
     return st;
 }

@@ -57,7 +57,8 @@ struct h2u_handler {
 };
 
 struct h2u_request {
-    h2o_req_t *req; /* its pool holds the response headers */
+    h2o_req_t *req; /* its pool holds the response headers; NULL with <pool> and no body_stream (mirror copies) */
+    h2o_mem_pool_t *pool; /* NULL: req's pool */
     h2o_iovec_t method, scheme, authority, path;
     const h2o_header_t *headers; /* regular headers, lower-case names, no hop-by-hop ones */
     size_t n_headers;

@@ -13,6 +13,7 @@
 #include "balancer.h"
 #include "forwarded.h"
 #include "h1_body.h"
+#include "h2_upstream.h"
 #include "pico.h"
 #include "publish.h"
 #include "stats.h"
@@ -30,6 +31,9 @@ struct copy {
     enum stats_method method;
     bool is_head;
     struct upstream_conn *conn;
+    struct h2u_stream *h2s; /* an h2c:// server: the copy is a stream (h2_upstream.c) */
+    struct h2u_request h2r;
+    bool h2_starting, h2_failed_early; /* an h2u_start that fails the stream before it returns */
     char *head, *body;
     size_t head_len, body_len;
     uint64_t start_us;
@@ -52,6 +56,10 @@ static uint64_t now_us(void)
 
 static void copy_free(struct copy *c)
 {
+    if (c->h2s != NULL) { /* no more callbacks; the server is told (RST_STREAM) */
+        h2u_cancel(c->h2s);
+        c->h2s = NULL;
+    }
     h2o_timeout_unlink(&c->timer);
     h2o_linklist_unlink(&c->link);
     worker_counter_add(c->in_flight, -1);
@@ -92,6 +100,10 @@ static void fail(struct copy *c, bool timeout, const char *why)
 static void on_timeout(h2o_timeout_entry_t *entry)
 {
     struct copy *c = H2O_STRUCT_FROM_MEMBER(struct copy, timer, entry);
+    if (c->answered) { /* an HTTP/2 answer's body that does not end: measured already, the stream is cancelled */
+        copy_free(c);
+        return;
+    }
     fail(c, true, "no answer in time");
 }
 
@@ -184,6 +196,127 @@ static void on_ready(struct upstream_conn *conn, const char *err, bool timed_out
     send_copy(c);
 }
 
+/* ---- h2c:// servers: the copy is a stream on the worker's HTTP/2
+ * connection to the server (multiplexed with the client traffic there) ---- */
+
+static void h2_on_head(void *ctx, int status, h2o_headers_t *headers)
+{
+    struct copy *c = ctx;
+    (void)headers;
+    stats_record(c->stats, c->w->id, status, c->method, c->body_len, 0, now_us() - c->start_us);
+    c->answered = true;
+    /* the body is read and dropped until its end, on a timer of its own */
+    h2o_timeout_unlink(&c->timer);
+    h2o_timeout_link(c->w->loop, &c->w->header_timeout, &c->timer);
+}
+
+static void h2_on_data(void *ctx, const void *bytes, size_t len)
+{
+    struct copy *c = ctx;
+    (void)bytes;
+    h2u_consumed(c->h2s, len); /* dropped: the server may send more */
+}
+
+static void h2_on_data_frame(void *ctx)
+{
+    (void)ctx;
+}
+
+static void h2_on_end(void *ctx, h2o_headers_t *trailers)
+{
+    struct copy *c = ctx;
+    (void)trailers;
+    c->h2s = NULL; /* gone with its end */
+    c->answered = true;
+    maybe_free(c);
+}
+
+static void h2_on_fail(void *ctx, enum h2u_failure kind, const char *err, bool timed_out)
+{
+    struct copy *c = ctx;
+    c->h2s = NULL;
+    if (c->h2_starting) { /* inside h2u_start: send_h2_copy fails it after */
+        c->h2_failed_early = true;
+        return;
+    }
+    if (c->answered) { /* the body was cut after the answer was measured */
+        copy_free(c);
+        return;
+    }
+    fail(c, timed_out, kind == H2U_RESET ? "stream reset by the server" : err != NULL ? err : "HTTP/2 connection failed");
+}
+
+static const struct h2u_handler h2_handler = {
+    .on_head = h2_on_head,
+    .on_data = h2_on_data,
+    .on_data_frame = h2_on_data_frame,
+    .on_end = h2_on_end,
+    .on_fail = h2_on_fail,
+};
+
+/* Fields that do not exist in HTTP/2 (RFC 9113 §8.2.2), and Host (:authority). */
+static bool h2_hop_by_hop(const char *n, size_t len)
+{
+    static const char *const names[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
+                                        "upgrade",    "host",       "te"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (h2o_lcstris(n, len, names[i], strlen(names[i])))
+            return true;
+    return false;
+}
+
+/* The HTTP/2 request from the copy's HTTP/1.1 head (the same forwarded
+ * headers an HTTP/1.1 shadow gets), in the copy's pool. */
+static int build_h2(struct copy *c)
+{
+    const char *method, *path;
+    size_t method_len, path_len, n = MAX_HEADERS;
+    int minor;
+    struct phr_header hs[MAX_HEADERS];
+    if (phr_parse_request(c->head, c->head_len, &method, &method_len, &path, &path_len, &minor, hs, &n, 0) <= 0)
+        return -1;
+    h2o_header_t *out = h2o_mem_alloc_pool(&c->pool, sizeof(*out) * (n + 1));
+    size_t k = 0;
+    h2o_iovec_t authority = h2o_iovec_init(c->srv->hostport, strlen(c->srv->hostport));
+    for (size_t i = 0; i < n; i++) {
+        if (hs[i].name_len == 4 && h2o_lcstris(hs[i].name, 4, H2O_STRLIT("host")))
+            authority = h2o_iovec_init(hs[i].value, hs[i].value_len);
+        if (h2_hop_by_hop(hs[i].name, hs[i].name_len))
+            continue;
+        h2o_iovec_t *name = h2o_mem_alloc_pool(&c->pool, sizeof(*name));
+        *name = h2o_strdup(&c->pool, hs[i].name, hs[i].name_len);
+        h2o_strtolower(name->base, name->len);
+        out[k++] = (h2o_header_t){.name = name, .value = h2o_iovec_init(hs[i].value, hs[i].value_len)};
+    }
+    c->h2r = (struct h2u_request){
+        .pool = &c->pool,
+        .method = h2o_iovec_init(method, method_len),
+        .scheme = h2o_iovec_init(H2O_STRLIT("http")),
+        .authority = authority,
+        .path = h2o_iovec_init(path, path_len),
+        .headers = out,
+        .n_headers = k,
+        .body = h2o_iovec_init(c->body, c->body_len),
+    };
+    return 0;
+}
+
+static void send_h2_copy(struct copy *c)
+{
+    if (build_h2(c) != 0) {
+        fail(c, false, "request head not understood");
+        return;
+    }
+    c->h2_starting = true;
+    struct h2u_stream *st = h2u_start(c->w, c->srv, &c->h2r, &h2_handler, c);
+    c->h2_starting = false;
+    if (st == NULL || c->h2_failed_early) {
+        fail(c, false, st == NULL ? strerror(errno) : "HTTP/2 stream not opened");
+        return;
+    }
+    c->h2s = st;
+}
+
 /* Deterministic share: send when sent/seen is below percent/100. */
 static bool sample(const struct table_service *svc, uint32_t w, uint32_t i)
 {
@@ -206,11 +339,6 @@ static void start_copy(struct worker *w, h2o_req_t *req, const struct table_serv
         return;
     }
     struct server *srv = m->svc->servers[i].srv;
-    if (srv->h2c) { /* copies are sent over HTTP/1.1 only: counted as errors, not sent */
-        log_debug("mirror %s: h2c server: copies are not sent over HTTP/2", srv->url);
-        stats_upstream_error(m->stats, w->id, false);
-        return;
-    }
     struct forwarded_params fp = {
         .pass_host = m->svc->pass_host_header,
         .server_hostport = srv->hostport,
@@ -253,6 +381,10 @@ static void start_copy(struct worker *w, h2o_req_t *req, const struct table_serv
     }
     c->start_us = now_us();
     h2o_timeout_link(w->loop, &w->header_timeout, &c->timer);
+    if (srv->h2c) {
+        send_h2_copy(c);
+        return;
+    }
     c->conn = upstream_pool_take(w, srv);
     if (c->conn != NULL) {
         send_copy(c);

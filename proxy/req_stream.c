@@ -117,10 +117,17 @@ void req_stream_wait_start(h2o_req_t *req, size_t min, void (*cb)(h2o_req_t *req
     cb(req, ctx);
 }
 
+uint64_t req_stream_bytes_in(h2o_req_t *req)
+{
+    const struct req_stream_ops *ops = ops_of(req);
+    uint64_t n = ops != NULL && ops->bytes_in != NULL ? ops->bytes_in(req) : 0;
+    return n > req->entity.len ? n : req->entity.len;
+}
+
 bool req_stream_can_send_trailers(h2o_req_t *req)
 {
     const struct req_stream_ops *ops = ops_of(req);
-    return ops != NULL && ops->set_trailers != NULL;
+    return ops != NULL && ops->set_trailers != NULL && (ops->can_trailers == NULL || ops->can_trailers(req));
 }
 
 bool req_stream_set_trailers(h2o_req_t *req, const h2o_headers_t *trailers)

@@ -2,8 +2,9 @@
  * What a client connection offers beyond libh2o 2.2.5's h2o_req_t:
  * response trailers and a request body that is still arriving.
  *
- * Gantry's HTTP/2 server (h2_server.c) provides both. libh2o's own
- * HTTP/1.1 connection cannot send trailers; its request bodies stream
+ * Gantry's HTTP/2 server (h2_server.c) provides both. On libh2o's own
+ * HTTP/1.1 connection trailers go to a client that sent "TE: trailers" in
+ * a response framed by h1_trailers.c; its request bodies stream
  * through h1_stream.c (h1_framing.c keeps them from libh2o, which would
  * collect each body whole before the handler runs). Upstream clients (upstream.c, h2_upstream.c) use these functions
  * and never look at the connection type themselves.
@@ -63,6 +64,11 @@ void req_stream_wait_body(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx),
  * called. */
 void req_stream_wait_start(h2o_req_t *req, size_t min, void (*cb)(h2o_req_t *req, void *ctx), void *ctx);
 
+/* Request body bytes received from the client (for the access log and
+ * the metrics): req->entity's length, or what arrived of a body that
+ * streamed to the upstream (not in req->entity). */
+uint64_t req_stream_bytes_in(h2o_req_t *req);
+
 /* True when the client connection can carry response trailers. */
 bool req_stream_can_send_trailers(h2o_req_t *req);
 
@@ -87,6 +93,11 @@ struct req_stream_ops {
     void (*wait_body)(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx), void *ctx);
     void (*wait_start)(h2o_req_t *req, size_t min, void (*cb)(h2o_req_t *req, void *ctx), void *ctx);
     bool (*set_trailers)(h2o_req_t *req, const h2o_headers_t *trailers);
+    /* optional: whether this request's response can carry them (NULL:
+     * whenever set_trailers is there) */
+    bool (*can_trailers)(h2o_req_t *req);
+    /* optional: request body bytes received so far, streamed ones included */
+    uint64_t (*bytes_in)(h2o_req_t *req);
 };
 
 /* Connections whose callbacks are <cb> use <ops>. Any thread (entries are added, never removed). */

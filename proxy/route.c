@@ -59,7 +59,7 @@ void route_request_done(h2o_req_t *req, struct worker *w, const struct upstream_
         conntrack_request_end(client->ct, req->res.status == 0);
     uint64_t duration = monotonic_us() - client->start_us;
     enum stats_method method = stats_method_of(req->method.base, req->method.len);
-    uint64_t in = req->entity.len;
+    uint64_t in = req_stream_bytes_in(req); /* a streamed body is not in req->entity */
     stats_record(client->ep->stats, w->id, status, method, in, req->bytes_sent, duration);
     if (route != NULL) {
         stats_record(route->stats, w->id, status, method, in, req->bytes_sent, duration);
@@ -83,6 +83,7 @@ void route_request_done(h2o_req_t *req, struct worker *w, const struct upstream_
         .referer = ref ? ref->base : NULL,
         .referer_len = ref ? ref->len : 0,
         .status = status,
+        .bytes_in = in,
         .bytes_out = req->bytes_sent,
         .duration_us = duration,
         .start_unix_us = client->start_unix_us,

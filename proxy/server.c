@@ -35,6 +35,7 @@
 #include "mirror.h"
 #include "publish.h"
 #include "registry.h"
+#include "h1_trailers.h"
 #include "response_filter.h"
 #include "route.h"
 #include "stats.h"
@@ -148,6 +149,7 @@ static void init_globalconf(struct entrypoint_rt *ep)
     h2o_pathconf_t *pc = h2o_config_register_path(ep->hostconf, "/", 0);
     pc->error_log.emit_request_errors = 0; /* gantry logs upstream problems itself, once per transition */
     route_register(pc, ep);
+    h1_trailers_register(pc);     /* before: runs after the middlewares' streams */
     response_filter_register(pc); /* compression chosen by a middleware */
 }
 

@@ -1050,10 +1050,8 @@ static void connect_to(struct proxy *p)
         send_h2_request(p);
         return;
     }
-    if (p->is_websocket && p->srv->h2c) {
-        send_error(p, 502, "WebSocket to an h2c server is not supported");
-        return;
-    }
+    /* a WebSocket to an h2c:// server is an HTTP/1.1 Upgrade to the same
+     * host:port (goes_h2 is false for it): docs/configuration.md */
     /* a streamed body cannot be replayed after a keep-alive race: a fresh connection */
     struct upstream_conn *c = p->is_websocket || p->body_in != NULL ? NULL : upstream_pool_take(p->w, p->srv);
     if (c != NULL) {

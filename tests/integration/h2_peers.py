@@ -33,6 +33,7 @@ class H2Upstream:
         self.max_open = 0             # most streams open at once on one connection
         self.paths = []
         self.headers_seen = []
+        self.bodies_seen = []         # (path, request body) of each stream that ended
         self.cancelled = 0            # streams the client reset
         self.refuse_left = 0          # REFUSED_STREAM for the next N streams
         self.sent = 0                 # response body bytes written (flow control lets them out)
@@ -192,6 +193,8 @@ class _Conn:
             self.send(lambda: self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id))
         elif isinstance(ev, h2.events.StreamEnded):
             if ev.stream_id in self.open:
+                with up.lock:
+                    up.bodies_seen.append((self.open[ev.stream_id].get(":path"), self.bodies.get(ev.stream_id, b"")))
                 self.start(ev.stream_id)
         elif isinstance(ev, h2.events.StreamReset):
             with up.lock:

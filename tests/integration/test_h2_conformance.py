@@ -558,9 +558,6 @@ def test_rfc9113_8_1_response_trailers_reach_the_http2_client(srv, mode):
     s.close()
 
 
-@pytest.mark.xfail(os.environ.get("GANTRY_TEST_STANDIN") is None, strict=True,
-                   reason="HTTP/1.1 is libh2o 2.2.5's server, whose chunked encoder ends every response with an "
-                          "empty last chunk and has no way to add trailers (docs/configuration.md)")
 def test_rfc9112_7_1_2_response_trailers_reach_an_http1_client_that_sent_te_trailers(srv):
     """The same upstream trailer, to an HTTP/1.1 client that said `TE:
     trailers`: a chunked response with the field in its trailer section."""

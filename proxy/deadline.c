@@ -19,19 +19,26 @@ static void arm(struct deadline *d)
     while (k + 1 < DEADLINE_LISTS && (1ll << (k + 1)) <= left)
         k++;
     d->entry.cb = on_hop;
+    /* a list joins the loop on first use: the loop walks every list it has
+     * twice an iteration, ~50 instructions each, used or not */
+    if (!(d->w->deadline_lists_live & (1u << k))) {
+        h2o_timeout_init(d->w->loop, &d->w->deadline_lists[k], 1ull << k);
+        d->w->deadline_lists_live |= 1u << k;
+    }
     h2o_timeout_link(d->w->loop, &d->w->deadline_lists[k], &d->entry);
 }
 
 void deadline_worker_init(struct worker *w)
 {
-    for (unsigned k = 0; k < DEADLINE_LISTS; k++)
-        h2o_timeout_init(w->loop, &w->deadline_lists[k], 1ull << k);
+    w->deadline_lists_live = 0;
 }
 
 void deadline_worker_dispose(struct worker *w)
 {
     for (unsigned k = 0; k < DEADLINE_LISTS; k++)
-        h2o_timeout_dispose(w->loop, &w->deadline_lists[k]);
+        if (w->deadline_lists_live & (1u << k))
+            h2o_timeout_dispose(w->loop, &w->deadline_lists[k]);
+    w->deadline_lists_live = 0;
 }
 
 void deadline_set(struct deadline *d, struct worker *w, uint64_t ms, void (*cb)(struct deadline *d))

@@ -75,6 +75,7 @@ struct worker {
     h2o_timeout_t mw_tick; /* 1 ms: middlewares that hold a request for a while (rateLimit's delay) */
 #define DEADLINE_LISTS 22
     h2o_timeout_t deadline_lists[DEADLINE_LISTS]; /* 2^k ms each (deadline.c) */
+    uint32_t deadline_lists_live;                 /* bit k: list k joined the loop (on first use) */
 };
 
 extern __thread struct worker *worker_self;

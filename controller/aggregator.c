@@ -394,20 +394,32 @@ static int router_tls_option(struct build *b, const struct model_router *r, cons
 static void settle_tls_hosts(struct build *b)
 {
     uint64_t def_id = b->t->tls_default_option ? b->t->tls_default_option->id : 0;
+    struct table_host_map conflicted = {0}; /* hosts given the default: later claims do not take them back */
     for (size_t i = 0; i < b->tls_bound.len; i++) {
         struct tls_binding *tb = b->tls_bound.items[i];
-        bool mine = tb->hosts != NULL && tb->hosts->len > 0;
         for (size_t j = 0; tb->hosts && j < tb->hosts->len; j++) {
             const struct rule_str *h = tb->hosts->items[j];
             char *name = arena_strndup(b->scratch, h->s, h->len);
+            if (table_host_map_get(&conflicted, name, strlen(name)) != NULL)
+                continue;
             if (!table_set_tls_option_host(b->t, name, tb->o)) {
                 record(b, "host '%s': routers with different TLS options (one of them '%s'); the default TLS option applies",
                        name, tb->router);
                 table_set_tls_option_host_force(b->t, name, b->t->tls_default_option);
-                mine = false;
-            } else if (table_lookup_tls_option(b->t, name, strlen(name)) != tb->o) {
-                mine = false;
+                *table_host_map_slot(b->scratch, &conflicted, name, strlen(name)) = name;
             }
+        }
+    }
+    /* once every claim is in: a router keeps its option only where all its
+     * hosts have it (whatever order the routers came in) */
+    for (size_t i = 0; i < b->tls_bound.len; i++) {
+        struct tls_binding *tb = b->tls_bound.items[i];
+        bool mine = tb->hosts != NULL && tb->hosts->len > 0;
+        for (size_t j = 0; mine && j < tb->hosts->len; j++) {
+            const struct rule_str *h = tb->hosts->items[j];
+            char *name = arena_strndup(b->scratch, h->s, h->len);
+            mine = table_host_map_get(&conflicted, name, strlen(name)) == NULL &&
+                   table_lookup_tls_option(b->t, name, strlen(name)) == tb->o;
         }
         if (!mine)
             for (uint32_t k = 0; k < b->t->build_routes.len; k++) {

@@ -4,7 +4,9 @@ rewritten in place, replaced by an atomic rename, swapped Kubernetes-style
 (the last good certificate keeps serving, with the error in the log and
 the API). New handshakes get the new certificate (its serial, read with
 openssl s_client); a keep-alive connection opened before the swap keeps
-being served (no 421) on the certificate it was made with."""
+being served (no 421) on the certificate it was made with. The store's
+default certificate, clientAuth.caFiles and serversTransports rootCAs are
+reloaded too."""
 import http.client
 import os
 import shutil
@@ -246,3 +248,34 @@ def test_default_certificate_and_client_ca_reload(tmp_path, procs):
     os.rename(cas + ".tmp", cas)
     wait_for(lambda: curl(cli_b) == "200", timeout=10, what="client of CA b accepted after the CA file changed")
     assert curl(cli_a) != "200"
+
+
+def test_servers_transport_root_ca_reload(tmp_path, procs):
+    """serversTransports rootCAs are watched too: the upstream's CA appears
+    in the file, and the upstream is reached without a configuration change."""
+    from conftest import get
+    from test_servers_transport import TLSUpstream
+    d = str(tmp_path)
+    os.makedirs(os.path.join(d, "upstream_ca"))
+    up = TLSUpstream(os.path.join(d, "upstream_ca"))
+    other = os.path.join(d, "other_ca")
+    os.makedirs(other)
+    make_cert(other, "unused.test")
+    live = os.path.join(d, "live")
+    os.makedirs(live)
+    roots = os.path.join(live, "roots.pem")
+    shutil.copyfile(os.path.join(other, "ca.crt"), roots)
+    try:
+        dyn = ("http:\n  routers:\n"
+               "    r: {rule: \"Host(`up.test`)\", service: s}\n"
+               "  serversTransports:\n"
+               "    t: {rootCAs: [\"%s\"], serverName: backend.internal}\n"
+               "  services:\n"
+               "    s: {loadBalancer: {servers: [{url: \"%s\"}], serversTransport: t}}\n" % (roots, up.url))
+        g = procs.gantry(tmp_path, dyn)
+        wait_for(lambda: get(g.port, "/", "up.test")[0] == 502, what="route live, upstream not trusted")
+        shutil.copyfile(os.path.join(d, "upstream_ca", "ca.crt"), roots + ".tmp")
+        os.rename(roots + ".tmp", roots)
+        wait_for(lambda: get(g.port, "/", "up.test")[0] == 200, timeout=10, what="upstream trusted after the CA file changed")
+    finally:
+        up.stop()

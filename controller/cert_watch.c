@@ -204,10 +204,9 @@ static void watch_dirs(struct path_set *dirs)
         log_error("certificates: inotify: %s; certificate files are not reloaded when they change", strerror(errno));
         return;
     }
+    const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB;
     for (size_t i = 0; i < cw.n_dirs; i++)
-        if (inotify_add_watch(cw.fd, cw.dirs[i],
-                              IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB) < 0 &&
-            errno != ENOENT)
+        if (inotify_add_watch(cw.fd, cw.dirs[i], mask) < 0 && errno != ENOENT)
             log_warn("certificates: cannot watch %s: %s; changes there are not seen", cw.dirs[i], strerror(errno));
     watcher_add_fd(cw.fd, POLLIN, on_inotify, NULL);
 }

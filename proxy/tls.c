@@ -16,6 +16,7 @@
 #include "transport.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -391,24 +392,33 @@ static int load_into(SSL_CTX *ctx, struct cached_cert *c, const struct tls_cert_
 
 /* A file's identity through symlinks: an atomic rename or a Kubernetes
  * "..data" swap changes the inode, an in-place rewrite the mtime (ns). */
-static int file_stamp(char *buf, size_t len, const char *path)
+static void file_stamp(char *buf, size_t len, const char *path)
 {
     struct stat st;
     memset(&st, 0, sizeof(st));
     stat(path, &st);
-    return snprintf(buf, len, "%s:%llu:%llu:%lld.%09ld:%lld", path, (unsigned long long)st.st_dev,
-                    (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)st.st_size);
+    snprintf(buf, len, "%s:%llu:%llu:%lld.%09ld:%lld", path, (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)st.st_size);
+}
+
+/* "cert_file|key_file": what the last good context of a file pair is found by */
+static char *source_of(const struct tls_cert_source *src)
+{
+    size_t l = strlen(src->cert_file) + (src->key_file ? strlen(src->key_file) : 0) + 2;
+    char *s = mem_alloc(l);
+    snprintf(s, l, "%s|%s", src->cert_file, src->key_file ? src->key_file : "");
+    return s;
 }
 
 static char *cache_key(const struct tls_cert_source *src)
 {
-    char buf[2400];
+    char buf[2 * PATH_MAX + 256];
     if (src->cert_file) {
-        int n = snprintf(buf, sizeof(buf), "f:");
-        n += file_stamp(buf + n, sizeof(buf) - (size_t)n, src->cert_file);
-        n += snprintf(buf + n, sizeof(buf) - (size_t)n, "|");
+        char cert[PATH_MAX + 100], key[PATH_MAX + 100] = "";
+        file_stamp(cert, sizeof(cert), src->cert_file);
         if (src->key_file)
-            file_stamp(buf + n, sizeof(buf) - (size_t)n, src->key_file);
+            file_stamp(key, sizeof(key), src->key_file);
+        snprintf(buf, sizeof(buf), "f:%s|%s", cert, key);
     } else {
         unsigned char md[32];
         EVP_MD_CTX *m = EVP_MD_CTX_new();
@@ -446,9 +456,7 @@ SSL_CTX *tls_load(const struct tls_cert_source *src, const char *const **names, 
         return NULL;
     }
     if (src->cert_file) {
-        size_t l = strlen(src->cert_file) + (src->key_file ? strlen(src->key_file) : 0) + 2;
-        c->source = mem_alloc(l);
-        snprintf(c->source, l, "%s|%s", src->cert_file, src->key_file ? src->key_file : "");
+        c->source = source_of(src);
         mark_source(c->ctx, c->source);
     }
     c->used = true;
@@ -463,9 +471,7 @@ SSL_CTX *tls_load_last_good(const struct tls_cert_source *src, const char *const
 {
     if (src->cert_file == NULL)
         return NULL;
-    size_t l = strlen(src->cert_file) + (src->key_file ? strlen(src->key_file) : 0) + 2;
-    char *source = mem_alloc(l);
-    snprintf(source, l, "%s|%s", src->cert_file, src->key_file ? src->key_file : "");
+    char *source = source_of(src);
     struct cached_cert *found = NULL;
     for (struct cached_cert *c = cache; c && found == NULL; c = c->next) /* newest first */
         if (c->source != NULL && strcmp(c->source, source) == 0)

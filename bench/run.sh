@@ -38,6 +38,10 @@ echo "### An HTTP/1.1 upload streamed through (gantry vs nginx proxy_request_buf
 echo
 bash bench/h1_upload.sh "$BUILD"
 echo
+echo "### TLS handshakes per second (gantry vs nginx vs haproxy, 1 worker)"
+echo
+bash bench/tls_handshake.sh "$BUILD"
+echo
 echo "### Routing table"
 echo
 "$BUILD/bench/table_bench" 2>/dev/null | grep -v "configuration applied" || "$BUILD/bench/table_bench"

@@ -30,12 +30,14 @@
 #include "../proxy/transport.h"
 #include "../proxy/middleware/middleware.h"
 #include "../proxy/server.h"
+#include "cert_watch.h"
 #include "healthcheck.h"
 #include "middleware_resolve.h"
 #include "../common/rule.h"
 #include "watcher.h"
 
 #define MAX_PROVIDERS 8
+#define CERT_WATCH_DEBOUNCE_MS 200
 
 static struct aggregator_options opts;
 static struct model *latest[MAX_PROVIDERS];
@@ -78,12 +80,20 @@ static void on_window(void *data)
         compile();
 }
 
+/* Certificate files changed under an unchanged configuration. */
+static void on_cert_files_changed(void)
+{
+    dirty = true;
+    compile();
+}
+
 void aggregator_init(const struct aggregator_options *o)
 {
     opts = *o;
     arena_init(&status_arena);
     if (window_timer == NULL)
         window_timer = watcher_timer_new(on_window, NULL);
+    cert_watch_init(on_cert_files_changed, CERT_WATCH_DEBOUNCE_MS);
 }
 
 void aggregator_shutdown(void)
@@ -98,6 +108,7 @@ void aggregator_shutdown(void)
     if (window_timer != NULL)
         watcher_timer_free(window_timer);
     window_timer = NULL;
+    cert_watch_shutdown();
 }
 
 void aggregator_submit(struct model *m)
@@ -383,20 +394,32 @@ static int router_tls_option(struct build *b, const struct model_router *r, cons
 static void settle_tls_hosts(struct build *b)
 {
     uint64_t def_id = b->t->tls_default_option ? b->t->tls_default_option->id : 0;
+    struct table_host_map conflicted = {0}; /* hosts given the default: later claims do not take them back */
     for (size_t i = 0; i < b->tls_bound.len; i++) {
         struct tls_binding *tb = b->tls_bound.items[i];
-        bool mine = tb->hosts != NULL && tb->hosts->len > 0;
         for (size_t j = 0; tb->hosts && j < tb->hosts->len; j++) {
             const struct rule_str *h = tb->hosts->items[j];
             char *name = arena_strndup(b->scratch, h->s, h->len);
+            if (table_host_map_get(&conflicted, name, strlen(name)) != NULL)
+                continue;
             if (!table_set_tls_option_host(b->t, name, tb->o)) {
                 record(b, "host '%s': routers with different TLS options (one of them '%s'); the default TLS option applies",
                        name, tb->router);
                 table_set_tls_option_host_force(b->t, name, b->t->tls_default_option);
-                mine = false;
-            } else if (table_lookup_tls_option(b->t, name, strlen(name)) != tb->o) {
-                mine = false;
+                *table_host_map_slot(b->scratch, &conflicted, name, strlen(name)) = name;
             }
+        }
+    }
+    /* once every claim is in: a router keeps its option only where all its
+     * hosts have it (whatever order the routers came in) */
+    for (size_t i = 0; i < b->tls_bound.len; i++) {
+        struct tls_binding *tb = b->tls_bound.items[i];
+        bool mine = tb->hosts != NULL && tb->hosts->len > 0;
+        for (size_t j = 0; mine && j < tb->hosts->len; j++) {
+            const struct rule_str *h = tb->hosts->items[j];
+            char *name = arena_strndup(b->scratch, h->s, h->len);
+            mine = table_host_map_get(&conflicted, name, strlen(name)) == NULL &&
+                   table_lookup_tls_option(b->t, name, strlen(name)) == tb->o;
         }
         if (!mine)
             for (uint32_t k = 0; k < b->t->build_routes.len; k++) {
@@ -956,6 +979,21 @@ static void add_tcp(struct build *b, const struct model *m)
     }
 }
 
+/* A certificate from files that fails to load after a change keeps its
+ * last good version serving (cert_watch reloads it when the files are
+ * fixed); the failure is reported all the same. */
+static SSL_CTX *load_cert(struct build *b, const struct tls_cert_source *src, const char *what, const char *origin,
+                          const char *const **names, size_t *n)
+{
+    struct diag d;
+    SSL_CTX *ctx = tls_load(src, names, n, &d);
+    if (ctx != NULL)
+        return ctx;
+    ctx = tls_load_last_good(src, names, n);
+    record(b, "%s: %s: %s%s", origin, what, d.msg, ctx ? " (the last good certificate keeps serving)" : "");
+    return ctx;
+}
+
 static void add_certs(struct build *b, const struct model *m)
 {
     if (m->default_cert != NULL) {
@@ -963,14 +1001,11 @@ static void add_certs(struct build *b, const struct model *m)
         struct tls_cert_source src = {c->cert_file, c->key_file, c->cert_pem, c->key_pem};
         const char *const *names;
         size_t n;
-        struct diag d;
-        SSL_CTX *ctx = tls_load(&src, &names, &n, &d);
-        if (ctx == NULL)
-            record(b, "%s: tls.stores.default.defaultCertificate: %s", c->origin.source, d.msg);
-        else if (b->t->default_cert != NULL)
+        SSL_CTX *ctx = load_cert(b, &src, "tls.stores.default.defaultCertificate", c->origin.source, &names, &n);
+        if (ctx != NULL && b->t->default_cert != NULL)
             record(b, "%s: tls.stores.default.defaultCertificate is set by more than one provider; the first is used",
                    c->origin.source);
-        else
+        else if (ctx != NULL)
             table_set_default_cert(b->t, ctx);
     }
     for (size_t i = 0; i < m->certs.len; i++) {
@@ -978,13 +1013,9 @@ static void add_certs(struct build *b, const struct model *m)
         struct tls_cert_source src = {c->cert_file, c->key_file, c->cert_pem, c->key_pem};
         const char *const *names;
         size_t n;
-        struct diag d;
-        SSL_CTX *ctx = tls_load(&src, &names, &n, &d);
-        if (ctx == NULL) {
-            record(b, "%s: tls certificate: %s", c->origin.source, d.msg);
-            continue;
-        }
-        table_add_cert(b->t, ctx, names, n);
+        SSL_CTX *ctx = load_cert(b, &src, "tls certificate", c->origin.source, &names, &n);
+        if (ctx != NULL)
+            table_add_cert(b->t, ctx, names, n);
     }
 }
 
@@ -1109,6 +1140,7 @@ static void compile(void)
     for (size_t i = 0; i < n_providers; i++) /* what providers could not build: they log it themselves */
         for (size_t j = 0; j < latest[i]->problems.len; j++)
             ptr_vec_push(b.scratch, &b.provider_problems, latest[i]->problems.items[j]);
+    cert_watch_models(latest, n_providers); /* before anything reads the files */
     transport_sweep();
     index_transports(&b);
     tls_cache_begin();

@@ -18,11 +18,14 @@
 #include "misdirected.h"
 
 #include "table.h"
+#include "tls.h"
 
 bool misdirected_check(const struct table *t, const char *host, size_t len, const void *conn_cert)
 {
     if (t == NULL || t->n_certs == 0 || len == 0 || conn_cert == NULL)
         return false;
     const void *own = table_lookup_sni(t, host, len);
-    return own != NULL && own != conn_cert;
+    /* a connection made before its certificate files were reloaded is
+     * still on that host's certificate */
+    return own != NULL && own != conn_cert && !tls_ctx_same_source(own, conn_cert);
 }

@@ -16,6 +16,7 @@
 #include "transport.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -34,6 +35,7 @@
 
 static SSL_CTX *default_ctx;
 static SSL_CTX *client_ctx, *client_ctx_h2;
+static int source_index = -1; /* SSL_CTX ex_data: the certificate files a context was loaded from */
 
 static const char *ssl_error(char *buf, size_t len)
 {
@@ -155,6 +157,8 @@ fail:
 
 int tls_init(bool insecure_skip_verify, struct diag *d)
 {
+    if (source_index < 0) /* before any worker reads it */
+        source_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     default_ctx = new_server_ctx();
     if (make_self_signed(default_ctx, d) != 0)
         return -1;
@@ -232,6 +236,7 @@ SSL_CTX *tls_socket_ctx(struct st_h2o_socket_t *sock)
 struct cached_cert {
     struct cached_cert *next;
     char *key;
+    char *source; /* "cert_file|key_file" for files (the last good one is found by it), NULL for PEM */
     SSL_CTX *ctx;
     char **names;
     size_t n_names;
@@ -240,6 +245,28 @@ struct cached_cert {
 
 static struct cached_cert *cache;
 
+/* Each certificate file pair has one interned name, kept for the life of
+ * the process (a handful of paths): contexts loaded from the same files
+ * carry the same pointer, so a connection made before a reload is still
+ * "on that host's certificate" after it (misdirected.c). */
+static char **sources;
+static size_t n_sources;
+
+static void mark_source(SSL_CTX *ctx, const char *source)
+{
+    if (source_index < 0)
+        source_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    const char *interned = NULL;
+    for (size_t i = 0; i < n_sources && interned == NULL; i++)
+        if (strcmp(sources[i], source) == 0)
+            interned = sources[i];
+    if (interned == NULL) {
+        sources = mem_realloc(sources, (n_sources + 1) * sizeof(char *));
+        interned = sources[n_sources++] = mem_strdup(source);
+    }
+    SSL_CTX_set_ex_data(ctx, source_index, (void *)interned);
+}
+
 static void free_cached(struct cached_cert *c)
 {
     SSL_CTX_free(c->ctx);
@@ -247,6 +274,7 @@ static void free_cached(struct cached_cert *c)
         free(c->names[i]);
     free(c->names);
     free(c->key);
+    free(c->source);
     free(c);
 }
 
@@ -362,18 +390,35 @@ static int load_into(SSL_CTX *ctx, struct cached_cert *c, const struct tls_cert_
     return 0;
 }
 
+/* A file's identity through symlinks: an atomic rename or a Kubernetes
+ * "..data" swap changes the inode, an in-place rewrite the mtime (ns). */
+static void file_stamp(char *buf, size_t len, const char *path)
+{
+    struct stat st;
+    memset(&st, 0, sizeof(st));
+    stat(path, &st);
+    snprintf(buf, len, "%s:%llu:%llu:%lld.%09ld:%lld", path, (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)st.st_size);
+}
+
+/* "cert_file|key_file": what the last good context of a file pair is found by */
+static char *source_of(const struct tls_cert_source *src)
+{
+    size_t l = strlen(src->cert_file) + (src->key_file ? strlen(src->key_file) : 0) + 2;
+    char *s = mem_alloc(l);
+    snprintf(s, l, "%s|%s", src->cert_file, src->key_file ? src->key_file : "");
+    return s;
+}
+
 static char *cache_key(const struct tls_cert_source *src)
 {
-    char buf[1024];
+    char buf[2 * PATH_MAX + 256];
     if (src->cert_file) {
-        struct stat a, b;
-        memset(&a, 0, sizeof(a));
-        memset(&b, 0, sizeof(b));
-        stat(src->cert_file, &a);
+        char cert[PATH_MAX + 100], key[PATH_MAX + 100] = "";
+        file_stamp(cert, sizeof(cert), src->cert_file);
         if (src->key_file)
-            stat(src->key_file, &b);
-        snprintf(buf, sizeof(buf), "f:%s:%lld:%lld:%s:%lld:%lld", src->cert_file, (long long)a.st_mtime, (long long)a.st_size,
-                 src->key_file ? src->key_file : "", (long long)b.st_mtime, (long long)b.st_size);
+            file_stamp(key, sizeof(key), src->key_file);
+        snprintf(buf, sizeof(buf), "f:%s|%s", cert, key);
     } else {
         unsigned char md[32];
         EVP_MD_CTX *m = EVP_MD_CTX_new();
@@ -410,10 +455,42 @@ SSL_CTX *tls_load(const struct tls_cert_source *src, const char *const **names, 
         free_cached(c);
         return NULL;
     }
+    if (src->cert_file) {
+        c->source = source_of(src);
+        mark_source(c->ctx, c->source);
+    }
     c->used = true;
     c->next = cache;
     cache = c;
     *names = (const char *const *)c->names;
     *n_names = c->n_names;
     return c->ctx;
+}
+
+SSL_CTX *tls_load_last_good(const struct tls_cert_source *src, const char *const **names, size_t *n_names)
+{
+    if (src->cert_file == NULL)
+        return NULL;
+    char *source = source_of(src);
+    struct cached_cert *found = NULL;
+    for (struct cached_cert *c = cache; c && found == NULL; c = c->next) /* newest first */
+        if (c->source != NULL && strcmp(c->source, source) == 0)
+            found = c;
+    free(source);
+    if (found == NULL)
+        return NULL;
+    found->used = true;
+    *names = (const char *const *)found->names;
+    *n_names = found->n_names;
+    return found->ctx;
+}
+
+bool tls_ctx_same_source(const SSL_CTX *a, const SSL_CTX *b)
+{
+    if (a == b)
+        return true;
+    if (a == NULL || b == NULL || source_index < 0)
+        return false;
+    const void *sa = SSL_CTX_get_ex_data(a, source_index), *sb = SSL_CTX_get_ex_data(b, source_index);
+    return sa != NULL && sa == sb;
 }

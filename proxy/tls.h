@@ -42,5 +42,12 @@ void tls_cache_clear(void);
 /* Returns a context owned by the cache (valid until the next sweep that
  * does not use it; tables take their own reference) and its DNS names. */
 SSL_CTX *tls_load(const struct tls_cert_source *src, const char *const **names, size_t *n_names, struct diag *d);
+/* After tls_load failed on files that changed: the last context loaded
+ * from the same certificate and key paths (kept through the sweep), or
+ * NULL. A broken replacement keeps the last good certificate serving. */
+SSL_CTX *tls_load_last_good(const struct tls_cert_source *src, const char *const **names, size_t *n_names);
+/* Any thread: the same context, or two loaded from the same files (before
+ * and after a reload). */
+bool tls_ctx_same_source(const SSL_CTX *a, const SSL_CTX *b);
 
 #endif

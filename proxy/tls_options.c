@@ -121,7 +121,10 @@ static int load_client_cas(struct arena *a, struct tls_option *o, const struct t
 
 static int client_auth(struct arena *a, struct tls_option *o, const struct tls_option_spec *s, struct diag *d)
 {
-    const char *t = s->client_auth_type && *s->client_auth_type ? s->client_auth_type : "NoClientCert";
+    /* Traefik: caFiles without a type means RequireAndVerifyClientCert */
+    const char *t = s->client_auth_type && *s->client_auth_type ? s->client_auth_type
+                    : s->n_client_ca_files                      ? "RequireAndVerifyClientCert"
+                                                                : "NoClientCert";
     bool verify;
     if (strcmp(t, "NoClientCert") == 0)
         o->verify_mode = SSL_VERIFY_NONE, verify = false;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -23,6 +24,19 @@ static void digest_add(char **buf, size_t *len, const char *tag, const char *v)
     *len += (size_t)snprintf(*buf + *len, add + 1, "%s=%s;", tag, v ? v : "null");
 }
 
+/* A file's path and identity (through symlinks), so that a transport
+ * whose CA or client certificate files changed is built again. */
+static void digest_file(char **buf, size_t *len, const char *tag, const char *v)
+{
+    struct stat st;
+    char id[96] = "";
+    if (v != NULL && strstr(v, "-----BEGIN") == NULL && stat(v, &st) == 0)
+        snprintf(id, sizeof(id), "%llu/%lld.%09ld/%lld", (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec,
+                 st.st_mtim.tv_nsec, (long long)st.st_size);
+    digest_add(buf, len, tag, v);
+    digest_add(buf, len, "id", id);
+}
+
 static char *digest(const struct transport_spec *s)
 {
     char *buf = mem_strdup(""), num[96];
@@ -30,10 +44,10 @@ static char *digest(const struct transport_spec *s)
     digest_add(&buf, &len, "sn", s->server_name);
     digest_add(&buf, &len, "insecure", s->insecure_skip_verify ? "1" : "0");
     for (size_t i = 0; i < s->n_root_cas; i++)
-        digest_add(&buf, &len, "ca", s->root_cas[i]);
+        digest_file(&buf, &len, "ca", s->root_cas[i]);
     for (size_t i = 0; i < s->n_certs; i++) {
-        digest_add(&buf, &len, "cert", s->cert_files[i]);
-        digest_add(&buf, &len, "key", s->key_files[i]);
+        digest_file(&buf, &len, "cert", s->cert_files[i]);
+        digest_file(&buf, &len, "key", s->key_files[i]);
     }
     snprintf(num, sizeof(num), "%llu/%llu/%llu/%llu/%u/%d/%llu/%llu", (unsigned long long)s->dial_ms,
              (unsigned long long)s->response_header_ms, (unsigned long long)s->idle_conn_ms, (unsigned long long)s->read_ms,

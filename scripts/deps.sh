@@ -45,6 +45,7 @@ test_pkgs=(
   golang-github-xeipuuv-gojsonschema-dev
   golang-k8s-sigs-yaml-dev
   redis-server
+  testssl.sh
 )
 
 case "${1:-all}" in

@@ -257,3 +257,70 @@ def test_http2_exact_certificate_beats_wildcard_and_replaced_certificate(tmp_pat
     assert x.get("x.wild.test") == 200
     for c in (old_a, old_c, w, x):
         c.close()
+
+
+# ---- a strict option set (docs/security.md shows sslscan and testssl.sh output for it) ----
+
+STRICT_OPTIONS = """  options:
+    default:
+      minVersion: VersionTLS13
+      curvePreferences: [X25519, CurveP256]
+    strict12mtls:
+      minVersion: VersionTLS12
+      maxVersion: VersionTLS12
+      cipherSuites: [TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256]
+      curvePreferences: [X25519, CurveP256]
+      clientAuth: {caFiles: ["%s"], clientAuthType: RequireAndVerifyClientCert}
+"""
+
+
+def start_strict(tmp_path, procs):
+    """a.test on the default option (TLS 1.3 only); m.test on TLS 1.2 only,
+    two ECDSA suites, X25519/P-256, client certificates required."""
+    from tls_certs import make_client_cert
+    up = procs.whoami()
+    d = str(tmp_path)
+    a, m = make_cert(d, "a.test"), make_cert(d, "m.test")
+    client = make_client_cert(d, "client")
+    y = ("http:\n  routers:\n"
+         "    a: {rule: \"Host(`a.test`)\", service: s, tls: {}}\n"
+         "    m: {rule: \"Host(`m.test`)\", service: s, tls: {options: strict12mtls}}\n"
+         "  services:\n" + service_yaml("s", [up.url]) +
+         "tls:\n" + STRICT_OPTIONS % (d + "/ca.crt") + "  certificates:\n")
+    for crt, key in (a, m):
+        y += "    - {certFile: %s, keyFile: %s}\n" % (crt, key)
+    g = procs.gantry(tmp_path, y)
+    wait_for(lambda: "a.test" in s_client(g.port, ["-servername", "a.test"]), timeout=10, what="a.test's certificate")
+    return g, client
+
+
+def sslscan_groups(out):
+    return {(p, g) for p, g in re.findall(r"^(TLSv1\.[23])\s+\d+ bits\s+(\S+)", out, re.M)}
+
+
+def test_sslscan_strict_option_set(tmp_path, procs):
+    g, (ccrt, ckey) = start_strict(tmp_path, procs)
+    # TLS 1.3 only: nothing older, OpenSSL's three TLS 1.3 suites, two groups
+    args = ["sslscan", "--no-colour", "--sni-name=a.test", "127.0.0.1:%d" % g.port]
+    out = run(args, timeout=180).stdout.decode(errors="replace")
+    suites = {}
+    for mm in re.finditer(r"^(?:Preferred|Accepted)\s+(\S+)\s+\d+ bits\s+(\S+)", out, re.M):
+        suites.setdefault(mm.group(1), set()).add(mm.group(2))
+    assert suites == {"TLSv1.3": TLS13}, out
+    assert dict(re.findall(r"^(SSLv2|SSLv3|TLSv1\.[0-3])\s+(enabled|disabled)", out, re.M)) == {
+        "SSLv2": "disabled", "SSLv3": "disabled", "TLSv1.0": "disabled", "TLSv1.1": "disabled",
+        "TLSv1.2": "disabled", "TLSv1.3": "enabled"}, out
+    assert sslscan_groups(out) == {("TLSv1.3", "x25519"), ("TLSv1.3", "secp256r1")}, out
+    # TLS 1.2 only, two suites, with a client certificate (sslscan presents one)
+    args = ["sslscan", "--no-colour", "--sni-name=m.test", "--certs=" + ccrt, "--pk=" + ckey, "127.0.0.1:%d" % g.port]
+    out = run(args, timeout=180).stdout.decode(errors="replace")
+    suites = {}
+    for mm in re.finditer(r"^(?:Preferred|Accepted)\s+(\S+)\s+\d+ bits\s+(\S+)", out, re.M):
+        suites.setdefault(mm.group(1), set()).add(mm.group(2))
+    assert suites == {"TLSv1.2": {"ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305"}}, out
+    # sslscan 2.0.7 probes only NIST curves for TLS 1.2 (its suite lines show X25519 in use)
+    assert sslscan_groups(out) == {("TLSv1.2", "secp256r1")} and "Curve 25519" in out, out
+    # ... and without one, nothing at all is accepted
+    args = ["sslscan", "--no-colour", "--no-groups", "--sni-name=m.test", "127.0.0.1:%d" % g.port]
+    out = run(args, timeout=180, check=False).stdout.decode(errors="replace")
+    assert not re.search(r"^(?:Preferred|Accepted)\s", out, re.M), out

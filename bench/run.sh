@@ -42,6 +42,10 @@ echo "### TLS handshakes per second (gantry vs nginx vs haproxy, 1 worker)"
 echo
 bash bench/tls_handshake.sh "$BUILD"
 echo
+echo "### What one request costs the proxy: instructions and system calls (callgrind, strace)"
+echo
+bash bench/request_cost.sh "$BUILD"
+echo
 echo "### Routing table"
 echo
 "$BUILD/bench/table_bench" 2>/dev/null | grep -v "configuration applied" || "$BUILD/bench/table_bench"

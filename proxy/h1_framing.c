@@ -273,8 +273,10 @@ static size_t head_run(struct h1_framing_parser *p, const char *b, size_t len)
     case H1F_HVALUE:
         if (p->hdr != H1F_H_OTHER && p->hdr != H1F_H_UPGRADE)
             return 0; /* their values are read byte by byte */
-        while (k < len && b[k] != '\r' && b[k] != '\n')
-            k++;
+        { /* up to the LF: a CR matters only in the values read byte by byte */
+            const char *lf = memchr(b, '\n', len);
+            k = lf != NULL ? (size_t)(lf - b) : len;
+        }
         break;
     default:
         return 0;

@@ -473,6 +473,41 @@ static bool auth_users(struct cx *c, const char *ns, struct tree_node *body, con
     return true;
 }
 
+static const char *ca_pem(struct cx *c, const char *ns, const char *name, const char *what);
+
+/* forwardAuth.tls: caSecret and certSecret (Secrets in the middleware's
+ * namespace, read as Traefik reads them) become the inline PEM of tls.ca,
+ * tls.cert and tls.key. */
+static bool forward_auth_tls(struct cx *c, const char *ns, const cJSON *tls, struct tree_node *body, const char *what)
+{
+    struct tree_node *t = tree_map_get_ci(body, "tls");
+    if (t == NULL || t->kind != TREE_MAP || !cJSON_IsObject(tls)) {
+        problem(c, "%s: forwardAuth.tls must be an object", what);
+        return false;
+    }
+    const cJSON *ca = get(tls, "caSecret"), *cert = get(tls, "certSecret");
+    if (ca != NULL) {
+        const char *pem = ca_pem(c, ns, cJSON_IsString(ca) ? ca->valuestring : NULL, what);
+        if (pem == NULL)
+            return false;
+        put_str(c, t, "ca", pem);
+    }
+    if (cert != NULL) {
+        const cJSON *sec = cJSON_IsString(cert) ? find(c, K8S_CRD_SECRETS, ns, cert->valuestring) : NULL;
+        const char *crt = sec ? secret_data(c, sec, "tls.crt", NULL) : NULL, *key = sec ? secret_data(c, sec, "tls.key", NULL) : NULL;
+        if (crt == NULL || key == NULL) {
+            problem(c, "%s: forwardAuth.tls.certSecret %s/%s does not exist or has no tls.crt and tls.key", what, ns,
+                    cJSON_IsString(cert) ? cert->valuestring : "");
+            return false;
+        }
+        put_str(c, t, "cert", crt);
+        put_str(c, t, "key", key);
+    }
+    tree_map_remove_ci(t, "caSecret");
+    tree_map_remove_ci(t, "certSecret");
+    return true;
+}
+
 /* The Kubernetes-only fields of one middleware body of <type>, resolved
  * into the file provider's; false (with a problem) when one cannot be. */
 static bool middleware_fixups(struct cx *c, const char *ns, const char *type, const cJSON *spec_body, struct tree_node *body,
@@ -511,10 +546,8 @@ static bool middleware_fixups(struct cx *c, const char *ns, const char *type, co
         put(c, body, "middlewares", list);
         return true;
     }
-    if (strcasecmp(type, "forwardAuth") == 0 && get(spec_body, "tls")) {
-        problem(c, "%s: forwardAuth.tls (caSecret, certSecret) is not supported by gantry", what);
-        return false;
-    }
+    if (strcasecmp(type, "forwardAuth") == 0 && get(spec_body, "tls"))
+        return forward_auth_tls(c, ns, get(spec_body, "tls"), body, what);
     return true;
 }
 

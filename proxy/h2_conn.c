@@ -281,6 +281,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     if (frame->hd.type != NGHTTP2_HEADERS)
         return 0;
     struct h2s_stream *s = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+    conn->hdr_stream = s;
     if (s != NULL) { /* trailers */
         s->in_trailers = true;
         return 0;
@@ -291,16 +292,20 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
         return 0;
     s = h2s_stream_open(conn, frame->hd.stream_id);
     nghttp2_session_set_stream_user_data(ng, frame->hd.stream_id, s);
+    conn->hdr_stream = s;
     return 0;
 }
 
 static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name, size_t namelen, const uint8_t *value,
                      size_t valuelen, uint8_t flags, void *user)
 {
-    (void)flags, (void)user;
+    (void)flags;
     if (frame->hd.type != NGHTTP2_HEADERS)
         return 0;
-    struct h2s_stream *s = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+    /* a header block is never interleaved with another stream's (RFC 9113 6.10) */
+    struct h2s_stream *s = ((struct h2s_conn *)user)->hdr_stream;
+    if (s == NULL || s->id != frame->hd.stream_id)
+        s = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
     if (s == NULL)
         return 0;
     return h2s_stream_on_header(s, name, namelen, value, valuelen);

@@ -28,6 +28,7 @@ struct h2s_conn {
     struct conntrack_conn *ct;
     nghttp2_session *ng;
     h2o_linklist_t streams;    /* struct h2s_stream, all live ones */
+    struct h2s_stream *hdr_stream; /* the stream whose header block is being decoded (saves a lookup a field) */
     h2o_linklist_t link;       /* the worker's HTTP/2 connections */
     h2o_linklist_t dispatch;   /* streams whose request is complete enough to run, in order */
     h2o_linklist_t proceed;    /* streams whose generator may send more */

@@ -574,6 +574,8 @@ void h2s_stream_proceed(struct h2s_stream *s)
 static void stream_free(struct h2s_stream *s)
 {
     struct h2s_conn *conn = s->conn;
+    if (conn->hdr_stream == s)
+        conn->hdr_stream = NULL;
     h2o_linklist_unlink(&s->link);
     if (h2o_linklist_is_linked(&s->dispatch_link))
         h2o_linklist_unlink(&s->dispatch_link);

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/decimal.h"
+
 static char server_hostname[256];
 
 void forwarded_init(void)
@@ -176,19 +178,6 @@ static void put_header(struct writer *w, const char *name, const char *lc_name, 
 
 #define PUT_FIELD(w, lit, value, vlen) put_header(w, lit, lit, sizeof(lit) - 1, value, vlen)
 
-static size_t decimal(char *buf, uint64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        buf[i] = tmp[n - 1 - i];
-    return n;
-}
-
 /* The fields after the request line, for either form of the writer. */
 static void write_fields(h2o_req_t *req, const struct forwarded_params *fp, struct writer *w)
 {
@@ -295,7 +284,7 @@ static void write_fields(h2o_req_t *req, const struct forwarded_params *fp, stru
     } else if (fp->streamed || req->entity.base != NULL) {
         uint64_t len = fp->streamed ? (uint64_t)fp->streamed_length : fp->drop_body ? 0 : req->entity.len;
         char *cl = h2o_mem_alloc_pool(w->pool, 24);
-        PUT_FIELD(w, "content-length", cl, decimal(cl, len));
+        PUT_FIELD(w, "content-length", cl, decimal_format(cl, len));
     }
     if (fp->websocket && !h2)
         PUT_LIT(w, "connection: upgrade\r\nupgrade: websocket\r\n");

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/decimal.h"
 #include "../common/log.h"
 #include "conntrack.h"
 #include "h2_internal.h"
@@ -434,20 +435,6 @@ static ssize_t read_data_cb(nghttp2_session *ng, int32_t stream_id, uint8_t *buf
     return h2s_stream_read_data(source->ptr, length, flags);
 }
 
-/* Decimal digits of v into buf (24 bytes); sprintf cost ~650 instructions. */
-static size_t size_text(char *buf, size_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        buf[i] = tmp[n - 1 - i];
-    return n;
-}
-
 static void submit_response(struct h2s_stream *s)
 {
     h2o_req_t *req = &s->req;
@@ -464,7 +451,7 @@ static void submit_response(struct h2s_stream *s)
     nva[n++] = nv((uint8_t *)"date", 4, (uint8_t *)ts.str->rfc1123, H2O_TIMESTR_RFC1123_LEN);
     if (req->res.content_length != SIZE_MAX && st != 204 && st != 304 && h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_LENGTH, -1) < 0) {
         char *cl = h2o_mem_alloc_pool(pool, 24);
-        nva[n++] = nv((uint8_t *)"content-length", 14, (uint8_t *)cl, size_text(cl, req->res.content_length));
+        nva[n++] = nv((uint8_t *)"content-length", 14, (uint8_t *)cl, decimal_format(cl, req->res.content_length));
     }
     bool headers_only = s->res_final && s->bufcnt == 0 && s->trailers == NULL;
     nghttp2_data_provider prd = {.source.ptr = s, .read_callback = read_data_cb};

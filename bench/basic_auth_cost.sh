@@ -10,13 +10,10 @@ BUILD=${1:-build}
 GANTRY=$(realpath "$BUILD/gantry")
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 DURATION=${DURATION:-5}
-D=$(mktemp -d /tmp/gantry-auth.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+bench_init auth
 chmod 755 "$D"
 UP=19310 CACHED=19311 NOCACHE=19312 ADMIN1=19313 ADMIN2=19314
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT
-if [ "$(nproc)" -gt 1 ]; then LOAD=(taskset -c 0); PROXY=(taskset -c 1); else LOAD=(); PROXY=(); fi
 
 NOCACHE_BUILD=${NOCACHE_BUILD:-$SRC/build-nocache}
 cmake -S "$SRC" -B "$NOCACHE_BUILD" -DCMAKE_C_FLAGS=-DGANTRY_BENCH_NO_AUTH_CACHE >/dev/null

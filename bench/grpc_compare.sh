@@ -24,14 +24,9 @@ ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-32}
 STREAMS=${STREAMS:-10}
 WORKERS=${WORKERS:-1}
-D=$(mktemp -d /tmp/gantry-bench.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+bench_init bench
 UP=19200 NG=19201 GA=19202 HA=19203
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT
-ncpu=$(nproc)
-PROXY_CPU=$(( ncpu > 1 ? 1 : 0 ))
-if [ "$ncpu" -gt 1 ]; then LOAD=(taskset -c 0); PROXY=(taskset -c "$PROXY_CPU"); else LOAD=(); PROXY=(); fi
 
 # the upstream, rebuilt when its source or the proto changed (kept in the build dir)
 SRV_DIR="$BUILD/bench-grpc"

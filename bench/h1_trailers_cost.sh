@@ -13,12 +13,9 @@ GANTRY=$(realpath "$BUILD/gantry")
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-32}
-D=$(mktemp -d /tmp/gantry-h1trbench.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+bench_init h1trbench
 H2=19331 GA=19333 AD=19334
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT
-if [ "$(nproc)" -gt 1 ]; then LOAD=(taskset -c 0); PROXY=(taskset -c 1); else LOAD=(); PROXY=(); fi
 
 chmod 755 "$D"
 head -c 4096 /dev/zero | tr '\0' 'x' > "$D/4k.txt"; chmod 644 "$D/4k.txt"

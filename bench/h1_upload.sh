@@ -11,11 +11,9 @@ BUILD=${1:-build}
 GANTRY=$(realpath "$BUILD/gantry")
 MIB=${MIB:-256}
 ROUNDS=${ROUNDS:-5}
-D=$(mktemp -d /tmp/gantry-uploadbench.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+bench_init uploadbench
 UP=19320 OK=19321 NG=19322 GA=19323 AD=19324
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT
 
 cat > "$D/nginx.conf" <<EOF
 worker_processes 1; daemon off; pid $D/nginx.pid; error_log $D/nginx.err;

@@ -12,12 +12,9 @@ GANTRY=$(realpath "$BUILD/gantry")
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-32}
-D=$(mktemp -d /tmp/gantry-h2upbench.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+bench_init h2upbench
 H1=19320 H2=19321 GA=19323 AD=19324
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT
-if [ "$(nproc)" -gt 1 ]; then LOAD=(taskset -c 0); PROXY=(taskset -c 1); else LOAD=(); PROXY=(); fi
 
 cat > "$D/nginx.conf" <<EOF
 worker_processes 1; daemon off; pid $D/nginx.pid; error_log $D/nginx.err;

@@ -16,13 +16,9 @@ GANTRY=$(realpath "$BUILD/gantry")
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-64}
-D=$(mktemp -d /tmp/gantry-bench-mw.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+bench_init bench-mw
 UP=19200 NG=19201 GA=19202 NGP=19203
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT
-ncpu=$(nproc)
-if [ "$ncpu" -gt 1 ]; then LOAD=(taskset -c 0); PROXY=(taskset -c 1); else LOAD=(); PROXY=(); fi
 
 cat > "$D/upstream.conf" <<EOF
 worker_processes 1; daemon off; pid $D/up.pid; error_log $D/up.err;

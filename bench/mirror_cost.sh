@@ -14,12 +14,9 @@ GANTRY=$(realpath "$BUILD/gantry")
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-32}
-D=$(mktemp -d /tmp/gantry-mirrorbench.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+bench_init mirrorbench
 UP=19300 M1=19301 M2=19302 GA=19303 AD=19304 M3=19305
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT
-if [ "$(nproc)" -gt 1 ]; then LOAD=(taskset -c 0); PROXY=(taskset -c 1); else LOAD=(); PROXY=(); fi
 
 for port in $UP $M1 $M2; do
   cat > "$D/nginx-$port.conf" <<EOF

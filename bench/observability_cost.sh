@@ -9,13 +9,10 @@ BUILD=${1:-build}
 GANTRY=$(realpath "$BUILD/gantry")
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
-D=$(mktemp -d /tmp/gantry-obs.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+bench_init obs
 chmod 755 "$D"
 UP=19300 PLAIN=19301 OBS=19302 ADMIN1=19303 ADMIN2=19304
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT
-if [ "$(nproc)" -gt 1 ]; then LOAD=(taskset -c 0); PROXY=(taskset -c 1); else LOAD=(); PROXY=(); fi
 
 cat > "$D/upstream.conf" <<CONF
 worker_processes 1; daemon off; pid $D/up.pid; error_log $D/up.err;

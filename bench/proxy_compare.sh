@@ -13,16 +13,10 @@ DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-64}
 WORKERS=${WORKERS:-1}
-D=$(mktemp -d /tmp/gantry-bench.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+bench_init bench
 chmod 755 "$D" # nginx workers (nobody) serve /16k from here
 UP=19100 NG=19101 GA=19102 HA=19103 NG2=19104 GA2=19105 NGS=19106 GAS=19107
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT
-ncpu=$(nproc)
-PROXY_CPU=$(( ncpu > 1 ? 1 : 0 ))
-# arrays, not functions: "$!" must be the server's own pid so cleanup can stop it
-if [ "$ncpu" -gt 1 ]; then LOAD=(taskset -c 0); PROXY=(taskset -c "$PROXY_CPU"); else LOAD=(); PROXY=(); fi
 
 head -c 16384 /dev/urandom > "$D/16k"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench.test \

@@ -14,7 +14,8 @@ GANTRY=$(realpath "$BUILD/gantry")
 HERE=$(cd "$(dirname "$0")" && pwd)
 N=${N:-20000}
 MODES=${MODES:-h1 h2c grpc}
-D=$(mktemp -d /tmp/gantry-cost.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+bench_init cost
 chmod 755 "$D"
 # free ports from the kernel (other benchmarks and tests may hold fixed ones)
 read -r UP GUP PORT ADMIN < <(/usr/bin/python3 -c '
@@ -22,9 +23,6 @@ import socket
 ss = [socket.socket() for _ in range(4)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in ss))')
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT
 for t in valgrind callgrind_control strace h2load nginx; do
   command -v $t >/dev/null || { echo "request_cost: $t not installed, skipped"; exit 0; }
 done

@@ -10,13 +10,10 @@ BUILD=${1:-build}
 GANTRY=$(realpath "$BUILD/gantry")
 SIZE_MB=${SIZE_MB:-512}
 ROUNDS=${ROUNDS:-3}
-D=$(mktemp -d /tmp/gantry-tcpbench.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+bench_init tcpbench
 chmod 755 "$D"
 BE=19200 GA=19201 HA=19202
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT
-if [ "$(nproc)" -gt 1 ]; then LOAD=(taskset -c 0); PROXY=(taskset -c 1); else LOAD=(); PROXY=(); fi
 
 head -c $((SIZE_MB << 20)) /dev/urandom > "$D/big"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=big.test \

@@ -31,14 +31,10 @@ GANTRY=$(realpath "$BUILD/gantry")
 DURATION=${DURATION:-8}
 ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-2}
-D=$(mktemp -d /tmp/gantry-tlsbench.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+bench_init tlsbench
 chmod 755 "$D"
 NG_EC=19201 NG_RSA=19202 GA_EC=19203 GA_RSA=19204 HA_EC=19205 HA_RSA=19206 ADM_EC=19207 ADM_RSA=19208
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$D"; }
-trap cleanup EXIT
-ncpu=$(nproc)
-if [ "$ncpu" -gt 1 ]; then LOAD=(taskset -c 0); PROXY=(taskset -c 1); else LOAD=(); PROXY=(); fi
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench.test \
   -addext subjectAltName=DNS:bench.test -days 1 -keyout "$D/ec.key" -out "$D/ec.crt" 2>/dev/null

@@ -43,4 +43,10 @@ void tls_cache_clear(void);
  * does not use it; tables take their own reference) and its DNS names. */
 SSL_CTX *tls_load(const struct tls_cert_source *src, const char *const **names, size_t *n_names, struct diag *d);
 
+/* Watcher thread: told when the cache loads a certificate's context and
+ * when it drops it (the OCSP fetcher follows the certificates in use).
+ * NULL hooks: none. */
+typedef void (*tls_cert_hook)(SSL_CTX *ctx, const char *const *names, size_t n_names);
+void tls_set_cert_hooks(tls_cert_hook loaded, tls_cert_hook dropped);
+
 #endif

@@ -111,7 +111,10 @@ static SSL_CTX *new_server_ctx(void)
         log_error("TLS: OpenSSL accepts none of the default TLS 1.2 cipher suites");
         abort();
     }
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    /* Resumption by session tickets only (tls_tickets.c: one key set for
+     * all workers): no server-side session cache to lock and grow, and
+     * disableSessionTickets then means no resumption, as in Traefik. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"gantry", 6);
     h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols);
     tls_options_install_alpn(ctx); /* a connection's TLS option may narrow ALPN */

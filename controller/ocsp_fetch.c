@@ -22,6 +22,7 @@
 #include "../common/log.h"
 #include "../proxy/tls.h"
 #include "../proxy/tls_ocsp.h"
+#include "aggregator.h"
 #include "curl_body.h"
 #include "ocsp_response.h"
 #include "watcher.h"
@@ -43,10 +44,34 @@ struct entry {
     struct watcher_timer *timer;
     unsigned failures;
     time_t staple_expires; /* 0: nothing stapled */
+    char *problem;         /* for /api/overview; stable text (no counters) so an unchanged state compiles nothing */
 };
 
 static struct ocsp_config config;
 static struct entry *entries;
+/* Problems reach the API as an "ocsp" provider's model; submitted from a
+ * timer, never from inside a compile (the TLS cache hooks run in one). */
+static struct watcher_timer *problems_timer;
+
+static void submit_problems(void *data)
+{
+    (void)data;
+    struct model *m = model_new("ocsp");
+    for (struct entry *e = entries; e; e = e->next)
+        if (e->problem != NULL)
+            ptr_vec_push(&m->arena, &m->problems, arena_strdup(&m->arena, e->problem));
+    aggregator_submit(m); /* unchanged: dropped by its digest */
+}
+
+static void set_problem(struct entry *e, const char *text)
+{
+    if (text == NULL ? e->problem == NULL : e->problem != NULL && strcmp(text, e->problem) == 0)
+        return;
+    free(e->problem);
+    e->problem = text ? mem_strdup(text) : NULL;
+    if (problems_timer != NULL)
+        watcher_timer_arm(problems_timer, 0);
+}
 
 static void end_transfer(struct entry *e)
 {
@@ -72,6 +97,9 @@ static void free_entry(struct entry *e)
     free(e->name);
     free(e->url);
     free(e->req);
+    if (e->problem != NULL && problems_timer != NULL)
+        watcher_timer_arm(problems_timer, 0);
+    free(e->problem);
     free(e);
 }
 
@@ -99,6 +127,9 @@ static void failed(struct entry *e, const char *why)
         fmt_time(e->staple_expires, until, sizeof(until));
     log_error("OCSP: certificate %s: %s: %s; %s%s; next try in %lld s", e->name, e->url, why,
               until[0] ? "the previous response stays stapled until " : "no staple", until, (long long)delay);
+    char problem[1400];
+    snprintf(problem, sizeof(problem), "ocsp: certificate %s: %s: %s", e->name, e->url, why);
+    set_problem(e, problem);
     schedule(e, delay);
 }
 
@@ -150,7 +181,12 @@ static void on_done(CURL *easy, CURLcode result, void *data)
         log_error("OCSP: certificate %s is REVOKED (since %s, reason %d) according to %s; the revoked response is "
                   "stapled; replace the certificate",
                   e->name, at, r.reason, e->url);
+        char problem[512];
+        snprintf(problem, sizeof(problem), "ocsp: certificate %s is revoked (since %s) according to %s", e->name, at,
+                 e->url);
+        set_problem(e, problem);
     } else {
+        set_problem(e, NULL);
         log_info("OCSP: certificate %s: %s response from %s stapled (nextUpdate %s); next fetch in %lld s", e->name,
                  ocsp_status_name(r.status), e->url, next, (long long)delay);
     }
@@ -265,12 +301,16 @@ void ocsp_fetch_start(const struct ocsp_config *cfg)
     if (!config.enabled)
         return;
     tls_set_cert_hooks(on_loaded, on_dropped);
+    problems_timer = watcher_timer_new(submit_problems, NULL);
     log_info("OCSP stapling on: certificates naming a responder get their status fetched and stapled");
 }
 
 void ocsp_fetch_stop(void)
 {
     tls_set_cert_hooks(NULL, NULL);
+    if (problems_timer != NULL)
+        watcher_timer_free(problems_timer);
+    problems_timer = NULL;
     while (entries != NULL) {
         struct entry *e = entries;
         entries = e->next;

@@ -141,6 +141,8 @@ def test_revoked_response_stapled_and_logged(tmp_path, procs):
     procs.add(Responder(pki, port))
     g = procs.gantry(tmp_path, dynamic(up, pki), args=["--ocsp=true"])
     g.wait_log(r"ERROR.*OCSP: certificate ocsp.test is REVOKED", timeout=15)
+    wait_for(lambda: any("ocsp: certificate ocsp.test is revoked" in p for p in g.api("/api/overview")["problems"]),
+             what="revocation in /api/overview")
     rc, out, _ = status(g.port, "-tls1_2")
     assert rc == 0 and stapled(out) == "revoked", out
     assert "Revocation Reason: keyCompromise" in out
@@ -155,6 +157,9 @@ def test_responder_down_or_silent_no_staple_handshake_fine(tmp_path, procs):
                timeout=15)
     rc, out, _ = status(g.port, "-CAfile", pki.ca_crt)
     assert rc == 0 and "OCSP response: no response sent" in out and "Verify return code: 0 (ok)" in out, out
+    # the error is in the API too
+    wait_for(lambda: any(p.startswith("ocsp: certificate ocsp.test: http://127.0.0.1:%d/: " % down)
+                         for p in g.api("/api/overview")["problems"]), what="the OCSP problem in /api/overview")
 
     # a responder that accepts and never answers: handshakes do not wait for it
     silent = socket.socket()

@@ -95,10 +95,9 @@ int tls_tickets_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv, EVP_
             }
     }
     pthread_mutex_unlock(&lock);
-    if (enc && rc == 0)
-        return -1; /* no key: no ticket (the handshake itself goes on) */
-    if (rc == 0)
-        return 0; /* an unknown or aged-out key: a full handshake */
+    if (rc == 0) /* encrypting: no key (no random bytes yet), no ticket, the handshake goes on;
+                  * decrypting: an unknown or aged-out key, a full handshake */
+        return 0;
     const EVP_CIPHER *aes = EVP_aes_256_cbc();
     bool ok;
     if (enc) {

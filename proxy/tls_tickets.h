@@ -32,7 +32,8 @@ void tls_tickets_install(SSL_CTX *ctx);
 
 /* The callback itself (SSL_CTX_set_tlsext_ticket_key_evp_cb's shape): 1
  * with the newest key, 2 when an older key opened the ticket (renew it), 0
- * when no key knows the ticket (full handshake), -1 on error. */
+ * when no key knows the ticket (full handshake) or there is no key to
+ * issue one (no ticket), -1 when OpenSSL could not set up the cipher. */
 int tls_tickets_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv, EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac,
                    int enc);
 

@@ -5,6 +5,7 @@ Access; the staple checked with `openssl s_client -status` (TLS 1.2 and
 silent (no staple, handshake fine and fast), responderOverrides, and
 refresh after a short-lived response (-nmin 1) with the staple dropped
 once it expires while the responder is gone."""
+import calendar
 import os
 import re
 import socket
@@ -110,9 +111,9 @@ def test_good_response_stapled_tls12_and_tls13(tmp_path, procs):
         rc, out, _ = status(g.port, v, "-CAfile", pki.ca_crt)
         assert rc == 0 and stapled(out) == "good", out
         assert "Verify return code: 0 (ok)" in out
-    # the staple verifies with openssl's own OCSP client logic too
+    # signed by the delegated responder, not the CA itself
     rc, out, _ = status(g.port, "-tls1_3")
-    assert "Responder Id:" in out and "ocsp.test" not in out.split("Responder Id:")[1].split("\n")[0]
+    assert re.search(r"Responder Id: CN = responder", out), out
     # a client that does not ask gets none
     r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % g.port, "-servername", "ocsp.test"],
                        input=b"", capture_output=True, timeout=30)
@@ -216,8 +217,8 @@ def test_refresh_before_expiry_and_expired_staple_dropped(tmp_path, procs):
              interval=1, what="a newer staple")
     rc, out, _ = status(g.port)
     second = this_update(out)
-    next_update = time.mktime(time.strptime(re.search(r"Next Update: (.*)", out).group(1).strip(),
-                                            "%b %d %H:%M:%S %Y GMT")) - time.timezone
+    next_update = calendar.timegm(time.strptime(re.search(r"Next Update: (.*)", out).group(1).strip(),
+                                                "%b %d %H:%M:%S %Y GMT"))
     ocsp.stop()
     g.wait_log(r"ERROR.*OCSP: certificate ocsp.test: .*the previous response stays stapled until", timeout=45)
     # still stapled until nextUpdate, then gone: the handshake goes on without it

@@ -6,6 +6,12 @@
  * bytes from memory: a slow or failing responder can never hold up a
  * handshake. A response past its nextUpdate is not stapled, even if the
  * watcher has not replaced it yet.
+ *
+ * Relies on a context's certificate never changing: a reloaded certificate
+ * is a new context from tls_load (its cache key has the file's mtime), so
+ * the fetcher sees the old one dropped and the new one loaded. Code that
+ * swapped a certificate inside a live context would staple the old
+ * certificate's response.
  */
 #ifndef GANTRY_TLS_OCSP_H
 #define GANTRY_TLS_OCSP_H

@@ -25,6 +25,7 @@
 #include "../proxy/status.h"
 #include "../proxy/tls.h"
 #include "acme/acme_manager.h"
+#include "ocsp_fetch.h"
 #include "aggregator.h"
 #include "cli_healthcheck.h"
 #include "provider_docker.h"
@@ -142,6 +143,7 @@ static int run(struct static_config *c)
         log_error("%s", d.msg);
         return 1;
     }
+    ocsp_fetch_start(&c->ocsp); /* before the providers: it follows the certificates they load */
 
     if (c->file.enabled &&
         provider_file_start(c->file.directory ? NULL : c->file.filename, c->file.directory, c->file.watch, &d) != 0) {
@@ -271,6 +273,7 @@ static int run(struct static_config *c)
     provider_kubernetes_gateway_stop();
     acme_manager_stop();
     aggregator_shutdown();
+    ocsp_fetch_stop(); /* before watcher_free: its timers are the watcher's */
     accesslog_close();
     status_shutdown();
     publish_shutdown();

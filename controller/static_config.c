@@ -902,6 +902,42 @@ static int resolvers_key(struct sctx *s, void *obj, const struct tree_node *v)
     return 0;
 }
 
+/* ---- ocsp ---- */
+
+/* ocsp.responderOverrides: the responder URL a certificate names -> the one
+ * to ask instead (Traefik's map, keyed by the certificate's URL) */
+static int ocsp_overrides(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    char where[512];
+    if (v->kind == TREE_NULL)
+        return 0;
+    if (v->kind != TREE_MAP)
+        return diag_set(s->d, "%s: ocsp.responderOverrides must map responder URLs to URLs",
+                        tree_where(v, where, sizeof(where)));
+    struct static_config *c = s->c;
+    c->ocsp.override_from = arena_alloc(&c->arena, (v->n ? v->n : 1) * sizeof(char *));
+    c->ocsp.override_to = arena_alloc(&c->arena, (v->n ? v->n : 1) * sizeof(char *));
+    c->ocsp.n_overrides = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const char *to = NULL;
+        if (to_string(s, v->items[i], &to) != 0)
+            return -1;
+        c->ocsp.override_from[c->ocsp.n_overrides] = arena_strdup(&c->arena, v->keys[i]);
+        c->ocsp.override_to[c->ocsp.n_overrides++] = to ? to : "";
+    }
+    return 0;
+}
+
+static const struct skey ocsp_keys[] = {{"responderOverrides", ocsp_overrides}, {NULL, NULL}};
+
+/* `ocsp: {}` (or --ocsp=true) turns stapling on, as in Traefik v3.4+ */
+static int ocsp_key(struct sctx *s, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    return enable_and_walk(s, &s->c->ocsp.enabled, v, ocsp_keys);
+}
+
 static const struct skey root_keys[] = {{"entryPoints", entrypoints_key},
                                         {"providers", providers_key},
                                         {"serversTransport", servers_transport_key},
@@ -915,6 +951,7 @@ static const struct skey root_keys[] = {{"entryPoints", entrypoints_key},
                                         {"ping", NULL},
                                         {"tracing", NULL},
                                         {"certificatesResolvers", resolvers_key},
+                                        {"ocsp", ocsp_key},
                                         {"global", NULL},
                                         {"experimental", NULL},
                                         {"hostResolver", NULL},

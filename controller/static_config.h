@@ -13,6 +13,7 @@
 #include "../common/arena.h"
 #include "../common/diag.h"
 #include "../proxy/server.h"
+#include "ocsp_fetch.h"
 
 /* certificatesResolvers.<name>.acme (Traefik's keys) */
 struct acme_resolver_config {
@@ -97,6 +98,8 @@ struct static_config {
 
     struct acme_resolver_config *resolvers;
     size_t n_resolvers;
+
+    struct ocsp_config ocsp; /* Traefik's static `ocsp` section (off unless present) */
 
     bool show_help, show_version;
     struct ptr_vec warnings; /* char *: unknown keys and the like */

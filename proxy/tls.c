@@ -12,7 +12,9 @@
 #include "tls.h"
 
 #include "acme_challenge.h"
+#include "tls_ocsp.h"
 #include "tls_options.h"
+#include "tls_tickets.h"
 #include "transport.h"
 
 #include <ctype.h>
@@ -111,10 +113,15 @@ static SSL_CTX *new_server_ctx(void)
         log_error("TLS: OpenSSL accepts none of the default TLS 1.2 cipher suites");
         abort();
     }
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    /* Resumption by session tickets only (tls_tickets.c: one key set for
+     * all workers): no server-side session cache to lock and grow, and
+     * disableSessionTickets then means no resumption, as in Traefik. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"gantry", 6);
     h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols);
     tls_options_install_alpn(ctx); /* a connection's TLS option may narrow ALPN */
+    tls_ocsp_install(ctx);         /* staples what controller/ocsp_fetch.c fetched */
+    tls_tickets_install(ctx);      /* one rotated key set for every worker */
     return ctx;
 }
 
@@ -241,9 +248,17 @@ struct cached_cert {
     char **names;
     size_t n_names;
     bool used;
+    bool used_once; /* announced to the hooks */
 };
 
 static struct cached_cert *cache;
+static tls_cert_hook cert_loaded, cert_dropped;
+
+void tls_set_cert_hooks(tls_cert_hook loaded, tls_cert_hook dropped)
+{
+    cert_loaded = loaded;
+    cert_dropped = dropped;
+}
 
 /* Each certificate file pair has one interned name, kept for the life of
  * the process (a handful of paths): contexts loaded from the same files
@@ -269,6 +284,8 @@ static void mark_source(SSL_CTX *ctx, const char *source)
 
 static void free_cached(struct cached_cert *c)
 {
+    if (cert_dropped != NULL && c->used_once)
+        cert_dropped(c->ctx, (const char *const *)c->names, c->n_names);
     SSL_CTX_free(c->ctx);
     for (size_t i = 0; i < c->n_names; i++)
         free(c->names[i]);
@@ -459,9 +476,11 @@ SSL_CTX *tls_load(const struct tls_cert_source *src, const char *const **names, 
         c->source = source_of(src);
         mark_source(c->ctx, c->source);
     }
-    c->used = true;
+    c->used = c->used_once = true;
     c->next = cache;
     cache = c;
+    if (cert_loaded != NULL)
+        cert_loaded(c->ctx, (const char *const *)c->names, c->n_names);
     *names = (const char *const *)c->names;
     *n_names = c->n_names;
     return c->ctx;

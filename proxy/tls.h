@@ -50,4 +50,10 @@ SSL_CTX *tls_load_last_good(const struct tls_cert_source *src, const char *const
  * and after a reload). */
 bool tls_ctx_same_source(const SSL_CTX *a, const SSL_CTX *b);
 
+/* Watcher thread: told when the cache loads a certificate's context and
+ * when it drops it (the OCSP fetcher follows the certificates in use).
+ * NULL hooks: none. */
+typedef void (*tls_cert_hook)(SSL_CTX *ctx, const char *const *names, size_t n_names);
+void tls_set_cert_hooks(tls_cert_hook loaded, tls_cert_hook dropped);
+
 #endif

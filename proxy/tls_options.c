@@ -300,8 +300,18 @@ static void apply(const struct tls_option *o, SSL *ssl)
             SSL_set_client_CA_list(ssl, SSL_dup_CA_list(o->ca_names));
         }
     }
-    if (o->no_tickets)
+    if (o->no_tickets) { /* no resumption at all, as Go's SessionTicketsDisabled */
         SSL_set_options(ssl, SSL_OP_NO_TICKET);
+        SSL_set_num_tickets(ssl, 0); /* TLS 1.3 would send stateful tickets instead */
+    }
+    /* A session resumes only under the option it was made with: one made
+     * without a client certificate must not skip the certificate another
+     * option requires (OpenSSL compares this context before resuming;
+     * SSL_set_SSL_CTX on SNI keeps a per-connection value). */
+    unsigned char sid_ctx[6 + sizeof(o->id)];
+    memcpy(sid_ctx, "gantry", 6);
+    memcpy(sid_ctx + 6, &o->id, sizeof(o->id));
+    SSL_set_session_id_context(ssl, sid_ctx, sizeof(sid_ctx));
     struct conn_option *c = OPENSSL_malloc(sizeof(*c) + o->alpn_len);
     if (c != NULL) {
         c->id = o->id;

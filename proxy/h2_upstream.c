@@ -707,7 +707,10 @@ static struct h2u_conn *conn_new(struct worker *w, struct server *s, h2o_socket_
 
 static struct h2u_conn *conn_open(struct worker *w, struct server *s)
 {
-    h2o_socket_t *sock = h2o_socket_connect(w->loop, (struct sockaddr *)&s->addr, s->addrlen, on_connect);
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    server_address(s, &ss, &sslen);
+    h2o_socket_t *sock = h2o_socket_connect(w->loop, (struct sockaddr *)&ss, sslen, on_connect);
     if (sock == NULL)
         return NULL;
     int one = 1;

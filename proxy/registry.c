@@ -64,14 +64,20 @@ void registry_shutdown(void)
     dns_shutdown();
 }
 
-/* Splits and resolves <url>; fills the address fields of <s>. */
-static int resolve(struct server *s, const char *url, struct diag *d)
+/* Splits <url>; fills the address fields of <s> (a literal IP at once; a
+ * name is watched by the caller). <tcp>: only "tcp://host:port" (TCP
+ * routers' servers, which share the resolution). */
+static int resolve(struct server *s, const char *url, bool tcp, struct diag *d)
 {
     const char *sep = strstr(url, "://");
     if (sep == NULL)
         return diag_set(d, "server url '%s' has no scheme", url);
     size_t slen = (size_t)(sep - url);
-    if (slen == 4 && strncasecmp(url, "http", 4) == 0) {
+    if (tcp) {
+        if (slen != 3 || strncasecmp(url, "tcp", 3) != 0)
+            return diag_set(d, "address '%s': unsupported scheme", url);
+        s->port = 0; /* required */
+    } else if (slen == 4 && strncasecmp(url, "http", 4) == 0) {
         s->tls = false;
         s->port = 80;
     } else if (slen == 5 && strncasecmp(url, "https", 5) == 0) {
@@ -112,6 +118,8 @@ static int resolve(struct server *s, const char *url, struct diag *d)
             return diag_set(d, "server url '%s': bad port", url);
         s->port = (int)p;
     }
+    if (s->port == 0)
+        return diag_set(d, "address '%s': invalid port", url + (tcp ? 6 : 0));
     char port_str[8];
     snprintf(port_str, sizeof(port_str), "%d", s->port);
     /* a literal IP never touches the resolver; a name is resolved later */
@@ -127,7 +135,7 @@ static int resolve(struct server *s, const char *url, struct diag *d)
         snprintf(hp, sizeof(hp), v6 ? "[%s]:%d" : "%s:%d", host, s->port);
     s->hostport = mem_strdup(hp);
     char canon[320];
-    snprintf(canon, sizeof(canon), "%s://%s%s%s", s->tls ? "https" : s->h2c ? "h2c" : "http", hp, default_port ? ":" : "",
+    snprintf(canon, sizeof(canon), "%s://%s%s%s", tcp ? "tcp" : s->tls ? "https" : s->h2c ? "h2c" : "http", hp, default_port ? ":" : "",
              default_port ? port_str : "");
     s->url = mem_strdup(canon);
     return 0;
@@ -215,7 +223,23 @@ struct server *registry_acquire(const char *url, struct diag *d)
     return registry_acquire_via(url, NULL, d);
 }
 
+static struct server *acquire(const char *url, bool tcp, struct transport *t, struct diag *d);
+
 struct server *registry_acquire_via(const char *url, struct transport *t, struct diag *d)
+{
+    return acquire(url, false, t, d);
+}
+
+struct server *registry_acquire_tcp(const char *address, struct diag *d)
+{
+    char url[300];
+    if (strlen(address) > 280)
+        return diag_set(d, "address '%s': too long", address), NULL;
+    snprintf(url, sizeof(url), "tcp://%s", address);
+    return acquire(url, true, NULL, d);
+}
+
+static struct server *acquire(const char *url, bool tcp, struct transport *t, struct diag *d)
 {
     /* Most URLs are already canonical: avoid resolving them again. */
     char *key = server_key(url, t);
@@ -228,7 +252,7 @@ struct server *registry_acquire_via(const char *url, struct transport *t, struct
     /* canonicalise so that "http://a:80" and "http://a" share a server */
     s = mem_calloc(1, sizeof(*s));
     pthread_mutex_init(&s->addr_lock, NULL);
-    if (resolve(s, url, d) != 0) {
+    if (resolve(s, url, tcp, d) != 0) {
         pthread_mutex_destroy(&s->addr_lock);
         free(s->host);
         free(s->hostport);

@@ -88,6 +88,8 @@ struct server *registry_acquire(const char *url, struct diag *d) WARN_UNUSED;
 /* The same through serversTransport <t> (NULL: the global one): a server per
  * (URL, transport), since connections to it differ. */
 struct server *registry_acquire_via(const char *url, struct transport *t, struct diag *d) WARN_UNUSED;
+/* A TCP router's server "host:port" (port required), resolved the same way. */
+struct server *registry_acquire_tcp(const char *address, struct diag *d) WARN_UNUSED;
 /* Takes one more reference on a server already held. */
 static inline void registry_ref(struct server *s)
 {

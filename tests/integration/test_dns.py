@@ -4,6 +4,8 @@ configuration change, a slow resolver delays no other change, and a name
 that does not resolve makes its server unavailable (503) with the reason in
 the log and the API. The resolver is a private one on loopback
 (dns_peer.py), named by GANTRY_DNS_SERVERS."""
+import socket
+import threading
 import time
 
 from conftest import PYTHON, WHOAMI, Process, free_port, get, service_yaml, wait_for, wait_port, whoami_json
@@ -111,4 +113,51 @@ def test_slow_resolver_does_not_delay_other_changes(tmp_path, procs):
         wait_for(lambda: get(g.port, "/", "slow.test")[0] == 200, timeout=8, interval=0.05, what="slow name resolved")
         assert whoami_json(g.port, "/", "slow.test")["name"] == "b"
     finally:
+        dns.stop()
+
+
+def banner_server(ip, port, banner):
+    """Accepts connections on ip:port, sends <banner> and closes."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((ip, port))
+    s.listen(16)
+
+    def serve():
+        while True:
+            try:
+                c, _ = s.accept()
+            except OSError:
+                return
+            c.sendall(banner)
+            c.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return s
+
+
+def read_banner(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as c:
+        try:
+            return c.recv(100)
+        except OSError:
+            return b""
+
+
+def test_tcp_server_name_followed(tmp_path, procs):
+    dns = DnsServer(ttl=1)
+    port = free_port()
+    one, two = banner_server("127.0.0.1", port, b"one\n"), banner_server("127.0.0.2", port, b"two\n")
+    try:
+        dns.set("tcp.dns.test", "127.0.0.1")
+        conf = ("tcp:\n  routers:\n    plain: {rule: \"HostSNI(`*`)\", service: banner, entryPoints: [tcpep]}\n"
+                "  services:\n    banner: {loadBalancer: {servers: [{address: \"tcp.dns.test:%d\"}]}}\n" % port)
+        g = procs.gantry(tmp_path, conf, entrypoints=("web", "tcpep"), env_extra={"GANTRY_DNS_SERVERS": dns.address})
+        tcp_port = g.ports["tcpep"]
+        wait_for(lambda: read_banner(tcp_port) == b"one\n", timeout=5, what="TCP server resolved")
+        dns.set("tcp.dns.test", "127.0.0.2")
+        wait_for(lambda: read_banner(tcp_port) == b"two\n", timeout=5, interval=0.05, what="TCP server's new address")
+        assert g.output().count("configuration applied") == 1
+    finally:
+        one.close()
+        two.close()
         dns.stop()

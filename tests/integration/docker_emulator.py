@@ -100,7 +100,10 @@ class DockerEmulator:
                         if q in emu.streams:
                             emu.streams.remove(q)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 4096  # a thousand inspects at once
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.endpoint = "tcp://127.0.0.1:%d" % self.port

@@ -59,6 +59,7 @@ struct h2u_conn {
     h2o_timeout_entry_t soon;   /* a write at the end of this loop turn: requests started together share it */
     const char *fail_err;
     bool fail_timed_out;
+    uint32_t addr_gen; /* the server's address generation it was opened to */
 };
 
 struct h2u_stream {
@@ -707,9 +708,13 @@ static struct h2u_conn *conn_new(struct worker *w, struct server *s, h2o_socket_
 
 static struct h2u_conn *conn_open(struct worker *w, struct server *s)
 {
+    if (!atomic_load_explicit(&s->resolved, memory_order_relaxed)) {
+        errno = EHOSTUNREACH; /* its name has not resolved (yet) */
+        return NULL;
+    }
     struct sockaddr_storage ss;
     socklen_t sslen;
-    server_address(s, &ss, &sslen);
+    uint32_t gen = server_address(s, &ss, &sslen);
     h2o_socket_t *sock = h2o_socket_connect(w->loop, (struct sockaddr *)&ss, sslen, on_connect);
     if (sock == NULL)
         return NULL;
@@ -718,6 +723,7 @@ static struct h2u_conn *conn_open(struct worker *w, struct server *s)
     int rcvbuf = UPSTREAM_RCVBUF; /* what a stalled connection pins in the kernel (see upstream_pool.c) */
     setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     struct h2u_conn *c = conn_new(w, s, sock);
+    c->addr_gen = gen;
     worker_counter_add(&s->workers[w->id].opened, 1);
     log_debug("upstream %s: new HTTP/2 connection (worker %u, %u open)", s->url, w->id, s->workers[w->id].n_h2_conns);
     c->timer.cb = on_connect_timeout;
@@ -737,7 +743,9 @@ void h2u_adopt(struct worker *w, struct server *s, h2o_socket_t *sock)
         h2o_socket_close(sock);
         return;
     }
-    conn_start(conn_new(w, s, sock));
+    struct h2u_conn *c = conn_new(w, s, sock);
+    c->addr_gen = atomic_load_explicit(&s->addr_gen, memory_order_relaxed);
+    conn_start(c);
 }
 
 /* A connection with room for one more stream: the first listed one that
@@ -746,8 +754,15 @@ static struct h2u_conn *pick_conn(struct worker *w, struct server *s)
 {
     struct server_worker *sw = &s->workers[w->id];
     struct h2u_conn *least = NULL;
-    for (h2o_linklist_t *n = sw->h2_conns.next; n != &sw->h2_conns; n = n->next) {
+    uint32_t gen = atomic_load_explicit(&s->addr_gen, memory_order_relaxed);
+    for (h2o_linklist_t *n = sw->h2_conns.next, *next; n != &sw->h2_conns; n = next) {
+        next = n->next;
         struct h2u_conn *c = H2O_STRUCT_FROM_MEMBER(struct h2u_conn, link, n);
+        if (c->addr_gen != gen) { /* the name moved: no new streams, it closes when its streams end */
+            conn_unlist(c);
+            conn_check_idle(c);
+            continue;
+        }
         if (c->n_streams < conn_limit(c))
             return c;
         if (least == NULL || c->n_streams < least->n_streams)

@@ -236,6 +236,10 @@ struct upstream_conn *upstream_pool_connect_alpn(struct worker *w, struct server
             return c;
         }
     }
+    if (!atomic_load_explicit(&s->resolved, memory_order_relaxed)) {
+        errno = EHOSTUNREACH; /* its name has not resolved (yet): no address to try */
+        return NULL;
+    }
     struct sockaddr_storage ss;
     socklen_t sslen;
     uint32_t gen = server_address(s, &ss, &sslen);

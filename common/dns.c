@@ -165,7 +165,9 @@ static void *resolver_main(void *arg)
         struct pollfd pfd[ARES_GETSOCK_MAXNUM + 1] = {{.fd = wake_fd[0], .events = POLLIN}};
         nfds_t n = 1;
         for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            short ev = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) | (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+            /* c-ares' own macros shift a signed 1 into the sign bit (UB) */
+            unsigned r = ((unsigned)bits >> i) & 1u, w = ((unsigned)bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u;
+            short ev = (short)((r ? POLLIN : 0) | (w ? POLLOUT : 0));
             if (ev)
                 pfd[n++] = (struct pollfd){.fd = socks[i], .events = ev};
         }

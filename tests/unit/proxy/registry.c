@@ -58,7 +58,9 @@ int main(void)
     struct sockaddr_storage ss;
     socklen_t len;
     uint32_t gen = server_address(c, &ss, &len);
-    CHECK(gen == 1 && ss.ss_family == AF_INET && ntohs(((struct sockaddr_in *)&ss)->sin_port) == 80);
+    CHECK(gen == 1 && len > 0);
+    CHECK(ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == 80
+                                   : ntohs(((struct sockaddr_in *)&ss)->sin_port) == 80);
     /* a name that does not resolve: acquired, unavailable, with the reason */
     struct server *bad = registry_acquire("http://no-such-host.invalid:80", &d);
     CHECK(bad != NULL && settled(bad) && !atomic_load(&bad->resolved) && !server_available(bad, 0));

@@ -21,6 +21,7 @@
 static struct server *buckets[REGISTRY_BUCKETS];
 static uint32_t registry_workers = 1;
 static size_t live_servers;
+static _Atomic size_t names_unanswered;
 
 void (*registry_retire_hook)(uint32_t worker, struct server *s);
 
@@ -165,6 +166,10 @@ static void on_dns(void *ctx, const struct dns_addrs *a, const char *err)
 {
     struct server *s = ctx;
     pthread_mutex_lock(&s->addr_lock);
+    if (s->awaiting_first) {
+        s->awaiting_first = false;
+        atomic_fetch_sub(&names_unanswered, 1);
+    }
     bool was = atomic_load(&s->resolved);
     if (a != NULL) {
         bool changed = !was || s->addrlen != a->len[0] || memcmp(&s->addr, &a->addr[0], a->len[0]) != 0;
@@ -288,9 +293,14 @@ static struct server *acquire(const char *url, bool tcp, struct transport *t, st
     buckets[b] = s;
     live_servers++;
     if (!atomic_load(&s->resolved)) {
+        s->awaiting_first = true; /* before the watch: its answer may come at once */
+        atomic_fetch_add(&names_unanswered, 1);
         s->dns = dns_watch(s->host, s->port, on_dns, s);
-        if (s->dns == NULL)
+        if (s->dns == NULL) {
+            s->awaiting_first = false;
+            atomic_fetch_sub(&names_unanswered, 1);
             snprintf(s->dns_error, sizeof(s->dns_error), "cannot resolve '%s': no resolver", s->host);
+        }
     }
     return s;
 }
@@ -309,6 +319,10 @@ void registry_release(struct server *s)
     live_servers--;
     dns_unwatch(s->dns); /* no answer touches s after this */
     s->dns = NULL;
+    if (s->awaiting_first) {
+        s->awaiting_first = false;
+        atomic_fetch_sub(&names_unanswered, 1);
+    }
     if (registry_retire_hook == NULL) {
         server_free(s);
         return;
@@ -323,6 +337,11 @@ void registry_worker_done(struct server *s)
 {
     if (atomic_fetch_sub(&s->pending_workers, 1) == 1)
         server_free(s);
+}
+
+size_t registry_names_unanswered(void)
+{
+    return atomic_load(&names_unanswered);
 }
 
 size_t registry_count(void)

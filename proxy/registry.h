@@ -62,6 +62,7 @@ struct server {
     _Atomic uint32_t addr_gen;          /* bumped on a change: older pooled connections are closed */
     _Atomic int resolved;               /* an address is known; until then the server takes no request */
     char dns_error[160];                /* the last resolution failure, "" after a success */
+    bool awaiting_first;                /* watched, no answer yet (counted in registry_names_unanswered) */
     struct dns_watch *dns;              /* NULL for a literal IP */
 
     _Atomic int refs;                 /* tables naming this server */
@@ -102,6 +103,10 @@ void registry_release(struct server *s);
  * <s> and then call registry_worker_done(s). NULL before workers run. */
 extern void (*registry_retire_hook)(uint32_t worker, struct server *s);
 void registry_worker_done(struct server *s);
+
+/* Servers whose host name has had no answer yet, success or failure (any
+ * thread): /readyz waits for them before the first time it says ready. */
+size_t registry_names_unanswered(void);
 
 /* Number of live servers (tests and metrics). */
 size_t registry_count(void);

@@ -161,3 +161,26 @@ def test_tcp_server_name_followed(tmp_path, procs):
         one.close()
         two.close()
         dns.stop()
+
+
+def test_first_readiness_waits_for_server_names(tmp_path, procs):
+    dns = DnsServer(ttl=1)
+    try:
+        a = procs.whoami(name="a")
+        dns.set("slow.dns.test", "127.0.0.1")
+        dns.set("later.dns.test", "127.0.0.1")
+        dns.delay["slow.dns.test"] = dns.delay["later.dns.test"] = 2.0
+        conf = routes({"slow.test": "slow"}) + "  services:\n" + service_yaml("slow", ["http://slow.dns.test:%d" % a.port])
+        g = procs.gantry(tmp_path, conf, env_extra={"GANTRY_DNS_SERVERS": dns.address})
+        status, body = g.admin("/readyz")
+        assert status == 503 and b"1 server host name not resolved yet" in body, (status, body)
+        wait_for(lambda: g.admin("/readyz")[0] == 200, timeout=8, interval=0.05, what="ready once resolved")
+        assert get(g.port, "/", "slow.test")[0] == 200
+        # later, a change with a slow name does not take the replica out
+        g.write(conf.replace("  services:\n", "    r-later:\n      rule: \"Host(`later.test`)\"\n      service: later\n"
+                             "  services:\n") + service_yaml("later", ["http://later.dns.test:%d" % a.port]))
+        wait_for(lambda: get(g.port, "/", "later.test")[0] == 503, what="later router live, its name pending")
+        assert g.admin("/readyz")[0] == 200
+        wait_for(lambda: get(g.port, "/", "later.test")[0] == 200, timeout=8, interval=0.05, what="later name resolved")
+    finally:
+        dns.stop()

@@ -8,7 +8,7 @@ FROM debian:bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev make cmake pkg-config ca-certificates \
       libh2o-evloop-dev libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev libpcre2-dev \
-      zlib1g-dev libbrotli-dev libzstd-dev libcrypt-dev libhiredis-dev libnghttp2-dev \
+      zlib1g-dev libbrotli-dev libzstd-dev libcrypt-dev libhiredis-dev libnghttp2-dev libc-ares-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./

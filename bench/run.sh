@@ -70,6 +70,10 @@ else
   echo "(skipped: needs root, dockerd and busybox-static)"
 fi
 echo
+echo "### Docker: a burst of 300 starts at 1,000 containers (emulated Engine API)"
+echo
+/usr/bin/python3 bench/docker_burst.py "$BUILD" 1000 300 50
+echo
 echo "### Container image: size and start-up"
 echo
 if /usr/bin/python3 -c 'import sys; sys.path.insert(0, "tests/integration"); import dockerenv; sys.exit(0 if dockerenv.available() else 1)' 2>/dev/null; then

@@ -134,12 +134,18 @@ void aggregator_submit(struct model *m)
     latest[i] = m;
     dirty = true;
     status_set_config_pending(true);
-    uint64_t now = watcher_now_ms();
-    if (now - last_compile_ms >= opts.window_ms || last_compile_ms == 0) {
+    /* Never compile inside a submit (but the first, so that listeners open
+     * on a table): every submit of one loop pass, however long a compile
+     * takes, waits for one compile after it. At most one table is built at
+     * a time and the latest model per provider is the one pending. */
+    if (last_compile_ms == 0) {
         compile();
-    } else if (!watcher_timer_armed(window_timer)) {
-        watcher_timer_arm(window_timer, last_compile_ms + opts.window_ms - now);
+        return;
     }
+    if (watcher_timer_armed(window_timer))
+        return;
+    uint64_t now = watcher_now_ms();
+    watcher_timer_arm(window_timer, now - last_compile_ms >= opts.window_ms ? 0 : last_compile_ms + opts.window_ms - now);
 }
 
 void aggregator_flush(void)

@@ -59,6 +59,16 @@ static bool ready(char *why, size_t len)
         snprintf(why, len, "configuration not applied yet\n");
         return false;
     }
+    /* The first time only: a new replica waits for its servers' names (an
+     * answer, or a failure to resolve); a later configuration change with a
+     * slow name must not take a serving replica out. */
+    static _Atomic bool was_ready;
+    size_t names = registry_names_unanswered();
+    if (!atomic_load(&was_ready) && names > 0) {
+        snprintf(why, len, "%zu server host name%s not resolved yet\n", names, names == 1 ? "" : "s");
+        return false;
+    }
+    atomic_store(&was_ready, true);
     return true;
 }
 

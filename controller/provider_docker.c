@@ -45,6 +45,8 @@
 #define REQUEST_TIMEOUT_MS 15000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
+#define INSPECT_RETRY_MIN_MS 200
+#define INSPECT_RETRY_MAX_MS 10000
 
 
 struct entry {
@@ -52,6 +54,13 @@ struct entry {
     char *id;
     uint64_t gen;       /* generation of the latest inspect requested */
     bool stale;         /* not seen in the current resync's list yet */
+    /* a failed inspect is asked again with backoff; until it succeeds the
+     * container keeps its last state (or is absent), the reason is in the
+     * log and the API, and an initial sync is not complete */
+    uint32_t failures;
+    uint64_t retry_due_ms; /* 0: no retry waiting */
+    bool retry_initial;    /* the failed inspect belonged to the initial sync */
+    char why[160];
 };
 
 struct inspect {
@@ -76,6 +85,9 @@ static struct {
     unsigned attempts;
     char last_error[256];
     struct watcher_timer *retry_timer;
+    struct watcher_timer *rebuild_timer; /* one rebuild for everything that changed in a loop pass */
+    struct watcher_timer *inspect_retry_timer;
+    uint64_t inspect_retry_at; /* when it fires, while armed */
     CURL *ping, *list, *events;
     struct curl_body ping_body, list_body;
     struct ndjson framer;
@@ -90,6 +102,8 @@ static struct {
 
 static void connect_now(void);
 static void rebuild(void);
+static void schedule_rebuild(void);
+static void schedule_inspect_retry(struct entry *e, bool initial);
 
 /* ---- small helpers ---- */
 
@@ -196,6 +210,15 @@ static void cancel_all(void)
         free(in);
     }
     dp.initial_pending = 0;
+    for (size_t i = 0; i < dp.n_entries; i++) {
+        dp.entries[i].failures = 0;
+        dp.entries[i].retry_due_ms = 0;
+        dp.entries[i].why[0] = '\0';
+    }
+    if (dp.inspect_retry_timer)
+        watcher_timer_cancel(dp.inspect_retry_timer);
+    if (dp.rebuild_timer)
+        watcher_timer_cancel(dp.rebuild_timer);
 }
 
 static void fail(const char *why)
@@ -262,8 +285,14 @@ static void on_inspect(CURL *easy, CURLcode rc, void *data)
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     log_debug("docker provider: inspect %.12s: curl %d, status %ld", in->id, (int)rc, status);
     struct entry *e = entry_find(in->id);
-    bool changed = false;
+    bool changed = false, retrying = false;
     if (e != NULL && e->gen == in->gen) { /* only the latest answer counts */
+        if (rc == CURLE_OK && e->failures > 0) {
+            log_info("docker provider: container %.12s inspected after %u failed attempts", in->id, e->failures);
+            changed = true; /* its problem goes */
+        }
+        if (rc == CURLE_OK)
+            e->failures = 0, e->why[0] = '\0';
         if (rc == CURLE_OK) {
             struct diag d;
             struct docker_container *c = docker_container_parse(in->body.data, in->body.len, &d);
@@ -279,9 +308,10 @@ static void on_inspect(CURL *easy, CURLcode rc, void *data)
             entry_remove(e); /* gone between the event and the inspect */
             changed = true;
         } else {
-            char why[300];
-            describe_failure(easy, rc, why, sizeof(why));
-            log_debug("docker provider: inspect %.12s failed: %s", in->id, why);
+            describe_failure(easy, rc, e->why, sizeof(e->why));
+            retrying = true;
+            schedule_inspect_retry(e, in->initial);
+            changed = dp.state == ST_LIVE && e->failures == 1; /* the API shows the problem */
         }
     }
     bool initial = in->initial;
@@ -289,18 +319,23 @@ static void on_inspect(CURL *easy, CURLcode rc, void *data)
     free(in->id);
     free(in->body.data);
     free(in);
-    if (initial && dp.initial_pending > 0 && --dp.initial_pending == 0 && dp.state == ST_SYNC && dp.list == NULL) {
+    /* a failed initial inspect stays pending: the sync is complete only
+     * once every listed container was inspected */
+    if (initial && !retrying && dp.initial_pending > 0 && --dp.initial_pending == 0 && dp.state == ST_SYNC &&
+        dp.list == NULL) {
         finish_initial_sync();
         return;
     }
     if (changed && dp.state == ST_LIVE)
-        rebuild();
+        schedule_rebuild();
 }
 
-static void inspect(const char *id, bool initial)
+/* Sends an inspect for <e> (<initial>: counted in initial_pending by the caller). */
+static void inspect_send(struct entry *e, bool initial)
 {
-    struct entry *e = entry_get(id);
+    const char *id = e->id;
     e->gen = ++dp.gen_counter;
+    e->retry_due_ms = 0;
     struct inspect *in = mem_calloc(1, sizeof(*in));
     in->id = mem_strdup(id);
     in->gen = e->gen;
@@ -311,9 +346,58 @@ static void inspect(const char *id, bool initial)
     in->easy = new_request(path, &in->body, REQUEST_TIMEOUT_MS);
     in->next = dp.inspects;
     dp.inspects = in;
+    watcher_add_transfer(in->easy, on_inspect, in);
+}
+
+static void inspect(const char *id, bool initial)
+{
+    struct entry *e = entry_get(id);
+    if (initial && e->retry_due_ms != 0 && e->retry_initial)
+        return; /* already counted, its retry is on the way */
     if (initial)
         dp.initial_pending++;
-    watcher_add_transfer(in->easy, on_inspect, in);
+    else if (e->retry_due_ms != 0 && e->retry_initial)
+        initial = true; /* an event for a container whose initial inspect failed: still the sync's */
+    inspect_send(e, initial);
+}
+
+static void on_inspect_retry(void *data)
+{
+    (void)data;
+    uint64_t now = watcher_now_ms(), next = 0;
+    for (size_t i = 0; i < dp.n_entries; i++) {
+        struct entry *e = &dp.entries[i];
+        if (e->retry_due_ms == 0)
+            continue;
+        if (e->retry_due_ms <= now)
+            inspect_send(e, e->retry_initial);
+        else if (next == 0 || e->retry_due_ms < next)
+            next = e->retry_due_ms;
+    }
+    if (next != 0) {
+        dp.inspect_retry_at = next;
+        watcher_timer_arm(dp.inspect_retry_timer, next - now);
+    }
+}
+
+/* Asks for <e> again after a backoff (200 ms doubling to 10 s). */
+static void schedule_inspect_retry(struct entry *e, bool initial)
+{
+    e->failures++;
+    unsigned shift = e->failures - 1 < 6 ? e->failures - 1 : 6;
+    uint64_t delay = (uint64_t)INSPECT_RETRY_MIN_MS << shift;
+    if (delay > INSPECT_RETRY_MAX_MS)
+        delay = INSPECT_RETRY_MAX_MS;
+    e->retry_due_ms = watcher_now_ms() + delay;
+    e->retry_initial = initial;
+    if (e->failures == 1 || e->failures % 10 == 0)
+        log_warn("docker provider: inspect of container %.12s failed (%s, %u time%s); retrying in %llu ms%s", e->id, e->why,
+                 e->failures, e->failures == 1 ? "" : "s", (unsigned long long)delay,
+                 initial ? "; the initial synchronisation waits for it" : "");
+    if (!watcher_timer_armed(dp.inspect_retry_timer) || dp.inspect_retry_at > e->retry_due_ms) {
+        dp.inspect_retry_at = e->retry_due_ms;
+        watcher_timer_arm(dp.inspect_retry_timer, delay);
+    }
 }
 
 /* ---- events ---- */
@@ -338,9 +422,14 @@ static void on_event_line(const char *line, size_t len, void *data)
     if (strcmp(ev.action, "destroy") == 0) {
         struct entry *e = entry_find(ev.id);
         if (e != NULL) {
+            bool waited = e->retry_due_ms != 0 && e->retry_initial; /* the initial sync waits for it no more */
             entry_remove(e);
+            if (waited && dp.initial_pending > 0 && --dp.initial_pending == 0 && dp.state == ST_SYNC && dp.list == NULL) {
+                finish_initial_sync();
+                return;
+            }
             if (dp.state == ST_LIVE)
-                rebuild();
+                schedule_rebuild();
         }
         return;
     }
@@ -350,7 +439,7 @@ static void on_event_line(const char *line, size_t len, void *data)
         if (e != NULL && e->c != NULL && !e->c->stopping) {
             e->c->stopping = true;
             if (dp.state == ST_LIVE)
-                rebuild();
+                schedule_rebuild();
         }
         return;
     }
@@ -483,8 +572,24 @@ static void connect_now(void)
 
 /* ---- model ---- */
 
+static void on_rebuild(void *data)
+{
+    (void)data;
+    if (dp.state == ST_LIVE)
+        rebuild();
+}
+
+/* Events and inspects land in bursts (300 containers started at once): one
+ * rebuild after the loop pass that delivered them, not one each. */
+static void schedule_rebuild(void)
+{
+    if (!watcher_timer_armed(dp.rebuild_timer))
+        watcher_timer_arm(dp.rebuild_timer, 0);
+}
+
 static void rebuild(void)
 {
+    watcher_timer_cancel(dp.rebuild_timer);
     struct docker_container **items = mem_alloc((dp.n_entries ? dp.n_entries : 1) * sizeof(*items));
     size_t n = 0;
     for (size_t i = 0; i < dp.n_entries; i++)
@@ -496,6 +601,11 @@ static void rebuild(void)
     struct ptr_vec problems = {0};
     struct model *m = docker_build(&store, &dp.opts, &pa, &problems);
     free(items);
+    for (size_t i = 0; i < dp.n_entries; i++)
+        if (dp.entries[i].failures > 0)
+            ptr_vec_push(&pa, &problems,
+                         arena_printf(&pa, "container %.12s: inspect failed (%s); retrying with backoff", dp.entries[i].id,
+                                      dp.entries[i].why));
     problem_log_update(&dp.problems, "docker", &problems, m);
     arena_free(&pa);
     aggregator_submit(m);
@@ -563,6 +673,8 @@ int provider_docker_start(const struct docker_provider_config *cfg, struct diag 
         return diag_set(d, "providers.docker.defaultRule: %s", d->msg);
     ndjson_init(&dp.framer, MAX_EVENT_LINE);
     dp.retry_timer = watcher_timer_new(on_retry, NULL);
+    dp.rebuild_timer = watcher_timer_new(on_rebuild, NULL);
+    dp.inspect_retry_timer = watcher_timer_new(on_inspect_retry, NULL);
     dp.started = true;
     status_provider_set("docker", false, false);
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
@@ -581,6 +693,8 @@ void provider_docker_stop(void)
         return;
     cancel_all();
     watcher_timer_free(dp.retry_timer);
+    watcher_timer_free(dp.rebuild_timer);
+    watcher_timer_free(dp.inspect_retry_timer);
     while (dp.n_entries)
         entry_remove(&dp.entries[0]);
     free(dp.entries);

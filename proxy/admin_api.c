@@ -84,7 +84,7 @@ static cJSON *router_json(const struct status_router *r)
 /* UP, DOWN (health check), or DEGRADED (refused connections recently). */
 static const char *server_health(const struct server *s, int64_t now)
 {
-    if (s == NULL)
+    if (s == NULL || !atomic_load(&s->resolved))
         return "UNRESOLVED";
     if (!atomic_load(&s->healthy))
         return "DOWN";
@@ -121,6 +121,10 @@ static cJSON *service_json(const struct status_service *s)
             cJSON_AddStringToObject(j, "health", h);
             cJSON_AddStringToObject(status, sv->url, h);
             if (sv->srv) {
+                char dns_err[sizeof(sv->srv->dns_error)];
+                server_dns_error(sv->srv, dns_err, sizeof(dns_err));
+                if (dns_err[0])
+                    cJSON_AddStringToObject(j, "dnsError", dns_err);
                 uint64_t req = 0, inflight = 0, fails = 0, idle = 0;
                 for (uint32_t w = 0; w < sv->srv->n_workers; w++) {
                     const struct server_worker *sw = &sv->srv->workers[w];

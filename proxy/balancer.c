@@ -66,7 +66,7 @@ static bool candidate(const struct table_service *svc, uint32_t i, int64_t now_m
                       bool require_up)
 {
     const struct table_server *ts = &svc->servers[i];
-    return ts->weight > 0 && !was_tried(tried, i) && atomic_load_explicit(&ts->srv->healthy, memory_order_relaxed) &&
+    return ts->weight > 0 && !was_tried(tried, i) && server_healthy(ts->srv) &&
            (!require_up || server_available(ts->srv, now_ms));
 }
 
@@ -132,7 +132,7 @@ static int pick_among(const struct table_service *svc, uint32_t w, int64_t now_m
         const struct table_server *ts = &svc->servers[i];
         if (ts->weight <= 0 || was_tried(tried, i))
             continue;
-        if (!atomic_load_explicit(&ts->srv->healthy, memory_order_relaxed))
+        if (!server_healthy(ts->srv))
             continue;
         if (require_up && !server_available(ts->srv, now_ms))
             continue;
@@ -157,12 +157,12 @@ enum balancer_result balancer_pick(const struct table_service *svc, uint32_t w, 
         return BALANCER_OK;
     }
     for (uint32_t j = 0; j < svc->n_servers; j++)
-        if (svc->servers[j].weight > 0 && atomic_load_explicit(&svc->servers[j].srv->healthy, memory_order_relaxed) &&
+        if (svc->servers[j].weight > 0 && server_healthy(svc->servers[j].srv) &&
             !was_tried(tried, j))
             return BALANCER_EXHAUSTED;
     /* nothing untried and healthy: distinguish "all unhealthy" from "all tried" */
     for (uint32_t j = 0; j < svc->n_servers; j++)
-        if (svc->servers[j].weight > 0 && atomic_load_explicit(&svc->servers[j].srv->healthy, memory_order_relaxed))
+        if (svc->servers[j].weight > 0 && server_healthy(svc->servers[j].srv))
             return BALANCER_EXHAUSTED;
     return BALANCER_NONE_HEALTHY;
 }
@@ -219,7 +219,7 @@ bool balancer_service_up(const struct table_service *svc, int64_t now_ms)
             return false;
         }
         for (uint32_t i = 0; i < svc->n_servers; i++)
-            if (svc->servers[i].weight > 0 && atomic_load_explicit(&svc->servers[i].srv->healthy, memory_order_relaxed) &&
+            if (svc->servers[i].weight > 0 && server_healthy(svc->servers[i].srv) &&
                 server_available(svc->servers[i].srv, now_ms))
                 return true;
         return false;

@@ -60,6 +60,7 @@ struct h2u_conn {
     h2o_timeout_entry_t soon;   /* a write at the end of this loop turn: requests started together share it */
     const char *fail_err;
     bool fail_timed_out;
+    uint32_t addr_gen; /* the server's address generation it was opened to */
 };
 
 struct h2u_stream {
@@ -709,7 +710,14 @@ static struct h2u_conn *conn_new(struct worker *w, struct server *s, h2o_socket_
 
 static struct h2u_conn *conn_open(struct worker *w, struct server *s)
 {
-    h2o_socket_t *sock = h2o_socket_connect(w->loop, (struct sockaddr *)&s->addr, s->addrlen, on_connect);
+    if (!atomic_load_explicit(&s->resolved, memory_order_relaxed)) {
+        errno = EHOSTUNREACH; /* its name has not resolved (yet) */
+        return NULL;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    uint32_t gen = server_address(s, &ss, &sslen);
+    h2o_socket_t *sock = h2o_socket_connect(w->loop, (struct sockaddr *)&ss, sslen, on_connect);
     if (sock == NULL)
         return NULL;
     int one = 1;
@@ -717,6 +725,7 @@ static struct h2u_conn *conn_open(struct worker *w, struct server *s)
     int rcvbuf = UPSTREAM_RCVBUF; /* what a stalled connection pins in the kernel (see upstream_pool.c) */
     setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     struct h2u_conn *c = conn_new(w, s, sock);
+    c->addr_gen = gen;
     worker_counter_add(&s->workers[w->id].opened, 1);
     log_debug("upstream %s: new HTTP/2 connection (worker %u, %u open)", s->url, w->id, s->workers[w->id].n_h2_conns);
     c->timer.cb = on_connect_timeout;
@@ -736,7 +745,9 @@ void h2u_adopt(struct worker *w, struct server *s, h2o_socket_t *sock)
         h2o_socket_close(sock);
         return;
     }
-    conn_start(conn_new(w, s, sock));
+    struct h2u_conn *c = conn_new(w, s, sock);
+    c->addr_gen = atomic_load_explicit(&s->addr_gen, memory_order_relaxed);
+    conn_start(c);
 }
 
 /* A connection with room for one more stream: the first listed one that
@@ -745,8 +756,15 @@ static struct h2u_conn *pick_conn(struct worker *w, struct server *s)
 {
     struct server_worker *sw = &s->workers[w->id];
     struct h2u_conn *least = NULL;
-    for (h2o_linklist_t *n = sw->h2_conns.next; n != &sw->h2_conns; n = n->next) {
+    uint32_t gen = atomic_load_explicit(&s->addr_gen, memory_order_relaxed);
+    for (h2o_linklist_t *n = sw->h2_conns.next, *next; n != &sw->h2_conns; n = next) {
+        next = n->next;
         struct h2u_conn *c = H2O_STRUCT_FROM_MEMBER(struct h2u_conn, link, n);
+        if (c->addr_gen != gen) { /* the name moved: no new streams, it closes when its streams end */
+            conn_unlist(c);
+            conn_check_idle(c);
+            continue;
+        }
         if (c->n_streams < conn_limit(c))
             return c;
         if (least == NULL || c->n_streams < least->n_streams)

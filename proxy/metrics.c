@@ -264,7 +264,7 @@ char *metrics_render(size_t *len)
             const struct status_service *sv = &s->services[i];
             for (size_t j = 0; j < sv->n_servers; j++)
                 emit(&o, "gantry_service_server_up{service=\"%s\",url=\"%s\"} %d\n", esc(sv->name, a, sizeof(a)),
-                     esc(sv->servers[j].url, b, sizeof(b)), sv->servers[j].srv && atomic_load(&sv->servers[j].srv->healthy));
+                     esc(sv->servers[j].url, b, sizeof(b)), sv->servers[j].srv && server_healthy(sv->servers[j].srv));
         }
         /* servers: each once, even when several services name it */
         struct arena seen_arena;

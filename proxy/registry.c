@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "../common/arena.h"
+#include "../common/dns.h"
 #include "../common/log.h"
 #include "transport.h"
 
@@ -20,6 +21,7 @@
 static struct server *buckets[REGISTRY_BUCKETS];
 static uint32_t registry_workers = 1;
 static size_t live_servers;
+static _Atomic size_t names_unanswered;
 
 void (*registry_retire_hook)(uint32_t worker, struct server *s);
 
@@ -38,6 +40,8 @@ void registry_init(uint32_t n_workers)
 
 static void server_free(struct server *s)
 {
+    dns_unwatch(s->dns);
+    pthread_mutex_destroy(&s->addr_lock);
     if (s->transport != NULL)
         transport_release(s->transport);
     free(s->key);
@@ -58,16 +62,23 @@ void registry_shutdown(void)
             live_servers--;
         }
     }
+    dns_shutdown();
 }
 
-/* Splits and resolves <url>; fills the address fields of <s>. */
-static int resolve(struct server *s, const char *url, struct diag *d)
+/* Splits <url>; fills the address fields of <s> (a literal IP at once; a
+ * name is watched by the caller). <tcp>: only "tcp://host:port" (TCP
+ * routers' servers, which share the resolution). */
+static int resolve(struct server *s, const char *url, bool tcp, struct diag *d)
 {
     const char *sep = strstr(url, "://");
     if (sep == NULL)
         return diag_set(d, "server url '%s' has no scheme", url);
     size_t slen = (size_t)(sep - url);
-    if (slen == 4 && strncasecmp(url, "http", 4) == 0) {
+    if (tcp) {
+        if (slen != 3 || strncasecmp(url, "tcp", 3) != 0)
+            return diag_set(d, "address '%s': unsupported scheme", url);
+        s->port = 0; /* required */
+    } else if (slen == 4 && strncasecmp(url, "http", 4) == 0) {
         s->tls = false;
         s->port = 80;
     } else if (slen == 5 && strncasecmp(url, "https", 5) == 0) {
@@ -108,15 +119,13 @@ static int resolve(struct server *s, const char *url, struct diag *d)
             return diag_set(d, "server url '%s': bad port", url);
         s->port = (int)p;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+    if (s->port == 0)
+        return diag_set(d, "address '%s': invalid port", url + (tcp ? 6 : 0));
     char port_str[8];
     snprintf(port_str, sizeof(port_str), "%d", s->port);
-    int rc = getaddrinfo(host, port_str, &hints, &res);
-    if (rc != 0)
-        return diag_set(d, "server url '%s': cannot resolve '%s': %s", url, host, gai_strerror(rc));
-    memcpy(&s->addr, res->ai_addr, res->ai_addrlen);
-    s->addrlen = res->ai_addrlen;
-    freeaddrinfo(res);
+    /* a literal IP never touches the resolver; a name is resolved later */
+    if (dns_literal(host, s->port, &s->addr, &s->addrlen))
+        atomic_init(&s->resolved, 1);
     s->host = mem_strdup(host);
     char hp[300];
     bool v6 = strchr(host, ':') != NULL;
@@ -127,7 +136,7 @@ static int resolve(struct server *s, const char *url, struct diag *d)
         snprintf(hp, sizeof(hp), v6 ? "[%s]:%d" : "%s:%d", host, s->port);
     s->hostport = mem_strdup(hp);
     char canon[320];
-    snprintf(canon, sizeof(canon), "%s://%s%s%s", s->tls ? "https" : s->h2c ? "h2c" : "http", hp, default_port ? ":" : "",
+    snprintf(canon, sizeof(canon), "%s://%s%s%s", tcp ? "tcp" : s->tls ? "https" : s->h2c ? "h2c" : "http", hp, default_port ? ":" : "",
              default_port ? port_str : "");
     s->url = mem_strdup(canon);
     return 0;
@@ -152,12 +161,90 @@ static char *server_key(const char *url, const struct transport *t)
     return k;
 }
 
+/* Resolver thread: a new answer for the server's name. */
+static void on_dns(void *ctx, const struct dns_addrs *a, const char *err)
+{
+    struct server *s = ctx;
+    pthread_mutex_lock(&s->addr_lock);
+    if (s->awaiting_first) {
+        s->awaiting_first = false;
+        atomic_fetch_sub(&names_unanswered, 1);
+    }
+    bool was = atomic_load(&s->resolved);
+    if (a != NULL) {
+        bool changed = !was || s->addrlen != a->len[0] || memcmp(&s->addr, &a->addr[0], a->len[0]) != 0;
+        char had_error = s->dns_error[0];
+        s->dns_error[0] = '\0';
+        if (changed) {
+            memcpy(&s->addr, &a->addr[0], a->len[0]);
+            s->addrlen = a->len[0];
+            atomic_fetch_add(&s->addr_gen, 1);
+        }
+        pthread_mutex_unlock(&s->addr_lock);
+        atomic_store(&s->resolved, 1);
+        if (changed || had_error) {
+            char ip[INET6_ADDRSTRLEN] = "?";
+            const struct sockaddr *sa = (const struct sockaddr *)&a->addr[0];
+            if (sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));
+            else
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof(ip));
+            if (was || had_error)
+                log_info("server %s: %s resolves to %s now", s->url, s->host, ip);
+            else
+                log_debug("server %s: %s resolves to %s", s->url, s->host, ip);
+        }
+        return;
+    }
+    /* A name that stops resolving keeps its last address (a resolver outage
+     * must not take a working server out); one never resolved stays out. */
+    bool first = s->dns_error[0] == '\0';
+    snprintf(s->dns_error, sizeof(s->dns_error), "cannot resolve '%s': %s", s->host, err);
+    pthread_mutex_unlock(&s->addr_lock);
+    if (first)
+        log_error("server %s: cannot resolve '%s': %s%s (retrying)", s->url, s->host, err,
+                  was ? ", keeping its last address" : ", unavailable");
+}
+
+uint32_t server_address(struct server *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+    pthread_mutex_lock(&s->addr_lock);
+    memcpy(ss, &s->addr, s->addrlen);
+    *len = s->addrlen;
+    uint32_t gen = atomic_load(&s->addr_gen);
+    pthread_mutex_unlock(&s->addr_lock);
+    return gen;
+}
+
+void server_dns_error(struct server *s, char *buf, size_t size)
+{
+    pthread_mutex_lock(&s->addr_lock);
+    snprintf(buf, size, "%s", s->dns_error);
+    pthread_mutex_unlock(&s->addr_lock);
+}
+
 struct server *registry_acquire(const char *url, struct diag *d)
 {
     return registry_acquire_via(url, NULL, d);
 }
 
+static struct server *acquire(const char *url, bool tcp, struct transport *t, struct diag *d);
+
 struct server *registry_acquire_via(const char *url, struct transport *t, struct diag *d)
+{
+    return acquire(url, false, t, d);
+}
+
+struct server *registry_acquire_tcp(const char *address, struct diag *d)
+{
+    char url[300];
+    if (strlen(address) > 280)
+        return diag_set(d, "address '%s': too long", address), NULL;
+    snprintf(url, sizeof(url), "tcp://%s", address);
+    return acquire(url, true, NULL, d);
+}
+
+static struct server *acquire(const char *url, bool tcp, struct transport *t, struct diag *d)
 {
     /* Most URLs are already canonical: avoid resolving them again. */
     char *key = server_key(url, t);
@@ -169,7 +256,9 @@ struct server *registry_acquire_via(const char *url, struct transport *t, struct
     }
     /* canonicalise so that "http://a:80" and "http://a" share a server */
     s = mem_calloc(1, sizeof(*s));
-    if (resolve(s, url, d) != 0) {
+    pthread_mutex_init(&s->addr_lock, NULL);
+    if (resolve(s, url, tcp, d) != 0) {
+        pthread_mutex_destroy(&s->addr_lock);
         free(s->host);
         free(s->hostport);
         free(s);
@@ -203,6 +292,16 @@ struct server *registry_acquire_via(const char *url, struct transport *t, struct
     s->hnext = buckets[b];
     buckets[b] = s;
     live_servers++;
+    if (!atomic_load(&s->resolved)) {
+        s->awaiting_first = true; /* before the watch: its answer may come at once */
+        atomic_fetch_add(&names_unanswered, 1);
+        s->dns = dns_watch(s->host, s->port, on_dns, s);
+        if (s->dns == NULL) {
+            s->awaiting_first = false;
+            atomic_fetch_sub(&names_unanswered, 1);
+            snprintf(s->dns_error, sizeof(s->dns_error), "cannot resolve '%s': no resolver", s->host);
+        }
+    }
     return s;
 }
 
@@ -218,6 +317,12 @@ void registry_release(struct server *s)
         }
     }
     live_servers--;
+    dns_unwatch(s->dns); /* no answer touches s after this */
+    s->dns = NULL;
+    if (s->awaiting_first) {
+        s->awaiting_first = false;
+        atomic_fetch_sub(&names_unanswered, 1);
+    }
     if (registry_retire_hook == NULL) {
         server_free(s);
         return;
@@ -234,6 +339,11 @@ void registry_worker_done(struct server *s)
         server_free(s);
 }
 
+size_t registry_names_unanswered(void)
+{
+    return atomic_load(&names_unanswered);
+}
+
 size_t registry_count(void)
 {
     return live_servers;
@@ -241,8 +351,7 @@ size_t registry_count(void)
 
 bool server_available(const struct server *s, int64_t now_ms)
 {
-    return atomic_load_explicit(&s->healthy, memory_order_relaxed) &&
-           atomic_load_explicit(&s->down_until_ms, memory_order_relaxed) <= now_ms;
+    return server_healthy(s) && atomic_load_explicit(&s->down_until_ms, memory_order_relaxed) <= now_ms;
 }
 
 bool server_passive_failure(struct server *s, int64_t now_ms, uint64_t window_ms, uint32_t max_failed)

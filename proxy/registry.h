@@ -12,6 +12,7 @@
 #ifndef GANTRY_REGISTRY_H
 #define GANTRY_REGISTRY_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,6 +42,7 @@ struct server_worker {
 } __attribute__((aligned(64)));
 
 struct transport;
+struct dns_watch;
 
 struct server {
     char *url;      /* canonical "http://10.0.0.1:8080" */
@@ -51,8 +53,17 @@ struct server {
     int port;
     bool tls;
     bool h2c; /* h2c://: HTTP/2 over cleartext with prior knowledge */
+    /* The address is the first of the name's current answer, kept fresh by
+     * common/dns.c off the watcher thread (a literal IP is set once). Read it
+     * with server_address(). */
+    pthread_mutex_t addr_lock;          /* addr, addrlen, dns_error */
     struct sockaddr_storage addr;
     socklen_t addrlen;
+    _Atomic uint32_t addr_gen;          /* bumped on a change: older pooled connections are closed */
+    _Atomic int resolved;               /* an address is known; until then the server takes no request */
+    char dns_error[160];                /* the last resolution failure, "" after a success */
+    bool awaiting_first;                /* watched, no answer yet (counted in registry_names_unanswered) */
+    struct dns_watch *dns;              /* NULL for a literal IP */
 
     _Atomic int refs;                 /* tables naming this server */
     _Atomic int64_t down_until_ms;    /* passive health: skip until then */
@@ -78,6 +89,8 @@ struct server *registry_acquire(const char *url, struct diag *d) WARN_UNUSED;
 /* The same through serversTransport <t> (NULL: the global one): a server per
  * (URL, transport), since connections to it differ. */
 struct server *registry_acquire_via(const char *url, struct transport *t, struct diag *d) WARN_UNUSED;
+/* A TCP router's server "host:port" (port required), resolved the same way. */
+struct server *registry_acquire_tcp(const char *address, struct diag *d) WARN_UNUSED;
 /* Takes one more reference on a server already held. */
 static inline void registry_ref(struct server *s)
 {
@@ -91,8 +104,25 @@ void registry_release(struct server *s);
 extern void (*registry_retire_hook)(uint32_t worker, struct server *s);
 void registry_worker_done(struct server *s);
 
+/* Servers whose host name has had no answer yet, success or failure (any
+ * thread): /readyz waits for them before the first time it says ready. */
+size_t registry_names_unanswered(void);
+
 /* Number of live servers (tests and metrics). */
 size_t registry_count(void);
+
+/* Copies the current address; returns its generation. Any thread. */
+uint32_t server_address(struct server *s, struct sockaddr_storage *ss, socklen_t *len);
+/* Copies the last resolution error into <buf> ("" when none). Any thread. */
+void server_dns_error(struct server *s, char *buf, size_t size);
+
+/* Up for the balancer: its name resolved and its active health check (if
+ * any) passes. */
+static inline bool server_healthy(const struct server *s)
+{
+    return atomic_load_explicit(&s->healthy, memory_order_relaxed) &&
+           atomic_load_explicit(&s->resolved, memory_order_relaxed);
+}
 
 bool server_available(const struct server *s, int64_t now_ms);
 /* Passive health (Traefik's passiveHealthcheck): a failed exchange; after

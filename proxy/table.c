@@ -107,6 +107,7 @@ void table_free(struct table *t)
     size_t nr = t->routes ? t->n_routes : t->build_routes.len;
     for (size_t i = 0; i < nr; i++)
         stats_release(routes[i]->stats);
+    table_tcp_release(t);
     arena_free(&t->arena); /* also frees regexes and SSL_CTX references */
     free(t);
 }

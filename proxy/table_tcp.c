@@ -3,11 +3,11 @@
  */
 #include "table_tcp.h"
 
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "match.h"
+#include "registry.h"
 
 static struct table_tcp *tcp_of(struct table *t)
 {
@@ -52,16 +52,28 @@ int table_tcp_set_server(struct table *t, struct table_tcp_service *s, uint32_t 
     long pn = strtol(port, &end, 10);
     if (*port == '\0' || *end != '\0' || pn < 1 || pn > 65535)
         return diag_set(d, "address '%s': invalid port", address);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
-    int rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0)
-        return diag_set(d, "address '%s': %s", address, gai_strerror(rc));
+    /* the name is resolved off this thread and kept fresh (registry.c) */
+    struct server *srv = registry_acquire_tcp(address, d);
+    if (srv == NULL)
+        return -1;
     struct table_tcp_server *sv = &s->servers[i];
-    memcpy(&sv->sa, res->ai_addr, res->ai_addrlen);
-    sv->sa_len = res->ai_addrlen;
-    freeaddrinfo(res);
+    if (sv->srv != NULL)
+        registry_release(sv->srv);
+    sv->srv = srv;
     sv->address = arena_strdup(&t->arena, address);
     return 0;
+}
+
+void table_tcp_release(struct table *t)
+{
+    if (t->tcp == NULL)
+        return;
+    for (size_t i = 0; i < t->tcp->services.len; i++) {
+        struct table_tcp_service *s = t->tcp->services.items[i];
+        for (uint32_t j = 0; j < s->n_servers; j++)
+            if (s->servers[j].srv != NULL)
+                registry_release(s->servers[j].srv);
+    }
 }
 
 struct table_tcp_service *table_tcp_find_service(const struct table *t, const char *name)

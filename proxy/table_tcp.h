@@ -21,10 +21,11 @@ enum table_tcp_mode {
     TCP_TERMINATE,   /* tls without passthrough: TLS ends here, plain TCP to the backend */
 };
 
+struct server;
+
 struct table_tcp_server {
     const char *address; /* host:port as configured */
-    struct sockaddr_storage sa;
-    socklen_t sa_len;
+    struct server *srv;  /* a registry reference ("tcp://host:port"); NULL when it could not be built */
 };
 
 struct table_tcp_service {
@@ -55,9 +56,12 @@ struct table_tcp {
 };
 
 struct table_tcp_service *table_tcp_add_service(struct table *t, const char *name, uint32_t n_servers);
-/* Resolves <address> (host:port, [v6]:port) now, on the watcher thread. */
+/* <address> (host:port, [v6]:port): a registry server, whose name is
+ * resolved off the watcher thread (unavailable until it is). */
 int table_tcp_set_server(struct table *t, struct table_tcp_service *s, uint32_t i, const char *address, struct diag *d) WARN_UNUSED;
 struct table_tcp_service *table_tcp_find_service(const struct table *t, const char *name);
+/* Drops the table's references on its TCP servers (table_free). */
+void table_tcp_release(struct table *t);
 struct table_tcp_route *table_tcp_add_route(struct table *t, const char *name, const char *rule_text,
                                             const struct rule_node *rule, int64_t priority, uint64_t entrypoints,
                                             enum table_tcp_mode mode, struct table_tcp_service *svc);

@@ -10,6 +10,7 @@
 
 #include "../common/log.h"
 #include "conntrack.h"
+#include "registry.h"
 #include "splice_pump.h"
 #include "table_tcp.h"
 #include "tcp_middleware.h"
@@ -149,11 +150,10 @@ void tcp_proxy_start(struct worker_ep *we, h2o_socket_t *client, const struct ta
     uint32_t start = svc->n_servers ? (*rr)++ % svc->n_servers : 0;
     for (uint32_t i = 0; i < n; i++) {
         const struct table_tcp_server *s = &svc->servers[(start + i) % svc->n_servers];
-        if (s->sa_len == 0)
-            continue; /* an address that did not resolve */
+        if (s->srv == NULL || !server_healthy(s->srv))
+            continue; /* its name has not resolved (yet) */
         struct candidate *k = &c->candidates[c->n_candidates++];
-        memcpy(&k->sa, &s->sa, sizeof(k->sa));
-        k->sa_len = s->sa_len;
+        server_address(s->srv, &k->sa, &k->sa_len);
         snprintf(k->address, sizeof(k->address), "%s", s->address);
     }
     client->data = c;

@@ -1074,7 +1074,7 @@ static bool sticky_pick(struct proxy *p, uint32_t *out)
     if (p->attempts != 0 || p->sticky_server < 0)
         return false;
     const struct server *s = p->svc->servers[p->sticky_server].srv;
-    if (p->svc->servers[p->sticky_server].weight <= 0 || !atomic_load_explicit(&s->healthy, memory_order_relaxed) ||
+    if (p->svc->servers[p->sticky_server].weight <= 0 || !server_healthy(s) ||
         !server_available(s, worker_now_ms(p->w)))
         return false; /* gone or down: balanced again, and the cookie rewritten */
     *out = (uint32_t)p->sticky_server;

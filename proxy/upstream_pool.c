@@ -118,10 +118,16 @@ static void pool_put(struct upstream_conn *c)
 struct upstream_conn *upstream_pool_take(struct worker *w, struct server *s)
 {
     struct server_worker *sw = &s->workers[w->id];
-    if (h2o_linklist_is_empty(&sw->idle))
-        return NULL;
-    struct upstream_conn *c = H2O_STRUCT_FROM_MEMBER(struct upstream_conn, link, sw->idle.next);
-    idle_unlink(c);
+    struct upstream_conn *c;
+    for (;;) {
+        if (h2o_linklist_is_empty(&sw->idle))
+            return NULL;
+        c = H2O_STRUCT_FROM_MEMBER(struct upstream_conn, link, sw->idle.next);
+        idle_unlink(c);
+        if (c->addr_gen == atomic_load_explicit(&s->addr_gen, memory_order_relaxed))
+            break;
+        conn_close(c); /* to an address the name no longer has */
+    }
     h2o_socket_read_stop(c->sock);
     c->state = CONN_BUSY;
     return c;
@@ -230,7 +236,14 @@ struct upstream_conn *upstream_pool_connect_alpn(struct worker *w, struct server
             return c;
         }
     }
-    h2o_socket_t *sock = h2o_socket_connect(w->loop, (struct sockaddr *)&s->addr, s->addrlen, on_connect);
+    if (!atomic_load_explicit(&s->resolved, memory_order_relaxed)) {
+        errno = EHOSTUNREACH; /* its name has not resolved (yet): no address to try */
+        return NULL;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    uint32_t gen = server_address(s, &ss, &sslen);
+    h2o_socket_t *sock = h2o_socket_connect(w->loop, (struct sockaddr *)&ss, sslen, on_connect);
     if (sock == NULL)
         return NULL;
     int one = 1;
@@ -244,7 +257,8 @@ struct upstream_conn *upstream_pool_connect_alpn(struct worker *w, struct server
     worker_counter_add(&sw->opened, 1);
     struct upstream_conn *c = h2o_mem_alloc(sizeof(*c));
     *c = (struct upstream_conn){
-        .sock = sock, .srv = s, .w = w, .state = CONN_CONNECTING, .owner = owner, .ready = ready, .offer_h2 = offer_h2};
+        .sock = sock, .srv = s, .w = w, .state = CONN_CONNECTING, .owner = owner, .ready = ready, .offer_h2 = offer_h2,
+        .addr_gen = gen};
     sock->data = c;
     c->timer.cb = on_connect_timeout;
     const struct transport *t = s->transport;

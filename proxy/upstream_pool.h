@@ -42,6 +42,7 @@ struct upstream_conn {
     h2o_linklist_t wlink;    /* worker's list of all idle, or of all orphaned, connections */
     h2o_timeout_entry_t timer; /* idle expiry, connect deadline or drain deadline */
     uint32_t requests;
+    uint32_t addr_gen;       /* the server's address generation it was opened to */
     bool writing;            /* a request write has not completed */
     bool offer_h2;           /* https: ALPN offers h2 (a proxied request's connection, not a WebSocket's) */
     bool writing_body;       /* ... and it points into the request's memory */

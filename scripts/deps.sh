@@ -18,6 +18,7 @@ build_pkgs=(
   libzstd-dev
   libcrypt-dev
   libhiredis-dev
+  libc-ares-dev
   libnghttp2-dev
   python3 curl ca-certificates
 )

@@ -1,7 +1,23 @@
-/* Tests proxy/registry.c: sharing, canonical URLs, refcounts, retirement. */
+/* Tests proxy/registry.c: sharing, canonical URLs, refcounts, retirement,
+ * names resolved off the caller's thread. */
 #include "../../../proxy/registry.c"
 
+#include <unistd.h>
+
 #include "test.h"
+
+/* Waits up to 5 s for the resolver to say something about <s>. */
+static bool settled(struct server *s)
+{
+    for (int i = 0; i < 500; i++) {
+        char err[200];
+        server_dns_error(s, err, sizeof(err));
+        if (atomic_load(&s->resolved) || err[0])
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
 
 static int retired[4];
 static void hook(uint32_t w, struct server *s)
@@ -35,8 +51,23 @@ int main(void)
     CHECK(h2 != NULL && h2 != a && h2->h2c && !h2->tls && h2->port == 8080);
     CHECK_STR(h2->url, "h2c://127.0.0.1:8080");
     registry_release(h2);
-    CHECK(registry_acquire("http://no-such-host.invalid:80", &d) == NULL);
-    CHECK_CONTAINS(d.msg, "cannot resolve");
+    /* a literal IP is ready at once, without the resolver */
+    CHECK(atomic_load(&a->resolved) && a->dns == NULL && a->addrlen == sizeof(struct sockaddr_in));
+    /* a name from /etc/hosts resolves soon after, off this thread */
+    CHECK(c->dns != NULL && settled(c) && atomic_load(&c->resolved));
+    struct sockaddr_storage ss;
+    socklen_t len;
+    uint32_t gen = server_address(c, &ss, &len);
+    CHECK(gen == 1 && len > 0);
+    CHECK(ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == 80
+                                   : ntohs(((struct sockaddr_in *)&ss)->sin_port) == 80);
+    /* a name that does not resolve: acquired, unavailable, with the reason */
+    struct server *bad = registry_acquire("http://no-such-host.invalid:80", &d);
+    CHECK(bad != NULL && settled(bad) && !atomic_load(&bad->resolved) && !server_available(bad, 0));
+    char err[200];
+    server_dns_error(bad, err, sizeof(err));
+    CHECK_CONTAINS(err, "cannot resolve 'no-such-host.invalid'");
+    registry_release(bad);
     CHECK(registry_acquire("http://127.0.0.1:99999", &d) == NULL);
     CHECK_CONTAINS(d.msg, "bad port");
 

@@ -107,6 +107,11 @@ time.sleep(1.0)
 # 2. one more route at a time
 log.flush()
 log_mark = os.path.getsize(d + "/gantry.log")
+perf = None
+if os.environ.get("GW_BENCH_PERF"):  # profile gantry during the changes only: perf record -g into that file
+    perf = subprocess.Popen(["perf", "record", "--call-graph=dwarf,16384", "-F", "499", "-o", os.environ["GW_BENCH_PERF"], "-p", str(gw.pid)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
 lat = []
 for k in range(n):
     i = n_routes + k
@@ -115,6 +120,9 @@ for k in range(n):
     while status(gw_port, "h%d.test" % i) != 200 and time.time() - t < 10:
         time.sleep(0.001)  # leave the CPU to gantry and the emulator
     lat.append((time.time() - t) * 1000)
+if perf:
+    perf.send_signal(2)
+    perf.wait()
 lat.sort()
 rss_end = rss_kib(gw.pid)
 # gantry's own share of each change: the translation, then the aggregator's compile and publish
@@ -149,4 +157,7 @@ gw.wait()
 log.close()
 up.terminate()
 emu.stop()
-shutil.rmtree(d, ignore_errors=True)
+if os.environ.get("GW_BENCH_KEEP"):
+    print("kept", d)
+else:
+    shutil.rmtree(d, ignore_errors=True)

@@ -132,6 +132,36 @@ static void define_lb(struct gw_cx *c, const char *id, struct tree_node *servers
     k8s_gw__add(c, tcp ? c->tcp_services : c->services, id, svc);
 }
 
+static const cJSON *service_port(const cJSON *svc, int port)
+{
+    const cJSON *ports = get(get(svc, "spec"), "ports");
+    for (const cJSON *p = ports ? ports->child : NULL; p; p = p->next)
+        if (cJSON_IsNumber(get(p, "port")) && get(p, "port")->valueint == port)
+            return p;
+    return NULL;
+}
+
+static void define_shared(struct gw_cx *c, const struct gw_need *n, const cJSON *svc, const cJSON *sp)
+{
+    struct tree_node *servers = k8s_gw__seq(c, n->id);
+    endpoints(c, n->ns, svc, sp, n->tcp ? NULL : n->scheme, servers, n->id);
+    define_lb(c, n->id, servers, n->tcp, n->id);
+    if (n->transport && !n->tcp)
+        k8s_gw__put_str(c, tree_map_get(tree_map_get(c->services, n->id), "loadBalancer"), "serversTransport", n->transport);
+}
+
+void k8s_gw__define_need(struct gw_cx *c, const struct gw_need *n)
+{
+    if (!first_definition(c, n->key, false))
+        return;
+    const cJSON *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], n->ns, n->name);
+    const cJSON *sp = service_port(svc, n->port);
+    if (sp == NULL)
+        return; /* cannot be: the Services are part of the cache's context */
+    first_definition(c, n->key, true);
+    define_shared(c, n, svc, sp);
+}
+
 const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *scheme,
                             const char *transport, bool tcp, struct gw_refs *refs)
 {
@@ -163,13 +193,10 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
     }
     const char *shared = k8s_gw__id(c, "%s-%s-%d%s%s%s", rns, name, cJSON_IsNumber(port) ? port->valueint : -1, h2c ? "-h2c" : "",
                                     transport ? "-" : "", transport ? transport : "");
-    if (!first_definition(c, key, false))
+    if (c->frag == NULL && !first_definition(c, key, false))
         return shared;
-    const cJSON *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], rns, name), *sp = NULL;
-    for (const cJSON *p = svc && get(get(svc, "spec"), "ports") ? get(get(svc, "spec"), "ports")->child : NULL; p && !sp;
-         p = p->next)
-        if (cJSON_IsNumber(port) && cJSON_IsNumber(get(p, "port")) && get(p, "port")->valueint == port->valueint)
-            sp = p;
+    const cJSON *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], rns, name);
+    const cJSON *sp = service_port(svc, cJSON_IsNumber(port) ? port->valueint : -1);
     if (sp == NULL) {
         refs_fail(refs, "BackendNotFound",
                   svc ? arena_printf(c->pa, "Service %s/%s has no port %d", rns, name, cJSON_IsNumber(port) ? port->valueint : 0)
@@ -177,12 +204,13 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
         k8s_gw__problem(c, "%s: %s", what, refs->message);
         return NULL;
     }
+    struct gw_need need = {key, shared, rns, name, scheme, transport, port->valueint, tcp};
+    if (c->frag) { /* a cached route: defined when its fragment is used */
+        k8s_gw__need(c, &need);
+        return shared;
+    }
     first_definition(c, key, true);
-    struct tree_node *servers = k8s_gw__seq(c, shared);
-    endpoints(c, rns, svc, sp, tcp ? NULL : scheme, servers, shared);
-    define_lb(c, shared, servers, tcp, shared);
-    if (transport && !tcp)
-        k8s_gw__put_str(c, tree_map_get(tree_map_get(c->services, shared), "loadBalancer"), "serversTransport", transport);
+    define_shared(c, &need, svc, sp);
     return shared;
 #undef what
 }

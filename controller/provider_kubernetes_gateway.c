@@ -3,8 +3,9 @@
  * and namespace (GatewayClasses and Namespaces cluster-wide), and after any
  * change the model is rebuilt from the caches (k8s_gateway.c) after
  * throttleDuration, so a burst of events costs one rebuild. The translation
- * is whole-cluster: cheap enough for thousands of routes (see
- * docs/benchmarks.md, bench/gateway_scale.py). Statuses are written by the
+ * is incremental: a route's translation is reused while the route and the
+ * context (a fingerprint of the other kinds a route reads) are unchanged
+ * (k8s_gateway_cache.c; see docs/benchmarks.md, bench/gateway_scale.py). Statuses are written by the
  * leader of a Lease only (k8s_lease.c), after each rebuild and every few
  * seconds, so that a write lost to a conflict is redone.
  */
@@ -31,6 +32,9 @@
  * cost as much as the routes themselves, and a burst of changes needs only
  * the last */
 #define STATUS_INTERVAL_MS 1000
+/* every this many status computations, every route's status is compared
+ * again with its object (not only those of routes changed since) */
+#define STATUS_FULL_EVERY 30
 
 /* Indexed by enum k8s_gw_kind. */
 static const struct {
@@ -69,7 +73,31 @@ static struct {
     struct problem_log problems;
     struct k8s_lease *lease;
     struct k8s_gw_writer *writer;
+    struct k8s_gw_cache *cache;
+    bool routes_only;      /* only HTTPRoutes/GRPCRoutes had events since the last rebuild */
+    unsigned status_syncs; /* statuses computed so far */
 } gp;
+
+/* What a route's cached translation depends on besides the route. */
+static bool is_context(enum k8s_gw_kind k)
+{
+    return k == K8S_GW_CLASSES || k == K8S_GW_GATEWAYS || k == K8S_GW_GRANTS || k == K8S_GW_SERVICES || k == K8S_GW_SECRETS ||
+           k == K8S_GW_NAMESPACES;
+}
+
+static bool is_cached_route(enum k8s_gw_kind k)
+{
+    return k == K8S_GW_HTTPROUTES || k == K8S_GW_GRPCROUTES;
+}
+
+static uint64_t context_version(void)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < gp.n_watches; i++)
+        if (is_context(gp.watch_kind[i]))
+            v += gp.fingerprint[i] * (2 * i + 1);
+    return v;
+}
 
 static const cJSON **collect(enum k8s_gw_kind k, size_t *n)
 {
@@ -101,16 +129,30 @@ static void rebuild(void *data)
         if (gp.status_due_ms > gp.next_status_ms)
             arm_status(gp.next_status_ms - t0);
     }
-    if (leader)
+    uint64_t context = context_version();
+    bool routes_only = gp.routes_only;
+    gp.routes_only = false;
+    if (!leader && routes_only && gp.built && k8s_gw_cache_current(gp.cache, &objs, context)) {
+        /* events that change nothing translated (our own status writes) */
+        for (int k = 0; k < K8S_GW_KINDS; k++)
+            free(objs.items[k]);
+        arena_free(&pa);
+        return;
+    }
+    if (leader) {
         gp.next_status_ms = t0 + STATUS_INTERVAL_MS;
-    struct model *m = k8s_gw_translate(&objs, &gp.opts, &pa, &problems, leader ? &st : NULL);
+        if (gp.status_syncs++ % STATUS_FULL_EVERY == 0)
+            k8s_gw_cache_force_status(gp.cache);
+    }
+    struct model *m = k8s_gw_translate_cached(&objs, &gp.opts, gp.cache, context, &pa, &problems, leader ? &st : NULL);
     problem_log_update(&gp.problems, K8S_GW_PROVIDER, &problems, m);
     if (leader)
         k8s_gw_writer_sync(gp.writer, &st);
     k8s_gw_statuses_free(&st);
     arena_free(&pa);
-    log_debug("kubernetesgateway provider: translated %zu HTTPRoutes in %llu ms%s", objs.n[K8S_GW_HTTPROUTES],
-              (unsigned long long)(watcher_now_ms() - t0), leader ? " (and their statuses)" : "");
+    log_debug("kubernetesgateway provider: translated %zu HTTPRoutes in %llu ms (%zu routes afresh%s)", objs.n[K8S_GW_HTTPROUTES],
+              (unsigned long long)(watcher_now_ms() - t0), k8s_gw_cache_fresh(gp.cache),
+              leader ? ", with statuses" : "");
     for (int k = 0; k < K8S_GW_KINDS; k++)
         free(objs.items[k]);
     aggregator_submit(m);
@@ -161,16 +203,21 @@ static uint64_t fingerprint(const struct k8s_watch *w, enum k8s_gw_kind k)
  * fingerprints of the watches that had events. */
 static bool inputs_changed(void)
 {
-    bool changed = false;
+    bool changed = false, others = false;
     for (size_t i = 0; i < gp.n_watches; i++) {
         if (!gp.dirty[i])
             continue;
         gp.dirty[i] = false;
+        if (is_cached_route(gp.watch_kind[i])) { /* the route cache tells, without a pass over every route here */
+            changed = true;
+            continue;
+        }
         uint64_t fp = fingerprint(&gp.watches[i], gp.watch_kind[i]);
-        changed |= fp != gp.fingerprint[i];
+        others |= fp != gp.fingerprint[i];
         gp.fingerprint[i] = fp;
     }
-    return changed;
+    gp.routes_only = changed && !others; /* for the rebuild that follows */
+    return changed || others;
 }
 
 static void on_rebuild_timer(void *data)
@@ -277,6 +324,7 @@ int provider_kubernetes_gateway_start(const struct kube_gateway_provider_config 
     gp.fingerprint = mem_calloc(K8S_GW_KINDS * n_ns, sizeof(*gp.fingerprint));
     gp.dirty = mem_calloc(K8S_GW_KINDS * n_ns, sizeof(*gp.dirty));
     gp.rebuild_timer = watcher_timer_new(on_rebuild_timer, NULL);
+    gp.cache = k8s_gw_cache_new();
     gp.started = true;
     status_provider_set(K8S_GW_PROVIDER, false, false);
     char *sel = NULL;
@@ -320,6 +368,7 @@ void provider_kubernetes_gateway_stop(void)
     free(gp.fingerprint);
     free(gp.dirty);
     watcher_timer_free(gp.rebuild_timer);
+    k8s_gw_cache_free(gp.cache);
     k8s_conn_free(&gp.conn);
     for (size_t i = 0; i < gp.opts.n_entrypoints; i++)
         free((char *)gp.eps[i].name);

@@ -15,9 +15,10 @@
 #include <string.h>
 
 struct gw_frag {
-    char *key;         /* "<kind>|<ns>/<name>" */
-    char version[160]; /* "<uid>|<generation>" (resourceVersion without a generation) */
-    uint64_t context, run;
+    int kind;
+    char *ns, *name, *uid, *rv; /* what identifies the route's version (rv: without a generation) */
+    double generation;           /* -1: none */
+    uint64_t hash, context, run;
     struct arena arena; /* everything below but the status */
     struct tree_node *routers, *services, *middlewares, *transports;
     struct ptr_vec problems; /* char * */
@@ -44,11 +45,11 @@ struct k8s_gw_cache *k8s_gw_cache_new(void)
     return cache;
 }
 
+static void frag_clear(struct gw_frag *e);
+
 static void frag_free(struct gw_frag *e)
 {
-    arena_free(&e->arena);
-    cJSON_Delete(e->status);
-    free(e->key);
+    frag_clear(e);
     free(e);
 }
 
@@ -83,27 +84,46 @@ static uint64_t fnv(const char *s)
     return h;
 }
 
-static bool route_key(enum k8s_gw_kind kind, const cJSON *obj, char *buf, size_t len)
+/* What of a route identifies it and its version, read without copies:
+ * this is looked at for every route at every event. */
+struct route_id {
+    int kind;
+    const char *ns, *name, *uid, *rv;
+    double generation;
+    uint64_t hash;
+};
+
+static bool route_id(enum k8s_gw_kind kind, const cJSON *obj, struct route_id *id)
 {
-    const char *ns = k8s_gw__meta(obj, "namespace"), *name = k8s_gw__meta(obj, "name");
-    int n = snprintf(buf, len, "%d|%s/%s", (int)kind, ns ? ns : "", name ? name : "");
-    return ns && name && n > 0 && (size_t)n < len;
+    const cJSON *md = k8s_gw__get(obj, "metadata");
+    id->kind = (int)kind;
+    id->ns = k8s_gw__str(md, "namespace");
+    id->name = k8s_gw__str(md, "name");
+    if (id->ns == NULL || id->name == NULL)
+        return false;
+    id->uid = k8s_gw__str(md, "uid");
+    const cJSON *g = k8s_gw__get(md, "generation");
+    id->generation = cJSON_IsNumber(g) ? g->valuedouble : -1;
+    id->rv = id->generation < 0 ? k8s_gw__str(md, "resourceVersion") : NULL;
+    id->hash = (fnv(id->ns) * 31 + fnv(id->name)) * 7 + (uint64_t)kind;
+    return true;
 }
 
-static void route_version(const cJSON *obj, char *buf, size_t len)
+static bool same(const char *a, const char *b)
 {
-    const cJSON *md = k8s_gw__get(obj, "metadata"), *g = k8s_gw__get(md, "generation");
-    const char *uid = k8s_gw__str(md, "uid"), *rv = k8s_gw__str(md, "resourceVersion");
-    if (cJSON_IsNumber(g))
-        snprintf(buf, len, "%s|%.0f", uid ? uid : "", g->valuedouble);
-    else
-        snprintf(buf, len, "%s|rv %s", uid ? uid : "", rv ? rv : "");
+    return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-static struct gw_frag **find(const struct k8s_gw_cache *cache, const char *key)
+static bool same_version(const struct gw_frag *e, const struct route_id *id)
 {
-    struct gw_frag **slot = &cache->buckets[fnv(key) & (cache->n_buckets - 1)];
-    while (*slot && strcmp((*slot)->key, key) != 0)
+    return e->generation == id->generation && same(e->uid, id->uid) && same(e->rv, id->rv);
+}
+
+static struct gw_frag **find(const struct k8s_gw_cache *cache, const struct route_id *id)
+{
+    struct gw_frag **slot = &cache->buckets[id->hash & (cache->n_buckets - 1)];
+    while (*slot && !((*slot)->hash == id->hash && (*slot)->kind == id->kind && strcmp((*slot)->name, id->name) == 0 &&
+                      strcmp((*slot)->ns, id->ns) == 0))
         slot = &(*slot)->next;
     return slot;
 }
@@ -115,7 +135,7 @@ static void grow(struct k8s_gw_cache *cache)
     for (size_t i = 0; i < cache->n_buckets; i++)
         for (struct gw_frag *e = cache->buckets[i], *next; e; e = next) {
             next = e->next;
-            size_t j = fnv(e->key) & (nb - 1);
+            size_t j = e->hash & (nb - 1);
             e->next = b[j];
             b[j] = e;
         }
@@ -134,12 +154,11 @@ bool k8s_gw_cache_current(const struct k8s_gw_cache *cache, const struct k8s_gw_
     size_t routes = 0;
     for (int k = 0; k < K8S_GW_KINDS; k++)
         for (size_t i = 0; kind_is_cached((enum k8s_gw_kind)k) && i < objs->n[k]; i++) {
-            char key[600], ver[160];
-            if (!route_key((enum k8s_gw_kind)k, objs->items[k][i], key, sizeof(key)))
+            struct route_id id;
+            if (!route_id((enum k8s_gw_kind)k, objs->items[k][i], &id))
                 continue; /* not translated either */
-            const struct gw_frag *e = *find(cache, key);
-            route_version(objs->items[k][i], ver, sizeof(ver));
-            if (e == NULL || e->context != context || strcmp(e->version, ver) != 0)
+            const struct gw_frag *e = *find(cache, &id);
+            if (e == NULL || e->context != context || !same_version(e, &id))
                 return false;
             routes++;
         }
@@ -234,39 +253,58 @@ static void use(struct gw_cx *c, struct gw_frag *e, enum k8s_gw_kind kind, const
     snprintf(e->status_rv, sizeof(e->status_rv), "%s", rv ? rv : "");
 }
 
+static char *dup_or_null(const char *s)
+{
+    return s ? mem_strdup(s) : NULL;
+}
+
+static void frag_clear(struct gw_frag *e)
+{
+    arena_free(&e->arena);
+    cJSON_Delete(e->status);
+    free(e->ns);
+    free(e->name);
+    free(e->uid);
+    free(e->rv);
+}
+
 void k8s_gw__cached_route(struct gw_cx *c, enum k8s_gw_kind kind, const cJSON *obj, void (*fn)(struct gw_cx *, const cJSON *))
 {
-    char key[600], ver[160];
-    if (c->cache == NULL || !route_key(kind, obj, key, sizeof(key))) {
+    struct route_id id;
+    if (c->cache == NULL || !route_id(kind, obj, &id)) {
         fn(c, obj);
         return;
     }
     struct k8s_gw_cache *cache = c->cache;
-    route_version(obj, ver, sizeof(ver));
-    struct gw_frag **slot = find(cache, key), *e = *slot;
+    struct gw_frag **slot = find(cache, &id), *e = *slot;
     if (e == NULL) {
         e = mem_calloc(1, sizeof(*e));
-        e->key = mem_strdup(key);
         *slot = e;
-        if (++cache->n > cache->n_buckets)
-            grow(cache);
+        cache->n++;
+    } else if (e->run == cache->run + 1 || (e->context == c->context && same_version(e, &id))) {
+        e->run = cache->run + 1;
+        use(c, e, kind, obj);
+        return;
     }
-    if (e->run != cache->run + 1 && (e->context != c->context || strcmp(e->version, ver) != 0 || e->routers == NULL)) {
-        arena_free(&e->arena);
-        cJSON_Delete(e->status);
-        struct gw_frag *next = e->next;
-        char *k = e->key;
-        memset(e, 0, sizeof(*e));
-        e->key = k;
-        e->next = next;
-        arena_init(&e->arena);
-        snprintf(e->version, sizeof(e->version), "%s", ver);
-        e->context = c->context;
-        translate_into(c, e, kind, obj, fn);
-        cache->fresh++;
-    }
+    struct gw_frag *next = e->next;
+    frag_clear(e);
+    memset(e, 0, sizeof(*e));
+    e->next = next;
+    e->kind = id.kind;
+    e->ns = mem_strdup(id.ns);
+    e->name = mem_strdup(id.name);
+    e->uid = dup_or_null(id.uid);
+    e->rv = dup_or_null(id.rv);
+    e->generation = id.generation;
+    e->hash = id.hash;
+    e->context = c->context;
+    arena_init(&e->arena);
+    translate_into(c, e, kind, obj, fn);
+    cache->fresh++;
     e->run = cache->run + 1;
     use(c, e, kind, obj);
+    if (cache->n > cache->n_buckets)
+        grow(cache); /* now that it has its hash */
 }
 
 void k8s_gw__cache_sweep(struct gw_cx *c)

@@ -109,8 +109,10 @@ void k8s_gw_cache_free(struct k8s_gw_cache *cache);
 /* Whether k8s_gw_translate_cached() of <objs> in <context> would reuse
  * every route's translation and drop none. */
 bool k8s_gw_cache_current(const struct k8s_gw_cache *cache, const struct k8s_gw_objects *objs, uint64_t context);
-/* The next translation hands every route status to the writer, not only
- * those of routes that changed since their status was last handed over. */
+/* The next translation hands the statuses of the next slice (a thirtieth)
+ * of the routes to the writer, not only those of routes that changed since
+ * their status was last handed over: a write lost for another reason than
+ * a change of its object is redone within thirty such calls. */
 void k8s_gw_cache_force_status(struct k8s_gw_cache *cache);
 /* Routes translated afresh by the last translation. */
 size_t k8s_gw_cache_fresh(const struct k8s_gw_cache *cache);

@@ -35,7 +35,14 @@ struct k8s_gw_cache {
     uint64_t run;
     size_t fresh, fresh_last; /* routes translated afresh by this translation, by the last one */
     bool force_status;
+    unsigned slice; /* the routes whose status is compared again anyway this time: hash % STATUS_SLICES */
 };
+
+/* A status write that failed for another reason than a change of the
+ * object (which would have changed its resourceVersion) is retried when
+ * the route's slice comes: each forced sync compares one slice of the
+ * routes, so that no sync compares thousands. */
+#define STATUS_SLICES 30
 
 struct k8s_gw_cache *k8s_gw_cache_new(void)
 {
@@ -69,6 +76,7 @@ void k8s_gw_cache_free(struct k8s_gw_cache *cache)
 void k8s_gw_cache_force_status(struct k8s_gw_cache *cache)
 {
     cache->force_status = true;
+    cache->slice = (cache->slice + 1) % STATUS_SLICES;
 }
 
 size_t k8s_gw_cache_fresh(const struct k8s_gw_cache *cache)
@@ -247,7 +255,8 @@ static void use(struct gw_cx *c, struct gw_frag *e, enum k8s_gw_kind kind, const
     /* unchanged since its status was last handed over (written, or found
      * as it should be): the writer would find nothing to do */
     const char *rv = k8s_gw__meta(obj, "resourceVersion");
-    if (!c->cache->force_status && rv && strcmp(e->status_rv, rv) == 0)
+    bool forced = c->cache->force_status && e->hash % STATUS_SLICES == c->cache->slice;
+    if (!forced && rv && strcmp(e->status_rv, rv) == 0)
         return;
     k8s_gw__push_status(c, kind, obj, cJSON_Duplicate(e->status, true));
     snprintf(e->status_rv, sizeof(e->status_rv), "%s", rv ? rv : "");

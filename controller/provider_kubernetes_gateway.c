@@ -32,9 +32,6 @@
  * cost as much as the routes themselves, and a burst of changes needs only
  * the last */
 #define STATUS_INTERVAL_MS 1000
-/* every this many status computations, every route's status is compared
- * again with its object (not only those of routes changed since) */
-#define STATUS_FULL_EVERY 30
 
 /* Indexed by enum k8s_gw_kind. */
 static const struct {
@@ -75,7 +72,6 @@ static struct {
     struct k8s_gw_writer *writer;
     struct k8s_gw_cache *cache;
     bool routes_only;      /* only HTTPRoutes/GRPCRoutes had events since the last rebuild */
-    unsigned status_syncs; /* statuses computed so far */
 } gp;
 
 /* What a route's cached translation depends on besides the route. */
@@ -141,8 +137,7 @@ static void rebuild(void *data)
     }
     if (leader) {
         gp.next_status_ms = t0 + STATUS_INTERVAL_MS;
-        if (gp.status_syncs++ % STATUS_FULL_EVERY == 0)
-            k8s_gw_cache_force_status(gp.cache);
+        k8s_gw_cache_force_status(gp.cache); /* a slice of the routes is compared again each time */
     }
     struct model *m = k8s_gw_translate_cached(&objs, &gp.opts, gp.cache, context, &pa, &problems, leader ? &st : NULL);
     problem_log_update(&gp.problems, K8S_GW_PROVIDER, &problems, m);

@@ -434,11 +434,13 @@ static void test_filters(void)
     CHECK(hdr && hdr->n_middlewares == 3);
     if (hdr && hdr->n_middlewares == 3) {
         const struct model_middleware *req = mw(&r, hdr->middlewares[0]), *res = mw(&r, hdr->middlewares[1]);
-        CHECK(req && strcmp(req->type, "headers") == 0);
-        CHECK_STR(opt(req, "customRequestHeaders.X-Set"), "s");
-        CHECK_STR(opt(req, "customRequestHeaders.X-Add"), "a");
-        CHECK_STR(opt(req, "customRequestHeaders.X-Gone"), "");
-        CHECK_STR(opt(res, "customResponseHeaders.X-Res"), "r");
+        /* the internal header modifiers: add appends (the headers middleware would replace) */
+        CHECK(req && strcmp(req->type, "requestHeaderModifier") == 0);
+        CHECK(res && strcmp(res->type, "responseHeaderModifier") == 0);
+        CHECK_STR(opt(req, "set.X-Set"), "s");
+        CHECK_STR(opt(req, "add.X-Add"), "a");
+        CHECK_STR(opt(req, "remove[0]"), "X-Gone");
+        CHECK_STR(opt(res, "set.X-Res"), "r");
         CHECK_STR(hdr->middlewares[2], "default-auth@kubernetescrd");
     }
     snprintf(n, sizeof(n), "%sr1-m0", p);

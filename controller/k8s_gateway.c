@@ -697,6 +697,13 @@ struct model *k8s_gw_translate_cached(const struct k8s_gw_objects *objs, const s
     for (size_t i = 0; i < rep.warnings.len; i++)
         k8s_gw__problem(&c, "warning: %s", (const char *)rep.warnings.items[i]);
     decode_report_free(&rep);
+    size_t sl = strlen(K8S_GW_INVALID_SUFFIX);
+    for (size_t i = 0; i < c.m->services.len; i++) {
+        struct model_service *s = c.m->services.items[i];
+        size_t l = strlen(s->name);
+        if (s->lb && l > sl && strcmp(s->name + l - sl, K8S_GW_INVALID_SUFFIX) == 0)
+            s->lb->empty_status = 500;
+    }
     k8s_gw__cache_sweep(&c);
     return c.m;
 }

@@ -4,7 +4,8 @@
  * Service's ready endpoints (its ClusterIP with nativeLBByDefault), defined
  * once and shared by every route that names it; several references make a
  * weighted service, and the share of one that cannot be resolved goes to
- * an empty load balancer. Resolution failures set the route's
+ * an empty load balancer "...-invalid", which answers 500 (the spec's
+ * status; empty_status, set after decoding). Resolution failures set the route's
  * ResolvedRefs reason (InvalidKind, RefNotPermitted, BackendNotFound).
  */
 #include "k8s_gateway_internal.h"
@@ -220,10 +221,10 @@ const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char 
 {
     int n = cJSON_GetArraySize(refs);
     const char *where = id;
-    if (n == 0) {
-        /* no backends: the spec wants 500; an empty load balancer answers 503 */
-        define_lb(c, id, k8s_gw__seq(c, where), tcp, where);
-        return id;
+    if (n == 0) { /* no backends: 500, as the spec says */
+        const char *invalid = arena_printf(c->pa, "%s" K8S_GW_INVALID_SUFFIX, id);
+        define_lb(c, invalid, k8s_gw__seq(c, where), tcp, where);
+        return invalid;
     }
     if (n == 1 || tcp) {
         const char *one = k8s_gw__backend(c, kind_name, ns, refs->child, scheme, transport, tcp, out);
@@ -231,16 +232,17 @@ const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char 
             k8s_gw__problem(c, "%s: several backendRefs (weighted TCP) are not supported by gantry; the first is used", where);
         if (one)
             return one;
-        define_lb(c, id, k8s_gw__seq(c, where), tcp, where);
-        return id;
+        const char *invalid = arena_printf(c->pa, "%s" K8S_GW_INVALID_SUFFIX, id);
+        define_lb(c, invalid, k8s_gw__seq(c, where), tcp, where);
+        return invalid;
     }
     struct tree_node *list = k8s_gw__seq(c, where);
     int i = 0;
     for (const cJSON *r = refs->child; r; r = r->next, i++) {
         const char *child = k8s_gw__backend(c, kind_name, ns, r, scheme, transport, false, out);
         if (child == NULL) {
-            child = arena_printf(c->pa, "%s-b%d", id, i);
-            define_lb(c, child, k8s_gw__seq(c, where), false, where); /* its share fails */
+            child = arena_printf(c->pa, "%s-b%d" K8S_GW_INVALID_SUFFIX, id, i);
+            define_lb(c, child, k8s_gw__seq(c, where), false, where); /* its share fails with 500 */
         }
         struct tree_node *e = k8s_gw__map(c, where);
         k8s_gw__put_str(c, e, "name", child);

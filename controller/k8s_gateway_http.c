@@ -429,15 +429,19 @@ static bool grpc_match(struct gw_cx *c, const struct rule_out *r, const cJSON *m
     return true;
 }
 
-/* timeouts.backendRequest as a serversTransport "<rule id>-timeouts"
- * (forwardingTimeouts.responseHeaderTimeout, 504 when it passes) for the
- * rule's own load balancers; NULL when there is none. timeouts.request
- * has no equivalent in gantry's model: left out with a problem. */
+/* timeouts.request as the internal middleware requestTimeout (the whole
+ * request's deadline, 504), first in the rule's chain; timeouts.backendRequest
+ * as a serversTransport "<rule id>-timeouts" (forwardingTimeouts.
+ * responseHeaderTimeout, 504 when it passes) for the rule's own load
+ * balancers, returned (NULL when there is none). */
 static const char *timeouts(struct gw_cx *c, const struct rule_out *r, const cJSON *t)
 {
-    if (str(t, "request"))
-        k8s_gw__problem(c, "%s %s/%s rule %d: timeouts.request is not supported by gantry (ignored)", r->kind_name, r->ns, r->name,
-                        r->rule_idx);
+    const char *req = str(t, "request");
+    if (req) {
+        struct tree_node *b = k8s_gw__map(c, r->prefix_id);
+        k8s_gw__put_str(c, b, "timeout", req);
+        define_mw(c, arena_printf(c->pa, "%s-request-timeout", r->prefix_id), "requestTimeout", b, r->mws);
+    }
     const char *br = str(t, "backendRequest");
     if (br == NULL)
         return NULL;

@@ -61,6 +61,11 @@ struct gw_cx {
     struct gw_frag *frag;       /* the route being translated into the cache: shared backends become its needs */
 };
 
+/* The name suffix of the stand-in load balancers of backendRefs that cannot
+ * be resolved (no shared load balancer's name ends so: those end with a
+ * port, "-h2c" or "-timeouts"): they answer 500. */
+#define K8S_GW_INVALID_SUFFIX "-invalid"
+
 /* A shared load balancer a cached route refers to, defined (once per
  * translation) when the route's fragment is used: the Service's endpoints
  * are read then, so an EndpointSlice change re-translates no route. */

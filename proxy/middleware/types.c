@@ -28,5 +28,6 @@ const struct mw_type *const middleware_types[] = {
     &mw_grpc_web,
     &mw_request_header_modifier, /* internal: kubernetesgateway only */
     &mw_response_header_modifier,
+    &mw_request_timeout,
     NULL,
 };

@@ -393,8 +393,13 @@ static void test_backends(void)
         CHECK(w->weighted->services[0].weight == 3);
         CHECK(w->weighted->services[1].weight == 0);
         const struct model_service *bad = model_find_service(r.m, w->weighted->services[2].name);
-        CHECK(bad && bad->lb && bad->lb->n_servers == 0); /* its share fails */
+        CHECK(bad && bad->lb && bad->lb->n_servers == 0 && bad->lb->empty_status == 500); /* its share fails with 500 */
+        CHECK(model_find_service(r.m, w->weighted->services[0].name)->lb->empty_status == 0);
     }
+    /* a rule whose only reference fails: 500 for all of it (HTTPRouteInvalidBackendRefUnknownKind) */
+    const struct model_router *kind = router(&r, "httproute-default-kind-default-gw-http-r0-m0");
+    const struct model_service *ks = kind ? model_find_service(r.m, kind->service) : NULL;
+    CHECK(ks && ks->lb && ks->lb->n_servers == 0 && ks->lb->empty_status == 500);
     CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "w"), "\"type\":\"ResolvedRefs\",\"status\":\"False\",\"reason\":\"BackendNotFound\"");
     CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "w"), "\"type\":\"Accepted\",\"status\":\"True\"");
     CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "granted"), "\"type\":\"ResolvedRefs\",\"status\":\"True\"");
@@ -510,8 +515,13 @@ static void test_timeouts(void)
             if (strcmp(((const struct model_transport *)r.m->transports.items[i])->name, "httproute-default-t-r0-timeouts") == 0)
                 t = r.m->transports.items[i];
         CHECK(t && t->response_header_ms == 500);
+        /* timeouts.request: the internal requestTimeout middleware, first in the chain */
+        CHECK(slow->n_middlewares == 1 && plain->n_middlewares == 0);
+        const struct model_middleware *rt = slow->n_middlewares ? mw(&r, slow->middlewares[0]) : NULL;
+        CHECK(rt && strcmp(rt->type, "requestTimeout") == 0);
+        CHECK_STR(rt ? opt(rt, "timeout") : NULL, "2s");
     }
-    CHECK_CONTAINS(r.problem_text, "timeouts.request is not supported by gantry");
+    CHECK(strstr(r.problem_text, "timeouts") == NULL);
     done(&r);
 }
 

@@ -1235,7 +1235,8 @@ static const struct table_service *resolve_service(struct proxy *p, const struct
         }
         int i = svc->sticky ? sticky_find(svc->sticky, svc->n_children, p->req) : -1;
         if (i >= 0 && (svc->child_weights[i] <= 0 ||
-                       (svc->children[i]->n_servers == 0 && svc->children[i]->n_children == 0 && svc->children[i]->main == NULL)))
+                       (svc->children[i]->n_servers == 0 && svc->children[i]->n_children == 0 && svc->children[i]->main == NULL &&
+                        svc->children[i]->empty_status == 0)))
             i = -1; /* the cookie's child went away or cannot answer: balance again, rewrite the cookie */
         if (i < 0) {
             i = balancer_pick_child(svc, p->w->id, worker_now_ms(p->w));

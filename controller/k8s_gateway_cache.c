@@ -1,14 +1,22 @@
 /*
  * The incremental part of the Gateway API translation (see k8s_gateway.h):
- * each HTTPRoute and GRPCRoute is translated into a fragment of its own
- * (routers, middlewares, serversTransports and the services only it uses,
- * in its own arena), with what it adds to the rest: problems, listener
- * attachments, the shared load balancers it needs, its status. A later
- * translation reuses the fragment while the route (uid, generation) and
- * the context version are unchanged, so a change to one route costs one
- * route's translation plus the assembly of the others' fragments.
+ * each HTTPRoute and GRPCRoute is translated and decoded into a model of
+ * its own (its routers, middlewares, serversTransports and the services
+ * only it uses: a "piece"), with what it adds to the rest: problems,
+ * listener attachments, the shared load balancers it needs, its status. A
+ * later translation reuses them while the route (uid, generation) and the
+ * context version are unchanged, so a change to one route costs one
+ * route's translation plus pointers to the others' objects.
+ *
+ * The model handed to the aggregator points into the pieces: each piece
+ * is counted (the cache entry holds one reference, every model using it
+ * one, dropped when that model is freed), so that a route changed or
+ * removed keeps its objects until the aggregator lets the older model go.
+ * Watcher thread only.
  */
 #include "k8s_gateway_internal.h"
+
+#include "model_decode.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +27,8 @@ struct gw_frag {
     char *ns, *name, *uid, *rv; /* what identifies the route's version (rv: without a generation) */
     double generation;           /* -1: none */
     uint64_t hash, context, run;
-    struct arena arena; /* everything below but the status */
-    struct tree_node *routers, *services, *middlewares, *transports;
+    struct arena arena; /* problems, needs, attached */
+    struct gw_piece *piece;
     struct ptr_vec problems; /* char * */
     struct ptr_vec needs;    /* struct gw_need * */
     struct ptr_vec attached; /* (gateway index << 16 | listener index) + 1, as pointers */
@@ -28,6 +36,20 @@ struct gw_frag {
     char status_rv[64];      /* the object's resourceVersion when its status was last handed over; "" none */
     struct gw_frag *next;
 };
+
+struct gw_piece {
+    unsigned refs;
+    struct model *m; /* routers, services, middlewares, transports */
+};
+
+static void piece_unref(void *data)
+{
+    struct gw_piece *p = data;
+    if (--p->refs == 0) {
+        model_free(p->m);
+        free(p);
+    }
+}
 
 struct k8s_gw_cache {
     struct gw_frag **buckets;
@@ -194,23 +216,41 @@ void k8s_gw__frag_attached(struct gw_cx *c, const struct gw_gateway *g, const st
 }
 
 /* Translates <obj> into fragment <e> (emptied): the context's maps and
- * arena are swapped for the fragment's for the time of the route. */
+ * arena are swapped for ones of the route's own for the time of the
+ * route, then decoded into the route's piece. */
 static void translate_into(struct gw_cx *c, struct gw_frag *e, enum k8s_gw_kind kind, const cJSON *obj,
                            void (*fn)(struct gw_cx *, const cJSON *))
 {
-    struct arena *pa = c->pa;
-    struct ptr_vec *problems = c->problems;
+    struct arena *pa = c->pa, tmp;
+    arena_init(&tmp);
+    struct ptr_vec *problems = c->problems, mine_problems = {0};
     struct k8s_gw_statuses *st = c->st, mine = {0};
     struct tree_node *routers = c->routers, *services = c->services, *middlewares = c->middlewares, *transports = c->transports;
-    c->pa = &e->arena;
-    c->problems = &e->problems;
+    c->pa = &tmp;
+    c->problems = &mine_problems;
     c->st = &mine; /* kept for the status syncs to come */
     c->frag = e;
-    c->routers = e->routers = k8s_gw__map(c, K8S_GW_PROVIDER);
-    c->services = e->services = k8s_gw__map(c, K8S_GW_PROVIDER);
-    c->middlewares = e->middlewares = k8s_gw__map(c, K8S_GW_PROVIDER);
-    c->transports = e->transports = k8s_gw__map(c, K8S_GW_PROVIDER);
+    struct tree_node *root = k8s_gw__map(c, K8S_GW_PROVIDER), *http = k8s_gw__map(c, K8S_GW_PROVIDER);
+    k8s_gw__add(c, root, "http", http);
+    k8s_gw__add(c, http, "routers", c->routers = k8s_gw__map(c, K8S_GW_PROVIDER));
+    k8s_gw__add(c, http, "services", c->services = k8s_gw__map(c, K8S_GW_PROVIDER));
+    k8s_gw__add(c, http, "middlewares", c->middlewares = k8s_gw__map(c, K8S_GW_PROVIDER));
+    k8s_gw__add(c, http, "serversTransports", c->transports = k8s_gw__map(c, K8S_GW_PROVIDER));
     fn(c, obj);
+    e->piece = mem_calloc(1, sizeof(*e->piece));
+    e->piece->refs = 1;
+    e->piece->m = model_new(K8S_GW_PROVIDER);
+    struct decode_report rep;
+    decode_report_init(&rep);
+    model_decode(e->piece->m, root, &rep);
+    for (size_t i = 0; i < rep.errors.len; i++)
+        k8s_gw__problem(c, "%s", (const char *)rep.errors.items[i]);
+    for (size_t i = 0; i < rep.warnings.len; i++)
+        k8s_gw__problem(c, "warning: %s", (const char *)rep.warnings.items[i]);
+    decode_report_free(&rep);
+    for (size_t i = 0; i < mine_problems.len; i++)
+        ptr_vec_push(&e->arena, &e->problems, arena_strdup(&e->arena, mine_problems.items[i]));
+    arena_free(&tmp);
     c->pa = pa;
     c->problems = problems;
     c->st = st;
@@ -227,19 +267,22 @@ static void translate_into(struct gw_cx *c, struct gw_frag *e, enum k8s_gw_kind 
     free(mine.v);
 }
 
-static void merge(struct gw_cx *c, struct tree_node *into, const struct tree_node *from)
+static void append(struct model *m, struct ptr_vec *into, const struct ptr_vec *from)
 {
-    for (size_t i = 0; i < from->n; i++)
-        tree_map_add(c->pa, into, from->keys[i], from->items[i]);
+    for (size_t i = 0; i < from->len; i++)
+        ptr_vec_push(&m->arena, into, from->items[i]);
 }
 
 /* Adds fragment <e> of route <obj> to this translation. */
 static void use(struct gw_cx *c, struct gw_frag *e, enum k8s_gw_kind kind, const cJSON *obj)
 {
-    merge(c, c->routers, e->routers);
-    merge(c, c->services, e->services);
-    merge(c, c->middlewares, e->middlewares);
-    merge(c, c->transports, e->transports);
+    const struct model *pm = e->piece->m;
+    append(c->m, &c->m->routers, &pm->routers);
+    append(c->m, &c->m->services, &pm->services);
+    append(c->m, &c->m->middlewares, &pm->middlewares);
+    append(c->m, &c->m->transports, &pm->transports);
+    e->piece->refs++;
+    arena_on_free(&c->m->arena, piece_unref, e->piece);
     for (size_t i = 0; i < e->needs.len; i++)
         k8s_gw__define_need(c, e->needs.items[i]);
     for (size_t i = 0; i < e->problems.len; i++)
@@ -269,6 +312,8 @@ static char *dup_or_null(const char *s)
 
 static void frag_clear(struct gw_frag *e)
 {
+    if (e->piece)
+        piece_unref(e->piece);
     arena_free(&e->arena);
     cJSON_Delete(e->status);
     free(e->ns);
@@ -290,7 +335,7 @@ void k8s_gw__cached_route(struct gw_cx *c, enum k8s_gw_kind kind, const cJSON *o
         e = mem_calloc(1, sizeof(*e));
         *slot = e;
         cache->n++;
-    } else if (e->run == cache->run + 1 || (e->context == c->context && same_version(e, &id))) {
+    } else if (e->run == cache->run + 1 || (e->context == c->context && same_version(e, &id) && e->piece)) {
         e->run = cache->run + 1;
         use(c, e, kind, obj);
         return;

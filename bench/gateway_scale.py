@@ -13,7 +13,9 @@ gantry syncs, then
      written and the time from the write to the first 200 on its host is
      measured (median, p99);
 RSS after 1 and after 2. Prints a table.
-Usage: gateway_scale.py [BUILD] [ROUTES] [N]"""
+Usage: gateway_scale.py [BUILD] [ROUTES] [N]
+Env: GW_BENCH_PERF=<file> records gantry with perf (call graphs) during 2;
+GW_BENCH_KEEP=1 keeps the run directory (gantry.log: per-change timings)."""
 import glob
 import os
 import re
@@ -151,7 +153,7 @@ print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 print("| %d | %.2f s | %.2f s | %.2f s | %.1f s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f MB | %.1f MB | %.1f MB |"
       % (n_routes, write_s, all_live_s, all_live_s - write_s, status_s, statistics.median(lat), p99(lat),
          statistics.median(own) if own else float("nan"), p99(own), rss_idle / 1024, rss_synced / 1024, rss_end / 1024))
-print("\none Gateway, one HTTPRoute per hostname; gantry with 2 workers; each change is a whole-cluster rebuild.")
+print("\none Gateway, one HTTPRoute per hostname; gantry with 2 workers; incremental translation (one route afresh per change).")
 gw.terminate()
 gw.wait()
 log.close()

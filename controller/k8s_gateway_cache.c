@@ -27,8 +27,7 @@ struct gw_frag {
     char *ns, *name, *uid, *rv; /* what identifies the route's version (rv: without a generation) */
     double generation;           /* -1: none */
     uint64_t hash, context, run;
-    struct arena arena; /* problems, needs, attached */
-    struct gw_piece *piece;
+    struct gw_piece *piece;  /* the vectors below are in its model's arena: one arena per route */
     struct ptr_vec problems; /* char * */
     struct ptr_vec needs;    /* struct gw_need * */
     struct ptr_vec attached; /* (gateway index << 16 | listener index) + 1, as pointers */
@@ -119,22 +118,41 @@ static uint64_t fnv(const char *s)
 struct route_id {
     int kind;
     const char *ns, *name, *uid, *rv;
+    const char *status_rv; /* the resourceVersion, always */
     double generation;
     uint64_t hash;
 };
 
+static const char *nonempty(const cJSON *v)
+{
+    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+/* One walk over metadata's keys (this runs for every route at every event). */
 static bool route_id(enum k8s_gw_kind kind, const cJSON *obj, struct route_id *id)
 {
     const cJSON *md = k8s_gw__get(obj, "metadata");
-    id->kind = (int)kind;
-    id->ns = k8s_gw__str(md, "namespace");
-    id->name = k8s_gw__str(md, "name");
+    *id = (struct route_id){.kind = (int)kind, .generation = -1};
+    for (const cJSON *f = md ? md->child : NULL; f; f = f->next) {
+        const char *k = f->string;
+        if (k == NULL)
+            continue;
+        if (strcmp(k, "name") == 0)
+            id->name = nonempty(f);
+        else if (strcmp(k, "namespace") == 0)
+            id->ns = nonempty(f);
+        else if (strcmp(k, "uid") == 0)
+            id->uid = nonempty(f);
+        else if (strcmp(k, "resourceVersion") == 0)
+            id->rv = nonempty(f);
+        else if (strcmp(k, "generation") == 0 && cJSON_IsNumber(f))
+            id->generation = f->valuedouble;
+    }
     if (id->ns == NULL || id->name == NULL)
         return false;
-    id->uid = k8s_gw__str(md, "uid");
-    const cJSON *g = k8s_gw__get(md, "generation");
-    id->generation = cJSON_IsNumber(g) ? g->valuedouble : -1;
-    id->rv = id->generation < 0 ? k8s_gw__str(md, "resourceVersion") : NULL;
+    id->status_rv = id->rv;
+    if (id->generation >= 0)
+        id->rv = NULL; /* the generation tells: status writes do not count */
     id->hash = (fnv(id->ns) * 31 + fnv(id->name)) * 7 + (uint64_t)kind;
     return true;
 }
@@ -197,7 +215,7 @@ bool k8s_gw_cache_current(const struct k8s_gw_cache *cache, const struct k8s_gw_
 
 void k8s_gw__need(struct gw_cx *c, const struct gw_need *n)
 {
-    struct arena *a = &c->frag->arena;
+    struct arena *a = &c->frag->piece->m->arena;
     struct gw_need *copy = arena_alloc(a, sizeof(*copy));
     *copy = *n;
     copy->key = arena_strdup(a, n->key);
@@ -212,7 +230,7 @@ void k8s_gw__need(struct gw_cx *c, const struct gw_need *n)
 void k8s_gw__frag_attached(struct gw_cx *c, const struct gw_gateway *g, const struct gw_listener *l)
 {
     uintptr_t v = ((uintptr_t)(g - c->gws) << 16 | (uintptr_t)(l - g->l)) + 1;
-    ptr_vec_push(&c->frag->arena, &c->frag->attached, (void *)v);
+    ptr_vec_push(&c->frag->piece->m->arena, &c->frag->attached, (void *)v);
 }
 
 /* Translates <obj> into fragment <e> (emptied): the context's maps and
@@ -236,10 +254,11 @@ static void translate_into(struct gw_cx *c, struct gw_frag *e, enum k8s_gw_kind 
     k8s_gw__add(c, http, "services", c->services = k8s_gw__map(c, K8S_GW_PROVIDER));
     k8s_gw__add(c, http, "middlewares", c->middlewares = k8s_gw__map(c, K8S_GW_PROVIDER));
     k8s_gw__add(c, http, "serversTransports", c->transports = k8s_gw__map(c, K8S_GW_PROVIDER));
-    fn(c, obj);
     e->piece = mem_calloc(1, sizeof(*e->piece));
     e->piece->refs = 1;
     e->piece->m = model_new(K8S_GW_PROVIDER);
+    struct arena *a = &e->piece->m->arena;
+    fn(c, obj);
     struct decode_report rep;
     decode_report_init(&rep);
     model_decode(e->piece->m, root, &rep);
@@ -249,7 +268,7 @@ static void translate_into(struct gw_cx *c, struct gw_frag *e, enum k8s_gw_kind 
         k8s_gw__problem(c, "warning: %s", (const char *)rep.warnings.items[i]);
     decode_report_free(&rep);
     for (size_t i = 0; i < mine_problems.len; i++)
-        ptr_vec_push(&e->arena, &e->problems, arena_strdup(&e->arena, mine_problems.items[i]));
+        ptr_vec_push(a, &e->problems, arena_strdup(a, mine_problems.items[i]));
     arena_free(&tmp);
     c->pa = pa;
     c->problems = problems;
@@ -274,7 +293,7 @@ static void append(struct model *m, struct ptr_vec *into, const struct ptr_vec *
 }
 
 /* Adds fragment <e> of route <obj> to this translation. */
-static void use(struct gw_cx *c, struct gw_frag *e, enum k8s_gw_kind kind, const cJSON *obj)
+static void use(struct gw_cx *c, struct gw_frag *e, enum k8s_gw_kind kind, const cJSON *obj, const char *rv)
 {
     const struct model *pm = e->piece->m;
     append(c->m, &c->m->routers, &pm->routers);
@@ -297,7 +316,6 @@ static void use(struct gw_cx *c, struct gw_frag *e, enum k8s_gw_kind kind, const
         return;
     /* unchanged since its status was last handed over (written, or found
      * as it should be): the writer would find nothing to do */
-    const char *rv = k8s_gw__meta(obj, "resourceVersion");
     bool forced = c->cache->force_status && e->hash % STATUS_SLICES == c->cache->slice;
     if (!forced && rv && strcmp(e->status_rv, rv) == 0)
         return;
@@ -314,7 +332,6 @@ static void frag_clear(struct gw_frag *e)
 {
     if (e->piece)
         piece_unref(e->piece);
-    arena_free(&e->arena);
     cJSON_Delete(e->status);
     free(e->ns);
     free(e->name);
@@ -337,7 +354,7 @@ void k8s_gw__cached_route(struct gw_cx *c, enum k8s_gw_kind kind, const cJSON *o
         cache->n++;
     } else if (e->run == cache->run + 1 || (e->context == c->context && same_version(e, &id) && e->piece)) {
         e->run = cache->run + 1;
-        use(c, e, kind, obj);
+        use(c, e, kind, obj, id.status_rv);
         return;
     }
     struct gw_frag *next = e->next;
@@ -352,11 +369,10 @@ void k8s_gw__cached_route(struct gw_cx *c, enum k8s_gw_kind kind, const cJSON *o
     e->generation = id.generation;
     e->hash = id.hash;
     e->context = c->context;
-    arena_init(&e->arena);
     translate_into(c, e, kind, obj, fn);
     cache->fresh++;
     e->run = cache->run + 1;
-    use(c, e, kind, obj);
+    use(c, e, kind, obj, id.status_rv);
     if (cache->n > cache->n_buckets)
         grow(cache); /* now that it has its hash */
 }

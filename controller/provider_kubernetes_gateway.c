@@ -28,6 +28,8 @@
 
 #define REBUILD_DELAY_MS 2
 #define STATUS_RESYNC_MS 5000
+/* a rebuild that translated more routes than this was part of a burst */
+#define BURST_ROUTES 16
 /* statuses are computed at most this often: with thousands of routes they
  * cost as much as the routes themselves, and a burst of changes needs only
  * the last */
@@ -59,6 +61,8 @@ static struct {
     struct k8s_gw_entrypoint *eps;
     char *controller, *status_ip, *status_hostname, *status_service;
     uint64_t delay_ms;
+    uint64_t last_end_ms, last_cost_ms; /* the last rebuild: when it ended, what it cost (with the aggregator's compile) */
+    size_t last_fresh;                  /* and how many routes it translated afresh */
     struct k8s_watch *watches;
     enum k8s_gw_kind *watch_kind;
     uint64_t *fingerprint; /* per watch: what of its objects the translation reads */
@@ -141,19 +145,22 @@ static void rebuild(void *data)
     }
     struct model *m = k8s_gw_translate_cached(&objs, &gp.opts, gp.cache, context, &pa, &problems, leader ? &st : NULL);
     problem_log_update(&gp.problems, K8S_GW_PROVIDER, &problems, m);
-    if (leader)
-        k8s_gw_writer_sync(gp.writer, &st);
-    k8s_gw_statuses_free(&st);
     arena_free(&pa);
     log_debug("kubernetesgateway provider: translated %zu HTTPRoutes in %llu ms (%zu routes afresh%s)", objs.n[K8S_GW_HTTPROUTES],
               (unsigned long long)(watcher_now_ms() - t0), k8s_gw_cache_fresh(gp.cache),
               leader ? ", with statuses" : "");
-    for (int k = 0; k < K8S_GW_KINDS; k++)
-        free(objs.items[k]);
-    aggregator_submit(m);
+    aggregator_submit(m); /* live first: comparing thousands of statuses can wait */
+    gp.last_end_ms = watcher_now_ms();
+    gp.last_cost_ms = gp.last_end_ms - t0;
+    gp.last_fresh = k8s_gw_cache_fresh(gp.cache);
     gp.built = true;
     if (gp.ready)
         status_provider_set(K8S_GW_PROVIDER, true, true);
+    if (leader) /* the statuses point at the cached objects: still there (the objs arrays are freed below) */
+        k8s_gw_writer_sync(gp.writer, &st);
+    k8s_gw_statuses_free(&st);
+    for (int k = 0; k < K8S_GW_KINDS; k++)
+        free(objs.items[k]);
 }
 
 static uint64_t mix(uint64_t h)
@@ -232,8 +239,18 @@ static void on_changed(struct k8s_watch *w, void *data)
         gp.ready = true;
         log_info("kubernetesgateway provider: synchronised with %s (%zu watches)", gp.conn.base_url, gp.n_watches);
     }
-    if (!watcher_timer_armed(gp.rebuild_timer))
-        watcher_timer_arm(gp.rebuild_timer, gp.delay_ms);
+    if (!watcher_timer_armed(gp.rebuild_timer)) {
+        /* in a burst of new routes (the last rebuild took many, and events
+         * come within its cost of its end), wait as long as a rebuild
+         * costs: at most half the time goes to rebuilds, and thousands of
+         * routes written at once become live in a few large steps rather
+         * than many compiles of the whole table; a single change (or a
+         * status write) waits only throttleDuration */
+        uint64_t delay = gp.delay_ms, now = watcher_now_ms();
+        if (gp.built && gp.last_fresh > BURST_ROUTES && now - gp.last_end_ms < gp.last_cost_ms && gp.last_cost_ms > delay)
+            delay = gp.last_cost_ms;
+        watcher_timer_arm(gp.rebuild_timer, delay);
+    }
 }
 
 static void on_leader(bool leader, void *data)

@@ -199,6 +199,8 @@ static bool kind_is_cached(enum k8s_gw_kind k)
 
 bool k8s_gw_cache_current(const struct k8s_gw_cache *cache, const struct k8s_gw_objects *objs, uint64_t context)
 {
+    if (objs->n[K8S_GW_HTTPROUTES] + objs->n[K8S_GW_GRPCROUTES] != cache->n)
+        return false; /* a route added or removed (or one without a name, never cached: the translation tells) */
     size_t routes = 0;
     for (int k = 0; k < K8S_GW_KINDS; k++)
         for (size_t i = 0; kind_is_cached((enum k8s_gw_kind)k) && i < objs->n[k]; i++) {

@@ -13,7 +13,9 @@ gantry syncs, then
      written and the time from the write to the first 200 on its host is
      measured (median, p99);
 RSS after 1 and after 2. Prints a table.
-Usage: gateway_scale.py [BUILD] [ROUTES] [N]"""
+Usage: gateway_scale.py [BUILD] [ROUTES] [N]
+Env: GW_BENCH_PERF=<file> records gantry with perf (call graphs) during 2;
+GW_BENCH_KEEP=1 keeps the run directory (gantry.log: per-change timings)."""
 import glob
 import os
 import re
@@ -107,6 +109,17 @@ time.sleep(1.0)
 # 2. one more route at a time
 log.flush()
 log_mark = os.path.getsize(d + "/gantry.log")
+perf = None
+if os.environ.get("GW_BENCH_PERF"):  # profile gantry during the changes only: perf record -g into that file
+    perf = subprocess.Popen(["perf", "record", "--call-graph=dwarf,16384", "-F", "499", "-o", os.environ["GW_BENCH_PERF"], "-p", str(gw.pid)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+def cpu_s(pid):  # user + system CPU seconds of a process: what a change costs, whatever the load
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+cpu0 = cpu_s(gw.pid)
 lat = []
 for k in range(n):
     i = n_routes + k
@@ -115,6 +128,10 @@ for k in range(n):
     while status(gw_port, "h%d.test" % i) != 200 and time.time() - t < 10:
         time.sleep(0.001)  # leave the CPU to gantry and the emulator
     lat.append((time.time() - t) * 1000)
+cpu_per_change = (cpu_s(gw.pid) - cpu0) / n * 1000
+if perf:
+    perf.send_signal(2)
+    perf.wait()
 lat.sort()
 rss_end = rss_kib(gw.pid)
 # gantry's own share of each change: the translation, then the aggregator's compile and publish
@@ -138,15 +155,20 @@ def p99(v):
 
 print("| HTTPRoutes | written in | all live, from the first write | from the first watch event | status of all written after "
       "| one more route: median "
-      "| p99 | gantry's share (translate + compile): median | p99 | RSS idle | RSS with routes | RSS after %d changes |" % n)
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-print("| %d | %.2f s | %.2f s | %.2f s | %.1f s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f MB | %.1f MB | %.1f MB |"
+      "| p99 | gantry's share (translate + compile): median | p99 | gantry CPU per change | RSS idle | RSS with routes "
+      "| RSS after %d changes |" % n)
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| %d | %.2f s | %.2f s | %.2f s | %.1f s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f MB | %.1f MB | %.1f MB |"
       % (n_routes, write_s, all_live_s, all_live_s - write_s, status_s, statistics.median(lat), p99(lat),
-         statistics.median(own) if own else float("nan"), p99(own), rss_idle / 1024, rss_synced / 1024, rss_end / 1024))
-print("\none Gateway, one HTTPRoute per hostname; gantry with 2 workers; each change is a whole-cluster rebuild.")
+         statistics.median(own) if own else float("nan"), p99(own), cpu_per_change, rss_idle / 1024, rss_synced / 1024,
+         rss_end / 1024))
+print("\none Gateway, one HTTPRoute per hostname; gantry with 2 workers; incremental translation (one route afresh per change).")
 gw.terminate()
 gw.wait()
 log.close()
 up.terminate()
 emu.stop()
-shutil.rmtree(d, ignore_errors=True)
+if os.environ.get("GW_BENCH_KEEP"):
+    print("kept", d)
+else:
+    shutil.rmtree(d, ignore_errors=True)

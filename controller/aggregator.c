@@ -511,6 +511,7 @@ static void add_services(struct build *b, const struct model *m)
             ts->strategy = STRATEGY_HRW;
         else if (s->lb->strategy && strcasecmp(s->lb->strategy, "leasttime") == 0)
             ts->strategy = STRATEGY_LEASTTIME;
+        ts->empty_status = (uint16_t)s->lb->empty_status;
         ts->passive_window_ms = s->lb->passive_window_ms;
         ts->passive_max_failed = s->lb->passive_max_failed;
         st->pass_host_header = s->lb->pass_host_header;

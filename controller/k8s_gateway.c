@@ -66,7 +66,7 @@ const char *k8s_gw__id(struct gw_cx *c, const char *fmt, ...)
     for (char *p = buf; *p; p++)
         if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
             *p = '-';
-    return arena_strdup(&c->m->arena, buf);
+    return arena_strdup(c->pa, buf);
 }
 
 struct tree_node *k8s_gw__map(struct gw_cx *c, const char *where)
@@ -116,7 +116,7 @@ static void condition(cJSON *conds, const cJSON *obj, const char *type, bool ok,
     cJSON_AddItemToArray(conds, c);
 }
 
-static void push_status(struct gw_cx *c, enum k8s_gw_kind kind, const cJSON *obj, cJSON *status)
+void k8s_gw__push_status(struct gw_cx *c, enum k8s_gw_kind kind, const cJSON *obj, cJSON *status)
 {
     struct k8s_gw_statuses *s = c->st;
     if (s == NULL) {
@@ -203,7 +203,7 @@ static void gateway_class(struct gw_cx *c, const cJSON *gc)
         return;
     cJSON *st = cJSON_CreateObject(), *conds = cJSON_AddArrayToObject(st, "conditions");
     condition(conds, gc, "Accepted", true, "Accepted", "Handled by gantry");
-    push_status(c, K8S_GW_CLASSES, gc, st);
+    k8s_gw__push_status(c, K8S_GW_CLASSES, gc, st);
 }
 
 /* ---- Gateway and listeners ---- */
@@ -443,7 +443,7 @@ static void gateway_status(struct gw_cx *c, const struct gw_gateway *g)
     bool accepted = valid > 0 || g->n == 0;
     condition(conds, g->obj, "Accepted", accepted, accepted ? "Accepted" : "ListenersNotValid", "");
     condition(conds, g->obj, "Programmed", accepted, accepted ? "Programmed" : "Invalid", "");
-    push_status(c, K8S_GW_GATEWAYS, g->obj, st);
+    k8s_gw__push_status(c, K8S_GW_GATEWAYS, g->obj, st);
 }
 
 /* ---- route attachment ---- */
@@ -581,7 +581,10 @@ struct gw_attach *k8s_gw__attach(struct gw_cx *c, const cJSON *obj, unsigned kin
         cJSON_AddItemToArray(c->pending_parents, e);
     }
     for (size_t i = 0; i < n; i++)
-        out[i].l->attached++;
+        if (c->frag) /* counted when the fragment is used */
+            k8s_gw__frag_attached(c, out[i].gw, out[i].l);
+        else
+            out[i].l->attached++;
     *n_out = n;
     return out;
 }
@@ -599,7 +602,7 @@ void k8s_gw__route_status(struct gw_cx *c, enum k8s_gw_kind kind, const cJSON *o
                   or(refs->reason, "ResolvedRefs"), or(refs->message, ""));
     cJSON *st = cJSON_CreateObject();
     cJSON_AddItemToObject(st, "parents", parents);
-    push_status(c, kind, obj, st);
+    k8s_gw__push_status(c, kind, obj, st);
 }
 
 /* ---- hostnames ---- */
@@ -631,10 +634,28 @@ static void for_each(struct gw_cx *c, const struct k8s_gw_objects *objs, enum k8
             fn(c, objs->items[k][i]);
 }
 
+static void http_routes(struct gw_cx *c, const cJSON *obj)
+{
+    k8s_gw__cached_route(c, K8S_GW_HTTPROUTES, obj, k8s_gw__http_route);
+}
+
+static void grpc_routes(struct gw_cx *c, const cJSON *obj)
+{
+    k8s_gw__cached_route(c, K8S_GW_GRPCROUTES, obj, k8s_gw__grpc_route);
+}
+
 struct model *k8s_gw_translate(const struct k8s_gw_objects *objs, const struct k8s_gw_options *o, struct arena *pa,
                                struct ptr_vec *problems, struct k8s_gw_statuses *st)
 {
-    struct gw_cx c = {.o = o, .objs = objs, .m = model_new(K8S_GW_PROVIDER), .pa = pa, .problems = problems, .st = st};
+    return k8s_gw_translate_cached(objs, o, NULL, 0, pa, problems, st);
+}
+
+struct model *k8s_gw_translate_cached(const struct k8s_gw_objects *objs, const struct k8s_gw_options *o,
+                                      struct k8s_gw_cache *cache, uint64_t context, struct arena *pa,
+                                      struct ptr_vec *problems, struct k8s_gw_statuses *st)
+{
+    struct gw_cx c = {.o = o, .objs = objs, .m = model_new(K8S_GW_PROVIDER), .pa = pa, .problems = problems, .st = st,
+                      .cache = cache, .context = context};
     c.controller = o->controller_name && *o->controller_name ? o->controller_name : K8S_GW_DEFAULT_CONTROLLER;
     /* only what is looked up by name: routes and Gateways are walked in order */
     static const enum k8s_gw_kind indexed[] = {K8S_GW_GRANTS, K8S_GW_SERVICES, K8S_GW_SLICES, K8S_GW_SECRETS};
@@ -660,8 +681,8 @@ struct model *k8s_gw_translate(const struct k8s_gw_objects *objs, const struct k
     k8s_gw__add(&c, tcp, "services", c.tcp_services);
     for_each(&c, objs, K8S_GW_CLASSES, gateway_class);
     for_each(&c, objs, K8S_GW_GATEWAYS, gateway);
-    for_each(&c, objs, K8S_GW_HTTPROUTES, k8s_gw__http_route);
-    for_each(&c, objs, K8S_GW_GRPCROUTES, k8s_gw__grpc_route);
+    for_each(&c, objs, K8S_GW_HTTPROUTES, http_routes);
+    for_each(&c, objs, K8S_GW_GRPCROUTES, grpc_routes);
     if (o->experimental) {
         for_each(&c, objs, K8S_GW_TLSROUTES, k8s_gw__tls_route);
         for_each(&c, objs, K8S_GW_TCPROUTES, k8s_gw__tcp_route);
@@ -676,5 +697,13 @@ struct model *k8s_gw_translate(const struct k8s_gw_objects *objs, const struct k
     for (size_t i = 0; i < rep.warnings.len; i++)
         k8s_gw__problem(&c, "warning: %s", (const char *)rep.warnings.items[i]);
     decode_report_free(&rep);
+    size_t sl = strlen(K8S_GW_INVALID_SUFFIX);
+    for (size_t i = 0; i < c.m->services.len; i++) {
+        struct model_service *s = c.m->services.items[i];
+        size_t l = strlen(s->name);
+        if (s->lb && l > sl && strcmp(s->name + l - sl, K8S_GW_INVALID_SUFFIX) == 0)
+            s->lb->empty_status = 500;
+    }
+    k8s_gw__cache_sweep(&c);
     return c.m;
 }

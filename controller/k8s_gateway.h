@@ -31,6 +31,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -94,5 +95,30 @@ void k8s_gw_statuses_free(struct k8s_gw_statuses *s);
  * <st> (may be NULL) receives the statuses to publish. */
 struct model *k8s_gw_translate(const struct k8s_gw_objects *objs, const struct k8s_gw_options *o, struct arena *pa,
                                struct ptr_vec *problems, struct k8s_gw_statuses *st);
+
+/* Incremental translation: the translation of each HTTPRoute and GRPCRoute
+ * (its routers, middlewares, own services, problems, listener attachments
+ * and status) is kept and reused while the route (uid, generation) and the
+ * context are unchanged. The context is a version, given by the caller, of
+ * everything else a route's translation reads: GatewayClasses, Gateways,
+ * ReferenceGrants, Services, Secrets, Namespaces (EndpointSlices are not
+ * part of it: shared load balancers are defined per translation). */
+struct k8s_gw_cache;
+struct k8s_gw_cache *k8s_gw_cache_new(void);
+void k8s_gw_cache_free(struct k8s_gw_cache *cache);
+/* Whether k8s_gw_translate_cached() of <objs> in <context> would reuse
+ * every route's translation and drop none. */
+bool k8s_gw_cache_current(const struct k8s_gw_cache *cache, const struct k8s_gw_objects *objs, uint64_t context);
+/* The next translation hands the statuses of the next slice (a thirtieth)
+ * of the routes to the writer, not only those of routes that changed since
+ * their status was last handed over: a write lost for another reason than
+ * a change of its object is redone within thirty such calls. */
+void k8s_gw_cache_force_status(struct k8s_gw_cache *cache);
+/* Routes translated afresh by the last translation. */
+size_t k8s_gw_cache_fresh(const struct k8s_gw_cache *cache);
+
+struct model *k8s_gw_translate_cached(const struct k8s_gw_objects *objs, const struct k8s_gw_options *o,
+                                      struct k8s_gw_cache *cache, uint64_t context, struct arena *pa,
+                                      struct ptr_vec *problems, struct k8s_gw_statuses *st);
 
 #endif

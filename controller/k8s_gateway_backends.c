@@ -4,7 +4,8 @@
  * Service's ready endpoints (its ClusterIP with nativeLBByDefault), defined
  * once and shared by every route that names it; several references make a
  * weighted service, and the share of one that cannot be resolved goes to
- * an empty load balancer. Resolution failures set the route's
+ * an empty load balancer "...-invalid", which answers 500 (the spec's
+ * status; empty_status, set after decoding). Resolution failures set the route's
  * ResolvedRefs reason (InvalidKind, RefNotPermitted, BackendNotFound).
  */
 #include "k8s_gateway_internal.h"
@@ -132,6 +133,36 @@ static void define_lb(struct gw_cx *c, const char *id, struct tree_node *servers
     k8s_gw__add(c, tcp ? c->tcp_services : c->services, id, svc);
 }
 
+static const cJSON *service_port(const cJSON *svc, int port)
+{
+    const cJSON *ports = get(get(svc, "spec"), "ports");
+    for (const cJSON *p = ports ? ports->child : NULL; p; p = p->next)
+        if (cJSON_IsNumber(get(p, "port")) && get(p, "port")->valueint == port)
+            return p;
+    return NULL;
+}
+
+static void define_shared(struct gw_cx *c, const struct gw_need *n, const cJSON *svc, const cJSON *sp)
+{
+    struct tree_node *servers = k8s_gw__seq(c, n->id);
+    endpoints(c, n->ns, svc, sp, n->tcp ? NULL : n->scheme, servers, n->id);
+    define_lb(c, n->id, servers, n->tcp, n->id);
+    if (n->transport && !n->tcp)
+        k8s_gw__put_str(c, tree_map_get(tree_map_get(c->services, n->id), "loadBalancer"), "serversTransport", n->transport);
+}
+
+void k8s_gw__define_need(struct gw_cx *c, const struct gw_need *n)
+{
+    if (!first_definition(c, n->key, false))
+        return;
+    const cJSON *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], n->ns, n->name);
+    const cJSON *sp = service_port(svc, n->port);
+    if (sp == NULL)
+        return; /* cannot be: the Services are part of the cache's context */
+    first_definition(c, n->key, true);
+    define_shared(c, n, svc, sp);
+}
+
 const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *scheme,
                             const char *transport, bool tcp, struct gw_refs *refs)
 {
@@ -163,13 +194,10 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
     }
     const char *shared = k8s_gw__id(c, "%s-%s-%d%s%s%s", rns, name, cJSON_IsNumber(port) ? port->valueint : -1, h2c ? "-h2c" : "",
                                     transport ? "-" : "", transport ? transport : "");
-    if (!first_definition(c, key, false))
+    if (c->frag == NULL && !first_definition(c, key, false))
         return shared;
-    const cJSON *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], rns, name), *sp = NULL;
-    for (const cJSON *p = svc && get(get(svc, "spec"), "ports") ? get(get(svc, "spec"), "ports")->child : NULL; p && !sp;
-         p = p->next)
-        if (cJSON_IsNumber(port) && cJSON_IsNumber(get(p, "port")) && get(p, "port")->valueint == port->valueint)
-            sp = p;
+    const cJSON *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], rns, name);
+    const cJSON *sp = service_port(svc, cJSON_IsNumber(port) ? port->valueint : -1);
     if (sp == NULL) {
         refs_fail(refs, "BackendNotFound",
                   svc ? arena_printf(c->pa, "Service %s/%s has no port %d", rns, name, cJSON_IsNumber(port) ? port->valueint : 0)
@@ -177,12 +205,13 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
         k8s_gw__problem(c, "%s: %s", what, refs->message);
         return NULL;
     }
+    struct gw_need need = {key, shared, rns, name, scheme, transport, port->valueint, tcp};
+    if (c->frag) { /* a cached route: defined when its fragment is used */
+        k8s_gw__need(c, &need);
+        return shared;
+    }
     first_definition(c, key, true);
-    struct tree_node *servers = k8s_gw__seq(c, shared);
-    endpoints(c, rns, svc, sp, tcp ? NULL : scheme, servers, shared);
-    define_lb(c, shared, servers, tcp, shared);
-    if (transport && !tcp)
-        k8s_gw__put_str(c, tree_map_get(tree_map_get(c->services, shared), "loadBalancer"), "serversTransport", transport);
+    define_shared(c, &need, svc, sp);
     return shared;
 #undef what
 }
@@ -192,10 +221,10 @@ const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char 
 {
     int n = cJSON_GetArraySize(refs);
     const char *where = id;
-    if (n == 0) {
-        /* no backends: the spec wants 500; an empty load balancer answers 503 */
-        define_lb(c, id, k8s_gw__seq(c, where), tcp, where);
-        return id;
+    if (n == 0) { /* no backends: 500, as the spec says */
+        const char *invalid = arena_printf(c->pa, "%s" K8S_GW_INVALID_SUFFIX, id);
+        define_lb(c, invalid, k8s_gw__seq(c, where), tcp, where);
+        return invalid;
     }
     if (n == 1 || tcp) {
         const char *one = k8s_gw__backend(c, kind_name, ns, refs->child, scheme, transport, tcp, out);
@@ -203,16 +232,17 @@ const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char 
             k8s_gw__problem(c, "%s: several backendRefs (weighted TCP) are not supported by gantry; the first is used", where);
         if (one)
             return one;
-        define_lb(c, id, k8s_gw__seq(c, where), tcp, where);
-        return id;
+        const char *invalid = arena_printf(c->pa, "%s" K8S_GW_INVALID_SUFFIX, id);
+        define_lb(c, invalid, k8s_gw__seq(c, where), tcp, where);
+        return invalid;
     }
     struct tree_node *list = k8s_gw__seq(c, where);
     int i = 0;
     for (const cJSON *r = refs->child; r; r = r->next, i++) {
         const char *child = k8s_gw__backend(c, kind_name, ns, r, scheme, transport, false, out);
         if (child == NULL) {
-            child = arena_printf(c->pa, "%s-b%d", id, i);
-            define_lb(c, child, k8s_gw__seq(c, where), false, where); /* its share fails */
+            child = arena_printf(c->pa, "%s-b%d" K8S_GW_INVALID_SUFFIX, id, i);
+            define_lb(c, child, k8s_gw__seq(c, where), false, where); /* its share fails with 500 */
         }
         struct tree_node *e = k8s_gw__map(c, where);
         k8s_gw__put_str(c, e, "name", child);

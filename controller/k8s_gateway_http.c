@@ -99,18 +99,34 @@ static int kv_matches(struct gw_cx *c, const cJSON *list, const char *exact, con
 
 /* ---- filters ---- */
 
-static struct tree_node *header_map(struct gw_cx *c, const cJSON *f, const char *where)
+/* A Request/ResponseHeaderModifier filter as the internal middleware of
+ * the same name (proxy/middleware/mw_header_modifier.c): set replaces, add
+ * appends, remove deletes. */
+static struct tree_node *header_modifier(struct gw_cx *c, const cJSON *f, const char *where)
 {
     struct tree_node *m = k8s_gw__map(c, where);
-    /* add is applied as set: gantry's headers middleware replaces */
     static const char *const ops[] = {"set", "add"};
-    for (int i = 0; i < 2; i++)
-        for (const cJSON *h = get(f, ops[i]) ? get(f, ops[i])->child : NULL; h; h = h->next)
+    for (int i = 0; i < 2; i++) {
+        const cJSON *list = get(f, ops[i]);
+        if (cJSON_GetArraySize(list) == 0)
+            continue;
+        struct tree_node *hs = k8s_gw__map(c, where);
+        for (const cJSON *h = list->child; h; h = h->next)
             if (str(h, "name"))
-                k8s_gw__put_str(c, m, str(h, "name"), str(h, "value") ? str(h, "value") : "");
-    for (const cJSON *h = get(f, "remove") ? get(f, "remove")->child : NULL; h; h = h->next)
-        if (cJSON_IsString(h))
-            k8s_gw__put_str(c, m, h->valuestring, ""); /* "" deletes */
+                k8s_gw__put_str(c, hs, str(h, "name"), str(h, "value") ? str(h, "value") : "");
+        k8s_gw__add(c, m, ops[i], hs);
+    }
+    const cJSON *rm = get(f, "remove");
+    if (cJSON_GetArraySize(rm) > 0) {
+        struct tree_node *seq = k8s_gw__seq(c, where);
+        for (const cJSON *h = rm->child; h; h = h->next)
+            if (cJSON_IsString(h)) {
+                struct tree_node *n = tree_new_node(c->pa, TREE_SCALAR, where, 0, 0);
+                n->scalar = arena_strdup(c->pa, h->valuestring);
+                tree_seq_add(c->pa, seq, n);
+            }
+        k8s_gw__add(c, m, "remove", seq);
+    }
     return m;
 }
 
@@ -211,10 +227,8 @@ static bool rule_filters(struct gw_cx *c, const cJSON *rt, struct rule_out *r, b
             r->prefix_filter = f;
         } else if (strcmp(type, "RequestHeaderModifier") == 0 || strcmp(type, "ResponseHeaderModifier") == 0) {
             bool req = type[1] == 'e' && type[2] == 'q';
-            struct tree_node *b = k8s_gw__map(c, where);
-            k8s_gw__add(c, b, req ? "customRequestHeaders" : "customResponseHeaders",
-                        header_map(c, get(f, req ? "requestHeaderModifier" : "responseHeaderModifier"), where));
-            define_mw(c, id, "headers", b, r->mws);
+            define_mw(c, id, req ? "requestHeaderModifier" : "responseHeaderModifier",
+                      header_modifier(c, get(f, req ? "requestHeaderModifier" : "responseHeaderModifier"), where), r->mws);
         } else if (!grpc && strcmp(type, "RequestRedirect") == 0) {
             const cJSON *rr = get(f, "requestRedirect");
             const char *full = str(get(rr, "path"), "replaceFullPath");
@@ -415,15 +429,19 @@ static bool grpc_match(struct gw_cx *c, const struct rule_out *r, const cJSON *m
     return true;
 }
 
-/* timeouts.backendRequest as a serversTransport "<rule id>-timeouts"
- * (forwardingTimeouts.responseHeaderTimeout, 504 when it passes) for the
- * rule's own load balancers; NULL when there is none. timeouts.request
- * has no equivalent in gantry's model: left out with a problem. */
+/* timeouts.request as the internal middleware requestTimeout (the whole
+ * request's deadline, 504), first in the rule's chain; timeouts.backendRequest
+ * as a serversTransport "<rule id>-timeouts" (forwardingTimeouts.
+ * responseHeaderTimeout, 504 when it passes) for the rule's own load
+ * balancers, returned (NULL when there is none). */
 static const char *timeouts(struct gw_cx *c, const struct rule_out *r, const cJSON *t)
 {
-    if (str(t, "request"))
-        k8s_gw__problem(c, "%s %s/%s rule %d: timeouts.request is not supported by gantry (ignored)", r->kind_name, r->ns, r->name,
-                        r->rule_idx);
+    const char *req = str(t, "request");
+    if (req) {
+        struct tree_node *b = k8s_gw__map(c, r->prefix_id);
+        k8s_gw__put_str(c, b, "timeout", req);
+        define_mw(c, arena_printf(c->pa, "%s-request-timeout", r->prefix_id), "requestTimeout", b, r->mws);
+    }
     const char *br = str(t, "backendRequest");
     if (br == NULL)
         return NULL;

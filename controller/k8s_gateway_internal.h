@@ -36,6 +36,8 @@ struct gw_gateway {
     size_t n;
 };
 
+struct gw_frag; /* one route's cached translation (k8s_gateway_cache.c) */
+
 struct gw_cx {
     const struct k8s_gw_options *o;
     const struct k8s_gw_objects *objs;
@@ -54,6 +56,23 @@ struct gw_cx {
         const char **slots;
         size_t cap, n;
     } defined;
+    struct k8s_gw_cache *cache; /* NULL: every route is translated */
+    uint64_t context;           /* the version of what routes read besides themselves */
+    struct gw_frag *frag;       /* the route being translated into the cache: shared backends become its needs */
+};
+
+/* The name suffix of the stand-in load balancers of backendRefs that cannot
+ * be resolved (no shared load balancer's name ends so: those end with a
+ * port, "-h2c" or "-timeouts"): they answer 500. */
+#define K8S_GW_INVALID_SUFFIX "-invalid"
+
+/* A shared load balancer a cached route refers to, defined (once per
+ * translation) when the route's fragment is used: the Service's endpoints
+ * are read then, so an EndpointSlice change re-translates no route. */
+struct gw_need {
+    const char *key, *id, *ns, *name, *scheme, *transport;
+    int port;
+    bool tcp;
 };
 
 /* One route's attachment to one listener, with the hostnames both accept
@@ -113,6 +132,20 @@ const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char 
  * (the caller then defines its own stand-in). */
 const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *scheme,
                             const char *transport, bool tcp, struct gw_refs *refs_out);
+
+/* Records <n> (copied) as a need of the route being cached. */
+void k8s_gw__need(struct gw_cx *c, const struct gw_need *n);
+/* Defines the shared load balancer of <n> unless this translation did already. */
+void k8s_gw__define_need(struct gw_cx *c, const struct gw_need *n);
+
+/* Route <obj> of <kind> translated by <fn>, or its cached translation when
+ * the route and the context are as they were (k8s_gateway_cache.c). */
+void k8s_gw__cached_route(struct gw_cx *c, enum k8s_gw_kind kind, const cJSON *obj, void (*fn)(struct gw_cx *, const cJSON *));
+/* Records that the route being cached attached to listener <l> of <g>. */
+void k8s_gw__frag_attached(struct gw_cx *c, const struct gw_gateway *g, const struct gw_listener *l);
+/* After the model is decoded: drops the entries of routes that are gone. */
+void k8s_gw__cache_sweep(struct gw_cx *c);
+void k8s_gw__push_status(struct gw_cx *c, enum k8s_gw_kind kind, const cJSON *obj, cJSON *status);
 
 void k8s_gw__http_route(struct gw_cx *c, const cJSON *obj);
 void k8s_gw__grpc_route(struct gw_cx *c, const cJSON *obj);

@@ -224,6 +224,11 @@ static void dump_service(struct sink *k, const struct model_service *s)
             OUT(k, "        serversTransport: ", lb->servers_transport, "\n");
         if (lb->strategy)
             OUT(k, "        strategy: ", lb->strategy, "\n");
+        if (lb->empty_status) {
+            out(k, "        # without a server: ");
+            out_int(k, lb->empty_status);
+            out(k, "\n");
+        }
         out(k, "        servers:\n");
         for (size_t i = 0; i < lb->n_servers; i++) {
             OUT(k, "          - {url: ", lb->servers[i].url, ", weight: ");

@@ -78,6 +78,7 @@ struct model_lb {
     bool pass_host_header;
     const char *strategy; /* "wrr" */
     struct model_healthcheck *healthcheck;
+    int empty_status; /* the answer without a server; 0: 503 (Gantry-internal: the Gateway API's 500 for an invalid backendRef) */
 };
 
 struct model_mirror {

@@ -3,8 +3,9 @@
  * and namespace (GatewayClasses and Namespaces cluster-wide), and after any
  * change the model is rebuilt from the caches (k8s_gateway.c) after
  * throttleDuration, so a burst of events costs one rebuild. The translation
- * is whole-cluster: cheap enough for thousands of routes (see
- * docs/benchmarks.md, bench/gateway_scale.py). Statuses are written by the
+ * is incremental: a route's translation is reused while the route and the
+ * context (a fingerprint of the other kinds a route reads) are unchanged
+ * (k8s_gateway_cache.c; see docs/benchmarks.md, bench/gateway_scale.py). Statuses are written by the
  * leader of a Lease only (k8s_lease.c), after each rebuild and every few
  * seconds, so that a write lost to a conflict is redone.
  */
@@ -27,6 +28,8 @@
 
 #define REBUILD_DELAY_MS 2
 #define STATUS_RESYNC_MS 5000
+/* a rebuild that translated more routes than this was part of a burst */
+#define BURST_ROUTES 16
 /* statuses are computed at most this often: with thousands of routes they
  * cost as much as the routes themselves, and a burst of changes needs only
  * the last */
@@ -58,6 +61,8 @@ static struct {
     struct k8s_gw_entrypoint *eps;
     char *controller, *status_ip, *status_hostname, *status_service;
     uint64_t delay_ms;
+    uint64_t last_end_ms, last_cost_ms; /* the last rebuild: when it ended, what it cost (with the aggregator's compile) */
+    size_t last_fresh;                  /* and how many routes it translated afresh */
     struct k8s_watch *watches;
     enum k8s_gw_kind *watch_kind;
     uint64_t *fingerprint; /* per watch: what of its objects the translation reads */
@@ -69,7 +74,30 @@ static struct {
     struct problem_log problems;
     struct k8s_lease *lease;
     struct k8s_gw_writer *writer;
+    struct k8s_gw_cache *cache;
+    bool routes_only;      /* only HTTPRoutes/GRPCRoutes had events since the last rebuild */
 } gp;
+
+/* What a route's cached translation depends on besides the route. */
+static bool is_context(enum k8s_gw_kind k)
+{
+    return k == K8S_GW_CLASSES || k == K8S_GW_GATEWAYS || k == K8S_GW_GRANTS || k == K8S_GW_SERVICES || k == K8S_GW_SECRETS ||
+           k == K8S_GW_NAMESPACES;
+}
+
+static bool is_cached_route(enum k8s_gw_kind k)
+{
+    return k == K8S_GW_HTTPROUTES || k == K8S_GW_GRPCROUTES;
+}
+
+static uint64_t context_version(void)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < gp.n_watches; i++)
+        if (is_context(gp.watch_kind[i]))
+            v += gp.fingerprint[i] * (2 * i + 1);
+    return v;
+}
 
 static const cJSON **collect(enum k8s_gw_kind k, size_t *n)
 {
@@ -101,22 +129,38 @@ static void rebuild(void *data)
         if (gp.status_due_ms > gp.next_status_ms)
             arm_status(gp.next_status_ms - t0);
     }
-    if (leader)
+    uint64_t context = context_version();
+    bool routes_only = gp.routes_only;
+    gp.routes_only = false;
+    if (!leader && routes_only && gp.built && k8s_gw_cache_current(gp.cache, &objs, context)) {
+        /* events that change nothing translated (our own status writes) */
+        for (int k = 0; k < K8S_GW_KINDS; k++)
+            free(objs.items[k]);
+        arena_free(&pa);
+        return;
+    }
+    if (leader) {
         gp.next_status_ms = t0 + STATUS_INTERVAL_MS;
-    struct model *m = k8s_gw_translate(&objs, &gp.opts, &pa, &problems, leader ? &st : NULL);
+        k8s_gw_cache_force_status(gp.cache); /* a slice of the routes is compared again each time */
+    }
+    struct model *m = k8s_gw_translate_cached(&objs, &gp.opts, gp.cache, context, &pa, &problems, leader ? &st : NULL);
     problem_log_update(&gp.problems, K8S_GW_PROVIDER, &problems, m);
-    if (leader)
-        k8s_gw_writer_sync(gp.writer, &st);
-    k8s_gw_statuses_free(&st);
     arena_free(&pa);
-    log_debug("kubernetesgateway provider: translated %zu HTTPRoutes in %llu ms%s", objs.n[K8S_GW_HTTPROUTES],
-              (unsigned long long)(watcher_now_ms() - t0), leader ? " (and their statuses)" : "");
-    for (int k = 0; k < K8S_GW_KINDS; k++)
-        free(objs.items[k]);
-    aggregator_submit(m);
+    log_debug("kubernetesgateway provider: translated %zu HTTPRoutes in %llu ms (%zu routes afresh%s)", objs.n[K8S_GW_HTTPROUTES],
+              (unsigned long long)(watcher_now_ms() - t0), k8s_gw_cache_fresh(gp.cache),
+              leader ? ", with statuses" : "");
+    aggregator_submit(m); /* live first: comparing thousands of statuses can wait */
+    gp.last_end_ms = watcher_now_ms();
+    gp.last_cost_ms = gp.last_end_ms - t0;
+    gp.last_fresh = k8s_gw_cache_fresh(gp.cache);
     gp.built = true;
     if (gp.ready)
         status_provider_set(K8S_GW_PROVIDER, true, true);
+    if (leader) /* the statuses point at the cached objects: still there (the objs arrays are freed below) */
+        k8s_gw_writer_sync(gp.writer, &st);
+    k8s_gw_statuses_free(&st);
+    for (int k = 0; k < K8S_GW_KINDS; k++)
+        free(objs.items[k]);
 }
 
 static uint64_t mix(uint64_t h)
@@ -161,16 +205,21 @@ static uint64_t fingerprint(const struct k8s_watch *w, enum k8s_gw_kind k)
  * fingerprints of the watches that had events. */
 static bool inputs_changed(void)
 {
-    bool changed = false;
+    bool changed = false, others = false;
     for (size_t i = 0; i < gp.n_watches; i++) {
         if (!gp.dirty[i])
             continue;
         gp.dirty[i] = false;
+        if (is_cached_route(gp.watch_kind[i])) { /* the route cache tells, without a pass over every route here */
+            changed = true;
+            continue;
+        }
         uint64_t fp = fingerprint(&gp.watches[i], gp.watch_kind[i]);
-        changed |= fp != gp.fingerprint[i];
+        others |= fp != gp.fingerprint[i];
         gp.fingerprint[i] = fp;
     }
-    return changed;
+    gp.routes_only = changed && !others; /* for the rebuild that follows */
+    return changed || others;
 }
 
 static void on_rebuild_timer(void *data)
@@ -190,8 +239,18 @@ static void on_changed(struct k8s_watch *w, void *data)
         gp.ready = true;
         log_info("kubernetesgateway provider: synchronised with %s (%zu watches)", gp.conn.base_url, gp.n_watches);
     }
-    if (!watcher_timer_armed(gp.rebuild_timer))
-        watcher_timer_arm(gp.rebuild_timer, gp.delay_ms);
+    if (!watcher_timer_armed(gp.rebuild_timer)) {
+        /* in a burst of new routes (the last rebuild took many, and events
+         * come within its cost of its end), wait as long as a rebuild
+         * costs: at most half the time goes to rebuilds, and thousands of
+         * routes written at once become live in a few large steps rather
+         * than many compiles of the whole table; a single change (or a
+         * status write) waits only throttleDuration */
+        uint64_t delay = gp.delay_ms, now = watcher_now_ms();
+        if (gp.built && gp.last_fresh > BURST_ROUTES && now - gp.last_end_ms < gp.last_cost_ms && gp.last_cost_ms > delay)
+            delay = gp.last_cost_ms;
+        watcher_timer_arm(gp.rebuild_timer, delay);
+    }
 }
 
 static void on_leader(bool leader, void *data)
@@ -277,6 +336,7 @@ int provider_kubernetes_gateway_start(const struct kube_gateway_provider_config 
     gp.fingerprint = mem_calloc(K8S_GW_KINDS * n_ns, sizeof(*gp.fingerprint));
     gp.dirty = mem_calloc(K8S_GW_KINDS * n_ns, sizeof(*gp.dirty));
     gp.rebuild_timer = watcher_timer_new(on_rebuild_timer, NULL);
+    gp.cache = k8s_gw_cache_new();
     gp.started = true;
     status_provider_set(K8S_GW_PROVIDER, false, false);
     char *sel = NULL;
@@ -320,6 +380,7 @@ void provider_kubernetes_gateway_stop(void)
     free(gp.fingerprint);
     free(gp.dirty);
     watcher_timer_free(gp.rebuild_timer);
+    k8s_gw_cache_free(gp.cache);
     k8s_conn_free(&gp.conn);
     for (size_t i = 0; i < gp.opts.n_entrypoints; i++)
         free((char *)gp.eps[i].name);

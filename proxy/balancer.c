@@ -169,7 +169,8 @@ enum balancer_result balancer_pick(const struct table_service *svc, uint32_t w, 
 
 static bool can_answer(const struct table_service *s)
 {
-    return s->n_servers > 0 || s->n_children > 0 || s->main != NULL;
+    /* empty_status: a share that answers that status (the Gateway API's 500) */
+    return s->n_servers > 0 || s->n_children > 0 || s->main != NULL || s->empty_status != 0;
 }
 
 int balancer_pick_child(const struct table_service *svc, uint32_t w, int64_t now_ms)

@@ -71,6 +71,7 @@ struct table_service {
      * for the window (0: the default, one refusal skips it for 10 s) */
     uint64_t passive_window_ms;
     uint32_t passive_max_failed;
+    uint16_t empty_status; /* the answer when it has no server; 0: 503 */
     /* A weighted service: each request goes to one child, picked by smooth
      * WRR over child_weights (state in wrr, per worker) unless the sticky
      * cookie names one. n_children == 0 otherwise. */

@@ -163,7 +163,7 @@ static void detach_conn(struct proxy *p, bool reusable)
 
 static void send_error(struct proxy *p, int status, const char *reason)
 {
-    if (status != 503)
+    if (status != 503 && status != 500)
         stats_upstream_error(p->svc->stats, p->w->id, status == 504);
     detach_conn(p, false);
     deadline_clear(&p->deadline);
@@ -182,11 +182,14 @@ static void send_error(struct proxy *p, int status, const char *reason)
         h2o_send(p->req, NULL, 0, H2O_SEND_STATE_FINAL);
         return;
     }
-    const char *text = status == 502 ? "Bad Gateway" : status == 503 ? "Service Unavailable" : "Gateway Timeout";
+    const char *text = status == 502   ? "Bad Gateway"
+                       : status == 503 ? "Service Unavailable"
+                       : status == 500 ? "Internal Server Error"
+                                       : "Gateway Timeout";
     p->req->res.status = status;
     p->req->res.headers = (h2o_headers_t){NULL};
     if (p->mw != NULL)
-        p->mw->upstream_error = status != 503;
+        p->mw->upstream_error = status != 503 && status != 500;
     middleware_on_response(p->mw);
     if (p->mw != NULL && p->mw->intercepted)
         return; /* a middleware answers instead (errors) */
@@ -1199,7 +1202,8 @@ static const struct table_service *resolve_service(struct proxy *p, const struct
         }
         int i = svc->sticky ? sticky_find(svc->sticky, svc->n_children, p->req) : -1;
         if (i >= 0 && (svc->child_weights[i] <= 0 ||
-                       (svc->children[i]->n_servers == 0 && svc->children[i]->n_children == 0 && svc->children[i]->main == NULL)))
+                       (svc->children[i]->n_servers == 0 && svc->children[i]->n_children == 0 && svc->children[i]->main == NULL &&
+                        svc->children[i]->empty_status == 0)))
             i = -1; /* the cookie's child went away or cannot answer: balance again, rewrite the cookie */
         if (i < 0) {
             i = balancer_pick_child(svc, p->w->id, worker_now_ms(p->w));
@@ -1242,6 +1246,20 @@ static void on_grpc_deadline(struct deadline *d)
         send_error(p, 504, "grpc-timeout deadline exceeded");
 }
 
+/* A route's whole-request deadline (the Gateway API's timeouts.request):
+ * 504 unless the response has begun, which is then cut. */
+static void on_request_deadline(struct deadline *d)
+{
+    struct proxy *p = H2O_STRUCT_FROM_MEMBER(struct proxy, deadline, d);
+    h2o_timeout_unlink(&p->backoff);
+    if (p->state == ST_DONE)
+        return;
+    if (p->state == ST_BODY || p->final_sent)
+        abort_response(p);
+    else
+        send_error(p, 504, "request timeout");
+}
+
 void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *route, const struct upstream_client *client,
                     struct mw_run *mw)
 {
@@ -1265,18 +1283,22 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
     }
     p->replayable = replayable(req) && p->body_in == NULL;
     p->grpc = grpc_is_request(req);
+    int64_t grpc_ms = -1;
     if (p->grpc) {
         ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("grpc-timeout"), -1);
-        int64_t ms = i >= 0 ? grpc_timeout_ms(req->headers.entries[i].value.base, req->headers.entries[i].value.len) : -1;
-        if (ms >= 0)
-            deadline_set(&p->deadline, w, (uint64_t)ms, on_grpc_deadline);
+        grpc_ms = i >= 0 ? grpc_timeout_ms(req->headers.entries[i].value.base, req->headers.entries[i].value.len) : -1;
+        if (grpc_ms >= 0)
+            deadline_set(&p->deadline, w, (uint64_t)grpc_ms, on_grpc_deadline);
     }
+    if (mw != NULL && mw->request_timeout_ms && (grpc_ms < 0 || mw->request_timeout_ms < (uint64_t)grpc_ms))
+        deadline_set(&p->deadline, w, mw->request_timeout_ms, on_request_deadline);
     h2o_linklist_insert(&w->proxies, &p->link);
     w->in_flight++;
     p->svc = resolve_service(p, route->service);
     if (p->svc == NULL || p->svc->n_servers == 0) {
+        uint16_t status = p->svc != NULL && p->svc->empty_status ? p->svc->empty_status : 503;
         p->svc = route->service; /* for the error's accounting */
-        send_error(p, 503, "service has no server");
+        send_error(p, status, "service has no server");
         return;
     }
     p->sticky_server = p->svc->sticky ? sticky_find(p->svc->sticky, p->svc->n_servers, req) : -1;

@@ -26,5 +26,8 @@ const struct mw_type *const middleware_types[] = {
     &mw_in_flight_req,
     &mw_rate_limit,
     &mw_grpc_web,
+    &mw_request_header_modifier, /* internal: kubernetesgateway only */
+    &mw_response_header_modifier,
+    &mw_request_timeout,
     NULL,
 };

@@ -31,6 +31,10 @@ extern const struct mw_type mw_ip_white_list;
 extern const struct mw_type mw_in_flight_req;
 extern const struct mw_type mw_rate_limit;
 extern const struct mw_type mw_grpc_web;
+/* Gateway API header filters, internal to the kubernetesgateway provider */
+extern const struct mw_type mw_request_header_modifier;
+extern const struct mw_type mw_response_header_modifier;
+extern const struct mw_type mw_request_timeout; /* timeouts.request, likewise */
 
 extern const struct mw_type mw_buffering;
 extern const struct mw_type mw_pass_tls_client_cert;

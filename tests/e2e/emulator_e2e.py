@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """The e2e suite where kind and Helm are missing ("emulator" mode).
 
-The chart is rendered (tests/helm-render, defaults + replicaCount=2) and
-applied with the real kubectl to the project's API-server emulator. This
+The chart is rendered (tests/helm-render, defaults + replicaCount=2, the
+Gateway API and Traefik CRD providers on) and applied with the real kubectl
+to the project's API-server emulator, after Kubernetes' Gateway API CRDs
+(manifests/gateway-api, as a user installs them). This
 script then does what the Deployment controller and the kubelet would: it
 reads the Deployment back from the API and runs its pod template as
 containers of the real gantry image in a real dockerd (the image from
@@ -14,7 +16,11 @@ stands in for kube-proxy: the gantry Service's traffic goes to the replicas
 whose readiness probe passes.
 
 Checked: Ingress traffic to an upstream on loopback (Ingress, Service and
-EndpointSlice applied with kubectl); leader election (exactly one replica
+EndpointSlice applied with kubectl); HTTPRoute traffic (a Gateway of the
+chart's GatewayClass and an HTTPRoute applied with kubectl, the Gateway's
+and the route's status written by the leader); a mixed cluster (Ingress,
+IngressRoute and HTTPRoute on one host) with the precedence
+docs/kubernetes.md states; leader election (exactly one replica
 holds the Lease, the other takes over when it stops); Ingress status
 written by the leader; a rolling update to a new image tag under steady
 curl traffic with zero failed requests.
@@ -261,23 +267,28 @@ def main():
     cleanups = []
     pods = []
     try:
-        step("renderer and chart (defaults + replicaCount=2)")
+        step("renderer and chart (defaults + replicaCount=2 + Gateway API and Traefik CRD providers)")
         renderer, err = cluster.build_renderer(os.path.join(cluster.ROOT, "build"))
         if not renderer:
             raise Fail("building tests/helm-render: " + err)
 
         def render(tag):
             rc, out, err = cluster.render(renderer, "--name", "gantry", "--namespace", NS, "--set",
-                                          "replicaCount=2,image.repository=gantry,image.tag=%s" % tag)
+                                          "replicaCount=2,image.repository=gantry,image.tag=%s,"
+                                          "providers.kubernetesGateway.enabled=true,providers.kubernetesCRD.enabled=true"
+                                          % tag)
             if rc != 0:
                 raise Fail("helm-render: " + err)
             return out
 
         manifests = render("e2e-1")
 
-        step("API emulator; kubectl apply of the rendered chart")
+        step("API emulator; kubectl apply of the Gateway API CRDs, then of the rendered chart")
         em = cluster.start_emulator(work)
         cleanups.append(em.stop)
+        for f in sorted(os.listdir(os.path.join(cluster.ROOT, "manifests", "gateway-api"))):
+            if f.startswith("standard-"):
+                kubectl(em, "apply", "--validate=false", "-f", os.path.join(cluster.ROOT, "manifests", "gateway-api", f))
         # --validate=false: kubectl's schema check needs /openapi/v2, which the emulator does not serve
         out = kubectl(em, "apply", "--validate=false", "-f", "-", stdin=manifests.encode())
         applied = [line for line in out.splitlines() if line.endswith(" created")]
@@ -387,6 +398,116 @@ spec:
             raise Fail("through the Service: %s" % codes)
         if http_get("http://127.0.0.1:%d/" % proxy.port, "other.e2e.test")[0] != 404:
             raise Fail("a host without an Ingress rule is not 404")
+
+        step("HTTPRoute traffic: Gateway + HTTPRoute applied with kubectl")
+        kubectl(em, "apply", "--validate=false", "-f", "-", stdin=b"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: gantry
+  listeners:
+  - {name: http, port: 80, protocol: HTTP}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: app, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [gw.e2e.test]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /}}]
+    backendRefs: [{name: app, port: 80}]
+""")
+        for p in pods:
+            wait(lambda: http_get("http://127.0.0.1:%d/" % p.ports["web"], "gw.e2e.test") == (200, "hello from app\n"),
+                 20, "%s routes gw.e2e.test (HTTPRoute)" % p.name)
+        codes = [http_get("http://127.0.0.1:%d/x" % proxy.port, "gw.e2e.test")[0] for _ in range(10)]
+        if codes != [200] * 10:
+            raise Fail("HTTPRoute through the Service: %s" % codes)
+
+        def gateway_status():
+            gw = json.loads(kubectl(em, "get", "gateway", "gw", "-o", "json")).get("status") or {}
+            rt = json.loads(kubectl(em, "get", "httproute", "app", "-o", "json")).get("status") or {}
+            addrs = [a.get("value") for a in gw.get("addresses") or []]
+            conds = {c["type"]: c["status"] for par in rt.get("parents") or [] for c in par.get("conditions") or []}
+            return addrs == [LB_IP] and conds.get("Accepted") == "True" and conds.get("ResolvedRefs") == "True"
+        wait(gateway_status, 30, "Gateway gw's status.addresses = %s and HTTPRoute app Accepted, ResolvedRefs" % LB_IP)
+
+        step("mixed cluster: Ingress, IngressRoute and HTTPRoute on one host (docs/kubernetes.md precedence)")
+        mixed = {n: Upstream(n) for n in ("ing", "ir", "gw")}
+        for u in mixed.values():
+            cleanups.append(u.stop)
+        objs = ""
+        for n, u in mixed.items():
+            objs += """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: mixed-%(n)s, namespace: default}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: mixed-%(n)s-1
+  namespace: default
+  labels: {kubernetes.io/service-name: mixed-%(n)s}
+addressType: IPv4
+ports: [{name: http, port: %(port)d}]
+endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+""" % {"n": n, "port": u.port}
+        objs += """
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: mixed, namespace: default}
+spec:
+  ingressClassName: gantry
+  rules:
+  - host: mixed.e2e.test
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: mixed-ing, port: {number: 80}}}}]}
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: mixed, namespace: default}
+spec:
+  routes:
+  - match: Host(`mixed.e2e.test`) && PathPrefix(`/ir`)
+    kind: Rule
+    services: [{name: mixed-ir, port: 80}]
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: mixed-priority, namespace: default}
+spec:
+  routes:
+  - match: Host(`mixed.e2e.test`) && PathPrefix(`/prio`)
+    kind: Rule
+    priority: 5000000000
+    services: [{name: mixed-ir, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: mixed, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [mixed.e2e.test]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /gw}}, {path: {type: PathPrefix, value: /prio/gw}}]
+    backendRefs: [{name: mixed-gw, port: 80}]
+"""
+        kubectl(em, "apply", "--validate=false", "-f", "-", stdin=objs.encode())
+        # path -> who answers: an HTTPRoute on a hostname (>= 10^12) over an IngressRoute with an explicit
+        # priority (5*10^9) over an Ingress rule on an exact host (4*10^9 + path) over an IngressRoute
+        # without a priority (its rule's length)
+        want = {"/": "ing", "/ir": "ing", "/gw": "gw", "/prio": "ir", "/prio/x": "ir", "/prio/gw": "gw"}
+        for p in pods:
+            def mixed_ok():
+                return {path: http_get("http://127.0.0.1:%d%s" % (p.ports["web"], path), "mixed.e2e.test")[1].strip()
+                        .replace("hello from ", "") for path in want} == want
+            wait(mixed_ok, 30, "%s to serve mixed.e2e.test as %s" % (p.name, want))
 
         step("leader election: exactly one replica holds the Lease")
 

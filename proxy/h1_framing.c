@@ -720,6 +720,7 @@ static void filter(struct h1_framing_conn *f, size_t n)
 
 static void on_read(h2o_socket_t *sock, const char *err);
 static void on_body_read(h2o_socket_t *sock, const char *err);
+static void on_parked(h2o_socket_t *sock, const char *err);
 
 /* Puts the wrapper in front of h2o's read callback, or waits (listed)
  * while h2o is not reading. */
@@ -733,8 +734,16 @@ static void arm(struct h1_framing_conn *f)
     }
     if (sock->_cb.read == on_read)
         return;
-    if (sock->_cb.read == NULL || sock->_cb.read == on_body_read) { /* h2o reads again after its response */
+    if (sock->_cb.read == NULL && !f->p.streaming) {
+        /* h2o stopped reading while it runs a request: the socket stays in
+         * the loop's read set (parked), else stopping and starting again cost
+         * two epoll_ctl calls a request; bytes that come meanwhile stop it */
+        sock->_cb.read = on_parked;
         list_add(f);
+        return;
+    }
+    if (sock->_cb.read == NULL || sock->_cb.read == on_body_read || sock->_cb.read == on_parked) {
+        list_add(f); /* h2o reads again after its response */
         return;
     }
     f->inner = sock->_cb.read;
@@ -750,6 +759,17 @@ static void on_read(h2o_socket_t *sock, const char *err)
     f->inner(sock, err);
     if (!f->closed)
         arm(f);
+}
+
+/* Bytes (or the end) came while h2o was not reading: followed as h2o
+ * would have read them, then really stopped until h2o reads again; it
+ * finds them in the input. */
+static void on_parked(h2o_socket_t *sock, const char *err)
+{
+    struct h1_framing_conn *f = conntrack_of_socket(sock)->framing;
+    if (err == NULL)
+        filter(f, sock->bytes_read);
+    h2o_socket_read_stop(sock);
 }
 
 /* While h2o runs a request it does not read: a streamed body is read
@@ -781,7 +801,7 @@ void h1_framing_resume(struct h1_framing_conn *f)
     if (f->closed || !f->p.streaming || h1_stream_hold_reading(&f->stream))
         return;
     f->stream.paused = false;
-    if (f->sock->_cb.read == NULL) { /* else h2o reads (and the framing drops the rest) */
+    if (f->sock->_cb.read == NULL || f->sock->_cb.read == on_parked) { /* else h2o reads (and the framing drops the rest) */
         h2o_socket_read_start(f->sock, on_body_read);
         list_add(f);
     }

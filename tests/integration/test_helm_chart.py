@@ -71,6 +71,7 @@ VALUE_SETS = {
     "host-network": ["--set", "hostNetwork=true,service.type=ClusterIP"],
     "daemonset": ["--set", "kind=DaemonSet"],
     "nodeport-autoscaling": ["--set", "service.type=NodePort,service.nodePorts.http=30080,autoscaling.enabled=true"],
+    "acme-kubernetes-storage": ["--set", "acme.storageResolvers={le,staging},publishStatus=false"],
 }
 
 
@@ -127,6 +128,13 @@ def check_value_set(name, k):
         assert workload["kind"] == "DaemonSet" and "replicas" not in workload["spec"]
         assert "strategy" not in workload["spec"]
         assert workload["spec"]["updateStrategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    elif name == "acme-kubernetes-storage":
+        assert "--certificatesResolvers.le.acme.storage=kubernetes://gantry/gantry-acme" in args
+        assert "--certificatesResolvers.staging.acme.storage=kubernetes://gantry/gantry-acme" in args
+        rules = k["Role"][0]["rules"]  # the Role exists for the issuer's Lease even without publishStatus
+        assert rules[0]["resources"] == ["leases"]
+        assert rules[1] == {"apiGroups": [""], "resources": ["secrets"],
+                            "verbs": ["get", "list", "watch", "create", "update", "delete"]}
     elif name == "nodeport-autoscaling":
         assert "replicas" not in workload["spec"]
         hpa = k["HorizontalPodAutoscaler"][0]

@@ -34,7 +34,7 @@
 #define POLL_MS 500
 #define TIMEOUT_MS 30000L
 
-enum step { S_IDLE, S_DIRECTORY, S_NONCE, S_ACCOUNT, S_ORDER, S_AUTHZ, S_CHALLENGE, S_POLL_AUTHZ, S_FINALIZE, S_POLL_ORDER, S_CERT };
+enum step { S_IDLE, S_DIRECTORY, S_NONCE, S_ACCOUNT, S_ORDER, S_AUTHZ, S_CHALLENGE_WAIT, S_CHALLENGE, S_POLL_AUTHZ, S_FINALIZE, S_POLL_ORDER, S_CERT };
 
 struct acme_client {
     struct acme_client_config cfg;
@@ -394,6 +394,11 @@ static void on_authz(struct acme_client *c, cJSON *j)
             if (c->cfg.on_challenge)
                 c->cfg.on_challenge(c->cfg.data, domain, c->chall_token, ka, true);
             free(ka);
+            if (c->cfg.defer_challenge) {
+                end_transfer(c);
+                c->step = S_CHALLENGE_WAIT;
+                return;
+            }
             post(c, S_CHALLENGE, c->chall_url, "{}");
             return;
         }
@@ -617,6 +622,16 @@ void acme_client_order(struct acme_client *c, const char *const *names, size_t n
     c->done_data = data;
     c->bad_nonce = 0;
     next(c);
+}
+
+void acme_client_challenge_ready(struct acme_client *c, const char *error)
+{
+    if (c->step != S_CHALLENGE_WAIT)
+        return;
+    if (error != NULL)
+        fail(c, "%s", error);
+    else
+        post(c, S_CHALLENGE, c->chall_url, "{}");
 }
 
 char *acme_client_keyauth(struct acme_client *c, const char *token)

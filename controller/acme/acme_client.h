@@ -31,6 +31,10 @@ struct acme_client_config {
     enum acme_challenge_type challenge;
     const char *ca_blob;    /* PEM trusted for the CA's HTTPS (LEGO_CA_CERTIFICATES), or NULL: the system store */
     size_t ca_blob_len;
+    /* the challenge is published elsewhere (other replicas): after on_challenge
+     * adds one, the client waits for acme_client_challenge_ready before
+     * telling the CA to validate */
+    bool defer_challenge;
     acme_challenge_cb on_challenge;
     acme_account_cb on_account;
     void *data;
@@ -45,6 +49,9 @@ bool acme_client_busy(const struct acme_client *c);
 /* Orders a certificate for <names> with a new key of <key_type>. One order at a time. */
 void acme_client_order(struct acme_client *c, const char *const *names, size_t n, const char *key_type, acme_order_cb done,
                        void *data);
+/* With defer_challenge: the challenge added last is published (<error>
+ * NULL) or could not be (the order fails with <error>). */
+void acme_client_challenge_ready(struct acme_client *c, const char *error);
 /* The account key (borrowed), to store it. */
 EVP_PKEY *acme_client__key(struct acme_client *c);
 /* The key authorization of <token> (token.thumbprint). malloc'd. */

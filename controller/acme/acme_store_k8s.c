@@ -393,7 +393,7 @@ struct acme_k8s *acme_k8s_start(const struct acme_k8s_options *o, struct diag *d
     k->retry = watcher_timer_new(on_retry, k);
     curl_body_reset(&k->in, 64 * 1024);
     log_info("acme: certificates stored in Kubernetes Secrets %s/%s-* (API server from %s)", k->ns, k->prefix, how);
-    k8s_watch_start(&k->watch, "v1", k->ns, "secrets", "labelSelector=" KIND_LABEL, &k->conn, on_changed, k);
+    k8s_watch_start(&k->watch, "/api/v1", k->ns, "secrets", "labelSelector=" KIND_LABEL, &k->conn, on_changed, k);
     char identity[256], host[200] = "", lease[300];
     const char *pod = getenv("POD_NAME");
     gethostname(host, sizeof(host) - 1);

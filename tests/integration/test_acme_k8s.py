@@ -1,0 +1,192 @@
+"""ACME with several replicas: storage "kubernetes://<ns>/<prefix>" (Gantry
+only). Two gantry replicas against the Kubernetes API emulator and one
+pebble, with haproxy (TCP, round robin, health-checked) in front of their
+HTTP entry points as the load balancer pebble validates through, so the
+HTTP-01 token must be answered by whichever replica the balancer picks.
+
+Checked: exactly one replica (the holder of the Lease <prefix>-issuer)
+orders; the certificate is in a kubernetes.io/tls Secret and both replicas
+serve it (verified with pebble's root); the leader killed in the middle of
+an order -> the other orders once more and completes it (two orders at
+pebble in all); renewal goes through the leader and both replicas serve the
+new certificate."""
+import base64
+import os
+import shutil
+import signal
+
+import pytest
+
+from conftest import GANTRY_BIN, Process, free_port, run, service_yaml, wait_for, wait_port
+from k8s_emulator import Emulator
+from test_acme import Pebble
+from tls_certs import make_cert
+
+pytestmark = pytest.mark.skipif(shutil.which("pebble") is None or shutil.which("haproxy") is None,
+                                reason="pebble or haproxy is not installed (scripts/deps.sh test)")
+
+NS, PREFIX = "acme-system", "gantry-acme"
+LEASE = PREFIX + "-issuer"
+
+
+@pytest.fixture
+def emu(tmp_path):
+    d = str(tmp_path / "apiserver")
+    os.makedirs(d)
+    cert, key = make_cert(d, "apiserver", ["localhost"], ips=["127.0.0.1"])
+    e = Emulator(cert=cert, key=key, bookmark_interval=0.5).start()
+    e.ca = d + "/ca.crt"
+    yield e
+    e.stop()
+
+
+class Balancer(Process):
+    """haproxy in TCP mode: round robin over <ports>, a dead one taken out by its health check."""
+
+    def __init__(self, tmp, port, ports):
+        cfg = os.path.join(str(tmp), "haproxy.cfg")
+        servers = "".join("  server r%d 127.0.0.1:%d check inter 300ms fall 1 rise 1\n" % (i, p) for i, p in enumerate(ports))
+        with open(cfg, "w") as f:
+            f.write("defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n"
+                    "frontend fe\n  bind 127.0.0.1:%d\n  default_backend be\nbackend be\n  balance roundrobin\n%s"
+                    % (port, servers))
+        super().__init__(["haproxy", "-f", cfg, "-db"], "haproxy")
+        wait_port(port, timeout=10)
+
+
+class Replica:
+    def __init__(self, procs, tmp, name, emu, pebble, up, hosts=("app.test",)):
+        self.dir = tmp / name
+        self.dir.mkdir()
+        self.web, self.websecure, self.admin = free_port(), free_port(), free_port()
+        dyn = self.dir / "dynamic.yaml"
+        rule = " || ".join("Host(`%s`)" % h for h in hosts)
+        dyn.write_text("http:\n  routers:\n"
+                       "    app:\n      rule: \"%s\"\n      service: s\n      entryPoints: [websecure]\n"
+                       "      tls:\n        certResolver: pebble\n"
+                       "  services:\n" % rule + service_yaml("s", [up.url]))
+        args = [GANTRY_BIN, "--workers=1", "--log.level=DEBUG",
+                "--entryPoints.web.address=127.0.0.1:%d" % self.web,
+                "--entryPoints.websecure.address=127.0.0.1:%d" % self.websecure,
+                "--admin.address=127.0.0.1:%d" % self.admin,
+                "--providers.file.filename=%s" % dyn,
+                "--providers.kubernetesIngress=true",
+                "--providers.kubernetesIngress.endpoint=" + emu.url,
+                "--providers.kubernetesIngress.token=" + emu.token,
+                "--providers.kubernetesIngress.certAuthFilePath=" + emu.ca,
+                "--providers.kubernetesIngress.leaderElection.leaseDuration=2s",
+                "--certificatesResolvers.pebble.acme.caServer=" + pebble.directory,
+                "--certificatesResolvers.pebble.acme.email=ops@example.test",
+                "--certificatesResolvers.pebble.acme.storage=kubernetes://%s/%s" % (NS, PREFIX),
+                "--certificatesResolvers.pebble.acme.httpChallenge.entryPoint=web"]
+        self.proc = procs.add(Process(args, "gantry-" + name,
+                                      env=dict(os.environ, LEGO_CA_CERTIFICATES=pebble.ca, POD_NAME="gantry-" + name)))
+        self.name = "gantry-" + name
+        wait_port(self.web, timeout=10)
+        wait_port(self.admin, timeout=10)
+
+    def output(self):
+        return self.proc.output()
+
+    def serial(self, host="app.test", root=None):
+        """The serial of the certificate served for <host>, verified by <root> when given; None when not verified."""
+        cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % self.websecure, "-servername", host]
+        if root:
+            cmd += ["-CAfile", root, "-verify_return_error"]
+        r = run(cmd, input=b"", check=False)
+        if root and b"Verify return code: 0 (ok)" not in r.stdout:
+            return None
+        return run(["openssl", "x509", "-noout", "-serial"], input=r.stdout, check=False).stdout.strip() or None
+
+
+def cluster(tmp_path, procs, emu, up, pebble_env=None, validity=None):
+    """pebble validating through the balancer on port <lb>, and two replicas behind it."""
+    lb = free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", lb, free_port(), env=pebble_env, validity=validity))
+    a = Replica(procs, tmp_path, "a", emu, pebble, up)
+    b = Replica(procs, tmp_path, "b", emu, pebble, up)
+    procs.add(Balancer(tmp_path, lb, [a.web, b.web]))
+    return pebble, a, b
+
+
+def holder(emu):
+    lease = emu.get("Lease", NS, LEASE)
+    h = lease and lease["spec"].get("holderIdentity")
+    return h or None
+
+
+def leader_of(emu, *replicas):
+    h = wait_for(lambda: holder(emu), timeout=15, what="an issuer lease holder")
+    return next(r for r in replicas if h.startswith(r.name + "_"))
+
+
+def orders(pebble):
+    return pebble.proc.output().count("POST /order-plz")
+
+
+def cert_secret(emu, host="app.test"):
+    return emu.get("Secret", NS, "%s-pebble-%s" % (PREFIX, host))
+
+
+def test_one_issuer_both_replicas_serve(tmp_path, procs, emu):
+    up = procs.whoami()
+    pebble, a, b = cluster(tmp_path, procs, emu, up)
+    leader = leader_of(emu, a, b)
+    other = b if leader is a else a
+    wait_for(lambda: cert_secret(emu) is not None, timeout=60,
+             what="certificate Secret:\n" + leader.output()[-3000:])
+    root = pebble.root()
+    sa = wait_for(lambda: a.serial(root=root), interval=0.3, timeout=10, what="replica a serves the certificate")
+    sb = wait_for(lambda: b.serial(root=root), interval=0.3, timeout=10, what="replica b serves the certificate")
+    assert sa == sb
+    sec = cert_secret(emu)
+    assert sec["type"] == "kubernetes.io/tls"
+    assert sec["metadata"]["labels"]["gantry.io/acme-kind"] == "certificate"
+    assert sec["metadata"]["annotations"]["gantry.io/acme-domains"] == "app.test"
+    pem = base64.b64decode(sec["data"]["tls.crt"])
+    assert run(["openssl", "x509", "-noout", "-serial"], input=pem).stdout.strip() == sa
+    acct = emu.get("Secret", NS, PREFIX + "-pebble-account")
+    assert acct and acct["metadata"]["annotations"]["gantry.io/acme-account-uri"].startswith(pebble.directory[:-4])
+    # exactly one replica ordered, once; the other only read the Secrets
+    assert orders(pebble) == 1, pebble.proc.output()[-3000:]
+    assert "ordering a certificate for app.test" in leader.output()
+    assert "ordering a certificate" not in other.output()
+    # the challenge Secret is gone once the order is done
+    wait_for(lambda: not [k for (ns, n) in emu.objects["secrets"] if "-chall-" in n], timeout=10, what="challenge removed")
+
+
+def test_leader_killed_mid_order_the_other_completes(tmp_path, procs, emu):
+    """pebble waits up to 15 s before validating (PEBBLE_VA_NOSLEEP off):
+    the leader is killed while its order waits; the other takes the Lease
+    over after its duration (2 s), orders once more and completes."""
+    up = procs.whoami()
+    pebble, a, b = cluster(tmp_path, procs, emu, up, pebble_env={"PEBBLE_VA_NOSLEEP": "0"})
+    leader = leader_of(emu, a, b)
+    other = b if leader is a else a
+    wait_for(lambda: "ordering a certificate for app.test" in leader.output(), timeout=30, what="an order started")
+    wait_for(lambda: orders(pebble) == 1, timeout=10, what="the order at pebble")
+    leader.proc.stop(sig=signal.SIGKILL)
+    assert cert_secret(emu) is None, "the order was already complete: no order in flight to take over"
+    wait_for(lambda: holder(emu) and holder(emu).startswith(other.name + "_"), timeout=15, what="takeover")
+    wait_for(lambda: cert_secret(emu) is not None, timeout=60, what="certificate Secret:\n" + other.output()[-3000:])
+    root = pebble.root()
+    wait_for(lambda: other.serial(root=root), timeout=10, what="the survivor serves the certificate")
+    assert orders(pebble) == 2, "one retry only:\n" + pebble.proc.output()[-3000:]
+
+
+def test_renewal_through_the_leader_reaches_both(tmp_path, procs, emu):
+    """30-second certificates: the leader renews a third of the lifetime
+    before the end and both replicas serve the new one."""
+    up = procs.whoami()
+    pebble, a, b = cluster(tmp_path, procs, emu, up, validity=30)
+    leader = leader_of(emu, a, b)
+    other = b if leader is a else a
+    wait_for(lambda: cert_secret(emu) is not None, timeout=60, what="certificate Secret")
+    root = pebble.root()
+    first = wait_for(lambda: a.serial(root=root), timeout=10, what="served by a")
+    wait_for(lambda: b.serial(root=root) == first, timeout=10, what="served by b")
+    wait_for(lambda: "renewing the certificate for app.test" in leader.output(), timeout=40, what="renewal")
+    wait_for(lambda: a.serial(root=root) not in (None, first), timeout=20, what="a serves the renewed certificate")
+    wait_for(lambda: b.serial(root=root) not in (None, first), timeout=10, what="b serves the renewed certificate")
+    assert a.serial(root=root) == b.serial(root=root)
+    assert "renewing" not in other.output() and "ordering" not in other.output()

@@ -31,7 +31,10 @@ EVP_PKEY *acme_key_from_pem(const char *pem);
 char *acme_key_der_b64(EVP_PKEY *k);
 EVP_PKEY *acme_key_from_der_b64(const char *b64);
 
-/* The JWK of an EC P-256 public key with its members in lexicographic
+/* The JWS algorithm of an account key: "ES256" (EC P-256), "ES384" (P-384),
+ * "RS256" (RSA, as Traefik's acme.json often holds); NULL: not usable. */
+const char *acme_jws_alg(EVP_PKEY *k);
+/* The JWK of an account key's public half with its members in lexicographic
  * order, which is also the input of the RFC 7638 thumbprint. malloc'd. */
 char *acme_jwk(EVP_PKEY *k);
 /* base64url(SHA-256(jwk)). malloc'd. */

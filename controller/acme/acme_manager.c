@@ -248,8 +248,16 @@ static void on_account(void *data, const char *url)
     const char *old_uri, *key_b64;
     if (acme_store_account(res, &old_uri, &key_b64) == 0 && old_uri && strcmp(old_uri, url) == 0)
         return;
-    char *kb = acme_key_der_b64(acme_client__key(r->client));
-    acme_store_set_account(res, r->cfg->email, url, kb, "P256");
+    EVP_PKEY *key = acme_client__key(r->client);
+    char *kb = acme_key_der_b64(key);
+    /* lego's names for the account key's type */
+    const char *alg = acme_jws_alg(key), *type = "P256";
+    char bits[16];
+    if (strcmp(alg, "ES384") == 0)
+        type = "P384";
+    else if (strcmp(alg, "RS256") == 0)
+        snprintf(bits, sizeof(bits), "%d", EVP_PKEY_get_bits(key)), type = bits;
+    acme_store_set_account(res, r->cfg->email, url, kb, type);
     free(kb);
     save(r);
 }
@@ -900,17 +908,18 @@ static int resolver_init(struct resolver *r, const struct acme_resolver_config *
     EVP_PKEY *key = NULL;
     if (acme_store_account(res, &uri, &key_b64) == 0) {
         key = acme_key_from_der_b64(key_b64);
-        if (key != NULL && EVP_PKEY_base_id(key) != EVP_PKEY_EC) {
-            /* gantry signs with ES256 only; an RSA account key (Traefik's default) means a new account */
-            log_warn("acme: resolver %s: the stored account key is not an EC P-256 key; a new account will be created",
-                     cfg->name);
+        if (key != NULL && acme_jws_alg(key) == NULL) {
+            /* RSA (Traefik's default, RS256), P-256 and P-384 sign; anything else means a new account */
+            log_warn("acme: resolver %s: the stored account key is neither RSA, EC P-256 nor EC P-384; a new account will be "
+                     "created", cfg->name);
             EVP_PKEY_free(key);
             key = NULL;
         }
         if (key == NULL)
             uri = NULL;
         else
-            log_info("acme: resolver %s: reusing the stored account %s", cfg->name, uri && *uri ? uri : "(URL to be found)");
+            log_info("acme: resolver %s: reusing the stored account %s (%s key)", cfg->name,
+                     uri && *uri ? uri : "(URL to be found)", acme_jws_alg(key));
     }
     if (key == NULL) {
         key = acme_key_new("EC256");

@@ -33,8 +33,9 @@
 #define MAX_POLLS 60
 #define POLL_MS 500
 #define TIMEOUT_MS 30000L
+#define MAX_ALTERNATES 8
 
-enum step { S_IDLE, S_DIRECTORY, S_NONCE, S_ACCOUNT, S_ORDER, S_AUTHZ, S_CHALLENGE_WAIT, S_CHALLENGE, S_POLL_AUTHZ, S_FINALIZE, S_POLL_ORDER, S_CERT };
+enum step { S_IDLE, S_DIRECTORY, S_NONCE, S_ACCOUNT, S_ORDER, S_AUTHZ, S_CHALLENGE_WAIT, S_CHALLENGE, S_POLL_AUTHZ, S_FINALIZE, S_POLL_ORDER, S_CERT, S_ALT_CERT };
 
 struct acme_client {
     struct acme_client_config cfg;
@@ -50,6 +51,8 @@ struct acme_client {
     struct curl_body in;
     char *out;
     char location[1024], replay_nonce[256];
+    char *alt[MAX_ALTERNATES]; /* Link: rel="alternate" of the last answer (RFC 8555 7.4.2) */
+    size_t n_alt;
     enum step step, resume; /* resume: the step a NONCE fetch or DIRECTORY was for */
     char *post_url, *post_payload;
     int bad_nonce;
@@ -65,6 +68,10 @@ struct acme_client {
     size_t n_authz, i_authz;
     char *chall_url, *chall_token, *chall_domain;
     int polls;
+    /* preferredChain: the CA's default chain, and the alternates still to look at */
+    char *default_chain;
+    char *alts[MAX_ALTERNATES];
+    size_t n_alts, i_alts;
     acme_order_cb done;
     void *done_data;
 };
@@ -88,6 +95,16 @@ static size_t on_header(char *p, size_t size, size_t n, void *data)
         k = 13, dst = c->replay_nonce, cap = sizeof(c->replay_nonce);
     else if (len > 9 && strncasecmp(p, "Location:", 9) == 0)
         k = 9, dst = c->location, cap = sizeof(c->location);
+    if (len > 5 && strncasecmp(p, "Link:", 5) == 0 && c->n_alt < MAX_ALTERNATES) {
+        /* Link: <url>;rel="alternate" (one link per header line, as CAs send them) */
+        char line[2048];
+        snprintf(line, sizeof(line), "%.*s", (int)(len - 5), p + 5);
+        char *lt = strchr(line, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+        if (gt && strstr(gt, "rel=\"alternate\"")) {
+            *gt = '\0';
+            c->alt[c->n_alt++] = mem_strdup(lt + 1);
+        }
+    }
     if (dst != NULL) {
         while (k < len && (p[k] == ' ' || p[k] == '\t'))
             k++;
@@ -123,6 +140,9 @@ static void start(struct acme_client *c, const char *url, const char *body, bool
 {
     end_transfer(c);
     c->location[0] = c->replay_nonce[0] = '\0';
+    for (size_t i = 0; i < c->n_alt; i++)
+        free(c->alt[i]);
+    c->n_alt = 0;
     CURL *e = curl_easy_init();
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -229,6 +249,10 @@ static void clear_order(struct acme_client *c)
     set(&c->chall_url, NULL);
     set(&c->chall_token, NULL);
     set(&c->chall_domain, NULL);
+    set(&c->default_chain, NULL);
+    for (size_t i = 0; i < c->n_alts; i++)
+        free(c->alts[i]);
+    c->n_alts = c->i_alts = 0;
     c->step = S_IDLE;
 }
 
@@ -466,6 +490,54 @@ static void on_new_order(struct acme_client *c, cJSON *j)
     next_authz(c);
 }
 
+/* preferredChain (lego's meaning): the chain whose top-most certificate
+ * was issued by the CA with this Common Name. */
+static bool chain_matches(const char *pem, const char *issuer_cn)
+{
+    char cn[256];
+    return acme_chain_top_issuer(pem, cn, sizeof(cn)) == 0 && strcmp(cn, issuer_cn) == 0;
+}
+
+static void finish_with(struct acme_client *c, const char *pem)
+{
+    char *chain = mem_strdup(pem);
+    char *key = acme_key_pem(c->cert_key);
+    finish(c, NULL, chain, key);
+    free(chain);
+    free(key);
+}
+
+/* A chain arrived (<pem>), or an alternate could not be had (NULL): done,
+ * or the next alternate asked for. */
+static void on_chain(struct acme_client *c, const char *pem)
+{
+    if (c->step == S_CERT) {
+        if (c->preferred_chain == NULL || chain_matches(pem, c->preferred_chain) || c->n_alt == 0) {
+            finish_with(c, pem);
+            return;
+        }
+        set(&c->default_chain, pem);
+        for (size_t i = 0; i < c->n_alt; i++)
+            c->alts[i] = mem_strdup(c->alt[i]);
+        c->n_alts = c->n_alt;
+        c->i_alts = 0;
+    } else if (pem && chain_matches(pem, c->preferred_chain)) {
+        log_info("acme: the alternate chain issued by '%s' is used (preferredChain)", c->preferred_chain);
+        finish_with(c, pem);
+        return;
+    }
+    if (c->i_alts < c->n_alts) {
+        const char *url = c->alts[c->i_alts++];
+        post(c, S_ALT_CERT, url, "");
+        return;
+    }
+    log_info("acme: no chain issued by '%s' (preferredChain): the default chain is used", c->preferred_chain);
+    char *chain = c->default_chain;
+    c->default_chain = NULL;
+    finish_with(c, chain);
+    free(chain);
+}
+
 /* The answer of <c->step> arrived (status, body and headers in <c>). */
 static void on_done(CURL *easy, CURLcode rc, void *data)
 {
@@ -479,12 +551,12 @@ static void on_done(CURL *easy, CURLcode rc, void *data)
              curl_easy_strerror(rc));
         return;
     }
-    if (c->step == S_CERT && status == 200) {
-        char *pem = mem_strdup(c->in.data ? c->in.data : "");
-        char *key = acme_key_pem(c->cert_key);
-        finish(c, NULL, pem, key);
-        free(pem);
-        free(key);
+    if ((c->step == S_CERT || c->step == S_ALT_CERT) && status == 200) {
+        on_chain(c, c->in.data ? c->in.data : "");
+        return;
+    }
+    if (c->step == S_ALT_CERT) { /* an alternate that cannot be had: the next, or the default */
+        on_chain(c, NULL);
         return;
     }
     cJSON *j = c->in.data ? cJSON_Parse(c->in.data) : NULL;
@@ -584,6 +656,8 @@ void acme_client_free(struct acme_client *c)
     if (c == NULL)
         return;
     end_transfer(c);
+    for (size_t i = 0; i < c->n_alt; i++)
+        free(c->alt[i]);
     watcher_timer_free(c->timer);
     clear_order(c);
     EVP_PKEY_free(c->key);

@@ -14,6 +14,7 @@
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -364,6 +365,23 @@ int acme_cert_validity(const char *pem, time_t *not_before, time_t *not_after)
     *not_after = asn1_time(X509_get0_notAfter(x));
     X509_free(x);
     return *not_before < 0 || *not_after < 0 ? -1 : 0;
+}
+
+int acme_chain_top_issuer(const char *pem, char *cn, size_t len)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    X509 *x, *last = NULL;
+    while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        X509_free(last);
+        last = x;
+    }
+    ERR_clear_error(); /* the end of the input reads as an error */
+    BIO_free(b);
+    int rc = -1;
+    if (last && X509_NAME_get_text_by_NID(X509_get_issuer_name(last), NID_commonName, cn, (int)len) >= 0)
+        rc = 0;
+    X509_free(last);
+    return rc;
 }
 
 int acme_tlsalpn_cert(const char *domain, const char *keyauth, char **cert_pem, char **key_pem)

@@ -52,6 +52,10 @@ char *acme_csr(EVP_PKEY *k, const char *const *names, size_t n);
  * SHA-256(<keyauth>). PEM certificate and key, malloc'd; -1 on failure. */
 int acme_tlsalpn_cert(const char *domain, const char *keyauth, char **cert_pem, char **key_pem);
 
+/* The issuer Common Name of the last certificate of the PEM chain <pem>
+ * (its top, as the CA sends it); -1 when unreadable. */
+int acme_chain_top_issuer(const char *pem, char *cn, size_t len);
+
 /* notBefore and notAfter of the first certificate of <pem>; -1 when unreadable. */
 int acme_cert_validity(const char *pem, time_t *not_before, time_t *not_after);
 

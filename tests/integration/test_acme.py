@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(shutil.which("pebble") is None, reason="pebble i
 class Pebble:
     """pebble-challtestsrv (DNS only) and pebble, stopped together."""
 
-    def __init__(self, tmp, http_port, tls_port, env=None, validity=None, eab=None):
+    def __init__(self, tmp, http_port, tls_port, env=None, validity=None, eab=None, ocsp=""):
         self.dir = str(tmp)
         os.makedirs(self.dir, exist_ok=True)
         make_ca(self.dir)
@@ -44,7 +44,7 @@ class Pebble:
                            "managementListenAddress": "127.0.0.1:%d" % self.mgmt,
                            "certificate": self.crt, "privateKey": self.key,
                            "httpPort": http_port, "tlsPort": tls_port,
-                           "ocspResponderURL": "", "externalAccountBindingRequired": False}}
+                           "ocspResponderURL": ocsp, "externalAccountBindingRequired": False}}
         if validity:
             conf["pebble"]["certificateValidityPeriod"] = validity
         if eab:
@@ -389,3 +389,69 @@ def test_expired_stored_certificate_is_replaced(tmp_path, procs):
     wait_for(lambda: served_by_sni(websecure, "app.test", pebble.root()), timeout=10, what="new certificate served")
     stored = json.loads((tmp_path / "acme.json").read_text())["pebble"]["Certificates"]
     assert len(stored) == 1 and base64.b64decode(stored[0]["certificate"]) != cert
+
+
+class OcspResponder:
+    """openssl ocsp answering for pebble's intermediate with its key (from
+    pebble's management interface); <revoked> serials are answered revoked."""
+
+    def __init__(self, pebble, port):
+        self.pebble, self.port, self.proc = pebble, port, None
+        ctx = ssl.create_default_context(cafile=pebble.ca)
+        ctx.check_hostname = False
+        self.int_pem = os.path.join(pebble.dir, "int.pem")
+        self.int_key = os.path.join(pebble.dir, "int.key")
+        for path, url in ((self.int_pem, "/intermediates/0"), (self.int_key, "/intermediate-keys/0")):
+            with urllib.request.urlopen("https://127.0.0.1:%d%s" % (pebble.mgmt, url), context=ctx, timeout=10) as r:
+                with open(path, "wb") as f:
+                    f.write(r.read())
+        self.index = os.path.join(pebble.dir, "index.txt")
+        self.serve({})
+
+    def serve(self, revoked):
+        """(Re)starts the responder with <revoked>: {serial hex: subject}."""
+        if self.proc:
+            self.proc.stop()
+        with open(self.index, "w") as f:
+            for serial, dn in revoked.items():
+                f.write("R\t491231235959Z\t%s\t%s\tunknown\t%s\n" % (time.strftime("%y%m%d%H%M%SZ", time.gmtime()), serial, dn))
+        with open(self.index + ".attr", "w") as f:
+            f.write("unique_subject = no\n")
+        self.proc = Process(["openssl", "ocsp", "-index", self.index, "-port", str(self.port), "-CA", self.int_pem,
+                             "-rsigner", self.int_pem, "-rkey", self.int_key, "-nmin", "5", "-timeout", "3"], "ocsp")
+        # not wait_port: openssl ocsp serves one connection at a time and would wait on the probe
+        wait_for(lambda: "waiting for OCSP client connections" in self.proc.output(), timeout=10, what="ocsp responder")
+
+    def stop(self, sig=None, timeout=5):
+        return self.proc.stop() if self.proc else 0
+
+
+def test_certificate_revoked_by_the_ca_is_replaced(tmp_path, procs):
+    """The certificates carry an OCSP URL (pebble's ocspResponderURL); the
+    responder (openssl ocsp with pebble's intermediate key) first knows
+    nothing of it, then says revoked: gantry orders a new certificate at
+    once (long before the renewal time) and serves it."""
+    up = procs.whoami()
+    web, websecure, ocsp_port = free_port(), free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure, validity=100,
+                              ocsp="http://127.0.0.1:%d/" % ocsp_port))
+    responder = procs.add(OcspResponder(pebble, ocsp_port))
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure)
+    wait_for(issued(g, "app.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
+    root = pebble.root()
+    wait_for(lambda: served_by_sni(websecure, "app.test", root), timeout=10, what="served")
+    r = run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % websecure, "-servername", "app.test"], input=b"",
+            check=False)
+    serial = run(["openssl", "x509", "-noout", "-serial"], input=r.stdout).stdout.decode().strip().split("=")[1]
+    subject = run(["openssl", "x509", "-noout", "-subject", "-nameopt", "compat"], input=r.stdout).stdout.decode()
+    responder.serve({serial: subject.strip().split("=", 1)[1].strip()})
+    wait_for(lambda: "was revoked by the CA (OCSP)" in g.output(), timeout=30, what="revocation seen:\n" + g.output()[-2000:])
+    assert "renewing the certificate for app.test (revoked by the CA)" in g.output()
+    wait_for(lambda: g.output().count("certificate for app.test issued") >= 2, timeout=30, what="replaced")
+
+    def served_serial():
+        r = run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % websecure, "-servername", "app.test"], input=b"",
+                check=False)
+        return run(["openssl", "x509", "-noout", "-serial"], input=r.stdout, check=False).stdout.decode().strip()
+    wait_for(lambda: served_serial() not in ("", "serial=" + serial), timeout=10, what="new certificate served")
+    assert served_by_sni(websecure, "app.test", root)

@@ -172,6 +172,35 @@ def test_leader_killed_mid_order_the_other_completes(tmp_path, procs, emu):
     root = pebble.root()
     wait_for(lambda: other.serial(root=root), timeout=10, what="the survivor serves the certificate")
     assert orders(pebble) == 2, "one retry only:\n" + pebble.proc.output()[-3000:]
+    # the survivor signs with the account its predecessor stored: no second registration
+    assert "reusing the stored account" in other.output()
+    assert pebble.proc.output().count("POST /sign-me-up") == 1
+
+
+def test_restarted_replicas_serve_the_stored_certificate_and_order_nothing(tmp_path, procs, emu):
+    up = procs.whoami()
+    pebble, a, b = cluster(tmp_path, procs, emu, up)
+    wait_for(lambda: cert_secret(emu) is not None, timeout=60, what="certificate Secret")
+    root = pebble.root()
+    first = wait_for(lambda: a.serial(root=root), interval=0.3, timeout=10, what="served by a")
+    a.proc.stop()
+    b.proc.stop()
+    # a stale write must not clobber: a replace with an old resourceVersion is refused by the API server
+    sec = cert_secret(emu)
+    stale = dict(sec, metadata=dict(sec["metadata"], resourceVersion="1"))
+    r = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", emu.ca, "-X", "PUT",
+             "-H", "Authorization: Bearer " + emu.token, "-H", "Content-Type: application/json",
+             "--data-binary", __import__("json").dumps(stale),
+             "%s/api/v1/namespaces/%s/secrets/%s" % (emu.url, NS, sec["metadata"]["name"])])
+    assert r.stdout == b"409"
+    c = Replica(procs, tmp_path, "c", emu, pebble, up)
+    d = Replica(procs, tmp_path, "d", emu, pebble, up)
+    assert wait_for(lambda: c.serial(root=root), interval=0.3, timeout=10, what="served by c") == first
+    assert wait_for(lambda: d.serial(root=root), interval=0.3, timeout=10, what="served by d") == first
+    leader_of(emu, c, d)
+    __import__("time").sleep(1)
+    assert orders(pebble) == 1
+    assert "ordering" not in c.output() + d.output()
 
 
 def test_renewal_through_the_leader_reaches_both(tmp_path, procs, emu):

@@ -55,7 +55,7 @@ class Balancer(Process):
 
 
 class Replica:
-    def __init__(self, procs, tmp, name, emu, pebble, up, hosts=("app.test",)):
+    def __init__(self, procs, tmp, name, emu, pebble, up, hosts=("app.test",), tls_alpn=False):
         self.dir = tmp / name
         self.dir.mkdir()
         self.web, self.websecure, self.admin = free_port(), free_port(), free_port()
@@ -78,7 +78,8 @@ class Replica:
                 "--certificatesResolvers.pebble.acme.caServer=" + pebble.directory,
                 "--certificatesResolvers.pebble.acme.email=ops@example.test",
                 "--certificatesResolvers.pebble.acme.storage=kubernetes://%s/%s" % (NS, PREFIX),
-                "--certificatesResolvers.pebble.acme.httpChallenge.entryPoint=web"]
+                ("--certificatesResolvers.pebble.acme.tlsChallenge=true" if tls_alpn
+                 else "--certificatesResolvers.pebble.acme.httpChallenge.entryPoint=web")]
         self.proc = procs.add(Process(args, "gantry-" + name,
                                       env=dict(os.environ, LEGO_CA_CERTIFICATES=pebble.ca, POD_NAME="gantry-" + name)))
         self.name = "gantry-" + name
@@ -99,13 +100,16 @@ class Replica:
         return run(["openssl", "x509", "-noout", "-serial"], input=r.stdout, check=False).stdout.strip() or None
 
 
-def cluster(tmp_path, procs, emu, up, pebble_env=None, validity=None):
-    """pebble validating through the balancer on port <lb>, and two replicas behind it."""
-    lb = free_port()
-    pebble = procs.add(Pebble(tmp_path / "pebble", lb, free_port(), env=pebble_env, validity=validity))
-    a = Replica(procs, tmp_path, "a", emu, pebble, up)
-    b = Replica(procs, tmp_path, "b", emu, pebble, up)
-    procs.add(Balancer(tmp_path, lb, [a.web, b.web]))
+def cluster(tmp_path, procs, emu, up, pebble_env=None, validity=None, tls_alpn=False):
+    """pebble validating through the balancers (HTTP and TLS), and two replicas behind them."""
+    lb, lb_tls = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", lb, lb_tls, env=pebble_env, validity=validity))
+    a = Replica(procs, tmp_path, "a", emu, pebble, up, tls_alpn=tls_alpn)
+    b = Replica(procs, tmp_path, "b", emu, pebble, up, tls_alpn=tls_alpn)
+    os.makedirs(str(tmp_path / "lb-tls"), exist_ok=True)
+    pebble.lb_port = lb
+    pebble.balancer = procs.add(Balancer(tmp_path, lb, [a.web, b.web]))
+    procs.add(Balancer(tmp_path / "lb-tls", lb_tls, [a.websecure, b.websecure]))
     return pebble, a, b
 
 
@@ -214,8 +218,28 @@ def test_renewal_through_the_leader_reaches_both(tmp_path, procs, emu):
     root = pebble.root()
     first = wait_for(lambda: a.serial(root=root), timeout=10, what="served by a")
     wait_for(lambda: b.serial(root=root) == first, timeout=10, what="served by b")
+    # from now on the balancer sends the CA to the replica that does not issue:
+    # the renewal's token is answered from the challenge Secret only
+    pebble.balancer.stop()
+    os.makedirs(str(tmp_path / "lb-other"))
+    procs.add(Balancer(tmp_path / "lb-other", pebble.lb_port, [other.web]))
     wait_for(lambda: "renewing the certificate for app.test" in leader.output(), timeout=40, what="renewal")
     wait_for(lambda: a.serial(root=root) not in (None, first), timeout=20, what="a serves the renewed certificate")
     wait_for(lambda: b.serial(root=root) not in (None, first), timeout=10, what="b serves the renewed certificate")
     assert a.serial(root=root) == b.serial(root=root)
     assert "renewing" not in other.output() and "ordering" not in other.output()
+    assert "failure" not in leader.output()  # the non-issuer answered the renewal's challenge the first time
+
+
+def test_tls_alpn01_through_the_balancer(tmp_path, procs, emu):
+    """tlsChallenge: the challenge certificate is made by every replica from
+    the challenge Secret, so the CA's acme-tls/1 handshake succeeds on
+    whichever replica the balancer picks."""
+    up = procs.whoami()
+    pebble, a, b = cluster(tmp_path, procs, emu, up, tls_alpn=True)
+    leader = leader_of(emu, a, b)
+    wait_for(lambda: cert_secret(emu) is not None, timeout=60, what="certificate Secret")
+    root = pebble.root()
+    assert wait_for(lambda: a.serial(root=root), interval=0.3, timeout=10, what="a serves") == \
+        wait_for(lambda: b.serial(root=root), interval=0.3, timeout=10, what="b serves")
+    assert orders(pebble) == 1 and "ordering a certificate for app.test" in leader.output()

@@ -55,10 +55,11 @@ class Balancer(Process):
 
 
 class Replica:
-    def __init__(self, procs, tmp, name, emu, pebble, up, hosts=("app.test",), tls_alpn=False):
+    def __init__(self, procs, tmp, name, emu, pebble, up, hosts=("app.test",), tls_alpn=False, ports=None):
         self.dir = tmp / name
         self.dir.mkdir()
-        self.web, self.websecure, self.admin = free_port(), free_port(), free_port()
+        self.web, self.websecure = ports or (free_port(), free_port())
+        self.admin = free_port()
         dyn = self.dir / "dynamic.yaml"
         rule = " || ".join("Host(`%s`)" % h for h in hosts)
         dyn.write_text("http:\n  routers:\n"
@@ -104,12 +105,14 @@ def cluster(tmp_path, procs, emu, up, pebble_env=None, validity=None, tls_alpn=F
     """pebble validating through the balancers (HTTP and TLS), and two replicas behind them."""
     lb, lb_tls = free_port(), free_port()
     pebble = procs.add(Pebble(tmp_path / "pebble", lb, lb_tls, env=pebble_env, validity=validity))
-    a = Replica(procs, tmp_path, "a", emu, pebble, up, tls_alpn=tls_alpn)
-    b = Replica(procs, tmp_path, "b", emu, pebble, up, tls_alpn=tls_alpn)
+    # the balancers first: the issuer may order as soon as it starts
+    pa, pb = (free_port(), free_port()), (free_port(), free_port())
     os.makedirs(str(tmp_path / "lb-tls"), exist_ok=True)
     pebble.lb_port = lb
-    pebble.balancer = procs.add(Balancer(tmp_path, lb, [a.web, b.web]))
-    procs.add(Balancer(tmp_path / "lb-tls", lb_tls, [a.websecure, b.websecure]))
+    pebble.balancer = procs.add(Balancer(tmp_path, lb, [pa[0], pb[0]]))
+    procs.add(Balancer(tmp_path / "lb-tls", lb_tls, [pa[1], pb[1]]))
+    a = Replica(procs, tmp_path, "a", emu, pebble, up, tls_alpn=tls_alpn, ports=pa)
+    b = Replica(procs, tmp_path, "b", emu, pebble, up, tls_alpn=tls_alpn, ports=pb)
     return pebble, a, b
 
 

@@ -149,6 +149,15 @@ static void publish_tokens(void)
     free(specs);
 }
 
+/* The issuer's pending challenge is among those its watch delivered. */
+static bool challenge_seen(const struct resolver *r)
+{
+    for (size_t j = 0; r->wait_token && j < M.n_k8s_tokens; j++)
+        if (strcmp(M.k8s_tokens[j].token, r->wait_token) == 0)
+            return true;
+    return false;
+}
+
 static void on_challenge_stored(void *data, const char *error)
 {
     struct resolver *r = data;
@@ -163,7 +172,8 @@ static void on_challenge_stored(void *data, const char *error)
         return;
     }
     r->wait_written = true;
-    watcher_timer_arm(r->wait_timer, CHALLENGE_WAIT_MAX_MS);
+    /* the watch may have delivered it before the API server's answer came */
+    watcher_timer_arm(r->wait_timer, challenge_seen(r) ? CHALLENGE_GRACE_MS : CHALLENGE_WAIT_MAX_MS);
 }
 
 static void on_challenge_wait(void *data)
@@ -872,11 +882,8 @@ static void k8s_challenges(void)
     /* the issuer's own challenge is visible on its watch: the others' see it too, about now */
     for (size_t i = 0; i < M.n_resolvers; i++) {
         struct resolver *r = &M.resolvers[i];
-        if (!r->wait_token || !r->wait_written)
-            continue;
-        for (size_t j = 0; j < M.n_k8s_tokens; j++)
-            if (strcmp(M.k8s_tokens[j].token, r->wait_token) == 0)
-                watcher_timer_arm(r->wait_timer, CHALLENGE_GRACE_MS);
+        if (r->wait_written && challenge_seen(r))
+            watcher_timer_arm(r->wait_timer, CHALLENGE_GRACE_MS);
     }
 }
 

@@ -35,7 +35,7 @@
 #define TIMEOUT_MS 30000L
 #define MAX_ALTERNATES 8
 
-enum step { S_IDLE, S_DIRECTORY, S_NONCE, S_ACCOUNT, S_ORDER, S_AUTHZ, S_CHALLENGE_WAIT, S_CHALLENGE, S_POLL_AUTHZ, S_FINALIZE, S_POLL_ORDER, S_CERT, S_ALT_CERT };
+enum step { S_IDLE, S_DIRECTORY, S_NONCE, S_ACCOUNT, S_ORDER, S_RESUME, S_AUTHZ, S_CHALLENGE_WAIT, S_CHALLENGE, S_POLL_AUTHZ, S_FINALIZE, S_POLL_ORDER, S_CERT, S_ALT_CERT };
 
 struct acme_client {
     struct acme_client_config cfg;
@@ -64,9 +64,11 @@ struct acme_client {
     char *key_type;
     EVP_PKEY *cert_key;
     char *order_url, *finalize_url, *cert_url;
+    bool resuming; /* order_url is another instance's order, to take up */
     char **authz;
     size_t n_authz, i_authz;
     char *chall_url, *chall_token, *chall_domain;
+    bool chall_started; /* a resumed order's challenge the CA is already validating: poll, do not respond */
     int polls;
     /* preferredChain: the CA's default chain, and the alternates still to look at */
     char *default_chain;
@@ -244,6 +246,7 @@ static void clear_order(struct acme_client *c)
     c->cert_key = NULL;
     set(&c->key_type, NULL);
     set(&c->order_url, NULL);
+    c->resuming = false;
     set(&c->finalize_url, NULL);
     set(&c->cert_url, NULL);
     set(&c->chall_url, NULL);
@@ -341,6 +344,8 @@ static void next(struct acme_client *c)
         start(c, c->directory_url, NULL, false);
     } else if (c->kid == NULL) {
         start_account(c);
+    } else if (c->resuming) {
+        post(c, S_RESUME, c->order_url, "");
     } else {
         start_order(c);
     }
@@ -412,6 +417,8 @@ static void on_authz(struct acme_client *c, cJSON *j)
         const char *type = str(ch, "type");
         if (type && strcmp(type, want) == 0 && str(ch, "url") && str(ch, "token")) {
             set(&c->chall_url, str(ch, "url"));
+            const char *cs = str(ch, "status");
+            c->chall_started = cs && strcmp(cs, "pending") != 0;
             set(&c->chall_token, str(ch, "token"));
             set(&c->chall_domain, domain);
             char *ka = acme_client_keyauth(c, c->chall_token);
@@ -421,6 +428,11 @@ static void on_authz(struct acme_client *c, cJSON *j)
             if (c->cfg.defer_challenge) {
                 end_transfer(c);
                 c->step = S_CHALLENGE_WAIT;
+                return;
+            }
+            if (c->chall_started) {
+                c->polls = 0;
+                post(c, S_POLL_AUTHZ, c->authz[c->i_authz], "");
                 return;
             }
             post(c, S_CHALLENGE, c->chall_url, "{}");
@@ -472,11 +484,21 @@ static void on_new_order(struct acme_client *c, cJSON *j)
 {
     const char *fin = str(j, "finalize");
     const cJSON *authz = cJSON_GetObjectItemCaseSensitive(j, "authorizations");
-    if (!fin || !cJSON_IsArray(authz) || !c->location[0]) {
+    if (c->resuming) {
+        /* pending or ready: the rest is ours to do; otherwise its CSR (and key) were someone else's */
+        const char *status = str(j, "status");
+        if (!status || (strcmp(status, "pending") != 0 && strcmp(status, "ready") != 0) || !fin || !cJSON_IsArray(authz)) {
+            fail(c, ACME_RESUME_FAILED ": the order is %s", status ? status : "unreadable");
+            return;
+        }
+    } else if (!fin || !cJSON_IsArray(authz) || !c->location[0]) {
         fail(c, "the CA's order has no finalize URL, authorizations or Location");
         return;
+    } else {
+        set(&c->order_url, c->location);
+        if (c->cfg.on_order_url)
+            c->cfg.on_order_url(c->cfg.data, c->order_url);
     }
-    set(&c->order_url, c->location);
     set(&c->finalize_url, fin);
     size_t n = (size_t)cJSON_GetArraySize(authz);
     c->authz = mem_calloc(n ? n : 1, sizeof(char *));
@@ -572,6 +594,10 @@ static void on_done(CURL *easy, CURLcode rc, void *data)
         char why[768];
         problem_text(j, why, sizeof(why));
         cJSON_Delete(j);
+        if (c->step == S_RESUME) {
+            fail(c, ACME_RESUME_FAILED ": HTTP %ld: %s", status, why);
+            return;
+        }
         fail(c, "HTTP %ld from %s: %s", status, c->step == S_DIRECTORY ? c->directory_url : c->post_url, why);
         return;
     }
@@ -611,6 +637,7 @@ static void on_done(CURL *easy, CURLcode rc, void *data)
         next(c);
         break;
     case S_ORDER:
+    case S_RESUME:
         on_new_order(c, j);
         break;
     case S_AUTHZ:
@@ -683,8 +710,8 @@ bool acme_client_busy(const struct acme_client *c)
     return c->step != S_IDLE;
 }
 
-void acme_client_order(struct acme_client *c, const char *const *names, size_t n, const char *key_type, acme_order_cb done,
-                       void *data)
+static void acme_client_order_prepare(struct acme_client *c, const char *const *names, size_t n, const char *key_type,
+                                      acme_order_cb done, void *data)
 {
     clear_order(c);
     c->names = mem_calloc(n ? n : 1, sizeof(char *));
@@ -695,6 +722,21 @@ void acme_client_order(struct acme_client *c, const char *const *names, size_t n
     c->done = done;
     c->done_data = data;
     c->bad_nonce = 0;
+}
+
+void acme_client_order(struct acme_client *c, const char *const *names, size_t n, const char *key_type, acme_order_cb done,
+                       void *data)
+{
+    acme_client_order_prepare(c, names, n, key_type, done, data);
+    next(c);
+}
+
+void acme_client_resume(struct acme_client *c, const char *order_url, const char *const *names, size_t n,
+                        const char *key_type, acme_order_cb done, void *data)
+{
+    acme_client_order_prepare(c, names, n, key_type, done, data);
+    set(&c->order_url, order_url);
+    c->resuming = true;
     next(c);
 }
 
@@ -702,10 +744,14 @@ void acme_client_challenge_ready(struct acme_client *c, const char *error)
 {
     if (c->step != S_CHALLENGE_WAIT)
         return;
-    if (error != NULL)
+    if (error != NULL) {
         fail(c, "%s", error);
-    else
+    } else if (c->chall_started) {
+        c->polls = 0;
+        post(c, S_POLL_AUTHZ, c->authz[c->i_authz], "");
+    } else {
         post(c, S_CHALLENGE, c->chall_url, "{}");
+    }
 }
 
 char *acme_client_keyauth(struct acme_client *c, const char *token)

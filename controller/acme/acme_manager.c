@@ -64,6 +64,7 @@ struct domain_set {
     char *unsaved_cert, *unsaved_key;
     bool writing;
     uint64_t ocsp_next_ms; /* watcher clock: the next revocation check */
+    bool resuming, resume_tried; /* Kubernetes storage: taking up a predecessor's order (once) */
     bool revoked;          /* the CA said so: replaced at once */
 };
 
@@ -252,6 +253,13 @@ static void save(struct resolver *r)
         log_error("acme: resolver %s: %s", r->cfg->name, d.msg);
 }
 
+static void on_order_url(void *data, const char *url)
+{
+    struct resolver *r = data;
+    if (r->k8s && M.k8s && r->current)
+        acme_k8s_put_order(M.k8s, r->cfg->name, r->current->names[0], url);
+}
+
 static void on_account(void *data, const char *url)
 {
     struct resolver *r = data;
@@ -411,6 +419,21 @@ static void on_order(void *data, const char *error, const char *cert_pem, const 
     time_t nb, na;
     if (error == NULL && acme_cert_validity(cert_pem, &nb, &na) != 0)
         error = "the CA's certificate cannot be read";
+    bool resumed = s->resuming;
+    s->resuming = false;
+    if (!resumed)
+        s->resume_tried = false; /* a later failover may take up a later order */
+    if (r->k8s && M.k8s) { /* the order is over: its record and any challenge left are stale */
+        acme_k8s_delete_order(M.k8s, r->cfg->name, s->names[0]);
+        acme_k8s_delete_all_challenges(M.k8s, r->cfg->name);
+    }
+    if (error != NULL && resumed) {
+        /* a new order at once: the one retry a failover may cost */
+        log_info("acme: resolver %s: the order for %s could not be resumed (%s); ordering anew", r->cfg->name, s->names[0],
+                 error);
+        schedule(0);
+        return;
+    }
     if (error != NULL) {
         s->failures++;
         s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_FIRST_MS;
@@ -605,7 +628,14 @@ static void on_tick(void *data)
             log_info("acme: resolver %s: %s certificate for %s%s", r->cfg->name, s->cert_pem ? "renewing the" : "ordering a",
                      s->names[0], s->revoked ? " (revoked by the CA)" : "");
             r->current = s;
-            acme_client_order(r->client, (const char *const *)s->names, s->n, r->cfg->key_type, on_order, r);
+            const char *order = r->k8s && !s->resume_tried ? acme_k8s_order(M.k8s, r->cfg->name, s->names[0]) : NULL;
+            if (order != NULL) { /* a predecessor's order in flight: taken up, not made again */
+                log_info("acme: resolver %s: resuming the order %s for %s", r->cfg->name, order, s->names[0]);
+                s->resuming = s->resume_tried = true;
+                acme_client_resume(r->client, order, (const char *const *)s->names, s->n, r->cfg->key_type, on_order, r);
+            } else {
+                acme_client_order(r->client, (const char *const *)s->names, s->n, r->cfg->key_type, on_order, r);
+            }
         }
     }
     schedule(next);
@@ -942,7 +972,6 @@ static void on_k8s_leader(bool leader, void *data)
     (void)data;
     if (leader) {
         log_info("acme: this replica issues the certificates (Kubernetes storage %s)", M.k8s_storage);
-        acme_k8s_delete_all_challenges(M.k8s); /* a predecessor's, left when it was killed */
         schedule(0);
         return;
     }
@@ -1053,6 +1082,7 @@ static struct acme_client *new_client(struct resolver *r, EVP_PKEY *key, const c
                                     .ca_blob_len = M.ca_blob_len,
                                     .on_challenge = on_challenge,
                                     .on_account = on_account,
+                                    .on_order_url = on_order_url,
                                     .defer_challenge = r->k8s,
                                     .data = r};
     return acme_client_new(&cc, key, uri);

@@ -27,6 +27,7 @@
 #define DOMAINS_KEY "gantry.io/acme-domains"
 #define URI_KEY "gantry.io/acme-account-uri"
 #define EMAIL_KEY "gantry.io/acme-email"
+#define ORDER_KEY "gantry.io/acme-order-url"
 #define TIMEOUT_MS 10000L
 #define CONFLICT_RETRY_MS 500
 #define MAX_ATTEMPTS 6
@@ -37,6 +38,7 @@ struct write {
     acme_k8s_done_cb done;
     void *data;
     int attempts;
+    bool create; /* our cache still had it, the API server no longer: POST */
 };
 
 struct acme_k8s {
@@ -195,6 +197,12 @@ static void on_written(CURL *easy, CURLcode rc, void *data)
         end_transfer(k);
         watcher_timer_arm(k->retry, CONFLICT_RETRY_MS);
         return;
+    } else if (status == 404 && w->obj && !w->create && ++w->attempts < MAX_ATTEMPTS) {
+        /* deleted meanwhile (our cache was behind): create it */
+        w->create = true;
+        end_transfer(k);
+        start_next(k);
+        return;
     } else if (status >= 300 && !(w->obj == NULL && status == 404))
         snprintf(err, sizeof(err), "HTTP %ld", status);
     end_transfer(k);
@@ -213,7 +221,7 @@ static void start_next(struct acme_k8s *k)
     if (w->obj == NULL) {
         method = "DELETE";
         snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", k->ns, w->name);
-    } else if (old != NULL) {
+    } else if (old != NULL && !w->create) {
         /* a replace of the version we know: a concurrent change is a 409, not lost */
         method = "PUT";
         snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", k->ns, w->name);
@@ -335,6 +343,40 @@ void acme_k8s_put_challenge(struct acme_k8s *k, const char *resolver, const char
     push(k, name, o, done, data);
 }
 
+static void order_name(const struct acme_k8s *k, const char *resolver, const char *main, char *out, size_t len)
+{
+    char suffix[300];
+    snprintf(suffix, sizeof(suffix), "order-%s", main);
+    name_of(k, resolver, suffix, out, len);
+}
+
+void acme_k8s_put_order(struct acme_k8s *k, const char *resolver, const char *main, const char *url)
+{
+    char name[300];
+    order_name(k, resolver, main, name, sizeof(name));
+    cJSON *o = secret(k, name, "Opaque", "order", resolver);
+    annotate(o, ORDER_KEY, url);
+    annotate(o, DOMAINS_KEY, main);
+    push(k, name, o, NULL, NULL);
+}
+
+void acme_k8s_delete_order(struct acme_k8s *k, const char *resolver, const char *main)
+{
+    char name[300];
+    order_name(k, resolver, main, name, sizeof(name));
+    if (cached(k, name) != NULL)
+        push(k, name, NULL, NULL, NULL);
+}
+
+const char *acme_k8s_order(const struct acme_k8s *k, const char *resolver, const char *main)
+{
+    char name[300];
+    order_name(k, resolver, main, name, sizeof(name));
+    const cJSON *o = cached(k, name);
+    const char *res = o ? acme_k8s_annotation(o, RESOLVER_KEY) : NULL;
+    return res && strcmp(res, resolver) == 0 ? acme_k8s_annotation(o, ORDER_KEY) : NULL;
+}
+
 void acme_k8s_delete_challenge(struct acme_k8s *k, const char *resolver, const char *token)
 {
     char name[300];
@@ -342,10 +384,10 @@ void acme_k8s_delete_challenge(struct acme_k8s *k, const char *resolver, const c
     push(k, name, NULL, NULL, NULL);
 }
 
-void acme_k8s_delete_all_challenges(struct acme_k8s *k)
+void acme_k8s_delete_all_challenges(struct acme_k8s *k, const char *resolver)
 {
     size_t n;
-    const cJSON **items = acme_k8s_list(k, "challenge", NULL, &n);
+    const cJSON **items = acme_k8s_list(k, "challenge", resolver, &n);
     for (size_t i = 0; i < n; i++) {
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(items[i], "metadata"), "name");
         if (cJSON_IsString(name))

@@ -6,6 +6,8 @@
  *   <prefix>-<resolver>-account         Opaque (accountKey: PEM; the URL in an annotation)
  *   <prefix>-<resolver>-chall-<hash>    Opaque (token, keyAuthorization, domain): a pending challenge,
  *                                       so every replica behind the load balancer answers it
+ *   <prefix>-<resolver>-order-<main>    Opaque (the order URL in an annotation): an order in flight,
+ *                                       which a new issuer resumes instead of ordering again
  *
  * all labelled gantry.io/acme-kind (certificate, account, challenge) and
  * gantry.io/acme-resolver; the resolver's name and the domains are in
@@ -62,9 +64,13 @@ void acme_k8s_put_account(struct acme_k8s *k, const char *resolver, const char *
                           acme_k8s_done_cb done, void *data);
 void acme_k8s_put_challenge(struct acme_k8s *k, const char *resolver, const char *domain, const char *token,
                             const char *keyauth, acme_k8s_done_cb done, void *data);
+void acme_k8s_put_order(struct acme_k8s *k, const char *resolver, const char *main, const char *url);
+void acme_k8s_delete_order(struct acme_k8s *k, const char *resolver, const char *main);
+/* The URL of the stored order in flight for <main>, or NULL (borrowed from the cache). */
+const char *acme_k8s_order(const struct acme_k8s *k, const char *resolver, const char *main);
 void acme_k8s_delete_challenge(struct acme_k8s *k, const char *resolver, const char *token);
-/* Deletes every challenge Secret (a new issuer's cleanup of its predecessor's). */
-void acme_k8s_delete_all_challenges(struct acme_k8s *k);
+/* Deletes every challenge Secret of <resolver> (an order ended: any left are stale). */
+void acme_k8s_delete_all_challenges(struct acme_k8s *k, const char *resolver);
 /* Cancels the <done> callbacks still due to <data> (its owner goes away). */
 void acme_k8s_forget(struct acme_k8s *k, void *data);
 

@@ -202,9 +202,9 @@ static void on_challenge(void *data, const char *domain, const char *token, cons
             r->wait_token = mem_strdup(token);
             r->wait_written = false;
             acme_k8s_put_challenge(M.k8s, r->cfg->name, domain, token, keyauth, on_challenge_stored, r);
-        } else {
-            acme_k8s_delete_challenge(M.k8s, r->cfg->name, token);
         }
+        /* a withdrawn challenge stays until the order ends (on_order deletes them all): a CA validating
+         * from several places may come late, and a successor taking the order up needs it */
         return;
     }
     if (add) {

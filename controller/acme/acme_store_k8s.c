@@ -377,13 +377,6 @@ const char *acme_k8s_order(const struct acme_k8s *k, const char *resolver, const
     return res && strcmp(res, resolver) == 0 ? acme_k8s_annotation(o, ORDER_KEY) : NULL;
 }
 
-void acme_k8s_delete_challenge(struct acme_k8s *k, const char *resolver, const char *token)
-{
-    char name[300];
-    token_name(k, resolver, token, name, sizeof(name));
-    push(k, name, NULL, NULL, NULL);
-}
-
 void acme_k8s_delete_all_challenges(struct acme_k8s *k, const char *resolver)
 {
     size_t n;

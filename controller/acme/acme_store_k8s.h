@@ -68,7 +68,6 @@ void acme_k8s_put_order(struct acme_k8s *k, const char *resolver, const char *ma
 void acme_k8s_delete_order(struct acme_k8s *k, const char *resolver, const char *main);
 /* The URL of the stored order in flight for <main>, or NULL (borrowed from the cache). */
 const char *acme_k8s_order(const struct acme_k8s *k, const char *resolver, const char *main);
-void acme_k8s_delete_challenge(struct acme_k8s *k, const char *resolver, const char *token);
 /* Deletes every challenge Secret of <resolver> (an order ended: any left are stale). */
 void acme_k8s_delete_all_challenges(struct acme_k8s *k, const char *resolver);
 /* Cancels the <done> callbacks still due to <data> (its owner goes away). */

@@ -14,6 +14,7 @@ import base64
 import os
 import shutil
 import signal
+import socket
 import time
 
 import pytest
@@ -104,10 +105,18 @@ class Replica:
 
 def cluster(tmp_path, procs, emu, up, pebble_env=None, validity=None, tls_alpn=False):
     """pebble validating through the balancers (HTTP and TLS), and two replicas behind them."""
-    lb, lb_tls = free_port(), free_port()
-    pebble = procs.add(Pebble(tmp_path / "pebble", lb, lb_tls, env=pebble_env, validity=validity))
+    # the ports are held while pebble picks its own, so that none is handed out twice
+    held = [socket.socket() for _ in range(6)]
+    for h in held:
+        h.bind(("127.0.0.1", 0))
+    lb, lb_tls, a_web, a_tls, b_web, b_tls = [h.getsockname()[1] for h in held]
+    try:
+        pebble = procs.add(Pebble(tmp_path / "pebble", lb, lb_tls, env=pebble_env, validity=validity))
+    finally:
+        for h in held:
+            h.close()
     # the balancers first: the issuer may order as soon as it starts
-    pa, pb = (free_port(), free_port()), (free_port(), free_port())
+    pa, pb = (a_web, a_tls), (b_web, b_tls)
     os.makedirs(str(tmp_path / "lb-tls"), exist_ok=True)
     pebble.lb_port = lb
     pebble.balancer = procs.add(Balancer(tmp_path, lb, [pa[0], pb[0]]))

@@ -22,12 +22,11 @@
 #include "../../common/log.h"
 #include "../../proxy/acme_challenge.h"
 #include "../aggregator.h"
-#include "../curl_body.h"
 #include "../rule.h"
 #include "../watcher.h"
 #include "acme_client.h"
 #include "acme_crypto.h"
-#include "acme_ocsp.h"
+#include "acme_revocation.h"
 #include "acme_store.h"
 #include "acme_store_k8s.h"
 
@@ -40,10 +39,6 @@
 #define CHALLENGE_GRACE_MS 300
 #define CHALLENGE_WAIT_MAX_MS 5000
 #define STORE_RETRY_MS 5000
-/* how often a certificate's revocation is asked (OCSP), as Caddy does; less
- * for short-lived certificates: a tenth of their lifetime, 5 s at least */
-#define OCSP_INTERVAL_MAX_MS (3600 * 1000)
-#define OCSP_INTERVAL_MIN_MS 5000
 
 struct storage {
     char *path;
@@ -108,14 +103,6 @@ static struct {
     struct token *k8s_tokens; /* the challenges in Secrets, served by every replica */
     size_t n_k8s_tokens;
     char *k8s_token_ids;      /* their tokens joined, to see a change */
-    /* the one OCSP check in flight */
-    CURL *ocsp_easy;
-    struct curl_slist *ocsp_headers;
-    struct curl_body ocsp_in;
-    unsigned char *ocsp_req;
-    char *ocsp_chain;
-    struct resolver *ocsp_r;
-    struct domain_set *ocsp_set;
 } M;
 
 static void schedule(uint64_t ms);
@@ -504,83 +491,25 @@ static bool ensure_client(struct resolver *r)
     return true;
 }
 
-/* ---- revocation (OCSP) ---- */
+/* ---- revocation ---- */
 
-static uint64_t ocsp_interval(const struct domain_set *s)
+static void on_revocation(void *data, const char *chain_pem, bool revoked)
 {
-    uint64_t ms = s->not_after > s->not_before ? (uint64_t)(s->not_after - s->not_before) * 100 : OCSP_INTERVAL_MAX_MS;
-    return ms > OCSP_INTERVAL_MAX_MS ? OCSP_INTERVAL_MAX_MS : ms < OCSP_INTERVAL_MIN_MS ? OCSP_INTERVAL_MIN_MS : ms;
-}
-
-static void ocsp_end(void)
-{
-    if (M.ocsp_easy) {
-        watcher_remove_transfer(M.ocsp_easy);
-        curl_easy_cleanup(M.ocsp_easy);
-        M.ocsp_easy = NULL;
-    }
-    curl_slist_free_all(M.ocsp_headers);
-    M.ocsp_headers = NULL;
-    curl_body_reset(&M.ocsp_in, 64 * 1024);
-    free(M.ocsp_req);
-    M.ocsp_req = NULL;
-    free(M.ocsp_chain);
-    M.ocsp_chain = NULL;
-    M.ocsp_r = NULL;
-    M.ocsp_set = NULL;
-}
-
-static void on_ocsp(CURL *easy, CURLcode rc, void *data)
-{
-    (void)data;
-    long status = 0;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    struct domain_set *s = M.ocsp_set;
-    struct resolver *r = M.ocsp_r;
-    enum acme_ocsp_status st = ACME_OCSP_ERROR;
-    if (rc == CURLE_OK && status == 200 && M.ocsp_in.data)
-        st = acme_ocsp_status(M.ocsp_chain, (const unsigned char *)M.ocsp_in.data, M.ocsp_in.len);
+    struct domain_set *s = data;
     /* still the certificate asked about (not replaced meanwhile) */
-    bool current = s && s->cert_pem && strcmp(s->cert_pem, M.ocsp_chain) == 0;
-    if (st == ACME_OCSP_ERROR)
-        log_debug("acme: resolver %s: OCSP check of the certificate for %s failed (curl %d, HTTP %ld)", r->cfg->name,
-                  s->names[0], (int)rc, status);
-    if (current && st == ACME_OCSP_REVOKED && !s->revoked) {
-        log_warn("acme: resolver %s: the certificate for %s was revoked by the CA (OCSP); ordering a new one", r->cfg->name,
-                 s->names[0]);
+    if (revoked && s->cert_pem && strcmp(s->cert_pem, chain_pem) == 0 && !s->revoked) {
         s->revoked = true;
         s->next_try_ms = 0;
     }
-    ocsp_end();
     schedule(0);
 }
 
-/* Asks <s>'s OCSP responder whether its certificate is revoked. */
-static void ocsp_check(struct resolver *r, struct domain_set *s)
+static void check_revocation(struct resolver *r, struct domain_set *s)
 {
-    s->ocsp_next_ms = watcher_now_ms() + ocsp_interval(s);
-    char *url = NULL;
-    size_t len = 0;
-    if (acme_ocsp_request(s->cert_pem, &url, &M.ocsp_req, &len) != 0)
-        return; /* no OCSP URL in it: nothing to ask */
-    M.ocsp_chain = mem_strdup(s->cert_pem);
-    M.ocsp_r = r;
-    M.ocsp_set = s;
-    CURL *e = curl_easy_init();
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
-    M.ocsp_headers = curl_slist_append(NULL, "Content-Type: application/ocsp-request");
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, M.ocsp_headers);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, M.ocsp_req);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)len);
-    curl_body_reset(&M.ocsp_in, 64 * 1024);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_body_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &M.ocsp_in);
-    M.ocsp_easy = e;
-    watcher_add_transfer(e, on_ocsp, NULL);
-    free(url);
+    s->ocsp_next_ms = watcher_now_ms() + acme_revocation_interval_ms(s->not_before, s->not_after);
+    char what[512];
+    snprintf(what, sizeof(what), "resolver %s: the certificate for %s", r->cfg->name, s->names[0]);
+    acme_revocation_check(s->cert_pem, what, on_revocation, s);
 }
 
 static void on_tick(void *data)
@@ -608,8 +537,8 @@ static void on_tick(void *data)
             if (!s->wanted || s == r->current)
                 continue;
             if (s->cert_pem && !s->revoked && r->client) { /* the issuer asks whether the CA revoked it */
-                if (s->ocsp_next_ms <= mono && M.ocsp_easy == NULL)
-                    ocsp_check(r, s);
+                if (s->ocsp_next_ms <= mono && !acme_revocation_busy())
+                    check_revocation(r, s);
                 if (s->ocsp_next_ms > mono && s->ocsp_next_ms - mono < next)
                     next = s->ocsp_next_ms - mono;
             }
@@ -1127,8 +1056,7 @@ void acme_manager_stop(void)
         cJSON_Delete(M.storages[i].root);
         free(M.storages[i].path);
     }
-    ocsp_end();
-    curl_body_reset(&M.ocsp_in, 0);
+    acme_revocation_stop();
     for (size_t i = 0; i < M.n_tokens; i++)
         token_free(&M.tokens[i]);
     for (size_t i = 0; i < M.n_k8s_tokens; i++)

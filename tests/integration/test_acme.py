@@ -445,7 +445,7 @@ def test_certificate_revoked_by_the_ca_is_replaced(tmp_path, procs):
     serial = run(["openssl", "x509", "-noout", "-serial"], input=r.stdout).stdout.decode().strip().split("=")[1]
     subject = run(["openssl", "x509", "-noout", "-subject", "-nameopt", "compat"], input=r.stdout).stdout.decode()
     responder.serve({serial: subject.strip().split("=", 1)[1].strip()})
-    wait_for(lambda: "was revoked by the CA (OCSP)" in g.output(), timeout=30, what="revocation seen:\n" + g.output()[-2000:])
+    wait_for(lambda: "the certificate for app.test: revoked by the CA (OCSP)" in g.output(), timeout=30, what="revocation seen:\n" + g.output()[-2000:])
     assert "renewing the certificate for app.test (revoked by the CA)" in g.output()
     wait_for(lambda: g.output().count("certificate for app.test issued") >= 2, timeout=30, what="replaced")
 

@@ -598,6 +598,13 @@ static void on_done(CURL *easy, CURLcode rc, void *data)
             fail(c, ACME_RESUME_FAILED ": HTTP %ld: %s", status, why);
             return;
         }
+        if (c->step == S_CHALLENGE && c->resuming) {
+            /* the predecessor's response may have been validated meanwhile: the authorization says */
+            log_debug("acme: the challenge response of a resumed order was refused (%s); polling its authorization", why);
+            c->polls = 0;
+            post(c, S_POLL_AUTHZ, c->authz[c->i_authz], "");
+            return;
+        }
         fail(c, "HTTP %ld from %s: %s", status, c->step == S_DIRECTORY ? c->directory_url : c->post_url, why);
         return;
     }

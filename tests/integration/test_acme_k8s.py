@@ -198,7 +198,10 @@ def test_leader_killed_mid_order_the_other_completes(tmp_path, procs, emu):
           "delay 0-15 s)" % (time.time() - killed))
     # the survivor took the order up: no second order
     assert "resuming the order" in other.output()
-    assert orders(pebble) == 1, "the order was not resumed:\n" + other.output()[-3000:]
+    # one order in all; a second only when the CA no longer let it be taken up (the one retry allowed)
+    n = orders(pebble)
+    assert n == 1 or (n == 2 and "could not be resumed" in other.output()), other.output()[-3000:]
+    print("orders at pebble: %d" % n)
     wait_for(lambda: emu.get("Secret", NS, PREFIX + "-pebble-order-app.test") is None, timeout=10, what="order Secret gone")
     # the survivor signs with the account its predecessor stored: no second registration
     assert "reusing the stored account" in other.output()

@@ -148,7 +148,11 @@ static int run(struct static_config *c)
     struct acme_manager_options mo = {.resolvers = c->resolvers,
                                       .n_resolvers = c->n_resolvers,
                                       .entrypoints = names,
-                                      .n_entrypoints = c->n_entrypoints};
+                                      .n_entrypoints = c->n_entrypoints,
+                                      .k8s_conn = {c->kube.endpoint, c->kube.token, c->kube.cert_auth_file_path,
+                                                   "certificatesResolvers (kubernetes storage)",
+                                                   "providers.kubernetesIngress.endpoint"},
+                                      .k8s_lease_ms = c->kube.lease_duration_ms};
     if (acme_manager_start(&mo, &d) != 0) {
         log_error("%s", d.msg);
         return 1;

@@ -33,8 +33,9 @@
 #define MAX_POLLS 60
 #define POLL_MS 500
 #define TIMEOUT_MS 30000L
+#define MAX_ALTERNATES 8
 
-enum step { S_IDLE, S_DIRECTORY, S_NONCE, S_ACCOUNT, S_ORDER, S_AUTHZ, S_CHALLENGE, S_POLL_AUTHZ, S_FINALIZE, S_POLL_ORDER, S_CERT };
+enum step { S_IDLE, S_DIRECTORY, S_NONCE, S_ACCOUNT, S_ORDER, S_RESUME, S_AUTHZ, S_CHALLENGE_WAIT, S_CHALLENGE, S_POLL_AUTHZ, S_FINALIZE, S_POLL_ORDER, S_CERT, S_ALT_CERT };
 
 struct acme_client {
     struct acme_client_config cfg;
@@ -50,6 +51,8 @@ struct acme_client {
     struct curl_body in;
     char *out;
     char location[1024], replay_nonce[256];
+    char *alt[MAX_ALTERNATES]; /* Link: rel="alternate" of the last answer (RFC 8555 7.4.2) */
+    size_t n_alt;
     enum step step, resume; /* resume: the step a NONCE fetch or DIRECTORY was for */
     char *post_url, *post_payload;
     int bad_nonce;
@@ -61,10 +64,16 @@ struct acme_client {
     char *key_type;
     EVP_PKEY *cert_key;
     char *order_url, *finalize_url, *cert_url;
+    bool resuming; /* order_url is another instance's order, to take up */
     char **authz;
     size_t n_authz, i_authz;
     char *chall_url, *chall_token, *chall_domain;
+    bool chall_started; /* a resumed order's challenge the CA is already validating: poll, do not respond */
     int polls;
+    /* preferredChain: the CA's default chain, and the alternates still to look at */
+    char *default_chain;
+    char *alts[MAX_ALTERNATES];
+    size_t n_alts, i_alts;
     acme_order_cb done;
     void *done_data;
 };
@@ -88,6 +97,16 @@ static size_t on_header(char *p, size_t size, size_t n, void *data)
         k = 13, dst = c->replay_nonce, cap = sizeof(c->replay_nonce);
     else if (len > 9 && strncasecmp(p, "Location:", 9) == 0)
         k = 9, dst = c->location, cap = sizeof(c->location);
+    if (len > 5 && strncasecmp(p, "Link:", 5) == 0 && c->n_alt < MAX_ALTERNATES) {
+        /* Link: <url>;rel="alternate" (one link per header line, as CAs send them) */
+        char line[2048];
+        snprintf(line, sizeof(line), "%.*s", (int)(len - 5), p + 5);
+        char *lt = strchr(line, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+        if (gt && strstr(gt, "rel=\"alternate\"")) {
+            *gt = '\0';
+            c->alt[c->n_alt++] = mem_strdup(lt + 1);
+        }
+    }
     if (dst != NULL) {
         while (k < len && (p[k] == ' ' || p[k] == '\t'))
             k++;
@@ -123,6 +142,9 @@ static void start(struct acme_client *c, const char *url, const char *body, bool
 {
     end_transfer(c);
     c->location[0] = c->replay_nonce[0] = '\0';
+    for (size_t i = 0; i < c->n_alt; i++)
+        free(c->alt[i]);
+    c->n_alt = 0;
     CURL *e = curl_easy_init();
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -224,11 +246,16 @@ static void clear_order(struct acme_client *c)
     c->cert_key = NULL;
     set(&c->key_type, NULL);
     set(&c->order_url, NULL);
+    c->resuming = false;
     set(&c->finalize_url, NULL);
     set(&c->cert_url, NULL);
     set(&c->chall_url, NULL);
     set(&c->chall_token, NULL);
     set(&c->chall_domain, NULL);
+    set(&c->default_chain, NULL);
+    for (size_t i = 0; i < c->n_alts; i++)
+        free(c->alts[i]);
+    c->n_alts = c->i_alts = 0;
     c->step = S_IDLE;
 }
 
@@ -317,6 +344,8 @@ static void next(struct acme_client *c)
         start(c, c->directory_url, NULL, false);
     } else if (c->kid == NULL) {
         start_account(c);
+    } else if (c->resuming) {
+        post(c, S_RESUME, c->order_url, "");
     } else {
         start_order(c);
     }
@@ -388,12 +417,24 @@ static void on_authz(struct acme_client *c, cJSON *j)
         const char *type = str(ch, "type");
         if (type && strcmp(type, want) == 0 && str(ch, "url") && str(ch, "token")) {
             set(&c->chall_url, str(ch, "url"));
+            const char *cs = str(ch, "status");
+            c->chall_started = cs && strcmp(cs, "pending") != 0;
             set(&c->chall_token, str(ch, "token"));
             set(&c->chall_domain, domain);
             char *ka = acme_client_keyauth(c, c->chall_token);
             if (c->cfg.on_challenge)
                 c->cfg.on_challenge(c->cfg.data, domain, c->chall_token, ka, true);
             free(ka);
+            if (c->cfg.defer_challenge) {
+                end_transfer(c);
+                c->step = S_CHALLENGE_WAIT;
+                return;
+            }
+            if (c->chall_started) {
+                c->polls = 0;
+                post(c, S_POLL_AUTHZ, c->authz[c->i_authz], "");
+                return;
+            }
             post(c, S_CHALLENGE, c->chall_url, "{}");
             return;
         }
@@ -443,11 +484,21 @@ static void on_new_order(struct acme_client *c, cJSON *j)
 {
     const char *fin = str(j, "finalize");
     const cJSON *authz = cJSON_GetObjectItemCaseSensitive(j, "authorizations");
-    if (!fin || !cJSON_IsArray(authz) || !c->location[0]) {
+    if (c->resuming) {
+        /* pending or ready: the rest is ours to do; otherwise its CSR (and key) were someone else's */
+        const char *status = str(j, "status");
+        if (!status || (strcmp(status, "pending") != 0 && strcmp(status, "ready") != 0) || !fin || !cJSON_IsArray(authz)) {
+            fail(c, ACME_RESUME_FAILED ": the order is %s", status ? status : "unreadable");
+            return;
+        }
+    } else if (!fin || !cJSON_IsArray(authz) || !c->location[0]) {
         fail(c, "the CA's order has no finalize URL, authorizations or Location");
         return;
+    } else {
+        set(&c->order_url, c->location);
+        if (c->cfg.on_order_url)
+            c->cfg.on_order_url(c->cfg.data, c->order_url);
     }
-    set(&c->order_url, c->location);
     set(&c->finalize_url, fin);
     size_t n = (size_t)cJSON_GetArraySize(authz);
     c->authz = mem_calloc(n ? n : 1, sizeof(char *));
@@ -459,6 +510,54 @@ static void on_new_order(struct acme_client *c, cJSON *j)
     }
     c->i_authz = 0;
     next_authz(c);
+}
+
+/* preferredChain (lego's meaning): the chain whose top-most certificate
+ * was issued by the CA with this Common Name. */
+static bool chain_matches(const char *pem, const char *issuer_cn)
+{
+    char cn[256];
+    return acme_chain_top_issuer(pem, cn, sizeof(cn)) == 0 && strcmp(cn, issuer_cn) == 0;
+}
+
+static void finish_with(struct acme_client *c, const char *pem)
+{
+    char *chain = mem_strdup(pem);
+    char *key = acme_key_pem(c->cert_key);
+    finish(c, NULL, chain, key);
+    free(chain);
+    free(key);
+}
+
+/* A chain arrived (<pem>), or an alternate could not be had (NULL): done,
+ * or the next alternate asked for. */
+static void on_chain(struct acme_client *c, const char *pem)
+{
+    if (c->step == S_CERT) {
+        if (c->preferred_chain == NULL || chain_matches(pem, c->preferred_chain) || c->n_alt == 0) {
+            finish_with(c, pem);
+            return;
+        }
+        set(&c->default_chain, pem);
+        for (size_t i = 0; i < c->n_alt; i++)
+            c->alts[i] = mem_strdup(c->alt[i]);
+        c->n_alts = c->n_alt;
+        c->i_alts = 0;
+    } else if (pem && chain_matches(pem, c->preferred_chain)) {
+        log_info("acme: the alternate chain issued by '%s' is used (preferredChain)", c->preferred_chain);
+        finish_with(c, pem);
+        return;
+    }
+    if (c->i_alts < c->n_alts) {
+        const char *url = c->alts[c->i_alts++];
+        post(c, S_ALT_CERT, url, "");
+        return;
+    }
+    log_info("acme: no chain issued by '%s' (preferredChain): the default chain is used", c->preferred_chain);
+    char *chain = c->default_chain;
+    c->default_chain = NULL;
+    finish_with(c, chain);
+    free(chain);
 }
 
 /* The answer of <c->step> arrived (status, body and headers in <c>). */
@@ -474,12 +573,12 @@ static void on_done(CURL *easy, CURLcode rc, void *data)
              curl_easy_strerror(rc));
         return;
     }
-    if (c->step == S_CERT && status == 200) {
-        char *pem = mem_strdup(c->in.data ? c->in.data : "");
-        char *key = acme_key_pem(c->cert_key);
-        finish(c, NULL, pem, key);
-        free(pem);
-        free(key);
+    if ((c->step == S_CERT || c->step == S_ALT_CERT) && status == 200) {
+        on_chain(c, c->in.data ? c->in.data : "");
+        return;
+    }
+    if (c->step == S_ALT_CERT) { /* an alternate that cannot be had: the next, or the default */
+        on_chain(c, NULL);
         return;
     }
     cJSON *j = c->in.data ? cJSON_Parse(c->in.data) : NULL;
@@ -495,6 +594,17 @@ static void on_done(CURL *easy, CURLcode rc, void *data)
         char why[768];
         problem_text(j, why, sizeof(why));
         cJSON_Delete(j);
+        if (c->step == S_RESUME) {
+            fail(c, ACME_RESUME_FAILED ": HTTP %ld: %s", status, why);
+            return;
+        }
+        if (c->step == S_CHALLENGE && c->resuming) {
+            /* the predecessor's response may have been validated meanwhile: the authorization says */
+            log_debug("acme: the challenge response of a resumed order was refused (%s); polling its authorization", why);
+            c->polls = 0;
+            post(c, S_POLL_AUTHZ, c->authz[c->i_authz], "");
+            return;
+        }
         fail(c, "HTTP %ld from %s: %s", status, c->step == S_DIRECTORY ? c->directory_url : c->post_url, why);
         return;
     }
@@ -534,6 +644,7 @@ static void on_done(CURL *easy, CURLcode rc, void *data)
         next(c);
         break;
     case S_ORDER:
+    case S_RESUME:
         on_new_order(c, j);
         break;
     case S_AUTHZ:
@@ -579,6 +690,8 @@ void acme_client_free(struct acme_client *c)
     if (c == NULL)
         return;
     end_transfer(c);
+    for (size_t i = 0; i < c->n_alt; i++)
+        free(c->alt[i]);
     watcher_timer_free(c->timer);
     clear_order(c);
     EVP_PKEY_free(c->key);
@@ -604,8 +717,8 @@ bool acme_client_busy(const struct acme_client *c)
     return c->step != S_IDLE;
 }
 
-void acme_client_order(struct acme_client *c, const char *const *names, size_t n, const char *key_type, acme_order_cb done,
-                       void *data)
+static void acme_client_order_prepare(struct acme_client *c, const char *const *names, size_t n, const char *key_type,
+                                      acme_order_cb done, void *data)
 {
     clear_order(c);
     c->names = mem_calloc(n ? n : 1, sizeof(char *));
@@ -616,7 +729,36 @@ void acme_client_order(struct acme_client *c, const char *const *names, size_t n
     c->done = done;
     c->done_data = data;
     c->bad_nonce = 0;
+}
+
+void acme_client_order(struct acme_client *c, const char *const *names, size_t n, const char *key_type, acme_order_cb done,
+                       void *data)
+{
+    acme_client_order_prepare(c, names, n, key_type, done, data);
     next(c);
+}
+
+void acme_client_resume(struct acme_client *c, const char *order_url, const char *const *names, size_t n,
+                        const char *key_type, acme_order_cb done, void *data)
+{
+    acme_client_order_prepare(c, names, n, key_type, done, data);
+    set(&c->order_url, order_url);
+    c->resuming = true;
+    next(c);
+}
+
+void acme_client_challenge_ready(struct acme_client *c, const char *error)
+{
+    if (c->step != S_CHALLENGE_WAIT)
+        return;
+    if (error != NULL) {
+        fail(c, "%s", error);
+    } else if (c->chall_started) {
+        c->polls = 0;
+        post(c, S_POLL_AUTHZ, c->authz[c->i_authz], "");
+    } else {
+        post(c, S_CHALLENGE, c->chall_url, "{}");
+    }
 }
 
 char *acme_client_keyauth(struct acme_client *c, const char *token)

@@ -20,6 +20,8 @@ enum acme_challenge_type { ACME_HTTP01, ACME_TLSALPN01 };
 typedef void (*acme_challenge_cb)(void *data, const char *domain, const char *token, const char *keyauth, bool add);
 /* The end of an order: <error> NULL and the chain and key as PEM, or why it failed. */
 typedef void (*acme_order_cb)(void *data, const char *error, const char *cert_pem, const char *key_pem);
+/* An order was created at <order_url> (to be stored, so another instance can resume it). */
+typedef void (*acme_order_url_cb)(void *data, const char *order_url);
 /* The account URL became known (to be stored). */
 typedef void (*acme_account_cb)(void *data, const char *account_url);
 
@@ -31,8 +33,13 @@ struct acme_client_config {
     enum acme_challenge_type challenge;
     const char *ca_blob;    /* PEM trusted for the CA's HTTPS (LEGO_CA_CERTIFICATES), or NULL: the system store */
     size_t ca_blob_len;
+    /* the challenge is published elsewhere (other replicas): after on_challenge
+     * adds one, the client waits for acme_client_challenge_ready before
+     * telling the CA to validate */
+    bool defer_challenge;
     acme_challenge_cb on_challenge;
     acme_account_cb on_account;
+    acme_order_url_cb on_order_url; /* may be NULL */
     void *data;
 };
 
@@ -45,6 +52,17 @@ bool acme_client_busy(const struct acme_client *c);
 /* Orders a certificate for <names> with a new key of <key_type>. One order at a time. */
 void acme_client_order(struct acme_client *c, const char *const *names, size_t n, const char *key_type, acme_order_cb done,
                        void *data);
+/* Takes up the order at <order_url> made by another instance with the same
+ * account: its pending authorizations are answered, then it is finalized
+ * with a new key. When it can no longer be (being or already finalized
+ * with a key we do not have, invalid, gone), <done> gets an error starting
+ * with ACME_RESUME_FAILED. */
+#define ACME_RESUME_FAILED "cannot resume"
+void acme_client_resume(struct acme_client *c, const char *order_url, const char *const *names, size_t n,
+                        const char *key_type, acme_order_cb done, void *data);
+/* With defer_challenge: the challenge added last is published (<error>
+ * NULL) or could not be (the order fails with <error>). */
+void acme_client_challenge_ready(struct acme_client *c, const char *error);
 /* The account key (borrowed), to store it. */
 EVP_PKEY *acme_client__key(struct acme_client *c);
 /* The key authorization of <token> (token.thumbprint). malloc'd. */

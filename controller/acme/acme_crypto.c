@@ -5,6 +5,7 @@
  */
 #include "acme_crypto.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -169,29 +171,55 @@ EVP_PKEY *acme_key_from_der_b64(const char *b64)
     return k;
 }
 
-/* A big number as a fixed-width big-endian coordinate, base64url. */
-static char *coordinate(EVP_PKEY *k, const char *param)
+/* A big number as big-endian bytes, base64url: <width> bytes (an EC
+ * coordinate), or as few as it needs when 0 (RSA's n and e, RFC 7518 6.3.1). */
+static char *coordinate(EVP_PKEY *k, const char *param, int width)
 {
     BIGNUM *bn = NULL;
     if (!EVP_PKEY_get_bn_param(k, param, &bn))
         return NULL;
-    unsigned char buf[32];
-    BN_bn2binpad(bn, buf, sizeof(buf));
+    int n = width ? width : BN_num_bytes(bn);
+    unsigned char *buf = mem_alloc((size_t)(n ? n : 1));
+    BN_bn2binpad(bn, buf, n);
     BN_free(bn);
-    return acme_b64url(buf, sizeof(buf));
+    char *out = acme_b64url(buf, (size_t)n);
+    free(buf);
+    return out;
+}
+
+/* The account key's JWS algorithm: ES256 (P-256), ES384 (P-384), RS256
+ * (RSA: Traefik's default account keys); NULL for anything else. */
+const char *acme_jws_alg(EVP_PKEY *k)
+{
+    if (k == NULL)
+        return NULL;
+    if (EVP_PKEY_base_id(k) == EVP_PKEY_RSA)
+        return "RS256";
+    if (EVP_PKEY_base_id(k) != EVP_PKEY_EC)
+        return NULL;
+    return EVP_PKEY_get_bits(k) == 256 ? "ES256" : EVP_PKEY_get_bits(k) == 384 ? "ES384" : NULL;
 }
 
 char *acme_jwk(EVP_PKEY *k)
 {
-    char *x = coordinate(k, OSSL_PKEY_PARAM_EC_PUB_X), *y = coordinate(k, OSSL_PKEY_PARAM_EC_PUB_Y);
+    const char *alg = acme_jws_alg(k);
+    if (alg == NULL)
+        return NULL;
+    bool rsa = alg[0] == 'R', p384 = strcmp(alg, "ES384") == 0;
+    char *a = rsa ? coordinate(k, OSSL_PKEY_PARAM_RSA_E, 0) : coordinate(k, OSSL_PKEY_PARAM_EC_PUB_X, p384 ? 48 : 32);
+    char *b = rsa ? coordinate(k, OSSL_PKEY_PARAM_RSA_N, 0) : coordinate(k, OSSL_PKEY_PARAM_EC_PUB_Y, p384 ? 48 : 32);
     char *out = NULL;
-    if (x && y) {
-        size_t n = strlen(x) + strlen(y) + 64;
+    if (a && b) {
+        size_t n = strlen(a) + strlen(b) + 64;
         out = mem_alloc(n);
-        snprintf(out, n, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x, y);
+        /* members in lexicographic order: also the RFC 7638 thumbprint input */
+        if (rsa)
+            snprintf(out, n, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", a, b);
+        else
+            snprintf(out, n, "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", p384 ? "P-384" : "P-256", a, b);
     }
-    free(x);
-    free(y);
+    free(a);
+    free(b);
     return out;
 }
 
@@ -207,44 +235,65 @@ char *acme_thumbprint(EVP_PKEY *k)
     return acme_b64url(md, mdlen);
 }
 
-/* ES256: SHA-256 ECDSA, the DER signature turned into r||s (RFC 7518 3.4). */
-static char *sign_es256(EVP_PKEY *k, const char *input)
+/* RS256: PKCS#1 v1.5 with SHA-256, as is. ES256/ES384: the DER signature
+ * turned into r||s of the curve's width (RFC 7518 3.4). */
+static char *sign(EVP_PKEY *k, const char *alg, const char *input)
 {
+    bool rsa = alg[0] == 'R', p384 = strcmp(alg, "ES384") == 0;
+    int width = p384 ? 48 : 32;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char der[80];
-    size_t dlen = sizeof(der);
+    size_t dlen = 0;
+    unsigned char *der = NULL;
     char *out = NULL;
-    if (EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, k) == 1 &&
-        EVP_DigestSign(ctx, der, &dlen, (const unsigned char *)input, strlen(input)) == 1) {
-        const unsigned char *p = der;
-        ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)dlen);
-        if (sig != NULL) {
-            unsigned char rs[64];
-            BN_bn2binpad(ECDSA_SIG_get0_r(sig), rs, 32);
-            BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + 32, 32);
-            out = acme_b64url(rs, sizeof(rs));
-            ECDSA_SIG_free(sig);
+    if (EVP_DigestSignInit(ctx, NULL, p384 ? EVP_sha384() : EVP_sha256(), NULL, k) == 1 &&
+        EVP_DigestSign(ctx, NULL, &dlen, (const unsigned char *)input, strlen(input)) == 1) {
+        der = mem_alloc(dlen);
+        if (EVP_DigestSign(ctx, der, &dlen, (const unsigned char *)input, strlen(input)) != 1) {
+            free(der);
+            der = NULL;
         }
     }
     EVP_MD_CTX_free(ctx);
+    if (der == NULL)
+        return NULL;
+    if (rsa) {
+        out = acme_b64url(der, dlen);
+        free(der);
+        return out;
+    }
+    const unsigned char *p = der;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)dlen);
+    if (sig != NULL) {
+        unsigned char rs[96];
+        BN_bn2binpad(ECDSA_SIG_get0_r(sig), rs, width);
+        BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + width, width);
+        out = acme_b64url(rs, (size_t)(2 * width));
+        ECDSA_SIG_free(sig);
+    }
+    free(der);
     return out;
 }
 
 char *acme_jws(EVP_PKEY *k, const char *kid, const char *nonce, const char *url, const char *payload)
 {
+    const char *alg = acme_jws_alg(k);
     char *jwk = kid ? NULL : acme_jwk(k);
+    if (alg == NULL || (kid == NULL && jwk == NULL)) {
+        free(jwk);
+        return NULL;
+    }
     size_t hn = strlen(nonce) + strlen(url) + (kid ? strlen(kid) : strlen(jwk)) + 96;
     char *header = mem_alloc(hn);
     if (kid)
-        snprintf(header, hn, "{\"alg\":\"ES256\",\"kid\":\"%s\",\"nonce\":\"%s\",\"url\":\"%s\"}", kid, nonce, url);
+        snprintf(header, hn, "{\"alg\":\"%s\",\"kid\":\"%s\",\"nonce\":\"%s\",\"url\":\"%s\"}", alg, kid, nonce, url);
     else
-        snprintf(header, hn, "{\"alg\":\"ES256\",\"jwk\":%s,\"nonce\":\"%s\",\"url\":\"%s\"}", jwk, nonce, url);
+        snprintf(header, hn, "{\"alg\":\"%s\",\"jwk\":%s,\"nonce\":\"%s\",\"url\":\"%s\"}", alg, jwk, nonce, url);
     char *ph = acme_b64url((const unsigned char *)header, strlen(header));
     char *pp = acme_b64url((const unsigned char *)payload, strlen(payload));
     size_t in = strlen(ph) + strlen(pp) + 2;
     char *input = mem_alloc(in);
     snprintf(input, in, "%s.%s", ph, pp);
-    char *sig = sign_es256(k, input);
+    char *sig = sign(k, alg, input);
     char *out = NULL;
     if (sig) {
         size_t on = in + strlen(sig) + 64;
@@ -316,6 +365,23 @@ int acme_cert_validity(const char *pem, time_t *not_before, time_t *not_after)
     *not_after = asn1_time(X509_get0_notAfter(x));
     X509_free(x);
     return *not_before < 0 || *not_after < 0 ? -1 : 0;
+}
+
+int acme_chain_top_issuer(const char *pem, char *cn, size_t len)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    X509 *x, *last = NULL;
+    while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        X509_free(last);
+        last = x;
+    }
+    ERR_clear_error(); /* the end of the input reads as an error */
+    BIO_free(b);
+    int rc = -1;
+    if (last && X509_NAME_get_text_by_NID(X509_get_issuer_name(last), NID_commonName, cn, (int)len) >= 0)
+        rc = 0;
+    X509_free(last);
+    return rc;
 }
 
 int acme_tlsalpn_cert(const char *domain, const char *keyauth, char **cert_pem, char **key_pem)

@@ -31,7 +31,10 @@ EVP_PKEY *acme_key_from_pem(const char *pem);
 char *acme_key_der_b64(EVP_PKEY *k);
 EVP_PKEY *acme_key_from_der_b64(const char *b64);
 
-/* The JWK of an EC P-256 public key with its members in lexicographic
+/* The JWS algorithm of an account key: "ES256" (EC P-256), "ES384" (P-384),
+ * "RS256" (RSA, as Traefik's acme.json often holds); NULL: not usable. */
+const char *acme_jws_alg(EVP_PKEY *k);
+/* The JWK of an account key's public half with its members in lexicographic
  * order, which is also the input of the RFC 7638 thumbprint. malloc'd. */
 char *acme_jwk(EVP_PKEY *k);
 /* base64url(SHA-256(jwk)). malloc'd. */
@@ -48,6 +51,10 @@ char *acme_csr(EVP_PKEY *k, const char *const *names, size_t n);
  * with the critical id-pe-acmeIdentifier extension holding
  * SHA-256(<keyauth>). PEM certificate and key, malloc'd; -1 on failure. */
 int acme_tlsalpn_cert(const char *domain, const char *keyauth, char **cert_pem, char **key_pem);
+
+/* The issuer Common Name of the last certificate of the PEM chain <pem>
+ * (its top, as the CA sends it); -1 when unreadable. */
+int acme_chain_top_issuer(const char *pem, char *cn, size_t len);
 
 /* notBefore and notAfter of the first certificate of <pem>; -1 when unreadable. */
 int acme_cert_validity(const char *pem, time_t *not_before, time_t *not_after);

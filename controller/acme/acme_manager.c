@@ -26,12 +26,19 @@
 #include "../watcher.h"
 #include "acme_client.h"
 #include "acme_crypto.h"
+#include "acme_revocation.h"
 #include "acme_store.h"
+#include "acme_store_k8s.h"
 
 #define BACKOFF_FIRST_MS 10000
 #define BACKOFF_MAX_MS (24ull * 3600 * 1000)
 #define TICK_MAX_MS (3600 * 1000)
 #define MAX_NAMES 100
+/* after the challenge Secret is seen on our own watch, the other replicas'
+ * watches deliver it at about the same time: a short grace, then the CA */
+#define CHALLENGE_GRACE_MS 300
+#define CHALLENGE_WAIT_MAX_MS 5000
+#define STORE_RETRY_MS 5000
 
 struct storage {
     char *path;
@@ -48,6 +55,12 @@ struct domain_set {
     uint64_t backoff_ms;
     unsigned failures;
     char *error;
+    /* Kubernetes storage: issued, not yet in its Secret (never served before it is) */
+    char *unsaved_cert, *unsaved_key;
+    bool writing;
+    uint64_t ocsp_next_ms; /* watcher clock: the next revocation check */
+    bool resuming, resume_tried; /* Kubernetes storage: taking up a predecessor's order (once) */
+    bool revoked;          /* the CA said so: replaced at once */
 };
 
 struct resolver {
@@ -59,6 +72,11 @@ struct resolver {
     struct domain_set *current; /* being ordered */
     int http_ep;
     bool tls_alpn; /* tlsChallenge without httpChallenge */
+    bool k8s;      /* storage in Kubernetes Secrets: issues only while holding the Lease */
+    struct domain_set *writing_set;
+    char *wait_token; /* the challenge whose Secret the CA must not see before the replicas do */
+    bool wait_written;
+    struct watcher_timer *wait_timer;
 };
 
 struct token {
@@ -80,9 +98,15 @@ static struct {
     char *ca_blob;
     size_t ca_blob_len;
     bool started, problems_dirty;
+    struct acme_k8s *k8s;
+    char *k8s_storage;
+    struct token *k8s_tokens; /* the challenges in Secrets, served by every replica */
+    size_t n_k8s_tokens;
+    char *k8s_token_ids;      /* their tokens joined, to see a change */
 } M;
 
 static void schedule(uint64_t ms);
+static struct acme_client *new_client(struct resolver *r, EVP_PKEY *key, const char *uri);
 
 /* ---- challenge tokens ---- */
 
@@ -97,9 +121,10 @@ static void token_free(struct token *t)
 
 static void publish_tokens(void)
 {
-    struct acme_challenge_spec *specs = mem_calloc(M.n_tokens ? M.n_tokens : 1, sizeof(*specs));
-    for (size_t i = 0; i < M.n_tokens; i++) {
-        const struct token *t = &M.tokens[i];
+    size_t n = M.n_tokens + M.n_k8s_tokens;
+    struct acme_challenge_spec *specs = mem_calloc(n ? n : 1, sizeof(*specs));
+    for (size_t i = 0; i < n; i++) {
+        const struct token *t = i < M.n_tokens ? &M.tokens[i] : &M.k8s_tokens[i - M.n_tokens];
         specs[i] = (struct acme_challenge_spec){.entrypoint = t->ep,
                                                 .token = t->domain ? NULL : t->token,
                                                 .keyauth = t->domain ? NULL : t->keyauth,
@@ -107,27 +132,73 @@ static void publish_tokens(void)
                                                 .cert_pem = t->cert,
                                                 .key_pem = t->key};
     }
-    if (acme_challenge_publish(specs, M.n_tokens) != 0)
+    if (acme_challenge_publish(specs, n) != 0)
         log_error("acme: the TLS-ALPN-01 challenge certificate could not be loaded");
     free(specs);
 }
 
+/* The issuer's pending challenge is among those its watch delivered. */
+static bool challenge_seen(const struct resolver *r)
+{
+    for (size_t j = 0; r->wait_token && j < M.n_k8s_tokens; j++)
+        if (strcmp(M.k8s_tokens[j].token, r->wait_token) == 0)
+            return true;
+    return false;
+}
+
+static void on_challenge_stored(void *data, const char *error)
+{
+    struct resolver *r = data;
+    if (r->wait_token == NULL || r->client == NULL)
+        return;
+    if (error != NULL) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "the challenge could not be stored in Kubernetes: %s", error);
+        free(r->wait_token);
+        r->wait_token = NULL;
+        acme_client_challenge_ready(r->client, msg);
+        return;
+    }
+    r->wait_written = true;
+    /* the watch may have delivered it before the API server's answer came */
+    watcher_timer_arm(r->wait_timer, challenge_seen(r) ? CHALLENGE_GRACE_MS : CHALLENGE_WAIT_MAX_MS);
+}
+
+static void on_challenge_wait(void *data)
+{
+    struct resolver *r = data;
+    if (r->wait_token == NULL || r->client == NULL)
+        return;
+    free(r->wait_token);
+    r->wait_token = NULL;
+    acme_client_challenge_ready(r->client, NULL);
+}
+
+static void token_from_challenge(struct token *t, const struct resolver *r, const char *domain, const char *token,
+                                 const char *keyauth);
+
 static void on_challenge(void *data, const char *domain, const char *token, const char *keyauth, bool add)
 {
     struct resolver *r = data;
-    if (add) {
-        struct token t = {.ep = r->http_ep, .token = mem_strdup(token), .keyauth = mem_strdup(keyauth)};
-        if (r->tls_alpn) {
-            /* lowercase: the ClientHello's name is compared without case, the stored one as is */
-            t.domain = mem_strdup(domain ? domain : "");
-            for (char *p = t.domain; *p; p++)
-                *p = (char)tolower((unsigned char)*p);
-            if (acme_tlsalpn_cert(t.domain, keyauth, &t.cert, &t.key) != 0) {
-                log_error("acme: resolver %s: cannot make the TLS-ALPN-01 certificate for %s", r->cfg->name, t.domain);
-                token_free(&t);
-                return;
-            }
+    if (r->k8s) {
+        if (M.k8s == NULL) /* stopping */
+            return;
+        /* every replica serves it from the Secret (the CA may reach any of them) */
+        if (add) {
+            free(r->wait_token);
+            r->wait_token = mem_strdup(token);
+            r->wait_written = false;
+            acme_k8s_put_challenge(M.k8s, r->cfg->name, domain, token, keyauth, on_challenge_stored, r);
         }
+        /* a withdrawn challenge stays until the order ends (on_order deletes them all): a CA validating
+         * from several places may come late, and a successor taking the order up needs it */
+        return;
+    }
+    if (add) {
+        struct token t;
+        token_from_challenge(&t, r, domain, token, keyauth);
+        if (t.token == NULL)
+            return;
         M.tokens = mem_realloc(M.tokens, (M.n_tokens + 1) * sizeof(*M.tokens));
         M.tokens[M.n_tokens++] = t;
     } else {
@@ -142,6 +213,24 @@ static void on_challenge(void *data, const char *domain, const char *token, cons
     publish_tokens();
 }
 
+/* <t> for a challenge of <r>; t->token NULL when the TLS-ALPN-01 certificate cannot be made. */
+static void token_from_challenge(struct token *t, const struct resolver *r, const char *domain, const char *token,
+                                 const char *keyauth)
+{
+    *t = (struct token){.ep = r->http_ep, .token = mem_strdup(token), .keyauth = mem_strdup(keyauth)};
+    if (r->tls_alpn) {
+        /* lowercase: the ClientHello's name is compared without case, the stored one as is */
+        t->domain = mem_strdup(domain ? domain : "");
+        for (char *p = t->domain; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        if (acme_tlsalpn_cert(t->domain, keyauth, &t->cert, &t->key) != 0) {
+            log_error("acme: resolver %s: cannot make the TLS-ALPN-01 certificate for %s", r->cfg->name, t->domain);
+            token_free(t);
+            memset(t, 0, sizeof(*t));
+        }
+    }
+}
+
 /* ---- storage and the model ---- */
 
 static void save(struct resolver *r)
@@ -151,18 +240,45 @@ static void save(struct resolver *r)
         log_error("acme: resolver %s: %s", r->cfg->name, d.msg);
 }
 
+static void on_order_url(void *data, const char *url)
+{
+    struct resolver *r = data;
+    if (r->k8s && M.k8s && r->current)
+        acme_k8s_put_order(M.k8s, r->cfg->name, r->current->names[0], url);
+}
+
 static void on_account(void *data, const char *url)
 {
     struct resolver *r = data;
-    (void)url;
     log_info("acme: resolver %s: account %s", r->cfg->name, url);
+    if (r->k8s) {
+        size_t n;
+        const cJSON **acct = acme_k8s_list(M.k8s, "account", r->cfg->name, &n);
+        const char *old = n ? acme_k8s_annotation(acct[0], "gantry.io/acme-account-uri") : NULL;
+        bool same = old && strcmp(old, url) == 0;
+        free(acct);
+        if (!same) {
+            char *pem = acme_key_pem(acme_client__key(r->client));
+            acme_k8s_put_account(M.k8s, r->cfg->name, r->cfg->email, url, pem, NULL, NULL);
+            free(pem);
+        }
+        return;
+    }
     /* the key is stored with the URL so the next start reuses the account */
     cJSON *res = acme_store_resolver(r->st->root, r->cfg->name);
     const char *old_uri, *key_b64;
     if (acme_store_account(res, &old_uri, &key_b64) == 0 && old_uri && strcmp(old_uri, url) == 0)
         return;
-    char *kb = acme_key_der_b64(acme_client__key(r->client));
-    acme_store_set_account(res, r->cfg->email, url, kb, "P256");
+    EVP_PKEY *key = acme_client__key(r->client);
+    char *kb = acme_key_der_b64(key);
+    /* lego's names for the account key's type */
+    const char *alg = acme_jws_alg(key), *type = "P256";
+    char bits[16];
+    if (strcmp(alg, "ES384") == 0)
+        type = "P384";
+    else if (strcmp(alg, "RS256") == 0)
+        snprintf(bits, sizeof(bits), "%d", EVP_PKEY_get_bits(key)), type = bits;
+    acme_store_set_account(res, r->cfg->email, url, kb, type);
     free(kb);
     save(r);
 }
@@ -216,6 +332,8 @@ static void set_free(struct domain_set *s)
     free(s->cert_pem);
     free(s->key_pem);
     free(s->error);
+    free(s->unsaved_cert);
+    free(s->unsaved_key);
     free(s);
 }
 
@@ -233,6 +351,51 @@ static time_t renew_at(const struct domain_set *s)
     return s->not_after - (s->not_after - s->not_before) / 3;
 }
 
+static void set_cert(struct domain_set *s, const char *cert_pem, const char *key_pem, time_t nb, time_t na)
+{
+    free(s->cert_pem);
+    free(s->key_pem);
+    s->cert_pem = mem_strdup(cert_pem);
+    s->key_pem = mem_strdup(key_pem);
+    s->not_before = nb;
+    s->not_after = na;
+    s->revoked = false;
+    s->ocsp_next_ms = 0;
+}
+
+/* Kubernetes storage: the issued certificate's Secret is written; now it is served. */
+static void on_cert_stored(void *data, const char *error)
+{
+    struct resolver *r = data;
+    struct domain_set *s = r->writing_set;
+    r->writing_set = NULL;
+    if (s == NULL)
+        return;
+    s->writing = false;
+    time_t nb, na;
+    if (error != NULL || s->unsaved_cert == NULL || acme_cert_validity(s->unsaved_cert, &nb, &na) != 0) {
+        s->next_try_ms = watcher_now_ms() + STORE_RETRY_MS; /* the tick writes it again */
+        schedule(STORE_RETRY_MS);
+        return;
+    }
+    log_info("acme: resolver %s: certificate for %s stored in Kubernetes", r->cfg->name, s->names[0]);
+    set_cert(s, s->unsaved_cert, s->unsaved_key, nb, na);
+    free(s->unsaved_cert);
+    free(s->unsaved_key);
+    s->unsaved_cert = s->unsaved_key = NULL;
+    s->next_try_ms = 0;
+    submit_model();
+    schedule(0);
+}
+
+static void store_cert(struct resolver *r, struct domain_set *s)
+{
+    s->writing = true;
+    r->writing_set = s;
+    acme_k8s_put_certificate(M.k8s, r->cfg->name, (const char *const *)s->names, s->n, s->unsaved_cert, s->unsaved_key,
+                             on_cert_stored, r);
+}
+
 static void on_order(void *data, const char *error, const char *cert_pem, const char *key_pem)
 {
     struct resolver *r = data;
@@ -243,6 +406,21 @@ static void on_order(void *data, const char *error, const char *cert_pem, const 
     time_t nb, na;
     if (error == NULL && acme_cert_validity(cert_pem, &nb, &na) != 0)
         error = "the CA's certificate cannot be read";
+    bool resumed = s->resuming;
+    s->resuming = false;
+    if (!resumed)
+        s->resume_tried = false; /* a later failover may take up a later order */
+    if (r->k8s && M.k8s) { /* the order is over: its record and any challenge left are stale */
+        acme_k8s_delete_order(M.k8s, r->cfg->name, s->names[0]);
+        acme_k8s_delete_all_challenges(M.k8s, r->cfg->name);
+    }
+    if (error != NULL && resumed) {
+        /* a new order at once: the one retry a failover may cost */
+        log_info("acme: resolver %s: the order for %s could not be resumed (%s); ordering anew", r->cfg->name, s->names[0],
+                 error);
+        schedule(0);
+        return;
+    }
     if (error != NULL) {
         s->failures++;
         s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_FIRST_MS;
@@ -254,12 +432,6 @@ static void on_order(void *data, const char *error, const char *cert_pem, const 
         log_error("acme: resolver %s: certificate for %s: %s (failure %u, next attempt in %llu s)", r->cfg->name, s->names[0],
                   error, s->failures, (unsigned long long)(s->backoff_ms / 1000));
     } else {
-        free(s->cert_pem);
-        free(s->key_pem);
-        s->cert_pem = mem_strdup(cert_pem);
-        s->key_pem = mem_strdup(key_pem);
-        s->not_before = nb;
-        s->not_after = na;
         s->failures = 0;
         s->backoff_ms = 0;
         s->next_try_ms = 0;
@@ -271,12 +443,73 @@ static void on_order(void *data, const char *error, const char *cert_pem, const 
         strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
         log_info("acme: resolver %s: certificate for %s issued (%zu names, valid until %s)", r->cfg->name, s->names[0], s->n,
                  until);
+        if (r->k8s) { /* served once its Secret is written (store_cert), so every replica has what the issuer serves */
+            free(s->unsaved_cert);
+            free(s->unsaved_key);
+            s->unsaved_cert = mem_strdup(cert_pem);
+            s->unsaved_key = mem_strdup(key_pem);
+            schedule(0);
+            return;
+        }
+        set_cert(s, cert_pem, key_pem, nb, na);
         acme_store_put_cert(acme_store_resolver(r->st->root, r->cfg->name), s->names[0], (const char *const *)s->names + 1,
                             s->n - 1, cert_pem, key_pem);
         save(r);
     }
     submit_model();
     schedule(0);
+}
+
+/* Kubernetes storage: the issuer's client, made when this replica holds the
+ * Lease and has the Secrets, with the stored account when there is one. */
+static bool ensure_client(struct resolver *r)
+{
+    if (!acme_k8s_leader(M.k8s) || !acme_k8s_synced(M.k8s))
+        return false;
+    if (r->client)
+        return true;
+    size_t n;
+    const cJSON **acct = acme_k8s_list(M.k8s, "account", r->cfg->name, &n);
+    EVP_PKEY *key = NULL;
+    const char *uri = NULL;
+    if (n > 0) {
+        char *pem = acme_k8s_data(acct[0], "accountKey");
+        key = pem ? acme_key_from_pem(pem) : NULL;
+        free(pem);
+        uri = acme_k8s_annotation(acct[0], "gantry.io/acme-account-uri");
+        if (key == NULL)
+            log_warn("acme: resolver %s: the account Secret's key is unreadable; a new account will be created", r->cfg->name);
+    }
+    if (key == NULL) {
+        key = acme_key_new("EC256");
+        uri = NULL;
+    } else {
+        log_info("acme: resolver %s: reusing the stored account %s", r->cfg->name, uri && *uri ? uri : "(URL to be found)");
+    }
+    r->client = new_client(r, key, uri && *uri ? uri : NULL);
+    free(acct);
+    return true;
+}
+
+/* ---- revocation ---- */
+
+static void on_revocation(void *data, const char *chain_pem, bool revoked)
+{
+    struct domain_set *s = data;
+    /* still the certificate asked about (not replaced meanwhile) */
+    if (revoked && s->cert_pem && strcmp(s->cert_pem, chain_pem) == 0 && !s->revoked) {
+        s->revoked = true;
+        s->next_try_ms = 0;
+    }
+    schedule(0);
+}
+
+static void check_revocation(struct resolver *r, struct domain_set *s)
+{
+    s->ocsp_next_ms = watcher_now_ms() + acme_revocation_interval_ms(s->not_before, s->not_after);
+    char what[512];
+    snprintf(what, sizeof(what), "resolver %s: the certificate for %s", r->cfg->name, s->names[0]);
+    acme_revocation_check(s->cert_pem, what, on_revocation, s);
 }
 
 static void on_tick(void *data)
@@ -290,14 +523,29 @@ static void on_tick(void *data)
     uint64_t mono = watcher_now_ms(), next = TICK_MAX_MS;
     for (size_t i = 0; i < M.n_resolvers; i++) {
         struct resolver *r = &M.resolvers[i];
+        if (r->k8s && !ensure_client(r))
+            continue; /* another replica issues; its Secrets arrive through the watch */
         for (size_t j = 0; j < r->n_sets; j++) {
             struct domain_set *s = r->sets[j];
+            if (s->unsaved_cert) { /* issued: stored before anything else */
+                if (!s->writing && s->next_try_ms <= mono && r->writing_set == NULL)
+                    store_cert(r, s);
+                else if (s->next_try_ms > mono && s->next_try_ms - mono < next)
+                    next = s->next_try_ms - mono;
+                continue;
+            }
             if (!s->wanted || s == r->current)
                 continue;
+            if (s->cert_pem && !s->revoked && r->client) { /* the issuer asks whether the CA revoked it */
+                if (s->ocsp_next_ms <= mono && !acme_revocation_busy())
+                    check_revocation(r, s);
+                if (s->ocsp_next_ms > mono && s->ocsp_next_ms - mono < next)
+                    next = s->ocsp_next_ms - mono;
+            }
             uint64_t wait = 0;
             if (s->next_try_ms > mono)
                 wait = s->next_try_ms - mono;
-            if (s->cert_pem && renew_at(s) > now) {
+            if (s->cert_pem && !s->revoked && renew_at(s) > now) {
                 uint64_t until = (uint64_t)(renew_at(s) - now) * 1000;
                 wait = wait > until ? wait : until;
             }
@@ -306,10 +554,17 @@ static void on_tick(void *data)
                     next = wait;
                 continue;
             }
-            log_info("acme: resolver %s: %s certificate for %s", r->cfg->name, s->cert_pem ? "renewing the" : "ordering a",
-                     s->names[0]);
+            log_info("acme: resolver %s: %s certificate for %s%s", r->cfg->name, s->cert_pem ? "renewing the" : "ordering a",
+                     s->names[0], s->revoked ? " (revoked by the CA)" : "");
             r->current = s;
-            acme_client_order(r->client, (const char *const *)s->names, s->n, r->cfg->key_type, on_order, r);
+            const char *order = r->k8s && !s->resume_tried ? acme_k8s_order(M.k8s, r->cfg->name, s->names[0]) : NULL;
+            if (order != NULL) { /* a predecessor's order in flight: taken up, not made again */
+                log_info("acme: resolver %s: resuming the order %s for %s", r->cfg->name, order, s->names[0]);
+                s->resuming = s->resume_tried = true;
+                acme_client_resume(r->client, order, (const char *const *)s->names, s->n, r->cfg->key_type, on_order, r);
+            } else {
+                acme_client_order(r->client, (const char *const *)s->names, s->n, r->cfg->key_type, on_order, r);
+            }
         }
     }
     schedule(next);
@@ -528,6 +783,170 @@ static void load_certs(struct resolver *r, cJSON *res)
     }
 }
 
+/* ---- Kubernetes storage ---- */
+
+static bool same_token_ids(const char *joined)
+{
+    return M.k8s_token_ids && strcmp(M.k8s_token_ids, joined) == 0;
+}
+
+static struct resolver *resolver_named(const char *name)
+{
+    for (size_t i = 0; name && i < M.n_resolvers; i++)
+        if (strcmp(M.resolvers[i].cfg->name, name) == 0)
+            return &M.resolvers[i];
+    return NULL;
+}
+
+/* The challenges in Secrets, published to this replica's workers when they changed. */
+static void k8s_challenges(void)
+{
+    size_t n;
+    const cJSON **items = acme_k8s_list(M.k8s, "challenge", NULL, &n);
+    char *joined = NULL;
+    size_t jlen = 0;
+    FILE *f = open_memstream(&joined, &jlen);
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *rv = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(items[i], "metadata"),
+                                                           "resourceVersion");
+        fprintf(f, "%s;", cJSON_IsString(rv) ? rv->valuestring : "");
+    }
+    fclose(f);
+    if (!same_token_ids(joined)) {
+        for (size_t i = 0; i < M.n_k8s_tokens; i++)
+            token_free(&M.k8s_tokens[i]);
+        M.n_k8s_tokens = 0;
+        M.k8s_tokens = mem_realloc(M.k8s_tokens, (n ? n : 1) * sizeof(*M.k8s_tokens));
+        for (size_t i = 0; i < n; i++) {
+            struct resolver *r = resolver_named(acme_k8s_annotation(items[i], "gantry.io/acme-resolver"));
+            char *token = acme_k8s_data(items[i], "token"), *ka = acme_k8s_data(items[i], "keyAuthorization"),
+                 *domain = acme_k8s_data(items[i], "domain");
+            if (r && token && ka && domain) {
+                struct token t;
+                token_from_challenge(&t, r, domain, token, ka);
+                if (t.token)
+                    M.k8s_tokens[M.n_k8s_tokens++] = t;
+            }
+            free(token);
+            free(ka);
+            free(domain);
+        }
+        free(M.k8s_token_ids);
+        M.k8s_token_ids = joined;
+        joined = NULL;
+        publish_tokens();
+    }
+    free(joined);
+    free(items);
+    /* the issuer's own challenge is visible on its watch: the others' see it too, about now */
+    for (size_t i = 0; i < M.n_resolvers; i++) {
+        struct resolver *r = &M.resolvers[i];
+        if (r->wait_written && challenge_seen(r))
+            watcher_timer_arm(r->wait_timer, CHALLENGE_GRACE_MS);
+    }
+}
+
+/* The certificates in Secrets, served as they appear or change. */
+static bool k8s_certificates(struct resolver *r)
+{
+    size_t n;
+    bool changed = false;
+    const cJSON **items = acme_k8s_list(M.k8s, "certificate", r->cfg->name, &n);
+    for (size_t i = 0; i < n; i++) {
+        const char *domains = acme_k8s_annotation(items[i], "gantry.io/acme-domains");
+        char *cert = acme_k8s_data(items[i], "tls.crt"), *key = acme_k8s_data(items[i], "tls.key");
+        time_t nb, na;
+        if (domains && *domains && cert && key && acme_cert_validity(cert, &nb, &na) == 0) {
+            char *copy = mem_strdup(domains), *save = NULL;
+            const char *names[MAX_NAMES];
+            size_t nn = 0;
+            for (char *p = strtok_r(copy, ",", &save); p && nn < MAX_NAMES; p = strtok_r(NULL, ",", &save))
+                names[nn++] = p;
+            struct domain_set *s = NULL;
+            for (size_t j = 0; j < r->n_sets && s == NULL; j++)
+                if (strcasecmp(r->sets[j]->names[0], names[0]) == 0)
+                    s = r->sets[j];
+            if (s == NULL)
+                s = set_new(r, names, nn);
+            if (s->cert_pem == NULL || strcmp(s->cert_pem, cert) != 0) {
+                set_cert(s, cert, key, nb, na);
+                free(s->error);
+                s->error = NULL;
+                changed = true;
+            }
+            free(copy);
+        }
+        free(cert);
+        free(key);
+    }
+    free(items);
+    return changed;
+}
+
+static void on_k8s_changed(void *data)
+{
+    (void)data;
+    bool changed = false;
+    for (size_t i = 0; i < M.n_resolvers; i++)
+        if (M.resolvers[i].k8s)
+            changed = k8s_certificates(&M.resolvers[i]) || changed;
+    k8s_challenges();
+    if (changed)
+        submit_model();
+    schedule(0);
+}
+
+static void on_k8s_leader(bool leader, void *data)
+{
+    (void)data;
+    if (leader) {
+        log_info("acme: this replica issues the certificates (Kubernetes storage %s)", M.k8s_storage);
+        schedule(0);
+        return;
+    }
+    /* another replica issues now: an order in flight is dropped (the new issuer orders again) */
+    for (size_t i = 0; i < M.n_resolvers; i++) {
+        struct resolver *r = &M.resolvers[i];
+        if (!r->k8s)
+            continue;
+        acme_k8s_forget(M.k8s, r);
+        watcher_timer_cancel(r->wait_timer);
+        free(r->wait_token);
+        r->wait_token = NULL;
+        if (r->writing_set)
+            r->writing_set->writing = false;
+        r->writing_set = NULL;
+        r->current = NULL;
+        acme_client_free(r->client);
+        r->client = NULL;
+    }
+}
+
+static int k8s_resolver_init(struct resolver *r, const struct acme_manager_options *o, const char *ns, const char *prefix,
+                             struct diag *d)
+{
+    r->k8s = true;
+    r->wait_timer = watcher_timer_new(on_challenge_wait, r);
+    if (M.k8s != NULL) {
+        if (strcmp(M.k8s_storage, r->cfg->storage) != 0)
+            return diag_set(d, "certificatesResolvers.%s.acme.storage: '%s': every resolver stored in Kubernetes must name the "
+                               "same storage (here '%s')", r->cfg->name, r->cfg->storage, M.k8s_storage);
+        return 0;
+    }
+    if (*ns == '\0')
+        return diag_set(d, "certificatesResolvers.%s.acme.storage: '%s' names no namespace (kubernetes://<namespace>[/<prefix>])",
+                        r->cfg->name, r->cfg->storage);
+    struct acme_k8s_options ko = {.conn = o->k8s_conn,
+                                  .ns = ns,
+                                  .prefix = prefix,
+                                  .lease_ms = o->k8s_lease_ms,
+                                  .changed = on_k8s_changed,
+                                  .leader = on_k8s_leader};
+    M.k8s_storage = mem_strdup(r->cfg->storage);
+    M.k8s = acme_k8s_start(&ko, d);
+    return M.k8s ? 0 : -1;
+}
+
 static int resolver_init(struct resolver *r, const struct acme_resolver_config *cfg, const struct acme_manager_options *o,
                          struct diag *d)
 {
@@ -547,6 +966,9 @@ static int resolver_init(struct resolver *r, const struct acme_resolver_config *
     }
     if ((cfg->eab_kid == NULL) != (cfg->eab_hmac == NULL))
         return diag_set(d, "certificatesResolvers.%s.acme.eab needs both kid and hmacEncoded", cfg->name);
+    char ns[256], prefix[200];
+    if (acme_k8s_parse(cfg->storage, ns, sizeof(ns), prefix, sizeof(prefix)))
+        return k8s_resolver_init(r, o, ns, prefix, d);
     if ((r->st = storage_of(cfg->storage, d)) == NULL)
         return -1;
     cJSON *res = acme_store_resolver(r->st->root, cfg->name);
@@ -554,22 +976,31 @@ static int resolver_init(struct resolver *r, const struct acme_resolver_config *
     EVP_PKEY *key = NULL;
     if (acme_store_account(res, &uri, &key_b64) == 0) {
         key = acme_key_from_der_b64(key_b64);
-        if (key != NULL && EVP_PKEY_base_id(key) != EVP_PKEY_EC) {
-            /* gantry signs with ES256 only; an RSA account key (Traefik's default) means a new account */
-            log_warn("acme: resolver %s: the stored account key is not an EC P-256 key; a new account will be created",
-                     cfg->name);
+        if (key != NULL && acme_jws_alg(key) == NULL) {
+            /* RSA (Traefik's default, RS256), P-256 and P-384 sign; anything else means a new account */
+            log_warn("acme: resolver %s: the stored account key is neither RSA, EC P-256 nor EC P-384; a new account will be "
+                     "created", cfg->name);
             EVP_PKEY_free(key);
             key = NULL;
         }
         if (key == NULL)
             uri = NULL;
         else
-            log_info("acme: resolver %s: reusing the stored account %s", cfg->name, uri && *uri ? uri : "(URL to be found)");
+            log_info("acme: resolver %s: reusing the stored account %s (%s key)", cfg->name,
+                     uri && *uri ? uri : "(URL to be found)", acme_jws_alg(key));
     }
     if (key == NULL) {
         key = acme_key_new("EC256");
         uri = NULL;
     }
+    r->client = new_client(r, key, uri && *uri ? uri : NULL);
+    load_certs(r, res);
+    return 0;
+}
+
+static struct acme_client *new_client(struct resolver *r, EVP_PKEY *key, const char *uri)
+{
+    const struct acme_resolver_config *cfg = r->cfg;
     struct acme_client_config cc = {.directory_url = cfg->ca_server,
                                     .email = cfg->email,
                                     .eab_kid = cfg->eab_kid,
@@ -580,10 +1011,10 @@ static int resolver_init(struct resolver *r, const struct acme_resolver_config *
                                     .ca_blob_len = M.ca_blob_len,
                                     .on_challenge = on_challenge,
                                     .on_account = on_account,
+                                    .on_order_url = on_order_url,
+                                    .defer_challenge = r->k8s,
                                     .data = r};
-    r->client = acme_client_new(&cc, key, uri && *uri ? uri : NULL);
-    load_certs(r, res);
-    return 0;
+    return acme_client_new(&cc, key, uri);
 }
 
 int acme_manager_start(const struct acme_manager_options *o, struct diag *d)
@@ -608,9 +1039,15 @@ int acme_manager_start(const struct acme_manager_options *o, struct diag *d)
 
 void acme_manager_stop(void)
 {
+    acme_k8s_stop(M.k8s); /* first: the lease is released, and the clients freed below write nothing more */
+    M.k8s = NULL;
     for (size_t i = 0; i < M.n_resolvers; i++) {
         struct resolver *r = &M.resolvers[i];
         acme_client_free(r->client);
+        r->client = NULL;
+        if (r->wait_timer)
+            watcher_timer_free(r->wait_timer);
+        free(r->wait_token);
         for (size_t j = 0; j < r->n_sets; j++)
             set_free(r->sets[j]);
         free(r->sets);
@@ -619,8 +1056,14 @@ void acme_manager_stop(void)
         cJSON_Delete(M.storages[i].root);
         free(M.storages[i].path);
     }
+    acme_revocation_stop();
     for (size_t i = 0; i < M.n_tokens; i++)
         token_free(&M.tokens[i]);
+    for (size_t i = 0; i < M.n_k8s_tokens; i++)
+        token_free(&M.k8s_tokens[i]);
+    free(M.k8s_tokens);
+    free(M.k8s_token_ids);
+    free(M.k8s_storage);
     for (size_t i = 0; i < M.n_problems; i++)
         free(M.problems[i]);
     if (M.tick)

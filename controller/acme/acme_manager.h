@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "../../common/diag.h"
+#include "../k8s_conn.h"
 #include "../model.h"
 #include "../static_config.h"
 
@@ -23,6 +24,11 @@ struct acme_manager_options {
     size_t n_resolvers;
     const char *const *entrypoints; /* names, index = entry point index */
     size_t n_entrypoints;
+    /* for storage "kubernetes://...": the API server (the kubernetesIngress
+     * provider's endpoint, else KUBECONFIG or in-cluster) and the issuer
+     * Lease's duration */
+    struct k8s_conn_config k8s_conn;
+    uint64_t k8s_lease_ms;
 };
 
 /* Main thread, after watcher_init and aggregator_init, before the watcher

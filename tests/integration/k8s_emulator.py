@@ -10,7 +10,9 @@ What it implements, as the API concepts document describes it:
     by the server after timeoutSeconds;
   - 410 Gone for a resourceVersion older than the retained history, as an
     HTTP status (list/watch) or as an ERROR event in a watch stream;
-  - create (POST), replace (PUT), merge patch (PATCH), delete, and the
+  - create (POST; 409 AlreadyExists), replace (PUT; 409 Conflict for a
+    stale metadata.resourceVersion, 404 for a missing Secret or Lease),
+    merge patch (PATCH), delete, and the
     status subresource; discovery documents so the real kubectl can apply
     YAML to it;
   - CustomResourceDefinitions (apiextensions.k8s.io/v1): applying one
@@ -65,7 +67,10 @@ KINDS.update({
 })
 KINDS["customresourcedefinitions"] = ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", False)
 KIND_TO_PLURAL = {v[2]: k for k, v in KINDS.items()}
-STATUS_SUBRESOURCE = {"ingresses"}  # built-in kinds whose status is written through /status
+STATUS_SUBRESOURCE = {"ingresses"}
+# kinds whose replace (PUT) of a missing object is 404, as the API server's
+# strategies say (AllowCreateOnUpdate false): a writer must create with POST
+NO_CREATE_ON_UPDATE = {"secrets", "leases"}  # built-in kinds whose status is written through /status
 
 
 def api_version(plural):
@@ -417,6 +422,8 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
             return self.send_json(201, em.apply(body))
         existing = em.get(em.kinds[plural][2], ns or "", name)
         if existing is None and method in ("PATCH",) or (existing is None and sub):
+            return self.send_json(404, status_object(404, "NotFound", '%s "%s" not found' % (plural, name)))
+        if method == "PUT" and existing is None and plural in NO_CREATE_ON_UPDATE:
             return self.send_json(404, status_object(404, "NotFound", '%s "%s" not found' % (plural, name)))
         if method == "PUT":
             want_rv = (body.get("metadata") or {}).get("resourceVersion")

@@ -9,6 +9,7 @@ Pebble resolves the names it validates through pebble-challtestsrv's DNS
 (every name -> 127.0.0.1) and connects to gantry's entry points
 (httpPort/tlsPort in its configuration). Its HTTPS certificate is made
 here by a test CA that gantry trusts through LEGO_CA_CERTIFICATES."""
+import base64
 import json
 import os
 import shutil
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.skipif(shutil.which("pebble") is None, reason="pebble i
 class Pebble:
     """pebble-challtestsrv (DNS only) and pebble, stopped together."""
 
-    def __init__(self, tmp, http_port, tls_port, env=None, validity=None, eab=None):
+    def __init__(self, tmp, http_port, tls_port, env=None, validity=None, eab=None, ocsp=""):
         self.dir = str(tmp)
         os.makedirs(self.dir, exist_ok=True)
         make_ca(self.dir)
@@ -43,7 +44,7 @@ class Pebble:
                            "managementListenAddress": "127.0.0.1:%d" % self.mgmt,
                            "certificate": self.crt, "privateKey": self.key,
                            "httpPort": http_port, "tlsPort": tls_port,
-                           "ocspResponderURL": "", "externalAccountBindingRequired": False}}
+                           "ocspResponderURL": ocsp, "externalAccountBindingRequired": False}}
         if validity:
             conf["pebble"]["certificateValidityPeriod"] = validity
         if eab:
@@ -276,4 +277,181 @@ def test_renewal_of_short_lived_certificates(tmp_path, procs):
     wait_for(lambda: "renewing the certificate for app.test" in g.output(), timeout=40, what="renewal")
     wait_for(lambda: g.output().count("certificate for app.test issued") >= 2, timeout=30, what="renewed")
     wait_for(lambda: serial() != first, timeout=10, what="new certificate served")
+    assert served_by_sni(websecure, "app.test", root)
+
+
+def pebble_root_cn(pebble, i):
+    """Pebble's <i>th root (0: the default chain's, 1..: alternates') as a file, and its Common Name."""
+    ctx = ssl.create_default_context(cafile=pebble.ca)
+    ctx.check_hostname = False
+    with urllib.request.urlopen("https://127.0.0.1:%d/roots/%d" % (pebble.mgmt, i), context=ctx, timeout=10) as r:
+        pem = r.read()
+    path = os.path.join(pebble.dir, "root-%d.pem" % i)
+    with open(path, "wb") as f:
+        f.write(pem)
+    subject = run(["openssl", "x509", "-noout", "-subject", "-nameopt", "multiline"], input=pem).stdout.decode()
+    cn = [l.split("=", 1)[1].strip() for l in subject.splitlines() if "commonName" in l][0]
+    return path, cn
+
+
+def test_preferred_chain_picks_the_alternate(tmp_path, procs):
+    """PEBBLE_ALTERNATE_ROOTS=2: the certificate comes with the default chain
+    and Link rel="alternate" chains to two other roots; preferredChain names
+    the second alternate root, whose chain is then served (and verifies with
+    that root only)."""
+    up = procs.whoami()
+    web, websecure = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure, env={"PEBBLE_ALTERNATE_ROOTS": "2"}))
+    root0, _ = pebble_root_cn(pebble, 0)
+    root2, cn2 = pebble_root_cn(pebble, 2)
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure,
+                           extra=["--certificatesResolvers.pebble.acme.preferredChain=" + cn2])
+    wait_for(issued(g, "app.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
+    assert "alternate chain issued by '%s' is used" % cn2 in g.output()
+    wait_for(lambda: served_by_sni(websecure, "app.test", root2), timeout=10, what="alternate chain served")
+    assert not served_by_sni(websecure, "app.test", root0)
+
+
+def test_preferred_chain_unknown_keeps_the_default(tmp_path, procs):
+    up = procs.whoami()
+    web, websecure = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure, env={"PEBBLE_ALTERNATE_ROOTS": "1"}))
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure,
+                           extra=["--certificatesResolvers.pebble.acme.preferredChain=No Such Root"])
+    wait_for(issued(g, "app.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
+    assert "no chain issued by 'No Such Root'" in g.output()
+    wait_for(lambda: served_by_sni(websecure, "app.test", pebble.root()), timeout=10, what="default chain served")
+
+
+def test_rsa_account_key_from_a_traefik_acme_json_is_reused(tmp_path, procs):
+    """Traefik (lego) keeps an RSA account key as base64 PKCS#1 DER: gantry
+    signs with it (RS256) instead of making a new key, and after a restart
+    reuses the registered account without asking the CA for a new one."""
+    key = run(["openssl", "genrsa", "-traditional", "2048"]).stdout
+    der = run(["openssl", "rsa", "-traditional", "-outform", "DER"], input=key).stdout
+    b64 = base64.b64encode(der).decode()
+    (tmp_path / "acme.json").write_text(json.dumps({"pebble": {
+        "Account": {"Email": "ops@example.test", "Registration": None, "PrivateKey": b64, "KeyType": "2048"},
+        "Certificates": None}}))
+    os.chmod(tmp_path / "acme.json", 0o600)
+    up = procs.whoami()
+    web, websecure = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure))
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure)
+    wait_for(issued(g, "app.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
+    assert "(RS256 key)" in g.output()
+    acct = json.loads((tmp_path / "acme.json").read_text())["pebble"]["Account"]
+    assert acct["PrivateKey"] == b64 and acct["KeyType"] == "2048"
+    uri = acct["Registration"]["uri"]
+    assert uri.startswith("https://127.0.0.1:%d/" % pebble.port)
+    assert g.stop() == 0
+    accounts_before = pebble.proc.output().count("POST /sign-me-up")
+    g2 = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure, hosts=("other.test",))
+    wait_for(issued(g2, "other.test"), timeout=60, what="second certificate:\n" + g2.output()[-3000:])
+    assert "reusing the stored account %s (RS256 key)" % uri in g2.output()
+    assert pebble.proc.output().count("POST /sign-me-up") == accounts_before
+    assert json.loads((tmp_path / "acme.json").read_text())["pebble"]["Account"]["PrivateKey"] == b64
+
+
+def expired_cert(d, host):
+    """A certificate for <host> that expired yesterday, and its key (PEM)."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=90))
+            .not_valid_after(now - datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+
+def test_expired_stored_certificate_is_replaced(tmp_path, procs):
+    """acme.json holds a certificate that has expired (gantry was down past
+    its renewal): it is ordered again at start and the new one served."""
+    cert, key = expired_cert(str(tmp_path), "app.test")
+    (tmp_path / "acme.json").write_text(json.dumps({"pebble": {"Account": None, "Certificates": [
+        {"domain": {"main": "app.test"}, "certificate": base64.b64encode(cert).decode(),
+         "key": base64.b64encode(key).decode(), "Store": "default"}]}}))
+    os.chmod(tmp_path / "acme.json", 0o600)
+    up = procs.whoami()
+    web, websecure = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure))
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure)
+    wait_for(issued(g, "app.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
+    assert "renewing the certificate for app.test" in g.output()
+    wait_for(lambda: served_by_sni(websecure, "app.test", pebble.root()), timeout=10, what="new certificate served")
+    stored = json.loads((tmp_path / "acme.json").read_text())["pebble"]["Certificates"]
+    assert len(stored) == 1 and base64.b64decode(stored[0]["certificate"]) != cert
+
+
+class OcspResponder:
+    """openssl ocsp answering for pebble's intermediate with its key (from
+    pebble's management interface); <revoked> serials are answered revoked."""
+
+    def __init__(self, pebble, port):
+        self.pebble, self.port, self.proc = pebble, port, None
+        ctx = ssl.create_default_context(cafile=pebble.ca)
+        ctx.check_hostname = False
+        self.int_pem = os.path.join(pebble.dir, "int.pem")
+        self.int_key = os.path.join(pebble.dir, "int.key")
+        for path, url in ((self.int_pem, "/intermediates/0"), (self.int_key, "/intermediate-keys/0")):
+            with urllib.request.urlopen("https://127.0.0.1:%d%s" % (pebble.mgmt, url), context=ctx, timeout=10) as r:
+                with open(path, "wb") as f:
+                    f.write(r.read())
+        self.index = os.path.join(pebble.dir, "index.txt")
+        self.serve({})
+
+    def serve(self, revoked):
+        """(Re)starts the responder with <revoked>: {serial hex: subject}."""
+        if self.proc:
+            self.proc.stop()
+        with open(self.index, "w") as f:
+            for serial, dn in revoked.items():
+                f.write("R\t491231235959Z\t%s\t%s\tunknown\t%s\n" % (time.strftime("%y%m%d%H%M%SZ", time.gmtime()), serial, dn))
+        with open(self.index + ".attr", "w") as f:
+            f.write("unique_subject = no\n")
+        self.proc = Process(["openssl", "ocsp", "-index", self.index, "-port", str(self.port), "-CA", self.int_pem,
+                             "-rsigner", self.int_pem, "-rkey", self.int_key, "-nmin", "5", "-timeout", "3"], "ocsp")
+        # not wait_port: openssl ocsp serves one connection at a time and would wait on the probe
+        wait_for(lambda: "waiting for OCSP client connections" in self.proc.output(), timeout=10, what="ocsp responder")
+
+    def stop(self, sig=None, timeout=5):
+        return self.proc.stop() if self.proc else 0
+
+
+def test_certificate_revoked_by_the_ca_is_replaced(tmp_path, procs):
+    """The certificates carry an OCSP URL (pebble's ocspResponderURL); the
+    responder (openssl ocsp with pebble's intermediate key) first knows
+    nothing of it, then says revoked: gantry orders a new certificate at
+    once (long before the renewal time) and serves it."""
+    up = procs.whoami()
+    web, websecure, ocsp_port = free_port(), free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure, validity=100,
+                              ocsp="http://127.0.0.1:%d/" % ocsp_port))
+    responder = procs.add(OcspResponder(pebble, ocsp_port))
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure)
+    wait_for(issued(g, "app.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
+    root = pebble.root()
+    wait_for(lambda: served_by_sni(websecure, "app.test", root), timeout=10, what="served")
+    r = run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % websecure, "-servername", "app.test"], input=b"",
+            check=False)
+    serial = run(["openssl", "x509", "-noout", "-serial"], input=r.stdout).stdout.decode().strip().split("=")[1]
+    subject = run(["openssl", "x509", "-noout", "-subject", "-nameopt", "compat"], input=r.stdout).stdout.decode()
+    responder.serve({serial: subject.strip().split("=", 1)[1].strip()})
+    wait_for(lambda: "the certificate for app.test: revoked by the CA (OCSP)" in g.output(), timeout=30, what="revocation seen:\n" + g.output()[-2000:])
+    assert "renewing the certificate for app.test (revoked by the CA)" in g.output()
+    wait_for(lambda: g.output().count("certificate for app.test issued") >= 2, timeout=30, what="replaced")
+
+    def served_serial():
+        r = run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % websecure, "-servername", "app.test"], input=b"",
+                check=False)
+        return run(["openssl", "x509", "-noout", "-serial"], input=r.stdout, check=False).stdout.decode().strip()
+    wait_for(lambda: served_serial() not in ("", "serial=" + serial), timeout=10, what="new certificate served")
     assert served_by_sni(websecure, "app.test", root)

@@ -173,10 +173,76 @@ static void test_tlsalpn_cert(void)
     free(key);
 }
 
+/* Verifies an RS256 or ES384 JWS (the signature as RFC 7518 encodes it); 1 when good. */
+static int verify_other(EVP_PKEY *k, const char *jws, bool rsa)
+{
+    cJSON *j = cJSON_Parse(jws);
+    const char *ph = cJSON_GetObjectItem(j, "protected")->valuestring, *pp = cJSON_GetObjectItem(j, "payload")->valuestring,
+               *sig = cJSON_GetObjectItem(j, "signature")->valuestring;
+    char input[8192];
+    snprintf(input, sizeof(input), "%s.%s", ph, pp);
+    size_t n;
+    unsigned char *raw = acme_b64_decode(sig, &n), *der = NULL;
+    int dl = (int)n, ok = 0;
+    ECDSA_SIG *es = NULL;
+    if (!rsa && raw && n == 96) {
+        es = ECDSA_SIG_new();
+        ECDSA_SIG_set0(es, BN_bin2bn(raw, 48, NULL), BN_bin2bn(raw + 48, 48, NULL));
+        dl = i2d_ECDSA_SIG(es, &der);
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (raw && (rsa || der) && EVP_DigestVerifyInit(ctx, NULL, rsa ? EVP_sha256() : EVP_sha384(), NULL, k) == 1 &&
+        EVP_DigestVerify(ctx, rsa ? raw : der, (size_t)dl, (const unsigned char *)input, strlen(input)) == 1)
+        ok = 1;
+    EVP_MD_CTX_free(ctx);
+    OPENSSL_free(der);
+    ECDSA_SIG_free(es);
+    free(raw);
+    cJSON_Delete(j);
+    return ok;
+}
+
+/* Traefik's acme.json often holds an RSA account key (lego's PKCS#1 DER): RS256; P-384: ES384. */
+static void test_other_account_keys(void)
+{
+    EVP_PKEY *rsa = acme_key_new("RSA2048"), *p384 = acme_key_new("EC384");
+    CHECK_STR(acme_jws_alg(rsa), "RS256");
+    CHECK_STR(acme_jws_alg(p384), "ES384");
+    char *jwk = acme_jwk(rsa);
+    CHECK(jwk != NULL && strncmp(jwk, "{\"e\":\"AQAB\",\"kty\":\"RSA\",\"n\":\"", 29) == 0);
+    free(jwk);
+    jwk = acme_jwk(p384);
+    CHECK(jwk != NULL && strncmp(jwk, "{\"crv\":\"P-384\",\"kty\":\"EC\",\"x\":\"", 31) == 0);
+    free(jwk);
+    char *jws = acme_jws(rsa, NULL, "n1", "https://ca/new-acct", "{}");
+    CHECK(jws != NULL && verify_other(rsa, jws, true));
+    free(jws);
+    jws = acme_jws(p384, "https://ca/acct/1", "n1", "https://ca/order", "");
+    CHECK(jws != NULL && verify_other(p384, jws, false));
+    CHECK(verify_other(rsa, jws, true) == 0);
+    free(jws);
+    /* lego writes RSA account keys as PKCS#1 DER, base64 */
+    unsigned char *der = NULL;
+    int dl = i2d_PrivateKey(rsa, &der);
+    char *b64 = acme_b64(der, (size_t)dl);
+    EVP_PKEY *back = acme_key_from_der_b64(b64);
+    CHECK(back != NULL && EVP_PKEY_eq(back, rsa) == 1);
+    char *t1 = acme_thumbprint(rsa), *t2 = back ? acme_thumbprint(back) : NULL;
+    CHECK(t1 && t2 && strcmp(t1, t2) == 0);
+    free(t1);
+    free(t2);
+    EVP_PKEY_free(back);
+    free(b64);
+    OPENSSL_free(der);
+    EVP_PKEY_free(rsa);
+    EVP_PKEY_free(p384);
+}
+
 int main(void)
 {
     test_base64();
     test_jws();
+    test_other_account_keys();
     test_keys_and_csr();
     test_tlsalpn_cert();
     return test_report("controller/acme/acme_crypto");

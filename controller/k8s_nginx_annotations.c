@@ -99,16 +99,17 @@ enum { IMPL = 1, ACCESS = 2, NEVER = 4 };
 static const struct {
     const char *name;
     int flags;
+    const char *differs; /* implemented, with this difference (migration report) */
 } known[] = {
-    {"ssl-redirect", IMPL},
-    {"force-ssl-redirect", IMPL},
-    {"permanent-redirect", IMPL},
-    {"permanent-redirect-code", IMPL},
-    {"temporal-redirect", IMPL},
-    {"temporal-redirect-code", IMPL},
+    {"ssl-redirect", IMPL, "301 for GET/HEAD and 308 otherwise, where ingress-nginx always sends 308"},
+    {"force-ssl-redirect", IMPL, "301 for GET/HEAD and 308 otherwise, where ingress-nginx always sends 308"},
+    {"permanent-redirect", IMPL, "codes 301 and 308 only, answered 301 for GET/HEAD and 308 otherwise"},
+    {"permanent-redirect-code", IMPL, "301 and 308 only, answered 301 for GET/HEAD and 308 otherwise"},
+    {"temporal-redirect", IMPL, "answered 302 for GET/HEAD and 307 otherwise"},
+    {"temporal-redirect-code", IMPL, "302 and 307 only, answered 302 for GET/HEAD and 307 otherwise"},
     {"app-root", IMPL},
     {"rewrite-target", IMPL},
-    {"use-regex", IMPL},
+    {"use-regex", IMPL, "only this Ingress's paths become regexes (ingress-nginx: every path of the host)"},
     {"x-forwarded-prefix", IMPL},
     {"enable-cors", IMPL},
     {"cors-allow-origin", IMPL},
@@ -121,20 +122,20 @@ static const struct {
     {"auth-secret", IMPL | ACCESS},
     {"auth-secret-type", IMPL | ACCESS},
     {"auth-realm", IMPL | ACCESS},
-    {"auth-url", IMPL | ACCESS},
+    {"auth-url", IMPL | ACCESS, "forwardAuth with GET; the auth service gets X-Forwarded-Method/-Uri/-Host rather than X-Original-URL/-Method"},
     {"auth-signin", IMPL | ACCESS},
     {"auth-response-headers", IMPL | ACCESS},
     {"auth-method", IMPL | ACCESS},
     {"whitelist-source-range", IMPL | ACCESS},
     {"allowlist-source-range", IMPL | ACCESS},
     {"denylist-source-range", IMPL | ACCESS}, /* refused by source_ranges(), whatever the options */
-    {"limit-rps", IMPL},
-    {"limit-rpm", IMPL},
-    {"limit-connections", IMPL},
+    {"limit-rps", IMPL, "over the limit the answer is 429, where ingress-nginx answers 503"},
+    {"limit-rpm", IMPL, "over the limit the answer is 429, where ingress-nginx answers 503"},
+    {"limit-connections", IMPL, "counts requests in flight per client address, not connections"},
     {"limit-burst-multiplier", IMPL},
     {"limit-whitelist", IMPL}, /* reported by limits() */
-    {"affinity", IMPL},
-    {"affinity-mode", IMPL},
+    {"affinity", IMPL, "the cookie path defaults to /, not the Ingress path"},
+    {"affinity-mode", IMPL, "always persistent"},
     {"session-cookie-name", IMPL},
     {"session-cookie-path", IMPL},
     {"session-cookie-max-age", IMPL},
@@ -149,13 +150,13 @@ static const struct {
     {"canary-by-header-pattern", IMPL},
     {"canary-by-cookie", IMPL},
     {"proxy-body-size", IMPL},
-    {"proxy-next-upstream-tries", IMPL},
-    {"proxy-next-upstream", IMPL},
+    {"proxy-next-upstream-tries", IMPL, "retries connection failures only (not http_5xx or timeouts)"},
+    {"proxy-next-upstream", IMPL, "retries connection failures only (not http_5xx or timeouts)"},
     {"backend-protocol", IMPL},
     {"upstream-vhost", IMPL},
     {"server-alias", IMPL},
-    {"custom-http-errors", IMPL},
-    {"default-backend", IMPL},
+    {"custom-http-errors", IMPL, "the default backend's answer to GET / without ingress-nginx's X-Code/X-Format headers"},
+    {"default-backend", IMPL, "the default backend's answer to GET / without ingress-nginx's X-Code/X-Format headers"},
     {"proxy-connect-timeout", IMPL},
     {"proxy-read-timeout", IMPL},
     {"proxy-send-timeout", IMPL},
@@ -189,6 +190,18 @@ static const struct {
     {"global-rate-limit-key", ACCESS},
     {"global-rate-limit-ignored-cidrs", ACCESS},
 };
+
+int k8s_nginx_annotation_info(const char *name, const char **differs)
+{
+    *differs = NULL;
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcmp(known[i].name, name) == 0) {
+            *differs = known[i].differs;
+            return known[i].flags;
+        }
+    }
+    return -1;
+}
 
 struct ctx {
     const struct k8s_nginx_env *env;

@@ -180,7 +180,7 @@ static const struct {
     {"auth-proxy-set-headers", ACCESS},
     {"auth-request-redirect", ACCESS},
     {"auth-always-set-cookie", ACCESS},
-    {"auth-signin-redirect-param", ACCESS},
+    {"auth-signin-redirect-param", IMPL | ACCESS},
     {"satisfy", ACCESS},
     {"enable-modsecurity", ACCESS},
     {"enable-owasp-core-rules", ACCESS},
@@ -593,11 +593,36 @@ static int forward_auth(const struct ctx *c)
     if (method && strcasecmp(method, "GET") != 0)
         return refuse(c, "annotation " K8S_NGINX_PREFIX "auth-method: `%s`: forwardAuth always asks with GET", method);
     const char *hdrs = ann(c, "auth-response-headers");
-    if (ann(c, "auth-signin"))
-        problem(c, "annotation " K8S_NGINX_PREFIX "auth-signin differs: the auth service's 401 is returned to the "
-                   "client, not a redirect to the sign-in page");
-    add_both(c, "auth-url", "forwardAuth", "address", url, "authResponseHeaders",
-             hdrs ? list_norm(c->env->pa, hdrs) : NULL, NULL, NULL);
+    /* auth-signin: the auth service's 401 becomes a 302 to it, with rd= */
+    const char *signin = ann(c, "auth-signin"), *param = ann(c, "auth-signin-redirect-param");
+    if (signin && !(plain_url(signin) || (signin[0] == '/' && !strpbrk(signin, " \"'`\\")))) {
+        problem(c, "annotation " K8S_NGINX_PREFIX "auth-signin: `%s` is not an http(s) URL or a path (ignored: the "
+                   "auth service's 401 reaches the client)", signin);
+        signin = NULL;
+    }
+    if (signin && param && !*param)
+        param = NULL;
+    if (signin && strchr(signin, '$')) {
+        static const char *const vars[] = {"$escaped_request_uri", "$request_uri", "$pass_access_scheme", "$scheme",
+                                           "$best_http_host", "$http_host", "$host", NULL};
+        for (const char *p = strchr(signin, '$'); p && signin; p = strchr(p + 1, '$')) {
+            bool ok = false;
+            for (size_t i = 0; vars[i] && !ok; i++) {
+                size_t n = strlen(vars[i]);
+                ok = strncmp(p, vars[i], n) == 0 && !(p[n] >= 'a' && p[n] <= 'z') && p[n] != '_';
+            }
+            if (!ok) {
+                problem(c, "annotation " K8S_NGINX_PREFIX "auth-signin: the nginx variable at `%.24s` cannot be "
+                           "expanded (ignored: the auth service's 401 reaches the client)", p);
+                signin = NULL;
+            }
+        }
+    }
+    add_mw(c, &c->p->mw_http, "auth-url", "forwardAuth", "address", url, "authResponseHeaders",
+           hdrs ? list_norm(c->env->pa, hdrs) : NULL, "signinURL", signin, "signinRedirectParam",
+           signin ? param : NULL, NULL);
+    struct model_middleware *mw = c->env->m->middlewares.items[c->env->m->middlewares.len - 1];
+    ptr_vec_push(&c->env->m->arena, &c->p->mw_tls, (void *)mw->name);
     return 0;
 }
 

@@ -15,6 +15,8 @@ With --annotations the Ingresses are ingress-nginx's (class nginx, served by
 providers.kubernetesIngressNGINX) and each carries 2-3 middlewares
 (rewrite-target+use-regex, whitelist-source-range, limit-rps, enable-cors,
 affinity), cycling over five mixes.
+With PERF_DATA=<file> in the environment, `perf record -g` samples gantry
+during the changes (not the sync) into that file.
 Usage: k8s_latency.py [BUILD] [N] [INGRESSES] [ENDPOINTS_PER_SERVICE] [--annotations]"""
 import os
 import shutil
@@ -144,6 +146,11 @@ def run(kind, each):
     return kind, statistics.median(lat), lat[max(0, int(len(lat) * 0.99) - 1)], cpu
 
 
+perf = None
+if os.environ.get("PERF_DATA"):
+    perf = subprocess.Popen(["perf", "record", "-F", "499", "-g", "--call-graph", "dwarf,16384", "-p", str(gw.pid),
+                             "-o", os.environ["PERF_DATA"]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
 rows = []
 rows.append(run("add Ingress", lambda k: measure(lambda: emu.apply(ingress(n_ing + k, k % n_ing)),
                                                   "h%d.test" % (n_ing + k), 200)))
@@ -167,6 +174,9 @@ def slice_change(k):
 
 rows.append(run("EndpointSlice", slice_change))
 rss_end = rss_kib(gw.pid)
+if perf:
+    perf.send_signal(2)
+    perf.wait()
 print("%d Ingresses%s, %d Services, %d endpoints: first sync %.2f s, RSS after sync %.1f MB, after the changes %.1f MB"
       % (n_ing, " (ingress-nginx, 2-3 middlewares each)" if nginx_mode else "", n_ing, n_ing * per_svc, sync_s,
          rss_synced / 1024, rss_end / 1024))

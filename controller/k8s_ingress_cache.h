@@ -41,6 +41,7 @@ struct k8s_piece {
     struct ptr_vec events; /* struct k8s_nginx_event *, in m->arena */
     int refs;
     uint64_t used_gen; /* the last rebuild that used it */
+    uint64_t made_gen; /* the rebuild that translated it */
     struct k8s_piece *next;
 };
 

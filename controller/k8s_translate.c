@@ -830,7 +830,10 @@ static struct model *assemble(struct tx *t, struct k8s_piece **pieces, size_t n,
         struct model *pm = p->m;
         for (size_t j = 0; j < pm->problems.len; j++)
             ptr_vec_push(t->pa, problems, arena_strdup(t->pa, pm->problems.items[j]));
-        for (size_t j = 0; t->o->nginx_events && j < p->events.len; j++)
+        /* an Ingress's Events once per version: when it is translated */
+        for (size_t j = 0; t->o->nginx_events && (p->used_gen == p->made_gen || t->o->events_of_unchanged) &&
+                           j < p->events.len;
+             j++)
             ptr_vec_push(t->pa, t->o->nginx_events, copy_event(t->pa, p->events.items[j]));
         const char *name = NULL, *other = collision(&cl, p, &name);
         if (other != NULL) {
@@ -909,6 +912,7 @@ struct model *k8s_translate_cached(struct k8s_ingress_cache *cache, const struct
             cache->last_reused++;
         } else {
             p = translate_piece(&t, cache, ing, key, version);
+            p->made_gen = gen;
             cache->last_translated++;
         }
         p->used_gen = gen;

@@ -48,6 +48,9 @@ struct k8s_translate_options {
     const struct k8s_nginx_options *nginx;
     bool nginx_only;
     struct ptr_vec *nginx_events; /* struct k8s_nginx_event * in <pa>; NULL: not wanted */
+    /* k8s_translate_cached: the Events of unchanged Ingresses too (they were
+     * given when those were translated: wanted again by a new leader) */
+    bool events_of_unchanged;
 };
 
 /* Problems are strings in <pa>. */

@@ -70,6 +70,7 @@ static struct {
     struct watcher_timer *status_timer;
     struct k8s_events *events; /* kubernetesIngressNGINX: annotations not honoured */
     struct k8s_ingress_cache cache; /* each Ingress's translation, while still valid */
+    bool events_leader;             /* the last rebuild wrote Events (was the leader) */
 } kp;
 
 /* ---- connection (k8s_conn.c) ---- */
@@ -103,9 +104,14 @@ static void rebuild(void *data)
     arena_init(&pa);
     struct ptr_vec problems = {0}, events = {0};
     kp.opts.nginx_events = kp.events ? &events : NULL;
+    /* Events are written by the leader, once per Ingress version: those of
+     * unchanged Ingresses again only when this replica has just become it */
+    bool leader = kp.lease == NULL || k8s_lease_is_leader(kp.lease);
+    kp.opts.events_of_unchanged = leader && !kp.events_leader;
+    kp.events_leader = leader;
     struct model *m = k8s_translate_cached(&kp.cache, &objs, &kp.opts, &pa, &problems);
     uint64_t t1 = watcher_now_ms();
-    if (kp.events && (kp.lease == NULL || k8s_lease_is_leader(kp.lease))) /* one writer when several replicas */
+    if (kp.events && leader) /* one writer when several replicas */
         k8s_events_emit(kp.events, (struct k8s_nginx_event *const *)events.items, events.len);
     problem_log_update(&kp.problems, "kubernetes", &problems, m);
     arena_free(&pa);

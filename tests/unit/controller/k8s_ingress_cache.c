@@ -217,6 +217,35 @@ int main(void)
     free(pt);
     k8s_ingress_cache_clear(&c);
 
+    /* Events (ingress-nginx): once per Ingress version, when translated;
+     * those of unchanged Ingresses again only when asked (a new leader) */
+    const cJSON *nclass[] = {J("{\"metadata\":{\"name\":\"nginx\",\"resourceVersion\":\"1\"},\"spec\":{\"controller\":"
+                               "\"k8s.io/ingress-nginx\"}}")};
+    const cJSON *ning[] = {J("{\"metadata\":{\"name\":\"n\",\"namespace\":\"a\",\"uid\":\"u-n\",\"resourceVersion\":\"1\","
+                             "\"annotations\":{\"nginx.ingress.kubernetes.io/proxy-buffer-size\":\"16k\"}},\"spec\":{"
+                             "\"ingressClassName\":\"nginx\",\"rules\":[{\"host\":\"n.test\",\"http\":{\"paths\":[{\"path\":"
+                             "\"/\",\"pathType\":\"Prefix\",\"backend\":{\"service\":{\"name\":\"one\",\"port\":{\"number\":"
+                             "80}}}}]}}]}}")};
+    struct k8s_objects on = {nclass, ning, services, slices, secrets, 1, 1, 3, 3, 1};
+    struct k8s_nginx_options no = {0};
+    struct k8s_translate_options nopts = {.ingress_class = "gantry", .nginx = &no, .nginx_only = true};
+    k8s_ingress_cache_init(&c);
+    for (int round = 0; round < 3; round++) {
+        struct arena pa;
+        arena_init(&pa);
+        struct ptr_vec problems = {0}, events = {0};
+        nopts.nginx_events = &events;
+        nopts.events_of_unchanged = round == 2;
+        m = k8s_translate_cached(&c, &on, &nopts, &pa, &problems);
+        CHECK(events.len == (round == 1 ? 0u : 1u));
+        CHECK(problems.len == 1); /* the problem stays in the API and the log */
+        if (events.len == 1)
+            CHECK_CONTAINS(((struct k8s_nginx_event *)events.items[0])->message, "proxy-buffer-size");
+        model_free(m);
+        arena_free(&pa);
+    }
+    k8s_ingress_cache_clear(&c);
+
     for (size_t i = 0; i < n_store; i++)
         cJSON_Delete(store[i]);
     return test_report("controller/k8s_ingress_cache");

@@ -130,7 +130,8 @@ static void stub_services(cJSON *all)
             for (const cJSON *s = all->child; s && !have; s = s->next) {
                 const cJSON *k = cJSON_GetObjectItemCaseSensitive(s, "kind");
                 const cJSON *m = cJSON_GetObjectItemCaseSensitive(s, "metadata");
-                const cJSON *n = cJSON_GetObjectItemCaseSensitive(m, "name"), *sn = cJSON_GetObjectItemCaseSensitive(m, "namespace");
+                const cJSON *n = cJSON_GetObjectItemCaseSensitive(m, "name");
+                const cJSON *sn = cJSON_GetObjectItemCaseSensitive(m, "namespace");
                 have = cJSON_IsString(k) && strcmp(k->valuestring, "Service") == 0 && cJSON_IsString(n) &&
                        strcmp(n->valuestring, name->valuestring) == 0 &&
                        strcmp(cJSON_IsString(sn) ? sn->valuestring : "default", ns) == 0;

@@ -209,8 +209,21 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
     const char *port_text = ref->port_name ? ref->port_name : portbuf;
     const char *name = arena_printf(&t->m->arena, "%s-%s-%s", slug(t->pa, ns), slug(t->pa, ref->service),
                                     slug(t->pa, port_text));
-    if (made_has(t, name))
+    if (made_has(t, name)) {
+        /* the same Service again, or another whose parts join the same way
+         * ("a-b" port 80 and "a" port "b-80") */
+        const struct model_service *have = model_find_service(t->m, name);
+        const char *want = arena_printf(t->pa, "service %s/%s", ns, ref->service);
+        const char *src = have ? have->origin.source : NULL;
+        if (src && strncmp(src, "service ", 8) == 0 && strcmp(src, want) != 0) {
+            problem(t,
+                    "ingress %s/%s: services %s and %s/%s are both named `%s` (namespace, name and port are joined "
+                    "with '-') (path skipped)",
+                    ns, ingress, src + 8, ns, ref->service, name);
+            return NULL;
+        }
         return name;
+    }
     const cJSON *svc = service_get(t, ns, ref->service);
     if (svc == NULL) {
         problem(t, "ingress %s/%s: service %s/%s does not exist (path skipped)", ns, ingress, ns, ref->service);

@@ -215,6 +215,25 @@ int main(void)
     CHECK(model_find_router(m, "team-a-two-0-0") == NULL && model_find_router(m, "team-one-0-0") != NULL);
     model_free(m);
     free(pt);
+
+    /* two Services of one Ingress: "a-b" port 80 and "a" port "b-80" are
+     * both "ns-a-b-80": the second path is skipped, the first keeps its own */
+    const cJSON *svc_i[] = {J("{\"metadata\":{\"name\":\"a-b\",\"namespace\":\"ns\",\"resourceVersion\":\"1\"},"
+                              "\"spec\":{\"ports\":[{\"name\":\"http\",\"port\":80}]}}"),
+                            J("{\"metadata\":{\"name\":\"a\",\"namespace\":\"ns\",\"resourceVersion\":\"1\"},"
+                              "\"spec\":{\"ports\":[{\"name\":\"b-80\",\"port\":81}]}}")};
+    const cJSON *ing_i[] = {J("{\"metadata\":{\"name\":\"two\",\"namespace\":\"ns\"},\"spec\":{\"ingressClassName\":"
+                              "\"gantry\",\"rules\":[{\"host\":\"two.test\",\"http\":{\"paths\":["
+                              "{\"path\":\"/x\",\"pathType\":\"Prefix\",\"backend\":{\"service\":{\"name\":\"a-b\","
+                              "\"port\":{\"number\":80}}}},"
+                              "{\"path\":\"/y\",\"pathType\":\"Prefix\",\"backend\":{\"service\":{\"name\":\"a\","
+                              "\"port\":{\"name\":\"b-80\"}}}}]}}]}}")};
+    struct k8s_objects oi = {classes, ing_i, svc_i, sl_c, secrets, 1, 1, 2, 0, 0};
+    translate_both(&c, &oi, &opts, &m, &pt);
+    CHECK_CONTAINS(pt, "ingress ns/two: services ns/a-b and ns/a are both named `ns-a-b-80`");
+    CHECK(model_find_router(m, "ns-two-0-0") != NULL && model_find_router(m, "ns-two-0-1") == NULL);
+    model_free(m);
+    free(pt);
     k8s_ingress_cache_clear(&c);
 
     /* Events (ingress-nginx): once per Ingress version, when translated;

@@ -99,16 +99,17 @@ enum { IMPL = 1, ACCESS = 2, NEVER = 4 };
 static const struct {
     const char *name;
     int flags;
+    const char *differs; /* implemented, with this difference (migration report) */
 } known[] = {
-    {"ssl-redirect", IMPL},
-    {"force-ssl-redirect", IMPL},
-    {"permanent-redirect", IMPL},
-    {"permanent-redirect-code", IMPL},
-    {"temporal-redirect", IMPL},
-    {"temporal-redirect-code", IMPL},
+    {"ssl-redirect", IMPL, "301 for GET/HEAD and 308 otherwise, where ingress-nginx always sends 308"},
+    {"force-ssl-redirect", IMPL, "301 for GET/HEAD and 308 otherwise, where ingress-nginx always sends 308"},
+    {"permanent-redirect", IMPL, "codes 301 and 308 only, answered 301 for GET/HEAD and 308 otherwise"},
+    {"permanent-redirect-code", IMPL, "301 and 308 only, answered 301 for GET/HEAD and 308 otherwise"},
+    {"temporal-redirect", IMPL, "answered 302 for GET/HEAD and 307 otherwise"},
+    {"temporal-redirect-code", IMPL, "302 and 307 only, answered 302 for GET/HEAD and 307 otherwise"},
     {"app-root", IMPL},
     {"rewrite-target", IMPL},
-    {"use-regex", IMPL},
+    {"use-regex", IMPL, "only this Ingress's paths become regexes (ingress-nginx: every path of the host)"},
     {"x-forwarded-prefix", IMPL},
     {"enable-cors", IMPL},
     {"cors-allow-origin", IMPL},
@@ -121,20 +122,21 @@ static const struct {
     {"auth-secret", IMPL | ACCESS},
     {"auth-secret-type", IMPL | ACCESS},
     {"auth-realm", IMPL | ACCESS},
-    {"auth-url", IMPL | ACCESS},
+    {"auth-url", IMPL | ACCESS,
+     "forwardAuth with GET; the auth service gets X-Forwarded-Method/-Uri/-Host rather than X-Original-URL/-Method"},
     {"auth-signin", IMPL | ACCESS},
     {"auth-response-headers", IMPL | ACCESS},
     {"auth-method", IMPL | ACCESS},
     {"whitelist-source-range", IMPL | ACCESS},
     {"allowlist-source-range", IMPL | ACCESS},
     {"denylist-source-range", IMPL | ACCESS}, /* refused by source_ranges(), whatever the options */
-    {"limit-rps", IMPL},
-    {"limit-rpm", IMPL},
-    {"limit-connections", IMPL},
+    {"limit-rps", IMPL, "over the limit the answer is 429, where ingress-nginx answers 503"},
+    {"limit-rpm", IMPL, "over the limit the answer is 429, where ingress-nginx answers 503"},
+    {"limit-connections", IMPL, "counts requests in flight per client address, not connections"},
     {"limit-burst-multiplier", IMPL},
     {"limit-whitelist", IMPL}, /* reported by limits() */
-    {"affinity", IMPL},
-    {"affinity-mode", IMPL},
+    {"affinity", IMPL, "the cookie path defaults to /, not the Ingress path"},
+    {"affinity-mode", IMPL, "always persistent"},
     {"session-cookie-name", IMPL},
     {"session-cookie-path", IMPL},
     {"session-cookie-max-age", IMPL},
@@ -149,13 +151,13 @@ static const struct {
     {"canary-by-header-pattern", IMPL},
     {"canary-by-cookie", IMPL},
     {"proxy-body-size", IMPL},
-    {"proxy-next-upstream-tries", IMPL},
-    {"proxy-next-upstream", IMPL},
+    {"proxy-next-upstream-tries", IMPL, "retries connection failures only (not http_5xx or timeouts)"},
+    {"proxy-next-upstream", IMPL, "retries connection failures only (not http_5xx or timeouts)"},
     {"backend-protocol", IMPL},
     {"upstream-vhost", IMPL},
     {"server-alias", IMPL},
-    {"custom-http-errors", IMPL},
-    {"default-backend", IMPL},
+    {"custom-http-errors", IMPL, "the default backend's answer to GET / without ingress-nginx's X-Code/X-Format headers"},
+    {"default-backend", IMPL, "the default backend's answer to GET / without ingress-nginx's X-Code/X-Format headers"},
     {"proxy-connect-timeout", IMPL},
     {"proxy-read-timeout", IMPL},
     {"proxy-send-timeout", IMPL},
@@ -179,7 +181,7 @@ static const struct {
     {"auth-proxy-set-headers", ACCESS},
     {"auth-request-redirect", ACCESS},
     {"auth-always-set-cookie", ACCESS},
-    {"auth-signin-redirect-param", ACCESS},
+    {"auth-signin-redirect-param", IMPL | ACCESS},
     {"satisfy", ACCESS},
     {"enable-modsecurity", ACCESS},
     {"enable-owasp-core-rules", ACCESS},
@@ -189,6 +191,18 @@ static const struct {
     {"global-rate-limit-key", ACCESS},
     {"global-rate-limit-ignored-cidrs", ACCESS},
 };
+
+int k8s_nginx_annotation_info(const char *name, const char **differs)
+{
+    *differs = NULL;
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcmp(known[i].name, name) == 0) {
+            *differs = known[i].differs;
+            return known[i].flags;
+        }
+    }
+    return -1;
+}
 
 struct ctx {
     const struct k8s_nginx_env *env;
@@ -580,11 +594,36 @@ static int forward_auth(const struct ctx *c)
     if (method && strcasecmp(method, "GET") != 0)
         return refuse(c, "annotation " K8S_NGINX_PREFIX "auth-method: `%s`: forwardAuth always asks with GET", method);
     const char *hdrs = ann(c, "auth-response-headers");
-    if (ann(c, "auth-signin"))
-        problem(c, "annotation " K8S_NGINX_PREFIX "auth-signin differs: the auth service's 401 is returned to the "
-                   "client, not a redirect to the sign-in page");
-    add_both(c, "auth-url", "forwardAuth", "address", url, "authResponseHeaders",
-             hdrs ? list_norm(c->env->pa, hdrs) : NULL, NULL, NULL);
+    /* auth-signin: the auth service's 401 becomes a 302 to it, with rd= */
+    const char *signin = ann(c, "auth-signin"), *param = ann(c, "auth-signin-redirect-param");
+    if (signin && !(plain_url(signin) || (signin[0] == '/' && !strpbrk(signin, " \"'`\\")))) {
+        problem(c, "annotation " K8S_NGINX_PREFIX "auth-signin: `%s` is not an http(s) URL or a path (ignored: the "
+                   "auth service's 401 reaches the client)", signin);
+        signin = NULL;
+    }
+    if (signin && param && !*param)
+        param = NULL;
+    if (signin && strchr(signin, '$')) {
+        static const char *const vars[] = {"$escaped_request_uri", "$request_uri", "$pass_access_scheme", "$scheme",
+                                           "$best_http_host", "$http_host", "$host", NULL};
+        for (const char *p = strchr(signin, '$'); p && signin; p = strchr(p + 1, '$')) {
+            bool ok = false;
+            for (size_t i = 0; vars[i] && !ok; i++) {
+                size_t n = strlen(vars[i]);
+                ok = strncmp(p, vars[i], n) == 0 && !(p[n] >= 'a' && p[n] <= 'z') && p[n] != '_';
+            }
+            if (!ok) {
+                problem(c, "annotation " K8S_NGINX_PREFIX "auth-signin: the nginx variable at `%.24s` cannot be "
+                           "expanded (ignored: the auth service's 401 reaches the client)", p);
+                signin = NULL;
+            }
+        }
+    }
+    add_mw(c, &c->p->mw_http, "auth-url", "forwardAuth", "address", url, "authResponseHeaders",
+           hdrs ? list_norm(c->env->pa, hdrs) : NULL, "signinURL", signin, "signinRedirectParam",
+           signin ? param : NULL, NULL);
+    struct model_middleware *mw = c->env->m->middlewares.items[c->env->m->middlewares.len - 1];
+    ptr_vec_push(&c->env->m->arena, &c->p->mw_tls, (void *)mw->name);
     return 0;
 }
 

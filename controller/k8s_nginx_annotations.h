@@ -75,6 +75,15 @@ struct k8s_nginx_env {
     const char *(*service)(void *data, const char *ns, const char *ingress, const char *svc);
 };
 
+/* What gantry does with annotation <name> (without the prefix): a mask of
+ * K8S_NGINX_IMPLEMENTED, _ACCESS (restricts access) and _NEVER (refused
+ * whatever the options), or -1 when unknown; <differs> the one-line
+ * difference from ingress-nginx of an implemented one, or NULL. */
+#define K8S_NGINX_IMPLEMENTED 1
+#define K8S_NGINX_ACCESS 2
+#define K8S_NGINX_NEVER 4
+int k8s_nginx_annotation_info(const char *name, const char **differs);
+
 /* Whether <ingress> belongs to ingress-nginx's class under <o>. */
 bool k8s_nginx_is_ours(const cJSON *const *classes, size_t n_classes, const struct k8s_nginx_options *o,
                        const cJSON *ingress);

@@ -13,6 +13,7 @@
 
 
 #include "k8s_index.h"
+#include "k8s_ingress_cache.h"
 
 #define PRIO_EXACT_HOST 4000000000LL
 #define PRIO_WILDCARD_HOST 2000000000LL
@@ -25,7 +26,12 @@ struct tx {
     struct arena *pa;
     struct ptr_vec *problems;
     struct k8s_index services, secrets, slices;
-    struct k8s_index made; /* model services created so far (made_has, made_add) */
+    struct k8s_index made; /* model services of this Ingress so far (made_has, made_add) */
+    const cJSON **canaries; /* ingress-nginx Ingresses with a canary annotation */
+    size_t n_canaries;
+    struct ptr_vec *events; /* this Ingress's Events (NULL: not wanted) */
+    struct k8s_dep *deps;   /* what this Ingress's translation read */
+    size_t n_deps, cap_deps;
 };
 
 /* ---- JSON helpers ---- */
@@ -101,7 +107,34 @@ bool k8s_ingress_is_ours(const struct k8s_objects *objs, const struct k8s_transl
            (o->nginx && k8s_nginx_is_ours(objs->ingress_classes, objs->n_ingress_classes, o->nginx, ingress));
 }
 
-/* ---- lookups ---- */
+/* ---- lookups (each one recorded: the Ingress's piece depends on it) ---- */
+
+static void dep(struct tx *t, char kind, const char *ns, const char *name)
+{
+    if (t->n_deps == t->cap_deps) {
+        t->cap_deps = t->cap_deps ? t->cap_deps * 2 : 8;
+        t->deps = mem_realloc(t->deps, t->cap_deps * sizeof(*t->deps));
+    }
+    t->deps[t->n_deps++] = (struct k8s_dep){kind, ns, name};
+}
+
+static const cJSON *service_get(struct tx *t, const char *ns, const char *name)
+{
+    dep(t, 'S', ns, name);
+    return k8s_index_get(&t->services, ns, name);
+}
+
+static const cJSON *secret_get(struct tx *t, const char *ns, const char *name)
+{
+    dep(t, 'T', ns, name);
+    return k8s_index_get(&t->secrets, ns, name);
+}
+
+static const struct k8s_index_entry *slices_find(struct tx *t, const char *ns, const char *service, size_t *n)
+{
+    dep(t, 'E', ns, service);
+    return k8s_index_find(&t->slices, ns, service, n);
+}
 
 /* Model services created so far: paths of one Ingress share them, so
  * the newest are looked at first. */
@@ -176,9 +209,22 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
     const char *port_text = ref->port_name ? ref->port_name : portbuf;
     const char *name = arena_printf(&t->m->arena, "%s-%s-%s", slug(t->pa, ns), slug(t->pa, ref->service),
                                     slug(t->pa, port_text));
-    if (made_has(t, name))
+    if (made_has(t, name)) {
+        /* the same Service again, or another whose parts join the same way
+         * ("a-b" port 80 and "a" port "b-80") */
+        const struct model_service *have = model_find_service(t->m, name);
+        const char *want = arena_printf(t->pa, "service %s/%s", ns, ref->service);
+        const char *src = have ? have->origin.source : NULL;
+        if (src && strncmp(src, "service ", 8) == 0 && strcmp(src, want) != 0) {
+            problem(t,
+                    "ingress %s/%s: services %s and %s/%s are both named `%s` (namespace, name and port are joined "
+                    "with '-') (path skipped)",
+                    ns, ingress, src + 8, ns, ref->service, name);
+            return NULL;
+        }
         return name;
-    const cJSON *svc = k8s_index_get(&t->services, ns, ref->service);
+    }
+    const cJSON *svc = service_get(t, ns, ref->service);
     if (svc == NULL) {
         problem(t, "ingress %s/%s: service %s/%s does not exist (path skipped)", ns, ingress, ns, ref->service);
         return NULL;
@@ -224,7 +270,7 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
         const cJSON *target = get(sp, "targetPort");
         /* EndpointSlices of the Service carry the resolved target port, by the service port's name */
         size_t n_slices = 0;
-        const struct k8s_index_entry *slices = k8s_index_find(&t->slices, ns, ref->service, &n_slices);
+        const struct k8s_index_entry *slices = slices_find(t, ns, ref->service, &n_slices);
         for (int pass = 0; pass < 2 && urls.len == 0; pass++) { /* ready ones, else serving-but-terminating */
             for (size_t i = 0; i < n_slices; i++) {
                 const cJSON *es = slices[i].obj;
@@ -334,7 +380,7 @@ static bool add_tls(struct tx *t, const char *ns, const char *ingress, const cJS
             any = true; /* TLS with the default certificate */
             continue;
         }
-        const cJSON *s = k8s_index_get(&t->secrets, ns, secret);
+        const cJSON *s = secret_get(t, ns, secret);
         const cJSON *data = get(s, "data");
         const char *crt = str(data, "tls.crt"), *key = str(data, "tls.key");
         size_t cl = 0, kl = 0;
@@ -449,14 +495,14 @@ static const char *mirrored(struct tx *t, const struct mirror_spec *ms, const ch
 
 static const cJSON *secret_lookup(void *data, const char *ns, const char *name)
 {
-    return k8s_index_get(&((struct tx *)data)->secrets, ns, name);
+    return secret_get(data, ns, name);
 }
 
 /* default-backend: the Service's first port */
 static const char *first_port_service(void *data, const char *ns, const char *ingress, const char *name)
 {
     struct tx *t = data;
-    const cJSON *ports = get(get(k8s_index_get(&t->services, ns, name), "spec"), "ports");
+    const cJSON *ports = get(get(service_get(t, ns, name), "spec"), "ports");
     const cJSON *p0 = ports ? ports->child : NULL;
     struct backend_ref ref = {.service = name, .port_name = str(p0, "name"), .port_number = 80};
     if (cJSON_IsNumber(get(p0, "port")))
@@ -472,7 +518,7 @@ static void nginx_router(struct tx *t, const struct k8s_nginx_plan *nx, struct m
 {
     if (nx == NULL)
         return;
-    struct k8s_nginx_env env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->o->nginx_events,
+    struct k8s_nginx_env env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->events,
                                 first_port_service};
     k8s_nginx_router(&env, nx, r, path, tls);
 }
@@ -483,7 +529,8 @@ static const char *nginx_canary(struct tx *t, const struct k8s_nginx_env *env, c
                                 const char *path, struct k8s_nginx_plan *cp)
 {
     const char *cname = NULL;
-    const cJSON *b = k8s_nginx_canary_find(env, t->objs->ingresses, t->objs->n_ingresses, t->objs->ingress_classes,
+    dep(t, 'C', ns, "");
+    const cJSON *b = k8s_nginx_canary_find(env, t->canaries, t->n_canaries, t->objs->ingress_classes,
                                            t->objs->n_ingress_classes, ns, host, path, cp, &cname);
     struct backend_ref ref;
     if (b == NULL || !backend_of(b, &ref))
@@ -525,7 +572,7 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
     const char *source = arena_printf(&t->m->arena, "ingress %s/%s", ns, name);
     const cJSON *spec = get(ing, "spec");
     struct k8s_nginx_plan nx_plan, *nx = NULL; /* providers.kubernetesIngressNGINX: annotations */
-    struct k8s_nginx_env nx_env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->o->nginx_events,
+    struct k8s_nginx_env nx_env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->events,
                                 first_port_service};
     if (t->o->nginx && !gantry_is_ours(t->objs, t->o, ing)) {
         k8s_nginx_plan(&nx_env, ing, ns, name, get(spec, "tls") != NULL, &nx_plan);
@@ -619,16 +666,285 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
     }
 }
 
-struct model *k8s_translate(const struct k8s_objects *objs, const struct k8s_translate_options *o, struct arena *pa,
-                            struct ptr_vec *problems)
+/* ---- incremental translation (k8s_ingress_cache.h) ---- */
+
+static uint64_t hash_rv(uint64_t h, const cJSON *o)
 {
-    struct tx t = {.objs = objs, .o = o, .m = model_new("kubernetes"), .pa = pa, .problems = problems};
+    return k8s_hash_str(h, o ? meta_str(o, "resourceVersion") : NULL);
+}
+
+/* The current version of what <d> names; order-independent where several
+ * objects answer (the EndpointSlices of a Service). */
+static uint64_t dep_version(const struct tx *t, const struct k8s_dep *d)
+{
+    uint64_t h = k8s_hash_str(k8s_hash_str(K8S_HASH_INIT, d->ns), d->name) ^ (uint64_t)d->kind;
+    switch (d->kind) {
+    case 'S':
+        return hash_rv(h, k8s_index_get(&t->services, d->ns, d->name));
+    case 'T':
+        return hash_rv(h, k8s_index_get(&t->secrets, d->ns, d->name));
+    case 'E': {
+        size_t n = 0;
+        const struct k8s_index_entry *e = k8s_index_find(&t->slices, d->ns, d->name, &n);
+        uint64_t sum = n;
+        for (size_t i = 0; i < n; i++)
+            sum += hash_rv(K8S_HASH_INIT, e[i].obj);
+        return h ^ sum;
+    }
+    case 'C': {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < t->n_canaries; i++) {
+            const char *ns = meta_str(t->canaries[i], "namespace");
+            if (ns && strcmp(ns, d->ns) == 0)
+                sum += hash_rv(k8s_hash_str(K8S_HASH_INIT, meta_str(t->canaries[i], "name")), t->canaries[i]);
+        }
+        return h ^ sum;
+    }
+    }
+    return h;
+}
+
+static uint64_t deps_digest(const struct tx *t, const struct k8s_dep *deps, size_t n)
+{
+    uint64_t h = K8S_HASH_INIT;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ dep_version(t, &deps[i])) * 1099511628211ULL;
+    return h;
+}
+
+/* What every piece depends on: the IngressClasses and the options. */
+static uint64_t context_digest(const struct k8s_objects *objs, const struct k8s_translate_options *o)
+{
+    uint64_t h = k8s_hash_str(K8S_HASH_INIT, o->ingress_class);
+    h = k8s_hash_str(h, o->allow_external_name ? "x" : "-");
+    h = k8s_hash_str(h, o->nginx_only ? "n" : "-");
+    if (o->nginx) {
+        const struct k8s_nginx_options *n = o->nginx;
+        h = k8s_hash_str(k8s_hash_str(h, n->ingress_class), n->controller_class);
+        char flags[8];
+        snprintf(flags, sizeof(flags), "%d%d%d", n->watch_without_class, n->class_by_name, n->allow_unsafe);
+        h = k8s_hash_str(h, flags);
+    }
+    for (size_t i = 0; i < objs->n_ingress_classes; i++)
+        h = hash_rv(k8s_hash_str(h, meta_str(objs->ingress_classes[i], "name")), objs->ingress_classes[i]);
+    return h;
+}
+
+static struct k8s_nginx_event *copy_event(struct arena *a, const struct k8s_nginx_event *e)
+{
+    struct k8s_nginx_event *c = arena_alloc(a, sizeof(*c));
+    *c = (struct k8s_nginx_event){arena_strdup(a, e->ns),
+                                  arena_strdup(a, e->name),
+                                  e->uid ? arena_strdup(a, e->uid) : NULL,
+                                  e->resource_version ? arena_strdup(a, e->resource_version) : NULL,
+                                  arena_strdup(a, e->reason),
+                                  arena_strdup(a, e->message)};
+    return c;
+}
+
+/* A fresh piece for <ing>: its translation into a model of its own. */
+static struct k8s_piece *translate_piece(struct tx *t, struct k8s_ingress_cache *c, const cJSON *ing, const char *key,
+                                         const char *version)
+{
+    struct k8s_piece *p = k8s_ingress_cache_put(c, key, version, meta_str(ing, "creationTimestamp"));
+    struct arena *pa = &p->m->arena;
+    struct ptr_vec problems = {0}, events = {0};
+    t->m = p->m;
+    t->made.n = 0;
+    t->n_deps = 0;
+    t->problems = &problems;
+    t->events = t->o->nginx_events ? &events : NULL;
+    translate_ingress(t, ing);
+    for (size_t i = 0; i < problems.len; i++) /* the rebuild's arena goes: the piece keeps its own copies */
+        ptr_vec_push(pa, &p->m->problems, arena_strdup(pa, problems.items[i]));
+    for (size_t i = 0; i < events.len; i++)
+        ptr_vec_push(pa, &p->events, copy_event(pa, events.items[i]));
+    p->deps = arena_alloc(pa, (t->n_deps ? t->n_deps : 1) * sizeof(*p->deps));
+    for (size_t i = 0; i < t->n_deps; i++)
+        p->deps[i] = (struct k8s_dep){t->deps[i].kind, arena_strdup(pa, t->deps[i].ns), arena_strdup(pa, t->deps[i].name)};
+    p->n_deps = t->n_deps;
+    p->deps_digest = deps_digest(t, p->deps, p->n_deps);
+    t->m = NULL;
+    return p;
+}
+
+/* ---- assembly: the model from the pieces, names checked for collisions ---- */
+
+struct claim {
+    const char *name;
+    const char *owner;   /* the Kubernetes object the name stands for */
+    const char *ingress; /* the Ingress that claimed it */
+};
+
+struct claims {
+    struct claim *slots;
+    size_t cap; /* a power of two */
+};
+
+static struct claim *claim_slot(struct claims *cl, const char *name)
+{
+    size_t i = (size_t)k8s_hash_str(K8S_HASH_INIT, name) & (cl->cap - 1);
+    while (cl->slots[i].name && strcmp(cl->slots[i].name, name) != 0)
+        i = (i + 1) & (cl->cap - 1);
+    return &cl->slots[i];
+}
+
+/* Routers are the Ingress's own; a service "<ns>-<svc>-<port>" stands for
+ * a Kubernetes Service and may be shared by the Ingresses that use it. */
+static const char *service_owner(const struct model_service *s, const char *ingress)
+{
+    const char *d = s->origin.source;
+    return d && strncmp(d, "service ", 8) == 0 ? d : ingress;
+}
+
+/* The other Ingress when one of <p>'s names is already another's; NULL when
+ * none is. */
+static const char *collision(struct claims *cl, const struct k8s_piece *p, const char **name)
+{
+    for (size_t i = 0; i < p->m->routers.len; i++) {
+        const struct model_router *r = p->m->routers.items[i];
+        struct claim *c = claim_slot(cl, r->name);
+        if (c->name && strcmp(c->ingress, p->key) != 0)
+            return *name = r->name, c->ingress;
+    }
+    for (size_t i = 0; i < p->m->services.len; i++) {
+        const struct model_service *s = p->m->services.items[i];
+        struct claim *c = claim_slot(cl, s->name);
+        if (c->name && strcmp(c->owner, service_owner(s, p->key)) != 0)
+            return *name = s->name, c->ingress;
+    }
+    return NULL;
+}
+
+/* Oldest first (creationTimestamp, then namespace/name): of two Ingresses
+ * whose names collide, the one created first keeps serving. */
+static int piece_age_cmp(const void *a, const void *b)
+{
+    const struct k8s_piece *x = *(struct k8s_piece *const *)a, *y = *(struct k8s_piece *const *)b;
+    int c = strcmp(x->created, y->created);
+    return c ? c : strcmp(x->key, y->key);
+}
+
+static struct model *assemble(struct tx *t, struct k8s_piece **pieces, size_t n, struct ptr_vec *problems)
+{
+    struct model *m = model_new("kubernetes");
+    struct arena *ma = &m->arena;
+    size_t names = 0;
+    for (size_t i = 0; i < n; i++)
+        names += pieces[i]->m->routers.len + pieces[i]->m->services.len;
+    struct claims cl = {.cap = 64};
+    while (cl.cap < names * 2)
+        cl.cap *= 2;
+    cl.slots = mem_calloc(cl.cap, sizeof(*cl.slots));
+    qsort(pieces, n, sizeof(*pieces), piece_age_cmp);
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct k8s_piece *p = pieces[i];
+        struct model *pm = p->m;
+        for (size_t j = 0; j < pm->problems.len; j++)
+            ptr_vec_push(t->pa, problems, arena_strdup(t->pa, pm->problems.items[j]));
+        /* an Ingress's Events once per version: when it is translated */
+        for (size_t j = 0; t->o->nginx_events && (p->used_gen == p->made_gen || t->o->events_of_unchanged) &&
+                           j < p->events.len;
+             j++)
+            ptr_vec_push(t->pa, t->o->nginx_events, copy_event(t->pa, p->events.items[j]));
+        const char *name = NULL, *other = collision(&cl, p, &name);
+        if (other != NULL) {
+            ptr_vec_push(t->pa, problems,
+                         arena_printf(t->pa,
+                                      "ingress %s: the name `%s` is also ingress %s's (namespace and name are "
+                                      "joined with '-'); ingress %s, created first, keeps it (not served)",
+                                      p->key, name, other, other));
+            continue;
+        }
+        for (size_t j = 0; j < pm->routers.len; j++) {
+            const struct model_router *r = pm->routers.items[j];
+            *claim_slot(&cl, r->name) = (struct claim){r->name, p->key, p->key};
+            ptr_vec_push(ma, &m->routers, pm->routers.items[j]);
+        }
+        for (size_t j = 0; j < pm->services.len; j++) {
+            const struct model_service *s = pm->services.items[j];
+            struct claim *c = claim_slot(&cl, s->name);
+            if (c->name)
+                continue; /* the same Service, from another Ingress's piece */
+            *c = (struct claim){s->name, service_owner(s, p->key), p->key};
+            ptr_vec_push(ma, &m->services, pm->services.items[j]);
+        }
+        for (size_t j = 0; j < pm->middlewares.len; j++)
+            ptr_vec_push(ma, &m->middlewares, pm->middlewares.items[j]);
+        for (size_t j = 0; j < pm->certs.len; j++)
+            ptr_vec_push(ma, &m->certs, pm->certs.items[j]);
+        for (size_t j = 0; j < pm->transports.len; j++)
+            ptr_vec_push(ma, &m->transports, pm->transports.items[j]);
+        pieces[used++] = p;
+    }
+    free(cl.slots);
+    k8s_model_hold_pieces(m, pieces, used);
+    return m;
+}
+
+/* Whether <ing> asks to be an ingress-nginx canary (checked further by
+ * k8s_nginx_canary_find). */
+static bool canary_candidate(const cJSON *ing)
+{
+    return annotation(ing, K8S_NGINX_PREFIX "canary") != NULL;
+}
+
+struct model *k8s_translate_cached(struct k8s_ingress_cache *cache, const struct k8s_objects *objs,
+                                   const struct k8s_translate_options *o, struct arena *pa, struct ptr_vec *problems)
+{
+    struct tx t = {.objs = objs, .o = o, .pa = pa};
     k8s_index_build(pa, &t.services, objs->services, objs->n_services, NULL);
     k8s_index_build(pa, &t.secrets, objs->secrets, objs->n_secrets, NULL);
     k8s_index_build(pa, &t.slices, objs->endpoint_slices, objs->n_endpoint_slices, "kubernetes.io/service-name");
-    for (size_t i = 0; i < objs->n_ingresses; i++)
-        if (k8s_ingress_is_ours(objs, o, objs->ingresses[i]))
-            translate_ingress(&t, objs->ingresses[i]);
+    t.canaries = arena_alloc(pa, (objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*t.canaries));
+    for (size_t i = 0; o->nginx && i < objs->n_ingresses; i++)
+        if (canary_candidate(objs->ingresses[i]))
+            t.canaries[t.n_canaries++] = objs->ingresses[i];
+    uint64_t ctx = context_digest(objs, o);
+    if (ctx != cache->context_digest) { /* a class or an option changed: every piece may differ */
+        k8s_ingress_cache_clear(cache);
+        k8s_ingress_cache_init(cache);
+        cache->context_digest = ctx;
+    }
+    uint64_t gen = ++cache->gen;
+    struct k8s_piece **pieces = mem_alloc((objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*pieces));
+    size_t n = 0;
+    cache->last_reused = cache->last_translated = 0;
+    for (size_t i = 0; i < objs->n_ingresses; i++) {
+        const cJSON *ing = objs->ingresses[i];
+        const char *ns = meta_str(ing, "namespace"), *name = meta_str(ing, "name");
+        if (ns == NULL || name == NULL || !k8s_ingress_is_ours(objs, o, ing))
+            continue;
+        char key[600], version[300];
+        snprintf(key, sizeof(key), "%s/%s", ns, name);
+        snprintf(version, sizeof(version), "%s/%s", meta_str(ing, "uid") ? meta_str(ing, "uid") : "",
+                 meta_str(ing, "resourceVersion") ? meta_str(ing, "resourceVersion") : "");
+        struct k8s_piece *p = k8s_ingress_cache_get(cache, key);
+        if (p && strcmp(p->version, version) == 0 && deps_digest(&t, p->deps, p->n_deps) == p->deps_digest) {
+            cache->last_reused++;
+        } else {
+            p = translate_piece(&t, cache, ing, key, version);
+            p->made_gen = gen;
+            cache->last_translated++;
+        }
+        p->used_gen = gen;
+        pieces[n++] = p;
+    }
+    free(t.deps);
     free(t.made.e);
-    return t.m;
+    struct model *m = assemble(&t, pieces, n, problems);
+    free(pieces);
+    k8s_ingress_cache_sweep(cache, gen); /* Ingresses gone or no longer ours */
+    return m;
+}
+
+struct model *k8s_translate(const struct k8s_objects *objs, const struct k8s_translate_options *o, struct arena *pa,
+                            struct ptr_vec *problems)
+{
+    struct k8s_ingress_cache c;
+    k8s_ingress_cache_init(&c);
+    struct model *m = k8s_translate_cached(&c, objs, o, pa, problems);
+    k8s_ingress_cache_clear(&c); /* the model keeps the pieces it uses */
+    return m;
 }

@@ -48,11 +48,21 @@ struct k8s_translate_options {
     const struct k8s_nginx_options *nginx;
     bool nginx_only;
     struct ptr_vec *nginx_events; /* struct k8s_nginx_event * in <pa>; NULL: not wanted */
+    /* k8s_translate_cached: the Events of unchanged Ingresses too (they were
+     * given when those were translated: wanted again by a new leader) */
+    bool events_of_unchanged;
 };
 
 /* Problems are strings in <pa>. */
 struct model *k8s_translate(const struct k8s_objects *objs, const struct k8s_translate_options *o, struct arena *pa,
                             struct ptr_vec *problems);
+
+/* The same, re-translating only the Ingresses whose own version or whose
+ * referenced objects changed since the last call with <cache>
+ * (k8s_ingress_cache.h); k8s_translate() is this with a fresh cache. */
+struct k8s_ingress_cache;
+struct model *k8s_translate_cached(struct k8s_ingress_cache *cache, const struct k8s_objects *objs,
+                                   const struct k8s_translate_options *o, struct arena *pa, struct ptr_vec *problems);
 
 /* Whether <ingress> is ours (for status updates). */
 bool k8s_ingress_is_ours(const struct k8s_objects *objs, const struct k8s_translate_options *o, const cJSON *ingress);

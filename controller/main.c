@@ -28,6 +28,7 @@
 #include "ocsp_fetch.h"
 #include "aggregator.h"
 #include "cli_healthcheck.h"
+#include "cli_migrate.h"
 #include "provider_docker.h"
 #include "provider_file.h"
 #include "provider_kubernetes.h"
@@ -305,6 +306,8 @@ int main(int argc, char **argv)
 {
     struct static_config c;
     struct diag d;
+    if (argc > 1 && strcmp(argv[1], "migrate") == 0) /* its own options: not a configuration */
+        return cli_migrate(argc - 2, argv + 2);
     bool healthcheck = argc > 1 && strcmp(argv[1], "healthcheck") == 0;
     int skip = healthcheck ? 2 : 1;
     if (static_config_load(&c, argc - skip, argv + skip, &d) != 0) {

@@ -795,6 +795,7 @@ static int limits_key(struct sctx *s, void *obj, const struct tree_node *v)
 }
 
 INT_KEY(workers_key, struct static_config, proxy.n_workers, uint32_t, 256)
+STRING_KEY(server_header_key, struct static_config, proxy.server_header)
 
 /* ---- certificatesResolvers ---- */
 
@@ -945,6 +946,7 @@ static const struct skey root_keys[] = {{"entryPoints", entrypoints_key},
                                         {"accessLog", access_log_key},
                                         {"admin", admin_key},
                                         {"workers", workers_key},
+                                        {"serverHeader", server_header_key},
                                         {"connectionLimits", limits_key},
                                         {"api", NULL},
                                         {"metrics", NULL},

@@ -12,8 +12,16 @@ static __thread struct {
     } filters[RESPONSE_FILTER_MAX];
 } pending;
 
+struct filter {
+    h2o_filter_t super;
+    h2o_iovec_t server; /* serverHeader; empty: none */
+};
+
 static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
+    const struct filter *f = (const struct filter *)self;
+    if (f->server.len && h2o_find_header(&req->res.headers, H2O_TOKEN_SERVER, -1) == -1)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SERVER, NULL, f->server.base, f->server.len);
     if (pending.req == req) {
         size_t n = pending.n;
         pending.req = NULL;
@@ -25,10 +33,12 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     h2o_setup_next_ostream(req, slot);
 }
 
-void response_filter_register(h2o_pathconf_t *pathconf)
+void response_filter_register(h2o_pathconf_t *pathconf, const char *server_header)
 {
-    h2o_filter_t *f = h2o_create_filter(pathconf, sizeof(*f));
-    f->on_setup_ostream = on_setup_ostream;
+    struct filter *f = (struct filter *)h2o_create_filter(pathconf, sizeof(*f));
+    f->super.on_setup_ostream = on_setup_ostream;
+    if (server_header && *server_header)
+        f->server = h2o_strdup(NULL, server_header, SIZE_MAX);
 }
 
 void response_filter_request(h2o_req_t *req, response_filter_setup_cb cb, void *data)

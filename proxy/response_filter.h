@@ -15,7 +15,9 @@
  * slot after it (&ostream->next). */
 typedef h2o_ostream_t **(*response_filter_setup_cb)(void *data, h2o_req_t *req, h2o_ostream_t **slot);
 
-void response_filter_register(h2o_pathconf_t *pathconf);
+/* <server_header> (NULL or "": none) is added to every response that has
+ * no Server header of its own (the static option serverHeader). */
+void response_filter_register(h2o_pathconf_t *pathconf, const char *server_header);
 /* For the response of <req> that starts next on this thread. Several
  * middlewares may ask (up to 4): their streams are inserted in the order
  * asked, so the first asker sees the body first. */

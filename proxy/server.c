@@ -149,8 +149,8 @@ static void init_globalconf(struct entrypoint_rt *ep)
     h2o_pathconf_t *pc = h2o_config_register_path(ep->hostconf, "/", 0);
     pc->error_log.emit_request_errors = 0; /* gantry logs upstream problems itself, once per transition */
     route_register(pc, ep);
-    h1_trailers_register(pc);     /* before: runs after the middlewares' streams */
-    response_filter_register(pc); /* compression chosen by a middleware */
+    h1_trailers_register(pc);                               /* before: runs after the middlewares' streams */
+    response_filter_register(pc, proxy_cfg->server_header); /* compression chosen by a middleware; serverHeader */
 }
 
 int server_bind(const struct proxy_config *cfg, struct diag *d)

@@ -60,6 +60,7 @@ struct proxy_config {
     uint64_t grace_timeout_ms;
     uint64_t max_connections;        /* all entry points; 0: none */
     uint32_t max_connections_per_ip; /* 0: none */
+    const char *server_header;       /* serverHeader: a Server header for responses without one; NULL: none */
 };
 
 /* Binds every entry point (so errors such as EADDRINUSE surface before

@@ -8,6 +8,14 @@
  * absolute against <address> unless <preserveLocationHeader>. An auth
  * server that cannot be reached gives 500, as in Traefik.
  *
+ * Gantry extension for ingress-nginx's auth-signin: with <signinURL>, the
+ * auth server's 401 becomes a 302 to that URL, which gets
+ * `<signinRedirectParam>=$pass_access_scheme://$http_host$escaped_request_uri`
+ * (default param `rd`) unless its query already has that parameter, and
+ * whose nginx variables ($escaped_request_uri, $request_uri, $scheme,
+ * $pass_access_scheme, $host, $http_host, $best_http_host) are expanded per
+ * request as nginx does.
+ *
  * The call is asynchronous on the worker's pooled upstream connections
  * (subrequest.c): the worker serves other connections meanwhile.
  */
@@ -15,6 +23,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -38,6 +47,7 @@ struct forward_auth {
     const char **response_headers, **request_headers, **auth_cookies;
     size_t n_response_headers, n_request_headers, n_auth_cookies;
     pcre2_code *response_headers_regex;
+    const char *signin; /* the sign-in URL template, NULL: none */
 };
 
 static void release_server(void *srv)
@@ -48,6 +58,129 @@ static void release_server(void *srv)
 static void free_regex(void *re)
 {
     pcre2_code_free(re);
+}
+
+/* ---- signinURL ---- */
+
+static const char *const signin_vars[] = {"escaped_request_uri", "request_uri",   "pass_access_scheme", "scheme",
+                                          "best_http_host",      "http_host",     "host",               NULL};
+
+/* The variable at <p> (after '$'): its index in signin_vars and length, or -1. */
+static int signin_var(const char *p, size_t *len)
+{
+    size_t n = 0;
+    while ((p[n] >= 'a' && p[n] <= 'z') || p[n] == '_')
+        n++;
+    for (int i = 0; signin_vars[i]; i++) {
+        if (strlen(signin_vars[i]) == n && strncmp(p, signin_vars[i], n) == 0) {
+            *len = n;
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Whether the query of <url> has parameter <param> with a value. */
+static bool query_has(const char *url, const char *param)
+{
+    const char *q = strchr(url, '?');
+    size_t pl = strlen(param);
+    for (const char *p = q; p; p = strchr(p + 1, '&')) {
+        const char *k = p + 1;
+        if (strncmp(k, param, pl) == 0 && k[pl] == '=' && k[pl + 1] != '\0' && k[pl + 1] != '&' && k[pl + 1] != '#')
+            return true;
+    }
+    return false;
+}
+
+static int signin_template(struct arena *a, struct forward_auth *c, const char *url, const char *param, struct diag *d)
+{
+    if (param == NULL || *param == '\0')
+        param = "rd";
+    for (const char *p = param; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+            return diag_set(d, "signinRedirectParam '%s' is not a query parameter name", param);
+    for (const char *p = strchr(url, '$'); p; p = strchr(p + 1, '$')) {
+        size_t n;
+        if (signin_var(p + 1, &n) < 0)
+            return diag_set(d, "signinURL '%s': unknown variable at '%.20s'", url, p);
+    }
+    const char *q = strchr(url, '?');
+    if (q == NULL || q[1] == '\0')
+        c->signin = arena_printf(a, "%.*s?%s=$pass_access_scheme://$http_host$escaped_request_uri",
+                                 (int)(q ? (size_t)(q - url) : strlen(url)), url, param);
+    else if (query_has(url, param))
+        c->signin = arena_strdup(a, url);
+    else
+        c->signin = arena_printf(a, "%s&%s=$pass_access_scheme://$http_host$escaped_request_uri", url, param);
+    return 0;
+}
+
+/* nginx's set_escape_uri: everything but unreserved characters %-encoded */
+static void put_escaped(struct pool_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+            ch == '.' || ch == '_' || ch == '~') {
+            pool_buf_put(b, (const char *)&ch, 1);
+        } else {
+            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+            pool_buf_put(b, e, 3);
+        }
+    }
+}
+
+static h2o_iovec_t signin_location(const struct forward_auth *c, struct mw_run *run)
+{
+    h2o_req_t *req = run->req;
+    struct pool_buf b = {.pool = &req->pool};
+    h2o_iovec_t uri = req->input.path.len ? req->input.path : req->path; /* as the client sent it */
+    h2o_iovec_t host = req->authority;
+    size_t host_only = host.len; /* $host: without the port, lowercase */
+    if (host_only && host.base[0] != '[') {
+        const char *colon = memchr(host.base, ':', host.len);
+        if (colon)
+            host_only = (size_t)(colon - host.base);
+    } else if (host_only) {
+        const char *end = memchr(host.base, ']', host.len);
+        if (end)
+            host_only = (size_t)(end - host.base) + 1;
+    }
+    const char *scheme = mw_request_is_tls(run) ? "https" : "http";
+    for (const char *p = c->signin; *p;) {
+        size_t n;
+        int v = *p == '$' ? signin_var(p + 1, &n) : -1;
+        if (v < 0) {
+            pool_buf_put(&b, p, 1);
+            p++;
+            continue;
+        }
+        p += 1 + n;
+        switch (v) {
+        case 0:
+            put_escaped(&b, uri.base, uri.len);
+            break;
+        case 1:
+            pool_buf_put(&b, uri.base, uri.len);
+            break;
+        case 2:
+        case 3:
+            pool_buf_put(&b, scheme, strlen(scheme));
+            break;
+        case 4:
+        case 5:
+            pool_buf_put(&b, host.base, host.len);
+            break;
+        default:
+            for (size_t i = 0; i < host_only; i++) {
+                char ch = (char)tolower((unsigned char)host.base[i]);
+                pool_buf_put(&b, &ch, 1);
+            }
+        }
+    }
+    return h2o_iovec_init(b.p, b.len);
 }
 
 static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag *d)
@@ -87,6 +220,9 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
         }
         arena_on_free(a, free_regex, c->response_headers_regex);
     }
+    const char *signin = mw_opt_string(o, "signinURL");
+    if (signin != NULL && *signin != '\0' && signin_template(a, c, signin, mw_opt_string(o, "signinRedirectParam"), d) != 0)
+        return -1;
     /* headerField names the auth response header holding the user for the
      * access log: accepted; gantry's log formats have no user field yet */
     (void)mw_opt_string(o, "headerField");
@@ -311,6 +447,11 @@ static void deny(struct auth_call *call, const struct subrequest_response *res)
 {
     const struct forward_auth *c = call->cfg;
     h2o_req_t *req = call->run->req;
+    if (c->signin && res->status == 401) { /* nginx's error_page 401 = @signin: return 302 */
+        h2o_iovec_t loc = signin_location(c, call->run);
+        mw_redirect(call->run, 302, loc.base, loc.len);
+        return;
+    }
     req->res.headers = (h2o_headers_t){NULL};
     for (size_t i = 0; i < res->n_headers; i++) {
         const struct phr_header *h = &res->headers[i];

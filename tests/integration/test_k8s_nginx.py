@@ -229,7 +229,8 @@ def test_basic_auth_from_an_htpasswd_secret(tmp_path, procs, emu):
 
 class AuthServer:
     """oauth2-proxy's /oauth2/auth, as far as ingress-nginx's auth-url sees it:
-    202 with X-Auth-Request-User for a session cookie, 401 otherwise."""
+    202 with X-Auth-Request-User for a session cookie, 403 for a session
+    without the rights, 401 otherwise."""
 
     def __init__(self):
         seen = self.seen = []
@@ -244,6 +245,8 @@ class AuthServer:
                     self.send_response(202)
                     self.send_header("X-Auth-Request-User", "alice")
                     self.send_header("X-Auth-Request-Email", "alice@example.com")
+                elif "_oauth2_proxy=forbidden" in self.headers.get("Cookie", ""):
+                    self.send_response(403)
                 else:
                     self.send_response(401)
                 self.send_header("Content-Length", "0")
@@ -297,16 +300,65 @@ def test_auth_url_to_an_oauth2_proxy_like_service(tmp_path, procs, emu):
                 http:
                   paths:
                   - {path: /, pathType: Prefix, backend: {service: {name: dash, port: {number: 80}}}}
-            """ % auth.port)
+            ---
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata:
+              name: dash-plain
+              namespace: default
+              annotations:
+                nginx.ingress.kubernetes.io/auth-url: "http://127.0.0.1:%d/oauth2/auth"
+                nginx.ingress.kubernetes.io/auth-signin: "https://auth.example.com/oauth2/start"
+            spec:
+              ingressClassName: nginx
+              rules:
+              - host: plain.example.com
+                http:
+                  paths:
+                  - {path: /, pathType: Prefix, backend: {service: {name: dash, port: {number: 80}}}}
+            ---
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata:
+              name: dash-param
+              namespace: default
+              annotations:
+                nginx.ingress.kubernetes.io/auth-url: "http://127.0.0.1:%d/oauth2/auth"
+                nginx.ingress.kubernetes.io/auth-signin: "https://$host/start?tenant=1"
+                nginx.ingress.kubernetes.io/auth-signin-redirect-param: return_to
+            spec:
+              ingressClassName: nginx
+              rules:
+              - host: param.example.com
+                http:
+                  paths:
+                  - {path: /, pathType: Prefix, backend: {service: {name: dash, port: {number: 80}}}}
+            """ % (auth.port, auth.port, auth.port))
         g = gantry(procs, tmp_path, emu)
-        wait_for(lambda: get(g.port, "/reports", "dash.example.com")[0] == 401, what="auth-url denies")
+        # auth-signin: the auth service's 401 becomes nginx's `return 302` to the sign-in page
+        wait_for(lambda: get(g.port, "/reports", "dash.example.com")[0] == 302, what="auth-url denies")
+        status, hdrs, _ = get(g.port, "/reports/q?a=1&b=x%20y", "dash.example.com")
+        assert status == 302
+        # rd= already in the URL: only the variable is expanded ($escaped_request_uri: unreserved kept)
+        assert hdrs["location"] == "https://auth.example.com/oauth2/start?rd=%2Freports%2Fq%3Fa%3D1%26b%3Dx%2520y"
+        # no query: ?rd=$pass_access_scheme://$http_host$escaped_request_uri appended
+        wait_for(lambda: get(g.port, "/", "plain.example.com")[0] == 302, what="plain served")
+        status, hdrs, _ = get(g.port, "/a/b?c=d", "plain.example.com:8080")
+        assert status == 302
+        assert hdrs["location"] == "https://auth.example.com/oauth2/start?rd=http://plain.example.com:8080%2Fa%2Fb%3Fc%3Dd"
+        # auth-signin-redirect-param, $host, an existing query
+        wait_for(lambda: get(g.port, "/", "param.example.com")[0] == 302, what="param served")
+        status, hdrs, _ = get(g.port, "/x", "Param.Example.com")
+        assert hdrs["location"] == "https://param.example.com/start?tenant=1&return_to=http://Param.Example.com%2Fx"
+        # a signed-in user passes; one without the rights gets the auth service's 403, not the sign-in page
         status, _, info = whoami(g.port, "/reports", "dash.example.com", {"Cookie": "_oauth2_proxy=valid"})
         assert status == 200, info
         assert info["headers"].get("X-Auth-Request-User") == "alice"
         assert info["headers"].get("X-Auth-Request-Email") == "alice@example.com"
         assert any(p == "/oauth2/auth" for p, _ in auth.seen)
+        assert get(g.port, "/reports", "dash.example.com", headers={"Cookie": "_oauth2_proxy=forbidden"})[0] == 403
         p = problems(g)
-        assert "auth-signin differs" in p
+        assert "auth-signin" not in p
         # nginx variables in auth-url cannot be expanded: not served rather than unauthenticated
         assert get(g.port, "/", "vars.example.com")[0] == 404
         assert "ingress default/dash-vars: annotation nginx.ingress.kubernetes.io/auth-url" in p

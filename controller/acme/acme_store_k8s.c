@@ -1,8 +1,8 @@
 /*
  * ACME storage in Kubernetes Secrets (see acme_store_k8s.h).
  *
- * rbac: core secrets get,list,watch,create,update,delete (in the storage namespace);
- *       coordination.k8s.io leases get,create,update
+ * rbac: core secrets get,list,watch,create,update,delete (in the storage namespace)
+ * rbac: coordination.k8s.io leases get,create,update (the issuer's Lease)
  */
 #include "acme_store_k8s.h"
 

@@ -183,7 +183,8 @@ static void on_inotify(int fd, short revents, void *data)
 
 static void watch_dirs(struct path_set *dirs)
 {
-    qsort(dirs->items, dirs->len, sizeof(char *), str_cmp);
+    if (dirs->len > 1) /* qsort's base may not be NULL, even for 0 items */
+        qsort(dirs->items, dirs->len, sizeof(char *), str_cmp);
     bool same = dirs->len == cw.n_dirs && cw.fd >= 0;
     for (size_t i = 0; same && i < dirs->len; i++)
         same = strcmp(dirs->items[i], cw.dirs[i]) == 0;

@@ -669,7 +669,7 @@ static void on_handshake(h2o_socket_t *sock, const char *err)
     }
     if (!h2u_alpn_is_h2(sock)) {
         /* the server no longer offers h2: requests go over HTTP/1.1 again */
-        c->srv->workers[c->w->id].alpn_h2 = false;
+        atomic_store_explicit(&c->srv->alpn_h2, false, memory_order_relaxed);
         c->state = C_WAIT_SETTINGS; /* so that waiting streams count as unprocessed, not as connect failures */
         conn_fail(c, "the server did not choose h2 by ALPN", false);
         return;
@@ -737,7 +737,7 @@ static struct h2u_conn *conn_open(struct worker *w, struct server *s)
 void h2u_adopt(struct worker *w, struct server *s, h2o_socket_t *sock)
 {
     struct server_worker *sw = &s->workers[w->id];
-    sw->alpn_h2 = true;
+    atomic_store_explicit(&s->alpn_h2, true, memory_order_relaxed);
     /* handshakes started before the server was known to speak h2 (one per
      * request of a cold start): the first becomes the connection, the
      * others are closed and their requests take streams on it */

@@ -38,7 +38,6 @@ struct server_worker {
     uint64_t requests, connect_failures, reused, opened;
     h2o_linklist_t h2_conns; /* struct h2u_conn: HTTP/2 connections (h2_upstream.c) */
     uint32_t n_h2_conns;
-    bool alpn_h2;            /* https: the server chose h2 by ALPN, new requests go over HTTP/2 */
 } __attribute__((aligned(64)));
 
 struct transport;
@@ -53,6 +52,10 @@ struct server {
     int port;
     bool tls;
     bool h2c; /* h2c://: HTTP/2 over cleartext with prior knowledge */
+    /* https: the last handshake (any worker's) chose h2 by ALPN, so new
+     * requests go over HTTP/2. Shared, so that a worker with no connection
+     * yet does not open one handshake per request to learn it again. */
+    _Atomic bool alpn_h2;
     /* The address is the first of the name's current answer, kept fresh by
      * common/dns.c off the watcher thread (a literal IP is set once). Read it
      * with server_address(). */

@@ -854,7 +854,7 @@ static void on_conn_ready(struct upstream_conn *c, const char *err, bool timed_o
 
 static bool goes_h2(const struct proxy *p)
 {
-    return !p->is_websocket && (p->srv->h2c || (p->srv->tls && p->srv->workers[p->w->id].alpn_h2));
+    return !p->is_websocket && (p->srv->h2c || (p->srv->tls && atomic_load_explicit(&p->srv->alpn_h2, memory_order_relaxed)));
 }
 
 static bool wants_trailers(const h2o_req_t *req)

@@ -625,7 +625,10 @@ def test_tls_h2_upstream_under_load_few_connections(tmp_path, procs, ups):
     r = h2load(g.port, "tls.test", "/", 4000, 40, m=10)
     assert r["succeeded"] == 4000, r["out"]
     wait_for(lambda: up.open_conns <= 2, timeout=5 * SLOW, what="one HTTP/2 connection per worker left")
-    opened = up.connections
+    opened, kept = up.connections, up.open_conns
     r = h2load(g.port, "tls.test", "/", 4000, 40, m=10)
     assert r["succeeded"] == 4000, r["out"]
-    assert up.connections == opened  # warm: no new connection
+    # warm: a worker that holds a connection opens none; one that took no
+    # client in the cold run (the kernel spreads accepts unevenly) knows the
+    # server speaks h2 from the other worker and opens exactly one
+    assert up.connections - opened <= 2 - kept, (opened, kept, up.connections)

@@ -33,6 +33,7 @@
 #include "registry.h"
 #include "req_stream.h"
 #include "middleware/middleware.h"
+#include "middleware/retry_expr.h"
 #include "mirror.h"
 #include "sticky.h"
 #include "subrequest.h"
@@ -68,6 +69,7 @@ struct proxy {
     struct server *srv;
     struct balancer_tried tried;
     unsigned attempts, stale_retries;
+    unsigned expr_attempts;      /* attempts buffering's retryExpression was asked about */
     struct server *inflight_srv; /* the server this request is counted in flight on */
     h2o_timeout_entry_t backoff; /* retry middleware: the wait before the next attempt */
     int64_t sent_ms;             /* when the request went to the current server (leasttime) */
@@ -161,7 +163,40 @@ static void detach_conn(struct proxy *p, bool reusable)
     upstream_pool_release(c, reusable);
 }
 
-static void send_error(struct proxy *p, int status, const char *reason)
+/* Buffering's retryExpression, asked about an attempt that ended with
+ * <status> before anything of it reached the client. */
+static bool expression_wants_retry(struct proxy *p, int status)
+{
+    const struct retry_expr *e = p->mw != NULL ? p->mw->retry_expr : NULL;
+    if (e == NULL || p->is_websocket || p->expr_attempts >= RETRY_EXPR_MAX_ATTEMPTS)
+        return false;
+    p->expr_attempts++;
+    struct retry_expr_ctx c = {p->req->method.base, p->req->method.len, (int)p->expr_attempts, status};
+    return retry_expr_eval(e, &c);
+}
+
+/* The answer of the attempt is dropped (its connection drained or closed
+ * by abandon_conn/detach_conn first): the request goes to the balancer
+ * again, every server before one twice. */
+static void expression_retry(struct proxy *p, int status)
+{
+    log_debug("%s: upstream %s answered %d; retryExpression holds: attempt %u", p->route->name, p->srv->url, status,
+              p->expr_attempts + 1);
+    p->req->res.status = 0;
+    p->req->res.reason = NULL;
+    p->req->res.headers = (h2o_headers_t){NULL};
+    p->req->res.content_length = SIZE_MAX;
+    end_inflight(p);
+    bool all_tried = true;
+    for (uint32_t i = 0; i < p->svc->n_servers && i < 64 && all_tried; i++)
+        all_tried = (p->tried.mask >> i & 1) || p->svc->servers[i].weight <= 0;
+    if (all_tried)
+        p->tried.mask = 0;
+    pick_now(p);
+}
+
+/* Gantry's own answer, final: no attempt follows (deadlines). */
+static void answer_error(struct proxy *p, int status, const char *reason)
 {
     if (status != 503 && status != 500)
         stats_upstream_error(p->svc->stats, p->w->id, status == 504);
@@ -194,6 +229,18 @@ static void send_error(struct proxy *p, int status, const char *reason)
     if (p->mw != NULL && p->mw->intercepted)
         return; /* a middleware answers instead (errors) */
     h2o_send_error_generic(p->req, status, text, text, H2O_SEND_ERROR_KEEP_HEADERS);
+}
+
+/* The attempt ends with Gantry's answer <status> (no server reachable, a
+ * bad response): buffering's retryExpression may still send it again. */
+static void send_error(struct proxy *p, int status, const char *reason)
+{
+    if (!p->final_sent && expression_wants_retry(p, status)) {
+        detach_conn(p, false);
+        expression_retry(p, status);
+        return;
+    }
+    answer_error(p, status, reason);
 }
 
 /* The response has started: the only way to signal failure is to abort it. */
@@ -501,6 +548,11 @@ static void parse_head(struct proxy *p)
             if (in->size == 0)
                 return;
             continue;
+        }
+        if (status != 101 && expression_wants_retry(p, status)) {
+            abandon_conn(p); /* the pool reads this answer to its end (head included), or closes */
+            expression_retry(p, status);
+            return;
         }
         if (take_head(p, minor, status, msg, msg_len, hs, n) != 0) {
             send_error(p, 502, "invalid content-length from upstream");
@@ -898,6 +950,11 @@ static void h2_on_head(void *ctx, int status, h2o_headers_t *headers)
     struct proxy *p = ctx;
     h2o_req_t *req = p->req;
     p->got_bytes = true;
+    if (expression_wants_retry(p, status)) {
+        detach_conn(p, false); /* RST_STREAM(CANCEL) */
+        expression_retry(p, status);
+        return;
+    }
     server_passive_success(p->srv, (uint64_t)(worker_now_ms(p->w) - p->sent_ms) * 1000);
     req->res.status = status;
     req->res.reason = "OK";
@@ -1243,7 +1300,7 @@ static void on_grpc_deadline(struct deadline *d)
     if (p->state == ST_BODY || p->final_sent)
         abort_response(p);
     else
-        send_error(p, 504, "grpc-timeout deadline exceeded");
+        answer_error(p, 504, "grpc-timeout deadline exceeded");
 }
 
 /* A route's whole-request deadline (the Gateway API's timeouts.request):
@@ -1257,7 +1314,7 @@ static void on_request_deadline(struct deadline *d)
     if (p->state == ST_BODY || p->final_sent)
         abort_response(p);
     else
-        send_error(p, 504, "request timeout");
+        answer_error(p, 504, "request timeout");
 }
 
 void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *route, const struct upstream_client *client,

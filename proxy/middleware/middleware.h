@@ -77,6 +77,7 @@ struct mw_run {
     uint32_t retry_attempts;       /* retry: attempts in all (0: the upstream client's default) */
     uint64_t retry_interval_ms;    /* retry: first backoff, doubled each time */
     bool upstream_error;           /* the answer is Gantry's 502/504: no upstream answered (a network error) */
+    const struct retry_expr *retry_expr; /* buffering's retryExpression: asked after each attempt; NULL: none */
     void **slots;                  /* per-middleware request state (mw_slot), allocated on first use */
     uint64_t request_timeout_ms;   /* requestTimeout: the deadline of the whole request upstream; 0: none */
 };

@@ -8,10 +8,14 @@
  * that keeps the body in the request's memory up to the limit and sends it
  * in one piece with its length.
  *
+ * retryExpression (retry_expr.h) is asked after every attempt, before
+ * anything of the response reaches the client: when it holds, that response
+ * is dropped and the request (its body held whole) goes to the service's
+ * balancer again, up to 10 times more, as oxy's buffer does.
+ *
  * Differs from Traefik: nothing spills to disk (memRequestBodyBytes and
  * memResponseBodyBytes are accepted; the whole body stays in memory up to
- * the max), and retryExpression is not implemented (refused, rather than
- * retrying less than asked).
+ * the max).
  */
 #include "middleware.h"
 
@@ -19,9 +23,11 @@
 
 #include "../response_filter.h"
 #include "pool_buf.h"
+#include "retry_expr.h"
 
 struct buffering {
     int64_t max_request, max_response;
+    const struct retry_expr *retry; /* NULL: none */
 };
 
 static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag *d)
@@ -34,8 +40,8 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
         mw_opt_int(o, "memResponseBodyBytes", 1048576, 0, INT64_MAX, &mem_resp, d) != 0)
         return -1;
     const char *retry = mw_opt_string(o, "retryExpression");
-    if (retry != NULL && *retry != '\0')
-        return diag_set(d, "retryExpression is not supported by gantry yet");
+    if (retry != NULL && *retry != '\0' && (c->retry = retry_expr_parse(a, retry, d)) == NULL)
+        return -1;
     *cfg = c;
     return 0;
 }
@@ -43,6 +49,8 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
 static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
 {
     const struct buffering *c = cfg;
+    if (c->retry != NULL)
+        run->retry_expr = c->retry;
     if (c->max_request > 0 && run->req->entity.base != NULL && (int64_t)run->req->entity.len > c->max_request) {
         mw_answer(run, 413, "Request Entity Too Large", "Request Entity Too Large", true);
         return MW_ANSWERED;

@@ -258,6 +258,10 @@ class _Conn:
             elif path == "/big":
                 self.send(lambda: h.send_headers(sid, [(":status", "200")] + base))
                 self.send_body(sid, b"b" * int(q.get("n", "1000000")))
+            elif path.startswith("/status/"):
+                body = ("status %s from %s" % (path[8:], up.name)).encode()
+                self.send(lambda: (h.send_headers(sid, [(":status", path[8:]), ("content-length", str(len(body)))] + base),
+                                   h.send_data(sid, body, end_stream=True)))
             elif hdrs.get(":method") == "HEAD":
                 self.send(lambda: h.send_headers(sid, [(":status", "200"), ("content-length", "12")] + base,
                                                  end_stream=True))

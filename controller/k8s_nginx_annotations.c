@@ -151,8 +151,8 @@ static const struct {
     {"canary-by-header-pattern", IMPL},
     {"canary-by-cookie", IMPL},
     {"proxy-body-size", IMPL},
-    {"proxy-next-upstream-tries", IMPL, "retries connection failures only (not http_5xx or timeouts)"},
-    {"proxy-next-upstream", IMPL, "retries connection failures only (not http_5xx or timeouts)"},
+    {"proxy-next-upstream-tries", IMPL, "connection failures and the http_NNN answers named; not response timeouts"},
+    {"proxy-next-upstream", IMPL, "connection failures and the http_NNN answers named; not response timeouts"},
     {"backend-protocol", IMPL},
     {"upstream-vhost", IMPL},
     {"server-alias", IMPL},
@@ -660,6 +660,38 @@ static int parse_size(const char *v, long long *out)
     return 0;
 }
 
+/* proxy-next-upstream's http_NNN conditions: the answer of one server is
+ * dropped and the request passed to the next, as nginx does, through
+ * buffering's retryExpression; POST, PATCH and LOCK only with
+ * non_idempotent (nginx's rule). error and timeout are the retry above. */
+static void next_upstream_on_status(const struct ctx *c, const char *next, long tries)
+{
+    static const char *const conditions[] = {"error", "timeout", "invalid_header", "non_idempotent", "off"};
+    char expr[512] = "", *copy = arena_strdup(c->env->pa, next), *save = NULL;
+    size_t len = 0;
+    bool non_idempotent = false;
+    for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
+        bool ok = false;
+        for (size_t i = 0; i < sizeof(conditions) / sizeof(conditions[0]); i++)
+            ok |= strcmp(t, conditions[i]) == 0;
+        non_idempotent |= strcmp(t, "non_idempotent") == 0;
+        if (strcmp(t, "http_500") == 0 || strcmp(t, "http_502") == 0 || strcmp(t, "http_503") == 0 ||
+            strcmp(t, "http_504") == 0 || strcmp(t, "http_403") == 0 || strcmp(t, "http_404") == 0 ||
+            strcmp(t, "http_429") == 0) {
+            len += (size_t)snprintf(expr + len, sizeof(expr) - len, "%sResponseCode() == %s", len ? " || " : "", t + 5);
+            ok = true;
+        }
+        if (!ok)
+            problem(c, "annotation " K8S_NGINX_PREFIX "proxy-next-upstream: unknown condition '%s' (ignored)", t);
+    }
+    if (len == 0)
+        return;
+    const char *guard = non_idempotent ? "" : " && RequestMethod() != \"POST\" && RequestMethod() != \"PATCH\" && "
+                                              "RequestMethod() != \"LOCK\"";
+    add_mw(c, &c->p->mw_tail, "next-upstream", "buffering", "retryExpression",
+           arena_printf(c->env->pa, "(%s) && Attempts() < %ld%s", expr, tries, guard), NULL);
+}
+
 static int upstream(const struct ctx *c)
 {
     const char *proto = ann(c, "backend-protocol");
@@ -690,6 +722,8 @@ static int upstream(const struct ctx *c)
     bool off = next && strcmp(next, "off") == 0;
     if (!off && (next || ann(c, "proxy-next-upstream-tries")) && tries > 1)
         add_mw(c, &c->p->mw_tail, "retry", "retry", "attempts", arena_printf(c->env->pa, "%ld", tries), NULL);
+    if (!off && next && tries > 1)
+        next_upstream_on_status(c, next, tries);
     return 0;
 }
 

@@ -877,3 +877,38 @@ def test_backend_protocol_grpc_reaches_grpc_pods_over_http2(tmp_path, procs, emu
         assert seen == {"pod1", "pod2"}, seen  # one client connection, balanced per call
     finally:
         ch.close()
+
+
+def test_proxy_next_upstream_on_an_answer(tmp_path, procs, emu):
+    """proxy-next-upstream http_503: an idempotent request whose server
+    answers 503 goes to the next one (within proxy-next-upstream-tries); a
+    POST does not without non_idempotent, as nginx decides."""
+    from status_peer import StatusUpstream
+    bad, good = StatusUpstream("bad", [503]), StatusUpstream("good", [200])
+    try:
+        apply(emu, NGINX_CLASS)
+        backends(emu, "flaky", [bad, good])
+        apply(emu, """\
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata:
+              name: flaky
+              namespace: default
+              annotations:
+                nginx.ingress.kubernetes.io/proxy-next-upstream: "error timeout http_503"
+                nginx.ingress.kubernetes.io/proxy-next-upstream-tries: "2"
+            spec:
+              ingressClassName: nginx
+              rules:
+              - host: flaky.example.com
+                http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: flaky, port: {number: 80}}}}]}
+            """)
+        g = gantry(procs, tmp_path, emu)
+        wait_for(lambda: get(g.port, "/", "flaky.example.com")[0] == 200, what="flaky route")
+        assert [get(g.port, "/", "flaky.example.com")[0] for _ in range(8)] == [200] * 8
+        posts = [get(g.port, "/", "flaky.example.com", method="POST", body=b"x")[0] for _ in range(8)]
+        assert sorted(set(posts)) == [200, 503], posts
+        assert "proxy-next-upstream" not in problems(g)
+    finally:
+        bad.stop()
+        good.stop()

@@ -5,12 +5,12 @@ with their length; and retryExpression: an attempt whose answer makes the
 expression hold is dropped and the request (its body too) goes out again,
 over HTTP/1.1 and HTTP/2 servers, at most 10 times more; an expression
 Gantry cannot read takes its router out."""
-import http.server
 import json
 import socket
 import threading
 
 from conftest import get, service_yaml, wait_for
+from status_peer import StatusUpstream
 
 
 def config(app):
@@ -42,44 +42,6 @@ def test_buffering_limits(tmp_path, procs):
     assert r["status"] == "disabled", r
     assert "retryExpression: unexpected text at offset 17" in " ".join(r["error"]), r
     assert get(g.port, "/", "retry.test")[0] == 404  # not served without the policy it asked for
-
-
-class StatusUpstream:
-    """Answers each request with the next status of <statuses> (then the
-    last one forever), recording method, path and body of every request."""
-
-    def __init__(self, name, statuses):
-        self.name, self.statuses, self.seen = name, list(statuses), []
-        up = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def handle_one(self):
-                n = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(n) if n else b""
-                with up.lock:
-                    up.seen.append((self.command, self.path, body))
-                    status = up.statuses.pop(0) if len(up.statuses) > 1 else up.statuses[0]
-                out = json.dumps({"from": up.name, "status": status, "length": len(body)}).encode()
-                self.send_response(status)
-                self.send_header("content-length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            do_GET = do_POST = handle_one
-
-        self.lock = threading.Lock()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def retry_config(expr, urls):

@@ -16,9 +16,12 @@
 
 #include "../common/arena.h"
 #include "../common/log.h"
+#include "../common/mem_trim.h"
 
 #define MAX_FDS 32
 #define MAX_WAIT_MS 1000
+#define TRIM_EVERY_MS 10000        /* how often malloc's free memory is looked at */
+#define TRIM_SLACK (4u << 20)      /* free bytes malloc may keep for the next burst */
 
 struct watcher_timer {
     struct watcher_timer *next;
@@ -244,8 +247,26 @@ static void *loop(void *arg)
     return NULL;
 }
 
+static struct watcher_timer *trim_timer;
+static uint64_t trim_every_ms = TRIM_EVERY_MS;
+
+/* After a burst, what the workers freed goes back to the kernel. */
+static void on_trim(void *data)
+{
+    (void)data;
+    size_t freed;
+    if (mem_trim_if_slack(TRIM_SLACK, &freed))
+        log_debug("memory: %zu KiB freed since the last look given back to the kernel", freed >> 10);
+    watcher_timer_arm(trim_timer, trim_every_ms);
+}
+
 int watcher_start(struct diag *d)
 {
+    const char *every = getenv("GANTRY_MEM_TRIM_MS"); /* tests: a shorter period */
+    if (every != NULL && atoi(every) > 0)
+        trim_every_ms = (uint64_t)atoi(every);
+    trim_timer = watcher_timer_new(on_trim, NULL);
+    watcher_timer_arm(trim_timer, trim_every_ms);
     atomic_store(&stop_requested, false);
     if (pthread_create(&thread, NULL, loop, NULL) != 0)
         return diag_set(d, "cannot start the watcher thread");

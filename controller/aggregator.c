@@ -21,7 +21,7 @@
 #include "../proxy/publish.h"
 #include "../proxy/registry.h"
 #include "../proxy/stats.h"
-#include "../proxy/status.h"
+#include "../admin/status.h"
 #include "../proxy/table.h"
 #include "../proxy/table_tcp.h"
 #include "../proxy/tcp_middleware.h"

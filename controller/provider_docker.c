@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
-#include "../proxy/status.h"
+#include "../admin/status.h"
 #include "aggregator.h"
 #include "curl_body.h"
 #include "docker_build.h"

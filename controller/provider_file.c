@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
-#include "../proxy/status.h"
+#include "../admin/status.h"
 #include "aggregator.h"
 #include "model_decode.h"
 #include "../common/rule.h"

@@ -23,7 +23,7 @@
 #include <openssl/evp.h>
 
 #include "../common/log.h"
-#include "../proxy/status.h"
+#include "../admin/status.h"
 #include "aggregator.h"
 #include "k8s_conn.h"
 #include "k8s_events.h"

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "../common/log.h"
-#include "../proxy/status.h"
+#include "../admin/status.h"
 #include "aggregator.h"
 #include "k8s_conn.h"
 #include "k8s_crd.h"

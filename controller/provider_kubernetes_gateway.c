@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
-#include "../proxy/status.h"
+#include "../admin/status.h"
 #include "aggregator.h"
 #include "k8s_conn.h"
 #include "k8s_gateway_status.h"

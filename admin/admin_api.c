@@ -12,11 +12,11 @@
 #include <sys/time.h>
 
 #include "../common/arena.h"
-#include "accesslog.h"
-#include "registry.h"
-#include "stats.h"
+#include "../proxy/accesslog.h"
+#include "../proxy/registry.h"
+#include "../proxy/stats.h"
 #include "status.h"
-#include "worker.h"
+#include "../proxy/worker.h"
 
 static int64_t wall_ms(void)
 {

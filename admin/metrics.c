@@ -14,14 +14,14 @@
 #include <unistd.h>
 
 #include "../common/arena.h"
-#include "accesslog.h"
-#include "conntrack.h"
-#include "registry.h"
-#include "stats.h"
-#include "tcp_proxy.h"
+#include "../proxy/accesslog.h"
+#include "../proxy/conntrack.h"
+#include "../proxy/registry.h"
+#include "../proxy/stats.h"
+#include "../proxy/tcp_proxy.h"
 #include "status.h"
-#include "table.h"
-#include "worker.h"
+#include "../proxy/table.h"
+#include "../proxy/worker.h"
 
 struct out {
     char *s;

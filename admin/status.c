@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "registry.h"
-#include "stats.h"
+#include "../proxy/registry.h"
+#include "../proxy/stats.h"
 
 #define MAX_PROVIDERS 8
 

@@ -18,7 +18,7 @@
 #include "../proxy/conntrack.h"
 #include "../proxy/registry.h"
 #include "../proxy/stats.h"
-#include "../proxy/tcp_proxy.h"
+#include "../proxy/tcp/tcp_proxy.h"
 #include "status.h"
 #include "../proxy/table.h"
 #include "../proxy/worker.h"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../proxy/clienthello.h"
+#include "../../proxy/tcp/clienthello.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

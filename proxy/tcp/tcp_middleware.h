@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/arena.h"
-#include "../common/diag.h"
+#include "../../common/arena.h"
+#include "../../common/diag.h"
 
 struct conntrack_conn;
 struct tcp_middleware;

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "tunnel.h"
+#include "../tunnel.h"
 
 #define PUMP_CHUNK (64 * 1024)
 #define PUMP_ROUNDS 8 /* splices per readiness event, so one busy relay cannot starve the loop */

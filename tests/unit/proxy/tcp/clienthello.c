@@ -1,7 +1,7 @@
 /* Tests proxy/clienthello.c: real ClientHellos (openssl, curl, python
  * captured into tests/fixtures/tls), every prefix of them, records split at
  * every point, and malformed ones. */
-#include "../../../proxy/clienthello.h"
+#include "../../../../proxy/tcp/clienthello.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,15 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/log.h"
-#include "conntrack.h"
-#include "registry.h"
+#include "../../common/log.h"
+#include "../conntrack.h"
+#include "../registry.h"
 #include "splice_pump.h"
 #include "table_tcp.h"
 #include "tcp_middleware.h"
-#include "tls.h"
-#include "tunnel.h"
-#include "worker.h"
+#include "../tls.h"
+#include "../tunnel.h"
+#include "../worker.h"
 
 #define MAX_CANDIDATES 8 /* backends tried per connection */
 

@@ -1,6 +1,6 @@
 /* Tests proxy/table_tcp.c: priority order, SNI exact/wildcard/catch-all,
  * TLS-only modes, entry points, ClientIP, and which rules need an SNI. */
-#include "../../../proxy/table_tcp.c"
+#include "../../../../proxy/tcp/table_tcp.c"
 
 #include "test.h"
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "match.h"
-#include "registry.h"
+#include "../match.h"
+#include "../registry.h"
 
 static struct table_tcp *tcp_of(struct table *t)
 {

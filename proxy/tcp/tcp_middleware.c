@@ -8,10 +8,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../common/rule.h"
-#include "conntrack.h"
-#include "middleware/inflight_table.h"
-#include "middleware/middleware.h"
+#include "../../common/rule.h"
+#include "../conntrack.h"
+#include "../middleware/inflight_table.h"
+#include "../middleware/middleware.h"
 
 enum tcp_mw_kind { TCP_MW_IP_ALLOW, TCP_MW_IN_FLIGHT };
 

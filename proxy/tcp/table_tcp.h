@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "table.h"
+#include "../table.h"
 
 struct tcp_middleware;
 

@@ -3,7 +3,7 @@
  * option named), admitting connections by client address, inFlightConn
  * counts per address released when the connection closes, and the counters
  * outliving the table that made them. */
-#include "../../../proxy/tcp_middleware.c"
+#include "../../../../proxy/tcp/tcp_middleware.c"
 
 #include "test.h"
 

@@ -1,6 +1,6 @@
 /*
  * The dashboard page, embedded in the binary at build time from
- * proxy/dashboard/index.html (cmake/embed.cmake): no CDN, works offline.
+ * admin/dashboard/index.html (cmake/embed.cmake): no CDN, works offline.
  */
 #ifndef GANTRY_DASHBOARD_H
 #define GANTRY_DASHBOARD_H

@@ -12,7 +12,7 @@
  * gantry does not implement is reported once and ignored.
  *
  * Pure (no I/O): called by k8s_translate.c on the watcher thread, and by
- * tests/unit/controller/k8s_nginx_annotations.c.
+ * tests/unit/controller/providers/kubernetes/k8s_nginx_annotations.c.
  */
 #ifndef GANTRY_K8S_NGINX_ANNOTATIONS_H
 #define GANTRY_K8S_NGINX_ANNOTATIONS_H

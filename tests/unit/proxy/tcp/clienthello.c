@@ -1,4 +1,4 @@
-/* Tests proxy/clienthello.c: real ClientHellos (openssl, curl, python
+/* Tests proxy/tcp/clienthello.c: real ClientHellos (openssl, curl, python
  * captured into tests/fixtures/tls), every prefix of them, records split at
  * every point, and malformed ones. */
 #include "../../../../proxy/tcp/clienthello.h"

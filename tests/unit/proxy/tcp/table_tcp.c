@@ -1,4 +1,4 @@
-/* Tests proxy/table_tcp.c: priority order, SNI exact/wildcard/catch-all,
+/* Tests proxy/tcp/table_tcp.c: priority order, SNI exact/wildcard/catch-all,
  * TLS-only modes, entry points, ClientIP, and which rules need an SNI. */
 #include "../../../../proxy/tcp/table_tcp.c"
 

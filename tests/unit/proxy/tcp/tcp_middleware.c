@@ -1,4 +1,4 @@
-/* Tests proxy/tcp_middleware.c: building TCP ipAllowList / ipWhiteList /
+/* Tests proxy/tcp/tcp_middleware.c: building TCP ipAllowList / ipWhiteList /
  * inFlightConn from options (bad values and unknown options refused, the
  * option named), admitting connections by client address, inFlightConn
  * counts per address released when the connection closes, and the counters

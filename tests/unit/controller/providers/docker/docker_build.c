@@ -1,5 +1,5 @@
 /*
- * Tests controller/docker_build.c: table-driven over fixtures, each a set of
+ * Tests controller/providers/docker/docker_build.c: table-driven over fixtures, each a set of
  * inspected containers (tests/fixtures/docker/<case>.json) and the model
  * and problems they must give (<case>.expected.yaml). Set
  * GANTRY_UPDATE_FIXTURES=1 to rewrite the expected files after a deliberate

@@ -1,4 +1,4 @@
-/* Tests controller/docker_container.c: inspect documents (a real one from
+/* Tests controller/providers/docker/docker_container.c: inspect documents (a real one from
  * dockerd 20.10 and hostile ones), events and the container list. */
 #include "../../../../../controller/providers/docker/docker_container.c"
 

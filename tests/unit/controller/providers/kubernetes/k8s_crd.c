@@ -1,5 +1,5 @@
 /*
- * Tests controller/k8s_crd.c: table-driven over fixtures, each a set of
+ * Tests controller/providers/kubernetes/k8s_crd.c: table-driven over fixtures, each a set of
  * Kubernetes objects with the provider's options
  * (tests/fixtures/k8s_crd/<case>.json: {"options": {...}, "objects": [...]})
  * and the model and problems they must give (<case>.expected.yaml). Set

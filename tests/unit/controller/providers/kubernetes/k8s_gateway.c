@@ -1,5 +1,5 @@
 /*
- * Tests controller/k8s_gateway*.c: Gateway API objects (inline JSON, with
+ * Tests controller/providers/kubernetes/k8s_gateway*.c: Gateway API objects (inline JSON, with
  * ' for ") -> routers, services, middlewares and statuses: every match,
  * filter, precedence rule and status reason the provider claims.
  */

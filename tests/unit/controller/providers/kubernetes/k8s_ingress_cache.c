@@ -1,4 +1,4 @@
-/* Tests controller/k8s_ingress_cache.c through k8s_translate_cached(): an
+/* Tests controller/providers/kubernetes/k8s_ingress_cache.c through k8s_translate_cached(): an
  * unchanged Ingress is reused, a change to it or to what it references
  * (Service, EndpointSlice, Secret, IngressClass) re-translates it alone, the
  * assembled model equals a fresh translation, pieces outlive the cache while

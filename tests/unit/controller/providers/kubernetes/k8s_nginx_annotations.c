@@ -1,4 +1,4 @@
-/* Tests controller/k8s_nginx_annotations.c through k8s_translate(): each
+/* Tests controller/providers/kubernetes/k8s_nginx_annotations.c through k8s_translate(): each
  * fixture tests/fixtures/k8s_nginx/<name>.json holds provider options and
  * Kubernetes objects as kubectl would show them; the model dump and the
  * problems must equal <name>.expected (GANTRY_UPDATE_FIXTURES=1 rewrites the

@@ -1,4 +1,4 @@
-/* Tests controller/k8s_store.c: put/replace/delete, keys, growth, sorted lists, swap. */
+/* Tests controller/providers/kubernetes/k8s_store.c: put/replace/delete, keys, growth, sorted lists, swap. */
 #include "../../../../../controller/providers/kubernetes/k8s_store.c"
 
 #include "test.h"

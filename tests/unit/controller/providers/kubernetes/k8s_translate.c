@@ -1,4 +1,4 @@
-/* Tests controller/k8s_translate.c: class selection, rule text of each
+/* Tests controller/providers/kubernetes/k8s_translate.c: class selection, rule text of each
  * pathType, priorities, backends through Service and EndpointSlice ports,
  * ready/terminating endpoints, ExternalName, TLS secrets and problems. */
 #include "../../../../../controller/providers/kubernetes/k8s_translate.c"

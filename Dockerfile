@@ -14,6 +14,7 @@ WORKDIR /src
 COPY CMakeLists.txt ./
 COPY cmake cmake
 COPY common common
+COPY admin admin
 COPY controller controller
 COPY proxy proxy
 COPY tests/unit tests/unit

@@ -16,7 +16,7 @@
 #include "../proxy/match.h"
 #include "../proxy/publish.h"
 #include "../proxy/registry.h"
-#include "../proxy/status.h"
+#include "../admin/status.h"
 #include "../proxy/table.h"
 
 static double now_ns(void)

@@ -9,9 +9,9 @@
 #include <curl/curl.h>
 
 #include "curl_body.h"
-#include "k8s_conn.h"
-#include "k8s_manifests.h"
-#include "k8s_nginx_migrate.h"
+#include "providers/kubernetes/k8s_conn.h"
+#include "providers/kubernetes/k8s_manifests.h"
+#include "providers/kubernetes/k8s_nginx_migrate.h"
 #include "tree_yaml.h"
 
 #define MAX_MANIFEST (64u << 20)

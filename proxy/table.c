@@ -14,7 +14,7 @@
 #include "match.h"
 #include "registry.h"
 #include "stats.h"
-#include "table_tcp.h"
+#include "tcp/table_tcp.h"
 
 uint32_t table_hash(const char *s, size_t len)
 {

@@ -15,7 +15,7 @@
 #include <stddef.h>
 
 #include "../../common/diag.h"
-#include "../k8s_conn.h"
+#include "../providers/kubernetes/k8s_conn.h"
 #include "../model.h"
 #include "../static_config.h"
 

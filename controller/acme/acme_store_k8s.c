@@ -17,8 +17,8 @@
 #include "../../common/arena.h"
 #include "../../common/base64.h"
 #include "../../common/log.h"
-#include "../k8s_lease.h"
-#include "../k8s_watch.h"
+#include "../providers/kubernetes/k8s_lease.h"
+#include "../providers/kubernetes/k8s_watch.h"
 #include "../watcher.h"
 #include "acme_crypto.h"
 

@@ -26,7 +26,7 @@
 #include <cjson/cJSON.h>
 
 #include "../../common/diag.h"
-#include "../k8s_conn.h"
+#include "../providers/kubernetes/k8s_conn.h"
 
 struct acme_k8s;
 

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the TLS ClientHello reader (proxy/clienthello.c) that
+ * libFuzzer target: the TLS ClientHello reader (proxy/tcp/clienthello.c) that
  * routes TCP connections by SNI. Any bytes must give a verdict; a name,
  * when found, is a valid lowercased host name; and a verdict on a prefix is
  * never contradicted by the whole (NEED_MORE can only become something
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../proxy/clienthello.h"
+#include "../../proxy/tcp/clienthello.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

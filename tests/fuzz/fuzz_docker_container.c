@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../../controller/docker_build.h"
-#include "../../controller/docker_container.h"
+#include "../../controller/providers/docker/docker_build.h"
+#include "../../controller/providers/docker/docker_container.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

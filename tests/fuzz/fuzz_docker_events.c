@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../../controller/docker_container.h"
+#include "../../controller/providers/docker/docker_container.h"
 #include "../../controller/ndjson.h"
 
 static void on_line(const char *line, size_t len, void *data)

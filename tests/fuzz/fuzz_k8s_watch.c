@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "../../common/log.h"
-#include "../../controller/k8s_translate.h"
-#include "../../controller/k8s_watch.h"
+#include "../../controller/providers/kubernetes/k8s_translate.h"
+#include "../../controller/providers/kubernetes/k8s_watch.h"
 #include "../../controller/ndjson.h"
 
 static struct k8s_watch watches[5];

@@ -1,0 +1,79 @@
+/*
+ * Incremental Ingress translation: each Ingress's translated pieces
+ * (routers, services, middlewares, certificates, transports, problems,
+ * Events) kept in a model of their own, keyed by "namespace/name" and
+ * valid while the Ingress's uid+resourceVersion and the versions of every
+ * object its translation looked at (Services, EndpointSlices, Secrets, the
+ * namespace's canary Ingresses) are unchanged. A rebuild re-translates
+ * only the invalidated Ingresses and assembles the provider's model from
+ * the pieces by reference: the assembled model holds a reference on each
+ * piece it uses, released when the aggregator frees that model, so a piece
+ * replaced in the cache stays alive for as long as a model points into it.
+ *
+ * Watcher thread; references are atomic because a model may be freed
+ * elsewhere.
+ */
+#ifndef GANTRY_K8S_INGRESS_CACHE_H
+#define GANTRY_K8S_INGRESS_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../model.h"
+
+/* One object a translation read: its kind ('S' Service, 'E' the
+ * EndpointSlices of a Service, 'T' Secret, 'C' the canary Ingresses of a
+ * namespace), namespace and name. */
+struct k8s_dep {
+    char kind;
+    const char *ns, *name;
+};
+
+struct k8s_piece {
+    char *key;            /* "ns/name" */
+    char *version;        /* "uid/resourceVersion" */
+    char *created;        /* metadata.creationTimestamp ("" when unset) */
+    uint64_t deps_digest; /* the versions of <deps> when translated */
+    struct k8s_dep *deps; /* in m->arena */
+    size_t n_deps;
+    struct model *m;       /* the pieces; m->problems: what went wrong */
+    struct ptr_vec events; /* struct k8s_nginx_event *, in m->arena */
+    int refs;
+    uint64_t used_gen; /* the last rebuild that used it */
+    uint64_t made_gen; /* the rebuild that translated it */
+    struct k8s_piece *next;
+};
+
+struct k8s_ingress_cache {
+    struct k8s_piece **buckets;
+    size_t n_buckets, n;
+    uint64_t gen;
+    uint64_t context_digest; /* IngressClasses and options: all pieces depend on them */
+    /* the last rebuild, for the debug log and tests */
+    size_t last_reused, last_translated;
+};
+
+void k8s_ingress_cache_init(struct k8s_ingress_cache *c);
+void k8s_ingress_cache_clear(struct k8s_ingress_cache *c);
+
+/* The piece of <key>, or NULL. */
+struct k8s_piece *k8s_ingress_cache_get(const struct k8s_ingress_cache *c, const char *key);
+/* A new piece for <key> (with an empty model, one reference held by the
+ * cache), replacing and releasing an older one. */
+struct k8s_piece *k8s_ingress_cache_put(struct k8s_ingress_cache *c, const char *key, const char *version,
+                                        const char *created);
+/* Drops the pieces no rebuild used since generation <gen>. */
+void k8s_ingress_cache_sweep(struct k8s_ingress_cache *c, uint64_t gen);
+
+void k8s_piece_ref(struct k8s_piece *p);
+void k8s_piece_unref(struct k8s_piece *p);
+
+/* <m> holds a reference on each of <pieces> until it is freed. */
+void k8s_model_hold_pieces(struct model *m, struct k8s_piece *const *pieces, size_t n);
+
+/* FNV-1a over <s> (NULL hashes as "-"), continuing <h>. */
+uint64_t k8s_hash_str(uint64_t h, const char *s);
+#define K8S_HASH_INIT 14695981039346656037ULL
+
+#endif

@@ -1,0 +1,1180 @@
+/*
+ * ingress-nginx annotations -> model (see k8s_nginx_annotations.h).
+ *
+ * The middlewares of one Ingress are named "<ns>-<name>-nginx-<what>" and
+ * run in the order of nginx's request phases, so that a request meets them
+ * as it would meet ingress-nginx's location block:
+ *   find-config     proxy-body-size (413)
+ *   rewrite phase   ssl redirect (plain HTTP only), permanent/temporal
+ *                   redirect, app-root, CORS (a preflight is answered
+ *                   before any authentication, as nginx's `if OPTIONS`)
+ *   preaccess       limit-rps / limit-rpm, limit-connections
+ *   access          allow list, basic auth, auth-url
+ *   proxy           x-forwarded-prefix, upstream-vhost, the path rewrite,
+ *                   retries (proxy-next-upstream-tries).
+ * The table `known` lists every annotation of ingress-nginx's reference and
+ * whether it restricts access: an unimplemented one that does refuses the
+ * Ingress (unless allowUnsafeAnnotations), the others are reported.
+ */
+#include "k8s_nginx_annotations.h"
+
+#include "../../../common/base64.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <arpa/inet.h>
+
+
+#define DEFAULT_CLASS "nginx"
+#define DEFAULT_CONTROLLER "k8s.io/ingress-nginx"
+
+/* ingress-nginx's CORS defaults (annotations.md, "Enable CORS") */
+#define CORS_METHODS "GET, PUT, POST, DELETE, PATCH, OPTIONS"
+#define CORS_HEADERS                                                                                                    \
+    "DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization"
+#define CORS_MAX_AGE "1728000"
+
+static const cJSON *get(const cJSON *o, const char *k)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+    const cJSON *v = get(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static const char *plain_annotation(const cJSON *o, const char *k)
+{
+    return str(get(get(o, "metadata"), "annotations"), k);
+}
+
+/* ---- class ---- */
+
+bool k8s_nginx_is_ours(const cJSON *const *classes, size_t n_classes, const struct k8s_nginx_options *o,
+                       const cJSON *ingress)
+{
+    const char *want_class = o->ingress_class ? o->ingress_class : DEFAULT_CLASS;
+    const char *want_ctl = o->controller_class ? o->controller_class : DEFAULT_CONTROLLER;
+    const char *cls = str(get(ingress, "spec"), "ingressClassName");
+    if (cls != NULL) {
+        if (o->class_by_name && strcmp(cls, want_class) == 0)
+            return true;
+        for (size_t i = 0; i < n_classes; i++) {
+            const char *n = str(get(classes[i], "metadata"), "name"), *ctl = str(get(classes[i], "spec"), "controller");
+            if (n && ctl && strcmp(n, cls) == 0 && strcmp(ctl, want_ctl) == 0)
+                return true;
+        }
+        return false;
+    }
+    const char *legacy = plain_annotation(ingress, "kubernetes.io/ingress.class");
+    if (legacy != NULL)
+        return strcmp(legacy, want_class) == 0;
+    if (o->watch_without_class)
+        return true;
+    for (size_t i = 0; i < n_classes; i++) { /* no class: ours when the default IngressClass is */
+        const char *def = plain_annotation(classes[i], "ingressclass.kubernetes.io/is-default-class");
+        const char *ctl = str(get(classes[i], "spec"), "controller");
+        if (def && strcmp(def, "true") == 0 && ctl && strcmp(ctl, want_ctl) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* ---- the annotations ---- */
+
+enum { IMPL = 1, ACCESS = 2, NEVER = 4 };
+
+/* Every annotation of ingress-nginx's reference. IMPL: handled below.
+ * ACCESS: restricts who may reach the backend, so ignoring it would open
+ * the route. NEVER: refused whatever the options (configuration snippets
+ * are nginx configuration: gantry has nothing to run them with, and
+ * serving without them drops whatever they protected). */
+static const struct {
+    const char *name;
+    int flags;
+    const char *differs; /* implemented, with this difference (migration report) */
+} known[] = {
+    {"ssl-redirect", IMPL, "301 for GET/HEAD and 308 otherwise, where ingress-nginx always sends 308"},
+    {"force-ssl-redirect", IMPL, "301 for GET/HEAD and 308 otherwise, where ingress-nginx always sends 308"},
+    {"permanent-redirect", IMPL, "codes 301 and 308 only, answered 301 for GET/HEAD and 308 otherwise"},
+    {"permanent-redirect-code", IMPL, "301 and 308 only, answered 301 for GET/HEAD and 308 otherwise"},
+    {"temporal-redirect", IMPL, "answered 302 for GET/HEAD and 307 otherwise"},
+    {"temporal-redirect-code", IMPL, "302 and 307 only, answered 302 for GET/HEAD and 307 otherwise"},
+    {"app-root", IMPL},
+    {"rewrite-target", IMPL},
+    {"use-regex", IMPL, "only this Ingress's paths become regexes (ingress-nginx: every path of the host)"},
+    {"x-forwarded-prefix", IMPL},
+    {"enable-cors", IMPL},
+    {"cors-allow-origin", IMPL},
+    {"cors-allow-methods", IMPL},
+    {"cors-allow-headers", IMPL},
+    {"cors-allow-credentials", IMPL},
+    {"cors-max-age", IMPL},
+    {"cors-expose-headers", IMPL},
+    {"auth-type", IMPL | ACCESS},
+    {"auth-secret", IMPL | ACCESS},
+    {"auth-secret-type", IMPL | ACCESS},
+    {"auth-realm", IMPL | ACCESS},
+    {"auth-url", IMPL | ACCESS,
+     "forwardAuth with GET; the auth service gets X-Forwarded-Method/-Uri/-Host rather than X-Original-URL/-Method"},
+    {"auth-signin", IMPL | ACCESS},
+    {"auth-response-headers", IMPL | ACCESS},
+    {"auth-method", IMPL | ACCESS},
+    {"whitelist-source-range", IMPL | ACCESS},
+    {"allowlist-source-range", IMPL | ACCESS},
+    {"denylist-source-range", IMPL | ACCESS}, /* refused by source_ranges(), whatever the options */
+    {"limit-rps", IMPL, "over the limit the answer is 429, where ingress-nginx answers 503"},
+    {"limit-rpm", IMPL, "over the limit the answer is 429, where ingress-nginx answers 503"},
+    {"limit-connections", IMPL, "counts requests in flight per client address, not connections"},
+    {"limit-burst-multiplier", IMPL},
+    {"limit-whitelist", IMPL}, /* reported by limits() */
+    {"affinity", IMPL, "the cookie path defaults to /, not the Ingress path"},
+    {"affinity-mode", IMPL, "always persistent"},
+    {"session-cookie-name", IMPL},
+    {"session-cookie-path", IMPL},
+    {"session-cookie-max-age", IMPL},
+    {"session-cookie-expires", IMPL},
+    {"session-cookie-samesite", IMPL},
+    {"session-cookie-secure", IMPL},
+    {"canary", IMPL},
+    {"canary-weight", IMPL},
+    {"canary-weight-total", IMPL},
+    {"canary-by-header", IMPL},
+    {"canary-by-header-value", IMPL},
+    {"canary-by-header-pattern", IMPL},
+    {"canary-by-cookie", IMPL},
+    {"proxy-body-size", IMPL},
+    {"proxy-next-upstream-tries", IMPL, "connection failures and the http_NNN answers named; not response timeouts"},
+    {"proxy-next-upstream", IMPL, "connection failures and the http_NNN answers named; not response timeouts"},
+    {"backend-protocol", IMPL},
+    {"upstream-vhost", IMPL},
+    {"server-alias", IMPL},
+    {"custom-http-errors", IMPL, "the default backend's answer to GET / without ingress-nginx's X-Code/X-Format headers"},
+    {"default-backend", IMPL, "the default backend's answer to GET / without ingress-nginx's X-Code/X-Format headers"},
+    {"proxy-connect-timeout", IMPL},
+    {"proxy-read-timeout", IMPL},
+    {"proxy-send-timeout", IMPL},
+    {"configuration-snippet", ACCESS | NEVER},
+    {"server-snippet", ACCESS | NEVER},
+    {"auth-snippet", ACCESS | NEVER},
+    {"stream-snippet", ACCESS | NEVER},
+    {"modsecurity-snippet", ACCESS | NEVER},
+    {"auth-tls-secret", ACCESS},
+    {"auth-tls-verify-client", ACCESS},
+    {"auth-tls-verify-depth", ACCESS},
+    {"auth-tls-error-page", ACCESS},
+    {"auth-tls-pass-certificate-to-upstream", ACCESS},
+    {"auth-tls-match-cn", ACCESS},
+    {"auth-cache-key", ACCESS},
+    {"auth-cache-duration", ACCESS},
+    {"auth-keepalive", ACCESS},
+    {"auth-keepalive-requests", ACCESS},
+    {"auth-keepalive-timeout", ACCESS},
+    {"auth-keepalive-share-vars", ACCESS},
+    {"auth-proxy-set-headers", ACCESS},
+    {"auth-request-redirect", ACCESS},
+    {"auth-always-set-cookie", ACCESS},
+    {"auth-signin-redirect-param", IMPL | ACCESS},
+    {"satisfy", ACCESS},
+    {"enable-modsecurity", ACCESS},
+    {"enable-owasp-core-rules", ACCESS},
+    {"modsecurity-transaction-id", ACCESS},
+    {"global-rate-limit", ACCESS},
+    {"global-rate-limit-window", ACCESS},
+    {"global-rate-limit-key", ACCESS},
+    {"global-rate-limit-ignored-cidrs", ACCESS},
+};
+
+int k8s_nginx_annotation_info(const char *name, const char **differs)
+{
+    *differs = NULL;
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcmp(known[i].name, name) == 0) {
+            *differs = known[i].differs;
+            return known[i].flags;
+        }
+    }
+    return -1;
+}
+
+struct ctx {
+    const struct k8s_nginx_env *env;
+    const cJSON *ing;
+    const char *ns, *name;
+    struct k8s_nginx_plan *p;
+};
+
+static const char *ann(const struct ctx *c, const char *k)
+{
+    char key[160];
+    snprintf(key, sizeof(key), K8S_NGINX_PREFIX "%s", k);
+    return plain_annotation(c->ing, key);
+}
+
+static void event(const struct ctx *c, const char *reason, const char *msg)
+{
+    if (c->env->events == NULL)
+        return;
+    const cJSON *meta = get(c->ing, "metadata");
+    struct k8s_nginx_event *e = arena_alloc(c->env->pa, sizeof(*e));
+    *e = (struct k8s_nginx_event){c->ns, c->name, str(meta, "uid"), str(meta, "resourceVersion"), reason,
+                                  arena_strdup(c->env->pa, msg)};
+    ptr_vec_push(c->env->pa, c->env->events, e);
+}
+
+static void problem(const struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(const struct ctx *c, const char *fmt, ...)
+{
+    char msg[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ptr_vec_push(c->env->pa, c->env->problems, arena_printf(c->env->pa, "ingress %s/%s: %s", c->ns, c->name, msg));
+    event(c, "AnnotationNotHonoured", msg);
+}
+
+/* The first refusal wins: it is the one the log and the API show. */
+static int refuse(const struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int refuse(const struct ctx *c, const char *fmt, ...)
+{
+    char msg[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (c->p->refused == NULL) {
+        c->p->refused = arena_printf(c->env->pa, "ingress %s/%s: %s (not served)", c->ns, c->name, msg);
+        ptr_vec_push(c->env->pa, c->env->problems, (void *)c->p->refused);
+        event(c, "IngressNotServed", arena_printf(c->env->pa, "%s (not served)", msg));
+    }
+    return -1;
+}
+
+/* Go's strconv.ParseBool, which ingress-nginx uses. */
+static int parse_bool(const char *v, bool *out)
+{
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+    for (size_t i = 0; i < 6; i++) {
+        if (strcmp(v, yes[i]) == 0)
+            return *out = true, 0;
+        if (strcmp(v, no[i]) == 0)
+            return *out = false, 0;
+    }
+    return -1;
+}
+
+/* A boolean annotation; a malformed one refuses the Ingress (the user
+ * meant something, and guessing may open or break the route). */
+static int bool_ann(const struct ctx *c, const char *k, bool def, bool *out)
+{
+    const char *v = ann(c, k);
+    *out = def;
+    if (v == NULL)
+        return 0;
+    if (parse_bool(v, out) != 0)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "%s: `%s` is not a boolean", k, v);
+    return 0;
+}
+
+static int int_ann(const struct ctx *c, const char *k, long def, long min, long max, long *out)
+{
+    const char *v = ann(c, k);
+    *out = def;
+    if (v == NULL)
+        return 0;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end != '\0' || n < min || n > max)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "%s: `%s` is not an integer in %ld..%ld", k, v, min, max);
+    *out = n;
+    return 0;
+}
+
+/* A middleware <what> of <type> with <key>, <value> pairs (NULL-ended);
+ * its name goes into <list>. */
+static void add_mw(const struct ctx *c, struct ptr_vec *list, const char *what, const char *type, ...)
+{
+    struct arena *a = &c->env->m->arena;
+    struct model_middleware *mw = arena_alloc(a, sizeof(*mw));
+    mw->name = arena_printf(a, "%s-nginx-%s", c->p->base, what);
+    mw->type = type;
+    va_list ap;
+    va_start(ap, type);
+    size_t n = 0;
+    const char *keys[16], *values[16];
+    for (const char *k = va_arg(ap, const char *); k && n < 16; k = va_arg(ap, const char *)) {
+        const char *v = va_arg(ap, const char *);
+        if (v == NULL)
+            continue; /* an option left at its default */
+        keys[n] = arena_strdup(a, k);
+        values[n++] = arena_strdup(a, v);
+    }
+    va_end(ap);
+    mw->keys = arena_alloc(a, (n ? n : 1) * sizeof(*mw->keys));
+    mw->values = arena_alloc(a, (n ? n : 1) * sizeof(*mw->values));
+    memcpy(mw->keys, keys, n * sizeof(*keys));
+    memcpy(mw->values, values, n * sizeof(*values));
+    mw->n_options = n;
+    mw->origin = (struct model_origin){"kubernetes", arena_printf(a, "ingress %s/%s", c->ns, c->name)};
+    ptr_vec_push(a, &c->env->m->middlewares, mw);
+    ptr_vec_push(a, list, (void *)mw->name);
+}
+
+/* Both router kinds get it. */
+static void add_both(const struct ctx *c, const char *what, const char *type, const char *k1, const char *v1,
+                     const char *k2, const char *v2, const char *k3, const char *v3)
+{
+    add_mw(c, &c->p->mw_http, what, type, k1, v1, k2, v2, k3, v3, NULL);
+    struct model_middleware *mw = c->env->m->middlewares.items[c->env->m->middlewares.len - 1];
+    ptr_vec_push(&c->env->m->arena, &c->p->mw_tls, (void *)mw->name);
+}
+
+/* A URL ingress-nginx would accept in a redirect or auth-url: absolute
+ * http(s), no spaces or quotes (the value lands in nginx configuration). */
+static bool plain_url(const char *v)
+{
+    if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+        return false;
+    for (const char *p = v; *p; p++)
+        if (isspace((unsigned char)*p) || *p == '"' || *p == '\'' || *p == '`' || *p == '\\')
+            return false;
+    return true;
+}
+
+/* "a, b ,c" -> "a,b,c" */
+static const char *list_norm(struct arena *a, const char *v)
+{
+    char *out = arena_alloc(a, strlen(v) + 1), *o = out;
+    for (const char *p = v; *p; p++)
+        if (!isspace((unsigned char)*p))
+            *o++ = *p;
+    *o = '\0';
+    return out;
+}
+
+static bool cidr_ok(const char *item)
+{
+    char buf[64];
+    if (strlen(item) >= sizeof(buf) || *item == '\0')
+        return false;
+    strcpy(buf, item);
+    char *slash = strchr(buf, '/');
+    long bits = -1;
+    if (slash) {
+        char *end;
+        *slash = '\0';
+        bits = strtol(slash + 1, &end, 10);
+        if (end == slash + 1 || *end != '\0')
+            return false;
+    }
+    unsigned char addr[16];
+    bool v6 = strchr(buf, ':') != NULL;
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, buf, addr) != 1)
+        return false;
+    return bits == -1 || (bits >= 0 && bits <= (v6 ? 128 : 32));
+}
+
+/* ---- one concern each ---- */
+
+static int redirects(const struct ctx *c, bool has_tls)
+{
+    bool ssl, force;
+    if (bool_ann(c, "ssl-redirect", has_tls, &ssl) != 0 || bool_ann(c, "force-ssl-redirect", false, &force) != 0)
+        return -1;
+    /* ssl-redirect only matters with a TLS section; force- without one */
+    if ((ssl && has_tls) || force)
+        add_mw(c, &c->p->mw_http, "ssl-redirect", "redirectScheme", "scheme", "https", "permanent", "true", NULL);
+    const char *perm = ann(c, "permanent-redirect"), *temp = ann(c, "temporal-redirect");
+    long code;
+    if (perm) {
+        if (!plain_url(perm))
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "permanent-redirect: `%s` is not an http(s) URL", perm);
+        if (int_ann(c, "permanent-redirect-code", 301, 300, 308, &code) != 0)
+            return -1;
+        /* redirectRegex answers 301 (GET) / 308 (others) when permanent */
+        if (code != 301 && code != 308)
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "permanent-redirect-code: %ld is not supported (301 or 308)",
+                          code);
+        add_both(c, "permanent-redirect", "redirectRegex", "regex", "^.*", "replacement", perm, "permanent", "true");
+    } else if (temp) {
+        if (!plain_url(temp))
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "temporal-redirect: `%s` is not an http(s) URL", temp);
+        if (int_ann(c, "temporal-redirect-code", 302, 300, 308, &code) != 0)
+            return -1;
+        if (code != 302 && code != 307)
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "temporal-redirect-code: %ld is not supported (302 or 307)",
+                          code);
+        add_both(c, "temporal-redirect", "redirectRegex", "regex", "^.*", "replacement", temp, NULL, NULL);
+    }
+    const char *root = ann(c, "app-root");
+    if (root) {
+        if (root[0] != '/' || strpbrk(root, " \"'`\\$") != NULL)
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "app-root: `%s` is not a path", root);
+        /* only "/" itself moves, with a 302, keeping scheme and host */
+        add_both(c, "app-root", "redirectRegex", "regex", "^(https?://[^/]+)/(\\?.*)?$", "replacement",
+                 arena_printf(c->env->pa, "${1}%s", root), NULL, NULL);
+    }
+    return 0;
+}
+
+static int cors(const struct ctx *c)
+{
+    bool on, cred;
+    if (bool_ann(c, "enable-cors", false, &on) != 0 || !on)
+        return on ? -1 : 0;
+    if (bool_ann(c, "cors-allow-credentials", true, &cred) != 0)
+        return -1;
+    const char *origin = ann(c, "cors-allow-origin"), *methods = ann(c, "cors-allow-methods");
+    const char *headers = ann(c, "cors-allow-headers"), *expose = ann(c, "cors-expose-headers");
+    long age;
+    if (int_ann(c, "cors-max-age", 1728000, 0, 0x7fffffff, &age) != 0)
+        return -1;
+    struct arena *a = c->env->pa;
+    add_mw(c, &c->p->mw_http, "cors", "headers", "accessControlAllowOriginList", list_norm(a, origin ? origin : "*"),
+           "accessControlAllowMethods", list_norm(a, methods ? methods : CORS_METHODS), "accessControlAllowHeaders",
+           list_norm(a, headers ? headers : CORS_HEADERS), "accessControlExposeHeaders",
+           expose ? list_norm(a, expose) : NULL, "accessControlAllowCredentials", cred ? "true" : "false",
+           "accessControlMaxAge", arena_printf(a, "%ld", age), NULL);
+    struct model_middleware *mw = c->env->m->middlewares.items[c->env->m->middlewares.len - 1];
+    ptr_vec_push(&c->env->m->arena, &c->p->mw_tls, (void *)mw->name);
+    return 0;
+}
+
+static int limits(const struct ctx *c)
+{
+    long rps, rpm, conns, mult;
+    if (int_ann(c, "limit-rps", 0, 0, 1000000, &rps) != 0 || int_ann(c, "limit-rpm", 0, 0, 60000000, &rpm) != 0 ||
+        int_ann(c, "limit-connections", 0, 0, 1000000, &conns) != 0 ||
+        int_ann(c, "limit-burst-multiplier", 5, 1, 1000, &mult) != 0)
+        return -1;
+    struct arena *a = c->env->pa;
+    /* nginx's limit_req with burst = rate x multiplier and nodelay */
+    if (rps > 0)
+        add_both(c, "limit-rps", "rateLimit", "average", arena_printf(a, "%ld", rps), "period", "1s", "burst",
+                 arena_printf(a, "%ld", rps * mult));
+    if (rpm > 0)
+        add_both(c, "limit-rpm", "rateLimit", "average", arena_printf(a, "%ld", rpm), "period", "1m", "burst",
+                 arena_printf(a, "%ld", rpm * mult));
+    /* per client address, as nginx's limit_conn on $binary_remote_addr
+     * (inFlightReq's own default is the Host) */
+    if (conns > 0)
+        add_both(c, "limit-connections", "inFlightReq", "amount", arena_printf(a, "%ld", conns),
+                 "sourceCriterion.ipStrategy", "", NULL, NULL);
+    if (ann(c, "limit-whitelist") && (rps || rpm || conns))
+        problem(c, "annotation " K8S_NGINX_PREFIX "limit-whitelist is not implemented: the limits apply to every "
+                   "client");
+    return 0;
+}
+
+static int source_ranges(const struct ctx *c)
+{
+    const char *deny = ann(c, "denylist-source-range");
+    if (deny)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "denylist-source-range: no deny list exists in gantry");
+    const char *allow = ann(c, "allowlist-source-range"), *which = "allowlist-source-range";
+    if (allow == NULL) { /* the old name; ingress-nginx reads the new one first */
+        allow = ann(c, "whitelist-source-range");
+        which = "whitelist-source-range";
+    }
+    if (allow == NULL)
+        return 0;
+    const char *list = list_norm(c->env->pa, allow);
+    char *copy = arena_strdup(c->env->pa, list), *save = NULL;
+    size_t n = 0;
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save), n++)
+        if (!cidr_ok(item))
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "%s: `%s` is not an address or CIDR", which, item);
+    if (n == 0)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "%s is empty", which);
+    add_both(c, "allowlist", "ipAllowList", "sourceRange", list, NULL, NULL, NULL, NULL);
+    return 0;
+}
+
+static const char *b64_text(struct arena *a, const char *in)
+{
+    size_t n = strlen(in), len;
+    unsigned char *out = arena_alloc(a, base64_decoded_room(n));
+    if (!base64_decode(in, n, out, &len))
+        return NULL;
+    return memchr(out, '\0', len) ? NULL : (const char *)out;
+}
+
+/* The users of an htpasswd ("auth-file": key `auth`) or of one key per
+ * user ("auth-map"), as basicAuth's "u:hash,u:hash". */
+static const char *secret_users(const struct ctx *c, const cJSON *secret, const char *type, const char *sname)
+{
+    struct arena *a = c->env->pa;
+    const cJSON *data = get(secret, "data");
+    char *out = arena_strdup(a, "");
+    if (strcmp(type, "auth-map") == 0) {
+        for (const cJSON *kv = data ? data->child : NULL; kv; kv = kv->next) {
+            const char *hash = cJSON_IsString(kv) ? b64_text(a, kv->valuestring) : NULL;
+            if (hash == NULL || strpbrk(kv->string, ":,") || strchr(hash, ','))
+                return NULL;
+            out = arena_printf(a, "%s%s%s:%s", out, *out ? "," : "", kv->string, hash);
+        }
+    } else {
+        const char *file = str(data, "auth") ? b64_text(a, str(data, "auth")) : NULL;
+        if (file == NULL)
+            return NULL;
+        char *copy = arena_strdup(a, file), *save = NULL;
+        for (char *line = strtok_r(copy, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+            while (isspace((unsigned char)*line))
+                line++;
+            if (*line == '\0' || *line == '#')
+                continue;
+            if (strchr(line, ':') == NULL || strchr(line, ','))
+                return NULL;
+            out = arena_printf(a, "%s%s%s", out, *out ? "," : "", line);
+        }
+    }
+    (void)sname;
+    return *out ? out : NULL;
+}
+
+static int basic_auth(const struct ctx *c)
+{
+    const char *type = ann(c, "auth-type");
+    if (type == NULL)
+        return 0;
+    bool digest = strcmp(type, "digest") == 0;
+    if (!digest && strcmp(type, "basic") != 0)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "auth-type: `%s` is not basic or digest", type);
+    const char *sref = ann(c, "auth-secret");
+    if (sref == NULL || *sref == '\0')
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "auth-type: %s needs " K8S_NGINX_PREFIX "auth-secret", type);
+    const char *sns = c->ns, *sname = sref, *slash = strchr(sref, '/');
+    if (slash) { /* "namespace/name", as ingress-nginx allows */
+        sns = arena_strndup(c->env->pa, sref, (size_t)(slash - sref));
+        sname = slash + 1;
+    }
+    const char *stype = ann(c, "auth-secret-type");
+    if (stype == NULL)
+        stype = "auth-file";
+    if (strcmp(stype, "auth-file") != 0 && strcmp(stype, "auth-map") != 0)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "auth-secret-type: `%s` is not auth-file or auth-map", stype);
+    if (digest && strcmp(stype, "auth-file") != 0)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "auth-secret-type: digest needs auth-file");
+    const cJSON *secret = c->env->find_secret ? c->env->find_secret(c->env->data, sns, sname) : NULL;
+    if (secret == NULL)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "auth-secret: secret %s/%s does not exist", sns, sname);
+    const char *users = secret_users(c, secret, stype, sname);
+    if (users == NULL)
+        return refuse(c,
+                      "annotation " K8S_NGINX_PREFIX "auth-secret: secret %s/%s has no %s users (%s)", sns, sname,
+                      stype, strcmp(stype, "auth-map") == 0 ? "one base64 key per user" : "base64 htpasswd in key `auth`");
+    const char *realm = ann(c, "auth-realm");
+    if (realm && strpbrk(realm, "\"\\\r\n"))
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "auth-realm: `%s` has a quote or a backslash", realm);
+    add_both(c, "auth", digest ? "digestAuth" : "basicAuth", "users", users, "realm", realm, NULL, NULL);
+    return 0;
+}
+
+static int forward_auth(const struct ctx *c)
+{
+    const char *url = ann(c, "auth-url");
+    if (url == NULL)
+        return 0;
+    if (strchr(url, '$'))
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "auth-url: `%s` uses nginx variables, which gantry cannot "
+                         "expand; use the auth service's address",
+                      url);
+    if (!plain_url(url))
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "auth-url: `%s` is not an http(s) URL", url);
+    const char *method = ann(c, "auth-method");
+    if (method && strcasecmp(method, "GET") != 0)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "auth-method: `%s`: forwardAuth always asks with GET", method);
+    const char *hdrs = ann(c, "auth-response-headers");
+    /* auth-signin: the auth service's 401 becomes a 302 to it, with rd= */
+    const char *signin = ann(c, "auth-signin"), *param = ann(c, "auth-signin-redirect-param");
+    if (signin && !(plain_url(signin) || (signin[0] == '/' && !strpbrk(signin, " \"'`\\")))) {
+        problem(c, "annotation " K8S_NGINX_PREFIX "auth-signin: `%s` is not an http(s) URL or a path (ignored: the "
+                   "auth service's 401 reaches the client)", signin);
+        signin = NULL;
+    }
+    if (signin && param && !*param)
+        param = NULL;
+    if (signin && strchr(signin, '$')) {
+        static const char *const vars[] = {"$escaped_request_uri", "$request_uri", "$pass_access_scheme", "$scheme",
+                                           "$best_http_host", "$http_host", "$host", NULL};
+        for (const char *p = strchr(signin, '$'); p && signin; p = strchr(p + 1, '$')) {
+            bool ok = false;
+            for (size_t i = 0; vars[i] && !ok; i++) {
+                size_t n = strlen(vars[i]);
+                ok = strncmp(p, vars[i], n) == 0 && !(p[n] >= 'a' && p[n] <= 'z') && p[n] != '_';
+            }
+            if (!ok) {
+                problem(c, "annotation " K8S_NGINX_PREFIX "auth-signin: the nginx variable at `%.24s` cannot be "
+                           "expanded (ignored: the auth service's 401 reaches the client)", p);
+                signin = NULL;
+            }
+        }
+    }
+    add_mw(c, &c->p->mw_http, "auth-url", "forwardAuth", "address", url, "authResponseHeaders",
+           hdrs ? list_norm(c->env->pa, hdrs) : NULL, "signinURL", signin, "signinRedirectParam",
+           signin ? param : NULL, NULL);
+    struct model_middleware *mw = c->env->m->middlewares.items[c->env->m->middlewares.len - 1];
+    ptr_vec_push(&c->env->m->arena, &c->p->mw_tls, (void *)mw->name);
+    return 0;
+}
+
+static int request_headers(const struct ctx *c)
+{
+    const char *prefix = ann(c, "x-forwarded-prefix"), *vhost = ann(c, "upstream-vhost");
+    if (prefix && strpbrk(prefix, "\r\n"))
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "x-forwarded-prefix: a line break in `%s`", prefix);
+    if (vhost && (strpbrk(vhost, "\r\n /$") || *vhost == '\0'))
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "upstream-vhost: `%s` is not a host name", vhost);
+    if (prefix || vhost)
+        add_mw(c, &c->p->mw_tail, "request-headers", "headers", "customRequestHeaders.X-Forwarded-Prefix", prefix,
+               "customRequestHeaders.Host", vhost, NULL);
+    return 0;
+}
+
+/* "8m" -> bytes; nginx sizes: k, m, g (either case); "0": unlimited. */
+static int parse_size(const char *v, long long *out)
+{
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || n < 0)
+        return -1;
+    long long mul = 1;
+    if (*end == 'k' || *end == 'K')
+        mul = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        mul = 1024 * 1024, end++;
+    else if (*end == 'g' || *end == 'G')
+        mul = 1024LL * 1024 * 1024, end++;
+    if (*end != '\0' || n > (1LL << 50) / mul)
+        return -1;
+    *out = n * mul;
+    return 0;
+}
+
+/* proxy-next-upstream's http_NNN conditions: the answer of one server is
+ * dropped and the request passed to the next, as nginx does, through
+ * buffering's retryExpression; POST, PATCH and LOCK only with
+ * non_idempotent (nginx's rule). error and timeout are the retry above. */
+static void next_upstream_on_status(const struct ctx *c, const char *next, long tries)
+{
+    static const char *const conditions[] = {"error", "timeout", "invalid_header", "non_idempotent", "off"};
+    char expr[512] = "", *copy = arena_strdup(c->env->pa, next), *save = NULL;
+    size_t len = 0;
+    bool non_idempotent = false;
+    for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
+        bool ok = false;
+        for (size_t i = 0; i < sizeof(conditions) / sizeof(conditions[0]); i++)
+            ok |= strcmp(t, conditions[i]) == 0;
+        non_idempotent |= strcmp(t, "non_idempotent") == 0;
+        if (strcmp(t, "http_500") == 0 || strcmp(t, "http_502") == 0 || strcmp(t, "http_503") == 0 ||
+            strcmp(t, "http_504") == 0 || strcmp(t, "http_403") == 0 || strcmp(t, "http_404") == 0 ||
+            strcmp(t, "http_429") == 0) {
+            len += (size_t)snprintf(expr + len, sizeof(expr) - len, "%sResponseCode() == %s", len ? " || " : "", t + 5);
+            ok = true;
+        }
+        if (!ok)
+            problem(c, "annotation " K8S_NGINX_PREFIX "proxy-next-upstream: unknown condition '%s' (ignored)", t);
+    }
+    if (len == 0)
+        return;
+    const char *guard = non_idempotent ? "" : " && RequestMethod() != \"POST\" && RequestMethod() != \"PATCH\" && "
+                                              "RequestMethod() != \"LOCK\"";
+    add_mw(c, &c->p->mw_tail, "next-upstream", "buffering", "retryExpression",
+           arena_printf(c->env->pa, "(%s) && Attempts() < %ld%s", expr, tries, guard), NULL);
+}
+
+static int upstream(const struct ctx *c)
+{
+    const char *proto = ann(c, "backend-protocol");
+    if (proto) {
+        /* GRPCS: TLS, where ALPN settles on h2 (gRPC servers offer only h2) */
+        if (strcasecmp(proto, "HTTPS") == 0 || strcasecmp(proto, "GRPCS") == 0)
+            c->p->https_backend = true;
+        else if (strcasecmp(proto, "GRPC") == 0)
+            c->p->h2c_backend = true;
+        else if (strcasecmp(proto, "HTTP") != 0)
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "backend-protocol: %s is not supported (HTTP, HTTPS, GRPC, GRPCS)",
+                          proto);
+    }
+    long connect, rd, snd;
+    /* unitless seconds, as ingress-nginx takes them */
+    if (int_ann(c, "proxy-connect-timeout", 0, 1, 86400, &connect) != 0 ||
+        int_ann(c, "proxy-read-timeout", 0, 1, 86400, &rd) != 0 || int_ann(c, "proxy-send-timeout", 0, 1, 86400, &snd) != 0)
+        return -1;
+    c->p->connect_ms = (uint64_t)connect * 1000;
+    c->p->read_ms = (uint64_t)rd * 1000;
+    if (snd)
+        problem(c, "annotation " K8S_NGINX_PREFIX "proxy-send-timeout is not implemented (the request is sent without "
+                   "a per-write timeout)");
+    const char *next = ann(c, "proxy-next-upstream");
+    long tries;
+    if (int_ann(c, "proxy-next-upstream-tries", 3, 0, 100, &tries) != 0)
+        return -1;
+    bool off = next && strcmp(next, "off") == 0;
+    if (!off && (next || ann(c, "proxy-next-upstream-tries")) && tries > 1)
+        add_mw(c, &c->p->mw_tail, "retry", "retry", "attempts", arena_printf(c->env->pa, "%ld", tries), NULL);
+    if (!off && next && tries > 1)
+        next_upstream_on_status(c, next, tries);
+    return 0;
+}
+
+/* custom-http-errors / default-backend: nginx's error_page to the
+ * default backend, which sees `GET /` (ingress-nginx rewrites the path so);
+ * without custom-http-errors the default backend answers when the
+ * Ingress's service has no endpoints (our 503). First in the chain: nginx's
+ * error_page also catches the 401/403/413/503 nginx makes itself. */
+static int error_pages(const struct ctx *c)
+{
+    const char *codes = ann(c, "custom-http-errors"), *backend = ann(c, "default-backend");
+    if (codes == NULL && backend == NULL)
+        return 0;
+    const char *status = "503";
+    if (codes) {
+        const char *list = list_norm(c->env->pa, codes);
+        char *copy = arena_strdup(c->env->pa, list), *save = NULL;
+        for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+            char *end;
+            long v = strtol(item, &end, 10);
+            if (*end != '\0' || v < 400 || v > 599)
+                return refuse(c, "annotation " K8S_NGINX_PREFIX "custom-http-errors: `%s` is not a status 400..599", item);
+        }
+        status = list;
+    }
+    if (backend == NULL) {
+        problem(c, "annotation " K8S_NGINX_PREFIX "custom-http-errors is ignored: there is no default backend "
+                   "(set " K8S_NGINX_PREFIX "default-backend)");
+        return 0;
+    }
+    if (strchr(backend, '/') || strchr(backend, '`'))
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "default-backend: `%s` is not a Service name", backend);
+    const char *svc = c->env->service ? c->env->service(c->env->data, c->ns, c->name, backend) : NULL;
+    if (svc == NULL) { /* error pages restrict nothing: served without them */
+        problem(c, "annotation " K8S_NGINX_PREFIX "default-backend: service %s/%s cannot be used (ignored)", c->ns,
+                backend);
+        return 0;
+    }
+    add_both(c, "errors", "errors", "status", status, "service", svc, "query", "/");
+    return 0;
+}
+
+/* server-alias: more host names for the Ingress's rules. */
+static int server_alias(const struct ctx *c)
+{
+    const char *v = ann(c, "server-alias");
+    if (v == NULL)
+        return 0;
+    char *list = arena_strdup(c->env->pa, v);
+    for (char *p = list; *p; p++)
+        if (*p == ' ')
+            *p = ',';
+    const char *norm = list_norm(c->env->pa, list);
+    char *copy = arena_strdup(c->env->pa, norm), *save = NULL;
+    size_t n = 0;
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save), n++)
+        for (const char *q = item; *q; q++)
+            if (!(isalnum((unsigned char)*q) || *q == '-' || *q == '.' || (*q == '*' && q == item && q[1] == '.')))
+                return refuse(c, "annotation " K8S_NGINX_PREFIX "server-alias: `%s` is not a host name", item);
+    if (n)
+        c->p->aliases = norm;
+    return 0;
+}
+
+/* nginx checks client_max_body_size when it picks the location, before
+ * any redirect or authentication: first in the chain. */
+static int body_size(const struct ctx *c)
+{
+    const char *size = ann(c, "proxy-body-size");
+    long long bytes;
+    if (size == NULL)
+        return 0;
+    if (parse_size(size, &bytes) != 0)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "proxy-body-size: `%s` is not a size (8m, 512k, 0)", size);
+    if (bytes > 0) /* 0: no limit */
+        add_both(c, "body-size", "buffering", "maxRequestBodyBytes", arena_printf(c->env->pa, "%lld", bytes), NULL, NULL,
+                 NULL, NULL);
+    return 0;
+}
+
+static int affinity(const struct ctx *c)
+{
+    const char *a = ann(c, "affinity");
+    if (a == NULL)
+        return 0;
+    if (strcmp(a, "cookie") != 0)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "affinity: `%s` is not cookie", a);
+    struct model_sticky *s = arena_alloc(&c->env->m->arena, sizeof(*s));
+    const char *name = ann(c, "session-cookie-name"), *path = ann(c, "session-cookie-path");
+    const char *same = ann(c, "session-cookie-samesite");
+    s->name = arena_strdup(&c->env->m->arena, name ? name : "INGRESSCOOKIE");
+    s->path = arena_strdup(&c->env->m->arena, path ? path : "/");
+    s->http_only = true; /* ingress-nginx's cookies are HttpOnly */
+    if (bool_ann(c, "session-cookie-secure", false, &s->secure) != 0)
+        return -1;
+    if (same) {
+        if (strcasecmp(same, "None") && strcasecmp(same, "Lax") && strcasecmp(same, "Strict"))
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "session-cookie-samesite: `%s` is not None, Lax or Strict",
+                          same);
+        char *lower = arena_strdup(&c->env->m->arena, same);
+        for (char *p = lower; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        s->same_site = lower;
+    }
+    long age, expires;
+    /* max-age wins; expires (seconds too) is the legacy spelling */
+    if (int_ann(c, "session-cookie-max-age", 0, 0, 0x7fffffff, &age) != 0 ||
+        int_ann(c, "session-cookie-expires", 0, 0, 0x7fffffff, &expires) != 0)
+        return -1;
+    s->max_age = age ? age : expires;
+    c->p->sticky = s;
+    return 0;
+}
+
+static int paths(const struct ctx *c)
+{
+    bool regex;
+    if (bool_ann(c, "use-regex", false, &regex) != 0)
+        return -1;
+    const char *target = ann(c, "rewrite-target");
+    if (target) {
+        if (target[0] != '/' || strpbrk(target, " \"'`\\\r\n"))
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "rewrite-target: `%s` is not a path", target);
+        c->p->rewrite_target = target;
+        regex = true; /* ingress-nginx: rewrite-target makes the paths regexes */
+    }
+    c->p->use_regex = regex;
+    return 0;
+}
+
+static int canary(const struct ctx *c)
+{
+    bool on;
+    if (bool_ann(c, "canary", false, &on) != 0 || !on)
+        return on ? -1 : 0;
+    long w, total;
+    if (int_ann(c, "canary-weight-total", 100, 1, 1000000, &total) != 0 ||
+        int_ann(c, "canary-weight", 0, 0, total, &w) != 0)
+        return -1;
+    c->p->canary = true;
+    c->p->canary_weight = (int)w;
+    c->p->canary_total = (int)total;
+    c->p->canary_header = ann(c, "canary-by-header");
+    c->p->canary_header_value = ann(c, "canary-by-header-value");
+    c->p->canary_header_pattern = ann(c, "canary-by-header-pattern");
+    c->p->canary_cookie = ann(c, "canary-by-cookie");
+    const char *checks[] = {c->p->canary_header, c->p->canary_header_value, c->p->canary_header_pattern,
+                            c->p->canary_cookie};
+    for (size_t i = 0; i < 4; i++)
+        if (checks[i] && strpbrk(checks[i], "`\r\n"))
+            return refuse(c, "canary annotations: `%s` has a backquote or a line break", checks[i]);
+    return 0;
+}
+
+/* Every nginx annotation: unknown ones reported, unimplemented access ones
+ * refused unless allowed, snippets always refused. */
+static void survey(const struct ctx *c)
+{
+    const cJSON *anns = get(get(c->ing, "metadata"), "annotations");
+    size_t plen = strlen(K8S_NGINX_PREFIX);
+    for (const cJSON *kv = anns ? anns->child : NULL; kv; kv = kv->next) {
+        if (kv->string == NULL || strncmp(kv->string, K8S_NGINX_PREFIX, plen) != 0)
+            continue;
+        const char *k = kv->string + plen;
+        int flags = -1;
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+            if (strcmp(known[i].name, k) == 0)
+                flags = known[i].flags;
+        if (flags >= 0 && (flags & IMPL))
+            continue;
+        bool access = flags >= 0 ? (flags & ACCESS) != 0
+                                 : strncmp(k, "auth-", 5) == 0 || strstr(k, "snippet") || strstr(k, "source-range");
+        if (flags >= 0 && (flags & NEVER))
+            refuse(c, "annotation %s: nginx configuration snippets are never executed by gantry", kv->string);
+        else if (access && !c->env->o->allow_unsafe)
+            refuse(c,
+                   "annotation %s restricts access and is not implemented by gantry "
+                   "(providers.kubernetesIngressNGINX.allowUnsafeAnnotations=true serves it without)",
+                   kv->string);
+        else
+            problem(c, "annotation %s is not implemented by gantry (ignored)", kv->string);
+    }
+}
+
+/* "<ns>-<name>-<hash>": "team-a"/"app" and "team"/"a-app" must not share
+ * middlewares (one Ingress would get the other's basicAuth users), so a
+ * hash of "ns/name" follows the readable part. */
+static const char *object_base(struct arena *a, const char *ns, const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *q = ns; *q; q++)
+        h = (h ^ (unsigned char)*q) * 16777619u;
+    h = (h ^ '/') * 16777619u;
+    for (const char *q = name; *q; q++)
+        h = (h ^ (unsigned char)*q) * 16777619u;
+    char *base = arena_printf(a, "%s-%s-%08x", ns, name, h);
+    for (char *q = base; *q; q++)
+        if (!(isalnum((unsigned char)*q) || *q == '-'))
+            *q = '-';
+    return base;
+}
+
+void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const char *ns, const char *name, bool has_tls,
+                    struct k8s_nginx_plan *p)
+{
+    memset(p, 0, sizeof(*p));
+    struct ctx c = {env, ing, ns, name, p};
+    p->base = object_base(&env->m->arena, ns, name);
+    survey(&c);
+    if (p->refused)
+        return;
+    /* each step refuses on its own; the phase order is the middleware order */
+    if (canary(&c) != 0 || paths(&c) != 0 || server_alias(&c) != 0 || error_pages(&c) != 0 || body_size(&c) != 0 ||
+        redirects(&c, has_tls) != 0 || cors(&c) != 0 || limits(&c) != 0 ||
+        source_ranges(&c) != 0 || basic_auth(&c) != 0 || forward_auth(&c) != 0 || request_headers(&c) != 0 ||
+        affinity(&c) != 0 || upstream(&c) != 0)
+        return;
+}
+
+/* ---- rules, routers, services ---- */
+
+const char *k8s_nginx_rule(struct arena *a, const struct k8s_nginx_plan *p, const char *host, const char *path,
+                           const char *path_type, bool *exact)
+{
+    *exact = path_type && strcmp(path_type, "Exact") == 0;
+    bool aliased = p->aliases && host && *host;
+    if ((!p->use_regex || *exact) && !aliased)
+        return NULL; /* the Ingress specification's rule, from k8s_translate.c */
+    if (path == NULL || path[0] != '/' || strchr(path, '`'))
+        return "";
+    const char *hosts = NULL;
+    if (host && *host) {
+        hosts = arena_printf(a, "Host(`%s`)", host);
+        char *copy = arena_strdup(a, p->aliases ? p->aliases : ""), *save = NULL;
+        for (char *al = strtok_r(copy, ",", &save); al; al = strtok_r(NULL, ",", &save))
+            hosts = arena_printf(a, "%s || Host(`%s`)", hosts, al);
+        if (aliased)
+            hosts = arena_printf(a, "(%s)", hosts);
+    }
+    const char *pathpart;
+    size_t len = strlen(path);
+    if (p->use_regex && !*exact) /* nginx's `location ~* "^<path>"`: a case-insensitive prefix regex */
+        pathpart = arena_printf(a, "PathRegexp(`(?i)^%s`)", path);
+    else if (*exact)
+        pathpart = arena_printf(a, "Path(`%s`)", path);
+    else if (len == 1)
+        pathpart = "PathPrefix(`/`)";
+    else { /* as k8s_translate.c: whole path elements, a trailing slash ignored */
+        while (len > 1 && path[len - 1] == '/')
+            len--;
+        pathpart = arena_printf(a, "(Path(`%.*s`) || PathPrefix(`%.*s/`))", (int)len, path, (int)len, path);
+    }
+    return hosts ? arena_printf(a, "%s && %s", hosts, pathpart) : pathpart;
+}
+
+static void push_all(struct arena *a, const char ***list, size_t *n, const struct ptr_vec *v, size_t *cap)
+{
+    for (size_t i = 0; i < v->len; i++) {
+        if (*n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 8;
+            const char **nl = arena_alloc(a, nc * sizeof(*nl));
+            if (*n) /* the first growth: *list is NULL */
+                memcpy(nl, *list, *n * sizeof(*nl));
+            *list = nl;
+            *cap = nc;
+        }
+        (*list)[(*n)++] = v->items[i];
+    }
+}
+
+void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, struct model_router *r,
+                      const char *path, bool tls)
+{
+    struct arena *a = &env->m->arena;
+    const char **list = NULL;
+    size_t n = 0, cap = 0;
+    push_all(a, &list, &n, tls ? &p->mw_tls : &p->mw_http, &cap);
+    struct ptr_vec tail = p->mw_tail;
+    if (p->rewrite_target && path) {
+        /* nginx's `rewrite "(?i)<path>" <target> break`: the whole path is
+         * replaced when the location's regex matches, query kept */
+        struct model_middleware *mw = arena_alloc(a, sizeof(*mw));
+        const char *name = r->name;
+        size_t len = strlen(name);
+        if (len > 4 && strcmp(name + len - 4, "-tls") == 0)
+            name = arena_strndup(a, name, len - 4); /* one rewrite for both routers of a path */
+        mw->name = arena_printf(a, "%s-nginx-rewrite-%s", p->base, name);
+        mw->type = "replacePathRegex";
+        mw->keys = arena_alloc(a, 2 * sizeof(*mw->keys));
+        mw->values = arena_alloc(a, 2 * sizeof(*mw->values));
+        mw->keys[0] = "regex";
+        mw->values[0] = arena_printf(a, "(?i)^%s.*", path);
+        mw->keys[1] = "replacement";
+        mw->values[1] = arena_strdup(a, p->rewrite_target);
+        mw->n_options = 2;
+        mw->origin = r->origin;
+        if (!tls)
+            ptr_vec_push(a, &env->m->middlewares, mw);
+        struct ptr_vec one = {0};
+        ptr_vec_push(a, &one, (void *)mw->name);
+        push_all(a, &list, &n, &one, &cap);
+    }
+    push_all(a, &list, &n, &tail, &cap);
+    r->middlewares = list;
+    r->n_middlewares = n;
+}
+
+const char *k8s_nginx_service(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, const char *svc)
+{
+    if (p->sticky == NULL && !p->https_backend && !p->h2c_backend && !p->connect_ms && !p->read_ms)
+        return svc;
+    struct model *m = env->m;
+    const char *name = arena_printf(&m->arena, "%s-nginx-%s", p->base, svc);
+    if (model_find_service(m, name))
+        return name;
+    const struct model_service *orig = model_find_service(m, svc);
+    if (orig == NULL || orig->lb == NULL)
+        return svc;
+    struct model_service *s = arena_alloc(&m->arena, sizeof(*s));
+    *s = *orig;
+    s->name = name;
+    struct model_lb *lb = arena_alloc(&m->arena, sizeof(*lb));
+    *lb = *orig->lb;
+    lb->sticky = p->sticky;
+    if (p->https_backend || p->h2c_backend) {
+        lb->servers = arena_alloc(&m->arena, (lb->n_servers ? lb->n_servers : 1) * sizeof(*lb->servers));
+        for (size_t i = 0; i < lb->n_servers; i++) {
+            lb->servers[i] = orig->lb->servers[i];
+            const char *u = orig->lb->servers[i].url;
+            if (strncmp(u, "http://", 7) == 0)
+                lb->servers[i].url = arena_printf(&m->arena, "%s://%s", p->h2c_backend ? "h2c" : "https", u + 7);
+        }
+    }
+    if (p->https_backend || p->connect_ms || p->read_ms) {
+        /* ingress-nginx does not verify the pods' certificates
+         * (proxy-ssl-verify is off by default): neither does this transport.
+         * proxy_read_timeout bounds every wait for the upstream, the
+         * response head included: both of ours. */
+        struct model_transport *t = arena_alloc(&m->arena, sizeof(*t));
+        t->name = arena_printf(&m->arena, "%s-nginx-transport", p->base);
+        t->insecure_skip_verify = p->https_backend;
+        t->dial_ms = p->connect_ms;
+        t->response_header_ms = t->read_ms = p->read_ms;
+        t->origin = orig->origin;
+        bool have = false;
+        for (size_t i = 0; i < m->transports.len; i++)
+            have |= strcmp(((struct model_transport *)m->transports.items[i])->name, t->name) == 0;
+        if (!have)
+            ptr_vec_push(&m->arena, &m->transports, t);
+        lb->servers_transport = t->name;
+    }
+    s->lb = lb;
+    ptr_vec_push(&m->arena, &m->services, s);
+    return name;
+}
+
+/* ---- canaries ---- */
+
+/* Whether <ing> has a rule for <host> with <path>, and its backend. */
+static const cJSON *path_backend(const cJSON *ing, const char *host, const char *path)
+{
+    const cJSON *rules = get(get(ing, "spec"), "rules");
+    for (const cJSON *r = rules ? rules->child : NULL; r; r = r->next) {
+        const char *h = str(r, "host");
+        if (!((h == NULL && host == NULL) || (h && host && strcasecmp(h, host) == 0)))
+            continue;
+        const cJSON *ps = get(get(r, "http"), "paths");
+        for (const cJSON *p = ps ? ps->child : NULL; p; p = p->next) {
+            const char *pp = str(p, "path");
+            if (strcmp(pp ? pp : "/", path ? path : "/") == 0)
+                return get(p, "backend");
+        }
+    }
+    return NULL;
+}
+
+const cJSON *k8s_nginx_canary_find(const struct k8s_nginx_env *env, const cJSON *const *ings, size_t n,
+                                   const cJSON *const *classes, size_t n_classes, const char *ns, const char *host,
+                                   const char *path, struct k8s_nginx_plan *cp, const char **canary_name)
+{
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *meta = get(ings[i], "metadata");
+        const char *cns = str(meta, "namespace"), *cname = str(meta, "name");
+        const char *flag = str(get(meta, "annotations"), K8S_NGINX_PREFIX "canary");
+        bool on = false;
+        if (cns == NULL || cname == NULL || strcmp(cns, ns) != 0 || flag == NULL || parse_bool(flag, &on) != 0 || !on ||
+            !k8s_nginx_is_ours(classes, n_classes, env->o, ings[i]))
+            continue;
+        const cJSON *backend = path_backend(ings[i], host, path);
+        if (backend == NULL)
+            continue;
+        /* the canary's own translation reports its problems; not again here */
+        struct ptr_vec quiet = {0};
+        struct k8s_nginx_env qenv = *env;
+        qenv.problems = &quiet;
+        qenv.events = NULL;
+        memset(cp, 0, sizeof(*cp));
+        cp->base = object_base(&env->m->arena, cns, cname);
+        struct ctx c = {&qenv, ings[i], cns, cname, cp};
+        survey(&c); /* a canary refused on its own (a snippet...) gets no traffic either */
+        if (cp->refused || canary(&c) != 0 || cp->refused)
+            continue;
+        *canary_name = cname;
+        return backend;
+    }
+    return NULL;
+}
+
+const char *k8s_nginx_canary_weighted(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *cp,
+                                      const char *main_svc, const char *canary_svc, const char *router)
+{
+    if (cp->canary_weight <= 0)
+        return main_svc;
+    struct model *m = env->m;
+    const char *name = arena_printf(&m->arena, "%s-nginx-canary-%s", cp->base, router);
+    struct model_service *s = arena_alloc(&m->arena, sizeof(*s));
+    s->name = name;
+    s->origin = (struct model_origin){"kubernetes", "annotation " K8S_NGINX_PREFIX "canary-weight"};
+    struct model_weighted *w = arena_alloc(&m->arena, sizeof(*w));
+    w->services = arena_alloc(&m->arena, 2 * sizeof(*w->services));
+    w->services[0] = (struct model_weighted_ref){main_svc, cp->canary_total - cp->canary_weight};
+    w->services[1] = (struct model_weighted_ref){canary_svc, cp->canary_weight};
+    w->n_services = 2;
+    s->weighted = w;
+    ptr_vec_push(&m->arena, &m->services, s);
+    return name;
+}
+
+const char *k8s_nginx_canary_rule(struct arena *a, const struct k8s_nginx_plan *cp, const char *rule,
+                                  enum k8s_nginx_canary_route which)
+{
+    switch (which) {
+    case K8S_NGINX_CANARY_HEADER:
+        if (cp->canary_header == NULL)
+            return NULL;
+        if (cp->canary_header_value) /* exact value; "always"/"never" have no meaning then */
+            return arena_printf(a, "(%s) && Header(`%s`, `%s`)", rule, cp->canary_header, cp->canary_header_value);
+        if (cp->canary_header_pattern)
+            return arena_printf(a, "(%s) && HeaderRegexp(`%s`, `%s`)", rule, cp->canary_header,
+                                cp->canary_header_pattern);
+        return arena_printf(a, "(%s) && Header(`%s`, `always`)", rule, cp->canary_header);
+    case K8S_NGINX_CANARY_HEADER_NEVER:
+        if (cp->canary_header == NULL || cp->canary_header_value || cp->canary_header_pattern)
+            return NULL;
+        return arena_printf(a, "(%s) && Header(`%s`, `never`)", rule, cp->canary_header);
+    case K8S_NGINX_CANARY_COOKIE:
+    case K8S_NGINX_CANARY_COOKIE_NEVER:
+        if (cp->canary_cookie == NULL)
+            return NULL;
+        return arena_printf(a, "(%s) && HeaderRegexp(`Cookie`, `(^|;\\s*)%s=%s(;|$)`)", rule, cp->canary_cookie,
+                            which == K8S_NGINX_CANARY_COOKIE ? "always" : "never");
+    }
+    return NULL;
+}

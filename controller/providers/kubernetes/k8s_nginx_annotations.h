@@ -1,0 +1,140 @@
+/*
+ * ingress-nginx compatibility (providers.kubernetesIngressNGINX): which
+ * Ingresses are ingress-nginx's (class `nginx`, controller
+ * k8s.io/ingress-nginx), and their nginx.ingress.kubernetes.io/...
+ * annotations turned into model middlewares, router rules and service
+ * variants with ingress-nginx's semantics and defaults.
+ *
+ * Fail closed: an annotation that restricts access and cannot be honoured
+ * (snippets, client certificates, a deny list, a missing auth Secret, a
+ * malformed value) makes the whole Ingress unserved, with a problem naming
+ * namespace/name, the annotation and the reason. Every other annotation
+ * gantry does not implement is reported once and ignored.
+ *
+ * Pure (no I/O): called by k8s_translate.c on the watcher thread, and by
+ * tests/unit/controller/providers/kubernetes/k8s_nginx_annotations.c.
+ */
+#ifndef GANTRY_K8S_NGINX_ANNOTATIONS_H
+#define GANTRY_K8S_NGINX_ANNOTATIONS_H
+
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+
+#include "../../../common/arena.h"
+#include "../../model.h"
+
+#define K8S_NGINX_PREFIX "nginx.ingress.kubernetes.io/"
+
+struct k8s_nginx_options {
+    const char *ingress_class;    /* NULL: "nginx" */
+    const char *controller_class; /* NULL: "k8s.io/ingress-nginx" */
+    bool watch_without_class;     /* Ingresses with no class at all are ours too */
+    bool class_by_name;           /* an IngressClass named ingress_class is ours whatever its controller */
+    bool allow_unsafe;            /* serve Ingresses whose unimplemented access annotations are ignored */
+};
+
+/* What an Ingress's annotations ask for, computed once per Ingress. */
+struct k8s_nginx_plan {
+    const char *refused;        /* non-NULL: the Ingress is not served, and why */
+    struct ptr_vec mw_http;     /* middleware names for the plain-HTTP routers, in order */
+    struct ptr_vec mw_tls;      /* ... for the TLS routers */
+    struct ptr_vec mw_tail;     /* after the per-path rewrite, both kinds of routers */
+    bool use_regex;             /* paths are case-insensitive regexes (use-regex, rewrite-target) */
+    const char *rewrite_target; /* rewrite-target, with $1... */
+    struct model_sticky *sticky; /* affinity: cookie */
+    bool https_backend;          /* backend-protocol: HTTPS or GRPCS */
+    bool h2c_backend;            /* backend-protocol: GRPC (cleartext HTTP/2) */
+    uint64_t connect_ms, read_ms; /* proxy-connect-timeout, proxy-read-timeout; 0: the global ones */
+    bool canary;                 /* canary: "true": routes of another Ingress */
+    int canary_weight, canary_total;
+    const char *canary_header, *canary_header_value, *canary_header_pattern, *canary_cookie;
+    const char *base; /* "<ns>-<name>-<hash>", for object names */
+    const char *aliases; /* server-alias: "a.example.com,b.example.com" */
+};
+
+/* A Kubernetes Event to write on an Ingress (Warning): an annotation not
+ * honoured, or the Ingress refused. Strings in the env's <pa>. */
+struct k8s_nginx_event {
+    const char *ns, *name, *uid, *resource_version;
+    const char *reason; /* "AnnotationNotHonoured", "IngressNotServed" */
+    const char *message;
+};
+
+/* What the annotations need from the translator. */
+struct k8s_nginx_env {
+    struct model *m;
+    struct arena *pa;
+    struct ptr_vec *problems;
+    const struct k8s_nginx_options *o;
+    const cJSON *(*find_secret)(void *data, const char *ns, const char *name);
+    void *data;
+    struct ptr_vec *events; /* struct k8s_nginx_event *; NULL: not wanted */
+    /* The model service for the first port of Service <svc> of <ns> (a
+     * problem names <ingress> when it does not exist): NULL then. */
+    const char *(*service)(void *data, const char *ns, const char *ingress, const char *svc);
+};
+
+/* What gantry does with annotation <name> (without the prefix): a mask of
+ * K8S_NGINX_IMPLEMENTED, _ACCESS (restricts access) and _NEVER (refused
+ * whatever the options), or -1 when unknown; <differs> the one-line
+ * difference from ingress-nginx of an implemented one, or NULL. */
+#define K8S_NGINX_IMPLEMENTED 1
+#define K8S_NGINX_ACCESS 2
+#define K8S_NGINX_NEVER 4
+int k8s_nginx_annotation_info(const char *name, const char **differs);
+
+/* Whether <ingress> belongs to ingress-nginx's class under <o>. */
+bool k8s_nginx_is_ours(const cJSON *const *classes, size_t n_classes, const struct k8s_nginx_options *o,
+                       const cJSON *ingress);
+
+/* Reads the annotations of <ing> (namespace <ns>, name <name>), adds the
+ * middlewares they need to env->m and fills <p>; unimplemented annotations
+ * become problems. p->refused says when the Ingress must not be served. */
+void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const char *ns, const char *name, bool has_tls,
+                    struct k8s_nginx_plan *p);
+
+/* The rule of one path under <p> (regex paths with use-regex/rewrite-target);
+ * NULL when the path cannot be expressed. */
+const char *k8s_nginx_rule(struct arena *a, const struct k8s_nginx_plan *p, const char *host, const char *path,
+                           const char *path_type, bool *exact);
+
+/* Sets the middlewares of router <r> for <path> (the per-path rewrite is
+ * created here, named after the router). */
+void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, struct model_router *r,
+                      const char *path, bool tls);
+
+/* The service the routers of <p> use instead of the shared <svc>: a copy
+ * with sticky cookies or HTTPS servers when the annotations ask for it. */
+const char *k8s_nginx_service(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, const char *svc);
+
+/* ---- canary Ingresses (canary: "true") ----
+ * A canary changes the routing of the main Ingress with the same host and
+ * path: canary-weight splits its traffic (a weighted service), and
+ * canary-by-header / canary-by-cookie add routers above the main one
+ * (header before cookie before weight, as ingress-nginx decides). */
+
+/* The canary Ingress of <ns> with <path> under <host> (its plan's canary
+ * fields in <cp>, its name in <canary_name>): the backend of that path, or
+ * NULL when there is none. */
+const cJSON *k8s_nginx_canary_find(const struct k8s_nginx_env *env, const cJSON *const *ings, size_t n,
+                                   const cJSON *const *classes, size_t n_classes, const char *ns, const char *host,
+                                   const char *path, struct k8s_nginx_plan *cp, const char **canary_name);
+
+/* The weighted service for router <router> (main and canary by
+ * canary-weight / canary-weight-total); <main_svc> when the weight is 0. */
+const char *k8s_nginx_canary_weighted(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *cp,
+                                      const char *main_svc, const char *canary_svc, const char *router);
+
+enum k8s_nginx_canary_route {
+    K8S_NGINX_CANARY_HEADER,       /* to the canary */
+    K8S_NGINX_CANARY_HEADER_NEVER, /* to the main service, whatever the weight */
+    K8S_NGINX_CANARY_COOKIE,
+    K8S_NGINX_CANARY_COOKIE_NEVER,
+};
+
+/* <rule> narrowed to the requests of <which>; NULL when not configured. */
+const char *k8s_nginx_canary_rule(struct arena *a, const struct k8s_nginx_plan *cp, const char *rule,
+                                  enum k8s_nginx_canary_route which);
+
+#endif

@@ -1,0 +1,950 @@
+/*
+ * Ingress translation (see k8s_translate.h).
+ */
+#include "k8s_translate.h"
+
+#include "../../../common/base64.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+#include "k8s_index.h"
+#include "k8s_ingress_cache.h"
+
+#define PRIO_EXACT_HOST 4000000000LL
+#define PRIO_WILDCARD_HOST 2000000000LL
+#define PRIO_DEFAULT_BACKEND 1
+
+struct tx {
+    const struct k8s_objects *objs;
+    const struct k8s_translate_options *o;
+    struct model *m;
+    struct arena *pa;
+    struct ptr_vec *problems;
+    struct k8s_index services, secrets, slices;
+    struct k8s_index made; /* model services of this Ingress so far (made_has, made_add) */
+    const cJSON **canaries; /* ingress-nginx Ingresses with a canary annotation */
+    size_t n_canaries;
+    struct ptr_vec *events; /* this Ingress's Events (NULL: not wanted) */
+    struct k8s_dep *deps;   /* what this Ingress's translation read */
+    size_t n_deps, cap_deps;
+};
+
+/* ---- JSON helpers ---- */
+
+static const cJSON *get(const cJSON *o, const char *k)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+    const cJSON *v = get(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static const char *meta_str(const cJSON *o, const char *k)
+{
+    return str(get(o, "metadata"), k);
+}
+
+static const char *annotation(const cJSON *o, const char *k)
+{
+    return str(get(get(o, "metadata"), "annotations"), k);
+}
+
+static void problem(struct tx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct tx *t, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ptr_vec_push(t->pa, t->problems, arena_strdup(t->pa, msg));
+}
+
+/* ---- class selection ---- */
+
+static const cJSON *our_class(const struct k8s_objects *objs, const char *name)
+{
+    for (size_t i = 0; i < objs->n_ingress_classes; i++) {
+        const cJSON *c = objs->ingress_classes[i];
+        const char *n = meta_str(c, "name"), *ctl = str(get(c, "spec"), "controller");
+        if (n && ctl && strcmp(ctl, K8S_CONTROLLER_NAME) == 0 && (name == NULL || strcmp(n, name) == 0))
+            return c;
+    }
+    return NULL;
+}
+
+static bool gantry_is_ours(const struct k8s_objects *objs, const struct k8s_translate_options *o, const cJSON *ingress)
+{
+    if (o->nginx_only)
+        return false;
+    const char *cls = str(get(ingress, "spec"), "ingressClassName");
+    if (cls != NULL)
+        return our_class(objs, cls) != NULL;
+    const char *legacy = annotation(ingress, "kubernetes.io/ingress.class");
+    if (legacy != NULL)
+        return strcmp(legacy, o->ingress_class ? o->ingress_class : "gantry") == 0;
+    for (size_t i = 0; i < objs->n_ingress_classes; i++) { /* no class: the default one, if it is ours */
+        const cJSON *c = objs->ingress_classes[i];
+        const char *def = annotation(c, "ingressclass.kubernetes.io/is-default-class");
+        const char *ctl = str(get(c, "spec"), "controller");
+        if (def && strcmp(def, "true") == 0 && ctl && strcmp(ctl, K8S_CONTROLLER_NAME) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool k8s_ingress_is_ours(const struct k8s_objects *objs, const struct k8s_translate_options *o, const cJSON *ingress)
+{
+    return gantry_is_ours(objs, o, ingress) ||
+           (o->nginx && k8s_nginx_is_ours(objs->ingress_classes, objs->n_ingress_classes, o->nginx, ingress));
+}
+
+/* ---- lookups (each one recorded: the Ingress's piece depends on it) ---- */
+
+static void dep(struct tx *t, char kind, const char *ns, const char *name)
+{
+    if (t->n_deps == t->cap_deps) {
+        t->cap_deps = t->cap_deps ? t->cap_deps * 2 : 8;
+        t->deps = mem_realloc(t->deps, t->cap_deps * sizeof(*t->deps));
+    }
+    t->deps[t->n_deps++] = (struct k8s_dep){kind, ns, name};
+}
+
+static const cJSON *service_get(struct tx *t, const char *ns, const char *name)
+{
+    dep(t, 'S', ns, name);
+    return k8s_index_get(&t->services, ns, name);
+}
+
+static const cJSON *secret_get(struct tx *t, const char *ns, const char *name)
+{
+    dep(t, 'T', ns, name);
+    return k8s_index_get(&t->secrets, ns, name);
+}
+
+static const struct k8s_index_entry *slices_find(struct tx *t, const char *ns, const char *service, size_t *n)
+{
+    dep(t, 'E', ns, service);
+    return k8s_index_find(&t->slices, ns, service, n);
+}
+
+/* Model services created so far: paths of one Ingress share them, so
+ * the newest are looked at first. */
+static bool made_has(const struct tx *t, const char *name)
+{
+    for (size_t i = t->made.n; i > 0; i--)
+        if (strcmp(t->made.e[i - 1].key, name) == 0)
+            return true;
+    return false;
+}
+
+static void made_add(struct tx *t, struct model_service *s)
+{
+    ptr_vec_push(&t->m->arena, &t->m->services, s);
+    if (t->made.n % 64 == 0)
+        t->made.e = mem_realloc(t->made.e, (t->made.n + 64) * sizeof(*t->made.e));
+    t->made.e[t->made.n++] = (struct k8s_index_entry){s->name, NULL};
+}
+
+/* A name safe in a router/service name: [a-z0-9-], the rest folded to '-'. */
+static const char *slug(struct arena *a, const char *s)
+{
+    char *out = arena_strdup(a, s);
+    for (char *p = out; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '-'))
+            *p = '-';
+    return out;
+}
+
+/* ---- backends ---- */
+
+struct backend_ref {
+    const char *service;
+    const char *port_name; /* or */
+    int port_number;
+};
+
+static bool backend_of(const cJSON *backend, struct backend_ref *out)
+{
+    const cJSON *svc = get(backend, "service");
+    out->service = str(svc, "name");
+    const cJSON *port = get(svc, "port");
+    out->port_name = str(port, "name");
+    const cJSON *num = get(port, "number");
+    out->port_number = cJSON_IsNumber(num) ? num->valueint : 0;
+    return out->service != NULL && (out->port_name != NULL || out->port_number > 0);
+}
+
+static bool endpoint_usable(const cJSON *ep, bool want_ready)
+{
+    const cJSON *cond = get(ep, "conditions");
+    const cJSON *ready = get(cond, "ready"), *serving = get(cond, "serving"), *terminating = get(cond, "terminating");
+    bool is_ready = ready == NULL || cJSON_IsNull(ready) || cJSON_IsTrue(ready); /* unset means ready */
+    if (want_ready)
+        return is_ready;
+    return cJSON_IsTrue(serving) && cJSON_IsTrue(terminating);
+}
+
+static void add_url(struct tx *t, struct ptr_vec *urls, const char *scheme, const char *addr, int port)
+{
+    bool v6 = strchr(addr, ':') != NULL;
+    ptr_vec_push(&t->m->arena, urls,
+                 arena_printf(&t->m->arena, "%s://%s%s%s:%d", scheme, v6 ? "[" : "", addr, v6 ? "]" : "", port));
+}
+
+/* The service "<ns>-<svc>-<port>" for <ref>, created once; NULL (with a
+ * problem) when the Service or its port does not exist. */
+static const char *service_for(struct tx *t, const char *ns, const char *ingress, const struct backend_ref *ref)
+{
+    char portbuf[32];
+    snprintf(portbuf, sizeof(portbuf), "%d", ref->port_number);
+    const char *port_text = ref->port_name ? ref->port_name : portbuf;
+    const char *name = arena_printf(&t->m->arena, "%s-%s-%s", slug(t->pa, ns), slug(t->pa, ref->service),
+                                    slug(t->pa, port_text));
+    if (made_has(t, name)) {
+        /* the same Service again, or another whose parts join the same way
+         * ("a-b" port 80 and "a" port "b-80") */
+        const struct model_service *have = model_find_service(t->m, name);
+        const char *want = arena_printf(t->pa, "service %s/%s", ns, ref->service);
+        const char *src = have ? have->origin.source : NULL;
+        if (src && strncmp(src, "service ", 8) == 0 && strcmp(src, want) != 0) {
+            problem(t,
+                    "ingress %s/%s: services %s and %s/%s are both named `%s` (namespace, name and port are joined "
+                    "with '-') (path skipped)",
+                    ns, ingress, src + 8, ns, ref->service, name);
+            return NULL;
+        }
+        return name;
+    }
+    const cJSON *svc = service_get(t, ns, ref->service);
+    if (svc == NULL) {
+        problem(t, "ingress %s/%s: service %s/%s does not exist (path skipped)", ns, ingress, ns, ref->service);
+        return NULL;
+    }
+    const cJSON *spec = get(svc, "spec");
+    const cJSON *ports = get(spec, "ports");
+    const cJSON *sp = NULL;
+    for (const cJSON *p = ports ? ports->child : NULL; p; p = p->next) {
+        const char *pn = str(p, "name");
+        const cJSON *pnum = get(p, "port");
+        if ((ref->port_name && pn && strcmp(pn, ref->port_name) == 0) ||
+            (!ref->port_name && cJSON_IsNumber(pnum) && pnum->valueint == ref->port_number)) {
+            sp = p;
+            break;
+        }
+    }
+    const char *type = str(spec, "type");
+    struct ptr_vec urls = {0};
+    if (type && strcmp(type, "ExternalName") == 0) {
+        if (!t->o->allow_external_name) {
+            problem(t,
+                    "ingress %s/%s: service %s/%s is of type ExternalName, which is not allowed "
+                    "(providers.kubernetesIngress.allowExternalNameServices) (path skipped)",
+                    ns, ingress, ns, ref->service);
+            return NULL;
+        }
+        const char *ext = str(spec, "externalName");
+        int port = sp && cJSON_IsNumber(get(sp, "port")) ? get(sp, "port")->valueint : ref->port_number;
+        if (ext == NULL || port <= 0) {
+            problem(t, "ingress %s/%s: ExternalName service %s/%s has no name or port (path skipped)", ns, ingress, ns,
+                    ref->service);
+            return NULL;
+        }
+        add_url(t, &urls, port == 443 ? "https" : "http", ext, port);
+    } else {
+        if (sp == NULL) {
+            problem(t, "ingress %s/%s: service %s/%s has no port %s (path skipped)", ns, ingress, ns, ref->service,
+                    port_text);
+            return NULL;
+        }
+        const char *sp_name = str(sp, "name");
+        const cJSON *sp_num = get(sp, "port");
+        const cJSON *target = get(sp, "targetPort");
+        /* EndpointSlices of the Service carry the resolved target port, by the service port's name */
+        size_t n_slices = 0;
+        const struct k8s_index_entry *slices = slices_find(t, ns, ref->service, &n_slices);
+        for (int pass = 0; pass < 2 && urls.len == 0; pass++) { /* ready ones, else serving-but-terminating */
+            for (size_t i = 0; i < n_slices; i++) {
+                const cJSON *es = slices[i].obj;
+                int port = 0;
+                for (const cJSON *p = get(es, "ports") ? get(es, "ports")->child : NULL; p; p = p->next) {
+                    const char *pn = str(p, "name");
+                    bool same = (pn == NULL || pn[0] == '\0') ? (sp_name == NULL || sp_name[0] == '\0')
+                                                              : (sp_name && strcmp(pn, sp_name) == 0);
+                    if (same && cJSON_IsNumber(get(p, "port")))
+                        port = get(p, "port")->valueint;
+                }
+                if (port == 0 && cJSON_IsNumber(target)) /* a slice without ports: the numeric targetPort */
+                    port = target->valueint;
+                if (port <= 0)
+                    continue;
+                bool https = (sp_name && strcmp(sp_name, "https") == 0) ||
+                             (cJSON_IsNumber(sp_num) && sp_num->valueint == 443);
+                for (const cJSON *ep = get(es, "endpoints") ? get(es, "endpoints")->child : NULL; ep; ep = ep->next) {
+                    if (!endpoint_usable(ep, pass == 0))
+                        continue;
+                    for (const cJSON *a = get(ep, "addresses") ? get(ep, "addresses")->child : NULL; a; a = a->next)
+                        if (cJSON_IsString(a))
+                            add_url(t, &urls, https ? "https" : "http", a->valuestring, port);
+                }
+            }
+        }
+    }
+    struct model_service *s = arena_alloc(&t->m->arena, sizeof(*s));
+    s->name = name;
+    s->origin = (struct model_origin){"kubernetes", arena_printf(&t->m->arena, "service %s/%s", ns, ref->service)};
+    struct model_lb *lb = arena_alloc(&t->m->arena, sizeof(*lb));
+    lb->pass_host_header = true;
+    lb->servers = arena_alloc(&t->m->arena, (urls.len ? urls.len : 1) * sizeof(*lb->servers));
+    lb->n_servers = urls.len;
+    for (size_t i = 0; i < urls.len; i++)
+        lb->servers[i] = (struct model_server){.url = urls.items[i], .weight = 1};
+    s->lb = lb;
+    made_add(t, s);
+    return name;
+}
+
+/* ---- rules ---- */
+
+/* The rule text for <host> and <path> of <path_type>; NULL when invalid. */
+static const char *rule_text(struct arena *a, const char *host, const char *path, const char *path_type, bool *exact)
+{
+    char hostpart[600] = "";
+    if (host && *host)
+        snprintf(hostpart, sizeof(hostpart), "Host(`%s`)", host);
+    *exact = path_type && strcmp(path_type, "Exact") == 0;
+    if (path == NULL || path[0] != '/' || strchr(path, '`'))
+        return NULL;
+    char pathpart[1200];
+    size_t len = strlen(path);
+    if (*exact) {
+        snprintf(pathpart, sizeof(pathpart), "Path(`%s`)", path);
+    } else if (len == 1) {
+        snprintf(pathpart, sizeof(pathpart), "PathPrefix(`/`)");
+    } else {
+        while (len > 1 && path[len - 1] == '/') /* "/foo/" is the prefix "/foo" */
+            len--;
+        snprintf(pathpart, sizeof(pathpart), "(Path(`%.*s`) || PathPrefix(`%.*s/`))", (int)len, path, (int)len, path);
+    }
+    if (hostpart[0])
+        return arena_printf(a, "%s && %s", hostpart, pathpart);
+    return arena_strdup(a, pathpart);
+}
+
+static bool valid_host(const char *h)
+{
+    if (h == NULL || *h == '\0' || strlen(h) > 253)
+        return false;
+    for (const char *p = h; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '.' || (*p == '*' && p == h && p[1] == '.')))
+            return false;
+    return true;
+}
+
+static struct model_router *add_router(struct tx *t, const char *name, const char *rule, const char *service,
+                                      int64_t priority, bool tls, const char *source)
+{
+    struct model_router *r = arena_alloc(&t->m->arena, sizeof(*r));
+    r->name = tls ? arena_printf(&t->m->arena, "%s-tls", name) : name;
+    r->rule = rule;
+    r->service = service;
+    r->priority = priority;
+    if (tls)
+        r->tls = arena_alloc(&t->m->arena, sizeof(*r->tls));
+    r->origin = (struct model_origin){"kubernetes", source};
+    ptr_vec_push(&t->m->arena, &t->m->routers, r);
+    return r;
+}
+
+static unsigned char *b64(struct arena *a, const char *in, size_t *out_len)
+{
+    size_t n = strlen(in);
+    unsigned char *out = arena_alloc(a, base64_decoded_room(n));
+    return base64_decode(in, n, out, out_len) ? out : NULL;
+}
+
+static bool add_tls(struct tx *t, const char *ns, const char *ingress, const cJSON *tls)
+{
+    bool any = false;
+    for (const cJSON *e = tls ? tls->child : NULL; e; e = e->next) {
+        const char *secret = str(e, "secretName");
+        if (secret == NULL) {
+            any = true; /* TLS with the default certificate */
+            continue;
+        }
+        const cJSON *s = secret_get(t, ns, secret);
+        const cJSON *data = get(s, "data");
+        const char *crt = str(data, "tls.crt"), *key = str(data, "tls.key");
+        size_t cl = 0, kl = 0;
+        unsigned char *c = crt ? b64(t->pa, crt, &cl) : NULL, *k = key ? b64(t->pa, key, &kl) : NULL;
+        if (s == NULL) {
+            problem(t, "ingress %s/%s: TLS secret %s/%s does not exist (the default certificate is used)", ns, ingress, ns,
+                    secret);
+        } else if (c == NULL || k == NULL) {
+            problem(t, "ingress %s/%s: TLS secret %s/%s has no valid tls.crt and tls.key (the default certificate is used)",
+                    ns, ingress, ns, secret);
+        } else {
+            struct model_tls_cert *mc = arena_alloc(&t->m->arena, sizeof(*mc));
+            mc->cert_pem = arena_strndup(&t->m->arena, (const char *)c, cl);
+            mc->key_pem = arena_strndup(&t->m->arena, (const char *)k, kl);
+            mc->origin = (struct model_origin){"kubernetes", arena_printf(&t->m->arena, "secret %s/%s", ns, secret)};
+            ptr_vec_push(&t->m->arena, &t->m->certs, mc);
+        }
+        any = true;
+    }
+    return any;
+}
+
+/* gantry.io/mirror: "<service>:<port>=<percent>[,...]" copies a share of
+ * the Ingress's requests to those Services of its namespace; with
+ * gantry.io/mirror-max-body-size and gantry.io/mirror-body ("false": headers
+ * only). Each backend of the Ingress becomes a mirroring service. NULL when
+ * the annotation is absent or broken (a problem says why). */
+struct mirror_spec {
+    const char **services; /* model service names of the shadows */
+    int *percent;
+    size_t n;
+    int64_t max_body;
+    bool body;
+};
+
+static struct mirror_spec *mirror_annotation(struct tx *t, const cJSON *ing, const char *ns, const char *name)
+{
+    const char *a = annotation(ing, "gantry.io/mirror");
+    if (a == NULL)
+        return NULL;
+    struct mirror_spec *ms = arena_alloc(t->pa, sizeof(*ms));
+    ms->max_body = -1;
+    ms->body = true;
+    size_t cap = 1;
+    for (const char *p = a; *p; p++)
+        cap += *p == ',';
+    ms->services = arena_alloc(t->pa, cap * sizeof(*ms->services));
+    ms->percent = arena_alloc(t->pa, cap * sizeof(*ms->percent));
+    char *copy = arena_strdup(t->pa, a), *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        while (*item == ' ')
+            item++;
+        char *colon = strchr(item, ':'), *eq = strchr(item, '=');
+        char *end = NULL;
+        long pct = eq ? strtol(eq + 1, &end, 10) : -1;
+        if (colon == NULL || eq == NULL || eq < colon || colon == item || pct < 0 || pct > 100 || end == eq + 1 ||
+            (*end != '\0' && *end != ' ')) {
+            problem(t, "ingress %s/%s: annotation gantry.io/mirror: `%s` is not <service>:<port>=<percent 0..100> "
+                       "(mirroring ignored)", ns, name, item);
+            return NULL;
+        }
+        *colon = *eq = '\0';
+        struct backend_ref ref = {.service = item};
+        char *pend;
+        long num = strtol(colon + 1, &pend, 10);
+        if (*pend == '\0' && num > 0 && num < 65536)
+            ref.port_number = (int)num;
+        else
+            ref.port_name = colon + 1;
+        const char *svc = service_for(t, ns, name, &ref);
+        if (svc == NULL)
+            return NULL; /* service_for said what is missing */
+        ms->services[ms->n] = svc;
+        ms->percent[ms->n++] = (int)pct;
+    }
+    const char *max = annotation(ing, "gantry.io/mirror-max-body-size");
+    if (max) {
+        char *e;
+        long long v = strtoll(max, &e, 10);
+        if (*e != '\0' || v < 0)
+            problem(t, "ingress %s/%s: annotation gantry.io/mirror-max-body-size: `%s` is not a byte count (no limit)", ns,
+                    name, max);
+        else
+            ms->max_body = v;
+    }
+    const char *body = annotation(ing, "gantry.io/mirror-body");
+    ms->body = !(body && strcmp(body, "false") == 0);
+    return ms->n ? ms : NULL;
+}
+
+/* The mirroring service over <main> for <ms>, created once per Ingress. */
+static const char *mirrored(struct tx *t, const struct mirror_spec *ms, const char *main, const char *base)
+{
+    const char *name = arena_printf(&t->m->arena, "%s-mirror-%s", base, main);
+    if (made_has(t, name))
+        return name;
+    struct model_service *s = arena_alloc(&t->m->arena, sizeof(*s));
+    s->name = name;
+    s->origin = (struct model_origin){"kubernetes", "annotation gantry.io/mirror"};
+    struct model_mirroring *mi = arena_alloc(&t->m->arena, sizeof(*mi));
+    mi->service = main;
+    mi->mirror_body = ms->body;
+    mi->max_body_size = ms->max_body;
+    mi->mirrors = arena_alloc(&t->m->arena, ms->n * sizeof(*mi->mirrors));
+    mi->n_mirrors = ms->n;
+    for (size_t i = 0; i < ms->n; i++)
+        mi->mirrors[i] = (struct model_mirror){.name = ms->services[i], .percent = ms->percent[i]};
+    s->mirroring = mi;
+    made_add(t, s);
+    return name;
+}
+
+static const cJSON *secret_lookup(void *data, const char *ns, const char *name)
+{
+    return secret_get(data, ns, name);
+}
+
+/* default-backend: the Service's first port */
+static const char *first_port_service(void *data, const char *ns, const char *ingress, const char *name)
+{
+    struct tx *t = data;
+    const cJSON *ports = get(get(service_get(t, ns, name), "spec"), "ports");
+    const cJSON *p0 = ports ? ports->child : NULL;
+    struct backend_ref ref = {.service = name, .port_name = str(p0, "name"), .port_number = 80};
+    if (cJSON_IsNumber(get(p0, "port")))
+        ref.port_number = get(p0, "port")->valueint;
+    if (ref.port_name && *ref.port_name == '\0')
+        ref.port_name = NULL;
+    return service_for(t, ns, ingress, &ref);
+}
+
+/* ingress-nginx's annotations on the routers of one path (<nx> NULL: none). */
+static void nginx_router(struct tx *t, const struct k8s_nginx_plan *nx, struct model_router *r, const char *path,
+                         bool tls)
+{
+    if (nx == NULL)
+        return;
+    struct k8s_nginx_env env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->events,
+                                first_port_service};
+    k8s_nginx_router(&env, nx, r, path, tls);
+}
+
+/* ingress-nginx canary: the service of the canary Ingress's backend for
+ * <host> and <path> of namespace <ns>, its plan in <cp>; NULL when none. */
+static const char *nginx_canary(struct tx *t, const struct k8s_nginx_env *env, const char *ns, const char *host,
+                                const char *path, struct k8s_nginx_plan *cp)
+{
+    const char *cname = NULL;
+    dep(t, 'C', ns, "");
+    const cJSON *b = k8s_nginx_canary_find(env, t->canaries, t->n_canaries, t->objs->ingress_classes,
+                                           t->objs->n_ingress_classes, ns, host, path, cp, &cname);
+    struct backend_ref ref;
+    if (b == NULL || !backend_of(b, &ref))
+        return NULL;
+    return service_for(t, ns, cname, &ref);
+}
+
+/* The header and cookie routers of a canary, above the main router <rname>. */
+static void nginx_canary_routers(struct tx *t, const struct k8s_nginx_plan *nx, const struct k8s_nginx_plan *cp,
+                                 const char *rname, const char *rule, const char *main_svc, const char *canary_svc,
+                                 int64_t prio, bool tls, const char *source, const char *path)
+{
+    static const struct {
+        enum k8s_nginx_canary_route which;
+        int64_t bump; /* header before cookie before weight */
+        bool to_canary;
+        const char *suffix;
+    } routes[] = {{K8S_NGINX_CANARY_HEADER, 2, true, "canary-header"},
+                  {K8S_NGINX_CANARY_HEADER_NEVER, 2, false, "canary-header-never"},
+                  {K8S_NGINX_CANARY_COOKIE, 1, true, "canary-cookie"},
+                  {K8S_NGINX_CANARY_COOKIE_NEVER, 1, false, "canary-cookie-never"}};
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const char *r = k8s_nginx_canary_rule(&t->m->arena, cp, rule, routes[i].which);
+        if (r == NULL)
+            continue;
+        const char *n = arena_printf(&t->m->arena, "%s-%s", rname, routes[i].suffix);
+        const char *svc = routes[i].to_canary ? canary_svc : main_svc;
+        nginx_router(t, nx, add_router(t, n, r, svc, prio + routes[i].bump, false, source), path, false);
+        if (tls)
+            nginx_router(t, nx, add_router(t, n, r, svc, prio + routes[i].bump, true, source), path, true);
+    }
+}
+
+static void translate_ingress(struct tx *t, const cJSON *ing)
+{
+    const char *ns = meta_str(ing, "namespace"), *name = meta_str(ing, "name");
+    if (ns == NULL || name == NULL)
+        return;
+    const char *source = arena_printf(&t->m->arena, "ingress %s/%s", ns, name);
+    const cJSON *spec = get(ing, "spec");
+    struct k8s_nginx_plan nx_plan, *nx = NULL; /* providers.kubernetesIngressNGINX: annotations */
+    struct k8s_nginx_env nx_env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->events,
+                                first_port_service};
+    if (t->o->nginx && !gantry_is_ours(t->objs, t->o, ing)) {
+        k8s_nginx_plan(&nx_env, ing, ns, name, get(spec, "tls") != NULL, &nx_plan);
+        if (nx_plan.refused)
+            return;
+        if (nx_plan.canary)
+            return; /* routed by the main Ingress of the same host and path (nginx_canary) */
+        nx = &nx_plan;
+    }
+    bool tls = add_tls(t, ns, name, get(spec, "tls"));
+    const char *base = arena_printf(t->pa, "%s-%s", slug(t->pa, ns), slug(t->pa, name));
+    const struct mirror_spec *ms = mirror_annotation(t, ing, ns, name);
+    int rule_i = 0;
+    for (const cJSON *rule = get(spec, "rules") ? get(spec, "rules")->child : NULL; rule; rule = rule->next, rule_i++) {
+        const char *host = str(rule, "host");
+        if (host && !valid_host(host)) {
+            problem(t, "ingress %s/%s: rule %d: invalid host `%s` (rule skipped)", ns, name, rule_i, host);
+            continue;
+        }
+        int64_t host_prio = host == NULL ? 0 : host[0] == '*' ? PRIO_WILDCARD_HOST : PRIO_EXACT_HOST;
+        const cJSON *paths = get(get(rule, "http"), "paths");
+        int path_i = 0;
+        for (const cJSON *p = paths ? paths->child : NULL; p; p = p->next, path_i++) {
+            const char *path = str(p, "path");
+            if (path == NULL)
+                path = "/";
+            const char *ptype = str(p, "pathType");
+            if (ptype && strcmp(ptype, "Exact") != 0 && strcmp(ptype, "Prefix") != 0 &&
+                strcmp(ptype, "ImplementationSpecific") != 0) {
+                problem(t, "ingress %s/%s: path %s: unknown pathType %s (path skipped)", ns, name, path, ptype);
+                continue;
+            }
+            bool exact;
+            const char *rt = nx ? k8s_nginx_rule(&t->m->arena, nx, host, path, ptype, &exact) : NULL;
+            if (rt == NULL)
+                rt = rule_text(&t->m->arena, host, path, ptype, &exact);
+            else if (*rt == '\0')
+                rt = NULL;
+            struct backend_ref ref;
+            if (rt == NULL) {
+                problem(t, "ingress %s/%s: invalid path `%s` (path skipped)", ns, name, path);
+                continue;
+            }
+            if (!backend_of(get(p, "backend"), &ref)) {
+                problem(t, "ingress %s/%s: path %s: a backend needs service.name and service.port (path skipped)", ns,
+                        name, path);
+                continue;
+            }
+            const char *svc = service_for(t, ns, name, &ref);
+            if (svc == NULL)
+                continue;
+            if (nx != NULL)
+                svc = k8s_nginx_service(&nx_env, nx, svc);
+            if (ms != NULL)
+                svc = mirrored(t, ms, svc, base);
+            size_t plen = strlen(path);
+            while (!exact && plen > 1 && path[plen - 1] == '/')
+                plen--;
+            int64_t prio = host_prio + (int64_t)plen * 2 + (exact ? 1 : 0) + 2;
+            const char *rname = arena_printf(&t->m->arena, "%s-%d-%d", base, rule_i, path_i);
+            struct k8s_nginx_plan cp;
+            const char *canary = nx ? nginx_canary(t, &nx_env, ns, host, path, &cp) : NULL;
+            const char *routed = canary ? k8s_nginx_canary_weighted(&nx_env, &cp, svc, canary, rname) : svc;
+            nginx_router(t, nx, add_router(t, rname, rt, routed, prio, false, source), path, false);
+            if (tls)
+                nginx_router(t, nx, add_router(t, rname, rt, routed, prio, true, source), path, true);
+            if (canary)
+                nginx_canary_routers(t, nx, &cp, rname, rt, svc, canary, prio, tls, source, path);
+        }
+    }
+    struct backend_ref def;
+    const cJSON *db = get(spec, "defaultBackend");
+    if (db != NULL) {
+        if (!backend_of(db, &def)) {
+            problem(t, "ingress %s/%s: defaultBackend needs service.name and service.port (skipped)", ns, name);
+            return;
+        }
+        const char *svc = service_for(t, ns, name, &def);
+        if (svc == NULL)
+            return;
+        if (nx != NULL)
+            svc = k8s_nginx_service(&nx_env, nx, svc);
+        if (ms != NULL)
+            svc = mirrored(t, ms, svc, base);
+        const char *rname = arena_printf(&t->m->arena, "%s-default", base);
+        nginx_router(t, nx, add_router(t, rname, "PathPrefix(`/`)", svc, PRIO_DEFAULT_BACKEND, false, source), NULL,
+                     false);
+        if (tls)
+            nginx_router(t, nx, add_router(t, rname, "PathPrefix(`/`)", svc, PRIO_DEFAULT_BACKEND, true, source), NULL,
+                         true);
+    }
+}
+
+/* ---- incremental translation (k8s_ingress_cache.h) ---- */
+
+static uint64_t hash_rv(uint64_t h, const cJSON *o)
+{
+    return k8s_hash_str(h, o ? meta_str(o, "resourceVersion") : NULL);
+}
+
+/* The current version of what <d> names; order-independent where several
+ * objects answer (the EndpointSlices of a Service). */
+static uint64_t dep_version(const struct tx *t, const struct k8s_dep *d)
+{
+    uint64_t h = k8s_hash_str(k8s_hash_str(K8S_HASH_INIT, d->ns), d->name) ^ (uint64_t)d->kind;
+    switch (d->kind) {
+    case 'S':
+        return hash_rv(h, k8s_index_get(&t->services, d->ns, d->name));
+    case 'T':
+        return hash_rv(h, k8s_index_get(&t->secrets, d->ns, d->name));
+    case 'E': {
+        size_t n = 0;
+        const struct k8s_index_entry *e = k8s_index_find(&t->slices, d->ns, d->name, &n);
+        uint64_t sum = n;
+        for (size_t i = 0; i < n; i++)
+            sum += hash_rv(K8S_HASH_INIT, e[i].obj);
+        return h ^ sum;
+    }
+    case 'C': {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < t->n_canaries; i++) {
+            const char *ns = meta_str(t->canaries[i], "namespace");
+            if (ns && strcmp(ns, d->ns) == 0)
+                sum += hash_rv(k8s_hash_str(K8S_HASH_INIT, meta_str(t->canaries[i], "name")), t->canaries[i]);
+        }
+        return h ^ sum;
+    }
+    }
+    return h;
+}
+
+static uint64_t deps_digest(const struct tx *t, const struct k8s_dep *deps, size_t n)
+{
+    uint64_t h = K8S_HASH_INIT;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ dep_version(t, &deps[i])) * 1099511628211ULL;
+    return h;
+}
+
+/* What every piece depends on: the IngressClasses and the options. */
+static uint64_t context_digest(const struct k8s_objects *objs, const struct k8s_translate_options *o)
+{
+    uint64_t h = k8s_hash_str(K8S_HASH_INIT, o->ingress_class);
+    h = k8s_hash_str(h, o->allow_external_name ? "x" : "-");
+    h = k8s_hash_str(h, o->nginx_only ? "n" : "-");
+    if (o->nginx) {
+        const struct k8s_nginx_options *n = o->nginx;
+        h = k8s_hash_str(k8s_hash_str(h, n->ingress_class), n->controller_class);
+        char flags[8];
+        snprintf(flags, sizeof(flags), "%d%d%d", n->watch_without_class, n->class_by_name, n->allow_unsafe);
+        h = k8s_hash_str(h, flags);
+    }
+    for (size_t i = 0; i < objs->n_ingress_classes; i++)
+        h = hash_rv(k8s_hash_str(h, meta_str(objs->ingress_classes[i], "name")), objs->ingress_classes[i]);
+    return h;
+}
+
+static struct k8s_nginx_event *copy_event(struct arena *a, const struct k8s_nginx_event *e)
+{
+    struct k8s_nginx_event *c = arena_alloc(a, sizeof(*c));
+    *c = (struct k8s_nginx_event){arena_strdup(a, e->ns),
+                                  arena_strdup(a, e->name),
+                                  e->uid ? arena_strdup(a, e->uid) : NULL,
+                                  e->resource_version ? arena_strdup(a, e->resource_version) : NULL,
+                                  arena_strdup(a, e->reason),
+                                  arena_strdup(a, e->message)};
+    return c;
+}
+
+/* A fresh piece for <ing>: its translation into a model of its own. */
+static struct k8s_piece *translate_piece(struct tx *t, struct k8s_ingress_cache *c, const cJSON *ing, const char *key,
+                                         const char *version)
+{
+    struct k8s_piece *p = k8s_ingress_cache_put(c, key, version, meta_str(ing, "creationTimestamp"));
+    struct arena *pa = &p->m->arena;
+    struct ptr_vec problems = {0}, events = {0};
+    t->m = p->m;
+    t->made.n = 0;
+    t->n_deps = 0;
+    t->problems = &problems;
+    t->events = t->o->nginx_events ? &events : NULL;
+    translate_ingress(t, ing);
+    for (size_t i = 0; i < problems.len; i++) /* the rebuild's arena goes: the piece keeps its own copies */
+        ptr_vec_push(pa, &p->m->problems, arena_strdup(pa, problems.items[i]));
+    for (size_t i = 0; i < events.len; i++)
+        ptr_vec_push(pa, &p->events, copy_event(pa, events.items[i]));
+    p->deps = arena_alloc(pa, (t->n_deps ? t->n_deps : 1) * sizeof(*p->deps));
+    for (size_t i = 0; i < t->n_deps; i++)
+        p->deps[i] = (struct k8s_dep){t->deps[i].kind, arena_strdup(pa, t->deps[i].ns), arena_strdup(pa, t->deps[i].name)};
+    p->n_deps = t->n_deps;
+    p->deps_digest = deps_digest(t, p->deps, p->n_deps);
+    t->m = NULL;
+    return p;
+}
+
+/* ---- assembly: the model from the pieces, names checked for collisions ---- */
+
+struct claim {
+    const char *name;
+    const char *owner;   /* the Kubernetes object the name stands for */
+    const char *ingress; /* the Ingress that claimed it */
+};
+
+struct claims {
+    struct claim *slots;
+    size_t cap; /* a power of two */
+};
+
+static struct claim *claim_slot(struct claims *cl, const char *name)
+{
+    size_t i = (size_t)k8s_hash_str(K8S_HASH_INIT, name) & (cl->cap - 1);
+    while (cl->slots[i].name && strcmp(cl->slots[i].name, name) != 0)
+        i = (i + 1) & (cl->cap - 1);
+    return &cl->slots[i];
+}
+
+/* Routers are the Ingress's own; a service "<ns>-<svc>-<port>" stands for
+ * a Kubernetes Service and may be shared by the Ingresses that use it. */
+static const char *service_owner(const struct model_service *s, const char *ingress)
+{
+    const char *d = s->origin.source;
+    return d && strncmp(d, "service ", 8) == 0 ? d : ingress;
+}
+
+/* The other Ingress when one of <p>'s names is already another's; NULL when
+ * none is. */
+static const char *collision(struct claims *cl, const struct k8s_piece *p, const char **name)
+{
+    for (size_t i = 0; i < p->m->routers.len; i++) {
+        const struct model_router *r = p->m->routers.items[i];
+        struct claim *c = claim_slot(cl, r->name);
+        if (c->name && strcmp(c->ingress, p->key) != 0)
+            return *name = r->name, c->ingress;
+    }
+    for (size_t i = 0; i < p->m->services.len; i++) {
+        const struct model_service *s = p->m->services.items[i];
+        struct claim *c = claim_slot(cl, s->name);
+        if (c->name && strcmp(c->owner, service_owner(s, p->key)) != 0)
+            return *name = s->name, c->ingress;
+    }
+    return NULL;
+}
+
+/* Oldest first (creationTimestamp, then namespace/name): of two Ingresses
+ * whose names collide, the one created first keeps serving. */
+static int piece_age_cmp(const void *a, const void *b)
+{
+    const struct k8s_piece *x = *(struct k8s_piece *const *)a, *y = *(struct k8s_piece *const *)b;
+    int c = strcmp(x->created, y->created);
+    return c ? c : strcmp(x->key, y->key);
+}
+
+static struct model *assemble(struct tx *t, struct k8s_piece **pieces, size_t n, struct ptr_vec *problems)
+{
+    struct model *m = model_new("kubernetes");
+    struct arena *ma = &m->arena;
+    size_t names = 0;
+    for (size_t i = 0; i < n; i++)
+        names += pieces[i]->m->routers.len + pieces[i]->m->services.len;
+    struct claims cl = {.cap = 64};
+    while (cl.cap < names * 2)
+        cl.cap *= 2;
+    cl.slots = mem_calloc(cl.cap, sizeof(*cl.slots));
+    qsort(pieces, n, sizeof(*pieces), piece_age_cmp);
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct k8s_piece *p = pieces[i];
+        struct model *pm = p->m;
+        for (size_t j = 0; j < pm->problems.len; j++)
+            ptr_vec_push(t->pa, problems, arena_strdup(t->pa, pm->problems.items[j]));
+        /* an Ingress's Events once per version: when it is translated */
+        for (size_t j = 0; t->o->nginx_events && (p->used_gen == p->made_gen || t->o->events_of_unchanged) &&
+                           j < p->events.len;
+             j++)
+            ptr_vec_push(t->pa, t->o->nginx_events, copy_event(t->pa, p->events.items[j]));
+        const char *name = NULL, *other = collision(&cl, p, &name);
+        if (other != NULL) {
+            ptr_vec_push(t->pa, problems,
+                         arena_printf(t->pa,
+                                      "ingress %s: the name `%s` is also ingress %s's (namespace and name are "
+                                      "joined with '-'); ingress %s, created first, keeps it (not served)",
+                                      p->key, name, other, other));
+            continue;
+        }
+        for (size_t j = 0; j < pm->routers.len; j++) {
+            const struct model_router *r = pm->routers.items[j];
+            *claim_slot(&cl, r->name) = (struct claim){r->name, p->key, p->key};
+            ptr_vec_push(ma, &m->routers, pm->routers.items[j]);
+        }
+        for (size_t j = 0; j < pm->services.len; j++) {
+            const struct model_service *s = pm->services.items[j];
+            struct claim *c = claim_slot(&cl, s->name);
+            if (c->name)
+                continue; /* the same Service, from another Ingress's piece */
+            *c = (struct claim){s->name, service_owner(s, p->key), p->key};
+            ptr_vec_push(ma, &m->services, pm->services.items[j]);
+        }
+        for (size_t j = 0; j < pm->middlewares.len; j++)
+            ptr_vec_push(ma, &m->middlewares, pm->middlewares.items[j]);
+        for (size_t j = 0; j < pm->certs.len; j++)
+            ptr_vec_push(ma, &m->certs, pm->certs.items[j]);
+        for (size_t j = 0; j < pm->transports.len; j++)
+            ptr_vec_push(ma, &m->transports, pm->transports.items[j]);
+        pieces[used++] = p;
+    }
+    free(cl.slots);
+    k8s_model_hold_pieces(m, pieces, used);
+    return m;
+}
+
+/* Whether <ing> asks to be an ingress-nginx canary (checked further by
+ * k8s_nginx_canary_find). */
+static bool canary_candidate(const cJSON *ing)
+{
+    return annotation(ing, K8S_NGINX_PREFIX "canary") != NULL;
+}
+
+struct model *k8s_translate_cached(struct k8s_ingress_cache *cache, const struct k8s_objects *objs,
+                                   const struct k8s_translate_options *o, struct arena *pa, struct ptr_vec *problems)
+{
+    struct tx t = {.objs = objs, .o = o, .pa = pa};
+    k8s_index_build(pa, &t.services, objs->services, objs->n_services, NULL);
+    k8s_index_build(pa, &t.secrets, objs->secrets, objs->n_secrets, NULL);
+    k8s_index_build(pa, &t.slices, objs->endpoint_slices, objs->n_endpoint_slices, "kubernetes.io/service-name");
+    t.canaries = arena_alloc(pa, (objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*t.canaries));
+    for (size_t i = 0; o->nginx && i < objs->n_ingresses; i++)
+        if (canary_candidate(objs->ingresses[i]))
+            t.canaries[t.n_canaries++] = objs->ingresses[i];
+    uint64_t ctx = context_digest(objs, o);
+    if (ctx != cache->context_digest) { /* a class or an option changed: every piece may differ */
+        k8s_ingress_cache_clear(cache);
+        k8s_ingress_cache_init(cache);
+        cache->context_digest = ctx;
+    }
+    uint64_t gen = ++cache->gen;
+    struct k8s_piece **pieces = mem_alloc((objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*pieces));
+    size_t n = 0;
+    cache->last_reused = cache->last_translated = 0;
+    for (size_t i = 0; i < objs->n_ingresses; i++) {
+        const cJSON *ing = objs->ingresses[i];
+        const char *ns = meta_str(ing, "namespace"), *name = meta_str(ing, "name");
+        if (ns == NULL || name == NULL || !k8s_ingress_is_ours(objs, o, ing))
+            continue;
+        char key[600], version[300];
+        snprintf(key, sizeof(key), "%s/%s", ns, name);
+        snprintf(version, sizeof(version), "%s/%s", meta_str(ing, "uid") ? meta_str(ing, "uid") : "",
+                 meta_str(ing, "resourceVersion") ? meta_str(ing, "resourceVersion") : "");
+        struct k8s_piece *p = k8s_ingress_cache_get(cache, key);
+        if (p && strcmp(p->version, version) == 0 && deps_digest(&t, p->deps, p->n_deps) == p->deps_digest) {
+            cache->last_reused++;
+        } else {
+            p = translate_piece(&t, cache, ing, key, version);
+            p->made_gen = gen;
+            cache->last_translated++;
+        }
+        p->used_gen = gen;
+        pieces[n++] = p;
+    }
+    free(t.deps);
+    free(t.made.e);
+    struct model *m = assemble(&t, pieces, n, problems);
+    free(pieces);
+    k8s_ingress_cache_sweep(cache, gen); /* Ingresses gone or no longer ours */
+    return m;
+}
+
+struct model *k8s_translate(const struct k8s_objects *objs, const struct k8s_translate_options *o, struct arena *pa,
+                            struct ptr_vec *problems)
+{
+    struct k8s_ingress_cache c;
+    k8s_ingress_cache_init(&c);
+    struct model *m = k8s_translate_cached(&c, objs, o, pa, problems);
+    k8s_ingress_cache_clear(&c); /* the model keeps the pieces it uses */
+    return m;
+}

@@ -1,0 +1,70 @@
+/*
+ * Kubernetes objects -> the provider-neutral model, following the Ingress
+ * specification (networking.k8s.io/v1):
+ *
+ *   class:    spec.ingressClassName naming an IngressClass whose
+ *             spec.controller is ours; else the legacy annotation
+ *             kubernetes.io/ingress.class equal to our class name; else,
+ *             with no class at all, ours when our IngressClass carries
+ *             ingressclass.kubernetes.io/is-default-class: "true";
+ *   hosts:    exact, or "*.example.com" (one label);
+ *   paths:    Exact -> Path; Prefix and ImplementationSpecific match whole
+ *             path elements ("/foo" matches /foo and /foo/bar, not /foobar);
+ *   priority: longest path first, Exact before Prefix at equal length,
+ *             exact hosts before wildcard hosts before no host; the
+ *             defaultBackend last;
+ *   backends: Service port by number or name, resolved through the
+ *             Service's ports to its EndpointSlices' ports; ready endpoints
+ *             (serving-but-terminating ones only when none is ready);
+ *             ExternalName only when allowed;
+ *   TLS:      spec.tls secrets (kubernetes.io/tls) become certificates, and
+ *             every rule of such an Ingress is also served over TLS.
+ * A missing Service, port or Secret is a problem naming namespace/name and
+ * what is missing; the rest is served. Pure: fuzzable and unit-tested.
+ */
+#ifndef GANTRY_K8S_TRANSLATE_H
+#define GANTRY_K8S_TRANSLATE_H
+
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+
+#include "../../../common/arena.h"
+#include "k8s_nginx_annotations.h"
+#include "../../model.h"
+
+#define K8S_CONTROLLER_NAME "gantry.io/ingress-controller"
+
+struct k8s_objects {
+    const cJSON **ingress_classes, **ingresses, **services, **endpoint_slices, **secrets;
+    size_t n_ingress_classes, n_ingresses, n_services, n_endpoint_slices, n_secrets;
+};
+
+struct k8s_translate_options {
+    const char *ingress_class;        /* legacy annotation value, default "gantry" */
+    bool allow_external_name;
+    /* providers.kubernetesIngressNGINX: NULL when off; <nginx_only> when
+     * kubernetesIngress itself is off (Gantry's own class is not served) */
+    const struct k8s_nginx_options *nginx;
+    bool nginx_only;
+    struct ptr_vec *nginx_events; /* struct k8s_nginx_event * in <pa>; NULL: not wanted */
+    /* k8s_translate_cached: the Events of unchanged Ingresses too (they were
+     * given when those were translated: wanted again by a new leader) */
+    bool events_of_unchanged;
+};
+
+/* Problems are strings in <pa>. */
+struct model *k8s_translate(const struct k8s_objects *objs, const struct k8s_translate_options *o, struct arena *pa,
+                            struct ptr_vec *problems);
+
+/* The same, re-translating only the Ingresses whose own version or whose
+ * referenced objects changed since the last call with <cache>
+ * (k8s_ingress_cache.h); k8s_translate() is this with a fresh cache. */
+struct k8s_ingress_cache;
+struct model *k8s_translate_cached(struct k8s_ingress_cache *cache, const struct k8s_objects *objs,
+                                   const struct k8s_translate_options *o, struct arena *pa, struct ptr_vec *problems);
+
+/* Whether <ingress> is ours (for status updates). */
+bool k8s_ingress_is_ours(const struct k8s_objects *objs, const struct k8s_translate_options *o, const cJSON *ingress);
+
+#endif

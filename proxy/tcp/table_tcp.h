@@ -1,0 +1,81 @@
+/*
+ * TCP routes of the routing table (Traefik's tcp.routers/tcp.services):
+ * chosen once per connection from the ClientHello's server name, so a
+ * priority-ordered list is enough (there is no per-request lookup).
+ * Lives in the table's arena and is as immutable as the rest of it.
+ */
+#ifndef GANTRY_TABLE_TCP_H
+#define GANTRY_TABLE_TCP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "../table.h"
+
+struct tcp_middleware;
+
+enum table_tcp_mode {
+    TCP_PLAIN,       /* no tls section: bytes forwarded as they come (HostSNI(`*`) only) */
+    TCP_PASSTHROUGH, /* tls.passthrough: the encrypted stream goes to the backend untouched */
+    TCP_TERMINATE,   /* tls without passthrough: TLS ends here, plain TCP to the backend */
+};
+
+struct server;
+
+struct table_tcp_server {
+    const char *address; /* host:port as configured */
+    struct server *srv;  /* a registry reference ("tcp://host:port"); NULL when it could not be built */
+};
+
+struct table_tcp_service {
+    const char *name; /* name@provider */
+    struct table_tcp_server *servers;
+    uint32_t n_servers;
+    uint32_t *rr; /* worker w's round-robin position at rr[w * 16] (a cache line each) */
+};
+
+struct table_tcp_route {
+    const char *name; /* name@provider */
+    const char *rule_text;
+    const struct rule_node *rule;
+    int64_t priority;
+    uint64_t entrypoints;
+    enum table_tcp_mode mode;
+    struct table_tcp_service *service;
+    struct tcp_middleware **middlewares; /* run on each connection before the backend (tcp_middleware.h) */
+    uint32_t n_middlewares;
+};
+
+struct table_tcp {
+    struct ptr_vec build_routes, services;
+    struct table_tcp_route **routes; /* priority desc, name asc */
+    uint32_t n_routes;
+    uint64_t eps;       /* entry points with a TCP route */
+    uint64_t eps_hello; /* entry points with a route that needs the ClientHello (tls) */
+};
+
+struct table_tcp_service *table_tcp_add_service(struct table *t, const char *name, uint32_t n_servers);
+/* <address> (host:port, [v6]:port): a registry server, whose name is
+ * resolved off the watcher thread (unavailable until it is). */
+int table_tcp_set_server(struct table *t, struct table_tcp_service *s, uint32_t i, const char *address, struct diag *d) WARN_UNUSED;
+struct table_tcp_service *table_tcp_find_service(const struct table *t, const char *name);
+/* Drops the table's references on its TCP servers (table_free). */
+void table_tcp_release(struct table *t);
+struct table_tcp_route *table_tcp_add_route(struct table *t, const char *name, const char *rule_text,
+                                            const struct rule_node *rule, int64_t priority, uint64_t entrypoints,
+                                            enum table_tcp_mode mode, struct table_tcp_service *svc);
+/* Called by table_finish. */
+void table_tcp_finish(struct table *t);
+
+/* Worker threads. The first route on <ep> matching a connection: <tls>
+ * whether it began with a TLS ClientHello, <sni> its server name (empty:
+ * none or not TLS), <ip16> the client address (::ffff:-mapped for IPv4). */
+const struct table_tcp_route *table_tcp_lookup(const struct table *t, uint32_t ep, bool tls, const char *sni,
+                                               size_t sni_len, const uint8_t *ip16);
+
+/* Whether a rule can only match with a server name, which a plain
+ * connection does not have (it names a host other than `*`). */
+bool table_tcp_rule_needs_sni(const struct rule_node *n);
+
+#endif

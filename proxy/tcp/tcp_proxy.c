@@ -1,0 +1,165 @@
+/*
+ * TCP routing (see tcp_proxy.h).
+ */
+#include "tcp_proxy.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/log.h"
+#include "../conntrack.h"
+#include "../registry.h"
+#include "splice_pump.h"
+#include "table_tcp.h"
+#include "tcp_middleware.h"
+#include "../tls.h"
+#include "../tunnel.h"
+#include "../worker.h"
+
+#define MAX_CANDIDATES 8 /* backends tried per connection */
+
+struct candidate { /* copied: the table may go away while we connect */
+    struct sockaddr_storage sa;
+    socklen_t sa_len;
+    char address[96];
+};
+
+struct tcp_conn {
+    struct worker *w;
+    h2o_socket_t *client, *backend;
+    enum table_tcp_mode mode;
+    struct candidate candidates[MAX_CANDIDATES];
+    uint32_t n_candidates, next;
+    h2o_timeout_entry_t connect_entry;
+    char route[128];
+};
+
+static atomic_uint_fast64_t n_connections, n_failures;
+
+uint64_t tcp_proxy_connections(void)
+{
+    return atomic_load(&n_connections);
+}
+
+uint64_t tcp_proxy_failures(void)
+{
+    return atomic_load(&n_failures);
+}
+
+static void give_up(struct tcp_conn *c, const char *why)
+{
+    atomic_fetch_add(&n_failures, 1);
+    log_debug("tcp router %s: %s; connection closed", c->route, why);
+    h2o_socket_close(c->client);
+    free(c);
+}
+
+static void try_next(struct tcp_conn *c);
+
+static void on_connect_timeout(h2o_timeout_entry_t *entry)
+{
+    struct tcp_conn *c = H2O_STRUCT_FROM_MEMBER(struct tcp_conn, connect_entry, entry);
+    log_debug("tcp router %s: connecting to %s timed out", c->route, c->candidates[c->next - 1].address);
+    h2o_socket_close(c->backend);
+    c->backend = NULL;
+    try_next(c);
+}
+
+static void on_connect(h2o_socket_t *backend, const char *err)
+{
+    struct tcp_conn *c = backend->data;
+    h2o_timeout_unlink(&c->connect_entry);
+    if (err != NULL) {
+        log_debug("tcp router %s: %s: %s", c->route, c->candidates[c->next - 1].address, err);
+        h2o_socket_close(backend);
+        c->backend = NULL;
+        try_next(c);
+        return;
+    }
+    struct worker *w = c->w;
+    h2o_socket_t *client = c->client;
+    enum table_tcp_mode mode = c->mode;
+    free(c);
+    if (mode == TCP_TERMINATE)
+        tunnel_start(w->loop, client, backend, &w->ws_timeout); /* through OpenSSL */
+    else
+        splice_pump_start(w->loop, client, backend, &w->ws_timeout);
+}
+
+static void try_next(struct tcp_conn *c)
+{
+    while (c->next < c->n_candidates) {
+        const struct candidate *s = &c->candidates[c->next++];
+        c->backend = h2o_socket_connect(c->w->loop, (struct sockaddr *)&s->sa, s->sa_len, on_connect);
+        if (c->backend == NULL) {
+            log_debug("tcp router %s: cannot connect to %s", c->route, s->address);
+            continue;
+        }
+        c->backend->data = c;
+        h2o_timeout_link(c->w->loop, &c->w->connect_timeout, &c->connect_entry);
+        return;
+    }
+    give_up(c, "no backend could be reached");
+}
+
+static void on_handshake(h2o_socket_t *client, const char *err)
+{
+    struct tcp_conn *c = client->data;
+    if (err != NULL) {
+        log_debug("tcp router %s: TLS handshake failed: %s", c->route, err);
+        h2o_socket_close(client);
+        free(c);
+        return;
+    }
+    try_next(c);
+}
+
+void tcp_proxy_start(struct worker_ep *we, h2o_socket_t *client, const struct table_tcp_route *route)
+{
+    struct conntrack_conn *ct = conntrack_of_socket(client);
+    if (route->n_middlewares != 0) { /* before any backend is chosen: nothing of the client's reaches one */
+        uint8_t ip16[16] = {0};
+        const char *why = "";
+        if (ct != NULL)
+            memcpy(ip16, ct->ip16, 16);
+        if (ct == NULL || !tcp_middleware_admit(route->middlewares, route->n_middlewares, ct, ip16, &why)) {
+            log_debug("tcp router %s: connection refused by middleware %s", route->name, why);
+            h2o_socket_close(client);
+            return;
+        }
+    }
+    atomic_fetch_add(&n_connections, 1);
+    if (ct != NULL)
+        conntrack_tunnel(ct); /* HTTP's timeout rules do not apply; the relay's idle timeout does */
+    h2o_socket_read_stop(client);
+    struct tcp_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        h2o_socket_close(client);
+        return;
+    }
+    c->w = we->w;
+    c->client = client;
+    c->mode = route->mode;
+    c->connect_entry.cb = on_connect_timeout;
+    snprintf(c->route, sizeof(c->route), "%s", route->name);
+    const struct table_tcp_service *svc = route->service;
+    uint32_t n = svc->n_servers < MAX_CANDIDATES ? svc->n_servers : MAX_CANDIDATES;
+    uint32_t *rr = &svc->rr[we->w->id * 16];
+    uint32_t start = svc->n_servers ? (*rr)++ % svc->n_servers : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct table_tcp_server *s = &svc->servers[(start + i) % svc->n_servers];
+        if (s->srv == NULL || !server_healthy(s->srv))
+            continue; /* its name has not resolved (yet) */
+        struct candidate *k = &c->candidates[c->n_candidates++];
+        server_address(s->srv, &k->sa, &k->sa_len);
+        snprintf(k->address, sizeof(k->address), "%s", s->address);
+    }
+    client->data = c;
+    if (route->mode == TCP_TERMINATE) {
+        h2o_socket_ssl_handshake(client, tls_default_ctx(), NULL, on_handshake);
+        return;
+    }
+    try_next(c);
+}

@@ -1,0 +1,738 @@
+/*
+ * Tests controller/providers/kubernetes/k8s_gateway*.c: Gateway API objects (inline JSON, with
+ * ' for ") -> routers, services, middlewares and statuses: every match,
+ * filter, precedence rule and status reason the provider claims.
+ */
+#include "../../../../../controller/providers/kubernetes/k8s_gateway.c"
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "../../../../../controller/providers/kubernetes/k8s_gateway_status.h"
+#include "test.h"
+
+static const char *const kind_names[K8S_GW_KINDS] = {"GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute", "ReferenceGrant",
+                                                     "Service", "EndpointSlice", "Secret", "Namespace", "TLSRoute", "TCPRoute"};
+
+/* A cert/key pair is not parsed by the translation: any base64 will do. */
+#define CERT "{'kind':'Secret','metadata':{'namespace':'default','name':'cert'},'data':{'tls.crt':'Q0VSVA==','tls.key':'S0VZ'}}"
+
+/* The cluster every case starts from: our class, another class, one Gateway
+ * with HTTP on 80 (-> web), HTTPS on 8443, and Services a and b with one
+ * endpoint each. */
+#define BASE                                                                                                                       \
+    "{'kind':'GatewayClass','metadata':{'name':'gantry'},'spec':{'controllerName':'gantry.io/gateway-controller'}},"             \
+    "{'kind':'GatewayClass','metadata':{'name':'other'},'spec':{'controllerName':'example.com/other'}},"                           \
+    "{'kind':'Namespace','metadata':{'name':'default'}},"                                                                          \
+    "{'kind':'Namespace','metadata':{'name':'team','labels':{'team':'yes'}}},"                                                     \
+    "{'kind':'Gateway','metadata':{'namespace':'default','name':'gw','generation':3},'spec':{'gatewayClassName':'gantry',"       \
+    "'listeners':[{'name':'http','port':80,'protocol':'HTTP'},"                                                                    \
+    "{'name':'https','port':8443,'protocol':'HTTPS','hostname':'*.example.com','tls':{'certificateRefs':[{'name':'cert'}]}}]}},"   \
+    "{'kind':'Gateway','metadata':{'namespace':'default','name':'notours'},'spec':{'gatewayClassName':'other','listeners':[]}}," \
+    CERT ","                                                                                                                       \
+    "{'kind':'Service','metadata':{'namespace':'default','name':'a'},'spec':{'ports':[{'name':'web','port':80}]}},"               \
+    "{'kind':'EndpointSlice','metadata':{'namespace':'default','name':'a-1','labels':{'kubernetes.io/service-name':'a'}},"      \
+    "'ports':[{'name':'web','port':8080}],'endpoints':[{'addresses':['10.0.0.1']}]},"                                              \
+    "{'kind':'Service','metadata':{'namespace':'default','name':'b'},'spec':{'ports':[{'name':'web','port':80}]}},"               \
+    "{'kind':'EndpointSlice','metadata':{'namespace':'default','name':'b-1','labels':{'kubernetes.io/service-name':'b'}},"      \
+    "'ports':[{'name':'web','port':8081}],'endpoints':[{'addresses':['10.0.0.2']}]}"
+
+struct run {
+    cJSON *root;
+    struct k8s_gw_objects objs;
+    struct arena pa;
+    struct ptr_vec problems;
+    struct k8s_gw_statuses st;
+    struct model *m;
+    char *problem_text;
+    double ms; /* the translation alone */
+};
+
+static const struct k8s_gw_entrypoint eps[] = {{"web", 8000}, {"websecure", 8443}, {"tcp", 9000}};
+
+static char *statuses_text(const struct k8s_gw_statuses *st)
+{
+    size_t cap = 1;
+    char **parts = mem_calloc(st->n + 1, sizeof(char *));
+    for (size_t i = 0; i < st->n; i++) {
+        parts[i] = cJSON_PrintUnformatted(st->v[i].status);
+        cap += strlen(parts[i]) + 64;
+    }
+    char *out = mem_calloc(1, cap);
+    for (size_t i = 0; i < st->n; i++) {
+        sprintf(out + strlen(out), "%d %s ", (int)st->v[i].kind, meta(st->v[i].obj, "name"));
+        strcat(out, parts[i]);
+        strcat(out, "\n");
+        free(parts[i]);
+    }
+    free(parts);
+    return out;
+}
+
+/* Every case also checks the incremental translation: with a cache, a
+ * first and a second translation (every route's fragment reused) give the
+ * model, problems and statuses of the plain translation. */
+static void check_cached(struct run *r, const struct k8s_gw_options *opts)
+{
+    char *want = model_dump(r->m), *want_st = statuses_text(&r->st);
+    struct k8s_gw_cache *cache = k8s_gw_cache_new();
+    for (int round = 0; round < 2; round++) {
+        struct arena pa;
+        arena_init(&pa);
+        struct ptr_vec problems = {0};
+        struct k8s_gw_statuses st = {0};
+        struct model *m = k8s_gw_translate_cached(&r->objs, opts, cache, 42, &pa, &problems, &st);
+        char *got = model_dump(m), *got_st = statuses_text(&st);
+        if (strcmp(got, want) != 0)
+            fprintf(stderr, "cached translation (round %d) differs:\n%s\n--- plain:\n%s\n", round, got, want);
+        CHECK(strcmp(got, want) == 0);
+        if (strcmp(got_st, want_st) != 0)
+            fprintf(stderr, "cached statuses (round %d) differ:\n%s\n--- plain:\n%s\n", round, got_st, want_st);
+        CHECK(strcmp(got_st, want_st) == 0);
+        CHECK(problems.len == r->problems.len);
+        for (size_t i = 0; i < problems.len && i < r->problems.len; i++)
+            CHECK(strcmp(problems.items[i], r->problems.items[i]) == 0);
+        if (round == 1)
+            CHECK(k8s_gw_cache_fresh(cache) == 0);
+        CHECK(k8s_gw_cache_current(cache, &r->objs, 42));
+        CHECK(!k8s_gw_cache_current(cache, &r->objs, 43) || r->objs.n[K8S_GW_HTTPROUTES] + r->objs.n[K8S_GW_GRPCROUTES] == 0);
+        free(got);
+        free(got_st);
+        k8s_gw_statuses_free(&st);
+        model_free(m);
+        arena_free(&pa);
+    }
+    k8s_gw_cache_free(cache);
+    free(want);
+    free(want_st);
+}
+
+static void run(struct run *r, const char *objects, bool experimental)
+{
+    memset(r, 0, sizeof(*r));
+    char *json = mem_strdup(objects);
+    for (char *p = json; *p; p++)
+        if (*p == '\'')
+            *p = '"';
+    char *wrapped = mem_alloc(strlen(json) + 3);
+    sprintf(wrapped, "[%s]", json);
+    r->root = cJSON_Parse(wrapped);
+    if (r->root == NULL)
+        fprintf(stderr, "bad JSON near: %.80s\n", cJSON_GetErrorPtr());
+    CHECK(r->root != NULL);
+    free(json);
+    free(wrapped);
+    int n = cJSON_GetArraySize(r->root);
+    for (int k = 0; k < K8S_GW_KINDS; k++)
+        r->objs.items[k] = mem_alloc((size_t)(n ? n : 1) * sizeof(cJSON *));
+    for (const cJSON *o = r->root ? r->root->child : NULL; o; o = o->next) {
+        int k = 0;
+        while (k < K8S_GW_KINDS && strcmp(kind_names[k], str(o, "kind")) != 0)
+            k++;
+        CHECK(k < K8S_GW_KINDS);
+        if (k < K8S_GW_KINDS)
+            r->objs.items[k][r->objs.n[k]++] = o;
+    }
+    struct k8s_gw_options opts = {.entrypoints = eps, .n_entrypoints = 3, .experimental = experimental, .status_ip = "192.0.2.1"};
+    arena_init(&r->pa);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0); /* CPU time: the machine is shared */
+    r->m = k8s_gw_translate(&r->objs, &opts, &r->pa, &r->problems, getenv("GW_BENCH_NOSTATUS") ? NULL : &r->st);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    r->ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    if (!getenv("GW_BENCH"))
+        check_cached(r, &opts);
+    size_t cap = 16;
+    for (size_t i = 0; i < r->problems.len; i++)
+        cap += strlen(r->problems.items[i]) + 1;
+    r->problem_text = mem_calloc(1, cap);
+    for (size_t i = 0; i < r->problems.len; i++) {
+        strcat(r->problem_text, r->problems.items[i]);
+        strcat(r->problem_text, "\n");
+    }
+}
+
+static void done(struct run *r)
+{
+    /* whatever a case built, every router names a service it defined (the aggregator would refuse it) */
+    for (size_t i = 0; i < r->m->routers.len; i++) {
+        const struct model_router *rt = r->m->routers.items[i];
+        if (model_find_service(r->m, rt->service) == NULL)
+            fprintf(stderr, "router %s: service %s is not defined\n", rt->name, rt->service);
+        CHECK(model_find_service(r->m, rt->service) != NULL);
+    }
+    for (size_t i = 0; i < r->m->tcp_routers.len; i++) {
+        const struct model_router *rt = r->m->tcp_routers.items[i];
+        bool found = false;
+        for (size_t j = 0; j < r->m->tcp_services.len && !found; j++)
+            found = strcmp(((const struct model_tcp_service *)r->m->tcp_services.items[j])->name, rt->service) == 0;
+        CHECK(found);
+    }
+    model_free(r->m);
+    k8s_gw_statuses_free(&r->st);
+    arena_free(&r->pa);
+    for (int k = 0; k < K8S_GW_KINDS; k++)
+        free(r->objs.items[k]);
+    cJSON_Delete(r->root);
+    free(r->problem_text);
+}
+
+/* The status computed for <kind> <name>, printed; "" when none. */
+static char *status_of(struct run *r, enum k8s_gw_kind kind, const char *name)
+{
+    for (size_t i = 0; i < r->st.n; i++)
+        if (r->st.v[i].kind == kind && strcmp(meta(r->st.v[i].obj, "name"), name) == 0) {
+            char *s = cJSON_PrintUnformatted(r->st.v[i].status);
+            char *out = arena_strdup(&r->pa, s);
+            free(s);
+            return out;
+        }
+    return "";
+}
+
+static const struct model_router *router(struct run *r, const char *name)
+{
+    const struct model_router *rt = model_find_router(r->m, name);
+    if (rt == NULL)
+        fprintf(stderr, "no router %s; problems:\n%s", name, r->problem_text);
+    return rt;
+}
+
+static const struct model_middleware *mw(struct run *r, const char *name)
+{
+    for (size_t i = 0; i < r->m->middlewares.len; i++) {
+        const struct model_middleware *m = r->m->middlewares.items[i];
+        if (strcmp(m->name, name) == 0)
+            return m;
+    }
+    fprintf(stderr, "no middleware %s\n", name);
+    return NULL;
+}
+
+static const char *opt(const struct model_middleware *m, const char *key)
+{
+    for (size_t i = 0; m && i < m->n_options; i++)
+        if (strcmp(m->keys[i], key) == 0)
+            return m->values[i];
+    return NULL;
+}
+
+#define ROUTE(name, spec)                                                                                                          \
+    "{'kind':'HTTPRoute','metadata':{'namespace':'default','name':'" name "','generation':1},'spec':" spec "}"
+
+static void test_gateway_and_class_status(void)
+{
+    struct run r;
+    run(&r,
+        BASE ",{'kind':'Gateway','metadata':{'namespace':'default','name':'bad'},'spec':{'gatewayClassName':'gantry','listeners':["
+             "{'name':'noport','port':9999,'protocol':'HTTP'},{'name':'udp','port':8000,'protocol':'UDP'},"
+             "{'name':'h1','port':8000,'protocol':'HTTP','hostname':'x.test'},{'name':'h2','port':8000,'protocol':'HTTP','hostname':'x.test'},"
+             "{'name':'tls','port':8443,'protocol':'HTTPS','tls':{'certificateRefs':[{'name':'missing'}]}},"
+             "{'name':'xns','port':8443,'protocol':'HTTPS','hostname':'y.test','tls':{'certificateRefs':[{'name':'c','namespace':'team'}]}},"
+             "{'name':'kinds','port':8000,'protocol':'HTTP','hostname':'k.test','allowedRoutes':{'kinds':[{'kind':'TCPRoute'}]}}]}}",
+        false);
+    CHECK_CONTAINS(status_of(&r, K8S_GW_CLASSES, "gantry"), "\"type\":\"Accepted\",\"status\":\"True\",\"reason\":\"Accepted\"");
+    CHECK_STR(status_of(&r, K8S_GW_CLASSES, "other"), "");
+    CHECK_STR(status_of(&r, K8S_GW_GATEWAYS, "notours"), "");
+    const char *gw = status_of(&r, K8S_GW_GATEWAYS, "gw");
+    CHECK_CONTAINS(gw, "\"addresses\":[{\"type\":\"IPAddress\",\"value\":\"192.0.2.1\"}]");
+    CHECK_CONTAINS(gw, "\"name\":\"http\",\"supportedKinds\":[{\"group\":\"gateway.networking.k8s.io\",\"kind\":\"HTTPRoute\"},"
+                       "{\"group\":\"gateway.networking.k8s.io\",\"kind\":\"GRPCRoute\"}],\"attachedRoutes\":0");
+    CHECK_CONTAINS(gw, "\"type\":\"Programmed\",\"status\":\"True\",\"reason\":\"Programmed\",\"message\":\"\",\"observedGeneration\":3");
+    const char *bad = status_of(&r, K8S_GW_GATEWAYS, "bad");
+    CHECK_CONTAINS(bad, "\"reason\":\"PortUnavailable\"");
+    CHECK_CONTAINS(bad, "\"reason\":\"UnsupportedProtocol\"");
+    CHECK_CONTAINS(bad, "\"reason\":\"HostnameConflict\"");
+    CHECK_CONTAINS(bad, "\"reason\":\"InvalidCertificateRef\"");
+    CHECK_CONTAINS(bad, "\"reason\":\"RefNotPermitted\"");
+    CHECK_CONTAINS(bad, "\"reason\":\"InvalidRouteKinds\"");
+    CHECK_CONTAINS(bad, "\"reason\":\"ProtocolConflict\""); /* UDP and HTTP on 8000 */
+    CHECK_CONTAINS(r.problem_text, "gateway default/bad listener noport: no entry point listens on port 9999");
+    CHECK(r.m->certs.len == 1); /* default/cert, once */
+    done(&r);
+}
+
+static void test_status_address_from_a_service(void)
+{
+    struct run r;
+    memset(&r, 0, sizeof(r));
+    char *json = mem_strdup(BASE ",{'kind':'Service','metadata':{'namespace':'ops','name':'gantry'},'spec':{'ports':[{'port':80}]},"
+                                 "'status':{'loadBalancer':{'ingress':[{'ip':'203.0.113.7'},{'hostname':'lb.example.com'}]}}}");
+    for (char *p = json; *p; p++)
+        if (*p == '\'')
+            *p = '"';
+    char *wrapped = mem_alloc(strlen(json) + 3);
+    sprintf(wrapped, "[%s]", json);
+    r.root = cJSON_Parse(wrapped);
+    free(json);
+    free(wrapped);
+    int n = cJSON_GetArraySize(r.root);
+    for (int k = 0; k < K8S_GW_KINDS; k++)
+        r.objs.items[k] = mem_alloc((size_t)n * sizeof(cJSON *));
+    for (const cJSON *o = r.root->child; o; o = o->next)
+        for (int k = 0; k < K8S_GW_KINDS; k++)
+            if (strcmp(kind_names[k], str(o, "kind")) == 0)
+                r.objs.items[k][r.objs.n[k]++] = o;
+    struct k8s_gw_options opts = {.entrypoints = eps, .n_entrypoints = 3, .status_service = "ops/gantry"};
+    arena_init(&r.pa);
+    r.m = k8s_gw_translate(&r.objs, &opts, &r.pa, &r.problems, &r.st);
+    r.problem_text = mem_strdup("");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_GATEWAYS, "gw"),
+                   "\"addresses\":[{\"type\":\"IPAddress\",\"value\":\"203.0.113.7\"},"
+                   "{\"type\":\"Hostname\",\"value\":\"lb.example.com\"}]");
+    done(&r);
+}
+
+static void test_path_matches_and_precedence(void)
+{
+    struct run r;
+    run(&r,
+        BASE "," ROUTE("m", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'hostnames':['app.test'],'rules':[{'matches':["
+                            "{'path':{'type':'Exact','value':'/exact'}},"
+                            "{'path':{'type':'PathPrefix','value':'/pre/'}},"
+                            "{'path':{'type':'RegularExpression','value':'/re/[0-9]+'}},"
+                            "{'path':{'type':'PathPrefix','value':'/pre'},'method':'POST'},"
+                            "{'headers':[{'name':'X-A','value':'1'},{'type':'RegularExpression','name':'X-B','value':'^b'}]},"
+                            "{'queryParams':[{'name':'q','value':'v'},{'type':'RegularExpression','name':'r','value':'x.*'}]},"
+                            "{'path':{'type':'PathPrefix','value':'/'}}],"
+                            "'backendRefs':[{'name':'a','port':80}]}]}"),
+        false);
+    const char *p = "httproute-default-m-default-gw-http-r0-m";
+    char n[128];
+    const struct model_router *rt[7];
+    for (int i = 0; i < 7; i++) {
+        snprintf(n, sizeof(n), "%s%d", p, i);
+        rt[i] = router(&r, n);
+        CHECK(rt[i] != NULL);
+        if (rt[i] == NULL) {
+            done(&r);
+            return;
+        }
+        CHECK(rt[i]->n_entrypoints == 1 && strcmp(rt[i]->entrypoints[0], "web") == 0); /* port 80 -> web */
+    }
+    CHECK_STR(rt[0]->rule, "Host(`app.test`) && Path(`/exact`)");
+    CHECK_STR(rt[1]->rule, "Host(`app.test`) && (Path(`/pre`) || PathPrefix(`/pre/`))");
+    CHECK_STR(rt[2]->rule, "Host(`app.test`) && PathRegexp(`^/re/[0-9]+$`)");
+    CHECK_STR(rt[3]->rule, "Host(`app.test`) && (Path(`/pre`) || PathPrefix(`/pre/`)) && Method(`POST`)");
+    CHECK_STR(rt[4]->rule, "Host(`app.test`) && PathPrefix(`/`) && Header(`X-A`, `1`) && HeaderRegexp(`X-B`, `^b`)");
+    CHECK_STR(rt[5]->rule, "Host(`app.test`) && PathPrefix(`/`) && Query(`q`, `v`) && QueryRegexp(`r`, `x.*`)");
+    CHECK_STR(rt[6]->rule, "Host(`app.test`) && PathPrefix(`/`)");
+    /* Exact > longer prefix > method > headers > queries > "/" > regex */
+    CHECK(rt[0]->priority > rt[3]->priority);
+    CHECK(rt[3]->priority > rt[1]->priority);
+    CHECK(rt[1]->priority > rt[4]->priority);
+    CHECK(rt[4]->priority > rt[5]->priority);
+    CHECK(rt[5]->priority > rt[6]->priority);
+    CHECK(rt[6]->priority > rt[2]->priority);
+    CHECK(rt[2]->priority > 1000); /* above Ingress routers' rule-length default */
+    CHECK_STR(rt[0]->service, "default-a-80"); /* one service per backend, shared by every route */
+    const struct model_service *s = model_find_service(r.m, "default-a-80");
+    CHECK(s && s->lb && s->lb->n_servers == 1 && strcmp(s->lb->servers[0].url, "http://10.0.0.1:8080") == 0);
+    const char *st = status_of(&r, K8S_GW_HTTPROUTES, "m");
+    CHECK_CONTAINS(st, "\"controllerName\":\"gantry.io/gateway-controller\"");
+    CHECK_CONTAINS(st, "\"type\":\"Accepted\",\"status\":\"True\"");
+    CHECK_CONTAINS(st, "\"type\":\"ResolvedRefs\",\"status\":\"True\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_GATEWAYS, "gw"), "\"name\":\"http\",\"supportedKinds\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_GATEWAYS, "gw"), "\"attachedRoutes\":1");
+    done(&r);
+}
+
+static void test_hostnames(void)
+{
+    struct run r;
+    run(&r,
+        BASE "," ROUTE("h", "{'parentRefs':[{'name':'gw','sectionName':'https'}],'hostnames':['a.example.com','other.test','*.example.com'],"
+                            "'rules':[{'backendRefs':[{'name':'a','port':80}]}]}") "," ROUTE("none", "{'parentRefs':[{'name':'gw','sectionName':'https'}],'hostnames':['x.test'],'rules':[]}") "," ROUTE("any", "{'parentRefs':[{'name':'gw','sectionName':'https'}],'rules':[{'backendRefs':[{'name':'a','port':80}]}]}"),
+        false);
+    const struct model_router *exact = router(&r, "httproute-default-h-default-gw-https-r0-m0-h0");
+    const struct model_router *wild = router(&r, "httproute-default-h-default-gw-https-r0-m0-h1");
+    CHECK(exact && wild);
+    if (exact && wild) {
+        CHECK_STR(exact->rule, "Host(`a.example.com`) && PathPrefix(`/`)");
+        CHECK_STR(wild->rule, "HostRegexp(`^[a-z0-9-]+(\\.[a-z0-9-]+)*\\.example\\.com$`) && PathPrefix(`/`)");
+        CHECK(exact->priority > wild->priority); /* a non-wildcard hostname first */
+        CHECK(exact->tls != NULL);
+        CHECK_STR(exact->entrypoints[0], "websecure");
+    }
+    const struct model_router *any = router(&r, "httproute-default-any-default-gw-https-r0-m0");
+    CHECK(any && strstr(any->rule, "HostRegexp") == any->rule); /* the listener's hostname */
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "none"), "\"reason\":\"NoMatchingListenerHostname\"");
+    done(&r);
+}
+
+static void test_attachment_reasons(void)
+{
+    struct run r;
+    run(&r,
+        BASE ","
+             "{'kind':'Gateway','metadata':{'namespace':'default','name':'sel'},'spec':{'gatewayClassName':'gantry','listeners':["
+             "{'name':'sel','port':8000,'protocol':'HTTP','allowedRoutes':{'namespaces':{'from':'Selector','selector':{'matchLabels':{'team':'yes'}}}}}]}},"
+             "{'kind':'HTTPRoute','metadata':{'namespace':'team','name':'other-ns'},'spec':{'parentRefs':[{'name':'gw','namespace':'default'}],'rules':[]}},"
+             "{'kind':'HTTPRoute','metadata':{'namespace':'team','name':'selected'},'spec':{'parentRefs':[{'name':'sel','namespace':'default'}],'rules':[]}}," ROUTE("not-selected", "{'parentRefs':[{'name':'sel'}],'rules':[]}") "," ROUTE("nosection", "{'parentRefs':[{'name':'gw','sectionName':'nope'}],'rules':[]}") "," ROUTE("port", "{'parentRefs':[{'name':'gw','port':8443}],'hostnames':['p.example.com'],'rules':[]}") "," ROUTE("elsewhere", "{'parentRefs':[{'name':'notours'}],'rules':[]}"),
+        false);
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "other-ns"), "\"reason\":\"NotAllowedByListeners\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "selected"), "\"reason\":\"Accepted\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "not-selected"), "\"reason\":\"NotAllowedByListeners\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "nosection"), "\"reason\":\"NoMatchingParent\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "port"), "\"port\":8443");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "port"), "\"reason\":\"Accepted\"");
+    CHECK_STR(status_of(&r, K8S_GW_HTTPROUTES, "elsewhere"), ""); /* not our Gateway: not ours to write */
+    done(&r);
+}
+
+static void test_backends(void)
+{
+    struct run r;
+    run(&r,
+        BASE ",{'kind':'Service','metadata':{'namespace':'team','name':'t'},'spec':{'ports':[{'port':80}]}},"
+             "{'kind':'ReferenceGrant','metadata':{'namespace':'team','name':'g'},'spec':{'from':[{'group':'gateway.networking.k8s.io','kind':'HTTPRoute','namespace':'default'}],'to':[{'group':'','kind':'Service','name':'t'}]}}," ROUTE("w", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'a','port':80,'weight':3},{'name':'b','port':80,'weight':0},{'name':'missing','port':80}]}]}") "," ROUTE("granted", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'t','namespace':'team','port':80}]}]}") "," ROUTE("refused", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'a','namespace':'team2','port':80}]}]}") "," ROUTE("kind", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'group':'example.com','kind':'Bucket','name':'x'}]}]}") "," ROUTE("port", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'a','port':81}]}]}"),
+        false);
+    const struct model_service *w = model_find_service(r.m, "httproute-default-w-r0");
+    CHECK(w && w->weighted && w->weighted->n_services == 3);
+    if (w && w->weighted && w->weighted->n_services == 3) {
+        CHECK(w->weighted->services[0].weight == 3);
+        CHECK(w->weighted->services[1].weight == 0);
+        const struct model_service *bad = model_find_service(r.m, w->weighted->services[2].name);
+        CHECK(bad && bad->lb && bad->lb->n_servers == 0 && bad->lb->empty_status == 500); /* its share fails with 500 */
+        CHECK(model_find_service(r.m, w->weighted->services[0].name)->lb->empty_status == 0);
+    }
+    /* a rule whose only reference fails: 500 for all of it (HTTPRouteInvalidBackendRefUnknownKind) */
+    const struct model_router *kind = router(&r, "httproute-default-kind-default-gw-http-r0-m0");
+    const struct model_service *ks = kind ? model_find_service(r.m, kind->service) : NULL;
+    CHECK(ks && ks->lb && ks->lb->n_servers == 0 && ks->lb->empty_status == 500);
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "w"), "\"type\":\"ResolvedRefs\",\"status\":\"False\",\"reason\":\"BackendNotFound\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "w"), "\"type\":\"Accepted\",\"status\":\"True\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "granted"), "\"type\":\"ResolvedRefs\",\"status\":\"True\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "refused"), "\"reason\":\"RefNotPermitted\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "kind"), "\"reason\":\"InvalidKind\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "port"), "\"reason\":\"BackendNotFound\"");
+    CHECK_CONTAINS(r.problem_text, "Service default/a has no port 81");
+    done(&r);
+}
+
+static void test_filters(void)
+{
+    struct run r;
+    run(&r,
+        BASE "," ROUTE("f", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':["
+                            "{'matches':[{'path':{'type':'PathPrefix','value':'/hdr'}}],'filters':["
+                            "{'type':'RequestHeaderModifier','requestHeaderModifier':{'set':[{'name':'X-Set','value':'s'}],'add':[{'name':'X-Add','value':'a'}],'remove':['X-Gone']}},"
+                            "{'type':'ResponseHeaderModifier','responseHeaderModifier':{'set':[{'name':'X-Res','value':'r'}]}},"
+                            "{'type':'ExtensionRef','extensionRef':{'group':'traefik.io','kind':'Middleware','name':'auth'}}],"
+                            "'backendRefs':[{'name':'a','port':80}]},"
+                            "{'matches':[{'path':{'type':'PathPrefix','value':'/redir'}}],'filters':["
+                            "{'type':'RequestRedirect','requestRedirect':{'scheme':'https','hostname':'new.test','statusCode':301}}]},"
+                            "{'matches':[{'path':{'type':'PathPrefix','value':'/prefix/one'}}],'filters':["
+                            "{'type':'URLRewrite','urlRewrite':{'hostname':'rewritten.test','path':{'type':'ReplacePrefixMatch','replacePrefixMatch':'/one'}}}],"
+                            "'backendRefs':[{'name':'a','port':80}]},"
+                            "{'matches':[{'path':{'type':'PathPrefix','value':'/full'}}],'filters':["
+                            "{'type':'URLRewrite','urlRewrite':{'path':{'type':'ReplaceFullPath','replaceFullPath':'/one'}}},"
+                            "{'type':'RequestMirror','requestMirror':{'backendRef':{'name':'b','port':80}}}],"
+                            "'backendRefs':[{'name':'a','port':80}]},"
+                            "{'matches':[{'path':{'type':'PathPrefix','value':'/port'}}],'filters':["
+                            "{'type':'RequestRedirect','requestRedirect':{'port':8443,'path':{'type':'ReplacePrefixMatch','replacePrefixMatch':'/p2'}}}]}]}"),
+        false);
+    const char *p = "httproute-default-f-default-gw-http-";
+    char n[160];
+    snprintf(n, sizeof(n), "%sr0-m0", p);
+    const struct model_router *hdr = router(&r, n);
+    CHECK(hdr && hdr->n_middlewares == 3);
+    if (hdr && hdr->n_middlewares == 3) {
+        const struct model_middleware *req = mw(&r, hdr->middlewares[0]), *res = mw(&r, hdr->middlewares[1]);
+        /* the internal header modifiers: add appends (the headers middleware would replace) */
+        CHECK(req && strcmp(req->type, "requestHeaderModifier") == 0);
+        CHECK(res && strcmp(res->type, "responseHeaderModifier") == 0);
+        CHECK_STR(opt(req, "set.X-Set"), "s");
+        CHECK_STR(opt(req, "add.X-Add"), "a");
+        CHECK_STR(opt(req, "remove[0]"), "X-Gone");
+        CHECK_STR(opt(res, "set.X-Res"), "r");
+        CHECK_STR(hdr->middlewares[2], "default-auth@kubernetescrd");
+    }
+    snprintf(n, sizeof(n), "%sr1-m0", p);
+    const struct model_router *redir = router(&r, n);
+    CHECK(redir && redir->n_middlewares == 1);
+    if (redir && redir->n_middlewares == 1) {
+        const struct model_middleware *m = mw(&r, redir->middlewares[0]);
+        CHECK(m && strcmp(m->type, "redirectRegex") == 0);
+        CHECK_STR(opt(m, "replacement"), "https://new.test${4}${5}");
+        CHECK_STR(opt(m, "permanent"), "true");
+    }
+    /* ReplacePrefixMatch: the prefix itself and what is below it, apart */
+    snprintf(n, sizeof(n), "%sr2-m0-e", p);
+    const struct model_router *ex = router(&r, n);
+    snprintf(n, sizeof(n), "%sr2-m0-s", p);
+    const struct model_router *sub = router(&r, n);
+    CHECK(ex && sub);
+    if (ex && sub) {
+        CHECK_STR(ex->rule, "Path(`/prefix/one`)");
+        CHECK_STR(sub->rule, "PathPrefix(`/prefix/one/`)");
+        CHECK(ex->n_middlewares == 2 && sub->n_middlewares == 2);
+        CHECK_STR(opt(mw(&r, ex->middlewares[0]), "customRequestHeaders.Host"), "rewritten.test");
+        CHECK_STR(opt(mw(&r, ex->middlewares[1]), "path"), "/one");
+        const struct model_middleware *rx = mw(&r, sub->middlewares[1]);
+        CHECK(rx && strcmp(rx->type, "replacePathRegex") == 0);
+        CHECK_STR(opt(rx, "regex"), "^/prefix/one(/.*)$");
+        CHECK_STR(opt(rx, "replacement"), "/one$1");
+    }
+    snprintf(n, sizeof(n), "%sr3-m0", p);
+    const struct model_router *full = router(&r, n);
+    CHECK(full && full->n_middlewares == 1);
+    if (full) {
+        CHECK_STR(opt(mw(&r, full->middlewares[0]), "path"), "/one");
+        const struct model_service *ms = model_find_service(r.m, full->service);
+        CHECK(ms && ms->mirroring && ms->mirroring->n_mirrors == 1 && ms->mirroring->mirrors[0].percent == 100);
+        CHECK(ms && ms->mirroring && strcmp(ms->mirroring->service, "default-a-80") == 0);
+    }
+    snprintf(n, sizeof(n), "%sr4-m0-s", p);
+    const struct model_router *port = router(&r, n);
+    if (port) {
+        const struct model_middleware *m = mw(&r, port->middlewares[0]);
+        CHECK_STR(opt(m, "replacement"), "${1}://${2}:8443/p2${4}${5}");
+        CHECK_STR(opt(m, "permanent"), "false");
+    }
+    done(&r);
+}
+
+static void test_timeouts(void)
+{
+    struct run r;
+    run(&r,
+        BASE "," ROUTE("t", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':["
+                            "{'timeouts':{'backendRequest':'500ms','request':'2s'},'backendRefs':[{'name':'a','port':80}]},"
+                            "{'matches':[{'path':{'value':'/plain'}}],'backendRefs':[{'name':'a','port':80}]}]}"),
+        false);
+    const struct model_router *slow = router(&r, "httproute-default-t-default-gw-http-r0-m0");
+    const struct model_router *plain = router(&r, "httproute-default-t-default-gw-http-r1-m0");
+    CHECK(slow && plain);
+    if (slow && plain) {
+        /* the rule's own load balancer, with a transport: the shared one stays without */
+        CHECK(strcmp(slow->service, plain->service) != 0);
+        const struct model_service *s = model_find_service(r.m, slow->service);
+        CHECK(s && s->lb && s->lb->servers_transport && strcmp(s->lb->servers_transport, "httproute-default-t-r0-timeouts") == 0);
+        CHECK(model_find_service(r.m, plain->service)->lb->servers_transport == NULL);
+        const struct model_transport *t = NULL;
+        for (size_t i = 0; i < r.m->transports.len; i++)
+            if (strcmp(((const struct model_transport *)r.m->transports.items[i])->name, "httproute-default-t-r0-timeouts") == 0)
+                t = r.m->transports.items[i];
+        CHECK(t && t->response_header_ms == 500);
+        /* timeouts.request: the internal requestTimeout middleware, first in the chain */
+        CHECK(slow->n_middlewares == 1 && plain->n_middlewares == 0);
+        const struct model_middleware *rt = slow->n_middlewares ? mw(&r, slow->middlewares[0]) : NULL;
+        CHECK(rt && strcmp(rt->type, "requestTimeout") == 0);
+        CHECK_STR(rt ? opt(rt, "timeout") : NULL, "2s");
+    }
+    CHECK(strstr(r.problem_text, "timeouts") == NULL);
+    done(&r);
+}
+
+static void test_grpc_route(void)
+{
+    struct run r;
+    run(&r,
+        BASE ",{'kind':'GRPCRoute','metadata':{'namespace':'default','name':'g'},'spec':{'parentRefs':[{'name':'gw','sectionName':'http'}],"
+             "'rules':[{'matches':[{'method':{'service':'helloworld.Greeter','method':'SayHello'}},{'method':{'service':'helloworld.Greeter'}},"
+             "{'method':{'method':'Echo'}},{'method':{'type':'RegularExpression','service':'foo\\\\..*'},'headers':[{'name':'x-v','value':'1'}]}],"
+             "'filters':[{'type':'RequestHeaderModifier','requestHeaderModifier':{'set':[{'name':'x-g','value':'1'}]}}],"
+             "'backendRefs':[{'name':'a','port':80}]}]}}",
+        false);
+    const char *p = "grpcroute-default-g-default-gw-http-r0-m";
+    char n[128];
+    const char *want[] = {"Path(`/helloworld.Greeter/SayHello`)", "PathPrefix(`/helloworld.Greeter/`)", "PathRegexp(`^/[^/]+/Echo$`)",
+                          "PathRegexp(`^/(foo\\..*)/([^/]+)$`) && Header(`x-v`, `1`)"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(n, sizeof(n), "%s%d", p, i);
+        const struct model_router *rt = router(&r, n);
+        CHECK(rt != NULL);
+        if (rt) {
+            CHECK_STR(rt->rule, want[i]);
+            CHECK(rt->n_middlewares == 1);
+        }
+    }
+    const struct model_service *s = model_find_service(r.m, "default-a-80-h2c");
+    CHECK(s && s->lb && s->lb->n_servers == 1 && strcmp(s->lb->servers[0].url, "h2c://10.0.0.1:8080") == 0);
+    CHECK_CONTAINS(status_of(&r, K8S_GW_GRPCROUTES, "g"), "\"reason\":\"Accepted\"");
+    done(&r);
+}
+
+static void test_tls_and_tcp_routes(void)
+{
+    const char *objs = BASE ",{'kind':'Gateway','metadata':{'namespace':'default','name':'l4'},'spec':{'gatewayClassName':'gantry','listeners':["
+                            "{'name':'pass','port':8443,'protocol':'TLS','hostname':'*.pass.test','tls':{'mode':'Passthrough'}},"
+                            "{'name':'tcp','port':9000,'protocol':'TCP'}]}},"
+                            "{'kind':'TLSRoute','metadata':{'namespace':'default','name':'t'},'spec':{'parentRefs':[{'name':'l4','sectionName':'pass'}],"
+                            "'hostnames':['a.pass.test'],'rules':[{'backendRefs':[{'name':'a','port':80}]}]}},"
+                            "{'kind':'TCPRoute','metadata':{'namespace':'default','name':'c'},'spec':{'parentRefs':[{'name':'l4','sectionName':'tcp'}],"
+                            "'rules':[{'backendRefs':[{'name':'b','port':80}]}]}}";
+    struct run r;
+    run(&r, objs, true);
+    const struct model_router *t = NULL, *c = NULL;
+    for (size_t i = 0; i < r.m->tcp_routers.len; i++) {
+        const struct model_router *x = r.m->tcp_routers.items[i];
+        if (strcmp(x->name, "tlsroute-default-t-default-l4-pass") == 0)
+            t = x;
+        if (strcmp(x->name, "tcproute-default-c-default-l4-tcp") == 0)
+            c = x;
+    }
+    CHECK(t && c);
+    if (t && c) {
+        CHECK_STR(t->rule, "HostSNI(`a.pass.test`)");
+        CHECK(t->tls && t->tls->passthrough);
+        CHECK_STR(c->rule, "HostSNI(`*`)");
+        CHECK_STR(c->entrypoints[0], "tcp");
+        CHECK_STR(c->service, "default-b-80"); /* the shared TCP service of the backend */
+        CHECK_STR(t->service, "default-a-80");
+    }
+    CHECK_CONTAINS(status_of(&r, K8S_GW_TLSROUTES, "t"), "\"reason\":\"Accepted\"");
+    CHECK(strstr(r.problem_text, "does not exist") == NULL); /* every router's service is defined */
+    done(&r);
+    /* without the experimental channel, TLS and TCP listeners are not supported */
+    run(&r, objs, false);
+    CHECK(r.m->tcp_routers.len == 0);
+    CHECK_CONTAINS(status_of(&r, K8S_GW_GATEWAYS, "l4"), "\"reason\":\"UnsupportedProtocol\"");
+    done(&r);
+}
+
+static void test_status_merge(void)
+{
+    cJSON *want = cJSON_Parse("{\"parents\":[{\"parentRef\":{\"name\":\"gw\"},\"controllerName\":\"gantry.io/gateway-controller\","
+                              "\"conditions\":[{\"type\":\"Accepted\",\"status\":\"True\",\"reason\":\"Accepted\"}]}]}");
+    cJSON *cur = cJSON_Parse("{\"parents\":[{\"parentRef\":{\"name\":\"gw\"},\"controllerName\":\"gantry.io/gateway-controller\","
+                             "\"conditions\":[{\"type\":\"Accepted\",\"status\":\"True\",\"reason\":\"Accepted\",\"lastTransitionTime\":\"T0\"}]},"
+                             "{\"parentRef\":{\"name\":\"x\"},\"controllerName\":\"example.com/other\",\"conditions\":[]}]}");
+    /* the same, with another controller's entry kept: nothing to write */
+    CHECK(k8s_gw_writer__merge("gantry.io/gateway-controller", K8S_GW_HTTPROUTES, cur, want, "T1") == NULL);
+    cJSON *changed = cJSON_Parse("{\"parents\":[{\"parentRef\":{\"name\":\"gw\"},\"controllerName\":\"gantry.io/gateway-controller\","
+                                 "\"conditions\":[{\"type\":\"Accepted\",\"status\":\"False\",\"reason\":\"NotAllowedByListeners\"}]}]}");
+    cJSON *out = k8s_gw_writer__merge("gantry.io/gateway-controller", K8S_GW_HTTPROUTES, cur, changed, "T1");
+    char *s = out ? cJSON_PrintUnformatted(out) : NULL;
+    CHECK_CONTAINS(s, "\"lastTransitionTime\":\"T1\"");
+    CHECK_CONTAINS(s, "example.com/other");
+    free(s);
+    cJSON_Delete(out);
+    /* a reason change keeps the time of an unchanged status */
+    cJSON *reason = cJSON_Parse("{\"parents\":[{\"parentRef\":{\"name\":\"gw\"},\"controllerName\":\"gantry.io/gateway-controller\","
+                                "\"conditions\":[{\"type\":\"Accepted\",\"status\":\"True\",\"reason\":\"Other\"}]}]}");
+    out = k8s_gw_writer__merge("gantry.io/gateway-controller", K8S_GW_HTTPROUTES, cur, reason, "T1");
+    s = out ? cJSON_PrintUnformatted(out) : NULL;
+    CHECK_CONTAINS(s, "\"lastTransitionTime\":\"T0\"");
+    free(s);
+    cJSON_Delete(out);
+    cJSON_Delete(want);
+    cJSON_Delete(cur);
+    cJSON_Delete(changed);
+    cJSON_Delete(reason);
+}
+
+/* A change to one route translates that route only; a removed route is
+ * gone; an EndpointSlice change (not part of the context) reaches the
+ * shared load balancer without translating any route. */
+static void test_incremental(void)
+{
+#define INC_ROUTE(name, gen, host, svc)                                                                                                \
+    ",{'kind':'HTTPRoute','metadata':{'namespace':'default','name':'" name "','uid':'u-" name "','generation':" gen "},"       \
+    "'spec':{'parentRefs':[{'name':'gw'}],'hostnames':['" host "'],'rules':[{'backendRefs':[{'name':'" svc "','port':80}]}]}}"
+    const char *first = BASE INC_ROUTE("r1", "1", "a.test", "a") INC_ROUTE("r2", "1", "b.test", "b") INC_ROUTE("r3", "1", "c.test", "a");
+    char *second = mem_strdup(BASE INC_ROUTE("r1", "2", "z.test", "a") INC_ROUTE("r3", "1", "c.test", "a"));
+    char *ip = strstr(second, "10.0.0.1");
+    ip[7] = '9'; /* Service a's endpoint moves */
+    struct run r1, r2;
+    run(&r1, first, false);
+    run(&r2, second, false);
+    struct k8s_gw_options opts = {.entrypoints = eps, .n_entrypoints = 3};
+    struct k8s_gw_cache *cache = k8s_gw_cache_new();
+    struct arena pa;
+    arena_init(&pa);
+    struct ptr_vec problems = {0};
+    struct model *m = k8s_gw_translate_cached(&r1.objs, &opts, cache, 7, &pa, &problems, NULL);
+    CHECK(k8s_gw_cache_fresh(cache) == 3);
+    model_free(m);
+    CHECK(!k8s_gw_cache_current(cache, &r2.objs, 7));
+    problems = (struct ptr_vec){0};
+    m = k8s_gw_translate_cached(&r2.objs, &opts, cache, 7, &pa, &problems, NULL);
+    CHECK(k8s_gw_cache_fresh(cache) == 1);
+    char *dump = model_dump(m), *want = model_dump(r2.m);
+    CHECK(strcmp(dump, want) == 0);
+    CHECK(strstr(dump, "z.test") != NULL && strstr(dump, "a.test") == NULL && strstr(dump, "b.test") == NULL);
+    CHECK(strstr(dump, "10.0.0.9") != NULL && strstr(dump, "10.0.0.1:") == NULL);
+    CHECK(k8s_gw_cache_current(cache, &r2.objs, 7));
+    free(dump);
+    free(want);
+    model_free(m);
+    problems = (struct ptr_vec){0};
+    m = k8s_gw_translate_cached(&r2.objs, &opts, cache, 8, &pa, &problems, NULL); /* a new context: every route again */
+    CHECK(k8s_gw_cache_fresh(cache) == 2);
+    model_free(m);
+    arena_free(&pa);
+    k8s_gw_cache_free(cache);
+    done(&r1);
+    done(&r2);
+    free(second);
+#undef INC_ROUTE
+}
+
+int main(void)
+{
+    test_incremental();
+    test_gateway_and_class_status();
+    test_status_address_from_a_service();
+    test_path_matches_and_precedence();
+    test_hostnames();
+    test_attachment_reasons();
+    test_backends();
+    test_filters();
+    test_timeouts();
+    test_grpc_route();
+    test_tls_and_tcp_routes();
+    test_status_merge();
+    printf("k8s_gateway: %d checks, %d failures\n", test_checks, test_failures);
+    return test_failures ? 1 : 0;
+}
+
+/* GW_BENCH=<routes>: times the translation of that many HTTPRoutes (one
+ * per hostname, one Gateway), for profiling; not a test. */
+__attribute__((constructor)) static void bench_mode(void)
+{
+    const char *env = getenv("GW_BENCH");
+    if (env == NULL)
+        return;
+    int n = atoi(env);
+    size_t cap = (size_t)n * 256 + 8192;
+    char *objs = mem_alloc(cap);
+    size_t o = (size_t)snprintf(objs, cap, "%s", BASE);
+    for (int i = 0; i < n; i++)
+        o += (size_t)snprintf(objs + o, cap - o,
+                              ",{'kind':'HTTPRoute','metadata':{'namespace':'default','name':'r%d','generation':1},'spec':{"
+                              "'parentRefs':[{'name':'gw'}],'hostnames':['h%d.test'],'rules':[{'matches':[{'path':{'type':"
+                              "'PathPrefix','value':'/'}}],'backendRefs':[{'name':'a','port':80}]}]}}",
+                              i, i);
+    for (int round = 0; round < 5; round++) {
+        struct run r;
+        run(&r, objs, false);
+        printf("%d routes: %zu routers, translated in %.1f ms of CPU\n", n, r.m->routers.len, r.ms);
+        if (round == 0) { /* then with the cache: the first translation fills it, the others reuse it */
+            struct k8s_gw_options opts = {.entrypoints = eps, .n_entrypoints = 3};
+            struct k8s_gw_cache *cache = k8s_gw_cache_new();
+            for (int i = 0; i < (getenv("GW_BENCH_ROUNDS") ? atoi(getenv("GW_BENCH_ROUNDS")) : 4); i++) {
+                struct arena pa;
+                arena_init(&pa);
+                struct ptr_vec problems = {0};
+                struct timespec t0, t1;
+                clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+                struct model *m = k8s_gw_translate_cached(&r.objs, &opts, cache, 1, &pa, &problems, NULL);
+                clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+                struct timespec t2;
+                model_compute_digest(m); /* what the aggregator does first */
+                clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t2);
+                printf("  cached translation %d: %.1f ms of CPU, %zu routes afresh; digest %.1f ms\n", i,
+                       (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6, k8s_gw_cache_fresh(cache),
+                       (double)(t2.tv_sec - t1.tv_sec) * 1e3 + (double)(t2.tv_nsec - t1.tv_nsec) / 1e6);
+                model_free(m);
+                arena_free(&pa);
+            }
+            k8s_gw_cache_free(cache);
+        }
+        done(&r);
+    }
+    free(objs);
+    exit(0);
+}

@@ -1,0 +1,271 @@
+/* Tests controller/providers/kubernetes/k8s_ingress_cache.c through k8s_translate_cached(): an
+ * unchanged Ingress is reused, a change to it or to what it references
+ * (Service, EndpointSlice, Secret, IngressClass) re-translates it alone, the
+ * assembled model equals a fresh translation, pieces outlive the cache while
+ * a model uses them; and names that collide ("team-a"/"app" vs
+ * "team"/"a-app") leave the younger Ingress unserved with both named. */
+#include "../../../../../controller/providers/kubernetes/k8s_ingress_cache.h"
+#include "../../../../../controller/providers/kubernetes/k8s_translate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+
+static cJSON *store[64];
+static size_t n_store;
+
+static const cJSON *J(const char *text)
+{
+    cJSON *o = cJSON_Parse(text);
+    CHECK(o != NULL);
+    store[n_store++] = o;
+    return o;
+}
+
+static const char *ING = "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"u-%s-%s\",\"resourceVersion\":"
+                         "\"%s\",\"creationTimestamp\":\"%s\"},\"spec\":{\"ingressClassName\":\"gantry\",\"tls\":"
+                         "[{\"secretName\":\"tls\"}],\"rules\":[{\"host\":\"%s\",\"http\":{\"paths\":[{\"path\":\"/\","
+                         "\"pathType\":\"Prefix\",\"backend\":{\"service\":{\"name\":\"%s\",\"port\":{\"number\":80}}}}]}}]}}";
+
+static const cJSON *ingress(const char *ns, const char *name, const char *rv, const char *created, const char *host,
+                            const char *svc)
+{
+    char buf[1200];
+    snprintf(buf, sizeof(buf), ING, name, ns, ns, name, rv, created, host, svc);
+    return J(buf);
+}
+
+static const cJSON *service(const char *ns, const char *name, const char *rv)
+{
+    char buf[400];
+    snprintf(buf, sizeof(buf),
+             "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"resourceVersion\":\"%s\"},\"spec\":{\"ports\":"
+             "[{\"name\":\"http\",\"port\":80}]}}",
+             name, ns, rv);
+    return J(buf);
+}
+
+static const cJSON *slice(const char *ns, const char *svc, const char *rv, const char *addr)
+{
+    char buf[600];
+    snprintf(buf, sizeof(buf),
+             "{\"metadata\":{\"name\":\"%s-x\",\"namespace\":\"%s\",\"resourceVersion\":\"%s\",\"labels\":"
+             "{\"kubernetes.io/service-name\":\"%s\"}},\"ports\":[{\"name\":\"http\",\"port\":8080}],\"endpoints\":"
+             "[{\"addresses\":[\"%s\"]}]}",
+             svc, ns, rv, svc, addr);
+    return J(buf);
+}
+
+static char *problems_text(const struct ptr_vec *p)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < p->len; i++)
+        len += strlen(p->items[i]) + 1;
+    char *out = calloc(1, len);
+    for (size_t i = 0; i < p->len; i++) {
+        strcat(out, p->items[i]);
+        strcat(out, "\n");
+    }
+    return out;
+}
+
+/* The cached translation's dump equals a fresh one's; the model in <*out>. */
+static void translate_both(struct k8s_ingress_cache *c, const struct k8s_objects *o,
+                           const struct k8s_translate_options *opts, struct model **out, char **problems)
+{
+    struct arena pa;
+    arena_init(&pa);
+    struct ptr_vec p1 = {0}, p2 = {0};
+    struct model *cached = k8s_translate_cached(c, o, opts, &pa, &p1);
+    struct model *fresh = k8s_translate(o, opts, &pa, &p2);
+    char *a = model_dump(cached), *b = model_dump(fresh);
+    CHECK_STR(a, b);
+    char *pa_text = problems_text(&p1), *pb_text = problems_text(&p2);
+    CHECK_STR(pa_text, pb_text);
+    free(pb_text);
+    *problems = pa_text;
+    free(a);
+    free(b);
+    model_free(fresh);
+    arena_free(&pa);
+    *out = cached;
+}
+
+int main(void)
+{
+    const cJSON *classes[] = {J("{\"metadata\":{\"name\":\"gantry\",\"resourceVersion\":\"1\"},\"spec\":{\"controller\":"
+                                "\"gantry.io/ingress-controller\"}}")};
+    const cJSON *secrets[] = {J("{\"metadata\":{\"name\":\"tls\",\"namespace\":\"a\",\"resourceVersion\":\"1\"},"
+                                "\"data\":{\"tls.crt\":\"Q0VSVA==\",\"tls.key\":\"S0VZ\"}}")};
+    const cJSON *services[] = {service("a", "one", "1"), service("a", "two", "1"), service("b", "one", "1")};
+    const cJSON *slices[] = {slice("a", "one", "1", "10.0.0.1"), slice("a", "two", "1", "10.0.0.2"),
+                             slice("b", "one", "1", "10.0.1.1")};
+    const cJSON *ings[] = {ingress("a", "i1", "1", "2026-01-01T00:00:00Z", "one.test", "one"),
+                           ingress("a", "i2", "1", "2026-01-01T00:00:00Z", "two.test", "two"),
+                           ingress("b", "i3", "1", "2026-01-01T00:00:00Z", "three.test", "one")};
+    struct k8s_objects o = {classes, ings, services, slices, secrets, 1, 3, 3, 3, 1};
+    struct k8s_translate_options opts = {.ingress_class = "gantry"};
+    struct k8s_ingress_cache c;
+    k8s_ingress_cache_init(&c);
+    struct model *m;
+    char *pt;
+
+    translate_both(&c, &o, &opts, &m, &pt);
+    CHECK(c.last_translated == 3 && c.last_reused == 0);
+    CHECK(m->routers.len == 6 && m->services.len == 3 && m->certs.len == 2); /* one per Ingress; b/i3's is missing */
+    struct model *first = m;
+    free(pt);
+
+    /* nothing changed: everything reused */
+    translate_both(&c, &o, &opts, &m, &pt);
+    CHECK(c.last_translated == 0 && c.last_reused == 3);
+    model_free(m);
+    free(pt);
+
+    /* an EndpointSlice of a/two: only a/i2 again, with the new address */
+    slices[1] = slice("a", "two", "2", "10.0.0.22");
+    translate_both(&c, &o, &opts, &m, &pt);
+    CHECK(c.last_translated == 1 && c.last_reused == 2);
+    const struct model_service *two = model_find_service(m, "a-two-80");
+    CHECK(two && two->lb && two->lb->n_servers == 1 && strcmp(two->lb->servers[0].url, "http://10.0.0.22:8080") == 0);
+    model_free(m);
+    free(pt);
+
+    /* the Service b/one and the Secret a/tls: b/i3, then a/i1 and a/i2 */
+    services[2] = service("b", "one", "2");
+    translate_both(&c, &o, &opts, &m, &pt);
+    CHECK(c.last_translated == 1);
+    model_free(m);
+    free(pt);
+    secrets[0] = J("{\"metadata\":{\"name\":\"tls\",\"namespace\":\"a\",\"resourceVersion\":\"2\"},"
+                   "\"data\":{\"tls.crt\":\"Q0VSVDI=\",\"tls.key\":\"S0VZ\"}}");
+    translate_both(&c, &o, &opts, &m, &pt);
+    CHECK(c.last_translated == 2);
+    model_free(m);
+    free(pt);
+
+    /* an Ingress's own version */
+    ings[0] = ingress("a", "i1", "2", "2026-01-01T00:00:00Z", "uno.test", "one");
+    translate_both(&c, &o, &opts, &m, &pt);
+    CHECK(c.last_translated == 1 && c.last_reused == 2);
+    model_free(m);
+    free(pt);
+
+    /* a Service that did not exist yet: the Ingress that wanted it */
+    const cJSON *ings2[] = {ings[0], ings[1], ings[2], ingress("a", "i4", "1", "2026-01-01T00:00:00Z", "four.test", "four")};
+    o.ingresses = ings2;
+    o.n_ingresses = 4;
+    translate_both(&c, &o, &opts, &m, &pt);
+    CHECK(c.last_translated == 1);
+    CHECK_CONTAINS(pt, "ingress a/i4: service a/four does not exist");
+    model_free(m);
+    free(pt);
+    const cJSON *services2[] = {services[0], services[1], services[2], service("a", "four", "1")};
+    o.services = services2;
+    o.n_services = 4;
+    translate_both(&c, &o, &opts, &m, &pt);
+    CHECK(c.last_translated == 1 && c.last_reused == 3);
+    CHECK(strstr(pt, "a/four") == NULL);
+    model_free(m);
+    free(pt);
+
+    /* an IngressClass change invalidates every piece */
+    classes[0] = J("{\"metadata\":{\"name\":\"gantry\",\"resourceVersion\":\"2\"},\"spec\":{\"controller\":"
+                   "\"gantry.io/ingress-controller\"}}");
+    translate_both(&c, &o, &opts, &m, &pt);
+    CHECK(c.last_translated == 4);
+    model_free(m);
+    free(pt);
+
+    /* the first model still reads its pieces after the cache let them go */
+    k8s_ingress_cache_clear(&c);
+    char *d = model_dump(first);
+    CHECK_CONTAINS(d, "Host(`one.test`)");
+    CHECK_CONTAINS(d, "http://10.0.0.2:8080");
+    free(d);
+    model_free(first);
+
+    /* collisions: "team-a"/"app" and "team"/"a-app" are both "team-a-app";
+     * the one created first keeps the name, whatever the order they come in */
+    const cJSON *svc_c[] = {service("team-a", "x", "1"), service("team", "a-x", "1")};
+    const cJSON *sl_c[] = {slice("team-a", "x", "1", "10.1.0.1"), slice("team", "a-x", "1", "10.2.0.1")};
+    const cJSON *ing_c[] = {ingress("team", "a-app", "1", "2026-01-01T00:00:00Z", "old.test", "a-x"),
+                            ingress("team-a", "app", "1", "2026-02-01T00:00:00Z", "new.test", "x")};
+    struct k8s_objects oc = {classes, ing_c, svc_c, sl_c, secrets, 1, 2, 2, 2, 1};
+    k8s_ingress_cache_init(&c);
+    translate_both(&c, &oc, &opts, &m, &pt);
+    CHECK_CONTAINS(pt, "ingress team-a/app: the name `team-a-app-0-0` is also ingress team/a-app's");
+    CHECK_CONTAINS(pt, "ingress team/a-app, created first, keeps it (not served)");
+    const struct model_router *r = model_find_router(m, "team-a-app-0-0");
+    CHECK(r && strcmp(r->rule, "Host(`old.test`) && PathPrefix(`/`)") == 0 && strcmp(r->service, "team-a-x-80") == 0);
+    CHECK(m->routers.len == 2); /* team/a-app's plain and TLS routers only */
+    const struct model_service *s = model_find_service(m, "team-a-x-80");
+    CHECK(s && s->lb && s->lb->n_servers == 1 && strcmp(s->lb->servers[0].url, "http://10.2.0.1:8080") == 0);
+    model_free(m);
+    free(pt);
+
+    /* only the Services collide (different Ingress names): team-a/x and
+     * team/a-x are both "team-a-x-80"; the younger Ingress is not served */
+    const cJSON *ing_s[] = {ingress("team", "one", "1", "2026-01-01T00:00:00Z", "one.test", "a-x"),
+                            ingress("team-a", "two", "1", "2026-02-01T00:00:00Z", "two.test", "x")};
+    oc.ingresses = ing_s;
+    translate_both(&c, &oc, &opts, &m, &pt);
+    CHECK_CONTAINS(pt, "ingress team-a/two: the name `team-a-x-80` is also ingress team/one's");
+    CHECK(model_find_router(m, "team-a-two-0-0") == NULL && model_find_router(m, "team-one-0-0") != NULL);
+    model_free(m);
+    free(pt);
+
+    /* two Services of one Ingress: "a-b" port 80 and "a" port "b-80" are
+     * both "ns-a-b-80": the second path is skipped, the first keeps its own */
+    const cJSON *svc_i[] = {J("{\"metadata\":{\"name\":\"a-b\",\"namespace\":\"ns\",\"resourceVersion\":\"1\"},"
+                              "\"spec\":{\"ports\":[{\"name\":\"http\",\"port\":80}]}}"),
+                            J("{\"metadata\":{\"name\":\"a\",\"namespace\":\"ns\",\"resourceVersion\":\"1\"},"
+                              "\"spec\":{\"ports\":[{\"name\":\"b-80\",\"port\":81}]}}")};
+    const cJSON *ing_i[] = {J("{\"metadata\":{\"name\":\"two\",\"namespace\":\"ns\"},\"spec\":{\"ingressClassName\":"
+                              "\"gantry\",\"rules\":[{\"host\":\"two.test\",\"http\":{\"paths\":["
+                              "{\"path\":\"/x\",\"pathType\":\"Prefix\",\"backend\":{\"service\":{\"name\":\"a-b\","
+                              "\"port\":{\"number\":80}}}},"
+                              "{\"path\":\"/y\",\"pathType\":\"Prefix\",\"backend\":{\"service\":{\"name\":\"a\","
+                              "\"port\":{\"name\":\"b-80\"}}}}]}}]}}")};
+    struct k8s_objects oi = {classes, ing_i, svc_i, sl_c, secrets, 1, 1, 2, 0, 0};
+    translate_both(&c, &oi, &opts, &m, &pt);
+    CHECK_CONTAINS(pt, "ingress ns/two: services ns/a-b and ns/a are both named `ns-a-b-80`");
+    CHECK(model_find_router(m, "ns-two-0-0") != NULL && model_find_router(m, "ns-two-0-1") == NULL);
+    model_free(m);
+    free(pt);
+    k8s_ingress_cache_clear(&c);
+
+    /* Events (ingress-nginx): once per Ingress version, when translated;
+     * those of unchanged Ingresses again only when asked (a new leader) */
+    const cJSON *nclass[] = {J("{\"metadata\":{\"name\":\"nginx\",\"resourceVersion\":\"1\"},\"spec\":{\"controller\":"
+                               "\"k8s.io/ingress-nginx\"}}")};
+    const cJSON *ning[] = {J("{\"metadata\":{\"name\":\"n\",\"namespace\":\"a\",\"uid\":\"u-n\",\"resourceVersion\":\"1\","
+                             "\"annotations\":{\"nginx.ingress.kubernetes.io/proxy-buffer-size\":\"16k\"}},\"spec\":{"
+                             "\"ingressClassName\":\"nginx\",\"rules\":[{\"host\":\"n.test\",\"http\":{\"paths\":[{\"path\":"
+                             "\"/\",\"pathType\":\"Prefix\",\"backend\":{\"service\":{\"name\":\"one\",\"port\":{\"number\":"
+                             "80}}}}]}}]}}")};
+    struct k8s_objects on = {nclass, ning, services, slices, secrets, 1, 1, 3, 3, 1};
+    struct k8s_nginx_options no = {0};
+    struct k8s_translate_options nopts = {.ingress_class = "gantry", .nginx = &no, .nginx_only = true};
+    k8s_ingress_cache_init(&c);
+    for (int round = 0; round < 3; round++) {
+        struct arena pa;
+        arena_init(&pa);
+        struct ptr_vec problems = {0}, events = {0};
+        nopts.nginx_events = &events;
+        nopts.events_of_unchanged = round == 2;
+        m = k8s_translate_cached(&c, &on, &nopts, &pa, &problems);
+        CHECK(events.len == (round == 1 ? 0u : 1u));
+        CHECK(problems.len == 1); /* the problem stays in the API and the log */
+        if (events.len == 1)
+            CHECK_CONTAINS(((struct k8s_nginx_event *)events.items[0])->message, "proxy-buffer-size");
+        model_free(m);
+        arena_free(&pa);
+    }
+    k8s_ingress_cache_clear(&c);
+
+    for (size_t i = 0; i < n_store; i++)
+        cJSON_Delete(store[i]);
+    return test_report("controller/k8s_ingress_cache");
+}

@@ -46,6 +46,10 @@ echo "### What one request costs the proxy: instructions and system calls (callg
 echo
 bash bench/request_cost.sh "$BUILD"
 echo
+echo "### Memory: idle, after a burst, after quiet (gantry vs nginx vs HAProxy, 2 workers)"
+echo
+bash bench/memory.sh "$BUILD"
+echo
 echo "### Routing table"
 echo
 "$BUILD/bench/table_bench" 2>/dev/null | grep -v "configuration applied" || "$BUILD/bench/table_bench"

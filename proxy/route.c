@@ -358,4 +358,5 @@ void route_register(h2o_pathconf_t *pathconf, struct entrypoint_rt *ep)
     struct route_handler *h = (void *)h2o_create_handler(pathconf, sizeof(*h));
     h->super.on_req = on_req;
     h->ep = ep;
+    upstream_set_done_hook(route_request_done);
 }

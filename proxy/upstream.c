@@ -28,7 +28,6 @@
 #include "deadline.h"
 #include "grpc.h"
 #include "h2_upstream.h"
-#include "route.h"
 #include "stats.h"
 #include "registry.h"
 #include "req_stream.h"
@@ -108,6 +107,13 @@ struct proxy {
 
 static void pick_next(struct proxy *p);
 static void pick_now(struct proxy *p);
+static upstream_done_cb done_hook;
+
+void upstream_set_done_hook(upstream_done_cb cb)
+{
+    if (done_hook != cb) /* entry points opened at run time set it again: no write while workers read it */
+        done_hook = cb;
+}
 static h2o_timeout_t *read_timeout_list(struct proxy *p);
 static void on_upstream_read(h2o_socket_t *sock, const char *err);
 static void do_send(struct proxy *p);
@@ -1228,7 +1234,8 @@ static void on_dispose(void *_p)
     end_inflight(p);
     h2o_linklist_unlink(&p->link);
     p->w->in_flight--;
-    route_request_done(p->req, p->w, &p->client, p->route, p->srv ? p->srv->url : NULL);
+    if (done_hook != NULL)
+        done_hook(p->req, p->w, &p->client, p->route, p->srv ? p->srv->url : NULL);
 }
 
 /* From the route's service down to the load balancer that answers:

@@ -29,6 +29,14 @@ struct upstream_client {
 };
 
 struct mw_run;
+struct table_route;
+
+/* Called once per proxied request when it ends (statistics, access log):
+ * set by the request handler (route.c), so that the upstream client does
+ * not call back up into it. <upstream>: the last server's URL, or NULL. */
+typedef void (*upstream_done_cb)(h2o_req_t *req, struct worker *w, const struct upstream_client *client,
+                                 const struct table_route *route, const char *upstream);
+void upstream_set_done_hook(upstream_done_cb cb);
 
 /* Worker thread. The request's table must be linked to req->pool. <mw>: the
  * state of the route's middleware chain (its response hooks run on the

@@ -99,6 +99,14 @@ int main(void)
     CHECK_CONTAINS(d.msg, "entry point 'web' has no address");
     static_config_free(&c);
 
+    /* "a, b ": each item trimmed on both sides, as Traefik's paerser (strings.Split + TrimSpace) and the
+     * dynamic decoder do; the static decoder used to keep "b " */
+    CHECK(load(&c, &d, 1, "--providers.kubernetesIngress.namespaces=a, b ") == 0);
+    CHECK(c.kube.n_namespaces == 2);
+    CHECK_STR(c.kube.namespaces[0], "a");
+    CHECK_STR(c.kube.namespaces[1], "b");
+    static_config_free(&c);
+
     fd = open(path, O_WRONLY | O_TRUNC);
     CHECK(write(fd, "entryPoints:\n  web: [\n", 21) == 21);
     close(fd);

@@ -346,6 +346,16 @@ BOOL_KEY(file_watch, struct static_config, file.watch)
 static const struct tree_field file_keys[] = {
     {"filename", file_filename}, {"directory", file_directory}, {"watch", file_watch}, {"debugLogGeneratedTemplate", NULL}, {NULL, NULL}};
 
+/* the providers' namespace lists are read-only (const char *const *) */
+static int decode_namespaces(struct tree_decoder *td, const struct tree_node *v, const char *const **out, size_t *n)
+{
+    const char **items;
+    if (tree_decode_list(td, v, &items, n) != 0)
+        return -1;
+    *out = items;
+    return 0;
+}
+
 static int prov_file(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     (void)obj;
@@ -364,7 +374,17 @@ STRING_KEY(docker_label_prefix, struct static_config, docker.label_prefix)
 STRING_KEY(docker_constraints, struct static_config, docker.constraints)
 STRING_KEY(docker_host_ip, struct static_config, docker.host_ip)
 BOOL_KEY(docker_exposed, struct static_config, docker.exposed_by_default)
-BOOL_KEY(docker_watch, struct static_config, docker.watch)
+
+/* Gantry always follows the events: say so rather than ignore "false" */
+static int docker_watch(struct tree_decoder *td, void *obj, const struct tree_node *v)
+{
+    struct static_config *c = obj;
+    if (tree_decode_bool(td, v, &c->docker.watch) != 0)
+        return -1;
+    if (!c->docker.watch)
+        tree_decode_warn(td, v, "false is not supported by gantry yet (container events are always followed)");
+    return 0;
+}
 
 static const struct tree_field docker_keys[] = {{"endpoint", docker_endpoint},
                                           {"network", docker_network},
@@ -401,7 +421,7 @@ BOOL_KEY(kube_external_name, struct static_config, kube.allow_external_name_serv
 static int kube_namespaces(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     struct static_config *c = obj;
-    return tree_decode_list(td, v, &c->kube.namespaces, &c->kube.n_namespaces);
+    return decode_namespaces(td, v, &c->kube.namespaces, &c->kube.n_namespaces);
 }
 
 STRING_KEY(kube_lease_ns, struct static_config, kube.lease_namespace)
@@ -451,13 +471,13 @@ STRING_KEY(nginx_endpoint, struct static_config, kube_nginx.endpoint)
 STRING_KEY(nginx_token, struct static_config, kube_nginx.token)
 STRING_KEY(nginx_ca, struct static_config, kube_nginx.cert_auth_file_path)
 STRING_KEY(nginx_watch_ns, struct static_config, kube_nginx.watch_namespace)
-STRING_KEY(nginx_class, struct static_config, kube_nginx.ingress_class)
-STRING_KEY(nginx_controller, struct static_config, kube_nginx.controller_class)
+STRING_KEY(nginx_class, struct static_config, kube_nginx.options.ingress_class)
+STRING_KEY(nginx_controller, struct static_config, kube_nginx.options.controller_class)
 STRING_KEY(nginx_publish_service, struct static_config, kube_nginx.publish_service)
 STRING_KEY(nginx_publish_address, struct static_config, kube_nginx.publish_status_address)
-BOOL_KEY(nginx_without_class, struct static_config, kube_nginx.watch_without_class)
-BOOL_KEY(nginx_by_name, struct static_config, kube_nginx.class_by_name)
-BOOL_KEY(nginx_unsafe, struct static_config, kube_nginx.allow_unsafe_annotations)
+BOOL_KEY(nginx_without_class, struct static_config, kube_nginx.options.watch_without_class)
+BOOL_KEY(nginx_by_name, struct static_config, kube_nginx.options.class_by_name)
+BOOL_KEY(nginx_unsafe, struct static_config, kube_nginx.options.allow_unsafe)
 BOOL_KEY(nginx_no_external_name, struct static_config, kube_nginx.disable_external_name)
 
 /* Snippets are never executed: accepting "true" would promise what gantry
@@ -521,7 +541,7 @@ DURATION_KEY(crd_throttle, struct static_config, kube_crd.throttle_ms)
 static int crd_namespaces(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     struct static_config *c = obj;
-    return tree_decode_list(td, v, &c->kube_crd.namespaces, &c->kube_crd.n_namespaces);
+    return decode_namespaces(td, v, &c->kube_crd.namespaces, &c->kube_crd.n_namespaces);
 }
 
 static const struct tree_field kube_crd_keys[] = {{"endpoint", crd_endpoint},
@@ -559,7 +579,7 @@ DURATION_KEY(gw_throttle, struct static_config, kube_gw.throttle_ms)
 static int gw_namespaces(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     struct static_config *c = obj;
-    return tree_decode_list(td, v, &c->kube_gw.namespaces, &c->kube_gw.n_namespaces);
+    return decode_namespaces(td, v, &c->kube_gw.namespaces, &c->kube_gw.n_namespaces);
 }
 
 STRING_KEY(gw_status_svc_name, struct static_config, kube_gw.status_service_name)

@@ -5,6 +5,8 @@
  */
 #include "tree_decode.h"
 
+#include "../common/config_value.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -128,31 +130,10 @@ int tree_decode_duration(struct tree_decoder *td, const struct tree_node *v, uin
     return tree_to_duration_ms(v, out, &d) == 0 ? 0 : conversion_failed(td, &d);
 }
 
-size_t tree_split_list(struct arena *a, const char *s, const char ***out)
-{
-    struct ptr_vec vec = {0};
-    for (const char *p = s; *p != '\0';) {
-        size_t len = strcspn(p, ",");
-        const char *b = p, *e = p + len;
-        while (b < e && isspace((unsigned char)*b))
-            b++;
-        while (e > b && isspace((unsigned char)e[-1]))
-            e--;
-        if (e > b)
-            ptr_vec_push(a, &vec, arena_strndup(a, b, (size_t)(e - b)));
-        p += len;
-        if (*p == ',')
-            p++;
-    }
-    ptr_vec_push(a, &vec, NULL); /* terminator, not counted */
-    *out = (const char **)vec.items;
-    return vec.len - 1;
-}
-
 int tree_decode_list(struct tree_decoder *td, const struct tree_node *v, const char ***out, size_t *n)
 {
     if (v->kind == TREE_SCALAR) {
-        *n = tree_split_list(td->arena, v->scalar, out);
+        *n = config_split_list(td->arena, v->scalar, out);
         return 0;
     }
     if (v->kind == TREE_NULL) {

@@ -83,20 +83,12 @@ int tree_decode_int(struct tree_decoder *td, const struct tree_node *v, int64_t 
 int tree_decode_duration(struct tree_decoder *td, const struct tree_node *v, uint64_t *out) WARN_UNUSED;
 
 /* A list of strings: a sequence, or one scalar "a, b,c" as labels, flags
- * and environment variables write it (tree_split_list). TREE_NULL: empty. */
+ * and environment variables write it (config_split_list: split at commas, items trimmed). TREE_NULL: empty. */
 int tree_decode_list(struct tree_decoder *td, const struct tree_node *v, const char ***out, size_t *n) WARN_UNUSED;
 
 /* A map of names to strings (headers, responder overrides): keys kept
  * verbatim, in order; a key without value maps to "". */
 int tree_decode_string_map(struct tree_decoder *td, const struct tree_node *v, const char ***keys, const char ***values,
                            size_t *n) WARN_UNUSED;
-
-/*
- * Splits <s> at commas as Traefik's paerser does (strings.Split, then
- * strings.TrimSpace on each item), except that empty items are dropped:
- * "a, b ,,c " -> a, b, c (an empty name names nothing). Returns the count;
- * *out is NULL-terminated, in <a>.
- */
-size_t tree_split_list(struct arena *a, const char *s, const char ***out);
 
 #endif

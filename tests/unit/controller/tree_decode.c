@@ -67,19 +67,6 @@ int main(void)
 {
     struct arena a;
     arena_init(&a);
-    const char **items;
-
-    /* Traefik's split: each item trimmed on both sides (tabs too); empty items name nothing */
-    CHECK(tree_split_list(&a, "a, b ", &items) == 2);
-    CHECK_STR(items[0], "a");
-    CHECK_STR(items[1], "b");
-    CHECK(items[2] == NULL);
-    CHECK(tree_split_list(&a, " x ,,\ty\t, ", &items) == 2);
-    CHECK_STR(items[0], "x");
-    CHECK_STR(items[1], "y");
-    CHECK(tree_split_list(&a, "", &items) == 0 && items[0] == NULL);
-    CHECK(tree_split_list(&a, "one", &items) == 1);
-    CHECK_STR(items[0], "one");
 
     /* dynamic mode: context is the object, every problem reported */
     struct collect c = {.super = {.arena = &a, .report = collect, .context = "router 'r'", .keep_going = true}};

@@ -219,15 +219,10 @@ static int lb_strategy(struct tree_decoder *c, void *obj, const struct tree_node
     return 0;
 }
 
-#define HC_STRING_FIELD(fname, member)                                                                                             \
-    static int fname(struct tree_decoder *c, void *obj, const struct tree_node *v)                                                         \
-    {                                                                                                                              \
-        return tree_decode_string(c, v, &((struct model_healthcheck *)obj)->member);                                                       \
-    }
-HC_STRING_FIELD(hc_path, path)
-HC_STRING_FIELD(hc_scheme, scheme)
-HC_STRING_FIELD(hc_hostname, hostname)
-HC_STRING_FIELD(hc_method, method)
+TREE_FIELD_STRING(hc_path, struct model_healthcheck, path)
+TREE_FIELD_STRING(hc_scheme, struct model_healthcheck, scheme)
+TREE_FIELD_STRING(hc_hostname, struct model_healthcheck, hostname)
+TREE_FIELD_STRING(hc_method, struct model_healthcheck, method)
 
 static int hc_port(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
@@ -878,18 +873,13 @@ static int tr_max_idle(struct tree_decoder *c, void *obj, const struct tree_node
     return 0;
 }
 
-#define TR_DURATION(fn, member)                                                                                                    \
-    static int fn(struct tree_decoder *c, void *obj, const struct tree_node *v)                                                            \
-    {                                                                                                                              \
-        return tree_decode_duration(c, v, &((struct model_transport *)obj)->member);                                             \
-    }
-TR_DURATION(tr_dial, dial_ms)
-TR_DURATION(tr_header, response_header_ms)
-TR_DURATION(tr_idle, idle_conn_ms)
-TR_DURATION(tr_read, read_ms)
+TREE_FIELD_DURATION(tr_dial, struct model_transport, dial_ms)
+TREE_FIELD_DURATION(tr_header, struct model_transport, response_header_ms)
+TREE_FIELD_DURATION(tr_idle, struct model_transport, idle_conn_ms)
+TREE_FIELD_DURATION(tr_read, struct model_transport, read_ms)
 
-TR_DURATION(tr_read_idle, read_idle_ms)
-TR_DURATION(tr_ping, ping_ms)
+TREE_FIELD_DURATION(tr_read_idle, struct model_transport, read_idle_ms)
+TREE_FIELD_DURATION(tr_ping, struct model_transport, ping_ms)
 
 static int tr_disable_http2(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
@@ -1068,24 +1058,13 @@ static void decode_certs(struct tree_decoder *c, const struct tree_node *seq)
 
 /* ---- tls.options ---- */
 
-#define OPT_STRING(fn, member)                                                                                                     \
-    static int fn(struct tree_decoder *c, void *obj, const struct tree_node *v)                                                            \
-    {                                                                                                                              \
-        return tree_decode_string(c, v, &((struct model_tls_option *)obj)->member);                                                       \
-    }
-#define OPT_LIST(fn, member)                                                                                                       \
-    static int fn(struct tree_decoder *c, void *obj, const struct tree_node *v)                                                            \
-    {                                                                                                                              \
-        struct model_tls_option *o = obj;                                                                                          \
-        return tree_decode_list(c, v, &o->member, &o->n_##member);                                                                 \
-    }
-OPT_STRING(opt_min, min_version)
-OPT_STRING(opt_max, max_version)
-OPT_STRING(opt_auth_type, client_auth_type)
-OPT_LIST(opt_ciphers, cipher_suites)
-OPT_LIST(opt_curves, curves)
-OPT_LIST(opt_alpn, alpn)
-OPT_LIST(opt_ca_files, client_ca_files)
+TREE_FIELD_STRING(opt_min, struct model_tls_option, min_version)
+TREE_FIELD_STRING(opt_max, struct model_tls_option, max_version)
+TREE_FIELD_STRING(opt_auth_type, struct model_tls_option, client_auth_type)
+TREE_FIELD_LIST(opt_ciphers, struct model_tls_option, cipher_suites)
+TREE_FIELD_LIST(opt_curves, struct model_tls_option, curves)
+TREE_FIELD_LIST(opt_alpn, struct model_tls_option, alpn)
+TREE_FIELD_LIST(opt_ca_files, struct model_tls_option, client_ca_files)
 
 static int opt_sni_strict(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {

@@ -50,44 +50,17 @@ static void report(struct tree_decoder *td, bool is_error, const char *msg)
         ptr_vec_push(&cfg(td)->arena, &cfg(td)->warnings, arena_strdup(&cfg(td)->arena, msg));
 }
 
-#define STRING_KEY(fn, type, member)                                                                                               \
-    static int fn(struct tree_decoder *td, void *obj, const struct tree_node *v)                                                            \
-    {                                                                                                                              \
-        return tree_decode_string(td, v, &((type *)obj)->member);                                                                            \
-    }
-#define BOOL_KEY(fn, type, member)                                                                                                 \
-    static int fn(struct tree_decoder *td, void *obj, const struct tree_node *v)                                                            \
-    {                                                                                                                              \
-        return tree_decode_bool(td, v, &((type *)obj)->member);                                                                              \
-    }
-/* An integer in [0, max], stored as <ctype>. */
-#define INT_KEY(fn, type, member, ctype, max)                                                                                      \
-    static int fn(struct tree_decoder *td, void *obj, const struct tree_node *v)                                                            \
-    {                                                                                                                              \
-        int64_t n;                                                                                                                 \
-        if (tree_decode_int(td, v, 0, max, &n) != 0)                                                                                         \
-            return -1;                                                                                                             \
-        ((type *)obj)->member = (ctype)n;                                                                                          \
-        return 0;                                                                                                                  \
-    }
-
-#define DURATION_KEY(fn, type, member)                                                                                             \
-    static int fn(struct tree_decoder *td, void *obj, const struct tree_node *v)                                                            \
-    {                                                                                                                              \
-        return tree_decode_duration(td, v, &((type *)obj)->member);                                                                          \
-    }
-
 /* ---- entryPoints ---- */
 
-STRING_KEY(ep_address, struct entrypoint_config, address)
-DURATION_KEY(ep_read_timeout, struct entrypoint_config, read_timeout_ms)
-DURATION_KEY(ep_idle_timeout, struct entrypoint_config, idle_timeout_ms)
-BOOL_KEY(ep_fwd_insecure, struct entrypoint_config, forwarded_insecure)
+TREE_FIELD_STRING(ep_address, struct entrypoint_config, address)
+TREE_FIELD_DURATION(ep_read_timeout, struct entrypoint_config, read_timeout_ms)
+TREE_FIELD_DURATION(ep_idle_timeout, struct entrypoint_config, idle_timeout_ms)
+TREE_FIELD_BOOL(ep_fwd_insecure, struct entrypoint_config, forwarded_insecure)
 
-DURATION_KEY(ep_write_timeout, struct entrypoint_config, write_timeout_ms)
-DURATION_KEY(ep_body_window, struct entrypoint_config, body_rate_window_ms)
+TREE_FIELD_DURATION(ep_write_timeout, struct entrypoint_config, write_timeout_ms)
+TREE_FIELD_DURATION(ep_body_window, struct entrypoint_config, body_rate_window_ms)
 
-INT_KEY(ep_body_rate, struct entrypoint_config, body_min_rate, uint64_t, INT64_MAX)
+TREE_FIELD_INT(ep_body_rate, struct entrypoint_config, body_min_rate, uint64_t, 0, INT64_MAX)
 
 static const struct tree_field responding_keys[] = {{"readTimeout", ep_read_timeout},
                                               {"idleTimeout", ep_idle_timeout},
@@ -150,12 +123,12 @@ static int ep_forwarded(struct tree_decoder *td, void *obj, const struct tree_no
     return tree_decode_fields(td, obj, v, forwarded_keys, NULL);
 }
 
-INT_KEY(ep_max_body, struct entrypoint_config, max_body_size, size_t, INT64_MAX)
+TREE_FIELD_INT(ep_max_body, struct entrypoint_config, max_body_size, size_t, 0, INT64_MAX)
 
-INT_KEY(ep_max_rps, struct entrypoint_config, max_requests_per_second, uint32_t, UINT32_MAX)
+TREE_FIELD_INT(ep_max_rps, struct entrypoint_config, max_requests_per_second, uint32_t, 0, UINT32_MAX)
 
-INT_KEY(ep_max_resets, struct entrypoint_config, max_resets, uint32_t, UINT32_MAX)
-INT_KEY(ep_max_streams, struct entrypoint_config, max_concurrent_streams, uint32_t, 1000)
+TREE_FIELD_INT(ep_max_resets, struct entrypoint_config, max_resets, uint32_t, 0, UINT32_MAX)
+TREE_FIELD_INT(ep_max_streams, struct entrypoint_config, max_concurrent_streams, uint32_t, 0, 1000)
 
 static const struct tree_field ep_http2_keys[] = {{"maxResetStreams", ep_max_resets},
                                             {"maxStreamsPerSecond", ep_max_rps},
@@ -167,7 +140,7 @@ static int ep_http2(struct tree_decoder *td, void *obj, const struct tree_node *
     return tree_decode_fields(td, obj, v, ep_http2_keys, NULL);
 }
 
-INT_KEY(ep_max_header, struct entrypoint_config, max_header_bytes, size_t, INT64_MAX)
+TREE_FIELD_INT(ep_max_header, struct entrypoint_config, max_header_bytes, size_t, 0, INT64_MAX)
 
 static int ep_sanitize(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
@@ -223,8 +196,8 @@ static int ep_middlewares(struct tree_decoder *td, void *obj, const struct tree_
     return tree_decode_list(td, v, &ep->middlewares, &ep->n_middlewares);
 }
 
-STRING_KEY(ep_redirect_to, struct entrypoint_config, redirect_to)
-STRING_KEY(ep_redirect_scheme, struct entrypoint_config, redirect_scheme)
+TREE_FIELD_STRING(ep_redirect_to, struct entrypoint_config, redirect_to)
+TREE_FIELD_STRING(ep_redirect_scheme, struct entrypoint_config, redirect_scheme)
 
 static int ep_redirect_permanent(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
@@ -339,9 +312,9 @@ static int entrypoints_key(struct tree_decoder *td, void *obj, const struct tree
 
 /* ---- providers ---- */
 
-STRING_KEY(file_filename, struct static_config, file.filename)
-STRING_KEY(file_directory, struct static_config, file.directory)
-BOOL_KEY(file_watch, struct static_config, file.watch)
+TREE_FIELD_STRING(file_filename, struct static_config, file.filename)
+TREE_FIELD_STRING(file_directory, struct static_config, file.directory)
+TREE_FIELD_BOOL(file_watch, struct static_config, file.watch)
 
 static const struct tree_field file_keys[] = {
     {"filename", file_filename}, {"directory", file_directory}, {"watch", file_watch}, {"debugLogGeneratedTemplate", NULL}, {NULL, NULL}};
@@ -368,12 +341,12 @@ static int docker_endpoint(struct tree_decoder *td, void *obj, const struct tree
     c->docker.endpoint_set = true;
     return tree_decode_string(td, v, &c->docker.endpoint);
 }
-STRING_KEY(docker_network, struct static_config, docker.network)
-STRING_KEY(docker_default_rule, struct static_config, docker.default_rule)
-STRING_KEY(docker_label_prefix, struct static_config, docker.label_prefix)
-STRING_KEY(docker_constraints, struct static_config, docker.constraints)
-STRING_KEY(docker_host_ip, struct static_config, docker.host_ip)
-BOOL_KEY(docker_exposed, struct static_config, docker.exposed_by_default)
+TREE_FIELD_STRING(docker_network, struct static_config, docker.network)
+TREE_FIELD_STRING(docker_default_rule, struct static_config, docker.default_rule)
+TREE_FIELD_STRING(docker_label_prefix, struct static_config, docker.label_prefix)
+TREE_FIELD_STRING(docker_constraints, struct static_config, docker.constraints)
+TREE_FIELD_STRING(docker_host_ip, struct static_config, docker.host_ip)
+TREE_FIELD_BOOL(docker_exposed, struct static_config, docker.exposed_by_default)
 
 /* Gantry always follows the events: say so rather than ignore "false" */
 static int docker_watch(struct tree_decoder *td, void *obj, const struct tree_node *v)
@@ -408,15 +381,15 @@ static int prov_docker(struct tree_decoder *td, void *obj, const struct tree_nod
     return tree_decode_switch(td, &cfg(td)->docker.enabled, cfg(td), v, docker_keys, NULL);
 }
 
-STRING_KEY(kube_endpoint, struct static_config, kube.endpoint)
-STRING_KEY(kube_token, struct static_config, kube.token)
-STRING_KEY(kube_ca, struct static_config, kube.cert_auth_file_path)
-STRING_KEY(kube_selector, struct static_config, kube.label_selector)
-STRING_KEY(kube_class, struct static_config, kube.ingress_class)
-STRING_KEY(kube_ep_ip, struct static_config, kube.status_ip)
-STRING_KEY(kube_ep_hostname, struct static_config, kube.status_hostname)
-STRING_KEY(kube_ep_service, struct static_config, kube.status_published_service)
-BOOL_KEY(kube_external_name, struct static_config, kube.allow_external_name_services)
+TREE_FIELD_STRING(kube_endpoint, struct static_config, kube.endpoint)
+TREE_FIELD_STRING(kube_token, struct static_config, kube.token)
+TREE_FIELD_STRING(kube_ca, struct static_config, kube.cert_auth_file_path)
+TREE_FIELD_STRING(kube_selector, struct static_config, kube.label_selector)
+TREE_FIELD_STRING(kube_class, struct static_config, kube.ingress_class)
+TREE_FIELD_STRING(kube_ep_ip, struct static_config, kube.status_ip)
+TREE_FIELD_STRING(kube_ep_hostname, struct static_config, kube.status_hostname)
+TREE_FIELD_STRING(kube_ep_service, struct static_config, kube.status_published_service)
+TREE_FIELD_BOOL(kube_external_name, struct static_config, kube.allow_external_name_services)
 
 static int kube_namespaces(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
@@ -424,9 +397,9 @@ static int kube_namespaces(struct tree_decoder *td, void *obj, const struct tree
     return decode_namespaces(td, v, &c->kube.namespaces, &c->kube.n_namespaces);
 }
 
-STRING_KEY(kube_lease_ns, struct static_config, kube.lease_namespace)
-STRING_KEY(kube_lease_name, struct static_config, kube.lease_name)
-DURATION_KEY(kube_lease_duration, struct static_config, kube.lease_duration_ms)
+TREE_FIELD_STRING(kube_lease_ns, struct static_config, kube.lease_namespace)
+TREE_FIELD_STRING(kube_lease_name, struct static_config, kube.lease_name)
+TREE_FIELD_DURATION(kube_lease_duration, struct static_config, kube.lease_duration_ms)
 static const struct tree_field leader_keys[] = {
     {"namespace", kube_lease_ns}, {"leaseName", kube_lease_name}, {"leaseDuration", kube_lease_duration}, {NULL, NULL}};
 
@@ -467,18 +440,18 @@ static int prov_kube(struct tree_decoder *td, void *obj, const struct tree_node 
 
 /* ---- providers.kubernetesIngressNGINX (ingress-nginx compatibility) ---- */
 
-STRING_KEY(nginx_endpoint, struct static_config, kube_nginx.endpoint)
-STRING_KEY(nginx_token, struct static_config, kube_nginx.token)
-STRING_KEY(nginx_ca, struct static_config, kube_nginx.cert_auth_file_path)
-STRING_KEY(nginx_watch_ns, struct static_config, kube_nginx.watch_namespace)
-STRING_KEY(nginx_class, struct static_config, kube_nginx.options.ingress_class)
-STRING_KEY(nginx_controller, struct static_config, kube_nginx.options.controller_class)
-STRING_KEY(nginx_publish_service, struct static_config, kube_nginx.publish_service)
-STRING_KEY(nginx_publish_address, struct static_config, kube_nginx.publish_status_address)
-BOOL_KEY(nginx_without_class, struct static_config, kube_nginx.options.watch_without_class)
-BOOL_KEY(nginx_by_name, struct static_config, kube_nginx.options.class_by_name)
-BOOL_KEY(nginx_unsafe, struct static_config, kube_nginx.options.allow_unsafe)
-BOOL_KEY(nginx_no_external_name, struct static_config, kube_nginx.disable_external_name)
+TREE_FIELD_STRING(nginx_endpoint, struct static_config, kube_nginx.endpoint)
+TREE_FIELD_STRING(nginx_token, struct static_config, kube_nginx.token)
+TREE_FIELD_STRING(nginx_ca, struct static_config, kube_nginx.cert_auth_file_path)
+TREE_FIELD_STRING(nginx_watch_ns, struct static_config, kube_nginx.watch_namespace)
+TREE_FIELD_STRING(nginx_class, struct static_config, kube_nginx.options.ingress_class)
+TREE_FIELD_STRING(nginx_controller, struct static_config, kube_nginx.options.controller_class)
+TREE_FIELD_STRING(nginx_publish_service, struct static_config, kube_nginx.publish_service)
+TREE_FIELD_STRING(nginx_publish_address, struct static_config, kube_nginx.publish_status_address)
+TREE_FIELD_BOOL(nginx_without_class, struct static_config, kube_nginx.options.watch_without_class)
+TREE_FIELD_BOOL(nginx_by_name, struct static_config, kube_nginx.options.class_by_name)
+TREE_FIELD_BOOL(nginx_unsafe, struct static_config, kube_nginx.options.allow_unsafe)
+TREE_FIELD_BOOL(nginx_no_external_name, struct static_config, kube_nginx.disable_external_name)
 
 /* Snippets are never executed: accepting "true" would promise what gantry
  * does not do. */
@@ -528,15 +501,15 @@ static int prov_kube_nginx(struct tree_decoder *td, void *obj, const struct tree
 }
 
 /* providers.kubernetesCRD: Traefik's keys; the connection keys as kubernetesIngress's */
-STRING_KEY(crd_endpoint, struct static_config, kube_crd.endpoint)
-STRING_KEY(crd_token, struct static_config, kube_crd.token)
-STRING_KEY(crd_ca, struct static_config, kube_crd.cert_auth_file_path)
-STRING_KEY(crd_selector, struct static_config, kube_crd.label_selector)
-STRING_KEY(crd_class, struct static_config, kube_crd.ingress_class)
-BOOL_KEY(crd_cross_ns, struct static_config, kube_crd.allow_cross_namespace)
-BOOL_KEY(crd_external_name, struct static_config, kube_crd.allow_external_name_services)
-BOOL_KEY(crd_empty, struct static_config, kube_crd.allow_empty_services)
-DURATION_KEY(crd_throttle, struct static_config, kube_crd.throttle_ms)
+TREE_FIELD_STRING(crd_endpoint, struct static_config, kube_crd.endpoint)
+TREE_FIELD_STRING(crd_token, struct static_config, kube_crd.token)
+TREE_FIELD_STRING(crd_ca, struct static_config, kube_crd.cert_auth_file_path)
+TREE_FIELD_STRING(crd_selector, struct static_config, kube_crd.label_selector)
+TREE_FIELD_STRING(crd_class, struct static_config, kube_crd.ingress_class)
+TREE_FIELD_BOOL(crd_cross_ns, struct static_config, kube_crd.allow_cross_namespace)
+TREE_FIELD_BOOL(crd_external_name, struct static_config, kube_crd.allow_external_name_services)
+TREE_FIELD_BOOL(crd_empty, struct static_config, kube_crd.allow_empty_services)
+TREE_FIELD_DURATION(crd_throttle, struct static_config, kube_crd.throttle_ms)
 
 static int crd_namespaces(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
@@ -565,16 +538,16 @@ static int prov_kube_crd(struct tree_decoder *td, void *obj, const struct tree_n
 }
 
 /* providers.kubernetesGateway: Traefik's keys, and gantry's controllerName */
-STRING_KEY(gw_endpoint, struct static_config, kube_gw.endpoint)
-STRING_KEY(gw_token, struct static_config, kube_gw.token)
-STRING_KEY(gw_ca, struct static_config, kube_gw.cert_auth_file_path)
-STRING_KEY(gw_selector, struct static_config, kube_gw.label_selector)
-STRING_KEY(gw_controller, struct static_config, kube_gw.controller_name)
-STRING_KEY(gw_status_ip, struct static_config, kube_gw.status_ip)
-STRING_KEY(gw_status_hostname, struct static_config, kube_gw.status_hostname)
-BOOL_KEY(gw_experimental, struct static_config, kube_gw.experimental_channel)
-BOOL_KEY(gw_native_lb, struct static_config, kube_gw.native_lb_by_default)
-DURATION_KEY(gw_throttle, struct static_config, kube_gw.throttle_ms)
+TREE_FIELD_STRING(gw_endpoint, struct static_config, kube_gw.endpoint)
+TREE_FIELD_STRING(gw_token, struct static_config, kube_gw.token)
+TREE_FIELD_STRING(gw_ca, struct static_config, kube_gw.cert_auth_file_path)
+TREE_FIELD_STRING(gw_selector, struct static_config, kube_gw.label_selector)
+TREE_FIELD_STRING(gw_controller, struct static_config, kube_gw.controller_name)
+TREE_FIELD_STRING(gw_status_ip, struct static_config, kube_gw.status_ip)
+TREE_FIELD_STRING(gw_status_hostname, struct static_config, kube_gw.status_hostname)
+TREE_FIELD_BOOL(gw_experimental, struct static_config, kube_gw.experimental_channel)
+TREE_FIELD_BOOL(gw_native_lb, struct static_config, kube_gw.native_lb_by_default)
+TREE_FIELD_DURATION(gw_throttle, struct static_config, kube_gw.throttle_ms)
 
 static int gw_namespaces(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
@@ -582,8 +555,8 @@ static int gw_namespaces(struct tree_decoder *td, void *obj, const struct tree_n
     return decode_namespaces(td, v, &c->kube_gw.namespaces, &c->kube_gw.n_namespaces);
 }
 
-STRING_KEY(gw_status_svc_name, struct static_config, kube_gw.status_service_name)
-STRING_KEY(gw_status_svc_ns, struct static_config, kube_gw.status_service_namespace)
+TREE_FIELD_STRING(gw_status_svc_name, struct static_config, kube_gw.status_service_name)
+TREE_FIELD_STRING(gw_status_svc_ns, struct static_config, kube_gw.status_service_namespace)
 static const struct tree_field gw_status_service_keys[] = {
     {"name", gw_status_svc_name}, {"namespace", gw_status_svc_ns}, {NULL, NULL}};
 
@@ -641,11 +614,11 @@ static int providers_key(struct tree_decoder *td, void *obj, const struct tree_n
 
 /* ---- serversTransport ---- */
 
-DURATION_KEY(st_dial, struct static_config, proxy.dial_timeout_ms)
-DURATION_KEY(st_header, struct static_config, proxy.response_header_timeout_ms)
-DURATION_KEY(st_idle, struct static_config, proxy.idle_conn_timeout_ms)
-DURATION_KEY(st_read, struct static_config, proxy.read_timeout_ms)
-BOOL_KEY(st_insecure, struct static_config, proxy.insecure_skip_verify)
+TREE_FIELD_DURATION(st_dial, struct static_config, proxy.dial_timeout_ms)
+TREE_FIELD_DURATION(st_header, struct static_config, proxy.response_header_timeout_ms)
+TREE_FIELD_DURATION(st_idle, struct static_config, proxy.idle_conn_timeout_ms)
+TREE_FIELD_DURATION(st_read, struct static_config, proxy.read_timeout_ms)
+TREE_FIELD_BOOL(st_insecure, struct static_config, proxy.insecure_skip_verify)
 
 static const struct tree_field forwarding_keys[] = {{"dialTimeout", st_dial},
                                               {"responseHeaderTimeout", st_header},
@@ -660,7 +633,7 @@ static int st_forwarding(struct tree_decoder *td, void *obj, const struct tree_n
     return tree_decode_fields(td, obj, v, forwarding_keys, NULL);
 }
 
-INT_KEY(st_max_idle, struct static_config, proxy.max_idle_conns_per_host, uint32_t, 1000000)
+TREE_FIELD_INT(st_max_idle, struct static_config, proxy.max_idle_conns_per_host, uint32_t, 0, 1000000)
 
 static const struct tree_field transport_root_keys[] = {{"forwardingTimeouts", st_forwarding},
                                                   {"maxIdleConnsPerHost", st_max_idle},
@@ -676,7 +649,7 @@ static int servers_transport_key(struct tree_decoder *td, void *obj, const struc
 
 /* ---- log, accessLog, admin, workers ---- */
 
-STRING_KEY(log_level, struct static_config, log_level)
+TREE_FIELD_STRING(log_level, struct static_config, log_level)
 static const struct tree_field log_keys[] = {
     {"level", log_level}, {"filePath", NULL}, {"format", NULL}, {"noColor", NULL}, {"maxSize", NULL}, {NULL, NULL}};
 
@@ -685,8 +658,8 @@ static int log_key(struct tree_decoder *td, void *obj, const struct tree_node *v
     return tree_decode_fields(td, obj, v, log_keys, NULL);
 }
 
-STRING_KEY(al_path, struct static_config, access_log.file_path)
-STRING_KEY(al_format, struct static_config, access_log.format)
+TREE_FIELD_STRING(al_path, struct static_config, access_log.file_path)
+TREE_FIELD_STRING(al_format, struct static_config, access_log.format)
 static const struct tree_field access_log_keys[] = {
     {"filePath", al_path}, {"format", al_format}, {"bufferingSize", NULL}, {"filters", NULL}, {"fields", NULL}, {NULL, NULL}};
 
@@ -699,8 +672,8 @@ static int access_log_key(struct tree_decoder *td, void *obj, const struct tree_
     return tree_decode_fields(td, obj, v, access_log_keys, NULL);
 }
 
-STRING_KEY(admin_address, struct static_config, admin_address)
-STRING_KEY(admin_token, struct static_config, admin_token)
+TREE_FIELD_STRING(admin_address, struct static_config, admin_address)
+TREE_FIELD_STRING(admin_token, struct static_config, admin_token)
 static const struct tree_field admin_keys[] = {{"address", admin_address}, {"token", admin_token}, {NULL, NULL}};
 
 static int admin_key(struct tree_decoder *td, void *obj, const struct tree_node *v)
@@ -708,9 +681,9 @@ static int admin_key(struct tree_decoder *td, void *obj, const struct tree_node 
     return tree_decode_fields(td, obj, v, admin_keys, NULL);
 }
 
-INT_KEY(limit_max, struct static_config, proxy.max_connections, uint64_t, INT64_MAX)
+TREE_FIELD_INT(limit_max, struct static_config, proxy.max_connections, uint64_t, 0, INT64_MAX)
 
-INT_KEY(limit_per_ip, struct static_config, proxy.max_connections_per_ip, uint32_t, UINT32_MAX)
+TREE_FIELD_INT(limit_per_ip, struct static_config, proxy.max_connections_per_ip, uint32_t, 0, UINT32_MAX)
 
 static const struct tree_field limit_keys[] = {
     {"maxConnections", limit_max}, {"maxConnectionsPerIP", limit_per_ip}, {NULL, NULL}};
@@ -720,19 +693,19 @@ static int limits_key(struct tree_decoder *td, void *obj, const struct tree_node
     return tree_decode_fields(td, obj, v, limit_keys, NULL);
 }
 
-INT_KEY(workers_key, struct static_config, proxy.n_workers, uint32_t, 256)
-STRING_KEY(server_header_key, struct static_config, proxy.server_header)
+TREE_FIELD_INT(workers_key, struct static_config, proxy.n_workers, uint32_t, 0, 256)
+TREE_FIELD_STRING(server_header_key, struct static_config, proxy.server_header)
 
 /* ---- certificatesResolvers ---- */
 
-STRING_KEY(acme_email, struct acme_resolver_config, email)
-STRING_KEY(acme_ca_server, struct acme_resolver_config, ca_server)
-STRING_KEY(acme_storage, struct acme_resolver_config, storage)
-STRING_KEY(acme_key_type, struct acme_resolver_config, key_type)
-STRING_KEY(acme_preferred_chain, struct acme_resolver_config, preferred_chain)
-STRING_KEY(acme_eab_kid, struct acme_resolver_config, eab_kid)
-STRING_KEY(acme_eab_hmac, struct acme_resolver_config, eab_hmac)
-STRING_KEY(acme_http_ep, struct acme_resolver_config, http_entrypoint)
+TREE_FIELD_STRING(acme_email, struct acme_resolver_config, email)
+TREE_FIELD_STRING(acme_ca_server, struct acme_resolver_config, ca_server)
+TREE_FIELD_STRING(acme_storage, struct acme_resolver_config, storage)
+TREE_FIELD_STRING(acme_key_type, struct acme_resolver_config, key_type)
+TREE_FIELD_STRING(acme_preferred_chain, struct acme_resolver_config, preferred_chain)
+TREE_FIELD_STRING(acme_eab_kid, struct acme_resolver_config, eab_kid)
+TREE_FIELD_STRING(acme_eab_hmac, struct acme_resolver_config, eab_hmac)
+TREE_FIELD_STRING(acme_http_ep, struct acme_resolver_config, http_entrypoint)
 
 static int acme_duration(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {

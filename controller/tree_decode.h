@@ -91,4 +91,37 @@ int tree_decode_list(struct tree_decoder *td, const struct tree_node *v, const c
 int tree_decode_string_map(struct tree_decoder *td, const struct tree_node *v, const char ***keys, const char ***values,
                            size_t *n) WARN_UNUSED;
 
+/* Field functions for the common case: decode into <member> of <type>. */
+#define TREE_FIELD_STRING(fn, type, member)                                                                                        \
+    static int fn(struct tree_decoder *td, void *obj, const struct tree_node *v)                                                   \
+    {                                                                                                                              \
+        return tree_decode_string(td, v, &((type *)obj)->member);                                                                  \
+    }
+#define TREE_FIELD_BOOL(fn, type, member)                                                                                          \
+    static int fn(struct tree_decoder *td, void *obj, const struct tree_node *v)                                                   \
+    {                                                                                                                              \
+        return tree_decode_bool(td, v, &((type *)obj)->member);                                                                    \
+    }
+#define TREE_FIELD_DURATION(fn, type, member)                                                                                      \
+    static int fn(struct tree_decoder *td, void *obj, const struct tree_node *v)                                                   \
+    {                                                                                                                              \
+        return tree_decode_duration(td, v, &((type *)obj)->member);                                                                \
+    }
+/* A list into <member> and its count n_<member>. */
+#define TREE_FIELD_LIST(fn, type, member)                                                                                          \
+    static int fn(struct tree_decoder *td, void *obj, const struct tree_node *v)                                                   \
+    {                                                                                                                              \
+        return tree_decode_list(td, v, &((type *)obj)->member, &((type *)obj)->n_##member);                                        \
+    }
+/* An integer in [min, max], stored as <ctype>. */
+#define TREE_FIELD_INT(fn, type, member, ctype, min, max)                                                                          \
+    static int fn(struct tree_decoder *td, void *obj, const struct tree_node *v)                                                   \
+    {                                                                                                                              \
+        int64_t n_;                                                                                                                \
+        if (tree_decode_int(td, v, min, max, &n_) != 0)                                                                            \
+            return -1;                                                                                                             \
+        ((type *)obj)->member = (ctype)n_;                                                                                         \
+        return 0;                                                                                                                  \
+    }
+
 #endif

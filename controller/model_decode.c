@@ -1,13 +1,11 @@
 /*
  * Tree -> model decoder. Each struct of the dynamic configuration has a
- * table of fields (name matched case-insensitively, as Traefik does) with a
- * function that decodes the value into the object. An error in a field
+ * table of fields (tree_decode.h: names matched case-insensitively, as
+ * Traefik does) with a function that decodes the value into the object. An error in a field
  * drops the object that contains it; an unknown field is a warning that
  * names the key, never a silent change of meaning.
  */
 #include "model_decode.h"
-
-#include "tree_decode.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -15,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "tree_decode.h"
 
 #define MAX_WEIGHT 1000000
 

@@ -1,9 +1,11 @@
 /*
  * Static configuration loader. argv and the YAML file both become one
  * configuration tree (flags are dotted paths set over the file's tree, so
- * flags win), which a table of known keys then decodes. Unknown keys are
- * warnings naming the key; wrong values are errors naming the key and
- * where it was set.
+ * flags win), which tables of known keys then decode with the shared tree
+ * decoder (tree_decode.h: key paths as context, stop at the first error).
+ * Unknown keys are warnings naming the key; wrong values are errors naming
+ * the key and where it was set. providers.* decode straight into each
+ * provider's own config struct (provider_*.h), which main hands over as is.
  */
 #include "static_config.h"
 

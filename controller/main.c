@@ -4,7 +4,6 @@
  * and the watcher thread, then waits for a signal. SIGTERM/SIGINT drain:
  * stop accepting, finish in-flight requests up to the grace timeout, exit 0.
  */
-#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,27 +82,13 @@ static int start_gateway_provider(const struct static_config *c, struct diag *d)
         const char *colon = strrchr(c->entrypoints[i].address ? c->entrypoints[i].address : "", ':');
         eps[n++] = (struct k8s_gw_entrypoint){c->entrypoints[i].name, colon ? atoi(colon + 1) : 0};
     }
-    struct kube_gateway_provider_config gc = {
-        .endpoint = c->kube_gw.endpoint,
-        .token = c->kube_gw.token,
-        .cert_auth_file_path = c->kube_gw.cert_auth_file_path,
-        .label_selector = c->kube_gw.label_selector,
-        .namespaces = c->kube_gw.namespaces,
-        .n_namespaces = c->kube_gw.n_namespaces,
-        .throttle_ms = c->kube_gw.throttle_ms,
-        .experimental_channel = c->kube_gw.experimental_channel,
-        .native_lb_by_default = c->kube_gw.native_lb_by_default,
-        .controller_name = c->kube_gw.controller_name,
-        .status_ip = c->kube_gw.status_ip,
-        .status_hostname = c->kube_gw.status_hostname,
-        .status_service_name = c->kube_gw.status_service_name,
-        .status_service_namespace = c->kube_gw.status_service_namespace,
-        .lease_namespace = c->kube.lease_namespace,
-        .lease_name = c->kube.lease_name,
-        .lease_duration_ms = c->kube.lease_duration_ms,
-        .entrypoints = eps,
-        .n_entrypoints = n,
-    };
+    /* the section's own keys as decoded; the rest comes from other sections */
+    struct kube_gateway_provider_config gc = c->kube_gw;
+    gc.lease_namespace = c->kube.lease_namespace;
+    gc.lease_name = c->kube.lease_name;
+    gc.lease_duration_ms = c->kube.lease_duration_ms;
+    gc.entrypoints = eps;
+    gc.n_entrypoints = n;
     return provider_kubernetes_gateway_start(&gc, d);
 }
 
@@ -160,89 +145,28 @@ static int run(struct static_config *c)
     }
     ocsp_fetch_start(&c->ocsp); /* before the providers: it follows the certificates they load */
 
-    if (c->file.enabled &&
-        provider_file_start(c->file.directory ? NULL : c->file.filename, c->file.directory, c->file.watch, &d) != 0) {
+    if (c->file.enabled && provider_file_start(&c->file, &d) != 0) {
         log_error("%s", d.msg);
         return 1;
     }
-    struct docker_provider_config dc = {
-        .endpoint = c->docker.endpoint,
-        .endpoint_set = c->docker.endpoint_set,
-        .label_prefix = c->docker.label_prefix,
-        .exposed_by_default = c->docker.exposed_by_default,
-        .network = c->docker.network,
-        .default_rule = c->docker.default_rule,
-        .constraints = c->docker.constraints,
-        .host_ip = c->docker.host_ip,
-    };
-    if (c->docker.enabled && provider_docker_start(&dc, &d) != 0) {
+    if (c->docker.enabled && provider_docker_start(&c->docker, &d) != 0) {
         log_error("%s", d.msg);
         return 1;
     }
-    struct kube_provider_config kc = {
-        .endpoint = c->kube.endpoint,
-        .token = c->kube.token,
-        .cert_auth_file_path = c->kube.cert_auth_file_path,
-        .label_selector = c->kube.label_selector,
-        .ingress_class = c->kube.ingress_class,
-        .namespaces = c->kube.namespaces,
-        .n_namespaces = c->kube.n_namespaces,
-        .allow_external_name_services = c->kube.allow_external_name_services,
-        .status_ip = c->kube.status_ip,
-        .status_hostname = c->kube.status_hostname,
-        .status_published_service = c->kube.status_published_service,
-        .lease_namespace = c->kube.lease_namespace,
-        .lease_name = c->kube.lease_name,
-        .lease_duration_ms = c->kube.lease_duration_ms,
-    };
     /* kubernetesIngressNGINX shares kubernetesIngress's connection and
      * watches when both are on; alone, it brings its own */
-    struct k8s_nginx_options nopts = {.ingress_class = c->kube_nginx.ingress_class,
-                                      .controller_class = c->kube_nginx.controller_class,
-                                      .watch_without_class = c->kube_nginx.watch_without_class,
-                                      .class_by_name = c->kube_nginx.class_by_name,
-                                      .allow_unsafe = c->kube_nginx.allow_unsafe_annotations};
-    const char *nginx_ns[1] = {c->kube_nginx.watch_namespace};
-    const char *addr = c->kube_nginx.publish_status_address;
-    unsigned char ipbuf[16];
-    bool nginx_addr_is_ip = addr && (inet_pton(AF_INET, addr, ipbuf) == 1 || inet_pton(AF_INET6, addr, ipbuf) == 1);
+    struct kube_provider_config kc = c->kube;
     if (c->kube_nginx.enabled) {
-        kc.nginx = &nopts;
-        if (!c->kube.enabled) {
-            kc = (struct kube_provider_config){.endpoint = c->kube_nginx.endpoint,
-                                               .token = c->kube_nginx.token,
-                                               .cert_auth_file_path = c->kube_nginx.cert_auth_file_path,
-                                               .namespaces = nginx_ns,
-                                               .n_namespaces = nginx_ns[0] && *nginx_ns[0] ? 1 : 0,
-                                               .status_ip = nginx_addr_is_ip ? c->kube_nginx.publish_status_address : NULL,
-                                               .status_hostname = nginx_addr_is_ip ? NULL : c->kube_nginx.publish_status_address,
-                                               .status_published_service = c->kube_nginx.publish_service,
-                                               .allow_external_name_services = !c->kube_nginx.disable_external_name,
-                                               .lease_namespace = c->kube.lease_namespace,
-                                               .lease_name = c->kube.lease_name,
-                                               .lease_duration_ms = c->kube.lease_duration_ms,
-                                               .nginx = &nopts,
-                                               .nginx_only = true};
-        }
+        if (c->kube.enabled)
+            kc.nginx = &c->kube_nginx.options;
+        else
+            provider_kubernetes_nginx_only(&c->kube_nginx, &c->kube, &kc);
     }
-    if ((c->kube.enabled || c->kube_nginx.enabled) && provider_kubernetes_start(&kc, &d) != 0) {
+    if (kc.enabled && provider_kubernetes_start(&kc, &d) != 0) {
         log_error("%s", d.msg);
         return 1;
     }
-    struct kube_crd_provider_config cc = {
-        .endpoint = c->kube_crd.endpoint,
-        .token = c->kube_crd.token,
-        .cert_auth_file_path = c->kube_crd.cert_auth_file_path,
-        .label_selector = c->kube_crd.label_selector,
-        .ingress_class = c->kube_crd.ingress_class,
-        .namespaces = c->kube_crd.namespaces,
-        .n_namespaces = c->kube_crd.n_namespaces,
-        .allow_cross_namespace = c->kube_crd.allow_cross_namespace,
-        .allow_external_name_services = c->kube_crd.allow_external_name_services,
-        .allow_empty_services = c->kube_crd.allow_empty_services,
-        .throttle_ms = c->kube_crd.throttle_ms,
-    };
-    if (c->kube_crd.enabled && provider_kubernetes_crd_start(&cc, &d) != 0) {
+    if (c->kube_crd.enabled && provider_kubernetes_crd_start(&c->kube_crd, &d) != 0) {
         log_error("%s", d.msg);
         return 1;
     }

@@ -1,9 +1,11 @@
 /*
  * Static configuration loader. argv and the YAML file both become one
  * configuration tree (flags are dotted paths set over the file's tree, so
- * flags win), which a table of known keys then decodes. Unknown keys are
- * warnings naming the key; wrong values are errors naming the key and
- * where it was set.
+ * flags win), which tables of known keys then decode with the shared tree
+ * decoder (tree_decode.h: key paths as context, stop at the first error).
+ * Unknown keys are warnings naming the key; wrong values are errors naming
+ * the key and where it was set. providers.* decode straight into each
+ * provider's own config struct (provider_*.h), which main hands over as is.
  */
 #include "static_config.h"
 
@@ -18,263 +20,151 @@
 #include "../common/log.h"
 #include "../proxy/path.h"
 #include "tree.h"
+#include "tree_decode.h"
 #include "tree_yaml.h"
 
 #define MAX_CONFIG_FILE (4 * 1024 * 1024)
 
 struct sctx {
+    struct tree_decoder super;
     struct static_config *c;
-    struct diag *d;
-    const char *path; /* key path for messages */
+    struct diag *d; /* the first error */
 };
 
-typedef int (*skey_fn)(struct sctx *s, void *obj, const struct tree_node *v);
-
-struct skey {
-    const char *name;
-    skey_fn fn; /* NULL: known but not supported (warning) */
-};
-
-static void warn(struct sctx *s, const struct tree_node *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void warn(struct sctx *s, const struct tree_node *at, const char *fmt, ...)
+static struct static_config *cfg(struct tree_decoder *td)
 {
-    char where[512], msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    ptr_vec_push(&s->c->arena, &s->c->warnings, arena_printf(&s->c->arena, "%s: %s", tree_where(at, where, sizeof(where)), msg));
+    return ((struct sctx *)td)->c;
 }
 
-static int walk(struct sctx *s, void *obj, const struct tree_node *n, const struct skey *keys)
+/* for the static configuration's own refusals, worded in full */
+static struct diag *sd(struct tree_decoder *td)
 {
-    char where[512];
-    if (n->kind == TREE_NULL)
-        return 0;
-    if (n->kind != TREE_MAP)
-        return diag_set(s->d, "%s: '%s' must be a mapping of keys", tree_where(n, where, sizeof(where)), s->path);
-    const char *saved = s->path;
-    for (size_t i = 0; i < n->n; i++) {
-        const struct skey *k = keys;
-        while (k->name != NULL && strcasecmp(k->name, n->keys[i]) != 0)
-            k++;
-        s->path = *saved ? arena_printf(&s->c->arena, "%s.%s", saved, n->keys[i]) : n->keys[i];
-        if (k->name == NULL)
-            warn(s, n->items[i], "unknown static configuration key '%s' (ignored)", s->path);
-        else if (k->fn == NULL)
-            warn(s, n->items[i], "static configuration key '%s' is not supported by gantry yet (ignored)", s->path);
-        else if (k->fn(s, obj, n->items[i]) != 0)
-            return -1;
-    }
-    s->path = saved;
-    return 0;
+    return ((struct sctx *)td)->d;
 }
 
-/* ---- value converters ---- */
-
-static int to_string(struct sctx *s, const struct tree_node *v, const char **out)
+/* Static configuration refuses to start on its first error; warnings are
+ * logged once the log level is known. */
+static void report(struct tree_decoder *td, bool is_error, const char *msg)
 {
-    char where[512];
-    if (v->kind == TREE_NULL) {
-        *out = NULL;
-        return 0;
-    }
-    if (v->kind != TREE_SCALAR)
-        return diag_set(s->d, "%s: '%s' expects a string", tree_where(v, where, sizeof(where)), s->path);
-    *out = arena_strdup(&s->c->arena, v->scalar);
-    return 0;
+    if (is_error)
+        diag_set(sd(td), "%s", msg);
+    else
+        ptr_vec_push(&cfg(td)->arena, &cfg(td)->warnings, arena_strdup(&cfg(td)->arena, msg));
 }
-
-static int to_bool(struct sctx *s, const struct tree_node *v, bool *out)
-{
-    struct diag d;
-    if (tree_to_bool(v, out, &d) != 0)
-        return diag_set(s->d, "%s (key %s)", d.msg, s->path);
-    return 0;
-}
-
-static int to_duration(struct sctx *s, const struct tree_node *v, uint64_t *out)
-{
-    struct diag d;
-    if (tree_to_duration_ms(v, out, &d) != 0)
-        return diag_set(s->d, "%s (key %s)", d.msg, s->path);
-    return 0;
-}
-
-static int to_int(struct sctx *s, const struct tree_node *v, int64_t min, int64_t max, int64_t *out)
-{
-    struct diag d;
-    if (tree_to_int64(v, min, max, out, &d) != 0)
-        return diag_set(s->d, "%s (key %s)", d.msg, s->path);
-    return 0;
-}
-
-static int to_list(struct sctx *s, const struct tree_node *v, const char ***out, size_t *n)
-{
-    char where[512];
-    struct ptr_vec vec = {0};
-    if (v->kind == TREE_SEQ) {
-        for (size_t i = 0; i < v->n; i++) {
-            if (v->items[i]->kind != TREE_SCALAR)
-                return diag_set(s->d, "%s: '%s' expects a list of strings", tree_where(v, where, sizeof(where)), s->path);
-            ptr_vec_push(&s->c->arena, &vec, arena_strdup(&s->c->arena, v->items[i]->scalar));
-        }
-    } else if (v->kind == TREE_SCALAR) {
-        char *copy = arena_strdup(&s->c->arena, v->scalar), *save = NULL;
-        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            while (*t == ' ')
-                t++;
-            if (*t)
-                ptr_vec_push(&s->c->arena, &vec, t);
-        }
-    } else if (v->kind != TREE_NULL) {
-        return diag_set(s->d, "%s: '%s' expects a list", tree_where(v, where, sizeof(where)), s->path);
-    }
-    *out = (const char **)vec.items;
-    *n = vec.len;
-    return 0;
-}
-
-#define STRING_KEY(fn, type, member)                                                                                               \
-    static int fn(struct sctx *s, void *obj, const struct tree_node *v)                                                            \
-    {                                                                                                                              \
-        return to_string(s, v, &((type *)obj)->member);                                                                            \
-    }
-#define BOOL_KEY(fn, type, member)                                                                                                 \
-    static int fn(struct sctx *s, void *obj, const struct tree_node *v)                                                            \
-    {                                                                                                                              \
-        return to_bool(s, v, &((type *)obj)->member);                                                                              \
-    }
-/* An integer in [0, max], stored as <ctype>. */
-#define INT_KEY(fn, type, member, ctype, max)                                                                                      \
-    static int fn(struct sctx *s, void *obj, const struct tree_node *v)                                                            \
-    {                                                                                                                              \
-        int64_t n;                                                                                                                 \
-        if (to_int(s, v, 0, max, &n) != 0)                                                                                         \
-            return -1;                                                                                                             \
-        ((type *)obj)->member = (ctype)n;                                                                                          \
-        return 0;                                                                                                                  \
-    }
-
-#define DURATION_KEY(fn, type, member)                                                                                             \
-    static int fn(struct sctx *s, void *obj, const struct tree_node *v)                                                            \
-    {                                                                                                                              \
-        return to_duration(s, v, &((type *)obj)->member);                                                                          \
-    }
 
 /* ---- entryPoints ---- */
 
-STRING_KEY(ep_address, struct entrypoint_config, address)
-DURATION_KEY(ep_read_timeout, struct entrypoint_config, read_timeout_ms)
-DURATION_KEY(ep_idle_timeout, struct entrypoint_config, idle_timeout_ms)
-BOOL_KEY(ep_fwd_insecure, struct entrypoint_config, forwarded_insecure)
+TREE_FIELD_STRING(ep_address, struct entrypoint_config, address)
+TREE_FIELD_DURATION(ep_read_timeout, struct entrypoint_config, read_timeout_ms)
+TREE_FIELD_DURATION(ep_idle_timeout, struct entrypoint_config, idle_timeout_ms)
+TREE_FIELD_BOOL(ep_fwd_insecure, struct entrypoint_config, forwarded_insecure)
 
-DURATION_KEY(ep_write_timeout, struct entrypoint_config, write_timeout_ms)
-DURATION_KEY(ep_body_window, struct entrypoint_config, body_rate_window_ms)
+TREE_FIELD_DURATION(ep_write_timeout, struct entrypoint_config, write_timeout_ms)
+TREE_FIELD_DURATION(ep_body_window, struct entrypoint_config, body_rate_window_ms)
 
-INT_KEY(ep_body_rate, struct entrypoint_config, body_min_rate, uint64_t, INT64_MAX)
+TREE_FIELD_INT(ep_body_rate, struct entrypoint_config, body_min_rate, uint64_t, 0, INT64_MAX)
 
-static const struct skey responding_keys[] = {{"readTimeout", ep_read_timeout},
+static const struct tree_field responding_keys[] = {{"readTimeout", ep_read_timeout},
                                               {"idleTimeout", ep_idle_timeout},
                                               {"writeTimeout", ep_write_timeout},
                                               {"bodyMinRate", ep_body_rate},
                                               {"bodyRateWindow", ep_body_window},
                                               {NULL, NULL}};
 
-static int ep_grace(struct sctx *s, void *obj, const struct tree_node *v)
+static int ep_grace(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     (void)obj;
-    return to_duration(s, v, &s->c->proxy.grace_timeout_ms);
+    return tree_decode_duration(td, v, &cfg(td)->proxy.grace_timeout_ms);
 }
 
-static const struct skey lifecycle_keys[] = {{"graceTimeOut", ep_grace}, {"requestAcceptGraceTimeout", NULL}, {NULL, NULL}};
+static const struct tree_field lifecycle_keys[] = {{"graceTimeOut", ep_grace}, {"requestAcceptGraceTimeout", NULL}, {NULL, NULL}};
 
-static int ep_responding(struct sctx *s, void *obj, const struct tree_node *v)
+static int ep_responding(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, responding_keys);
+    return tree_decode_fields(td, obj, v, responding_keys, NULL);
 }
 
-static int ep_lifecycle(struct sctx *s, void *obj, const struct tree_node *v)
+static int ep_lifecycle(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, lifecycle_keys);
+    return tree_decode_fields(td, obj, v, lifecycle_keys, NULL);
 }
 
-static const struct skey transport_keys[] = {{"respondingTimeouts", ep_responding},
+static const struct tree_field transport_keys[] = {{"respondingTimeouts", ep_responding},
                                              {"lifeCycle", ep_lifecycle},
                                              {"keepAliveMaxRequests", NULL},
                                              {"keepAliveMaxTime", NULL},
                                              {NULL, NULL}};
 
-static int ep_transport(struct sctx *s, void *obj, const struct tree_node *v)
+static int ep_transport(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, transport_keys);
+    return tree_decode_fields(td, obj, v, transport_keys, NULL);
 }
 
-static int ep_trusted(struct sctx *s, void *obj, const struct tree_node *v)
+static int ep_trusted(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     struct entrypoint_config *ep = obj;
     const char **items;
     size_t n;
     char where[512];
-    if (to_list(s, v, &items, &n) != 0)
+    if (tree_decode_list(td, v, &items, &n) != 0)
         return -1;
-    ep->trusted_ips = arena_alloc(&s->c->arena, (n ? n : 1) * sizeof(*ep->trusted_ips));
+    ep->trusted_ips = arena_alloc(&cfg(td)->arena, (n ? n : 1) * sizeof(*ep->trusted_ips));
     for (size_t i = 0; i < n; i++)
         if (rule_parse_cidr(items[i], strlen(items[i]), &ep->trusted_ips[i]) != 0)
-            return diag_set(s->d, "%s: '%s': '%s' is not an IP address or CIDR", tree_where(v, where, sizeof(where)), s->path,
+            return diag_set(sd(td), "%s: '%s': '%s' is not an IP address or CIDR", tree_where(v, where, sizeof(where)), td->context,
                             items[i]);
     ep->n_trusted_ips = n;
     return 0;
 }
 
-static const struct skey forwarded_keys[] = {
+static const struct tree_field forwarded_keys[] = {
     {"trustedIPs", ep_trusted}, {"insecure", ep_fwd_insecure}, {"connection", NULL}, {NULL, NULL}};
 
-static int ep_forwarded(struct sctx *s, void *obj, const struct tree_node *v)
+static int ep_forwarded(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, forwarded_keys);
+    return tree_decode_fields(td, obj, v, forwarded_keys, NULL);
 }
 
-INT_KEY(ep_max_body, struct entrypoint_config, max_body_size, size_t, INT64_MAX)
+TREE_FIELD_INT(ep_max_body, struct entrypoint_config, max_body_size, size_t, 0, INT64_MAX)
 
-INT_KEY(ep_max_rps, struct entrypoint_config, max_requests_per_second, uint32_t, UINT32_MAX)
+TREE_FIELD_INT(ep_max_rps, struct entrypoint_config, max_requests_per_second, uint32_t, 0, UINT32_MAX)
 
-INT_KEY(ep_max_resets, struct entrypoint_config, max_resets, uint32_t, UINT32_MAX)
-INT_KEY(ep_max_streams, struct entrypoint_config, max_concurrent_streams, uint32_t, 1000)
+TREE_FIELD_INT(ep_max_resets, struct entrypoint_config, max_resets, uint32_t, 0, UINT32_MAX)
+TREE_FIELD_INT(ep_max_streams, struct entrypoint_config, max_concurrent_streams, uint32_t, 0, 1000)
 
-static const struct skey ep_http2_keys[] = {{"maxResetStreams", ep_max_resets},
+static const struct tree_field ep_http2_keys[] = {{"maxResetStreams", ep_max_resets},
                                             {"maxStreamsPerSecond", ep_max_rps},
                                             {"maxConcurrentStreams", ep_max_streams},
                                             {NULL, NULL}};
 
-static int ep_http2(struct sctx *s, void *obj, const struct tree_node *v)
+static int ep_http2(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, ep_http2_keys);
+    return tree_decode_fields(td, obj, v, ep_http2_keys, NULL);
 }
 
-INT_KEY(ep_max_header, struct entrypoint_config, max_header_bytes, size_t, INT64_MAX)
+TREE_FIELD_INT(ep_max_header, struct entrypoint_config, max_header_bytes, size_t, 0, INT64_MAX)
 
-static int ep_sanitize(struct sctx *s, void *obj, const struct tree_node *v)
+static int ep_sanitize(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     bool on;
-    if (to_bool(s, v, &on) != 0)
+    if (tree_decode_bool(td, v, &on) != 0)
         return -1;
     ((struct entrypoint_config *)obj)->path_keep = !on;
     return 0;
 }
 
 /* Gantry's own (Traefik has no such switch): TRACE and TRACK get 405 unless set */
-static int ep_allow_trace(struct sctx *s, void *obj, const struct tree_node *v)
+static int ep_allow_trace(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return to_bool(s, v, &((struct entrypoint_config *)obj)->allow_trace);
+    return tree_decode_bool(td, v, &((struct entrypoint_config *)obj)->allow_trace);
 }
 
 /* encodedCharacters.allowEncodedX: one flag each */
 #define ALLOW_KEY(fn, flag)                                                                                                        \
-    static int fn(struct sctx *s, void *obj, const struct tree_node *v)                                                            \
+    static int fn(struct tree_decoder *td, void *obj, const struct tree_node *v)                                                            \
     {                                                                                                                              \
         bool on;                                                                                                                   \
-        if (to_bool(s, v, &on) != 0)                                                                                               \
+        if (tree_decode_bool(td, v, &on) != 0)                                                                                               \
             return -1;                                                                                                             \
         struct entrypoint_config *ep = obj;                                                                                        \
         ep->path_allow = on ? ep->path_allow | (flag) : ep->path_allow & ~(unsigned)(flag);                                        \
@@ -288,7 +178,7 @@ ALLOW_KEY(allow_percent, PATH_ALLOW_PERCENT)
 ALLOW_KEY(allow_question, PATH_ALLOW_QUESTION)
 ALLOW_KEY(allow_hash, PATH_ALLOW_HASH)
 
-static const struct skey encoded_keys[] = {{"allowEncodedSlash", allow_slash},
+static const struct tree_field encoded_keys[] = {{"allowEncodedSlash", allow_slash},
                                            {"allowEncodedBackSlash", allow_backslash},
                                            {"allowEncodedNullCharacter", allow_nul},
                                            {"allowEncodedSemicolon", allow_semicolon},
@@ -297,49 +187,49 @@ static const struct skey encoded_keys[] = {{"allowEncodedSlash", allow_slash},
                                            {"allowEncodedHash", allow_hash},
                                            {NULL, NULL}};
 
-static int ep_encoded(struct sctx *s, void *obj, const struct tree_node *v)
+static int ep_encoded(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, encoded_keys);
+    return tree_decode_fields(td, obj, v, encoded_keys, NULL);
 }
 
-static int ep_middlewares(struct sctx *s, void *obj, const struct tree_node *v)
+static int ep_middlewares(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     struct entrypoint_config *ep = obj;
-    return to_list(s, v, &ep->middlewares, &ep->n_middlewares);
+    return tree_decode_list(td, v, &ep->middlewares, &ep->n_middlewares);
 }
 
-STRING_KEY(ep_redirect_to, struct entrypoint_config, redirect_to)
-STRING_KEY(ep_redirect_scheme, struct entrypoint_config, redirect_scheme)
+TREE_FIELD_STRING(ep_redirect_to, struct entrypoint_config, redirect_to)
+TREE_FIELD_STRING(ep_redirect_scheme, struct entrypoint_config, redirect_scheme)
 
-static int ep_redirect_permanent(struct sctx *s, void *obj, const struct tree_node *v)
+static int ep_redirect_permanent(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return to_bool(s, v, &((struct entrypoint_config *)obj)->redirect_permanent);
+    return tree_decode_bool(td, v, &((struct entrypoint_config *)obj)->redirect_permanent);
 }
 
-static int ep_redirect_priority(struct sctx *s, void *obj, const struct tree_node *v)
+static int ep_redirect_priority(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return to_int(s, v, 1, INT64_MAX, &((struct entrypoint_config *)obj)->redirect_priority);
+    return tree_decode_int(td, v, 1, INT64_MAX, &((struct entrypoint_config *)obj)->redirect_priority);
 }
 
-static const struct skey ep_redirect_keys[] = {{"to", ep_redirect_to},
+static const struct tree_field ep_redirect_keys[] = {{"to", ep_redirect_to},
                                                {"scheme", ep_redirect_scheme},
                                                {"permanent", ep_redirect_permanent},
                                                {"priority", ep_redirect_priority},
                                                {NULL, NULL}};
 
-static int ep_redirect_entrypoint(struct sctx *s, void *obj, const struct tree_node *v)
+static int ep_redirect_entrypoint(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, ep_redirect_keys);
+    return tree_decode_fields(td, obj, v, ep_redirect_keys, NULL);
 }
 
-static const struct skey ep_redirections_keys[] = {{"entryPoint", ep_redirect_entrypoint}, {NULL, NULL}};
+static const struct tree_field ep_redirections_keys[] = {{"entryPoint", ep_redirect_entrypoint}, {NULL, NULL}};
 
-static int ep_redirections(struct sctx *s, void *obj, const struct tree_node *v)
+static int ep_redirections(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, ep_redirections_keys);
+    return tree_decode_fields(td, obj, v, ep_redirections_keys, NULL);
 }
 
-static const struct skey ep_http_keys[] = {{"maxRequestBodyBytes", ep_max_body},
+static const struct tree_field ep_http_keys[] = {{"maxRequestBodyBytes", ep_max_body},
                                            {"redirections", ep_redirections},
                                            {"middlewares", ep_middlewares},
                                            {"tls", NULL},
@@ -349,12 +239,12 @@ static const struct skey ep_http_keys[] = {{"maxRequestBodyBytes", ep_max_body},
                                            {"allowTraceMethod", ep_allow_trace},
                                            {NULL, NULL}};
 
-static int ep_http(struct sctx *s, void *obj, const struct tree_node *v)
+static int ep_http(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, ep_http_keys);
+    return tree_decode_fields(td, obj, v, ep_http_keys, NULL);
 }
 
-static const struct skey ep_keys[] = {{"address", ep_address},
+static const struct tree_field ep_keys[] = {{"address", ep_address},
                                       {"transport", ep_transport},
                                       {"forwardedHeaders", ep_forwarded},
                                       {"http", ep_http},
@@ -380,28 +270,28 @@ static void entrypoint_defaults(struct entrypoint_config *ep)
     ep->max_requests_per_second = 10000;
 }
 
-static int entrypoints_key(struct sctx *s, void *obj, const struct tree_node *v)
+static int entrypoints_key(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     (void)obj;
     char where[512];
     if (v->kind == TREE_NULL)
         return 0;
     if (v->kind != TREE_MAP)
-        return diag_set(s->d, "%s: entryPoints must be a mapping of names", tree_where(v, where, sizeof(where)));
-    struct static_config *c = s->c;
+        return diag_set(sd(td), "%s: entryPoints must be a mapping of names", tree_where(v, where, sizeof(where)));
+    struct static_config *c = cfg(td);
     c->entrypoints = arena_alloc(&c->arena, (v->n ? v->n : 1) * sizeof(*c->entrypoints));
     c->n_entrypoints = 0;
     size_t n_udp = 0;
-    const char *saved = s->path;
+    const char *saved = td->context;
     for (size_t i = 0; i < v->n; i++) {
         struct entrypoint_config *ep = &c->entrypoints[c->n_entrypoints];
         entrypoint_defaults(ep);
         ep->name = arena_strdup(&c->arena, v->keys[i]);
-        s->path = arena_printf(&c->arena, "entryPoints.%s", v->keys[i]);
-        if (walk(s, ep, v->items[i], ep_keys) != 0)
+        td->context = arena_printf(&c->arena, "entryPoints.%s", v->keys[i]);
+        if (tree_decode_fields(td, ep, v->items[i], ep_keys, NULL) != 0)
             return -1;
         if (ep->address == NULL)
-            return diag_set(s->d, "%s: entry point '%s' has no address", tree_where(v->items[i], where, sizeof(where)),
+            return diag_set(sd(td), "%s: entry point '%s' has no address", tree_where(v->items[i], where, sizeof(where)),
                             ep->name);
         /* Traefik's "[host]:port/udp": Gantry has no UDP routing. That entry
          * point alone is refused, by name, and the others start: failing the
@@ -415,52 +305,63 @@ static int entrypoints_key(struct sctx *s, void *obj, const struct tree_node *v)
         }
         c->n_entrypoints++;
     }
-    s->path = saved;
+    td->context = saved;
     /* with none left, Traefik's default :80 would start in their place: refuse instead */
     if (n_udp > 0 && c->n_entrypoints == 0)
-        return diag_set(s->d, "no entry point to start: every one configured is UDP, which Gantry does not route");
+        return diag_set(sd(td), "no entry point to start: every one configured is UDP, which Gantry does not route");
     return 0;
 }
 
 /* ---- providers ---- */
 
-STRING_KEY(file_filename, struct static_config, file.filename)
-STRING_KEY(file_directory, struct static_config, file.directory)
-BOOL_KEY(file_watch, struct static_config, file.watch)
+TREE_FIELD_STRING(file_filename, struct static_config, file.filename)
+TREE_FIELD_STRING(file_directory, struct static_config, file.directory)
+TREE_FIELD_BOOL(file_watch, struct static_config, file.watch)
 
-static const struct skey file_keys[] = {
+static const struct tree_field file_keys[] = {
     {"filename", file_filename}, {"directory", file_directory}, {"watch", file_watch}, {"debugLogGeneratedTemplate", NULL}, {NULL, NULL}};
 
-/* "providers.docker: true", "--providers.docker", or a mapping. */
-static int enable_and_walk(struct sctx *s, bool *enabled, const struct tree_node *v, const struct skey *keys)
+/* the providers' namespace lists are read-only (const char *const *) */
+static int decode_namespaces(struct tree_decoder *td, const struct tree_node *v, const char *const **out, size_t *n)
 {
-    if (v->kind == TREE_SCALAR)
-        return to_bool(s, v, enabled);
-    *enabled = true;
-    return walk(s, s->c, v, keys);
+    const char **items;
+    if (tree_decode_list(td, v, &items, n) != 0)
+        return -1;
+    *out = items;
+    return 0;
 }
 
-static int prov_file(struct sctx *s, void *obj, const struct tree_node *v)
+static int prov_file(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     (void)obj;
-    return enable_and_walk(s, &s->c->file.enabled, v, file_keys);
+    return tree_decode_switch(td, &cfg(td)->file.enabled, cfg(td), v, file_keys, NULL);
 }
 
-static int docker_endpoint(struct sctx *s, void *obj, const struct tree_node *v)
+static int docker_endpoint(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     struct static_config *c = obj;
     c->docker.endpoint_set = true;
-    return to_string(s, v, &c->docker.endpoint);
+    return tree_decode_string(td, v, &c->docker.endpoint);
 }
-STRING_KEY(docker_network, struct static_config, docker.network)
-STRING_KEY(docker_default_rule, struct static_config, docker.default_rule)
-STRING_KEY(docker_label_prefix, struct static_config, docker.label_prefix)
-STRING_KEY(docker_constraints, struct static_config, docker.constraints)
-STRING_KEY(docker_host_ip, struct static_config, docker.host_ip)
-BOOL_KEY(docker_exposed, struct static_config, docker.exposed_by_default)
-BOOL_KEY(docker_watch, struct static_config, docker.watch)
+TREE_FIELD_STRING(docker_network, struct static_config, docker.network)
+TREE_FIELD_STRING(docker_default_rule, struct static_config, docker.default_rule)
+TREE_FIELD_STRING(docker_label_prefix, struct static_config, docker.label_prefix)
+TREE_FIELD_STRING(docker_constraints, struct static_config, docker.constraints)
+TREE_FIELD_STRING(docker_host_ip, struct static_config, docker.host_ip)
+TREE_FIELD_BOOL(docker_exposed, struct static_config, docker.exposed_by_default)
 
-static const struct skey docker_keys[] = {{"endpoint", docker_endpoint},
+/* Gantry always follows the events: say so rather than ignore "false" */
+static int docker_watch(struct tree_decoder *td, void *obj, const struct tree_node *v)
+{
+    struct static_config *c = obj;
+    if (tree_decode_bool(td, v, &c->docker.watch) != 0)
+        return -1;
+    if (!c->docker.watch)
+        tree_decode_warn(td, v, "false is not supported by gantry yet (container events are always followed)");
+    return 0;
+}
+
+static const struct tree_field docker_keys[] = {{"endpoint", docker_endpoint},
                                           {"network", docker_network},
                                           {"defaultRule", docker_default_rule},
                                           {"labelPrefix", docker_label_prefix},
@@ -476,48 +377,48 @@ static const struct skey docker_keys[] = {{"endpoint", docker_endpoint},
                                           {"password", NULL},
                                           {NULL, NULL}};
 
-static int prov_docker(struct sctx *s, void *obj, const struct tree_node *v)
+static int prov_docker(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     (void)obj;
-    return enable_and_walk(s, &s->c->docker.enabled, v, docker_keys);
+    return tree_decode_switch(td, &cfg(td)->docker.enabled, cfg(td), v, docker_keys, NULL);
 }
 
-STRING_KEY(kube_endpoint, struct static_config, kube.endpoint)
-STRING_KEY(kube_token, struct static_config, kube.token)
-STRING_KEY(kube_ca, struct static_config, kube.cert_auth_file_path)
-STRING_KEY(kube_selector, struct static_config, kube.label_selector)
-STRING_KEY(kube_class, struct static_config, kube.ingress_class)
-STRING_KEY(kube_ep_ip, struct static_config, kube.status_ip)
-STRING_KEY(kube_ep_hostname, struct static_config, kube.status_hostname)
-STRING_KEY(kube_ep_service, struct static_config, kube.status_published_service)
-BOOL_KEY(kube_external_name, struct static_config, kube.allow_external_name_services)
+TREE_FIELD_STRING(kube_endpoint, struct static_config, kube.endpoint)
+TREE_FIELD_STRING(kube_token, struct static_config, kube.token)
+TREE_FIELD_STRING(kube_ca, struct static_config, kube.cert_auth_file_path)
+TREE_FIELD_STRING(kube_selector, struct static_config, kube.label_selector)
+TREE_FIELD_STRING(kube_class, struct static_config, kube.ingress_class)
+TREE_FIELD_STRING(kube_ep_ip, struct static_config, kube.status_ip)
+TREE_FIELD_STRING(kube_ep_hostname, struct static_config, kube.status_hostname)
+TREE_FIELD_STRING(kube_ep_service, struct static_config, kube.status_published_service)
+TREE_FIELD_BOOL(kube_external_name, struct static_config, kube.allow_external_name_services)
 
-static int kube_namespaces(struct sctx *s, void *obj, const struct tree_node *v)
+static int kube_namespaces(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     struct static_config *c = obj;
-    return to_list(s, v, &c->kube.namespaces, &c->kube.n_namespaces);
+    return decode_namespaces(td, v, &c->kube.namespaces, &c->kube.n_namespaces);
 }
 
-STRING_KEY(kube_lease_ns, struct static_config, kube.lease_namespace)
-STRING_KEY(kube_lease_name, struct static_config, kube.lease_name)
-DURATION_KEY(kube_lease_duration, struct static_config, kube.lease_duration_ms)
-static const struct skey leader_keys[] = {
+TREE_FIELD_STRING(kube_lease_ns, struct static_config, kube.lease_namespace)
+TREE_FIELD_STRING(kube_lease_name, struct static_config, kube.lease_name)
+TREE_FIELD_DURATION(kube_lease_duration, struct static_config, kube.lease_duration_ms)
+static const struct tree_field leader_keys[] = {
     {"namespace", kube_lease_ns}, {"leaseName", kube_lease_name}, {"leaseDuration", kube_lease_duration}, {NULL, NULL}};
 
-static int kube_leader(struct sctx *s, void *obj, const struct tree_node *v)
+static int kube_leader(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, leader_keys);
+    return tree_decode_fields(td, obj, v, leader_keys, NULL);
 }
 
-static const struct skey ingress_endpoint_keys[] = {
+static const struct tree_field ingress_endpoint_keys[] = {
     {"ip", kube_ep_ip}, {"hostname", kube_ep_hostname}, {"publishedService", kube_ep_service}, {NULL, NULL}};
 
-static int kube_ingress_endpoint(struct sctx *s, void *obj, const struct tree_node *v)
+static int kube_ingress_endpoint(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, ingress_endpoint_keys);
+    return tree_decode_fields(td, obj, v, ingress_endpoint_keys, NULL);
 }
 
-static const struct skey kube_keys[] = {{"endpoint", kube_endpoint},
+static const struct tree_field kube_keys[] = {{"endpoint", kube_endpoint},
                                         {"token", kube_token},
                                         {"certAuthFilePath", kube_ca},
                                         {"labelSelector", kube_selector},
@@ -533,50 +434,50 @@ static const struct skey kube_keys[] = {{"endpoint", kube_endpoint},
                                         {"strictPrefixMatching", NULL},
                                         {NULL, NULL}};
 
-static int prov_kube(struct sctx *s, void *obj, const struct tree_node *v)
+static int prov_kube(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     (void)obj;
-    return enable_and_walk(s, &s->c->kube.enabled, v, kube_keys);
+    return tree_decode_switch(td, &cfg(td)->kube.enabled, cfg(td), v, kube_keys, NULL);
 }
 
 /* ---- providers.kubernetesIngressNGINX (ingress-nginx compatibility) ---- */
 
-STRING_KEY(nginx_endpoint, struct static_config, kube_nginx.endpoint)
-STRING_KEY(nginx_token, struct static_config, kube_nginx.token)
-STRING_KEY(nginx_ca, struct static_config, kube_nginx.cert_auth_file_path)
-STRING_KEY(nginx_watch_ns, struct static_config, kube_nginx.watch_namespace)
-STRING_KEY(nginx_class, struct static_config, kube_nginx.ingress_class)
-STRING_KEY(nginx_controller, struct static_config, kube_nginx.controller_class)
-STRING_KEY(nginx_publish_service, struct static_config, kube_nginx.publish_service)
-STRING_KEY(nginx_publish_address, struct static_config, kube_nginx.publish_status_address)
-BOOL_KEY(nginx_without_class, struct static_config, kube_nginx.watch_without_class)
-BOOL_KEY(nginx_by_name, struct static_config, kube_nginx.class_by_name)
-BOOL_KEY(nginx_unsafe, struct static_config, kube_nginx.allow_unsafe_annotations)
-BOOL_KEY(nginx_no_external_name, struct static_config, kube_nginx.disable_external_name)
+TREE_FIELD_STRING(nginx_endpoint, struct static_config, kube_nginx.endpoint)
+TREE_FIELD_STRING(nginx_token, struct static_config, kube_nginx.token)
+TREE_FIELD_STRING(nginx_ca, struct static_config, kube_nginx.cert_auth_file_path)
+TREE_FIELD_STRING(nginx_watch_ns, struct static_config, kube_nginx.watch_namespace)
+TREE_FIELD_STRING(nginx_class, struct static_config, kube_nginx.options.ingress_class)
+TREE_FIELD_STRING(nginx_controller, struct static_config, kube_nginx.options.controller_class)
+TREE_FIELD_STRING(nginx_publish_service, struct static_config, kube_nginx.publish_service)
+TREE_FIELD_STRING(nginx_publish_address, struct static_config, kube_nginx.publish_status_address)
+TREE_FIELD_BOOL(nginx_without_class, struct static_config, kube_nginx.options.watch_without_class)
+TREE_FIELD_BOOL(nginx_by_name, struct static_config, kube_nginx.options.class_by_name)
+TREE_FIELD_BOOL(nginx_unsafe, struct static_config, kube_nginx.options.allow_unsafe)
+TREE_FIELD_BOOL(nginx_no_external_name, struct static_config, kube_nginx.disable_external_name)
 
 /* Snippets are never executed: accepting "true" would promise what gantry
  * does not do. */
-static int nginx_snippets(struct sctx *s, void *obj, const struct tree_node *v)
+static int nginx_snippets(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     (void)obj;
     bool on = false;
-    if (to_bool(s, v, &on) != 0)
+    if (tree_decode_bool(td, v, &on) != 0)
         return -1;
     if (on)
-        return diag_set(s->d, "%s: gantry never executes nginx snippets; Ingresses with snippets are not served", s->path);
+        return diag_set(sd(td), "%s: gantry never executes nginx snippets; Ingresses with snippets are not served", td->context);
     return 0;
 }
 
 /* Options that restrict access: ignoring them (as an unknown key would be)
  * would open every route, so they stop the start until implemented. */
-static int nginx_refused(struct sctx *s, void *obj, const struct tree_node *v)
+static int nginx_refused(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     (void)obj;
     (void)v;
-    return diag_set(s->d, "%s: not supported by gantry yet; refusing to start rather than serve without it", s->path);
+    return diag_set(sd(td), "%s: not supported by gantry yet; refusing to start rather than serve without it", td->context);
 }
 
-static const struct skey kube_nginx_keys[] = {{"endpoint", nginx_endpoint},
+static const struct tree_field kube_nginx_keys[] = {{"endpoint", nginx_endpoint},
                                               {"token", nginx_token},
                                               {"certAuthFilePath", nginx_ca},
                                               {"watchNamespace", nginx_watch_ns},
@@ -595,30 +496,30 @@ static const struct skey kube_nginx_keys[] = {{"endpoint", nginx_endpoint},
                                               {"defaultBackendService", NULL},
                                               {NULL, NULL}};
 
-static int prov_kube_nginx(struct sctx *s, void *obj, const struct tree_node *v)
+static int prov_kube_nginx(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     (void)obj;
-    return enable_and_walk(s, &s->c->kube_nginx.enabled, v, kube_nginx_keys);
+    return tree_decode_switch(td, &cfg(td)->kube_nginx.enabled, cfg(td), v, kube_nginx_keys, NULL);
 }
 
 /* providers.kubernetesCRD: Traefik's keys; the connection keys as kubernetesIngress's */
-STRING_KEY(crd_endpoint, struct static_config, kube_crd.endpoint)
-STRING_KEY(crd_token, struct static_config, kube_crd.token)
-STRING_KEY(crd_ca, struct static_config, kube_crd.cert_auth_file_path)
-STRING_KEY(crd_selector, struct static_config, kube_crd.label_selector)
-STRING_KEY(crd_class, struct static_config, kube_crd.ingress_class)
-BOOL_KEY(crd_cross_ns, struct static_config, kube_crd.allow_cross_namespace)
-BOOL_KEY(crd_external_name, struct static_config, kube_crd.allow_external_name_services)
-BOOL_KEY(crd_empty, struct static_config, kube_crd.allow_empty_services)
-DURATION_KEY(crd_throttle, struct static_config, kube_crd.throttle_ms)
+TREE_FIELD_STRING(crd_endpoint, struct static_config, kube_crd.endpoint)
+TREE_FIELD_STRING(crd_token, struct static_config, kube_crd.token)
+TREE_FIELD_STRING(crd_ca, struct static_config, kube_crd.cert_auth_file_path)
+TREE_FIELD_STRING(crd_selector, struct static_config, kube_crd.label_selector)
+TREE_FIELD_STRING(crd_class, struct static_config, kube_crd.ingress_class)
+TREE_FIELD_BOOL(crd_cross_ns, struct static_config, kube_crd.allow_cross_namespace)
+TREE_FIELD_BOOL(crd_external_name, struct static_config, kube_crd.allow_external_name_services)
+TREE_FIELD_BOOL(crd_empty, struct static_config, kube_crd.allow_empty_services)
+TREE_FIELD_DURATION(crd_throttle, struct static_config, kube_crd.throttle_ms)
 
-static int crd_namespaces(struct sctx *s, void *obj, const struct tree_node *v)
+static int crd_namespaces(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     struct static_config *c = obj;
-    return to_list(s, v, &c->kube_crd.namespaces, &c->kube_crd.n_namespaces);
+    return decode_namespaces(td, v, &c->kube_crd.namespaces, &c->kube_crd.n_namespaces);
 }
 
-static const struct skey kube_crd_keys[] = {{"endpoint", crd_endpoint},
+static const struct tree_field kube_crd_keys[] = {{"endpoint", crd_endpoint},
                                             {"token", crd_token},
                                             {"certAuthFilePath", crd_ca},
                                             {"labelSelector", crd_selector},
@@ -632,50 +533,50 @@ static const struct skey kube_crd_keys[] = {{"endpoint", crd_endpoint},
                                             {"disableClusterScopeResources", NULL},
                                             {NULL, NULL}};
 
-static int prov_kube_crd(struct sctx *s, void *obj, const struct tree_node *v)
+static int prov_kube_crd(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     (void)obj;
-    return enable_and_walk(s, &s->c->kube_crd.enabled, v, kube_crd_keys);
+    return tree_decode_switch(td, &cfg(td)->kube_crd.enabled, cfg(td), v, kube_crd_keys, NULL);
 }
 
 /* providers.kubernetesGateway: Traefik's keys, and gantry's controllerName */
-STRING_KEY(gw_endpoint, struct static_config, kube_gw.endpoint)
-STRING_KEY(gw_token, struct static_config, kube_gw.token)
-STRING_KEY(gw_ca, struct static_config, kube_gw.cert_auth_file_path)
-STRING_KEY(gw_selector, struct static_config, kube_gw.label_selector)
-STRING_KEY(gw_controller, struct static_config, kube_gw.controller_name)
-STRING_KEY(gw_status_ip, struct static_config, kube_gw.status_ip)
-STRING_KEY(gw_status_hostname, struct static_config, kube_gw.status_hostname)
-BOOL_KEY(gw_experimental, struct static_config, kube_gw.experimental_channel)
-BOOL_KEY(gw_native_lb, struct static_config, kube_gw.native_lb_by_default)
-DURATION_KEY(gw_throttle, struct static_config, kube_gw.throttle_ms)
+TREE_FIELD_STRING(gw_endpoint, struct static_config, kube_gw.endpoint)
+TREE_FIELD_STRING(gw_token, struct static_config, kube_gw.token)
+TREE_FIELD_STRING(gw_ca, struct static_config, kube_gw.cert_auth_file_path)
+TREE_FIELD_STRING(gw_selector, struct static_config, kube_gw.label_selector)
+TREE_FIELD_STRING(gw_controller, struct static_config, kube_gw.controller_name)
+TREE_FIELD_STRING(gw_status_ip, struct static_config, kube_gw.status_ip)
+TREE_FIELD_STRING(gw_status_hostname, struct static_config, kube_gw.status_hostname)
+TREE_FIELD_BOOL(gw_experimental, struct static_config, kube_gw.experimental_channel)
+TREE_FIELD_BOOL(gw_native_lb, struct static_config, kube_gw.native_lb_by_default)
+TREE_FIELD_DURATION(gw_throttle, struct static_config, kube_gw.throttle_ms)
 
-static int gw_namespaces(struct sctx *s, void *obj, const struct tree_node *v)
+static int gw_namespaces(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     struct static_config *c = obj;
-    return to_list(s, v, &c->kube_gw.namespaces, &c->kube_gw.n_namespaces);
+    return decode_namespaces(td, v, &c->kube_gw.namespaces, &c->kube_gw.n_namespaces);
 }
 
-STRING_KEY(gw_status_svc_name, struct static_config, kube_gw.status_service_name)
-STRING_KEY(gw_status_svc_ns, struct static_config, kube_gw.status_service_namespace)
-static const struct skey gw_status_service_keys[] = {
+TREE_FIELD_STRING(gw_status_svc_name, struct static_config, kube_gw.status_service_name)
+TREE_FIELD_STRING(gw_status_svc_ns, struct static_config, kube_gw.status_service_namespace)
+static const struct tree_field gw_status_service_keys[] = {
     {"name", gw_status_svc_name}, {"namespace", gw_status_svc_ns}, {NULL, NULL}};
 
 /* statusAddress.service: the Gateways' addresses are that Service's */
-static int gw_status_service(struct sctx *s, void *obj, const struct tree_node *v)
+static int gw_status_service(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, gw_status_service_keys);
+    return tree_decode_fields(td, obj, v, gw_status_service_keys, NULL);
 }
 
-static const struct skey gw_status_keys[] = {
+static const struct tree_field gw_status_keys[] = {
     {"ip", gw_status_ip}, {"hostname", gw_status_hostname}, {"service", gw_status_service}, {NULL, NULL}};
 
-static int gw_status_address(struct sctx *s, void *obj, const struct tree_node *v)
+static int gw_status_address(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, gw_status_keys);
+    return tree_decode_fields(td, obj, v, gw_status_keys, NULL);
 }
 
-static const struct skey kube_gw_keys[] = {{"endpoint", gw_endpoint},
+static const struct tree_field kube_gw_keys[] = {{"endpoint", gw_endpoint},
                                            {"token", gw_token},
                                            {"certAuthFilePath", gw_ca},
                                            {"labelSelector", gw_selector},
@@ -687,18 +588,18 @@ static const struct skey kube_gw_keys[] = {{"endpoint", gw_endpoint},
                                            {"controllerName", gw_controller},
                                            {NULL, NULL}};
 
-static int prov_kube_gw(struct sctx *s, void *obj, const struct tree_node *v)
+static int prov_kube_gw(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     (void)obj;
-    return enable_and_walk(s, &s->c->kube_gw.enabled, v, kube_gw_keys);
+    return tree_decode_switch(td, &cfg(td)->kube_gw.enabled, cfg(td), v, kube_gw_keys, NULL);
 }
 
-static int prov_throttle(struct sctx *s, void *obj, const struct tree_node *v)
+static int prov_throttle(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return to_duration(s, v, &((struct static_config *)obj)->throttle_ms);
+    return tree_decode_duration(td, v, &((struct static_config *)obj)->throttle_ms);
 }
 
-static const struct skey provider_keys[] = {{"file", prov_file},
+static const struct tree_field provider_keys[] = {{"file", prov_file},
                                             {"docker", prov_docker},
                                             {"kubernetesIngress", prov_kube},
                                             {"kubernetesIngressNGINX", prov_kube_nginx},
@@ -708,20 +609,20 @@ static const struct skey provider_keys[] = {{"file", prov_file},
                                             {"swarm", NULL},
                                             {NULL, NULL}};
 
-static int providers_key(struct sctx *s, void *obj, const struct tree_node *v)
+static int providers_key(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, provider_keys);
+    return tree_decode_fields(td, obj, v, provider_keys, NULL);
 }
 
 /* ---- serversTransport ---- */
 
-DURATION_KEY(st_dial, struct static_config, proxy.dial_timeout_ms)
-DURATION_KEY(st_header, struct static_config, proxy.response_header_timeout_ms)
-DURATION_KEY(st_idle, struct static_config, proxy.idle_conn_timeout_ms)
-DURATION_KEY(st_read, struct static_config, proxy.read_timeout_ms)
-BOOL_KEY(st_insecure, struct static_config, proxy.insecure_skip_verify)
+TREE_FIELD_DURATION(st_dial, struct static_config, proxy.dial_timeout_ms)
+TREE_FIELD_DURATION(st_header, struct static_config, proxy.response_header_timeout_ms)
+TREE_FIELD_DURATION(st_idle, struct static_config, proxy.idle_conn_timeout_ms)
+TREE_FIELD_DURATION(st_read, struct static_config, proxy.read_timeout_ms)
+TREE_FIELD_BOOL(st_insecure, struct static_config, proxy.insecure_skip_verify)
 
-static const struct skey forwarding_keys[] = {{"dialTimeout", st_dial},
+static const struct tree_field forwarding_keys[] = {{"dialTimeout", st_dial},
                                               {"responseHeaderTimeout", st_header},
                                               {"idleConnTimeout", st_idle},
                                               {"readTimeout", st_read},
@@ -729,120 +630,120 @@ static const struct skey forwarding_keys[] = {{"dialTimeout", st_dial},
                                               {"pingTimeout", NULL},
                                               {NULL, NULL}};
 
-static int st_forwarding(struct sctx *s, void *obj, const struct tree_node *v)
+static int st_forwarding(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, forwarding_keys);
+    return tree_decode_fields(td, obj, v, forwarding_keys, NULL);
 }
 
-INT_KEY(st_max_idle, struct static_config, proxy.max_idle_conns_per_host, uint32_t, 1000000)
+TREE_FIELD_INT(st_max_idle, struct static_config, proxy.max_idle_conns_per_host, uint32_t, 0, 1000000)
 
-static const struct skey transport_root_keys[] = {{"forwardingTimeouts", st_forwarding},
+static const struct tree_field transport_root_keys[] = {{"forwardingTimeouts", st_forwarding},
                                                   {"maxIdleConnsPerHost", st_max_idle},
                                                   {"insecureSkipVerify", st_insecure},
                                                   {"rootCAs", NULL},
                                                   {"spiffe", NULL},
                                                   {NULL, NULL}};
 
-static int servers_transport_key(struct sctx *s, void *obj, const struct tree_node *v)
+static int servers_transport_key(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, transport_root_keys);
+    return tree_decode_fields(td, obj, v, transport_root_keys, NULL);
 }
 
 /* ---- log, accessLog, admin, workers ---- */
 
-STRING_KEY(log_level, struct static_config, log_level)
-static const struct skey log_keys[] = {
+TREE_FIELD_STRING(log_level, struct static_config, log_level)
+static const struct tree_field log_keys[] = {
     {"level", log_level}, {"filePath", NULL}, {"format", NULL}, {"noColor", NULL}, {"maxSize", NULL}, {NULL, NULL}};
 
-static int log_key(struct sctx *s, void *obj, const struct tree_node *v)
+static int log_key(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, log_keys);
+    return tree_decode_fields(td, obj, v, log_keys, NULL);
 }
 
-STRING_KEY(al_path, struct static_config, access_log.file_path)
-STRING_KEY(al_format, struct static_config, access_log.format)
-static const struct skey access_log_keys[] = {
+TREE_FIELD_STRING(al_path, struct static_config, access_log.file_path)
+TREE_FIELD_STRING(al_format, struct static_config, access_log.format)
+static const struct tree_field access_log_keys[] = {
     {"filePath", al_path}, {"format", al_format}, {"bufferingSize", NULL}, {"filters", NULL}, {"fields", NULL}, {NULL, NULL}};
 
-static int access_log_key(struct sctx *s, void *obj, const struct tree_node *v)
+static int access_log_key(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     struct static_config *c = obj;
     if (v->kind == TREE_SCALAR)
-        return to_bool(s, v, &c->access_log.enabled);
+        return tree_decode_bool(td, v, &c->access_log.enabled);
     c->access_log.enabled = true;
-    return walk(s, obj, v, access_log_keys);
+    return tree_decode_fields(td, obj, v, access_log_keys, NULL);
 }
 
-STRING_KEY(admin_address, struct static_config, admin_address)
-STRING_KEY(admin_token, struct static_config, admin_token)
-static const struct skey admin_keys[] = {{"address", admin_address}, {"token", admin_token}, {NULL, NULL}};
+TREE_FIELD_STRING(admin_address, struct static_config, admin_address)
+TREE_FIELD_STRING(admin_token, struct static_config, admin_token)
+static const struct tree_field admin_keys[] = {{"address", admin_address}, {"token", admin_token}, {NULL, NULL}};
 
-static int admin_key(struct sctx *s, void *obj, const struct tree_node *v)
+static int admin_key(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, admin_keys);
+    return tree_decode_fields(td, obj, v, admin_keys, NULL);
 }
 
-INT_KEY(limit_max, struct static_config, proxy.max_connections, uint64_t, INT64_MAX)
+TREE_FIELD_INT(limit_max, struct static_config, proxy.max_connections, uint64_t, 0, INT64_MAX)
 
-INT_KEY(limit_per_ip, struct static_config, proxy.max_connections_per_ip, uint32_t, UINT32_MAX)
+TREE_FIELD_INT(limit_per_ip, struct static_config, proxy.max_connections_per_ip, uint32_t, 0, UINT32_MAX)
 
-static const struct skey limit_keys[] = {
+static const struct tree_field limit_keys[] = {
     {"maxConnections", limit_max}, {"maxConnectionsPerIP", limit_per_ip}, {NULL, NULL}};
 
-static int limits_key(struct sctx *s, void *obj, const struct tree_node *v)
+static int limits_key(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, limit_keys);
+    return tree_decode_fields(td, obj, v, limit_keys, NULL);
 }
 
-INT_KEY(workers_key, struct static_config, proxy.n_workers, uint32_t, 256)
-STRING_KEY(server_header_key, struct static_config, proxy.server_header)
+TREE_FIELD_INT(workers_key, struct static_config, proxy.n_workers, uint32_t, 0, 256)
+TREE_FIELD_STRING(server_header_key, struct static_config, proxy.server_header)
 
 /* ---- certificatesResolvers ---- */
 
-STRING_KEY(acme_email, struct acme_resolver_config, email)
-STRING_KEY(acme_ca_server, struct acme_resolver_config, ca_server)
-STRING_KEY(acme_storage, struct acme_resolver_config, storage)
-STRING_KEY(acme_key_type, struct acme_resolver_config, key_type)
-STRING_KEY(acme_preferred_chain, struct acme_resolver_config, preferred_chain)
-STRING_KEY(acme_eab_kid, struct acme_resolver_config, eab_kid)
-STRING_KEY(acme_eab_hmac, struct acme_resolver_config, eab_hmac)
-STRING_KEY(acme_http_ep, struct acme_resolver_config, http_entrypoint)
+TREE_FIELD_STRING(acme_email, struct acme_resolver_config, email)
+TREE_FIELD_STRING(acme_ca_server, struct acme_resolver_config, ca_server)
+TREE_FIELD_STRING(acme_storage, struct acme_resolver_config, storage)
+TREE_FIELD_STRING(acme_key_type, struct acme_resolver_config, key_type)
+TREE_FIELD_STRING(acme_preferred_chain, struct acme_resolver_config, preferred_chain)
+TREE_FIELD_STRING(acme_eab_kid, struct acme_resolver_config, eab_kid)
+TREE_FIELD_STRING(acme_eab_hmac, struct acme_resolver_config, eab_hmac)
+TREE_FIELD_STRING(acme_http_ep, struct acme_resolver_config, http_entrypoint)
 
-static int acme_duration(struct sctx *s, void *obj, const struct tree_node *v)
+static int acme_duration(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return to_int(s, v, 1, 24 * 365 * 100, &((struct acme_resolver_config *)obj)->certificates_duration_h);
+    return tree_decode_int(td, v, 1, 24 * 365 * 100, &((struct acme_resolver_config *)obj)->certificates_duration_h);
 }
 
-static const struct skey acme_eab_keys[] = {{"kid", acme_eab_kid}, {"hmacEncoded", acme_eab_hmac}, {NULL, NULL}};
-static int acme_eab(struct sctx *s, void *obj, const struct tree_node *v)
+static const struct tree_field acme_eab_keys[] = {{"kid", acme_eab_kid}, {"hmacEncoded", acme_eab_hmac}, {NULL, NULL}};
+static int acme_eab(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, acme_eab_keys);
+    return tree_decode_fields(td, obj, v, acme_eab_keys, NULL);
 }
 
-static const struct skey acme_http_keys[] = {{"entryPoint", acme_http_ep}, {"delay", NULL}, {NULL, NULL}};
-static int acme_http(struct sctx *s, void *obj, const struct tree_node *v)
+static const struct tree_field acme_http_keys[] = {{"entryPoint", acme_http_ep}, {"delay", NULL}, {NULL, NULL}};
+static int acme_http(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     ((struct acme_resolver_config *)obj)->http_challenge = true;
-    return walk(s, obj, v, acme_http_keys);
+    return tree_decode_fields(td, obj, v, acme_http_keys, NULL);
 }
 
-static int acme_tls(struct sctx *s, void *obj, const struct tree_node *v)
+static int acme_tls(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    (void)s;
+    (void)td;
     (void)v;
     ((struct acme_resolver_config *)obj)->tls_challenge = true;
     return 0;
 }
 
-static int acme_dns(struct sctx *s, void *obj, const struct tree_node *v)
+static int acme_dns(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     (void)obj;
     char where[512];
-    return diag_set(s->d, "%s: '%s': the DNS-01 challenge is not implemented by gantry (use httpChallenge or tlsChallenge)",
-                    tree_where(v, where, sizeof(where)), s->path);
+    return diag_set(sd(td), "%s: '%s': the DNS-01 challenge is not implemented by gantry (use httpChallenge or tlsChallenge)",
+                    tree_where(v, where, sizeof(where)), td->context);
 }
 
-static const struct skey acme_keys[] = {{"email", acme_email},
+static const struct tree_field acme_keys[] = {{"email", acme_email},
                                         {"caServer", acme_ca_server},
                                         {"storage", acme_storage},
                                         {"keyType", acme_key_type},
@@ -862,28 +763,28 @@ static const struct skey acme_keys[] = {{"email", acme_email},
                                         {"disableCommonName", NULL},
                                         {NULL, NULL}};
 
-static int resolver_acme(struct sctx *s, void *obj, const struct tree_node *v)
+static int resolver_acme(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    return walk(s, obj, v, acme_keys);
+    return tree_decode_fields(td, obj, v, acme_keys, NULL);
 }
 
-static const struct skey resolver_keys[] = {{"acme", resolver_acme}, {"tailscale", NULL}, {NULL, NULL}};
+static const struct tree_field resolver_keys[] = {{"acme", resolver_acme}, {"tailscale", NULL}, {NULL, NULL}};
 
 /* A map of resolver names, each with its "acme" block (Traefik's
  * certificatesResolvers). Defaults are Traefik's: Let's Encrypt's
  * production directory, acme.json, EC256, 2160 hours. */
-static int resolvers_key(struct sctx *s, void *obj, const struct tree_node *v)
+static int resolvers_key(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     (void)obj;
     char where[512];
     if (v->kind == TREE_NULL)
         return 0;
     if (v->kind != TREE_MAP)
-        return diag_set(s->d, "%s: certificatesResolvers must be a mapping of names", tree_where(v, where, sizeof(where)));
-    struct static_config *c = s->c;
+        return diag_set(sd(td), "%s: certificatesResolvers must be a mapping of names", tree_where(v, where, sizeof(where)));
+    struct static_config *c = cfg(td);
     c->resolvers = arena_alloc(&c->arena, (v->n ? v->n : 1) * sizeof(*c->resolvers));
     c->n_resolvers = 0;
-    const char *saved = s->path;
+    const char *saved = td->context;
     for (size_t i = 0; i < v->n; i++) {
         struct acme_resolver_config *r = &c->resolvers[c->n_resolvers];
         *r = (struct acme_resolver_config){.name = arena_strdup(&c->arena, v->keys[i]),
@@ -891,15 +792,15 @@ static int resolvers_key(struct sctx *s, void *obj, const struct tree_node *v)
                                            .storage = "acme.json",
                                            .key_type = "EC256",
                                            .certificates_duration_h = 2160};
-        s->path = arena_printf(&c->arena, "certificatesResolvers.%s", v->keys[i]);
-        if (walk(s, r, v->items[i], resolver_keys) != 0)
+        td->context = arena_printf(&c->arena, "certificatesResolvers.%s", v->keys[i]);
+        if (tree_decode_fields(td, r, v->items[i], resolver_keys, NULL) != 0)
             return -1;
         if (!r->http_challenge && !r->tls_challenge)
-            return diag_set(s->d, "%s: certificate resolver '%s' needs httpChallenge or tlsChallenge",
+            return diag_set(sd(td), "%s: certificate resolver '%s' needs httpChallenge or tlsChallenge",
                             tree_where(v->items[i], where, sizeof(where)), r->name);
         c->n_resolvers++;
     }
-    s->path = saved;
+    td->context = saved;
     return 0;
 }
 
@@ -907,39 +808,27 @@ static int resolvers_key(struct sctx *s, void *obj, const struct tree_node *v)
 
 /* ocsp.responderOverrides: the responder URL a certificate names -> the one
  * to ask instead (Traefik's map, keyed by the certificate's URL) */
-static int ocsp_overrides(struct sctx *s, void *obj, const struct tree_node *v)
+static int ocsp_overrides(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     (void)obj;
     char where[512];
-    if (v->kind == TREE_NULL)
-        return 0;
-    if (v->kind != TREE_MAP)
-        return diag_set(s->d, "%s: ocsp.responderOverrides must map responder URLs to URLs",
+    struct ocsp_config *o = &cfg(td)->ocsp;
+    if (v->kind != TREE_MAP && v->kind != TREE_NULL)
+        return diag_set(sd(td), "%s: ocsp.responderOverrides must map responder URLs to URLs",
                         tree_where(v, where, sizeof(where)));
-    struct static_config *c = s->c;
-    c->ocsp.override_from = arena_alloc(&c->arena, (v->n ? v->n : 1) * sizeof(char *));
-    c->ocsp.override_to = arena_alloc(&c->arena, (v->n ? v->n : 1) * sizeof(char *));
-    c->ocsp.n_overrides = 0;
-    for (size_t i = 0; i < v->n; i++) {
-        const char *to = NULL;
-        if (to_string(s, v->items[i], &to) != 0)
-            return -1;
-        c->ocsp.override_from[c->ocsp.n_overrides] = arena_strdup(&c->arena, v->keys[i]);
-        c->ocsp.override_to[c->ocsp.n_overrides++] = to ? to : "";
-    }
-    return 0;
+    return tree_decode_string_map(td, v, &o->override_from, &o->override_to, &o->n_overrides);
 }
 
-static const struct skey ocsp_keys[] = {{"responderOverrides", ocsp_overrides}, {NULL, NULL}};
+static const struct tree_field ocsp_keys[] = {{"responderOverrides", ocsp_overrides}, {NULL, NULL}};
 
 /* `ocsp: {}` (or --ocsp=true) turns stapling on, as in Traefik v3.4+ */
-static int ocsp_key(struct sctx *s, void *obj, const struct tree_node *v)
+static int ocsp_key(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     (void)obj;
-    return enable_and_walk(s, &s->c->ocsp.enabled, v, ocsp_keys);
+    return tree_decode_switch(td, &cfg(td)->ocsp.enabled, cfg(td), v, ocsp_keys, NULL);
 }
 
-static const struct skey root_keys[] = {{"entryPoints", entrypoints_key},
+static const struct tree_field root_keys[] = {{"entryPoints", entrypoints_key},
                                         {"providers", providers_key},
                                         {"serversTransport", servers_transport_key},
                                         {"log", log_key},
@@ -982,7 +871,7 @@ static int apply_environment(struct static_config *c, struct tree_node *root, st
             *k = *k == '_' ? '.' : (char)tolower((unsigned char)*k);
         size_t first = strcspn(key, ".");
         bool known = false;
-        for (const struct skey *r = root_keys; r->name && !known; r++)
+        for (const struct tree_field *r = root_keys; r->name && !known; r++)
             known = strlen(r->name) == first && strncasecmp(r->name, key, first) == 0;
         if (!known || first == 0 || strcasecmp(key, "configFile") == 0)
             continue;
@@ -1140,8 +1029,10 @@ int static_config_load(struct static_config *c, int argc, char **argv, struct di
         if (tree_set_path(&c->arena, root, key, eq ? eq + 1 : "true", origin, &fd) != 0)
             return diag_set(d, "invalid flag --%s: %s", key, fd.msg);
     }
-    struct sctx s = {.c = c, .d = d, .path = ""};
-    if (walk(&s, c, root, root_keys) != 0)
+    struct sctx s = {.super = {.arena = &c->arena, .report = report, .context = "", .track_path = true, .kind = "static configuration"},
+                     .c = c,
+                     .d = d};
+    if (tree_decode_fields(&s.super, c, root, root_keys, NULL) != 0)
         return -1;
     if (!log_set_level_name(c->log_level))
         return diag_set(d, "log.level: unknown level '%s' (expected DEBUG, INFO, WARN or ERROR)", c->log_level);

@@ -14,6 +14,11 @@
 #include "../common/diag.h"
 #include "../proxy/server.h"
 #include "ocsp_fetch.h"
+#include "provider_docker.h"
+#include "provider_file.h"
+#include "provider_kubernetes.h"
+#include "provider_kubernetes_crd.h"
+#include "provider_kubernetes_gateway.h"
 
 /* certificatesResolvers.<name>.acme (Traefik's keys) */
 struct acme_resolver_config {
@@ -33,57 +38,14 @@ struct static_config {
     size_t n_entrypoints;
     struct proxy_config proxy; /* workers, serversTransport, entry points */
 
-    struct {
-        bool enabled;
-        const char *filename, *directory;
-        bool watch;
-    } file;
-
-    struct {
-        bool enabled, endpoint_set;
-        const char *endpoint, *network, *default_rule, *label_prefix, *constraints;
-        bool exposed_by_default, watch;
-        const char *host_ip; /* address of host-network containers */
-    } docker;
-
-    struct {
-        bool enabled;
-        const char *endpoint, *token, *cert_auth_file_path, *label_selector, *ingress_class;
-        const char **namespaces;
-        size_t n_namespaces;
-        const char *status_ip, *status_hostname, *status_published_service;
-        bool allow_external_name_services;
-        /* gantry extension: the Lease electing the one instance that writes status */
-        const char *lease_namespace, *lease_name;
-        uint64_t lease_duration_ms;
-    } kube;
-
-    /* providers.kubernetesIngressNGINX (Traefik v3.5's names; see docs/kubernetes.md) */
-    struct {
-        bool enabled;
-        const char *endpoint, *token, *cert_auth_file_path, *watch_namespace;
-        const char *ingress_class, *controller_class, *publish_service, *publish_status_address;
-        bool watch_without_class, class_by_name, allow_unsafe_annotations;
-        bool disable_external_name; /* ingress-nginx routes to ExternalName Services unless this is set */
-    } kube_nginx;
-    struct { /* providers.kubernetesCRD */
-        bool enabled;
-        const char *endpoint, *token, *cert_auth_file_path, *label_selector, *ingress_class;
-        const char **namespaces;
-        size_t n_namespaces;
-        bool allow_cross_namespace, allow_external_name_services, allow_empty_services;
-        uint64_t throttle_ms;
-    } kube_crd;
-    struct { /* providers.kubernetesGateway (Traefik v3's keys; controllerName is gantry's) */
-        bool enabled;
-        const char *endpoint, *token, *cert_auth_file_path, *label_selector, *controller_name;
-        const char **namespaces;
-        size_t n_namespaces;
-        bool experimental_channel, native_lb_by_default;
-        const char *status_ip, *status_hostname;
-        const char *status_service_name, *status_service_namespace; /* statusAddress.service */
-        uint64_t throttle_ms;
-    } kube_gw;
+    /* providers.*: each provider's own configuration, decoded in place and
+     * handed to it as is (a key decoded here cannot be forgotten on the way) */
+    struct file_provider_config file;
+    struct docker_provider_config docker;
+    struct kube_provider_config kube;             /* kubernetesIngress */
+    struct kube_nginx_provider_config kube_nginx; /* kubernetesIngressNGINX (Traefik v3.5's names; docs/kubernetes.md) */
+    struct kube_crd_provider_config kube_crd;     /* kubernetesCRD */
+    struct kube_gateway_provider_config kube_gw;  /* kubernetesGateway (Traefik v3's keys; controllerName is gantry's) */
 
     uint64_t throttle_ms; /* coalescing window for bursts of changes */
 

@@ -5,6 +5,8 @@
  */
 #include "tree.h"
 
+#include "../common/config_value.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -200,16 +202,8 @@ int tree_set_path(struct arena *a, struct tree_node *root, const char *path, con
 int tree_to_bool(const struct tree_node *n, bool *out, struct diag *d)
 {
     char w[256];
-    if (n->kind == TREE_SCALAR) {
-        if (strcasecmp(n->scalar, "true") == 0 || strcmp(n->scalar, "1") == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strcasecmp(n->scalar, "false") == 0 || strcmp(n->scalar, "0") == 0) {
-            *out = false;
-            return 0;
-        }
-    }
+    if (n->kind == TREE_SCALAR && config_parse_bool(n->scalar, out) == 0)
+        return 0;
     if (n->kind == TREE_MAP) { /* "tls: {}" enables */
         *out = true;
         return 0;
@@ -235,62 +229,10 @@ int tree_to_int64(const struct tree_node *n, int64_t min, int64_t max, int64_t *
     return 0;
 }
 
-int parse_duration_ms(const char *s, uint64_t *out)
-{
-    if (*s == '\0')
-        return -1;
-    /* a bare number is seconds (Traefik accepts it) */
-    char *end;
-    errno = 0;
-    double bare = strtod(s, &end);
-    if (*end == '\0' && errno == 0) {
-        if (bare < 0 || bare > 1e9)
-            return -1;
-        *out = (uint64_t)(bare * 1000.0 + 0.5);
-        return 0;
-    }
-    double total = 0;
-    const char *p = s;
-    while (*p != '\0') {
-        errno = 0;
-        double v = strtod(p, &end);
-        if (end == p || errno != 0 || v < 0)
-            return -1;
-        p = end;
-        double unit;
-        if (strncmp(p, "ms", 2) == 0) {
-            unit = 1;
-            p += 2;
-        } else if (strncmp(p, "us", 2) == 0 || strncmp(p, "µs", 3) == 0) {
-            unit = 0.001;
-            p += p[0] == 'u' ? 2 : 3;
-        } else if (strncmp(p, "ns", 2) == 0) {
-            unit = 0.000001;
-            p += 2;
-        } else if (*p == 's') {
-            unit = 1000;
-            p++;
-        } else if (*p == 'm') {
-            unit = 60000;
-            p++;
-        } else if (*p == 'h') {
-            unit = 3600000;
-            p++;
-        } else {
-            return -1;
-        }
-        total += v * unit;
-    }
-    if (total > 1e12)
-        return -1;
-    *out = (uint64_t)(total + 0.5);
-    return 0;
-}
-
 int tree_to_duration_ms(const struct tree_node *n, uint64_t *out, struct diag *d)
 {
     char w[256];
-    if (n->kind != TREE_SCALAR || parse_duration_ms(n->scalar, out) != 0)
+    if (n->kind != TREE_SCALAR || config_parse_duration_ms(n->scalar, out) != 0)
         return diag_set(d, "%s: expected a duration such as 10s or 250ms, got '%s'", tree_where(n, w, sizeof(w)),
                         n->kind == TREE_SCALAR ? n->scalar : "a structure");
     return 0;

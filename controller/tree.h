@@ -4,8 +4,8 @@
  *
  * Every configuration source lands here first: YAML files (tree_yaml.c),
  * command-line flags and Docker labels (dotted keys, tree_set_path). The
- * decoders (static_config.c, model_decode.c) then read typed structs from
- * the tree, so the three sources share one notion of keys and errors.
+ * decoders (static_config.c, model_decode.c, both through tree_decode.c)
+ * then read typed structs from the tree, so the three sources share one notion of keys and errors.
  *
  * Map keys are stored verbatim (router names are case-sensitive); decoders
  * match field names case-insensitively, as Traefik does.
@@ -61,8 +61,8 @@ const char *tree_where(const struct tree_node *n, char *buf, size_t len);
 /* Scalar conversions; each fails with a message naming the node. */
 int tree_to_bool(const struct tree_node *n, bool *out, struct diag *d) WARN_UNUSED;
 int tree_to_int64(const struct tree_node *n, int64_t min, int64_t max, int64_t *out, struct diag *d) WARN_UNUSED;
-/* Durations as Traefik: "10s", "100ms", "1m30s", "2h", or a bare number of seconds. */
+/* Booleans and durations as Traefik (common/config_value.h): "10s",
+ * "100ms", "1m30s", "2h", or a bare integer of seconds. */
 int tree_to_duration_ms(const struct tree_node *n, uint64_t *out, struct diag *d) WARN_UNUSED;
-int parse_duration_ms(const char *s, uint64_t *out);
 
 #endif

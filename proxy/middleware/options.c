@@ -7,6 +7,8 @@
  */
 #include "middleware.h"
 
+#include "../../common/config_value.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -63,25 +65,8 @@ const char **mw_opt_list(struct arena *a, struct mw_options *o, const char *key,
                 out[(*n)++] = out[i];
         return out;
     }
-    size_t cap = 1;
-    for (const char *p = v; *p; p++)
-        cap += *p == ',';
-    const char **out = arena_alloc(a, cap * sizeof(*out));
-    for (const char *p = v;;) {
-        const char *end = strchr(p, ',');
-        if (end == NULL)
-            end = p + strlen(p);
-        const char *s = p, *e = end;
-        while (s < e && isspace((unsigned char)*s))
-            s++;
-        while (e > s && isspace((unsigned char)e[-1]))
-            e--;
-        if (e > s)
-            out[(*n)++] = arena_strndup(a, s, (size_t)(e - s));
-        if (*end == '\0')
-            break;
-        p = end + 1;
-    }
+    const char **out; /* "a, b": items trimmed, as everywhere else */
+    *n = config_split_list(a, v, &out);
     return out;
 }
 
@@ -91,11 +76,7 @@ int mw_opt_bool(struct mw_options *o, const char *key, bool def, bool *out, stru
     *out = def;
     if (v == NULL || *v == '\0')
         return 0;
-    if (strcasecmp(v, "true") == 0)
-        *out = true;
-    else if (strcasecmp(v, "false") == 0)
-        *out = false;
-    else
+    if (config_parse_bool(v, out) != 0)
         return diag_set(d, "%s: '%s' is not a boolean (true or false)", key, v);
     return 0;
 }
@@ -115,54 +96,13 @@ int mw_opt_int(struct mw_options *o, const char *key, int64_t def, int64_t min, 
     return 0;
 }
 
-/* Go's time.ParseDuration subset Traefik users write: [0-9.]+(ns|us|ms|s|m|h)
- * repeated; a bare integer is seconds (Traefik's legacy int form). */
-static int parse_duration_ms(const char *v, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long bare = strtoull(v, &end, 10);
-    if (errno == 0 && *end == '\0' && *v != '-') {
-        *out = (uint64_t)bare * 1000;
-        return 0;
-    }
-    double total = 0;
-    const char *p = v;
-    if (*p == '\0')
-        return -1;
-    while (*p) {
-        double x = strtod(p, &end);
-        if (end == p || x < 0)
-            return -1;
-        p = end;
-        double unit;
-        if (strncmp(p, "ms", 2) == 0)
-            unit = 1, p += 2;
-        else if (strncmp(p, "us", 2) == 0 || strncmp(p, "µs", 3) == 0)
-            unit = 0.001, p += p[0] == 'u' ? 2 : 3;
-        else if (strncmp(p, "ns", 2) == 0)
-            unit = 0.000001, p += 2;
-        else if (*p == 's')
-            unit = 1000, p++;
-        else if (*p == 'm')
-            unit = 60000, p++;
-        else if (*p == 'h')
-            unit = 3600000, p++;
-        else
-            return -1;
-        total += x * unit;
-    }
-    *out = (uint64_t)(total + 0.5);
-    return 0;
-}
-
 int mw_opt_duration_ms(struct mw_options *o, const char *key, uint64_t def, uint64_t *out, struct diag *d)
 {
     const char *v = find(o, key);
     *out = def;
     if (v == NULL || *v == '\0')
         return 0;
-    if (parse_duration_ms(v, out) != 0)
+    if (config_parse_duration_ms(v, out) != 0)
         return diag_set(d, "%s: '%s' is not a duration (e.g. 10s, 1m30s, 250ms)", key, v);
     return 0;
 }

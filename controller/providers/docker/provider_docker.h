@@ -8,7 +8,9 @@
 
 #include "../../../common/diag.h"
 
+/* providers.docker (Traefik's keys) */
 struct docker_provider_config {
+    bool enabled;          /* providers.docker is configured */
     const char *endpoint;  /* unix:///var/run/docker.sock, tcp://host:port */
     bool endpoint_set;     /* given in the configuration (else DOCKER_HOST wins) */
     const char *label_prefix;
@@ -17,6 +19,7 @@ struct docker_provider_config {
     const char *default_rule;
     const char *constraints;
     const char *host_ip;
+    bool watch; /* decoded; events are always watched (false is refused with a warning) */
 };
 
 /* Validates the configuration and starts connecting (asynchronously: a

@@ -328,22 +328,22 @@ static void on_inotify(int fd, short revents, void *data)
     }
 }
 
-int provider_file_start(const char *filename, const char *directory, bool watch, struct diag *d)
+int provider_file_start(const struct file_provider_config *cfg, struct diag *d)
 {
-    fp.single = filename != NULL;
+    fp.single = cfg->directory == NULL;
     if (fp.single) {
-        fp.filename = mem_strdup(filename);
-        char *copy = mem_strdup(filename);
+        fp.filename = mem_strdup(cfg->filename);
+        char *copy = mem_strdup(cfg->filename);
         fp.directory = mem_strdup(dirname(copy));
         free(copy);
     } else {
-        fp.directory = mem_strdup(directory);
+        fp.directory = mem_strdup(cfg->directory);
     }
     scan();
     publish_model();
     fp.ready = true;
     status_provider_set("file", true, true);
-    if (!watch)
+    if (!cfg->watch)
         return 0;
     fp.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fp.inotify_fd < 0)

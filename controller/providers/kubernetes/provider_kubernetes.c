@@ -14,6 +14,7 @@
  */
 #include "provider_kubernetes.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,30 @@ static void add_watch(enum kind k, const char *ns, const char *selector)
     kp.watch_kind[i] = k;
     k8s_watch_start(&kp.watches[i], kinds[k].group_version, ns, kinds[k].name, selector, &kp.conn, on_changed, NULL);
     kp.watches[i].kind = (int)k;
+}
+
+void provider_kubernetes_nginx_only(const struct kube_nginx_provider_config *nginx, const struct kube_provider_config *ingress,
+                                    struct kube_provider_config *out)
+{
+    /* publishStatusAddress is an IP or a host name; the status takes either */
+    const char *addr = nginx->publish_status_address;
+    unsigned char ip[16];
+    bool is_ip = addr && (inet_pton(AF_INET, addr, ip) == 1 || inet_pton(AF_INET6, addr, ip) == 1);
+    *out = (struct kube_provider_config){.enabled = true,
+                                         .endpoint = nginx->endpoint,
+                                         .token = nginx->token,
+                                         .cert_auth_file_path = nginx->cert_auth_file_path,
+                                         .namespaces = &nginx->watch_namespace,
+                                         .n_namespaces = nginx->watch_namespace && *nginx->watch_namespace ? 1 : 0,
+                                         .status_ip = is_ip ? addr : NULL,
+                                         .status_hostname = is_ip ? NULL : addr,
+                                         .status_published_service = nginx->publish_service,
+                                         .allow_external_name_services = !nginx->disable_external_name,
+                                         .lease_namespace = ingress->lease_namespace,
+                                         .lease_name = ingress->lease_name,
+                                         .lease_duration_ms = ingress->lease_duration_ms,
+                                         .nginx = &nginx->options,
+                                         .nginx_only = true};
 }
 
 int provider_kubernetes_start(const struct kube_provider_config *cfg, struct diag *d)

@@ -11,7 +11,9 @@
 #include "../../../common/diag.h"
 #include "k8s_nginx_annotations.h"
 
+/* providers.kubernetesIngress (Traefik's keys, and gantry's leaderElection) */
 struct kube_provider_config {
+    bool enabled;                   /* providers.kubernetesIngress is configured */
     const char *endpoint;           /* https://host:port; NULL: KUBECONFIG, then in-cluster */
     const char *token;              /* bearer token (with endpoint) */
     const char *cert_auth_file_path; /* CA bundle (with endpoint) */
@@ -30,6 +32,22 @@ struct kube_provider_config {
     const struct k8s_nginx_options *nginx;
     bool nginx_only;
 };
+
+/* providers.kubernetesIngressNGINX (Traefik v3.5's names): served by this
+ * provider, alongside kubernetesIngress or alone. */
+struct kube_nginx_provider_config {
+    bool enabled;
+    const char *endpoint, *token, *cert_auth_file_path, *watch_namespace;
+    const char *publish_service, *publish_status_address;
+    bool disable_external_name; /* ingress-nginx routes to ExternalName Services unless this is set */
+    struct k8s_nginx_options options;
+};
+
+/* The configuration that serves kubernetesIngressNGINX when kubernetesIngress
+ * is off: <nginx>'s own connection, namespace and status address, and
+ * <ingress>'s lease. <out> points into <nginx> and <ingress>. */
+void provider_kubernetes_nginx_only(const struct kube_nginx_provider_config *nginx, const struct kube_provider_config *ingress,
+                                    struct kube_provider_config *out);
 
 /* Resolves the connection (endpoint, kubeconfig or in-cluster; an error
  * names what is missing) and starts listing and watching. */

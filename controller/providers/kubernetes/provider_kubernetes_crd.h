@@ -11,7 +11,9 @@
 
 #include "../../../common/diag.h"
 
+/* providers.kubernetesCRD (Traefik's keys) */
 struct kube_crd_provider_config {
+    bool enabled;                    /* providers.kubernetesCRD is configured */
     const char *endpoint;            /* https://host:port; NULL: KUBECONFIG, then in-cluster */
     const char *token;               /* bearer token (with endpoint) */
     const char *cert_auth_file_path; /* CA bundle (with endpoint) */

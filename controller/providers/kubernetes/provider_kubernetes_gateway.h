@@ -13,7 +13,11 @@
 #include "../../../common/diag.h"
 #include "k8s_gateway.h"
 
+/* providers.kubernetesGateway (Traefik v3's keys; controllerName is gantry's).
+ * The lease and the entry points are not keys of this section: the caller
+ * sets them from kubernetesIngress.leaderElection and entryPoints. */
 struct kube_gateway_provider_config {
+    bool enabled; /* providers.kubernetesGateway is configured */
     const char *endpoint, *token, *cert_auth_file_path; /* as providers.kubernetesCRD */
     const char *label_selector;    /* the Gateway API objects only */
     const char *const *namespaces; /* NULL/0: all */

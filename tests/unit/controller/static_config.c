@@ -2,6 +2,7 @@
 #include "../../../controller/static_config.c"
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "test.h"
@@ -17,8 +18,90 @@ static int load(struct static_config *c, struct diag *d, int argc, ...)
     return static_config_load(c, argc, argv, d);
 }
 
+/* Every key of every provider section must land in the struct that main
+ * hands to the provider as is: set each key alone (as a flag) and see the
+ * provider's struct change against "--providers.<section>=true". A key
+ * decoded into anything else (the old field-by-field copy in main.c lost
+ * providers.docker.watch that way) fails here. */
+struct section {
+    const char *name;
+    const struct tree_field *keys;
+    size_t offset, size;
+};
+
+static const char *const refusals[] = {"allowSnippetAnnotations", "globalAuthURL", "watchNamespaceSelector", NULL};
+
+/* nested sections: key -> its table */
+static const struct tree_field *subtable(const char *key)
+{
+    if (strcmp(key, "leaderElection") == 0)
+        return leader_keys;
+    if (strcmp(key, "ingressEndpoint") == 0)
+        return ingress_endpoint_keys;
+    if (strcmp(key, "statusAddress") == 0)
+        return gw_status_keys;
+    if (strcmp(key, "service") == 0)
+        return gw_status_service_keys;
+    return NULL;
+}
+
+static int check_keys(const struct section *sec, const char *prefix, const struct tree_field *keys)
+{
+    static const char *const values[] = {"false", "true", "7s", "x.example", NULL};
+    struct static_config base, c;
+    struct diag d;
+    char flag[256], *argv[1] = {flag};
+    int checked = 0;
+    snprintf(flag, sizeof(flag), "--providers.%s=true", sec->name);
+    CHECK(static_config_load(&base, 1, argv, &d) == 0);
+    for (const struct tree_field *k = keys; k->name; k++) {
+        if (k->fn == NULL)
+            continue;
+        char path[200];
+        snprintf(path, sizeof(path), "%s.%s", prefix, k->name);
+        const struct tree_field *sub = subtable(k->name);
+        if (sub) {
+            checked += check_keys(sec, path, sub);
+            continue;
+        }
+        bool refusal = false, changed = false;
+        for (const char *const *r = refusals; *r; r++)
+            refusal |= strcmp(*r, k->name) == 0;
+        for (const char *const *v = values; *v && !changed; v++) {
+            snprintf(flag, sizeof(flag), "--providers.%s=%s", path, *v);
+            if (static_config_load(&c, 1, argv, &d) == 0)
+                changed = memcmp((char *)&c + sec->offset, (char *)&base + sec->offset, sec->size) != 0;
+            static_config_free(&c);
+        }
+        if (!changed && !refusal)
+            fprintf(stderr, "providers.%s: no value reaches the provider's config struct\n", path);
+        CHECK(changed || refusal);
+        checked++;
+    }
+    static_config_free(&base);
+    return checked;
+}
+
+static void every_provider_key(void)
+{
+#define SECTION(name, member, keys) {name, keys, offsetof(struct static_config, member), sizeof(((struct static_config *)0)->member)}
+    static const struct section sections[] = {SECTION("file", file, file_keys),
+                                              SECTION("docker", docker, docker_keys),
+                                              SECTION("kubernetesIngress", kube, kube_keys),
+                                              SECTION("kubernetesIngressNGINX", kube_nginx, kube_nginx_keys),
+                                              SECTION("kubernetesCRD", kube_crd, kube_crd_keys),
+                                              SECTION("kubernetesGateway", kube_gw, kube_gw_keys)};
+#undef SECTION
+    int n = 0;
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+        n += check_keys(&sections[i], sections[i].name, sections[i].keys);
+    CHECK(n > 60); /* the tables were walked */
+}
+
 int main(void)
 {
+    every_provider_key();
+
     struct static_config c;
     struct diag d;
 
@@ -97,6 +180,14 @@ int main(void)
     static_config_free(&c);
     CHECK(load(&c, &d, 1, "--entryPoints.web.port=80") != 0); /* unknown key: warning; no address: error */
     CHECK_CONTAINS(d.msg, "entry point 'web' has no address");
+    static_config_free(&c);
+
+    /* "a, b ": each item trimmed on both sides, as Traefik's paerser (strings.Split + TrimSpace) and the
+     * dynamic decoder do; the static decoder used to keep "b " */
+    CHECK(load(&c, &d, 1, "--providers.kubernetesIngress.namespaces=a, b ") == 0);
+    CHECK(c.kube.n_namespaces == 2);
+    CHECK_STR(c.kube.namespaces[0], "a");
+    CHECK_STR(c.kube.namespaces[1], "b");
     static_config_free(&c);
 
     fd = open(path, O_WRONLY | O_TRUNC);

@@ -40,15 +40,16 @@ int main(void)
 
     /* durations */
     uint64_t ms;
-    CHECK(parse_duration_ms("10s", &ms) == 0 && ms == 10000);
-    CHECK(parse_duration_ms("250ms", &ms) == 0 && ms == 250);
-    CHECK(parse_duration_ms("1m30s", &ms) == 0 && ms == 90000);
-    CHECK(parse_duration_ms("2h", &ms) == 0 && ms == 7200000);
-    CHECK(parse_duration_ms("42", &ms) == 0 && ms == 42000);
-    CHECK(parse_duration_ms("1.5s", &ms) == 0 && ms == 1500);
-    CHECK(parse_duration_ms("10x", &ms) != 0);
-    CHECK(parse_duration_ms("", &ms) != 0);
-    CHECK(parse_duration_ms("-1s", &ms) != 0);
+    CHECK(config_parse_duration_ms("10s", &ms) == 0 && ms == 10000);
+    CHECK(config_parse_duration_ms("250ms", &ms) == 0 && ms == 250);
+    CHECK(config_parse_duration_ms("1m30s", &ms) == 0 && ms == 90000);
+    CHECK(config_parse_duration_ms("2h", &ms) == 0 && ms == 7200000);
+    CHECK(config_parse_duration_ms("42", &ms) == 0 && ms == 42000);
+    CHECK(config_parse_duration_ms("1.5s", &ms) == 0 && ms == 1500);
+    CHECK(config_parse_duration_ms("1.5", &ms) != 0); /* Traefik: a bare number is an integer of seconds */
+    CHECK(config_parse_duration_ms("10x", &ms) != 0);
+    CHECK(config_parse_duration_ms("", &ms) != 0);
+    CHECK(config_parse_duration_ms("-1s", &ms) != 0);
 
     struct tree_node *n = tree_new_node(&a, TREE_SCALAR, "f.yaml", 3, 7);
     bool b;

@@ -168,7 +168,7 @@ int main(void)
     const char *bad[] = {"users", "test:" HA1_TEST, NULL};
     CHECK(mw_test_build(&t, "digestAuth", bad) == NULL);
     CHECK_CONTAINS(t.error, "digestAuth: users[0]: expected name:realm:encoded-password");
-    const char *bad_bool[] = {"removeHeader", "1", NULL};
+    const char *bad_bool[] = {"removeHeader", "yes", NULL}; /* "1" is true, as in Traefik */
     CHECK(mw_test_build(&t, "digestAuth", bad_bool) == NULL);
     CHECK_CONTAINS(t.error, "removeHeader");
     const char *no_file[] = {"usersFile", "/nonexistent/htdigest", NULL};

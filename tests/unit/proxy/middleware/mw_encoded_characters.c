@@ -43,9 +43,9 @@ int main(void)
     CHECK(mw_test_request(&t, m, "GET", "a.test", "/%2F%5C%00%3B%25%3F%23") == MW_NEXT);
 
     /* refused, named */
-    const char *bad[] = {"allowEncodedSlash", "1", NULL};
+    const char *bad[] = {"allowEncodedSlash", "yes", NULL}; /* "1" is true, as in Traefik (strconv.ParseBool) */
     CHECK(mw_test_build(&t, "encodedCharacters", bad) == NULL);
-    CHECK_CONTAINS(t.error, "encodedCharacters: allowEncodedSlash: '1' is not a boolean");
+    CHECK_CONTAINS(t.error, "encodedCharacters: allowEncodedSlash: 'yes' is not a boolean");
     const char *unknown[] = {"allowEncodedColon", "true", NULL};
     CHECK(mw_test_build(&t, "encodedCharacters", unknown) == NULL);
     CHECK_CONTAINS(t.error, "unknown option 'allowEncodedColon'");

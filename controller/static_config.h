@@ -14,11 +14,11 @@
 #include "../common/diag.h"
 #include "../proxy/server.h"
 #include "ocsp_fetch.h"
-#include "provider_docker.h"
-#include "provider_file.h"
-#include "provider_kubernetes.h"
-#include "provider_kubernetes_crd.h"
-#include "provider_kubernetes_gateway.h"
+#include "providers/docker/provider_docker.h"
+#include "providers/file/provider_file.h"
+#include "providers/kubernetes/provider_kubernetes.h"
+#include "providers/kubernetes/provider_kubernetes_crd.h"
+#include "providers/kubernetes/provider_kubernetes_gateway.h"
 
 /* certificatesResolvers.<name>.acme (Traefik's keys) */
 struct acme_resolver_config {

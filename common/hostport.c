@@ -4,7 +4,7 @@
 #include "hostport.h"
 
 #include <ctype.h>
-#include <h2o/url.h>
+#include <h2o.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -79,8 +79,10 @@ static const char *split(const char *s, size_t len, bool empty_host, char *host,
     h2o_iovec_t h;
     uint16_t unused;
     const char *after = h2o_url_parse_hostport(s, (size_t)(host_end - s), &h, &unused);
-    if (after != host_end || h.len == 0)
+    if (after == NULL || h.len == 0)
         return "empty host";
+    if (after != host_end) /* h2o stops at a '/' */
+        return "the host has characters a host name cannot have";
     if (h.len >= host_cap)
         return "host too long";
     memcpy(host, h.base, h.len);

@@ -55,15 +55,15 @@ int buf_append(struct buf *b, const void *p, size_t n)
     return 0;
 }
 
-int buf_printf(struct buf *b, const char *fmt, ...)
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
     for (;;) {
         /* straight into the spare room; a second pass only when it grows */
         size_t room = b->cap - b->len;
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->cap ? b->data + b->len : NULL, room, fmt, ap);
-        va_end(ap);
+        va_list again;
+        va_copy(again, ap);
+        int n = vsnprintf(b->cap ? b->data + b->len : NULL, room, fmt, again);
+        va_end(again);
         if (n < 0 || (size_t)n > b->max || b->len > b->max - (size_t)n) {
             if (b->cap)
                 b->data[b->len] = '\0';
@@ -76,6 +76,15 @@ int buf_printf(struct buf *b, const char *fmt, ...)
         if (buf_reserve(b, (size_t)n) != 0)
             return -1;
     }
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 char *buf_take(struct buf *b, size_t *len)

@@ -8,6 +8,7 @@
 #ifndef GANTRY_BUF_H
 #define GANTRY_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,7 @@ int buf_reserve(struct buf *b, size_t n) WARN_UNUSED;
 /* -1 (nothing appended) when the bytes would pass the cap. */
 int buf_append(struct buf *b, const void *p, size_t n) WARN_UNUSED;
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3))) WARN_UNUSED;
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0))) WARN_UNUSED;
 /* The bytes, given to the caller (free()); the buffer is left empty. */
 char *buf_take(struct buf *b, size_t *len);
 

@@ -113,6 +113,8 @@ int hostport_parse(const char *s, unsigned flags, struct hostport *hp, struct di
     size_t port_len;
     size_t len = strlen(s);
     const char *why = len == 0 ? "empty" : split(s, len, flags & HOSTPORT_EMPTY_HOST, hp->host, sizeof(hp->host), &port_at, &port_len);
+    if (why == NULL && port_at == NULL && (flags & HOSTPORT_PORT_OPTIONAL))
+        return 0;
     if (why == NULL && port_at == NULL)
         why = s[0] == '[' ? "expected [v6]:port" : flags & HOSTPORT_EMPTY_HOST ? "expected host:port or :port" : "expected host:port";
     if (why != NULL)

@@ -19,6 +19,7 @@
 enum {
     HOSTPORT_EMPTY_HOST = 1u, /* ":8080": every local address (listeners) */
     HOSTPORT_PORT_ZERO = 2u,  /* port 0: any free port (listeners) */
+    HOSTPORT_PORT_OPTIONAL = 4u, /* "host" alone keeps the port the caller put in hp->port */
 };
 
 struct hostport {

@@ -60,6 +60,11 @@ int main(void)
     ok(":0", listen, "", 0);
     ok("127.0.0.1:0", listen, "127.0.0.1", 0);
     ok("[::]:80", listen, "::", 80);
+    hp.port = 6379; /* a default kept when none is written */
+    ok("redis", HOSTPORT_PORT_OPTIONAL, "redis", 6379);
+    ok("[::1]", HOSTPORT_PORT_OPTIONAL, "::1", 6379);
+    ok("redis:7000", HOSTPORT_PORT_OPTIONAL, "redis", 7000);
+    refused("redis:", HOSTPORT_PORT_OPTIONAL, "invalid port in address 'redis:' (port '' is not a number)");
 
     refused("host:80abc", 0, "invalid port in address 'host:80abc' (port '80abc' is not a number)");
     refused(":80abc", listen, "invalid port in address ':80abc' (port '80abc' is not a number)");

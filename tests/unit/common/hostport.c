@@ -6,14 +6,19 @@
 static struct hostport hp;
 static struct diag d;
 
+/* A parse that should pass: says why when it did not. */
+static bool parsed(int rc, const char *s)
+{
+    CHECK(rc == 0);
+    if (rc != 0)
+        fprintf(stderr, "  %s: %s\n", s, d.msg);
+    return rc == 0;
+}
+
 static void ok(const char *s, unsigned flags, const char *host, int port)
 {
-    int rc = hostport_parse(s, flags, &hp, &d);
-    CHECK(rc == 0);
-    if (rc != 0) {
-        fprintf(stderr, "  %s: %s\n", s, d.msg);
+    if (!parsed(hostport_parse(s, flags, &hp, &d), s))
         return;
-    }
     CHECK_STR(hp.host, host);
     CHECK(hp.port == port);
 }
@@ -29,12 +34,8 @@ static struct server_url u;
 
 static void url_ok(const char *url, bool tcp, const char *scheme, const char *host, int port, bool given)
 {
-    int rc = server_url_parse(url, tcp, &u, &d);
-    CHECK(rc == 0);
-    if (rc != 0) {
-        fprintf(stderr, "  %s: %s\n", url, d.msg);
+    if (!parsed(server_url_parse(url, tcp, &u, &d), url))
         return;
-    }
     CHECK_STR(u.scheme, scheme);
     CHECK_STR(u.host, host);
     CHECK(u.port == port);

@@ -4,6 +4,11 @@
  * "host:80abc" gets the same answer everywhere: refused, with a message
  * that names the address and what is wrong with it.
  *
+ * Ports are digits only ("+80", " 80", "80abc" are refused: strtol and
+ * atoi took them in some of the copies this replaced), an IPv6 literal
+ * needs its brackets (":::8081" was split at the last ':' by some), and a
+ * name has host-name characters only.
+ *
  * The host (a name, an IPv4 literal or a bracketed IPv6 literal) is split
  * by libh2o's h2o_url_parse_hostport; the port is read here, because h2o
  * reserves 65535 as its "no port" value and a listener may mean port 0.

@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,6 +21,7 @@
 #include <h2o.h>
 
 #include "../common/arena.h"
+#include "../common/hostport.h"
 #include "../common/log.h"
 #include "admin_api.h"
 #include "dashboard.h"
@@ -156,17 +158,14 @@ static void *admin_main(void *arg)
 
 static int bind_address(const char *addr, struct diag *d)
 {
-    char host[256] = "";
-    const char *colon = strrchr(addr, ':');
-    if (colon == NULL || (size_t)(colon - addr) >= sizeof(host))
-        return diag_set(d, "admin.address '%s': expected host:port", addr);
-    memcpy(host, addr, (size_t)(colon - addr));
-    if (host[0] == '[') { /* [::1] */
-        memmove(host, host + 1, strlen(host));
-        host[strlen(host) - 1] = '\0';
-    }
+    struct hostport hp;
+    if (hostport_parse(addr, HOSTPORT_EMPTY_HOST | HOSTPORT_PORT_ZERO, &hp, d) != 0)
+        return diag_set(d, "admin.address: %s", d->msg);
+    const char *host = hp.host;
+    char port[12];
+    snprintf(port, sizeof(port), "%d", hp.port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
-    int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res);
+    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
     if (rc != 0)
         return diag_set(d, "admin.address '%s': %s", addr, gai_strerror(rc));
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "../common/arena.h"
+#include "../common/buf.h"
+#include "../common/log.h"
 #include "../proxy/accesslog.h"
 #include "../proxy/conntrack.h"
 #include "../proxy/registry.h"
@@ -23,26 +25,14 @@
 #include "../proxy/table.h"
 #include "../proxy/worker.h"
 
-struct out {
-    char *s;
-    size_t len, cap;
-};
-
-static void emit(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void emit(struct out *o, const char *fmt, ...)
+static void emit(struct buf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(struct buf *o, const char *fmt, ...)
 {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(o->s + o->len, o->cap - o->len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < o->cap - o->len) {
-            o->len += (size_t)n;
-            return;
-        }
-        o->cap = o->cap * 2 + (size_t)n + 1;
-        o->s = mem_realloc(o->s, o->cap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    if (buf_vprintf(o, fmt, ap) != 0) /* unbounded: only a broken format fails */
+        log_error("metrics: cannot format '%s'", fmt);
+    va_end(ap);
 }
 
 /* Label values: backslash, double quote and newline escaped. */
@@ -64,13 +54,13 @@ static const char *esc(const char *v, char *buf, size_t cap)
     return buf;
 }
 
-static void help(struct out *o, const char *name, const char *type, const char *text)
+static void help(struct buf *o, const char *name, const char *type, const char *text)
 {
     emit(o, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
 
 /* <labels> is a ready label list ("router=\"a\",service=\"b\""). */
-static void codes(struct out *o, const char *metric, const char *labels, const struct stats_total *t)
+static void codes(struct buf *o, const char *metric, const char *labels, const struct stats_total *t)
 {
     for (size_t i = 0; i < t->n_codes; i++) {
         int code = t->codes[i].key / 8;
@@ -79,7 +69,7 @@ static void codes(struct out *o, const char *metric, const char *labels, const s
     }
 }
 
-static void histogram(struct out *o, const char *metric, const char *labels, const struct stats_total *t)
+static void histogram(struct buf *o, const char *metric, const char *labels, const struct stats_total *t)
 {
     uint64_t cum = 0;
     for (int i = 0; i < STATS_BUCKETS; i++) {
@@ -101,7 +91,7 @@ struct mirror_sample {
     struct stats_total t;
 };
 
-static void mirror_metrics(struct out *o, const struct status_snapshot *s)
+static void mirror_metrics(struct buf *o, const struct status_snapshot *s)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->n_services; i++)
@@ -143,7 +133,7 @@ static void mirror_metrics(struct out *o, const struct status_snapshot *s)
     free(ms);
 }
 
-static void process_metrics(struct out *o)
+static void process_metrics(struct buf *o)
 {
     FILE *f = fopen("/proc/self/stat", "r");
     if (f == NULL)
@@ -170,7 +160,8 @@ static void process_metrics(struct out *o)
 
 char *metrics_render(size_t *len)
 {
-    struct out o = {mem_alloc(65536), 0, 65536};
+    struct buf o;
+    buf_init(&o, BUF_UNBOUNDED);
     char a[600], b[600], lbl[1400];
     struct stats_total t;
 
@@ -341,6 +332,5 @@ char *metrics_render(size_t *len)
          "Connections routed by TCP routers that no backend accepted (closed).");
     emit(&o, "gantry_tcp_connect_failures_total %llu\n", (unsigned long long)tcp_proxy_failures());
     process_metrics(&o);
-    *len = o.len;
-    return o.s;
+    return buf_take(&o, len);
 }

@@ -190,18 +190,27 @@ char *arena_strdup(struct arena *a, const char *s)
     return s == NULL ? NULL : arena_strndup(a, s, strlen(s));
 }
 
-char *arena_printf(struct arena *a, const char *fmt, ...)
+char *arena_vprintf(struct arena *a, const char *fmt, va_list ap)
 {
     char small[256]; /* most strings fit: format once */
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof(small), fmt, ap);
-    va_end(ap);
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(small, sizeof(small), fmt, again);
+    va_end(again);
+    if (n < 0)
+        n = 0, small[0] = '\0';
     if (n < (int)sizeof(small))
         return arena_strndup(a, small, (size_t)n);
     char *p = arena_alloc(a, (size_t)n + 1);
-    va_start(ap, fmt);
     vsnprintf(p, (size_t)n + 1, fmt, ap);
+    return p;
+}
+
+char *arena_printf(struct arena *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = arena_vprintf(a, fmt, ap);
     va_end(ap);
     return p;
 }
@@ -243,4 +252,17 @@ void ptr_vec_push(struct arena *a, struct ptr_vec *v, void *item)
         v->cap = cap;
     }
     v->items[v->len++] = item;
+}
+
+void ptr_vec_vprintf(struct arena *a, struct ptr_vec *v, const char *fmt, va_list ap)
+{
+    ptr_vec_push(a, v, arena_vprintf(a, fmt, ap));
+}
+
+void ptr_vec_printf(struct arena *a, struct ptr_vec *v, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ptr_vec_vprintf(a, v, fmt, ap);
+    va_end(ap);
 }

@@ -243,12 +243,10 @@ static const char **copy_list(struct arena *a, const char **items, size_t n)
 static void record(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void record(struct build *b, const char *fmt, ...)
 {
-    char msg[1400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    ptr_vec_vprintf(b->scratch, &b->errors, fmt, ap);
     va_end(ap);
-    ptr_vec_push(b->scratch, &b->errors, arena_strdup(b->scratch, msg));
 }
 
 static const char *qualify(struct arena *a, const char *name, const char *provider)

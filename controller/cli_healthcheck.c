@@ -10,6 +10,8 @@
 
 #include <curl/curl.h>
 
+#include "../common/hostport.h"
+
 #define HEALTHCHECK_TIMEOUT_MS 3000L
 
 static size_t discard(char *p, size_t size, size_t n, void *u)
@@ -23,16 +25,16 @@ static size_t discard(char *p, size_t size, size_t n, void *u)
  * host means loopback of the same family. */
 static int healthz_url(const char *address, char *out, size_t len)
 {
-    const char *colon = strrchr(address, ':');
-    if (colon == NULL || colon[1] == '\0')
+    struct hostport hp;
+    if (hostport_parse(address, HOSTPORT_EMPTY_HOST, &hp, NULL) != 0)
         return -1;
-    const char *port = colon + 1;
-    size_t host_len = (size_t)(colon - address);
-    if (host_len == 0 || (host_len == 7 && strncmp(address, "0.0.0.0", 7) == 0))
-        return snprintf(out, len, "http://127.0.0.1:%s/healthz", port) < (int)len ? 0 : -1;
-    if ((host_len == 4 && strncmp(address, "[::]", 4) == 0) || (host_len == 2 && strncmp(address, "::", 2) == 0))
-        return snprintf(out, len, "http://[::1]:%s/healthz", port) < (int)len ? 0 : -1;
-    return snprintf(out, len, "http://%.*s:%s/healthz", (int)host_len, address, port) < (int)len ? 0 : -1;
+    const char *host = hp.host;
+    if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0)
+        host = "127.0.0.1";
+    else if (strcmp(host, "::") == 0)
+        host = "::1";
+    int n = snprintf(out, len, strchr(host, ':') ? "http://[%s]:%d/healthz" : "http://%s:%d/healthz", host, hp.port);
+    return n < (int)len ? 0 : -1;
 }
 
 int cli_healthcheck(const struct static_config *c)

@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 
+#include "../common/buf.h"
 #include "curl_body.h"
 #include "providers/kubernetes/k8s_conn.h"
 #include "providers/kubernetes/k8s_manifests.h"
@@ -45,17 +46,14 @@ static bool opt_flag(const char *arg, const char *name)
 
 static char *slurp_stdin(size_t *len)
 {
-    size_t cap = 65536, n = 0;
-    char *buf = mem_alloc(cap);
+    struct buf b;
+    buf_init(&b, BUF_UNBOUNDED);
+    char chunk[65536];
     size_t r;
-    while ((r = fread(buf + n, 1, cap - n - 1, stdin)) > 0) {
-        n += r;
-        if (n + 1 == cap)
-            buf = mem_realloc(buf, cap *= 2);
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
+    while ((r = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+        if (buf_append(&b, chunk, r) != 0) /* unbounded: cannot fail */
+            abort();
+    return buf_take(&b, len);
 }
 
 /* GET <path> of the cluster; its items appended to <out>. */

@@ -10,9 +10,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../common/buf.h"
+
 struct curl_body {
-    char *data; /* NUL-terminated */
-    size_t len, cap, max;
+    union {
+        struct buf buf; /* capped at the bound */
+        /* buf's fields by the names the callers read (data is NUL-terminated) */
+        struct {
+            char *data;
+            size_t len, cap, max;
+        };
+    };
     bool too_big;
 };
 

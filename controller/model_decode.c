@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../common/hostport.h"
 #include "tree_decode.h"
 
 #define MAX_WEIGHT 1000000
@@ -87,73 +88,17 @@ static const char *origin_of(struct tree_decoder *c, const struct tree_node *n)
     return arena_strdup(&dc(c)->m->arena, tree_where(n, where, sizeof(where)));
 }
 
-/* ---- URL ---- */
-
-int model_parse_url(const char *url, char *scheme, size_t scheme_len, char *host, size_t host_len, int *port)
-{
-    const char *sep = strstr(url, "://");
-    if (sep == NULL || (size_t)(sep - url) >= scheme_len)
-        return -1;
-    memcpy(scheme, url, (size_t)(sep - url));
-    scheme[sep - url] = '\0';
-    for (char *p = scheme; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    int def_port;
-    if (strcmp(scheme, "http") == 0 || strcmp(scheme, "h2c") == 0)
-        def_port = 80;
-    else if (strcmp(scheme, "https") == 0)
-        def_port = 443;
-    else
-        return -1;
-    const char *h = sep + 3, *end = h + strcspn(h, "/?#");
-    const char *colon = NULL;
-    if (*h == '[') {
-        const char *rb = memchr(h, ']', (size_t)(end - h));
-        if (rb == NULL)
-            return -1;
-        if (rb + 1 < end && rb[1] == ':')
-            colon = rb + 1;
-        else if (rb + 1 != end)
-            return -1;
-        if ((size_t)(rb - h - 1) >= host_len || rb - h - 1 == 0)
-            return -1;
-        memcpy(host, h + 1, (size_t)(rb - h - 1));
-        host[rb - h - 1] = '\0';
-    } else {
-        colon = memchr(h, ':', (size_t)(end - h));
-        const char *hend = colon ? colon : end;
-        if (hend == h || (size_t)(hend - h) >= host_len)
-            return -1;
-        memcpy(host, h, (size_t)(hend - h));
-        host[hend - h] = '\0';
-        for (const char *p = host; *p; p++)
-            if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == '_'))
-                return -1;
-    }
-    if (colon) {
-        char *pe;
-        long p = strtol(colon + 1, &pe, 10);
-        if (pe != end || p < 1 || p > 65535)
-            return -1;
-        *port = (int)p;
-    } else {
-        *port = def_port;
-    }
-    return 0;
-}
-
 /* ---- http.services ---- */
 
 static int server_url(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
     struct model_server *s = obj;
-    char scheme[16], host[256];
-    int port;
+    struct server_url u;
+    struct diag d;
     if (tree_decode_string(c, v, &s->url) != 0)
         return -1;
-    if (s->url == NULL || model_parse_url(s->url, scheme, sizeof(scheme), host, sizeof(host), &port) != 0)
-        return tree_decode_fail(c, v, "invalid server url '%s' (expected http://host:port, https://... or h2c://...)",
-                    s->url ? s->url : "");
+    if (server_url_parse(s->url ? s->url : "", false, &u, &d) != 0)
+        return tree_decode_fail(c, v, "%s", d.msg);
     return 0;
 }
 
@@ -773,9 +718,10 @@ static int tcp_server_address(struct tree_decoder *c, void *obj, const struct tr
     struct model_tcp_server *s = obj;
     if (tree_decode_string(c, v, &s->address) != 0)
         return -1;
-    const char *colon = s->address ? strrchr(s->address, ':') : NULL;
-    if (colon == NULL || atoi(colon + 1) <= 0 || atoi(colon + 1) > 65535)
-        return tree_decode_fail(c, v, "invalid address '%s' (expected host:port)", s->address ? s->address : "");
+    struct hostport hp;
+    struct diag d;
+    if (hostport_parse(s->address ? s->address : "", 0, &hp, &d) != 0)
+        return tree_decode_fail(c, v, "%s", d.msg);
     return 0;
 }
 

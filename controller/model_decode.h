@@ -32,7 +32,4 @@ void decode_report_warn(struct decode_report *r, const struct tree_node *at, con
  */
 void model_decode(struct model *m, const struct tree_node *root, struct decode_report *rep);
 
-/* Splits a server URL; 0 on success. <scheme> is http, https or h2c. */
-int model_parse_url(const char *url, char *scheme, size_t scheme_len, char *host, size_t host_len, int *port);
-
 #endif

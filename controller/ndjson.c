@@ -4,27 +4,23 @@
  */
 #include "ndjson.h"
 
-#include <stdlib.h>
 #include <string.h>
-
-#include "../common/arena.h"
 
 void ndjson_init(struct ndjson *f, size_t max_line)
 {
     memset(f, 0, sizeof(*f));
+    buf_init(&f->line, max_line);
     f->max_line = max_line;
 }
 
 void ndjson_free(struct ndjson *f)
 {
-    free(f->buf);
-    f->buf = NULL;
-    f->len = f->cap = 0;
+    buf_free(&f->line);
 }
 
 void ndjson_reset(struct ndjson *f)
 {
-    f->len = 0;
+    buf_reset(&f->line);
     f->skipping = false;
 }
 
@@ -36,19 +32,6 @@ static void emit(const char *line, size_t len, ndjson_line_cb cb, void *data)
         cb(line, len, data);
 }
 
-static void append(struct ndjson *f, const char *p, size_t n)
-{
-    if (f->len + n + 1 > f->cap) {
-        size_t cap = f->cap ? f->cap : 4096;
-        while (cap < f->len + n + 1)
-            cap *= 2;
-        f->buf = mem_realloc(f->buf, cap);
-        f->cap = cap;
-    }
-    memcpy(f->buf + f->len, p, n);
-    f->len += n;
-}
-
 void ndjson_feed(struct ndjson *f, const char *p, size_t n, ndjson_line_cb cb, void *data)
 {
     while (n > 0) {
@@ -58,23 +41,21 @@ void ndjson_feed(struct ndjson *f, const char *p, size_t n, ndjson_line_cb cb, v
             if (nl == NULL)
                 return;
             f->skipping = false;
-        } else if (f->len + chunk > f->max_line) {
+        } else if (nl != NULL && f->line.len == 0 && chunk <= f->max_line) {
+            emit(p, chunk, cb, data); /* the common case: a whole line in this read, no copy */
+        } else if (buf_append(&f->line, p, chunk) != 0) {
             /* too long: drop what we have and the rest of the line */
-            f->len = 0;
+            buf_reset(&f->line);
             f->dropped++;
             if (nl == NULL) {
                 f->skipping = true;
                 return;
             }
         } else if (nl == NULL) {
-            append(f, p, chunk);
-            return;
-        } else if (f->len == 0) {
-            emit(p, chunk, cb, data); /* the common case: a whole line in this read, no copy */
+            return; /* kept for the next read */
         } else {
-            append(f, p, chunk);
-            emit(f->buf, f->len, cb, data);
-            f->len = 0;
+            emit(f->line.data, f->line.len, cb, data);
+            buf_reset(&f->line);
         }
         p += chunk + 1;
         n -= chunk + 1;

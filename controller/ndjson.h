@@ -11,9 +11,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../common/buf.h"
+
 struct ndjson {
-    char *buf;
-    size_t len, cap, max_line;
+    struct buf line; /* a line split across reads, capped at max_line */
+    size_t max_line;
     bool skipping;       /* inside an over-long line */
     size_t dropped;      /* over-long lines dropped so far */
 };

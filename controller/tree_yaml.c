@@ -13,6 +13,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "../common/buf.h"
+
 #define YAML_MAX_NODES 2000000
 #define YAML_MAX_DEPTH 64
 
@@ -131,32 +133,24 @@ char *read_file(const char *path, size_t max, size_t *len_out, struct diag *d)
         diag_set(d, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 8192, len = 0;
-    char *buf = mem_alloc(cap + 1);
-    for (;;) {
-        if (len == cap) {
-            if (cap >= max) {
-                diag_set(d, "%s: file is larger than %zu bytes", path, max);
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            cap *= 2;
-            buf = mem_realloc(buf, cap + 1);
+    struct buf b;
+    buf_init(&b, max);
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (buf_append(&b, chunk, n) != 0) {
+            diag_set(d, "%s: file is larger than %zu bytes", path, max);
+            buf_free(&b);
+            fclose(f);
+            return NULL;
         }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        if (n == 0)
-            break;
-        len += n;
     }
     if (ferror(f)) {
         diag_set(d, "%s: read error: %s", path, strerror(errno));
-        free(buf);
+        buf_free(&b);
         fclose(f);
         return NULL;
     }
     fclose(f);
-    buf[len] = '\0';
-    *len_out = len;
-    return buf;
+    return buf_take(&b, len_out);
 }

@@ -1,6 +1,6 @@
 /*
- * Server registry (see registry.h): a chained hash map keyed by canonical
- * URL, owned by the watcher thread.
+ * Server registry (see registry.h): a string map keyed by canonical URL,
+ * owned by the watcher thread.
  */
 #include "registry.h"
 
@@ -13,25 +13,17 @@
 
 #include "../common/arena.h"
 #include "../common/dns.h"
+#include "../common/hostport.h"
 #include "../common/log.h"
+#include "../common/strmap.h"
 #include "transport.h"
 
-#define REGISTRY_BUCKETS 65536 /* servers; chains stay short up to ~100k */
-
-static struct server *buckets[REGISTRY_BUCKETS];
+static struct strmap servers; /* key -> struct server */
 static uint32_t registry_workers = 1;
 static size_t live_servers;
 static _Atomic size_t names_unanswered;
 
 void (*registry_retire_hook)(uint32_t worker, struct server *s);
-
-static uint32_t hash_str(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
 
 void registry_init(uint32_t n_workers)
 {
@@ -52,16 +44,15 @@ static void server_free(struct server *s)
     free(s);
 }
 
+static void server_free_any(void *s)
+{
+    server_free(s);
+}
+
 void registry_shutdown(void)
 {
-    for (size_t i = 0; i < REGISTRY_BUCKETS; i++) {
-        while (buckets[i] != NULL) {
-            struct server *s = buckets[i];
-            buckets[i] = s->hnext;
-            server_free(s);
-            live_servers--;
-        }
-    }
+    live_servers -= servers.n;
+    strmap_free(&servers, server_free_any);
     dns_shutdown();
 }
 
@@ -70,57 +61,13 @@ void registry_shutdown(void)
  * routers' servers, which share the resolution). */
 static int resolve(struct server *s, const char *url, bool tcp, struct diag *d)
 {
-    const char *sep = strstr(url, "://");
-    if (sep == NULL)
-        return diag_set(d, "server url '%s' has no scheme", url);
-    size_t slen = (size_t)(sep - url);
-    if (tcp) {
-        if (slen != 3 || strncasecmp(url, "tcp", 3) != 0)
-            return diag_set(d, "address '%s': unsupported scheme", url);
-        s->port = 0; /* required */
-    } else if (slen == 4 && strncasecmp(url, "http", 4) == 0) {
-        s->tls = false;
-        s->port = 80;
-    } else if (slen == 5 && strncasecmp(url, "https", 5) == 0) {
-        s->tls = true;
-        s->port = 443;
-    } else if (slen == 3 && strncasecmp(url, "h2c", 3) == 0) {
-        s->tls = false;
-        s->h2c = true; /* cleartext HTTP/2 with prior knowledge */
-        s->port = 80;
-    } else {
-        return diag_set(d, "server url '%s': unsupported scheme", url);
-    }
-    const char *h = sep + 3, *end = h + strcspn(h, "/?#");
-    char host[256];
-    const char *port_at = NULL;
-    if (*h == '[') {
-        const char *rb = memchr(h, ']', (size_t)(end - h));
-        if (rb == NULL || (size_t)(rb - h - 1) >= sizeof(host))
-            return diag_set(d, "server url '%s': bad IPv6 address", url);
-        memcpy(host, h + 1, (size_t)(rb - h - 1));
-        host[rb - h - 1] = '\0';
-        if (rb + 1 < end && rb[1] == ':')
-            port_at = rb + 2;
-    } else {
-        const char *colon = memchr(h, ':', (size_t)(end - h));
-        const char *hend = colon ? colon : end;
-        if (hend == h || (size_t)(hend - h) >= sizeof(host))
-            return diag_set(d, "server url '%s': bad host", url);
-        memcpy(host, h, (size_t)(hend - h));
-        host[hend - h] = '\0';
-        if (colon)
-            port_at = colon + 1;
-    }
-    if (port_at != NULL) {
-        char *pe;
-        long p = strtol(port_at, &pe, 10);
-        if (pe != end || p < 1 || p > 65535)
-            return diag_set(d, "server url '%s': bad port", url);
-        s->port = (int)p;
-    }
-    if (s->port == 0)
-        return diag_set(d, "address '%s': invalid port", url + (tcp ? 6 : 0));
+    struct server_url u;
+    if (server_url_parse(url, tcp, &u, d) != 0)
+        return -1;
+    s->tls = strcmp(u.scheme, "https") == 0;
+    s->h2c = strcmp(u.scheme, "h2c") == 0; /* cleartext HTTP/2 with prior knowledge */
+    s->port = u.port;
+    const char *host = u.host;
     char port_str[8];
     snprintf(port_str, sizeof(port_str), "%d", s->port);
     /* a literal IP never touches the resolver; a name is resolved later */
@@ -144,10 +91,7 @@ static int resolve(struct server *s, const char *url, bool tcp, struct diag *d)
 
 static struct server *find(const char *key)
 {
-    for (struct server *e = buckets[hash_str(key) % REGISTRY_BUCKETS]; e != NULL; e = e->hnext)
-        if (strcmp(e->key, key) == 0)
-            return e;
-    return NULL;
+    return strmap_get(&servers, key);
 }
 
 /* url, or url + "|" + the transport's digest */
@@ -275,7 +219,6 @@ static struct server *acquire(const char *url, bool tcp, struct transport *t, st
         transport_ref(t);
         s->transport = t;
     }
-    uint32_t b = hash_str(s->key) % REGISTRY_BUCKETS;
     s->n_workers = registry_workers;
     s->workers = aligned_alloc(64, sizeof(*s->workers) * registry_workers);
     if (s->workers == NULL)
@@ -289,8 +232,7 @@ static struct server *acquire(const char *url, bool tcp, struct transport *t, st
     atomic_init(&s->refs, 1);
     atomic_init(&s->healthy, 1);
     atomic_init(&s->down_until_ms, 0);
-    s->hnext = buckets[b];
-    buckets[b] = s;
+    *strmap_put(&servers, s->key, NULL) = s;
     live_servers++;
     if (!atomic_load(&s->resolved)) {
         s->awaiting_first = true; /* before the watch: its answer may come at once */
@@ -309,13 +251,7 @@ void registry_release(struct server *s)
 {
     if (atomic_fetch_sub(&s->refs, 1) != 1)
         return;
-    uint32_t b = hash_str(s->key) % REGISTRY_BUCKETS;
-    for (struct server **p = &buckets[b]; *p != NULL; p = &(*p)->hnext) {
-        if (*p == s) {
-            *p = s->hnext;
-            break;
-        }
-    }
+    strmap_del(&servers, s->key);
     live_servers--;
     dns_unwatch(s->dns); /* no answer touches s after this */
     s->dns = NULL;

@@ -78,7 +78,6 @@ struct server {
 
     struct server_worker *workers; /* [n_workers] */
     uint32_t n_workers;
-    struct server *hnext;
 };
 
 /* Called once before workers start. */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "../common/arena.h"
+#include "../common/hostport.h"
 #include "../common/log.h"
 #include "accesslog.h"
 #include "conntrack.h"
@@ -64,25 +65,13 @@ static uint32_t n_workers;
 
 static int parse_address(const char *addr, struct sockaddr_storage *ss, socklen_t *len, struct diag *d)
 {
-    char host[256] = "";
-    const char *port;
-    if (addr[0] == '[') {
-        const char *rb = strchr(addr, ']');
-        if (rb == NULL || rb[1] != ':' || (size_t)(rb - addr - 1) >= sizeof(host))
-            return diag_set(d, "invalid address '%s' (expected [v6]:port)", addr);
-        memcpy(host, addr + 1, (size_t)(rb - addr - 1));
-        port = rb + 2;
-    } else {
-        const char *colon = strrchr(addr, ':');
-        if (colon == NULL || (size_t)(colon - addr) >= sizeof(host))
-            return diag_set(d, "invalid address '%s' (expected host:port or :port)", addr);
-        memcpy(host, addr, (size_t)(colon - addr));
-        port = colon + 1;
-    }
-    char *end;
-    long p = strtol(port, &end, 10);
-    if (*port == '\0' || *end != '\0' || p < 0 || p > 65535)
-        return diag_set(d, "invalid port in address '%s'", addr);
+    struct hostport hp;
+    if (hostport_parse(addr, HOSTPORT_EMPTY_HOST | HOSTPORT_PORT_ZERO, &hp, d) != 0)
+        return -1;
+    const char *host = hp.host;
+    long p = hp.port;
+    char port[12];
+    snprintf(port, sizeof(port), "%ld", p);
     memset(ss, 0, sizeof(*ss));
     if (host[0] == '\0') { /* ":8080": every IPv4 and IPv6 address */
         struct sockaddr_in6 *in6 = (void *)ss;

@@ -11,12 +11,11 @@
 #include <strings.h>
 
 #include "../common/arena.h"
-
-#define STATS_BUCKETS_HASH 65536 /* short chains up to ~100k routers and services */
+#include "../common/strmap.h"
 
 const double stats_bucket_bounds[STATS_BUCKETS] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 1e300};
 
-static struct stats *buckets[STATS_BUCKETS_HASH];
+static struct strmap registry[STATS_MIRROR + 1]; /* a name -> struct stats map a kind */
 static uint32_t n_workers = 1;
 /* The registry is the watcher thread's: acquisitions happen while it
  * compiles, releases when it frees a table or a status snapshot (both are
@@ -37,14 +36,6 @@ void stats_init(uint32_t workers)
     n_workers = workers ? workers : 1;
 }
 
-static uint32_t hash(enum stats_kind kind, const char *name)
-{
-    uint32_t h = 2166136261u ^ (uint32_t)kind;
-    for (; *name; name++)
-        h = (h ^ (unsigned char)*name) * 16777619u;
-    return h;
-}
-
 static void stats_free(struct stats *s)
 {
     free(s->blocks);
@@ -52,29 +43,27 @@ static void stats_free(struct stats *s)
     free(s);
 }
 
+static void stats_free_any(void *s)
+{
+    stats_free(s);
+}
+
 void stats_shutdown(void)
 {
-    for (size_t i = 0; i < STATS_BUCKETS_HASH; i++) {
-        while (buckets[i]) {
-            struct stats *s = buckets[i];
-            buckets[i] = s->next;
-            stats_free(s);
-        }
-    }
+    for (size_t k = 0; k < sizeof(registry) / sizeof(registry[0]); k++)
+        strmap_free(&registry[k], stats_free_any);
 }
 
 struct stats *stats_acquire(enum stats_kind kind, const char *name)
 {
-    uint32_t h = hash(kind, name), b = h % STATS_BUCKETS_HASH;
-    for (struct stats *s = buckets[b]; s; s = s->next) {
-        if (s->hash == h && s->kind == kind && strcmp(s->name, name) == 0) {
-            atomic_fetch_add(&s->refs, 1);
-            return s;
-        }
+    bool added;
+    struct stats **slot = (struct stats **)strmap_put(&registry[kind], name, &added);
+    if (!added) {
+        atomic_fetch_add(&(*slot)->refs, 1);
+        return *slot;
     }
     struct stats *s = mem_calloc(1, sizeof(*s));
     s->kind = kind;
-    s->hash = h;
     s->name = mem_strdup(name);
     s->n_workers = n_workers;
     s->blocks = aligned_alloc(64, sizeof(*s->blocks) * n_workers);
@@ -82,20 +71,14 @@ struct stats *stats_acquire(enum stats_kind kind, const char *name)
         abort();
     memset(s->blocks, 0, sizeof(*s->blocks) * n_workers);
     atomic_init(&s->refs, 1);
-    s->next = buckets[b];
-    buckets[b] = s;
+    *slot = s;
     return s;
 }
 
 void stats_release(struct stats *s)
 {
     if (atomic_fetch_sub(&s->refs, 1) == 1) {
-        for (struct stats **p = &buckets[s->hash % STATS_BUCKETS_HASH]; *p; p = &(*p)->next) {
-            if (*p == s) {
-                *p = s->next;
-                break;
-            }
-        }
+        strmap_del(&registry[s->kind], s->name);
         stats_free(s);
     }
 }

@@ -47,11 +47,9 @@ enum stats_kind { STATS_ROUTER, STATS_SERVICE, STATS_ENTRYPOINT, STATS_MIRROR };
 struct stats {
     enum stats_kind kind;
     char *name;
-    uint32_t hash;
     _Atomic int refs;
     uint32_t n_workers;
     struct stats_block *blocks; /* [n_workers] */
-    struct stats *next;         /* registry chain */
 };
 
 /* Sum of every worker's block. */

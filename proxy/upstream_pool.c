@@ -26,7 +26,7 @@ static void conn_close(struct upstream_conn *c)
 {
     h2o_timeout_unlink(&c->timer);
     h2o_socket_close(c->sock);
-    free(c->head);
+    buf_free(&c->head);
     free(c);
 }
 
@@ -35,23 +35,17 @@ h2o_socket_t *upstream_pool_detach_socket(struct upstream_conn *c)
     h2o_socket_t *sock = c->sock;
     h2o_timeout_unlink(&c->timer);
     sock->data = NULL;
-    free(c->head);
+    buf_free(&c->head);
     free(c);
     return sock;
 }
 
 void upstream_pool_write(struct upstream_conn *c, h2o_iovec_t head, h2o_iovec_t body, h2o_socket_cb cb)
 {
-    if (head.len > c->head_cap) {
-        size_t cap = head.len < 1024 ? 1024 : head.len;
-        char *p = realloc(c->head, cap);
-        if (p == NULL)
-            abort();
-        c->head = p;
-        c->head_cap = cap;
-    }
-    memcpy(c->head, head.base, head.len);
-    h2o_iovec_t bufs[2] = {h2o_iovec_init(c->head, head.len), body};
+    buf_reset(&c->head);
+    if (buf_append(&c->head, head.base, head.len) != 0) /* unbounded: cannot fail */
+        abort();
+    h2o_iovec_t bufs[2] = {h2o_iovec_init(c->head.data, head.len), body};
     c->writing = true;
     c->writing_body = body.len != 0;
     h2o_socket_write(c->sock, bufs, body.len ? 2 : 1, cb);
@@ -258,7 +252,7 @@ struct upstream_conn *upstream_pool_connect_alpn(struct worker *w, struct server
     struct upstream_conn *c = h2o_mem_alloc(sizeof(*c));
     *c = (struct upstream_conn){
         .sock = sock, .srv = s, .w = w, .state = CONN_CONNECTING, .owner = owner, .ready = ready, .offer_h2 = offer_h2,
-        .addr_gen = gen};
+        .addr_gen = gen, .head = {.max = BUF_UNBOUNDED}};
     sock->data = c;
     c->timer.cb = on_connect_timeout;
     const struct transport *t = s->transport;

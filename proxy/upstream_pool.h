@@ -21,6 +21,7 @@
 
 #include <h2o.h>
 
+#include "../common/buf.h"
 #include "h1_body.h"
 #include "registry.h"
 #include "worker.h"
@@ -47,8 +48,7 @@ struct upstream_conn {
     bool offer_h2;           /* https: ALPN offers h2 (a proxied request's connection, not a WebSocket's) */
     bool writing_body;       /* ... and it points into the request's memory */
     bool body_unfinished;    /* a streamed request body is not all written: never reused */
-    char *head;              /* the request head being written: ours, so it may outlive the request */
-    size_t head_cap;
+    struct buf head;         /* the request head being written: ours, so it may outlive the request */
     /* draining a response nobody waits for */
     bool drain_head;         /* the response head has not been read */
     bool drain_is_head;      /* it answers a HEAD request */

@@ -28,6 +28,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "../../common/hostport.h"
 #include "../../common/log.h"
 #include "../worker.h"
 
@@ -141,29 +142,12 @@ static void on_table_free(void *p)
 
 static int endpoint(struct redis_limiter *r, const char *ep, struct diag *d)
 {
-    char host[256];
-    const char *colon = strrchr(ep, ':');
-    const char *h = ep, *port = "6379";
-    size_t hl = strlen(ep);
-    if (ep[0] == '[') {
-        const char *rb = strchr(ep, ']');
-        if (rb == NULL)
-            return diag_set(d, "redis.endpoints: '%s' is not host:port", ep);
-        h = ep + 1, hl = (size_t)(rb - ep - 1);
-        if (rb[1] == ':')
-            port = rb + 2;
-    } else if (colon != NULL) {
-        hl = (size_t)(colon - ep);
-        port = colon + 1;
-    }
-    if (hl == 0 || hl >= sizeof(host))
-        return diag_set(d, "redis.endpoints: '%s' is not host:port", ep);
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    char *end;
-    long pn = strtol(port, &end, 10);
-    if (*port == '\0' || *end != '\0' || pn < 1 || pn > 65535)
-        return diag_set(d, "redis.endpoints: '%s': invalid port", ep);
+    struct hostport hp = {.port = 6379};
+    if (hostport_parse(ep, HOSTPORT_PORT_OPTIONAL, &hp, d) != 0)
+        return diag_set(d, "redis.endpoints: %s", d->msg);
+    const char *host = hp.host;
+    char port[12];
+    snprintf(port, sizeof(port), "%d", hp.port);
     /* resolved here, on the watcher: hiredis would resolve on the worker */
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
     int rc = getaddrinfo(host, port, &hints, &res);
@@ -173,7 +157,7 @@ static int endpoint(struct redis_limiter *r, const char *ep, struct diag *d)
     freeaddrinfo(res);
     if (rc != 0)
         return diag_set(d, "redis.endpoints: '%s': %s", ep, gai_strerror(rc));
-    r->port = (int)pn;
+    r->port = hp.port;
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/hostport.h"
 #include "../match.h"
 #include "../registry.h"
 
@@ -31,27 +32,9 @@ struct table_tcp_service *table_tcp_add_service(struct table *t, const char *nam
 
 int table_tcp_set_server(struct table *t, struct table_tcp_service *s, uint32_t i, const char *address, struct diag *d)
 {
-    char host[256];
-    const char *port;
-    if (address[0] == '[') {
-        const char *rb = strchr(address, ']');
-        if (rb == NULL || rb[1] != ':' || (size_t)(rb - address - 1) >= sizeof(host))
-            return diag_set(d, "address '%s': expected [v6]:port", address);
-        memcpy(host, address + 1, (size_t)(rb - address - 1));
-        host[rb - address - 1] = '\0';
-        port = rb + 2;
-    } else {
-        const char *colon = strrchr(address, ':');
-        if (colon == NULL || colon == address || (size_t)(colon - address) >= sizeof(host))
-            return diag_set(d, "address '%s': expected host:port", address);
-        memcpy(host, address, (size_t)(colon - address));
-        host[colon - address] = '\0';
-        port = colon + 1;
-    }
-    char *end;
-    long pn = strtol(port, &end, 10);
-    if (*port == '\0' || *end != '\0' || pn < 1 || pn > 65535)
-        return diag_set(d, "address '%s': invalid port", address);
+    struct hostport hp;
+    if (hostport_parse(address, 0, &hp, d) != 0)
+        return -1;
     /* the name is resolved off this thread and kept fresh (registry.c) */
     struct server *srv = registry_acquire_tcp(address, d);
     if (srv == NULL)

@@ -48,3 +48,32 @@ def test_only_udp_entry_points_fail_clearly():
     assert r.returncode == 2, r.stderr
     assert "entry point dns: address" in r.stderr and "is UDP" in r.stderr, r.stderr
     assert "no entry point to start: every one configured is UDP, which Gantry does not route" in r.stderr, r.stderr
+
+
+def test_junk_port_refused_everywhere(tmp_path, procs):
+    """One host:port parser (common/hostport.c): ':80abc' is refused the same
+    way as an entry point, the admin address, a server url and a TCP
+    server address, each message naming the address and what is wrong."""
+    r = gantry("--entryPoints.web.address=:80abc")
+    assert r.returncode == 1, r.stderr
+    assert "entry point web: invalid port in address ':80abc' (port '80abc' is not a number)" in r.stderr, r.stderr
+    r = gantry("--entryPoints.web.address=::1:8080")
+    assert r.returncode == 1, r.stderr
+    assert "entry point web: invalid address '::1:8080' (an IPv6 address needs brackets: [v6]:port)" in r.stderr, r.stderr
+    r = subprocess.run([GANTRY_BIN, "--entryPoints.web.address=127.0.0.1:%d" % free_port(), "--admin.address=127.0.0.1:80abc"],
+                       capture_output=True, timeout=10 * SLOW, text=True)
+    assert r.returncode == 1, r.stderr
+    assert "admin.address: invalid port in address '127.0.0.1:80abc' (port '80abc' is not a number)" in r.stderr, r.stderr
+
+    up = procs.whoami()
+    g = procs.gantry(tmp_path, "http:\n  routers:\n    r: {rule: \"Host(`ok.test`)\", service: s}\n"
+                               "  services:\n" + service_yaml("s", [up.url]))
+    assert get(g.port, host="ok.test")[0] == 200
+    g.write("http:\n  routers:\n    r: {rule: \"Host(`ok.test`)\", service: s}\n"
+            "  services:\n" + service_yaml("s", [up.url]) + service_yaml("b", ["http://127.0.0.1:80abc"]))
+    g.wait_log(r"service 'b': invalid server url 'http://127\.0\.0\.1:80abc': port '80abc' is not a number")
+    g.write("http:\n  routers:\n    r: {rule: \"Host(`ok.test`)\", service: s}\n"
+            "  services:\n" + service_yaml("s", [up.url]) +
+            "tcp:\n  services:\n    t:\n      loadBalancer:\n        servers: [{address: \"127.0.0.1:80abc\"}]\n")
+    g.wait_log(r"invalid port in address '127\.0\.0\.1:80abc' \(port '80abc' is not a number\)")
+    assert get(g.port, host="ok.test")[0] == 200

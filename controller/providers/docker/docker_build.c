@@ -38,12 +38,10 @@ struct build {
 static void problem(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(struct build *b, const char *fmt, ...)
 {
-    char msg[1400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    ptr_vec_vprintf(b->pa, b->problems, fmt, ap);
     va_end(ap);
-    ptr_vec_push(b->pa, b->problems, arena_strdup(b->pa, msg));
 }
 
 char *docker_normalize(struct arena *a, const char *name)

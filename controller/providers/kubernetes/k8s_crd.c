@@ -57,12 +57,10 @@ static const char *meta(const cJSON *o, const char *k)
 static void problem(struct cx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(struct cx *c, const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    ptr_vec_vprintf(c->pa, c->problems, fmt, ap);
     va_end(ap);
-    ptr_vec_push(c->pa, c->problems, arena_strdup(c->pa, msg));
 }
 
 static const cJSON *find(const struct cx *c, enum k8s_crd_kind k, const char *ns, const char *name)

@@ -47,12 +47,10 @@ const char *k8s_gw__meta(const cJSON *o, const char *k)
 
 void k8s_gw__problem(struct gw_cx *c, const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    ptr_vec_vprintf(c->pa, c->problems, fmt, ap);
     va_end(ap);
-    ptr_vec_push(c->pa, c->problems, arena_strdup(c->pa, msg));
 }
 
 /* A model name from <fmt>, anything but [A-Za-z0-9-_] folded to '-'. */

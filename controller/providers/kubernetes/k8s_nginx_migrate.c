@@ -7,28 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct out {
-    char *s;
-    size_t len, cap;
-};
+#include "../../../common/buf.h"
 
-static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct out *o, const char *fmt, ...)
+static void put(struct buf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct buf *o, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    if (buf_vprintf(o, fmt, ap) != 0) /* unbounded: only a broken format fails */
+        abort();
     va_end(ap);
-    if (n < 0)
-        return;
-    if (o->len + (size_t)n + 1 > o->cap) {
-        o->cap = (o->len + (size_t)n + 1) * 2;
-        o->s = mem_realloc(o->s, o->cap);
-    }
-    va_start(ap, fmt);
-    vsnprintf(o->s + o->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    o->len += (size_t)n;
 }
 
 static const char *meta(const cJSON *o, const char *k)
@@ -58,7 +46,7 @@ static const char *reason(const char *msg, size_t head)
 
 /* <why> (a problem about annotation <full>) without "annotation <full>: "
  * and the trailing " (not served)" / " (ignored)", which the verdict says. */
-static void put_why(struct out *o, const char *why, const char *full)
+static void put_why(struct buf *o, const char *why, const char *full)
 {
     char prefix[300];
     snprintf(prefix, sizeof(prefix), "annotation %s", full);
@@ -83,7 +71,7 @@ static bool is_ignored(const char *msg)
     return strstr(msg, "(ignored)") || strstr(msg, "is not implemented") || strstr(msg, "is ignored");
 }
 
-static void report_ingress(struct out *o, const struct model *m, const cJSON *ing, const struct ptr_vec *problems,
+static void report_ingress(struct buf *o, const struct model *m, const cJSON *ing, const struct ptr_vec *problems,
                            const struct k8s_nginx_options *opts, struct k8s_migration_summary *sum)
 {
     const char *ns = meta(ing, "namespace"), *name = meta(ing, "name");
@@ -186,7 +174,8 @@ char *k8s_nginx_migration_report(const struct k8s_objects *objs, const struct k8
     arena_init(&pa);
     struct ptr_vec problems = {0};
     struct model *m = k8s_translate(objs, &to, &pa, &problems);
-    struct out out = {0};
+    struct buf out;
+    buf_init(&out, BUF_UNBOUNDED);
     put(&out, "# gantry migrate ingress-nginx: %zu Ingresses read\n", objs->n_ingresses);
     size_t others = 0;
     for (size_t i = 0; i < objs->n_ingresses; i++) {
@@ -208,5 +197,5 @@ char *k8s_nginx_migration_report(const struct k8s_objects *objs, const struct k8
     put(&out, "\n");
     model_free(m);
     arena_free(&pa);
-    return out.s;
+    return buf_take(&out, NULL);
 }

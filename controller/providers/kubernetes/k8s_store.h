@@ -6,19 +6,15 @@
 #ifndef GANTRY_K8S_STORE_H
 #define GANTRY_K8S_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
 
-struct k8s_store_item {
-    char *key;
-    cJSON *obj;
-    struct k8s_store_item *next;
-};
+#include "../../../common/strmap.h"
 
 struct k8s_store {
-    struct k8s_store_item **buckets;
-    size_t n_buckets, n;
+    struct strmap objs; /* key -> cJSON * */
 };
 
 void k8s_store_init(struct k8s_store *s);
@@ -31,6 +27,9 @@ void k8s_store_del(struct k8s_store *s, const char *key);
 const cJSON *k8s_store_get(const struct k8s_store *s, const char *key);
 /* Every object, sorted by key (deterministic configurations); free() it. */
 const cJSON **k8s_store_list(const struct k8s_store *s, size_t *n);
+size_t k8s_store_count(const struct k8s_store *s);
+/* Iteration in no particular order: size_t i = 0; while (k8s_store_next(s, &i, &key, &obj)) ... */
+bool k8s_store_next(const struct k8s_store *s, size_t *i, const char **key, const cJSON **obj);
 /* Moves everything of <from> into <to> (emptied first); <from> ends empty. */
 void k8s_store_swap(struct k8s_store *to, struct k8s_store *from);
 

@@ -60,12 +60,10 @@ static const char *annotation(const cJSON *o, const char *k)
 static void problem(struct tx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(struct tx *t, const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    ptr_vec_vprintf(t->pa, t->problems, fmt, ap);
     va_end(ap);
-    ptr_vec_push(t->pa, t->problems, arena_strdup(t->pa, msg));
 }
 
 /* ---- class selection ---- */

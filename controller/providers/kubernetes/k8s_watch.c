@@ -193,7 +193,7 @@ static void on_list(CURL *easy, CURLcode rc, void *data)
     w->listing = false;
     w->synced = true;
     recovered(w);
-    log_debug("kubernetes provider: %s: listed %zu at resourceVersion %s", w->name, w->store.n, w->rv);
+    log_debug("kubernetes provider: %s: listed %zu at resourceVersion %s", w->name, k8s_store_count(&w->store), w->rv);
     w->changed(w, w->data);
     start(w);
 }
@@ -392,7 +392,7 @@ const cJSON **k8s_watches_collect(const struct k8s_watch *watches, size_t n_watc
     size_t total = 0;
     for (size_t i = 0; i < n_watches; i++)
         if (watches[i].kind == kind)
-            total += watches[i].store.n;
+            total += k8s_store_count(&watches[i].store);
     const cJSON **out = mem_alloc((total ? total : 1) * sizeof(*out));
     size_t o = 0;
     for (size_t i = 0; i < n_watches; i++) {

@@ -187,16 +187,18 @@ static uint64_t fingerprint(const struct k8s_watch *w, enum k8s_gw_kind k)
 {
     bool by_generation = k == K8S_GW_CLASSES || k == K8S_GW_GATEWAYS || k == K8S_GW_HTTPROUTES || k == K8S_GW_GRPCROUTES ||
                          k == K8S_GW_TLSROUTES || k == K8S_GW_TCPROUTES;
-    uint64_t sum = w->store.n;
-    for (size_t b = 0; b < w->store.n_buckets; b++)
-        for (const struct k8s_store_item *it = w->store.buckets[b]; it; it = it->next) {
-            const cJSON *md = cJSON_GetObjectItemCaseSensitive(it->obj, "metadata");
-            const cJSON *g = cJSON_GetObjectItemCaseSensitive(md, "generation");
-            const cJSON *rv = cJSON_GetObjectItemCaseSensitive(md, "resourceVersion");
-            uint64_t v = by_generation && cJSON_IsNumber(g) ? (uint64_t)g->valuedouble
-                                                            : hash_str(cJSON_IsString(rv) ? rv->valuestring : "");
-            sum += mix(hash_str(it->key) ^ mix(v + 1));
-        }
+    uint64_t sum = k8s_store_count(&w->store);
+    size_t i = 0;
+    const char *key;
+    const cJSON *obj;
+    while (k8s_store_next(&w->store, &i, &key, &obj)) {
+        const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+        const cJSON *g = cJSON_GetObjectItemCaseSensitive(md, "generation");
+        const cJSON *rv = cJSON_GetObjectItemCaseSensitive(md, "resourceVersion");
+        uint64_t v = by_generation && cJSON_IsNumber(g) ? (uint64_t)g->valuedouble
+                                                        : hash_str(cJSON_IsString(rv) ? rv->valuestring : "");
+        sum += mix(hash_str(key) ^ mix(v + 1));
+    }
     return sum;
 }
 

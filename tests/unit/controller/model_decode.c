@@ -183,17 +183,5 @@ int main(void)
     CHECK_CONTAINS(r.dump, "only-lan:\n      ipAllowList:\n        sourceRange[0]: 10.0.0.0/8\n        sourceRange[1]: 127.0.0.1");
     done(&r);
 
-    /* URL parsing */
-    char scheme[16], host[256];
-    int port;
-    CHECK(model_parse_url("http://a.b:8080/x", scheme, 16, host, 256, &port) == 0 && port == 8080);
-    CHECK_STR(host, "a.b");
-    CHECK(model_parse_url("https://[::1]/", scheme, 16, host, 256, &port) == 0 && port == 443);
-    CHECK_STR(host, "::1");
-    CHECK(model_parse_url("h2c://x", scheme, 16, host, 256, &port) == 0 && port == 80);
-    CHECK(model_parse_url("http://a:0", scheme, 16, host, 256, &port) != 0);
-    CHECK(model_parse_url("http://:80", scheme, 16, host, 256, &port) != 0);
-    CHECK(model_parse_url("http://a b", scheme, 16, host, 256, &port) != 0);
-    CHECK(model_parse_url("a:80", scheme, 16, host, 256, &port) != 0);
     return test_report("controller/model_decode");
 }

@@ -69,7 +69,7 @@ int main(void)
     CHECK_CONTAINS(err, "cannot resolve 'no-such-host.invalid'");
     registry_release(bad);
     CHECK(registry_acquire("http://127.0.0.1:99999", &d) == NULL);
-    CHECK_CONTAINS(d.msg, "bad port");
+    CHECK_CONTAINS(d.msg, "port 99999 is outside 1..65535");
 
     registry_retire_hook = hook;
     registry_release(b);

@@ -17,26 +17,26 @@ int main(void)
     cJSON_Delete(bad);
     k8s_store_put(&s, "prod/web", o);
     k8s_store_put(&s, "gantry", c);
-    CHECK(s.n == 2 && k8s_store_get(&s, "prod/web") == o);
+    CHECK(k8s_store_count(&s) == 2 && k8s_store_get(&s, "prod/web") == o);
     cJSON *o2 = cJSON_Parse("{\"v\":2}");
     k8s_store_put(&s, "prod/web", o2); /* replaces and frees the old one */
-    CHECK(s.n == 2 && k8s_store_get(&s, "prod/web") == o2);
+    CHECK(k8s_store_count(&s) == 2 && k8s_store_get(&s, "prod/web") == o2);
     for (int i = 0; i < 1000; i++) { /* growth */
         snprintf(key, sizeof(key), "ns/obj-%04d", 999 - i);
         k8s_store_put(&s, key, cJSON_CreateNumber(999 - i));
     }
-    CHECK(s.n == 1002 && s.n_buckets >= 1002);
+    CHECK(k8s_store_count(&s) == 1002 && s.objs.cap >= 1002);
     size_t n;
     const cJSON **all = k8s_store_list(&s, &n);
     CHECK(n == 1002 && all[0] == c && cJSON_IsNumber(all[1]) && all[1]->valueint == 0 && all[1000]->valueint == 999);
     free(all);
     k8s_store_del(&s, "ns/obj-0500");
     k8s_store_del(&s, "ns/absent");
-    CHECK(s.n == 1001 && k8s_store_get(&s, "ns/obj-0500") == NULL && k8s_store_get(&s, "ns/obj-0501") != NULL);
+    CHECK(k8s_store_count(&s) == 1001 && k8s_store_get(&s, "ns/obj-0500") == NULL && k8s_store_get(&s, "ns/obj-0501") != NULL);
     k8s_store_init(&fresh);
     k8s_store_put(&fresh, "x/y", cJSON_CreateTrue());
     k8s_store_swap(&s, &fresh); /* a new list replaces everything */
-    CHECK(s.n == 1 && k8s_store_get(&s, "x/y") != NULL && fresh.n == 0);
+    CHECK(k8s_store_count(&s) == 1 && k8s_store_get(&s, "x/y") != NULL && k8s_store_count(&fresh) == 0);
     k8s_store_clear(&s);
     k8s_store_clear(&fresh);
     return test_report("controller/k8s_store");

@@ -209,11 +209,6 @@ int admin_start(const struct admin_config *cfg, admin_ready_cb ready, struct dia
     return 0;
 }
 
-int admin_port(void)
-{
-    return ad.port;
-}
-
 void admin_stop(void)
 {
     if (!ad.running)

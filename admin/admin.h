@@ -23,6 +23,5 @@ typedef bool (*admin_ready_cb)(char *why, size_t len);
 
 int admin_start(const struct admin_config *cfg, admin_ready_cb ready, struct diag *d) WARN_UNUSED;
 void admin_stop(void);
-int admin_port(void);
 
 #endif

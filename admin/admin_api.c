@@ -33,7 +33,7 @@ static cJSON *string_array(const char *const *items, size_t n)
     return a;
 }
 
-cJSON *admin_stats_json(const struct stats *s)
+static cJSON *admin_stats_json(const struct stats *s)
 {
     cJSON *o = cJSON_CreateObject();
     struct stats_total t;

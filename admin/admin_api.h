@@ -11,6 +11,5 @@ struct stats;
 
 /* The JSON document for <path> (malloc'd) and its HTTP status. */
 char *admin_api(const char *path, size_t len, const char *version, int *status);
-struct cJSON *admin_stats_json(const struct stats *s);
 
 #endif

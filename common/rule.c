@@ -63,20 +63,6 @@ static const struct matcher_spec constraint_matchers[] = {
     {"LabelRegex", RULE_LABEL_REGEXP, 2, 2},
 };
 
-const char *rule_matcher_name(enum rule_matcher m)
-{
-    for (size_t i = 0; i < sizeof(matchers) / sizeof(matchers[0]); i++)
-        if (matchers[i].matcher == m)
-            return matchers[i].name;
-    for (size_t i = 0; i < sizeof(constraint_matchers) / sizeof(constraint_matchers[0]); i++)
-        if (constraint_matchers[i].matcher == m)
-            return constraint_matchers[i].name;
-    for (size_t i = 0; i < sizeof(tcp_matchers) / sizeof(tcp_matchers[0]); i++)
-        if (tcp_matchers[i].matcher == m)
-            return tcp_matchers[i].name;
-    return "?";
-}
-
 int64_t rule_default_priority(const char *text)
 {
     return (int64_t)strlen(text);

@@ -77,8 +77,6 @@ struct rule_node *rule_parse_constraint(struct arena *a, const char *text, struc
 /* Default router priority: the length of the rule text (Traefik). */
 int64_t rule_default_priority(const char *text);
 
-const char *rule_matcher_name(enum rule_matcher m);
-
 /* Parses "10.0.0.1", "10.0.0.0/8", "::1", "fd00::/8". */
 int rule_parse_cidr(const char *s, size_t len, struct rule_cidr *out);
 /* <addr16> in the ::ffff:-mapped form for IPv4. */

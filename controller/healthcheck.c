@@ -251,11 +251,3 @@ void healthcheck_shutdown(void)
     healthcheck_begin();
     healthcheck_end();
 }
-
-size_t healthcheck_count(void)
-{
-    size_t n = 0;
-    for (struct check *c = checks; c; c = c->next)
-        n++;
-    return n;
-}

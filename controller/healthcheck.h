@@ -16,6 +16,5 @@ void healthcheck_begin(void);
 void healthcheck_want(struct server *s, const struct model_healthcheck *hc, const char *service);
 void healthcheck_end(void);
 void healthcheck_shutdown(void);
-size_t healthcheck_count(void);
 
 #endif

@@ -48,15 +48,7 @@ static void report(struct decode_report *r, struct ptr_vec *v, const struct tree
     ptr_vec_push(&r->arena, v, arena_printf(&r->arena, "%s: %s", tree_where(at, where, sizeof(where)), msg));
 }
 
-void decode_report_error(struct decode_report *r, const struct tree_node *at, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    report(r, &r->errors, at, fmt, ap);
-    va_end(ap);
-}
-
-void decode_report_warn(struct decode_report *r, const struct tree_node *at, const char *fmt, ...)
+static void decode_report_warn(struct decode_report *r, const struct tree_node *at, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

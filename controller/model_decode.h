@@ -20,10 +20,6 @@ struct decode_report {
 
 void decode_report_init(struct decode_report *r);
 void decode_report_free(struct decode_report *r);
-void decode_report_error(struct decode_report *r, const struct tree_node *at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void decode_report_warn(struct decode_report *r, const struct tree_node *at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /*
  * Adds the objects under <root> (a map with http/tcp/tls sections) to <m>.

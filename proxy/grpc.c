@@ -72,10 +72,3 @@ void grpc_error_head(h2o_req_t *req, int grpc_status, const char *message)
     }
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("grpc-message"), 0, NULL, enc, k);
 }
-
-void grpc_send_error(h2o_req_t *req, h2o_generator_t *gen, int grpc_status, const char *message)
-{
-    grpc_error_head(req, grpc_status, message);
-    h2o_start_response(req, gen);
-    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
-}

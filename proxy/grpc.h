@@ -25,7 +25,5 @@ int grpc_status_of_http(int http_status);
 /* Turns the request's response head into a trailers-only gRPC answer
  * (HTTP 200, grpc-status and grpc-message in the head), not yet sent. */
 void grpc_error_head(h2o_req_t *req, int grpc_status, const char *message);
-/* The same, sent (an empty body). */
-void grpc_send_error(h2o_req_t *req, h2o_generator_t *gen, int grpc_status, const char *message);
 
 #endif

@@ -476,7 +476,7 @@ bool h1_framing_parse(struct h1_framing_parser *p, const char *bytes, size_t len
     return h1_framing_parse_hooks(p, bytes, len, &h, arg);
 }
 
-bool h1_framing_holding(const struct h1_framing_parser *p)
+static bool h1_framing_holding(const struct h1_framing_parser *p)
 {
     switch (p->state) {
     case H1F_CSIZE:

@@ -113,9 +113,6 @@ bool h1_framing_parse(struct h1_framing_parser *p, const char *bytes, size_t len
 bool h1_framing_parse_hooks(struct h1_framing_parser *p, const char *bytes, size_t len, const struct h1_framing_hooks *hooks,
                             void *arg);
 
-/* True while the bytes from hold_off on must stay hidden from h2o. */
-bool h1_framing_holding(const struct h1_framing_parser *p);
-
 /* h2o glue: one per HTTP connection, owned by its conntrack entry. */
 struct h1_framing_conn;
 

@@ -113,6 +113,7 @@ static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t
 }
 
 static void on_write(h2o_socket_t *sock, const char *err);
+static void h2s_conn_flush(struct h2s_conn *conn);
 
 /* Generators whose buffers were all copied may send more now. */
 static void run_proceed(struct h2s_conn *conn)
@@ -135,7 +136,7 @@ void h2s_conn_request_flush(struct h2s_conn *conn)
         h2o_timeout_link(conn->we->ctx.loop, &conn->we->ctx.zero_timeout, &conn->flush_entry);
 }
 
-void h2s_conn_flush(struct h2s_conn *conn)
+static void h2s_conn_flush(struct h2s_conn *conn)
 {
     if (conn->closed)
         return;

@@ -216,8 +216,3 @@ bool h2_guard_sweep(struct conntrack_conn *c, int64_t now)
     }
     return false;
 }
-
-uint64_t h2_guard_stream_resets(void)
-{
-    return atomic_load(&stream_resets);
-}

@@ -95,7 +95,5 @@ bool h2_guard_count(struct conntrack_conn *c, const struct h2_frame_counts *n);
  *     writeTimeout, are reset (ENHANCE_YOUR_CALM).
  * True when the connection was cut. */
 bool h2_guard_sweep(struct conntrack_conn *c, int64_t now_ms);
-/* Streams reset by the sweep since start (any thread). */
-uint64_t h2_guard_stream_resets(void);
 
 #endif

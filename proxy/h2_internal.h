@@ -118,11 +118,6 @@ void h2s_stream_proceed(struct h2s_stream *s);
 extern const h2o_conn_callbacks_t h2s_conn_callbacks;
 void h2s_stream_register_ops(void);
 
-/* h2_conn.c */
-/* Writes what nghttp2 has to send (now, or after the write in flight).
- * Streams may close and be freed in it: only from the connection's own
- * event callbacks, where no caller holds a stream or a request. */
-void h2s_conn_flush(struct h2s_conn *conn);
 /* The same, later in this loop iteration: for everyone else (a
  * generator's send, a consumer's progress, the sweep). */
 void h2s_conn_request_flush(struct h2s_conn *conn);

@@ -72,11 +72,6 @@ struct table *publish_current(void)
     return atomic_load_explicit(&current, memory_order_acquire);
 }
 
-uint64_t publish_generation(void)
-{
-    return atomic_load(&generation);
-}
-
 size_t publish_reclaim(void)
 {
     uint64_t min_seen = UINT64_MAX;

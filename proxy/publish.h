@@ -31,7 +31,6 @@ void publish_swap(struct table *t);
 size_t publish_reclaim(void);
 /* Watcher thread only (it owns "current"). */
 struct table *publish_current(void);
-uint64_t publish_generation(void);
 
 /* Worker <w>: call at the top of every loop iteration. */
 void publish_worker_refresh(uint32_t w);

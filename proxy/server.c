@@ -165,24 +165,6 @@ int server_bind(const struct proxy_config *cfg, struct diag *d)
     return 0;
 }
 
-int server_entrypoint_index(const char *name)
-{
-    for (size_t i = 0; i < n_entrypoints; i++)
-        if (strcmp(entrypoints[i].cfg.name, name) == 0)
-            return (int)i;
-    return -1;
-}
-
-size_t server_entrypoint_count(void)
-{
-    return n_entrypoints;
-}
-
-const char *server_entrypoint_name(size_t i)
-{
-    return entrypoints[i].cfg.name;
-}
-
 int server_entrypoint_port(size_t i)
 {
     return entrypoints[i].port;

@@ -76,10 +76,6 @@ void server_close_listeners(void);
 void server_stop(void);
 /* Makes worker <i>'s loop come round (table published). Any thread. */
 void server_wake_worker(uint32_t i);
-/* Index of entry point <name>, or -1. */
-int server_entrypoint_index(const char *name);
-size_t server_entrypoint_count(void);
-const char *server_entrypoint_name(size_t i);
 uint32_t server_worker_count(void);
 /* The port an entry point is bound to (useful with ":0"). */
 int server_entrypoint_port(size_t i);

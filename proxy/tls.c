@@ -184,6 +184,8 @@ int tls_init(bool insecure_skip_verify, struct diag *d)
     return 0;
 }
 
+static void tls_cache_clear(void);
+
 void tls_shutdown(void)
 {
     SSL_CTX_free(default_ctx);
@@ -295,7 +297,7 @@ static void free_cached(struct cached_cert *c)
     free(c);
 }
 
-void tls_cache_clear(void)
+static void tls_cache_clear(void)
 {
     while (cache != NULL) {
         struct cached_cert *c = cache;

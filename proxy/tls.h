@@ -38,7 +38,6 @@ SSL *tls_socket_ssl(struct st_h2o_socket_t *sock);
  * certificates the build uses, sweep the unused ones. */
 void tls_cache_begin(void);
 void tls_cache_sweep(void);
-void tls_cache_clear(void);
 /* Returns a context owned by the cache (valid until the next sweep that
  * does not use it; tables take their own reference) and its DNS names. */
 SSL_CTX *tls_load(const struct tls_cert_source *src, const char *const **names, size_t *n_names, struct diag *d);

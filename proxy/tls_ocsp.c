@@ -102,14 +102,3 @@ void tls_ocsp_set(SSL_CTX *ctx, const unsigned char *der, size_t len, time_t exp
     pthread_mutex_unlock(&s->mu);
     free(old);
 }
-
-bool tls_ocsp_has(SSL_CTX *ctx, time_t now)
-{
-    struct staple_slot *s = slot_of(ctx);
-    if (s == NULL)
-        return false;
-    pthread_mutex_lock(&s->mu);
-    bool has = s->der != NULL && now < s->expires;
-    pthread_mutex_unlock(&s->mu);
-    return has;
-}

@@ -30,7 +30,4 @@ void tls_ocsp_install(SSL_CTX *ctx);
  * removes it. Not stapled at or after <expires> (Unix seconds). */
 void tls_ocsp_set(SSL_CTX *ctx, const unsigned char *der, size_t len, time_t expires);
 
-/* Whether <ctx> would staple a response at <now> (tests, API). */
-bool tls_ocsp_has(SSL_CTX *ctx, time_t now);
-
 #endif

@@ -19,11 +19,6 @@ struct tunnel {
 
 static __thread size_t open_tunnels;
 
-size_t tunnel_count(void)
-{
-    return open_tunnels;
-}
-
 static void on_read(h2o_socket_t *sock, const char *err);
 
 static int side(struct tunnel *t, h2o_socket_t *sock)

@@ -15,7 +15,4 @@
  * buffer are forwarded first. */
 void tunnel_start(h2o_loop_t *loop, h2o_socket_t *a, h2o_socket_t *b, h2o_timeout_t *idle_timeout);
 
-/* Number of open tunnels on this thread (tests, metrics). */
-size_t tunnel_count(void);
-
 #endif

@@ -47,7 +47,7 @@ uint64_t tcp_middleware_refused(void)
     return atomic_load(&n_refused);
 }
 
-bool tcp_middleware_type_known(const char *type)
+static bool tcp_middleware_type_known(const char *type)
 {
     return strcasecmp(type, "ipAllowList") == 0 || strcasecmp(type, "ipWhiteList") == 0 || strcasecmp(type, "inFlightConn") == 0;
 }

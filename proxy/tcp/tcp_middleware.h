@@ -23,9 +23,6 @@
 struct conntrack_conn;
 struct tcp_middleware;
 
-/* Whether <type> is a TCP middleware type Gantry implements. */
-bool tcp_middleware_type_known(const char *type);
-
 /* Compiles one TCP middleware from its flattened options. NULL with <d>
  * filled when the type is unknown or a value is refused. Watcher thread. */
 struct tcp_middleware *tcp_middleware_build(struct arena *a, const char *name, const char *type, const char *const *keys,

@@ -682,11 +682,6 @@ int provider_docker_start(const struct docker_provider_config *cfg, struct diag 
     return 0;
 }
 
-bool provider_docker_ready(void)
-{
-    return dp.ready;
-}
-
 void provider_docker_stop(void)
 {
     if (!dp.started)

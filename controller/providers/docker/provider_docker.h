@@ -26,7 +26,5 @@ struct docker_provider_config {
  * daemon that is not there yet is retried with backoff). */
 int provider_docker_start(const struct docker_provider_config *cfg, struct diag *d) WARN_UNUSED;
 void provider_docker_stop(void);
-/* The first full sync with the daemon has completed. */
-bool provider_docker_ready(void);
 
 #endif

@@ -355,11 +355,6 @@ int provider_file_start(const struct file_provider_config *cfg, struct diag *d)
     return 0;
 }
 
-bool provider_file_ready(void)
-{
-    return fp.ready;
-}
-
 void provider_file_stop(void)
 {
     if (fp.inotify_fd >= 0) {

@@ -19,6 +19,5 @@ struct file_provider_config {
  * <watch>, registers an inotify watch on the watcher loop. */
 int provider_file_start(const struct file_provider_config *cfg, struct diag *d) WARN_UNUSED;
 void provider_file_stop(void);
-bool provider_file_ready(void);
 
 #endif

@@ -275,11 +275,6 @@ int provider_kubernetes_start(const struct kube_provider_config *cfg, struct dia
     return 0;
 }
 
-bool provider_kubernetes_ready(void)
-{
-    return kp.ready;
-}
-
 void provider_kubernetes_stop(void)
 {
     if (!kp.started)

@@ -53,6 +53,5 @@ void provider_kubernetes_nginx_only(const struct kube_nginx_provider_config *ngi
  * names what is missing) and starts listing and watching. */
 int provider_kubernetes_start(const struct kube_provider_config *cfg, struct diag *d) WARN_UNUSED;
 void provider_kubernetes_stop(void);
-bool provider_kubernetes_ready(void);
 
 #endif

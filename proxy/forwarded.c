@@ -142,7 +142,14 @@ struct writer {
     h2o_header_t *fields;
     size_t n_fields;
     h2o_iovec_t authority;
+    bool own; /* fields: copy what they point to into <pool> (it outlives the request) */
 };
+
+/* <s> as a field may point at it: itself, or its copy in an owning writer's pool. */
+static h2o_iovec_t keep(struct writer *w, const char *s, size_t len)
+{
+    return w->own ? h2o_strdup(w->pool, s, len) : h2o_iovec_init(s, len);
+}
 
 static void put(struct writer *w, const char *s, size_t len)
 {
@@ -167,7 +174,7 @@ static void put_header(struct writer *w, const char *name, const char *lc_name, 
                 break;
             }
         }
-        w->fields[w->n_fields++] = (h2o_header_t){.name = n, .value = h2o_iovec_init(value, vlen)};
+        w->fields[w->n_fields++] = (h2o_header_t){.name = n, .value = keep(w, value, vlen)};
         return;
     }
     put(w, name, nlen);
@@ -188,7 +195,7 @@ static void write_fields(h2o_req_t *req, const struct forwarded_params *fp, stru
 
     h2o_iovec_t host = fp->pass_host ? req->authority : h2o_iovec_init(fp->server_hostport, strlen(fp->server_hostport));
     if (h2)
-        w->authority = host;
+        w->authority = keep(w, host.base, host.len);
     else
         PUT_FIELD(w, "host", host.base, host.len);
 
@@ -220,7 +227,10 @@ static void write_fields(h2o_req_t *req, const struct forwarded_params *fp, stru
             else if (h2o_lcstris(n->base, n->len, H2O_STRLIT("x-real-ip")))
                 xrealip = &h->value;
         }
-        put_header(w, h->orig_name ? h->orig_name : h->name->base, h->name->base, h->name->len, h->value.base, h->value.len);
+        const char *lc_name = h->name->base; /* a token's is static; any other is the request's */
+        if (w->own && !h2o_iovec_is_token(h->name))
+            lc_name = h2o_strdup(w->pool, lc_name, h->name->len).base;
+        put_header(w, h->orig_name ? h->orig_name : h->name->base, lc_name, h->name->len, h->value.base, h->value.len);
     }
     /* HTTP/2 splits cookies into several fields; HTTP/1.1 wants one line */
     if (n_cookies != 0) {
@@ -311,12 +321,12 @@ h2o_iovec_t forwarded_build_head(h2o_req_t *req, const struct forwarded_params *
     return h2o_iovec_init(buf, (size_t)(w.p - buf));
 }
 
-size_t forwarded_build_fields(h2o_req_t *req, const struct forwarded_params *fp, size_t spare, h2o_header_t **fields,
-                              h2o_iovec_t *authority)
+size_t forwarded_build_fields(h2o_req_t *req, const struct forwarded_params *fp, h2o_mem_pool_t *pool, size_t spare,
+                              h2o_header_t **fields, h2o_iovec_t *authority)
 {
     /* every request field at most once, plus ours (at most 9) */
-    h2o_header_t *out = h2o_mem_alloc_pool(&req->pool, sizeof(*out) * (req->headers.size + 9 + spare));
-    struct writer w = {.pool = &req->pool, .fields = out};
+    h2o_header_t *out = h2o_mem_alloc_pool(pool, sizeof(*out) * (req->headers.size + 9 + spare));
+    struct writer w = {.pool = pool, .fields = out, .own = pool != &req->pool};
     write_fields(req, fp, &w);
     *fields = out;
     *authority = w.authority;

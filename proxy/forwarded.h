@@ -49,9 +49,10 @@ h2o_iovec_t forwarded_build_head(h2o_req_t *req, const struct forwarded_params *
 
 /* The same fields as HTTP/2 wants them (RFC 9113 8.2, 8.3.1): lowercase
  * names, nothing connection-specific, the Host value as <authority>. The
- * array, from the request's pool, has room for <spare> more. Returns how
- * many. */
-size_t forwarded_build_fields(h2o_req_t *req, const struct forwarded_params *fp, size_t spare, h2o_header_t **fields,
-                              h2o_iovec_t *authority);
+ * array, from <pool>, has room for <spare> more. Returns how many. When
+ * <pool> is not the request's (a mirror copy that outlives it), every name
+ * and value the fields and <authority> point to is copied into <pool> too. */
+size_t forwarded_build_fields(h2o_req_t *req, const struct forwarded_params *fp, h2o_mem_pool_t *pool, size_t spare,
+                              h2o_header_t **fields, h2o_iovec_t *authority);
 
 #endif

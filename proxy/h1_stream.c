@@ -59,10 +59,7 @@ void h1_stream_data(struct h1_stream *s, const char *bytes, size_t len)
         s->body.failed = true;
         return;
     }
-    h2o_buffer_reserve(&s->body.buf, len);
-    memcpy(s->body.buf->bytes + s->body.buf->size, bytes, len);
-    s->body.buf->size += len;
-    s->body.received += len;
+    req_stream_body_append(&s->body, bytes, len);
 }
 
 void h1_stream_trailer(struct h1_stream *s, char c)
@@ -143,12 +140,6 @@ bool h1_stream_broken(struct h1_stream *s)
     return s->req != NULL && (s->wait_cb != NULL || s->start_cb != NULL);
 }
 
-static void complete_entity(struct h1_stream *s)
-{
-    if (s->req->entity.base == NULL)
-        s->req->entity = h2o_iovec_init(s->body.buf->size ? s->body.buf->bytes : "", s->body.buf->size);
-}
-
 /* A body refused while its request waited for it: answered, the connection closes. */
 static void refuse(struct h1_stream *s)
 {
@@ -173,7 +164,7 @@ void h1_stream_changed(struct h1_stream *s)
             refuse(s);
         } else if (s->body.done) { /* collected: goes up with its length (trailers, as libh2o did, dropped) */
             s->wait_cb = s->start_cb = NULL;
-            complete_entity(s);
+            req_stream_body_complete(s->req, &s->body);
             cb(s->req, ctx);
         } else if (!whole && s->body.received >= s->start_min) { /* large: streams from here */
             s->start_cb = NULL;
@@ -309,10 +300,8 @@ static struct req_body_stream *op_body(h2o_req_t *req)
     struct h1_stream *s = stream_of(req);
     if (s == NULL || req->entity.base != NULL || s->wait_cb != NULL)
         return NULL;
-    if (s->body.done && !s->streaming && s->body.trailers.size == 0) { /* it all came before anyone asked */
-        complete_entity(s);
+    if (req_stream_body_collected(req, &s->body, s->streaming))
         return NULL;
-    }
     s->streaming = true;
     return &s->body;
 }
@@ -322,11 +311,7 @@ static bool op_body_pending(h2o_req_t *req)
     struct h1_stream *s = stream_of(req);
     if (s == NULL || req->entity.base != NULL)
         return false;
-    if (s->body.done && !s->streaming && s->body.trailers.size == 0) {
-        complete_entity(s);
-        return false;
-    }
-    return true;
+    return !req_stream_body_collected(req, &s->body, s->streaming);
 }
 
 static void op_body_consumed(h2o_req_t *req, size_t n)
@@ -344,7 +329,7 @@ static void op_wait_body(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx), 
     struct h1_stream *s = stream_of(req);
     if (s == NULL || s->body.done) {
         if (s != NULL)
-            complete_entity(s);
+            req_stream_body_complete(req, &s->body);
         cb(req, ctx);
         return;
     }

@@ -192,13 +192,6 @@ void h2s_stream_on_head(struct h2s_stream *s, bool end_stream)
     h2s_conn_queue_dispatch(s->conn, s);
 }
 
-/* The whole body is there: it becomes req->entity. */
-static void complete_entity(struct h2s_stream *s)
-{
-    if (s->body.buf != NULL && s->req.entity.base == NULL)
-        s->req.entity = h2o_iovec_init(s->body.buf->size ? s->body.buf->bytes : "", s->body.buf->size);
-}
-
 void h2s_stream_on_data(struct h2s_stream *s, const uint8_t *data, size_t len)
 {
     s->unconsumed += len;
@@ -222,10 +215,7 @@ void h2s_stream_on_data(struct h2s_stream *s, const uint8_t *data, size_t len)
         h2s_conn_queue_dispatch(s->conn, s);
         return;
     }
-    h2o_buffer_reserve(&s->body.buf, len);
-    memcpy(s->body.buf->bytes + s->body.buf->size, data, len);
-    s->body.buf->size += len;
-    s->body.received += len;
+    req_stream_body_append(&s->body, data, len);
     s->body_progress_ms = h2s_conn_now_ms(s->conn);
     if (s->wait_cb != NULL || !s->streaming) /* collected, not streamed: the window reopens at once */
         h2s_conn_consume(s->conn, s, len);
@@ -279,8 +269,7 @@ void h2s_stream_dispatch(struct h2s_stream *s)
                                    s->why, 0);
             return;
         }
-        if (s->body.done && s->body.trailers.size == 0) /* whole already; with trailers it goes up streamed */
-            complete_entity(s);
+        req_stream_body_collected(req, &s->body, s->streaming); /* whole already; with trailers it goes up streamed */
         h2o_process_request(req);
         return;
     }
@@ -296,7 +285,7 @@ void h2s_stream_dispatch(struct h2s_stream *s)
             return;
         void (*cb)(h2o_req_t *, void *) = s->wait_cb;
         s->wait_cb = NULL;
-        complete_entity(s);
+        req_stream_body_complete(req, &s->body);
         cb(req, s->wait_ctx);
         return;
     }
@@ -313,10 +302,8 @@ static struct req_body_stream *op_body(h2o_req_t *req)
     struct h2s_stream *s = stream_of(req);
     if (s->body.buf == NULL || req->entity.base != NULL || s->wait_cb != NULL)
         return NULL;
-    if (s->body.done && !s->streaming && s->body.trailers.size == 0) { /* it all came before anyone asked */
-        complete_entity(s);
+    if (req_stream_body_collected(req, &s->body, s->streaming))
         return NULL;
-    }
     s->streaming = true;
     return &s->body;
 }
@@ -326,11 +313,7 @@ static bool op_body_pending(h2o_req_t *req)
     struct h2s_stream *s = stream_of(req);
     if (s->body.buf == NULL || req->entity.base != NULL)
         return false;
-    if (s->body.done && !s->streaming && s->body.trailers.size == 0) { /* trailers go up as trailers: streamed */
-        complete_entity(s);
-        return false;
-    }
-    return true;
+    return !req_stream_body_collected(req, &s->body, s->streaming);
 }
 
 static void op_body_consumed(h2o_req_t *req, size_t n)
@@ -343,7 +326,7 @@ static void op_wait_body(h2o_req_t *req, void (*cb)(h2o_req_t *req, void *ctx), 
 {
     struct h2s_stream *s = stream_of(req);
     if (s->body.done || s->body.buf == NULL) {
-        complete_entity(s);
+        req_stream_body_complete(req, &s->body);
         cb(req, ctx);
         return;
     }

@@ -34,7 +34,7 @@ struct copy {
     struct h2u_stream *h2s; /* an h2c:// server: the copy is a stream (h2_upstream.c) */
     struct h2u_request h2r;
     bool h2_starting, h2_failed_early; /* an h2u_start that fails the stream before it returns */
-    char *head, *body;
+    char *head, *body; /* head: HTTP/1.1 servers only */
     size_t head_len, body_len;
     uint64_t start_us;
     bool writing, answered;
@@ -254,59 +254,28 @@ static const struct h2u_handler h2_handler = {
     .on_fail = h2_on_fail,
 };
 
-/* Fields that do not exist in HTTP/2 (RFC 9113 §8.2.2), and Host (:authority). */
-static bool h2_hop_by_hop(const char *n, size_t len)
+/* The HTTP/2 request: the same forwarded fields an HTTP/1.1 shadow gets
+ * (forwarded.c), everything in the copy's pool since the copy outlives
+ * the client's request. */
+static void build_h2(struct copy *c, h2o_req_t *req, const struct forwarded_params *fp)
 {
-    static const char *const names[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
-                                        "upgrade",    "host",       "te"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (h2o_lcstris(n, len, names[i], strlen(names[i])))
-            return true;
-    return false;
-}
-
-/* The HTTP/2 request from the copy's HTTP/1.1 head (the same forwarded
- * headers an HTTP/1.1 shadow gets), in the copy's pool. */
-static int build_h2(struct copy *c)
-{
-    const char *method, *path;
-    size_t method_len, path_len, n = MAX_HEADERS;
-    int minor;
-    struct phr_header hs[MAX_HEADERS];
-    if (phr_parse_request(c->head, c->head_len, &method, &method_len, &path, &path_len, &minor, hs, &n, 0) <= 0)
-        return -1;
-    h2o_header_t *out = h2o_mem_alloc_pool(&c->pool, sizeof(*out) * (n + 1));
-    size_t k = 0;
-    h2o_iovec_t authority = h2o_iovec_init(c->srv->hostport, strlen(c->srv->hostport));
-    for (size_t i = 0; i < n; i++) {
-        if (hs[i].name_len == 4 && h2o_lcstris(hs[i].name, 4, H2O_STRLIT("host")))
-            authority = h2o_iovec_init(hs[i].value, hs[i].value_len);
-        if (h2_hop_by_hop(hs[i].name, hs[i].name_len))
-            continue;
-        h2o_iovec_t *name = h2o_mem_alloc_pool(&c->pool, sizeof(*name));
-        *name = h2o_strdup(&c->pool, hs[i].name, hs[i].name_len);
-        h2o_strtolower(name->base, name->len);
-        out[k++] = (h2o_header_t){.name = name, .value = h2o_iovec_init(hs[i].value, hs[i].value_len)};
-    }
+    h2o_header_t *fields;
+    h2o_iovec_t authority;
+    size_t n = forwarded_build_fields(req, fp, &c->pool, 0, &fields, &authority);
     c->h2r = (struct h2u_request){
         .pool = &c->pool,
-        .method = h2o_iovec_init(method, method_len),
+        .method = h2o_strdup(&c->pool, req->method.base, req->method.len),
         .scheme = h2o_iovec_init(H2O_STRLIT("http")),
         .authority = authority,
-        .path = h2o_iovec_init(path, path_len),
-        .headers = out,
-        .n_headers = k,
+        .path = h2o_strdup(&c->pool, fp->path.base, fp->path.len),
+        .headers = fields,
+        .n_headers = n,
         .body = h2o_iovec_init(c->body, c->body_len),
     };
-    return 0;
 }
 
 static void send_h2_copy(struct copy *c)
 {
-    if (build_h2(c) != 0) {
-        fail(c, false, "request head not understood");
-        return;
-    }
     c->h2_starting = true;
     struct h2u_stream *st = h2u_start(c->w, c->srv, &c->h2r, &h2_handler, c);
     c->h2_starting = false;
@@ -349,7 +318,6 @@ static void start_copy(struct worker *w, h2o_req_t *req, const struct table_serv
         .drop_body = !svc->mirror_body,
         .off = client->forwarded_off,
     };
-    h2o_iovec_t head = forwarded_build_head(req, &fp);
     struct copy *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return;
@@ -362,19 +330,24 @@ static void start_copy(struct worker *w, h2o_req_t *req, const struct table_serv
     worker_counter_add(in_flight, 1);
     c->method = stats_method_of(req->method.base, req->method.len);
     c->is_head = c->method == M_HEAD;
-    c->head = malloc(head.len);
-    c->head_len = head.len;
-    if (c->head)
-        memcpy(c->head, head.base, head.len);
     if (svc->mirror_body && req->entity.len > 0) {
         c->body = malloc(req->entity.len);
         c->body_len = req->entity.len;
         if (c->body)
             memcpy(c->body, req->entity.base, req->entity.len);
     }
+    if (srv->h2c) {
+        build_h2(c, req, &fp);
+    } else { /* HTTP/1.1: the head text, built in the request's pool, kept */
+        h2o_iovec_t head = forwarded_build_head(req, &fp);
+        c->head = malloc(head.len);
+        c->head_len = head.len;
+        if (c->head)
+            memcpy(c->head, head.base, head.len);
+    }
     h2o_linklist_insert(&w->mirror_copies, &c->link);
     c->timer.cb = on_timeout;
-    if (c->head == NULL || (c->body_len && c->body == NULL)) {
+    if ((!srv->h2c && c->head == NULL) || (c->body_len && c->body == NULL)) {
         c->answered = true;
         maybe_free(c);
         return;

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <h2o.h>
 
@@ -84,6 +85,38 @@ bool req_stream_set_trailers(h2o_req_t *req, const h2o_headers_t *trailers);
  * whatever the connection. The sink lives as long as the request's pool. */
 typedef void (*req_trailer_sink_cb)(void *ctx, h2o_req_t *req, const h2o_headers_t *trailers);
 void req_stream_set_trailer_sink(h2o_req_t *req, req_trailer_sink_cb sink, void *ctx);
+
+/* ---- for the connection types that fill a req_body_stream (h1_stream.c,
+ * h2_stream.c): the body bookkeeping they share ---- */
+
+/* <len> received bytes appended to <b> (its buf exists). */
+static inline void req_stream_body_append(struct req_body_stream *b, const void *bytes, size_t len)
+{
+    h2o_buffer_reserve(&b->buf, len);
+    memcpy(b->buf->bytes + b->buf->size, bytes, len);
+    b->buf->size += len;
+    b->received += len;
+}
+
+/* The whole body (all of <b>'s buf) becomes req->entity, unless something
+ * is there already. */
+static inline void req_stream_body_complete(h2o_req_t *req, struct req_body_stream *b)
+{
+    if (b->buf != NULL && req->entity.base == NULL)
+        req->entity = h2o_iovec_init(b->buf->size ? b->buf->bytes : "", b->buf->size);
+}
+
+/* True when the body of <req> all came before any consumer asked for it
+ * (<streaming> false) and has no trailers: it is put in req->entity and
+ * goes up with its length, as if it had been collected. A body with
+ * trailers streams, so that they go up as trailers. */
+static inline bool req_stream_body_collected(h2o_req_t *req, struct req_body_stream *b, bool streaming)
+{
+    if (!b->done || streaming || b->trailers.size != 0)
+        return false;
+    req_stream_body_complete(req, b);
+    return true;
+}
 
 /* What a connection type that supports any of the above provides. */
 struct req_stream_ops {

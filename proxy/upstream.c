@@ -932,7 +932,7 @@ static void build_h2_request(struct proxy *p)
     struct req_body_stream *bs = req_stream_body(req);
     h2o_header_t *fields;
     h2o_iovec_t authority;
-    size_t k = forwarded_build_fields(req, &fp, 1, &fields, &authority);
+    size_t k = forwarded_build_fields(req, &fp, &req->pool, 1, &fields, &authority);
     if (wants_trailers(req)) {
         static h2o_iovec_t te = {H2O_STRLIT("te")};
         fields[k++] = (h2o_header_t){.name = &te, .value = h2o_iovec_init(H2O_STRLIT("trailers"))};

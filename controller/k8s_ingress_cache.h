@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "k8s_index.h"
 #include "model.h"
 
 /* One object a translation read: its kind ('S' Service, 'E' the
@@ -52,6 +53,11 @@ struct k8s_ingress_cache {
     uint64_t context_digest; /* IngressClasses and options: all pieces depend on them */
     /* the last rebuild, for the debug log and tests */
     size_t last_reused, last_translated;
+    /* Services, EndpointSlices, Secrets: the last rebuild's index of each,
+     * kept while the list's generation (struct k8s_objects) is unchanged */
+    struct arena ix_arena[3];
+    struct k8s_index ix[3];
+    uint64_t ix_gen[3];
 };
 
 void k8s_ingress_cache_init(struct k8s_ingress_cache *c);

@@ -38,6 +38,10 @@
 struct k8s_objects {
     const cJSON **ingress_classes, **ingresses, **services, **endpoint_slices, **secrets;
     size_t n_ingress_classes, n_ingresses, n_services, n_endpoint_slices, n_secrets;
+    /* k8s_translate_cached: a nonzero generation equal to the last call's
+     * says the list holds the very same objects (its index and what the
+     * Ingresses read from it are kept); 0: unknown */
+    uint64_t services_gen, endpoint_slices_gen, secrets_gen;
 };
 
 struct k8s_translate_options {

@@ -124,7 +124,8 @@ void aggregator_shutdown(void)
 
 void aggregator_submit(struct model *m)
 {
-    model_compute_digest(m);
+    if (!m->digest_known)
+        model_compute_digest(m);
     size_t i = 0;
     while (i < n_providers && strcmp(latest[i]->provider, m->provider) != 0)
         i++;

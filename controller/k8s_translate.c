@@ -764,6 +764,7 @@ static struct k8s_piece *translate_piece(struct tx *t, struct k8s_ingress_cache 
         p->deps[i] = (struct k8s_dep){t->deps[i].kind, arena_strdup(pa, t->deps[i].ns), arena_strdup(pa, t->deps[i].name)};
     p->n_deps = t->n_deps;
     p->deps_digest = deps_digest(t, p->deps, p->n_deps);
+    model_compute_digest(p->m); /* once: the assembled model's digest folds the pieces' */
     t->m = NULL;
     return p;
 }
@@ -879,6 +880,10 @@ static struct model *assemble(struct tx *t, struct k8s_piece **pieces, size_t n,
         pieces[used++] = p;
     }
     free(cl.slots);
+    uint64_t parts = K8S_HASH_INIT;
+    for (size_t i = 0; i < used; i++)
+        parts = (parts ^ pieces[i]->m->digest) * 1099511628211ULL;
+    m->digest = parts; /* the provider completes it with the problems (model_set_digest) */
     k8s_model_hold_pieces(m, pieces, used);
     return m;
 }

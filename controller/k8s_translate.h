@@ -63,7 +63,10 @@ struct model *k8s_translate(const struct k8s_objects *objs, const struct k8s_tra
 
 /* The same, re-translating only the Ingresses whose own version or whose
  * referenced objects changed since the last call with <cache>
- * (k8s_ingress_cache.h); k8s_translate() is this with a fresh cache. */
+ * (k8s_ingress_cache.h); k8s_translate() is this with a fresh cache.
+ * The model's digest is that of the pieces it holds (each digested once,
+ * when translated): model_set_digest() completes it once the problems are
+ * in the model. */
 struct k8s_ingress_cache;
 struct model *k8s_translate_cached(struct k8s_ingress_cache *cache, const struct k8s_objects *objs,
                                    const struct k8s_translate_options *o, struct arena *pa, struct ptr_vec *problems);

@@ -142,6 +142,7 @@ static void rebuild(void *data)
     if (kp.events && leader) /* one writer when several replicas */
         k8s_events_emit(kp.events, (struct k8s_nginx_event *const *)events.items, events.len);
     problem_log_update(&kp.problems, "kubernetes", &problems, m);
+    model_set_digest(m, m->digest); /* the pieces' digests (k8s_translate_cached), and the problems */
     arena_free(&pa);
     if (k8s_lease_is_leader(kp.lease)) { /* the Ingresses we serve say where */
         const cJSON **ours = mem_alloc((objs.n_ingresses ? objs.n_ingresses : 1) * sizeof(*ours));

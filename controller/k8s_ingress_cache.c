@@ -52,6 +52,8 @@ void k8s_ingress_cache_clear(struct k8s_ingress_cache *c)
     free(c->buckets);
     for (size_t i = 0; i < 3; i++)
         arena_free(&c->ix_arena[i]);
+    free(c->ours);
+    free(c->ours_pieces);
     memset(c, 0, sizeof(*c));
 }
 

@@ -58,6 +58,12 @@ struct k8s_ingress_cache {
     struct arena ix_arena[3];
     struct k8s_index ix[3];
     uint64_t ix_gen[3];
+    /* the last rebuild's Ingresses that are ours, in list order, with their
+     * pieces: walked instead of the list while its generation holds */
+    const cJSON **ours;
+    struct k8s_piece **ours_pieces;
+    size_t n_ours;
+    uint64_t ours_gen;
 };
 
 void k8s_ingress_cache_init(struct k8s_ingress_cache *c);

@@ -933,29 +933,62 @@ struct model *k8s_translate_cached(struct k8s_ingress_cache *cache, const struct
         if (canary_candidate(objs->ingresses[i]))
             t.canaries[t.n_canaries++] = objs->ingresses[i];
     uint64_t gen = ++cache->gen;
-    struct k8s_piece **pieces = mem_alloc((objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*pieces));
+    struct k8s_piece **pieces;
     size_t n = 0;
     cache->last_reused = cache->last_translated = 0;
-    for (size_t i = 0; i < objs->n_ingresses; i++) {
-        const cJSON *ing = objs->ingresses[i];
-        const char *ns = meta_str(ing, "namespace"), *name = meta_str(ing, "name");
-        if (ns == NULL || name == NULL || !k8s_ingress_is_ours(objs, o, ing))
-            continue;
-        char key[600], version[300];
-        snprintf(key, sizeof(key), "%s/%s", ns, name);
-        snprintf(version, sizeof(version), "%s/%s", meta_str(ing, "uid") ? meta_str(ing, "uid") : "",
-                 meta_str(ing, "resourceVersion") ? meta_str(ing, "resourceVersion") : "");
-        struct k8s_piece *p = k8s_ingress_cache_get(cache, key);
-        if (p && strcmp(p->version, version) == 0 && (deps_same || deps_digest(&t, p->deps, p->n_deps) == p->deps_digest)) {
-            cache->last_reused++;
-        } else {
-            p = translate_piece(&t, cache, ing, key, version);
-            p->made_gen = gen;
-            cache->last_translated++;
+    if (objs->ingresses_gen != 0 && objs->ingresses_gen == cache->ours_gen) {
+        /* the same Ingresses: the last rebuild's own, each with its piece
+         * (its version is the one translated); only dependencies may differ */
+        pieces = cache->ours_pieces;
+        n = cache->n_ours;
+        cache->ours_pieces = mem_alloc((n ? n : 1) * sizeof(*pieces));
+        for (size_t i = 0; i < n; i++) {
+            struct k8s_piece *p = pieces[i];
+            if (deps_same || deps_digest(&t, p->deps, p->n_deps) == p->deps_digest) {
+                cache->last_reused++;
+            } else {
+                char key[600], version[300]; /* the old piece goes in translate_piece */
+                snprintf(key, sizeof(key), "%s", p->key);
+                snprintf(version, sizeof(version), "%s", p->version);
+                p = translate_piece(&t, cache, cache->ours[i], key, version);
+                p->made_gen = gen;
+                cache->last_translated++;
+            }
+            p->used_gen = gen;
+            pieces[i] = p;
         }
-        p->used_gen = gen;
-        pieces[n++] = p;
+    } else {
+        pieces = mem_alloc((objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*pieces));
+        free(cache->ours);
+        free(cache->ours_pieces);
+        cache->ours = mem_alloc((objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*cache->ours));
+        cache->ours_pieces = mem_alloc((objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*pieces));
+        cache->ours_gen = objs->ingresses_gen;
+        for (size_t i = 0; i < objs->n_ingresses; i++) {
+            const cJSON *ing = objs->ingresses[i];
+            const char *ns = meta_str(ing, "namespace"), *name = meta_str(ing, "name");
+            if (ns == NULL || name == NULL || !k8s_ingress_is_ours(objs, o, ing))
+                continue;
+            char key[600], version[300];
+            snprintf(key, sizeof(key), "%s/%s", ns, name);
+            snprintf(version, sizeof(version), "%s/%s", meta_str(ing, "uid") ? meta_str(ing, "uid") : "",
+                     meta_str(ing, "resourceVersion") ? meta_str(ing, "resourceVersion") : "");
+            struct k8s_piece *p = k8s_ingress_cache_get(cache, key);
+            if (p && strcmp(p->version, version) == 0 &&
+                (deps_same || deps_digest(&t, p->deps, p->n_deps) == p->deps_digest)) {
+                cache->last_reused++;
+            } else {
+                p = translate_piece(&t, cache, ing, key, version);
+                p->made_gen = gen;
+                cache->last_translated++;
+            }
+            p->used_gen = gen;
+            cache->ours[n] = ing;
+            pieces[n++] = p;
+        }
     }
+    cache->n_ours = n;
+    memcpy(cache->ours_pieces, pieces, n * sizeof(*pieces)); /* before assemble sorts them */
     free(t.deps);
     free(t.made.e);
     struct model *m = assemble(&t, pieces, n, problems);

@@ -41,7 +41,7 @@ struct k8s_objects {
     /* k8s_translate_cached: a nonzero generation equal to the last call's
      * says the list holds the very same objects (its index and what the
      * Ingresses read from it are kept); 0: unknown */
-    uint64_t services_gen, endpoint_slices_gen, secrets_gen;
+    uint64_t services_gen, endpoint_slices_gen, secrets_gen, ingresses_gen;
 };
 
 struct k8s_translate_options {

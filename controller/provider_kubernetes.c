@@ -124,7 +124,7 @@ static void rebuild(void *data)
     uint64_t t0 = watcher_now_ms();
     struct k8s_objects objs = {0};
     objs.ingress_classes = collect(K_CLASSES, &objs.n_ingress_classes, NULL);
-    objs.ingresses = collect(K_INGRESSES, &objs.n_ingresses, NULL);
+    objs.ingresses = collect(K_INGRESSES, &objs.n_ingresses, &objs.ingresses_gen);
     objs.services = collect(K_SERVICES, &objs.n_services, &objs.services_gen);
     objs.endpoint_slices = collect(K_SLICES, &objs.n_endpoint_slices, &objs.endpoint_slices_gen);
     objs.secrets = collect(K_SECRETS, &objs.n_secrets, &objs.secrets_gen);

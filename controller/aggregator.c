@@ -492,7 +492,8 @@ static bool reuse_servers(struct build *b, const struct model_service *s, struct
         ts->servers[j] = old->servers[j];
         registry_ref(ts->servers[j].srv);
         if (old->servers[j].path_prefix != NULL)
-            ts->servers[j].path_prefix = arena_strndup(&b->t->arena, old->servers[j].path_prefix, old->servers[j].path_prefix_len);
+            ts->servers[j].path_prefix =
+                arena_strndup(&b->t->arena, old->servers[j].path_prefix, old->servers[j].path_prefix_len);
     }
     return true;
 }

@@ -31,6 +31,7 @@
 #include "../proxy/middleware/middleware.h"
 #include "../proxy/server.h"
 #include "cert_watch.h"
+#include "compile_reuse.h"
 #include "healthcheck.h"
 #include "middleware_resolve.h"
 #include "../common/rule.h"
@@ -41,7 +42,13 @@
 
 static struct aggregator_options opts;
 static struct model *latest[MAX_PROVIDERS];
+/* The model each provider had at the last compile, when replaced since:
+ * kept until the next compile ends, so that what services_prev points to
+ * stays alive (compile_reuse.h). */
+static struct model *compiled[MAX_PROVIDERS];
 static size_t n_providers;
+/* model service -> its table_service in the published table */
+static struct compile_reuse services_prev;
 static bool dirty;
 static uint64_t last_compile_ms;
 static struct watcher_timer *window_timer;
@@ -99,9 +106,13 @@ void aggregator_init(const struct aggregator_options *o)
 void aggregator_shutdown(void)
 {
     healthcheck_shutdown();
-    for (size_t i = 0; i < n_providers; i++)
+    for (size_t i = 0; i < n_providers; i++) {
         model_free(latest[i]);
+        model_free(compiled[i]);
+        compiled[i] = NULL;
+    }
     n_providers = 0;
+    compile_reuse_free(&services_prev);
     arena_free(&status_arena);
     errors = (struct ptr_vec){0};
     signatures = (struct ptr_vec){0};
@@ -113,7 +124,8 @@ void aggregator_shutdown(void)
 
 void aggregator_submit(struct model *m)
 {
-    model_compute_digest(m);
+    if (!m->digest_known)
+        model_compute_digest(m);
     size_t i = 0;
     while (i < n_providers && strcmp(latest[i]->provider, m->provider) != 0)
         i++;
@@ -128,8 +140,10 @@ void aggregator_submit(struct model *m)
             return;
         }
         n_providers++;
+    } else if (compiled[i] == NULL) {
+        compiled[i] = latest[i]; /* the last compile's: freed after the next */
     } else {
-        model_free(latest[i]);
+        model_free(latest[i]); /* never compiled */
     }
     latest[i] = m;
     dirty = true;
@@ -201,6 +215,7 @@ struct build {
     struct ptr_vec tls_bound;          /* struct tls_binding *: routes whose hosts an option claims */
     uint64_t current_tls_id;           /* the TLS option of the router being added */
     struct table_host_map service_models; /* name@provider -> const struct model_service * */
+    struct compile_reuse services_next;   /* model service -> table_service, for the next compile */
 };
 
 struct pending_weighted {
@@ -460,6 +475,27 @@ static void set_sticky(struct build *b, struct table_service *ts, const char *q,
                              st->domain);
 }
 
+/* Gives <ts> the servers the published table has for <s> (references
+ * taken) when <s> is the very model object compiled last time and every
+ * server was taken then: no registry lookup per server. */
+static bool reuse_servers(struct build *b, const struct model_service *s, struct table_service *ts)
+{
+    const struct table_service *old = compile_reuse_get(&services_prev, s);
+    if (old == NULL || old->n_servers != ts->n_servers)
+        return false;
+    for (uint32_t j = 0; j < old->n_servers; j++)
+        if (old->servers[j].srv == NULL)
+            return false;
+    for (uint32_t j = 0; j < old->n_servers; j++) {
+        ts->servers[j] = old->servers[j];
+        registry_ref(ts->servers[j].srv);
+        if (old->servers[j].path_prefix != NULL)
+            ts->servers[j].path_prefix =
+                arena_strndup(&b->t->arena, old->servers[j].path_prefix, old->servers[j].path_prefix_len);
+    }
+    return true;
+}
+
 static void add_services(struct build *b, const struct model *m)
 {
     struct status_snapshot *snap = b->snap;
@@ -521,10 +557,21 @@ static void add_services(struct build *b, const struct model *m)
         }
         st->servers = arena_alloc(&snap->arena, (s->lb->n_servers ? s->lb->n_servers : 1) * sizeof(*st->servers));
         st->n_servers = s->lb->n_servers;
+        /* a serversTransport may have changed under an unchanged service */
+        bool reused = tr == NULL && reuse_servers(b, s, ts);
+        if (tr == NULL)
+            compile_reuse_put(&b->services_next, s, ts);
         for (size_t j = 0; j < s->lb->n_servers; j++) {
             struct diag d;
             st->servers[j].url = arena_strdup(&snap->arena, s->lb->servers[j].url);
             st->servers[j].weight = s->lb->servers[j].weight;
+            if (reused) {
+                st->servers[j].srv = ts->servers[j].srv;
+                registry_ref(ts->servers[j].srv);
+                if (s->lb->healthcheck != NULL)
+                    healthcheck_want(ts->servers[j].srv, s->lb->healthcheck, q);
+                continue;
+            }
             if (table_service_set_server_via(b->t, ts, (uint32_t)j, s->lb->servers[j].url, s->lb->servers[j].weight, tr, &d) !=
                 0) {
                 record_on(b, &st->error, "%s: service '%s': %s (server skipped)", s->origin.source, q, d.msg);
@@ -1195,6 +1242,12 @@ static void compile(void)
     errors = ne;
     signatures = ns;
     arena_free(&scratch);
+    compile_reuse_free(&services_prev); /* its table is no longer current */
+    services_prev = b.services_next;
+    for (size_t i = 0; i < n_providers; i++) {
+        model_free(compiled[i]);
+        compiled[i] = NULL;
+    }
 
     stats.compiles++;
     stats.last_compile_us = us;

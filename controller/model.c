@@ -446,6 +446,18 @@ void model_compute_digest(struct model *m)
     m->digest = k.sum + mix(m->routers.len) + mix(m->services.len << 20);
 }
 
+void model_set_digest(struct model *m, uint64_t parts)
+{
+    struct sink k = {.hashing = true, .sum = mix(parts)};
+    for (size_t i = 0; i < m->problems.len; i++) {
+        k.hash = 0x84222325cbf29ce4ULL;
+        out(&k, m->problems.items[i]);
+        k.sum += mix(k.hash);
+    }
+    m->digest = k.sum + mix(m->routers.len) + mix(m->services.len << 20);
+    m->digest_known = true;
+}
+
 uint64_t model_router_digest(const struct model_router *r)
 {
     struct sink k = {.hashing = true, .hash = 0xcbf29ce484222325ULL};

@@ -196,6 +196,7 @@ struct model {
     struct arena arena;
     const char *provider;
     uint64_t digest;
+    bool digest_known; /* set by model_set_digest: aggregator_submit keeps it */
     struct ptr_vec routers;      /* struct model_router * */
     struct ptr_vec services;     /* struct model_service * */
     struct ptr_vec middlewares;  /* struct model_middleware * */
@@ -220,6 +221,11 @@ struct model_service *model_find_service(const struct model *m, const char *name
 char *model_dump(const struct model *m);
 /* Sets m->digest from the dump. */
 void model_compute_digest(struct model *m);
+/* Sets m->digest from <parts>, a digest of everything but the problems
+ * that the provider already has (e.g. of parts it digested once, when they
+ * were built), and from m->problems, so that a change costs no walk over
+ * the whole model; marks it known. */
+void model_set_digest(struct model *m, uint64_t parts);
 /* Digests of one object, to tell identical definitions from conflicting
  * ones when providers merge objects of the same name. */
 uint64_t model_router_digest(const struct model_router *r);

@@ -19,6 +19,8 @@ static size_t bucket_of(const struct k8s_ingress_cache *c, const char *key)
 void k8s_ingress_cache_init(struct k8s_ingress_cache *c)
 {
     memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < 3; i++)
+        arena_init(&c->ix_arena[i]);
     c->n_buckets = 1024;
     c->buckets = mem_calloc(c->n_buckets, sizeof(*c->buckets));
 }
@@ -48,6 +50,10 @@ void k8s_ingress_cache_clear(struct k8s_ingress_cache *c)
         }
     }
     free(c->buckets);
+    for (size_t i = 0; i < 3; i++)
+        arena_free(&c->ix_arena[i]);
+    free(c->ours);
+    free(c->ours_pieces);
     memset(c, 0, sizeof(*c));
 }
 

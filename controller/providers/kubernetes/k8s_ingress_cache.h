@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "../../model.h"
+#include "k8s_index.h"
 
 /* One object a translation read: its kind ('S' Service, 'E' the
  * EndpointSlices of a Service, 'T' Secret, 'C' the canary Ingresses of a
@@ -52,6 +53,17 @@ struct k8s_ingress_cache {
     uint64_t context_digest; /* IngressClasses and options: all pieces depend on them */
     /* the last rebuild, for the debug log and tests */
     size_t last_reused, last_translated;
+    /* Services, EndpointSlices, Secrets: the last rebuild's index of each,
+     * kept while the list's generation (struct k8s_objects) is unchanged */
+    struct arena ix_arena[3];
+    struct k8s_index ix[3];
+    uint64_t ix_gen[3];
+    /* the last rebuild's Ingresses that are ours, in list order, with their
+     * pieces: walked instead of the list while its generation holds */
+    const cJSON **ours;
+    struct k8s_piece **ours_pieces;
+    size_t n_ours;
+    uint64_t ours_gen;
 };
 
 void k8s_ingress_cache_init(struct k8s_ingress_cache *c);

@@ -762,6 +762,7 @@ static struct k8s_piece *translate_piece(struct tx *t, struct k8s_ingress_cache 
         p->deps[i] = (struct k8s_dep){t->deps[i].kind, arena_strdup(pa, t->deps[i].ns), arena_strdup(pa, t->deps[i].name)};
     p->n_deps = t->n_deps;
     p->deps_digest = deps_digest(t, p->deps, p->n_deps);
+    model_compute_digest(p->m); /* once: the assembled model's digest folds the pieces' */
     t->m = NULL;
     return p;
 }
@@ -877,6 +878,10 @@ static struct model *assemble(struct tx *t, struct k8s_piece **pieces, size_t n,
         pieces[used++] = p;
     }
     free(cl.slots);
+    uint64_t parts = K8S_HASH_INIT;
+    for (size_t i = 0; i < used; i++)
+        parts = (parts ^ pieces[i]->m->digest) * 1099511628211ULL;
+    m->digest = parts; /* the provider completes it with the problems (model_set_digest) */
     k8s_model_hold_pieces(m, pieces, used);
     return m;
 }
@@ -888,47 +893,100 @@ static bool canary_candidate(const cJSON *ing)
     return annotation(ing, K8S_NGINX_PREFIX "canary") != NULL;
 }
 
+/* Index <i> of <c> over <items>, built again unless <gen> says the list is
+ * the one indexed last time. */
+static void cached_index(struct k8s_ingress_cache *c, int i, struct k8s_index *out, const cJSON **items, size_t n,
+                         uint64_t gen, const char *by_label)
+{
+    if (gen == 0 || gen != c->ix_gen[i]) {
+        arena_free(&c->ix_arena[i]);
+        arena_init(&c->ix_arena[i]);
+        k8s_index_build(&c->ix_arena[i], &c->ix[i], items, n, by_label);
+        c->ix_gen[i] = gen;
+    }
+    *out = c->ix[i];
+}
+
 struct model *k8s_translate_cached(struct k8s_ingress_cache *cache, const struct k8s_objects *objs,
                                    const struct k8s_translate_options *o, struct arena *pa, struct ptr_vec *problems)
 {
     struct tx t = {.objs = objs, .o = o, .pa = pa};
-    k8s_index_build(pa, &t.services, objs->services, objs->n_services, NULL);
-    k8s_index_build(pa, &t.secrets, objs->secrets, objs->n_secrets, NULL);
-    k8s_index_build(pa, &t.slices, objs->endpoint_slices, objs->n_endpoint_slices, "kubernetes.io/service-name");
-    t.canaries = arena_alloc(pa, (objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*t.canaries));
-    for (size_t i = 0; o->nginx && i < objs->n_ingresses; i++)
-        if (canary_candidate(objs->ingresses[i]))
-            t.canaries[t.n_canaries++] = objs->ingresses[i];
     uint64_t ctx = context_digest(objs, o);
     if (ctx != cache->context_digest) { /* a class or an option changed: every piece may differ */
         k8s_ingress_cache_clear(cache);
         k8s_ingress_cache_init(cache);
         cache->context_digest = ctx;
     }
+    /* nothing an Ingress reads but canaries changed: every piece's
+     * dependencies still have the versions it was checked against */
+    bool deps_same = o->nginx == NULL && objs->services_gen != 0 && objs->services_gen == cache->ix_gen[0] &&
+                     objs->endpoint_slices_gen != 0 && objs->endpoint_slices_gen == cache->ix_gen[1] &&
+                     objs->secrets_gen != 0 && objs->secrets_gen == cache->ix_gen[2];
+    cached_index(cache, 0, &t.services, objs->services, objs->n_services, objs->services_gen, NULL);
+    cached_index(cache, 1, &t.slices, objs->endpoint_slices, objs->n_endpoint_slices, objs->endpoint_slices_gen,
+                 "kubernetes.io/service-name");
+    cached_index(cache, 2, &t.secrets, objs->secrets, objs->n_secrets, objs->secrets_gen, NULL);
+    t.canaries = arena_alloc(pa, (objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*t.canaries));
+    for (size_t i = 0; o->nginx && i < objs->n_ingresses; i++)
+        if (canary_candidate(objs->ingresses[i]))
+            t.canaries[t.n_canaries++] = objs->ingresses[i];
     uint64_t gen = ++cache->gen;
-    struct k8s_piece **pieces = mem_alloc((objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*pieces));
+    struct k8s_piece **pieces;
     size_t n = 0;
     cache->last_reused = cache->last_translated = 0;
-    for (size_t i = 0; i < objs->n_ingresses; i++) {
-        const cJSON *ing = objs->ingresses[i];
-        const char *ns = meta_str(ing, "namespace"), *name = meta_str(ing, "name");
-        if (ns == NULL || name == NULL || !k8s_ingress_is_ours(objs, o, ing))
-            continue;
-        char key[600], version[300];
-        snprintf(key, sizeof(key), "%s/%s", ns, name);
-        snprintf(version, sizeof(version), "%s/%s", meta_str(ing, "uid") ? meta_str(ing, "uid") : "",
-                 meta_str(ing, "resourceVersion") ? meta_str(ing, "resourceVersion") : "");
-        struct k8s_piece *p = k8s_ingress_cache_get(cache, key);
-        if (p && strcmp(p->version, version) == 0 && deps_digest(&t, p->deps, p->n_deps) == p->deps_digest) {
-            cache->last_reused++;
-        } else {
-            p = translate_piece(&t, cache, ing, key, version);
-            p->made_gen = gen;
-            cache->last_translated++;
+    if (objs->ingresses_gen != 0 && objs->ingresses_gen == cache->ours_gen) {
+        /* the same Ingresses: the last rebuild's own, each with its piece
+         * (its version is the one translated); only dependencies may differ */
+        pieces = cache->ours_pieces;
+        n = cache->n_ours;
+        cache->ours_pieces = mem_alloc((n ? n : 1) * sizeof(*pieces));
+        for (size_t i = 0; i < n; i++) {
+            struct k8s_piece *p = pieces[i];
+            if (deps_same || deps_digest(&t, p->deps, p->n_deps) == p->deps_digest) {
+                cache->last_reused++;
+            } else {
+                char key[600], version[300]; /* the old piece goes in translate_piece */
+                snprintf(key, sizeof(key), "%s", p->key);
+                snprintf(version, sizeof(version), "%s", p->version);
+                p = translate_piece(&t, cache, cache->ours[i], key, version);
+                p->made_gen = gen;
+                cache->last_translated++;
+            }
+            p->used_gen = gen;
+            pieces[i] = p;
         }
-        p->used_gen = gen;
-        pieces[n++] = p;
+    } else {
+        pieces = mem_alloc((objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*pieces));
+        free(cache->ours);
+        free(cache->ours_pieces);
+        cache->ours = mem_alloc((objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*cache->ours));
+        cache->ours_pieces = mem_alloc((objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*pieces));
+        cache->ours_gen = objs->ingresses_gen;
+        for (size_t i = 0; i < objs->n_ingresses; i++) {
+            const cJSON *ing = objs->ingresses[i];
+            const char *ns = meta_str(ing, "namespace"), *name = meta_str(ing, "name");
+            if (ns == NULL || name == NULL || !k8s_ingress_is_ours(objs, o, ing))
+                continue;
+            char key[600], version[300];
+            snprintf(key, sizeof(key), "%s/%s", ns, name);
+            snprintf(version, sizeof(version), "%s/%s", meta_str(ing, "uid") ? meta_str(ing, "uid") : "",
+                     meta_str(ing, "resourceVersion") ? meta_str(ing, "resourceVersion") : "");
+            struct k8s_piece *p = k8s_ingress_cache_get(cache, key);
+            if (p && strcmp(p->version, version) == 0 &&
+                (deps_same || deps_digest(&t, p->deps, p->n_deps) == p->deps_digest)) {
+                cache->last_reused++;
+            } else {
+                p = translate_piece(&t, cache, ing, key, version);
+                p->made_gen = gen;
+                cache->last_translated++;
+            }
+            p->used_gen = gen;
+            cache->ours[n] = ing;
+            pieces[n++] = p;
+        }
     }
+    cache->n_ours = n;
+    memcpy(cache->ours_pieces, pieces, n * sizeof(*pieces)); /* before assemble sorts them */
     free(t.deps);
     free(t.made.e);
     struct model *m = assemble(&t, pieces, n, problems);

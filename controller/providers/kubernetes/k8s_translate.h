@@ -38,6 +38,10 @@
 struct k8s_objects {
     const cJSON **ingress_classes, **ingresses, **services, **endpoint_slices, **secrets;
     size_t n_ingress_classes, n_ingresses, n_services, n_endpoint_slices, n_secrets;
+    /* k8s_translate_cached: a nonzero generation equal to the last call's
+     * says the list holds the very same objects (its index and what the
+     * Ingresses read from it are kept); 0: unknown */
+    uint64_t services_gen, endpoint_slices_gen, secrets_gen, ingresses_gen;
 };
 
 struct k8s_translate_options {
@@ -59,7 +63,10 @@ struct model *k8s_translate(const struct k8s_objects *objs, const struct k8s_tra
 
 /* The same, re-translating only the Ingresses whose own version or whose
  * referenced objects changed since the last call with <cache>
- * (k8s_ingress_cache.h); k8s_translate() is this with a fresh cache. */
+ * (k8s_ingress_cache.h); k8s_translate() is this with a fresh cache.
+ * The model's digest is that of the pieces it holds (each digested once,
+ * when translated): model_set_digest() completes it once the problems are
+ * in the model. */
 struct k8s_ingress_cache;
 struct model *k8s_translate_cached(struct k8s_ingress_cache *cache, const struct k8s_objects *objs,
                                    const struct k8s_translate_options *o, struct arena *pa, struct ptr_vec *problems);

@@ -72,6 +72,16 @@ static struct {
     struct k8s_events *events; /* kubernetesIngressNGINX: annotations not honoured */
     struct k8s_ingress_cache cache; /* each Ingress's translation, while still valid */
     bool events_leader;             /* the last rebuild wrote Events (was the leader) */
+    /* Every cached object of each kind, sorted, as the last rebuild
+     * collected it: kept while no watch of the kind reported a change (the
+     * objects are then the same), with a generation that tells the
+     * translation its indexes still hold. */
+    struct {
+        const cJSON **items;
+        size_t n;
+        uint64_t gen; /* 0: not collected, or changed since */
+    } coll[K_KINDS];
+    uint64_t coll_gen;
 } kp;
 
 /* ---- connection (k8s_conn.c) ---- */
@@ -85,22 +95,40 @@ static int resolve_connection(const struct kube_provider_config *cfg, struct dia
 
 /* ---- model ---- */
 
-/* Every cached object of <k>, over all namespaces, sorted per watch. */
-static const cJSON **collect(enum kind k, size_t *n)
+/* Every cached object of <k>, over all namespaces, sorted per watch;
+ * collected again only after a change. */
+static const cJSON **collect(enum kind k, size_t *n, uint64_t *gen)
 {
-    return k8s_watches_collect(kp.watches, kp.n_watches, (int)k, n);
+    if (kp.coll[k].gen == 0) {
+        free(kp.coll[k].items);
+        kp.coll[k].items = k8s_watches_collect(kp.watches, kp.n_watches, (int)k, &kp.coll[k].n);
+        kp.coll[k].gen = ++kp.coll_gen;
+    }
+    *n = kp.coll[k].n;
+    if (gen != NULL)
+        *gen = kp.coll[k].gen;
+    return kp.coll[k].items;
+}
+
+static void forget_collections(void)
+{
+    for (size_t k = 0; k < K_KINDS; k++) {
+        free(kp.coll[k].items);
+        kp.coll[k].items = NULL;
+        kp.coll[k].gen = 0;
+    }
 }
 
 static void rebuild(void *data)
 {
     (void)data;
     uint64_t t0 = watcher_now_ms();
-    struct k8s_objects objs;
-    objs.ingress_classes = collect(K_CLASSES, &objs.n_ingress_classes);
-    objs.ingresses = collect(K_INGRESSES, &objs.n_ingresses);
-    objs.services = collect(K_SERVICES, &objs.n_services);
-    objs.endpoint_slices = collect(K_SLICES, &objs.n_endpoint_slices);
-    objs.secrets = collect(K_SECRETS, &objs.n_secrets);
+    struct k8s_objects objs = {0};
+    objs.ingress_classes = collect(K_CLASSES, &objs.n_ingress_classes, NULL);
+    objs.ingresses = collect(K_INGRESSES, &objs.n_ingresses, &objs.ingresses_gen);
+    objs.services = collect(K_SERVICES, &objs.n_services, &objs.services_gen);
+    objs.endpoint_slices = collect(K_SLICES, &objs.n_endpoint_slices, &objs.endpoint_slices_gen);
+    objs.secrets = collect(K_SECRETS, &objs.n_secrets, &objs.secrets_gen);
     struct arena pa;
     arena_init(&pa);
     struct ptr_vec problems = {0}, events = {0};
@@ -115,6 +143,7 @@ static void rebuild(void *data)
     if (kp.events && leader) /* one writer when several replicas */
         k8s_events_emit(kp.events, (struct k8s_nginx_event *const *)events.items, events.len);
     problem_log_update(&kp.problems, "kubernetes", &problems, m);
+    model_set_digest(m, m->digest); /* the pieces' digests (k8s_translate_cached), and the problems */
     arena_free(&pa);
     if (k8s_lease_is_leader(kp.lease)) { /* the Ingresses we serve say where */
         const cJSON **ours = mem_alloc((objs.n_ingresses ? objs.n_ingresses : 1) * sizeof(*ours));
@@ -127,11 +156,6 @@ static void rebuild(void *data)
                                           objs.n_services));
         free(ours);
     }
-    free(objs.ingress_classes);
-    free(objs.ingresses);
-    free(objs.services);
-    free(objs.endpoint_slices);
-    free(objs.secrets);
     log_debug("kubernetes provider: %zu ingresses (%zu translated, %zu unchanged) in %llu ms, the rest %llu ms",
               objs.n_ingresses, kp.cache.last_translated, kp.cache.last_reused, (unsigned long long)(t1 - t0),
               (unsigned long long)(watcher_now_ms() - t1));
@@ -142,8 +166,9 @@ static void rebuild(void *data)
 
 static void on_changed(struct k8s_watch *w, void *data)
 {
-    (void)w;
     (void)data;
+    if (w->kind >= 0 && w->kind < K_KINDS)
+        kp.coll[w->kind].gen = 0; /* its objects changed: collect again */
     if (!kp.ready) {
         for (size_t i = 0; i < kp.n_watches; i++)
             if (!kp.watches[i].synced)
@@ -289,6 +314,7 @@ void provider_kubernetes_stop(void)
     free(kp.status_service);
     for (size_t i = 0; i < kp.n_watches; i++)
         k8s_watch_stop(&kp.watches[i]);
+    forget_collections();
     free(kp.watches);
     free(kp.watch_kind);
     watcher_timer_free(kp.rebuild_timer);

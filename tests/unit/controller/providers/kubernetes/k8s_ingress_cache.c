@@ -3,7 +3,9 @@
  * (Service, EndpointSlice, Secret, IngressClass) re-translates it alone, the
  * assembled model equals a fresh translation, pieces outlive the cache while
  * a model uses them; and names that collide ("team-a"/"app" vs
- * "team"/"a-app") leave the younger Ingress unserved with both named. */
+ * "team"/"a-app") leave the younger Ingress unserved with both named; list
+ * generations keep indexes and skip dependency checks; the model's digest
+ * comes from its pieces. */
 #include "../../../../../controller/providers/kubernetes/k8s_ingress_cache.h"
 #include "../../../../../controller/providers/kubernetes/k8s_translate.h"
 
@@ -12,7 +14,7 @@
 
 #include "test.h"
 
-static cJSON *store[64];
+static cJSON *store[96];
 static size_t n_store;
 
 static const cJSON *J(const char *text)
@@ -263,6 +265,46 @@ int main(void)
         model_free(m);
         arena_free(&pa);
     }
+    k8s_ingress_cache_clear(&c);
+
+    /* generations of the lists (the provider's, kept until a watch reports
+     * a change): unchanged, the index is kept and no piece's dependencies
+     * are looked at again; a new one is read again. The model's digest
+     * folds its pieces': the same pieces give the same digest. */
+    const cJSON *gsv[] = {service("a", "one", "1")};
+    const cJSON *gsl[] = {slice("a", "one", "1", "10.0.0.1")};
+    const cJSON *gin[] = {ingress("a", "i1", "1", "2026-01-01T00:00:00Z", "one.test", "one")};
+    struct k8s_objects og = {classes, gin, gsv, gsl, secrets, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    k8s_ingress_cache_init(&c);
+    struct arena gpa;
+    arena_init(&gpa);
+    struct ptr_vec gpr = {0};
+    struct model *g[5];
+    for (int round = 0; round < 5; round++) {
+        if (round == 2) /* another object under the same generation: taken as the same */
+            gsl[0] = slice("a", "one", "2", "10.0.0.9");
+        if (round == 3)
+            og.endpoint_slices_gen = 2;
+        if (round == 4) { /* the Ingresses' list too */
+            gin[0] = ingress("a", "i1", "2", "2026-01-01T00:00:00Z", "uno.test", "one");
+            og.ingresses_gen = 2;
+        }
+        g[round] = k8s_translate_cached(&c, &og, &opts, &gpa, &gpr);
+        model_set_digest(g[round], g[round]->digest);
+        CHECK(g[round]->digest_known);
+        CHECK(c.last_translated == (round == 0 || round >= 3 ? 1u : 0u));
+        CHECK(c.last_translated + c.last_reused == 1);
+    }
+    CHECK(g[1]->digest == g[0]->digest && g[2]->digest == g[0]->digest && g[3]->digest != g[0]->digest);
+    const struct model_service *gs = model_find_service(g[3], "a-one-80");
+    CHECK(gs && gs->lb && gs->lb->n_servers == 1 && strcmp(gs->lb->servers[0].url, "http://10.0.0.9:8080") == 0);
+    char *gd = model_dump(g[4]);
+    CHECK_CONTAINS(gd, "Host(`uno.test`)");
+    CHECK_CONTAINS(gd, "http://10.0.0.9:8080");
+    free(gd);
+    for (int round = 0; round < 5; round++)
+        model_free(g[round]);
+    arena_free(&gpa);
     k8s_ingress_cache_clear(&c);
 
     for (size_t i = 0; i < n_store; i++)

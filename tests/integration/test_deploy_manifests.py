@@ -65,11 +65,14 @@ def by_kind(objs):
     return out
 
 
+K8S = os.path.join("controller", "providers", "kubernetes")
+
+
 def code_rbac(acme_storage=True):
     """(apiGroup, resource) -> verbs the provider uses, read from the code;
     with <acme_storage>, also what ACME's storage in Secrets uses (the chart
     grants it with acme.storageResolvers; the default manifests do not)."""
-    src = open(os.path.join(ROOT, "controller", "provider_kubernetes.c")).read()
+    src = open(os.path.join(ROOT, K8S, "provider_kubernetes.c")).read()
     table = re.findall(r'\{"(\w+)", "(/apis?/[\w./]+)"\}', src)
     assert len(table) == 5, table
     rules = {}
@@ -77,12 +80,12 @@ def code_rbac(acme_storage=True):
         group = "" if gv == "/api/v1" else gv.split("/")[2]
         rules[(group, name)] = {"list", "watch"}  # k8s_watch.c: list, then watch
     # the CRD provider's table: {"plural", "/apis/group/version", <labelSelector applies>}
-    crd = open(os.path.join(ROOT, "controller", "provider_kubernetes_crd.c")).read()
+    crd = open(os.path.join(ROOT, K8S, "provider_kubernetes_crd.c")).read()
     for name, gv in re.findall(r'\{"(\w+)", "(/apis?/[\w./]+)", (?:true|false)\}', crd):
         group = "" if gv == "/api/v1" else gv.split("/")[2]
         rules[(group, name)] = {"list", "watch"}
     # the Gateway API provider's: {"plural", "/apis/group/version", <cluster-scoped>, <labelSelector applies>}
-    gw = open(os.path.join(ROOT, "controller", "provider_kubernetes_gateway.c")).read()
+    gw = open(os.path.join(ROOT, K8S, "provider_kubernetes_gateway.c")).read()
     gw_table = re.findall(r'\{"(\w+)", "(/apis?/[\w./]+)", (?:true|false), (?:true|false)\}', gw)
     assert len(gw_table) == 11, gw_table
     for name, gv in gw_table:
@@ -90,7 +93,7 @@ def code_rbac(acme_storage=True):
         rules[(group, name)] = {"list", "watch"}
     # every file that writes declares it: "rbac: <group> <resource> <verbs>",
     # and only those files send anything but GET
-    files = [os.path.join("controller", f) for f in os.listdir(os.path.join(ROOT, "controller"))
+    files = [os.path.join(K8S, f) for f in os.listdir(os.path.join(ROOT, K8S))
              if f.startswith("k8s_") or f.startswith("provider_kubernetes")]
     if acme_storage:
         files += [os.path.join("controller", "acme", f) for f in os.listdir(os.path.join(ROOT, "controller", "acme"))

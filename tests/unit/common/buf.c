@@ -58,5 +58,5 @@ int main(void)
     CHECK(buf_printf(&b, "%s", "hey") == 0);
     CHECK_STR(b.data, "hey");
     buf_free(&b);
-    return test_report("buf");
+    return test_report("common/buf");
 }

@@ -21,5 +21,5 @@ int main(void)
         check(v[i]);
     for (uint64_t x = 1; x < UINT64_MAX / 3; x = x * 3 + 1)
         check(x);
-    return test_report("decimal");
+    return test_report("common/decimal");
 }

@@ -110,5 +110,5 @@ int main(void)
     url_refused("http://x:1", true, "invalid server url 'http://x:1': unsupported scheme 'http' (expected tcp)");
     url_refused("tcp://x", true, "invalid server url 'tcp://x': expected host:port");
     url_refused("tcp://x:80abc", true, "invalid server url 'tcp://x:80abc': port '80abc' is not a number");
-    return test_report("hostport");
+    return test_report("common/hostport");
 }

@@ -119,5 +119,5 @@ int main(void)
         CHECK(rule_parse_tcp(&a, "HostSNI(`a.*.test`)", &d) == NULL);
         CHECK(rule_parse(&a, "HostSNI(`a.test`)", &d) == NULL); /* and not in HTTP rules */
     }
-    return test_report("controller/rule");
+    return test_report("common/rule");
 }

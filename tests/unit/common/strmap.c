@@ -102,5 +102,5 @@ int main(void)
     strmap_free(&m, count_free);
     CHECK((size_t)freed == n);
     CHECK(m.n == 0 && m.cap == 0 && strmap_get(&m, "ns-0/name-0") == NULL);
-    return test_report("strmap");
+    return test_report("common/strmap");
 }

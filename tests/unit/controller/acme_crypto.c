@@ -245,5 +245,5 @@ int main(void)
     test_other_account_keys();
     test_keys_and_csr();
     test_tlsalpn_cert();
-    return test_report("controller/acme/acme_crypto");
+    return test_report("controller/acme_crypto");
 }

@@ -37,5 +37,5 @@ int main(void)
     CHECK(load(&c, &d, "--certificatesResolvers.x.acme.dnsChallenge.provider=cloudflare", NULL, NULL) == -1);
     CHECK(strstr(d.msg, "DNS-01 challenge is not implemented") != NULL);
     static_config_free(&c);
-    return test_report("controller/static_config (certificatesResolvers)");
+    return test_report("controller/acme_static_config");
 }

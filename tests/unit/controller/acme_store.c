@@ -75,5 +75,5 @@ int main(void)
     CHECK(acme_store_load(path, &d) == NULL && strstr(d.msg, "not a JSON object") != NULL);
     unlink(path);
     rmdir(dir);
-    return test_report("controller/acme/acme_store");
+    return test_report("controller/acme_store");
 }

@@ -44,5 +44,5 @@ int main(void)
     longd[sizeof(longd) - 1] = '\0';
     name_of(&k, "le", longd, name, sizeof(name));
     CHECK(rfc1123(name));
-    return test_report("controller/acme/acme_store_k8s");
+    return test_report("controller/acme_store_k8s");
 }

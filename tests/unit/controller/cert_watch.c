@@ -126,5 +126,5 @@ int main(void)
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
-    return test_report("cert_watch");
+    return test_report("controller/cert_watch");
 }

@@ -235,5 +235,5 @@ int main(void)
     EVP_PKEY_free(other_key);
     EVP_PKEY_free(leaf_key);
     EVP_PKEY_free(resp_key);
-    return test_report("ocsp_response");
+    return test_report("controller/ocsp_response");
 }

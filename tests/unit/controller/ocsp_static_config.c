@@ -52,5 +52,5 @@ int main(void)
     static_config_free(&c);
     CHECK(load_file(&c, &d, "ocsp:\n  responderOverrides:\n    a: {b: c}\n") != 0);
     static_config_free(&c);
-    return test_report("controller/static_config (ocsp)");
+    return test_report("controller/ocsp_static_config");
 }

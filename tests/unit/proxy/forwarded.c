@@ -118,5 +118,5 @@ int main(void)
     forwarded_client_ip((const struct sockaddr *)&in, ip16, small, sizeof(small));
     CHECK(memchr(small, '\0', sizeof(small)) != NULL);
     CHECK(strncmp(small, "192.168", 7) == 0);
-    return test_report("forwarded");
+    return test_report("proxy/forwarded");
 }

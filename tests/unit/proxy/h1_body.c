@@ -111,5 +111,5 @@ int main(void)
     CHECK(h1_body_init(&b, 0, 200, false, hs, 2, &cl) == 0 && b.reusable);
     hs[1] = hdr("Connection", "close");
     CHECK(h1_body_init(&b, 1, 200, false, hs, 2, &cl) == 0 && !b.reusable);
-    return test_report("h1_body");
+    return test_report("proxy/h1_body");
 }

@@ -261,5 +261,5 @@ int main(void)
     feed_str("POST / HTTP/1.1\r\nContent-Length:  5 \r\n\r\nhello");
     CHECK(visible("POST / HTTP/1.1\r\nContent-Length:  05\r\n\r\nhello"));
     glue_start();
-    return test_report("h1_framing");
+    return test_report("proxy/h1_framing");
 }

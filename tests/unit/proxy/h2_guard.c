@@ -100,5 +100,5 @@ int main(void)
     CHECK(h2_guard_frame_is_idle(H2F_SETTINGS, 0, 0, 0));
     CHECK(h2_guard_frame_is_idle(H2F_PRIORITY, 0, 5, 0));
     CHECK(h2_guard_frame_is_idle(0x42, 0, 1000, 0));
-    return test_report("h2_guard");
+    return test_report("proxy/h2_guard");
 }

@@ -59,5 +59,5 @@ int main(void)
     h2_mem_thread_release();
     CHECK(lists[0].n == 0 && lists[0].head == NULL);
 #endif
-    return test_report("h2_mem");
+    return test_report("proxy/h2_mem");
 }

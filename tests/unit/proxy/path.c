@@ -96,5 +96,5 @@ int main(void)
     CHECK_STR(norm("/a/.x;/b", 0, true), "/a/.x;/b");
     /* sanitizePath=false: dot segments are nobody's business here */
     CHECK_STR(norm("/api/..;/admin", 0, false), "/api/..;/admin");
-    return test_report("path");
+    return test_report("proxy/path");
 }

@@ -76,5 +76,5 @@ int main(void)
     CHECK(!same_host(h2o_iovec_init(H2O_STRLIT("a.example")), h2o_iovec_init(H2O_STRLIT("a.example:80")), true));
     CHECK(!same_host(h2o_iovec_init(H2O_STRLIT("a.example")), h2o_iovec_init(H2O_STRLIT("b.example")), false));
     h2o_mem_clear_pool(&pool);
-    return test_report("request_check");
+    return test_report("proxy/request_check");
 }

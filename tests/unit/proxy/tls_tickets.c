@@ -148,5 +148,5 @@ int main(void)
     tls_tickets_set_interval(0);
     tls_tickets_reset();
     EVP_MAC_free(hmac);
-    return test_report("tls_tickets");
+    return test_report("proxy/tls_tickets");
 }

@@ -133,5 +133,5 @@ int main(void)
     CHECK(source_hash(1, h2o_iovec_init("a", 1)) != source_hash(1, h2o_iovec_init("b", 1)));
     CHECK(source_hash(1, h2o_iovec_init("a", 1)) != source_hash(2, h2o_iovec_init("a", 1)));
     mw_test_free(&t);
-    return test_report("proxy/middleware/ip_strategy.c");
+    return test_report("proxy/middleware/ip_strategy");
 }

@@ -120,5 +120,5 @@ int main(void)
     const char *unknown[] = {"amount", "1", "sourceCriterion.requestHosts", "true", NULL};
     refused(unknown, "unknown option 'sourceCriterion.requestHosts'");
     mw_test_free(&t);
-    return test_report("proxy/middleware/mw_in_flight_req.c");
+    return test_report("proxy/middleware/mw_in_flight_req");
 }

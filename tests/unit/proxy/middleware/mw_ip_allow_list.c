@@ -86,5 +86,5 @@ int main(void)
     const char *unknown2[] = {"sourceRange", "10.0.0.0/8", "ipStrategy.dept", "1", NULL};
     refused("ipAllowList", unknown2, "unknown option 'ipStrategy.dept'");
     mw_test_free(&t);
-    return test_report("proxy/middleware/mw_ip_allow_list.c");
+    return test_report("proxy/middleware/mw_ip_allow_list");
 }

@@ -191,5 +191,5 @@ int main(void)
     const char *unknown[] = {"average", "1", "burts", "1", NULL};
     refused(unknown, "unknown option 'burts'");
     mw_test_free(&t);
-    return test_report("proxy/middleware/mw_rate_limit.c");
+    return test_report("proxy/middleware/mw_rate_limit");
 }

@@ -113,5 +113,5 @@ int main(void)
         name[-1] = 0x40;
         CHECK(clienthello_parse(buf, n, &h) == CLIENTHELLO_INVALID);
     }
-    return test_report("clienthello");
+    return test_report("proxy/tcp/clienthello");
 }

@@ -71,5 +71,5 @@ int main(void)
     CHECK(needs_sni("HostSNI(`*`) && HostSNI(`a.test`)"));
     CHECK(!needs_sni("ClientIP(`10.0.0.0/8`)"));
     table_free(t);
-    return test_report("proxy/table_tcp");
+    return test_report("proxy/tcp/table_tcp");
 }

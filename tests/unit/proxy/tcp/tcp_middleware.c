@@ -97,5 +97,5 @@ int main(void)
     CHECK_CONTAINS(err, "inFlightConn: amount: '-3'");
     CHECK(tcp_middleware_refused() >= 4);
     arena_free(&a);
-    return test_report("proxy/tcp_middleware.c");
+    return test_report("proxy/tcp/tcp_middleware");
 }

@@ -136,5 +136,5 @@ int main(void)
     CHECK(docker_expand_rule(&a, "Host(`{{ .Name `)", "svc", &c, &d) == NULL);
     CHECK_CONTAINS(d.msg, "unterminated");
     arena_free(&a);
-    return test_report("controller/docker_build");
+    return test_report("controller/providers/docker/docker_build");
 }

@@ -77,5 +77,5 @@ int main(void)
         free(ids[i]);
     free(ids);
     CHECK(docker_list_parse("{}", 2, &ids, &n, &d) != 0);
-    return test_report("controller/docker_container");
+    return test_report("controller/providers/docker/docker_container");
 }

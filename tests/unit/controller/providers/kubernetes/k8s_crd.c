@@ -116,5 +116,5 @@ int main(void)
     CHECK_STR(router_key(&c, "default", "my.route", "Host(`foo.com`)"), "default-my-route-6f97418635c7e18853da");
     model_free(c.m);
     arena_free(&a);
-    return test_report("controller/k8s_crd");
+    return test_report("controller/providers/kubernetes/k8s_crd");
 }

@@ -309,5 +309,5 @@ int main(void)
 
     for (size_t i = 0; i < n_store; i++)
         cJSON_Delete(store[i]);
-    return test_report("controller/k8s_ingress_cache");
+    return test_report("controller/providers/kubernetes/k8s_ingress_cache");
 }

@@ -177,5 +177,5 @@ int main(void)
                                      "limits_affinity_backend", "refused", "canary"};
     for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
         check_fixture(dir, fixtures[i]);
-    return test_report("controller/k8s_nginx_annotations");
+    return test_report("controller/providers/kubernetes/k8s_nginx_annotations");
 }

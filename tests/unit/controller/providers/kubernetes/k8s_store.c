@@ -39,5 +39,5 @@ int main(void)
     CHECK(k8s_store_count(&s) == 1 && k8s_store_get(&s, "x/y") != NULL && k8s_store_count(&fresh) == 0);
     k8s_store_clear(&s);
     k8s_store_clear(&fresh);
-    return test_report("controller/k8s_store");
+    return test_report("controller/providers/kubernetes/k8s_store");
 }

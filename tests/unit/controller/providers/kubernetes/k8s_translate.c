@@ -152,5 +152,5 @@ int main(void)
     arena_free(&pa);
     for (size_t i = 0; i < n_store; i++)
         cJSON_Delete(objs_store[i]);
-    return test_report("controller/k8s_translate");
+    return test_report("controller/providers/kubernetes/k8s_translate");
 }

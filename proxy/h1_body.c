@@ -107,7 +107,7 @@ size_t h1_body_trailers(const struct h1_body *b, h2o_mem_pool_t *pool, h2o_heade
         h2o_iovec_t name = h2o_strdup(pool, hs[i].name, hs[i].name_len);
         h2o_strtolower(name.base, name.len);
         const h2o_token_t *tok = h2o_lookup_token(name.base, name.len);
-        if (tok != NULL ? hbh_trailer_forbidden(&tok->buf) : hbh_trailer_forbidden_str(name.base, name.len))
+        if (tok != NULL ? hbh_trailer_forbidden_token(tok) : hbh_trailer_forbidden_str(name.base, name.len))
             continue;
         h2o_iovec_t value = h2o_strdup(pool, hs[i].value, hs[i].value_len);
         if (tok != NULL)

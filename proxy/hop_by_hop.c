@@ -1,67 +1,55 @@
 /*
- * Connection-specific, HTTP/2-forbidden and trailer-forbidden fields (see
- * hop_by_hop.h).
+ * Connection-specific, HTTP/2-forbidden and trailer-forbidden fields by
+ * text (see hop_by_hop.h; names that are h2o tokens are answered inline).
  */
 #include "hop_by_hop.h"
 
-struct name {
-    const char *s;
-    size_t len;
-};
-#define NAME(s) {s, sizeof(s) - 1}
-
-static const struct name connection_specific_names[] = {
-    NAME("connection"), NAME("keep-alive"),     NAME("proxy-connection"), NAME("te"),
-    NAME("transfer-encoding"), NAME("upgrade"), NAME("http2-settings"),
-};
-
-/* beyond the connection-specific ones */
-static const struct name trailer_forbidden_names[] = {
-    NAME("content-length"), NAME("trailer"),      NAME("host"),
-    NAME("expect"),         NAME("content-type"), NAME("content-encoding"),
-};
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-/* h2o_iovec_is_token, inlined: it runs per field on the request path. */
-static inline const h2o_token_t *token_of(const h2o_iovec_t *name)
+static bool is(const char *name, size_t len, const char *lower)
 {
-    const h2o_token_t *t = (const h2o_token_t *)name;
-    return t >= h2o__tokens && t < h2o__tokens + H2O_MAX_TOKENS ? t : NULL;
+    return h2o_lcstris(name, len, lower, len);
 }
 
-static bool listed(const struct name *names, size_t n, const char *s, size_t len)
+/* by length first: most names fail there */
+bool hbh_connection_specific_str(const char *n, size_t len)
 {
-    for (size_t i = 0; i < n; i++)
-        if (names[i].len == len && h2o_lcstris(s, len, names[i].s, len))
-            return true;
-    return false;
+    switch (len) {
+    case 2:
+        return is(n, len, "te");
+    case 7:
+        return is(n, len, "upgrade");
+    case 10:
+        return is(n, len, "connection") || is(n, len, "keep-alive");
+    case 14:
+        return is(n, len, "http2-settings");
+    case 16:
+        return is(n, len, "proxy-connection");
+    case 17:
+        return is(n, len, "transfer-encoding");
+    default:
+        return false;
+    }
 }
 
-/* Proxy-Connection is not an h2o token; every other one is. */
-static bool connection_specific_token(const h2o_token_t *t)
+bool hbh_trailer_forbidden_str(const char *n, size_t len)
 {
-    return t == H2O_TOKEN_CONNECTION || t == H2O_TOKEN_KEEP_ALIVE || t == H2O_TOKEN_TE || t == H2O_TOKEN_TRANSFER_ENCODING ||
-           t == H2O_TOKEN_UPGRADE || t == H2O_TOKEN_HTTP2_SETTINGS;
-}
-
-static bool trailer_forbidden_token(const h2o_token_t *t)
-{
-    return connection_specific_token(t) || t == H2O_TOKEN_CONTENT_LENGTH || t == H2O_TOKEN_HOST || t == H2O_TOKEN_EXPECT ||
-           t == H2O_TOKEN_CONTENT_TYPE || t == H2O_TOKEN_CONTENT_ENCODING;
-}
-
-bool hbh_connection_specific_str(const char *name, size_t len)
-{
-    return listed(connection_specific_names, COUNT(connection_specific_names), name, len);
-}
-
-bool hbh_connection_specific(const h2o_iovec_t *name)
-{
-    const h2o_token_t *t = token_of(name);
-    if (t != NULL)
-        return connection_specific_token(t);
-    return hbh_connection_specific_str(name->base, name->len);
+    if (hbh_connection_specific_str(n, len))
+        return true;
+    switch (len) {
+    case 4:
+        return is(n, len, "host");
+    case 6:
+        return is(n, len, "expect");
+    case 7:
+        return is(n, len, "trailer");
+    case 12:
+        return is(n, len, "content-type");
+    case 14:
+        return is(n, len, "content-length");
+    case 16:
+        return is(n, len, "content-encoding");
+    default:
+        return false;
+    }
 }
 
 bool hbh_named_in_connection(const h2o_iovec_t *connection, const char *name, size_t len)
@@ -69,24 +57,8 @@ bool hbh_named_in_connection(const h2o_iovec_t *connection, const char *name, si
     return connection != NULL && h2o_contains_token(connection->base, connection->len, name, len, ',');
 }
 
-bool hbh_h2_forbidden(const h2o_header_t *h, bool request)
+bool hbh_te_trailers(const h2o_header_t *h)
 {
-    if (!hbh_connection_specific(h->name))
-        return false;
-    bool te = token_of(h->name) != NULL ? h->name == &H2O_TOKEN_TE->buf
-                                        : h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("te"));
-    return !(request && te && h2o_lcstris(h->value.base, h->value.len, H2O_STRLIT("trailers")));
-}
-
-bool hbh_trailer_forbidden_str(const char *name, size_t len)
-{
-    return hbh_connection_specific_str(name, len) || listed(trailer_forbidden_names, COUNT(trailer_forbidden_names), name, len);
-}
-
-bool hbh_trailer_forbidden(const h2o_iovec_t *name)
-{
-    const h2o_token_t *t = token_of(name);
-    if (t != NULL)
-        return trailer_forbidden_token(t);
-    return hbh_trailer_forbidden_str(name->base, name->len);
+    bool te = hbh_token_of(h->name) != NULL ? h->name == &H2O_TOKEN_TE->buf : h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("te"));
+    return te && h2o_lcstris(h->value.base, h->value.len, H2O_STRLIT("trailers"));
 }

@@ -509,8 +509,8 @@ static int take_head(struct proxy *p, int minor, int status, const char *msg, si
         const h2o_token_t *tok = h2o_lookup_token(lname.base, lname.len);
         if (tok == H2O_TOKEN_CONTENT_LENGTH || tok == H2O_TOKEN_TRANSFER_ENCODING)
             continue; /* framing: h2o writes its own */
-        if (tok != NULL ? regenerated(tok) || (hbh_connection_specific(&tok->buf) && !(tok == H2O_TOKEN_UPGRADE && status == 101))
-                        : hbh_connection_specific(&lname) || h2o_memis(lname.base, lname.len, H2O_STRLIT("trailer")))
+        if (tok != NULL ? regenerated(tok) || (hbh_connection_specific_token(tok) && !(tok == H2O_TOKEN_UPGRADE && status == 101))
+                        : hbh_connection_specific_str(lname.base, lname.len) || h2o_memis(lname.base, lname.len, H2O_STRLIT("trailer")))
             continue;
         if (connection != NULL &&
             hbh_named_in_connection(&(h2o_iovec_t){(char *)connection->value, connection->value_len}, lname.base, lname.len))
@@ -973,7 +973,7 @@ static void h2_on_head(void *ctx, int status, h2o_headers_t *headers)
             continue;
         }
         const h2o_token_t *tok = h2o_lookup_token(h->name->base, h->name->len);
-        if (tok != NULL ? regenerated(tok) || hbh_connection_specific(&tok->buf) : hbh_connection_specific(h->name))
+        if (tok != NULL ? regenerated(tok) || hbh_connection_specific_token(tok) : hbh_connection_specific(h->name))
             continue;
         h2o_add_header_by_str(&req->pool, &req->res.headers, h->name->base, h->name->len, tok != NULL, NULL, h->value.base,
                               h->value.len);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../common/decimal.h"
+#include "hop_by_hop.h"
 
 static char server_hostname[256];
 
@@ -87,14 +88,10 @@ static bool is_token(const h2o_header_t *h, const h2o_token_t *t)
  * h2o has already acted on. */
 static bool drop_request_header(const h2o_header_t *h, bool trusted)
 {
-    if (is_token(h, H2O_TOKEN_CONNECTION) || is_token(h, H2O_TOKEN_KEEP_ALIVE) || is_token(h, H2O_TOKEN_TE) ||
-        is_token(h, H2O_TOKEN_TRANSFER_ENCODING) || is_token(h, H2O_TOKEN_UPGRADE) || is_token(h, H2O_TOKEN_HTTP2_SETTINGS) ||
-        is_token(h, H2O_TOKEN_HOST) || is_token(h, H2O_TOKEN_CONTENT_LENGTH) || is_token(h, H2O_TOKEN_EXPECT) ||
-        is_token(h, H2O_TOKEN_COOKIE))
+    if (is_token(h, H2O_TOKEN_HOST) || is_token(h, H2O_TOKEN_CONTENT_LENGTH) || is_token(h, H2O_TOKEN_EXPECT) ||
+        is_token(h, H2O_TOKEN_COOKIE) || hbh_connection_specific(h->name))
         return true;
     const h2o_iovec_t *n = h->name;
-    if (h2o_lcstris(n->base, n->len, H2O_STRLIT("proxy-connection")))
-        return true;
     if (!trusted) {
         if (is_token(h, H2O_TOKEN_X_FORWARDED_FOR))
             return true;
@@ -126,12 +123,6 @@ static const h2o_iovec_t *find_header(const h2o_headers_t *hs, const char *name,
         if (h2o_lcstris(hs->entries[i].name->base, hs->entries[i].name->len, name, len))
             return &hs->entries[i].value;
     return NULL;
-}
-
-/* Also drops headers the client named in its Connection header. */
-static bool named_in_connection(const h2o_iovec_t *connection, const h2o_iovec_t *name)
-{
-    return connection != NULL && h2o_contains_token(connection->base, connection->len, name->base, name->len, ',');
 }
 
 /* Where the forwarded fields go: HTTP/1.1 head text, or (fields != NULL)
@@ -208,7 +199,7 @@ static void write_fields(h2o_req_t *req, const struct forwarded_params *fp, stru
             n_cookies++;
             continue;
         }
-        if (drop_request_header(h, trusted) || named_in_connection(connection, h->name))
+        if (drop_request_header(h, trusted) || hbh_named_in_connection(connection, h->name->base, h->name->len))
             continue;
         if (trusted) { /* remember what a trusted proxy sent; we extend or keep it */
             const h2o_iovec_t *n = h->name;

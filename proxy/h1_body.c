@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "hop_by_hop.h"
+
 static int parse_content_length(const char *s, size_t len, size_t *out)
 {
     size_t v = 0;
@@ -105,9 +107,7 @@ size_t h1_body_trailers(const struct h1_body *b, h2o_mem_pool_t *pool, h2o_heade
         h2o_iovec_t name = h2o_strdup(pool, hs[i].name, hs[i].name_len);
         h2o_strtolower(name.base, name.len);
         const h2o_token_t *tok = h2o_lookup_token(name.base, name.len);
-        if (tok == H2O_TOKEN_CONTENT_LENGTH || tok == H2O_TOKEN_TRANSFER_ENCODING || tok == H2O_TOKEN_CONNECTION ||
-            tok == H2O_TOKEN_KEEP_ALIVE || tok == H2O_TOKEN_TE || tok == H2O_TOKEN_HOST || tok == H2O_TOKEN_UPGRADE ||
-            h2o_memis(name.base, name.len, H2O_STRLIT("trailer")) || h2o_memis(name.base, name.len, H2O_STRLIT("proxy-connection")))
+        if (tok != NULL ? hbh_trailer_forbidden_token(tok) : hbh_trailer_forbidden_str(name.base, name.len))
             continue;
         h2o_iovec_t value = h2o_strdup(pool, hs[i].value, hs[i].value_len);
         if (tok != NULL)

@@ -13,6 +13,7 @@
 #include "conntrack.h"
 #include "h1_framing.h"
 #include "h1_trailers.h"
+#include "hop_by_hop.h"
 
 static struct h1_stream *stream_of(h2o_req_t *req)
 {
@@ -76,17 +77,6 @@ static bool token_char(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-/* Fields a trailer must not carry (RFC 9110 6.5.1): framing, routing, control. */
-static bool forbidden_trailer(const char *name, size_t len)
-{
-    static const char *const names[] = {"content-length", "transfer-encoding", "host", "connection", "te", "trailer",
-                                        "expect", "keep-alive", "upgrade", "content-type", "content-encoding"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0)
-            return true;
-    return false;
-}
-
 /* The raw trailer section (framing checked it: CRLF lines, no controls)
  * into body.trailers, in <pool>; lines that are not "name: value" are dropped. */
 static void parse_trailers(struct h1_stream *s, h2o_mem_pool_t *pool)
@@ -113,7 +103,7 @@ static void parse_trailers(struct h1_stream *s, h2o_mem_pool_t *pool)
                 v++;
             while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
                 vend--;
-            if (ok && !forbidden_trailer(name, nlen)) {
+            if (ok && !hbh_trailer_forbidden_str(name, nlen)) {
                 h2o_iovec_t value = h2o_strdup(pool, v, (size_t)(vend - v));
                 h2o_add_header_by_str(pool, &s->body.trailers, name, nlen, 1, NULL, value.base, value.len);
             }

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hop_by_hop.h"
+
 struct chunk_writer {
     h2o_ostream_t super;
     char size_line[24];       /* "<hex>\r\n" of the chunk being sent */
@@ -27,11 +29,8 @@ static bool client_accepts_trailers(const h2o_req_t *req)
  * and connection control), or one that would break the framing. */
 static bool unsendable(const h2o_header_t *h)
 {
-    static const char *const banned[] = {"content-length", "transfer-encoding", "connection", "keep-alive", "te",
-                                         "trailer",        "upgrade",           "host",       "proxy-connection"};
-    for (size_t i = 0; i < sizeof(banned) / sizeof(banned[0]); i++)
-        if (h2o_lcstris(h->name->base, h->name->len, banned[i], strlen(banned[i])))
-            return true;
+    if (hbh_trailer_forbidden(h->name))
+        return true;
     if (h->name->len == 0)
         return true;
     for (size_t i = 0; i < h->name->len; i++)

@@ -15,6 +15,7 @@
 #include "conntrack.h"
 #include "h2_internal.h"
 #include "h2_server.h"
+#include "hop_by_hop.h"
 #include "worker.h"
 
 #define MAX_HEADER_BYTES (64 * 1024) /* per head, as HPACK-decoded (name + value + 32 per field, RFC 9113 6.5.2) */
@@ -59,12 +60,12 @@ struct h2s_stream *h2s_stream_open_upgraded(struct h2s_conn *conn, h2o_req_t *sr
     req->input.scheme = &H2O_URL_SCHEME_HTTP;
     if (src->entity.base != NULL)
         req->entity = h2o_strdup(&req->pool, src->entity.base, src->entity.len);
-    /* the fields of the HTTP/1.1 hop that asked for the switch */
+    /* the fields of the HTTP/1.1 hop that asked for the switch, and what
+     * an HTTP/2 request may not carry */
     size_t n = 0;
     for (size_t i = 0; i < req->headers.size; i++) {
-        const h2o_iovec_t *name = req->headers.entries[i].name;
-        if (name == &H2O_TOKEN_UPGRADE->buf || name == &H2O_TOKEN_CONNECTION->buf || name == &H2O_TOKEN_HTTP2_SETTINGS->buf ||
-            name == &H2O_TOKEN_HOST->buf)
+        const h2o_header_t *h = &req->headers.entries[i];
+        if (h->name == &H2O_TOKEN_HOST->buf || hbh_h2_forbidden(h, true))
             continue;
         req->headers.entries[n++] = req->headers.entries[i];
     }
@@ -370,16 +371,6 @@ static const struct req_stream_ops ops = {
 
 /* ---- the response ---- */
 
-/* Connection-specific fields HTTP/2 forbids (RFC 9113 8.2.2). */
-static bool connection_specific(const h2o_iovec_t *name)
-{
-    const h2o_token_t *t = h2o_iovec_is_token(name) ? (const h2o_token_t *)name : NULL;
-    if (t != NULL)
-        return t == H2O_TOKEN_CONNECTION || t == H2O_TOKEN_KEEP_ALIVE || t == H2O_TOKEN_TRANSFER_ENCODING ||
-               t == H2O_TOKEN_UPGRADE || t == H2O_TOKEN_TE;
-    return h2o_lcstris(name->base, name->len, H2O_STRLIT("proxy-connection"));
-}
-
 static uint8_t *lower_name(h2o_mem_pool_t *pool, const h2o_iovec_t *name)
 {
     for (size_t i = 0; i < name->len; i++) {
@@ -404,7 +395,7 @@ static size_t add_fields(h2o_mem_pool_t *pool, nghttp2_nv *out, size_t n, const 
 {
     for (size_t i = 0; i < headers->size; i++) {
         const h2o_header_t *h = &headers->entries[i];
-        if (connection_specific(h->name) || (h->name->len != 0 && h->name->base[0] == ':'))
+        if (hbh_h2_forbidden(h, false) || (h->name->len != 0 && h->name->base[0] == ':'))
             continue;
         out[n++] = nv(lower_name(pool, h->name), h->name->len, (uint8_t *)h->value.base, h->value.len);
     }

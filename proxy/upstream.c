@@ -25,6 +25,7 @@
 #include "forwarded.h"
 #include "conntrack.h"
 #include "h1_body.h"
+#include "hop_by_hop.h"
 #include "deadline.h"
 #include "grpc.h"
 #include "h2_upstream.h"
@@ -420,10 +421,10 @@ static void on_read_timeout(h2o_timeout_entry_t *entry)
 
 /* ---- response head ---- */
 
-static bool hop_by_hop(const h2o_token_t *t)
+/* Fields h2o writes itself on the response. */
+static bool regenerated(const h2o_token_t *t)
 {
-    return t == H2O_TOKEN_CONNECTION || t == H2O_TOKEN_KEEP_ALIVE || t == H2O_TOKEN_TE || t == H2O_TOKEN_TRANSFER_ENCODING ||
-           t == H2O_TOKEN_UPGRADE || t == H2O_TOKEN_DATE || t == H2O_TOKEN_CONTENT_LENGTH;
+    return t == H2O_TOKEN_DATE || t == H2O_TOKEN_CONTENT_LENGTH;
 }
 
 static void on_ws_upgraded(void *data, h2o_socket_t *client, size_t reqsize)
@@ -508,11 +509,11 @@ static int take_head(struct proxy *p, int minor, int status, const char *msg, si
         const h2o_token_t *tok = h2o_lookup_token(lname.base, lname.len);
         if (tok == H2O_TOKEN_CONTENT_LENGTH || tok == H2O_TOKEN_TRANSFER_ENCODING)
             continue; /* framing: h2o writes its own */
-        if (tok != NULL ? hop_by_hop(tok) && !(tok == H2O_TOKEN_UPGRADE && status == 101)
-                        : h2o_lcstris(lname.base, lname.len, H2O_STRLIT("proxy-connection")) ||
-                              h2o_lcstris(lname.base, lname.len, H2O_STRLIT("trailer")))
+        if (tok != NULL ? regenerated(tok) || (hbh_connection_specific_token(tok) && !(tok == H2O_TOKEN_UPGRADE && status == 101))
+                        : hbh_connection_specific_str(lname.base, lname.len) || h2o_memis(lname.base, lname.len, H2O_STRLIT("trailer")))
             continue;
-        if (connection != NULL && h2o_contains_token(connection->value, connection->value_len, lname.base, lname.len, ','))
+        if (connection != NULL &&
+            hbh_named_in_connection(&(h2o_iovec_t){(char *)connection->value, connection->value_len}, lname.base, lname.len))
             continue;
         h2o_iovec_t value = h2o_strdup(&req->pool, h->value, h->value_len);
         const char *orig = h2o_strdup(&req->pool, h->name, h->name_len).base;
@@ -972,7 +973,7 @@ static void h2_on_head(void *ctx, int status, h2o_headers_t *headers)
             continue;
         }
         const h2o_token_t *tok = h2o_lookup_token(h->name->base, h->name->len);
-        if (tok != NULL ? hop_by_hop(tok) : h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("proxy-connection")))
+        if (tok != NULL ? regenerated(tok) || hbh_connection_specific_token(tok) : hbh_connection_specific(h->name))
             continue;
         h2o_add_header_by_str(&req->pool, &req->res.headers, h->name->base, h->name->len, tok != NULL, NULL, h->value.base,
                               h->value.len);

@@ -31,6 +31,7 @@
 #include "../registry.h"
 #include "../subrequest.h"
 #include "../transport.h"
+#include "../hop_by_hop.h"
 #include "../worker.h"
 #include "pool_buf.h"
 
@@ -275,11 +276,14 @@ static void put_header(struct pool_buf *b, const char *name, size_t nlen, const 
     pool_buf_put(b, "\r\n", 2);
 }
 
+/* Not copied between the client's exchange and the auth server's: the
+ * connection-specific fields, framing, Host, and the proxy's own
+ * authentication (RFC 9110 11.7: for the next hop only). */
 static bool hop_by_hop(const h2o_iovec_t *n)
 {
-    static const char *const hop[] = {"connection", "keep-alive",        "proxy-authenticate", "proxy-authorization", "te",
-                                      "trailer",    "transfer-encoding", "upgrade",            "proxy-connection",    "host",
-                                      "content-length", "http2-settings", NULL};
+    static const char *const hop[] = {"proxy-authenticate", "proxy-authorization", "trailer", "host", "content-length", NULL};
+    if (hbh_connection_specific(n))
+        return true;
     for (const char *const *h = hop; *h; h++)
         if (h2o_lcstris(n->base, n->len, *h, strlen(*h)))
             return true;

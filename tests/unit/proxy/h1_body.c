@@ -90,6 +90,21 @@ int main(void)
         h2o_mem_clear_pool(&pool);
     }
     h2o_buffer_dispose(&in);
+    /* what RFC 9110 6.5.1 keeps out of trailers: content format and request
+     * modifiers too (they were forwarded before the lists were one) */
+    CHECK(h1_body_init(&b, 1, 200, false, hs, 1, &cl) == 0);
+    in = buf("0\r\nContent-Type: text/html\r\nProxy-Connection: x\r\nExpect: y\r\nHTTP2-Settings: z\r\n"
+             "Content-Encoding: gzip\r\nX-Ok: 1\r\n\r\n");
+    CHECK(h1_body_feed(&b, in) == 0 && b.done);
+    {
+        h2o_mem_pool_t pool;
+        h2o_mem_init_pool(&pool);
+        h2o_headers_t t = {NULL};
+        CHECK(h1_body_trailers(&b, &pool, &t) == 1 && t.size == 1);
+        CHECK(h2o_memis(t.entries[0].name->base, t.entries[0].name->len, H2O_STRLIT("x-ok")));
+        h2o_mem_clear_pool(&pool);
+    }
+    h2o_buffer_dispose(&in);
 
     /* another coding last, or no length: to the end of the connection */
     hs[0] = hdr("Transfer-Encoding", "chunked, gzip");

@@ -190,7 +190,7 @@ char *arena_strdup(struct arena *a, const char *s)
     return s == NULL ? NULL : arena_strndup(a, s, strlen(s));
 }
 
-char *arena_vprintf(struct arena *a, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static char *arena_vprintf(struct arena *a, const char *fmt, va_list ap)
 {
     char small[256]; /* most strings fit: format once */
     va_list again;
@@ -257,12 +257,4 @@ void ptr_vec_push(struct arena *a, struct ptr_vec *v, void *item)
 void ptr_vec_vprintf(struct arena *a, struct ptr_vec *v, const char *fmt, va_list ap)
 {
     ptr_vec_push(a, v, arena_vprintf(a, fmt, ap));
-}
-
-void ptr_vec_printf(struct arena *a, struct ptr_vec *v, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    ptr_vec_vprintf(a, v, fmt, ap);
-    va_end(ap);
 }

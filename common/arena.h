@@ -39,7 +39,6 @@ void *arena_alloc(struct arena *a, size_t size);
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t len);
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *arena_vprintf(struct arena *a, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* <parts> joined by <sep> ('\0': nothing between them). */
 char *arena_concat(struct arena *a, const char *const *parts, size_t n, char sep);
 /* <fn>(<data>) is called by arena_free. */
@@ -53,7 +52,6 @@ struct ptr_vec {
 void ptr_vec_push(struct arena *a, struct ptr_vec *v, void *item);
 /* "printf a problem into a list": the message is formatted into <a> and
  * appended to <v> (providers' configuration problems, decode errors). */
-void ptr_vec_printf(struct arena *a, struct ptr_vec *v, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ptr_vec_vprintf(struct arena *a, struct ptr_vec *v, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 #endif

@@ -162,39 +162,9 @@ void aggregator_submit(struct model *m)
     watcher_timer_arm(window_timer, now - last_compile_ms >= opts.window_ms ? 0 : last_compile_ms + opts.window_ms - now);
 }
 
-void aggregator_flush(void)
-{
-    if (dirty)
-        compile();
-}
-
 const struct aggregator_stats *aggregator_stats(void)
 {
     return &stats;
-}
-
-size_t aggregator_error_count(void)
-{
-    return errors.len;
-}
-
-const char *aggregator_error(size_t i)
-{
-    return i < errors.len ? errors.items[i] : NULL;
-}
-
-char *aggregator_dump(void)
-{
-    size_t len = 0;
-    char *out = mem_strdup("");
-    for (size_t i = 0; i < n_providers; i++) {
-        char *d = model_dump(latest[i]);
-        size_t dl = strlen(d), pl = strlen(latest[i]->provider);
-        out = mem_realloc(out, len + pl + dl + 16);
-        len += (size_t)sprintf(out + len, "# provider %s\n%s", latest[i]->provider, d);
-        free(d);
-    }
-    return out;
 }
 
 /* ---- compile ---- */

@@ -27,8 +27,6 @@ void aggregator_shutdown(void);
 
 /* Takes ownership of <m> (m->provider names the provider). */
 void aggregator_submit(struct model *m);
-/* Compiles now if anything is pending (tests, shutdown). */
-void aggregator_flush(void);
 
 /* Called at the end of every compile with each provider's latest model
  * (the ACME manager takes the routers' certResolver domains from it). The
@@ -44,11 +42,5 @@ struct aggregator_stats {
     size_t routers, services, certs, errors;
 };
 const struct aggregator_stats *aggregator_stats(void);
-/* Messages of the objects the last compile dropped. */
-size_t aggregator_error_count(void);
-const char *aggregator_error(size_t i);
-
-/* The merged configuration as text (model_dump of every provider). */
-char *aggregator_dump(void);
 
 #endif

@@ -109,8 +109,6 @@ void h2s_stream_discard_rest(struct h2s_stream *s);
 void h2s_stream_on_close(struct h2s_stream *s, uint32_t error_code);
 /* The connection goes away: every stream is torn down. */
 void h2s_stream_destroy(struct h2s_stream *s);
-/* nghttp2's data source for the response body. */
-ssize_t h2s_stream_read_data(struct h2s_stream *s, size_t length, uint32_t *flags);
 /* Copies <length> bytes of the response into <out> (after the frame header). */
 void h2s_stream_copy_data(struct h2s_stream *s, h2o_buffer_t **out, size_t length);
 /* After a flush copied all the generator's buffers. */

@@ -402,6 +402,9 @@ static size_t add_fields(h2o_mem_pool_t *pool, nghttp2_nv *out, size_t n, const 
     return n;
 }
 
+/* nghttp2's data source for the response body. */
+static ssize_t h2s_stream_read_data(struct h2s_stream *s, size_t length, uint32_t *flags);
+
 static ssize_t read_data_cb(nghttp2_session *ng, int32_t stream_id, uint8_t *buf, size_t length, uint32_t *flags,
                             nghttp2_data_source *source, void *user)
 {
@@ -478,7 +481,7 @@ static nghttp2_nv *trailer_fields(struct h2s_stream *s, size_t *n)
     return nva;
 }
 
-ssize_t h2s_stream_read_data(struct h2s_stream *s, size_t length, uint32_t *flags)
+static ssize_t h2s_stream_read_data(struct h2s_stream *s, size_t length, uint32_t *flags)
 {
     size_t avail = 0;
     for (size_t i = 0; i < s->bufcnt; i++)

@@ -16,7 +16,7 @@
 #include "stats.h"
 #include "tcp/table_tcp.h"
 
-uint32_t table_hash(const char *s, size_t len)
+static uint32_t table_hash(const char *s, size_t len)
 {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < len; i++)

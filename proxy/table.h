@@ -229,6 +229,5 @@ void *table_lookup_sni(const struct table *t, const char *name, size_t len);
 void *table_host_map_get(const struct table_host_map *m, const char *key, size_t len);
 /* Address of the value for <key>, inserted as NULL when absent. */
 void **table_host_map_slot(struct arena *a, struct table_host_map *m, const char *key, size_t len);
-uint32_t table_hash(const char *s, size_t len);
 
 #endif

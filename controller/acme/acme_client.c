@@ -80,6 +80,8 @@ struct acme_client {
 
 static void fail(struct acme_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void next(struct acme_client *c);
+/* The key authorization of <token> (token.thumbprint). malloc'd. */
+static char *acme_client_keyauth(struct acme_client *c, const char *token);
 
 static void set(char **p, const char *v)
 {
@@ -761,7 +763,7 @@ void acme_client_challenge_ready(struct acme_client *c, const char *error)
     }
 }
 
-char *acme_client_keyauth(struct acme_client *c, const char *token)
+static char *acme_client_keyauth(struct acme_client *c, const char *token)
 {
     size_t n = strlen(token) + strlen(c->thumb) + 2;
     char *out = mem_alloc(n);

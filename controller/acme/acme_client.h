@@ -65,7 +65,5 @@ void acme_client_resume(struct acme_client *c, const char *order_url, const char
 void acme_client_challenge_ready(struct acme_client *c, const char *error);
 /* The account key (borrowed), to store it. */
 EVP_PKEY *acme_client__key(struct acme_client *c);
-/* The key authorization of <token> (token.thumbprint). malloc'd. */
-char *acme_client_keyauth(struct acme_client *c, const char *token);
 
 #endif

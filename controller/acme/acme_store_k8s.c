@@ -467,8 +467,3 @@ bool acme_k8s_leader(const struct acme_k8s *k)
 {
     return k && k8s_lease_is_leader(k->lease);
 }
-
-const char *acme_k8s_ns(const struct acme_k8s *k)
-{
-    return k->ns;
-}

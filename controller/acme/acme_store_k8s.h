@@ -46,7 +46,6 @@ struct acme_k8s *acme_k8s_start(const struct acme_k8s_options *o, struct diag *d
 void acme_k8s_stop(struct acme_k8s *k);
 bool acme_k8s_synced(const struct acme_k8s *k);
 bool acme_k8s_leader(const struct acme_k8s *k);
-const char *acme_k8s_ns(const struct acme_k8s *k);
 
 /* Every cached Secret of <kind> ("certificate", "account", "challenge") for
  * <resolver> (NULL: any), sorted by name; free() the array. */

@@ -63,8 +63,10 @@ static bool has_control(const char *v)
     return false;
 }
 
-int mw_headers__hdr(struct arena *a, struct mw_hdr *h, const char *name, const char *value, const char *what,
-                    struct diag *d)
+/* Builds one header from <name> (refused unless an HTTP token) and <value>
+ * (refused with CR, LF or other control bytes); <what> names the option. */
+static int build_header(struct arena *a, struct mw_hdr *h, const char *name, const char *value, const char *what,
+                        struct diag *d)
 {
     size_t len = strlen(name);
     if (len == 0)
@@ -100,7 +102,9 @@ void mw_headers__del(h2o_headers_t *hs, const char *lname, size_t len)
     hs->size = j;
 }
 
-void mw_headers__set(h2o_req_t *req, h2o_headers_t *hs, const struct mw_hdr *h, h2o_iovec_t value)
+/* Header edits on <hs> (req->headers or req->res.headers); <value> must
+ * outlive the request (table arena or req->pool). */
+static void set_header(h2o_req_t *req, h2o_headers_t *hs, const struct mw_hdr *h, h2o_iovec_t value)
 {
     mw_headers__del(hs, h->lname, h->len);
     if (h->token != NULL)
@@ -127,7 +131,7 @@ static int build_map(struct arena *a, struct mw_options *o, const char *key, str
     *n = mw_opt_map(a, o, key, &keys, &values);
     *out = arena_alloc(a, (*n ? *n : 1) * sizeof(**out));
     for (size_t i = 0; i < *n; i++)
-        if (mw_headers__hdr(a, &(*out)[i], keys[i], values[i], key, d) != 0)
+        if (build_header(a, &(*out)[i], keys[i], values[i], key, d) != 0)
             return -1;
     return 0;
 }
@@ -153,7 +157,7 @@ static void add_always(struct arena *a, struct headers_cfg *c, const char *name,
 {
     struct diag ignored;
     if (value != NULL && *value)
-        c->n_always += mw_headers__hdr(a, &c->always[c->n_always], name, value, name, &ignored) == 0;
+        c->n_always += build_header(a, &c->always[c->n_always], name, value, name, &ignored) == 0;
 }
 
 /* Splits <policy> on "$NONCE" (unrolled/secure's per-request nonce). */
@@ -208,7 +212,7 @@ static int build_secure(struct arena *a, struct mw_options *o, struct headers_cf
     const char **names = mw_opt_list(a, o, "hostsProxyHeaders", &n);
     c->hosts_proxy = arena_alloc(a, (n ? n : 1) * sizeof(*c->hosts_proxy));
     for (c->n_hosts_proxy = 0; c->n_hosts_proxy < n; c->n_hosts_proxy++)
-        if (mw_headers__hdr(a, &c->hosts_proxy[c->n_hosts_proxy], names[c->n_hosts_proxy], "", "hostsProxyHeaders", d) != 0)
+        if (build_header(a, &c->hosts_proxy[c->n_hosts_proxy], names[c->n_hosts_proxy], "", "hostsProxyHeaders", d) != 0)
             return -1;
     if (build_map(a, o, "sslProxyHeaders", &c->ssl_proxy, &c->n_ssl_proxy, d) != 0)
         return -1;
@@ -234,17 +238,17 @@ static int build_secure(struct arena *a, struct mw_options *o, struct headers_cf
         const char *policies[2] = {csp, cspro}, *names2[2] = {"Content-Security-Policy", "Content-Security-Policy-Report-Only"};
         for (int i = 0; i < 2; i++)
             if (policies[i] != NULL) {
-                if (mw_headers__hdr(a, &c->csp[i], names2[i], policies[i], names2[i], d) != 0)
+                if (build_header(a, &c->csp[i], names2[i], policies[i], names2[i], d) != 0)
                     return -1;
                 csp_split(a, c->csp[i].value.base, &c->csp_parts[i], &c->n_csp_parts[i]);
             }
     }
     if (sts != 0) {
         const char *v = arena_printf(a, "max-age=%lld%s%s", (long long)sts, sub ? "; includeSubDomains" : "", preload ? "; preload" : "");
-        if (mw_headers__hdr(a, &c->sts, "Strict-Transport-Security", v, "stsSeconds", d) != 0)
+        if (build_header(a, &c->sts, "Strict-Transport-Security", v, "stsSeconds", d) != 0)
             return -1;
     }
-    if (pk != NULL && mw_headers__hdr(a, &c->hpkp, "Public-Key-Pins", pk, "publicKey", d) != 0)
+    if (pk != NULL && build_header(a, &c->hpkp, "Public-Key-Pins", pk, "publicKey", d) != 0)
         return -1;
 
     bool removed;
@@ -332,7 +336,7 @@ static void request_headers(const struct headers_cfg *c, struct mw_run *run)
             mw_headers__del(&req->headers, h->lname, h->len);
             run->client.forwarded_off |= forwarded_bit(h);
         } else {
-            mw_headers__set(req, &req->headers, h, h->value);
+            set_header(req, &req->headers, h, h->value);
         }
     }
 }
@@ -361,7 +365,7 @@ static void custom_response(const struct headers_cfg *c, h2o_req_t *req)
         if (c->res[i].value.len == 0)
             mw_headers__del(&req->res.headers, c->res[i].lname, c->res[i].len);
         else
-            mw_headers__set(req, &req->res.headers, &c->res[i], c->res[i].value);
+            set_header(req, &req->res.headers, &c->res[i], c->res[i].value);
     }
     if (c->cors.on)
         mw_headers__cors_response(&c->cors, req);
@@ -429,7 +433,7 @@ static void csp_with_nonce(const struct headers_cfg *c, h2o_req_t *req)
             }
             memcpy(p, c->csp_parts[i][j].base, c->csp_parts[i][j].len), p += c->csp_parts[i][j].len;
         }
-        mw_headers__set(req, &req->res.headers, &c->csp[i], h2o_iovec_init(v, (size_t)(p - v)));
+        set_header(req, &req->res.headers, &c->csp[i], h2o_iovec_init(v, (size_t)(p - v)));
     }
 }
 
@@ -438,11 +442,11 @@ static void secure_response(const struct headers_cfg *c, struct mw_run *run)
     h2o_req_t *req = run->req;
     bool ssl = is_ssl(c, run);
     if (c->sts.value.len && (ssl || c->force_sts) && !c->is_development)
-        mw_headers__set(req, &req->res.headers, &c->sts, c->sts.value);
+        set_header(req, &req->res.headers, &c->sts, c->sts.value);
     for (size_t i = 0; i < c->n_always; i++)
-        mw_headers__set(req, &req->res.headers, &c->always[i], c->always[i].value);
+        set_header(req, &req->res.headers, &c->always[i], c->always[i].value);
     if (c->hpkp.value.len && ssl && !c->is_development)
-        mw_headers__set(req, &req->res.headers, &c->hpkp, c->hpkp.value);
+        set_header(req, &req->res.headers, &c->hpkp, c->hpkp.value);
     if (c->n_csp_parts[0] || c->n_csp_parts[1])
         csp_with_nonce(c, req);
 }

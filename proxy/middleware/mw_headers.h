@@ -34,13 +34,7 @@ struct mw_headers_cors {
     bool add_vary;
 };
 
-/* Builds one header from <name> (refused unless an HTTP token) and <value>
- * (refused with CR, LF or other control bytes); <what> names the option. */
-int mw_headers__hdr(struct arena *a, struct mw_hdr *h, const char *name, const char *value, const char *what,
-                    struct diag *d) WARN_UNUSED;
-/* Header edits on <hs> (req->headers or req->res.headers); <value> must
- * outlive the request (table arena or req->pool). */
-void mw_headers__set(h2o_req_t *req, h2o_headers_t *hs, const struct mw_hdr *h, h2o_iovec_t value);
+/* Removes every <lname> (lower case) from <hs> (req->headers or req->res.headers). */
 void mw_headers__del(h2o_headers_t *hs, const char *lname, size_t len);
 /* The first value of a header, or {NULL, 0} (Go's Header.Get: absent and
  * empty read the same). */

@@ -27,7 +27,6 @@ struct k8s_events {
     char **seen;
     size_t n_seen;
     struct k8s_writes *writer;
-    size_t posted;
     unsigned long serial;
     bool failing; /* logged once per outage (typically RBAC without events create) */
 };
@@ -58,17 +57,11 @@ void k8s_events_free(struct k8s_events *e)
     free(e);
 }
 
-size_t k8s_events_posted(const struct k8s_events *e)
-{
-    return e ? e->posted : 0;
-}
-
 static void on_posted(void *data, const char *what, CURLcode rc, long status)
 {
     struct k8s_events *e = data;
     (void)what;
     if (rc == CURLE_OK && (status == 200 || status == 201)) {
-        e->posted++;
         e->failing = false;
     } else if (!e->failing) {
         log_warn("kubernetes provider: posting an Event failed (curl %d, HTTP %ld); the problem stays in the log and "

@@ -23,7 +23,5 @@ void k8s_events_free(struct k8s_events *e);
 /* Queues the Events of <ev> not posted before (copies what it keeps). */
 void k8s_events_emit(struct k8s_events *e, struct k8s_nginx_event *const *ev, size_t n);
 
-/* Events posted successfully since start (tests). */
-size_t k8s_events_posted(const struct k8s_events *e);
 
 #endif

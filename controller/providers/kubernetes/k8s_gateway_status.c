@@ -22,7 +22,6 @@
 struct k8s_gw_writer {
     struct k8s_writes *writer;
     char *controller;
-    size_t writes;
 };
 
 static const struct {
@@ -35,9 +34,8 @@ static const struct {
 
 static void on_written(void *data, const char *what, CURLcode rc, long status)
 {
-    struct k8s_gw_writer *w = data;
+    (void)data;
     if (rc == CURLE_OK && status == 200) {
-        w->writes++;
         log_debug("kubernetesgateway provider: status of %s written", what);
     } else {
         log_warn("kubernetesgateway provider: writing the status of %s failed (curl %d, HTTP %ld); redone at the next sync",
@@ -60,11 +58,6 @@ void k8s_gw_writer_free(struct k8s_gw_writer *w)
     k8s_writes_free(w->writer);
     free(w->controller);
     free(w);
-}
-
-size_t k8s_gw_writer_writes(const struct k8s_gw_writer *w)
-{
-    return w ? w->writes : 0;
 }
 
 bool k8s_gw_writer_busy(const struct k8s_gw_writer *w)

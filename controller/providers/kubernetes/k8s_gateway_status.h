@@ -27,7 +27,6 @@ void k8s_gw_writer_sync(struct k8s_gw_writer *w, const struct k8s_gw_statuses *s
 cJSON *k8s_gw_writer__merge(const char *controller, enum k8s_gw_kind kind, const cJSON *current, const cJSON *want,
                             const char *now);
 
-size_t k8s_gw_writer_writes(const struct k8s_gw_writer *w);
 /* Whether writes are still under way (a sync now would do nothing). */
 bool k8s_gw_writer_busy(const struct k8s_gw_writer *w);
 

@@ -25,12 +25,12 @@ void k8s_ingress_cache_init(struct k8s_ingress_cache *c)
     c->buckets = mem_calloc(c->n_buckets, sizeof(*c->buckets));
 }
 
-void k8s_piece_ref(struct k8s_piece *p)
+static void k8s_piece_ref(struct k8s_piece *p)
 {
     __atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
 }
 
-void k8s_piece_unref(struct k8s_piece *p)
+static void k8s_piece_unref(struct k8s_piece *p)
 {
     if (p == NULL || __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;

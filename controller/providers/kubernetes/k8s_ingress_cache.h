@@ -78,8 +78,6 @@ struct k8s_piece *k8s_ingress_cache_put(struct k8s_ingress_cache *c, const char 
 /* Drops the pieces no rebuild used since generation <gen>. */
 void k8s_ingress_cache_sweep(struct k8s_ingress_cache *c, uint64_t gen);
 
-void k8s_piece_ref(struct k8s_piece *p);
-void k8s_piece_unref(struct k8s_piece *p);
 
 /* <m> holds a reference on each of <pieces> until it is freed. */
 void k8s_model_hold_pieces(struct model *m, struct k8s_piece *const *pieces, size_t n);

@@ -34,7 +34,8 @@ struct k8s_lease {
     uint64_t renewed_at;   /* our clock at our last successful renewal */
 };
 
-void k8s_micro_time(char *buf, size_t len)
+/* RFC 3339 with microseconds (a Kubernetes MicroTime) of the wall clock. */
+static void k8s_micro_time(char *buf, size_t len)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);

@@ -27,7 +27,5 @@ struct k8s_lease *k8s_lease_start(const struct k8s_conn *conn, const char *ns, c
 void k8s_lease_stop(struct k8s_lease *l);
 bool k8s_lease_is_leader(const struct k8s_lease *l);
 
-/* RFC 3339 with microseconds (a Kubernetes MicroTime) of the wall clock. */
-void k8s_micro_time(char *buf, size_t len);
 
 #endif

@@ -15,7 +15,6 @@
 
 struct k8s_status {
     struct k8s_writes *writer;
-    size_t writes;
 };
 
 static void on_written(void *data, const char *what, CURLcode rc, long status);
@@ -33,11 +32,6 @@ void k8s_status_free(struct k8s_status *s)
         return;
     k8s_writes_free(s->writer);
     free(s);
-}
-
-size_t k8s_status_writes(const struct k8s_status *s)
-{
-    return s ? s->writes : 0;
 }
 
 static const cJSON *get(const cJSON *o, const char *k)
@@ -107,9 +101,8 @@ cJSON *k8s_status_target(const char *ip, const char *hostname, const char *publi
 
 static void on_written(void *data, const char *what, CURLcode rc, long status)
 {
-    struct k8s_status *s = data;
+    (void)data;
     if (rc == CURLE_OK && status == 200) {
-        s->writes++;
         log_debug("kubernetes provider: status of ingress %s written", what);
     } else {
         log_warn("kubernetes provider: writing the status of ingress %s failed (curl %d, HTTP %ld); retried at the next sync",

@@ -29,7 +29,5 @@ cJSON *k8s_status_target(const char *ip, const char *hostname, const char *publi
 /* Brings the managed <ingresses> to <target> (takes ownership of it). */
 void k8s_status_sync(struct k8s_status *s, const cJSON **ingresses, size_t n, cJSON *target);
 
-/* Writes done since start (tests). */
-size_t k8s_status_writes(const struct k8s_status *s);
 
 #endif

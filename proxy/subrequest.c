@@ -128,7 +128,7 @@ static void on_read(h2o_socket_t *sock, const char *err)
         return;
     }
     if (s->framing.seen > s->max_body) {
-        finish(s, "response body too large", false);
+        finish(s, SUBREQUEST_TOO_LARGE, false);
         return;
     }
     if (s->framing.done) {

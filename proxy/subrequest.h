@@ -24,7 +24,10 @@ struct subrequest_response {
     h2o_iovec_t body;
 };
 
-/* <err> NULL: <res> holds the answer (in the request's pool); else why not. */
+/* <err> NULL: <res> holds the answer (in the request's pool); else why not.
+ * SUBREQUEST_TOO_LARGE when the body went over <max_body> (callers that
+ * answer it differently, as forwardAuth's maxResponseBodySize, compare). */
+#define SUBREQUEST_TOO_LARGE "response body too large"
 typedef void (*subrequest_cb)(void *data, const char *err, const struct subrequest_response *res);
 
 /* Worker thread. <head> is the complete request head (copied); <body> is

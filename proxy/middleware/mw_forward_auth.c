@@ -6,7 +6,11 @@
  * <authResponseHeadersRegex>) copied onto it; anything else is the client's
  * answer: the auth server's status, headers and body, its Location made
  * absolute against <address> unless <preserveLocationHeader>. An auth
- * server that cannot be reached gives 500, as in Traefik.
+ * server that cannot be reached gives 500, as in Traefik. <authSigninURL>
+ * turns the auth server's 401 into a 302 to that URL (as given). With
+ * <maxResponseBodySize>, an auth answer whose body is longer gives 401 with
+ * no body (Traefik's); without it the body may be up to 1 MiB (500 above:
+ * Traefik reads any size).
  *
  * Gantry extension for ingress-nginx's auth-signin: with <signinURL>, the
  * auth server's 401 becomes a 302 to that URL, which gets
@@ -45,6 +49,8 @@ struct forward_auth {
     const char *origin;   /* scheme://authority, for relative Locations */
     bool trust_forward_header, forward_body, preserve_location, preserve_method;
     int64_t max_body_size; /* -1: unlimited */
+    int64_t max_response_body_size; /* -1: up to MAX_AUTH_BODY */
+    const char *auth_signin; /* authSigninURL, NULL: none */
     const char **response_headers, **request_headers, **auth_cookies;
     size_t n_response_headers, n_request_headers, n_auth_cookies;
     pcre2_code *response_headers_regex;
@@ -204,7 +210,8 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
         mw_opt_bool(o, "forwardBody", false, &c->forward_body, d) != 0 ||
         mw_opt_bool(o, "preserveLocationHeader", false, &c->preserve_location, d) != 0 ||
         mw_opt_bool(o, "preserveRequestMethod", false, &c->preserve_method, d) != 0 ||
-        mw_opt_int(o, "maxBodySize", -1, -1, INT64_MAX, &c->max_body_size, d) != 0)
+        mw_opt_int(o, "maxBodySize", -1, -1, INT64_MAX, &c->max_body_size, d) != 0 ||
+        mw_opt_int(o, "maxResponseBodySize", -1, -1, INT64_MAX, &c->max_response_body_size, d) != 0)
         return -1;
     c->response_headers = mw_opt_list(a, o, "authResponseHeaders", &c->n_response_headers);
     c->request_headers = mw_opt_list(a, o, "authRequestHeaders", &c->n_request_headers);
@@ -221,7 +228,12 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
         }
         arena_on_free(a, free_regex, c->response_headers_regex);
     }
+    const char *auth_signin = mw_opt_string(o, "authSigninURL");
+    if (auth_signin != NULL && *auth_signin != '\0')
+        c->auth_signin = arena_strdup(a, auth_signin);
     const char *signin = mw_opt_string(o, "signinURL");
+    if (c->auth_signin != NULL && signin != NULL && *signin != '\0')
+        return diag_set(d, "authSigninURL and signinURL cannot both be set");
     if (signin != NULL && *signin != '\0' && signin_template(a, c, signin, mw_opt_string(o, "signinRedirectParam"), d) != 0)
         return -1;
     /* headerField names the auth response header holding the user for the
@@ -451,6 +463,10 @@ static void deny(struct auth_call *call, const struct subrequest_response *res)
 {
     const struct forward_auth *c = call->cfg;
     h2o_req_t *req = call->run->req;
+    if (c->auth_signin && res->status == 401) {
+        mw_redirect(call->run, 302, c->auth_signin, strlen(c->auth_signin));
+        return;
+    }
     if (c->signin && res->status == 401) { /* nginx's error_page 401 = @signin: return 302 */
         h2o_iovec_t loc = signin_location(c, call->run);
         mw_redirect(call->run, 302, loc.base, loc.len);
@@ -489,7 +505,11 @@ static void on_answer(void *data, const char *err, const struct subrequest_respo
     if (err != NULL) {
         log_debug("forwardAuth %s: %s", call->cfg->address, err); /* per request: debug only */
         call->run->req->res.headers = (h2o_headers_t){NULL};
-        mw_send(call->run, 500, "Internal Server Error", h2o_iovec_init(NULL, 0));
+        if (call->cfg->max_response_body_size >= 0 && call->cfg->max_response_body_size < MAX_AUTH_BODY &&
+            strcmp(err, SUBREQUEST_TOO_LARGE) == 0)
+            mw_send(call->run, 401, "Unauthorized", h2o_iovec_init(NULL, 0)); /* maxResponseBodySize */
+        else
+            mw_send(call->run, 500, "Internal Server Error", h2o_iovec_init(NULL, 0));
         return;
     }
     if (res->status >= 200 && res->status < 300)
@@ -512,7 +532,10 @@ static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
     }
     struct auth_call *call = h2o_mem_alloc_pool(&req->pool, sizeof(*call));
     *call = (struct auth_call){.cfg = c, .run = run};
-    subrequest_start(run->w, &req->pool, c->srv, auth_head(c, run, body.len), body, MAX_AUTH_BODY, on_answer, call);
+    size_t max_answer = c->max_response_body_size >= 0 && c->max_response_body_size < MAX_AUTH_BODY
+                            ? (size_t)c->max_response_body_size
+                            : MAX_AUTH_BODY;
+    subrequest_start(run->w, &req->pool, c->srv, auth_head(c, run, body.len), body, max_answer, on_answer, call);
     return MW_PENDING;
 }
 

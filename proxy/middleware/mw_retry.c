@@ -1,6 +1,6 @@
 /*
  * Retry (Traefik): up to <attempts> attempts in all when the upstream cannot
- * be reached, waiting <initialInterval> (default 100ms), then twice as long
+ * be reached, waiting <initialInterval> (default 0: at once, as Traefik), then twice as long
  * each time. Only when it is safe: a connection that could not be made (any
  * method: nothing was sent), or one that broke before a response byte for
  * an idempotent request (GET, HEAD, OPTIONS, TRACE or with an
@@ -22,7 +22,7 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
     struct retry *c = arena_alloc(a, sizeof(*c));
     int64_t attempts;
     if (mw_opt_int(o, "attempts", 0, 0, MAX_RETRY_ATTEMPTS, &attempts, d) != 0 ||
-        mw_opt_duration_ms(o, "initialInterval", 100, &c->interval_ms, d) != 0)
+        mw_opt_duration_ms(o, "initialInterval", 0, &c->interval_ms, d) != 0)
         return -1;
     if (attempts <= 0)
         return diag_set(d, "attempts must be between 1 and %d", MAX_RETRY_ATTEMPTS);

@@ -39,6 +39,9 @@ class AuthServer:
                         self.reply(401, b"unauthorized\n", [("WWW-Authenticate", "Bearer realm=\"test\"")])
                 elif self.path.startswith("/start"):
                     self.reply(302, b"", [("Location", "/oauth2/sign_in?rd=" + self.headers.get("X-Forwarded-Uri", ""))])
+                elif self.path.startswith("/sized/"):  # /sized/<status>/<n>: a body of n bytes
+                    _, _, status, n = self.path.split("/")
+                    self.reply(int(status), b"x" * int(n), [("X-Auth-Request-User", "sized")])
                 elif self.path.startswith("/slow"):
                     import time
                     time.sleep(0.5)
@@ -115,6 +118,60 @@ def test_oauth2_proxy_conventions(tmp_path, procs):
         assert status == 200 and auth.seen[-1]["method"] == "GET" and auth.seen[-1]["body"] == b""
         assert auth.seen[-1]["headers"]["x-forwarded-method"] == "POST"
         assert up.requests[-1][1] == b"secret"
+    finally:
+        auth.stop()
+
+
+def test_auth_signin_url_and_max_response_body_size(tmp_path, procs):
+    """Traefik v3.7's authSigninURL (the auth server's 401 becomes a 302 to it)
+    and maxResponseBodySize (a longer auth answer is a 401 without body,
+    whatever its status; one of exactly that size passes)."""
+    auth, up = AuthServer(), RecordingUpstream()
+    try:
+        routers = "".join("    %s: {rule: \"Host(`%s.test`)\", service: app, middlewares: [%s]}\n" % (n, n, n)
+                          for n in ("signin", "exact", "over", "deny"))
+        cfg = ("http:\n  routers:\n" + routers + "  middlewares:\n"
+               "    signin:\n      forwardAuth: {address: \"%s/oauth2/auth\", authSigninURL: \"https://login.test/sign_in?x=1\"}\n"
+               "    exact:\n      forwardAuth: {address: \"%s/sized/200/100\", maxResponseBodySize: 100, authResponseHeaders: [X-Auth-Request-User]}\n"
+               "    over:\n      forwardAuth: {address: \"%s/sized/200/101\", maxResponseBodySize: 100}\n"
+               "    deny:\n      forwardAuth: {address: \"%s/sized/403/101\", maxResponseBodySize: 100}\n"
+               "  services:\n" % (auth.url, auth.url, auth.url, auth.url) + service_yaml("app", [up.url]))
+        g = procs.gantry(tmp_path, cfg)
+        wait_for(lambda: get(g.port, "/", "signin.test")[0] == 302, what="route live")
+        status, headers, _ = get(g.port, "/private?q=1", "signin.test")
+        assert status == 302 and headers["location"] == "https://login.test/sign_in?x=1"
+        # a valid session is not redirected
+        status, _, body = get(g.port, "/private", "signin.test", headers={"Cookie": "_oauth2_proxy=valid"})
+        assert status == 200 and body == b"ok"
+        assert len(up.requests) == 1
+        # a body of exactly maxResponseBodySize bytes: through
+        status, _, body = get(g.port, "/a", "exact.test")
+        assert status == 200 and body == b"ok" and upstream_headers(up)["x-auth-request-user"] == "sized"
+        # one byte more: 401 with an empty body, 2xx or not, and nothing upstream
+        for host in ("over.test", "deny.test"):
+            status, _, body = get(g.port, "/b", host)
+            assert (status, body) == (401, b""), host
+        assert len(up.requests) == 2
+    finally:
+        auth.stop()
+
+
+def test_auth_signin_url_and_signin_url_are_exclusive(tmp_path, procs):
+    auth, up = AuthServer(), RecordingUpstream()
+    try:
+        cfg = ("http:\n  routers:\n"
+               "    bad: {rule: \"Host(`bad.test`)\", service: app, middlewares: [both]}\n"
+               "    neg: {rule: \"Host(`neg.test`)\", service: app, middlewares: [neg]}\n"
+               "    good: {rule: \"Host(`good.test`)\", service: app}\n"
+               "  middlewares:\n"
+               "    both:\n      forwardAuth: {address: \"%s/oauth2/auth\", authSigninURL: \"/a\", signinURL: \"/b\"}\n"
+               "    neg:\n      forwardAuth: {address: \"%s/oauth2/auth\", maxResponseBodySize: -2}\n"
+               "  services:\n" % (auth.url, auth.url) + service_yaml("app", [up.url]))
+        g = procs.gantry(tmp_path, cfg)
+        wait_for(lambda: get(g.port, "/", "good.test")[0] == 200, what="route live")
+        assert get(g.port, "/", "bad.test")[0] == 404 and get(g.port, "/", "neg.test")[0] == 404
+        g.wait_log("authSigninURL and signinURL cannot both be set")
+        g.wait_log("maxResponseBodySize")
     finally:
         auth.stop()
 

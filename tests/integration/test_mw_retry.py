@@ -59,8 +59,8 @@ class FlakyUpstream:
 
 def config(up, attempts, interval="200ms"):
     return ("http:\n  routers:\n    r: {rule: \"Host(`r.test`)\", service: app, middlewares: [retry]}\n"
-            "  middlewares:\n    retry: {retry: {attempts: %d, initialInterval: %s}}\n"
-            "  services:\n" % (attempts, interval) + service_yaml("app", [up.url]))
+            "  middlewares:\n    retry: {retry: {attempts: %d%s}}\n"
+            "  services:\n" % (attempts, ", initialInterval: " + interval if interval else "") + service_yaml("app", [up.url]))
 
 
 def test_retries_with_exponential_backoff(tmp_path, procs):
@@ -78,6 +78,21 @@ def test_retries_with_exponential_backoff(tmp_path, procs):
     gaps = [b - a for a, b in zip(tries, tries[1:])]
     print("attempt gaps:", gaps, "elapsed", elapsed)
     assert len(tries) >= 3 and elapsed >= 0.55, (gaps, elapsed)  # 200 ms then 400 ms
+
+
+def test_without_initial_interval_retries_at_once(tmp_path, procs):
+    """Traefik's default initialInterval is 0: no backoff (a 100 ms default
+    would make these three retries take 0.7 s)."""
+    up = FlakyUpstream(0)
+    g = procs.gantry(tmp_path, config(up, 4, None))
+    wait_for(lambda: get(g.port, "/", "r.test")[0] == 200, what="route live")
+    up.failures = 3
+    n0 = len(up.accepted)
+    t0 = time.time()
+    status, _, body = get(g.port, "/", "r.test", headers={"Connection": "close"})
+    elapsed = time.time() - t0
+    assert status == 200 and body == b"ok"
+    assert len(up.accepted) - n0 >= 3 and elapsed < 0.5, elapsed
 
 
 def test_attempts_are_bounded(tmp_path, procs):

@@ -34,6 +34,7 @@ class H2Upstream:
         self.paths = []
         self.headers_seen = []
         self.bodies_seen = []         # (path, request body) of each stream that ended
+        self.trailers_seen = []       # (path, request trailer fields) of each stream that sent some
         self.cancelled = 0            # streams the client reset
         self.refuse_left = 0          # REFUSED_STREAM for the next N streams
         self.sent = 0                 # response body bytes written (flow control lets them out)
@@ -191,6 +192,9 @@ class _Conn:
         elif isinstance(ev, h2.events.DataReceived):
             self.bodies[ev.stream_id] = self.bodies.get(ev.stream_id, b"") + ev.data
             self.send(lambda: self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id))
+        elif isinstance(ev, h2.events.TrailersReceived):
+            with up.lock:
+                up.trailers_seen.append((self.open.get(ev.stream_id, {}).get(":path"), list(ev.headers)))
         elif isinstance(ev, h2.events.StreamEnded):
             if ev.stream_id in self.open:
                 with up.lock:

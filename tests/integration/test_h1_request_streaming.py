@@ -379,3 +379,28 @@ def test_an_upstream_that_does_not_read_stops_the_client(procs, tmp_path):
     r = read_response(s.makefile("rb"))
     s.close()
     assert r[0] == 200 and r[2].startswith(b"%d " % total), r
+
+
+@pytest.mark.xfail(strict=True, reason="needs the h1_framing.c/h1_stream.c change in the h2x16 report: a small chunked body is collected and its trailers dropped")
+@pytest.mark.parametrize("split", [False, True])
+def test_trailers_of_a_small_chunked_body_go_up_as_trailers(procs, tmp_path, split):
+    """A chunked body complete before the upstream request starts (in the
+    head's read, or in the next one) keeps its trailer section: it goes up
+    chunked with the trailers, not collected with a length (which drops them)."""
+    up = Upstream()
+    g = start(procs, tmp_path, up)
+    s = connect(g)
+    f = s.makefile("rb")
+    head = b"POST /t HTTP/1.1\r\nHost: up.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+    body = b"5\r\nsmall\r\n0\r\nX-Sum: 5\r\nContent-Length: 7\r\n\r\n"
+    if split:
+        s.sendall(head + b"5\r\nsma")
+        time.sleep(0.1)
+        s.sendall(body[6:])
+    else:
+        s.sendall(head + body)
+    r = read_response(f)
+    s.close()
+    up.stop()
+    assert r[0] == 200 and r[2] == b"5 " + hashlib.sha256(b"small").hexdigest().encode(), r
+    assert up.trailers.get("/t", b"").lower() == b"x-sum: 5\r\n", up.trailers

@@ -27,6 +27,7 @@
 #include "../aggregator.h"
 #include "acme_crypto.h"
 #include "acme_manager_internal.h"
+#include "acme_renewal.h"
 #include "acme_revocation.h"
 #include "acme_store.h"
 
@@ -195,10 +196,36 @@ static void set_free(struct domain_set *s)
     free(s);
 }
 
-/* When a renewal is due: a third of the certificate's lifetime before it ends. */
-static time_t renew_at(const struct domain_set *s)
+/* When a renewal of <s> is due, by certificatesDuration (acme_renewal.h). */
+static struct acme_renewal renewal_of(const struct resolver *r, const struct domain_set *s)
 {
-    return s->not_after - (s->not_after - s->not_before) / 3;
+    return acme_renewal_plan(r->cfg->certificates_duration_h, s->not_before, s->not_after);
+}
+
+static void format_time(time_t t, char *out, size_t size)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void acme_manager__log_renewal(const struct resolver *r, const struct domain_set *s, const char *what)
+{
+    struct acme_renewal p = renewal_of(r, s);
+    char until[32], from[32], period[32], lifetime[32], configured[32];
+    format_time(s->not_after, until, sizeof(until));
+    format_time(p.at, from, sizeof(from));
+    acme_renewal_format(p.period_s, period, sizeof(period));
+    log_info("acme: resolver %s: certificate for %s %s (%zu names, valid until %s, renewal from %s, %s before the end)",
+             r->cfg->name, s->names[0], what, s->n, until, from, period);
+    if (p.basis == ACME_RENEWAL_CONFIGURED)
+        return;
+    acme_renewal_format((int64_t)(s->not_after - s->not_before), lifetime, sizeof(lifetime));
+    acme_renewal_format(acme_renewal_window(r->cfg->certificates_duration_h).period_s, configured, sizeof(configured));
+    log_warn("acme: resolver %s: the certificate for %s lives %s, not longer than the renewal period of certificatesDuration "
+             "%lld (%s): renewed %s before the end instead (%s); set certificatesDuration to the CA's lifetime in hours",
+             r->cfg->name, s->names[0], lifetime, (long long)r->cfg->certificates_duration_h, configured, period,
+             p.basis == ACME_RENEWAL_LIFETIME ? "the row of its own lifetime" : "a third of its lifetime");
 }
 
 void acme_manager__set_cert(struct domain_set *s, const char *cert_pem, const char *key_pem, time_t nb, time_t na)
@@ -238,9 +265,13 @@ static void on_order(void *data, const char *error, const char *cert_pem, const 
     }
     if (error != NULL) {
         s->failures++;
+        /* a renewal is tried again at least once per check interval (Traefik's ticker), before the certificate ends */
+        uint64_t cap = BACKOFF_MAX_MS;
+        if (s->cert_pem && !s->revoked && (uint64_t)renewal_of(r, s).interval_s * 1000 < cap)
+            cap = (uint64_t)renewal_of(r, s).interval_s * 1000;
         s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_FIRST_MS;
-        if (s->backoff_ms > BACKOFF_MAX_MS)
-            s->backoff_ms = BACKOFF_MAX_MS;
+        if (s->backoff_ms > cap)
+            s->backoff_ms = cap;
         s->next_try_ms = watcher_now_ms() + s->backoff_ms;
         free(s->error);
         s->error = mem_strdup(error);
@@ -252,13 +283,9 @@ static void on_order(void *data, const char *error, const char *cert_pem, const 
         s->next_try_ms = 0;
         free(s->error);
         s->error = NULL;
-        char until[64];
-        struct tm tm;
-        gmtime_r(&na, &tm);
-        strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        log_info("acme: resolver %s: certificate for %s issued (%zu names, valid until %s)", r->cfg->name, s->names[0], s->n,
-                 until);
         if (r->k8s) { /* served once its Secret is written (store_cert), so every replica has what the issuer serves */
+            log_info("acme: resolver %s: certificate for %s issued (%zu names); storing it in Kubernetes", r->cfg->name,
+                     s->names[0], s->n);
             free(s->unsaved_cert);
             free(s->unsaved_key);
             s->unsaved_cert = mem_strdup(cert_pem);
@@ -267,6 +294,7 @@ static void on_order(void *data, const char *error, const char *cert_pem, const 
             return;
         }
         acme_manager__set_cert(s, cert_pem, key_pem, nb, na);
+        acme_manager__log_renewal(r, s, "issued");
         acme_store_put_cert(acme_store_resolver(r->st->root, r->cfg->name), s->names[0], (const char *const *)s->names + 1,
                             s->n - 1, cert_pem, key_pem);
         save(r);
@@ -329,8 +357,9 @@ static void on_tick(void *data)
             uint64_t wait = 0;
             if (s->next_try_ms > mono)
                 wait = s->next_try_ms - mono;
-            if (s->cert_pem && !s->revoked && renew_at(s) > now) {
-                uint64_t until = (uint64_t)(renew_at(s) - now) * 1000;
+            time_t renew_at = s->cert_pem ? renewal_of(r, s).at : 0;
+            if (s->cert_pem && !s->revoked && renew_at > now) {
+                uint64_t until = (uint64_t)(renew_at - now) * 1000;
                 wait = wait > until ? wait : until;
             }
             if (wait > 0 || r->current != NULL || acme_client_busy(r->client)) {
@@ -419,6 +448,7 @@ static void load_certs(struct resolver *r, cJSON *res)
             s->key_pem = c.key_pem;
             s->not_before = nb;
             s->not_after = na;
+            acme_manager__log_renewal(r, s, "loaded from acme.json");
             continue;
         }
         log_warn("acme: resolver %s: the stored certificate for %s is unreadable; it will be ordered again", r->cfg->name,

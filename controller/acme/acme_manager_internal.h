@@ -105,6 +105,8 @@ void acme_manager__submit_model(void);
 struct acme_client *acme_manager__new_client(struct resolver *r, EVP_PKEY *key, const char *uri);
 struct domain_set *acme_manager__set_new(struct resolver *r, const char *const *names, size_t n);
 void acme_manager__set_cert(struct domain_set *s, const char *cert_pem, const char *key_pem, time_t nb, time_t na);
+/* "certificate for <main> <what> (valid until, renewal from)", and a warning when certificatesDuration does not fit it */
+void acme_manager__log_renewal(const struct resolver *r, const struct domain_set *s, const char *what);
 void acme_manager__token_free(struct token *t);
 void acme_manager__token_from_challenge(struct token *t, const struct resolver *r, const char *domain, const char *token,
                                         const char *keyauth);

@@ -113,8 +113,8 @@ static void on_cert_stored(void *data, const char *error)
         acme_manager__schedule(STORE_RETRY_MS);
         return;
     }
-    log_info("acme: resolver %s: certificate for %s stored in Kubernetes", r->cfg->name, s->names[0]);
     acme_manager__set_cert(s, s->unsaved_cert, s->unsaved_key, nb, na);
+    acme_manager__log_renewal(r, s, "stored in Kubernetes");
     free(s->unsaved_cert);
     free(s->unsaved_key);
     s->unsaved_cert = s->unsaved_key = NULL;

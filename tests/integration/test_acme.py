@@ -2,16 +2,18 @@
 HTTP-01 issuance end to end, the certificate served by SNI and verified
 with pebble's root, the account and certificates kept in acme.json across
 a restart, pebble's injected bad nonces survived, a failing challenge
-reported in the API with backoff, and renewal of short-lived
-certificates.
+reported in the API with backoff, and renewal on Traefik's
+certificatesDuration schedule (and of certificates shorter than it).
 
 Pebble resolves the names it validates through pebble-challtestsrv's DNS
 (every name -> 127.0.0.1) and connects to gantry's entry points
 (httpPort/tlsPort in its configuration). Its HTTPS certificate is made
 here by a test CA that gantry trusts through LEGO_CA_CERTIFICATES."""
 import base64
+import calendar
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -259,24 +261,94 @@ def test_failing_challenge_reported_with_backoff(tmp_path, procs):
         "Certificates")
 
 
-def test_renewal_of_short_lived_certificates(tmp_path, procs):
-    """Pebble issues 30-second certificates here: a third of the lifetime
-    before the end, a new one is ordered and swapped in."""
+def served_cert(port, host):
+    """The PEM certificate served for <host> (openssl s_client), b"" when none."""
+    r = run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-servername", host], input=b"", check=False)
+    return run(["openssl", "x509"], input=r.stdout, check=False).stdout
+
+
+def cert_field(pem, opt):
+    """openssl x509 -<opt> of <pem>, the value after '='."""
+    return run(["openssl", "x509", "-noout", "-" + opt], input=pem).stdout.decode().strip().split("=", 1)[1]
+
+
+def not_after(pem):
+    return calendar.timegm(time.strptime(cert_field(pem, "enddate"), "%b %d %H:%M:%S %Y GMT"))
+
+
+def logged_renewal(g, host):
+    """(renewal time, period) from the log line of <host>'s last certificate."""
+    m = re.findall(r"certificate for %s issued \(\d+ names, valid until \S+, renewal from (\S+), (\S+) before the end\)"
+                   % re.escape(host), g.output())
+    assert m, g.output()[-3000:]
+    return calendar.timegm(time.strptime(m[-1][0], "%Y-%m-%dT%H:%M:%SZ")), m[-1][1]
+
+
+def test_renewal_follows_certificates_duration(tmp_path, procs):
+    """Pebble issues certificates of 30 days and 20 seconds (notAfter 1 s early). Resolver
+    "pebble" keeps Traefik's default certificatesDuration (2160 h: renewed
+    30 days before the end), so its certificate is renewed 20 s after it
+    arrives, and the new one served. Resolver "yearly" says 8760 h (4
+    months before the end, longer than these certificates live): renewed by
+    the row of the certificate's own lifetime (10 days before the end), with
+    a warning, instead of again and again."""
+    up = procs.whoami()
+    web, websecure = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure, validity=30 * 86400 + 20))
+    dyn = ("http:\n  routers:\n"
+           "    app:\n      rule: \"Host(`app.test`)\"\n      service: s\n      entryPoints: [websecure]\n"
+           "      tls:\n        certResolver: pebble\n"
+           "    year:\n      rule: \"Host(`year.test`)\"\n      service: s\n      entryPoints: [websecure]\n"
+           "      tls:\n        certResolver: yearly\n"
+           "  services:\n") + service_yaml("s", [up.url])
+    yearly = "--certificatesResolvers.yearly.acme."
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure, dyn=dyn,
+                           extra=[yearly + "caServer=" + pebble.directory, yearly + "email=ops@example.test",
+                                  yearly + "storage=" + os.path.join(str(tmp_path), "acme.json"),
+                                  yearly + "httpChallenge.entryPoint=web", yearly + "certificatesDuration=8760"])
+    wait_for(issued(g, "app.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
+    issued_at = time.time()
+    wait_for(issued(g, "year.test"), timeout=60, what="second certificate issued:\n" + g.output()[-3000:])
+    wait_for(lambda: served_cert(websecure, "app.test"), timeout=10, what="served")
+    first = served_cert(websecure, "app.test")
+    at, period = logged_renewal(g, "app.test")
+    assert period == "720h" and at == not_after(first) - 30 * 86400, (at, period, not_after(first))
+    assert "the certificate for app.test lives" not in g.output()
+    year = served_cert(websecure, "year.test")
+    at, period = logged_renewal(g, "year.test")
+    assert period == "240h" and at == not_after(year) - 10 * 86400, (at, period, not_after(year))
+    assert ("the certificate for year.test lives 720h19s, not longer than the renewal period of certificatesDuration 8760 "
+            "(2880h): renewed 240h before the end instead (the row of its own lifetime)") in g.output()
+    # no renewal before its time (20 s after issuance), then one
+    time.sleep(max(0.0, issued_at + 8 - time.time()))
+    assert "renewing the certificate for app.test" not in g.output()
+    wait_for(lambda: "renewing the certificate for app.test" in g.output(), timeout=40, what="renewal:\n" + g.output()[-3000:])
+    wait_for(lambda: g.output().count("certificate for app.test issued") >= 2, timeout=30, what="renewed")
+    wait_for(lambda: cert_field(served_cert(websecure, "app.test") or first, "serial") != cert_field(first, "serial"),
+             timeout=10, what="new certificate served")
+    assert served_by_sni(websecure, "app.test", pebble.root())
+    # the other one waits for its own time; nothing is ordered twice
+    assert "renewing the certificate for year.test" not in g.output()
+    assert g.output().count("certificate for app.test issued") == 2
+
+
+def test_renewal_of_certificates_shorter_than_any_period(tmp_path, procs):
+    """Pebble issues 30-second certificates: shorter than the smallest
+    renewal period of Traefik's table (20 minutes), so a third of the
+    lifetime is left when a new one is ordered (logged as a warning), and
+    it is swapped in."""
     up = procs.whoami()
     web, websecure = free_port(), free_port()
     pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure, validity=30))
     g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure)
     wait_for(issued(g, "app.test"), timeout=60, what="certificate issued")
     root = pebble.root()
-
-    def serial():
-        r = run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % websecure, "-servername", "app.test"], input=b"",
-                check=False)
-        return run(["openssl", "x509", "-noout", "-serial"], input=r.stdout, check=False).stdout
-    first = serial()
+    assert "the certificate for app.test lives 29s, not longer than the renewal period of certificatesDuration 2160 (720h): " \
+        "renewed 9s before the end instead (a third of its lifetime)" in g.output(), g.output()[-3000:]
+    first = served_cert(websecure, "app.test")
     wait_for(lambda: "renewing the certificate for app.test" in g.output(), timeout=40, what="renewal")
     wait_for(lambda: g.output().count("certificate for app.test issued") >= 2, timeout=30, what="renewed")
-    wait_for(lambda: serial() != first, timeout=10, what="new certificate served")
+    wait_for(lambda: served_cert(websecure, "app.test") not in (b"", first), timeout=10, what="new certificate served")
     assert served_by_sni(websecure, "app.test", root)
 
 

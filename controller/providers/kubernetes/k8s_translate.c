@@ -14,6 +14,7 @@
 
 #include "k8s_index.h"
 #include "k8s_ingress_cache.h"
+#include "k8s_traefik_annotations.h"
 
 #define PRIO_EXACT_HOST 4000000000LL
 #define PRIO_WILDCARD_HOST 2000000000LL
@@ -521,6 +522,16 @@ static void nginx_router(struct tx *t, const struct k8s_nginx_plan *nx, struct m
     k8s_nginx_router(&env, nx, r, path, tls);
 }
 
+/* The annotations of either family on one router. */
+static void ingress_router(struct tx *t, const struct k8s_nginx_plan *nx, const struct k8s_traefik_router *tr,
+                           struct model_router *r, const char *path, bool tls)
+{
+    if (nx != NULL)
+        nginx_router(t, nx, r, path, tls);
+    else
+        k8s_traefik_router_apply(&t->m->arena, tr, r);
+}
+
 /* ingress-nginx canary: the service of the canary Ingress's backend for
  * <host> and <path> of namespace <ns>, its plan in <cp>; NULL when none. */
 static const char *nginx_canary(struct tx *t, const struct k8s_nginx_env *env, const char *ns, const char *host,
@@ -580,7 +591,23 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
             return; /* routed by the main Ingress of the same host and path (nginx_canary) */
         nx = &nx_plan;
     }
+    /* Traefik's router.* annotations, on the Ingresses of its own class */
+    struct k8s_traefik_router tr = {0};
+    if (nx == NULL) {
+        const char *why;
+        struct ptr_vec notes = {0};
+        int rc = k8s_traefik_router_parse(&t->m->arena, ing, &tr, &why, &notes); /* the model keeps its strings */
+        for (size_t i = 0; i < notes.len; i++)
+            problem(t, "ingress %s/%s: %s", ns, name, (const char *)notes.items[i]);
+        if (rc != 0) {
+            problem(t, "ingress %s/%s: %s (not served)", ns, name, why);
+            return;
+        }
+    }
     bool tls = add_tls(t, ns, name, get(spec, "tls"));
+    /* router.tls without a TLS section: TLS routers only, as Traefik's */
+    bool plain = !(tr.tls && !tls);
+    tls |= tr.tls;
     const char *base = arena_printf(t->pa, "%s-%s", slug(t->pa, ns), slug(t->pa, name));
     const struct mirror_spec *ms = mirror_annotation(t, ing, ns, name);
     int rule_i = 0;
@@ -604,8 +631,11 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
                 continue;
             }
             bool exact;
-            const char *rt = nx ? k8s_nginx_rule(&t->m->arena, nx, host, path, ptype, &exact) : NULL;
-            if (rt == NULL)
+            const char *rt = nx ? k8s_nginx_rule(&t->m->arena, nx, host, path, ptype, &exact)
+                                : k8s_traefik_path_rule(&t->m->arena, &tr, host, path, ptype);
+            if (rt != NULL && nx == NULL)
+                exact = tr.path_matcher && strcmp(tr.path_matcher, "Path") == 0;
+            else if (rt == NULL)
                 rt = rule_text(&t->m->arena, host, path, ptype, &exact);
             else if (*rt == '\0')
                 rt = NULL;
@@ -634,9 +664,10 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
             struct k8s_nginx_plan cp;
             const char *canary = nx ? nginx_canary(t, &nx_env, ns, host, path, &cp) : NULL;
             const char *routed = canary ? k8s_nginx_canary_weighted(&nx_env, &cp, svc, canary, rname) : svc;
-            nginx_router(t, nx, add_router(t, rname, rt, routed, prio, false, source), path, false);
+            if (plain)
+                ingress_router(t, nx, &tr, add_router(t, rname, rt, routed, prio, false, source), path, false);
             if (tls)
-                nginx_router(t, nx, add_router(t, rname, rt, routed, prio, true, source), path, true);
+                ingress_router(t, nx, &tr, add_router(t, rname, rt, routed, prio, true, source), path, true);
             if (canary)
                 nginx_canary_routers(t, nx, &cp, rname, rt, svc, canary, prio, tls, source, path);
         }
@@ -656,11 +687,12 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
         if (ms != NULL)
             svc = mirrored(t, ms, svc, base);
         const char *rname = arena_printf(&t->m->arena, "%s-default", base);
-        nginx_router(t, nx, add_router(t, rname, "PathPrefix(`/`)", svc, PRIO_DEFAULT_BACKEND, false, source), NULL,
-                     false);
+        if (plain)
+            ingress_router(t, nx, &tr, add_router(t, rname, "PathPrefix(`/`)", svc, PRIO_DEFAULT_BACKEND, false, source),
+                           NULL, false);
         if (tls)
-            nginx_router(t, nx, add_router(t, rname, "PathPrefix(`/`)", svc, PRIO_DEFAULT_BACKEND, true, source), NULL,
-                         true);
+            ingress_router(t, nx, &tr, add_router(t, rname, "PathPrefix(`/`)", svc, PRIO_DEFAULT_BACKEND, true, source),
+                           NULL, true);
     }
 }
 

@@ -149,6 +149,46 @@ int main(void)
     if (http && http->lb && http->lb->n_servers == 1)
         CHECK_STR(http->lb->servers[0].url, "http://10.0.0.2:8080");
     model_free(m);
+    /* Traefik's router.* annotations: applied to every router of the Ingress */
+    o.endpoint_slices = slices;
+    const cJSON *annotated[] = {J(
+        "{\"metadata\":{\"name\":\"tr\",\"namespace\":\"ns\",\"annotations\":{"
+        "\"traefik.ingress.kubernetes.io/router.entrypoints\":\"websecure\","
+        "\"traefik.ingress.kubernetes.io/router.middlewares\":\"ns-auth@kubernetescrd, strip@file\","
+        "\"traefik.ingress.kubernetes.io/router.priority\":\"42\","
+        "\"traefik.ingress.kubernetes.io/router.tls.options\":\"ns-modern@kubernetescrd\","
+        "\"traefik.ingress.kubernetes.io/service.sticky.cookie\":\"true\"}},"
+        "\"spec\":{\"ingressClassName\":\"gantry\",\"rules\":[{\"host\":\"a.example.com\",\"http\":{\"paths\":"
+        "[{\"path\":\"/\",\"pathType\":\"Prefix\",\"backend\":{\"service\":{\"name\":\"app\",\"port\":{\"number\":80}}}}]}}]}}"),
+        J("{\"metadata\":{\"name\":\"bad\",\"namespace\":\"ns\",\"annotations\":{"
+          "\"traefik.ingress.kubernetes.io/router.priority\":\"high\"}},"
+          "\"spec\":{\"ingressClassName\":\"gantry\",\"rules\":[{\"host\":\"b.example.com\",\"http\":{\"paths\":"
+          "[{\"path\":\"/\",\"pathType\":\"Prefix\",\"backend\":{\"service\":{\"name\":\"app\",\"port\":{\"number\":80}}}}]}}]}}")};
+    o.ingresses = annotated;
+    o.n_ingresses = 2;
+    o.ingress_classes = classes;
+    o.n_ingress_classes = 2;
+    problems = (struct ptr_vec){0};
+    m = k8s_translate(&o, &opts, &pa, &problems);
+    const struct model_router *tr = router(m, "ns-tr-0-0-tls");
+    CHECK(tr != NULL);
+    CHECK(router(m, "ns-tr-0-0") == NULL); /* router.tls.*: TLS only */
+    if (tr) {
+        CHECK(tr->n_entrypoints == 1 && strcmp(tr->entrypoints[0], "websecure") == 0);
+        CHECK(tr->n_middlewares == 2);
+        if (tr->n_middlewares == 2) {
+            CHECK_STR(tr->middlewares[0], "ns-auth@kubernetescrd");
+            CHECK_STR(tr->middlewares[1], "strip@file");
+        }
+        CHECK(tr->priority == 42);
+        CHECK(tr->tls && tr->tls->options && strcmp(tr->tls->options, "ns-modern@kubernetescrd") == 0);
+    }
+    CHECK(router(m, "ns-bad-0-0") == NULL && router(m, "ns-bad-0-0-tls") == NULL);
+    pt = problems_text(&problems);
+    CHECK_CONTAINS(pt, "ingress ns/bad: annotation traefik.ingress.kubernetes.io/router.priority: not an integer: `high` "
+                       "(not served)");
+    CHECK_CONTAINS(pt, "service.sticky.cookie: service annotations are read on the Service");
+    model_free(m);
     arena_free(&pa);
     for (size_t i = 0; i < n_store; i++)
         cJSON_Delete(objs_store[i]);

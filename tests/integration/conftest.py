@@ -5,6 +5,7 @@ loopback. Helpers poll until a deadline; nothing sleeps and hopes.
 import atexit
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -84,10 +85,46 @@ except (ImportError, ValueError, OSError):
     pass
 
 
+_handed_out = set()
+
+
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    with socket.socket() as s:
+    """A free port below the kernel's ephemeral range: a port taken by
+    bind(0) is in that range, and an outgoing connection (gantry's ACME or
+    Kubernetes client, a test's curl) may take it as its source port before
+    the process meant to listen on it binds it (seen once in CI: the admin
+    listener failed with EADDRINUSE). Ports are not handed out twice."""
+    lo, _ = _ephemeral_range()
+    top = min(lo, 65536) - 1
+    bottom = max(1024, top - 12000)
+    rng = random.Random()
+    for _ in range(2000):
+        port = rng.randint(bottom, top)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket() as s:  # the low range is full: fall back to the kernel's choice
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class ProcessExited(AssertionError):
+    """A process a test waits on has exited: waiting longer cannot help."""
 
 
 def wait_for(predicate, timeout=5.0, interval=0.02, what="condition"):
@@ -99,14 +136,21 @@ def wait_for(predicate, timeout=5.0, interval=0.02, what="condition"):
             last = predicate()
             if last:
                 return last
+        except ProcessExited:
+            raise
         except Exception as e:  # noqa: BLE001 - report the last failure
             last = e
         time.sleep(interval)
     raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
 
 
-def wait_port(port, host="127.0.0.1", timeout=5.0):
+def wait_port(port, host="127.0.0.1", timeout=5.0, proc=None):
+    """Waits for a listener on <port>; with <proc> (a Process), fails at once
+    with the end of its output when it has exited instead."""
     def ok():
+        if proc is not None and not proc.alive():
+            raise ProcessExited("%s exited (%s) before port %d listened:\n%s"
+                                 % (proc.name, proc.proc.returncode, port, proc.output()[-3000:]))
         with socket.create_connection((host, port), timeout=0.5):
             return True
     wait_for(ok, timeout, what="port %d" % port)
@@ -197,8 +241,8 @@ class Gantry(Process):
 
     def wait_ready(self):
         for port in self.ports.values():
-            wait_port(port, timeout=10)
-        wait_port(self.admin_port, timeout=10)
+            wait_port(port, timeout=10, proc=self)
+        wait_port(self.admin_port, timeout=10, proc=self)
         return self
 
     def admin(self, path, token=None):

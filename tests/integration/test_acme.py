@@ -108,8 +108,8 @@ def fixed_ports_gantry(procs, tmp, pebble, up, web, websecure, extra=(), hosts=(
     g = P(args, "gantry", env=dict(os.environ, LEGO_CA_CERTIFICATES=pebble.ca))
     g.admin_port = admin
     procs.add(g)
-    wait_port(web, timeout=10)
-    wait_port(admin, timeout=10)
+    wait_port(web, timeout=10, proc=g)
+    wait_port(admin, timeout=10, proc=g)
     return g
 
 

@@ -590,7 +590,9 @@ static bool on_body_start(void *_ctx, struct h1_framing_parser *p, const char *r
     } else {
         struct h1_framing_parser t = *p;
         h1_framing_parse_hooks(&t, rest, rest_len, NULL, NULL);
-        if (t.heads != p->heads || !in_chunked_body(t.state))
+        /* complete, but with a trailer section: streamed (h2o would drop the trailers) */
+        bool trailers = t.heads == p->heads && t.state == H1F_LINE0 && t.trailer > 2;
+        if (!trailers && (t.heads != p->heads || !in_chunked_body(t.state)))
             return false;
     }
     rewrite_head(ctx, p);

@@ -152,9 +152,10 @@ void h1_stream_changed(struct h1_stream *s)
         if (s->body.failed) {
             s->wait_cb = s->start_cb = NULL;
             refuse(s);
-        } else if (s->body.done) { /* collected: goes up with its length (trailers, as libh2o did, dropped) */
+        } else if (s->body.done) { /* collected: goes up with its length, unless it has trailers (then it streams, so that they go up as trailers) */
             s->wait_cb = s->start_cb = NULL;
-            req_stream_body_complete(s->req, &s->body);
+            if (whole || s->body.trailers.size == 0)
+                req_stream_body_complete(s->req, &s->body);
             cb(s->req, ctx);
         } else if (!whole && s->body.received >= s->start_min) { /* large: streams from here */
             s->start_cb = NULL;

@@ -381,7 +381,6 @@ def test_an_upstream_that_does_not_read_stops_the_client(procs, tmp_path):
     assert r[0] == 200 and r[2].startswith(b"%d " % total), r
 
 
-@pytest.mark.xfail(strict=True, reason="needs the h1_framing.c/h1_stream.c change in the h2x16 report: a small chunked body is collected and its trailers dropped")
 @pytest.mark.parametrize("split", [False, True])
 def test_trailers_of_a_small_chunked_body_go_up_as_trailers(procs, tmp_path, split):
     """A chunked body complete before the upstream request starts (in the

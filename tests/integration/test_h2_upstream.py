@@ -675,7 +675,6 @@ def test_request_trailers_reach_an_h2c_upstream_as_trailers(tmp_path, procs, ups
     assert [b for p, b in up.bodies_seen if p in ("/echo?h1", "/echo?h2")] == [b"h2 body", big + b"h1 body"]
 
 
-@pytest.mark.xfail(strict=True, reason="needs the h1_framing.c/h1_stream.c change in the h2x16 report: a small chunked body is collected and its trailers dropped")
 def test_request_trailers_of_a_small_chunked_body_reach_the_upstream(tmp_path, procs, ups):
     """A chunked body that is complete before the upstream request starts
     still sends its trailers up (as trailers: the body streams instead of

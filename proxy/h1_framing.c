@@ -573,6 +573,27 @@ static void rewrite_head(struct rewrite_ctx *ctx, const struct h1_framing_parser
     }
 }
 
+/* What a look-ahead over a chunked body saw: its end, and the size of its
+ * trailer section (CRLFs included; 2 is the bare final CRLF). */
+struct body_probe {
+    size_t trailer_bytes;
+    bool ended;
+};
+
+static void probe_trailer(void *arg, char c)
+{
+    (void)c;
+    ((struct body_probe *)arg)->trailer_bytes++;
+}
+
+static void probe_end(void *arg, uint64_t end)
+{
+    (void)end;
+    ((struct body_probe *)arg)->ended = true;
+}
+
+static const struct h1_framing_hooks probe_hooks = {.body_trailer = probe_trailer, .body_end = probe_end};
+
 /* A head with a body ended: streamed unless it is complete in the bytes
  * already read (h2o collects it as before), too large (h2o's 413), or
  * another body of the connection still streams. */
@@ -588,11 +609,15 @@ static bool on_body_start(void *_ctx, struct h1_framing_parser *p, const char *r
         if (p->cl_value <= rest_len || p->cl_value > max)
             return false;
     } else {
+        /* a copy of the parser runs over the rest of this read, watching this
+         * message only (pipelined requests may follow it) */
         struct h1_framing_parser t = *p;
-        h1_framing_parse_hooks(&t, rest, rest_len, NULL, NULL);
+        struct body_probe probe = {0};
+        t.streaming = true;
+        h1_framing_parse_hooks(&t, rest, rest_len, &probe_hooks, &probe);
         /* complete, but with a trailer section: streamed (h2o would drop the trailers) */
-        bool trailers = t.heads == p->heads && t.state == H1F_LINE0 && t.trailer > 2;
-        if (!trailers && (t.heads != p->heads || !in_chunked_body(t.state)))
+        bool trailers = probe.ended && probe.trailer_bytes > 2;
+        if (!trailers && (probe.ended || !in_chunked_body(t.state)))
             return false;
     }
     rewrite_head(ctx, p);

@@ -216,7 +216,7 @@ static void on_tick(h2o_timeout_entry_t *e)
 {
     struct rl_wait *wt = H2O_STRUCT_FROM_MEMBER(struct rl_wait, entry, e);
     if (now_ns() < wt->due) {
-        h2o_timeout_link(wt->run->w->loop, &wt->run->w->mw_tick, &wt->entry);
+        h2o_timeout_link(wt->run->w->loop, worker_timeout_live(wt->run->w->loop, &wt->run->w->mw_tick), &wt->entry);
         return;
     }
     mw_resume(wt->run);
@@ -230,7 +230,7 @@ static enum mw_verdict hold(struct mw_run *run, int64_t now, int64_t delay)
         return MW_NEXT;
     struct rl_wait *wt = h2o_mem_alloc_shared(&run->req->pool, sizeof(*wt), on_wait_dispose);
     *wt = (struct rl_wait){.entry = {.cb = on_tick}, .run = run, .due = now + delay};
-    h2o_timeout_link(run->w->loop, &run->w->mw_tick, &wt->entry);
+    h2o_timeout_link(run->w->loop, worker_timeout_live(run->w->loop, &run->w->mw_tick), &wt->entry);
     return MW_PENDING;
 }
 

@@ -185,6 +185,15 @@ static int sticky_option(struct arena *a, const char *key, const char *opt, cons
     return 0;
 }
 
+bool k8s_traefik_service_annotated(const cJSON *svc)
+{
+    const cJSON *anns = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(svc, "metadata"), "annotations");
+    for (const cJSON *kv = anns ? anns->child : NULL; kv; kv = kv->next)
+        if (kv->string && strncmp(kv->string, SERVICE_PREFIX, strlen(SERVICE_PREFIX)) == 0)
+            return true;
+    return false;
+}
+
 int k8s_traefik_service_parse(struct arena *a, const cJSON *svc, struct k8s_traefik_service *out, const char **why)
 {
     memset(out, 0, sizeof(*out));

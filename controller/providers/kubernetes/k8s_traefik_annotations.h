@@ -81,6 +81,9 @@ struct k8s_traefik_service {
     const char *native_address; /* nativelb: the clusterIP */
 };
 
+/* Whether Service <svc> has a service.* annotation (cheap: no parsing). */
+bool k8s_traefik_service_annotated(const cJSON *svc);
+
 /* Reads the annotations of Service <svc> into <out> (strings in <a>).
  * 0, or -1 with <why> set to "annotation <key>: <reason>". */
 int k8s_traefik_service_parse(struct arena *a, const cJSON *svc, struct k8s_traefik_service *out, const char **why);

@@ -213,16 +213,8 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
      * Ingresses only: an ingress-nginx Ingress of the same Service gets a
      * service of its own name, without them */
     const cJSON *svc = service_get(t, ns, ref->service);
-    struct k8s_traefik_service tcfg;
-    const char *why = NULL;
-    if (k8s_traefik_service_parse(&t->m->arena, svc, &tcfg, &why) != 0 && t->traefik) {
-        problem(t, "ingress %s/%s: service %s/%s: %s (path skipped)", ns, ingress, ns, ref->service, why);
-        return NULL;
-    }
-    if (!t->traefik && (tcfg.any || why != NULL)) {
+    if (!t->traefik && k8s_traefik_service_annotated(svc))
         name = arena_printf(&t->m->arena, "%s-ingress-nginx", name);
-        k8s_traefik_service_parse(&t->m->arena, NULL, &tcfg, &why); /* the defaults */
-    }
     if (made_has(t, name)) {
         /* the same Service again, or another whose parts join the same way
          * ("a-b" port 80 and "a" port "b-80") */
@@ -240,6 +232,13 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
     }
     if (svc == NULL) {
         problem(t, "ingress %s/%s: service %s/%s does not exist (path skipped)", ns, ingress, ns, ref->service);
+        return NULL;
+    }
+    struct k8s_traefik_service tcfg;
+    const char *why = NULL;
+    /* (checked for the whole Ingress by traefik_services_ok already) */
+    if (k8s_traefik_service_parse(&t->m->arena, t->traefik ? svc : NULL, &tcfg, &why) != 0) {
+        problem(t, "ingress %s/%s: service %s/%s: %s (path skipped)", ns, ingress, ns, ref->service, why);
         return NULL;
     }
     const cJSON *spec = get(svc, "spec");

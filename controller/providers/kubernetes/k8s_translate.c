@@ -309,7 +309,8 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
                     port = target->valueint;
                 if (port <= 0)
                     continue;
-                bool https = (sp_name && strcmp(sp_name, "https") == 0) ||
+                /* Traefik: port 443 or a port name starting with "https" */
+                bool https = (sp_name && strncmp(sp_name, "https", 5) == 0) ||
                              (cJSON_IsNumber(sp_num) && sp_num->valueint == 443);
                 const char *scheme = tcfg.scheme ? tcfg.scheme : https ? "https" : "http";
                 for (const cJSON *ep = get(es, "endpoints") ? get(es, "endpoints")->child : NULL; ep; ep = ep->next) {

@@ -225,6 +225,27 @@ int main(void)
     CHECK(nr && strcmp(nr->service, "ns-app-80-ingress-nginx") == 0);
     CHECK(router(m, "ns-t-0-0") && strcmp(router(m, "ns-t-0-0")->service, "ns-app-80") == 0);
     model_free(m);
+    /* a port named https-*: https servers, as Traefik */
+    const cJSON *sec_svc[] = {J("{\"metadata\":{\"name\":\"sec\",\"namespace\":\"ns\"},"
+                                "\"spec\":{\"ports\":[{\"name\":\"https-web\",\"port\":8443}]}}")};
+    const cJSON *sec_slices[] = {J("{\"metadata\":{\"name\":\"sec-1\",\"namespace\":\"ns\",\"labels\":"
+                                   "{\"kubernetes.io/service-name\":\"sec\"}},\"ports\":[{\"name\":\"https-web\","
+                                   "\"port\":9443}],\"endpoints\":[{\"addresses\":[\"10.0.0.5\"]}]}")};
+    const cJSON *sec_ing[] = {J("{\"metadata\":{\"name\":\"s\",\"namespace\":\"ns\"},\"spec\":{\"ingressClassName\":"
+                                "\"gantry\",\"rules\":[{\"http\":{\"paths\":[{\"path\":\"/\",\"pathType\":\"Prefix\","
+                                "\"backend\":{\"service\":{\"name\":\"sec\",\"port\":{\"number\":8443}}}}]}}]}}")};
+    o.services = sec_svc;
+    o.endpoint_slices = sec_slices;
+    o.n_endpoint_slices = 1;
+    o.ingresses = sec_ing;
+    o.n_ingresses = 1;
+    problems = (struct ptr_vec){0};
+    m = k8s_translate(&o, &opts2, &pa, &problems);
+    const struct model_service *sec = model_find_service(m, "ns-sec-8443");
+    CHECK(sec && sec->lb && sec->lb->n_servers == 1);
+    if (sec && sec->lb && sec->lb->n_servers == 1)
+        CHECK_STR(sec->lb->servers[0].url, "https://10.0.0.5:9443");
+    model_free(m);
     arena_free(&pa);
     for (size_t i = 0; i < n_store; i++)
         cJSON_Delete(objs_store[i]);

@@ -19,6 +19,7 @@ import pytest
 
 from conftest import SLOW, free_port, get, run, wait_for
 from k8s_emulator import Emulator, kubeconfig
+from test_mw_limits import request
 from tls_certs import make_cert
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
@@ -445,7 +446,7 @@ def test_allow_list_and_deny_list(tmp_path, procs, emu):
           name: others-denied
           namespace: default
           annotations:
-            nginx.ingress.kubernetes.io/denylist-source-range: "192.0.2.0/24, 10.0.0.0/8"
+            nginx.ingress.kubernetes.io/denylist-source-range: "192.0.2.0/24, 127.0.0.2"
         spec:
           ingressClassName: nginx
           rules:
@@ -497,6 +498,9 @@ def test_allow_list_and_deny_list(tmp_path, procs, emu):
     assert get(g.port, "/", "elsewhere.example.com")[0] == 403
     # denylist-source-range: a client in the list gets 403, the others through
     assert whoami(g.port, "/", "others-denied.example.com")[0] == 200
+    assert request(g.port, "others-denied.example.com", source="127.0.0.3")[0] == 200
+    status, _, body = request(g.port, "others-denied.example.com", source="127.0.0.2")
+    assert status == 403 and body == b"Forbidden", (status, body)
     status, _, body = get(g.port, "/", "blocked.example.com")
     assert status == 403 and body == b"Forbidden", (status, body)
     # nginx checks deny before allow: denied even though the allow list has it
@@ -908,16 +912,18 @@ def test_limit_whitelist_exempts_listed_clients(tmp_path, procs, emu):
             http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}]}
         """
     apply(emu, ing % ("exempt", "10.0.0.0/8, 127.0.0.1/32", "exempt"))
-    apply(emu, ing % ("other", "10.0.0.0/8", "other"))
+    apply(emu, ing % ("other", "10.0.0.0/8, 127.0.0.2", "other"))
     apply(emu, ing % ("bad", "10.0.0.300", "bad"))
     g = gantry(procs, tmp_path, emu)
     wait_for(lambda: get(g.port, "/", "exempt.example.com")[0] == 200, what="exempt route")
     # 127.0.0.1 is listed: none of the limits applies
     statuses = [get(g.port, "/", "exempt.example.com")[0] for _ in range(6)]
     assert statuses == [200] * 6, statuses
-    # listed elsewhere only: limited (1 a minute)
+    # another client than the listed ones: limited (1 a minute); the listed one on the same Ingress: not
     statuses = [get(g.port, "/", "other.example.com")[0] for _ in range(3)]
     assert 429 in statuses, statuses
+    statuses = [request(g.port, "other.example.com", source="127.0.0.2")[0] for _ in range(4)]
+    assert statuses == [200] * 4, statuses
     assert "ingress default/bad: annotation nginx.ingress.kubernetes.io/limit-whitelist: `10.0.0.300` is not an " \
            "address or CIDR (not served)" in problems(g)
     assert "limit-whitelist is not implemented" not in problems(g)

@@ -165,6 +165,16 @@ void acme_manager__submit_model(void)
                                           (unsigned long long)((s->next_try_ms > watcher_now_ms() ? s->next_try_ms - watcher_now_ms() : 0) / 1000)));
         }
     }
+    const struct domain_set *d = M.default_set;
+    if (d && d->cert_pem) { /* defaultGeneratedCert: for no SNI and unknown names */
+        struct model_tls_cert *c = arena_alloc(&m->arena, sizeof(*c));
+        c->cert_pem = arena_strdup(&m->arena, d->cert_pem);
+        c->key_pem = arena_strdup(&m->arena, d->key_pem);
+        c->origin.provider = "acme";
+        c->origin.source = arena_printf(&m->arena, "certificate resolver %s, %s (tls.stores.default.defaultGeneratedCert)",
+                                        M.default_resolver->cfg->name, d->names[0]);
+        m->default_cert = c;
+    }
     for (size_t i = 0; i < M.n_problems; i++)
         ptr_vec_push(&m->arena, &m->problems, arena_strdup(&m->arena, M.problems[i]));
     aggregator_submit(m);

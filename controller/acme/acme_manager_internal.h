@@ -93,6 +93,9 @@ struct acme_manager_state {
     struct token *k8s_tokens; /* the challenges in Secrets, served by every replica */
     size_t n_k8s_tokens;
     char *k8s_token_ids;      /* their tokens joined, to see a change */
+    /* tls.stores.default.defaultGeneratedCert: the set whose certificate is the default one, or NULL */
+    struct domain_set *default_set;
+    struct resolver *default_resolver;
 };
 
 /* The manager's one state; every file of it reads it as M. */

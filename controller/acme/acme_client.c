@@ -107,7 +107,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *data)
         k = 9, dst = c->location, cap = sizeof(c->location);
     else if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
         k = 12, dst = c->retry_after, cap = sizeof(c->retry_after);
-    else if (len > 12 && strncasecmp(p, "HTTP/", 5) == 0 && !c->got_status) {
+    else if (len > 7 && strncasecmp(p, "HTTP/", 5) == 0 && !c->got_status) {
         /* the response's headers have begun (an interim 1xx does not count) */
         const char *sp = memchr(p, ' ', len);
         if (sp && sp + 1 < p + len && sp[1] != '1') {

@@ -41,6 +41,17 @@ def test_ca_certificates_option_instead_of_the_environment(tmp_path, procs):
 
 
 @needs_pebble
+def test_ca_system_cert_pool_keeps_the_given_files(tmp_path, procs):
+    """caSystemCertPool: the system store and caCertificates together; pebble's CA still verifies."""
+    up = procs.whoami()
+    web, websecure = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure))
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure, lego_env=False,
+                           extra=[OPT + "caCertificates=" + pebble.ca, OPT + "caSystemCertPool=true"])
+    wait_for(issued(g, "app.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
+
+
+@needs_pebble
 def test_without_any_ca_option_pebble_is_not_trusted(tmp_path, procs):
     """The control: neither caCertificates nor LEGO_CA_CERTIFICATES, so the
     system store is used and pebble's test CA is refused."""

@@ -670,11 +670,55 @@ static void test_incremental(void)
 #undef INC_ROUTE
 }
 
+/* GatewayStaticAddresses: spec.addresses is honoured only with gantry's own
+ * addresses (statusAddress, 192.0.2.1 here); anything else takes the
+ * Gateway and its routes out with the spec's reasons. */
+#define ADDR_GW(name, addrs)                                                                                                       \
+    "{'kind':'Gateway','metadata':{'namespace':'default','name':'" name "','generation':2},'spec':{'gatewayClassName':'gantry',"  \
+    "'addresses':" addrs ",'listeners':[{'name':'http','port':80,'protocol':'HTTP','hostname':'" name ".test'}]}},"             \
+    "{'kind':'HTTPRoute','metadata':{'namespace':'default','name':'" name "-route','generation':1},'spec':{'parentRefs':"        \
+    "[{'name':'" name "'}],'rules':[{'backendRefs':[{'name':'a','port':80}]}]}}"
+
+static void test_gateway_addresses(void)
+{
+    struct run r;
+    run(&r,
+        BASE "," ADDR_GW("usable", "[{'type':'IPAddress','value':'192.0.2.1'}]") "," ADDR_GW("any-ip", "[{'type':'IPAddress'}]")
+             "," ADDR_GW("unusable", "[{'value':'10.9.9.9'}]") "," ADDR_GW("unassigned", "[{'type':'Hostname'}]")
+             "," ADDR_GW("invalid", "[{'type':'test/fake-invalid-type','value':'x'},{'value':'192.0.2.1'}]"),
+        false);
+    const char *ok = status_of(&r, K8S_GW_GATEWAYS, "usable");
+    CHECK_CONTAINS(ok, "\"addresses\":[{\"type\":\"IPAddress\",\"value\":\"192.0.2.1\"}]");
+    CHECK_CONTAINS(ok, "\"type\":\"Programmed\",\"status\":\"True\",\"reason\":\"Programmed\"");
+    CHECK(router(&r, "httproute-default-usable-route-default-usable-http-r0-m0") != NULL);
+    CHECK_CONTAINS(status_of(&r, K8S_GW_GATEWAYS, "any-ip"), "\"addresses\":[{\"type\":\"IPAddress\",\"value\":\"192.0.2.1\"}]");
+    const char *bad = status_of(&r, K8S_GW_GATEWAYS, "unusable");
+    CHECK_CONTAINS(bad, "\"type\":\"Accepted\",\"status\":\"True\"");
+    CHECK_CONTAINS(bad, "\"type\":\"Programmed\",\"status\":\"False\",\"reason\":\"AddressNotUsable\",\"message\":\"spec.addresses[0]: "
+                        "IPAddress 10.9.9.9 is not an address of gantry");
+    CHECK_CONTAINS(bad, "\"addresses\":[]");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_GATEWAYS, "unassigned"),
+                   "\"type\":\"Programmed\",\"status\":\"False\",\"reason\":\"AddressNotAssigned\"");
+    const char *inv = status_of(&r, K8S_GW_GATEWAYS, "invalid");
+    CHECK_CONTAINS(inv, "\"type\":\"Accepted\",\"status\":\"False\",\"reason\":\"UnsupportedAddress\"");
+    CHECK_CONTAINS(inv, "\"type\":\"Programmed\",\"status\":\"False\",\"reason\":\"Invalid\"");
+    /* fail closed: the routes of those Gateways are not served, and say why */
+    for (size_t i = 0; i < r.m->routers.len; i++) {
+        const char *name = ((const struct model_router *)r.m->routers.items[i])->name;
+        CHECK(strstr(name, "unusable") == NULL && strstr(name, "unassigned") == NULL && strstr(name, "invalid-route") == NULL);
+    }
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "unusable-route"),
+                   "\"reason\":\"NoMatchingParent\",\"message\":\"Gateway default/unusable is not programmed: spec.addresses[0]");
+    CHECK_CONTAINS(r.problem_text, "gateway default/invalid: spec.addresses[0]: address type test/fake-invalid-type is not supported");
+    done(&r);
+}
+
 int main(void)
 {
     test_incremental();
     test_gateway_and_class_status();
     test_status_address_from_a_service();
+    test_gateway_addresses();
     test_path_matches_and_precedence();
     test_hostnames();
     test_attachment_reasons();

@@ -713,6 +713,64 @@ static void test_gateway_addresses(void)
     done(&r);
 }
 
+/* HTTPRouteRequestMultipleMirrors and HTTPRouteRequestPercentageMirror:
+ * several mirrors of a rule are one mirroring service; backendRefs[].filters
+ * (HTTPRouteBackendRequestHeaderModification, ...BackendRequestRedirect)
+ * are the rule's when every backendRef has the same, refused otherwise. */
+static void test_mirrors_and_backend_filters(void)
+{
+    struct run r;
+    run(&r,
+        BASE "," ROUTE("mm", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':["
+                             "{'matches':[{'path':{'type':'PathPrefix','value':'/multi'}}],'filters':["
+                             "{'type':'RequestHeaderModifier','requestHeaderModifier':{'set':[{'name':'X-Set','value':'s'}]}},"
+                             "{'type':'RequestMirror','requestMirror':{'backendRef':{'name':'b','port':80}}},"
+                             "{'type':'RequestMirror','requestMirror':{'backendRef':{'name':'a','port':80},'percent':20}},"
+                             "{'type':'RequestMirror','requestMirror':{'backendRef':{'name':'b','port':80},'fraction':{'numerator':1,'denominator':4}}}],"
+                             "'backendRefs':[{'name':'a','port':80}]},"
+                             "{'matches':[{'path':{'type':'PathPrefix','value':'/bf'}}],'backendRefs':[{'name':'a','port':80,'filters':["
+                             "{'type':'RequestHeaderModifier','requestHeaderModifier':{'add':[{'name':'X-Backend','value':'a'}]}},"
+                             "{'type':'RequestMirror','requestMirror':{'backendRef':{'name':'b','port':80}}}]}]},"
+                             "{'matches':[{'path':{'type':'PathPrefix','value':'/differ'}}],'backendRefs':["
+                             "{'name':'a','port':80,'filters':[{'type':'RequestHeaderModifier','requestHeaderModifier':{'add':[{'name':'X','value':'a'}]}}]},"
+                             "{'name':'b','port':80}]},"
+                             "{'matches':[{'path':{'type':'PathPrefix','value':'/third'}}],'filters':["
+                             "{'type':'RequestMirror','requestMirror':{'backendRef':{'name':'b','port':80},'fraction':{'numerator':1,'denominator':3}}}],"
+                             "'backendRefs':[{'name':'a','port':80}]}]}"),
+        false);
+    const char *p = "httproute-default-mm-default-gw-http-";
+    char n[160];
+    snprintf(n, sizeof(n), "%sr0-m0", p);
+    const struct model_router *multi = router(&r, n);
+    CHECK(multi && multi->n_middlewares == 1);
+    const struct model_service *ms = multi ? model_find_service(r.m, multi->service) : NULL;
+    CHECK(ms && ms->mirroring && ms->mirroring->n_mirrors == 3);
+    if (ms && ms->mirroring && ms->mirroring->n_mirrors == 3) {
+        CHECK_STR(ms->mirroring->service, "default-a-80");
+        CHECK_STR(ms->mirroring->mirrors[0].name, "default-b-80");
+        CHECK(ms->mirroring->mirrors[0].percent == 100);
+        CHECK_STR(ms->mirroring->mirrors[1].name, "default-a-80");
+        CHECK(ms->mirroring->mirrors[1].percent == 20);
+        CHECK(ms->mirroring->mirrors[2].percent == 25);
+    }
+    snprintf(n, sizeof(n), "%sr1-m0", p);
+    const struct model_router *bf = router(&r, n);
+    CHECK(bf && bf->n_middlewares == 1);
+    if (bf && bf->n_middlewares == 1) {
+        CHECK_STR(opt(mw(&r, bf->middlewares[0]), "add.X-Backend"), "a");
+        const struct model_service *bs = model_find_service(r.m, bf->service);
+        CHECK(bs && bs->mirroring && bs->mirroring->n_mirrors == 1);
+    }
+    snprintf(n, sizeof(n), "%sr2-m0", p);
+    CHECK(model_find_router(r.m, n) == NULL); /* refused: filters differ between backends */
+    snprintf(n, sizeof(n), "%sr3-m0", p);
+    CHECK(model_find_router(r.m, n) == NULL); /* refused: 1/3 is no whole percent */
+    CHECK_CONTAINS(r.problem_text, "HTTPRoute default/mm rule 2: backendRefs of one rule have different filters");
+    CHECK_CONTAINS(r.problem_text, "HTTPRoute default/mm rule 3: requestMirror percent/fraction is not a whole percent");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "mm"), "\"type\":\"ResolvedRefs\",\"status\":\"False\",\"reason\":\"UnsupportedValue\"");
+    done(&r);
+}
+
 int main(void)
 {
     test_incremental();
@@ -724,6 +782,7 @@ int main(void)
     test_attachment_reasons();
     test_backends();
     test_filters();
+    test_mirrors_and_backend_filters();
     test_timeouts();
     test_grpc_route();
     test_tls_and_tcp_routes();

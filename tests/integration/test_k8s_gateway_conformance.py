@@ -543,10 +543,12 @@ def test_HTTPRouteRequestMultipleMirrors(tmp_path, procs, cluster):
     assert cluster.route_condition("request-multiple-mirrors", "ResolvedRefs", ns=INFRA_NS)["status"] == "True"
 
 
-def test_HTTPRouteBackendRequestHeaderModification_and_HTTPRouteBackendRequestRedirect(tmp_path, procs, cluster):
+def test_HTTPRouteBackendRequestRedirect_HTTPRouteBackendURLRewrite_and_HTTPRouteRequestHeaderModifierBackendWeights_refused(
+        tmp_path, procs, cluster):
     """backendRefs[].filters: applied when every backendRef of the rule has
     the same (always so with one); refused (the rule out, ResolvedRefs
-    UnsupportedValue) when they differ — gantry's filters belong to the rule."""
+    UnsupportedValue) when they differ, as in the BackendWeights scenario:
+    gantry's filters belong to the rule."""
     infra_backends(cluster, procs, "infra-backend-v1", "infra-backend-v2")
     g = gantry(procs, tmp_path, cluster.emu)
     cluster.apply("""\
@@ -585,6 +587,24 @@ def test_HTTPRouteBackendRequestHeaderModification_and_HTTPRouteBackendRequestRe
         ---
         apiVersion: gateway.networking.k8s.io/v1
         kind: HTTPRoute
+        metadata: {name: backend-url-rewrite, namespace: gateway-conformance-infra}
+        spec:
+          parentRefs: [{name: same-namespace}]
+          hostnames: [rewrite.test]
+          rules:
+          - matches: [{path: {type: PathPrefix, value: /full}}]
+            backendRefs:
+            - name: infra-backend-v1
+              port: 80
+              filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /rewritten-full}}}]
+          - matches: [{path: {type: PathPrefix, value: /prefix}}]
+            backendRefs:
+            - name: infra-backend-v1
+              port: 80
+              filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /rewritten-prefix}}}]
+        ---
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
         metadata: {name: backend-filters-differ, namespace: gateway-conformance-infra}
         spec:
           parentRefs: [{name: same-namespace}]
@@ -604,6 +624,9 @@ def test_HTTPRouteBackendRequestHeaderModification_and_HTTPRouteBackendRequestRe
     assert status == 302 and headers["location"].endswith("/redirected-full"), headers
     status, headers, _ = get(g.port, "/prefix/one")
     assert status == 302 and headers["location"].endswith("/redirected-prefix/one"), headers
+    wait_for(lambda: whoami(g, "/full/original", host="rewrite.test")[0] == 200, what="rewrite route")
+    assert whoami(g, "/full/original", host="rewrite.test")[1]["path"] == "/rewritten-full"
+    assert whoami(g, "/prefix/original", host="rewrite.test")[1]["path"] == "/rewritten-prefix/original"
     c = wait_for(lambda: cluster.route_condition("backend-filters-differ", "ResolvedRefs", ns=INFRA_NS), what="status")
     assert (c["status"], c["reason"]) == ("False", "UnsupportedValue") and "different filters" in c["message"]
     assert served_by(g, "/", host="differ.test") == 404

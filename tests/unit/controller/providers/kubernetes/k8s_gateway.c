@@ -715,7 +715,7 @@ static void test_gateway_addresses(void)
 
 /* HTTPRouteRequestMultipleMirrors and HTTPRouteRequestPercentageMirror:
  * several mirrors of a rule are one mirroring service; backendRefs[].filters
- * (HTTPRouteBackendRequestHeaderModification, ...BackendRequestRedirect)
+ * (HTTPRouteBackendRequestRedirect, HTTPRouteBackendURLRewrite)
  * are the rule's when every backendRef has the same, refused otherwise. */
 static void test_mirrors_and_backend_filters(void)
 {

@@ -18,7 +18,6 @@
 #include <strings.h>
 
 
-#include "k8s_status.h"
 #include "../../model_decode.h"
 
 #define GW_GROUP "gateway.networking.k8s.io"
@@ -363,14 +362,15 @@ static void conflicts(struct gw_cx *c, struct gw_gateway *g)
         }
 }
 
-/* Whether listener <l> of <g> serves: a Gateway whose spec.addresses
- * cannot be honoured serves on none. */
+/* Whether listener <l> is valid on its own. */
 static bool listener_valid(const struct gw_listener *l)
 {
     return l->accepted_reason == NULL && l->conflicted_reason == NULL && l->ep &&
            (l->resolved_reason == NULL || strcmp(l->resolved_reason, "InvalidRouteKinds") == 0);
 }
 
+/* Whether listener <l> of <g> serves: a Gateway whose spec.addresses
+ * cannot be honoured serves on none. */
 static bool listener_ok(const struct gw_gateway *g, const struct gw_listener *l)
 {
     return g->addr_reason == NULL && listener_valid(l);

@@ -529,13 +529,13 @@ def test_HTTPRouteRequestMultipleMirrors(tmp_path, procs, cluster):
         assert served_by(g, "/multi-mirror?i=%d" % i) == "infra-backend-v1"
     # every mirror gets a copy of every request (after the response, in its own time)
     for m in (m2, m3):
-        wait_for(lambda: all("/multi-mirror?i=%d&format=json" % i in m.paths() for i in range(3)), what="3 mirrored requests")
+        wait_for(lambda: all("/multi-mirror?i=%d&format=json" % i in m.paths() for i in range(3)), timeout=15, what="3 mirrored requests")
     status, info = whoami(g, "/multi-mirror-and-modify-request-headers",
                           headers={"X-Header-Remove": "remove-val", "X-Header-Add-Append": "append-val-1"})
     assert status == 200 and info["name"] == "infra-backend-v1"
     for m in (m2, m3):
         seen = wait_for(lambda: [h for p, h in m.seen if p.startswith("/multi-mirror-and-modify-request-headers")],
-                        what="mirrored copy with headers")
+                        timeout=15, what="mirrored copy with headers")
         h = seen[0]
         assert h["x-header-set"] == "set-overwrites-values" and h["x-header-add"] == "header-val-1"
         assert "x-header-remove" not in h

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Gantry vs nginx (and HAProxy when installed) as reverse proxies to the same
-# nginx upstream, in one run, with the same worker count. The load generator
+# nginx upstream (HTTP/1.1 behind every proxy), in one run, with the same
+# worker count, for HTTP/1.1, h2c (prior knowledge) and h2 over TLS (ALPN) in
+# front. The load generator
 # runs on CPU 0, proxies and upstream on CPU 1 (on a 2-core machine) so the
 # proxies compete for the same core. Runs are interleaved; the median of
 # ROUNDS runs is reported with the ratio to nginx.
@@ -16,11 +18,12 @@ WORKERS=${WORKERS:-1}
 . "$(dirname "$0")/lib.sh"
 bench_init bench
 chmod 755 "$D" # nginx workers (nobody) serve /16k from here
-UP=19100 NG=19101 GA=19102 HA=19103 NG2=19104 GA2=19105 NGS=19106 GAS=19107
+UP=19100 NG=19101 GA=19102 HA=19103 NG2=19104 GA2=19105 NGS=19106 GAS=19107 HA2=19108 HAS=19109
 
 head -c 16384 /dev/urandom > "$D/16k"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench.test \
   -addext subjectAltName=DNS:bench.test -days 1 -keyout "$D/key.pem" -out "$D/cert.pem" 2>/dev/null
+cat "$D/cert.pem" "$D/key.pem" > "$D/haproxy.pem" # HAProxy reads both from one file
 
 cat > "$D/upstream.conf" <<EOF
 worker_processes 1; daemon off; pid $D/up.pid; error_log $D/up.err;
@@ -60,6 +63,13 @@ defaults
 frontend fe
   bind 127.0.0.1:$HA
   default_backend be
+# h2c by prior knowledge, as nginx's "listen ... http2" and Gantry's sniffing
+frontend fe_h2c
+  bind 127.0.0.1:$HA2 proto h2
+  default_backend be
+frontend fe_tls
+  bind 127.0.0.1:$HAS ssl crt $D/haproxy.pem alpn h2,http/1.1
+  default_backend be
 backend be
   http-reuse always
   server up 127.0.0.1:$UP
@@ -76,7 +86,9 @@ if command -v haproxy >/dev/null; then
   "${PROXY[@]}" haproxy -f "$D/haproxy.cfg" -db >"$D/haproxy.log" 2>&1 & pids+=($!)
   have_haproxy=1
 fi
-for p in $UP $NG $GA $GA2 $GAS; do
+ports="$UP $NG $GA $GA2 $GAS"
+[ $have_haproxy = 1 ] && ports+=" $HA $HA2 $HAS"
+for p in $ports; do
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.05; done
 done
 sleep 0.5
@@ -90,13 +102,13 @@ wrk_rps() { # url path -> requests/s, or "ERR" when any request failed
 h2load_rps() { # extra args... -> requests/s
   local out
   out=$("${LOAD[@]}" h2load -D "$DURATION" -c 32 -m 10 -t 1 "$@" 2>&1)
-  if ! grep -q " 0 failed, 0 errored" <<<"$out"; then echo "ERR"; return; fi
+  if ! grep -q " 0 failed, 0 errored" <<<"$out" || ! grep -q " 0 3xx, 0 4xx, 0 5xx" <<<"$out"; then echo "ERR"; return; fi
   awk '/^finished in/ {for (i=1;i<=NF;i++) if ($i ~ /req\/s/) {gsub(",","",$(i-1)); printf "%d", $(i-1)}}' <<<"$out"
 }
 median() { grep -v -e '^$' -e ERR | sort -n | awk '{a[NR]=$1} END {if (NR==0) print "-"; else print a[int((NR+1)/2)]}'; }
 
 declare -A R
-cases=("http1-small" "http1-16k" "h2c-small" "h2-tls-small")
+cases=("http1-small" "http1-16k" "h2c-small" "h2c-16k" "h2-tls-small")
 for round in $(seq "$ROUNDS"); do
   R[nginx,http1-small]+="$(wrk_rps http://127.0.0.1:$NG /) "
   R[gantry,http1-small]+="$(wrk_rps http://127.0.0.1:$GA /) "
@@ -106,12 +118,17 @@ for round in $(seq "$ROUNDS"); do
   [ $have_haproxy = 1 ] && R[haproxy,http1-16k]+="$(wrk_rps http://127.0.0.1:$HA /16k) "
   R[nginx,h2c-small]+="$(h2load_rps -H ':authority: bench.test' http://127.0.0.1:$NG2/) "
   R[gantry,h2c-small]+="$(h2load_rps -H ':authority: bench.test' http://127.0.0.1:$GA2/) "
+  [ $have_haproxy = 1 ] && R[haproxy,h2c-small]+="$(h2load_rps -H ':authority: bench.test' http://127.0.0.1:$HA2/) "
+  R[nginx,h2c-16k]+="$(h2load_rps -H ':authority: bench.test' http://127.0.0.1:$NG2/16k) "
+  R[gantry,h2c-16k]+="$(h2load_rps -H ':authority: bench.test' http://127.0.0.1:$GA2/16k) "
+  [ $have_haproxy = 1 ] && R[haproxy,h2c-16k]+="$(h2load_rps -H ':authority: bench.test' http://127.0.0.1:$HA2/16k) "
   R[nginx,h2-tls-small]+="$(h2load_rps --connect-to=127.0.0.1:$NGS https://bench.test:$NGS/) "
   R[gantry,h2-tls-small]+="$(h2load_rps --connect-to=127.0.0.1:$GAS https://bench.test:$GAS/) "
+  [ $have_haproxy = 1 ] && R[haproxy,h2-tls-small]+="$(h2load_rps --connect-to=127.0.0.1:$HAS https://bench.test:$HAS/) "
 done
 
-echo "| case (median of $ROUNDS x ${DURATION}s, $WORKERS worker each) | nginx req/s | gantry req/s | gantry/nginx | haproxy req/s | haproxy/nginx |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| case (median of $ROUNDS x ${DURATION}s, $WORKERS worker each) | nginx req/s | gantry req/s | gantry/nginx | haproxy req/s | haproxy/nginx | gantry/haproxy |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 for c in "${cases[@]}"; do
   n=$(tr ' ' '\n' <<<"${R[nginx,$c]}" | median || true)
   g=$(tr ' ' '\n' <<<"${R[gantry,$c]}" | median || true)
@@ -119,7 +136,8 @@ for c in "${cases[@]}"; do
   errs=$(grep -o ERR <<<"${R[nginx,$c]} ${R[gantry,$c]} ${R[haproxy,$c]:-}" | wc -l || true)
   ratio=$(awk -v g="$g" -v n="$n" 'BEGIN { if (n+0 > 0 && g+0 > 0) printf "%.2f", g/n; else print "-" }')
   hratio=$(awk -v g="$h" -v n="$n" 'BEGIN { if (n+0 > 0 && g+0 > 0) printf "%.2f", g/n; else print "-" }')
-  echo "| $c$([ "$errs" -gt 0 ] && echo " ($errs runs with errors)") | $n | $g | $ratio | $h | $hratio |"
+  ghratio=$(awk -v g="$g" -v n="$h" 'BEGIN { if (n+0 > 0 && g+0 > 0) printf "%.2f", g/n; else print "-" }')
+  echo "| $c$([ "$errs" -gt 0 ] && echo " ($errs runs with errors)") | $n | $g | $ratio | $h | $hratio | $ghratio |"
 done
 echo
 echo "RSS after the run (kB): gantry $(ps -o rss= -p "$gantry_pid"), nginx proxy $(ps --ppid "${pids[1]}" -o rss= | awk '{s+=$1} END {print s}') (workers) + $(ps -o rss= -p "${pids[1]}") (master)"

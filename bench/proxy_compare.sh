@@ -60,6 +60,7 @@ defaults
   timeout client 60s
   timeout server 60s
   option http-keep-alive
+  option forwardfor # X-Forwarded-For, as nginx's proxy_set_header and Gantry add
 frontend fe
   bind 127.0.0.1:$HA
   default_backend be
@@ -102,7 +103,8 @@ wrk_rps() { # url path -> requests/s, or "ERR" when any request failed
 h2load_rps() { # extra args... -> requests/s
   local out
   out=$("${LOAD[@]}" h2load -D "$DURATION" -c 32 -m 10 -t 1 "$@" 2>&1)
-  if ! grep -q " 0 failed, 0 errored" <<<"$out" || ! grep -q " 0 3xx, 0 4xx, 0 5xx" <<<"$out"; then echo "ERR"; return; fi
+  if ! grep -q " 0 failed, 0 errored" <<<"$out" || ! grep -q " 0 3xx, 0 4xx, 0 5xx" <<<"$out" \
+     || ! grep -q "^Application protocol: h2" <<<"$out"; then echo "ERR"; return; fi # h2, not an ALPN fallback to h1
   awk '/^finished in/ {for (i=1;i<=NF;i++) if ($i ~ /req\/s/) {gsub(",","",$(i-1)); printf "%d", $(i-1)}}' <<<"$out"
 }
 median() { grep -v -e '^$' -e ERR | sort -n | awk '{a[NR]=$1} END {if (NR==0) print "-"; else print a[int((NR+1)/2)]}'; }

@@ -390,7 +390,8 @@ static struct h2s_conn *conn_new(struct worker_ep *we, struct conntrack_conn *ct
     conn->super.ctx = &we->ctx;
     conn->super.hosts = we->ep->globalconf.hosts;
     conn->super.connected_at = *h2o_get_timestamp(&we->ctx, NULL, NULL);
-    conn->super.id = h2o_connection_id++;
+    /* every worker takes ids from this counter, as h2o_conn_init does: atomically */
+    conn->super.id = __atomic_add_fetch(&h2o_connection_id, 1, __ATOMIC_RELAXED);
     conn->super.callbacks = &h2s_conn_callbacks;
     conn->sock = sock;
     conn->we = we;

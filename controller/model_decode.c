@@ -679,7 +679,13 @@ static void flatten(struct tree_decoder *c, struct model_middleware *mw, struct 
     } else if (v->kind == TREE_SEQ) {
         /* "name[i]" per item: a list item keeps its commas (a regex {1,3});
          * labels write lists comma-separated instead, and the middleware
-         * option reader takes either form */
+         * option reader takes either form. An empty list stays a key
+         * with an empty value: set, unlike an absent option
+         * (errors.errorRequestHeaders: [] forwards no header) */
+        if (v->n == 0) {
+            ptr_vec_push(&dc(c)->m->arena, keys, arena_strdup(&dc(c)->m->arena, prefix));
+            ptr_vec_push(&dc(c)->m->arena, vals, arena_strdup(&dc(c)->m->arena, ""));
+        }
         for (size_t i = 0; i < v->n; i++)
             flatten(c, mw, keys, vals, arena_printf(&dc(c)->m->arena, "%s[%zu]", prefix, i), v->items[i]);
     } else {

@@ -156,6 +156,7 @@ int main(void)
     /* middlewares, mirroring, weighted, tcp: modelled for later stages */
     decode(&r, "http:\n  middlewares:\n    strip:\n      stripPrefix:\n        prefixes: [/a, /b]\n"
                "    bad:\n      nosuchtype: {}\n"
+               "    pages:\n      errors: {status: [\"404\"], service: p, errorRequestHeaders: []}\n"
                "  services:\n    m:\n      mirroring:\n        service: main\n        mirrors: [{name: shadow, percent: 10}]\n"
                "    w:\n      weighted:\n        services: [{name: a, weight: 3}, {name: b}]\n"
                "tcp:\n  routers:\n    db:\n      rule: \"HostSNI(`db.example`)\"\n      service: pg\n      tls: {passthrough: true}\n"
@@ -164,6 +165,8 @@ int main(void)
     CHECK(r.rep.errors.len == 0);
     CHECK_CONTAINS(r.dump, "bad:\n      nosuchtype:\n");
     CHECK_CONTAINS(r.dump, "stripPrefix:\n        prefixes[0]: /a\n        prefixes[1]: /b");
+    /* an empty list is kept as set-but-empty (errorRequestHeaders: [] forwards no header; absent forwards all) */
+    CHECK_CONTAINS(r.dump, "errors:\n        status[0]: 404\n        service: p\n        errorRequestHeaders: \n");
     CHECK_CONTAINS(r.dump, "mirroring:\n        service: main\n        mirrorBody: true\n        maxBodySize: -1\n"
                            "        mirrors:\n          - {name: shadow, percent: 10}");
     CHECK_CONTAINS(r.dump, "weighted:\n        services:\n          - {name: a, weight: 3}\n          - {name: b, weight: 1}");

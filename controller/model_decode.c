@@ -842,8 +842,7 @@ static int tr_timeouts(struct tree_decoder *c, void *obj, const struct tree_node
 
 static int tr_peer_cert_uri(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
-    ((struct model_transport *)obj)->unsupported = "peerCertURI";
-    return 0;
+    return tree_decode_string(c, v, &((struct model_transport *)obj)->peer_cert_uri);
 }
 
 static int tr_spiffe(struct tree_decoder *c, void *obj, const struct tree_node *v)

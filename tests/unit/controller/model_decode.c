@@ -186,5 +186,15 @@ int main(void)
     CHECK_CONTAINS(r.dump, "only-lan:\n      ipAllowList:\n        sourceRange[0]: 10.0.0.0/8\n        sourceRange[1]: 127.0.0.1");
     done(&r);
 
+    /* serversTransports: peerCertURI is applied (kept), spiffe is not (its services are refused) */
+    decode(&r, "http:\n  serversTransports:\n    mesh:\n      peerCertURI: \"spiffe://example.org/peer\"\n"
+               "      insecureSkipVerify: true\n    sp:\n      spiffe: {ids: [\"spiffe://x\"]}\n");
+    CHECK(r.rep.errors.len == 0);
+    CHECK_CONTAINS(r.dump, "mesh:\n      serverName: \n      insecureSkipVerify: true\n");
+    CHECK_CONTAINS(r.dump, "      peerCertURI: spiffe://example.org/peer\n");
+    CHECK_CONTAINS(r.dump, "sp:\n");
+    CHECK_CONTAINS(r.dump, "      unsupported: spiffe\n");
+    done(&r);
+
     return test_report("controller/model_decode");
 }

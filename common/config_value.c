@@ -25,6 +25,19 @@ int config_parse_bool(const char *s, bool *out)
     return -1;
 }
 
+int config_parse_go_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcmp(s, yes[i]) == 0)
+            return *out = true, 0;
+        if (strcmp(s, no[i]) == 0)
+            return *out = false, 0;
+    }
+    return -1;
+}
+
 /* One "<number><unit>" of a Go duration, in milliseconds; advances *p. */
 static int duration_term(const char **p, double *ms)
 {

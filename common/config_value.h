@@ -18,6 +18,11 @@
  * False), and true/false in any case. 0, or -1 for anything else. */
 int config_parse_bool(const char *s, bool *out);
 
+/* Go's strconv.ParseBool exactly (1, t, T, TRUE, true, True, 0, f, F,
+ * FALSE, false, False; "tRuE" is refused): what Traefik's label decoder and
+ * ingress-nginx read annotations with. 0, or -1 for anything else. */
+int config_parse_go_bool(const char *s, bool *out);
+
 /* Traefik's durations: a bare integer is seconds; otherwise Go's
  * time.ParseDuration ("250ms", "1m30s", "1.5h"; units ns, us, µs, ms, s, m,
  * h, each number with its unit). Negative values and a bare "1.5" (Go: a

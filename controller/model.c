@@ -395,8 +395,24 @@ static void dump(struct sink *k, const struct model *m)
     DUMP_SECTION(k, m->middlewares, "  middlewares:", dump_middleware, struct model_middleware);
     DUMP_SECTION(k, m->transports, "  serversTransports:", dump_transport, struct model_transport);
     DUMP_SECTION(k, m->tls_options, "  tlsOptions:", dump_tls_option, struct model_tls_option);
-    if (m->default_cert)
-        OUT(k, "  defaultCertificate: ", m->default_cert->cert_file ? m->default_cert->cert_file : "(inline)", "\n");
+    if (m->default_cert || m->default_generated) {
+        k->hash = 0xcbf29ce484222325ULL; /* the default store: one object in the digest */
+        const struct model_tls_cert *c = m->default_cert;
+        if (c && c->cert_file)
+            OUT(k, "  defaultCertificate: ", c->cert_file, "\n");
+        else if (c && k->hashing) /* an inline PEM (the ACME one) changes with every renewal */
+            OUT(k, "  defaultCertificate: {certPEM: ", c->cert_pem, ", keyPEM: ", c->key_pem, "}\n");
+        else if (c)
+            OUT(k, "  defaultCertificate: (inline)\n");
+        const struct model_default_generated *g = m->default_generated;
+        if (g) {
+            OUT(k, "  defaultGeneratedCert: {resolver: ", g->resolver, ", main: ", g->domain.main ? g->domain.main : "");
+            for (size_t i = 0; i < g->domain.n_sans; i++)
+                OUT(k, i ? ", " : ", sans: ", g->domain.sans[i]);
+            out(k, "}\n");
+        }
+        k->sum += mix(k->hash);
+    }
     if (m->tcp_routers.len || m->tcp_services.len || m->tcp_middlewares.len) {
         out(k, "tcp:\n");
         DUMP_SECTION(k, m->tcp_routers, "  routers:", dump_router, struct model_router);

@@ -134,6 +134,14 @@ struct model_tls_domain {
     size_t n_sans;
 };
 
+/* tls.stores.default.defaultGeneratedCert: the default certificate is
+ * obtained by this ACME resolver for these names (Traefik v3) */
+struct model_default_generated {
+    const char *resolver;
+    struct model_tls_domain domain;
+    struct model_origin origin;
+};
+
 struct model_router_tls {
     const char *cert_resolver;
     const char *options;
@@ -207,6 +215,7 @@ struct model {
     struct ptr_vec transports;   /* struct model_transport * */
     struct ptr_vec tls_options;  /* struct model_tls_option * */
     struct model_tls_cert *default_cert; /* tls.stores.default.defaultCertificate */
+    struct model_default_generated *default_generated; /* tls.stores.default.defaultGeneratedCert */
     struct ptr_vec problems;     /* char *: what the provider could not turn into objects */
     struct ptr_vec tcp_middlewares; /* struct model_middleware * (ipAllowList, inFlightConn) */
 };

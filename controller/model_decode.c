@@ -1063,7 +1063,37 @@ static void decode_tls_options(struct tree_decoder *c, const struct tree_node *m
     }
 }
 
-/* tls.stores.default.defaultCertificate; other stores and defaultGeneratedCert: warned */
+static int generated_resolver(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    return tree_decode_string(c, v, &((struct model_default_generated *)obj)->resolver);
+}
+
+static int generated_domain(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    return tree_decode_fields(c, &((struct model_default_generated *)obj)->domain, v, tls_domain_fields, "domain");
+}
+
+static const struct tree_field generated_fields[] = {
+    {"resolver", generated_resolver}, {"domain", generated_domain}, {NULL, NULL}};
+
+/* tls.stores.default.defaultGeneratedCert: resolver and domain.main are required */
+static void decode_default_generated(struct tree_decoder *c, const struct tree_node *v)
+{
+    c->context = "tls.stores.default.defaultGeneratedCert";
+    struct model_default_generated *g = arena_alloc(&dc(c)->m->arena, sizeof(*g));
+    g->origin = (struct model_origin){dc(c)->m->provider, origin_of(c, v)};
+    if (tree_decode_fields(c, g, v, generated_fields, "defaultGeneratedCert") != 0)
+        return;
+    if (g->resolver == NULL || *g->resolver == '\0' || g->domain.main == NULL || *g->domain.main == '\0') {
+        tree_decode_fail(c, v, "resolver and domain.main are both required");
+        return;
+    }
+    dc(c)->m->default_generated = g;
+}
+
+/* tls.stores.default: defaultCertificate, defaultGeneratedCert. Traefik
+ * uses no other store and logs an error for one: here an error in the log
+ * and the API (a problem of the provider), and the rest is served. */
 static void decode_tls_stores(struct tree_decoder *c, struct decode_report *rep, const struct tree_node *map)
 {
     if (map->kind != TREE_MAP)
@@ -1071,7 +1101,11 @@ static void decode_tls_stores(struct tree_decoder *c, struct decode_report *rep,
     for (size_t i = 0; i < map->n; i++) {
         const struct tree_node *store = map->items[i];
         if (strcmp(map->keys[i], "default") != 0 || store->kind != TREE_MAP) {
-            decode_report_warn(rep, store, "tls.stores.%s: only the store named default is used (ignored)", map->keys[i]);
+            char where[512];
+            ptr_vec_push(&dc(c)->m->arena, &dc(c)->m->problems,
+                         arena_printf(&dc(c)->m->arena, "%s: tls.stores.%s: only the TLS store named 'default' is supported; "
+                                                        "this store is ignored",
+                                      tree_where(store, where, sizeof(where)), map->keys[i]));
             continue;
         }
         for (size_t j = 0; j < store->n; j++) {
@@ -1086,6 +1120,8 @@ static void decode_tls_stores(struct tree_decoder *c, struct decode_report *rep,
                     continue;
                 }
                 dc(c)->m->default_cert = cert;
+            } else if (strcasecmp(store->keys[j], "defaultGeneratedCert") == 0) {
+                decode_default_generated(c, store->items[j]);
             } else {
                 decode_report_warn(rep, store->items[j], "tls.stores.default.%s is not supported by gantry yet (ignored)",
                                    store->keys[j]);

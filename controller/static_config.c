@@ -708,6 +708,12 @@ TREE_FIELD_STRING(acme_preferred_chain, struct acme_resolver_config, preferred_c
 TREE_FIELD_STRING(acme_eab_kid, struct acme_resolver_config, eab_kid)
 TREE_FIELD_STRING(acme_eab_hmac, struct acme_resolver_config, eab_hmac)
 TREE_FIELD_STRING(acme_http_ep, struct acme_resolver_config, http_entrypoint)
+TREE_FIELD_DURATION(acme_http_delay, struct acme_resolver_config, http_delay_ms)
+TREE_FIELD_LIST(acme_ca_certs, struct acme_resolver_config, ca_certificates)
+TREE_FIELD_BOOL(acme_ca_system, struct acme_resolver_config, ca_system_cert_pool)
+TREE_FIELD_STRING(acme_ca_name, struct acme_resolver_config, ca_server_name)
+TREE_FIELD_DURATION(acme_client_timeout, struct acme_resolver_config, client_timeout_ms)
+TREE_FIELD_DURATION(acme_client_header_timeout, struct acme_resolver_config, client_response_header_timeout_ms)
 
 static int acme_duration(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
@@ -720,7 +726,7 @@ static int acme_eab(struct tree_decoder *td, void *obj, const struct tree_node *
     return tree_decode_fields(td, obj, v, acme_eab_keys, NULL);
 }
 
-static const struct tree_field acme_http_keys[] = {{"entryPoint", acme_http_ep}, {"delay", NULL}, {NULL, NULL}};
+static const struct tree_field acme_http_keys[] = {{"entryPoint", acme_http_ep}, {"delay", acme_http_delay}, {NULL, NULL}};
 static int acme_http(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     ((struct acme_resolver_config *)obj)->http_challenge = true;
@@ -753,11 +759,11 @@ static const struct tree_field acme_keys[] = {{"email", acme_email},
                                         {"httpChallenge", acme_http},
                                         {"tlsChallenge", acme_tls},
                                         {"dnsChallenge", acme_dns},
-                                        {"clientTimeout", NULL},
-                                        {"clientResponseHeaderTimeout", NULL},
-                                        {"caCertificates", NULL},
-                                        {"caSystemCertPool", NULL},
-                                        {"caServerName", NULL},
+                                        {"clientTimeout", acme_client_timeout},
+                                        {"clientResponseHeaderTimeout", acme_client_header_timeout},
+                                        {"caCertificates", acme_ca_certs},
+                                        {"caSystemCertPool", acme_ca_system},
+                                        {"caServerName", acme_ca_name},
                                         {"profile", NULL},
                                         {"emailAddresses", NULL},
                                         {"disableCommonName", NULL},
@@ -791,12 +797,17 @@ static int resolvers_key(struct tree_decoder *td, void *obj, const struct tree_n
                                            .ca_server = "https://acme-v02.api.letsencrypt.org/directory",
                                            .storage = "acme.json",
                                            .key_type = "EC256",
-                                           .certificates_duration_h = 2160};
+                                           .certificates_duration_h = 2160,
+                                           .client_timeout_ms = 120000,
+                                           .client_response_header_timeout_ms = 30000};
         td->context = arena_printf(&c->arena, "certificatesResolvers.%s", v->keys[i]);
         if (tree_decode_fields(td, r, v->items[i], resolver_keys, NULL) != 0)
             return -1;
         if (!r->http_challenge && !r->tls_challenge)
             return diag_set(sd(td), "%s: certificate resolver '%s' needs httpChallenge or tlsChallenge",
+                            tree_where(v->items[i], where, sizeof(where)), r->name);
+        if (r->client_timeout_ms < r->client_response_header_timeout_ms) /* Traefik's check */
+            return diag_set(sd(td), "%s: certificatesResolvers.%s.acme: clientTimeout must be at least clientResponseHeaderTimeout",
                             tree_where(v->items[i], where, sizeof(where)), r->name);
         c->n_resolvers++;
     }

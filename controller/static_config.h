@@ -28,6 +28,16 @@ struct acme_resolver_config {
     int64_t certificates_duration_h; /* 2160 unless set */
     bool http_challenge, tls_challenge, dns_challenge;
     const char *http_entrypoint;
+    uint64_t http_delay_ms; /* httpChallenge.delay: challenge published -> CA told to validate */
+    /* the CA's HTTPS: caCertificates (PEM files) with or without the
+     * system store (caSystemCertPool), the name verified and sent as SNI
+     * (caServerName); neither set: LEGO_CA_* as in Traefik */
+    const char **ca_certificates;
+    size_t n_ca_certificates;
+    bool ca_system_cert_pool;
+    const char *ca_server_name;
+    uint64_t client_timeout_ms;                 /* clientTimeout: a whole transaction, 2m */
+    uint64_t client_response_header_timeout_ms; /* clientResponseHeaderTimeout: 30s */
 };
 
 struct static_config {

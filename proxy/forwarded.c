@@ -168,10 +168,21 @@ static void put_header(struct writer *w, const char *name, const char *lc_name, 
         w->fields[w->n_fields++] = (h2o_header_t){.name = n, .value = keep(w, value, vlen)};
         return;
     }
-    put(w, name, nlen);
-    PUT_LIT(w, ": ");
-    put(w, value, vlen);
-    PUT_LIT(w, "\r\n");
+    if ((size_t)(w->end - w->p) < nlen + vlen + 4) { /* sized ahead; never happens */
+        put(w, name, nlen);
+        PUT_LIT(w, ": ");
+        put(w, value, vlen);
+        PUT_LIT(w, "\r\n");
+        return;
+    }
+    char *o = w->p; /* one bounds check per field: this runs per field of every request */
+    memcpy(o, name, nlen);
+    o[nlen] = ':';
+    o[nlen + 1] = ' ';
+    memcpy(o + nlen + 2, value, vlen);
+    o[nlen + 2 + vlen] = '\r';
+    o[nlen + 3 + vlen] = '\n';
+    w->p = o + nlen + vlen + 4;
 }
 
 #define PUT_FIELD(w, lit, value, vlen) put_header(w, lit, lit, sizeof(lit) - 1, value, vlen)
@@ -180,7 +191,7 @@ static void put_header(struct writer *w, const char *name, const char *lc_name, 
 static void write_fields(h2o_req_t *req, const struct forwarded_params *fp, struct writer *w)
 {
     const h2o_headers_t *hs = &req->headers;
-    const h2o_iovec_t *connection = find_header(hs, H2O_STRLIT("connection"));
+    const h2o_iovec_t *connection = hbh_connection_options(find_header(hs, H2O_STRLIT("connection")));
     bool trusted = fp->trusted;
     bool h2 = w->fields != NULL;
 

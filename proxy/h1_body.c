@@ -3,8 +3,10 @@
  */
 #include "h1_body.h"
 
+#include <stddef.h>
 #include <string.h>
 
+#include "../common/ascii.h"
 #include "hop_by_hop.h"
 
 static int parse_content_length(const char *s, size_t len, size_t *out)
@@ -24,28 +26,30 @@ static int parse_content_length(const char *s, size_t len, size_t *out)
 int h1_body_init(struct h1_body *b, int minor, int status, bool is_head, const struct phr_header *hs, size_t n,
                  size_t *content_length)
 {
-    memset(b, 0, sizeof(*b));
+    memset(b, 0, offsetof(struct h1_body, trailer)); /* the trailer bytes are written before they are read */
     b->reusable = minor >= 1;
     size_t cl = SIZE_MAX;
     bool chunked = false, other_te = false;
     for (size_t i = 0; i < n; i++) {
         const struct phr_header *h = &hs[i];
-        if (h->name_len == 10 && h2o_lcstris(h->name, 10, H2O_STRLIT("connection"))) {
-            if (h2o_contains_token(h->value, h->value_len, H2O_STRLIT("close"), ','))
+        if (h->name_len == 10 && ascii_caseeq(h->name, "connection", 10)) {
+            if (hbh_just_keep_alive(h->value, h->value_len))
+                b->reusable = b->reusable || minor == 0; /* the common value, without tokenizing */
+            else if (h2o_contains_token(h->value, h->value_len, H2O_STRLIT("close"), ','))
                 b->reusable = false;
             else if (minor == 0 && h2o_contains_token(h->value, h->value_len, H2O_STRLIT("keep-alive"), ','))
                 b->reusable = true;
-        } else if (h->name_len == 14 && h2o_lcstris(h->name, 14, H2O_STRLIT("content-length"))) {
+        } else if (h->name_len == 14 && ascii_caseeq(h->name, "content-length", 14)) {
             size_t v;
             if (parse_content_length(h->value, h->value_len, &v) != 0 || (cl != SIZE_MAX && v != cl))
                 return -1;
             cl = v;
-        } else if (h->name_len == 17 && h2o_lcstris(h->name, 17, H2O_STRLIT("transfer-encoding"))) {
+        } else if (h->name_len == 17 && ascii_caseeq(h->name, "transfer-encoding", 17)) {
             /* chunked must be the final coding; anything else reads to EOF */
             size_t vl = h->value_len;
             while (vl && (h->value[vl - 1] == ' ' || h->value[vl - 1] == '\t'))
                 vl--;
-            if (vl >= 7 && h2o_lcstris(h->value + vl - 7, 7, H2O_STRLIT("chunked")))
+            if (vl >= 7 && ascii_caseeq(h->value + vl - 7, "chunked", 7))
                 chunked = true;
             else
                 other_te = true;

@@ -20,6 +20,7 @@
 #include <h2o/http1.h>
 #include <h2o/http2.h>
 
+#include "../common/ascii.h"
 #include "conntrack.h"
 #include "h1_stream.h"
 
@@ -246,9 +247,11 @@ static size_t head_run(struct h1_framing_parser *p, const char *b, size_t len)
 {
     size_t k = 0;
     switch (p->state) {
-    case H1F_RLINE:
-        while (k < len && b[k] != '\r' && b[k] != '\n')
-            k++;
+    case H1F_RLINE: { /* up to a CR or LF: two memchr calls beat a loop over the bytes */
+        const char *lf = memchr(b, '\n', len);
+        size_t upto = lf != NULL ? (size_t)(lf - b) : len;
+        const char *cr = memchr(b, '\r', upto);
+        k = cr != NULL ? (size_t)(cr - b) : upto;
         if (p->line < 12) {
             size_t n = 12 - p->line < k ? 12 - p->line : k;
             memcpy(p->rl_start + p->line, b, n);
@@ -261,15 +264,21 @@ static size_t head_run(struct h1_framing_parser *p, const char *b, size_t len)
         }
         p->line += k;
         break;
-    case H1F_HNAME:
-        while (k < len && b[k] != ':' && b[k] != '\n') {
-            unsigned char c = (unsigned char)b[k++];
-            if (p->name_len < sizeof(p->name))
-                p->name[p->name_len++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-            else
-                p->name_len = sizeof(p->name) + 1;
+    }
+    case H1F_HNAME: { /* up to ':' or LF; the name kept lowercase, or marked too long (sizeof + 1) */
+        const char *colon = memchr(b, ':', len);
+        size_t upto = colon != NULL ? (size_t)(colon - b) : len;
+        const char *lf = memchr(b, '\n', upto);
+        k = lf != NULL ? (size_t)(lf - b) : upto;
+        size_t room = p->name_len < sizeof(p->name) ? sizeof(p->name) - p->name_len : 0;
+        if (k <= room) {
+            ascii_lower_copy(p->name + p->name_len, b, k);
+            p->name_len += (unsigned)k;
+        } else {
+            p->name_len = sizeof(p->name) + 1;
         }
         break;
+    }
     case H1F_HVALUE:
         if (p->hdr != H1F_H_OTHER && p->hdr != H1F_H_UPGRADE)
             return 0; /* their values are read byte by byte */
@@ -573,6 +582,27 @@ static void rewrite_head(struct rewrite_ctx *ctx, const struct h1_framing_parser
     }
 }
 
+/* What a look-ahead over a chunked body saw: its end, and the size of its
+ * trailer section (CRLFs included; 2 is the bare final CRLF). */
+struct body_probe {
+    size_t trailer_bytes;
+    bool ended;
+};
+
+static void probe_trailer(void *arg, char c)
+{
+    (void)c;
+    ((struct body_probe *)arg)->trailer_bytes++;
+}
+
+static void probe_end(void *arg, uint64_t end)
+{
+    (void)end;
+    ((struct body_probe *)arg)->ended = true;
+}
+
+static const struct h1_framing_hooks probe_hooks = {.body_trailer = probe_trailer, .body_end = probe_end};
+
 /* A head with a body ended: streamed unless it is complete in the bytes
  * already read (h2o collects it as before), too large (h2o's 413), or
  * another body of the connection still streams. */
@@ -588,11 +618,15 @@ static bool on_body_start(void *_ctx, struct h1_framing_parser *p, const char *r
         if (p->cl_value <= rest_len || p->cl_value > max)
             return false;
     } else {
+        /* a copy of the parser runs over the rest of this read, watching this
+         * message only (pipelined requests may follow it) */
         struct h1_framing_parser t = *p;
-        h1_framing_parse_hooks(&t, rest, rest_len, NULL, NULL);
+        struct body_probe probe = {0};
+        t.streaming = true;
+        h1_framing_parse_hooks(&t, rest, rest_len, &probe_hooks, &probe);
         /* complete, but with a trailer section: streamed (h2o would drop the trailers) */
-        bool trailers = t.heads == p->heads && t.state == H1F_LINE0 && t.trailer > 2;
-        if (!trailers && (t.heads != p->heads || !in_chunked_body(t.state)))
+        bool trailers = probe.ended && probe.trailer_bytes > 2;
+        if (!trailers && (probe.ended || !in_chunked_body(t.state)))
             return false;
     }
     rewrite_head(ctx, p);

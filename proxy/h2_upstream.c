@@ -327,7 +327,7 @@ static void conn_flush_soon(struct h2u_conn *c)
     if (h2o_timeout_is_linked(&c->soon))
         return;
     c->soon.cb = on_flush_soon;
-    h2o_timeout_link(c->w->loop, &c->w->subrequest_defer, &c->soon);
+    h2o_timeout_link(c->w->loop, worker_timeout_live(c->w->loop, &c->w->subrequest_defer), &c->soon);
 }
 
 /* ---- nghttp2 callbacks ---- */
@@ -730,7 +730,7 @@ static struct h2u_conn *conn_open(struct worker *w, struct server *s)
     log_debug("upstream %s: new HTTP/2 connection (worker %u, %u open)", s->url, w->id, s->workers[w->id].n_h2_conns);
     c->timer.cb = on_connect_timeout;
     const struct transport *t = s->transport;
-    h2o_timeout_link(w->loop, t && t->dial_ms ? worker_timeout_list(w, t->dial_ms) : &w->connect_timeout, &c->timer);
+    h2o_timeout_link(w->loop, t && t->dial_ms ? worker_timeout_list(w, t->dial_ms) : worker_timeout_live(w->loop, &w->connect_timeout), &c->timer);
     return c;
 }
 

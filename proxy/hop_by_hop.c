@@ -57,6 +57,19 @@ bool hbh_named_in_connection(const h2o_iovec_t *connection, const char *name, si
     return connection != NULL && h2o_contains_token(connection->base, connection->len, name, len, ',');
 }
 
+const h2o_iovec_t *hbh_connection_options(const h2o_iovec_t *connection)
+{
+    if (connection == NULL || hbh_just_keep_alive(connection->base, connection->len))
+        return NULL;
+    h2o_iovec_t iter = *connection;
+    const char *t;
+    size_t len;
+    for (int bounded = 0; bounded < 64 && (t = h2o_next_token(&iter, ',', &len, NULL)) != NULL; bounded++)
+        if (!h2o_lcstris(t, len, H2O_STRLIT("keep-alive")))
+            return connection;
+    return iter.len == 0 || t == NULL ? NULL : connection; /* more than 64 options: checked per field */
+}
+
 bool hbh_te_trailers(const h2o_header_t *h)
 {
     bool te = hbh_token_of(h->name) != NULL ? h->name == &H2O_TOKEN_TE->buf : h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("te"));

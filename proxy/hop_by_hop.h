@@ -15,6 +15,8 @@
 
 #include <h2o.h>
 
+#include "../common/ascii.h"
+
 /* h2o_iovec_is_token, inlined: the token whose buf <name> is, or NULL. */
 static inline const h2o_token_t *hbh_token_of(const h2o_iovec_t *name)
 {
@@ -43,6 +45,19 @@ static inline bool hbh_connection_specific(const h2o_iovec_t *name)
 /* RFC 9110 7.6.1: <name> is one of the options of a Connection field
  * whose value is <connection> (NULL: no Connection field). */
 bool hbh_named_in_connection(const h2o_iovec_t *connection, const char *name, size_t len);
+
+/* A Connection value that is exactly "keep-alive" (any case): what most
+ * peers send, answered without tokenizing. */
+static inline bool hbh_just_keep_alive(const char *value, size_t len)
+{
+    return len == 10 && ascii_caseeq(value, "keep-alive", 10);
+}
+
+/* <connection> itself, or NULL when its only option is "keep-alive" (a
+ * field dropped anyway): then the per-field hbh_named_in_connection checks
+ * can be skipped. "upgrade" is not skipped: a 101 keeps its Upgrade field
+ * unless Connection names it. */
+const h2o_iovec_t *hbh_connection_options(const h2o_iovec_t *connection);
 
 /* TE whose value is exactly "trailers" (any case). */
 bool hbh_te_trailers(const h2o_header_t *h);

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "../common/ascii.h"
+
 #define H1_HEAD_MAX H2O_MAX_REQLEN /* h2o refuses longer heads: a complete one is all in the input */
 
 /* RFC 9110 tchar */
@@ -32,20 +34,24 @@ static bool visible(const char *s, size_t len)
     return true;
 }
 
+/* bytes an authority must not carry: controls, space, DEL, and the
+ * delimiters that would make a part of it a path, query, fragment or
+ * user info */
+static const bool authority_refused[256] = {[0 ... 0x20] = true, [0x7f] = true, ['/'] = true, ['\\'] = true,
+                                            ['?'] = true,        ['#'] = true,   ['@'] = true};
+
 static bool valid_authority(const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c == 0x7f || c == '/' || c == '\\' || c == '?' || c == '#' || c == '@')
+    for (size_t i = 0; i < len; i++)
+        if (authority_refused[(unsigned char)s[i]])
             return false;
-    }
     return true;
 }
 
-static bool name_is(const char *line, size_t len, const char *name)
+/* <name> is lowercase */
+static bool name_is(const char *line, size_t len, const char *name, size_t n)
 {
-    size_t n = strlen(name);
-    return len > n && line[n] == ':' && strncasecmp(line, name, n) == 0;
+    return len > n && line[n] == ':' && ascii_caseeq(line, name, n);
 }
 
 struct head_counts {
@@ -68,11 +74,11 @@ static const char *scan_head(const char *head, size_t len, struct head_counts *n
             break; /* the blank line: end of the head */
         if (p[0] == ' ' || p[0] == '\t')
             return "obs-fold (a header continued on the next line) is not accepted";
-        if (name_is(p, l, "content-length"))
+        if (name_is(p, l, "content-length", 14))
             cl++;
-        else if (name_is(p, l, "transfer-encoding"))
+        else if (name_is(p, l, "transfer-encoding", 17))
             te++;
-        else if (name_is(p, l, "host"))
+        else if (name_is(p, l, "host", 4))
             host++;
         p = eol;
     }
@@ -80,10 +86,11 @@ static const char *scan_head(const char *head, size_t len, struct head_counts *n
     return NULL;
 }
 
-const char *request_check_h1_head(const char *head, size_t len)
+static const char *check_head(const char *head, size_t len, struct head_counts *counts)
 {
     struct head_counts n;
     const char *bad = scan_head(head, len, &n);
+    *counts = n;
     unsigned cl = n.cl, te = n.te;
     if (bad != NULL)
         return bad;
@@ -97,6 +104,12 @@ const char *request_check_h1_head(const char *head, size_t len)
     if (n.host > 1)
         return "more than one Host";
     return NULL;
+}
+
+const char *request_check_h1_head(const char *head, size_t len)
+{
+    struct head_counts n;
+    return check_head(head, len, &n);
 }
 
 /* The raw head of an HTTP/1 request, still at the start of the input
@@ -118,11 +131,11 @@ static const char *h1_head_problem(h2o_req_t *req)
     if (blank == NULL)
         return NULL;
     size_t len = (size_t)(blank - head) + 1;
-    const char *bad = request_check_h1_head(head, len);
+    struct head_counts counts;
+    const char *bad = check_head(head, len, &counts);
     if (bad != NULL)
         return bad;
-    struct head_counts counts;
-    if (scan_head(head, len, &counts) == NULL && counts.host == 0 && req->version >= 0x101)
+    if (counts.host == 0 && req->version >= 0x101)
         return "missing Host"; /* RFC 9112 3.2: HTTP/1.1 requests carry one; HTTP/1.0 may not */
     return NULL;
 }

@@ -372,7 +372,7 @@ static void worker_setup(struct worker *w)
     h2o_linklist_init_anchor(&w->client_conns);
     w->loop = h2o_evloop_create();
     upstream_worker_init(w);
-    h2o_timeout_init(w->loop, &w->mw_tick, 1);
+    worker_timeout_lazy(&w->mw_tick, 1);
     w->n_eps = n_entrypoints;
     w->eps = mem_calloc(n_entrypoints ? n_entrypoints : 1, sizeof(*w->eps));
     for (size_t i = 0; i < n_entrypoints; i++) {
@@ -475,7 +475,7 @@ static void worker_free(struct worker *w)
                                  &w->pool_timeout,    &w->ws_timeout,     &w->sweep_timeout, &w->drain_timeout,
                                  &w->subrequest_timeout, &w->subrequest_defer, &w->mw_tick};
     for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++)
-        h2o_timeout_dispose(w->loop, timeouts[i]);
+        worker_timeout_release(w->loop, timeouts[i]);
     for (uint32_t i = 0; i < w->n_timeouts; i++)
         h2o_timeout_dispose(w->loop, &w->timeouts[i]);
     deadline_worker_dispose(w);

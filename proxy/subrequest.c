@@ -35,8 +35,8 @@ struct subrequest {
 
 void subrequest_worker_init(struct worker *w)
 {
-    h2o_timeout_init(w->loop, &w->subrequest_timeout, SUBREQUEST_TIMEOUT_MS);
-    h2o_timeout_init(w->loop, &w->subrequest_defer, 0);
+    worker_timeout_lazy(&w->subrequest_timeout, SUBREQUEST_TIMEOUT_MS);
+    worker_timeout_lazy(&w->subrequest_defer, 0);
 }
 
 static void start(struct subrequest *s);
@@ -184,7 +184,7 @@ static void start(struct subrequest *s)
 {
     s->got_bytes = s->head_read = false;
     s->res.n_headers = 0;
-    h2o_timeout_link(s->w->loop, &s->w->subrequest_timeout, &s->timeout);
+    h2o_timeout_link(s->w->loop, worker_timeout_live(s->w->loop, &s->w->subrequest_timeout), &s->timeout);
     struct upstream_conn *c = upstream_pool_take(s->w, s->srv);
     if (c != NULL) {
         s->reused = true;
@@ -198,7 +198,7 @@ static void start(struct subrequest *s)
         h2o_timeout_unlink(&s->timeout);
         s->deferred_err = strerror(errno);
         s->timeout.cb = on_deferred;
-        h2o_timeout_link(s->w->loop, &s->w->subrequest_defer, &s->timeout);
+        h2o_timeout_link(s->w->loop, worker_timeout_live(s->w->loop, &s->w->subrequest_defer), &s->timeout);
     }
 }
 

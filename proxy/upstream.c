@@ -13,6 +13,7 @@
 #include "upstream.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 #include <h2o/http1.h>
 
+#include "../common/ascii.h"
 #include "../common/log.h"
 #include "balancer.h"
 #include "forwarded.h"
@@ -87,7 +89,6 @@ struct proxy {
     bool conn_reused, got_bytes, write_done;
 
     enum proxy_state state;
-    struct h1_body body;
     bool body_complete, read_paused, final_sent, errored;
 
     h2o_buffer_t *pending; /* body bytes detached from a released connection */
@@ -104,6 +105,7 @@ struct proxy {
     bool head_written, body_end_written;
     bool flush_head;              /* send the response head before any body byte (a tunnel's 200) */
     char chunk_line[24];          /* the chunk-size line being written */
+    struct h1_body body;          /* last: its trailer buffer is not zeroed (see upstream_proxy) */
 };
 
 static void pick_next(struct proxy *p);
@@ -122,11 +124,11 @@ static void do_send(struct proxy *p);
 void upstream_worker_init(struct worker *w)
 {
     const struct proxy_config *c = proxy_cfg;
-    h2o_timeout_init(w->loop, &w->connect_timeout, c->dial_timeout_ms);
+    worker_timeout_lazy(&w->connect_timeout, c->dial_timeout_ms);
     h2o_timeout_init(w->loop, &w->header_timeout, c->response_header_timeout_ms ? c->response_header_timeout_ms : 3600000);
     h2o_timeout_init(w->loop, &w->read_timeout, c->read_timeout_ms ? c->read_timeout_ms : 3600000);
     h2o_timeout_init(w->loop, &w->pool_timeout, c->idle_conn_timeout_ms);
-    h2o_timeout_init(w->loop, &w->ws_timeout, c->websocket_idle_timeout_ms);
+    worker_timeout_lazy(&w->ws_timeout, c->websocket_idle_timeout_ms);
     h2o_linklist_init_anchor(&w->proxies);
     deadline_worker_init(w);
     mirror_worker_init(w);
@@ -438,7 +440,7 @@ static void on_ws_upgraded(void *data, h2o_socket_t *client, size_t reqsize)
         struct conntrack_conn *ct = conntrack_of_socket(client);
         if (ct != NULL) /* idle rules of its own (the WebSocket idle timeout) */
             conntrack_tunnel(ct);
-        tunnel_start(info->w->loop, client, info->upstream, &info->w->ws_timeout);
+        tunnel_start(info->w->loop, client, info->upstream, worker_timeout_live(info->w->loop, &info->w->ws_timeout));
     } else {
         h2o_socket_close(info->upstream);
     }
@@ -488,7 +490,8 @@ static void websocket_over_h2(struct proxy *p)
     middleware_on_response(p->mw);
 }
 
-/* Copies headers into the response; decides framing and keep-alive. */
+/* Copies headers into the response; decides framing and keep-alive. -1: a
+ * malformed Content-Length, -2: a folded header line. */
 static int take_head(struct proxy *p, int minor, int status, const char *msg, size_t msg_len, struct phr_header *hs, size_t n)
 {
     h2o_req_t *req = p->req;
@@ -498,29 +501,54 @@ static int take_head(struct proxy *p, int minor, int status, const char *msg, si
     req->res.status = status;
     req->res.reason = h2o_strdup(&req->pool, msg, msg_len).base;
     req->res.content_length = content_length;
-    const struct phr_header *connection = NULL;
+    h2o_iovec_t connection_value;
+    const h2o_iovec_t *connection = NULL;
     for (size_t i = 0; i < n; i++)
-        if (hs[i].name_len == 10 && h2o_lcstris(hs[i].name, 10, H2O_STRLIT("connection")))
-            connection = &hs[i];
+        if (hs[i].name_len == 10 && ascii_caseeq(hs[i].name, "connection", 10)) {
+            connection_value = h2o_iovec_init(hs[i].value, hs[i].value_len);
+            connection = hbh_connection_options(&connection_value);
+        }
+    /* One copy of the head in the request's pool (the input is consumed
+     * after this): names and values point into it, each made a C string by
+     * a NUL over the ':' after its name and the CR/LF or blank after its
+     * value. The fields are appended directly: h2o_add_header would copy
+     * each name once more. */
+    for (size_t i = 0; i < n; i++)
+        if (hs[i].name == NULL) /* obs-fold: RFC 9112 5.2 lets a proxy answer 502 */
+            return -2;
+    char *copy = NULL;
+    if (n != 0) {
+        const char *first = hs[0].name, *last = hs[n - 1].value + hs[n - 1].value_len;
+        copy = h2o_mem_alloc_pool(&req->pool, (size_t)(last - first) + 1);
+        memcpy(copy, first, (size_t)(last - first));
+        copy[last - first] = '\0';
+    }
+    const char *base = n != 0 ? hs[0].name : NULL;
     for (size_t i = 0; i < n; i++) {
         const struct phr_header *h = &hs[i];
-        h2o_iovec_t lname = h2o_strdup(&req->pool, h->name, h->name_len);
-        h2o_strtolower(lname.base, lname.len);
-        const h2o_token_t *tok = h2o_lookup_token(lname.base, lname.len);
+        char lc[64]; /* no token is longer: a longer name is a plain field */
+        char *lname = h->name_len <= sizeof(lc) ? lc : h2o_mem_alloc_pool(&req->pool, h->name_len);
+        ascii_lower_copy(lname, h->name, h->name_len);
+        const h2o_token_t *tok = h->name_len <= sizeof(lc) ? h2o_lookup_token(lname, h->name_len) : NULL;
         if (tok == H2O_TOKEN_CONTENT_LENGTH || tok == H2O_TOKEN_TRANSFER_ENCODING)
             continue; /* framing: h2o writes its own */
         if (tok != NULL ? regenerated(tok) || (hbh_connection_specific_token(tok) && !(tok == H2O_TOKEN_UPGRADE && status == 101))
-                        : hbh_connection_specific_str(lname.base, lname.len) || h2o_memis(lname.base, lname.len, H2O_STRLIT("trailer")))
+                        : hbh_connection_specific_str(lname, h->name_len) || h2o_memis(lname, h->name_len, H2O_STRLIT("trailer")))
             continue;
-        if (connection != NULL &&
-            hbh_named_in_connection(&(h2o_iovec_t){(char *)connection->value, connection->value_len}, lname.base, lname.len))
+        if (hbh_named_in_connection(connection, lname, h->name_len))
             continue;
-        h2o_iovec_t value = h2o_strdup(&req->pool, h->value, h->value_len);
-        const char *orig = h2o_strdup(&req->pool, h->name, h->name_len).base;
-        if (tok != NULL)
-            h2o_add_header(&req->pool, &req->res.headers, tok, orig, value.base, value.len);
-        else
-            h2o_add_header_by_str(&req->pool, &req->res.headers, lname.base, lname.len, 0, orig, value.base, value.len);
+        char *orig = copy + (h->name - base), *value = copy + (h->value - base);
+        orig[h->name_len] = '\0';
+        value[h->value_len] = '\0';
+        h2o_iovec_t *name;
+        if (tok != NULL) {
+            name = (h2o_iovec_t *)&tok->buf;
+        } else {
+            name = h2o_mem_alloc_pool(&req->pool, sizeof(*name));
+            *name = h2o_iovec_init(lname == lc ? h2o_strdup(&req->pool, lc, h->name_len).base : lname, h->name_len);
+        }
+        h2o_vector_reserve(&req->pool, &req->res.headers, req->res.headers.size + 1);
+        req->res.headers.entries[req->res.headers.size++] = (h2o_header_t){.name = name, .orig_name = orig, .value = h2o_iovec_init(value, h->value_len)};
     }
     for (uint32_t i = 0; i < p->n_cookies; i++)
         sticky_set_cookie(req, p->cookies[i].st, p->cookies[i].index);
@@ -561,8 +589,9 @@ static void parse_head(struct proxy *p)
             expression_retry(p, status);
             return;
         }
-        if (take_head(p, minor, status, msg, msg_len, hs, n) != 0) {
-            send_error(p, 502, "invalid content-length from upstream");
+        int bad = take_head(p, minor, status, msg, msg_len, hs, n);
+        if (bad != 0) {
+            send_error(p, 502, bad == -2 ? "obs-fold (a folded header line) in the upstream response" : "invalid content-length from upstream");
             return;
         }
         server_passive_success(p->srv, (uint64_t)(worker_now_ms(p->w) - p->sent_ms) * 1000);
@@ -1154,7 +1183,7 @@ static void pick_now(struct proxy *p);
 static h2o_timeout_t *read_timeout_list(struct proxy *p)
 {
     if (p->is_websocket) /* a tunnel (over HTTP/2): the WebSocket idle timeout */
-        return &p->w->ws_timeout;
+        return worker_timeout_live(p->w->loop, &p->w->ws_timeout);
     const struct transport *t = p->srv->transport;
     return t && t->read_ms ? worker_timeout_list(p->w, t->read_ms) : &p->w->read_timeout;
 }
@@ -1329,7 +1358,8 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
                     struct mw_run *mw)
 {
     struct proxy *p = h2o_mem_alloc_shared(&req->pool, sizeof(*p), on_dispose);
-    memset(p, 0, sizeof(*p));
+    /* all but the 1 KB of h1_body's trailer buffer, written before it is read */
+    memset(p, 0, offsetof(struct proxy, body) + offsetof(struct h1_body, trailer));
     p->super.proceed = on_proceed;
     p->stall.cb = on_send_stall;
     p->super.stop = on_stop;

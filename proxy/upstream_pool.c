@@ -256,7 +256,7 @@ struct upstream_conn *upstream_pool_connect_alpn(struct worker *w, struct server
     sock->data = c;
     c->timer.cb = on_connect_timeout;
     const struct transport *t = s->transport;
-    h2o_timeout_link(w->loop, t && t->dial_ms ? worker_timeout_list(w, t->dial_ms) : &w->connect_timeout, &c->timer);
+    h2o_timeout_link(w->loop, t && t->dial_ms ? worker_timeout_list(w, t->dial_ms) : worker_timeout_live(w->loop, &w->connect_timeout), &c->timer);
     return c;
 }
 
@@ -342,7 +342,7 @@ void upstream_pool_abandon(struct upstream_conn *c, const struct h1_body *body, 
         c->body = *body;
     orphan_link(c);
     c->timer.cb = on_drain_timeout;
-    h2o_timeout_link(c->w->loop, &c->w->drain_timeout, &c->timer);
+    h2o_timeout_link(c->w->loop, worker_timeout_live(c->w->loop, &c->w->drain_timeout), &c->timer);
     if (body != NULL && body->done) {
         h2o_socket_read_stop(c->sock);
         drain_check_done(c);
@@ -371,7 +371,7 @@ void upstream_pool_init(struct worker *w)
 {
     h2o_linklist_init_anchor(&w->all_idle);
     h2o_linklist_init_anchor(&w->all_orphans);
-    h2o_timeout_init(w->loop, &w->drain_timeout, DRAIN_TIMEOUT_MS);
+    worker_timeout_lazy(&w->drain_timeout, DRAIN_TIMEOUT_MS);
 }
 
 void upstream_close_idle(struct worker *w, struct server *s)

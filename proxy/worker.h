@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include <h2o.h>
 
@@ -87,6 +88,31 @@ extern size_t n_entrypoints;
  * each), made on first use; the nearest existing one once 32 are made.
  * Worker thread. */
 h2o_timeout_t *worker_timeout_list(struct worker *w, uint64_t ms);
+
+/* Lists the worker rarely uses (connects, WebSocket tunnels, draining,
+ * subrequests, middleware ticks) join the loop on first use: the loop
+ * walks every list it has twice an iteration, used or not, which costs
+ * every request. worker_timeout_lazy sets one up unlinked; worker_timeout_live
+ * links it (once) and returns it; worker_timeout_release disposes of it if
+ * it was ever linked. */
+static inline void worker_timeout_lazy(h2o_timeout_t *t, uint64_t ms)
+{
+    memset(t, 0, sizeof(*t));
+    t->timeout = ms;
+}
+
+static inline h2o_timeout_t *worker_timeout_live(h2o_loop_t *loop, h2o_timeout_t *t)
+{
+    if (!h2o_linklist_is_linked(&t->_link))
+        h2o_timeout_init(loop, t, t->timeout); /* h2o_timeout_init takes the value before it clears the struct */
+    return t;
+}
+
+static inline void worker_timeout_release(h2o_loop_t *loop, h2o_timeout_t *t)
+{
+    if (h2o_linklist_is_linked(&t->_link))
+        h2o_timeout_dispose(loop, t);
+}
 
 /* Milliseconds from the worker's loop clock (cheap; no syscall). */
 static inline int64_t worker_now_ms(struct worker *w)

@@ -27,19 +27,19 @@
 #include "../curl_body.h"
 #include "../watcher.h"
 #include "acme_crypto.h"
+#include "acme_retry.h"
 
 #define MAX_BODY (1024 * 1024)
 #define MAX_BAD_NONCE 20
 #define MAX_POLLS 60
 #define POLL_MS 500
-#define TIMEOUT_MS 30000L
 #define MAX_ALTERNATES 8
 
-enum step { S_IDLE, S_DIRECTORY, S_NONCE, S_ACCOUNT, S_ORDER, S_RESUME, S_AUTHZ, S_CHALLENGE_WAIT, S_CHALLENGE, S_POLL_AUTHZ, S_FINALIZE, S_POLL_ORDER, S_CERT, S_ALT_CERT };
+enum step { S_IDLE, S_DIRECTORY, S_NONCE, S_ACCOUNT, S_ORDER, S_RESUME, S_AUTHZ, S_CHALLENGE_WAIT, S_CHALLENGE_DELAY, S_CHALLENGE, S_POLL_AUTHZ, S_FINALIZE, S_POLL_ORDER, S_CERT, S_ALT_CERT };
 
 struct acme_client {
     struct acme_client_config cfg;
-    char *directory_url, *email, *eab_kid, *eab_hmac, *preferred_chain;
+    char *directory_url, *email, *eab_kid, *eab_hmac, *preferred_chain, *ca_server_name;
     EVP_PKEY *key;
     char *kid, *thumb;
     char *new_nonce_url, *new_account_url, *new_order_url;
@@ -50,7 +50,13 @@ struct acme_client {
     struct curl_slist *headers;
     struct curl_body in;
     char *out;
-    char location[1024], replay_nonce[256];
+    char location[1024], replay_nonce[256], retry_after[128];
+    char error[CURL_ERROR_SIZE]; /* libcurl's detail of a failed transfer */
+    char *url;                   /* the URL asked (caServerName: its host replaced) */
+    struct curl_slist *connect_to;
+    bool got_status;             /* a final status line arrived */
+    struct watcher_timer *header_timer; /* clientResponseHeaderTimeout */
+    time_t retry_at;             /* the failed order's Retry-After (acme_client_retry_after) */
     char *alt[MAX_ALTERNATES]; /* Link: rel="alternate" of the last answer (RFC 8555 7.4.2) */
     size_t n_alt;
     enum step step, resume; /* resume: the step a NONCE fetch or DIRECTORY was for */
@@ -99,6 +105,16 @@ static size_t on_header(char *p, size_t size, size_t n, void *data)
         k = 13, dst = c->replay_nonce, cap = sizeof(c->replay_nonce);
     else if (len > 9 && strncasecmp(p, "Location:", 9) == 0)
         k = 9, dst = c->location, cap = sizeof(c->location);
+    else if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
+        k = 12, dst = c->retry_after, cap = sizeof(c->retry_after);
+    else if (len > 7 && strncasecmp(p, "HTTP/", 5) == 0 && !c->got_status) {
+        /* the response's headers have begun (an interim 1xx does not count) */
+        const char *sp = memchr(p, ' ', len);
+        if (sp && sp + 1 < p + len && sp[1] != '1') {
+            c->got_status = true;
+            watcher_timer_cancel(c->header_timer);
+        }
+    }
     if (len > 5 && strncasecmp(p, "Link:", 5) == 0 && c->n_alt < MAX_ALTERNATES) {
         /* Link: <url>;rel="alternate" (one link per header line, as CAs send them) */
         char line[2048];
@@ -130,8 +146,13 @@ static void end_transfer(struct acme_client *c)
         curl_easy_cleanup(c->easy);
         c->easy = NULL;
     }
+    watcher_timer_cancel(c->header_timer);
     curl_slist_free_all(c->headers);
     c->headers = NULL;
+    curl_slist_free_all(c->connect_to);
+    c->connect_to = NULL;
+    free(c->url);
+    c->url = NULL;
     free(c->out);
     c->out = NULL;
     curl_body_reset(&c->in, MAX_BODY);
@@ -139,20 +160,93 @@ static void end_transfer(struct acme_client *c)
 
 static void on_done(CURL *easy, CURLcode rc, void *data);
 
+/* The transfer in flight failed (no HTTP answer): the order with it, saying where and why. */
+static void fail_transfer(struct acme_client *c, const char *why)
+{
+    const char *url = c->post_url && c->step != S_DIRECTORY && c->step != S_NONCE ? c->post_url : c->directory_url;
+    if (c->step == S_NONCE)
+        url = c->new_nonce_url;
+    if (c->ca_server_name)
+        fail(c, "%s: %s (TLS server name: caServerName '%s')", url, why, c->ca_server_name);
+    else
+        fail(c, "%s: %s", url, why);
+}
+
+/* clientResponseHeaderTimeout ran out: the transfer is given up. */
+static void on_header_timeout(void *data)
+{
+    struct acme_client *c = data;
+    if (c->easy == NULL || c->got_status)
+        return;
+    char why[160];
+    snprintf(why, sizeof(why), "no response headers within clientResponseHeaderTimeout (%llu ms)",
+             (unsigned long long)c->cfg.response_header_timeout_ms);
+    fail_transfer(c, why);
+}
+
+/* The connection is up and the request about to go: the header timeout starts (as Go's ResponseHeaderTimeout). */
+static int on_prereq(void *data, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+    struct acme_client *c = data;
+    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+    if (c->cfg.response_header_timeout_ms > 0 && !c->got_status)
+        watcher_timer_arm(c->header_timer, c->cfg.response_header_timeout_ms);
+    return CURL_PREREQFUNC_OK;
+}
+
+/* caServerName: the request goes to the URL's host and port, but TLS sends
+ * and verifies <name> (Go's tls.Config.ServerName); the Host header stays
+ * the URL's, so the JWS "url" still matches what the CA sees. */
+static void apply_server_name(struct acme_client *c, CURL *e, const char *url)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *explicit_port = NULL, *out = NULL;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        strcasecmp(scheme, "https") != 0 || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK || strcasecmp(host, c->ca_server_name) == 0)
+        goto done;
+    (void)curl_url_get(u, CURLUPART_PORT, &explicit_port, 0); /* absent: the default port */
+    char line[1200];
+    snprintf(line, sizeof(line), "%s:%s:%s:%s", c->ca_server_name, port, host, port);
+    c->connect_to = curl_slist_append(NULL, line);
+    snprintf(line, sizeof(line), "Host: %s%s%s", host, explicit_port ? ":" : "", explicit_port ? explicit_port : "");
+    c->headers = curl_slist_append(c->headers, line);
+    if (curl_url_set(u, CURLUPART_HOST, c->ca_server_name, 0) == CURLUE_OK && curl_url_get(u, CURLUPART_URL, &out, 0) == CURLUE_OK) {
+        free(c->url);
+        c->url = mem_strdup(out);
+        curl_easy_setopt(e, CURLOPT_CONNECT_TO, c->connect_to);
+    }
+done:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(explicit_port);
+    curl_free(out);
+    curl_url_cleanup(u);
+}
+
 /* Starts a request: GET (<body> NULL, !head), HEAD (<head>) or a JWS POST. */
 static void start(struct acme_client *c, const char *url, const char *body, bool head)
 {
     end_transfer(c);
-    c->location[0] = c->replay_nonce[0] = '\0';
+    c->location[0] = c->replay_nonce[0] = c->retry_after[0] = c->error[0] = '\0';
+    c->got_status = false;
     for (size_t i = 0; i < c->n_alt; i++)
         free(c->alt[i]);
     c->n_alt = 0;
     CURL *e = curl_easy_init();
-    curl_easy_setopt(e, CURLOPT_URL, url);
+    c->url = mem_strdup(url);
+    if (c->ca_server_name)
+        apply_server_name(c, e, url);
+    curl_easy_setopt(e, CURLOPT_URL, c->url);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->error);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "gantry-acme");
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, TIMEOUT_MS);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->cfg.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 30000L); /* Go's dialer and TLS handshake timeouts in Traefik's client */
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L); /* a proxy's CONNECT answer is not the CA's */
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, c);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
@@ -166,10 +260,11 @@ static void start(struct acme_client *c, const char *url, const char *body, bool
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     if (body) {
         c->out = mem_strdup(body);
-        c->headers = curl_slist_append(NULL, "Content-Type: application/jose+json");
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+        c->headers = curl_slist_append(c->headers, "Content-Type: application/jose+json");
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->out);
     }
+    if (c->headers)
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
     c->easy = e;
     watcher_add_transfer(e, on_done, c);
 }
@@ -356,7 +451,9 @@ static void next(struct acme_client *c)
 static void on_poll_timer(void *data)
 {
     struct acme_client *c = data;
-    if (c->step == S_POLL_AUTHZ)
+    if (c->step == S_CHALLENGE_DELAY)
+        post(c, S_CHALLENGE, c->chall_url, "{}");
+    else if (c->step == S_POLL_AUTHZ)
         post(c, S_POLL_AUTHZ, c->authz[c->i_authz], "");
     else if (c->step == S_POLL_ORDER)
         post(c, S_POLL_ORDER, c->order_url, "");
@@ -398,6 +495,24 @@ static void next_authz(struct acme_client *c)
     post(c, S_FINALIZE, c->finalize_url, payload);
 }
 
+/* The challenge is published: the CA is told to validate it, after
+ * httpChallenge.delay; a resumed order's challenge already under way is only polled. */
+static void respond(struct acme_client *c)
+{
+    if (c->chall_started) {
+        c->polls = 0;
+        post(c, S_POLL_AUTHZ, c->authz[c->i_authz], "");
+    } else if (c->cfg.challenge_delay_ms > 0 && c->step != S_CHALLENGE_DELAY) {
+        end_transfer(c);
+        c->step = S_CHALLENGE_DELAY;
+        log_info("acme: the challenge for %s is published; the CA validates it in %llu ms (httpChallenge.delay)",
+                 c->chall_domain ? c->chall_domain : "?", (unsigned long long)c->cfg.challenge_delay_ms);
+        watcher_timer_arm(c->timer, c->cfg.challenge_delay_ms);
+    } else {
+        post(c, S_CHALLENGE, c->chall_url, "{}");
+    }
+}
+
 static void on_authz(struct acme_client *c, cJSON *j)
 {
     const char *status = str(j, "status");
@@ -432,12 +547,7 @@ static void on_authz(struct acme_client *c, cJSON *j)
                 c->step = S_CHALLENGE_WAIT;
                 return;
             }
-            if (c->chall_started) {
-                c->polls = 0;
-                post(c, S_POLL_AUTHZ, c->authz[c->i_authz], "");
-                return;
-            }
-            post(c, S_CHALLENGE, c->chall_url, "{}");
+            respond(c);
             return;
         }
     }
@@ -571,8 +681,7 @@ static void on_done(CURL *easy, CURLcode rc, void *data)
     if (c->replay_nonce[0])
         set(&c->nonce, c->replay_nonce);
     if (rc != CURLE_OK) {
-        fail(c, "%s: %s", c->post_url && c->step != S_DIRECTORY && c->step != S_NONCE ? c->post_url : c->directory_url,
-             curl_easy_strerror(rc));
+        fail_transfer(c, c->error[0] ? c->error : curl_easy_strerror(rc));
         return;
     }
     if ((c->step == S_CERT || c->step == S_ALT_CERT) && status == 200) {
@@ -595,7 +704,20 @@ static void on_done(CURL *easy, CURLcode rc, void *data)
         }
         char why[768];
         problem_text(j, why, sizeof(why));
+        bool limited = acme_retry_is_rate_limit(status, type);
         cJSON_Delete(j);
+        if (limited) {
+            c->retry_at = acme_retry_after_parse(c->retry_after, time(NULL));
+            char at[64] = "no Retry-After";
+            if (c->retry_at > 0) {
+                struct tm tm;
+                gmtime_r(&c->retry_at, &tm);
+                strftime(at, sizeof(at), "Retry-After: not before %Y-%m-%dT%H:%M:%SZ", &tm);
+            }
+            log_warn("acme: %s declines for now (HTTP %ld: %s); %s", c->directory_url, status, why, at);
+            fail(c, "HTTP %ld from %s: %s (%s)", status, c->step == S_DIRECTORY ? c->directory_url : c->post_url, why, at);
+            return;
+        }
         if (c->step == S_RESUME) {
             fail(c, ACME_RESUME_FAILED ": HTTP %ld: %s", status, why);
             return;
@@ -679,6 +801,8 @@ struct acme_client *acme_client_new(const struct acme_client_config *cfg, EVP_PK
     c->eab_kid = cfg->eab_kid ? mem_strdup(cfg->eab_kid) : NULL;
     c->eab_hmac = cfg->eab_hmac ? mem_strdup(cfg->eab_hmac) : NULL;
     c->preferred_chain = cfg->preferred_chain ? mem_strdup(cfg->preferred_chain) : NULL;
+    c->ca_server_name = cfg->ca_server_name && *cfg->ca_server_name ? mem_strdup(cfg->ca_server_name) : NULL;
+    c->header_timer = watcher_timer_new(on_header_timeout, c);
     c->key = account_key;
     c->kid = account_url ? mem_strdup(account_url) : NULL;
     c->thumb = acme_thumbprint(account_key);
@@ -695,6 +819,7 @@ void acme_client_free(struct acme_client *c)
     for (size_t i = 0; i < c->n_alt; i++)
         free(c->alt[i]);
     watcher_timer_free(c->timer);
+    watcher_timer_free(c->header_timer);
     clear_order(c);
     EVP_PKEY_free(c->key);
     free(c->directory_url);
@@ -702,6 +827,7 @@ void acme_client_free(struct acme_client *c)
     free(c->eab_kid);
     free(c->eab_hmac);
     free(c->preferred_chain);
+    free(c->ca_server_name);
     free(c->kid);
     free(c->thumb);
     free(c->new_nonce_url);
@@ -731,6 +857,7 @@ static void acme_client_order_prepare(struct acme_client *c, const char *const *
     c->done = done;
     c->done_data = data;
     c->bad_nonce = 0;
+    c->retry_at = 0;
 }
 
 void acme_client_order(struct acme_client *c, const char *const *names, size_t n, const char *key_type, acme_order_cb done,
@@ -753,14 +880,10 @@ void acme_client_challenge_ready(struct acme_client *c, const char *error)
 {
     if (c->step != S_CHALLENGE_WAIT)
         return;
-    if (error != NULL) {
+    if (error != NULL)
         fail(c, "%s", error);
-    } else if (c->chall_started) {
-        c->polls = 0;
-        post(c, S_POLL_AUTHZ, c->authz[c->i_authz], "");
-    } else {
-        post(c, S_CHALLENGE, c->chall_url, "{}");
-    }
+    else
+        respond(c);
 }
 
 static char *acme_client_keyauth(struct acme_client *c, const char *token)
@@ -769,6 +892,11 @@ static char *acme_client_keyauth(struct acme_client *c, const char *token)
     char *out = mem_alloc(n);
     snprintf(out, n, "%s.%s", token, c->thumb);
     return out;
+}
+
+time_t acme_client_retry_after(const struct acme_client *c)
+{
+    return c->retry_at;
 }
 
 EVP_PKEY *acme_client__key(struct acme_client *c)

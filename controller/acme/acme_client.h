@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -31,8 +33,12 @@ struct acme_client_config {
     const char *eab_kid, *eab_hmac; /* external account binding, both or neither */
     const char *preferred_chain;    /* issuer CN of an alternate chain to prefer, or NULL */
     enum acme_challenge_type challenge;
-    const char *ca_blob;    /* PEM trusted for the CA's HTTPS (LEGO_CA_CERTIFICATES), or NULL: the system store */
+    const char *ca_blob;    /* PEM trusted for the CA's HTTPS (caCertificates), or NULL: the system store */
     size_t ca_blob_len;
+    const char *ca_server_name;        /* caServerName: the name verified and sent as SNI, or NULL: the URL's host */
+    uint64_t timeout_ms;               /* clientTimeout: a whole transaction (0: none) */
+    uint64_t response_header_timeout_ms; /* clientResponseHeaderTimeout: request sent -> response headers (0: none) */
+    uint64_t challenge_delay_ms;       /* httpChallenge.delay: published -> the CA told to validate */
     /* the challenge is published elsewhere (other replicas): after on_challenge
      * adds one, the client waits for acme_client_challenge_ready before
      * telling the CA to validate */
@@ -63,6 +69,10 @@ void acme_client_resume(struct acme_client *c, const char *order_url, const char
 /* With defer_challenge: the challenge added last is published (<error>
  * NULL) or could not be (the order fails with <error>). */
 void acme_client_challenge_ready(struct acme_client *c, const char *error);
+/* When the order that just failed (inside its acme_order_cb) was refused
+ * with a rate limit (HTTP 429, 503, or rateLimited) and a Retry-After:
+ * the wall-clock time before which the CA wants no new attempt; else 0. */
+time_t acme_client_retry_after(const struct acme_client *c);
 /* The account key (borrowed), to store it. */
 EVP_PKEY *acme_client__key(struct acme_client *c);
 

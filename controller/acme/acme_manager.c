@@ -28,6 +28,7 @@
 #include "acme_crypto.h"
 #include "acme_manager_internal.h"
 #include "acme_renewal.h"
+#include "acme_retry.h"
 #include "acme_revocation.h"
 #include "acme_store.h"
 
@@ -164,6 +165,16 @@ void acme_manager__submit_model(void)
                                           (unsigned long long)((s->next_try_ms > watcher_now_ms() ? s->next_try_ms - watcher_now_ms() : 0) / 1000)));
         }
     }
+    const struct domain_set *d = M.default_set;
+    if (d && d->cert_pem) { /* defaultGeneratedCert: for no SNI and unknown names */
+        struct model_tls_cert *c = arena_alloc(&m->arena, sizeof(*c));
+        c->cert_pem = arena_strdup(&m->arena, d->cert_pem);
+        c->key_pem = arena_strdup(&m->arena, d->key_pem);
+        c->origin.provider = "acme";
+        c->origin.source = arena_printf(&m->arena, "certificate resolver %s, %s (tls.stores.default.defaultGeneratedCert)",
+                                        M.default_resolver->cfg->name, d->names[0]);
+        m->default_cert = c;
+    }
     for (size_t i = 0; i < M.n_problems; i++)
         ptr_vec_push(&m->arena, &m->problems, arena_strdup(&m->arena, M.problems[i]));
     aggregator_submit(m);
@@ -272,11 +283,13 @@ static void on_order(void *data, const char *error, const char *cert_pem, const 
         s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_FIRST_MS;
         if (s->backoff_ms > cap)
             s->backoff_ms = cap;
-        s->next_try_ms = watcher_now_ms() + s->backoff_ms;
+        /* the CA's Retry-After, however short the backoff or the renewal interval */
+        uint64_t wait = acme_retry_wait_ms(s->backoff_ms, acme_client_retry_after(r->client), time(NULL));
+        s->next_try_ms = watcher_now_ms() + wait;
         free(s->error);
         s->error = mem_strdup(error);
-        log_error("acme: resolver %s: certificate for %s: %s (failure %u, next attempt in %llu s)", r->cfg->name, s->names[0],
-                  error, s->failures, (unsigned long long)(s->backoff_ms / 1000));
+        log_error("acme: resolver %s: certificate for %s: %s (failure %u, next attempt in %llu s%s)", r->cfg->name, s->names[0],
+                  error, s->failures, (unsigned long long)(wait / 1000), wait > s->backoff_ms ? ", as the CA asked" : "");
     } else {
         s->failures = 0;
         s->backoff_ms = 0;
@@ -389,34 +402,6 @@ void acme_manager__schedule(uint64_t ms)
         watcher_timer_arm(M.tick, ms);
 }
 
-/* LEGO_CA_CERTIFICATES (Traefik's variable): PEM files, separated by ':',
- * trusted instead of the system store for the CA's HTTPS. */
-static int load_ca(struct diag *d)
-{
-    const char *env = getenv("LEGO_CA_CERTIFICATES");
-    if (env == NULL || *env == '\0')
-        return 0;
-    char *list = mem_strdup(env), *save = NULL;
-    FILE *out = open_memstream(&M.ca_blob, &M.ca_blob_len);
-    int rc = 0;
-    for (char *p = strtok_r(list, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
-        FILE *f = fopen(p, "r");
-        if (f == NULL) {
-            rc = diag_set(d, "LEGO_CA_CERTIFICATES: cannot read %s", p);
-            break;
-        }
-        char buf[8192];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-            fwrite(buf, 1, n, out);
-        fputc('\n', out);
-        fclose(f);
-    }
-    fclose(out);
-    free(list);
-    return rc;
-}
-
 static struct storage *storage_of(const char *path, struct diag *d)
 {
     for (size_t i = 0; i < M.n_storages; i++)
@@ -477,6 +462,14 @@ static int resolver_init(struct resolver *r, const struct acme_resolver_config *
     }
     if ((cfg->eab_kid == NULL) != (cfg->eab_hmac == NULL))
         return diag_set(d, "certificatesResolvers.%s.acme.eab needs both kid and hmacEncoded", cfg->name);
+    if (acme_ca_trust_load(&r->trust, cfg->name, cfg->ca_certificates, cfg->n_ca_certificates, cfg->ca_system_cert_pool,
+                           cfg->ca_server_name, d) != 0)
+        return -1;
+    if (r->trust.source)
+        log_info("acme: resolver %s: the CA's HTTPS is verified with %s%s%s%s", cfg->name,
+                 r->trust.pem ? r->trust.source : "the system store",
+                 r->trust.server_name ? " as '" : "", r->trust.server_name ? r->trust.server_name : "",
+                 r->trust.server_name ? "' (caServerName)" : "");
     char ns[256], prefix[200];
     if (acme_k8s_parse(cfg->storage, ns, sizeof(ns), prefix, sizeof(prefix)))
         return acme_manager__k8s_resolver_init(r, o, ns, prefix, d);
@@ -518,8 +511,12 @@ struct acme_client *acme_manager__new_client(struct resolver *r, EVP_PKEY *key, 
                                     .eab_hmac = cfg->eab_hmac,
                                     .preferred_chain = cfg->preferred_chain,
                                     .challenge = r->tls_alpn ? ACME_TLSALPN01 : ACME_HTTP01,
-                                    .ca_blob = M.ca_blob,
-                                    .ca_blob_len = M.ca_blob_len,
+                                    .ca_blob = r->trust.pem,
+                                    .ca_blob_len = r->trust.pem_len,
+                                    .ca_server_name = r->trust.server_name,
+                                    .timeout_ms = cfg->client_timeout_ms,
+                                    .response_header_timeout_ms = cfg->client_response_header_timeout_ms,
+                                    .challenge_delay_ms = r->tls_alpn ? 0 : cfg->http_delay_ms,
                                     .on_challenge = on_challenge,
                                     .on_account = on_account,
                                     .on_order_url = acme_manager__k8s_order_url,
@@ -535,8 +532,6 @@ int acme_manager_start(const struct acme_manager_options *o, struct diag *d)
     aggregator_set_compile_hook(acme_manager_routers);
     if (o->n_resolvers == 0)
         return 0;
-    if (load_ca(d) != 0)
-        return -1;
     M.resolvers = mem_calloc(o->n_resolvers, sizeof(*M.resolvers));
     M.storages = mem_calloc(o->n_resolvers, sizeof(*M.storages));
     for (size_t i = 0; i < o->n_resolvers; i++) {
@@ -556,6 +551,7 @@ void acme_manager_stop(void)
         struct resolver *r = &M.resolvers[i];
         acme_client_free(r->client);
         r->client = NULL;
+        acme_ca_trust_free(&r->trust);
         if (r->wait_timer)
             watcher_timer_free(r->wait_timer);
         free(r->wait_token);
@@ -583,7 +579,6 @@ void acme_manager_stop(void)
     free(M.storages);
     free(M.tokens);
     free(M.problems);
-    free(M.ca_blob);
     acme_challenge_shutdown();
     memset(&M, 0, sizeof(M));
 }

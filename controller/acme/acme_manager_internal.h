@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "../watcher.h"
+#include "acme_ca_trust.h"
 #include "acme_client.h"
 #include "acme_manager.h"
 #include "acme_store_k8s.h"
@@ -55,6 +56,7 @@ struct domain_set {
 
 struct resolver {
     const struct acme_resolver_config *cfg;
+    struct acme_ca_trust trust; /* how the CA's HTTPS is verified */
     struct storage *st;
     struct acme_client *client;
     struct domain_set **sets;
@@ -85,14 +87,15 @@ struct acme_manager_state {
     struct watcher_timer *tick;
     char **problems; /* from the routers: unknown resolvers, wildcards */
     size_t n_problems;
-    char *ca_blob;
-    size_t ca_blob_len;
     bool started, problems_dirty;
     struct acme_k8s *k8s;
     char *k8s_storage;
     struct token *k8s_tokens; /* the challenges in Secrets, served by every replica */
     size_t n_k8s_tokens;
     char *k8s_token_ids;      /* their tokens joined, to see a change */
+    /* tls.stores.default.defaultGeneratedCert: the set whose certificate is the default one, or NULL */
+    struct domain_set *default_set;
+    struct resolver *default_resolver;
 };
 
 /* The manager's one state; every file of it reads it as M. */

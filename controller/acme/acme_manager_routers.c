@@ -56,15 +56,14 @@ static void add_problem(const char *fmt, ...)
     M.problems[M.n_problems++] = mem_strdup(msg);
 }
 
-/* Marks the set covering <names> wanted, making one when none does. */
-static void want_names(struct resolver *r, const struct model_router *rt, const char *provider, const char *const *names,
-                       size_t n)
+/* Marks the set covering <names> wanted, making one when none does; NULL
+ * when they cannot be ordered (<who> wants them, for the problem). */
+static struct domain_set *want_names(struct resolver *r, const char *who, const char *const *names, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (strchr(names[i], '*') != NULL) {
-            add_problem("acme: router %s@%s: %s is a wildcard, which needs the DNS-01 challenge (not implemented)", rt->name,
-                        provider, names[i]);
-            return;
+            add_problem("acme: %s: %s is a wildcard, which needs the DNS-01 challenge (not implemented)", who, names[i]);
+            return NULL;
         }
     }
     for (size_t j = 0; j < r->n_sets; j++) {
@@ -73,18 +72,69 @@ static void want_names(struct resolver *r, const struct model_router *rt, const 
             covered = set_has(r->sets[j], names[i]);
         if (covered) {
             r->sets[j]->wanted = true;
-            return;
+            return r->sets[j];
         }
     }
-    acme_manager__set_new(r, names, n)->wanted = true;
+    struct domain_set *s = acme_manager__set_new(r, names, n);
+    s->wanted = true;
+    return s;
+}
+
+static struct resolver *resolver_named(const char *name)
+{
+    for (size_t i = 0; i < M.n_resolvers; i++)
+        if (strcmp(M.resolvers[i].cfg->name, name) == 0)
+            return &M.resolvers[i];
+    return NULL;
+}
+
+/* tls.stores.default.defaultGeneratedCert (Traefik v3): its names are
+ * ordered from its resolver and the certificate becomes the default one,
+ * unless a defaultCertificate is given (which Traefik prefers). */
+static void want_default(struct model *const *models, size_t n)
+{
+    const struct model_default_generated *g = NULL;
+    const char *g_provider = NULL, *user_default = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(models[i]->provider, "acme") == 0)
+            continue;
+        if (models[i]->default_cert && user_default == NULL)
+            user_default = models[i]->default_cert->origin.source;
+        if (models[i]->default_generated && g == NULL)
+            g = models[i]->default_generated, g_provider = models[i]->provider;
+    }
+    if (g == NULL)
+        return;
+    struct resolver *r = resolver_named(g->resolver);
+    if (r == NULL) {
+        add_problem("acme: %s: tls.stores.default.defaultGeneratedCert.resolver '%s' is not defined in certificatesResolvers",
+                    g->origin.source ? g->origin.source : g_provider, g->resolver);
+        return;
+    }
+    if (user_default != NULL) {
+        add_problem("acme: %s: defaultCertificate and defaultGeneratedCert cannot be defined at the same time; the "
+                    "defaultCertificate (%s) is used", g->origin.source ? g->origin.source : g_provider, user_default);
+        return;
+    }
+    const char *names[MAX_NAMES];
+    size_t k = 0;
+    names[k++] = g->domain.main;
+    for (size_t i = 0; i < g->domain.n_sans && k < MAX_NAMES; i++)
+        names[k++] = g->domain.sans[i];
+    char who[300];
+    snprintf(who, sizeof(who), "tls.stores.default.defaultGeneratedCert@%s", g_provider);
+    struct domain_set *s = want_names(r, who, names, k);
+    if (s != NULL) {
+        M.default_set = s;
+        M.default_resolver = r;
+    }
 }
 
 static void want(const struct model_router *rt, const char *provider, struct arena *scratch)
 {
-    struct resolver *r = NULL;
-    for (size_t i = 0; i < M.n_resolvers && r == NULL; i++)
-        if (strcmp(M.resolvers[i].cfg->name, rt->tls->cert_resolver) == 0)
-            r = &M.resolvers[i];
+    struct resolver *r = resolver_named(rt->tls->cert_resolver);
+    char who[600];
+    snprintf(who, sizeof(who), "router %s@%s", rt->name, provider);
     if (r == NULL) {
         add_problem("acme: router %s@%s: tls.certResolver '%s' is not defined in certificatesResolvers", rt->name, provider,
                     rt->tls->cert_resolver);
@@ -99,7 +149,7 @@ static void want(const struct model_router *rt, const char *provider, struct are
                 names[n++] = dom->main;
             for (size_t j = 0; j < dom->n_sans && n < MAX_NAMES; j++)
                 names[n++] = dom->sans[j];
-            want_names(r, rt, provider, names, n);
+            want_names(r, who, names, n);
         }
         return;
     }
@@ -112,7 +162,7 @@ static void want(const struct model_router *rt, const char *provider, struct are
         add_problem("acme: router %s@%s: no Host in its rule and no tls.domains: no certificate to ask for", rt->name, provider);
         return;
     }
-    want_names(r, rt, provider, names, n);
+    want_names(r, who, names, n);
 }
 
 void acme_manager_routers(struct model *const *models, size_t n)
@@ -132,6 +182,10 @@ void acme_manager_routers(struct model *const *models, size_t n)
     for (size_t i = 0; i < M.n_resolvers; i++)
         for (size_t j = 0; j < M.resolvers[i].n_sets; j++)
             M.resolvers[i].sets[j]->wanted = false;
+    const struct domain_set *old_default = M.default_set;
+    M.default_set = NULL;
+    M.default_resolver = NULL;
+    want_default(models, n);
     struct arena scratch;
     arena_init(&scratch);
     for (size_t i = 0; i < n; i++) {
@@ -150,7 +204,7 @@ void acme_manager_routers(struct model *const *models, size_t n)
         fputs(M.problems[i], f);
     fclose(f);
     /* a new problem is a change of the acme model: submitted from the tick, never from inside a compile */
-    bool changed = old_problems != M.n_problems || strcmp(old_joined, joined) != 0;
+    bool changed = old_problems != M.n_problems || strcmp(old_joined, joined) != 0 || old_default != M.default_set;
     free(old_joined);
     free(joined);
     if (changed) {

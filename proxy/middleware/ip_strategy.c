@@ -214,3 +214,32 @@ uint64_t source_hash(uint64_t seed, h2o_iovec_t key)
     h ^= h >> 31;
     return h ? h : 1;
 }
+
+int source_exempt_build(struct arena *a, struct mw_options *o, struct source_exempt *out, struct diag *d)
+{
+    memset(out, 0, sizeof(*out));
+    if (o->provider != NULL && strcmp(o->provider, "kubernetes") != 0)
+        return 0; /* not read: an unknown option there */
+    const char **ranges = mw_opt_list(a, o, "exemptSourceRange", &out->n);
+    out->ranges = arena_alloc(a, (out->n ? out->n : 1) * sizeof(*out->ranges));
+    for (size_t i = 0; i < out->n; i++)
+        if (rule_parse_cidr(ranges[i], strlen(ranges[i]), &out->ranges[i]) != 0)
+            return diag_set(d, "exemptSourceRange: '%s' is not an IP address or CIDR", ranges[i]);
+    return 0;
+}
+
+bool source_exempt_has(const struct source_exempt *e, const struct mw_run *run)
+{
+    if (e->n == 0)
+        return false;
+    static const struct ip_strategy remote = {.ipv6_subnet = -1}; /* the connection's address */
+    char text[IP_STRATEGY_TEXT];
+    uint8_t addr[16];
+    size_t len = ip_strategy_get(&remote, run, text);
+    if (len == 0 || !ip_strategy_parse_addr(text, len, addr))
+        return false;
+    for (size_t i = 0; i < e->n; i++)
+        if (rule_cidr_contains(&e->ranges[i], addr))
+            return true;
+    return false;
+}

@@ -65,6 +65,21 @@ int source_criterion_build(struct arena *a, struct mw_options *o, enum source_ki
  * all such requests then share one key, as in Traefik. */
 h2o_iovec_t source_criterion_key(const struct source_criterion *c, const struct mw_run *run, char *buf);
 
+/* Gantry-internal "exemptSourceRange" of rateLimit and inFlightReq: the
+ * client addresses (the connection's, as nginx's $remote_addr) the limit
+ * does not apply to; set only by the kubernetes provider for ingress-nginx's
+ * limit-whitelist (from another provider the option is unknown, as in
+ * Traefik). */
+struct source_exempt {
+    struct rule_cidr *ranges;
+    size_t n;
+};
+
+int source_exempt_build(struct arena *a, struct mw_options *o, struct source_exempt *out, struct diag *d) WARN_UNUSED;
+
+/* Whether <run>'s client is exempt. */
+bool source_exempt_has(const struct source_exempt *e, const struct mw_run *run);
+
 /* 64-bit hash of a key, never 0 (0 marks an empty slot in the tables). */
 uint64_t source_hash(uint64_t seed, h2o_iovec_t key);
 

@@ -18,6 +18,7 @@
 
 struct in_flight {
     struct source_criterion src;
+    struct source_exempt exempt;
     uint64_t amount;
     uint64_t seed;
     _Atomic uint64_t *slots;
@@ -35,7 +36,7 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
     memset(c, 0, sizeof(*c));
     int64_t amount;
     if (mw_opt_int(o, "amount", 0, 0, (int64_t)INFLIGHT_MAX, &amount, d) != 0 ||
-        source_criterion_build(a, o, SOURCE_HOST, &c->src, d) != 0)
+        source_criterion_build(a, o, SOURCE_HOST, &c->src, d) != 0 || source_exempt_build(a, o, &c->exempt, d) != 0)
         return -1;
     c->amount = (uint64_t)amount;
     c->body = arena_printf(a, "max connections reached: %lld", (long long)amount);
@@ -58,6 +59,8 @@ static void on_hold_dispose(void *p)
 static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
 {
     const struct in_flight *c = cfg;
+    if (source_exempt_has(&c->exempt, run))
+        return MW_NEXT;
     char buf[IP_STRATEGY_TEXT];
     h2o_iovec_t key = source_criterion_key(&c->src, run, buf);
     _Atomic uint64_t *slot = inflight_acquire(c->slots, c->amount, source_hash(c->seed, key));

@@ -5,6 +5,11 @@
  * <rejectStatusCode> (default 403) with the status text as body. No
  * address (an empty X-Forwarded-For with a depth) or one that does not
  * parse is refused, as in Traefik.
+ *
+ * ipDenyList (Gantry-internal: Traefik has none; the kubernetes provider
+ * builds it for ingress-nginx's denylist-source-range): the opposite, a
+ * client in <sourceRange> is answered 403 (nginx's `deny`); a request
+ * without a usable address is refused too (fail closed).
  */
 #include "ip_strategy.h"
 
@@ -16,6 +21,7 @@ struct ip_allow_list {
     struct ip_strategy strategy;
     int status;
     const char *reason;
+    bool deny;
 };
 
 /* Go's http.StatusText for the codes it knows; NULL for the others. */
@@ -74,6 +80,16 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
     return 0;
 }
 
+static int build_deny(struct arena *a, struct mw_options *o, void **cfg, struct diag *d)
+{
+    if (o->provider != NULL && strcmp(o->provider, "kubernetes") != 0)
+        return diag_set(d, "this middleware type is internal to the kubernetes Ingress provider");
+    if (build(a, o, cfg, d) != 0)
+        return -1;
+    ((struct ip_allow_list *)*cfg)->deny = true;
+    return 0;
+}
+
 static bool allowed(const struct ip_allow_list *c, const struct mw_run *run)
 {
     char text[IP_STRATEGY_TEXT];
@@ -83,8 +99,8 @@ static bool allowed(const struct ip_allow_list *c, const struct mw_run *run)
         return false;
     for (size_t i = 0; i < c->n; i++)
         if (rule_cidr_contains(&c->ranges[i], addr))
-            return true;
-    return false;
+            return !c->deny;
+    return c->deny;
 }
 
 static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
@@ -98,4 +114,5 @@ static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
 
 const struct mw_type mw_ip_allow_list = {"ipAllowList", build, on_request, NULL};
 const struct mw_type mw_ip_white_list = {"ipWhiteList", build, on_request, NULL};
+const struct mw_type mw_ip_deny_list = {"ipDenyList", build_deny, on_request, NULL};
 

@@ -42,6 +42,7 @@ struct rl_slot {
 
 struct rate_limit {
     struct source_criterion src;
+    struct source_exempt exempt;
     int64_t interval_ns; /* 0: no limit (average 0) */
     int64_t burst_ns;    /* burst * interval */
     int64_t max_delay_ns;
@@ -75,7 +76,7 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
     if (mw_opt_int(o, "average", 0, 0, INT64_MAX / NS_PER_S, &average, d) != 0 ||
         mw_opt_int(o, "burst", 1, INT64_MIN, INT64_MAX, &burst, d) != 0 ||
         mw_opt_duration_ms(o, "period", 1000, &period_ms, d) != 0 ||
-        source_criterion_build(a, o, SOURCE_IP, &c->src, d) != 0)
+        source_criterion_build(a, o, SOURCE_IP, &c->src, d) != 0 || source_exempt_build(a, o, &c->exempt, d) != 0)
         return -1;
     if (period_ms == 0)
         period_ms = 1000; /* Traefik: 0 is the default */
@@ -216,7 +217,7 @@ static void on_tick(h2o_timeout_entry_t *e)
 {
     struct rl_wait *wt = H2O_STRUCT_FROM_MEMBER(struct rl_wait, entry, e);
     if (now_ns() < wt->due) {
-        h2o_timeout_link(wt->run->w->loop, &wt->run->w->mw_tick, &wt->entry);
+        h2o_timeout_link(wt->run->w->loop, worker_timeout_live(wt->run->w->loop, &wt->run->w->mw_tick), &wt->entry);
         return;
     }
     mw_resume(wt->run);
@@ -230,7 +231,7 @@ static enum mw_verdict hold(struct mw_run *run, int64_t now, int64_t delay)
         return MW_NEXT;
     struct rl_wait *wt = h2o_mem_alloc_shared(&run->req->pool, sizeof(*wt), on_wait_dispose);
     *wt = (struct rl_wait){.entry = {.cb = on_tick}, .run = run, .due = now + delay};
-    h2o_timeout_link(run->w->loop, &run->w->mw_tick, &wt->entry);
+    h2o_timeout_link(run->w->loop, worker_timeout_live(run->w->loop, &run->w->mw_tick), &wt->entry);
     return MW_PENDING;
 }
 
@@ -255,7 +256,7 @@ static void on_redis(struct mw_run *run, int status, int64_t delay)
 static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
 {
     const struct rate_limit *c = cfg;
-    if (c->interval_ns == 0)
+    if (c->interval_ns == 0 || source_exempt_has(&c->exempt, run))
         return MW_NEXT;
     char buf[IP_STRATEGY_TEXT];
     h2o_iovec_t key = source_criterion_key(&c->src, run, buf);

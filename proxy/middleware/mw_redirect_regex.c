@@ -8,6 +8,9 @@
  * the result: 302 (GET) / 307 (other methods), or 301 / 308 when
  * <permanent>. A result equal to the URL lets the request through; one Go
  * cannot parse is answered 502 as Traefik does.
+ *
+ * statusCode (internal, as in Traefik: only the kubernetes provider sets it,
+ * for ingress-nginx's redirects) answers that code whatever the method.
  */
 #include "go_url.h"
 #include "middleware.h"
@@ -18,6 +21,7 @@
 struct redirect_regex {
     struct regex_replace re;
     bool permanent;
+    int status; /* statusCode; 0: by <permanent> and the method */
 };
 
 static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag *d)
@@ -30,6 +34,14 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
     regex_replace_template(a, &c->re, rep ? rep : "");
     if (mw_opt_bool(o, "permanent", false, &c->permanent, d) != 0)
         return -1;
+    if (o->provider == NULL || strcmp(o->provider, "kubernetes") == 0) { /* elsewhere: an unknown option */
+        int64_t status;
+        if (mw_opt_int(o, "statusCode", 0, 0, 399, &status, d) != 0)
+            return -1;
+        if (status != 0 && status != 301 && status != 302 && status != 303 && status != 307 && status != 308)
+            return diag_set(d, "statusCode: %lld is not a redirect status", (long long)status);
+        c->status = (int)status;
+    }
     *cfg = c;
     return 0;
 }
@@ -67,7 +79,7 @@ static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
         return MW_ANSWERED;
     }
     bool get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
-    int status = c->permanent ? (get ? 301 : 308) : (get ? 302 : 307);
+    int status = c->status ? c->status : c->permanent ? (get ? 301 : 308) : (get ? 302 : 307);
     mw_redirect(run, status, location.base, location.len);
     return MW_ANSWERED;
 }

@@ -481,7 +481,7 @@ static void on_deadline_tick(h2o_timeout_entry_t *e)
     bool late = conn->connected_ms == 0 ? now - conn->created_ms >= (int64_t)p->r->dial_ms
                                         : p->r->io_ms != 0 && now - since >= (int64_t)p->r->io_ms;
     if (!late) {
-        h2o_timeout_link(w->loop, &w->mw_tick, &p->tick);
+        h2o_timeout_link(w->loop, worker_timeout_live(w->loop, &w->mw_tick), &p->tick);
         return;
     }
     log_warn("rateLimit redis %s:%d: no answer in time", p->r->host, p->r->port);
@@ -524,7 +524,7 @@ int redis_limiter_take(struct redis_limiter *r, struct mw_run *run, h2o_iovec_t 
     p->link->p = p;
     p->sent_ms = mono_ms();
     p->tick.cb = on_deadline_tick;
-    h2o_timeout_link(run->w->loop, &run->w->mw_tick, &p->tick);
+    h2o_timeout_link(run->w->loop, worker_timeout_live(run->w->loop, &run->w->mw_tick), &p->tick);
     return 0;
 }
 

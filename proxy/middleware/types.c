@@ -23,6 +23,7 @@ const struct mw_type *const middleware_types[] = {
     &mw_pass_tls_client_cert,
     &mw_ip_allow_list,
     &mw_ip_white_list,
+    &mw_ip_deny_list,
     &mw_in_flight_req,
     &mw_rate_limit,
     &mw_grpc_web,

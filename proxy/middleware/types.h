@@ -28,6 +28,7 @@ extern const struct mw_type mw_encoded_characters;
 extern const struct mw_type mw_content_type;
 extern const struct mw_type mw_ip_allow_list;
 extern const struct mw_type mw_ip_white_list;
+extern const struct mw_type mw_ip_deny_list; /* internal: the kubernetes provider's denylist-source-range */
 extern const struct mw_type mw_in_flight_req;
 extern const struct mw_type mw_rate_limit;
 extern const struct mw_type mw_grpc_web;

@@ -83,9 +83,9 @@ static void on_connect(h2o_socket_t *backend, const char *err)
     enum table_tcp_mode mode = c->mode;
     free(c);
     if (mode == TCP_TERMINATE)
-        tunnel_start(w->loop, client, backend, &w->ws_timeout); /* through OpenSSL */
+        tunnel_start(w->loop, client, backend, worker_timeout_live(w->loop, &w->ws_timeout)); /* through OpenSSL */
     else
-        splice_pump_start(w->loop, client, backend, &w->ws_timeout);
+        splice_pump_start(w->loop, client, backend, worker_timeout_live(w->loop, &w->ws_timeout));
 }
 
 static void try_next(struct tcp_conn *c)
@@ -98,7 +98,7 @@ static void try_next(struct tcp_conn *c)
             continue;
         }
         c->backend->data = c;
-        h2o_timeout_link(c->w->loop, &c->w->connect_timeout, &c->connect_entry);
+        h2o_timeout_link(c->w->loop, worker_timeout_live(c->w->loop, &c->w->connect_timeout), &c->connect_entry);
         return;
     }
     give_up(c, "no backend could be reached");

@@ -15,6 +15,19 @@ import h2.events
 from conftest import PYTHON, SLOW, Process, wait_port
 
 
+class _Recorded(list):
+    """Recorded requests, with the trailer section of each (b"" when none)
+    in .trailers, cleared together."""
+
+    def __init__(self):
+        super().__init__()
+        self.trailers = []
+
+    def clear(self):
+        super().clear()
+        self.trailers.clear()
+
+
 class RecordingUpstream:
     """A raw HTTP/1.1 upstream on loopback. Records every request head and
     body it receives (exactly as sent), counts connections, answers 200 "ok"
@@ -24,7 +37,7 @@ class RecordingUpstream:
         self.delay = delay
         self.body = body
         self.record = record
-        self.requests = []  # (head bytes, body bytes)
+        self.requests = _Recorded()  # (head bytes, body bytes); .trailers alongside
         self.connections = 0
         self.lock = threading.Lock()
         self.sock = socket.socket()
@@ -56,17 +69,25 @@ class RecordingUpstream:
                         return
                     buf += d
                 head, buf = buf.split(b"\r\n\r\n", 1)
-                m = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I)
-                n = int(m.group(1)) if m else 0
-                while len(buf) < n:
-                    d = c.recv(65536)
-                    if not d:
+                trailers = b""
+                if re.search(rb"\r\ntransfer-encoding: *chunked", head, re.I):
+                    got = self._read_chunked(c, buf)
+                    if got is None:
                         return
-                    buf += d
-                body, buf = buf[:n], buf[n:]
+                    body, trailers, buf = got
+                else:
+                    m = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I)
+                    n = int(m.group(1)) if m else 0
+                    while len(buf) < n:
+                        d = c.recv(65536)
+                        if not d:
+                            return
+                        buf += d
+                    body, buf = buf[:n], buf[n:]
                 if self.record:
                     with self.lock:
                         self.requests.append((head, body))
+                        self.requests.trailers.append(trailers)
                 if self.delay:
                     time.sleep(self.delay)
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(self.body) + self.body)
@@ -74,6 +95,37 @@ class RecordingUpstream:
             pass
         finally:
             c.close()
+
+    @staticmethod
+    def _read_chunked(c, buf):
+        """Decodes a chunked body (RFC 9112 7.1) from <buf> and the socket;
+        returns (body, trailer section, what follows) or None when the peer
+        closed first."""
+        def need(pred):
+            nonlocal buf
+            while not pred():
+                d = c.recv(65536)
+                if not d:
+                    return False
+                buf += d
+            return True
+        body = b""
+        while True:
+            if not need(lambda: b"\r\n" in buf):
+                return None
+            line, buf = buf.split(b"\r\n", 1)
+            size = int(line.split(b";", 1)[0].strip(), 16)
+            if size == 0:
+                break
+            if not need(lambda: len(buf) >= size + 2):
+                return None
+            body, buf = body + buf[:size], buf[size + 2:]
+        if buf.startswith(b"\r\n") or (not buf and need(lambda: len(buf) >= 2) and buf.startswith(b"\r\n")):
+            return body, b"", buf[2:]
+        if not need(lambda: b"\r\n\r\n" in buf):
+            return None
+        trailers, buf = buf.split(b"\r\n\r\n", 1)
+        return body, trailers, buf
 
     def request_lines(self):
         with self.lock:

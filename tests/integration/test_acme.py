@@ -31,11 +31,13 @@ pytestmark = pytest.mark.skipif(shutil.which("pebble") is None, reason="pebble i
 class Pebble:
     """pebble-challtestsrv (DNS only) and pebble, stopped together."""
 
-    def __init__(self, tmp, http_port, tls_port, env=None, validity=None, eab=None, ocsp=""):
+    def __init__(self, tmp, http_port, tls_port, env=None, validity=None, eab=None, ocsp="", names=("localhost",),
+                 ips=("127.0.0.1",)):
         self.dir = str(tmp)
         os.makedirs(self.dir, exist_ok=True)
         make_ca(self.dir)
-        self.crt, self.key = make_cert(self.dir, "localhost", ["localhost"], ips=["127.0.0.1"])
+        # the names of pebble's own HTTPS certificate (what gantry verifies)
+        self.crt, self.key = make_cert(self.dir, names[0], list(names), ips=list(ips))
         self.ca = os.path.join(self.dir, "ca.crt")
         self.dns_port, self.cts_mgmt = free_port(), free_port()
         self.port, self.mgmt = free_port(), free_port()
@@ -89,8 +91,11 @@ def dynamic(up, hosts=("app.test",), resolver="pebble"):
             "  services:\n" % (rule, resolver)) + service_yaml("s", [up.url])
 
 
-def fixed_ports_gantry(procs, tmp, pebble, up, web, websecure, extra=(), hosts=("app.test",), challenge_ep="web", dyn=None):
-    """A gantry on given ports (pebble's httpPort/tlsPort are fixed at its start)."""
+def fixed_ports_gantry(procs, tmp, pebble, up, web, websecure, extra=(), hosts=("app.test",), challenge_ep="web", dyn=None,
+                       lego_env=True):
+    """A gantry on given ports (pebble's httpPort/tlsPort are fixed at its
+    start), trusting pebble's HTTPS through LEGO_CA_CERTIFICATES unless
+    <lego_env> is false."""
     from conftest import GANTRY_BIN, Process as P
     args = [GANTRY_BIN, "--workers=2", "--log.level=DEBUG",
             "--entryPoints.web.address=127.0.0.1:%d" % web,
@@ -105,7 +110,11 @@ def fixed_ports_gantry(procs, tmp, pebble, up, web, websecure, extra=(), hosts=(
     args.append("--admin.address=127.0.0.1:%d" % admin)
     with open(os.path.join(str(tmp), "dynamic.yaml"), "w") as f:
         f.write(dyn or dynamic(up, hosts))
-    g = P(args, "gantry", env=dict(os.environ, LEGO_CA_CERTIFICATES=pebble.ca))
+    env = dict(os.environ)
+    env.pop("LEGO_CA_CERTIFICATES", None)
+    if lego_env:
+        env["LEGO_CA_CERTIFICATES"] = pebble.ca
+    g = P(args, "gantry", env=env)
     g.admin_port = admin
     procs.add(g)
     wait_port(web, timeout=10, proc=g)

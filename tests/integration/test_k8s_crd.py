@@ -293,6 +293,29 @@ def test_tls_secret_and_tlsstore_default_certificate(tmp_path, procs, emu):
     assert problems(g) == ""
 
 
+def test_tlsstore_default_generated_cert_is_ordered_from_its_resolver(tmp_path, procs, emu):
+    """TLSStore default spec.defaultGeneratedCert reaches the ACME manager:
+    its names are ordered from the resolver it names (a CA nobody answers
+    at: the attempt is what is checked here; issuance and serving are
+    test_acme_default_generated.py's, with pebble); a resolver that does
+    not exist is a problem."""
+    from conftest import free_port
+    dead_ca = "http://127.0.0.1:%d/dir" % free_port()
+    emu.apply({"kind": "TLSStore", "metadata": {"name": "default", "namespace": "default"},
+               "spec": {"defaultGeneratedCert": {"resolver": "le", "domain": {"main": "gen.test", "sans": ["alt.gen.test"]}}}})
+    g = gantry(procs, tmp_path, emu, entrypoints=("web", "websecure"),
+               args=["--certificatesResolvers.le.acme.caServer=" + dead_ca,
+                     "--certificatesResolvers.le.acme.storage=" + str(tmp_path / "acme.json"),
+                     "--certificatesResolvers.le.acme.tlsChallenge=true"])
+    wait_for(lambda: "resolver le: ordering a certificate for gen.test" in g.output(), timeout=10 * SLOW,
+             what="order for the default certificate:\n" + g.output()[-2000:])
+    wait_for(lambda: "acme: resolver le: certificate for gen.test:" in problems(g), timeout=10 * SLOW, what="its failure")
+    emu.apply({"kind": "TLSStore", "metadata": {"name": "default", "namespace": "default"},
+               "spec": {"defaultGeneratedCert": {"resolver": "nosuch", "domain": {"main": "gen.test"}}}})
+    wait_for(lambda: "defaultGeneratedCert.resolver 'nosuch' is not defined" in problems(g), timeout=10 * SLOW,
+             what="unknown resolver problem:\n" + problems(g))
+
+
 def tls_secret(emu, name, crt, key):
     emu.apply({"kind": "Secret", "metadata": {"name": name, "namespace": "default"}, "type": "kubernetes.io/tls",
                "data": {"tls.crt": base64.b64encode(open(crt, "rb").read()).decode(),

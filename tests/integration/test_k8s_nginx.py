@@ -19,6 +19,7 @@ import pytest
 
 from conftest import SLOW, free_port, get, run, wait_for
 from k8s_emulator import Emulator, kubeconfig
+from test_mw_limits import request
 from tls_certs import make_cert
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
@@ -442,25 +443,73 @@ def test_allow_list_and_deny_list(tmp_path, procs, emu):
         apiVersion: networking.k8s.io/v1
         kind: Ingress
         metadata:
+          name: others-denied
+          namespace: default
+          annotations:
+            nginx.ingress.kubernetes.io/denylist-source-range: "192.0.2.0/24, 127.0.0.2"
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: others-denied.example.com
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
           name: blocked
           namespace: default
           annotations:
-            nginx.ingress.kubernetes.io/denylist-source-range: "192.0.2.0/24"
+            nginx.ingress.kubernetes.io/denylist-source-range: "127.0.0.0/8"
         spec:
           ingressClassName: nginx
           rules:
           - host: blocked.example.com
             http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: both
+          namespace: default
+          annotations:
+            nginx.ingress.kubernetes.io/allowlist-source-range: "127.0.0.0/8"
+            nginx.ingress.kubernetes.io/denylist-source-range: "127.0.0.1"
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: both.example.com
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: bad-deny
+          namespace: default
+          annotations:
+            nginx.ingress.kubernetes.io/denylist-source-range: "127.0.0.1/40"
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: bad-deny.example.com
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
         """)
     g = gantry(procs, tmp_path, emu)
-    wait_for(lambda: "ingress default/blocked" in problems(g), what="deny list reported")
-    assert "denylist-source-range: no deny list exists in gantry (not served)" in problems(g)
-    assert get(g.port, "/", "blocked.example.com")[0] == 404
-    if refused_for_missing_type(g, "ipAllowList"):
-        assert get(g.port, "/", "office.example.com")[0] == 404  # fail closed
-        pytest.skip("ipAllowList is not in this build yet: the routes are refused (fail closed)")
     wait_for(lambda: whoami(g.port, "/", "office.example.com")[0] == 200, what="allowed from 127.0.0.1")
     assert get(g.port, "/", "elsewhere.example.com")[0] == 403
+    # denylist-source-range: a client in the list gets 403, the others through
+    assert whoami(g.port, "/", "others-denied.example.com")[0] == 200
+    assert request(g.port, "others-denied.example.com", source="127.0.0.3")[0] == 200
+    status, _, body = request(g.port, "others-denied.example.com", source="127.0.0.2")
+    assert status == 403 and body == b"Forbidden", (status, body)
+    status, _, body = get(g.port, "/", "blocked.example.com")
+    assert status == 403 and body == b"Forbidden", (status, body)
+    # nginx checks deny before allow: denied even though the allow list has it
+    assert get(g.port, "/", "both.example.com")[0] == 403
+    # a malformed deny list refuses the Ingress (fail closed)
+    assert "ingress default/bad-deny: annotation nginx.ingress.kubernetes.io/denylist-source-range: " \
+           "`127.0.0.1/40` is not an address or CIDR (not served)" in problems(g)
+    assert get(g.port, "/", "bad-deny.example.com")[0] == 404
+    assert "ingress default/blocked" not in problems(g)
 
 
 def test_sticky_cookie_affinity(tmp_path, procs, emu):
@@ -838,6 +887,129 @@ def test_rate_and_connection_limits(tmp_path, procs, emu):
     statuses = [get(g.port, "/", "limited.example.com")[0] for _ in range(3)]
     assert statuses[-1] == 429, statuses
     assert "ingress default/api" not in problems(g)  # both limits built (inFlightReq per client address)
+
+
+def test_limit_whitelist_exempts_listed_clients(tmp_path, procs, emu):
+    a = procs.whoami(name="a")
+    apply(emu, NGINX_CLASS)
+    backends(emu, "api", [a])
+    ing = """\
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: %s
+          namespace: default
+          annotations:
+            nginx.ingress.kubernetes.io/limit-rpm: "1"
+            nginx.ingress.kubernetes.io/limit-rps: "1"
+            nginx.ingress.kubernetes.io/limit-burst-multiplier: "1"
+            nginx.ingress.kubernetes.io/limit-connections: "1"
+            nginx.ingress.kubernetes.io/limit-whitelist: "%s"
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: %s.example.com
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}]}
+        """
+    apply(emu, ing % ("exempt", "10.0.0.0/8, 127.0.0.1/32", "exempt"))
+    apply(emu, ing % ("other", "10.0.0.0/8, 127.0.0.2", "other"))
+    apply(emu, ing % ("bad", "10.0.0.300", "bad"))
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: get(g.port, "/", "exempt.example.com")[0] == 200, what="exempt route")
+    # 127.0.0.1 is listed: none of the limits applies
+    statuses = [get(g.port, "/", "exempt.example.com")[0] for _ in range(6)]
+    assert statuses == [200] * 6, statuses
+    # another client than the listed ones: limited (1 a minute); the listed one on the same Ingress: not
+    statuses = [get(g.port, "/", "other.example.com")[0] for _ in range(3)]
+    assert 429 in statuses, statuses
+    statuses = [request(g.port, "other.example.com", source="127.0.0.2")[0] for _ in range(4)]
+    assert statuses == [200] * 4, statuses
+    assert "ingress default/bad: annotation nginx.ingress.kubernetes.io/limit-whitelist: `10.0.0.300` is not an " \
+           "address or CIDR (not served)" in problems(g)
+    assert "limit-whitelist is not implemented" not in problems(g)
+
+
+def test_from_to_www_redirect(tmp_path, procs, emu):
+    d = str(tmp_path)
+    a, b = procs.whoami(name="a"), procs.whoami(name="b")
+    crt, key = make_cert(d, "site", ["example.org", "www.example.org"])
+    apply(emu, NGINX_CLASS)
+    backends(emu, "app", [a])
+    backends(emu, "blog", [b])
+    create_secret(emu, "tls", "site-tls", "--cert=" + crt, "--key=" + key)
+    apply(emu, """\
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: site
+          namespace: default
+          annotations:
+            nginx.ingress.kubernetes.io/from-to-www-redirect: "true"
+            nginx.ingress.kubernetes.io/ssl-redirect: "false"
+        spec:
+          ingressClassName: nginx
+          tls: [{hosts: [example.org, www.example.org], secretName: site-tls}]
+          rules:
+          - host: example.org
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: shop
+          namespace: default
+          annotations:
+            nginx.ingress.kubernetes.io/from-to-www-redirect: "true"
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: www.shop.example
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: blog
+          namespace: default
+          annotations:
+            nginx.ingress.kubernetes.io/from-to-www-redirect: "true"
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: blog.example
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: www-blog
+          namespace: default
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: www.blog.example
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: blog, port: {number: 80}}}}]}
+        """)
+    g = gantry(procs, tmp_path, emu)
+    web, websecure = g.ports["web"], g.ports["websecure"]
+    wait_for(lambda: whoami(web, "/", "example.org")[0] == 200, what="site route")
+    # www.<host> -> <host>: 308, scheme, port and request URI kept (one trailing slash dropped, as nginx)
+    status, hdrs, _ = get(web, "/a/b/?q=1", "www.example.org:%d" % web)
+    assert status == 308 and hdrs["location"] == "http://example.org:%d/a/b/?q=1" % web, (status, hdrs)
+    status, hdrs, _ = get(web, "/docs/", "www.example.org")
+    assert status == 308 and hdrs["location"] == "http://example.org/docs", (status, hdrs)
+    assert get(web, "/", "www.example.org", method="POST", body=b"x")[0] == 308  # whatever the method
+    # the TLS section: the redirect is served over HTTPS too, with the Ingress's certificate
+    r = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "--cacert", d + "/ca.crt",
+             "--resolve", "www.example.org:%d:127.0.0.1" % websecure, "https://www.example.org:%d/x" % websecure])
+    assert r.stdout.decode() == "308 https://example.org:%d/x" % websecure, r.stdout
+    # <host> is www.<name>: <name> -> www.<name>
+    status, hdrs, _ = get(web, "/", "shop.example")
+    assert status == 308 and hdrs["location"] == "http://www.shop.example/", (status, hdrs)
+    assert whoami(web, "/", "www.shop.example")[0] == 200
+    # another Ingress serves www.blog.example: no redirect there
+    assert whoami(web, "/", "www.blog.example")[2]["name"] == "b"
+    assert whoami(web, "/", "blog.example")[2]["name"] == "a"
 
 
 def test_backend_protocol_grpc_reaches_grpc_pods_over_http2(tmp_path, procs, emu):

@@ -552,3 +552,27 @@ def test_rate_limit_redis_read_timeout_zero_waits_for_redis(tmp_path, procs):
     finally:
         os.kill(redis.proc.pid, signal.SIGCONT)
         redis.stop()
+
+
+def test_kubernetes_internal_types_and_options_are_refused_from_a_file(tmp_path, procs):
+    """ipDenyList, exemptSourceRange and redirectRegex's statusCode exist for
+    the kubernetes provider's ingress-nginx annotations only: from a file
+    (as in Traefik, which has none of them there) the router is refused."""
+    up = RecordingUpstream()
+    g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                     "    d: {rule: \"Host(`d.test`)\", service: app, middlewares: [deny]}\n"
+                     "    e: {rule: \"Host(`e.test`)\", service: app, middlewares: [exempt]}\n"
+                     "    r: {rule: \"Host(`r.test`)\", service: app, middlewares: [code]}\n"
+                     "    ok: {rule: \"Host(`ok.test`)\", service: app}\n"
+                     "  middlewares:\n"
+                     "    deny: {ipDenyList: {sourceRange: [127.0.0.2/32]}}\n"
+                     "    exempt: {rateLimit: {average: 1, exemptSourceRange: [127.0.0.1/32]}}\n"
+                     "    code: {redirectRegex: {regex: \"^\", replacement: \"http://x.test/\", statusCode: 308}}\n"
+                     "  services:\n" + service_yaml("app", [up.url]))
+    wait_for(lambda: get(g.port, "/", "ok.test")[0] == 200, what="route live")
+    problems = " ".join(g.api("/api/overview")["problems"])
+    assert "internal to the kubernetes Ingress provider" in problems, problems
+    assert "unknown option 'exemptSourceRange'" in problems, problems
+    assert "unknown option 'statusCode'" in problems, problems
+    for host in ("d.test", "e.test", "r.test"):
+        assert get(g.port, "/", host)[0] == 404, host

@@ -133,6 +133,8 @@ static bool validate(struct file_state *f, const char *text, size_t len)
         model_decode(m, root, &rep);
         for (size_t i = 0; i < rep.warnings.len; i++)
             log_warn("file provider: %s", (const char *)rep.warnings.items[i]);
+        for (size_t i = 0; i < m->problems.len; i++) /* ignored parts (served without them; in the API too) */
+            log_error("file provider: %s", (const char *)m->problems.items[i]);
         check_rules(f, m, &rep);
         for (size_t i = 0; i < rep.errors.len; i++)
             log_error("file provider: %s", (const char *)rep.errors.items[i]);

@@ -648,6 +648,29 @@ static void tls_option(struct cx *c, const cJSON *to)
     put(c, c->tls_options, id, body);
 }
 
+/* spec.defaultGeneratedCert: the default certificate from an ACME resolver (the acme manager orders it) */
+static void tls_store_generated(struct cx *c, const cJSON *g, const char *where)
+{
+    if (g == NULL)
+        return;
+    const cJSON *domain = get(g, "domain"), *sans = get(domain, "sans");
+    const char *resolver = str(g, "resolver"), *main_name = str(domain, "main");
+    if (resolver == NULL || *resolver == '\0' || main_name == NULL || *main_name == '\0') {
+        problem(c, "%s: defaultGeneratedCert needs resolver and domain.main (ignored)", where);
+        return;
+    }
+    struct model_default_generated *d = arena_alloc(&c->m->arena, sizeof(*d));
+    d->resolver = arena_strdup(&c->m->arena, resolver);
+    d->domain.main = arena_strdup(&c->m->arena, main_name);
+    size_t n = cJSON_IsArray(sans) ? (size_t)cJSON_GetArraySize(sans) : 0;
+    d->domain.sans = arena_alloc(&c->m->arena, (n ? n : 1) * sizeof(char *));
+    for (const cJSON *s = n ? sans->child : NULL; s; s = s->next)
+        if (cJSON_IsString(s))
+            d->domain.sans[d->domain.n_sans++] = arena_strdup(&c->m->arena, s->valuestring);
+    d->origin = (struct model_origin){c->m->provider, arena_strdup(&c->m->arena, where)};
+    c->m->default_generated = d;
+}
+
 static void tls_store(struct cx *c, const cJSON *ts)
 {
     const char *ns = meta(ts, "namespace"), *name = meta(ts, "name");
@@ -665,8 +688,9 @@ static void tls_store(struct cx *c, const cJSON *ts)
         return;
     const cJSON *spec = get(ts, "spec");
     for (const cJSON *k = spec ? spec->child : NULL; k; k = k->next)
-        if (strcmp(k->string, "defaultCertificate") != 0)
+        if (strcmp(k->string, "defaultCertificate") != 0 && strcmp(k->string, "defaultGeneratedCert") != 0)
             problem(c, "%s: %s is not supported by gantry (ignored)", where, k->string);
+    tls_store_generated(c, get(spec, "defaultGeneratedCert"), where);
 }
 
 static void transport(struct cx *c, const cJSON *st)

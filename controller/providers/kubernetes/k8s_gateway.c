@@ -18,7 +18,6 @@
 #include <strings.h>
 
 
-#include "k8s_status.h"
 #include "../../model_decode.h"
 
 #define GW_GROUP "gateway.networking.k8s.io"
@@ -363,10 +362,18 @@ static void conflicts(struct gw_cx *c, struct gw_gateway *g)
         }
 }
 
-static bool listener_ok(const struct gw_listener *l)
+/* Whether listener <l> is valid on its own. */
+static bool listener_valid(const struct gw_listener *l)
 {
     return l->accepted_reason == NULL && l->conflicted_reason == NULL && l->ep &&
            (l->resolved_reason == NULL || strcmp(l->resolved_reason, "InvalidRouteKinds") == 0);
+}
+
+/* Whether listener <l> of <g> serves: a Gateway whose spec.addresses
+ * cannot be honoured serves on none. */
+static bool listener_ok(const struct gw_gateway *g, const struct gw_listener *l)
+{
+    return g->addr_reason == NULL && listener_valid(l);
 }
 
 static void gateway(struct gw_cx *c, const cJSON *obj)
@@ -386,6 +393,7 @@ static void gateway(struct gw_cx *c, const cJSON *obj)
     for (const cJSON *l = ls ? ls->child : NULL; l; l = l->next)
         listener_init(c, g, &g->l[i++], l);
     conflicts(c, g);
+    k8s_gw__gateway_addresses(c, g);
 }
 
 static void supported_kinds(cJSON *arr, unsigned kinds)
@@ -405,25 +413,18 @@ static void gateway_status(struct gw_cx *c, const struct gw_gateway *g)
 {
     cJSON *st = cJSON_CreateObject();
     cJSON *addrs = cJSON_AddArrayToObject(st, "addresses");
-    /* {ip}/{hostname} objects, as the Ingress status writer computes them */
-    cJSON *target = k8s_status_target(c->o->status_ip, c->o->status_hostname, c->o->status_service,
-                                      c->objs->items[K8S_GW_SERVICES], c->objs->n[K8S_GW_SERVICES]);
-    for (const cJSON *t = target ? target->child : NULL; t; t = t->next) {
-        const char *ip = str(t, "ip"), *host = str(t, "hostname");
-        if (ip == NULL && host == NULL)
-            continue;
+    for (size_t i = 0; i < g->n_addrs; i++) {
         cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "type", ip ? "IPAddress" : "Hostname");
-        cJSON_AddStringToObject(e, "value", ip ? ip : host);
+        cJSON_AddStringToObject(e, "type", g->addrs[i].type);
+        cJSON_AddStringToObject(e, "value", g->addrs[i].value);
         cJSON_AddItemToArray(addrs, e);
     }
-    cJSON_Delete(target);
     size_t valid = 0;
     cJSON *ls = cJSON_AddArrayToObject(st, "listeners");
     for (size_t i = 0; i < g->n; i++) {
         const struct gw_listener *l = &g->l[i];
-        bool ok = listener_ok(l);
-        valid += ok;
+        bool ok = listener_ok(g, l);
+        valid += listener_valid(l);
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "name", l->name);
         supported_kinds(cJSON_AddArrayToObject(e, "supportedKinds"), l->kinds);
@@ -434,13 +435,19 @@ static void gateway_status(struct gw_cx *c, const struct gw_gateway *g)
         condition(conds, g->obj, "Conflicted", l->conflicted_reason != NULL, or(l->conflicted_reason, "NoConflicts"), "");
         condition(conds, g->obj, "ResolvedRefs", l->resolved_reason == NULL, or(l->resolved_reason, "ResolvedRefs"),
                   l->resolved_reason ? l->message : "");
-        condition(conds, g->obj, "Programmed", ok, ok ? "Programmed" : "Invalid", ok ? "" : l->message);
+        condition(conds, g->obj, "Programmed", ok, ok ? "Programmed" : "Invalid",
+                  ok ? "" : g->addr_reason ? g->addr_message : l->message);
         cJSON_AddItemToArray(ls, e);
     }
     cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
-    bool accepted = valid > 0 || g->n == 0;
-    condition(conds, g->obj, "Accepted", accepted, accepted ? "Accepted" : "ListenersNotValid", "");
-    condition(conds, g->obj, "Programmed", accepted, accepted ? "Programmed" : "Invalid", "");
+    bool unsupported = g->addr_reason && !g->addr_accepted;
+    bool accepted = !unsupported && (valid > 0 || g->n == 0);
+    condition(conds, g->obj, "Accepted", accepted,
+              accepted ? "Accepted" : unsupported ? g->addr_reason : "ListenersNotValid", unsupported ? g->addr_message : "");
+    if (g->addr_reason)
+        condition(conds, g->obj, "Programmed", false, unsupported ? "Invalid" : g->addr_reason, g->addr_message);
+    else
+        condition(conds, g->obj, "Programmed", accepted, accepted ? "Programmed" : "Invalid", "");
     k8s_gw__push_status(c, K8S_GW_GATEWAYS, g->obj, st);
 }
 
@@ -538,13 +545,15 @@ struct gw_attach *k8s_gw__attach(struct gw_cx *c, const cJSON *obj, unsigned kin
             continue; /* not ours (or not there): not ours to write either */
         const char *section = str(p, "sectionName");
         int port = cJSON_IsNumber(get(p, "port")) ? get(p, "port")->valueint : 0;
-        const char *reason = "NoMatchingParent";
+        const char *reason = "NoMatchingParent", *message = "";
+        if (g->addr_reason)
+            message = arena_printf(c->pa, "Gateway %s/%s is not programmed: %s", gns, gname, g->addr_message);
         size_t before = n;
         for (size_t i = 0; i < g->n; i++) {
             struct gw_listener *l = &g->l[i];
             if ((section && strcmp(section, l->name) != 0) || (port && port != l->port))
                 continue;
-            if (!listener_ok(l)) {
+            if (!listener_ok(g, l)) {
                 continue;
             }
             if ((l->kinds & kind) == 0 || !namespace_allowed(c, g, l, ns)) {
@@ -561,7 +570,8 @@ struct gw_attach *k8s_gw__attach(struct gw_cx *c, const cJSON *obj, unsigned kin
         }
         bool ok = n > before;
         if (!ok)
-            k8s_gw__problem(c, "route %s/%s: not accepted by gateway %s/%s: %s", ns, meta(obj, "name"), gns, gname, reason);
+            k8s_gw__problem(c, "route %s/%s: not accepted by gateway %s/%s: %s%s%s", ns, meta(obj, "name"), gns, gname, reason,
+                            *message ? ": " : "", message);
         if (c->st == NULL)
             continue; /* no statuses wanted this time */
         cJSON *e = cJSON_CreateObject(), *ref = cJSON_AddObjectToObject(e, "parentRef");
@@ -575,7 +585,7 @@ struct gw_attach *k8s_gw__attach(struct gw_cx *c, const cJSON *obj, unsigned kin
             cJSON_AddNumberToObject(ref, "port", port);
         cJSON_AddStringToObject(e, "controllerName", c->controller);
         cJSON *conds = cJSON_AddArrayToObject(e, "conditions");
-        condition(conds, obj, "Accepted", ok, ok ? "Accepted" : reason, "");
+        condition(conds, obj, "Accepted", ok, ok ? "Accepted" : reason, ok ? "" : message);
         cJSON_AddItemToArray(c->pending_parents, e);
     }
     for (size_t i = 0; i < n; i++)

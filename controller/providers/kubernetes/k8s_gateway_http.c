@@ -32,6 +32,7 @@ struct rule_out {
     const char *service;
     struct tree_node *mws;       /* middlewares of every match */
     const cJSON *prefix_filter;  /* a filter rewriting the matched prefix, or NULL */
+    struct tree_node *mirrors;   /* RequestMirror filters: one mirroring service around r->service */
     int rule_idx;
 };
 
@@ -213,17 +214,48 @@ static bool is_prefix_filter(const cJSON *f)
            strcmp(pt, "ReplacePrefixMatch") == 0;
 }
 
-/* The filters of rule <rt> that do not depend on the match: middlewares into
- * r->mws, mirrors wrapping r->service; false (refs set) on a filter that
+/* A rule's filters are refused: <refs> says why, and the rule is out. */
+static bool refuse(struct gw_cx *c, struct gw_refs *refs, const char *where, const char *message)
+{
+    if (refs->reason == NULL) {
+        refs->reason = "UnsupportedValue";
+        refs->message = message;
+    }
+    k8s_gw__problem(c, "%s: %s", where, message);
+    return false;
+}
+
+/* requestMirror.percent, or fraction as a whole percent (gantry's mirrors
+ * count whole percents); -1 when it is not one. */
+static int mirror_percent(const cJSON *rm)
+{
+    const cJSON *p = get(rm, "percent"), *fr = get(rm, "fraction");
+    if (cJSON_IsNumber(p))
+        return p->valueint >= 0 && p->valueint <= 100 ? p->valueint : -1;
+    if (fr == NULL)
+        return 100;
+    const cJSON *num = get(fr, "numerator"), *den = get(fr, "denominator");
+    int n = cJSON_IsNumber(num) ? num->valueint : -1, d = cJSON_IsNumber(den) ? den->valueint : 100;
+    if (n < 0 || d <= 0 || n > d || (n * 100) % d != 0)
+        return -1;
+    return n * 100 / d;
+}
+
+/* The filters <list> of rule <r> (<tag> "f": the rule's own, "bf": those of
+ * its backendRefs) that do not depend on the match: middlewares into
+ * r->mws, mirrors into r->mirrors; false (refs set) on a filter that
  * cannot be built, which takes the rule out. */
-static bool rule_filters(struct gw_cx *c, const cJSON *rt, struct rule_out *r, bool grpc, struct gw_refs *refs)
+static bool rule_filters(struct gw_cx *c, const cJSON *list, const char *tag, struct rule_out *r, bool grpc,
+                         struct gw_refs *refs)
 {
     int fi = 0;
     const char *where = arena_printf(c->pa, "%s %s/%s rule %d", r->kind_name, r->ns, r->name, r->rule_idx);
-    for (const cJSON *f = get(rt, "filters") ? get(rt, "filters")->child : NULL; f; f = f->next, fi++) {
+    for (const cJSON *f = list ? list->child : NULL; f; f = f->next, fi++) {
         const char *type = str(f, "type") ? str(f, "type") : "";
-        const char *id = arena_printf(c->pa, "%s-f%d", r->prefix_id, fi);
+        const char *id = arena_printf(c->pa, "%s-%s%d", r->prefix_id, tag, fi);
         if (!grpc && is_prefix_filter(f)) {
+            if (r->prefix_filter)
+                return refuse(c, refs, where, "two filters rewrite or redirect the matched prefix");
             r->prefix_filter = f;
         } else if (strcmp(type, "RequestHeaderModifier") == 0 || strcmp(type, "ResponseHeaderModifier") == 0) {
             bool req = type[1] == 'e' && type[2] == 'q';
@@ -247,20 +279,20 @@ static bool rule_filters(struct gw_cx *c, const cJSON *rt, struct rule_out *r, b
                 define_mw(c, id, "replacePath", b, r->mws);
             }
         } else if (strcmp(type, "RequestMirror") == 0) {
-            const char *mid = k8s_gw__backend(c, r->kind_name, r->ns, get(get(f, "requestMirror"), "backendRef"),
-                                              grpc ? "h2c" : "http", NULL, false, refs);
+            const cJSON *rm = get(f, "requestMirror");
+            int percent = mirror_percent(rm);
+            if (percent < 0)
+                return refuse(c, refs, where, "requestMirror percent/fraction is not a whole percent from 0 to 100");
+            const char *mid = k8s_gw__backend(c, r->kind_name, r->ns, get(rm, "backendRef"), grpc ? "h2c" : "http", NULL, false,
+                                              refs);
             if (mid == NULL)
                 return false;
-            struct tree_node *mn = k8s_gw__map(c, where), *mirrors = k8s_gw__seq(c, where), *e = k8s_gw__map(c, where);
-            struct tree_node *svc = k8s_gw__map(c, where);
-            k8s_gw__put_str(c, mn, "service", r->service);
+            struct tree_node *e = k8s_gw__map(c, where);
             k8s_gw__put_str(c, e, "name", mid);
-            k8s_gw__put_str(c, e, "percent", "100");
-            tree_seq_add(c->pa, mirrors, e);
-            k8s_gw__add(c, mn, "mirrors", mirrors);
-            k8s_gw__add(c, svc, "mirroring", mn);
-            r->service = arena_printf(c->pa, "%s-mirroring", id);
-            k8s_gw__add(c, c->services, r->service, svc);
+            k8s_gw__put_str(c, e, "percent", arena_printf(c->pa, "%d", percent));
+            if (r->mirrors == NULL)
+                r->mirrors = k8s_gw__seq(c, where);
+            tree_seq_add(c->pa, r->mirrors, e);
         } else if (strcmp(type, "ExtensionRef") == 0) {
             const cJSON *er = get(f, "extensionRef");
             const char *g = str(er, "group"), *k = str(er, "kind"), *n = str(er, "name");
@@ -274,13 +306,48 @@ static bool rule_filters(struct gw_cx *c, const cJSON *rt, struct rule_out *r, b
             s->scalar = arena_printf(c->pa, "%s@kubernetescrd", k8s_gw__id(c, "%s-%s", r->ns, n));
             tree_seq_add(c->pa, r->mws, s);
         } else {
-            refs->reason = "UnsupportedValue";
-            refs->message = arena_printf(c->pa, "filter type %s is not supported", type);
-            k8s_gw__problem(c, "%s: %s", where, refs->message);
-            return false;
+            return refuse(c, refs, where, arena_printf(c->pa, "filter type %s is not supported", type));
         }
     }
     return true;
+}
+
+/* backendRefs[].filters run only for requests sent to that backend;
+ * gantry's filters belong to the rule, so they are the rule's when every
+ * backendRef of the rule has the same ones (always so with one), and the
+ * rule is refused when they differ. NULL: none; <ok> false: refused. */
+static const cJSON *backend_filters(struct gw_cx *c, const cJSON *rt, struct rule_out *r, struct gw_refs *refs, bool *ok)
+{
+    const cJSON *refs_list = get(rt, "backendRefs"), *first = NULL;
+    *ok = true;
+    int i = 0;
+    for (const cJSON *b = refs_list ? refs_list->child : NULL; b; b = b->next, i++) {
+        const cJSON *f = get(b, "filters");
+        if (cJSON_GetArraySize(f) == 0)
+            f = NULL;
+        if (i == 0) {
+            first = f;
+        } else if ((first == NULL) != (f == NULL) || (f && !cJSON_Compare(first, f, true))) {
+            *ok = refuse(c, refs, arena_printf(c->pa, "%s %s/%s rule %d", r->kind_name, r->ns, r->name, r->rule_idx),
+                         "backendRefs of one rule have different filters, which gantry cannot apply per backend "
+                         "(give them the same filters, or put the filters on the rule)");
+            return NULL;
+        }
+    }
+    return first;
+}
+
+/* The rule's mirrors as one mirroring service around r->service. */
+static void wrap_mirrors(struct gw_cx *c, struct rule_out *r)
+{
+    if (r->mirrors == NULL)
+        return;
+    struct tree_node *mn = k8s_gw__map(c, r->prefix_id), *svc = k8s_gw__map(c, r->prefix_id);
+    k8s_gw__put_str(c, mn, "service", r->service);
+    k8s_gw__add(c, mn, "mirrors", r->mirrors);
+    k8s_gw__add(c, svc, "mirroring", mn);
+    r->service = arena_printf(c->pa, "%s-mirroring", r->prefix_id);
+    k8s_gw__add(c, c->services, r->service, svc);
 }
 
 /* ---- routers ---- */
@@ -469,8 +536,11 @@ static void route(struct gw_cx *c, const cJSON *obj, bool grpc)
         const char *transport = timeouts(c, &r, get(rt, "timeouts"));
         r.service = k8s_gw__backends(c, r.kind_name, ns, get(rt, "backendRefs"), r.prefix_id, grpc ? "h2c" : "http", transport,
                                      false, &refs);
-        if (!rule_filters(c, rt, &r, grpc, &refs))
+        bool ok = true;
+        const cJSON *bf = backend_filters(c, rt, &r, &refs, &ok);
+        if (!ok || !rule_filters(c, get(rt, "filters"), "f", &r, grpc, &refs) || !rule_filters(c, bf, "bf", &r, grpc, &refs))
             continue;
+        wrap_mirrors(c, &r);
         const cJSON *ms = get(rt, "matches");
         if (cJSON_GetArraySize(ms) == 0) {
             cJSON *dflt = cJSON_CreateObject(); /* no match: every request (PathPrefix /) */

@@ -29,11 +29,21 @@ struct gw_listener {
     int attached;
 };
 
+struct gw_address {
+    const char *type, *value; /* "IPAddress"/"Hostname" */
+};
+
 struct gw_gateway {
     const cJSON *obj;
     const char *ns, *name;
     struct gw_listener *l;
     size_t n;
+    struct gw_address *addrs; /* status.addresses */
+    size_t n_addrs;
+    /* spec.addresses that cannot be honoured take the Gateway out: NULL when
+     * they can; else the reason of Programmed (or, !addr_accepted, of Accepted) */
+    const char *addr_reason, *addr_message;
+    bool addr_accepted;
 };
 
 struct gw_frag; /* one route's cached translation (k8s_gateway_cache.c) */
@@ -107,6 +117,10 @@ void k8s_gw__add(struct gw_cx *c, struct tree_node *map, const char *key, struct
  * to the <to_kind> (group <to_group>) named <to_name>. */
 bool k8s_gw__granted(struct gw_cx *c, const char *from_group, const char *from_kind, const char *from_ns, const char *to_group,
                      const char *to_kind, const char *to_ns, const char *to_name);
+
+/* Gateway.spec.addresses against gantry's own (statusAddress): fills
+ * <g>'s addrs and addr_* (k8s_gateway_addresses.c). */
+void k8s_gw__gateway_addresses(struct gw_cx *c, struct gw_gateway *g);
 
 /* The attachments of route <obj> of <kind> (bit GW_K_*): every parentRef to
  * one of our Gateways is checked (sectionName, port, allowedRoutes,

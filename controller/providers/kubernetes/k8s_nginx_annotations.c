@@ -19,6 +19,7 @@
 #include "k8s_nginx_annotations.h"
 
 #include "../../../common/base64.h"
+#include "../../../common/config_value.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -129,12 +130,14 @@ static const struct {
     {"auth-method", IMPL | ACCESS},
     {"whitelist-source-range", IMPL | ACCESS},
     {"allowlist-source-range", IMPL | ACCESS},
-    {"denylist-source-range", IMPL | ACCESS}, /* refused by source_ranges(), whatever the options */
+    {"denylist-source-range", IMPL | ACCESS},
     {"limit-rps", IMPL, "over the limit the answer is 429, where ingress-nginx answers 503"},
     {"limit-rpm", IMPL, "over the limit the answer is 429, where ingress-nginx answers 503"},
     {"limit-connections", IMPL, "counts requests in flight per client address, not connections"},
     {"limit-burst-multiplier", IMPL},
-    {"limit-whitelist", IMPL}, /* reported by limits() */
+    {"limit-whitelist", IMPL},
+    {"from-to-www-redirect", IMPL,
+     "kept on the port the client used; a route of another Ingress for the other host wins path by path"},
     {"affinity", IMPL, "the cookie path defaults to /, not the Ingress path"},
     {"affinity-mode", IMPL, "always persistent"},
     {"session-cookie-name", IMPL},
@@ -258,20 +261,6 @@ static int refuse(const struct ctx *c, const char *fmt, ...)
     return -1;
 }
 
-/* Go's strconv.ParseBool, which ingress-nginx uses. */
-static int parse_bool(const char *v, bool *out)
-{
-    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
-    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
-    for (size_t i = 0; i < 6; i++) {
-        if (strcmp(v, yes[i]) == 0)
-            return *out = true, 0;
-        if (strcmp(v, no[i]) == 0)
-            return *out = false, 0;
-    }
-    return -1;
-}
-
 /* A boolean annotation; a malformed one refuses the Ingress (the user
  * meant something, and guessing may open or break the route). */
 static int bool_ann(const struct ctx *c, const char *k, bool def, bool *out)
@@ -280,7 +269,7 @@ static int bool_ann(const struct ctx *c, const char *k, bool def, bool *out)
     *out = def;
     if (v == NULL)
         return 0;
-    if (parse_bool(v, out) != 0)
+    if (config_parse_go_bool(v, out) != 0)
         return refuse(c, "annotation " K8S_NGINX_PREFIX "%s: `%s` is not a boolean", k, v);
     return 0;
 }
@@ -393,6 +382,8 @@ static int redirects(const struct ctx *c, bool has_tls)
     /* ssl-redirect only matters with a TLS section; force- without one */
     if ((ssl && has_tls) || force)
         add_mw(c, &c->p->mw_http, "ssl-redirect", "redirectScheme", "scheme", "https", "permanent", "true", NULL);
+    if (bool_ann(c, "from-to-www-redirect", false, &c->p->www_redirect) != 0)
+        return -1;
     const char *perm = ann(c, "permanent-redirect"), *temp = ann(c, "temporal-redirect");
     long code;
     if (perm) {
@@ -449,6 +440,40 @@ static int cors(const struct ctx *c)
     return 0;
 }
 
+/* The comma-separated CIDR list of annotation <k>, normalised ("a,b");
+ * NULL when absent; "" after a refusal (malformed or empty). */
+static const char *cidr_list(const struct ctx *c, const char *k)
+{
+    const char *v = ann(c, k);
+    if (v == NULL)
+        return NULL;
+    const char *list = list_norm(c->env->pa, v);
+    char *copy = arena_strdup(c->env->pa, list), *save = NULL;
+    size_t n = 0;
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save), n++)
+        if (!cidr_ok(item))
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "%s: `%s` is not an address or CIDR", k, item), "";
+    if (n == 0)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "%s is empty", k), "";
+    return list;
+}
+
+/* One more option on the middleware added last. */
+static void last_mw_option(const struct ctx *c, const char *key, const char *value)
+{
+    struct arena *a = &c->env->m->arena;
+    struct model_middleware *mw = c->env->m->middlewares.items[c->env->m->middlewares.len - 1];
+    const char **keys = arena_alloc(a, (mw->n_options + 1) * sizeof(*keys));
+    const char **values = arena_alloc(a, (mw->n_options + 1) * sizeof(*values));
+    memcpy(keys, mw->keys, mw->n_options * sizeof(*keys));
+    memcpy(values, mw->values, mw->n_options * sizeof(*values));
+    keys[mw->n_options] = arena_strdup(a, key);
+    values[mw->n_options] = arena_strdup(a, value);
+    mw->keys = keys;
+    mw->values = values;
+    mw->n_options++;
+}
+
 static int limits(const struct ctx *c)
 {
     long rps, rpm, conns, mult;
@@ -457,45 +482,52 @@ static int limits(const struct ctx *c)
         int_ann(c, "limit-burst-multiplier", 5, 1, 1000, &mult) != 0)
         return -1;
     struct arena *a = c->env->pa;
+    /* limit-whitelist: clients none of the limits apply to (gantry-internal
+     * exemptSourceRange, read by rateLimit and inFlightReq) */
+    const char *exempt = cidr_list(c, "limit-whitelist");
+    if (exempt && *exempt == '\0')
+        return -1;
     /* nginx's limit_req with burst = rate x multiplier and nodelay */
-    if (rps > 0)
+    if (rps > 0) {
         add_both(c, "limit-rps", "rateLimit", "average", arena_printf(a, "%ld", rps), "period", "1s", "burst",
                  arena_printf(a, "%ld", rps * mult));
-    if (rpm > 0)
+        if (exempt)
+            last_mw_option(c, "exemptSourceRange", exempt);
+    }
+    if (rpm > 0) {
         add_both(c, "limit-rpm", "rateLimit", "average", arena_printf(a, "%ld", rpm), "period", "1m", "burst",
                  arena_printf(a, "%ld", rpm * mult));
+        if (exempt)
+            last_mw_option(c, "exemptSourceRange", exempt);
+    }
     /* per client address, as nginx's limit_conn on $binary_remote_addr
      * (inFlightReq's own default is the Host) */
-    if (conns > 0)
+    if (conns > 0) {
         add_both(c, "limit-connections", "inFlightReq", "amount", arena_printf(a, "%ld", conns),
                  "sourceCriterion.ipStrategy", "", NULL, NULL);
-    if (ann(c, "limit-whitelist") && (rps || rpm || conns))
-        problem(c, "annotation " K8S_NGINX_PREFIX "limit-whitelist is not implemented: the limits apply to every "
-                   "client");
+        if (exempt)
+            last_mw_option(c, "exemptSourceRange", exempt);
+    }
     return 0;
 }
 
 static int source_ranges(const struct ctx *c)
 {
-    const char *deny = ann(c, "denylist-source-range");
+    /* nginx checks `deny` before `allow`: a denied client is refused even
+     * when the allow list has it */
+    const char *deny = cidr_list(c, "denylist-source-range");
+    if (deny && *deny == '\0')
+        return -1;
     if (deny)
-        return refuse(c, "annotation " K8S_NGINX_PREFIX "denylist-source-range: no deny list exists in gantry");
-    const char *allow = ann(c, "allowlist-source-range"), *which = "allowlist-source-range";
-    if (allow == NULL) { /* the old name; ingress-nginx reads the new one first */
-        allow = ann(c, "whitelist-source-range");
+        add_both(c, "denylist", "ipDenyList", "sourceRange", deny, NULL, NULL, NULL, NULL);
+    const char *which = "allowlist-source-range";
+    if (ann(c, which) == NULL) /* the old name; ingress-nginx reads the new one first */
         which = "whitelist-source-range";
-    }
-    if (allow == NULL)
-        return 0;
-    const char *list = list_norm(c->env->pa, allow);
-    char *copy = arena_strdup(c->env->pa, list), *save = NULL;
-    size_t n = 0;
-    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save), n++)
-        if (!cidr_ok(item))
-            return refuse(c, "annotation " K8S_NGINX_PREFIX "%s: `%s` is not an address or CIDR", which, item);
-    if (n == 0)
-        return refuse(c, "annotation " K8S_NGINX_PREFIX "%s is empty", which);
-    add_both(c, "allowlist", "ipAllowList", "sourceRange", list, NULL, NULL, NULL, NULL);
+    const char *allow = cidr_list(c, which);
+    if (allow && *allow == '\0')
+        return -1;
+    if (allow)
+        add_both(c, "allowlist", "ipAllowList", "sourceRange", allow, NULL, NULL, NULL, NULL);
     return 0;
 }
 
@@ -1031,6 +1063,43 @@ void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_pl
     r->n_middlewares = n;
 }
 
+const char *k8s_nginx_www_redirect(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, const char *host,
+                                   const char **mw)
+{
+    if (!p->www_redirect || host == NULL || *host == '\0' || host[0] == '*')
+        return NULL;
+    struct arena *a = &env->m->arena;
+    bool www = strncmp(host, "www.", 4) == 0;
+    const char *from = www ? arena_strdup(a, host + 4) : arena_printf(a, "www.%s", host);
+    if (*from == '\0')
+        return NULL;
+    const char *name = arena_printf(a, "%s-nginx-www-redirect-%s", p->base, host);
+    for (char *q = (char *)name; *q; q++)
+        if (*q == '.')
+            *q = '-';
+    *mw = name;
+    for (size_t i = 0; i < env->m->middlewares.len; i++)
+        if (strcmp(((struct model_middleware *)env->m->middlewares.items[i])->name, name) == 0)
+            return from;
+    /* the same scheme, port and request URI on <host>; as nginx's redirect
+     * server, one trailing slash of the request URI goes */
+    struct model_middleware *m = arena_alloc(a, sizeof(*m));
+    m->name = name;
+    m->type = "redirectRegex";
+    m->keys = arena_alloc(a, 3 * sizeof(*m->keys));
+    m->values = arena_alloc(a, 3 * sizeof(*m->values));
+    m->keys[0] = "regex";
+    m->values[0] = "^(https?)://[^/:]+(:[0-9]+)?(/.*?)/?$";
+    m->keys[1] = "replacement";
+    m->values[1] = arena_printf(a, "${1}://%s${2}${3}", host);
+    m->keys[2] = "statusCode";
+    m->values[2] = "308"; /* ingress-nginx's http-redirect-code default */
+    m->n_options = 3;
+    m->origin = (struct model_origin){"kubernetes", arena_printf(a, "annotation " K8S_NGINX_PREFIX "from-to-www-redirect")};
+    ptr_vec_push(a, &env->m->middlewares, m);
+    return from;
+}
+
 const char *k8s_nginx_service(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, const char *svc)
 {
     if (p->sticky == NULL && !p->https_backend && !p->h2c_backend && !p->connect_ms && !p->read_ms)
@@ -1109,7 +1178,7 @@ const cJSON *k8s_nginx_canary_find(const struct k8s_nginx_env *env, const cJSON 
         const char *cns = str(meta, "namespace"), *cname = str(meta, "name");
         const char *flag = str(get(meta, "annotations"), K8S_NGINX_PREFIX "canary");
         bool on = false;
-        if (cns == NULL || cname == NULL || strcmp(cns, ns) != 0 || flag == NULL || parse_bool(flag, &on) != 0 || !on ||
+        if (cns == NULL || cname == NULL || strcmp(cns, ns) != 0 || flag == NULL || config_parse_go_bool(flag, &on) != 0 || !on ||
             !k8s_nginx_is_ours(classes, n_classes, env->o, ings[i]))
             continue;
         const cJSON *backend = path_backend(ings[i], host, path);

@@ -6,7 +6,7 @@
  * variants with ingress-nginx's semantics and defaults.
  *
  * Fail closed: an annotation that restricts access and cannot be honoured
- * (snippets, client certificates, a deny list, a missing auth Secret, a
+ * (snippets, client certificates, a missing auth Secret, a
  * malformed value) makes the whole Ingress unserved, with a problem naming
  * namespace/name, the annotation and the reason. Every other annotation
  * gantry does not implement is reported once and ignored.
@@ -51,6 +51,7 @@ struct k8s_nginx_plan {
     const char *canary_header, *canary_header_value, *canary_header_pattern, *canary_cookie;
     const char *base; /* "<ns>-<name>-<hash>", for object names */
     const char *aliases; /* server-alias: "a.example.com,b.example.com" */
+    bool www_redirect;   /* from-to-www-redirect */
 };
 
 /* A Kubernetes Event to write on an Ingress (Warning): an annotation not
@@ -103,6 +104,13 @@ const char *k8s_nginx_rule(struct arena *a, const struct k8s_nginx_plan *p, cons
  * created here, named after the router). */
 void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, struct model_router *r,
                       const char *path, bool tls);
+
+/* from-to-www-redirect: the host redirected to <host> (www.<host>, or
+ * <host> without its "www."), and in <mw> the middleware (created once per
+ * host) answering its requests with a 308 to the same URL on <host>; NULL
+ * when <p> does not ask for it or <host> is empty or a wildcard. */
+const char *k8s_nginx_www_redirect(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, const char *host,
+                                   const char **mw);
 
 /* The service the routers of <p> use instead of the shared <svc>: a copy
  * with sticky cookies or HTTPS servers when the annotations ask for it. */

@@ -4,6 +4,8 @@
  */
 #include "k8s_traefik_annotations.h"
 
+#include "../../../common/config_value.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -11,20 +13,7 @@
 #include <strings.h>
 
 #define ROUTER_PREFIX K8S_TRAEFIK_PREFIX "router."
-
-/* Go's strconv.ParseBool, which Traefik's label decoder uses. */
-static int parse_bool(const char *v, bool *out)
-{
-    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
-    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
-    for (size_t i = 0; i < 6; i++) {
-        if (strcmp(v, yes[i]) == 0)
-            return *out = true, 0;
-        if (strcmp(v, no[i]) == 0)
-            return *out = false, 0;
-    }
-    return -1;
-}
+#define SERVICE_PREFIX K8S_TRAEFIK_PREFIX "service."
 
 /* A name Traefik would accept in a reference: no spaces, quotes or
  * backquotes (it becomes part of a qualified model name). */
@@ -123,7 +112,7 @@ int k8s_traefik_router_parse(struct arena *a, const cJSON *ing, struct k8s_traef
             out->path_matcher = arena_strdup(a, v);
         } else if (strcasecmp(k, "tls") == 0) {
             bool on;
-            if (parse_bool(v, &on) != 0)
+            if (config_parse_go_bool(v, &on) != 0)
                 return fail(a, why, key, "not a boolean:", v);
             out->tls |= on;
         } else if (strcasecmp(k, "tls.certresolver") == 0) {
@@ -145,6 +134,133 @@ int k8s_traefik_router_parse(struct arena *a, const cJSON *ing, struct k8s_traef
             /* Traefik's decoder fails on an unknown field, and so the Ingress */
             return fail(a, why, key, "unknown router option", k);
         }
+    }
+    return 0;
+}
+
+static const char *json_str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* One sticky.cookie.* option <opt> (after "sticky.cookie.") into <c>. */
+static int sticky_option(struct arena *a, const char *key, const char *opt, const char *v, struct model_sticky *c,
+                         const char **why)
+{
+    bool on;
+    if (strcasecmp(opt, "name") == 0) {
+        if (!ref_ok(v) || strpbrk(v, "=;") != NULL)
+            return fail(a, why, key, "not a cookie name:", v);
+        c->name = arena_strdup(a, v);
+    } else if (strcasecmp(opt, "secure") == 0 || strcasecmp(opt, "httponly") == 0) {
+        if (config_parse_go_bool(v, &on) != 0)
+            return fail(a, why, key, "not a boolean:", v);
+        *(strcasecmp(opt, "secure") == 0 ? &c->secure : &c->http_only) = on;
+    } else if (strcasecmp(opt, "samesite") == 0) {
+        if (strcasecmp(v, "none") != 0 && strcasecmp(v, "lax") != 0 && strcasecmp(v, "strict") != 0)
+            return fail(a, why, key, "not none, lax or strict:", v);
+        char *lower = arena_strdup(a, v);
+        for (char *p = lower; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        c->same_site = lower;
+    } else if (strcasecmp(opt, "maxage") == 0) {
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (end == v || *end != '\0' || errno != 0 || n < -2147483648LL || n > 2147483647LL)
+            return fail(a, why, key, "not an integer:", v);
+        c->max_age = n;
+    } else if (strcasecmp(opt, "path") == 0) {
+        if (v[0] != '/' || strpbrk(v, " ;\"\r\n") != NULL)
+            return fail(a, why, key, "not a cookie path:", v);
+        c->path = arena_strdup(a, v);
+    } else if (strcasecmp(opt, "domain") == 0) {
+        if (!ref_ok(v) || strchr(v, ';') != NULL)
+            return fail(a, why, key, "not a cookie domain:", v);
+        c->domain = arena_strdup(a, v);
+    } else {
+        return fail(a, why, key, "unknown sticky cookie option", opt);
+    }
+    return 0;
+}
+
+bool k8s_traefik_service_annotated(const cJSON *svc)
+{
+    const cJSON *anns = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(svc, "metadata"), "annotations");
+    for (const cJSON *kv = anns ? anns->child : NULL; kv; kv = kv->next)
+        if (kv->string && strncmp(kv->string, SERVICE_PREFIX, strlen(SERVICE_PREFIX)) == 0)
+            return true;
+    return false;
+}
+
+int k8s_traefik_service_parse(struct arena *a, const cJSON *svc, struct k8s_traefik_service *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    out->pass_host_header = true;
+    *why = NULL;
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(svc, "metadata");
+    const cJSON *anns = cJSON_GetObjectItemCaseSensitive(meta, "annotations");
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(svc, "spec");
+    size_t slen = strlen(SERVICE_PREFIX);
+    struct model_sticky *cookie = NULL;
+    bool sticky_on = false, native = false, node_port = false;
+    for (const cJSON *kv = anns ? anns->child : NULL; kv; kv = kv->next) {
+        const char *key = kv->string;
+        /* router.* on a Service: Traefik reads only service.* there */
+        if (key == NULL || strncmp(key, SERVICE_PREFIX, slen) != 0)
+            continue;
+        if (!cJSON_IsString(kv))
+            return fail(a, why, key, "is not a string:", "");
+        const char *v = kv->valuestring, *k = key + slen;
+        bool on;
+        out->any = true;
+        if (strcasecmp(k, "serversscheme") == 0) {
+            if (strcmp(v, "http") != 0 && strcmp(v, "https") != 0 && strcmp(v, "h2c") != 0)
+                return fail(a, why, key, "not http, https or h2c:", v);
+            out->scheme = arena_strdup(a, v);
+        } else if (strcasecmp(k, "serverstransport") == 0) {
+            if (!ref_ok(v))
+                return fail(a, why, key, "not a serversTransport name:", v);
+            out->transport = arena_strdup(a, v);
+        } else if (strcasecmp(k, "passhostheader") == 0) {
+            if (config_parse_go_bool(v, &out->pass_host_header) != 0)
+                return fail(a, why, key, "not a boolean:", v);
+        } else if (strcasecmp(k, "middlewares") == 0) {
+            const char *bad;
+            if (split_refs(a, v, &out->middlewares, &out->n_middlewares, &bad) != 0)
+                return fail(a, why, key, "not a middleware name:", bad);
+        } else if (strcasecmp(k, "nativelb") == 0 || strcasecmp(k, "nodeportlb") == 0) {
+            if (config_parse_go_bool(v, &on) != 0)
+                return fail(a, why, key, "not a boolean:", v);
+            *(strcasecmp(k, "nativelb") == 0 ? &native : &node_port) = on;
+        } else if (strncasecmp(k, "sticky.cookie", 13) == 0 && (k[13] == '\0' || k[13] == '.')) {
+            if (cookie == NULL)
+                cookie = arena_alloc(a, sizeof(*cookie));
+            if (k[13] == '\0') { /* "true" alone enables it with the defaults */
+                if (config_parse_go_bool(v, &on) != 0)
+                    return fail(a, why, key, "not a boolean:", v);
+                sticky_on |= on;
+            } else if (sticky_option(a, key, k + 14, v, cookie, why) != 0) {
+                return -1;
+            } else {
+                sticky_on = true; /* an option implies the cookie */
+            }
+        } else {
+            return fail(a, why, key, "unknown service option", k);
+        }
+    }
+    if (sticky_on)
+        out->sticky = cookie;
+    const char *type = json_str(spec, "type");
+    if (node_port && type && strcmp(type, "NodePort") == 0)
+        return fail(a, why, SERVICE_PREFIX "nodeportlb",
+                    "is not implemented by gantry (it needs the cluster's Nodes, which gantry does not read):", "true");
+    if (native && !(type && strcmp(type, "ExternalName") == 0)) {
+        const char *ip = json_str(spec, "clusterIP");
+        if (ip == NULL || *ip == '\0' || strcmp(ip, "None") == 0)
+            return fail(a, why, SERVICE_PREFIX "nativelb", "the Service has no clusterIP:", ip ? ip : "");
+        out->native_address = arena_strdup(a, ip);
     }
     return 0;
 }

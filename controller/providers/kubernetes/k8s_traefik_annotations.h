@@ -50,6 +50,44 @@ struct k8s_traefik_router {
 int k8s_traefik_router_parse(struct arena *a, const cJSON *ing, struct k8s_traefik_router *out, const char **why,
                              struct ptr_vec *notes);
 
+/*
+ * Traefik's Service annotations (traefik.ingress.kubernetes.io/service.*),
+ * read on the Kubernetes Service an Ingress backend names:
+ *
+ *   service.serversscheme       http, https or h2c: the servers' scheme
+ *                               (default: https for port 443 or a port
+ *                               named https*, else http)
+ *   service.serverstransport    "<name>@<provider>": the serversTransport
+ *   service.passhostheader      default "true"
+ *   service.middlewares         service middlewares, after the router's
+ *   service.sticky.cookie       "true": sticky sessions; and its
+ *     .name .secure .httponly .samesite .maxage .path .domain
+ *   service.nativelb            "true": one server, the Service's clusterIP
+ *   service.nodeportlb          the nodes' addresses: not implemented (its
+ *                               Ingresses are refused when the Service is
+ *                               of type NodePort, where Traefik uses it)
+ *
+ * Fail closed: a malformed value or an unknown service.* key is an error
+ * (Traefik's decoder fails on it too).
+ */
+struct k8s_traefik_service {
+    bool any;                  /* at least one service.* annotation */
+    const char *scheme;        /* NULL: by the port */
+    const char *transport;     /* NULL: the global one */
+    bool pass_host_header;     /* default true */
+    struct model_sticky *sticky; /* NULL: none */
+    const char **middlewares;
+    size_t n_middlewares;
+    const char *native_address; /* nativelb: the clusterIP */
+};
+
+/* Whether Service <svc> has a service.* annotation (cheap: no parsing). */
+bool k8s_traefik_service_annotated(const cJSON *svc);
+
+/* Reads the annotations of Service <svc> into <out> (strings in <a>).
+ * 0, or -1 with <why> set to "annotation <key>: <reason>". */
+int k8s_traefik_service_parse(struct arena *a, const cJSON *svc, struct k8s_traefik_service *out, const char **why);
+
 /* Entry points, middlewares, priority and TLS of <cfg> on <r>. */
 void k8s_traefik_router_apply(struct arena *a, const struct k8s_traefik_router *cfg, struct model_router *r);
 

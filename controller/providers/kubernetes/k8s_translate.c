@@ -31,6 +31,7 @@ struct tx {
     const cJSON **canaries; /* ingress-nginx Ingresses with a canary annotation */
     size_t n_canaries;
     struct ptr_vec *events; /* this Ingress's Events (NULL: not wanted) */
+    bool traefik;           /* this Ingress is Traefik's kind: its Services' traefik annotations apply */
     struct k8s_dep *deps;   /* what this Ingress's translation read */
     size_t n_deps, cap_deps;
 };
@@ -208,6 +209,12 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
     const char *port_text = ref->port_name ? ref->port_name : portbuf;
     const char *name = arena_printf(&t->m->arena, "%s-%s-%s", slug(t->pa, ns), slug(t->pa, ref->service),
                                     slug(t->pa, port_text));
+    /* Traefik's service.* annotations shape the service of Traefik's
+     * Ingresses only: an ingress-nginx Ingress of the same Service gets a
+     * service of its own name, without them */
+    const cJSON *svc = service_get(t, ns, ref->service);
+    if (!t->traefik && k8s_traefik_service_annotated(svc))
+        name = arena_printf(&t->m->arena, "%s-ingress-nginx", name);
     if (made_has(t, name)) {
         /* the same Service again, or another whose parts join the same way
          * ("a-b" port 80 and "a" port "b-80") */
@@ -223,9 +230,15 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
         }
         return name;
     }
-    const cJSON *svc = service_get(t, ns, ref->service);
     if (svc == NULL) {
         problem(t, "ingress %s/%s: service %s/%s does not exist (path skipped)", ns, ingress, ns, ref->service);
+        return NULL;
+    }
+    struct k8s_traefik_service tcfg;
+    const char *why = NULL;
+    /* (checked for the whole Ingress by traefik_services_ok already) */
+    if (k8s_traefik_service_parse(&t->m->arena, t->traefik ? svc : NULL, &tcfg, &why) != 0) {
+        problem(t, "ingress %s/%s: service %s/%s: %s (path skipped)", ns, ingress, ns, ref->service, why);
         return NULL;
     }
     const cJSON *spec = get(svc, "spec");
@@ -257,7 +270,18 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
                     ref->service);
             return NULL;
         }
-        add_url(t, &urls, port == 443 ? "https" : "http", ext, port);
+        add_url(t, &urls, tcfg.scheme ? tcfg.scheme : port == 443 ? "https" : "http", ext, port);
+    } else if (tcfg.native_address != NULL) {
+        /* service.nativelb: the Service's clusterIP and port, Kubernetes balancing */
+        if (sp == NULL || !cJSON_IsNumber(get(sp, "port"))) {
+            problem(t, "ingress %s/%s: service %s/%s has no port %s (path skipped)", ns, ingress, ns, ref->service,
+                    port_text);
+            return NULL;
+        }
+        const char *spn = str(sp, "name");
+        int port = get(sp, "port")->valueint;
+        bool https = port == 443 || (spn && strncmp(spn, "https", 5) == 0);
+        add_url(t, &urls, tcfg.scheme ? tcfg.scheme : https ? "https" : "http", tcfg.native_address, port);
     } else {
         if (sp == NULL) {
             problem(t, "ingress %s/%s: service %s/%s has no port %s (path skipped)", ns, ingress, ns, ref->service,
@@ -285,14 +309,16 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
                     port = target->valueint;
                 if (port <= 0)
                     continue;
-                bool https = (sp_name && strcmp(sp_name, "https") == 0) ||
+                /* Traefik: port 443 or a port name starting with "https" */
+                bool https = (sp_name && strncmp(sp_name, "https", 5) == 0) ||
                              (cJSON_IsNumber(sp_num) && sp_num->valueint == 443);
+                const char *scheme = tcfg.scheme ? tcfg.scheme : https ? "https" : "http";
                 for (const cJSON *ep = get(es, "endpoints") ? get(es, "endpoints")->child : NULL; ep; ep = ep->next) {
                     if (!endpoint_usable(ep, pass == 0))
                         continue;
                     for (const cJSON *a = get(ep, "addresses") ? get(ep, "addresses")->child : NULL; a; a = a->next)
                         if (cJSON_IsString(a))
-                            add_url(t, &urls, https ? "https" : "http", a->valuestring, port);
+                            add_url(t, &urls, scheme, a->valuestring, port);
                 }
             }
         }
@@ -301,7 +327,11 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
     s->name = name;
     s->origin = (struct model_origin){"kubernetes", arena_printf(&t->m->arena, "service %s/%s", ns, ref->service)};
     struct model_lb *lb = arena_alloc(&t->m->arena, sizeof(*lb));
-    lb->pass_host_header = true;
+    lb->pass_host_header = tcfg.pass_host_header;
+    lb->servers_transport = tcfg.transport;
+    lb->sticky = tcfg.sticky;
+    s->middlewares = tcfg.middlewares;
+    s->n_middlewares = tcfg.n_middlewares;
     lb->servers = arena_alloc(&t->m->arena, (urls.len ? urls.len : 1) * sizeof(*lb->servers));
     lb->n_servers = urls.len;
     for (size_t i = 0; i < urls.len; i++)
@@ -573,6 +603,34 @@ static void nginx_canary_routers(struct tx *t, const struct k8s_nginx_plan *nx, 
     }
 }
 
+/* Whether the Service of <backend> has annotations Traefik decodes (or
+ * none); a problem names the Service, the annotation and the reason. */
+static bool traefik_service_ok(struct tx *t, const cJSON *backend, const char *ns, const char *name)
+{
+    const char *svc = str(get(backend, "service"), "name"), *why;
+    struct k8s_traefik_service cfg;
+    if (svc == NULL || k8s_traefik_service_parse(t->pa, service_get(t, ns, svc), &cfg, &why) == 0)
+        return true;
+    problem(t, "ingress %s/%s: service %s/%s: %s (not served)", ns, name, ns, svc, why);
+    return false;
+}
+
+/* Traefik skips an Ingress path whose Service's annotations do not
+ * decode; gantry refuses the whole Ingress (fail closed: another path of
+ * it could otherwise answer the skipped path's requests). */
+static bool traefik_services_ok(struct tx *t, const cJSON *spec, const char *ns, const char *name)
+{
+    if (get(spec, "defaultBackend") && !traefik_service_ok(t, get(spec, "defaultBackend"), ns, name))
+        return false;
+    for (const cJSON *r = get(spec, "rules") ? get(spec, "rules")->child : NULL; r; r = r->next) {
+        const cJSON *paths = get(get(r, "http"), "paths");
+        for (const cJSON *p = paths ? paths->child : NULL; p; p = p->next)
+            if (!traefik_service_ok(t, get(p, "backend"), ns, name))
+                return false;
+    }
+    return true;
+}
+
 static void translate_ingress(struct tx *t, const cJSON *ing)
 {
     const char *ns = meta_str(ing, "namespace"), *name = meta_str(ing, "name");
@@ -604,6 +662,9 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
             return;
         }
     }
+    t->traefik = nx == NULL;
+    if (t->traefik && !traefik_services_ok(t, spec, ns, name))
+        return;
     bool tls = add_tls(t, ns, name, get(spec, "tls"));
     /* router.tls without a TLS section: TLS routers only, as Traefik's */
     bool plain = !(tr.tls && !tls);
@@ -619,6 +680,7 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
         }
         int64_t host_prio = host == NULL ? 0 : host[0] == '*' ? PRIO_WILDCARD_HOST : PRIO_EXACT_HOST;
         const cJSON *paths = get(get(rule, "http"), "paths");
+        const char *www_svc = NULL; /* from-to-www-redirect: the router needs a service */
         int path_i = 0;
         for (const cJSON *p = paths ? paths->child : NULL; p; p = p->next, path_i++) {
             const char *path = str(p, "path");
@@ -670,6 +732,25 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
                 ingress_router(t, nx, &tr, add_router(t, rname, rt, routed, prio, true, source), path, true);
             if (canary)
                 nginx_canary_routers(t, nx, &cp, rname, rt, svc, canary, prio, tls, source, path);
+            if (www_svc == NULL)
+                www_svc = routed;
+        }
+        const char *www_mw = NULL, *from = nx && www_svc ? k8s_nginx_www_redirect(&nx_env, nx, host, &www_mw) : NULL;
+        if (from != NULL) {
+            /* below every route of an exact host (a route of any Ingress for
+             * <from> wins, as ingress-nginx skips the redirect when <from> is
+             * served), above wildcard ones (nginx: exact names first) */
+            const char *wname = arena_printf(&t->m->arena, "%s-%d-from-to-www-redirect", base, rule_i);
+            const char *wrule = arena_printf(&t->m->arena, "Host(`%s`)", from);
+            const char **mws = arena_alloc(&t->m->arena, sizeof(*mws));
+            mws[0] = www_mw;
+            for (int k = 0; k < 2; k++) {
+                if (k == 0 ? !plain : !tls)
+                    continue;
+                struct model_router *r = add_router(t, wname, wrule, www_svc, PRIO_EXACT_HOST + 1, k == 1, source);
+                r->middlewares = mws;
+                r->n_middlewares = 1;
+            }
         }
     }
     struct backend_ref def;

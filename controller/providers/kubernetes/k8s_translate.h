@@ -16,7 +16,10 @@
  *   backends: Service port by number or name, resolved through the
  *             Service's ports to its EndpointSlices' ports; ready endpoints
  *             (serving-but-terminating ones only when none is ready);
- *             ExternalName only when allowed;
+ *             ExternalName only when allowed; for Traefik's own Ingresses
+ *             the Service's traefik.ingress.kubernetes.io/service.*
+ *             annotations (k8s_traefik_annotations.h: one that does not
+ *             decode refuses the Ingress);
  *   TLS:      spec.tls secrets (kubernetes.io/tls) become certificates, and
  *             every rule of such an Ingress is also served over TLS.
  * A missing Service, port or Secret is a problem naming namespace/name and

@@ -21,6 +21,17 @@ int main(void)
     CHECK(config_parse_bool("yes", &b) != 0);
     CHECK(config_parse_bool("", &b) != 0);
 
+    /* strconv.ParseBool exactly */
+    CHECK(config_parse_go_bool("True", &b) == 0 && b);
+    CHECK(config_parse_go_bool("TRUE", &b) == 0 && b);
+    CHECK(config_parse_go_bool("1", &b) == 0 && b);
+    CHECK(config_parse_go_bool("FALSE", &b) == 0 && !b);
+    CHECK(config_parse_go_bool("f", &b) == 0 && !b);
+    CHECK(config_parse_go_bool("tRuE", &b) != 0);
+    CHECK(config_parse_go_bool("yes", &b) != 0);
+    CHECK(config_parse_go_bool(" true", &b) != 0);
+    CHECK(config_parse_go_bool("", &b) != 0);
+
     /* types.Duration: a bare integer is seconds, else time.ParseDuration */
     CHECK(config_parse_duration_ms("42", &ms) == 0 && ms == 42000);
     CHECK(config_parse_duration_ms("0", &ms) == 0 && ms == 0);

@@ -23,6 +23,32 @@ int main(void)
     CHECK_STR(r->key_type, "EC256");
     CHECK(r->certificates_duration_h == 2160 && r->http_challenge && !r->tls_challenge);
     CHECK_STR(r->http_entrypoint, "web");
+    /* Traefik v3's client defaults: 2m, 30s; no delay, no CA options */
+    CHECK(r->client_timeout_ms == 120000 && r->client_response_header_timeout_ms == 30000 && r->http_delay_ms == 0);
+    CHECK(r->n_ca_certificates == 0 && !r->ca_system_cert_pool && r->ca_server_name == NULL);
+    static_config_free(&c);
+
+    {
+        char *argv[] = {"--certificatesResolvers.p.acme.httpChallenge.entryPoint=web",
+                        "--certificatesResolvers.p.acme.httpChallenge.delay=5s",
+                        "--certificatesResolvers.p.acme.caCertificates=/a.pem,/b.pem",
+                        "--certificatesResolvers.p.acme.caSystemCertPool=true",
+                        "--certificatesResolvers.p.acme.caServerName=ca.internal",
+                        "--certificatesResolvers.p.acme.clientTimeout=90s",
+                        "--certificatesResolvers.p.acme.clientResponseHeaderTimeout=90s"};
+        CHECK(static_config_load(&c, 7, argv, &d) == 0);
+        r = &c.resolvers[0];
+        CHECK(r->http_delay_ms == 5000 && r->client_timeout_ms == 90000 && r->client_response_header_timeout_ms == 90000);
+        CHECK(r->n_ca_certificates == 2 && strcmp(r->ca_certificates[0], "/a.pem") == 0 &&
+              strcmp(r->ca_certificates[1], "/b.pem") == 0);
+        CHECK(r->ca_system_cert_pool);
+        CHECK_STR(r->ca_server_name, "ca.internal");
+        static_config_free(&c);
+    }
+    /* Traefik refuses a transaction timeout shorter than the header timeout */
+    CHECK(load(&c, &d, "--certificatesResolvers.p.acme.httpChallenge.entryPoint=web",
+               "--certificatesResolvers.p.acme.clientTimeout=5s", NULL) == -1);
+    CHECK(strstr(d.msg, "clientTimeout must be at least clientResponseHeaderTimeout") != NULL);
     static_config_free(&c);
 
     CHECK(load(&c, &d, "--certificatesResolvers.x.acme.tlsChallenge=true", "--certificatesResolvers.x.acme.keyType=RSA4096",

@@ -196,5 +196,32 @@ int main(void)
     CHECK_CONTAINS(r.dump, "      unsupported: spiffe\n");
     done(&r);
 
+    /* tls.stores: defaultGeneratedCert (resolver, domain), other stores a problem of the provider */
+    decode(&r, "tls:\n"
+               "  stores:\n"
+               "    default:\n"
+               "      defaultGeneratedCert:\n"
+               "        resolver: le\n"
+               "        domain: {main: d.example, sans: [e.example]}\n"
+               "    other:\n"
+               "      defaultCertificate: {certFile: /x.crt, keyFile: /x.key}\n");
+    CHECK(r.rep.errors.len == 0);
+    CHECK(r.m->default_generated != NULL && r.m->default_cert == NULL);
+    if (r.m->default_generated) {
+        CHECK_STR(r.m->default_generated->resolver, "le");
+        CHECK_STR(r.m->default_generated->domain.main, "d.example");
+        CHECK(r.m->default_generated->domain.n_sans == 1);
+    }
+    CHECK(r.m->problems.len == 1);
+    if (r.m->problems.len == 1)
+        CHECK_CONTAINS((const char *)r.m->problems.items[0],
+                       "dyn.yaml:8:7: tls.stores.other: only the TLS store named 'default' is supported; this store is ignored");
+    CHECK_CONTAINS(r.dump, "  defaultGeneratedCert: {resolver: le, main: d.example, sans: e.example}\n");
+    done(&r);
+    decode(&r, "tls:\n  stores:\n    default:\n      defaultGeneratedCert: {domain: {main: d.example}}\n");
+    CHECK_CONTAINS(error(&r, 0), "resolver and domain.main are both required");
+    CHECK(r.m->default_generated == NULL);
+    done(&r);
+
     return test_report("controller/model_decode");
 }

@@ -30,6 +30,7 @@ static void refused(const char *type, const char *const *kv, const char *why)
 int main(void)
 {
     mw_test_init(&t);
+    const char *empty_deny[] = {"rejectStatusCode", "403", NULL};
     const char *kv[] = {"sourceRange", "127.0.0.1/32, 192.168.1.7, 10.0.0.0/8, fd00::/8", NULL};
     struct table_middleware *m = mw_test_build(&t, "ipAllowList", kv);
     CHECK(m != NULL);
@@ -66,6 +67,14 @@ int main(void)
     CHECK(m != NULL && ((const struct ip_allow_list *)m->cfg)->status == 404);
     CHECK_STR(((const struct ip_allow_list *)m->cfg)->reason, "Not Found");
     CHECK_STR(m->type->name, "ipWhiteList");
+
+    /* ipDenyList (internal): the listed clients are refused, and one without an address */
+    const char *deny[] = {"sourceRange", "192.0.2.0/24, fd00::/8", NULL};
+    m = mw_test_build(&t, "ipDenyList", deny);
+    CHECK(m != NULL && ((const struct ip_allow_list *)m->cfg)->status == 403);
+    CHECK(!lets(m, "192.0.2.7", NULL) && !lets(m, "fd00::1", NULL) && !lets(m, "", NULL));
+    CHECK(lets(m, "127.0.0.1", NULL) && lets(m, "192.0.3.1", NULL) && lets(m, "::1", NULL));
+    refused("ipDenyList", empty_deny, "ipDenyList: sourceRange is empty");
 
     const char *empty[] = {"ipStrategy.depth", "1", NULL};
     refused("ipAllowList", empty, "ipAllowList: sourceRange is empty");

@@ -78,6 +78,23 @@ int main(void)
     c = make(none);
     CHECK(c != NULL && c->interval_ns == 0);
 
+    /* exemptSourceRange (internal: ingress-nginx's limit-whitelist): those clients are not limited */
+    const char *ex[] = {"average", "1", "exemptSourceRange", "127.0.0.0/8, ::1", NULL};
+    c = make(ex);
+    CHECK(c != NULL && c->exempt.n == 2);
+    struct mw_run er = {.req = &t.req};
+    snprintf(er.client.ip_text, sizeof(er.client.ip_text), "127.0.0.9");
+    CHECK(source_exempt_has(&c->exempt, &er));
+    snprintf(er.client.ip_text, sizeof(er.client.ip_text), "::1");
+    CHECK(source_exempt_has(&c->exempt, &er));
+    snprintf(er.client.ip_text, sizeof(er.client.ip_text), "10.0.0.1");
+    CHECK(!source_exempt_has(&c->exempt, &er));
+    er.client.ip_text[0] = '\0';
+    CHECK(!source_exempt_has(&c->exempt, &er));
+    CHECK(!source_exempt_has(&make(avg)->exempt, &er));
+    const char *bad_ex[] = {"average", "1", "exemptSourceRange", "nope", NULL};
+    refused(bad_ex, "exemptSourceRange: 'nope' is not an IP address or CIDR");
+
     /* the bucket: burst 5 at 10/s; maxDelay 50ms */
     const char *b5[] = {"average", "10", "burst", "5", NULL};
     c = make(b5);

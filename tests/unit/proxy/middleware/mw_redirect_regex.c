@@ -41,6 +41,16 @@ int main(void)
     CHECK(m != NULL);
     CHECK(((const struct redirect_regex *)m->cfg)->permanent);
 
+    /* statusCode (internal, the kubernetes provider's): the code whatever the method */
+    const char *www[] = {"regex", "^(https?)://[^/:]+(:[0-9]+)?(/.*?)/?$", "replacement", "${1}://a.test${2}${3}",
+                         "statusCode", "308", NULL};
+    m = mw_test_build(&t, "redirectRegex", www);
+    CHECK(m != NULL && ((const struct redirect_regex *)m->cfg)->status == 308);
+    /* (its answer: tests/integration/test_k8s_nginx.py, from-to-www-redirect) */
+    const char *not_redirect[] = {"regex", "^", "statusCode", "200", NULL};
+    CHECK(mw_test_build(&t, "redirectRegex", not_redirect) == NULL);
+    CHECK_CONTAINS(t.error, "statusCode: 200 is not a redirect status");
+
     /* refused, named */
     const char *bad[] = {"regex", "^(.*", "replacement", "$1", NULL};
     CHECK(mw_test_build(&t, "redirectRegex", bad) == NULL);

@@ -670,16 +670,119 @@ static void test_incremental(void)
 #undef INC_ROUTE
 }
 
+/* GatewayStaticAddresses: spec.addresses is honoured only with gantry's own
+ * addresses (statusAddress, 192.0.2.1 here); anything else takes the
+ * Gateway and its routes out with the spec's reasons. */
+#define ADDR_GW(name, addrs)                                                                                                       \
+    "{'kind':'Gateway','metadata':{'namespace':'default','name':'" name "','generation':2},'spec':{'gatewayClassName':'gantry',"  \
+    "'addresses':" addrs ",'listeners':[{'name':'http','port':80,'protocol':'HTTP','hostname':'" name ".test'}]}},"             \
+    "{'kind':'HTTPRoute','metadata':{'namespace':'default','name':'" name "-route','generation':1},'spec':{'parentRefs':"        \
+    "[{'name':'" name "'}],'rules':[{'backendRefs':[{'name':'a','port':80}]}]}}"
+
+static void test_gateway_addresses(void)
+{
+    struct run r;
+    run(&r,
+        BASE "," ADDR_GW("usable", "[{'type':'IPAddress','value':'192.0.2.1'}]") "," ADDR_GW("any-ip", "[{'type':'IPAddress'}]")
+             "," ADDR_GW("unusable", "[{'value':'10.9.9.9'}]") "," ADDR_GW("unassigned", "[{'type':'Hostname'}]")
+             "," ADDR_GW("invalid", "[{'type':'test/fake-invalid-type','value':'x'},{'value':'192.0.2.1'}]"),
+        false);
+    const char *ok = status_of(&r, K8S_GW_GATEWAYS, "usable");
+    CHECK_CONTAINS(ok, "\"addresses\":[{\"type\":\"IPAddress\",\"value\":\"192.0.2.1\"}]");
+    CHECK_CONTAINS(ok, "\"type\":\"Programmed\",\"status\":\"True\",\"reason\":\"Programmed\"");
+    CHECK(router(&r, "httproute-default-usable-route-default-usable-http-r0-m0") != NULL);
+    CHECK_CONTAINS(status_of(&r, K8S_GW_GATEWAYS, "any-ip"), "\"addresses\":[{\"type\":\"IPAddress\",\"value\":\"192.0.2.1\"}]");
+    const char *bad = status_of(&r, K8S_GW_GATEWAYS, "unusable");
+    CHECK_CONTAINS(bad, "\"type\":\"Accepted\",\"status\":\"True\"");
+    CHECK_CONTAINS(bad, "\"type\":\"Programmed\",\"status\":\"False\",\"reason\":\"AddressNotUsable\",\"message\":\"spec.addresses[0]: "
+                        "IPAddress 10.9.9.9 is not an address of gantry");
+    CHECK_CONTAINS(bad, "\"addresses\":[]");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_GATEWAYS, "unassigned"),
+                   "\"type\":\"Programmed\",\"status\":\"False\",\"reason\":\"AddressNotAssigned\"");
+    const char *inv = status_of(&r, K8S_GW_GATEWAYS, "invalid");
+    CHECK_CONTAINS(inv, "\"type\":\"Accepted\",\"status\":\"False\",\"reason\":\"UnsupportedAddress\"");
+    CHECK_CONTAINS(inv, "\"type\":\"Programmed\",\"status\":\"False\",\"reason\":\"Invalid\"");
+    /* fail closed: the routes of those Gateways are not served, and say why */
+    for (size_t i = 0; i < r.m->routers.len; i++) {
+        const char *name = ((const struct model_router *)r.m->routers.items[i])->name;
+        CHECK(strstr(name, "unusable") == NULL && strstr(name, "unassigned") == NULL && strstr(name, "invalid-route") == NULL);
+    }
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "unusable-route"),
+                   "\"reason\":\"NoMatchingParent\",\"message\":\"Gateway default/unusable is not programmed: spec.addresses[0]");
+    CHECK_CONTAINS(r.problem_text, "gateway default/invalid: spec.addresses[0]: address type test/fake-invalid-type is not supported");
+    done(&r);
+}
+
+/* HTTPRouteRequestMultipleMirrors and HTTPRouteRequestPercentageMirror:
+ * several mirrors of a rule are one mirroring service; backendRefs[].filters
+ * (HTTPRouteBackendRequestRedirect, HTTPRouteBackendURLRewrite)
+ * are the rule's when every backendRef has the same, refused otherwise. */
+static void test_mirrors_and_backend_filters(void)
+{
+    struct run r;
+    run(&r,
+        BASE "," ROUTE("mm", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':["
+                             "{'matches':[{'path':{'type':'PathPrefix','value':'/multi'}}],'filters':["
+                             "{'type':'RequestHeaderModifier','requestHeaderModifier':{'set':[{'name':'X-Set','value':'s'}]}},"
+                             "{'type':'RequestMirror','requestMirror':{'backendRef':{'name':'b','port':80}}},"
+                             "{'type':'RequestMirror','requestMirror':{'backendRef':{'name':'a','port':80},'percent':20}},"
+                             "{'type':'RequestMirror','requestMirror':{'backendRef':{'name':'b','port':80},'fraction':{'numerator':1,'denominator':4}}}],"
+                             "'backendRefs':[{'name':'a','port':80}]},"
+                             "{'matches':[{'path':{'type':'PathPrefix','value':'/bf'}}],'backendRefs':[{'name':'a','port':80,'filters':["
+                             "{'type':'RequestHeaderModifier','requestHeaderModifier':{'add':[{'name':'X-Backend','value':'a'}]}},"
+                             "{'type':'RequestMirror','requestMirror':{'backendRef':{'name':'b','port':80}}}]}]},"
+                             "{'matches':[{'path':{'type':'PathPrefix','value':'/differ'}}],'backendRefs':["
+                             "{'name':'a','port':80,'filters':[{'type':'RequestHeaderModifier','requestHeaderModifier':{'add':[{'name':'X','value':'a'}]}}]},"
+                             "{'name':'b','port':80}]},"
+                             "{'matches':[{'path':{'type':'PathPrefix','value':'/third'}}],'filters':["
+                             "{'type':'RequestMirror','requestMirror':{'backendRef':{'name':'b','port':80},'fraction':{'numerator':1,'denominator':3}}}],"
+                             "'backendRefs':[{'name':'a','port':80}]}]}"),
+        false);
+    const char *p = "httproute-default-mm-default-gw-http-";
+    char n[160];
+    snprintf(n, sizeof(n), "%sr0-m0", p);
+    const struct model_router *multi = router(&r, n);
+    CHECK(multi && multi->n_middlewares == 1);
+    const struct model_service *ms = multi ? model_find_service(r.m, multi->service) : NULL;
+    CHECK(ms && ms->mirroring && ms->mirroring->n_mirrors == 3);
+    if (ms && ms->mirroring && ms->mirroring->n_mirrors == 3) {
+        CHECK_STR(ms->mirroring->service, "default-a-80");
+        CHECK_STR(ms->mirroring->mirrors[0].name, "default-b-80");
+        CHECK(ms->mirroring->mirrors[0].percent == 100);
+        CHECK_STR(ms->mirroring->mirrors[1].name, "default-a-80");
+        CHECK(ms->mirroring->mirrors[1].percent == 20);
+        CHECK(ms->mirroring->mirrors[2].percent == 25);
+    }
+    snprintf(n, sizeof(n), "%sr1-m0", p);
+    const struct model_router *bf = router(&r, n);
+    CHECK(bf && bf->n_middlewares == 1);
+    if (bf && bf->n_middlewares == 1) {
+        CHECK_STR(opt(mw(&r, bf->middlewares[0]), "add.X-Backend"), "a");
+        const struct model_service *bs = model_find_service(r.m, bf->service);
+        CHECK(bs && bs->mirroring && bs->mirroring->n_mirrors == 1);
+    }
+    snprintf(n, sizeof(n), "%sr2-m0", p);
+    CHECK(model_find_router(r.m, n) == NULL); /* refused: filters differ between backends */
+    snprintf(n, sizeof(n), "%sr3-m0", p);
+    CHECK(model_find_router(r.m, n) == NULL); /* refused: 1/3 is no whole percent */
+    CHECK_CONTAINS(r.problem_text, "HTTPRoute default/mm rule 2: backendRefs of one rule have different filters");
+    CHECK_CONTAINS(r.problem_text, "HTTPRoute default/mm rule 3: requestMirror percent/fraction is not a whole percent");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "mm"), "\"type\":\"ResolvedRefs\",\"status\":\"False\",\"reason\":\"UnsupportedValue\"");
+    done(&r);
+}
+
 int main(void)
 {
     test_incremental();
     test_gateway_and_class_status();
     test_status_address_from_a_service();
+    test_gateway_addresses();
     test_path_matches_and_precedence();
     test_hostnames();
     test_attachment_reasons();
     test_backends();
     test_filters();
+    test_mirrors_and_backend_filters();
     test_timeouts();
     test_grpc_route();
     test_tls_and_tcp_routes();

@@ -161,9 +161,9 @@ static void test_helpers(void)
     CHECK(cidr_ok("10.0.0.0/8") && cidr_ok("192.168.1.7") && cidr_ok("fd00::/64"));
     CHECK(!cidr_ok("10.0.0.0/33") && !cidr_ok("10.0.0") && !cidr_ok("") && !cidr_ok("10.0.0.0/"));
     bool b;
-    CHECK(parse_bool("True", &b) == 0 && b);
-    CHECK(parse_bool("0", &b) == 0 && !b);
-    CHECK(parse_bool("yes", &b) != 0);
+    CHECK(config_parse_go_bool("True", &b) == 0 && b);
+    CHECK(config_parse_go_bool("0", &b) == 0 && !b);
+    CHECK(config_parse_go_bool("yes", &b) != 0);
 }
 
 int main(void)

@@ -189,6 +189,63 @@ int main(void)
                        "(not served)");
     CHECK_CONTAINS(pt, "service.sticky.cookie: service annotations are read on the Service");
     model_free(m);
+    /* Traefik's service.* annotations on the Service: for Traefik's Ingresses
+     * only; an ingress-nginx Ingress of the same Service gets its own service */
+    const cJSON *annotated_svc[] = {J(
+        "{\"metadata\":{\"name\":\"app\",\"namespace\":\"ns\",\"annotations\":{"
+        "\"traefik.ingress.kubernetes.io/service.serversscheme\":\"h2c\","
+        "\"traefik.ingress.kubernetes.io/service.middlewares\":\"ns-auth@kubernetescrd\","
+        "\"traefik.ingress.kubernetes.io/service.passhostheader\":\"false\"}},"
+        "\"spec\":{\"ports\":[{\"name\":\"http\",\"port\":80}]}}")};
+    const cJSON *both[] = {
+        J("{\"metadata\":{\"name\":\"t\",\"namespace\":\"ns\"},\"spec\":{\"ingressClassName\":\"gantry\",\"rules\":"
+          "[{\"host\":\"t.example.com\",\"http\":{\"paths\":[{\"path\":\"/\",\"pathType\":\"Prefix\",\"backend\":"
+          "{\"service\":{\"name\":\"app\",\"port\":{\"number\":80}}}}]}}]}}"),
+        J("{\"metadata\":{\"name\":\"n\",\"namespace\":\"ns\"},\"spec\":{\"ingressClassName\":\"nginx\",\"rules\":"
+          "[{\"host\":\"n.example.com\",\"http\":{\"paths\":[{\"path\":\"/\",\"pathType\":\"Prefix\",\"backend\":"
+          "{\"service\":{\"name\":\"app\",\"port\":{\"number\":80}}}}]}}]}}")};
+    struct k8s_nginx_options nxo = {0};
+    struct k8s_translate_options opts2 = {.ingress_class = "gantry", .nginx = &nxo};
+    o.services = annotated_svc;
+    o.n_services = 1;
+    o.ingresses = both;
+    o.n_ingresses = 2;
+    problems = (struct ptr_vec){0};
+    m = k8s_translate(&o, &opts2, &pa, &problems);
+    const struct model_service *ts = model_find_service(m, "ns-app-80");
+    const struct model_service *nsvc = model_find_service(m, "ns-app-80-ingress-nginx");
+    CHECK(ts && ts->lb && ts->lb->n_servers == 2 && !ts->lb->pass_host_header);
+    if (ts && ts->lb && ts->lb->n_servers > 0)
+        CHECK_STR(ts->lb->servers[0].url, "h2c://10.0.0.1:8080");
+    CHECK(ts && ts->n_middlewares == 1 && strcmp(ts->middlewares[0], "ns-auth@kubernetescrd") == 0);
+    CHECK(nsvc && nsvc->lb && nsvc->lb->pass_host_header && nsvc->n_middlewares == 0);
+    if (nsvc && nsvc->lb && nsvc->lb->n_servers > 0)
+        CHECK_STR(nsvc->lb->servers[0].url, "http://10.0.0.1:8080");
+    const struct model_router *nr = router(m, "ns-n-0-0");
+    CHECK(nr && strcmp(nr->service, "ns-app-80-ingress-nginx") == 0);
+    CHECK(router(m, "ns-t-0-0") && strcmp(router(m, "ns-t-0-0")->service, "ns-app-80") == 0);
+    model_free(m);
+    /* a port named https-*: https servers, as Traefik */
+    const cJSON *sec_svc[] = {J("{\"metadata\":{\"name\":\"sec\",\"namespace\":\"ns\"},"
+                                "\"spec\":{\"ports\":[{\"name\":\"https-web\",\"port\":8443}]}}")};
+    const cJSON *sec_slices[] = {J("{\"metadata\":{\"name\":\"sec-1\",\"namespace\":\"ns\",\"labels\":"
+                                   "{\"kubernetes.io/service-name\":\"sec\"}},\"ports\":[{\"name\":\"https-web\","
+                                   "\"port\":9443}],\"endpoints\":[{\"addresses\":[\"10.0.0.5\"]}]}")};
+    const cJSON *sec_ing[] = {J("{\"metadata\":{\"name\":\"s\",\"namespace\":\"ns\"},\"spec\":{\"ingressClassName\":"
+                                "\"gantry\",\"rules\":[{\"http\":{\"paths\":[{\"path\":\"/\",\"pathType\":\"Prefix\","
+                                "\"backend\":{\"service\":{\"name\":\"sec\",\"port\":{\"number\":8443}}}}]}}]}}")};
+    o.services = sec_svc;
+    o.endpoint_slices = sec_slices;
+    o.n_endpoint_slices = 1;
+    o.ingresses = sec_ing;
+    o.n_ingresses = 1;
+    problems = (struct ptr_vec){0};
+    m = k8s_translate(&o, &opts2, &pa, &problems);
+    const struct model_service *sec = model_find_service(m, "ns-sec-8443");
+    CHECK(sec && sec->lb && sec->lb->n_servers == 1);
+    if (sec && sec->lb && sec->lb->n_servers == 1)
+        CHECK_STR(sec->lb->servers[0].url, "https://10.0.0.5:9443");
+    model_free(m);
     arena_free(&pa);
     for (size_t i = 0; i < n_store; i++)
         cJSON_Delete(objs_store[i]);

@@ -1,0 +1,243 @@
+"""Traefik's Ingress annotations (traefik.ingress.kubernetes.io/router.* on
+the Ingress, service.* on the Service) through the API-server emulator,
+applied with the real kubectl and requested through gantry: each does what
+Traefik's documentation says, and a malformed or unknown one refuses only
+the Ingresses it concerns, with the object, the annotation and the reason
+in the API.
+"""
+import json
+import os
+import shutil
+import subprocess
+import textwrap
+
+import pytest
+
+from conftest import SLOW, get, run, wait_for
+from k8s_emulator import Emulator, kubeconfig
+from tls_certs import make_cert
+
+pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+
+# a file-provider middleware the annotations refer to as tag@file
+DYNAMIC = """\
+http:
+  middlewares:
+    tag:
+      headers:
+        customRequestHeaders:
+          X-Tagged: "yes"
+"""
+
+
+@pytest.fixture
+def emu(tmp_path):
+    d = str(tmp_path)
+    cert, key = make_cert(d, "apiserver", ["localhost"], ips=["127.0.0.1"])
+    e = Emulator(cert=cert, key=key, bookmark_interval=0.5).start()
+    e.ca = d + "/ca.crt"
+    e.kubeconfig = kubeconfig(str(tmp_path / "kubeconfig"), e, e.ca)
+    yield e
+    e.stop()
+
+
+def gantry(procs, tmp_path, emu):
+    g = procs.gantry(tmp_path, DYNAMIC, entrypoints=("web", "websecure"),
+                     args=["--providers.kubernetesIngress=true",
+                           "--providers.kubernetesIngress.endpoint=" + emu.url,
+                           "--providers.kubernetesIngress.token=" + emu.token,
+                           "--providers.kubernetesIngress.certAuthFilePath=" + emu.ca])
+    wait_for(lambda: g.admin("/readyz")[0] == 200, what="kubernetes provider synced")
+    return g
+
+
+def kubectl(emu, *args, stdin=None):
+    env = dict(os.environ, KUBECONFIG=emu.kubeconfig)
+    r = subprocess.run(["kubectl"] + list(args), env=env, input=stdin, capture_output=True, timeout=60 * SLOW)
+    assert r.returncode == 0, r.stderr.decode()
+    return r.stdout.decode()
+
+
+def apply(emu, yaml_text):
+    kubectl(emu, "apply", "--validate=false", "-f", "-", stdin=textwrap.dedent(yaml_text).encode())
+
+
+CLASS = """\
+    apiVersion: networking.k8s.io/v1
+    kind: IngressClass
+    metadata: {name: gantry}
+    spec: {controller: gantry.io/ingress-controller}
+    """
+
+
+def service(emu, name, ups, annotations=None, extra_spec=""):
+    """The Service <name> (port 80, annotated) whose endpoints are the whoami servers <ups>, one slice each."""
+    anns = "".join("\n            %s: %s" % (k, json.dumps(v)) for k, v in (annotations or {}).items()) or " {}"
+    apply(emu, """\
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: %s
+          namespace: default
+          annotations:%s
+        spec:
+          ports: [{name: http, port: 80, targetPort: 8080}]%s
+        """ % (name, anns, extra_spec))
+    for i, up in enumerate(ups):
+        apply(emu, """\
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata:
+              name: %s-%d
+              namespace: default
+              labels: {kubernetes.io/service-name: %s}
+            addressType: IPv4
+            ports: [{name: http, port: %d}]
+            endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+            """ % (name, i, name, up.port))
+
+
+def ingress(emu, name, host, svc, annotations=None, tls=None, port=80):
+    anns = "".join("\n            %s: %s" % (k, json.dumps(v)) for k, v in (annotations or {}).items()) or " {}"
+    tls_part = "\n          tls: [{hosts: [%s], secretName: %s}]" % (host, tls) if tls else ""
+    apply(emu, """\
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: %s
+          namespace: default
+          annotations:%s
+        spec:
+          ingressClassName: gantry%s
+          rules:
+          - host: %s
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: %s, port: {number: %d}}}}]}
+        """ % (name, anns, tls_part, host, svc, port))
+
+
+def whoami(port, host, headers=None):
+    h = {"Accept": "application/json"}
+    h.update(headers or {})
+    status, hdrs, body = get(port, "/", host, headers=h)
+    return status, hdrs, (json.loads(body) if status == 200 and body.startswith(b"{") else body)
+
+
+def problems(g):
+    return "\n".join(g.api("/api/overview")["problems"])
+
+
+def https_name(tmp_path, port, host):
+    """The whoami name behind https://<host> on <port> (the default certificate: not verified)."""
+    r = run(["curl", "-sk", "--resolve", "%s:%d:127.0.0.1" % (host, port), "-H", "Accept: application/json",
+             "https://%s:%d/" % (host, port)], check=False)
+    try:
+        return json.loads(r.stdout)["name"]
+    except ValueError:
+        return r.stdout[:200]
+
+
+def test_router_annotations(tmp_path, procs, emu):
+    a = procs.whoami(name="a")
+    apply(emu, CLASS)
+    service(emu, "app", [a])
+    pfx = "traefik.ingress.kubernetes.io/router."
+    ingress(emu, "tagged", "tagged.test", "app", {pfx + "middlewares": "tag@file"})
+    ingress(emu, "secure-only", "secure.test", "app", {pfx + "entrypoints": "websecure", pfx + "tls": "true"})
+    ingress(emu, "other-port", "ep.test", "app", {pfx + "entrypoints": "websecure"})
+    ingress(emu, "bad-priority", "bad.test", "app", {pfx + "priority": "high"})
+    ingress(emu, "unknown-key", "unknown.test", "app", {pfx + "colour": "blue"})
+    ingress(emu, "plain", "plain.test", "app")
+    g = gantry(procs, tmp_path, emu)
+    web, websecure = g.ports["web"], g.ports["websecure"]
+    wait_for(lambda: whoami(web, "plain.test")[0] == 200, what="plain route")
+    # router.middlewares: the file middleware runs on the Ingress's routers
+    info = whoami(web, "tagged.test")[2]
+    assert info["name"] == "a" and info["headers"].get("X-Tagged") == "yes", info
+    assert "X-Tagged" not in whoami(web, "plain.test")[2]["headers"]
+    # router.entrypoints + router.tls: TLS on websecure only
+    assert get(web, "/", "secure.test")[0] == 404
+    assert https_name(tmp_path, websecure, "secure.test") == "a"
+    # router.entrypoints alone: a plain-HTTP router on websecure, not on web
+    assert get(web, "/", "ep.test")[0] == 404
+    assert whoami(websecure, "ep.test")[2]["name"] == "a"
+    # malformed and unknown router annotations: only those Ingresses are refused
+    p = problems(g)
+    assert "ingress default/bad-priority: annotation traefik.ingress.kubernetes.io/router.priority: " \
+           "not an integer: `high` (not served)" in p, p
+    assert "ingress default/unknown-key: annotation traefik.ingress.kubernetes.io/router.colour: " \
+           "unknown router option `colour` (not served)" in p, p
+    assert get(web, "/", "bad.test")[0] == 404 and get(web, "/", "unknown.test")[0] == 404
+    # fixed: the Ingress is served again
+    ingress(emu, "bad-priority", "bad.test", "app", {pfx + "priority": "7"})
+    wait_for(lambda: whoami(web, "bad.test")[0] == 200, what="fixed Ingress served")
+    assert "bad-priority" not in problems(g)
+
+
+def test_service_annotations(tmp_path, procs, emu):
+    a, b, c = procs.whoami(name="a"), procs.whoami(name="b"), procs.whoami(name="c")
+    apply(emu, CLASS)
+    svc = "traefik.ingress.kubernetes.io/service."
+    service(emu, "sticky", [a, b], {svc + "sticky.cookie": "true", svc + "sticky.cookie.name": "lb",
+                                    svc + "sticky.cookie.httponly": "true", svc + "sticky.cookie.samesite": "strict",
+                                    svc + "sticky.cookie.maxage": "60"})
+    service(emu, "nohost", [a], {svc + "passhostheader": "false", svc + "middlewares": "tag@file"})
+    # nativelb: the one server is the Service's clusterIP and port (here whoami c itself), no EndpointSlice
+    apply(emu, """\
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: native
+          namespace: default
+          annotations: {traefik.ingress.kubernetes.io/service.nativelb: "true"}
+        spec:
+          clusterIP: 127.0.0.1
+          ports: [{name: http, port: %d, targetPort: 8080}]
+        """ % c.port)
+    service(emu, "bad-age", [a], {svc + "sticky.cookie.maxage": "soon"})
+    service(emu, "unknown", [a], {svc + "colour": "blue"})
+    service(emu, "nodeport", [a], {svc + "nodeportlb": "true"}, extra_spec="\n          type: NodePort")
+    service(emu, "no-transport", [a], {svc + "serverstransport": "absent@file"})
+    service(emu, "plain", [b])
+    ingress(emu, "sticky", "sticky.test", "sticky")
+    ingress(emu, "nohost", "nohost.test", "nohost")
+    ingress(emu, "native", "native.test", "native", port=c.port)
+    ingress(emu, "bad-age", "bad-age.test", "bad-age")
+    ingress(emu, "unknown", "unknown.test", "unknown")
+    ingress(emu, "nodeport", "nodeport.test", "nodeport")
+    ingress(emu, "no-transport", "no-transport.test", "no-transport")
+    ingress(emu, "plain", "plain.test", "plain")
+    g = gantry(procs, tmp_path, emu)
+    web = g.port
+    wait_for(lambda: whoami(web, "plain.test")[0] == 200, what="plain route")
+    # sticky.cookie.*: the cookie as asked, and a client holding it stays on one server
+    names = {whoami(web, "sticky.test")[2]["name"] for _ in range(8)}
+    assert names == {"a", "b"}
+    status, hdrs, info = whoami(web, "sticky.test")
+    cookie = hdrs["set-cookie"]
+    assert cookie.startswith("lb=") and "Max-Age=60" in cookie and "HttpOnly" in cookie \
+        and "SameSite=Strict" in cookie, cookie
+    pinned = {whoami(web, "sticky.test", {"Cookie": cookie.split(";")[0]})[2]["name"] for _ in range(8)}
+    assert pinned == {info["name"]}
+    # passhostheader false: the server's address as Host; service.middlewares run
+    info = whoami(web, "nohost.test")[2]
+    assert info["headers"].get("host") == "127.0.0.1:%d" % a.port and info["headers"].get("X-Tagged") == "yes", info
+    assert whoami(web, "plain.test")[2]["headers"].get("host") == "plain.test"
+    # nativelb: the clusterIP
+    assert whoami(web, "native.test")[2]["name"] == "c"
+    # malformed, unknown and unimplemented annotations refuse the Ingresses of that Service only
+    p = problems(g)
+    assert "ingress default/bad-age: service default/bad-age: annotation " \
+           "traefik.ingress.kubernetes.io/service.sticky.cookie.maxage: not an integer: `soon` (not served)" in p, p
+    assert "ingress default/unknown: service default/unknown: annotation " \
+           "traefik.ingress.kubernetes.io/service.colour: unknown service option `colour` (not served)" in p, p
+    assert "ingress default/nodeport: service default/nodeport: annotation " \
+           "traefik.ingress.kubernetes.io/service.nodeportlb: is not implemented by gantry" in p, p
+    for host in ("bad-age.test", "unknown.test", "nodeport.test"):
+        assert get(web, "/", host)[0] == 404, host
+    # a serversTransport that does not exist: the service is refused by name
+    assert "serversTransport 'absent@file' does not exist" in p, p
+    assert get(web, "/", "no-transport.test")[0] == 404
+    # the Service fixed: its Ingress is served (the Ingress itself did not change)
+    service(emu, "bad-age", [a], {svc + "sticky.cookie.maxage": "30"})
+    wait_for(lambda: whoami(web, "bad-age.test")[0] == 200, what="Service fixed")
+    assert "Max-Age=30" in whoami(web, "bad-age.test")[1]["set-cookie"]

@@ -305,6 +305,8 @@ static void dump_transport(struct sink *k, const struct model_transport *t)
         out_int(k, (long long)t->ping_ms);
         out(k, "\n");
     }
+    if (t->peer_cert_uri)
+        OUT(k, "      peerCertURI: ", t->peer_cert_uri, "\n");
     if (t->unsupported)
         OUT(k, "      unsupported: ", t->unsupported, "\n");
 }

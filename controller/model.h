@@ -64,7 +64,8 @@ struct model_transport {
     uint32_t max_idle_conns_per_host;
     bool disable_http2;                  /* disableHTTP2: https servers are not offered h2 by ALPN */
     uint64_t read_idle_ms, ping_ms;      /* forwardingTimeouts.readIdleTimeout / pingTimeout (HTTP/2 health) */
-    const char *unsupported; /* an option gantry cannot apply (peerCertURI, spiffe): its services are refused */
+    const char *peer_cert_uri;           /* peerCertURI: a URI SAN the server's certificate must carry */
+    const char *unsupported; /* an option gantry cannot apply (spiffe): its services are refused */
     struct model_origin origin;
 };
 

@@ -679,7 +679,13 @@ static void flatten(struct tree_decoder *c, struct model_middleware *mw, struct 
     } else if (v->kind == TREE_SEQ) {
         /* "name[i]" per item: a list item keeps its commas (a regex {1,3});
          * labels write lists comma-separated instead, and the middleware
-         * option reader takes either form */
+         * option reader takes either form. An empty list stays a key
+         * with an empty value: set, unlike an absent option
+         * (errors.errorRequestHeaders: [] forwards no header) */
+        if (v->n == 0) {
+            ptr_vec_push(&dc(c)->m->arena, keys, arena_strdup(&dc(c)->m->arena, prefix));
+            ptr_vec_push(&dc(c)->m->arena, vals, arena_strdup(&dc(c)->m->arena, ""));
+        }
         for (size_t i = 0; i < v->n; i++)
             flatten(c, mw, keys, vals, arena_printf(&dc(c)->m->arena, "%s[%zu]", prefix, i), v->items[i]);
     } else {
@@ -836,8 +842,7 @@ static int tr_timeouts(struct tree_decoder *c, void *obj, const struct tree_node
 
 static int tr_peer_cert_uri(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
-    ((struct model_transport *)obj)->unsupported = "peerCertURI";
-    return 0;
+    return tree_decode_string(c, v, &((struct model_transport *)obj)->peer_cert_uri);
 }
 
 static int tr_spiffe(struct tree_decoder *c, void *obj, const struct tree_node *v)

@@ -1,9 +1,11 @@
 /* serversTransports (see transport.h). */
 #include "transport.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <openssl/err.h>
@@ -13,9 +15,56 @@
 #include <arpa/inet.h>
 
 #include "../common/arena.h"
+#include "../common/log.h"
 #include "tls.h"
 
 static struct transport *all; /* watcher thread only */
+
+/* What the verify callback checks on a transport's contexts besides the
+ * chain, kept as the context's ex_data (freed with it: a context may
+ * outlive its transport in a connection still handshaking). */
+struct peer_check {
+    bool check_name; /* false with insecureSkipVerify: the chain and the URI only, as Traefik */
+    char uri[];      /* peerCertURI */
+};
+
+static _Atomic int peer_check_index = -1;
+static pthread_once_t peer_check_once = PTHREAD_ONCE_INIT;
+
+static void peer_check_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    free(ptr);
+}
+
+static void peer_check_index_init(void)
+{
+    atomic_store(&peer_check_index, SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, peer_check_free));
+}
+
+static const struct peer_check *peer_check_of(const SSL_CTX *ctx)
+{
+    int idx = atomic_load(&peer_check_index);
+    return idx >= 0 && ctx != NULL ? SSL_CTX_get_ex_data(ctx, idx) : NULL;
+}
+
+/* A URI SAN of <cert> equal to <uri> without case (Go's strings.EqualFold
+ * on each of the certificate's URIs, as Traefik v3.7 compares them). */
+static bool has_uri_san(X509 *cert, const char *uri)
+{
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    size_t len = strlen(uri);
+    bool found = false;
+    for (int i = 0; names != NULL && i < sk_GENERAL_NAME_num(names) && !found; i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+        if (g->type != GEN_URI)
+            continue;
+        const ASN1_IA5STRING *s = g->d.uniformResourceIdentifier;
+        found = (size_t)ASN1_STRING_length(s) == len && strncasecmp((const char *)ASN1_STRING_get0_data(s), uri, len) == 0;
+    }
+    GENERAL_NAMES_free(names);
+    return found;
+}
 
 static void digest_add(char **buf, size_t *len, const char *tag, const char *v)
 {
@@ -53,6 +102,7 @@ static char *digest(const struct transport_spec *s)
              (unsigned long long)s->response_header_ms, (unsigned long long)s->idle_conn_ms, (unsigned long long)s->read_ms,
              s->max_idle_conns_per_host, s->disable_http2, (unsigned long long)s->read_idle_ms, (unsigned long long)s->ping_ms);
     digest_add(&buf, &len, "t", num);
+    digest_add(&buf, &len, "uri", s->peer_cert_uri);
     return buf;
 }
 
@@ -124,8 +174,24 @@ static SSL_CTX *build_ctx(const struct transport_spec *s, struct diag *d)
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     if (s->n_root_cas == 0)
         SSL_CTX_set_default_verify_paths(ctx);
-    SSL_CTX_set_verify(ctx, s->insecure_skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
-                       s->insecure_skip_verify ? NULL : transport_verify_cb);
+    /* peerCertURI: the chain is verified even with insecureSkipVerify
+     * (Traefik's VerifyPeerCertificate), which then skips the name only */
+    bool verify = !s->insecure_skip_verify || s->peer_cert_uri != NULL;
+    SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, verify ? transport_verify_cb : NULL);
+    if (s->peer_cert_uri != NULL) {
+        pthread_once(&peer_check_once, peer_check_index_init);
+        size_t n = strlen(s->peer_cert_uri);
+        struct peer_check *pc = malloc(sizeof(*pc) + n + 1);
+        if (pc == NULL)
+            abort();
+        pc->check_name = !s->insecure_skip_verify;
+        memcpy(pc->uri, s->peer_cert_uri, n + 1);
+        if (atomic_load(&peer_check_index) < 0 || SSL_CTX_set_ex_data(ctx, atomic_load(&peer_check_index), pc) != 1) {
+            free(pc);
+            diag_set(d, "peerCertURI: %s", ssl_error());
+            goto fail;
+        }
+    }
     if (load_cas(ctx, s, d) != 0)
         goto fail;
     for (size_t i = 0; i < s->n_certs; i++)
@@ -155,16 +221,24 @@ int transport_verify_cb(int preverify_ok, X509_STORE_CTX *store)
     if (!preverify_ok || X509_STORE_CTX_get_error_depth(store) != 0)
         return preverify_ok;
     SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    const struct peer_check *pc = ssl ? peer_check_of(SSL_get_SSL_CTX(ssl)) : NULL;
     const char *name = ssl ? SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) : NULL;
     X509 *cert = X509_STORE_CTX_get_current_cert(store);
-    if (name == NULL || cert == NULL) {
+    if (cert == NULL || (name == NULL && (pc == NULL || pc->check_name))) {
         X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
         return 0;
     }
-    unsigned char ip[16];
-    bool is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
-    if ((is_ip ? X509_check_ip_asc(cert, name, 0) : X509_check_host(cert, name, 0, 0, NULL)) != 1) {
-        X509_STORE_CTX_set_error(store, is_ip ? X509_V_ERR_IP_ADDRESS_MISMATCH : X509_V_ERR_HOSTNAME_MISMATCH);
+    if (pc == NULL || pc->check_name) {
+        unsigned char ip[16];
+        bool is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+        if ((is_ip ? X509_check_ip_asc(cert, name, 0) : X509_check_host(cert, name, 0, 0, NULL)) != 1) {
+            X509_STORE_CTX_set_error(store, is_ip ? X509_V_ERR_IP_ADDRESS_MISMATCH : X509_V_ERR_HOSTNAME_MISMATCH);
+            return 0;
+        }
+    }
+    if (pc != NULL && !has_uri_san(cert, pc->uri)) {
+        log_warn("upstream %s: the certificate has no URI SAN '%s' (serversTransport peerCertURI)", name ? name : "?", pc->uri);
+        X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
         return 0;
     }
     return 1;

@@ -29,6 +29,10 @@ struct transport_spec {
     uint32_t max_idle_conns_per_host;                           /* 0: the global one */
     bool disable_http2;                                         /* https servers: offer only http/1.1 by ALPN */
     uint64_t read_idle_ms, ping_ms;                             /* HTTP/2 health: PING after this much silence, its deadline */
+    /* peerCertURI (Traefik): a URI SAN the server's certificate must carry
+     * (compared without case). The chain is verified even with
+     * insecureSkipVerify, which then skips only the name check. NULL: none */
+    const char *peer_cert_uri;
 };
 
 struct transport {
@@ -54,8 +58,11 @@ void transport_release(struct transport *t);
 void transport_sweep(void);
 /* OpenSSL verify callback for every upstream TLS context: besides the
  * chain, the leaf certificate must be for the name sent as SNI (a DNS name
- * or an IP address). libh2o 2.2.5 checks the name only when the handshake
- * ends without pending output, which a TLS 1.3 client never does. */
+ * or an IP address) — unless the context's transport skips that
+ * (insecureSkipVerify with peerCertURI) — and carry the transport's
+ * peerCertURI as a URI SAN when it has one. libh2o 2.2.5 checks the name
+ * only when the handshake ends without pending output, which a TLS 1.3
+ * client never does. */
 int transport_verify_cb(int preverify_ok, X509_STORE_CTX *store);
 
 /* ALPN h2 then http/1.1 on an upstream context (Traefik's default for

@@ -68,6 +68,24 @@ h2o_iovec_t go_url_escape(h2o_mem_pool_t *pool, const char *s, size_t len)
     return h2o_iovec_init(buf, n);
 }
 
+void go_url_query_escape(struct pool_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                    c == '.' || c == '~';
+        if (keep) {
+            pool_buf_put(b, (const char *)&s[i], 1);
+        } else if (c == ' ') {
+            pool_buf_put(b, "+", 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            pool_buf_put(b, e, 3);
+        }
+    }
+}
+
 bool go_url_valid_encoded(const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++) {

@@ -13,6 +13,8 @@
 
 #include <h2o.h>
 
+#include "pool_buf.h"
+
 /* url.PathUnescape: every %XX decoded; false on a bad escape. The result
  * (in <pool>, NUL-terminated) may hold any byte. */
 bool go_url_unescape(h2o_mem_pool_t *pool, const char *s, size_t len, h2o_iovec_t *out);
@@ -24,6 +26,10 @@ bool go_url_valid_encoded(const char *s, size_t len);
 bool go_url_raw_path_set(h2o_mem_pool_t *pool, const char *raw, size_t len);
 /* URL.EscapedPath() for (<raw> RawPath, may be empty; <path> Path). */
 h2o_iovec_t go_url_escaped_path(h2o_mem_pool_t *pool, h2o_iovec_t raw, h2o_iovec_t path);
+
+/* url.QueryEscape: letters, digits and -_.~ as they are, a space as '+',
+ * every other byte as %XX (the errors middleware's {url}). */
+void go_url_query_escape(struct pool_buf *b, const char *s, size_t len);
 
 /* url.Parse(<s>).String(), as a redirect's Location: false where Go's
  * url.Parse fails (a control character, a bad %-escape, a bad host or

@@ -2,10 +2,12 @@
  * Errors (Traefik): a response whose status is in <status> (the
  * upstream's, Gantry's own 502/503/504, or a later middleware's answer) is
  * replaced by the page <service> answers for <query> ({status},
- * {originalStatus} and {url} substituted), sent with the original status —
- * or the one <statusRewrites> maps it to. The page request carries the
- * original Host. If the error service cannot answer, the client gets the
- * original status with a short text body.
+ * {originalStatus} and {url} substituted; see errors_page.h), sent with the
+ * original status — or the one <statusRewrites> maps it to (the first
+ * matching rule) — and every header field of the page's answer. The page
+ * request carries the original Host and the original request headers (all
+ * of them, or those <errorRequestHeaders> lists). If the error service
+ * cannot answer, the client gets the status with a short text body.
  *
  * The response being replaced is dropped before a byte of it is sent (the
  * upstream connection is drained or closed by the pool): see mw_intercept.
@@ -21,6 +23,7 @@
 #include "../subrequest.h"
 #include "../table.h"
 #include "../worker.h"
+#include "errors_page.h"
 
 #define MAX_RANGES 32
 #define MAX_PAGE (4 * 1024 * 1024)
@@ -41,6 +44,14 @@ struct errors {
     size_t n_rewrites;
     const struct table_service *service;
     const char *query;
+    struct errors_page_headers request_headers;
+};
+
+/* Per request: the path as it reached this middleware (what {url} names:
+ * later middlewares may rewrite it), and whether a page was asked for. */
+struct errors_state {
+    h2o_iovec_t path;
+    bool fired;
 };
 
 /* "500-599" or "404" */
@@ -79,7 +90,12 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
         c->rewrites[c->n_rewrites++].to = (int)to;
     }
     const char *q = mw_opt_string(o, "query");
-    c->query = arena_strdup(a, q && *q ? q : "/");
+    c->query = arena_strdup(a, q ? q : "");
+    /* errorRequestHeaders: unset forwards every request header; a list
+     * (even empty) only those named */
+    c->request_headers.all = !mw_opt_has(o, "errorRequestHeaders");
+    const char **names = mw_opt_list(a, o, "errorRequestHeaders", &c->request_headers.n);
+    c->request_headers.names = names;
     const char *svc = mw_opt_string(o, "service");
     if (svc == NULL || *svc == '\0')
         return diag_set(d, "service is required");
@@ -139,74 +155,64 @@ static void on_page(void *data, const char *err, const struct subrequest_respons
         mw_send(call->run, call->status, "Error", h2o_iovec_init(text, (size_t)n));
         return;
     }
+    const struct phr_header *connection = NULL;
+    for (size_t i = 0; i < res->n_headers; i++)
+        if (mw_name_is(res->headers[i].name, res->headers[i].name_len, H2O_STRLIT("connection")))
+            connection = &res->headers[i];
     for (size_t i = 0; i < res->n_headers; i++) {
         const struct phr_header *h = &res->headers[i];
-        if (mw_name_is(h->name, h->name_len, H2O_STRLIT("content-type")) ||
-            mw_name_is(h->name, h->name_len, H2O_STRLIT("cache-control")) ||
-            mw_name_is(h->name, h->name_len, H2O_STRLIT("content-language")))
-            mw_header_set(req, &req->res.headers, h->name, h->name_len, h->value, h->value_len);
+        if (!errors_page_header_passes(h, connection))
+            continue;
+        h2o_iovec_t lname = h2o_strdup(&req->pool, h->name, h->name_len);
+        h2o_strtolower(lname.base, lname.len);
+        h2o_iovec_t value = h2o_strdup(&req->pool, h->value, h->value_len);
+        const char *orig = h2o_strdup(&req->pool, h->name, h->name_len).base;
+        const h2o_token_t *tok = h2o_lookup_token(lname.base, lname.len);
+        if (tok != NULL) /* added, not set: Set-Cookie and other repeated fields all go */
+            h2o_add_header(&req->pool, &req->res.headers, tok, orig, value.base, value.len);
+        else
+            h2o_add_header_by_str(&req->pool, &req->res.headers, lname.base, lname.len, 0, orig, value.base, value.len);
     }
     mw_send(call->run, call->status, "Error", res->body);
-}
-
-/* <query> with {status}, {originalStatus} and {url} filled in. */
-static h2o_iovec_t page_path(const struct errors *c, h2o_req_t *req, int status, int original)
-{
-    char out[2048];
-    size_t n = 0;
-    for (const char *p = c->query; *p && n < sizeof(out) - 64;) {
-        if (strncmp(p, "{status}", 8) == 0) {
-            n += (size_t)snprintf(out + n, sizeof(out) - n, "%d", status);
-            p += 8;
-        } else if (strncmp(p, "{originalStatus}", 16) == 0) {
-            n += (size_t)snprintf(out + n, sizeof(out) - n, "%d", original);
-            p += 16;
-        } else if (strncmp(p, "{url}", 5) == 0) {
-            for (size_t i = 0; i < req->path.len && n < sizeof(out) - 4; i++) { /* query-escaped */
-                unsigned char ch = (unsigned char)req->path.base[i];
-                if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("-_.~", ch))
-                    out[n++] = (char)ch;
-                else
-                    n += (size_t)snprintf(out + n, sizeof(out) - n, "%%%02X", ch);
-            }
-            p += 5;
-        } else {
-            out[n++] = *p++;
-        }
-    }
-    return h2o_strdup(&req->pool, out, n);
 }
 
 static void on_response(const void *cfg, struct mw_run *run)
 {
     const struct errors *c = cfg;
-    void **slot = mw_slot(run);
+    struct errors_state **slot = (struct errors_state **)mw_slot(run);
     h2o_req_t *req = run->req;
     int original = req->res.status;
-    if (*slot != NULL || run->intercepted || !in_ranges(c->ranges, c->n_ranges, original))
+    if ((*slot != NULL && (*slot)->fired) || run->intercepted || !in_ranges(c->ranges, c->n_ranges, original))
         return; /* not ours, or our own page going out */
-    *slot = (void *)1;
+    if (*slot == NULL) { /* answered before this middleware's request hook ran */
+        *slot = h2o_mem_alloc_pool(&req->pool, sizeof(**slot));
+        **slot = (struct errors_state){run->client.path, false};
+    }
+    (*slot)->fired = true;
     int status = original;
     for (size_t i = 0; i < c->n_rewrites; i++)
-        if (original >= c->rewrites[i].from.lo && original <= c->rewrites[i].from.hi)
+        if (original >= c->rewrites[i].from.lo && original <= c->rewrites[i].from.hi) {
             status = c->rewrites[i].to;
+            break;
+        }
     struct server *srv = c->service ? pick_server(c->service, run->w) : NULL;
     if (srv == NULL)
         return; /* no error page can be had: the original response goes out */
     mw_intercept(run);
     struct page_call *call = h2o_mem_alloc_pool(&req->pool, sizeof(*call));
     *call = (struct page_call){run, status};
-    h2o_iovec_t path = page_path(c, req, status, original);
-    size_t cap = path.len + req->authority.len + 64;
-    char *head = h2o_mem_alloc_pool(&req->pool, cap);
-    int n = snprintf(head, cap, "GET %.*s HTTP/1.1\r\nHost: %.*s\r\n\r\n", (int)path.len, path.base, (int)req->authority.len,
-                     req->authority.base);
-    subrequest_start(run->w, &req->pool, srv, h2o_iovec_init(head, (size_t)n), h2o_iovec_init(NULL, 0), MAX_PAGE, on_page,
-                     call);
+    h2o_iovec_t url = errors_original_url(&req->pool, mw_request_is_tls(run), req->authority, (*slot)->path);
+    h2o_iovec_t target = errors_page_target(&req->pool, c->query, status, original, url);
+    h2o_iovec_t head = errors_page_head(&req->pool, target, req->authority, &req->headers, &c->request_headers);
+    subrequest_start(run->w, &req->pool, srv, head, h2o_iovec_init(NULL, 0), MAX_PAGE, on_page, call);
 }
 
 static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
 {
+    (void)cfg;
+    struct errors_state **slot = (struct errors_state **)mw_slot(run);
+    *slot = h2o_mem_alloc_pool(&run->req->pool, sizeof(**slot));
+    **slot = (struct errors_state){run->client.path, false};
     return MW_NEXT;
 }
 

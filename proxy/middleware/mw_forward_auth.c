@@ -335,24 +335,25 @@ static h2o_iovec_t auth_head(const struct forward_auth *c, struct mw_run *run, s
     pool_buf_put(&b, c->target, strlen(c->target));
     pool_buf_put(&b, " HTTP/1.1\r\n", 11);
     put_header(&b, H2O_STRLIT("Host"), c->host, strlen(c->host));
-    bool cookie = false;
+    struct pool_buf cookies = {.pool = &req->pool}; /* HTTP/2 splits cookies; one line upstream, written last */
     for (size_t i = 0; i < req->headers.size; i++) {
         const h2o_header_t *h = &req->headers.entries[i];
         if (hop_by_hop(h->name) || (c->n_request_headers && !listed(c->request_headers, c->n_request_headers, h->name)))
             continue;
         if (listed(forwarded_set, sizeof(forwarded_set) / sizeof(*forwarded_set), h->name))
             continue; /* set below */
-        if (h->name == &H2O_TOKEN_COOKIE->buf) { /* HTTP/2 splits cookies; one line upstream */
-            pool_buf_put(&b, cookie ? "; " : "Cookie: ", cookie ? 2 : 8);
-            pool_buf_put(&b, h->value.base, h->value.len);
-            cookie = true;
+        if (h->name == &H2O_TOKEN_COOKIE->buf) {
+            pool_buf_put(&cookies, cookies.len ? "; " : "Cookie: ", cookies.len ? 2 : 8);
+            pool_buf_put(&cookies, h->value.base, h->value.len);
             continue;
         }
         const char *name = h->orig_name ? h->orig_name : h->name->base;
         put_header(&b, name, h->name->len, h->value.base, h->value.len);
     }
-    if (cookie)
+    if (cookies.len) {
+        pool_buf_put(&b, cookies.p, cookies.len);
         pool_buf_put(&b, "\r\n", 2);
+    }
     /* X-Forwarded-For: the client's address, after a trusted list */
     const h2o_iovec_t *xff = c->trust_forward_header ? mw_header_get(&req->headers, H2O_STRLIT("x-forwarded-for")) : NULL;
     pool_buf_put(&b, "X-Forwarded-For: ", 17);

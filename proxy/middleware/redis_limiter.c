@@ -69,7 +69,7 @@ struct redis_limiter {
     int port;
     char *username, *password, *key_prefix; /* "rate:<name>:" */
     int64_t db;
-    uint64_t dial_ms, io_ms; /* io: readTimeout + writeTimeout, the longest a command may take */
+    uint64_t dial_ms, io_ms; /* io: readTimeout + writeTimeout, the longest a command may take; 0: no deadline */
     char rate_arg[40], burst_arg[24], ttl_arg[24], max_delay_arg[24];
     char sha[41];
     uint32_t n_conns;
@@ -161,17 +161,29 @@ static int endpoint(struct redis_limiter *r, const char *ep, struct diag *d)
     return 0;
 }
 
-/* Options that only size go-redis' pool: one pipelined connection per
- * worker serves any number of requests, so they are checked and not used. */
-static int pool_options(struct mw_options *o, struct diag *d)
+/* Options that size go-redis' pool of blocking connections (a request
+ * holds one for its command). Gantry's connections are pipelined: one per
+ * worker serves any number of requests at once, so there is no pool to
+ * size. They are checked, and maxActiveConns below the worker count (more
+ * connections than it allows) is said in the log. */
+static int pool_options(struct mw_options *o, uint32_t n_workers, struct diag *d)
 {
     static const char *const keys[] = {"redis.poolSize", "redis.minIdleConns", "redis.maxActiveConns"};
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        int64_t v;
-        if (mw_opt_int(o, keys[i], 0, 0, 1000000, &v, d) != 0)
+    int64_t v[3];
+    for (size_t i = 0; i < 3; i++)
+        if (mw_opt_int(o, keys[i], 0, 0, 1000000, &v[i], d) != 0)
             return -1;
-    }
+    if (v[2] != 0 && v[2] < (int64_t)n_workers)
+        log_warn("rateLimit %s: redis.maxActiveConns %lld is not applied: gantry keeps one connection per worker (%u)",
+                 o->name ? o->name : "", (long long)v[2], n_workers);
     return 0;
+}
+
+/* go-redis' meaning, as Traefik passes them on: readTimeout 0 is no
+ * deadline; writeTimeout 0 is readTimeout's (none when that is 0 too). */
+uint64_t redis_limiter_io_ms(uint64_t read_ms, uint64_t write_ms)
+{
+    return read_ms == 0 ? 0 : read_ms + (write_ms ? write_ms : read_ms);
 }
 
 struct redis_limiter *redis_limiter_build(struct arena *a, struct mw_options *o, double rate, int64_t burst, int64_t ttl_s,
@@ -194,7 +206,8 @@ struct redis_limiter *redis_limiter_build(struct arena *a, struct mw_options *o,
     struct redis_limiter *r = calloc(1, sizeof(*r));
     if (r == NULL)
         abort();
-    if (mw_opt_int(o, "redis.db", 0, 0, 1000000, &db, d) != 0 || pool_options(o, d) != 0 ||
+    uint32_t n_workers = o->table && o->table->n_workers ? o->table->n_workers : 1;
+    if (mw_opt_int(o, "redis.db", 0, 0, 1000000, &db, d) != 0 || pool_options(o, n_workers, d) != 0 ||
         mw_opt_duration_ms(o, "redis.dialTimeout", 5000, &dial_ms, d) != 0 ||
         mw_opt_duration_ms(o, "redis.readTimeout", 3000, &read_ms, d) != 0 ||
         mw_opt_duration_ms(o, "redis.writeTimeout", 3000, &write_ms, d) != 0 ||
@@ -205,7 +218,7 @@ struct redis_limiter *redis_limiter_build(struct arena *a, struct mw_options *o,
     atomic_init(&r->refs, 1);
     r->db = db;
     r->dial_ms = dial_ms ? dial_ms : 5000;
-    r->io_ms = (read_ms ? read_ms : 3000) + (write_ms ? write_ms : 3000);
+    r->io_ms = redis_limiter_io_ms(read_ms, write_ms);
     r->username = user && *user ? strdup(user) : NULL;
     r->password = pass && *pass ? strdup(pass) : NULL;
     char *prefix = NULL;
@@ -220,9 +233,7 @@ struct redis_limiter *redis_limiter_build(struct arena *a, struct mw_options *o,
     SHA1((const unsigned char *)bucket_script, strlen(bucket_script), md);
     for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
         snprintf(r->sha + 2 * i, 3, "%02x", md[i]);
-    r->n_conns = o->table ? o->table->n_workers : 1;
-    if (r->n_conns == 0)
-        r->n_conns = 1;
+    r->n_conns = n_workers;
     r->conns = calloc(r->n_conns, sizeof(*r->conns));
     r->failed_ms = calloc(r->n_conns, sizeof(*r->failed_ms));
     if (r->conns == NULL || r->failed_ms == NULL)
@@ -458,14 +469,17 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 /* Polled on the worker's 1 ms list: a connection not made within
  * dialTimeout, or a command not answered within readTimeout + writeTimeout
  * of being sent (or of the connection being made), fails the request, and
- * the connection is dropped (every other command on it fails too). */
+ * the connection is dropped (every other command on it fails too). One
+ * attempt: go-redis (Traefik) tries a timed-out command up to 3 more times
+ * before the 500; Gantry answers it after the first. */
 static void on_deadline_tick(h2o_timeout_entry_t *e)
 {
     struct pending *p = H2O_STRUCT_FROM_MEMBER(struct pending, tick, e);
     struct worker *w = p->run->w;
     const struct redis_conn *conn = p->conn;
     int64_t now = mono_ms(), since = p->sent_ms > conn->connected_ms ? p->sent_ms : conn->connected_ms;
-    bool late = conn->connected_ms == 0 ? now - conn->created_ms >= (int64_t)p->r->dial_ms : now - since >= (int64_t)p->r->io_ms;
+    bool late = conn->connected_ms == 0 ? now - conn->created_ms >= (int64_t)p->r->dial_ms
+                                        : p->r->io_ms != 0 && now - since >= (int64_t)p->r->io_ms;
     if (!late) {
         h2o_timeout_link(w->loop, worker_timeout_live(w->loop, &w->mw_tick), &p->tick);
         return;

@@ -27,6 +27,10 @@ struct redis_limiter;
 struct redis_limiter *redis_limiter_build(struct arena *a, struct mw_options *o, double rate, int64_t burst, int64_t ttl_s,
                                           int64_t max_delay_ns, struct diag *d);
 
+/* The longest a command may take for readTimeout and writeTimeout (0:
+ * no deadline), with go-redis' meaning of 0 as Traefik passes them on. */
+uint64_t redis_limiter_io_ms(uint64_t read_ms, uint64_t write_ms);
+
 /* <status> 0 with the hold the bucket asks for (may exceed the maximum:
  * refuse then), -1 when Redis could not answer. Never called from inside
  * redis_limiter_take. */

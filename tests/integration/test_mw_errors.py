@@ -2,8 +2,14 @@
 on /status/NNN; a second whoami is the error-page service and echoes the
 path it was asked for): the page replaces the response with the original
 status, Gantry's own 502 is replaced too, statusRewrites, a status outside
-the ranges passes untouched, keep-alive on the app's connection survives."""
+the ranges passes untouched, keep-alive on the app's connection survives;
+and Traefik v3's page exchange (a small recording page service): {url} is
+the whole original URL, query-escaped; errorRequestHeaders (unset: every
+request header); every header field of the page's answer reaches the
+client."""
 import http.client
+import http.server
+import threading
 
 from conftest import SLOW, free_port, get, service_yaml, wait_for
 
@@ -27,7 +33,7 @@ def test_error_pages(tmp_path, procs):
     g = procs.gantry(tmp_path, config(app, pages))
     wait_for(lambda: get(g.port, "/", "e.test")[0] == 200, what="route live")
     status, headers, body = get(g.port, "/status/503", "e.test")
-    assert status == 503 and b"GET /503.html?orig=503&url=%2Fstatus%2F503" in body, body[:300]
+    assert status == 503 and b"GET /503.html?orig=503&url=http%3A%2F%2Fe.test%2Fstatus%2F503" in body, body[:300]
     assert b"Hostname: pages" in body or b"pages" in body
     status, _, body = get(g.port, "/status/404", "e.test")
     assert status == 404 and b"/404.html" in body
@@ -70,3 +76,98 @@ def test_missing_error_service_refuses_the_router(tmp_path, procs):
     wait_for(lambda: g.api("/api/http/routers"), what="api")
     r = {x["name"]: x for x in g.api("/api/http/routers")}["r@file"]
     assert r["status"] == "disabled" and "nosuch@file" in " ".join(r["error"])
+
+
+class PageServer:
+    """The error page service: records each request (path, headers) and
+    answers a page with header fields of its own (repeated Set-Cookie, a
+    field its Connection names, which must not reach the client)."""
+
+    def __init__(self):
+        self.seen = []
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                outer.seen.append({"path": self.path, "headers": [(k.lower(), v) for k, v in self.headers.items()]})
+                body = b"<h1>page for " + self.path.encode() + b"</h1>\n"
+                self.send_response(200)
+                for k, v in (("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"),
+                             ("X-Page", "yes"), ("Set-Cookie", "a=1; Path=/"), ("Set-Cookie", "b=2; Path=/"),
+                             ("Connection", "X-Hop"), ("X-Hop", "1"), ("Content-Length", str(len(body)))):
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def headers(self, i=-1):
+        return dict(self.seen[i]["headers"])
+
+
+def fetch(port, path, host, headers):
+    """One request: (status, all header fields as (lowercase name, value), body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10 * SLOW)
+    conn.request("GET", path, headers=dict(headers, Host=host))
+    r = conn.getresponse()
+    body = r.read()
+    conn.close()
+    return r.status, [(k.lower(), v) for k, v in r.getheaders()], body
+
+
+def test_page_request_and_response_as_traefik_v3(tmp_path, procs):
+    app, pages = procs.whoami(), PageServer()
+    try:
+        g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                         "    all: {rule: \"Host(`all.test`)\", service: app, middlewares: [all]}\n"
+                         "    some: {rule: \"Host(`some.test`)\", service: app, middlewares: [some]}\n"
+                         "    none: {rule: \"Host(`none.test`)\", service: app, middlewares: [none]}\n"
+                         "  middlewares:\n"
+                         # a query without its leading '/': Traefik adds it
+                         "    all: {errors: {status: [\"500-599\"], service: pages, query: \"{status}.html?from={url}\"}}\n"
+                         "    some: {errors: {status: [\"404\"], service: pages, query: /p, errorRequestHeaders: [X-Test]}}\n"
+                         "    none: {errors: {status: [\"404\"], service: pages, errorRequestHeaders: [],"
+                         " statusRewrites: {\"404\": 410}}}\n"
+                         "  services:\n" + service_yaml("app", [app.url]) + service_yaml("pages", [pages.url]))
+        wait_for(lambda: get(g.port, "/", "all.test")[0] == 200, what="route live")
+        sent = {"X-Test": "1", "Authorization": "Bearer secret", "Cookie": "session=abc", "Accept": "text/html"}
+        status, headers, body = fetch(g.port, "/status/503?a=1&b=x%20y", "all.test", sent)
+        # the status is kept; every field of the page's answer comes along, but
+        # not the one its Connection field names, and not its framing
+        assert status == 503, (status, body)
+        assert body.startswith(b"<h1>page for /503.html?from=")
+        names = [k for k, _ in headers]
+        assert [v for k, v in headers if k == "set-cookie"] == ["a=1; Path=/", "b=2; Path=/"], headers
+        assert dict(headers)["x-page"] == "yes" and dict(headers)["cache-control"] == "no-store"
+        assert dict(headers)["content-type"] == "text/html; charset=utf-8"
+        assert "x-hop" not in names and names.count("content-length") == 1 and names.count("date") == 1, headers
+        # {url}: the whole original URL, query-escaped as Go's url.QueryEscape
+        assert pages.seen[-1]["path"] == "/503.html?from=http%3A%2F%2Fall.test%2Fstatus%2F503%3Fa%3D1%26b%3Dx%2520y"
+        # errorRequestHeaders unset: every request header goes to the page service, with the original Host
+        h = pages.headers()
+        assert h["host"] == "all.test" and h["x-test"] == "1" and h["authorization"] == "Bearer secret"
+        assert h["cookie"] == "session=abc" and h["accept"] == "text/html", h
+        # errorRequestHeaders: [X-Test]: that one only
+        status, _, _ = fetch(g.port, "/status/404", "some.test", sent)
+        h = pages.headers()
+        assert status == 404 and pages.seen[-1]["path"] == "/p"
+        assert h["x-test"] == "1" and "authorization" not in h and "cookie" not in h and "accept" not in h, h
+        assert h["host"] == "some.test"
+        # errorRequestHeaders: []: none (the Host only); no query: "/"; statusRewrites
+        status, _, body = fetch(g.port, "/status/404", "none.test", sent)
+        h = pages.headers()
+        assert status == 410 and pages.seen[-1]["path"] == "/" and body == b"<h1>page for /</h1>\n"
+        assert not {"x-test", "authorization", "cookie", "accept"} & set(h), h
+    finally:
+        pages.stop()

@@ -108,6 +108,9 @@ def test_oauth2_proxy_conventions(tmp_path, procs):
         status, headers, body = get(g.port, "/private", "app.test",
                                     headers={"Cookie": "_oauth2_proxy=valid; other=1", "X-Auth-Request-User": "mallory"})
         assert status == 200 and body == b"ok"
+        # the Cookie line ends where it should: the header after it reaches the auth server on its own line
+        ah = auth.seen[-1]["headers"]
+        assert ah["cookie"] == "_oauth2_proxy=valid; other=1" and ah["x-auth-request-user"] == "mallory", ah
         uh = upstream_headers(up)
         assert uh["x-auth-request-user"] == "alice" and uh["x-auth-request-email"] == "alice@example.com"
         assert "x-other" not in uh

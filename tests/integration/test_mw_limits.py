@@ -433,6 +433,127 @@ def test_rate_limit_redis_unreachable_from_the_start(tmp_path, procs):
     assert up.connections <= 1  # only the probe of the free router
 
 
+def timed(port, host):
+    start = time.monotonic()
+    status, _, body = request(port, host)
+    return status, body, time.monotonic() - start
+
+
+def test_rate_limit_redis_stopped_fails_within_the_timeouts_and_recovers(tmp_path, procs):
+    """A real redis-server frozen with SIGSTOP (it accepts connections and
+    never answers): every request waiting on it is refused with 500 once
+    readTimeout + writeTimeout have passed, never later, while a router
+    without the middleware keeps answering at once; SIGCONT, and requests
+    go through again on a new connection."""
+    import os
+    import signal
+    redis = RedisServer(tmp_path)
+    try:
+        up = RecordingUpstream(record=False)
+        g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                         "    r: {rule: \"Host(`r.test`)\", service: app, middlewares: [shared]}\n"
+                         "    free: {rule: \"Host(`f.test`)\", service: app}\n"
+                         "  middlewares:\n"
+                         "    shared: {rateLimit: {average: 1000, burst: 1000, redis: {endpoints: [\"127.0.0.1:%d\"],"
+                         " readTimeout: 300ms, writeTimeout: 200ms}}}\n" % redis.port +
+                         "  services:\n" + service_yaml("app", [up.url]))
+        wait_for(lambda: request(g.port, "r.test")[0] == 200, what="route live through redis")
+        os.kill(redis.proc.pid, signal.SIGSTOP)
+        results = []
+        ts = [threading.Thread(target=lambda: results.append(timed(g.port, "r.test"))) for _ in range(6)]
+        for t in ts:
+            t.start()
+        free = timed(g.port, "f.test")
+        for t in ts:
+            t.join()
+        assert free[0] == 200 and free[2] < 0.4 * SLOW, free
+        assert [r[0] for r in results] == [500] * 6, results
+        assert all(r[1] == b"Could not insert/update bucket\n" for r in results)
+        # 300 ms + 200 ms per command: none waits much longer (nor fails at once while Redis is only slow)
+        assert all(0.45 <= r[2] <= 0.5 + 1.0 * SLOW for r in results), [r[2] for r in results]
+        # still frozen: a new connection is made (the kernel accepts it) and times out the same way
+        time.sleep(0.2)
+        status, _, took = timed(g.port, "r.test")
+        assert status == 500 and took <= 0.5 + 1.0 * SLOW, took
+        os.kill(redis.proc.pid, signal.SIGCONT)
+        time.sleep(0.15)  # a worker whose Redis just failed answers 500 at once for 100 ms before it dials again
+        wait_for(lambda: request(g.port, "r.test")[0] == 200, timeout=5 * SLOW, what="redis answering again")
+        statuses = [request(g.port, "r.test")[0] for _ in range(8)]
+        assert statuses == [200] * 8, statuses
+    finally:
+        os.kill(redis.proc.pid, signal.SIGCONT)
+        redis.stop()
+
+
+def test_rate_limit_redis_dial_timeout(tmp_path, procs):
+    """A Redis whose listen queue is full (SYNs dropped: the connection is
+    never made): the request is refused with 500 once dialTimeout has
+    passed, not the 5 s default nor the read timeouts."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(0)
+    fillers = []
+    try:
+        for _ in range(8):  # fill the accept queue until a connect no longer completes
+            c = socket.socket()
+            c.settimeout(0.3)
+            try:
+                c.connect(lst.getsockname())
+                fillers.append(c)
+            except (socket.timeout, OSError):
+                c.close()
+                break
+        else:
+            raise AssertionError("the listen queue never filled")
+        up = RecordingUpstream(record=False)
+        g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                         "    r: {rule: \"Host(`r.test`)\", service: app, middlewares: [shared]}\n"
+                         "    free: {rule: \"Host(`f.test`)\", service: app}\n"
+                         "  middlewares:\n"
+                         "    shared: {rateLimit: {average: 5, redis: {endpoints: [\"127.0.0.1:%d\"], dialTimeout: 700ms,"
+                         " readTimeout: 10s}}}\n" % lst.getsockname()[1] +
+                         "  services:\n" + service_yaml("app", [up.url]))
+        wait_for(lambda: get(g.port, "/", "f.test")[0] == 200, what="route live")
+        status, body, took = timed(g.port, "r.test")
+        assert status == 500 and body == b"Could not insert/update bucket\n"
+        assert 0.65 <= took <= 0.7 + 1.5 * SLOW, took
+    finally:
+        for c in fillers:
+            c.close()
+        lst.close()
+
+
+def test_rate_limit_redis_read_timeout_zero_waits_for_redis(tmp_path, procs):
+    """readTimeout: 0 is go-redis' (Traefik's) "no deadline": a request
+    waits on a frozen Redis for as long as it takes, and goes through once
+    Redis answers."""
+    import os
+    import signal
+    redis = RedisServer(tmp_path)
+    try:
+        up = RecordingUpstream(record=False)
+        g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                         "    r: {rule: \"Host(`r.test`)\", service: app, middlewares: [shared]}\n"
+                         "  middlewares:\n"
+                         "    shared: {rateLimit: {average: 1000, burst: 1000, redis: {endpoints: [\"127.0.0.1:%d\"],"
+                         " readTimeout: 0s, writeTimeout: 100ms}}}\n" % redis.port +
+                         "  services:\n" + service_yaml("app", [up.url]))
+        wait_for(lambda: request(g.port, "r.test")[0] == 200, what="route live through redis")
+        os.kill(redis.proc.pid, signal.SIGSTOP)
+        result = []
+        t = threading.Thread(target=lambda: result.append(timed(g.port, "r.test")))
+        t.start()
+        t.join(3.3)
+        # past what 0 read as "the default" would allow (3 s + writeTimeout): still waiting
+        assert t.is_alive() and result == []
+        os.kill(redis.proc.pid, signal.SIGCONT)
+        t.join(5 * SLOW)
+        assert result and result[0][0] == 200 and result[0][2] >= 3.3, result
+    finally:
+        os.kill(redis.proc.pid, signal.SIGCONT)
+        redis.stop()
+
+
 def test_kubernetes_internal_types_and_options_are_refused_from_a_file(tmp_path, procs):
     """ipDenyList, exemptSourceRange and redirectRegex's statusCode exist for
     the kubernetes provider's ingress-nginx annotations only: from a file

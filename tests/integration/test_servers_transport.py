@@ -2,9 +2,10 @@
 certificates made by the openssl CLI): verification against the system
 store fails for a private CA, rootCAs and insecureSkipVerify make it work,
 serverName is the name sent and verified, a client certificate reaches an
-upstream that requires one, forwardingTimeouts apply per transport, and a
-service naming a transport that is missing or asks for what gantry cannot
-do is not served."""
+upstream that requires one, forwardingTimeouts apply per transport,
+peerCertURI accepts only a certificate with that URI SAN (openssl-made,
+spiffe://...), and a service naming a transport that is missing or asks
+for what gantry cannot do is not served."""
 import http.server
 import ssl
 import threading
@@ -15,8 +16,8 @@ from tls_certs import make_ca, make_cert, make_client_cert
 
 
 class TLSUpstream:
-    def __init__(self, d, name="backend.internal", require_client_cert=False):
-        crt, key = make_cert(d, name)
+    def __init__(self, d, name="backend.internal", require_client_cert=False, uris=()):
+        crt, key = make_cert(d, name, uris=uris)
         _, ca = make_ca(d)
         self.seen_client = []
         outer = self
@@ -105,3 +106,52 @@ def test_transports(tmp_path, procs):
     finally:
         up.stop()
         mtls.stop()
+
+
+def test_peer_cert_uri(tmp_path, procs):
+    d = str(tmp_path)
+    peer = TLSUpstream(d, "peer.internal", uris=["spiffe://example.org/peer"])
+    other = TLSUpstream(d, "other.internal", uris=["spiffe://example.org/other", "https://example.org/peer"])
+    plain = TLSUpstream(d, "plain.internal")  # no URI SAN at all
+    _, ca = make_ca(d)
+    try:
+        transports = {
+            # name, transport, upstream, expected status
+            "ok": ("{rootCAs: [\"%s\"], serverName: peer.internal, peerCertURI: \"spiffe://example.org/peer\"}" % ca, peer, 200),
+            # compared without case, as Go's strings.EqualFold
+            "case": ("{rootCAs: [\"%s\"], serverName: peer.internal, peerCertURI: \"SPIFFE://Example.ORG/Peer\"}" % ca, peer, 200),
+            # another URI, or none, in the certificate: refused
+            "wrong": ("{rootCAs: [\"%s\"], serverName: other.internal, peerCertURI: \"spiffe://example.org/peer\"}" % ca, other, 502),
+            "nouri": ("{rootCAs: [\"%s\"], serverName: plain.internal, peerCertURI: \"spiffe://example.org/peer\"}" % ca, plain, 502),
+            "prefix": ("{rootCAs: [\"%s\"], serverName: peer.internal, peerCertURI: \"spiffe://example.org/pee\"}" % ca, peer, 502),
+            # the name is still checked without insecureSkipVerify
+            "badname": ("{rootCAs: [\"%s\"], serverName: else.internal, peerCertURI: \"spiffe://example.org/peer\"}" % ca, peer, 502),
+            # insecureSkipVerify: the name is not checked (127.0.0.1 is not in the certificate), the chain and the URI are
+            "insecure": ("{insecureSkipVerify: true, rootCAs: [\"%s\"], peerCertURI: \"spiffe://example.org/peer\"}" % ca, peer, 200),
+            "insecure-wrong": ("{insecureSkipVerify: true, rootCAs: [\"%s\"], peerCertURI: \"spiffe://example.org/x\"}" % ca, peer, 502),
+            # ... against the system store, which does not know the test CA
+            "insecure-untrusted": ("{insecureSkipVerify: true, peerCertURI: \"spiffe://example.org/peer\"}", peer, 502),
+        }
+        dyn = "http:\n  routers:\n"
+        for n in transports:
+            dyn += "    %s: {rule: \"Host(`%s.test`)\", service: %s}\n" % (n, n, n)
+        dyn += "  serversTransports:\n"
+        for n, (t, _, _) in transports.items():
+            dyn += "    %s: %s\n" % (n, t)
+        dyn += "  services:\n"
+        for n, (_, up, _) in transports.items():
+            dyn += service_yaml(n, [up.url], "        serversTransport: %s\n" % n)
+        g = procs.gantry(tmp_path, dyn)
+        wait_for(lambda: get(g.port, "/", "ok.test")[0] == 200, what="route live")
+        for n, (_, _, expected) in transports.items():
+            status, _, body = get(g.port, "/", "%s.test" % n)
+            assert status == expected, (n, status, body)
+            if expected == 200:
+                assert body == b"tls ok"
+        svcs = {s["name"]: s for s in g.api("/api/http/services")}
+        assert not svcs["ok@file"].get("error"), svcs["ok@file"]
+        assert "no URI SAN 'spiffe://example.org/peer'" in g.output()
+    finally:
+        peer.stop()
+        other.stop()
+        plain.stop()

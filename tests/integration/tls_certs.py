@@ -14,15 +14,16 @@ def make_ca(d):
     return key, crt
 
 
-def make_cert(d, name, sans=None, ips=()):
-    """Returns (cert, key) paths for <name> (and IP addresses <ips>), signed
-    by the test CA."""
+def make_cert(d, name, sans=None, ips=(), uris=()):
+    """Returns (cert, key) paths for <name> (and IP addresses <ips>, URI
+    SANs <uris>), signed by the test CA."""
     ca_key, ca_crt = make_ca(d)
     key, csr, crt = (os.path.join(d, "%s.%s" % (name, ext)) for ext in ("key", "csr", "crt"))
     sans = sans or [name]
     ext = os.path.join(d, "%s.ext" % name)
     with open(ext, "w") as f:
-        f.write("subjectAltName=" + ",".join(["DNS:" + s for s in sans] + ["IP:" + i for i in ips]) + "\n")
+        f.write("subjectAltName=" + ",".join(["DNS:" + s for s in sans] + ["IP:" + i for i in ips]
+                                             + ["URI:" + u for u in uris]) + "\n")
     subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-subj", "/CN=" + name, "-keyout", key, "-out", csr], check=True, capture_output=True)
     subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",

@@ -156,6 +156,7 @@ int main(void)
     /* middlewares, mirroring, weighted, tcp: modelled for later stages */
     decode(&r, "http:\n  middlewares:\n    strip:\n      stripPrefix:\n        prefixes: [/a, /b]\n"
                "    bad:\n      nosuchtype: {}\n"
+               "    pages:\n      errors: {status: [\"404\"], service: p, errorRequestHeaders: []}\n"
                "  services:\n    m:\n      mirroring:\n        service: main\n        mirrors: [{name: shadow, percent: 10}]\n"
                "    w:\n      weighted:\n        services: [{name: a, weight: 3}, {name: b}]\n"
                "tcp:\n  routers:\n    db:\n      rule: \"HostSNI(`db.example`)\"\n      service: pg\n      tls: {passthrough: true}\n"
@@ -164,6 +165,8 @@ int main(void)
     CHECK(r.rep.errors.len == 0);
     CHECK_CONTAINS(r.dump, "bad:\n      nosuchtype:\n");
     CHECK_CONTAINS(r.dump, "stripPrefix:\n        prefixes[0]: /a\n        prefixes[1]: /b");
+    /* an empty list is kept as set-but-empty (errorRequestHeaders: [] forwards no header; absent forwards all) */
+    CHECK_CONTAINS(r.dump, "errors:\n        status[0]: 404\n        service: p\n        errorRequestHeaders: \n");
     CHECK_CONTAINS(r.dump, "mirroring:\n        service: main\n        mirrorBody: true\n        maxBodySize: -1\n"
                            "        mirrors:\n          - {name: shadow, percent: 10}");
     CHECK_CONTAINS(r.dump, "weighted:\n        services:\n          - {name: a, weight: 3}\n          - {name: b, weight: 1}");
@@ -181,6 +184,16 @@ int main(void)
     CHECK_CONTAINS(r.dump, "middlewares: [only-lan, few]");
     CHECK_CONTAINS(r.dump, "  middlewares:\n    few:\n      inFlightConn:\n        amount: 10\n");
     CHECK_CONTAINS(r.dump, "only-lan:\n      ipAllowList:\n        sourceRange[0]: 10.0.0.0/8\n        sourceRange[1]: 127.0.0.1");
+    done(&r);
+
+    /* serversTransports: peerCertURI is applied (kept), spiffe is not (its services are refused) */
+    decode(&r, "http:\n  serversTransports:\n    mesh:\n      peerCertURI: \"spiffe://example.org/peer\"\n"
+               "      insecureSkipVerify: true\n    sp:\n      spiffe: {ids: [\"spiffe://x\"]}\n");
+    CHECK(r.rep.errors.len == 0);
+    CHECK_CONTAINS(r.dump, "mesh:\n      serverName: \n      insecureSkipVerify: true\n");
+    CHECK_CONTAINS(r.dump, "      peerCertURI: spiffe://example.org/peer\n");
+    CHECK_CONTAINS(r.dump, "sp:\n");
+    CHECK_CONTAINS(r.dump, "      unsupported: spiffe\n");
     done(&r);
 
     /* tls.stores: defaultGeneratedCert (resolver, domain), other stores a problem of the provider */

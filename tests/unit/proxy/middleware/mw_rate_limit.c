@@ -188,6 +188,16 @@ int main(void)
     c = make(rdef);
     CHECK(c && c->redis && c->redis->port == 6379 && c->redis->dial_ms == 5000 && c->redis->io_ms == 6000);
     CHECK(c && c->redis && strcmp(c->redis->ttl_arg, "11") == 0); /* Traefik: 1 + 1/rate below 1/s */
+    /* 0 as go-redis reads what Traefik passes: readTimeout 0 no deadline,
+     * writeTimeout 0 readTimeout's; dialTimeout 0 the default 5s */
+    CHECK(redis_limiter_io_ms(3000, 3000) == 6000 && redis_limiter_io_ms(2000, 0) == 4000);
+    CHECK(redis_limiter_io_ms(0, 0) == 0 && redis_limiter_io_ms(0, 500) == 0);
+    const char *rnone[] = {"average", "1", "redis.endpoints", "localhost", "redis.readTimeout", "0s", "redis.dialTimeout", "0",
+                           NULL};
+    c = make(rnone);
+    CHECK(c && c->redis && c->redis->io_ms == 0 && c->redis->dial_ms == 5000);
+    const char *rpool[] = {"average", "1", "redis.poolSize", "-1", NULL};
+    refused(rpool, "redis.poolSize");
     const char *rtls[] = {"average", "1", "redis.tls.ca", "/x.pem", NULL};
     refused(rtls, "redis.tls: TLS to Redis is not supported");
     const char *rcluster[] = {"average", "1", "redis.endpoints", "10.0.0.1:6379,10.0.0.2:6379", NULL};

@@ -13,6 +13,7 @@
 #include "upstream.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -202,6 +203,61 @@ static void expression_retry(struct proxy *p, int status)
     if (all_tried)
         p->tried.mask = 0;
     pick_now(p);
+}
+
+/* ---- the retry middleware's options (retry_policy) ---- */
+
+static const struct retry_policy *retry_policy_of(const struct proxy *p)
+{
+    return p->mw != NULL ? p->mw->retry : NULL;
+}
+
+/* retry's <timeout> has passed since its first attempt: no more attempts. */
+static bool retry_out_of_time(const struct proxy *p)
+{
+    const struct retry_policy *rp = retry_policy_of(p);
+    return rp != NULL && rp->timeout_ms != 0 && worker_now_ms(p->w) - p->mw->retry_start_ms >= (int64_t)rp->timeout_ms;
+}
+
+/* disableRetryOnNetworkError: a failed exchange is not tried again (the
+ * balancer's own move to another server included). */
+static bool network_retry_disabled(const struct proxy *p)
+{
+    const struct retry_policy *rp = retry_policy_of(p);
+    return rp != NULL && rp->no_network_retry;
+}
+
+/* retry's <status>: an attempt that ended with <status> (the server's, or
+ * Gantry's 502/504 when network retries are off) is dropped and tried again
+ * while attempts and time remain, unless the method or the body size rule
+ * it out. */
+static bool status_wants_retry(struct proxy *p, int status)
+{
+    const struct retry_policy *rp = retry_policy_of(p);
+    if (rp == NULL || rp->n_status == 0 || p->is_websocket || status == 101 || p->attempts >= p->mw->retry_attempts ||
+        retry_out_of_time(p) || !status_in_ranges(rp->status, rp->n_status, status))
+        return false;
+    const h2o_iovec_t m = p->req->method;
+    if (!rp->retry_non_idempotent && (h2o_memis(m.base, m.len, H2O_STRLIT("POST")) || h2o_memis(m.base, m.len, H2O_STRLIT("PATCH")) ||
+                                      h2o_memis(m.base, m.len, H2O_STRLIT("LOCK"))))
+        return false;
+    if (rp->max_body_bytes >= 0 && (req_stream_body(p->req) != NULL || p->req->entity.len > (uint64_t)rp->max_body_bytes))
+        return false;
+    return true;
+}
+
+/* The attempt's answer is dropped (its connection drained or closed by the
+ * caller): the next attempt after the backoff. */
+static void status_retry(struct proxy *p, int status)
+{
+    log_debug("%s: upstream %s answered %d; retry's status holds: attempt %u of %u", p->route->name,
+              p->srv ? p->srv->url : "-", status, p->attempts + 1, p->mw->retry_attempts);
+    p->req->res.status = 0;
+    p->req->res.reason = NULL;
+    p->req->res.headers = (h2o_headers_t){NULL};
+    p->req->res.content_length = SIZE_MAX;
+    end_inflight(p);
+    pick_next(p);
 }
 
 /* Gantry's own answer, final: no attempt follows (deadlines). */
@@ -589,6 +645,11 @@ static void parse_head(struct proxy *p)
             expression_retry(p, status);
             return;
         }
+        if (status_wants_retry(p, status)) {
+            abandon_conn(p);
+            status_retry(p, status);
+            return;
+        }
         int bad = take_head(p, minor, status, msg, msg_len, hs, n);
         if (bad != 0) {
             send_error(p, 502, bad == -2 ? "obs-fold (a folded header line) in the upstream response" : "invalid content-length from upstream");
@@ -666,7 +727,7 @@ static void on_exchange_failed(struct proxy *p, const char *err)
     }
     /* A fresh connection dropped without an answer: the server is likely
      * going away. An idempotent request can safely go to another one. */
-    if (!p->got_bytes && p->replayable) {
+    if (!p->got_bytes && p->replayable && !network_retry_disabled(p)) {
         log_warn("upstream %s (service %s): %s; retrying the request on another server", p->srv->url, p->svc->name, err);
         detach_conn(p, false);
         passive_failure(p);
@@ -676,6 +737,11 @@ static void on_exchange_failed(struct proxy *p, const char *err)
     }
     char msg[160];
     snprintf(msg, sizeof(msg), "upstream %s: %s", p->srv->url, err);
+    if (!p->got_bytes && status_wants_retry(p, 502)) { /* network retries off, but 502 is a status to retry */
+        detach_conn(p, false);
+        status_retry(p, 502);
+        return;
+    }
     send_error(p, 502, msg);
 }
 
@@ -916,6 +982,12 @@ static void on_connect_failed(struct proxy *p, const char *err, bool timed_out)
                  err, (unsigned long long)(p->svc->passive_window_ms ? p->svc->passive_window_ms : proxy_cfg->passive_down_ms));
     detach_conn(p, false);
     p->last_failure_timeout = timed_out;
+    if (network_retry_disabled(p) && !status_wants_retry(p, timed_out ? 504 : 502)) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "upstream %s: %s (disableRetryOnNetworkError)", s->url, err);
+        send_error(p, timed_out ? 504 : 502, msg);
+        return;
+    }
     pick_next(p);
 }
 
@@ -989,6 +1061,11 @@ static void h2_on_head(void *ctx, int status, h2o_headers_t *headers)
     if (expression_wants_retry(p, status)) {
         detach_conn(p, false); /* RST_STREAM(CANCEL) */
         expression_retry(p, status);
+        return;
+    }
+    if (status_wants_retry(p, status)) {
+        detach_conn(p, false);
+        status_retry(p, status);
         return;
     }
     server_passive_success(p->srv, (uint64_t)(worker_now_ms(p->w) - p->sent_ms) * 1000);
@@ -1097,7 +1174,7 @@ static void h2_on_fail(void *ctx, enum h2u_failure kind, const char *err, bool t
         }
         break;
     case H2U_LOST: /* the connection died with the request sent */
-        if (p->replayable && req_stream_body(p->req) == NULL) {
+        if (p->replayable && req_stream_body(p->req) == NULL && !network_retry_disabled(p)) {
             log_warn("upstream %s (service %s): %s; retrying the request on another server", p->srv->url, p->svc->name, err);
             end_inflight(p);
             passive_failure(p);
@@ -1203,7 +1280,7 @@ static void pick_next(struct proxy *p)
         pick_now(p);
         return;
     }
-    if (p->attempts >= mw->retry_attempts) {
+    if (p->attempts >= mw->retry_attempts || retry_out_of_time(p)) {
         send_error(p, p->last_failure_timeout ? 504 : 502,
                    p->last_failure_timeout ? "no server could be reached in time" : "no server could be reached");
         return;
@@ -1213,7 +1290,12 @@ static void pick_next(struct proxy *p)
         all_tried = (p->tried.mask >> i & 1) || p->svc->servers[i].weight <= 0;
     if (all_tried)
         p->tried.mask = 0;
-    uint64_t ms = mw->retry_interval_ms << (p->attempts - 1 < 16 ? p->attempts - 1 : 16);
+    /* Traefik's series: initialInterval x 2^(k / (attempts - 1)) before the
+     * (k+2)-th attempt, so the waits grow to twice initialInterval (Traefik
+     * adds +-50 % jitter; Gantry does not) */
+    uint64_t ms = mw->retry_interval_ms;
+    if (ms != 0 && mw->retry_attempts > 1)
+        ms = (uint64_t)((double)ms * exp2((double)(p->attempts - 1) / (double)(mw->retry_attempts - 1)) + 0.5);
     if (ms == 0) {
         pick_now(p);
         return;

@@ -27,6 +27,7 @@
 #include "../../common/arena.h"
 #include "../../common/diag.h"
 #include "../upstream.h"
+#include "status_ranges.h"
 
 struct table_route;
 struct worker;
@@ -64,6 +65,17 @@ bool mw_opt_has(const struct mw_options *o, const char *key);
 int mw_options_check(const struct mw_options *o, struct diag *d) WARN_UNUSED;
 
 /* The state of one request going through a chain (in req->pool). */
+/* Retry's options beyond attempts and backoff, read by the upstream client
+ * (upstream.c) after each attempt. */
+struct retry_policy {
+    const struct status_range *status; /* answers retried, as if they were failures */
+    size_t n_status;
+    uint64_t timeout_ms;                 /* no attempt starts later than this after the first; 0: none */
+    bool no_network_retry;               /* disableRetryOnNetworkError */
+    bool retry_non_idempotent;           /* retryNonIdempotentMethod: POST, PATCH and LOCK on a status too */
+    int64_t max_body_bytes;              /* a larger request body is not retried on a status; < 0: no limit */
+};
+
 struct mw_run {
     h2o_req_t *req;
     struct worker *w;
@@ -75,7 +87,9 @@ struct mw_run {
     uint32_t current;              /* index of the middleware whose hook runs */
     bool intercepted;              /* a response hook took the response over (mw_intercept) */
     uint32_t retry_attempts;       /* retry: attempts in all (0: the upstream client's default) */
-    uint64_t retry_interval_ms;    /* retry: first backoff, doubled each time */
+    uint64_t retry_interval_ms;    /* retry: first backoff (Traefik's series: at most twice it) */
+    const struct retry_policy *retry; /* retry: what else the upstream client honours; NULL: none */
+    int64_t retry_start_ms;        /* retry: when the middleware ran (its timeout counts from there) */
     bool upstream_error;           /* the answer is Gantry's 502/504: no upstream answered (a network error) */
     const struct retry_expr *retry_expr; /* buffering's retryExpression: asked after each attempt; NULL: none */
     void **slots;                  /* per-middleware request state (mw_slot), allocated on first use */

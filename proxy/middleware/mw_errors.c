@@ -24,13 +24,10 @@
 #include "../table.h"
 #include "../worker.h"
 #include "errors_page.h"
+#include "status_ranges.h"
 
 #define MAX_RANGES 32
 #define MAX_PAGE (4 * 1024 * 1024)
-
-struct status_range {
-    int lo, hi;
-};
 
 struct rewrite {
     struct status_range from;
@@ -54,19 +51,6 @@ struct errors_state {
     bool fired;
 };
 
-/* "500-599" or "404" */
-static int parse_range(const char *s, struct status_range *r)
-{
-    char *end;
-    long lo = strtol(s, &end, 10), hi = lo;
-    if (*end == '-')
-        hi = strtol(end + 1, &end, 10);
-    if (*end != '\0' || lo < 100 || hi > 599 || lo > hi)
-        return -1;
-    r->lo = (int)lo, r->hi = (int)hi;
-    return 0;
-}
-
 static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag *d)
 {
     struct errors *c = arena_alloc(a, sizeof(*c));
@@ -75,7 +59,7 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
     if (n == 0)
         return diag_set(d, "status is required (e.g. 500-599)");
     for (size_t i = 0; i < n; i++) {
-        if (c->n_ranges == MAX_RANGES || parse_range(ranges[i], &c->ranges[c->n_ranges]) != 0)
+        if (c->n_ranges == MAX_RANGES || status_range_parse(ranges[i], &c->ranges[c->n_ranges]) != 0)
             return diag_set(d, "status: '%s' is not a status code or range (e.g. 404, 500-599)", ranges[i]);
         c->n_ranges++;
     }
@@ -84,7 +68,7 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
     for (size_t i = 0; i < nr; i++) {
         char *end;
         long to = strtol(values[i], &end, 10);
-        if (c->n_rewrites == MAX_RANGES || parse_range(keys[i], &c->rewrites[c->n_rewrites].from) != 0 || *end != '\0' ||
+        if (c->n_rewrites == MAX_RANGES || status_range_parse(keys[i], &c->rewrites[c->n_rewrites].from) != 0 || *end != '\0' ||
             to < 100 || to > 599)
             return diag_set(d, "statusRewrites: '%s: %s' is not a status range mapped to a status", keys[i], values[i]);
         c->rewrites[c->n_rewrites++].to = (int)to;
@@ -107,14 +91,6 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
     }
     *cfg = c;
     return 0;
-}
-
-static bool in_ranges(const struct status_range *r, size_t n, int status)
-{
-    for (size_t i = 0; i < n; i++)
-        if (status >= r[i].lo && status <= r[i].hi)
-            return true;
-    return false;
 }
 
 struct page_call {
@@ -182,7 +158,7 @@ static void on_response(const void *cfg, struct mw_run *run)
     struct errors_state **slot = (struct errors_state **)mw_slot(run);
     h2o_req_t *req = run->req;
     int original = req->res.status;
-    if ((*slot != NULL && (*slot)->fired) || run->intercepted || !in_ranges(c->ranges, c->n_ranges, original))
+    if ((*slot != NULL && (*slot)->fired) || run->intercepted || !status_in_ranges(c->ranges, c->n_ranges, original))
         return; /* not ours, or our own page going out */
     if (*slot == NULL) { /* answered before this middleware's request hook ran */
         *slot = h2o_mem_alloc_pool(&req->pool, sizeof(**slot));

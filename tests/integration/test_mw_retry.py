@@ -12,10 +12,11 @@ import time
 from conftest import get, service_yaml, wait_for
 
 
-class FlakyUpstream:
-    def __init__(self, failures):
-        self.failures = failures
-        self.accepted = []
+class LoopbackServer:
+    """A listener on a kernel-chosen loopback port; each accepted
+    connection goes to self.accepted_one(c) on the accept thread."""
+
+    def __init__(self):
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -29,14 +30,24 @@ class FlakyUpstream:
                 c, _ = self.sock.accept()
             except OSError:
                 return
-            self.accepted.append(time.time())
-            if self.failures > 0:
-                self.failures -= 1
-                c.recv(65536)
-                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                c.close()  # reset before any response byte
-                continue
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+            self.accepted_one(c)
+
+
+class FlakyUpstream(LoopbackServer):
+    def __init__(self, failures):
+        self.failures = failures
+        self.accepted = []
+        super().__init__()
+
+    def accepted_one(self, c):
+        self.accepted.append(time.time())
+        if self.failures > 0:
+            self.failures -= 1
+            c.recv(65536)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            c.close()  # reset before any response byte
+            return
+        threading.Thread(target=self.serve, args=(c,), daemon=True).start()
 
     def serve(self, c):
         buf = b""
@@ -119,7 +130,7 @@ def test_post_is_not_replayed_once_sent(tmp_path, procs):
     assert len(up.accepted) - n0 <= 2  # the broken attempt (plus at most a stale pooled connection), no replay
 
 
-class StatusUpstream:
+class StatusUpstream(LoopbackServer):
     """Answers each request with the next status of <script> (then 200),
     the status in the body; records (method, body length) per request."""
 
@@ -127,20 +138,10 @@ class StatusUpstream:
         self.script = list(script)
         self.seen = []
         self.lock = threading.Lock()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
-        threading.Thread(target=self.run, daemon=True).start()
+        super().__init__()
 
-    def run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+    def accepted_one(self, c):
+        threading.Thread(target=self.serve, args=(c,), daemon=True).start()
 
     def serve(self, c):
         buf = b""

@@ -47,6 +47,23 @@ static inline void ascii_lower_copy(char *dst, const char *src, size_t len)
     }
 }
 
+/* Some byte of s[0..len) is in 'A'..'Z'. */
+static inline bool ascii_has_upper(const char *s, size_t len)
+{
+    uint64_t w = 0;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&w, s + i, 8);
+        if (ascii_lower_word(w) != w)
+            return true;
+    }
+    if (i == len)
+        return false;
+    w = 0;
+    memcpy(&w, s + i, len - i);
+    return ascii_lower_word(w) != w;
+}
+
 /* s[0..len) equals lower[0..len) ignoring ASCII case; <lower> must be
  * lowercase (a literal, typically). Word at a time, like ascii_lower_copy. */
 static inline bool ascii_caseeq(const char *s, const char *lower, size_t len)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/ascii.h"
 #include "../common/decimal.h"
 #include "hop_by_hop.h"
 
@@ -152,17 +153,20 @@ static void put(struct writer *w, const char *s, size_t len)
 
 #define PUT_LIT(w, s) put(w, s, sizeof(s) - 1)
 
-/* <name> lowercase for HTTP/2 (h2o's header names are), as sent for HTTP/1.1 */
-static void put_header(struct writer *w, const char *name, const char *lc_name, size_t nlen, const char *value, size_t vlen)
+/* <name> lowercase for HTTP/2 (h2o's header names are), as sent for
+ * HTTP/1.1. <name_iov>: for HTTP/2, a lowercase name the field may point at
+ * as it is (a token's, or one in the writer's pool); NULL: made here. */
+static void put_field(struct writer *w, const h2o_iovec_t *name_iov, const char *name, const char *lc_name, size_t nlen,
+                      const char *value, size_t vlen)
 {
     if (w->fields != NULL) {
-        h2o_iovec_t *n = h2o_mem_alloc_pool(w->pool, sizeof(*n));
-        *n = h2o_iovec_init(lc_name, nlen);
-        for (size_t i = 0; i < nlen; i++) {
-            if (lc_name[i] >= 'A' && lc_name[i] <= 'Z') { /* a middleware's own spelling */
+        h2o_iovec_t *n = (h2o_iovec_t *)name_iov;
+        if (n == NULL) {
+            n = h2o_mem_alloc_pool(w->pool, sizeof(*n));
+            *n = h2o_iovec_init(lc_name, nlen);
+            if (ascii_has_upper(lc_name, nlen)) { /* a middleware's own spelling */
                 *n = h2o_strdup(w->pool, lc_name, nlen);
-                h2o_strtolower(n->base, n->len);
-                break;
+                ascii_lower_copy(n->base, n->base, n->len);
             }
         }
         w->fields[w->n_fields++] = (h2o_header_t){.name = n, .value = keep(w, value, vlen)};
@@ -183,6 +187,11 @@ static void put_header(struct writer *w, const char *name, const char *lc_name, 
     o[nlen + 2 + vlen] = '\r';
     o[nlen + 3 + vlen] = '\n';
     w->p = o + nlen + vlen + 4;
+}
+
+static void put_header(struct writer *w, const char *name, const char *lc_name, size_t nlen, const char *value, size_t vlen)
+{
+    put_field(w, NULL, name, lc_name, nlen, value, vlen);
 }
 
 #define PUT_FIELD(w, lit, value, vlen) put_header(w, lit, lit, sizeof(lit) - 1, value, vlen)
@@ -230,9 +239,12 @@ static void write_fields(h2o_req_t *req, const struct forwarded_params *fp, stru
                 xrealip = &h->value;
         }
         const char *lc_name = h->name->base; /* a token's is static; any other is the request's */
-        if (w->own && !h2o_iovec_is_token(h->name))
+        bool token = h2o_iovec_is_token(h->name);
+        if (w->own && !token)
             lc_name = h2o_strdup(w->pool, lc_name, h->name->len).base;
-        put_header(w, h->orig_name ? h->orig_name : h->name->base, lc_name, h->name->len, h->value.base, h->value.len);
+        /* HTTP/2 fields point at the request's own name where it lives long enough */
+        const h2o_iovec_t *iov = h2 && (token || (!w->own && !ascii_has_upper(h->name->base, h->name->len))) ? h->name : NULL;
+        put_field(w, iov, h->orig_name ? h->orig_name : h->name->base, lc_name, h->name->len, h->value.base, h->value.len);
     }
     /* HTTP/2 splits cookies into several fields; HTTP/1.1 wants one line */
     if (n_cookies != 0) {

@@ -63,13 +63,16 @@ static const char *guarded_name(unsigned flag)
     }
 }
 
+/* path_is_plain's bytes: 1 refuses the path; 2 ('/') looks at the next */
+static const unsigned char plain_class[256] = {[0 ... 0x20] = 1, ['%'] = 1, ['\\'] = 1, [0x7f] = 1, ['/'] = 2};
+
 bool path_is_plain(const char *p, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '%' || c <= 0x20 || c == 0x7f || c == '\\')
-            return false;
-        if (c == '/' && i + 1 < len && (p[i + 1] == '/' || p[i + 1] == '.'))
+        unsigned char k = plain_class[(unsigned char)p[i]];
+        if (k == 0)
+            continue;
+        if (k == 1 || (i + 1 < len && (p[i + 1] == '/' || p[i + 1] == '.')))
             return false;
     }
     return true;

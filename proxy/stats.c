@@ -85,11 +85,20 @@ void stats_release(struct stats *s)
 
 enum stats_method stats_method_of(const char *m, size_t len)
 {
-    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
-    for (int i = 0; i < M_OTHER; i++)
-        if (strlen(names[i]) == len && memcmp(names[i], m, len) == 0)
-            return (enum stats_method)i;
-    return M_OTHER;
+    switch (len) { /* by length first: one compare for the usual methods */
+    case 3:
+        return memcmp(m, "GET", 3) == 0 ? M_GET : memcmp(m, "PUT", 3) == 0 ? M_PUT : M_OTHER;
+    case 4:
+        return memcmp(m, "POST", 4) == 0 ? M_POST : memcmp(m, "HEAD", 4) == 0 ? M_HEAD : M_OTHER;
+    case 5:
+        return memcmp(m, "PATCH", 5) == 0 ? M_PATCH : M_OTHER;
+    case 6:
+        return memcmp(m, "DELETE", 6) == 0 ? M_DELETE : M_OTHER;
+    case 7:
+        return memcmp(m, "OPTIONS", 7) == 0 ? M_OPTIONS : M_OTHER;
+    default:
+        return M_OTHER;
+    }
 }
 
 const char *stats_method_name(enum stats_method m)

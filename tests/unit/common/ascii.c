@@ -54,6 +54,20 @@ int main(void)
             CHECK(!ascii_caseeq(other, names[k], len));
         }
     }
+    /* ascii_has_upper: one capital at each position of each length */
+    for (size_t len = 0; len <= 20; len++) {
+        char t[21];
+        memset(t, 'a', len);
+        CHECK(!ascii_has_upper(t, len));
+        for (size_t i = 0; i < len; i++) {
+            t[i] = 'Q';
+            CHECK(ascii_has_upper(t, len));
+            t[i] = (char)0xd6; /* not ASCII: not a capital */
+            CHECK(!ascii_has_upper(t, len));
+            t[i] = 'a';
+        }
+    }
+    CHECK(!ascii_has_upper("x-forwarded-for@[`{", 19));
     CHECK(!ascii_caseeq("@", "`", 1)); /* '@' + 0x20 is '`': only A..Z fold */
     CHECK(!ascii_caseeq("[", "{", 1));
     return test_report("common/ascii");

@@ -325,7 +325,9 @@ char *acme_csr(EVP_PKEY *k, const char *const *names, size_t n, const struct acm
     X509_REQ *req = X509_REQ_new();
     X509_NAME *subject = X509_NAME_new();
     char *out = NULL;
-    if (o == NULL || !o->disable_common_name)
+    /* a CN holds at most 64 characters (RFC 5280 ub-common-name): a longer
+     * first name is left to the SANs, as lego does */
+    if ((o == NULL || !o->disable_common_name) && strlen(names[0]) <= 64)
         X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, (const unsigned char *)names[0], -1, -1, 0);
     X509_REQ_set_subject_name(req, subject);
     X509_REQ_set_version(req, 0);

@@ -51,7 +51,7 @@ struct acme_csr_options {
     const char *const *emails; /* email SANs */
     size_t n_emails;
 };
-/* A CSR naming <names> (the first also as CN unless <o> disables it) signed by
+/* A CSR naming <names> (the first also as CN unless <o> disables it or it is longer than 64) signed by
  * <k>, as base64url DER; <o> may be NULL. malloc'd, NULL on failure. */
 char *acme_csr(EVP_PKEY *k, const char *const *names, size_t n, const struct acme_csr_options *o);
 

@@ -179,6 +179,27 @@ static void test_csr_options(void)
     X509_REQ_free(req);
     free(csr);
 
+    /* 65 characters: too long for a CN (RFC 5280), left to the SANs */
+    const char *long_names[] = {"a23456789012345678901234567890123456789012345678901234567890.test"};
+    csr = acme_csr(k, long_names, 1, NULL);
+    req = parse_csr(csr);
+    CHECK(req != NULL && X509_REQ_verify(req, k) == 1);
+    if (req) {
+        csr_cn(req, cn, sizeof(cn));
+        CHECK_STR(cn, "");
+    }
+    X509_REQ_free(req);
+    free(csr);
+    const char *max_names[] = {"a2345678901234567890123456789012345678901234567890123456789.test"};
+    csr = acme_csr(k, max_names, 1, NULL);
+    req = parse_csr(csr);
+    if (req) {
+        csr_cn(req, cn, sizeof(cn));
+        CHECK_STR(cn, max_names[0]);
+    }
+    X509_REQ_free(req);
+    free(csr);
+
     const char *emails[] = {"ops@example.test", "sec@example.test"};
     struct acme_csr_options o = {.disable_common_name = true, .emails = emails, .n_emails = 2};
     csr = acme_csr(k, names, 2, &o);

@@ -26,6 +26,11 @@ struct acme_resolver_config {
     const char *email, *ca_server, *storage, *key_type, *preferred_chain;
     const char *eab_kid, *eab_hmac;
     int64_t certificates_duration_h; /* 2160 unless set */
+    /* the CSR: emailAddresses as email SANs; disableCommonName leaves the
+     * subject empty (names only in the SANs) */
+    const char **email_addresses;
+    size_t n_email_addresses;
+    bool disable_common_name;
     bool http_challenge, tls_challenge, dns_challenge;
     const char *http_entrypoint;
     uint64_t http_delay_ms; /* httpChallenge.delay: challenge published -> CA told to validate */

@@ -40,6 +40,7 @@ enum step { S_IDLE, S_DIRECTORY, S_NONCE, S_ACCOUNT, S_ORDER, S_RESUME, S_AUTHZ,
 struct acme_client {
     struct acme_client_config cfg;
     char *directory_url, *email, *eab_kid, *eab_hmac, *preferred_chain, *ca_server_name;
+    char **csr_emails; /* cfg.csr.emails, owned */
     EVP_PKEY *key;
     char *kid, *thumb;
     char *new_nonce_url, *new_account_url, *new_order_url;
@@ -483,7 +484,7 @@ static void next_authz(struct acme_client *c)
     }
     /* every authorization is valid: finalize with a CSR */
     c->cert_key = acme_key_new(c->key_type);
-    char *csr = c->cert_key ? acme_csr(c->cert_key, (const char *const *)c->names, c->n_names) : NULL;
+    char *csr = c->cert_key ? acme_csr(c->cert_key, (const char *const *)c->names, c->n_names, &c->cfg.csr) : NULL;
     if (csr == NULL) {
         fail(c, "could not make the certificate key or CSR (%s)", c->key_type);
         return;
@@ -802,6 +803,10 @@ struct acme_client *acme_client_new(const struct acme_client_config *cfg, EVP_PK
     c->eab_hmac = cfg->eab_hmac ? mem_strdup(cfg->eab_hmac) : NULL;
     c->preferred_chain = cfg->preferred_chain ? mem_strdup(cfg->preferred_chain) : NULL;
     c->ca_server_name = cfg->ca_server_name && *cfg->ca_server_name ? mem_strdup(cfg->ca_server_name) : NULL;
+    c->csr_emails = mem_calloc(cfg->csr.n_emails + 1, sizeof(char *));
+    for (size_t i = 0; i < cfg->csr.n_emails; i++)
+        c->csr_emails[i] = mem_strdup(cfg->csr.emails[i]);
+    c->cfg.csr.emails = (const char *const *)c->csr_emails;
     c->header_timer = watcher_timer_new(on_header_timeout, c);
     c->key = account_key;
     c->kid = account_url ? mem_strdup(account_url) : NULL;
@@ -828,6 +833,9 @@ void acme_client_free(struct acme_client *c)
     free(c->eab_hmac);
     free(c->preferred_chain);
     free(c->ca_server_name);
+    for (size_t i = 0; i < c->cfg.csr.n_emails; i++)
+        free(c->csr_emails[i]);
+    free(c->csr_emails);
     free(c->kid);
     free(c->thumb);
     free(c->new_nonce_url);

@@ -16,6 +16,8 @@
 
 #include <openssl/evp.h>
 
+#include "acme_crypto.h"
+
 enum acme_challenge_type { ACME_HTTP01, ACME_TLSALPN01 };
 
 /* A challenge to publish (<add>) or withdraw: <token> and its key authorization. */
@@ -32,6 +34,7 @@ struct acme_client_config {
     const char *email;      /* may be NULL */
     const char *eab_kid, *eab_hmac; /* external account binding, both or neither */
     const char *preferred_chain;    /* issuer CN of an alternate chain to prefer, or NULL */
+    struct acme_csr_options csr;    /* disableCommonName, emailAddresses (copied) */
     enum acme_challenge_type challenge;
     const char *ca_blob;    /* PEM trusted for the CA's HTTPS (caCertificates), or NULL: the system store */
     size_t ca_blob_len;

@@ -309,25 +309,34 @@ char *acme_jws(EVP_PKEY *k, const char *kid, const char *nonce, const char *url,
     return out;
 }
 
-char *acme_csr(EVP_PKEY *k, const char *const *names, size_t n)
+static void add_san(GENERAL_NAMES *sans, int type, const char *value)
+{
+    GENERAL_NAME *g = GENERAL_NAME_new();
+    ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+    ASN1_STRING_set(s, value, -1);
+    GENERAL_NAME_set0_value(g, type, s);
+    sk_GENERAL_NAME_push(sans, g);
+}
+
+char *acme_csr(EVP_PKEY *k, const char *const *names, size_t n, const struct acme_csr_options *o)
 {
     if (n == 0)
         return NULL;
     X509_REQ *req = X509_REQ_new();
     X509_NAME *subject = X509_NAME_new();
     char *out = NULL;
-    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, (const unsigned char *)names[0], -1, -1, 0);
+    /* a CN holds at most 64 characters (RFC 5280 ub-common-name): a longer
+     * first name is left to the SANs, as lego does */
+    if ((o == NULL || !o->disable_common_name) && strlen(names[0]) <= 64)
+        X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, (const unsigned char *)names[0], -1, -1, 0);
     X509_REQ_set_subject_name(req, subject);
     X509_REQ_set_version(req, 0);
     X509_REQ_set_pubkey(req, k);
     GENERAL_NAMES *sans = GENERAL_NAMES_new();
-    for (size_t i = 0; i < n; i++) {
-        GENERAL_NAME *g = GENERAL_NAME_new();
-        ASN1_IA5STRING *s = ASN1_IA5STRING_new();
-        ASN1_STRING_set(s, names[i], -1);
-        GENERAL_NAME_set0_value(g, GEN_DNS, s);
-        sk_GENERAL_NAME_push(sans, g);
-    }
+    for (size_t i = 0; i < n; i++)
+        add_san(sans, GEN_DNS, names[i]);
+    for (size_t i = 0; o && i < o->n_emails; i++)
+        add_san(sans, GEN_EMAIL, o->emails[i]);
     STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
     X509_EXTENSION *ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, sans);
     sk_X509_EXTENSION_push(exts, ext);

@@ -7,6 +7,7 @@
 #ifndef GANTRY_ACME_CRYPTO_H
 #define GANTRY_ACME_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -20,8 +21,8 @@ char *acme_b64(const unsigned char *p, size_t len);
 /* Decodes standard base64; returns malloc'd bytes and their length, NULL on a bad input. */
 unsigned char *acme_b64_decode(const char *s, size_t *len);
 
-/* A new key: "EC256" (also the account key), "EC384", "RSA2048", "RSA4096", "RSA8192".
- * NULL for an unknown type. */
+/* A new key: "EC256" (also the account key), "EC384", "RSA2048", "RSA3072",
+ * "RSA4096" (certificates' default, as in Traefik), "RSA8192". NULL for an unknown type. */
 EVP_PKEY *acme_key_new(const char *type);
 int acme_key_type_valid(const char *type);
 /* The key as PEM (PKCS#8), malloc'd. */
@@ -44,8 +45,15 @@ char *acme_thumbprint(EVP_PKEY *k);
  * <kid> or, when NULL, by the JWK. <payload> "" means POST-as-GET. malloc'd. */
 char *acme_jws(EVP_PKEY *k, const char *kid, const char *nonce, const char *url, const char *payload);
 
-/* A CSR naming <names> (the first also as CN) signed by <k>, as base64url DER. malloc'd, NULL on failure. */
-char *acme_csr(EVP_PKEY *k, const char *const *names, size_t n);
+/* What the CSR carries besides the DNS names (Traefik's disableCommonName, emailAddresses). */
+struct acme_csr_options {
+    bool disable_common_name; /* no CN: the names only in the SANs */
+    const char *const *emails; /* email SANs */
+    size_t n_emails;
+};
+/* A CSR naming <names> (the first also as CN unless <o> disables it or it is longer than 64) signed by
+ * <k>, as base64url DER; <o> may be NULL. malloc'd, NULL on failure. */
+char *acme_csr(EVP_PKEY *k, const char *const *names, size_t n, const struct acme_csr_options *o);
 
 /* The TLS-ALPN-01 certificate (RFC 8737 3): self-signed for <domain>,
  * with the critical id-pe-acmeIdentifier extension holding

@@ -92,10 +92,11 @@ def dynamic(up, hosts=("app.test",), resolver="pebble"):
 
 
 def fixed_ports_gantry(procs, tmp, pebble, up, web, websecure, extra=(), hosts=("app.test",), challenge_ep="web", dyn=None,
-                       lego_env=True):
+                       lego_env=True, key_type="EC256"):
     """A gantry on given ports (pebble's httpPort/tlsPort are fixed at its
     start), trusting pebble's HTTPS through LEGO_CA_CERTIFICATES unless
-    <lego_env> is false."""
+    <lego_env> is false. Certificate keys are EC256 for speed unless
+    <key_type> says otherwise (None: Traefik's default, RSA4096)."""
     from conftest import GANTRY_BIN, Process as P
     args = [GANTRY_BIN, "--workers=2", "--log.level=DEBUG",
             "--entryPoints.web.address=127.0.0.1:%d" % web,
@@ -106,6 +107,8 @@ def fixed_ports_gantry(procs, tmp, pebble, up, web, websecure, extra=(), hosts=(
             "--certificatesResolvers.pebble.acme.storage=" + os.path.join(str(tmp), "acme.json"),
             ("--certificatesResolvers.pebble.acme.httpChallenge.entryPoint=" + challenge_ep if challenge_ep
              else "--certificatesResolvers.pebble.acme.tlsChallenge=true")] + list(extra)
+    if key_type:
+        args.append("--certificatesResolvers.pebble.acme.keyType=" + key_type)
     admin = free_port()
     args.append("--admin.address=127.0.0.1:%d" % admin)
     with open(os.path.join(str(tmp), "dynamic.yaml"), "w") as f:

@@ -80,6 +80,7 @@ class Replica:
                 "--providers.kubernetesIngress.leaderElection.leaseDuration=2s",
                 "--certificatesResolvers.pebble.acme.caServer=" + pebble.directory,
                 "--certificatesResolvers.pebble.acme.email=ops@example.test",
+                "--certificatesResolvers.pebble.acme.keyType=EC256",  # fast keys (the default is RSA4096)
                 "--certificatesResolvers.pebble.acme.storage=kubernetes://%s/%s" % (NS, PREFIX),
                 ("--certificatesResolvers.pebble.acme.tlsChallenge=true" if tls_alpn
                  else "--certificatesResolvers.pebble.acme.httpChallenge.entryPoint=web")]

@@ -121,7 +121,7 @@ static void test_keys_and_csr(void)
         EVP_PKEY_free(back);
         free(pem);
         const char *names[] = {"a.test", "b.test"};
-        char *csr = acme_csr(k, names, 2);
+        char *csr = acme_csr(k, names, 2, NULL);
         CHECK(csr != NULL && strchr(csr, '=') == NULL && strchr(csr, '+') == NULL);
         size_t n;
         unsigned char *der = acme_b64_decode(csr, &n);
@@ -143,6 +143,89 @@ static void test_keys_and_csr(void)
         free(csr);
         EVP_PKEY_free(k);
     }
+}
+
+static X509_REQ *parse_csr(const char *csr)
+{
+    size_t n = 0;
+    unsigned char *der = csr ? acme_b64_decode(csr, &n) : NULL;
+    const unsigned char *p = der;
+    X509_REQ *req = der ? d2i_X509_REQ(NULL, &p, (long)n) : NULL;
+    free(der);
+    return req;
+}
+
+/* The subject's CN, "" when the subject has none. */
+static void csr_cn(X509_REQ *req, char *cn, size_t len)
+{
+    cn[0] = '\0';
+    X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req), NID_commonName, cn, (int)len);
+}
+
+/* disableCommonName: no CN, the names stay in the SANs; emailAddresses: email SANs after the DNS ones */
+static void test_csr_options(void)
+{
+    EVP_PKEY *k = acme_key_new("EC256");
+    const char *names[] = {"a.test", "b.test"};
+    char cn[128];
+
+    char *csr = acme_csr(k, names, 2, NULL);
+    X509_REQ *req = parse_csr(csr);
+    CHECK(req != NULL);
+    if (req) {
+        csr_cn(req, cn, sizeof(cn));
+        CHECK_STR(cn, "a.test");
+    }
+    X509_REQ_free(req);
+    free(csr);
+
+    /* 65 characters: too long for a CN (RFC 5280), left to the SANs */
+    const char *long_names[] = {"a23456789012345678901234567890123456789012345678901234567890.test"};
+    csr = acme_csr(k, long_names, 1, NULL);
+    req = parse_csr(csr);
+    CHECK(req != NULL && X509_REQ_verify(req, k) == 1);
+    if (req) {
+        csr_cn(req, cn, sizeof(cn));
+        CHECK_STR(cn, "");
+    }
+    X509_REQ_free(req);
+    free(csr);
+    const char *max_names[] = {"a2345678901234567890123456789012345678901234567890123456789.test"};
+    csr = acme_csr(k, max_names, 1, NULL);
+    req = parse_csr(csr);
+    if (req) {
+        csr_cn(req, cn, sizeof(cn));
+        CHECK_STR(cn, max_names[0]);
+    }
+    X509_REQ_free(req);
+    free(csr);
+
+    const char *emails[] = {"ops@example.test", "sec@example.test"};
+    struct acme_csr_options o = {.disable_common_name = true, .emails = emails, .n_emails = 2};
+    csr = acme_csr(k, names, 2, &o);
+    req = parse_csr(csr);
+    CHECK(req != NULL && X509_REQ_verify(req, k) == 1);
+    if (req) {
+        csr_cn(req, cn, sizeof(cn));
+        CHECK_STR(cn, "");
+        CHECK(X509_NAME_entry_count(X509_REQ_get_subject_name(req)) == 0);
+        STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+        GENERAL_NAMES *sans = exts ? X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL) : NULL;
+        CHECK(sans != NULL && sk_GENERAL_NAME_num(sans) == 4);
+        const int want_type[] = {GEN_DNS, GEN_DNS, GEN_EMAIL, GEN_EMAIL};
+        const char *want[] = {"a.test", "b.test", "ops@example.test", "sec@example.test"};
+        for (int i = 0; sans && i < 4 && i < sk_GENERAL_NAME_num(sans); i++) {
+            int type;
+            ASN1_IA5STRING *v = GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(sans, i), &type);
+            CHECK(type == want_type[i]);
+            CHECK_STR((const char *)ASN1_STRING_get0_data(v), want[i]);
+        }
+        GENERAL_NAMES_free(sans);
+        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    }
+    X509_REQ_free(req);
+    free(csr);
+    EVP_PKEY_free(k);
 }
 
 static void test_tlsalpn_cert(void)
@@ -244,6 +327,7 @@ int main(void)
     test_jws();
     test_other_account_keys();
     test_keys_and_csr();
+    test_csr_options();
     test_tlsalpn_cert();
     return test_report("controller/acme_crypto");
 }

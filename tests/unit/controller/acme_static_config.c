@@ -20,7 +20,8 @@ int main(void)
     CHECK_STR(r->name, "le");
     CHECK_STR(r->ca_server, "https://acme-v02.api.letsencrypt.org/directory");
     CHECK_STR(r->storage, "acme.json");
-    CHECK_STR(r->key_type, "EC256");
+    CHECK_STR(r->key_type, "RSA4096"); /* Traefik v3's SetDefaults */
+    CHECK(!r->disable_common_name && r->n_email_addresses == 0);
     CHECK(r->certificates_duration_h == 2160 && r->http_challenge && !r->tls_challenge);
     CHECK_STR(r->http_entrypoint, "web");
     /* Traefik v3's client defaults: 2m, 30s; no delay, no CA options */
@@ -51,9 +52,9 @@ int main(void)
     CHECK(strstr(d.msg, "clientTimeout must be at least clientResponseHeaderTimeout") != NULL);
     static_config_free(&c);
 
-    CHECK(load(&c, &d, "--certificatesResolvers.x.acme.tlsChallenge=true", "--certificatesResolvers.x.acme.keyType=RSA4096",
+    CHECK(load(&c, &d, "--certificatesResolvers.x.acme.tlsChallenge=true", "--certificatesResolvers.x.acme.keyType=EC256",
                "--certificatesResolvers.x.acme.certificatesDuration=24") == 0);
-    CHECK(c.n_resolvers == 1 && c.resolvers[0].tls_challenge && strcmp(c.resolvers[0].key_type, "RSA4096") == 0 &&
+    CHECK(c.n_resolvers == 1 && c.resolvers[0].tls_challenge && strcmp(c.resolvers[0].key_type, "EC256") == 0 &&
           c.resolvers[0].certificates_duration_h == 24);
     static_config_free(&c);
 
@@ -62,6 +63,19 @@ int main(void)
     static_config_free(&c);
     CHECK(load(&c, &d, "--certificatesResolvers.x.acme.dnsChallenge.provider=cloudflare", NULL, NULL) == -1);
     CHECK(strstr(d.msg, "DNS-01 challenge is not implemented") != NULL);
+    static_config_free(&c);
+    /* the CSR's options (Traefik v3): applied, not ignored */
+    CHECK(load(&c, &d, "--certificatesResolvers.x.acme.tlsChallenge=true",
+               "--certificatesResolvers.x.acme.emailAddresses=ops@a.test,sec@a.test",
+               "--certificatesResolvers.x.acme.disableCommonName=true") == 0);
+    CHECK(c.resolvers[0].disable_common_name && c.resolvers[0].n_email_addresses == 2 &&
+          strcmp(c.resolvers[0].email_addresses[1], "sec@a.test") == 0);
+    static_config_free(&c);
+    /* profile cannot be honoured yet: the resolver is refused, naming the option */
+    CHECK(load(&c, &d, "--certificatesResolvers.x.acme.tlsChallenge=true", "--certificatesResolvers.x.acme.profile=tlsserver",
+               NULL) == -1);
+    CHECK(strstr(d.msg, "certificatesResolvers.x") != NULL && strstr(d.msg, "profile") != NULL &&
+          strstr(d.msg, "not supported") != NULL);
     static_config_free(&c);
     return test_report("controller/acme_static_config");
 }

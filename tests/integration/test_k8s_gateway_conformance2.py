@@ -19,10 +19,10 @@ ISOLATION_HOSTS = {"bar.com": "empty-hostname", "bar.example.com": "wildcard-exa
                    "bar.foo.example.com": "wildcard-foo-example-com", "abc.foo.example.com": "abc-foo-example-com"}
 
 
-def isolation_manifest(gw, route_hostnames):
-    """Gateway <gw> with the four listeners on port 80, one HTTPRoute per
-    listener (sectionName) matching PathPrefix /<listener name>, with
-    <route_hostnames> (or none)."""
+def isolation_manifest(gw, route_hostnames, listeners=None):
+    """Gateway <gw> with the four listeners on port 80 (or those named in
+    <listeners>), one HTTPRoute per listener (sectionName) matching
+    PathPrefix /<listener name>, with <route_hostnames> (or none)."""
     docs = ["""\
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -32,7 +32,7 @@ spec:
   listeners:
 """ % (gw, INFRA_NS) + "".join(
         "  - {name: %s, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}%s}\n"
-        % (n, ", hostname: '%s'" % h if h else "") for n, h in ISOLATION_LISTENERS)]
+        % (n, ", hostname: '%s'" % h if h else "") for n, h in ISOLATION_LISTENERS if listeners is None or n in listeners)]
     for n, _ in ISOLATION_LISTENERS:
         route = "attaches-to-%s%s" % (n, "-with-hostname-intersection" if route_hostnames else "")
         docs.append("""\
@@ -90,3 +90,29 @@ def test_GatewayHTTPListenerIsolation(tmp_path, procs, cluster):
     # a host no listener names: the first Gateway's route without hostnames took it, the second's do not
     wait_for(lambda: served_by(g, "/empty-hostname", host="other.test") == 404, what="the first Gateway gone")
     check_isolation(g, cluster, gw, "-with-hostname-intersection")
+
+
+def test_GatewayHTTPListenerIsolation_follows_listener_changes(tmp_path, procs, cluster):
+    """Not a conformance scenario: a more specific listener added to a live
+    Gateway takes its hosts from the routes of the catch-all listener at
+    once, and gives them back when removed (the routes are unchanged)."""
+    up = procs.whoami(name="infra-backend-v1")
+    cluster.backend("infra-backend-v1", up, ns=INFRA_NS, port=8080)
+    g = gantry(procs, tmp_path, cluster.emu)
+    gw = "http-listener-isolation"
+    cluster.apply(isolation_manifest(gw, None))
+    wait_for(lambda: served_by(g, "/abc-foo-example-com", host="abc.foo.example.com") == "infra-backend-v1", what="routes live")
+
+    def listeners(names):
+        cluster.apply(isolation_manifest(gw, None, names).split("---\n")[0])
+
+    listeners({"empty-hostname"})  # the three specific listeners go: their hosts fall to the catch-all
+    wait_for(lambda: served_by(g, "/empty-hostname", host="abc.foo.example.com") == "infra-backend-v1",
+             what="abc.foo.example.com on the catch-all listener")
+    assert served_by(g, "/empty-hostname", host="bar.example.com") == "infra-backend-v1"
+    assert served_by(g, "/abc-foo-example-com", host="abc.foo.example.com") == 404
+    listeners({"empty-hostname", "wildcard-example-com"})
+    wait_for(lambda: served_by(g, "/empty-hostname", host="bar.example.com") == 404, what="*.example.com isolated")
+    assert served_by(g, "/empty-hostname", host="abc.foo.example.com") == 404
+    assert served_by(g, "/wildcard-example-com", host="abc.foo.example.com") == "infra-backend-v1"
+    assert served_by(g, "/empty-hostname", host="bar.com") == "infra-backend-v1"

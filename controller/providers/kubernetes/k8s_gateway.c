@@ -363,7 +363,7 @@ static void conflicts(struct gw_cx *c, struct gw_gateway *g)
 }
 
 /* Whether listener <l> is valid on its own. */
-static bool listener_valid(const struct gw_listener *l)
+bool k8s_gw__listener_valid(const struct gw_listener *l)
 {
     return l->accepted_reason == NULL && l->conflicted_reason == NULL && l->ep &&
            (l->resolved_reason == NULL || strcmp(l->resolved_reason, "InvalidRouteKinds") == 0);
@@ -373,7 +373,7 @@ static bool listener_valid(const struct gw_listener *l)
  * cannot be honoured serves on none. */
 static bool listener_ok(const struct gw_gateway *g, const struct gw_listener *l)
 {
-    return g->addr_reason == NULL && listener_valid(l);
+    return g->addr_reason == NULL && k8s_gw__listener_valid(l);
 }
 
 static void gateway(struct gw_cx *c, const cJSON *obj)
@@ -394,6 +394,7 @@ static void gateway(struct gw_cx *c, const cJSON *obj)
         listener_init(c, g, &g->l[i++], l);
     conflicts(c, g);
     k8s_gw__gateway_addresses(c, g);
+    k8s_gw__isolation_siblings(c, g);
 }
 
 static void supported_kinds(cJSON *arr, unsigned kinds)
@@ -424,7 +425,7 @@ static void gateway_status(struct gw_cx *c, const struct gw_gateway *g)
     for (size_t i = 0; i < g->n; i++) {
         const struct gw_listener *l = &g->l[i];
         bool ok = listener_ok(g, l);
-        valid += listener_valid(l);
+        valid += k8s_gw__listener_valid(l);
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "name", l->name);
         supported_kinds(cJSON_AddArrayToObject(e, "supportedKinds"), l->kinds);
@@ -487,15 +488,6 @@ static bool namespace_allowed(struct gw_cx *c, const struct gw_gateway *g, const
     return strcmp(ns, g->ns) == 0;
 }
 
-/* Whether host <h> is matched by pattern <p> (both may be "*.x"). */
-static bool host_within(const char *h, const char *p)
-{
-    if (p[0] != '*')
-        return strcasecmp(h, p) == 0;
-    size_t hl = strlen(h), sl = strlen(p + 1); /* ".example.com" */
-    return hl > sl && strcasecmp(h + hl - sl, p + 1) == 0 && (h[0] != '*' || hl >= sl + 1);
-}
-
 /* The hostnames route <obj> and listener <l> share; false when none. */
 static bool intersect(struct gw_cx *c, const cJSON *obj, const struct gw_listener *l, struct gw_attach *a)
 {
@@ -514,9 +506,9 @@ static bool intersect(struct gw_cx *c, const cJSON *obj, const struct gw_listene
         if (!cJSON_IsString(h))
             continue;
         const char *r = h->valuestring;
-        if (l->hostname == NULL || host_within(r, l->hostname))
+        if (l->hostname == NULL || k8s_gw__host_within(r, l->hostname))
             a->hosts[a->n_hosts++] = r;
-        else if (host_within(l->hostname, r))
+        else if (k8s_gw__host_within(l->hostname, r))
             a->hosts[a->n_hosts++] = l->hostname;
     }
     return a->n_hosts > 0;

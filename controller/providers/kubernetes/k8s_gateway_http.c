@@ -364,13 +364,15 @@ static void lay_out(struct gw_cx *c, const struct rule_out *r, struct gw_attach 
         if (x->id_base == NULL) { /* once per route and listener: thousands of routers are named from it */
             x->id_base = k8s_gw__id(c, "%s-%s-%s-%s-%s-%s", prefix, r->ns, r->name, x->gw->ns, x->gw->name, x->l->name);
             x->host_rules = arena_alloc(c->pa, (x->n_hosts ? x->n_hosts : 1) * sizeof(*x->host_rules));
-            for (size_t h = 0; h < x->n_hosts; h++)
-                x->host_rules[h] = k8s_gw__host_rule(c, x->hosts[h], false);
+            for (size_t h = 0; h < (x->n_hosts ? x->n_hosts : 1); h++)
+                x->host_rules[h] = k8s_gw__isolated_host(c, x->l, x->n_hosts ? x->hosts[h] : NULL);
         }
         size_t nh_ = x->n_hosts ? x->n_hosts : 1;
         for (size_t h = 0; h < nh_; h++) {
             const char *host = x->n_hosts ? x->hosts[h] : NULL;
-            const char *rule = host ? arena_printf(c->pa, "%s && %s", x->host_rules[h], m_rule) : m_rule;
+            if (x->host_rules[h] == NULL)
+                continue; /* a more specific listener's (isolation) */
+            const char *rule = *x->host_rules[h] ? arena_printf(c->pa, "%s%s", x->host_rules[h], m_rule) : m_rule;
             const char *id = x->n_hosts > 1 ? arena_printf(c->pa, "%s-r%d-m%d-h%zu%s", x->id_base, r->rule_idx, mi, h, suffix)
                                             : arena_printf(c->pa, "%s-r%d-m%d%s", x->id_base, r->rule_idx, mi, suffix);
             struct tree_node *rt = k8s_gw__map(c, where), *eps = k8s_gw__seq(c, where);

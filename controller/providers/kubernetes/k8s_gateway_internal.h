@@ -27,6 +27,10 @@ struct gw_listener {
     /* status: reason NULL means the condition is True with its default reason */
     const char *accepted_reason, *resolved_reason, *conflicted_reason, *message;
     int attached;
+    /* listener isolation: the hostnames of the sibling listeners (same
+     * port) more specific than this one's, whose requests are theirs */
+    const char **shadow;
+    size_t n_shadow;
 };
 
 struct gw_address {
@@ -94,7 +98,9 @@ struct gw_attach {
     size_t n_hosts;
     /* built once per route, used by each of its routers */
     const char *id_base;     /* "<kind>-<ns>-<name>-<gw ns>-<gw>-<listener>" */
-    const char **host_rules; /* Host(`h`) per hosts[i] */
+    /* per hosts[i] (one when none): "Host(`h`) && " with the isolation's
+     * negated siblings, "" for any host, NULL when a sibling takes it all */
+    const char **host_rules;
 };
 
 /* The route-level outcome of resolving references (ResolvedRefs). */
@@ -165,6 +171,17 @@ void k8s_gw__http_route(struct gw_cx *c, const cJSON *obj);
 void k8s_gw__grpc_route(struct gw_cx *c, const cJSON *obj);
 void k8s_gw__tls_route(struct gw_cx *c, const cJSON *obj);
 void k8s_gw__tcp_route(struct gw_cx *c, const cJSON *obj);
+
+/* Whether listener <l> is valid on its own (k8s_gateway.c). */
+bool k8s_gw__listener_valid(const struct gw_listener *l);
+/* Whether host <h> is matched by pattern <p> (both may be "*.x"). */
+bool k8s_gw__host_within(const char *h, const char *p);
+/* Fills the shadow of every listener of <g> (k8s_gateway_isolation.c). */
+void k8s_gw__isolation_siblings(struct gw_cx *c, struct gw_gateway *g);
+/* The host part of a router rule of listener <l> for <host> (NULL: any),
+ * ending in " && " (or ""), with <l>'s more specific siblings negated;
+ * NULL when one of them takes every request for <host>. */
+const char *k8s_gw__isolated_host(struct gw_cx *c, const struct gw_listener *l, const char *host);
 
 /* A hostname as a rule: Host(`h`), or HostRegexp for "*.suffix". */
 const char *k8s_gw__host_rule(struct gw_cx *c, const char *h, bool sni);

@@ -771,6 +771,44 @@ static void test_mirrors_and_backend_filters(void)
     done(&r);
 }
 
+/* Listener isolation: each listener's routers leave to its more specific
+ * siblings of the same port (valid ones only) the hosts those match. */
+static void test_listener_isolation(void)
+{
+#define ISO_WILD "HostRegexp(`^[a-z0-9-]+(\\.[a-z0-9-]+)*\\.example\\.com$`)"
+    struct run r;
+    run(&r,
+        BASE ",{'kind':'Gateway','metadata':{'namespace':'default','name':'iso'},'spec':{'gatewayClassName':'gantry',"
+             "'listeners':[{'name':'any','port':80,'protocol':'HTTP'},{'name':'wild','port':80,'protocol':'HTTP','hostname':'*.example.com'},"
+             "{'name':'abc','port':80,'protocol':'HTTP','hostname':'abc.example.com'},"
+             "{'name':'d1','port':80,'protocol':'HTTP','hostname':'dup.example.com'},{'name':'d2','port':80,'protocol':'HTTP','hostname':'dup.example.com'},"
+             "{'name':'tls','port':8443,'protocol':'HTTPS','hostname':'tls.example.com','tls':{'certificateRefs':[{'name':'cert'}]}}]}},"
+        ROUTE("r-any", "{'parentRefs':[{'name':'iso','sectionName':'any'}],'rules':[{'backendRefs':[{'name':'a','port':80}]}]}") ","
+        ROUTE("r-wild", "{'parentRefs':[{'name':'iso','sectionName':'wild'}],'rules':[{'backendRefs':[{'name':'a','port':80}]}]}") ","
+        ROUTE("r-abc", "{'parentRefs':[{'name':'iso','sectionName':'abc'}],'rules':[{'backendRefs':[{'name':'a','port':80}]}]}") ","
+        ROUTE("r-hosts", "{'parentRefs':[{'name':'iso','sectionName':'any'}],'hostnames':['abc.example.com','*.example.com','bar.com'],"
+                         "'rules':[{'backendRefs':[{'name':'a','port':80}]}]}"),
+        false);
+    const struct model_router *any = router(&r, "httproute-default-r-any-default-iso-any-r0-m0");
+    const struct model_router *wild = router(&r, "httproute-default-r-wild-default-iso-wild-r0-m0");
+    const struct model_router *abc = router(&r, "httproute-default-r-abc-default-iso-abc-r0-m0");
+    CHECK(any && wild && abc);
+    if (any && wild && abc) {
+        /* the conflicted dup.example.com pair serves nothing, so takes nothing; port 8443 is another port */
+        CHECK_STR(any->rule, "!" ISO_WILD " && !Host(`abc.example.com`) && PathPrefix(`/`)");
+        CHECK_STR(wild->rule, ISO_WILD " && !Host(`abc.example.com`) && PathPrefix(`/`)");
+        CHECK_STR(abc->rule, "Host(`abc.example.com`) && PathPrefix(`/`)");
+    }
+    /* a route hostname a sibling matches whole gets no router; the route stays Accepted */
+    CHECK(model_find_router(r.m, "httproute-default-r-hosts-default-iso-any-r0-m0-h0") == NULL);
+    CHECK(model_find_router(r.m, "httproute-default-r-hosts-default-iso-any-r0-m0-h1") == NULL);
+    const struct model_router *bar = router(&r, "httproute-default-r-hosts-default-iso-any-r0-m0-h2");
+    CHECK(bar && strcmp(bar->rule, "Host(`bar.com`) && PathPrefix(`/`)") == 0);
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "r-hosts"), "\"reason\":\"Accepted\"");
+    done(&r);
+#undef ISO_WILD
+}
+
 int main(void)
 {
     test_incremental();
@@ -779,6 +817,7 @@ int main(void)
     test_gateway_addresses();
     test_path_matches_and_precedence();
     test_hostnames();
+    test_listener_isolation();
     test_attachment_reasons();
     test_backends();
     test_filters();

@@ -1,6 +1,8 @@
 /* Output-filter bridge (see response_filter.h). */
 #include "response_filter.h"
 
+#include <stdlib.h>
+
 #define RESPONSE_FILTER_MAX 4 /* output streams one response may ask for (compress, contentType...) */
 
 static __thread struct {
@@ -33,10 +35,18 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     h2o_setup_next_ostream(req, slot);
 }
 
+static void on_dispose(h2o_filter_t *self)
+{
+    struct filter *f = (struct filter *)self;
+    free(f->server.base); /* h2o_strdup(NULL, ...) below: malloc'd */
+    f->server = h2o_iovec_init(NULL, 0);
+}
+
 void response_filter_register(h2o_pathconf_t *pathconf, const char *server_header)
 {
     struct filter *f = (struct filter *)h2o_create_filter(pathconf, sizeof(*f));
     f->super.on_setup_ostream = on_setup_ostream;
+    f->super.dispose = on_dispose;
     if (server_header && *server_header)
         f->server = h2o_strdup(NULL, server_header, SIZE_MAX);
 }

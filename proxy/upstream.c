@@ -185,6 +185,17 @@ static bool expression_wants_retry(struct proxy *p, int status)
     return retry_expr_eval(e, &c);
 }
 
+/* An attempt's answer that will not reach the client: the response as
+ * before it, and the server no longer counted in flight. */
+static void forget_answer(struct proxy *p)
+{
+    p->req->res.status = 0;
+    p->req->res.reason = NULL;
+    p->req->res.headers = (h2o_headers_t){NULL};
+    p->req->res.content_length = SIZE_MAX;
+    end_inflight(p);
+}
+
 /* The answer of the attempt is dropped (its connection drained or closed
  * by abandon_conn/detach_conn first): the request goes to the balancer
  * again, every server before one twice. */
@@ -192,11 +203,7 @@ static void expression_retry(struct proxy *p, int status)
 {
     log_debug("%s: upstream %s answered %d; retryExpression holds: attempt %u", p->route->name, p->srv->url, status,
               p->expr_attempts + 1);
-    p->req->res.status = 0;
-    p->req->res.reason = NULL;
-    p->req->res.headers = (h2o_headers_t){NULL};
-    p->req->res.content_length = SIZE_MAX;
-    end_inflight(p);
+    forget_answer(p);
     bool all_tried = true;
     for (uint32_t i = 0; i < p->svc->n_servers && i < 64 && all_tried; i++)
         all_tried = (p->tried.mask >> i & 1) || p->svc->servers[i].weight <= 0;
@@ -252,11 +259,7 @@ static void status_retry(struct proxy *p, int status)
 {
     log_debug("%s: upstream %s answered %d; retry's status holds: attempt %u of %u", p->route->name,
               p->srv ? p->srv->url : "-", status, p->attempts + 1, p->mw->retry_attempts);
-    p->req->res.status = 0;
-    p->req->res.reason = NULL;
-    p->req->res.headers = (h2o_headers_t){NULL};
-    p->req->res.content_length = SIZE_MAX;
-    end_inflight(p);
+    forget_answer(p);
     pick_next(p);
 }
 

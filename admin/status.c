@@ -11,6 +11,7 @@
 
 #include "../proxy/registry.h"
 #include "../proxy/stats.h"
+#include "../proxy/table.h"
 
 #define MAX_PROVIDERS 8
 
@@ -43,6 +44,10 @@ static void snapshot_free(struct status_snapshot *s)
         for (size_t j = 0; j < s->services[i].n_mirrors; j++)
             if (s->services[i].mirrors[j].stats)
                 stats_release(s->services[i].mirrors[j].stats);
+        if (s->services[i].shared != NULL) {
+            table_service_unref(s->services[i].shared);
+            continue;
+        }
         for (size_t j = 0; j < s->services[i].n_servers; j++)
             if (s->services[i].servers[j].srv)
                 registry_release(s->services[i].servers[j].srv);

@@ -19,6 +19,7 @@
 #include "../common/arena.h"
 
 struct server;
+struct table_service;
 struct stats;
 
 struct status_server {
@@ -44,6 +45,9 @@ struct status_service {
     const char *healthcheck_path;
     uint64_t healthcheck_interval_ms;
     struct stats *stats; /* NULL when not served; else a reference */
+    /* A shared service (proxy/table.h) whose memory holds <servers>: one
+     * reference on it instead of one per server. NULL otherwise. */
+    struct table_service *shared;
     const char **used_by;
     size_t n_used_by;
     /* mirroring services */

@@ -68,6 +68,13 @@ void arena_init(struct arena *a)
     a->chunks = NULL;
     a->cleanups = NULL;
     a->allocated = 0;
+    a->first_chunk = 0;
+}
+
+void arena_init_sized(struct arena *a, size_t first_chunk)
+{
+    arena_init(a);
+    a->first_chunk = (first_chunk + 15) & ~(size_t)15;
 }
 
 /*
@@ -146,7 +153,7 @@ static void *arena_carve(struct arena *a, size_t size)
     size = (size + 15) & ~(size_t)15;
     struct arena_chunk *c = a->chunks;
     if (c == NULL || c->size - c->used < size) {
-        size_t want = c == NULL ? ARENA_MIN_CHUNK : c->size * 2;
+        size_t want = c != NULL ? c->size * 2 : a->first_chunk ? a->first_chunk : ARENA_MIN_CHUNK;
         if (want > ARENA_MAX_CHUNK)
             want = ARENA_MAX_CHUNK;
         if (want < size)

@@ -20,6 +20,7 @@ struct arena {
     struct arena_chunk *chunks;
     struct arena_cleanup *cleanups;
     size_t allocated; /* bytes handed out, for tests and metrics */
+    size_t first_chunk; /* size of the first chunk; 0: the default (4 KiB) */
 };
 
 /* Aborts on OOM: allocation failure is not a recoverable condition here. */
@@ -29,6 +30,9 @@ void *mem_realloc(void *p, size_t size);
 char *mem_strdup(const char *s);
 
 void arena_init(struct arena *a);
+/* For small objects that each own an arena: a first chunk of <first_chunk>
+ * bytes instead of the default 4 KiB. */
+void arena_init_sized(struct arena *a, size_t first_chunk);
 /* Frees the process-wide cache of spare chunks (at exit). */
 void arena_release_cache(void);
 /* Runs the cleanups in reverse registration order, then frees the memory. */

@@ -446,25 +446,28 @@ static void set_sticky(struct build *b, struct table_service *ts, const char *q,
                              st->domain);
 }
 
-/* Gives <ts> the servers the published table has for <s> (references
- * taken) when <s> is the very model object compiled last time and every
- * server was taken then: no registry lookup per server. */
-static bool reuse_servers(struct build *b, const struct model_service *s, struct table_service *ts)
+/* The shared service the published table built from the very model
+ * object <s> (an unchanged service: providers hand those over by
+ * reference), if every server of it was taken then. */
+static struct table_service *unchanged_service(const struct model_service *s)
 {
-    const struct table_service *old = compile_reuse_get(&services_prev, s);
-    if (old == NULL || old->n_servers != ts->n_servers)
-        return false;
+    struct table_service *old = compile_reuse_get(&services_prev, s);
+    if (old == NULL || old->unit == NULL || old->view == NULL)
+        return NULL;
     for (uint32_t j = 0; j < old->n_servers; j++)
         if (old->servers[j].srv == NULL)
-            return false;
-    for (uint32_t j = 0; j < old->n_servers; j++) {
-        ts->servers[j] = old->servers[j];
-        registry_ref(ts->servers[j].srv);
-        if (old->servers[j].path_prefix != NULL)
-            ts->servers[j].path_prefix =
-                arena_strndup(&b->t->arena, old->servers[j].path_prefix, old->servers[j].path_prefix_len);
-    }
-    return true;
+            return NULL;
+    return old;
+}
+
+/* The API's view of a shared service: its servers, in the service's own
+ * memory, built once and shown by every snapshot holding the service. */
+static void show_shared(struct status_service *st, struct table_service *ts)
+{
+    st->servers = (struct status_server *)ts->view;
+    st->n_servers = ts->n_servers;
+    st->shared = ts;
+    table_service_ref(ts);
 }
 
 static void add_services(struct build *b, const struct model *m)
@@ -509,7 +512,26 @@ static void add_services(struct build *b, const struct model *m)
                 continue;
             }
         }
-        struct table_service *ts = table_add_service(b->t, q, s->lb->pass_host_header, (uint32_t)s->lb->n_servers);
+        st->pass_host_header = s->lb->pass_host_header;
+        if (s->lb->healthcheck) {
+            st->healthcheck_path = arena_strdup(&snap->arena, s->lb->healthcheck->path);
+            st->healthcheck_interval_ms = s->lb->healthcheck->interval_ms;
+        }
+        struct table_service *ts = tr == NULL ? unchanged_service(s) : NULL;
+        if (ts != NULL) { /* carried over as it is: no per-server work */
+            table_adopt_service(b->t, ts);
+            compile_reuse_put(&b->services_next, s, ts);
+            st->stats = ts->stats;
+            stats_ref(ts->stats);
+            show_shared(st, ts);
+            for (uint32_t j = 0; s->lb->healthcheck != NULL && j < ts->n_servers; j++)
+                healthcheck_want(ts->servers[j].srv, s->lb->healthcheck, q);
+            continue;
+        }
+        /* a serversTransport may change under an unchanged service: such services are built for each table */
+        ts = tr == NULL ? table_add_service_shared(b->t, q, s->lb->pass_host_header, (uint32_t)s->lb->n_servers)
+                        : table_add_service(b->t, q, s->lb->pass_host_header, (uint32_t)s->lb->n_servers);
+        struct arena *sa = table_service_arena(b->t, ts);
         if (s->lb->strategy && strcasecmp(s->lb->strategy, "p2c") == 0)
             ts->strategy = STRATEGY_P2C;
         else if (s->lb->strategy && strcasecmp(s->lb->strategy, "hrw") == 0)
@@ -519,48 +541,43 @@ static void add_services(struct build *b, const struct model *m)
         ts->empty_status = (uint16_t)s->lb->empty_status;
         ts->passive_window_ms = s->lb->passive_window_ms;
         ts->passive_max_failed = s->lb->passive_max_failed;
-        st->pass_host_header = s->lb->pass_host_header;
         st->stats = ts->stats;
         stats_ref(ts->stats);
-        if (s->lb->healthcheck) {
-            st->healthcheck_path = arena_strdup(&snap->arena, s->lb->healthcheck->path);
-            st->healthcheck_interval_ms = s->lb->healthcheck->interval_ms;
-        }
-        st->servers = arena_alloc(&snap->arena, (s->lb->n_servers ? s->lb->n_servers : 1) * sizeof(*st->servers));
-        st->n_servers = s->lb->n_servers;
-        /* a serversTransport may have changed under an unchanged service */
-        bool reused = tr == NULL && reuse_servers(b, s, ts);
+        /* the API's view: in the service's memory when it is shared (no reference per server) */
+        struct arena *va = ts->unit ? sa : &snap->arena;
+        struct status_server *view = arena_alloc(va, (s->lb->n_servers ? s->lb->n_servers : 1) * sizeof(*view));
         if (tr == NULL)
             compile_reuse_put(&b->services_next, s, ts);
         for (size_t j = 0; j < s->lb->n_servers; j++) {
             struct diag d;
-            st->servers[j].url = arena_strdup(&snap->arena, s->lb->servers[j].url);
-            st->servers[j].weight = s->lb->servers[j].weight;
-            if (reused) {
-                st->servers[j].srv = ts->servers[j].srv;
-                registry_ref(ts->servers[j].srv);
-                if (s->lb->healthcheck != NULL)
-                    healthcheck_want(ts->servers[j].srv, s->lb->healthcheck, q);
-                continue;
-            }
+            view[j].url = arena_strdup(va, s->lb->servers[j].url);
+            view[j].weight = s->lb->servers[j].weight;
             if (table_service_set_server_via(b->t, ts, (uint32_t)j, s->lb->servers[j].url, s->lb->servers[j].weight, tr, &d) !=
                 0) {
                 record_on(b, &st->error, "%s: service '%s': %s (server skipped)", s->origin.source, q, d.msg);
                 continue;
             }
-            st->servers[j].srv = ts->servers[j].srv;
-            registry_ref(ts->servers[j].srv);
+            view[j].srv = ts->servers[j].srv;
+            if (ts->unit == NULL)
+                registry_ref(ts->servers[j].srv);
             const char *url = s->lb->servers[j].url, *sep = strstr(url, "://");
             const char *path = sep ? sep + 3 + strcspn(sep + 3, "/?#") : NULL;
             if (s->lb->servers[j].preserve_path && path && *path == '/' && strcmp(path, "/") != 0) {
                 size_t len = strcspn(path, "?#");
                 while (len > 1 && path[len - 1] == '/') /* "/base/" + "/x": one slash */
                     len--;
-                ts->servers[j].path_prefix = arena_strndup(&b->t->arena, path, len);
+                ts->servers[j].path_prefix = arena_strndup(sa, path, len);
                 ts->servers[j].path_prefix_len = len;
             }
             if (s->lb->healthcheck != NULL)
                 healthcheck_want(ts->servers[j].srv, s->lb->healthcheck, q);
+        }
+        if (ts->unit != NULL) {
+            ts->view = view;
+            show_shared(st, ts);
+        } else {
+            st->servers = view;
+            st->n_servers = s->lb->n_servers;
         }
         if (s->lb->sticky != NULL) {
             const char **urls = arena_alloc(b->scratch, (s->lb->n_servers ? s->lb->n_servers : 1) * sizeof(*urls));

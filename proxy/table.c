@@ -87,6 +87,37 @@ struct table *table_new(uint32_t n_workers)
     return t;
 }
 
+struct table_service_unit {
+    int refs; /* tables and snapshots holding it; watcher thread only */
+    struct arena arena;
+};
+
+/* What a service holds outside its memory: servers and statistics. */
+static void service_release_refs(struct table_service *s)
+{
+    for (uint32_t j = 0; j < s->n_servers; j++)
+        if (s->servers[j].srv != NULL)
+            registry_release(s->servers[j].srv);
+    for (uint32_t j = 0; j < s->n_mirrors; j++)
+        stats_release(s->mirrors[j].stats);
+    stats_release(s->stats);
+}
+
+void table_service_ref(struct table_service *svc)
+{
+    svc->unit->refs++;
+}
+
+void table_service_unref(struct table_service *svc)
+{
+    struct table_service_unit *u = svc->unit;
+    if (--u->refs > 0)
+        return;
+    service_release_refs(svc);
+    arena_free(&u->arena); /* <svc> lived there */
+    free(u);
+}
+
 void table_free(struct table *t)
 {
     if (t == NULL)
@@ -95,13 +126,10 @@ void table_free(struct table *t)
     struct table_service **svcs = t->services ? t->services : (struct table_service **)t->build_services.items;
     size_t n = t->services ? t->n_services : t->build_services.len;
     for (size_t i = 0; i < n; i++) {
-        struct table_service *s = svcs[i];
-        for (uint32_t j = 0; j < s->n_servers; j++)
-            if (s->servers[j].srv != NULL)
-                registry_release(s->servers[j].srv);
-        for (uint32_t j = 0; j < s->n_mirrors; j++)
-            stats_release(s->mirrors[j].stats);
-        stats_release(s->stats);
+        if (svcs[i]->unit != NULL)
+            table_service_unref(svcs[i]);
+        else
+            service_release_refs(svcs[i]);
     }
     struct table_route **routes = t->routes ? t->routes : (struct table_route **)t->build_routes.items;
     size_t nr = t->routes ? t->n_routes : t->build_routes.len;
@@ -120,22 +148,56 @@ static void *alloc_line(struct arena *a, size_t size)
     return (void *)((p + 63) & ~(uintptr_t)63);
 }
 
+static void service_init(struct table *t, struct arena *a, struct table_service *s, const char *name, bool pass_host_header,
+                         uint32_t n_servers)
+{
+    s->name = arena_strdup(a, name);
+    s->pass_host_header = pass_host_header;
+    s->n_servers = n_servers;
+    s->servers = arena_alloc(a, (n_servers ? n_servers : 1) * sizeof(*s->servers));
+    if (n_servers > 1) {
+        s->wrr_stride = (uint32_t)(((n_servers * sizeof(int32_t) + 63) & ~(size_t)63) / sizeof(int32_t));
+        s->wrr = alloc_line(a, (size_t)t->n_workers * s->wrr_stride * sizeof(int32_t));
+    }
+    s->stats = stats_acquire(STATS_SERVICE, name);
+}
+
+static void service_index(struct table *t, struct table_service *s)
+{
+    ptr_vec_push(&t->arena, &t->build_services, s);
+    *table_host_map_slot(&t->arena, &t->service_index, s->name, strlen(s->name)) = s;
+}
+
 struct table_service *table_add_service(struct table *t, const char *name, bool pass_host_header, uint32_t n_servers)
 {
     struct table_service *s = arena_alloc(&t->arena, sizeof(*s));
-    s->name = arena_strdup(&t->arena, name);
-    s->pass_host_header = pass_host_header;
-    s->n_servers = n_servers;
-    s->servers = arena_alloc(&t->arena, (n_servers ? n_servers : 1) * sizeof(*s->servers));
-    if (n_servers > 1) {
-        s->wrr_stride = (uint32_t)(((n_servers * sizeof(int32_t) + 63) & ~(size_t)63) / sizeof(int32_t));
-        s->wrr = alloc_line(&t->arena, (size_t)t->n_workers * s->wrr_stride * sizeof(int32_t));
-    }
-    s->stats = stats_acquire(STATS_SERVICE, name);
-    s->index = (uint32_t)t->build_services.len;
-    ptr_vec_push(&t->arena, &t->build_services, s);
-    *table_host_map_slot(&t->arena, &t->service_index, s->name, strlen(s->name)) = s;
+    service_init(t, &t->arena, s, name, pass_host_header, n_servers);
+    service_index(t, s);
     return s;
+}
+
+struct table_service *table_add_service_shared(struct table *t, const char *name, bool pass_host_header, uint32_t n_servers)
+{
+    struct table_service_unit *u = mem_calloc(1, sizeof(*u));
+    /* sized for the service, its servers and the API's view of them */
+    arena_init_sized(&u->arena, 512 + strlen(name) + (size_t)n_servers * 96 + (n_servers > 1 ? 64 * t->n_workers : 0));
+    u->refs = 1;
+    struct table_service *s = arena_alloc(&u->arena, sizeof(*s));
+    s->unit = u;
+    service_init(t, &u->arena, s, name, pass_host_header, n_servers);
+    service_index(t, s);
+    return s;
+}
+
+void table_adopt_service(struct table *t, struct table_service *svc)
+{
+    table_service_ref(svc);
+    service_index(t, svc);
+}
+
+struct arena *table_service_arena(struct table *t, struct table_service *svc)
+{
+    return svc->unit ? &svc->unit->arena : &t->arena;
 }
 
 int table_service_set_server(struct table *t, struct table_service *svc, uint32_t i, const char *url, int weight,
@@ -204,12 +266,13 @@ void table_service_set_sticky(struct table *t, struct table_service *svc, const 
                               uint32_t n, bool secure, bool http_only, const char *same_site, int64_t max_age, const char *path,
                               const char *domain)
 {
-    struct table_sticky *st = arena_alloc(&t->arena, sizeof(*st));
-    st->name = arena_strdup(&t->arena, cookie_name);
+    struct arena *a = table_service_arena(t, svc);
+    struct table_sticky *st = arena_alloc(a, sizeof(*st));
+    st->name = arena_strdup(a, cookie_name);
     st->name_len = strlen(st->name);
-    st->values = arena_alloc(&t->arena, (n ? n : 1) * sizeof(*st->values));
+    st->values = arena_alloc(a, (n ? n : 1) * sizeof(*st->values));
     for (uint32_t i = 0; i < n; i++)
-        st->values[i] = sticky_value(&t->arena, keys[i]);
+        st->values[i] = sticky_value(a, keys[i]);
     /* Go's http.Cookie.String() order: Path, Domain, Max-Age, HttpOnly, Secure, SameSite */
     char attrs[512];
     int len = snprintf(attrs, sizeof(attrs), "; Path=%s", path ? path : "/");
@@ -227,7 +290,7 @@ void table_service_set_sticky(struct table *t, struct table_service *svc, const 
         const char *v = strcasecmp(same_site, "none") == 0 ? "None" : strcasecmp(same_site, "lax") == 0 ? "Lax" : "Strict";
         snprintf(attrs + len, sizeof(attrs) - (size_t)len, "; SameSite=%s", v);
     }
-    st->attrs = arena_strdup(&t->arena, attrs);
+    st->attrs = arena_strdup(a, attrs);
     svc->sticky = st;
 }
 

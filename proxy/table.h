@@ -28,6 +28,7 @@ struct server;
 struct stats;
 struct match_req;
 struct table_middleware;
+struct table_service_unit;
 struct table_tcp;
 struct transport;
 struct tls_option;
@@ -98,8 +99,13 @@ struct table_service {
      * NULL for a single server (nothing to balance). */
     int32_t *wrr;
     uint32_t wrr_stride;
-    uint32_t index;
     struct stats *stats; /* shared with other tables naming the same service */
+    /* A shared service (table_add_service_shared) lives in memory of its
+     * own, referenced by every table (and API snapshot) holding it, so an
+     * unchanged service is carried into the next table as it is. NULL: it
+     * lives in its table's arena. */
+    struct table_service_unit *unit;
+    const void *view; /* what the API shows of it, built once by the controller (shared services) */
 };
 
 struct table_route {
@@ -175,6 +181,16 @@ void table_free(struct table *t);
 
 /* Adds a service with <n_servers> slots to fill with table_service_set_server. */
 struct table_service *table_add_service(struct table *t, const char *name, bool pass_host_header, uint32_t n_servers);
+/* The same, in memory of its own that later tables can share
+ * (table_adopt_service) while the service does not change. */
+struct table_service *table_add_service_shared(struct table *t, const char *name, bool pass_host_header, uint32_t n_servers);
+/* Puts shared service <svc>, built for an earlier table, into <t>. */
+void table_adopt_service(struct table *t, struct table_service *svc);
+/* Where <svc>'s own data goes: its unit's arena, or its table's. */
+struct arena *table_service_arena(struct table *t, struct table_service *svc);
+/* References on a shared service (watcher thread only). */
+void table_service_ref(struct table_service *svc);
+void table_service_unref(struct table_service *svc);
 /* Takes a registry reference on the server for <url>. */
 int table_service_set_server(struct table *t, struct table_service *svc, uint32_t i, const char *url, int weight,
                              struct diag *d) WARN_UNUSED;

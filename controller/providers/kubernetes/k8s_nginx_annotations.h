@@ -52,6 +52,12 @@ struct k8s_nginx_plan {
     const char *base; /* "<ns>-<name>-<hash>", for object names */
     const char *aliases; /* server-alias: "a.example.com,b.example.com" */
     bool www_redirect;   /* from-to-www-redirect */
+    /* proxy-ssl-*: the HTTPS backend's TLS (PEM text; NULL / 0: unset) */
+    bool proxy_ssl;             /* any of them applies: the service gets its own transport */
+    const char *ssl_ca, *ssl_cert, *ssl_key;
+    bool ssl_verify;
+    int ssl_verify_depth, ssl_min_version, ssl_max_version;
+    const char *ssl_name, *ssl_ciphers;
 };
 
 /* A Kubernetes Event to write on an Ingress (Warning): an annotation not

@@ -158,6 +158,7 @@ static const struct {
     {"proxy-next-upstream-tries", IMPL, "connection failures and the http_NNN answers named; not response timeouts"},
     {"proxy-next-upstream", IMPL, "connection failures and the http_NNN answers named; not response timeouts"},
     {"backend-protocol", IMPL},
+    {"service-upstream", IMPL},
     {"proxy-ssl-secret", IMPL},
     {"proxy-ssl-verify", IMPL, "a value other than on/off refuses the Ingress (ingress-nginx: off)"},
     {"proxy-ssl-verify-depth", IMPL},
@@ -875,7 +876,7 @@ static int upstream(const struct ctx *c)
             return refuse(c, "annotation " K8S_NGINX_PREFIX "backend-protocol: %s is not supported (HTTP, HTTPS, GRPC, GRPCS)",
                           proto);
     }
-    if (proxy_ssl(c) != 0)
+    if (proxy_ssl(c) != 0 || bool_ann(c, "service-upstream", false, &c->p->service_upstream) != 0)
         return -1;
     long connect, rd, snd;
     /* unitless seconds, as ingress-nginx takes them */

@@ -159,6 +159,9 @@ static const struct {
     {"proxy-next-upstream", IMPL, "connection failures and the http_NNN answers named; not response timeouts"},
     {"backend-protocol", IMPL},
     {"service-upstream", IMPL},
+    {"mirror-target", IMPL, "the URL's path must be $request_uri; the Host sent is the URL's host and port"},
+    {"mirror-request-body", IMPL},
+    {"mirror-host", IMPL, "only the mirror-target's own host name"},
     {"proxy-ssl-secret", IMPL},
     {"proxy-ssl-verify", IMPL, "a value other than on/off refuses the Ingress (ingress-nginx: off)"},
     {"proxy-ssl-verify-depth", IMPL},
@@ -863,6 +866,49 @@ static int proxy_ssl(const struct ctx *c)
     return 0;
 }
 
+/* mirror-target: nginx's `mirror` to a location proxying to the URL, which
+ * ingress-nginx's users end with $request_uri (without it nginx sends the
+ * internal location's own URI). Gantry's mirroring sends the request's
+ * URI to a server, so the URL must be scheme://host[:port] then
+ * $request_uri; the Host of the copies is the URL's. */
+static int mirror(const struct ctx *c)
+{
+    const char *target = ann(c, "mirror-target"), *host = ann(c, "mirror-host");
+    bool body = true;
+    if (target == NULL) {
+        if (host || ann(c, "mirror-request-body"))
+            problem(c, "annotations " K8S_NGINX_PREFIX "mirror-host and -request-body have no effect without "
+                       K8S_NGINX_PREFIX "mirror-target (ignored)");
+        return 0;
+    }
+    const char *body_v = ann(c, "mirror-request-body");
+    if (body_v) {
+        if (strcmp(body_v, "on") != 0 && strcmp(body_v, "off") != 0)
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "mirror-request-body: `%s` is not on or off", body_v);
+        body = strcmp(body_v, "on") == 0;
+    }
+    size_t skip = strncmp(target, "http://", 7) == 0 ? 7 : strncmp(target, "https://", 8) == 0 ? 8 : 0;
+    const char *auth = target + skip, *end = auth + strcspn(auth, "/$?#");
+    const char *rest = end;
+    if (*rest == '/' && rest[1] == '$')
+        rest++; /* "/$request_uri": nginx then sends "//path"; the path itself here */
+    if (skip == 0 || end == auth || strcmp(rest, "$request_uri") != 0 || strpbrk(target, " \t\r\n`\"'\\@"))
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "mirror-target: `%s` is not http(s)://host[:port]$request_uri "
+                         "(gantry mirrors each request to its own URI)", target);
+    struct arena *a = &c->env->m->arena;
+    const char *authority = arena_strndup(a, auth, (size_t)(end - auth));
+    if (host) {
+        /* the URL's host name, without its port (ingress-nginx's default) */
+        size_t hlen = authority[0] == '[' ? strcspn(authority, "]") + 1 : strcspn(authority, ":");
+        if (strlen(host) != hlen || strncasecmp(host, authority, hlen) != 0)
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "mirror-host: `%s` differs from the host of "
+                             K8S_NGINX_PREFIX "mirror-target, which gantry cannot send", host);
+    }
+    c->p->mirror_url = arena_printf(a, "%.*s%s", (int)skip, target, authority);
+    c->p->mirror_body = body;
+    return 0;
+}
+
 static int upstream(const struct ctx *c)
 {
     const char *proto = ann(c, "backend-protocol");
@@ -1112,7 +1158,7 @@ void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const cha
     if (canary(&c) != 0 || paths(&c) != 0 || server_alias(&c) != 0 || error_pages(&c) != 0 || body_size(&c) != 0 ||
         redirects(&c, has_tls) != 0 || cors(&c) != 0 || limits(&c) != 0 ||
         source_ranges(&c) != 0 || basic_auth(&c) != 0 || forward_auth(&c) != 0 || request_headers(&c) != 0 ||
-        affinity(&c) != 0 || upstream(&c) != 0)
+        affinity(&c) != 0 || upstream(&c) != 0 || mirror(&c) != 0)
         return;
 }
 

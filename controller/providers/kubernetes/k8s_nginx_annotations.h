@@ -54,6 +54,8 @@ struct k8s_nginx_plan {
     const char *aliases; /* server-alias: "a.example.com,b.example.com" */
     bool www_redirect;   /* from-to-www-redirect */
     bool service_upstream; /* service-upstream: the Service's ClusterIP and port, not its endpoints */
+    const char *mirror_url; /* mirror-target: "scheme://host[:port]", every request copied there */
+    bool mirror_body;       /* mirror-request-body (default on) */
     /* proxy-ssl-*: the HTTPS backend's TLS (PEM text; NULL / 0: unset) */
     bool proxy_ssl;             /* any of them applies: the service gets its own transport */
     const char *ssl_ca, *ssl_cert, *ssl_key;

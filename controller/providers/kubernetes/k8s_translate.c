@@ -539,6 +539,43 @@ static const char *mirrored(struct tx *t, const struct mirror_spec *ms, const ch
     return name;
 }
 
+/* ingress-nginx's mirror-target: every request also to that URL (a
+ * service of one server, the Host its own), besides gantry.io/mirror's. */
+static const struct mirror_spec *nginx_mirror(struct tx *t, const struct mirror_spec *ms, const struct k8s_nginx_plan *nx,
+                                              const char *base)
+{
+    if (nx == NULL || nx->mirror_url == NULL)
+        return ms;
+    const char *name = arena_printf(&t->m->arena, "%s-nginx-mirror", base);
+    if (!made_has(t, name)) {
+        struct model_service *s = arena_alloc(&t->m->arena, sizeof(*s));
+        s->name = name;
+        s->origin = (struct model_origin){"kubernetes", "annotation " K8S_NGINX_PREFIX "mirror-target"};
+        struct model_lb *lb = arena_alloc(&t->m->arena, sizeof(*lb));
+        lb->servers = arena_alloc(&t->m->arena, sizeof(*lb->servers));
+        lb->servers[0] = (struct model_server){.url = nx->mirror_url, .weight = 1};
+        lb->n_servers = 1;
+        lb->pass_host_header = false;
+        s->lb = lb;
+        made_add(t, s);
+    }
+    struct mirror_spec *out = arena_alloc(t->pa, sizeof(*out));
+    size_t n = ms ? ms->n : 0;
+    out->services = arena_alloc(t->pa, (n + 1) * sizeof(*out->services));
+    out->percent = arena_alloc(t->pa, (n + 1) * sizeof(*out->percent));
+    for (size_t i = 0; i < n; i++) {
+        out->services[i] = ms->services[i];
+        out->percent[i] = ms->percent[i];
+    }
+    out->services[n] = name;
+    out->percent[n] = 100;
+    out->n = n + 1;
+    out->max_body = ms ? ms->max_body : -1;
+    /* one body switch for all copies: gantry.io/mirror-body "false" or mirror-request-body "off" keeps bodies back */
+    out->body = nx->mirror_body && (ms == NULL || ms->body);
+    return out;
+}
+
 static const cJSON *secret_lookup(void *data, const char *ns, const char *name)
 {
     return secret_get(data, ns, name);
@@ -688,7 +725,7 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
     bool plain = !(tr.tls && !tls);
     tls |= tr.tls;
     const char *base = arena_printf(t->pa, "%s-%s", slug(t->pa, ns), slug(t->pa, name));
-    const struct mirror_spec *ms = mirror_annotation(t, ing, ns, name);
+    const struct mirror_spec *ms = nginx_mirror(t, mirror_annotation(t, ing, ns, name), nx, base);
     int rule_i = 0;
     for (const cJSON *rule = get(spec, "rules") ? get(spec, "rules")->child : NULL; rule; rule = rule->next, rule_i++) {
         const char *host = str(rule, "host");

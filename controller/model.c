@@ -309,6 +309,17 @@ static void dump_transport(struct sink *k, const struct model_transport *t)
         OUT(k, "      peerCertURI: ", t->peer_cert_uri, "\n");
     if (t->unsupported)
         OUT(k, "      unsupported: ", t->unsupported, "\n");
+    if (t->verify_depth || t->min_version || t->max_version) { /* proxy-ssl-verify-depth / -protocols */
+        out(k, "      tls: ");
+        out_int(k, t->verify_depth);
+        out(k, " ");
+        out_int(k, t->min_version);
+        out(k, " ");
+        out_int(k, t->max_version);
+        out(k, "\n");
+    }
+    if (t->ciphers)
+        OUT(k, "      ciphers: ", t->ciphers, "\n");
 }
 
 static void dump_strs(struct sink *k, const char *key, const char **v, size_t n)

@@ -66,6 +66,10 @@ struct model_transport {
     uint64_t read_idle_ms, ping_ms;      /* forwardingTimeouts.readIdleTimeout / pingTimeout (HTTP/2 health) */
     const char *peer_cert_uri;           /* peerCertURI: a URI SAN the server's certificate must carry */
     const char *unsupported; /* an option gantry cannot apply (spiffe): its services are refused */
+    /* Gantry-internal, for ingress-nginx's proxy-ssl-*: 0 / NULL keep the defaults */
+    int verify_depth;
+    int min_version, max_version; /* TLS1_2_VERSION, TLS1_3_VERSION */
+    const char *ciphers;
     struct model_origin origin;
 };
 

@@ -392,6 +392,7 @@ TREE_FIELD_STRING(kube_ep_ip, struct static_config, kube.status_ip)
 TREE_FIELD_STRING(kube_ep_hostname, struct static_config, kube.status_hostname)
 TREE_FIELD_STRING(kube_ep_service, struct static_config, kube.status_published_service)
 TREE_FIELD_BOOL(kube_external_name, struct static_config, kube.allow_external_name_services)
+TREE_FIELD_BOOL(kube_native_lb, struct static_config, kube.native_lb_by_default)
 
 static int kube_namespaces(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
@@ -429,7 +430,7 @@ static const struct tree_field kube_keys[] = {{"endpoint", kube_endpoint},
                                         {"leaderElection", kube_leader},
                                         {"throttleDuration", NULL},
                                         {"allowEmptyServices", NULL},
-                                        {"nativeLBByDefault", NULL},
+                                        {"nativeLBByDefault", kube_native_lb},
                                         {"disableClusterScopeResources", NULL},
                                         {"strictPrefixMatching", NULL},
                                         {NULL, NULL}};
@@ -454,6 +455,7 @@ TREE_FIELD_BOOL(nginx_without_class, struct static_config, kube_nginx.options.wa
 TREE_FIELD_BOOL(nginx_by_name, struct static_config, kube_nginx.options.class_by_name)
 TREE_FIELD_BOOL(nginx_unsafe, struct static_config, kube_nginx.options.allow_unsafe)
 TREE_FIELD_BOOL(nginx_no_external_name, struct static_config, kube_nginx.disable_external_name)
+TREE_FIELD_BOOL(nginx_native_lb, struct static_config, kube_nginx.options.native_lb_by_default)
 
 /* Snippets are never executed: accepting "true" would promise what gantry
  * does not do. */
@@ -490,6 +492,7 @@ static const struct tree_field kube_nginx_keys[] = {{"endpoint", nginx_endpoint}
                                               {"allowSnippetAnnotations", nginx_snippets},
                                               {"allowUnsafeAnnotations", nginx_unsafe},
                                               {"disableSvcExternalName", nginx_no_external_name},
+                                              {"nativeLBByDefault", nginx_native_lb},
                                               {"globalAuthURL", nginx_refused},
                                               {"watchNamespaceSelector", nginx_refused},
                                               {"throttleDuration", NULL},
@@ -510,6 +513,7 @@ TREE_FIELD_STRING(crd_selector, struct static_config, kube_crd.label_selector)
 TREE_FIELD_STRING(crd_class, struct static_config, kube_crd.ingress_class)
 TREE_FIELD_BOOL(crd_cross_ns, struct static_config, kube_crd.allow_cross_namespace)
 TREE_FIELD_BOOL(crd_external_name, struct static_config, kube_crd.allow_external_name_services)
+TREE_FIELD_BOOL(crd_native_lb, struct static_config, kube_crd.native_lb_by_default)
 TREE_FIELD_BOOL(crd_empty, struct static_config, kube_crd.allow_empty_services)
 TREE_FIELD_DURATION(crd_throttle, struct static_config, kube_crd.throttle_ms)
 
@@ -529,7 +533,7 @@ static const struct tree_field kube_crd_keys[] = {{"endpoint", crd_endpoint},
                                             {"allowExternalNameServices", crd_external_name},
                                             {"allowEmptyServices", crd_empty},
                                             {"throttleDuration", crd_throttle},
-                                            {"nativeLBByDefault", NULL},
+                                            {"nativeLBByDefault", crd_native_lb},
                                             {"disableClusterScopeResources", NULL},
                                             {NULL, NULL}};
 

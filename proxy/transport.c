@@ -103,6 +103,9 @@ static char *digest(const struct transport_spec *s)
              s->max_idle_conns_per_host, s->disable_http2, (unsigned long long)s->read_idle_ms, (unsigned long long)s->ping_ms);
     digest_add(&buf, &len, "t", num);
     digest_add(&buf, &len, "uri", s->peer_cert_uri);
+    snprintf(num, sizeof(num), "%d/%d/%d", s->verify_depth, s->min_version, s->max_version);
+    digest_add(&buf, &len, "tls", num);
+    digest_add(&buf, &len, "ciphers", s->ciphers);
     return buf;
 }
 
@@ -171,7 +174,16 @@ static SSL_CTX *build_ctx(const struct transport_spec *s, struct diag *d)
         diag_set(d, "%s", ssl_error());
         return NULL;
     }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_min_proto_version(ctx, s->min_version > TLS1_2_VERSION ? s->min_version : TLS1_2_VERSION);
+    if (s->max_version)
+        SSL_CTX_set_max_proto_version(ctx, s->max_version);
+    if (s->verify_depth > 0)
+        SSL_CTX_set_verify_depth(ctx, s->verify_depth);
+    if (s->ciphers != NULL && SSL_CTX_set_cipher_list(ctx, s->ciphers) != 1) {
+        diag_set(d, "ciphers: '%.80s' selects no cipher", s->ciphers);
+        ERR_clear_error();
+        goto fail;
+    }
     if (s->n_root_cas == 0)
         SSL_CTX_set_default_verify_paths(ctx);
     /* peerCertURI: the chain is verified even with insecureSkipVerify
@@ -201,6 +213,15 @@ static SSL_CTX *build_ctx(const struct transport_spec *s, struct diag *d)
 fail:
     SSL_CTX_free(ctx);
     return NULL;
+}
+
+bool transport_ciphers_valid(const char *list)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    bool ok = ctx != NULL && SSL_CTX_set_cipher_list(ctx, list) == 1;
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return ok;
 }
 
 SSL_CTX *transport_client_ctx(const struct transport *t, bool offer_h2)

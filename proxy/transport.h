@@ -33,6 +33,10 @@ struct transport_spec {
      * (compared without case). The chain is verified even with
      * insecureSkipVerify, which then skips only the name check. NULL: none */
     const char *peer_cert_uri;
+    /* ingress-nginx's proxy-ssl-*: 0 / NULL keep gantry's defaults */
+    int verify_depth;            /* the longest chain below the trusted CA (SSL_CTX_set_verify_depth) */
+    int min_version, max_version; /* TLS1_2_VERSION, TLS1_3_VERSION */
+    const char *ciphers;          /* OpenSSL cipher list for TLS 1.2 */
 };
 
 struct transport {
@@ -71,6 +75,9 @@ void transport_offer_h2(SSL_CTX *ctx);
 /* The context for a TLS connection to a server of <t> (NULL: the global
  * transport); <offer_h2>: a proxied request's, which may become HTTP/2. */
 SSL_CTX *transport_client_ctx(const struct transport *t, bool offer_h2);
+
+/* Whether <list> is an OpenSSL cipher list that selects a cipher. */
+bool transport_ciphers_valid(const char *list);
 
 /* Frees what is left at exit. */
 void transport_shutdown(void);

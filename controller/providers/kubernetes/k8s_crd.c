@@ -319,7 +319,10 @@ static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, 
         if (str(spec, "externalName"))
             add_url(c, servers, scheme, str(spec, "externalName"), port_no, where);
     } else {
-        endpoints(c, ns, svc, sp, scheme, cJSON_IsTrue(get(ref, "nativeLB")), servers, where);
+        /* nativeLB, when set, wins over nativeLBByDefault (Traefik v3) */
+        const cJSON *native = get(ref, "nativeLB");
+        endpoints(c, ns, svc, sp, scheme, cJSON_IsBool(native) ? cJSON_IsTrue(native) : c->o->native_lb_by_default,
+                  servers, where);
     }
     if (servers->n == 0 && !c->o->allow_empty_services) {
         problem(c, "%s: service %s/%s has no endpoints (providers.kubernetesCRD.allowEmptyServices is false)", what, ns, name);

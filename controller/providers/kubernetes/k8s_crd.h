@@ -66,6 +66,7 @@ struct k8s_crd_options {
     bool allow_cross_namespace;
     bool allow_external_name;
     bool allow_empty_services; /* a Service without endpoints: an empty load balancer (503) instead of no router */
+    bool native_lb_by_default; /* nativeLBByDefault: the ClusterIP unless the service sets nativeLB: false */
 };
 
 /* Builds the model of <objs> (borrowed). Problems are strings in <pa>. */

@@ -20,6 +20,7 @@
 
 #include "../../../common/base64.h"
 #include "../../../common/config_value.h"
+#include "../../../proxy/transport.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -157,6 +158,17 @@ static const struct {
     {"proxy-next-upstream-tries", IMPL, "connection failures and the http_NNN answers named; not response timeouts"},
     {"proxy-next-upstream", IMPL, "connection failures and the http_NNN answers named; not response timeouts"},
     {"backend-protocol", IMPL},
+    {"service-upstream", IMPL},
+    {"mirror-target", IMPL, "the URL's path must be $request_uri; the Host sent is the URL's host and port"},
+    {"mirror-request-body", IMPL},
+    {"mirror-host", IMPL, "only the mirror-target's own host name"},
+    {"proxy-ssl-secret", IMPL},
+    {"proxy-ssl-verify", IMPL, "a value other than on/off refuses the Ingress (ingress-nginx: off)"},
+    {"proxy-ssl-verify-depth", IMPL},
+    {"proxy-ssl-name", IMPL, "without it the name verified is the pod's address (ingress-nginx: upstream_balancer)"},
+    {"proxy-ssl-server-name", IMPL, "SNI is always sent (off does not remove it)"},
+    {"proxy-ssl-protocols", IMPL, "TLSv1.2 and TLSv1.3 only; older ones in the list are skipped"},
+    {"proxy-ssl-ciphers", IMPL, "TLS 1.2 ciphers (OpenSSL's list), as nginx; TLS 1.3 suites are OpenSSL's"},
     {"upstream-vhost", IMPL},
     {"server-alias", IMPL},
     {"custom-http-errors", IMPL, "the default backend's answer to GET / without ingress-nginx's X-Code/X-Format headers"},
@@ -724,6 +736,179 @@ static void next_upstream_on_status(const struct ctx *c, const char *next, long 
            arena_printf(c->env->pa, "(%s) && Attempts() < %ld%s", expr, tries, guard), NULL);
 }
 
+/* "on" / "off", as ingress-nginx's proxy-ssl on/off annotations; anything
+ * else refuses (ingress-nginx falls back to off, which would serve an
+ * Ingress asking for verification without it). */
+static int on_off_ann(const struct ctx *c, const char *k, bool *out)
+{
+    const char *v = ann(c, k);
+    *out = false;
+    if (v == NULL)
+        return 0;
+    if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "%s: `%s` is not on or off", k, v);
+    *out = strcmp(v, "on") == 0;
+    return 0;
+}
+
+/* proxy-ssl-protocols: ingress-nginx's list (SSLv2 .. TLSv1.3, space
+ * separated; unknown words dropped, none left: its default). Gantry speaks
+ * TLS 1.2 and 1.3 to upstreams, so the list narrows that range. */
+static int ssl_protocols(const struct ctx *c)
+{
+    const char *v = ann(c, "proxy-ssl-protocols");
+    bool known_word = false, v12 = false, v13 = false;
+    char *copy = arena_strdup(c->env->pa, v ? v : ""), *save = NULL;
+    for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+        static const char *const words[] = {"SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+            known_word |= strcmp(t, words[i]) == 0;
+        v12 |= strcmp(t, "TLSv1.2") == 0;
+        v13 |= strcmp(t, "TLSv1.3") == 0;
+    }
+    if (!known_word) /* ingress-nginx's default: "TLSv1 TLSv1.1 TLSv1.2" */
+        v12 = true;
+    if (!v12 && !v13)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "proxy-ssl-protocols: `%s` has neither TLSv1.2 nor TLSv1.3 "
+                         "(gantry does not speak older versions to upstreams)", v);
+    c->p->ssl_min_version = v12 ? TLS1_2_VERSION : TLS1_3_VERSION;
+    c->p->ssl_max_version = v13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+    return 0;
+}
+
+/* ingress-nginx's proxyssl: the Secret "namespace/name" of proxy-ssl-secret
+ * gives the CA (ca.crt) and the client certificate (tls.crt, tls.key). As
+ * in its template, verify, depth, protocols and ciphers come with the CA;
+ * name, SNI and the client certificate on their own. */
+static int proxy_ssl(const struct ctx *c)
+{
+    static const char *const others[] = {"proxy-ssl-verify", "proxy-ssl-verify-depth", "proxy-ssl-name",
+                                         "proxy-ssl-server-name", "proxy-ssl-protocols", "proxy-ssl-ciphers"};
+    struct k8s_nginx_plan *p = c->p;
+    const char *sref = ann(c, "proxy-ssl-secret");
+    bool verify, sni;
+    if (on_off_ann(c, "proxy-ssl-verify", &verify) != 0 || on_off_ann(c, "proxy-ssl-server-name", &sni) != 0)
+        return -1;
+    if (sref == NULL) {
+        if (verify)
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "proxy-ssl-verify: on needs " K8S_NGINX_PREFIX
+                             "proxy-ssl-secret (the Secret with the CA to verify with)");
+        for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+            if (ann(c, others[i]))
+                problem(c, "annotation " K8S_NGINX_PREFIX "%s has no effect without " K8S_NGINX_PREFIX
+                           "proxy-ssl-secret (ignored, as ingress-nginx)", others[i]);
+        return 0;
+    }
+    const char *slash = strchr(sref, '/');
+    if (slash == NULL || slash == sref || slash[1] == '\0' || strchr(slash + 1, '/'))
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "proxy-ssl-secret: `%s` is not namespace/name", sref);
+    const char *sns = arena_strndup(c->env->pa, sref, (size_t)(slash - sref)), *sname = slash + 1;
+    const cJSON *secret = c->env->find_secret ? c->env->find_secret(c->env->data, sns, sname) : NULL;
+    if (secret == NULL)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "proxy-ssl-secret: secret %s/%s does not exist", sns, sname);
+    struct arena *a = &c->env->m->arena;
+    const cJSON *data = get(secret, "data");
+    const char *keys[] = {"ca.crt", "tls.crt", "tls.key"}, *pem[3] = {NULL, NULL, NULL};
+    for (size_t i = 0; i < 3; i++) {
+        const char *b64 = str(data, keys[i]);
+        if (b64 == NULL)
+            continue;
+        pem[i] = b64_text(a, b64);
+        if (pem[i] == NULL || strstr(pem[i], "-----BEGIN") == NULL)
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "proxy-ssl-secret: key %s of secret %s/%s is not PEM",
+                          keys[i], sns, sname);
+    }
+    if ((pem[1] == NULL) != (pem[2] == NULL))
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "proxy-ssl-secret: secret %s/%s has %s without %s", sns, sname,
+                      pem[1] ? "tls.crt" : "tls.key", pem[1] ? "tls.key" : "tls.crt");
+    if (pem[0] == NULL && pem[1] == NULL)
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "proxy-ssl-secret: secret %s/%s has neither ca.crt nor "
+                         "tls.crt/tls.key", sns, sname);
+    if (pem[0] == NULL) {
+        if (verify)
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "proxy-ssl-verify: on needs ca.crt in secret %s/%s", sns,
+                          sname);
+        static const char *const with_ca[] = {"proxy-ssl-verify-depth", "proxy-ssl-protocols", "proxy-ssl-ciphers"};
+        for (size_t i = 0; i < sizeof(with_ca) / sizeof(with_ca[0]); i++)
+            if (ann(c, with_ca[i]))
+                problem(c, "annotation " K8S_NGINX_PREFIX "%s has no effect without ca.crt in secret %s/%s (ignored, "
+                           "as ingress-nginx)", with_ca[i], sns, sname);
+    } else {
+        long depth;
+        if (int_ann(c, "proxy-ssl-verify-depth", 1, 0, 100, &depth) != 0 || ssl_protocols(c) != 0)
+            return -1;
+        p->ssl_verify_depth = depth ? (int)depth : 1; /* 0: ingress-nginx's default, 1 */
+        const char *ciphers = ann(c, "proxy-ssl-ciphers");
+        if (ciphers && strcmp(ciphers, "DEFAULT") != 0) {
+            if (!transport_ciphers_valid(ciphers))
+                return refuse(c, "annotation " K8S_NGINX_PREFIX "proxy-ssl-ciphers: `%s` selects no OpenSSL cipher",
+                              ciphers);
+            p->ssl_ciphers = arena_strdup(a, ciphers);
+        }
+        p->ssl_verify = verify;
+    }
+    const char *name = ann(c, "proxy-ssl-name");
+    if (name) {
+        if (*name == '\0' || strpbrk(name, "$ \t\r\n`\"'\\/"))
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "proxy-ssl-name: `%s` is not a host name (nginx variables "
+                             "are not expanded by gantry)", name);
+        p->ssl_name = arena_strdup(a, name);
+    }
+    if (!p->https_backend) {
+        problem(c, "annotations " K8S_NGINX_PREFIX "proxy-ssl-* apply to HTTPS backends only (" K8S_NGINX_PREFIX
+                   "backend-protocol is not HTTPS or GRPCS; ignored, as ingress-nginx)");
+        return 0;
+    }
+    p->ssl_ca = pem[0];
+    p->ssl_cert = pem[1];
+    p->ssl_key = pem[2];
+    p->proxy_ssl = true;
+    return 0;
+}
+
+/* mirror-target: nginx's `mirror` to a location proxying to the URL, which
+ * ingress-nginx's users end with $request_uri (without it nginx sends the
+ * internal location's own URI). Gantry's mirroring sends the request's
+ * URI to a server, so the URL must be scheme://host[:port] then
+ * $request_uri; the Host of the copies is the URL's. */
+static int mirror(const struct ctx *c)
+{
+    const char *target = ann(c, "mirror-target"), *host = ann(c, "mirror-host");
+    bool body = true;
+    if (target == NULL) {
+        if (host || ann(c, "mirror-request-body"))
+            problem(c, "annotations " K8S_NGINX_PREFIX "mirror-host and -request-body have no effect without "
+                       K8S_NGINX_PREFIX "mirror-target (ignored)");
+        return 0;
+    }
+    const char *body_v = ann(c, "mirror-request-body");
+    if (body_v) {
+        if (strcmp(body_v, "on") != 0 && strcmp(body_v, "off") != 0)
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "mirror-request-body: `%s` is not on or off", body_v);
+        body = strcmp(body_v, "on") == 0;
+    }
+    size_t skip = strncmp(target, "http://", 7) == 0 ? 7 : strncmp(target, "https://", 8) == 0 ? 8 : 0;
+    const char *auth = target + skip, *end = auth + strcspn(auth, "/$?#");
+    const char *rest = end;
+    if (*rest == '/' && rest[1] == '$')
+        rest++; /* "/$request_uri": nginx then sends "//path"; the path itself here */
+    if (skip == 0 || end == auth || strcmp(rest, "$request_uri") != 0 || strpbrk(target, " \t\r\n`\"'\\@"))
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "mirror-target: `%s` is not http(s)://host[:port]$request_uri "
+                         "(gantry mirrors each request to its own URI)", target);
+    struct arena *a = &c->env->m->arena;
+    const char *authority = arena_strndup(a, auth, (size_t)(end - auth));
+    if (host) {
+        /* the URL's host name, without its port (ingress-nginx's default) */
+        size_t hlen = authority[0] == '[' ? strcspn(authority, "]") + 1 : strcspn(authority, ":");
+        if (strlen(host) != hlen || strncasecmp(host, authority, hlen) != 0)
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "mirror-host: `%s` differs from the host of "
+                             K8S_NGINX_PREFIX "mirror-target, which gantry cannot send", host);
+    }
+    c->p->mirror_url = arena_printf(a, "%.*s%s", (int)skip, target, authority);
+    c->p->mirror_body = body;
+    return 0;
+}
+
 static int upstream(const struct ctx *c)
 {
     const char *proto = ann(c, "backend-protocol");
@@ -737,6 +922,8 @@ static int upstream(const struct ctx *c)
             return refuse(c, "annotation " K8S_NGINX_PREFIX "backend-protocol: %s is not supported (HTTP, HTTPS, GRPC, GRPCS)",
                           proto);
     }
+    if (proxy_ssl(c) != 0 || bool_ann(c, "service-upstream", false, &c->p->service_upstream) != 0)
+        return -1;
     long connect, rd, snd;
     /* unitless seconds, as ingress-nginx takes them */
     if (int_ann(c, "proxy-connect-timeout", 0, 1, 86400, &connect) != 0 ||
@@ -971,7 +1158,7 @@ void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const cha
     if (canary(&c) != 0 || paths(&c) != 0 || server_alias(&c) != 0 || error_pages(&c) != 0 || body_size(&c) != 0 ||
         redirects(&c, has_tls) != 0 || cors(&c) != 0 || limits(&c) != 0 ||
         source_ranges(&c) != 0 || basic_auth(&c) != 0 || forward_auth(&c) != 0 || request_headers(&c) != 0 ||
-        affinity(&c) != 0 || upstream(&c) != 0)
+        affinity(&c) != 0 || upstream(&c) != 0 || mirror(&c) != 0)
         return;
 }
 
@@ -1102,7 +1289,7 @@ const char *k8s_nginx_www_redirect(const struct k8s_nginx_env *env, const struct
 
 const char *k8s_nginx_service(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, const char *svc)
 {
-    if (p->sticky == NULL && !p->https_backend && !p->h2c_backend && !p->connect_ms && !p->read_ms)
+    if (p->sticky == NULL && !p->https_backend && !p->h2c_backend && !p->connect_ms && !p->read_ms && !p->proxy_ssl)
         return svc;
     struct model *m = env->m;
     const char *name = arena_printf(&m->arena, "%s-nginx-%s", p->base, svc);
@@ -1127,13 +1314,32 @@ const char *k8s_nginx_service(const struct k8s_nginx_env *env, const struct k8s_
         }
     }
     if (p->https_backend || p->connect_ms || p->read_ms) {
-        /* ingress-nginx does not verify the pods' certificates
-         * (proxy-ssl-verify is off by default): neither does this transport.
+        /* ingress-nginx does not verify the pods' certificates unless
+         * proxy-ssl-verify is on: neither does this transport.
          * proxy_read_timeout bounds every wait for the upstream, the
          * response head included: both of ours. */
         struct model_transport *t = arena_alloc(&m->arena, sizeof(*t));
         t->name = arena_printf(&m->arena, "%s-nginx-transport", p->base);
-        t->insecure_skip_verify = p->https_backend;
+        t->insecure_skip_verify = p->https_backend && !p->ssl_verify;
+        if (p->proxy_ssl) {
+            if (p->ssl_ca) {
+                t->root_cas = arena_alloc(&m->arena, sizeof(*t->root_cas));
+                t->root_cas[0] = p->ssl_ca;
+                t->n_root_cas = 1;
+            }
+            if (p->ssl_cert) {
+                t->cert_files = arena_alloc(&m->arena, sizeof(*t->cert_files));
+                t->key_files = arena_alloc(&m->arena, sizeof(*t->key_files));
+                t->cert_files[0] = p->ssl_cert;
+                t->key_files[0] = p->ssl_key;
+                t->n_certs = 1;
+            }
+            t->server_name = p->ssl_name;
+            t->verify_depth = p->ssl_verify_depth;
+            t->min_version = p->ssl_min_version;
+            t->max_version = p->ssl_max_version;
+            t->ciphers = p->ssl_ciphers;
+        }
         t->dial_ms = p->connect_ms;
         t->response_header_ms = t->read_ms = p->read_ms;
         t->origin = orig->origin;

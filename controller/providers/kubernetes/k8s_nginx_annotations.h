@@ -32,6 +32,7 @@ struct k8s_nginx_options {
     bool watch_without_class;     /* Ingresses with no class at all are ours too */
     bool class_by_name;           /* an IngressClass named ingress_class is ours whatever its controller */
     bool allow_unsafe;            /* serve Ingresses whose unimplemented access annotations are ignored */
+    bool native_lb_by_default;    /* nativeLBByDefault: the Services' ClusterIP instead of their endpoints */
 };
 
 /* What an Ingress's annotations ask for, computed once per Ingress. */
@@ -52,6 +53,15 @@ struct k8s_nginx_plan {
     const char *base; /* "<ns>-<name>-<hash>", for object names */
     const char *aliases; /* server-alias: "a.example.com,b.example.com" */
     bool www_redirect;   /* from-to-www-redirect */
+    bool service_upstream; /* service-upstream: the Service's ClusterIP and port, not its endpoints */
+    const char *mirror_url; /* mirror-target: "scheme://host[:port]", every request copied there */
+    bool mirror_body;       /* mirror-request-body (default on) */
+    /* proxy-ssl-*: the HTTPS backend's TLS (PEM text; NULL / 0: unset) */
+    bool proxy_ssl;             /* any of them applies: the service gets its own transport */
+    const char *ssl_ca, *ssl_cert, *ssl_key;
+    bool ssl_verify;
+    int ssl_verify_depth, ssl_min_version, ssl_max_version;
+    const char *ssl_name, *ssl_ciphers;
 };
 
 /* A Kubernetes Event to write on an Ingress (Warning): an annotation not

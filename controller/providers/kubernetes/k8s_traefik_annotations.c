@@ -234,6 +234,8 @@ int k8s_traefik_service_parse(struct arena *a, const cJSON *svc, struct k8s_trae
             if (config_parse_go_bool(v, &on) != 0)
                 return fail(a, why, key, "not a boolean:", v);
             *(strcasecmp(k, "nativelb") == 0 ? &native : &node_port) = on;
+            if (strcasecmp(k, "nativelb") == 0)
+                out->native_off = !on;
         } else if (strncasecmp(k, "sticky.cookie", 13) == 0 && (k[13] == '\0' || k[13] == '.')) {
             if (cookie == NULL)
                 cookie = arena_alloc(a, sizeof(*cookie));

@@ -79,6 +79,7 @@ struct k8s_traefik_service {
     const char **middlewares;
     size_t n_middlewares;
     const char *native_address; /* nativelb: the clusterIP */
+    bool native_off;            /* nativelb: "false", which wins over nativeLBByDefault */
 };
 
 /* Whether Service <svc> has a service.* annotation (cheap: no parsing). */

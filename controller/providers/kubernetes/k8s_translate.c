@@ -32,6 +32,7 @@ struct tx {
     size_t n_canaries;
     struct ptr_vec *events; /* this Ingress's Events (NULL: not wanted) */
     bool traefik;           /* this Ingress is Traefik's kind: its Services' traefik annotations apply */
+    bool native;            /* nativeLBByDefault / service-upstream: ClusterIP rather than endpoints */
     struct k8s_dep *deps;   /* what this Ingress's translation read */
     size_t n_deps, cap_deps;
 };
@@ -213,7 +214,15 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
      * Ingresses only: an ingress-nginx Ingress of the same Service gets a
      * service of its own name, without them */
     const cJSON *svc = service_get(t, ns, ref->service);
-    if (!t->traefik && k8s_traefik_service_annotated(svc))
+    bool annotated = k8s_traefik_service_annotated(svc);
+    if (!t->traefik && annotated)
+        name = arena_printf(&t->m->arena, "%s-ingress-nginx", name);
+    /* an ingress-nginx Ingress whose choice of ClusterIP may differ from
+     * the Traefik Ingresses' (or another nginx Ingress's) for the same
+     * Service: a service of its own */
+    if (!t->traefik && t->native)
+        name = arena_printf(&t->m->arena, "%s-clusterip", name);
+    else if (!t->traefik && !annotated && t->o->native_lb)
         name = arena_printf(&t->m->arena, "%s-ingress-nginx", name);
     if (made_has(t, name)) {
         /* the same Service again, or another whose parts join the same way
@@ -271,8 +280,16 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
             return NULL;
         }
         add_url(t, &urls, tcfg.scheme ? tcfg.scheme : port == 443 ? "https" : "http", ext, port);
-    } else if (tcfg.native_address != NULL) {
-        /* service.nativelb: the Service's clusterIP and port, Kubernetes balancing */
+    } else if (tcfg.native_address != NULL || (t->native && !tcfg.native_off)) {
+        /* service.nativelb (which wins over nativeLBByDefault), or
+         * service-upstream: the Service's clusterIP and port, Kubernetes
+         * balancing; a Service without one cannot be used (Traefik) */
+        const char *ip = tcfg.native_address ? tcfg.native_address : str(spec, "clusterIP");
+        if (ip == NULL || *ip == '\0' || strcmp(ip, "None") == 0) {
+            problem(t, "ingress %s/%s: service %s/%s has no clusterIP (%s) (path skipped)", ns, ingress, ns, ref->service,
+                    t->traefik ? "nativeLBByDefault" : "nativeLBByDefault / " K8S_NGINX_PREFIX "service-upstream");
+            return NULL;
+        }
         if (sp == NULL || !cJSON_IsNumber(get(sp, "port"))) {
             problem(t, "ingress %s/%s: service %s/%s has no port %s (path skipped)", ns, ingress, ns, ref->service,
                     port_text);
@@ -281,7 +298,7 @@ static const char *service_for(struct tx *t, const char *ns, const char *ingress
         const char *spn = str(sp, "name");
         int port = get(sp, "port")->valueint;
         bool https = port == 443 || (spn && strncmp(spn, "https", 5) == 0);
-        add_url(t, &urls, tcfg.scheme ? tcfg.scheme : https ? "https" : "http", tcfg.native_address, port);
+        add_url(t, &urls, tcfg.scheme ? tcfg.scheme : https ? "https" : "http", ip, port);
     } else {
         if (sp == NULL) {
             problem(t, "ingress %s/%s: service %s/%s has no port %s (path skipped)", ns, ingress, ns, ref->service,
@@ -522,6 +539,43 @@ static const char *mirrored(struct tx *t, const struct mirror_spec *ms, const ch
     return name;
 }
 
+/* ingress-nginx's mirror-target: every request also to that URL (a
+ * service of one server, the Host its own), besides gantry.io/mirror's. */
+static const struct mirror_spec *nginx_mirror(struct tx *t, const struct mirror_spec *ms, const struct k8s_nginx_plan *nx,
+                                              const char *base)
+{
+    if (nx == NULL || nx->mirror_url == NULL)
+        return ms;
+    const char *name = arena_printf(&t->m->arena, "%s-nginx-mirror", base);
+    if (!made_has(t, name)) {
+        struct model_service *s = arena_alloc(&t->m->arena, sizeof(*s));
+        s->name = name;
+        s->origin = (struct model_origin){"kubernetes", "annotation " K8S_NGINX_PREFIX "mirror-target"};
+        struct model_lb *lb = arena_alloc(&t->m->arena, sizeof(*lb));
+        lb->servers = arena_alloc(&t->m->arena, sizeof(*lb->servers));
+        lb->servers[0] = (struct model_server){.url = nx->mirror_url, .weight = 1};
+        lb->n_servers = 1;
+        lb->pass_host_header = false;
+        s->lb = lb;
+        made_add(t, s);
+    }
+    struct mirror_spec *out = arena_alloc(t->pa, sizeof(*out));
+    size_t n = ms ? ms->n : 0;
+    out->services = arena_alloc(t->pa, (n + 1) * sizeof(*out->services));
+    out->percent = arena_alloc(t->pa, (n + 1) * sizeof(*out->percent));
+    for (size_t i = 0; i < n; i++) {
+        out->services[i] = ms->services[i];
+        out->percent[i] = ms->percent[i];
+    }
+    out->services[n] = name;
+    out->percent[n] = 100;
+    out->n = n + 1;
+    out->max_body = ms ? ms->max_body : -1;
+    /* one body switch for all copies: gantry.io/mirror-body "false" or mirror-request-body "off" keeps bodies back */
+    out->body = nx->mirror_body && (ms == NULL || ms->body);
+    return out;
+}
+
 static const cJSON *secret_lookup(void *data, const char *ns, const char *name)
 {
     return secret_get(data, ns, name);
@@ -663,6 +717,7 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
         }
     }
     t->traefik = nx == NULL;
+    t->native = nx == NULL ? t->o->native_lb : (t->o->nginx->native_lb_by_default || nx->service_upstream);
     if (t->traefik && !traefik_services_ok(t, spec, ns, name))
         return;
     bool tls = add_tls(t, ns, name, get(spec, "tls"));
@@ -670,7 +725,7 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
     bool plain = !(tr.tls && !tls);
     tls |= tr.tls;
     const char *base = arena_printf(t->pa, "%s-%s", slug(t->pa, ns), slug(t->pa, name));
-    const struct mirror_spec *ms = mirror_annotation(t, ing, ns, name);
+    const struct mirror_spec *ms = nginx_mirror(t, mirror_annotation(t, ing, ns, name), nx, base);
     int rule_i = 0;
     for (const cJSON *rule = get(spec, "rules") ? get(spec, "rules")->child : NULL; rule; rule = rule->next, rule_i++) {
         const char *host = str(rule, "host");

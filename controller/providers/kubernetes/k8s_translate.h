@@ -50,6 +50,7 @@ struct k8s_objects {
 struct k8s_translate_options {
     const char *ingress_class;        /* legacy annotation value, default "gantry" */
     bool allow_external_name;
+    bool native_lb; /* kubernetesIngress nativeLBByDefault: the Services' ClusterIP (service.nativelb overrides) */
     /* providers.kubernetesIngressNGINX: NULL when off; <nginx_only> when
      * kubernetesIngress itself is off (Gantry's own class is not served) */
     const struct k8s_nginx_options *nginx;

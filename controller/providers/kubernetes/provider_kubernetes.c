@@ -264,6 +264,7 @@ int provider_kubernetes_start(const struct kube_provider_config *cfg, struct dia
     kp.ingress_class = mem_strdup(cfg->ingress_class && *cfg->ingress_class ? cfg->ingress_class : "gantry");
     kp.opts = (struct k8s_translate_options){.ingress_class = kp.ingress_class,
                                               .allow_external_name = cfg->allow_external_name_services,
+                                              .native_lb = cfg->native_lb_by_default,
                                               .nginx = cfg->nginx,
                                               .nginx_only = cfg->nginx_only};
     size_t n_ns = cfg->n_namespaces ? cfg->n_namespaces : 1;

@@ -22,6 +22,7 @@ struct kube_provider_config {
     const char *const *namespaces;  /* NULL/0: all */
     size_t n_namespaces;
     bool allow_external_name_services;
+    bool native_lb_by_default; /* the Services' ClusterIP instead of their endpoints */
     /* ingressEndpoint: what the leader writes into the Ingresses' status */
     const char *status_ip, *status_hostname, *status_published_service;
     const char *lease_namespace; /* NULL: POD_NAMESPACE, else "default" */

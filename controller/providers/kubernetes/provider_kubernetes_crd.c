@@ -120,6 +120,7 @@ int provider_kubernetes_crd_start(const struct kube_crd_provider_config *cfg, st
     cp.opts = (struct k8s_crd_options){.ingress_class = cp.ingress_class,
                                        .allow_cross_namespace = cfg->allow_cross_namespace,
                                        .allow_external_name = cfg->allow_external_name_services,
+                                       .native_lb_by_default = cfg->native_lb_by_default,
                                        .allow_empty_services = cfg->allow_empty_services};
     cp.delay_ms = cfg->throttle_ms ? cfg->throttle_ms : REBUILD_DELAY_MS;
     size_t n_ns = cfg->n_namespaces ? cfg->n_namespaces : 1;

@@ -22,6 +22,7 @@ struct kube_crd_provider_config {
     const char *const *namespaces;   /* NULL/0: all */
     size_t n_namespaces;
     bool allow_cross_namespace, allow_external_name_services, allow_empty_services;
+    bool native_lb_by_default; /* the Services' ClusterIP unless a service sets nativeLB: false */
     uint64_t throttle_ms; /* rebuild delay after a change; 0: a few ms */
 };
 

@@ -174,7 +174,7 @@ int main(void)
     test_class_selection();
     test_helpers();
     static const char *fixtures[] = {"class", "redirects", "rewrite", "cors", "auth", "source_ranges",
-                                     "limits_affinity_backend", "refused", "canary"};
+                                     "limits_affinity_backend", "refused", "canary", "upstream_tls_mirror"};
     for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
         check_fixture(dir, fixtures[i]);
     return test_report("controller/providers/kubernetes/k8s_nginx_annotations");

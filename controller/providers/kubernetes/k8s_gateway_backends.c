@@ -142,6 +142,43 @@ static const cJSON *service_port(const cJSON *svc, int port)
     return NULL;
 }
 
+/* The scheme of the servers behind Service port <sp> from its protocol and
+ * appProtocol, as Traefik's gateway provider reads them: for HTTPRoutes
+ * none is http (https on port 443 or a port named https*), http and
+ * kubernetes.io/ws are http (WebSocket is an HTTP/1.1 Upgrade),
+ * kubernetes.io/h2c is h2c, https and kubernetes.io/wss are https; for
+ * GRPCRoutes (<grpc>) none and kubernetes.io/h2c are h2c, https is https.
+ * NULL (with <why>) for anything else: the spec's UnsupportedProtocol. */
+static const char *port_scheme(struct gw_cx *c, const cJSON *sp, bool grpc, const char **why)
+{
+    const char *proto = str(sp, "protocol"), *app = str(sp, "appProtocol"), *pname = str(sp, "name");
+    if (proto && strcmp(proto, "TCP") != 0) {
+        *why = arena_printf(c->pa, "protocol %s is not supported (only TCP)", proto);
+        return NULL;
+    }
+    if (app == NULL) {
+        if (grpc)
+            return "h2c";
+        bool tls = get(sp, "port")->valueint == 443 || (pname && strncmp(pname, "https", 5) == 0);
+        return tls ? "https" : "http";
+    }
+    char low[64];
+    size_t n = 0;
+    for (; app[n] && n < sizeof(low) - 1; n++)
+        low[n] = (char)tolower((unsigned char)app[n]);
+    low[n] = '\0';
+    if (app[n] == '\0') {
+        if (strcmp(low, "kubernetes.io/h2c") == 0)
+            return "h2c";
+        if (strcmp(low, "https") == 0 || (!grpc && strcmp(low, "kubernetes.io/wss") == 0))
+            return "https";
+        if (!grpc && (strcmp(low, "http") == 0 || strcmp(low, "kubernetes.io/ws") == 0))
+            return "http";
+    }
+    *why = arena_printf(c->pa, "appProtocol %s is not supported for %s backends", app, grpc ? "GRPCRoute" : "HTTPRoute");
+    return NULL;
+}
+
 static void define_shared(struct gw_cx *c, const struct gw_need *n, const cJSON *svc, const cJSON *sp)
 {
     struct tree_node *servers = k8s_gw__seq(c, n->id);
@@ -204,6 +241,15 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
                       : arena_printf(c->pa, "Service %s/%s does not exist", rns, name));
         k8s_gw__problem(c, "%s: %s", what, refs->message);
         return NULL;
+    }
+    if (!tcp) {
+        const char *why = NULL;
+        scheme = port_scheme(c, sp, h2c, &why);
+        if (scheme == NULL) {
+            refs_fail(refs, "UnsupportedProtocol", arena_printf(c->pa, "Service %s/%s port %d: %s", rns, name, port->valueint, why));
+            k8s_gw__problem(c, "%s: %s", what, refs->message);
+            return NULL;
+        }
     }
     struct gw_need need = {key, shared, rns, name, scheme, transport, port->valueint, tcp};
     if (c->frag) { /* a cached route: defined when its fragment is used */

@@ -140,7 +140,9 @@ void k8s_gw__route_status(struct gw_cx *c, enum k8s_gw_kind kind, const cJSON *o
 /* A model service "<id>" of the backendRefs <refs> of a route of <kind_name>
  * in <ns>: weighted when several (weight 0 kept), an empty load balancer
  * (503) for the share of a reference that cannot be resolved, which sets
- * <refs_out>. <scheme>: "http" or "h2c". <tcp>: a TCP service of the one
+ * <refs_out>. <scheme>: "http" (HTTPRoute) or "h2c" (GRPCRoute), the kind
+ * whose defaults the Service port's appProtocol is read with (an
+ * unsupported one fails the ref: UnsupportedProtocol). <tcp>: a TCP service of the one
  * first valid ref. <transport> (NULL: none) is the serversTransport of the
  * load balancers (a rule's timeouts.backendRequest): they are then the
  * rule's own. Returns <id>, or NULL when nothing could be defined. */

@@ -809,6 +809,53 @@ static void test_listener_isolation(void)
 #undef ISO_WILD
 }
 
+/* Service port appProtocol selects the servers' scheme (HTTPRouteBackendProtocolH2C,
+ * HTTPRouteBackendProtocolWebSocket); an unknown one is UnsupportedProtocol and 500. */
+static void test_backend_app_protocol(void)
+{
+    struct run r;
+    run(&r,
+        BASE ",{'kind':'Service','metadata':{'namespace':'default','name':'p'},'spec':{'ports':["
+             "{'name':'h2c','port':81,'appProtocol':'kubernetes.io/h2c'},{'name':'ws','port':82,'appProtocol':'kubernetes.io/ws'},"
+             "{'name':'wss','port':83,'appProtocol':'kubernetes.io/wss'},{'name':'odd','port':84,'appProtocol':'example.com/odd'},"
+             "{'name':'https-api','port':85},{'name':'udp','port':86,'protocol':'UDP'},{'name':'s','port':87,'appProtocol':'HTTPS'}]}},"
+             "{'kind':'EndpointSlice','metadata':{'namespace':'default','name':'p-1','labels':{'kubernetes.io/service-name':'p'}},"
+             "'ports':[{'name':'h2c','port':9001},{'name':'ws','port':9002},{'name':'wss','port':9003},{'name':'odd','port':9004},"
+             "{'name':'https-api','port':9005},{'name':'udp','port':9006},{'name':'s','port':9007}],'endpoints':[{'addresses':['10.0.0.9']}]},"
+             ROUTE("h", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'p','port':81}]},"
+                        "{'backendRefs':[{'name':'p','port':82}]},{'backendRefs':[{'name':'p','port':83}]},{'backendRefs':[{'name':'p','port':85}]}]}") ","
+             ROUTE("odd", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'p','port':84,'weight':1},{'name':'a','port':80,'weight':1}]}]}") ","
+             ROUTE("udp", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'p','port':86}]}]}") ","
+             "{'kind':'GRPCRoute','metadata':{'namespace':'default','name':'g'},'spec':{'parentRefs':[{'name':'gw','sectionName':'http'}],"
+             "'rules':[{'backendRefs':[{'name':'p','port':87}]},{'backendRefs':[{'name':'p','port':82}]}]}}",
+        false);
+    static const char *const want[][2] = {{"default-p-81", "h2c://10.0.0.9:9001"},  {"default-p-82", "http://10.0.0.9:9002"},
+                                          {"default-p-83", "https://10.0.0.9:9003"}, {"default-p-85", "https://10.0.0.9:9005"},
+                                          {"default-p-87-h2c", "https://10.0.0.9:9007"}};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const struct model_service *s = model_find_service(r.m, want[i][0]);
+        CHECK(s && s->lb && s->lb->n_servers == 1);
+        if (s && s->lb && s->lb->n_servers == 1)
+            CHECK_STR(s->lb->servers[0].url, want[i][1]);
+    }
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "h"), "\"type\":\"ResolvedRefs\",\"status\":\"True\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "odd"), "\"type\":\"ResolvedRefs\",\"status\":\"False\",\"reason\":\"UnsupportedProtocol\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "udp"), "\"reason\":\"UnsupportedProtocol\"");
+    /* kubernetes.io/ws is no gRPC protocol */
+    CHECK_CONTAINS(status_of(&r, K8S_GW_GRPCROUTES, "g"), "\"reason\":\"UnsupportedProtocol\"");
+    CHECK(model_find_service(r.m, "default-p-82-h2c") == NULL);
+    CHECK_CONTAINS(r.problem_text, "appProtocol example.com/odd is not supported for HTTPRoute backends");
+    /* the unsupported share answers 500, the other is served */
+    const struct model_service *w = model_find_service(r.m, "httproute-default-odd-r0");
+    CHECK(w && w->weighted && w->weighted->n_services == 2);
+    if (w && w->weighted && w->weighted->n_services == 2) {
+        const struct model_service *bad = model_find_service(r.m, w->weighted->services[0].name);
+        CHECK(bad && bad->lb && bad->lb->n_servers == 0 && bad->lb->empty_status == 500);
+        CHECK_STR(w->weighted->services[1].name, "default-a-80");
+    }
+    done(&r);
+}
+
 int main(void)
 {
     test_incremental();
@@ -824,6 +871,7 @@ int main(void)
     test_mirrors_and_backend_filters();
     test_timeouts();
     test_grpc_route();
+    test_backend_app_protocol();
     test_tls_and_tcp_routes();
     test_status_merge();
     printf("k8s_gateway: %d checks, %d failures\n", test_checks, test_failures);

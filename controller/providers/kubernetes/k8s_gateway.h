@@ -54,6 +54,8 @@ enum k8s_gw_kind {
     K8S_GW_NAMESPACES,
     K8S_GW_TLSROUTES, /* experimental channel */
     K8S_GW_TCPROUTES,
+    K8S_GW_BACKENDTLS, /* BackendTLSPolicy v1 (Gateway API v1.4 CRD), read with the experimental channel */
+    K8S_GW_CONFIGMAPS, /* their caCertificateRefs */
     K8S_GW_KINDS
 };
 

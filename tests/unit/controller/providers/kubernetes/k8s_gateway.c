@@ -12,7 +12,8 @@
 #include "test.h"
 
 static const char *const kind_names[K8S_GW_KINDS] = {"GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute", "ReferenceGrant",
-                                                     "Service", "EndpointSlice", "Secret", "Namespace", "TLSRoute", "TCPRoute"};
+                                                     "Service", "EndpointSlice", "Secret", "Namespace", "TLSRoute", "TCPRoute",
+                                                     "BackendTLSPolicy", "ConfigMap"};
 
 /* A cert/key pair is not parsed by the translation: any base64 will do. */
 #define CERT "{'kind':'Secret','metadata':{'namespace':'default','name':'cert'},'data':{'tls.crt':'Q0VSVA==','tls.key':'S0VZ'}}"
@@ -856,6 +857,90 @@ static void test_backend_app_protocol(void)
     done(&r);
 }
 
+/* A CA certificate (openssl req -x509, EC P-256), as a ConfigMap's ca.crt holds it. */
+#define UNIT_CA_PEM \
+    "-----BEGIN CERTIFICATE-----\\n" \
+    "MIIBeTCCAR+gAwIBAgIUJSnogXU56+/z/pi6hDz/YwqPfPowCgYIKoZIzj0EAwIw\\n" \
+    "EjEQMA4GA1UEAwwHdW5pdC1jYTAeFw0yNjEyMDQyMDQ5NTVaFw0zNjEyMDEyMDQ5\\n" \
+    "NTVaMBIxEDAOBgNVBAMMB3VuaXQtY2EwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNC\\n" \
+    "AARdtJPM0W249YgOSnw6rFAd3sHfJwA3PDHneI9Dtx+ZUmoeW73HcAS3aaFJZBLM\\n" \
+    "h1yOePEai4fdQUdSlwO7vDuPo1MwUTAdBgNVHQ4EFgQUZboHTyE/UmTpzkogQCp+\\n" \
+    "0frb7rgwHwYDVR0jBBgwFoAUZboHTyE/UmTpzkogQCp+0frb7rgwDwYDVR0TAQH/\\n" \
+    "BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEAmAqbZwUpPiamHwlffm9NYN2KEXcN\\n" \
+    "XuJSX32hiHNjNTwCICcxlEmuV5x5TmKr4Fhwib8vOpBwVBvL/n49Vma/xlGC\\n" \
+    "-----END CERTIFICATE-----\\n"
+
+#define BTLS(name, target, validation)                                                                                             \
+    "{'kind':'BackendTLSPolicy','metadata':{'namespace':'default','name':'" name "','generation':2},'spec':{'targetRefs':[" target \
+    "],'validation':" validation "}}"
+
+/* BackendTLSPolicy: a valid one dials its Services' ports with TLS through
+ * its serversTransport; one that cannot be honoured answers 500 (never
+ * plaintext); statuses per Gateway ancestor (BackendTLSPolicy,
+ * BackendTLSPolicyInvalidCACertificateRef, BackendTLSPolicyInvalidKind). */
+static void test_backend_tls_policy(void)
+{
+    struct run r;
+    run(&r,
+        BASE ",{'kind':'ConfigMap','metadata':{'namespace':'default','name':'ca'},'data':{'ca.crt':'" UNIT_CA_PEM "'}},"
+             "{'kind':'ConfigMap','metadata':{'namespace':'default','name':'junk'},'data':{'ca.crt':'not a certificate'}},"
+             "{'kind':'Service','metadata':{'namespace':'default','name':'s'},'spec':{'ports':[{'name':'tls','port':443},{'name':'other','port':444}]}},"
+             "{'kind':'EndpointSlice','metadata':{'namespace':'default','name':'s-1','labels':{'kubernetes.io/service-name':'s'}},"
+             "'ports':[{'name':'tls','port':8443},{'name':'other','port':8444}],'endpoints':[{'addresses':['10.0.0.7']}]},"
+             BTLS("good", "{'group':'','kind':'Service','name':'s','sectionName':'tls'}", "{'caCertificateRefs':[{'group':'','kind':'ConfigMap','name':'ca'}],'hostname':'abc.example.com'}") ","
+             BTLS("sys", "{'group':'','kind':'Service','name':'a'}", "{'wellKnownCACertificates':'System','hostname':'a.example.com','subjectAltNames':[{'type':'URI','uri':'spiffe://a'}]}") ","
+             BTLS("missing", "{'group':'','kind':'Service','name':'b'}", "{'caCertificateRefs':[{'group':'','kind':'ConfigMap','name':'nope'}],'hostname':'b.example.com'}") ","
+             BTLS("junk", "{'group':'','kind':'Service','name':'s','sectionName':'other'}", "{'caCertificateRefs':[{'group':'','kind':'ConfigMap','name':'junk'}],'hostname':'s.example.com'}") ","
+             BTLS("kind", "{'group':'','kind':'Service','name':'k'}", "{'caCertificateRefs':[{'group':'invalid.io','kind':'InvalidKind','name':'x'}],'hostname':'k.example.com'}") ","
+             ROUTE("tls", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'s','port':443}]},"
+                          "{'backendRefs':[{'name':'a','port':80}],'timeouts':{'backendRequest':'2s'}}]}") ","
+             ROUTE("bad", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'b','port':80,'weight':1},{'name':'s','port':444,'weight':1}]}]}"),
+        true);
+    const struct model_service *s = model_find_service(r.m, "default-s-443-default-good-backendtls");
+    CHECK(s && s->lb && s->lb->n_servers == 1);
+    if (s && s->lb && s->lb->n_servers == 1) {
+        CHECK_STR(s->lb->servers[0].url, "https://10.0.0.7:8443");
+        CHECK_STR(s->lb->servers_transport, "default-good-backendtls");
+    }
+    const struct model_transport *t = NULL;
+    for (size_t i = 0; i < r.m->transports.len; i++)
+        if (strcmp(((struct model_transport *)r.m->transports.items[i])->name, "default-good-backendtls") == 0)
+            t = r.m->transports.items[i];
+    CHECK(t && t->server_name && strcmp(t->server_name, "abc.example.com") == 0 && t->n_root_cas == 1 && !t->insecure_skip_verify);
+    if (t && t->n_root_cas == 1)
+        CHECK_CONTAINS(t->root_cas[0], "-----BEGIN CERTIFICATE-----");
+    /* with the rule's backendRequest timeout: one transport with both */
+    const struct model_service *a = model_find_service(r.m, "default-a-80-httproute-default-tls-r1-timeouts-default-sys-backendtls");
+    CHECK(a && a->lb && a->lb->n_servers == 1 && strcmp(a->lb->servers[0].url, "https://10.0.0.1:8080") == 0);
+    const struct model_transport *both = NULL;
+    for (size_t i = 0; i < r.m->transports.len; i++)
+        if (strcmp(((struct model_transport *)r.m->transports.items[i])->name, "httproute-default-tls-r1-timeouts-default-sys-backendtls") == 0)
+            both = r.m->transports.items[i];
+    CHECK(both && both->response_header_ms == 2000 && both->n_root_cas == 0 && both->insecure_skip_verify && both->peer_cert_uri &&
+          strcmp(both->peer_cert_uri, "spiffe://a") == 0 && strcmp(both->server_name, "a.example.com") == 0);
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "tls"), "\"type\":\"ResolvedRefs\",\"status\":\"True\"");
+    /* policies that cannot be honoured: both shares answer 500, nothing in plaintext */
+    const struct model_service *w = model_find_service(r.m, "httproute-default-bad-r0");
+    CHECK(w && w->weighted && w->weighted->n_services == 2);
+    for (size_t i = 0; w && w->weighted && i < w->weighted->n_services; i++) {
+        const struct model_service *x = model_find_service(r.m, w->weighted->services[i].name);
+        CHECK(x && x->lb && x->lb->n_servers == 0 && x->lb->empty_status == 500);
+    }
+    CHECK(model_find_service(r.m, "default-s-444") == NULL && model_find_service(r.m, "default-b-80") == NULL);
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "bad"), "\"reason\":\"RefNotPermitted\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_BACKENDTLS, "good"),
+                   "{\"ancestors\":[{\"ancestorRef\":{\"group\":\"gateway.networking.k8s.io\",\"kind\":\"Gateway\",\"namespace\":\"default\",\"name\":\"gw\"},"
+                   "\"controllerName\":\"gantry.io/gateway-controller\",\"conditions\":[{\"type\":\"Accepted\",\"status\":\"True\",\"reason\":\"Accepted\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_BACKENDTLS, "good"), "\"type\":\"ResolvedRefs\",\"status\":\"True\",\"reason\":\"ResolvedRefs\",\"message\":\"\",\"observedGeneration\":2");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_BACKENDTLS, "missing"), "\"type\":\"Accepted\",\"status\":\"False\",\"reason\":\"NoValidCACertificate\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_BACKENDTLS, "missing"), "\"type\":\"ResolvedRefs\",\"status\":\"False\",\"reason\":\"InvalidCACertificateRef\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_BACKENDTLS, "junk"), "\"reason\":\"InvalidCACertificateRef\",\"message\":\"caCertificateRefs[0]: the ca.crt of ConfigMap default/junk holds no valid PEM certificate\"");
+    /* no route uses Service k: no ancestor of ours */
+    CHECK_STR(status_of(&r, K8S_GW_BACKENDTLS, "kind"), "{\"ancestors\":[]}");
+    CHECK_CONTAINS(r.problem_text, "BackendTLSPolicy default/kind: caCertificateRefs[0]: kind invalid.io/InvalidKind is not supported (only ConfigMap)");
+    done(&r);
+}
+
 int main(void)
 {
     test_incremental();
@@ -872,6 +957,7 @@ int main(void)
     test_timeouts();
     test_grpc_route();
     test_backend_app_protocol();
+    test_backend_tls_policy();
     test_tls_and_tcp_routes();
     test_status_merge();
     printf("k8s_gateway: %d checks, %d failures\n", test_checks, test_failures);

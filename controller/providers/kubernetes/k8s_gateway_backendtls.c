@@ -192,6 +192,8 @@ static void mark_ancestors(struct gw_cx *c, enum k8s_gw_kind kind)
             continue;
         for (const cJSON *rule = get(spec, "rules") ? get(spec, "rules")->child : NULL; rule; rule = rule->next)
             for (const cJSON *b = get(rule, "backendRefs") ? get(rule, "backendRefs")->child : NULL; b; b = b->next) {
+                if (*or(str(b, "group"), "") || strcmp(or(str(b, "kind"), "Service"), "Service") != 0)
+                    continue;
                 const char *bns = or(str(b, "namespace"), rns), *bn = or(str(b, "name"), "");
                 const cJSON *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], bns, bn), *port = get(b, "port");
                 const char *pname = NULL;

@@ -622,6 +622,19 @@ static void test_status_merge(void)
     cJSON_Delete(cur);
     cJSON_Delete(changed);
     cJSON_Delete(reason);
+    /* a BackendTLSPolicy's ancestors[]: another controller's entry kept, ours stamped */
+    cJSON *pw = cJSON_Parse("{\"ancestors\":[{\"ancestorRef\":{\"name\":\"gw\"},\"controllerName\":\"gantry.io/gateway-controller\","
+                            "\"conditions\":[{\"type\":\"Accepted\",\"status\":\"True\",\"reason\":\"Accepted\"}]}]}");
+    cJSON *pc = cJSON_Parse("{\"ancestors\":[{\"ancestorRef\":{\"name\":\"x\"},\"controllerName\":\"example.com/other\",\"conditions\":[]}]}");
+    out = k8s_gw_writer__merge("gantry.io/gateway-controller", K8S_GW_BACKENDTLS, pc, pw, "T2");
+    s = out ? cJSON_PrintUnformatted(out) : NULL;
+    CHECK_CONTAINS(s, "\"reason\":\"Accepted\",\"lastTransitionTime\":\"T2\"");
+    CHECK_CONTAINS(s, "example.com/other");
+    CHECK(out && k8s_gw_writer__merge("gantry.io/gateway-controller", K8S_GW_BACKENDTLS, out, pw, "T3") == NULL);
+    free(s);
+    cJSON_Delete(out);
+    cJSON_Delete(pw);
+    cJSON_Delete(pc);
 }
 
 /* A change to one route translates that route only; a removed route is

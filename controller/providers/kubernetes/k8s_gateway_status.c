@@ -7,6 +7,7 @@
  * rbac: gateway.networking.k8s.io grpcroutes/status update
  * rbac: gateway.networking.k8s.io tlsroutes/status update
  * rbac: gateway.networking.k8s.io tcproutes/status update
+ * rbac: gateway.networking.k8s.io backendtlspolicies/status update
  */
 #include "k8s_gateway_status.h"
 

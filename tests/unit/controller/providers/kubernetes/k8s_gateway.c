@@ -907,8 +907,14 @@ static void test_backend_tls_policy(void)
              BTLS("kind", "{'group':'','kind':'Service','name':'k'}", "{'caCertificateRefs':[{'group':'invalid.io','kind':'InvalidKind','name':'x'}],'hostname':'k.example.com'}") ","
              ROUTE("tls", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'s','port':443}]},"
                           "{'backendRefs':[{'name':'a','port':80}],'timeouts':{'backendRequest':'2s'}}]}") ","
-             ROUTE("bad", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'b','port':80,'weight':1},{'name':'s','port':444,'weight':1}]}]}"),
+             ROUTE("bad", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'b','port':80,'weight':1},{'name':'s','port':444,'weight':1}]}]}") ","
+             "{'kind':'GRPCRoute','metadata':{'namespace':'default','name':'g'},'spec':{'parentRefs':[{'name':'gw','sectionName':'http'}],"
+             "'rules':[{'backendRefs':[{'name':'s','port':443}]}]}}",
         true);
+    /* a GRPCRoute's backend too (HTTP/2 by ALPN over the policy's TLS) */
+    const struct model_service *gs = model_find_service(r.m, "default-s-443-h2c-default-good-backendtls");
+    CHECK(gs && gs->lb && gs->lb->n_servers == 1 && strcmp(gs->lb->servers[0].url, "https://10.0.0.7:8443") == 0 &&
+          strcmp(gs->lb->servers_transport, "default-good-backendtls") == 0);
     const struct model_service *s = model_find_service(r.m, "default-s-443-default-good-backendtls");
     CHECK(s && s->lb && s->lb->n_servers == 1);
     if (s && s->lb && s->lb->n_servers == 1) {

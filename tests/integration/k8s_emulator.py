@@ -48,6 +48,7 @@ KINDS = {
     "services": ("", "v1", "Service", True),
     "endpointslices": ("discovery.k8s.io", "v1", "EndpointSlice", True),
     "secrets": ("", "v1", "Secret", True),
+    "configmaps": ("", "v1", "ConfigMap", True),  # BackendTLSPolicy caCertificateRefs
     "leases": ("coordination.k8s.io", "v1", "Lease", True),
     "namespaces": ("", "v1", "Namespace", False),
     "events": ("", "v1", "Event", True),  # written by gantry (ingress-nginx annotations it does not honour)

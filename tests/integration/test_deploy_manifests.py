@@ -87,7 +87,7 @@ def code_rbac(acme_storage=True):
     # the Gateway API provider's: {"plural", "/apis/group/version", <cluster-scoped>, <labelSelector applies>}
     gw = open(os.path.join(ROOT, K8S, "provider_kubernetes_gateway.c")).read()
     gw_table = re.findall(r'\{"(\w+)", "(/apis?/[\w./]+)", (?:true|false), (?:true|false)\}', gw)
-    assert len(gw_table) == 11, gw_table
+    assert len(gw_table) == 13, gw_table
     for name, gv in gw_table:
         group = "" if gv == "/api/v1" else gv.split("/")[2]
         rules[(group, name)] = {"list", "watch"}

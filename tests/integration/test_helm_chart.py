@@ -101,7 +101,7 @@ def check_value_set(name, k):
                 for d in docs_of(open(os.path.join(ROOT, "manifests", "gateway-api", f)).read())]
         got = sorted(k["CustomResourceDefinition"], key=lambda d: d["metadata"]["name"])
         assert got == sorted(want, key=lambda d: d["metadata"]["name"])
-        assert len(got) == (7 if experimental else 5)
+        assert len(got) == (8 if experimental else 5)
         assert ("--providers.kubernetesGateway.experimentalChannel=true" in args) == experimental
         assert "--providers.kubernetesGateway.statusAddress.service.name=gantry" in args
         rules = [r for r in k["ClusterRole"][0]["rules"] if "gateway.networking.k8s.io" in r["apiGroups"]]

@@ -658,7 +658,7 @@ struct model *k8s_gw_translate_cached(const struct k8s_gw_objects *objs, const s
                       .cache = cache, .context = context};
     c.controller = o->controller_name && *o->controller_name ? o->controller_name : K8S_GW_DEFAULT_CONTROLLER;
     /* only what is looked up by name: routes and Gateways are walked in order */
-    static const enum k8s_gw_kind indexed[] = {K8S_GW_GRANTS, K8S_GW_SERVICES, K8S_GW_SLICES, K8S_GW_SECRETS};
+    static const enum k8s_gw_kind indexed[] = {K8S_GW_GRANTS, K8S_GW_SERVICES, K8S_GW_SLICES, K8S_GW_SECRETS, K8S_GW_CONFIGMAPS};
     for (size_t i = 0; i < sizeof(indexed) / sizeof(*indexed); i++)
         k8s_index_build(pa, &c.ix[indexed[i]], objs->items[indexed[i]], objs->n[indexed[i]],
                         indexed[i] == K8S_GW_SLICES ? "kubernetes.io/service-name" : NULL);
@@ -681,6 +681,8 @@ struct model *k8s_gw_translate_cached(const struct k8s_gw_objects *objs, const s
     k8s_gw__add(&c, tcp, "services", c.tcp_services);
     for_each(&c, objs, K8S_GW_CLASSES, gateway_class);
     for_each(&c, objs, K8S_GW_GATEWAYS, gateway);
+    if (o->experimental)
+        k8s_gw__backend_tls_policies(&c);
     for_each(&c, objs, K8S_GW_HTTPROUTES, http_routes);
     for_each(&c, objs, K8S_GW_GRPCROUTES, grpc_routes);
     if (o->experimental) {
@@ -689,6 +691,7 @@ struct model *k8s_gw_translate_cached(const struct k8s_gw_objects *objs, const s
     }
     for (size_t i = 0; i < c.n_gws; i++)
         gateway_status(&c, &c.gws[i]);
+    k8s_gw__backend_tls_status(&c);
     struct decode_report rep;
     decode_report_init(&rep);
     model_decode(c.m, c.root, &rep);

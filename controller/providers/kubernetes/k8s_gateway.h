@@ -21,6 +21,11 @@
  *                 backends as h2c:// servers;
  *   TLSRoute      TCP routers on HostSNI, passthrough or terminated per the
  *   TCPRoute      listener (experimental channel only).
+ *   BackendTLSPolicy  (experimental channel) the Service ports it targets
+ *                 become https:// servers through a serversTransport
+ *                 "<ns>-<policy>-backendtls"; one that cannot be honoured
+ *                 makes them answer 500 (k8s_gateway_backendtls.c).
+ *   A Service port's appProtocol picks its servers' scheme (h2c, https).
  *
  * A route or listener that cannot be built is left out with its reason in
  * its status (and a problem naming object, field and reason); the rest is
@@ -54,6 +59,8 @@ enum k8s_gw_kind {
     K8S_GW_NAMESPACES,
     K8S_GW_TLSROUTES, /* experimental channel */
     K8S_GW_TCPROUTES,
+    K8S_GW_BACKENDTLS, /* BackendTLSPolicy v1 (Gateway API v1.4 CRD), read with the experimental channel */
+    K8S_GW_CONFIGMAPS, /* their caCertificateRefs */
     K8S_GW_KINDS
 };
 

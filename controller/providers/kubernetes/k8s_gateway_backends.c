@@ -142,6 +142,43 @@ static const cJSON *service_port(const cJSON *svc, int port)
     return NULL;
 }
 
+/* The scheme of the servers behind Service port <sp> from its protocol and
+ * appProtocol, as Traefik's gateway provider reads them: for HTTPRoutes
+ * none is http (https on port 443 or a port named https*), http and
+ * kubernetes.io/ws are http (WebSocket is an HTTP/1.1 Upgrade),
+ * kubernetes.io/h2c is h2c, https and kubernetes.io/wss are https; for
+ * GRPCRoutes (<grpc>) none and kubernetes.io/h2c are h2c, https is https.
+ * NULL (with <why>) for anything else: the spec's UnsupportedProtocol. */
+static const char *port_scheme(struct gw_cx *c, const cJSON *sp, bool grpc, const char **why)
+{
+    const char *proto = str(sp, "protocol"), *app = str(sp, "appProtocol"), *pname = str(sp, "name");
+    if (proto && strcmp(proto, "TCP") != 0) {
+        *why = arena_printf(c->pa, "protocol %s is not supported (only TCP)", proto);
+        return NULL;
+    }
+    if (app == NULL) {
+        if (grpc)
+            return "h2c";
+        bool tls = get(sp, "port")->valueint == 443 || (pname && strncmp(pname, "https", 5) == 0);
+        return tls ? "https" : "http";
+    }
+    char low[64];
+    size_t n = 0;
+    for (; app[n] && n < sizeof(low) - 1; n++)
+        low[n] = (char)tolower((unsigned char)app[n]);
+    low[n] = '\0';
+    if (app[n] == '\0') {
+        if (strcmp(low, "kubernetes.io/h2c") == 0)
+            return "h2c";
+        if (strcmp(low, "https") == 0 || (!grpc && strcmp(low, "kubernetes.io/wss") == 0))
+            return "https";
+        if (!grpc && (strcmp(low, "http") == 0 || strcmp(low, "kubernetes.io/ws") == 0))
+            return "http";
+    }
+    *why = arena_printf(c->pa, "appProtocol %s is not supported for %s backends", app, grpc ? "GRPCRoute" : "HTTPRoute");
+    return NULL;
+}
+
 static void define_shared(struct gw_cx *c, const struct gw_need *n, const cJSON *svc, const cJSON *sp)
 {
     struct tree_node *servers = k8s_gw__seq(c, n->id);
@@ -182,22 +219,9 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
         k8s_gw__problem(c, "%s: %s", what, refs->message);
         return NULL;
     }
-    /* once defined (the Service and its port exist), a backend is shared:
-     * the set holds "<tcp|http>|<ns>/<name>:<port>[:h2c]" */
-    bool h2c = !tcp && scheme && strcmp(scheme, "h2c") == 0;
-    char key[600];
-    int kl = snprintf(key, sizeof(key), "%s|%s/%s:%d%s|%s", tcp ? "tcp" : "http", rns, name,
-                      cJSON_IsNumber(port) ? port->valueint : -1, h2c ? ":h2c" : "", transport ? transport : "");
-    if (kl <= 0 || (size_t)kl >= sizeof(key)) {
-        refs_fail(refs, "BackendNotFound", "backendRef name too long");
-        return NULL;
-    }
-    const char *shared = k8s_gw__id(c, "%s-%s-%d%s%s%s", rns, name, cJSON_IsNumber(port) ? port->valueint : -1, h2c ? "-h2c" : "",
-                                    transport ? "-" : "", transport ? transport : "");
-    if (c->frag == NULL && !first_definition(c, key, false))
-        return shared;
+    int pnum = cJSON_IsNumber(port) ? port->valueint : -1;
     const cJSON *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], rns, name);
-    const cJSON *sp = service_port(svc, cJSON_IsNumber(port) ? port->valueint : -1);
+    const cJSON *sp = service_port(svc, pnum);
     if (sp == NULL) {
         refs_fail(refs, "BackendNotFound",
                   svc ? arena_printf(c->pa, "Service %s/%s has no port %d", rns, name, cJSON_IsNumber(port) ? port->valueint : 0)
@@ -205,6 +229,53 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
         k8s_gw__problem(c, "%s: %s", what, refs->message);
         return NULL;
     }
+    bool h2c = !tcp && scheme && strcmp(scheme, "h2c") == 0; /* a GRPCRoute's */
+    struct gw_btls *pol = tcp ? NULL : k8s_gw__backend_tls(c, rns, name, str(sp, "name"));
+    if (pol && pol->transport == NULL) { /* fail closed: 500 for its share, never plaintext */
+        refs_fail(refs, "RefNotPermitted", arena_printf(c->pa, "cannot apply BackendTLSPolicy %s/%s to Service %s/%s: %s", pol->ns,
+                                                        pol->name, rns, name, pol->message ? pol->message : "invalid"));
+        k8s_gw__problem(c, "%s: %s", what, refs->message);
+        return NULL;
+    }
+    if (pol) { /* dialed with TLS through the policy's transport (with the rule's timeouts, if any) */
+        scheme = "https";
+        if (transport) {
+            const char *both = k8s_gw__id(c, "%s-%s", transport, pol->transport);
+            if (tree_map_get(c->transports, both) == NULL) {
+                struct tree_node *t = k8s_gw__map(c, both); /* the policy's fields (shared nodes) and the rule's timeouts */
+                for (size_t i = 0; i < pol->tree->n; i++)
+                    k8s_gw__add(c, t, pol->tree->keys[i], pol->tree->items[i]);
+                struct tree_node *ft = tree_map_get(tree_map_get(c->transports, transport), "forwardingTimeouts");
+                if (ft)
+                    k8s_gw__add(c, t, "forwardingTimeouts", ft);
+                k8s_gw__add(c, c->transports, both, t);
+            }
+            transport = both;
+        } else {
+            transport = pol->transport;
+        }
+    } else if (!tcp) {
+        const char *why = NULL;
+        scheme = port_scheme(c, sp, h2c, &why);
+        if (scheme == NULL) {
+            refs_fail(refs, "UnsupportedProtocol", arena_printf(c->pa, "Service %s/%s port %d: %s", rns, name, pnum, why));
+            k8s_gw__problem(c, "%s: %s", what, refs->message);
+            return NULL;
+        }
+    }
+    /* once defined, a backend is shared: the set holds
+     * "<tcp|http>|<ns>/<name>:<port>[:h2c]|<transport>" */
+    char key[600];
+    int kl = snprintf(key, sizeof(key), "%s|%s/%s:%d%s|%s", tcp ? "tcp" : "http", rns, name, pnum, h2c ? ":h2c" : "",
+                      transport ? transport : "");
+    if (kl <= 0 || (size_t)kl >= sizeof(key)) {
+        refs_fail(refs, "BackendNotFound", "backendRef name too long");
+        return NULL;
+    }
+    const char *shared = k8s_gw__id(c, "%s-%s-%d%s%s%s", rns, name, pnum, h2c ? "-h2c" : "", transport ? "-" : "",
+                                    transport ? transport : "");
+    if (c->frag == NULL && !first_definition(c, key, false))
+        return shared;
     struct gw_need need = {key, shared, rns, name, scheme, transport, port->valueint, tcp};
     if (c->frag) { /* a cached route: defined when its fragment is used */
         k8s_gw__need(c, &need);

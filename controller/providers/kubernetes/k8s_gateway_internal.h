@@ -52,6 +52,16 @@ struct gw_gateway {
 
 struct gw_frag; /* one route's cached translation (k8s_gateway_cache.c) */
 
+/* A BackendTLSPolicy as read (k8s_gateway_backendtls.c). */
+struct gw_btls {
+    const cJSON *obj;
+    const char *ns, *name;
+    const char *transport; /* its serversTransport; NULL: it cannot be honoured (reasons below) */
+    struct tree_node *tree; /* the transport's definition */
+    const char *accepted_reason, *resolved_reason, *message; /* NULL: True */
+    bool *ancestors;       /* per Gateway of ours (gws[]): a route of it uses a Service it targets */
+};
+
 struct gw_cx {
     const struct k8s_gw_options *o;
     const struct k8s_gw_objects *objs;
@@ -73,6 +83,8 @@ struct gw_cx {
     struct k8s_gw_cache *cache; /* NULL: every route is translated */
     uint64_t context;           /* the version of what routes read besides themselves */
     struct gw_frag *frag;       /* the route being translated into the cache: shared backends become its needs */
+    struct gw_btls *btls;       /* the BackendTLSPolicies */
+    size_t n_btls;
 };
 
 /* The name suffix of the stand-in load balancers of backendRefs that cannot
@@ -140,7 +152,9 @@ void k8s_gw__route_status(struct gw_cx *c, enum k8s_gw_kind kind, const cJSON *o
 /* A model service "<id>" of the backendRefs <refs> of a route of <kind_name>
  * in <ns>: weighted when several (weight 0 kept), an empty load balancer
  * (503) for the share of a reference that cannot be resolved, which sets
- * <refs_out>. <scheme>: "http" or "h2c". <tcp>: a TCP service of the one
+ * <refs_out>. <scheme>: "http" (HTTPRoute) or "h2c" (GRPCRoute), the kind
+ * whose defaults the Service port's appProtocol is read with (an
+ * unsupported one fails the ref: UnsupportedProtocol). <tcp>: a TCP service of the one
  * first valid ref. <transport> (NULL: none) is the serversTransport of the
  * load balancers (a rule's timeouts.backendRequest): they are then the
  * rule's own. Returns <id>, or NULL when nothing could be defined. */
@@ -171,6 +185,14 @@ void k8s_gw__http_route(struct gw_cx *c, const cJSON *obj);
 void k8s_gw__grpc_route(struct gw_cx *c, const cJSON *obj);
 void k8s_gw__tls_route(struct gw_cx *c, const cJSON *obj);
 void k8s_gw__tcp_route(struct gw_cx *c, const cJSON *obj);
+
+/* Reads the BackendTLSPolicies and defines the serversTransports of the
+ * valid ones (before the routes); the policy of port <port_name> (may be
+ * NULL) of Service <ns>/<svc>, or NULL; their statuses (after the routes).
+ * (k8s_gateway_backendtls.c) */
+void k8s_gw__backend_tls_policies(struct gw_cx *c);
+struct gw_btls *k8s_gw__backend_tls(struct gw_cx *c, const char *ns, const char *svc, const char *port_name);
+void k8s_gw__backend_tls_status(struct gw_cx *c);
 
 /* Whether listener <l> is valid on its own (k8s_gateway.c). */
 bool k8s_gw__listener_valid(const struct gw_listener *l);

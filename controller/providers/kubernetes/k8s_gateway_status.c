@@ -7,6 +7,7 @@
  * rbac: gateway.networking.k8s.io grpcroutes/status update
  * rbac: gateway.networking.k8s.io tlsroutes/status update
  * rbac: gateway.networking.k8s.io tcproutes/status update
+ * rbac: gateway.networking.k8s.io backendtlspolicies/status update
  */
 #include "k8s_gateway_status.h"
 
@@ -30,6 +31,7 @@ static const struct {
     [K8S_GW_CLASSES] = {"gatewayclasses", "v1"}, [K8S_GW_GATEWAYS] = {"gateways", "v1"},
     [K8S_GW_HTTPROUTES] = {"httproutes", "v1"},  [K8S_GW_GRPCROUTES] = {"grpcroutes", "v1"},
     [K8S_GW_TLSROUTES] = {"tlsroutes", "v1alpha2"}, [K8S_GW_TCPROUTES] = {"tcproutes", "v1alpha2"},
+    [K8S_GW_BACKENDTLS] = {"backendtlspolicies", "v1"},
 };
 
 static void on_written(void *data, const char *what, CURLcode rc, long status)
@@ -103,8 +105,8 @@ static void stamp(cJSON *j, const cJSON *old, const char *now)
         cJSON_AddStringToObject(c, "lastTransitionTime", same ? ot->valuestring : now);
     }
     /* listeners[] and parents[] pair by position, which is how both are built */
-    static const char *const lists[] = {"listeners", "parents"};
-    for (int i = 0; i < 2 && cJSON_IsObject(j); i++) {
+    static const char *const lists[] = {"listeners", "parents", "ancestors"};
+    for (int i = 0; i < 3 && cJSON_IsObject(j); i++) {
         cJSON *l = cJSON_GetObjectItemCaseSensitive(j, lists[i]);
         const cJSON *ol = cJSON_IsObject(old) ? cJSON_GetObjectItemCaseSensitive(old, lists[i]) : NULL;
         int k = 0;
@@ -117,9 +119,11 @@ cJSON *k8s_gw_writer__merge(const char *controller, enum k8s_gw_kind kind, const
                             const char *now)
 {
     cJSON *out = cJSON_Duplicate(want, true);
+    /* routes' parents[] and policies' ancestors[] keep other controllers' entries */
     bool route = kind != K8S_GW_CLASSES && kind != K8S_GW_GATEWAYS;
-    const cJSON *cur_parents = route ? cJSON_GetObjectItemCaseSensitive(current, "parents") : NULL;
-    cJSON *parents = route ? cJSON_GetObjectItemCaseSensitive(out, "parents") : NULL;
+    const char *list = kind == K8S_GW_BACKENDTLS ? "ancestors" : "parents";
+    const cJSON *cur_parents = route ? cJSON_GetObjectItemCaseSensitive(current, list) : NULL;
+    cJSON *parents = route ? cJSON_GetObjectItemCaseSensitive(out, list) : NULL;
     for (const cJSON *p = cur_parents ? cur_parents->child : NULL; p && parents; p = p->next) {
         const cJSON *cn = cJSON_GetObjectItemCaseSensitive(p, "controllerName");
         if (!cJSON_IsString(cn) || strcmp(cn->valuestring, controller) != 0) /* another controller's */

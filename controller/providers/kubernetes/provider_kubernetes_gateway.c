@@ -52,6 +52,8 @@ static const struct {
     {"namespaces", "/api/v1", true, false},
     {"tlsroutes", "/apis/gateway.networking.k8s.io/v1alpha2", false, true},
     {"tcproutes", "/apis/gateway.networking.k8s.io/v1alpha2", false, true},
+    {"backendtlspolicies", "/apis/gateway.networking.k8s.io/v1", false, true},
+    {"configmaps", "/api/v1", false, false},
 };
 
 static struct {
@@ -82,7 +84,7 @@ static struct {
 static bool is_context(enum k8s_gw_kind k)
 {
     return k == K8S_GW_CLASSES || k == K8S_GW_GATEWAYS || k == K8S_GW_GRANTS || k == K8S_GW_SERVICES || k == K8S_GW_SECRETS ||
-           k == K8S_GW_NAMESPACES;
+           k == K8S_GW_NAMESPACES || k == K8S_GW_BACKENDTLS || k == K8S_GW_CONFIGMAPS;
 }
 
 static bool is_cached_route(enum k8s_gw_kind k)
@@ -186,7 +188,7 @@ static uint64_t hash_str(const char *s)
 static uint64_t fingerprint(const struct k8s_watch *w, enum k8s_gw_kind k)
 {
     bool by_generation = k == K8S_GW_CLASSES || k == K8S_GW_GATEWAYS || k == K8S_GW_HTTPROUTES || k == K8S_GW_GRPCROUTES ||
-                         k == K8S_GW_TLSROUTES || k == K8S_GW_TCPROUTES;
+                         k == K8S_GW_TLSROUTES || k == K8S_GW_TCPROUTES || k == K8S_GW_BACKENDTLS;
     uint64_t sum = k8s_store_count(&w->store);
     size_t i = 0;
     const char *key;

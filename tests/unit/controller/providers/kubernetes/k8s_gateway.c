@@ -12,7 +12,8 @@
 #include "test.h"
 
 static const char *const kind_names[K8S_GW_KINDS] = {"GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute", "ReferenceGrant",
-                                                     "Service", "EndpointSlice", "Secret", "Namespace", "TLSRoute", "TCPRoute"};
+                                                     "Service", "EndpointSlice", "Secret", "Namespace", "TLSRoute", "TCPRoute",
+                                                     "BackendTLSPolicy", "ConfigMap"};
 
 /* A cert/key pair is not parsed by the translation: any base64 will do. */
 #define CERT "{'kind':'Secret','metadata':{'namespace':'default','name':'cert'},'data':{'tls.crt':'Q0VSVA==','tls.key':'S0VZ'}}"
@@ -621,6 +622,19 @@ static void test_status_merge(void)
     cJSON_Delete(cur);
     cJSON_Delete(changed);
     cJSON_Delete(reason);
+    /* a BackendTLSPolicy's ancestors[]: another controller's entry kept, ours stamped */
+    cJSON *pw = cJSON_Parse("{\"ancestors\":[{\"ancestorRef\":{\"name\":\"gw\"},\"controllerName\":\"gantry.io/gateway-controller\","
+                            "\"conditions\":[{\"type\":\"Accepted\",\"status\":\"True\",\"reason\":\"Accepted\"}]}]}");
+    cJSON *pc = cJSON_Parse("{\"ancestors\":[{\"ancestorRef\":{\"name\":\"x\"},\"controllerName\":\"example.com/other\",\"conditions\":[]}]}");
+    out = k8s_gw_writer__merge("gantry.io/gateway-controller", K8S_GW_BACKENDTLS, pc, pw, "T2");
+    s = out ? cJSON_PrintUnformatted(out) : NULL;
+    CHECK_CONTAINS(s, "\"reason\":\"Accepted\",\"lastTransitionTime\":\"T2\"");
+    CHECK_CONTAINS(s, "example.com/other");
+    CHECK(out && k8s_gw_writer__merge("gantry.io/gateway-controller", K8S_GW_BACKENDTLS, out, pw, "T3") == NULL);
+    free(s);
+    cJSON_Delete(out);
+    cJSON_Delete(pw);
+    cJSON_Delete(pc);
 }
 
 /* A change to one route translates that route only; a removed route is
@@ -809,6 +823,143 @@ static void test_listener_isolation(void)
 #undef ISO_WILD
 }
 
+/* Service port appProtocol selects the servers' scheme (HTTPRouteBackendProtocolH2C,
+ * HTTPRouteBackendProtocolWebSocket); an unknown one is UnsupportedProtocol and 500. */
+static void test_backend_app_protocol(void)
+{
+    struct run r;
+    run(&r,
+        BASE ",{'kind':'Service','metadata':{'namespace':'default','name':'p'},'spec':{'ports':["
+             "{'name':'h2c','port':81,'appProtocol':'kubernetes.io/h2c'},{'name':'ws','port':82,'appProtocol':'kubernetes.io/ws'},"
+             "{'name':'wss','port':83,'appProtocol':'kubernetes.io/wss'},{'name':'odd','port':84,'appProtocol':'example.com/odd'},"
+             "{'name':'https-api','port':85},{'name':'udp','port':86,'protocol':'UDP'},{'name':'s','port':87,'appProtocol':'HTTPS'}]}},"
+             "{'kind':'EndpointSlice','metadata':{'namespace':'default','name':'p-1','labels':{'kubernetes.io/service-name':'p'}},"
+             "'ports':[{'name':'h2c','port':9001},{'name':'ws','port':9002},{'name':'wss','port':9003},{'name':'odd','port':9004},"
+             "{'name':'https-api','port':9005},{'name':'udp','port':9006},{'name':'s','port':9007}],'endpoints':[{'addresses':['10.0.0.9']}]},"
+             ROUTE("h", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'p','port':81}]},"
+                        "{'backendRefs':[{'name':'p','port':82}]},{'backendRefs':[{'name':'p','port':83}]},{'backendRefs':[{'name':'p','port':85}]}]}") ","
+             ROUTE("odd", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'p','port':84,'weight':1},{'name':'a','port':80,'weight':1}]}]}") ","
+             ROUTE("udp", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'p','port':86}]}]}") ","
+             "{'kind':'GRPCRoute','metadata':{'namespace':'default','name':'g'},'spec':{'parentRefs':[{'name':'gw','sectionName':'http'}],"
+             "'rules':[{'backendRefs':[{'name':'p','port':87}]},{'backendRefs':[{'name':'p','port':82}]}]}}",
+        false);
+    static const char *const want[][2] = {{"default-p-81", "h2c://10.0.0.9:9001"},  {"default-p-82", "http://10.0.0.9:9002"},
+                                          {"default-p-83", "https://10.0.0.9:9003"}, {"default-p-85", "https://10.0.0.9:9005"},
+                                          {"default-p-87-h2c", "https://10.0.0.9:9007"}};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const struct model_service *s = model_find_service(r.m, want[i][0]);
+        CHECK(s && s->lb && s->lb->n_servers == 1);
+        if (s && s->lb && s->lb->n_servers == 1)
+            CHECK_STR(s->lb->servers[0].url, want[i][1]);
+    }
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "h"), "\"type\":\"ResolvedRefs\",\"status\":\"True\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "odd"), "\"type\":\"ResolvedRefs\",\"status\":\"False\",\"reason\":\"UnsupportedProtocol\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "udp"), "\"reason\":\"UnsupportedProtocol\"");
+    /* kubernetes.io/ws is no gRPC protocol */
+    CHECK_CONTAINS(status_of(&r, K8S_GW_GRPCROUTES, "g"), "\"reason\":\"UnsupportedProtocol\"");
+    CHECK(model_find_service(r.m, "default-p-82-h2c") == NULL);
+    CHECK_CONTAINS(r.problem_text, "appProtocol example.com/odd is not supported for HTTPRoute backends");
+    /* the unsupported share answers 500, the other is served */
+    const struct model_service *w = model_find_service(r.m, "httproute-default-odd-r0");
+    CHECK(w && w->weighted && w->weighted->n_services == 2);
+    if (w && w->weighted && w->weighted->n_services == 2) {
+        const struct model_service *bad = model_find_service(r.m, w->weighted->services[0].name);
+        CHECK(bad && bad->lb && bad->lb->n_servers == 0 && bad->lb->empty_status == 500);
+        CHECK_STR(w->weighted->services[1].name, "default-a-80");
+    }
+    done(&r);
+}
+
+/* A CA certificate (openssl req -x509, EC P-256), as a ConfigMap's ca.crt holds it. */
+#define UNIT_CA_PEM \
+    "-----BEGIN CERTIFICATE-----\\n" \
+    "MIIBeTCCAR+gAwIBAgIUJSnogXU56+/z/pi6hDz/YwqPfPowCgYIKoZIzj0EAwIw\\n" \
+    "EjEQMA4GA1UEAwwHdW5pdC1jYTAeFw0yNjEyMDQyMDQ5NTVaFw0zNjEyMDEyMDQ5\\n" \
+    "NTVaMBIxEDAOBgNVBAMMB3VuaXQtY2EwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNC\\n" \
+    "AARdtJPM0W249YgOSnw6rFAd3sHfJwA3PDHneI9Dtx+ZUmoeW73HcAS3aaFJZBLM\\n" \
+    "h1yOePEai4fdQUdSlwO7vDuPo1MwUTAdBgNVHQ4EFgQUZboHTyE/UmTpzkogQCp+\\n" \
+    "0frb7rgwHwYDVR0jBBgwFoAUZboHTyE/UmTpzkogQCp+0frb7rgwDwYDVR0TAQH/\\n" \
+    "BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEAmAqbZwUpPiamHwlffm9NYN2KEXcN\\n" \
+    "XuJSX32hiHNjNTwCICcxlEmuV5x5TmKr4Fhwib8vOpBwVBvL/n49Vma/xlGC\\n" \
+    "-----END CERTIFICATE-----\\n"
+
+#define BTLS(name, target, validation)                                                                                             \
+    "{'kind':'BackendTLSPolicy','metadata':{'namespace':'default','name':'" name "','generation':2},'spec':{'targetRefs':[" target \
+    "],'validation':" validation "}}"
+
+/* BackendTLSPolicy: a valid one dials its Services' ports with TLS through
+ * its serversTransport; one that cannot be honoured answers 500 (never
+ * plaintext); statuses per Gateway ancestor (BackendTLSPolicy,
+ * BackendTLSPolicyInvalidCACertificateRef, BackendTLSPolicyInvalidKind). */
+static void test_backend_tls_policy(void)
+{
+    struct run r;
+    run(&r,
+        BASE ",{'kind':'ConfigMap','metadata':{'namespace':'default','name':'ca'},'data':{'ca.crt':'" UNIT_CA_PEM "'}},"
+             "{'kind':'ConfigMap','metadata':{'namespace':'default','name':'junk'},'data':{'ca.crt':'not a certificate'}},"
+             "{'kind':'Service','metadata':{'namespace':'default','name':'s'},'spec':{'ports':[{'name':'tls','port':443},{'name':'other','port':444}]}},"
+             "{'kind':'EndpointSlice','metadata':{'namespace':'default','name':'s-1','labels':{'kubernetes.io/service-name':'s'}},"
+             "'ports':[{'name':'tls','port':8443},{'name':'other','port':8444}],'endpoints':[{'addresses':['10.0.0.7']}]},"
+             BTLS("good", "{'group':'','kind':'Service','name':'s','sectionName':'tls'}", "{'caCertificateRefs':[{'group':'','kind':'ConfigMap','name':'ca'}],'hostname':'abc.example.com'}") ","
+             BTLS("sys", "{'group':'','kind':'Service','name':'a'}", "{'wellKnownCACertificates':'System','hostname':'a.example.com','subjectAltNames':[{'type':'URI','uri':'spiffe://a'}]}") ","
+             BTLS("missing", "{'group':'','kind':'Service','name':'b'}", "{'caCertificateRefs':[{'group':'','kind':'ConfigMap','name':'nope'}],'hostname':'b.example.com'}") ","
+             BTLS("junk", "{'group':'','kind':'Service','name':'s','sectionName':'other'}", "{'caCertificateRefs':[{'group':'','kind':'ConfigMap','name':'junk'}],'hostname':'s.example.com'}") ","
+             BTLS("kind", "{'group':'','kind':'Service','name':'k'}", "{'caCertificateRefs':[{'group':'invalid.io','kind':'InvalidKind','name':'x'}],'hostname':'k.example.com'}") ","
+             ROUTE("tls", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'s','port':443}]},"
+                          "{'backendRefs':[{'name':'a','port':80}],'timeouts':{'backendRequest':'2s'}}]}") ","
+             ROUTE("bad", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'b','port':80,'weight':1},{'name':'s','port':444,'weight':1}]}]}") ","
+             "{'kind':'GRPCRoute','metadata':{'namespace':'default','name':'g'},'spec':{'parentRefs':[{'name':'gw','sectionName':'http'}],"
+             "'rules':[{'backendRefs':[{'name':'s','port':443}]}]}}",
+        true);
+    /* a GRPCRoute's backend too (HTTP/2 by ALPN over the policy's TLS) */
+    const struct model_service *gs = model_find_service(r.m, "default-s-443-h2c-default-good-backendtls");
+    CHECK(gs && gs->lb && gs->lb->n_servers == 1 && strcmp(gs->lb->servers[0].url, "https://10.0.0.7:8443") == 0 &&
+          strcmp(gs->lb->servers_transport, "default-good-backendtls") == 0);
+    const struct model_service *s = model_find_service(r.m, "default-s-443-default-good-backendtls");
+    CHECK(s && s->lb && s->lb->n_servers == 1);
+    if (s && s->lb && s->lb->n_servers == 1) {
+        CHECK_STR(s->lb->servers[0].url, "https://10.0.0.7:8443");
+        CHECK_STR(s->lb->servers_transport, "default-good-backendtls");
+    }
+    const struct model_transport *t = NULL;
+    for (size_t i = 0; i < r.m->transports.len; i++)
+        if (strcmp(((struct model_transport *)r.m->transports.items[i])->name, "default-good-backendtls") == 0)
+            t = r.m->transports.items[i];
+    CHECK(t && t->server_name && strcmp(t->server_name, "abc.example.com") == 0 && t->n_root_cas == 1 && !t->insecure_skip_verify);
+    if (t && t->n_root_cas == 1)
+        CHECK_CONTAINS(t->root_cas[0], "-----BEGIN CERTIFICATE-----");
+    /* with the rule's backendRequest timeout: one transport with both */
+    const struct model_service *a = model_find_service(r.m, "default-a-80-httproute-default-tls-r1-timeouts-default-sys-backendtls");
+    CHECK(a && a->lb && a->lb->n_servers == 1 && strcmp(a->lb->servers[0].url, "https://10.0.0.1:8080") == 0);
+    const struct model_transport *both = NULL;
+    for (size_t i = 0; i < r.m->transports.len; i++)
+        if (strcmp(((struct model_transport *)r.m->transports.items[i])->name, "httproute-default-tls-r1-timeouts-default-sys-backendtls") == 0)
+            both = r.m->transports.items[i];
+    CHECK(both && both->response_header_ms == 2000 && both->n_root_cas == 0 && both->insecure_skip_verify && both->peer_cert_uri &&
+          strcmp(both->peer_cert_uri, "spiffe://a") == 0 && strcmp(both->server_name, "a.example.com") == 0);
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "tls"), "\"type\":\"ResolvedRefs\",\"status\":\"True\"");
+    /* policies that cannot be honoured: both shares answer 500, nothing in plaintext */
+    const struct model_service *w = model_find_service(r.m, "httproute-default-bad-r0");
+    CHECK(w && w->weighted && w->weighted->n_services == 2);
+    for (size_t i = 0; w && w->weighted && i < w->weighted->n_services; i++) {
+        const struct model_service *x = model_find_service(r.m, w->weighted->services[i].name);
+        CHECK(x && x->lb && x->lb->n_servers == 0 && x->lb->empty_status == 500);
+    }
+    CHECK(model_find_service(r.m, "default-s-444") == NULL && model_find_service(r.m, "default-b-80") == NULL);
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "bad"), "\"reason\":\"RefNotPermitted\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_BACKENDTLS, "good"),
+                   "{\"ancestors\":[{\"ancestorRef\":{\"group\":\"gateway.networking.k8s.io\",\"kind\":\"Gateway\",\"namespace\":\"default\",\"name\":\"gw\"},"
+                   "\"controllerName\":\"gantry.io/gateway-controller\",\"conditions\":[{\"type\":\"Accepted\",\"status\":\"True\",\"reason\":\"Accepted\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_BACKENDTLS, "good"), "\"type\":\"ResolvedRefs\",\"status\":\"True\",\"reason\":\"ResolvedRefs\",\"message\":\"\",\"observedGeneration\":2");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_BACKENDTLS, "missing"), "\"type\":\"Accepted\",\"status\":\"False\",\"reason\":\"NoValidCACertificate\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_BACKENDTLS, "missing"), "\"type\":\"ResolvedRefs\",\"status\":\"False\",\"reason\":\"InvalidCACertificateRef\"");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_BACKENDTLS, "junk"), "\"reason\":\"InvalidCACertificateRef\",\"message\":\"caCertificateRefs[0]: the ca.crt of ConfigMap default/junk holds no valid PEM certificate\"");
+    /* no route uses Service k: no ancestor of ours */
+    CHECK_STR(status_of(&r, K8S_GW_BACKENDTLS, "kind"), "{\"ancestors\":[]}");
+    CHECK_CONTAINS(r.problem_text, "BackendTLSPolicy default/kind: caCertificateRefs[0]: kind invalid.io/InvalidKind is not supported (only ConfigMap)");
+    done(&r);
+}
+
 int main(void)
 {
     test_incremental();
@@ -824,6 +975,8 @@ int main(void)
     test_mirrors_and_backend_filters();
     test_timeouts();
     test_grpc_route();
+    test_backend_app_protocol();
+    test_backend_tls_policy();
     test_tls_and_tcp_routes();
     test_status_merge();
     printf("k8s_gateway: %d checks, %d failures\n", test_checks, test_failures);

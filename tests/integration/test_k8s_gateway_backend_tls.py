@@ -1,0 +1,176 @@
+"""BackendTLSPolicy (gateway.networking.k8s.io/v1, the Gateway API v1.4.1
+CRD shipped in manifests/gateway-api/, read with experimentalChannel)
+against the API emulator with the real kubectl and a real TLS backend
+(python3-h2 with a certificate from the real openssl CLI), named after the
+conformance tests they mirror (kubernetes-sigs/gateway-api
+conformance/tests/backendtlspolicy*.go). The fixtures are those of
+test_k8s_gateway.py.
+"""
+import os
+
+from conftest import get, wait_for
+from h2_peers import H2Upstream
+from test_k8s_gateway import cluster, emu, gantry  # noqa: F401 (fixtures)
+from tls_certs import make_ca, make_cert
+
+INFRA_NS = "gateway-conformance-infra"
+GW = "same-namespace"
+
+GATEWAY = """\
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: same-namespace, namespace: gateway-conformance-infra}
+spec:
+  gatewayClassName: gantry
+  listeners:
+  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}
+"""
+
+
+def tls_service(cluster, name, up):
+    """Service <name> (port 443, named btls) whose one endpoint is <up>."""
+    cluster.emu.apply({"kind": "Service", "metadata": {"name": name, "namespace": INFRA_NS},
+                       "spec": {"ports": [{"name": "btls", "port": 443, "protocol": "TCP", "targetPort": 8443}]}})
+    cluster.emu.apply({"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
+                       "metadata": {"name": name + "-1", "namespace": INFRA_NS, "labels": {"kubernetes.io/service-name": name}},
+                       "addressType": "IPv4", "ports": [{"name": "btls", "port": up.port}],
+                       "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}]})
+
+
+def ca_configmap(cluster, name, ca_file):
+    cluster.emu.apply({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": name, "namespace": INFRA_NS},
+                       "data": {"ca.crt": open(ca_file).read()}})
+
+
+def route(name, path, backend):
+    return """\
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: %s, namespace: %s}
+spec:
+  parentRefs: [{name: same-namespace}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: %s}}]
+    backendRefs: [{name: %s, port: 443}]
+""" % (name, INFRA_NS, path, backend)
+
+
+def policy(name, service, hostname, configmap):
+    return """\
+apiVersion: gateway.networking.k8s.io/v1
+kind: BackendTLSPolicy
+metadata: {name: %s, namespace: %s}
+spec:
+  targetRefs: [{group: "", kind: Service, name: %s, sectionName: btls}]
+  validation:
+    caCertificateRefs: [{group: "", kind: ConfigMap, name: %s}]
+    hostname: %s
+""" % (name, INFRA_NS, service, configmap, hostname)
+
+
+def policy_condition(cluster, name, ctype):
+    for a in cluster.status("BackendTLSPolicy", name, INFRA_NS).get("ancestors", []):
+        if a.get("controllerName") == "gantry.io/gateway-controller" and a["ancestorRef"]["name"] == GW:
+            for c in a.get("conditions", []):
+                if c["type"] == ctype:
+                    return c
+    return None
+
+
+def must_have(cluster, name, ctype, status, reason):
+    c = wait_for(lambda: (policy_condition(cluster, name, ctype) or {}).get("reason") == reason
+                 and policy_condition(cluster, name, ctype), timeout=10, what="%s %s %s" % (name, ctype, reason))
+    assert c["status"] == status, c
+    assert c["observedGeneration"] == cluster.emu.get("BackendTLSPolicy", INFRA_NS, name)["metadata"]["generation"], c
+    return c
+
+
+def test_BackendTLSPolicy(tmp_path, procs, cluster):
+    """A backend that speaks only TLS, with a certificate for
+    abc.example.com from a test CA: through a policy naming that CA (a
+    ConfigMap's ca.crt) and hostname, gantry dials it with TLS, SNI
+    abc.example.com, and verifies it (200); a policy whose hostname the
+    certificate does not carry (host-mismatch), or whose CA did not sign
+    it (cert-mismatch), makes the request fail (502), never falling back
+    to plaintext. The policies are Accepted/ResolvedRefs for the Gateway."""
+    crt, key = make_cert(str(tmp_path), "abc.example.com", ["abc.example.com"])
+    other = tmp_path / "other"
+    other.mkdir()
+    _, other_ca = make_ca(str(other))
+    up = H2Upstream("infra-backend-v1", tls_files=(crt, key))
+    snis = []
+    up.ctx.sni_callback = lambda sock, name, ctx: snis.append(name)
+    try:
+        for svc in ("infra-backend-v1", "infra-backend-v2", "infra-backend-v3"):
+            tls_service(cluster, svc, up)
+        ca_configmap(cluster, "backend-tls-checks-certificate", os.path.join(str(tmp_path), "ca.crt"))
+        ca_configmap(cluster, "backend-tls-other-ca", str(other_ca))
+        g = gantry(procs, tmp_path, cluster.emu, args=["--providers.kubernetesGateway.experimentalChannel=true"])
+        cluster.apply("---\n".join([
+            GATEWAY,
+            route("backendtlspolicy", "/backendtlspolicy", "infra-backend-v1"),
+            route("backendtlspolicy-host-mismatch", "/backendtlspolicy-host-mismatch", "infra-backend-v2"),
+            route("backendtlspolicy-cert-mismatch", "/backendtlspolicy-cert-mismatch", "infra-backend-v3"),
+            policy("normative-test-backendtlspolicy", "infra-backend-v1", "abc.example.com", "backend-tls-checks-certificate"),
+            policy("backendtlspolicy-host-mismatch", "infra-backend-v2", "mismatch.example.com", "backend-tls-checks-certificate"),
+            policy("backendtlspolicy-cert-mismatch", "infra-backend-v3", "abc.example.com", "backend-tls-other-ca")]))
+        for p in ("normative-test-backendtlspolicy", "backendtlspolicy-host-mismatch", "backendtlspolicy-cert-mismatch"):
+            must_have(cluster, p, "Accepted", "True", "Accepted")
+            must_have(cluster, p, "ResolvedRefs", "True", "ResolvedRefs")
+        wait_for(lambda: get(g.port, "/backendtlspolicy", "abc.example.com")[0] == 200, timeout=10, what="served over TLS")
+        status, _, body = get(g.port, "/backendtlspolicy", "abc.example.com")
+        assert status == 200 and b"infra-backend-v1" in body, (status, body)
+        assert "abc.example.com" in snis, snis
+        before = len(snis)
+        assert get(g.port, "/backendtlspolicy-host-mismatch", "abc.example.com")[0] == 502
+        assert "mismatch.example.com" in snis[before:], snis  # the policy's hostname is the SNI
+        assert get(g.port, "/backendtlspolicy-cert-mismatch", "abc.example.com")[0] == 502
+        assert up.h1_requests + up.streams >= 1
+    finally:
+        up.stop()
+
+
+def test_BackendTLSPolicyInvalidCACertificateRef_and_BackendTLSPolicyInvalidKind(tmp_path, procs, cluster):
+    """A policy whose CA ConfigMap does not exist, or holds no certificate,
+    or whose caCertificateRef has a kind gantry does not support: Accepted
+    False (NoValidCACertificate), ResolvedRefs False
+    (InvalidCACertificateRef / InvalidKind), and its backends answer 500
+    without being dialed. Creating the missing ConfigMap makes the first
+    one valid and served over TLS."""
+    crt, key = make_cert(str(tmp_path), "abc.example.com", ["abc.example.com"])
+    up = H2Upstream("infra-backend-v1", tls_files=(crt, key))
+    dialed = []
+    up.ctx.sni_callback = lambda sock, name, ctx: dialed.append(name)
+    try:
+        for svc in ("infra-backend-v1", "infra-backend-v2", "infra-backend-v3"):
+            tls_service(cluster, svc, up)
+        cluster.emu.apply({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "malformed", "namespace": INFRA_NS},
+                           "data": {"ca.crt": "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"}})
+        g = gantry(procs, tmp_path, cluster.emu, args=["--providers.kubernetesGateway.experimentalChannel=true"])
+        cluster.apply("---\n".join([
+            GATEWAY,
+            route("backendtlspolicy-nonexistent-ca-certificate-ref", "/backendtlspolicy-nonexistent-ca-certificate-ref",
+                  "infra-backend-v1"),
+            route("backendtlspolicy-malformed-ca-certificate-ref", "/backendtlspolicy-malformed-ca-certificate-ref",
+                  "infra-backend-v2"),
+            route("backendtlspolicy-invalid-kind", "/backendtlspolicy-invalid-kind", "infra-backend-v3"),
+            policy("nonexistent-ca-certificate-ref", "infra-backend-v1", "abc.example.com", "nonexistent"),
+            policy("malformed-ca-certificate-ref", "infra-backend-v2", "abc.example.com", "malformed"),
+            policy("invalid-kind", "infra-backend-v3", "abc.example.com", "x").replace(
+                '{group: "", kind: ConfigMap, name: x}', "{group: invalid.io, kind: InvalidKind, name: invalid-kind}")]))
+        for p in ("nonexistent-ca-certificate-ref", "malformed-ca-certificate-ref"):
+            must_have(cluster, p, "Accepted", "False", "NoValidCACertificate")
+            must_have(cluster, p, "ResolvedRefs", "False", "InvalidCACertificateRef")
+        must_have(cluster, "invalid-kind", "Accepted", "False", "NoValidCACertificate")
+        must_have(cluster, "invalid-kind", "ResolvedRefs", "False", "InvalidKind")
+        assert cluster.route_condition("backendtlspolicy-invalid-kind", "Accepted", ns=INFRA_NS)["status"] == "True"
+        for path in ("/backendtlspolicy-nonexistent-ca-certificate-ref", "/backendtlspolicy-malformed-ca-certificate-ref",
+                     "/backendtlspolicy-invalid-kind"):
+            wait_for(lambda: get(g.port, path, "abc.example.com")[0] == 500, what="500 on " + path)
+        assert dialed == [] and up.h1_requests == 0 and up.streams == 0  # never dialed, in TLS or plaintext
+        ca_configmap(cluster, "nonexistent", os.path.join(str(tmp_path), "ca.crt"))
+        wait_for(lambda: get(g.port, "/backendtlspolicy-nonexistent-ca-certificate-ref", "abc.example.com")[0] == 200,
+                 timeout=10, what="served once the ConfigMap exists")
+        must_have(cluster, "nonexistent-ca-certificate-ref", "Accepted", "True", "Accepted")
+    finally:
+        up.stop()

@@ -139,14 +139,14 @@ static h2o_iovec_t host_port(h2o_iovec_t authority, bool tls)
 
 /* What Traefik's entry point put in the request (forwardedheaders'
  * rewrite) and the page request therefore carries. */
-static void put_traefik_forwarded(struct pool_buf *b, h2o_iovec_t authority, const h2o_headers_t *headers,
+static void put_traefik_forwarded(struct pool_buf *b, const h2o_headers_t *headers,
                                   const struct errors_page_headers *which, const struct errors_page_client *client)
 {
     char host[256];
     if (gethostname(host, sizeof(host) - 1) != 0)
         strcpy(host, "gantry");
     host[sizeof(host) - 1] = '\0';
-    h2o_iovec_t port = host_port(authority, client->tls);
+    h2o_iovec_t port = host_port(client->host, client->tls);
     const struct {
         const char *name, *lower;
         uint8_t off;
@@ -154,7 +154,7 @@ static void put_traefik_forwarded(struct pool_buf *b, h2o_iovec_t authority, con
     } fields[] = {
         {"X-Forwarded-Proto", "x-forwarded-proto", FORWARDED_NO_XF_PROTO,
          client->tls ? h2o_iovec_init(H2O_STRLIT("https")) : h2o_iovec_init(H2O_STRLIT("http"))},
-        {"X-Forwarded-Host", "x-forwarded-host", FORWARDED_NO_XF_HOST, authority},
+        {"X-Forwarded-Host", "x-forwarded-host", FORWARDED_NO_XF_HOST, client->host},
         {"X-Forwarded-Port", "x-forwarded-port", FORWARDED_NO_XF_PORT, port},
         {"X-Forwarded-Server", "x-forwarded-server", FORWARDED_NO_XF_SERVER, h2o_iovec_init(host, strlen(host))},
         {"X-Real-Ip", "x-real-ip", FORWARDED_NO_X_REAL_IP, h2o_iovec_init(client->ip, strlen(client->ip))},
@@ -222,7 +222,7 @@ h2o_iovec_t errors_page_head(h2o_mem_pool_t *pool, h2o_iovec_t target, h2o_iovec
     if (nginx != NULL)
         put_nginx_fields(&b, headers, nginx, client);
     else if (client != NULL)
-        put_traefik_forwarded(&b, authority, headers, which, client);
+        put_traefik_forwarded(&b, headers, which, client);
     pool_buf_puts(&b, "\r\n");
     return h2o_iovec_init(b.p, b.len);
 }

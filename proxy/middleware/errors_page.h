@@ -41,7 +41,8 @@ struct errors_page_headers {
  * X-Forwarded-For only as the request has it (a trusted proxy's): Traefik
  * makes the page request without a client address to append. */
 struct errors_page_client {
-    const char *ip; /* text form */
+    const char *ip;   /* text form */
+    h2o_iovec_t host; /* the client's Host (X-Forwarded-Host, -Port) */
     bool tls;
     uint8_t off; /* FORWARDED_NO_* (forwarded.h) */
 };

@@ -196,9 +196,11 @@ static void on_response(const void *cfg, struct mw_run *run)
     *call = (struct page_call){run, status, c->nginx};
     h2o_iovec_t url = errors_original_url(&req->pool, mw_request_is_tls(run), req->authority, (*slot)->path);
     h2o_iovec_t target = errors_page_target(&req->pool, c->query, status, original, url);
-    struct errors_page_client client = {run->client.ip_text, run->client.tls, run->client.forwarded_off};
+    struct errors_page_client client = {run->client.ip_text, req->input.authority, run->client.tls, run->client.forwarded_off};
     struct errors_page_nginx nginx = {c->nginx_names, c->nginx_values, c->n_nginx, original, req->input.path};
-    h2o_iovec_t head = errors_page_head(&req->pool, target, req->authority, &req->headers, &c->request_headers, &client,
+    /* nginx's Host is the client's ($best_http_host), whatever a middleware made of it */
+    h2o_iovec_t host = c->nginx ? req->input.authority : req->authority;
+    h2o_iovec_t head = errors_page_head(&req->pool, target, host, &req->headers, &c->request_headers, &client,
                                         c->nginx ? &nginx : NULL);
     subrequest_start(run->w, &req->pool, srv, head, h2o_iovec_init(NULL, 0), MAX_PAGE, on_page, call);
 }

@@ -126,7 +126,7 @@ int main(void)
     char host[256], want[1024];
     CHECK(gethostname(host, sizeof(host) - 1) == 0);
     host[sizeof(host) - 1] = '\0';
-    struct errors_page_client client = {"10.1.2.3", true, 0};
+    struct errors_page_client client = {"10.1.2.3", t.req.authority, true, 0};
     m = mw_test_build(&t, "errors", doc);
     snprintf(want, sizeof(want),
              "GET /p HTTP/1.1\r\nHost: site.test\r\nAccept: text/html\r\nAuthorization: Bearer x\r\n"
@@ -138,8 +138,8 @@ int main(void)
      * middleware deleted stays away; a trusted proxy's is kept as it is */
     const char *some_fwd[] = {"status", "404", "service", "s", "errorRequestHeaders", "x-forwarded-port, X-Real-IP, X-Forwarded-Proto", NULL};
     m = mw_test_build(&t, "errors", some_fwd);
-    client = (struct errors_page_client){"10.1.2.3", false, FORWARDED_NO_X_REAL_IP};
     t.req.authority = h2o_iovec_init(H2O_STRLIT("site.test:8080"));
+    client = (struct errors_page_client){"10.1.2.3", t.req.authority, false, FORWARDED_NO_X_REAL_IP};
     CHECK_STR(head_for(&t, m->cfg, &client, 0), "GET /p HTTP/1.1\r\nHost: site.test:8080\r\nX-Forwarded-Proto: http\r\n"
                                                 "X-Forwarded-Port: 8080\r\n\r\n");
     mw_test_add_header(&t, "X-Forwarded-Proto", "https");

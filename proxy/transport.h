@@ -33,6 +33,11 @@ struct transport_spec {
      * (compared without case). The chain is verified even with
      * insecureSkipVerify, which then skips only the name check. NULL: none */
     const char *peer_cert_uri;
+    /* peerCertSANs (Traefik v3.8): "URI:<uri>" (compared without case) or
+     * "DNSName:<name>" (matched as a host name, wildcards included); the
+     * certificate must carry one of them or peerCertURI. */
+    const char *const *peer_cert_sans;
+    size_t n_peer_cert_sans;
 };
 
 struct transport {

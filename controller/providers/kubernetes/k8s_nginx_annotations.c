@@ -847,7 +847,7 @@ static int error_pages(const struct ctx *c)
     const char *port = NULL, *name = single_backend(c, &port);
     if (name == NULL)
         problem(c, "annotation " K8S_NGINX_PREFIX "custom-http-errors: the default backend gets no X-Service-Name "
-                   "and X-Service-Port (the Ingress has several backend services)");
+                   "and X-Service-Port (the Ingress has several backend services or ports)");
     add_mw(c, &c->p->mw_http, "errors", "errors", "status", status, "service", svc, "query", "/",
            "nginxHeaders.X-Namespace", c->ns, "nginxHeaders.X-Ingress-Name", c->name, "nginxHeaders.X-Service-Name", name,
            "nginxHeaders.X-Service-Port", port, NULL);

@@ -280,7 +280,8 @@ static struct transport *service_transport(struct build *b, const char *name, co
                                           mt->idle_conn_ms, mt->read_ms, mt->max_idle_conns_per_host,
                                           mt->disable_http2, mt->read_idle_ms, mt->ping_ms,
                                           mt->peer_cert_uri && *mt->peer_cert_uri ? mt->peer_cert_uri : NULL,
-                                          mt->verify_depth, mt->min_version, mt->max_version, mt->ciphers};
+                                          mt->verify_depth, mt->min_version, mt->max_version, mt->ciphers,
+                                          mt->peer_cert_sans, mt->n_peer_cert_sans};
             struct diag d;
             bt->t = transport_acquire(&spec, &d);
             if (bt->t == NULL)

@@ -307,6 +307,8 @@ static void dump_transport(struct sink *k, const struct model_transport *t)
     }
     if (t->peer_cert_uri)
         OUT(k, "      peerCertURI: ", t->peer_cert_uri, "\n");
+    for (size_t i = 0; i < t->n_peer_cert_sans; i++)
+        OUT(k, "      peerCertSANs: ", t->peer_cert_sans[i], "\n");
     if (t->unsupported)
         OUT(k, "      unsupported: ", t->unsupported, "\n");
     if (t->verify_depth || t->min_version || t->max_version) { /* proxy-ssl-verify-depth / -protocols */

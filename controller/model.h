@@ -65,6 +65,8 @@ struct model_transport {
     bool disable_http2;                  /* disableHTTP2: https servers are not offered h2 by ALPN */
     uint64_t read_idle_ms, ping_ms;      /* forwardingTimeouts.readIdleTimeout / pingTimeout (HTTP/2 health) */
     const char *peer_cert_uri;           /* peerCertURI: a URI SAN the server's certificate must carry */
+    const char **peer_cert_sans;         /* peerCertSANs: "URI:<value>" or "DNSName:<value>", one must match */
+    size_t n_peer_cert_sans;
     const char *unsupported; /* an option gantry cannot apply (spiffe): its services are refused */
     /* Gantry-internal, for ingress-nginx's proxy-ssl-*: 0 / NULL keep the defaults */
     int verify_depth;

@@ -845,6 +845,47 @@ static int tr_peer_cert_uri(struct tree_decoder *c, void *obj, const struct tree
     return tree_decode_string(c, v, &((struct model_transport *)obj)->peer_cert_uri);
 }
 
+struct san_pair {
+    const char *type, *value;
+};
+
+static int tr_san_type(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    return tree_decode_string(c, v, &((struct san_pair *)obj)->type);
+}
+
+static int tr_san_value(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    return tree_decode_string(c, v, &((struct san_pair *)obj)->value);
+}
+
+static const struct tree_field tr_san_fields[] = {{"type", tr_san_type}, {"value", tr_san_value}, {NULL, NULL}};
+
+/* peerCertSANs (Traefik v3.8): [{type: URI|DNSName, value}], kept as
+ * "URI:<value>" / "DNSName:<value>"; another type would never match in
+ * Traefik (every connection refused): here the transport's services are
+ * refused with the reason. */
+static int tr_peer_cert_sans(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    struct model_transport *t = obj;
+    if (v->kind != TREE_SEQ)
+        return tree_decode_fail(c, v, "peerCertSANs must be a list of {type, value}");
+    t->peer_cert_sans = arena_alloc(&dc(c)->m->arena, (v->n ? v->n : 1) * sizeof(char *));
+    for (size_t i = 0; i < v->n; i++) {
+        struct san_pair p = {0};
+        if (tree_decode_fields(c, &p, v->items[i], tr_san_fields, "peerCertSAN") != 0)
+            return -1;
+        if (p.type == NULL || (strcmp(p.type, "URI") != 0 && strcmp(p.type, "DNSName") != 0) || p.value == NULL ||
+            *p.value == '\0') { /* its services only are refused, as spiffe's */
+            t->unsupported = arena_printf(&dc(c)->m->arena, "peerCertSANs entry {type: '%s', value: '%s'} (type URI or DNSName, a value)",
+                                          p.type ? p.type : "", p.value ? p.value : "");
+            continue;
+        }
+        t->peer_cert_sans[t->n_peer_cert_sans++] = arena_printf(&dc(c)->m->arena, "%s:%s", p.type, p.value);
+    }
+    return 0;
+}
+
 static int tr_spiffe(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
     ((struct model_transport *)obj)->unsupported = "spiffe";
@@ -859,6 +900,7 @@ static const struct tree_field transport_fields[] = {{"serverName", tr_server_na
                                                 {"forwardingTimeouts", tr_timeouts},
                                                 {"disableHTTP2", tr_disable_http2},
                                                 {"peerCertURI", tr_peer_cert_uri},
+                                                {"peerCertSANs", tr_peer_cert_sans},
                                                 {"spiffe", tr_spiffe},
                                                 {NULL, NULL}};
 

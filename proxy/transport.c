@@ -24,8 +24,10 @@ static struct transport *all; /* watcher thread only */
  * chain, kept as the context's ex_data (freed with it: a context may
  * outlive its transport in a connection still handshaking). */
 struct peer_check {
-    bool check_name; /* false with insecureSkipVerify: the chain and the URI only, as Traefik */
-    char uri[];      /* peerCertURI */
+    bool check_name; /* false with insecureSkipVerify: the chain and the SANs only, as Traefik */
+    /* peerCertSANs and peerCertURI: "URI:<uri>\0DNSName:<name>\0...\0",
+     * one of them must be in the certificate */
+    char sans[];
 };
 
 static _Atomic int peer_check_index = -1;
@@ -86,6 +88,25 @@ static void digest_file(char **buf, size_t *len, const char *tag, const char *v)
     digest_add(buf, len, "id", id);
 }
 
+/* One of the "URI:..."/"DNSName:..." entries of <sans> is in <cert>: a URI
+ * SAN equal without case, or a name that matches as Go's VerifyHostname
+ * (wildcards; an IP address against IP SANs). */
+static bool has_one_san(X509 *cert, const char *sans)
+{
+    for (const char *e = sans; *e; e += strlen(e) + 1) {
+        if (strncmp(e, "URI:", 4) == 0 && has_uri_san(cert, e + 4))
+            return true;
+        if (strncmp(e, "DNSName:", 8) == 0) {
+            const char *name = e + 8;
+            unsigned char ip[16];
+            bool is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+            if ((is_ip ? X509_check_ip_asc(cert, name, 0) : X509_check_host(cert, name, 0, 0, NULL)) == 1)
+                return true;
+        }
+    }
+    return false;
+}
+
 static char *digest(const struct transport_spec *s)
 {
     char *buf = mem_strdup(""), num[96];
@@ -106,6 +127,8 @@ static char *digest(const struct transport_spec *s)
     snprintf(num, sizeof(num), "%d/%d/%d", s->verify_depth, s->min_version, s->max_version);
     digest_add(&buf, &len, "tls", num);
     digest_add(&buf, &len, "ciphers", s->ciphers);
+    for (size_t i = 0; i < s->n_peer_cert_sans; i++)
+        digest_add(&buf, &len, "san", s->peer_cert_sans[i]);
     return buf;
 }
 
@@ -186,21 +209,30 @@ static SSL_CTX *build_ctx(const struct transport_spec *s, struct diag *d)
     }
     if (s->n_root_cas == 0)
         SSL_CTX_set_default_verify_paths(ctx);
-    /* peerCertURI: the chain is verified even with insecureSkipVerify
-     * (Traefik's VerifyPeerCertificate), which then skips the name only */
-    bool verify = !s->insecure_skip_verify || s->peer_cert_uri != NULL;
+    /* peerCertURI / peerCertSANs: the chain is verified even with
+     * insecureSkipVerify (Traefik's VerifyPeerCertificate), which then
+     * skips the name only */
+    bool sans = s->peer_cert_uri != NULL || s->n_peer_cert_sans != 0;
+    bool verify = !s->insecure_skip_verify || sans;
     SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, verify ? transport_verify_cb : NULL);
-    if (s->peer_cert_uri != NULL) {
+    if (sans) {
         pthread_once(&peer_check_once, peer_check_index_init);
-        size_t n = strlen(s->peer_cert_uri);
+        size_t n = s->peer_cert_uri ? strlen(s->peer_cert_uri) + 5 : 0;
+        for (size_t i = 0; i < s->n_peer_cert_sans; i++)
+            n += strlen(s->peer_cert_sans[i]) + 1;
         struct peer_check *pc = malloc(sizeof(*pc) + n + 1);
         if (pc == NULL)
             abort();
         pc->check_name = !s->insecure_skip_verify;
-        memcpy(pc->uri, s->peer_cert_uri, n + 1);
+        char *w = pc->sans;
+        for (size_t i = 0; i < s->n_peer_cert_sans; i++)
+            w += sprintf(w, "%s", s->peer_cert_sans[i]) + 1;
+        if (s->peer_cert_uri != NULL) /* Traefik appends it as a URI SAN */
+            w += sprintf(w, "URI:%s", s->peer_cert_uri) + 1;
+        *w = '\0';
         if (atomic_load(&peer_check_index) < 0 || SSL_CTX_set_ex_data(ctx, atomic_load(&peer_check_index), pc) != 1) {
             free(pc);
-            diag_set(d, "peerCertURI: %s", ssl_error());
+            diag_set(d, "peerCertSANs/peerCertURI: %s", ssl_error());
             goto fail;
         }
     }
@@ -257,8 +289,10 @@ int transport_verify_cb(int preverify_ok, X509_STORE_CTX *store)
             return 0;
         }
     }
-    if (pc != NULL && !has_uri_san(cert, pc->uri)) {
-        log_warn("upstream %s: the certificate has no URI SAN '%s' (serversTransport peerCertURI)", name ? name : "?", pc->uri);
+    if (pc != NULL && !has_one_san(cert, pc->sans)) {
+        bool uri = strncmp(pc->sans, "URI:", 4) == 0, more = pc->sans[strlen(pc->sans) + 1] != '\0';
+        log_warn("upstream %s: the certificate has no %s SAN '%s'%s (serversTransport peerCertSANs/peerCertURI)",
+                 name ? name : "?", uri ? "URI" : "DNSName", pc->sans + (uri ? 4 : 8), more ? " nor any other listed" : "");
         X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
         return 0;
     }

@@ -37,6 +37,11 @@ struct transport_spec {
     int verify_depth;            /* the longest chain below the trusted CA (SSL_CTX_set_verify_depth) */
     int min_version, max_version; /* TLS1_2_VERSION, TLS1_3_VERSION */
     const char *ciphers;          /* OpenSSL cipher list for TLS 1.2 */
+    /* peerCertSANs (Traefik v3.8): "URI:<uri>" (compared without case) or
+     * "DNSName:<name>" (matched as a host name, wildcards included); the
+     * certificate must carry one of them or peerCertURI. */
+    const char *const *peer_cert_sans;
+    size_t n_peer_cert_sans;
 };
 
 struct transport {

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <h2o.h>
 
@@ -33,11 +34,41 @@ struct errors_page_headers {
     size_t n;
 };
 
+/* The client as Traefik's entry point wrote it into the request before
+ * any middleware ran: the page request carries the same X-Forwarded-Proto,
+ * -Host, -Port, -Server and X-Real-Ip (those not in the request already,
+ * not deleted by a middleware, and chosen by errorRequestHeaders).
+ * X-Forwarded-For only as the request has it (a trusted proxy's): Traefik
+ * makes the page request without a client address to append. */
+struct errors_page_client {
+    const char *ip;   /* text form */
+    h2o_iovec_t host; /* the client's Host (X-Forwarded-Host, -Port) */
+    bool tls;
+    uint8_t off; /* FORWARDED_NO_* (forwarded.h) */
+};
+
+/* ingress-nginx's custom-errors request to the default backend instead
+ * (docs/user-guide/custom-errors.md, its nginx.tmpl @custom_ location):
+ * every request header, X-Code, X-Format (the Accept header),
+ * X-Original-URI, the <n> <names>/<values> the provider gives (X-Namespace,
+ * X-Ingress-Name, X-Service-Name, X-Service-Port), X-Request-ID (when the
+ * request has one) and X-Forwarded-For: the client's address; a client
+ * field of one of those names is replaced. */
+struct errors_page_nginx {
+    const char *const *names, *const *values;
+    size_t n;
+    int code;
+    h2o_iovec_t original_uri;
+};
+
 /* "GET <target> HTTP/1.1" with Host: <authority> and the chosen request
  * headers (never the connection-specific ones, framing, Host or the
- * proxy's own authentication; cookies joined on one line). */
+ * proxy's own authentication; cookies joined on one line), then the
+ * forwarded fields of <client>, or ingress-nginx's when <nginx> is not
+ * NULL (<which> is not read then: every header goes). */
 h2o_iovec_t errors_page_head(h2o_mem_pool_t *pool, h2o_iovec_t target, h2o_iovec_t authority, const h2o_headers_t *headers,
-                             const struct errors_page_headers *which);
+                             const struct errors_page_headers *which, const struct errors_page_client *client,
+                             const struct errors_page_nginx *nginx);
 
 /* A field of the page's response that goes to the client: not framing
  * (Content-Length, Transfer-Encoding, Trailer), not Date (h2o writes its

@@ -6,8 +6,17 @@
  * original status — or the one <statusRewrites> maps it to (the first
  * matching rule) — and every header field of the page's answer. The page
  * request carries the original Host and the original request headers (all
- * of them, or those <errorRequestHeaders> lists). If the error service
- * cannot answer, the client gets the status with a short text body.
+ * of them, or those <errorRequestHeaders> lists) and the X-Forwarded-*
+ * fields Traefik's entry point adds to the request (see errors_page.h).
+ * If the error service cannot answer, the client gets the status with a
+ * short text body.
+ *
+ * nginxHeaders (internal, as in Traefik: only the kubernetes provider sets
+ * it, for ingress-nginx's custom-http-errors): the page request is the one
+ * ingress-nginx sends its default backend (X-Code, X-Format, ...; the map's
+ * fields X-Namespace, X-Ingress-Name, X-Service-Name, X-Service-Port), and
+ * the page's answer goes out with its own status, as nginx's
+ * `error_page <code> = @custom_...` does.
  *
  * The response being replaced is dropped before a byte of it is sent (the
  * upstream connection is drained or closed by the pool): see mw_intercept.
@@ -42,6 +51,9 @@ struct errors {
     const struct table_service *service;
     const char *query;
     struct errors_page_headers request_headers;
+    bool nginx;                   /* nginxHeaders given: ingress-nginx's exchange */
+    const char **nginx_names, **nginx_values;
+    size_t n_nginx;
 };
 
 /* Per request: the path as it reached this middleware (what {url} names:
@@ -80,6 +92,10 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
     c->request_headers.all = !mw_opt_has(o, "errorRequestHeaders");
     const char **names = mw_opt_list(a, o, "errorRequestHeaders", &c->request_headers.n);
     c->request_headers.names = names;
+    if (o->provider == NULL || strcmp(o->provider, "kubernetes") == 0) { /* elsewhere: an unknown option */
+        c->n_nginx = mw_opt_map(a, o, "nginxHeaders", &c->nginx_names, &c->nginx_values);
+        c->nginx = c->n_nginx != 0;
+    }
     const char *svc = mw_opt_string(o, "service");
     if (svc == NULL || *svc == '\0')
         return diag_set(d, "service is required");
@@ -95,7 +111,8 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
 
 struct page_call {
     struct mw_run *run;
-    int status; /* what the client gets */
+    int status;       /* what the client gets */
+    bool page_status; /* ... unless the page's own status goes (nginxHeaders) */
 };
 
 /* A server of <svc> to ask: down through mirroring and weighted services. */
@@ -149,7 +166,7 @@ static void on_page(void *data, const char *err, const struct subrequest_respons
         else
             h2o_add_header_by_str(&req->pool, &req->res.headers, lname.base, lname.len, 0, orig, value.base, value.len);
     }
-    mw_send(call->run, call->status, "Error", res->body);
+    mw_send(call->run, call->page_status ? res->status : call->status, "Error", res->body);
 }
 
 static void on_response(const void *cfg, struct mw_run *run)
@@ -176,10 +193,15 @@ static void on_response(const void *cfg, struct mw_run *run)
         return; /* no error page can be had: the original response goes out */
     mw_intercept(run);
     struct page_call *call = h2o_mem_alloc_pool(&req->pool, sizeof(*call));
-    *call = (struct page_call){run, status};
+    *call = (struct page_call){run, status, c->nginx};
     h2o_iovec_t url = errors_original_url(&req->pool, mw_request_is_tls(run), req->authority, (*slot)->path);
     h2o_iovec_t target = errors_page_target(&req->pool, c->query, status, original, url);
-    h2o_iovec_t head = errors_page_head(&req->pool, target, req->authority, &req->headers, &c->request_headers);
+    struct errors_page_client client = {run->client.ip_text, req->input.authority, run->client.tls, run->client.forwarded_off};
+    struct errors_page_nginx nginx = {c->nginx_names, c->nginx_values, c->n_nginx, original, req->input.path};
+    /* nginx's Host is the client's ($best_http_host), whatever a middleware made of it */
+    h2o_iovec_t host = c->nginx ? req->input.authority : req->authority;
+    h2o_iovec_t head = errors_page_head(&req->pool, target, host, &req->headers, &c->request_headers, &client,
+                                        c->nginx ? &nginx : NULL);
     subrequest_start(run->w, &req->pool, srv, head, h2o_iovec_init(NULL, 0), MAX_PAGE, on_page, call);
 }
 

@@ -856,9 +856,13 @@ def test_error_pages_alias_and_upstream_headers(tmp_path, procs, emu):
     headers = {k.lower(): v for k, v in info["headers"].items()}
     assert headers["host"] == "internal.example.com"
     assert headers["x-forwarded-prefix"] == "/site"
-    # whoami's /status/404 answers 404: replaced by the default backend's page, status kept
+    # whoami's /status/404 answers 404: replaced by the default backend's answer to GET /,
+    # its own status too (nginx does not change the default backend's response)
     status, _, body = get(g.port, "/status/404", "site.example.com")
-    assert status == 404 and b"Name: error-pages" in body and b"GET / HTTP" in body, body[:300]
+    assert status == 200 and b"Name: error-pages" in body and b"GET / HTTP" in body, body[:300]
+    # ingress-nginx's fields, and the client's Host ($best_http_host), not upstream-vhost's
+    assert b"x-code: 404" in body.lower() and b"x-original-uri: /status/404" in body.lower(), body
+    assert b"host: site.example.com\n" in body.lower(), body
 
 
 def test_rate_and_connection_limits(tmp_path, procs, emu):
@@ -1084,3 +1088,139 @@ def test_proxy_next_upstream_on_an_answer(tmp_path, procs, emu):
     finally:
         bad.stop()
         good.stop()
+
+
+class DefaultBackend:
+    """A custom default backend as ingress-nginx documents one: answers with
+    the status X-Code names and records every request's path and headers."""
+
+    def __init__(self):
+        self.seen = []
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                outer.seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
+                body = json.dumps({"code": self.headers.get("X-Code"), "format": self.headers.get("X-Format")}).encode()
+                self.send_response(int(self.headers.get("X-Code") or 404))
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_custom_http_errors_send_ingress_nginx_fields(tmp_path, procs, emu):
+    """custom-http-errors with a default-backend: the default backend gets
+    `GET /` with X-Code, X-Format (the Accept header), X-Original-URI,
+    X-Namespace, X-Ingress-Name, X-Service-Name, X-Service-Port,
+    X-Request-ID and X-Forwarded-For (the client's address, a forged one
+    replaced), as ingress-nginx's custom-errors page lists them, and its
+    answer goes out with its own status; a status not listed passes."""
+    a, db = procs.whoami(name="a"), DefaultBackend()
+    try:
+        apply(emu, NGINX_CLASS)
+        backends(emu, "app", [a], ns="shop")
+        backends(emu, "error-pages", [db], ns="shop")
+        apply(emu, """\
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata:
+              name: storefront
+              namespace: shop
+              annotations:
+                nginx.ingress.kubernetes.io/custom-http-errors: "404,503"
+                nginx.ingress.kubernetes.io/default-backend: error-pages
+            spec:
+              ingressClassName: nginx
+              rules:
+              - host: shop.example.com
+                http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
+            """)
+        g = gantry(procs, tmp_path, emu)
+        wait_for(lambda: get(g.port, "/", "shop.example.com")[0] == 200, what="shop route")
+        status, _, body = get(g.port, "/status/404?q=1", "shop.example.com",
+                              headers={"Accept": "application/json", "X-Request-ID": "req-42",
+                                       "X-Forwarded-For": "6.6.6.6", "X-Code": "forged", "X-Test": "kept"})
+        assert status == 404 and json.loads(body) == {"code": "404", "format": "application/json"}, body
+        method, path, h = db.seen[-1]
+        assert (method, path) == ("GET", "/"), db.seen[-1]
+        assert h["x-code"] == "404" and h["x-format"] == "application/json", h
+        assert h["x-original-uri"] == "/status/404?q=1" and h["x-namespace"] == "shop", h
+        assert h["x-ingress-name"] == "storefront" and h["x-service-name"] == "app" and h["x-service-port"] == "80", h
+        assert h["x-request-id"] == "req-42" and h["x-forwarded-for"] == "127.0.0.1", h
+        assert h["host"] == "shop.example.com" and h["x-test"] == "kept", h
+        # 503 is listed too; its page's own status goes out; 500 is not listed
+        assert get(g.port, "/status/503", "shop.example.com")[0] == 503 and db.seen[-1][2]["x-code"] == "503"
+        assert "x-format" not in db.seen[-1][2] and "x-request-id" not in db.seen[-1][2], db.seen[-1]
+        n = len(db.seen)
+        status, _, body = get(g.port, "/status/500", "shop.example.com")
+        assert status == 500 and len(db.seen) == n, body[:200]
+        assert "custom-http-errors" not in problems(g) and "default-backend" not in problems(g)
+    finally:
+        db.stop()
+
+
+def next_upstream_ingress(emu, name, annotations):
+    apply(emu, """\
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: %s
+          namespace: default
+          annotations: {%s}
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: %s.example.com
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: %s, port: {number: 80}}}}]}
+        """ % (name, ", ".join('"nginx.ingress.kubernetes.io/%s": "%s"' % kv for kv in annotations.items()), name, name))
+
+
+def test_proxy_next_upstream_non_idempotent_and_timeout(tmp_path, procs, emu):
+    """non_idempotent: a POST answered http_503 goes to the next server too,
+    with its body (retryNonIdempotentMethod); `timeout` (or `error`) passes a
+    request whose server cannot be reached to the next one, and without
+    either a failed connection is not passed on (disableRetryOnNetworkError);
+    proxy-next-upstream-timeout is honoured, not reported."""
+    from status_peer import StatusUpstream
+    bad, good = StatusUpstream("bad", [503]), StatusUpstream("good", [200])
+    live = StatusUpstream("live", [200])
+    dead, dead2 = (type("Dead", (), {"port": free_port()})() for _ in range(2))
+    try:
+        apply(emu, NGINX_CLASS)
+        backends(emu, "posts", [bad, good])
+        backends(emu, "slow", [dead, live])
+        backends(emu, "strict", [dead2, live])
+        next_upstream_ingress(emu, "posts", {"proxy-next-upstream": "http_503 non_idempotent",
+                                             "proxy-next-upstream-tries": "2"})
+        next_upstream_ingress(emu, "slow", {"proxy-next-upstream": "timeout", "proxy-next-upstream-tries": "2",
+                                            "proxy-next-upstream-timeout": "10"})
+        next_upstream_ingress(emu, "strict", {"proxy-next-upstream": "http_503", "proxy-next-upstream-tries": "2"})
+        g = gantry(procs, tmp_path, emu)
+        wait_for(lambda: get(g.port, "/", "posts.example.com")[0] == 200, what="posts route")
+        posts = [get(g.port, "/", "posts.example.com", method="POST", body=b"payload")[0] for _ in range(6)]
+        assert posts == [200] * 6, posts
+        assert [b for m, _, b in good.seen if m == "POST"] == [b"payload"] * 6, good.seen
+        # `timeout`: the unreachable server's requests go to the live one
+        assert [get(g.port, "/", "slow.example.com")[0] for _ in range(6)] == [200] * 6
+        # neither error nor timeout: the failed connection is answered 502, not passed on
+        strict = [get(g.port, "/", "strict.example.com")[0] for _ in range(4)]
+        assert 502 in strict and set(strict) <= {200, 502}, strict
+        p = problems(g)
+        assert "proxy-next-upstream" not in p, p
+    finally:
+        for u in (bad, good, live):
+            u.stop()

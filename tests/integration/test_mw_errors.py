@@ -171,3 +171,49 @@ def test_page_request_and_response_as_traefik_v3(tmp_path, procs):
         assert not {"x-test", "authorization", "cookie", "accept"} & set(h), h
     finally:
         pages.stop()
+
+
+def test_page_request_carries_the_entry_points_forwarded_fields(tmp_path, procs):
+    """Traefik's entry point writes X-Forwarded-Proto/-Host/-Port/-Server and
+    X-Real-Ip into the request before any middleware: the page request,
+    made from the request's headers, has them too; X-Forwarded-For only as a
+    trusted proxy sent it (an untrusted client's is dropped), without the
+    client's address (Traefik's page request has none to append). The
+    internal nginxHeaders option is refused in a file, as Traefik's."""
+    import socket
+    app, pages = procs.whoami(), PageServer()
+    try:
+        g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                         "    all: {rule: \"Host(`fw.test`)\", service: app, middlewares: [all]}\n"
+                         "    some: {rule: \"Host(`some.test`)\", service: app, middlewares: [some]}\n"
+                         "    nginx: {rule: \"Host(`nginx.test`)\", service: app, middlewares: [nginx]}\n"
+                         "  middlewares:\n"
+                         "    all: {errors: {status: [\"404\"], service: pages}}\n"
+                         "    some: {errors: {status: [\"404\"], service: pages, errorRequestHeaders: [X-Real-Ip]}}\n"
+                         "    nginx: {errors: {status: [\"404\"], service: pages, nginxHeaders: {X-Namespace: a}}}\n"
+                         "  services:\n" + service_yaml("app", [app.url]) + service_yaml("pages", [pages.url]))
+        wait_for(lambda: get(g.port, "/", "fw.test")[0] == 200, what="route live")
+        forged = {"X-Forwarded-For": "6.6.6.6", "X-Real-Ip": "6.6.6.6", "X-Forwarded-Host": "evil.test"}
+        status, _, _ = fetch(g.port, "/status/404", "fw.test", forged)
+        h = pages.headers()
+        assert status == 404
+        assert h["x-forwarded-proto"] == "http" and h["x-forwarded-host"] == "fw.test", h
+        assert h["x-forwarded-port"] == "80" and h["x-forwarded-server"] == socket.gethostname(), h
+        assert h["x-real-ip"] == "127.0.0.1" and "x-forwarded-for" not in h, h
+        # the same fields the app got (what a proxied request carries), X-Forwarded-For aside
+        app_seen = get(g.port, "/", "fw.test", headers=forged)[2].decode()
+        for k in ("x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "x-forwarded-server", "x-real-ip"):
+            assert ("%s: %s" % (k, h[k])).lower() in app_seen.lower(), (k, app_seen)
+        # the Host's port is X-Forwarded-Port's
+        fetch(g.port, "/status/404", "fw.test:8081", {})
+        assert pages.headers()["x-forwarded-port"] == "8081"
+        # errorRequestHeaders lists them like any header
+        status, _, _ = fetch(g.port, "/status/404", "some.test", forged)
+        h = pages.headers()
+        assert status == 404 and h["x-real-ip"] == "127.0.0.1", h
+        assert not {"x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "x-forwarded-server",
+                    "x-forwarded-for"} & set(h), h
+        r = {x["name"]: x for x in g.api("/api/http/routers")}["nginx@file"]
+        assert r["status"] == "disabled" and "nginxHeaders" in " ".join(r["error"]), r
+    finally:
+        pages.stop()

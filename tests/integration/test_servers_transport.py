@@ -16,8 +16,8 @@ from tls_certs import make_ca, make_cert, make_client_cert
 
 
 class TLSUpstream:
-    def __init__(self, d, name="backend.internal", require_client_cert=False, uris=()):
-        crt, key = make_cert(d, name, uris=uris)
+    def __init__(self, d, name="backend.internal", require_client_cert=False, uris=(), sans=None):
+        crt, key = make_cert(d, name, sans=sans, uris=uris)
         _, ca = make_ca(d)
         self.seen_client = []
         outer = self
@@ -155,3 +155,47 @@ def test_peer_cert_uri(tmp_path, procs):
         peer.stop()
         other.stop()
         plain.stop()
+
+
+def test_peer_cert_sans(tmp_path, procs):
+    """peerCertSANs (Traefik v3.8): one of the listed SANs must be in the
+    server's certificate: a URI (without case) or a DNSName (matched as a
+    host name, wildcards included); peerCertURI counts as one more URI; the
+    chain is still verified with insecureSkipVerify; a type other than URI
+    or DNSName refuses the transport's services."""
+    d = str(tmp_path)
+    peer = TLSUpstream(d, "peer.internal", sans=["peer.internal", "*.mesh.internal"], uris=["spiffe://example.org/peer"])
+    _, ca = make_ca(d)
+    try:
+        insecure = "{insecureSkipVerify: true, rootCAs: [\"%s\"], peerCertSANs: [%%s]}" % ca
+        transports = {
+            "uri": (insecure % "{type: URI, value: \"SPIFFE://example.org/Peer\"}", 200),
+            "dns": (insecure % "{type: DNSName, value: peer.internal}", 200),
+            "wild": (insecure % "{type: DNSName, value: a.mesh.internal}", 200),
+            "any": (insecure % "{type: DNSName, value: nope.internal}, {type: URI, value: \"spiffe://example.org/peer\"}", 200),
+            "none": (insecure % "{type: DNSName, value: nope.internal}, {type: URI, value: \"spiffe://example.org/x\"}", 502),
+            "deep": (insecure % "{type: DNSName, value: a.b.mesh.internal}", 502),
+            "withuri": (("{insecureSkipVerify: true, rootCAs: [\"%s\"], peerCertURI: \"spiffe://example.org/peer\", "
+                         "peerCertSANs: [{type: DNSName, value: nope.internal}]}") % ca, 200),
+            "untrusted": ("{insecureSkipVerify: true, peerCertSANs: [{type: DNSName, value: peer.internal}]}", 502),
+            "badtype": (insecure % "{type: IPAddress, value: 127.0.0.1}", 404),
+        }
+        dyn = "http:\n  routers:\n"
+        for n in transports:
+            dyn += "    %s: {rule: \"Host(`%s.test`)\", service: %s}\n" % (n, n, n)
+        dyn += "  serversTransports:\n"
+        for n, (t, _) in transports.items():
+            dyn += "    %s: %s\n" % (n, t)
+        dyn += "  services:\n"
+        for n in transports:
+            dyn += service_yaml(n, [peer.url], "        serversTransport: %s\n" % n)
+        g = procs.gantry(tmp_path, dyn)
+        wait_for(lambda: get(g.port, "/", "uri.test")[0] == 200, what="route live")
+        for n, (_, expected) in transports.items():
+            status, _, body = get(g.port, "/", "%s.test" % n)
+            assert status == expected, (n, status, body)
+        assert "no DNSName SAN 'nope.internal' nor any other listed" in g.output()
+        svcs = {s["name"]: s for s in g.api("/api/http/services")}
+        assert "peerCertSANs entry {type: 'IPAddress'" in " ".join(svcs["badtype@file"]["error"]), svcs["badtype@file"]
+    finally:
+        peer.stop()

@@ -155,8 +155,10 @@ static const struct {
     {"canary-by-header-pattern", IMPL},
     {"canary-by-cookie", IMPL},
     {"proxy-body-size", IMPL},
-    {"proxy-next-upstream-tries", IMPL, "connection failures and the http_NNN answers named; not response timeouts"},
-    {"proxy-next-upstream", IMPL, "connection failures and the http_NNN answers named; not response timeouts"},
+    {"proxy-next-upstream-tries", IMPL, "0 (nginx: no limit) is no retry"},
+    {"proxy-next-upstream", IMPL,
+     "timeout: connect timeouts, not response header timeouts; non_idempotent: on a status, and a connection never made"},
+    {"proxy-next-upstream-timeout", IMPL},
     {"backend-protocol", IMPL},
     {"service-upstream", IMPL},
     {"mirror-target", IMPL, "the URL's path must be $request_uri; the Host sent is the URL's host and port"},
@@ -171,8 +173,10 @@ static const struct {
     {"proxy-ssl-ciphers", IMPL, "TLS 1.2 ciphers (OpenSSL's list), as nginx; TLS 1.3 suites are OpenSSL's"},
     {"upstream-vhost", IMPL},
     {"server-alias", IMPL},
-    {"custom-http-errors", IMPL, "the default backend's answer to GET / without ingress-nginx's X-Code/X-Format headers"},
-    {"default-backend", IMPL, "the default backend's answer to GET / without ingress-nginx's X-Code/X-Format headers"},
+    {"custom-http-errors", IMPL,
+     "the default backend gets GET / (ingress-nginx keeps the method) and X-Request-ID only when the client sent one"},
+    {"default-backend", IMPL,
+     "without custom-http-errors: the default backend's answer to GET /, with the 503, replaces Gantry's 503"},
     {"proxy-connect-timeout", IMPL},
     {"proxy-read-timeout", IMPL},
     {"proxy-send-timeout", IMPL},
@@ -704,36 +708,52 @@ static int parse_size(const char *v, long long *out)
     return 0;
 }
 
-/* proxy-next-upstream's http_NNN conditions: the answer of one server is
- * dropped and the request passed to the next, as nginx does, through
- * buffering's retryExpression; POST, PATCH and LOCK only with
- * non_idempotent (nginx's rule). error and timeout are the retry above. */
-static void next_upstream_on_status(const struct ctx *c, const char *next, long tries)
+/* proxy-next-upstream(-tries, -timeout): nginx's proxy_next_upstream as
+ * the retry middleware's options (Traefik v3.7), for proxy-next-upstream-
+ * tries attempts in all:
+ *   http_NNN        status (the server's answer dropped, the next one asked)
+ *   error, timeout  a connection that fails is tried again on another server
+ *                   (neither: disableRetryOnNetworkError)
+ *   non_idempotent  retryNonIdempotentMethod (else POST, PATCH and LOCK are
+ *                   not passed on once sent, nginx's rule and Traefik's)
+ *   off             no retry
+ *   -timeout        timeout (unitless seconds; 0: none)
+ * invalid_header is always on in Gantry (a malformed answer is a failed
+ * exchange). Without the annotations, no retry middleware. */
+static int next_upstream(const struct ctx *c)
 {
-    static const char *const conditions[] = {"error", "timeout", "invalid_header", "non_idempotent", "off"};
-    char expr[512] = "", *copy = arena_strdup(c->env->pa, next), *save = NULL;
+    const char *next = ann(c, "proxy-next-upstream");
+    long tries, timeout;
+    if (int_ann(c, "proxy-next-upstream-tries", 3, 0, 100, &tries) != 0 ||
+        int_ann(c, "proxy-next-upstream-timeout", 0, 0, 86400, &timeout) != 0)
+        return -1;
+    if (next == NULL && ann(c, "proxy-next-upstream-tries") == NULL)
+        return 0;
+    char status[128] = "", *copy = arena_strdup(c->env->pa, next ? next : "error timeout"), *save = NULL;
     size_t len = 0;
-    bool non_idempotent = false;
+    bool network = false, non_idempotent = false, off = false;
     for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
-        bool ok = false;
-        for (size_t i = 0; i < sizeof(conditions) / sizeof(conditions[0]); i++)
-            ok |= strcmp(t, conditions[i]) == 0;
-        non_idempotent |= strcmp(t, "non_idempotent") == 0;
-        if (strcmp(t, "http_500") == 0 || strcmp(t, "http_502") == 0 || strcmp(t, "http_503") == 0 ||
-            strcmp(t, "http_504") == 0 || strcmp(t, "http_403") == 0 || strcmp(t, "http_404") == 0 ||
-            strcmp(t, "http_429") == 0) {
-            len += (size_t)snprintf(expr + len, sizeof(expr) - len, "%sResponseCode() == %s", len ? " || " : "", t + 5);
-            ok = true;
-        }
-        if (!ok)
+        if (strcmp(t, "error") == 0 || strcmp(t, "timeout") == 0)
+            network = true;
+        else if (strcmp(t, "non_idempotent") == 0)
+            non_idempotent = true;
+        else if (strcmp(t, "off") == 0)
+            off = true;
+        else if (strcmp(t, "http_500") == 0 || strcmp(t, "http_502") == 0 || strcmp(t, "http_503") == 0 ||
+                 strcmp(t, "http_504") == 0 || strcmp(t, "http_403") == 0 || strcmp(t, "http_404") == 0 ||
+                 strcmp(t, "http_429") == 0) {
+            if (!strstr(status, t + 5))
+                len += (size_t)snprintf(status + len, sizeof(status) - len, "%s%s", len ? "," : "", t + 5);
+        } else if (strcmp(t, "invalid_header") != 0)
             problem(c, "annotation " K8S_NGINX_PREFIX "proxy-next-upstream: unknown condition '%s' (ignored)", t);
     }
-    if (len == 0)
-        return;
-    const char *guard = non_idempotent ? "" : " && RequestMethod() != \"POST\" && RequestMethod() != \"PATCH\" && "
-                                              "RequestMethod() != \"LOCK\"";
-    add_mw(c, &c->p->mw_tail, "next-upstream", "buffering", "retryExpression",
-           arena_printf(c->env->pa, "(%s) && Attempts() < %ld%s", expr, tries, guard), NULL);
+    if (off || tries == 1 || tries == 0 || (!network && len == 0))
+        return 0; /* nothing is passed to a next server (tries 0, nginx's "no limit": not retried) */
+    add_mw(c, &c->p->mw_tail, "retry", "retry", "attempts", arena_printf(c->env->pa, "%ld", tries), "status",
+           len ? arena_strdup(c->env->pa, status) : NULL, "disableRetryOnNetworkError", network ? NULL : "true",
+           "retryNonIdempotentMethod", non_idempotent ? "true" : NULL, "timeout",
+           timeout ? arena_printf(c->env->pa, "%lds", timeout) : NULL, NULL);
+    return 0;
 }
 
 /* "on" / "off", as ingress-nginx's proxy-ssl on/off annotations; anything
@@ -934,21 +954,47 @@ static int upstream(const struct ctx *c)
     if (snd)
         problem(c, "annotation " K8S_NGINX_PREFIX "proxy-send-timeout is not implemented (the request is sent without "
                    "a per-write timeout)");
-    const char *next = ann(c, "proxy-next-upstream");
-    long tries;
-    if (int_ann(c, "proxy-next-upstream-tries", 3, 0, 100, &tries) != 0)
+    if (next_upstream(c) != 0)
         return -1;
-    bool off = next && strcmp(next, "off") == 0;
-    if (!off && (next || ann(c, "proxy-next-upstream-tries")) && tries > 1)
-        add_mw(c, &c->p->mw_tail, "retry", "retry", "attempts", arena_printf(c->env->pa, "%ld", tries), NULL);
-    if (!off && next && tries > 1)
-        next_upstream_on_status(c, next, tries);
     return 0;
 }
 
+/* The one backend Service (name and port as written) of the Ingress's
+ * paths and defaultBackend; NULL when there are several or none. */
+static const char *single_backend(const struct ctx *c, const char **port)
+{
+    const cJSON *spec = get(c->ing, "spec");
+    const cJSON *backs[64];
+    size_t n = 0;
+    if (get(spec, "defaultBackend"))
+        backs[n++] = get(spec, "defaultBackend");
+    const cJSON *rules = get(spec, "rules");
+    for (const cJSON *r = rules ? rules->child : NULL; r; r = r->next) {
+        const cJSON *paths = get(get(r, "http"), "paths");
+        for (const cJSON *p = paths ? paths->child : NULL; p && n < 64; p = p->next)
+            backs[n++] = get(p, "backend");
+    }
+    const char *name = NULL, *pval = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *svc = get(backs[i], "service"), *pt = get(svc, "port");
+        const char *nm = str(svc, "name");
+        const cJSON *num = get(pt, "number");
+        const char *pv = cJSON_IsNumber(num) ? arena_printf(c->env->pa, "%d", num->valueint) : str(pt, "name");
+        if (nm == NULL || pv == NULL || (name && (strcmp(name, nm) != 0 || strcmp(pval, pv) != 0)))
+            return NULL;
+        name = nm;
+        pval = pv;
+    }
+    *port = pval;
+    return name;
+}
+
 /* custom-http-errors / default-backend: nginx's error_page to the
- * default backend, which sees `GET /` (ingress-nginx rewrites the path so);
- * without custom-http-errors the default backend answers when the
+ * default backend, which sees `GET /` (ingress-nginx rewrites the path so)
+ * with ingress-nginx's X-Code, X-Format, X-Original-URI, X-Namespace,
+ * X-Ingress-Name, X-Service-Name, X-Service-Port and X-Request-ID (the
+ * errors middleware's internal nginxHeaders), and answers with its own
+ * status; without custom-http-errors the default backend answers when the
  * Ingress's service has no endpoints (our 503). First in the chain: nginx's
  * error_page also catches the 401/403/413/503 nginx makes itself. */
 static int error_pages(const struct ctx *c)
@@ -981,7 +1027,19 @@ static int error_pages(const struct ctx *c)
                 backend);
         return 0;
     }
-    add_both(c, "errors", "errors", "status", status, "service", svc, "query", "/");
+    if (codes == NULL) {
+        add_both(c, "errors", "errors", "status", status, "service", svc, "query", "/");
+        return 0;
+    }
+    const char *port = NULL, *name = single_backend(c, &port);
+    if (name == NULL)
+        problem(c, "annotation " K8S_NGINX_PREFIX "custom-http-errors: the default backend gets no X-Service-Name "
+                   "and X-Service-Port (the Ingress has several backend services or ports)");
+    add_mw(c, &c->p->mw_http, "errors", "errors", "status", status, "service", svc, "query", "/",
+           "nginxHeaders.X-Namespace", c->ns, "nginxHeaders.X-Ingress-Name", c->name, "nginxHeaders.X-Service-Name", name,
+           "nginxHeaders.X-Service-Port", port, NULL);
+    struct model_middleware *mw = c->env->m->middlewares.items[c->env->m->middlewares.len - 1];
+    ptr_vec_push(&c->env->m->arena, &c->p->mw_tls, (void *)mw->name);
     return 0;
 }
 

@@ -196,6 +196,15 @@ int main(void)
     CHECK_CONTAINS(r.dump, "      unsupported: spiffe\n");
     done(&r);
 
+    /* peerCertSANs: URI and DNSName entries kept; another type refuses the transport's services only */
+    decode(&r, "http:\n  serversTransports:\n    mesh:\n      peerCertSANs:\n        - {type: DNSName, value: foo.com}\n"
+               "        - {type: URI, value: \"spiffe://example.org/peer\"}\n"
+               "    bad:\n      peerCertSANs: [{type: IPAddress, value: 10.0.0.1}]\n");
+    CHECK(r.rep.errors.len == 0);
+    CHECK_CONTAINS(r.dump, "      peerCertSANs: DNSName:foo.com\n      peerCertSANs: URI:spiffe://example.org/peer\n");
+    CHECK_CONTAINS(r.dump, "      unsupported: peerCertSANs entry {type: 'IPAddress', value: '10.0.0.1'}");
+    done(&r);
+
     /* tls.stores: defaultGeneratedCert (resolver, domain), other stores a problem of the provider */
     decode(&r, "tls:\n"
                "  stores:\n"

@@ -10,6 +10,9 @@
 #include "../../test.h"
 
 #include "../../../../proxy/middleware/mw_errors.c"
+#include "../../../../proxy/forwarded.h"
+
+#include <unistd.h>
 
 static const char *target(struct mw_test *t, const char *query, int status, int original, const char *url)
 {
@@ -20,7 +23,16 @@ static const char *target(struct mw_test *t, const char *query, int status, int 
 static const char *head(struct mw_test *t, const struct errors *c)
 {
     h2o_iovec_t v = errors_page_head(&t->req.pool, h2o_iovec_init(H2O_STRLIT("/p")), t->req.authority, &t->req.headers,
-                                     &c->request_headers);
+                                     &c->request_headers, NULL, NULL);
+    return h2o_strdup(&t->req.pool, v.base, v.len).base;
+}
+
+/* The head with the client's forwarded fields, or ingress-nginx's. */
+static const char *head_for(struct mw_test *t, const struct errors *c, const struct errors_page_client *client, int code)
+{
+    struct errors_page_nginx nginx = {c->nginx_names, c->nginx_values, c->n_nginx, code, h2o_iovec_init(H2O_STRLIT("/x?y=1"))};
+    h2o_iovec_t v = errors_page_head(&t->req.pool, h2o_iovec_init(H2O_STRLIT("/p")), t->req.authority, &t->req.headers,
+                                     &c->request_headers, client, c->nginx ? &nginx : NULL);
     return h2o_strdup(&t->req.pool, v.base, v.len).base;
 }
 
@@ -106,6 +118,48 @@ int main(void)
     CHECK_STR(head(&t, m->cfg), "GET /p HTTP/1.1\r\nHost: site.test\r\nAccept: text/html\r\nX-Request-Id: 42\r\n\r\n");
     m = mw_test_build(&t, "errors", none);
     CHECK_STR(head(&t, m->cfg), "GET /p HTTP/1.1\r\nHost: site.test\r\n\r\n");
+
+    /* Traefik's entry point wrote X-Forwarded-Proto/-Host/-Port/-Server and
+     * X-Real-Ip into the request: the page request has them; no
+     * X-Forwarded-For of the client's address (Traefik's page request has
+     * no remote address to append) */
+    char host[256], want[1024];
+    CHECK(gethostname(host, sizeof(host) - 1) == 0);
+    host[sizeof(host) - 1] = '\0';
+    struct errors_page_client client = {"10.1.2.3", t.req.authority, true, 0};
+    m = mw_test_build(&t, "errors", doc);
+    snprintf(want, sizeof(want),
+             "GET /p HTTP/1.1\r\nHost: site.test\r\nAccept: text/html\r\nAuthorization: Bearer x\r\n"
+             "X-Request-Id: 42\r\nCookie: a=1; b=2\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: site.test\r\n"
+             "X-Forwarded-Port: 443\r\nX-Forwarded-Server: %s\r\nX-Real-Ip: 10.1.2.3\r\n\r\n",
+             host);
+    CHECK_STR(head_for(&t, m->cfg, &client, 0), want);
+    /* errorRequestHeaders names them like any request header; one a
+     * middleware deleted stays away; a trusted proxy's is kept as it is */
+    const char *some_fwd[] = {"status", "404", "service", "s", "errorRequestHeaders", "x-forwarded-port, X-Real-IP, X-Forwarded-Proto", NULL};
+    m = mw_test_build(&t, "errors", some_fwd);
+    t.req.authority = h2o_iovec_init(H2O_STRLIT("site.test:8080"));
+    client = (struct errors_page_client){"10.1.2.3", t.req.authority, false, FORWARDED_NO_X_REAL_IP};
+    CHECK_STR(head_for(&t, m->cfg, &client, 0), "GET /p HTTP/1.1\r\nHost: site.test:8080\r\nX-Forwarded-Proto: http\r\n"
+                                                "X-Forwarded-Port: 8080\r\n\r\n");
+    mw_test_add_header(&t, "X-Forwarded-Proto", "https");
+    CHECK_STR(head_for(&t, m->cfg, &client, 0), "GET /p HTTP/1.1\r\nHost: site.test:8080\r\nX-Forwarded-Proto: https\r\n"
+                                                "X-Forwarded-Port: 8080\r\n\r\n");
+
+    /* nginxHeaders (the kubernetes provider's): ingress-nginx's fields, a
+     * client's field of the same name replaced, every request header */
+    const char *nginx[] = {"status", "404", "service", "s", "errorRequestHeaders", "", "nginxHeaders.X-Namespace", "team",
+                           "nginxHeaders.X-Ingress-Name", "site", "nginxHeaders.X-Service-Name", "app",
+                           "nginxHeaders.X-Service-Port", "80", NULL};
+    m = mw_test_build(&t, "errors", nginx);
+    CHECK(m != NULL && ((const struct errors *)m->cfg)->nginx && ((const struct errors *)m->cfg)->n_nginx == 4);
+    mw_test_add_header(&t, "X-Code", "forged");
+    mw_test_add_header(&t, "X-Forwarded-For", "6.6.6.6");
+    CHECK_STR(head_for(&t, m->cfg, &client, 503),
+              "GET /p HTTP/1.1\r\nHost: site.test:8080\r\nAccept: text/html\r\nAuthorization: Bearer x\r\n"
+              "X-Forwarded-Proto: https\r\nCookie: a=1; b=2\r\nX-Code: 503\r\nX-Format: text/html\r\n"
+              "X-Original-URI: /x?y=1\r\nX-Namespace: team\r\nX-Ingress-Name: site\r\nX-Service-Name: app\r\n"
+              "X-Service-Port: 80\r\nX-Request-ID: 42\r\nX-Forwarded-For: 10.1.2.3\r\n\r\n");
 
     /* the page's answer: every field but framing, Date and the connection's */
     CHECK(passes("Set-Cookie", NULL) && passes("Cache-Control", NULL) && passes("X-Page", NULL));

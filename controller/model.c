@@ -342,6 +342,15 @@ static void dump_middleware(struct sink *k, const struct model_middleware *mw)
 
 static void dump_tcp_service(struct sink *k, const struct model_tcp_service *s)
 {
+    if (s->weighted) {
+        OUT(k, "    ", s->name, ":\n      weighted:\n        services:\n");
+        for (size_t i = 0; i < s->weighted->n_services; i++) {
+            OUT(k, "          - {name: ", s->weighted->services[i].name, ", weight: ");
+            out_int(k, s->weighted->services[i].weight);
+            out(k, "}\n");
+        }
+        return;
+    }
     OUT(k, "    ", s->name, ":\n      servers:\n");
     for (size_t i = 0; i < s->n_servers; i++)
         OUT(k, "        - {address: ", s->servers[i].address, "}\n");

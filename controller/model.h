@@ -179,8 +179,9 @@ struct model_tcp_server {
 
 struct model_tcp_service {
     const char *name;
-    struct model_tcp_server *servers;
+    struct model_tcp_server *servers; /* loadBalancer.servers, or */
     size_t n_servers;
+    struct model_weighted *weighted;  /* weighted.services: other TCP services, by weight */
     struct model_origin origin;
 };
 

@@ -753,7 +753,23 @@ static int tcp_service_lb(struct tree_decoder *c, void *obj, const struct tree_n
     return tree_decode_fields(c, obj, v, tcp_lb_fields, "loadBalancer");
 }
 
-static const struct tree_field tcp_service_fields[] = {{"loadBalancer", tcp_service_lb}, {"weighted", NULL}, {NULL, NULL}};
+/* Traefik's TCP weighted round robin: services[{name, weight}] only (no sticky, which TCP has no place for) */
+static const struct tree_field tcp_weighted_fields[] = {{"services", weighted_services}, {"healthCheck", NULL}, {NULL, NULL}};
+
+static int tcp_service_weighted(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    struct model_tcp_service *s = obj;
+    struct model_weighted *w = arena_alloc(&dc(c)->m->arena, sizeof(*w));
+    if (tree_decode_fields(c, w, v, tcp_weighted_fields, "weighted") != 0)
+        return -1;
+    if (w->n_services == 0)
+        return tree_decode_fail(c, v, "weighted.services must name at least one TCP service");
+    s->weighted = w;
+    return 0;
+}
+
+static const struct tree_field tcp_service_fields[] = {
+    {"loadBalancer", tcp_service_lb}, {"weighted", tcp_service_weighted}, {NULL, NULL}};
 
 /* ---- http.serversTransports ---- */
 
@@ -942,6 +958,10 @@ static void decode_named(struct tree_decoder *c, const struct tree_node *map, en
             s->origin = origin;
             if (tree_decode_fields(c, s, v, tcp_service_fields, kind) != 0)
                 continue;
+            if (s->weighted != NULL && s->servers != NULL) {
+                tree_decode_fail(c, v, "a tcp service must have exactly one of loadBalancer or weighted");
+                continue;
+            }
             ptr_vec_push(&m->arena, &m->tcp_services, s);
             break;
         }

@@ -13,6 +13,7 @@
 #include "../registry.h"
 #include "splice_pump.h"
 #include "table_tcp.h"
+#include "tcp_balancer.h"
 #include "tcp_middleware.h"
 #include "../tls.h"
 #include "../tunnel.h"
@@ -144,7 +145,12 @@ void tcp_proxy_start(struct worker_ep *we, h2o_socket_t *client, const struct ta
     c->mode = route->mode;
     c->connect_entry.cb = on_connect_timeout;
     snprintf(c->route, sizeof(c->route), "%s", route->name);
-    const struct table_tcp_service *svc = route->service;
+    const struct table_tcp_service *svc = tcp_balancer_pick(route->service, we->w->id); /* a weighted one's child */
+    if (svc == NULL) {
+        client->data = c;
+        give_up(c, "every service of its weighted service has weight 0");
+        return;
+    }
     uint32_t n = svc->n_servers < MAX_CANDIDATES ? svc->n_servers : MAX_CANDIDATES;
     uint32_t *rr = &svc->rr[we->w->id * 16];
     uint32_t start = svc->n_servers ? (*rr)++ % svc->n_servers : 0;

@@ -900,9 +900,47 @@ static void ingress_route(struct cx *c, const cJSON *ir)
 
 /* ---- IngressRouteTCP ---- */
 
+/* The TCP service <key> of a route's services[]: one is a load balancer
+ * named <key>; several make <key> weighted (Traefik's CRD semantics) over
+ * load balancers "<key>-<name>-<port>", weight 1 unless given. NULL when
+ * one cannot be built: the route is not served (Traefik skips that
+ * service and serves the others). */
+static const char *tcp_services(struct cx *c, const char *ns, const cJSON *svcs, const char *key, const char *what,
+                                const char *where)
+{
+    if (cJSON_GetArraySize(svcs) == 1) {
+        const char *rns = ref_ns(c, svcs->child, ns, what);
+        return rns ? kube_service(c, rns, svcs->child, key, true, what, where) : NULL;
+    }
+    struct tree_node *list = node(c, TREE_SEQ, where);
+    for (const cJSON *ref = svcs->child; ref; ref = ref->next) {
+        const cJSON *port = get(ref, "port"), *w = get(ref, "weight");
+        const char *portstr = cJSON_IsNumber(port)   ? arena_printf(c->pa, "%d", port->valueint)
+                              : cJSON_IsString(port) ? port->valuestring
+                                                     : "";
+        if (w != NULL && (!cJSON_IsNumber(w) || w->valueint < 0)) {
+            problem(c, "%s: service %s: weight must be a number >= 0", what, str(ref, "name") ? str(ref, "name") : "");
+            return NULL;
+        }
+        const char *rns = ref_ns(c, ref, ns, what);
+        const char *child_id = arena_printf(c->pa, "%s-%s-%s", key, str(ref, "name") ? str(ref, "name") : "", portstr);
+        const char *child = rns ? kube_service(c, rns, ref, child_id, true, what, where) : NULL;
+        if (child == NULL)
+            return NULL;
+        struct tree_node *e = node(c, TREE_MAP, where);
+        put_str(c, e, "name", child);
+        put_str(c, e, "weight", arena_printf(c->pa, "%d", w ? w->valueint : 1));
+        tree_seq_add(c->pa, list, e);
+    }
+    struct tree_node *wn = node(c, TREE_MAP, where), *svc = node(c, TREE_MAP, where);
+    put(c, wn, "services", list);
+    put(c, svc, "weighted", wn);
+    put(c, c->tcp_services, key, svc);
+    return key;
+}
+
 /* One TCP router per route, named as the HTTP ones, with one TCP service
- * named like it. gantry's TCP model has no weighted services: a route
- * with several is refused. */
+ * named like it (weighted over several, tcp_services). */
 static void ingress_route_tcp(struct cx *c, const cJSON *ir)
 {
     const char *ns = meta(ir, "namespace"), *name = meta(ir, "name");
@@ -919,17 +957,15 @@ static void ingress_route_tcp(struct cx *c, const cJSON *ir)
             problem(c, "%s: no match", what);
             continue;
         }
-        if (cJSON_GetArraySize(svcs) != 1) {
-            problem(c, "%s: %s", what,
-                    cJSON_GetArraySize(svcs) ? "several services (weighted TCP) are not supported by gantry" : "no services");
+        if (cJSON_GetArraySize(svcs) == 0) {
+            problem(c, "%s: no services", what);
             continue;
         }
         const char *key = router_key(c, ns, name, match);
         struct tree_node *r = route_router(c, ns, spec, rt, match, K8S_CRD_MIDDLEWARETCPS, what, where);
         if (r == NULL)
             continue;
-        const char *rns = ref_ns(c, svcs->child, ns, what);
-        const char *svc = rns ? kube_service(c, rns, svcs->child, key, true, what, where) : NULL;
+        const char *svc = tcp_services(c, ns, svcs, key, what, where);
         if (svc == NULL)
             continue;
         put_str(c, r, "service", svc);

@@ -34,6 +34,7 @@
 #include "compile_reuse.h"
 #include "healthcheck.h"
 #include "middleware_resolve.h"
+#include "tcp_status.h"
 #include "../common/rule.h"
 #include "watcher.h"
 
@@ -1222,6 +1223,8 @@ static void finish_snapshot(struct build *b)
         snap->problems[snap->n_problems++] = arena_strdup(&snap->arena, b->provider_problems.items[i]);
     for (size_t i = 0; i < ne; i++)
         snap->problems[snap->n_problems++] = arena_strdup(&snap->arena, b->errors.items[i]);
+    tcp_status_render(&snap->arena, (const struct model *const *)latest, n_providers, b->t,
+                      (const char *const *)b->errors.items, b->errors.len, &snap->tcp_routers_json, &snap->tcp_services_json);
     snap->generation = b->t->gen;
     struct timeval tv;
     gettimeofday(&tv, NULL);

@@ -97,6 +97,19 @@ def test_missing_child_and_loops_refuse_the_service_and_its_routers(tmp_path, pr
     assert "tcp router 'loop@file': tcp service 'loopx@file' is not served" in problems, problems
     # the rest serves
     assert banner_of(g.ports["tcpep"]) in (b"A", b"B", b"C")
+    # the API: Traefik's /api/tcp/services and /api/tcp/routers, with status and the errors naming them
+    services = {s["name"]: s for s in g.api("/api/tcp/services")}
+    assert services["outer@file"]["type"] == "weighted" and services["outer@file"]["status"] == "enabled"
+    assert services["outer@file"]["weighted"]["services"] == [{"name": "a@file", "weight": 2},
+                                                            {"name": "inner@file", "weight": 2},
+                                                            {"name": "b@file", "weight": 0}]
+    assert services["a@file"]["loadBalancer"]["servers"] == [{"address": a.address}]
+    assert services["hasmissing@file"]["status"] == "disabled"
+    assert "nosuch@file" in services["hasmissing@file"]["error"][0]
+    broken = g.api("/api/tcp/routers/broken@file")
+    assert broken["status"] == "disabled" and "hasmissing@file" in broken["error"][0], broken
+    assert g.api("/api/tcp/routers/main@file")["status"] == "enabled"
+    assert g.api("/api/tcp/services/inner@file")["weighted"]["services"][1] == {"name": "c@file", "weight": 1}
     # both kinds in one service: the file is refused as a whole (its previous version keeps serving)
     both = "    both: {loadBalancer: {servers: [{address: \"127.0.0.1:1\"}]}, weighted: {services: [{name: a}]}}\n"
     g.write(config(a, b, c, extra_services=both))

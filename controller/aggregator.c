@@ -956,6 +956,44 @@ struct pending_tcp_weighted {
     bool done;
 };
 
+static void refuse_tcp_service(struct build *b, const char *q, const char *why)
+{
+    /* "name\0why": looked up by name, the reason given to its routers */
+    size_t nl = strlen(q), wl = strlen(why);
+    char *entry = arena_alloc(b->scratch, nl + wl + 2);
+    memcpy(entry, q, nl + 1);
+    memcpy(entry + nl + 1, why, wl + 1);
+    ptr_vec_push(b->scratch, &b->tcp_refused, entry);
+}
+
+/* The dialTimeout of <s>'s tcp serversTransport (any provider); false,
+ * with the service refused, when it does not exist or asks for what gantry
+ * cannot do. */
+static bool tcp_transport(struct build *b, const struct model_tcp_service *s, const char *q, const char *provider,
+                          uint64_t *dial_ms)
+{
+    const char *tq = qualify(b->scratch, s->servers_transport, provider);
+    const struct model_tcp_transport *found = NULL;
+    for (size_t i = 0; i < n_providers && found == NULL; i++)
+        for (size_t j = 0; j < latest[i]->tcp_transports.len && found == NULL; j++) {
+            const struct model_tcp_transport *t = latest[i]->tcp_transports.items[j];
+            if (strcmp(qualify(b->scratch, t->name, latest[i]->provider), tq) == 0)
+                found = t;
+        }
+    const char *why = found == NULL ? arena_printf(b->scratch, "serversTransport '%s' does not exist", tq)
+                      : found->unsupported
+                          ? arena_printf(b->scratch, "serversTransport '%s': %s is not supported by gantry for TCP", tq,
+                                         found->unsupported)
+                          : NULL;
+    if (why != NULL) {
+        record(b, "%s: tcp service '%s': %s (service not served)", s->origin.source, q, why);
+        refuse_tcp_service(b, q, why);
+        return false;
+    }
+    *dial_ms = found->dial_ms;
+    return true;
+}
+
 static void add_tcp_services(struct build *b, const struct model *m)
 {
     for (size_t i = 0; i < m->tcp_services.len; i++) {
@@ -967,7 +1005,11 @@ static void add_tcp_services(struct build *b, const struct model *m)
             ptr_vec_push(b->scratch, &b->tcp_weighted, pw);
             continue;
         }
+        uint64_t dial_ms = 0;
+        if (s->servers_transport != NULL && !tcp_transport(b, s, q, m->provider, &dial_ms))
+            continue;
         struct table_tcp_service *ts = table_tcp_add_service(b->t, q, (uint32_t)s->n_servers);
+        ts->dial_ms = dial_ms;
         for (size_t j = 0; j < s->n_servers; j++) {
             struct diag d;
             if (s->servers[j].address == NULL)
@@ -1030,16 +1072,14 @@ static void add_tcp_weighted(struct build *b)
             const struct pending_tcp_weighted *o = b->tcp_weighted.items[j];
             pending = !o->done && strcmp(o->q, missing) == 0;
         }
-        const char *why = arena_printf(b->scratch, "weighted: tcp service '%s' %s", missing,
-                                       pending ? "is not served either (a loop, or a child missing further down)"
-                                               : "does not exist");
+        const char *refused = tcp_refusal(b, missing);
+        const char *why = arena_printf(b->scratch, "weighted: tcp service '%s' %s%s", missing,
+                                       pending   ? "is not served either (a loop, or a child missing further down)"
+                                       : refused ? "is not served: "
+                                                 : "does not exist",
+                                       refused && !pending ? refused : "");
         record(b, "%s: tcp service '%s': %s (service not served)", pw->s->origin.source, pw->q, why);
-        /* "name\0why": looked up by name, the reason given to its routers */
-        size_t nl = strlen(pw->q), wl = strlen(why);
-        char *entry = arena_alloc(b->scratch, nl + wl + 2);
-        memcpy(entry, pw->q, nl + 1);
-        memcpy(entry + nl + 1, why, wl + 1);
-        ptr_vec_push(b->scratch, &b->tcp_refused, entry);
+        refuse_tcp_service(b, pw->q, why);
     }
 }
 

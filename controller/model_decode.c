@@ -742,11 +742,44 @@ static int tcp_lb_servers(struct tree_decoder *c, void *obj, const struct tree_n
     return 0;
 }
 
+static int tcp_lb_transport(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    return tree_decode_string(c, v, &((struct model_tcp_service *)obj)->servers_transport);
+}
+
 static const struct tree_field tcp_lb_fields[] = {{"servers", tcp_lb_servers},
                                              {"proxyProtocol", NULL},
                                              {"terminationDelay", NULL},
-                                             {"serversTransport", NULL},
+                                             {"serversTransport", tcp_lb_transport},
                                              {NULL, NULL}};
+
+/* ---- tcp.serversTransports ---- */
+
+TREE_FIELD_DURATION(tcp_tr_dial, struct model_tcp_transport, dial_ms)
+
+/* Keys whose meaning gantry cannot give the connection (TLS to the backend,
+ * a PROXY header): kept, so that the services using the transport are
+ * refused rather than served without them. */
+static int tcp_tr_tls(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    (void)c, (void)v;
+    ((struct model_tcp_transport *)obj)->unsupported = "tls";
+    return 0;
+}
+
+static int tcp_tr_proxy_protocol(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    (void)c, (void)v;
+    ((struct model_tcp_transport *)obj)->unsupported = "proxyProtocol";
+    return 0;
+}
+
+static const struct tree_field tcp_transport_fields[] = {{"dialTimeout", tcp_tr_dial},
+                                                    {"dialKeepAlive", NULL},
+                                                    {"terminationDelay", NULL},
+                                                    {"tls", tcp_tr_tls},
+                                                    {"proxyProtocol", tcp_tr_proxy_protocol},
+                                                    {NULL, NULL}};
 
 static int tcp_service_lb(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
@@ -880,7 +913,9 @@ static const struct tree_field transport_fields[] = {{"serverName", tr_server_na
 
 /* ---- sections ---- */
 
-enum section { SEC_ROUTERS, SEC_SERVICES, SEC_MIDDLEWARES, SEC_TCP_ROUTERS, SEC_TCP_SERVICES, SEC_TRANSPORTS, SEC_TCP_MIDDLEWARES };
+enum section {
+    SEC_ROUTERS, SEC_SERVICES, SEC_MIDDLEWARES, SEC_TCP_ROUTERS, SEC_TCP_SERVICES, SEC_TRANSPORTS, SEC_TCP_MIDDLEWARES, SEC_TCP_TRANSPORTS
+};
 
 static void decode_named(struct tree_decoder *c, const struct tree_node *map, enum section sec, const char *kind)
 {
@@ -950,6 +985,15 @@ static void decode_named(struct tree_decoder *c, const struct tree_node *map, en
             if (tree_decode_fields(c, t, v, transport_fields, kind) != 0)
                 continue;
             ptr_vec_push(&m->arena, &m->transports, t);
+            break;
+        }
+        case SEC_TCP_TRANSPORTS: {
+            struct model_tcp_transport *t = arena_alloc(&m->arena, sizeof(*t));
+            t->name = dup_name;
+            t->origin = origin;
+            if (tree_decode_fields(c, t, v, tcp_transport_fields, kind) != 0)
+                continue;
+            ptr_vec_push(&m->arena, &m->tcp_transports, t);
             break;
         }
         case SEC_TCP_SERVICES: {
@@ -1185,7 +1229,7 @@ void model_decode(struct model *m, const struct tree_node *root, struct decode_r
                 else if (!tcp && strcasecmp(k, "serversTransports") == 0)
                     decode_named(c, sec->items[j], SEC_TRANSPORTS, "serversTransport");
                 else if (strcasecmp(k, "serversTransports") == 0)
-                    decode_report_warn(rep, sec->items[j], "%s.%s is not supported by gantry yet (ignored)", key, k);
+                    decode_named(c, sec->items[j], SEC_TCP_TRANSPORTS, "tcp serversTransport");
                 else
                     decode_report_warn(rep, sec->items[j], "unknown key '%s.%s' (ignored)", key, k);
             }

@@ -32,7 +32,7 @@ struct cx {
     struct ptr_vec *problems;
     struct k8s_index ix[K8S_CRD_KINDS];
     struct tree_node *root, *routers, *services, *middlewares, *transports, *tls_options;
-    struct tree_node *tcp_routers, *tcp_services, *tcp_middlewares;
+    struct tree_node *tcp_routers, *tcp_services, *tcp_middlewares, *tcp_transports;
     struct ptr_vec certs_added; /* "ns/secret" already in m->certs */
 };
 
@@ -905,12 +905,25 @@ static void ingress_route(struct cx *c, const cJSON *ir)
  * load balancers "<key>-<name>-<port>", weight 1 unless given. NULL when
  * one cannot be built: the route is not served (Traefik skips that
  * service and serves the others). */
+/* A TCP service reference's serversTransport (a ServersTransportTCP of the
+ * route's namespace, or name@provider) on the load balancer <id>. */
+static void tcp_transport_ref(struct cx *c, const char *ns, const cJSON *ref, const char *id)
+{
+    const char *st = str(ref, "serversTransport");
+    struct tree_node *lb = st ? tree_map_get(tree_map_get(c->tcp_services, id), "loadBalancer") : NULL;
+    if (lb != NULL && tree_map_get(lb, "serversTransport") == NULL)
+        put_str(c, lb, "serversTransport", strchr(st, '@') ? st : make_id(c, ns, st));
+}
+
 static const char *tcp_services(struct cx *c, const char *ns, const cJSON *svcs, const char *key, const char *what,
                                 const char *where)
 {
     if (cJSON_GetArraySize(svcs) == 1) {
         const char *rns = ref_ns(c, svcs->child, ns, what);
-        return rns ? kube_service(c, rns, svcs->child, key, true, what, where) : NULL;
+        const char *id = rns ? kube_service(c, rns, svcs->child, key, true, what, where) : NULL;
+        if (id != NULL)
+            tcp_transport_ref(c, ns, svcs->child, id);
+        return id;
     }
     struct tree_node *list = node(c, TREE_SEQ, where);
     for (const cJSON *ref = svcs->child; ref; ref = ref->next) {
@@ -927,6 +940,7 @@ static const char *tcp_services(struct cx *c, const char *ns, const cJSON *svcs,
         const char *child = rns ? kube_service(c, rns, ref, child_id, true, what, where) : NULL;
         if (child == NULL)
             return NULL;
+        tcp_transport_ref(c, ns, ref, child);
         struct tree_node *e = node(c, TREE_MAP, where);
         put_str(c, e, "name", child);
         put_str(c, e, "weight", arena_printf(c->pa, "%d", w ? w->valueint : 1));
@@ -971,6 +985,20 @@ static void ingress_route_tcp(struct cx *c, const cJSON *ir)
         put_str(c, r, "service", svc);
         put(c, c->tcp_routers, key, r);
     }
+}
+
+/* A ServersTransportTCP: tcp.serversTransports."<ns>-<name>", its spec as
+ * Traefik's keys (dialTimeout, dialKeepAlive, terminationDelay, tls,
+ * proxyProtocol); what gantry cannot honour for TCP (tls, proxyProtocol)
+ * refuses the services using it (model_decode, aggregator). */
+static void transport_tcp(struct cx *c, const cJSON *st)
+{
+    const char *ns = meta(st, "namespace"), *name = meta(st, "name");
+    const char *where = arena_printf(c->pa, "serverstransporttcp %s/%s", ns, name);
+    struct tree_node *body = from_json(c, get(st, "spec"), where);
+    if (body->kind != TREE_MAP)
+        body = node(c, TREE_MAP, where);
+    put(c, c->tcp_transports, make_id(c, ns, name), body);
 }
 
 /* ---- entry point ---- */
@@ -1020,6 +1048,8 @@ struct model *k8s_crd_translate(const struct k8s_crd_objects *objs, const struct
     c.tcp_routers = node(&c, TREE_MAP, "kubernetescrd");
     c.tcp_services = node(&c, TREE_MAP, "kubernetescrd");
     c.tcp_middlewares = node(&c, TREE_MAP, "kubernetescrd");
+    c.tcp_transports = node(&c, TREE_MAP, "kubernetescrd");
+    put(&c, tcp, "serversTransports", c.tcp_transports);
     put(&c, tcp, "middlewares", c.tcp_middlewares);
     put(&c, c.root, "tcp", tcp);
     put(&c, tcp, "routers", c.tcp_routers);
@@ -1027,6 +1057,7 @@ struct model *k8s_crd_translate(const struct k8s_crd_objects *objs, const struct
     /* objects are listed sorted by namespace/name, so the output is deterministic; what is
      * referenced (transports, TLS options, TraefikServices, middlewares) comes first */
     for_each(&c, objs, K8S_CRD_TRANSPORTS, transport);
+    for_each(&c, objs, K8S_CRD_TRANSPORTTCPS, transport_tcp);
     for_each(&c, objs, K8S_CRD_TLSOPTIONS, tls_option);
     for_each(&c, objs, K8S_CRD_TLSSTORES, tls_store);
     for_each(&c, objs, K8S_CRD_TRAEFIKSERVICES, traefik_service);

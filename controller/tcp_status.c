@@ -19,14 +19,16 @@ static const char *qualified(char *buf, size_t cap, const char *name, const char
     return buf;
 }
 
-static bool routed(const struct table *t, const char *q)
+static int name_cmp(const void *a, const void *b)
 {
-    if (t->tcp == NULL)
-        return false;
-    for (uint32_t i = 0; i < t->tcp->n_routes; i++)
-        if (strcmp(t->tcp->routes[i]->name, q) == 0)
-            return true;
-    return false;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Whether TCP router <q> is in the table: <names> sorted (a compile may
+ * have thousands of TCP routers: no scan per router). */
+static bool routed(const char **names, size_t n, const char *q)
+{
+    return n != 0 && bsearch(&q, names, n, sizeof(*names), name_cmp) != NULL;
 }
 
 /* Adds status and the errors that name "<what> '<q>'". */
@@ -58,6 +60,26 @@ void tcp_status_render(struct arena *a, const struct model *const *models, size_
 {
     cJSON *rs = cJSON_CreateArray(), *ss = cJSON_CreateArray();
     char qb[512], sb[512];
+    size_t n_names = t->tcp ? t->tcp->n_routes : 0, n_tcp_errors = 0;
+    const char **names = malloc((n_names ? n_names : 1) * sizeof(*names)); /* scratch: not the snapshot's arena */
+    /* only the errors about TCP objects are searched for each object */
+    const char **tcp_errors = malloc((n_errors ? n_errors : 1) * sizeof(*tcp_errors));
+    if (names == NULL || tcp_errors == NULL) { /* out of memory: an empty view rather than none */
+        free(names);
+        free(tcp_errors);
+        *routers = *services = "[]";
+        cJSON_Delete(rs);
+        cJSON_Delete(ss);
+        return;
+    }
+    for (size_t i = 0; i < n_names; i++)
+        names[i] = t->tcp->routes[i]->name;
+    qsort(names, n_names, sizeof(*names), name_cmp);
+    for (size_t i = 0; i < n_errors; i++)
+        if (strstr(errors[i], "tcp router '") != NULL || strstr(errors[i], "tcp service '") != NULL)
+            tcp_errors[n_tcp_errors++] = errors[i];
+    errors = tcp_errors;
+    n_errors = n_tcp_errors;
     for (size_t i = 0; i < n_models; i++) {
         const struct model *m = models[i];
         for (size_t j = 0; j < m->tcp_routers.len; j++) {
@@ -79,7 +101,7 @@ void tcp_status_render(struct arena *a, const struct model *const *models, size_
                 cJSON *tls = cJSON_AddObjectToObject(o, "tls");
                 cJSON_AddBoolToObject(tls, "passthrough", r->tls->passthrough);
             }
-            add_status(o, routed(t, q), "tcp router", q, errors, n_errors);
+            add_status(o, routed(names, n_names, q), "tcp router", q, errors, n_errors);
             cJSON_AddItemToArray(rs, o);
         }
         for (size_t j = 0; j < m->tcp_services.len; j++) {
@@ -110,6 +132,8 @@ void tcp_status_render(struct arena *a, const struct model *const *models, size_
             cJSON_AddItemToArray(ss, o);
         }
     }
+    free(names);
+    free(tcp_errors);
     *routers = render(a, rs);
     *services = render(a, ss);
 }

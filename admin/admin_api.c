@@ -300,6 +300,20 @@ static const char *tail(const char *path, size_t len, const char *prefix, char *
     return buf;
 }
 
+/* One object of a TCP JSON array by its name, or a 404 message. */
+static char *tcp_item(const char *array_json, const char *name, size_t nl, int *status, const char *missing)
+{
+    cJSON *a = cJSON_Parse(array_json ? array_json : "[]"), *found = NULL;
+    for (cJSON *o = a ? a->child : NULL; o && !found; o = o->next) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "name");
+        if (cJSON_IsString(n) && name_matches(n->valuestring, name, nl))
+            found = o;
+    }
+    char *out = found ? cJSON_PrintUnformatted(found) : message(status, 404, missing);
+    cJSON_Delete(a);
+    return out;
+}
+
 char *admin_api(const char *path, size_t len, const char *version, int *status)
 {
     *status = 200;
@@ -339,6 +353,14 @@ char *admin_api(const char *path, size_t len, const char *version, int *status)
         for (size_t i = 0; i < s->n_middlewares; i++)
             cJSON_AddItemToArray(a, middleware_json(&s->middlewares[i]));
         out = render(a);
+    } else if (name_matches("/api/tcp/routers", path, len)) {
+        out = strdup(s->tcp_routers_json ? s->tcp_routers_json : "[]");
+    } else if (name_matches("/api/tcp/services", path, len)) {
+        out = strdup(s->tcp_services_json ? s->tcp_services_json : "[]");
+    } else if (tail(path, len, "/api/tcp/routers/", name, sizeof(name), &nl)) {
+        out = tcp_item(s->tcp_routers_json, name, nl, status, "router not found");
+    } else if (tail(path, len, "/api/tcp/services/", name, sizeof(name), &nl)) {
+        out = tcp_item(s->tcp_services_json, name, nl, status, "service not found");
     } else if (tail(path, len, "/api/http/routers/", name, sizeof(name), &nl)) {
         for (size_t i = 0; i < s->n_routers && out == NULL; i++)
             if (name_matches(s->routers[i].name, name, nl))

@@ -91,6 +91,7 @@ struct status_snapshot {
     size_t n_middlewares;
     const char **problems; /* every problem of the current configuration */
     size_t n_problems;
+    const char *tcp_routers_json, *tcp_services_json; /* JSON arrays (controller/tcp_status.h); NULL: none */
     struct status_snapshot *dead_next; /* status.c */
 };
 

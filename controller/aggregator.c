@@ -34,6 +34,7 @@
 #include "compile_reuse.h"
 #include "healthcheck.h"
 #include "middleware_resolve.h"
+#include "tcp_status.h"
 #include "../common/rule.h"
 #include "watcher.h"
 
@@ -179,6 +180,8 @@ struct build {
     size_t cap_routers, cap_services, cap_middlewares;
     struct ptr_vec mirroring; /* struct pending_mirroring *: after every load balancer exists */
     struct ptr_vec weighted;  /* struct pending_weighted *: after those, in dependency order */
+    struct ptr_vec tcp_weighted; /* struct pending_tcp_weighted *: after every TCP load balancer */
+    struct ptr_vec tcp_refused;  /* const char *: "name@provider\0why" of TCP services not built */
     struct mw_resolver *mw;
     struct table_host_map transports; /* name@provider -> struct built_transport * */
     struct table_host_map tls_options; /* name@provider -> struct built_tls_option * */
@@ -966,12 +969,66 @@ static int tcp_middlewares(struct build *b, const struct model_router *r, const 
     return 0;
 }
 
-static void add_tcp(struct build *b, const struct model *m)
+struct pending_tcp_weighted {
+    const struct model_tcp_service *s;
+    const char *q, *provider;
+    bool done;
+};
+
+static void refuse_tcp_service(struct build *b, const char *q, const char *why)
+{
+    /* "name\0why": looked up by name, the reason given to its routers */
+    size_t nl = strlen(q), wl = strlen(why);
+    char *entry = arena_alloc(b->scratch, nl + wl + 2);
+    memcpy(entry, q, nl + 1);
+    memcpy(entry + nl + 1, why, wl + 1);
+    ptr_vec_push(b->scratch, &b->tcp_refused, entry);
+}
+
+/* The dialTimeout of <s>'s tcp serversTransport (any provider); false,
+ * with the service refused, when it does not exist or asks for what gantry
+ * cannot do. */
+static bool tcp_transport(struct build *b, const struct model_tcp_service *s, const char *q, const char *provider,
+                          uint64_t *dial_ms)
+{
+    const char *tq = qualify(b->scratch, s->servers_transport, provider);
+    const struct model_tcp_transport *found = NULL;
+    for (size_t i = 0; i < n_providers && found == NULL; i++)
+        for (size_t j = 0; j < latest[i]->tcp_transports.len && found == NULL; j++) {
+            const struct model_tcp_transport *t = latest[i]->tcp_transports.items[j];
+            if (strcmp(qualify(b->scratch, t->name, latest[i]->provider), tq) == 0)
+                found = t;
+        }
+    const char *why = found == NULL ? arena_printf(b->scratch, "serversTransport '%s' does not exist", tq)
+                      : found->unsupported
+                          ? arena_printf(b->scratch, "serversTransport '%s': %s is not supported by gantry for TCP", tq,
+                                         found->unsupported)
+                          : NULL;
+    if (why != NULL) {
+        record(b, "%s: tcp service '%s': %s (service not served)", s->origin.source, q, why);
+        refuse_tcp_service(b, q, why);
+        return false;
+    }
+    *dial_ms = found->dial_ms;
+    return true;
+}
+
+static void add_tcp_services(struct build *b, const struct model *m)
 {
     for (size_t i = 0; i < m->tcp_services.len; i++) {
         const struct model_tcp_service *s = m->tcp_services.items[i];
         const char *q = qualify(b->scratch, s->name, m->provider);
+        if (s->weighted != NULL) { /* its children may come from any provider: built after all of them */
+            struct pending_tcp_weighted *pw = arena_alloc(b->scratch, sizeof(*pw));
+            *pw = (struct pending_tcp_weighted){.s = s, .q = q, .provider = m->provider};
+            ptr_vec_push(b->scratch, &b->tcp_weighted, pw);
+            continue;
+        }
+        uint64_t dial_ms = 0;
+        if (s->servers_transport != NULL && !tcp_transport(b, s, q, m->provider, &dial_ms))
+            continue;
         struct table_tcp_service *ts = table_tcp_add_service(b->t, q, (uint32_t)s->n_servers);
+        ts->dial_ms = dial_ms;
         for (size_t j = 0; j < s->n_servers; j++) {
             struct diag d;
             if (s->servers[j].address == NULL)
@@ -980,6 +1037,73 @@ static void add_tcp(struct build *b, const struct model *m)
                 record(b, "%s: tcp service '%s': %s (server skipped)", s->origin.source, q, d.msg);
         }
     }
+}
+
+/* The first child of a weighted TCP service not built yet (qualified), or NULL. */
+static const char *missing_tcp_child(struct build *b, const struct pending_tcp_weighted *pw)
+{
+    for (size_t j = 0; j < pw->s->weighted->n_services; j++) {
+        const char *q = qualify(b->scratch, pw->s->weighted->services[j].name, pw->provider);
+        if (table_tcp_find_service(b->t, q) == NULL)
+            return q;
+    }
+    return NULL;
+}
+
+/* Why TCP service <q> was refused, or NULL. */
+static const char *tcp_refusal(struct build *b, const char *q)
+{
+    for (size_t j = 0; j < b->tcp_refused.len; j++) {
+        const char *e = b->tcp_refused.items[j];
+        if (strcmp(e, q) == 0)
+            return e + strlen(e) + 1;
+    }
+    return NULL;
+}
+
+/* Weighted TCP services in passes, as the HTTP ones: one whose children all
+ * exist is built next; what is left names a missing child or a loop, and
+ * is refused (its routers with it, add_tcp_routers). */
+static void add_tcp_weighted(struct build *b)
+{
+    for (bool progress = true; progress;) {
+        progress = false;
+        for (size_t i = 0; i < b->tcp_weighted.len; i++) {
+            struct pending_tcp_weighted *pw = b->tcp_weighted.items[i];
+            if (pw->done || missing_tcp_child(b, pw) != NULL)
+                continue;
+            const struct model_weighted *w = pw->s->weighted;
+            struct table_tcp_service *ts = table_tcp_add_weighted(b->t, pw->q, (uint32_t)w->n_services);
+            for (size_t j = 0; j < w->n_services; j++) {
+                ts->children[j] = table_tcp_find_service(b->t, qualify(b->scratch, w->services[j].name, pw->provider));
+                ts->child_weights[j] = w->services[j].weight;
+            }
+            pw->done = progress = true;
+        }
+    }
+    for (size_t i = 0; i < b->tcp_weighted.len; i++) { /* what is left: in the order given, so refusals chain */
+        struct pending_tcp_weighted *pw = b->tcp_weighted.items[i];
+        if (pw->done)
+            continue;
+        const char *missing = missing_tcp_child(b, pw);
+        bool pending = false;
+        for (size_t j = 0; j < b->tcp_weighted.len && !pending; j++) {
+            const struct pending_tcp_weighted *o = b->tcp_weighted.items[j];
+            pending = !o->done && strcmp(o->q, missing) == 0;
+        }
+        const char *refused = tcp_refusal(b, missing);
+        const char *why = arena_printf(b->scratch, "weighted: tcp service '%s' %s%s", missing,
+                                       pending   ? "is not served either (a loop, or a child missing further down)"
+                                       : refused ? "is not served: "
+                                                 : "does not exist",
+                                       refused && !pending ? refused : "");
+        record(b, "%s: tcp service '%s': %s (service not served)", pw->s->origin.source, pw->q, why);
+        refuse_tcp_service(b, pw->q, why);
+    }
+}
+
+static void add_tcp_routers(struct build *b, const struct model *m)
+{
     for (size_t i = 0; i < m->tcp_routers.len; i++) {
         const struct model_router *r = m->tcp_routers.items[i];
         const char *q = qualify(b->scratch, r->name, m->provider);
@@ -1003,6 +1127,12 @@ static void add_tcp(struct build *b, const struct model *m)
         }
         const char *sq = r->service ? qualify(b->scratch, r->service, m->provider) : NULL;
         struct table_tcp_service *svc = sq ? table_tcp_find_service(b->t, sq) : NULL;
+        const char *refusal = svc == NULL && sq ? tcp_refusal(b, sq) : NULL;
+        if (refusal != NULL) {
+            record(b, "%s: tcp router '%s': tcp service '%s' is not served (%s); router not served", r->origin.source, q,
+                   sq, refusal);
+            continue;
+        }
         if (svc == NULL) {
             record(b, "%s: tcp router '%s': %s%s%s", r->origin.source, q, sq ? "tcp service '" : "no service",
                    sq ? sq : "", sq ? "' does not exist" : "");
@@ -1152,6 +1282,8 @@ static void finish_snapshot(struct build *b)
         snap->problems[snap->n_problems++] = arena_strdup(&snap->arena, b->provider_problems.items[i]);
     for (size_t i = 0; i < ne; i++)
         snap->problems[snap->n_problems++] = arena_strdup(&snap->arena, b->errors.items[i]);
+    tcp_status_render(&snap->arena, (const struct model *const *)latest, n_providers, b->t,
+                      (const char *const *)b->errors.items, b->errors.len, &snap->tcp_routers_json, &snap->tcp_services_json);
     snap->generation = b->t->gen;
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -1199,7 +1331,10 @@ static void compile(void)
     settle_tls_hosts(&b);
     add_entrypoint_redirects(&b);
     for (size_t i = 0; i < n_providers; i++)
-        add_tcp(&b, latest[i]);
+        add_tcp_services(&b, latest[i]);
+    add_tcp_weighted(&b);
+    for (size_t i = 0; i < n_providers; i++)
+        add_tcp_routers(&b, latest[i]);
     for (size_t i = 0; i < n_providers; i++)
         add_certs(&b, latest[i]);
     tls_cache_sweep();

@@ -355,9 +355,29 @@ static void dump_middleware(struct sink *k, const struct model_middleware *mw)
 
 static void dump_tcp_service(struct sink *k, const struct model_tcp_service *s)
 {
+    if (s->weighted) {
+        OUT(k, "    ", s->name, ":\n      weighted:\n        services:\n");
+        for (size_t i = 0; i < s->weighted->n_services; i++) {
+            OUT(k, "          - {name: ", s->weighted->services[i].name, ", weight: ");
+            out_int(k, s->weighted->services[i].weight);
+            out(k, "}\n");
+        }
+        return;
+    }
     OUT(k, "    ", s->name, ":\n      servers:\n");
     for (size_t i = 0; i < s->n_servers; i++)
         OUT(k, "        - {address: ", s->servers[i].address, "}\n");
+    if (s->servers_transport)
+        OUT(k, "      serversTransport: ", s->servers_transport, "\n");
+}
+
+static void dump_tcp_transport(struct sink *k, const struct model_tcp_transport *t)
+{
+    OUT(k, "    ", t->name, ":\n      dialTimeout: ");
+    out_int(k, (int64_t)t->dial_ms);
+    out(k, "ms\n");
+    if (t->unsupported)
+        OUT(k, "      unsupported: ", t->unsupported, "\n");
 }
 
 static int cert_cmp(const void *a, const void *b)
@@ -426,10 +446,11 @@ static void dump(struct sink *k, const struct model *m)
         }
         k->sum += mix(k->hash);
     }
-    if (m->tcp_routers.len || m->tcp_services.len || m->tcp_middlewares.len) {
+    if (m->tcp_routers.len || m->tcp_services.len || m->tcp_middlewares.len || m->tcp_transports.len) {
         out(k, "tcp:\n");
         DUMP_SECTION(k, m->tcp_routers, "  routers:", dump_router, struct model_router);
         DUMP_SECTION(k, m->tcp_services, "  services:", dump_tcp_service, struct model_tcp_service);
+        DUMP_SECTION(k, m->tcp_transports, "  serversTransports:", dump_tcp_transport, struct model_tcp_transport);
         DUMP_SECTION(k, m->tcp_middlewares, "  middlewares:", dump_middleware, struct model_middleware);
     }
     if (m->certs.len) {

@@ -185,8 +185,18 @@ struct model_tcp_server {
 
 struct model_tcp_service {
     const char *name;
-    struct model_tcp_server *servers;
+    struct model_tcp_server *servers; /* loadBalancer.servers, or */
     size_t n_servers;
+    struct model_weighted *weighted;  /* weighted.services: other TCP services, by weight */
+    const char *servers_transport;    /* loadBalancer.serversTransport: a tcp.serversTransports name */
+    struct model_origin origin;
+};
+
+/* tcp.serversTransports.<name> */
+struct model_tcp_transport {
+    const char *name;
+    uint64_t dial_ms;        /* dialTimeout; 0: the global forwardingTimeouts.dialTimeout */
+    const char *unsupported; /* a key set that gantry cannot honour (tls, proxyProtocol): its services are refused */
     struct model_origin origin;
 };
 
@@ -224,6 +234,7 @@ struct model {
     struct model_default_generated *default_generated; /* tls.stores.default.defaultGeneratedCert */
     struct ptr_vec problems;     /* char *: what the provider could not turn into objects */
     struct ptr_vec tcp_middlewares; /* struct model_middleware * (ipAllowList, inFlightConn) */
+    struct ptr_vec tcp_transports;  /* struct model_tcp_transport * */
 };
 
 struct model *model_new(const char *provider);

@@ -742,18 +742,67 @@ static int tcp_lb_servers(struct tree_decoder *c, void *obj, const struct tree_n
     return 0;
 }
 
+static int tcp_lb_transport(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    return tree_decode_string(c, v, &((struct model_tcp_service *)obj)->servers_transport);
+}
+
 static const struct tree_field tcp_lb_fields[] = {{"servers", tcp_lb_servers},
                                              {"proxyProtocol", NULL},
                                              {"terminationDelay", NULL},
-                                             {"serversTransport", NULL},
+                                             {"serversTransport", tcp_lb_transport},
                                              {NULL, NULL}};
+
+/* ---- tcp.serversTransports ---- */
+
+TREE_FIELD_DURATION(tcp_tr_dial, struct model_tcp_transport, dial_ms)
+
+/* Keys whose meaning gantry cannot give the connection (TLS to the backend,
+ * a PROXY header): kept, so that the services using the transport are
+ * refused rather than served without them. */
+static int tcp_tr_tls(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    (void)c, (void)v;
+    ((struct model_tcp_transport *)obj)->unsupported = "tls";
+    return 0;
+}
+
+static int tcp_tr_proxy_protocol(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    (void)c, (void)v;
+    ((struct model_tcp_transport *)obj)->unsupported = "proxyProtocol";
+    return 0;
+}
+
+static const struct tree_field tcp_transport_fields[] = {{"dialTimeout", tcp_tr_dial},
+                                                    {"dialKeepAlive", NULL},
+                                                    {"terminationDelay", NULL},
+                                                    {"tls", tcp_tr_tls},
+                                                    {"proxyProtocol", tcp_tr_proxy_protocol},
+                                                    {NULL, NULL}};
 
 static int tcp_service_lb(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
     return tree_decode_fields(c, obj, v, tcp_lb_fields, "loadBalancer");
 }
 
-static const struct tree_field tcp_service_fields[] = {{"loadBalancer", tcp_service_lb}, {"weighted", NULL}, {NULL, NULL}};
+/* Traefik's TCP weighted round robin: services[{name, weight}] only (no sticky, which TCP has no place for) */
+static const struct tree_field tcp_weighted_fields[] = {{"services", weighted_services}, {"healthCheck", NULL}, {NULL, NULL}};
+
+static int tcp_service_weighted(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    struct model_tcp_service *s = obj;
+    struct model_weighted *w = arena_alloc(&dc(c)->m->arena, sizeof(*w));
+    if (tree_decode_fields(c, w, v, tcp_weighted_fields, "weighted") != 0)
+        return -1;
+    if (w->n_services == 0)
+        return tree_decode_fail(c, v, "weighted.services must name at least one TCP service");
+    s->weighted = w;
+    return 0;
+}
+
+static const struct tree_field tcp_service_fields[] = {
+    {"loadBalancer", tcp_service_lb}, {"weighted", tcp_service_weighted}, {NULL, NULL}};
 
 /* ---- http.serversTransports ---- */
 
@@ -906,7 +955,9 @@ static const struct tree_field transport_fields[] = {{"serverName", tr_server_na
 
 /* ---- sections ---- */
 
-enum section { SEC_ROUTERS, SEC_SERVICES, SEC_MIDDLEWARES, SEC_TCP_ROUTERS, SEC_TCP_SERVICES, SEC_TRANSPORTS, SEC_TCP_MIDDLEWARES };
+enum section {
+    SEC_ROUTERS, SEC_SERVICES, SEC_MIDDLEWARES, SEC_TCP_ROUTERS, SEC_TCP_SERVICES, SEC_TRANSPORTS, SEC_TCP_MIDDLEWARES, SEC_TCP_TRANSPORTS
+};
 
 static void decode_named(struct tree_decoder *c, const struct tree_node *map, enum section sec, const char *kind)
 {
@@ -978,12 +1029,25 @@ static void decode_named(struct tree_decoder *c, const struct tree_node *map, en
             ptr_vec_push(&m->arena, &m->transports, t);
             break;
         }
+        case SEC_TCP_TRANSPORTS: {
+            struct model_tcp_transport *t = arena_alloc(&m->arena, sizeof(*t));
+            t->name = dup_name;
+            t->origin = origin;
+            if (tree_decode_fields(c, t, v, tcp_transport_fields, kind) != 0)
+                continue;
+            ptr_vec_push(&m->arena, &m->tcp_transports, t);
+            break;
+        }
         case SEC_TCP_SERVICES: {
             struct model_tcp_service *s = arena_alloc(&m->arena, sizeof(*s));
             s->name = dup_name;
             s->origin = origin;
             if (tree_decode_fields(c, s, v, tcp_service_fields, kind) != 0)
                 continue;
+            if (s->weighted != NULL && s->servers != NULL) {
+                tree_decode_fail(c, v, "a tcp service must have exactly one of loadBalancer or weighted");
+                continue;
+            }
             ptr_vec_push(&m->arena, &m->tcp_services, s);
             break;
         }
@@ -1207,7 +1271,7 @@ void model_decode(struct model *m, const struct tree_node *root, struct decode_r
                 else if (!tcp && strcasecmp(k, "serversTransports") == 0)
                     decode_named(c, sec->items[j], SEC_TRANSPORTS, "serversTransport");
                 else if (strcasecmp(k, "serversTransports") == 0)
-                    decode_report_warn(rep, sec->items[j], "%s.%s is not supported by gantry yet (ignored)", key, k);
+                    decode_named(c, sec->items[j], SEC_TCP_TRANSPORTS, "tcp serversTransport");
                 else
                     decode_report_warn(rep, sec->items[j], "unknown key '%s.%s' (ignored)", key, k);
             }

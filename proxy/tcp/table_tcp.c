@@ -30,6 +30,19 @@ struct table_tcp_service *table_tcp_add_service(struct table *t, const char *nam
     return s;
 }
 
+struct table_tcp_service *table_tcp_add_weighted(struct table *t, const char *name, uint32_t n_children)
+{
+    struct table_tcp_service *s = table_tcp_add_service(t, name, 0);
+    s->n_children = n_children;
+    s->children = arena_alloc(&t->arena, n_children * sizeof(*s->children));
+    s->child_weights = arena_alloc(&t->arena, n_children * sizeof(*s->child_weights));
+    s->wrr_stride = (n_children + 7) & ~7u; /* whole cache lines of int64_t */
+    uintptr_t p = (uintptr_t)arena_alloc(&t->arena, (size_t)t->n_workers * s->wrr_stride * sizeof(int64_t) + 63);
+    s->wrr = (int64_t *)((p + 63) & ~(uintptr_t)63);
+    memset(s->wrr, 0, (size_t)t->n_workers * s->wrr_stride * sizeof(int64_t));
+    return s;
+}
+
 int table_tcp_set_server(struct table *t, struct table_tcp_service *s, uint32_t i, const char *address, struct diag *d)
 {
     struct hostport hp;

@@ -33,6 +33,15 @@ struct table_tcp_service {
     struct table_tcp_server *servers;
     uint32_t n_servers;
     uint32_t *rr; /* worker w's round-robin position at rr[w * 16] (a cache line each) */
+    uint64_t dial_ms; /* its serversTransport's dialTimeout; 0: the global one */
+    /* A weighted service (n_children > 0, no servers): each connection goes
+     * to one child, picked by smooth WRR (tcp_balancer.h); worker w owns the
+     * n_children counters at wrr + w * wrr_stride, on cache lines of its own. */
+    struct table_tcp_service **children;
+    int32_t *child_weights;
+    uint32_t n_children;
+    int64_t *wrr; /* 64-bit: a sum of up to n_children weights of 10^6 */
+    uint32_t wrr_stride;
 };
 
 struct table_tcp_route {
@@ -56,6 +65,9 @@ struct table_tcp {
 };
 
 struct table_tcp_service *table_tcp_add_service(struct table *t, const char *name, uint32_t n_servers);
+/* A weighted service over <n_children> (>= 1) slots: fill children[i] and
+ * child_weights[i]. */
+struct table_tcp_service *table_tcp_add_weighted(struct table *t, const char *name, uint32_t n_children);
 /* <address> (host:port, [v6]:port): a registry server, whose name is
  * resolved off the watcher thread (unavailable until it is). */
 int table_tcp_set_server(struct table *t, struct table_tcp_service *s, uint32_t i, const char *address, struct diag *d) WARN_UNUSED;

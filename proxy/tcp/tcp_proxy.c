@@ -13,6 +13,7 @@
 #include "../registry.h"
 #include "splice_pump.h"
 #include "table_tcp.h"
+#include "tcp_balancer.h"
 #include "tcp_middleware.h"
 #include "../tls.h"
 #include "../tunnel.h"
@@ -32,6 +33,7 @@ struct tcp_conn {
     enum table_tcp_mode mode;
     struct candidate candidates[MAX_CANDIDATES];
     uint32_t n_candidates, next;
+    uint64_t dial_ms; /* 0: the worker's connect timeout */
     h2o_timeout_entry_t connect_entry;
     char route[128];
 };
@@ -98,7 +100,8 @@ static void try_next(struct tcp_conn *c)
             continue;
         }
         c->backend->data = c;
-        h2o_timeout_link(c->w->loop, worker_timeout_live(c->w->loop, &c->w->connect_timeout), &c->connect_entry);
+        h2o_timeout_t *t = c->dial_ms ? worker_timeout_list(c->w, c->dial_ms) : worker_timeout_live(c->w->loop, &c->w->connect_timeout);
+        h2o_timeout_link(c->w->loop, t, &c->connect_entry);
         return;
     }
     give_up(c, "no backend could be reached");
@@ -144,7 +147,13 @@ void tcp_proxy_start(struct worker_ep *we, h2o_socket_t *client, const struct ta
     c->mode = route->mode;
     c->connect_entry.cb = on_connect_timeout;
     snprintf(c->route, sizeof(c->route), "%s", route->name);
-    const struct table_tcp_service *svc = route->service;
+    const struct table_tcp_service *svc = tcp_balancer_pick(route->service, we->w->id); /* a weighted one's child */
+    if (svc == NULL) {
+        client->data = c;
+        give_up(c, "every service of its weighted service has weight 0");
+        return;
+    }
+    c->dial_ms = svc->dial_ms;
     uint32_t n = svc->n_servers < MAX_CANDIDATES ? svc->n_servers : MAX_CANDIDATES;
     uint32_t *rr = &svc->rr[we->w->id * 16];
     uint32_t start = svc->n_servers ? (*rr)++ % svc->n_servers : 0;

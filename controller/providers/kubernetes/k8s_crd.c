@@ -32,7 +32,7 @@ struct cx {
     struct ptr_vec *problems;
     struct k8s_index ix[K8S_CRD_KINDS];
     struct tree_node *root, *routers, *services, *middlewares, *transports, *tls_options;
-    struct tree_node *tcp_routers, *tcp_services, *tcp_middlewares;
+    struct tree_node *tcp_routers, *tcp_services, *tcp_middlewares, *tcp_transports;
     struct ptr_vec certs_added; /* "ns/secret" already in m->certs */
 };
 
@@ -903,9 +903,61 @@ static void ingress_route(struct cx *c, const cJSON *ir)
 
 /* ---- IngressRouteTCP ---- */
 
+/* The TCP service <key> of a route's services[]: one is a load balancer
+ * named <key>; several make <key> weighted (Traefik's CRD semantics) over
+ * load balancers "<key>-<name>-<port>", weight 1 unless given. NULL when
+ * one cannot be built: the route is not served (Traefik skips that
+ * service and serves the others). */
+/* A TCP service reference's serversTransport (a ServersTransportTCP of the
+ * route's namespace, or name@provider) on the load balancer <id>. */
+static void tcp_transport_ref(struct cx *c, const char *ns, const cJSON *ref, const char *id)
+{
+    const char *st = str(ref, "serversTransport");
+    struct tree_node *lb = st ? tree_map_get(tree_map_get(c->tcp_services, id), "loadBalancer") : NULL;
+    if (lb != NULL && tree_map_get(lb, "serversTransport") == NULL)
+        put_str(c, lb, "serversTransport", strchr(st, '@') ? st : make_id(c, ns, st));
+}
+
+static const char *tcp_services(struct cx *c, const char *ns, const cJSON *svcs, const char *key, const char *what,
+                                const char *where)
+{
+    if (cJSON_GetArraySize(svcs) == 1) {
+        const char *rns = ref_ns(c, svcs->child, ns, what);
+        const char *id = rns ? kube_service(c, rns, svcs->child, key, true, what, where) : NULL;
+        if (id != NULL)
+            tcp_transport_ref(c, ns, svcs->child, id);
+        return id;
+    }
+    struct tree_node *list = node(c, TREE_SEQ, where);
+    for (const cJSON *ref = svcs->child; ref; ref = ref->next) {
+        const cJSON *port = get(ref, "port"), *w = get(ref, "weight");
+        const char *portstr = cJSON_IsNumber(port)   ? arena_printf(c->pa, "%d", port->valueint)
+                              : cJSON_IsString(port) ? port->valuestring
+                                                     : "";
+        if (w != NULL && (!cJSON_IsNumber(w) || w->valueint < 0)) {
+            problem(c, "%s: service %s: weight must be a number >= 0", what, str(ref, "name") ? str(ref, "name") : "");
+            return NULL;
+        }
+        const char *rns = ref_ns(c, ref, ns, what);
+        const char *child_id = arena_printf(c->pa, "%s-%s-%s", key, str(ref, "name") ? str(ref, "name") : "", portstr);
+        const char *child = rns ? kube_service(c, rns, ref, child_id, true, what, where) : NULL;
+        if (child == NULL)
+            return NULL;
+        tcp_transport_ref(c, ns, ref, child);
+        struct tree_node *e = node(c, TREE_MAP, where);
+        put_str(c, e, "name", child);
+        put_str(c, e, "weight", arena_printf(c->pa, "%d", w ? w->valueint : 1));
+        tree_seq_add(c->pa, list, e);
+    }
+    struct tree_node *wn = node(c, TREE_MAP, where), *svc = node(c, TREE_MAP, where);
+    put(c, wn, "services", list);
+    put(c, svc, "weighted", wn);
+    put(c, c->tcp_services, key, svc);
+    return key;
+}
+
 /* One TCP router per route, named as the HTTP ones, with one TCP service
- * named like it. gantry's TCP model has no weighted services: a route
- * with several is refused. */
+ * named like it (weighted over several, tcp_services). */
 static void ingress_route_tcp(struct cx *c, const cJSON *ir)
 {
     const char *ns = meta(ir, "namespace"), *name = meta(ir, "name");
@@ -922,22 +974,34 @@ static void ingress_route_tcp(struct cx *c, const cJSON *ir)
             problem(c, "%s: no match", what);
             continue;
         }
-        if (cJSON_GetArraySize(svcs) != 1) {
-            problem(c, "%s: %s", what,
-                    cJSON_GetArraySize(svcs) ? "several services (weighted TCP) are not supported by gantry" : "no services");
+        if (cJSON_GetArraySize(svcs) == 0) {
+            problem(c, "%s: no services", what);
             continue;
         }
         const char *key = router_key(c, ns, name, match);
         struct tree_node *r = route_router(c, ns, spec, rt, match, K8S_CRD_MIDDLEWARETCPS, what, where);
         if (r == NULL)
             continue;
-        const char *rns = ref_ns(c, svcs->child, ns, what);
-        const char *svc = rns ? kube_service(c, rns, svcs->child, key, true, what, where) : NULL;
+        const char *svc = tcp_services(c, ns, svcs, key, what, where);
         if (svc == NULL)
             continue;
         put_str(c, r, "service", svc);
         put(c, c->tcp_routers, key, r);
     }
+}
+
+/* A ServersTransportTCP: tcp.serversTransports."<ns>-<name>", its spec as
+ * Traefik's keys (dialTimeout, dialKeepAlive, terminationDelay, tls,
+ * proxyProtocol); what gantry cannot honour for TCP (tls, proxyProtocol)
+ * refuses the services using it (model_decode, aggregator). */
+static void transport_tcp(struct cx *c, const cJSON *st)
+{
+    const char *ns = meta(st, "namespace"), *name = meta(st, "name");
+    const char *where = arena_printf(c->pa, "serverstransporttcp %s/%s", ns, name);
+    struct tree_node *body = from_json(c, get(st, "spec"), where);
+    if (body->kind != TREE_MAP)
+        body = node(c, TREE_MAP, where);
+    put(c, c->tcp_transports, make_id(c, ns, name), body);
 }
 
 /* ---- entry point ---- */
@@ -987,6 +1051,8 @@ struct model *k8s_crd_translate(const struct k8s_crd_objects *objs, const struct
     c.tcp_routers = node(&c, TREE_MAP, "kubernetescrd");
     c.tcp_services = node(&c, TREE_MAP, "kubernetescrd");
     c.tcp_middlewares = node(&c, TREE_MAP, "kubernetescrd");
+    c.tcp_transports = node(&c, TREE_MAP, "kubernetescrd");
+    put(&c, tcp, "serversTransports", c.tcp_transports);
     put(&c, tcp, "middlewares", c.tcp_middlewares);
     put(&c, c.root, "tcp", tcp);
     put(&c, tcp, "routers", c.tcp_routers);
@@ -994,6 +1060,7 @@ struct model *k8s_crd_translate(const struct k8s_crd_objects *objs, const struct
     /* objects are listed sorted by namespace/name, so the output is deterministic; what is
      * referenced (transports, TLS options, TraefikServices, middlewares) comes first */
     for_each(&c, objs, K8S_CRD_TRANSPORTS, transport);
+    for_each(&c, objs, K8S_CRD_TRANSPORTTCPS, transport_tcp);
     for_each(&c, objs, K8S_CRD_TLSOPTIONS, tls_option);
     for_each(&c, objs, K8S_CRD_TLSSTORES, tls_store);
     for_each(&c, objs, K8S_CRD_TRAEFIKSERVICES, traefik_service);

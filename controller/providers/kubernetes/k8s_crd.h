@@ -53,6 +53,7 @@ enum k8s_crd_kind {
     K8S_CRD_SECRETS,
     K8S_CRD_INGRESSROUTETCPS,
     K8S_CRD_MIDDLEWARETCPS,
+    K8S_CRD_TRANSPORTTCPS, /* ServersTransportTCP */
     K8S_CRD_KINDS
 };
 

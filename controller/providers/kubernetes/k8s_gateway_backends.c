@@ -3,9 +3,10 @@
  * a Service port is the load balancer "<ns>-<svc>-<port>" over the
  * Service's ready endpoints (its ClusterIP with nativeLBByDefault), defined
  * once and shared by every route that names it; several references make a
- * weighted service, and the share of one that cannot be resolved goes to
- * an empty load balancer "...-invalid", which answers 500 (the spec's
- * status; empty_status, set after decoding). Resolution failures set the route's
+ * weighted service (TLSRoute/TCPRoute: a weighted TCP service), and the
+ * share of one that cannot be resolved goes to an empty load balancer
+ * "...-invalid", which answers 500 (the spec's status; empty_status, set
+ * after decoding), or for TCP closes the connection. Resolution failures set the route's
  * ResolvedRefs reason (InvalidKind, RefNotPermitted, BackendNotFound).
  */
 #include "k8s_gateway_internal.h"
@@ -297,10 +298,8 @@ const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char 
         define_lb(c, invalid, k8s_gw__seq(c, where), tcp, where);
         return invalid;
     }
-    if (n == 1 || tcp) {
+    if (n == 1) {
         const char *one = k8s_gw__backend(c, kind_name, ns, refs->child, scheme, transport, tcp, out);
-        if (tcp && n > 1)
-            k8s_gw__problem(c, "%s: several backendRefs (weighted TCP) are not supported by gantry; the first is used", where);
         if (one)
             return one;
         const char *invalid = arena_printf(c->pa, "%s" K8S_GW_INVALID_SUFFIX, id);
@@ -310,10 +309,10 @@ const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char 
     struct tree_node *list = k8s_gw__seq(c, where);
     int i = 0;
     for (const cJSON *r = refs->child; r; r = r->next, i++) {
-        const char *child = k8s_gw__backend(c, kind_name, ns, r, scheme, transport, false, out);
-        if (child == NULL) {
+        const char *child = k8s_gw__backend(c, kind_name, ns, r, scheme, transport, tcp, out);
+        if (child == NULL) { /* its share fails with 500 (TCP: its share of connections is refused) */
             child = arena_printf(c->pa, "%s-b%d" K8S_GW_INVALID_SUFFIX, id, i);
-            define_lb(c, child, k8s_gw__seq(c, where), false, where); /* its share fails with 500 */
+            define_lb(c, child, k8s_gw__seq(c, where), tcp, where);
         }
         struct tree_node *e = k8s_gw__map(c, where);
         k8s_gw__put_str(c, e, "name", child);
@@ -324,6 +323,6 @@ const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char 
     struct tree_node *wn = k8s_gw__map(c, where), *svc = k8s_gw__map(c, where);
     k8s_gw__add(c, wn, "services", list);
     k8s_gw__add(c, svc, "weighted", wn);
-    k8s_gw__add(c, c->services, id, svc);
+    k8s_gw__add(c, tcp ? c->tcp_services : c->services, id, svc);
     return id;
 }

@@ -3,8 +3,9 @@
  * k8s_gateway.h): a TLSRoute matches the SNI of its hostnames (those it
  * shares with the listener), passthrough or terminated as the listener's
  * tls.mode says; a TCPRoute takes every connection of its listener
- * (HostSNI(`*`)). gantry's TCP services have no weights: the first
- * backendRef of the first rule serves.
+ * (HostSNI(`*`)). Several backendRefs of the rule make a weighted TCP
+ * service (weight 0: none; an invalid ref's share of connections is
+ * refused, as the spec asks). Only the first rule is used.
  */
 #include "k8s_gateway_internal.h"
 

@@ -42,6 +42,7 @@ static const struct {
     {"secrets", "/api/v1", false}, /* every type: basic-auth, Opaque users and CAs, TLS */
     {"ingressroutetcps", "/apis/traefik.io/v1alpha1", true},
     {"middlewaretcps", "/apis/traefik.io/v1alpha1", true},
+    {"serverstransporttcps", "/apis/traefik.io/v1alpha1", true},
 };
 
 static struct {

@@ -175,6 +175,33 @@ int main(void)
     CHECK_CONTAINS(r.dump, "- {address: 10.0.0.5:5432}");
     done(&r);
 
+    /* tcp weighted services: services[{name, weight 1 unless given}], dumped (and so digested) with their weights */
+    decode(&r, "tcp:\n  services:\n    pg:\n      weighted:\n        services: [{name: old, weight: 9}, {name: new@docker}]\n"
+               "    empty:\n      weighted: {services: []}\n"
+               "    both:\n      loadBalancer: {servers: [{address: \"10.0.0.5:5432\"}]}\n      weighted: {services: [{name: a}]}\n");
+    CHECK(r.rep.errors.len == 2);
+    CHECK_CONTAINS(error(&r, 0), "tcp service 'empty': weighted.services must name at least one TCP service");
+    CHECK_CONTAINS(error(&r, 1), "tcp service 'both': a tcp service must have exactly one of loadBalancer or weighted");
+    CHECK_CONTAINS(r.dump, "    pg:\n      weighted:\n        services:\n          - {name: old, weight: 9}\n"
+                           "          - {name: new@docker, weight: 1}\n");
+    done(&r);
+
+    /* the same from labels (dotted paths with indexes, as Docker's) */
+    {
+        r.m = model_new("docker");
+        decode_report_init(&r.rep);
+        struct tree_node *root = tree_new_node(&r.m->arena, TREE_MAP, "labels", 0, 0);
+        struct diag d;
+        CHECK(tree_set_path(&r.m->arena, root, "tcp.services.pg.weighted.services[0].name", "old", "label", &d) == 0);
+        CHECK(tree_set_path(&r.m->arena, root, "tcp.services.pg.weighted.services[0].weight", "3", "label", &d) == 0);
+        CHECK(tree_set_path(&r.m->arena, root, "tcp.services.pg.weighted.services[1].name", "new", "label", &d) == 0);
+        model_decode(r.m, root, &r.rep);
+        r.dump = model_dump(r.m);
+        CHECK(r.rep.errors.len == 0);
+        CHECK_CONTAINS(r.dump, "- {name: old, weight: 3}\n          - {name: new, weight: 1}\n");
+        done(&r);
+    }
+
     /* tcp.middlewares: their own list, dumped under tcp */
     decode(&r, "tcp:\n  middlewares:\n    only-lan:\n      ipAllowList:\n        sourceRange: [10.0.0.0/8, 127.0.0.1]\n"
                "    few:\n      inFlightConn:\n        amount: 10\n"

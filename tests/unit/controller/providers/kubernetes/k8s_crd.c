@@ -12,7 +12,7 @@
 #include "test.h"
 
 static const char *const cases[] = {
-    "ingressroute_middlewares", "references", "cross_namespace_allowed", "ingressroutetcp", "malformed",
+    "ingressroute_middlewares", "references", "cross_namespace_allowed", "ingressroutetcp", "ingressroutetcp_weighted", "malformed",
 };
 
 static char *slurp(const char *path, size_t *len)
@@ -29,7 +29,7 @@ static enum k8s_crd_kind kind_of(const cJSON *obj)
 {
     static const char *const names[K8S_CRD_KINDS] = {"IngressRoute",     "Middleware",      "TLSOption",    "TLSStore",
                                                      "ServersTransport", "TraefikService",  "Service",      "EndpointSlice",
-                                                     "Secret",           "IngressRouteTCP", "MiddlewareTCP"};
+                                                     "Secret",           "IngressRouteTCP", "MiddlewareTCP", "ServersTransportTCP"};
     const char *k = str(obj, "kind");
     for (int i = 0; k && i < K8S_CRD_KINDS; i++)
         if (strcmp(names[i], k) == 0)

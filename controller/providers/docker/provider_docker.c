@@ -291,28 +291,24 @@ static void on_inspect(CURL *easy, CURLcode rc, void *data)
     struct entry *e = entry_find(in->id);
     bool changed = false, retrying = false;
     if (e != NULL && e->gen == in->gen) { /* only the latest answer counts */
-        if (rc == CURLE_OK && e->failures > 0) {
-            log_info("docker provider: container %.12s inspected after %u failed attempts", in->id, e->failures);
-            changed = true; /* its problem goes */
-        }
-        if (rc == CURLE_OK)
+        struct diag d;
+        struct docker_container *c = NULL;
+        if (rc == CURLE_OK && (c = docker_container_parse(in->body.data, in->body.len, &d)) == NULL)
+            snprintf(e->why, sizeof(e->why), "unreadable answer: %.120s", d.msg); /* a failure like any other */
+        if (c != NULL) {
+            if (e->failures > 0)
+                log_info("docker provider: container %.12s inspected after %u failed attempts", in->id, e->failures);
             e->failures = 0, e->why[0] = '\0';
-        if (rc == CURLE_OK) {
-            struct diag d;
-            struct docker_container *c = docker_container_parse(in->body.data, in->body.len, &d);
-            if (c == NULL) {
-                log_warn("docker provider: container %.12s: %s", in->id, d.msg);
-            } else {
-                docker_container_free(e->c);
-                e->c = c;
-                e->stale = false;
-                changed = true;
-            }
-        } else if (status == 404) {
+            docker_container_free(e->c);
+            e->c = c;
+            e->stale = false;
+            changed = true;
+        } else if (rc != CURLE_OK && status == 404) {
             entry_remove(e); /* gone between the event and the inspect */
             changed = true;
         } else {
-            describe_failure(easy, rc, e->why, sizeof(e->why));
+            if (rc != CURLE_OK)
+                describe_failure(easy, rc, e->why, sizeof(e->why));
             retrying = true;
             schedule_inspect_retry(e, in->initial);
             changed = dp.state == ST_LIVE && e->failures == 1; /* the API shows the problem */

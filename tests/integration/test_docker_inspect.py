@@ -96,6 +96,26 @@ def test_unreadable_inspect_is_retried_and_shown(tmp_path, procs):
         emu.stop()
 
 
+def test_initial_sync_bounds_inspects_in_flight(tmp_path, procs):
+    """300 containers listed at once against a slow daemon: at most 32
+    inspects are asked at a time (the rest wait their turn), none times out,
+    and the sync completes with every container."""
+    a = procs.whoami(name="a")
+    emu = DockerEmulator()
+    try:
+        for i in range(300):
+            emu.add(container("c%d" % i, "127.0.0.1", labels("c%d" % i, a.port)))
+        emu.inspect_delay = 0.02
+        g = start_gantry(procs, tmp_path, emu)
+        wait_for(lambda: g.admin("/readyz")[0] == 200, timeout=30, what="ready")
+        assert re.search(r"connected to the Docker API \(v1\.41\); 300 containers", g.output())
+        assert 8 <= emu.max_in_flight <= 32, emu.max_in_flight
+        assert sum(emu.inspects.values()) == 300 and " WARN " not in g.output()
+        assert get(g.port, "/", "c0.test")[0] == 200 and get(g.port, "/", "c299.test")[0] == 200
+    finally:
+        emu.stop()
+
+
 def test_burst_of_starts_is_coalesced(tmp_path, procs):
     a = procs.whoami(name="a")
     emu = DockerEmulator()

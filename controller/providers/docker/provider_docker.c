@@ -54,6 +54,8 @@
 /* inspects in flight at once; the others wait in a queue (5,000 at once
  * timed out by the hundred against a busy daemon, and held a transfer each) */
 #define MAX_INSPECTS_IN_FLIGHT 32
+/* a change waits at most this long for the rest of its burst's inspects */
+#define REBUILD_HOLD_MS 20
 
 
 struct entry {
@@ -95,6 +97,7 @@ static struct {
     struct watcher_timer *rebuild_timer; /* one rebuild for everything that changed in a loop pass */
     struct watcher_timer *inspect_retry_timer;
     uint64_t inspect_retry_at; /* when it fires, while armed */
+    uint64_t rebuild_wanted_at; /* the first change not rebuilt yet; 0: none */
     CURL *ping, *list, *events;
     struct curl_body ping_body, list_body;
     struct ndjson framer;
@@ -245,6 +248,7 @@ static void cancel_all(void)
         watcher_timer_cancel(dp.inspect_retry_timer);
     if (dp.rebuild_timer)
         watcher_timer_cancel(dp.rebuild_timer);
+    dp.rebuild_wanted_at = 0;
 }
 
 static void fail(const char *why)
@@ -619,16 +623,26 @@ static void on_rebuild(void *data)
 }
 
 /* Events and inspects land in bursts (300 containers started at once): one
- * rebuild after the loop pass that delivered them, not one each. */
+ * rebuild after the loop pass that delivered them, not one each. While
+ * inspects are still out (queued 32 at a time, they answer in waves), the
+ * rebuild waits for them up to REBUILD_HOLD_MS after the first change: one
+ * rebuild for the burst instead of one per wave. A lone event has nothing
+ * out when its inspect answers: rebuilt at once. */
 static void schedule_rebuild(void)
 {
-    if (!watcher_timer_armed(dp.rebuild_timer))
-        watcher_timer_arm(dp.rebuild_timer, 0);
+    uint64_t now = watcher_now_ms();
+    if (dp.rebuild_wanted_at == 0)
+        dp.rebuild_wanted_at = now;
+    uint64_t due = dp.rebuild_wanted_at + REBUILD_HOLD_MS;
+    uint64_t delay = (dp.n_inspects > 0 || dp.queued != NULL) && due > now ? due - now : 0;
+    if (!watcher_timer_armed(dp.rebuild_timer) || delay == 0)
+        watcher_timer_arm(dp.rebuild_timer, delay);
 }
 
 static void rebuild(void)
 {
     watcher_timer_cancel(dp.rebuild_timer);
+    dp.rebuild_wanted_at = 0;
     struct docker_container **items = mem_alloc((dp.n_entries ? dp.n_entries : 1) * sizeof(*items));
     size_t n = 0;
     for (size_t i = 0; i < dp.n_entries; i++)

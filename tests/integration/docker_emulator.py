@@ -29,7 +29,10 @@ class DockerEmulator:
     def __init__(self):
         self.containers = {}  # id -> inspect dict
         self.fail_inspects = {}  # id -> how many inspects answer 500 (-1: all)
+        self.garble_inspects = {}  # id -> how many inspects answer 200 with a cut-off document
         self.inspects = {}  # id -> inspects asked
+        self.inspect_delay = 0.0  # seconds each inspect takes (a busy daemon)
+        self.in_flight = self.max_in_flight = 0  # inspects being answered, and the most at once
         self.lock = threading.Lock()
         self.streams = []  # one queue per open event stream
         emu = self
@@ -60,19 +63,33 @@ class DockerEmulator:
                         items = [{"Id": c["Id"], "Names": [c["Name"]]} for c in emu.containers.values()]
                     return self.reply(200, json.dumps(items))
                 if path.startswith("/v%s/containers/" % API) and path.endswith("/json"):
-                    cid = path.split("/")[3]
                     with emu.lock:
-                        emu.inspects[cid] = emu.inspects.get(cid, 0) + 1
-                        c = emu.containers.get(cid)
-                        fail = emu.fail_inspects.get(cid, 0)
-                        if fail > 0:
-                            emu.fail_inspects[cid] = fail - 1
-                    if fail:
-                        return self.reply(500, json.dumps({"message": "emulated failure"}))
-                    if c is None:
-                        return self.reply(404, json.dumps({"message": "No such container: " + cid}))
-                    return self.reply(200, json.dumps(c))
+                        emu.in_flight += 1
+                        emu.max_in_flight = max(emu.max_in_flight, emu.in_flight)
+                    try:
+                        time.sleep(emu.inspect_delay)
+                        return self.inspect(path.split("/")[3])
+                    finally:
+                        with emu.lock:
+                            emu.in_flight -= 1
                 return self.reply(404, json.dumps({"message": "page not found"}))
+
+            def inspect(self, cid):
+                with emu.lock:
+                    emu.inspects[cid] = emu.inspects.get(cid, 0) + 1
+                    c = emu.containers.get(cid)
+                    fail = emu.fail_inspects.get(cid, 0)
+                    if fail > 0:
+                        emu.fail_inspects[cid] = fail - 1
+                    garble = emu.garble_inspects.get(cid, 0)
+                    if garble > 0 and not fail:
+                        emu.garble_inspects[cid] = garble - 1
+                if fail:
+                    return self.reply(500, json.dumps({"message": "emulated failure"}))
+                if c is None:
+                    return self.reply(404, json.dumps({"message": "No such container: " + cid}))
+                doc = json.dumps(c)
+                return self.reply(200, doc[:len(doc) // 2] if garble else doc)
 
             def events(self):
                 q = queue.Queue()
@@ -112,12 +129,16 @@ class DockerEmulator:
         self.endpoint = "tcp://127.0.0.1:%d" % self.port
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def add(self, c, fail=0):
-        """Adds a container without an event (as if it ran before)."""
+    def add(self, c, fail=0, garble=0):
+        """Adds a container without an event (as if it ran before); its
+        first <fail> inspects answer 500, the next <garble> a document cut
+        in half (a daemon or proxy cutting the answer short)."""
         with self.lock:
             self.containers[c["Id"]] = c
             if fail:
                 self.fail_inspects[c["Id"]] = fail
+            if garble:
+                self.garble_inspects[c["Id"]] = garble
         return c
 
     def event(self, cid, action):
@@ -127,8 +148,8 @@ class DockerEmulator:
             for q in self.streams:
                 q.put(line)
 
-    def start(self, c, fail=0):
-        self.add(c, fail)
+    def start(self, c, fail=0, garble=0):
+        self.add(c, fail, garble)
         self.event(c["Id"], "start")
         return c
 

@@ -62,6 +62,60 @@ def test_failed_inspect_after_sync_is_retried_and_shown(tmp_path, procs):
         emu.stop()
 
 
+def test_unreadable_inspect_is_retried_and_shown(tmp_path, procs):
+    """An inspect answered 200 with a document cut short is a failed
+    inspect: retried, in the log and the API, and it holds the first sync."""
+    a = procs.whoami(name="a")
+    emu = DockerEmulator()
+    try:
+        emu.add(container("ok", "127.0.0.1", labels("ok", a.port)))
+        cut = emu.add(container("cut", "127.0.0.1", labels("cut", a.port)), garble=3)
+        g = start_gantry(procs, tmp_path, emu)
+        g.wait_log(r"inspect of container %s failed \(unreadable answer: container inspect: invalid JSON, 1 time\); "
+                   r"retrying in 200 ms; the initial synchronisation waits for it" % cut["Id"][:12])
+        assert g.admin("/readyz")[0] == 503
+        wait_for(lambda: g.admin("/readyz")[0] == 200, timeout=10, interval=0.05, what="ready")
+        assert get(g.port, "/", "cut.test")[0] == 200
+        assert emu.inspects[cut["Id"]] == 4
+        g.wait_log(r"container %s inspected after 3 failed attempts" % cut["Id"][:12])
+
+        # after the sync: the container keeps its last state meanwhile
+        late = emu.start(container("late", "127.0.0.1", labels("late", a.port)), garble=1000)
+        problem = ("container %s: inspect failed (unreadable answer: container inspect: invalid JSON); retrying with "
+                   "backoff" % late["Id"][:12])
+        wait_for(lambda: problem in g.api("/api/overview")["problems"], what="problem in the API")
+        g.wait_log(re.escape("docker provider: " + problem))
+        asked = emu.inspects[late["Id"]]
+        wait_for(lambda: emu.inspects[late["Id"]] >= asked + 2, timeout=5, what="retries")
+        assert get(g.port, "/", "late.test")[0] == 404
+        emu.garble_inspects[late["Id"]] = 0
+        wait_for(lambda: get(g.port, "/", "late.test")[0] == 200, timeout=15, interval=0.05, what="late container routed")
+        wait_for(lambda: problem not in g.api("/api/overview")["problems"], what="problem gone")
+        assert get(g.port, "/", "ok.test")[0] == 200
+    finally:
+        emu.stop()
+
+
+def test_initial_sync_bounds_inspects_in_flight(tmp_path, procs):
+    """300 containers listed at once against a slow daemon: at most 32
+    inspects are asked at a time (the rest wait their turn), none times out,
+    and the sync completes with every container."""
+    a = procs.whoami(name="a")
+    emu = DockerEmulator()
+    try:
+        for i in range(300):
+            emu.add(container("c%d" % i, "127.0.0.1", labels("c%d" % i, a.port)))
+        emu.inspect_delay = 0.02
+        g = start_gantry(procs, tmp_path, emu)
+        wait_for(lambda: g.admin("/readyz")[0] == 200, timeout=30, what="ready")
+        assert re.search(r"connected to the Docker API \(v1\.41\); 300 containers", g.output())
+        assert 8 <= emu.max_in_flight <= 32, emu.max_in_flight
+        assert sum(emu.inspects.values()) == 300 and " WARN " not in g.output()
+        assert get(g.port, "/", "c0.test")[0] == 200 and get(g.port, "/", "c299.test")[0] == 200
+    finally:
+        emu.stop()
+
+
 def test_burst_of_starts_is_coalesced(tmp_path, procs):
     a = procs.whoami(name="a")
     emu = DockerEmulator()

@@ -8,9 +8,10 @@
  *      server URL on the container's address; Traefik's defaults add a
  *      service and a router when labels define none;
  *   4. the tree is decoded with the file provider's decoder.
- * Then objects of the same name from several containers are merged (same
+ * Objects of the same name from several containers are merged (same
  * service: servers appended) or, when their definitions differ, dropped
- * with a problem naming both containers.
+ * with a problem naming both containers: docker_cache.c, which keeps each
+ * container's build between events.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "docker_build.h"
@@ -23,6 +24,7 @@
 #include <strings.h>
 
 #include "../../model_decode.h"
+#include "docker_cache.h"
 #include "../../tree.h"
 
 #define MAX_TEMPLATE_OUTPUT 1024
@@ -460,116 +462,31 @@ static struct tree_node *container_tree(struct build *b, struct arena *a, const 
     return root;
 }
 
-/* ---- merging objects of the same name from several containers ---- */
-
-static void merge_routers(struct build *b, struct ptr_vec *v)
+void docker_build_container(const struct docker_store *s, const struct docker_options *o, const struct docker_container *c,
+                            struct model *m, struct arena *pa, struct ptr_vec *problems)
 {
-    for (size_t i = 0; i < v->len; i++) {
-        struct model_router *r = v->items[i];
-        if (r == NULL)
-            continue;
-        uint64_t h = model_router_digest(r);
-        bool conflict = false;
-        for (size_t j = i + 1; j < v->len; j++) {
-            struct model_router *o = v->items[j];
-            if (o == NULL || strcmp(o->name, r->name) != 0)
-                continue;
-            if (model_router_digest(o) != h) {
-                problem(b, "router %s is defined differently by %s and %s; both definitions skipped", r->name,
-                        r->origin.source, o->origin.source);
-                conflict = true;
-            }
-            v->items[j] = NULL;
-        }
-        if (conflict)
-            v->items[i] = NULL;
-    }
-}
-
-static void merge_services(struct build *b, struct ptr_vec *v)
-{
-    for (size_t i = 0; i < v->len; i++) {
-        struct model_service *s = v->items[i];
-        if (s == NULL)
-            continue;
-        uint64_t h = model_service_digest(s, false);
-        bool conflict = false;
-        for (size_t j = i + 1; j < v->len; j++) {
-            struct model_service *o = v->items[j];
-            if (o == NULL || strcmp(o->name, s->name) != 0)
-                continue;
-            v->items[j] = NULL;
-            if (model_service_digest(o, false) != h || s->lb == NULL) {
-                problem(b, "service %s is defined differently by %s and %s; both definitions skipped", s->name,
-                        s->origin.source, o->origin.source);
-                conflict = true;
-                continue;
-            }
-            /* replicas: append servers not already there (same URL once) */
-            struct model_server *all = arena_alloc(&b->m->arena, (s->lb->n_servers + o->lb->n_servers) * sizeof(*all));
-            memcpy(all, s->lb->servers, s->lb->n_servers * sizeof(*all));
-            size_t n = s->lb->n_servers;
-            for (size_t k = 0; k < o->lb->n_servers; k++) {
-                bool dup = false;
-                for (size_t q = 0; q < n && !dup; q++)
-                    dup = strcmp(all[q].url, o->lb->servers[k].url) == 0;
-                if (!dup)
-                    all[n++] = o->lb->servers[k];
-            }
-            s->lb->servers = all;
-            s->lb->n_servers = n;
-        }
-        if (conflict)
-            v->items[i] = NULL;
-    }
-}
-
-static void compact(struct ptr_vec *v)
-{
-    size_t j = 0;
-    for (size_t i = 0; i < v->len; i++)
-        if (v->items[i] != NULL)
-            v->items[j++] = v->items[i];
-    v->len = j;
-}
-
-static int container_cmp(const void *a, const void *b)
-{
-    return strcmp((*(const struct docker_container *const *)a)->name, (*(const struct docker_container *const *)b)->name);
+    struct build b = {.store = s, .o = o, .pa = pa, .problems = problems, .m = m};
+    if (!eligible(&b, c))
+        return;
+    struct tree_node *root = container_tree(&b, &m->arena, c);
+    if (root == NULL)
+        return;
+    struct decode_report rep;
+    decode_report_init(&rep);
+    model_decode(m, root, &rep);
+    for (size_t k = 0; k < rep.errors.len; k++)
+        problem(&b, "%s; skipped", (const char *)rep.errors.items[k]);
+    for (size_t k = 0; k < rep.warnings.len; k++)
+        problem(&b, "%s", (const char *)rep.warnings.items[k]);
+    decode_report_free(&rep);
 }
 
 struct model *docker_build(const struct docker_store *s, const struct docker_options *o, struct arena *pa,
                            struct ptr_vec *problems)
 {
-    struct build b = {.store = s, .o = o, .pa = pa, .problems = problems, .m = model_new("docker")};
-    /* stable order: merges and conflicts do not depend on event order */
-    struct docker_container **sorted = mem_alloc((s->n ? s->n : 1) * sizeof(*sorted));
-    if (s->n)
-        memcpy(sorted, s->items, s->n * sizeof(*sorted));
-    if (s->n > 1)
-        qsort(sorted, s->n, sizeof(*sorted), container_cmp);
-    for (size_t i = 0; i < s->n; i++) {
-        const struct docker_container *c = sorted[i];
-        if (!eligible(&b, c))
-            continue;
-        struct tree_node *root = container_tree(&b, &b.m->arena, c);
-        if (root == NULL)
-            continue;
-        struct decode_report rep;
-        decode_report_init(&rep);
-        model_decode(b.m, root, &rep);
-        for (size_t k = 0; k < rep.errors.len; k++)
-            problem(&b, "%s; skipped", (const char *)rep.errors.items[k]);
-        for (size_t k = 0; k < rep.warnings.len; k++)
-            problem(&b, "%s", (const char *)rep.warnings.items[k]);
-        decode_report_free(&rep);
-    }
-    free(sorted);
-    merge_routers(&b, &b.m->routers);
-    merge_services(&b, &b.m->services);
-    merge_routers(&b, &b.m->tcp_routers);
-    compact(&b.m->routers);
-    compact(&b.m->services);
-    compact(&b.m->tcp_routers);
-    return b.m;
+    struct docker_cache k;
+    docker_cache_init(&k);
+    struct model *m = docker_build_cached(&k, s, o, pa, problems);
+    docker_cache_clear(&k); /* the model holds what it uses */
+    return m;
 }

@@ -41,6 +41,12 @@ struct docker_store {
 struct model *docker_build(const struct docker_store *s, const struct docker_options *o, struct arena *pa,
                            struct ptr_vec *problems);
 
+/* One container's objects, added to <m> (a model of its own: see
+ * docker_cache.h), its problems to <problems> in <pa>. <s> is read only for
+ * network mode container:<x>. */
+void docker_build_container(const struct docker_store *s, const struct docker_options *o, const struct docker_container *c,
+                            struct model *m, struct arena *pa, struct ptr_vec *problems);
+
 /* Traefik's normalize: runs of characters that are not letters or digits
  * become one '-', trimmed at both ends. Allocated in <a>. */
 char *docker_normalize(struct arena *a, const char *name);

@@ -64,11 +64,15 @@ static void parse_networks(struct docker_container *c, const cJSON *nets)
 {
     if (!cJSON_IsObject(nets))
         return;
-    c->networks = arena_alloc(&c->arena, MAX_NETWORKS * sizeof(*c->networks));
+    size_t count = (size_t)cJSON_GetArraySize(nets);
+    if (count > MAX_NETWORKS)
+        count = MAX_NETWORKS;
+    /* as many as there are: a fixed-size array was 6 KiB a container */
+    c->networks = arena_alloc(&c->arena, (count ? count : 1) * sizeof(*c->networks));
     const cJSON *n;
     cJSON_ArrayForEach(n, nets)
     {
-        if (c->n_networks == MAX_NETWORKS || n->string == NULL || !cJSON_IsObject(n))
+        if (c->n_networks == count || n->string == NULL || !cJSON_IsObject(n))
             continue;
         struct docker_network *dn = &c->networks[c->n_networks++];
         dn->name = arena_strdup(&c->arena, n->string);
@@ -84,11 +88,14 @@ static void parse_ports(struct docker_container *c, const cJSON *exposed)
 {
     if (!cJSON_IsObject(exposed))
         return;
-    c->exposed_ports = arena_alloc(&c->arena, MAX_PORTS * sizeof(int));
+    size_t count = (size_t)cJSON_GetArraySize(exposed);
+    if (count > MAX_PORTS)
+        count = MAX_PORTS;
+    c->exposed_ports = arena_alloc(&c->arena, (count ? count : 1) * sizeof(int)); /* was 16 KiB a container */
     const cJSON *p;
     cJSON_ArrayForEach(p, exposed)
     {
-        if (c->n_exposed == MAX_PORTS || p->string == NULL)
+        if (c->n_exposed == count || p->string == NULL)
             continue;
         char *end;
         long port = strtol(p->string, &end, 10);
@@ -116,6 +123,8 @@ struct docker_container *docker_container_parse(const char *json, size_t len, st
     }
     struct docker_container *c = mem_calloc(1, sizeof(*c));
     arena_init(&c->arena);
+    static uint64_t revisions; /* watcher thread (and tests) */
+    c->revision = ++revisions;
     c->id = arena_strdup(&c->arena, id);
     c->name = arena_strdup(&c->arena, name[0] == '/' ? name + 1 : name);
     c->running = flag(state, "Running");

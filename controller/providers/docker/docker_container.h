@@ -26,6 +26,7 @@ enum docker_health { DOCKER_HEALTH_NONE, DOCKER_HEALTH_STARTING, DOCKER_HEALTH_H
 
 struct docker_container {
     struct arena arena;
+    uint64_t revision; /* unique per parsed document: what docker_cache keys a build on */
     const char *id;
     const char *name; /* without the leading '/' */
     struct docker_kv *labels; /* sorted by key */

@@ -41,7 +41,9 @@ struct acme_client_config {
     const char *ca_server_name;        /* caServerName: the name verified and sent as SNI, or NULL: the URL's host */
     uint64_t timeout_ms;               /* clientTimeout: a whole transaction (0: none) */
     uint64_t response_header_timeout_ms; /* clientResponseHeaderTimeout: request sent -> response headers (0: none) */
-    uint64_t challenge_delay_ms;       /* httpChallenge.delay: published -> the CA told to validate */
+    uint64_t challenge_delay_ms;       /* httpChallenge.delay or tlsChallenge.delay: published -> the CA told to validate */
+    const char *challenge_delay_key;   /* the option that set it, for the log */
+    uint64_t certificate_timeout_ms;   /* certificateTimeout: finalized -> certificate ready (0: 30 s, as lego) */
     /* the challenge is published elsewhere (other replicas): after on_challenge
      * adds one, the client waits for acme_client_challenge_ready before
      * telling the CA to validate */

@@ -143,6 +143,13 @@ static void on_account(void *data, const char *url)
     save(r);
 }
 
+static void format_time(time_t t, char *out, size_t size)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 void acme_manager__submit_model(void)
 {
     struct model *m = model_new("acme");
@@ -163,6 +170,16 @@ void acme_manager__submit_model(void)
                              arena_printf(&m->arena, "acme: resolver %s: certificate for %s: %s (failures: %u, next attempt in %llu s)",
                                           r->cfg->name, s->names[0], s->error, s->failures,
                                           (unsigned long long)((s->next_try_ms > watcher_now_ms() ? s->next_try_ms - watcher_now_ms() : 0) / 1000)));
+        }
+    }
+    for (size_t i = 0; i < M.n_resolvers; i++) {
+        const struct resolver *r = &M.resolvers[i];
+        if (r->paused_until_ms > watcher_now_ms()) {
+            char at[32];
+            format_time(r->retry_at_wall, at, sizeof(at));
+            ptr_vec_push(&m->arena, &m->problems,
+                         arena_printf(&m->arena, "acme: resolver %s: the CA asked for no new request before %s (Retry-After); "
+                                                 "every order of this resolver waits", r->cfg->name, at));
         }
     }
     const struct domain_set *d = M.default_set;
@@ -211,13 +228,6 @@ static void set_free(struct domain_set *s)
 static struct acme_renewal renewal_of(const struct resolver *r, const struct domain_set *s)
 {
     return acme_renewal_plan(r->cfg->certificates_duration_h, s->not_before, s->not_after);
-}
-
-static void format_time(time_t t, char *out, size_t size)
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 void acme_manager__log_renewal(const struct resolver *r, const struct domain_set *s, const char *what)
@@ -284,8 +294,20 @@ static void on_order(void *data, const char *error, const char *cert_pem, const 
         if (s->backoff_ms > cap)
             s->backoff_ms = cap;
         /* the CA's Retry-After, however short the backoff or the renewal interval */
-        uint64_t wait = acme_retry_wait_ms(s->backoff_ms, acme_client_retry_after(r->client), time(NULL));
+        time_t retry_at = acme_client_retry_after(r->client), now = time(NULL);
+        uint64_t wait = acme_retry_wait_ms(s->backoff_ms, retry_at, now);
         s->next_try_ms = watcher_now_ms() + wait;
+        if (retry_at > now) { /* and for every other order of the resolver */
+            uint64_t until = watcher_now_ms() + acme_retry_wait_ms(0, retry_at, now);
+            if (until > r->paused_until_ms) {
+                r->paused_until_ms = until;
+                r->retry_at_wall = retry_at;
+                char at[32];
+                format_time(retry_at, at, sizeof(at));
+                log_warn("acme: resolver %s: the CA asked for no new request before %s (Retry-After); every order of this "
+                         "resolver waits until then", r->cfg->name, at);
+            }
+        }
         free(s->error);
         s->error = mem_strdup(error);
         log_error("acme: resolver %s: certificate for %s: %s (failure %u, next attempt in %llu s%s)", r->cfg->name, s->names[0],
@@ -370,6 +392,8 @@ static void on_tick(void *data)
             uint64_t wait = 0;
             if (s->next_try_ms > mono)
                 wait = s->next_try_ms - mono;
+            if (r->paused_until_ms > mono && r->paused_until_ms - mono > wait) /* the CA's Retry-After */
+                wait = r->paused_until_ms - mono;
             time_t renew_at = s->cert_pem ? renewal_of(r, s).at : 0;
             if (s->cert_pem && !s->revoked && renew_at > now) {
                 uint64_t until = (uint64_t)(renew_at - now) * 1000;
@@ -519,7 +543,9 @@ struct acme_client *acme_manager__new_client(struct resolver *r, EVP_PKEY *key, 
                                     .ca_server_name = r->trust.server_name,
                                     .timeout_ms = cfg->client_timeout_ms,
                                     .response_header_timeout_ms = cfg->client_response_header_timeout_ms,
-                                    .challenge_delay_ms = r->tls_alpn ? 0 : cfg->http_delay_ms,
+                                    .challenge_delay_ms = r->tls_alpn ? cfg->tls_delay_ms : cfg->http_delay_ms,
+                                    .challenge_delay_key = r->tls_alpn ? "tlsChallenge.delay" : "httpChallenge.delay",
+                                    .certificate_timeout_ms = cfg->certificate_timeout_ms,
                                     .on_challenge = on_challenge,
                                     .on_account = on_account,
                                     .on_order_url = acme_manager__k8s_order_url,

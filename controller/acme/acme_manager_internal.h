@@ -69,6 +69,11 @@ struct resolver {
     char *wait_token; /* the challenge whose Secret the CA must not see before the replicas do */
     bool wait_written;
     struct watcher_timer *wait_timer;
+    /* the CA's Retry-After (RFC 8555 6.6): a rate limit is the account's or
+     * the CA's, not one certificate's, so no order of this resolver starts
+     * before then (watcher clock; 0: none); retry_at_wall for the API */
+    uint64_t paused_until_ms;
+    time_t retry_at_wall;
 };
 
 struct token {

@@ -518,7 +518,16 @@ static int resolver_init(struct resolver *r, const struct acme_resolver_config *
                      uri && *uri ? uri : "(URL to be found)", acme_jws_alg(key));
     }
     if (key == NULL) {
-        key = acme_key_new("EC256");
+        /* Traefik's account key: RSA 4096, stored as PKCS#1, the only form
+         * Traefik reads back (x509.ParsePKCS1PrivateKey), so acme.json can
+         * move back to Traefik. Made once, at start, before any traffic. */
+        uint64_t t0 = watcher_now_ms();
+        key = acme_key_new(ACCOUNT_KEY_TYPE_FILE);
+        if (key == NULL)
+            return diag_set(d, "certificatesResolvers.%s.acme: cannot make the account key (%s)", cfg->name,
+                            ACCOUNT_KEY_TYPE_FILE);
+        log_info("acme: resolver %s: new %s account key for %s (%llu ms)", cfg->name, ACCOUNT_KEY_TYPE_FILE, cfg->storage,
+                 (unsigned long long)(watcher_now_ms() - t0));
         uri = NULL;
     }
     r->client = acme_manager__new_client(r, key, uri && *uri ? uri : NULL);

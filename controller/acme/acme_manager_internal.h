@@ -30,6 +30,11 @@
 #define CHALLENGE_GRACE_MS 300
 #define CHALLENGE_WAIT_MAX_MS 5000
 #define STORE_RETRY_MS 5000
+/* a new account's key: Traefik's in acme.json (RSA 4096, PKCS#1); in
+ * Kubernetes Secrets (gantry's own format, made on the watcher thread when
+ * the Lease is won) P-256, which takes no time to make */
+#define ACCOUNT_KEY_TYPE_FILE "RSA4096"
+#define ACCOUNT_KEY_TYPE_K8S "EC256"
 
 struct storage {
     char *path;

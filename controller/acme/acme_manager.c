@@ -174,6 +174,10 @@ void acme_manager__submit_model(void)
     }
     for (size_t i = 0; i < M.n_resolvers; i++) {
         const struct resolver *r = &M.resolvers[i];
+        if (r->key_failed)
+            ptr_vec_push(&m->arena, &m->problems,
+                         arena_printf(&m->arena, "acme: resolver %s: the %s account key could not be made; no certificate is "
+                                                 "ordered", r->cfg->name, ACCOUNT_KEY_TYPE_FILE));
         if (r->paused_until_ms > watcher_now_ms()) {
             char at[32];
             format_time(r->retry_at_wall, at, sizeof(at));
@@ -372,6 +376,8 @@ static void on_tick(void *data)
         struct resolver *r = &M.resolvers[i];
         if (r->k8s && !acme_manager__k8s_ensure_client(r))
             continue; /* another replica issues; its Secrets arrive through the watch */
+        if (r->client == NULL)
+            continue; /* the account key is being made (on_account_key ticks again) */
         for (size_t j = 0; j < r->n_sets; j++) {
             struct domain_set *s = r->sets[j];
             if (s->unsaved_cert) { /* issued: stored before anything else */
@@ -467,6 +473,22 @@ static void load_certs(struct resolver *r, cJSON *res)
     }
 }
 
+static void on_account_key(void *data, EVP_PKEY *key)
+{
+    struct resolver *r = data;
+    r->keygen = NULL;
+    if (key == NULL) { /* its routers keep no certificate: the problem says why */
+        log_error("acme: resolver %s: the %s account key could not be made", r->cfg->name, ACCOUNT_KEY_TYPE_FILE);
+        r->key_failed = true;
+        acme_manager__submit_model();
+        return;
+    }
+    log_info("acme: resolver %s: new %s account key for %s (%llu ms)", r->cfg->name, ACCOUNT_KEY_TYPE_FILE, r->cfg->storage,
+             (unsigned long long)(watcher_now_ms() - r->keygen_started_ms));
+    r->client = acme_manager__new_client(r, key, NULL);
+    acme_manager__schedule(0);
+}
+
 static int resolver_init(struct resolver *r, const struct acme_resolver_config *cfg, const struct acme_manager_options *o,
                          struct diag *d)
 {
@@ -517,21 +539,19 @@ static int resolver_init(struct resolver *r, const struct acme_resolver_config *
             log_info("acme: resolver %s: reusing the stored account %s (%s key)", cfg->name,
                      uri && *uri ? uri : "(URL to be found)", acme_jws_alg(key));
     }
+    load_certs(r, res);
     if (key == NULL) {
         /* Traefik's account key: RSA 4096, stored as PKCS#1, the only form
          * Traefik reads back (x509.ParsePKCS1PrivateKey), so acme.json can
-         * move back to Traefik. Made once, at start, before any traffic. */
-        uint64_t t0 = watcher_now_ms();
-        key = acme_key_new(ACCOUNT_KEY_TYPE_FILE);
-        if (key == NULL)
-            return diag_set(d, "certificatesResolvers.%s.acme: cannot make the account key (%s)", cfg->name,
+         * move back to Traefik. Seconds of CPU: made on a thread; the
+         * resolver orders once it is there (stored certificates serve meanwhile). */
+        r->keygen_started_ms = watcher_now_ms();
+        if ((r->keygen = acme_keygen_start(ACCOUNT_KEY_TYPE_FILE, on_account_key, r)) == NULL)
+            return diag_set(d, "certificatesResolvers.%s.acme: cannot start making the account key (%s)", cfg->name,
                             ACCOUNT_KEY_TYPE_FILE);
-        log_info("acme: resolver %s: new %s account key for %s (%llu ms)", cfg->name, ACCOUNT_KEY_TYPE_FILE, cfg->storage,
-                 (unsigned long long)(watcher_now_ms() - t0));
-        uri = NULL;
+        return 0;
     }
     r->client = acme_manager__new_client(r, key, uri && *uri ? uri : NULL);
-    load_certs(r, res);
     return 0;
 }
 
@@ -587,6 +607,7 @@ void acme_manager_stop(void)
     M.k8s = NULL;
     for (size_t i = 0; i < M.n_resolvers; i++) {
         struct resolver *r = &M.resolvers[i];
+        acme_keygen_cancel(r->keygen);
         acme_client_free(r->client);
         r->client = NULL;
         acme_ca_trust_free(&r->trust);

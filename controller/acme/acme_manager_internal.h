@@ -18,6 +18,7 @@
 #include "../watcher.h"
 #include "acme_ca_trust.h"
 #include "acme_client.h"
+#include "acme_keygen.h"
 #include "acme_manager.h"
 #include "acme_store_k8s.h"
 
@@ -79,6 +80,9 @@ struct resolver {
      * before then (watcher clock; 0: none); retry_at_wall for the API */
     uint64_t paused_until_ms;
     time_t retry_at_wall;
+    struct acme_keygen *keygen; /* a new account key being made (acme.json): no client until it is */
+    uint64_t keygen_started_ms;
+    bool key_failed;
 };
 
 struct token {

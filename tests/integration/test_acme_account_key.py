@@ -102,4 +102,5 @@ def test_traefik_account_file_is_read_and_used(tmp_path, procs, kind, alg, key_t
     assert "reusing the stored account %s (%s key)" % (uri, alg) in out, out[-3000:]
     assert "acme: resolver pebble: account https://" not in out  # no newAccount round
     assert json.loads(store.read_text())["pebble"]["Account"]["Registration"]["uri"] == uri
-    assert served_by_sni(websecure, "app.test", pebble.root())
+    root = pebble.root()
+    wait_for(lambda: served_by_sni(websecure, "app.test", root), timeout=10, what="served by SNI")

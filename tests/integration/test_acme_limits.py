@@ -60,8 +60,9 @@ def test_retry_after_pauses_every_order_of_the_resolver(tmp_path, procs):
     assert len(later) == 2, front.new_orders  # one each, none while paused
     assert min(later) - declined_at >= 5.5, [t - declined_at for t in later]
     assert "every order of this resolver waits until then" in g.output()
+    root = pebble.root()
     for host in ("a.test", "b.test"):
-        assert served_by_sni(websecure, host, pebble.root())
+        wait_for(lambda: served_by_sni(websecure, host, root), timeout=10, what="served by SNI " + host)
 
 
 def test_certificate_timeout_bounds_a_slow_issuance(tmp_path, procs):
@@ -87,7 +88,8 @@ def test_certificate_timeout_bounds_a_slow_issuance(tmp_path, procs):
     wait_for(lambda: front.finalized_at is not None, timeout=30, what="finalized:\n" + g2.output()[-3000:])
     wait_for(issued(g2, "app.test"), timeout=30, what="issued:\n" + g2.output()[-3000:])
     assert time.monotonic() - front.finalized_at >= 4.5
-    assert served_by_sni(websecure, "app.test", pebble.root())
+    root = pebble.root()
+    wait_for(lambda: served_by_sni(websecure, "app.test", root), timeout=10, what="served by SNI")
 
 
 def test_tls_challenge_delay(tmp_path, procs):
@@ -103,4 +105,5 @@ def test_tls_challenge_delay(tmp_path, procs):
     assert "validates it in 3000 ms (tlsChallenge.delay)" in g.output()
     wait_for(issued(g, "app.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
     assert time.monotonic() - published >= 2.5
-    assert served_by_sni(websecure, "app.test", pebble.root())
+    root = pebble.root()
+    wait_for(lambda: served_by_sni(websecure, "app.test", root), timeout=10, what="served by SNI")

@@ -56,7 +56,7 @@ struct acme_client_config {
 
 struct acme_client;
 
-/* Takes ownership of <account_key> (ES256); <account_url> may be NULL (found or created). */
+/* Takes ownership of <account_key> (RSA: RS256, P-256: ES256, P-384: ES384); <account_url> may be NULL (found or created). */
 struct acme_client *acme_client_new(const struct acme_client_config *c, EVP_PKEY *account_key, const char *account_url);
 void acme_client_free(struct acme_client *c);
 bool acme_client_busy(const struct acme_client *c);

@@ -718,6 +718,8 @@ TREE_FIELD_BOOL(acme_ca_system, struct acme_resolver_config, ca_system_cert_pool
 TREE_FIELD_STRING(acme_ca_name, struct acme_resolver_config, ca_server_name)
 TREE_FIELD_DURATION(acme_client_timeout, struct acme_resolver_config, client_timeout_ms)
 TREE_FIELD_DURATION(acme_client_header_timeout, struct acme_resolver_config, client_response_header_timeout_ms)
+TREE_FIELD_DURATION(acme_certificate_timeout, struct acme_resolver_config, certificate_timeout_ms)
+TREE_FIELD_DURATION(acme_tls_delay, struct acme_resolver_config, tls_delay_ms)
 TREE_FIELD_LIST(acme_email_addresses, struct acme_resolver_config, email_addresses)
 TREE_FIELD_BOOL(acme_disable_cn, struct acme_resolver_config, disable_common_name)
 
@@ -753,12 +755,12 @@ static int acme_http(struct tree_decoder *td, void *obj, const struct tree_node 
     return tree_decode_fields(td, obj, v, acme_http_keys, NULL);
 }
 
+/* tlsChallenge: "true" (or an empty block) turns it on; a block may set delay */
+static const struct tree_field acme_tls_keys[] = {{"delay", acme_tls_delay}, {NULL, NULL}};
 static int acme_tls(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    (void)td;
-    (void)v;
     ((struct acme_resolver_config *)obj)->tls_challenge = true;
-    return 0;
+    return v->kind == TREE_MAP ? tree_decode_fields(td, obj, v, acme_tls_keys, NULL) : 0;
 }
 
 static int acme_dns(struct tree_decoder *td, void *obj, const struct tree_node *v)
@@ -781,6 +783,7 @@ static const struct tree_field acme_keys[] = {{"email", acme_email},
                                         {"dnsChallenge", acme_dns},
                                         {"clientTimeout", acme_client_timeout},
                                         {"clientResponseHeaderTimeout", acme_client_header_timeout},
+                                        {"certificateTimeout", acme_certificate_timeout},
                                         {"caCertificates", acme_ca_certs},
                                         {"caSystemCertPool", acme_ca_system},
                                         {"caServerName", acme_ca_name},
@@ -819,7 +822,8 @@ static int resolvers_key(struct tree_decoder *td, void *obj, const struct tree_n
                                            .key_type = "RSA4096",
                                            .certificates_duration_h = 2160,
                                            .client_timeout_ms = 120000,
-                                           .client_response_header_timeout_ms = 30000};
+                                           .client_response_header_timeout_ms = 30000,
+                                           .certificate_timeout_ms = 30000};
         td->context = arena_printf(&c->arena, "certificatesResolvers.%s", v->keys[i]);
         if (tree_decode_fields(td, r, v->items[i], resolver_keys, NULL) != 0)
             return -1;

@@ -34,6 +34,7 @@ struct acme_resolver_config {
     bool http_challenge, tls_challenge, dns_challenge;
     const char *http_entrypoint;
     uint64_t http_delay_ms; /* httpChallenge.delay: challenge published -> CA told to validate */
+    uint64_t tls_delay_ms;  /* tlsChallenge.delay: the same for TLS-ALPN-01 */
     /* the CA's HTTPS: caCertificates (PEM files) with or without the
      * system store (caSystemCertPool), the name verified and sent as SNI
      * (caServerName); neither set: LEGO_CA_* as in Traefik */
@@ -43,6 +44,7 @@ struct acme_resolver_config {
     const char *ca_server_name;
     uint64_t client_timeout_ms;                 /* clientTimeout: a whole transaction, 2m */
     uint64_t client_response_header_timeout_ms; /* clientResponseHeaderTimeout: 30s */
+    uint64_t certificate_timeout_ms;            /* certificateTimeout: finalize -> certificate ready, 30s (0: 30s, as lego) */
 };
 
 struct static_config {

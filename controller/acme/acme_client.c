@@ -33,6 +33,8 @@
 #define MAX_BAD_NONCE 20
 #define MAX_POLLS 60
 #define POLL_MS 500
+#define DEFAULT_CERTIFICATE_TIMEOUT_MS 30000
+#define MIN_ORDER_POLL_MS 100
 #define MAX_ALTERNATES 8
 
 enum step { S_IDLE, S_DIRECTORY, S_NONCE, S_ACCOUNT, S_ORDER, S_RESUME, S_AUTHZ, S_CHALLENGE_WAIT, S_CHALLENGE_DELAY, S_CHALLENGE, S_POLL_AUTHZ, S_FINALIZE, S_POLL_ORDER, S_CERT, S_ALT_CERT };
@@ -77,6 +79,7 @@ struct acme_client {
     char *chall_url, *chall_token, *chall_domain;
     bool chall_started; /* a resumed order's challenge the CA is already validating: poll, do not respond */
     int polls;
+    uint64_t finalized_ms; /* watcher clock: when the CSR was sent (certificateTimeout) */
     /* preferredChain: the CA's default chain, and the alternates still to look at */
     char *default_chain;
     char *alts[MAX_ALTERNATES];
@@ -460,10 +463,27 @@ static void on_poll_timer(void *data)
         post(c, S_POLL_ORDER, c->order_url, "");
 }
 
+/* lego's rule: certificateTimeout bounds the polls of a finalized order,
+ * asked every sixtieth of it; a poll under way when it ends still counts */
+static uint64_t certificate_timeout_ms(const struct acme_client *c)
+{
+    return c->cfg.certificate_timeout_ms ? c->cfg.certificate_timeout_ms : DEFAULT_CERTIFICATE_TIMEOUT_MS;
+}
+
 static void poll_later(struct acme_client *c, enum step s)
 {
     end_transfer(c);
     c->step = s;
+    if (s == S_POLL_ORDER) {
+        uint64_t limit = certificate_timeout_ms(c), every = limit / 60 > MIN_ORDER_POLL_MS ? limit / 60 : MIN_ORDER_POLL_MS;
+        if (watcher_now_ms() - c->finalized_ms >= limit) {
+            fail(c, "the CA did not issue the certificate within certificateTimeout (%llu ms after the finalization)",
+                 (unsigned long long)limit);
+            return;
+        }
+        watcher_timer_arm(c->timer, every);
+        return;
+    }
     if (++c->polls > MAX_POLLS) {
         fail(c, "the CA did not complete %s in time", s == S_POLL_AUTHZ ? "the authorization" : "the order");
         return;
@@ -493,6 +513,7 @@ static void next_authz(struct acme_client *c)
     snprintf(payload, sizeof(payload), "{\"csr\":\"%s\"}", csr);
     free(csr);
     c->polls = 0;
+    c->finalized_ms = watcher_now_ms();
     post(c, S_FINALIZE, c->finalize_url, payload);
 }
 
@@ -506,8 +527,9 @@ static void respond(struct acme_client *c)
     } else if (c->cfg.challenge_delay_ms > 0 && c->step != S_CHALLENGE_DELAY) {
         end_transfer(c);
         c->step = S_CHALLENGE_DELAY;
-        log_info("acme: the challenge for %s is published; the CA validates it in %llu ms (httpChallenge.delay)",
-                 c->chall_domain ? c->chall_domain : "?", (unsigned long long)c->cfg.challenge_delay_ms);
+        log_info("acme: the challenge for %s is published; the CA validates it in %llu ms (%s)",
+                 c->chall_domain ? c->chall_domain : "?", (unsigned long long)c->cfg.challenge_delay_ms,
+                 c->cfg.challenge_delay_key ? c->cfg.challenge_delay_key : "delay");
         watcher_timer_arm(c->timer, c->cfg.challenge_delay_ms);
     } else {
         post(c, S_CHALLENGE, c->chall_url, "{}");

@@ -41,7 +41,9 @@ struct acme_client_config {
     const char *ca_server_name;        /* caServerName: the name verified and sent as SNI, or NULL: the URL's host */
     uint64_t timeout_ms;               /* clientTimeout: a whole transaction (0: none) */
     uint64_t response_header_timeout_ms; /* clientResponseHeaderTimeout: request sent -> response headers (0: none) */
-    uint64_t challenge_delay_ms;       /* httpChallenge.delay: published -> the CA told to validate */
+    uint64_t challenge_delay_ms;       /* httpChallenge.delay or tlsChallenge.delay: published -> the CA told to validate */
+    const char *challenge_delay_key;   /* the option that set it, for the log */
+    uint64_t certificate_timeout_ms;   /* certificateTimeout: finalized -> certificate ready (0: 30 s, as lego) */
     /* the challenge is published elsewhere (other replicas): after on_challenge
      * adds one, the client waits for acme_client_challenge_ready before
      * telling the CA to validate */
@@ -54,7 +56,7 @@ struct acme_client_config {
 
 struct acme_client;
 
-/* Takes ownership of <account_key> (ES256); <account_url> may be NULL (found or created). */
+/* Takes ownership of <account_key> (RSA: RS256, P-256: ES256, P-384: ES384); <account_url> may be NULL (found or created). */
 struct acme_client *acme_client_new(const struct acme_client_config *c, EVP_PKEY *account_key, const char *account_url);
 void acme_client_free(struct acme_client *c);
 bool acme_client_busy(const struct acme_client *c);

@@ -21,8 +21,8 @@ char *acme_b64(const unsigned char *p, size_t len);
 /* Decodes standard base64; returns malloc'd bytes and their length, NULL on a bad input. */
 unsigned char *acme_b64_decode(const char *s, size_t *len);
 
-/* A new key: "EC256" (also the account key), "EC384", "RSA2048", "RSA3072",
- * "RSA4096" (certificates' default, as in Traefik), "RSA8192". NULL for an unknown type. */
+/* A new key: "EC256" (the account key in Kubernetes Secrets), "EC384", "RSA2048", "RSA3072",
+ * "RSA4096" (certificates' and acme.json accounts' default, as in Traefik), "RSA8192". NULL for an unknown type. */
 EVP_PKEY *acme_key_new(const char *type);
 int acme_key_type_valid(const char *type);
 /* The key as PEM (PKCS#8), malloc'd. */

@@ -143,6 +143,13 @@ static void on_account(void *data, const char *url)
     save(r);
 }
 
+static void format_time(time_t t, char *out, size_t size)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 void acme_manager__submit_model(void)
 {
     struct model *m = model_new("acme");
@@ -163,6 +170,20 @@ void acme_manager__submit_model(void)
                              arena_printf(&m->arena, "acme: resolver %s: certificate for %s: %s (failures: %u, next attempt in %llu s)",
                                           r->cfg->name, s->names[0], s->error, s->failures,
                                           (unsigned long long)((s->next_try_ms > watcher_now_ms() ? s->next_try_ms - watcher_now_ms() : 0) / 1000)));
+        }
+    }
+    for (size_t i = 0; i < M.n_resolvers; i++) {
+        const struct resolver *r = &M.resolvers[i];
+        if (r->key_failed)
+            ptr_vec_push(&m->arena, &m->problems,
+                         arena_printf(&m->arena, "acme: resolver %s: the %s account key could not be made; no certificate is "
+                                                 "ordered", r->cfg->name, ACCOUNT_KEY_TYPE_FILE));
+        if (r->paused_until_ms > watcher_now_ms()) {
+            char at[32];
+            format_time(r->retry_at_wall, at, sizeof(at));
+            ptr_vec_push(&m->arena, &m->problems,
+                         arena_printf(&m->arena, "acme: resolver %s: the CA asked for no new request before %s (Retry-After); "
+                                                 "every order of this resolver waits", r->cfg->name, at));
         }
     }
     const struct domain_set *d = M.default_set;
@@ -211,13 +232,6 @@ static void set_free(struct domain_set *s)
 static struct acme_renewal renewal_of(const struct resolver *r, const struct domain_set *s)
 {
     return acme_renewal_plan(r->cfg->certificates_duration_h, s->not_before, s->not_after);
-}
-
-static void format_time(time_t t, char *out, size_t size)
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 void acme_manager__log_renewal(const struct resolver *r, const struct domain_set *s, const char *what)
@@ -284,8 +298,20 @@ static void on_order(void *data, const char *error, const char *cert_pem, const 
         if (s->backoff_ms > cap)
             s->backoff_ms = cap;
         /* the CA's Retry-After, however short the backoff or the renewal interval */
-        uint64_t wait = acme_retry_wait_ms(s->backoff_ms, acme_client_retry_after(r->client), time(NULL));
+        time_t retry_at = acme_client_retry_after(r->client), now = time(NULL);
+        uint64_t wait = acme_retry_wait_ms(s->backoff_ms, retry_at, now);
         s->next_try_ms = watcher_now_ms() + wait;
+        if (retry_at > now) { /* and for every other order of the resolver */
+            uint64_t until = watcher_now_ms() + acme_retry_wait_ms(0, retry_at, now);
+            if (until > r->paused_until_ms) {
+                r->paused_until_ms = until;
+                r->retry_at_wall = retry_at;
+                char at[32];
+                format_time(retry_at, at, sizeof(at));
+                log_warn("acme: resolver %s: the CA asked for no new request before %s (Retry-After); every order of this "
+                         "resolver waits until then", r->cfg->name, at);
+            }
+        }
         free(s->error);
         s->error = mem_strdup(error);
         log_error("acme: resolver %s: certificate for %s: %s (failure %u, next attempt in %llu s%s)", r->cfg->name, s->names[0],
@@ -350,6 +376,8 @@ static void on_tick(void *data)
         struct resolver *r = &M.resolvers[i];
         if (r->k8s && !acme_manager__k8s_ensure_client(r))
             continue; /* another replica issues; its Secrets arrive through the watch */
+        if (r->client == NULL)
+            continue; /* the account key is being made (on_account_key ticks again) */
         for (size_t j = 0; j < r->n_sets; j++) {
             struct domain_set *s = r->sets[j];
             if (s->unsaved_cert) { /* issued: stored before anything else */
@@ -370,6 +398,8 @@ static void on_tick(void *data)
             uint64_t wait = 0;
             if (s->next_try_ms > mono)
                 wait = s->next_try_ms - mono;
+            if (r->paused_until_ms > mono && r->paused_until_ms - mono > wait) /* the CA's Retry-After */
+                wait = r->paused_until_ms - mono;
             time_t renew_at = s->cert_pem ? renewal_of(r, s).at : 0;
             if (s->cert_pem && !s->revoked && renew_at > now) {
                 uint64_t until = (uint64_t)(renew_at - now) * 1000;
@@ -443,6 +473,22 @@ static void load_certs(struct resolver *r, cJSON *res)
     }
 }
 
+static void on_account_key(void *data, EVP_PKEY *key)
+{
+    struct resolver *r = data;
+    r->keygen = NULL;
+    if (key == NULL) { /* its routers keep no certificate: the problem says why */
+        log_error("acme: resolver %s: the %s account key could not be made", r->cfg->name, ACCOUNT_KEY_TYPE_FILE);
+        r->key_failed = true;
+        acme_manager__submit_model();
+        return;
+    }
+    log_info("acme: resolver %s: new %s account key for %s (%llu ms)", r->cfg->name, ACCOUNT_KEY_TYPE_FILE, r->cfg->storage,
+             (unsigned long long)(watcher_now_ms() - r->keygen_started_ms));
+    r->client = acme_manager__new_client(r, key, NULL);
+    acme_manager__schedule(0);
+}
+
 static int resolver_init(struct resolver *r, const struct acme_resolver_config *cfg, const struct acme_manager_options *o,
                          struct diag *d)
 {
@@ -493,12 +539,19 @@ static int resolver_init(struct resolver *r, const struct acme_resolver_config *
             log_info("acme: resolver %s: reusing the stored account %s (%s key)", cfg->name,
                      uri && *uri ? uri : "(URL to be found)", acme_jws_alg(key));
     }
+    load_certs(r, res);
     if (key == NULL) {
-        key = acme_key_new("EC256");
-        uri = NULL;
+        /* Traefik's account key: RSA 4096, stored as PKCS#1, the only form
+         * Traefik reads back (x509.ParsePKCS1PrivateKey), so acme.json can
+         * move back to Traefik. Seconds of CPU: made on a thread; the
+         * resolver orders once it is there (stored certificates serve meanwhile). */
+        r->keygen_started_ms = watcher_now_ms();
+        if ((r->keygen = acme_keygen_start(ACCOUNT_KEY_TYPE_FILE, on_account_key, r)) == NULL)
+            return diag_set(d, "certificatesResolvers.%s.acme: cannot start making the account key (%s)", cfg->name,
+                            ACCOUNT_KEY_TYPE_FILE);
+        return 0;
     }
     r->client = acme_manager__new_client(r, key, uri && *uri ? uri : NULL);
-    load_certs(r, res);
     return 0;
 }
 
@@ -519,7 +572,9 @@ struct acme_client *acme_manager__new_client(struct resolver *r, EVP_PKEY *key, 
                                     .ca_server_name = r->trust.server_name,
                                     .timeout_ms = cfg->client_timeout_ms,
                                     .response_header_timeout_ms = cfg->client_response_header_timeout_ms,
-                                    .challenge_delay_ms = r->tls_alpn ? 0 : cfg->http_delay_ms,
+                                    .challenge_delay_ms = r->tls_alpn ? cfg->tls_delay_ms : cfg->http_delay_ms,
+                                    .challenge_delay_key = r->tls_alpn ? "tlsChallenge.delay" : "httpChallenge.delay",
+                                    .certificate_timeout_ms = cfg->certificate_timeout_ms,
                                     .on_challenge = on_challenge,
                                     .on_account = on_account,
                                     .on_order_url = acme_manager__k8s_order_url,
@@ -552,6 +607,7 @@ void acme_manager_stop(void)
     M.k8s = NULL;
     for (size_t i = 0; i < M.n_resolvers; i++) {
         struct resolver *r = &M.resolvers[i];
+        acme_keygen_cancel(r->keygen);
         acme_client_free(r->client);
         r->client = NULL;
         acme_ca_trust_free(&r->trust);

@@ -18,6 +18,7 @@
 #include "../watcher.h"
 #include "acme_ca_trust.h"
 #include "acme_client.h"
+#include "acme_keygen.h"
 #include "acme_manager.h"
 #include "acme_store_k8s.h"
 
@@ -30,6 +31,11 @@
 #define CHALLENGE_GRACE_MS 300
 #define CHALLENGE_WAIT_MAX_MS 5000
 #define STORE_RETRY_MS 5000
+/* a new account's key: Traefik's in acme.json (RSA 4096, PKCS#1); in
+ * Kubernetes Secrets (gantry's own format, made on the watcher thread when
+ * the Lease is won) P-256, which takes no time to make */
+#define ACCOUNT_KEY_TYPE_FILE "RSA4096"
+#define ACCOUNT_KEY_TYPE_K8S "EC256"
 
 struct storage {
     char *path;
@@ -69,6 +75,14 @@ struct resolver {
     char *wait_token; /* the challenge whose Secret the CA must not see before the replicas do */
     bool wait_written;
     struct watcher_timer *wait_timer;
+    /* the CA's Retry-After (RFC 8555 6.6): a rate limit is the account's or
+     * the CA's, not one certificate's, so no order of this resolver starts
+     * before then (watcher clock; 0: none); retry_at_wall for the API */
+    uint64_t paused_until_ms;
+    time_t retry_at_wall;
+    struct acme_keygen *keygen; /* a new account key being made (acme.json): no client until it is */
+    uint64_t keygen_started_ms;
+    bool key_failed;
 };
 
 struct token {

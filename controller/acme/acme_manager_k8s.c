@@ -152,7 +152,7 @@ bool acme_manager__k8s_ensure_client(struct resolver *r)
             log_warn("acme: resolver %s: the account Secret's key is unreadable; a new account will be created", r->cfg->name);
     }
     if (key == NULL) {
-        key = acme_key_new("EC256");
+        key = acme_key_new(ACCOUNT_KEY_TYPE_K8S);
         uri = NULL;
     } else {
         log_info("acme: resolver %s: reusing the stored account %s", r->cfg->name, uri && *uri ? uri : "(URL to be found)");

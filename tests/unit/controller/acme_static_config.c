@@ -27,6 +27,14 @@ int main(void)
     /* Traefik v3's client defaults: 2m, 30s; no delay, no CA options */
     CHECK(r->client_timeout_ms == 120000 && r->client_response_header_timeout_ms == 30000 && r->http_delay_ms == 0);
     CHECK(r->n_ca_certificates == 0 && !r->ca_system_cert_pool && r->ca_server_name == NULL);
+    CHECK(r->certificate_timeout_ms == 30000 && r->tls_delay_ms == 0); /* certificateTimeout: Traefik's 30s */
+    static_config_free(&c);
+
+    /* certificateTimeout and tlsChallenge.delay (Traefik v3's keys), tlsChallenge as a block */
+    CHECK(load(&c, &d, "--certificatesResolvers.t.acme.tlsChallenge.delay=3s",
+               "--certificatesResolvers.t.acme.certificateTimeout=2m", NULL) == 0);
+    r = &c.resolvers[0];
+    CHECK(r->tls_challenge && !r->http_challenge && r->tls_delay_ms == 3000 && r->certificate_timeout_ms == 120000);
     static_config_free(&c);
 
     {

@@ -625,6 +625,8 @@ static const char *ca_pem(struct cx *c, const char *ns, const char *name, const 
 static void tls_option(struct cx *c, const cJSON *to)
 {
     const char *ns = meta(to, "namespace"), *name = meta(to, "name");
+    if (ns == NULL || name == NULL) /* the API server never stores such an object */
+        return;
     const char *where = arena_printf(c->pa, "tlsoption %s/%s", ns, name);
     const char *id = strcmp(name, "default") == 0 ? "default" : make_id(c, ns, name);
     if (tree_map_get(c->tls_options, id)) {
@@ -677,6 +679,8 @@ static void tls_store_generated(struct cx *c, const cJSON *g, const char *where)
 static void tls_store(struct cx *c, const cJSON *ts)
 {
     const char *ns = meta(ts, "namespace"), *name = meta(ts, "name");
+    if (ns == NULL || name == NULL) /* the API server never stores such an object */
+        return;
     const char *where = arena_printf(c->pa, "tlsstore %s/%s", ns, name);
     if (strcmp(name, "default") != 0) {
         problem(c, "%s: only the TLSStore named default is used (ignored)", where);

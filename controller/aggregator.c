@@ -163,6 +163,12 @@ void aggregator_submit(struct model *m)
     watcher_timer_arm(window_timer, now - last_compile_ms >= opts.window_ms ? 0 : last_compile_ms + opts.window_ms - now);
 }
 
+void aggregator_flush(void)
+{
+    if (dirty)
+        compile();
+}
+
 const struct aggregator_stats *aggregator_stats(void)
 {
     return &stats;

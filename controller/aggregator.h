@@ -41,6 +41,9 @@ struct aggregator_stats {
     uint64_t last_success_unix_ms;
     size_t routers, services, certs, errors;
 };
+/* Compiles now what is pending instead of on the watcher's timer (for
+ * benchmarks driving the aggregator without running the watcher loop). */
+void aggregator_flush(void);
 const struct aggregator_stats *aggregator_stats(void);
 
 #endif

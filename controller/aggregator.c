@@ -995,7 +995,7 @@ static void refuse_tcp_service(struct build *b, const char *q, const char *why)
  * with the service refused, when it does not exist or asks for what gantry
  * cannot do. */
 static bool tcp_transport(struct build *b, const struct model_tcp_service *s, const char *q, const char *provider,
-                          uint64_t *dial_ms)
+                          uint64_t *dial_ms, int *proxy_protocol)
 {
     const char *tq = qualify(b->scratch, s->servers_transport, provider);
     const struct model_tcp_transport *found = NULL;
@@ -1016,6 +1016,7 @@ static bool tcp_transport(struct build *b, const struct model_tcp_service *s, co
         return false;
     }
     *dial_ms = found->dial_ms;
+    *proxy_protocol = found->proxy_protocol;
     return true;
 }
 
@@ -1031,10 +1032,13 @@ static void add_tcp_services(struct build *b, const struct model *m)
             continue;
         }
         uint64_t dial_ms = 0;
-        if (s->servers_transport != NULL && !tcp_transport(b, s, q, m->provider, &dial_ms))
+        int proxy_protocol = 0;
+        if (s->servers_transport != NULL && !tcp_transport(b, s, q, m->provider, &dial_ms, &proxy_protocol))
             continue;
         struct table_tcp_service *ts = table_tcp_add_service(b->t, q, (uint32_t)s->n_servers);
         ts->dial_ms = dial_ms;
+        /* the service's own (deprecated) loadBalancer.proxyProtocol wins over its transport's */
+        ts->proxy_protocol = (uint8_t)(s->proxy_protocol ? s->proxy_protocol : proxy_protocol);
         for (size_t j = 0; j < s->n_servers; j++) {
             struct diag d;
             if (s->servers[j].address == NULL)

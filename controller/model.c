@@ -369,6 +369,11 @@ static void dump_tcp_service(struct sink *k, const struct model_tcp_service *s)
         OUT(k, "        - {address: ", s->servers[i].address, "}\n");
     if (s->servers_transport)
         OUT(k, "      serversTransport: ", s->servers_transport, "\n");
+    if (s->proxy_protocol) {
+        out(k, "      proxyProtocol: {version: ");
+        out_int(k, s->proxy_protocol);
+        out(k, "}\n");
+    }
 }
 
 static void dump_tcp_transport(struct sink *k, const struct model_tcp_transport *t)
@@ -376,6 +381,11 @@ static void dump_tcp_transport(struct sink *k, const struct model_tcp_transport 
     OUT(k, "    ", t->name, ":\n      dialTimeout: ");
     out_int(k, (int64_t)t->dial_ms);
     out(k, "ms\n");
+    if (t->proxy_protocol) {
+        out(k, "      proxyProtocol: {version: ");
+        out_int(k, t->proxy_protocol);
+        out(k, "}\n");
+    }
     if (t->unsupported)
         OUT(k, "      unsupported: ", t->unsupported, "\n");
 }

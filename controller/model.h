@@ -189,6 +189,7 @@ struct model_tcp_service {
     size_t n_servers;
     struct model_weighted *weighted;  /* weighted.services: other TCP services, by weight */
     const char *servers_transport;    /* loadBalancer.serversTransport: a tcp.serversTransports name */
+    int proxy_protocol;               /* loadBalancer.proxyProtocol.version (deprecated in Traefik v3); 0: not set */
     struct model_origin origin;
 };
 
@@ -196,7 +197,8 @@ struct model_tcp_service {
 struct model_tcp_transport {
     const char *name;
     uint64_t dial_ms;        /* dialTimeout; 0: the global forwardingTimeouts.dialTimeout */
-    const char *unsupported; /* a key set that gantry cannot honour (tls, proxyProtocol): its services are refused */
+    int proxy_protocol;      /* proxyProtocol.version: a PROXY header sent first to each server (1, 2); 0: none */
+    const char *unsupported; /* a key set that gantry cannot honour (tls): its services are refused */
     struct model_origin origin;
 };
 

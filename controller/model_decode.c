@@ -742,13 +742,43 @@ static int tcp_lb_servers(struct tree_decoder *c, void *obj, const struct tree_n
     return 0;
 }
 
+/* proxyProtocol: {version: 1|2}, version 2 when not given (Traefik's
+ * default); "proxyProtocol=true" (labels) is the same as {}. */
+static int proxy_protocol_version(struct tree_decoder *c, const struct tree_node *v, int *out)
+{
+    int64_t version = 2;
+    if (v->kind == TREE_MAP) {
+        for (size_t i = 0; i < v->n; i++) {
+            if (strcasecmp(v->keys[i], "version") == 0) {
+                if (tree_decode_int(c, v->items[i], 1, 2, &version) != 0)
+                    return -1;
+            } else {
+                tree_decode_warn(c, v->items[i], "proxyProtocol: unknown key '%s' (ignored)", v->keys[i]);
+            }
+        }
+    } else if (v->kind == TREE_SCALAR && v->scalar != NULL && *v->scalar != '\0') {
+        bool on;
+        if (tree_decode_bool(c, v, &on) != 0)
+            return -1;
+        if (!on)
+            version = 0;
+    }
+    *out = (int)version;
+    return 0;
+}
+
+static int tcp_lb_proxy_protocol(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    return proxy_protocol_version(c, v, &((struct model_tcp_service *)obj)->proxy_protocol);
+}
+
 static int tcp_lb_transport(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
     return tree_decode_string(c, v, &((struct model_tcp_service *)obj)->servers_transport);
 }
 
 static const struct tree_field tcp_lb_fields[] = {{"servers", tcp_lb_servers},
-                                             {"proxyProtocol", NULL},
+                                             {"proxyProtocol", tcp_lb_proxy_protocol},
                                              {"terminationDelay", NULL},
                                              {"serversTransport", tcp_lb_transport},
                                              {NULL, NULL}};
@@ -757,8 +787,8 @@ static const struct tree_field tcp_lb_fields[] = {{"servers", tcp_lb_servers},
 
 TREE_FIELD_DURATION(tcp_tr_dial, struct model_tcp_transport, dial_ms)
 
-/* Keys whose meaning gantry cannot give the connection (TLS to the backend,
- * a PROXY header): kept, so that the services using the transport are
+/* Keys whose meaning gantry cannot give the connection (TLS to the backend):
+ * kept, so that the services using the transport are
  * refused rather than served without them. */
 static int tcp_tr_tls(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
@@ -769,9 +799,7 @@ static int tcp_tr_tls(struct tree_decoder *c, void *obj, const struct tree_node 
 
 static int tcp_tr_proxy_protocol(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
-    (void)c, (void)v;
-    ((struct model_tcp_transport *)obj)->unsupported = "proxyProtocol";
-    return 0;
+    return proxy_protocol_version(c, v, &((struct model_tcp_transport *)obj)->proxy_protocol);
 }
 
 static const struct tree_field tcp_transport_fields[] = {{"dialTimeout", tcp_tr_dial},

@@ -34,6 +34,7 @@ struct table_tcp_service {
     uint32_t n_servers;
     uint32_t *rr; /* worker w's round-robin position at rr[w * 16] (a cache line each) */
     uint64_t dial_ms; /* its serversTransport's dialTimeout; 0: the global one */
+    uint8_t proxy_protocol; /* PROXY protocol version sent first to its servers (1, 2); 0: none */
     /* A weighted service (n_children > 0, no servers): each connection goes
      * to one child, picked by smooth WRR (tcp_balancer.h); worker w owns the
      * n_children counters at wrr + w * wrr_stride, on cache lines of its own. */

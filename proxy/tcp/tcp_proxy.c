@@ -11,6 +11,7 @@
 #include "../../common/log.h"
 #include "../conntrack.h"
 #include "../registry.h"
+#include "proxy_protocol.h"
 #include "splice_pump.h"
 #include "table_tcp.h"
 #include "tcp_balancer.h"
@@ -34,6 +35,8 @@ struct tcp_conn {
     struct candidate candidates[MAX_CANDIDATES];
     uint32_t n_candidates, next;
     uint64_t dial_ms; /* 0: the worker's connect timeout */
+    int proxy_protocol; /* the PROXY header's version, sent first to the backend; 0: none */
+    char header[PROXY_PROTOCOL_MAX];
     h2o_timeout_entry_t connect_entry;
     char route[128];
 };
@@ -69,6 +72,30 @@ static void on_connect_timeout(h2o_timeout_entry_t *entry)
     try_next(c);
 }
 
+/* Hands the two sockets to the relay; <c> is done. */
+static void relay(struct tcp_conn *c, h2o_socket_t *backend)
+{
+    struct worker *w = c->w;
+    h2o_socket_t *client = c->client;
+    enum table_tcp_mode mode = c->mode;
+    free(c);
+    if (mode == TCP_TERMINATE)
+        tunnel_start(w->loop, client, backend, worker_timeout_live(w->loop, &w->ws_timeout)); /* through OpenSSL */
+    else
+        splice_pump_start(w->loop, client, backend, worker_timeout_live(w->loop, &w->ws_timeout));
+}
+
+static void on_header_written(h2o_socket_t *backend, const char *err)
+{
+    struct tcp_conn *c = backend->data;
+    if (err != NULL) { /* the server went away before the relay began */
+        h2o_socket_close(backend);
+        give_up(c, "the PROXY protocol header could not be sent");
+        return;
+    }
+    relay(c, backend);
+}
+
 static void on_connect(h2o_socket_t *backend, const char *err)
 {
     struct tcp_conn *c = backend->data;
@@ -80,14 +107,18 @@ static void on_connect(h2o_socket_t *backend, const char *err)
         try_next(c);
         return;
     }
-    struct worker *w = c->w;
-    h2o_socket_t *client = c->client;
-    enum table_tcp_mode mode = c->mode;
-    free(c);
-    if (mode == TCP_TERMINATE)
-        tunnel_start(w->loop, client, backend, worker_timeout_live(w->loop, &w->ws_timeout)); /* through OpenSSL */
-    else
-        splice_pump_start(w->loop, client, backend, worker_timeout_live(w->loop, &w->ws_timeout));
+    if (c->proxy_protocol != 0) { /* the relay starts once the header is out */
+        struct sockaddr_storage src, dst;
+        socklen_t sl = h2o_socket_getpeername(c->client, (struct sockaddr *)&src);
+        socklen_t dl = h2o_socket_getsockname(c->client, (struct sockaddr *)&dst);
+        if (sl == 0 || dl == 0)
+            src.ss_family = dst.ss_family = AF_UNSPEC;
+        size_t len = proxy_protocol_header(c->proxy_protocol, (struct sockaddr *)&src, (struct sockaddr *)&dst, c->header);
+        h2o_iovec_t buf = h2o_iovec_init(c->header, len);
+        h2o_socket_write(backend, &buf, 1, on_header_written);
+        return;
+    }
+    relay(c, backend);
 }
 
 static void try_next(struct tcp_conn *c)
@@ -154,6 +185,7 @@ void tcp_proxy_start(struct worker_ep *we, h2o_socket_t *client, const struct ta
         return;
     }
     c->dial_ms = svc->dial_ms;
+    c->proxy_protocol = svc->proxy_protocol;
     uint32_t n = svc->n_servers < MAX_CANDIDATES ? svc->n_servers : MAX_CANDIDATES;
     uint32_t *rr = &svc->rr[we->w->id * 16];
     uint32_t start = svc->n_servers ? (*rr)++ % svc->n_servers : 0;

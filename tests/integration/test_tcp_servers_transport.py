@@ -2,7 +2,7 @@
 binary: a service's dialTimeout bounds the connect to a backend that never
 answers (a loopback listener whose accept queue is full drops the SYN), and
 the next server is tried; a transport asking for what gantry cannot do for
-TCP (tls, proxyProtocol), or one that does not exist, refuses its services
+TCP (tls), or one that does not exist, refuses its services
 and their routers, named in the API.
 """
 import socket

@@ -913,13 +913,19 @@ static void ingress_route(struct cx *c, const cJSON *ir)
  * one cannot be built: the route is not served (Traefik skips that
  * service and serves the others). */
 /* A TCP service reference's serversTransport (a ServersTransportTCP of the
- * route's namespace, or name@provider) on the load balancer <id>. */
+ * route's namespace, or name@provider) and its (deprecated) proxyProtocol
+ * on the load balancer <id>. */
 static void tcp_transport_ref(struct cx *c, const char *ns, const cJSON *ref, const char *id)
 {
     const char *st = str(ref, "serversTransport");
-    struct tree_node *lb = st ? tree_map_get(tree_map_get(c->tcp_services, id), "loadBalancer") : NULL;
-    if (lb != NULL && tree_map_get(lb, "serversTransport") == NULL)
+    const cJSON *pp = get(ref, "proxyProtocol");
+    struct tree_node *lb = tree_map_get(tree_map_get(c->tcp_services, id), "loadBalancer");
+    if (lb == NULL)
+        return;
+    if (st != NULL && tree_map_get(lb, "serversTransport") == NULL)
         put_str(c, lb, "serversTransport", strchr(st, '@') ? st : make_id(c, ns, st));
+    if (pp != NULL && tree_map_get(lb, "proxyProtocol") == NULL)
+        put(c, lb, "proxyProtocol", from_json(c, pp, id));
 }
 
 static const char *tcp_services(struct cx *c, const char *ns, const cJSON *svcs, const char *key, const char *what,
@@ -996,8 +1002,8 @@ static void ingress_route_tcp(struct cx *c, const cJSON *ir)
 
 /* A ServersTransportTCP: tcp.serversTransports."<ns>-<name>", its spec as
  * Traefik's keys (dialTimeout, dialKeepAlive, terminationDelay, tls,
- * proxyProtocol); what gantry cannot honour for TCP (tls, proxyProtocol)
- * refuses the services using it (model_decode, aggregator). */
+ * proxyProtocol); what gantry cannot honour for TCP (tls) refuses the
+ * services using it (model_decode, aggregator). */
 static void transport_tcp(struct cx *c, const cJSON *st)
 {
     const char *ns = meta(st, "namespace"), *name = meta(st, "name");

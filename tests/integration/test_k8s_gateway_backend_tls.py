@@ -174,3 +174,51 @@ def test_BackendTLSPolicyInvalidCACertificateRef_and_BackendTLSPolicyInvalidKind
         must_have(cluster, "nonexistent-ca-certificate-ref", "Accepted", "True", "Accepted")
     finally:
         up.stop()
+
+
+def san_policy(name, service, hostname, configmap, sans):
+    entries = ", ".join("{type: URI, uri: \"%s\"}" % v[4:] if v.startswith("URI:") else "{type: Hostname, hostname: %s}" % v
+                        for v in sans)
+    return policy(name, service, hostname, configmap) + "    subjectAltNames: [%s]\n" % entries
+
+
+def test_BackendTLSPolicySANValidation(tmp_path, procs, cluster):
+    """subjectAltNames: the backend's certificate must carry one of them
+    (then validation.hostname is only the SNI). A backend whose certificate
+    names abc.example.com, other.example.com and a SPIFFE URI: a policy
+    listing a Hostname or a URI it carries is served over TLS (200), even
+    though neither is the policy's hostname; one listing only names it
+    lacks fails (502), as does one whose CA did not sign it."""
+    crt, key = make_cert(str(tmp_path), "abc.example.com", ["abc.example.com", "other.example.com"],
+                         uris=["spiffe://cluster.local/ns/infra/sa/backend"])
+    other = tmp_path / "other"
+    other.mkdir()
+    _, other_ca = make_ca(str(other))
+    up = H2Upstream("infra-backend-v1", tls_files=(crt, key))
+    snis = []
+    up.ctx.sni_callback = lambda sock, name, ctx: snis.append(name)
+    cases = {  # route/policy name: (subjectAltNames, CA configmap, expected status)
+        "san-hostname": (["nope.example.com", "other.example.com"], "backend-tls-checks-certificate", 200),
+        "san-uri": (["URI:spiffe://cluster.local/ns/infra/sa/backend"], "backend-tls-checks-certificate", 200),
+        "san-mismatch": (["nope.example.com", "URI:spiffe://cluster.local/ns/infra/sa/other"], "backend-tls-checks-certificate", 502),
+        "san-wrong-ca": (["other.example.com"], "backend-tls-other-ca", 502),
+    }
+    try:
+        docs = [GATEWAY]
+        for name, (sans, cm, _) in cases.items():
+            tls_service(cluster, "svc-" + name, up)
+            docs.append(route(name, "/" + name, "svc-" + name))
+            docs.append(san_policy(name, "svc-" + name, "abc.example.com", cm, sans))
+        ca_configmap(cluster, "backend-tls-checks-certificate", os.path.join(str(tmp_path), "ca.crt"))
+        ca_configmap(cluster, "backend-tls-other-ca", str(other_ca))
+        g = gantry(procs, tmp_path, cluster.emu, args=["--providers.kubernetesGateway.experimentalChannel=true"])
+        cluster.apply("---\n".join(docs))
+        for name in cases:
+            must_have(cluster, name, "Accepted", "True", "Accepted")
+        wait_for(lambda: get(g.port, "/san-hostname", "abc.example.com")[0] == 200, timeout=10, what="served over TLS")
+        for name, (_, _, want) in cases.items():
+            status, _, body = get(g.port, "/" + name, "abc.example.com")
+            assert status == want, (name, status, body[:300])
+        assert snis and set(snis) == {"abc.example.com"}, snis  # validation.hostname stays the SNI
+    finally:
+        up.stop()

@@ -2,8 +2,8 @@
  * BackendTLSPolicy (gateway.networking.k8s.io/v1) -> serversTransports.
  * A valid policy becomes the serversTransport "<ns>-<policy>-backendtls"
  * (serverName from validation.hostname, rootCAs from the ca.crt of its
- * ConfigMaps, or the system's with wellKnownCACertificates: System; one
- * URI subjectAltName as peerCertURI); the Service ports it targets are
+ * ConfigMaps, or the system's with wellKnownCACertificates: System;
+ * subjectAltNames as peerCertSANs); the Service ports it targets are
  * then dialed with TLS through it (k8s_gateway_backends.c). A policy that
  * cannot be honoured makes those backends answer 500 (never plaintext).
  * Its status names, as ancestors, our Gateways of the routes that use a
@@ -102,20 +102,27 @@ static struct tree_node *transport_of(struct gw_cx *c, struct gw_btls *p, const 
     }
     if (cJSON_GetArraySize(sans) > 0) {
         /* with subjectAltNames the certificate must carry one of them and
-         * hostname is the SNI only: gantry checks one URI (peerCertURI, the
-         * chain still verified) or a Hostname equal to hostname */
-        const cJSON *s = sans->child;
-        const char *type = or(str(s, "type"), "");
-        bool uri = strcmp(type, "URI") == 0, dns = strcmp(type, "Hostname") == 0;
-        if (cJSON_GetArraySize(sans) > 1 || (!uri && !dns) || (dns && strcasecmp(or(str(s, "hostname"), ""), host) != 0)) {
-            fail(c, p, "Invalid", NULL,
-                 "subjectAltNames: gantry supports one URI, or one Hostname equal to validation.hostname");
-            return NULL;
+         * hostname is the SNI only: the transport's peerCertSANs (the chain
+         * still verified, the name checked against the list, not hostname) */
+        struct tree_node *list = k8s_gw__seq(c, where);
+        int i = 0;
+        for (const cJSON *e = sans->child; e; e = e->next, i++) {
+            const char *type = or(str(e, "type"), "");
+            bool uri = strcmp(type, "URI") == 0, dns = strcmp(type, "Hostname") == 0;
+            const char *value = uri ? str(e, "uri") : dns ? str(e, "hostname") : NULL;
+            if (value == NULL || !*value) {
+                fail(c, p, "Invalid", NULL,
+                     arena_printf(c->pa, "subjectAltNames[%d]: type %s needs its %s value", i, *type ? type : "(none)",
+                                  uri ? "uri" : dns ? "hostname" : "Hostname or URI"));
+                return NULL;
+            }
+            struct tree_node *m = k8s_gw__map(c, where);
+            k8s_gw__put_str(c, m, "type", uri ? "URI" : "DNSName");
+            k8s_gw__put_str(c, m, "value", value);
+            tree_seq_add(c->pa, list, m);
         }
-        if (uri) {
-            k8s_gw__put_str(c, t, "insecureSkipVerify", "true");
-            k8s_gw__put_str(c, t, "peerCertURI", or(str(s, "uri"), ""));
-        }
+        k8s_gw__put_str(c, t, "insecureSkipVerify", "true");
+        k8s_gw__add(c, t, "peerCertSANs", list);
     }
     return t;
 }

@@ -901,7 +901,8 @@ static void test_backend_tls_policy(void)
              "{'kind':'EndpointSlice','metadata':{'namespace':'default','name':'s-1','labels':{'kubernetes.io/service-name':'s'}},"
              "'ports':[{'name':'tls','port':8443},{'name':'other','port':8444}],'endpoints':[{'addresses':['10.0.0.7']}]},"
              BTLS("good", "{'group':'','kind':'Service','name':'s','sectionName':'tls'}", "{'caCertificateRefs':[{'group':'','kind':'ConfigMap','name':'ca'}],'hostname':'abc.example.com'}") ","
-             BTLS("sys", "{'group':'','kind':'Service','name':'a'}", "{'wellKnownCACertificates':'System','hostname':'a.example.com','subjectAltNames':[{'type':'URI','uri':'spiffe://a'}]}") ","
+             BTLS("sys", "{'group':'','kind':'Service','name':'a'}", "{'wellKnownCACertificates':'System','hostname':'a.example.com','subjectAltNames':[{'type':'URI','uri':'spiffe://a'},{'type':'Hostname','hostname':'other.example.com'}]}") ","
+             BTLS("nosan", "{'group':'','kind':'Service','name':'n'}", "{'wellKnownCACertificates':'System','hostname':'n.example.com','subjectAltNames':[{'type':'Hostname'}]}") ","
              BTLS("missing", "{'group':'','kind':'Service','name':'b'}", "{'caCertificateRefs':[{'group':'','kind':'ConfigMap','name':'nope'}],'hostname':'b.example.com'}") ","
              BTLS("junk", "{'group':'','kind':'Service','name':'s','sectionName':'other'}", "{'caCertificateRefs':[{'group':'','kind':'ConfigMap','name':'junk'}],'hostname':'s.example.com'}") ","
              BTLS("kind", "{'group':'','kind':'Service','name':'k'}", "{'caCertificateRefs':[{'group':'invalid.io','kind':'InvalidKind','name':'x'}],'hostname':'k.example.com'}") ","
@@ -935,8 +936,14 @@ static void test_backend_tls_policy(void)
     for (size_t i = 0; i < r.m->transports.len; i++)
         if (strcmp(((struct model_transport *)r.m->transports.items[i])->name, "httproute-default-tls-r1-timeouts-default-sys-backendtls") == 0)
             both = r.m->transports.items[i];
-    CHECK(both && both->response_header_ms == 2000 && both->n_root_cas == 0 && both->insecure_skip_verify && both->peer_cert_uri &&
-          strcmp(both->peer_cert_uri, "spiffe://a") == 0 && strcmp(both->server_name, "a.example.com") == 0);
+    /* subjectAltNames: any of them (peerCertSANs), the chain still verified; hostname is the SNI */
+    CHECK(both && both->response_header_ms == 2000 && both->n_root_cas == 0 && both->insecure_skip_verify &&
+          both->peer_cert_uri == NULL && both->n_peer_cert_sans == 2 && strcmp(both->server_name, "a.example.com") == 0);
+    if (both && both->n_peer_cert_sans == 2) {
+        CHECK_STR(both->peer_cert_sans[0], "URI:spiffe://a");
+        CHECK_STR(both->peer_cert_sans[1], "DNSName:other.example.com");
+    }
+    CHECK_CONTAINS(r.problem_text, "BackendTLSPolicy default/nosan: subjectAltNames[0]: type Hostname needs its hostname value");
     CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "tls"), "\"type\":\"ResolvedRefs\",\"status\":\"True\"");
     /* policies that cannot be honoured: both shares answer 500, nothing in plaintext */
     const struct model_service *w = model_find_service(r.m, "httproute-default-bad-r0");

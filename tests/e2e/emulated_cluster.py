@@ -35,18 +35,25 @@ CHART_KINDS = {
 }
 
 
+_TAUGHT = []  # the kinds teach_emulator added (ConfigMap, for one, the emulator serves already)
+
+
 def teach_emulator():
     for plural, spec in CHART_KINDS.items():
-        k8s_emulator.KINDS.setdefault(plural, spec)
-        k8s_emulator.KIND_TO_PLURAL.setdefault(spec[2], plural)
+        if plural not in k8s_emulator.KINDS:
+            k8s_emulator.KINDS[plural] = spec
+            k8s_emulator.KIND_TO_PLURAL.setdefault(spec[2], plural)
+            _TAUGHT.append(plural)
 
 
 def forget_chart_kinds():
-    """Undoes teach_emulator, so that other tests in the same pytest run see the emulator as it is."""
-    for plural, spec in CHART_KINDS.items():
-        if k8s_emulator.KINDS.get(plural) == spec:
-            del k8s_emulator.KINDS[plural]
-            k8s_emulator.KIND_TO_PLURAL.pop(spec[2], None)
+    """Undoes teach_emulator (only what it added), so that other tests in
+    the same pytest run see the emulator as it is."""
+    while _TAUGHT:
+        plural = _TAUGHT.pop()
+        spec = k8s_emulator.KINDS.pop(plural, None)
+        if spec and k8s_emulator.KIND_TO_PLURAL.get(spec[2]) == plural:
+            del k8s_emulator.KIND_TO_PLURAL[spec[2]]
 
 
 def start_emulator(workdir):

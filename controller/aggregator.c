@@ -729,6 +729,122 @@ static struct table_middleware **compile_chain(struct build *b, const struct ent
     return out;
 }
 
+/* The model of service <name> (unqualified: in <provider>), and the
+ * provider its own references resolve in. */
+static const struct model_service *service_model(struct build *b, const char *name, const char *provider, const char **own)
+{
+    const char *q = qualify(b->scratch, name, provider);
+    const char *at = strchr(q, '@');
+    *own = at ? at + 1 : provider;
+    return table_host_map_get(&b->service_models, q, strlen(q));
+}
+
+/* The services <s> hands requests to (children, main, fallback, mirrors). */
+static size_t service_refs(const struct model_service *s, const char **out, size_t cap)
+{
+    size_t n = 0;
+    const struct model_weighted *w = s->weighted ? s->weighted : s->hrw;
+    for (size_t i = 0; w && i < w->n_services && n < cap; i++)
+        out[n++] = w->services[i].name;
+    if (s->failover && n + 2 <= cap)
+        out[n++] = s->failover->service, out[n++] = s->failover->fallback;
+    if (s->mirroring && n < cap)
+        out[n++] = s->mirroring->service;
+    for (size_t i = 0; s->mirroring && i < s->mirroring->n_mirrors && n < cap; i++)
+        out[n++] = s->mirroring->mirrors[i].name;
+    return n;
+}
+
+#define MAX_SERVICE_REFS 256
+
+/* The first service below <s> (not <s> itself) with middlewares of its
+ * own, qualified, or NULL; loops are refused where services are built. */
+static const char *nested_middlewares(struct build *b, const struct model_service *s, const char *provider, int depth)
+{
+    const char *refs[MAX_SERVICE_REFS];
+    size_t n = depth > 16 ? 0 : service_refs(s, refs, MAX_SERVICE_REFS);
+    for (size_t i = 0; i < n; i++) {
+        const char *own;
+        const struct model_service *c = refs[i] ? service_model(b, refs[i], provider, &own) : NULL;
+        if (c == NULL)
+            continue;
+        if (c->n_middlewares)
+            return qualify(b->scratch, refs[i], provider);
+        const char *deeper = nested_middlewares(b, c, own, depth + 1);
+        if (deeper)
+            return deeper;
+    }
+    return NULL;
+}
+
+/* Whether the router's service <sm> (built as <svc>) needs one branch per
+ * child: a weighted service without sticky sessions whose children have
+ * middlewares of their own (nothing deeper has any). -1 with <why> when
+ * some service below it has middlewares gantry cannot place. */
+static int needs_branches(struct build *b, const struct model_service *sm, const char *provider, const struct table_service *svc,
+                          const char **why)
+{
+    if (sm == NULL)
+        return 0;
+    bool plain_weighted = sm->weighted && sm->weighted->sticky == NULL && svc->n_children == sm->weighted->n_services &&
+                          !svc->failover && svc->strategy == STRATEGY_WRR;
+    bool branch = false;
+    for (size_t i = 0; plain_weighted && i < sm->weighted->n_services; i++) {
+        const char *own;
+        const struct model_service *c = service_model(b, sm->weighted->services[i].name, provider, &own);
+        if (c == NULL)
+            continue;
+        branch |= c->n_middlewares != 0;
+        const char *deeper = nested_middlewares(b, c, own, 1);
+        if (deeper) {
+            *why = arena_printf(b->scratch, "service '%s' has middlewares inside service '%s'", deeper,
+                                qualify(b->scratch, sm->weighted->services[i].name, provider));
+            return -1;
+        }
+    }
+    if (plain_weighted)
+        return branch;
+    const char *deeper = nested_middlewares(b, sm, provider, 1);
+    if (deeper) {
+        *why = arena_printf(b->scratch, "service '%s' has middlewares, which gantry runs on the router's service or on the "
+                                        "children of a weighted service without sticky sessions only", deeper);
+        return -1;
+    }
+    return 0;
+}
+
+/* The branches of route <tr> (see struct table_route): its chain, then each
+ * child's middlewares; false with <err> set when one cannot be built. */
+static bool add_branches(struct build *b, struct table_route *tr, const struct model_router *r, const char *q,
+                         const struct model_service *sm, const char *provider, const char **err)
+{
+    struct table_service *svc = tr->service;
+    struct table_route **br = arena_alloc(&b->t->arena, svc->n_children * sizeof(*br));
+    for (uint32_t i = 0; i < svc->n_children; i++) {
+        const char *own;
+        const struct model_service *c = service_model(b, sm->weighted->services[i].name, provider, &own);
+        struct ptr_vec chain = {0};
+        for (uint32_t k = 0; k < tr->n_middlewares; k++)
+            ptr_vec_push(b->scratch, &chain, tr->middlewares[k]);
+        struct diag d;
+        if (c && mw_resolve(b->mw, c->middlewares, c->n_middlewares, own, &chain, &d) != 0) {
+            record_on(b, err, "%s: router '%s': service '%s': %s; the router is not served", r->origin.source, q,
+                      qualify(b->scratch, sm->weighted->services[i].name, provider), d.msg);
+            return false;
+        }
+        br[i] = arena_alloc(&b->t->arena, sizeof(**br));
+        *br[i] = *tr;
+        br[i]->service = svc->children[i];
+        br[i]->n_middlewares = (uint32_t)chain.len;
+        br[i]->middlewares = arena_alloc(&b->t->arena, (chain.len ? chain.len : 1) * sizeof(*br[i]->middlewares));
+        if (chain.len)
+            memcpy(br[i]->middlewares, chain.items, chain.len * sizeof(*br[i]->middlewares));
+    }
+    tr->branches = br;
+    tr->n_branches = svc->n_children;
+    return true;
+}
+
 #define MAX_EP_GROUPS 64
 
 /* One table route per group of the router's entry points that share their
@@ -760,12 +876,33 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
         if (chains[n_groups] == NULL)
             return NULL;
     }
+    const char *at = sm ? strchr(r->service, '@') : NULL, *why = NULL;
+    const char *svc_provider = at ? at + 1 : provider;
+    int branches = needs_branches(b, sm, svc_provider, svc, &why);
+    if (branches < 0) {
+        record_on(b, err, "%s: router '%s': %s; the router is not served", r->origin.source, q, why);
+        return NULL;
+    }
     struct table_route *first = NULL;
     for (size_t g = 0; g < n_groups; g++) {
+        struct table_route tmp = {.service = svc, .middlewares = chains[g], .n_middlewares = lens[g]};
+        if (branches && !add_branches(b, &tmp, r, q, sm, svc_provider, err))
+            return NULL; /* before any route is added: served on no entry point */
         struct table_route *tr = table_add_route(b->t, q, r->rule, rule, r->priority, groups[g], r->tls != NULL, svc);
         tr->middlewares = chains[g];
         tr->n_middlewares = lens[g];
         tr->tls_option_id = b->current_tls_id;
+        tr->branches = tmp.branches;
+        tr->n_branches = tmp.n_branches;
+        for (uint32_t i = 0; i < tr->n_branches; i++) { /* what the route is, but for its service and chain */
+            struct table_route *bi = tr->branches[i];
+            struct table_service *child = bi->service;
+            struct table_middleware **mws = bi->middlewares;
+            uint32_t n = bi->n_middlewares;
+            *bi = *tr;
+            bi->service = child, bi->middlewares = mws, bi->n_middlewares = n;
+            bi->branches = NULL, bi->n_branches = 0;
+        }
         if (first == NULL)
             first = tr;
     }

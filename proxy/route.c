@@ -12,6 +12,7 @@
 
 #include "../common/log.h"
 #include "accesslog.h"
+#include "balancer.h"
 #include "acme_challenge.h"
 #include "conntrack.h"
 #include "forwarded.h"
@@ -204,13 +205,23 @@ static void on_chain_passed(struct mw_run *run)
 
 /* Whether a request to <route> may run while its body still arrives
  * (HTTP/2): not when a middleware or a mirror needs all of it first. */
-static bool streams_body(const struct table_route *route)
+static bool chain_needs_body(const struct table_route *route)
 {
     for (uint32_t i = 0; i < route->n_middlewares; i++) {
         const struct table_middleware *m = route->middlewares[i];
         if (m->type->needs_body != NULL && m->type->needs_body(m->cfg))
-            return false;
+            return true;
     }
+    return false;
+}
+
+static bool streams_body(const struct table_route *route)
+{
+    if (chain_needs_body(route))
+        return false;
+    for (uint32_t i = 0; i < route->n_branches; i++) /* the branch is picked once the body is in: any may need it */
+        if (chain_needs_body(route->branches[i]))
+            return false;
     const struct table_service *stack[16];
     size_t n = 0;
     if (route->service != NULL)
@@ -237,6 +248,14 @@ struct routed {
 static void run_routed(h2o_req_t *req, void *_r)
 {
     struct routed *r = _r;
+    if (r->route->n_branches != 0) { /* a child with middlewares of its own: picked before any chain runs */
+        int i = balancer_pick_child(r->route->service, r->w->id, worker_now_ms(r->w));
+        if (i < 0) {
+            reply(req, r->w, &r->client, 503, "Service Unavailable", "no available server\n", false);
+            return;
+        }
+        r->route = r->route->branches[i];
+    }
     if (r->route->n_middlewares == 0) {
         upstream_proxy(req, r->w, r->route, &r->client, NULL);
         return;

@@ -121,6 +121,13 @@ struct table_route {
     struct table_middleware **middlewares;
     uint32_t n_middlewares;
     struct stats *stats; /* shared with other tables naming the same router */
+    /* A weighted service whose children have middlewares of their own
+     * (Traefik's service middlewares, the Gateway API's backendRef
+     * filters): the child is picked before the chain runs, and the request
+     * goes on as branches[i] (service = children[i], chain = this route's
+     * then the child's). Not in the table's index; NULL: none. */
+    struct table_route **branches;
+    uint32_t n_branches;
 };
 
 struct table_route_list {

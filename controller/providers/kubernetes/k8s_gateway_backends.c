@@ -289,7 +289,8 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
 }
 
 const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *refs, const char *id,
-                             const char *scheme, const char *transport, bool tcp, struct gw_refs *out)
+                             const char *scheme, const char *transport, bool tcp, struct tree_node *const *child_mws,
+                             struct gw_refs *out)
 {
     int n = cJSON_GetArraySize(refs);
     const char *where = id;
@@ -313,6 +314,18 @@ const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char 
         if (child == NULL) { /* its share fails with 500 (TCP: its share of connections is refused) */
             child = arena_printf(c->pa, "%s-b%d" K8S_GW_INVALID_SUFFIX, id, i);
             define_lb(c, child, k8s_gw__seq(c, where), tcp, where);
+        }
+        if (child_mws && child_mws[i] && child_mws[i]->n) { /* its own filters: a service of one child that runs them */
+            struct tree_node *one = k8s_gw__seq(c, where), *oe = k8s_gw__map(c, where);
+            struct tree_node *ow = k8s_gw__map(c, where), *os = k8s_gw__map(c, where);
+            k8s_gw__put_str(c, oe, "name", child);
+            k8s_gw__put_str(c, oe, "weight", "1");
+            tree_seq_add(c->pa, one, oe);
+            k8s_gw__add(c, ow, "services", one);
+            k8s_gw__add(c, os, "weighted", ow);
+            k8s_gw__add(c, os, "middlewares", child_mws[i]);
+            child = arena_printf(c->pa, "%s-b%d", id, i);
+            k8s_gw__add(c, c->services, child, os);
         }
         struct tree_node *e = k8s_gw__map(c, where);
         k8s_gw__put_str(c, e, "name", child);

@@ -312,14 +312,14 @@ static bool rule_filters(struct gw_cx *c, const cJSON *list, const char *tag, st
     return true;
 }
 
-/* backendRefs[].filters run only for requests sent to that backend;
- * gantry's filters belong to the rule, so they are the rule's when every
- * backendRef of the rule has the same ones (always so with one), and the
- * rule is refused when they differ. NULL: none; <ok> false: refused. */
-static const cJSON *backend_filters(struct gw_cx *c, const cJSON *rt, struct rule_out *r, struct gw_refs *refs, bool *ok)
+/* backendRefs[].filters run only for requests sent to that backend. When
+ * every backendRef of the rule has the same ones (always so with one) they
+ * are the rule's: returned. Else <differ> is set and NULL returned: each
+ * backendRef's own run on its branch (backend_chains). */
+static const cJSON *backend_filters(const cJSON *rt, bool *differ)
 {
     const cJSON *refs_list = get(rt, "backendRefs"), *first = NULL;
-    *ok = true;
+    *differ = false;
     int i = 0;
     for (const cJSON *b = refs_list ? refs_list->child : NULL; b; b = b->next, i++) {
         const cJSON *f = get(b, "filters");
@@ -328,13 +328,49 @@ static const cJSON *backend_filters(struct gw_cx *c, const cJSON *rt, struct rul
         if (i == 0) {
             first = f;
         } else if ((first == NULL) != (f == NULL) || (f && !cJSON_Compare(first, f, true))) {
-            *ok = refuse(c, refs, arena_printf(c->pa, "%s %s/%s rule %d", r->kind_name, r->ns, r->name, r->rule_idx),
-                         "backendRefs of one rule have different filters, which gantry cannot apply per backend "
-                         "(give them the same filters, or put the filters on the rule)");
+            *differ = true;
             return NULL;
         }
     }
     return first;
+}
+
+static bool rule_filters(struct gw_cx *c, const cJSON *list, const char *tag, struct rule_out *r, bool grpc,
+                         struct gw_refs *refs);
+
+/* Each backendRef's own filters as a list of middlewares (NULL: none),
+ * run after the rule's once that backend is picked (a weighted child's
+ * service middlewares); NULL with <ok> false when one cannot be built. A
+ * filter that depends on the match (rewriting the matched prefix) or that
+ * mirrors cannot be one backend's: refused. */
+static struct tree_node **backend_chains(struct gw_cx *c, const cJSON *rt, const struct rule_out *r, bool grpc,
+                                         struct gw_refs *refs, bool *ok)
+{
+    const cJSON *list = get(rt, "backendRefs");
+    int n = cJSON_GetArraySize(list), i = 0;
+    struct tree_node **out = arena_alloc(c->pa, (size_t)(n ? n : 1) * sizeof(*out));
+    *ok = true;
+    for (const cJSON *b = list ? list->child : NULL; b; b = b->next, i++) {
+        out[i] = NULL;
+        if (cJSON_GetArraySize(get(b, "filters")) == 0)
+            continue;
+        struct rule_out br = *r;
+        br.mws = k8s_gw__seq(c, r->prefix_id);
+        br.prefix_filter = NULL;
+        br.mirrors = NULL;
+        if (!rule_filters(c, get(b, "filters"), arena_printf(c->pa, "b%df", i), &br, grpc, refs)) {
+            *ok = false;
+            return NULL;
+        }
+        if (br.prefix_filter || br.mirrors) {
+            *ok = refuse(c, refs, arena_printf(c->pa, "%s %s/%s rule %d backendRef %d", r->kind_name, r->ns, r->name, r->rule_idx, i),
+                         "a backendRef's own filter rewrites the matched prefix or mirrors, which gantry applies per rule only "
+                         "(give every backendRef the same filters, or put it on the rule)");
+            return NULL;
+        }
+        out[i] = br.mws;
+    }
+    return out;
 }
 
 /* The rule's mirrors as one mirroring service around r->service. */
@@ -536,12 +572,21 @@ static void route(struct gw_cx *c, const cJSON *obj, bool grpc)
         r.prefix_id = k8s_gw__id(c, "%s-%s-%s-r%d", grpc ? "grpcroute" : "httproute", ns, name, ri);
         r.mws = k8s_gw__seq(c, r.prefix_id);
         const char *transport = timeouts(c, &r, get(rt, "timeouts"));
-        r.service = k8s_gw__backends(c, r.kind_name, ns, get(rt, "backendRefs"), r.prefix_id, grpc ? "h2c" : "http", transport,
-                                     false, &refs);
-        bool ok = true;
-        const cJSON *bf = backend_filters(c, rt, &r, &refs, &ok);
-        if (!ok || !rule_filters(c, get(rt, "filters"), "f", &r, grpc, &refs) || !rule_filters(c, bf, "bf", &r, grpc, &refs))
+        bool differ, ok = true;
+        const cJSON *bf = backend_filters(rt, &differ);
+        struct tree_node **per_backend = differ ? backend_chains(c, rt, &r, grpc, &refs, &ok) : NULL;
+        if (!ok)
             continue;
+        r.service = k8s_gw__backends(c, r.kind_name, ns, get(rt, "backendRefs"), r.prefix_id, grpc ? "h2c" : "http", transport,
+                                     false, per_backend, &refs);
+        if (!rule_filters(c, get(rt, "filters"), "f", &r, grpc, &refs) || !rule_filters(c, bf, "bf", &r, grpc, &refs))
+            continue;
+        if (differ && r.mirrors) {
+            refuse(c, &refs, arena_printf(c->pa, "%s %s/%s rule %d", r.kind_name, ns, name, ri),
+                   "a rule that mirrors cannot also give its backendRefs different filters (gantry runs a backend's own "
+                   "filters below a weighted service only)");
+            continue;
+        }
         wrap_mirrors(c, &r);
         const cJSON *ms = get(rt, "matches");
         if (cJSON_GetArraySize(ms) == 0) {

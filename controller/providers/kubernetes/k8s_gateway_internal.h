@@ -157,9 +157,13 @@ void k8s_gw__route_status(struct gw_cx *c, enum k8s_gw_kind kind, const cJSON *o
  * unsupported one fails the ref: UnsupportedProtocol). <tcp>: a TCP service of the one
  * first valid ref. <transport> (NULL: none) is the serversTransport of the
  * load balancers (a rule's timeouts.backendRequest): they are then the
- * rule's own. Returns <id>, or NULL when nothing could be defined. */
+ * rule's own. <child_mws> (NULL: none): per backendRef, the middlewares
+ * (a sequence of names) of its own filters; a ref with some is reached
+ * through a service "<id>-b<i>" that carries them (of several refs only).
+ * Returns <id>, or NULL when nothing could be defined. */
 const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *refs, const char *id,
-                             const char *scheme, const char *transport, bool tcp, struct gw_refs *refs_out);
+                             const char *scheme, const char *transport, bool tcp, struct tree_node *const *child_mws,
+                             struct gw_refs *refs_out);
 /* A single backendRef resolved to the load-balancer service it names,
  * shared by every route that refers to it: "<ns>-<svc>-<port>" (plus
  * "-h2c" for gRPC); NULL with <refs_out> set when it cannot be resolved

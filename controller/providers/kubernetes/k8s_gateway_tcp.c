@@ -27,7 +27,7 @@ static void tcp_like(struct gw_cx *c, const cJSON *obj, bool tls)
         k8s_gw__problem(c, "%s %s/%s: only the first rule is used by gantry", kind_name, ns, name);
     const char *svc = k8s_gw__id(c, "%s-%s-%s-r0", prefix, ns, name); /* a stand-in when no backend resolves */
     if (n_at)
-        svc = k8s_gw__backends(c, kind_name, ns, get(rules ? rules->child : NULL, "backendRefs"), svc, NULL, NULL, true, &refs);
+        svc = k8s_gw__backends(c, kind_name, ns, get(rules ? rules->child : NULL, "backendRefs"), svc, NULL, NULL, true, NULL, &refs);
     for (size_t a = 0; a < n_at; a++) {
         const struct gw_attach *x = &at[a];
         const char *where = arena_printf(c->pa, "%s %s/%s", kind_name, ns, name);

@@ -776,12 +776,51 @@ static void test_mirrors_and_backend_filters(void)
         CHECK(bs && bs->mirroring && bs->mirroring->n_mirrors == 1);
     }
     snprintf(n, sizeof(n), "%sr2-m0", p);
-    CHECK(model_find_router(r.m, n) == NULL); /* refused: filters differ between backends */
+    const struct model_router *differ = router(&r, n); /* each backend's own filters: its service's middlewares */
+    CHECK(differ && differ->n_middlewares == 0);
+    const struct model_service *ws = differ ? model_find_service(r.m, differ->service) : NULL;
+    CHECK(ws && ws->weighted && ws->weighted->n_services == 2);
+    if (ws && ws->weighted && ws->weighted->n_services == 2) {
+        CHECK_STR(ws->weighted->services[0].name, "httproute-default-mm-r2-b0");
+        CHECK_STR(ws->weighted->services[1].name, "default-b-80");
+        const struct model_service *wrap = model_find_service(r.m, "httproute-default-mm-r2-b0");
+        CHECK(wrap && wrap->weighted && wrap->weighted->n_services == 1 && wrap->n_middlewares == 1);
+        if (wrap && wrap->weighted && wrap->n_middlewares == 1) {
+            CHECK_STR(wrap->weighted->services[0].name, "default-a-80");
+            CHECK_STR(opt(mw(&r, wrap->middlewares[0]), "add.X"), "a");
+        }
+    }
     snprintf(n, sizeof(n), "%sr3-m0", p);
     CHECK(model_find_router(r.m, n) == NULL); /* refused: 1/3 is no whole percent */
-    CHECK_CONTAINS(r.problem_text, "HTTPRoute default/mm rule 2: backendRefs of one rule have different filters");
+    CHECK(strstr(r.problem_text, "rule 2") == NULL);
     CHECK_CONTAINS(r.problem_text, "HTTPRoute default/mm rule 3: requestMirror percent/fraction is not a whole percent");
     CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "mm"), "\"type\":\"ResolvedRefs\",\"status\":\"False\",\"reason\":\"UnsupportedValue\"");
+    done(&r);
+}
+
+/* backendRefs whose filters differ: one that rewrites the matched prefix,
+ * or a rule that also mirrors, cannot be given per backend: refused. */
+static void test_backend_filters_that_cannot_be_per_backend(void)
+{
+    struct run r;
+    run(&r,
+        BASE "," ROUTE("pb", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':["
+                             "{'matches':[{'path':{'type':'PathPrefix','value':'/p'}}],'backendRefs':["
+                             "{'name':'a','port':80,'filters':[{'type':'URLRewrite','urlRewrite':{'path':{'type':'ReplacePrefixMatch','replacePrefixMatch':'/x'}}}]},"
+                             "{'name':'b','port':80}]},"
+                             "{'matches':[{'path':{'type':'PathPrefix','value':'/m'}}],'filters':["
+                             "{'type':'RequestMirror','requestMirror':{'backendRef':{'name':'b','port':80}}}],'backendRefs':["
+                             "{'name':'a','port':80,'filters':[{'type':'RequestHeaderModifier','requestHeaderModifier':{'add':[{'name':'X','value':'a'}]}}]},"
+                             "{'name':'b','port':80}]}]}"),
+        false);
+    char n[160];
+    snprintf(n, sizeof(n), "httproute-default-pb-default-gw-http-r0-m0");
+    CHECK(model_find_router(r.m, n) == NULL);
+    snprintf(n, sizeof(n), "httproute-default-pb-default-gw-http-r1-m0");
+    CHECK(model_find_router(r.m, n) == NULL);
+    CHECK_CONTAINS(r.problem_text, "HTTPRoute default/pb rule 0 backendRef 0: a backendRef's own filter rewrites the matched prefix");
+    CHECK_CONTAINS(r.problem_text, "HTTPRoute default/pb rule 1: a rule that mirrors cannot also give its backendRefs different filters");
+    CHECK_CONTAINS(status_of(&r, K8S_GW_HTTPROUTES, "pb"), "\"type\":\"ResolvedRefs\",\"status\":\"False\",\"reason\":\"UnsupportedValue\"");
     done(&r);
 }
 
@@ -980,6 +1019,7 @@ int main(void)
     test_backends();
     test_filters();
     test_mirrors_and_backend_filters();
+    test_backend_filters_that_cannot_be_per_backend();
     test_timeouts();
     test_grpc_route();
     test_backend_app_protocol();

@@ -1,0 +1,98 @@
+"""Service middlewares below the router's service (Traefik v3.7 runs a
+service's middlewares wherever that service handles the request): the
+children of a weighted service each run their own after the router's
+chain; a service with middlewares anywhere gantry cannot place them
+(inside a mirroring, failover or sticky weighted service, or deeper in a
+child) takes the router out with an error naming it, never serving the
+request without them.
+"""
+from attack import RecordingUpstream
+from conftest import get, service_yaml, wait_for
+
+
+def header_of(up, name, i=-1):
+    for line in up.requests[i][0].split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == name.lower().encode():
+            return v.strip().decode()
+    return None
+
+
+def target_of(up, i=-1):
+    return up.requests[i][0].split(b"\r\n", 1)[0].split(b" ")[1].decode()
+
+
+def routers(g):
+    return {r["name"]: r for r in g.api("/api/http/routers")}
+
+
+def test_each_weighted_child_runs_its_own_middlewares_after_the_routers(tmp_path, procs):
+    a, b = RecordingUpstream(), RecordingUpstream()
+    g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                     "    r: {rule: \"Host(`w.test`)\", service: split, middlewares: [strip]}\n"
+                     "  middlewares:\n"
+                     "    strip: {stripPrefix: {prefixes: [/s]}}\n"
+                     "    tag-a: {headers: {customRequestHeaders: {X-Branch: a}, customResponseHeaders: {X-Served-By: a}}}\n"
+                     "    prefix-b: {addPrefix: {prefix: /b}}\n"
+                     "  services:\n"
+                     "    split:\n      weighted:\n        services:\n"
+                     "          - {name: sa, weight: 1}\n          - {name: sb, weight: 1}\n"
+                     + service_yaml("sa", [a.url], "      middlewares: [tag-a]\n")
+                     + service_yaml("sb", [b.url], "      middlewares: [prefix-b]\n"))
+    wait_for(lambda: get(g.port, "/s/x", "w.test")[0] == 200, what="route live")
+    seen = {}
+    for _ in range(20):
+        status, headers, _ = get(g.port, "/s/x", "w.test")
+        assert status == 200
+        who = headers.get("x-served-by", "b")
+        seen[who] = seen.get(who, 0) + 1
+    assert seen.get("a", 0) >= 5 and seen.get("b", 0) >= 5, seen  # both children, by weight
+    assert a.requests and b.requests
+    for i in range(len(a.requests)):  # the router's strip, then the child's own
+        assert target_of(a, i) == "/x" and header_of(a, "X-Branch", i) == "a"
+    for i in range(len(b.requests)):
+        assert target_of(b, i) == "/b/x" and header_of(b, "X-Branch", i) is None
+
+
+def test_a_child_whose_middleware_cannot_be_built_takes_the_router_out(tmp_path, procs):
+    a, b = RecordingUpstream(), RecordingUpstream()
+    g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                     "    bad: {rule: \"Host(`bad.test`)\", service: split}\n"
+                     "    ok: {rule: \"Host(`ok.test`)\", service: sa}\n"
+                     "  services:\n"
+                     "    split:\n      weighted:\n        services:\n"
+                     "          - {name: sa, weight: 1}\n          - {name: sb, weight: 1}\n"
+                     + service_yaml("sa", [a.url])
+                     + service_yaml("sb", [b.url], "      middlewares: [nosuch]\n"))
+    wait_for(lambda: get(g.port, "/", "ok.test")[0] == 200, what="route live")
+    assert get(g.port, "/", "bad.test")[0] == 404
+    err = " ".join(routers(g)["bad@file"]["error"])
+    assert "sb@file" in err and "nosuch" in err, err
+    assert not b.requests
+
+
+def test_middlewares_gantry_cannot_place_refuse_the_router(tmp_path, procs):
+    a, b = RecordingUpstream(), RecordingUpstream()
+    g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                     "    mirrored: {rule: \"Host(`m.test`)\", service: mirrored}\n"
+                     "    sticky: {rule: \"Host(`s.test`)\", service: sticky}\n"
+                     "    deep: {rule: \"Host(`d.test`)\", service: deep}\n"
+                     "    fine: {rule: \"Host(`f.test`)\", service: sb}\n"
+                     "  middlewares:\n"
+                     "    tag: {headers: {customRequestHeaders: {X-Tag: t}}}\n"
+                     "  services:\n"
+                     "    mirrored:\n      mirroring:\n        service: sa\n        mirrors: [{name: sb, percent: 100}]\n"
+                     "    sticky:\n      weighted:\n        sticky: {cookie: {}}\n        services:\n"
+                     "          - {name: sa, weight: 1}\n          - {name: sb, weight: 1}\n"
+                     "    inner:\n      weighted:\n        services: [{name: sa, weight: 1}]\n"
+                     "    deep:\n      weighted:\n        services: [{name: inner, weight: 1}, {name: sb, weight: 1}]\n"
+                     + service_yaml("sa", [a.url], "      middlewares: [tag]\n")
+                     + service_yaml("sb", [b.url]))
+    wait_for(lambda: get(g.port, "/", "f.test")[0] == 200, what="route live")
+    for host in ("m.test", "s.test", "d.test"):
+        assert get(g.port, "/", host)[0] == 404, host
+    rs = routers(g)
+    for name in ("mirrored@file", "sticky@file", "deep@file"):
+        err = " ".join(rs[name]["error"])
+        assert "sa@file" in err and "not served" in err, (name, err)
+    assert not a.requests

@@ -896,9 +896,28 @@ static void on_body_in(void *_p)
     pump_body(p);
 }
 
+/* retryOnResponseHeaderTimeout: the request may go to the next server
+ * after a response-header timeout (nothing of an answer has reached the
+ * client, and the request can be sent again whole). */
+static bool header_timeout_retry(const struct proxy *p)
+{
+    const struct retry_policy *rp = retry_policy_of(p);
+    return rp != NULL && rp->header_timeout && p->state == ST_WAIT_HEAD && !p->final_sent && !p->is_websocket &&
+           req_stream_body(p->req) == NULL && (p->replayable || rp->retry_non_idempotent) && !network_retry_disabled(p);
+}
+
 static void on_head_timeout(h2o_timeout_entry_t *entry)
 {
     struct proxy *p = H2O_STRUCT_FROM_MEMBER(struct proxy, timeout, entry);
+    if (header_timeout_retry(p)) {
+        log_warn("upstream %s (service %s): no response within the response header timeout; passing the request on",
+                 p->srv->url, p->svc->name);
+        detach_conn(p, false);
+        passive_failure(p);
+        p->last_failure_timeout = true;
+        pick_next(p); /* 504 once the attempts or the retry's time are over */
+        return;
+    }
     char msg[160];
     snprintf(msg, sizeof(msg), "upstream %s: no response within the response header timeout", p->srv->url);
     send_error(p, 504, msg);

@@ -74,6 +74,7 @@ struct retry_policy {
     bool no_network_retry;               /* disableRetryOnNetworkError */
     bool retry_non_idempotent;           /* retryNonIdempotentMethod: POST, PATCH and LOCK on a status too */
     int64_t max_body_bytes;              /* a larger request body is not retried on a status; < 0: no limit */
+    bool header_timeout;                 /* a response-header timeout passes the request on (ingress-nginx's "timeout") */
 };
 
 struct mw_run {

@@ -11,6 +11,11 @@
  * - its answer's status is in <status> (the answer is dropped), for a
  *   method other than POST, PATCH and LOCK unless retryNonIdempotentMethod,
  *   and a body of at most maxRequestBodyBytes (default 2 MiB, as Traefik).
+ * - retryOnResponseHeaderTimeout (internal, set by the ingress-nginx
+ *   translator for proxy-next-upstream "timeout"; not a Traefik option):
+ *   no response head within the transport's responseHeaderTimeout, for a
+ *   request that may be sent again (idempotent, or retryNonIdempotentMethod,
+ *   with its body held), as nginx's proxy_next_upstream timeout does.
  * The last attempt's answer goes to the client whatever it is; so does
  * any answer once <timeout> has passed since the first attempt. The
  * attempts run in the upstream client (upstream.c), which reads them from
@@ -40,6 +45,7 @@ static int build(struct arena *a, struct mw_options *o, void **cfg, struct diag 
         mw_opt_duration_ms(o, "timeout", 0, &c->policy.timeout_ms, d) != 0 ||
         mw_opt_bool(o, "disableRetryOnNetworkError", false, &c->policy.no_network_retry, d) != 0 ||
         mw_opt_bool(o, "retryNonIdempotentMethod", false, &c->policy.retry_non_idempotent, d) != 0 ||
+        mw_opt_bool(o, "retryOnResponseHeaderTimeout", false, &c->policy.header_timeout, d) != 0 ||
         mw_opt_int(o, "maxRequestBodyBytes", DEFAULT_MAX_BODY, INT64_MIN, INT64_MAX, &max_body, d) != 0)
         return -1;
     if (attempts <= 0)

@@ -61,7 +61,7 @@ PASS_INGRESSES = """\
     """
 
 
-def setup(tmp_path, procs, emu):
+def start_peers(tmp_path, procs, emu):
     """The TLS backend (certificate from CA <d>/backend), the plain whoami,
     Gantry's own certificate from another CA (<d>/gantry); the CA files."""
     d = str(tmp_path)
@@ -88,7 +88,7 @@ def curl(port, host, path, ca):
 
 
 def test_ssl_passthrough_reaches_the_backend_unterminated(tmp_path, procs, emu):
-    backend_ca, gantry_ca, started = setup(tmp_path, procs, emu)
+    backend_ca, gantry_ca, started = start_peers(tmp_path, procs, emu)
     try:
         g = gantry(procs, tmp_path, emu, ["--providers.kubernetesIngressNGINX.enableSSLPassthrough=true"])
         tls = g.ports["websecure"]
@@ -113,7 +113,7 @@ def test_ssl_passthrough_reaches_the_backend_unterminated(tmp_path, procs, emu):
 
 
 def test_without_the_option_the_ingress_is_served_terminated_and_reported(tmp_path, procs, emu):
-    backend_ca, gantry_ca, started = setup(tmp_path, procs, emu)
+    backend_ca, gantry_ca, started = start_peers(tmp_path, procs, emu)
     try:
         g = gantry(procs, tmp_path, emu)
         tls = g.ports["websecure"]

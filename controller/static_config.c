@@ -456,6 +456,7 @@ TREE_FIELD_BOOL(nginx_by_name, struct static_config, kube_nginx.options.class_by
 TREE_FIELD_BOOL(nginx_unsafe, struct static_config, kube_nginx.options.allow_unsafe)
 TREE_FIELD_BOOL(nginx_no_external_name, struct static_config, kube_nginx.disable_external_name)
 TREE_FIELD_BOOL(nginx_native_lb, struct static_config, kube_nginx.options.native_lb_by_default)
+TREE_FIELD_BOOL(nginx_ssl_passthrough, struct static_config, kube_nginx.options.enable_ssl_passthrough)
 
 /* Snippets are never executed: accepting "true" would promise what gantry
  * does not do. */
@@ -493,6 +494,7 @@ static const struct tree_field kube_nginx_keys[] = {{"endpoint", nginx_endpoint}
                                               {"allowUnsafeAnnotations", nginx_unsafe},
                                               {"disableSvcExternalName", nginx_no_external_name},
                                               {"nativeLBByDefault", nginx_native_lb},
+                                              {"enableSSLPassthrough", nginx_ssl_passthrough},
                                               {"globalAuthURL", nginx_refused},
                                               {"watchNamespaceSelector", nginx_refused},
                                               {"throttleDuration", NULL},

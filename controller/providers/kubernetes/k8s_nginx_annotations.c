@@ -141,6 +141,13 @@ static const struct {
      "kept on the port the client used; a route of another Ingress for the other host wins path by path"},
     {"affinity", IMPL, "the cookie path defaults to /, not the Ingress path"},
     {"affinity-mode", IMPL, "always persistent"},
+    {"upstream-hash-by", IMPL,
+     "$remote_addr / $binary_remote_addr only: rendezvous hashing (hrw) of the client address, not nginx's hash ring"},
+    {"upstream-hash-by-subset", IMPL},
+    {"upstream-hash-by-subset-size", IMPL},
+    {"load-balance", IMPL, "ewma: leasttime (the lowest latency EWMA x requests in flight of all servers, not of 2)"},
+    {"ssl-passthrough", IMPL,
+     "needs enableSSLPassthrough; to the endpoints (ingress-nginx: the ClusterIP), not with access annotations"},
     {"session-cookie-name", IMPL},
     {"session-cookie-path", IMPL},
     {"session-cookie-max-age", IMPL},
@@ -1115,6 +1122,78 @@ static int affinity(const struct ctx *c)
     return 0;
 }
 
+/* nginx's variables for the client address: the only hash keys gantry
+ * has (hrw hashes the client address). */
+static bool client_address_key(const char *v)
+{
+    return strcmp(v, "$remote_addr") == 0 || strcmp(v, "${remote_addr}") == 0 || strcmp(v, "$binary_remote_addr") == 0 ||
+           strcmp(v, "${binary_remote_addr}") == 0;
+}
+
+/* upstream-hash-by and load-balance, with the precedence of ingress-nginx's
+ * balancer.lua: the affinity cookie, then the hash, then load-balance. A
+ * value ingress-nginx's validation rejects refuses the Ingress, as
+ * ingress-nginx drops it. */
+static int balancing(const struct ctx *c)
+{
+    const char *hash = ann(c, "upstream-hash-by"), *lb = ann(c, "load-balance");
+    static const char *const algorithms[] = {"round_robin", "chash", "chashsubset", "sticky_balanced",
+                                             "sticky_persistent", "ewma"};
+    char alg[32] = "";
+    if (lb) { /* ingress-nginx trims it, and compares it case-sensitively */
+        size_t skip = strspn(lb, " \t\r\n"), len = strlen(lb + skip);
+        while (len > 0 && strchr(" \t\r\n", lb[skip + len - 1]))
+            len--;
+        bool ok = false;
+        for (size_t i = 0; len > 0 && len < sizeof(alg) && i < sizeof(algorithms) / sizeof(*algorithms); i++)
+            ok |= strlen(algorithms[i]) == len && strncmp(algorithms[i], lb + skip, len) == 0;
+        if (len > 0 && !ok)
+            return refuse(c, "annotation " K8S_NGINX_PREFIX "load-balance: `%s` is not round_robin, ewma, chash, "
+                             "chashsubset, sticky_balanced or sticky_persistent", lb);
+        snprintf(alg, sizeof(alg), "%.*s", (int)len, lb + skip);
+    }
+    if (hash && strspn(hash, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_${}") != strlen(hash))
+        return refuse(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by: `%s` has characters other than letters, "
+                         "digits and -_${}", hash);
+    if (hash && *hash == '\0')
+        hash = NULL; /* ingress-nginx skips an empty value */
+    bool subset;
+    long size;
+    if (bool_ann(c, "upstream-hash-by-subset", false, &subset) != 0 ||
+        int_ann(c, "upstream-hash-by-subset-size", 3, 0, 1000000, &size) != 0)
+        return -1;
+    if (c->p->sticky != NULL) {
+        if (hash)
+            problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by is not used: the affinity cookie comes first, as "
+                       "in ingress-nginx (ignored)");
+        if (alg[0] && strcmp(alg, "round_robin") != 0)
+            problem(c, "annotation " K8S_NGINX_PREFIX "load-balance is not used: the affinity cookie comes first, as in "
+                       "ingress-nginx (ignored)");
+        return 0;
+    }
+    if (hash) {
+        if (alg[0] && strcmp(alg, "round_robin") != 0)
+            problem(c, "annotation " K8S_NGINX_PREFIX "load-balance is not used: upstream-hash-by comes first, as in "
+                       "ingress-nginx (ignored)");
+        if (!client_address_key(hash)) {
+            problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by: `%s` is not implemented: only $remote_addr and "
+                       "$binary_remote_addr (ignored)", hash);
+            return 0;
+        }
+        if (subset)
+            problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by-subset is not implemented: each client address "
+                       "goes to one endpoint (ignored)");
+        c->p->strategy = "hrw";
+        return 0;
+    }
+    if (strcmp(alg, "ewma") == 0)
+        c->p->strategy = "leasttime"; /* both favour the server answering fastest */
+    else if (alg[0] && strcmp(alg, "round_robin") != 0)
+        problem(c, "annotation " K8S_NGINX_PREFIX "load-balance: %s is not implemented: round_robin is used (ignored)",
+                alg);
+    return 0;
+}
+
 static int paths(const struct ctx *c)
 {
     bool regex;
@@ -1155,6 +1234,49 @@ static int canary(const struct ctx *c)
     return 0;
 }
 
+/* Whether annotation <k> (without the prefix) restricts access. */
+static bool access_annotation(const char *k, int *flags_out)
+{
+    int flags = -1;
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(known[i].name, k) == 0)
+            flags = known[i].flags;
+    *flags_out = flags;
+    return flags >= 0 ? (flags & ACCESS) != 0 : strncmp(k, "auth-", 5) == 0 || strstr(k, "snippet") || strstr(k, "source-range");
+}
+
+/* ssl-passthrough: the HTTPS connections of the Ingress's hosts go
+ * unterminated to the backend (k8s_translate.c builds the TCP routers).
+ * Without enableSSLPassthrough it does nothing, as ingress-nginx without
+ * --enable-ssl-passthrough. The other annotations cannot apply to those
+ * connections (ingress-nginx drops them silently): one restricting access
+ * keeps the Ingress terminated, with its policy. */
+static int passthrough(const struct ctx *c)
+{
+    bool on;
+    if (bool_ann(c, "ssl-passthrough", false, &on) != 0)
+        return -1;
+    if (!on)
+        return 0;
+    if (!c->env->o->enable_ssl_passthrough) {
+        problem(c, "annotation " K8S_NGINX_PREFIX "ssl-passthrough is ignored: providers.kubernetesIngressNGINX."
+                   "enableSSLPassthrough is off (as ingress-nginx without --enable-ssl-passthrough)");
+        return 0;
+    }
+    const cJSON *anns = get(get(c->ing, "metadata"), "annotations");
+    size_t plen = strlen(K8S_NGINX_PREFIX);
+    for (const cJSON *kv = anns ? anns->child : NULL; kv; kv = kv->next) {
+        int flags;
+        if (kv->string && strncmp(kv->string, K8S_NGINX_PREFIX, plen) == 0 && access_annotation(kv->string + plen, &flags)) {
+            problem(c, "annotation " K8S_NGINX_PREFIX "ssl-passthrough is ignored: %s restricts access, which a "
+                       "passthrough connection cannot apply (HTTPS is terminated by gantry, with it)", kv->string);
+            return 0;
+        }
+    }
+    c->p->ssl_passthrough = true;
+    return 0;
+}
+
 /* Every nginx annotation: unknown ones reported, unimplemented access ones
  * refused unless allowed, snippets always refused. */
 static void survey(const struct ctx *c)
@@ -1165,14 +1287,10 @@ static void survey(const struct ctx *c)
         if (kv->string == NULL || strncmp(kv->string, K8S_NGINX_PREFIX, plen) != 0)
             continue;
         const char *k = kv->string + plen;
-        int flags = -1;
-        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-            if (strcmp(known[i].name, k) == 0)
-                flags = known[i].flags;
+        int flags;
+        bool access = access_annotation(k, &flags);
         if (flags >= 0 && (flags & IMPL))
             continue;
-        bool access = flags >= 0 ? (flags & ACCESS) != 0
-                                 : strncmp(k, "auth-", 5) == 0 || strstr(k, "snippet") || strstr(k, "source-range");
         if (flags >= 0 && (flags & NEVER))
             refuse(c, "annotation %s: nginx configuration snippets are never executed by gantry", kv->string);
         else if (access && !c->env->o->allow_unsafe)
@@ -1216,7 +1334,7 @@ void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const cha
     if (canary(&c) != 0 || paths(&c) != 0 || server_alias(&c) != 0 || error_pages(&c) != 0 || body_size(&c) != 0 ||
         redirects(&c, has_tls) != 0 || cors(&c) != 0 || limits(&c) != 0 ||
         source_ranges(&c) != 0 || basic_auth(&c) != 0 || forward_auth(&c) != 0 || request_headers(&c) != 0 ||
-        affinity(&c) != 0 || upstream(&c) != 0 || mirror(&c) != 0)
+        affinity(&c) != 0 || balancing(&c) != 0 || upstream(&c) != 0 || mirror(&c) != 0 || passthrough(&c) != 0)
         return;
 }
 
@@ -1347,7 +1465,8 @@ const char *k8s_nginx_www_redirect(const struct k8s_nginx_env *env, const struct
 
 const char *k8s_nginx_service(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, const char *svc)
 {
-    if (p->sticky == NULL && !p->https_backend && !p->h2c_backend && !p->connect_ms && !p->read_ms && !p->proxy_ssl)
+    if (p->sticky == NULL && p->strategy == NULL && !p->https_backend && !p->h2c_backend && !p->connect_ms &&
+        !p->read_ms && !p->proxy_ssl)
         return svc;
     struct model *m = env->m;
     const char *name = arena_printf(&m->arena, "%s-nginx-%s", p->base, svc);
@@ -1362,6 +1481,8 @@ const char *k8s_nginx_service(const struct k8s_nginx_env *env, const struct k8s_
     struct model_lb *lb = arena_alloc(&m->arena, sizeof(*lb));
     *lb = *orig->lb;
     lb->sticky = p->sticky;
+    if (p->strategy)
+        lb->strategy = p->strategy;
     if (p->https_backend || p->h2c_backend) {
         lb->servers = arena_alloc(&m->arena, (lb->n_servers ? lb->n_servers : 1) * sizeof(*lb->servers));
         for (size_t i = 0; i < lb->n_servers; i++) {

@@ -33,6 +33,7 @@ struct k8s_nginx_options {
     bool class_by_name;           /* an IngressClass named ingress_class is ours whatever its controller */
     bool allow_unsafe;            /* serve Ingresses whose unimplemented access annotations are ignored */
     bool native_lb_by_default;    /* nativeLBByDefault: the Services' ClusterIP instead of their endpoints */
+    bool enable_ssl_passthrough;  /* enableSSLPassthrough (ingress-nginx's --enable-ssl-passthrough): ssl-passthrough honoured */
 };
 
 /* What an Ingress's annotations ask for, computed once per Ingress. */
@@ -44,6 +45,8 @@ struct k8s_nginx_plan {
     bool use_regex;             /* paths are case-insensitive regexes (use-regex, rewrite-target) */
     const char *rewrite_target; /* rewrite-target, with $1... */
     struct model_sticky *sticky; /* affinity: cookie */
+    const char *strategy;        /* upstream-hash-by / load-balance: "hrw", "leasttime"; NULL: wrr */
+    bool ssl_passthrough;        /* ssl-passthrough with enableSSLPassthrough: TCP passthrough routers by SNI */
     bool https_backend;          /* backend-protocol: HTTPS or GRPCS */
     bool h2c_backend;            /* backend-protocol: GRPC (cleartext HTTP/2) */
     uint64_t connect_ms, read_ms; /* proxy-connect-timeout, proxy-read-timeout; 0: the global ones */

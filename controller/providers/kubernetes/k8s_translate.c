@@ -657,6 +657,74 @@ static void nginx_canary_routers(struct tx *t, const struct k8s_nginx_plan *nx, 
     }
 }
 
+/* ingress-nginx's ssl-passthrough (with enableSSLPassthrough): for each
+ * rule's host, a TCP router HostSNI(host) passing the TLS connection
+ * unterminated to the backend of the rule's path `/` (of the
+ * defaultBackend for a rule without paths, as Traefik), on every entry
+ * point as the Ingress's HTTPS routers. The servers are those of the HTTP
+ * service (endpoints, or the ClusterIP with service-upstream /
+ * nativeLBByDefault): a TCP service of the same name. */
+static void nginx_passthrough(struct tx *t, const cJSON *spec, const char *ns, const char *name, const char *base,
+                              const char *source)
+{
+    int rule_i = 0;
+    for (const cJSON *rule = get(spec, "rules") ? get(spec, "rules")->child : NULL; rule; rule = rule->next, rule_i++) {
+        const char *host = str(rule, "host");
+        if (host == NULL || !valid_host(host)) {
+            problem(t, "ingress %s/%s: rule %d: ssl-passthrough needs a valid host (no passthrough for it)", ns, name,
+                    rule_i);
+            continue;
+        }
+        const cJSON *paths = get(get(rule, "http"), "paths"), *backend = NULL;
+        for (const cJSON *p = paths ? paths->child : NULL; p && backend == NULL; p = p->next) {
+            const char *path = str(p, "path");
+            if (path == NULL || strcmp(path, "/") == 0)
+                backend = get(p, "backend");
+        }
+        if (paths == NULL)
+            backend = get(spec, "defaultBackend");
+        struct backend_ref ref;
+        if (backend == NULL || !backend_of(backend, &ref)) {
+            problem(t, "ingress %s/%s: ssl-passthrough: host %s has no backend for the path / (no passthrough for it)",
+                    ns, name, host);
+            continue;
+        }
+        /* the HTTP routes of that backend say what is wrong with it */
+        struct ptr_vec *said = t->problems, quiet = {0};
+        t->problems = &quiet;
+        const char *svc = service_for(t, ns, name, &ref);
+        t->problems = said;
+        const struct model_service *hs = svc ? model_find_service(t->m, svc) : NULL;
+        if (hs == NULL || hs->lb == NULL) {
+            problem(t, "ingress %s/%s: ssl-passthrough: the backend of host %s cannot be used (no passthrough for it)",
+                    ns, name, host);
+            continue;
+        }
+        bool have = false;
+        for (size_t i = 0; i < t->m->tcp_services.len && !have; i++)
+            have = strcmp(((struct model_tcp_service *)t->m->tcp_services.items[i])->name, svc) == 0;
+        if (!have) {
+            struct model_tcp_service *ts = arena_alloc(&t->m->arena, sizeof(*ts));
+            ts->name = svc;
+            ts->origin = hs->origin;
+            ts->servers = arena_alloc(&t->m->arena, (hs->lb->n_servers ? hs->lb->n_servers : 1) * sizeof(*ts->servers));
+            for (size_t i = 0; i < hs->lb->n_servers; i++) {
+                const char *u = hs->lb->servers[i].url, *sep = strstr(u, "://");
+                ts->servers[ts->n_servers++].address = sep ? sep + 3 : u;
+            }
+            ptr_vec_push(&t->m->arena, &t->m->tcp_services, ts);
+        }
+        struct model_router *r = arena_alloc(&t->m->arena, sizeof(*r));
+        r->name = arena_printf(&t->m->arena, "%s-%d-ssl-passthrough", base, rule_i);
+        r->rule = arena_printf(&t->m->arena, "HostSNI(`%s`)", host);
+        r->service = svc;
+        r->tls = arena_alloc(&t->m->arena, sizeof(*r->tls));
+        r->tls->passthrough = true;
+        r->origin = (struct model_origin){"kubernetes", source};
+        ptr_vec_push(&t->m->arena, &t->m->tcp_routers, r);
+    }
+}
+
 /* Whether the Service of <backend> has annotations Traefik decodes (or
  * none); a problem names the Service, the annotation and the reason. */
 static bool traefik_service_ok(struct tx *t, const cJSON *backend, const char *ns, const char *name)
@@ -726,6 +794,10 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
     tls |= tr.tls;
     const char *base = arena_printf(t->pa, "%s-%s", slug(t->pa, ns), slug(t->pa, name));
     const struct mirror_spec *ms = nginx_mirror(t, mirror_annotation(t, ing, ns, name), nx, base);
+    /* the HTTP routes stay: port 80, and HTTPS clients sending another
+     * server name, are served by them, as by ingress-nginx's server block */
+    if (nx && nx->ssl_passthrough)
+        nginx_passthrough(t, spec, ns, name, base, source);
     int rule_i = 0;
     for (const cJSON *rule = get(spec, "rules") ? get(spec, "rules")->child : NULL; rule; rule = rule->next, rule_i++) {
         const char *host = str(rule, "host");
@@ -888,7 +960,8 @@ static uint64_t context_digest(const struct k8s_objects *objs, const struct k8s_
         const struct k8s_nginx_options *n = o->nginx;
         h = k8s_hash_str(k8s_hash_str(h, n->ingress_class), n->controller_class);
         char flags[8];
-        snprintf(flags, sizeof(flags), "%d%d%d", n->watch_without_class, n->class_by_name, n->allow_unsafe);
+        snprintf(flags, sizeof(flags), "%d%d%d%d%d", n->watch_without_class, n->class_by_name, n->allow_unsafe,
+                 n->native_lb_by_default, n->enable_ssl_passthrough);
         h = k8s_hash_str(h, flags);
     }
     for (size_t i = 0; i < objs->n_ingress_classes; i++)
@@ -964,10 +1037,30 @@ static const char *service_owner(const struct model_service *s, const char *ingr
     return d && strncmp(d, "service ", 8) == 0 ? d : ingress;
 }
 
+/* TCP routers and services have names of their own: "tcp:" keeps them
+ * apart from the HTTP ones in the claims (names are [a-z0-9-]). */
+static const char *tcp_key(struct arena *a, const char *name)
+{
+    return arena_printf(a, "tcp:%s", name);
+}
+
 /* The other Ingress when one of <p>'s names is already another's; NULL when
  * none is. */
-static const char *collision(struct claims *cl, const struct k8s_piece *p, const char **name)
+static const char *collision(struct claims *cl, struct arena *a, const struct k8s_piece *p, const char **name)
 {
+    for (size_t i = 0; i < p->m->tcp_routers.len; i++) {
+        const struct model_router *r = p->m->tcp_routers.items[i];
+        struct claim *c = claim_slot(cl, tcp_key(a, r->name));
+        if (c->name && strcmp(c->ingress, p->key) != 0)
+            return *name = r->name, c->ingress;
+    }
+    for (size_t i = 0; i < p->m->tcp_services.len; i++) {
+        const struct model_tcp_service *s = p->m->tcp_services.items[i];
+        struct claim *c = claim_slot(cl, tcp_key(a, s->name));
+        const char *owner = s->origin.source && strncmp(s->origin.source, "service ", 8) == 0 ? s->origin.source : p->key;
+        if (c->name && strcmp(c->owner, owner) != 0)
+            return *name = s->name, c->ingress;
+    }
     for (size_t i = 0; i < p->m->routers.len; i++) {
         const struct model_router *r = p->m->routers.items[i];
         struct claim *c = claim_slot(cl, r->name);
@@ -998,7 +1091,8 @@ static struct model *assemble(struct tx *t, struct k8s_piece **pieces, size_t n,
     struct arena *ma = &m->arena;
     size_t names = 0;
     for (size_t i = 0; i < n; i++)
-        names += pieces[i]->m->routers.len + pieces[i]->m->services.len;
+        names += pieces[i]->m->routers.len + pieces[i]->m->services.len + pieces[i]->m->tcp_routers.len +
+                 pieces[i]->m->tcp_services.len;
     struct claims cl = {.cap = 64};
     while (cl.cap < names * 2)
         cl.cap *= 2;
@@ -1015,7 +1109,7 @@ static struct model *assemble(struct tx *t, struct k8s_piece **pieces, size_t n,
                            j < p->events.len;
              j++)
             ptr_vec_push(t->pa, t->o->nginx_events, copy_event(t->pa, p->events.items[j]));
-        const char *name = NULL, *other = collision(&cl, p, &name);
+        const char *name = NULL, *other = collision(&cl, t->pa, p, &name);
         if (other != NULL) {
             ptr_vec_push(t->pa, problems,
                          arena_printf(t->pa,
@@ -1036,6 +1130,22 @@ static struct model *assemble(struct tx *t, struct k8s_piece **pieces, size_t n,
                 continue; /* the same Service, from another Ingress's piece */
             *c = (struct claim){s->name, service_owner(s, p->key), p->key};
             ptr_vec_push(ma, &m->services, pm->services.items[j]);
+        }
+        for (size_t j = 0; j < pm->tcp_routers.len; j++) {
+            const struct model_router *r = pm->tcp_routers.items[j];
+            const char *k = tcp_key(t->pa, r->name);
+            *claim_slot(&cl, k) = (struct claim){k, p->key, p->key};
+            ptr_vec_push(ma, &m->tcp_routers, pm->tcp_routers.items[j]);
+        }
+        for (size_t j = 0; j < pm->tcp_services.len; j++) {
+            const struct model_tcp_service *s = pm->tcp_services.items[j];
+            const char *k = tcp_key(t->pa, s->name);
+            struct claim *c = claim_slot(&cl, k);
+            if (c->name)
+                continue; /* the same Service, from another Ingress's piece */
+            const char *src = s->origin.source;
+            *c = (struct claim){k, src && strncmp(src, "service ", 8) == 0 ? src : p->key, p->key};
+            ptr_vec_push(ma, &m->tcp_services, pm->tcp_services.items[j]);
         }
         for (size_t j = 0; j < pm->middlewares.len; j++)
             ptr_vec_push(ma, &m->middlewares, pm->middlewares.items[j]);

@@ -57,7 +57,9 @@ static char *run_fixture(const char *dir, const char *name)
                                    .controller_class = str(opt, "controllerClass"),
                                    .watch_without_class = cJSON_IsTrue(get(opt, "watchIngressWithoutClass")),
                                    .class_by_name = cJSON_IsTrue(get(opt, "ingressClassByName")),
-                                   .allow_unsafe = cJSON_IsTrue(get(opt, "allowUnsafeAnnotations"))};
+                                   .allow_unsafe = cJSON_IsTrue(get(opt, "allowUnsafeAnnotations")),
+                                   .native_lb_by_default = cJSON_IsTrue(get(opt, "nativeLBByDefault")),
+                                   .enable_ssl_passthrough = cJSON_IsTrue(get(opt, "enableSSLPassthrough"))};
     struct k8s_translate_options to = {.ingress_class = "gantry",
                                        .nginx = &no,
                                        .nginx_only = !cJSON_IsTrue(get(opt, "kubernetesIngress"))};
@@ -174,7 +176,8 @@ int main(void)
     test_class_selection();
     test_helpers();
     static const char *fixtures[] = {"class", "redirects", "rewrite", "cors", "auth", "source_ranges",
-                                     "limits_affinity_backend", "refused", "canary", "upstream_tls_mirror"};
+                                     "limits_affinity_backend", "refused", "canary", "upstream_tls_mirror",
+                                     "balancing", "passthrough", "passthrough_off"};
     for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
         check_fixture(dir, fixtures[i]);
     return test_report("controller/providers/kubernetes/k8s_nginx_annotations");

@@ -101,6 +101,8 @@ static void on_backend_handshake(h2o_socket_t *backend, const char *err)
 {
     struct tcp_conn *c = backend->data;
     h2o_timeout_unlink(&c->connect_entry);
+    if (err == h2o_socket_error_ssl_cert_name_mismatch && !transport_checks_name(c->ssl_ctx))
+        err = NULL; /* libh2o's own name check after a complete TLS 1.2 handshake: insecureSkipVerify skips it */
     if (err != NULL) { /* a failed dial: the next server, as for a refused connect */
         log_warn("tcp router %s: TLS handshake with server %s (name '%s') failed: %s", c->route,
                  c->candidates[c->next - 1].address, c->candidates[c->next - 1].name, err);

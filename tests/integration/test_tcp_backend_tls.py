@@ -18,7 +18,7 @@ from tcp_peers import EchoServer
 from test_tcp_proxy_protocol import parse_header
 from tls_certs import make_cert, make_client_cert, make_ip_cert
 
-ENTRYPOINTS = ("web", "good", "inline", "wrongca", "insecure", "mtls", "nocert", "plainip", "pp", "notls", "silent")
+ENTRYPOINTS = ("web", "good", "inline", "wrongca", "insecure", "mtls", "nocert", "plainip", "pp", "notls", "silent", "good12", "insecure12")
 
 
 class TlsEcho:
@@ -27,9 +27,11 @@ class TlsEcho:
     required), handshake errors, and a plaintext PROXY header read first
     (with <proxy>)."""
 
-    def __init__(self, cert, key, client_ca=None, proxy=False):
+    def __init__(self, cert, key, client_ca=None, proxy=False, tls12=False):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert, key)
+        if tls12:
+            self.ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         if client_ca:
             self.ctx.verify_mode = ssl.CERT_REQUIRED
             self.ctx.load_verify_locations(client_ca)
@@ -108,6 +110,7 @@ def test_tls_towards_tcp_servers(tmp_path, procs):
     mtls = TlsEcho(crt, key, client_ca=ca)
     by_ip = TlsEcho(ip_crt, ip_key)
     with_pp = TlsEcho(crt, key, proxy=True)
+    old = TlsEcho(crt, key, tls12=True)
     plain = EchoServer()
     silent = socket.socket()  # accepts, never speaks TLS
     silent.bind(("127.0.0.1", 0))
@@ -121,6 +124,7 @@ def test_tls_towards_tcp_servers(tmp_path, procs):
            + router("mtls", "mtls", "mtls") + router("nocert", "nocert", "nocert")
            + router("plainip", "plainip", "plainip") + router("pp", "pp", "pp")
            + router("notls", "notls", "notls") + router("silent", "silent", "silent")
+           + router("good12", "good12", "good12") + router("insecure12", "insecure12", "insecure12")
            + "  services:\n"
            "    good: {loadBalancer: {serversTransport: named, servers: [{address: \"%(named)s\", tls: true}]}}\n"
            "    inline: {loadBalancer: {serversTransport: inlineca, servers: [{address: \"%(named)s\", tls: true}]}}\n"
@@ -132,6 +136,8 @@ def test_tls_towards_tcp_servers(tmp_path, procs):
            "    pp: {loadBalancer: {serversTransport: ppnamed, servers: [{address: \"%(with_pp)s\", tls: true}]}}\n"
            "    notls: {loadBalancer: {serversTransport: named, servers: [{address: \"%(plain)s\"}]}}\n"
            "    silent: {loadBalancer: {serversTransport: quick, servers: [{address: \"%(silent)s\", tls: true}]}}\n"
+           "    good12: {loadBalancer: {serversTransport: named, servers: [{address: \"%(old)s\", tls: true}]}}\n"
+           "    insecure12: {loadBalancer: {serversTransport: insecure, servers: [{address: \"%(old)s\", tls: true}]}}\n"
            "    spiffed: {loadBalancer: {serversTransport: spiffed, servers: [{address: \"%(named)s\", tls: true}]}}\n"
            "    badca: {loadBalancer: {serversTransport: badca, servers: [{address: \"%(named)s\", tls: true}]}}\n"
            "  serversTransports:\n"
@@ -145,7 +151,7 @@ def test_tls_towards_tcp_servers(tmp_path, procs):
            "    quick: {dialTimeout: 500ms, tls: {serverName: backend.test, rootCAs: [\"%(ca)s\"]}}\n"
            "    spiffed: {tls: {spiffe: {ids: [\"spiffe://example.org/x\"]}}}\n"
            "    badca: {tls: {rootCAs: [\"%(missing)s\"]}}\n"
-           % dict(named=named.address, mtls=mtls.address, by_ip=by_ip.address, with_pp=with_pp.address,
+           % dict(named=named.address, mtls=mtls.address, by_ip=by_ip.address, with_pp=with_pp.address, old=old.address,
                   plain=plain.address, silent=silent_addr, ca=ca, wrong_ca=wrong_ca, inline=inline,
                   cli_crt=cli_crt, cli_key=cli_key, missing=str(tmp_path / "no-such-ca.pem")))
     # the default transport (no serversTransport) trusts the system store: here, the test CA
@@ -156,6 +162,9 @@ def test_tls_towards_tcp_servers(tmp_path, procs):
     assert exchange(p["good"]) == b"tls:hello"
     assert "backend.test" in named.snis, named.snis
     assert exchange(p["inline"]) == b"tls:hello"
+    # TLS 1.2 too, insecureSkipVerify included (a certificate for another name than the server's host)
+    assert exchange(p["good12"]) == b"tls:hello"
+    assert exchange(p["insecure12"]) == b"tls:hello"
     # a CA that did not sign the server's certificate: closed, nothing relayed
     n_before = len(named.errors)
     assert exchange(p["wrongca"]) == b""

@@ -186,6 +186,8 @@ def test_tls_towards_tcp_servers(tmp_path, procs):
     assert exchange(p["silent"], timeout=10 * SLOW) == b""
     assert len(named.errors) > n_before, named.errors  # the wrong-CA handshake was refused by gantry
 
+    good = g.api("/api/tcp/services/good@file")["loadBalancer"]
+    assert good["servers"] == [{"address": named.address, "tls": True}] and good["serversTransport"] == "named", good
     problems = "\n".join(g.api("/api/overview")["problems"])
     assert "tcp service 'spiffed@file': serversTransport 'spiffed@file': tls.spiffe is not supported by gantry for TCP" \
         in problems, problems

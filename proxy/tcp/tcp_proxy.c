@@ -104,8 +104,8 @@ static void on_backend_handshake(h2o_socket_t *backend, const char *err)
     if (err == h2o_socket_error_ssl_cert_name_mismatch && !transport_checks_name(c->ssl_ctx))
         err = NULL; /* libh2o's own name check after a complete TLS 1.2 handshake: insecureSkipVerify skips it */
     if (err != NULL) { /* a failed dial: the next server, as for a refused connect */
-        log_warn("tcp router %s: TLS handshake with server %s (name '%s') failed: %s", c->route,
-                 c->candidates[c->next - 1].address, c->candidates[c->next - 1].name, err);
+        log_debug("tcp router %s: TLS handshake with server %s (name '%s') failed: %s", c->route,
+                  c->candidates[c->next - 1].address, c->candidates[c->next - 1].name, err);
         h2o_socket_close(backend);
         c->backend = NULL;
         try_next(c);

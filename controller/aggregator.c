@@ -1128,11 +1128,10 @@ static void refuse_tcp_service(struct build *b, const char *q, const char *why)
     ptr_vec_push(b->scratch, &b->tcp_refused, entry);
 }
 
-/* The dialTimeout of <s>'s tcp serversTransport (any provider); false,
- * with the service refused, when it does not exist or asks for what gantry
- * cannot do. */
-static bool tcp_transport(struct build *b, const struct model_tcp_service *s, const char *q, const char *provider,
-                          uint64_t *dial_ms, int *proxy_protocol)
+/* <s>'s tcp serversTransport (any provider); NULL, with the service
+ * refused, when it does not exist or asks for what gantry cannot do. */
+static const struct model_tcp_transport *tcp_transport(struct build *b, const struct model_tcp_service *s, const char *q,
+                                                       const char *provider)
 {
     const char *tq = qualify(b->scratch, s->servers_transport, provider);
     const struct model_tcp_transport *found = NULL;
@@ -1150,11 +1149,38 @@ static bool tcp_transport(struct build *b, const struct model_tcp_service *s, co
     if (why != NULL) {
         record(b, "%s: tcp service '%s': %s (service not served)", s->origin.source, q, why);
         refuse_tcp_service(b, q, why);
-        return false;
+        return NULL;
     }
-    *dial_ms = found->dial_ms;
-    *proxy_protocol = found->proxy_protocol;
-    return true;
+    return found;
+}
+
+/* The TLS context for <s>'s servers with tls: true, from its transport's
+ * tls (Traefik's TLSClientConfig) or the defaults (system CAs, verified,
+ * the server's host as name). NULL, with the service refused, when a CA
+ * or certificate cannot be loaded: never plaintext instead. */
+static struct transport *tcp_tls(struct build *b, const struct model_tcp_service *s, const char *q,
+                                 const struct model_tcp_transport *tr, const char *tq)
+{
+    const struct model_transport *mt = tr ? tr->tls : NULL;
+    struct transport_spec spec = {.disable_http2 = true}; /* one context, no ALPN: the bytes are the client's */
+    if (mt != NULL) {
+        spec.server_name = mt->server_name;
+        spec.insecure_skip_verify = mt->insecure_skip_verify;
+        spec.root_cas = mt->root_cas;
+        spec.n_root_cas = mt->n_root_cas;
+        spec.cert_files = mt->cert_files;
+        spec.key_files = mt->key_files;
+        spec.n_certs = mt->n_certs;
+        spec.peer_cert_uri = mt->peer_cert_uri;
+    }
+    struct diag d;
+    struct transport *t = transport_acquire(&spec, &d);
+    if (t == NULL) {
+        const char *why = arena_printf(b->scratch, "serversTransport '%s': tls.%s", tq ? tq : "default", d.msg);
+        record(b, "%s: tcp service '%s': %s (service not served)", s->origin.source, q, why);
+        refuse_tcp_service(b, q, why);
+    }
+    return t;
 }
 
 static void add_tcp_services(struct build *b, const struct model *m)
@@ -1168,15 +1194,25 @@ static void add_tcp_services(struct build *b, const struct model *m)
             ptr_vec_push(b->scratch, &b->tcp_weighted, pw);
             continue;
         }
-        uint64_t dial_ms = 0;
-        int proxy_protocol = 0;
-        if (s->servers_transport != NULL && !tcp_transport(b, s, q, m->provider, &dial_ms, &proxy_protocol))
+        const struct model_tcp_transport *tr = NULL;
+        if (s->servers_transport != NULL && (tr = tcp_transport(b, s, q, m->provider)) == NULL)
             continue;
+        bool any_tls = false;
+        for (size_t j = 0; j < s->n_servers; j++)
+            any_tls |= s->servers[j].tls;
+        struct transport *tls = NULL;
+        if (any_tls && (tls = tcp_tls(b, s, q, tr, s->servers_transport ? qualify(b->scratch, s->servers_transport, m->provider) : NULL)) == NULL)
+            continue;
+        if (!any_tls && tr != NULL && tr->tls != NULL) /* Traefik's meaning, but likely not what was meant */
+            log_warn("%s: tcp service '%s': its serversTransport has tls, but none of its servers has tls: true: "
+                     "they are dialed in plaintext (as Traefik)", s->origin.source, q);
         struct table_tcp_service *ts = table_tcp_add_service(b->t, q, (uint32_t)s->n_servers);
-        ts->dial_ms = dial_ms;
+        ts->tls = tls; /* the table's reference now */
+        ts->dial_ms = tr ? tr->dial_ms : 0;
         /* the service's own (deprecated) loadBalancer.proxyProtocol wins over its transport's */
-        ts->proxy_protocol = (uint8_t)(s->proxy_protocol ? s->proxy_protocol : proxy_protocol);
+        ts->proxy_protocol = (uint8_t)(s->proxy_protocol ? s->proxy_protocol : tr ? tr->proxy_protocol : 0);
         for (size_t j = 0; j < s->n_servers; j++) {
+            ts->servers[j].tls = s->servers[j].tls;
             struct diag d;
             if (s->servers[j].address == NULL)
                 record(b, "%s: tcp service '%s': server %zu has no address (skipped)", s->origin.source, q, j);

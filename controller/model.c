@@ -366,7 +366,7 @@ static void dump_tcp_service(struct sink *k, const struct model_tcp_service *s)
     }
     OUT(k, "    ", s->name, ":\n      servers:\n");
     for (size_t i = 0; i < s->n_servers; i++)
-        OUT(k, "        - {address: ", s->servers[i].address, "}\n");
+        OUT(k, "        - {address: ", s->servers[i].address, s->servers[i].tls ? ", tls: true}\n" : "}\n");
     if (s->servers_transport)
         OUT(k, "      serversTransport: ", s->servers_transport, "\n");
     if (s->proxy_protocol) {
@@ -385,6 +385,17 @@ static void dump_tcp_transport(struct sink *k, const struct model_tcp_transport 
         out(k, "      proxyProtocol: {version: ");
         out_int(k, t->proxy_protocol);
         out(k, "}\n");
+    }
+    const struct model_transport *tls = t->tls;
+    if (tls != NULL) {
+        OUT(k, "      tls:\n        serverName: ", tls->server_name ? tls->server_name : "", "\n        insecureSkipVerify: ",
+            tls->insecure_skip_verify ? "true" : "false", "\n");
+        for (size_t i = 0; i < tls->n_root_cas; i++)
+            OUT(k, "        rootCA: ", tls->root_cas[i], "\n");
+        for (size_t i = 0; i < tls->n_certs; i++)
+            OUT(k, "        certificate: ", tls->cert_files[i], " ", tls->key_files[i], "\n");
+        if (tls->peer_cert_uri)
+            OUT(k, "        peerCertURI: ", tls->peer_cert_uri, "\n");
     }
     if (t->unsupported)
         OUT(k, "      unsupported: ", t->unsupported, "\n");

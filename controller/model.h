@@ -181,6 +181,7 @@ struct model_middleware {
 
 struct model_tcp_server {
     const char *address; /* host:port */
+    bool tls;            /* tls: dialed with TLS, configured by the service's transport's tls (Traefik) */
 };
 
 struct model_tcp_service {
@@ -198,7 +199,11 @@ struct model_tcp_transport {
     const char *name;
     uint64_t dial_ms;        /* dialTimeout; 0: the global forwardingTimeouts.dialTimeout */
     int proxy_protocol;      /* proxyProtocol.version: a PROXY header sent first to each server (1, 2); 0: none */
-    const char *unsupported; /* a key set that gantry cannot honour (tls): its services are refused */
+    /* tls: how servers with tls: true are dialed (serverName, insecureSkipVerify,
+     * rootCAs, certificates, peerCertURI; spiffe sets its unsupported); NULL:
+     * not set, TLS with defaults (system CAs, the server's host as name) */
+    struct model_transport *tls;
+    const char *unsupported; /* a key set that gantry cannot honour: its services are refused */
     struct model_origin origin;
 };
 

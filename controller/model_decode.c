@@ -723,7 +723,12 @@ static int tcp_server_address(struct tree_decoder *c, void *obj, const struct tr
     return 0;
 }
 
-static const struct tree_field tcp_server_fields[] = {{"address", tcp_server_address}, {"tls", NULL}, {NULL, NULL}};
+static int tcp_server_tls(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    return tree_decode_bool(c, v, &((struct model_tcp_server *)obj)->tls);
+}
+
+static const struct tree_field tcp_server_fields[] = {{"address", tcp_server_address}, {"tls", tcp_server_tls}, {NULL, NULL}};
 
 static int tcp_lb_servers(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
@@ -787,13 +792,27 @@ static const struct tree_field tcp_lb_fields[] = {{"servers", tcp_lb_servers},
 
 TREE_FIELD_DURATION(tcp_tr_dial, struct model_tcp_transport, dial_ms)
 
-/* Keys whose meaning gantry cannot give the connection (TLS to the backend):
- * kept, so that the services using the transport are
- * refused rather than served without them. */
+static int tcp_tls_decode(struct tree_decoder *c, struct model_transport *tls, const struct tree_node *v);
+
+/* tls (Traefik's TLSClientConfig): the HTTP transport's keys that TCP has.
+ * It configures the handshake of the servers with tls: true only (Traefik's
+ * dialer); empty, the defaults. */
 static int tcp_tr_tls(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
+    struct model_tcp_transport *t = obj;
+    struct model_transport *tls = arena_alloc(&dc(c)->m->arena, sizeof(*tls));
+    if (tcp_tls_decode(c, tls, v) != 0)
+        return -1;
+    if (tls->unsupported != NULL) /* spiffe: its services are refused, as in Traefik without a SPIFFE source */
+        t->unsupported = arena_printf(&dc(c)->m->arena, "tls.%s", tls->unsupported);
+    t->tls = tls;
+    return 0;
+}
+
+static int tcp_tr_spiffe(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
     (void)c, (void)v;
-    ((struct model_tcp_transport *)obj)->unsupported = "tls";
+    ((struct model_tcp_transport *)obj)->unsupported = "spiffe";
     return 0;
 }
 
@@ -807,6 +826,7 @@ static const struct tree_field tcp_transport_fields[] = {{"dialTimeout", tcp_tr_
                                                     {"terminationDelay", NULL},
                                                     {"tls", tcp_tr_tls},
                                                     {"proxyProtocol", tcp_tr_proxy_protocol},
+                                                    {"spiffe", tcp_tr_spiffe}, /* as Traefik's docs show it, beside tls */
                                                     {NULL, NULL}};
 
 static int tcp_service_lb(struct tree_decoder *c, void *obj, const struct tree_node *v)
@@ -980,6 +1000,20 @@ static const struct tree_field transport_fields[] = {{"serverName", tr_server_na
                                                 {"peerCertSANs", tr_peer_cert_sans},
                                                 {"spiffe", tr_spiffe},
                                                 {NULL, NULL}};
+
+/* tcp.serversTransports.<name>.tls: Traefik's TLSClientConfig */
+static const struct tree_field tcp_tls_fields[] = {{"serverName", tr_server_name},
+                                              {"insecureSkipVerify", tr_insecure},
+                                              {"rootCAs", tr_root_cas},
+                                              {"certificates", tr_certificates},
+                                              {"peerCertURI", tr_peer_cert_uri},
+                                              {"spiffe", tr_spiffe},
+                                              {NULL, NULL}};
+
+static int tcp_tls_decode(struct tree_decoder *c, struct model_transport *tls, const struct tree_node *v)
+{
+    return tree_decode_fields(c, tls, v, tcp_tls_fields, "tls");
+}
 
 /* ---- sections ---- */
 

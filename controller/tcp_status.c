@@ -121,12 +121,17 @@ void tcp_status_render(struct arena *a, const struct model *const *models, size_
                 }
             } else {
                 cJSON_AddStringToObject(o, "type", "loadbalancer");
-                cJSON *list = cJSON_AddArrayToObject(cJSON_AddObjectToObject(o, "loadBalancer"), "servers");
+                cJSON *lb = cJSON_AddObjectToObject(o, "loadBalancer");
+                cJSON *list = cJSON_AddArrayToObject(lb, "servers");
                 for (size_t k = 0; k < s->n_servers; k++) {
                     cJSON *e = cJSON_CreateObject();
                     cJSON_AddStringToObject(e, "address", s->servers[k].address ? s->servers[k].address : "");
+                    if (s->servers[k].tls) /* as Traefik's API: only when set */
+                        cJSON_AddBoolToObject(e, "tls", true);
                     cJSON_AddItemToArray(list, e);
                 }
+                if (s->servers_transport)
+                    cJSON_AddStringToObject(lb, "serversTransport", s->servers_transport);
             }
             add_status(o, table_tcp_find_service(t, q) != NULL, "tcp service", q, errors, n_errors);
             cJSON_AddItemToArray(ss, o);

@@ -247,6 +247,14 @@ fail:
     return NULL;
 }
 
+bool transport_checks_name(const SSL_CTX *ctx)
+{
+    if (SSL_CTX_get_verify_mode(ctx) == SSL_VERIFY_NONE)
+        return false; /* insecureSkipVerify without peerCertURI/peerCertSANs */
+    const struct peer_check *pc = peer_check_of(ctx);
+    return pc == NULL || pc->check_name;
+}
+
 bool transport_ciphers_valid(const char *list)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());

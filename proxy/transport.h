@@ -74,6 +74,13 @@ void transport_sweep(void);
  * client never does. */
 int transport_verify_cb(int preverify_ok, X509_STORE_CTX *store);
 
+/* Whether handshakes with <ctx> (an upstream context) must verify the
+ * server's name: false with insecureSkipVerify. libh2o 2.2.5 checks the name
+ * itself at the end of a TLS 1.2 handshake whatever the context says; a
+ * caller may ignore that check's h2o_socket_error_ssl_cert_name_mismatch
+ * when this is false. */
+bool transport_checks_name(const SSL_CTX *ctx);
+
 /* ALPN h2 then http/1.1 on an upstream context (Traefik's default for
  * https servers unless disableHTTP2). */
 void transport_offer_h2(SSL_CTX *ctx);

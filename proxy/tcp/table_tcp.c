@@ -9,6 +9,7 @@
 #include "../../common/hostport.h"
 #include "../match.h"
 #include "../registry.h"
+#include "../transport.h"
 
 static struct table_tcp *tcp_of(struct table *t)
 {
@@ -66,6 +67,8 @@ void table_tcp_release(struct table *t)
         return;
     for (size_t i = 0; i < t->tcp->services.len; i++) {
         struct table_tcp_service *s = t->tcp->services.items[i];
+        if (s->tls != NULL)
+            transport_release(s->tls);
         for (uint32_t j = 0; j < s->n_servers; j++)
             if (s->servers[j].srv != NULL)
                 registry_release(s->servers[j].srv);

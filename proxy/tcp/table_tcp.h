@@ -14,6 +14,7 @@
 #include "../table.h"
 
 struct tcp_middleware;
+struct transport;
 
 enum table_tcp_mode {
     TCP_PLAIN,       /* no tls section: bytes forwarded as they come (HostSNI(`*`) only) */
@@ -26,6 +27,7 @@ struct server;
 struct table_tcp_server {
     const char *address; /* host:port as configured */
     struct server *srv;  /* a registry reference ("tcp://host:port"); NULL when it could not be built */
+    bool tls;            /* tls: true: a client TLS handshake with the service's tls transport before the relay */
 };
 
 struct table_tcp_service {
@@ -35,6 +37,10 @@ struct table_tcp_service {
     uint32_t *rr; /* worker w's round-robin position at rr[w * 16] (a cache line each) */
     uint64_t dial_ms; /* its serversTransport's dialTimeout; 0: the global one */
     uint8_t proxy_protocol; /* PROXY protocol version sent first to its servers (1, 2); 0: none */
+    /* How its tls servers are dialed (CA, client certificate, verification,
+     * serverName): a transport_acquire reference the table owns (released
+     * with it); NULL when none of its servers has tls */
+    struct transport *tls;
     /* A weighted service (n_children > 0, no servers): each connection goes
      * to one child, picked by smooth WRR (tcp_balancer.h); worker w owns the
      * n_children counters at wrr + w * wrr_stride, on cache lines of its own. */

@@ -17,6 +17,7 @@
 #include "tcp_balancer.h"
 #include "tcp_middleware.h"
 #include "../tls.h"
+#include "../transport.h"
 #include "../tunnel.h"
 #include "../worker.h"
 
@@ -26,6 +27,8 @@ struct candidate { /* copied: the table may go away while we connect */
     struct sockaddr_storage sa;
     socklen_t sa_len;
     char address[96];
+    bool tls;        /* a TLS handshake with the server before the relay */
+    char name[256];  /* its SNI and the name verified: serverName, or the server's host */
 };
 
 struct tcp_conn {
@@ -37,7 +40,8 @@ struct tcp_conn {
     uint64_t dial_ms; /* 0: the worker's connect timeout */
     int proxy_protocol; /* the PROXY header's version, sent first to the backend; 0: none */
     char header[PROXY_PROTOCOL_MAX];
-    h2o_timeout_entry_t connect_entry;
+    SSL_CTX *ssl_ctx; /* a reference to the service's tls context (the table may go away meanwhile); NULL: no tls server */
+    h2o_timeout_entry_t connect_entry; /* dialTimeout: the connect, the PROXY header and the TLS handshake */
     char route[128];
 };
 
@@ -53,12 +57,18 @@ uint64_t tcp_proxy_failures(void)
     return atomic_load(&n_failures);
 }
 
+static void conn_free(struct tcp_conn *c)
+{
+    SSL_CTX_free(c->ssl_ctx); /* NULL-safe; an SSL made from it holds its own reference */
+    free(c);
+}
+
 static void give_up(struct tcp_conn *c, const char *why)
 {
     atomic_fetch_add(&n_failures, 1);
     log_debug("tcp router %s: %s; connection closed", c->route, why);
     h2o_socket_close(c->client);
-    free(c);
+    conn_free(c);
 }
 
 static void try_next(struct tcp_conn *c);
@@ -66,7 +76,8 @@ static void try_next(struct tcp_conn *c);
 static void on_connect_timeout(h2o_timeout_entry_t *entry)
 {
     struct tcp_conn *c = H2O_STRUCT_FROM_MEMBER(struct tcp_conn, connect_entry, entry);
-    log_debug("tcp router %s: connecting to %s timed out", c->route, c->candidates[c->next - 1].address);
+    const struct candidate *k = &c->candidates[c->next - 1];
+    log_debug("tcp router %s: connecting to %s%s timed out", c->route, k->address, k->tls ? " (TLS included)" : "");
     h2o_socket_close(c->backend);
     c->backend = NULL;
     try_next(c);
@@ -78,36 +89,68 @@ static void relay(struct tcp_conn *c, h2o_socket_t *backend)
     struct worker *w = c->w;
     h2o_socket_t *client = c->client;
     enum table_tcp_mode mode = c->mode;
-    free(c);
-    if (mode == TCP_TERMINATE)
+    bool tls = c->candidates[c->next - 1].tls;
+    conn_free(c);
+    if (mode == TCP_TERMINATE || tls)
         tunnel_start(w->loop, client, backend, worker_timeout_live(w->loop, &w->ws_timeout)); /* through OpenSSL */
     else
         splice_pump_start(w->loop, client, backend, worker_timeout_live(w->loop, &w->ws_timeout));
+}
+
+static void on_backend_handshake(h2o_socket_t *backend, const char *err)
+{
+    struct tcp_conn *c = backend->data;
+    h2o_timeout_unlink(&c->connect_entry);
+    if (err == h2o_socket_error_ssl_cert_name_mismatch && !transport_checks_name(c->ssl_ctx))
+        err = NULL; /* libh2o's own name check after a complete TLS 1.2 handshake: insecureSkipVerify skips it */
+    if (err != NULL) { /* a failed dial: the next server, as for a refused connect */
+        log_debug("tcp router %s: TLS handshake with server %s (name '%s') failed: %s", c->route,
+                  c->candidates[c->next - 1].address, c->candidates[c->next - 1].name, err);
+        h2o_socket_close(backend);
+        c->backend = NULL;
+        try_next(c);
+        return;
+    }
+    relay(c, backend);
+}
+
+/* The plain TCP part is done (connected, PROXY header sent): a tls server
+ * gets the handshake first, in the dialTimeout still running. */
+static void secure_or_relay(struct tcp_conn *c, h2o_socket_t *backend)
+{
+    const struct candidate *k = &c->candidates[c->next - 1];
+    if (k->tls) {
+        h2o_socket_ssl_handshake(backend, c->ssl_ctx, k->name, on_backend_handshake);
+        return;
+    }
+    h2o_timeout_unlink(&c->connect_entry);
+    relay(c, backend);
 }
 
 static void on_header_written(h2o_socket_t *backend, const char *err)
 {
     struct tcp_conn *c = backend->data;
     if (err != NULL) { /* the server went away before the relay began */
+        h2o_timeout_unlink(&c->connect_entry);
         h2o_socket_close(backend);
         give_up(c, "the PROXY protocol header could not be sent");
         return;
     }
-    relay(c, backend);
+    secure_or_relay(c, backend);
 }
 
 static void on_connect(h2o_socket_t *backend, const char *err)
 {
     struct tcp_conn *c = backend->data;
-    h2o_timeout_unlink(&c->connect_entry);
     if (err != NULL) {
+        h2o_timeout_unlink(&c->connect_entry);
         log_debug("tcp router %s: %s: %s", c->route, c->candidates[c->next - 1].address, err);
         h2o_socket_close(backend);
         c->backend = NULL;
         try_next(c);
         return;
     }
-    if (c->proxy_protocol != 0) { /* the relay starts once the header is out */
+    if (c->proxy_protocol != 0) { /* in plaintext, before any TLS handshake (Traefik's dialer) */
         struct sockaddr_storage src, dst;
         socklen_t sl = h2o_socket_getpeername(c->client, (struct sockaddr *)&src);
         socklen_t dl = h2o_socket_getsockname(c->client, (struct sockaddr *)&dst);
@@ -118,7 +161,7 @@ static void on_connect(h2o_socket_t *backend, const char *err)
         h2o_socket_write(backend, &buf, 1, on_header_written);
         return;
     }
-    relay(c, backend);
+    secure_or_relay(c, backend);
 }
 
 static void try_next(struct tcp_conn *c)
@@ -144,7 +187,7 @@ static void on_handshake(h2o_socket_t *client, const char *err)
     if (err != NULL) {
         log_debug("tcp router %s: TLS handshake failed: %s", c->route, err);
         h2o_socket_close(client);
-        free(c);
+        conn_free(c);
         return;
     }
     try_next(c);
@@ -193,9 +236,24 @@ void tcp_proxy_start(struct worker_ep *we, h2o_socket_t *client, const struct ta
         const struct table_tcp_server *s = &svc->servers[(start + i) % svc->n_servers];
         if (s->srv == NULL || !server_healthy(s->srv))
             continue; /* its name has not resolved (yet) */
+        if (s->tls && svc->tls == NULL)
+            continue; /* never in plaintext (the builder gives every tls server's service its context) */
         struct candidate *k = &c->candidates[c->n_candidates++];
         server_address(s->srv, &k->sa, &k->sa_len);
         snprintf(k->address, sizeof(k->address), "%s", s->address);
+        if (s->tls) {
+            k->tls = true;
+            snprintf(k->name, sizeof(k->name), "%s", svc->tls->server_name ? svc->tls->server_name : s->srv->host);
+        }
+    }
+    if (svc->tls != NULL && SSL_CTX_up_ref(svc->tls->ssl_ctx) == 1)
+        c->ssl_ctx = svc->tls->ssl_ctx;
+    if (c->ssl_ctx == NULL) { /* no context: its tls servers cannot be dialed */
+        uint32_t kept = 0;
+        for (uint32_t i = 0; i < c->n_candidates; i++)
+            if (!c->candidates[i].tls)
+                c->candidates[kept++] = c->candidates[i];
+        c->n_candidates = kept;
     }
     client->data = c;
     if (route->mode == TCP_TERMINATE) {

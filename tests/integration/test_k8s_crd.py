@@ -411,6 +411,43 @@ def test_ingressroutetcp_with_a_middlewaretcp(tmp_path, procs, emu):
     wait_for(lambda: greeting() == b"", what="the connection refused by the MiddlewareTCP")
 
 
+def test_ingressroutetcp_tls_to_the_backend(tmp_path, procs, emu):
+    """IngressRouteTCP services[].tls: true with a ServersTransportTCP whose
+    tls names Secrets (rootCAsSecrets, certificatesSecrets): the server gets
+    TLS with SNI serverName and the client certificate; spiffe refuses."""
+    from test_tcp_backend_tls import TlsEcho, exchange
+    from tls_certs import make_client_cert
+    d = str(tmp_path)
+    crt, key = make_cert(d, "backend.test")
+    cli_crt, cli_key = make_client_cert(d, "gantry-client")
+    up = TlsEcho(crt, key, client_ca=os.path.join(d, "ca.crt"))
+    up.port = int(up.address.rsplit(":", 1)[1])
+    backend(emu, "pg", up)
+
+    def b64(path):
+        return base64.b64encode(open(path, "rb").read()).decode()
+    emu.apply({"kind": "Secret", "metadata": {"name": "pg-ca", "namespace": "default"}, "data": {"ca.crt": b64(d + "/ca.crt")}})
+    emu.apply({"kind": "Secret", "metadata": {"name": "pg-client", "namespace": "default"}, "type": "kubernetes.io/tls",
+               "data": {"tls.crt": b64(cli_crt), "tls.key": b64(cli_key)}})
+    emu.apply({"kind": "ServersTransportTCP", "metadata": {"name": "pgtls", "namespace": "default"},
+               "spec": {"tls": {"serverName": "backend.test", "rootCAsSecrets": ["pg-ca"],
+                                "certificatesSecrets": ["pg-client"]}}})
+    emu.apply({"kind": "ServersTransportTCP", "metadata": {"name": "mesh", "namespace": "default"},
+               "spec": {"tls": {"spiffe": {"ids": ["spiffe://example.org/pg"]}}}})
+    emu.apply({"kind": "IngressRouteTCP", "metadata": {"name": "pg", "namespace": "default"},
+               "spec": {"entryPoints": ["tcpep"], "routes": [
+                   {"match": "HostSNI(`*`)", "services": [{"name": "pg", "port": 80, "tls": True, "serversTransport": "pgtls"}]}]}})
+    emu.apply({"kind": "IngressRouteTCP", "metadata": {"name": "meshed", "namespace": "default"},
+               "spec": {"entryPoints": ["web"], "routes": [
+                   {"match": "HostSNI(`m.test`)", "services": [{"name": "pg", "port": 80, "tls": True, "serversTransport": "mesh"}]}],
+                   "tls": {"passthrough": True}}})
+    g = gantry(procs, tmp_path, emu, entrypoints=("web", "tcpep"))
+    wait_for(lambda: exchange(g.ports["tcpep"], timeout=2 * SLOW) == b"tls:hello", what="TLS to the TCP backend")
+    assert "backend.test" in up.snis and "gantry-client" in up.clients, (up.snis, up.clients)
+    wait_for(lambda: "serversTransport 'default-mesh@kubernetescrd': tls.spiffe is not supported by gantry for TCP"
+             in problems(g), what="the spiffe transport refused")
+
+
 def test_serverstransport_root_ca_from_a_secret(tmp_path, procs, emu):
     from test_servers_transport import TLSUpstream
     d = str(tmp_path)

@@ -2,7 +2,7 @@
 binary: a service's dialTimeout bounds the connect to a backend that never
 answers (a loopback listener whose accept queue is full drops the SYN), and
 the next server is tried; a transport asking for what gantry cannot do for
-TCP (tls), or one that does not exist, refuses its services
+TCP (tls.spiffe), or one that does not exist, refuses its services
 and their routers, named in the API.
 """
 import socket
@@ -45,7 +45,7 @@ def test_dial_timeout_and_refused_transports(tmp_path, procs):
            "    split: {weighted: {services: [{name: svc}, {name: tlsback}]}}\n"
            "  serversTransports:\n"
            "    quick: {dialTimeout: 300ms}\n"
-           "    totls: {dialTimeout: 1s, tls: {serverName: backend.internal}}\n"
+           "    totls: {dialTimeout: 1s, tls: {serverName: backend.internal, spiffe: {trustDomain: example.org}}}\n"
            % (silent_addr, echo.address, echo.address, echo.address))
     g = procs.gantry(tmp_path, cfg, entrypoints=ENTRYPOINTS)
     times = []
@@ -57,7 +57,7 @@ def test_dial_timeout_and_refused_transports(tmp_path, procs):
     assert max(times) >= 0.28, times
     assert max(times) < 3 * SLOW, times
     problems = "\n".join(g.api("/api/overview")["problems"])
-    assert "tcp service 'tlsback@file': serversTransport 'totls@file': tls is not supported by gantry for TCP" in problems
+    assert "tcp service 'tlsback@file': serversTransport 'totls@file': tls.spiffe is not supported by gantry for TCP" in problems
     assert "tcp router 'withtls@file': tcp service 'tlsback@file' is not served" in problems, problems
     assert "tcp service 'ghost@file': serversTransport 'absent@file' does not exist" in problems, problems
     assert "tcp service 'split@file': weighted: tcp service 'tlsback@file' is not served: serversTransport" in problems

@@ -700,31 +700,30 @@ static void tls_store(struct cx *c, const cJSON *ts)
     tls_store_generated(c, get(spec, "defaultGeneratedCert"), where);
 }
 
-static void transport(struct cx *c, const cJSON *st)
+/* A (TCP) servers transport's TLS keys that name Secrets (rootCAsSecrets,
+ * certificatesSecrets, v3's rootCAs [{secret}]) become the file keys with
+ * inline PEM (rootCAs, certificates) in <body>, the tree of <spec>. false,
+ * with a problem, when a Secret is missing: the transport is not defined,
+ * so its services are refused rather than served with less. */
+static bool transport_secrets(struct cx *c, const char *ns, const cJSON *spec, struct tree_node *body, const char *where)
 {
-    const char *ns = meta(st, "namespace"), *name = meta(st, "name");
-    const char *where = arena_printf(c->pa, "serverstransport %s/%s", ns, name);
-    const cJSON *spec = get(st, "spec");
-    struct tree_node *body = from_json(c, spec, where);
-    if (body->kind != TREE_MAP)
-        body = node(c, TREE_MAP, where);
     struct tree_node *cas = node(c, TREE_SEQ, where), *certs = node(c, TREE_SEQ, where);
     const cJSON *list = get(spec, "rootCAsSecrets");
     for (const cJSON *s = list ? list->child : NULL; s; s = s->next) {
         const char *pem = ca_pem(c, ns, cJSON_IsString(s) ? s->valuestring : NULL, where);
         if (pem == NULL)
-            return;
+            return false;
         tree_seq_add(c->pa, cas, scalar(c, pem, where));
     }
     list = get(spec, "rootCAs"); /* v3: [{secret: name} | {configMap: name}] */
     for (const cJSON *s = list ? list->child : NULL; s; s = s->next) {
         if (str(s, "secret") == NULL) {
             problem(c, "%s: rootCAs from a ConfigMap are not supported by gantry", where);
-            return;
+            return false;
         }
         const char *pem = ca_pem(c, ns, str(s, "secret"), where);
         if (pem == NULL)
-            return;
+            return false;
         tree_seq_add(c->pa, cas, scalar(c, pem, where));
     }
     list = get(spec, "certificatesSecrets");
@@ -735,7 +734,7 @@ static void transport(struct cx *c, const cJSON *st)
         if (crt == NULL || key == NULL) {
             problem(c, "%s: secret %s/%s does not exist or has no tls.crt and tls.key", where, ns,
                     cJSON_IsString(s) ? s->valuestring : "");
-            return;
+            return false;
         }
         struct tree_node *e = node(c, TREE_MAP, where);
         put_str(c, e, "certFile", crt);
@@ -749,7 +748,19 @@ static void transport(struct cx *c, const cJSON *st)
         put(c, body, "rootCAs", cas);
     if (certs->n)
         put(c, body, "certificates", certs);
-    put(c, c->transports, make_id(c, ns, name), body);
+    return true;
+}
+
+static void transport(struct cx *c, const cJSON *st)
+{
+    const char *ns = meta(st, "namespace"), *name = meta(st, "name");
+    const char *where = arena_printf(c->pa, "serverstransport %s/%s", ns, name);
+    const cJSON *spec = get(st, "spec");
+    struct tree_node *body = from_json(c, spec, where);
+    if (body->kind != TREE_MAP)
+        body = node(c, TREE_MAP, where);
+    if (transport_secrets(c, ns, spec, body, where))
+        put(c, c->transports, make_id(c, ns, name), body);
 }
 
 /* ---- IngressRoute ---- */
@@ -913,8 +924,9 @@ static void ingress_route(struct cx *c, const cJSON *ir)
  * one cannot be built: the route is not served (Traefik skips that
  * service and serves the others). */
 /* A TCP service reference's serversTransport (a ServersTransportTCP of the
- * route's namespace, or name@provider) and its (deprecated) proxyProtocol
- * on the load balancer <id>. */
+ * route's namespace, or name@provider), its (deprecated) proxyProtocol and
+ * its tls (Traefik: every server of the Service is dialed with TLS) on the
+ * load balancer <id>. */
 static void tcp_transport_ref(struct cx *c, const char *ns, const cJSON *ref, const char *id)
 {
     const char *st = str(ref, "serversTransport");
@@ -922,6 +934,10 @@ static void tcp_transport_ref(struct cx *c, const char *ns, const cJSON *ref, co
     struct tree_node *lb = tree_map_get(tree_map_get(c->tcp_services, id), "loadBalancer");
     if (lb == NULL)
         return;
+    struct tree_node *servers = tree_map_get(lb, "servers");
+    for (size_t i = 0; cJSON_IsTrue(get(ref, "tls")) && servers != NULL && i < servers->n; i++)
+        if (tree_map_get(servers->items[i], "tls") == NULL)
+            put_str(c, servers->items[i], "tls", "true");
     if (st != NULL && tree_map_get(lb, "serversTransport") == NULL)
         put_str(c, lb, "serversTransport", strchr(st, '@') ? st : make_id(c, ns, st));
     if (pp != NULL && tree_map_get(lb, "proxyProtocol") == NULL)
@@ -1002,15 +1018,20 @@ static void ingress_route_tcp(struct cx *c, const cJSON *ir)
 
 /* A ServersTransportTCP: tcp.serversTransports."<ns>-<name>", its spec as
  * Traefik's keys (dialTimeout, dialKeepAlive, terminationDelay, tls,
- * proxyProtocol); what gantry cannot honour for TCP (tls) refuses the
- * services using it (model_decode, aggregator). */
+ * proxyProtocol), tls's Secrets as inline PEM; what gantry cannot honour
+ * for TCP (tls.spiffe) refuses the services using it (model_decode,
+ * aggregator). */
 static void transport_tcp(struct cx *c, const cJSON *st)
 {
     const char *ns = meta(st, "namespace"), *name = meta(st, "name");
     const char *where = arena_printf(c->pa, "serverstransporttcp %s/%s", ns, name);
-    struct tree_node *body = from_json(c, get(st, "spec"), where);
+    const cJSON *spec = get(st, "spec");
+    struct tree_node *body = from_json(c, spec, where);
     if (body->kind != TREE_MAP)
         body = node(c, TREE_MAP, where);
+    struct tree_node *tls = tree_map_get(body, "tls");
+    if (tls != NULL && tls->kind == TREE_MAP && !transport_secrets(c, ns, get(spec, "tls"), tls, where))
+        return;
     put(c, c->tcp_transports, make_id(c, ns, name), body);
 }
 

@@ -232,6 +232,43 @@ int main(void)
     CHECK_CONTAINS(r.dump, "      unsupported: peerCertSANs entry {type: 'IPAddress', value: '10.0.0.1'}");
     done(&r);
 
+    /* tcp: servers[].tls and the transport's tls (Traefik's TLSClientConfig), dumped so that a change is digested */
+    decode(&r, "tcp:\n  services:\n    db:\n      loadBalancer:\n        serversTransport: secure\n"
+               "        servers: [{address: \"db:5432\", tls: true}, {address: \"db2:5432\", tls: false}, {address: \"db3:5432\"}]\n"
+               "  serversTransports:\n"
+               "    secure:\n      dialTimeout: 2s\n      tls:\n        serverName: db.internal\n        insecureSkipVerify: false\n"
+               "        rootCAs: [/ca.pem]\n        certificates: [{certFile: /c.pem, keyFile: /k.pem}]\n"
+               "        peerCertURI: \"spiffe://example.org/db\"\n"
+               "    empty: {tls: {}}\n    none: {dialTimeout: 1s}\n");
+    CHECK(r.rep.errors.len == 0 && r.rep.warnings.len == 0);
+    CHECK_CONTAINS(r.dump, "        - {address: db:5432, tls: true}\n        - {address: db2:5432}\n        - {address: db3:5432}\n");
+    CHECK_CONTAINS(r.dump, "    secure:\n      dialTimeout: 2000ms\n      tls:\n        serverName: db.internal\n"
+                           "        insecureSkipVerify: false\n        rootCA: /ca.pem\n        certificate: /c.pem /k.pem\n"
+                           "        peerCertURI: spiffe://example.org/db\n");
+    CHECK_CONTAINS(r.dump, "    empty:\n      dialTimeout: 0ms\n      tls:\n        serverName: \n");
+    CHECK_CONTAINS(r.dump, "    none:\n      dialTimeout: 1000ms\n    secure:");
+    CHECK(strstr(r.dump, "unsupported") == NULL);
+    done(&r);
+    /* tls.spiffe (or spiffe beside tls) refuses the transport's services; bad values are errors naming the key */
+    decode(&r, "tcp:\n  serversTransports:\n    sp:\n      tls: {spiffe: {ids: [\"spiffe://x\"]}}\n"
+               "    sp2:\n      spiffe: {trustDomain: example.org}\n");
+    CHECK(r.rep.errors.len == 0);
+    CHECK_CONTAINS(r.dump, "    sp:\n      dialTimeout: 0ms\n      tls:\n        serverName: \n        insecureSkipVerify: false\n"
+                           "      unsupported: tls.spiffe\n");
+    CHECK_CONTAINS(r.dump, "    sp2:\n      dialTimeout: 0ms\n      unsupported: spiffe\n");
+    done(&r);
+    decode(&r, "tcp:\n  services:\n    db:\n      loadBalancer:\n        servers: [{address: \"db:5432\", tls: maybe}]\n");
+    CHECK(r.rep.errors.len == 1);
+    CHECK_CONTAINS(error(&r, 0), "maybe");
+    done(&r);
+    decode(&r, "tcp:\n  serversTransports:\n    t1:\n      tls: {insecureSkipVerify: sometimes}\n"
+               "    t2:\n      tls: {certificates: [{certFile: /c.pem}]}\n    t3:\n      tls: yes-please\n");
+    CHECK(r.rep.errors.len == 3);
+    CHECK_CONTAINS(error(&r, 0), "sometimes");
+    CHECK_CONTAINS(error(&r, 1), "certFile and keyFile are both required");
+    CHECK_CONTAINS(error(&r, 2), "tls must be a mapping of keys");
+    done(&r);
+
     /* tls.stores: defaultGeneratedCert (resolver, domain), other stores a problem of the provider */
     decode(&r, "tls:\n"
                "  stores:\n"

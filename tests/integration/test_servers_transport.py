@@ -16,7 +16,7 @@ from tls_certs import make_ca, make_cert, make_client_cert
 
 
 class TLSUpstream:
-    def __init__(self, d, name="backend.internal", require_client_cert=False, uris=(), sans=None):
+    def __init__(self, d, name="backend.internal", require_client_cert=False, uris=(), sans=None, tls12=False):
         crt, key = make_cert(d, name, sans=sans, uris=uris)
         _, ca = make_ca(d)
         self.seen_client = []
@@ -42,6 +42,8 @@ class TLSUpstream:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(crt, key)
+        if tls12:
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         if require_client_cert:
             ctx.verify_mode = ssl.CERT_REQUIRED
             ctx.load_verify_locations(ca)
@@ -199,3 +201,30 @@ def test_peer_cert_sans(tmp_path, procs):
         assert "peerCertSANs entry {type: 'IPAddress'" in " ".join(svcs["badtype@file"]["error"]), svcs["badtype@file"]
     finally:
         peer.stop()
+
+
+def test_insecure_skip_verify_against_a_tls12_server_named_otherwise(tmp_path, procs):
+    """libh2o checks the server name itself at the end of a TLS 1.2
+    handshake: insecureSkipVerify must skip that too, while a verifying
+    transport still refuses the name."""
+    d = str(tmp_path)
+    up = TLSUpstream(d, "backend.internal", tls12=True)
+    _, ca = make_ca(d)
+    try:
+        dyn = ("http:\n  routers:\n"
+               "    insecure: {rule: \"Host(`insecure.test`)\", service: insecure}\n"
+               "    verified: {rule: \"Host(`verified.test`)\", service: verified}\n"
+               "  serversTransports:\n"
+               "    insecure: {insecureSkipVerify: true, serverName: other.internal}\n"
+               "    verified: {rootCAs: [\"%s\"], serverName: other.internal}\n"
+               "  services:\n" % ca
+               + service_yaml("insecure", [up.url], "        serversTransport: insecure\n")
+               + service_yaml("verified", [up.url], "        serversTransport: verified\n"))
+        g = procs.gantry(tmp_path, dyn)
+        wait_for(lambda: get(g.port, "/", "verified.test")[0] == 502, what="route live")
+        for _ in range(3):
+            status, _, body = get(g.port, "/", "insecure.test")
+            assert (status, body) == (200, b"tls ok")
+        assert get(g.port, "/", "verified.test")[0] == 502
+    finally:
+        up.stop()

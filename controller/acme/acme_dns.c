@@ -168,7 +168,8 @@ static int run_exec(struct acme_dns *d, const struct job *j, const char *command
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
         log_info("acme: resolver %s: exec %s: %s", d->name, command, line);
     if (killed) {
         snprintf(why, why_len, "command %s %s killed after %llu ms", d->cfg.program, command, (unsigned long long)limit_ms);
@@ -183,6 +184,19 @@ static int run_exec(struct acme_dns *d, const struct job *j, const char *command
 }
 
 /* ---- httpreq ---- */
+
+struct abort_check {
+    struct acme_dns *d;
+    bool present;
+};
+
+/* A present is given up when gantry stops (a cleanup runs to its bounded end). */
+static int on_progress(void *data, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    struct abort_check *a = data;
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return a->present && stopping(a->d);
+}
 
 /* POST <endpoint>/<command> with lego's JSON. 0, or -1 with <why>. */
 static int run_httpreq(struct acme_dns *d, const struct job *j, const char *command, uint64_t limit_ms, char *why,
@@ -225,6 +239,10 @@ static int run_httpreq(struct acme_dns *d, const struct job *j, const char *comm
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, err);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_body_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &in);
+    struct abort_check ac = {d, command[0] == 'p'};
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, &ac);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
     if (d->cfg.username && *d->cfg.username && d->cfg.password && *d->cfg.password) {
         curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
         curl_easy_setopt(e, CURLOPT_USERNAME, d->cfg.username);

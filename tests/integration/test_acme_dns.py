@@ -42,6 +42,18 @@ esac
 """
 
 
+class CheckedProcess(Process):
+    """gantry: a clean exit with no sanitizer report, as conftest's Gantry."""
+
+    def stop(self, sig=None, timeout=20):
+        rc = super().stop(timeout=timeout)
+        out = self.output()
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            assert marker not in out, "sanitizer report in gantry output:\n" + out[-6000:]
+        assert rc == 0, "gantry exited with %r:\n%s" % (rc, out[-4000:])
+        return rc
+
+
 def start_gantry(procs, tmp, pebble, up, dyn, dns_args, env_extra, check_ready=True):
     web, websecure, admin = pebble.web, pebble.websecure, free_port()
     args = [GANTRY_BIN, "--workers=2", "--log.level=DEBUG",
@@ -58,7 +70,7 @@ def start_gantry(procs, tmp, pebble, up, dyn, dns_args, env_extra, check_ready=T
         f.write(dyn)
     env = dict(os.environ, LEGO_CA_CERTIFICATES=pebble.ca)
     env.update(env_extra)
-    g = procs.add(Process(args, "gantry", env=env))
+    g = procs.add(CheckedProcess(args, "gantry", env=env))
     g.admin_port = admin
     if check_ready:
         wait_port(admin, timeout=10, proc=g)
@@ -226,8 +238,9 @@ def refused(tmp_path, args, env):
     e.update(env)
     r = run([GANTRY_BIN, "--entryPoints.web.address=127.0.0.1:%d" % free_port(),
              "--certificatesResolvers.le.acme.storage=" + str(tmp_path / "acme.json")] + args, check=False, env=e, timeout=15)
-    assert r.returncode != 0
-    return (r.stdout + r.stderr).decode()
+    out = (r.stdout + r.stderr).decode()
+    assert r.returncode != 0 and "Sanitizer" not in out and "runtime error:" not in out, out
+    return out
 
 
 def test_unknown_provider_and_missing_env_refused_at_start(tmp_path):
@@ -241,3 +254,19 @@ def test_unknown_provider_and_missing_env_refused_at_start(tmp_path):
     out = refused(tmp_path, ["--certificatesResolvers.le.acme.dnsChallenge.provider=exec",
                              "--certificatesResolvers.le.acme.dnsChallenge.resolvers=dns.example:53"], {"EXEC_PATH": "/bin/true"})
     assert "dnsChallenge.resolvers: 'dns.example:53'" in out, out
+
+
+def test_stop_during_propagation_check_is_prompt_and_cleans_up(tmp_path, procs):
+    up = procs.whoami()
+    pebble = make_pebble(procs, tmp_path)
+    dyn = ("http:\n  routers:\n"
+           "    app:\n      rule: \"Host(`slow.test`)\"\n      service: s\n      entryPoints: [websecure]\n"
+           "      tls:\n        certResolver: pebble\n"
+           "  services:\n") + service_yaml("s", [up.url])
+    g = start_gantry(procs, tmp_path, pebble, up, dyn, ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec"],
+                     exec_env(tmp_path, pebble, DNS_NEVER="1", EXEC_PROPAGATION_TIMEOUT="600"))
+    wait_for(lambda: "TXT _acme-challenge.slow.test. presented" in g.output(), timeout=30, what="presented")
+    t0 = time.monotonic()
+    assert g.stop() == 0
+    assert time.monotonic() - t0 < 8, "stop waited for the propagation timeout"
+    assert any(l.startswith("cleanup _acme-challenge.slow.test.") for l in (tmp_path / "dns.log").read_text().splitlines())

@@ -53,6 +53,18 @@ class CheckedProcess(Process):
         assert rc == 0, "gantry exited with %r:\n%s" % (rc, out[-4000:])
         return rc
 
+# EXEC_MODE=RAW: present|cleanup -- <domain> <token> <keyAuth>; the script makes the record itself (openssl's digest)
+EXEC_RAW_SCRIPT = r"""#!/bin/sh
+echo "$*" >> "$DNS_LOG"
+[ "$2" = "--" ] || exit 3
+host="_acme-challenge.$3."
+value=$(printf %s "$5" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=')
+case "$1" in
+present) curl -sf -X POST -d "{\"host\":\"$host\",\"value\":\"$value\"}" "http://127.0.0.1:$CTS_PORT/set-txt" ;;
+cleanup) curl -sf -X POST -d "{\"host\":\"$host\"}" "http://127.0.0.1:$CTS_PORT/clear-txt" ;;
+esac
+"""
+
 
 def start_gantry(procs, tmp, pebble, up, dyn, dns_args, env_extra, check_ready=True):
     web, websecure, admin = pebble.web, pebble.websecure, free_port()
@@ -145,6 +157,23 @@ def test_exec_dns01_normal_and_wildcard_issued_and_served(tmp_path, procs):
     assert "exec present: presenting _acme-challenge.app.test." in out  # the script's output is logged
     certs = json.loads((tmp_path / "acme.json").read_text())["pebble"]["Certificates"]
     assert sorted(c["domain"]["main"] for c in certs) == ["app.test", "wild.test"]
+
+
+def test_exec_raw_mode(tmp_path, procs):
+    up = procs.whoami()
+    pebble = make_pebble(procs, tmp_path)
+    dyn = ("http:\n  routers:\n"
+           "    app:\n      rule: \"Host(`raw.test`)\"\n      service: s\n      entryPoints: [websecure]\n"
+           "      tls:\n        certResolver: pebble\n"
+           "  services:\n") + service_yaml("s", [up.url])
+    env = exec_env(tmp_path, pebble, EXEC_MODE="RAW")
+    (tmp_path / "dns-exec.sh").write_text(EXEC_RAW_SCRIPT)
+    g = start_gantry(procs, tmp_path, pebble, up, dyn, ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec"], env)
+    wait_for(issued(g, "raw.test"), timeout=60, what="raw.test issued:\n" + g.output()[-3000:])
+    log = (tmp_path / "dns.log").read_text().splitlines()
+    assert [l.split()[:3] for l in log] == [["present", "--", "raw.test"], ["cleanup", "--", "raw.test"]], log
+    token, keyauth = log[0].split()[3:5]
+    assert keyauth.startswith(token + ".")  # token.thumbprint
 
 
 class HttpReq:

@@ -67,6 +67,8 @@ esac
 
 
 def start_gantry(procs, tmp, pebble, up, dyn, dns_args, env_extra, check_ready=True):
+    if not any(".dnsChallenge.resolvers=" in a for a in dns_args):
+        dns_args = ["--certificatesResolvers.pebble.acme.dnsChallenge.resolvers=127.0.0.1:%d" % pebble.dns_port] + list(dns_args)
     web, websecure, admin = pebble.web, pebble.websecure, free_port()
     args = [GANTRY_BIN, "--workers=2", "--log.level=DEBUG",
             "--entryPoints.web.address=127.0.0.1:%d" % web,
@@ -76,8 +78,7 @@ def start_gantry(procs, tmp, pebble, up, dyn, dns_args, env_extra, check_ready=T
             "--certificatesResolvers.pebble.acme.caServer=" + pebble.directory,
             "--certificatesResolvers.pebble.acme.email=ops@example.test",
             "--certificatesResolvers.pebble.acme.storage=" + os.path.join(str(tmp), "acme.json"),
-            "--certificatesResolvers.pebble.acme.keyType=EC256",
-            "--certificatesResolvers.pebble.acme.dnsChallenge.resolvers=127.0.0.1:%d" % pebble.dns_port] + list(dns_args)
+            "--certificatesResolvers.pebble.acme.keyType=EC256"] + list(dns_args)
     with open(os.path.join(str(tmp), "dynamic.yaml"), "w") as f:
         f.write(dyn)
     env = dict(os.environ, LEGO_CA_CERTIFICATES=pebble.ca)
@@ -299,3 +300,32 @@ def test_stop_during_propagation_check_is_prompt_and_cleans_up(tmp_path, procs):
     assert g.stop() == 0
     assert time.monotonic() - t0 < 8, "stop waited for the propagation timeout"
     assert any(l.startswith("cleanup _acme-challenge.slow.test.") for l in (tmp_path / "dns.log").read_text().splitlines())
+
+
+def test_require_all_rns_waits_for_every_resolver(tmp_path, procs):
+    """requireAllRNS: a second resolver (another challtestsrv that never gets
+    the record) keeps the order from going to the CA; the error names it."""
+    up = procs.whoami()
+    pebble = make_pebble(procs, tmp_path)
+    dns2, mgmt2 = free_port(), free_port()
+    procs.add(Process(["pebble-challtestsrv", "-dns01", "127.0.0.1:%d" % dns2, "-http01", "", "-https01", "",
+                       "-tlsalpn01", "", "-management", "127.0.0.1:%d" % mgmt2], "challtestsrv2"))
+    wait_port(mgmt2, timeout=10)
+    dyn = ("http:\n  routers:\n"
+           "    app:\n      rule: \"Host(`all.test`)\"\n      service: s\n      entryPoints: [websecure]\n"
+           "      tls:\n        certResolver: pebble\n"
+           "  services:\n") + service_yaml("s", [up.url])
+    g = start_gantry(procs, tmp_path, pebble, up, dyn,
+                     ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec",
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.resolvers=127.0.0.1:%d,127.0.0.1:%d"
+                      % (pebble.dns_port, dns2),
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.propagation.requireAllRNS=true"],
+                     exec_env(tmp_path, pebble, EXEC_PROPAGATION_TIMEOUT="3"))
+
+    def problem():
+        return [p for p in api(g, "/api/overview")["problems"] if "all.test" in p]
+    wait_for(problem, timeout=30, what="propagation timeout reported:\n" + g.output()[-3000:])
+    p = problem()[0]
+    # challtestsrv answers SERVFAIL for a name it has no record of
+    assert "did not propagate within EXEC_PROPAGATION_TIMEOUT (3 s; last: 127.0.0.1:%d: " % dns2 in p, p
+    assert "certificate for all.test issued" not in g.output()

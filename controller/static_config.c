@@ -765,12 +765,53 @@ static int acme_tls(struct tree_decoder *td, void *obj, const struct tree_node *
     return v->kind == TREE_MAP ? tree_decode_fields(td, obj, v, acme_tls_keys, NULL) : 0;
 }
 
+TREE_FIELD_STRING(acme_dns_provider, struct acme_resolver_config, dns_provider)
+TREE_FIELD_LIST(acme_dns_resolvers, struct acme_resolver_config, dns_resolvers)
+TREE_FIELD_DURATION(acme_dns_delay, struct acme_resolver_config, dns_delay_ms)
+TREE_FIELD_BOOL(acme_dns_disable_checks, struct acme_resolver_config, dns_disable_checks)
+TREE_FIELD_BOOL(acme_dns_require_all, struct acme_resolver_config, dns_require_all_rns)
+TREE_FIELD_BOOL(acme_dns_disable_ans, struct acme_resolver_config, dns_disable_ans_checks)
+
+static const struct tree_field acme_dns_propagation_keys[] = {{"delayBeforeChecks", acme_dns_delay},
+                                                              {"disableChecks", acme_dns_disable_checks},
+                                                              {"requireAllRNS", acme_dns_require_all},
+                                                              {"disableANSChecks", acme_dns_disable_ans},
+                                                              {NULL, NULL}};
+static int acme_dns_propagation(struct tree_decoder *td, void *obj, const struct tree_node *v)
+{
+    return tree_decode_fields(td, obj, v, acme_dns_propagation_keys, NULL);
+}
+
+/* dnsChallenge: DNS-01 through lego's exec or httpreq provider; the
+ * deprecated delayBeforeCheck and disablePropagationCheck mean what
+ * propagation.delayBeforeChecks and propagation.disableChecks do */
+static const struct tree_field acme_dns_keys[] = {{"provider", acme_dns_provider},
+                                                  {"resolvers", acme_dns_resolvers},
+                                                  {"propagation", acme_dns_propagation},
+                                                  {"delayBeforeCheck", acme_dns_delay},
+                                                  {"disablePropagationCheck", acme_dns_disable_checks},
+                                                  {NULL, NULL}};
 static int acme_dns(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
-    (void)obj;
+    ((struct acme_resolver_config *)obj)->dns_challenge = true;
+    return v->kind == TREE_MAP ? tree_decode_fields(td, obj, v, acme_dns_keys, NULL) : 0;
+}
+
+/* Only lego's exec and httpreq providers are built in (the others are Go
+ * API clients; exec can bridge to any of them, lego's CLI included). */
+static int acme_dns_check(struct tree_decoder *td, const struct tree_node *v, const struct acme_resolver_config *r)
+{
     char where[512];
-    return diag_set(sd(td), "%s: '%s': the DNS-01 challenge is not implemented by gantry (use httpChallenge or tlsChallenge)",
-                    tree_where(v, where, sizeof(where)), td->context);
+    if (!r->dns_challenge)
+        return 0;
+    if (r->dns_provider == NULL || r->dns_provider[0] == '\0')
+        return diag_set(sd(td), "%s: certificatesResolvers.%s.acme.dnsChallenge.provider is required (exec or httpreq)",
+                        tree_where(v, where, sizeof(where)), r->name);
+    if (strcmp(r->dns_provider, "exec") != 0 && strcmp(r->dns_provider, "httpreq") != 0)
+        return diag_set(sd(td), "%s: certificatesResolvers.%s.acme.dnsChallenge.provider: '%s' is not supported by gantry "
+                                "(only exec and httpreq; other DNS providers can be bridged with exec)",
+                        tree_where(v, where, sizeof(where)), r->name, r->dns_provider);
+    return 0;
 }
 
 static const struct tree_field acme_keys[] = {{"email", acme_email},
@@ -829,8 +870,10 @@ static int resolvers_key(struct tree_decoder *td, void *obj, const struct tree_n
         td->context = arena_printf(&c->arena, "certificatesResolvers.%s", v->keys[i]);
         if (tree_decode_fields(td, r, v->items[i], resolver_keys, NULL) != 0)
             return -1;
-        if (!r->http_challenge && !r->tls_challenge)
-            return diag_set(sd(td), "%s: certificate resolver '%s' needs httpChallenge or tlsChallenge",
+        if (acme_dns_check(td, v->items[i], r) != 0)
+            return -1;
+        if (!r->http_challenge && !r->tls_challenge && !r->dns_challenge)
+            return diag_set(sd(td), "%s: certificate resolver '%s' needs httpChallenge, tlsChallenge or dnsChallenge",
                             tree_where(v->items[i], where, sizeof(where)), r->name);
         if (r->client_timeout_ms < r->client_response_header_timeout_ms) /* Traefik's check */
             return diag_set(sd(td), "%s: certificatesResolvers.%s.acme: clientTimeout must be at least clientResponseHeaderTimeout",

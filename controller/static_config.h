@@ -45,6 +45,14 @@ struct acme_resolver_config {
     uint64_t client_timeout_ms;                 /* clientTimeout: a whole transaction, 2m */
     uint64_t client_response_header_timeout_ms; /* clientResponseHeaderTimeout: 30s */
     uint64_t certificate_timeout_ms;            /* certificateTimeout: finalize -> certificate ready, 30s (0: 30s, as lego) */
+    /* dnsChallenge (Traefik v3.3+ names; also the deprecated delayBeforeCheck
+     * and disablePropagationCheck): provider exec or httpreq (configured by
+     * lego's environment variables, controller/acme/acme_dns.h) */
+    const char *dns_provider;
+    const char **dns_resolvers; /* host[:port] asked for the TXT record; none: /etc/resolv.conf */
+    size_t n_dns_resolvers;
+    uint64_t dns_delay_ms; /* propagation.delayBeforeChecks */
+    bool dns_disable_checks, dns_require_all_rns, dns_disable_ans_checks;
 };
 
 struct static_config {

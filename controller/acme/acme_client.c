@@ -536,6 +536,11 @@ static void respond(struct acme_client *c)
     }
 }
 
+static const char *challenge_name(enum acme_challenge_type t)
+{
+    return t == ACME_HTTP01 ? "http-01" : t == ACME_DNS01 ? "dns-01" : "tls-alpn-01";
+}
+
 static void on_authz(struct acme_client *c, cJSON *j)
 {
     const char *status = str(j, "status");
@@ -550,7 +555,7 @@ static void on_authz(struct acme_client *c, cJSON *j)
         fail(c, "authorization for %s is %s", domain ? domain : "?", status ? status : "unreadable");
         return;
     }
-    const char *want = c->cfg.challenge == ACME_HTTP01 ? "http-01" : "tls-alpn-01";
+    const char *want = challenge_name(c->cfg.challenge);
     const cJSON *ch;
     cJSON_ArrayForEach(ch, cJSON_GetObjectItemCaseSensitive(j, "challenges"))
     {
@@ -595,7 +600,7 @@ static void on_authz_polled(struct acme_client *c, cJSON *j)
             if (cJSON_IsObject(err))
                 problem_text(err, why, sizeof(why));
         }
-        fail(c, "%s challenge for %s failed (%s): %s", c->cfg.challenge == ACME_HTTP01 ? "HTTP-01" : "TLS-ALPN-01",
+        fail(c, "%s challenge for %s failed (%s): %s", c->cfg.challenge == ACME_HTTP01 ? "HTTP-01" : c->cfg.challenge == ACME_DNS01 ? "DNS-01" : "TLS-ALPN-01",
              c->chall_domain ? c->chall_domain : "?", status ? status : "unreadable", why);
     }
 }

@@ -18,9 +18,10 @@
 
 #include "acme_crypto.h"
 
-enum acme_challenge_type { ACME_HTTP01, ACME_TLSALPN01 };
+enum acme_challenge_type { ACME_HTTP01, ACME_TLSALPN01, ACME_DNS01 };
 
-/* A challenge to publish (<add>) or withdraw: <token> and its key authorization. */
+/* A challenge to publish (<add>) or withdraw: <token> and its key authorization (NULL on withdrawal);
+ * <domain> is the authorization's identifier (a wildcard's without "*."). */
 typedef void (*acme_challenge_cb)(void *data, const char *domain, const char *token, const char *keyauth, bool add);
 /* The end of an order: <error> NULL and the chain and key as PEM, or why it failed. */
 typedef void (*acme_order_cb)(void *data, const char *error, const char *cert_pem, const char *key_pem);

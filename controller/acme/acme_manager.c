@@ -63,9 +63,24 @@ void acme_manager__publish_tokens(void)
     free(specs);
 }
 
+/* DNS-01: the record is published and seen at the resolvers (or not): the CA may validate */
+static void on_dns_ready(void *data, const char *error)
+{
+    struct resolver *r = data;
+    if (r->client)
+        acme_client_challenge_ready(r->client, error);
+}
+
 static void on_challenge(void *data, const char *domain, const char *token, const char *keyauth, bool add)
 {
     struct resolver *r = data;
+    if (r->dns) { /* the TXT record, not a token served by gantry (nor a Secret for the replicas) */
+        if (add)
+            acme_dns_present(r->dns, domain, token, keyauth, on_dns_ready, r);
+        else
+            acme_dns_cleanup(r->dns);
+        return;
+    }
     if (r->k8s) {
         acme_manager__k8s_challenge(r, domain, token, keyauth, add);
         return;
@@ -413,6 +428,8 @@ static void on_tick(void *data)
             log_info("acme: resolver %s: %s certificate for %s%s", r->cfg->name, s->cert_pem ? "renewing the" : "ordering a",
                      s->names[0], s->revoked ? " (revoked by the CA)" : "");
             r->current = s;
+            if (r->dns)
+                acme_dns_order_start(r->dns);
             const char *order = r->k8s && !s->resume_tried ? acme_k8s_order(M.k8s, r->cfg->name, s->names[0]) : NULL;
             if (order != NULL) { /* a predecessor's order in flight: taken up, not made again */
                 log_info("acme: resolver %s: resuming the order %s for %s", r->cfg->name, order, s->names[0]);
@@ -489,6 +506,11 @@ static void on_account_key(void *data, EVP_PKEY *key)
     acme_manager__schedule(0);
 }
 
+static const char *env_get(const char *name)
+{
+    return getenv(name);
+}
+
 static int resolver_init(struct resolver *r, const struct acme_resolver_config *cfg, const struct acme_manager_options *o,
                          struct diag *d)
 {
@@ -497,7 +519,18 @@ static int resolver_init(struct resolver *r, const struct acme_resolver_config *
     if (!acme_key_type_valid(cfg->key_type))
         return diag_set(d, "certificatesResolvers.%s.acme.keyType: '%s' is not one of EC256, EC384, RSA2048, RSA3072, RSA4096, "
                            "RSA8192", cfg->name, cfg->key_type);
-    r->tls_alpn = cfg->tls_challenge && !cfg->http_challenge; /* both: HTTP-01, as lego prefers */
+    r->tls_alpn = cfg->tls_challenge && !cfg->http_challenge && !cfg->dns_challenge; /* both: HTTP-01, as lego prefers */
+    if (cfg->dns_challenge) {
+        /* lego tries dns-01 before http-01 and tls-alpn-01 when the CA offers it (every CA does) */
+        struct acme_dns_config dc;
+        if (acme_dns_config_load(&dc, cfg, env_get, d) != 0)
+            return -1;
+        if ((r->dns = acme_dns_new(&dc, cfg->name)) == NULL) {
+            acme_dns_config_free(&dc);
+            return diag_set(d, "certificatesResolvers.%s.acme.dnsChallenge: cannot start its thread", cfg->name);
+        }
+        log_info("acme: resolver %s: DNS-01 through the %s provider", cfg->name, cfg->dns_provider);
+    }
     if (cfg->http_entrypoint) {
         for (size_t i = 0; i < o->n_entrypoints; i++)
             if (strcmp(o->entrypoints[i], cfg->http_entrypoint) == 0)
@@ -566,19 +599,19 @@ struct acme_client *acme_manager__new_client(struct resolver *r, EVP_PKEY *key, 
                                     .csr = {.disable_common_name = cfg->disable_common_name,
                                             .emails = cfg->email_addresses,
                                             .n_emails = cfg->n_email_addresses},
-                                    .challenge = r->tls_alpn ? ACME_TLSALPN01 : ACME_HTTP01,
+                                    .challenge = r->dns ? ACME_DNS01 : r->tls_alpn ? ACME_TLSALPN01 : ACME_HTTP01,
                                     .ca_blob = r->trust.pem,
                                     .ca_blob_len = r->trust.pem_len,
                                     .ca_server_name = r->trust.server_name,
                                     .timeout_ms = cfg->client_timeout_ms,
                                     .response_header_timeout_ms = cfg->client_response_header_timeout_ms,
-                                    .challenge_delay_ms = r->tls_alpn ? cfg->tls_delay_ms : cfg->http_delay_ms,
+                                    .challenge_delay_ms = r->dns ? 0 : r->tls_alpn ? cfg->tls_delay_ms : cfg->http_delay_ms,
                                     .challenge_delay_key = r->tls_alpn ? "tlsChallenge.delay" : "httpChallenge.delay",
                                     .certificate_timeout_ms = cfg->certificate_timeout_ms,
                                     .on_challenge = on_challenge,
                                     .on_account = on_account,
                                     .on_order_url = acme_manager__k8s_order_url,
-                                    .defer_challenge = r->k8s,
+                                    .defer_challenge = r->k8s || r->dns, /* DNS-01: until the record is seen */
                                     .data = r};
     return acme_client_new(&cc, key, uri);
 }
@@ -608,8 +641,10 @@ void acme_manager_stop(void)
     for (size_t i = 0; i < M.n_resolvers; i++) {
         struct resolver *r = &M.resolvers[i];
         acme_keygen_cancel(r->keygen);
-        acme_client_free(r->client);
+        acme_client_free(r->client); /* a DNS-01 record left is cleaned up by acme_dns_free */
         r->client = NULL;
+        acme_dns_free(r->dns);
+        r->dns = NULL;
         acme_ca_trust_free(&r->trust);
         if (r->wait_timer)
             watcher_timer_free(r->wait_timer);

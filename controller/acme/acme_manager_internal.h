@@ -18,6 +18,7 @@
 #include "../watcher.h"
 #include "acme_ca_trust.h"
 #include "acme_client.h"
+#include "acme_dns.h"
 #include "acme_keygen.h"
 #include "acme_manager.h"
 #include "acme_store_k8s.h"
@@ -70,6 +71,7 @@ struct resolver {
     struct domain_set *current; /* being ordered */
     int http_ep;
     bool tls_alpn; /* tlsChallenge without httpChallenge */
+    struct acme_dns *dns; /* dnsChallenge: DNS-01 (preferred over the others, as lego's challenge order) */
     bool k8s;      /* storage in Kubernetes Secrets: issues only while holding the Lease */
     struct domain_set *writing_set;
     char *wait_token; /* the challenge whose Secret the CA must not see before the replicas do */

@@ -61,8 +61,18 @@ static void add_problem(const char *fmt, ...)
 static struct domain_set *want_names(struct resolver *r, const char *who, const char *const *names, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (strchr(names[i], '*') != NULL) {
-            add_problem("acme: %s: %s is a wildcard, which needs the DNS-01 challenge (not implemented)", who, names[i]);
+        const char *star = strchr(names[i], '*');
+        if (star == NULL)
+            continue;
+        /* Traefik's checks: a wildcard needs DNS-01, and only as the whole first label */
+        if (r->dns == NULL) {
+            add_problem("acme: %s: unable to generate a wildcard certificate for domain %s: certificate resolver %s has no "
+                        "dnsChallenge (a wildcard needs the DNS-01 challenge)", who, names[i], r->cfg->name);
+            return NULL;
+        }
+        if (star != names[i] || names[i][1] != '.' || strchr(names[i] + 1, '*') != NULL) {
+            add_problem("acme: %s: unable to generate a wildcard certificate for domain %s: only '*.' as the first label is "
+                        "allowed", who, names[i]);
             return NULL;
         }
     }

@@ -194,7 +194,8 @@ def test_tls_domains_and_refusals(tmp_path, procs):
              "-verify_return_error", "-brief"], input=b"", check=False)
     assert b"Verification: OK" in r.stderr + r.stdout, r.stderr
     problems = api(g, "/api/overview")["problems"]
-    assert any("*.wild.test is a wildcard, which needs the DNS-01 challenge" in p for p in problems), problems
+    assert any("wildcard certificate for domain *.wild.test: certificate resolver pebble has no dnsChallenge" in p
+               for p in problems), problems
     assert any("tls.certResolver 'nosuch' is not defined" in p for p in problems), problems
     certs = json.loads((tmp_path / "acme.json").read_text())["pebble"]["Certificates"]
     assert [(c["domain"]["main"], c["domain"].get("sans")) for c in certs] == [("api.test", ["api2.test"])]

@@ -67,10 +67,39 @@ int main(void)
     static_config_free(&c);
 
     CHECK(load(&c, &d, "--certificatesResolvers.x.acme.email=a@b.test", NULL, NULL) == -1);
-    CHECK(strstr(d.msg, "needs httpChallenge or tlsChallenge") != NULL);
+    CHECK(strstr(d.msg, "needs httpChallenge, tlsChallenge or dnsChallenge") != NULL);
     static_config_free(&c);
+    /* dnsChallenge: only exec and httpreq; another provider is refused naming the resolver and the provider */
     CHECK(load(&c, &d, "--certificatesResolvers.x.acme.dnsChallenge.provider=cloudflare", NULL, NULL) == -1);
-    CHECK(strstr(d.msg, "DNS-01 challenge is not implemented") != NULL);
+    CHECK(strstr(d.msg, "certificatesResolvers.x.acme.dnsChallenge.provider: 'cloudflare' is not supported") != NULL &&
+          strstr(d.msg, "only exec and httpreq") != NULL);
+    static_config_free(&c);
+    CHECK(load(&c, &d, "--certificatesResolvers.x.acme.dnsChallenge.resolvers=1.1.1.1:53", NULL, NULL) == -1);
+    CHECK(strstr(d.msg, "dnsChallenge.provider is required") != NULL);
+    static_config_free(&c);
+    {
+        /* Traefik v3.3+'s propagation block */
+        char *argv[] = {"--certificatesResolvers.d.acme.dnsChallenge.provider=exec",
+                        "--certificatesResolvers.d.acme.dnsChallenge.resolvers=1.1.1.1:53,8.8.8.8:53",
+                        "--certificatesResolvers.d.acme.dnsChallenge.propagation.delayBeforeChecks=4s",
+                        "--certificatesResolvers.d.acme.dnsChallenge.propagation.disableChecks=true",
+                        "--certificatesResolvers.d.acme.dnsChallenge.propagation.requireAllRNS=true",
+                        "--certificatesResolvers.d.acme.dnsChallenge.propagation.disableANSChecks=true"};
+        CHECK(static_config_load(&c, 6, argv, &d) == 0);
+        r = &c.resolvers[0];
+        CHECK(r->dns_challenge && !r->http_challenge && !r->tls_challenge);
+        CHECK_STR(r->dns_provider, "exec");
+        CHECK(r->n_dns_resolvers == 2 && strcmp(r->dns_resolvers[1], "8.8.8.8:53") == 0);
+        CHECK(r->dns_delay_ms == 4000 && r->dns_disable_checks && r->dns_require_all_rns && r->dns_disable_ans_checks);
+        static_config_free(&c);
+    }
+    /* the deprecated names mean the same */
+    CHECK(load(&c, &d, "--certificatesResolvers.d.acme.dnsChallenge.provider=httpreq",
+               "--certificatesResolvers.d.acme.dnsChallenge.delayBeforeCheck=2s",
+               "--certificatesResolvers.d.acme.dnsChallenge.disablePropagationCheck=true") == 0);
+    r = &c.resolvers[0];
+    CHECK(r->dns_delay_ms == 2000 && r->dns_disable_checks && !r->dns_require_all_rns);
+    CHECK_STR(r->dns_provider, "httpreq");
     static_config_free(&c);
     /* the CSR's options (Traefik v3): applied, not ignored */
     CHECK(load(&c, &d, "--certificatesResolvers.x.acme.tlsChallenge=true",

@@ -164,7 +164,7 @@ static const struct {
     {"proxy-body-size", IMPL},
     {"proxy-next-upstream-tries", IMPL, "0 (nginx: no limit) is no retry"},
     {"proxy-next-upstream", IMPL,
-     "timeout: connect timeouts, not response header timeouts; non_idempotent: on a status, and a connection never made"},
+     "non_idempotent: on a status, a response-header timeout and a connection never made"},
     {"proxy-next-upstream-timeout", IMPL},
     {"backend-protocol", IMPL},
     {"service-upstream", IMPL},
@@ -720,7 +720,9 @@ static int parse_size(const char *v, long long *out)
  * tries attempts in all:
  *   http_NNN        status (the server's answer dropped, the next one asked)
  *   error, timeout  a connection that fails is tried again on another server
- *                   (neither: disableRetryOnNetworkError)
+ *                   (neither: disableRetryOnNetworkError); timeout also
+ *                   passes on a request whose response head did not come
+ *                   in time (retryOnResponseHeaderTimeout)
  *   non_idempotent  retryNonIdempotentMethod (else POST, PATCH and LOCK are
  *                   not passed on once sent, nginx's rule and Traefik's)
  *   off             no retry
@@ -738,10 +740,12 @@ static int next_upstream(const struct ctx *c)
         return 0;
     char status[128] = "", *copy = arena_strdup(c->env->pa, next ? next : "error timeout"), *save = NULL;
     size_t len = 0;
-    bool network = false, non_idempotent = false, off = false;
+    bool network = false, non_idempotent = false, off = false, timeout_cond = false;
     for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
-        if (strcmp(t, "error") == 0 || strcmp(t, "timeout") == 0)
+        if (strcmp(t, "error") == 0 || strcmp(t, "timeout") == 0) {
             network = true;
+            timeout_cond |= strcmp(t, "timeout") == 0; /* nginx: also no response head within proxy-read-timeout */
+        }
         else if (strcmp(t, "non_idempotent") == 0)
             non_idempotent = true;
         else if (strcmp(t, "off") == 0)
@@ -758,7 +762,8 @@ static int next_upstream(const struct ctx *c)
         return 0; /* nothing is passed to a next server (tries 0, nginx's "no limit": not retried) */
     add_mw(c, &c->p->mw_tail, "retry", "retry", "attempts", arena_printf(c->env->pa, "%ld", tries), "status",
            len ? arena_strdup(c->env->pa, status) : NULL, "disableRetryOnNetworkError", network ? NULL : "true",
-           "retryNonIdempotentMethod", non_idempotent ? "true" : NULL, "timeout",
+           "retryNonIdempotentMethod", non_idempotent ? "true" : NULL, "retryOnResponseHeaderTimeout",
+           timeout_cond ? "true" : NULL, "timeout",
            timeout ? arena_printf(c->env->pa, "%lds", timeout) : NULL, NULL);
     return 0;
 }

@@ -213,10 +213,7 @@ static void dump_service(struct sink *k, const struct model_service *s)
     OUT(k, "    ", s->name, ":\n");
     if (s->unsupported)
         OUT(k, "      ", s->unsupported, ": {} # not supported by gantry\n");
-    if (s->n_middlewares) {
-        out(k, "  ");
-        dump_list(k, "middlewares", s->middlewares, s->n_middlewares);
-    }
+    dump_list(k, "middlewares", s->middlewares, s->n_middlewares);
     if (s->lb) {
         const struct model_lb *lb = s->lb;
         OUT(k, "      loadBalancer:\n        passHostHeader: ", lb->pass_host_header ? "true" : "false", "\n");

@@ -499,3 +499,35 @@ def test_label_selector_namespaces_and_ingress_class(tmp_path, procs, emu):
     wait_for(lambda: name_of(g.port, "/", "chosen.test") == "a", what="the selected IngressRoute")
     for host in ("unlabelled.test", "otherclass.test", "elsewhere.test"):
         assert name_of(g.port, "/", host) == 404, host
+
+
+def test_service_reference_middlewares(tmp_path, procs, emu):
+    """services[].middlewares (Traefik v3.7): an IngressRoute's single
+    service runs its own after the route's; in a weighted split only the
+    requests sent to that service run them; a missing one takes the route out."""
+    a, b = procs.whoami(name="a"), procs.whoami(name="b")
+    backend(emu, "a", a)
+    backend(emu, "b", b)
+    emu.apply({"kind": "Middleware", "apiVersion": "traefik.io/v1alpha1", "metadata": {"name": "tag", "namespace": "default"},
+               "spec": {"headers": {"customRequestHeaders": {"X-Tag": "a-only"}}}})
+    emu.apply({"kind": "Middleware", "apiVersion": "traefik.io/v1alpha1", "metadata": {"name": "strip", "namespace": "default"},
+               "spec": {"stripPrefix": {"prefixes": ["/api"]}}})
+    emu.apply({"kind": "IngressRoute", "apiVersion": "traefik.io/v1alpha1", "metadata": {"name": "app", "namespace": "default"},
+               "spec": {"routes": [
+                   {"match": "Host(`one.test`)", "kind": "Rule", "middlewares": [{"name": "strip"}],
+                    "services": [{"name": "a", "port": 80, "middlewares": [{"name": "tag"}]}]},
+                   {"match": "Host(`split.test`)", "kind": "Rule", "services": [
+                       {"name": "a", "port": 80, "middlewares": [{"name": "tag"}]}, {"name": "b", "port": 80}]},
+                   {"match": "Host(`missing.test`)", "kind": "Rule",
+                    "services": [{"name": "a", "port": 80, "middlewares": [{"name": "nosuch"}]}]}]}})
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: name_of(g.port, "/api/x", "one.test") == "a", what="route live")
+    i = info(g.port, "/api/x", "one.test")
+    assert i["path"] == "/x" and i["headers"].get("X-Tag") == "a-only", i
+    seen = {}
+    for _ in range(12):
+        i = info(g.port, "/", "split.test")
+        seen.setdefault(i["name"], set()).add(i["headers"].get("X-Tag"))
+    assert seen == {"a": {"a-only"}, "b": {None}}, seen
+    assert get(g.port, "/", "missing.test")[0] == 404
+    assert "default/nosuch does not exist" in problems(g)

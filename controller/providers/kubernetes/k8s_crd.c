@@ -336,9 +336,57 @@ static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, 
     return id;
 }
 
+static struct tree_node *route_middlewares(struct cx *c, const char *ns, const cJSON *mws, enum k8s_crd_kind kind, const char *what,
+                                           const char *where);
+
+/* A reference's own middlewares (services[].middlewares, Traefik v3.7's
+ * service middlewares): <child> is reached through a service of one child
+ * that carries them, named after the child, the referring object and the
+ * names, so that each reference site keeps its own. The aggregator runs
+ * them where the service is used (the router's service, or a weighted
+ * service's child) and refuses the routers where it cannot. */
+static const char *with_ref_middlewares(struct cx *c, const char *ns, const cJSON *ref, const char *child, const char *what,
+                                        const char *where)
+{
+    const cJSON *mws = get(ref, "middlewares");
+    if (child == NULL || cJSON_GetArraySize(mws) == 0)
+        return child;
+    struct tree_node *names = route_middlewares(c, ns, mws, K8S_CRD_MIDDLEWARES, what, where);
+    if (names == NULL)
+        return NULL;
+    const char *key = what;
+    for (size_t i = 0; i < names->n; i++)
+        key = arena_printf(c->pa, "%s|%s", key, names->items[i]->scalar);
+    unsigned char h[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)key, strlen(key), h);
+    const char *id = arena_printf(c->pa, "%s-mw-%02x%02x%02x%02x%02x", child, h[0], h[1], h[2], h[3], h[4]);
+    if (tree_map_get(c->services, id))
+        return id;
+    struct tree_node *list = node(c, TREE_SEQ, where), *e = node(c, TREE_MAP, where);
+    struct tree_node *w = node(c, TREE_MAP, where), *svc = node(c, TREE_MAP, where);
+    put_str(c, e, "name", child);
+    put_str(c, e, "weight", "1");
+    tree_seq_add(c->pa, list, e);
+    put(c, w, "services", list);
+    put(c, svc, "weighted", w);
+    put(c, svc, "middlewares", names);
+    put(c, c->services, id, svc);
+    return id;
+}
+
 /* Any service reference: kind Service (default; named <id> when given) or
- * TraefikService ("<ns>-<name>", or "name@provider" as it is). */
+ * TraefikService ("<ns>-<name>", or "name@provider" as it is), through its
+ * own middlewares when it has some. */
+static const char *service_ref_plain(struct cx *c, const char *ns, const cJSON *ref, const char *id, const char *what,
+                                     const char *where);
+
 static const char *service_ref(struct cx *c, const char *ns, const cJSON *ref, const char *id, const char *what, const char *where)
+{
+    return with_ref_middlewares(c, ns, ref, service_ref_plain(c, ns, ref, id, what, where), what, where);
+}
+
+static const char *service_ref_plain(struct cx *c, const char *ns, const cJSON *ref, const char *id, const char *what,
+                                     const char *where)
 {
     const char *kind = str(ref, "kind"), *name = str(ref, "name");
     if (name == NULL) {
@@ -518,6 +566,10 @@ static bool middleware_fixups(struct cx *c, const char *ns, const char *type, co
     if ((basic || strcasecmp(type, "digestAuth") == 0) && str(spec_body, "secret"))
         return auth_users(c, ns, body, str(spec_body, "secret"), basic, what);
     if (strcasecmp(type, "errors") == 0 && cJSON_IsObject(get(spec_body, "service"))) {
+        if (cJSON_GetArraySize(get(get(spec_body, "service"), "middlewares")) > 0) {
+            problem(c, "%s: errors.service.middlewares: the error page request runs no middlewares in gantry", what);
+            return false;
+        }
         const char *svc = service_ref(c, ns, get(spec_body, "service"), NULL, what, body->file);
         if (svc == NULL)
             return false;

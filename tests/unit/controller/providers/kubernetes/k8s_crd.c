@@ -12,7 +12,7 @@
 #include "test.h"
 
 static const char *const cases[] = {
-    "ingressroute_middlewares", "references", "cross_namespace_allowed", "ingressroutetcp", "ingressroutetcp_weighted", "ingressroutetcp_tls", "malformed",
+    "ingressroute_middlewares", "references", "cross_namespace_allowed", "ingressroutetcp", "ingressroutetcp_weighted", "ingressroutetcp_tls", "malformed", "service_ref_middlewares",
 };
 
 static char *slurp(const char *path, size_t *len)

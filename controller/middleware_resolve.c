@@ -30,6 +30,7 @@ struct mw_resolver {
     struct arena *scratch;
     struct table *t;
     struct table_host_map index; /* qualified name -> struct entry * */
+    struct table_host_map services; /* qualified name -> const struct model_service * */
 };
 
 static const char *qualify(struct arena *a, const char *name, const char *provider)
@@ -53,7 +54,32 @@ struct mw_resolver *mw_resolver_new(struct arena *scratch, struct table *t, stru
             if (*slot == NULL) /* providers drop duplicates; first wins */
                 *slot = e;
         }
+    for (size_t i = 0; i < n_models; i++)
+        for (size_t j = 0; j < models[i]->services.len; j++) {
+            const struct model_service *s = models[i]->services.items[j];
+            const char *q = qualify(scratch, s->name, models[i]->provider);
+            void **slot = table_host_map_slot(scratch, &r->services, q, strlen(q));
+            if (*slot == NULL)
+                *slot = (void *)s;
+        }
     return r;
+}
+
+/* The errors middleware's service is asked outside any chain: one with
+ * middlewares of its own would answer without them (fail closed). */
+static const char *errors_service_refusal(struct mw_resolver *r, const struct entry *e)
+{
+    if (strcasecmp(e->mw->type, "errors") != 0)
+        return NULL;
+    for (size_t i = 0; i < e->mw->n_options; i++) {
+        if (strcasecmp(e->mw->keys[i], "service") != 0 || e->mw->values[i] == NULL)
+            continue;
+        const char *q = qualify(r->scratch, e->mw->values[i], e->provider);
+        const struct model_service *s = table_host_map_get(&r->services, q, strlen(q));
+        if (s != NULL && s->n_middlewares != 0)
+            return arena_printf(r->scratch, "service '%s' has middlewares, which gantry does not run for the error page", q);
+    }
+    return NULL;
 }
 
 static struct entry *find(struct mw_resolver *r, const char *qualified)
@@ -109,6 +135,10 @@ static int resolve_one(struct mw_resolver *r, const char *name, const char *prov
             return diag_set(d, "middleware '%s': %s", q, bd.msg);
         ptr_vec_push(r->scratch, out, m);
         return 0;
+    }
+    if (e->state == UNBUILT && (e->error = errors_service_refusal(r, e)) != NULL) {
+        e->state = REFUSED;
+        return diag_set(d, "middleware '%s': %s", q, e->error);
     }
     if (e->state == UNBUILT) {
         struct diag bd;

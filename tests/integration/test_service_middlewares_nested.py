@@ -96,3 +96,20 @@ def test_middlewares_gantry_cannot_place_refuse_the_router(tmp_path, procs):
         err = " ".join(rs[name]["error"])
         assert "sa@file" in err and "not served" in err, (name, err)
     assert not a.requests
+
+
+def test_an_error_page_service_with_middlewares_is_refused(tmp_path, procs):
+    a, pages = RecordingUpstream(), RecordingUpstream()
+    g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                     "    r: {rule: \"Host(`e.test`)\", service: app, middlewares: [pages]}\n"
+                     "    fine: {rule: \"Host(`f.test`)\", service: app}\n"
+                     "  middlewares:\n"
+                     "    pages: {errors: {status: [\"500-599\"], service: pagesvc, query: \"/{status}.html\"}}\n"
+                     "    tag: {headers: {customRequestHeaders: {X-Tag: t}}}\n"
+                     "  services:\n"
+                     + service_yaml("app", [a.url])
+                     + service_yaml("pagesvc", [pages.url], "      middlewares: [tag]\n"))
+    wait_for(lambda: get(g.port, "/", "f.test")[0] == 200, what="route live")
+    assert get(g.port, "/", "e.test")[0] == 404
+    err = " ".join(routers(g)["r@file"]["error"])
+    assert "pagesvc@file" in err and "error page" in err, err

@@ -115,6 +115,7 @@ struct model_weighted {
 
 struct model_failover {
     const char *service, *fallback;
+    bool errors; /* errors (Traefik v3.7: fall back on the main service's statuses): not built, its routers refused */
 };
 
 struct model_service {

@@ -519,8 +519,18 @@ static int failover_healthcheck(struct tree_decoder *c, void *obj, const struct 
     return 0;
 }
 
-static const struct tree_field failover_fields[] = {
-    {"service", failover_service}, {"fallback", failover_fallback}, {"healthCheck", failover_healthcheck}, {NULL, NULL}};
+static int failover_errors(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    (void)c, (void)v;
+    ((struct model_failover *)obj)->errors = true;
+    return 0;
+}
+
+static const struct tree_field failover_fields[] = {{"service", failover_service},
+                                                   {"fallback", failover_fallback},
+                                                   {"healthCheck", failover_healthcheck},
+                                                   {"errors", failover_errors},
+                                                   {NULL, NULL}};
 
 static int service_failover(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
@@ -530,6 +540,10 @@ static int service_failover(struct tree_decoder *c, void *obj, const struct tree
         return -1;
     if (f->service == NULL || f->fallback == NULL)
         return tree_decode_fail(c, v, "failover needs service and fallback");
+    if (f->errors) { /* kept, so that its routers are refused rather than served without a status-based failover */
+        s->unsupported = "failover.errors (falling back on the main service's statuses)";
+        return 0;
+    }
     s->failover = f;
     return 0;
 }

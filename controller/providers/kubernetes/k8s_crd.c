@@ -413,9 +413,35 @@ static const char *service_ref_plain(struct cx *c, const char *ns, const cJSON *
     return rns ? kube_service(c, rns, ref, id, false, what, where) : NULL;
 }
 
+static bool weighted_as(struct cx *c, const char *kind, const char *id, const char *ns, const cJSON *refs, const cJSON *sticky,
+                        const char *what, const char *where);
+
 /* A weighted service <id> over the references <refs>; false when one fails. */
 static bool weighted(struct cx *c, const char *id, const char *ns, const cJSON *refs, const cJSON *sticky, const char *what,
                      const char *where)
+{
+    return weighted_as(c, "weighted", id, ns, refs, sticky, what, where);
+}
+
+/* failover: {service, fallback, errors} (TraefikService, Traefik v3.7). */
+static void failover(struct cx *c, const char *id, const char *ns, const cJSON *fo, const char *what, const char *where)
+{
+    const char *main = service_ref(c, ns, get(fo, "service"), NULL, what, where);
+    const char *fallback = main ? service_ref(c, ns, get(fo, "fallback"), NULL, what, where) : NULL;
+    if (fallback == NULL)
+        return;
+    struct tree_node *f = node(c, TREE_MAP, where), *svc = node(c, TREE_MAP, where);
+    put_str(c, f, "service", main);
+    put_str(c, f, "fallback", fallback);
+    const cJSON *errors = get(fo, "errors");
+    if (cJSON_GetArraySize(get(errors, "status")) > 0) /* the decoder refuses it: routers out, not a weaker failover */
+        put(c, f, "errors", from_json(c, errors, where));
+    put(c, svc, "failover", f);
+    put(c, c->services, id, svc);
+}
+
+static bool weighted_as(struct cx *c, const char *kind, const char *id, const char *ns, const cJSON *refs, const cJSON *sticky,
+                        const char *what, const char *where)
 {
     struct tree_node *list = node(c, TREE_SEQ, where);
     for (const cJSON *r = refs ? refs->child : NULL; r; r = r->next) {
@@ -432,7 +458,7 @@ static bool weighted(struct cx *c, const char *id, const char *ns, const cJSON *
     put(c, wn, "services", list);
     if (sticky)
         put(c, wn, "sticky", from_json(c, sticky, where));
-    put(c, svc, "weighted", wn);
+    put(c, svc, kind, wn);
     put(c, c->services, id, svc);
     return true;
 }
@@ -448,8 +474,16 @@ static void traefik_service(struct cx *c, const cJSON *ts)
         weighted(c, id, ns, get(w, "services"), get(w, "sticky"), what, where);
         return;
     }
+    if (get(spec, "highestRandomWeight")) {
+        weighted_as(c, "highestRandomWeight", id, ns, get(get(spec, "highestRandomWeight"), "services"), NULL, what, where);
+        return;
+    }
+    if (get(spec, "failover")) {
+        failover(c, id, ns, get(spec, "failover"), what, where);
+        return;
+    }
     if (mi == NULL) {
-        problem(c, "%s: neither weighted nor mirroring", what);
+        problem(c, "%s: none of weighted, mirroring, highestRandomWeight, failover", what);
         return;
     }
     const char *main = service_ref(c, ns, mi, NULL, what, where);

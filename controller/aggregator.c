@@ -123,10 +123,70 @@ void aggregator_shutdown(void)
     cert_watch_shutdown();
 }
 
+/* Traefik's entry point models (http.tls): a router without TLS of its own
+ * takes the TLS of its entry points that have one. A router on several
+ * entry points of which only some have it (or with different ones) becomes
+ * one router per entry point, "<ep>-<name>", as Traefik's applyModel does.
+ * The provider's router objects are left as they are (copies replace them
+ * in this model's list), so that a provider may keep them between models. */
+static const struct model_router_tls *ep_tls(size_t i)
+{
+    return opts.entrypoint_configs ? opts.entrypoint_configs[i].http_tls : NULL;
+}
+
+static void apply_entrypoint_models(struct model *m)
+{
+    bool any = false;
+    for (size_t i = 0; i < opts.n_entrypoints; i++)
+        any |= ep_tls(i) != NULL;
+    if (!any)
+        return;
+    struct ptr_vec out = {0};
+    for (size_t k = 0; k < m->routers.len; k++) {
+        struct model_router *r = m->routers.items[k];
+        size_t idx[64], n = 0;
+        for (size_t i = 0; i < opts.n_entrypoints && n < 64; i++) {
+            bool on = r->n_entrypoints == 0; /* none named: every entry point */
+            for (size_t j = 0; j < r->n_entrypoints && !on; j++)
+                on = strcmp(r->entrypoints[j], opts.entrypoints[i]) == 0;
+            if (on)
+                idx[n++] = i;
+        }
+        bool same = true, some = false;
+        for (size_t i = 0; i < n; i++) {
+            some |= ep_tls(idx[i]) != NULL;
+            same &= ep_tls(idx[i]) == ep_tls(idx[0]);
+        }
+        if (r->tls != NULL || !some) {
+            ptr_vec_push(&m->arena, &out, r);
+            continue;
+        }
+        if (same) {
+            struct model_router *c = arena_alloc(&m->arena, sizeof(*c));
+            *c = *r;
+            c->tls = (struct model_router_tls *)ep_tls(idx[0]);
+            ptr_vec_push(&m->arena, &out, c);
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            struct model_router *c = arena_alloc(&m->arena, sizeof(*c));
+            *c = *r;
+            c->name = arena_printf(&m->arena, "%s-%s", opts.entrypoints[idx[i]], r->name);
+            c->entrypoints = arena_alloc(&m->arena, sizeof(*c->entrypoints));
+            c->entrypoints[0] = opts.entrypoints[idx[i]];
+            c->n_entrypoints = 1;
+            c->tls = (struct model_router_tls *)ep_tls(idx[i]);
+            ptr_vec_push(&m->arena, &out, c);
+        }
+    }
+    m->routers = out;
+}
+
 void aggregator_submit(struct model *m)
 {
     if (!m->digest_known)
         model_compute_digest(m);
+    apply_entrypoint_models(m);
     size_t i = 0;
     while (i < n_providers && strcmp(latest[i]->provider, m->provider) != 0)
         i++;

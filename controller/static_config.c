@@ -19,6 +19,7 @@
 
 #include "../common/log.h"
 #include "../proxy/path.h"
+#include "model.h"
 #include "tree.h"
 #include "tree_decode.h"
 #include "tree_yaml.h"
@@ -229,10 +230,55 @@ static int ep_redirections(struct tree_decoder *td, void *obj, const struct tree
     return tree_decode_fields(td, obj, v, ep_redirections_keys, NULL);
 }
 
+/* http.tls: true, or {certResolver, options, domains[{main, sans}]} */
+TREE_FIELD_STRING(ep_tls_resolver, struct model_router_tls, cert_resolver)
+TREE_FIELD_STRING(ep_tls_options, struct model_router_tls, options)
+TREE_FIELD_STRING(ep_tls_domain_main, struct model_tls_domain, main)
+TREE_FIELD_LIST(ep_tls_domain_sans, struct model_tls_domain, sans)
+
+static const struct tree_field ep_tls_domain_keys[] = {{"main", ep_tls_domain_main}, {"sans", ep_tls_domain_sans}, {NULL, NULL}};
+
+static int ep_tls_domains(struct tree_decoder *td, void *obj, const struct tree_node *v)
+{
+    struct model_router_tls *t = obj;
+    if (v->kind != TREE_SEQ)
+        return tree_decode_fail(td, v, "http.tls.domains must be a list");
+    t->domains = arena_alloc(&cfg(td)->arena, (v->n ? v->n : 1) * sizeof(*t->domains));
+    for (size_t i = 0; i < v->n; i++) {
+        struct model_tls_domain *d = &t->domains[t->n_domains];
+        if (tree_decode_fields(td, d, v->items[i], ep_tls_domain_keys, NULL) != 0)
+            return -1;
+        if (d->main == NULL && d->n_sans == 0)
+            return tree_decode_fail(td, v->items[i], "http.tls.domains entry without main or sans");
+        t->n_domains++;
+    }
+    return 0;
+}
+
+static const struct tree_field ep_tls_keys[] = {
+    {"certResolver", ep_tls_resolver}, {"options", ep_tls_options}, {"domains", ep_tls_domains}, {NULL, NULL}};
+
+static int ep_http_tls(struct tree_decoder *td, void *obj, const struct tree_node *v)
+{
+    struct entrypoint_config *ep = obj;
+    if (v->kind == TREE_SCALAR) {
+        bool on;
+        if (tree_decode_bool(td, v, &on) != 0)
+            return -1;
+        ep->http_tls = on ? arena_alloc(&cfg(td)->arena, sizeof(struct model_router_tls)) : NULL;
+        return 0;
+    }
+    struct model_router_tls *t = arena_alloc(&cfg(td)->arena, sizeof(*t));
+    if (tree_decode_fields(td, t, v, ep_tls_keys, NULL) != 0)
+        return -1;
+    ep->http_tls = t;
+    return 0;
+}
+
 static const struct tree_field ep_http_keys[] = {{"maxRequestBodyBytes", ep_max_body},
                                            {"redirections", ep_redirections},
                                            {"middlewares", ep_middlewares},
-                                           {"tls", NULL},
+                                           {"tls", ep_http_tls},
                                            {"encodedCharacters", ep_encoded},
                                            {"sanitizePath", ep_sanitize},
                                            {"maxHeaderBytes", ep_max_header},

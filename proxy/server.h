@@ -42,6 +42,10 @@ struct entrypoint_config {
     const char *redirect_scheme;   /* default https */
     bool redirect_permanent;       /* default true */
     int64_t redirect_priority;     /* default MaxInt32-1: ahead of every router */
+    /* http.tls: the TLS of this entry point's routers that have none of
+     * their own (Traefik's entry point model); the controller's struct
+     * model_router_tls, opaque here. NULL: none. */
+    const void *http_tls;
 };
 
 struct proxy_config {

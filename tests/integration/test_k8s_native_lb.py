@@ -10,11 +10,12 @@ import json
 import pytest
 
 from conftest import get, wait_for
+from k8s_objects import annotations_yaml, endpoint_slice_yaml
 from test_k8s_nginx import NGINX_CLASS, apply, emu  # noqa: F401
 
 
 def service(emu, name, cluster, pod, cluster_ip="127.0.0.1", annotations=None):
-    anns = "".join("\n            %s: %s" % (k, json.dumps(v)) for k, v in (annotations or {}).items()) or " {}"
+    anns = annotations_yaml(annotations)
     apply(emu, """\
         apiVersion: v1
         kind: Service
@@ -26,21 +27,11 @@ def service(emu, name, cluster, pod, cluster_ip="127.0.0.1", annotations=None):
           clusterIP: %s
           ports: [{name: http, port: %d, targetPort: 8080}]
         """ % (name, anns, cluster_ip, cluster.port))
-    apply(emu, """\
-        apiVersion: discovery.k8s.io/v1
-        kind: EndpointSlice
-        metadata:
-          name: %s-1
-          namespace: default
-          labels: {kubernetes.io/service-name: %s}
-        addressType: IPv4
-        ports: [{name: http, port: %d}]
-        endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-        """ % (name, name, pod.port))
+    apply(emu, endpoint_slice_yaml(name + "-1", name, pod.port))
 
 
 def ingress(emu, name, svc, port, cls, annotations=None):
-    anns = "".join("\n            %s: %s" % (k, json.dumps(v)) for k, v in (annotations or {}).items()) or " {}"
+    anns = annotations_yaml(annotations)
     apply(emu, """\
         apiVersion: networking.k8s.io/v1
         kind: Ingress

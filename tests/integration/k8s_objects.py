@@ -5,9 +5,44 @@ import json
 
 
 def annotations_yaml(annotations):
-    """The value after `annotations:` in a metadata block indented by 10
-    (before dedent): one line per annotation, or ` {}` when there are none."""
+    """The value after `annotations:` in a metadata block: one line per
+    annotation (deeper than the key), or ` {}` when there are none."""
     return "".join("\n            %s: %s" % (k, json.dumps(v)) for k, v in (annotations or {}).items()) or " {}"
+
+
+def service_yaml(name, annotations=None, port=80, spec=""):
+    """Service <name> in default with <annotations>: port http <port>
+    (targetPort 8080) and <spec>, more fields of its spec (YAML lines
+    indented by 2, each ending in a newline)."""
+    return """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: %s
+  namespace: default
+  annotations:%s
+spec:
+%s  ports: [{name: http, port: %d, targetPort: 8080}]
+""" % (name, annotations_yaml(annotations), spec, port)
+
+
+def ingress_yaml(name, host, svc, port=80, cls="gantry", annotations=None, tls=None):
+    """Ingress <name> in default of class <cls> with <annotations>: <host>,
+    path / (Prefix) to <svc>:<port>; with <tls>, that Secret for <host>."""
+    tls_part = "  tls: [{hosts: [%s], secretName: %s}]\n" % (host, tls) if tls else ""
+    return """\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: %s
+  namespace: default
+  annotations:%s
+spec:
+  ingressClassName: %s
+%s  rules:
+  - host: %s
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: %s, port: {number: %d}}}}]}
+""" % (name, annotations_yaml(annotations), cls, tls_part, host, svc, port)
 
 
 def endpoint_slice_yaml(name, service, port, ns="default"):
@@ -26,20 +61,7 @@ endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
 
 
 def nginx_ingress_yaml(name, svc, annotations, port=80):
-    """Ingress <name> of class nginx: host <name>.test, / to <svc>:<port>, with the
-    nginx.ingress.kubernetes.io/ <annotations> (a neutral one when there are none)."""
-    lines = "\n".join("    nginx.ingress.kubernetes.io/%s: \"%s\"" % kv for kv in annotations.items())
-    return """\
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: %s
-  namespace: default
-  annotations:
-%s
-spec:
-  ingressClassName: nginx
-  rules:
-  - host: %s.test
-    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: %s, port: {number: %d}}}}]}
-""" % (name, lines or "    example.com/plain: \"true\"", name, svc, port)
+    """Ingress <name> of class nginx: host <name>.test, / to <svc>:<port>, with
+    <annotations> named without their nginx.ingress.kubernetes.io/ prefix."""
+    return ingress_yaml(name, name + ".test", svc, port, "nginx",
+                        {"nginx.ingress.kubernetes.io/" + k: v for k, v in annotations.items()})

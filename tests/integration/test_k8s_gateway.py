@@ -42,6 +42,20 @@ spec:
 """
 
 
+
+def infra_route(name, path, backend, port):
+    """HTTPRoute <name> in INFRA_NS on the Gateway above: <path> (a prefix) to <backend>:<port>."""
+    return """\
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: %s, namespace: %s}
+spec:
+  parentRefs: [{name: same-namespace}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: %s}}]
+    backendRefs: [{name: %s, port: %d}]
+""" % (name, INFRA_NS, path, backend, port)
+
 class Cluster:
     def __init__(self, tmp_path, emu):
         self.emu, self.tmp = emu, tmp_path

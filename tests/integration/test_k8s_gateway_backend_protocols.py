@@ -13,7 +13,7 @@ import websockets
 
 from conftest import SLOW, get, run, wait_for
 from h2_peers import H2Upstream
-from test_k8s_gateway import GATEWAY, INFRA_NS, cluster, emu, gantry  # noqa: F401 (fixtures)
+from test_k8s_gateway import GATEWAY, INFRA_NS, cluster, infra_route, emu, gantry  # noqa: F401 (fixtures)
 from test_ws_h2 import WsUpstream
 
 
@@ -24,16 +24,7 @@ def service(cluster, name, ports, ns=INFRA_NS):
 
 
 def route(name, port, backend="infra-backend-v1", path="/"):
-    return """\
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: %s, namespace: %s}
-spec:
-  parentRefs: [{name: same-namespace}]
-  rules:
-  - matches: [{path: {type: PathPrefix, value: %s}}]
-    backendRefs: [{name: %s, port: %d}]
-""" % (name, INFRA_NS, path, backend, port)
+    return infra_route(name, path, backend, port)
 
 
 def resolved(cluster, name):

@@ -10,7 +10,7 @@ import os
 
 from conftest import get, wait_for
 from h2_peers import H2Upstream
-from test_k8s_gateway import GATEWAY, INFRA_NS, cluster, emu, gantry  # noqa: F401 (fixtures)
+from test_k8s_gateway import GATEWAY, INFRA_NS, cluster, infra_route, emu, gantry  # noqa: F401 (fixtures)
 from tls_certs import make_ca, make_cert
 
 GW = "same-namespace"
@@ -40,16 +40,7 @@ def ca_configmaps(cluster, tmp_path, other_ca):
 
 
 def route(name, path, backend):
-    return """\
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: %s, namespace: %s}
-spec:
-  parentRefs: [{name: same-namespace}]
-  rules:
-  - matches: [{path: {type: PathPrefix, value: %s}}]
-    backendRefs: [{name: %s, port: 443}]
-""" % (name, INFRA_NS, path, backend)
+    return infra_route(name, path, backend, 443)
 
 
 def policy(name, service, hostname, configmap):

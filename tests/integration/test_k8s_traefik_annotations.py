@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from conftest import get, run, wait_for
-from k8s_objects import annotations_yaml, endpoint_slice_yaml
+from k8s_objects import endpoint_slice_yaml, ingress_yaml, service_yaml
 from test_k8s_nginx import apply, emu  # noqa: F401 (the emulator fixture)
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
@@ -47,37 +47,13 @@ CLASS = """\
 
 def service(emu, name, ups, annotations=None, extra_spec=""):
     """The Service <name> (port 80, annotated) whose endpoints are the whoami servers <ups>, one slice each."""
-    anns = annotations_yaml(annotations)
-    apply(emu, """\
-        apiVersion: v1
-        kind: Service
-        metadata:
-          name: %s
-          namespace: default
-          annotations:%s
-        spec:
-          ports: [{name: http, port: 80, targetPort: 8080}]%s
-        """ % (name, anns, extra_spec))
+    apply(emu, service_yaml(name, annotations, spec=extra_spec))
     for i, up in enumerate(ups):
         apply(emu, endpoint_slice_yaml("%s-%d" % (name, i), name, up.port))
 
 
 def ingress(emu, name, host, svc, annotations=None, tls=None, port=80):
-    anns = annotations_yaml(annotations)
-    tls_part = "\n          tls: [{hosts: [%s], secretName: %s}]" % (host, tls) if tls else ""
-    apply(emu, """\
-        apiVersion: networking.k8s.io/v1
-        kind: Ingress
-        metadata:
-          name: %s
-          namespace: default
-          annotations:%s
-        spec:
-          ingressClassName: gantry%s
-          rules:
-          - host: %s
-            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: %s, port: {number: %d}}}}]}
-        """ % (name, anns, tls_part, host, svc, port))
+    apply(emu, ingress_yaml(name, host, svc, port, "gantry", annotations, tls))
 
 
 def whoami(port, host, headers=None):
@@ -160,7 +136,7 @@ def test_service_annotations(tmp_path, procs, emu):
         """ % c.port)
     service(emu, "bad-age", [a], {svc + "sticky.cookie.maxage": "soon"})
     service(emu, "unknown", [a], {svc + "colour": "blue"})
-    service(emu, "nodeport", [a], {svc + "nodeportlb": "true"}, extra_spec="\n          type: NodePort")
+    service(emu, "nodeport", [a], {svc + "nodeportlb": "true"}, extra_spec="  type: NodePort\n")
     service(emu, "no-transport", [a], {svc + "serverstransport": "absent@file"})
     service(emu, "plain", [b])
     ingress(emu, "sticky", "sticky.test", "sticky")

@@ -1,8 +1,9 @@
 """An HTTP/1.1 upstream that answers the statuses it is told to, in order,
 and records what it was sent (tests of retries on an answer)."""
-import http.server
 import json
 import threading
+
+from http_peers import QuietHandler, serve
 
 
 class StatusUpstream:
@@ -13,12 +14,7 @@ class StatusUpstream:
         self.name, self.statuses, self.seen = name, list(statuses), []
         up = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class Handler(QuietHandler):
             def handle_one(self):
                 n = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(n) if n else b""
@@ -34,10 +30,9 @@ class StatusUpstream:
             do_GET = do_POST = handle_one
 
         self.lock = threading.Lock()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve(Handler)
         self.port = self.server.server_address[1]
         self.url = "http://127.0.0.1:%d" % self.port
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self):
         self.server.shutdown()

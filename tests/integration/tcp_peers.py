@@ -51,6 +51,27 @@ class TlsNginx(Process):
         return Process.stop(self, sig, timeout)
 
 
+class Listener:
+    """A TCP listener on 127.0.0.1 (a free port) that hands each accepted
+    connection to self.one(conn) on a thread of its own. Subclasses set up
+    what one() needs, then call listen()."""
+
+    def listen(self, backlog=16):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.one, args=(conn,), daemon=True).start()
+
+
 class EchoServer:
     """Echoes every byte; <banner> is sent on connect before anything is
     read. At the client's end of stream it closes its side."""

@@ -107,6 +107,14 @@ def exec_env(tmp, pebble, **extra):
     return env
 
 
+def dyn_one_router(up, host):
+    """Router app for <host> on websecure, its certificate from pebble."""
+    return ("http:\n  routers:\n"
+            "    app:\n      rule: \"Host(`%s`)\"\n      service: s\n      entryPoints: [websecure]\n"
+            "      tls:\n        certResolver: pebble\n"
+            "  services:\n" % host) + service_yaml("s", [up.url])
+
+
 def dyn_two_routers(up):
     return ("http:\n  routers:\n"
             "    app:\n      rule: \"Host(`app.test`)\"\n      service: s\n      entryPoints: [websecure]\n"
@@ -163,10 +171,7 @@ def test_exec_dns01_normal_and_wildcard_issued_and_served(tmp_path, procs):
 def test_exec_raw_mode(tmp_path, procs):
     up = procs.whoami()
     pebble = make_pebble(procs, tmp_path)
-    dyn = ("http:\n  routers:\n"
-           "    app:\n      rule: \"Host(`raw.test`)\"\n      service: s\n      entryPoints: [websecure]\n"
-           "      tls:\n        certResolver: pebble\n"
-           "  services:\n") + service_yaml("s", [up.url])
+    dyn = dyn_one_router(up, "raw.test")
     env = exec_env(tmp_path, pebble, EXEC_MODE="RAW")
     (tmp_path / "dns-exec.sh").write_text(EXEC_RAW_SCRIPT)
     g = start_gantry(procs, tmp_path, pebble, up, dyn, ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec"], env)
@@ -222,10 +227,7 @@ def test_httpreq_dns01_with_basic_auth(tmp_path, procs):
     up = procs.whoami()
     pebble = make_pebble(procs, tmp_path)
     hr = procs.add(HttpReq(pebble.cts_mgmt))
-    dyn = ("http:\n  routers:\n"
-           "    app:\n      rule: \"Host(`api.test`)\"\n      service: s\n      entryPoints: [websecure]\n"
-           "      tls:\n        certResolver: pebble\n"
-           "  services:\n") + service_yaml("s", [up.url])
+    dyn = dyn_one_router(up, "api.test")
     g = start_gantry(procs, tmp_path, pebble, up, dyn,
                      ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=httpreq",
                       "--certificatesResolvers.pebble.acme.dnsChallenge.propagation.requireAllRNS=true"],
@@ -243,10 +245,7 @@ def test_httpreq_dns01_with_basic_auth(tmp_path, procs):
 def test_record_never_seen_times_out_naming_the_domain(tmp_path, procs):
     up = procs.whoami()
     pebble = make_pebble(procs, tmp_path)
-    dyn = ("http:\n  routers:\n"
-           "    app:\n      rule: \"Host(`lost.test`)\"\n      service: s\n      entryPoints: [websecure]\n"
-           "      tls:\n        certResolver: pebble\n"
-           "  services:\n") + service_yaml("s", [up.url])
+    dyn = dyn_one_router(up, "lost.test")
     g = start_gantry(procs, tmp_path, pebble, up, dyn, ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec"],
                      exec_env(tmp_path, pebble, DNS_NEVER="1", EXEC_PROPAGATION_TIMEOUT="2"))
 
@@ -289,10 +288,7 @@ def test_unknown_provider_and_missing_env_refused_at_start(tmp_path):
 def test_stop_during_propagation_check_is_prompt_and_cleans_up(tmp_path, procs):
     up = procs.whoami()
     pebble = make_pebble(procs, tmp_path)
-    dyn = ("http:\n  routers:\n"
-           "    app:\n      rule: \"Host(`slow.test`)\"\n      service: s\n      entryPoints: [websecure]\n"
-           "      tls:\n        certResolver: pebble\n"
-           "  services:\n") + service_yaml("s", [up.url])
+    dyn = dyn_one_router(up, "slow.test")
     g = start_gantry(procs, tmp_path, pebble, up, dyn, ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec"],
                      exec_env(tmp_path, pebble, DNS_NEVER="1", EXEC_PROPAGATION_TIMEOUT="600"))
     wait_for(lambda: "TXT _acme-challenge.slow.test. presented" in g.output(), timeout=30, what="presented")
@@ -311,10 +307,7 @@ def test_require_all_rns_waits_for_every_resolver(tmp_path, procs):
     procs.add(Process(["pebble-challtestsrv", "-dns01", "127.0.0.1:%d" % dns2, "-http01", "", "-https01", "",
                        "-tlsalpn01", "", "-management", "127.0.0.1:%d" % mgmt2], "challtestsrv2"))
     wait_port(mgmt2, timeout=10)
-    dyn = ("http:\n  routers:\n"
-           "    app:\n      rule: \"Host(`all.test`)\"\n      service: s\n      entryPoints: [websecure]\n"
-           "      tls:\n        certResolver: pebble\n"
-           "  services:\n") + service_yaml("s", [up.url])
+    dyn = dyn_one_router(up, "all.test")
     g = start_gantry(procs, tmp_path, pebble, up, dyn,
                      ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec",
                       "--certificatesResolvers.pebble.acme.dnsChallenge.resolvers=127.0.0.1:%d,127.0.0.1:%d"

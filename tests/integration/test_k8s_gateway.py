@@ -28,7 +28,33 @@ if shutil.which("kubectl") is None:
 
 CRDS = os.path.join(ROOT, "manifests", "gateway-api")
 CONTROLLER = "gantry.io/gateway-controller"
+INFRA_NS = "gateway-conformance-infra"
 
+# the conformance suite's Gateway in INFRA_NS: one HTTP listener on 80 for routes of its namespace
+GATEWAY = """\
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: same-namespace, namespace: gateway-conformance-infra}
+spec:
+  gatewayClassName: gantry
+  listeners:
+  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}
+"""
+
+
+
+def infra_route(name, path, backend, port):
+    """HTTPRoute <name> in INFRA_NS on the Gateway above: <path> (a prefix) to <backend>:<port>."""
+    return """\
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: %s, namespace: %s}
+spec:
+  parentRefs: [{name: same-namespace}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: %s}}]
+    backendRefs: [{name: %s, port: %d}]
+""" % (name, INFRA_NS, path, backend, port)
 
 class Cluster:
     def __init__(self, tmp_path, emu):
@@ -49,14 +75,24 @@ class Cluster:
     def apply(self, text):
         return self.kubectl("apply", "--validate=false", "-f", "-", stdin=textwrap.dedent(text).encode())
 
-    def backend(self, name, up, ns="default", port=80):
-        """Service <name> (port <port>) whose one endpoint is the whoami <up>."""
-        self.emu.apply({"kind": "Service", "metadata": {"name": name, "namespace": ns},
-                        "spec": {"ports": [{"name": "http", "port": port, "targetPort": 8080}]}})
+    def service(self, name, ports, ns="default"):
+        """Service <name> with <ports> [(name, port, the backend's real port,
+        appProtocol or None)], one endpoint on 127.0.0.1."""
+        sp = []
+        for pname, port, _, app in ports:
+            p = {"name": pname, "port": port, "protocol": "TCP", "targetPort": 8080}
+            if app:
+                p["appProtocol"] = app
+            sp.append(p)
+        self.emu.apply({"kind": "Service", "metadata": {"name": name, "namespace": ns}, "spec": {"ports": sp}})
         self.emu.apply({"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
                         "metadata": {"name": name + "-1", "namespace": ns, "labels": {"kubernetes.io/service-name": name}},
-                        "addressType": "IPv4", "ports": [{"name": "http", "port": up.port}],
+                        "addressType": "IPv4", "ports": [{"name": pname, "port": real} for pname, _, real, _ in ports],
                         "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}]})
+
+    def backend(self, name, up, ns="default", port=80):
+        """Service <name> (port <port>) whose one endpoint is the whoami <up>."""
+        self.service(name, [("http", port, up.port, None)], ns)
 
     def status(self, kind, name, ns="default"):
         o = self.emu.get(kind, ns, name)

@@ -13,49 +13,18 @@ import websockets
 
 from conftest import SLOW, get, run, wait_for
 from h2_peers import H2Upstream
-from test_k8s_gateway import cluster, emu, gantry  # noqa: F401 (fixtures)
+from test_k8s_gateway import GATEWAY, INFRA_NS, cluster, infra_route, emu, gantry  # noqa: F401 (fixtures)
 from test_ws_h2 import WsUpstream
-
-INFRA_NS = "gateway-conformance-infra"
-
-GATEWAY = """\
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: same-namespace, namespace: gateway-conformance-infra}
-spec:
-  gatewayClassName: gantry
-  listeners:
-  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}
-"""
 
 
 def service(cluster, name, ports, ns=INFRA_NS):
     """Service <name> with <ports> [(name, port, appProtocol or None, the
     backend's real port)], one endpoint on 127.0.0.1."""
-    sp = []
-    for pname, port, app, _ in ports:
-        p = {"name": pname, "port": port, "protocol": "TCP", "targetPort": 3000}
-        if app:
-            p["appProtocol"] = app
-        sp.append(p)
-    cluster.emu.apply({"kind": "Service", "metadata": {"name": name, "namespace": ns}, "spec": {"ports": sp}})
-    cluster.emu.apply({"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
-                       "metadata": {"name": name + "-1", "namespace": ns, "labels": {"kubernetes.io/service-name": name}},
-                       "addressType": "IPv4", "ports": [{"name": pname, "port": real} for pname, _, _, real in ports],
-                       "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}]})
+    cluster.service(name, [(pname, port, real, app) for pname, port, app, real in ports], ns)
 
 
 def route(name, port, backend="infra-backend-v1", path="/"):
-    return """\
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: %s, namespace: %s}
-spec:
-  parentRefs: [{name: same-namespace}]
-  rules:
-  - matches: [{path: {type: PathPrefix, value: %s}}]
-    backendRefs: [{name: %s, port: %d}]
-""" % (name, INFRA_NS, path, backend, port)
+    return infra_route(name, path, backend, port)
 
 
 def resolved(cluster, name):

@@ -10,31 +10,10 @@ import os
 
 from conftest import get, wait_for
 from h2_peers import H2Upstream
-from test_k8s_gateway import cluster, emu, gantry  # noqa: F401 (fixtures)
+from test_k8s_gateway import GATEWAY, INFRA_NS, cluster, infra_route, emu, gantry  # noqa: F401 (fixtures)
 from tls_certs import make_ca, make_cert
 
-INFRA_NS = "gateway-conformance-infra"
 GW = "same-namespace"
-
-GATEWAY = """\
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: same-namespace, namespace: gateway-conformance-infra}
-spec:
-  gatewayClassName: gantry
-  listeners:
-  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}
-"""
-
-
-def tls_service(cluster, name, up):
-    """Service <name> (port 443, named btls) whose one endpoint is <up>."""
-    cluster.emu.apply({"kind": "Service", "metadata": {"name": name, "namespace": INFRA_NS},
-                       "spec": {"ports": [{"name": "btls", "port": 443, "protocol": "TCP", "targetPort": 8443}]}})
-    cluster.emu.apply({"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
-                       "metadata": {"name": name + "-1", "namespace": INFRA_NS, "labels": {"kubernetes.io/service-name": name}},
-                       "addressType": "IPv4", "ports": [{"name": "btls", "port": up.port}],
-                       "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}]})
 
 
 def ca_configmap(cluster, name, ca_file):
@@ -42,17 +21,26 @@ def ca_configmap(cluster, name, ca_file):
                        "data": {"ca.crt": open(ca_file).read()}})
 
 
+def tls_upstream(tmp_path, crt, key):
+    """The TLS backend infra-backend-v1 serving <crt>, the SNIs it is sent,
+    and the certificate of another CA (in tmp_path/other) that did not sign it."""
+    other = tmp_path / "other"
+    other.mkdir()
+    _, other_ca = make_ca(str(other))
+    up = H2Upstream("infra-backend-v1", tls_files=(crt, key))
+    snis = []
+    up.ctx.sni_callback = lambda sock, name, ctx: snis.append(name)
+    return up, snis, other_ca
+
+
+def ca_configmaps(cluster, tmp_path, other_ca):
+    """backend-tls-checks-certificate: the tests' CA; backend-tls-other-ca: <other_ca>."""
+    ca_configmap(cluster, "backend-tls-checks-certificate", os.path.join(str(tmp_path), "ca.crt"))
+    ca_configmap(cluster, "backend-tls-other-ca", str(other_ca))
+
+
 def route(name, path, backend):
-    return """\
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: %s, namespace: %s}
-spec:
-  parentRefs: [{name: same-namespace}]
-  rules:
-  - matches: [{path: {type: PathPrefix, value: %s}}]
-    backendRefs: [{name: %s, port: 443}]
-""" % (name, INFRA_NS, path, backend)
+    return infra_route(name, path, backend, 443)
 
 
 def policy(name, service, hostname, configmap):
@@ -94,17 +82,11 @@ def test_BackendTLSPolicy(tmp_path, procs, cluster):
     it (cert-mismatch), makes the request fail (502), never falling back
     to plaintext. The policies are Accepted/ResolvedRefs for the Gateway."""
     crt, key = make_cert(str(tmp_path), "abc.example.com", ["abc.example.com"])
-    other = tmp_path / "other"
-    other.mkdir()
-    _, other_ca = make_ca(str(other))
-    up = H2Upstream("infra-backend-v1", tls_files=(crt, key))
-    snis = []
-    up.ctx.sni_callback = lambda sock, name, ctx: snis.append(name)
+    up, snis, other_ca = tls_upstream(tmp_path, crt, key)
     try:
         for svc in ("infra-backend-v1", "infra-backend-v2", "infra-backend-v3"):
-            tls_service(cluster, svc, up)
-        ca_configmap(cluster, "backend-tls-checks-certificate", os.path.join(str(tmp_path), "ca.crt"))
-        ca_configmap(cluster, "backend-tls-other-ca", str(other_ca))
+            cluster.service(svc, [("btls", 443, up.port, None)], INFRA_NS)
+        ca_configmaps(cluster, tmp_path, other_ca)
         g = gantry(procs, tmp_path, cluster.emu, args=["--providers.kubernetesGateway.experimentalChannel=true"])
         cluster.apply("---\n".join([
             GATEWAY,
@@ -143,7 +125,7 @@ def test_BackendTLSPolicyInvalidCACertificateRef_and_BackendTLSPolicyInvalidKind
     up.ctx.sni_callback = lambda sock, name, ctx: dialed.append(name)
     try:
         for svc in ("infra-backend-v1", "infra-backend-v2", "infra-backend-v3"):
-            tls_service(cluster, svc, up)
+            cluster.service(svc, [("btls", 443, up.port, None)], INFRA_NS)
         cluster.emu.apply({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "malformed", "namespace": INFRA_NS},
                            "data": {"ca.crt": "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"}})
         g = gantry(procs, tmp_path, cluster.emu, args=["--providers.kubernetesGateway.experimentalChannel=true"])
@@ -191,12 +173,7 @@ def test_BackendTLSPolicySANValidation(tmp_path, procs, cluster):
     lacks fails (502), as does one whose CA did not sign it."""
     crt, key = make_cert(str(tmp_path), "abc.example.com", ["abc.example.com", "other.example.com"],
                          uris=["spiffe://cluster.local/ns/infra/sa/backend"])
-    other = tmp_path / "other"
-    other.mkdir()
-    _, other_ca = make_ca(str(other))
-    up = H2Upstream("infra-backend-v1", tls_files=(crt, key))
-    snis = []
-    up.ctx.sni_callback = lambda sock, name, ctx: snis.append(name)
+    up, snis, other_ca = tls_upstream(tmp_path, crt, key)
     cases = {  # route/policy name: (subjectAltNames, CA configmap, expected status)
         "san-hostname": (["nope.example.com", "other.example.com"], "backend-tls-checks-certificate", 200),
         "san-uri": (["URI:spiffe://cluster.local/ns/infra/sa/backend"], "backend-tls-checks-certificate", 200),
@@ -206,11 +183,10 @@ def test_BackendTLSPolicySANValidation(tmp_path, procs, cluster):
     try:
         docs = [GATEWAY]
         for name, (sans, cm, _) in cases.items():
-            tls_service(cluster, "svc-" + name, up)
+            cluster.service("svc-" + name, [("btls", 443, up.port, None)], INFRA_NS)
             docs.append(route(name, "/" + name, "svc-" + name))
             docs.append(san_policy(name, "svc-" + name, "abc.example.com", cm, sans))
-        ca_configmap(cluster, "backend-tls-checks-certificate", os.path.join(str(tmp_path), "ca.crt"))
-        ca_configmap(cluster, "backend-tls-other-ca", str(other_ca))
+        ca_configmaps(cluster, tmp_path, other_ca)
         g = gantry(procs, tmp_path, cluster.emu, args=["--providers.kubernetesGateway.experimentalChannel=true"])
         cluster.apply("---\n".join(docs))
         for name in cases:

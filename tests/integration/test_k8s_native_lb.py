@@ -10,54 +10,17 @@ import json
 import pytest
 
 from conftest import get, wait_for
+from k8s_objects import endpoint_slice_yaml, ingress_yaml, service_yaml
 from test_k8s_nginx import NGINX_CLASS, apply, emu  # noqa: F401
 
 
 def service(emu, name, cluster, pod, cluster_ip="127.0.0.1", annotations=None):
-    anns = "".join("\n            %s: %s" % (k, json.dumps(v)) for k, v in (annotations or {}).items()) or " {}"
-    apply(emu, """\
-        apiVersion: v1
-        kind: Service
-        metadata:
-          name: %s
-          namespace: default
-          annotations:%s
-        spec:
-          clusterIP: %s
-          ports: [{name: http, port: %d, targetPort: 8080}]
-        """ % (name, anns, cluster_ip, cluster.port))
-    apply(emu, """\
-        apiVersion: discovery.k8s.io/v1
-        kind: EndpointSlice
-        metadata:
-          name: %s-1
-          namespace: default
-          labels: {kubernetes.io/service-name: %s}
-        addressType: IPv4
-        ports: [{name: http, port: %d}]
-        endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-        """ % (name, name, pod.port))
+    apply(emu, service_yaml(name, annotations, cluster.port, "  clusterIP: %s\n" % cluster_ip))
+    apply(emu, endpoint_slice_yaml(name + "-1", name, pod.port))
 
 
 def ingress(emu, name, svc, port, cls, annotations=None):
-    anns = "".join("\n            %s: %s" % (k, json.dumps(v)) for k, v in (annotations or {}).items()) or " {}"
-    apply(emu, """\
-        apiVersion: networking.k8s.io/v1
-        kind: Ingress
-        metadata:
-          name: %s
-          namespace: default
-          annotations:%s
-        spec:
-          ingressClassName: %s
-          rules:
-          - host: %s.test
-            http:
-              paths:
-              - path: /
-                pathType: Prefix
-                backend: {service: {name: %s, port: {number: %d}}}
-        """ % (name, anns, cls, name, svc, port))
+    apply(emu, ingress_yaml(name, name + ".test", svc, port, cls, annotations))
 
 
 GANTRY_CLASS = """\

@@ -8,25 +8,12 @@ import http.client
 import json
 
 from conftest import SLOW, wait_for
+from k8s_objects import nginx_ingress_yaml
 from test_k8s_nginx import NGINX_CLASS, apply, backends, emu, gantry, problems  # noqa: F401
 
 
 def ingress(emu, name, annotations):
-    lines = "\n".join("            nginx.ingress.kubernetes.io/%s: \"%s\"" % kv for kv in annotations.items())
-    apply(emu, """\
-        apiVersion: networking.k8s.io/v1
-        kind: Ingress
-        metadata:
-          name: %s
-          namespace: default
-          annotations:
-%s
-        spec:
-          ingressClassName: nginx
-          rules:
-          - host: %s.test
-            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: pods, port: {number: 80}}}}]}
-        """ % (name, lines or "            example.com/plain: \"true\"", name))
+    apply(emu, nginx_ingress_yaml(name, "pods", annotations))
 
 
 def pod_from(port, host, client):

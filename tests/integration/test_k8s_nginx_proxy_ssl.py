@@ -4,14 +4,14 @@ kubectl to the API-server emulator: the backend is verified with the
 Secret's ca.crt when proxy-ssl-verify is on, gantry presents the Secret's
 tls.crt to it, proxy-ssl-name is the name verified, proxy-ssl-protocols
 narrows the versions; what cannot be honoured refuses the Ingress."""
-import http.server
 import os
 import ssl
-import threading
 
 import pytest
 
 from conftest import get, wait_for
+from http_peers import QuietHandler, serve
+from k8s_objects import nginx_ingress_yaml
 from test_k8s_nginx import NGINX_CLASS, apply, backends, create_secret, emu, gantry, problems  # noqa: F401
 from tls_certs import make_cert, make_client_cert
 
@@ -25,12 +25,7 @@ class TLSPod:
         self.clients = []
         outer = self
 
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class H(QuietHandler):
             def do_GET(self):
                 cert = self.connection.getpeercert()
                 outer.clients.append(cert)
@@ -40,7 +35,6 @@ class TLSPod:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(crt, key)
         if max_version:
@@ -48,9 +42,8 @@ class TLSPod:
         if client_ca:
             ctx.verify_mode = ssl.CERT_REQUIRED
             ctx.load_verify_locations(client_ca)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.httpd = serve(H, ctx)
         self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def stop(self):
         self.httpd.shutdown()
@@ -58,25 +51,7 @@ class TLSPod:
 
 
 def ingress(emu, name, svc, annotations):
-    lines = "\n".join("            nginx.ingress.kubernetes.io/%s: \"%s\"" % kv for kv in annotations.items())
-    apply(emu, """\
-        apiVersion: networking.k8s.io/v1
-        kind: Ingress
-        metadata:
-          name: %s
-          namespace: default
-          annotations:
-%s
-        spec:
-          ingressClassName: nginx
-          rules:
-          - host: %s.test
-            http:
-              paths:
-              - path: /
-                pathType: Prefix
-                backend: {service: {name: %s, port: {number: 80}}}
-        """ % (name, lines, name, svc))
+    apply(emu, nginx_ingress_yaml(name, svc, annotations))
 
 
 def body(g, host):

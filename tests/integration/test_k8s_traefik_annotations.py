@@ -6,16 +6,13 @@ the Ingresses it concerns, with the object, the annotation and the reason
 in the API.
 """
 import json
-import os
 import shutil
-import subprocess
-import textwrap
 
 import pytest
 
-from conftest import SLOW, get, run, wait_for
-from k8s_emulator import Emulator, kubeconfig
-from tls_certs import make_cert
+from conftest import get, run, wait_for
+from k8s_objects import endpoint_slice_yaml, ingress_yaml, service_yaml
+from test_k8s_nginx import apply, emu  # noqa: F401 (the emulator fixture)
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 
@@ -30,17 +27,6 @@ http:
 """
 
 
-@pytest.fixture
-def emu(tmp_path):
-    d = str(tmp_path)
-    cert, key = make_cert(d, "apiserver", ["localhost"], ips=["127.0.0.1"])
-    e = Emulator(cert=cert, key=key, bookmark_interval=0.5).start()
-    e.ca = d + "/ca.crt"
-    e.kubeconfig = kubeconfig(str(tmp_path / "kubeconfig"), e, e.ca)
-    yield e
-    e.stop()
-
-
 def gantry(procs, tmp_path, emu):
     g = procs.gantry(tmp_path, DYNAMIC, entrypoints=("web", "websecure"),
                      args=["--providers.kubernetesIngress=true",
@@ -49,17 +35,6 @@ def gantry(procs, tmp_path, emu):
                            "--providers.kubernetesIngress.certAuthFilePath=" + emu.ca])
     wait_for(lambda: g.admin("/readyz")[0] == 200, what="kubernetes provider synced")
     return g
-
-
-def kubectl(emu, *args, stdin=None):
-    env = dict(os.environ, KUBECONFIG=emu.kubeconfig)
-    r = subprocess.run(["kubectl"] + list(args), env=env, input=stdin, capture_output=True, timeout=60 * SLOW)
-    assert r.returncode == 0, r.stderr.decode()
-    return r.stdout.decode()
-
-
-def apply(emu, yaml_text):
-    kubectl(emu, "apply", "--validate=false", "-f", "-", stdin=textwrap.dedent(yaml_text).encode())
 
 
 CLASS = """\
@@ -72,47 +47,13 @@ CLASS = """\
 
 def service(emu, name, ups, annotations=None, extra_spec=""):
     """The Service <name> (port 80, annotated) whose endpoints are the whoami servers <ups>, one slice each."""
-    anns = "".join("\n            %s: %s" % (k, json.dumps(v)) for k, v in (annotations or {}).items()) or " {}"
-    apply(emu, """\
-        apiVersion: v1
-        kind: Service
-        metadata:
-          name: %s
-          namespace: default
-          annotations:%s
-        spec:
-          ports: [{name: http, port: 80, targetPort: 8080}]%s
-        """ % (name, anns, extra_spec))
+    apply(emu, service_yaml(name, annotations, spec=extra_spec))
     for i, up in enumerate(ups):
-        apply(emu, """\
-            apiVersion: discovery.k8s.io/v1
-            kind: EndpointSlice
-            metadata:
-              name: %s-%d
-              namespace: default
-              labels: {kubernetes.io/service-name: %s}
-            addressType: IPv4
-            ports: [{name: http, port: %d}]
-            endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-            """ % (name, i, name, up.port))
+        apply(emu, endpoint_slice_yaml("%s-%d" % (name, i), name, up.port))
 
 
 def ingress(emu, name, host, svc, annotations=None, tls=None, port=80):
-    anns = "".join("\n            %s: %s" % (k, json.dumps(v)) for k, v in (annotations or {}).items()) or " {}"
-    tls_part = "\n          tls: [{hosts: [%s], secretName: %s}]" % (host, tls) if tls else ""
-    apply(emu, """\
-        apiVersion: networking.k8s.io/v1
-        kind: Ingress
-        metadata:
-          name: %s
-          namespace: default
-          annotations:%s
-        spec:
-          ingressClassName: gantry%s
-          rules:
-          - host: %s
-            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: %s, port: {number: %d}}}}]}
-        """ % (name, anns, tls_part, host, svc, port))
+    apply(emu, ingress_yaml(name, host, svc, port, "gantry", annotations, tls))
 
 
 def whoami(port, host, headers=None):
@@ -195,7 +136,7 @@ def test_service_annotations(tmp_path, procs, emu):
         """ % c.port)
     service(emu, "bad-age", [a], {svc + "sticky.cookie.maxage": "soon"})
     service(emu, "unknown", [a], {svc + "colour": "blue"})
-    service(emu, "nodeport", [a], {svc + "nodeportlb": "true"}, extra_spec="\n          type: NodePort")
+    service(emu, "nodeport", [a], {svc + "nodeportlb": "true"}, extra_spec="  type: NodePort\n")
     service(emu, "no-transport", [a], {svc + "serverstransport": "absent@file"})
     service(emu, "plain", [b])
     ingress(emu, "sticky", "sticky.test", "sticky")

@@ -9,9 +9,9 @@ request header); every header field of the page's answer reaches the
 client."""
 import http.client
 import http.server
-import threading
 
 from conftest import SLOW, free_port, get, service_yaml, wait_for
+from http_peers import QuietHandler, serve
 
 
 def config(app, pages, extra=""):
@@ -87,12 +87,7 @@ class PageServer:
         self.seen = []
         outer = self
 
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class H(QuietHandler):
             def do_GET(self):
                 outer.seen.append({"path": self.path, "headers": [(k.lower(), v) for k, v in self.headers.items()]})
                 body = b"<h1>page for " + self.path.encode() + b"</h1>\n"
@@ -104,9 +99,8 @@ class PageServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd = serve(H)
         self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def stop(self):
         self.httpd.shutdown()

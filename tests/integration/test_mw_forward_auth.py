@@ -4,13 +4,12 @@ answers 202 with X-Auth-Request-User/Email for a valid session cookie, 401
 otherwise; /start answers 302 to a relative sign-in URL), through the real
 binary to a recording upstream: what the auth server sees, what the
 upstream sees, what the client gets."""
-import http.server
 import json
 import os
-import threading
 
 from attack import RecordingUpstream
 from conftest import free_port, get, service_yaml, wait_for
+from http_peers import QuietHandler, serve
 
 
 class AuthServer:
@@ -18,12 +17,7 @@ class AuthServer:
         self.seen = []
         outer = self
 
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class H(QuietHandler):
             def do_any(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
@@ -60,10 +54,7 @@ class AuthServer:
             do_GET = do_POST = do_PUT = do_DELETE = do_any
 
         self.port = free_port()
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
-        if ssl_ctx is not None:
-            self.httpd.socket = ssl_ctx.wrap_socket(self.httpd.socket, server_side=True)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd = serve(H, ssl_ctx, self.port)
         self.url = "%s://127.0.0.1:%d" % ("https" if ssl_ctx is not None else "http", self.port)
 
     def stop(self):

@@ -11,17 +11,16 @@ unloadable CAs refuse the service, named in the API.
 import os
 import socket
 import ssl
-import threading
 
 from conftest import SLOW
-from tcp_peers import EchoServer
+from tcp_peers import EchoServer, Listener
 from test_tcp_proxy_protocol import parse_header
 from tls_certs import make_cert, make_client_cert, make_ip_cert
 
 ENTRYPOINTS = ("web", "good", "inline", "wrongca", "insecure", "mtls", "nocert", "plainip", "pp", "notls", "silent", "good12", "insecure12")
 
 
-class TlsEcho:
+class TlsEcho(Listener):
     """A TLS server answering "tls:<bytes>"; records the SNI of each
     handshake, the client certificate's CN (with <client_ca>, one is
     required), handshake errors, and a plaintext PROXY header read first
@@ -38,19 +37,7 @@ class TlsEcho:
         self.snis, self.clients, self.errors, self.headers = [], [], [], []
         self.ctx.sni_callback = lambda sock, name, ctx: self.snis.append(name)
         self.proxy = proxy
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.one, args=(conn,), daemon=True).start()
+        self.listen()
 
     def one(self, conn):
         try:

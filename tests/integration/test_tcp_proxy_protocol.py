@@ -7,9 +7,9 @@ the client's bytes unchanged; a version other than 1 or 2 is refused.
 """
 import socket
 import struct
-import threading
 
 from conftest import SLOW
+from tcp_peers import Listener
 
 ENTRYPOINTS = ("web", "pp1", "pp2", "pplb", "plain")
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -53,25 +53,13 @@ def parse_header(conn):
     return (1, parts[2], int(parts[4]), parts[3], int(parts[5])), b""
 
 
-class HeaderBackend:
+class HeaderBackend(Listener):
     """Accepts connections, parses an optional PROXY header, records it, and answers
     "<what followed>" back to the client."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
         self.headers = []
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.one, args=(conn,), daemon=True).start()
+        self.listen()
 
     def one(self, conn):
         try:

@@ -118,6 +118,42 @@ static int ep_trusted(struct tree_decoder *td, void *obj, const struct tree_node
     return 0;
 }
 
+static int ep_pp_trusted(struct tree_decoder *td, void *obj, const struct tree_node *v)
+{
+    struct entrypoint_config *ep = obj;
+    const char **items;
+    size_t n;
+    char where[512];
+    if (tree_decode_list(td, v, &items, &n) != 0)
+        return -1;
+    ep->pp_trusted = arena_alloc(&cfg(td)->arena, (n ? n : 1) * sizeof(*ep->pp_trusted));
+    for (size_t i = 0; i < n; i++)
+        if (rule_parse_cidr(items[i], strlen(items[i]), &ep->pp_trusted[i]) != 0)
+            return diag_set(sd(td), "%s: '%s': proxyProtocol.trustedIPs: '%s' is not an IP address or CIDR",
+                            tree_where(v, where, sizeof(where)), td->context, items[i]);
+    ep->n_pp_trusted = n;
+    return 0;
+}
+
+TREE_FIELD_BOOL(ep_pp_insecure, struct entrypoint_config, pp_insecure)
+
+static const struct tree_field proxy_protocol_keys[] = {{"trustedIPs", ep_pp_trusted}, {"insecure", ep_pp_insecure}, {NULL, NULL}};
+
+/* proxyProtocol: {trustedIPs, insecure}; "proxyProtocol=true" (a flag) is {} */
+static int ep_proxy_protocol(struct tree_decoder *td, void *obj, const struct tree_node *v)
+{
+    struct entrypoint_config *ep = obj;
+    if (v->kind == TREE_SCALAR) {
+        bool on = true;
+        if (v->scalar && *v->scalar && tree_decode_bool(td, v, &on) != 0)
+            return -1;
+        ep->proxy_protocol = on;
+        return 0;
+    }
+    ep->proxy_protocol = true;
+    return tree_decode_fields(td, obj, v, proxy_protocol_keys, NULL);
+}
+
 static const struct tree_field forwarded_keys[] = {
     {"trustedIPs", ep_trusted}, {"insecure", ep_fwd_insecure}, {"connection", NULL}, {NULL, NULL}};
 
@@ -294,7 +330,7 @@ static const struct tree_field ep_keys[] = {{"address", ep_address},
                                       {"transport", ep_transport},
                                       {"forwardedHeaders", ep_forwarded},
                                       {"http", ep_http},
-                                      {"proxyProtocol", NULL},
+                                      {"proxyProtocol", ep_proxy_protocol},
                                       {"http2", ep_http2},
                                       {"http3", NULL},
                                       {"udp", NULL},

@@ -196,6 +196,7 @@ struct conntrack_conn *conntrack_accept(struct worker_ep *we, h2o_socket_t *sock
     c->sock = sock;
     c->we = we;
     memcpy(c->ip16, ip, 16);
+    memcpy(c->peer16, ip, 16);
     c->ip_counted = max_per_ip != 0;
     int64_t now = now_ms(w);
     c->last_ack_ms = c->idle_since_ms = c->window_start_ms = now;

@@ -38,7 +38,9 @@ struct conntrack_conn {
     h2o_socket_t *sock;
     struct worker_ep *we;
     h2o_timeout_entry_t sniff_entry;
-    uint8_t ip16[16];
+    uint8_t ip16[16];  /* the peer's address: per-address limits count it */
+    uint8_t peer16[16]; /* the client's, for policy: the PROXY header's source when trusted, else ip16 */
+    bool pp_done;       /* proxyProtocol: the header (or its absence) is read */
     bool ip_counted;
     /* progress: h2o's own counters are per read and per write call, so
      * the kernel's (TCP_INFO) are used */

@@ -34,6 +34,7 @@
 #include "h2_server.h"
 #include "match.h"
 #include "mirror.h"
+#include "proxy_header.h"
 #include "publish.h"
 #include "registry.h"
 #include "h1_trailers.h"
@@ -224,11 +225,52 @@ static bool route_tcp(struct conntrack_conn *c, h2o_socket_t *sock, const struct
             break;
         }
     }
-    const struct table_tcp_route *route = table_tcp_lookup(t, ep, tls, hello.sni, hello.sni_len, c->ip16);
+    const struct table_tcp_route *route = table_tcp_lookup(t, ep, tls, hello.sni, hello.sni_len, c->peer16);
     if (route == NULL)
         return false;
     h2o_timeout_unlink(&c->sniff_entry);
     tcp_proxy_start(c->we, sock, route);
+    return true;
+}
+
+static bool route_tcp_at_accept(struct conntrack_conn *c, h2o_socket_t *sock);
+
+/* proxyProtocol: the PROXY header ahead of the connection's own bytes.
+ * Returns true when <sock> was taken (closed on a bad header, or routed
+ * to a TCP router once the header left nothing to read) or more bytes are
+ * needed; false to go on with what follows the header. */
+static bool read_proxy_header(struct conntrack_conn *c, h2o_socket_t *sock)
+{
+    const struct entrypoint_config *ep = &c->we->ep->cfg;
+    struct proxy_header h;
+    switch (proxy_header_parse((const uint8_t *)sock->input->bytes, sock->input->size, &h)) {
+    case PROXY_HEADER_NEED_MORE:
+        return true; /* more bytes, or the sniff deadline */
+    case PROXY_HEADER_INVALID:
+        log_debug("entry point %s: closing a connection: a PROXY protocol header that cannot be read", ep->name);
+        h2o_timeout_unlink(&c->sniff_entry);
+        h2o_socket_close(sock);
+        return true;
+    case PROXY_HEADER_NONE: /* no header: the connection's own address (Traefik reads the header when there is one) */
+        break;
+    case PROXY_HEADER_OK: {
+        bool trusted = ep->pp_insecure;
+        for (size_t i = 0; i < ep->n_pp_trusted && !trusted; i++)
+            trusted = rule_cidr_contains(&ep->pp_trusted[i], c->ip16);
+        if (trusted && h.has_source) {
+            h2o_socket_setpeername(sock, (struct sockaddr *)&h.source, h.source_len);
+            char text[64];
+            forwarded_client_ip((struct sockaddr *)&h.source, c->peer16, text, sizeof(text));
+        }
+        h2o_buffer_consume(&sock->input, h.len);
+        break;
+    }
+    }
+    c->pp_done = true;
+    if (sock->input->size != 0)
+        return false;
+    if (route_tcp_at_accept(c, sock)) /* a server-first protocol behind the balancer */
+        h2o_timeout_unlink(&c->sniff_entry);
     return true;
 }
 
@@ -241,6 +283,8 @@ static void on_sniff(h2o_socket_t *sock, const char *err)
         return;
     }
     if (sock->input->size == 0)
+        return;
+    if (c->we->ep->cfg.proxy_protocol && !c->pp_done && read_proxy_header(c, sock))
         return;
     const struct table *t = publish_worker_table(c->we->w->id);
     if (t != NULL && t->tcp != NULL && (t->tcp->eps >> c->we->ep->index & 1) && route_tcp(c, sock, t))
@@ -277,7 +321,7 @@ static bool route_tcp_at_accept(struct conntrack_conn *c, h2o_socket_t *sock)
     if (t == NULL || t->tcp == NULL || !(t->tcp->eps >> ep & 1) || (t->tcp->eps_hello >> ep & 1) ||
         (t->http_eps >> ep & 1))
         return false;
-    const struct table_tcp_route *route = table_tcp_lookup(t, ep, false, "", 0, c->ip16);
+    const struct table_tcp_route *route = table_tcp_lookup(t, ep, false, "", 0, c->peer16);
     if (route == NULL)
         return false;
     tcp_proxy_start(c->we, sock, route);
@@ -298,8 +342,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
             h2o_socket_close(sock);
             continue;
         }
-        if (route_tcp_at_accept(c, sock))
-            continue;
+        if (!we->ep->cfg.proxy_protocol && route_tcp_at_accept(c, sock))
+            continue; /* with proxyProtocol, once the header is read */
         c->sniff_entry.cb = on_sniff_timeout;
         sock->data = c;
         h2o_timeout_link(we->w->loop, &we->sniff_timeout, &c->sniff_entry);

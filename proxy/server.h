@@ -46,6 +46,13 @@ struct entrypoint_config {
      * their own (Traefik's entry point model); the controller's struct
      * model_router_tls, opaque here. NULL: none. */
     const void *http_tls;
+    /* proxyProtocol: a PROXY header (v1, v2) is read before anything else;
+     * its source replaces the connection's address when the connection
+     * comes from pp_trusted (or pp_insecure), else it is read and dropped */
+    bool proxy_protocol;
+    struct rule_cidr *pp_trusted;
+    size_t n_pp_trusted;
+    bool pp_insecure;
 };
 
 struct proxy_config {

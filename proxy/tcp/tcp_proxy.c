@@ -200,7 +200,7 @@ void tcp_proxy_start(struct worker_ep *we, h2o_socket_t *client, const struct ta
         uint8_t ip16[16] = {0};
         const char *why = "";
         if (ct != NULL)
-            memcpy(ip16, ct->ip16, 16);
+            memcpy(ip16, ct->peer16, 16);
         if (ct == NULL || !tcp_middleware_admit(route->middlewares, route->n_middlewares, ct, ip16, &why)) {
             log_debug("tcp router %s: connection refused by middleware %s", route->name, why);
             h2o_socket_close(client);

@@ -99,7 +99,7 @@ test-tsan: deps tsan
 fuzz:
 	@cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGANTRY_FUZZ=ON $(WERROR) >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_rule fuzz_dynamic_config fuzz_docker_container \
-		fuzz_docker_events fuzz_http_request fuzz_clienthello fuzz_k8s_watch
+		fuzz_docker_events fuzz_http_request fuzz_clienthello fuzz_k8s_watch fuzz_proxy_header
 
 # A bounded run of each (FUZZ_SECONDS per target); the long runs are in docs/security.md.
 test-fuzz: fuzz

@@ -548,3 +548,20 @@ def test_certificate_revoked_by_the_ca_is_replaced(tmp_path, procs):
         return run(["openssl", "x509", "-noout", "-serial"], input=r.stdout, check=False).stdout.decode().strip()
     wait_for(lambda: served_serial() not in ("", "serial=" + serial), timeout=10, what="new certificate served")
     assert served_by_sni(websecure, "app.test", root)
+
+
+def test_entry_point_tls_cert_resolver_orders_for_routers_without_tls(tmp_path, procs):
+    """--entryPoints.websecure.http.tls.certResolver (Traefik's usual
+    setup): a router on websecure with no tls of its own gets the entry
+    point's resolver, and its certificate is ordered and served."""
+    up = procs.whoami()
+    web, websecure = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure))
+    dyn = ("http:\n  routers:\n"
+           "    app: {rule: \"Host(`ep.test`)\", service: s, entryPoints: [websecure]}\n"
+           "  services:\n") + service_yaml("s", [up.url])
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure, dyn=dyn,
+                           extra=["--entryPoints.websecure.http.tls.certResolver=pebble"])
+    wait_for(issued(g, "ep.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
+    root = pebble.root()
+    wait_for(lambda: served_by_sni(websecure, "ep.test", root), timeout=10, what="served by SNI")

@@ -101,38 +101,33 @@ static int ep_transport(struct tree_decoder *td, void *obj, const struct tree_no
     return tree_decode_fields(td, obj, v, transport_keys, NULL);
 }
 
-static int ep_trusted(struct tree_decoder *td, void *obj, const struct tree_node *v)
+/* A list of IP addresses or CIDRs (<key> names it in errors). */
+static int cidr_list(struct tree_decoder *td, const struct tree_node *v, const char *key, struct rule_cidr **out, size_t *n_out)
 {
-    struct entrypoint_config *ep = obj;
     const char **items;
     size_t n;
     char where[512];
     if (tree_decode_list(td, v, &items, &n) != 0)
         return -1;
-    ep->trusted_ips = arena_alloc(&cfg(td)->arena, (n ? n : 1) * sizeof(*ep->trusted_ips));
+    *out = arena_alloc(&cfg(td)->arena, (n ? n : 1) * sizeof(**out));
     for (size_t i = 0; i < n; i++)
-        if (rule_parse_cidr(items[i], strlen(items[i]), &ep->trusted_ips[i]) != 0)
-            return diag_set(sd(td), "%s: '%s': '%s' is not an IP address or CIDR", tree_where(v, where, sizeof(where)), td->context,
-                            items[i]);
-    ep->n_trusted_ips = n;
+        if (rule_parse_cidr(items[i], strlen(items[i]), &(*out)[i]) != 0)
+            return diag_set(sd(td), "%s: '%s': %s'%s' is not an IP address or CIDR", tree_where(v, where, sizeof(where)),
+                            td->context, key, items[i]);
+    *n_out = n;
     return 0;
+}
+
+static int ep_trusted(struct tree_decoder *td, void *obj, const struct tree_node *v)
+{
+    struct entrypoint_config *ep = obj;
+    return cidr_list(td, v, "", &ep->trusted_ips, &ep->n_trusted_ips);
 }
 
 static int ep_pp_trusted(struct tree_decoder *td, void *obj, const struct tree_node *v)
 {
     struct entrypoint_config *ep = obj;
-    const char **items;
-    size_t n;
-    char where[512];
-    if (tree_decode_list(td, v, &items, &n) != 0)
-        return -1;
-    ep->pp_trusted = arena_alloc(&cfg(td)->arena, (n ? n : 1) * sizeof(*ep->pp_trusted));
-    for (size_t i = 0; i < n; i++)
-        if (rule_parse_cidr(items[i], strlen(items[i]), &ep->pp_trusted[i]) != 0)
-            return diag_set(sd(td), "%s: '%s': proxyProtocol.trustedIPs: '%s' is not an IP address or CIDR",
-                            tree_where(v, where, sizeof(where)), td->context, items[i]);
-    ep->n_pp_trusted = n;
-    return 0;
+    return cidr_list(td, v, "proxyProtocol.trustedIPs: ", &ep->pp_trusted, &ep->n_pp_trusted);
 }
 
 TREE_FIELD_BOOL(ep_pp_insecure, struct entrypoint_config, pp_insecure)

@@ -99,3 +99,34 @@ def test_insecure_trusts_every_balancer(tmp_path, procs):
     g = procs.gantry(tmp_path, config(up), args=["--entryPoints.web.proxyProtocol.insecure=true"])
     wait_for(lambda: get(g.port, "/", "pp.test")[0] == 200, what="route live")
     assert status(exchange(g.port, v2_header("192.0.2.44"), REQ)) == 200 and xff(up) == "192.0.2.44"
+
+
+def test_tcp_routers_see_the_client_behind_the_balancer(tmp_path, procs):
+    """A server-first TCP service behind the balancer: after the header the
+    connection is routed at once (the banner comes without a client byte),
+    and the TCP ipAllowList judges the header's source."""
+    from tcp_peers import EchoServer
+    echo = EchoServer(banner=b"220 ready\r\n")
+    g = procs.gantry(tmp_path, "tcp:\n  routers:\n"
+                     "    t: {rule: \"HostSNI(`*`)\", service: t, entryPoints: [tcpep], middlewares: [doc]}\n"
+                     "  middlewares:\n"
+                     "    doc: {ipAllowList: {sourceRange: [\"203.0.113.0/24\"]}}\n"
+                     "  services:\n"
+                     "    t: {loadBalancer: {servers: [{address: \"%s\"}]}}\n" % echo.address,
+                     entrypoints=("web", "tcpep"), args=["--entryPoints.tcpep.proxyProtocol.trustedIPs=127.0.0.1"])
+    g.wait_ready()
+
+    def banner(src):
+        s = socket.create_connection(("127.0.0.1", g.ports["tcpep"]), timeout=5)
+        try:
+            s.sendall(b"PROXY TCP4 %s 127.0.0.1 1000 25\r\n" % src.encode())
+            return s.recv(100)
+        except (ConnectionError, socket.timeout):
+            return b""
+        finally:
+            s.close()
+
+    wait_for(lambda: banner("203.0.113.8") == b"220 ready\r\n", what="tcp route live")
+    before = echo.connections
+    assert banner("198.51.100.8") == b""
+    assert echo.connections == before

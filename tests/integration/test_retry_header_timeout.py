@@ -4,35 +4,22 @@ within the transport's responseHeaderTimeout is left for the next one, for
 requests that can be sent again; without it, or for a POST, the client gets
 the 504.
 """
-import socket
-import threading
-
 from attack import RecordingUpstream
 from conftest import get, service_yaml, wait_for
+from tcp_peers import Listener
 
 
-class SilentUpstream:
+class SilentUpstream(Listener):
     """Accepts, reads the request, never answers (until stopped)."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
         self.requests = 0
         self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.listen(backlog=64)
+        self.url = "http://" + self.address
 
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(c)
-            threading.Thread(target=self._read, args=(c,), daemon=True).start()
-
-    def _read(self, c):
+    def one(self, c):
+        self.conns.append(c)
         try:
             while c.recv(65536):
                 self.requests += 1

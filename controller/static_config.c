@@ -535,6 +535,20 @@ TREE_FIELD_BOOL(nginx_no_external_name, struct static_config, kube_nginx.disable
 TREE_FIELD_BOOL(nginx_native_lb, struct static_config, kube_nginx.options.native_lb_by_default)
 TREE_FIELD_BOOL(nginx_ssl_passthrough, struct static_config, kube_nginx.options.enable_ssl_passthrough)
 
+/* configMap: "namespace/name", as ingress-nginx's --configmap */
+static int nginx_config_map(struct tree_decoder *td, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    const char *s = NULL;
+    if (tree_decode_string(td, v, &s) != 0)
+        return -1;
+    const char *slash = s ? strchr(s, '/') : NULL;
+    if (slash == NULL || slash == s || slash[1] == '\0' || strchr(slash + 1, '/'))
+        return diag_set(sd(td), "%s: `%s` is not namespace/name", td->context, s ? s : "");
+    cfg(td)->kube_nginx.options.config_map = s;
+    return 0;
+}
+
 /* Snippets are never executed: accepting "true" would promise what gantry
  * does not do. */
 static int nginx_snippets(struct tree_decoder *td, void *obj, const struct tree_node *v)
@@ -572,6 +586,7 @@ static const struct tree_field kube_nginx_keys[] = {{"endpoint", nginx_endpoint}
                                               {"disableSvcExternalName", nginx_no_external_name},
                                               {"nativeLBByDefault", nginx_native_lb},
                                               {"enableSSLPassthrough", nginx_ssl_passthrough},
+                                              {"configMap", nginx_config_map},
                                               {"globalAuthURL", nginx_refused},
                                               {"watchNamespaceSelector", nginx_refused},
                                               {"throttleDuration", NULL},

@@ -237,11 +237,33 @@ struct ctx {
     struct k8s_nginx_plan *p;
 };
 
-static const char *ann(const struct ctx *c, const char *k)
+static const char *own_ann(const struct ctx *c, const char *k)
 {
     char key[160];
     snprintf(key, sizeof(key), K8S_NGINX_PREFIX "%s", k);
     return plain_annotation(c->ing, key);
+}
+
+/* The ConfigMap's value of <k> when it is honoured there (NULL: none). */
+static const char *config_value(const struct ctx *c, const char *k)
+{
+    const struct k8s_nginx_config *cf = c->env->config;
+    return cf && cf->data && k8s_nginx_config_honoured(k) ? str(cf->data, k) : NULL;
+}
+
+/* The annotation <k>, else the ConfigMap's global default of that name. */
+static const char *ann(const struct ctx *c, const char *k)
+{
+    const char *v = own_ann(c, k);
+    return v ? v : config_value(c, k);
+}
+
+/* Where <k>'s value comes from, for messages. */
+static const char *src(const struct ctx *c, const char *k)
+{
+    if (own_ann(c, k) == NULL && config_value(c, k) != NULL)
+        return arena_printf(c->env->pa, "%s key %s", c->env->config->ref, k);
+    return arena_printf(c->env->pa, "annotation " K8S_NGINX_PREFIX "%s", k);
 }
 
 static void event(const struct ctx *c, const char *reason, const char *msg)
@@ -293,7 +315,7 @@ static int bool_ann(const struct ctx *c, const char *k, bool def, bool *out)
     if (v == NULL)
         return 0;
     if (config_parse_go_bool(v, out) != 0)
-        return refuse(c, "annotation " K8S_NGINX_PREFIX "%s: `%s` is not a boolean", k, v);
+        return refuse(c, "%s: `%s` is not a boolean", src(c, k), v);
     return 0;
 }
 
@@ -306,7 +328,7 @@ static int int_ann(const struct ctx *c, const char *k, long def, long min, long 
     char *end;
     long n = strtol(v, &end, 10);
     if (end == v || *end != '\0' || n < min || n > max)
-        return refuse(c, "annotation " K8S_NGINX_PREFIX "%s: `%s` is not an integer in %ld..%ld", k, v, min, max);
+        return refuse(c, "%s: `%s` is not an integer in %ld..%ld", src(c, k), v, min, max);
     *out = n;
     return 0;
 }
@@ -403,8 +425,12 @@ static int redirects(const struct ctx *c, bool has_tls)
     if (bool_ann(c, "ssl-redirect", has_tls, &ssl) != 0 || bool_ann(c, "force-ssl-redirect", false, &force) != 0)
         return -1;
     /* ssl-redirect only matters with a TLS section; force- without one */
-    if ((ssl && has_tls) || force)
+    int ssl_code = c->env->config ? c->env->config->redirect_code : 0;
+    if (((ssl && has_tls) || force) && ssl_code == 0)
         add_mw(c, &c->p->mw_http, "ssl-redirect", "redirectScheme", "scheme", "https", "permanent", "true", NULL);
+    else if ((ssl && has_tls) || force) /* http-redirect-code: that code whatever the method, as nginx */
+        add_mw(c, &c->p->mw_http, "ssl-redirect", "redirectRegex", "regex", "^http://([^/:]+|\\[[^\\]]*\\])(:[0-9]+)?(.*)$",
+               "replacement", "https://${1}${3}", "statusCode", arena_printf(c->env->pa, "%d", ssl_code), NULL);
     if (bool_ann(c, "from-to-www-redirect", false, &c->p->www_redirect) != 0)
         return -1;
     const char *perm = ann(c, "permanent-redirect"), *temp = ann(c, "temporal-redirect");
@@ -475,9 +501,9 @@ static const char *cidr_list(const struct ctx *c, const char *k)
     size_t n = 0;
     for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save), n++)
         if (!cidr_ok(item))
-            return refuse(c, "annotation " K8S_NGINX_PREFIX "%s: `%s` is not an address or CIDR", k, item), "";
+            return refuse(c, "%s: `%s` is not an address or CIDR", src(c, k), item), "";
     if (n == 0)
-        return refuse(c, "annotation " K8S_NGINX_PREFIX "%s is empty", k), "";
+        return refuse(c, "%s is empty", src(c, k)), "";
     return list;
 }
 
@@ -756,7 +782,7 @@ static int next_upstream(const struct ctx *c)
             if (!strstr(status, t + 5))
                 len += (size_t)snprintf(status + len, sizeof(status) - len, "%s%s", len ? "," : "", t + 5);
         } else if (strcmp(t, "invalid_header") != 0)
-            problem(c, "annotation " K8S_NGINX_PREFIX "proxy-next-upstream: unknown condition '%s' (ignored)", t);
+            problem(c, "%s: unknown condition '%s' (ignored)", src(c, "proxy-next-upstream"), t);
     }
     if (off || tries == 1 || tries == 0 || (!network && len == 0))
         return 0; /* nothing is passed to a next server (tries 0, nginx's "no limit": not retried) */
@@ -1022,10 +1048,12 @@ static int error_pages(const struct ctx *c)
             char *end;
             long v = strtol(item, &end, 10);
             if (*end != '\0' || v < 400 || v > 599)
-                return refuse(c, "annotation " K8S_NGINX_PREFIX "custom-http-errors: `%s` is not a status 400..599", item);
+                return refuse(c, "%s: `%s` is not a status 400..599", src(c, "custom-http-errors"), item);
         }
         status = list;
     }
+    if (backend == NULL && own_ann(c, "custom-http-errors") == NULL)
+        return 0; /* the ConfigMap's: reported once, with it (the global default backend is not implemented) */
     if (backend == NULL) {
         problem(c, "annotation " K8S_NGINX_PREFIX "custom-http-errors is ignored: there is no default backend "
                    "(set " K8S_NGINX_PREFIX "default-backend)");
@@ -1086,7 +1114,7 @@ static int body_size(const struct ctx *c)
     if (size == NULL)
         return 0;
     if (parse_size(size, &bytes) != 0)
-        return refuse(c, "annotation " K8S_NGINX_PREFIX "proxy-body-size: `%s` is not a size (8m, 512k, 0)", size);
+        return refuse(c, "%s: `%s` is not a size (8m, 512k, 0)", src(c, "proxy-body-size"), size);
     if (bytes > 0) /* 0: no limit */
         add_both(c, "body-size", "buffering", "maxRequestBodyBytes", arena_printf(c->env->pa, "%lld", bytes), NULL, NULL,
                  NULL, NULL);
@@ -1332,6 +1360,10 @@ void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const cha
     memset(p, 0, sizeof(*p));
     struct ctx c = {env, ing, ns, name, p};
     p->base = object_base(&env->m->arena, ns, name);
+    if (env->config && env->config->refused) {
+        refuse(&c, "%s", env->config->refused);
+        return;
+    }
     survey(&c);
     if (p->refused)
         return;

@@ -34,7 +34,28 @@ struct k8s_nginx_options {
     bool allow_unsafe;            /* serve Ingresses whose unimplemented access annotations are ignored */
     bool native_lb_by_default;    /* nativeLBByDefault: the Services' ClusterIP instead of their endpoints */
     bool enable_ssl_passthrough;  /* enableSSLPassthrough (ingress-nginx's --enable-ssl-passthrough): ssl-passthrough honoured */
+    const char *config_map;       /* configMap (ingress-nginx's --configmap): "namespace/name"; NULL: none */
 };
+
+/* The controller ConfigMap as read for one rebuild (k8s_nginx_configmap.c):
+ * the global defaults that annotations override. */
+struct k8s_nginx_config {
+    const char *ref;     /* "ConfigMap <ns>/<name>" */
+    const cJSON *data;   /* its data; NULL: missing (ingress-nginx's defaults) */
+    const char *refused; /* non-NULL: no nginx Ingress is served, and why */
+    int redirect_code;   /* http-redirect-code; 0: not set (the redirects' own codes) */
+};
+
+/* Whether ConfigMap key <k> is honoured as the default of the annotation
+ * of the same name. */
+bool k8s_nginx_config_honoured(const char *k);
+
+/* Reads the ConfigMap named by o->config_map among <cms> into <out>: its
+ * keys not implemented become problems (in <pa>), and one restricting
+ * access that gantry cannot honour sets out->refused unless
+ * allowUnsafeAnnotations. */
+void k8s_nginx_config_read(const struct k8s_nginx_options *o, const cJSON *const *cms, size_t n, struct arena *pa,
+                           struct ptr_vec *problems, struct k8s_nginx_config *out);
 
 /* What an Ingress's annotations ask for, computed once per Ingress. */
 struct k8s_nginx_plan {
@@ -87,6 +108,7 @@ struct k8s_nginx_env {
     /* The model service for the first port of Service <svc> of <ns> (a
      * problem names <ingress> when it does not exist): NULL then. */
     const char *(*service)(void *data, const char *ns, const char *ingress, const char *svc);
+    const struct k8s_nginx_config *config; /* the controller ConfigMap; NULL: none configured */
 };
 
 /* What gantry does with annotation <name> (without the prefix): a mask of

@@ -33,6 +33,7 @@ struct tx {
     struct ptr_vec *events; /* this Ingress's Events (NULL: not wanted) */
     bool traefik;           /* this Ingress is Traefik's kind: its Services' traefik annotations apply */
     bool native;            /* nativeLBByDefault / service-upstream: ClusterIP rather than endpoints */
+    const struct k8s_nginx_config *nginx_config; /* the controller ConfigMap (NULL: none configured) */
     struct k8s_dep *deps;   /* what this Ingress's translation read */
     size_t n_deps, cap_deps;
 };
@@ -602,7 +603,7 @@ static void nginx_router(struct tx *t, const struct k8s_nginx_plan *nx, struct m
     if (nx == NULL)
         return;
     struct k8s_nginx_env env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->events,
-                                first_port_service};
+                                first_port_service, t->nginx_config};
     k8s_nginx_router(&env, nx, r, path, tls);
 }
 
@@ -762,7 +763,7 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
     const cJSON *spec = get(ing, "spec");
     struct k8s_nginx_plan nx_plan, *nx = NULL; /* providers.kubernetesIngressNGINX: annotations */
     struct k8s_nginx_env nx_env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->events,
-                                first_port_service};
+                                first_port_service, t->nginx_config};
     if (t->o->nginx && !gantry_is_ours(t->objs, t->o, ing)) {
         k8s_nginx_plan(&nx_env, ing, ns, name, get(spec, "tls") != NULL, &nx_plan);
         if (nx_plan.refused)
@@ -963,6 +964,10 @@ static uint64_t context_digest(const struct k8s_objects *objs, const struct k8s_
         snprintf(flags, sizeof(flags), "%d%d%d%d%d", n->watch_without_class, n->class_by_name, n->allow_unsafe,
                  n->native_lb_by_default, n->enable_ssl_passthrough);
         h = k8s_hash_str(h, flags);
+        /* the ConfigMap: its every change re-translates the Ingresses */
+        h = k8s_hash_str(h, n->config_map ? n->config_map : "-");
+        for (size_t i = 0; n->config_map && i < objs->n_config_maps; i++)
+            h = hash_rv(k8s_hash_str(h, meta_str(objs->config_maps[i], "name")), objs->config_maps[i]);
     }
     for (size_t i = 0; i < objs->n_ingress_classes; i++)
         h = hash_rv(k8s_hash_str(h, meta_str(objs->ingress_classes[i], "name")), objs->ingress_classes[i]);
@@ -1189,6 +1194,11 @@ struct model *k8s_translate_cached(struct k8s_ingress_cache *cache, const struct
                                    const struct k8s_translate_options *o, struct arena *pa, struct ptr_vec *problems)
 {
     struct tx t = {.objs = objs, .o = o, .pa = pa};
+    struct k8s_nginx_config nginx_config;
+    if (o->nginx && o->nginx->config_map) {
+        k8s_nginx_config_read(o->nginx, objs->config_maps, objs->n_config_maps, pa, problems, &nginx_config);
+        t.nginx_config = &nginx_config;
+    }
     uint64_t ctx = context_digest(objs, o);
     if (ctx != cache->context_digest) { /* a class or an option changed: every piece may differ */
         k8s_ingress_cache_clear(cache);

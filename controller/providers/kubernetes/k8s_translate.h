@@ -45,6 +45,9 @@ struct k8s_objects {
      * says the list holds the very same objects (its index and what the
      * Ingresses read from it are kept); 0: unknown */
     uint64_t services_gen, endpoint_slices_gen, secrets_gen, ingresses_gen;
+    /* kubernetesIngressNGINX configMap: the ConfigMaps watched for it */
+    const cJSON **config_maps;
+    size_t n_config_maps;
 };
 
 struct k8s_translate_options {

@@ -41,7 +41,7 @@
 #define REBUILD_DELAY_MS 2
 #define STATUS_RESYNC_MS 10000
 
-enum kind { K_CLASSES, K_INGRESSES, K_SERVICES, K_SLICES, K_SECRETS, K_KINDS };
+enum kind { K_CLASSES, K_INGRESSES, K_SERVICES, K_SLICES, K_SECRETS, K_CONFIGMAPS, K_KINDS };
 
 static const struct {
     const char *name; /* also the collection's path segment */
@@ -52,6 +52,7 @@ static const struct {
     {"services", "/api/v1"},
     {"endpointslices", "/apis/discovery.k8s.io/v1"},
     {"secrets", "/api/v1"},
+    {"configmaps", "/api/v1"}, /* kubernetesIngressNGINX configMap only */
 };
 
 static struct {
@@ -129,6 +130,7 @@ static void rebuild(void *data)
     objs.services = collect(K_SERVICES, &objs.n_services, &objs.services_gen);
     objs.endpoint_slices = collect(K_SLICES, &objs.n_endpoint_slices, &objs.endpoint_slices_gen);
     objs.secrets = collect(K_SECRETS, &objs.n_secrets, &objs.secrets_gen);
+    objs.config_maps = collect(K_CONFIGMAPS, &objs.n_config_maps, NULL);
     struct arena pa;
     arena_init(&pa);
     struct ptr_vec problems = {0}, events = {0};
@@ -268,7 +270,7 @@ int provider_kubernetes_start(const struct kube_provider_config *cfg, struct dia
                                               .nginx = cfg->nginx,
                                               .nginx_only = cfg->nginx_only};
     size_t n_ns = cfg->n_namespaces ? cfg->n_namespaces : 1;
-    size_t cap = 1 + (K_KINDS - 1) * n_ns;
+    size_t cap = 2 + (K_KINDS - 1) * n_ns;
     kp.watches = mem_calloc(cap, sizeof(*kp.watches));
     kp.watch_kind = mem_calloc(cap, sizeof(*kp.watch_kind));
     kp.rebuild_timer = watcher_timer_new(rebuild, NULL);
@@ -286,6 +288,20 @@ int provider_kubernetes_start(const struct kube_provider_config *cfg, struct dia
     log_info("kubernetes provider: API server %s (%s)%s%s", kp.conn.base_url, how, sel ? ", ingresses with " : "",
              sel ? cfg->label_selector : "");
     add_watch(K_CLASSES, NULL, "");
+    /* ingress-nginx's controller ConfigMap: that one object, in its own
+     * namespace whatever the Ingresses' */
+    const char *cm = cfg->nginx ? cfg->nginx->config_map : NULL, *slash = cm ? strchr(cm, '/') : NULL;
+    if (slash != NULL) {
+        char *ns = mem_strdup(cm), *name = curl_easy_escape(NULL, slash + 1, 0);
+        ns[slash - cm] = '\0';
+        size_t l = strlen(name) + 40;
+        char *field = mem_alloc(l);
+        snprintf(field, l, "fieldSelector=metadata.name%%3D%s", name);
+        add_watch(K_CONFIGMAPS, ns, field);
+        free(field);
+        curl_free(name);
+        free(ns);
+    }
     for (size_t i = 0; i < n_ns; i++) {
         const char *ns = cfg->n_namespaces ? cfg->namespaces[i] : NULL;
         add_watch(K_INGRESSES, ns, sel ? sel : "");

@@ -47,7 +47,7 @@ static const struct tree_field *subtable(const char *key)
 
 static int check_keys(const struct section *sec, const char *prefix, const struct tree_field *keys)
 {
-    static const char *const values[] = {"false", "true", "7s", "x.example", NULL};
+    static const char *const values[] = {"false", "true", "7s", "x.example", "ns/name", NULL};
     struct static_config base, c;
     struct diag d;
     char flag[256], *argv[1] = {flag};

@@ -43,15 +43,17 @@ static char *run_fixture(const char *dir, const char *name)
     CHECK(root != NULL);
     if (root == NULL)
         return strdup("");
-    static const char *kinds[] = {"IngressClass", "Ingress", "Service", "EndpointSlice", "Secret"};
-    const cJSON *lists[5][32];
-    size_t counts[5] = {0};
+    static const char *kinds[] = {"IngressClass", "Ingress", "Service", "EndpointSlice", "Secret", "ConfigMap"};
+    const cJSON *lists[6][32];
+    size_t counts[6] = {0};
     for (const cJSON *o = get(root, "objects") ? get(root, "objects")->child : NULL; o; o = o->next)
-        for (size_t k = 0; k < 5; k++)
+        for (size_t k = 0; k < 6; k++)
             if (str(o, "kind") && strcmp(str(o, "kind"), kinds[k]) == 0 && counts[k] < 32)
                 lists[k][counts[k]++] = o;
     struct k8s_objects objs = {lists[0], lists[1], lists[2], lists[3], lists[4],
                                counts[0], counts[1], counts[2], counts[3], counts[4]};
+    objs.config_maps = lists[5];
+    objs.n_config_maps = counts[5];
     const cJSON *opt = get(root, "options");
     struct k8s_nginx_options no = {.ingress_class = str(opt, "ingressClass"),
                                    .controller_class = str(opt, "controllerClass"),
@@ -59,7 +61,8 @@ static char *run_fixture(const char *dir, const char *name)
                                    .class_by_name = cJSON_IsTrue(get(opt, "ingressClassByName")),
                                    .allow_unsafe = cJSON_IsTrue(get(opt, "allowUnsafeAnnotations")),
                                    .native_lb_by_default = cJSON_IsTrue(get(opt, "nativeLBByDefault")),
-                                   .enable_ssl_passthrough = cJSON_IsTrue(get(opt, "enableSSLPassthrough"))};
+                                   .enable_ssl_passthrough = cJSON_IsTrue(get(opt, "enableSSLPassthrough")),
+                                   .config_map = str(opt, "configMap")};
     struct k8s_translate_options to = {.ingress_class = "gantry",
                                        .nginx = &no,
                                        .nginx_only = !cJSON_IsTrue(get(opt, "kubernetesIngress"))};
@@ -177,7 +180,9 @@ int main(void)
     test_helpers();
     static const char *fixtures[] = {"class", "redirects", "rewrite", "cors", "auth", "source_ranges",
                                      "limits_affinity_backend", "refused", "canary", "upstream_tls_mirror",
-                                     "balancing", "passthrough", "passthrough_off"};
+                                     "balancing", "passthrough", "passthrough_off", "configmap_defaults",
+                                     "configmap_invalid", "configmap_restricting", "configmap_restricting_unsafe",
+                                     "configmap_missing", "configmap_bad_code"};
     for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
         check_fixture(dir, fixtures[i]);
     return test_report("controller/providers/kubernetes/k8s_nginx_annotations");

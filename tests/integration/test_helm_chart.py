@@ -67,6 +67,8 @@ VALUE_SETS = {
     "gateway-api-experimental": ["--set", "providers.kubernetesGateway.enabled=true,providers.kubernetesGateway.experimentalChannel=true,"
                                  "gatewayAPI.installCRDs=true"],
     "traefik-crds": ["--set", "providers.kubernetesCRD.enabled=true"],
+    "ingress-nginx": ["--set", "providers.kubernetesIngressNGINX.enabled=true,"
+                      "providers.kubernetesIngressNGINX.configMap=ingress-nginx/ingress-nginx-controller"],
     "ha-3-replicas": ["--set", "replicaCount=3,podAntiAffinity=hard,podDisruptionBudget.minAvailable=2"],
     "host-network": ["--set", "hostNetwork=true,service.type=ClusterIP"],
     "daemonset": ["--set", "kind=DaemonSet"],
@@ -89,7 +91,8 @@ def check_value_set(name, k):
         assert workload["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
         assert pod["terminationGracePeriodSeconds"] == 25
         assert "--providers.kubernetesIngress.ingressEndpoint.publishedService=gantry/gantry" in args
-        assert not any("kubernetesGateway" in a or "kubernetesCRD" in a for a in args)
+        assert not any("kubernetesGateway" in a or "kubernetesCRD" in a or "NGINX" in a for a in args)
+        assert not any("configmaps" in r["resources"] for r in k["ClusterRole"][0]["rules"])
     elif name.startswith("gateway-api"):
         gc = k["GatewayClass"][0]
         assert gc["spec"]["controllerName"] == "gantry.io/gateway-controller" and gc["metadata"]["name"] == "gantry"
@@ -115,6 +118,13 @@ def check_value_set(name, k):
         assert ir["metadata"]["name"] == "ingressroutes.traefik.io" and ir["spec"]["group"] == "traefik.io"
         assert ir["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
         assert "--providers.kubernetesCRD=true" in args
+    elif name == "ingress-nginx":
+        assert "--providers.kubernetesIngressNGINX=true" in args
+        assert "--providers.kubernetesIngressNGINX.configMap=ingress-nginx/ingress-nginx-controller" in args
+        assert "--providers.kubernetesIngressNGINX.ingressClass=nginx" in args
+        assert not any("enableSSLPassthrough" in a or "allowUnsafeAnnotations" in a for a in args)
+        # the controller ConfigMap is read without the Gateway provider
+        assert any(r["resources"] == ["configmaps"] for r in k["ClusterRole"][0]["rules"])
     elif name == "ha-3-replicas":
         assert workload["spec"]["replicas"] == 3
         assert k["PodDisruptionBudget"][0]["spec"]["minAvailable"] == 2

@@ -29,6 +29,7 @@
 #include "../proxy/tls_options.h"
 #include "../proxy/transport.h"
 #include "../proxy/middleware/middleware.h"
+#include "../proxy/middleware/status_ranges.h"
 #include "../proxy/server.h"
 #include "cert_watch.h"
 #include "compile_reuse.h"
@@ -691,6 +692,18 @@ static const char *missing_child(struct build *b, const struct pending_weighted 
     return NULL;
 }
 
+/* failover.errors: the statuses (checked by the decoder) on which the
+ * fallback answers instead. */
+static void set_failover_errors(struct build *b, struct table_service *ts, const struct model_failover *f)
+{
+    struct arena *a = table_service_arena(b->t, ts);
+    ts->failover_status = arena_alloc(a, f->n_error_status * sizeof(*ts->failover_status));
+    for (size_t i = 0; i < f->n_error_status; i++)
+        if (status_range_parse(f->error_status[i], &ts->failover_status[ts->n_failover_status]) == 0)
+            ts->n_failover_status++;
+    ts->failover_max_body = f->error_max_body;
+}
+
 /* Services made of other services (any provider, any kind) are built once
  * every load balancer and mirroring service exists, in passes: one whose
  * children are all built is built next. What is left after a pass that
@@ -710,6 +723,8 @@ static void add_weighted(struct build *b)
                 continue;
             struct table_service *ts = table_add_weighted(b->t, pw->q, (uint32_t)n);
             ts->failover = pw->s->failover != NULL;
+            if (ts->failover && pw->s->failover->n_error_status != 0)
+                set_failover_errors(b, ts, pw->s->failover);
             ts->child_health = pw->s->weighted != NULL && pw->s->weighted->healthcheck;
             ts->strategy = pw->s->hrw ? STRATEGY_HRW : STRATEGY_WRR;
             for (size_t j = 0; j < n; j++) {

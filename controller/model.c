@@ -274,8 +274,17 @@ static void dump_service(struct sink *k, const struct model_service *s)
             out(k, "}\n");
         }
     }
-    if (s->failover)
+    if (s->failover) {
         OUT(k, "      failover:\n        service: ", s->failover->service, "\n        fallback: ", s->failover->fallback, "\n");
+        if (s->failover->n_error_status) {
+            out(k, "        errors:\n          status: [");
+            for (size_t i = 0; i < s->failover->n_error_status; i++)
+                OUT(k, i ? ", " : "", s->failover->error_status[i]);
+            out(k, "]\n          maxRequestBodyBytes: ");
+            out_int(k, s->failover->error_max_body);
+            out(k, "\n");
+        }
+    }
 }
 
 static void dump_transport(struct sink *k, const struct model_transport *t)

@@ -115,7 +115,12 @@ struct model_weighted {
 
 struct model_failover {
     const char *service, *fallback;
-    bool errors; /* errors (Traefik v3.7: fall back on the main service's statuses): not built, its routers refused */
+    /* errors (Traefik v3.7): an answer of the main service with one of
+     * these statuses ("500-504") is dropped and the request sent to the
+     * fallback; its body is kept for that up to max_body bytes (-1: any) */
+    const char **error_status;
+    size_t n_error_status;
+    int64_t error_max_body;
 };
 
 struct model_service {
@@ -126,7 +131,7 @@ struct model_service {
     struct model_weighted *weighted;
     struct model_weighted *hrw; /* highestRandomWeight: the same shape, picked by client address */
     struct model_failover *failover;
-    /* a Traefik service kind gantry does not build ("failover"): the
+    /* a Traefik service kind or option gantry does not build: the
      * service exists, and every router using it is refused */
     const char *unsupported;
     const char **middlewares; /* run after the router's (Traefik v3.7) */

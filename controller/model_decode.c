@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "../common/hostport.h"
+#include "../proxy/middleware/status_ranges.h"
 #include "tree_decode.h"
 
 #define MAX_WEIGHT 1000000
@@ -519,11 +520,32 @@ static int failover_healthcheck(struct tree_decoder *c, void *obj, const struct 
     return 0;
 }
 
+static int failover_error_status(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    struct model_failover *f = obj;
+    if (tree_decode_list(c, v, &f->error_status, &f->n_error_status) != 0)
+        return -1;
+    for (size_t i = 0; i < f->n_error_status; i++) {
+        struct status_range r;
+        if (status_range_parse(f->error_status[i], &r) != 0)
+            return tree_decode_fail(c, v, "errors.status: `%s` is not a status or a range of statuses (\"500-504\")",
+                                    f->error_status[i]);
+    }
+    return 0;
+}
+
+static int failover_error_max_body(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    return tree_decode_int(c, v, -1, INT64_MAX, &((struct model_failover *)obj)->error_max_body);
+}
+
+static const struct tree_field failover_error_fields[] = {{"status", failover_error_status},
+                                                         {"maxRequestBodyBytes", failover_error_max_body},
+                                                         {NULL, NULL}};
+
 static int failover_errors(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
-    (void)c, (void)v;
-    ((struct model_failover *)obj)->errors = true;
-    return 0;
+    return tree_decode_fields(c, obj, v, failover_error_fields, "errors");
 }
 
 static const struct tree_field failover_fields[] = {{"service", failover_service},
@@ -536,14 +558,11 @@ static int service_failover(struct tree_decoder *c, void *obj, const struct tree
 {
     struct model_service *s = obj;
     struct model_failover *f = arena_alloc(&dc(c)->m->arena, sizeof(*f));
+    f->error_max_body = -1; /* Traefik's default: the whole body is kept */
     if (tree_decode_fields(c, f, v, failover_fields, "failover") != 0)
         return -1;
     if (f->service == NULL || f->fallback == NULL)
         return tree_decode_fail(c, v, "failover needs service and fallback");
-    if (f->errors) { /* kept, so that its routers are refused rather than served without a status-based failover */
-        s->unsupported = "failover.errors (falling back on the main service's statuses)";
-        return 0;
-    }
     s->failover = f;
     return 0;
 }

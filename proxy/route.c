@@ -228,7 +228,7 @@ static bool streams_body(const struct table_route *route)
         stack[n++] = route->service;
     while (n != 0) {
         const struct table_service *s = stack[--n];
-        if (s->n_mirrors != 0 && s->mirror_body)
+        if ((s->n_mirrors != 0 && s->mirror_body) || s->n_failover_status != 0) /* sent again, or copied */
             return false;
         if (s->main != NULL && n < 16)
             stack[n++] = s->main;

@@ -61,12 +61,20 @@ struct table_sticky {
 
 enum table_strategy { STRATEGY_WRR, STRATEGY_P2C, STRATEGY_HRW, STRATEGY_LEASTTIME };
 
+struct status_range;
+
 struct table_service {
     const char *name; /* name@provider */
     enum table_strategy strategy; /* a load balancer's; a service of children: WRR (weighted) or HRW */
     /* A failover service: <children>[0] while it has a server up, else
      * <children>[1]. */
     bool failover;
+    /* its errors (Traefik v3.7): an answer of children[0] with one of these
+     * statuses is dropped and the request sent to children[1]; the body is
+     * kept for that, at most failover_max_body bytes (-1: any size) */
+    struct status_range *failover_status;
+    uint32_t n_failover_status;
+    int64_t failover_max_body;
     bool child_health; /* weighted healthCheck: {}: children that are down are skipped */
     /* passiveHealthcheck: failures within the window that take a server out
      * for the window (0: the default, one refusal skips it for 10 s) */

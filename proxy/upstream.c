@@ -48,6 +48,7 @@
 #define MAX_RESPONSE_HEADERS 100
 #define READ_HIGH_WATER (128 * 1024) /* pause the upstream above this while the client is slow */
 #define MAX_ATTEMPTS 16
+#define MAX_FAILOVERS 4 /* failover services with errors nested on one request's way down */
 
 enum proxy_state { ST_CONNECTING, ST_WAIT_HEAD, ST_BODY, ST_DONE };
 
@@ -77,6 +78,14 @@ struct proxy {
     h2o_timeout_entry_t backoff; /* retry middleware: the wait before the next attempt */
     int64_t sent_ms;             /* when the request went to the current server (leasttime) */
     bool last_failure_timeout;
+    /* failover services with errors (failover.errors) whose main service
+     * this request went to, innermost last, with the sticky cookies counted
+     * before it (those picked below it go if the fallback answers) */
+    struct {
+        const struct table_service *svc;
+        uint32_t n_cookies;
+    } failovers[MAX_FAILOVERS];
+    uint32_t n_failovers;
 
     struct upstream_conn *conn;
     struct h2u_stream *h2s;      /* the exchange with an HTTP/2 server (h2_upstream.c) */
@@ -212,6 +221,44 @@ static void expression_retry(struct proxy *p, int status)
     pick_now(p);
 }
 
+/* ---- failover.errors ---- */
+
+static const struct table_service *resolve_service(struct proxy *p, const struct table_service *svc);
+static void send_error(struct proxy *p, int status, const char *reason);
+
+/* The answer <status> of a failover's main service (the server's, or
+ * Gantry's when it could not be reached) is one its errors name. */
+static bool failover_wants(const struct proxy *p, int status)
+{
+    if (p->n_failovers == 0 || status == 101)
+        return false;
+    const struct table_service *f = p->failovers[p->n_failovers - 1].svc;
+    return status_in_ranges(f->failover_status, f->n_failover_status, status);
+}
+
+/* The answer is dropped (the caller drained or closed its connection):
+ * the request, its body kept, goes to the innermost failover's fallback,
+ * whose own answer the next failover out may drop in turn. */
+static void failover_to_fallback(struct proxy *p, int status)
+{
+    const struct table_service *f = p->failovers[--p->n_failovers].svc;
+    p->n_cookies = p->failovers[p->n_failovers].n_cookies;
+    log_debug("%s: %s answered %d, one of its failover's errors: to the fallback %s", p->route->name, f->children[0]->name,
+              status, f->children[1]->name);
+    forget_answer(p);
+    const struct table_service *svc = resolve_service(p, f->children[1]);
+    if (svc == NULL || svc->n_servers == 0) {
+        send_error(p, svc != NULL && svc->empty_status ? svc->empty_status : 503, "the failover's fallback has no server");
+        return;
+    }
+    p->svc = svc;
+    p->tried = (struct balancer_tried){0};
+    p->sticky_server = svc->sticky ? sticky_find(svc->sticky, svc->n_servers, p->req) : -1;
+    if (svc->strategy == STRATEGY_HRW)
+        p->tried.key = balancer_client_key(p->client.ip16);
+    pick_now(p);
+}
+
 /* ---- the retry middleware's options (retry_policy) ---- */
 
 static const struct retry_policy *retry_policy_of(const struct proxy *p)
@@ -266,7 +313,7 @@ static void status_retry(struct proxy *p, int status)
 /* Gantry's own answer, final: no attempt follows (deadlines). */
 static void answer_error(struct proxy *p, int status, const char *reason)
 {
-    if (status != 503 && status != 500)
+    if (status == 502 || status == 504)
         stats_upstream_error(p->svc->stats, p->w->id, status == 504);
     detach_conn(p, false);
     deadline_clear(&p->deadline);
@@ -288,11 +335,12 @@ static void answer_error(struct proxy *p, int status, const char *reason)
     const char *text = status == 502   ? "Bad Gateway"
                        : status == 503 ? "Service Unavailable"
                        : status == 500 ? "Internal Server Error"
+                       : status == 413 ? "Request Entity Too Large"
                                        : "Gateway Timeout";
     p->req->res.status = status;
     p->req->res.headers = (h2o_headers_t){NULL};
     if (p->mw != NULL)
-        p->mw->upstream_error = status != 503 && status != 500;
+        p->mw->upstream_error = status == 502 || status == 504;
     middleware_on_response(p->mw);
     if (p->mw != NULL && p->mw->intercepted)
         return; /* a middleware answers instead (errors) */
@@ -303,6 +351,11 @@ static void answer_error(struct proxy *p, int status, const char *reason)
  * bad response): buffering's retryExpression may still send it again. */
 static void send_error(struct proxy *p, int status, const char *reason)
 {
+    if (!p->final_sent && failover_wants(p, status)) {
+        detach_conn(p, false);
+        failover_to_fallback(p, status);
+        return;
+    }
     if (!p->final_sent && expression_wants_retry(p, status)) {
         detach_conn(p, false);
         expression_retry(p, status);
@@ -642,6 +695,11 @@ static void parse_head(struct proxy *p)
             if (in->size == 0)
                 return;
             continue;
+        }
+        if (failover_wants(p, status)) {
+            abandon_conn(p); /* the pool reads this answer to its end (head included), or closes */
+            failover_to_fallback(p, status);
+            return;
         }
         if (status != 101 && expression_wants_retry(p, status)) {
             abandon_conn(p); /* the pool reads this answer to its end (head included), or closes */
@@ -1080,6 +1138,11 @@ static void h2_on_head(void *ctx, int status, h2o_headers_t *headers)
     struct proxy *p = ctx;
     h2o_req_t *req = p->req;
     p->got_bytes = true;
+    if (failover_wants(p, status)) {
+        detach_conn(p, false); /* RST_STREAM(CANCEL) */
+        failover_to_fallback(p, status);
+        return;
+    }
     if (expression_wants_retry(p, status)) {
         detach_conn(p, false); /* RST_STREAM(CANCEL) */
         expression_retry(p, status);
@@ -1388,7 +1451,12 @@ static const struct table_service *resolve_service(struct proxy *p, const struct
         if (svc->n_children == 0)
             return svc;
         if (svc->failover) { /* the main service while it has a server up */
-            svc = balancer_service_up(svc->children[0], worker_now_ms(p->w)) ? svc->children[0] : svc->children[1];
+            bool main_up = balancer_service_up(svc->children[0], worker_now_ms(p->w));
+            if (main_up && svc->n_failover_status != 0 && p->n_failovers < MAX_FAILOVERS) { /* its answer may be dropped */
+                p->failovers[p->n_failovers].svc = svc;
+                p->failovers[p->n_failovers++].n_cookies = p->n_cookies;
+            }
+            svc = main_up ? svc->children[0] : svc->children[1];
             continue;
         }
         if (svc->strategy == STRATEGY_HRW) {
@@ -1494,6 +1562,13 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
     h2o_linklist_insert(&w->proxies, &p->link);
     w->in_flight++;
     p->svc = resolve_service(p, route->service);
+    for (uint32_t i = 0; p->svc != NULL && i < p->n_failovers; i++) {
+        const struct table_service *f = p->failovers[i].svc;
+        if (f->failover_max_body >= 0 && req->entity.len > (uint64_t)f->failover_max_body) {
+            answer_error(p, 413, "the body is larger than failover.errors.maxRequestBodyBytes");
+            return;
+        }
+    }
     if (p->svc == NULL || p->svc->n_servers == 0) {
         uint16_t status = p->svc != NULL && p->svc->empty_status ? p->svc->empty_status : 503;
         p->svc = route->service; /* for the error's accounting */

@@ -852,37 +852,55 @@ static const char *nested_middlewares(struct build *b, const struct model_servic
     return NULL;
 }
 
+/* Whether <sm> (built as <svc>) picks one of its children per request by
+ * something known before the chain runs: weighted without sticky sessions
+ * (smooth WRR), highestRandomWeight (the client address), failover without
+ * errors (the main service's health). Its children's names in <names>. */
+static size_t branchable_children(struct build *b, const struct model_service *sm, const struct table_service *svc,
+                                  const char ***names)
+{
+    int *weights;
+    bool pick_first = (sm->weighted && sm->weighted->sticky == NULL && svc->strategy == STRATEGY_WRR && !svc->failover) ||
+                      (sm->hrw && svc->strategy == STRATEGY_HRW) || (sm->failover && svc->failover && svc->n_failover_status == 0);
+    if (!pick_first)
+        return 0;
+    size_t n = children_of(sm, names, &weights, b->scratch);
+    return n == svc->n_children ? n : 0;
+}
+
 /* Whether the router's service <sm> (built as <svc>) needs one branch per
- * child: a weighted service without sticky sessions whose children have
- * middlewares of their own (nothing deeper has any). -1 with <why> when
- * some service below it has middlewares gantry cannot place. */
+ * child: one whose child is picked before the chain (branchable_children)
+ * and whose children have middlewares of their own (nothing deeper has
+ * any). -1 with <why> when some service below it has middlewares gantry
+ * cannot place. */
 static int needs_branches(struct build *b, const struct model_service *sm, const char *provider, const struct table_service *svc,
                           const char **why)
 {
     if (sm == NULL)
         return 0;
-    bool plain_weighted = sm->weighted && sm->weighted->sticky == NULL && svc->n_children == sm->weighted->n_services &&
-                          !svc->failover && svc->strategy == STRATEGY_WRR;
+    const char **names = NULL;
+    size_t n = branchable_children(b, sm, svc, &names);
     bool branch = false;
-    for (size_t i = 0; plain_weighted && i < sm->weighted->n_services; i++) {
+    for (size_t i = 0; i < n; i++) {
         const char *own;
-        const struct model_service *c = service_model(b, sm->weighted->services[i].name, provider, &own);
+        const struct model_service *c = service_model(b, names[i], provider, &own);
         if (c == NULL)
             continue;
         branch |= c->n_middlewares != 0;
         const char *deeper = nested_middlewares(b, c, own, 1);
         if (deeper) {
             *why = arena_printf(b->scratch, "service '%s' has middlewares inside service '%s'", deeper,
-                                qualify(b->scratch, sm->weighted->services[i].name, provider));
+                                qualify(b->scratch, names[i], provider));
             return -1;
         }
     }
-    if (plain_weighted)
+    if (n != 0)
         return branch;
     const char *deeper = nested_middlewares(b, sm, provider, 1);
     if (deeper) {
         *why = arena_printf(b->scratch, "service '%s' has middlewares, which gantry runs on the router's service or on the "
-                                        "children of a weighted service without sticky sessions only", deeper);
+                                        "children of the router's weighted (without sticky sessions), highestRandomWeight or "
+                                        "failover (without errors) service only", deeper);
         return -1;
     }
     return 0;
@@ -894,17 +912,23 @@ static bool add_branches(struct build *b, struct table_route *tr, const struct m
                          const struct model_service *sm, const char *provider, const char **err)
 {
     struct table_service *svc = tr->service;
+    const char **names = NULL;
+    if (branchable_children(b, sm, svc, &names) != svc->n_children) { /* needs_branches said yes: not reached */
+        record_on(b, err, "%s: router '%s': its service's children changed while built; the router is not served",
+                  r->origin.source, q);
+        return false;
+    }
     struct table_route **br = arena_alloc(&b->t->arena, svc->n_children * sizeof(*br));
     for (uint32_t i = 0; i < svc->n_children; i++) {
         const char *own;
-        const struct model_service *c = service_model(b, sm->weighted->services[i].name, provider, &own);
+        const struct model_service *c = service_model(b, names[i], provider, &own);
         struct ptr_vec chain = {0};
         for (uint32_t k = 0; k < tr->n_middlewares; k++)
             ptr_vec_push(b->scratch, &chain, tr->middlewares[k]);
         struct diag d;
         if (c && mw_resolve(b->mw, c->middlewares, c->n_middlewares, own, &chain, &d) != 0) {
             record_on(b, err, "%s: router '%s': service '%s': %s; the router is not served", r->origin.source, q,
-                      qualify(b->scratch, sm->weighted->services[i].name, provider), d.msg);
+                      qualify(b->scratch, names[i], provider), d.msg);
             return false;
         }
         br[i] = arena_alloc(&b->t->arena, sizeof(**br));

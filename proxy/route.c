@@ -249,7 +249,10 @@ static void run_routed(h2o_req_t *req, void *_r)
 {
     struct routed *r = _r;
     if (r->route->n_branches != 0) { /* a child with middlewares of its own: picked before any chain runs */
-        int i = balancer_pick_child(r->route->service, r->w->id, worker_now_ms(r->w));
+        const struct table_service *svc = r->route->service;
+        int i = svc->failover                       ? (balancer_service_up(svc->children[0], worker_now_ms(r->w)) ? 0 : 1)
+                : svc->strategy == STRATEGY_HRW ? balancer_pick_child_hrw(svc, balancer_client_key(r->client.ip16))
+                                                : balancer_pick_child(svc, r->w->id, worker_now_ms(r->w));
         if (i < 0) {
             reply(req, r->w, &r->client, 503, "Service Unavailable", "no available server\n", false);
             return;

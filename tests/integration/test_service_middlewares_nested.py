@@ -1,13 +1,13 @@
 """Service middlewares below the router's service (Traefik v3.7 runs a
 service's middlewares wherever that service handles the request): the
-children of a weighted service each run their own after the router's
-chain; a service with middlewares anywhere gantry cannot place them
-(inside a mirroring, failover or sticky weighted service, or deeper in a
-child) takes the router out with an error naming it, never serving the
-request without them.
+children of a weighted, highestRandomWeight or failover service each run
+their own after the router's chain; a service with middlewares anywhere
+gantry cannot place them (inside a mirroring, sticky weighted service or a
+failover with errors, or deeper in a child) takes the router out with an
+error naming it, never serving the request without them.
 """
 from attack import RecordingUpstream
-from conftest import get, service_yaml, wait_for
+from conftest import free_port, get, service_yaml, wait_for
 
 
 def header_of(up, name, i=-1):
@@ -54,6 +54,32 @@ def test_each_weighted_child_runs_its_own_middlewares_after_the_routers(tmp_path
         assert target_of(b, i) == "/b/x" and header_of(b, "X-Branch", i) is None
 
 
+def test_hrw_and_failover_children_run_their_own_middlewares(tmp_path, procs):
+    a, b = RecordingUpstream(), RecordingUpstream()
+    dead = "http://127.0.0.1:%d" % free_port()
+    g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                     "    hrw: {rule: \"Host(`h.test`)\", service: byclient}\n"
+                     "    fo: {rule: \"Host(`f.test`)\", service: fo}\n"
+                     "    down: {rule: \"Host(`down.test`)\", service: fodown}\n"
+                     "  middlewares:\n"
+                     "    tag-a: {headers: {customRequestHeaders: {X-Branch: a}}}\n"
+                     "    tag-b: {headers: {customRequestHeaders: {X-Branch: b}}}\n"
+                     "  services:\n"
+                     "    byclient:\n      highestRandomWeight:\n        services: [{name: sa, weight: 1}, {name: sb, weight: 0}]\n"
+                     "    fo:\n      failover: {service: sa, fallback: sb}\n"
+                     "    fodown:\n      failover: {service: sdead, fallback: sb}\n"
+                     + service_yaml("sa", [a.url], "      middlewares: [tag-a]\n")
+                     + service_yaml("sb", [b.url], "      middlewares: [tag-b]\n")
+                     + service_yaml("sdead", [dead], "        healthCheck: {path: /, interval: 100ms, timeout: 100ms}\n"
+                                    "      middlewares: [tag-a]\n"))
+    wait_for(lambda: get(g.port, "/", "h.test")[0] == 200, what="route live")
+    assert header_of(a, "X-Branch") == "a"
+    assert get(g.port, "/", "f.test")[0] == 200 and header_of(a, "X-Branch") == "a"
+    # the main service down (health check): the fallback, with its own middlewares
+    wait_for(lambda: get(g.port, "/d", "down.test")[0] == 200, timeout=10, what="fallback answers")
+    assert target_of(b) == "/d" and header_of(b, "X-Branch") == "b"
+
+
 def test_a_child_whose_middleware_cannot_be_built_takes_the_router_out(tmp_path, procs):
     a, b = RecordingUpstream(), RecordingUpstream()
     g = procs.gantry(tmp_path, "http:\n  routers:\n"
@@ -77,6 +103,7 @@ def test_middlewares_gantry_cannot_place_refuse_the_router(tmp_path, procs):
                      "    mirrored: {rule: \"Host(`m.test`)\", service: mirrored}\n"
                      "    sticky: {rule: \"Host(`s.test`)\", service: sticky}\n"
                      "    deep: {rule: \"Host(`d.test`)\", service: deep}\n"
+                     "    foerr: {rule: \"Host(`e.test`)\", service: foerr}\n"
                      "    fine: {rule: \"Host(`f.test`)\", service: sb}\n"
                      "  middlewares:\n"
                      "    tag: {headers: {customRequestHeaders: {X-Tag: t}}}\n"
@@ -86,13 +113,14 @@ def test_middlewares_gantry_cannot_place_refuse_the_router(tmp_path, procs):
                      "          - {name: sa, weight: 1}\n          - {name: sb, weight: 1}\n"
                      "    inner:\n      weighted:\n        services: [{name: sa, weight: 1}]\n"
                      "    deep:\n      weighted:\n        services: [{name: inner, weight: 1}, {name: sb, weight: 1}]\n"
+                     "    foerr:\n      failover: {service: sa, fallback: sb, errors: {status: [\"500\"]}}\n"
                      + service_yaml("sa", [a.url], "      middlewares: [tag]\n")
                      + service_yaml("sb", [b.url]))
     wait_for(lambda: get(g.port, "/", "f.test")[0] == 200, what="route live")
-    for host in ("m.test", "s.test", "d.test"):
+    for host in ("m.test", "s.test", "d.test", "e.test"):
         assert get(g.port, "/", host)[0] == 404, host
     rs = routers(g)
-    for name in ("mirrored@file", "sticky@file", "deep@file"):
+    for name in ("mirrored@file", "sticky@file", "deep@file", "foerr@file"):
         err = " ".join(rs[name]["error"])
         assert "sa@file" in err and "not served" in err, (name, err)
     assert not a.requests

@@ -906,7 +906,9 @@ static bool route_tls(struct cx *c, const char *ns, const cJSON *tls, struct tre
     struct tree_node *t = node(c, TREE_MAP, where);
     if (str(tls, "certResolver"))
         put_str(c, t, "certResolver", str(tls, "certResolver"));
-    /* domains only steer ACME, which gantry does not do: not passed on */
+    const cJSON *domains = get(tls, "domains"); /* the certificates certResolver orders: checked by the decoder */
+    if (cJSON_IsArray(domains) && cJSON_GetArraySize(domains) > 0)
+        put(c, t, "domains", from_json(c, domains, where));
     if (cJSON_IsTrue(get(tls, "passthrough"))) /* IngressRouteTCP */
         put_str(c, t, "passthrough", "true");
     const cJSON *opt = get(tls, "options");

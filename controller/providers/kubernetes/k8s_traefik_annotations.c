@@ -64,6 +64,36 @@ static int fail(struct arena *a, const char **why, const char *key, const char *
     return -1;
 }
 
+#define MAX_DOMAINS (sizeof(((struct k8s_traefik_router *)0)->domains) / sizeof(struct model_tls_domain))
+
+/* router.tls.domains.<n>.main / .sans: <rest> is "<n>.main" or "<n>.sans". */
+static int tls_domain(struct arena *a, const char *key, const char *rest, const char *v, struct k8s_traefik_router *out,
+                      const char **why)
+{
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(rest, &end, 10);
+    if (end == rest || *end != '.' || errno != 0 || !isdigit((unsigned char)rest[0]))
+        return fail(a, why, key, "not router.tls.domains.<n>.main or .sans:", key);
+    if (n >= MAX_DOMAINS)
+        return fail(a, why, key, "gantry reads up to 8 domains (index 0 to 7):", key);
+    struct model_tls_domain *d = &out->domains[n];
+    if (strcasecmp(end + 1, "main") == 0) {
+        if (!ref_ok(v) || strchr(v, ',') != NULL)
+            return fail(a, why, key, "not a domain name:", v);
+        d->main = arena_strdup(a, v);
+    } else if (strcasecmp(end + 1, "sans") == 0) {
+        const char *bad;
+        if (split_refs(a, v, &d->sans, &d->n_sans, &bad) != 0)
+            return fail(a, why, key, "not a domain name:", bad);
+    } else {
+        return fail(a, why, key, "not router.tls.domains.<n>.main or .sans:", key);
+    }
+    if (n + 1 > out->n_domains)
+        out->n_domains = n + 1;
+    return 0;
+}
+
 int k8s_traefik_router_parse(struct arena *a, const cJSON *ing, struct k8s_traefik_router *out, const char **why,
                              struct ptr_vec *notes)
 {
@@ -126,8 +156,9 @@ int k8s_traefik_router_parse(struct arena *a, const cJSON *ing, struct k8s_traef
             out->tls_options = arena_strdup(a, v);
             out->tls = true;
         } else if (strncasecmp(k, "tls.domains.", 12) == 0) {
-            out->tls = true; /* the domains only steer ACME requests */
-            ptr_vec_push(a, notes, arena_printf(a, "annotation %s: not implemented by gantry (ignored)", key));
+            if (tls_domain(a, key, k + 12, v, out, why) != 0)
+                return -1;
+            out->tls = true;
         } else if (strncasecmp(k, "observability.", 14) == 0 || strcasecmp(k, "rulesyntax") == 0) {
             ptr_vec_push(a, notes, arena_printf(a, "annotation %s: not implemented by gantry (ignored)", key));
         } else {
@@ -286,6 +317,12 @@ void k8s_traefik_router_apply(struct arena *a, const struct k8s_traefik_router *
             r->tls = arena_alloc(a, sizeof(*r->tls));
         r->tls->cert_resolver = cfg->cert_resolver;
         r->tls->options = cfg->tls_options;
+        size_t n = 0; /* indexes without a name (a gap, sans only) are left out: nothing to order */
+        r->tls->domains = arena_alloc(a, (cfg->n_domains ? cfg->n_domains : 1) * sizeof(*r->tls->domains));
+        for (size_t i = 0; i < cfg->n_domains; i++)
+            if (cfg->domains[i].main != NULL || cfg->domains[i].n_sans != 0)
+                r->tls->domains[n++] = cfg->domains[i];
+        r->tls->n_domains = n;
     }
 }
 

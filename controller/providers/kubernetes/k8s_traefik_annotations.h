@@ -11,12 +11,14 @@
  *   router.tls                "true": the routers are TLS routers only
  *   router.tls.certresolver   the ACME resolver (implies router.tls)
  *   router.tls.options        "<ns>-<name>@kubernetescrd", "foo@file"
+ *   router.tls.domains.<n>.main / .sans   the certificates certresolver
+ *                             orders (n from 0; sans comma-separated)
  *
  * Fail closed, as Traefik: a malformed value or an unknown router.* key
  * leaves the whole Ingress unserved (Traefik skips an Ingress whose
  * annotations do not decode); a middleware, TLS option or entry point that
  * does not exist refuses the router in the aggregator. Keys that only
- * steer what gantry does not have (router.tls.domains, observability) are
+ * steer what gantry does not have (observability) are
  * reported. Pure: unit-tested.
  */
 #ifndef GANTRY_K8S_TRAEFIK_ANNOTATIONS_H
@@ -41,6 +43,9 @@ struct k8s_traefik_router {
     int64_t priority; /* 0: unset */
     bool tls;         /* router.tls or any router.tls.* key */
     const char *cert_resolver, *tls_options;
+    /* router.tls.domains.<n>.main / .sans ("a.example,b.example"): n < K8S_TRAEFIK_MAX_DOMAINS */
+    struct model_tls_domain domains[8];
+    size_t n_domains; /* highest index + 1 */
     const char *path_matcher; /* NULL: the Ingress specification's matching */
 };
 

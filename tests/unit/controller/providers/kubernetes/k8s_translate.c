@@ -157,11 +157,15 @@ int main(void)
         "\"traefik.ingress.kubernetes.io/router.middlewares\":\"ns-auth@kubernetescrd, strip@file\","
         "\"traefik.ingress.kubernetes.io/router.priority\":\"42\","
         "\"traefik.ingress.kubernetes.io/router.tls.options\":\"ns-modern@kubernetescrd\","
+        "\"traefik.ingress.kubernetes.io/router.tls.domains.0.main\":\"example.com\","
+        "\"traefik.ingress.kubernetes.io/router.tls.domains.0.sans\":\"a.example.com, *.b.example.com\","
+        "\"traefik.ingress.kubernetes.io/router.tls.domains.1.main\":\"example.org\","
         "\"traefik.ingress.kubernetes.io/service.sticky.cookie\":\"true\"}},"
         "\"spec\":{\"ingressClassName\":\"gantry\",\"rules\":[{\"host\":\"a.example.com\",\"http\":{\"paths\":"
         "[{\"path\":\"/\",\"pathType\":\"Prefix\",\"backend\":{\"service\":{\"name\":\"app\",\"port\":{\"number\":80}}}}]}}]}}"),
         J("{\"metadata\":{\"name\":\"bad\",\"namespace\":\"ns\",\"annotations\":{"
-          "\"traefik.ingress.kubernetes.io/router.priority\":\"high\"}},"
+          "\"traefik.ingress.kubernetes.io/router.priority\":\"high\","
+          "\"traefik.ingress.kubernetes.io/router.tls.domains.9.main\":\"x.example\"}},"
           "\"spec\":{\"ingressClassName\":\"gantry\",\"rules\":[{\"host\":\"b.example.com\",\"http\":{\"paths\":"
           "[{\"path\":\"/\",\"pathType\":\"Prefix\",\"backend\":{\"service\":{\"name\":\"app\",\"port\":{\"number\":80}}}}]}}]}}")};
     o.ingresses = annotated;
@@ -182,6 +186,14 @@ int main(void)
         }
         CHECK(tr->priority == 42);
         CHECK(tr->tls && tr->tls->options && strcmp(tr->tls->options, "ns-modern@kubernetescrd") == 0);
+        CHECK(tr->tls && tr->tls->n_domains == 2);
+        if (tr->tls && tr->tls->n_domains == 2) {
+            CHECK_STR(tr->tls->domains[0].main, "example.com");
+            CHECK(tr->tls->domains[0].n_sans == 2);
+            if (tr->tls->domains[0].n_sans == 2)
+                CHECK_STR(tr->tls->domains[0].sans[1], "*.b.example.com");
+            CHECK_STR(tr->tls->domains[1].main, "example.org");
+        }
     }
     CHECK(router(m, "ns-bad-0-0") == NULL && router(m, "ns-bad-0-0-tls") == NULL);
     pt = problems_text(&problems);

@@ -853,14 +853,14 @@ static const char *nested_middlewares(struct build *b, const struct model_servic
 }
 
 /* Whether <sm> (built as <svc>) picks one of its children per request by
- * something known before the chain runs: weighted without sticky sessions
- * (smooth WRR), highestRandomWeight (the client address), failover without
+ * something known before the chain runs: weighted (its sticky cookie, else
+ * smooth WRR), highestRandomWeight (the client address), failover without
  * errors (the main service's health). Its children's names in <names>. */
 static size_t branchable_children(struct build *b, const struct model_service *sm, const struct table_service *svc,
                                   const char ***names)
 {
     int *weights;
-    bool pick_first = (sm->weighted && sm->weighted->sticky == NULL && svc->strategy == STRATEGY_WRR && !svc->failover) ||
+    bool pick_first = (sm->weighted && svc->strategy == STRATEGY_WRR && !svc->failover) ||
                       (sm->hrw && svc->strategy == STRATEGY_HRW) || (sm->failover && svc->failover && svc->n_failover_status == 0);
     if (!pick_first)
         return 0;
@@ -899,7 +899,7 @@ static int needs_branches(struct build *b, const struct model_service *sm, const
     const char *deeper = nested_middlewares(b, sm, provider, 1);
     if (deeper) {
         *why = arena_printf(b->scratch, "service '%s' has middlewares, which gantry runs on the router's service or on the "
-                                        "children of the router's weighted (without sticky sessions), highestRandomWeight or "
+                                        "children of the router's weighted, highestRandomWeight or "
                                         "failover (without errors) service only", deeper);
         return -1;
     }

@@ -26,6 +26,7 @@
 #include "request_check.h"
 #include "response_filter.h"
 #include "stats.h"
+#include "sticky.h"
 #include "table.h"
 #include "tls_options.h"
 #include "tls.h"
@@ -245,14 +246,34 @@ struct routed {
     struct upstream_client client;
 };
 
+/* The child of the route's service the request goes to, picked before any
+ * chain runs (struct table_route's branches): by the main service's health
+ * (failover), the client address (highestRandomWeight), the sticky cookie,
+ * else smooth WRR (a new cookie then). -1: none can answer. */
+static int pick_branch(struct routed *r, const h2o_req_t *req)
+{
+    const struct table_service *svc = r->route->service;
+    int64_t now = worker_now_ms(r->w);
+    if (svc->failover)
+        return balancer_service_up(svc->children[0], now) ? 0 : 1;
+    if (svc->strategy == STRATEGY_HRW)
+        return balancer_pick_child_hrw(svc, balancer_client_key(r->client.ip16));
+    int i = svc->sticky != NULL ? sticky_child(svc, req) : -1;
+    if (i >= 0)
+        return i;
+    i = balancer_pick_child(svc, r->w->id, now);
+    if (i >= 0 && svc->sticky != NULL) {
+        r->client.branch_sticky = svc->sticky;
+        r->client.branch_index = (uint32_t)i;
+    }
+    return i;
+}
+
 static void run_routed(h2o_req_t *req, void *_r)
 {
     struct routed *r = _r;
     if (r->route->n_branches != 0) { /* a child with middlewares of its own: picked before any chain runs */
-        const struct table_service *svc = r->route->service;
-        int i = svc->failover                       ? (balancer_service_up(svc->children[0], worker_now_ms(r->w)) ? 0 : 1)
-                : svc->strategy == STRATEGY_HRW ? balancer_pick_child_hrw(svc, balancer_client_key(r->client.ip16))
-                                                : balancer_pick_child(svc, r->w->id, worker_now_ms(r->w));
+        int i = pick_branch(r, req);
         if (i < 0) {
             reply(req, r->w, &r->client, 503, "Service Unavailable", "no available server\n", false);
             return;

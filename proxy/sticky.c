@@ -55,3 +55,12 @@ void sticky_set_cookie(h2o_req_t *req, const struct table_sticky *st, uint32_t i
     memcpy(buf + st->name_len + 1 + vlen, st->attrs, alen + 1);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, buf, len);
 }
+
+int sticky_child(const struct table_service *svc, const h2o_req_t *req)
+{
+    int i = sticky_find(svc->sticky, svc->n_children, req);
+    if (i < 0 || svc->child_weights[i] <= 0)
+        return -1;
+    const struct table_service *c = svc->children[i];
+    return c->n_servers == 0 && c->n_children == 0 && c->main == NULL && c->empty_status == 0 ? -1 : i;
+}

@@ -1466,11 +1466,7 @@ static const struct table_service *resolve_service(struct proxy *p, const struct
             svc = svc->children[h];
             continue;
         }
-        int i = svc->sticky ? sticky_find(svc->sticky, svc->n_children, p->req) : -1;
-        if (i >= 0 && (svc->child_weights[i] <= 0 ||
-                       (svc->children[i]->n_servers == 0 && svc->children[i]->n_children == 0 && svc->children[i]->main == NULL &&
-                        svc->children[i]->empty_status == 0)))
-            i = -1; /* the cookie's child went away or cannot answer: balance again, rewrite the cookie */
+        int i = svc->sticky ? sticky_child(svc, p->req) : -1; /* -1: balance (again), write the cookie */
         if (i < 0) {
             i = balancer_pick_child(svc, p->w->id, worker_now_ms(p->w));
             if (i < 0)
@@ -1561,6 +1557,8 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
         deadline_set(&p->deadline, w, mw->request_timeout_ms, on_request_deadline);
     h2o_linklist_insert(&w->proxies, &p->link);
     w->in_flight++;
+    if (client->branch_sticky != NULL) /* the child picked before the chain, for a new cookie */
+        p->cookies[p->n_cookies++] = (typeof(p->cookies[0])){client->branch_sticky, client->branch_index};
     p->svc = resolve_service(p, route->service);
     for (uint32_t i = 0; p->svc != NULL && i < p->n_failovers; i++) {
         const struct table_service *f = p->failovers[i].svc;

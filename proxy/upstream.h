@@ -26,6 +26,10 @@ struct upstream_client {
     struct conntrack_conn *ct; /* the client connection's tracker (NULL: none) */
     h2o_iovec_t path;       /* normalised path and query, as sent upstream */
     uint8_t forwarded_off;  /* FORWARDED_NO_* (forwarded.h): headers a middleware deleted, not added back */
+    /* a sticky weighted service whose child (a route branch) was picked
+     * anew before the chain: the cookie naming it goes on the response */
+    const struct table_sticky *branch_sticky;
+    uint32_t branch_index;
 };
 
 struct mw_run;

@@ -1,9 +1,9 @@
 """Service middlewares below the router's service (Traefik v3.7 runs a
 service's middlewares wherever that service handles the request): the
-children of a weighted, highestRandomWeight or failover service each run
-their own after the router's chain; a service with middlewares anywhere
-gantry cannot place them (inside a mirroring, sticky weighted service or a
-failover with errors, or deeper in a child) takes the router out with an
+children of a weighted (sticky or not), highestRandomWeight or failover
+service each run their own after the router's chain; a service with middlewares anywhere
+gantry cannot place them (inside a mirroring service or a failover with
+errors, or deeper in a child) takes the router out with an
 error naming it, never serving the request without them.
 """
 from attack import RecordingUpstream
@@ -80,6 +80,36 @@ def test_hrw_and_failover_children_run_their_own_middlewares(tmp_path, procs):
     assert target_of(b) == "/d" and header_of(b, "X-Branch") == "b"
 
 
+def test_sticky_weighted_children_run_their_own_middlewares(tmp_path, procs):
+    a, b = RecordingUpstream(), RecordingUpstream()
+    g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                     "    r: {rule: \"Host(`s.test`)\", service: sticky}\n"
+                     "  middlewares:\n"
+                     "    tag-a: {headers: {customRequestHeaders: {X-Branch: a}, customResponseHeaders: {X-Served-By: a}}}\n"
+                     "    tag-b: {headers: {customRequestHeaders: {X-Branch: b}, customResponseHeaders: {X-Served-By: b}}}\n"
+                     "  services:\n"
+                     "    sticky:\n      weighted:\n        sticky: {cookie: {name: lane}}\n        services:\n"
+                     "          - {name: sa, weight: 1}\n          - {name: sb, weight: 1}\n"
+                     + service_yaml("sa", [a.url], "      middlewares: [tag-a]\n")
+                     + service_yaml("sb", [b.url], "      middlewares: [tag-b]\n"))
+    wait_for(lambda: get(g.port, "/", "s.test")[0] == 200, what="route live")
+    cookies = {}
+    for _ in range(4):  # new clients: balanced, each told where it sticks
+        status, headers, _ = get(g.port, "/", "s.test")
+        assert status == 200 and headers["set-cookie"].startswith("lane="), headers
+        cookies[headers["x-served-by"]] = headers["set-cookie"].split(";")[0]
+    assert set(cookies) == {"a", "b"}, cookies
+    for who, cookie in cookies.items():
+        for _ in range(5):  # a returning client: its child, its middlewares, no new cookie
+            status, headers, _ = get(g.port, "/", "s.test", headers={"Cookie": cookie})
+            assert (status, headers["x-served-by"]) == (200, who) and "set-cookie" not in headers, headers
+    assert all(header_of(a, "X-Branch", i) == "a" for i in range(len(a.requests)))
+    assert all(header_of(b, "X-Branch", i) == "b" for i in range(len(b.requests)))
+    # a cookie naming no child: balanced again, and rewritten
+    status, headers, _ = get(g.port, "/", "s.test", headers={"Cookie": "lane=0000000000000000"})
+    assert status == 200 and headers["set-cookie"].split(";")[0] == cookies[headers["x-served-by"]]
+
+
 def test_a_child_whose_middleware_cannot_be_built_takes_the_router_out(tmp_path, procs):
     a, b = RecordingUpstream(), RecordingUpstream()
     g = procs.gantry(tmp_path, "http:\n  routers:\n"
@@ -101,7 +131,6 @@ def test_middlewares_gantry_cannot_place_refuse_the_router(tmp_path, procs):
     a, b = RecordingUpstream(), RecordingUpstream()
     g = procs.gantry(tmp_path, "http:\n  routers:\n"
                      "    mirrored: {rule: \"Host(`m.test`)\", service: mirrored}\n"
-                     "    sticky: {rule: \"Host(`s.test`)\", service: sticky}\n"
                      "    deep: {rule: \"Host(`d.test`)\", service: deep}\n"
                      "    foerr: {rule: \"Host(`e.test`)\", service: foerr}\n"
                      "    fine: {rule: \"Host(`f.test`)\", service: sb}\n"
@@ -109,18 +138,16 @@ def test_middlewares_gantry_cannot_place_refuse_the_router(tmp_path, procs):
                      "    tag: {headers: {customRequestHeaders: {X-Tag: t}}}\n"
                      "  services:\n"
                      "    mirrored:\n      mirroring:\n        service: sa\n        mirrors: [{name: sb, percent: 100}]\n"
-                     "    sticky:\n      weighted:\n        sticky: {cookie: {}}\n        services:\n"
-                     "          - {name: sa, weight: 1}\n          - {name: sb, weight: 1}\n"
                      "    inner:\n      weighted:\n        services: [{name: sa, weight: 1}]\n"
                      "    deep:\n      weighted:\n        services: [{name: inner, weight: 1}, {name: sb, weight: 1}]\n"
                      "    foerr:\n      failover: {service: sa, fallback: sb, errors: {status: [\"500\"]}}\n"
                      + service_yaml("sa", [a.url], "      middlewares: [tag]\n")
                      + service_yaml("sb", [b.url]))
     wait_for(lambda: get(g.port, "/", "f.test")[0] == 200, what="route live")
-    for host in ("m.test", "s.test", "d.test", "e.test"):
+    for host in ("m.test", "d.test", "e.test"):
         assert get(g.port, "/", host)[0] == 404, host
     rs = routers(g)
-    for name in ("mirrored@file", "sticky@file", "deep@file", "foerr@file"):
+    for name in ("mirrored@file", "deep@file", "foerr@file"):
         err = " ".join(rs[name]["error"])
         assert "sa@file" in err and "not served" in err, (name, err)
     assert not a.requests

@@ -11,6 +11,7 @@ import hashlib
 import http.server
 import json
 import os
+import random
 import re
 import shutil
 import stat
@@ -21,6 +22,7 @@ import urllib.request
 import pytest
 
 from conftest import GANTRY_BIN, Process, free_port, run, service_yaml, wait_for, wait_port
+from dns_zone import T_A, T_SOA, T_TXT, Zone
 from test_acme import Pebble, api, served_by_sni
 
 pytestmark = pytest.mark.skipif(shutil.which("pebble") is None, reason="pebble is not installed (scripts/deps.sh test)")
@@ -384,3 +386,80 @@ def test_cname_support_disabled_by_lego_variable(tmp_path, procs):
              timeout=30, what="present called:\n" + g.output()[-3000:])
     assert (tmp_path / "dns.log").read_text().split()[1] == "_acme-challenge.nocname.test."
     assert "found CNAME entry" not in g.output()
+
+
+def loopback_53(procs, zone, cts_dns, txt="relay"):
+    """An authoritative server of <zone> on port 53 of a loopback address of its own (binding 53 takes root)."""
+    host = "127.53.%d.%d" % (random.randint(0, 255), random.randint(1, 254))
+    try:
+        return host, procs.add(Zone(host, 53, zone, {}, cts_dns, txt))
+    except OSError as e:
+        pytest.skip("cannot bind %s:53: %s" % (host, e))
+
+
+def ans_setup(procs, tmp_path, pebble, second_has_record):
+    """ans.test. served by ns1 (glue) and ns2 (no glue: its A record asked at the resolver); the resolver
+    (dnsChallenge.resolvers) knows the zone's SOA and NS; every TXT answer comes from challtestsrv, except
+    ns2's when <second_has_record> is false."""
+    ip1, ns1 = loopback_53(procs, "ans.test.", pebble.dns_port)
+    ip2, ns2 = loopback_53(procs, "ans.test.", pebble.dns_port, "relay" if second_has_record else "none")
+    rec = procs.add(Zone("127.0.0.1", free_port(), "ans.test.",
+                         {"ns1.ans.test.": (ip1, True), "ns2.ans.test.": (ip2, False)}, pebble.dns_port))
+    return rec, (ip1, ns1), (ip2, ns2)
+
+
+def test_authoritative_nameservers_asked_without_recursion(tmp_path, procs):
+    """disableANSChecks false (the default): the zone is found by its SOA at
+    the resolver, its nameservers by NS (glue, else their A record), and each
+    is asked for the record without recursion before the CA validates."""
+    up = procs.whoami()
+    pebble = make_pebble(procs, tmp_path)
+    rec, (ip1, ns1), (ip2, ns2) = ans_setup(procs, tmp_path, pebble, True)
+    g = start_gantry(procs, tmp_path, pebble, up, dyn_one_router(up, "www.ans.test"),
+                     ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec",
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.resolvers=127.0.0.1:%d" % rec.port,
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.propagation.disableANSChecks=false"],
+                     exec_env(tmp_path, pebble))
+    wait_for(issued(g, "www.ans.test"), timeout=60, what="www.ans.test issued")
+    out = g.output()
+    assert ("TXT _acme-challenge.www.ans.test.: asking the authoritative nameservers of zone ans.test.: "
+            "ns1.ans.test. (%s:53), ns2.ans.test. (%s:53)" % (ip1, ip2)) in out, out[-3000:]
+    fqdn = "_acme-challenge.www.ans.test."
+    assert (fqdn, T_TXT, False) in ns1.questions and (fqdn, T_TXT, False) in ns2.questions
+    soa = [q[0] for q in rec.asked(T_SOA)]
+    assert soa[:3] == [fqdn, "www.ans.test.", "ans.test."], soa
+    assert ("ns2.ans.test.", T_A, True) in rec.questions and ("ns1.ans.test.", T_A, True) not in rec.questions
+
+
+def test_authoritative_nameserver_without_the_record_fails_naming_it(tmp_path, procs):
+    up = procs.whoami()
+    pebble = make_pebble(procs, tmp_path)
+    rec, _, (ip2, ns2) = ans_setup(procs, tmp_path, pebble, False)
+    g = start_gantry(procs, tmp_path, pebble, up, dyn_one_router(up, "bad.ans.test"),
+                     ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec",
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.resolvers=127.0.0.1:%d" % rec.port,
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.propagation.disableANSChecks=false"],
+                     exec_env(tmp_path, pebble, EXEC_PROPAGATION_TIMEOUT="3"))
+
+    def problem():
+        return [p for p in api(g, "/api/overview")["problems"] if "bad.ans.test" in p]
+    wait_for(problem, timeout=30, what="propagation timeout reported:\n" + g.output()[-3000:])
+    p = problem()[0]
+    assert ("did not propagate within EXEC_PROPAGATION_TIMEOUT (3 s; last: authoritative nameservers: NS ns2.ans.test. "
+            "(%s:53) did not return the expected TXT record [fqdn: _acme-challenge.bad.ans.test., value: " % ip2) in p, p
+    assert "certificate for bad.ans.test issued" not in g.output()
+    assert g.alive()
+
+
+def test_disable_ans_checks_asks_no_authoritative_nameserver(tmp_path, procs):
+    up = procs.whoami()
+    pebble = make_pebble(procs, tmp_path)
+    rec, (_, ns1), (_, ns2) = ans_setup(procs, tmp_path, pebble, False)
+    g = start_gantry(procs, tmp_path, pebble, up, dyn_one_router(up, "skip.ans.test"),
+                     ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec",
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.resolvers=127.0.0.1:%d" % rec.port,
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.propagation.disableANSChecks=true"],
+                     exec_env(tmp_path, pebble))
+    wait_for(issued(g, "skip.ans.test"), timeout=60, what="skip.ans.test issued")
+    assert ns1.questions == [] and ns2.questions == [] and rec.asked(T_SOA) == []
+    assert "authoritative" not in g.output()

@@ -57,10 +57,18 @@ class Zone:
                 if reply:
                     self.wfile.write(struct.pack("!H", len(reply)) + reply)
 
-        socketserver.UDPServer.allow_reuse_address = True
-        socketserver.TCPServer.allow_reuse_address = True
-        self.udp = socketserver.ThreadingUDPServer((host, port), UDP)
-        self.tcp = socketserver.ThreadingTCPServer((host, self.udp.server_address[1]), TCP)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+        class UDPServer(socketserver.ThreadingUDPServer):
+            address_family = family
+            allow_reuse_address = True
+
+        class TCPServer(socketserver.ThreadingTCPServer):
+            address_family = family
+            allow_reuse_address = True
+
+        self.udp = UDPServer((host, port), UDP)
+        self.tcp = TCPServer((host, self.udp.server_address[1]), TCP)
         self.port = self.udp.server_address[1]
         for s in (self.udp, self.tcp):
             threading.Thread(target=s.serve_forever, daemon=True).start()

@@ -463,3 +463,26 @@ def test_disable_ans_checks_asks_no_authoritative_nameserver(tmp_path, procs):
     wait_for(issued(g, "skip.ans.test"), timeout=60, what="skip.ans.test issued")
     assert ns1.questions == [] and ns2.questions == [] and rec.asked(T_SOA) == []
     assert "authoritative" not in g.output()
+
+
+def test_ipv6_resolver(tmp_path, procs):
+    """dnsChallenge.resolvers takes IPv6 addresses ("[::1]:port"): with
+    requireAllRNS the IPv6 resolver and the IPv4 one are both asked."""
+    up = procs.whoami()
+    pebble = make_pebble(procs, tmp_path)
+    v6 = procs.add(Zone("::1", free_port(), "v6.test.", {}, pebble.dns_port))
+    g = start_gantry(procs, tmp_path, pebble, up, dyn_one_router(up, "v6.test"),
+                     ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec",
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.resolvers=[::1]:%d,127.0.0.1:%d"
+                      % (v6.port, pebble.dns_port),
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.propagation.requireAllRNS=true"],
+                     exec_env(tmp_path, pebble))
+    wait_for(issued(g, "v6.test"), timeout=60, what="v6.test issued")
+    assert ("_acme-challenge.v6.test.", T_TXT, True) in v6.questions, v6.questions
+
+
+def test_malformed_resolvers_refused_at_start(tmp_path):
+    for bad in ("[::1", "[::1]:0", "1.2.3.4:", "[fe80::1]x"):
+        out = refused(tmp_path, ["--certificatesResolvers.le.acme.dnsChallenge.provider=exec",
+                                 "--certificatesResolvers.le.acme.dnsChallenge.resolvers=" + bad], {"EXEC_PATH": "/bin/true"})
+        assert "certificatesResolvers.le.acme.dnsChallenge.resolvers: '%s'" % bad in out, out

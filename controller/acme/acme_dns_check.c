@@ -37,19 +37,28 @@ static const char *rcode_name(int rc)
     }
 }
 
-/* Asks the recursive servers in turn until one answers (lego): the length, or -1 with <why>. */
-static int ask_recursive(const struct acme_dns_check *c, const char *name, int type, unsigned char *msg, char *why,
-                         size_t why_len)
+/* Asks the recursive servers in turn until one answers (lego): the length (<which>: that
+ * server's index), or -1 with <why>. */
+static int ask_recursive_at(const struct acme_dns_check *c, const char *name, int type, unsigned char *msg, size_t *which,
+                            char *why, size_t why_len)
 {
     snprintf(why, why_len, "no recursive nameserver");
     for (size_t i = 0; i < c->n_servers && !stopped(c); i++) {
         char w[200];
         int n = acme_dns_exchange(&c->servers[i], name, type, true, c->exchange_ms, msg, w, sizeof(w));
+        *which = i;
         if (n >= 0)
             return n;
         snprintf(why, why_len, "%s: %s", c->servers[i].name, w);
     }
     return -1;
+}
+
+static int ask_recursive(const struct acme_dns_check *c, const char *name, int type, unsigned char *msg, char *why,
+                         size_t why_len)
+{
+    size_t which;
+    return ask_recursive_at(c, name, type, msg, &which, why, why_len);
 }
 
 char *acme_dns_follow_cname(const struct acme_dns_check *c, const char *fqdn)
@@ -171,7 +180,8 @@ int acme_dns_check_round(const struct acme_dns_check *c, const char *fqdn, const
     int ready = 0;
     snprintf(target, sizeof(target), "%s", fqdn);
     /* the first recursive server that answers (it gives the CNAME too) */
-    int n = ask_recursive(c, fqdn, ns_t_txt, msg, w, sizeof(w));
+    size_t first = 0;
+    int n = ask_recursive_at(c, fqdn, ns_t_txt, msg, &first, w, sizeof(w));
     if (n < 0) {
         snprintf(why, why_len, "recursive nameservers: %s", w);
         goto done;
@@ -187,7 +197,7 @@ int acme_dns_check_round(const struct acme_dns_check *c, const char *fqdn, const
         if (rc == ns_r_noerror && acme_dns_answer_txt(msg, n, value, seen, sizeof(seen)) == 1)
             ready = 1;
         else
-            snprintf(why, why_len, "recursive nameservers: %s: %s", c->servers[0].name,
+            snprintf(why, why_len, "recursive nameservers: %s: %s", c->servers[first].name,
                      rc != ns_r_noerror ? rcode_name(rc) : "not there yet");
         goto done;
     }

@@ -132,12 +132,25 @@ static void exchange_with(int family, bool truncate)
         ((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     else
         ((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
-    s.udp = socket(family, SOCK_DGRAM, 0);
-    CHECK(s.udp >= 0 && bind(s.udp, (struct sockaddr *)&ss, len) == 0 && getsockname(s.udp, (struct sockaddr *)&ss, &len) == 0);
-    s.tcp = socket(family, SOCK_STREAM, 0); /* the same port for TCP */
-    int one = 1;
-    setsockopt(s.tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    CHECK(s.tcp >= 0 && bind(s.tcp, (struct sockaddr *)&ss, len) == 0 && listen(s.tcp, 1) == 0);
+    /* TCP and UDP on one port: a port free for TCP may be taken for UDP (or the reverse); tried again */
+    bool bound = false;
+    for (int attempt = 0; attempt < 50 && !bound; attempt++) {
+        if (family == AF_INET)
+            ((struct sockaddr_in *)&ss)->sin_port = 0;
+        else
+            ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+        len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+        s.tcp = socket(family, SOCK_STREAM, 0);
+        s.udp = socket(family, SOCK_DGRAM, 0);
+        bound = s.tcp >= 0 && s.udp >= 0 && bind(s.tcp, (struct sockaddr *)&ss, len) == 0 &&
+                getsockname(s.tcp, (struct sockaddr *)&ss, &len) == 0 && bind(s.udp, (struct sockaddr *)&ss, len) == 0 &&
+                listen(s.tcp, 1) == 0;
+        if (!bound) {
+            close(s.tcp);
+            close(s.udp);
+        }
+    }
+    CHECK(bound);
     struct acme_dns_server server = {.len = len};
     memcpy(&server.addr, &ss, len);
     pthread_t t;

@@ -5,7 +5,11 @@ httpreq provider (a python HTTP server forwarding to it) publish the TXT
 record; gantry looks it up at challtestsrv's DNS (dnsChallenge.resolvers)
 before pebble validates. A normal name and a wildcard are issued and
 served by SNI; a record that never appears fails cleanly, naming the
-domain; an unknown provider is refused at start."""
+domain; an unknown provider is refused at start. A CNAME on
+_acme-challenge is followed (the record is written at its end); the
+zone's authoritative servers are asked (dns_zone.Zone serves the SOA and
+NS records challtestsrv lacks, on port 53 of a loopback address: root);
+resolvers may be IPv6."""
 import base64
 import hashlib
 import http.server

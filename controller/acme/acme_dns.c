@@ -2,13 +2,10 @@
  * their own (see acme_dns.h). */
 #include "acme_dns.h"
 
-#include <arpa/nameser.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
-#include <resolv.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -25,6 +22,7 @@
 #include "../../common/log.h"
 #include "../curl_body.h"
 #include "../watcher.h"
+#include "acme_dns_check.h"
 
 #define STOP_CLEANUP_MS 5000 /* a cleanup still owed at stop: bounded */
 #define MAX_OUTPUT 4096
@@ -275,78 +273,36 @@ static int provider_call(struct acme_dns *d, const struct job *j, const char *co
     return run_httpreq(d, j, command, limit_ms < d->cfg.http_timeout_ms ? limit_ms : d->cfg.http_timeout_ms, why, why_len);
 }
 
-/* ---- the TXT lookup ---- */
+/* ---- the lookups ---- */
 
-int acme_dns_txt_has(const struct sockaddr_in *server, const char *fqdn, const char *value, char *why, size_t why_len)
+static bool check_stop(void *data)
 {
-    struct __res_state st;
-    memset(&st, 0, sizeof(st));
-    if (res_ninit(&st) != 0) {
-        snprintf(why, why_len, "resolver initialization failed");
-        return -1;
-    }
-    if (server) {
-        st.nscount = 1;
-        st.nsaddr_list[0] = *server;
-    }
-    st.retrans = 2;
-    st.retry = 2;
-    unsigned char ans[8192];
-    int n = res_nquery(&st, fqdn, ns_c_in, ns_t_txt, ans, sizeof(ans)); /* TCP when the answer is truncated */
-    int herr = st.res_h_errno;
-    res_nclose(&st);
-    if (n < 0) {
-        if (herr == HOST_NOT_FOUND || herr == NO_DATA)
-            return 0; /* NXDOMAIN or no TXT yet */
-        snprintf(why, why_len, "%s", herr == TRY_AGAIN ? "no answer (timeout or SERVFAIL)" : hstrerror(herr));
-        return -1;
-    }
-    ns_msg msg;
-    if (ns_initparse(ans, n, &msg) != 0) {
-        snprintf(why, why_len, "unreadable answer");
-        return -1;
-    }
-    size_t vlen = strlen(value);
-    for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
-        ns_rr rr;
-        if (ns_parserr(&msg, ns_s_an, i, &rr) != 0 || ns_rr_type(rr) != ns_t_txt)
-            continue;
-        /* the character-strings of one TXT record, joined (a long value may be split) */
-        const unsigned char *p = ns_rr_rdata(rr), *end = p + ns_rr_rdlen(rr);
-        char txt[1024];
-        size_t tl = 0;
-        while (p < end) {
-            size_t l = *p++;
-            if (l > (size_t)(end - p) || tl + l >= sizeof(txt))
-                break;
-            memcpy(txt + tl, p, l);
-            tl += l;
-            p += l;
-        }
-        if (tl == vlen && memcmp(txt, value, vlen) == 0)
-            return 1;
-    }
-    return 0;
+    return stopping(data);
 }
 
-/* Whether the record is there: at one resolver (the first that answers), or at every one with requireAllRNS. */
-static int propagated(struct acme_dns *d, const struct job *j, char *why, size_t why_len)
+/* <stoppable>: the lookups end when gantry stops (a cleanup owed at stop still looks its name up) */
+static struct acme_dns_check check_of(struct acme_dns *d, bool stoppable)
 {
-    if (d->cfg.n_resolvers == 0)
-        return acme_dns_txt_has(NULL, j->fqdn, j->value, why, why_len);
-    for (size_t i = 0; i < d->cfg.n_resolvers; i++) {
-        char w[256] = "";
-        int rc = acme_dns_txt_has(&d->cfg.resolvers[i], j->fqdn, j->value, w, sizeof(w));
-        if (rc < 0)
-            snprintf(why, why_len, "%s: %s", d->cfg.resolver_names[i], w);
-        else if (rc == 0)
-            snprintf(why, why_len, "%s: not there yet", d->cfg.resolver_names[i]);
-        if (d->cfg.require_all && rc != 1)
-            return rc;
-        if (!d->cfg.require_all && rc >= 0)
-            return rc;
-    }
-    return d->cfg.require_all ? 1 : -1;
+    return (struct acme_dns_check){.servers = d->cfg.resolvers,
+                                   .n_servers = d->cfg.n_resolvers,
+                                   .require_all = d->cfg.require_all,
+                                   .ans = !d->cfg.disable_ans,
+                                   .exchange_ms = ACME_DNS_EXCHANGE_MS,
+                                   .stop = stoppable ? check_stop : NULL,
+                                   .stop_data = d};
+}
+
+/* The name the record is written at: the end of the CNAME chain of _acme-challenge.<domain> (lego). */
+static void effective_fqdn(struct acme_dns *d, struct job *j, bool stoppable)
+{
+    if (!d->cfg.follow_cname)
+        return;
+    struct acme_dns_check c = check_of(d, stoppable);
+    char *target = acme_dns_follow_cname(&c, j->fqdn);
+    if (strcmp(target, j->fqdn) != 0)
+        log_info("acme: resolver %s: DNS-01 for %s: %s is a CNAME: the record goes to %s", d->name, j->domain, j->fqdn, target);
+    free(j->fqdn);
+    j->fqdn = target;
 }
 
 /* ---- the jobs ---- */
@@ -371,6 +327,7 @@ static char *present(struct acme_dns *d, struct job *j)
         }
     }
     pthread_mutex_unlock(&d->mu);
+    effective_fqdn(d, j, true);
     if (provider_call(d, j, "present", d->cfg.propagation_timeout_ms ? d->cfg.propagation_timeout_ms : 60000, why,
                       sizeof(why)) != 0) {
         char *e = mem_alloc(1024);
@@ -384,8 +341,14 @@ static char *present(struct acme_dns *d, struct job *j)
     if (d->cfg.disable_checks)
         return NULL;
     started = now_ms();
+    struct acme_dns_check c = check_of(d, true);
+    char ans[1024] = "", ans_logged[1024] = "";
     for (;;) {
-        int rc = propagated(d, j, why, sizeof(why));
+        int rc = acme_dns_check_round(&c, j->fqdn, j->value, why, sizeof(why), ans, sizeof(ans));
+        if (ans[0] && strcmp(ans, ans_logged) != 0) {
+            log_info("acme: resolver %s: TXT %s: asking the authoritative nameservers of %s", d->name, j->fqdn, ans);
+            memcpy(ans_logged, ans, sizeof(ans));
+        }
         if (rc == 1) {
             log_info("acme: resolver %s: TXT %s is there after %llu ms", d->name, j->fqdn,
                      (unsigned long long)(now_ms() - started));
@@ -410,6 +373,7 @@ static void cleanup(struct acme_dns *d, struct job *j)
     char why[768] = "";
     bool stop = stopping(d);
     uint64_t limit = stop ? STOP_CLEANUP_MS : d->cfg.propagation_timeout_ms ? d->cfg.propagation_timeout_ms : 60000;
+    effective_fqdn(d, j, false); /* looked up again, as lego's CleanUp does */
     if (provider_call(d, j, "cleanup", limit, why, sizeof(why)) != 0)
         log_warn("acme: resolver %s: DNS-01 cleanup of %s for %s failed: %s", d->name, j->fqdn, j->domain, why);
     else
@@ -510,6 +474,8 @@ struct acme_dns *acme_dns_new(struct acme_dns_config *c, const char *resolver_na
     }
     d->cfg = *c;
     memset(c, 0, sizeof(*c));
+    if (d->cfg.n_resolvers == 0) /* lego: the nameservers of /etc/resolv.conf */
+        d->cfg.n_resolvers = acme_dns_system_servers(d->cfg.resolvers, ACME_DNS_MAX_RESOLVERS);
     d->name = mem_strdup(resolver_name);
     d->new_order = true;
     pthread_mutex_init(&d->mu, NULL);

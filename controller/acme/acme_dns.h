@@ -3,7 +3,8 @@
  * the TXT record _acme-challenge.<domain> is published by lego's "exec"
  * or "httpreq" provider (configured, as in Traefik, by lego's environment
  * variables), then looked up at dnsChallenge.resolvers until it is there
- * before the CA is told to validate, and withdrawn afterwards.
+ * before the CA is told to validate, and withdrawn afterwards. A CNAME on
+ * _acme-challenge.<domain> is followed, as lego does.
  *
  * The provider calls and the lookups block, so they run on a thread of
  * their own, one job at a time (lego solves a sequential provider's
@@ -18,10 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <netinet/in.h>
-
 #include "../../common/diag.h"
 #include "../static_config.h"
+#include "acme_dns_query.h"
 
 enum acme_dns_provider { ACME_DNS_EXEC, ACME_DNS_HTTPREQ };
 
@@ -38,12 +38,12 @@ struct acme_dns_config {
     uint64_t polling_interval_ms;    /* *_POLLING_INTERVAL, 2 s */
     uint64_t sequence_interval_ms;   /* EXEC_SEQUENCE_INTERVAL, 60 s: between two authorizations of an order */
     uint64_t http_timeout_ms;        /* HTTPREQ_HTTP_TIMEOUT, 30 s */
+    bool follow_cname;               /* unless LEGO_DISABLE_CNAME_SUPPORT is true */
     /* dnsChallenge */
-    struct sockaddr_in resolvers[ACME_DNS_MAX_RESOLVERS];
-    char resolver_names[ACME_DNS_MAX_RESOLVERS][64];
+    struct acme_dns_server resolvers[ACME_DNS_MAX_RESOLVERS];
     size_t n_resolvers; /* 0: the system's (/etc/resolv.conf) */
     uint64_t delay_ms;
-    bool disable_checks, require_all;
+    bool disable_checks, require_all, disable_ans;
 };
 
 /* A variable of the environment (getenv, or a table in tests). */
@@ -71,17 +71,13 @@ struct acme_dns *acme_dns_new(struct acme_dns_config *c, const char *resolver_na
 void acme_dns_free(struct acme_dns *d);
 /* A new order: its first authorization does not wait EXEC_SEQUENCE_INTERVAL. */
 void acme_dns_order_start(struct acme_dns *d);
-/* Publishes the record for <domain>, waits propagation.delayBeforeChecks,
- * then looks it up until it is there; <done> on the watcher thread. */
+/* Follows the CNAME chain of _acme-challenge.<domain>, publishes the record
+ * at its end, waits propagation.delayBeforeChecks, then looks it up until
+ * it is there (acme_dns_check.h); <done> on the watcher thread. */
 void acme_dns_present(struct acme_dns *d, const char *domain, const char *token, const char *keyauth, acme_dns_cb done,
                       void *data);
 /* Withdraws the record presented last (whatever became of it); a present
  * still under way has its outcome dropped. */
 void acme_dns_cleanup(struct acme_dns *d);
-
-/* Looks up TXT <fqdn> at <server> (NULL: the system's resolvers), UDP with
- * TCP on truncation: 1 when one of its values is <value>, 0 when not (or
- * no such record), -1 when no answer came (<why> says). */
-int acme_dns_txt_has(const struct sockaddr_in *server, const char *fqdn, const char *value, char *why, size_t why_len);
 
 #endif

@@ -1,6 +1,5 @@
 /* The pure parts of DNS-01 (see acme_dns.h): the provider's environment,
  * the dnsChallenge options, the record's name and value. */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -72,37 +71,6 @@ static int env_seconds(acme_dns_getenv_fn get, const char *prefix, const char *s
     return 0;
 }
 
-/* dnsChallenge.resolvers: "host[:port]" (port 53 when absent, as lego); IPv4 addresses. */
-static int parse_resolver(const char *s, struct sockaddr_in *out, char *why, size_t why_len)
-{
-    char host[64];
-    const char *colon = strrchr(s, ':');
-    size_t hl = colon ? (size_t)(colon - s) : strlen(s);
-    long port = 53;
-    if (colon) {
-        char *end;
-        port = strtol(colon + 1, &end, 10);
-        if (end == colon + 1 || *end != '\0' || port < 1 || port > 65535) {
-            snprintf(why, why_len, "'%s': bad port", s);
-            return -1;
-        }
-    }
-    if (hl == 0 || hl >= sizeof(host)) {
-        snprintf(why, why_len, "'%s': no address", s);
-        return -1;
-    }
-    memcpy(host, s, hl);
-    host[hl] = '\0';
-    memset(out, 0, sizeof(*out));
-    out->sin_family = AF_INET;
-    out->sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &out->sin_addr) != 1) {
-        snprintf(why, why_len, "'%s': gantry takes an IPv4 address and a port (e.g. 1.1.1.1:53)", s);
-        return -1;
-    }
-    return 0;
-}
-
 int acme_dns_config_load(struct acme_dns_config *c, const struct acme_resolver_config *r, acme_dns_getenv_fn get,
                          struct diag *d)
 {
@@ -161,16 +129,23 @@ int acme_dns_config_load(struct acme_dns_config *c, const struct acme_resolver_c
         return diag_set(d, "certificatesResolvers.%s.acme.dnsChallenge.resolvers: at most %d", r->name, ACME_DNS_MAX_RESOLVERS);
     }
     for (size_t i = 0; i < r->n_dns_resolvers; i++) {
-        if (parse_resolver(r->dns_resolvers[i], &c->resolvers[i], why, sizeof(why)) != 0) {
+        if (acme_dns_server_parse(r->dns_resolvers[i], &c->resolvers[i], why, sizeof(why)) != 0) {
             acme_dns_config_free(c);
             return diag_set(d, "certificatesResolvers.%s.acme.dnsChallenge.resolvers: %s", r->name, why);
         }
-        snprintf(c->resolver_names[i], sizeof(c->resolver_names[i]), "%s", r->dns_resolvers[i]);
         c->n_resolvers++;
     }
     c->delay_ms = r->dns_delay_ms;
     c->disable_checks = r->dns_disable_checks;
     c->require_all = r->dns_require_all_rns;
+    c->disable_ans = r->dns_disable_ans_checks;
+    /* lego's strconv.ParseBool: anything else (or nothing) keeps CNAMEs followed */
+    const char *nc = get("LEGO_DISABLE_CNAME_SUPPORT");
+    static const char *const truths[] = {"1", "t", "T", "TRUE", "true", "True"};
+    c->follow_cname = true;
+    for (size_t i = 0; nc && i < sizeof(truths) / sizeof(truths[0]); i++)
+        if (strcmp(nc, truths[i]) == 0)
+            c->follow_cname = false;
     return 0;
 bad:
     acme_dns_config_free(c);

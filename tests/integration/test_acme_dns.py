@@ -5,12 +5,17 @@ httpreq provider (a python HTTP server forwarding to it) publish the TXT
 record; gantry looks it up at challtestsrv's DNS (dnsChallenge.resolvers)
 before pebble validates. A normal name and a wildcard are issued and
 served by SNI; a record that never appears fails cleanly, naming the
-domain; an unknown provider is refused at start."""
+domain; an unknown provider is refused at start. A CNAME on
+_acme-challenge is followed (the record is written at its end); the
+zone's authoritative servers are asked (dns_zone.Zone serves the SOA and
+NS records challtestsrv lacks, on port 53 of a loopback address: root);
+resolvers may be IPv6."""
 import base64
 import hashlib
 import http.server
 import json
 import os
+import random
 import re
 import shutil
 import stat
@@ -21,6 +26,7 @@ import urllib.request
 import pytest
 
 from conftest import GANTRY_BIN, Process, free_port, run, service_yaml, wait_for, wait_port
+from dns_zone import T_A, T_SOA, T_TXT, Zone
 from test_acme import Pebble, api, served_by_sni
 
 pytestmark = pytest.mark.skipif(shutil.which("pebble") is None, reason="pebble is not installed (scripts/deps.sh test)")
@@ -69,6 +75,9 @@ esac
 def start_gantry(procs, tmp, pebble, up, dyn, dns_args, env_extra, check_ready=True):
     if not any(".dnsChallenge.resolvers=" in a for a in dns_args):
         dns_args = ["--certificatesResolvers.pebble.acme.dnsChallenge.resolvers=127.0.0.1:%d" % pebble.dns_port] + list(dns_args)
+    # challtestsrv answers no SOA (NOTIMP): the authoritative check is only made by the tests that bring an authority
+    if not any(".disableANSChecks=" in a for a in dns_args):
+        dns_args = ["--certificatesResolvers.pebble.acme.dnsChallenge.propagation.disableANSChecks=true"] + list(dns_args)
     web, websecure, admin = pebble.web, pebble.websecure, free_port()
     args = [GANTRY_BIN, "--workers=2", "--log.level=DEBUG",
             "--entryPoints.web.address=127.0.0.1:%d" % web,
@@ -319,6 +328,165 @@ def test_require_all_rns_waits_for_every_resolver(tmp_path, procs):
         return [p for p in api(g, "/api/overview")["problems"] if "all.test" in p]
     wait_for(problem, timeout=30, what="propagation timeout reported:\n" + g.output()[-3000:])
     p = problem()[0]
-    # challtestsrv answers SERVFAIL for a name it has no record of
-    assert "did not propagate within EXEC_PROPAGATION_TIMEOUT (3 s; last: 127.0.0.1:%d: " % dns2 in p, p
+    # lego's wording, naming the resolver that lacks the record
+    assert ("did not propagate within EXEC_PROPAGATION_TIMEOUT (3 s; last: recursive nameservers: NS 127.0.0.1:%d did not "
+            "return the expected TXT record [fqdn: _acme-challenge.all.test." % dns2) in p, p
     assert "certificate for all.test issued" not in g.output()
+
+
+def cts(pebble, path, body):
+    """A call to challtestsrv's management API."""
+    urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%d%s" % (pebble.cts_mgmt, path),
+                                                  data=json.dumps(body).encode()), timeout=5).read()
+
+
+def test_cname_followed_record_written_at_its_target(tmp_path, procs):
+    """_acme-challenge.cname.test is a CNAME (lego follows it at the
+    resolvers): the exec script writes the record at the target, gantry
+    checks it there, pebble follows the CNAME and validates, and the record
+    at the target is cleaned up."""
+    up = procs.whoami()
+    pebble = make_pebble(procs, tmp_path)
+    cts(pebble, "/set-cname", {"host": "_acme-challenge.cname.test.", "target": "cname.delegated.test."})
+    g = start_gantry(procs, tmp_path, pebble, up, dyn_one_router(up, "cname.test"),
+                     ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec"], exec_env(tmp_path, pebble))
+    wait_for(issued(g, "cname.test"), timeout=60, what="cname.test issued")
+    wait_for(lambda: sum(1 for l in (tmp_path / "dns.log").read_text().splitlines() if l.startswith("cleanup ")) == 1,
+             timeout=10, what="cleanup")
+    log = (tmp_path / "dns.log").read_text().splitlines()
+    assert [l.split()[:2] for l in log] == [["present", "cname.delegated.test."], ["cleanup", "cname.delegated.test."]], log
+    out = g.output()
+    assert "_acme-challenge.cname.test. is a CNAME: the record goes to cname.delegated.test." in out, out[-3000:]
+    assert re.search(r"TXT cname\.delegated\.test\. is there after \d+ ms", out), out[-3000:]
+    assert g.alive()
+
+
+def test_cname_chain_followed_to_its_end(tmp_path, procs):
+    """A chain of two CNAMEs is followed to its end (lego: up to 50 links);
+    (challtestsrv resolves only one link for pebble, so no issuance here)."""
+    up = procs.whoami()
+    pebble = make_pebble(procs, tmp_path)
+    cts(pebble, "/set-cname", {"host": "_acme-challenge.chain.test.", "target": "hop.delegated.test."})
+    cts(pebble, "/set-cname", {"host": "hop.delegated.test.", "target": "end.delegated.test."})
+    g = start_gantry(procs, tmp_path, pebble, up, dyn_one_router(up, "chain.test"),
+                     ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec"], exec_env(tmp_path, pebble))
+    wait_for(lambda: "TXT end.delegated.test. is there after" in g.output(), timeout=30, what="checked at the end")
+    out = g.output()
+    assert "found CNAME entry for _acme-challenge.chain.test.: hop.delegated.test." in out, out[-3000:]
+    assert "found CNAME entry for hop.delegated.test.: end.delegated.test." in out, out[-3000:]
+    assert (tmp_path / "dns.log").read_text().split()[:2] == ["present", "end.delegated.test."]
+
+
+def test_cname_support_disabled_by_lego_variable(tmp_path, procs):
+    """LEGO_DISABLE_CNAME_SUPPORT=true: the record is written at
+    _acme-challenge.<domain> even though it is a CNAME (lego's switch)."""
+    up = procs.whoami()
+    pebble = make_pebble(procs, tmp_path)
+    cts(pebble, "/set-cname", {"host": "_acme-challenge.nocname.test.", "target": "elsewhere.test."})
+    g = start_gantry(procs, tmp_path, pebble, up, dyn_one_router(up, "nocname.test"),
+                     ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec"],
+                     exec_env(tmp_path, pebble, LEGO_DISABLE_CNAME_SUPPORT="true", EXEC_PROPAGATION_TIMEOUT="2"))
+    wait_for(lambda: (tmp_path / "dns.log").exists() and (tmp_path / "dns.log").read_text().startswith("present "),
+             timeout=30, what="present called:\n" + g.output()[-3000:])
+    assert (tmp_path / "dns.log").read_text().split()[1] == "_acme-challenge.nocname.test."
+    assert "found CNAME entry" not in g.output()
+
+
+def loopback_53(procs, zone, cts_dns, txt="relay"):
+    """An authoritative server of <zone> on port 53 of a loopback address of its own (binding 53 takes root)."""
+    host = "127.53.%d.%d" % (random.randint(0, 255), random.randint(1, 254))
+    try:
+        return host, procs.add(Zone(host, 53, zone, {}, cts_dns, txt))
+    except OSError as e:
+        pytest.skip("cannot bind %s:53: %s" % (host, e))
+
+
+def ans_setup(procs, tmp_path, pebble, second_has_record):
+    """ans.test. served by ns1 (glue) and ns2 (no glue: its A record asked at the resolver); the resolver
+    (dnsChallenge.resolvers) knows the zone's SOA and NS; every TXT answer comes from challtestsrv, except
+    ns2's when <second_has_record> is false."""
+    ip1, ns1 = loopback_53(procs, "ans.test.", pebble.dns_port)
+    ip2, ns2 = loopback_53(procs, "ans.test.", pebble.dns_port, "relay" if second_has_record else "none")
+    rec = procs.add(Zone("127.0.0.1", free_port(), "ans.test.",
+                         {"ns1.ans.test.": (ip1, True), "ns2.ans.test.": (ip2, False)}, pebble.dns_port))
+    return rec, (ip1, ns1), (ip2, ns2)
+
+
+def test_authoritative_nameservers_asked_without_recursion(tmp_path, procs):
+    """disableANSChecks false (the default): the zone is found by its SOA at
+    the resolver, its nameservers by NS (glue, else their A record), and each
+    is asked for the record without recursion before the CA validates."""
+    up = procs.whoami()
+    pebble = make_pebble(procs, tmp_path)
+    rec, (ip1, ns1), (ip2, ns2) = ans_setup(procs, tmp_path, pebble, True)
+    g = start_gantry(procs, tmp_path, pebble, up, dyn_one_router(up, "www.ans.test"),
+                     ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec",
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.resolvers=127.0.0.1:%d" % rec.port,
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.propagation.disableANSChecks=false"],
+                     exec_env(tmp_path, pebble))
+    wait_for(issued(g, "www.ans.test"), timeout=60, what="www.ans.test issued")
+    out = g.output()
+    assert ("TXT _acme-challenge.www.ans.test.: asking the authoritative nameservers of zone ans.test.: "
+            "ns1.ans.test. (%s:53), ns2.ans.test. (%s:53)" % (ip1, ip2)) in out, out[-3000:]
+    fqdn = "_acme-challenge.www.ans.test."
+    assert (fqdn, T_TXT, False) in ns1.questions and (fqdn, T_TXT, False) in ns2.questions
+    soa = [q[0] for q in rec.asked(T_SOA)]
+    assert soa[:3] == [fqdn, "www.ans.test.", "ans.test."], soa
+    assert ("ns2.ans.test.", T_A, True) in rec.questions and ("ns1.ans.test.", T_A, True) not in rec.questions
+
+
+def test_authoritative_nameserver_without_the_record_fails_naming_it(tmp_path, procs):
+    up = procs.whoami()
+    pebble = make_pebble(procs, tmp_path)
+    rec, _, (ip2, ns2) = ans_setup(procs, tmp_path, pebble, False)
+    g = start_gantry(procs, tmp_path, pebble, up, dyn_one_router(up, "bad.ans.test"),
+                     ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec",
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.resolvers=127.0.0.1:%d" % rec.port,
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.propagation.disableANSChecks=false"],
+                     exec_env(tmp_path, pebble, EXEC_PROPAGATION_TIMEOUT="3"))
+
+    def problem():
+        return [p for p in api(g, "/api/overview")["problems"] if "bad.ans.test" in p]
+    wait_for(problem, timeout=30, what="propagation timeout reported:\n" + g.output()[-3000:])
+    p = problem()[0]
+    assert ("did not propagate within EXEC_PROPAGATION_TIMEOUT (3 s; last: authoritative nameservers: NS ns2.ans.test. "
+            "(%s:53) did not return the expected TXT record [fqdn: _acme-challenge.bad.ans.test., value: " % ip2) in p, p
+    assert "certificate for bad.ans.test issued" not in g.output()
+    assert g.alive()
+
+
+def test_disable_ans_checks_asks_no_authoritative_nameserver(tmp_path, procs):
+    up = procs.whoami()
+    pebble = make_pebble(procs, tmp_path)
+    rec, (_, ns1), (_, ns2) = ans_setup(procs, tmp_path, pebble, False)
+    g = start_gantry(procs, tmp_path, pebble, up, dyn_one_router(up, "skip.ans.test"),
+                     ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec",
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.resolvers=127.0.0.1:%d" % rec.port,
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.propagation.disableANSChecks=true"],
+                     exec_env(tmp_path, pebble))
+    wait_for(issued(g, "skip.ans.test"), timeout=60, what="skip.ans.test issued")
+    assert ns1.questions == [] and ns2.questions == [] and rec.asked(T_SOA) == []
+    assert "authoritative" not in g.output()
+
+
+def test_ipv6_resolver(tmp_path, procs):
+    """dnsChallenge.resolvers takes IPv6 addresses ("[::1]:port"): with
+    requireAllRNS the IPv6 resolver and the IPv4 one are both asked."""
+    up = procs.whoami()
+    pebble = make_pebble(procs, tmp_path)
+    v6 = procs.add(Zone("::1", free_port(), "v6.test.", {}, pebble.dns_port))
+    g = start_gantry(procs, tmp_path, pebble, up, dyn_one_router(up, "v6.test"),
+                     ["--certificatesResolvers.pebble.acme.dnsChallenge.provider=exec",
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.resolvers=[::1]:%d,127.0.0.1:%d"
+                      % (v6.port, pebble.dns_port),
+                      "--certificatesResolvers.pebble.acme.dnsChallenge.propagation.requireAllRNS=true"],
+                     exec_env(tmp_path, pebble))
+    wait_for(issued(g, "v6.test"), timeout=60, what="v6.test issued")
+    assert ("_acme-challenge.v6.test.", T_TXT, True) in v6.questions, v6.questions
+
+
+def test_malformed_resolvers_refused_at_start(tmp_path):
+    for bad in ("[::1", "[::1]:0", "1.2.3.4:", "[fe80::1]x"):
+        out = refused(tmp_path, ["--certificatesResolvers.le.acme.dnsChallenge.provider=exec",
+                                 "--certificatesResolvers.le.acme.dnsChallenge.resolvers=" + bad], {"EXEC_PATH": "/bin/true"})
+        assert "certificatesResolvers.le.acme.dnsChallenge.resolvers: '%s'" % bad in out, out

@@ -3,6 +3,7 @@
  * defaults, NAME_FILE, what is refused) with the dnsChallenge options. */
 #include "../../../controller/acme/acme_dns_config.c"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -57,23 +58,27 @@ static void test_exec(void)
     CHECK_STR(c.program, "/usr/local/bin/dns");
     /* lego's defaults: 60 s, 2 s, and a sequence interval of 60 s */
     CHECK(c.propagation_timeout_ms == 60000 && c.polling_interval_ms == 2000 && c.sequence_interval_ms == 60000);
-    CHECK(c.n_resolvers == 0 && c.delay_ms == 0 && !c.disable_checks && !c.require_all);
+    CHECK(c.n_resolvers == 0 && c.delay_ms == 0 && !c.disable_checks && !c.require_all && !c.disable_ans);
+    CHECK(c.follow_cname); /* lego follows CNAMEs unless LEGO_DISABLE_CNAME_SUPPORT */
     acme_dns_config_free(&c);
 
     const char *set[] = {"EXEC_PATH", "/x", "EXEC_MODE", "RAW", "EXEC_PROPAGATION_TIMEOUT", "120", "EXEC_POLLING_INTERVAL", "5",
-                         "EXEC_SEQUENCE_INTERVAL", "0", NULL};
+                         "EXEC_SEQUENCE_INTERVAL", "0", "LEGO_DISABLE_CNAME_SUPPORT", "true", NULL};
     env_table = set;
-    const char *res[] = {"1.1.1.1:53", "127.0.0.1:8053", "9.9.9.9"};
+    const char *res[] = {"1.1.1.1:53", "127.0.0.1:8053", "9.9.9.9", "[::1]:8053"};
     r.dns_resolvers = res;
-    r.n_dns_resolvers = 3;
+    r.n_dns_resolvers = 4;
+    r.dns_disable_ans_checks = true;
     r.dns_delay_ms = 3000;
     r.dns_require_all_rns = true;
     r.dns_disable_checks = true;
     CHECK(acme_dns_config_load(&c, &r, fake_env, &d) == 0);
     CHECK(c.raw && c.propagation_timeout_ms == 120000 && c.polling_interval_ms == 5000 && c.sequence_interval_ms == 0);
-    CHECK(c.n_resolvers == 3 && ntohs(c.resolvers[1].sin_port) == 8053 && ntohs(c.resolvers[2].sin_port) == 53);
-    CHECK_STR(c.resolver_names[0], "1.1.1.1:53");
-    CHECK(c.delay_ms == 3000 && c.require_all && c.disable_checks);
+    CHECK(c.n_resolvers == 4 && ntohs(((struct sockaddr_in *)&c.resolvers[1].addr)->sin_port) == 8053 &&
+          ntohs(((struct sockaddr_in *)&c.resolvers[2].addr)->sin_port) == 53);
+    CHECK(c.resolvers[3].addr.ss_family == AF_INET6 && ntohs(((struct sockaddr_in6 *)&c.resolvers[3].addr)->sin6_port) == 8053);
+    CHECK_STR(c.resolvers[0].name, "1.1.1.1:53");
+    CHECK(c.delay_ms == 3000 && c.require_all && c.disable_checks && c.disable_ans && !c.follow_cname);
     acme_dns_config_free(&c);
 
     const char *badres[] = {"ns.example:53"};

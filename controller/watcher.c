@@ -211,6 +211,10 @@ static void fail_deferred(void)
         CURL *easy = deferred[0];
         struct transfer *tr = NULL;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&tr);
+        if (tr == NULL) { /* no handle at all (curl_easy_init failed): nothing to tell */
+            deferred[0] = deferred[--n_deferred];
+            continue;
+        }
         watcher_done_cb cb = tr->cb;
         void *data = tr->data;
         watcher_remove_transfer(easy);

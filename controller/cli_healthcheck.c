@@ -48,7 +48,10 @@ int cli_healthcheck(const struct static_config *c)
         fprintf(stderr, "gantry healthcheck: admin.address '%s' is not HOST:PORT\n", c->admin_address);
         return 1;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) { /* libcurl missing: said by curl_dl.c */
+        fprintf(stderr, "gantry healthcheck: libcurl cannot be loaded\n");
+        return 1;
+    }
     CURL *e = curl_easy_init();
     struct curl_slist *headers = NULL;
     int rc = 1;

@@ -229,8 +229,10 @@ int cli_migrate(int argc, char **argv)
         struct k8s_conn conn = {0};
         struct k8s_conn_config cc = {endpoint, token, ca, "gantry migrate", "--endpoint"};
         const char *how = "";
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        rc = k8s_conn_resolve(&conn, &cc, &d, &how);
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) /* libcurl missing: curl_dl.c said why */
+            rc = diag_set(&d, "reading a cluster needs libcurl, which cannot be loaded");
+        else
+            rc = k8s_conn_resolve(&conn, &cc, &d, &how);
         for (int k = 0; k < K_N && rc == 0; k++) {
             rc = list_cluster(&conn, list_paths[k], kind_names[k], all, &d);
             if (rc != 0 && (k == K_SECRET || k == K_SLICE)) { /* may be forbidden: said, and the report goes on */

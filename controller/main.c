@@ -28,6 +28,7 @@
 #include "aggregator.h"
 #include "cli_healthcheck.h"
 #include "cli_migrate.h"
+#include "curl_dl.h"
 #include "providers/docker/provider_docker.h"
 #include "providers/file/provider_file.h"
 #include "providers/kubernetes/provider_kubernetes.h"
@@ -92,11 +93,38 @@ static int start_gateway_provider(const struct static_config *c, struct diag *d)
     return provider_kubernetes_gateway_start(&gc, d);
 }
 
+/* libcurl is opened on first use (curl_dl.c). What needs it opens it at
+ * start, so that a missing libcurl stops the start as a missing library did,
+ * instead of failing later. */
+static const char *needs_libcurl(const struct static_config *c)
+{
+    if (c->docker.enabled)
+        return "providers.docker";
+    if (c->kube.enabled)
+        return "providers.kubernetesIngress";
+    if (c->kube_nginx.enabled)
+        return "providers.kubernetesIngressNGINX";
+    if (c->kube_crd.enabled)
+        return "providers.kubernetesCRD";
+    if (c->kube_gw.enabled)
+        return "providers.kubernetesGateway";
+    if (c->n_resolvers > 0)
+        return "certificatesResolvers";
+    if (c->ocsp.enabled)
+        return "ocsp";
+    return NULL;
+}
+
 static int run(struct static_config *c)
 {
     struct diag d;
     for (size_t i = 0; i < c->warnings.len; i++)
         log_warn("%s", (const char *)c->warnings.items[i]);
+    const char *user = needs_libcurl(c);
+    if (user != NULL && !curl_dl_load()) {
+        log_error("%s needs libcurl, which cannot be loaded (above): not started", user);
+        return 1;
+    }
 
     sigset_t set;
     sigemptyset(&set);

@@ -1,7 +1,9 @@
 /*
  * Watcher loop (see watcher.h): curl_multi_poll() with the providers'
  * extra file descriptors and a timeout set by the nearest timer; a wakeup
- * from another thread ends it.
+ * from another thread ends it. Until the first transfer there is no curl
+ * multi handle (libcurl is loaded on first use, controller/curl_dl.c): the
+ * same loop waits with poll().
  */
 #include "watcher.h"
 
@@ -12,7 +14,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../common/arena.h"
 #include "../common/log.h"
@@ -43,7 +47,8 @@ struct transfer {
     void *data;
 };
 
-static CURLM *multi;
+static CURLM *multi; /* watcher thread (or before start); NULL until the first transfer */
+static int wake_fd = -1; /* watcher_stop() ends a wait with or without curl */
 static struct fd_entry fds[MAX_FDS];
 static size_t n_fds;
 static struct watcher_timer *timers;
@@ -67,11 +72,9 @@ uint64_t watcher_now_ms(void)
 
 int watcher_init(struct diag *d)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return diag_set(d, "curl_global_init failed");
-    multi = curl_multi_init();
-    if (multi == NULL)
-        return diag_set(d, "curl_multi_init failed");
+    wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd < 0)
+        return diag_set(d, "watcher: eventfd failed");
     return 0;
 }
 
@@ -136,18 +139,27 @@ void watcher_timer_free(struct watcher_timer *t)
     free(t);
 }
 
+static void defer(CURL *easy)
+{
+    if (n_deferred == cap_deferred) {
+        cap_deferred = cap_deferred ? cap_deferred * 2 : 16;
+        deferred = mem_realloc(deferred, cap_deferred * sizeof(*deferred));
+    }
+    deferred[n_deferred++] = easy;
+}
+
 void watcher_add_transfer(CURL *easy, watcher_done_cb cb, void *data)
 {
     struct transfer *tr = mem_alloc(sizeof(*tr));
     tr->cb = cb;
     tr->data = data;
     curl_easy_setopt(easy, CURLOPT_PRIVATE, tr);
-    if (in_perform) {
-        if (n_deferred == cap_deferred) {
-            cap_deferred = cap_deferred ? cap_deferred * 2 : 16;
-            deferred = mem_realloc(deferred, cap_deferred * sizeof(*deferred));
-        }
-        deferred[n_deferred++] = easy;
+    if (multi == NULL && (multi = curl_multi_init()) == NULL)
+        /* the easy handle exists, so libcurl is loaded: out of memory. The
+         * transfer fails on the next turn of the loop (run_transfers). */
+        log_error("watcher: curl_multi_init failed");
+    if (in_perform || multi == NULL) {
+        defer(easy);
         return;
     }
     curl_multi_add_handle(multi, easy);
@@ -191,8 +203,31 @@ static void run_timers(void)
     }
 }
 
+/* Transfers that could not be added (no multi handle): each fails. */
+static void fail_deferred(void)
+{
+    /* a callback may start another transfer: that one fails next turn */
+    for (size_t k = n_deferred; k > 0 && n_deferred > 0; k--) {
+        CURL *easy = deferred[0];
+        struct transfer *tr = NULL;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&tr);
+        if (tr == NULL) { /* no handle at all (curl_easy_init failed): nothing to tell */
+            deferred[0] = deferred[--n_deferred];
+            continue;
+        }
+        watcher_done_cb cb = tr->cb;
+        void *data = tr->data;
+        watcher_remove_transfer(easy);
+        cb(easy, CURLE_OUT_OF_MEMORY, data);
+    }
+}
+
 static void run_transfers(void)
 {
+    if (multi == NULL) {
+        fail_deferred();
+        return;
+    }
     int running_handles, left;
     in_perform = true;
     curl_multi_perform(multi, &running_handles);
@@ -217,16 +252,33 @@ static void run_transfers(void)
     }
 }
 
+/* poll() as curl_multi_poll() does it: only IN, OUT and PRI are reported
+ * (the CURL_WAIT_* bits are poll's). */
+static void wait_fds(struct curl_waitfd *wfds, size_t n, int timeout_ms)
+{
+    struct pollfd p[MAX_FDS + 1];
+    for (size_t i = 0; i < n; i++)
+        p[i] = (struct pollfd){.fd = wfds[i].fd, .events = (short)wfds[i].events};
+    int rc = poll(p, (nfds_t)n, timeout_ms);
+    for (size_t i = 0; i < n; i++)
+        wfds[i].revents = rc > 0 ? (short)(p[i].revents & (POLLIN | POLLOUT | POLLPRI)) : 0;
+}
+
 static void *loop(void *arg)
 {
     (void)arg;
     while (!atomic_load(&stop_requested)) {
-        struct curl_waitfd wfds[MAX_FDS];
+        struct curl_waitfd wfds[MAX_FDS + 1];
         size_t n = n_fds;
         for (size_t i = 0; i < n; i++)
             wfds[i] = (struct curl_waitfd){.fd = fds[i].fd, .events = fds[i].events};
-        int numfds = 0;
-        curl_multi_poll(multi, wfds, (unsigned)n, next_timeout(), &numfds);
+        wfds[n] = (struct curl_waitfd){.fd = wake_fd, .events = CURL_WAIT_POLLIN};
+        if (multi != NULL) {
+            int numfds = 0;
+            curl_multi_poll(multi, wfds, (unsigned)n + 1, next_timeout(), &numfds);
+        } else {
+            wait_fds(wfds, n + 1, next_timeout());
+        }
         if (atomic_load(&stop_requested))
             break;
         run_transfers();
@@ -279,7 +331,9 @@ void watcher_stop(void)
     if (!running)
         return;
     atomic_store(&stop_requested, true);
-    curl_multi_wakeup(multi);
+    uint64_t one = 1;
+    if (write(wake_fd, &one, sizeof(one)) != sizeof(one))
+        log_error("watcher: cannot wake the watcher thread");
     pthread_join(thread, NULL);
     running = false;
 }
@@ -298,5 +352,8 @@ void watcher_free(void)
         curl_multi_cleanup(multi);
     multi = NULL;
     n_fds = 0;
-    curl_global_cleanup();
+    if (wake_fd >= 0)
+        close(wake_fd);
+    wake_fd = -1;
+    curl_global_cleanup(); /* only if a provider loaded libcurl */
 }

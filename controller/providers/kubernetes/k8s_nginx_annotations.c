@@ -466,6 +466,33 @@ static int redirects(const struct ctx *c, bool has_tls)
     return 0;
 }
 
+/* ingress-nginx's HSTS (lua_ingress.lua, header phase): on every response
+ * of an https request whose host has a certificate, hsts* from the
+ * ConfigMap. The headers middleware sends it on TLS requests only;
+ * k8s_nginx_router puts it first on the TLS routers of the hosts in
+ * spec.tls, so the answers of the other middlewares (401, 413, redirects)
+ * carry it too, as nginx's header filter does. stsSeconds 0 means "no
+ * header" to the headers middleware, so max-age=0 (which tells browsers
+ * to forget the host) is a custom response header instead. */
+static void hsts(const struct ctx *c, bool has_tls)
+{
+    struct k8s_nginx_hsts h = c->env->config ? c->env->config->hsts : K8S_NGINX_HSTS_DEFAULT;
+    c->p->tls = get(get(c->ing, "spec"), "tls");
+    if (!has_tls || !h.on)
+        return;
+    struct arena *a = c->env->pa;
+    struct ptr_vec one = {0};
+    if (h.max_age > 0)
+        add_mw(c, &one, "hsts", "headers", "stsSeconds", arena_printf(a, "%lld", h.max_age), "stsIncludeSubdomains",
+               h.include_subdomains ? "true" : NULL, "stsPreload", h.preload ? "true" : NULL, NULL);
+    else
+        add_mw(c, &one, "hsts", "headers", "customResponseHeaders.Strict-Transport-Security",
+               arena_printf(a, "max-age=0%s%s", h.include_subdomains ? "; includeSubDomains" : "",
+                            h.preload ? "; preload" : ""),
+               NULL);
+    c->p->hsts = one.items[0];
+}
+
 static int cors(const struct ctx *c)
 {
     bool on, cred;
@@ -1373,6 +1400,7 @@ void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const cha
         source_ranges(&c) != 0 || basic_auth(&c) != 0 || forward_auth(&c) != 0 || request_headers(&c) != 0 ||
         affinity(&c) != 0 || balancing(&c) != 0 || upstream(&c) != 0 || mirror(&c) != 0 || passthrough(&c) != 0)
         return;
+    hsts(&c, has_tls);
 }
 
 /* ---- rules, routers, services ---- */
@@ -1426,12 +1454,43 @@ static void push_all(struct arena *a, const char ***list, size_t *n, const struc
     }
 }
 
+/* Whether <host> is a TLS host of the Ingress: listed in a spec.tls entry
+ * (case-insensitive; "*.example.com" covers one label), or any host when an
+ * entry lists none (ingress-nginx then takes the hosts its certificate
+ * names, which gantry does not read). */
+static bool tls_host(const cJSON *tls, const char *host)
+{
+    if (host == NULL || *host == '\0')
+        return false;
+    for (const cJSON *e = tls ? tls->child : NULL; e; e = e->next) {
+        const cJSON *hosts = get(e, "hosts");
+        if (cJSON_GetArraySize(hosts) == 0)
+            return true;
+        for (const cJSON *h = hosts->child; h; h = h->next) {
+            const char *v = cJSON_IsString(h) ? h->valuestring : NULL;
+            if (v == NULL)
+                continue;
+            if (strcasecmp(v, host) == 0)
+                return true;
+            const char *dot = strchr(host, '.');
+            if (v[0] == '*' && v[1] == '.' && host[0] != '*' && dot && strcasecmp(v + 1, dot) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, struct model_router *r,
-                      const char *path, bool tls)
+                      const char *host, const char *path, bool tls)
 {
     struct arena *a = &env->m->arena;
     const char **list = NULL;
     size_t n = 0, cap = 0;
+    if (tls && p->hsts && tls_host(p->tls, host)) {
+        struct ptr_vec one = {0};
+        ptr_vec_push(a, &one, (void *)p->hsts);
+        push_all(a, &list, &n, &one, &cap);
+    }
     push_all(a, &list, &n, tls ? &p->mw_tls : &p->mw_http, &cap);
     struct ptr_vec tail = p->mw_tail;
     if (p->rewrite_target && path) {

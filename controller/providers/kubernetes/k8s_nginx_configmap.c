@@ -6,10 +6,14 @@
  * Every other key is reported; one that restricts access (global auth,
  * block lists, global rate limits, ModSecurity, snippets) and is set makes
  * every nginx Ingress unserved, unless allowUnsafeAnnotations (snippets:
- * always), as for the annotations.
+ * always), as for the annotations. The hsts* keys (ConfigMap only, no
+ * annotation) are read here into out->hsts.
  */
 #include "k8s_nginx_annotations.h"
 
+#include "../../../common/config_value.h"
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,35 @@ bool k8s_nginx_config_honoured(const char *k)
     return false;
 }
 
+/* hsts, hsts-max-age, hsts-include-subdomains, hsts-preload into <h>:
+ * 1 when <k> is one of them, -1 when its value is invalid (*why says
+ * what), 0 when <k> is another key. ingress-nginx reads the booleans
+ * with Go's ParseBool and puts hsts-max-age into the header as written:
+ * a value that is not a number of seconds would send a broken header. */
+static int hsts_key(const char *k, const char *v, struct k8s_nginx_hsts *h, const char **why)
+{
+    bool *flag = strcmp(k, "hsts") == 0                      ? &h->on
+                 : strcmp(k, "hsts-include-subdomains") == 0 ? &h->include_subdomains
+                 : strcmp(k, "hsts-preload") == 0            ? &h->preload
+                                                             : NULL;
+    if (flag != NULL) {
+        *why = "is not a boolean";
+        return config_parse_go_bool(v, flag) == 0 ? 1 : -1;
+    }
+    if (strcmp(k, "hsts-max-age") != 0)
+        return 0;
+    *why = "is not a number of seconds";
+    if (v[0] < '0' || v[0] > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (*end != '\0' || errno == ERANGE)
+        return -1;
+    h->max_age = n;
+    return 1;
+}
+
 /* Whether key <k> restricts who may reach the backends (ignoring it would
  * open them); *never: refused whatever the options (nginx configuration). */
 static bool restricts(const char *k, bool *never)
@@ -47,6 +80,7 @@ void k8s_nginx_config_read(const struct k8s_nginx_options *o, const cJSON *const
                            struct ptr_vec *problems, struct k8s_nginx_config *out)
 {
     memset(out, 0, sizeof(*out));
+    out->hsts = K8S_NGINX_HSTS_DEFAULT;
     const char *ref = o->config_map, *slash = ref ? strchr(ref, '/') : NULL;
     out->ref = arena_printf(pa, "ConfigMap %s", ref ? ref : "");
     if (slash == NULL || slash == ref || slash[1] == '\0' || strchr(slash + 1, '/')) {
@@ -85,6 +119,14 @@ void k8s_nginx_config_read(const struct k8s_nginx_options *o, const cJSON *const
                          arena_printf(pa, "%s key custom-http-errors applies only to Ingresses with the annotation "
                                           K8S_NGINX_PREFIX "default-backend (no global default backend)", out->ref));
         if (k8s_nginx_config_honoured(k))
+            continue;
+        const char *why;
+        int h = hsts_key(k, v, &out->hsts, &why);
+        if (h < 0) {
+            out->refused = arena_printf(pa, "%s key %s: `%s` %s", out->ref, k, v, why);
+            break;
+        }
+        if (h > 0)
             continue;
         if (strcmp(k, "http-redirect-code") == 0) {
             char *end;

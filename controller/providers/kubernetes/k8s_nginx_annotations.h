@@ -59,6 +59,9 @@ struct k8s_nginx_config {
  * of the same name. */
 bool k8s_nginx_config_honoured(const char *k);
 
+/* The ConfigMap "namespace/name" <ref> among <cms>; NULL when absent. */
+const cJSON *k8s_nginx_config_find(const char *ref, const cJSON *const *cms, size_t n);
+
 /* Reads the ConfigMap named by o->config_map among <cms> into <out>: its
  * keys not implemented become problems (in <pa>), and one restricting
  * access that gantry cannot honour sets out->refused unless

@@ -76,6 +76,33 @@ static bool restricts(const char *k, bool *never)
     return *never || strncmp(k, "global-auth-", 12) == 0 || strncmp(k, "global-rate-limit", 17) == 0;
 }
 
+const cJSON *k8s_nginx_config_find(const char *ref, const cJSON *const *cms, size_t n)
+{
+    const char *slash = ref ? strchr(ref, '/') : NULL;
+    if (slash == NULL)
+        return NULL;
+    size_t nslen = (size_t)(slash - ref);
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *meta = cJSON_GetObjectItemCaseSensitive(cms[i], "metadata");
+        const cJSON *ns = cJSON_GetObjectItemCaseSensitive(meta, "namespace");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(meta, "name");
+        if (cJSON_IsString(ns) && cJSON_IsString(name) && strlen(ns->valuestring) == nslen &&
+            strncmp(ns->valuestring, ref, nslen) == 0 && strcmp(name->valuestring, slash + 1) == 0)
+            return cms[i];
+    }
+    return NULL;
+}
+
+/* Key refusing every nginx Ingress: the first one is the reason the
+ * Ingresses give; every one is a problem (the migration report lists them
+ * key by key), and the keys after it are still read and reported. */
+static void refuse(struct k8s_nginx_config *out, struct arena *pa, struct ptr_vec *problems, const char *why)
+{
+    if (out->refused == NULL)
+        out->refused = why;
+    ptr_vec_push(pa, problems, arena_printf(pa, "%s: no ingress-nginx Ingress is served", why));
+}
+
 void k8s_nginx_config_read(const struct k8s_nginx_options *o, const cJSON *const *cms, size_t n, struct arena *pa,
                            struct ptr_vec *problems, struct k8s_nginx_config *out)
 {
@@ -90,16 +117,7 @@ void k8s_nginx_config_read(const struct k8s_nginx_options *o, const cJSON *const
         ptr_vec_push(pa, problems, (void *)out->refused);
         return;
     }
-    size_t nslen = (size_t)(slash - ref);
-    const cJSON *cm = NULL;
-    for (size_t i = 0; i < n && cm == NULL; i++) {
-        const cJSON *meta = cJSON_GetObjectItemCaseSensitive(cms[i], "metadata");
-        const cJSON *ns = cJSON_GetObjectItemCaseSensitive(meta, "namespace");
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(meta, "name");
-        if (cJSON_IsString(ns) && cJSON_IsString(name) && strlen(ns->valuestring) == nslen &&
-            strncmp(ns->valuestring, ref, nslen) == 0 && strcmp(name->valuestring, slash + 1) == 0)
-            cm = cms[i];
-    }
+    const cJSON *cm = k8s_nginx_config_find(ref, cms, n);
     if (cm == NULL) { /* as ingress-nginx: its defaults */
         ptr_vec_push(pa, problems, arena_printf(pa, "%s not found: ingress-nginx's defaults apply", out->ref));
         return;
@@ -111,8 +129,8 @@ void k8s_nginx_config_read(const struct k8s_nginx_options *o, const cJSON *const
         if (k == NULL)
             continue;
         if (v == NULL) { /* the API server allows only strings; say so rather than guess */
-            out->refused = arena_printf(pa, "%s key %s: the value is not a string", out->ref, k);
-            break;
+            refuse(out, pa, problems, arena_printf(pa, "%s key %s: the value is not a string", out->ref, k));
+            continue;
         }
         if (strcmp(k, "custom-http-errors") == 0 && *v)
             ptr_vec_push(pa, problems,
@@ -123,8 +141,8 @@ void k8s_nginx_config_read(const struct k8s_nginx_options *o, const cJSON *const
         const char *why;
         int h = hsts_key(k, v, &out->hsts, &why);
         if (h < 0) {
-            out->refused = arena_printf(pa, "%s key %s: `%s` %s", out->ref, k, v, why);
-            break;
+            refuse(out, pa, problems, arena_printf(pa, "%s key %s: `%s` %s", out->ref, k, v, why));
+            continue;
         }
         if (h > 0)
             continue;
@@ -132,26 +150,24 @@ void k8s_nginx_config_read(const struct k8s_nginx_options *o, const cJSON *const
             char *end;
             long code = strtol(v, &end, 10);
             if (end == v || *end != '\0' || (code != 301 && code != 302 && code != 307 && code != 308)) {
-                out->refused = arena_printf(pa, "%s key http-redirect-code: `%s` is not 301, 302, 307 or 308",
-                                            out->ref, v);
-                break;
+                refuse(out, pa, problems,
+                       arena_printf(pa, "%s key http-redirect-code: `%s` is not 301, 302, 307 or 308", out->ref, v));
+                continue;
             }
             out->redirect_code = (int)code;
             continue;
         }
         bool never;
         if (restricts(k, &never) && *v != '\0' && (never || !o->allow_unsafe)) {
-            out->refused =
+            refuse(out, pa, problems,
                 never ? arena_printf(pa, "%s key %s: nginx configuration snippets are never executed by gantry",
                                      out->ref, k)
                       : arena_printf(pa,
                                      "%s key %s restricts access and is not implemented by gantry "
                                      "(providers.kubernetesIngressNGINX.allowUnsafeAnnotations=true serves without it)",
-                                     out->ref, k);
-            break;
+                                     out->ref, k));
+            continue;
         }
         ptr_vec_push(pa, problems, arena_printf(pa, "%s key %s is not implemented by gantry (ignored)", out->ref, k));
     }
-    if (out->refused)
-        ptr_vec_push(pa, problems, arena_printf(pa, "%s: no ingress-nginx Ingress is served", out->refused));
 }

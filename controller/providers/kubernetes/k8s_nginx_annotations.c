@@ -142,7 +142,8 @@ static const struct {
     {"affinity", IMPL, "the cookie path defaults to /, not the Ingress path"},
     {"affinity-mode", IMPL, "always persistent"},
     {"upstream-hash-by", IMPL,
-     "$remote_addr / $binary_remote_addr only: rendezvous hashing (hrw) of the client address, not nginx's hash ring"},
+     "$remote_addr / $binary_remote_addr only: rendezvous hashing (hrw) of the client address, not nginx's hash ring; "
+     "other keys: round robin, reported"},
     {"upstream-hash-by-subset", IMPL},
     {"upstream-hash-by-subset-size", IMPL},
     {"load-balance", IMPL, "ewma: leasttime (the lowest latency EWMA x requests in flight of all servers, not of 2)"},
@@ -1190,10 +1191,24 @@ static bool client_address_key(const char *v)
            strcmp(v, "${binary_remote_addr}") == 0;
 }
 
+/* upstream-hash-by-subset(-size) when the hash they subdivide is not
+ * used: each set one reported, naming <why>. */
+static void subset_unused(const struct ctx *c, const char *why)
+{
+    static const char *const keys[] = {"upstream-hash-by-subset", "upstream-hash-by-subset-size"};
+    for (size_t i = 0; i < 2; i++)
+        if (ann(c, keys[i]))
+            problem(c, "annotation " K8S_NGINX_PREFIX "%s is not used: %s (ignored)", keys[i], why);
+}
+
 /* upstream-hash-by and load-balance, with the precedence of ingress-nginx's
  * balancer.lua: the affinity cookie, then the hash, then load-balance. A
  * value ingress-nginx's validation rejects refuses the Ingress, as
- * ingress-nginx drops it. */
+ * ingress-nginx drops it. A hash key other than the client address
+ * ($request_uri, $host, $http_*, $cookie_*, combinations) has no balancer
+ * in gantry (Traefik's provider gives its hrw balancer an nginx key;
+ * gantry's hashes the client address only): it restricts nothing, so the
+ * Ingress is served with the default balancing, and reported. */
 static int balancing(const struct ctx *c)
 {
     const char *hash = ann(c, "upstream-hash-by"), *lb = ann(c, "load-balance");
@@ -1223,9 +1238,11 @@ static int balancing(const struct ctx *c)
         int_ann(c, "upstream-hash-by-subset-size", 3, 0, 1000000, &size) != 0)
         return -1;
     if (c->p->sticky != NULL) {
-        if (hash)
+        if (hash) {
             problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by is not used: the affinity cookie comes first, as "
                        "in ingress-nginx (ignored)");
+            subset_unused(c, "the affinity cookie comes first, as in ingress-nginx");
+        }
         if (alg[0] && strcmp(alg, "round_robin") != 0)
             problem(c, "annotation " K8S_NGINX_PREFIX "load-balance is not used: the affinity cookie comes first, as in "
                        "ingress-nginx (ignored)");
@@ -1236,16 +1253,23 @@ static int balancing(const struct ctx *c)
             problem(c, "annotation " K8S_NGINX_PREFIX "load-balance is not used: upstream-hash-by comes first, as in "
                        "ingress-nginx (ignored)");
         if (!client_address_key(hash)) {
-            problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by: `%s` is not implemented: only $remote_addr and "
-                       "$binary_remote_addr (ignored)", hash);
+            problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by: `%s` is not implemented: gantry hashes only "
+                       "the client address ($remote_addr, $binary_remote_addr); served with round robin (ignored)",
+                    hash);
+            subset_unused(c, arena_printf(c->env->pa, "upstream-hash-by `%s` is not implemented", hash));
             return 0;
         }
         if (subset)
             problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by-subset is not implemented: each client address "
                        "goes to one endpoint (ignored)");
+        if (ann(c, "upstream-hash-by-subset-size"))
+            problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by-subset-size is not used: %s (ignored)",
+                    subset ? "each client address goes to one endpoint"
+                           : "it applies with upstream-hash-by-subset only, as in ingress-nginx");
         c->p->strategy = "hrw";
         return 0;
     }
+    subset_unused(c, "it applies with upstream-hash-by only, as in ingress-nginx");
     if (strcmp(alg, "ewma") == 0)
         c->p->strategy = "leasttime"; /* both favour the server answering fastest */
     else if (alg[0] && strcmp(alg, "round_robin") != 0)

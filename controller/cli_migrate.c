@@ -116,7 +116,9 @@ static int get_config_map(const struct k8s_conn *conn, const char *ref, cJSON *o
 {
     const char *slash = strchr(ref, '/');
     char path[600];
-    snprintf(path, sizeof(path), "/api/v1/namespaces/%.*s/configmaps/%s", (int)(slash - ref), ref, slash + 1);
+    int n = snprintf(path, sizeof(path), "/api/v1/namespaces/%.*s/configmaps/%s", (int)(slash - ref), ref, slash + 1);
+    if (n < 0 || (size_t)n >= sizeof(path)) /* config_map_ref_ok keeps it shorter */
+        return diag_set(d, "--configMap: `%s` is too long", ref);
     long status;
     cJSON *cm;
     if (get_cluster(conn, path, &cm, &status, d) != 0)

@@ -174,9 +174,13 @@ static void report_config(struct buf *o, const struct k8s_objects *objs, const s
                           const struct ptr_vec *problems)
 {
     const cJSON *cm = k8s_nginx_config_find(opts->config_map, objs->config_maps, objs->n_config_maps);
-    char ref[300];
-    snprintf(ref, sizeof(ref), "ConfigMap %s", opts->config_map);
-    size_t rl = strlen(ref);
+    char ref[320];
+    int rn = snprintf(ref, sizeof(ref), "ConfigMap %s", opts->config_map);
+    if (rn < 0 || (size_t)rn >= sizeof(ref)) { /* checked where the option is read: namespace/name */
+        put(o, "ConfigMap: `%s` is not namespace/name\n", opts->config_map);
+        return;
+    }
+    size_t rl = (size_t)rn;
     const char *all_out = NULL; /* "<reason>: no ingress-nginx Ingress is served" */
     for (size_t i = 0; i < problems->len && !all_out; i++)
         if (strstr(problems->items[i], ": no ingress-nginx Ingress is served") &&
@@ -192,8 +196,10 @@ static void report_config(struct buf *o, const struct k8s_objects *objs, const s
     for (const cJSON *kv = cJSON_IsObject(data) ? data->child : NULL; kv; kv = kv->next) {
         if (kv->string == NULL)
             continue;
-        char key[300];
-        snprintf(key, sizeof(key), "%s key %s", ref, kv->string);
+        char key[640]; /* Kubernetes limits a key to 253 characters */
+        int kn = snprintf(key, sizeof(key), "%s key %s", ref, kv->string);
+        if (kn < 0 || (size_t)kn >= sizeof(key))
+            continue;
         const char *said = NULL;
         for (size_t i = 0; i < problems->len && !said; i++)
             if (strstr(problems->items[i], key) && names(strstr(problems->items[i], key), key))

@@ -22,15 +22,19 @@ static const char *USAGE =
     "usage: gantry migrate ingress-nginx [--file=PATH]... [--endpoint=URL] [--token=TOKEN]\n"
     "         [--certAuthFilePath=PATH] [--ingressClass=nginx] [--controllerClass=k8s.io/ingress-nginx]\n"
     "         [--watchIngressWithoutClass] [--ingressClassByName] [--allowUnsafeAnnotations]\n"
+    "         [--enableSSLPassthrough] [--configMap=NAMESPACE/NAME]\n"
     "Reports, for each Ingress ingress-nginx would serve, what gantry's providers.kubernetesIngressNGINX does\n"
     "with it and its annotations (honoured, differs, refused, ignored). Without --file the cluster is read\n"
-    "(--endpoint, else KUBECONFIG, else in-cluster). Exit status 1 when an Ingress would not be served.\n";
+    "(--endpoint, else KUBECONFIG, else in-cluster); --configMap is then read from it too, else taken from\n"
+    "the files. Exit status 1 when an Ingress would not be served.\n";
 
-enum { K_CLASS, K_INGRESS, K_SERVICE, K_SLICE, K_SECRET, K_N };
-static const char *const kind_names[K_N] = {"IngressClass", "Ingress", "Service", "EndpointSlice", "Secret"};
+/* K_CONFIGMAP last: listed from files only (the cluster's one is read by name) */
+enum { K_CLASS, K_INGRESS, K_SERVICE, K_SLICE, K_SECRET, K_CONFIGMAP, K_N };
+static const char *const kind_names[K_N] = {"IngressClass", "Ingress", "Service", "EndpointSlice", "Secret",
+                                            "ConfigMap"};
 static const char *const list_paths[K_N] = {
     "/apis/networking.k8s.io/v1/ingressclasses", "/apis/networking.k8s.io/v1/ingresses", "/api/v1/services",
-    "/apis/discovery.k8s.io/v1/endpointslices", "/api/v1/secrets"};
+    "/apis/discovery.k8s.io/v1/endpointslices", "/api/v1/secrets", NULL};
 
 static const char *opt_value(const char *arg, const char *name)
 {
@@ -56,8 +60,9 @@ static char *slurp_stdin(size_t *len)
     return buf_take(&b, len);
 }
 
-/* GET <path> of the cluster; its items appended to <out>. */
-static int list_cluster(const struct k8s_conn *conn, const char *path, const char *kind, cJSON *out, struct diag *d)
+/* GET <path> of the cluster: the parsed body in *out (NULL unless HTTP 200),
+ * the status in *status. */
+static int get_cluster(const struct k8s_conn *conn, const char *path, cJSON **out, long *status, struct diag *d)
 {
     struct curl_slist *headers = NULL;
     CURL *e = k8s_request(conn, path, &headers);
@@ -67,32 +72,78 @@ static int list_cluster(const struct k8s_conn *conn, const char *path, const cha
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 60000L);
     CURLcode rc = curl_easy_perform(e);
-    long status = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    *status = 0;
+    *out = NULL;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
     curl_easy_cleanup(e);
     curl_slist_free_all(headers);
     int ret = 0;
-    if (rc != CURLE_OK) {
+    if (rc != CURLE_OK)
         ret = diag_set(d, "GET %s%s: %s", conn->base_url, path, curl_easy_strerror(rc));
-    } else if (status != 200) {
-        ret = diag_set(d, "GET %s%s: HTTP %ld", conn->base_url, path, status);
-    } else {
-        cJSON *list = cJSON_Parse(body.data ? body.data : "");
-        cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
-        for (cJSON *i = items ? items->child : NULL, *next; i; i = next) {
-            next = i->next;
-            cJSON_DetachItemViaPointer(items, i);
-            if (!cJSON_GetObjectItemCaseSensitive(i, "kind"))
-                cJSON_AddStringToObject(i, "kind", kind);
-            cJSON_AddItemToArray(out, i);
-        }
-        if (list == NULL)
-            ret = diag_set(d, "GET %s%s: not a JSON list", conn->base_url, path);
-        cJSON_Delete(list);
-    }
+    else if (*status == 200 && (*out = cJSON_Parse(body.data ? body.data : "")) == NULL)
+        ret = diag_set(d, "GET %s%s: not JSON", conn->base_url, path);
     curl_body_reset(&body, 0);
     free(body.data);
     return ret;
+}
+
+/* GET <path> of the cluster; its items appended to <out>. */
+static int list_cluster(const struct k8s_conn *conn, const char *path, const char *kind, cJSON *out, struct diag *d)
+{
+    long status;
+    cJSON *list;
+    if (get_cluster(conn, path, &list, &status, d) != 0)
+        return -1;
+    if (status != 200)
+        return diag_set(d, "GET %s%s: HTTP %ld", conn->base_url, path, status);
+    cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
+    for (cJSON *i = items ? items->child : NULL, *next; i; i = next) {
+        next = i->next;
+        cJSON_DetachItemViaPointer(items, i);
+        if (!cJSON_GetObjectItemCaseSensitive(i, "kind"))
+            cJSON_AddStringToObject(i, "kind", kind);
+        cJSON_AddItemToArray(out, i);
+    }
+    cJSON_Delete(list);
+    return 0;
+}
+
+/* The controller ConfigMap <ns>/<name> of the cluster into <out>; absent
+ * (404) is no error: the report says ingress-nginx's defaults apply, as
+ * the provider does. Any other failure is (a report without a ConfigMap
+ * that exists could say "served" where the provider would refuse). */
+static int get_config_map(const struct k8s_conn *conn, const char *ref, cJSON *out, struct diag *d)
+{
+    const char *slash = strchr(ref, '/');
+    char path[600];
+    int n = snprintf(path, sizeof(path), "/api/v1/namespaces/%.*s/configmaps/%s", (int)(slash - ref), ref, slash + 1);
+    if (n < 0 || (size_t)n >= sizeof(path)) /* config_map_ref_ok keeps it shorter */
+        return diag_set(d, "--configMap: `%s` is too long", ref);
+    long status;
+    cJSON *cm;
+    if (get_cluster(conn, path, &cm, &status, d) != 0)
+        return -1;
+    if (status == 404)
+        return 0;
+    if (status != 200)
+        return diag_set(d, "GET %s%s: HTTP %ld (the ConfigMap of --configMap)", conn->base_url, path, status);
+    if (!cJSON_GetObjectItemCaseSensitive(cm, "kind"))
+        cJSON_AddStringToObject(cm, "kind", "ConfigMap");
+    cJSON_AddItemToArray(out, cm);
+    return 0;
+}
+
+/* "namespace/name", both Kubernetes names (lowercase letters, digits, '-'
+ * and '.'), as the provider's static configuration requires. */
+static bool config_map_ref_ok(const char *v)
+{
+    const char *slash = strchr(v, '/');
+    if (slash == NULL || slash == v || slash[1] == '\0' || strchr(slash + 1, '/') || strlen(v) > 300)
+        return false;
+    for (const char *p = v; *p; p++)
+        if (p != slash && !((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
+            return false;
+    return true;
 }
 
 /* Manifests name their Services only sometimes: a Service a path uses and
@@ -197,6 +248,16 @@ int cli_migrate(int argc, char **argv)
             no.class_by_name = true;
         else if (opt_flag(a, "--allowUnsafeAnnotations"))
             no.allow_unsafe = true;
+        else if (opt_flag(a, "--enableSSLPassthrough"))
+            no.enable_ssl_passthrough = true;
+        else if ((v = opt_value(a, "--configMap")) != NULL) {
+            if (!config_map_ref_ok(v)) {
+                fprintf(stderr, "gantry migrate ingress-nginx: --configMap: `%s` is not namespace/name\n", v);
+                free(files);
+                return 2;
+            }
+            no.config_map = v;
+        }
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(USAGE, stdout);
             free(files);
@@ -233,13 +294,15 @@ int cli_migrate(int argc, char **argv)
             rc = diag_set(&d, "reading a cluster needs libcurl, which cannot be loaded");
         else
             rc = k8s_conn_resolve(&conn, &cc, &d, &how);
-        for (int k = 0; k < K_N && rc == 0; k++) {
+        for (int k = 0; k < K_N && list_paths[k] && rc == 0; k++) {
             rc = list_cluster(&conn, list_paths[k], kind_names[k], all, &d);
             if (rc != 0 && (k == K_SECRET || k == K_SLICE)) { /* may be forbidden: said, and the report goes on */
                 fprintf(stderr, "gantry migrate: %s (auth-secret and endpoints are judged without them)\n", d.msg);
                 rc = 0;
             }
         }
+        if (rc == 0 && no.config_map)
+            rc = get_config_map(&conn, no.config_map, all, &d);
         k8s_conn_free(&conn);
     }
     free(files);
@@ -263,6 +326,8 @@ int cli_migrate(int argc, char **argv)
                                lists[K_SLICE],          lists[K_SECRET],          counts[K_CLASS],
                                counts[K_INGRESS],       counts[K_SERVICE],        counts[K_SLICE],
                                counts[K_SECRET]};
+    objs.config_maps = lists[K_CONFIGMAP];
+    objs.n_config_maps = counts[K_CONFIGMAP];
     struct k8s_migration_summary sum;
     char *report = k8s_nginx_migration_report(&objs, &no, &sum);
     fputs(report, stdout);

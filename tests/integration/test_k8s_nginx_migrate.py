@@ -241,3 +241,131 @@ spec:
         assert rc3 == 2 and "401" in err3
     finally:
         emu.stop()
+
+
+CONFIG_MAP = textwrap.dedent("""\
+    ---
+    apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: ingress-nginx-controller, namespace: ingress-nginx}
+    data:
+      whitelist-source-range: "10.0.0.0/8"
+      hsts-max-age: "600"
+      use-gzip: "true"
+    """)
+
+PASSTHROUGH = textwrap.dedent("""\
+    ---
+    apiVersion: networking.k8s.io/v1
+    kind: Ingress
+    metadata:
+      name: vault
+      namespace: web
+      annotations: {nginx.ingress.kubernetes.io/ssl-passthrough: "true"}
+    spec:
+      ingressClassName: nginx
+      rules:
+      - host: vault.example.com
+        http:
+          paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: vault, port: {number: 443}}}}
+    """)
+
+CM = "--configMap=ingress-nginx/ingress-nginx-controller"
+
+
+def config_lines(report):
+    """{key: (verdict, why)} of the ConfigMap block, and its headline."""
+    head, keys, inside = None, {}, False
+    for line in report.splitlines():
+        if line.startswith("ConfigMap "):
+            head, inside = line, True
+            continue
+        m = re.match(r"^  (honoured|differs|refused|ignored)\s+(\S+?)(?::\s*(.*))?$", line)
+        if inside and m:
+            keys[m.group(2)] = (m.group(1), m.group(3) or "")
+        elif not line.startswith("  "):
+            inside = False
+    return head, keys
+
+
+def test_migrate_config_map_and_ssl_passthrough_flags(tmp_path):
+    yml = tmp_path / "all.yaml"
+    yml.write_text(MANIFESTS + CONFIG_MAP + PASSTHROUGH)
+    P = "nginx.ingress.kubernetes.io/"
+    # without the flags: the ConfigMap in the files is not read, ssl-passthrough is ignored (as the provider)
+    rc, out, err = migrate("--file=%s" % yml)
+    assert rc == 1, (out, err)
+    assert "ConfigMap " not in out
+    assert verdicts(out)["web/vault"][1][P + "ssl-passthrough"][0] == "ignored"
+    # --enableSSLPassthrough: honoured, with its difference
+    rc, out, err = migrate("--file=%s" % yml, "--enableSSLPassthrough")
+    assert verdicts(out)["web/vault"][1][P + "ssl-passthrough"][0] == "differs", out
+    # --configMap: its keys key by key; the annotations' checks as before
+    yml = tmp_path / "with-config-map.yaml"
+    yml.write_text(MANIFESTS + CONFIG_MAP)
+    rc, out, err = migrate("--file=%s" % yml, CM)
+    assert rc == 1, (out, err)
+    head, keys = config_lines(out)
+    assert head == "ConfigMap ingress-nginx/ingress-nginx-controller: read (its keys are the defaults of every nginx Ingress)"
+    assert keys["whitelist-source-range"] == ("honoured", "") and keys["hsts-max-age"] == ("honoured", "")
+    assert keys["use-gzip"][0] == "ignored", keys
+    check_report(out)
+    # a ConfigMap key refusing every nginx Ingress: said in the ConfigMap block and on each Ingress
+    refusing = tmp_path / "refusing.yaml"
+    refusing.write_text(MANIFESTS + CONFIG_MAP + '  block-cidrs: "192.0.2.0/24"\n  hsts: "maybe"\n')
+    rc, out, err = migrate("--file=%s" % refusing, CM)
+    assert rc == 1
+    head, keys = config_lines(out)
+    assert "EVERY nginx Ingress NOT SERVED" in head and "key block-cidrs restricts access" in head, head
+    assert keys["block-cidrs"][0] == "refused" and keys["hsts"][0] == "refused", keys
+    assert "`maybe` is not a boolean" in keys["hsts"][1]
+    v = verdicts(out)
+    assert v["web/dash"][0] == ("NOT SERVED: ConfigMap ingress-nginx/ingress-nginx-controller key block-cidrs restricts "
+                                "access and is not implemented by gantry (providers.kubernetesIngressNGINX."
+                                "allowUnsafeAnnotations=true serves without it)"), v["web/dash"][0]
+    assert "0 served, 5 not served" in out
+    # an invalid value of an honoured key: the Ingresses using it (without the annotation) are not served
+    invalid = tmp_path / "invalid.yaml"
+    invalid.write_text(MANIFESTS + CONFIG_MAP.replace("10.0.0.0/8", "10.0.0.0/33"))
+    rc, out, _ = migrate("--file=%s" % invalid, CM)
+    head, keys = config_lines(out)
+    assert keys["whitelist-source-range"][0] == "refused" and "10.0.0.0/33" in keys["whitelist-source-range"][1]
+    v = verdicts(out)
+    assert v["web/shop"][0].startswith("NOT SERVED: ConfigMap ingress-nginx/ingress-nginx-controller key "
+                                       "whitelist-source-range: `10.0.0.0/33`"), v["web/shop"][0]
+    assert v["web/dash"][0] == "served"  # its own annotation overrides the key
+    # another name: not found, ingress-nginx's defaults
+    rc, out, _ = migrate("--file=%s" % yml, "--configMap=ingress-nginx/other")
+    assert config_lines(out)[0] == "ConfigMap ingress-nginx/other: not found: ingress-nginx's defaults apply"
+    check_report(out)
+    for bad in ("--configMap=justaname", "--configMap=a/b/c", "--configMap=/x", "--configMap=NS/x"):
+        rc, _, err = migrate("--file=%s" % yml, bad)
+        assert rc == 2 and "is not namespace/name" in err, (bad, err)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_migrate_reads_the_config_map_from_the_cluster(tmp_path):
+    d = str(tmp_path)
+    cert, key = make_cert(d, "apiserver", ["localhost"], ips=["127.0.0.1"])
+    emu = Emulator(cert=cert, key=key).start()
+    try:
+        kc = kubeconfig(d + "/kubeconfig", emu, d + "/ca.crt")
+        env = dict(os.environ, KUBECONFIG=kc)
+        ns = "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ingress-nginx}\n"
+        r = subprocess.run(["kubectl", "apply", "--validate=false", "-f", "-"],
+                           input=(MANIFESTS + ns + CONFIG_MAP + '  block-cidrs: "192.0.2.0/24"\n').encode(),
+                           env=env, capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr.decode()
+        rc, out, err = migrate(CM, env={"KUBECONFIG": kc})
+        assert rc == 1, (out, err)
+        head, keys = config_lines(out)
+        assert "EVERY nginx Ingress NOT SERVED" in head, out
+        assert keys["block-cidrs"][0] == "refused" and keys["whitelist-source-range"][0] == "honoured"
+        assert "0 served, 5 not served" in out
+        # absent from the cluster: ingress-nginx's defaults, as the provider
+        rc, out, err = migrate("--configMap=ingress-nginx/other", env={"KUBECONFIG": kc})
+        assert config_lines(out)[0] == "ConfigMap ingress-nginx/other: not found: ingress-nginx's defaults apply", out
+        assert "block-cidrs" not in out and "NOT SERVED: ConfigMap" not in out, out
+    finally:
+        emu.stop()

@@ -142,7 +142,8 @@ static const struct {
     {"affinity", IMPL, "the cookie path defaults to /, not the Ingress path"},
     {"affinity-mode", IMPL, "always persistent"},
     {"upstream-hash-by", IMPL,
-     "$remote_addr / $binary_remote_addr only: rendezvous hashing (hrw) of the client address, not nginx's hash ring"},
+     "$remote_addr / $binary_remote_addr only: rendezvous hashing (hrw) of the client address, not nginx's hash ring; "
+     "other keys: round robin, reported"},
     {"upstream-hash-by-subset", IMPL},
     {"upstream-hash-by-subset-size", IMPL},
     {"load-balance", IMPL, "ewma: leasttime (the lowest latency EWMA x requests in flight of all servers, not of 2)"},
@@ -464,6 +465,33 @@ static int redirects(const struct ctx *c, bool has_tls)
                  arena_printf(c->env->pa, "${1}%s", root), NULL, NULL);
     }
     return 0;
+}
+
+/* ingress-nginx's HSTS (lua_ingress.lua, header phase): on every response
+ * of an https request whose host has a certificate, hsts* from the
+ * ConfigMap. The headers middleware sends it on TLS requests only;
+ * k8s_nginx_router puts it first on the TLS routers of the hosts in
+ * spec.tls, so the answers of the other middlewares (401, 413, redirects)
+ * carry it too, as nginx's header filter does. stsSeconds 0 means "no
+ * header" to the headers middleware, so max-age=0 (which tells browsers
+ * to forget the host) is a custom response header instead. */
+static void hsts(const struct ctx *c, bool has_tls)
+{
+    struct k8s_nginx_hsts h = c->env->config ? c->env->config->hsts : K8S_NGINX_HSTS_DEFAULT;
+    c->p->tls = get(get(c->ing, "spec"), "tls");
+    if (!has_tls || !h.on)
+        return;
+    struct arena *a = c->env->pa;
+    struct ptr_vec one = {0};
+    if (h.max_age > 0)
+        add_mw(c, &one, "hsts", "headers", "stsSeconds", arena_printf(a, "%lld", h.max_age), "stsIncludeSubdomains",
+               h.include_subdomains ? "true" : NULL, "stsPreload", h.preload ? "true" : NULL, NULL);
+    else
+        add_mw(c, &one, "hsts", "headers", "customResponseHeaders.Strict-Transport-Security",
+               arena_printf(a, "max-age=0%s%s", h.include_subdomains ? "; includeSubDomains" : "",
+                            h.preload ? "; preload" : ""),
+               NULL);
+    c->p->hsts = one.items[0];
 }
 
 static int cors(const struct ctx *c)
@@ -1163,10 +1191,24 @@ static bool client_address_key(const char *v)
            strcmp(v, "${binary_remote_addr}") == 0;
 }
 
+/* upstream-hash-by-subset(-size) when the hash they subdivide is not
+ * used: each set one reported, naming <why>. */
+static void subset_unused(const struct ctx *c, const char *why)
+{
+    static const char *const keys[] = {"upstream-hash-by-subset", "upstream-hash-by-subset-size"};
+    for (size_t i = 0; i < 2; i++)
+        if (ann(c, keys[i]))
+            problem(c, "annotation " K8S_NGINX_PREFIX "%s is not used: %s (ignored)", keys[i], why);
+}
+
 /* upstream-hash-by and load-balance, with the precedence of ingress-nginx's
  * balancer.lua: the affinity cookie, then the hash, then load-balance. A
  * value ingress-nginx's validation rejects refuses the Ingress, as
- * ingress-nginx drops it. */
+ * ingress-nginx drops it. A hash key other than the client address
+ * ($request_uri, $host, $http_*, $cookie_*, combinations) has no balancer
+ * in gantry (Traefik's provider gives its hrw balancer an nginx key;
+ * gantry's hashes the client address only): it restricts nothing, so the
+ * Ingress is served with the default balancing, and reported. */
 static int balancing(const struct ctx *c)
 {
     const char *hash = ann(c, "upstream-hash-by"), *lb = ann(c, "load-balance");
@@ -1196,9 +1238,11 @@ static int balancing(const struct ctx *c)
         int_ann(c, "upstream-hash-by-subset-size", 3, 0, 1000000, &size) != 0)
         return -1;
     if (c->p->sticky != NULL) {
-        if (hash)
+        if (hash) {
             problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by is not used: the affinity cookie comes first, as "
                        "in ingress-nginx (ignored)");
+            subset_unused(c, "the affinity cookie comes first, as in ingress-nginx");
+        }
         if (alg[0] && strcmp(alg, "round_robin") != 0)
             problem(c, "annotation " K8S_NGINX_PREFIX "load-balance is not used: the affinity cookie comes first, as in "
                        "ingress-nginx (ignored)");
@@ -1209,16 +1253,23 @@ static int balancing(const struct ctx *c)
             problem(c, "annotation " K8S_NGINX_PREFIX "load-balance is not used: upstream-hash-by comes first, as in "
                        "ingress-nginx (ignored)");
         if (!client_address_key(hash)) {
-            problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by: `%s` is not implemented: only $remote_addr and "
-                       "$binary_remote_addr (ignored)", hash);
+            problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by: `%s` is not implemented: gantry hashes only "
+                       "the client address ($remote_addr, $binary_remote_addr); served with round robin (ignored)",
+                    hash);
+            subset_unused(c, arena_printf(c->env->pa, "upstream-hash-by `%s` is not implemented", hash));
             return 0;
         }
         if (subset)
             problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by-subset is not implemented: each client address "
                        "goes to one endpoint (ignored)");
+        if (ann(c, "upstream-hash-by-subset-size"))
+            problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by-subset-size is not used: %s (ignored)",
+                    subset ? "each client address goes to one endpoint"
+                           : "it applies with upstream-hash-by-subset only, as in ingress-nginx");
         c->p->strategy = "hrw";
         return 0;
     }
+    subset_unused(c, "it applies with upstream-hash-by only, as in ingress-nginx");
     if (strcmp(alg, "ewma") == 0)
         c->p->strategy = "leasttime"; /* both favour the server answering fastest */
     else if (alg[0] && strcmp(alg, "round_robin") != 0)
@@ -1373,6 +1424,7 @@ void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const cha
         source_ranges(&c) != 0 || basic_auth(&c) != 0 || forward_auth(&c) != 0 || request_headers(&c) != 0 ||
         affinity(&c) != 0 || balancing(&c) != 0 || upstream(&c) != 0 || mirror(&c) != 0 || passthrough(&c) != 0)
         return;
+    hsts(&c, has_tls);
 }
 
 /* ---- rules, routers, services ---- */
@@ -1426,12 +1478,43 @@ static void push_all(struct arena *a, const char ***list, size_t *n, const struc
     }
 }
 
+/* Whether <host> is a TLS host of the Ingress: listed in a spec.tls entry
+ * (case-insensitive; "*.example.com" covers one label), or any host when an
+ * entry lists none (ingress-nginx then takes the hosts its certificate
+ * names, which gantry does not read). */
+static bool tls_host(const cJSON *tls, const char *host)
+{
+    if (host == NULL || *host == '\0')
+        return false;
+    for (const cJSON *e = tls ? tls->child : NULL; e; e = e->next) {
+        const cJSON *hosts = get(e, "hosts");
+        if (cJSON_GetArraySize(hosts) == 0)
+            return true;
+        for (const cJSON *h = hosts->child; h; h = h->next) {
+            const char *v = cJSON_IsString(h) ? h->valuestring : NULL;
+            if (v == NULL)
+                continue;
+            if (strcasecmp(v, host) == 0)
+                return true;
+            const char *dot = strchr(host, '.');
+            if (v[0] == '*' && v[1] == '.' && host[0] != '*' && dot && strcasecmp(v + 1, dot) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, struct model_router *r,
-                      const char *path, bool tls)
+                      const char *host, const char *path, bool tls)
 {
     struct arena *a = &env->m->arena;
     const char **list = NULL;
     size_t n = 0, cap = 0;
+    if (tls && p->hsts && tls_host(p->tls, host)) {
+        struct ptr_vec one = {0};
+        ptr_vec_push(a, &one, (void *)p->hsts);
+        push_all(a, &list, &n, &one, &cap);
+    }
     push_all(a, &list, &n, tls ? &p->mw_tls : &p->mw_http, &cap);
     struct ptr_vec tail = p->mw_tail;
     if (p->rewrite_target && path) {

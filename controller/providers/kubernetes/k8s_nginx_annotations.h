@@ -44,11 +44,23 @@ struct k8s_nginx_config {
     const cJSON *data;   /* its data; NULL: missing (ingress-nginx's defaults) */
     const char *refused; /* non-NULL: no nginx Ingress is served, and why */
     int redirect_code;   /* http-redirect-code; 0: not set (the redirects' own codes) */
+    struct k8s_nginx_hsts {
+        bool on;               /* hsts (default true) */
+        long long max_age;     /* hsts-max-age (default 31536000) */
+        bool include_subdomains, preload; /* hsts-include-subdomains (true), hsts-preload (false) */
+    } hsts;
 };
+
+/* ingress-nginx's HSTS defaults (its config.go), for a controller without
+ * a ConfigMap or one without the keys. */
+#define K8S_NGINX_HSTS_DEFAULT ((struct k8s_nginx_hsts){true, 31536000, true, false})
 
 /* Whether ConfigMap key <k> is honoured as the default of the annotation
  * of the same name. */
 bool k8s_nginx_config_honoured(const char *k);
+
+/* The ConfigMap "namespace/name" <ref> among <cms>; NULL when absent. */
+const cJSON *k8s_nginx_config_find(const char *ref, const cJSON *const *cms, size_t n);
 
 /* Reads the ConfigMap named by o->config_map among <cms> into <out>: its
  * keys not implemented become problems (in <pa>), and one restricting
@@ -75,6 +87,8 @@ struct k8s_nginx_plan {
     int canary_weight, canary_total;
     const char *canary_header, *canary_header_value, *canary_header_pattern, *canary_cookie;
     const char *base; /* "<ns>-<name>-<hash>", for object names */
+    const char *hsts;     /* the HSTS middleware for the TLS routers of TLS hosts; NULL: none */
+    const cJSON *tls;     /* the Ingress's spec.tls: which hosts are TLS hosts */
     const char *aliases; /* server-alias: "a.example.com,b.example.com" */
     bool www_redirect;   /* from-to-www-redirect */
     bool service_upstream; /* service-upstream: the Service's ClusterIP and port, not its endpoints */
@@ -135,10 +149,11 @@ void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const cha
 const char *k8s_nginx_rule(struct arena *a, const struct k8s_nginx_plan *p, const char *host, const char *path,
                            const char *path_type, bool *exact);
 
-/* Sets the middlewares of router <r> for <path> (the per-path rewrite is
- * created here, named after the router). */
+/* Sets the middlewares of router <r> for <host> (NULL: none) and <path>
+ * (the per-path rewrite is created here, named after the router); a TLS
+ * router of a host in the Ingress's spec.tls gets HSTS first. */
 void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, struct model_router *r,
-                      const char *path, bool tls);
+                      const char *host, const char *path, bool tls);
 
 /* from-to-www-redirect: the host redirected to <host> (www.<host>, or
  * <host> without its "www."), and in <mw> the middleware (created once per

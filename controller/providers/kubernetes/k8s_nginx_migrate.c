@@ -165,6 +165,59 @@ static void report_ingress(struct buf *o, const struct model *m, const cJSON *in
     }
 }
 
+/* The controller ConfigMap (--configMap): found or not, whether it takes
+ * every nginx Ingress out, and per key: honoured (the default of the
+ * annotation of that name, or hsts* / http-redirect-code), refused (the
+ * nginx Ingresses, or those using it, are not served), ignored, or differs
+ * (a note), from the problems the provider's reader gave. */
+static void report_config(struct buf *o, const struct k8s_objects *objs, const struct k8s_nginx_options *opts,
+                          const struct ptr_vec *problems)
+{
+    const cJSON *cm = k8s_nginx_config_find(opts->config_map, objs->config_maps, objs->n_config_maps);
+    char ref[320];
+    int rn = snprintf(ref, sizeof(ref), "ConfigMap %s", opts->config_map);
+    if (rn < 0 || (size_t)rn >= sizeof(ref)) { /* checked where the option is read: namespace/name */
+        put(o, "ConfigMap: `%s` is not namespace/name\n", opts->config_map);
+        return;
+    }
+    size_t rl = (size_t)rn;
+    const char *all_out = NULL; /* "<reason>: no ingress-nginx Ingress is served" */
+    for (size_t i = 0; i < problems->len && !all_out; i++)
+        if (strstr(problems->items[i], ": no ingress-nginx Ingress is served") &&
+            strncmp(problems->items[i], ref, rl) == 0)
+            all_out = problems->items[i];
+    if (cm == NULL)
+        put(o, "%s: not found: ingress-nginx's defaults apply\n", ref);
+    else if (all_out)
+        put(o, "%s: EVERY nginx Ingress NOT SERVED: %s\n", ref, all_out);
+    else
+        put(o, "%s: read (its keys are the defaults of every nginx Ingress)\n", ref);
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(cm, "data");
+    for (const cJSON *kv = cJSON_IsObject(data) ? data->child : NULL; kv; kv = kv->next) {
+        if (kv->string == NULL)
+            continue;
+        char key[640]; /* Kubernetes limits a key to 253 characters */
+        int kn = snprintf(key, sizeof(key), "%s key %s", ref, kv->string);
+        if (kn < 0 || (size_t)kn >= sizeof(key))
+            continue;
+        const char *said = NULL;
+        for (size_t i = 0; i < problems->len && !said; i++)
+            if (strstr(problems->items[i], key) && names(strstr(problems->items[i], key), key))
+                said = problems->items[i];
+        if (said == NULL) {
+            put(o, "  honoured  %s\n", kv->string);
+            continue;
+        }
+        const char *why = strstr(said, key) + strlen(key);
+        while (*why == ':' || *why == ' ')
+            why++;
+        bool refused = strstr(said, "(not served)") || strstr(said, "no ingress-nginx Ingress is served");
+        put(o, "  %s %s: ", refused ? "refused  " : is_ignored(said) ? "ignored  " : "differs  ", kv->string);
+        put_why(o, why, NULL);
+        put(o, "%s\n", refused && strstr(said, "(not served)") ? " (the Ingresses using it are not served)" : "");
+    }
+}
+
 char *k8s_nginx_migration_report(const struct k8s_objects *objs, const struct k8s_nginx_options *o,
                                  struct k8s_migration_summary *sum)
 {
@@ -177,6 +230,8 @@ char *k8s_nginx_migration_report(const struct k8s_objects *objs, const struct k8
     struct buf out;
     buf_init(&out, BUF_UNBOUNDED);
     put(&out, "# gantry migrate ingress-nginx: %zu Ingresses read\n", objs->n_ingresses);
+    if (o->config_map)
+        report_config(&out, objs, o, &problems);
     size_t others = 0;
     for (size_t i = 0; i < objs->n_ingresses; i++) {
         const cJSON *ing = objs->ingresses[i];

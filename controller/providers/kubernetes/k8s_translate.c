@@ -597,22 +597,22 @@ static const char *first_port_service(void *data, const char *ns, const char *in
 }
 
 /* ingress-nginx's annotations on the routers of one path (<nx> NULL: none). */
-static void nginx_router(struct tx *t, const struct k8s_nginx_plan *nx, struct model_router *r, const char *path,
-                         bool tls)
+static void nginx_router(struct tx *t, const struct k8s_nginx_plan *nx, struct model_router *r, const char *host,
+                         const char *path, bool tls)
 {
     if (nx == NULL)
         return;
     struct k8s_nginx_env env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->events,
                                 first_port_service, t->nginx_config};
-    k8s_nginx_router(&env, nx, r, path, tls);
+    k8s_nginx_router(&env, nx, r, host, path, tls);
 }
 
 /* The annotations of either family on one router. */
 static void ingress_router(struct tx *t, const struct k8s_nginx_plan *nx, const struct k8s_traefik_router *tr,
-                           struct model_router *r, const char *path, bool tls)
+                           struct model_router *r, const char *host, const char *path, bool tls)
 {
     if (nx != NULL)
-        nginx_router(t, nx, r, path, tls);
+        nginx_router(t, nx, r, host, path, tls);
     else
         k8s_traefik_router_apply(&t->m->arena, tr, r);
 }
@@ -635,7 +635,7 @@ static const char *nginx_canary(struct tx *t, const struct k8s_nginx_env *env, c
 /* The header and cookie routers of a canary, above the main router <rname>. */
 static void nginx_canary_routers(struct tx *t, const struct k8s_nginx_plan *nx, const struct k8s_nginx_plan *cp,
                                  const char *rname, const char *rule, const char *main_svc, const char *canary_svc,
-                                 int64_t prio, bool tls, const char *source, const char *path)
+                                 int64_t prio, bool tls, const char *source, const char *host, const char *path)
 {
     static const struct {
         enum k8s_nginx_canary_route which;
@@ -652,9 +652,9 @@ static void nginx_canary_routers(struct tx *t, const struct k8s_nginx_plan *nx, 
             continue;
         const char *n = arena_printf(&t->m->arena, "%s-%s", rname, routes[i].suffix);
         const char *svc = routes[i].to_canary ? canary_svc : main_svc;
-        nginx_router(t, nx, add_router(t, n, r, svc, prio + routes[i].bump, false, source), path, false);
+        nginx_router(t, nx, add_router(t, n, r, svc, prio + routes[i].bump, false, source), host, path, false);
         if (tls)
-            nginx_router(t, nx, add_router(t, n, r, svc, prio + routes[i].bump, true, source), path, true);
+            nginx_router(t, nx, add_router(t, n, r, svc, prio + routes[i].bump, true, source), host, path, true);
     }
 }
 
@@ -855,11 +855,11 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
             const char *canary = nx ? nginx_canary(t, &nx_env, ns, host, path, &cp) : NULL;
             const char *routed = canary ? k8s_nginx_canary_weighted(&nx_env, &cp, svc, canary, rname) : svc;
             if (plain)
-                ingress_router(t, nx, &tr, add_router(t, rname, rt, routed, prio, false, source), path, false);
+                ingress_router(t, nx, &tr, add_router(t, rname, rt, routed, prio, false, source), host, path, false);
             if (tls)
-                ingress_router(t, nx, &tr, add_router(t, rname, rt, routed, prio, true, source), path, true);
+                ingress_router(t, nx, &tr, add_router(t, rname, rt, routed, prio, true, source), host, path, true);
             if (canary)
-                nginx_canary_routers(t, nx, &cp, rname, rt, svc, canary, prio, tls, source, path);
+                nginx_canary_routers(t, nx, &cp, rname, rt, svc, canary, prio, tls, source, host, path);
             if (www_svc == NULL)
                 www_svc = routed;
         }
@@ -898,10 +898,10 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
         const char *rname = arena_printf(&t->m->arena, "%s-default", base);
         if (plain)
             ingress_router(t, nx, &tr, add_router(t, rname, "PathPrefix(`/`)", svc, PRIO_DEFAULT_BACKEND, false, source),
-                           NULL, false);
+                           NULL, NULL, false);
         if (tls)
             ingress_router(t, nx, &tr, add_router(t, rname, "PathPrefix(`/`)", svc, PRIO_DEFAULT_BACKEND, true, source),
-                           NULL, true);
+                           NULL, NULL, true);
     }
 }
 

@@ -44,11 +44,13 @@ static void test_keys(void)
     arena_init(&a);
     struct ptr_vec p = {0};
     struct k8s_nginx_config c;
-    read_one("{\"whitelist-source-range\":\"10.0.0.0/8\",\"http-redirect-code\":\"301\",\"hsts\":\"true\"}", false,
+    read_one("{\"whitelist-source-range\":\"10.0.0.0/8\",\"http-redirect-code\":\"301\",\"use-gzip\":\"true\"}", false,
              "ingress-nginx/ctl", &c, &p, &a);
     CHECK(c.refused == NULL);
     CHECK(c.redirect_code == 301);
-    CHECK(has(&p, "ConfigMap ingress-nginx/ctl key hsts is not implemented"));
+    CHECK(has(&p, "ConfigMap ingress-nginx/ctl key use-gzip is not implemented"));
+    /* hsts*: ingress-nginx's defaults unless set */
+    CHECK(c.hsts.on && c.hsts.max_age == 31536000 && c.hsts.include_subdomains && !c.hsts.preload);
     CHECK(!has(&p, "whitelist-source-range"));
     CHECK(k8s_nginx_config_honoured("whitelist-source-range") && k8s_nginx_config_honoured("ssl-redirect"));
     CHECK(!k8s_nginx_config_honoured("allowlist-source-range") && !k8s_nginx_config_honoured("enable-cors"));
@@ -78,10 +80,27 @@ static void test_keys(void)
     read_one("{\"location-snippet\":\"deny all;\"}", true, "ingress-nginx/ctl", &c, &p, &a);
     CHECK(c.refused && strstr(c.refused, "snippets are never executed"));
 
+    /* hsts keys: honoured (not reported), Go booleans, max-age in seconds */
+    p = (struct ptr_vec){0};
+    read_one("{\"hsts\":\"False\",\"hsts-max-age\":\"0\",\"hsts-include-subdomains\":\"0\",\"hsts-preload\":\"t\"}",
+             false, "ingress-nginx/ctl", &c, &p, &a);
+    CHECK(c.refused == NULL && p.len == 0);
+    CHECK(!c.hsts.on && c.hsts.max_age == 0 && !c.hsts.include_subdomains && c.hsts.preload);
+    const char *bad_hsts[] = {"{\"hsts\":\"yes\"}", "{\"hsts-preload\":\"\"}", "{\"hsts-max-age\":\"1y\"}",
+                              "{\"hsts-max-age\":\"-1\"}", "{\"hsts-max-age\":\" 60\"}", "{\"hsts-max-age\":\"\"}",
+                              "{\"hsts-max-age\":\"99999999999999999999\"}"};
+    for (size_t i = 0; i < sizeof(bad_hsts) / sizeof(*bad_hsts); i++) {
+        p = (struct ptr_vec){0};
+        read_one(bad_hsts[i], false, "ingress-nginx/ctl", &c, &p, &a);
+        CHECK(c.refused && strstr(c.refused, "ConfigMap ingress-nginx/ctl key hsts"));
+        CHECK(has(&p, "no ingress-nginx Ingress is served"));
+    }
+
     /* missing: ingress-nginx's defaults, reported */
     p = (struct ptr_vec){0};
     read_one(NULL, false, "ingress-nginx/ctl", &c, &p, &a);
     CHECK(c.refused == NULL && c.data == NULL && has(&p, "ConfigMap ingress-nginx/ctl not found"));
+    CHECK(c.hsts.on && c.hsts.max_age == 31536000);
     /* another name or namespace is not it */
     p = (struct ptr_vec){0};
     read_one("{}", false, "other/ctl", &c, &p, &a);

@@ -21,6 +21,10 @@ int tls_init(bool insecure_skip_verify, struct diag *d) WARN_UNUSED;
 void tls_shutdown(void);
 SSL_CTX *tls_default_ctx(void);
 SSL_CTX *tls_client_ctx(void);
+/* The system's CA certificates, loaded once on first use and shared (the
+ * caller takes a reference with SSL_CTX_set1_cert_store); NULL when no
+ * store could be made. */
+X509_STORE *tls_system_roots(void);
 /* The same offering h2 and http/1.1 by ALPN (Traefik's default for https servers). */
 SSL_CTX *tls_client_ctx_h2(void);
 

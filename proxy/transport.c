@@ -207,8 +207,8 @@ static SSL_CTX *build_ctx(const struct transport_spec *s, struct diag *d)
         ERR_clear_error();
         goto fail;
     }
-    if (s->n_root_cas == 0)
-        SSL_CTX_set_default_verify_paths(ctx);
+    if (s->n_root_cas == 0 && tls_system_roots() != NULL) /* one parsed copy, shared */
+        SSL_CTX_set1_cert_store(ctx, tls_system_roots());
     /* peerCertURI / peerCertSANs: the chain is verified even with
      * insecureSkipVerify (Traefik's VerifyPeerCertificate), which then
      * skips the name only */

@@ -28,8 +28,11 @@
 #define TICK_MAX_MS (3600 * 1000)
 #define MAX_NAMES 100
 /* after the challenge Secret is seen on our own watch, the other replicas'
- * watches deliver it at about the same time: a short grace, then the CA */
-#define CHALLENGE_GRACE_MS 300
+ * watches deliver it at about the same time (a loaded node: later): a
+ * grace, then the CA is told to validate */
+#define CHALLENGE_GRACE_MS 1000
+/* the ACME storage's entry among the providers (/readyz, the API, metrics) */
+#define ACME_K8S_STATUS "acme-kubernetes"
 #define CHALLENGE_WAIT_MAX_MS 5000
 #define STORE_RETRY_MS 5000
 /* a new account's key: Traefik's in acme.json (RSA 4096, PKCS#1); in

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../../admin/status.h"
 #include "../../common/log.h"
 #include "acme_crypto.h"
 #include "acme_manager_internal.h"
@@ -270,6 +271,11 @@ static void on_k8s_changed(void *data)
     k8s_challenges();
     if (changed)
         acme_manager__submit_model();
+    /* /readyz: a new replica takes traffic once it serves the stored
+     * certificates and answers the pending challenges (what was submitted
+     * above is still "pending" there until live) */
+    if (acme_k8s_synced(M.k8s))
+        status_provider_set(ACME_K8S_STATUS, true, true);
     acme_manager__schedule(0);
 }
 
@@ -321,5 +327,7 @@ int acme_manager__k8s_resolver_init(struct resolver *r, const struct acme_manage
                                   .leader = on_k8s_leader};
     M.k8s_storage = mem_strdup(r->cfg->storage);
     M.k8s = acme_k8s_start(&ko, d);
+    if (M.k8s != NULL)
+        status_provider_set(ACME_K8S_STATUS, false, false);
     return M.k8s ? 0 : -1;
 }

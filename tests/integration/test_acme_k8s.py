@@ -11,6 +11,7 @@ an order -> the other orders once more and completes it (two orders at
 pebble in all); renewal goes through the leader and both replicas serve the
 new certificate."""
 import base64
+import urllib.request
 import os
 import shutil
 import signal
@@ -43,15 +44,19 @@ def emu(tmp_path):
 
 
 class Balancer(Process):
-    """haproxy in TCP mode: round robin over <ports>, a dead one taken out by its health check."""
+    """haproxy in TCP mode: round robin over <ports>, each server in while
+    its replica's /readyz (on its admin port) says ready, as a Service's
+    endpoints are the Ready pods."""
 
-    def __init__(self, tmp, port, ports):
+    def __init__(self, tmp, port, ports, admins):
         cfg = os.path.join(str(tmp), "haproxy.cfg")
-        servers = "".join("  server r%d 127.0.0.1:%d check inter 300ms fall 1 rise 1\n" % (i, p) for i, p in enumerate(ports))
+        servers = "".join("  server r%d 127.0.0.1:%d check port %d inter 300ms fall 1 rise 1\n" % (i, p, a)
+                          for i, (p, a) in enumerate(zip(ports, admins)))
         with open(cfg, "w") as f:
             f.write("defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n"
-                    "frontend fe\n  bind 127.0.0.1:%d\n  default_backend be\nbackend be\n  balance roundrobin\n%s"
-                    % (port, servers))
+                    "  timeout check 2s\n"
+                    "frontend fe\n  bind 127.0.0.1:%d\n  default_backend be\nbackend be\n  balance roundrobin\n"
+                    "  option httpchk GET /readyz\n%s" % (port, servers))
         super().__init__(["haproxy", "-f", cfg, "-db"], "haproxy")
         wait_port(port, timeout=10)
 
@@ -60,8 +65,7 @@ class Replica:
     def __init__(self, procs, tmp, name, emu, pebble, up, hosts=("app.test",), tls_alpn=False, ports=None):
         self.dir = tmp / name
         self.dir.mkdir()
-        self.web, self.websecure = ports or (free_port(), free_port())
-        self.admin = free_port()
+        self.web, self.websecure, self.admin = ports or (free_port(), free_port(), free_port())
         dyn = self.dir / "dynamic.yaml"
         rule = " || ".join("Host(`%s`)" % h for h in hosts)
         dyn.write_text("http:\n  routers:\n"
@@ -107,21 +111,21 @@ class Replica:
 def cluster(tmp_path, procs, emu, up, pebble_env=None, validity=None, tls_alpn=False):
     """pebble validating through the balancers (HTTP and TLS), and two replicas behind them."""
     # the ports are held while pebble picks its own, so that none is handed out twice
-    held = [socket.socket() for _ in range(6)]
+    held = [socket.socket() for _ in range(8)]
     for h in held:
         h.bind(("127.0.0.1", 0))
-    lb, lb_tls, a_web, a_tls, b_web, b_tls = [h.getsockname()[1] for h in held]
+    lb, lb_tls, a_web, a_tls, a_admin, b_web, b_tls, b_admin = [h.getsockname()[1] for h in held]
     try:
         pebble = procs.add(Pebble(tmp_path / "pebble", lb, lb_tls, env=pebble_env, validity=validity))
     finally:
         for h in held:
             h.close()
     # the balancers first: the issuer may order as soon as it starts
-    pa, pb = (a_web, a_tls), (b_web, b_tls)
+    pa, pb = (a_web, a_tls, a_admin), (b_web, b_tls, b_admin)
     os.makedirs(str(tmp_path / "lb-tls"), exist_ok=True)
     pebble.lb_port = lb
-    pebble.balancer = procs.add(Balancer(tmp_path, lb, [pa[0], pb[0]]))
-    procs.add(Balancer(tmp_path / "lb-tls", lb_tls, [pa[1], pb[1]]))
+    pebble.balancer = procs.add(Balancer(tmp_path, lb, [pa[0], pb[0]], [a_admin, b_admin]))
+    procs.add(Balancer(tmp_path / "lb-tls", lb_tls, [pa[1], pb[1]], [a_admin, b_admin]))
     a = Replica(procs, tmp_path, "a", emu, pebble, up, tls_alpn=tls_alpn, ports=pa)
     b = Replica(procs, tmp_path, "b", emu, pebble, up, tls_alpn=tls_alpn, ports=pb)
     return pebble, a, b
@@ -167,6 +171,10 @@ def test_one_issuer_both_replicas_serve(tmp_path, procs, emu):
     assert run(["openssl", "x509", "-noout", "-serial"], input=pem).stdout.strip() == sa
     acct = emu.get("Secret", NS, PREFIX + "-pebble-account")
     assert acct and acct["metadata"]["annotations"]["gantry.io/acme-account-uri"].startswith(pebble.directory[:-4])
+    # ready (in the balancer) only once the ACME storage is read: the Secrets' certificates and challenges
+    for r in (a, b):
+        metrics = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % r.admin, timeout=10).read().decode()
+        assert 'gantry_provider_synced{provider="acme-kubernetes"} 1' in metrics, metrics[-2000:]
     # exactly one replica ordered, once; the other only read the Secrets
     assert orders(pebble) == 1, pebble.proc.output()[-3000:]
     assert "ordering a certificate for app.test" in leader.output()
@@ -250,7 +258,7 @@ def test_renewal_through_the_leader_reaches_both(tmp_path, procs, emu):
     # the renewal's token is answered from the challenge Secret only
     pebble.balancer.stop()
     os.makedirs(str(tmp_path / "lb-other"))
-    procs.add(Balancer(tmp_path / "lb-other", pebble.lb_port, [other.web]))
+    procs.add(Balancer(tmp_path / "lb-other", pebble.lb_port, [other.web], [other.admin]))
     wait_for(lambda: "renewing the certificate for app.test" in leader.output(), timeout=40, what="renewal")
     wait_for(lambda: a.serial(root=root) not in (None, first), timeout=20, what="a serves the renewed certificate")
     wait_for(lambda: b.serial(root=root) not in (None, first), timeout=10, what="b serves the renewed certificate")

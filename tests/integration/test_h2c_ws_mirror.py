@@ -151,7 +151,12 @@ def test_mirror_copies_to_an_h2c_shadow_go_over_http2(tmp_path, procs):
         for i in range(n):
             status, _, body = get(g.port, "/item/%d?q=1" % i, "m.test", method="POST", body=b"payload %d" % i)
             assert status == 200 and body == b"ok"
-        wait_for(lambda: mirror_stats(g, "shadow@file")["requests"] >= 100, timeout=10 * SLOW, what="copies answered")
+        try:
+            wait_for(lambda: mirror_stats(g, "shadow@file")["requests"] >= 100, timeout=10 * SLOW, what="copies answered")
+        except AssertionError as e:  # what each side saw, for a failure on a loaded machine
+            raise AssertionError("%s; gantry: %r; the shadow: %d connections, %d streams, %d bodies\n%s" % (
+                e, mirror_stats(g, "shadow@file"), shadow.connections, shadow.streams, len(shadow.bodies_seen),
+                g.output()[-3000:]))
         st = mirror_stats(g, "shadow@file")
         assert st["requests"] == 100 and st["responses"]["2xx"] == 100, st
         assert st["upstreamErrors"] == 0 and st["dropped"] == 0, st

@@ -136,7 +136,7 @@ void k8s_gw_statuses_free(struct k8s_gw_statuses *s)
 }
 
 /* Base64 data of a Secret key, decoded into <pa>; NULL when absent or invalid. */
-static char *secret_data(struct gw_cx *c, const cJSON *secret, const char *key, size_t *len)
+char *k8s_gw__secret_data(struct gw_cx *c, const cJSON *secret, const char *key, size_t *len)
 {
     const char *in = str(get(secret, "data"), key);
     if (in == NULL)
@@ -278,7 +278,7 @@ static bool listener_certs(struct gw_cx *c, const struct gw_gateway *g, struct g
         const char *key = arena_printf(c->pa, "%s/%s", ns, name);
         const cJSON *s = k8s_index_get(&c->ix[K8S_GW_SECRETS], ns, name);
         size_t cl = 0, kl = 0;
-        const char *crt = s ? secret_data(c, s, "tls.crt", &cl) : NULL, *k = s ? secret_data(c, s, "tls.key", &kl) : NULL;
+        const char *crt = s ? k8s_gw__secret_data(c, s, "tls.crt", &cl) : NULL, *k = s ? k8s_gw__secret_data(c, s, "tls.key", &kl) : NULL;
         if (crt == NULL || k == NULL) {
             l->resolved_reason = "InvalidCertificateRef";
             l->message = arena_printf(c->pa, "Secret %s %s", key, s ? "has no valid tls.crt and tls.key" : "does not exist");

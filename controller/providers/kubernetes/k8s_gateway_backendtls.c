@@ -2,7 +2,9 @@
  * BackendTLSPolicy (gateway.networking.k8s.io/v1) -> serversTransports.
  * A valid policy becomes the serversTransport "<ns>-<policy>-backendtls"
  * (serverName from validation.hostname, rootCAs from the ca.crt of its
- * ConfigMaps, or the system's with wellKnownCACertificates: System;
+ * ConfigMaps or Secrets (Traefik reads both; gantry watches the
+ * kubernetes.io/tls Secrets only, as cert-manager writes its ca.crt), or
+ * the system's with wellKnownCACertificates: System;
  * subjectAltNames as peerCertSANs); the Service ports it targets are
  * then dialed with TLS through it (k8s_gateway_backends.c). A policy that
  * cannot be honoured makes those backends answer 500 (never plaintext).
@@ -80,18 +82,23 @@ static struct tree_node *transport_of(struct gw_cx *c, struct gw_btls *p, const 
         int i = 0;
         for (const cJSON *r = refs->child; r; r = r->next, i++) {
             const char *g = or(str(r, "group"), ""), *k = or(str(r, "kind"), ""), *n = or(str(r, "name"), "");
-            if (*g || strcmp(k, "ConfigMap") != 0) {
+            bool secret = strcmp(k, "Secret") == 0;
+            if (*g || (strcmp(k, "ConfigMap") != 0 && !secret)) {
                 fail(c, p, "NoValidCACertificate", "InvalidKind",
-                     arena_printf(c->pa, "caCertificateRefs[%d]: kind %s%s%s is not supported (only ConfigMap)", i, g, *g ? "/" : "", k));
+                     arena_printf(c->pa, "caCertificateRefs[%d]: kind %s%s%s is not supported (only ConfigMap and Secret)", i, g,
+                                  *g ? "/" : "", k));
                 return NULL;
             }
-            const cJSON *cm = k8s_index_get(&c->ix[K8S_GW_CONFIGMAPS], p->ns, n);
-            const char *pem = str(get(cm, "data"), "ca.crt");
-            if (cm == NULL || pem == NULL || !pem_certificates(pem)) {
+            const cJSON *obj = k8s_index_get(&c->ix[secret ? K8S_GW_SECRETS : K8S_GW_CONFIGMAPS], p->ns, n);
+            size_t len = 0;
+            const char *pem = secret ? (obj ? k8s_gw__secret_data(c, obj, "ca.crt", &len) : NULL) : str(get(obj, "data"), "ca.crt");
+            if (obj == NULL || pem == NULL || !pem_certificates(pem)) {
                 fail(c, p, "NoValidCACertificate", "InvalidCACertificateRef",
-                     cm == NULL  ? arena_printf(c->pa, "caCertificateRefs[%d]: ConfigMap %s/%s does not exist", i, p->ns, n)
-                     : pem == NULL ? arena_printf(c->pa, "caCertificateRefs[%d]: ConfigMap %s/%s has no ca.crt", i, p->ns, n)
-                                   : arena_printf(c->pa, "caCertificateRefs[%d]: the ca.crt of ConfigMap %s/%s holds no valid PEM certificate", i, p->ns, n));
+                     obj == NULL  ? arena_printf(c->pa, "caCertificateRefs[%d]: %s %s/%s does not exist%s", i, k, p->ns, n,
+                                                 secret ? " (gantry reads Secrets of type kubernetes.io/tls)" : "")
+                     : pem == NULL ? arena_printf(c->pa, "caCertificateRefs[%d]: %s %s/%s has no ca.crt", i, k, p->ns, n)
+                                   : arena_printf(c->pa, "caCertificateRefs[%d]: the ca.crt of %s %s/%s holds no valid PEM certificate",
+                                                  i, k, p->ns, n));
                 return NULL;
             }
             struct tree_node *s = tree_new_node(c->pa, TREE_SCALAR, where, 0, 0);

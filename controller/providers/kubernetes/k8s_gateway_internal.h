@@ -212,4 +212,8 @@ const char *k8s_gw__isolated_host(struct gw_cx *c, const struct gw_listener *l, 
 /* A hostname as a rule: Host(`h`), or HostRegexp for "*.suffix". */
 const char *k8s_gw__host_rule(struct gw_cx *c, const char *h, bool sni);
 
+/* Base64 data of Secret key <key>, decoded (NUL-terminated) into c->pa;
+ * NULL when absent or invalid. */
+char *k8s_gw__secret_data(struct gw_cx *c, const cJSON *secret, const char *key, size_t *len);
+
 #endif

@@ -936,6 +936,7 @@ static void test_backend_tls_policy(void)
     run(&r,
         BASE ",{'kind':'ConfigMap','metadata':{'namespace':'default','name':'ca'},'data':{'ca.crt':'" UNIT_CA_PEM "'}},"
              "{'kind':'ConfigMap','metadata':{'namespace':'default','name':'junk'},'data':{'ca.crt':'not a certificate'}},"
+             "{'kind':'Secret','type':'kubernetes.io/tls','metadata':{'namespace':'default','name':'ca-secret'},'data':{'ca.crt':'LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJlVENDQVIrZ0F3SUJBZ0lVSlNub2dYVTU2Ky96L3BpNmhEei9Zd3FQZlBvd0NnWUlLb1pJemowRUF3SXcKRWpFUU1BNEdBMVVFQXd3SGRXNXBkQzFqWVRBZUZ3MHlOakV5TURReU1EUTVOVFZhRncwek5qRXlNREV5TURRNQpOVFZhTUJJeEVEQU9CZ05WQkFNTUIzVnVhWFF0WTJFd1dUQVRCZ2NxaGtqT1BRSUJCZ2dxaGtqT1BRTUJCd05DCkFBUmR0SlBNMFcyNDlZZ09Tbnc2ckZBZDNzSGZKd0EzUERIbmVJOUR0eCtaVW1vZVc3M0hjQVMzYWFGSlpCTE0KaDF5T2VQRWFpNGZkUVVkU2x3Tzd2RHVQbzFNd1VUQWRCZ05WSFE0RUZnUVVaYm9IVHlFL1VtVHB6a29nUUNwKwowZnJiN3Jnd0h3WURWUjBqQkJnd0ZvQVVaYm9IVHlFL1VtVHB6a29nUUNwKzBmcmI3cmd3RHdZRFZSMFRBUUgvCkJBVXdBd0VCL3pBS0JnZ3Foa2pPUFFRREFnTklBREJGQWlFQW1BcWJad1VwUGlhbUh3bGZmbTlOWU4yS0VYY04KWHVKU1gzMmhpSE5qTlR3Q0lDY3hsRW11VjV4NVRtS3I0Rmh3aWI4dk9wQndWQnZML240OVZtYS94bEdDCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K'}},"
              "{'kind':'Service','metadata':{'namespace':'default','name':'s'},'spec':{'ports':[{'name':'tls','port':443},{'name':'other','port':444}]}},"
              "{'kind':'EndpointSlice','metadata':{'namespace':'default','name':'s-1','labels':{'kubernetes.io/service-name':'s'}},"
              "'ports':[{'name':'tls','port':8443},{'name':'other','port':8444}],'endpoints':[{'addresses':['10.0.0.7']}]},"
@@ -944,6 +945,8 @@ static void test_backend_tls_policy(void)
              BTLS("nosan", "{'group':'','kind':'Service','name':'n'}", "{'wellKnownCACertificates':'System','hostname':'n.example.com','subjectAltNames':[{'type':'Hostname'}]}") ","
              BTLS("missing", "{'group':'','kind':'Service','name':'b'}", "{'caCertificateRefs':[{'group':'','kind':'ConfigMap','name':'nope'}],'hostname':'b.example.com'}") ","
              BTLS("junk", "{'group':'','kind':'Service','name':'s','sectionName':'other'}", "{'caCertificateRefs':[{'group':'','kind':'ConfigMap','name':'junk'}],'hostname':'s.example.com'}") ","
+             BTLS("bysecret", "{'group':'','kind':'Service','name':'t'}", "{'caCertificateRefs':[{'group':'','kind':'Secret','name':'ca-secret'}],'hostname':'t.example.com'}") ","
+             BTLS("nosecret", "{'group':'','kind':'Service','name':'u'}", "{'caCertificateRefs':[{'group':'','kind':'Secret','name':'opaque'}],'hostname':'u.example.com'}") ","
              BTLS("kind", "{'group':'','kind':'Service','name':'k'}", "{'caCertificateRefs':[{'group':'invalid.io','kind':'InvalidKind','name':'x'}],'hostname':'k.example.com'}") ","
              ROUTE("tls", "{'parentRefs':[{'name':'gw','sectionName':'http'}],'rules':[{'backendRefs':[{'name':'s','port':443}]},"
                           "{'backendRefs':[{'name':'a','port':80}],'timeouts':{'backendRequest':'2s'}}]}") ","
@@ -1002,7 +1005,17 @@ static void test_backend_tls_policy(void)
     CHECK_CONTAINS(status_of(&r, K8S_GW_BACKENDTLS, "junk"), "\"reason\":\"InvalidCACertificateRef\",\"message\":\"caCertificateRefs[0]: the ca.crt of ConfigMap default/junk holds no valid PEM certificate\"");
     /* no route uses Service k: no ancestor of ours */
     CHECK_STR(status_of(&r, K8S_GW_BACKENDTLS, "kind"), "{\"ancestors\":[]}");
-    CHECK_CONTAINS(r.problem_text, "BackendTLSPolicy default/kind: caCertificateRefs[0]: kind invalid.io/InvalidKind is not supported (only ConfigMap)");
+    CHECK_CONTAINS(r.problem_text, "BackendTLSPolicy default/kind: caCertificateRefs[0]: kind invalid.io/InvalidKind is not supported (only ConfigMap and Secret)");
+    /* a Secret's ca.crt (base64, as cert-manager writes it in its TLS Secrets) */
+    const struct model_transport *st = NULL;
+    for (size_t i = 0; i < r.m->transports.len; i++)
+        if (strcmp(((struct model_transport *)r.m->transports.items[i])->name, "default-bysecret-backendtls") == 0)
+            st = r.m->transports.items[i];
+    CHECK(st && st->n_root_cas == 1 && st->server_name && strcmp(st->server_name, "t.example.com") == 0);
+    if (st && st->n_root_cas == 1)
+        CHECK_CONTAINS(st->root_cas[0], "MIIBeTCCAR+gAwIBAgIUJSnogXU56+/z/pi6hDz/YwqPfPowCgYIKoZIzj0EAwIw");
+    CHECK_CONTAINS(r.problem_text, "BackendTLSPolicy default/nosecret: caCertificateRefs[0]: Secret default/opaque does not exist "
+                                   "(gantry reads Secrets of type kubernetes.io/tls)");
     done(&r);
 }
 

@@ -198,3 +198,39 @@ def test_BackendTLSPolicySANValidation(tmp_path, procs, cluster):
         assert snis and set(snis) == {"abc.example.com"}, snis  # validation.hostname stays the SNI
     finally:
         up.stop()
+
+
+def test_BackendTLSPolicy_ca_from_a_tls_secret(tmp_path, procs, cluster):
+    """caCertificateRefs of kind Secret (Traefik reads them too): the
+    ca.crt of a kubernetes.io/tls Secret, as cert-manager leaves it next to
+    tls.crt/tls.key, verifies the backend; an Opaque Secret is not read
+    (gantry watches TLS Secrets only) and refuses the policy, with the
+    reason in its status, never plaintext."""
+    import base64
+    crt, key = make_cert(str(tmp_path), "abc.example.com", ["abc.example.com"])
+    up, snis, _ = tls_upstream(tmp_path, crt, key)
+    b64 = lambda path: base64.b64encode(open(path, "rb").read()).decode()  # noqa: E731
+    try:
+        for svc in ("infra-backend-v1", "infra-backend-v2"):
+            cluster.service(svc, [("btls", 443, up.port, None)], INFRA_NS)
+        ca = os.path.join(str(tmp_path), "ca.crt")
+        cluster.emu.apply({"kind": "Secret", "apiVersion": "v1", "type": "kubernetes.io/tls",
+                           "metadata": {"name": "issuer-ca", "namespace": INFRA_NS},
+                           "data": {"tls.crt": b64(crt), "tls.key": b64(key), "ca.crt": b64(ca)}})
+        cluster.emu.apply({"kind": "Secret", "apiVersion": "v1", "type": "Opaque",
+                           "metadata": {"name": "opaque-ca", "namespace": INFRA_NS}, "data": {"ca.crt": b64(ca)}})
+        g = gantry(procs, tmp_path, cluster.emu, args=["--providers.kubernetesGateway.experimentalChannel=true"])
+        cluster.apply("---\n".join([
+            GATEWAY,
+            route("by-secret", "/by-secret", "infra-backend-v1"),
+            route("by-opaque", "/by-opaque", "infra-backend-v2"),
+            policy("by-secret", "infra-backend-v1", "abc.example.com", "issuer-ca").replace("kind: ConfigMap", "kind: Secret"),
+            policy("by-opaque", "infra-backend-v2", "abc.example.com", "opaque-ca").replace("kind: ConfigMap", "kind: Secret")]))
+        must_have(cluster, "by-secret", "ResolvedRefs", "True", "ResolvedRefs")
+        wait_for(lambda: get(g.port, "/by-secret", "abc.example.com")[0] == 200, timeout=10, what="served over TLS")
+        assert "abc.example.com" in snis, snis
+        c = must_have(cluster, "by-opaque", "ResolvedRefs", "False", "InvalidCACertificateRef")
+        assert "Secret %s/opaque-ca does not exist (gantry reads Secrets of type kubernetes.io/tls)" % INFRA_NS in c["message"], c
+        assert get(g.port, "/by-opaque", "abc.example.com")[0] == 500
+    finally:
+        up.stop()

@@ -11,7 +11,7 @@ import time
 from prometheus_client.parser import text_string_to_metric_families
 
 from attack import RecordingUpstream, metric, metrics
-from conftest import SLOW, get, service_yaml, wait_for
+from conftest import SANITIZED, SLOW, get, service_yaml, wait_for
 
 
 def config(main, mirrors, extra_mirroring="", extra=""):
@@ -93,8 +93,9 @@ def test_a_mirror_that_never_answers_costs_the_main_requests_nothing(tmp_path, p
     st_hole, st_ref = mirror_stats(g, "hole@file"), mirror_stats(g, "refused@file")
     print("black hole: in flight %d, dropped %d; refused: errors %d"
           % (st_hole["inFlight"], st_hole["dropped"], st_ref["upstreamErrors"]))
-    assert mirrored[0] < max(base[0], base2[0]) * 1.5 + 0.3
-    assert mirrored[1] < max(base[1], base2[1]) * 2 + 1.0
+    if not SANITIZED:  # under ASan/TSan every request is 5-20x slower and the p99 is the scheduler's
+        assert mirrored[0] < max(base[0], base2[0]) * 1.5 + 0.3
+        assert mirrored[1] < max(base[1], base2[1]) * 2 + 1.0
     assert st_hole["inFlight"] <= 64 and st_hole["dropped"] >= 400 - 64  # bounded queue, drops counted
     assert st_ref["upstreamErrors"] + st_ref["dropped"] >= 400 - 64 and st_ref["requests"] == 0
     assert metric(g, "gantry_mirror_dropped_total", mirror="hole@file") == st_hole["dropped"]

@@ -12,6 +12,7 @@
 
 #include "../common/decimal.h"
 #include "../common/log.h"
+#include "body_buffer.h"
 #include "conntrack.h"
 #include "h2_internal.h"
 #include "h2_server.h"
@@ -185,7 +186,7 @@ void h2s_stream_on_head(struct h2s_stream *s, bool end_stream)
     if (s->body.content_length > 0 && (uint64_t)s->body.content_length > max_body(s) && !s->bad_request)
         refuse(s, "request body too large");
     if (!end_stream) {
-        h2o_buffer_init(&s->body.buf, &h2o_socket_buffer_prototype);
+        h2o_buffer_init(&s->body.buf, &body_buffer_prototype);
         s->body_since_ms = s->body_progress_ms = h2s_conn_now_ms(s->conn);
     } else {
         s->body.done = true;

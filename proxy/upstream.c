@@ -12,6 +12,8 @@
  */
 #include "upstream.h"
 
+#include "body_buffer.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -1193,7 +1195,7 @@ static void h2_on_data(void *ctx, const void *bytes, size_t len)
 {
     struct proxy *p = ctx;
     if (p->pending == NULL)
-        h2o_buffer_init(&p->pending, &h2o_socket_buffer_prototype);
+        h2o_buffer_init(&p->pending, &body_buffer_prototype);
     h2o_iovec_t dst = h2o_buffer_reserve(&p->pending, len);
     memcpy(dst.base, bytes, len);
     p->pending->size += len;

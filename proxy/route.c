@@ -12,8 +12,8 @@
 
 #include "../common/log.h"
 #include "accesslog.h"
-#include "balancer.h"
 #include "acme_challenge.h"
+#include "branch.h"
 #include "conntrack.h"
 #include "forwarded.h"
 #include "match.h"
@@ -26,7 +26,6 @@
 #include "request_check.h"
 #include "response_filter.h"
 #include "stats.h"
-#include "sticky.h"
 #include "table.h"
 #include "tls_options.h"
 #include "tls.h"
@@ -253,16 +252,9 @@ struct routed {
 static int pick_branch(struct routed *r, const h2o_req_t *req)
 {
     const struct table_service *svc = r->route->service;
-    int64_t now = worker_now_ms(r->w);
-    if (svc->failover)
-        return balancer_service_up(svc->children[0], now) ? 0 : 1;
-    if (svc->strategy == STRATEGY_HRW)
-        return balancer_pick_child_hrw(svc, balancer_client_key(r->client.ip16));
-    int i = svc->sticky != NULL ? sticky_child(svc, req) : -1;
-    if (i >= 0)
-        return i;
-    i = balancer_pick_child(svc, r->w->id, now);
-    if (i >= 0 && svc->sticky != NULL) {
+    bool new_cookie;
+    int i = branch_pick(svc, req, r->client.ip16, r->w->id, worker_now_ms(r->w), &new_cookie);
+    if (new_cookie) {
         r->client.branch_sticky = svc->sticky;
         r->client.branch_index = (uint32_t)i;
     }

@@ -13,6 +13,7 @@
 #include "upstream.h"
 
 #include "body_buffer.h"
+#include "branch.h"
 
 #include <errno.h>
 #include <math.h>
@@ -1452,31 +1453,17 @@ static const struct table_service *resolve_service(struct proxy *p, const struct
         }
         if (svc->n_children == 0)
             return svc;
-        if (svc->failover) { /* the main service while it has a server up */
-            bool main_up = balancer_service_up(svc->children[0], worker_now_ms(p->w));
-            if (main_up && svc->n_failover_status != 0 && p->n_failovers < MAX_FAILOVERS) { /* its answer may be dropped */
-                p->failovers[p->n_failovers].svc = svc;
-                p->failovers[p->n_failovers++].n_cookies = p->n_cookies;
-            }
-            svc = main_up ? svc->children[0] : svc->children[1];
-            continue;
+        bool new_cookie;
+        int i = branch_pick(svc, p->req, p->client.ip16, p->w->id, worker_now_ms(p->w), &new_cookie);
+        if (i < 0)
+            return NULL;
+        if (svc->failover && i == 0 && svc->n_failover_status != 0 && p->n_failovers < MAX_FAILOVERS) {
+            p->failovers[p->n_failovers].svc = svc; /* the main's answer may be dropped */
+            p->failovers[p->n_failovers++].n_cookies = p->n_cookies;
         }
-        if (svc->strategy == STRATEGY_HRW) {
-            int h = balancer_pick_child_hrw(svc, balancer_client_key(p->client.ip16));
-            if (h < 0)
-                return NULL;
-            svc = svc->children[h];
-            continue;
-        }
-        int i = svc->sticky ? sticky_child(svc, p->req) : -1; /* -1: balance (again), write the cookie */
-        if (i < 0) {
-            i = balancer_pick_child(svc, p->w->id, worker_now_ms(p->w));
-            if (i < 0)
-                return NULL;
-            if (svc->sticky != NULL && p->n_cookies < 4) {
-                p->cookies[p->n_cookies].st = svc->sticky;
-                p->cookies[p->n_cookies++].index = (uint32_t)i;
-            }
+        if (new_cookie && p->n_cookies < 4) {
+            p->cookies[p->n_cookies].st = svc->sticky;
+            p->cookies[p->n_cookies++].index = (uint32_t)i;
         }
         svc = svc->children[i];
     }

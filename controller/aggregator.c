@@ -18,6 +18,7 @@
 #include <openssl/sha.h>
 
 #include "../common/log.h"
+#include "../proxy/hash_key.h"
 #include "../proxy/publish.h"
 #include "../proxy/registry.h"
 #include "../proxy/stats.h"
@@ -610,6 +611,13 @@ static void add_services(struct build *b, const struct model *m)
             ts->strategy = STRATEGY_HRW;
         else if (s->lb->strategy && strcasecmp(s->lb->strategy, "leasttime") == 0)
             ts->strategy = STRATEGY_LEASTTIME;
+        if (ts->strategy == STRATEGY_HRW && s->lb->hash_key != NULL) {
+            char err[256];
+            ts->hash_key = hash_key_compile(sa, s->lb->hash_key, err, sizeof(err));
+            if (ts->hash_key == NULL) /* the providers compile it first: not expected here */
+                record_on(b, &st->error, "%s: service '%s': hash key `%s`: %s (client address used)", s->origin.source, q,
+                          s->lb->hash_key, err);
+        }
         ts->empty_status = (uint16_t)s->lb->empty_status;
         ts->passive_window_ms = s->lb->passive_window_ms;
         ts->passive_max_failed = s->lb->passive_max_failed;

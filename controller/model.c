@@ -221,6 +221,8 @@ static void dump_service(struct sink *k, const struct model_service *s)
             OUT(k, "        serversTransport: ", lb->servers_transport, "\n");
         if (lb->strategy)
             OUT(k, "        strategy: ", lb->strategy, "\n");
+        if (lb->hash_key) /* written by the ingress-nginx translator only (upstream-hash-by) */
+            OUT(k, "        # hashKey: ", lb->hash_key, "\n");
         if (lb->empty_status) {
             out(k, "        # without a server: ");
             out_int(k, lb->empty_status);

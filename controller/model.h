@@ -84,6 +84,7 @@ struct model_lb {
     size_t n_servers;
     bool pass_host_header;
     const char *strategy; /* "wrr" */
+    const char *hash_key; /* hrw: an nginx variable expression (ingress-nginx upstream-hash-by); NULL: client address */
     struct model_healthcheck *healthcheck;
     int empty_status; /* the answer without a server; 0: 503 (Gantry-internal: the Gateway API's 500 for an invalid backendRef) */
 };

@@ -62,10 +62,12 @@ struct table_sticky {
 enum table_strategy { STRATEGY_WRR, STRATEGY_P2C, STRATEGY_HRW, STRATEGY_LEASTTIME };
 
 struct status_range;
+struct hash_key;
 
 struct table_service {
     const char *name; /* name@provider */
     enum table_strategy strategy; /* a load balancer's; a service of children: WRR (weighted) or HRW */
+    const struct hash_key *hash_key; /* HRW load balancer: the request's key (upstream-hash-by); NULL: client address */
     /* A failover service: <children>[0] while it has a server up, else
      * <children>[1]. */
     bool failover;

@@ -14,6 +14,7 @@
 
 #include "body_buffer.h"
 #include "branch.h"
+#include "hash_key.h"
 
 #include <errno.h>
 #include <math.h>
@@ -227,6 +228,12 @@ static void expression_retry(struct proxy *p, int status)
 /* ---- failover.errors ---- */
 
 static const struct table_service *resolve_service(struct proxy *p, const struct table_service *svc);
+
+/* The hrw balancer's key: the request's upstream-hash-by value, else the client address. */
+static uint64_t hrw_key(const struct proxy *p, const struct table_service *svc)
+{
+    return svc->hash_key != NULL ? hash_key_of(svc->hash_key, p->req, p->client.ip16) : balancer_client_key(p->client.ip16);
+}
 static void send_error(struct proxy *p, int status, const char *reason);
 
 /* The answer <status> of a failover's main service (the server's, or
@@ -258,7 +265,7 @@ static void failover_to_fallback(struct proxy *p, int status)
     p->tried = (struct balancer_tried){0};
     p->sticky_server = svc->sticky ? sticky_find(svc->sticky, svc->n_servers, p->req) : -1;
     if (svc->strategy == STRATEGY_HRW)
-        p->tried.key = balancer_client_key(p->client.ip16);
+        p->tried.key = hrw_key(p, svc);
     pick_now(p);
 }
 
@@ -1564,7 +1571,7 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
     }
     p->sticky_server = p->svc->sticky ? sticky_find(p->svc->sticky, p->svc->n_servers, req) : -1;
     if (p->svc->strategy == STRATEGY_HRW)
-        p->tried.key = balancer_client_key(p->client.ip16);
+        p->tried.key = hrw_key(p, p->svc);
     pick_next(p);
 }
 

@@ -20,6 +20,7 @@
 
 #include "../../../common/base64.h"
 #include "../../../common/config_value.h"
+#include "../../../proxy/hash_key.h"
 #include "../../../proxy/transport.h"
 
 #include <ctype.h>
@@ -142,8 +143,9 @@ static const struct {
     {"affinity", IMPL, "the cookie path defaults to /, not the Ingress path"},
     {"affinity-mode", IMPL, "always persistent"},
     {"upstream-hash-by", IMPL,
-     "$remote_addr / $binary_remote_addr only: rendezvous hashing (hrw) of the client address, not nginx's hash ring; "
-     "other keys: round robin, reported"},
+     "rendezvous hashing (hrw), not nginx's hash ring: equal values still go to one endpoint; variables "
+     "$remote_addr, $binary_remote_addr, $request_uri, $uri, $args, $arg_*, $host, $http_*, $cookie_*, $scheme, "
+     "$request_method (others: round robin, reported)"},
     {"upstream-hash-by-subset", IMPL},
     {"upstream-hash-by-subset-size", IMPL},
     {"load-balance", IMPL, "ewma: leasttime (the lowest latency EWMA x requests in flight of all servers, not of 2)"},
@@ -1204,11 +1206,11 @@ static void subset_unused(const struct ctx *c, const char *why)
 /* upstream-hash-by and load-balance, with the precedence of ingress-nginx's
  * balancer.lua: the affinity cookie, then the hash, then load-balance. A
  * value ingress-nginx's validation rejects refuses the Ingress, as
- * ingress-nginx drops it. A hash key other than the client address
- * ($request_uri, $host, $http_*, $cookie_*, combinations) has no balancer
- * in gantry (Traefik's provider gives its hrw balancer an nginx key;
- * gantry's hashes the client address only): it restricts nothing, so the
- * Ingress is served with the default balancing, and reported. */
+ * ingress-nginx drops it. The key's nginx variables ($request_uri, $host,
+ * $http_*, $cookie_*, combinations) are evaluated per request for the hrw
+ * balancer (proxy/hash_key.c); a variable gantry does not evaluate
+ * restricts nothing, so that Ingress is served with the default balancing,
+ * and reported. */
 static int balancing(const struct ctx *c)
 {
     const char *hash = ann(c, "upstream-hash-by"), *lb = ann(c, "load-balance");
@@ -1253,18 +1255,21 @@ static int balancing(const struct ctx *c)
             problem(c, "annotation " K8S_NGINX_PREFIX "load-balance is not used: upstream-hash-by comes first, as in "
                        "ingress-nginx (ignored)");
         if (!client_address_key(hash)) {
-            problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by: `%s` is not implemented: gantry hashes only "
-                       "the client address ($remote_addr, $binary_remote_addr); served with round robin (ignored)",
-                    hash);
-            subset_unused(c, arena_printf(c->env->pa, "upstream-hash-by `%s` is not implemented", hash));
-            return 0;
+            char err[256];
+            if (hash_key_compile(c->env->pa, hash, err, sizeof(err)) == NULL) {
+                problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by: `%s`: %s; served with round robin (ignored)",
+                        hash, err);
+                subset_unused(c, arena_printf(c->env->pa, "upstream-hash-by `%s` is not implemented", hash));
+                return 0;
+            }
+            c->p->hash_key = hash;
         }
         if (subset)
-            problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by-subset is not implemented: each client address "
+            problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by-subset is not implemented: each hash value "
                        "goes to one endpoint (ignored)");
         if (ann(c, "upstream-hash-by-subset-size"))
             problem(c, "annotation " K8S_NGINX_PREFIX "upstream-hash-by-subset-size is not used: %s (ignored)",
-                    subset ? "each client address goes to one endpoint"
+                    subset ? "each hash value goes to one endpoint"
                            : "it applies with upstream-hash-by-subset only, as in ingress-nginx");
         c->p->strategy = "hrw";
         return 0;
@@ -1603,6 +1608,7 @@ const char *k8s_nginx_service(const struct k8s_nginx_env *env, const struct k8s_
     lb->sticky = p->sticky;
     if (p->strategy)
         lb->strategy = p->strategy;
+    lb->hash_key = p->hash_key;
     if (p->https_backend || p->h2c_backend) {
         lb->servers = arena_alloc(&m->arena, (lb->n_servers ? lb->n_servers : 1) * sizeof(*lb->servers));
         for (size_t i = 0; i < lb->n_servers; i++) {

@@ -79,6 +79,7 @@ struct k8s_nginx_plan {
     const char *rewrite_target; /* rewrite-target, with $1... */
     struct model_sticky *sticky; /* affinity: cookie */
     const char *strategy;        /* upstream-hash-by / load-balance: "hrw", "leasttime"; NULL: wrr */
+    const char *hash_key;        /* upstream-hash-by other than the client address: the hrw key's nginx variables */
     bool ssl_passthrough;        /* ssl-passthrough with enableSSLPassthrough: TCP passthrough routers by SNI */
     bool https_backend;          /* backend-protocol: HTTPS or GRPCS */
     bool h2c_backend;            /* backend-protocol: GRPC (cleartext HTTP/2) */

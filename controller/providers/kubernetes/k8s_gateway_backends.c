@@ -201,12 +201,17 @@ void k8s_gw__define_need(struct gw_cx *c, const struct gw_need *n)
     define_shared(c, n, svc, sp);
 }
 
-const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *scheme,
-                            const char *transport, bool tcp, struct gw_refs *refs)
+/* The Service port backendRef <ref> (of a <kind_name> in <ns>) names, with
+ * its Service (<svc>) and namespace (<rns>); NULL, with <refs> set and the
+ * problem told, when it names another kind, one no ReferenceGrant lets it
+ * use, or a Service or port that does not exist. */
+static const cJSON *resolve(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, struct gw_refs *refs,
+                            const cJSON **svc, const char **rns)
 {
     const char *group = str(ref, "group"), *kind = or(str(ref, "kind"), "Service"), *name = or(str(ref, "name"), "");
-    const char *rns = or(str(ref, "namespace"), ns);
-#define what arena_printf(c->pa, "%s %s backendRef %s/%s", kind_name, ns, rns, name) /* for problems only */
+    *rns = or(str(ref, "namespace"), ns);
+    *svc = NULL;
+#define what arena_printf(c->pa, "%s %s backendRef %s/%s", kind_name, ns, *rns, name) /* for problems only */
     const cJSON *port = get(ref, "port");
     if ((group && *group) || strcmp(kind, "Service") != 0) {
         refs_fail(refs, "InvalidKind", arena_printf(c->pa, "backendRef kind %s%s%s is not supported", or(group, ""),
@@ -214,22 +219,45 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
         k8s_gw__problem(c, "%s: %s", what, refs->message);
         return NULL;
     }
-    if (strcmp(rns, ns) != 0 && !k8s_gw__granted(c, GW_GROUP, kind_name, ns, "", "Service", rns, name)) {
-        refs_fail(refs, "RefNotPermitted", arena_printf(c->pa, "no ReferenceGrant in %s allows %ss of %s to use Service %s", rns,
+    if (strcmp(*rns, ns) != 0 && !k8s_gw__granted(c, GW_GROUP, kind_name, ns, "", "Service", *rns, name)) {
+        refs_fail(refs, "RefNotPermitted", arena_printf(c->pa, "no ReferenceGrant in %s allows %ss of %s to use Service %s", *rns,
                                                         kind_name, ns, name));
         k8s_gw__problem(c, "%s: %s", what, refs->message);
         return NULL;
     }
-    int pnum = cJSON_IsNumber(port) ? port->valueint : -1;
-    const cJSON *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], rns, name);
-    const cJSON *sp = service_port(svc, pnum);
+    *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], *rns, name);
+    const cJSON *sp = service_port(*svc, cJSON_IsNumber(port) ? port->valueint : -1);
     if (sp == NULL) {
         refs_fail(refs, "BackendNotFound",
-                  svc ? arena_printf(c->pa, "Service %s/%s has no port %d", rns, name, cJSON_IsNumber(port) ? port->valueint : 0)
-                      : arena_printf(c->pa, "Service %s/%s does not exist", rns, name));
+                  *svc ? arena_printf(c->pa, "Service %s/%s has no port %d", *rns, name, cJSON_IsNumber(port) ? port->valueint : 0)
+                       : arena_printf(c->pa, "Service %s/%s does not exist", *rns, name));
         k8s_gw__problem(c, "%s: %s", what, refs->message);
         return NULL;
     }
+    return sp;
+#undef what
+}
+
+void k8s_gw__check_tcp_backends(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *refs, struct gw_refs *out)
+{
+    for (const cJSON *r = refs ? refs->child : NULL; r; r = r->next) {
+        const cJSON *svc;
+        const char *rns;
+        resolve(c, kind_name, ns, r, out, &svc, &rns);
+    }
+}
+
+const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *scheme,
+                            const char *transport, bool tcp, struct gw_refs *refs)
+{
+    const cJSON *svc;
+    const char *rns, *name = or(str(ref, "name"), "");
+#define what arena_printf(c->pa, "%s %s backendRef %s/%s", kind_name, ns, rns, name) /* for problems only */
+    const cJSON *sp = resolve(c, kind_name, ns, ref, refs, &svc, &rns);
+    if (sp == NULL)
+        return NULL;
+    const cJSON *port = get(ref, "port");
+    int pnum = cJSON_IsNumber(port) ? port->valueint : -1;
     bool h2c = !tcp && scheme && strcmp(scheme, "h2c") == 0; /* a GRPCRoute's */
     struct gw_btls *pol = tcp ? NULL : k8s_gw__backend_tls(c, rns, name, str(sp, "name"));
     if (pol && pol->transport == NULL) { /* fail closed: 500 for its share, never plaintext */
@@ -277,7 +305,7 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
                                     transport ? transport : "");
     if (c->frag == NULL && !first_definition(c, key, false))
         return shared;
-    struct gw_need need = {key, shared, rns, name, scheme, transport, port->valueint, tcp};
+    struct gw_need need = {key, shared, rns, name, scheme, transport, pnum, tcp};
     if (c->frag) { /* a cached route: defined when its fragment is used */
         k8s_gw__need(c, &need);
         return shared;

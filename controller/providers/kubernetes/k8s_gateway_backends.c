@@ -10,6 +10,7 @@
  * ResolvedRefs reason (InvalidKind, RefNotPermitted, BackendNotFound).
  */
 #include "k8s_gateway_internal.h"
+#include "k8s_wrap.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -344,14 +345,7 @@ const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char 
             define_lb(c, child, k8s_gw__seq(c, where), tcp, where);
         }
         if (child_mws && child_mws[i] && child_mws[i]->n) { /* its own filters: a service of one child that runs them */
-            struct tree_node *one = k8s_gw__seq(c, where), *oe = k8s_gw__map(c, where);
-            struct tree_node *ow = k8s_gw__map(c, where), *os = k8s_gw__map(c, where);
-            k8s_gw__put_str(c, oe, "name", child);
-            k8s_gw__put_str(c, oe, "weight", "1");
-            tree_seq_add(c->pa, one, oe);
-            k8s_gw__add(c, ow, "services", one);
-            k8s_gw__add(c, os, "weighted", ow);
-            k8s_gw__add(c, os, "middlewares", child_mws[i]);
+            struct tree_node *os = k8s_wrap_service(c->pa, where, child, child_mws[i]);
             child = arena_printf(c->pa, "%s-b%d", id, i);
             k8s_gw__add(c, c->services, child, os);
         }

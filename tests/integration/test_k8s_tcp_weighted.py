@@ -8,6 +8,7 @@ spec asks of invalid backendRefs), and routes with several rules (the first
 takes every connection; every rule's refs count for ResolvedRefs).
 """
 import socket
+import textwrap
 
 from conftest import SLOW, run, wait_for
 from tcp_peers import EchoServer, TlsNginx
@@ -167,7 +168,6 @@ def test_TCPRoute_and_TLSRoute_with_several_rules(tmp_path, procs, cluster):
           listeners:
           - {name: tls, port: 443, protocol: TLS, hostname: "*.example.com", tls: {mode: Passthrough}}
           - {name: tcp, port: %d, protocol: TCP}
-        ---
         """ % g.ports["tcp"]
     tcproute = """\
         apiVersion: gateway.networking.k8s.io/v1alpha2
@@ -177,9 +177,7 @@ def test_TCPRoute_and_TLSRoute_with_several_rules(tmp_path, procs, cluster):
           parentRefs: [{name: l4, sectionName: tcp}]
           rules: %s
         """
-    cluster.apply(gateway + tcproute % "[{backendRefs: [{name: a, port: 80, weight: 3}, {name: b, port: 80}]},"
-                                      " {backendRefs: [{name: c, port: 80}]}]" + """\
-        ---
+    tlsroute = """\
         apiVersion: gateway.networking.k8s.io/v1alpha2
         kind: TLSRoute
         metadata: {name: tls-rules, namespace: default}
@@ -190,7 +188,9 @@ def test_TCPRoute_and_TLSRoute_with_several_rules(tmp_path, procs, cluster):
           - backendRefs: [{name: tls-x, port: 80}]
           - backendRefs: [{name: tls-y, port: 80}]
           - backendRefs: [{name: absent, port: 80}]
-        """)
+        """
+    two_rules = "[{backendRefs: [{name: a, port: 80, weight: 3}, {name: b, port: 80}]}, {backendRefs: [{name: c, port: 80}]}]"
+    cluster.apply("---\n".join(textwrap.dedent(d) for d in (gateway, tcproute % two_rules, tlsroute)))
     wait_for(lambda: cluster.route_condition("two-rules", "ResolvedRefs", kind="TCPRoute", gateway="l4"),
              what="TCPRoute status")
     assert cluster.route_condition("two-rules", "ResolvedRefs", kind="TCPRoute", gateway="l4")["status"] == "True"

@@ -82,12 +82,15 @@ static void endpoints(struct gw_cx *c, const char *ns, const cJSON *svc, const c
     }
 }
 
-static void refs_fail(struct gw_refs *r, const char *reason, const char *message)
+/* Sets ResolvedRefs from one reference that failed and tells it as a
+ * problem of <what>. */
+static void refs_fail(struct gw_cx *c, struct gw_refs *r, const char *what, const char *reason, const char *message)
 {
     if (r->reason == NULL) { /* the first failure is the one reported */
         r->reason = reason;
         r->message = message;
     }
+    k8s_gw__problem(c, "%s: %s", what, message); /* each one is told */
 }
 
 static uint64_t fnv(const char *s)
@@ -215,24 +218,22 @@ static const cJSON *resolve(struct gw_cx *c, const char *kind_name, const char *
 #define what arena_printf(c->pa, "%s %s backendRef %s/%s", kind_name, ns, *rns, name) /* for problems only */
     const cJSON *port = get(ref, "port");
     if ((group && *group) || strcmp(kind, "Service") != 0) {
-        refs_fail(refs, "InvalidKind", arena_printf(c->pa, "backendRef kind %s%s%s is not supported", or(group, ""),
-                                                    group ? "/" : "", kind));
-        k8s_gw__problem(c, "%s: %s", what, refs->message);
+        refs_fail(c, refs, what, "InvalidKind",
+                  arena_printf(c->pa, "backendRef kind %s%s%s is not supported", or(group, ""), group ? "/" : "", kind));
         return NULL;
     }
     if (strcmp(*rns, ns) != 0 && !k8s_gw__granted(c, GW_GROUP, kind_name, ns, "", "Service", *rns, name)) {
-        refs_fail(refs, "RefNotPermitted", arena_printf(c->pa, "no ReferenceGrant in %s allows %ss of %s to use Service %s", *rns,
-                                                        kind_name, ns, name));
-        k8s_gw__problem(c, "%s: %s", what, refs->message);
+        refs_fail(c, refs, what, "RefNotPermitted",
+                  arena_printf(c->pa, "no ReferenceGrant in %s allows %ss of %s to use Service %s", *rns, kind_name, ns, name));
         return NULL;
     }
+    int pnum = cJSON_IsNumber(port) ? port->valueint : -1;
     *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], *rns, name);
-    const cJSON *sp = service_port(*svc, cJSON_IsNumber(port) ? port->valueint : -1);
+    const cJSON *sp = service_port(*svc, pnum);
     if (sp == NULL) {
-        refs_fail(refs, "BackendNotFound",
+        refs_fail(c, refs, what, "BackendNotFound",
                   *svc ? arena_printf(c->pa, "Service %s/%s has no port %d", *rns, name, cJSON_IsNumber(port) ? port->valueint : 0)
                        : arena_printf(c->pa, "Service %s/%s does not exist", *rns, name));
-        k8s_gw__problem(c, "%s: %s", what, refs->message);
         return NULL;
     }
     return sp;
@@ -262,9 +263,9 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
     bool h2c = !tcp && scheme && strcmp(scheme, "h2c") == 0; /* a GRPCRoute's */
     struct gw_btls *pol = tcp ? NULL : k8s_gw__backend_tls(c, rns, name, str(sp, "name"));
     if (pol && pol->transport == NULL) { /* fail closed: 500 for its share, never plaintext */
-        refs_fail(refs, "RefNotPermitted", arena_printf(c->pa, "cannot apply BackendTLSPolicy %s/%s to Service %s/%s: %s", pol->ns,
-                                                        pol->name, rns, name, pol->message ? pol->message : "invalid"));
-        k8s_gw__problem(c, "%s: %s", what, refs->message);
+        refs_fail(c, refs, what, "RefNotPermitted",
+                  arena_printf(c->pa, "cannot apply BackendTLSPolicy %s/%s to Service %s/%s: %s", pol->ns, pol->name, rns, name,
+                               pol->message ? pol->message : "invalid"));
         return NULL;
     }
     if (pol) { /* dialed with TLS through the policy's transport (with the rule's timeouts, if any) */
@@ -288,8 +289,8 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
         const char *why = NULL;
         scheme = port_scheme(c, sp, h2c, &why);
         if (scheme == NULL) {
-            refs_fail(refs, "UnsupportedProtocol", arena_printf(c->pa, "Service %s/%s port %d: %s", rns, name, pnum, why));
-            k8s_gw__problem(c, "%s: %s", what, refs->message);
+            refs_fail(c, refs, what, "UnsupportedProtocol",
+                      arena_printf(c->pa, "Service %s/%s port %d: %s", rns, name, pnum, why));
             return NULL;
         }
     }
@@ -299,7 +300,7 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
     int kl = snprintf(key, sizeof(key), "%s|%s/%s:%d%s|%s", tcp ? "tcp" : "http", rns, name, pnum, h2c ? ":h2c" : "",
                       transport ? transport : "");
     if (kl <= 0 || (size_t)kl >= sizeof(key)) {
-        refs_fail(refs, "BackendNotFound", "backendRef name too long");
+        refs_fail(c, refs, what, "BackendNotFound", "backendRef name too long");
         return NULL;
     }
     const char *shared = k8s_gw__id(c, "%s-%s-%d%s%s%s", rns, name, pnum, h2c ? "-h2c" : "", transport ? "-" : "",

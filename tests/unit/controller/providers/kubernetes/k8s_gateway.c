@@ -636,7 +636,8 @@ static void test_tls_and_tcp_routes_with_several_rules(void)
 
     /* an invalid ref in the second rule: ResolvedRefs False with its reason; the first rule serves on */
     run(&r, L4_GW "{'kind':'TCPRoute','metadata':{'namespace':'default','name':'c'},'spec':{'parentRefs':[{'name':'l4','sectionName':'tcp'}],"
-                  "'rules':[{'backendRefs':[{'name':'a','port':80}]},{'backendRefs':[{'name':'missing','port':80}]}]}},"
+                  "'rules':[{'backendRefs':[{'name':'a','port':80}]},{'backendRefs':[{'name':'missing','port':80}]},"
+                  "{'backendRefs':[{'name':'b','port':81}]}]}},"
                   "{'kind':'TLSRoute','metadata':{'namespace':'default','name':'t'},'spec':{'parentRefs':[{'name':'l4','sectionName':'pass'}],"
                   "'hostnames':['a.pass.test'],'rules':[{'backendRefs':[{'name':'b','port':80}]},"
                   "{'backendRefs':[{'name':'a','port':80}]},{'backendRefs':[{'group':'example.com','kind':'Thing','name':'x'}]}]}}",
@@ -655,11 +656,13 @@ static void test_tls_and_tcp_routes_with_several_rules(void)
     CHECK_CONTAINS(st, "\"type\":\"ResolvedRefs\",\"status\":\"False\"");
     CHECK_CONTAINS(st, "\"reason\":\"BackendNotFound\"");
     CHECK_CONTAINS(st, "Service default/missing does not exist");
+    CHECK(strstr(st, "no port 81") == NULL); /* the first failure is the reason */
     CHECK_CONTAINS(st, "\"type\":\"Accepted\",\"status\":\"True\"");
     st = status_of(&r, K8S_GW_TLSROUTES, "t");
     CHECK_CONTAINS(st, "\"reason\":\"InvalidKind\"");
     CHECK_CONTAINS(st, "backendRef kind example.com/Thing is not supported");
     CHECK_CONTAINS(r.problem_text, "TCPRoute default backendRef default/missing: Service default/missing does not exist");
+    CHECK_CONTAINS(r.problem_text, "TCPRoute default backendRef default/b: Service default/b has no port 81"); /* each told */
     CHECK_CONTAINS(r.problem_text, "TLSRoute default backendRef default/x: backendRef kind example.com/Thing is not supported");
     done(&r);
 #undef L4_GW

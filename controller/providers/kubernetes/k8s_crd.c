@@ -22,6 +22,7 @@
 #include <openssl/sha.h>
 
 #include "k8s_index.h"
+#include "k8s_wrap.h"
 #include "../../model_decode.h"
 #include "../../tree.h"
 
@@ -341,7 +342,7 @@ static struct tree_node *route_middlewares(struct cx *c, const char *ns, const c
 
 /* A reference's own middlewares (services[].middlewares, Traefik v3.7's
  * service middlewares): <child> is reached through a service of one child
- * that carries them, named after the child, the referring object and the
+ * that carries them (k8s_wrap.h), named after the child, the referring object and the
  * names, so that each reference site keeps its own. The aggregator runs
  * them where the service is used (the router's service, or a weighted
  * service's child) and refuses the routers where it cannot. */
@@ -362,15 +363,7 @@ static const char *with_ref_middlewares(struct cx *c, const char *ns, const cJSO
     const char *id = arena_printf(c->pa, "%s-mw-%02x%02x%02x%02x%02x", child, h[0], h[1], h[2], h[3], h[4]);
     if (tree_map_get(c->services, id))
         return id;
-    struct tree_node *list = node(c, TREE_SEQ, where), *e = node(c, TREE_MAP, where);
-    struct tree_node *w = node(c, TREE_MAP, where), *svc = node(c, TREE_MAP, where);
-    put_str(c, e, "name", child);
-    put_str(c, e, "weight", "1");
-    tree_seq_add(c->pa, list, e);
-    put(c, w, "services", list);
-    put(c, svc, "weighted", w);
-    put(c, svc, "middlewares", names);
-    put(c, c->services, id, svc);
+    put(c, c->services, id, k8s_wrap_service(c->pa, where, child, names));
     return id;
 }
 

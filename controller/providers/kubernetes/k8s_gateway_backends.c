@@ -10,6 +10,7 @@
  * ResolvedRefs reason (InvalidKind, RefNotPermitted, BackendNotFound).
  */
 #include "k8s_gateway_internal.h"
+#include "k8s_wrap.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -81,12 +82,15 @@ static void endpoints(struct gw_cx *c, const char *ns, const cJSON *svc, const c
     }
 }
 
-static void refs_fail(struct gw_refs *r, const char *reason, const char *message)
+/* Sets ResolvedRefs from one reference that failed and tells it as a
+ * problem of <what>. */
+static void refs_fail(struct gw_cx *c, struct gw_refs *r, const char *what, const char *reason, const char *message)
 {
     if (r->reason == NULL) { /* the first failure is the one reported */
         r->reason = reason;
         r->message = message;
     }
+    k8s_gw__problem(c, "%s: %s", what, message); /* each one is told */
 }
 
 static uint64_t fnv(const char *s)
@@ -201,41 +205,67 @@ void k8s_gw__define_need(struct gw_cx *c, const struct gw_need *n)
     define_shared(c, n, svc, sp);
 }
 
-const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *scheme,
-                            const char *transport, bool tcp, struct gw_refs *refs)
+/* The Service port backendRef <ref> (of a <kind_name> in <ns>) names, with
+ * its Service (<svc>) and namespace (<rns>); NULL, with <refs> set and the
+ * problem told, when it names another kind, one no ReferenceGrant lets it
+ * use, or a Service or port that does not exist. */
+static const cJSON *resolve(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, struct gw_refs *refs,
+                            const cJSON **svc, const char **rns)
 {
     const char *group = str(ref, "group"), *kind = or(str(ref, "kind"), "Service"), *name = or(str(ref, "name"), "");
-    const char *rns = or(str(ref, "namespace"), ns);
-#define what arena_printf(c->pa, "%s %s backendRef %s/%s", kind_name, ns, rns, name) /* for problems only */
+    *rns = or(str(ref, "namespace"), ns);
+    *svc = NULL;
+#define what arena_printf(c->pa, "%s %s backendRef %s/%s", kind_name, ns, *rns, name) /* for problems only */
     const cJSON *port = get(ref, "port");
     if ((group && *group) || strcmp(kind, "Service") != 0) {
-        refs_fail(refs, "InvalidKind", arena_printf(c->pa, "backendRef kind %s%s%s is not supported", or(group, ""),
-                                                    group ? "/" : "", kind));
-        k8s_gw__problem(c, "%s: %s", what, refs->message);
+        refs_fail(c, refs, what, "InvalidKind",
+                  arena_printf(c->pa, "backendRef kind %s%s%s is not supported", or(group, ""), group ? "/" : "", kind));
         return NULL;
     }
-    if (strcmp(rns, ns) != 0 && !k8s_gw__granted(c, GW_GROUP, kind_name, ns, "", "Service", rns, name)) {
-        refs_fail(refs, "RefNotPermitted", arena_printf(c->pa, "no ReferenceGrant in %s allows %ss of %s to use Service %s", rns,
-                                                        kind_name, ns, name));
-        k8s_gw__problem(c, "%s: %s", what, refs->message);
+    if (strcmp(*rns, ns) != 0 && !k8s_gw__granted(c, GW_GROUP, kind_name, ns, "", "Service", *rns, name)) {
+        refs_fail(c, refs, what, "RefNotPermitted",
+                  arena_printf(c->pa, "no ReferenceGrant in %s allows %ss of %s to use Service %s", *rns, kind_name, ns, name));
         return NULL;
     }
     int pnum = cJSON_IsNumber(port) ? port->valueint : -1;
-    const cJSON *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], rns, name);
-    const cJSON *sp = service_port(svc, pnum);
+    *svc = k8s_index_get(&c->ix[K8S_GW_SERVICES], *rns, name);
+    const cJSON *sp = service_port(*svc, pnum);
     if (sp == NULL) {
-        refs_fail(refs, "BackendNotFound",
-                  svc ? arena_printf(c->pa, "Service %s/%s has no port %d", rns, name, cJSON_IsNumber(port) ? port->valueint : 0)
-                      : arena_printf(c->pa, "Service %s/%s does not exist", rns, name));
-        k8s_gw__problem(c, "%s: %s", what, refs->message);
+        refs_fail(c, refs, what, "BackendNotFound",
+                  *svc ? arena_printf(c->pa, "Service %s/%s has no port %d", *rns, name, cJSON_IsNumber(port) ? port->valueint : 0)
+                       : arena_printf(c->pa, "Service %s/%s does not exist", *rns, name));
         return NULL;
     }
+    return sp;
+#undef what
+}
+
+void k8s_gw__check_tcp_backends(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *refs, struct gw_refs *out)
+{
+    for (const cJSON *r = refs ? refs->child : NULL; r; r = r->next) {
+        const cJSON *svc;
+        const char *rns;
+        resolve(c, kind_name, ns, r, out, &svc, &rns);
+    }
+}
+
+const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *scheme,
+                            const char *transport, bool tcp, struct gw_refs *refs)
+{
+    const cJSON *svc;
+    const char *rns, *name = or(str(ref, "name"), "");
+#define what arena_printf(c->pa, "%s %s backendRef %s/%s", kind_name, ns, rns, name) /* for problems only */
+    const cJSON *sp = resolve(c, kind_name, ns, ref, refs, &svc, &rns);
+    if (sp == NULL)
+        return NULL;
+    const cJSON *port = get(ref, "port");
+    int pnum = cJSON_IsNumber(port) ? port->valueint : -1;
     bool h2c = !tcp && scheme && strcmp(scheme, "h2c") == 0; /* a GRPCRoute's */
     struct gw_btls *pol = tcp ? NULL : k8s_gw__backend_tls(c, rns, name, str(sp, "name"));
     if (pol && pol->transport == NULL) { /* fail closed: 500 for its share, never plaintext */
-        refs_fail(refs, "RefNotPermitted", arena_printf(c->pa, "cannot apply BackendTLSPolicy %s/%s to Service %s/%s: %s", pol->ns,
-                                                        pol->name, rns, name, pol->message ? pol->message : "invalid"));
-        k8s_gw__problem(c, "%s: %s", what, refs->message);
+        refs_fail(c, refs, what, "RefNotPermitted",
+                  arena_printf(c->pa, "cannot apply BackendTLSPolicy %s/%s to Service %s/%s: %s", pol->ns, pol->name, rns, name,
+                               pol->message ? pol->message : "invalid"));
         return NULL;
     }
     if (pol) { /* dialed with TLS through the policy's transport (with the rule's timeouts, if any) */
@@ -259,8 +289,8 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
         const char *why = NULL;
         scheme = port_scheme(c, sp, h2c, &why);
         if (scheme == NULL) {
-            refs_fail(refs, "UnsupportedProtocol", arena_printf(c->pa, "Service %s/%s port %d: %s", rns, name, pnum, why));
-            k8s_gw__problem(c, "%s: %s", what, refs->message);
+            refs_fail(c, refs, what, "UnsupportedProtocol",
+                      arena_printf(c->pa, "Service %s/%s port %d: %s", rns, name, pnum, why));
             return NULL;
         }
     }
@@ -270,14 +300,14 @@ const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *
     int kl = snprintf(key, sizeof(key), "%s|%s/%s:%d%s|%s", tcp ? "tcp" : "http", rns, name, pnum, h2c ? ":h2c" : "",
                       transport ? transport : "");
     if (kl <= 0 || (size_t)kl >= sizeof(key)) {
-        refs_fail(refs, "BackendNotFound", "backendRef name too long");
+        refs_fail(c, refs, what, "BackendNotFound", "backendRef name too long");
         return NULL;
     }
     const char *shared = k8s_gw__id(c, "%s-%s-%d%s%s%s", rns, name, pnum, h2c ? "-h2c" : "", transport ? "-" : "",
                                     transport ? transport : "");
     if (c->frag == NULL && !first_definition(c, key, false))
         return shared;
-    struct gw_need need = {key, shared, rns, name, scheme, transport, port->valueint, tcp};
+    struct gw_need need = {key, shared, rns, name, scheme, transport, pnum, tcp};
     if (c->frag) { /* a cached route: defined when its fragment is used */
         k8s_gw__need(c, &need);
         return shared;
@@ -316,14 +346,7 @@ const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char 
             define_lb(c, child, k8s_gw__seq(c, where), tcp, where);
         }
         if (child_mws && child_mws[i] && child_mws[i]->n) { /* its own filters: a service of one child that runs them */
-            struct tree_node *one = k8s_gw__seq(c, where), *oe = k8s_gw__map(c, where);
-            struct tree_node *ow = k8s_gw__map(c, where), *os = k8s_gw__map(c, where);
-            k8s_gw__put_str(c, oe, "name", child);
-            k8s_gw__put_str(c, oe, "weight", "1");
-            tree_seq_add(c->pa, one, oe);
-            k8s_gw__add(c, ow, "services", one);
-            k8s_gw__add(c, os, "weighted", ow);
-            k8s_gw__add(c, os, "middlewares", child_mws[i]);
+            struct tree_node *os = k8s_wrap_service(c->pa, where, child, child_mws[i]);
             child = arena_printf(c->pa, "%s-b%d", id, i);
             k8s_gw__add(c, c->services, child, os);
         }

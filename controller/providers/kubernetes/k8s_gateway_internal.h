@@ -171,6 +171,13 @@ const char *k8s_gw__backends(struct gw_cx *c, const char *kind_name, const char 
 const char *k8s_gw__backend(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *ref, const char *scheme,
                             const char *transport, bool tcp, struct gw_refs *refs_out);
 
+/* Resolves the backendRefs <refs> of a TLSRoute/TCPRoute rule that takes
+ * no connection (a later rule: see k8s_gateway_tcp.c) for ResolvedRefs
+ * alone: each one that cannot be resolved sets <refs_out> and is told as a
+ * problem, as k8s_gw__backend() would; nothing is defined. */
+void k8s_gw__check_tcp_backends(struct gw_cx *c, const char *kind_name, const char *ns, const cJSON *refs,
+                                struct gw_refs *refs_out);
+
 /* Records <n> (copied) as a need of the route being cached. */
 void k8s_gw__need(struct gw_cx *c, const struct gw_need *n);
 /* Defines the shared load balancer of <n> unless this translation did already. */

@@ -5,7 +5,16 @@
  * tls.mode says; a TCPRoute takes every connection of its listener
  * (HostSNI(`*`)). Several backendRefs of the rule make a weighted TCP
  * service (weight 0: none; an invalid ref's share of connections is
- * refused, as the spec asks). Only the first rule is used.
+ * refused, as the spec asks).
+ *
+ * Several rules: a rule of these kinds has no matches, so every rule
+ * matches every connection of the route, and the spec's precedence (each
+ * connection maps to at most one rule; a tie within a Route goes to the
+ * first rule) gives all of them to the first rule. The later rules take
+ * none (Traefik makes one router per rule, all with the same rule, and one
+ * of them, which is undefined, takes everything); their backendRefs are
+ * still resolved for ResolvedRefs and their failures told, as Traefik does.
+ * Later versions of the spec allow one rule only (TLSRoute v1).
  */
 #include "k8s_gateway_internal.h"
 
@@ -22,12 +31,16 @@ static void tcp_like(struct gw_cx *c, const cJSON *obj, bool tls)
     size_t n_at = 0;
     struct gw_attach *at = k8s_gw__attach(c, obj, tls ? GW_K_TLS : GW_K_TCP, &n_at);
     struct gw_refs refs = {0};
-    const cJSON *rules = get(get(obj, "spec"), "rules");
-    if (cJSON_GetArraySize(rules) > 1)
-        k8s_gw__problem(c, "%s %s/%s: only the first rule is used by gantry", kind_name, ns, name);
+    const cJSON *rules = get(get(obj, "spec"), "rules"), *first = rules ? rules->child : NULL;
     const char *svc = k8s_gw__id(c, "%s-%s-%s-r0", prefix, ns, name); /* a stand-in when no backend resolves */
-    if (n_at)
-        svc = k8s_gw__backends(c, kind_name, ns, get(rules ? rules->child : NULL, "backendRefs"), svc, NULL, NULL, true, NULL, &refs);
+    if (n_at) {
+        svc = k8s_gw__backends(c, kind_name, ns, get(first, "backendRefs"), svc, NULL, NULL, true, NULL, &refs);
+        for (const cJSON *later = first ? first->next : NULL; later; later = later->next)
+            k8s_gw__check_tcp_backends(c, kind_name, ns, get(later, "backendRefs"), &refs);
+        if (first && first->next)
+            k8s_gw__problem(c, "%s %s/%s: rules after the first take no connection: rules without matches all match, and "
+                               "the first rule takes every connection (Gateway API precedence)", kind_name, ns, name);
+    }
     for (size_t a = 0; a < n_at; a++) {
         const struct gw_attach *x = &at[a];
         const char *where = arena_printf(c->pa, "%s %s/%s", kind_name, ns, name);

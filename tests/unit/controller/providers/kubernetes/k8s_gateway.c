@@ -593,6 +593,81 @@ static void test_tls_and_tcp_routes(void)
     done(&r);
 }
 
+static const struct model_tcp_service *tcp_service(struct run *r, const char *name)
+{
+    for (size_t i = 0; i < r->m->tcp_services.len; i++)
+        if (strcmp(((const struct model_tcp_service *)r->m->tcp_services.items[i])->name, name) == 0)
+            return r->m->tcp_services.items[i];
+    return NULL;
+}
+
+/* Several rules on a TLSRoute/TCPRoute: none has matches, so the first
+ * takes every connection (the spec's precedence within a Route); the refs
+ * of every rule count for ResolvedRefs and their failures are told. */
+static void test_tls_and_tcp_routes_with_several_rules(void)
+{
+#define L4_GW                                                                                                                      \
+    BASE ",{'kind':'Gateway','metadata':{'namespace':'default','name':'l4'},'spec':{'gatewayClassName':'gantry','listeners':["  \
+         "{'name':'pass','port':8443,'protocol':'TLS','hostname':'*.pass.test','tls':{'mode':'Passthrough'}},"                     \
+         "{'name':'tcp','port':9000,'protocol':'TCP'}]}},"
+    struct run r;
+    run(&r, L4_GW "{'kind':'TCPRoute','metadata':{'namespace':'default','name':'c'},'spec':{'parentRefs':[{'name':'l4','sectionName':'tcp'}],"
+                  "'rules':[{'backendRefs':[{'name':'a','port':80,'weight':3},{'name':'b','port':80}]},"
+                  "{'backendRefs':[{'name':'b','port':80}]}]}}",
+        true);
+    CHECK(r.m->tcp_routers.len == 1); /* one router: the first rule's */
+    const struct model_router *c = r.m->tcp_routers.len ? r.m->tcp_routers.items[0] : NULL;
+    CHECK(c && strcmp(c->name, "tcproute-default-c-default-l4-tcp") == 0);
+    if (c) {
+        CHECK_STR(c->rule, "HostSNI(`*`)");
+        CHECK_STR(c->service, "tcproute-default-c-r0"); /* the first rule's weighted service: a 3, b 1 */
+        const struct model_tcp_service *w = tcp_service(&r, c->service);
+        CHECK(w && w->weighted && w->weighted->n_services == 2);
+        if (w && w->weighted && w->weighted->n_services == 2) {
+            CHECK_STR(w->weighted->services[0].name, "default-a-80");
+            CHECK(w->weighted->services[0].weight == 3);
+            CHECK_STR(w->weighted->services[1].name, "default-b-80");
+            CHECK(w->weighted->services[1].weight == 1);
+        }
+    }
+    CHECK_CONTAINS(status_of(&r, K8S_GW_TCPROUTES, "c"), "\"type\":\"ResolvedRefs\",\"status\":\"True\"");
+    CHECK_CONTAINS(r.problem_text, "TCPRoute default/c: rules after the first take no connection");
+    done(&r);
+
+    /* an invalid ref in the second rule: ResolvedRefs False with its reason; the first rule serves on */
+    run(&r, L4_GW "{'kind':'TCPRoute','metadata':{'namespace':'default','name':'c'},'spec':{'parentRefs':[{'name':'l4','sectionName':'tcp'}],"
+                  "'rules':[{'backendRefs':[{'name':'a','port':80}]},{'backendRefs':[{'name':'missing','port':80}]},"
+                  "{'backendRefs':[{'name':'b','port':81}]}]}},"
+                  "{'kind':'TLSRoute','metadata':{'namespace':'default','name':'t'},'spec':{'parentRefs':[{'name':'l4','sectionName':'pass'}],"
+                  "'hostnames':['a.pass.test'],'rules':[{'backendRefs':[{'name':'b','port':80}]},"
+                  "{'backendRefs':[{'name':'a','port':80}]},{'backendRefs':[{'group':'example.com','kind':'Thing','name':'x'}]}]}}",
+        true);
+    CHECK(r.m->tcp_routers.len == 2);
+    for (size_t i = 0; i < r.m->tcp_routers.len; i++) {
+        const struct model_router *x = r.m->tcp_routers.items[i];
+        if (strcmp(x->name, "tcproute-default-c-default-l4-tcp") == 0)
+            CHECK_STR(x->service, "default-a-80");
+        else
+            CHECK(strcmp(x->name, "tlsroute-default-t-default-l4-pass") == 0 && strcmp(x->service, "default-b-80") == 0 &&
+                  strcmp(x->rule, "HostSNI(`a.pass.test`)") == 0);
+    }
+    CHECK(tcp_service(&r, "default-missing-80") == NULL && tcp_service(&r, "tcproute-default-c-r0-invalid") == NULL);
+    const char *st = status_of(&r, K8S_GW_TCPROUTES, "c");
+    CHECK_CONTAINS(st, "\"type\":\"ResolvedRefs\",\"status\":\"False\"");
+    CHECK_CONTAINS(st, "\"reason\":\"BackendNotFound\"");
+    CHECK_CONTAINS(st, "Service default/missing does not exist");
+    CHECK(strstr(st, "no port 81") == NULL); /* the first failure is the reason */
+    CHECK_CONTAINS(st, "\"type\":\"Accepted\",\"status\":\"True\"");
+    st = status_of(&r, K8S_GW_TLSROUTES, "t");
+    CHECK_CONTAINS(st, "\"reason\":\"InvalidKind\"");
+    CHECK_CONTAINS(st, "backendRef kind example.com/Thing is not supported");
+    CHECK_CONTAINS(r.problem_text, "TCPRoute default backendRef default/missing: Service default/missing does not exist");
+    CHECK_CONTAINS(r.problem_text, "TCPRoute default backendRef default/b: Service default/b has no port 81"); /* each told */
+    CHECK_CONTAINS(r.problem_text, "TLSRoute default backendRef default/x: backendRef kind example.com/Thing is not supported");
+    done(&r);
+#undef L4_GW
+}
+
 static void test_status_merge(void)
 {
     cJSON *want = cJSON_Parse("{\"parents\":[{\"parentRef\":{\"name\":\"gw\"},\"controllerName\":\"gantry.io/gateway-controller\","
@@ -1038,6 +1113,7 @@ int main(void)
     test_backend_app_protocol();
     test_backend_tls_policy();
     test_tls_and_tcp_routes();
+    test_tls_and_tcp_routes_with_several_rules();
     test_status_merge();
     printf("k8s_gateway: %d checks, %d failures\n", test_checks, test_failures);
     return test_failures ? 1 : 0;

@@ -850,7 +850,9 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
                                 first_port_service, t->nginx_config};
     bool shared_tls = false; /* a host with a certificate from another Ingress */
     if (t->o->nginx && !gantry_is_ours(t->objs, t->o, ing)) {
-        for (const cJSON *r = get(spec, "rules") ? get(spec, "rules")->child : NULL; r; r = r->next) {
+        /* a canary's routes are its main Ingress's: no TLS of its own to share */
+        const cJSON *first = canary_candidate(ing) ? NULL : get(spec, "rules") ? get(spec, "rules")->child : NULL;
+        for (const cJSON *r = first; r; r = r->next) {
             const char *host = str(r, "host");
             if (host == NULL || *host == '\0')
                 continue;

@@ -288,6 +288,20 @@ int main(void)
     CHECK_CONTAINS(r.dump, "    unset:\n      dialTimeout: 1000ms\n");
     CHECK(strstr(r.dump, "    unset:\n      dialTimeout: 1000ms\n      terminationDelay") == NULL);
     done(&r);
+    /* the same from labels, lowercase as Docker users write them */
+    {
+        r.m = model_new("docker");
+        decode_report_init(&r.rep);
+        struct tree_node *root = tree_new_node(&r.m->arena, TREE_MAP, "labels", 0, 0);
+        struct diag d;
+        CHECK(tree_set_path(&r.m->arena, root, "tcp.services.pg.loadbalancer.server.port", "5432", "label", &d) == 0);
+        CHECK(tree_set_path(&r.m->arena, root, "tcp.services.pg.loadbalancer.terminationdelay", "-1", "label", &d) == 0);
+        model_decode(r.m, root, &r.rep);
+        r.dump = model_dump(r.m);
+        CHECK(r.rep.errors.len == 0);
+        CHECK_CONTAINS(r.dump, "      terminationDelay: -1\n");
+        done(&r);
+    }
     /* bad values: errors naming the key and the value */
     decode(&r, "tcp:\n  services:\n    a:\n      loadBalancer:\n        terminationDelay: soon\n"
                "        servers: [{address: \"a:1\"}]\n"

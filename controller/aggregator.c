@@ -1318,6 +1318,11 @@ static void add_tcp_services(struct build *b, const struct model *m)
         ts->dial_ms = tr ? tr->dial_ms : 0;
         /* the service's own (deprecated) loadBalancer.proxyProtocol wins over its transport's */
         ts->proxy_protocol = (uint8_t)(s->proxy_protocol ? s->proxy_protocol : tr ? tr->proxy_protocol : 0);
+        /* terminationDelay as Traefik v3's dialer manager: a named transport's
+         * (100ms when it has none) wins over the deprecated loadBalancer one */
+        ts->termination_delay_ms = tr != NULL        ? (tr->has_termination_delay ? tr->termination_delay_ms : TCP_TERMINATION_DELAY_DEFAULT_MS)
+                                   : s->has_termination_delay ? s->termination_delay_ms
+                                                              : TCP_TERMINATION_DELAY_DEFAULT_MS;
         for (size_t j = 0; j < s->n_servers; j++) {
             ts->servers[j].tls = s->servers[j].tls;
             struct diag d;

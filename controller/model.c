@@ -381,6 +381,10 @@ static void dump_tcp_service(struct sink *k, const struct model_tcp_service *s)
         out(k, "      proxyProtocol: {version: ");
         out_int(k, s->proxy_protocol);
         out(k, "}\n");
+    }    if (s->has_termination_delay) {
+        out(k, "      terminationDelay: ");
+        out_int(k, s->termination_delay_ms);
+        out(k, "\n");
     }
 }
 
@@ -393,6 +397,11 @@ static void dump_tcp_transport(struct sink *k, const struct model_tcp_transport 
         out(k, "      proxyProtocol: {version: ");
         out_int(k, t->proxy_protocol);
         out(k, "}\n");
+    }
+    if (t->has_termination_delay) {
+        out(k, "      terminationDelay: ");
+        out_int(k, t->termination_delay_ms);
+        out(k, "ms\n");
     }
     const struct model_transport *tls = t->tls;
     if (tls != NULL) {

@@ -198,6 +198,10 @@ struct model_tcp_service {
     struct model_weighted *weighted;  /* weighted.services: other TCP services, by weight */
     const char *servers_transport;    /* loadBalancer.serversTransport: a tcp.serversTransports name */
     int proxy_protocol;               /* loadBalancer.proxyProtocol.version (deprecated in Traefik v3); 0: not set */
+    /* loadBalancer.terminationDelay (deprecated in Traefik v3), milliseconds;
+     * negative: wait forever. Only read when no serversTransport is named. */
+    int64_t termination_delay_ms;
+    bool has_termination_delay;
     struct model_origin origin;
 };
 
@@ -206,6 +210,8 @@ struct model_tcp_transport {
     const char *name;
     uint64_t dial_ms;        /* dialTimeout; 0: the global forwardingTimeouts.dialTimeout */
     int proxy_protocol;      /* proxyProtocol.version: a PROXY header sent first to each server (1, 2); 0: none */
+    int64_t termination_delay_ms; /* terminationDelay (a duration, may be negative: wait forever) */
+    bool has_termination_delay;   /* false: Traefik's default, 100ms */
     /* tls: how servers with tls: true are dialed (serverName, insecureSkipVerify,
      * rootCAs, certificates, peerCertURI; spiffe sets its unsupported); NULL:
      * not set, TLS with defaults (system CAs, the server's host as name) */

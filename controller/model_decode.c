@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../common/config_value.h"
 #include "../common/hostport.h"
 #include "../proxy/middleware/status_ranges.h"
 #include "tree_decode.h"
@@ -815,9 +816,24 @@ static int tcp_lb_transport(struct tree_decoder *c, void *obj, const struct tree
     return tree_decode_string(c, v, &((struct model_tcp_service *)obj)->servers_transport);
 }
 
+/* TERMINATION_DELAY_MAX_MS: a bound far beyond any use (about 31 years), so
+ * the arithmetic on it cannot overflow. */
+#define TERMINATION_DELAY_MAX_MS 1000000000000LL
+
+/* loadBalancer.terminationDelay (deprecated in Traefik v3): an integer of
+ * milliseconds, negative for "wait forever". */
+static int tcp_lb_termination_delay(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    struct model_tcp_service *s = obj;
+    if (tree_decode_int(c, v, -TERMINATION_DELAY_MAX_MS, TERMINATION_DELAY_MAX_MS, &s->termination_delay_ms) != 0)
+        return -1;
+    s->has_termination_delay = true;
+    return 0;
+}
+
 static const struct tree_field tcp_lb_fields[] = {{"servers", tcp_lb_servers},
                                              {"proxyProtocol", tcp_lb_proxy_protocol},
-                                             {"terminationDelay", NULL},
+                                             {"terminationDelay", tcp_lb_termination_delay},
                                              {"serversTransport", tcp_lb_transport},
                                              {NULL, NULL}};
 
@@ -854,9 +870,31 @@ static int tcp_tr_proxy_protocol(struct tree_decoder *c, void *obj, const struct
     return proxy_protocol_version(c, v, &((struct model_tcp_transport *)obj)->proxy_protocol);
 }
 
+/* terminationDelay of a TCP transport: a Traefik duration ("100ms", a bare
+ * integer is seconds) that, unlike the other durations, may be negative
+ * ("-1s": wait forever). */
+static int tcp_tr_termination_delay(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    struct model_tcp_transport *t = obj;
+    uint64_t ms;
+    if (v->kind == TREE_SCALAR && v->scalar != NULL && v->scalar[0] == '-') {
+        if (config_parse_duration_ms(v->scalar + 1, &ms) != 0 || ms > (uint64_t)TERMINATION_DELAY_MAX_MS)
+            return tree_decode_fail(c, v, "terminationDelay: expected a duration such as 100ms or -1s, got '%s'", v->scalar);
+        t->termination_delay_ms = ms == 0 ? 0 : -(int64_t)ms;
+    } else {
+        if (tree_decode_duration(c, v, &ms) != 0)
+            return -1;
+        if (ms > (uint64_t)TERMINATION_DELAY_MAX_MS)
+            return tree_decode_fail(c, v, "terminationDelay: %llu ms is too long", (unsigned long long)ms);
+        t->termination_delay_ms = (int64_t)ms;
+    }
+    t->has_termination_delay = true;
+    return 0;
+}
+
 static const struct tree_field tcp_transport_fields[] = {{"dialTimeout", tcp_tr_dial},
                                                     {"dialKeepAlive", NULL},
-                                                    {"terminationDelay", NULL},
+                                                    {"terminationDelay", tcp_tr_termination_delay},
                                                     {"tls", tcp_tr_tls},
                                                     {"proxyProtocol", tcp_tr_proxy_protocol},
                                                     {"spiffe", tcp_tr_spiffe}, /* as Traefik's docs show it, beside tls */

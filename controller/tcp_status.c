@@ -132,6 +132,8 @@ void tcp_status_render(struct arena *a, const struct model *const *models, size_
                 }
                 if (s->servers_transport)
                     cJSON_AddStringToObject(lb, "serversTransport", s->servers_transport);
+                if (s->has_termination_delay)
+                    cJSON_AddNumberToObject(lb, "terminationDelay", (double)s->termination_delay_ms);
             }
             add_status(o, table_tcp_find_service(t, q) != NULL, "tcp service", q, errors, n_errors);
             cJSON_AddItemToArray(ss, o);

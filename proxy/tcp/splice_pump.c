@@ -29,6 +29,8 @@ struct pump {
     struct direction d[2];
     h2o_timeout_t *timeout;
     h2o_timeout_entry_t entry;
+    h2o_timeout_t *termination;        /* terminationDelay; NULL: none */
+    h2o_timeout_entry_t termination_entry; /* armed once, when the first direction ends; traffic does not reset it */
     int shut; /* directions whose destination was shut down for writing */
     h2o_iovec_t initial;
 };
@@ -38,6 +40,7 @@ static void on_readable(h2o_socket_t *sock, const char *err);
 static void destroy(struct pump *p)
 {
     h2o_timeout_unlink(&p->entry);
+    h2o_timeout_unlink(&p->termination_entry);
     for (int i = 0; i < 2; i++) {
         close(p->d[i].pipe[0]);
         close(p->d[i].pipe[1]);
@@ -49,6 +52,14 @@ static void destroy(struct pump *p)
 static void on_idle(h2o_timeout_entry_t *entry)
 {
     destroy(H2O_STRUCT_FROM_MEMBER(struct pump, entry, entry));
+}
+
+/* terminationDelay passed since one side ended its stream: the other
+ * direction is cut off, whatever it still had to say (Traefik's read
+ * deadline). */
+static void on_termination(h2o_timeout_entry_t *entry)
+{
+    destroy(H2O_STRUCT_FROM_MEMBER(struct pump, termination_entry, entry));
 }
 
 static void touch(struct pump *p)
@@ -71,6 +82,8 @@ static bool half_close(struct pump *p, int i)
         destroy(p);
         return false;
     }
+    if (p->termination != NULL)
+        h2o_timeout_link(p->loop, p->termination, &p->termination_entry);
     return true;
 }
 
@@ -182,7 +195,8 @@ static void on_initial_written(h2o_socket_t *sock, const char *err)
     start_pumping(p);
 }
 
-void splice_pump_start(h2o_loop_t *loop, h2o_socket_t *a, h2o_socket_t *b, h2o_timeout_t *idle_timeout)
+void splice_pump_start(h2o_loop_t *loop, h2o_socket_t *a, h2o_socket_t *b, h2o_timeout_t *idle_timeout,
+                       h2o_timeout_t *termination)
 {
     struct pump *p = calloc(1, sizeof(*p));
     if (p == NULL || pipe2(p->d[0].pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
@@ -204,6 +218,8 @@ void splice_pump_start(h2o_loop_t *loop, h2o_socket_t *a, h2o_socket_t *b, h2o_t
     b->data = p;
     p->timeout = idle_timeout;
     p->entry.cb = on_idle;
+    p->termination = termination;
+    p->termination_entry.cb = on_termination;
     touch(p);
     if (a->input->size > 0) { /* the peeked ClientHello goes first */
         p->initial = h2o_iovec_init(a->input->bytes, a->input->size);

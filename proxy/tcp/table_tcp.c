@@ -24,6 +24,7 @@ struct table_tcp_service *table_tcp_add_service(struct table *t, const char *nam
     struct table_tcp_service *s = arena_alloc(&t->arena, sizeof(*s));
     s->name = arena_strdup(&t->arena, name);
     s->n_servers = n_servers;
+    s->termination_delay_ms = TCP_TERMINATION_DELAY_DEFAULT_MS;
     s->servers = arena_alloc(&t->arena, (n_servers ? n_servers : 1) * sizeof(*s->servers));
     uintptr_t p = (uintptr_t)arena_alloc(&t->arena, (size_t)t->n_workers * 64 + 63);
     s->rr = (uint32_t *)((p + 63) & ~(uintptr_t)63);

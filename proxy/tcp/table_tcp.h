@@ -37,6 +37,9 @@ struct table_tcp_service {
     uint32_t *rr; /* worker w's round-robin position at rr[w * 16] (a cache line each) */
     uint64_t dial_ms; /* its serversTransport's dialTimeout; 0: the global one */
     uint8_t proxy_protocol; /* PROXY protocol version sent first to its servers (1, 2); 0: none */
+    /* terminationDelay: once one side has ended its stream, how long the
+     * other direction may still flow before both are closed; < 0: no limit */
+    int64_t termination_delay_ms;
     /* How its tls servers are dialed (CA, client certificate, verification,
      * serverName): a transport_acquire reference the table owns (released
      * with it); NULL when none of its servers has tls */
@@ -70,6 +73,8 @@ struct table_tcp {
     uint64_t eps;       /* entry points with a TCP route */
     uint64_t eps_hello; /* entry points with a route that needs the ClientHello (tls) */
 };
+
+#define TCP_TERMINATION_DELAY_DEFAULT_MS 100 /* Traefik's default */
 
 struct table_tcp_service *table_tcp_add_service(struct table *t, const char *name, uint32_t n_servers);
 /* A weighted service over <n_children> (>= 1) slots: fill children[i] and

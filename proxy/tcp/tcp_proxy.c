@@ -39,6 +39,7 @@ struct tcp_conn {
     uint32_t n_candidates, next;
     uint64_t dial_ms; /* 0: the worker's connect timeout */
     int proxy_protocol; /* the PROXY header's version, sent first to the backend; 0: none */
+    int64_t termination_delay_ms; /* < 0: no limit once one side has ended its stream */
     char header[PROXY_PROTOCOL_MAX];
     SSL_CTX *ssl_ctx; /* a reference to the service's tls context (the table may go away meanwhile); NULL: no tls server */
     h2o_timeout_entry_t connect_entry; /* dialTimeout: the connect, the PROXY header and the TLS handshake */
@@ -90,11 +91,14 @@ static void relay(struct tcp_conn *c, h2o_socket_t *backend)
     h2o_socket_t *client = c->client;
     enum table_tcp_mode mode = c->mode;
     bool tls = c->candidates[c->next - 1].tls;
+    int64_t delay = c->termination_delay_ms;
     conn_free(c);
-    if (mode == TCP_TERMINATE || tls)
-        tunnel_start(w->loop, client, backend, worker_timeout_live(w->loop, &w->ws_timeout)); /* through OpenSSL */
-    else
-        splice_pump_start(w->loop, client, backend, worker_timeout_live(w->loop, &w->ws_timeout));
+    if (mode == TCP_TERMINATE || tls) { /* through OpenSSL; the end of either stream closes both (tunnel.h) */
+        tunnel_start(w->loop, client, backend, worker_timeout_live(w->loop, &w->ws_timeout));
+        return;
+    }
+    h2o_timeout_t *termination = delay >= 0 ? worker_timeout_list(w, (uint64_t)delay) : NULL;
+    splice_pump_start(w->loop, client, backend, worker_timeout_live(w->loop, &w->ws_timeout), termination);
 }
 
 static void on_backend_handshake(h2o_socket_t *backend, const char *err)
@@ -229,6 +233,7 @@ void tcp_proxy_start(struct worker_ep *we, h2o_socket_t *client, const struct ta
     }
     c->dial_ms = svc->dial_ms;
     c->proxy_protocol = svc->proxy_protocol;
+    c->termination_delay_ms = svc->termination_delay_ms;
     uint32_t n = svc->n_servers < MAX_CANDIDATES ? svc->n_servers : MAX_CANDIDATES;
     uint32_t *rr = &svc->rr[we->w->id * 16];
     uint32_t start = svc->n_servers ? (*rr)++ % svc->n_servers : 0;

@@ -6,7 +6,9 @@ the ssl redirects' status; hsts* shape the Strict-Transport-Security header
 sent by default on the HTTPS answers of TLS hosts; an edit of the ConfigMap changes the routes live;
 a key restricting access that gantry does not implement takes the nginx
 Ingresses out until it goes; a missing ConfigMap means ingress-nginx's
-defaults."""
+defaults. A host that is TLS in one Ingress gets HSTS and the ssl-redirect
+on the paths of another Ingress of that host without tls (one nginx server
+block per host)."""
 import http.client
 
 from conftest import GANTRY_BIN, SLOW, run, wait_for
@@ -192,3 +194,62 @@ def test_hsts_on_https_answers_of_tls_hosts(tmp_path, procs, emu):
     wait_for(lambda: sts(g.port, "shop.test", d, scheme="http")[0] == 404, what="the Ingress taken out")
     assert ("ConfigMap %s key hsts-max-age: `1y` is not a number of seconds: no ingress-nginx Ingress is served" % CM
             in problems(g))
+
+
+def body(port, host, d, path, scheme="https"):
+    r = run(["curl", "-s", "--max-time", str(10 * SLOW), "--cacert", d + "/ca.crt",
+             "--resolve", "%s:%d:127.0.0.1" % (host, port), "%s://%s:%d%s" % (scheme, host, port, path)], check=False)
+    return r.stdout.decode(errors="replace")
+
+
+def test_hsts_and_ssl_redirect_for_a_host_whose_certificate_comes_from_another_ingress(tmp_path, procs, emu):
+    """ingress-nginx shares one server block per host: the paths of an Ingress without tls, on a host that is TLS
+    in another Ingress, are served over HTTPS with that certificate, carry HSTS there, and plain HTTP is redirected."""
+    d = str(tmp_path)
+    a, b = procs.whoami(name="shop-a"), procs.whoami(name="api-b")
+    crt, key = make_cert(d, "shop", ["shop.test"])
+    apply(emu, NGINX_CLASS)
+    backends(emu, "app", [a])
+    backends(emu, "api", [b])
+    create_secret(emu, "tls", "shop-tls", "--cert=" + crt, "--key=" + key)
+    apply(emu, """\
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: shop, namespace: default}
+        spec:
+          ingressClassName: nginx
+          tls: [{hosts: [shop.test], secretName: shop-tls}]
+          rules:
+          - host: shop.test
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: api, namespace: default}
+        spec:
+          ingressClassName: nginx
+          rules:
+          - host: shop.test
+            http: {paths: [{path: /api, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}]}
+        """)
+    g = gantry(procs, tmp_path, emu)
+    tls = g.ports["websecure"]
+    hsts = "max-age=31536000; includeSubDomains"
+    wait_for(lambda: sts(tls, "shop.test", d, path="/api")[0] == 200, what="the api Ingress's path over HTTPS")
+    # both Ingresses' paths: HTTPS with HSTS, each from its own backend
+    assert sts(tls, "shop.test", d, path="/x") == (200, hsts)
+    assert sts(tls, "shop.test", d, path="/api") == (200, hsts)
+    assert "Name: shop-a" in body(tls, "shop.test", d, "/x")
+    assert "Name: api-b" in body(tls, "shop.test", d, "/api")
+    # plain HTTP: both redirected (ssl-redirect, default true), without HSTS
+    assert sts(g.port, "shop.test", d, scheme="http", path="/x") == (301, None)
+    assert sts(g.port, "shop.test", d, scheme="http", path="/api") == (301, None)
+
+    # the certificate's Ingress gone: the api Ingress is plain HTTP only again (its piece depends on the host)
+    kubectl(emu, "delete", "ingress", "-n", "default", "shop")
+    wait_for(lambda: sts(g.port, "shop.test", d, scheme="http", path="/api") == (200, None), what="no redirect")
+    assert "Name: api-b" in body(g.port, "shop.test", d, "/api", scheme="http")
+    # and no HTTPS route for it (the default certificate answers, hence -k)
+    r = run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", str(10 * SLOW),
+             "--resolve", "shop.test:%d:127.0.0.1" % tls, "https://shop.test:%d/api" % tls], check=False)
+    assert r.stdout == b"404", r.stdout

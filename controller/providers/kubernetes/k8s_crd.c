@@ -1006,8 +1006,8 @@ static void ingress_route(struct cx *c, const cJSON *ir)
  * service and serves the others). */
 /* A TCP service reference's serversTransport (a ServersTransportTCP of the
  * route's namespace, or name@provider), its (deprecated) proxyProtocol and
- * its tls (Traefik: every server of the Service is dialed with TLS) on the
- * load balancer <id>. */
+ * terminationDelay, and its tls (Traefik: every server of the Service is
+ * dialed with TLS) on the load balancer <id>. */
 static void tcp_transport_ref(struct cx *c, const char *ns, const cJSON *ref, const char *id)
 {
     const char *st = str(ref, "serversTransport");
@@ -1023,6 +1023,9 @@ static void tcp_transport_ref(struct cx *c, const char *ns, const cJSON *ref, co
         put_str(c, lb, "serversTransport", strchr(st, '@') ? st : make_id(c, ns, st));
     if (pp != NULL && tree_map_get(lb, "proxyProtocol") == NULL)
         put(c, lb, "proxyProtocol", from_json(c, pp, id));
+    const cJSON *td = get(ref, "terminationDelay");
+    if (td != NULL && tree_map_get(lb, "terminationDelay") == NULL)
+        put(c, lb, "terminationDelay", from_json(c, td, id));
 }
 
 static const char *tcp_services(struct cx *c, const char *ns, const cJSON *svcs, const char *key, const char *what,

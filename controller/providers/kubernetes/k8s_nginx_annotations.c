@@ -422,18 +422,34 @@ static bool cidr_ok(const char *item)
 
 /* ---- one concern each ---- */
 
+/* The ssl-redirect middleware onto <list>. */
+static void ssl_redirect(const struct ctx *c, struct ptr_vec *list)
+{
+    int ssl_code = c->env->config ? c->env->config->redirect_code : 0;
+    if (ssl_code == 0)
+        add_mw(c, list, "ssl-redirect", "redirectScheme", "scheme", "https", "permanent", "true", NULL);
+    else /* http-redirect-code: that code whatever the method, as nginx */
+        add_mw(c, list, "ssl-redirect", "redirectRegex", "regex", "^http://([^/:]+|\\[[^\\]]*\\])(:[0-9]+)?(.*)$",
+               "replacement", "https://${1}${3}", "statusCode", arena_printf(c->env->pa, "%d", ssl_code), NULL);
+}
+
 static int redirects(const struct ctx *c, bool has_tls)
 {
     bool ssl, force;
-    if (bool_ann(c, "ssl-redirect", has_tls, &ssl) != 0 || bool_ann(c, "force-ssl-redirect", false, &force) != 0)
+    bool shared = !has_tls && c->p->shared_tls;
+    if (bool_ann(c, "ssl-redirect", has_tls || shared, &ssl) != 0 || bool_ann(c, "force-ssl-redirect", false, &force) != 0)
         return -1;
-    /* ssl-redirect only matters with a TLS section; force- without one */
-    int ssl_code = c->env->config ? c->env->config->redirect_code : 0;
-    if (((ssl && has_tls) || force) && ssl_code == 0)
-        add_mw(c, &c->p->mw_http, "ssl-redirect", "redirectScheme", "scheme", "https", "permanent", "true", NULL);
-    else if ((ssl && has_tls) || force) /* http-redirect-code: that code whatever the method, as nginx */
-        add_mw(c, &c->p->mw_http, "ssl-redirect", "redirectRegex", "regex", "^http://([^/:]+|\\[[^\\]]*\\])(:[0-9]+)?(.*)$",
-               "replacement", "https://${1}${3}", "statusCode", arena_printf(c->env->pa, "%d", ssl_code), NULL);
+    /* ssl-redirect only matters with a TLS section (every host), or for the
+     * hosts with another Ingress's certificate (k8s_nginx_router); force-
+     * without one */
+    if ((ssl && has_tls) || force) {
+        ssl_redirect(c, &c->p->mw_http);
+    } else if (ssl && shared) {
+        struct ptr_vec one = {0};
+        ssl_redirect(c, &one);
+        c->p->shared_redirect = one.items[0];
+        c->p->shared_redirect_at = c->p->mw_http.len;
+    }
     if (bool_ann(c, "from-to-www-redirect", false, &c->p->www_redirect) != 0)
         return -1;
     const char *perm = ann(c, "permanent-redirect"), *temp = ann(c, "temporal-redirect");
@@ -1411,9 +1427,10 @@ static const char *object_base(struct arena *a, const char *ns, const char *name
 }
 
 void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const char *ns, const char *name, bool has_tls,
-                    struct k8s_nginx_plan *p)
+                    bool shared_tls, struct k8s_nginx_plan *p)
 {
     memset(p, 0, sizeof(*p));
+    p->shared_tls = shared_tls;
     struct ctx c = {env, ing, ns, name, p};
     p->base = object_base(&env->m->arena, ns, name);
     if (env->config && env->config->refused) {
@@ -1429,7 +1446,7 @@ void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const cha
         source_ranges(&c) != 0 || basic_auth(&c) != 0 || forward_auth(&c) != 0 || request_headers(&c) != 0 ||
         affinity(&c) != 0 || balancing(&c) != 0 || upstream(&c) != 0 || mirror(&c) != 0 || passthrough(&c) != 0)
         return;
-    hsts(&c, has_tls);
+    hsts(&c, has_tls || shared_tls);
 }
 
 /* ---- rules, routers, services ---- */
@@ -1510,17 +1527,28 @@ static bool tls_host(const cJSON *tls, const char *host)
 }
 
 void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, struct model_router *r,
-                      const char *host, const char *path, bool tls)
+                      const char *host, const char *path, bool tls, bool host_cert)
 {
     struct arena *a = &env->m->arena;
     const char **list = NULL;
     size_t n = 0, cap = 0;
-    if (tls && p->hsts && tls_host(p->tls, host)) {
+    if (tls && p->hsts && (tls_host(p->tls, host) || host_cert)) {
         struct ptr_vec one = {0};
         ptr_vec_push(a, &one, (void *)p->hsts);
         push_all(a, &list, &n, &one, &cap);
     }
-    push_all(a, &list, &n, tls ? &p->mw_tls : &p->mw_http, &cap);
+    if (!tls && p->shared_redirect && host_cert) { /* at its place in the phase order */
+        struct ptr_vec head = p->mw_http, one = {0}, rest = {0};
+        head.len = p->shared_redirect_at;
+        push_all(a, &list, &n, &head, &cap);
+        ptr_vec_push(a, &one, (void *)p->shared_redirect);
+        push_all(a, &list, &n, &one, &cap);
+        for (size_t i = p->shared_redirect_at; i < p->mw_http.len; i++)
+            ptr_vec_push(a, &rest, p->mw_http.items[i]);
+        push_all(a, &list, &n, &rest, &cap);
+    } else {
+        push_all(a, &list, &n, tls ? &p->mw_tls : &p->mw_http, &cap);
+    }
     struct ptr_vec tail = p->mw_tail;
     if (p->rewrite_target && path) {
         /* nginx's `rewrite "(?i)<path>" <target> break`: the whole path is

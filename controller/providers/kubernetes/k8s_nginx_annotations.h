@@ -89,6 +89,14 @@ struct k8s_nginx_plan {
     const char *canary_header, *canary_header_value, *canary_header_pattern, *canary_cookie;
     const char *base; /* "<ns>-<name>-<hash>", for object names */
     const char *hsts;     /* the HSTS middleware for the TLS routers of TLS hosts; NULL: none */
+    /* ingress-nginx shares one server block per host: a host whose
+     * certificate comes from another Ingress redirects this Ingress's plain
+     * HTTP too (ssl-redirect), this middleware inserted at mw_http position
+     * shared_redirect_at; NULL: none (no such host, ssl-redirect off, or
+     * the Ingress redirects every host anyway) */
+    bool shared_tls; /* some host of the Ingress has a certificate only from another Ingress */
+    const char *shared_redirect;
+    size_t shared_redirect_at;
     const cJSON *tls;     /* the Ingress's spec.tls: which hosts are TLS hosts */
     const char *aliases; /* server-alias: "a.example.com,b.example.com" */
     bool www_redirect;   /* from-to-www-redirect */
@@ -141,9 +149,12 @@ bool k8s_nginx_is_ours(const cJSON *const *classes, size_t n_classes, const stru
 
 /* Reads the annotations of <ing> (namespace <ns>, name <name>), adds the
  * middlewares they need to env->m and fills <p>; unimplemented annotations
- * become problems. p->refused says when the Ingress must not be served. */
+ * become problems. p->refused says when the Ingress must not be served.
+ * <has_tls>: the Ingress has a spec.tls; <shared_tls>: one of its hosts has
+ * a certificate from another Ingress of the class (k8s_nginx_router's
+ * <host_cert>). */
 void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const char *ns, const char *name, bool has_tls,
-                    struct k8s_nginx_plan *p);
+                    bool shared_tls, struct k8s_nginx_plan *p);
 
 /* The rule of one path under <p> (regex paths with use-regex/rewrite-target);
  * NULL when the path cannot be expressed. */
@@ -152,9 +163,12 @@ const char *k8s_nginx_rule(struct arena *a, const struct k8s_nginx_plan *p, cons
 
 /* Sets the middlewares of router <r> for <host> (NULL: none) and <path>
  * (the per-path rewrite is created here, named after the router); a TLS
- * router of a host in the Ingress's spec.tls gets HSTS first. */
+ * router of a host in the Ingress's spec.tls, or of a host with a
+ * certificate from any Ingress of the class (<host_cert>, ingress-nginx's
+ * shared server block), gets HSTS first; with <host_cert> a plain router
+ * gets the ssl-redirect even when its own Ingress has no spec.tls. */
 void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, struct model_router *r,
-                      const char *host, const char *path, bool tls);
+                      const char *host, const char *path, bool tls, bool host_cert);
 
 /* from-to-www-redirect: the host redirected to <host> (www.<host>, or
  * <host> without its "www."), and in <mw> the middleware (created once per

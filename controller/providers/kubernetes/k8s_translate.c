@@ -36,6 +36,11 @@ struct tx {
     const struct k8s_nginx_config *nginx_config; /* the controller ConfigMap (NULL: none configured) */
     struct k8s_dep *deps;   /* what this Ingress's translation read */
     size_t n_deps, cap_deps;
+    /* ingress-nginx Ingresses' TLS hosts (lowercase, sorted; "*.x" entries
+     * as written): a host with a certificate from any of them is a TLS
+     * host for every Ingress of that host (one nginx server block) */
+    const char **tls_hosts;
+    size_t n_tls_hosts;
 };
 
 /* ---- JSON helpers ---- */
@@ -107,6 +112,85 @@ bool k8s_ingress_is_ours(const struct k8s_objects *objs, const struct k8s_transl
 {
     return gantry_is_ours(objs, o, ingress) ||
            (o->nginx && k8s_nginx_is_ours(objs->ingress_classes, objs->n_ingress_classes, o->nginx, ingress));
+}
+
+/* ---- ingress-nginx's shared server blocks: TLS hosts of all its Ingresses ---- */
+
+static bool canary_candidate(const cJSON *ing);
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void tls_hosts_add(struct tx *t, size_t *cap, const char *host)
+{
+    if (host == NULL || *host == '\0')
+        return;
+    if (t->n_tls_hosts == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        const char **nl = arena_alloc(t->pa, nc * sizeof(*nl));
+        if (t->n_tls_hosts)
+            memcpy(nl, t->tls_hosts, t->n_tls_hosts * sizeof(*nl));
+        t->tls_hosts = nl;
+        *cap = nc;
+    }
+    char *h = arena_strdup(t->pa, host);
+    for (char *q = h; *q; q++)
+        *q = (char)tolower((unsigned char)*q);
+    t->tls_hosts[t->n_tls_hosts++] = h;
+}
+
+/* The hosts in the spec.tls of every ingress-nginx Ingress that is not a
+ * canary (an entry without hosts: every rule host of its Ingress), as
+ * ingress-nginx gives a host's server block the certificate of whichever
+ * Ingress lists it. */
+static void collect_tls_hosts(struct tx *t)
+{
+    size_t cap = 0;
+    for (size_t i = 0; t->o->nginx && i < t->objs->n_ingresses; i++) {
+        const cJSON *ing = t->objs->ingresses[i], *spec = get(ing, "spec"), *tls = get(spec, "tls");
+        if (tls == NULL || gantry_is_ours(t->objs, t->o, ing) || !k8s_ingress_is_ours(t->objs, t->o, ing) ||
+            canary_candidate(ing))
+            continue;
+        for (const cJSON *e = tls->child; e; e = e->next) {
+            const cJSON *hosts = get(e, "hosts");
+            if (cJSON_GetArraySize(hosts) > 0) {
+                for (const cJSON *h = hosts->child; h; h = h->next)
+                    tls_hosts_add(t, &cap, cJSON_IsString(h) ? h->valuestring : NULL);
+                continue;
+            }
+            for (const cJSON *r = get(spec, "rules") ? get(spec, "rules")->child : NULL; r; r = r->next)
+                tls_hosts_add(t, &cap, str(r, "host"));
+        }
+    }
+    if (t->n_tls_hosts > 1)
+        qsort(t->tls_hosts, t->n_tls_hosts, sizeof(*t->tls_hosts), str_cmp);
+}
+
+static bool tls_hosts_has(const struct tx *t, const char *name)
+{
+    return t->n_tls_hosts && bsearch(&name, t->tls_hosts, t->n_tls_hosts, sizeof(*t->tls_hosts), str_cmp) != NULL;
+}
+
+/* Whether <host> has a certificate from an ingress-nginx Ingress: listed
+ * (case-insensitive) or under a "*.<parent>" entry (one label). */
+static bool host_has_cert(const struct tx *t, const char *host)
+{
+    char h[256];
+    if (host == NULL || *host == '\0' || strlen(host) >= sizeof(h) - 1)
+        return false;
+    size_t i = 0;
+    for (; host[i]; i++)
+        h[i] = (char)tolower((unsigned char)host[i]);
+    h[i] = '\0';
+    if (tls_hosts_has(t, h))
+        return true;
+    char *dot = strchr(h, '.');
+    if (h[0] == '*' || dot == NULL || dot == h)
+        return false;
+    dot[-1] = '*';
+    return tls_hosts_has(t, dot - 1);
 }
 
 /* ---- lookups (each one recorded: the Ingress's piece depends on it) ---- */
@@ -604,7 +688,7 @@ static void nginx_router(struct tx *t, const struct k8s_nginx_plan *nx, struct m
         return;
     struct k8s_nginx_env env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->events,
                                 first_port_service, t->nginx_config};
-    k8s_nginx_router(&env, nx, r, host, path, tls);
+    k8s_nginx_router(&env, nx, r, host, path, tls, host_has_cert(t, host)); /* its dependency: translate_ingress */
 }
 
 /* The annotations of either family on one router. */
@@ -764,8 +848,18 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
     struct k8s_nginx_plan nx_plan, *nx = NULL; /* providers.kubernetesIngressNGINX: annotations */
     struct k8s_nginx_env nx_env = {t->m, t->pa, t->problems, t->o->nginx, secret_lookup, t, t->events,
                                 first_port_service, t->nginx_config};
+    bool shared_tls = false; /* a host with a certificate from another Ingress */
     if (t->o->nginx && !gantry_is_ours(t->objs, t->o, ing)) {
-        k8s_nginx_plan(&nx_env, ing, ns, name, get(spec, "tls") != NULL, &nx_plan);
+        /* a canary's routes are its main Ingress's: no TLS of its own to share */
+        const cJSON *first = canary_candidate(ing) ? NULL : get(spec, "rules") ? get(spec, "rules")->child : NULL;
+        for (const cJSON *r = first; r; r = r->next) {
+            const char *host = str(r, "host");
+            if (host == NULL || *host == '\0')
+                continue;
+            dep(t, 'H', "", host);
+            shared_tls |= host_has_cert(t, host);
+        }
+        k8s_nginx_plan(&nx_env, ing, ns, name, get(spec, "tls") != NULL, shared_tls, &nx_plan);
         if (nx_plan.refused)
             return;
         if (nx_plan.canary)
@@ -854,12 +948,14 @@ static void translate_ingress(struct tx *t, const cJSON *ing)
             struct k8s_nginx_plan cp;
             const char *canary = nx ? nginx_canary(t, &nx_env, ns, host, path, &cp) : NULL;
             const char *routed = canary ? k8s_nginx_canary_weighted(&nx_env, &cp, svc, canary, rname) : svc;
+            /* ingress-nginx: a host with another Ingress's certificate serves this Ingress's paths over HTTPS too */
+            bool rule_tls = tls || (nx != NULL && host_has_cert(t, host));
             if (plain)
                 ingress_router(t, nx, &tr, add_router(t, rname, rt, routed, prio, false, source), host, path, false);
-            if (tls)
+            if (rule_tls)
                 ingress_router(t, nx, &tr, add_router(t, rname, rt, routed, prio, true, source), host, path, true);
             if (canary)
-                nginx_canary_routers(t, nx, &cp, rname, rt, svc, canary, prio, tls, source, host, path);
+                nginx_canary_routers(t, nx, &cp, rname, rt, svc, canary, prio, rule_tls, source, host, path);
             if (www_svc == NULL)
                 www_svc = routed;
         }
@@ -930,6 +1026,8 @@ static uint64_t dep_version(const struct tx *t, const struct k8s_dep *d)
             sum += hash_rv(K8S_HASH_INIT, e[i].obj);
         return h ^ sum;
     }
+    case 'H': /* whether the host has an ingress-nginx certificate */
+        return h ^ (host_has_cert(t, d->name) ? 0x9e3779b97f4a7c15ULL : 0);
     case 'C': {
         uint64_t sum = 0;
         for (size_t i = 0; i < t->n_canaries; i++) {
@@ -1214,6 +1312,7 @@ struct model *k8s_translate_cached(struct k8s_ingress_cache *cache, const struct
     cached_index(cache, 1, &t.slices, objs->endpoint_slices, objs->n_endpoint_slices, objs->endpoint_slices_gen,
                  "kubernetes.io/service-name");
     cached_index(cache, 2, &t.secrets, objs->secrets, objs->n_secrets, objs->secrets_gen, NULL);
+    collect_tls_hosts(&t);
     t.canaries = arena_alloc(pa, (objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*t.canaries));
     for (size_t i = 0; o->nginx && i < objs->n_ingresses; i++)
         if (canary_candidate(objs->ingresses[i]))

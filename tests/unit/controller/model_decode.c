@@ -269,6 +269,49 @@ int main(void)
     CHECK_CONTAINS(error(&r, 2), "tls must be a mapping of keys");
     done(&r);
 
+    /* terminationDelay: the deprecated loadBalancer one is milliseconds (an integer, labels' strings too), the
+     * transport's a duration (a bare integer is seconds); both may be negative (wait forever); dumped, so digested */
+    decode(&r, "tcp:\n  services:\n    a:\n      loadBalancer:\n        terminationDelay: 250\n"
+               "        servers: [{address: \"a:1\"}]\n"
+               "    b:\n      loadBalancer:\n        terminationDelay: \"-1\"\n        servers: [{address: \"b:1\"}]\n"
+               "    c:\n      loadBalancer:\n        servers: [{address: \"c:1\"}]\n"
+               "  serversTransports:\n    slow: {terminationDelay: 2s}\n    forever: {terminationDelay: -1s}\n"
+               "    secs: {terminationDelay: 3}\n    now: {terminationDelay: 0s}\n    unset: {dialTimeout: 1s}\n");
+    CHECK(r.rep.errors.len == 0 && r.rep.warnings.len == 0);
+    CHECK_CONTAINS(r.dump, "    a:\n      servers:\n        - {address: a:1}\n      terminationDelay: 250\n");
+    CHECK_CONTAINS(r.dump, "    b:\n      servers:\n        - {address: b:1}\n      terminationDelay: -1\n");
+    CHECK_CONTAINS(r.dump, "    c:\n      servers:\n        - {address: c:1}\n  ");
+    CHECK_CONTAINS(r.dump, "    slow:\n      dialTimeout: 0ms\n      terminationDelay: 2000ms\n");
+    CHECK_CONTAINS(r.dump, "    forever:\n      dialTimeout: 0ms\n      terminationDelay: -1000ms\n");
+    CHECK_CONTAINS(r.dump, "    secs:\n      dialTimeout: 0ms\n      terminationDelay: 3000ms\n");
+    CHECK_CONTAINS(r.dump, "    now:\n      dialTimeout: 0ms\n      terminationDelay: 0ms\n");
+    CHECK_CONTAINS(r.dump, "    unset:\n      dialTimeout: 1000ms\n");
+    CHECK(strstr(r.dump, "    unset:\n      dialTimeout: 1000ms\n      terminationDelay") == NULL);
+    done(&r);
+    /* the same from labels, lowercase as Docker users write them */
+    {
+        r.m = model_new("docker");
+        decode_report_init(&r.rep);
+        struct tree_node *root = tree_new_node(&r.m->arena, TREE_MAP, "labels", 0, 0);
+        struct diag d;
+        CHECK(tree_set_path(&r.m->arena, root, "tcp.services.pg.loadbalancer.server.port", "5432", "label", &d) == 0);
+        CHECK(tree_set_path(&r.m->arena, root, "tcp.services.pg.loadbalancer.terminationdelay", "-1", "label", &d) == 0);
+        model_decode(r.m, root, &r.rep);
+        r.dump = model_dump(r.m);
+        CHECK(r.rep.errors.len == 0);
+        CHECK_CONTAINS(r.dump, "      terminationDelay: -1\n");
+        done(&r);
+    }
+    /* bad values: errors naming the key and the value */
+    decode(&r, "tcp:\n  services:\n    a:\n      loadBalancer:\n        terminationDelay: soon\n"
+               "        servers: [{address: \"a:1\"}]\n"
+               "  serversTransports:\n    t1: {terminationDelay: -soon}\n    t2: {terminationDelay: 1.5}\n");
+    CHECK(r.rep.errors.len == 3);
+    CHECK_CONTAINS(error(&r, 0), "soon");
+    CHECK_CONTAINS(error(&r, 1), "-soon");
+    CHECK_CONTAINS(error(&r, 2), "1.5");
+    done(&r);
+
     /* tls.stores: defaultGeneratedCert (resolver, domain), other stores a problem of the provider */
     decode(&r, "tls:\n"
                "  stores:\n"

@@ -17,6 +17,7 @@
 #include "../proxy/stats.h"
 #include "status.h"
 #include "../proxy/worker.h"
+#include "../proxy/udp/udp_proxy.h"
 
 static int64_t wall_ms(void)
 {
@@ -258,6 +259,19 @@ static char *overview(const struct status_snapshot *s)
     cJSON *udp = cJSON_AddObjectToObject(j, "udp");
     add_counts(udp, "routers", s->udp_routers_json);
     add_counts(udp, "services", s->udp_services_json);
+    cJSON *ueps = cJSON_AddArrayToObject(udp, "entryPoints"); /* gantry's: sessions and datagrams per UDP entry point */
+    for (size_t i = 0; i < udp_entrypoint_count(); i++) {
+        struct udp_counters uc;
+        udp_counters(i, &uc);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", udp_entrypoint_name(i));
+        cJSON_AddNumberToObject(e, "sessions", (double)uc.sessions);
+        cJSON_AddNumberToObject(e, "datagramsIn", (double)uc.datagrams_in);
+        cJSON_AddNumberToObject(e, "datagramsOut", (double)uc.datagrams_out);
+        cJSON_AddNumberToObject(e, "droppedNoRoute", (double)uc.dropped_noroute);
+        cJSON_AddNumberToObject(e, "droppedSessionLimit", (double)uc.dropped_full);
+        cJSON_AddItemToArray(ueps, e);
+    }
     cJSON *prov = cJSON_AddArrayToObject(j, "providers");
     const char *pname;
     bool connected, synced;

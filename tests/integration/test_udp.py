@@ -213,6 +213,9 @@ def test_refused_objects_are_named_and_the_rest_serves(procs, tmpdir):
         over = g.api("/api/overview")["udp"]
         assert over["routers"]["total"] == 4 and over["routers"]["errors"] == 2
         assert over["services"]["total"] == 2 and over["services"]["errors"] == 1
+        counters = {e["name"]: e for e in over["entryPoints"]}
+        assert counters["game"]["droppedNoRoute"] >= 1 and counters["game"]["sessions"] == 0
+        assert counters["dns"]["datagramsIn"] >= 1 and counters["dns"]["datagramsOut"] >= 1
         # an unknown key refuses the file's change, naming the object and the key; the last good one serves on
         g.write(dynamic(router("good", "echo", ["dns"]) + "      rule: x\n", lb("echo", a)))
         assert g.wait_log(r"udp router 'good': unknown key 'rule'")
@@ -238,3 +241,37 @@ def test_only_udp_entry_points(tmpdir):
     finally:
         a.close()
         assert p.stop() == 0, p.output()[-3000:]
+
+
+def test_ingressrouteudp(tmp_path, procs):
+    from k8s_emulator import Emulator
+    from tls_certs import make_cert
+    d = str(tmp_path)
+    cert, key = make_cert(d, "apiserver", ["localhost"], ips=["127.0.0.1"])
+    emu = Emulator(cert=cert, key=key, bookmark_interval=0.5).start()
+    a = UdpEcho("a")
+    try:
+        emu.apply({"kind": "Service", "metadata": {"name": "dns", "namespace": "default"},
+                   "spec": {"ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]}})
+        emu.apply({"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
+                   "metadata": {"name": "dns-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "dns"}},
+                   "addressType": "IPv4", "ports": [{"name": "dns", "port": a.port, "protocol": "UDP"}],
+                   "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}]})
+        emu.apply({"apiVersion": "traefik.io/v1alpha1", "kind": "IngressRouteUDP",
+                   "metadata": {"name": "resolver", "namespace": "default"},
+                   "spec": {"entryPoints": ["dns"], "routes": [{"services": [{"name": "dns", "port": 53}]}]}})
+        port = free_port()
+        g = procs.gantry(tmp_path, None, args=["--providers.kubernetesCRD=true",
+                                               "--providers.kubernetesCRD.endpoint=" + emu.url,
+                                               "--providers.kubernetesCRD.token=" + emu.token,
+                                               "--providers.kubernetesCRD.certAuthFilePath=" + d + "/ca.crt",
+                                               "--entryPoints.dns.address=127.0.0.1:%d/udp" % port])
+        assert answered_by(port, "a", tries=100)
+        rs = g.api("/api/udp/routers")
+        assert [(r["name"], r["service"], r["entryPoints"], r["status"]) for r in rs] == [
+            ("default-resolver-0@kubernetescrd", "default-resolver-0@kubernetescrd", ["dns"], "enabled")]
+        ss = g.api("/api/udp/services")
+        assert ss[0]["loadBalancer"]["servers"] == [{"address": a.address}]
+    finally:
+        a.close()
+        emu.stop()

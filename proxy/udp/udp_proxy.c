@@ -152,7 +152,7 @@ int udp_bind(const struct udp_entrypoint_config *cfgs, size_t n, uint32_t nw, st
         for (uint32_t w = 0; w < n_workers; w++)
             ep->fds[w] = -1;
         struct sockaddr_storage ss;
-        socklen_t len;
+        socklen_t len = 0;
         if (resolve(ep->cfg.address, &ss, &len, d) != 0)
             return diag_set(d, "entry point %s: %s", ep->cfg.name, d->msg);
         for (uint32_t w = 0; w < n_workers; w++) {

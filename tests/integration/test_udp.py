@@ -241,6 +241,8 @@ def test_only_udp_entry_points(tmpdir):
     finally:
         a.close()
         assert p.stop() == 0, p.output()[-3000:]
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:", "ThreadSanitizer"):
+            assert marker not in p.output(), p.output()[-6000:]
 
 
 def test_ingressrouteudp(tmp_path, procs):

@@ -277,3 +277,30 @@ def test_ingressrouteudp(tmp_path, procs):
     finally:
         a.close()
         emu.stop()
+
+
+def test_docker_udp_labels(tmp_path, procs):
+    """traefik.udp.* labels (prefix gantry here): the service's server is the
+    container's address and its loadbalancer.server.port; the router takes
+    the container's only UDP service; a container that dies takes them out."""
+    from docker_emulator import DockerEmulator, container
+    emu = DockerEmulator()
+    a = UdpEcho("a")
+    try:
+        port = free_port()
+        g = procs.gantry(tmp_path, None, args=["--providers.docker", "--providers.docker.endpoint=" + emu.endpoint,
+                                               "--entryPoints.dns.address=127.0.0.1:%d/udp" % port])
+        c = emu.start(container("resolver", "127.0.0.1", {"gantry.udp.routers.dns.entrypoints": "dns",
+                                                          "gantry.udp.services.dns.loadbalancer.server.port": str(a.port)}))
+        assert answered_by(port, "a", tries=100)
+        rs = g.api("/api/udp/routers")
+        assert [(r["name"], r["service"], r["status"]) for r in rs] == [("dns@docker", "dns@docker", "enabled")]
+        assert g.api("/api/http/routers") == []  # a UDP-only container gets no HTTP defaults
+        emu.containers.pop(c["Id"])
+        emu.event(c["Id"], "die")
+        wait_for(lambda: g.api("/api/udp/routers") == [], timeout=5 * SLOW, what="the router of the dead container gone")
+        with client() as cl:
+            assert ask(cl, port, b"x", timeout=0.5) is None
+    finally:
+        a.close()
+        emu.stop()

@@ -17,6 +17,7 @@
 #include "../proxy/stats.h"
 #include "status.h"
 #include "../proxy/worker.h"
+#include "../proxy/udp/udp_proxy.h"
 
 static int64_t wall_ms(void)
 {
@@ -215,6 +216,22 @@ static char *message(int *status, int code, const char *msg)
     return render(j);
 }
 
+/* Traefik's overview counts of a JSON array of routers or services. */
+static void add_counts(cJSON *to, const char *key, const char *array_json)
+{
+    cJSON *a = cJSON_Parse(array_json ? array_json : "[]");
+    size_t total = 0, errors = 0;
+    for (cJSON *e = a ? a->child : NULL; e != NULL; e = e->next) {
+        total++;
+        errors += cJSON_GetObjectItemCaseSensitive(e, "error") != NULL;
+    }
+    cJSON_Delete(a);
+    cJSON *o = cJSON_AddObjectToObject(to, key);
+    cJSON_AddNumberToObject(o, "total", (double)total);
+    cJSON_AddNumberToObject(o, "warnings", 0);
+    cJSON_AddNumberToObject(o, "errors", (double)errors);
+}
+
 static char *overview(const struct status_snapshot *s)
 {
     cJSON *j = cJSON_CreateObject();
@@ -239,6 +256,22 @@ static char *overview(const struct status_snapshot *s)
     for (size_t i = 0; i < s->n_middlewares; i++)
         merr += s->middlewares[i].error != NULL;
     cJSON_AddNumberToObject(mw, "errors", (double)merr);
+    cJSON *udp = cJSON_AddObjectToObject(j, "udp");
+    add_counts(udp, "routers", s->udp_routers_json);
+    add_counts(udp, "services", s->udp_services_json);
+    cJSON *ueps = cJSON_AddArrayToObject(udp, "entryPoints"); /* gantry's: sessions and datagrams per UDP entry point */
+    for (size_t i = 0; i < udp_entrypoint_count(); i++) {
+        struct udp_counters uc;
+        udp_counters(i, &uc);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", udp_entrypoint_name(i));
+        cJSON_AddNumberToObject(e, "sessions", (double)uc.sessions);
+        cJSON_AddNumberToObject(e, "datagramsIn", (double)uc.datagrams_in);
+        cJSON_AddNumberToObject(e, "datagramsOut", (double)uc.datagrams_out);
+        cJSON_AddNumberToObject(e, "droppedNoRoute", (double)uc.dropped_noroute);
+        cJSON_AddNumberToObject(e, "droppedSessionLimit", (double)uc.dropped_full);
+        cJSON_AddItemToArray(ueps, e);
+    }
     cJSON *prov = cJSON_AddArrayToObject(j, "providers");
     const char *pname;
     bool connected, synced;
@@ -357,6 +390,14 @@ char *admin_api(const char *path, size_t len, const char *version, int *status)
         out = strdup(s->tcp_routers_json ? s->tcp_routers_json : "[]");
     } else if (name_matches("/api/tcp/services", path, len)) {
         out = strdup(s->tcp_services_json ? s->tcp_services_json : "[]");
+    } else if (name_matches("/api/udp/routers", path, len)) {
+        out = strdup(s->udp_routers_json ? s->udp_routers_json : "[]");
+    } else if (name_matches("/api/udp/services", path, len)) {
+        out = strdup(s->udp_services_json ? s->udp_services_json : "[]");
+    } else if (tail(path, len, "/api/udp/routers/", name, sizeof(name), &nl)) {
+        out = tcp_item(s->udp_routers_json, name, nl, status, "router not found");
+    } else if (tail(path, len, "/api/udp/services/", name, sizeof(name), &nl)) {
+        out = tcp_item(s->udp_services_json, name, nl, status, "service not found");
     } else if (tail(path, len, "/api/tcp/routers/", name, sizeof(name), &nl)) {
         out = tcp_item(s->tcp_routers_json, name, nl, status, "router not found");
     } else if (tail(path, len, "/api/tcp/services/", name, sizeof(name), &nl)) {

@@ -92,6 +92,7 @@ struct status_snapshot {
     const char **problems; /* every problem of the current configuration */
     size_t n_problems;
     const char *tcp_routers_json, *tcp_services_json; /* JSON arrays (controller/tcp_status.h); NULL: none */
+    const char *udp_routers_json, *udp_services_json; /* JSON arrays (controller/udp_status.h); NULL: none */
     struct status_snapshot *dead_next; /* status.c */
 };
 

@@ -37,6 +37,8 @@
 #include "healthcheck.h"
 #include "middleware_resolve.h"
 #include "tcp_status.h"
+#include "udp_compile.h"
+#include "udp_status.h"
 #include "../common/rule.h"
 #include "watcher.h"
 
@@ -1579,6 +1581,8 @@ static void finish_snapshot(struct build *b)
         snap->problems[snap->n_problems++] = arena_strdup(&snap->arena, b->errors.items[i]);
     tcp_status_render(&snap->arena, (const struct model *const *)latest, n_providers, b->t,
                       (const char *const *)b->errors.items, b->errors.len, &snap->tcp_routers_json, &snap->tcp_services_json);
+    udp_status_render(&snap->arena, (const struct model *const *)latest, n_providers, b->t,
+                      (const char *const *)b->errors.items, b->errors.len, &snap->udp_routers_json, &snap->udp_services_json);
     snap->generation = b->t->gen;
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -1630,6 +1634,8 @@ static void compile(void)
     add_tcp_weighted(&b);
     for (size_t i = 0; i < n_providers; i++)
         add_tcp_routers(&b, latest[i]);
+    udp_compile(b.t, (const struct model *const *)latest, n_providers, opts.udp_entrypoints, opts.n_udp_entrypoints,
+                b.scratch, &b.errors);
     for (size_t i = 0; i < n_providers; i++)
         add_certs(&b, latest[i]);
     tls_cache_sweep();

@@ -20,6 +20,8 @@ struct aggregator_options {
     const char *const *entrypoints; /* names, index = entry point index */
     const struct entrypoint_config *entrypoint_configs; /* same index; NULL in tests: no entry point policy */
     size_t n_entrypoints;
+    const char *const *udp_entrypoints; /* names of the UDP entry points, index = UDP entry point */
+    size_t n_udp_entrypoints;
 };
 
 void aggregator_init(const struct aggregator_options *o);

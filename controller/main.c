@@ -23,6 +23,7 @@
 #include "../proxy/stats.h"
 #include "../admin/status.h"
 #include "../proxy/tls.h"
+#include "../proxy/udp/udp_proxy.h"
 #include "acme/acme_manager.h"
 #include "ocsp_fetch.h"
 #include "aggregator.h"
@@ -150,12 +151,17 @@ static int run(struct static_config *c)
     const char **names = arena_alloc(&c->arena, (c->n_entrypoints + 1) * sizeof(char *));
     for (size_t i = 0; i < c->n_entrypoints; i++)
         names[i] = c->entrypoints[i].name;
+    const char **udp_names = arena_alloc(&c->arena, (c->proxy.n_udp_entrypoints + 1) * sizeof(char *));
+    for (size_t i = 0; i < c->proxy.n_udp_entrypoints; i++)
+        udp_names[i] = c->proxy.udp_entrypoints[i].name;
     struct aggregator_options ao = {
         .window_ms = c->throttle_ms,
         .n_workers = n_workers,
         .entrypoints = names,
         .entrypoint_configs = c->entrypoints,
-        .n_entrypoints = c->n_entrypoints};
+        .n_entrypoints = c->n_entrypoints,
+        .udp_entrypoints = udp_names,
+        .n_udp_entrypoints = c->proxy.n_udp_entrypoints};
     aggregator_init(&ao);
     watcher_set_idle_hook(reclaim_hook);
     /* before the providers: their first compile already tells it the routers */
@@ -215,6 +221,10 @@ static int run(struct static_config *c)
     for (size_t i = 0; i < c->n_entrypoints; i++)
         log_info("entry point %s listening on %s (port %d)", c->entrypoints[i].name, c->entrypoints[i].address,
                  server_entrypoint_port(i));
+    for (size_t i = 0; i < c->proxy.n_udp_entrypoints; i++)
+        log_info("entry point %s listening on %s/udp (port %d, udp.timeout %llu ms)", c->proxy.udp_entrypoints[i].name,
+                 c->proxy.udp_entrypoints[i].address, udp_entrypoint_port(i),
+                 (unsigned long long)c->proxy.udp_entrypoints[i].timeout_ms);
     log_info("gantry %s started with %u workers", GANTRY_VERSION, n_workers);
 
     for (;;) {

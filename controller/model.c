@@ -388,6 +388,14 @@ static void dump_tcp_service(struct sink *k, const struct model_tcp_service *s)
     }
 }
 
+static void dump_udp_router(struct sink *k, const struct model_router *r)
+{
+    OUT(k, "    ", r->name, ":\n");
+    if (r->service)
+        OUT(k, "      service: ", r->service, "\n");
+    dump_list(k, "entryPoints", r->entrypoints, r->n_entrypoints);
+}
+
 static void dump_tcp_transport(struct sink *k, const struct model_tcp_transport *t)
 {
     OUT(k, "    ", t->name, ":\n      dialTimeout: ");
@@ -490,6 +498,11 @@ static void dump(struct sink *k, const struct model *m)
         DUMP_SECTION(k, m->tcp_services, "  services:", dump_tcp_service, struct model_tcp_service);
         DUMP_SECTION(k, m->tcp_transports, "  serversTransports:", dump_tcp_transport, struct model_tcp_transport);
         DUMP_SECTION(k, m->tcp_middlewares, "  middlewares:", dump_middleware, struct model_middleware);
+    }
+    if (m->udp_routers.len || m->udp_services.len) {
+        out(k, "udp:\n");
+        DUMP_SECTION(k, m->udp_routers, "  routers:", dump_udp_router, struct model_router);
+        DUMP_SECTION(k, m->udp_services, "  services:", dump_tcp_service, struct model_tcp_service);
     }
     if (m->certs.len) {
         out(k, "tls:\n  certificates:\n");

@@ -255,6 +255,8 @@ struct model {
     struct ptr_vec problems;     /* char *: what the provider could not turn into objects */
     struct ptr_vec tcp_middlewares; /* struct model_middleware * (ipAllowList, inFlightConn) */
     struct ptr_vec tcp_transports;  /* struct model_tcp_transport * */
+    struct ptr_vec udp_routers;     /* struct model_router * (service and entryPoints only) */
+    struct ptr_vec udp_services;    /* struct model_tcp_service * (servers' address, or weighted) */
 };
 
 struct model *model_new(const char *provider);

@@ -923,6 +923,80 @@ static int tcp_service_weighted(struct tree_decoder *c, void *obj, const struct 
 static const struct tree_field tcp_service_fields[] = {
     {"loadBalancer", tcp_service_lb}, {"weighted", tcp_service_weighted}, {NULL, NULL}};
 
+/* ---- udp.routers, udp.services ---- */
+
+/* Traefik's UDP objects have few keys and none that gantry skips: any
+ * other key is a mistake that would change what is served, so the object
+ * is refused with the key named. Nested maps are checked the same way. */
+static int udp_known_keys(struct tree_decoder *c, const struct tree_node *v, const char *const *keys, const char *what)
+{
+    if (v->kind != TREE_MAP)
+        return 0; /* tree_decode_fields says what is wrong */
+    for (size_t i = 0; i < v->n; i++) {
+        size_t k = 0;
+        while (keys[k] != NULL && strcasecmp(keys[k], v->keys[i]) != 0)
+            k++;
+        if (keys[k] == NULL)
+            return tree_decode_fail(c, v->items[i], "unknown key '%s' in %s", v->keys[i], what);
+    }
+    return 0;
+}
+
+static const struct tree_field udp_router_fields[] = {
+    {"service", router_service}, {"entryPoints", router_entrypoints}, {NULL, NULL}};
+static const char *const udp_router_keys[] = {"service", "entryPoints", NULL};
+
+static const struct tree_field udp_server_fields[] = {{"address", tcp_server_address}, {NULL, NULL}};
+static const char *const udp_server_keys[] = {"address", NULL};
+
+static int udp_lb_servers(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    struct model_tcp_service *s = obj;
+    if (v->kind != TREE_SEQ)
+        return tree_decode_fail(c, v, "servers must be a list");
+    s->servers = arena_alloc(&dc(c)->m->arena, (v->n ? v->n : 1) * sizeof(*s->servers));
+    for (size_t i = 0; i < v->n; i++) {
+        struct model_tcp_server *srv = &s->servers[s->n_servers];
+        if (udp_known_keys(c, v->items[i], udp_server_keys, "a udp server") != 0 ||
+            tree_decode_fields(c, srv, v->items[i], udp_server_fields, "server") != 0)
+            return -1;
+        if (srv->address == NULL)
+            return tree_decode_fail(c, v->items[i], "server without address");
+        s->n_servers++;
+    }
+    return 0;
+}
+
+static const struct tree_field udp_lb_fields[] = {{"servers", udp_lb_servers}, {NULL, NULL}};
+static const char *const udp_lb_keys[] = {"servers", NULL};
+
+static int udp_service_lb(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    if (udp_known_keys(c, v, udp_lb_keys, "loadBalancer") != 0)
+        return -1;
+    return tree_decode_fields(c, obj, v, udp_lb_fields, "loadBalancer");
+}
+
+static const struct tree_field udp_weighted_fields[] = {{"services", weighted_services}, {NULL, NULL}};
+static const char *const udp_weighted_keys[] = {"services", NULL};
+
+static int udp_service_weighted(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    struct model_tcp_service *s = obj;
+    struct model_weighted *w = arena_alloc(&dc(c)->m->arena, sizeof(*w));
+    if (udp_known_keys(c, v, udp_weighted_keys, "weighted") != 0 ||
+        tree_decode_fields(c, w, v, udp_weighted_fields, "weighted") != 0)
+        return -1;
+    if (w->n_services == 0)
+        return tree_decode_fail(c, v, "weighted.services must name at least one UDP service");
+    s->weighted = w;
+    return 0;
+}
+
+static const struct tree_field udp_service_fields[] = {
+    {"loadBalancer", udp_service_lb}, {"weighted", udp_service_weighted}, {NULL, NULL}};
+static const char *const udp_service_keys[] = {"loadBalancer", "weighted", NULL};
+
 /* ---- http.serversTransports ---- */
 
 static int tr_server_name(struct tree_decoder *c, void *obj, const struct tree_node *v)
@@ -1089,7 +1163,8 @@ static int tcp_tls_decode(struct tree_decoder *c, struct model_transport *tls, c
 /* ---- sections ---- */
 
 enum section {
-    SEC_ROUTERS, SEC_SERVICES, SEC_MIDDLEWARES, SEC_TCP_ROUTERS, SEC_TCP_SERVICES, SEC_TRANSPORTS, SEC_TCP_MIDDLEWARES, SEC_TCP_TRANSPORTS
+    SEC_ROUTERS, SEC_SERVICES, SEC_MIDDLEWARES, SEC_TCP_ROUTERS, SEC_TCP_SERVICES, SEC_TRANSPORTS, SEC_TCP_MIDDLEWARES, SEC_TCP_TRANSPORTS,
+    SEC_UDP_ROUTERS, SEC_UDP_SERVICES
 };
 
 static void decode_named(struct tree_decoder *c, const struct tree_node *map, enum section sec, const char *kind)
@@ -1169,6 +1244,28 @@ static void decode_named(struct tree_decoder *c, const struct tree_node *map, en
             if (tree_decode_fields(c, t, v, tcp_transport_fields, kind) != 0)
                 continue;
             ptr_vec_push(&m->arena, &m->tcp_transports, t);
+            break;
+        }
+        case SEC_UDP_ROUTERS: {
+            struct model_router *r = arena_alloc(&m->arena, sizeof(*r));
+            r->name = dup_name;
+            r->origin = origin;
+            if (udp_known_keys(c, v, udp_router_keys, kind) != 0 || tree_decode_fields(c, r, v, udp_router_fields, kind) != 0)
+                continue;
+            ptr_vec_push(&m->arena, &m->udp_routers, r);
+            break;
+        }
+        case SEC_UDP_SERVICES: {
+            struct model_tcp_service *s = arena_alloc(&m->arena, sizeof(*s));
+            s->name = dup_name;
+            s->origin = origin;
+            if (udp_known_keys(c, v, udp_service_keys, kind) != 0 || tree_decode_fields(c, s, v, udp_service_fields, kind) != 0)
+                continue;
+            if ((s->weighted != NULL) == (s->servers != NULL)) {
+                tree_decode_fail(c, v, "a udp service must have exactly one of loadBalancer or weighted");
+                continue;
+            }
+            ptr_vec_push(&m->arena, &m->udp_services, s);
             break;
         }
         case SEC_TCP_SERVICES: {
@@ -1422,7 +1519,22 @@ void model_decode(struct model *m, const struct tree_node *root, struct decode_r
                     decode_report_warn(rep, sec->items[j], "unknown key 'tls.%s' (ignored)", sec->keys[j]);
             }
         } else if (strcasecmp(key, "udp") == 0) {
-            decode_report_warn(rep, sec, "udp routing is not supported by gantry (ignored)");
+            if (sec->kind == TREE_NULL)
+                continue;
+            if (sec->kind != TREE_MAP) {
+                c->context = key;
+                tree_decode_fail(c, sec, "'udp' must be a mapping");
+                continue;
+            }
+            for (size_t j = 0; j < sec->n; j++) {
+                const char *k = sec->keys[j];
+                if (strcasecmp(k, "routers") == 0)
+                    decode_named(c, sec->items[j], SEC_UDP_ROUTERS, "udp router");
+                else if (strcasecmp(k, "services") == 0)
+                    decode_named(c, sec->items[j], SEC_UDP_SERVICES, "udp service");
+                else
+                    decode_report_warn(rep, sec->items[j], "unknown key 'udp.%s' (ignored)", k);
+            }
         } else {
             decode_report_warn(rep, sec, "unknown top-level key '%s' (ignored)", key);
         }

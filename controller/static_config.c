@@ -321,6 +321,14 @@ static int ep_http(struct tree_decoder *td, void *obj, const struct tree_node *v
     return tree_decode_fields(td, obj, v, ep_http_keys, NULL);
 }
 
+TREE_FIELD_DURATION(ep_udp_timeout, struct entrypoint_config, udp_timeout_ms)
+static const struct tree_field ep_udp_keys[] = {{"timeout", ep_udp_timeout}, {NULL, NULL}};
+
+static int ep_udp(struct tree_decoder *td, void *obj, const struct tree_node *v)
+{
+    return tree_decode_fields(td, obj, v, ep_udp_keys, NULL);
+}
+
 static const struct tree_field ep_keys[] = {{"address", ep_address},
                                       {"transport", ep_transport},
                                       {"forwardedHeaders", ep_forwarded},
@@ -328,7 +336,7 @@ static const struct tree_field ep_keys[] = {{"address", ep_address},
                                       {"proxyProtocol", ep_proxy_protocol},
                                       {"http2", ep_http2},
                                       {"http3", NULL},
-                                      {"udp", NULL},
+                                      {"udp", ep_udp},
                                       {"asDefault", NULL},
                                       {"reusePort", NULL},
                                       {NULL, NULL}};
@@ -345,6 +353,7 @@ static void entrypoint_defaults(struct entrypoint_config *ep)
     ep->max_resets = 200;
     ep->max_concurrent_streams = 100;
     ep->max_requests_per_second = 10000;
+    ep->udp_timeout_ms = 3000; /* Traefik's udp.timeout default */
 }
 
 static int entrypoints_key(struct tree_decoder *td, void *obj, const struct tree_node *v)
@@ -359,6 +368,7 @@ static int entrypoints_key(struct tree_decoder *td, void *obj, const struct tree
     c->entrypoints = arena_alloc(&c->arena, (v->n ? v->n : 1) * sizeof(*c->entrypoints));
     c->n_entrypoints = 0;
     size_t n_udp = 0;
+    struct udp_entrypoint_config *udp = arena_alloc(&c->arena, (v->n ? v->n : 1) * sizeof(*udp));
     const char *saved = td->context;
     for (size_t i = 0; i < v->n; i++) {
         struct entrypoint_config *ep = &c->entrypoints[c->n_entrypoints];
@@ -370,22 +380,21 @@ static int entrypoints_key(struct tree_decoder *td, void *obj, const struct tree
         if (ep->address == NULL)
             return diag_set(sd(td), "%s: entry point '%s' has no address", tree_where(v->items[i], where, sizeof(where)),
                             ep->name);
-        /* Traefik's "[host]:port/udp": Gantry has no UDP routing. That entry
-         * point alone is refused, by name, and the others start: failing the
-         * whole start-up would take the HTTP entry points down with it */
+        /* Traefik's "[host]:port/udp": a UDP entry point (proxy/udp/),
+         * listed apart: HTTP and TCP routers never see it */
         size_t alen = strlen(ep->address);
         if (alen >= 4 && strcasecmp(ep->address + alen - 4, "/udp") == 0) {
-            log_error("entry point %s: address '%s' is UDP, which Gantry does not route: entry point not started",
-                      ep->name, ep->address);
-            n_udp++;
+            struct udp_entrypoint_config *u = &udp[n_udp++];
+            u->name = ep->name;
+            u->address = arena_strndup(&c->arena, ep->address, alen - 4);
+            u->timeout_ms = ep->udp_timeout_ms;
             continue; /* its slot is reused by the next entry point */
         }
         c->n_entrypoints++;
     }
     td->context = saved;
-    /* with none left, Traefik's default :80 would start in their place: refuse instead */
-    if (n_udp > 0 && c->n_entrypoints == 0)
-        return diag_set(sd(td), "no entry point to start: every one configured is UDP, which Gantry does not route");
+    c->proxy.udp_entrypoints = udp;
+    c->proxy.n_udp_entrypoints = n_udp;
     return 0;
 }
 
@@ -1087,7 +1096,7 @@ static void defaults(struct static_config *c)
 
 static void finish(struct static_config *c)
 {
-    if (c->n_entrypoints == 0) { /* Traefik's default */
+    if (c->n_entrypoints == 0 && c->proxy.n_udp_entrypoints == 0) { /* Traefik's default */
         c->entrypoints = arena_alloc(&c->arena, sizeof(*c->entrypoints));
         entrypoint_defaults(&c->entrypoints[0]);
         c->entrypoints[0].name = "http";

@@ -45,6 +45,7 @@
 #include "tcp/table_tcp.h"
 #include "tcp/tcp_proxy.h"
 #include "tls.h"
+#include "udp/udp_proxy.h"
 #include "upstream.h"
 #include "worker.h"
 #include "middleware/redis_limiter.h"
@@ -162,6 +163,8 @@ int server_bind(const struct proxy_config *cfg, struct diag *d)
         init_globalconf(ep);
         ep->stats = stats_acquire(STATS_ENTRYPOINT, ep->cfg.name);
     }
+    if (udp_bind(cfg->udp_entrypoints, cfg->n_udp_entrypoints, cfg->n_workers ? cfg->n_workers : 1, d) != 0)
+        return -1;
     forwarded_init();
     return 0;
 }
@@ -437,6 +440,7 @@ static void worker_setup(struct worker *w)
         h2o_socket_read_start(we->listener, on_accept);
     }
     w->accept_cb = on_accept;
+    udp_worker_setup(w->loop, w->id);
     h2o_timeout_init(w->loop, &w->sweep_timeout, 1000);
     w->sweep_entry.cb = on_sweep;
     h2o_timeout_link(w->loop, &w->sweep_timeout, &w->sweep_entry);
@@ -450,6 +454,7 @@ static void worker_setup(struct worker *w)
 static void worker_drain(struct worker *w)
 {
     h2o_timeout_unlink(&w->sweep_entry);
+    udp_worker_close(w->id); /* UDP has nothing in flight to wait for */
     for (size_t i = 0; i < w->n_eps; i++) {
         if (w->eps[i].listener != NULL) {
             h2o_socket_close(w->eps[i].listener);
@@ -523,6 +528,7 @@ static void worker_free(struct worker *w)
     for (uint32_t i = 0; i < w->n_timeouts; i++)
         h2o_timeout_dispose(w->loop, &w->timeouts[i]);
     deadline_worker_dispose(w);
+    udp_worker_free(w->id);
     h2o_evloop_destroy(w->loop);
     free(w->eps);
     w->eps = NULL;
@@ -619,6 +625,7 @@ void server_stop(void)
     }
     free(entrypoints);
     entrypoints = NULL;
+    udp_unbind();
 }
 
 h2o_timeout_t *worker_timeout_list(struct worker *w, uint64_t ms)

@@ -53,12 +53,22 @@ struct entrypoint_config {
     struct rule_cidr *pp_trusted;
     size_t n_pp_trusted;
     bool pp_insecure;
+    uint64_t udp_timeout_ms;       /* udp.timeout: read for "/udp" addresses (struct udp_entrypoint_config) */
+};
+
+/* An entry point whose address ends in "/udp" (Traefik's ":53/udp"). */
+struct udp_entrypoint_config {
+    const char *name;
+    const char *address;  /* without the "/udp" suffix */
+    uint64_t timeout_ms;  /* udp.timeout: a session idle this long ends (Traefik's default 3s) */
 };
 
 struct proxy_config {
     uint32_t n_workers;
     struct entrypoint_config *entrypoints;
     size_t n_entrypoints;
+    struct udp_entrypoint_config *udp_entrypoints; /* proxy/udp/udp_proxy.c */
+    size_t n_udp_entrypoints;
     /* serversTransport.* */
     uint64_t dial_timeout_ms;
     uint64_t response_header_timeout_ms; /* 0: none */

@@ -15,6 +15,7 @@
 #include "registry.h"
 #include "stats.h"
 #include "tcp/table_tcp.h"
+#include "udp/table_udp.h"
 
 static uint32_t table_hash(const char *s, size_t len)
 {
@@ -136,6 +137,7 @@ void table_free(struct table *t)
     for (size_t i = 0; i < nr; i++)
         stats_release(routes[i]->stats);
     table_tcp_release(t);
+    table_udp_release(t);
     arena_free(&t->arena); /* also frees regexes and SSL_CTX references */
     free(t);
 }

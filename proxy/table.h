@@ -30,6 +30,7 @@ struct match_req;
 struct table_middleware;
 struct table_service_unit;
 struct table_tcp;
+struct table_udp;
 struct transport;
 struct tls_option;
 
@@ -176,6 +177,7 @@ struct table {
 
     uint64_t http_eps;      /* entry points with an HTTP route */
     struct table_tcp *tcp;  /* TCP routes (table_tcp.h); NULL when none */
+    struct table_udp *udp;  /* UDP routes (udp/table_udp.h); NULL when none */
     /* TLS: SNI name -> SSL_CTX * (references held by the table) */
     struct table_host_map sni_exact, sni_wildcard;
     uint32_t n_certs;

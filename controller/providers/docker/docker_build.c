@@ -362,6 +362,70 @@ static bool has_entries(const struct tree_node *section, const char *key)
     return n != NULL && n->kind == TREE_MAP && n->n > 0;
 }
 
+/* udp.services.<s>.loadbalancer.server.port -> servers[0].address on the
+ * container's address (the only or lowest exposed port when no label
+ * gives one), as Traefik's Docker provider; a container with udp routers
+ * and no udp service gets one named after it; a udp router without a
+ * service takes the container's only one. */
+static void udp_defaults(struct build *b, struct arena *a, const struct docker_container *c, struct tree_node *udp,
+                         const char *service_name)
+{
+    if (udp == NULL || udp->kind != TREE_MAP)
+        return; /* the decoder reports it */
+    if (has_entries(udp, "routers") && !has_entries(udp, "services"))
+        tree_map_add(a, ensure_map(a, udp, "services"), service_name,
+                     tree_new_node(a, TREE_MAP, arena_printf(a, "container %s", c->name), 0, 0));
+    struct tree_node *services = tree_map_get_ci(udp, "services");
+    if (services == NULL || services->kind != TREE_MAP)
+        return;
+    const char *ip = NULL;
+    bool ip_done = false;
+    for (size_t i = 0; i < services->n;) {
+        struct tree_node *svc = services->items[i];
+        if (svc->kind == TREE_NULL)
+            svc->kind = TREE_MAP;
+        if (svc->kind != TREE_MAP || tree_map_get_ci(svc, "weighted") != NULL) {
+            i++;
+            continue; /* not a load balancer to address (or the decoder reports it) */
+        }
+        struct tree_node *lb = ensure_map(a, svc, "loadBalancer");
+        if (lb->kind != TREE_MAP || tree_map_get_ci(lb, "servers") != NULL) {
+            i++;
+            continue;
+        }
+        struct tree_node *server = tree_map_get_ci(lb, "server");
+        struct tree_node *port_n = server ? tree_map_get_ci(server, "port") : NULL;
+        int port = port_n ? (port_n->kind == TREE_SCALAR ? parse_port(port_n->scalar) : -1) : default_port(c);
+        if (!ip_done) {
+            ip = container_ip(b, c, 0);
+            ip_done = true;
+        }
+        if (port < 0 || ip == NULL) {
+            if (port < 0)
+                problem(b, "container %s: udp service %s: %s; service skipped", c->name, services->keys[i],
+                        port_n ? "port must be a number between 1 and 65535" : "port is missing (no loadbalancer.server.port label and no exposed port)");
+            tree_map_remove_ci(services, services->keys[i]);
+            continue;
+        }
+        const char *origin = server ? server->file : svc->file;
+        struct tree_node *entry = tree_new_node(a, TREE_MAP, origin, 0, 0);
+        tree_map_add(a, entry, "address", scalar(a, arena_printf(a, strchr(ip, ':') ? "[%s]:%d" : "%s:%d", ip, port), origin));
+        struct tree_node *servers = tree_new_node(a, TREE_SEQ, origin, 0, 0);
+        tree_seq_add(a, servers, entry);
+        tree_map_remove_ci(lb, "server");
+        tree_map_add(a, lb, "servers", servers);
+        i++;
+    }
+    struct tree_node *routers = tree_map_get_ci(udp, "routers");
+    for (size_t i = 0; routers != NULL && routers->kind == TREE_MAP && i < routers->n; i++) {
+        struct tree_node *r = routers->items[i];
+        if (r->kind == TREE_NULL)
+            r->kind = TREE_MAP;
+        if (r->kind == TREE_MAP && tree_map_get_ci(r, "service") == NULL && services->n == 1)
+            tree_map_add(a, r, "service", scalar(a, services->keys[0], r->file));
+    }
+}
+
 /* Applies Traefik's defaults and Docker addressing to one container's tree. */
 static struct tree_node *container_tree(struct build *b, struct arena *a, const struct docker_container *c)
 {
@@ -380,6 +444,7 @@ static struct tree_node *container_tree(struct build *b, struct arena *a, const 
     struct tree_node *tcp = tree_map_get_ci(root, "tcp"), *udp = tree_map_get_ci(root, "udp");
     bool l4 = has_entries(tcp, "routers") || has_entries(tcp, "services") || has_entries(udp, "routers") ||
               has_entries(udp, "services");
+    udp_defaults(b, a, c, udp, service_name);
     struct tree_node *http = tree_map_get_ci(root, "http");
     if (http == NULL && l4)
         return root; /* a TCP/UDP-only container gets no HTTP defaults */

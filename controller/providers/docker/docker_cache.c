@@ -497,7 +497,8 @@ struct model *docker_build_cached(struct docker_cache *k, const struct docker_st
         }
         struct ptr_vec *same[][2] = {{&pm->middlewares, &m->middlewares},   {&pm->tcp_services, &m->tcp_services},
                                      {&pm->certs, &m->certs},               {&pm->transports, &m->transports},
-                                     {&pm->tls_options, &m->tls_options},   {&pm->tcp_middlewares, &m->tcp_middlewares}};
+                                     {&pm->tls_options, &m->tls_options},   {&pm->tcp_middlewares, &m->tcp_middlewares},
+                                     {&pm->udp_routers, &m->udp_routers},   {&pm->udp_services, &m->udp_services}};
         for (size_t q = 0; q < sizeof(same) / sizeof(same[0]); q++)
             for (size_t j = 0; j < same[q][0]->len; j++)
                 ptr_vec_push(ma, same[q][1], same[q][0]->items[j]);

@@ -311,6 +311,8 @@ static void publish_model(void)
     drop_duplicates(&m->middlewares, "middleware");
     drop_duplicates(&m->tcp_routers, "tcp router");
     drop_duplicates(&m->tcp_services, "tcp service");
+    drop_duplicates(&m->udp_routers, "udp router");
+    drop_duplicates(&m->udp_services, "udp service");
     aggregator_submit(m);
 }
 

@@ -34,6 +34,7 @@ struct cx {
     struct k8s_index ix[K8S_CRD_KINDS];
     struct tree_node *root, *routers, *services, *middlewares, *transports, *tls_options;
     struct tree_node *tcp_routers, *tcp_services, *tcp_middlewares, *tcp_transports;
+    struct tree_node *udp_routers, *udp_services;
     struct ptr_vec certs_added; /* "ns/secret" already in m->certs */
 };
 
@@ -260,11 +261,13 @@ static void lb_options(struct cx *c, const cJSON *ref, const char *ns, struct tr
  * route, as Traefik does, so that its options (sticky, scheme, transport)
  * belong to that route alone. NULL with a problem when the Service, its
  * port or (without allowEmptyServices) its endpoints are missing. With
- * <tcp>, a TCP service of addresses (IngressRouteTCP). */
-static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, const char *id, bool tcp, const char *what,
-                                const char *where)
+ * <l4> (c->tcp_services, c->udp_services), a service of addresses there
+ * (IngressRouteTCP, IngressRouteUDP); NULL: an HTTP one. */
+static const char *kube_service(struct cx *c, const char *ns, const cJSON *ref, const char *id, struct tree_node *l4,
+                                const char *what, const char *where)
 {
-    struct tree_node *into = tcp ? c->tcp_services : c->services;
+    bool tcp = l4 != NULL;
+    struct tree_node *into = tcp ? l4 : c->services;
     const char *name = str(ref, "name");
     const cJSON *port = get(ref, "port");
     char portbuf[32] = "";
@@ -403,7 +406,7 @@ static const char *service_ref_plain(struct cx *c, const char *ns, const cJSON *
         return NULL;
     }
     const char *rns = ref_ns(c, ref, ns, what);
-    return rns ? kube_service(c, rns, ref, id, false, what, where) : NULL;
+    return rns ? kube_service(c, rns, ref, id, NULL, what, where) : NULL;
 }
 
 static bool weighted_as(struct cx *c, const char *kind, const char *id, const char *ns, const cJSON *refs, const cJSON *sticky,
@@ -1028,13 +1031,17 @@ static void tcp_transport_ref(struct cx *c, const char *ns, const cJSON *ref, co
         put(c, lb, "terminationDelay", from_json(c, td, id));
 }
 
-static const char *tcp_services(struct cx *c, const char *ns, const cJSON *svcs, const char *key, const char *what,
-                                const char *where)
+/* The service of a TCP (<into> c->tcp_services) or UDP (c->udp_services)
+ * route: the one Kubernetes Service's load balancer named <key>, or a
+ * weighted service <key> over one per Service ("<key>-<name>-<port>"). */
+static const char *l4_services(struct cx *c, const char *ns, const cJSON *svcs, const char *key, struct tree_node *into,
+                               const char *what, const char *where)
 {
+    bool tcp = into == c->tcp_services;
     if (cJSON_GetArraySize(svcs) == 1) {
         const char *rns = ref_ns(c, svcs->child, ns, what);
-        const char *id = rns ? kube_service(c, rns, svcs->child, key, true, what, where) : NULL;
-        if (id != NULL)
+        const char *id = rns ? kube_service(c, rns, svcs->child, key, into, what, where) : NULL;
+        if (id != NULL && tcp)
             tcp_transport_ref(c, ns, svcs->child, id);
         return id;
     }
@@ -1050,10 +1057,11 @@ static const char *tcp_services(struct cx *c, const char *ns, const cJSON *svcs,
         }
         const char *rns = ref_ns(c, ref, ns, what);
         const char *child_id = arena_printf(c->pa, "%s-%s-%s", key, str(ref, "name") ? str(ref, "name") : "", portstr);
-        const char *child = rns ? kube_service(c, rns, ref, child_id, true, what, where) : NULL;
+        const char *child = rns ? kube_service(c, rns, ref, child_id, into, what, where) : NULL;
         if (child == NULL)
             return NULL;
-        tcp_transport_ref(c, ns, ref, child);
+        if (tcp)
+            tcp_transport_ref(c, ns, ref, child);
         struct tree_node *e = node(c, TREE_MAP, where);
         put_str(c, e, "name", child);
         put_str(c, e, "weight", arena_printf(c->pa, "%d", w ? w->valueint : 1));
@@ -1062,7 +1070,7 @@ static const char *tcp_services(struct cx *c, const char *ns, const cJSON *svcs,
     struct tree_node *wn = node(c, TREE_MAP, where), *svc = node(c, TREE_MAP, where);
     put(c, wn, "services", list);
     put(c, svc, "weighted", wn);
-    put(c, c->tcp_services, key, svc);
+    put(c, into, key, svc);
     return key;
 }
 
@@ -1092,11 +1100,44 @@ static void ingress_route_tcp(struct cx *c, const cJSON *ir)
         struct tree_node *r = route_router(c, ns, spec, rt, match, K8S_CRD_MIDDLEWARETCPS, what, where);
         if (r == NULL)
             continue;
-        const char *svc = tcp_services(c, ns, svcs, key, what, where);
+        const char *svc = l4_services(c, ns, svcs, key, c->tcp_services, what, where);
         if (svc == NULL)
             continue;
         put_str(c, r, "service", svc);
         put(c, c->tcp_routers, key, r);
+    }
+}
+
+/* ---- IngressRouteUDP ---- */
+
+/* One UDP router per route, named "<ns>-<name>-<index>" as Traefik's, on
+ * the route's entryPoints (none: every UDP entry point), with one UDP
+ * service named like it (weighted over several Services, weight 1 unless
+ * given). */
+static void ingress_route_udp(struct cx *c, const cJSON *ir)
+{
+    const char *ns = meta(ir, "namespace"), *name = meta(ir, "name");
+    if (!class_matches(c, ir))
+        return;
+    const cJSON *spec = get(ir, "spec"), *routes = get(spec, "routes");
+    int idx = 0;
+    for (const cJSON *rt = routes ? routes->child : NULL; rt; rt = rt->next, idx++) {
+        const char *what = arena_printf(c->pa, "ingressrouteudp %s/%s route %d", ns, name, idx);
+        const char *where = arena_printf(c->pa, "ingressrouteudp %s/%s", ns, name);
+        const cJSON *svcs = get(rt, "services");
+        if (cJSON_GetArraySize(svcs) == 0) {
+            problem(c, "%s: no services", what);
+            continue;
+        }
+        const char *key = make_id(c, ns, arena_printf(c->pa, "%s-%d", name, idx));
+        const char *svc = l4_services(c, ns, svcs, key, c->udp_services, what, where);
+        if (svc == NULL)
+            continue;
+        struct tree_node *r = node(c, TREE_MAP, where);
+        if (get(spec, "entryPoints"))
+            put(c, r, "entryPoints", string_seq(c, get(spec, "entryPoints"), where));
+        put_str(c, r, "service", svc);
+        put(c, c->udp_routers, key, r);
     }
 }
 
@@ -1172,6 +1213,12 @@ struct model *k8s_crd_translate(const struct k8s_crd_objects *objs, const struct
     put(&c, c.root, "tcp", tcp);
     put(&c, tcp, "routers", c.tcp_routers);
     put(&c, tcp, "services", c.tcp_services);
+    struct tree_node *udp = node(&c, TREE_MAP, "kubernetescrd");
+    c.udp_routers = node(&c, TREE_MAP, "kubernetescrd");
+    c.udp_services = node(&c, TREE_MAP, "kubernetescrd");
+    put(&c, c.root, "udp", udp);
+    put(&c, udp, "routers", c.udp_routers);
+    put(&c, udp, "services", c.udp_services);
     /* objects are listed sorted by namespace/name, so the output is deterministic; what is
      * referenced (transports, TLS options, TraefikServices, middlewares) comes first */
     for_each(&c, objs, K8S_CRD_TRANSPORTS, transport);
@@ -1183,6 +1230,7 @@ struct model *k8s_crd_translate(const struct k8s_crd_objects *objs, const struct
     for_each(&c, objs, K8S_CRD_MIDDLEWARETCPS, middleware_tcp);
     for_each(&c, objs, K8S_CRD_INGRESSROUTES, ingress_route);
     for_each(&c, objs, K8S_CRD_INGRESSROUTETCPS, ingress_route_tcp);
+    for_each(&c, objs, K8S_CRD_INGRESSROUTEUDPS, ingress_route_udp);
     struct decode_report rep;
     decode_report_init(&rep);
     model_decode(c.m, c.root, &rep);

@@ -19,6 +19,9 @@
  *                   weighted services);
  *   MiddlewareTCP   "<ns>-<name>" (ipAllowList, inFlightConn), decoded as a
  *                   file provider's tcp.middlewares body.
+ *   IngressRouteUDP one UDP router per route, "<ns>-<name>-<index>" (Traefik's
+ *                   names), and a UDP service named like it (weighted over
+ *                   "<router>-<svc>-<port>" when the route has several).
  *
  * The objects are turned into a configuration tree with the file
  * provider's keys and decoded by model_decode(), so both providers share
@@ -54,6 +57,7 @@ enum k8s_crd_kind {
     K8S_CRD_INGRESSROUTETCPS,
     K8S_CRD_MIDDLEWARETCPS,
     K8S_CRD_TRANSPORTTCPS, /* ServersTransportTCP */
+    K8S_CRD_INGRESSROUTEUDPS,
     K8S_CRD_KINDS
 };
 

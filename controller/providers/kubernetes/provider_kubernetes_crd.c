@@ -43,6 +43,7 @@ static const struct {
     {"ingressroutetcps", "/apis/traefik.io/v1alpha1", true},
     {"middlewaretcps", "/apis/traefik.io/v1alpha1", true},
     {"serverstransporttcps", "/apis/traefik.io/v1alpha1", true},
+    {"ingressrouteudps", "/apis/traefik.io/v1alpha1", true},
 };
 
 static struct {

@@ -147,10 +147,42 @@ int main(void)
     decode(&r, "http:\n  routers:\n    r:\n      rule: \"Path(`/`)\"\n      service: s\n      colour: blue\n"
                "  serversTransports: {}\nudp: {}\nfoo: 1\n");
     CHECK(r.rep.errors.len == 0);
-    CHECK(r.rep.warnings.len == 3);
+    CHECK(r.rep.warnings.len == 2);
     CHECK_CONTAINS(r.rep.warnings.items[0], "dyn.yaml:6:15: router 'r': unknown key 'colour'");
-    CHECK_CONTAINS(r.rep.warnings.items[1], "udp routing is not supported");
-    CHECK_CONTAINS(r.rep.warnings.items[2], "unknown top-level key 'foo'");
+    CHECK_CONTAINS(r.rep.warnings.items[1], "unknown top-level key 'foo'");
+    done(&r);
+
+    /* udp: routers {service, entryPoints}, services {loadBalancer.servers[].address | weighted.services},
+     * dumped (and so digested); any other key refuses its object, naming it */
+    decode(&r, "udp:\n  routers:\n    dns:\n      service: dns\n      entryPoints: [udp53]\n"
+               "    all:\n      service: w\n"
+               "  services:\n    dns:\n      loadBalancer:\n        servers: [{address: \"127.0.0.1:5353\"}, {address: \"[::1]:5354\"}]\n"
+               "    w:\n      weighted:\n        services: [{name: dns, weight: 3}, {name: other@docker}]\n");
+    CHECK(r.rep.errors.len == 0);
+    CHECK(r.m->udp_routers.len == 2 && r.m->udp_services.len == 2 && r.m->tcp_services.len == 0);
+    CHECK_CONTAINS(r.dump, "udp:\n  routers:\n    all:\n      service: w\n    dns:\n      service: dns\n      entryPoints: [udp53]\n");
+    CHECK_CONTAINS(r.dump, "    dns:\n      servers:\n        - {address: 127.0.0.1:5353}\n        - {address: [::1]:5354}\n");
+    CHECK_CONTAINS(r.dump, "          - {name: dns, weight: 3}\n          - {name: other@docker, weight: 1}\n");
+    done(&r);
+    decode(&r, "udp:\n  routers:\n    r1:\n      service: s\n      rule: \"HostSNI(`*`)\"\n"
+               "    r2:\n      service: s\n"
+               "  services:\n    badaddr:\n      loadBalancer: {servers: [{address: \"nohost\"}]}\n"
+               "    typo:\n      loadBalancer: {servers: [{address: \"127.0.0.1:53\", weight: 2}]}\n"
+               "    lbkey:\n      loadBalancer: {servers: [{address: \"127.0.0.1:53\"}], sticky: {}}\n"
+               "    both:\n      loadBalancer: {servers: [{address: \"127.0.0.1:53\"}]}\n      weighted: {services: [{name: a}]}\n"
+               "    none: {}\n"
+               "    s:\n      loadBalancer: {servers: [{address: \"127.0.0.1:53\"}]}\n"
+               "  foo: {}\n");
+    CHECK(r.rep.errors.len == 6);
+    CHECK_CONTAINS(error(&r, 0), "udp router 'r1': unknown key 'rule' in udp router");
+    CHECK_CONTAINS(error(&r, 1), "udp service 'badaddr'");
+    CHECK_CONTAINS(error(&r, 2), "udp service 'typo': unknown key 'weight' in a udp server");
+    CHECK_CONTAINS(error(&r, 3), "udp service 'lbkey': unknown key 'sticky' in loadBalancer");
+    CHECK_CONTAINS(error(&r, 4), "udp service 'both': a udp service must have exactly one of loadBalancer or weighted");
+    CHECK_CONTAINS(error(&r, 5), "udp service 'none': a udp service must have exactly one of loadBalancer or weighted");
+    CHECK(r.rep.warnings.len == 1);
+    CHECK_CONTAINS(r.rep.warnings.items[0], "unknown key 'udp.foo'");
+    CHECK(r.m->udp_routers.len == 1 && r.m->udp_services.len == 1);
     done(&r);
 
     /* middlewares, mirroring, weighted, tcp: modelled for later stages */

@@ -197,6 +197,27 @@ int main(void)
     CHECK_CONTAINS(d.msg, path);
     static_config_free(&c);
     unlink(path);
+
+    /* ":port/udp" is a UDP entry point, listed apart (udp.timeout: Traefik's 3s unless set); only UDP ones
+     * configured: no default :80 */
+    CHECK(load(&c, &d, 3, "--entryPoints.dns.address=:5353/udp", "--entryPoints.game.address=127.0.0.1:7777/UDP",
+               "--entryPoints.game.udp.timeout=10s") == 0);
+    CHECK(c.n_entrypoints == 0);
+    CHECK(c.proxy.n_udp_entrypoints == 2);
+    if (c.proxy.n_udp_entrypoints == 2) {
+        CHECK_STR(c.proxy.udp_entrypoints[0].name, "dns");
+        CHECK_STR(c.proxy.udp_entrypoints[0].address, ":5353");
+        CHECK(c.proxy.udp_entrypoints[0].timeout_ms == 3000);
+        CHECK_STR(c.proxy.udp_entrypoints[1].address, "127.0.0.1:7777");
+        CHECK(c.proxy.udp_entrypoints[1].timeout_ms == 10000);
+    }
+    static_config_free(&c);
+    CHECK(load(&c, &d, 2, "--entryPoints.web.address=:8080", "--entryPoints.dns.address=:5353/udp") == 0);
+    CHECK(c.n_entrypoints == 1 && c.proxy.n_udp_entrypoints == 1);
+    CHECK_STR(c.entrypoints[0].name, "web");
+    static_config_free(&c);
+    CHECK(load(&c, &d, 2, "--entryPoints.dns.address=:5353/udp", "--entryPoints.dns.udp.timeout=never") != 0);
+    static_config_free(&c);
     log_set_level(LOG_INFO);
     return test_report("controller/static_config");
 }

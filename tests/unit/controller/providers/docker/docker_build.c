@@ -20,6 +20,7 @@ static const char *const cases[] = {"host_network",   "defaults",          "comp
                                     "middleware_headers",
                                     "path_middlewares",
                                     "mw_limits",
+                                    "udp_labels",
 };
 
 static char *slurp(const char *path, size_t *len)

@@ -12,7 +12,7 @@
 #include "test.h"
 
 static const char *const cases[] = {
-    "ingressroute_middlewares", "references", "cross_namespace_allowed", "ingressroutetcp", "ingressroutetcp_weighted", "ingressroutetcp_tls", "malformed", "service_ref_middlewares",
+    "ingressroute_middlewares", "references", "cross_namespace_allowed", "ingressroutetcp", "ingressroutetcp_weighted", "ingressroutetcp_tls", "ingressrouteudp", "malformed", "service_ref_middlewares",
 };
 
 static char *slurp(const char *path, size_t *len)
@@ -29,7 +29,8 @@ static enum k8s_crd_kind kind_of(const cJSON *obj)
 {
     static const char *const names[K8S_CRD_KINDS] = {"IngressRoute",     "Middleware",      "TLSOption",    "TLSStore",
                                                      "ServersTransport", "TraefikService",  "Service",      "EndpointSlice",
-                                                     "Secret",           "IngressRouteTCP", "MiddlewareTCP", "ServersTransportTCP"};
+                                                     "Secret",           "IngressRouteTCP", "MiddlewareTCP", "ServersTransportTCP",
+                                                     "IngressRouteUDP"};
     const char *k = str(obj, "kind");
     for (int i = 0; k && i < K8S_CRD_KINDS; i++)
         if (strcmp(names[i], k) == 0)

@@ -567,3 +567,30 @@ def test_entry_point_tls_cert_resolver_orders_for_routers_without_tls(tmp_path, 
     wait_for(issued(g, "ep.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
     root = pebble.root()
     wait_for(lambda: served_by_sni(websecure, "ep.test", root), timeout=10, what="served by SNI")
+
+
+def test_http01_answered_ahead_of_redirects_and_catch_all_routers(tmp_path, procs):
+    """The web entry point redirects everything to websecure, and a
+    catch-all router of the highest priority there redirects to https too:
+    the challenge path is still answered first (Traefik's order), else
+    pebble would follow the redirect to a port it refuses and fail."""
+    up = procs.whoami()
+    web, websecure = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure))
+    dyn = dynamic(up).replace("  services:\n", (
+        "    catchall:\n      rule: \"PathPrefix(`/`)\"\n      priority: 1000000\n      service: s\n"
+        "      entryPoints: [web]\n      middlewares: [tohttps]\n"
+        "  middlewares:\n    tohttps:\n      redirectScheme: {scheme: https, permanent: true}\n"
+        "  services:\n"))
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure, dyn=dyn,
+                           extra=["--entryPoints.web.http.redirections.entryPoint.to=websecure",
+                                  "--entryPoints.web.http.redirections.entryPoint.scheme=https"])
+
+    def redirected():
+        r = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "-H", "Host: app.test",
+                 "http://127.0.0.1:%d/.well-known/acme-challenge-not/x" % web], check=False)
+        return r.stdout.decode().startswith(("301 https://", "308 https://")) and r.stdout.decode()
+    wait_for(redirected, timeout=10, what="the web entry point redirects")
+    wait_for(issued(g, "app.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
+    assert "HTTP-01 challenge for app.test failed" not in g.output()
+    wait_for(lambda: served_by_sni(websecure, "app.test", pebble.root()), timeout=10, what="served by SNI")

@@ -10,11 +10,13 @@ Pebble resolves the names it validates through pebble-challtestsrv's DNS
 (httpPort/tlsPort in its configuration). Its HTTPS certificate is made
 here by a test CA that gantry trusts through LEGO_CA_CERTIFICATES."""
 import base64
+import http.client
 import calendar
 import json
 import os
 import re
 import shutil
+import socket
 import ssl
 import subprocess
 import time
@@ -359,7 +361,8 @@ def test_renewal_of_certificates_shorter_than_any_period(tmp_path, procs):
     """Pebble issues 30-second certificates: shorter than the smallest
     renewal period of Traefik's table (20 minutes), so a third of the
     lifetime is left when a new one is ordered (logged as a warning), and
-    it is swapped in."""
+    it is swapped in without dropping a keep-alive connection made on the
+    first one."""
     up = procs.whoami()
     web, websecure = free_port(), free_port()
     pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure, validity=30))
@@ -368,11 +371,28 @@ def test_renewal_of_certificates_shorter_than_any_period(tmp_path, procs):
     root = pebble.root()
     assert "the certificate for app.test lives 29s, not longer than the renewal period of certificatesDuration 2160 (720h): " \
         "renewed 9s before the end instead (a third of its lifetime)" in g.output(), g.output()[-3000:]
+    wait_for(lambda: served_cert(websecure, "app.test"), timeout=10, what="served")
     first = served_cert(websecure, "app.test")
+    # a keep-alive connection verified with pebble's root, made on the first certificate
+    ctx = ssl.create_default_context(cafile=root)
+    ka = http.client.HTTPSConnection("app.test", websecure, context=ctx, timeout=10)
+    ka.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", websecure), timeout=10), server_hostname="app.test")
+    made_on = ka.sock.getpeercert(binary_form=True)
+    ka.request("GET", "/")
+    r = ka.getresponse()
+    r.read()
+    assert r.status == 200
     wait_for(lambda: "renewing the certificate for app.test" in g.output(), timeout=40, what="renewal")
     wait_for(lambda: g.output().count("certificate for app.test issued") >= 2, timeout=30, what="renewed")
     wait_for(lambda: served_cert(websecure, "app.test") not in (b"", first), timeout=10, what="new certificate served")
     assert served_by_sni(websecure, "app.test", root)
+    # the connection made before the swap is still served, on the certificate it was made with
+    ka.request("GET", "/")
+    r = ka.getresponse()
+    r.read()
+    assert r.status == 200 and ka.sock.getpeercert(binary_form=True) == made_on
+    assert ssl.DER_cert_to_PEM_cert(made_on).encode() != served_cert(websecure, "app.test")
+    ka.close()
 
 
 def pebble_root_cn(pebble, i):

@@ -292,7 +292,8 @@ SSL_CTX *tls_socket_ctx(struct st_h2o_socket_t *sock)
 struct cached_cert {
     struct cached_cert *next;
     char *key;
-    char *source; /* "cert_file|key_file" for files (the last good one is found by it), NULL for PEM */
+    char *source; /* "cert_file|key_file" for files (the last good one is found by it), NULL for PEM
+                   * (whose contexts are marked with their names instead, mark_pem_source) */
     SSL_CTX *ctx;
     char **names;
     size_t n_names;
@@ -329,6 +330,34 @@ static void mark_source(SSL_CTX *ctx, const char *source)
         interned = sources[n_sources++] = mem_strdup(source);
     }
     SSL_CTX_set_ex_data(ctx, source_index, (void *)interned);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Inline PEM (ACME, Kubernetes Secrets) has no files: its source is the
+ * set of names it covers, so a keep-alive connection made before a renewal
+ * or a Secret update (same names, new certificate) is still on the host's
+ * certificate (misdirected.c); the client verified it for those names. */
+static void mark_pem_source(const struct cached_cert *c)
+{
+    if (c->n_names == 0)
+        return;
+    char **sorted = mem_alloc(c->n_names * sizeof(*sorted));
+    memcpy(sorted, c->names, c->n_names * sizeof(*sorted));
+    qsort(sorted, c->n_names, sizeof(*sorted), cmp_names);
+    size_t len = sizeof("pem:");
+    for (size_t i = 0; i < c->n_names; i++)
+        len += strlen(sorted[i]) + 1;
+    char *source = mem_alloc(len), *p = source;
+    p += sprintf(p, "pem:");
+    for (size_t i = 0; i < c->n_names; i++)
+        p += sprintf(p, "%s%s", i ? "," : "", sorted[i]);
+    mark_source(c->ctx, source);
+    free(source);
+    free(sorted);
 }
 
 static void free_cached(struct cached_cert *c)
@@ -524,6 +553,8 @@ SSL_CTX *tls_load(const struct tls_cert_source *src, const char *const **names, 
     if (src->cert_file) {
         c->source = source_of(src);
         mark_source(c->ctx, c->source);
+    } else {
+        mark_pem_source(c);
     }
     c->used = c->used_once = true;
     c->next = cache;

@@ -50,7 +50,8 @@ SSL_CTX *tls_load(const struct tls_cert_source *src, const char *const **names, 
  * NULL. A broken replacement keeps the last good certificate serving. */
 SSL_CTX *tls_load_last_good(const struct tls_cert_source *src, const char *const **names, size_t *n_names);
 /* Any thread: the same context, or two loaded from the same files (before
- * and after a reload). */
+ * and after a reload), or two inline PEM certificates for the same names
+ * (before and after an ACME renewal or a Secret update). */
 bool tls_ctx_same_source(const SSL_CTX *a, const SSL_CTX *b);
 
 /* Watcher thread: told when the cache loads a certificate's context and

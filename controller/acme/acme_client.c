@@ -938,3 +938,8 @@ EVP_PKEY *acme_client__key(struct acme_client *c)
 {
     return c->key;
 }
+
+const char *acme_client__account_url(const struct acme_client *c)
+{
+    return c->kid;
+}

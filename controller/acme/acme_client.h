@@ -81,5 +81,7 @@ void acme_client_challenge_ready(struct acme_client *c, const char *error);
 time_t acme_client_retry_after(const struct acme_client *c);
 /* The account key (borrowed), to store it. */
 EVP_PKEY *acme_client__key(struct acme_client *c);
+/* The account's URL once known, else NULL (borrowed). */
+const char *acme_client__account_url(const struct acme_client *c);
 
 #endif

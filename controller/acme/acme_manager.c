@@ -165,6 +165,41 @@ static void format_time(time_t t, char *out, size_t size)
     strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* ---- the CA's pause, kept where a restart or the next issuer finds it ---- */
+
+void acme_manager__set_pause(struct resolver *r, time_t until)
+{
+    time_t now = time(NULL);
+    until = until > now ? acme_retry_cap(until, now) : 0;
+    r->retry_at_wall = until;
+    r->paused_until_ms = until ? watcher_now_ms() + acme_retry_wait_ms(0, until, now) : 0;
+}
+
+time_t acme_manager__stored_pause(const struct resolver *r, const char *not_before, const char *ca)
+{
+    if (not_before == NULL)
+        return 0;
+    if (ca == NULL || strcmp(ca, r->cfg->ca_server) != 0) { /* another CA's limit (staging vs production) */
+        log_debug("acme: resolver %s: the stored pause until %s is for the CA %s, not %s: ignored", r->cfg->name, not_before,
+                  ca ? ca : "(none)", r->cfg->ca_server);
+        return 0;
+    }
+    return acme_retry_stored(not_before, time(NULL));
+}
+
+/* r->retry_at_wall into acme.json or the account Secret (0: removed). */
+static void store_pause(struct resolver *r)
+{
+    if (r->k8s) {
+        acme_manager__k8s_store_pause(r);
+        return;
+    }
+    char at[32];
+    acme_retry_format(r->retry_at_wall, at, sizeof(at));
+    acme_store_set_pause(acme_store_resolver(r->st->root, r->cfg->name), r->retry_at_wall ? at : NULL, r->cfg->ca_server);
+    save(r);
+}
+
 void acme_manager__submit_model(void)
 {
     struct model *m = model_new("acme");
@@ -316,15 +351,15 @@ static void on_order(void *data, const char *error, const char *cert_pem, const 
         time_t retry_at = acme_client_retry_after(r->client), now = time(NULL);
         uint64_t wait = acme_retry_wait_ms(s->backoff_ms, retry_at, now);
         s->next_try_ms = watcher_now_ms() + wait;
-        if (retry_at > now) { /* and for every other order of the resolver */
+        if (retry_at > now) { /* and for every other order of the resolver, here and after a restart or failover */
             uint64_t until = watcher_now_ms() + acme_retry_wait_ms(0, retry_at, now);
             if (until > r->paused_until_ms) {
-                r->paused_until_ms = until;
-                r->retry_at_wall = retry_at;
+                acme_manager__set_pause(r, retry_at);
                 char at[32];
-                format_time(retry_at, at, sizeof(at));
+                format_time(r->retry_at_wall, at, sizeof(at));
                 log_warn("acme: resolver %s: the CA asked for no new request before %s (Retry-After); every order of this "
                          "resolver waits until then", r->cfg->name, at);
+                store_pause(r);
             }
         }
         free(s->error);
@@ -337,6 +372,13 @@ static void on_order(void *data, const char *error, const char *cert_pem, const 
         s->next_try_ms = 0;
         free(s->error);
         s->error = NULL;
+        if (r->retry_at_wall != 0)
+            log_info("acme: resolver %s: the CA took an order again: its pause is cleared", r->cfg->name);
+        acme_manager__set_pause(r, 0);
+        if (r->k8s) /* the stored pause is removed (acme.json: with the certificate, below) */
+            acme_manager__k8s_store_pause(r);
+        else
+            acme_store_set_pause(acme_store_resolver(r->st->root, r->cfg->name), NULL, NULL);
         if (r->k8s) { /* served once its Secret is written (store_cert), so every replica has what the issuer serves */
             log_info("acme: resolver %s: certificate for %s issued (%zu names); storing it in Kubernetes", r->cfg->name,
                      s->names[0], s->n);
@@ -573,6 +615,15 @@ static int resolver_init(struct resolver *r, const struct acme_resolver_config *
                      uri && *uri ? uri : "(URL to be found)", acme_jws_alg(key));
     }
     load_certs(r, res);
+    const char *not_before, *ca;
+    time_t stored = acme_store_pause(res, &not_before, &ca) == 0 ? acme_manager__stored_pause(r, not_before, ca) : 0;
+    if (stored > 0) { /* told to wait before a restart: still honoured */
+        acme_manager__set_pause(r, stored);
+        char at[32];
+        format_time(r->retry_at_wall, at, sizeof(at));
+        log_warn("acme: resolver %s: the CA asked for no new request before %s (Retry-After, kept in %s); every order of "
+                 "this resolver waits until then", cfg->name, at, cfg->storage);
+    }
     if (key == NULL) {
         /* Traefik's account key: RSA 4096, stored as PKCS#1, the only form
          * Traefik reads back (x509.ParsePKCS1PrivateKey), so acme.json can

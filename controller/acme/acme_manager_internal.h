@@ -82,7 +82,8 @@ struct resolver {
     struct watcher_timer *wait_timer;
     /* the CA's Retry-After (RFC 8555 6.6): a rate limit is the account's or
      * the CA's, not one certificate's, so no order of this resolver starts
-     * before then (watcher clock; 0: none); retry_at_wall for the API */
+     * before then (watcher clock; 0: none); retry_at_wall (capped) for the
+     * API and the storage, where a restart or the next issuer finds it */
     uint64_t paused_until_ms;
     time_t retry_at_wall;
     struct acme_keygen *keygen; /* a new account key being made (acme.json): no client until it is */
@@ -133,6 +134,11 @@ void acme_manager__token_free(struct token *t);
 void acme_manager__token_from_challenge(struct token *t, const struct resolver *r, const char *domain, const char *token,
                                         const char *keyauth);
 void acme_manager__publish_tokens(void);
+/* The resolver's pause until <until> (wall clock, capped; 0 or past: none), not stored. */
+void acme_manager__set_pause(struct resolver *r, time_t until);
+/* The pause a storage holds (<not_before> RFC 3339, for <ca>): its time when it
+ * is for this resolver's caServer and not over, else 0. */
+time_t acme_manager__stored_pause(const struct resolver *r, const char *not_before, const char *ca);
 
 /* acme_manager_k8s.c: storage "kubernetes://<namespace>[/<prefix>]" */
 int acme_manager__k8s_resolver_init(struct resolver *r, const struct acme_manager_options *o, const char *ns, const char *prefix,
@@ -146,5 +152,7 @@ void acme_manager__k8s_order_url(void *data, const char *url);
 void acme_manager__k8s_order_over(struct resolver *r, const struct domain_set *s);
 /* an issued certificate (s->unsaved_*) into its Secret; served once written */
 void acme_manager__k8s_store_cert(struct resolver *r, struct domain_set *s);
+/* the resolver's pause (r->retry_at_wall, 0: none) into the account Secret, when it differs */
+void acme_manager__k8s_store_pause(struct resolver *r);
 
 #endif

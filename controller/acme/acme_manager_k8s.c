@@ -15,6 +15,7 @@
 #include "../../common/log.h"
 #include "acme_crypto.h"
 #include "acme_manager_internal.h"
+#include "acme_retry.h"
 
 /* The issuer's pending challenge is among those its watch delivered. */
 static bool challenge_seen(const struct resolver *r)
@@ -76,6 +77,17 @@ void acme_manager__k8s_order_url(void *data, const char *url)
         acme_k8s_put_order(M.k8s, r->cfg->name, r->current->names[0], url);
 }
 
+/* The account Secret as this issuer knows it: key, <url>, and the CA's pause when one is on. */
+static void put_account(struct resolver *r, const char *url)
+{
+    char at[32];
+    acme_retry_format(r->retry_at_wall, at, sizeof(at));
+    char *pem = acme_key_pem(acme_client__key(r->client));
+    acme_k8s_put_account(M.k8s, r->cfg->name, r->cfg->email, url, pem, r->retry_at_wall ? at : NULL, r->cfg->ca_server, NULL,
+                         NULL);
+    free(pem);
+}
+
 /* The account's URL and key into its Secret (once: the next issuer reuses it). */
 void acme_manager__k8s_account(struct resolver *r, const char *url)
 {
@@ -84,11 +96,61 @@ void acme_manager__k8s_account(struct resolver *r, const char *url)
     const char *old = n ? acme_k8s_annotation(acct[0], "gantry.io/acme-account-uri") : NULL;
     bool same = old && strcmp(old, url) == 0;
     free(acct);
-    if (!same) {
-        char *pem = acme_key_pem(acme_client__key(r->client));
-        acme_k8s_put_account(M.k8s, r->cfg->name, r->cfg->email, url, pem, NULL, NULL);
-        free(pem);
+    if (!same)
+        put_account(r, url);
+}
+
+/* The CA's pause in the account Secret, so that the next issuer (a failover,
+ * a rolling update) does not order before the CA allows it either. */
+void acme_manager__k8s_store_pause(struct resolver *r)
+{
+    if (M.k8s == NULL || r->client == NULL)
+        return;
+    size_t n;
+    const cJSON **acct = acme_k8s_list(M.k8s, "account", r->cfg->name, &n);
+    const char *stored = n ? acme_k8s_annotation(acct[0], ACME_K8S_RETRY_AFTER) : NULL;
+    const char *old_url = n ? acme_k8s_annotation(acct[0], "gantry.io/acme-account-uri") : NULL;
+    char at[32];
+    acme_retry_format(r->retry_at_wall, at, sizeof(at));
+    bool same = r->retry_at_wall ? stored && strcmp(stored, at) == 0 : stored == NULL;
+    /* the client's URL first: the Secret's may not be written yet */
+    const char *url = acme_client__account_url(r->client);
+    char *keep = mem_strdup(url ? url : old_url ? old_url : "");
+    free(acct);
+    if (!same)
+        put_account(r, keep);
+    free(keep);
+}
+
+/* The pause the account Secret holds for <r>'s CA, 0: none (or over). */
+static time_t k8s_stored_pause(const struct resolver *r)
+{
+    size_t n;
+    const cJSON **acct = acme_k8s_list(M.k8s, "account", r->cfg->name, &n);
+    time_t until = n ? acme_manager__stored_pause(r, acme_k8s_annotation(acct[0], ACME_K8S_RETRY_AFTER),
+                                                  acme_k8s_annotation(acct[0], ACME_K8S_RETRY_AFTER_CA))
+                     : 0;
+    free(acct);
+    return until;
+}
+
+/* Takes up the stored pause: a replica that does not issue mirrors the
+ * Secret (for the API, and for when it issues); the issuer keeps the later
+ * of its own and the stored one (its own write may be under way). True
+ * when the pause changed. */
+static bool k8s_adopt_pause(struct resolver *r)
+{
+    time_t stored = k8s_stored_pause(r);
+    if (r->client != NULL ? stored <= r->retry_at_wall : stored == r->retry_at_wall)
+        return false;
+    acme_manager__set_pause(r, stored);
+    if (stored) {
+        char at[32];
+        acme_retry_format(stored, at, sizeof(at));
+        log_info("acme: resolver %s: the account Secret holds the CA's pause: no new request before %s (Retry-After)",
+                 r->cfg->name, at);
     }
+    return true;
 }
 
 void acme_manager__k8s_order_over(struct resolver *r, const struct domain_set *s)
@@ -160,6 +222,14 @@ bool acme_manager__k8s_ensure_client(struct resolver *r)
     }
     r->client = acme_manager__new_client(r, key, uri && *uri ? uri : NULL);
     free(acct);
+    k8s_adopt_pause(r);
+    if (r->paused_until_ms > watcher_now_ms()) { /* a predecessor was told to wait: so is this issuer */
+        char at[32];
+        acme_retry_format(r->retry_at_wall, at, sizeof(at));
+        log_warn("acme: resolver %s: the CA asked for no new request before %s (Retry-After, kept in the account Secret); "
+                 "every order of this resolver waits until then", r->cfg->name, at);
+        acme_manager__submit_model();
+    }
     return true;
 }
 
@@ -266,8 +336,10 @@ static void on_k8s_changed(void *data)
     (void)data;
     bool changed = false;
     for (size_t i = 0; i < M.n_resolvers; i++)
-        if (M.resolvers[i].k8s)
+        if (M.resolvers[i].k8s) {
             changed = k8s_certificates(&M.resolvers[i]) || changed;
+            changed = k8s_adopt_pause(&M.resolvers[i]) || changed; /* the problem in the API */
+        }
     k8s_challenges();
     if (changed)
         acme_manager__submit_model();

@@ -2,6 +2,7 @@
 #include "acme_retry.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,4 +45,34 @@ uint64_t acme_retry_wait_ms(uint64_t backoff_ms, time_t retry_at, time_t now)
     if (asked > ACME_RETRY_AFTER_MAX_S)
         asked = ACME_RETRY_AFTER_MAX_S;
     return asked * 1000 > backoff_ms ? asked * 1000 : backoff_ms;
+}
+
+time_t acme_retry_cap(time_t at, time_t now)
+{
+    return at > now + ACME_RETRY_AFTER_MAX_S ? now + ACME_RETRY_AFTER_MAX_S : at;
+}
+
+void acme_retry_format(time_t at, char *out, size_t size)
+{
+    struct tm tm;
+    gmtime_r(&at, &tm);
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+time_t acme_retry_stored(const char *value, time_t now)
+{
+    struct tm tm = {0};
+    char z = 0, extra = 0;
+    if (value == NULL || sscanf(value, "%4d-%2d-%2dT%2d:%2d:%2d%c%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                                &tm.tm_min, &tm.tm_sec, &z, &extra) != 7 || z != 'Z')
+        return 0;
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 60)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t at = timegm(&tm);
+    if (at <= now)
+        return 0;
+    return acme_retry_cap(at, now);
 }

@@ -9,6 +9,7 @@
 #define GANTRY_ACME_RETRY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -21,5 +22,14 @@ time_t acme_retry_after_parse(const char *value, time_t now);
 /* The wait before the next attempt: the backoff, or longer when the CA
  * asked (<retry_at> from acme_retry_after_parse, 0: not asked). */
 uint64_t acme_retry_wait_ms(uint64_t backoff_ms, time_t retry_at, time_t now);
+
+/* The pause kept in storage (acme.json, the account Secret) so that a
+ * restarted process or the next issuer honours it: <at> capped to
+ * <now> + ACME_RETRY_AFTER_MAX_S, as RFC 3339 UTC ("2026-12-05T12:30:00Z"). */
+time_t acme_retry_cap(time_t at, time_t now);
+void acme_retry_format(time_t at, char *out, size_t size);
+/* A stored pause read back at <now>: its time, capped; 0 when unreadable or
+ * already over (a bad or tampered value never stops orders for good). */
+time_t acme_retry_stored(const char *value, time_t now);
 
 #endif

@@ -128,6 +128,26 @@ void acme_store_set_account(cJSON *res, const char *email, const char *uri, cons
     cJSON_AddStringToObject(acct, "KeyType", key_type);
 }
 
+#define PAUSE_KEY "GantryRetryAfter"
+
+int acme_store_pause(const cJSON *res, const char **not_before, const char **ca_server)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(res, PAUSE_KEY);
+    *not_before = str(p, "notBefore");
+    *ca_server = str(p, "caServer");
+    return *not_before && *ca_server ? 0 : -1;
+}
+
+void acme_store_set_pause(cJSON *res, const char *not_before, const char *ca_server)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(res, PAUSE_KEY);
+    if (not_before == NULL)
+        return;
+    cJSON *p = cJSON_AddObjectToObject(res, PAUSE_KEY);
+    cJSON_AddStringToObject(p, "notBefore", not_before);
+    cJSON_AddStringToObject(p, "caServer", ca_server ? ca_server : "");
+}
+
 size_t acme_store_cert_count(const cJSON *res)
 {
     return (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(res, "Certificates"));

@@ -6,7 +6,12 @@
  *                                  "PrivateKey": base64 DER, "KeyType" },
  *                     "Certificates": [ { "domain": {"main", "sans": [...]},
  *                                         "certificate": base64 PEM chain, "key": base64 PEM,
- *                                         "Store": "default" } ] } }
+ *                                         "Store": "default" } ] },
+ *                     "GantryRetryAfter": { "notBefore": RFC 3339 UTC, "caServer" } } }
+ *
+ * GantryRetryAfter (Gantry only) is the CA's pause (Retry-After) still to be
+ * honoured after a restart; Traefik's reader ignores the field (Go's JSON
+ * decoder skips unknown keys) and drops it when it writes the file.
  *
  * The document is kept as a cJSON tree by its owner (the ACME manager,
  * watcher thread) and written whole: mode 0600, temporary file, fsync,
@@ -32,6 +37,12 @@ cJSON *acme_store_resolver(cJSON *root, const char *name);
 /* The stored account: its URL and key (base64 DER); 0, or -1 when none. */
 int acme_store_account(const cJSON *res, const char **uri, const char **key_b64);
 void acme_store_set_account(cJSON *res, const char *email, const char *uri, const char *key_b64, const char *key_type);
+
+/* The CA's pause kept for the resolver: <not_before> (RFC 3339) and the
+ * <ca_server> it came from; 0, or -1 when none is stored. */
+int acme_store_pause(const cJSON *res, const char **not_before, const char **ca_server);
+/* Stores the pause (<not_before> NULL: removes it). */
+void acme_store_set_pause(cJSON *res, const char *not_before, const char *ca_server);
 
 struct acme_store_cert {
     const char *main;

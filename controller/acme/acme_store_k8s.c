@@ -320,13 +320,17 @@ void acme_k8s_put_certificate(struct acme_k8s *k, const char *resolver, const ch
 }
 
 void acme_k8s_put_account(struct acme_k8s *k, const char *resolver, const char *email, const char *uri, const char *key_pem,
-                          acme_k8s_done_cb done, void *data)
+                          const char *retry_after, const char *retry_ca, acme_k8s_done_cb done, void *data)
 {
     char name[300];
     name_of(k, resolver, "account", name, sizeof(name));
     cJSON *o = secret(k, name, "Opaque", "account", resolver);
     annotate(o, URI_KEY, uri);
     annotate(o, EMAIL_KEY, email ? email : "");
+    if (retry_after) {
+        annotate(o, ACME_K8S_RETRY_AFTER, retry_after);
+        annotate(o, ACME_K8S_RETRY_AFTER_CA, retry_ca ? retry_ca : "");
+    }
     add_data(o, "accountKey", key_pem);
     push(k, name, o, done, data);
 }

@@ -3,7 +3,10 @@
  * so several replicas share certificates and one of them issues:
  *
  *   <prefix>-<resolver>-<main domain>   type kubernetes.io/tls (tls.crt, tls.key), one per certificate
- *   <prefix>-<resolver>-account         Opaque (accountKey: PEM; the URL in an annotation)
+ *   <prefix>-<resolver>-account         Opaque (accountKey: PEM; the URL in an annotation; the CA's
+ *                                       pause, when one is to be honoured, in the annotations
+ *                                       gantry.io/acme-retry-after (RFC 3339 UTC) and
+ *                                       gantry.io/acme-retry-after-ca (the caServer it came from))
  *   <prefix>-<resolver>-chall-<hash>    Opaque (token, keyAuthorization, domain): a pending challenge,
  *                                       so every replica behind the load balancer answers it
  *   <prefix>-<resolver>-order-<main>    Opaque (the order URL in an annotation): an order in flight,
@@ -29,6 +32,10 @@
 #include "../providers/kubernetes/k8s_conn.h"
 
 struct acme_k8s;
+
+/* the account Secret's annotations of the CA's pause (see above) */
+#define ACME_K8S_RETRY_AFTER "gantry.io/acme-retry-after"
+#define ACME_K8S_RETRY_AFTER_CA "gantry.io/acme-retry-after-ca"
 
 struct acme_k8s_options {
     struct k8s_conn_config conn;
@@ -59,8 +66,9 @@ typedef void (*acme_k8s_done_cb)(void *data, const char *error);
 /* Creates or replaces; <done> (may be NULL) after the API server answered. */
 void acme_k8s_put_certificate(struct acme_k8s *k, const char *resolver, const char *const *names, size_t n,
                               const char *cert_pem, const char *key_pem, acme_k8s_done_cb done, void *data);
+/* <retry_after> (RFC 3339) and <retry_ca>: the CA's pause, or NULL: none. */
 void acme_k8s_put_account(struct acme_k8s *k, const char *resolver, const char *email, const char *uri, const char *key_pem,
-                          acme_k8s_done_cb done, void *data);
+                          const char *retry_after, const char *retry_ca, acme_k8s_done_cb done, void *data);
 void acme_k8s_put_challenge(struct acme_k8s *k, const char *resolver, const char *domain, const char *token,
                             const char *keyauth, acme_k8s_done_cb done, void *data);
 void acme_k8s_put_order(struct acme_k8s *k, const char *resolver, const char *main, const char *url);

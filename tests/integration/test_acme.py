@@ -10,11 +10,13 @@ Pebble resolves the names it validates through pebble-challtestsrv's DNS
 (httpPort/tlsPort in its configuration). Its HTTPS certificate is made
 here by a test CA that gantry trusts through LEGO_CA_CERTIFICATES."""
 import base64
+import http.client
 import calendar
 import json
 import os
 import re
 import shutil
+import socket
 import ssl
 import subprocess
 import time
@@ -359,7 +361,8 @@ def test_renewal_of_certificates_shorter_than_any_period(tmp_path, procs):
     """Pebble issues 30-second certificates: shorter than the smallest
     renewal period of Traefik's table (20 minutes), so a third of the
     lifetime is left when a new one is ordered (logged as a warning), and
-    it is swapped in."""
+    it is swapped in without dropping a keep-alive connection made on the
+    first one."""
     up = procs.whoami()
     web, websecure = free_port(), free_port()
     pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure, validity=30))
@@ -368,11 +371,28 @@ def test_renewal_of_certificates_shorter_than_any_period(tmp_path, procs):
     root = pebble.root()
     assert "the certificate for app.test lives 29s, not longer than the renewal period of certificatesDuration 2160 (720h): " \
         "renewed 9s before the end instead (a third of its lifetime)" in g.output(), g.output()[-3000:]
+    wait_for(lambda: served_cert(websecure, "app.test"), timeout=10, what="served")
     first = served_cert(websecure, "app.test")
+    # a keep-alive connection verified with pebble's root, made on the first certificate
+    ctx = ssl.create_default_context(cafile=root)
+    ka = http.client.HTTPSConnection("app.test", websecure, context=ctx, timeout=10)
+    ka.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", websecure), timeout=10), server_hostname="app.test")
+    made_on = ka.sock.getpeercert(binary_form=True)
+    ka.request("GET", "/")
+    r = ka.getresponse()
+    r.read()
+    assert r.status == 200
     wait_for(lambda: "renewing the certificate for app.test" in g.output(), timeout=40, what="renewal")
     wait_for(lambda: g.output().count("certificate for app.test issued") >= 2, timeout=30, what="renewed")
     wait_for(lambda: served_cert(websecure, "app.test") not in (b"", first), timeout=10, what="new certificate served")
     assert served_by_sni(websecure, "app.test", root)
+    # the connection made before the swap is still served, on the certificate it was made with
+    ka.request("GET", "/")
+    r = ka.getresponse()
+    r.read()
+    assert r.status == 200 and ka.sock.getpeercert(binary_form=True) == made_on
+    assert ssl.DER_cert_to_PEM_cert(made_on).encode() != served_cert(websecure, "app.test")
+    ka.close()
 
 
 def pebble_root_cn(pebble, i):
@@ -567,3 +587,30 @@ def test_entry_point_tls_cert_resolver_orders_for_routers_without_tls(tmp_path, 
     wait_for(issued(g, "ep.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
     root = pebble.root()
     wait_for(lambda: served_by_sni(websecure, "ep.test", root), timeout=10, what="served by SNI")
+
+
+def test_http01_answered_ahead_of_redirects_and_catch_all_routers(tmp_path, procs):
+    """The web entry point redirects everything to websecure, and a
+    catch-all router of the highest priority there redirects to https too:
+    the challenge path is still answered first (Traefik's order), else
+    pebble would follow the redirect to a port it refuses and fail."""
+    up = procs.whoami()
+    web, websecure = free_port(), free_port()
+    pebble = procs.add(Pebble(tmp_path / "pebble", web, websecure))
+    dyn = dynamic(up).replace("  services:\n", (
+        "    catchall:\n      rule: \"PathPrefix(`/`)\"\n      priority: 1000000\n      service: s\n"
+        "      entryPoints: [web]\n      middlewares: [tohttps]\n"
+        "  middlewares:\n    tohttps:\n      redirectScheme: {scheme: https, permanent: true}\n"
+        "  services:\n"))
+    g = fixed_ports_gantry(procs, tmp_path, pebble, up, web, websecure, dyn=dyn,
+                           extra=["--entryPoints.web.http.redirections.entryPoint.to=websecure",
+                                  "--entryPoints.web.http.redirections.entryPoint.scheme=https"])
+
+    def redirected():
+        r = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "-H", "Host: app.test",
+                 "http://127.0.0.1:%d/.well-known/acme-challenge-not/x" % web], check=False)
+        return r.stdout.decode().startswith(("301 https://", "308 https://")) and r.stdout.decode()
+    wait_for(redirected, timeout=10, what="the web entry point redirects")
+    wait_for(issued(g, "app.test"), timeout=60, what="certificate issued:\n" + g.output()[-3000:])
+    assert "HTTP-01 challenge for app.test failed" not in g.output()
+    wait_for(lambda: served_by_sni(websecure, "app.test", pebble.root()), timeout=10, what="served by SNI")

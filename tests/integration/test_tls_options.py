@@ -130,3 +130,43 @@ def test_sni_strict_and_store_default_certificate(tmp_path, procs):
     wait_for(lambda: s_client(g.port, None)[0] != 0, what="sniStrict applied")
     assert s_client(g.port, "unknown.test")[0] != 0
     assert s_client(g.port, "plain.test")[0] == 0
+
+
+def cert_requested(port, sni):
+    """Whether the server sent a CertificateRequest (s_client -msg traces the handshake messages)."""
+    out = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-servername", sni, "-msg"],
+                         input=b"", capture_output=True, timeout=20).stdout.decode(errors="replace")
+    assert ", Finished" in out, out  # the handshake completed
+    return ", CertificateRequest" in out
+
+
+def test_request_and_no_client_cert_and_inline_ca(tmp_path, procs):
+    """The two client-auth types test_tls_options leaves out, and caFiles
+    given inline: RequestClientCert asks for a certificate and checks none
+    (no certificate, or one from another CA: 200); NoClientCert asks for
+    none; a CA given as PEM text verifies as the file does."""
+    import json
+    up = procs.whoami()
+    d = str(tmp_path)
+    ca = os.path.join(d, "ca.crt")
+    ccrt, ckey = make_client_cert(d, "client")
+    scrt, skey = other_ca_client(os.path.join(d, "other"))
+    inline = json.dumps(open(ca).read())  # a YAML double-quoted string with the PEM's newlines
+    opts = ("    tls13: {}\n    max12: {}\n    onesuite: {}\n    noticket: {}\n    broken: {}\n    h1only: {}\n"
+            "    mtls: {clientAuth: {caFiles: [%s], clientAuthType: RequireAndVerifyClientCert}}\n"
+            "    ifgiven: {clientAuth: {clientAuthType: RequestClientCert}}\n"
+            "    anycert: {clientAuth: {clientAuthType: NoClientCert}}\n" % inline)
+    g = procs.gantry(tmp_path, config(up, d, opts))
+    wait_for(lambda: curl(g.port, "plain.test", ca).startswith("200"), what="TLS router live")
+    # inline caFiles: our client passes, none or a stranger's does not
+    assert curl(g.port, "mtls.test", ca, "--cert", ccrt, "--key", ckey).startswith("200")
+    assert not curl(g.port, "mtls.test", ca).startswith("200")
+    assert not curl(g.port, "mtls.test", ca, "--cert", scrt, "--key", skey).startswith("200")
+    # RequestClientCert: asked for, never checked
+    assert cert_requested(g.port, "ifgiven.test")
+    assert curl(g.port, "ifgiven.test", ca).startswith("200")
+    assert curl(g.port, "ifgiven.test", ca, "--cert", scrt, "--key", skey).startswith("200")
+    # NoClientCert: not asked for (as the default option)
+    assert not cert_requested(g.port, "anycert.test")
+    assert not cert_requested(g.port, "plain.test")
+    assert curl(g.port, "anycert.test", ca, "--cert", scrt, "--key", skey).startswith("200")

@@ -44,10 +44,36 @@ static void test_wait(void)
     CHECK(acme_retry_wait_ms(10000, now + 365 * 86400, now) == (uint64_t)ACME_RETRY_AFTER_MAX_S * 1000);
 }
 
+/* the pause as stored for a restart or the next issuer: RFC 3339 UTC, read back capped */
+static void test_stored(void)
+{
+    time_t now = 1764806400; /* 2025-12-04T00:00:00Z */
+    char buf[32];
+    acme_retry_format(now + 90, buf, sizeof(buf));
+    CHECK_STR(buf, "2025-12-04T00:01:30Z");
+    CHECK(acme_retry_stored(buf, now) == now + 90);
+    CHECK(acme_retry_stored("2025-12-04T00:01:30Z", now + 90) == 0); /* over: no pause */
+    CHECK(acme_retry_stored("2025-12-03T23:00:00Z", now) == 0);
+    /* a far or tampered time stops orders for a week at most */
+    CHECK(acme_retry_stored("2100-01-01T00:00:00Z", now) == now + ACME_RETRY_AFTER_MAX_S);
+    CHECK(acme_retry_cap(now + 365 * 86400, now) == now + ACME_RETRY_AFTER_MAX_S);
+    CHECK(acme_retry_cap(now + 60, now) == now + 60);
+    /* unreadable: ignored */
+    CHECK(acme_retry_stored(NULL, now) == 0);
+    CHECK(acme_retry_stored("", now) == 0);
+    CHECK(acme_retry_stored("tomorrow", now) == 0);
+    CHECK(acme_retry_stored("2025-12-04T00:01:30", now) == 0);      /* no zone */
+    CHECK(acme_retry_stored("2025-12-04T00:01:30+01:00", now) == 0); /* only Z is written */
+    CHECK(acme_retry_stored("2025-12-04T00:01:30Zjunk", now) == 0);
+    CHECK(acme_retry_stored("2025-13-04T00:01:30Z", now) == 0);
+    CHECK(acme_retry_stored("2025-12-04T25:01:30Z", now) == 0);
+}
+
 int main(void)
 {
     test_rate_limit();
     test_parse();
     test_wait();
+    test_stored();
     return test_report("controller/acme_retry");
 }

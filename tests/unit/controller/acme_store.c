@@ -61,6 +61,22 @@ int main(void)
     CHECK_STR(cJSON_GetObjectItemCaseSensitive(stored, "certificate")->valuestring, "QTI="); /* base64 of the PEM bytes */
     CHECK_STR(cJSON_GetObjectItemCaseSensitive(stored, "Store")->valuestring, "default");
     CHECK(acme_store_cert_get(res, 5, &c, buf, 4) == -1);
+
+    /* the CA's pause: kept through a save, beside Traefik's two fields only, removed again */
+    const char *nb, *ca;
+    CHECK(acme_store_pause(res, &nb, &ca) == -1);
+    acme_store_set_pause(res, "2026-12-05T12:30:00Z", "https://ca/dir");
+    CHECK(acme_store_save(path, root, &d) == 0);
+    cJSON_Delete(root);
+    root = acme_store_load(path, &d);
+    res = acme_store_resolver(root, "le");
+    CHECK(acme_store_pause(res, &nb, &ca) == 0);
+    CHECK_STR(nb, "2026-12-05T12:30:00Z");
+    CHECK_STR(ca, "https://ca/dir");
+    CHECK(cJSON_GetArraySize(res) == 3 && cJSON_GetObjectItemCaseSensitive(res, "GantryRetryAfter") != NULL);
+    CHECK(acme_store_account(res, &uri, &key) == 0 && acme_store_cert_count(res) == 2);
+    acme_store_set_pause(res, NULL, NULL);
+    CHECK(acme_store_pause(res, &nb, &ca) == -1 && cJSON_GetArraySize(res) == 2);
     cJSON_Delete(root);
 
     /* an empty file (Traefik creates one before its first write) and a broken one */

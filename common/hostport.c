@@ -9,6 +9,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 /* Digits only, no sign or space (strtol would take " +80"). */
 static int parse_port(const char *p, size_t n, long *out)
 {
@@ -164,5 +168,31 @@ int server_url_parse(const char *url, bool tcp, struct server_url *u, struct dia
     if (check_port(port_at, port_len, 1, &port, msg, sizeof(msg)) != 0)
         return diag_set(d, "invalid server url '%s': %s", url, msg);
     u->port = (int)port;
+    return 0;
+}
+
+int hostport_listen_address(const char *addr, int socktype, struct sockaddr_storage *ss, socklen_t *len, struct diag *d)
+{
+    struct hostport hp;
+    if (hostport_parse(addr, HOSTPORT_EMPTY_HOST | HOSTPORT_PORT_ZERO, &hp, d) != 0)
+        return -1;
+    memset(ss, 0, sizeof(*ss));
+    if (hp.host[0] == '\0') { /* ":8080": every IPv4 and IPv6 address */
+        struct sockaddr_in6 *in6 = (void *)ss;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_addr = in6addr_any;
+        in6->sin6_port = htons((uint16_t)hp.port);
+        *len = sizeof(*in6);
+        return 0;
+    }
+    char port[12];
+    snprintf(port, sizeof(port), "%d", hp.port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = socktype, .ai_flags = AI_PASSIVE}, *res;
+    int rc = getaddrinfo(hp.host, port, &hints, &res);
+    if (rc != 0)
+        return diag_set(d, "address '%s': %s", addr, gai_strerror(rc));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
     return 0;
 }

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "diag.h"
 
@@ -48,5 +49,11 @@ struct server_url {
  * h2c (and tcp, which needs a port, with <tcp>; then only tcp). On error
  * <d> reads "invalid server url '<url>': <reason>". */
 int server_url_parse(const char *url, bool tcp, struct server_url *u, struct diag *d) WARN_UNUSED;
+
+/* The socket address a listener of <socktype> (SOCK_STREAM, SOCK_DGRAM)
+ * binds for an entry point address: ":port" is every IPv4 and IPv6
+ * address, a name is resolved. */
+int hostport_listen_address(const char *addr, int socktype, struct sockaddr_storage *ss, socklen_t *len,
+                            struct diag *d) WARN_UNUSED;
 
 #endif

@@ -11,7 +11,7 @@
 #include "../proxy/table.h"
 #include "../proxy/tcp/table_tcp.h"
 
-static const char *qualified(char *buf, size_t cap, const char *name, const char *provider)
+const char *tcp_status_qualified(char *buf, size_t cap, const char *name, const char *provider)
 {
     if (strchr(name, '@') != NULL)
         return name;
@@ -31,8 +31,8 @@ static bool routed(const char **names, size_t n, const char *q)
     return n != 0 && bsearch(&q, names, n, sizeof(*names), name_cmp) != NULL;
 }
 
-/* Adds status and the errors that name "<what> '<q>'". */
-static void add_status(cJSON *o, bool enabled, const char *what, const char *q, const char *const *errors, size_t n_errors)
+void tcp_status_add_status(cJSON *o, bool enabled, const char *what, const char *q, const char *const *errors,
+                           size_t n_errors)
 {
     char needle[600];
     snprintf(needle, sizeof(needle), "%s '%s'", what, q);
@@ -46,13 +46,45 @@ static void add_status(cJSON *o, bool enabled, const char *what, const char *q, 
     cJSON_AddStringToObject(o, "status", enabled ? "enabled" : "disabled");
 }
 
-static char *render(struct arena *a, cJSON *j)
+char *tcp_status_json(struct arena *a, cJSON *j)
 {
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     char *copy = arena_strdup(a, s ? s : "[]");
     free(s);
     return copy;
+}
+
+void tcp_status_service(cJSON *o, const struct model_tcp_service *s, const char *q, const char *provider)
+{
+    char sb[512];
+    cJSON_AddStringToObject(o, "name", q);
+    cJSON_AddStringToObject(o, "provider", provider);
+    if (s->weighted) {
+        cJSON_AddStringToObject(o, "type", "weighted");
+        cJSON *list = cJSON_AddArrayToObject(cJSON_AddObjectToObject(o, "weighted"), "services");
+        for (size_t k = 0; k < s->weighted->n_services; k++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "name", tcp_status_qualified(sb, sizeof(sb), s->weighted->services[k].name, provider));
+            cJSON_AddNumberToObject(e, "weight", s->weighted->services[k].weight);
+            cJSON_AddItemToArray(list, e);
+        }
+    } else {
+        cJSON_AddStringToObject(o, "type", "loadbalancer");
+        cJSON *lb = cJSON_AddObjectToObject(o, "loadBalancer");
+        cJSON *list = cJSON_AddArrayToObject(lb, "servers");
+        for (size_t k = 0; k < s->n_servers; k++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "address", s->servers[k].address ? s->servers[k].address : "");
+            if (s->servers[k].tls) /* as Traefik's API: only when set */
+                cJSON_AddBoolToObject(e, "tls", true);
+            cJSON_AddItemToArray(list, e);
+        }
+        if (s->servers_transport)
+            cJSON_AddStringToObject(lb, "serversTransport", s->servers_transport);
+        if (s->has_termination_delay)
+            cJSON_AddNumberToObject(lb, "terminationDelay", (double)s->termination_delay_ms);
+    }
 }
 
 void tcp_status_render(struct arena *a, const struct model *const *models, size_t n_models, const struct table *t,
@@ -84,14 +116,14 @@ void tcp_status_render(struct arena *a, const struct model *const *models, size_
         const struct model *m = models[i];
         for (size_t j = 0; j < m->tcp_routers.len; j++) {
             const struct model_router *r = m->tcp_routers.items[j];
-            const char *q = qualified(qb, sizeof(qb), r->name, m->provider);
+            const char *q = tcp_status_qualified(qb, sizeof(qb), r->name, m->provider);
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "name", q);
             cJSON_AddStringToObject(o, "provider", m->provider);
             if (r->rule)
                 cJSON_AddStringToObject(o, "rule", r->rule);
             if (r->service)
-                cJSON_AddStringToObject(o, "service", qualified(sb, sizeof(sb), r->service, m->provider));
+                cJSON_AddStringToObject(o, "service", tcp_status_qualified(sb, sizeof(sb), r->service, m->provider));
             cJSON *eps = cJSON_AddArrayToObject(o, "entryPoints");
             for (size_t k = 0; k < r->n_entrypoints; k++)
                 cJSON_AddItemToArray(eps, cJSON_CreateString(r->entrypoints[k]));
@@ -101,46 +133,20 @@ void tcp_status_render(struct arena *a, const struct model *const *models, size_
                 cJSON *tls = cJSON_AddObjectToObject(o, "tls");
                 cJSON_AddBoolToObject(tls, "passthrough", r->tls->passthrough);
             }
-            add_status(o, routed(names, n_names, q), "tcp router", q, errors, n_errors);
+            tcp_status_add_status(o, routed(names, n_names, q), "tcp router", q, errors, n_errors);
             cJSON_AddItemToArray(rs, o);
         }
         for (size_t j = 0; j < m->tcp_services.len; j++) {
             const struct model_tcp_service *s = m->tcp_services.items[j];
-            const char *q = qualified(qb, sizeof(qb), s->name, m->provider);
+            const char *q = tcp_status_qualified(qb, sizeof(qb), s->name, m->provider);
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "name", q);
-            cJSON_AddStringToObject(o, "provider", m->provider);
-            if (s->weighted) {
-                cJSON_AddStringToObject(o, "type", "weighted");
-                cJSON *list = cJSON_AddArrayToObject(cJSON_AddObjectToObject(o, "weighted"), "services");
-                for (size_t k = 0; k < s->weighted->n_services; k++) {
-                    cJSON *e = cJSON_CreateObject();
-                    cJSON_AddStringToObject(e, "name", qualified(sb, sizeof(sb), s->weighted->services[k].name, m->provider));
-                    cJSON_AddNumberToObject(e, "weight", s->weighted->services[k].weight);
-                    cJSON_AddItemToArray(list, e);
-                }
-            } else {
-                cJSON_AddStringToObject(o, "type", "loadbalancer");
-                cJSON *lb = cJSON_AddObjectToObject(o, "loadBalancer");
-                cJSON *list = cJSON_AddArrayToObject(lb, "servers");
-                for (size_t k = 0; k < s->n_servers; k++) {
-                    cJSON *e = cJSON_CreateObject();
-                    cJSON_AddStringToObject(e, "address", s->servers[k].address ? s->servers[k].address : "");
-                    if (s->servers[k].tls) /* as Traefik's API: only when set */
-                        cJSON_AddBoolToObject(e, "tls", true);
-                    cJSON_AddItemToArray(list, e);
-                }
-                if (s->servers_transport)
-                    cJSON_AddStringToObject(lb, "serversTransport", s->servers_transport);
-                if (s->has_termination_delay)
-                    cJSON_AddNumberToObject(lb, "terminationDelay", (double)s->termination_delay_ms);
-            }
-            add_status(o, table_tcp_find_service(t, q) != NULL, "tcp service", q, errors, n_errors);
+            tcp_status_service(o, s, q, m->provider);
+            tcp_status_add_status(o, table_tcp_find_service(t, q) != NULL, "tcp service", q, errors, n_errors);
             cJSON_AddItemToArray(ss, o);
         }
     }
     free(names);
     free(tcp_errors);
-    *routers = render(a, rs);
-    *services = render(a, ss);
+    *routers = tcp_status_json(a, rs);
+    *services = tcp_status_json(a, ss);
 }

@@ -65,39 +65,11 @@ static uint32_t n_workers;
 
 /* ---- binding ---- */
 
-static int parse_address(const char *addr, struct sockaddr_storage *ss, socklen_t *len, struct diag *d)
-{
-    struct hostport hp;
-    if (hostport_parse(addr, HOSTPORT_EMPTY_HOST | HOSTPORT_PORT_ZERO, &hp, d) != 0)
-        return -1;
-    const char *host = hp.host;
-    long p = hp.port;
-    char port[12];
-    snprintf(port, sizeof(port), "%ld", p);
-    memset(ss, 0, sizeof(*ss));
-    if (host[0] == '\0') { /* ":8080": every IPv4 and IPv6 address */
-        struct sockaddr_in6 *in6 = (void *)ss;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_addr = in6addr_any;
-        in6->sin6_port = htons((uint16_t)p);
-        *len = sizeof(*in6);
-        return 0;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
-    int rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0)
-        return diag_set(d, "address '%s': %s", addr, gai_strerror(rc));
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-}
-
 static int bind_entrypoint(struct entrypoint_rt *ep, struct diag *d)
 {
     struct sockaddr_storage ss;
     socklen_t len = 0;
-    if (parse_address(ep->cfg.address, &ss, &len, d) != 0)
+    if (hostport_listen_address(ep->cfg.address, SOCK_STREAM, &ss, &len, d) != 0)
         return diag_set(d, "entry point %s: %s", ep->cfg.name, d->msg);
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)

@@ -18,30 +18,41 @@ static struct table_tcp *tcp_of(struct table *t)
     return t->tcp;
 }
 
-struct table_tcp_service *table_tcp_add_service(struct table *t, const char *name, uint32_t n_servers)
+struct table_tcp_service *table_tcp_service_new(struct table *t, const char *name, uint32_t n_servers)
 {
-    struct table_tcp *tcp = tcp_of(t);
     struct table_tcp_service *s = arena_alloc(&t->arena, sizeof(*s));
     s->name = arena_strdup(&t->arena, name);
     s->n_servers = n_servers;
     s->termination_delay_ms = TCP_TERMINATION_DELAY_DEFAULT_MS;
     s->servers = arena_alloc(&t->arena, (n_servers ? n_servers : 1) * sizeof(*s->servers));
     uintptr_t p = (uintptr_t)arena_alloc(&t->arena, (size_t)t->n_workers * 64 + 63);
-    s->rr = (uint32_t *)((p + 63) & ~(uintptr_t)63);
-    ptr_vec_push(&t->arena, &tcp->services, s);
+    s->rr = (uint32_t *)((p + 63) & ~(uintptr_t)63); /* worker w's cursor at rr[w * 16]: a line each */
+    return s;
+}
+
+void table_tcp_service_weighted(struct table *t, struct table_tcp_service *s, uint32_t n_children)
+{
+    s->n_children = n_children;
+    s->children = arena_alloc(&t->arena, (n_children ? n_children : 1) * sizeof(*s->children));
+    s->child_weights = arena_alloc(&t->arena, (n_children ? n_children : 1) * sizeof(*s->child_weights));
+    s->wrr_stride = (n_children + 7) & ~7u; /* whole cache lines of int64_t */
+    size_t bytes = (size_t)t->n_workers * s->wrr_stride * sizeof(int64_t);
+    uintptr_t p = (uintptr_t)arena_alloc(&t->arena, bytes + 63);
+    s->wrr = (int64_t *)((p + 63) & ~(uintptr_t)63);
+    memset(s->wrr, 0, bytes);
+}
+
+struct table_tcp_service *table_tcp_add_service(struct table *t, const char *name, uint32_t n_servers)
+{
+    struct table_tcp_service *s = table_tcp_service_new(t, name, n_servers);
+    ptr_vec_push(&t->arena, &tcp_of(t)->services, s);
     return s;
 }
 
 struct table_tcp_service *table_tcp_add_weighted(struct table *t, const char *name, uint32_t n_children)
 {
     struct table_tcp_service *s = table_tcp_add_service(t, name, 0);
-    s->n_children = n_children;
-    s->children = arena_alloc(&t->arena, n_children * sizeof(*s->children));
-    s->child_weights = arena_alloc(&t->arena, n_children * sizeof(*s->child_weights));
-    s->wrr_stride = (n_children + 7) & ~7u; /* whole cache lines of int64_t */
-    uintptr_t p = (uintptr_t)arena_alloc(&t->arena, (size_t)t->n_workers * s->wrr_stride * sizeof(int64_t) + 63);
-    s->wrr = (int64_t *)((p + 63) & ~(uintptr_t)63);
-    memset(s->wrr, 0, (size_t)t->n_workers * s->wrr_stride * sizeof(int64_t));
+    table_tcp_service_weighted(t, s, n_children);
     return s;
 }
 

@@ -77,6 +77,10 @@ struct table_tcp {
 #define TCP_TERMINATION_DELAY_DEFAULT_MS 100 /* Traefik's default */
 
 struct table_tcp_service *table_tcp_add_service(struct table *t, const char *name, uint32_t n_servers);
+/* The same, not listed among the table's TCP services (UDP's are shaped alike: table_udp.c). */
+struct table_tcp_service *table_tcp_service_new(struct table *t, const char *name, uint32_t n_servers);
+/* Makes <s> (no servers) weighted over <n_children> slots. */
+void table_tcp_service_weighted(struct table *t, struct table_tcp_service *s, uint32_t n_children);
 /* A weighted service over <n_children> (>= 1) slots: fill children[i] and
  * child_weights[i]. */
 struct table_tcp_service *table_tcp_add_weighted(struct table *t, const char *name, uint32_t n_children);

@@ -5,7 +5,6 @@
 
 #include <string.h>
 
-#include "../../common/hostport.h"
 #include "../registry.h"
 
 static struct table_udp *udp_of(struct table *t)
@@ -25,43 +24,22 @@ uint64_t table_udp_hash(const char *s)
 
 struct table_tcp_service *table_udp_add_service(struct table *t, const char *name, uint32_t n_servers)
 {
-    struct table_udp *udp = udp_of(t);
-    struct table_tcp_service *s = arena_alloc(&t->arena, sizeof(*s));
-    s->name = arena_strdup(&t->arena, name);
-    s->n_servers = n_servers;
-    s->servers = arena_alloc(&t->arena, (n_servers ? n_servers : 1) * sizeof(*s->servers));
-    uintptr_t p = (uintptr_t)arena_alloc(&t->arena, (size_t)t->n_workers * 64 + 63);
-    s->rr = (uint32_t *)((p + 63) & ~(uintptr_t)63); /* worker w's cursor at rr[w * 16]: a line each */
-    ptr_vec_push(&t->arena, &udp->services, s);
+    struct table_tcp_service *s = table_tcp_service_new(t, name, n_servers);
+    ptr_vec_push(&t->arena, &udp_of(t)->services, s);
     return s;
 }
 
 struct table_tcp_service *table_udp_add_weighted(struct table *t, const char *name, uint32_t n_children)
 {
     struct table_tcp_service *s = table_udp_add_service(t, name, 0);
-    s->n_children = n_children;
-    s->children = arena_alloc(&t->arena, (n_children ? n_children : 1) * sizeof(*s->children));
-    s->child_weights = arena_alloc(&t->arena, (n_children ? n_children : 1) * sizeof(*s->child_weights));
-    s->wrr_stride = (n_children + 7) & ~7u;
-    size_t bytes = (size_t)t->n_workers * s->wrr_stride * sizeof(int64_t);
-    uintptr_t p = (uintptr_t)arena_alloc(&t->arena, bytes + 63);
-    s->wrr = (int64_t *)((p + 63) & ~(uintptr_t)63);
-    memset(s->wrr, 0, bytes);
+    table_tcp_service_weighted(t, s, n_children);
     return s;
 }
 
 int table_udp_set_server(struct table *t, struct table_tcp_service *s, uint32_t i, const char *address, struct diag *d)
 {
-    struct hostport hp;
-    if (hostport_parse(address, 0, &hp, d) != 0)
-        return -1;
     /* the registry's TCP servers are plain host:port entries: shared here */
-    struct server *srv = registry_acquire_tcp(address, d);
-    if (srv == NULL)
-        return -1;
-    s->servers[i].srv = srv;
-    s->servers[i].address = arena_strdup(&t->arena, address);
-    return 0;
+    return table_tcp_set_server(t, s, i, address, d);
 }
 
 struct table_tcp_service *table_udp_find_service(const struct table *t, const char *name)

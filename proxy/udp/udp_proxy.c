@@ -85,32 +85,6 @@ static uint32_t n_workers;
 
 /* ---- binding ---- */
 
-static int resolve(const char *addr, struct sockaddr_storage *ss, socklen_t *len, struct diag *d)
-{
-    struct hostport hp;
-    if (hostport_parse(addr, HOSTPORT_EMPTY_HOST | HOSTPORT_PORT_ZERO, &hp, d) != 0)
-        return -1;
-    memset(ss, 0, sizeof(*ss));
-    if (hp.host[0] == '\0') { /* ":53": every IPv4 and IPv6 address */
-        struct sockaddr_in6 *in6 = (void *)ss;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_addr = in6addr_any;
-        in6->sin6_port = htons((uint16_t)hp.port);
-        *len = sizeof(*in6);
-        return 0;
-    }
-    char port[12];
-    snprintf(port, sizeof(port), "%ld", (long)hp.port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM, .ai_flags = AI_PASSIVE}, *res;
-    int rc = getaddrinfo(hp.host, port, &hints, &res);
-    if (rc != 0)
-        return diag_set(d, "address '%s': %s", addr, gai_strerror(rc));
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-}
-
 static void set_port(struct sockaddr_storage *ss, int port)
 {
     if (ss->ss_family == AF_INET)
@@ -153,7 +127,7 @@ int udp_bind(const struct udp_entrypoint_config *cfgs, size_t n, uint32_t nw, st
             ep->fds[w] = -1;
         struct sockaddr_storage ss;
         socklen_t len = 0;
-        if (resolve(ep->cfg.address, &ss, &len, d) != 0)
+        if (hostport_listen_address(ep->cfg.address, SOCK_DGRAM, &ss, &len, d) != 0)
             return diag_set(d, "entry point %s: %s", ep->cfg.name, d->msg);
         for (uint32_t w = 0; w < n_workers; w++) {
             int fd = bind_one(ep, &ss, len, d);

@@ -84,6 +84,7 @@ have_haproxy=0
 if command -v haproxy >/dev/null; then
   "${PROXY[@]}" haproxy -f "$D/haproxy.cfg" -db >"$D/haproxy.log" 2>&1 & pids+=($!)
   have_haproxy=1
+  haproxy_pid=$!
 fi
 for p in $UP $NG $GA $([ $have_haproxy = 1 ] && echo $HA); do
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null && break; sleep 0.05; done
@@ -99,17 +100,25 @@ grpc_check() { # port -> "" when one unary RPC succeeds end to end, else the rea
   if [ -z "$status" ]; then echo "no HTTP/2 response"; return; fi
   echo "HTTP $status, grpc-status ${grpc:-missing}"
 }
-h2load_rps() { # port -> requests/s, or "ERR" when any request failed
+h2load_rps() { # port -> "<requests/s> <requests>", or "ERR" when any request failed
   local out
   out=$("${LOAD[@]}" h2load -D "$DURATION" -c "$CONNS" -m "$STREAMS" -t 1 -d "$D/req.bin" "${GRPC_HDRS[@]}" \
     "http://127.0.0.1:$1$RPC" 2>&1 || true)
   if ! grep -q " 0 failed, 0 errored" <<<"$out"; then echo "ERR"; return; fi
-  awk '/^finished in/ {for (i=1;i<=NF;i++) if ($i ~ /req\/s/) {gsub(",","",$(i-1)); printf "%d", $(i-1)}}' <<<"$out"
+  awk '/^finished in/ {for (i=1;i<=NF;i++) if ($i ~ /req\/s/) {gsub(",","",$(i-1)); printf "%d", $(i-1)}}
+       /^requests:/ {printf " %d", $2}' <<<"$out"
+}
+proxy_pids() { # name -> the processes doing its work ("" for the upstream alone)
+  case $1 in
+    nginx) pgrep -P "${pids[1]}" | tr '\n' ' ' ;; # the workers (the master only waits)
+    gantry) echo "$gantry_pid" ;;
+    haproxy) echo "$haproxy_pid" ;;
+  esac
 }
 median() { grep -v -e '^$' -e ERR | sort -n | awk '{a[NR]=$1} END {if (NR==0) print "-"; else print a[int((NR+1)/2)]}'; }
 
 declare -A PORT=([direct]=$UP [nginx]=$NG [gantry]=$GA [haproxy]=$HA)
-declare -A WHY R
+declare -A WHY R C
 names=(direct nginx haproxy gantry)
 [ $have_haproxy = 1 ] || WHY[haproxy]="haproxy not installed"
 for n in "${names[@]}"; do
@@ -120,15 +129,24 @@ done
 for _ in $(seq "$ROUNDS"); do
   for n in "${names[@]}"; do
     [ -n "${WHY[$n]:-}" ] && continue
-    R[$n]+="$(h2load_rps "${PORT[$n]}") "
+    pl=$(proxy_pids "$n")
+    # shellcheck disable=SC2086
+    c0=$(cpu_ns $pl)
+    out=$(h2load_rps "${PORT[$n]}")
+    # shellcheck disable=SC2086
+    c1=$(cpu_ns $pl)
+    if [ "$out" = ERR ]; then R[$n]+="ERR "; C[$n]+="ERR "; continue; fi
+    R[$n]+="${out% *} "
+    C[$n]+="$(awk -v r="${out#* }" -v t=$((c1 - c0)) 'BEGIN { printf "%d", (t > 0 ? r / (t / 1e9) : 0) }') "
   done
 done
 
-cell() { # name -> median req/s, or n/a (reason)
-  local n=$1 m errs
+cell() { # name [C] -> median req/s (or requests per proxy CPU-second), or n/a (reason)
+  local n=$1 m errs v
   if [ -n "${WHY[$n]:-}" ]; then echo "n/a (${WHY[$n]})"; return; fi
-  m=$(tr ' ' '\n' <<<"${R[$n]}" | median || true)
-  errs=$(grep -o ERR <<<"${R[$n]}" | wc -l || true)
+  if [ "${2:-}" = C ]; then v=${C[$n]}; else v=${R[$n]}; fi
+  m=$(tr ' ' '\n' <<<"$v" | median || true)
+  errs=$(grep -o ERR <<<"$v" | wc -l || true)
   if [ "$m" = "-" ]; then echo "n/a (every run had failed requests)"; return; fi
   echo "$m$([ "$errs" -gt 0 ] && echo " ($errs runs with errors)")"
 }
@@ -143,5 +161,16 @@ echo "| nginx grpc_pass | $n |"
 echo "| haproxy proto h2 | $h |"
 echo "| gantry h2c:// | $g |"
 echo "| gantry / best of nginx, haproxy | $ratio |"
+echo
+# what each proxy costs per call: the upstream shares the proxies' core, so req/s moves by a fraction of a proxy's gain
+nc=$(cell nginx C) hc=$(cell haproxy C) gc=$(cell gantry C)
+bestc=$(( $(num "$nc") > $(num "$hc") ? $(num "$nc") : $(num "$hc") ))
+ratioc=$(awk -v g="$(num "$gc")" -v b="$bestc" 'BEGIN { if (b > 0 && g > 0) printf "%.2f", g/b; else print "-" }')
+echo "| gRPC unary, calls per proxy CPU-second (same runs) | calls/CPU-s |"
+echo "|---|---:|"
+echo "| nginx grpc_pass | $nc |"
+echo "| haproxy proto h2 | $hc |"
+echo "| gantry h2c:// | $gc |"
+echo "| gantry / best of nginx, haproxy | $ratioc |"
 echo
 echo "RSS after the run (kB): gantry $(ps -o rss= -p "$gantry_pid" || echo gone), nginx $(ps --ppid "${pids[1]}" -o rss= | awk '{s+=$1} END {print s}') (workers) + $(ps -o rss= -p "${pids[1]}") (master)"

@@ -112,16 +112,6 @@ h2load_rps() { # extra args... -> "<requests/s> <requests>", or "ERR"
 }
 median() { grep -v -e '^$' -e ERR | sort -n | awk '{a[NR]=$1} END {if (NR==0) print "-"; else print a[int((NR+1)/2)]}'; }
 
-# Requests per CPU-second of the proxy's own processes (schedstat, ns): what
-# a proxy costs per request, which other load on the machine disturbs much
-# less than requests/s (its time waiting for a CPU does not count).
-cpu_ns() { # pids... -> CPU time of them and all their threads
-  local s=0 p t
-  for p in "$@"; do
-    for t in /proc/"$p"/task/*/schedstat; do s=$((s + $(cut -d' ' -f1 "$t" 2>/dev/null || echo 0))); done
-  done
-  echo "$s"
-}
 nginx_proxy_master=${pids[1]}
 proxy_pids() { # who -> the processes doing its work
   case $1 in

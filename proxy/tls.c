@@ -124,6 +124,9 @@ static SSL_CTX *new_server_ctx(void)
      * disableSessionTickets then means no resumption, as in Traefik. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"gantry", 6);
+    /* One TLS 1.3 ticket per handshake, as Go's crypto/tls (Traefik) sends,
+     * not OpenSSL's two: each costs a ticket encryption, HMAC and record. */
+    SSL_CTX_set_num_tickets(ctx, 1);
     h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols);
     tls_options_install_alpn(ctx); /* a connection's TLS option may narrow ALPN */
     tls_ocsp_install(ctx);         /* staples what controller/ocsp_fetch.c fetched */

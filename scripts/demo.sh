@@ -13,11 +13,16 @@ for port in 9001 9002; do
   "$py" examples/whoami/whoami.py --port "$port" --name "whoami-$port" >/dev/null 2>&1 &
   pids+=($!)
 done
+# the upstreams listen before gantry's first health check, or it marks them
+# down until the next one (5 s later)
+for port in 9001 9002; do
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
+done
 "$bin" --configFile=examples/demo/gantry.yaml &
 pids+=($!)
 
-for _ in $(seq 50); do
-  curl -s -o /dev/null -H 'Host: whoami.localhost' http://127.0.0.1:8080/ && break
+for _ in $(seq 100); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: whoami.localhost' http://127.0.0.1:8080/)" = 200 ] && break
   sleep 0.1
 done
 cat <<'MSG'

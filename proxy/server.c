@@ -310,8 +310,14 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         return;
     for (int i = 0; i < ACCEPT_BATCH && !we->w->listeners_paused; i++) {
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
+        if (sock == NULL) {
+            /* EINVAL: the listener was shut down (server_close_listeners). It
+             * stays readable until the drain closes it, so reading on would
+             * spin accept4 at full speed meanwhile. */
+            if (errno == EINVAL)
+                h2o_socket_read_stop(listener);
             break;
+        }
         struct conntrack_conn *c = conntrack_accept(we, sock);
         if (c == NULL) { /* over a connection limit */
             h2o_socket_close(sock);

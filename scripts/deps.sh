@@ -47,6 +47,7 @@ test_pkgs=(
   golang-k8s-sigs-yaml-dev
   redis-server
   testssl.sh
+  strace
 )
 
 case "${1:-all}" in

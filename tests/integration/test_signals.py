@@ -4,11 +4,14 @@ the drain, SIGHUP reopens the access log, GANTRY_* environment variables
 configure it, and `gantry healthcheck` answers for the image's HEALTHCHECK.
 """
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import threading
 import time
+
+import pytest
 
 from conftest import GANTRY_BIN, SLOW, free_port, get, service_yaml, wait_for
 
@@ -137,3 +140,36 @@ def test_healthcheck_subcommand(tmp_path, procs):
     down = subprocess.run([GANTRY_BIN, "healthcheck", "--admin.address=127.0.0.1:%d" % free_port()],
                           capture_output=True, timeout=10 * SLOW)
     assert down.returncode == 1 and b"connect" in down.stderr.lower(), down.stderr
+
+
+def test_closed_listeners_are_not_polled_while_the_process_stops(tmp_path, procs):
+    """After SIGTERM the listening sockets are shut down (the port refuses at
+    once) but stay open until each worker drains; a shut listener is
+    readable and accept4 fails with EINVAL, so a worker that kept reading it
+    spun on accept4 until the drain (thousands of calls per second)."""
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed (scripts/deps.sh installs it)")
+    w = procs.whoami()
+    g = procs.gantry(tmp_path, slow_config(w), entrypoints=("web", "other"))
+    assert get(g.port, "/", "app.test")[0] == 200
+    trace = tmp_path / "accept.trace"
+    strace = subprocess.Popen(["strace", "-f", "-e", "trace=accept4", "-o", str(trace), "-p", str(g.proc.pid)],
+                              stderr=subprocess.PIPE, text=True)
+    attached = strace.stderr.readline()
+    if "attached" not in attached:
+        strace.kill()
+        pytest.skip("strace cannot attach here: " + attached.strip())
+    time.sleep(0.2 * SLOW)  # every thread attached (strace announces the first one)
+    # an in-flight request keeps the workers draining a while after the port closed
+    t, result = background_get(g.port, "/slow?delay=1", "app.test")
+    wait_for(lambda: in_flight(g), what="request in flight")
+    g.proc.send_signal(signal.SIGTERM)
+    t.join(30 * SLOW)
+    assert g.proc.wait(10 * SLOW) == 0
+    strace.wait(10 * SLOW)
+    calls = trace.read_text().splitlines()
+    einval = [c for c in calls if "EINVAL" in c]
+    print("accept4 calls while stopping: %d, EINVAL: %d" % (len(calls), len(einval)))
+    # one failed accept per worker and listener tells the worker to stop reading it
+    assert len(einval) <= 2 * 2 + 2, calls[:20]
+    assert result.get("response", (None,))[0] == 200, result

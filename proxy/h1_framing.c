@@ -23,6 +23,7 @@
 #include "../common/ascii.h"
 #include "conntrack.h"
 #include "h1_stream.h"
+#include "tls.h"
 
 /* ---- the parser ---- */
 
@@ -792,6 +793,8 @@ static void on_read(h2o_socket_t *sock, const char *err)
     struct h1_framing_conn *f = c->framing;
     if (err == NULL)
         filter(f, sock->bytes_read);
+    else
+        tls_peer_gone(sock); /* h2o closes on a read error */
     f->inner(sock, err);
     if (!f->closed)
         arm(f);

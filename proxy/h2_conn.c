@@ -19,6 +19,7 @@
 #include "h2_guard.h"
 #include "h2_mem.h"
 #include "h2_internal.h"
+#include "tls.h"
 #include "worker.h"
 
 #define OUT_HIGH (64 * 1024)            /* frames serialised per socket write */
@@ -264,6 +265,7 @@ static void on_read(h2o_socket_t *sock, const char *err)
 {
     struct h2s_conn *conn = sock->data;
     if (err != NULL) {
+        tls_peer_gone(sock);
         conn_close(conn);
         return;
     }

@@ -282,6 +282,13 @@ SSL *tls_socket_ssl(struct st_h2o_socket_t *sock)
     return sock->ssl->ossl;
 }
 
+void tls_peer_gone(struct st_h2o_socket_t *sock)
+{
+    SSL *ssl = tls_socket_ssl(sock);
+    if (ssl != NULL)
+        SSL_set_quiet_shutdown(ssl, 1);
+}
+
 SSL_CTX *tls_socket_ctx(struct st_h2o_socket_t *sock)
 {
     if (sock == NULL || sock->ssl == NULL || sock->ssl->ssl_ctx != default_ctx || sock->ssl->ossl == NULL)

@@ -37,6 +37,10 @@ struct st_h2o_socket_t;
 SSL_CTX *tls_socket_ctx(struct st_h2o_socket_t *sock);
 /* The SSL object of a TLS client connection, or NULL (see tls_socket_ctx). */
 SSL *tls_socket_ssl(struct st_h2o_socket_t *sock);
+/* The client closed or reset the connection: closing it sends no
+ * close_notify (it would only meet a dead socket: EPIPE, or a read that
+ * waits for the TCP end), as nginx does on a connection error. */
+void tls_peer_gone(struct st_h2o_socket_t *sock);
 
 /* Watcher thread. Mark-and-sweep around one table build: begin, load the
  * certificates the build uses, sweep the unused ones. */

@@ -91,6 +91,8 @@ static void on_renewal_info(void *data, enum acme_ari_outcome outcome, const cha
         fall_back(r, s, "the suggested window begins after the certificate ends");
         return;
     }
+    if (w.end >= s->not_after) /* a window running past the end: the renewal comes before it */
+        w.end = s->not_after - 1;
     if (w.explanation_url[0])
         log_info("acme: resolver %s: the CA explains the renewal window of the certificate for %s: %s", r->cfg->name,
                  s->names[0], w.explanation_url);

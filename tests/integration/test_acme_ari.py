@@ -107,6 +107,15 @@ def start(tmp_path, procs, answers, validity=YEAR, refuse_replaces=False):
     return front, g, websecure
 
 
+def stop_clean(p):
+    """Stops gantry (a Process): a clean exit, no sanitizer report (ASan builds check leaks then)."""
+    rc = p.stop()
+    out = p.output()
+    for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        assert marker not in out, "sanitizer report:\n" + out[-6000:]
+    assert rc == 0, "gantry exited with %r:\n%s" % (rc, out[-3000:])
+
+
 def wall(front, mono):
     """The wall-clock time of a monotonic time the front recorded."""
     return time.time() - (time.monotonic() - mono)
@@ -153,6 +162,7 @@ def test_window_soon_renews_inside_it_with_replaces(tmp_path, procs):
              what="renewalInfo asked about the new certificate")
     time.sleep(1)
     assert len(front.order_payloads) == 2 and g.output().count(ISSUED) == 2
+    stop_clean(g)
 
 
 def downloaded_id(front, i):
@@ -180,6 +190,7 @@ def test_window_past_renews_at_once(tmp_path, procs):
              what="renewalInfo asked about the new certificate")
     time.sleep(1)
     assert len(front.order_payloads) == 2, front.order_payloads  # its window is a month ahead
+    stop_clean(g)
 
 
 def test_malformed_answer_keeps_the_normal_schedule(tmp_path, procs):
@@ -202,6 +213,7 @@ def test_malformed_answer_keeps_the_normal_schedule(tmp_path, procs):
     assert ordered >= due - 1.5, "renewed %.1f s before the normal schedule" % (due - ordered)
     assert front.order_payloads[1].get("replaces") == cert_id  # still the predecessor
     assert g.output().count(fallback) == 1
+    stop_clean(g)
 
 
 def test_refused_replaces_orders_again_without_it(tmp_path, procs):
@@ -219,6 +231,7 @@ def test_refused_replaces_orders_again_without_it(tmp_path, procs):
     renewed = wait_for(lambda: (lambda c: c if c and ari_cert_id(c) != cert_id else None)(acme_cert(websecure)),
                        timeout=10, what="the new certificate served")
     assert ari_cert_id(renewed) == downloaded_id(front, 1)
+    stop_clean(g)
 
 
 def test_kubernetes_storage_only_the_issuer_asks_and_renews(tmp_path, procs, emu):
@@ -262,3 +275,5 @@ def test_kubernetes_storage_only_the_issuer_asks_and_renews(tmp_path, procs, emu
     assert "asking the CA's renewalInfo" in leader.output()
     assert "asking the CA's renewalInfo" not in other.output()
     assert len(front.order_payloads) == 2, front.order_payloads
+    stop_clean(other.proc)
+    stop_clean(leader.proc)

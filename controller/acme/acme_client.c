@@ -10,6 +10,11 @@
  *   needed: a known key returns the existing account) -> ORDER ->
  *   AUTHZ (each, POST-as-GET) -> CHALLENGE (respond) -> POLL_AUTHZ ->
  *   FINALIZE (CSR) -> POLL_ORDER -> CERT (download)
+ *
+ * Between orders, the same transfer slot asks the CA's renewalInfo
+ * (RFC 9773) about one certificate: DIRECTORY (when not read yet) -> ARI,
+ * an unauthenticated GET; its outcome goes to its own callback, never to
+ * an order's.
  */
 #include "acme_client.h"
 
@@ -37,7 +42,7 @@
 #define MIN_ORDER_POLL_MS 100
 #define MAX_ALTERNATES 8
 
-enum step { S_IDLE, S_DIRECTORY, S_NONCE, S_ACCOUNT, S_ORDER, S_RESUME, S_AUTHZ, S_CHALLENGE_WAIT, S_CHALLENGE_DELAY, S_CHALLENGE, S_POLL_AUTHZ, S_FINALIZE, S_POLL_ORDER, S_CERT, S_ALT_CERT };
+enum step { S_IDLE, S_ARI, S_DIRECTORY, S_NONCE, S_ACCOUNT, S_ORDER, S_RESUME, S_AUTHZ, S_CHALLENGE_WAIT, S_CHALLENGE_DELAY, S_CHALLENGE, S_POLL_AUTHZ, S_FINALIZE, S_POLL_ORDER, S_CERT, S_ALT_CERT };
 
 struct acme_client {
     struct acme_client_config cfg;
@@ -46,6 +51,7 @@ struct acme_client {
     EVP_PKEY *key;
     char *kid, *thumb;
     char *new_nonce_url, *new_account_url, *new_order_url;
+    char *renewal_info_url; /* the directory's renewalInfo (RFC 9773), or NULL */
     char *nonce;
 
     /* the transfer in flight */
@@ -86,6 +92,12 @@ struct acme_client {
     size_t n_alts, i_alts;
     acme_order_cb done;
     void *done_data;
+    char *replaces;          /* the order's "replaces" (RFC 9773 §5), NULL once refused */
+
+    /* a renewalInfo request (no order at the same time) */
+    char *ari_cert_id, *ari_url;
+    acme_ari_cb ari_done;
+    void *ari_data;
 };
 
 static void fail(struct acme_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -170,6 +182,8 @@ static void fail_transfer(struct acme_client *c, const char *why)
     const char *url = c->post_url && c->step != S_DIRECTORY && c->step != S_NONCE ? c->post_url : c->directory_url;
     if (c->step == S_NONCE)
         url = c->new_nonce_url;
+    if (c->step == S_ARI)
+        url = c->ari_url;
     if (c->ca_server_name)
         fail(c, "%s: %s (TLS server name: caServerName '%s')", url, why, c->ca_server_name);
     else
@@ -346,6 +360,7 @@ static void clear_order(struct acme_client *c)
     EVP_PKEY_free(c->cert_key);
     c->cert_key = NULL;
     set(&c->key_type, NULL);
+    set(&c->replaces, NULL);
     set(&c->order_url, NULL);
     c->resuming = false;
     set(&c->finalize_url, NULL);
@@ -372,6 +387,24 @@ static void finish(struct acme_client *c, const char *error, const char *cert_pe
         done(data, error, cert_pem, key_pem);
 }
 
+/* The renewalInfo request is over: the client is idle again, then <done> learns how it went. */
+static void ari_finish(struct acme_client *c, enum acme_ari_outcome outcome, const char *text, const char *retry_after)
+{
+    acme_ari_cb done = c->ari_done;
+    void *data = c->ari_data;
+    char *ra = retry_after && *retry_after ? mem_strdup(retry_after) : NULL;
+    char *t = mem_strdup(text ? text : "");
+    end_transfer(c);
+    c->step = S_IDLE;
+    c->ari_done = NULL;
+    set(&c->ari_cert_id, NULL);
+    set(&c->ari_url, NULL);
+    if (done)
+        done(data, outcome, t, ra);
+    free(t);
+    free(ra);
+}
+
 static void fail(struct acme_client *c, const char *fmt, ...)
 {
     char msg[1024];
@@ -379,7 +412,10 @@ static void fail(struct acme_client *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    finish(c, msg, NULL, NULL);
+    if (c->ari_done) /* the directory or renewalInfo of an ARI request: no order to end */
+        ari_finish(c, ACME_ARI_FAILED, msg, c->retry_after);
+    else
+        finish(c, msg, NULL, NULL);
 }
 
 static const char *str(const cJSON *o, const char *key)
@@ -405,6 +441,8 @@ static void start_order(struct acme_client *c)
         cJSON_AddStringToObject(id, "value", c->names[i]);
         cJSON_AddItemToArray(ids, id);
     }
+    if (c->replaces)
+        cJSON_AddStringToObject(o, "replaces", c->replaces);
     char *payload = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     post(c, S_ORDER, c->new_order_url, payload);
@@ -437,12 +475,32 @@ static void start_account(struct acme_client *c)
     free(payload);
 }
 
+/* GET <renewalInfo>/<certID>: no account, no nonce, no signature (RFC 9773 §4.1). */
+static void start_renewal_info(struct acme_client *c)
+{
+    if (c->renewal_info_url == NULL) {
+        ari_finish(c, ACME_ARI_UNSUPPORTED, NULL, NULL);
+        return;
+    }
+    size_t n = strlen(c->renewal_info_url) + strlen(c->ari_cert_id) + 2;
+    char *url = mem_alloc(n);
+    /* the directory's URL may end with a slash (Boulder's did): one between */
+    size_t l = strlen(c->renewal_info_url);
+    snprintf(url, n, "%s%s%s", c->renewal_info_url, l && c->renewal_info_url[l - 1] == '/' ? "" : "/", c->ari_cert_id);
+    free(c->ari_url);
+    c->ari_url = url;
+    c->step = S_ARI;
+    start(c, c->ari_url, NULL, false);
+}
+
 /* Where the flow goes when nothing is in flight: the prerequisites first. */
 static void next(struct acme_client *c)
 {
     if (c->new_order_url == NULL) {
         c->step = S_DIRECTORY;
         start(c, c->directory_url, NULL, false);
+    } else if (c->ari_done) {
+        start_renewal_info(c);
     } else if (c->kid == NULL) {
         start_account(c);
     } else if (c->resuming) {
@@ -700,6 +758,20 @@ static void on_chain(struct acme_client *c, const char *pem)
     free(chain);
 }
 
+/* The renewalInfo answer: its body goes to the caller, who reads the window. */
+static void on_renewal_info(struct acme_client *c, long status)
+{
+    if (status == 200) {
+        ari_finish(c, ACME_ARI_ANSWER, c->in.data ? c->in.data : "", c->retry_after);
+        return;
+    }
+    cJSON *j = c->in.data ? cJSON_Parse(c->in.data) : NULL;
+    char why[768];
+    problem_text(j, why, sizeof(why));
+    cJSON_Delete(j);
+    fail(c, "HTTP %ld from %s: %s", status, c->ari_url, why);
+}
+
 /* The answer of <c->step> arrived (status, body and headers in <c>). */
 static void on_done(CURL *easy, CURLcode rc, void *data)
 {
@@ -710,6 +782,10 @@ static void on_done(CURL *easy, CURLcode rc, void *data)
         set(&c->nonce, c->replay_nonce);
     if (rc != CURLE_OK) {
         fail_transfer(c, c->error[0] ? c->error : curl_easy_strerror(rc));
+        return;
+    }
+    if (c->step == S_ARI) {
+        on_renewal_info(c, status);
         return;
     }
     if ((c->step == S_CERT || c->step == S_ALT_CERT) && status == 200) {
@@ -732,6 +808,16 @@ static void on_done(CURL *easy, CURLcode rc, void *data)
         }
         char why[768];
         problem_text(j, why, sizeof(why));
+        if (c->step == S_ORDER && c->replaces &&
+            (status == 409 || (type && strcmp(type, "urn:ietf:params:acme:error:alreadyReplaced") == 0))) {
+            /* RFC 9773 §5: the predecessor cannot be named (replaced already, not ours...): once more without it */
+            log_warn("acme: the CA refused an order replacing %s (HTTP %ld: %s); ordering again without \"replaces\"",
+                     c->replaces, status, why);
+            set(&c->replaces, NULL);
+            cJSON_Delete(j);
+            start_order(c);
+            return;
+        }
         bool limited = acme_retry_is_rate_limit(status, type);
         cJSON_Delete(j);
         if (limited) {
@@ -771,6 +857,7 @@ static void on_done(CURL *easy, CURLcode rc, void *data)
         set(&c->new_nonce_url, str(j, "newNonce"));
         set(&c->new_account_url, str(j, "newAccount"));
         set(&c->new_order_url, str(j, "newOrder"));
+        set(&c->renewal_info_url, str(j, "renewalInfo"));
         if (!c->new_nonce_url || !c->new_account_url || !c->new_order_url) {
             set(&c->new_order_url, NULL);
             fail(c, "the directory %s lacks newNonce, newAccount or newOrder", c->directory_url);
@@ -868,6 +955,9 @@ void acme_client_free(struct acme_client *c)
     free(c->new_nonce_url);
     free(c->new_account_url);
     free(c->new_order_url);
+    free(c->renewal_info_url);
+    free(c->ari_cert_id);
+    free(c->ari_url);
     free(c->nonce);
     free(c->post_url);
     free(c->post_payload);
@@ -895,11 +985,26 @@ static void acme_client_order_prepare(struct acme_client *c, const char *const *
     c->retry_at = 0;
 }
 
-void acme_client_order(struct acme_client *c, const char *const *names, size_t n, const char *key_type, acme_order_cb done,
-                       void *data)
+void acme_client_order(struct acme_client *c, const char *const *names, size_t n, const char *key_type,
+                       const char *replaces, acme_order_cb done, void *data)
 {
     acme_client_order_prepare(c, names, n, key_type, done, data);
+    set(&c->replaces, replaces);
     next(c);
+}
+
+void acme_client_renewal_info(struct acme_client *c, const char *cert_id, acme_ari_cb done, void *data)
+{
+    set(&c->ari_cert_id, cert_id);
+    c->ari_done = done;
+    c->ari_data = data;
+    c->retry_at = 0;
+    next(c);
+}
+
+int acme_client_has_renewal_info(const struct acme_client *c)
+{
+    return c->new_order_url == NULL ? -1 : c->renewal_info_url != NULL;
 }
 
 void acme_client_resume(struct acme_client *c, const char *order_url, const char *const *names, size_t n,

@@ -61,9 +61,12 @@ struct acme_client;
 struct acme_client *acme_client_new(const struct acme_client_config *c, EVP_PKEY *account_key, const char *account_url);
 void acme_client_free(struct acme_client *c);
 bool acme_client_busy(const struct acme_client *c);
-/* Orders a certificate for <names> with a new key of <key_type>. One order at a time. */
-void acme_client_order(struct acme_client *c, const char *const *names, size_t n, const char *key_type, acme_order_cb done,
-                       void *data);
+/* Orders a certificate for <names> with a new key of <key_type>. One order at a time.
+ * <replaces>: the ARI identifier of the certificate this one renews (RFC 9773
+ * §5), or NULL; an order the CA refuses for it (409, alreadyReplaced) is made
+ * once more without it. */
+void acme_client_order(struct acme_client *c, const char *const *names, size_t n, const char *key_type,
+                       const char *replaces, acme_order_cb done, void *data);
 /* Takes up the order at <order_url> made by another instance with the same
  * account: its pending authorizations are answered, then it is finalized
  * with a new key. When it can no longer be (being or already finalized
@@ -79,6 +82,17 @@ void acme_client_challenge_ready(struct acme_client *c, const char *error);
  * with a rate limit (HTTP 429, 503, or rateLimited) and a Retry-After:
  * the wall-clock time before which the CA wants no new attempt; else 0. */
 time_t acme_client_retry_after(const struct acme_client *c);
+/* The outcome of acme_client_renewal_info: ANSWER, HTTP 200 (<text> its body,
+ * "" when empty); UNSUPPORTED, the directory has no renewalInfo; FAILED,
+ * <text> says why. <retry_after>: the answer's Retry-After header, or NULL. */
+enum acme_ari_outcome { ACME_ARI_ANSWER, ACME_ARI_UNSUPPORTED, ACME_ARI_FAILED };
+typedef void (*acme_ari_cb)(void *data, enum acme_ari_outcome outcome, const char *text, const char *retry_after);
+/* Asks the CA's renewalInfo about the certificate <cert_id> (an
+ * unauthenticated GET <renewalInfo>/<cert_id>, the directory read first when
+ * it is not yet). Only while the client is idle; busy until <done>. */
+void acme_client_renewal_info(struct acme_client *c, const char *cert_id, acme_ari_cb done, void *data);
+/* 1: the CA's directory has renewalInfo; 0: it has not; -1: not read yet. */
+int acme_client_has_renewal_info(const struct acme_client *c);
 /* The account key (borrowed), to store it. */
 EVP_PKEY *acme_client__key(struct acme_client *c);
 /* The account's URL once known, else NULL (borrowed). */

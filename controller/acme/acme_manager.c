@@ -275,6 +275,7 @@ static void set_free(struct domain_set *s)
     free(s->error);
     free(s->unsaved_cert);
     free(s->unsaved_key);
+    free(s->ari_id);
     free(s);
 }
 
@@ -313,6 +314,7 @@ void acme_manager__set_cert(struct domain_set *s, const char *cert_pem, const ch
     s->not_after = na;
     s->revoked = false;
     s->ocsp_next_ms = 0;
+    acme_manager__ari_reset(s);
 }
 
 static void on_order(void *data, const char *error, const char *cert_pem, const char *key_pem)
@@ -452,12 +454,14 @@ static void on_tick(void *data)
                 if (s->ocsp_next_ms > mono && s->ocsp_next_ms - mono < next)
                     next = s->ocsp_next_ms - mono;
             }
+            if (acme_manager__ari_poll(r, s, mono, &next))
+                continue; /* the renewal time is the CA's to suggest first */
             uint64_t wait = 0;
             if (s->next_try_ms > mono)
                 wait = s->next_try_ms - mono;
             if (r->paused_until_ms > mono && r->paused_until_ms - mono > wait) /* the CA's Retry-After */
                 wait = r->paused_until_ms - mono;
-            time_t renew_at = s->cert_pem ? renewal_of(r, s).at : 0;
+            time_t renew_at = s->cert_pem ? acme_manager__renew_at(r, s) : 0;
             if (s->cert_pem && !s->revoked && renew_at > now) {
                 uint64_t until = (uint64_t)(renew_at - now) * 1000;
                 wait = wait > until ? wait : until;
@@ -478,7 +482,11 @@ static void on_tick(void *data)
                 s->resuming = s->resume_tried = true;
                 acme_client_resume(r->client, order, (const char *const *)s->names, s->n, r->cfg->key_type, on_order, r);
             } else {
-                acme_client_order(r->client, (const char *const *)s->names, s->n, r->cfg->key_type, on_order, r);
+                const char *replaces = acme_manager__ari_replaces(r, s);
+                if (replaces)
+                    log_info("acme: resolver %s: the order for %s replaces %s (RFC 9773)", r->cfg->name, s->names[0],
+                             replaces);
+                acme_client_order(r->client, (const char *const *)s->names, s->n, r->cfg->key_type, replaces, on_order, r);
             }
         }
     }
@@ -522,6 +530,7 @@ static void load_certs(struct resolver *r, cJSON *res)
             s->key_pem = c.key_pem;
             s->not_before = nb;
             s->not_after = na;
+            acme_manager__ari_reset(s);
             acme_manager__log_renewal(r, s, "loaded from acme.json");
             continue;
         }

@@ -62,6 +62,12 @@ struct domain_set {
     uint64_t ocsp_next_ms; /* watcher clock: the next revocation check */
     bool resuming, resume_tried; /* Kubernetes storage: taking up a predecessor's order (once) */
     bool revoked;          /* the CA said so: replaced at once */
+    /* ARI (RFC 9773), when the CA's directory has renewalInfo */
+    char *ari_id;            /* the certificate's identifier (its "replaces"); NULL: none (no AKI) */
+    time_t ari_at;           /* the renewal time picked in the CA's window; 0: the normal schedule */
+    time_t ari_start, ari_end; /* the window ari_at was picked in */
+    uint64_t ari_poll_ms;    /* watcher clock: the next renewalInfo request (0: at once) */
+    bool ari_fallback_logged; /* a failed or malformed answer is logged once per certificate */
 };
 
 struct resolver {
@@ -72,6 +78,7 @@ struct resolver {
     struct domain_set **sets;
     size_t n_sets;
     struct domain_set *current; /* being ordered */
+    struct domain_set *ari_set; /* being asked about at the CA's renewalInfo */
     int http_ep;
     bool tls_alpn; /* tlsChallenge without httpChallenge */
     struct acme_dns *dns; /* dnsChallenge: DNS-01 (preferred over the others, as lego's challenge order) */
@@ -139,6 +146,17 @@ void acme_manager__set_pause(struct resolver *r, time_t until);
 /* The pause a storage holds (<not_before> RFC 3339, for <ca>): its time when it
  * is for this resolver's caServer and not over, else 0. */
 time_t acme_manager__stored_pause(const struct resolver *r, const char *not_before, const char *ca);
+
+/* acme_manager_ari.c: ACME Renewal Information (RFC 9773) */
+/* <s> has a new certificate (or none): its identifier, and renewalInfo asked again */
+void acme_manager__ari_reset(struct domain_set *s);
+/* When <s>'s certificate is renewed: the time picked in the CA's window, else certificatesDuration's */
+time_t acme_manager__renew_at(const struct resolver *r, const struct domain_set *s);
+/* The "replaces" of a renewal of <s> (its certificate's identifier while the CA has renewalInfo), or NULL */
+const char *acme_manager__ari_replaces(const struct resolver *r, const struct domain_set *s);
+/* In the tick: true while <s> waits for the CA's renewalInfo (asked now when the
+ * client is free); otherwise false, <next> lowered to its next request. */
+bool acme_manager__ari_poll(struct resolver *r, struct domain_set *s, uint64_t mono, uint64_t *next);
 
 /* acme_manager_k8s.c: storage "kubernetes://<namespace>[/<prefix>]" */
 int acme_manager__k8s_resolver_init(struct resolver *r, const struct acme_manager_options *o, const char *ns, const char *prefix,

@@ -372,6 +372,7 @@ static void on_k8s_leader(bool leader, void *data)
             r->writing_set->writing = false;
         r->writing_set = NULL;
         r->current = NULL;
+        r->ari_set = NULL;
         acme_client_free(r->client);
         r->client = NULL;
     }

@@ -8,6 +8,8 @@ dockerd with the same traefik.udp.services.<name> are one service.
 import os
 import shutil
 import subprocess
+import threading
+import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -203,3 +205,63 @@ def test_docker_replicas_are_one_udp_service(procs, tmp_path, engine):
             engine.docker("rm", "-f", name, check=False)
         a.close()
         b.close()
+
+
+def test_counters_under_concurrent_traffic_reads_and_swaps(procs, tmpdir):
+    """Two workers relay datagrams of four client threads while the admin
+    thread serves /metrics and /api/entrypoints in a loop and the file
+    provider swaps the table (a router on another entry point comes and
+    goes). Run against the TSan build, the procs fixture fails on any
+    report; with any build, the counters add up to what the clients got."""
+    import threading
+    a = UdpEcho("a")
+    try:
+        config = dynamic(router("dns", "echo", ["dns"]), lb("echo", a))
+        g = udp_gantry(procs, tmpdir, config, {"dns": "3s", "game": "3s"}, workers=2)
+        assert answered_by(g.udp["dns"], "a")
+        before = metrics(g)
+        answered = []
+        stop = threading.Event()
+
+        def traffic():
+            n = 0
+            with client() as c:
+                c.settimeout(1.0 * SLOW)
+                for i in range(150):
+                    c.sendto(b"%d" % i, ("127.0.0.1", g.udp["dns"]))
+                    try:
+                        n += c.recvfrom(100)[0] == b"a:%d" % i
+                    except OSError:
+                        pass
+            answered.append(n)
+
+        def reads():
+            while not stop.is_set():
+                metrics(g)
+                g.api("/api/entrypoints")
+
+        def swaps():
+            for v in range(10):
+                extra = router("swap%d" % v, "echo", ["game"]) if v % 2 == 0 else ""
+                g.write(dynamic(router("dns", "echo", ["dns"]) + extra, lb("echo", a)))
+                time.sleep(0.05)
+
+        threads = [threading.Thread(target=traffic) for _ in range(4)]
+        threads += [threading.Thread(target=reads), threading.Thread(target=swaps)]
+        for t in threads:
+            t.start()
+        for t in threads[:4] + threads[5:]:
+            t.join(60 * SLOW)
+        stop.set()
+        threads[4].join(30 * SLOW)
+        got = sum(answered)
+        assert got >= 4 * 150 * 0.9, answered  # loopback: a few may be lost to full buffers at most
+        wait_for(lambda: metrics(g)[("gantry_udp_datagrams_out_total", "dns", None)]
+                 - before[("gantry_udp_datagrams_out_total", "dns", None)] >= got, timeout=5 * SLOW,
+                 what="datagrams out counted")
+        m = metrics(g)
+        sent_in = m[("gantry_udp_datagrams_in_total", "dns", None)] - before[("gantry_udp_datagrams_in_total", "dns", None)]
+        assert got <= sent_in <= 4 * 150, (got, sent_in)
+        assert m[("gantry_udp_sessions_total", "dns", None)] - before[("gantry_udp_sessions_total", "dns", None)] == 4
+    finally:
+        a.close()

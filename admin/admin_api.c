@@ -19,6 +19,7 @@
 #include "status.h"
 #include "../proxy/worker.h"
 #include "../proxy/udp/udp_proxy.h"
+#include "../proxy/udp/udp_stats.h"
 
 static int64_t wall_ms(void)
 {
@@ -421,6 +422,46 @@ static char *tcp_item(const char *array_json, const char *name, size_t nl, int *
     return out;
 }
 
+/* The UDP services of <array_json> (the snapshot's), each served one with
+ * its counters in "stats"; only the one named <name> (<nl> bytes) when
+ * <name> is not NULL, or a 404 message. */
+static char *udp_services_json(const char *array_json, const char *name, size_t nl, int *status)
+{
+    cJSON *a = cJSON_Parse(array_json ? array_json : "[]");
+    if (a == NULL)
+        a = cJSON_CreateArray();
+    struct udp_stats_total *st;
+    size_t ns = udp_stats_collect(&st);
+    cJSON *found = NULL;
+    for (cJSON *o = a->child; o != NULL; o = o->next) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "name");
+        if (!cJSON_IsString(n))
+            continue;
+        if (name != NULL && !name_matches(n->valuestring, name, nl))
+            continue;
+        found = o;
+        for (size_t i = 0; i < ns; i++) {
+            if (strcmp(st[i].name, n->valuestring) != 0)
+                continue;
+            cJSON *j = cJSON_AddObjectToObject(o, "stats");
+            cJSON_AddNumberToObject(j, "sessionsTotal", (double)st[i].sessions);
+            cJSON_AddNumberToObject(j, "datagramsIn", (double)st[i].in);
+            cJSON_AddNumberToObject(j, "datagramsOut", (double)st[i].out);
+            cJSON_AddNumberToObject(j, "bytesIn", (double)st[i].bytes_in);
+            cJSON_AddNumberToObject(j, "bytesOut", (double)st[i].bytes_out);
+            break;
+        }
+        if (name != NULL)
+            break;
+    }
+    udp_stats_collect_free(st, ns);
+    char *out = name == NULL ? cJSON_PrintUnformatted(a)
+                : found      ? cJSON_PrintUnformatted(found)
+                             : message(status, 404, "service not found");
+    cJSON_Delete(a);
+    return out;
+}
+
 char *admin_api(const char *path, size_t len, const char *version, int *status)
 {
     *status = 200;
@@ -476,11 +517,11 @@ char *admin_api(const char *path, size_t len, const char *version, int *status)
     } else if (name_matches("/api/udp/routers", path, len)) {
         out = strdup(s->udp_routers_json ? s->udp_routers_json : "[]");
     } else if (name_matches("/api/udp/services", path, len)) {
-        out = strdup(s->udp_services_json ? s->udp_services_json : "[]");
+        out = udp_services_json(s->udp_services_json, NULL, 0, status);
     } else if (tail(path, len, "/api/udp/routers/", name, sizeof(name), &nl)) {
         out = tcp_item(s->udp_routers_json, name, nl, status, "router not found");
     } else if (tail(path, len, "/api/udp/services/", name, sizeof(name), &nl)) {
-        out = tcp_item(s->udp_services_json, name, nl, status, "service not found");
+        out = udp_services_json(s->udp_services_json, name, nl, status);
     } else if (tail(path, len, "/api/tcp/routers/", name, sizeof(name), &nl)) {
         out = tcp_item(s->tcp_routers_json, name, nl, status, "router not found");
     } else if (tail(path, len, "/api/tcp/services/", name, sizeof(name), &nl)) {

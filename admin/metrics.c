@@ -23,6 +23,7 @@
 #include "../proxy/stats.h"
 #include "../proxy/tcp/tcp_proxy.h"
 #include "../proxy/udp/udp_proxy.h"
+#include "../proxy/udp/udp_stats.h"
 #include "status.h"
 #include "../proxy/table.h"
 #include "../proxy/worker.h"
@@ -207,6 +208,31 @@ static void udp_metrics(struct buf *o)
              (unsigned long long)c[i].dropped_send);
     free(names);
     free(c);
+
+    /* per service: what the routers using it relayed (kept across changes while the service stays) */
+    struct udp_stats_total *st;
+    size_t ns = udp_stats_collect(&st);
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } svc_families[] = {
+        {"gantry_udp_service_sessions_total", "UDP sessions started by service.", offsetof(struct udp_stats_total, sessions)},
+        {"gantry_udp_service_datagrams_in_total", "Datagrams from clients relayed to a server of the service.",
+         offsetof(struct udp_stats_total, in)},
+        {"gantry_udp_service_datagrams_out_total", "Datagrams from the service's servers relayed to clients.",
+         offsetof(struct udp_stats_total, out)},
+        {"gantry_udp_service_bytes_in_total", "Payload bytes relayed to the service.", offsetof(struct udp_stats_total, bytes_in)},
+        {"gantry_udp_service_bytes_out_total", "Payload bytes relayed from the service.",
+         offsetof(struct udp_stats_total, bytes_out)},
+    };
+    char a[600];
+    for (size_t k = 0; k < sizeof(svc_families) / sizeof(svc_families[0]); k++) {
+        help(o, svc_families[k].name, "counter", svc_families[k].help);
+        for (size_t i = 0; i < ns; i++)
+            emit(o, "%s{service=\"%s\"} %llu\n", svc_families[k].name, esc(st[i].name, a, sizeof(a)),
+                 (unsigned long long)*(const uint64_t *)((const char *)&st[i] + svc_families[k].offset));
+    }
+    udp_stats_collect_free(st, ns);
 }
 
 char *metrics_render(size_t *len)

@@ -270,6 +270,14 @@ static bool service_has(const struct table_tcp_service *svc, const struct sockad
     return false;
 }
 
+/* Worker <l->uw>'s counters of the service of the router serving <l>'s
+ * entry point in <t>, or NULL. */
+static struct udp_stats_slot *service_slot(const struct table *t, const struct udp_listener *l)
+{
+    const struct table_udp_route *r = table_udp_route(t, l->ep);
+    return r != NULL && r->stats != NULL && l->uw->id < r->stats->n_workers ? &r->stats->w[l->uw->id] : NULL;
+}
+
 /* The session's router and server still serve its entry point in <t>. */
 static bool still_routed(struct udp_session *s, const struct table *t)
 {
@@ -292,10 +300,13 @@ static void on_server_readable(h2o_socket_t *sock, const char *err)
     struct udp_listener *l = s->l;
     uint8_t *buf = l->uw->buf;
     int lfd = h2o_socket_get_fd(l->sock), fd = h2o_socket_get_fd(sock);
-    if (!still_routed(s, publish_worker_table(l->uw->id))) {
+    const struct table *t = publish_worker_table(l->uw->id);
+    if (!still_routed(s, t)) {
         end_session(s);
         return;
     }
+    /* still routed: its router serves the entry point in <t>, counting for its service */
+    struct udp_stats_slot *ss = service_slot(t, l);
     for (int i = 0; i < BATCH; i++) {
         ssize_t n = recv(fd, buf, UDP_MAX_DATAGRAM, 0);
         if (n < 0) {
@@ -307,6 +318,10 @@ static void on_server_readable(h2o_socket_t *sock, const char *err)
         if (sendto(lfd, buf, (size_t)n, 0, (struct sockaddr *)&s->client, s->client_len) >= 0) {
             count(&l->out, 1);
             count(&l->bytes_out, n);
+            if (ss != NULL) {
+                udp_stats_add(&ss->out, 1);
+                udp_stats_add(&ss->bytes_out, (uint64_t)n);
+            }
         } else {
             count(&l->send_failed, 1);
         }
@@ -379,6 +394,8 @@ static struct udp_session *new_session(struct udp_listener *l, const struct tabl
         uw->warned_full = false;
     count(&l->sessions, 1);
     count(&l->started, 1);
+    if (r->stats != NULL)
+        udp_stats_add(&r->stats->w[uw->id].sessions, 1);
     return s;
 }
 
@@ -411,6 +428,11 @@ static void on_client_readable(h2o_socket_t *sock, const char *err)
         if (send(h2o_socket_get_fd(s->up), uw->buf, (size_t)n, 0) >= 0) {
             count(&l->in, 1);
             count(&l->bytes_in, n);
+            struct udp_stats_slot *ss = service_slot(t, l);
+            if (ss != NULL) {
+                udp_stats_add(&ss->in, 1);
+                udp_stats_add(&ss->bytes_in, (uint64_t)n);
+            }
         } else {
             count(&l->send_failed, 1);
         }

@@ -6,6 +6,7 @@ point, routers and services in headless Chromium, and replicas on a real
 dockerd with the same traefik.udp.services.<name> are one service.
 """
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -40,7 +41,7 @@ def metrics(g):
             assert fam.type == ("gauge" if fam.name == "gantry_udp_sessions_open" else "counter"), fam
         for s in fam.samples:
             if s.name.startswith("gantry_udp_"):
-                out[(s.name, s.labels.get("entrypoint"), s.labels.get("reason"))] = s.value
+                out[(s.name, s.labels.get("entrypoint", s.labels.get("service")), s.labels.get("reason"))] = s.value
     return out
 
 
@@ -99,6 +100,15 @@ def test_metrics_count_real_datagrams(procs, tmpdir):
             assert delta("gantry_udp_bytes_in_total") == sum(sizes)
             assert delta("gantry_udp_bytes_out_total") == sum(sizes) + 2 * len(sizes)
             assert delta("gantry_udp_sessions_total") == 1
+            # the same, per service (the router's)
+            assert delta("gantry_udp_service_datagrams_in_total", "echo@file") == len(sizes)
+            assert delta("gantry_udp_service_datagrams_out_total", "echo@file") == len(sizes)
+            assert delta("gantry_udp_service_bytes_in_total", "echo@file") == sum(sizes)
+            assert delta("gantry_udp_service_bytes_out_total", "echo@file") == sum(sizes) + 2 * len(sizes)
+            assert delta("gantry_udp_service_sessions_total", "echo@file") == 1
+            svc = g.api("/api/udp/services/echo@file")["stats"]
+            assert svc["datagramsOut"] == metrics(g)[("gantry_udp_service_datagrams_out_total", "echo@file", None)]
+            assert [s["stats"]["bytesIn"] for s in g.api("/api/udp/services")] == [svc["bytesIn"]]
             assert delta("gantry_udp_datagrams_dropped_total", "game", "no_route") == 3
             assert delta("gantry_udp_datagrams_dropped_total", "dns", "no_route") == 0
             assert delta("gantry_udp_datagrams_in_total", "game") == 0
@@ -146,7 +156,8 @@ def test_dashboard_shows_udp(procs, tmpdir):
         assert rows["entrypoint dns"].startswith("dns 127.0.0.1:%d/udp timeout 2s" % g.udp["dns"]), out
         assert rows["router dns@file"] == "enabled dns@file echo@file dns", out
         assert rows["router zlate@file"].startswith("disabled zlate@file") and "'dns@file' serves it" in out, out
-        assert rows["service echo@file"] == "enabled echo@file %s" % a.address, out
+        assert re.fullmatch(r"enabled echo@file %s [0-9.]+ [1-9][0-9]* / [1-9][0-9]*" % re.escape(a.address),
+                            rows["service echo@file"]), out
     finally:
         a.close()
 
@@ -263,5 +274,8 @@ def test_counters_under_concurrent_traffic_reads_and_swaps(procs, tmpdir):
         sent_in = m[("gantry_udp_datagrams_in_total", "dns", None)] - before[("gantry_udp_datagrams_in_total", "dns", None)]
         assert got <= sent_in <= 4 * 150, (got, sent_in)
         assert m[("gantry_udp_sessions_total", "dns", None)] - before[("gantry_udp_sessions_total", "dns", None)] == 4
+        # the service stayed through every swap: its counters went on
+        svc = ("gantry_udp_service_datagrams_in_total", "echo@file", None)
+        assert m[svc] - before[svc] == sent_in
     finally:
         a.close()

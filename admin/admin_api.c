@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -18,6 +19,7 @@
 #include "status.h"
 #include "../proxy/worker.h"
 #include "../proxy/udp/udp_proxy.h"
+#include "../proxy/udp/udp_stats.h"
 
 static int64_t wall_ms(void)
 {
@@ -180,19 +182,98 @@ static cJSON *middleware_json(const struct status_middleware *m)
     return o;
 }
 
-static cJSON *entrypoints_json(void)
+/* <ms> as Go's time.Duration prints it ("3s", "1m30s", "1.5s", "500ms"),
+ * as Traefik's API shows durations. */
+static const char *go_duration(uint64_t ms, char *buf, size_t cap)
+{
+    if (ms == 0) {
+        snprintf(buf, cap, "0s");
+        return buf;
+    }
+    if (ms < 1000) {
+        snprintf(buf, cap, "%llums", (unsigned long long)ms);
+        return buf;
+    }
+    uint64_t h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, frac = ms % 1000;
+    size_t o = 0;
+    if (h > 0)
+        o += (size_t)snprintf(buf + o, cap - o, "%lluh", (unsigned long long)h);
+    if (h > 0 || m > 0)
+        o += (size_t)snprintf(buf + o, cap - o, "%llum", (unsigned long long)m);
+    if (o < cap && frac == 0)
+        snprintf(buf + o, cap - o, "%llus", (unsigned long long)s);
+    else if (o < cap) {
+        char f[8];
+        snprintf(f, sizeof(f), "%03llu", (unsigned long long)frac);
+        for (size_t n = strlen(f); n > 0 && f[n - 1] == '0'; n--) /* Go trims trailing zeros */
+            f[n - 1] = '\0';
+        snprintf(buf + o, cap - o, "%llu.%ss", (unsigned long long)s, f);
+    }
+    return buf;
+}
+
+/* Traefik's static "udp" block of an entry point: {"timeout": "3s"}. */
+static void add_udp_config(cJSON *o, uint64_t timeout_ms)
+{
+    char d[48];
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "udp"), "timeout", go_duration(timeout_ms, d, sizeof(d)));
+}
+
+/* Gantry's live counters of UDP entry point <i> (sessions and datagrams). */
+static void add_udp_counters(cJSON *o, size_t i)
+{
+    struct udp_counters uc;
+    udp_counters(i, &uc);
+    cJSON_AddNumberToObject(o, "sessions", (double)uc.sessions);
+    cJSON_AddNumberToObject(o, "sessionsTotal", (double)uc.sessions_total);
+    cJSON_AddNumberToObject(o, "datagramsIn", (double)uc.datagrams_in);
+    cJSON_AddNumberToObject(o, "datagramsOut", (double)uc.datagrams_out);
+    cJSON_AddNumberToObject(o, "bytesIn", (double)uc.bytes_in);
+    cJSON_AddNumberToObject(o, "bytesOut", (double)uc.bytes_out);
+    cJSON_AddNumberToObject(o, "droppedNoRoute", (double)uc.dropped_noroute);
+    cJSON_AddNumberToObject(o, "droppedSessionLimit", (double)uc.dropped_full);
+    cJSON_AddNumberToObject(o, "droppedSendFailed", (double)uc.dropped_send);
+}
+
+static cJSON *entrypoint_json(size_t i)
+{
+    const struct entrypoint_rt *ep = &entrypoints[i];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", ep->cfg.name);
+    cJSON_AddStringToObject(o, "address", ep->cfg.address);
+    cJSON_AddNumberToObject(o, "port", ep->port);
+    add_udp_config(o, ep->cfg.udp_timeout_ms); /* Traefik shows every entry point's (unused on TCP) */
+    cJSON_AddNumberToObject(o, "openConnections", (double)server_open_connections(i));
+    cJSON_AddItemToObject(o, "stats", admin_stats_json(ep->stats));
+    return o;
+}
+
+/* A UDP entry point as Traefik shows it (its address with "/udp"), with
+ * its counters in "stats". */
+static cJSON *udp_entrypoint_json(size_t i)
+{
+    const struct udp_entrypoint_config *c = udp_entrypoint_config(i);
+    cJSON *o = cJSON_CreateObject();
+    char addr[512];
+    snprintf(addr, sizeof(addr), "%s/udp", c->address);
+    cJSON_AddStringToObject(o, "name", c->name);
+    cJSON_AddStringToObject(o, "address", addr);
+    cJSON_AddNumberToObject(o, "port", udp_entrypoint_port(i));
+    add_udp_config(o, c->timeout_ms);
+    add_udp_counters(cJSON_AddObjectToObject(o, "stats"), i);
+    return o;
+}
+
+/* Every entry point, TCP ones first, then (<with_udp>) UDP ones, each in
+ * configuration order. The overview lists the TCP ones only: its UDP
+ * entry points are under "udp". */
+static cJSON *entrypoints_json(bool with_udp)
 {
     cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; i < n_entrypoints; i++) {
-        const struct entrypoint_rt *ep = &entrypoints[i];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", ep->cfg.name);
-        cJSON_AddStringToObject(o, "address", ep->cfg.address);
-        cJSON_AddNumberToObject(o, "port", ep->port);
-        cJSON_AddNumberToObject(o, "openConnections", (double)server_open_connections(i));
-        cJSON_AddItemToObject(o, "stats", admin_stats_json(ep->stats));
-        cJSON_AddItemToArray(a, o);
-    }
+    for (size_t i = 0; i < n_entrypoints; i++)
+        cJSON_AddItemToArray(a, entrypoint_json(i));
+    for (size_t i = 0; with_udp && i < udp_entrypoint_count(); i++)
+        cJSON_AddItemToArray(a, udp_entrypoint_json(i));
     return a;
 }
 
@@ -261,15 +342,9 @@ static char *overview(const struct status_snapshot *s)
     add_counts(udp, "services", s->udp_services_json);
     cJSON *ueps = cJSON_AddArrayToObject(udp, "entryPoints"); /* gantry's: sessions and datagrams per UDP entry point */
     for (size_t i = 0; i < udp_entrypoint_count(); i++) {
-        struct udp_counters uc;
-        udp_counters(i, &uc);
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "name", udp_entrypoint_name(i));
-        cJSON_AddNumberToObject(e, "sessions", (double)uc.sessions);
-        cJSON_AddNumberToObject(e, "datagramsIn", (double)uc.datagrams_in);
-        cJSON_AddNumberToObject(e, "datagramsOut", (double)uc.datagrams_out);
-        cJSON_AddNumberToObject(e, "droppedNoRoute", (double)uc.dropped_noroute);
-        cJSON_AddNumberToObject(e, "droppedSessionLimit", (double)uc.dropped_full);
+        add_udp_counters(e, i);
         cJSON_AddItemToArray(ueps, e);
     }
     cJSON *prov = cJSON_AddArrayToObject(j, "providers");
@@ -287,7 +362,7 @@ static char *overview(const struct status_snapshot *s)
     cJSON_AddNumberToObject(cfg, "lastReloadUnixMs", (double)s->compiled_unix_ms);
     cJSON_AddNumberToObject(cfg, "generation", (double)s->generation);
     cJSON_AddItemToObject(j, "problems", string_array(s->problems, s->n_problems));
-    cJSON_AddItemToObject(j, "entryPoints", entrypoints_json());
+    cJSON_AddItemToObject(j, "entryPoints", entrypoints_json(false));
     cJSON_AddNumberToObject(j, "accessLogDropped", (double)accesslog_dropped());
     return render(j);
 }
@@ -347,6 +422,46 @@ static char *tcp_item(const char *array_json, const char *name, size_t nl, int *
     return out;
 }
 
+/* The UDP services of <array_json> (the snapshot's), each served one with
+ * its counters in "stats"; only the one named <name> (<nl> bytes) when
+ * <name> is not NULL, or a 404 message. */
+static char *udp_services_json(const char *array_json, const char *name, size_t nl, int *status)
+{
+    cJSON *a = cJSON_Parse(array_json ? array_json : "[]");
+    if (a == NULL)
+        a = cJSON_CreateArray();
+    struct udp_stats_total *st;
+    size_t ns = udp_stats_collect(&st);
+    cJSON *found = NULL;
+    for (cJSON *o = a->child; o != NULL; o = o->next) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "name");
+        if (!cJSON_IsString(n))
+            continue;
+        if (name != NULL && !name_matches(n->valuestring, name, nl))
+            continue;
+        found = o;
+        for (size_t i = 0; i < ns; i++) {
+            if (strcmp(st[i].name, n->valuestring) != 0)
+                continue;
+            cJSON *j = cJSON_AddObjectToObject(o, "stats");
+            cJSON_AddNumberToObject(j, "sessionsTotal", (double)st[i].sessions);
+            cJSON_AddNumberToObject(j, "datagramsIn", (double)st[i].in);
+            cJSON_AddNumberToObject(j, "datagramsOut", (double)st[i].out);
+            cJSON_AddNumberToObject(j, "bytesIn", (double)st[i].bytes_in);
+            cJSON_AddNumberToObject(j, "bytesOut", (double)st[i].bytes_out);
+            break;
+        }
+        if (name != NULL)
+            break;
+    }
+    udp_stats_collect_free(st, ns);
+    char *out = name == NULL ? cJSON_PrintUnformatted(a)
+                : found      ? cJSON_PrintUnformatted(found)
+                             : message(status, 404, "service not found");
+    cJSON_Delete(a);
+    return out;
+}
+
 char *admin_api(const char *path, size_t len, const char *version, int *status)
 {
     *status = 200;
@@ -358,15 +473,24 @@ char *admin_api(const char *path, size_t len, const char *version, int *status)
         return render(j);
     }
     if (name_matches("/api/entrypoints", path, len))
-        return render(entrypoints_json());
+        return render(entrypoints_json(true));
+    char name[1024];
+    size_t nl;
+    if (tail(path, len, "/api/entrypoints/", name, sizeof(name), &nl)) {
+        for (size_t i = 0; i < n_entrypoints; i++)
+            if (name_matches(entrypoints[i].cfg.name, name, nl))
+                return render(entrypoint_json(i));
+        for (size_t i = 0; i < udp_entrypoint_count(); i++)
+            if (name_matches(udp_entrypoint_name(i), name, nl))
+                return render(udp_entrypoint_json(i));
+        return message(status, 404, "entry point not found");
+    }
     struct status_snapshot *s = status_acquire();
     if (s == NULL) {
         char *m = message(status, 503, "no configuration compiled yet");
         return m;
     }
     char *out = NULL;
-    char name[1024];
-    size_t nl;
     if (name_matches("/api/overview", path, len)) {
         out = overview(s);
     } else if (name_matches("/api/rawdata", path, len)) {
@@ -393,11 +517,11 @@ char *admin_api(const char *path, size_t len, const char *version, int *status)
     } else if (name_matches("/api/udp/routers", path, len)) {
         out = strdup(s->udp_routers_json ? s->udp_routers_json : "[]");
     } else if (name_matches("/api/udp/services", path, len)) {
-        out = strdup(s->udp_services_json ? s->udp_services_json : "[]");
+        out = udp_services_json(s->udp_services_json, NULL, 0, status);
     } else if (tail(path, len, "/api/udp/routers/", name, sizeof(name), &nl)) {
         out = tcp_item(s->udp_routers_json, name, nl, status, "router not found");
     } else if (tail(path, len, "/api/udp/services/", name, sizeof(name), &nl)) {
-        out = tcp_item(s->udp_services_json, name, nl, status, "service not found");
+        out = udp_services_json(s->udp_services_json, name, nl, status);
     } else if (tail(path, len, "/api/tcp/routers/", name, sizeof(name), &nl)) {
         out = tcp_item(s->tcp_routers_json, name, nl, status, "router not found");
     } else if (tail(path, len, "/api/tcp/services/", name, sizeof(name), &nl)) {

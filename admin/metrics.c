@@ -6,6 +6,7 @@
 #include "metrics.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@
 #include "../proxy/registry.h"
 #include "../proxy/stats.h"
 #include "../proxy/tcp/tcp_proxy.h"
+#include "../proxy/udp/udp_proxy.h"
+#include "../proxy/udp/udp_stats.h"
 #include "status.h"
 #include "../proxy/table.h"
 #include "../proxy/worker.h"
@@ -156,6 +159,80 @@ static void process_metrics(struct buf *o)
     emit(o, "process_resident_memory_bytes %ld\n", rss * page);
     help(o, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
     emit(o, "process_virtual_memory_bytes %lu\n", vsize);
+}
+
+/* Per UDP entry point: sessions and datagrams (Traefik has no UDP metrics;
+ * these are gantry's). Each entry point's counters are summed once. */
+static void udp_metrics(struct buf *o)
+{
+    size_t n = udp_entrypoint_count();
+    if (n == 0)
+        return;
+    struct udp_counters *c = mem_alloc(n * sizeof(*c));
+    char (*names)[600] = mem_alloc(n * sizeof(*names));
+    for (size_t i = 0; i < n; i++) {
+        udp_counters(i, &c[i]);
+        esc(udp_entrypoint_name(i), names[i], sizeof(names[i]));
+    }
+    static const struct {
+        const char *name, *type, *help;
+        size_t offset;
+    } families[] = {
+        {"gantry_udp_sessions_open", "gauge", "UDP sessions open (one per client address and entry point).",
+         offsetof(struct udp_counters, sessions)},
+        {"gantry_udp_sessions_total", "counter", "UDP sessions started.", offsetof(struct udp_counters, sessions_total)},
+        {"gantry_udp_datagrams_in_total", "counter", "Datagrams from clients relayed to a server.",
+         offsetof(struct udp_counters, datagrams_in)},
+        {"gantry_udp_datagrams_out_total", "counter", "Datagrams from servers relayed to their client.",
+         offsetof(struct udp_counters, datagrams_out)},
+        {"gantry_udp_bytes_in_total", "counter", "Payload bytes of the datagrams relayed from clients.",
+         offsetof(struct udp_counters, bytes_in)},
+        {"gantry_udp_bytes_out_total", "counter", "Payload bytes of the datagrams relayed to clients.",
+         offsetof(struct udp_counters, bytes_out)},
+    };
+    for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
+        help(o, families[k].name, families[k].type, families[k].help);
+        for (size_t i = 0; i < n; i++)
+            emit(o, "%s{entrypoint=\"%s\"} %llu\n", families[k].name, names[i],
+                 (unsigned long long)*(const uint64_t *)((const char *)&c[i] + families[k].offset));
+    }
+    help(o, "gantry_udp_datagrams_dropped_total", "counter",
+         "Datagrams not relayed: no_route (no router, no available server), session_limit (a new client over the "
+         "per-worker session cap), send_failed (the kernel refused to send it on).");
+    for (size_t i = 0; i < n; i++)
+        emit(o,
+             "gantry_udp_datagrams_dropped_total{entrypoint=\"%s\",reason=\"no_route\"} %llu\n"
+             "gantry_udp_datagrams_dropped_total{entrypoint=\"%s\",reason=\"session_limit\"} %llu\n"
+             "gantry_udp_datagrams_dropped_total{entrypoint=\"%s\",reason=\"send_failed\"} %llu\n",
+             names[i], (unsigned long long)c[i].dropped_noroute, names[i], (unsigned long long)c[i].dropped_full, names[i],
+             (unsigned long long)c[i].dropped_send);
+    free(names);
+    free(c);
+
+    /* per service: what the routers using it relayed (kept across changes while the service stays) */
+    struct udp_stats_total *st;
+    size_t ns = udp_stats_collect(&st);
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } svc_families[] = {
+        {"gantry_udp_service_sessions_total", "UDP sessions started by service.", offsetof(struct udp_stats_total, sessions)},
+        {"gantry_udp_service_datagrams_in_total", "Datagrams from clients relayed to a server of the service.",
+         offsetof(struct udp_stats_total, in)},
+        {"gantry_udp_service_datagrams_out_total", "Datagrams from the service's servers relayed to clients.",
+         offsetof(struct udp_stats_total, out)},
+        {"gantry_udp_service_bytes_in_total", "Payload bytes relayed to the service.", offsetof(struct udp_stats_total, bytes_in)},
+        {"gantry_udp_service_bytes_out_total", "Payload bytes relayed from the service.",
+         offsetof(struct udp_stats_total, bytes_out)},
+    };
+    char a[600];
+    for (size_t k = 0; k < sizeof(svc_families) / sizeof(svc_families[0]); k++) {
+        help(o, svc_families[k].name, "counter", svc_families[k].help);
+        for (size_t i = 0; i < ns; i++)
+            emit(o, "%s{service=\"%s\"} %llu\n", svc_families[k].name, esc(st[i].name, a, sizeof(a)),
+                 (unsigned long long)*(const uint64_t *)((const char *)&st[i] + svc_families[k].offset));
+    }
+    udp_stats_collect_free(st, ns);
 }
 
 char *metrics_render(size_t *len)
@@ -331,6 +408,7 @@ char *metrics_render(size_t *len)
     help(&o, "gantry_tcp_connect_failures_total", "counter",
          "Connections routed by TCP routers that no backend accepted (closed).");
     emit(&o, "gantry_tcp_connect_failures_total %llu\n", (unsigned long long)tcp_proxy_failures());
+    udp_metrics(&o);
     process_metrics(&o);
     return buf_take(&o, len);
 }

@@ -582,3 +582,13 @@ uint64_t model_service_digest(const struct model_service *s, bool with_servers)
     }
     return k.hash;
 }
+
+uint64_t model_tcp_service_digest(const struct model_tcp_service *s, bool with_servers)
+{
+    struct sink k = {.hashing = true, .hash = 0xcbf29ce484222325ULL};
+    struct model_tcp_service copy = *s;
+    if (!with_servers)
+        copy.n_servers = 0;
+    dump_tcp_service(&k, &copy);
+    return k.hash;
+}

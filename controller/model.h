@@ -280,5 +280,7 @@ void model_set_digest(struct model *m, uint64_t parts);
 uint64_t model_router_digest(const struct model_router *r);
 /* <with_servers> false: everything but the server list. */
 uint64_t model_service_digest(const struct model_service *s, bool with_servers);
+/* The same for a TCP or UDP service (loadBalancer.servers left out when not <with_servers>). */
+uint64_t model_tcp_service_digest(const struct model_tcp_service *s, bool with_servers);
 
 #endif

@@ -7,7 +7,8 @@
  * entryPoints takes every UDP entry point, as in Traefik. A UDP router
  * has no rule, so an entry point is served by one router: when several
  * name it, Traefik takes one and warns; gantry takes the first by name
- * (the same one every time) and says which it left out.
+ * (the same one every time) and records a problem on each router it left
+ * out (logged once when it appears, like every problem).
  */
 #include "udp_compile.h"
 
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/log.h"
 #include "../proxy/table.h"
 #include "../proxy/udp/table_udp.h"
 
@@ -214,9 +214,11 @@ void udp_compile(struct table *t, const struct model *const *models, size_t n_mo
         for (size_t e = 0; e < n_eps; e++) {
             const struct table_udp_route *first = t->udp->by_ep[e];
             if ((c->mask >> e & 1) && first != NULL && strcmp(first->name, c->q) != 0)
-                log_warn("%s: udp router '%s': entry point %s has more than one udp router; '%s' serves it (as "
-                         "Traefik, one udp router per entry point)",
-                         c->r->origin.source, c->q, eps[e], first->name);
+                /* a problem, not a log line: logged once when it appears, and
+                 * shown on the router in the API, not again at every compile */
+                problem(&b, "%s: udp router '%s': entry point %s has more than one udp router; '%s' serves it (as "
+                            "Traefik, one udp router per entry point)",
+                        c->r->origin.source, c->q, eps[e], first->name);
         }
     }
 }

@@ -63,6 +63,7 @@ struct table_udp_route *table_udp_add_route(struct table *t, const char *name, u
     r->name_hash = table_udp_hash(name);
     r->entrypoints = entrypoints;
     r->service = svc;
+    r->stats = udp_stats_acquire(svc->name, t->n_workers);
     ptr_vec_push(&t->arena, &udp->routes, r);
     for (uint32_t ep = 0; ep < GANTRY_MAX_ENTRYPOINTS; ep++)
         if ((entrypoints >> ep & 1) && udp->by_ep[ep] == NULL)
@@ -74,6 +75,8 @@ void table_udp_release(struct table *t)
 {
     if (t->udp == NULL)
         return;
+    for (size_t i = 0; i < t->udp->routes.len; i++)
+        udp_stats_release(((struct table_udp_route *)t->udp->routes.items[i])->stats);
     for (size_t i = 0; i < t->udp->services.len; i++) {
         struct table_tcp_service *s = t->udp->services.items[i];
         for (uint32_t j = 0; j < s->n_servers; j++)

@@ -14,12 +14,14 @@
 #include "../server.h"
 #include "../table.h"
 #include "../tcp/table_tcp.h"
+#include "udp_stats.h"
 
 struct table_udp_route {
     const char *name; /* name@provider */
     uint64_t name_hash; /* sessions remember their router by it across tables */
     uint64_t entrypoints; /* bit i: UDP entry point i */
     struct table_tcp_service *service;
+    struct udp_stats *stats; /* its service's counters (a reference the table holds) */
 };
 
 struct table_udp {
@@ -37,7 +39,7 @@ struct table_tcp_service *table_udp_find_service(const struct table *t, const ch
  * first added for an entry point is its router. */
 struct table_udp_route *table_udp_add_route(struct table *t, const char *name, uint64_t entrypoints,
                                             struct table_tcp_service *svc);
-/* Drops the table's references on its UDP servers (table_free). */
+/* Drops the table's references on its UDP servers and counters (table_free). */
 void table_udp_release(struct table *t);
 
 /* Worker threads: the router of UDP entry point <ep>, or NULL. */

@@ -48,7 +48,7 @@ struct udp_listener {
     h2o_socket_t *sock;
     h2o_timeout_t idle; /* the entry point's udp.timeout */
     /* counters: written by the worker, read by any thread */
-    _Atomic uint64_t sessions, in, out, noroute, full;
+    _Atomic uint64_t sessions, started, in, out, bytes_in, bytes_out, noroute, full, send_failed;
 };
 
 struct udp_session {
@@ -144,8 +144,15 @@ int udp_bind(const struct udp_entrypoint_config *cfgs, size_t n, uint32_t nw, st
             }
         }
     }
+    /* the listeners (and their counters) exist before any thread runs: the
+     * admin thread reads the counters without racing their allocation */
     workers = calloc(n_workers, sizeof(*workers));
-    return workers == NULL ? diag_set(d, "out of memory") : 0;
+    if (workers == NULL)
+        return diag_set(d, "out of memory");
+    for (uint32_t w = 0; w < n_workers; w++)
+        if (n_eps > 0 && (workers[w].ls = calloc(n_eps, sizeof(*workers[w].ls))) == NULL)
+            return diag_set(d, "out of memory");
+    return 0;
 }
 
 size_t udp_entrypoint_count(void)
@@ -163,6 +170,11 @@ int udp_entrypoint_port(size_t i)
     return eps[i].port;
 }
 
+const struct udp_entrypoint_config *udp_entrypoint_config(size_t i)
+{
+    return &eps[i].cfg;
+}
+
 void udp_counters(size_t ep, struct udp_counters *out)
 {
     memset(out, 0, sizeof(*out));
@@ -171,10 +183,14 @@ void udp_counters(size_t ep, struct udp_counters *out)
         if (l == NULL)
             continue;
         out->sessions += atomic_load_explicit(&l->sessions, memory_order_relaxed);
+        out->sessions_total += atomic_load_explicit(&l->started, memory_order_relaxed);
         out->datagrams_in += atomic_load_explicit(&l->in, memory_order_relaxed);
         out->datagrams_out += atomic_load_explicit(&l->out, memory_order_relaxed);
+        out->bytes_in += atomic_load_explicit(&l->bytes_in, memory_order_relaxed);
+        out->bytes_out += atomic_load_explicit(&l->bytes_out, memory_order_relaxed);
         out->dropped_noroute += atomic_load_explicit(&l->noroute, memory_order_relaxed);
         out->dropped_full += atomic_load_explicit(&l->full, memory_order_relaxed);
+        out->dropped_send += atomic_load_explicit(&l->send_failed, memory_order_relaxed);
     }
 }
 
@@ -254,6 +270,14 @@ static bool service_has(const struct table_tcp_service *svc, const struct sockad
     return false;
 }
 
+/* Worker <l->uw>'s counters of the service of the router serving <l>'s
+ * entry point in <t>, or NULL. */
+static struct udp_stats_slot *service_slot(const struct table *t, const struct udp_listener *l)
+{
+    const struct table_udp_route *r = table_udp_route(t, l->ep);
+    return r != NULL && r->stats != NULL && l->uw->id < r->stats->n_workers ? &r->stats->w[l->uw->id] : NULL;
+}
+
 /* The session's router and server still serve its entry point in <t>. */
 static bool still_routed(struct udp_session *s, const struct table *t)
 {
@@ -276,10 +300,13 @@ static void on_server_readable(h2o_socket_t *sock, const char *err)
     struct udp_listener *l = s->l;
     uint8_t *buf = l->uw->buf;
     int lfd = h2o_socket_get_fd(l->sock), fd = h2o_socket_get_fd(sock);
-    if (!still_routed(s, publish_worker_table(l->uw->id))) {
+    const struct table *t = publish_worker_table(l->uw->id);
+    if (!still_routed(s, t)) {
         end_session(s);
         return;
     }
+    /* still routed: its router serves the entry point in <t>, counting for its service */
+    struct udp_stats_slot *ss = service_slot(t, l);
     for (int i = 0; i < BATCH; i++) {
         ssize_t n = recv(fd, buf, UDP_MAX_DATAGRAM, 0);
         if (n < 0) {
@@ -288,8 +315,16 @@ static void on_server_readable(h2o_socket_t *sock, const char *err)
             break; /* EAGAIN; ECONNREFUSED: an ICMP error from the server, its next datagram may come */
         }
         /* a full client socket buffer drops the datagram, as the network would */
-        if (sendto(lfd, buf, (size_t)n, 0, (struct sockaddr *)&s->client, s->client_len) >= 0)
+        if (sendto(lfd, buf, (size_t)n, 0, (struct sockaddr *)&s->client, s->client_len) >= 0) {
             count(&l->out, 1);
+            count(&l->bytes_out, n);
+            if (ss != NULL) {
+                udp_stats_add(&ss->out, 1);
+                udp_stats_add(&ss->bytes_out, (uint64_t)n);
+            }
+        } else {
+            count(&l->send_failed, 1);
+        }
         touch(s);
     }
 }
@@ -358,6 +393,9 @@ static struct udp_session *new_session(struct udp_listener *l, const struct tabl
     if (uw->n_sessions < UDP_MAX_SESSIONS_PER_WORKER / 2)
         uw->warned_full = false;
     count(&l->sessions, 1);
+    count(&l->started, 1);
+    if (r->stats != NULL)
+        udp_stats_add(&r->stats->w[uw->id].sessions, 1);
     return s;
 }
 
@@ -387,8 +425,17 @@ static void on_client_readable(h2o_socket_t *sock, const char *err)
         if (s == NULL && (s = new_session(l, t, &from, flen, bucket)) == NULL)
             continue;
         /* a full send buffer towards the server drops the datagram, as the network would */
-        if (send(h2o_socket_get_fd(s->up), uw->buf, (size_t)n, 0) >= 0)
+        if (send(h2o_socket_get_fd(s->up), uw->buf, (size_t)n, 0) >= 0) {
             count(&l->in, 1);
+            count(&l->bytes_in, n);
+            struct udp_stats_slot *ss = service_slot(t, l);
+            if (ss != NULL) {
+                udp_stats_add(&ss->in, 1);
+                udp_stats_add(&ss->bytes_in, (uint64_t)n);
+            }
+        } else {
+            count(&l->send_failed, 1);
+        }
         touch(s);
     }
 }
@@ -402,9 +449,12 @@ void udp_worker_setup(h2o_evloop_t *loop, uint32_t w)
     uw->loop = loop;
     uw->buf = malloc(UDP_MAX_DATAGRAM + 1);
     uw->buckets = calloc(BUCKETS, sizeof(*uw->buckets));
-    uw->ls = calloc(n_eps, sizeof(*uw->ls));
     if (uw->buf == NULL || uw->buckets == NULL || uw->ls == NULL) {
         log_error("worker %u: out of memory: its UDP entry points are not served", w);
+        free(uw->buf);
+        free(uw->buckets);
+        uw->buf = NULL;
+        uw->buckets = NULL; /* close and free see a worker that never started */
         return;
     }
     for (size_t i = 0; i < n_eps; i++) {
@@ -421,7 +471,7 @@ void udp_worker_setup(h2o_evloop_t *loop, uint32_t w)
 
 void udp_worker_close(uint32_t w)
 {
-    if (n_eps == 0 || w >= n_workers || workers[w].ls == NULL)
+    if (n_eps == 0 || w >= n_workers || workers[w].buckets == NULL)
         return;
     struct udp_worker *uw = &workers[w];
     for (uint32_t b = 0; b < BUCKETS; b++)
@@ -436,7 +486,7 @@ void udp_worker_close(uint32_t w)
 
 void udp_worker_free(uint32_t w)
 {
-    if (n_eps == 0 || w >= n_workers || workers[w].ls == NULL)
+    if (n_eps == 0 || w >= n_workers || workers[w].buckets == NULL)
         return;
     struct udp_worker *uw = &workers[w];
     for (size_t i = 0; i < n_eps; i++)

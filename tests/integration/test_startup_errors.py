@@ -39,7 +39,7 @@ def test_udp_entry_point_starts_beside_the_others(tmp_path, procs):
     status, _, body = get(g.port, host="udp.test")
     assert status == 200 and b"whoami" in body
     names = [ep.get("name") for ep in g.api("/api/entrypoints")]
-    assert names == ["web"], names  # UDP entry points are not listed there (docs/configuration.md)
+    assert names == ["web", "dns"], names  # UDP entry points are listed as Traefik does (address with /udp)
 
 
 def test_bad_udp_address_names_entry_point():

@@ -4,7 +4,7 @@
  * A piece is one container's build: its own model (objects, problems),
  * the digest of each router/service definition (to tell replicas from
  * conflicts) and, while it is in the cache, the name group of each of its
- * routers, services and TCP routers. A group lists the pieces defining
+ * routers, services, TCP routers, UDP routers and UDP services. A group lists the pieces defining
  * that name in container order; its result is what the provider's model
  * gets for the name: the only definition, the first of identical ones, a
  * service merged from replicas (kept in a struct merged), or nothing when
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { K_ROUTER, K_SERVICE, K_TCP_ROUTER, N_KINDS };
+enum { K_ROUTER, K_SERVICE, K_TCP_ROUTER, K_UDP_ROUTER, K_UDP_SERVICE, N_KINDS };
 
 struct member {
     struct docker_piece *p;
@@ -62,7 +62,32 @@ struct docker_piece {
 
 static struct ptr_vec *kind_vec(struct model *m, int kind)
 {
-    return kind == K_ROUTER ? &m->routers : kind == K_SERVICE ? &m->services : &m->tcp_routers;
+    switch (kind) {
+    case K_ROUTER:
+        return &m->routers;
+    case K_SERVICE:
+        return &m->services;
+    case K_TCP_ROUTER:
+        return &m->tcp_routers;
+    case K_UDP_ROUTER:
+        return &m->udp_routers;
+    default:
+        return &m->udp_services;
+    }
+}
+
+static const char *obj_name(int kind, const void *o)
+{
+    return kind == K_SERVICE       ? ((const struct model_service *)o)->name
+           : kind == K_UDP_SERVICE ? ((const struct model_tcp_service *)o)->name
+                                   : ((const struct model_router *)o)->name;
+}
+
+static const char *obj_source(int kind, const void *o)
+{
+    return kind == K_SERVICE       ? ((const struct model_service *)o)->origin.source
+           : kind == K_UDP_SERVICE ? ((const struct model_tcp_service *)o)->origin.source
+                                   : ((const struct model_router *)o)->origin.source;
 }
 
 static uint64_t mix(uint64_t x)
@@ -160,8 +185,9 @@ static struct docker_piece *piece_build(const struct docker_store *s, const stru
         p->digests[k] = arena_alloc(&p->m->arena, (v->len ? v->len : 1) * sizeof(uint64_t));
         p->groups[k] = arena_alloc(&p->m->arena, (v->len ? v->len : 1) * sizeof(struct docker_group *));
         for (size_t j = 0; j < v->len; j++)
-            p->digests[k][j] = k == K_SERVICE ? model_service_digest(v->items[j], false)
-                                              : model_router_digest(v->items[j]);
+            p->digests[k][j] = k == K_SERVICE       ? model_service_digest(v->items[j], false)
+                               : k == K_UDP_SERVICE ? model_tcp_service_digest(v->items[j], false)
+                                                    : model_router_digest(v->items[j]);
     }
     return p;
 }
@@ -188,8 +214,7 @@ static void link_piece(struct docker_cache *k, struct docker_piece *p, struct pt
     for (int kind = 0; kind < N_KINDS; kind++) {
         struct ptr_vec *v = kind_vec(p->m, kind);
         for (size_t j = 0; j < v->len; j++) {
-            const char *name = kind == K_SERVICE ? ((struct model_service *)v->items[j])->name
-                                                 : ((struct model_router *)v->items[j])->name;
+            const char *name = obj_name(kind, v->items[j]);
             bool added;
             void **slot = strmap_put(&k->groups[kind], name, &added);
             if (added) {
@@ -323,6 +348,41 @@ static void merge_replicas(struct docker_group *g)
     g->result = s;
 }
 
+/* UDP replicas: one service with the servers of all (the same address once). */
+static void merge_udp_replicas(struct docker_group *g)
+{
+    const struct model_tcp_service *first = member_obj(g, 0);
+    size_t total = 0;
+    for (size_t i = 0; i < g->n; i++)
+        total += ((const struct model_tcp_service *)member_obj(g, i))->n_servers;
+    struct merged *mg = mem_calloc(1, sizeof(*mg));
+    mg->refs = 1;
+    arena_init(&mg->arena);
+    mg->pieces = mem_alloc(g->n * sizeof(*mg->pieces));
+    struct model_tcp_service *s = arena_alloc(&mg->arena, sizeof(*s));
+    *s = *first;
+    s->servers = arena_alloc(&mg->arena, (total ? total : 1) * sizeof(*s->servers));
+    s->n_servers = 0;
+    struct strmap addresses = STRMAP_INIT;
+    for (size_t i = 0; i < g->n; i++) {
+        const struct model_tcp_service *o = member_obj(g, i);
+        for (size_t j = 0; j < o->n_servers; j++) {
+            bool added = true;
+            if (o->servers[j].address != NULL)
+                strmap_put(&addresses, o->servers[j].address, &added);
+            if (added)
+                s->servers[s->n_servers++] = o->servers[j];
+        }
+        if (mg->n == 0 || mg->pieces[mg->n - 1] != g->members[i].p) {
+            piece_ref(g->members[i].p);
+            mg->pieces[mg->n++] = g->members[i].p;
+        }
+    }
+    strmap_free(&addresses, NULL);
+    g->merged = mg;
+    g->result = s;
+}
+
 /* What the model gets for <g>'s name, as docker_build always decided it:
  * the first definition in container order; a later one that differs
  * (services: but for their servers) drops them all, with a problem naming
@@ -335,25 +395,27 @@ static void group_merge(struct docker_group *g)
         g->result = member_obj(g, 0);
         return;
     }
-    const char *what = g->kind == K_SERVICE ? "service" : "router";
-    const char *first_src = g->kind == K_SERVICE ? ((const struct model_service *)member_obj(g, 0))->origin.source
-                                                 : ((const struct model_router *)member_obj(g, 0))->origin.source;
-    bool no_lb = g->kind == K_SERVICE && ((const struct model_service *)member_obj(g, 0))->lb == NULL;
+    static const char *const whats[N_KINDS] = {"router", "service", "tcp router", "udp router", "udp service"};
+    const char *what = whats[g->kind];
+    const char *first_src = obj_source(g->kind, member_obj(g, 0));
+    /* a service without servers (weighted, mirroring...) has nothing to merge: two are a conflict */
+    bool no_lb = (g->kind == K_SERVICE && ((const struct model_service *)member_obj(g, 0))->lb == NULL) ||
+                 (g->kind == K_UDP_SERVICE && ((const struct model_tcp_service *)member_obj(g, 0))->weighted != NULL);
     bool conflict = false;
     uint64_t h = member_digest(g, 0);
     for (size_t i = 1; i < g->n; i++) {
         if (member_digest(g, i) == h && !no_lb)
             continue;
-        const char *src = g->kind == K_SERVICE ? ((const struct model_service *)member_obj(g, i))->origin.source
-                                               : ((const struct model_router *)member_obj(g, i))->origin.source;
         group_problem(g, "%s %s is defined differently by %s and %s; both definitions skipped", what, g->name, first_src,
-                      src);
+                      obj_source(g->kind, member_obj(g, i)));
         conflict = true;
     }
     if (conflict)
         return;
     if (g->kind == K_SERVICE)
         merge_replicas(g);
+    else if (g->kind == K_UDP_SERVICE)
+        merge_udp_replicas(g);
     else
         g->result = member_obj(g, 0);
 }
@@ -497,8 +559,7 @@ struct model *docker_build_cached(struct docker_cache *k, const struct docker_st
         }
         struct ptr_vec *same[][2] = {{&pm->middlewares, &m->middlewares},   {&pm->tcp_services, &m->tcp_services},
                                      {&pm->certs, &m->certs},               {&pm->transports, &m->transports},
-                                     {&pm->tls_options, &m->tls_options},   {&pm->tcp_middlewares, &m->tcp_middlewares},
-                                     {&pm->udp_routers, &m->udp_routers},   {&pm->udp_services, &m->udp_services}};
+                                     {&pm->tls_options, &m->tls_options},   {&pm->tcp_middlewares, &m->tcp_middlewares}};
         for (size_t q = 0; q < sizeof(same) / sizeof(same[0]); q++)
             for (size_t j = 0; j < same[q][0]->len; j++)
                 ptr_vec_push(ma, same[q][1], same[q][0]->items[j]);

@@ -21,6 +21,7 @@ static const char *const cases[] = {"host_network",   "defaults",          "comp
                                     "path_middlewares",
                                     "mw_limits",
                                     "udp_labels",
+                                    "udp_replicas",
 };
 
 static char *slurp(const char *path, size_t *len)

@@ -1500,39 +1500,13 @@ static void push_all(struct arena *a, const char ***list, size_t *n, const struc
     }
 }
 
-/* Whether <host> is a TLS host of the Ingress: listed in a spec.tls entry
- * (case-insensitive; "*.example.com" covers one label), or any host when an
- * entry lists none (ingress-nginx then takes the hosts its certificate
- * names, which gantry does not read). */
-static bool tls_host(const cJSON *tls, const char *host)
-{
-    if (host == NULL || *host == '\0')
-        return false;
-    for (const cJSON *e = tls ? tls->child : NULL; e; e = e->next) {
-        const cJSON *hosts = get(e, "hosts");
-        if (cJSON_GetArraySize(hosts) == 0)
-            return true;
-        for (const cJSON *h = hosts->child; h; h = h->next) {
-            const char *v = cJSON_IsString(h) ? h->valuestring : NULL;
-            if (v == NULL)
-                continue;
-            if (strcasecmp(v, host) == 0)
-                return true;
-            const char *dot = strchr(host, '.');
-            if (v[0] == '*' && v[1] == '.' && host[0] != '*' && dot && strcasecmp(v + 1, dot) == 0)
-                return true;
-        }
-    }
-    return false;
-}
-
 void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, struct model_router *r,
                       const char *host, const char *path, bool tls, bool host_cert)
 {
     struct arena *a = &env->m->arena;
     const char **list = NULL;
     size_t n = 0, cap = 0;
-    if (tls && p->hsts && (tls_host(p->tls, host) || host_cert)) {
+    if (tls && p->hsts && host_cert) { /* lua_ingress.lua: by the request's host, never the catch-all's */
         struct ptr_vec one = {0};
         ptr_vec_push(a, &one, (void *)p->hsts);
         push_all(a, &list, &n, &one, &cap);

@@ -444,6 +444,7 @@ static int redirects(const struct ctx *c, bool has_tls)
      * without one */
     if ((ssl && has_tls) || force) {
         ssl_redirect(c, &c->p->mw_http);
+        c->p->own_redirect = c->p->mw_http.items[c->p->mw_http.len - 1];
     } else if (ssl && shared) {
         struct ptr_vec one = {0};
         ssl_redirect(c, &one);
@@ -1431,6 +1432,7 @@ void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const cha
 {
     memset(p, 0, sizeof(*p));
     p->shared_tls = shared_tls;
+    p->catch_all = cJSON_GetArraySize(get(get(ing, "spec"), "rules")) == 0;
     struct ctx c = {env, ing, ns, name, p};
     p->base = object_base(&env->m->arena, ns, name);
     if (env->config && env->config->refused) {
@@ -1520,6 +1522,12 @@ void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_pl
         for (size_t i = p->shared_redirect_at; i < p->mw_http.len; i++)
             ptr_vec_push(a, &rest, p->mw_http.items[i]);
         push_all(a, &list, &n, &rest, &cap);
+    } else if (!tls && path == NULL && p->catch_all && p->own_redirect) { /* the defaultBackend router: server `_` */
+        struct ptr_vec kept = {0};
+        for (size_t i = 0; i < p->mw_http.len; i++)
+            if (p->mw_http.items[i] != p->own_redirect)
+                ptr_vec_push(a, &kept, p->mw_http.items[i]);
+        push_all(a, &list, &n, &kept, &cap);
     } else {
         push_all(a, &list, &n, tls ? &p->mw_tls : &p->mw_http, &cap);
     }

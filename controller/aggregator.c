@@ -1263,14 +1263,16 @@ static const struct model_tcp_transport *tcp_transport(struct build *b, const st
     return found;
 }
 
-/* The TLS context for <s>'s servers with tls: true, from its transport's
- * tls (Traefik's TLSClientConfig) or the defaults (system CAs, verified,
- * the server's host as name). NULL, with the service refused, when a CA
- * or certificate cannot be loaded: never plaintext instead. */
+/* The TLS context for <s>'s servers with tls: true, from the tls of its
+ * transport <tr> (its own, or the tcpServersTransport; Traefik's
+ * TLSClientConfig) or the defaults (system CAs, verified, the server's
+ * host as name); <what> names the transport in problems. NULL, with the
+ * service refused, when a CA or certificate cannot be loaded: never
+ * plaintext instead. */
 static struct transport *tcp_tls(struct build *b, const struct model_tcp_service *s, const char *q,
-                                 const struct model_tcp_transport *tr, const char *tq)
+                                 const struct model_tcp_transport *tr, const char *what)
 {
-    const struct model_transport *mt = tr ? tr->tls : NULL;
+    const struct model_transport *mt = tr->tls;
     struct transport_spec spec = {.disable_http2 = true}; /* one context, no ALPN: the bytes are the client's */
     if (mt != NULL) {
         spec.server_name = mt->server_name;
@@ -1285,11 +1287,54 @@ static struct transport *tcp_tls(struct build *b, const struct model_tcp_service
     struct diag d;
     struct transport *t = transport_acquire(&spec, &d);
     if (t == NULL) {
-        const char *why = arena_printf(b->scratch, "serversTransport '%s': tls.%s", tq ? tq : "default", d.msg);
+        const char *why = arena_printf(b->scratch, "%s: tls.%s", what, d.msg);
         record(b, "%s: tcp service '%s': %s (service not served)", s->origin.source, q, why);
         refuse_tcp_service(b, q, why);
     }
     return t;
+}
+
+/* The transport of the TCP services that name none: the static
+ * tcpServersTransport (Traefik's default@internal). NULL, with <s>
+ * refused, when it asks for what gantry cannot do (tls.spiffe), as
+ * Traefik refuses its services without a SPIFFE source. */
+static const struct model_tcp_transport *default_tcp_transport(struct build *b, const struct model_tcp_service *s,
+                                                               const char *q)
+{
+    static const struct model_tcp_transport traefik_defaults = {.name = "tcpServersTransport"};
+    const struct model_tcp_transport *dt = opts.tcp_transport ? opts.tcp_transport : &traefik_defaults;
+    if (dt->unsupported == NULL)
+        return dt;
+    const char *why = arena_printf(b->scratch, "tcpServersTransport: %s is not supported by gantry", dt->unsupported);
+    record(b, "%s: tcp service '%s': %s (service not served)", s->origin.source, q, why);
+    refuse_tcp_service(b, q, why);
+    return NULL;
+}
+
+/* How <ts>'s servers are dialed, as Traefik v3's DialerManager.Build:
+ * dialTimeout and dialKeepAlive from the transport <dt> (<tr> when the
+ * service names one, else the tcpServersTransport). A named transport's
+ * proxyProtocol and terminationDelay replace the deprecated loadBalancer
+ * ones, set or not; without one, the loadBalancer's apply (and the static
+ * terminationDelay, which Traefik declares but never reads, is gantry's
+ * default before Traefik's 100ms). */
+static void tcp_dialer(const struct model_tcp_service *s, const char *q, const struct model_tcp_transport *tr,
+                       const struct model_tcp_transport *dt, struct table_tcp_service *ts)
+{
+    ts->dial_ms = !dt->has_dial ? TCP_DIAL_DEFAULT_MS : dt->dial_ms ? dt->dial_ms : TCP_DIAL_NO_TIMEOUT;
+    ts->keep_alive_ms = !dt->has_keep_alive || dt->keep_alive_ms == 0 ? TCP_KEEP_ALIVE_DEFAULT_MS : dt->keep_alive_ms;
+    if (tr != NULL) {
+        if (s->proxy_protocol != 0 || s->has_termination_delay)
+            log_warn("%s: tcp service '%s': loadBalancer.%s is ignored: its serversTransport's applies (as Traefik v3)",
+                     s->origin.source, q, s->proxy_protocol != 0 ? "proxyProtocol" : "terminationDelay");
+        ts->proxy_protocol = (uint8_t)tr->proxy_protocol;
+        ts->termination_delay_ms = tr->has_termination_delay ? tr->termination_delay_ms : TCP_TERMINATION_DELAY_DEFAULT_MS;
+        return;
+    }
+    ts->proxy_protocol = (uint8_t)s->proxy_protocol;
+    ts->termination_delay_ms = s->has_termination_delay    ? s->termination_delay_ms
+                               : dt->has_termination_delay ? dt->termination_delay_ms
+                                                           : TCP_TERMINATION_DELAY_DEFAULT_MS;
 }
 
 static void add_tcp_services(struct build *b, const struct model *m)
@@ -1306,25 +1351,23 @@ static void add_tcp_services(struct build *b, const struct model *m)
         const struct model_tcp_transport *tr = NULL;
         if (s->servers_transport != NULL && (tr = tcp_transport(b, s, q, m->provider)) == NULL)
             continue;
+        const struct model_tcp_transport *dt = tr ? tr : default_tcp_transport(b, s, q);
+        if (dt == NULL)
+            continue;
         bool any_tls = false;
         for (size_t j = 0; j < s->n_servers; j++)
             any_tls |= s->servers[j].tls;
         struct transport *tls = NULL;
-        if (any_tls && (tls = tcp_tls(b, s, q, tr, s->servers_transport ? qualify(b->scratch, s->servers_transport, m->provider) : NULL)) == NULL)
+        const char *what = tr ? arena_printf(b->scratch, "serversTransport '%s'", qualify(b->scratch, s->servers_transport, m->provider))
+                              : dt->name;
+        if (any_tls && (tls = tcp_tls(b, s, q, dt, what)) == NULL)
             continue;
         if (!any_tls && tr != NULL && tr->tls != NULL) /* Traefik's meaning, but likely not what was meant */
             log_warn("%s: tcp service '%s': its serversTransport has tls, but none of its servers has tls: true: "
                      "they are dialed in plaintext (as Traefik)", s->origin.source, q);
         struct table_tcp_service *ts = table_tcp_add_service(b->t, q, (uint32_t)s->n_servers);
         ts->tls = tls; /* the table's reference now */
-        ts->dial_ms = tr ? tr->dial_ms : 0;
-        /* the service's own (deprecated) loadBalancer.proxyProtocol wins over its transport's */
-        ts->proxy_protocol = (uint8_t)(s->proxy_protocol ? s->proxy_protocol : tr ? tr->proxy_protocol : 0);
-        /* terminationDelay as Traefik v3's dialer manager: a named transport's
-         * (100ms when it has none) wins over the deprecated loadBalancer one */
-        ts->termination_delay_ms = tr != NULL        ? (tr->has_termination_delay ? tr->termination_delay_ms : TCP_TERMINATION_DELAY_DEFAULT_MS)
-                                   : s->has_termination_delay ? s->termination_delay_ms
-                                                              : TCP_TERMINATION_DELAY_DEFAULT_MS;
+        tcp_dialer(s, q, tr, dt, ts);
         for (size_t j = 0; j < s->n_servers; j++) {
             ts->servers[j].tls = s->servers[j].tls;
             struct diag d;

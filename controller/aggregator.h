@@ -22,6 +22,9 @@ struct aggregator_options {
     size_t n_entrypoints;
     const char *const *udp_entrypoints; /* names of the UDP entry points, index = UDP entry point */
     size_t n_udp_entrypoints;
+    /* tcpServersTransport: the transport of the TCP services that name
+     * none; NULL: Traefik's defaults (30s, 15s keep-alive, system CAs) */
+    const struct model_tcp_transport *tcp_transport;
 };
 
 void aggregator_init(const struct aggregator_options *o);

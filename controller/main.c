@@ -161,7 +161,8 @@ static int run(struct static_config *c)
         .entrypoint_configs = c->entrypoints,
         .n_entrypoints = c->n_entrypoints,
         .udp_entrypoints = udp_names,
-        .n_udp_entrypoints = c->proxy.n_udp_entrypoints};
+        .n_udp_entrypoints = c->proxy.n_udp_entrypoints,
+        .tcp_transport = &c->tcp_transport};
     aggregator_init(&ao);
     watcher_set_idle_hook(reclaim_hook);
     /* before the providers: their first compile already tells it the routers */

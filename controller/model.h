@@ -208,7 +208,12 @@ struct model_tcp_service {
 /* tcp.serversTransports.<name> */
 struct model_tcp_transport {
     const char *name;
-    uint64_t dial_ms;        /* dialTimeout; 0: the global forwardingTimeouts.dialTimeout */
+    uint64_t dial_ms;        /* dialTimeout (has_dial: set; an explicit 0 is "no timeout", as Go's dialer) */
+    bool has_dial;           /* false: Traefik's default, 30s */
+    /* dialKeepAlive: TCP keep-alive probes on the server connection every
+     * this often; < 0: off; 0 or unset (has_keep_alive false): 15s, Go's default */
+    int64_t keep_alive_ms;
+    bool has_keep_alive;
     int proxy_protocol;      /* proxyProtocol.version: a PROXY header sent first to each server (1, 2); 0: none */
     int64_t termination_delay_ms; /* terminationDelay (a duration, may be negative: wait forever) */
     bool has_termination_delay;   /* false: Traefik's default, 100ms */

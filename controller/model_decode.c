@@ -839,7 +839,15 @@ static const struct tree_field tcp_lb_fields[] = {{"servers", tcp_lb_servers},
 
 /* ---- tcp.serversTransports ---- */
 
-TREE_FIELD_DURATION(tcp_tr_dial, struct model_tcp_transport, dial_ms)
+/* dialTimeout: an explicit 0 means no timeout (Go's dialer), unset 30s */
+static int tcp_tr_dial(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    struct model_tcp_transport *t = obj;
+    if (tree_decode_duration(c, v, &t->dial_ms) != 0)
+        return -1;
+    t->has_dial = true;
+    return 0;
+}
 
 static int tcp_tls_decode(struct tree_decoder *c, struct model_transport *tls, const struct tree_node *v);
 
@@ -870,30 +878,46 @@ static int tcp_tr_proxy_protocol(struct tree_decoder *c, void *obj, const struct
     return proxy_protocol_version(c, v, &((struct model_tcp_transport *)obj)->proxy_protocol);
 }
 
-/* terminationDelay of a TCP transport: a Traefik duration ("100ms", a bare
- * integer is seconds) that, unlike the other durations, may be negative
+int model_decode_signed_duration(struct tree_decoder *c, const struct tree_node *v, const char *what, int64_t *out)
+{
+    uint64_t ms;
+    if (v->kind == TREE_SCALAR && v->scalar != NULL && v->scalar[0] == '-') {
+        if (config_parse_duration_ms(v->scalar + 1, &ms) != 0 || ms > (uint64_t)TERMINATION_DELAY_MAX_MS)
+            return tree_decode_fail(c, v, "%s: expected a duration such as 100ms or -1s, got '%s'", what, v->scalar);
+        *out = ms == 0 ? 0 : -(int64_t)ms;
+        return 0;
+    }
+    if (tree_decode_duration(c, v, &ms) != 0)
+        return -1;
+    if (ms > (uint64_t)TERMINATION_DELAY_MAX_MS)
+        return tree_decode_fail(c, v, "%s: %llu ms is too long", what, (unsigned long long)ms);
+    *out = (int64_t)ms;
+    return 0;
+}
+
+/* terminationDelay of a TCP transport: a duration that may be negative
  * ("-1s": wait forever). */
 static int tcp_tr_termination_delay(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
     struct model_tcp_transport *t = obj;
-    uint64_t ms;
-    if (v->kind == TREE_SCALAR && v->scalar != NULL && v->scalar[0] == '-') {
-        if (config_parse_duration_ms(v->scalar + 1, &ms) != 0 || ms > (uint64_t)TERMINATION_DELAY_MAX_MS)
-            return tree_decode_fail(c, v, "terminationDelay: expected a duration such as 100ms or -1s, got '%s'", v->scalar);
-        t->termination_delay_ms = ms == 0 ? 0 : -(int64_t)ms;
-    } else {
-        if (tree_decode_duration(c, v, &ms) != 0)
-            return -1;
-        if (ms > (uint64_t)TERMINATION_DELAY_MAX_MS)
-            return tree_decode_fail(c, v, "terminationDelay: %llu ms is too long", (unsigned long long)ms);
-        t->termination_delay_ms = (int64_t)ms;
-    }
+    if (model_decode_signed_duration(c, v, "terminationDelay", &t->termination_delay_ms) != 0)
+        return -1;
     t->has_termination_delay = true;
     return 0;
 }
 
+/* dialKeepAlive: as Go's net.Dialer KeepAlive (negative: off, 0: 15s) */
+static int tcp_tr_keep_alive(struct tree_decoder *c, void *obj, const struct tree_node *v)
+{
+    struct model_tcp_transport *t = obj;
+    if (model_decode_signed_duration(c, v, "dialKeepAlive", &t->keep_alive_ms) != 0)
+        return -1;
+    t->has_keep_alive = true;
+    return 0;
+}
+
 static const struct tree_field tcp_transport_fields[] = {{"dialTimeout", tcp_tr_dial},
-                                                    {"dialKeepAlive", NULL},
+                                                    {"dialKeepAlive", tcp_tr_keep_alive},
                                                     {"terminationDelay", tcp_tr_termination_delay},
                                                     {"tls", tcp_tr_tls},
                                                     {"proxyProtocol", tcp_tr_proxy_protocol},

@@ -6,8 +6,11 @@
 #ifndef GANTRY_MODEL_DECODE_H
 #define GANTRY_MODEL_DECODE_H
 
+#include "../common/diag.h"
 #include "model.h"
 #include "tree.h"
+
+struct tree_decoder;
 
 /* Problems found while decoding. Errors drop the object they are about;
  * warnings (unknown or unsupported keys) do not. Messages name the place
@@ -27,5 +30,11 @@ void decode_report_free(struct decode_report *r);
  * <provider> labels each object's origin.
  */
 void model_decode(struct model *m, const struct tree_node *root, struct decode_report *rep);
+
+/* A Traefik duration that may be negative ("-1s", "-100ms"; a bare integer
+ * is seconds) into milliseconds, bounded far beyond any use; <what> names
+ * the key in the error. Used by TCP transports and tcpServersTransport. */
+int model_decode_signed_duration(struct tree_decoder *c, const struct tree_node *v, const char *what, int64_t *out)
+    WARN_UNUSED;
 
 #endif

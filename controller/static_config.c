@@ -20,6 +20,7 @@
 #include "../common/log.h"
 #include "../proxy/path.h"
 #include "model.h"
+#include "model_decode.h"
 #include "tree.h"
 #include "tree_decode.h"
 #include "tree_yaml.h"
@@ -756,6 +757,85 @@ static int servers_transport_key(struct tree_decoder *td, void *obj, const struc
     return tree_decode_fields(td, obj, v, transport_root_keys, NULL);
 }
 
+/* ---- tcpServersTransport ---- */
+
+/* Traefik v3's static tcpServersTransport: the transport of every TCP
+ * service that names none (its default@internal). The keys are those of
+ * a tcp.serversTransports entry less serverName, certificates,
+ * peerCertURI and proxyProtocol, which Traefik's static section does not
+ * have (a warning, as any unknown key). */
+static int tst_dial(struct tree_decoder *td, void *obj, const struct tree_node *v)
+{
+    struct model_tcp_transport *t = obj;
+    if (tree_decode_duration(td, v, &t->dial_ms) != 0)
+        return -1;
+    t->has_dial = true;
+    return 0;
+}
+
+static int tst_keep_alive(struct tree_decoder *td, void *obj, const struct tree_node *v)
+{
+    struct model_tcp_transport *t = obj;
+    if (model_decode_signed_duration(td, v, "tcpServersTransport.dialKeepAlive", &t->keep_alive_ms) != 0)
+        return -1;
+    t->has_keep_alive = true;
+    return 0;
+}
+
+static int tst_termination(struct tree_decoder *td, void *obj, const struct tree_node *v)
+{
+    struct model_tcp_transport *t = obj;
+    if (model_decode_signed_duration(td, v, "tcpServersTransport.terminationDelay", &t->termination_delay_ms) != 0)
+        return -1;
+    t->has_termination_delay = true;
+    return 0;
+}
+
+TREE_FIELD_BOOL(tst_tls_insecure, struct model_transport, insecure_skip_verify)
+TREE_FIELD_LIST(tst_tls_root_cas, struct model_transport, root_cas)
+
+/* tls.spiffe: gantry has no SPIFFE source, so the TCP services that use
+ * this transport are refused (Traefik: "SPIFFE is enabled for this
+ * transport, but not configured") */
+static int tst_tls_spiffe(struct tree_decoder *td, void *obj, const struct tree_node *v)
+{
+    (void)v;
+    ((struct model_transport *)obj)->unsupported = "spiffe";
+    tree_decode_warn(td, v, "tcpServersTransport.tls.spiffe is not supported by gantry: the TCP services without a "
+                            "serversTransport of their own are not served");
+    return 0;
+}
+
+static const struct tree_field tst_tls_keys[] = {{"insecureSkipVerify", tst_tls_insecure},
+                                                 {"rootCAs", tst_tls_root_cas},
+                                                 {"spiffe", tst_tls_spiffe},
+                                                 {NULL, NULL}};
+
+static int tst_tls(struct tree_decoder *td, void *obj, const struct tree_node *v)
+{
+    struct model_tcp_transport *t = obj;
+    struct model_transport *tls = arena_alloc(&cfg(td)->arena, sizeof(*tls));
+    tls->name = "tcpServersTransport";
+    if (tree_decode_fields(td, tls, v, tst_tls_keys, "tcpServersTransport.tls") != 0)
+        return -1;
+    if (tls->unsupported != NULL)
+        t->unsupported = "tls.spiffe";
+    t->tls = tls;
+    return 0;
+}
+
+static const struct tree_field tcp_transport_root_keys[] = {{"dialTimeout", tst_dial},
+                                                            {"dialKeepAlive", tst_keep_alive},
+                                                            {"terminationDelay", tst_termination},
+                                                            {"tls", tst_tls},
+                                                            {NULL, NULL}};
+
+static int tcp_servers_transport_key(struct tree_decoder *td, void *obj, const struct tree_node *v)
+{
+    (void)obj;
+    return tree_decode_fields(td, &cfg(td)->tcp_transport, v, tcp_transport_root_keys, "tcpServersTransport");
+}
+
 /* ---- log, accessLog, admin, workers ---- */
 
 TREE_FIELD_STRING(log_level, struct static_config, log_level)
@@ -1027,7 +1107,7 @@ static const struct tree_field root_keys[] = {{"entryPoints", entrypoints_key},
                                         {"global", NULL},
                                         {"experimental", NULL},
                                         {"hostResolver", NULL},
-                                        {"tcpServersTransport", NULL},
+                                        {"tcpServersTransport", tcp_servers_transport_key},
                                         {"configFile", NULL},
                                         {NULL, NULL}};
 
@@ -1069,6 +1149,7 @@ static int apply_environment(struct static_config *c, struct tree_node *root, st
 static void defaults(struct static_config *c)
 {
     c->file.watch = true;
+    c->tcp_transport.name = "tcpServersTransport"; /* named so in the problems of the services using it */
     c->docker.endpoint = "unix:///var/run/docker.sock";
     c->docker.default_rule = "Host(`{{ normalize .Name }}`)";
     c->docker.label_prefix = "gantry";

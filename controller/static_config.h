@@ -13,6 +13,7 @@
 #include "../common/arena.h"
 #include "../common/diag.h"
 #include "../proxy/server.h"
+#include "model.h"
 #include "ocsp_fetch.h"
 #include "providers/docker/provider_docker.h"
 #include "providers/file/provider_file.h"
@@ -62,6 +63,9 @@ struct static_config {
     struct entrypoint_config *entrypoints;
     size_t n_entrypoints;
     struct proxy_config proxy; /* workers, serversTransport, entry points */
+    /* tcpServersTransport: the transport of the TCP services that name none
+     * (Traefik's default@internal); name "tcpServersTransport" */
+    struct model_tcp_transport tcp_transport;
 
     /* providers.*: each provider's own configuration, decoded in place and
      * handed to it as is (a key decoded here cannot be forgotten on the way) */

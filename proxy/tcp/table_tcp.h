@@ -35,7 +35,8 @@ struct table_tcp_service {
     struct table_tcp_server *servers;
     uint32_t n_servers;
     uint32_t *rr; /* worker w's round-robin position at rr[w * 16] (a cache line each) */
-    uint64_t dial_ms; /* its serversTransport's dialTimeout; 0: the global one */
+    uint64_t dial_ms; /* its transport's dialTimeout; 0: the global one; TCP_DIAL_NO_TIMEOUT: none */
+    int64_t keep_alive_ms; /* dialKeepAlive: TCP keep-alive probes this often; <= 0: the socket's default (off) */
     uint8_t proxy_protocol; /* PROXY protocol version sent first to its servers (1, 2); 0: none */
     /* terminationDelay: once one side has ended its stream, how long the
      * other direction may still flow before both are closed; < 0: no limit */
@@ -75,6 +76,9 @@ struct table_tcp {
 };
 
 #define TCP_TERMINATION_DELAY_DEFAULT_MS 100 /* Traefik's default */
+#define TCP_DIAL_DEFAULT_MS 30000                /* Traefik's tcpServersTransport / serversTransports dialTimeout */
+#define TCP_DIAL_NO_TIMEOUT UINT64_MAX           /* dialTimeout: 0 (Go's dialer: no timeout) */
+#define TCP_KEEP_ALIVE_DEFAULT_MS 15000          /* dialKeepAlive unset or 0, as Go's dialer */
 
 struct table_tcp_service *table_tcp_add_service(struct table *t, const char *name, uint32_t n_servers);
 /* The same, not listed among the table's TCP services (UDP's are shaped alike: table_udp.c). */

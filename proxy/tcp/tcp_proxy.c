@@ -3,6 +3,9 @@
  */
 #include "tcp_proxy.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +40,8 @@ struct tcp_conn {
     enum table_tcp_mode mode;
     struct candidate candidates[MAX_CANDIDATES];
     uint32_t n_candidates, next;
-    uint64_t dial_ms; /* 0: the worker's connect timeout */
+    uint64_t dial_ms; /* 0: the worker's connect timeout; TCP_DIAL_NO_TIMEOUT: none */
+    int64_t keep_alive_ms; /* dialKeepAlive; <= 0: keep-alive left off */
     int proxy_protocol; /* the PROXY header's version, sent first to the backend; 0: none */
     int64_t termination_delay_ms; /* < 0: no limit once one side has ended its stream */
     char header[PROXY_PROTOCOL_MAX];
@@ -143,6 +147,19 @@ static void on_header_written(h2o_socket_t *backend, const char *err)
     secure_or_relay(c, backend);
 }
 
+/* dialKeepAlive as Go's dialer sets it: probes after <ms> idle, then every
+ * <ms> (whole seconds, at least 1); the kernel's probe count (9) ends a
+ * dead peer. A failure leaves the connection as it is. */
+static void keep_alive(h2o_socket_t *sock, int64_t ms)
+{
+    int fd = h2o_socket_get_fd(sock), on = 1;
+    int secs = ms >= 32767000 ? 32767 : (int)((ms + 999) / 1000);
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof(secs)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof(secs)) != 0)
+        log_debug("tcp: dialKeepAlive: setsockopt: %s", strerror(errno));
+}
+
 static void on_connect(h2o_socket_t *backend, const char *err)
 {
     struct tcp_conn *c = backend->data;
@@ -154,6 +171,8 @@ static void on_connect(h2o_socket_t *backend, const char *err)
         try_next(c);
         return;
     }
+    if (c->keep_alive_ms > 0)
+        keep_alive(backend, c->keep_alive_ms);
     if (c->proxy_protocol != 0) { /* in plaintext, before any TLS handshake (Traefik's dialer) */
         struct sockaddr_storage src, dst;
         socklen_t sl = h2o_socket_getpeername(c->client, (struct sockaddr *)&src);
@@ -178,6 +197,8 @@ static void try_next(struct tcp_conn *c)
             continue;
         }
         c->backend->data = c;
+        if (c->dial_ms == TCP_DIAL_NO_TIMEOUT) /* dialTimeout: 0; the kernel's SYN retries still end it */
+            return;
         h2o_timeout_t *t = c->dial_ms ? worker_timeout_list(c->w, c->dial_ms) : worker_timeout_live(c->w->loop, &c->w->connect_timeout);
         h2o_timeout_link(c->w->loop, t, &c->connect_entry);
         return;
@@ -232,6 +253,7 @@ void tcp_proxy_start(struct worker_ep *we, h2o_socket_t *client, const struct ta
         return;
     }
     c->dial_ms = svc->dial_ms;
+    c->keep_alive_ms = svc->keep_alive_ms;
     c->proxy_protocol = svc->proxy_protocol;
     c->termination_delay_ms = svc->termination_delay_ms;
     uint32_t n = svc->n_servers < MAX_CANDIDATES ? svc->n_servers : MAX_CANDIDATES;

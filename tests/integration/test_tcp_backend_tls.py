@@ -182,3 +182,34 @@ def test_tls_towards_tcp_servers(tmp_path, procs):
     g.wait_log(r"TLS handshake with server 127\.0\.0\.1:\d+ \(name 'backend\.test'\) failed")
     silent.close()
     plain.stop()
+
+
+def test_static_tcp_servers_transport_tls(tmp_path, procs):
+    """tcpServersTransport.tls (static) dials the tls servers of the services
+    that name no transport: its rootCAs verify them (no SSL_CERT_FILE here,
+    so the system store alone would refuse the test CA), insecureSkipVerify
+    accepts any; a service with a transport of its own keeps that one's."""
+    certs = str(tmp_path / "certs")
+    os.makedirs(certs)
+    ip_crt, ip_key = make_ip_cert(certs, "backend-ip", "127.0.0.1")
+    ca = os.path.join(certs, "ca.crt")
+    by_ip = TlsEcho(ip_crt, ip_key)
+    cfg = ("tcp:\n  routers:\n" + router("good", "viadefault", "good") + router("notls", "own", "notls") +
+           "  services:\n"
+           "    viadefault: {loadBalancer: {servers: [{address: \"%(a)s\", tls: true}]}}\n"
+           "    own: {loadBalancer: {serversTransport: systemstore, servers: [{address: \"%(a)s\", tls: true}]}}\n"
+           "  serversTransports:\n"
+           "    systemstore: {dialTimeout: 5s}\n" % dict(a=by_ip.address))
+    g = procs.gantry(tmp_path, cfg, entrypoints=ENTRYPOINTS, args=("--tcpServersTransport.tls.rootCAs=" + ca,))
+    assert exchange(g.ports["good"]) == b"tls:hello"
+    assert exchange(g.ports["notls"]) == b""  # its own transport: the system store, which lacks the test CA
+    g.stop()
+    other = str(tmp_path / "other")
+    os.makedirs(other)
+    make_cert(other, "unrelated")
+    g = procs.gantry(tmp_path, cfg, entrypoints=ENTRYPOINTS,
+                     args=("--tcpServersTransport.tls.rootCAs=" + os.path.join(other, "ca.crt"),))
+    assert exchange(g.ports["good"]) == b""  # a CA that did not sign it
+    g.stop()
+    g = procs.gantry(tmp_path, cfg, entrypoints=ENTRYPOINTS, args=("--tcpServersTransport.tls.insecureSkipVerify=true",))
+    assert exchange(g.ports["good"]) == b"tls:hello"

@@ -4,6 +4,10 @@
 parses the header it receives first (HAProxy's spec, v1 text and v2
 binary) sees the client's address and port and the entry point's, then
 the client's bytes unchanged; a version other than 1 or 2 is refused.
+Precedence as Traefik v3's DialerManager.Build: a service naming a
+serversTransport gets that transport's proxyProtocol, set or not (its
+loadBalancer.proxyProtocol is ignored); one naming none gets its
+loadBalancer.proxyProtocol.
 """
 import socket
 import struct
@@ -11,7 +15,7 @@ import struct
 from conftest import SLOW, wait_for
 from tcp_peers import Listener
 
-ENTRYPOINTS = ("web", "pp1", "pp2", "pplb", "plain")
+ENTRYPOINTS = ("web", "pp1", "pp2", "pplb", "plain", "lbonly", "trnone")
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 
 
@@ -97,16 +101,19 @@ def test_proxy_protocol_versions_reach_the_backend(tmp_path, procs):
            "    r2: {rule: \"HostSNI(`*`)\", service: s2, entryPoints: [pp2]}\n"
            "    r3: {rule: \"HostSNI(`*`)\", service: s3, entryPoints: [pplb]}\n"
            "    r4: {rule: \"HostSNI(`*`)\", service: s4, entryPoints: [plain]}\n"
+           "    r5: {rule: \"HostSNI(`*`)\", service: s5, entryPoints: [lbonly]}\n"
            "  services:\n"
            "    s1: {loadBalancer: {serversTransport: v1, servers: [{address: \"%s\"}]}}\n"
            "    s2: {loadBalancer: {serversTransport: v2default, servers: [{address: \"%s\"}]}}\n"
            "    s3: {loadBalancer: {proxyProtocol: {version: 1}, serversTransport: v2default, servers: [{address: \"%s\"}]}}\n"
            "    s4: {loadBalancer: {servers: [{address: \"%s\"}]}}\n"
+           "    s5: {loadBalancer: {proxyProtocol: {version: 1}, servers: [{address: \"%s\"}]}}\n"
            "  serversTransports:\n"
            "    v1: {proxyProtocol: {version: 1}}\n"
-           "    v2default: {proxyProtocol: {}}\n" % (a, a, a, a))
+           "    v2default: {proxyProtocol: {}}\n" % (a, a, a, a, a))
     g = procs.gantry(tmp_path, cfg, entrypoints=ENTRYPOINTS)
-    expected = {"pp1": 1, "pp2": 2, "pplb": 1, "plain": None}
+    # pplb: both set, the transport's version 2 wins; lbonly: no transport, the loadBalancer's version 1
+    expected = {"pp1": 1, "pp2": 2, "pplb": 2, "plain": None, "lbonly": 1}
     for ep, version in expected.items():
         cport, answer = exchange(g.ports[ep])
         assert answer == b"got:hello", (ep, answer, back.headers)
@@ -115,6 +122,26 @@ def test_proxy_protocol_versions_reach_the_backend(tmp_path, procs):
             continue
         want = (version, "127.0.0.1", cport, "127.0.0.1", g.ports[ep])
         assert want in back.headers, (ep, want, back.headers)
+
+
+def test_named_transport_without_proxy_protocol_overrides_the_load_balancer(tmp_path, procs):
+    """loadBalancer.proxyProtocol with a serversTransport that has none: no
+    header at all (Traefik v3 takes the transport's, unset), and a warning
+    says the loadBalancer option is ignored."""
+    back = HeaderBackend()
+    cfg = ("tcp:\n  routers:\n"
+           "    r: {rule: \"HostSNI(`*`)\", service: s, entryPoints: [trnone]}\n"
+           "  services:\n"
+           "    s: {loadBalancer: {proxyProtocol: {version: 2}, serversTransport: bare, servers: [{address: \"%s\"}]}}\n"
+           "  serversTransports:\n"
+           "    bare: {dialTimeout: 5s}\n" % back.address)
+    g = procs.gantry(tmp_path, cfg, entrypoints=ENTRYPOINTS)
+    g.wait_log(r"tcp service 's@file': loadBalancer.proxyProtocol is ignored: its serversTransport's applies")
+    for _ in range(2):
+        _, answer = exchange(g.ports["trnone"])
+        assert answer == b"got:hello", (answer, back.headers)
+    # (a readiness probe's connection, closed before any byte, is recorded as an error)
+    assert back.headers.count(None) >= 2 and not any(h and h[0] in (1, 2) for h in back.headers), back.headers
 
 
 def test_proxy_protocol_version_out_of_range_keeps_the_last_good_file(tmp_path, procs):

@@ -444,6 +444,7 @@ static int redirects(const struct ctx *c, bool has_tls)
      * without one */
     if ((ssl && has_tls) || force) {
         ssl_redirect(c, &c->p->mw_http);
+        c->p->own_redirect = c->p->mw_http.items[c->p->mw_http.len - 1];
     } else if (ssl && shared) {
         struct ptr_vec one = {0};
         ssl_redirect(c, &one);
@@ -1431,6 +1432,7 @@ void k8s_nginx_plan(const struct k8s_nginx_env *env, const cJSON *ing, const cha
 {
     memset(p, 0, sizeof(*p));
     p->shared_tls = shared_tls;
+    p->catch_all = cJSON_GetArraySize(get(get(ing, "spec"), "rules")) == 0;
     struct ctx c = {env, ing, ns, name, p};
     p->base = object_base(&env->m->arena, ns, name);
     if (env->config && env->config->refused) {
@@ -1500,39 +1502,13 @@ static void push_all(struct arena *a, const char ***list, size_t *n, const struc
     }
 }
 
-/* Whether <host> is a TLS host of the Ingress: listed in a spec.tls entry
- * (case-insensitive; "*.example.com" covers one label), or any host when an
- * entry lists none (ingress-nginx then takes the hosts its certificate
- * names, which gantry does not read). */
-static bool tls_host(const cJSON *tls, const char *host)
-{
-    if (host == NULL || *host == '\0')
-        return false;
-    for (const cJSON *e = tls ? tls->child : NULL; e; e = e->next) {
-        const cJSON *hosts = get(e, "hosts");
-        if (cJSON_GetArraySize(hosts) == 0)
-            return true;
-        for (const cJSON *h = hosts->child; h; h = h->next) {
-            const char *v = cJSON_IsString(h) ? h->valuestring : NULL;
-            if (v == NULL)
-                continue;
-            if (strcasecmp(v, host) == 0)
-                return true;
-            const char *dot = strchr(host, '.');
-            if (v[0] == '*' && v[1] == '.' && host[0] != '*' && dot && strcasecmp(v + 1, dot) == 0)
-                return true;
-        }
-    }
-    return false;
-}
-
 void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_plan *p, struct model_router *r,
                       const char *host, const char *path, bool tls, bool host_cert)
 {
     struct arena *a = &env->m->arena;
     const char **list = NULL;
     size_t n = 0, cap = 0;
-    if (tls && p->hsts && (tls_host(p->tls, host) || host_cert)) {
+    if (tls && p->hsts && host_cert) { /* lua_ingress.lua: by the request's host, never the catch-all's */
         struct ptr_vec one = {0};
         ptr_vec_push(a, &one, (void *)p->hsts);
         push_all(a, &list, &n, &one, &cap);
@@ -1546,6 +1522,12 @@ void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_pl
         for (size_t i = p->shared_redirect_at; i < p->mw_http.len; i++)
             ptr_vec_push(a, &rest, p->mw_http.items[i]);
         push_all(a, &list, &n, &rest, &cap);
+    } else if (!tls && path == NULL && p->catch_all && p->own_redirect) { /* the defaultBackend router: server `_` */
+        struct ptr_vec kept = {0};
+        for (size_t i = 0; i < p->mw_http.len; i++)
+            if (p->mw_http.items[i] != p->own_redirect)
+                ptr_vec_push(a, &kept, p->mw_http.items[i]);
+        push_all(a, &list, &n, &kept, &cap);
     } else {
         push_all(a, &list, &n, tls ? &p->mw_tls : &p->mw_http, &cap);
     }

@@ -97,6 +97,12 @@ struct k8s_nginx_plan {
     bool shared_tls; /* some host of the Ingress has a certificate only from another Ingress */
     const char *shared_redirect;
     size_t shared_redirect_at;
+    /* the Ingress's own ssl-redirect / force-ssl-redirect middleware in
+     * mw_http (NULL: none), left off its catch-all router: an Ingress with
+     * a defaultBackend and no rules is ingress-nginx's server `_`, whose
+     * location keeps no Rewrite annotation (createServers) */
+    const char *own_redirect;
+    bool catch_all;
     const cJSON *tls;     /* the Ingress's spec.tls: which hosts are TLS hosts */
     const char *aliases; /* server-alias: "a.example.com,b.example.com" */
     bool www_redirect;   /* from-to-www-redirect */

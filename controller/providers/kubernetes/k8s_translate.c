@@ -141,28 +141,22 @@ static void tls_hosts_add(struct tx *t, size_t *cap, const char *host)
     t->tls_hosts[t->n_tls_hosts++] = h;
 }
 
-/* The hosts in the spec.tls of every ingress-nginx Ingress that is not a
- * canary (an entry without hosts: every rule host of its Ingress), as
- * ingress-nginx gives a host's server block the certificate of whichever
- * Ingress lists it. */
+/* The hosts with a certificate, as ingress-nginx's createServers gives
+ * them: every rule host of a non-canary ingress-nginx Ingress whose
+ * spec.tls is not empty, listed in a tls.hosts entry or not (unlisted, it
+ * gets a certificate whose SANs name it, else the default certificate).
+ * A host only in tls.hosts (or a certificate's SANs) with no rule has no
+ * server block: no certificate, so no HSTS and no ssl-redirect. */
 static void collect_tls_hosts(struct tx *t)
 {
     size_t cap = 0;
     for (size_t i = 0; t->o->nginx && i < t->objs->n_ingresses; i++) {
-        const cJSON *ing = t->objs->ingresses[i], *spec = get(ing, "spec"), *tls = get(spec, "tls");
-        if (tls == NULL || gantry_is_ours(t->objs, t->o, ing) || !k8s_ingress_is_ours(t->objs, t->o, ing) ||
-            canary_candidate(ing))
+        const cJSON *ing = t->objs->ingresses[i], *spec = get(ing, "spec");
+        if (cJSON_GetArraySize(get(spec, "tls")) == 0 || gantry_is_ours(t->objs, t->o, ing) ||
+            !k8s_ingress_is_ours(t->objs, t->o, ing) || canary_candidate(ing))
             continue;
-        for (const cJSON *e = tls->child; e; e = e->next) {
-            const cJSON *hosts = get(e, "hosts");
-            if (cJSON_GetArraySize(hosts) > 0) {
-                for (const cJSON *h = hosts->child; h; h = h->next)
-                    tls_hosts_add(t, &cap, cJSON_IsString(h) ? h->valuestring : NULL);
-                continue;
-            }
-            for (const cJSON *r = get(spec, "rules") ? get(spec, "rules")->child : NULL; r; r = r->next)
-                tls_hosts_add(t, &cap, str(r, "host"));
-        }
+        for (const cJSON *r = get(spec, "rules") ? get(spec, "rules")->child : NULL; r; r = r->next)
+            tls_hosts_add(t, &cap, str(r, "host"));
     }
     if (t->n_tls_hosts > 1)
         qsort(t->tls_hosts, t->n_tls_hosts, sizeof(*t->tls_hosts), str_cmp);

@@ -137,6 +137,31 @@ int main(void)
     static_config_free(&c);
     log_set_level(LOG_INFO);
 
+    /* tcpServersTransport: decoded into the TCP default transport; negative durations; unknown keys warned */
+    CHECK(load(&c, &d, 0) == 0);
+    CHECK(!c.tcp_transport.has_dial && !c.tcp_transport.has_keep_alive && c.tcp_transport.tls == NULL);
+    CHECK_STR(c.tcp_transport.name, "tcpServersTransport");
+    static_config_free(&c);
+    CHECK(load(&c, &d, 6, "--tcpServersTransport.dialTimeout=0s", "--tcpServersTransport.dialKeepAlive=-1s",
+               "--tcpServersTransport.terminationDelay=250ms", "--tcpServersTransport.tls.rootCAs=/etc/ca.pem",
+               "--tcpServersTransport.tls.insecureSkipVerify=true", "--tcpServersTransport.proxyProtocol.version=2") == 0);
+    CHECK(c.tcp_transport.has_dial && c.tcp_transport.dial_ms == 0);
+    CHECK(c.tcp_transport.has_keep_alive && c.tcp_transport.keep_alive_ms == -1000);
+    CHECK(c.tcp_transport.has_termination_delay && c.tcp_transport.termination_delay_ms == 250);
+    CHECK(c.tcp_transport.tls && c.tcp_transport.tls->insecure_skip_verify && c.tcp_transport.tls->n_root_cas == 1);
+    CHECK_STR(c.tcp_transport.tls->root_cas[0], "/etc/ca.pem");
+    CHECK(c.tcp_transport.unsupported == NULL);
+    CHECK(c.warnings.len == 1); /* proxyProtocol: not a key of Traefik's static section */
+    CHECK_CONTAINS(c.warnings.items[0], "proxyProtocol");
+    static_config_free(&c);
+    CHECK(load(&c, &d, 1, "--tcpServersTransport.tls.spiffe.trustDomain=example.org") == 0);
+    CHECK_STR(c.tcp_transport.unsupported, "tls.spiffe");
+    static_config_free(&c);
+    CHECK(load(&c, &d, 1, "--tcpServersTransport.dialKeepAlive=soon") != 0);
+    CHECK_CONTAINS(d.msg, "dialKeepAlive");
+    static_config_free(&c);
+    log_set_level(LOG_INFO);
+
     CHECK(load(&c, &d, 1, "--providers.docker") == 0 && c.docker.enabled); /* bare flag = true */
     static_config_free(&c);
 

@@ -1,6 +1,7 @@
 /*
  * HTTP middlewares: Traefik's middleware set, compiled once per routing
- * table and run per request.
+ * table (or carried over from the last one when unchanged) and run per
+ * request.
  *
  * A middleware type (one file each, mw_<name>.c) is a vtable: build() turns
  * the provider-neutral options (flattened key/value pairs, keys compared

@@ -33,6 +33,7 @@
 #include "../proxy/middleware/status_ranges.h"
 #include "../proxy/server.h"
 #include "cert_watch.h"
+#include "aggregator_rule.h"
 #include "compile_reuse.h"
 #include "healthcheck.h"
 #include "middleware_resolve.h"
@@ -56,6 +57,8 @@ static size_t n_providers;
 static struct compile_reuse services_prev;
 /* model middleware -> its shared table_middleware in the published table */
 static struct compile_reuse middlewares_prev;
+/* model router -> its shared parsed rule (aggregator_rule.h) */
+static struct compile_reuse rules_prev;
 static bool dirty;
 static uint64_t last_compile_ms;
 static struct watcher_timer *window_timer;
@@ -121,6 +124,7 @@ void aggregator_shutdown(void)
     n_providers = 0;
     compile_reuse_free(&services_prev);
     compile_reuse_free(&middlewares_prev);
+    compile_reuse_free(&rules_prev);
     arena_free(&status_arena);
     errors = (struct ptr_vec){0};
     signatures = (struct ptr_vec){0};
@@ -263,6 +267,7 @@ struct build {
     struct table_host_map service_models; /* name@provider -> const struct model_service * */
     struct compile_reuse services_next;   /* model service -> table_service, for the next compile */
     struct compile_reuse middlewares_next; /* model middleware -> table_middleware, for the next compile */
+    struct compile_reuse rules_next;       /* model router -> shared rule, for the next compile */
 };
 
 struct pending_weighted {
@@ -1041,7 +1046,7 @@ static void add_routers(struct build *b, const struct model *m)
         const char *sq = r->service ? qualify(b->scratch, r->service, m->provider) : NULL;
         st->service = sq ? arena_strdup(&snap->arena, sq) : NULL;
         struct diag d;
-        const struct rule_node *rule = rule_parse(&b->t->arena, r->rule, &d);
+        const struct rule_node *rule = aggregator_rule(b->t, &rules_prev, &b->rules_next, r, r->rule, &d);
         if (rule == NULL) {
             record_on(b, &st->error, "%s: router '%s': rule `%s`: %s", r->origin.source, q, r->rule, d.msg);
             continue;
@@ -1679,6 +1684,8 @@ static void compile(void)
     services_prev = b.services_next;
     compile_reuse_free(&middlewares_prev);
     middlewares_prev = b.middlewares_next;
+    compile_reuse_free(&rules_prev);
+    rules_prev = b.rules_next;
     for (size_t i = 0; i < n_providers; i++) {
         model_free(compiled[i]);
         compiled[i] = NULL;

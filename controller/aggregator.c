@@ -33,6 +33,7 @@
 #include "../proxy/middleware/status_ranges.h"
 #include "../proxy/server.h"
 #include "cert_watch.h"
+#include "aggregator_rule.h"
 #include "compile_reuse.h"
 #include "healthcheck.h"
 #include "middleware_resolve.h"
@@ -54,6 +55,10 @@ static struct model *compiled[MAX_PROVIDERS];
 static size_t n_providers;
 /* model service -> its table_service in the published table */
 static struct compile_reuse services_prev;
+/* model middleware -> its shared table_middleware in the published table */
+static struct compile_reuse middlewares_prev;
+/* model router -> its shared parsed rule (aggregator_rule.h) */
+static struct compile_reuse rules_prev;
 static bool dirty;
 static uint64_t last_compile_ms;
 static struct watcher_timer *window_timer;
@@ -118,6 +123,8 @@ void aggregator_shutdown(void)
     }
     n_providers = 0;
     compile_reuse_free(&services_prev);
+    compile_reuse_free(&middlewares_prev);
+    compile_reuse_free(&rules_prev);
     arena_free(&status_arena);
     errors = (struct ptr_vec){0};
     signatures = (struct ptr_vec){0};
@@ -259,6 +266,8 @@ struct build {
     uint64_t current_tls_id;           /* the TLS option of the router being added */
     struct table_host_map service_models; /* name@provider -> const struct model_service * */
     struct compile_reuse services_next;   /* model service -> table_service, for the next compile */
+    struct compile_reuse middlewares_next; /* model middleware -> table_middleware, for the next compile */
+    struct compile_reuse rules_next;       /* model router -> shared rule, for the next compile */
 };
 
 struct pending_weighted {
@@ -1037,7 +1046,7 @@ static void add_routers(struct build *b, const struct model *m)
         const char *sq = r->service ? qualify(b->scratch, r->service, m->provider) : NULL;
         st->service = sq ? arena_strdup(&snap->arena, sq) : NULL;
         struct diag d;
-        const struct rule_node *rule = rule_parse(&b->t->arena, r->rule, &d);
+        const struct rule_node *rule = aggregator_rule(b->t, &rules_prev, &b->rules_next, r, r->rule, &d);
         if (rule == NULL) {
             record_on(b, &st->error, "%s: router '%s': rule `%s`: %s", r->origin.source, q, r->rule, d.msg);
             continue;
@@ -1570,6 +1579,8 @@ static void log_changes(struct build *b, uint64_t us)
             log_error("configuration: %s", (const char *)b->errors.items[k]);
     log_info("configuration applied in %.2f ms: %u routers (+%zu -%zu ~%zu), %u services, %u certificates, %zu errors",
              (double)us / 1000.0, b->t->n_routes, added, removed, changed, b->t->n_services, b->t->n_certs, b->errors.len);
+    log_debug("middlewares: %zu compiled, %zu unchanged taken from the last table", mw_resolver_built(b->mw),
+              mw_resolver_reused(b->mw));
 }
 
 /* Middlewares, who uses each service, the problem list; then publish. */
@@ -1667,6 +1678,7 @@ static void compile(void)
     add_mirroring(&b);
     add_weighted(&b);
     b.mw = mw_resolver_new(&scratch, b.t, latest, n_providers);
+    mw_resolver_set_reuse(b.mw, &middlewares_prev, &b.middlewares_next);
     add_tls_options(&b);
     for (size_t i = 0; i < n_providers; i++)
         add_routers(&b, latest[i]);
@@ -1713,6 +1725,10 @@ static void compile(void)
     arena_free(&scratch);
     compile_reuse_free(&services_prev); /* its table is no longer current */
     services_prev = b.services_next;
+    compile_reuse_free(&middlewares_prev);
+    middlewares_prev = b.middlewares_next;
+    compile_reuse_free(&rules_prev);
+    rules_prev = b.rules_next;
     for (size_t i = 0; i < n_providers; i++) {
         model_free(compiled[i]);
         compiled[i] = NULL;

@@ -11,6 +11,7 @@
 
 #include "../proxy/middleware/middleware.h"
 #include "../proxy/table.h"
+#include "compile_reuse.h"
 
 #define MAX_CHAIN_DEPTH 32
 
@@ -31,6 +32,9 @@ struct mw_resolver {
     struct table *t;
     struct table_host_map index; /* qualified name -> struct entry * */
     struct table_host_map services; /* qualified name -> const struct model_service * */
+    const struct compile_reuse *prev; /* model middleware -> shared table_middleware of the published table */
+    struct compile_reuse *next;       /* the same, for the table being built */
+    size_t reused, built;
 };
 
 static const char *qualify(struct arena *a, const char *name, const char *provider)
@@ -108,6 +112,28 @@ static int expand_chain(struct mw_resolver *r, struct entry *e, struct ptr_vec *
     return 0;
 }
 
+/* The compiled middleware of <e>: the published table's when its model is
+ * the very object compiled then (unchanged), else built for this table. */
+static struct table_middleware *build_or_reuse(struct mw_resolver *r, struct entry *e, const char *q, struct diag *bd)
+{
+    const struct model_middleware *mw = e->mw;
+    if (!middleware_shareable(mw->type, mw->keys, mw->n_options)) {
+        r->built++;
+        return middleware_build_for(r->t, e->provider, q, mw->type, mw->keys, mw->values, mw->n_options, bd);
+    }
+    struct table_middleware *m = r->prev ? compile_reuse_get(r->prev, mw) : NULL;
+    if (m != NULL) {
+        middleware_hold(r->t, m);
+        r->reused++;
+    } else {
+        m = middleware_build_shared(r->t, e->provider, q, mw->type, mw->keys, mw->values, mw->n_options, bd);
+        r->built++;
+    }
+    if (m != NULL && r->next != NULL)
+        compile_reuse_put(r->next, mw, m);
+    return m;
+}
+
 static int resolve_one(struct mw_resolver *r, const char *name, const char *provider, struct ptr_vec *out, int depth,
                        struct diag *d)
 {
@@ -142,7 +168,7 @@ static int resolve_one(struct mw_resolver *r, const char *name, const char *prov
     }
     if (e->state == UNBUILT) {
         struct diag bd;
-        e->built = middleware_build_for(r->t, e->provider, q, e->mw->type, e->mw->keys, e->mw->values, e->mw->n_options, &bd);
+        e->built = build_or_reuse(r, e, q, &bd);
         if (e->built == NULL) {
             e->state = REFUSED;
             e->error = arena_strdup(r->scratch, bd.msg);
@@ -173,4 +199,20 @@ size_t mw_resolver_users(struct mw_resolver *r, const char *qualified)
 {
     struct entry *e = find(r, qualified);
     return e ? e->users : 0;
+}
+
+void mw_resolver_set_reuse(struct mw_resolver *r, const struct compile_reuse *prev, struct compile_reuse *next)
+{
+    r->prev = prev;
+    r->next = next;
+}
+
+size_t mw_resolver_reused(const struct mw_resolver *r)
+{
+    return r->reused;
+}
+
+size_t mw_resolver_built(const struct mw_resolver *r)
+{
+    return r->built;
 }

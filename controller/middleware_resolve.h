@@ -19,6 +19,17 @@ struct mw_resolver;
 /* <scratch> outlives the resolver; compiled middlewares go into t->arena. */
 struct mw_resolver *mw_resolver_new(struct arena *scratch, struct table *t, struct model *const *models, size_t n_models);
 
+struct compile_reuse;
+
+/* Middlewares compiled for the published table, by model object (<prev>,
+ * NULL: none): a shareable one whose model is the very object compiled
+ * last time is taken from there instead of built again; what this
+ * resolver builds or takes is recorded in <next> for the next compile. */
+void mw_resolver_set_reuse(struct mw_resolver *r, const struct compile_reuse *prev, struct compile_reuse *next);
+/* How many middlewares were taken from <prev> / built (shared or not). */
+size_t mw_resolver_reused(const struct mw_resolver *r);
+size_t mw_resolver_built(const struct mw_resolver *r);
+
 /* Appends the compiled middlewares for <names> (unqualified ones belong to
  * <provider>) to <out> (struct table_middleware *). -1 with <d> naming the
  * middleware and the reason when one is missing, cannot be built or loops. */

@@ -231,7 +231,7 @@ void table_service_set_sticky(struct table *t, struct table_service *svc, const 
                               uint32_t n, bool secure, bool http_only, const char *same_site, int64_t max_age, const char *path,
                               const char *domain);
 
-/* <rule> must live in t->arena (parse it there). */
+/* <rule> must live as long as <t>: in t->arena, or memory <t> holds a reference on. */
 struct table_route *table_add_route(struct table *t, const char *name, const char *rule_text, const struct rule_node *rule,
                                     int64_t priority, uint64_t entrypoints, bool tls, struct table_service *svc);
 

@@ -6,6 +6,7 @@
  */
 #include "middleware.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -76,6 +77,65 @@ static struct table_middleware *middleware_build_in(struct arena *a, struct tabl
     m->name = arena_strdup(a, name);
     m->type = t;
     m->cfg = cfg;
+    m->unit = NULL;
+    return m;
+}
+
+struct mw_unit {
+    int refs; /* tables holding it; watcher thread only */
+    struct arena arena;
+};
+
+static size_t units_live; /* watcher thread only */
+
+size_t middleware_shared_live(void)
+{
+    return units_live;
+}
+
+bool middleware_shareable(const char *type, const char *const *keys, size_t n)
+{
+    const struct mw_type *t = middleware_type(type);
+    if (t == NULL || t->per_router || strcasecmp(type, "errors") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(keys[i], "usersFile") == 0 || strncasecmp(keys[i], "tls.", 4) == 0)
+            return false;
+    return true;
+}
+
+static void release_unit(void *p)
+{
+    struct table_middleware *m = p;
+    struct mw_unit *u = m->unit; /* <m> lives in u's arena */
+    if (--u->refs > 0)
+        return;
+    arena_free(&u->arena); /* also runs the middleware's cleanups (regexes, mapped slots) */
+    free(u);
+    units_live--;
+}
+
+void middleware_hold(struct table *t, struct table_middleware *m)
+{
+    m->unit->refs++;
+    arena_on_free(&t->arena, release_unit, m);
+}
+
+struct table_middleware *middleware_build_shared(struct table *t, const char *provider, const char *name, const char *type,
+                                                 const char *const *keys, const char *const *values, size_t n,
+                                                 struct diag *d)
+{
+    struct mw_unit *u = mem_calloc(1, sizeof(*u));
+    arena_init_sized(&u->arena, 512); /* most compiled middlewares are small: 30,000 of them at 4 KiB each would not be */
+    struct table_middleware *m = middleware_build_in(&u->arena, t, provider, name, type, keys, values, n, d);
+    if (m == NULL) {
+        arena_free(&u->arena);
+        free(u);
+        return NULL;
+    }
+    m->unit = u;
+    units_live++;
+    middleware_hold(t, m);
     return m;
 }
 

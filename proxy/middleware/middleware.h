@@ -1,6 +1,7 @@
 /*
  * HTTP middlewares: Traefik's middleware set, compiled once per routing
- * table and run per request.
+ * table (or carried over from the last one when unchanged) and run per
+ * request.
  *
  * A middleware type (one file each, mw_<name>.c) is a vtable: build() turns
  * the provider-neutral options (flattened key/value pairs, keys compared
@@ -118,11 +119,18 @@ struct mw_type {
     bool (*needs_body)(const void *cfg);
 };
 
+struct mw_unit;
+
 /* A compiled middleware, shared by every route of the table naming it. */
 struct table_middleware {
     const char *name; /* name@provider */
     const struct mw_type *type;
     void *cfg;
+    /* A shared middleware (middleware_build_shared) lives in memory of its
+     * own, referenced by every table holding it, so that an unchanged one is
+     * carried into the next table as it is (its state too: rateLimit's
+     * buckets). NULL: it lives in its table's arena. */
+    struct mw_unit *unit;
 };
 
 /* The type named <name> (case-insensitive), or NULL when Gantry does not
@@ -138,6 +146,23 @@ struct table_middleware *middleware_build(struct arena *a, const char *name, con
 /* The same, for table <t>: options may name its services (qualified in <provider>). */
 struct table_middleware *middleware_build_for(struct table *t, const char *provider, const char *name, const char *type,
                                               const char *const *keys, const char *const *values, size_t n, struct diag *d);
+
+/* Whether middleware <type> with options <keys> may be built once and
+ * shared by later tables while its model does not change: not when it is
+ * stateful per router, names an object of its table (errors.service) or
+ * reads files that may change under it (usersFile, tls). */
+bool middleware_shareable(const char *type, const char *const *keys, size_t n);
+/* Compiles one middleware into memory of its own, held by table <t>
+ * (middleware_hold); NULL with <d> filled when a value is refused. */
+struct table_middleware *middleware_build_shared(struct table *t, const char *provider, const char *name, const char *type,
+                                                 const char *const *keys, const char *const *values, size_t n,
+                                                 struct diag *d);
+/* Table <t> holds shared middleware <m> (built for an earlier table): a
+ * reference, dropped when <t> is freed. The last reference frees it.
+ * Watcher thread only. */
+void middleware_hold(struct table *t, struct table_middleware *m);
+/* How many shared middlewares are alive (tests). */
+size_t middleware_shared_live(void);
 
 /* Worker: runs route->middlewares from run->next on; run->pass() when every
  * middleware let the request through. */

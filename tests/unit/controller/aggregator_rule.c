@@ -1,0 +1,48 @@
+/* Tests controller/aggregator_rule.c: a router's rule is parsed once and
+ * the next table takes the same parsed rule while the router (its model
+ * object) is unchanged; another router object is parsed anew; a refused
+ * rule is reported and nothing kept; a rule is freed with the last table
+ * holding it, not before (ASan: no use after free, no leak). */
+#include "../../../controller/aggregator_rule.h"
+
+#include "../../../controller/compile_reuse.h"
+#include "../../../proxy/table.h"
+#include "test.h"
+
+int main(void)
+{
+    static const char text[] = "Host(`a.example.com`) && PathRegexp(`^/v[0-9]+/`)";
+    int router_a, router_b; /* stand-ins for model routers: only their addresses matter */
+    struct compile_reuse first = {0}, second = {0}, third = {0};
+    struct diag d;
+
+    struct table *t1 = table_new(1);
+    const struct rule_node *a1 = aggregator_rule(t1, NULL, &first, &router_a, text, &d);
+    CHECK(a1 != NULL && aggregator_rules_live() == 1);
+    CHECK(aggregator_rule(t1, NULL, &first, &router_b, "Host(`b`) &&", &d) == NULL); /* refused, not kept */
+    CHECK(aggregator_rules_live() == 1 && compile_reuse_get(&first, &router_b) == NULL);
+
+    struct table *t2 = table_new(1);
+    const struct rule_node *a2 = aggregator_rule(t2, &first, &second, &router_a, text, &d);
+    const struct rule_node *b2 = aggregator_rule(t2, &first, &second, &router_b, "Host(`b.example.com`)", &d);
+    CHECK(a2 == a1); /* unchanged: the same parsed rule */
+    CHECK(b2 != NULL && aggregator_rules_live() == 2);
+
+    table_free(t1); /* t2 still holds a1 */
+    CHECK(aggregator_rules_live() == 2);
+    CHECK(a2->op == RULE_AND);
+
+    /* router_b replaced by another object (a change): parsed anew; router_a dropped */
+    int router_b2;
+    struct table *t3 = table_new(1);
+    const struct rule_node *b3 = aggregator_rule(t3, &second, &third, &router_b2, "Host(`b.example.com`)", &d);
+    CHECK(b3 != NULL && b3 != b2 && aggregator_rules_live() == 3);
+    table_free(t2);
+    CHECK(aggregator_rules_live() == 1);
+    table_free(t3);
+    CHECK(aggregator_rules_live() == 0);
+    compile_reuse_free(&first);
+    compile_reuse_free(&second);
+    compile_reuse_free(&third);
+    return test_report("controller/aggregator_rule");
+}

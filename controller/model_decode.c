@@ -840,7 +840,7 @@ static const struct tree_field tcp_lb_fields[] = {{"servers", tcp_lb_servers},
 /* ---- tcp.serversTransports ---- */
 
 /* dialTimeout: an explicit 0 means no timeout (Go's dialer), unset 30s */
-static int tcp_tr_dial(struct tree_decoder *c, void *obj, const struct tree_node *v)
+int model_decode_tcp_transport_dial(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
     struct model_tcp_transport *t = obj;
     if (tree_decode_duration(c, v, &t->dial_ms) != 0)
@@ -897,7 +897,7 @@ int model_decode_signed_duration(struct tree_decoder *c, const struct tree_node 
 
 /* terminationDelay of a TCP transport: a duration that may be negative
  * ("-1s": wait forever). */
-static int tcp_tr_termination_delay(struct tree_decoder *c, void *obj, const struct tree_node *v)
+int model_decode_tcp_transport_termination_delay(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
     struct model_tcp_transport *t = obj;
     if (model_decode_signed_duration(c, v, "terminationDelay", &t->termination_delay_ms) != 0)
@@ -907,7 +907,7 @@ static int tcp_tr_termination_delay(struct tree_decoder *c, void *obj, const str
 }
 
 /* dialKeepAlive: as Go's net.Dialer KeepAlive (negative: off, 0: 15s) */
-static int tcp_tr_keep_alive(struct tree_decoder *c, void *obj, const struct tree_node *v)
+int model_decode_tcp_transport_keep_alive(struct tree_decoder *c, void *obj, const struct tree_node *v)
 {
     struct model_tcp_transport *t = obj;
     if (model_decode_signed_duration(c, v, "dialKeepAlive", &t->keep_alive_ms) != 0)
@@ -916,9 +916,9 @@ static int tcp_tr_keep_alive(struct tree_decoder *c, void *obj, const struct tre
     return 0;
 }
 
-static const struct tree_field tcp_transport_fields[] = {{"dialTimeout", tcp_tr_dial},
-                                                    {"dialKeepAlive", tcp_tr_keep_alive},
-                                                    {"terminationDelay", tcp_tr_termination_delay},
+static const struct tree_field tcp_transport_fields[] = {{"dialTimeout", model_decode_tcp_transport_dial},
+                                                    {"dialKeepAlive", model_decode_tcp_transport_keep_alive},
+                                                    {"terminationDelay", model_decode_tcp_transport_termination_delay},
                                                     {"tls", tcp_tr_tls},
                                                     {"proxyProtocol", tcp_tr_proxy_protocol},
                                                     {"spiffe", tcp_tr_spiffe}, /* as Traefik's docs show it, beside tls */

@@ -37,4 +37,10 @@ void model_decode(struct model *m, const struct tree_node *root, struct decode_r
 int model_decode_signed_duration(struct tree_decoder *c, const struct tree_node *v, const char *what, int64_t *out)
     WARN_UNUSED;
 
+/* The scalar keys of a TCP serversTransport (tree_field callbacks on a
+ * struct model_tcp_transport), shared with the static tcpServersTransport. */
+int model_decode_tcp_transport_dial(struct tree_decoder *c, void *obj, const struct tree_node *v);
+int model_decode_tcp_transport_keep_alive(struct tree_decoder *c, void *obj, const struct tree_node *v);
+int model_decode_tcp_transport_termination_delay(struct tree_decoder *c, void *obj, const struct tree_node *v);
+
 #endif

@@ -764,33 +764,6 @@ static int servers_transport_key(struct tree_decoder *td, void *obj, const struc
  * a tcp.serversTransports entry less serverName, certificates,
  * peerCertURI and proxyProtocol, which Traefik's static section does not
  * have (a warning, as any unknown key). */
-static int tst_dial(struct tree_decoder *td, void *obj, const struct tree_node *v)
-{
-    struct model_tcp_transport *t = obj;
-    if (tree_decode_duration(td, v, &t->dial_ms) != 0)
-        return -1;
-    t->has_dial = true;
-    return 0;
-}
-
-static int tst_keep_alive(struct tree_decoder *td, void *obj, const struct tree_node *v)
-{
-    struct model_tcp_transport *t = obj;
-    if (model_decode_signed_duration(td, v, "tcpServersTransport.dialKeepAlive", &t->keep_alive_ms) != 0)
-        return -1;
-    t->has_keep_alive = true;
-    return 0;
-}
-
-static int tst_termination(struct tree_decoder *td, void *obj, const struct tree_node *v)
-{
-    struct model_tcp_transport *t = obj;
-    if (model_decode_signed_duration(td, v, "tcpServersTransport.terminationDelay", &t->termination_delay_ms) != 0)
-        return -1;
-    t->has_termination_delay = true;
-    return 0;
-}
-
 TREE_FIELD_BOOL(tst_tls_insecure, struct model_transport, insecure_skip_verify)
 TREE_FIELD_LIST(tst_tls_root_cas, struct model_transport, root_cas)
 
@@ -824,9 +797,10 @@ static int tst_tls(struct tree_decoder *td, void *obj, const struct tree_node *v
     return 0;
 }
 
-static const struct tree_field tcp_transport_root_keys[] = {{"dialTimeout", tst_dial},
-                                                            {"dialKeepAlive", tst_keep_alive},
-                                                            {"terminationDelay", tst_termination},
+/* the scalar keys decode as in tcp.serversTransports */
+static const struct tree_field tcp_transport_root_keys[] = {{"dialTimeout", model_decode_tcp_transport_dial},
+                                                            {"dialKeepAlive", model_decode_tcp_transport_keep_alive},
+                                                            {"terminationDelay", model_decode_tcp_transport_termination_delay},
                                                             {"tls", tst_tls},
                                                             {NULL, NULL}};
 

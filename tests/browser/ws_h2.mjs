@@ -4,21 +4,11 @@
 // connection (RFC 8441) when the server advertised
 // SETTINGS_ENABLE_CONNECT_PROTOCOL; the caller reads the net log to see which
 // way it went. Usage: node ws_h2.mjs <page-url> <host:port to map to 127.0.0.1:port> <netlog.json>
-import { chromium } from "playwright-core";
+import { runInChromium } from "./chromium.mjs";
 
 const [url, hostPort, netlog] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--ignore-certificate-errors", `--host-resolver-rules=MAP ${hostPort.split(":")[0]} 127.0.0.1`,
-         `--log-net-log=${netlog}`, "--net-log-capture-mode=Everything"],
-});
-let status = 0;
-try {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
+await runInChromium({ extraArgs: ["--ignore-certificate-errors", `--host-resolver-rules=MAP ${hostPort.split(":")[0]} 127.0.0.1`,
+                                  `--log-net-log=${netlog}`, "--net-log-capture-mode=Everything"] }, async (page) => {
   const resp = await page.goto(url);
   console.log("page: " + resp.status() + " " + (await resp.headerValue(":status") ?? "") );
   const echoed = await page.evaluate(() => new Promise((resolve, reject) => {
@@ -32,11 +22,4 @@ try {
   console.log("echo: " + JSON.stringify(echoed));
   const proto = await page.evaluate(() => performance.getEntriesByType("navigation")[0].nextHopProtocol);
   console.log("page protocol: " + proto);
-  if (errors.length) { console.log("page errors: " + errors.join("; ")); status = 1; }
-} catch (e) {
-  console.log("error: " + e.message);
-  status = 1;
-} finally {
-  await browser.close();
-}
-process.exit(status);
+});

@@ -74,12 +74,12 @@ static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
     h2o_iovec_t uri = run->client.path;
     if (strcasecmp(scheme, c->scheme) == 0 && h2o_memis(port.base, port.len, c->port, strlen(c->port)))
         return MW_NEXT; /* already there */
-    size_t n = strlen(c->scheme) + 3 + host.len + strlen(c->port) + uri.len + 1;
-    char *url = h2o_mem_alloc_pool(&req->pool, n);
-    int len = snprintf(url, n, "%s://%.*s%s%.*s", c->scheme, (int)host.len, host.base, c->port, (int)uri.len, uri.base);
+    /* concatenated, not printf'd: this runs on every request of a web -> websecure redirect */
+    h2o_iovec_t url = h2o_concat(&req->pool, h2o_iovec_init(c->scheme, strlen(c->scheme)), h2o_iovec_init(H2O_STRLIT("://")), host,
+                                 h2o_iovec_init(c->port, strlen(c->port)), uri);
     bool get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
     int status = c->permanent ? (get ? 301 : 308) : (get ? 302 : 307);
-    mw_redirect(run, status, url, (size_t)len);
+    mw_redirect(run, status, url.base, url.len);
     return MW_ANSWERED;
 }
 

@@ -82,14 +82,16 @@ test-asan: deps asan
 # ThreadSanitizer for the table swap (unit stress tests), then the real
 # binary built with TSan over the worker <-> admin boundary and the HTTP/2
 # paths shared by two workers: admin API reads while h1/h2 traffic runs and
-# tables swap, HTTP/2 upstream pools, h2c and h2 over TLS. Any TSan report in
+# tables swap, HTTP/2 upstream pools, h2c and h2 over TLS, the UDP proxy and its
+# counters read by the admin API. Any TSan report in
 # gantry's output fails the test that started it (tests/integration/conftest.py).
 # Three long single-connection tests of test_h2_upstream.py are left out to stay
 # near 2 minutes (docs/architecture.md, "Threads").
 TSAN_INTEGRATION ?= tests/integration/test_worker_admin_concurrency.py tests/integration/test_http2.py \
 	tests/integration/test_h2_upstream.py tests/integration/test_grpc.py tests/integration/test_h2_request_streaming.py \
 	tests/integration/test_h2_conformance.py tests/integration/test_h2_floods.py tests/integration/test_ws_h2.py \
-	tests/integration/test_mw_grpc_web.py tests/integration/test_h2c_ws_mirror.py tests/integration/test_upstream_idle_pool.py
+	tests/integration/test_mw_grpc_web.py tests/integration/test_h2c_ws_mirror.py tests/integration/test_upstream_idle_pool.py \
+	tests/integration/test_udp.py tests/integration/test_udp_api.py
 TSAN_DESELECT ?= not test_slow_client_holds_back_the_upstream and not test_request_trailers_of_a_small_chunked_body \
 	and not test_tls_h2_upstream_under_load_few_connections
 test-tsan: deps tsan

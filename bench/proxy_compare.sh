@@ -8,7 +8,7 @@
 # ROUNDS runs is reported with the ratio to nginx: requests/s, and requests
 # per CPU-second of the proxy's own processes (steadier on a busy machine).
 #
-# Usage: bench/proxy_compare.sh [build-dir]   (env: DURATION=10 ROUNDS=3 CONNS=64 WORKERS=1)
+# Usage: bench/proxy_compare.sh [build-dir]   (env: DURATION=10 ROUNDS=3 CONNS=64 WORKERS=1 CASES="http1-small ...")
 set -euo pipefail
 BUILD=${1:-build}
 GANTRY=$(realpath "$BUILD/gantry")
@@ -137,7 +137,7 @@ measure() { # who case tool args... -> appends requests/s to R[who,case] and req
   C[$who,$c]+="$(awk -v n="${out#* }" -v t=$((c1 - c0)) 'BEGIN { printf "%d", (t > 0 ? n / (t / 1e9) : 0) }') "
 }
 
-cases=("http1-small" "http1-16k" "h2c-small" "h2c-16k" "h2-tls-small")
+read -ra cases <<<"${CASES:-http1-small http1-16k h2c-small h2c-16k h2-tls-small}" # CASES: a subset
 run_case() { # who case: one measurement, the three proxies' ports chosen by who
   local p1 p2 ps
   case $1 in nginx) p1=$NG p2=$NG2 ps=$NGS ;; gantry) p1=$GA p2=$GA2 ps=$GAS ;; haproxy) p1=$HA p2=$HA2 ps=$HAS ;; esac

@@ -246,7 +246,8 @@ def test_only_udp_entry_points(tmpdir):
     try:
         wait_port(admin, timeout=10, proc=p)
         assert answered_by(port, "a")
-        assert "listening on 127.0.0.1:%d/udp" % port in p.output()
+        # a worker may answer before the main thread's log line is written
+        wait_for(lambda: "listening on 127.0.0.1:%d/udp" % port in p.output(), what="the UDP entry point's log line")
         assert ":80 " not in p.output()
     finally:
         a.close()

@@ -382,6 +382,7 @@ static void l4_defaults(struct build *b, struct arena *a, const struct docker_co
         return;
     const char *ip = NULL;
     bool ip_done = false;
+    size_t skipped = 0;
     for (size_t i = 0; i < services->n;) {
         struct tree_node *svc = services->items[i];
         if (svc->kind == TREE_NULL)
@@ -408,6 +409,7 @@ static void l4_defaults(struct build *b, struct arena *a, const struct docker_co
                 problem(b, "container %s: %s service %s: %s; service skipped", c->name, proto, services->keys[i],
                         port_n ? "port must be a number between 1 and 65535" : "port is missing (no loadbalancer.server.port label and no exposed port)");
             tree_map_remove_ci(services, services->keys[i]);
+            skipped++;
             continue;
         }
         const char *origin = server ? server->file : svc->file;
@@ -422,12 +424,19 @@ static void l4_defaults(struct build *b, struct arena *a, const struct docker_co
         i++;
     }
     struct tree_node *routers = tree_map_get_ci(l4, "routers");
-    for (size_t i = 0; routers != NULL && routers->kind == TREE_MAP && i < routers->n; i++) {
+    for (size_t i = 0; routers != NULL && routers->kind == TREE_MAP && i < routers->n;) {
         struct tree_node *r = routers->items[i];
         if (r->kind == TREE_NULL)
             r->kind = TREE_MAP;
+        if (r->kind == TREE_MAP && tree_map_get_ci(r, "service") == NULL && services->n == 0 && skipped > 0) {
+            problem(b, "container %s: %s router %s skipped: the container's service was skipped (see above)", c->name,
+                    proto, routers->keys[i]);
+            tree_map_remove_ci(routers, routers->keys[i]);
+            continue;
+        }
         if (r->kind == TREE_MAP && tree_map_get_ci(r, "service") == NULL && services->n == 1)
             tree_map_add(a, r, "service", scalar(a, services->keys[0], r->file));
+        i++;
     }
 }
 

@@ -130,12 +130,12 @@ def test_metrics_count_real_datagrams(procs, tmpdir):
 def test_service_sessions_open_gauge(procs, tmpdir):
     """gantry_udp_service_sessions_open and stats.sessionsOpen: the sessions
     open now per service (summed over workers), back to 0 after udp.timeout;
-    a service without traffic shows 0."""
+    a service without traffic shows 0. A service removed while its sessions
+    are open leaves the list and, back before they end, shows them again."""
     a, b = UdpEcho("a"), UdpEcho("b")
     try:
-        g = udp_gantry(procs, tmpdir, dynamic(router("dns", "echo", ["dns"]) + router("game", "other", ["game"]),
-                                              lb("echo", a) + lb("other", b)),
-                       {"dns": "3s", "game": "3s"}, workers=2)
+        both = dynamic(router("dns", "echo", ["dns"]) + router("game", "other", ["game"]), lb("echo", a) + lb("other", b))
+        g = udp_gantry(procs, tmpdir, both, {"dns": "5s", "game": "5s"}, workers=2)
 
         def gauge(svc):
             return metrics(g).get(("gantry_udp_service_sessions_open", svc, None))
@@ -151,6 +151,11 @@ def test_service_sessions_open_gauge(procs, tmpdir):
             # the same client again: still one session each
             assert ask(clients[0], g.udp["dns"], b"again") == b"a:again"
             assert gauge("echo@file") == 3
+            g.write(dynamic(router("game", "other", ["game"]), lb("other", b)))
+            wait_for(lambda: gauge("echo@file") is None, timeout=5 * SLOW, what="echo@file gone from /metrics")
+            g.write(both)
+            wait_for(lambda: gauge("echo@file") is not None, timeout=5 * SLOW, what="echo@file back")
+            assert gauge("echo@file") == 3  # its sessions, idle but not ended, are counted again
         finally:
             for c in clients:
                 c.close()

@@ -444,6 +444,7 @@ static char *udp_services_json(const char *array_json, const char *name, size_t 
             if (strcmp(st[i].name, n->valuestring) != 0)
                 continue;
             cJSON *j = cJSON_AddObjectToObject(o, "stats");
+            cJSON_AddNumberToObject(j, "sessionsOpen", (double)st[i].open);
             cJSON_AddNumberToObject(j, "sessionsTotal", (double)st[i].sessions);
             cJSON_AddNumberToObject(j, "datagramsIn", (double)st[i].in);
             cJSON_AddNumberToObject(j, "datagramsOut", (double)st[i].out);

@@ -213,21 +213,26 @@ static void udp_metrics(struct buf *o)
     struct udp_stats_total *st;
     size_t ns = udp_stats_collect(&st);
     static const struct {
-        const char *name, *help;
+        const char *name, *type, *help;
         size_t offset;
     } svc_families[] = {
-        {"gantry_udp_service_sessions_total", "UDP sessions started by service.", offsetof(struct udp_stats_total, sessions)},
-        {"gantry_udp_service_datagrams_in_total", "Datagrams from clients relayed to a server of the service.",
+        {"gantry_udp_service_sessions_open", "gauge",
+         "UDP sessions open by service (counted for the service a session started with, until it ends).",
+         offsetof(struct udp_stats_total, open)},
+        {"gantry_udp_service_sessions_total", "counter", "UDP sessions started by service.",
+         offsetof(struct udp_stats_total, sessions)},
+        {"gantry_udp_service_datagrams_in_total", "counter", "Datagrams from clients relayed to a server of the service.",
          offsetof(struct udp_stats_total, in)},
-        {"gantry_udp_service_datagrams_out_total", "Datagrams from the service's servers relayed to clients.",
+        {"gantry_udp_service_datagrams_out_total", "counter", "Datagrams from the service's servers relayed to clients.",
          offsetof(struct udp_stats_total, out)},
-        {"gantry_udp_service_bytes_in_total", "Payload bytes relayed to the service.", offsetof(struct udp_stats_total, bytes_in)},
-        {"gantry_udp_service_bytes_out_total", "Payload bytes relayed from the service.",
+        {"gantry_udp_service_bytes_in_total", "counter", "Payload bytes relayed to the service.",
+         offsetof(struct udp_stats_total, bytes_in)},
+        {"gantry_udp_service_bytes_out_total", "counter", "Payload bytes relayed from the service.",
          offsetof(struct udp_stats_total, bytes_out)},
     };
     char a[600];
     for (size_t k = 0; k < sizeof(svc_families) / sizeof(svc_families[0]); k++) {
-        help(o, svc_families[k].name, "counter", svc_families[k].help);
+        help(o, svc_families[k].name, svc_families[k].type, svc_families[k].help);
         for (size_t i = 0; i < ns; i++)
             emit(o, "%s{service=\"%s\"} %llu\n", svc_families[k].name, esc(st[i].name, a, sizeof(a)),
                  (unsigned long long)*(const uint64_t *)((const char *)&st[i] + svc_families[k].offset));

@@ -54,6 +54,7 @@ struct udp_listener {
 struct udp_session {
     struct udp_session *next; /* hash chain */
     struct udp_listener *l;
+    struct udp_stats *stats; /* the service it started with: open until it ends; NULL: none */
     h2o_socket_t *up; /* connected to the server */
     h2o_timeout_entry_t idle;
     uint32_t bucket;
@@ -229,6 +230,8 @@ static void end_session(struct udp_session *s)
     *pp = s->next;
     uw->n_sessions--;
     count(&s->l->sessions, -1);
+    if (s->stats != NULL)
+        udp_stats_open(s->stats, uw->id, -1); /* the last touch: parked counters may be freed after it */
     h2o_timeout_unlink(&s->idle);
     h2o_socket_close(s->up);
     free(s);
@@ -394,8 +397,11 @@ static struct udp_session *new_session(struct udp_listener *l, const struct tabl
         uw->warned_full = false;
     count(&l->sessions, 1);
     count(&l->started, 1);
-    if (r->stats != NULL)
+    if (r->stats != NULL && uw->id < r->stats->n_workers) {
         udp_stats_add(&r->stats->w[uw->id].sessions, 1);
+        s->stats = r->stats;
+        udp_stats_open(s->stats, uw->id, 1);
+    }
     return s;
 }
 

@@ -13,15 +13,57 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct udp_stats *all;
+static struct udp_stats *parked; /* no table holds them; some session still open */
+
+static uint64_t open_sessions(const struct udp_stats *s)
+{
+    uint64_t n = 0;
+    for (uint32_t w = 0; w < s->n_workers; w++)
+        n += atomic_load_explicit(&s->w[w].open, memory_order_acquire);
+    return n;
+}
+
+static void stats_free(struct udp_stats *s)
+{
+    free(s->w);
+    free(s->name);
+    free(s);
+}
+
+/* Under the lock: frees the parked counters whose sessions have all ended. */
+static void sweep_parked(void)
+{
+    for (struct udp_stats **pp = &parked; *pp != NULL;) {
+        struct udp_stats *s = *pp;
+        if (open_sessions(s) != 0) {
+            pp = &s->next;
+            continue;
+        }
+        *pp = s->next;
+        stats_free(s);
+    }
+}
 
 struct udp_stats *udp_stats_acquire(const char *name, uint32_t n_workers)
 {
     if (n_workers == 0)
         n_workers = 1;
     pthread_mutex_lock(&lock);
+    sweep_parked();
     struct udp_stats *s = all;
     while (s != NULL && (strcmp(s->name, name) != 0 || s->n_workers != n_workers))
         s = s->next;
+    if (s == NULL) { /* parked: the service is back, its sessions still open */
+        for (struct udp_stats **pp = &parked; *pp != NULL; pp = &(*pp)->next) {
+            if (strcmp((*pp)->name, name) != 0 || (*pp)->n_workers != n_workers)
+                continue;
+            s = *pp;
+            *pp = s->next;
+            s->next = all;
+            all = s;
+            break;
+        }
+    }
     if (s == NULL) {
         s = mem_calloc(1, sizeof(*s));
         s->name = mem_strdup(name);
@@ -51,10 +93,15 @@ void udp_stats_release(struct udp_stats *s)
     while (*pp != s)
         pp = &(*pp)->next;
     *pp = s->next;
+    if (open_sessions(s) != 0) {
+        s->next = parked;
+        parked = s;
+        s = NULL;
+    }
+    sweep_parked();
     pthread_mutex_unlock(&lock);
-    free(s->w);
-    free(s->name);
-    free(s);
+    if (s != NULL)
+        stats_free(s);
 }
 
 static int total_cmp(const void *a, const void *b)
@@ -65,6 +112,7 @@ static int total_cmp(const void *a, const void *b)
 size_t udp_stats_collect(struct udp_stats_total **out)
 {
     pthread_mutex_lock(&lock);
+    sweep_parked();
     size_t n = 0;
     for (const struct udp_stats *s = all; s != NULL; s = s->next)
         n++;
@@ -79,6 +127,7 @@ size_t udp_stats_collect(struct udp_stats_total **out)
             t[i].out += atomic_load_explicit(&sl->out, memory_order_relaxed);
             t[i].bytes_in += atomic_load_explicit(&sl->bytes_in, memory_order_relaxed);
             t[i].bytes_out += atomic_load_explicit(&sl->bytes_out, memory_order_relaxed);
+            t[i].open += atomic_load_explicit(&sl->open, memory_order_relaxed);
         }
     }
     pthread_mutex_unlock(&lock);

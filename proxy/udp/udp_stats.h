@@ -8,6 +8,12 @@
  * worker writes its own slot with relaxed stores through its current
  * table; the admin thread reads the list under a mutex only the watcher
  * and admin take (never a worker).
+ *
+ * A session counts as open for the service it started with until it ends
+ * (open: +1 and -1 in its worker's slot), even if its table is gone: the
+ * last release of counters with sessions still open parks them on a
+ * second list, freed by a later acquire, release or collect once every
+ * session has ended (no worker ever frees or locks).
  */
 #ifndef GANTRY_UDP_STATS_H
 #define GANTRY_UDP_STATS_H
@@ -18,6 +24,7 @@
 
 struct udp_stats_slot {
     _Atomic uint64_t sessions, in, out, bytes_in, bytes_out;
+    _Atomic uint64_t open; /* sessions started less those ended (wraps per slot; the sum does not) */
 } __attribute__((aligned(64)));
 
 struct udp_stats {
@@ -32,6 +39,7 @@ struct udp_stats {
 struct udp_stats_total {
     char *name; /* udp_stats_collect: owned by the array */
     uint64_t sessions, in, out, bytes_in, bytes_out;
+    uint64_t open; /* sessions open now */
 };
 
 /* Watcher thread: the counters of service <name> (found or created), with a reference. */
@@ -43,6 +51,14 @@ void udp_stats_release(struct udp_stats *s);
 static inline void udp_stats_add(_Atomic uint64_t *c, uint64_t d)
 {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d, memory_order_relaxed);
+}
+
+/* Worker <w>'s thread: a session of <s> started (+1) or ended (-1). After
+ * its last -1 the worker must not touch <s> again (it may be freed). */
+static inline void udp_stats_open(struct udp_stats *s, uint32_t w, int d)
+{
+    _Atomic uint64_t *c = &s->w[w].open;
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + (uint64_t)(int64_t)d, memory_order_release);
 }
 
 /* Admin thread: every service's sums, by name; *out is an array to free

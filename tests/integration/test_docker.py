@@ -5,6 +5,7 @@ Traefik's labels work with labelPrefix=traefik."""
 import collections
 import os
 import re
+import socket
 import subprocess
 import time
 
@@ -84,6 +85,51 @@ def test_replicas_are_balanced(tmp_path, procs, engine):
     for i in range(3):
         engine.docker("rm", "-f", "rep-%d" % i)
     wait_for(lambda: body(g.port, "rep.test")[0] == 404, what="route gone")
+
+
+def tcp_body(port):
+    """The body a raw TCP connection to <port> gets for an HTTP/1.0 request ("" if refused or cut)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        return ""
+    return data.decode(errors="replace").partition("\r\n\r\n")[2].strip()
+
+
+def test_tcp_replicas_share_one_service(tmp_path, procs, engine):
+    """Two containers with the same tcp.services name (replicas): one
+    service with both as servers, each gets connections; a third that
+    differs but for its server is a conflict that takes the service out."""
+    g = procs.gantry(tmp_path, None, entrypoints=("web", "pg"), workers=1,
+                     args=["--providers.docker", "--providers.docker.endpoint=%s" % engine.host])
+    for i in range(2):
+        port = free_port()
+        engine.run_web("tr-%d" % i, port, {"gantry.tcp.routers.tr.rule": "HostSNI(`*`)",
+                                           "gantry.tcp.routers.tr.entrypoints": "pg",
+                                           "gantry.tcp.services.tr.loadbalancer.server.port": port})
+    pg = g.ports["pg"]
+    wait_for(lambda: len({tcp_body(pg) for _ in range(6)} - {""}) == 2, timeout=10, what="both replicas served")
+    seen = collections.Counter(tcp_body(pg) for _ in range(20))
+    assert set(seen) == {"tr-0", "tr-1"} and all(7 <= n <= 13 for n in seen.values()), seen
+    port = free_port()
+    engine.run_web("tr-odd", port, {"gantry.tcp.routers.tr.rule": "HostSNI(`*`)",
+                                    "gantry.tcp.routers.tr.entrypoints": "pg",
+                                    "gantry.tcp.services.tr.loadbalancer.server.port": port,
+                                    "gantry.tcp.services.tr.loadbalancer.proxyprotocol.version": "2"})
+    # no TCP route left: the entry point answers as an HTTP one (404)
+    wait_for(lambda: tcp_body(pg) not in ("tr-0", "tr-1"), timeout=10, what="conflicting definitions take the service out")
+    g.wait_log(r"tcp service tr is defined differently by container tr-\S+ .* and container tr-odd")
+    engine.docker("rm", "-f", "tr-odd")
+    wait_for(lambda: len({tcp_body(pg) for _ in range(6)} - {""}) == 2, timeout=10, what="served again")
+    for i in range(2):
+        engine.docker("rm", "-f", "tr-%d" % i)
 
 
 def test_health_check_gates_traffic(tmp_path, procs, engine):

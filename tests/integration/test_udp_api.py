@@ -38,7 +38,8 @@ def metrics(g):
     out = {}
     for fam in text_string_to_metric_families(body.decode()):
         if fam.name.startswith("gantry_udp_"):
-            assert fam.type == ("gauge" if fam.name == "gantry_udp_sessions_open" else "counter"), fam
+            gauges = ("gantry_udp_sessions_open", "gantry_udp_service_sessions_open")
+            assert fam.type == ("gauge" if fam.name in gauges else "counter"), fam
         for s in fam.samples:
             if s.name.startswith("gantry_udp_"):
                 out[(s.name, s.labels.get("entrypoint", s.labels.get("service")), s.labels.get("reason"))] = s.value
@@ -124,6 +125,46 @@ def test_metrics_count_real_datagrams(procs, tmpdir):
         assert g.api("/api/overview")["udp"]["entryPoints"][0]["sessions"] == 0
     finally:
         a.close()
+
+
+def test_service_sessions_open_gauge(procs, tmpdir):
+    """gantry_udp_service_sessions_open and stats.sessionsOpen: the sessions
+    open now per service (summed over workers), back to 0 after udp.timeout;
+    a service without traffic shows 0. A service removed while its sessions
+    are open leaves the list and, back before they end, shows them again."""
+    a, b = UdpEcho("a"), UdpEcho("b")
+    try:
+        both = dynamic(router("dns", "echo", ["dns"]) + router("game", "other", ["game"]), lb("echo", a) + lb("other", b))
+        g = udp_gantry(procs, tmpdir, both, {"dns": "5s", "game": "5s"}, workers=2)
+
+        def gauge(svc):
+            return metrics(g).get(("gantry_udp_service_sessions_open", svc, None))
+
+        assert gauge("echo@file") == 0 and gauge("other@file") == 0
+        clients = [client() for _ in range(3)]
+        try:
+            for c in clients:
+                assert ask(c, g.udp["dns"], b"hi") == b"a:hi"
+            assert gauge("echo@file") == 3 and gauge("other@file") == 0
+            assert g.api("/api/udp/services/echo@file")["stats"]["sessionsOpen"] == 3
+            assert metrics(g)[("gantry_udp_sessions_open", "dns", None)] == 3  # the entry point's agrees
+            # the same client again: still one session each
+            assert ask(clients[0], g.udp["dns"], b"again") == b"a:again"
+            assert gauge("echo@file") == 3
+            g.write(dynamic(router("game", "other", ["game"]), lb("other", b)))
+            wait_for(lambda: gauge("echo@file") is None, timeout=5 * SLOW, what="echo@file gone from /metrics")
+            g.write(both)
+            wait_for(lambda: gauge("echo@file") is not None, timeout=5 * SLOW, what="echo@file back")
+            assert gauge("echo@file") == 3  # its sessions, idle but not ended, are counted again
+        finally:
+            for c in clients:
+                c.close()
+        wait_for(lambda: gauge("echo@file") == 0, timeout=10 * SLOW, what="sessions ended after udp.timeout")
+        assert g.api("/api/udp/services/echo@file")["stats"]["sessionsOpen"] == 0
+        assert metrics(g)[("gantry_udp_service_sessions_total", "echo@file", None)] == 3
+    finally:
+        a.close()
+        b.close()
 
 
 BROWSER_DIR = os.path.join(ROOT, "tests", "browser")

@@ -362,24 +362,27 @@ static bool has_entries(const struct tree_node *section, const char *key)
     return n != NULL && n->kind == TREE_MAP && n->n > 0;
 }
 
-/* udp.services.<s>.loadbalancer.server.port -> servers[0].address on the
- * container's address (the only or lowest exposed port when no label
- * gives one), as Traefik's Docker provider; a container with udp routers
- * and no udp service gets one named after it; a udp router without a
- * service takes the container's only one. */
-static void udp_defaults(struct build *b, struct arena *a, const struct docker_container *c, struct tree_node *udp,
-                         const char *service_name)
+/* <proto>.services.<s>.loadbalancer.server.{port,tls} -> servers[0].{address,
+ * tls} on the container's address (the only or lowest exposed port when no
+ * label gives one), as Traefik's Docker provider (addServerTCP/UDP); a
+ * container with <proto> routers and no <proto> service gets one named
+ * after it; a router without a service takes the container's only one.
+ * <proto> is "tcp" or "udp" (UDP servers have no tls). */
+static void l4_defaults(struct build *b, struct arena *a, const struct docker_container *c, struct tree_node *l4,
+                        const char *proto, const char *service_name)
 {
-    if (udp == NULL || udp->kind != TREE_MAP)
+    if (l4 == NULL || l4->kind != TREE_MAP)
         return; /* the decoder reports it */
-    if (has_entries(udp, "routers") && !has_entries(udp, "services"))
-        tree_map_add(a, ensure_map(a, udp, "services"), service_name,
+    bool tcp = strcmp(proto, "tcp") == 0;
+    if (has_entries(l4, "routers") && !has_entries(l4, "services"))
+        tree_map_add(a, ensure_map(a, l4, "services"), service_name,
                      tree_new_node(a, TREE_MAP, arena_printf(a, "container %s", c->name), 0, 0));
-    struct tree_node *services = tree_map_get_ci(udp, "services");
+    struct tree_node *services = tree_map_get_ci(l4, "services");
     if (services == NULL || services->kind != TREE_MAP)
         return;
     const char *ip = NULL;
     bool ip_done = false;
+    size_t skipped = 0;
     for (size_t i = 0; i < services->n;) {
         struct tree_node *svc = services->items[i];
         if (svc->kind == TREE_NULL)
@@ -395,6 +398,7 @@ static void udp_defaults(struct build *b, struct arena *a, const struct docker_c
         }
         struct tree_node *server = tree_map_get_ci(lb, "server");
         struct tree_node *port_n = server ? tree_map_get_ci(server, "port") : NULL;
+        struct tree_node *tls_n = tcp && server ? tree_map_get_ci(server, "tls") : NULL;
         int port = port_n ? (port_n->kind == TREE_SCALAR ? parse_port(port_n->scalar) : -1) : default_port(c);
         if (!ip_done) {
             ip = container_ip(b, c, 0);
@@ -402,27 +406,37 @@ static void udp_defaults(struct build *b, struct arena *a, const struct docker_c
         }
         if (port < 0 || ip == NULL) {
             if (port < 0)
-                problem(b, "container %s: udp service %s: %s; service skipped", c->name, services->keys[i],
+                problem(b, "container %s: %s service %s: %s; service skipped", c->name, proto, services->keys[i],
                         port_n ? "port must be a number between 1 and 65535" : "port is missing (no loadbalancer.server.port label and no exposed port)");
             tree_map_remove_ci(services, services->keys[i]);
+            skipped++;
             continue;
         }
         const char *origin = server ? server->file : svc->file;
         struct tree_node *entry = tree_new_node(a, TREE_MAP, origin, 0, 0);
         tree_map_add(a, entry, "address", scalar(a, arena_printf(a, strchr(ip, ':') ? "[%s]:%d" : "%s:%d", ip, port), origin));
+        if (tls_n != NULL)
+            tree_map_add(a, entry, "tls", tls_n);
         struct tree_node *servers = tree_new_node(a, TREE_SEQ, origin, 0, 0);
         tree_seq_add(a, servers, entry);
         tree_map_remove_ci(lb, "server");
         tree_map_add(a, lb, "servers", servers);
         i++;
     }
-    struct tree_node *routers = tree_map_get_ci(udp, "routers");
-    for (size_t i = 0; routers != NULL && routers->kind == TREE_MAP && i < routers->n; i++) {
+    struct tree_node *routers = tree_map_get_ci(l4, "routers");
+    for (size_t i = 0; routers != NULL && routers->kind == TREE_MAP && i < routers->n;) {
         struct tree_node *r = routers->items[i];
         if (r->kind == TREE_NULL)
             r->kind = TREE_MAP;
+        if (r->kind == TREE_MAP && tree_map_get_ci(r, "service") == NULL && services->n == 0 && skipped > 0) {
+            problem(b, "container %s: %s router %s skipped: the container's service was skipped (see above)", c->name,
+                    proto, routers->keys[i]);
+            tree_map_remove_ci(routers, routers->keys[i]);
+            continue;
+        }
         if (r->kind == TREE_MAP && tree_map_get_ci(r, "service") == NULL && services->n == 1)
             tree_map_add(a, r, "service", scalar(a, services->keys[0], r->file));
+        i++;
     }
 }
 
@@ -444,7 +458,8 @@ static struct tree_node *container_tree(struct build *b, struct arena *a, const 
     struct tree_node *tcp = tree_map_get_ci(root, "tcp"), *udp = tree_map_get_ci(root, "udp");
     bool l4 = has_entries(tcp, "routers") || has_entries(tcp, "services") || has_entries(udp, "routers") ||
               has_entries(udp, "services");
-    udp_defaults(b, a, c, udp, service_name);
+    l4_defaults(b, a, c, tcp, "tcp", service_name);
+    l4_defaults(b, a, c, udp, "udp", service_name);
     struct tree_node *http = tree_map_get_ci(root, "http");
     if (http == NULL && l4)
         return root; /* a TCP/UDP-only container gets no HTTP defaults */

@@ -4,7 +4,7 @@
  * A piece is one container's build: its own model (objects, problems),
  * the digest of each router/service definition (to tell replicas from
  * conflicts) and, while it is in the cache, the name group of each of its
- * routers, services, TCP routers, UDP routers and UDP services. A group lists the pieces defining
+ * routers, services, TCP routers and services, UDP routers and services. A group lists the pieces defining
  * that name in container order; its result is what the provider's model
  * gets for the name: the only definition, the first of identical ones, a
  * service merged from replicas (kept in a struct merged), or nothing when
@@ -19,7 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { K_ROUTER, K_SERVICE, K_TCP_ROUTER, K_UDP_ROUTER, K_UDP_SERVICE, N_KINDS };
+enum { K_ROUTER, K_SERVICE, K_TCP_ROUTER, K_UDP_ROUTER, K_UDP_SERVICE, K_TCP_SERVICE, N_KINDS };
+
+/* TCP and UDP services are both a struct model_tcp_service */
+_Static_assert(N_KINDS == sizeof(((struct docker_cache *)0)->groups) / sizeof(struct strmap), "a name map per kind");
+
+static bool l4_service(int kind)
+{
+    return kind == K_UDP_SERVICE || kind == K_TCP_SERVICE;
+}
 
 struct member {
     struct docker_piece *p;
@@ -71,6 +79,8 @@ static struct ptr_vec *kind_vec(struct model *m, int kind)
         return &m->tcp_routers;
     case K_UDP_ROUTER:
         return &m->udp_routers;
+    case K_TCP_SERVICE:
+        return &m->tcp_services;
     default:
         return &m->udp_services;
     }
@@ -78,15 +88,15 @@ static struct ptr_vec *kind_vec(struct model *m, int kind)
 
 static const char *obj_name(int kind, const void *o)
 {
-    return kind == K_SERVICE       ? ((const struct model_service *)o)->name
-           : kind == K_UDP_SERVICE ? ((const struct model_tcp_service *)o)->name
+    return kind == K_SERVICE    ? ((const struct model_service *)o)->name
+           : l4_service(kind) ? ((const struct model_tcp_service *)o)->name
                                    : ((const struct model_router *)o)->name;
 }
 
 static const char *obj_source(int kind, const void *o)
 {
-    return kind == K_SERVICE       ? ((const struct model_service *)o)->origin.source
-           : kind == K_UDP_SERVICE ? ((const struct model_tcp_service *)o)->origin.source
+    return kind == K_SERVICE    ? ((const struct model_service *)o)->origin.source
+           : l4_service(kind) ? ((const struct model_tcp_service *)o)->origin.source
                                    : ((const struct model_router *)o)->origin.source;
 }
 
@@ -185,8 +195,8 @@ static struct docker_piece *piece_build(const struct docker_store *s, const stru
         p->digests[k] = arena_alloc(&p->m->arena, (v->len ? v->len : 1) * sizeof(uint64_t));
         p->groups[k] = arena_alloc(&p->m->arena, (v->len ? v->len : 1) * sizeof(struct docker_group *));
         for (size_t j = 0; j < v->len; j++)
-            p->digests[k][j] = k == K_SERVICE       ? model_service_digest(v->items[j], false)
-                               : k == K_UDP_SERVICE ? model_tcp_service_digest(v->items[j], false)
+            p->digests[k][j] = k == K_SERVICE    ? model_service_digest(v->items[j], false)
+                               : l4_service(k) ? model_tcp_service_digest(v->items[j], false)
                                                     : model_router_digest(v->items[j]);
     }
     return p;
@@ -348,8 +358,8 @@ static void merge_replicas(struct docker_group *g)
     g->result = s;
 }
 
-/* UDP replicas: one service with the servers of all (the same address once). */
-static void merge_udp_replicas(struct docker_group *g)
+/* TCP or UDP replicas: one service with the servers of all (the same address once). */
+static void merge_l4_replicas(struct docker_group *g)
 {
     const struct model_tcp_service *first = member_obj(g, 0);
     size_t total = 0;
@@ -395,12 +405,12 @@ static void group_merge(struct docker_group *g)
         g->result = member_obj(g, 0);
         return;
     }
-    static const char *const whats[N_KINDS] = {"router", "service", "tcp router", "udp router", "udp service"};
+    static const char *const whats[N_KINDS] = {"router", "service", "tcp router", "udp router", "udp service", "tcp service"};
     const char *what = whats[g->kind];
     const char *first_src = obj_source(g->kind, member_obj(g, 0));
     /* a service without servers (weighted, mirroring...) has nothing to merge: two are a conflict */
     bool no_lb = (g->kind == K_SERVICE && ((const struct model_service *)member_obj(g, 0))->lb == NULL) ||
-                 (g->kind == K_UDP_SERVICE && ((const struct model_tcp_service *)member_obj(g, 0))->weighted != NULL);
+                 (l4_service(g->kind) && ((const struct model_tcp_service *)member_obj(g, 0))->weighted != NULL);
     bool conflict = false;
     uint64_t h = member_digest(g, 0);
     for (size_t i = 1; i < g->n; i++) {
@@ -414,8 +424,8 @@ static void group_merge(struct docker_group *g)
         return;
     if (g->kind == K_SERVICE)
         merge_replicas(g);
-    else if (g->kind == K_UDP_SERVICE)
-        merge_udp_replicas(g);
+    else if (l4_service(g->kind))
+        merge_l4_replicas(g);
     else
         g->result = member_obj(g, 0);
 }
@@ -557,9 +567,9 @@ struct model *docker_build_cached(struct docker_cache *k, const struct docker_st
                 }
             }
         }
-        struct ptr_vec *same[][2] = {{&pm->middlewares, &m->middlewares},   {&pm->tcp_services, &m->tcp_services},
-                                     {&pm->certs, &m->certs},               {&pm->transports, &m->transports},
-                                     {&pm->tls_options, &m->tls_options},   {&pm->tcp_middlewares, &m->tcp_middlewares}};
+        struct ptr_vec *same[][2] = {{&pm->middlewares, &m->middlewares}, {&pm->certs, &m->certs},
+                                     {&pm->transports, &m->transports},   {&pm->tls_options, &m->tls_options},
+                                     {&pm->tcp_middlewares, &m->tcp_middlewares}};
         for (size_t q = 0; q < sizeof(same) / sizeof(same[0]); q++)
             for (size_t j = 0; j < same[q][0]->len; j++)
                 ptr_vec_push(ma, same[q][1], same[q][0]->items[j]);

@@ -30,7 +30,7 @@ struct docker_cache {
     struct strmap by_id;          /* container id -> struct docker_piece * */
     struct docker_piece **order;  /* every piece, by container name then id */
     size_t n_order;
-    struct strmap groups[5];      /* routers, services, TCP routers, UDP routers, UDP services: name -> struct docker_group * */
+    struct strmap groups[6];      /* routers, services, TCP routers, UDP routers, UDP services, TCP services: name -> struct docker_group * */
     uint64_t gen;
     /* the last build, for the debug log and tests */
     size_t last_built, last_kept, last_merged;

@@ -422,6 +422,15 @@ static bool cidr_ok(const char *item)
 
 /* ---- one concern each ---- */
 
+/* Marks the middleware just added to mw_http as a Rewrite or Redirect one
+ * (plan.rewrite_redirect). */
+static void rewrite_redirect_mw(const struct ctx *c)
+{
+    struct k8s_nginx_plan *p = c->p;
+    if (p->n_rewrite_redirect < sizeof(p->rewrite_redirect) / sizeof(p->rewrite_redirect[0]))
+        p->rewrite_redirect[p->n_rewrite_redirect++] = p->mw_http.items[p->mw_http.len - 1];
+}
+
 /* The ssl-redirect middleware onto <list>. */
 static void ssl_redirect(const struct ctx *c, struct ptr_vec *list)
 {
@@ -445,6 +454,8 @@ static int redirects(const struct ctx *c, bool has_tls)
     if ((ssl && has_tls) || force) {
         ssl_redirect(c, &c->p->mw_http);
         c->p->own_redirect = c->p->mw_http.items[c->p->mw_http.len - 1];
+        c->p->own_redirect_forced = force;
+        rewrite_redirect_mw(c);
     } else if (ssl && shared) {
         struct ptr_vec one = {0};
         ssl_redirect(c, &one);
@@ -465,6 +476,7 @@ static int redirects(const struct ctx *c, bool has_tls)
             return refuse(c, "annotation " K8S_NGINX_PREFIX "permanent-redirect-code: %ld is not supported (301 or 308)",
                           code);
         add_both(c, "permanent-redirect", "redirectRegex", "regex", "^.*", "replacement", perm, "permanent", "true");
+        rewrite_redirect_mw(c);
     } else if (temp) {
         if (!plain_url(temp))
             return refuse(c, "annotation " K8S_NGINX_PREFIX "temporal-redirect: `%s` is not an http(s) URL", temp);
@@ -474,6 +486,7 @@ static int redirects(const struct ctx *c, bool has_tls)
             return refuse(c, "annotation " K8S_NGINX_PREFIX "temporal-redirect-code: %ld is not supported (302 or 307)",
                           code);
         add_both(c, "temporal-redirect", "redirectRegex", "regex", "^.*", "replacement", temp, NULL, NULL);
+        rewrite_redirect_mw(c);
     }
     const char *root = ann(c, "app-root");
     if (root) {
@@ -482,6 +495,7 @@ static int redirects(const struct ctx *c, bool has_tls)
         /* only "/" itself moves, with a 302, keeping scheme and host */
         add_both(c, "app-root", "redirectRegex", "regex", "^(https?://[^/]+)/(\\?.*)?$", "replacement",
                  arena_printf(c->env->pa, "${1}%s", root), NULL, NULL);
+        rewrite_redirect_mw(c);
     }
     return 0;
 }
@@ -1522,8 +1536,19 @@ void k8s_nginx_router(const struct k8s_nginx_env *env, const struct k8s_nginx_pl
         for (size_t i = p->shared_redirect_at; i < p->mw_http.len; i++)
             ptr_vec_push(a, &rest, p->mw_http.items[i]);
         push_all(a, &list, &n, &rest, &cap);
-    } else if (!tls && path == NULL && p->catch_all && p->own_redirect) { /* the defaultBackend router: server `_` */
+    } else if (path == NULL && p->catch_all && p->n_rewrite_redirect > 0) { /* the defaultBackend router: server `_` */
+        const struct ptr_vec *all = tls ? &p->mw_tls : &p->mw_http;
         struct ptr_vec kept = {0};
+        for (size_t i = 0; i < all->len; i++) {
+            bool skip = false;
+            for (size_t k = 0; k < p->n_rewrite_redirect && !skip; k++)
+                skip = strcmp(all->items[i], p->rewrite_redirect[k]) == 0;
+            if (!skip)
+                ptr_vec_push(a, &kept, all->items[i]);
+        }
+        push_all(a, &list, &n, &kept, &cap);
+    } else if (!tls && host == NULL && path != NULL && p->own_redirect && !p->own_redirect_forced) {
+        struct ptr_vec kept = {0}; /* a host-less rule: server `_`, no certificate for its hosts */
         for (size_t i = 0; i < p->mw_http.len; i++)
             if (p->mw_http.items[i] != p->own_redirect)
                 ptr_vec_push(a, &kept, p->mw_http.items[i]);

@@ -98,11 +98,20 @@ struct k8s_nginx_plan {
     const char *shared_redirect;
     size_t shared_redirect_at;
     /* the Ingress's own ssl-redirect / force-ssl-redirect middleware in
-     * mw_http (NULL: none), left off its catch-all router: an Ingress with
-     * a defaultBackend and no rules is ingress-nginx's server `_`, whose
-     * location keeps no Rewrite annotation (createServers) */
+     * mw_http (NULL: none). Left off its host-less rules' plain routers
+     * unless forced: they are server `_`, whose request hosts have no
+     * certificate, so lua_ingress.lua's ssl-redirect never fires there
+     * (force-ssl-redirect does) */
     const char *own_redirect;
+    bool own_redirect_forced;
+    /* An Ingress with a defaultBackend and no rules is ingress-nginx's
+     * server `_`: createServers applies its annotations to that location
+     * but keeps the location's own Rewrite and Redirect, so its catch-all
+     * routers leave out these middlewares (own_redirect, permanent- /
+     * temporal-redirect, app-root) */
     bool catch_all;
+    const char *rewrite_redirect[4];
+    size_t n_rewrite_redirect;
     const cJSON *tls;     /* the Ingress's spec.tls: which hosts are TLS hosts */
     const char *aliases; /* server-alias: "a.example.com,b.example.com" */
     bool www_redirect;   /* from-to-www-redirect */

@@ -22,6 +22,7 @@ static const char *const cases[] = {"host_network",   "defaults",          "comp
                                     "mw_limits",
                                     "udp_labels",
                                     "udp_replicas",
+                                    "tcp_replicas",
 };
 
 static char *slurp(const char *path, size_t *len)

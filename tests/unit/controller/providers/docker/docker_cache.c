@@ -25,7 +25,7 @@ static struct docker_options opts = {
 };
 
 /* Slot <i> in variant <v> (1..6): its own router, a replica of a shared
- * compose service, a router that conflicts with another slot's, a bad
+ * compose service (HTTP and TCP), a router that conflicts with another slot's, a bad
  * port, a container sharing slot 0's network, a health check starting. */
 static struct docker_container *make(int i, int v, int ip)
 {
@@ -43,7 +43,9 @@ static struct docker_container *make(int i, int v, int ip)
         snprintf(labels, sizeof(labels),
                  "\"com.docker.compose.project\": \"p\", \"com.docker.compose.service\": \"web\", "
                  "\"gantry.http.services.web.loadbalancer.server.port\": \"80\", "
-                 "\"gantry.http.routers.web.rule\": \"Host(`web.test`)\"");
+                 "\"gantry.http.routers.web.rule\": \"Host(`web.test`)\", "
+                 "\"gantry.tcp.routers.pg.rule\": \"HostSNI(`*`)\", "
+                 "\"gantry.tcp.services.pg.loadbalancer.server.port\": \"5432\"");
         break;
     case 3:
         snprintf(labels, sizeof(labels),
@@ -205,6 +207,8 @@ static void same_pointers(void)
     CHECK(m1->routers.len == 21 && m1->services.len == 21);
     const struct model_service *web1 = find_service(&m1->services, "web");
     CHECK(web1 != NULL && web1->lb->n_servers == 3);
+    const struct model_tcp_service *pg1 = find_service(&m1->tcp_services, "pg");
+    CHECK(m1->tcp_services.len == 1 && m1->tcp_routers.len == 1 && pg1 != NULL && pg1->n_servers == 3);
 
     /* nothing changed: everything kept, the same digest */
     struct model *m2 = build(&k, slots);
@@ -234,8 +238,10 @@ static void same_pointers(void)
     /* a fourth replica: the merged service is new, its router the same */
     slots[23] = make(23, 2, 1);
     struct model *m4 = build(&k, slots);
-    CHECK(k.last_built == 1 && k.last_merged == 2); /* web's router and service groups */
+    CHECK(k.last_built == 1 && k.last_merged == 4); /* web's and pg's router and service groups */
     const struct model_service *web4 = find_service(&m4->services, "web");
+    const struct model_tcp_service *pg4 = find_service(&m4->tcp_services, "pg");
+    CHECK(pg4 != NULL && pg4 != pg1 && pg4->n_servers == 4 && pg1->n_servers == 3);
     CHECK(web4 != NULL && web4 != web1 && web4->lb->n_servers == 4);
     CHECK(find(&m4->routers, "web") == find(&m1->routers, "web"));
     CHECK(web1->lb->n_servers == 3); /* the older model's merge is untouched */

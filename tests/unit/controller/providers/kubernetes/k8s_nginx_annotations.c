@@ -183,7 +183,7 @@ int main(void)
                                      "balancing", "passthrough", "passthrough_off", "configmap_defaults",
                                      "configmap_invalid", "configmap_restricting", "configmap_restricting_unsafe",
                                      "configmap_missing", "configmap_bad_code", "configmap_hsts",
-                                     "configmap_hsts_zero", "configmap_hsts_off", "configmap_hsts_invalid", "hsts_catch_all",
+                                     "configmap_hsts_zero", "configmap_hsts_off", "configmap_hsts_invalid", "hsts_catch_all", "catch_all_hostless",
                                      "shared_tls_host"};
     for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
         check_fixture(dir, fixtures[i]);

@@ -33,6 +33,7 @@
 #include "../proxy/middleware/status_ranges.h"
 #include "../proxy/server.h"
 #include "cert_watch.h"
+#include "aggregator_chain.h"
 #include "aggregator_rule.h"
 #include "compile_reuse.h"
 #include "healthcheck.h"
@@ -59,6 +60,10 @@ static struct compile_reuse services_prev;
 static struct compile_reuse middlewares_prev;
 /* model router -> its shared parsed rule (aggregator_rule.h) */
 static struct compile_reuse rules_prev;
+/* model router -> its shared resolved middleware chains (aggregator_chain.h) */
+static struct compile_reuse chains_prev;
+/* every middleware name, kept across compiles (middleware_resolve.h) */
+static struct mw_index *mw_names;
 static bool dirty;
 static uint64_t last_compile_ms;
 static struct watcher_timer *window_timer;
@@ -125,6 +130,9 @@ void aggregator_shutdown(void)
     compile_reuse_free(&services_prev);
     compile_reuse_free(&middlewares_prev);
     compile_reuse_free(&rules_prev);
+    compile_reuse_free(&chains_prev);
+    mw_index_free(mw_names);
+    mw_names = NULL;
     arena_free(&status_arena);
     errors = (struct ptr_vec){0};
     signatures = (struct ptr_vec){0};
@@ -268,6 +276,7 @@ struct build {
     struct compile_reuse services_next;   /* model service -> table_service, for the next compile */
     struct compile_reuse middlewares_next; /* model middleware -> table_middleware, for the next compile */
     struct compile_reuse rules_next;       /* model router -> shared rule, for the next compile */
+    struct compile_reuse chains_next;      /* model router -> shared chains, for the next compile */
 };
 
 struct pending_weighted {
@@ -979,7 +988,17 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
     struct table_middleware **chains[MAX_EP_GROUPS];
     uint32_t lens[MAX_EP_GROUPS];
     size_t n_groups = 0;
-    for (uint64_t left = mask; left != 0; n_groups++) {
+    const struct shared_chain *kept = aggregator_chain_take(b->t, b->mw, &chains_prev, &b->chains_next, r, sm, mask);
+    if (kept != NULL) { /* unchanged router, nothing it names changed */
+        n_groups = kept->n_groups;
+        memcpy(groups, kept->groups, n_groups * sizeof(*groups));
+        memcpy(chains, kept->chains, n_groups * sizeof(*chains));
+        memcpy(lens, kept->lens, n_groups * sizeof(*lens));
+    }
+    struct ptr_vec deps = {0};
+    if (kept == NULL)
+        mw_resolver_record_begin(b->mw, &deps);
+    for (uint64_t left = kept ? 0 : mask; left != 0; n_groups++) {
         int i = __builtin_ctzll(left);
         const struct entrypoint_config *ep = eps ? &eps[i] : NULL;
         uint64_t group = 1ull << i;
@@ -991,9 +1010,13 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
         left &= ~group;
         groups[n_groups] = group;
         chains[n_groups] = compile_chain(b, ep, r, provider, q, sm, &lens[n_groups], err);
-        if (chains[n_groups] == NULL)
+        if (chains[n_groups] == NULL) {
+            mw_resolver_record_end(b->mw);
             return NULL;
+        }
     }
+    if (kept == NULL && mw_resolver_record_end(b->mw))
+        aggregator_chain_keep(b->t, b->mw, &b->chains_next, r, sm, mask, n_groups, groups, chains, lens, &deps);
     const char *at = sm ? strchr(r->service, '@') : NULL, *why = NULL;
     const char *svc_provider = at ? at + 1 : provider;
     int branches = needs_branches(b, sm, svc_provider, svc, &why);
@@ -1592,7 +1615,8 @@ static void finish_snapshot(struct build *b)
         for (size_t j = 0; j < m->middlewares.len; j++) {
             const struct model_middleware *mw = m->middlewares.items[j];
             struct status_middleware *st = &snap->middlewares[snap->n_middlewares++];
-            st->name = arena_strdup(&snap->arena, qualify(b->scratch, mw->name, m->provider));
+            const char *q = mw_resolver_qualified_of(b->mw, mw); /* NULL: a duplicate name */
+            st->name = arena_strdup(&snap->arena, q ? q : qualify(b->scratch, mw->name, m->provider));
             st->provider = arena_strdup(&snap->arena, m->provider);
             st->type = mw->type;
             st->keys = copy_list(&snap->arena, mw->keys, mw->n_options);
@@ -1600,9 +1624,9 @@ static void finish_snapshot(struct build *b)
             st->n_options = mw->n_options;
             const char *err = middleware_type(mw->type) == NULL && strcasecmp(mw->type, "chain") != 0
                                   ? arena_printf(&snap->arena, "middleware type '%s' is not supported by gantry", mw->type)
-                                  : mw_resolver_error(b->mw, st->name);
+                                  : q ? mw_resolver_error_of(b->mw, mw) : mw_resolver_error(b->mw, st->name);
             st->error = err ? arena_strdup(&snap->arena, err) : NULL;
-            st->n_used_by = mw_resolver_users(b->mw, st->name);
+            st->n_used_by = q ? mw_resolver_users_of(b->mw, mw) : mw_resolver_users(b->mw, st->name);
         }
     }
     /* who uses each service: two passes over the routers through a name index */
@@ -1677,7 +1701,9 @@ static void compile(void)
     healthcheck_end();
     add_mirroring(&b);
     add_weighted(&b);
-    b.mw = mw_resolver_new(&scratch, b.t, latest, n_providers);
+    if (mw_names == NULL)
+        mw_names = mw_index_new();
+    b.mw = mw_resolver_new_indexed(&scratch, b.t, latest, n_providers, mw_names);
     mw_resolver_set_reuse(b.mw, &middlewares_prev, &b.middlewares_next);
     add_tls_options(&b);
     for (size_t i = 0; i < n_providers; i++)
@@ -1729,6 +1755,8 @@ static void compile(void)
     middlewares_prev = b.middlewares_next;
     compile_reuse_free(&rules_prev);
     rules_prev = b.rules_next;
+    compile_reuse_free(&chains_prev);
+    chains_prev = b.chains_next;
     for (size_t i = 0; i < n_providers; i++) {
         model_free(compiled[i]);
         compiled[i] = NULL;

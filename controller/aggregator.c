@@ -545,11 +545,8 @@ static void set_sticky(struct build *b, struct table_service *ts, const char *q,
 static struct table_service *unchanged_service(const struct model_service *s)
 {
     struct table_service *old = compile_reuse_get(&services_prev, s);
-    if (old == NULL || old->unit == NULL || old->view == NULL)
+    if (old == NULL || old->unit == NULL || old->view == NULL) /* only services with every server set are recorded */
         return NULL;
-    for (uint32_t j = 0; j < old->n_servers; j++)
-        if (old->servers[j].srv == NULL)
-            return NULL;
     return old;
 }
 
@@ -646,8 +643,7 @@ static void add_services(struct build *b, const struct model *m)
         /* the API's view: in the service's memory when it is shared (no reference per server) */
         struct arena *va = ts->unit ? sa : &snap->arena;
         struct status_server *view = arena_alloc(va, (s->lb->n_servers ? s->lb->n_servers : 1) * sizeof(*view));
-        if (tr == NULL)
-            compile_reuse_put(&b->services_next, s, ts);
+        bool complete = true; /* a skipped server's error is reported again: such a service is built for each table */
         for (size_t j = 0; j < s->lb->n_servers; j++) {
             struct diag d;
             view[j].url = arena_strdup(va, s->lb->servers[j].url);
@@ -655,6 +651,7 @@ static void add_services(struct build *b, const struct model *m)
             if (table_service_set_server_via(b->t, ts, (uint32_t)j, s->lb->servers[j].url, s->lb->servers[j].weight, tr, &d) !=
                 0) {
                 record_on(b, &st->error, "%s: service '%s': %s (server skipped)", s->origin.source, q, d.msg);
+                complete = false;
                 continue;
             }
             view[j].srv = ts->servers[j].srv;
@@ -672,6 +669,8 @@ static void add_services(struct build *b, const struct model *m)
             if (s->lb->healthcheck != NULL)
                 healthcheck_want(ts->servers[j].srv, s->lb->healthcheck, q);
         }
+        if (tr == NULL && complete)
+            compile_reuse_put(&b->services_next, s, ts);
         if (ts->unit != NULL) {
             ts->view = view;
             show_shared(st, ts);
@@ -1696,11 +1695,15 @@ static void compile(void)
     index_transports(&b);
     tls_cache_begin();
     healthcheck_begin();
+    compile_reuse_reserve(&b.services_next, services_prev.n);
     for (size_t i = 0; i < n_providers; i++)
         add_services(&b, latest[i]);
     healthcheck_end();
     add_mirroring(&b);
     add_weighted(&b);
+    compile_reuse_reserve(&b.middlewares_next, middlewares_prev.n); /* about as many as last time: no regrowth */
+    compile_reuse_reserve(&b.rules_next, rules_prev.n);
+    compile_reuse_reserve(&b.chains_next, chains_prev.n);
     if (mw_names == NULL)
         mw_names = mw_index_new();
     b.mw = mw_resolver_new_indexed(&scratch, b.t, latest, n_providers, mw_names);

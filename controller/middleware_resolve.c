@@ -181,6 +181,7 @@ static void index_update(struct mw_index *x, struct arena *scratch, struct model
 {
     x->gen++;
     struct compile_reuse next = {0};
+    compile_reuse_reserve(&next, x->by_model.n);
     for (size_t i = 0; i < n_models; i++)
         for (size_t j = 0; j < models[i]->middlewares.len; j++) {
             const struct model_middleware *mw = models[i]->middlewares.items[j];

@@ -563,12 +563,13 @@ static void show_shared(struct status_service *st, struct table_service *ts)
 static void add_services(struct build *b, const struct model *m)
 {
     struct status_snapshot *snap = b->snap;
+    const char *provider = arena_strdup(&snap->arena, m->provider); /* one copy for all its services */
     for (size_t i = 0; i < m->services.len; i++) {
         const struct model_service *s = m->services.items[i];
         const char *q = qualify(b->scratch, s->name, m->provider);
         struct status_service *st = &snap->services[snap->n_services++];
         st->name = arena_strdup(&snap->arena, q);
-        st->provider = arena_strdup(&snap->arena, m->provider);
+        st->provider = provider;
         st->type = s->lb          ? "loadBalancer"
                    : s->mirroring ? "mirroring"
                    : s->weighted  ? "weighted"
@@ -1051,13 +1052,14 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
 
 static void add_routers(struct build *b, const struct model *m)
 {
+    const char *provider = arena_strdup(&b->snap->arena, m->provider); /* one copy for all its routers */
     for (size_t i = 0; i < m->routers.len; i++) {
         const struct model_router *r = m->routers.items[i];
         const char *q = qualify(b->scratch, r->name, m->provider);
         struct status_snapshot *snap = b->snap;
         struct status_router *st = &snap->routers[snap->n_routers++];
         st->name = arena_strdup(&snap->arena, q);
-        st->provider = arena_strdup(&snap->arena, m->provider);
+        st->provider = provider;
         st->rule = arena_strdup(&snap->arena, r->rule);
         st->entrypoints = copy_list(&snap->arena, r->entrypoints, r->n_entrypoints);
         st->n_entrypoints = r->n_entrypoints;
@@ -1611,12 +1613,13 @@ static void finish_snapshot(struct build *b)
     struct status_snapshot *snap = b->snap;
     for (size_t i = 0; i < n_providers; i++) {
         const struct model *m = latest[i];
+        const char *provider = arena_strdup(&snap->arena, m->provider); /* one copy for all its middlewares */
         for (size_t j = 0; j < m->middlewares.len; j++) {
             const struct model_middleware *mw = m->middlewares.items[j];
             struct status_middleware *st = &snap->middlewares[snap->n_middlewares++];
             const char *q = mw_resolver_qualified_of(b->mw, mw); /* NULL: a duplicate name */
             st->name = arena_strdup(&snap->arena, q ? q : qualify(b->scratch, mw->name, m->provider));
-            st->provider = arena_strdup(&snap->arena, m->provider);
+            st->provider = provider;
             st->type = mw->type;
             st->keys = copy_list(&snap->arena, mw->keys, mw->n_options);
             st->values = copy_list(&snap->arena, mw->values, mw->n_options);

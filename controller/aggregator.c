@@ -277,6 +277,7 @@ struct build {
     struct compile_reuse middlewares_next; /* model middleware -> table_middleware, for the next compile */
     struct compile_reuse rules_next;       /* model router -> shared rule, for the next compile */
     struct compile_reuse chains_next;      /* model router -> shared chains, for the next compile */
+    size_t chains_kept, chains_resolved;   /* routers whose chains were taken from the last table / resolved */
 };
 
 struct pending_weighted {
@@ -989,7 +990,11 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
     uint32_t lens[MAX_EP_GROUPS];
     size_t n_groups = 0;
     const struct shared_chain *kept = aggregator_chain_take(b->t, b->mw, &chains_prev, &b->chains_next, r, sm, mask);
-    if (kept != NULL) { /* unchanged router, nothing it names changed */
+    if (kept != NULL) /* unchanged router, nothing it names changed */
+        b->chains_kept++;
+    else
+        b->chains_resolved++;
+    if (kept != NULL) {
         n_groups = kept->n_groups;
         memcpy(groups, kept->groups, n_groups * sizeof(*groups));
         memcpy(chains, kept->chains, n_groups * sizeof(*chains));
@@ -1603,8 +1608,9 @@ static void log_changes(struct build *b, uint64_t us)
             log_error("configuration: %s", (const char *)b->errors.items[k]);
     log_info("configuration applied in %.2f ms: %u routers (+%zu -%zu ~%zu), %u services, %u certificates, %zu errors",
              (double)us / 1000.0, b->t->n_routes, added, removed, changed, b->t->n_services, b->t->n_certs, b->errors.len);
-    log_debug("middlewares: %zu compiled, %zu unchanged taken from the last table", mw_resolver_built(b->mw),
-              mw_resolver_reused(b->mw));
+    log_debug("middlewares: %zu compiled, %zu unchanged taken from the last table; router chains: %zu resolved, %zu "
+              "unchanged taken from the last table",
+              mw_resolver_built(b->mw), mw_resolver_reused(b->mw), b->chains_resolved, b->chains_kept);
 }
 
 /* Middlewares, who uses each service, the problem list; then publish. */
@@ -1624,7 +1630,7 @@ static void finish_snapshot(struct build *b)
             st->keys = copy_list(&snap->arena, mw->keys, mw->n_options);
             st->values = copy_list(&snap->arena, mw->values, mw->n_options);
             st->n_options = mw->n_options;
-            const char *err = middleware_type(mw->type) == NULL && strcasecmp(mw->type, "chain") != 0
+            const char *err = !(q ? mw_resolver_supported_of(b->mw, mw) : middleware_type(mw->type) != NULL || strcasecmp(mw->type, "chain") == 0)
                                   ? arena_printf(&snap->arena, "middleware type '%s' is not supported by gantry", mw->type)
                                   : q ? mw_resolver_error_of(b->mw, mw) : mw_resolver_error(b->mw, st->name);
             st->error = err ? arena_strdup(&snap->arena, err) : NULL;

@@ -25,6 +25,8 @@ struct entry {
     char *qualified;
     uint64_t hash;
     uint64_t seen; /* the last index generation that had it */
+    const struct model_middleware *checked; /* the object <supported> is about */
+    bool supported;                         /* a type gantry implements, or a chain */
     /* this compile's: valid when stamp is the index's generation */
     uint64_t stamp;
     enum entry_state state;
@@ -157,7 +159,7 @@ static void sweep(struct mw_index *x)
     for (size_t i = 0; i < x->n_all; i++) {
         struct entry *e = x->all[i];
         if (e->seen != x->gen)
-            e->mw = NULL;
+            e->mw = e->checked = NULL;
         dead += e->mw == NULL;
     }
     if (dead < 1024 || dead * 2 < x->n_all)
@@ -192,6 +194,7 @@ static void index_update(struct mw_index *x, struct arena *scratch, struct model
                 continue;
             if (e->mw != mw) {
                 e->mw = mw;
+                e->checked = NULL; /* an address may come back as another object */
                 if (e->provider == NULL || strcmp(e->provider, models[i]->provider) != 0) {
                     free(e->provider);
                     e->provider = mem_strdup(models[i]->provider);
@@ -418,6 +421,18 @@ const char *mw_resolver_qualified_of(struct mw_resolver *r, const struct model_m
 {
     struct entry *e = entry_of(r, mw);
     return e ? e->qualified : NULL;
+}
+
+bool mw_resolver_supported_of(struct mw_resolver *r, const struct model_middleware *mw)
+{
+    struct entry *e = entry_of(r, mw);
+    if (e == NULL)
+        return middleware_type(mw->type) != NULL || strcasecmp(mw->type, "chain") == 0;
+    if (e->checked != mw) { /* once per object, not per compile */
+        e->checked = mw;
+        e->supported = middleware_type(mw->type) != NULL || strcasecmp(mw->type, "chain") == 0;
+    }
+    return e->supported;
 }
 
 const char *mw_resolver_error_of(struct mw_resolver *r, const struct model_middleware *mw)

@@ -59,6 +59,8 @@ size_t mw_resolver_users(struct mw_resolver *r, const char *qualified);
 const char *mw_resolver_qualified_of(struct mw_resolver *r, const struct model_middleware *mw);
 const char *mw_resolver_error_of(struct mw_resolver *r, const struct model_middleware *mw);
 size_t mw_resolver_users_of(struct mw_resolver *r, const struct model_middleware *mw);
+/* Whether <mw>'s type is one gantry implements (or a chain). */
+bool mw_resolver_supported_of(struct mw_resolver *r, const struct model_middleware *mw);
 
 /* What a resolved chain depends on: each name it resolved (chains too) and
  * the object it resolved to then; <built>: the compiled middleware, NULL

@@ -214,6 +214,24 @@ int main(void)
     struct result l4 = compile(&s, m11, 1, just_rl, 1, rl);
     CHECK(l4.taken && l4.users_rl == 1);
 
+    /* the API's "not supported" check, by object */
+    struct model *k12 = model_new("kubernetes");
+    struct model_middleware *odd = mw(k12, "odd", "noSuchType", "a", "b");
+    struct model_middleware *hdr12 = mw(k12, "hdr", "headers", "customRequestHeaders.X-A", "1");
+    struct model_middleware *ch12 = mw(k12, "ch", "chain", "middlewares", "hdr");
+    {
+        struct arena scratch;
+        arena_init(&scratch);
+        struct table *t = table_new(1);
+        struct mw_resolver *r = mw_resolver_new(&scratch, t, &k12, 1);
+        CHECK(!mw_resolver_supported_of(r, odd) && !mw_resolver_supported_of(r, odd));
+        CHECK(mw_resolver_supported_of(r, hdr12) && mw_resolver_supported_of(r, ch12));
+        CHECK_STR(mw_resolver_qualified_of(r, odd), "odd@kubernetes");
+        arena_free(&scratch);
+        table_free(t);
+    }
+    model_free(k12);
+
     struct table *all[] = {e.t, f.t, g.t, h.t, i1.t, i2.t, i3.t, j1.t, j2.t, l1.t, l2.t, l3.t, l4.t};
     for (size_t n = 0; n < sizeof(all) / sizeof(*all); n++)
         table_free(all[n]);

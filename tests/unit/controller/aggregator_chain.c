@@ -3,7 +3,8 @@
  * chain (the same compiled middlewares, one reference) while nothing it
  * names changed; it is resolved again when a middleware it names (directly
  * or through a chain) is a new object, is gone, or a name it qualifies to
- * now resolves to another provider's object; a chain with a per-router
+ * now resolves to another object (a provider's new one, or an earlier
+ * provider's under the same qualified name); a chain with a per-router
  * middleware is never kept; everything is freed with the last table. */
 #include "../../../controller/aggregator_chain.h"
 
@@ -186,6 +187,24 @@ int main(void)
     struct result i3 = compile(&s, m8, 4, other, 1, NULL);
     CHECK(!i3.taken && i3.rc == 0 && i3.items[0] != i2.items[0]);
 
+    /* an earlier provider now defines the same qualified name (first wins):
+     * "dup@docker3" resolves to another object, and the chain follows */
+    static const char *const dup[] = {"dup@docker3"};
+    struct model *e13 = model_new("file"), *d13 = model_new("docker3");
+    struct model_middleware *dup_docker = mw(d13, "dup", "stripPrefix", "prefixes", "/d");
+    struct model *m13[] = {e13, d13};
+    struct result p1 = compile(&s, m13, 2, dup, 1, NULL);
+    struct result p2 = compile(&s, m13, 2, dup, 1, NULL);
+    CHECK(!p1.taken && p2.taken && p1.rc == 0 && p2.items[0] == p1.items[0]);
+    CHECK(p1.items[0]->type == middleware_type("stripPrefix"));
+    struct model *e14 = model_new("file");
+    mw(e14, "dup@docker3", "headers", "customRequestHeaders.X-A", "1");
+    struct model *m14[] = {e14, d13};
+    struct result p3 = compile(&s, m14, 2, dup, 1, NULL);
+    CHECK(!p3.taken && p3.rc == 0 && p3.items[0] != p1.items[0]);
+    CHECK(p3.items[0]->type == middleware_type("headers"));
+    (void)dup_docker;
+
     /* a per-router middleware (circuitBreaker): never kept */
     struct model *k9 = model_new("kubernetes");
     mw(k9, "cb", "circuitBreaker", "expression", "NetworkErrorRatio() > 0.5");
@@ -232,7 +251,7 @@ int main(void)
     }
     model_free(k12);
 
-    struct table *all[] = {e.t, f.t, g.t, h.t, i1.t, i2.t, i3.t, j1.t, j2.t, l1.t, l2.t, l3.t, l4.t};
+    struct table *all[] = {e.t, f.t, g.t, h.t, i1.t, i2.t, i3.t, p1.t, p2.t, p3.t, j1.t, j2.t, l1.t, l2.t, l3.t, l4.t};
     for (size_t n = 0; n < sizeof(all) / sizeof(*all); n++)
         table_free(all[n]);
     (void)chains_before;
@@ -241,7 +260,7 @@ int main(void)
     compile_reuse_free(&s.mws);
     compile_reuse_free(&s.chains);
     mw_index_free(s.index);
-    struct model *models[] = {k1, f1, k2, k3, k4, f4, d6, d7, d8, k9, k10, k11};
+    struct model *models[] = {k1, f1, k2, k3, k4, f4, d6, d7, d8, e13, d13, e14, k9, k10, k11};
     for (size_t n = 0; n < sizeof(models) / sizeof(*models); n++)
         model_free(models[n]);
     return test_report("controller/aggregator_chain");

@@ -990,19 +990,17 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
     uint32_t lens[MAX_EP_GROUPS];
     size_t n_groups = 0;
     const struct shared_chain *kept = aggregator_chain_take(b->t, b->mw, &chains_prev, &b->chains_next, r, sm, mask);
-    if (kept != NULL) /* unchanged router, nothing it names changed */
+    struct ptr_vec deps = {0};
+    if (kept != NULL) { /* unchanged router, nothing it names changed */
         b->chains_kept++;
-    else
-        b->chains_resolved++;
-    if (kept != NULL) {
         n_groups = kept->n_groups;
         memcpy(groups, kept->groups, n_groups * sizeof(*groups));
         memcpy(chains, kept->chains, n_groups * sizeof(*chains));
         memcpy(lens, kept->lens, n_groups * sizeof(*lens));
+    } else {
+        b->chains_resolved++;
+        mw_resolver_record_begin(b->mw, &deps); /* what the chains depend on, to keep them */
     }
-    struct ptr_vec deps = {0};
-    if (kept == NULL)
-        mw_resolver_record_begin(b->mw, &deps);
     for (uint64_t left = kept ? 0 : mask; left != 0; n_groups++) {
         int i = __builtin_ctzll(left);
         const struct entrypoint_config *ep = eps ? &eps[i] : NULL;

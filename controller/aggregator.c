@@ -33,6 +33,7 @@
 #include "../proxy/middleware/status_ranges.h"
 #include "../proxy/server.h"
 #include "cert_watch.h"
+#include "aggregator_chain.h"
 #include "aggregator_rule.h"
 #include "compile_reuse.h"
 #include "healthcheck.h"
@@ -59,6 +60,10 @@ static struct compile_reuse services_prev;
 static struct compile_reuse middlewares_prev;
 /* model router -> its shared parsed rule (aggregator_rule.h) */
 static struct compile_reuse rules_prev;
+/* model router -> its shared resolved middleware chains (aggregator_chain.h) */
+static struct compile_reuse chains_prev;
+/* every middleware name, kept across compiles (middleware_resolve.h) */
+static struct mw_index *mw_names;
 static bool dirty;
 static uint64_t last_compile_ms;
 static struct watcher_timer *window_timer;
@@ -125,6 +130,9 @@ void aggregator_shutdown(void)
     compile_reuse_free(&services_prev);
     compile_reuse_free(&middlewares_prev);
     compile_reuse_free(&rules_prev);
+    compile_reuse_free(&chains_prev);
+    mw_index_free(mw_names);
+    mw_names = NULL;
     arena_free(&status_arena);
     errors = (struct ptr_vec){0};
     signatures = (struct ptr_vec){0};
@@ -268,6 +276,8 @@ struct build {
     struct compile_reuse services_next;   /* model service -> table_service, for the next compile */
     struct compile_reuse middlewares_next; /* model middleware -> table_middleware, for the next compile */
     struct compile_reuse rules_next;       /* model router -> shared rule, for the next compile */
+    struct compile_reuse chains_next;      /* model router -> shared chains, for the next compile */
+    size_t chains_kept, chains_resolved;   /* routers whose chains were taken from the last table / resolved */
 };
 
 struct pending_weighted {
@@ -536,11 +546,8 @@ static void set_sticky(struct build *b, struct table_service *ts, const char *q,
 static struct table_service *unchanged_service(const struct model_service *s)
 {
     struct table_service *old = compile_reuse_get(&services_prev, s);
-    if (old == NULL || old->unit == NULL || old->view == NULL)
+    if (old == NULL || old->unit == NULL || old->view == NULL) /* only services with every server set are recorded */
         return NULL;
-    for (uint32_t j = 0; j < old->n_servers; j++)
-        if (old->servers[j].srv == NULL)
-            return NULL;
     return old;
 }
 
@@ -557,12 +564,13 @@ static void show_shared(struct status_service *st, struct table_service *ts)
 static void add_services(struct build *b, const struct model *m)
 {
     struct status_snapshot *snap = b->snap;
+    const char *provider = arena_strdup(&snap->arena, m->provider); /* one copy for all its services */
     for (size_t i = 0; i < m->services.len; i++) {
         const struct model_service *s = m->services.items[i];
         const char *q = qualify(b->scratch, s->name, m->provider);
         struct status_service *st = &snap->services[snap->n_services++];
         st->name = arena_strdup(&snap->arena, q);
-        st->provider = arena_strdup(&snap->arena, m->provider);
+        st->provider = provider;
         st->type = s->lb          ? "loadBalancer"
                    : s->mirroring ? "mirroring"
                    : s->weighted  ? "weighted"
@@ -637,8 +645,7 @@ static void add_services(struct build *b, const struct model *m)
         /* the API's view: in the service's memory when it is shared (no reference per server) */
         struct arena *va = ts->unit ? sa : &snap->arena;
         struct status_server *view = arena_alloc(va, (s->lb->n_servers ? s->lb->n_servers : 1) * sizeof(*view));
-        if (tr == NULL)
-            compile_reuse_put(&b->services_next, s, ts);
+        bool complete = true; /* a skipped server's error is reported again: such a service is built for each table */
         for (size_t j = 0; j < s->lb->n_servers; j++) {
             struct diag d;
             view[j].url = arena_strdup(va, s->lb->servers[j].url);
@@ -646,6 +653,7 @@ static void add_services(struct build *b, const struct model *m)
             if (table_service_set_server_via(b->t, ts, (uint32_t)j, s->lb->servers[j].url, s->lb->servers[j].weight, tr, &d) !=
                 0) {
                 record_on(b, &st->error, "%s: service '%s': %s (server skipped)", s->origin.source, q, d.msg);
+                complete = false;
                 continue;
             }
             view[j].srv = ts->servers[j].srv;
@@ -663,6 +671,8 @@ static void add_services(struct build *b, const struct model *m)
             if (s->lb->healthcheck != NULL)
                 healthcheck_want(ts->servers[j].srv, s->lb->healthcheck, q);
         }
+        if (tr == NULL && complete)
+            compile_reuse_put(&b->services_next, s, ts);
         if (ts->unit != NULL) {
             ts->view = view;
             show_shared(st, ts);
@@ -979,7 +989,19 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
     struct table_middleware **chains[MAX_EP_GROUPS];
     uint32_t lens[MAX_EP_GROUPS];
     size_t n_groups = 0;
-    for (uint64_t left = mask; left != 0; n_groups++) {
+    const struct shared_chain *kept = aggregator_chain_take(b->t, b->mw, &chains_prev, &b->chains_next, r, sm, mask);
+    struct ptr_vec deps = {0};
+    if (kept != NULL) { /* unchanged router, nothing it names changed */
+        b->chains_kept++;
+        n_groups = kept->n_groups;
+        memcpy(groups, kept->groups, n_groups * sizeof(*groups));
+        memcpy(chains, kept->chains, n_groups * sizeof(*chains));
+        memcpy(lens, kept->lens, n_groups * sizeof(*lens));
+    } else {
+        b->chains_resolved++;
+        mw_resolver_record_begin(b->mw, &deps); /* what the chains depend on, to keep them */
+    }
+    for (uint64_t left = kept ? 0 : mask; left != 0; n_groups++) {
         int i = __builtin_ctzll(left);
         const struct entrypoint_config *ep = eps ? &eps[i] : NULL;
         uint64_t group = 1ull << i;
@@ -991,9 +1013,13 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
         left &= ~group;
         groups[n_groups] = group;
         chains[n_groups] = compile_chain(b, ep, r, provider, q, sm, &lens[n_groups], err);
-        if (chains[n_groups] == NULL)
+        if (chains[n_groups] == NULL) {
+            mw_resolver_record_end(b->mw);
             return NULL;
+        }
     }
+    if (kept == NULL && mw_resolver_record_end(b->mw))
+        aggregator_chain_keep(b->t, b->mw, &b->chains_next, r, sm, mask, n_groups, groups, chains, lens, &deps);
     const char *at = sm ? strchr(r->service, '@') : NULL, *why = NULL;
     const char *svc_provider = at ? at + 1 : provider;
     int branches = needs_branches(b, sm, svc_provider, svc, &why);
@@ -1029,13 +1055,14 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
 
 static void add_routers(struct build *b, const struct model *m)
 {
+    const char *provider = arena_strdup(&b->snap->arena, m->provider); /* one copy for all its routers */
     for (size_t i = 0; i < m->routers.len; i++) {
         const struct model_router *r = m->routers.items[i];
         const char *q = qualify(b->scratch, r->name, m->provider);
         struct status_snapshot *snap = b->snap;
         struct status_router *st = &snap->routers[snap->n_routers++];
         st->name = arena_strdup(&snap->arena, q);
-        st->provider = arena_strdup(&snap->arena, m->provider);
+        st->provider = provider;
         st->rule = arena_strdup(&snap->arena, r->rule);
         st->entrypoints = copy_list(&snap->arena, r->entrypoints, r->n_entrypoints);
         st->n_entrypoints = r->n_entrypoints;
@@ -1579,8 +1606,9 @@ static void log_changes(struct build *b, uint64_t us)
             log_error("configuration: %s", (const char *)b->errors.items[k]);
     log_info("configuration applied in %.2f ms: %u routers (+%zu -%zu ~%zu), %u services, %u certificates, %zu errors",
              (double)us / 1000.0, b->t->n_routes, added, removed, changed, b->t->n_services, b->t->n_certs, b->errors.len);
-    log_debug("middlewares: %zu compiled, %zu unchanged taken from the last table", mw_resolver_built(b->mw),
-              mw_resolver_reused(b->mw));
+    log_debug("middlewares: %zu compiled, %zu unchanged taken from the last table; router chains: %zu resolved, %zu "
+              "unchanged taken from the last table",
+              mw_resolver_built(b->mw), mw_resolver_reused(b->mw), b->chains_resolved, b->chains_kept);
 }
 
 /* Middlewares, who uses each service, the problem list; then publish. */
@@ -1589,20 +1617,22 @@ static void finish_snapshot(struct build *b)
     struct status_snapshot *snap = b->snap;
     for (size_t i = 0; i < n_providers; i++) {
         const struct model *m = latest[i];
+        const char *provider = arena_strdup(&snap->arena, m->provider); /* one copy for all its middlewares */
         for (size_t j = 0; j < m->middlewares.len; j++) {
             const struct model_middleware *mw = m->middlewares.items[j];
             struct status_middleware *st = &snap->middlewares[snap->n_middlewares++];
-            st->name = arena_strdup(&snap->arena, qualify(b->scratch, mw->name, m->provider));
-            st->provider = arena_strdup(&snap->arena, m->provider);
+            const char *q = mw_resolver_qualified_of(b->mw, mw); /* NULL: a duplicate name */
+            st->name = arena_strdup(&snap->arena, q ? q : qualify(b->scratch, mw->name, m->provider));
+            st->provider = provider;
             st->type = mw->type;
             st->keys = copy_list(&snap->arena, mw->keys, mw->n_options);
             st->values = copy_list(&snap->arena, mw->values, mw->n_options);
             st->n_options = mw->n_options;
-            const char *err = middleware_type(mw->type) == NULL && strcasecmp(mw->type, "chain") != 0
+            const char *err = !(q ? mw_resolver_supported_of(b->mw, mw) : middleware_type(mw->type) != NULL || strcasecmp(mw->type, "chain") == 0)
                                   ? arena_printf(&snap->arena, "middleware type '%s' is not supported by gantry", mw->type)
-                                  : mw_resolver_error(b->mw, st->name);
+                                  : q ? mw_resolver_error_of(b->mw, mw) : mw_resolver_error(b->mw, st->name);
             st->error = err ? arena_strdup(&snap->arena, err) : NULL;
-            st->n_used_by = mw_resolver_users(b->mw, st->name);
+            st->n_used_by = q ? mw_resolver_users_of(b->mw, mw) : mw_resolver_users(b->mw, st->name);
         }
     }
     /* who uses each service: two passes over the routers through a name index */
@@ -1672,12 +1702,18 @@ static void compile(void)
     index_transports(&b);
     tls_cache_begin();
     healthcheck_begin();
+    compile_reuse_reserve(&b.services_next, services_prev.n);
     for (size_t i = 0; i < n_providers; i++)
         add_services(&b, latest[i]);
     healthcheck_end();
     add_mirroring(&b);
     add_weighted(&b);
-    b.mw = mw_resolver_new(&scratch, b.t, latest, n_providers);
+    compile_reuse_reserve(&b.middlewares_next, middlewares_prev.n); /* about as many as last time: no regrowth */
+    compile_reuse_reserve(&b.rules_next, rules_prev.n);
+    compile_reuse_reserve(&b.chains_next, chains_prev.n);
+    if (mw_names == NULL)
+        mw_names = mw_index_new();
+    b.mw = mw_resolver_new_indexed(&scratch, b.t, latest, n_providers, mw_names);
     mw_resolver_set_reuse(b.mw, &middlewares_prev, &b.middlewares_next);
     add_tls_options(&b);
     for (size_t i = 0; i < n_providers; i++)
@@ -1729,6 +1765,8 @@ static void compile(void)
     middlewares_prev = b.middlewares_next;
     compile_reuse_free(&rules_prev);
     rules_prev = b.rules_next;
+    compile_reuse_free(&chains_prev);
+    chains_prev = b.chains_next;
     for (size_t i = 0; i < n_providers; i++) {
         model_free(compiled[i]);
         compiled[i] = NULL;

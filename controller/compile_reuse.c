@@ -17,9 +17,9 @@ static size_t slot_of(const struct compile_reuse *r, const void *key)
     return i;
 }
 
-static void grow(struct compile_reuse *r)
+static void resize(struct compile_reuse *r, size_t cap)
 {
-    struct compile_reuse bigger = {.cap = r->cap ? r->cap * 2 : 64};
+    struct compile_reuse bigger = {.cap = cap};
     bigger.keys = mem_calloc(bigger.cap, sizeof(*bigger.keys));
     bigger.values = mem_calloc(bigger.cap, sizeof(*bigger.values));
     for (size_t i = 0; i < r->cap; i++)
@@ -29,10 +29,19 @@ static void grow(struct compile_reuse *r)
     *r = bigger;
 }
 
+void compile_reuse_reserve(struct compile_reuse *r, size_t n)
+{
+    size_t cap = r->cap ? r->cap : 64;
+    while (n * 2 > cap)
+        cap *= 2;
+    if (cap != r->cap)
+        resize(r, cap);
+}
+
 void compile_reuse_put(struct compile_reuse *r, const void *key, void *value)
 {
     if ((r->n + 1) * 2 > r->cap)
-        grow(r);
+        resize(r, r->cap ? r->cap * 2 : 64);
     size_t i = slot_of(r, key);
     if (r->keys[i] == NULL)
         r->n++;

@@ -19,6 +19,8 @@ struct compile_reuse {
     size_t cap, n; /* cap: 0 or a power of two */
 };
 
+/* Room for <n> keys without growing (a map about as large as the last one). */
+void compile_reuse_reserve(struct compile_reuse *r, size_t n);
 void compile_reuse_put(struct compile_reuse *r, const void *key, void *value);
 /* NULL when <key> is not in <r>. */
 void *compile_reuse_get(const struct compile_reuse *r, const void *key);

@@ -121,6 +121,16 @@ void middleware_hold(struct table *t, struct table_middleware *m)
     arena_on_free(&t->arena, release_unit, m);
 }
 
+void middleware_ref(struct table_middleware *m)
+{
+    m->unit->refs++;
+}
+
+void middleware_unref(struct table_middleware *m)
+{
+    release_unit(m);
+}
+
 struct table_middleware *middleware_build_shared(struct table *t, const char *provider, const char *name, const char *type,
                                                  const char *const *keys, const char *const *values, size_t n,
                                                  struct diag *d)

@@ -161,6 +161,11 @@ struct table_middleware *middleware_build_shared(struct table *t, const char *pr
  * reference, dropped when <t> is freed. The last reference frees it.
  * Watcher thread only. */
 void middleware_hold(struct table *t, struct table_middleware *m);
+/* A reference to shared middleware <m> held by something other than a
+ * table (a shared router chain), dropped with middleware_unref; the last
+ * reference frees it. Watcher thread only. */
+void middleware_ref(struct table_middleware *m);
+void middleware_unref(struct table_middleware *m);
 /* How many shared middlewares are alive (tests). */
 size_t middleware_shared_live(void);
 

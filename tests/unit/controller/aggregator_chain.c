@@ -14,19 +14,8 @@
 #include "../../../controller/middleware_resolve.h"
 #include "../../../proxy/middleware/middleware.h"
 #include "../../../proxy/table.h"
+#include "model_middleware_fixture.h"
 #include "test.h"
-
-static struct model_middleware *mw(struct model *m, const char *name, const char *type, const char *key, const char *value)
-{
-    struct model_middleware *x = arena_alloc(&m->arena, sizeof(*x));
-    *x = (struct model_middleware){.name = name, .type = type, .n_options = 1};
-    x->keys = arena_alloc(&m->arena, sizeof(char *));
-    x->values = arena_alloc(&m->arena, sizeof(char *));
-    x->keys[0] = key;
-    x->values[0] = value;
-    ptr_vec_push(&m->arena, &m->middlewares, x);
-    return x;
-}
 
 static void add(struct model *m, struct model_middleware *x) /* handed over by reference: unchanged */
 {

@@ -9,15 +9,17 @@
 
 struct acme_renewal_window acme_renewal_window(int64_t hours)
 {
-    /* Traefik's thresholds, in hours; its "year" is 365 days and its "month" 30 */
+    /* Traefik's thresholds (v3 since the ARI release: pkg/provider/acme
+     * renewal.go), in hours; its "year" is 365 days and its "month" 30.
+     * Let's Encrypt's 6-day certificates (160 h) fall in the 6-day row. */
     if (hours >= 365 * 24)
         return (struct acme_renewal_window){4 * 30 * DAY, 7 * DAY};
     if (hours >= 3 * 30 * 24)
         return (struct acme_renewal_window){30 * DAY, DAY};
     if (hours >= 30 * 24)
         return (struct acme_renewal_window){10 * DAY, 12 * HOUR};
-    if (hours >= 7 * 24)
-        return (struct acme_renewal_window){DAY, HOUR};
+    if (hours >= 6 * 24)
+        return (struct acme_renewal_window){2 * DAY, 2 * HOUR};
     if (hours >= 24)
         return (struct acme_renewal_window){6 * HOUR, 10 * MINUTE};
     return (struct acme_renewal_window){20 * MINUTE, MINUTE};

@@ -23,9 +23,10 @@ static void test_table(void)
     check_window(2160, 30 * DAY, DAY); /* the default, 90 days: 30 days, 1 day */
     check_window(2159, 10 * DAY, 12 * HOUR);
     check_window(720, 10 * DAY, 12 * HOUR); /* >= 30 days: 10 days, 12 hours */
-    check_window(719, DAY, HOUR);
-    check_window(168, DAY, HOUR); /* >= 7 days: 1 day, 1 hour */
-    check_window(167, 6 * HOUR, 10 * MINUTE);
+    check_window(719, 2 * DAY, 2 * HOUR);
+    check_window(160, 2 * DAY, 2 * HOUR); /* Let's Encrypt's 6-day certificates */
+    check_window(144, 2 * DAY, 2 * HOUR); /* >= 6 days: 2 days, 2 hours */
+    check_window(143, 6 * HOUR, 10 * MINUTE);
     check_window(24, 6 * HOUR, 10 * MINUTE); /* >= 1 day: 6 hours, 10 minutes */
     check_window(23, 20 * MINUTE, MINUTE);
     check_window(1, 20 * MINUTE, MINUTE);
@@ -55,15 +56,16 @@ static void test_plan_configured(void)
 static void test_plan_shorter_than_configured(void)
 {
     time_t nb = 1700000000;
-    /* Let's Encrypt's 6-day certificates under the default 2160: not renewed on arrival but by the row of 144 h (6 hours) */
-    struct acme_renewal p = acme_renewal_plan(2160, nb, nb + 6 * DAY);
-    CHECK(p.basis == ACME_RENEWAL_LIFETIME && p.at == nb + 6 * DAY - 6 * HOUR && p.interval_s == 10 * MINUTE);
+    /* Let's Encrypt's 6-day certificates (160 h) under the default 2160: not renewed on arrival but by the
+     * 6-day row (2 days before the end, checked every 2 hours) */
+    struct acme_renewal p = acme_renewal_plan(2160, nb, nb + 160 * HOUR);
+    CHECK(p.basis == ACME_RENEWAL_LIFETIME && p.at == nb + 112 * HOUR && p.interval_s == 2 * HOUR);
     /* exactly the period: the lifetime's row too (30 days -> 10 days) */
     p = acme_renewal_plan(2160, nb, nb + 30 * DAY);
     CHECK(p.basis == ACME_RENEWAL_LIFETIME && p.at == nb + 20 * DAY);
-    /* the lifetime rounded to hours: 7 days minus 20 minutes is 168 h, the 7-day row */
-    p = acme_renewal_plan(2160, nb, nb + 7 * DAY - 20 * MINUTE);
-    CHECK(p.basis == ACME_RENEWAL_LIFETIME && p.period_s == DAY);
+    /* the lifetime rounded to hours: 6 days minus 20 minutes is 144 h, the 6-day row */
+    p = acme_renewal_plan(2160, nb, nb + 6 * DAY - 20 * MINUTE);
+    CHECK(p.basis == ACME_RENEWAL_LIFETIME && p.period_s == 2 * DAY);
     /* 30 minutes: the row under a day leaves 20 minutes */
     p = acme_renewal_plan(2160, nb, nb + 30 * MINUTE);
     CHECK(p.basis == ACME_RENEWAL_LIFETIME && p.at == nb + 10 * MINUTE && p.interval_s == MINUTE);

@@ -5,6 +5,8 @@
 #include "../../../../../controller/providers/kubernetes/k8s_compact.c"
 
 #include "../../../../../controller/providers/kubernetes/k8s_translate.h"
+#include <malloc.h>
+
 #include "test.h"
 
 #define MANAGED "\"managedFields\":[{\"manager\":\"kubectl-client-side-apply\",\"operation\":\"Update\"," \
@@ -92,6 +94,34 @@ int main(void)
     cJSON *dup = cJSON_Duplicate(ing, true); /* the status writer's copy is an ordinary object */
     CHECK(cJSON_Compare(dup, ing, true));
     cJSON_Delete(dup);
+
+    /* what repeats is stored once: equal tails of sibling lists, strings */
+    cJSON *rep = kept("{\"endpoints\":[{\"addresses\":[\"10.0.0.1\"],\"conditions\":{\"ready\":true}},"
+                      "{\"addresses\":[\"10.0.0.2\"],\"conditions\":{\"ready\":true}},"
+                      "{\"addresses\":[\"10.0.0.1\"],\"conditions\":{\"ready\":true}}]}", 0);
+    const cJSON *e0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rep, "endpoints"), 0);
+    const cJSON *e1 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rep, "endpoints"), 1);
+    const cJSON *e2 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rep, "endpoints"), 2);
+    CHECK(e0 != e1 && e0 != e2 && e0->child == e2->child); /* equal members, equal tails: one list */
+    CHECK(cJSON_GetObjectItemCaseSensitive(e0, "conditions") == cJSON_GetObjectItemCaseSensitive(e1, "conditions"));
+    CHECK(e0->child->string == e1->child->string); /* "addresses" once */
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rep, "endpoints")) == 3);
+    /* root, "endpoints", 3 endpoints, 2 x (addresses, its string), the
+     * shared conditions and ready: 11 nodes, not 17, and the block shrunk to
+     * what it holds (55 bytes of strings) */
+    CHECK(malloc_usable_size(rep) < 11 * sizeof(cJSON) + 55 + 24);
+    /* a block that moved (realloc): its pointers follow */
+    size_t size = malloc_usable_size(rep);
+    char *moved = malloc(size);
+    memcpy(moved, rep, size);
+    shift((cJSON *)(void *)moved, 11, (uintptr_t)rep, size, (uintptr_t)moved - (uintptr_t)rep);
+    k8s_object_free(rep);
+    cJSON *want_rep = cJSON_Parse("{\"endpoints\":[{\"addresses\":[\"10.0.0.1\"],\"conditions\":{\"ready\":true}},"
+                                  "{\"addresses\":[\"10.0.0.2\"],\"conditions\":{\"ready\":true}},"
+                                  "{\"addresses\":[\"10.0.0.1\"],\"conditions\":{\"ready\":true}}]}");
+    CHECK(cJSON_Compare((cJSON *)(void *)moved, want_rep, true));
+    cJSON_Delete(want_rep);
+    free(moved);
 
     /* the translation does not see the difference */
     cJSON *full[4] = {cJSON_Parse(CLASS), cJSON_Parse(SERVICE), cJSON_Parse(SLICE), cJSON_Parse(INGRESS)};

@@ -13,8 +13,13 @@
 
 struct model *model_new(const char *provider)
 {
+    return model_new_sized(provider, 0);
+}
+
+struct model *model_new_sized(const char *provider, size_t first_chunk)
+{
     struct model *m = mem_calloc(1, sizeof(*m));
-    arena_init(&m->arena);
+    arena_init_sized(&m->arena, first_chunk);
     m->provider = arena_strdup(&m->arena, provider);
     return m;
 }

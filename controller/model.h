@@ -265,6 +265,9 @@ struct model {
 };
 
 struct model *model_new(const char *provider);
+/* A model whose arena starts with <first_chunk> bytes (0: the default):
+ * for the many small models of one Ingress each. */
+struct model *model_new_sized(const char *provider, size_t first_chunk);
 void model_free(struct model *m);
 
 struct model_router *model_find_router(const struct model *m, const char *name);

@@ -26,8 +26,14 @@ void k8s_index_build(struct arena *a, struct k8s_index *ix, const cJSON **items,
     for (size_t i = 0; i < n; i++) {
         const char *ns = metadata_str(items[i], NULL, "namespace");
         const char *name = by_label ? metadata_str(items[i], "labels", by_label) : metadata_str(items[i], NULL, "name");
-        if (ns && name)
-            ix->e[ix->n++] = (struct k8s_index_entry){arena_printf(a, "%s/%s", ns, name), items[i]};
+        if (ns && name) { /* "ns/name" without printf: one per object at every change of the kind */
+            size_t ln = strlen(ns), lm = strlen(name);
+            char *key = arena_alloc(a, ln + lm + 2);
+            memcpy(key, ns, ln);
+            key[ln] = '/';
+            memcpy(key + ln + 1, name, lm + 1);
+            ix->e[ix->n++] = (struct k8s_index_entry){key, items[i]};
+        }
     }
     qsort(ix->e, ix->n, sizeof(*ix->e), entry_cmp);
 }

@@ -101,7 +101,7 @@ struct k8s_piece *k8s_ingress_cache_put(struct k8s_ingress_cache *c, const char 
     p->key = mem_strdup(key);
     p->version = mem_strdup(version);
     p->created = mem_strdup(created ? created : "");
-    p->m = model_new("kubernetes");
+    p->m = model_new_sized("kubernetes", c->piece_bytes);
     p->refs = 1;
     p->used_gen = c->gen;
     size_t b = bucket_of(c, key);

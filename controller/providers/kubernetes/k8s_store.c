@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../../../common/arena.h"
+#include "k8s_compact.h"
 
 void k8s_store_init(struct k8s_store *s)
 {
@@ -16,7 +17,7 @@ void k8s_store_init(struct k8s_store *s)
 
 static void delete_obj(void *obj)
 {
-    cJSON_Delete(obj);
+    k8s_object_free(obj); /* packed (k8s_watch.c) or not */
 }
 
 void k8s_store_clear(struct k8s_store *s)
@@ -41,13 +42,13 @@ char *k8s_object_key(const cJSON *obj, char *buf, size_t len)
 void k8s_store_put(struct k8s_store *s, const char *key, cJSON *obj)
 {
     void **slot = strmap_put(&s->objs, key, NULL);
-    cJSON_Delete(*slot); /* the older one, if any */
+    k8s_object_free(*slot); /* the older one, if any */
     *slot = obj;
 }
 
 void k8s_store_del(struct k8s_store *s, const char *key)
 {
-    cJSON_Delete(strmap_del(&s->objs, key));
+    k8s_object_free(strmap_del(&s->objs, key));
 }
 
 const cJSON *k8s_store_get(const struct k8s_store *s, const char *key)

@@ -1,7 +1,8 @@
 /*
  * A cache of Kubernetes objects of one kind, keyed by "namespace/name"
  * (or "name" for cluster-scoped kinds): what list and watch have said so
- * far. Owns the cJSON objects. Watcher thread only.
+ * far. Owns the cJSON objects (packed or not, k8s_compact.h). Watcher
+ * thread only.
  */
 #ifndef GANTRY_K8S_STORE_H
 #define GANTRY_K8S_STORE_H

@@ -1101,6 +1101,10 @@ static struct k8s_piece *translate_piece(struct tx *t, struct k8s_ingress_cache 
     p->n_deps = t->n_deps;
     p->deps_digest = deps_digest(t, p->deps, p->n_deps);
     model_compute_digest(p->m); /* once: the assembled model's digest folds the pieces' */
+    /* the next piece's first chunk: Ingresses tend to look alike; a bigger
+     * one takes a second chunk, a smaller one leaves less unused */
+    size_t used = p->m->arena.allocated + 128;
+    c->piece_bytes = used < 512 ? 512 : used > 4096 ? 4096 : used;
     t->m = NULL;
     return p;
 }

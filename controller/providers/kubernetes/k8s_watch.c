@@ -10,6 +10,7 @@
 #include "../../../common/arena.h"
 #include "../../../common/log.h"
 #include "../../watcher.h"
+#include "k8s_compact.h"
 
 #define PAGE_SIZE 500
 #define MAX_LIST_PAGE (256 * 1024 * 1024)
@@ -141,6 +142,17 @@ static void describe(CURL *e, CURLcode rc, char *out, size_t len, long *status, 
 
 static void list_page(struct k8s_watch *w);
 
+/* What the cache keeps of <obj> (freed here): what is read, packed. */
+static cJSON *keep(const struct k8s_watch *w, cJSON *obj)
+{
+    k8s_object_slim(obj, w->slim);
+    cJSON *packed = k8s_object_pack(obj);
+    if (packed == NULL)
+        return obj; /* out of memory: the unpacked object serves as well */
+    cJSON_Delete(obj);
+    return packed;
+}
+
 static void on_list(CURL *easy, CURLcode rc, void *data)
 {
     struct k8s_watch *w = data;
@@ -174,7 +186,7 @@ static void on_list(CURL *easy, CURLcode rc, void *data)
         cJSON *it = cJSON_DetachItemFromArray((cJSON *)items, 0);
         char key[512];
         if (k8s_object_key(it, key, sizeof(key)) != NULL)
-            k8s_store_put(&w->fresh, key, it);
+            k8s_store_put(&w->fresh, key, keep(w, it));
         else
             cJSON_Delete(it);
     }
@@ -257,7 +269,7 @@ void k8s_watch_apply(struct k8s_watch *w, const char *line, size_t len)
     if (strcmp(t, "DELETED") == 0) {
         k8s_store_del(&w->store, key);
     } else if (strcmp(t, "ADDED") == 0 || strcmp(t, "MODIFIED") == 0) {
-        k8s_store_put(&w->store, key, cJSON_DetachItemViaPointer(ev, obj));
+        k8s_store_put(&w->store, key, keep(w, cJSON_DetachItemViaPointer(ev, obj)));
     } else {
         cJSON_Delete(ev);
         return;

@@ -47,6 +47,7 @@ typedef void (*k8s_changed_cb)(struct k8s_watch *w, void *data);
 struct k8s_watch {
     const char *name;  /* for logs: "ingresses" */
     int kind;          /* the provider's kind of object, for k8s_watches_collect (set after start) */
+    unsigned slim;     /* K8S_SLIM_* (k8s_compact.h): what else to drop at ingest (set after start) */
     char *path;        /* /apis/networking.k8s.io/v1/ingresses */
     char *selector;    /* labelSelector=...&fieldSelector=... (encoded), or "" */
     const struct k8s_conn *conn;

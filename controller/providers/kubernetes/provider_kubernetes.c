@@ -26,6 +26,7 @@
 #include "../../../common/log.h"
 #include "../../../admin/status.h"
 #include "../../aggregator.h"
+#include "k8s_compact.h"
 #include "k8s_conn.h"
 #include "k8s_events.h"
 #include "k8s_ingress_cache.h"
@@ -229,6 +230,9 @@ static void add_watch(enum kind k, const char *ns, const char *selector)
     kp.watch_kind[i] = k;
     k8s_watch_start(&kp.watches[i], kinds[k].group_version, ns, kinds[k].name, selector, &kp.conn, on_changed, NULL);
     kp.watches[i].kind = (int)k;
+    /* Ingresses keep kubectl's annotation: their status is written back
+     * with a PUT of the whole object (k8s_status.c) */
+    kp.watches[i].slim = k == K_INGRESSES ? 0 : k == K_SLICES ? K8S_SLIM_ENDPOINTS | K8S_SLIM_LAST_APPLIED : K8S_SLIM_LAST_APPLIED;
 }
 
 void provider_kubernetes_nginx_only(const struct kube_nginx_provider_config *nginx, const struct kube_provider_config *ingress,

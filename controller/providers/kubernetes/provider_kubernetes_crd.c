@@ -17,6 +17,7 @@
 #include "../../../common/log.h"
 #include "../../../admin/status.h"
 #include "../../aggregator.h"
+#include "k8s_compact.h"
 #include "k8s_conn.h"
 #include "k8s_crd.h"
 #include "k8s_watch.h"
@@ -104,6 +105,10 @@ static void add_watch(enum k8s_crd_kind k, const char *ns, const char *selector)
     cp.watch_kind[i] = k;
     k8s_watch_start(&cp.watches[i], kinds[k].group_version, ns, kinds[k].name, selector, &cp.conn, on_changed, NULL);
     cp.watches[i].kind = (int)k;
+    /* only the CRDs themselves may be written back (status) */
+    cp.watches[i].slim = k == K8S_CRD_SLICES    ? K8S_SLIM_ENDPOINTS | K8S_SLIM_LAST_APPLIED
+                         : k == K8S_CRD_SERVICES ? K8S_SLIM_LAST_APPLIED
+                                                 : 0;
 }
 
 int provider_kubernetes_crd_start(const struct kube_crd_provider_config *cfg, struct diag *d)

@@ -19,6 +19,7 @@
 #include "../../../common/log.h"
 #include "../../../admin/status.h"
 #include "../../aggregator.h"
+#include "k8s_compact.h"
 #include "k8s_conn.h"
 #include "k8s_gateway_status.h"
 #include "k8s_lease.h"
@@ -278,6 +279,11 @@ static void add_watch(enum k8s_gw_kind k, const char *ns, const char *selector)
     gp.watch_kind[i] = k;
     k8s_watch_start(&gp.watches[i], kinds[k].group_version, ns, kinds[k].name, selector, &gp.conn, on_changed, NULL);
     gp.watches[i].kind = (int)k;
+    /* the Gateway API's objects are written back (status): Services and
+     * EndpointSlices never are */
+    gp.watches[i].slim = k == K8S_GW_SLICES    ? K8S_SLIM_ENDPOINTS | K8S_SLIM_LAST_APPLIED
+                         : k == K8S_GW_SERVICES ? K8S_SLIM_LAST_APPLIED
+                                                : 0;
 }
 
 static char *dup_or_null(const char *s)

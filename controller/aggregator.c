@@ -309,12 +309,11 @@ static const char *record_on(struct build *b, const char **slot, const char *fmt
     return msg[0] ? "" : NULL;
 }
 
-static const char **copy_list(struct arena *a, const char **items, size_t n)
+/* A snapshot's reference to a model it points into (freed on the watcher
+ * thread: status_reclaim). */
+static void release_model(void *m)
 {
-    const char **out = arena_alloc(a, (n ? n : 1) * sizeof(*out));
-    for (size_t i = 0; i < n; i++)
-        out[i] = arena_strdup(a, items[i]);
-    return out;
+    model_free(m);
 }
 
 static void record(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -564,13 +563,12 @@ static void show_shared(struct status_service *st, struct table_service *ts)
 static void add_services(struct build *b, const struct model *m)
 {
     struct status_snapshot *snap = b->snap;
-    const char *provider = arena_strdup(&snap->arena, m->provider); /* one copy for all its services */
     for (size_t i = 0; i < m->services.len; i++) {
         const struct model_service *s = m->services.items[i];
-        const char *q = qualify(b->scratch, s->name, m->provider);
+        const char *q = qualify(&snap->arena, s->name, m->provider);
         struct status_service *st = &snap->services[snap->n_services++];
-        st->name = arena_strdup(&snap->arena, q);
-        st->provider = provider;
+        st->name = q;
+        st->provider = m->provider; /* the snapshot holds the model (compile) */
         st->type = s->lb          ? "loadBalancer"
                    : s->mirroring ? "mirroring"
                    : s->weighted  ? "weighted"
@@ -606,7 +604,7 @@ static void add_services(struct build *b, const struct model *m)
         }
         st->pass_host_header = s->lb->pass_host_header;
         if (s->lb->healthcheck) {
-            st->healthcheck_path = arena_strdup(&snap->arena, s->lb->healthcheck->path);
+            st->healthcheck_path = s->lb->healthcheck->path;
             st->healthcheck_interval_ms = s->lb->healthcheck->interval_ms;
         }
         struct table_service *ts = tr == NULL ? unchanged_service(s) : NULL;
@@ -1055,23 +1053,22 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
 
 static void add_routers(struct build *b, const struct model *m)
 {
-    const char *provider = arena_strdup(&b->snap->arena, m->provider); /* one copy for all its routers */
     for (size_t i = 0; i < m->routers.len; i++) {
         const struct model_router *r = m->routers.items[i];
-        const char *q = qualify(b->scratch, r->name, m->provider);
         struct status_snapshot *snap = b->snap;
+        const char *q = qualify(&snap->arena, r->name, m->provider);
         struct status_router *st = &snap->routers[snap->n_routers++];
-        st->name = arena_strdup(&snap->arena, q);
-        st->provider = provider;
-        st->rule = arena_strdup(&snap->arena, r->rule);
-        st->entrypoints = copy_list(&snap->arena, r->entrypoints, r->n_entrypoints);
+        st->name = q; /* the rest points into the model, which the snapshot holds (compile) */
+        st->provider = m->provider;
+        st->rule = r->rule;
+        st->entrypoints = r->entrypoints;
         st->n_entrypoints = r->n_entrypoints;
-        st->middlewares = copy_list(&snap->arena, r->middlewares, r->n_middlewares);
+        st->middlewares = r->middlewares;
         st->n_middlewares = r->n_middlewares;
         st->priority = r->priority ? r->priority : rule_default_priority(r->rule);
         st->tls = r->tls != NULL;
-        const char *sq = r->service ? qualify(b->scratch, r->service, m->provider) : NULL;
-        st->service = sq ? arena_strdup(&snap->arena, sq) : NULL;
+        const char *sq = r->service ? qualify(&snap->arena, r->service, m->provider) : NULL;
+        st->service = sq;
         struct diag d;
         const struct rule_node *rule = aggregator_rule(b->t, &rules_prev, &b->rules_next, r, r->rule, &d);
         if (rule == NULL) {
@@ -1617,16 +1614,15 @@ static void finish_snapshot(struct build *b)
     struct status_snapshot *snap = b->snap;
     for (size_t i = 0; i < n_providers; i++) {
         const struct model *m = latest[i];
-        const char *provider = arena_strdup(&snap->arena, m->provider); /* one copy for all its middlewares */
         for (size_t j = 0; j < m->middlewares.len; j++) {
             const struct model_middleware *mw = m->middlewares.items[j];
             struct status_middleware *st = &snap->middlewares[snap->n_middlewares++];
             const char *q = mw_resolver_qualified_of(b->mw, mw); /* NULL: a duplicate name */
-            st->name = arena_strdup(&snap->arena, q ? q : qualify(b->scratch, mw->name, m->provider));
-            st->provider = provider;
+            st->name = q ? arena_strdup(&snap->arena, q) : qualify(&snap->arena, mw->name, m->provider);
+            st->provider = m->provider; /* the snapshot holds the model (compile) */
             st->type = mw->type;
-            st->keys = copy_list(&snap->arena, mw->keys, mw->n_options);
-            st->values = copy_list(&snap->arena, mw->values, mw->n_options);
+            st->keys = mw->keys;
+            st->values = mw->values;
             st->n_options = mw->n_options;
             const char *err = !(q ? mw_resolver_supported_of(b->mw, mw) : middleware_type(mw->type) != NULL || strcasecmp(mw->type, "chain") == 0)
                                   ? arena_printf(&snap->arena, "middleware type '%s' is not supported by gantry", mw->type)
@@ -1694,6 +1690,8 @@ static void compile(void)
     b.snap->routers = arena_alloc(&b.snap->arena, (nr ? nr : 1) * sizeof(*b.snap->routers));
     b.snap->services = arena_alloc(&b.snap->arena, (nsv ? nsv : 1) * sizeof(*b.snap->services));
     b.snap->middlewares = arena_alloc(&b.snap->arena, (nm ? nm : 1) * sizeof(*b.snap->middlewares));
+    for (size_t i = 0; i < n_providers; i++) /* the snapshot shows the models' strings, not copies */
+        arena_on_free(&b.snap->arena, release_model, model_ref(latest[i]));
     for (size_t i = 0; i < n_providers; i++) /* what providers could not build: they log it themselves */
         for (size_t j = 0; j < latest[i]->problems.len; j++)
             ptr_vec_push(b.scratch, &b.provider_problems, latest[i]->problems.items[j]);

@@ -20,16 +20,23 @@ struct model *model_new_sized(const char *provider, size_t first_chunk)
 {
     struct model *m = mem_calloc(1, sizeof(*m));
     arena_init_sized(&m->arena, first_chunk);
+    m->refs = 1;
     m->provider = arena_strdup(&m->arena, provider);
     return m;
 }
 
 void model_free(struct model *m)
 {
-    if (m == NULL)
+    if (m == NULL || --m->refs != 0)
         return;
     arena_free(&m->arena);
     free(m);
+}
+
+struct model *model_ref(struct model *m)
+{
+    m->refs++;
+    return m;
 }
 
 struct model_router *model_find_router(const struct model *m, const char *name)

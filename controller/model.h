@@ -244,6 +244,7 @@ struct model_tls_cert {
 
 struct model {
     struct arena arena;
+    unsigned refs; /* watcher thread only: the aggregator's and each API snapshot's that points into it */
     const char *provider;
     uint64_t digest;
     bool digest_known; /* set by model_set_digest: aggregator_submit keeps it */
@@ -268,7 +269,10 @@ struct model *model_new(const char *provider);
 /* A model whose arena starts with <first_chunk> bytes (0: the default):
  * for the many small models of one Ingress each. */
 struct model *model_new_sized(const char *provider, size_t first_chunk);
+/* Drops one reference; the last one frees the model. */
 void model_free(struct model *m);
+/* One more reference (the API snapshot keeps the model's strings, not copies). */
+struct model *model_ref(struct model *m);
 
 struct model_router *model_find_router(const struct model *m, const char *name);
 struct model_service *model_find_service(const struct model *m, const char *name);

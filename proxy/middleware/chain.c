@@ -260,6 +260,17 @@ void mw_header_set(h2o_req_t *req, h2o_headers_t *headers, const char *name, siz
         h2o_add_header_by_str(&req->pool, headers, lname.base, lname.len, 0, orig, v.base, v.len);
 }
 
+void mw_header_add_fixed(h2o_mem_pool_t *pool, h2o_headers_t *headers, const h2o_token_t *token, const h2o_iovec_t *lname,
+                         const char *orig, h2o_iovec_t value)
+{
+    h2o_vector_reserve(pool, headers, headers->size + 1);
+    h2o_header_t *e = &headers->entries[headers->size++];
+    /* h2o reads entry names, never writes them */
+    e->name = token != NULL ? (h2o_iovec_t *)&token->buf : (h2o_iovec_t *)lname;
+    e->orig_name = orig;
+    e->value = value;
+}
+
 bool mw_request_is_tls(const struct mw_run *run)
 {
     return run->client.tls;

@@ -206,6 +206,12 @@ void mw_header_set(h2o_req_t *req, h2o_headers_t *headers, const char *name, siz
                    size_t value_len);
 void mw_header_unset(h2o_headers_t *headers, const char *name, size_t name_len);
 const h2o_iovec_t *mw_header_get(const h2o_headers_t *headers, const char *name, size_t name_len);
+/* Appends a header whose name (<token>, or else <lname> in lower case) and
+ * spelling <orig> outlive the request (static or the table's arena): the
+ * entry points at them, where h2o_add_header(_by_str) copies the spelling
+ * and allocates a name per call. <value> must outlive the request too. */
+void mw_header_add_fixed(h2o_mem_pool_t *pool, h2o_headers_t *headers, const h2o_token_t *token, const h2o_iovec_t *lname,
+                         const char *orig, h2o_iovec_t value);
 
 /* The request's scheme and host as the client sent them. */
 bool mw_request_is_tls(const struct mw_run *run);

@@ -89,6 +89,7 @@ static int build_header(struct arena *a, struct mw_hdr *h, const char *name, con
     h->lname = lower;
     h->len = len;
     h->token = h2o_lookup_token(lower, len);
+    h->wire = h2o_iovec_init(lower, len);
     h->value = h2o_iovec_init(arena_strdup(a, value), strlen(value));
     return 0;
 }
@@ -96,9 +97,14 @@ static int build_header(struct arena *a, struct mw_hdr *h, const char *name, con
 void mw_headers__del(h2o_headers_t *hs, const char *lname, size_t len)
 {
     size_t j = 0;
-    for (size_t i = 0; i < hs->size; i++)
-        if (!h2o_lcstris(hs->entries[i].name->base, hs->entries[i].name->len, lname, len))
+    for (size_t i = 0; i < hs->size; i++) {
+        const h2o_iovec_t *n = hs->entries[i].name;
+        /* the first byte (either case) rules most names out before the compare */
+        bool same = n->len == len && len != 0 && (n->base[0] == lname[0] || (n->base[0] | 0x20) == lname[0]) &&
+                    h2o__lcstris_core(n->base, lname, len);
+        if (!same)
             hs->entries[j++] = hs->entries[i];
+    }
     hs->size = j;
 }
 
@@ -107,10 +113,7 @@ void mw_headers__del(h2o_headers_t *hs, const char *lname, size_t len)
 static void set_header(h2o_req_t *req, h2o_headers_t *hs, const struct mw_hdr *h, h2o_iovec_t value)
 {
     mw_headers__del(hs, h->lname, h->len);
-    if (h->token != NULL)
-        h2o_add_header(&req->pool, hs, h->token, h->name, value.base, value.len);
-    else
-        h2o_add_header_by_str(&req->pool, hs, h->lname, h->len, 0, h->name, value.base, value.len);
+    mw_header_add_fixed(&req->pool, hs, h->token, &h->wire, h->name, value); /* names in the table's arena */
 }
 
 h2o_iovec_t mw_headers__get(const h2o_headers_t *hs, const char *lname, size_t len)

@@ -18,6 +18,7 @@ struct mw_hdr {
     size_t len;
     const h2o_token_t *token;
     h2o_iovec_t value;
+    h2o_iovec_t wire; /* {lname, len}: the name an added entry points to when there is no token */
 };
 
 struct mw_headers_cors {

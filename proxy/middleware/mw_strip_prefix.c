@@ -32,8 +32,9 @@ static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
         size_t len = strlen(c->prefixes[i]);
         if (len > path.len || memcmp(path.base, c->prefixes[i], len) != 0)
             continue;
-        h2o_add_header_by_str(&run->req->pool, &run->req->headers, H2O_STRLIT("x-forwarded-prefix"), 0, "X-Forwarded-Prefix",
-                              c->prefixes[i], len);
+        static const h2o_iovec_t xfp = {(char *)"x-forwarded-prefix", sizeof("x-forwarded-prefix") - 1};
+        mw_header_add_fixed(&run->req->pool, &run->req->headers, NULL, &xfp, "X-Forwarded-Prefix",
+                            h2o_iovec_init(c->prefixes[i], len)); /* the prefix lives in the table's arena */
         mw_path_set(run, path.base + len, path.len - len);
         break;
     }

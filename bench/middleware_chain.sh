@@ -68,7 +68,7 @@ EOF
 
 "${PROXY[@]}" nginx -e "$D/up.err" -p "$D" -c "$D/upstream.conf" >"$D/up.log" 2>&1 & pids+=($!)
 "${PROXY[@]}" nginx -e "$D/px.err" -p "$D" -c "$D/proxy.conf" >"$D/px.log" 2>&1 & pids+=($!)
-"${PROXY[@]}" "$GANTRY" --workers=1 --log.level=WARN --entryPoints.web.address=127.0.0.1:$GA \
+"${PROXY[@]}" "$GANTRY" --workers=1 --log.level=WARN --admin.address= --entryPoints.web.address=127.0.0.1:$GA \
   --entryPoints.app.address=127.0.0.1:$((GA + 10)) --providers.file.filename="$D/dynamic.yaml" >"$D/gantry.log" 2>&1 & pids+=($!)
 GAPP=$((GA + 10))
 for p in $UP $NG $NGP $GA $GAPP; do

@@ -88,11 +88,20 @@ struct signature {
     uint64_t hash;
 };
 
+/* Eight bytes a step (one per step was ~10 % of a 10,000-router compile). */
 static uint64_t hash_str(uint64_t h, const char *s)
 {
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return h * 0x100000001b3ULL;
+    size_t n = strlen(s);
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s, n); /* the length below tells "ab" + "" from "a" + "b" */
+    h = (h ^ w ^ ((uint64_t)n << 59)) * 0x100000001b3ULL;
+    return h ^ (h >> 29);
 }
 
 static void on_window(void *data)

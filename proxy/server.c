@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 #include "../common/arena.h"
 #include "../common/hostport.h"
 #include "../common/log.h"
+#include "accept_fcntl.h"
 #include "accesslog.h"
 #include "conntrack.h"
 #include "forwarded.h"
@@ -307,13 +310,36 @@ static bool route_tcp_at_accept(struct conntrack_conn *c, h2o_socket_t *sock)
     return true;
 }
 
+__thread int accept_nonblocking_fd = -1;
+
+/* h2o_evloop_socket_accept, but the peer's address comes with accept4:
+ * libh2o's asks getpeername for it on every connection, and every
+ * connection needs it (limits, X-Forwarded-For, logs); and the socket is
+ * non-blocking from accept4 on (accept_fcntl.c). NULL with errno. */
+static h2o_socket_t *accept_with_peer(struct worker_ep *we)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    int fd = accept4(we->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd == -1)
+        return NULL;
+    int on = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)); /* as libh2o's accept */
+    accept_nonblocking_fd = fd;
+    h2o_socket_t *sock = h2o_evloop_socket_create(we->w->loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
+    accept_nonblocking_fd = -1;
+    if (sl != 0 && sl <= sizeof(ss))
+        h2o_socket_setpeername(sock, (struct sockaddr *)&ss, sl);
+    return sock;
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     struct worker_ep *we = listener->data;
     if (err != NULL)
         return;
     for (int i = 0; i < ACCEPT_PER_WAKE && !we->w->listeners_paused; i++) {
-        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        h2o_socket_t *sock = accept_with_peer(we);
         if (sock == NULL) {
             /* EINVAL: the listener was shut down (server_close_listeners). It
              * stays readable until the drain closes it, so reading on would
@@ -418,6 +444,7 @@ static void worker_setup(struct worker *w)
         int fd = dup(ep->fd);
         fcntl(fd, F_SETFD, FD_CLOEXEC);
         we->listener = h2o_evloop_socket_create(w->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+        we->listen_fd = fd;
         we->listener->data = we;
         h2o_socket_read_start(we->listener, on_accept);
     }

@@ -33,6 +33,7 @@ struct worker_ep {
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_plain, accept_tls;
     h2o_socket_t *listener;
+    int listen_fd; /* the listener's descriptor (owned by <listener>) */
     h2o_timeout_t sniff_timeout; /* first byte of a new connection */
     h2o_timeout_t stall_timeout; /* a response send the client does not take (writeTimeout) */
     uint64_t open_conns;         /* written by the worker, read by the admin thread */

@@ -722,8 +722,7 @@ static struct h2u_conn *conn_open(struct worker *w, struct server *s)
     h2o_socket_t *sock = h2o_socket_connect(w->loop, (struct sockaddr *)&ss, sslen, on_connect);
     if (sock == NULL)
         return NULL;
-    int one = 1;
-    setsockopt(h2o_socket_get_fd(sock), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* TCP_NODELAY: h2o_socket_connect sets it */
     int rcvbuf = UPSTREAM_RCVBUF; /* what a stalled connection pins in the kernel (see upstream_pool.c) */
     setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     struct h2u_conn *c = conn_new(w, s, sock);

@@ -254,8 +254,7 @@ struct upstream_conn *upstream_pool_connect_alpn(struct worker *w, struct server
     h2o_socket_t *sock = h2o_socket_connect(w->loop, (struct sockaddr *)&ss, sslen, on_connect);
     if (sock == NULL)
         return NULL;
-    int one = 1;
-    setsockopt(h2o_socket_get_fd(sock), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* TCP_NODELAY: h2o_socket_connect sets it */
     /* libh2o reads a socket until the kernel has nothing left: an autotuned
      * receive buffer (up to 6 MB) would all land in a response a slow client
      * is not taking. A fixed one bounds what a stalled stream pins (the

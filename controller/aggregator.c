@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include <openssl/sha.h>
@@ -881,6 +882,41 @@ static const char *nested_middlewares(struct build *b, const struct model_servic
     return NULL;
 }
 
+/* The first service below <s> with middlewares gantry cannot place,
+ * qualified, or NULL. A mirroring service's main service and mirrors may
+ * have their own (the main's run on the main request, a mirror's on its
+ * copy: add_mirror_parts); nothing below them may. */
+static const char *unplaced_middlewares(struct build *b, const struct model_service *s, const char *provider)
+{
+    if (s->mirroring == NULL)
+        return nested_middlewares(b, s, provider, 1);
+    const char *refs[MAX_SERVICE_REFS];
+    size_t n = service_refs(s, refs, MAX_SERVICE_REFS);
+    for (size_t i = 0; i < n; i++) {
+        const char *own;
+        const struct model_service *c = refs[i] ? service_model(b, refs[i], provider, &own) : NULL;
+        const char *deeper = c ? nested_middlewares(b, c, own, 2) : NULL;
+        if (deeper)
+            return deeper;
+    }
+    return NULL;
+}
+
+/* Whether mirroring service <s>'s main service or a mirror has middlewares
+ * of its own (a route, or a branch, must carry them). */
+static bool has_mirror_parts(struct build *b, const struct model_service *s, const char *provider)
+{
+    const char *refs[MAX_SERVICE_REFS];
+    size_t n = s->mirroring ? service_refs(s, refs, MAX_SERVICE_REFS) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *own;
+        const struct model_service *c = refs[i] ? service_model(b, refs[i], provider, &own) : NULL;
+        if (c && c->n_middlewares)
+            return true;
+    }
+    return false;
+}
+
 /* Whether <sm> (built as <svc>) picks one of its children per request by
  * something known before the chain runs: weighted (its sticky cookie, else
  * smooth WRR), highestRandomWeight (the client address), failover without
@@ -915,8 +951,8 @@ static int needs_branches(struct build *b, const struct model_service *sm, const
         const struct model_service *c = service_model(b, names[i], provider, &own);
         if (c == NULL)
             continue;
-        branch |= c->n_middlewares != 0;
-        const char *deeper = nested_middlewares(b, c, own, 1);
+        branch |= c->n_middlewares != 0 || has_mirror_parts(b, c, own);
+        const char *deeper = unplaced_middlewares(b, c, own);
         if (deeper) {
             *why = arena_printf(b->scratch, "service '%s' has middlewares inside service '%s'", deeper,
                                 qualify(b->scratch, names[i], provider));
@@ -925,14 +961,120 @@ static int needs_branches(struct build *b, const struct model_service *sm, const
     }
     if (n != 0)
         return branch;
-    const char *deeper = nested_middlewares(b, sm, provider, 1);
+    const char *deeper = unplaced_middlewares(b, sm, provider);
     if (deeper) {
-        *why = arena_printf(b->scratch, "service '%s' has middlewares, which gantry runs on the router's service or on the "
+        *why = arena_printf(b->scratch, "service '%s' has middlewares, which gantry runs on the router's service, on the "
                                         "children of the router's weighted, highestRandomWeight or "
-                                        "failover (without errors) service only", deeper);
+                                        "failover (without errors) service, or on the main service and mirrors of "
+                                        "such a mirroring service only", deeper);
         return -1;
     }
     return 0;
+}
+
+/* Middlewares that may hold a request to answer later: a mirror's copy
+ * is taken at once, so they cannot run on it. */
+static const char *waiting_middleware(const struct ptr_vec *chain)
+{
+    for (size_t i = 0; i < chain->len; i++) {
+        const struct table_middleware *m = chain->items[i];
+        if (strcasecmp(m->type->name, "forwardAuth") == 0 || strcasecmp(m->type->name, "grpcWeb") == 0)
+            return m->name;
+    }
+    return NULL;
+}
+
+/* A copy of <chain> in the table's arena. */
+static struct table_middleware **chain_copy(struct build *b, const struct ptr_vec *chain)
+{
+    struct table_middleware **out = arena_alloc(&b->t->arena, (chain->len ? chain->len : 1) * sizeof(*out));
+    if (chain->len)
+        memcpy(out, chain->items, chain->len * sizeof(*out));
+    return out;
+}
+
+/* Route (or branch) <tr> whose service is mirroring service <sm>: its
+ * main service's middlewares go at the end of its chain, after the point
+ * where the copies are taken (tr->mirror_head), and each mirror's own in
+ * tr->mirror_chains (see struct table_route). Nothing to do for another
+ * service. false with <err> set when one cannot be built. */
+static bool add_mirror_parts(struct build *b, struct table_route *tr, const struct model_router *r, const char *q,
+                             const struct model_service *sm, const char *provider, const char **err)
+{
+    const struct table_service *svc = tr->service;
+    if (sm == NULL || sm->mirroring == NULL || svc == NULL || svc->main == NULL || !has_mirror_parts(b, sm, provider))
+        return true;
+    const struct model_mirroring *mi = sm->mirroring;
+    struct diag d;
+    const char *own, *bad = NULL;
+    const struct model_service *main = mi->service ? service_model(b, mi->service, provider, &own) : NULL;
+    if (main != NULL && main->n_middlewares != 0) {
+        struct ptr_vec chain = {0};
+        for (uint32_t k = 0; k < tr->n_middlewares; k++)
+            ptr_vec_push(b->scratch, &chain, tr->middlewares[k]);
+        if (mw_resolve(b->mw, main->middlewares, main->n_middlewares, own, &chain, &d) != 0) {
+            bad = mi->service;
+            goto fail;
+        }
+        tr->mirror_head = arena_alloc(&b->t->arena, sizeof(*tr->mirror_head));
+        *tr->mirror_head = *tr; /* the router's part: filled like the route once it is added */
+        tr->middlewares = chain_copy(b, &chain);
+        tr->n_middlewares = (uint32_t)chain.len;
+    }
+    for (size_t j = 0; j < mi->n_mirrors && j < svc->n_mirrors; j++) {
+        const struct model_service *ms = mi->mirrors[j].name ? service_model(b, mi->mirrors[j].name, provider, &own) : NULL;
+        if (ms == NULL || ms->n_middlewares == 0)
+            continue;
+        struct ptr_vec chain = {0};
+        if (mw_resolve(b->mw, ms->middlewares, ms->n_middlewares, own, &chain, &d) != 0) {
+            bad = mi->mirrors[j].name;
+            goto fail;
+        }
+        const char *waits = waiting_middleware(&chain);
+        if (waits != NULL) {
+            bad = mi->mirrors[j].name;
+            diag_set(&d, "middleware '%s' waits for an answer, which a mirror's copy cannot do", waits);
+            goto fail;
+        }
+        if (tr->mirror_chains == NULL) {
+            tr->mirror_chains = arena_alloc(&b->t->arena, svc->n_mirrors * sizeof(*tr->mirror_chains));
+            memset(tr->mirror_chains, 0, svc->n_mirrors * sizeof(*tr->mirror_chains));
+        }
+        struct table_route *mc = arena_alloc(&b->t->arena, sizeof(*mc));
+        *mc = (struct table_route){.service = svc->mirrors[j].svc, .middlewares = chain_copy(b, &chain),
+                                   .n_middlewares = (uint32_t)chain.len};
+        tr->mirror_chains[j] = mc;
+    }
+    return true;
+fail:
+    record_on(b, err, "%s: router '%s': service '%s': %s; the router is not served", r->origin.source, q,
+              qualify(b->scratch, bad, provider), d.msg);
+    return false;
+}
+
+/* <part> (a branch, a mirror head or chain of route <tr>) becomes what
+ * <tr> is, but for its service, chain and own parts. */
+static void fill_like(struct table_route *part, const struct table_route *tr)
+{
+    struct table_route own = *part;
+    *part = *tr;
+    part->service = own.service, part->middlewares = own.middlewares, part->n_middlewares = own.n_middlewares;
+    part->branches = NULL, part->n_branches = 0;
+    part->mirror_chains = own.mirror_chains, part->mirror_head = own.mirror_head;
+}
+
+/* Route (or branch) <tr> is in the table: its mirror parts are filled like it. */
+static void fill_mirror_parts(struct table_route *tr)
+{
+    if (tr->mirror_head != NULL) {
+        fill_like(tr->mirror_head, tr);
+        tr->mirror_head->mirror_head = NULL; /* the head is a plain cut of the chain */
+    }
+    for (uint32_t j = 0; tr->mirror_chains && j < tr->service->n_mirrors; j++)
+        if (tr->mirror_chains[j] != NULL) {
+            fill_like(tr->mirror_chains[j], tr);
+            tr->mirror_chains[j]->mirror_chains = NULL, tr->mirror_chains[j]->mirror_head = NULL;
+        }
 }
 
 /* The branches of route <tr> (see struct table_route): its chain, then each
@@ -964,9 +1106,9 @@ static bool add_branches(struct build *b, struct table_route *tr, const struct m
         *br[i] = *tr;
         br[i]->service = svc->children[i];
         br[i]->n_middlewares = (uint32_t)chain.len;
-        br[i]->middlewares = arena_alloc(&b->t->arena, (chain.len ? chain.len : 1) * sizeof(*br[i]->middlewares));
-        if (chain.len)
-            memcpy(br[i]->middlewares, chain.items, chain.len * sizeof(*br[i]->middlewares));
+        br[i]->middlewares = chain_copy(b, &chain);
+        if (!add_mirror_parts(b, br[i], r, q, c, own, err))
+            return false;
     }
     tr->branches = br;
     tr->n_branches = svc->n_children;
@@ -1030,22 +1172,21 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
     struct table_route *first = NULL;
     for (size_t g = 0; g < n_groups; g++) {
         struct table_route tmp = {.service = svc, .middlewares = chains[g], .n_middlewares = lens[g]};
-        if (branches && !add_branches(b, &tmp, r, q, sm, svc_provider, err))
+        if ((branches && !add_branches(b, &tmp, r, q, sm, svc_provider, err)) ||
+            (!branches && !add_mirror_parts(b, &tmp, r, q, sm, svc_provider, err)))
             return NULL; /* before any route is added: served on no entry point */
         struct table_route *tr = table_add_route(b->t, q, r->rule, rule, r->priority, groups[g], r->tls != NULL, svc);
-        tr->middlewares = chains[g];
-        tr->n_middlewares = lens[g];
+        tr->middlewares = tmp.middlewares;
+        tr->n_middlewares = tmp.n_middlewares;
         tr->tls_option_id = b->current_tls_id;
         tr->branches = tmp.branches;
         tr->n_branches = tmp.n_branches;
+        tr->mirror_chains = tmp.mirror_chains;
+        tr->mirror_head = tmp.mirror_head;
+        fill_mirror_parts(tr);
         for (uint32_t i = 0; i < tr->n_branches; i++) { /* what the route is, but for its service and chain */
-            struct table_route *bi = tr->branches[i];
-            struct table_service *child = bi->service;
-            struct table_middleware **mws = bi->middlewares;
-            uint32_t n = bi->n_middlewares;
-            *bi = *tr;
-            bi->service = child, bi->middlewares = mws, bi->n_middlewares = n;
-            bi->branches = NULL, bi->n_branches = 0;
+            fill_like(tr->branches[i], tr);
+            fill_mirror_parts(tr->branches[i]);
         }
         if (first == NULL)
             first = tr;

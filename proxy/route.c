@@ -18,6 +18,7 @@
 #include "forwarded.h"
 #include "match.h"
 #include "middleware/middleware.h"
+#include "mirror.h"
 #include "misdirected.h"
 #include "path.h"
 #include "publish.h"
@@ -203,6 +204,28 @@ static void on_chain_passed(struct mw_run *run)
     upstream_proxy(run->req, run->w, run->route, &run->client, run);
 }
 
+/* A route whose mirroring service's main service has middlewares: the
+ * chain runs to where the copies are taken (its mirror_head), they are
+ * sent, and the rest of the chain (the main's middlewares) runs on the
+ * main request only (Traefik: the copies are clones taken before the
+ * main handler). */
+struct mirror_run {
+    struct mw_run run; /* first: on_run_dispose gets it */
+    const struct table_route *route;
+};
+
+static void on_mirror_point(struct mw_run *run)
+{
+    const struct table_route *route = ((struct mirror_run *)run)->route;
+    h2o_req_t *req = run->req;
+    if (req->upgrade.base == NULL || !h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket")))
+        mirror_dispatch(run->w, req, route->service, &run->client, route->mirror_chains);
+    run->next = run->route->n_middlewares;
+    run->route = route;
+    run->pass = on_chain_passed;
+    middleware_run(run);
+}
+
 /* Whether a request to <route> may run while its body still arrives
  * (HTTP/2): not when a middleware or a mirror needs all of it first. */
 static bool chain_needs_body(const struct table_route *route)
@@ -280,8 +303,16 @@ static void run_routed(h2o_req_t *req, void *_r)
         forwarded_strip_untrusted(&req->headers);
         r->client.trusted = true;
     }
-    struct mw_run *run = h2o_mem_alloc_shared(&req->pool, sizeof(*run), on_run_dispose);
+    const struct table_route *head = r->route->mirror_head;
+    struct mw_run *run = h2o_mem_alloc_shared(&req->pool, head ? sizeof(struct mirror_run) : sizeof(*run), on_run_dispose);
     *run = (struct mw_run){.req = req, .w = r->w, .route = r->route, .client = r->client, .pass = on_chain_passed};
+    if (head != NULL) { /* the copies are taken part-way through the chain */
+        ((struct mirror_run *)run)->route = r->route;
+        run->route = head;
+        run->pass = on_mirror_point;
+        run->slots = h2o_mem_alloc_pool(&req->pool, r->route->n_middlewares * sizeof(void *)); /* sized for the whole chain */
+        memset(run->slots, 0, r->route->n_middlewares * sizeof(void *));
+    }
     middleware_run(run);
 }
 

@@ -139,6 +139,15 @@ struct table_route {
      * then the child's). Not in the table's index; NULL: none. */
     struct table_route **branches;
     uint32_t n_branches;
+    /* The route's service is a mirroring service whose main service or
+     * mirrors have middlewares of their own (Traefik's: the main's run on
+     * the main request only, a mirror's on its copy only).
+     * mirror_chains[i] (NULL: none, or mirror i has none) is the chain a
+     * copy for mirror i passes; when the main service has middlewares,
+     * this route's chain ends with them and mirror_head is this route cut
+     * where the copies are taken (route.c). NULL: none. */
+    struct table_route **mirror_chains;
+    struct table_route *mirror_head;
 };
 
 struct table_route_list {

@@ -1452,8 +1452,11 @@ static void on_dispose(void *_p)
 static const struct table_service *resolve_service(struct proxy *p, const struct table_service *svc)
 {
     for (int depth = 0; svc != NULL && depth < 16; depth++) {
-        if (svc->n_mirrors != 0 && !p->is_websocket)
-            mirror_dispatch(p->w, p->req, svc, &p->client); /* non-blocking: connects and writes are queued */
+        /* the route's own mirroring service whose main has middlewares sent
+         * its copies in the chain, before them (route.c) */
+        bool own = svc == p->route->service;
+        if (svc->n_mirrors != 0 && !p->is_websocket && !(own && p->route->mirror_head != NULL))
+            mirror_dispatch(p->w, p->req, svc, &p->client, own ? p->route->mirror_chains : NULL); /* non-blocking: connects and writes are queued */
         if (svc->main != NULL) {
             svc = svc->main;
             continue;

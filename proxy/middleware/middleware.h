@@ -96,6 +96,10 @@ struct mw_run {
     const struct retry_expr *retry_expr; /* buffering's retryExpression: asked after each attempt; NULL: none */
     void **slots;                  /* per-middleware request state (mw_slot), allocated on first use */
     uint64_t request_timeout_ms;   /* requestTimeout: the deadline of the whole request upstream; 0: none */
+    /* a mirror's copy (mirror.c): the chain runs at once on the request's
+     * fields, an answer drops the copy (nothing is sent), no response hook
+     * runs and nothing waits (rateLimit lets it through at once) */
+    bool shadow;
 };
 
 enum mw_verdict {

@@ -1,10 +1,11 @@
 """Service middlewares below the router's service (Traefik v3.7 runs a
 service's middlewares wherever that service handles the request): the
 children of a weighted (sticky or not), highestRandomWeight or failover
-service each run their own after the router's chain; a service with middlewares anywhere
-gantry cannot place them (inside a mirroring service or a failover with
-errors, or deeper in a child) takes the router out with an
-error naming it, never serving the request without them.
+service each run their own after the router's chain (a mirroring
+service's main and mirrors: test_mirror_middlewares.py); a service with
+middlewares anywhere gantry cannot place them (inside a failover with
+errors, or deeper in a child, a mirror inside one included) takes the router
+out with an error naming it, never serving the request without them.
 """
 from attack import RecordingUpstream
 from conftest import free_port, get, service_yaml, wait_for
@@ -137,7 +138,8 @@ def test_middlewares_gantry_cannot_place_refuse_the_router(tmp_path, procs):
                      "  middlewares:\n"
                      "    tag: {headers: {customRequestHeaders: {X-Tag: t}}}\n"
                      "  services:\n"
-                     "    mirrored:\n      mirroring:\n        service: sa\n        mirrors: [{name: sb, percent: 100}]\n"
+                     "    mirrored:\n      failover: {service: copied, fallback: sb, errors: {status: [\"500\"]}}\n"
+                     "    copied:\n      mirroring:\n        service: sb\n        mirrors: [{name: sa, percent: 100}]\n"
                      "    inner:\n      weighted:\n        services: [{name: sa, weight: 1}]\n"
                      "    deep:\n      weighted:\n        services: [{name: inner, weight: 1}, {name: sb, weight: 1}]\n"
                      "    foerr:\n      failover: {service: sa, fallback: sb, errors: {status: [\"500\"]}}\n"

@@ -882,13 +882,21 @@ static const char *nested_middlewares(struct build *b, const struct model_servic
     return NULL;
 }
 
+/* Whether <s> is a mirroring service or a failover with errors: a service
+ * whose children may have middlewares of their own, each run on the
+ * request sent to that child (add_service_parts). */
+static bool places_child_middlewares(const struct model_service *s)
+{
+    return s->mirroring != NULL || (s->failover != NULL && s->failover->n_error_status != 0);
+}
+
 /* The first service below <s> with middlewares gantry cannot place,
- * qualified, or NULL. A mirroring service's main service and mirrors may
- * have their own (the main's run on the main request, a mirror's on its
- * copy: add_mirror_parts); nothing below them may. */
+ * qualified, or NULL. The main service and mirrors of a mirroring service,
+ * the main and fallback of a failover with errors, may have their own;
+ * nothing below them may. */
 static const char *unplaced_middlewares(struct build *b, const struct model_service *s, const char *provider)
 {
-    if (s->mirroring == NULL)
+    if (!places_child_middlewares(s))
         return nested_middlewares(b, s, provider, 1);
     const char *refs[MAX_SERVICE_REFS];
     size_t n = service_refs(s, refs, MAX_SERVICE_REFS);
@@ -902,12 +910,12 @@ static const char *unplaced_middlewares(struct build *b, const struct model_serv
     return NULL;
 }
 
-/* Whether mirroring service <s>'s main service or a mirror has middlewares
- * of its own (a route, or a branch, must carry them). */
-static bool has_mirror_parts(struct build *b, const struct model_service *s, const char *provider)
+/* Whether <s> (places_child_middlewares) has a child with middlewares of
+ * its own (a route, or a branch, must carry them). */
+static bool has_child_parts(struct build *b, const struct model_service *s, const char *provider)
 {
     const char *refs[MAX_SERVICE_REFS];
-    size_t n = s->mirroring ? service_refs(s, refs, MAX_SERVICE_REFS) : 0;
+    size_t n = places_child_middlewares(s) ? service_refs(s, refs, MAX_SERVICE_REFS) : 0;
     for (size_t i = 0; i < n; i++) {
         const char *own;
         const struct model_service *c = refs[i] ? service_model(b, refs[i], provider, &own) : NULL;
@@ -951,7 +959,7 @@ static int needs_branches(struct build *b, const struct model_service *sm, const
         const struct model_service *c = service_model(b, names[i], provider, &own);
         if (c == NULL)
             continue;
-        branch |= c->n_middlewares != 0 || has_mirror_parts(b, c, own);
+        branch |= c->n_middlewares != 0 || has_child_parts(b, c, own);
         const char *deeper = unplaced_middlewares(b, c, own);
         if (deeper) {
             *why = arena_printf(b->scratch, "service '%s' has middlewares inside service '%s'", deeper,
@@ -965,8 +973,8 @@ static int needs_branches(struct build *b, const struct model_service *sm, const
     if (deeper) {
         *why = arena_printf(b->scratch, "service '%s' has middlewares, which gantry runs on the router's service, on the "
                                         "children of the router's weighted, highestRandomWeight or "
-                                        "failover (without errors) service, or on the main service and mirrors of "
-                                        "such a mirroring service only", deeper);
+                                        "failover (without errors) service, or on the children of such a mirroring "
+                                        "service or failover with errors only", deeper);
         return -1;
     }
     return 0;
@@ -995,14 +1003,14 @@ static struct table_middleware **chain_copy(struct build *b, const struct ptr_ve
 
 /* Route (or branch) <tr> whose service is mirroring service <sm>: its
  * main service's middlewares go at the end of its chain, after the point
- * where the copies are taken (tr->mirror_head), and each mirror's own in
+ * where the copies are taken (tr->cut), and each mirror's own in
  * tr->mirror_chains (see struct table_route). Nothing to do for another
  * service. false with <err> set when one cannot be built. */
 static bool add_mirror_parts(struct build *b, struct table_route *tr, const struct model_router *r, const char *q,
                              const struct model_service *sm, const char *provider, const char **err)
 {
     const struct table_service *svc = tr->service;
-    if (sm == NULL || sm->mirroring == NULL || svc == NULL || svc->main == NULL || !has_mirror_parts(b, sm, provider))
+    if (sm == NULL || sm->mirroring == NULL || svc == NULL || svc->main == NULL || !has_child_parts(b, sm, provider))
         return true;
     const struct model_mirroring *mi = sm->mirroring;
     struct diag d;
@@ -1016,8 +1024,8 @@ static bool add_mirror_parts(struct build *b, struct table_route *tr, const stru
             bad = mi->service;
             goto fail;
         }
-        tr->mirror_head = arena_alloc(&b->t->arena, sizeof(*tr->mirror_head));
-        *tr->mirror_head = *tr; /* the router's part: filled like the route once it is added */
+        tr->cut = arena_alloc(&b->t->arena, sizeof(*tr->cut));
+        *tr->cut = *tr; /* the router's part: filled like the route once it is added */
         tr->middlewares = chain_copy(b, &chain);
         tr->n_middlewares = (uint32_t)chain.len;
     }
@@ -1052,6 +1060,71 @@ fail:
     return false;
 }
 
+/* A chain: <prefix>, then the middlewares of service <name> (in
+ * <provider>), or NULL with <d> set. */
+static struct ptr_vec *chain_with(struct build *b, struct table_middleware **prefix, uint32_t n_prefix, const char *name,
+                                  const char *provider, struct diag *d)
+{
+    struct ptr_vec *chain = arena_alloc(b->scratch, sizeof(*chain));
+    *chain = (struct ptr_vec){0};
+    for (uint32_t k = 0; k < n_prefix; k++)
+        ptr_vec_push(b->scratch, chain, prefix[k]);
+    const char *own;
+    const struct model_service *s = name ? service_model(b, name, provider, &own) : NULL;
+    if (s != NULL && mw_resolve(b->mw, s->middlewares, s->n_middlewares, own, chain, d) != 0)
+        return NULL;
+    return chain;
+}
+
+/* Route (or branch) <tr> whose service is failover <sm> with errors: the
+ * main service's middlewares go at the end of its chain, after the cut
+ * where the request is kept, and tr->failover_fallback is the route with
+ * the fallback's instead (see struct table_route); a fallback route points
+ * to itself. Nothing to do for another service. false with <err> set when
+ * one cannot be built. */
+static bool add_failover_parts(struct build *b, struct table_route *tr, const struct model_router *r, const char *q,
+                               const struct model_service *sm, const char *provider, const char **err)
+{
+    const struct table_service *svc = tr->service;
+    if (sm == NULL || sm->failover == NULL || sm->failover->n_error_status == 0 || svc == NULL || !svc->failover ||
+        svc->n_failover_status == 0 || svc->n_children != 2 || !has_child_parts(b, sm, provider))
+        return true;
+    const struct model_failover *f = sm->failover;
+    struct diag d;
+    const char *bad = f->service;
+    struct ptr_vec *main = chain_with(b, tr->middlewares, tr->n_middlewares, f->service, provider, &d), *fallback = NULL;
+    if (main != NULL) {
+        bad = f->fallback;
+        fallback = chain_with(b, tr->middlewares, tr->n_middlewares, f->fallback, provider, &d);
+    }
+    const char *waits = fallback ? waiting_middleware(fallback) : NULL;
+    if (waits != NULL)
+        diag_set(&d, "middleware '%s' waits for an answer, which a failover's fallback request cannot do yet", waits);
+    if (main == NULL || fallback == NULL || waits != NULL) {
+        record_on(b, err, "%s: router '%s': service '%s': %s; the router is not served", r->origin.source, q,
+                  qualify(b->scratch, bad, provider), d.msg);
+        return false;
+    }
+    tr->cut = arena_alloc(&b->t->arena, sizeof(*tr->cut));
+    *tr->cut = *tr; /* the router's part: filled like the route once it is added */
+    struct table_route *fb = arena_alloc(&b->t->arena, sizeof(*fb));
+    *fb = (struct table_route){.service = tr->service, .middlewares = chain_copy(b, fallback),
+                               .n_middlewares = (uint32_t)fallback->len};
+    fb->failover_fallback = fb;
+    tr->failover_fallback = fb;
+    tr->middlewares = chain_copy(b, main);
+    tr->n_middlewares = (uint32_t)main->len;
+    return true;
+}
+
+/* The parts of route (or branch) <tr> whose service is <sm>: a mirroring
+ * service's or a failover's children's middlewares. */
+static bool add_service_parts(struct build *b, struct table_route *tr, const struct model_router *r, const char *q,
+                              const struct model_service *sm, const char *provider, const char **err)
+{
+    return add_mirror_parts(b, tr, r, q, sm, provider, err) && add_failover_parts(b, tr, r, q, sm, provider, err);
+}
+
 /* <part> (a branch, a mirror head or chain of route <tr>) becomes what
  * <tr> is, but for its service, chain and own parts. */
 static void fill_like(struct table_route *part, const struct table_route *tr)
@@ -1060,20 +1133,23 @@ static void fill_like(struct table_route *part, const struct table_route *tr)
     *part = *tr;
     part->service = own.service, part->middlewares = own.middlewares, part->n_middlewares = own.n_middlewares;
     part->branches = NULL, part->n_branches = 0;
-    part->mirror_chains = own.mirror_chains, part->mirror_head = own.mirror_head;
+    part->mirror_chains = own.mirror_chains, part->cut = own.cut, part->failover_fallback = own.failover_fallback;
 }
 
-/* Route (or branch) <tr> is in the table: its mirror parts are filled like it. */
-static void fill_mirror_parts(struct table_route *tr)
+/* Route (or branch) <tr> is in the table: its parts are filled like it. */
+static void fill_parts(struct table_route *tr)
 {
-    if (tr->mirror_head != NULL) {
-        fill_like(tr->mirror_head, tr);
-        tr->mirror_head->mirror_head = NULL; /* the head is a plain cut of the chain */
+    if (tr->cut != NULL) {
+        fill_like(tr->cut, tr);
+        tr->cut->cut = NULL, tr->cut->mirror_chains = NULL, tr->cut->failover_fallback = NULL; /* a plain cut of the chain */
     }
+    if (tr->failover_fallback != NULL && tr->failover_fallback != tr)
+        fill_like(tr->failover_fallback, tr); /* keeps its own: itself */
     for (uint32_t j = 0; tr->mirror_chains && j < tr->service->n_mirrors; j++)
         if (tr->mirror_chains[j] != NULL) {
             fill_like(tr->mirror_chains[j], tr);
-            tr->mirror_chains[j]->mirror_chains = NULL, tr->mirror_chains[j]->mirror_head = NULL;
+            tr->mirror_chains[j]->mirror_chains = NULL, tr->mirror_chains[j]->cut = NULL;
+            tr->mirror_chains[j]->failover_fallback = NULL;
         }
 }
 
@@ -1107,7 +1183,7 @@ static bool add_branches(struct build *b, struct table_route *tr, const struct m
         br[i]->service = svc->children[i];
         br[i]->n_middlewares = (uint32_t)chain.len;
         br[i]->middlewares = chain_copy(b, &chain);
-        if (!add_mirror_parts(b, br[i], r, q, c, own, err))
+        if (!add_service_parts(b, br[i], r, q, c, own, err))
             return false;
     }
     tr->branches = br;
@@ -1173,7 +1249,7 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
     for (size_t g = 0; g < n_groups; g++) {
         struct table_route tmp = {.service = svc, .middlewares = chains[g], .n_middlewares = lens[g]};
         if ((branches && !add_branches(b, &tmp, r, q, sm, svc_provider, err)) ||
-            (!branches && !add_mirror_parts(b, &tmp, r, q, sm, svc_provider, err)))
+            (!branches && !add_service_parts(b, &tmp, r, q, sm, svc_provider, err)))
             return NULL; /* before any route is added: served on no entry point */
         struct table_route *tr = table_add_route(b->t, q, r->rule, rule, r->priority, groups[g], r->tls != NULL, svc);
         tr->middlewares = tmp.middlewares;
@@ -1182,11 +1258,12 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
         tr->branches = tmp.branches;
         tr->n_branches = tmp.n_branches;
         tr->mirror_chains = tmp.mirror_chains;
-        tr->mirror_head = tmp.mirror_head;
-        fill_mirror_parts(tr);
+        tr->cut = tmp.cut;
+        tr->failover_fallback = tmp.failover_fallback;
+        fill_parts(tr);
         for (uint32_t i = 0; i < tr->n_branches; i++) { /* what the route is, but for its service and chain */
             fill_like(tr->branches[i], tr);
-            fill_mirror_parts(tr->branches[i]);
+            fill_parts(tr->branches[i]);
         }
         if (first == NULL)
             first = tr;

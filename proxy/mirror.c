@@ -17,6 +17,7 @@
 #include "middleware/middleware.h"
 #include "pico.h"
 #include "publish.h"
+#include "request_view.h"
 #include "stats.h"
 #include "upstream_pool.h"
 
@@ -369,30 +370,18 @@ static void start_copy(struct worker *w, h2o_req_t *req, const struct table_serv
         fail(c, false, strerror(errno));
 }
 
-/* What a mirror's chain may change of the request, put back once its
- * copy is taken: the main request goes on as it was. */
-struct request_view {
-    h2o_headers_t headers;
-    h2o_iovec_t authority, path, method, entity;
-    h2o_res_t res;
-};
-
 static void shadow_passed(struct mw_run *run)
 {
     (void)run; /* the caller sees it passed: run->next is past the chain */
 }
 
 /* Runs <chain> on <req> for mirror <m>'s copy and takes the copy when
- * the chain lets it through. The header list is copied first (a chain
- * edits entries in place). */
+ * the chain lets it through; the request is put back as it was after. */
 static void start_shadowed_copy(struct worker *w, h2o_req_t *req, const struct table_service *svc, const struct table_mirror *m,
                                 const struct upstream_client *client, uint64_t *in_flight, const struct table_route *chain)
 {
-    struct request_view saved = {req->headers, req->authority, req->path, req->method, req->entity, req->res};
-    h2o_header_t *entries = h2o_mem_alloc_pool(&req->pool, (req->headers.size ? req->headers.size : 1) * sizeof(*entries));
-    if (req->headers.size)
-        memcpy(entries, req->headers.entries, req->headers.size * sizeof(*entries));
-    req->headers = (h2o_headers_t){entries, req->headers.size, req->headers.size};
+    struct request_view saved;
+    request_view_save(&saved, req, client);
     struct mw_run run = {.req = req, .w = w, .route = chain, .client = *client, .pass = shadow_passed, .shadow = true};
     if (!run.client.trusted) { /* as route.c does before a chain: what middlewares add must survive */
         forwarded_strip_untrusted(&req->headers);
@@ -403,12 +392,7 @@ static void start_shadowed_copy(struct worker *w, h2o_req_t *req, const struct t
         start_copy(w, req, svc, m, &run.client, in_flight);
     else
         log_debug("mirror copy to %s: dropped by its middlewares", m->svc->name);
-    req->headers = saved.headers;
-    req->authority = saved.authority;
-    req->path = saved.path;
-    req->method = saved.method;
-    req->entity = saved.entity;
-    req->res = saved.res;
+    request_view_restore(&saved, req, NULL);
 }
 
 void mirror_dispatch(struct worker *w, h2o_req_t *req, const struct table_service *svc, const struct upstream_client *client,

@@ -13,6 +13,7 @@
 #include "../common/log.h"
 #include "accesslog.h"
 #include "acme_challenge.h"
+#include "balancer.h"
 #include "branch.h"
 #include "conntrack.h"
 #include "forwarded.h"
@@ -25,6 +26,7 @@
 #include "h2_server.h"
 #include "req_stream.h"
 #include "request_check.h"
+#include "request_view.h"
 #include "response_filter.h"
 #include "stats.h"
 #include "table.h"
@@ -204,25 +206,33 @@ static void on_chain_passed(struct mw_run *run)
     upstream_proxy(run->req, run->w, run->route, &run->client, run);
 }
 
-/* A route whose mirroring service's main service has middlewares: the
- * chain runs to where the copies are taken (its mirror_head), they are
- * sent, and the rest of the chain (the main's middlewares) runs on the
- * main request only (Traefik: the copies are clones taken before the
- * main handler). */
-struct mirror_run {
+/* A route whose service's children have middlewares (struct
+ * table_route's cut): the chain runs to the cut, where the mirroring
+ * service takes its copies (Traefik: clones taken before the main
+ * handler) and the failover keeps the request for its fallback; then the
+ * rest of the chain (the main service's middlewares) runs. */
+struct cut_run {
     struct mw_run run; /* first: on_run_dispose gets it */
     const struct table_route *route;
 };
 
-static void on_mirror_point(struct mw_run *run)
+static void on_cut(struct mw_run *run)
 {
-    const struct table_route *route = ((struct mirror_run *)run)->route;
+    const struct table_route *route = ((struct cut_run *)run)->route;
     h2o_req_t *req = run->req;
-    if (req->upgrade.base == NULL || !h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket")))
+    if (route->service->n_mirrors != 0 &&
+        (req->upgrade.base == NULL || !h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket"))))
         mirror_dispatch(run->w, req, route->service, &run->client, route->mirror_chains);
     run->next = run->route->n_middlewares;
+    if (route->failover_fallback != NULL && !balancer_service_up(route->service->children[0], worker_now_ms(run->w)))
+        route = route->failover_fallback; /* the main is down: straight to the fallback, through its middlewares */
     run->route = route;
     run->pass = on_chain_passed;
+    if (route->failover_fallback != NULL && route->failover_fallback != route) {
+        run->kept = h2o_mem_alloc_pool(&req->pool, sizeof(*run->kept));
+        request_view_save(&run->kept->view, req, &run->client);
+        run->kept->run = *run;
+    }
     middleware_run(run);
 }
 
@@ -295,7 +305,7 @@ static void run_routed(h2o_req_t *req, void *_r)
         }
         r->route = r->route->branches[i];
     }
-    if (r->route->n_middlewares == 0) {
+    if (r->route->n_middlewares == 0 && r->route->cut == NULL) {
         upstream_proxy(req, r->w, r->route, &r->client, NULL);
         return;
     }
@@ -303,15 +313,18 @@ static void run_routed(h2o_req_t *req, void *_r)
         forwarded_strip_untrusted(&req->headers);
         r->client.trusted = true;
     }
-    const struct table_route *head = r->route->mirror_head;
-    struct mw_run *run = h2o_mem_alloc_shared(&req->pool, head ? sizeof(struct mirror_run) : sizeof(*run), on_run_dispose);
+    const struct table_route *cut = r->route->cut;
+    struct mw_run *run = h2o_mem_alloc_shared(&req->pool, cut ? sizeof(struct cut_run) : sizeof(*run), on_run_dispose);
     *run = (struct mw_run){.req = req, .w = r->w, .route = r->route, .client = r->client, .pass = on_chain_passed};
-    if (head != NULL) { /* the copies are taken part-way through the chain */
-        ((struct mirror_run *)run)->route = r->route;
-        run->route = head;
-        run->pass = on_mirror_point;
-        run->slots = h2o_mem_alloc_pool(&req->pool, r->route->n_middlewares * sizeof(void *)); /* sized for the whole chain */
-        memset(run->slots, 0, r->route->n_middlewares * sizeof(void *));
+    if (cut != NULL) { /* the service takes over part-way through the chain */
+        ((struct cut_run *)run)->route = r->route;
+        run->route = cut;
+        run->pass = on_cut;
+        uint32_t n = r->route->n_middlewares; /* slots for the longer of the main's and the fallback's chains */
+        if (r->route->failover_fallback != NULL && r->route->failover_fallback->n_middlewares > n)
+            n = r->route->failover_fallback->n_middlewares;
+        run->slots = h2o_mem_alloc_pool(&req->pool, (n ? n : 1) * sizeof(void *));
+        memset(run->slots, 0, (n ? n : 1) * sizeof(void *));
     }
     middleware_run(run);
 }

@@ -27,6 +27,7 @@
 
 #include "../../common/arena.h"
 #include "../../common/diag.h"
+#include "../request_view.h"
 #include "../upstream.h"
 #include "status_ranges.h"
 
@@ -100,6 +101,18 @@ struct mw_run {
      * fields, an answer drops the copy (nothing is sent), no response hook
      * runs and nothing waits (rateLimit lets it through at once) */
     bool shadow;
+    /* a route whose failover service's fallback has middlewares (route.c,
+     * upstream.c): this run as it was where the failover took over, and
+     * the upstream client's state once the request was handed on */
+    struct mw_kept *kept;
+    void *upstream;
+};
+
+/* The request and its run as they were where a failover took over: its
+ * fallback request starts from there. */
+struct mw_kept {
+    struct request_view view;
+    struct mw_run run;
 };
 
 enum mw_verdict {

@@ -973,8 +973,8 @@ static int needs_branches(struct build *b, const struct model_service *sm, const
     if (deeper) {
         *why = arena_printf(b->scratch, "service '%s' has middlewares, which gantry runs on the router's service, on the "
                                         "children of the router's weighted, highestRandomWeight or "
-                                        "failover (without errors) service, or on the children of such a mirroring "
-                                        "service or failover with errors only", deeper);
+                                        "failover (without errors) service, or on the main, mirrors and fallback of the "
+                                        "router's (or such a child's) mirroring service or failover with errors only", deeper);
         return -1;
     }
     return 0;

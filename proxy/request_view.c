@@ -19,6 +19,7 @@ void request_view_save(struct request_view *v, h2o_req_t *req, const struct upst
         .path = req->path,
         .method = req->method,
         .entity = req->entity,
+        .res = req->res,
         .client_path = client->path,
         .forwarded_off = client->forwarded_off,
     };
@@ -31,6 +32,7 @@ void request_view_restore(const struct request_view *v, h2o_req_t *req, struct u
     req->path = v->path;
     req->method = v->method;
     req->entity = v->entity;
+    req->res = v->res;
     if (client != NULL) {
         client->path = v->client_path;
         client->forwarded_off = v->forwarded_off;

@@ -15,6 +15,7 @@
 struct request_view {
     h2o_headers_t headers; /* its own copy of the entries */
     h2o_iovec_t authority, path, method, entity;
+    h2o_res_t res; /* a refusal writes its answer's headers there before it is dropped */
     h2o_iovec_t client_path; /* upstream_client's path and forwarded_off */
     uint8_t forwarded_off;
 };

@@ -19,6 +19,7 @@
 #include "forwarded.h"
 #include "match.h"
 #include "middleware/middleware.h"
+#include "middleware/status_ranges.h"
 #include "mirror.h"
 #include "misdirected.h"
 #include "path.h"
@@ -216,6 +217,30 @@ struct cut_run {
     const struct table_route *route;
 };
 
+/* A middleware of the failover's main service answers <status> before the
+ * request was handed on: when that is one of the failover's errors, the
+ * request as the failover got it goes through the fallback's chain
+ * instead (Traefik's failover sees the main's answer, its middlewares'
+ * included). */
+static bool main_answer_diverts(struct mw_run *run, int status)
+{
+    const struct table_route *route = run->route;
+    const struct table_service *f = route->service;
+    struct mw_kept *kept = run->kept;
+    if (kept == NULL || run->handed_on || route->failover_fallback == NULL || route->failover_fallback == route ||
+        run->current < route->cut->n_middlewares || !status_in_ranges(f->failover_status, f->n_failover_status, status))
+        return false;
+    void **slots = run->slots;
+    request_view_restore(&kept->view, run->req, NULL);
+    *run = kept->run; /* as at the cut: the main's middlewares never happened */
+    run->route = route->failover_fallback;
+    run->slots = slots;
+    for (uint32_t i = run->next; i < run->route->n_middlewares; i++)
+        slots[i] = NULL;
+    middleware_run(run);
+    return true;
+}
+
 static void on_cut(struct mw_run *run)
 {
     const struct table_route *route = ((struct cut_run *)run)->route;
@@ -232,6 +257,8 @@ static void on_cut(struct mw_run *run)
         run->kept = h2o_mem_alloc_pool(&req->pool, sizeof(*run->kept));
         request_view_save(&run->kept->view, req, &run->client);
         run->kept->run = *run;
+        run->kept->run.kept = NULL; /* once */
+        run->divert = main_answer_diverts;
     }
     middleware_run(run);
 }

@@ -292,7 +292,6 @@ static void fallback_chain(struct proxy *p, const struct table_service *f)
     void **slots = run->slots;
     request_view_restore(&kept->view, p->req, NULL);
     *run = kept->run; /* the run as it was at the cut: the main's middlewares never happened */
-    run->kept = NULL; /* once */
     run->upstream = p;
     run->handed_on = true;
     run->route = p->route->failover_fallback;

@@ -188,6 +188,8 @@ void mw_answer(struct mw_run *run, int status, const char *reason, const char *b
 {
     if (run->shadow) /* a mirror's copy: dropped */
         return;
+    if (run->divert != NULL && run->divert(run, status)) /* a failover's fallback instead */
+        return;
     h2o_req_t *req = run->req;
     req->res.status = status;
     req->res.headers = (h2o_headers_t){NULL};
@@ -203,6 +205,8 @@ static h2o_generator_t static_generator = {NULL, NULL};
 void mw_redirect(struct mw_run *run, int status, const char *location, size_t len)
 {
     if (run->shadow)
+        return;
+    if (run->divert != NULL && run->divert(run, status))
         return;
     h2o_req_t *req = run->req;
     const char *reason = status == 301 ? "Moved Permanently"
@@ -272,6 +276,8 @@ bool mw_request_is_tls(const struct mw_run *run)
 void mw_send(struct mw_run *run, int status, const char *reason, h2o_iovec_t body)
 {
     if (run->shadow)
+        return;
+    if (run->divert != NULL && run->divert(run, status))
         return;
     h2o_req_t *req = run->req;
     req->res.status = status;

@@ -106,6 +106,10 @@ struct mw_run {
      * the upstream client's state once the request was handed on */
     struct mw_kept *kept;
     void *upstream;
+    /* asked before a middleware's answer <status> is sent: true when it is
+     * not (a failover's fallback takes the request instead, route.c);
+     * NULL: none */
+    bool (*divert)(struct mw_run *run, int status);
 };
 
 /* The request and its run as they were where a failover took over: its

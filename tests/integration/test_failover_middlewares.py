@@ -124,3 +124,27 @@ def test_a_main_that_is_down_sends_straight_through_the_fallbacks_middlewares(tm
         assert (path, seen.get("x-fallback"), seen.get("x-router"), seen.get("x-main")) == ("/d2", "yes", "r", None)
     finally:
         fallback.close()
+
+
+def test_a_main_middlewares_answer_that_is_an_error_goes_to_the_fallback(tmp_path, procs):
+    main, fallback = Peer("main"), Peer("fallback")
+    try:
+        g = procs.gantry(tmp_path, "http:\n  routers:\n"
+                         "    r: {rule: \"Host(`f.test`)\", service: fo, middlewares: [tag-router]}\n"
+                         "    kept: {rule: \"Host(`k.test`)\", service: fo2}\n"
+                         + MIDDLEWARES + "  services:\n" + failover("fo", "sa", "sb", "403")
+                         + failover("fo2", "sa", "sb", "500")
+                         + service_yaml("sa", [main.url], "      middlewares: [tag-main, deny]\n")
+                         + service_yaml("sb", [fallback.url], "      middlewares: [tag-fallback]\n"))
+        wait_for(lambda: get(g.port, "/x", "f.test")[0] == 200, what="route live")
+        # the main's allow-list answers 403, one of the errors: the fallback, through its own chain
+        status, headers, body = get(g.port, "/y", "f.test")
+        assert (status, body, headers.get("x-via")) == (200, b"fallback 200\n", "fallback"), (status, headers)
+        path, seen, _ = fallback.last()
+        assert (path, seen.get("x-fallback"), seen.get("x-router"), seen.get("x-main")) == ("/y", "yes", "r", None)
+        # a status that is not one of the errors: the main's middleware answers the client
+        assert get(g.port, "/z", "k.test")[0] == 403
+        assert not main.seen and fallback.last()[0] == "/y"
+    finally:
+        main.close()
+        fallback.close()

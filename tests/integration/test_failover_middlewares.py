@@ -8,8 +8,13 @@ straight through the fallback's middlewares.
 """
 import threading
 
+import pytest
+
 from conftest import free_port, get, service_yaml, wait_for
 from http_peers import QuietHandler, serve
+from k8s_emulator import Emulator
+from test_k8s_crd import backend, gantry, info
+from tls_certs import make_cert
 
 
 class Peer:
@@ -148,3 +153,41 @@ def test_a_main_middlewares_answer_that_is_an_error_goes_to_the_fallback(tmp_pat
     finally:
         main.close()
         fallback.close()
+
+
+@pytest.fixture
+def emu(tmp_path):
+    cert, key = make_cert(str(tmp_path), "apiserver", ["localhost"], ips=["127.0.0.1"])
+    e = Emulator(cert=cert, key=key, bookmark_interval=0.5).start()
+    e.ca = str(tmp_path) + "/ca.crt"
+    yield e
+    e.stop()
+
+
+def test_a_traefikservice_failovers_references_run_their_own_middlewares(tmp_path, procs, emu):
+    """Kubernetes: services[].middlewares on a TraefikService failover's main
+    and fallback references (wrapping services of one child) run as above."""
+    a, b = procs.whoami(name="a"), procs.whoami(name="b")
+    backend(emu, "a", a)
+    backend(emu, "b", b)
+    for name, spec in (("tag-main", {"headers": {"customRequestHeaders": {"X-Main": "yes"}}}),
+                       ("tag-fallback", {"headers": {"customRequestHeaders": {"X-Fallback": "yes"}}}),
+                       ("to-root", {"replacePath": {"path": "/"}})):
+        emu.apply({"kind": "Middleware", "apiVersion": "traefik.io/v1alpha1",
+                   "metadata": {"name": name, "namespace": "default"}, "spec": spec})
+    emu.apply({"kind": "TraefikService", "apiVersion": "traefik.io/v1alpha1",
+               "metadata": {"name": "fo", "namespace": "default"},
+               "spec": {"failover": {
+                   "service": {"name": "a", "port": 80, "middlewares": [{"name": "tag-main"}]},
+                   "fallback": {"name": "b", "port": 80, "middlewares": [{"name": "tag-fallback"}, {"name": "to-root"}]},
+                   "errors": {"status": ["500-599"]}}}})
+    emu.apply({"kind": "IngressRoute", "apiVersion": "traefik.io/v1alpha1", "metadata": {"name": "app", "namespace": "default"},
+               "spec": {"routes": [{"match": "Host(`fo.test`)", "kind": "Rule",
+                                    "services": [{"name": "fo", "kind": "TraefikService"}]}]}})
+    g = gantry(procs, tmp_path, emu)
+    wait_for(lambda: isinstance(info(g.port, "/x", "fo.test"), dict), what="route live")
+    i = info(g.port, "/x", "fo.test")
+    assert i["name"] == "a" and i["headers"].get("X-Main") == "yes" and "X-Fallback" not in i["headers"], i
+    i = info(g.port, "/status/503", "fo.test")  # the main's 503: the fallback, through its own chain only
+    assert isinstance(i, dict) and i["name"] == "b" and i["path"] == "/", i
+    assert i["headers"].get("X-Fallback") == "yes" and "X-Main" not in i["headers"], i

@@ -247,12 +247,12 @@ static bool failover_wants(const struct proxy *p, int status)
     return status_in_ranges(f->failover_status, f->n_failover_status, status);
 }
 
+static void to_fallback(struct proxy *p, const struct table_service *f);
+static void fallback_chain(struct proxy *p);
+
 /* The answer is dropped (the caller drained or closed its connection):
  * the request, its body kept, goes to the innermost failover's fallback,
  * whose own answer the next failover out may drop in turn. */
-static void to_fallback(struct proxy *p, const struct table_service *f);
-static void fallback_chain(struct proxy *p, const struct table_service *f);
-
 static void failover_to_fallback(struct proxy *p, int status)
 {
     const struct table_service *f = p->failovers[--p->n_failovers].svc;
@@ -261,7 +261,7 @@ static void failover_to_fallback(struct proxy *p, int status)
               status, f->children[1]->name);
     forget_answer(p);
     if (f == p->route->service && p->route->failover_fallback != NULL && p->mw != NULL && p->mw->kept != NULL)
-        fallback_chain(p, f); /* the fallback's own middlewares first */
+        fallback_chain(p); /* the fallback's own middlewares first */
     else
         to_fallback(p, f);
 }
@@ -279,14 +279,14 @@ static void on_fallback_passed(struct mw_run *run)
     to_fallback(p, p->route->service);
 }
 
-/* The route's failover service <f> sends to its fallback, whose middlewares
+/* The route's failover service sends to its fallback, whose middlewares
  * run first on the request as the failover got it (Traefik: a clone taken
  * before the main's chain), after the router's; one that answers answers
  * the client. Meanwhile the request is done as far as this client is
- * concerned (nothing else answers). */
-static void fallback_chain(struct proxy *p, const struct table_service *f)
+ * concerned (nothing else answers); the chain hands it back once it
+ * passes (on_fallback_passed). */
+static void fallback_chain(struct proxy *p)
 {
-    (void)f;
     struct mw_run *run = p->mw;
     const struct mw_kept *kept = run->kept;
     void **slots = run->slots;

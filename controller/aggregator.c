@@ -1384,6 +1384,27 @@ static void add_entrypoint_redirects(struct build *b)
 
 /* Mirroring services name load-balancer services (of any provider, as
  * name@provider), so they are built once all of those exist. */
+/* The service a mirroring service's main or mirror <q> (qualified) sends
+ * to: a service built already (a load balancer), or through weighted
+ * services of one child each (Kubernetes wraps a reference's own
+ * middlewares so; add_mirror_parts runs them) the load balancer below;
+ * NULL when there is none. */
+static struct table_service *mirror_target(struct build *b, const char *q)
+{
+    for (int depth = 0; q != NULL && depth < 8; depth++) {
+        struct table_service *s = table_find_service(b->t, q);
+        if (s != NULL)
+            return s;
+        const struct model_service *m = table_host_map_get(&b->service_models, q, strlen(q));
+        if (m == NULL || m->weighted == NULL || m->weighted->n_services != 1 || m->weighted->sticky != NULL ||
+            m->weighted->services[0].name == NULL)
+            return NULL;
+        const char *at = strchr(q, '@');
+        q = at ? qualify(b->scratch, m->weighted->services[0].name, at + 1) : NULL;
+    }
+    return NULL;
+}
+
 static void add_mirroring(struct build *b)
 {
     for (size_t i = 0; i < b->mirroring.len; i++) {
@@ -1403,7 +1424,7 @@ static void add_mirroring(struct build *b)
             st->mirrors[j].percent = (uint32_t)mi->mirrors[j].percent;
         }
         const char *src = pm->s->origin.source;
-        struct table_service *main = st->mirror_main ? table_find_service(b->t, st->mirror_main) : NULL;
+        struct table_service *main = st->mirror_main ? mirror_target(b, st->mirror_main) : NULL;
         if (main == NULL || main->main != NULL) {
             record_on(b, &st->error, "%s: service '%s': mirroring: %s%s%s", src, pm->q,
                       st->mirror_main ? "main service '" : "no main service",
@@ -1413,7 +1434,7 @@ static void add_mirroring(struct build *b)
         }
         bool ok = true;
         for (size_t j = 0; j < mi->n_mirrors && ok; j++) {
-            struct table_service *ms = table_find_service(b->t, names[j]);
+            struct table_service *ms = mirror_target(b, names[j]);
             if (ms == NULL || ms->main != NULL || mi->mirrors[j].percent < 0 || mi->mirrors[j].percent > 100) {
                 record_on(b, &st->error, "%s: service '%s': mirror '%s': %s", src, pm->q, names[j],
                           ms == NULL ? "no such service"
@@ -1427,7 +1448,7 @@ static void add_mirroring(struct build *b)
         struct table_service *ts =
             table_add_mirroring(b->t, pm->q, main, (uint32_t)mi->n_mirrors, names, mi->mirror_body, mi->max_body_size);
         for (size_t j = 0; j < mi->n_mirrors; j++) {
-            ts->mirrors[j].svc = table_find_service(b->t, names[j]);
+            ts->mirrors[j].svc = mirror_target(b, names[j]);
             ts->mirrors[j].percent = (uint32_t)mi->mirrors[j].percent;
             st->mirrors[j].stats = ts->mirrors[j].stats;
             stats_ref(ts->mirrors[j].stats);

@@ -9,6 +9,8 @@ import time
 
 from attack import RecordingUpstream
 from conftest import get, service_yaml, wait_for
+from test_failover_middlewares import emu  # noqa: F401 (the Kubernetes API emulator fixture)
+from test_k8s_crd import backend, gantry as k8s_gantry
 
 
 def header_of(up, name, i=-1):
@@ -137,6 +139,29 @@ def test_a_weighted_child_that_mirrors_runs_its_parts(tmp_path, procs):
                      + service_yaml("sa", [main.url], "      middlewares: [tag-main]\n")
                      + service_yaml("sb", [shadow.url], "      middlewares: [tag-shadow]\n"))
     wait_for(lambda: get(g.port, "/", "w.test")[0] == 200, what="route live")
+    wait_for(lambda: len(shadow.requests) == len(main.requests), what="copies arrived")
+    assert header_of(main, "X-Main") == "yes" and header_of(main, "X-Shadow") is None
+    assert header_of(shadow, "X-Main") is None and header_of(shadow, "X-Shadow") == "yes"
+
+
+def test_a_traefikservice_mirrorings_references_run_their_own_middlewares(tmp_path, procs, emu):
+    """Kubernetes: services[].middlewares on a TraefikService mirroring's main
+    and mirror references (wrapping services of one child) run as above."""
+    main, shadow = RecordingUpstream(), RecordingUpstream()
+    backend(emu, "main", main)
+    backend(emu, "shadow", shadow)
+    for name, hdr in (("tag-main", "X-Main"), ("tag-shadow", "X-Shadow")):
+        emu.apply({"kind": "Middleware", "apiVersion": "traefik.io/v1alpha1", "metadata": {"name": name, "namespace": "default"},
+                   "spec": {"headers": {"customRequestHeaders": {hdr: "yes"}}}})
+    emu.apply({"kind": "TraefikService", "apiVersion": "traefik.io/v1alpha1", "metadata": {"name": "mirrored", "namespace": "default"},
+               "spec": {"mirroring": {"name": "main", "port": 80, "middlewares": [{"name": "tag-main"}],
+                                      "mirrors": [{"name": "shadow", "port": 80, "percent": 100,
+                                                   "middlewares": [{"name": "tag-shadow"}]}]}}})
+    emu.apply({"kind": "IngressRoute", "apiVersion": "traefik.io/v1alpha1", "metadata": {"name": "app", "namespace": "default"},
+               "spec": {"routes": [{"match": "Host(`m.test`)", "kind": "Rule",
+                                    "services": [{"name": "mirrored", "kind": "TraefikService"}]}]}})
+    g = k8s_gantry(procs, tmp_path, emu)
+    wait_for(lambda: get(g.port, "/k", "m.test")[0] == 200, what="route live")
     wait_for(lambda: len(shadow.requests) == len(main.requests), what="copies arrived")
     assert header_of(main, "X-Main") == "yes" and header_of(main, "X-Shadow") is None
     assert header_of(shadow, "X-Main") is None and header_of(shadow, "X-Shadow") == "yes"

@@ -81,12 +81,16 @@ static void mirroring(void)
             "    mirror-only: {rule: \"Host(`b`)\", service: m2}\n"
             "    plain: {rule: \"Host(`c`)\", service: m3}\n"
             "    waiting: {rule: \"Host(`d`)\", service: m4}\n"
-            "    branch: {rule: \"Host(`e`)\", service: split}\n" MIDDLEWARES "  services:\n" SERVICES
+            "    branch: {rule: \"Host(`e`)\", service: split}\n"
+            "    wrapped: {rule: \"Host(`f`)\", service: m5}\n" MIDDLEWARES "  services:\n" SERVICES
             "    m1: {mirroring: {service: sa, mirrors: [{name: sc, percent: 100}, {name: sb, percent: 50}]}}\n"
             "    m2: {mirroring: {service: sc, mirrors: [{name: sb, percent: 100}]}}\n"
             "    m3: {mirroring: {service: sc, mirrors: [{name: sc, percent: 100}]}}\n"
             "    m4: {mirroring: {service: sc, mirrors: [{name: sw, percent: 100}]}}\n"
-            "    split: {weighted: {services: [{name: m1, weight: 1}]}}\n");
+            "    split: {weighted: {services: [{name: m1, weight: 1}]}}\n"
+            "    m5: {mirroring: {service: wa, mirrors: [{name: wb, percent: 100}]}}\n"
+            "    wa: {weighted: {services: [{name: sc, weight: 1}]}, middlewares: [ma]}\n"
+            "    wb: {weighted: {services: [{name: sc, weight: 1}]}, middlewares: [mb]}\n");
     char buf[512];
     /* the router's chain, cut before the main's; the second mirror's chain */
     const struct table_route *r = route("main-and-mirror@file");
@@ -115,6 +119,14 @@ static void mirroring(void)
     const struct table_route *br = r && r->n_branches ? r->branches[0] : NULL;
     CHECK(br && br->cut && br->n_middlewares == 1 && br->mirror_chains && br->mirror_chains[1]);
     CHECK_STR(mw_name(br, 0), "ma@file");
+    /* main and mirror through weighted services of one child (Kubernetes' wrapped references): their load
+     * balancer, their middlewares */
+    r = route("wrapped@file");
+    CHECK(r && r->cut && r->n_middlewares == 1 && r->mirror_chains && r->mirror_chains[0]);
+    CHECK_STR(mw_name(r, 0), "ma@file");
+    CHECK(r && r->service->main && strcmp(r->service->main->name, "sc@file") == 0 &&
+          strcmp(r->service->mirrors[0].svc->name, "sc@file") == 0);
+    CHECK_STR(mw_name(r && r->mirror_chains ? r->mirror_chains[0] : NULL, 0), "mb@file");
 }
 
 static void failover_with_errors(void)

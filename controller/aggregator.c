@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include <openssl/sha.h>
@@ -888,6 +889,49 @@ static const char *nested_middlewares(struct build *b, const struct model_servic
     return NULL;
 }
 
+/* Whether <s> is a mirroring service or a failover with errors: a service
+ * whose children may have middlewares of their own, each run on the
+ * request sent to that child (add_service_parts). */
+static bool places_child_middlewares(const struct model_service *s)
+{
+    return s->mirroring != NULL || (s->failover != NULL && s->failover->n_error_status != 0);
+}
+
+/* The first service below <s> with middlewares gantry cannot place,
+ * qualified, or NULL. The main service and mirrors of a mirroring service,
+ * the main and fallback of a failover with errors, may have their own;
+ * nothing below them may. */
+static const char *unplaced_middlewares(struct build *b, const struct model_service *s, const char *provider)
+{
+    if (!places_child_middlewares(s))
+        return nested_middlewares(b, s, provider, 1);
+    const char *refs[MAX_SERVICE_REFS];
+    size_t n = service_refs(s, refs, MAX_SERVICE_REFS);
+    for (size_t i = 0; i < n; i++) {
+        const char *own;
+        const struct model_service *c = refs[i] ? service_model(b, refs[i], provider, &own) : NULL;
+        const char *deeper = c ? nested_middlewares(b, c, own, 2) : NULL;
+        if (deeper)
+            return deeper;
+    }
+    return NULL;
+}
+
+/* Whether <s> (places_child_middlewares) has a child with middlewares of
+ * its own (a route, or a branch, must carry them). */
+static bool has_child_parts(struct build *b, const struct model_service *s, const char *provider)
+{
+    const char *refs[MAX_SERVICE_REFS];
+    size_t n = places_child_middlewares(s) ? service_refs(s, refs, MAX_SERVICE_REFS) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *own;
+        const struct model_service *c = refs[i] ? service_model(b, refs[i], provider, &own) : NULL;
+        if (c && c->n_middlewares)
+            return true;
+    }
+    return false;
+}
+
 /* Whether <sm> (built as <svc>) picks one of its children per request by
  * something known before the chain runs: weighted (its sticky cookie, else
  * smooth WRR), highestRandomWeight (the client address), failover without
@@ -922,8 +966,8 @@ static int needs_branches(struct build *b, const struct model_service *sm, const
         const struct model_service *c = service_model(b, names[i], provider, &own);
         if (c == NULL)
             continue;
-        branch |= c->n_middlewares != 0;
-        const char *deeper = nested_middlewares(b, c, own, 1);
+        branch |= c->n_middlewares != 0 || has_child_parts(b, c, own);
+        const char *deeper = unplaced_middlewares(b, c, own);
         if (deeper) {
             *why = arena_printf(b->scratch, "service '%s' has middlewares inside service '%s'", deeper,
                                 qualify(b->scratch, names[i], provider));
@@ -932,14 +976,188 @@ static int needs_branches(struct build *b, const struct model_service *sm, const
     }
     if (n != 0)
         return branch;
-    const char *deeper = nested_middlewares(b, sm, provider, 1);
+    const char *deeper = unplaced_middlewares(b, sm, provider);
     if (deeper) {
-        *why = arena_printf(b->scratch, "service '%s' has middlewares, which gantry runs on the router's service or on the "
+        *why = arena_printf(b->scratch, "service '%s' has middlewares, which gantry runs on the router's service, on the "
                                         "children of the router's weighted, highestRandomWeight or "
-                                        "failover (without errors) service only", deeper);
+                                        "failover (without errors) service, or on the main, mirrors and fallback of the "
+                                        "router's (or such a child's) mirroring service or failover with errors only", deeper);
         return -1;
     }
     return 0;
+}
+
+/* Middlewares that may hold a request to answer later: a mirror's copy
+ * is taken at once, so they cannot run on it. */
+static const char *waiting_middleware(const struct ptr_vec *chain)
+{
+    for (size_t i = 0; i < chain->len; i++) {
+        const struct table_middleware *m = chain->items[i];
+        if (strcasecmp(m->type->name, "forwardAuth") == 0 || strcasecmp(m->type->name, "grpcWeb") == 0)
+            return m->name;
+    }
+    return NULL;
+}
+
+/* A copy of <chain> in the table's arena. */
+static struct table_middleware **chain_copy(struct build *b, const struct ptr_vec *chain)
+{
+    struct table_middleware **out = arena_alloc(&b->t->arena, (chain->len ? chain->len : 1) * sizeof(*out));
+    if (chain->len)
+        memcpy(out, chain->items, chain->len * sizeof(*out));
+    return out;
+}
+
+/* Route (or branch) <tr> whose service is mirroring service <sm>: its
+ * main service's middlewares go at the end of its chain, after the point
+ * where the copies are taken (tr->cut), and each mirror's own in
+ * tr->mirror_chains (see struct table_route). Nothing to do for another
+ * service. false with <err> set when one cannot be built. */
+static bool add_mirror_parts(struct build *b, struct table_route *tr, const struct model_router *r, const char *q,
+                             const struct model_service *sm, const char *provider, const char **err)
+{
+    const struct table_service *svc = tr->service;
+    if (sm == NULL || sm->mirroring == NULL || svc == NULL || svc->main == NULL || !has_child_parts(b, sm, provider))
+        return true;
+    const struct model_mirroring *mi = sm->mirroring;
+    struct diag d;
+    const char *own, *bad = NULL;
+    const struct model_service *main = mi->service ? service_model(b, mi->service, provider, &own) : NULL;
+    if (main != NULL && main->n_middlewares != 0) {
+        struct ptr_vec chain = {0};
+        for (uint32_t k = 0; k < tr->n_middlewares; k++)
+            ptr_vec_push(b->scratch, &chain, tr->middlewares[k]);
+        if (mw_resolve(b->mw, main->middlewares, main->n_middlewares, own, &chain, &d) != 0) {
+            bad = mi->service;
+            goto fail;
+        }
+        tr->cut = arena_alloc(&b->t->arena, sizeof(*tr->cut));
+        *tr->cut = *tr; /* the router's part: filled like the route once it is added */
+        tr->middlewares = chain_copy(b, &chain);
+        tr->n_middlewares = (uint32_t)chain.len;
+    }
+    for (size_t j = 0; j < mi->n_mirrors && j < svc->n_mirrors; j++) {
+        const struct model_service *ms = mi->mirrors[j].name ? service_model(b, mi->mirrors[j].name, provider, &own) : NULL;
+        if (ms == NULL || ms->n_middlewares == 0)
+            continue;
+        struct ptr_vec chain = {0};
+        if (mw_resolve(b->mw, ms->middlewares, ms->n_middlewares, own, &chain, &d) != 0) {
+            bad = mi->mirrors[j].name;
+            goto fail;
+        }
+        const char *waits = waiting_middleware(&chain);
+        if (waits != NULL) {
+            bad = mi->mirrors[j].name;
+            diag_set(&d, "middleware '%s' waits for an answer, which a mirror's copy cannot do", waits);
+            goto fail;
+        }
+        if (tr->mirror_chains == NULL) {
+            tr->mirror_chains = arena_alloc(&b->t->arena, svc->n_mirrors * sizeof(*tr->mirror_chains));
+            memset(tr->mirror_chains, 0, svc->n_mirrors * sizeof(*tr->mirror_chains));
+        }
+        struct table_route *mc = arena_alloc(&b->t->arena, sizeof(*mc));
+        *mc = (struct table_route){.service = svc->mirrors[j].svc, .middlewares = chain_copy(b, &chain),
+                                   .n_middlewares = (uint32_t)chain.len};
+        tr->mirror_chains[j] = mc;
+    }
+    return true;
+fail:
+    record_on(b, err, "%s: router '%s': service '%s': %s; the router is not served", r->origin.source, q,
+              qualify(b->scratch, bad, provider), d.msg);
+    return false;
+}
+
+/* A chain: <prefix>, then the middlewares of service <name> (in
+ * <provider>), or NULL with <d> set. */
+static struct ptr_vec *chain_with(struct build *b, struct table_middleware **prefix, uint32_t n_prefix, const char *name,
+                                  const char *provider, struct diag *d)
+{
+    struct ptr_vec *chain = arena_alloc(b->scratch, sizeof(*chain));
+    *chain = (struct ptr_vec){0};
+    for (uint32_t k = 0; k < n_prefix; k++)
+        ptr_vec_push(b->scratch, chain, prefix[k]);
+    const char *own;
+    const struct model_service *s = name ? service_model(b, name, provider, &own) : NULL;
+    if (s != NULL && mw_resolve(b->mw, s->middlewares, s->n_middlewares, own, chain, d) != 0)
+        return NULL;
+    return chain;
+}
+
+/* Route (or branch) <tr> whose service is failover <sm> with errors: the
+ * main service's middlewares go at the end of its chain, after the cut
+ * where the request is kept, and tr->failover_fallback is the route with
+ * the fallback's instead (see struct table_route); a fallback route points
+ * to itself. Nothing to do for another service. false with <err> set when
+ * one cannot be built. */
+static bool add_failover_parts(struct build *b, struct table_route *tr, const struct model_router *r, const char *q,
+                               const struct model_service *sm, const char *provider, const char **err)
+{
+    const struct table_service *svc = tr->service;
+    if (sm == NULL || sm->failover == NULL || sm->failover->n_error_status == 0 || svc == NULL || !svc->failover ||
+        svc->n_failover_status == 0 || svc->n_children != 2 || !has_child_parts(b, sm, provider))
+        return true;
+    const struct model_failover *f = sm->failover;
+    struct diag d;
+    const char *bad = f->service;
+    struct ptr_vec *main = chain_with(b, tr->middlewares, tr->n_middlewares, f->service, provider, &d), *fallback = NULL;
+    if (main != NULL) {
+        bad = f->fallback;
+        fallback = chain_with(b, tr->middlewares, tr->n_middlewares, f->fallback, provider, &d);
+    }
+    const char *waits = fallback ? waiting_middleware(fallback) : NULL;
+    if (waits != NULL)
+        diag_set(&d, "middleware '%s' waits for an answer, which a failover's fallback request cannot do yet", waits);
+    if (main == NULL || fallback == NULL || waits != NULL) {
+        record_on(b, err, "%s: router '%s': service '%s': %s; the router is not served", r->origin.source, q,
+                  qualify(b->scratch, bad, provider), d.msg);
+        return false;
+    }
+    tr->cut = arena_alloc(&b->t->arena, sizeof(*tr->cut));
+    *tr->cut = *tr; /* the router's part: filled like the route once it is added */
+    struct table_route *fb = arena_alloc(&b->t->arena, sizeof(*fb));
+    *fb = (struct table_route){.service = tr->service, .middlewares = chain_copy(b, fallback),
+                               .n_middlewares = (uint32_t)fallback->len};
+    fb->failover_fallback = fb;
+    tr->failover_fallback = fb;
+    tr->middlewares = chain_copy(b, main);
+    tr->n_middlewares = (uint32_t)main->len;
+    return true;
+}
+
+/* The parts of route (or branch) <tr> whose service is <sm>: a mirroring
+ * service's or a failover's children's middlewares. */
+static bool add_service_parts(struct build *b, struct table_route *tr, const struct model_router *r, const char *q,
+                              const struct model_service *sm, const char *provider, const char **err)
+{
+    return add_mirror_parts(b, tr, r, q, sm, provider, err) && add_failover_parts(b, tr, r, q, sm, provider, err);
+}
+
+/* <part> (a branch, a mirror head or chain of route <tr>) becomes what
+ * <tr> is, but for its service, chain and own parts. */
+static void fill_like(struct table_route *part, const struct table_route *tr)
+{
+    struct table_route own = *part;
+    *part = *tr;
+    part->service = own.service, part->middlewares = own.middlewares, part->n_middlewares = own.n_middlewares;
+    part->branches = NULL, part->n_branches = 0;
+    part->mirror_chains = own.mirror_chains, part->cut = own.cut, part->failover_fallback = own.failover_fallback;
+}
+
+/* Route (or branch) <tr> is in the table: its parts are filled like it. */
+static void fill_parts(struct table_route *tr)
+{
+    if (tr->cut != NULL) {
+        fill_like(tr->cut, tr);
+        tr->cut->cut = NULL, tr->cut->mirror_chains = NULL, tr->cut->failover_fallback = NULL; /* a plain cut of the chain */
+    }
+    if (tr->failover_fallback != NULL && tr->failover_fallback != tr)
+        fill_like(tr->failover_fallback, tr); /* keeps its own: itself */
+    for (uint32_t j = 0; tr->mirror_chains && j < tr->service->n_mirrors; j++)
+        if (tr->mirror_chains[j] != NULL) {
+            fill_like(tr->mirror_chains[j], tr);
+            tr->mirror_chains[j]->mirror_chains = NULL, tr->mirror_chains[j]->cut = NULL;
+            tr->mirror_chains[j]->failover_fallback = NULL;
+        }
 }
 
 /* The branches of route <tr> (see struct table_route): its chain, then each
@@ -971,9 +1189,9 @@ static bool add_branches(struct build *b, struct table_route *tr, const struct m
         *br[i] = *tr;
         br[i]->service = svc->children[i];
         br[i]->n_middlewares = (uint32_t)chain.len;
-        br[i]->middlewares = arena_alloc(&b->t->arena, (chain.len ? chain.len : 1) * sizeof(*br[i]->middlewares));
-        if (chain.len)
-            memcpy(br[i]->middlewares, chain.items, chain.len * sizeof(*br[i]->middlewares));
+        br[i]->middlewares = chain_copy(b, &chain);
+        if (!add_service_parts(b, br[i], r, q, c, own, err))
+            return false;
     }
     tr->branches = br;
     tr->n_branches = svc->n_children;
@@ -1037,22 +1255,22 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
     struct table_route *first = NULL;
     for (size_t g = 0; g < n_groups; g++) {
         struct table_route tmp = {.service = svc, .middlewares = chains[g], .n_middlewares = lens[g]};
-        if (branches && !add_branches(b, &tmp, r, q, sm, svc_provider, err))
+        if ((branches && !add_branches(b, &tmp, r, q, sm, svc_provider, err)) ||
+            (!branches && !add_service_parts(b, &tmp, r, q, sm, svc_provider, err)))
             return NULL; /* before any route is added: served on no entry point */
         struct table_route *tr = table_add_route(b->t, q, r->rule, rule, r->priority, groups[g], r->tls != NULL, svc);
-        tr->middlewares = chains[g];
-        tr->n_middlewares = lens[g];
+        tr->middlewares = tmp.middlewares;
+        tr->n_middlewares = tmp.n_middlewares;
         tr->tls_option_id = b->current_tls_id;
         tr->branches = tmp.branches;
         tr->n_branches = tmp.n_branches;
+        tr->mirror_chains = tmp.mirror_chains;
+        tr->cut = tmp.cut;
+        tr->failover_fallback = tmp.failover_fallback;
+        fill_parts(tr);
         for (uint32_t i = 0; i < tr->n_branches; i++) { /* what the route is, but for its service and chain */
-            struct table_route *bi = tr->branches[i];
-            struct table_service *child = bi->service;
-            struct table_middleware **mws = bi->middlewares;
-            uint32_t n = bi->n_middlewares;
-            *bi = *tr;
-            bi->service = child, bi->middlewares = mws, bi->n_middlewares = n;
-            bi->branches = NULL, bi->n_branches = 0;
+            fill_like(tr->branches[i], tr);
+            fill_parts(tr->branches[i]);
         }
         if (first == NULL)
             first = tr;
@@ -1172,6 +1390,27 @@ static void add_entrypoint_redirects(struct build *b)
 
 /* Mirroring services name load-balancer services (of any provider, as
  * name@provider), so they are built once all of those exist. */
+/* The service a mirroring service's main or mirror <q> (qualified) sends
+ * to: a service built already (a load balancer), or through weighted
+ * services of one child each (Kubernetes wraps a reference's own
+ * middlewares so; add_mirror_parts runs them) the load balancer below;
+ * NULL when there is none. */
+static struct table_service *mirror_target(struct build *b, const char *q)
+{
+    for (int depth = 0; q != NULL && depth < 8; depth++) {
+        struct table_service *s = table_find_service(b->t, q);
+        if (s != NULL)
+            return s;
+        const struct model_service *m = table_host_map_get(&b->service_models, q, strlen(q));
+        if (m == NULL || m->weighted == NULL || m->weighted->n_services != 1 || m->weighted->sticky != NULL ||
+            m->weighted->services[0].name == NULL)
+            return NULL;
+        const char *at = strchr(q, '@');
+        q = at ? qualify(b->scratch, m->weighted->services[0].name, at + 1) : NULL;
+    }
+    return NULL;
+}
+
 static void add_mirroring(struct build *b)
 {
     for (size_t i = 0; i < b->mirroring.len; i++) {
@@ -1191,7 +1430,7 @@ static void add_mirroring(struct build *b)
             st->mirrors[j].percent = (uint32_t)mi->mirrors[j].percent;
         }
         const char *src = pm->s->origin.source;
-        struct table_service *main = st->mirror_main ? table_find_service(b->t, st->mirror_main) : NULL;
+        struct table_service *main = st->mirror_main ? mirror_target(b, st->mirror_main) : NULL;
         if (main == NULL || main->main != NULL) {
             record_on(b, &st->error, "%s: service '%s': mirroring: %s%s%s", src, pm->q,
                       st->mirror_main ? "main service '" : "no main service",
@@ -1201,7 +1440,7 @@ static void add_mirroring(struct build *b)
         }
         bool ok = true;
         for (size_t j = 0; j < mi->n_mirrors && ok; j++) {
-            struct table_service *ms = table_find_service(b->t, names[j]);
+            struct table_service *ms = mirror_target(b, names[j]);
             if (ms == NULL || ms->main != NULL || mi->mirrors[j].percent < 0 || mi->mirrors[j].percent > 100) {
                 record_on(b, &st->error, "%s: service '%s': mirror '%s': %s", src, pm->q, names[j],
                           ms == NULL ? "no such service"
@@ -1215,7 +1454,7 @@ static void add_mirroring(struct build *b)
         struct table_service *ts =
             table_add_mirroring(b->t, pm->q, main, (uint32_t)mi->n_mirrors, names, mi->mirror_body, mi->max_body_size);
         for (size_t j = 0; j < mi->n_mirrors; j++) {
-            ts->mirrors[j].svc = table_find_service(b->t, names[j]);
+            ts->mirrors[j].svc = mirror_target(b, names[j]);
             ts->mirrors[j].percent = (uint32_t)mi->mirrors[j].percent;
             st->mirrors[j].stats = ts->mirrors[j].stats;
             stats_ref(ts->mirrors[j].stats);

@@ -14,8 +14,10 @@
 #include "forwarded.h"
 #include "h1_body.h"
 #include "h2_upstream.h"
+#include "middleware/middleware.h"
 #include "pico.h"
 #include "publish.h"
+#include "request_view.h"
 #include "stats.h"
 #include "upstream_pool.h"
 
@@ -368,7 +370,33 @@ static void start_copy(struct worker *w, h2o_req_t *req, const struct table_serv
         fail(c, false, strerror(errno));
 }
 
-void mirror_dispatch(struct worker *w, h2o_req_t *req, const struct table_service *svc, const struct upstream_client *client)
+static void shadow_passed(struct mw_run *run)
+{
+    (void)run; /* the caller sees it passed: run->next is past the chain */
+}
+
+/* Runs <chain> on <req> for mirror <m>'s copy and takes the copy when
+ * the chain lets it through; the request is put back as it was after. */
+static void start_shadowed_copy(struct worker *w, h2o_req_t *req, const struct table_service *svc, const struct table_mirror *m,
+                                const struct upstream_client *client, uint64_t *in_flight, const struct table_route *chain)
+{
+    struct request_view saved;
+    request_view_save(&saved, req, client);
+    struct mw_run run = {.req = req, .w = w, .route = chain, .client = *client, .pass = shadow_passed, .shadow = true};
+    if (!run.client.trusted) { /* as route.c does before a chain: what middlewares add must survive */
+        forwarded_strip_untrusted(&req->headers);
+        run.client.trusted = true;
+    }
+    middleware_run(&run); /* synchronous: nothing on a shadow's chain waits (the aggregator refuses those that would) */
+    if (run.next == chain->n_middlewares + 1)
+        start_copy(w, req, svc, m, &run.client, in_flight);
+    else
+        log_debug("mirror copy to %s: dropped by its middlewares", m->svc->name);
+    request_view_restore(&saved, req, NULL);
+}
+
+void mirror_dispatch(struct worker *w, h2o_req_t *req, const struct table_service *svc, const struct upstream_client *client,
+                     struct table_route *const *chains)
 {
     if (svc->mirror_max_body >= 0 && req->entity.len > (size_t)svc->mirror_max_body)
         return; /* larger bodies go to the main service only */
@@ -382,7 +410,10 @@ void mirror_dispatch(struct worker *w, h2o_req_t *req, const struct table_servic
             stats_dropped(m->stats, w->id);
             continue;
         }
-        start_copy(w, req, svc, m, client, in_flight);
+        if (chains != NULL && chains[i] != NULL)
+            start_shadowed_copy(w, req, svc, m, client, in_flight, chains[i]);
+        else
+            start_copy(w, req, svc, m, client, in_flight);
     }
 }
 

@@ -21,8 +21,12 @@
 #define MIRROR_MAX_IN_FLIGHT 64
 
 /* Worker thread: sends the copies <svc> (a mirroring service) wants of
- * <req>. The request's table must be linked to req->pool. */
-void mirror_dispatch(struct worker *w, h2o_req_t *req, const struct table_service *svc, const struct upstream_client *client);
+ * <req>. The request's table must be linked to req->pool. <chains>: per
+ * mirror, the chain its copy passes first (NULL entries: none; NULL: no
+ * mirror has one): it runs at once on the request's fields, which are put
+ * back after; a middleware that answers drops that copy only. */
+void mirror_dispatch(struct worker *w, h2o_req_t *req, const struct table_service *svc, const struct upstream_client *client,
+                     struct table_route *const *chains);
 
 void mirror_worker_init(struct worker *w);
 /* End of a drain: abandons the copies still in flight. */

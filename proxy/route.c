@@ -13,17 +13,21 @@
 #include "../common/log.h"
 #include "accesslog.h"
 #include "acme_challenge.h"
+#include "balancer.h"
 #include "branch.h"
 #include "conntrack.h"
 #include "forwarded.h"
 #include "match.h"
 #include "middleware/middleware.h"
+#include "middleware/status_ranges.h"
+#include "mirror.h"
 #include "misdirected.h"
 #include "path.h"
 #include "publish.h"
 #include "h2_server.h"
 #include "req_stream.h"
 #include "request_check.h"
+#include "request_view.h"
 #include "response_filter.h"
 #include "stats.h"
 #include "table.h"
@@ -203,6 +207,62 @@ static void on_chain_passed(struct mw_run *run)
     upstream_proxy(run->req, run->w, run->route, &run->client, run);
 }
 
+/* A route whose service's children have middlewares (struct
+ * table_route's cut): the chain runs to the cut, where the mirroring
+ * service takes its copies (Traefik: clones taken before the main
+ * handler) and the failover keeps the request for its fallback; then the
+ * rest of the chain (the main service's middlewares) runs. */
+struct cut_run {
+    struct mw_run run; /* first: on_run_dispose gets it */
+    const struct table_route *route;
+};
+
+/* A middleware of the failover's main service answers <status> before the
+ * request was handed on: when that is one of the failover's errors, the
+ * request as the failover got it goes through the fallback's chain
+ * instead (Traefik's failover sees the main's answer, its middlewares'
+ * included). */
+static bool main_answer_diverts(struct mw_run *run, int status)
+{
+    const struct table_route *route = run->route;
+    const struct table_service *f = route->service;
+    struct mw_kept *kept = run->kept;
+    if (kept == NULL || run->handed_on || route->failover_fallback == NULL || route->failover_fallback == route ||
+        run->current < route->cut->n_middlewares || !status_in_ranges(f->failover_status, f->n_failover_status, status))
+        return false;
+    void **slots = run->slots;
+    request_view_restore(&kept->view, run->req, NULL);
+    *run = kept->run; /* as at the cut: the main's middlewares never happened */
+    run->route = route->failover_fallback;
+    run->slots = slots;
+    for (uint32_t i = run->next; i < run->route->n_middlewares; i++)
+        slots[i] = NULL;
+    middleware_run(run);
+    return true;
+}
+
+static void on_cut(struct mw_run *run)
+{
+    const struct table_route *route = ((struct cut_run *)run)->route;
+    h2o_req_t *req = run->req;
+    if (route->service->n_mirrors != 0 &&
+        (req->upgrade.base == NULL || !h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket"))))
+        mirror_dispatch(run->w, req, route->service, &run->client, route->mirror_chains);
+    run->next = run->route->n_middlewares;
+    if (route->failover_fallback != NULL && !balancer_service_up(route->service->children[0], worker_now_ms(run->w)))
+        route = route->failover_fallback; /* the main is down: straight to the fallback, through its middlewares */
+    run->route = route;
+    run->pass = on_chain_passed;
+    if (route->failover_fallback != NULL && route->failover_fallback != route) {
+        run->kept = h2o_mem_alloc_pool(&req->pool, sizeof(*run->kept));
+        request_view_save(&run->kept->view, req, &run->client);
+        run->kept->run = *run;
+        run->kept->run.kept = NULL; /* once */
+        run->divert = main_answer_diverts;
+    }
+    middleware_run(run);
+}
+
 /* Whether a request to <route> may run while its body still arrives
  * (HTTP/2): not when a middleware or a mirror needs all of it first. */
 static bool chain_needs_body(const struct table_route *route)
@@ -272,7 +332,7 @@ static void run_routed(h2o_req_t *req, void *_r)
         }
         r->route = r->route->branches[i];
     }
-    if (r->route->n_middlewares == 0) {
+    if (r->route->n_middlewares == 0 && r->route->cut == NULL) {
         upstream_proxy(req, r->w, r->route, &r->client, NULL);
         return;
     }
@@ -280,8 +340,19 @@ static void run_routed(h2o_req_t *req, void *_r)
         forwarded_strip_untrusted(&req->headers);
         r->client.trusted = true;
     }
-    struct mw_run *run = h2o_mem_alloc_shared(&req->pool, sizeof(*run), on_run_dispose);
+    const struct table_route *cut = r->route->cut;
+    struct mw_run *run = h2o_mem_alloc_shared(&req->pool, cut ? sizeof(struct cut_run) : sizeof(*run), on_run_dispose);
     *run = (struct mw_run){.req = req, .w = r->w, .route = r->route, .client = r->client, .pass = on_chain_passed};
+    if (cut != NULL) { /* the service takes over part-way through the chain */
+        ((struct cut_run *)run)->route = r->route;
+        run->route = cut;
+        run->pass = on_cut;
+        uint32_t n = r->route->n_middlewares; /* slots for the longer of the main's and the fallback's chains */
+        if (r->route->failover_fallback != NULL && r->route->failover_fallback->n_middlewares > n)
+            n = r->route->failover_fallback->n_middlewares;
+        run->slots = h2o_mem_alloc_pool(&req->pool, (n ? n : 1) * sizeof(void *));
+        memset(run->slots, 0, (n ? n : 1) * sizeof(void *));
+    }
     middleware_run(run);
 }
 

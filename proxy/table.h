@@ -139,6 +139,20 @@ struct table_route {
      * then the child's). Not in the table's index; NULL: none. */
     struct table_route **branches;
     uint32_t n_branches;
+    /* The route's service is a mirroring service, or a failover with
+     * errors, whose children have middlewares of their own (Traefik's: each
+     * runs on the request sent to that child only). The route's chain ends
+     * with the main service's, and <cut> is this route cut where the
+     * service takes over (the router's part): there the copies are taken
+     * and the request is kept for the fallback (route.c). mirror_chains[i]
+     * (NULL: none, or mirror i has none) is the chain a copy for mirror i
+     * passes; failover_fallback is this route with the fallback's
+     * middlewares after the cut instead of the main's (upstream.c; a
+     * fallback route points to itself: its request goes to the fallback).
+     * NULL: none. */
+    struct table_route *cut;
+    struct table_route **mirror_chains;
+    struct table_route *failover_fallback;
 };
 
 struct table_route_list {

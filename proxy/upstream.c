@@ -42,6 +42,7 @@
 #include "middleware/middleware.h"
 #include "middleware/retry_expr.h"
 #include "mirror.h"
+#include "request_view.h"
 #include "sticky.h"
 #include "subrequest.h"
 #include "transport.h"
@@ -246,6 +247,9 @@ static bool failover_wants(const struct proxy *p, int status)
     return status_in_ranges(f->failover_status, f->n_failover_status, status);
 }
 
+static void to_fallback(struct proxy *p, const struct table_service *f);
+static void fallback_chain(struct proxy *p);
+
 /* The answer is dropped (the caller drained or closed its connection):
  * the request, its body kept, goes to the innermost failover's fallback,
  * whose own answer the next failover out may drop in turn. */
@@ -256,6 +260,53 @@ static void failover_to_fallback(struct proxy *p, int status)
     log_debug("%s: %s answered %d, one of its failover's errors: to the fallback %s", p->route->name, f->children[0]->name,
               status, f->children[1]->name);
     forget_answer(p);
+    if (f == p->route->service && p->route->failover_fallback != NULL && p->mw != NULL && p->mw->kept != NULL)
+        fallback_chain(p); /* the fallback's own middlewares first */
+    else
+        to_fallback(p, f);
+}
+
+static void on_fallback_passed(struct mw_run *run)
+{
+    struct proxy *p = run->upstream;
+    p->final_sent = false;
+    p->state = ST_CONNECTING;
+    p->client.path = run->client.path;
+    p->client.forwarded_off = run->client.forwarded_off;
+    p->head = h2o_iovec_init(NULL, 0); /* built again, from the fallback's request */
+    p->head_for = NULL;
+    p->h2r.req = NULL;
+    to_fallback(p, p->route->service);
+}
+
+/* The route's failover service sends to its fallback, whose middlewares
+ * run first on the request as the failover got it (Traefik: a clone taken
+ * before the main's chain), after the router's; one that answers answers
+ * the client. Meanwhile the request is done as far as this client is
+ * concerned (nothing else answers); the chain hands it back once it
+ * passes (on_fallback_passed). */
+static void fallback_chain(struct proxy *p)
+{
+    struct mw_run *run = p->mw;
+    const struct mw_kept *kept = run->kept;
+    void **slots = run->slots;
+    request_view_restore(&kept->view, p->req, NULL);
+    *run = kept->run; /* the run as it was at the cut: the main's middlewares never happened */
+    run->upstream = p;
+    run->handed_on = true;
+    run->route = p->route->failover_fallback;
+    run->pass = on_fallback_passed;
+    run->slots = slots;
+    for (uint32_t i = run->next; i < run->route->n_middlewares; i++) /* the main's state is not the fallback's */
+        slots[i] = NULL;
+    p->final_sent = true;
+    p->state = ST_DONE;
+    middleware_run(run);
+}
+
+/* The request goes to failover <f>'s fallback. */
+static void to_fallback(struct proxy *p, const struct table_service *f)
+{
     const struct table_service *svc = resolve_service(p, f->children[1]);
     if (svc == NULL || svc->n_servers == 0) {
         send_error(p, svc != NULL && svc->empty_status ? svc->empty_status : 503, "the failover's fallback has no server");
@@ -1452,8 +1503,11 @@ static void on_dispose(void *_p)
 static const struct table_service *resolve_service(struct proxy *p, const struct table_service *svc)
 {
     for (int depth = 0; svc != NULL && depth < 16; depth++) {
-        if (svc->n_mirrors != 0 && !p->is_websocket)
-            mirror_dispatch(p->w, p->req, svc, &p->client); /* non-blocking: connects and writes are queued */
+        /* the route's own mirroring service whose main has middlewares sent
+         * its copies in the chain, before them (route.c) */
+        bool own = svc == p->route->service;
+        if (svc->n_mirrors != 0 && !p->is_websocket && !(own && p->route->cut != NULL))
+            mirror_dispatch(p->w, p->req, svc, &p->client, own ? p->route->mirror_chains : NULL); /* non-blocking: connects and writes are queued */
         if (svc->main != NULL) {
             svc = svc->main;
             continue;
@@ -1462,6 +1516,8 @@ static const struct table_service *resolve_service(struct proxy *p, const struct
             return svc;
         bool new_cookie;
         int i = branch_pick(svc, p->req, p->client.ip16, p->w->id, worker_now_ms(p->w), &new_cookie);
+        if (svc == p->route->service && p->route->failover_fallback == p->route)
+            i = 1; /* the route's failover already chose its fallback, and ran its middlewares (route.c) */
         if (i < 0)
             return NULL;
         if (svc->failover && i == 0 && svc->n_failover_status != 0 && p->n_failovers < MAX_FAILOVERS) {
@@ -1532,6 +1588,8 @@ void upstream_proxy(h2o_req_t *req, struct worker *w, const struct table_route *
     p->route = route;
     p->client = *client;
     p->mw = mw;
+    if (mw != NULL)
+        mw->upstream = p;
     p->is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     p->is_websocket = req->upgrade.base != NULL &&
                       h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket"));

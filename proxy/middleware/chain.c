@@ -169,7 +169,7 @@ void mw_resume(struct mw_run *run)
 
 void middleware_on_response(struct mw_run *run)
 {
-    if (run == NULL)
+    if (run == NULL || run->shadow)
         return;
     /* run->next is one past the answering middleware, or n + 1 once passed */
     uint32_t through = run->next > 0 ? run->next - 1 : 0;
@@ -186,6 +186,10 @@ void middleware_on_response(struct mw_run *run)
 
 void mw_answer(struct mw_run *run, int status, const char *reason, const char *body, bool close)
 {
+    if (run->shadow) /* a mirror's copy: dropped */
+        return;
+    if (run->divert != NULL && run->divert(run, status)) /* a failover's fallback instead */
+        return;
     h2o_req_t *req = run->req;
     req->res.status = status;
     req->res.headers = (h2o_headers_t){NULL};
@@ -200,6 +204,10 @@ static h2o_generator_t static_generator = {NULL, NULL};
 
 void mw_redirect(struct mw_run *run, int status, const char *location, size_t len)
 {
+    if (run->shadow)
+        return;
+    if (run->divert != NULL && run->divert(run, status))
+        return;
     h2o_req_t *req = run->req;
     const char *reason = status == 301 ? "Moved Permanently"
                          : status == 302 ? "Found"
@@ -278,6 +286,10 @@ bool mw_request_is_tls(const struct mw_run *run)
 
 void mw_send(struct mw_run *run, int status, const char *reason, h2o_iovec_t body)
 {
+    if (run->shadow)
+        return;
+    if (run->divert != NULL && run->divert(run, status))
+        return;
     h2o_req_t *req = run->req;
     req->res.status = status;
     req->res.reason = reason;

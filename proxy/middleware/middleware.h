@@ -27,6 +27,7 @@
 
 #include "../../common/arena.h"
 #include "../../common/diag.h"
+#include "../request_view.h"
 #include "../upstream.h"
 #include "status_ranges.h"
 
@@ -96,6 +97,26 @@ struct mw_run {
     const struct retry_expr *retry_expr; /* buffering's retryExpression: asked after each attempt; NULL: none */
     void **slots;                  /* per-middleware request state (mw_slot), allocated on first use */
     uint64_t request_timeout_ms;   /* requestTimeout: the deadline of the whole request upstream; 0: none */
+    /* a mirror's copy (mirror.c): the chain runs at once on the request's
+     * fields, an answer drops the copy (nothing is sent), no response hook
+     * runs and nothing waits (rateLimit lets it through at once) */
+    bool shadow;
+    /* a route whose failover service's fallback has middlewares (route.c,
+     * upstream.c): this run as it was where the failover took over, and
+     * the upstream client's state once the request was handed on */
+    struct mw_kept *kept;
+    void *upstream;
+    /* asked before a middleware's answer <status> is sent: true when it is
+     * not (a failover's fallback takes the request instead, route.c);
+     * NULL: none */
+    bool (*divert)(struct mw_run *run, int status);
+};
+
+/* The request and its run as they were where a failover took over: its
+ * fallback request starts from there. */
+struct mw_kept {
+    struct request_view view;
+    struct mw_run run;
 };
 
 enum mw_verdict {

@@ -227,7 +227,7 @@ static void on_tick(h2o_timeout_entry_t *e)
  * wait is under a millisecond (the loop's own latency). */
 static enum mw_verdict hold(struct mw_run *run, int64_t now, int64_t delay)
 {
-    if (delay < 1000000 || run->w == NULL)
+    if (delay < 1000000 || run->w == NULL || run->shadow) /* a mirror's copy does not wait */
         return MW_NEXT;
     struct rl_wait *wt = h2o_mem_alloc_shared(&run->req->pool, sizeof(*wt), on_wait_dispose);
     *wt = (struct rl_wait){.entry = {.cb = on_tick}, .run = run, .due = now + delay};
@@ -261,9 +261,10 @@ static enum mw_verdict on_request(const void *cfg, struct mw_run *run)
     char buf[IP_STRATEGY_TEXT];
     h2o_iovec_t key = source_criterion_key(&c->src, run, buf);
     if (c->redis != NULL) {
-        if (run->w != NULL && redis_limiter_take(c->redis, run, key, on_redis) == 0)
+        if (run->w != NULL && !run->shadow && redis_limiter_take(c->redis, run, key, on_redis) == 0)
             return MW_PENDING;
-        mw_answer(run, 500, "Internal Server Error", redis_failed, false); /* fail closed, as Traefik */
+        /* fail closed, as Traefik (a mirror's copy cannot wait for Redis: dropped) */
+        mw_answer(run, 500, "Internal Server Error", redis_failed, false);
         return MW_ANSWERED;
     }
     int64_t now = now_ns(), delay;

@@ -1,9 +1,11 @@
 """Service middlewares below the router's service (Traefik v3.7 runs a
 service's middlewares wherever that service handles the request): the
 children of a weighted (sticky or not), highestRandomWeight or failover
-service each run their own after the router's chain; a service with middlewares anywhere
-gantry cannot place them (inside a mirroring service or a failover with
-errors, or deeper in a child) takes the router out with an
+service each run their own after the router's chain (a mirroring
+service's main and mirrors, a failover with errors' main and fallback:
+test_mirror_middlewares.py, test_failover_middlewares.py); a service with
+middlewares anywhere gantry cannot place them (deeper in a child, a mirror
+inside a failover with errors included) takes the router out with an
 error naming it, never serving the request without them.
 """
 from attack import RecordingUpstream
@@ -137,10 +139,11 @@ def test_middlewares_gantry_cannot_place_refuse_the_router(tmp_path, procs):
                      "  middlewares:\n"
                      "    tag: {headers: {customRequestHeaders: {X-Tag: t}}}\n"
                      "  services:\n"
-                     "    mirrored:\n      mirroring:\n        service: sa\n        mirrors: [{name: sb, percent: 100}]\n"
+                     "    mirrored:\n      failover: {service: copied, fallback: sb, errors: {status: [\"500\"]}}\n"
+                     "    copied:\n      mirroring:\n        service: sb\n        mirrors: [{name: sa, percent: 100}]\n"
                      "    inner:\n      weighted:\n        services: [{name: sa, weight: 1}]\n"
                      "    deep:\n      weighted:\n        services: [{name: inner, weight: 1}, {name: sb, weight: 1}]\n"
-                     "    foerr:\n      failover: {service: sa, fallback: sb, errors: {status: [\"500\"]}}\n"
+                     "    foerr:\n      failover: {service: inner, fallback: sb, errors: {status: [\"500\"]}}\n"
                      + service_yaml("sa", [a.url], "      middlewares: [tag]\n")
                      + service_yaml("sb", [b.url]))
     wait_for(lambda: get(g.port, "/", "f.test")[0] == 200, what="route live")

@@ -7,7 +7,9 @@
 #               headers) + stripPrefix + rateLimit high enough never to refuse
 #               (nginx: proxy_set_header, add_header, rewrite, limit_req)
 #   plain     — the same router without middlewares (the no-middleware path)
-# The median of ROUNDS interleaved runs is reported with the ratio to nginx.
+# The median of ROUNDS interleaved runs is reported with the ratio to nginx,
+# as requests/s and as requests per proxy CPU-second (lib.sh cpu_ns: other
+# load on the machine disturbs it much less).
 #
 # Usage: bench/middleware_chain.sh [build-dir]   (env: DURATION=10 ROUNDS=3 CONNS=64)
 set -euo pipefail
@@ -79,29 +81,49 @@ sleep 0.5
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.test' "http://127.0.0.1:$GAPP/api/x")
 [ "$code" = 200 ] || { echo "gantry's chain router answers $code (log: $(tail -3 "$D/gantry.log"))" >&2; exit 1; }
 
-wrk_rps() { # url expected-status -> requests/s, or ERR when any answer differed
+wrk_rps() { # url expected-status -> "requests/s requests", or ERR when any answer differed
   local out
   out=$("${LOAD[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" -H 'Host: bench.test' "$1" 2>&1)
   if [ "$2" = 200 ] && grep -qE "Non-2xx|Socket errors" <<<"$out"; then echo "ERR"; return; fi
   if [ "$2" = 301 ] && grep -qE "Socket errors" <<<"$out"; then echo "ERR"; return; fi
-  awk '/Requests\/sec/ {printf "%d", $2}' <<<"$out"
+  awk '/Requests\/sec/ {r=$2} / requests in / {n=$1} END {printf "%d %d", r, n}' <<<"$out"
 }
 median() { grep -v -e '^$' -e ERR | sort -n | awk '{a[NR]=$1} END {if (NR==0) print "-"; else print a[int((NR+1)/2)]}'; }
 
-declare -A R
+nginx_proxy_master=${pids[1]} gantry_pid=${pids[2]}
+declare -A R C
+measure() { # who case url status -> requests/s into R[who,case], requests per proxy CPU-second into C[who,case]
+  local pl c0 c1 out
+  if [ "$1" = nginx ]; then pl=$(pgrep -P "$nginx_proxy_master" | tr '\n' ' '); else pl=$gantry_pid; fi
+  # shellcheck disable=SC2086
+  c0=$(cpu_ns $pl)
+  out=$(wrk_rps "$3" "$4")
+  # shellcheck disable=SC2086
+  c1=$(cpu_ns $pl)
+  if [ "$out" = ERR ]; then R[$1,$2]+="ERR "; C[$1,$2]+="ERR "; return; fi
+  R[$1,$2]+="${out% *} "
+  C[$1,$2]+="$(awk -v n="${out#* }" -v t=$((c1 - c0)) 'BEGIN { printf "%d", (t > 0 ? n / (t / 1e9) : 0) }') "
+}
+
 for round in $(seq "$ROUNDS"); do
-  R[nginx,redirect]+="$(wrk_rps http://127.0.0.1:$NGP/x 301) "
-  R[gantry,redirect]+="$(wrk_rps http://127.0.0.1:$GA/x 301) "
-  R[nginx,chain]+="$(wrk_rps http://127.0.0.1:$NG/api/x 200) "
-  R[gantry,chain]+="$(wrk_rps http://127.0.0.1:$GAPP/api/x 200) "
-  R[nginx,plain]+="$(wrk_rps http://127.0.0.1:$NG/plain/x 200) "
-  R[gantry,plain]+="$(wrk_rps http://127.0.0.1:$GAPP/plain/x 200) "
+  measure nginx redirect http://127.0.0.1:$NGP/x 301
+  measure gantry redirect http://127.0.0.1:$GA/x 301
+  measure nginx chain http://127.0.0.1:$NG/api/x 200
+  measure gantry chain http://127.0.0.1:$GAPP/api/x 200
+  measure nginx plain http://127.0.0.1:$NG/plain/x 200
+  measure gantry plain http://127.0.0.1:$GAPP/plain/x 200
 done
-echo "| case (median of $ROUNDS x ${DURATION}s, wrk -c$CONNS, 1 worker each) | nginx req/s | gantry req/s | gantry/nginx |"
-echo "|---|---:|---:|---:|"
-for c in redirect chain plain; do
-  n=$(tr ' ' '\n' <<<"${R[nginx,$c]}" | median || true)
-  g=$(tr ' ' '\n' <<<"${R[gantry,$c]}" | median || true)
-  ratio=$(awk -v g="$g" -v n="$n" 'BEGIN { if (n+0 > 0 && g+0 > 0) printf "%.2f", g/n; else print "-" }')
-  echo "| $c | $n | $g | $ratio |"
-done
+table() { # array-name title
+  local -n A=$1
+  echo "| case: $2 (median of $ROUNDS x ${DURATION}s, wrk -c$CONNS, 1 worker each) | nginx | gantry | gantry/nginx |"
+  echo "|---|---:|---:|---:|"
+  for c in redirect chain plain; do
+    n=$(tr ' ' '\n' <<<"${A[nginx,$c]}" | median || true)
+    g=$(tr ' ' '\n' <<<"${A[gantry,$c]}" | median || true)
+    ratio=$(awk -v g="$g" -v n="$n" 'BEGIN { if (n+0 > 0 && g+0 > 0) printf "%.2f", g/n; else print "-" }')
+    echo "| $c | $n | $g | $ratio |"
+  done
+}
+table R "requests/s"
+echo
+table C "requests per proxy CPU-second"

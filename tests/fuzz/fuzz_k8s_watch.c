@@ -54,6 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         watches[i].name = kinds[i];
         watches[i].changed = changed;
         k8s_store_init(&watches[i].store);
+        k8s_changes_init(&watches[i].changes);
+        watches[i].changes.all = false; /* note every change */
     }
     size_t piece = data[0] % 64 + 1;
     struct ndjson f;
@@ -81,7 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(o.services);
     free(o.endpoint_slices);
     free(o.secrets);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 5; i++) {
         k8s_store_clear(&watches[i].store);
+        k8s_changes_free(&watches[i].changes);
+    }
     return 0;
 }

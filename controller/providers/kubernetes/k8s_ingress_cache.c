@@ -1,6 +1,8 @@
 /* Per-Ingress translation cache (see k8s_ingress_cache.h). */
 #include "k8s_ingress_cache.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +54,14 @@ void k8s_ingress_cache_clear(struct k8s_ingress_cache *c)
     free(c->buckets);
     for (size_t i = 0; i < 3; i++)
         arena_free(&c->ix_arena[i]);
+    k8s_ingress_cache_rev_drop(c);
+    for (size_t i = 0; i < c->n_order; i++)
+        k8s_piece_unref(c->order[i]);
+    free(c->order);
+    strmap_free(&c->canary_sums, NULL);
+    for (size_t i = 0; i < c->n_tls_hosts; i++)
+        free(c->tls_hosts[i]);
+    free(c->tls_hosts);
     free(c->ours);
     free(c->ours_pieces);
     memset(c, 0, sizeof(*c));
@@ -64,6 +74,8 @@ struct k8s_piece *k8s_ingress_cache_get(const struct k8s_ingress_cache *c, const
             return p;
     return NULL;
 }
+
+static void unindex(struct k8s_ingress_cache *c, struct k8s_piece *p);
 
 static void grow(struct k8s_ingress_cache *c)
 {
@@ -91,6 +103,7 @@ struct k8s_piece *k8s_ingress_cache_put(struct k8s_ingress_cache *c, const char 
             struct k8s_piece *old = *pp;
             *pp = old->next;
             c->n--;
+            unindex(c, old);
             k8s_piece_unref(old);
             break;
         }
@@ -122,9 +135,181 @@ void k8s_ingress_cache_sweep(struct k8s_ingress_cache *c, uint64_t gen)
             }
             *pp = p->next;
             c->n--;
+            unindex(c, p);
             k8s_piece_unref(p);
         }
     }
+}
+
+void k8s_ingress_cache_del(struct k8s_ingress_cache *c, const char *key)
+{
+    for (struct k8s_piece **pp = &c->buckets[bucket_of(c, key)]; *pp; pp = &(*pp)->next) {
+        struct k8s_piece *p = *pp;
+        if (strcmp(p->key, key) == 0) {
+            *pp = p->next;
+            c->n--;
+            unindex(c, p);
+            k8s_piece_unref(p);
+            return;
+        }
+    }
+}
+
+/* ---- reverse index: dependency -> pieces ---- */
+
+/* The keys <d> is indexed under: "<kind> ns/name"; a host (lowercase, as
+ * the TLS hosts are) also under its wildcard form, "H /" then "*.parent":
+ * the entry that covers it (host_has_cert in k8s_translate.c). Returns
+ * how many (1 or 2). */
+static int dep_keys(const struct k8s_dep *d, char keys[2][600])
+{
+    snprintf(keys[0], sizeof(keys[0]), "%c %s/%s", d->kind, d->ns ? d->ns : "", d->name ? d->name : "");
+    if (d->kind != 'H')
+        return 1;
+    for (char *q = keys[0] + 3; *q; q++)
+        *q = (char)tolower((unsigned char)*q);
+    const char *host = keys[0] + 3, *dot = strchr(host, '.');
+    if (host[0] == '*' || dot == NULL || dot == host)
+        return 1;
+    snprintf(keys[1], sizeof(keys[1]), "H /*%s", dot);
+    return 2;
+}
+
+static void rev_add(struct k8s_ingress_cache *c, const char *key, struct k8s_piece *p)
+{
+    void **slot = strmap_put(&c->rev, key, NULL);
+    struct k8s_dependents *s = *slot;
+    if (s == NULL)
+        s = *slot = mem_calloc(1, sizeof(*s));
+    if (s->n && s->p[s->n - 1] == p)
+        return; /* the same dependency again (two paths, one Service) */
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 4;
+        s->p = mem_realloc(s->p, s->cap * sizeof(*s->p));
+    }
+    s->p[s->n++] = p;
+}
+
+static void rev_remove(struct k8s_ingress_cache *c, const char *key, struct k8s_piece *p)
+{
+    struct k8s_dependents *s = strmap_get(&c->rev, key);
+    for (size_t i = s ? s->n : 0; i > 0; i--) { /* newest last: often the one */
+        if (s->p[i - 1] == p) {
+            s->p[i - 1] = s->p[--s->n];
+            return;
+        }
+    }
+}
+
+void k8s_ingress_cache_index(struct k8s_ingress_cache *c, struct k8s_piece *p)
+{
+    char keys[2][600];
+    for (size_t i = 0; c->rev_valid && i < p->n_deps; i++)
+        for (int k = 0, n = dep_keys(&p->deps[i], keys); k < n; k++)
+            rev_add(c, keys[k], p);
+}
+
+static void unindex(struct k8s_ingress_cache *c, struct k8s_piece *p)
+{
+    char keys[2][600];
+    for (size_t i = 0; c->rev_valid && i < p->n_deps; i++)
+        for (int k = 0, n = dep_keys(&p->deps[i], keys); k < n; k++)
+            rev_remove(c, keys[k], p);
+}
+
+static void free_dependents(void *v)
+{
+    struct k8s_dependents *s = v;
+    free(s->p);
+    free(s);
+}
+
+void k8s_ingress_cache_rev_drop(struct k8s_ingress_cache *c)
+{
+    strmap_free(&c->rev, free_dependents);
+    strmap_init(&c->rev);
+    c->rev_valid = false;
+}
+
+void k8s_ingress_cache_rev_build(struct k8s_ingress_cache *c)
+{
+    k8s_ingress_cache_rev_drop(c);
+    c->rev_valid = true;
+    for (size_t b = 0; b < c->n_buckets; b++)
+        for (struct k8s_piece *p = c->buckets[b]; p; p = p->next)
+            k8s_ingress_cache_index(c, p);
+}
+
+const struct k8s_dependents *k8s_ingress_cache_dependents(const struct k8s_ingress_cache *c, char kind,
+                                                          const char *ns_name)
+{
+    char key[600];
+    snprintf(key, sizeof(key), "%c %s", kind, ns_name);
+    return strmap_get(&c->rev, key);
+}
+
+/* ---- the assembly order ---- */
+
+/* Oldest first (creationTimestamp, then namespace/name): of two Ingresses
+ * whose names collide, the one created first keeps serving. */
+static int piece_age_cmp(const void *a, const void *b)
+{
+    const struct k8s_piece *x = *(struct k8s_piece *const *)a, *y = *(struct k8s_piece *const *)b;
+    int c = strcmp(x->created, y->created);
+    return c ? c : strcmp(x->key, y->key);
+}
+
+void k8s_ingress_cache_order_set(struct k8s_ingress_cache *c, struct k8s_piece **pieces, size_t n)
+{
+    qsort(pieces, n, sizeof(*pieces), piece_age_cmp);
+    for (size_t i = 0; i < n; i++)
+        k8s_piece_ref(pieces[i]);
+    for (size_t i = 0; i < c->n_order; i++) /* after: a piece in both keeps a reference */
+        k8s_piece_unref(c->order[i]);
+    free(c->order);
+    c->order = mem_alloc((n ? n : 1) * sizeof(*c->order));
+    memcpy(c->order, pieces, n * sizeof(*pieces));
+    c->n_order = n;
+}
+
+void k8s_ingress_cache_order_patch(struct k8s_ingress_cache *c, struct k8s_piece *const *gone, size_t n_gone,
+                                   struct k8s_piece **added, size_t n_added)
+{
+    for (size_t j = 0; j < n_gone; j++)
+        gone[j]->leaving = true;
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_order; i++) {
+        struct k8s_piece *p = c->order[i];
+        if (p->leaving) {
+            p->leaving = false;
+            k8s_piece_unref(p);
+        } else {
+            c->order[n++] = p;
+        }
+    }
+    c->order = mem_realloc(c->order, (n + n_added ? n + n_added : 1) * sizeof(*c->order));
+    for (size_t j = 0; j < n_added; j++)
+        k8s_piece_ref(added[j]);
+    if (n_added > 16) { /* many: sorting is cheaper than moving the tail for each */
+        memcpy(c->order + n, added, n_added * sizeof(*added));
+        c->n_order = n + n_added;
+        qsort(c->order, c->n_order, sizeof(*c->order), piece_age_cmp);
+        return;
+    }
+    for (size_t j = 0; j < n_added; j++) {
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (piece_age_cmp(&c->order[mid], &added[j]) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        memmove(c->order + lo + 1, c->order + lo, (n - lo) * sizeof(*c->order));
+        c->order[lo] = added[j];
+        n++;
+    }
+    c->n_order = n;
 }
 
 struct held {

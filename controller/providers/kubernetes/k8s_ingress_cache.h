@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../../../common/strmap.h"
 #include "../../model.h"
 #include "k8s_index.h"
 
@@ -43,6 +44,9 @@ struct k8s_piece {
     int refs;
     uint64_t used_gen; /* the last rebuild that used it */
     uint64_t made_gen; /* the rebuild that translated it */
+    uint64_t seen_gen; /* the last rebuild that checked it from what changed */
+    const cJSON *ing;  /* the Ingress translated: the store's, valid while it is unchanged */
+    bool leaving;      /* k8s_ingress_cache_order_patch: being taken out */
     struct k8s_piece *next;
 };
 
@@ -67,6 +71,30 @@ struct k8s_ingress_cache {
     /* the bytes the last translated piece's model took: the next piece's
      * first arena chunk (10,000 pieces of 4 KiB each were ~40 MB) */
     size_t piece_bytes;
+    /* Who depends on what: "<kind> ns/name" of a dependency (struct k8s_dep;
+     * hosts by name and by their "*.parent" form) -> the pieces whose deps
+     * name it (struct k8s_dependents). Kept up to date piece by piece while
+     * <rev_valid>; dropped by a full rebuild and made again at its end. */
+    struct strmap rev;
+    bool rev_valid;
+    /* The pieces the last rebuild assembled, oldest first (the order
+     * names are claimed in), each with a reference of the list: patched
+     * when only some changed. <primed>: a rebuild completed since the
+     * cache was (re)initialised. */
+    struct k8s_piece **order;
+    size_t n_order;
+    bool primed;
+    /* what every ingress-nginx piece may have read besides its deps'
+     * objects, as the last rebuild saw it: the sum of each namespace's
+     * canary versions (ns -> the sum, cast to a pointer), the TLS hosts (sorted) */
+    struct strmap canary_sums;
+    char **tls_hosts;
+    size_t n_tls_hosts;
+};
+
+struct k8s_dependents {
+    struct k8s_piece **p;
+    size_t n, cap;
 };
 
 void k8s_ingress_cache_init(struct k8s_ingress_cache *c);
@@ -80,6 +108,26 @@ struct k8s_piece *k8s_ingress_cache_put(struct k8s_ingress_cache *c, const char 
                                         const char *created);
 /* Drops the pieces no rebuild used since generation <gen>. */
 void k8s_ingress_cache_sweep(struct k8s_ingress_cache *c, uint64_t gen);
+/* Drops the piece of <key>, if any. */
+void k8s_ingress_cache_del(struct k8s_ingress_cache *c, const char *key);
+
+/* Records <p>'s deps in the reverse index (once they are set). */
+void k8s_ingress_cache_index(struct k8s_ingress_cache *c, struct k8s_piece *p);
+/* Empties the reverse index and stops keeping it (a full rebuild); */
+void k8s_ingress_cache_rev_drop(struct k8s_ingress_cache *c);
+/* ... and makes it again from every piece in the cache. */
+void k8s_ingress_cache_rev_build(struct k8s_ingress_cache *c);
+/* The pieces that depend on the object <kind> <ns_name> ("ns/name"; for
+ * 'C' "ns/", for 'H' "/host" as the TLS hosts list has it); NULL when none. */
+const struct k8s_dependents *k8s_ingress_cache_dependents(const struct k8s_ingress_cache *c, char kind,
+                                                          const char *ns_name);
+
+/* The assembly order becomes <pieces> sorted oldest first (by
+ * creationTimestamp, then key), in <pieces> too. */
+void k8s_ingress_cache_order_set(struct k8s_ingress_cache *c, struct k8s_piece **pieces, size_t n);
+/* The assembly order without <gone> and with <added> (each at its place). */
+void k8s_ingress_cache_order_patch(struct k8s_ingress_cache *c, struct k8s_piece *const *gone, size_t n_gone,
+                                   struct k8s_piece **added, size_t n_added);
 
 
 /* <m> holds a reference on each of <pieces> until it is freed. */

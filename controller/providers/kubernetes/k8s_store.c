@@ -102,3 +102,52 @@ void k8s_store_swap(struct k8s_store *to, struct k8s_store *from)
     *to = *from;
     k8s_store_init(from);
 }
+
+/* ---- changes ---- */
+
+void k8s_changes_init(struct k8s_changes *c)
+{
+    c->all = true;
+    strmap_init(&c->keys);
+}
+
+void k8s_changes_free(struct k8s_changes *c)
+{
+    strmap_free(&c->keys, NULL);
+}
+
+void k8s_changes_reset(struct k8s_changes *c)
+{
+    if (c->keys.n == 0 && !c->all)
+        return;
+    strmap_free(&c->keys, NULL);
+    strmap_init(&c->keys);
+    c->all = false;
+}
+
+/* "namespace/<label>" of <obj>, when it has both. */
+static void note_label(struct k8s_changes *c, const cJSON *obj, const char *label)
+{
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+    const cJSON *ns = cJSON_GetObjectItemCaseSensitive(meta, "namespace");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(meta, "labels"), label);
+    if (!cJSON_IsString(ns) || !cJSON_IsString(v))
+        return; /* not indexed by the label either (k8s_index_build) */
+    char key[600];
+    snprintf(key, sizeof(key), "%s/%s", ns->valuestring, v->valuestring);
+    strmap_put(&c->keys, key, NULL);
+}
+
+void k8s_changes_note(struct k8s_changes *c, const char *key, const cJSON *before, const cJSON *after, const char *label)
+{
+    if (c->all)
+        return; /* everything is taken as changed already */
+    if (label == NULL) {
+        strmap_put(&c->keys, key, NULL);
+        return;
+    }
+    if (before != NULL)
+        note_label(c, before, label);
+    if (after != NULL)
+        note_label(c, after, label);
+}

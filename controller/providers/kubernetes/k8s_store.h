@@ -34,4 +34,22 @@ bool k8s_store_next(const struct k8s_store *s, size_t *i, const char **key, cons
 /* Moves everything of <from> into <to> (emptied first); <from> ends empty. */
 void k8s_store_swap(struct k8s_store *to, struct k8s_store *from);
 
+/* What changed in a store since its owner last looked: the keys of the
+ * objects added, modified or deleted, or <all> when that is not known (a
+ * list replaced everything). Keys are "namespace/name", or, with a label
+ * given to k8s_changes_note, "namespace/<the label's value>" of the object
+ * before and after (EndpointSlices by their Service). */
+struct k8s_changes {
+    bool all;
+    struct strmap keys; /* key -> NULL */
+};
+
+void k8s_changes_init(struct k8s_changes *c); /* starts as <all>: nothing seen yet */
+void k8s_changes_free(struct k8s_changes *c);
+/* Forgets what was noted: nothing changed since. */
+void k8s_changes_reset(struct k8s_changes *c);
+/* Notes that <key> goes from <before> to <after> (either NULL: absent),
+ * by <label> when not NULL. */
+void k8s_changes_note(struct k8s_changes *c, const char *key, const cJSON *before, const cJSON *after, const char *label);
+
 #endif

@@ -34,6 +34,7 @@ struct tx {
     bool traefik;           /* this Ingress is Traefik's kind: its Services' traefik annotations apply */
     bool native;            /* nativeLBByDefault / service-upstream: ClusterIP rather than endpoints */
     const struct k8s_nginx_config *nginx_config; /* the controller ConfigMap (NULL: none configured) */
+    uint64_t gen;           /* this rebuild's (k8s_ingress_cache.h) */
     struct k8s_dep *deps;   /* what this Ingress's translation read */
     size_t n_deps, cap_deps;
     /* ingress-nginx Ingresses' TLS hosts (lowercase, sorted; "*.x" entries
@@ -1035,6 +1036,21 @@ static uint64_t dep_version(const struct tx *t, const struct k8s_dep *d)
     return h;
 }
 
+/* Each namespace's sum of its canaries' versions, as dep_version('C')
+ * adds them, into <out> (ns -> the sum, cast to a pointer). */
+static void canary_sums(const struct tx *t, struct strmap *out)
+{
+    for (size_t i = 0; i < t->n_canaries; i++) {
+        const char *ns = meta_str(t->canaries[i], "namespace");
+        if (ns == NULL)
+            continue;
+        void **slot = strmap_put(out, ns, NULL);
+        uintptr_t sum = (uintptr_t)*slot + (uintptr_t)hash_rv(k8s_hash_str(K8S_HASH_INIT, meta_str(t->canaries[i], "name")),
+                                                             t->canaries[i]);
+        *slot = (void *)(sum ? sum : 1); /* 0 is "none" */
+    }
+}
+
 static uint64_t deps_digest(const struct tx *t, const struct k8s_dep *deps, size_t n)
 {
     uint64_t h = K8S_HASH_INIT;
@@ -1100,6 +1116,9 @@ static struct k8s_piece *translate_piece(struct tx *t, struct k8s_ingress_cache 
         p->deps[i] = (struct k8s_dep){t->deps[i].kind, arena_strdup(pa, t->deps[i].ns), arena_strdup(pa, t->deps[i].name)};
     p->n_deps = t->n_deps;
     p->deps_digest = deps_digest(t, p->deps, p->n_deps);
+    p->ing = ing;
+    p->made_gen = p->seen_gen = t->gen;
+    k8s_ingress_cache_index(c, p);
     model_compute_digest(p->m); /* once: the assembled model's digest folds the pieces' */
     /* the next piece's first chunk: Ingresses tend to look alike; a bigger
      * one takes a second chunk, a smaller one leaves less unused */
@@ -1177,15 +1196,8 @@ static const char *collision(struct claims *cl, struct arena *a, const struct k8
     return NULL;
 }
 
-/* Oldest first (creationTimestamp, then namespace/name): of two Ingresses
- * whose names collide, the one created first keeps serving. */
-static int piece_age_cmp(const void *a, const void *b)
-{
-    const struct k8s_piece *x = *(struct k8s_piece *const *)a, *y = *(struct k8s_piece *const *)b;
-    int c = strcmp(x->created, y->created);
-    return c ? c : strcmp(x->key, y->key);
-}
-
+/* The model of <pieces>, oldest first (k8s_ingress_cache_order_set); <pieces>
+ * ends with those used, the rest lost a name to an older one. */
 static struct model *assemble(struct tx *t, struct k8s_piece **pieces, size_t n, struct ptr_vec *problems)
 {
     struct model *m = model_new("kubernetes");
@@ -1198,7 +1210,6 @@ static struct model *assemble(struct tx *t, struct k8s_piece **pieces, size_t n,
     while (cl.cap < names * 2)
         cl.cap *= 2;
     cl.slots = mem_calloc(cl.cap, sizeof(*cl.slots));
-    qsort(pieces, n, sizeof(*pieces), piece_age_cmp);
     size_t used = 0;
     for (size_t i = 0; i < n; i++) {
         struct k8s_piece *p = pieces[i];
@@ -1206,7 +1217,7 @@ static struct model *assemble(struct tx *t, struct k8s_piece **pieces, size_t n,
         for (size_t j = 0; j < pm->problems.len; j++)
             ptr_vec_push(t->pa, problems, arena_strdup(t->pa, pm->problems.items[j]));
         /* an Ingress's Events once per version: when it is translated */
-        for (size_t j = 0; t->o->nginx_events && (p->used_gen == p->made_gen || t->o->events_of_unchanged) &&
+        for (size_t j = 0; t->o->nginx_events && (p->made_gen == t->gen || t->o->events_of_unchanged) &&
                            j < p->events.len;
              j++)
             ptr_vec_push(t->pa, t->o->nginx_events, copy_event(t->pa, p->events.items[j]));
@@ -1286,6 +1297,248 @@ static void cached_index(struct k8s_ingress_cache *c, int i, struct k8s_index *o
     *out = c->ix[i];
 }
 
+/* Every Ingress of the list looked at (its piece reused when its version
+ * and its dependencies' are those it was translated with): the path
+ * without a delta, or when the cache is new. Rebuilds the reverse index and
+ * the assembly order. */
+static struct model *translate_all(struct tx *t, struct k8s_ingress_cache *cache, bool deps_same,
+                                   struct ptr_vec *problems)
+{
+    const struct k8s_objects *objs = t->objs;
+    const struct k8s_translate_options *o = t->o;
+    uint64_t gen = t->gen;
+    struct k8s_piece **pieces;
+    size_t n = 0;
+    k8s_ingress_cache_rev_drop(cache); /* made again at the end: cheaper than piece by piece */
+    if (objs->ingresses_gen != 0 && objs->ingresses_gen == cache->ours_gen) {
+        /* the same Ingresses: the last rebuild's own, each with its piece
+         * (its version is the one translated); only dependencies may differ */
+        pieces = cache->ours_pieces;
+        n = cache->n_ours;
+        cache->ours_pieces = mem_alloc((n ? n : 1) * sizeof(*pieces));
+        for (size_t i = 0; i < n; i++) {
+            struct k8s_piece *p = pieces[i];
+            if (deps_same || deps_digest(t, p->deps, p->n_deps) == p->deps_digest) {
+                cache->last_reused++;
+            } else {
+                char key[600], version[300]; /* the old piece goes in translate_piece */
+                snprintf(key, sizeof(key), "%s", p->key);
+                snprintf(version, sizeof(version), "%s", p->version);
+                p = translate_piece(t, cache, cache->ours[i], key, version);
+                cache->last_translated++;
+            }
+            p->ing = cache->ours[i];
+            p->used_gen = gen;
+            pieces[i] = p;
+        }
+    } else {
+        pieces = mem_alloc((objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*pieces));
+        free(cache->ours);
+        free(cache->ours_pieces);
+        cache->ours = mem_alloc((objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*cache->ours));
+        cache->ours_pieces = mem_alloc((objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*pieces));
+        cache->ours_gen = objs->ingresses_gen;
+        for (size_t i = 0; i < objs->n_ingresses; i++) {
+            const cJSON *ing = objs->ingresses[i];
+            const char *ns = meta_str(ing, "namespace"), *name = meta_str(ing, "name");
+            if (ns == NULL || name == NULL || !k8s_ingress_is_ours(objs, o, ing))
+                continue;
+            char key[600], version[300];
+            snprintf(key, sizeof(key), "%s/%s", ns, name);
+            snprintf(version, sizeof(version), "%s/%s", meta_str(ing, "uid") ? meta_str(ing, "uid") : "",
+                     meta_str(ing, "resourceVersion") ? meta_str(ing, "resourceVersion") : "");
+            struct k8s_piece *p = k8s_ingress_cache_get(cache, key);
+            if (p && strcmp(p->version, version) == 0 &&
+                (deps_same || deps_digest(t, p->deps, p->n_deps) == p->deps_digest)) {
+                cache->last_reused++;
+            } else {
+                p = translate_piece(t, cache, ing, key, version);
+                cache->last_translated++;
+            }
+            p->ing = ing;
+            p->used_gen = gen;
+            cache->ours[n] = ing;
+            pieces[n++] = p;
+        }
+    }
+    cache->n_ours = n;
+    memcpy(cache->ours_pieces, pieces, n * sizeof(*pieces));
+    k8s_ingress_cache_order_set(cache, pieces, n); /* sorts <pieces> too */
+    struct model *m = assemble(t, pieces, n, problems);
+    free(pieces);
+    k8s_ingress_cache_sweep(cache, gen); /* Ingresses gone or no longer ours */
+    k8s_ingress_cache_rev_build(cache);
+    cache->primed = true;
+    return m;
+}
+
+static void push_piece(struct tx *t, struct ptr_vec *v, struct k8s_piece *p)
+{
+    ptr_vec_push(t->pa, v, p);
+}
+
+/* The pieces that depend on <kind> <ns_name>, not looked at yet in this
+ * rebuild, onto <cand>. */
+static void dependents_of(struct tx *t, struct k8s_ingress_cache *c, char kind, const char *ns_name,
+                          struct ptr_vec *cand)
+{
+    const struct k8s_dependents *d = k8s_ingress_cache_dependents(c, kind, ns_name);
+    for (size_t i = 0; d && i < d->n; i++) {
+        if (d->p[i]->seen_gen != t->gen) {
+            d->p[i]->seen_gen = t->gen;
+            push_piece(t, cand, d->p[i]);
+        }
+    }
+}
+
+/* Namespaces whose canaries changed since the last rebuild ('C' deps). */
+static void canary_changes(struct tx *t, struct k8s_ingress_cache *c, struct ptr_vec *cand)
+{
+    struct strmap now = STRMAP_INIT;
+    canary_sums(t, &now);
+    size_t i = 0;
+    const char *ns;
+    void *v;
+    char key[600];
+    while (strmap_next(&now, &i, &ns, &v)) {
+        if (strmap_get(&c->canary_sums, ns) != v) {
+            snprintf(key, sizeof(key), "%s/", ns);
+            dependents_of(t, c, 'C', key, cand);
+        }
+    }
+    for (i = 0; strmap_next(&c->canary_sums, &i, &ns, &v);) {
+        if (v != NULL && strmap_get(&now, ns) == NULL) {
+            snprintf(key, sizeof(key), "%s/", ns);
+            dependents_of(t, c, 'C', key, cand);
+        }
+    }
+    strmap_free(&now, NULL);
+}
+
+/* Hosts that gained or lost an ingress-nginx certificate ('H' deps): the
+ * difference of the last rebuild's TLS hosts and these (both sorted, with
+ * repeats in these). Whether there was any. */
+static bool tls_host_changes(struct tx *t, struct k8s_ingress_cache *c, struct ptr_vec *cand)
+{
+    size_t i = 0, j = 0;
+    bool any = false;
+    char key[600];
+    while (i < c->n_tls_hosts || j < t->n_tls_hosts) {
+        int cmp = i == c->n_tls_hosts ? 1 : j == t->n_tls_hosts ? -1 : strcmp(c->tls_hosts[i], t->tls_hosts[j]);
+        const char *host = cmp <= 0 ? c->tls_hosts[i] : t->tls_hosts[j];
+        if (cmp != 0) {
+            snprintf(key, sizeof(key), "/%s", host);
+            dependents_of(t, c, 'H', key, cand);
+            any = true;
+        }
+        if (cmp <= 0)
+            i++;
+        if (cmp >= 0)
+            while (++j < t->n_tls_hosts && strcmp(t->tls_hosts[j], host) == 0)
+                ;
+    }
+    return any;
+}
+
+/* Only what the delta names looked at: the changed Ingresses, and the
+ * pieces that depend on a changed Service, EndpointSlice, Secret,
+ * namespace's canaries or host's certificate (the reverse index); each
+ * re-translated when its version or its dependencies' differ. The rest of
+ * the last assembly order stays as it was. */
+static struct model *translate_delta(struct tx *t, struct k8s_ingress_cache *c, struct ptr_vec *problems)
+{
+    const struct k8s_delta *d = t->objs->delta;
+    struct ptr_vec gone = {0}, added = {0}, cand = {0};
+    for (size_t i = 0; i < d->n_ingresses; i++) {
+        const cJSON *ing = d->ingress_objs[i];
+        char key[600], version[300];
+        snprintf(key, sizeof(key), "%s", d->ingress_keys[i]);
+        struct k8s_piece *old = k8s_ingress_cache_get(c, key);
+        const char *ns = meta_str(ing, "namespace"), *name = meta_str(ing, "name");
+        if (ing == NULL || ns == NULL || name == NULL || !k8s_ingress_is_ours(t->objs, t->o, ing)) {
+            if (old != NULL) { /* gone, or no longer ours */
+                push_piece(t, &gone, old);
+                k8s_ingress_cache_del(c, key);
+            }
+            continue;
+        }
+        snprintf(version, sizeof(version), "%s/%s", meta_str(ing, "uid") ? meta_str(ing, "uid") : "",
+                 meta_str(ing, "resourceVersion") ? meta_str(ing, "resourceVersion") : "");
+        if (old && strcmp(old->version, version) == 0 && deps_digest(t, old->deps, old->n_deps) == old->deps_digest) {
+            old->ing = ing; /* the same version, another copy */
+            old->seen_gen = t->gen;
+            continue;
+        }
+        if (old != NULL)
+            push_piece(t, &gone, old); /* alive: the assembly order holds it */
+        push_piece(t, &added, translate_piece(t, c, ing, key, version));
+    }
+    for (size_t i = 0; i < d->n_services; i++)
+        dependents_of(t, c, 'S', d->services[i], &cand);
+    for (size_t i = 0; i < d->n_slices; i++)
+        dependents_of(t, c, 'E', d->slices[i], &cand);
+    for (size_t i = 0; i < d->n_secrets; i++)
+        dependents_of(t, c, 'T', d->secrets[i], &cand);
+    canary_changes(t, c, &cand);
+    tls_host_changes(t, c, &cand);
+    bool bulk = cand.len > c->n_order / 4 + 64; /* the index again at the end, not piece by piece */
+    if (bulk)
+        k8s_ingress_cache_rev_drop(c);
+    for (size_t i = 0; i < cand.len; i++) {
+        struct k8s_piece *p = cand.items[i];
+        if (deps_digest(t, p->deps, p->n_deps) == p->deps_digest)
+            continue;
+        char key[600], version[300]; /* the old piece leaves the cache in translate_piece */
+        snprintf(key, sizeof(key), "%s", p->key);
+        snprintf(version, sizeof(version), "%s", p->version);
+        push_piece(t, &gone, p);
+        push_piece(t, &added, translate_piece(t, c, p->ing, key, version));
+    }
+    if (bulk)
+        k8s_ingress_cache_rev_build(c);
+    k8s_ingress_cache_order_patch(c, (struct k8s_piece *const *)gone.items, gone.len, (struct k8s_piece **)added.items,
+                                  added.len);
+    c->last_translated = added.len;
+    c->last_reused = c->n_order - added.len;
+    c->ours_gen = 0; /* the list walk's own record is not kept up to date here */
+    struct k8s_piece **pieces = mem_alloc((c->n_order ? c->n_order : 1) * sizeof(*pieces));
+    memcpy(pieces, c->order, c->n_order * sizeof(*pieces));
+    struct model *m = assemble(t, pieces, c->n_order, problems);
+    free(pieces);
+    return m;
+}
+
+/* What the next delta is told apart from (canary_changes). */
+static void snapshot_canaries(struct tx *t, struct k8s_ingress_cache *c)
+{
+    strmap_free(&c->canary_sums, NULL);
+    strmap_init(&c->canary_sums);
+    canary_sums(t, &c->canary_sums);
+}
+
+/* (tls_host_changes) */
+static void snapshot_tls_hosts(struct tx *t, struct k8s_ingress_cache *c)
+{
+    size_t n = 0;
+    for (size_t j = 0; j < t->n_tls_hosts; j++) /* unchanged: nothing to do */
+        if (j == 0 || strcmp(t->tls_hosts[j], t->tls_hosts[j - 1]) != 0) {
+            if (n >= c->n_tls_hosts || strcmp(c->tls_hosts[n], t->tls_hosts[j]) != 0)
+                goto changed;
+            n++;
+        }
+    if (n == c->n_tls_hosts)
+        return;
+changed:
+    for (size_t i = 0; i < c->n_tls_hosts; i++)
+        free(c->tls_hosts[i]);
+    free(c->tls_hosts);
+    c->tls_hosts = mem_alloc((t->n_tls_hosts ? t->n_tls_hosts : 1) * sizeof(*c->tls_hosts));
+    c->n_tls_hosts = 0;
+    for (size_t j = 0; j < t->n_tls_hosts; j++)
+        if (j == 0 || strcmp(t->tls_hosts[j], t->tls_hosts[j - 1]) != 0)
+            c->tls_hosts[c->n_tls_hosts++] = mem_strdup(t->tls_hosts[j]);
+}
+
 struct model *k8s_translate_cached(struct k8s_ingress_cache *cache, const struct k8s_objects *objs,
                                    const struct k8s_translate_options *o, struct arena *pa, struct ptr_vec *problems)
 {
@@ -1315,68 +1568,17 @@ struct model *k8s_translate_cached(struct k8s_ingress_cache *cache, const struct
     for (size_t i = 0; o->nginx && i < objs->n_ingresses; i++)
         if (canary_candidate(objs->ingresses[i]))
             t.canaries[t.n_canaries++] = objs->ingresses[i];
-    uint64_t gen = ++cache->gen;
-    struct k8s_piece **pieces;
-    size_t n = 0;
+    t.gen = ++cache->gen;
     cache->last_reused = cache->last_translated = 0;
-    if (objs->ingresses_gen != 0 && objs->ingresses_gen == cache->ours_gen) {
-        /* the same Ingresses: the last rebuild's own, each with its piece
-         * (its version is the one translated); only dependencies may differ */
-        pieces = cache->ours_pieces;
-        n = cache->n_ours;
-        cache->ours_pieces = mem_alloc((n ? n : 1) * sizeof(*pieces));
-        for (size_t i = 0; i < n; i++) {
-            struct k8s_piece *p = pieces[i];
-            if (deps_same || deps_digest(&t, p->deps, p->n_deps) == p->deps_digest) {
-                cache->last_reused++;
-            } else {
-                char key[600], version[300]; /* the old piece goes in translate_piece */
-                snprintf(key, sizeof(key), "%s", p->key);
-                snprintf(version, sizeof(version), "%s", p->version);
-                p = translate_piece(&t, cache, cache->ours[i], key, version);
-                p->made_gen = gen;
-                cache->last_translated++;
-            }
-            p->used_gen = gen;
-            pieces[i] = p;
-        }
-    } else {
-        pieces = mem_alloc((objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*pieces));
-        free(cache->ours);
-        free(cache->ours_pieces);
-        cache->ours = mem_alloc((objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*cache->ours));
-        cache->ours_pieces = mem_alloc((objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*pieces));
-        cache->ours_gen = objs->ingresses_gen;
-        for (size_t i = 0; i < objs->n_ingresses; i++) {
-            const cJSON *ing = objs->ingresses[i];
-            const char *ns = meta_str(ing, "namespace"), *name = meta_str(ing, "name");
-            if (ns == NULL || name == NULL || !k8s_ingress_is_ours(objs, o, ing))
-                continue;
-            char key[600], version[300];
-            snprintf(key, sizeof(key), "%s/%s", ns, name);
-            snprintf(version, sizeof(version), "%s/%s", meta_str(ing, "uid") ? meta_str(ing, "uid") : "",
-                     meta_str(ing, "resourceVersion") ? meta_str(ing, "resourceVersion") : "");
-            struct k8s_piece *p = k8s_ingress_cache_get(cache, key);
-            if (p && strcmp(p->version, version) == 0 &&
-                (deps_same || deps_digest(&t, p->deps, p->n_deps) == p->deps_digest)) {
-                cache->last_reused++;
-            } else {
-                p = translate_piece(&t, cache, ing, key, version);
-                p->made_gen = gen;
-                cache->last_translated++;
-            }
-            p->used_gen = gen;
-            cache->ours[n] = ing;
-            pieces[n++] = p;
-        }
-    }
-    cache->n_ours = n;
-    memcpy(cache->ours_pieces, pieces, n * sizeof(*pieces)); /* before assemble sorts them */
+    struct model *m;
+    if (objs->delta != NULL && cache->primed && cache->rev_valid)
+        m = translate_delta(&t, cache, problems);
+    else
+        m = translate_all(&t, cache, deps_same, problems);
+    snapshot_canaries(&t, cache);
+    snapshot_tls_hosts(&t, cache);
     free(t.deps);
     free(t.made.e);
-    struct model *m = assemble(&t, pieces, n, problems);
-    free(pieces);
-    k8s_ingress_cache_sweep(cache, gen); /* Ingresses gone or no longer ours */
     return m;
 }
 

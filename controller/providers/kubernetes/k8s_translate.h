@@ -48,6 +48,20 @@ struct k8s_objects {
     /* kubernetesIngressNGINX configMap: the ConfigMaps watched for it */
     const cJSON **config_maps;
     size_t n_config_maps;
+    /* k8s_translate_cached: what changed since its last call with the same
+     * cache, when known (NULL: not known, every Ingress is looked at) */
+    const struct k8s_delta *delta;
+};
+
+/* The objects added, modified or deleted since the last translation. */
+struct k8s_delta {
+    const char **ingress_keys;   /* "ns/name" */
+    const cJSON **ingress_objs;  /* each one now; NULL: deleted */
+    size_t n_ingresses;
+    const char **services;       /* "ns/name" */
+    const char **slices;         /* "ns/<service>" (kubernetes.io/service-name), before and after */
+    const char **secrets;        /* "ns/name" */
+    size_t n_services, n_slices, n_secrets;
 };
 
 struct k8s_translate_options {

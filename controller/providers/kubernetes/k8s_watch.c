@@ -202,6 +202,7 @@ static void on_list(CURL *easy, CURLcode rc, void *data)
     /* complete: the fresh list replaces what was known (deletions missed
      * while away are gone with it) */
     k8s_store_swap(&w->store, &w->fresh);
+    w->changes.all = true; /* what went or changed while away is not known one by one */
     w->listing = false;
     w->synced = true;
     recovered(w);
@@ -267,8 +268,10 @@ void k8s_watch_apply(struct k8s_watch *w, const char *line, size_t len)
         return;
     }
     if (strcmp(t, "DELETED") == 0) {
+        k8s_changes_note(&w->changes, key, k8s_store_get(&w->store, key), NULL, w->change_label);
         k8s_store_del(&w->store, key);
     } else if (strcmp(t, "ADDED") == 0 || strcmp(t, "MODIFIED") == 0) {
+        k8s_changes_note(&w->changes, key, k8s_store_get(&w->store, key), obj, w->change_label);
         k8s_store_put(&w->store, key, keep(w, cJSON_DetachItemViaPointer(ev, obj)));
     } else {
         cJSON_Delete(ev);
@@ -378,6 +381,7 @@ void k8s_watch_start(struct k8s_watch *w, const char *group_version, const char 
     w->data = data;
     k8s_store_init(&w->store);
     k8s_store_init(&w->fresh);
+    k8s_changes_init(&w->changes);
     curl_body_reset(&w->body, MAX_LIST_PAGE);
     ndjson_init(&w->framer, MAX_EVENT_LINE);
     w->timer = watcher_timer_new(on_timer, w);
@@ -392,6 +396,7 @@ void k8s_watch_stop(struct k8s_watch *w)
     watcher_timer_free(w->timer);
     k8s_store_clear(&w->store);
     k8s_store_clear(&w->fresh);
+    k8s_changes_free(&w->changes);
     ndjson_free(&w->framer);
     free(w->cont);
     free(w->path);

@@ -55,6 +55,10 @@ struct k8s_watch {
     void *data;
 
     struct k8s_store store; /* what is known */
+    /* what changed in <store> since the owner last reset it; by the label
+     * <change_label> of the objects when set (after start) */
+    struct k8s_changes changes;
+    const char *change_label;
     struct k8s_store fresh; /* a list being assembled */
     bool synced;            /* a list completed at least once */
     bool listing;

@@ -121,6 +121,71 @@ static void forget_collections(void)
     }
 }
 
+/* What changed since the last rebuild, from the watches' notes (pointers
+ * into them: valid until forget_changes); false when some kind the
+ * Ingresses read is not known one by one (a list, the first one too). */
+static bool take_delta(struct k8s_delta *d)
+{
+    static const enum kind read[] = {K_INGRESSES, K_SERVICES, K_SLICES, K_SECRETS};
+    size_t n[K_KINDS] = {0};
+    memset(d, 0, sizeof(*d));
+    for (size_t i = 0; i < kp.n_watches; i++) {
+        for (size_t k = 0; k < sizeof(read) / sizeof(read[0]); k++) {
+            if (kp.watch_kind[i] != read[k])
+                continue;
+            if (kp.watches[i].changes.all)
+                return false;
+            n[read[k]] += kp.watches[i].changes.keys.n;
+        }
+    }
+    d->ingress_keys = mem_alloc((n[K_INGRESSES] + 1) * sizeof(*d->ingress_keys));
+    d->ingress_objs = mem_alloc((n[K_INGRESSES] + 1) * sizeof(*d->ingress_objs));
+    d->services = mem_alloc((n[K_SERVICES] + 1) * sizeof(*d->services));
+    d->slices = mem_alloc((n[K_SLICES] + 1) * sizeof(*d->slices));
+    d->secrets = mem_alloc((n[K_SECRETS] + 1) * sizeof(*d->secrets));
+    for (size_t i = 0; i < kp.n_watches; i++) {
+        const struct k8s_watch *w = &kp.watches[i];
+        const char *key;
+        void *unused;
+        for (size_t it = 0; strmap_next(&w->changes.keys, &it, &key, &unused);) {
+            switch (kp.watch_kind[i]) {
+            case K_INGRESSES:
+                d->ingress_objs[d->n_ingresses] = k8s_store_get(&w->store, key);
+                d->ingress_keys[d->n_ingresses++] = key;
+                break;
+            case K_SERVICES:
+                d->services[d->n_services++] = key;
+                break;
+            case K_SLICES:
+                d->slices[d->n_slices++] = key;
+                break;
+            case K_SECRETS:
+                d->secrets[d->n_secrets++] = key;
+                break;
+            default:
+                break;
+            }
+        }
+    }
+    return true;
+}
+
+static void free_delta(struct k8s_delta *d)
+{
+    free(d->ingress_keys);
+    free(d->ingress_objs);
+    free(d->services);
+    free(d->slices);
+    free(d->secrets);
+}
+
+/* The next rebuild's delta starts from here. */
+static void forget_changes(void)
+{
+    for (size_t i = 0; i < kp.n_watches; i++)
+        k8s_changes_reset(&kp.watches[i].changes);
+}
+
 static void rebuild(void *data)
 {
     (void)data;
@@ -141,7 +206,12 @@ static void rebuild(void *data)
     bool leader = kp.lease == NULL || k8s_lease_is_leader(kp.lease);
     kp.opts.events_of_unchanged = leader && !kp.events_leader;
     kp.events_leader = leader;
+    struct k8s_delta delta;
+    if (take_delta(&delta))
+        objs.delta = &delta;
     struct model *m = k8s_translate_cached(&kp.cache, &objs, &kp.opts, &pa, &problems);
+    free_delta(&delta);
+    forget_changes();
     uint64_t t1 = watcher_now_ms();
     if (kp.events && leader) /* one writer when several replicas */
         k8s_events_emit(kp.events, (struct k8s_nginx_event *const *)events.items, events.len);
@@ -159,8 +229,9 @@ static void rebuild(void *data)
                                           objs.n_services));
         free(ours);
     }
-    log_debug("kubernetes provider: %zu ingresses (%zu translated, %zu unchanged) in %llu ms, the rest %llu ms",
-              objs.n_ingresses, kp.cache.last_translated, kp.cache.last_reused, (unsigned long long)(t1 - t0),
+    log_debug("kubernetes provider: %zu ingresses (%zu translated, %zu unchanged%s) in %llu ms, the rest %llu ms",
+              objs.n_ingresses, kp.cache.last_translated, kp.cache.last_reused,
+              objs.delta ? ", from what changed" : "", (unsigned long long)(t1 - t0),
               (unsigned long long)(watcher_now_ms() - t1));
     aggregator_submit(m);
     if (kp.ready) /* the first complete model is with the aggregator: /readyz waits for its compile */
@@ -230,6 +301,8 @@ static void add_watch(enum kind k, const char *ns, const char *selector)
     kp.watch_kind[i] = k;
     k8s_watch_start(&kp.watches[i], kinds[k].group_version, ns, kinds[k].name, selector, &kp.conn, on_changed, NULL);
     kp.watches[i].kind = (int)k;
+    /* the translation finds EndpointSlices by their Service: changes too */
+    kp.watches[i].change_label = k == K_SLICES ? "kubernetes.io/service-name" : NULL;
     /* Ingresses keep kubectl's annotation: their status is written back
      * with a PUT of the whole object (k8s_status.c) */
     kp.watches[i].slim = k == K_INGRESSES ? 0 : k == K_SLICES ? K8S_SLIM_ENDPOINTS | K8S_SLIM_LAST_APPLIED : K8S_SLIM_LAST_APPLIED;

@@ -5,7 +5,11 @@
  * a model uses them; and names that collide ("team-a"/"app" vs
  * "team"/"a-app") leave the younger Ingress unserved with both named; list
  * generations keep indexes and skip dependency checks; the model's digest
- * comes from its pieces. */
+ * comes from its pieces. With a delta (what changed, k8s_translate.h), only
+ * the changed Ingresses and the pieces that depend on a changed Service,
+ * EndpointSlice, Secret, canary or TLS host are looked at (the reverse
+ * index), each kind re-translating exactly its dependents; without one (a
+ * list) everything is, again. */
 #include "../../../../../controller/providers/kubernetes/k8s_ingress_cache.h"
 #include "../../../../../controller/providers/kubernetes/k8s_translate.h"
 
@@ -14,7 +18,7 @@
 
 #include "test.h"
 
-static cJSON *store[96];
+static cJSON *store[160];
 static size_t n_store;
 
 static const cJSON *J(const char *text)
@@ -92,6 +96,150 @@ static void translate_both(struct k8s_ingress_cache *c, const struct k8s_objects
     model_free(fresh);
     arena_free(&pa);
     *out = cached;
+}
+
+/* ---- the delta path ---- */
+
+static const char *NING = "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"u-%s\",\"resourceVersion\":"
+                          "\"%s\",\"creationTimestamp\":\"2026-01-01T00:00:00Z\",\"annotations\":{%s}},\"spec\":{"
+                          "\"ingressClassName\":\"nginx\"%s,\"rules\":[{\"host\":\"%s\",\"http\":{\"paths\":[{"
+                          "\"path\":\"%s\",\"pathType\":\"Prefix\",\"backend\":{\"service\":{\"name\":\"%s\","
+                          "\"port\":{\"number\":80}}}}]}}]}}";
+
+/* An ingress-nginx Ingress; <annotations> and <tls> are JSON fragments. */
+static const cJSON *ning(const char *ns, const char *name, const char *rv, const char *annotations, const char *tls,
+                         const char *host, const char *path, const char *svc)
+{
+    char buf[1600];
+    snprintf(buf, sizeof(buf), NING, name, ns, name, rv, annotations, tls, host, path, svc);
+    return J(buf);
+}
+
+/* One rebuild with <d> (NULL: not known); the model must equal a fresh
+ * translation's, and exactly the Ingresses <want> ("a/i1 b/i4 ", each
+ * followed by a space) are translated again. */
+static void delta_step(struct k8s_ingress_cache *c, struct k8s_objects *o, const struct k8s_translate_options *opts,
+                       const struct k8s_delta *d, const char *const *keys, size_t n_keys, const char *want)
+{
+    struct model *m;
+    char *pt, made[400] = "";
+    o->delta = d;
+    translate_both(c, o, opts, &m, &pt);
+    for (size_t i = 0; i < n_keys; i++) {
+        const struct k8s_piece *p = k8s_ingress_cache_get(c, keys[i]);
+        if (p && p->made_gen == c->gen) {
+            strcat(made, keys[i]);
+            strcat(made, " ");
+        }
+    }
+    CHECK_STR(made, want);
+    CHECK(c->last_translated + c->last_reused == c->n_order);
+    model_free(m);
+    free(pt);
+}
+
+static void test_delta(void)
+{
+    const cJSON *classes[] = {J("{\"metadata\":{\"name\":\"nginx\",\"resourceVersion\":\"1\"},\"spec\":{"
+                                "\"controller\":\"k8s.io/ingress-nginx\"}}")};
+    const char *tls_secret = "{\"metadata\":{\"name\":\"tls\",\"namespace\":\"a\",\"resourceVersion\":\"%s\"},"
+                             "\"type\":\"kubernetes.io/tls\",\"data\":{\"tls.crt\":\"%s\",\"tls.key\":\"S0VZ\"}}";
+    char buf[400];
+    snprintf(buf, sizeof(buf), tls_secret, "1", "Q0VSVA==");
+    const cJSON *secrets[] = {J(buf)};
+    const cJSON *services[] = {service("a", "one", "1"), service("a", "two", "1"), service("a", "three", "1"),
+                               service("b", "one", "1")};
+    const cJSON *slices[] = {slice("a", "one", "1", "10.0.0.1"), slice("a", "two", "1", "10.0.0.2"),
+                             slice("a", "three", "1", "10.0.0.3"), slice("b", "one", "1", "10.0.1.1")};
+    const char *TLS = ",\"tls\":[{\"hosts\":[\"one.test\"],\"secretName\":\"tls\"}]";
+    const char *CANARY = "\"nginx.ingress.kubernetes.io/canary\":\"true\","
+                         "\"nginx.ingress.kubernetes.io/canary-weight\":\"%s\"";
+    char canary[300];
+    snprintf(canary, sizeof(canary), CANARY, "30");
+    /* a/i1 has one.test's certificate, which a/i3 (same host) shares; a/c1
+     * is a canary of a/i2; b/i4 uses b's Service "one" */
+    const cJSON *ings[] = {ning("a", "i1", "1", "", TLS, "one.test", "/", "one"),
+                           ning("a", "i2", "1", "", "", "two.test", "/", "two"),
+                           ning("a", "i3", "1", "", "", "one.test", "/x", "two"),
+                           ning("a", "c1", "1", canary, "", "two.test", "/", "three"),
+                           ning("b", "i4", "1", "", "", "four.test", "/", "one")};
+    const char *keys[] = {"a/i1", "a/i2", "a/i3", "a/c1", "b/i4"};
+    struct k8s_objects o = {classes, ings, services, slices, secrets, 1, 5, 4, 4, 1};
+    struct k8s_nginx_options no = {0};
+    struct k8s_translate_options opts = {.ingress_class = "gantry", .nginx = &no, .nginx_only = true};
+    struct k8s_ingress_cache c;
+    k8s_ingress_cache_init(&c);
+    struct k8s_delta none = {0};
+
+    delta_step(&c, &o, &opts, &none, keys, 5, "a/i1 a/i2 a/i3 a/c1 b/i4 "); /* the first: everything */
+    CHECK(c.rev_valid && c.n_order == 5);
+    delta_step(&c, &o, &opts, &none, keys, 5, ""); /* nothing changed */
+
+    /* a Service: its dependents only (not b/i4, of b's "one") */
+    services[0] = service("a", "one", "2");
+    const char *svc_keys[] = {"a/one"};
+    delta_step(&c, &o, &opts, &(struct k8s_delta){.services = svc_keys, .n_services = 1}, keys, 5, "a/i1 ");
+
+    /* an EndpointSlice, by its Service: a/i2 and a/i3 use "two" */
+    slices[1] = slice("a", "two", "2", "10.0.0.22");
+    const char *slice_keys[] = {"a/two"};
+    delta_step(&c, &o, &opts, &(struct k8s_delta){.slices = slice_keys, .n_slices = 1}, keys, 5, "a/i2 a/i3 ");
+
+    /* a Secret: the Ingress whose certificate it is */
+    snprintf(buf, sizeof(buf), tls_secret, "2", "Q0VSVDI=");
+    secrets[0] = J(buf);
+    const char *secret_keys[] = {"a/tls"};
+    delta_step(&c, &o, &opts, &(struct k8s_delta){.secrets = secret_keys, .n_secrets = 1}, keys, 5, "a/i1 ");
+
+    /* a canary: itself, and the Ingress of its host and path (and the
+     * others of its namespace that looked for one) */
+    snprintf(canary, sizeof(canary), CANARY, "70");
+    ings[3] = ning("a", "c1", "2", canary, "", "two.test", "/", "three");
+    const char *c1[] = {"a/c1"};
+    const cJSON *c1_obj[] = {ings[3]};
+    delta_step(&c, &o, &opts, &(struct k8s_delta){.ingress_keys = c1, .ingress_objs = c1_obj, .n_ingresses = 1}, keys,
+               5, "a/i1 a/i2 a/i3 a/c1 ");
+
+    /* a host's certificate: a/i1 without TLS, and a/i3 of the same host
+     * loses the TLS it shared */
+    ings[0] = ning("a", "i1", "2", "", "", "one.test", "/", "one");
+    const char *i1[] = {"a/i1"};
+    const cJSON *i1_obj[] = {ings[0]};
+    delta_step(&c, &o, &opts, &(struct k8s_delta){.ingress_keys = i1, .ingress_objs = i1_obj, .n_ingresses = 1}, keys,
+               5, "a/i1 a/i3 ");
+
+    /* an Ingress deleted, then added again */
+    const cJSON *gone[] = {NULL};
+    o.n_ingresses = 4; /* b/i4 is last */
+    const char *i4[] = {"b/i4"};
+    delta_step(&c, &o, &opts, &(struct k8s_delta){.ingress_keys = i4, .ingress_objs = gone, .n_ingresses = 1}, keys, 5,
+               "");
+    CHECK(c.n_order == 4 && k8s_ingress_cache_get(&c, "b/i4") == NULL);
+    o.n_ingresses = 5;
+    const cJSON *i4_obj[] = {ings[4]};
+    delta_step(&c, &o, &opts, &(struct k8s_delta){.ingress_keys = i4, .ingress_objs = i4_obj, .n_ingresses = 1}, keys,
+               5, "b/i4 ");
+    CHECK(c.n_order == 5);
+
+    /* only what the delta names is looked at: a change it does not name
+     * waits (a watch always names it); a list (no delta) finds it */
+    services[3] = service("b", "one", "2");
+    struct k8s_ingress_cache *cp = &c;
+    struct arena pa;
+    arena_init(&pa);
+    struct ptr_vec pr = {0};
+    o.delta = &none;
+    model_free(k8s_translate_cached(cp, &o, &opts, &pa, &pr));
+    CHECK(c.last_translated == 0);
+    arena_free(&pa);
+    delta_step(&c, &o, &opts, NULL, keys, 5, "b/i4 ");
+    CHECK(c.rev_valid);
+
+    /* after a list, the delta path again */
+    slices[3] = slice("b", "one", "2", "10.0.1.2");
+    const char *b_slice[] = {"b/one"};
+    delta_step(&c, &o, &opts, &(struct k8s_delta){.slices = b_slice, .n_slices = 1}, keys, 5, "b/i4 ");
+    k8s_ingress_cache_clear(&c);
 }
 
 int main(void)
@@ -306,6 +454,8 @@ int main(void)
         model_free(g[round]);
     arena_free(&gpa);
     k8s_ingress_cache_clear(&c);
+
+    test_delta();
 
     for (size_t i = 0; i < n_store; i++)
         cJSON_Delete(store[i]);

@@ -55,6 +55,8 @@ void k8s_ingress_cache_clear(struct k8s_ingress_cache *c)
     for (size_t i = 0; i < 3; i++)
         arena_free(&c->ix_arena[i]);
     k8s_ingress_cache_rev_drop(c);
+    k8s_ingress_cache_claims_drop(c);
+    k8s_ingress_cache_notes_drop(c);
     for (size_t i = 0; i < c->n_order; i++)
         k8s_piece_unref(c->order[i]);
     free(c->order);
@@ -246,6 +248,41 @@ const struct k8s_dependents *k8s_ingress_cache_dependents(const struct k8s_ingre
     char key[600];
     snprintf(key, sizeof(key), "%c %s", kind, ns_name);
     return strmap_get(&c->rev, key);
+}
+
+static void note_free(void *v)
+{
+    struct k8s_ingress_note *n = v;
+    if (n == NULL)
+        return;
+    for (size_t i = 0; i < n->n_tls_hosts; i++)
+        free(n->tls_hosts[i]);
+    free(n->tls_hosts);
+    free(n);
+}
+
+void k8s_ingress_cache_notes_drop(struct k8s_ingress_cache *c)
+{
+    strmap_free(&c->notes, note_free);
+    strmap_init(&c->notes);
+}
+
+void k8s_ingress_cache_note_set(struct k8s_ingress_cache *c, const char *key, struct k8s_ingress_note *note)
+{
+    if (note == NULL) {
+        note_free(strmap_del(&c->notes, key));
+        return;
+    }
+    void **slot = strmap_put(&c->notes, key, NULL);
+    note_free(*slot);
+    *slot = note;
+}
+
+void k8s_ingress_cache_claims_drop(struct k8s_ingress_cache *c)
+{
+    strmap_free(&c->claims, free);
+    strmap_init(&c->claims);
+    c->claims_valid = false;
 }
 
 /* ---- the assembly order ---- */

@@ -47,6 +47,9 @@ struct k8s_piece {
     uint64_t seen_gen; /* the last rebuild that checked it from what changed */
     const cJSON *ing;  /* the Ingress translated: the store's, valid while it is unchanged */
     bool leaving;      /* k8s_ingress_cache_order_patch: being taken out */
+    /* per service, then per TCP service of <m>: whether the last assembly
+     * took this piece's (the oldest piece naming it), in m->arena */
+    unsigned char *firsts;
     struct k8s_piece *next;
 };
 
@@ -90,7 +93,35 @@ struct k8s_ingress_cache {
     struct strmap canary_sums;
     char **tls_hosts;
     size_t n_tls_hosts;
+    /* The names the last assembly gave out ("tcp:<name>" for TCP), when
+     * none collided: name -> struct k8s_claim, patched with the pieces */
+    struct strmap claims;
+    bool claims_valid;
+    /* What each Ingress (ours or not) adds to every translation, for those
+     * that add something: key -> struct k8s_ingress_note; patched with the
+     * changed Ingresses, made again from the list without a delta */
+    struct strmap notes;
 };
+
+struct k8s_ingress_note {
+    const cJSON *canary; /* the Ingress when it asks to be a canary (the store's object) */
+    char **tls_hosts;    /* the hosts its certificate gives ingress-nginx (lowercase) */
+    size_t n_tls_hosts;
+};
+
+struct k8s_claim {
+    const char *owner;       /* the object the name stands for (in <first>) */
+    struct k8s_piece *first; /* the oldest piece naming it: its object is served */
+    size_t n;                /* how many pieces name it */
+};
+
+/* Drops every note. */
+void k8s_ingress_cache_notes_drop(struct k8s_ingress_cache *c);
+/* Sets <key>'s note (NULL: none), freeing an older one. Takes <note>. */
+void k8s_ingress_cache_note_set(struct k8s_ingress_cache *c, const char *key, struct k8s_ingress_note *note);
+
+/* Empties the claims (no longer patchable). */
+void k8s_ingress_cache_claims_drop(struct k8s_ingress_cache *c);
 
 struct k8s_dependents {
     struct k8s_piece **p;

@@ -14,6 +14,7 @@
 
 #include "k8s_index.h"
 #include "k8s_ingress_cache.h"
+#include "k8s_store.h"
 #include "k8s_traefik_annotations.h"
 
 #define PRIO_EXACT_HOST 4000000000LL
@@ -40,7 +41,7 @@ struct tx {
     /* ingress-nginx Ingresses' TLS hosts (lowercase, sorted; "*.x" entries
      * as written): a host with a certificate from any of them is a TLS
      * host for every Ingress of that host (one nginx server block) */
-    const char **tls_hosts;
+    const char **tls_hosts; /* in the cache's notes */
     size_t n_tls_hosts;
 };
 
@@ -124,41 +125,89 @@ static int str_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void tls_hosts_add(struct tx *t, size_t *cap, const char *host)
+/* What <ing> adds to every translation (k8s_ingress_cache.h), or NULL:
+ * whether it asks to be a canary, and the hosts with a certificate, as
+ * ingress-nginx's createServers gives them: every rule host of a
+ * non-canary ingress-nginx Ingress whose spec.tls is not empty, listed in
+ * a tls.hosts entry or not (unlisted, it gets a certificate whose SANs name
+ * it, else the default certificate). A host only in tls.hosts (or a
+ * certificate's SANs) with no rule has no server block: no certificate,
+ * so no HSTS and no ssl-redirect. */
+static struct k8s_ingress_note *note_of(const struct tx *t, const cJSON *ing)
 {
-    if (host == NULL || *host == '\0')
-        return;
-    if (t->n_tls_hosts == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        const char **nl = arena_alloc(t->pa, nc * sizeof(*nl));
-        if (t->n_tls_hosts)
-            memcpy(nl, t->tls_hosts, t->n_tls_hosts * sizeof(*nl));
-        t->tls_hosts = nl;
-        *cap = nc;
+    if (t->o->nginx == NULL)
+        return NULL;
+    const cJSON *spec = get(ing, "spec");
+    bool canary = canary_candidate(ing);
+    bool tls = !canary && cJSON_GetArraySize(get(spec, "tls")) != 0 && !gantry_is_ours(t->objs, t->o, ing) &&
+               k8s_ingress_is_ours(t->objs, t->o, ing);
+    if (!canary && !tls)
+        return NULL;
+    struct k8s_ingress_note *n = mem_calloc(1, sizeof(*n));
+    n->canary = canary ? ing : NULL;
+    const cJSON *rules = tls ? get(spec, "rules") : NULL;
+    n->tls_hosts = mem_alloc(((size_t)cJSON_GetArraySize(rules) + 1) * sizeof(*n->tls_hosts));
+    for (const cJSON *r = rules ? rules->child : NULL; r; r = r->next) {
+        const char *host = str(r, "host");
+        if (host == NULL || *host == '\0')
+            continue;
+        char *h = mem_strdup(host);
+        for (char *q = h; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+        n->tls_hosts[n->n_tls_hosts++] = h;
     }
-    char *h = arena_strdup(t->pa, host);
-    for (char *q = h; *q; q++)
-        *q = (char)tolower((unsigned char)*q);
-    t->tls_hosts[t->n_tls_hosts++] = h;
+    return n;
 }
 
-/* The hosts with a certificate, as ingress-nginx's createServers gives
- * them: every rule host of a non-canary ingress-nginx Ingress whose
- * spec.tls is not empty, listed in a tls.hosts entry or not (unlisted, it
- * gets a certificate whose SANs name it, else the default certificate).
- * A host only in tls.hosts (or a certificate's SANs) with no rule has no
- * server block: no certificate, so no HSTS and no ssl-redirect. */
-static void collect_tls_hosts(struct tx *t)
+/* The notes of every Ingress of the list again (no delta). */
+static void notes_rebuild(const struct tx *t, struct k8s_ingress_cache *c)
 {
-    size_t cap = 0;
+    k8s_ingress_cache_notes_drop(c);
+    char key[600];
     for (size_t i = 0; t->o->nginx && i < t->objs->n_ingresses; i++) {
-        const cJSON *ing = t->objs->ingresses[i], *spec = get(ing, "spec");
-        if (cJSON_GetArraySize(get(spec, "tls")) == 0 || gantry_is_ours(t->objs, t->o, ing) ||
-            !k8s_ingress_is_ours(t->objs, t->o, ing) || canary_candidate(ing))
-            continue;
-        for (const cJSON *r = get(spec, "rules") ? get(spec, "rules")->child : NULL; r; r = r->next)
-            tls_hosts_add(t, &cap, str(r, "host"));
+        struct k8s_ingress_note *n = note_of(t, t->objs->ingresses[i]);
+        if (n != NULL && k8s_object_key(t->objs->ingresses[i], key, sizeof(key)) != NULL)
+            k8s_ingress_cache_note_set(c, key, n);
+        else if (n != NULL)
+            k8s_ingress_cache_note_set(c, "", n); /* (not in a store without a name) */
     }
+}
+
+/* The notes of the changed Ingresses of <d> only. */
+static void notes_patch(const struct tx *t, struct k8s_ingress_cache *c, const struct k8s_delta *d)
+{
+    for (size_t i = 0; i < d->n_ingresses; i++)
+        k8s_ingress_cache_note_set(c, d->ingress_keys[i], d->ingress_objs[i] ? note_of(t, d->ingress_objs[i]) : NULL);
+}
+
+static int canary_key_cmp(const void *a, const void *b)
+{
+    char ka[600], kb[600];
+    const char *x = k8s_object_key(*(const cJSON *const *)a, ka, sizeof(ka));
+    const char *y = k8s_object_key(*(const cJSON *const *)b, kb, sizeof(kb));
+    return strcmp(x ? x : "", y ? y : "");
+}
+
+/* The canaries (in list order: by key) and the TLS hosts (sorted) of the
+ * notes. */
+static void notes_collect(struct tx *t, const struct k8s_ingress_cache *c)
+{
+    size_t n_hosts = 0, i = 0;
+    const char *key;
+    void *v;
+    while (strmap_next(&c->notes, &i, &key, &v))
+        n_hosts += ((const struct k8s_ingress_note *)v)->n_tls_hosts;
+    t->canaries = arena_alloc(t->pa, (c->notes.n + 1) * sizeof(*t->canaries));
+    t->tls_hosts = arena_alloc(t->pa, (n_hosts + 1) * sizeof(*t->tls_hosts));
+    for (i = 0; strmap_next(&c->notes, &i, &key, &v);) {
+        const struct k8s_ingress_note *n = v;
+        if (n->canary != NULL)
+            t->canaries[t->n_canaries++] = n->canary;
+        for (size_t j = 0; j < n->n_tls_hosts; j++)
+            t->tls_hosts[t->n_tls_hosts++] = n->tls_hosts[j];
+    }
+    if (t->n_canaries > 1)
+        qsort(t->canaries, t->n_canaries, sizeof(*t->canaries), canary_key_cmp);
     if (t->n_tls_hosts > 1)
         qsort(t->tls_hosts, t->n_tls_hosts, sizeof(*t->tls_hosts), str_cmp);
 }
@@ -1120,6 +1169,7 @@ static struct k8s_piece *translate_piece(struct tx *t, struct k8s_ingress_cache 
     p->made_gen = p->seen_gen = t->gen;
     k8s_ingress_cache_index(c, p);
     model_compute_digest(p->m); /* once: the assembled model's digest folds the pieces' */
+    p->firsts = arena_alloc(pa, p->m->services.len + p->m->tcp_services.len + 1);
     /* the next piece's first chunk: Ingresses tend to look alike; a bigger
      * one takes a second chunk, a smaller one leaves less unused */
     size_t used = p->m->arena.allocated + 128;
@@ -1196,12 +1246,95 @@ static const char *collision(struct claims *cl, struct arena *a, const struct k8
     return NULL;
 }
 
-/* The model of <pieces>, oldest first (k8s_ingress_cache_order_set); <pieces>
- * ends with those used, the rest lost a name to an older one. */
-static struct model *assemble(struct tx *t, struct k8s_piece **pieces, size_t n, struct ptr_vec *problems)
+/* An Ingress's problems, and its Events once per version (when it is
+ * translated, or for a new leader), into the rebuild's lists. */
+static void piece_notes(struct tx *t, const struct k8s_piece *p, struct ptr_vec *problems)
+{
+    for (size_t j = 0; j < p->m->problems.len; j++)
+        ptr_vec_push(t->pa, problems, arena_strdup(t->pa, p->m->problems.items[j]));
+    for (size_t j = 0; t->o->nginx_events && (p->made_gen == t->gen || t->o->events_of_unchanged) && j < p->events.len;
+         j++)
+        ptr_vec_push(t->pa, t->o->nginx_events, copy_event(t->pa, p->events.items[j]));
+}
+
+/* <p>'s objects into <m>: every router, middleware, certificate and
+ * transport; a service only where the piece is its first (p->firsts). */
+static void piece_add(struct model *m, const struct k8s_piece *p)
+{
+    struct arena *ma = &m->arena;
+    const struct model *pm = p->m;
+    for (size_t j = 0; j < pm->routers.len; j++)
+        ptr_vec_push(ma, &m->routers, pm->routers.items[j]);
+    for (size_t j = 0; j < pm->services.len; j++)
+        if (p->firsts[j])
+            ptr_vec_push(ma, &m->services, pm->services.items[j]);
+    for (size_t j = 0; j < pm->tcp_routers.len; j++)
+        ptr_vec_push(ma, &m->tcp_routers, pm->tcp_routers.items[j]);
+    for (size_t j = 0; j < pm->tcp_services.len; j++)
+        if (p->firsts[pm->services.len + j])
+            ptr_vec_push(ma, &m->tcp_services, pm->tcp_services.items[j]);
+    for (size_t j = 0; j < pm->middlewares.len; j++)
+        ptr_vec_push(ma, &m->middlewares, pm->middlewares.items[j]);
+    for (size_t j = 0; j < pm->certs.len; j++)
+        ptr_vec_push(ma, &m->certs, pm->certs.items[j]);
+    for (size_t j = 0; j < pm->transports.len; j++)
+        ptr_vec_push(ma, &m->transports, pm->transports.items[j]);
+}
+
+/* The model's digest folds its pieces'; it holds each of them. */
+static struct model *assembled(struct model *m, struct k8s_piece **pieces, size_t used)
+{
+    uint64_t parts = K8S_HASH_INIT;
+    for (size_t i = 0; i < used; i++)
+        parts = (parts ^ pieces[i]->m->digest) * 1099511628211ULL;
+    m->digest = parts; /* the provider completes it with the problems (model_set_digest) */
+    k8s_model_hold_pieces(m, pieces, used);
+    return m;
+}
+
+/* One claim more on <key> by <p> (k8s_ingress_cache claims). */
+static void claim_add(struct k8s_ingress_cache *c, const char *key, const char *owner, struct k8s_piece *p)
+{
+    void **slot = strmap_put(&c->claims, key, NULL);
+    struct k8s_claim *cl = *slot;
+    if (cl == NULL) {
+        cl = *slot = mem_alloc(sizeof(*cl));
+        *cl = (struct k8s_claim){owner, p, 0};
+    }
+    cl->n++;
+}
+
+/* The claims of <pieces> (assembled with no collision), to be patched. */
+static void claims_build(struct tx *t, struct k8s_ingress_cache *c, struct k8s_piece **pieces, size_t n)
+{
+    k8s_ingress_cache_claims_drop(c);
+    for (size_t i = 0; i < n; i++) {
+        struct k8s_piece *p = pieces[i];
+        const struct model *pm = p->m;
+        for (size_t j = 0; j < pm->routers.len; j++)
+            claim_add(c, ((const struct model_router *)pm->routers.items[j])->name, p->key, p);
+        for (size_t j = 0; j < pm->services.len; j++) {
+            const struct model_service *s = pm->services.items[j];
+            claim_add(c, s->name, service_owner(s, p->key), p);
+        }
+        for (size_t j = 0; j < pm->tcp_routers.len; j++)
+            claim_add(c, tcp_key(t->pa, ((const struct model_router *)pm->tcp_routers.items[j])->name), p->key, p);
+        for (size_t j = 0; j < pm->tcp_services.len; j++) {
+            const struct model_tcp_service *s = pm->tcp_services.items[j];
+            const char *src = s->origin.source;
+            claim_add(c, tcp_key(t->pa, s->name), src && strncmp(src, "service ", 8) == 0 ? src : p->key, p);
+        }
+    }
+    c->claims_valid = true;
+}
+
+/* The model of <pieces>, oldest first (k8s_ingress_cache_order_set), every
+ * name checked; <pieces> ends with those used, the rest lost a name to an
+ * older one. When none did, the claims are kept for the next patch. */
+static struct model *assemble(struct tx *t, struct k8s_ingress_cache *cache, struct k8s_piece **pieces, size_t n,
+                              struct ptr_vec *problems)
 {
     struct model *m = model_new("kubernetes");
-    struct arena *ma = &m->arena;
     size_t names = 0;
     for (size_t i = 0; i < n; i++)
         names += pieces[i]->m->routers.len + pieces[i]->m->services.len + pieces[i]->m->tcp_routers.len +
@@ -1214,13 +1347,7 @@ static struct model *assemble(struct tx *t, struct k8s_piece **pieces, size_t n,
     for (size_t i = 0; i < n; i++) {
         struct k8s_piece *p = pieces[i];
         struct model *pm = p->m;
-        for (size_t j = 0; j < pm->problems.len; j++)
-            ptr_vec_push(t->pa, problems, arena_strdup(t->pa, pm->problems.items[j]));
-        /* an Ingress's Events once per version: when it is translated */
-        for (size_t j = 0; t->o->nginx_events && (p->made_gen == t->gen || t->o->events_of_unchanged) &&
-                           j < p->events.len;
-             j++)
-            ptr_vec_push(t->pa, t->o->nginx_events, copy_event(t->pa, p->events.items[j]));
+        piece_notes(t, p, problems);
         const char *name = NULL, *other = collision(&cl, t->pa, p, &name);
         if (other != NULL) {
             ptr_vec_push(t->pa, problems,
@@ -1233,46 +1360,109 @@ static struct model *assemble(struct tx *t, struct k8s_piece **pieces, size_t n,
         for (size_t j = 0; j < pm->routers.len; j++) {
             const struct model_router *r = pm->routers.items[j];
             *claim_slot(&cl, r->name) = (struct claim){r->name, p->key, p->key};
-            ptr_vec_push(ma, &m->routers, pm->routers.items[j]);
         }
         for (size_t j = 0; j < pm->services.len; j++) {
             const struct model_service *s = pm->services.items[j];
             struct claim *c = claim_slot(&cl, s->name);
-            if (c->name)
-                continue; /* the same Service, from another Ingress's piece */
-            *c = (struct claim){s->name, service_owner(s, p->key), p->key};
-            ptr_vec_push(ma, &m->services, pm->services.items[j]);
+            p->firsts[j] = c->name == NULL; /* else the same Service, from another Ingress's piece */
+            if (c->name == NULL)
+                *c = (struct claim){s->name, service_owner(s, p->key), p->key};
         }
         for (size_t j = 0; j < pm->tcp_routers.len; j++) {
             const struct model_router *r = pm->tcp_routers.items[j];
             const char *k = tcp_key(t->pa, r->name);
             *claim_slot(&cl, k) = (struct claim){k, p->key, p->key};
-            ptr_vec_push(ma, &m->tcp_routers, pm->tcp_routers.items[j]);
         }
         for (size_t j = 0; j < pm->tcp_services.len; j++) {
             const struct model_tcp_service *s = pm->tcp_services.items[j];
             const char *k = tcp_key(t->pa, s->name);
             struct claim *c = claim_slot(&cl, k);
-            if (c->name)
-                continue; /* the same Service, from another Ingress's piece */
+            p->firsts[pm->services.len + j] = c->name == NULL;
             const char *src = s->origin.source;
-            *c = (struct claim){k, src && strncmp(src, "service ", 8) == 0 ? src : p->key, p->key};
-            ptr_vec_push(ma, &m->tcp_services, pm->tcp_services.items[j]);
+            if (c->name == NULL)
+                *c = (struct claim){k, src && strncmp(src, "service ", 8) == 0 ? src : p->key, p->key};
         }
-        for (size_t j = 0; j < pm->middlewares.len; j++)
-            ptr_vec_push(ma, &m->middlewares, pm->middlewares.items[j]);
-        for (size_t j = 0; j < pm->certs.len; j++)
-            ptr_vec_push(ma, &m->certs, pm->certs.items[j]);
-        for (size_t j = 0; j < pm->transports.len; j++)
-            ptr_vec_push(ma, &m->transports, pm->transports.items[j]);
+        piece_add(m, p);
         pieces[used++] = p;
     }
     free(cl.slots);
-    uint64_t parts = K8S_HASH_INIT;
-    for (size_t i = 0; i < used; i++)
-        parts = (parts ^ pieces[i]->m->digest) * 1099511628211ULL;
-    m->digest = parts; /* the provider completes it with the problems (model_set_digest) */
-    k8s_model_hold_pieces(m, pieces, used);
+    if (used == n)
+        claims_build(t, cache, pieces, n);
+    else
+        k8s_ingress_cache_claims_drop(cache); /* a change may give a name back: checked in full again */
+    return assembled(m, pieces, used);
+}
+
+/* The claims without <gone>'s and with <added>'s; false (the claims then
+ * unusable) when that could change more than those pieces: a name taken
+ * by another piece, a shared service whose first piece goes or that an
+ * older piece now names too, TCP names. */
+static bool claims_patch(struct tx *t, struct k8s_ingress_cache *c, struct k8s_piece *const *gone, size_t n_gone,
+                         struct k8s_piece *const *added, size_t n_added)
+{
+    (void)t;
+    if (!c->claims_valid)
+        return false;
+    for (size_t i = 0; i < n_gone; i++) {
+        const struct model *pm = gone[i]->m;
+        if (pm->tcp_routers.len || pm->tcp_services.len)
+            return false;
+        for (size_t j = 0; j < pm->routers.len + pm->services.len; j++) {
+            const char *name = j < pm->routers.len ? ((const struct model_router *)pm->routers.items[j])->name
+                                                   : ((const struct model_service *)pm->services.items[j - pm->routers.len])->name;
+            struct k8s_claim *cl = strmap_get(&c->claims, name);
+            if (cl == NULL || (cl->first == gone[i] && cl->n > 1))
+                return false;
+            if (--cl->n == 0)
+                free(strmap_del(&c->claims, name));
+        }
+    }
+    for (size_t i = 0; i < n_added; i++) {
+        struct k8s_piece *p = added[i];
+        const struct model *pm = p->m;
+        if (pm->tcp_routers.len || pm->tcp_services.len)
+            return false;
+        for (size_t j = 0; j < pm->routers.len; j++) {
+            const char *name = ((const struct model_router *)pm->routers.items[j])->name;
+            if (strmap_get(&c->claims, name) != NULL)
+                return false; /* another's, or a service's */
+            claim_add(c, name, p->key, p);
+        }
+        for (size_t j = 0; j < pm->services.len; j++) {
+            const struct model_service *s = pm->services.items[j];
+            const char *owner = service_owner(s, p->key);
+            struct k8s_claim *cl = strmap_get(&c->claims, s->name);
+            if (cl != NULL && (cl->first == p || strcmp(cl->owner, owner) != 0 ||
+                               strcmp(cl->first->created, p->created) > 0 ||
+                               (strcmp(cl->first->created, p->created) == 0 && strcmp(cl->first->key, p->key) > 0)))
+                return false;
+            p->firsts[j] = cl == NULL;
+            claim_add(c, s->name, owner, p);
+        }
+    }
+    return true;
+}
+
+/* The model of the assembly order after a patch: the claims patched when
+ * they can be, else every name checked again. */
+static struct model *assemble_patched(struct tx *t, struct k8s_ingress_cache *c, struct k8s_piece *const *gone,
+                                      size_t n_gone, struct k8s_piece *const *added, size_t n_added,
+                                      struct ptr_vec *problems)
+{
+    struct k8s_piece **pieces = mem_alloc((c->n_order ? c->n_order : 1) * sizeof(*pieces));
+    memcpy(pieces, c->order, c->n_order * sizeof(*pieces));
+    struct model *m;
+    if (!claims_patch(t, c, gone, n_gone, added, n_added)) {
+        m = assemble(t, c, pieces, c->n_order, problems);
+    } else {
+        m = model_new("kubernetes");
+        for (size_t i = 0; i < c->n_order; i++) {
+            piece_notes(t, pieces[i], problems);
+            piece_add(m, pieces[i]);
+        }
+        m = assembled(m, pieces, c->n_order);
+    }
+    free(pieces);
     return m;
 }
 
@@ -1364,7 +1554,7 @@ static struct model *translate_all(struct tx *t, struct k8s_ingress_cache *cache
     cache->n_ours = n;
     memcpy(cache->ours_pieces, pieces, n * sizeof(*pieces));
     k8s_ingress_cache_order_set(cache, pieces, n); /* sorts <pieces> too */
-    struct model *m = assemble(t, pieces, n, problems);
+    struct model *m = assemble(t, cache, pieces, n, problems);
     free(pieces);
     k8s_ingress_cache_sweep(cache, gen); /* Ingresses gone or no longer ours */
     k8s_ingress_cache_rev_build(cache);
@@ -1501,11 +1691,8 @@ static struct model *translate_delta(struct tx *t, struct k8s_ingress_cache *c, 
     c->last_translated = added.len;
     c->last_reused = c->n_order - added.len;
     c->ours_gen = 0; /* the list walk's own record is not kept up to date here */
-    struct k8s_piece **pieces = mem_alloc((c->n_order ? c->n_order : 1) * sizeof(*pieces));
-    memcpy(pieces, c->order, c->n_order * sizeof(*pieces));
-    struct model *m = assemble(t, pieces, c->n_order, problems);
-    free(pieces);
-    return m;
+    return assemble_patched(t, c, (struct k8s_piece *const *)gone.items, gone.len, (struct k8s_piece *const *)added.items,
+                            added.len, problems);
 }
 
 /* What the next delta is told apart from (canary_changes). */
@@ -1563,15 +1750,18 @@ struct model *k8s_translate_cached(struct k8s_ingress_cache *cache, const struct
     cached_index(cache, 1, &t.slices, objs->endpoint_slices, objs->n_endpoint_slices, objs->endpoint_slices_gen,
                  "kubernetes.io/service-name");
     cached_index(cache, 2, &t.secrets, objs->secrets, objs->n_secrets, objs->secrets_gen, NULL);
-    collect_tls_hosts(&t);
-    t.canaries = arena_alloc(pa, (objs->n_ingresses ? objs->n_ingresses : 1) * sizeof(*t.canaries));
-    for (size_t i = 0; o->nginx && i < objs->n_ingresses; i++)
-        if (canary_candidate(objs->ingresses[i]))
-            t.canaries[t.n_canaries++] = objs->ingresses[i];
+    /* with what changed: only that is looked at (the canaries and TLS
+     * hosts too); else everything */
+    bool from_delta = objs->delta != NULL && cache->primed && cache->rev_valid;
+    if (from_delta)
+        notes_patch(&t, cache, objs->delta);
+    else
+        notes_rebuild(&t, cache);
+    notes_collect(&t, cache);
     t.gen = ++cache->gen;
     cache->last_reused = cache->last_translated = 0;
     struct model *m;
-    if (objs->delta != NULL && cache->primed && cache->rev_valid)
+    if (from_delta)
         m = translate_delta(&t, cache, problems);
     else
         m = translate_all(&t, cache, deps_same, problems);

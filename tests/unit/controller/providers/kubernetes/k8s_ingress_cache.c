@@ -240,6 +240,34 @@ static void test_delta(void)
     const char *b_slice[] = {"b/one"};
     delta_step(&c, &o, &opts, &(struct k8s_delta){.slices = b_slice, .n_slices = 1}, keys, 5, "b/i4 ");
     k8s_ingress_cache_clear(&c);
+
+    /* names that collide, by delta: the younger Ingress added is not
+     * served; once the older goes, it is (the claims checked in full) */
+    const cJSON *gclasses[] = {J("{\"metadata\":{\"name\":\"gantry\",\"resourceVersion\":\"1\"},\"spec\":{"
+                                 "\"controller\":\"gantry.io/ingress-controller\"}}")};
+    const cJSON *svc_c[] = {service("team-a", "x", "1"), service("team", "a-x", "1")};
+    const cJSON *sl_c[] = {slice("team-a", "x", "1", "10.1.0.1"), slice("team", "a-x", "1", "10.2.0.1")};
+    const cJSON *ing_c[] = {ingress("team", "a-app", "1", "2026-01-01T00:00:00Z", "old.test", "a-x"),
+                            ingress("team-a", "app", "1", "2026-02-01T00:00:00Z", "new.test", "x")};
+    const char *ckeys[] = {"team/a-app", "team-a/app"};
+    struct k8s_objects oc = {gclasses, ing_c, svc_c, sl_c, secrets, 1, 1, 2, 2, 1};
+    struct k8s_translate_options gopts = {.ingress_class = "gantry"};
+    k8s_ingress_cache_init(&c);
+    delta_step(&c, &oc, &gopts, &none, ckeys, 2, "team/a-app ");
+    CHECK(c.claims_valid);
+    oc.n_ingresses = 2;
+    const char *young[] = {"team-a/app"};
+    const cJSON *young_obj[] = {ing_c[1]};
+    delta_step(&c, &oc, &gopts, &(struct k8s_delta){.ingress_keys = young, .ingress_objs = young_obj, .n_ingresses = 1},
+               ckeys, 2, "team-a/app ");
+    CHECK(!c.claims_valid);
+    ing_c[0] = ing_c[1];
+    oc.n_ingresses = 1;
+    const char *old_key[] = {"team/a-app"};
+    delta_step(&c, &oc, &gopts, &(struct k8s_delta){.ingress_keys = old_key, .ingress_objs = gone, .n_ingresses = 1},
+               ckeys, 2, "");
+    CHECK(c.claims_valid && c.n_order == 1);
+    k8s_ingress_cache_clear(&c);
 }
 
 int main(void)

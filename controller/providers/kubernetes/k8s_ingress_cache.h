@@ -60,6 +60,7 @@ struct k8s_ingress_cache {
     uint64_t context_digest; /* IngressClasses and options: all pieces depend on them */
     /* the last rebuild, for the debug log and tests */
     size_t last_reused, last_translated;
+    bool last_patched; /* from what changed, with the claims patched (no name checked again) */
     /* Services, EndpointSlices, Secrets: the last rebuild's index of each,
      * kept while the list's generation (struct k8s_objects) is unchanged */
     struct arena ix_arena[3];
@@ -113,6 +114,8 @@ struct k8s_claim {
     const char *owner;       /* the object the name stands for (in <first>) */
     struct k8s_piece *first; /* the oldest piece naming it: its object is served */
     size_t n;                /* how many pieces name it */
+    /* while a patch replaces <first> (NULL then): who it was */
+    const char *was_key, *was_created;
 };
 
 /* Drops every note. */

@@ -1292,6 +1292,19 @@ static struct model *assembled(struct model *m, struct k8s_piece **pieces, size_
     return m;
 }
 
+/* Whether <a> is older than <b> (the assembly order). */
+static bool piece_older(const struct k8s_piece *a, const struct k8s_piece *b)
+{
+    int c = strcmp(a->created, b->created);
+    return c ? c < 0 : strcmp(a->key, b->key) < 0;
+}
+
+static int piece_age_cmp(const void *a, const void *b)
+{
+    const struct k8s_piece *x = *(struct k8s_piece *const *)a, *y = *(struct k8s_piece *const *)b;
+    return piece_older(x, y) ? -1 : piece_older(y, x) ? 1 : 0;
+}
+
 /* One claim more on <key> by <p> (k8s_ingress_cache claims). */
 static void claim_add(struct k8s_ingress_cache *c, const char *key, const char *owner, struct k8s_piece *p)
 {
@@ -1393,28 +1406,35 @@ static struct model *assemble(struct tx *t, struct k8s_ingress_cache *cache, str
     return assembled(m, pieces, used);
 }
 
-/* The claims without <gone>'s and with <added>'s; false (the claims then
- * unusable) when that could change more than those pieces: a name taken
- * by another piece, a shared service whose first piece goes or that an
- * older piece now names too, TCP names. */
-static bool claims_patch(struct tx *t, struct k8s_ingress_cache *c, struct k8s_piece *const *gone, size_t n_gone,
+/* The claims without <gone>'s and with <added>'s, while <gone> are still
+ * alive; false (the claims then unusable) when that could change more than
+ * those pieces: a name taken by another piece, a shared service whose
+ * first piece goes and is not replaced by its own new version; TCP names.
+ * An older piece naming a shared service takes it over. */
+static bool claims_patch(struct k8s_ingress_cache *c, struct k8s_piece *const *gone, size_t n_gone,
                          struct k8s_piece *const *added, size_t n_added)
 {
-    (void)t;
     if (!c->claims_valid)
         return false;
+    size_t orphans = 0;
     for (size_t i = 0; i < n_gone; i++) {
-        const struct model *pm = gone[i]->m;
+        struct k8s_piece *p = gone[i];
+        const struct model *pm = p->m;
         if (pm->tcp_routers.len || pm->tcp_services.len)
             return false;
         for (size_t j = 0; j < pm->routers.len + pm->services.len; j++) {
             const char *name = j < pm->routers.len ? ((const struct model_router *)pm->routers.items[j])->name
                                                    : ((const struct model_service *)pm->services.items[j - pm->routers.len])->name;
             struct k8s_claim *cl = strmap_get(&c->claims, name);
-            if (cl == NULL || (cl->first == gone[i] && cl->n > 1))
+            if (cl == NULL)
                 return false;
-            if (--cl->n == 0)
+            if (--cl->n == 0) {
+                orphans -= cl->first == NULL;
                 free(strmap_del(&c->claims, name));
+            } else if (cl->first == p) { /* the next oldest is served: this one's new version, or see below */
+                *cl = (struct k8s_claim){cl->owner, NULL, cl->n, p->key, p->created};
+                orphans++;
+            }
         }
     }
     for (size_t i = 0; i < n_added; i++) {
@@ -1432,27 +1452,45 @@ static bool claims_patch(struct tx *t, struct k8s_ingress_cache *c, struct k8s_p
             const struct model_service *s = pm->services.items[j];
             const char *owner = service_owner(s, p->key);
             struct k8s_claim *cl = strmap_get(&c->claims, s->name);
-            if (cl != NULL && (cl->first == p || strcmp(cl->owner, owner) != 0 ||
-                               strcmp(cl->first->created, p->created) > 0 ||
-                               (strcmp(cl->first->created, p->created) == 0 && strcmp(cl->first->key, p->key) > 0)))
+            if (cl != NULL && strcmp(cl->owner, owner) != 0)
                 return false;
+            if (cl != NULL && cl->first == NULL) { /* its first went: back only as that one, no younger */
+                if (strcmp(cl->was_key, p->key) != 0 || strcmp(p->created, cl->was_created) > 0)
+                    return false;
+                *cl = (struct k8s_claim){owner, p, cl->n, NULL, NULL};
+                orphans--;
+                p->firsts[j] = 1;
+                cl->n++;
+                continue;
+            }
+            if (cl != NULL && cl->first == p)
+                return false; /* its own router's name */
+            if (cl != NULL && piece_older(p, cl->first)) { /* served from this one now */
+                const struct model *fm = cl->first->m;
+                for (size_t k = 0; k < fm->services.len; k++)
+                    if (strcmp(((const struct model_service *)fm->services.items[k])->name, s->name) == 0)
+                        cl->first->firsts[k] = 0;
+                cl->first = p;
+                cl->owner = owner;
+                p->firsts[j] = 1;
+                cl->n++;
+                continue;
+            }
             p->firsts[j] = cl == NULL;
             claim_add(c, s->name, owner, p);
         }
     }
-    return true;
+    return orphans == 0;
 }
 
-/* The model of the assembly order after a patch: the claims patched when
- * they can be, else every name checked again. */
-static struct model *assemble_patched(struct tx *t, struct k8s_ingress_cache *c, struct k8s_piece *const *gone,
-                                      size_t n_gone, struct k8s_piece *const *added, size_t n_added,
-                                      struct ptr_vec *problems)
+/* The model of the assembly order (patched): from the claims when
+ * <patched>, else every name checked again. */
+static struct model *assemble_order(struct tx *t, struct k8s_ingress_cache *c, bool patched, struct ptr_vec *problems)
 {
     struct k8s_piece **pieces = mem_alloc((c->n_order ? c->n_order : 1) * sizeof(*pieces));
     memcpy(pieces, c->order, c->n_order * sizeof(*pieces));
     struct model *m;
-    if (!claims_patch(t, c, gone, n_gone, added, n_added)) {
+    if (!patched) {
         m = assemble(t, c, pieces, c->n_order, problems);
     } else {
         m = model_new("kubernetes");
@@ -1686,13 +1724,17 @@ static struct model *translate_delta(struct tx *t, struct k8s_ingress_cache *c, 
     }
     if (bulk)
         k8s_ingress_cache_rev_build(c);
+    if (added.len > 1) /* oldest first, as the names are claimed */
+        qsort(added.items, added.len, sizeof(*added.items), piece_age_cmp);
+    bool patched = claims_patch(c, (struct k8s_piece *const *)gone.items, gone.len,
+                                (struct k8s_piece *const *)added.items, added.len);
     k8s_ingress_cache_order_patch(c, (struct k8s_piece *const *)gone.items, gone.len, (struct k8s_piece **)added.items,
-                                  added.len);
+                                  added.len); /* <gone> may be freed from here */
     c->last_translated = added.len;
     c->last_reused = c->n_order - added.len;
     c->ours_gen = 0; /* the list walk's own record is not kept up to date here */
-    return assemble_patched(t, c, (struct k8s_piece *const *)gone.items, gone.len, (struct k8s_piece *const *)added.items,
-                            added.len, problems);
+    c->last_patched = patched;
+    return assemble_order(t, c, patched, problems);
 }
 
 /* What the next delta is told apart from (canary_changes). */
@@ -1760,6 +1802,7 @@ struct model *k8s_translate_cached(struct k8s_ingress_cache *cache, const struct
     notes_collect(&t, cache);
     t.gen = ++cache->gen;
     cache->last_reused = cache->last_translated = 0;
+    cache->last_patched = false;
     struct model *m;
     if (from_delta)
         m = translate_delta(&t, cache, problems);

@@ -231,7 +231,7 @@ static void rebuild(void *data)
     }
     log_debug("kubernetes provider: %zu ingresses (%zu translated, %zu unchanged%s) in %llu ms, the rest %llu ms",
               objs.n_ingresses, kp.cache.last_translated, kp.cache.last_reused,
-              objs.delta ? ", from what changed" : "", (unsigned long long)(t1 - t0),
+              kp.cache.last_patched ? ", patched" : objs.delta ? ", names checked" : "", (unsigned long long)(t1 - t0),
               (unsigned long long)(watcher_now_ms() - t1));
     aggregator_submit(m);
     if (kp.ready) /* the first complete model is with the aggregator: /readyz waits for its compile */

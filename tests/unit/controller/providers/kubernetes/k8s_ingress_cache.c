@@ -184,6 +184,7 @@ static void test_delta(void)
     slices[1] = slice("a", "two", "2", "10.0.0.22");
     const char *slice_keys[] = {"a/two"};
     delta_step(&c, &o, &opts, &(struct k8s_delta){.slices = slice_keys, .n_slices = 1}, keys, 5, "a/i2 a/i3 ");
+    CHECK(c.last_patched); /* the service both name: patched, the oldest's again */
 
     /* a Secret: the Ingress whose certificate it is */
     snprintf(buf, sizeof(buf), tls_secret, "2", "Q0VSVDI=");
@@ -239,6 +240,52 @@ static void test_delta(void)
     slices[3] = slice("b", "one", "2", "10.0.1.2");
     const char *b_slice[] = {"b/one"};
     delta_step(&c, &o, &opts, &(struct k8s_delta){.slices = b_slice, .n_slices = 1}, keys, 5, "b/i4 ");
+    k8s_ingress_cache_clear(&c);
+
+    /* a Service two Ingresses name: the older's object is served, through
+     * additions and new versions of either */
+    const cJSON *sh_svc[] = {service("s", "one", "1")};
+    const cJSON *sh_sl[] = {slice("s", "one", "1", "10.3.0.1")};
+    const cJSON *sh_ing[] = {ingress("s", "ing-0", "1", "", "a.test", "one"), ingress("s", "ing-1000", "1", "", "b.test", "one")};
+    const char *sh_keys[] = {"s/ing-0", "s/ing-1000"};
+    const cJSON *sh_classes[] = {J("{\"metadata\":{\"name\":\"gantry\",\"resourceVersion\":\"1\"},\"spec\":{"
+                                   "\"controller\":\"gantry.io/ingress-controller\"}}")};
+    struct k8s_objects osh = {sh_classes, sh_ing, sh_svc, sh_sl, secrets, 1, 1, 1, 1, 1};
+    struct k8s_translate_options gopts0 = {.ingress_class = "gantry"};
+    k8s_ingress_cache_init(&c);
+    delta_step(&c, &osh, &gopts0, &none, sh_keys, 2, "s/ing-0 ");
+    osh.n_ingresses = 2;
+    const cJSON *sh_new[] = {sh_ing[1]};
+    delta_step(&c, &osh, &gopts0, &(struct k8s_delta){.ingress_keys = sh_keys + 1, .ingress_objs = sh_new, .n_ingresses = 1},
+               sh_keys, 2, "s/ing-1000 ");
+    CHECK(c.last_patched);
+    for (int round = 0; round < 2; round++) {
+        sh_ing[0] = ingress("s", "ing-0", round ? "3" : "2", "", round ? "a.test" : "a2.test", "one");
+        const cJSON *sh_mod[] = {sh_ing[0]};
+        delta_step(&c, &osh, &gopts0, &(struct k8s_delta){.ingress_keys = sh_keys, .ingress_objs = sh_mod, .n_ingresses = 1},
+                   sh_keys, 2, "s/ing-0 ");
+        CHECK(c.last_patched);
+    }
+    /* an older one naming it too takes it over ("s/ing-00" < "s/ing-0" is
+     * false, "s/ing-+" sorts first) */
+    const cJSON *sh_ing3[] = {sh_ing[0], sh_ing[1], ingress("s", "ing-+", "1", "", "c.test", "one")};
+    osh.ingresses = sh_ing3;
+    osh.n_ingresses = 3;
+    const char *sh_keys3[] = {"s/ing-0", "s/ing-1000", "s/ing-+"};
+    const cJSON *sh_plus[] = {sh_ing3[2]};
+    delta_step(&c, &osh, &gopts0, &(struct k8s_delta){.ingress_keys = sh_keys3 + 2, .ingress_objs = sh_plus, .n_ingresses = 1},
+               sh_keys3, 3, "s/ing-+ ");
+    CHECK(c.last_patched);
+    osh.n_ingresses = 2; /* and gone again: the first piece goes, the next oldest is served (names checked) */
+    delta_step(&c, &osh, &gopts0, &(struct k8s_delta){.ingress_keys = sh_keys3 + 2, .ingress_objs = gone, .n_ingresses = 1},
+               sh_keys3, 3, "");
+    CHECK(!c.last_patched && c.claims_valid);
+    /* both again (their Service's EndpointSlice), the younger found first */
+    sh_sl[0] = slice("s", "one", "2", "10.3.0.2");
+    const char *sh_slice[] = {"s/one"};
+    delta_step(&c, &osh, &gopts0, &(struct k8s_delta){.slices = sh_slice, .n_slices = 1}, sh_keys, 2,
+               "s/ing-0 s/ing-1000 ");
+    CHECK(c.last_patched);
     k8s_ingress_cache_clear(&c);
 
     /* names that collide, by delta: the younger Ingress added is not

@@ -10,6 +10,13 @@
  * piece it uses, released when the aggregator frees that model, so a piece
  * replaced in the cache stays alive for as long as a model points into it.
  *
+ * With what changed since the last rebuild (struct k8s_delta), a rebuild
+ * costs what changed: a reverse index (dependency -> pieces) finds the
+ * pieces to check, the assembly order (oldest first) and the names it
+ * gave out are patched, and the canaries and TLS hosts every translation
+ * reads come from per-Ingress notes. Without a delta (a list, a new
+ * cache) every Ingress is looked at and all of these are made again.
+ *
  * Watcher thread; references are atomic because a model may be freed
  * elsewhere.
  */

@@ -1,4 +1,5 @@
-/* Tests controller/providers/kubernetes/k8s_store.c: put/replace/delete, keys, growth, sorted lists, swap. */
+/* Tests controller/providers/kubernetes/k8s_store.c: put/replace/delete, keys, growth, sorted lists, swap;
+ * the changes noted since a reset (by key, or by a label before and after), "all" until the first reset. */
 #include "../../../../../controller/providers/kubernetes/k8s_store.c"
 
 #include "test.h"
@@ -39,5 +40,43 @@ int main(void)
     CHECK(k8s_store_count(&s) == 1 && k8s_store_get(&s, "x/y") != NULL && k8s_store_count(&fresh) == 0);
     k8s_store_clear(&s);
     k8s_store_clear(&fresh);
+
+    struct k8s_changes ch;
+    k8s_changes_init(&ch);
+    k8s_changes_note(&ch, "a/x", NULL, NULL, NULL);
+    CHECK(ch.all && ch.keys.n == 0); /* nothing one by one before the first reset */
+    k8s_changes_reset(&ch);
+    CHECK(!ch.all);
+    k8s_changes_note(&ch, "a/x", NULL, NULL, NULL);
+    k8s_changes_note(&ch, "a/x", NULL, NULL, NULL);
+    CHECK(ch.keys.n == 1 && strmap_get(&ch.keys, "a/x") == NULL);
+    size_t it = 0;
+    const char *k;
+    void *v;
+    CHECK(strmap_next(&ch.keys, &it, &k, &v) && strcmp(k, "a/x") == 0);
+    k8s_changes_reset(&ch);
+    CHECK(ch.keys.n == 0);
+    /* an EndpointSlice moved from Service "one" to "two": both */
+    cJSON *before = cJSON_Parse("{\"metadata\":{\"name\":\"s1\",\"namespace\":\"a\",\"labels\":{\"kubernetes.io/service-name\":\"one\"}}}");
+    cJSON *after = cJSON_Parse("{\"metadata\":{\"name\":\"s1\",\"namespace\":\"a\",\"labels\":{\"kubernetes.io/service-name\":\"two\"}}}");
+    cJSON *unlabelled = cJSON_Parse("{\"metadata\":{\"name\":\"s2\",\"namespace\":\"a\"}}");
+    const char *label = "kubernetes.io/service-name";
+    k8s_changes_note(&ch, "a/s1", before, after, label);
+    k8s_changes_note(&ch, "a/s2", NULL, unlabelled, label);
+    CHECK(ch.keys.n == 2);
+    bool one = false, two = false;
+    for (it = 0; strmap_next(&ch.keys, &it, &k, &v);) {
+        one |= strcmp(k, "a/one") == 0;
+        two |= strcmp(k, "a/two") == 0;
+    }
+    CHECK(one && two);
+    k8s_changes_reset(&ch);
+    k8s_changes_note(&ch, "a/s1", after, NULL, label); /* deleted: by what it was */
+    it = 0;
+    CHECK(ch.keys.n == 1 && strmap_next(&ch.keys, &it, &k, &v) && strcmp(k, "a/two") == 0);
+    k8s_changes_free(&ch);
+    cJSON_Delete(before);
+    cJSON_Delete(after);
+    cJSON_Delete(unlabelled);
     return test_report("controller/providers/kubernetes/k8s_store");
 }

@@ -91,10 +91,12 @@ static const char *place(char **at, const char *s, size_t len)
     return p;
 }
 
+_Static_assert(sizeof(struct server) % 64 == 0, "the workers' blocks start on a cache line");
+
 /* One block: the server, its workers' blocks, then its strings. */
 static struct server *server_new(const struct server_names *n, const char *key, bool keyed_by_url)
 {
-    size_t head = (sizeof(struct server) + 63) & ~(size_t)63;
+    size_t head = sizeof(struct server); /* a multiple of 64: the workers' blocks are aligned */
     size_t workers = sizeof(struct server_worker) * registry_workers;
     size_t l_url = strlen(n->canon), l_key = keyed_by_url ? 0 : strlen(key), l_host = strlen(n->u.host),
            l_hp = strlen(n->hostport);
@@ -104,7 +106,6 @@ static struct server *server_new(const struct server_names *n, const char *key, 
         abort();
     memset(s, 0, head + workers);
     s->n_workers = registry_workers;
-    s->workers = (struct server_worker *)((char *)s + head);
     for (uint32_t i = 0; i < registry_workers; i++) {
         h2o_linklist_init_anchor(&s->workers[i].idle);
         h2o_linklist_init_anchor(&s->workers[i].orphans);

@@ -87,8 +87,8 @@ struct server {
     _Atomic int healthy;              /* active health: 1 up, 0 down */
     _Atomic int pending_workers;      /* retire handshake */
 
-    struct server_worker *workers; /* [n_workers], in the same allocation */
     uint32_t n_workers;
+    struct server_worker workers[]; /* [n_workers], each on cache lines of its own */
 };
 
 /* Called once before workers start. */

@@ -129,10 +129,9 @@ const char *stats_method_name(enum stats_method m)
     return m < M_COUNT ? names[m] : "OTHER";
 }
 
-void stats_record(struct stats *s, uint32_t w, int status, enum stats_method method, uint64_t bytes_in, uint64_t bytes_out,
-                  uint64_t duration_us)
+__attribute__((always_inline)) static inline void record(struct stats_block *b, int status, enum stats_method method, uint64_t bytes_in, uint64_t bytes_out,
+                          uint64_t duration_us)
 {
-    struct stats_block *b = stats_block(s, w);
     counter_add(&b->requests, 1);
     counter_add(&b->bytes_in, bytes_in);
     counter_add(&b->bytes_out, bytes_out);
@@ -158,6 +157,25 @@ void stats_record(struct stats *s, uint32_t w, int status, enum stats_method met
         }
     }
     counter_add(&b->codes_overflow, 1);
+}
+
+/* A worker's first request on this object: its block, then the count (a
+ * tail call from stats_record, which so stays free of register saves). */
+__attribute__((noinline, cold)) static void record_first(struct stats *s, uint32_t w, int status, enum stats_method method,
+                                                        uint64_t bytes_in, uint64_t bytes_out, uint64_t duration_us)
+{
+    record(stats_block_slow(s, w), status, method, bytes_in, bytes_out, duration_us);
+}
+
+void stats_record(struct stats *s, uint32_t w, int status, enum stats_method method, uint64_t bytes_in, uint64_t bytes_out,
+                  uint64_t duration_us)
+{
+    struct stats_block *b = atomic_load_explicit(&s->blocks[w], memory_order_relaxed); /* only worker w stores it */
+    if (__builtin_expect(b == NULL, 0)) {
+        record_first(s, w, status, method, bytes_in, bytes_out, duration_us);
+        return;
+    }
+    record(b, status, method, bytes_in, bytes_out, duration_us);
 }
 
 void stats_upstream_error(struct stats *s, uint32_t w, bool timeout)

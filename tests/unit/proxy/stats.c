@@ -1,7 +1,7 @@
 /* Tests proxy/stats.c: sharing by (kind, name), a worker block only once
  * that worker counts, sums over the blocks there are, and a worker counting
- * while another thread sums (run under TSan by `make test-tsan`'s unit step
- * when named *stats*, see the Makefile). */
+ * (and allocating its block) while another thread sums: `make test-tsan`
+ * runs this one under ThreadSanitizer. */
 #include "../../../proxy/stats.c"
 
 #include <pthread.h>

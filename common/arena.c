@@ -178,7 +178,12 @@ static void *arena_carve(struct arena *a, size_t size)
     size = (size + 15) & ~(size_t)15;
     struct arena_chunk *c = a->chunks;
     if (c == NULL || c->size - c->used < size) {
-        size_t want = c != NULL ? c->size * 2 : a->first_chunk ? a->first_chunk : ARENA_MIN_CHUNK;
+        /* A sized arena (a small object's) that outgrows its first chunk
+         * usually needs a little more: a second chunk of the same size,
+         * not twice it; doubling after that. */
+        size_t want = c == NULL ? (a->first_chunk ? a->first_chunk : ARENA_MIN_CHUNK)
+                      : c->next == NULL && c->size == a->first_chunk ? c->size
+                                                                     : c->size * 2;
         if (want > ARENA_MAX_CHUNK)
             want = ARENA_MAX_CHUNK;
         if (want < size)

@@ -43,6 +43,17 @@ int main(void)
     CHECK(n_cleanups == 2 && cleanup_order[0] == 2 && cleanup_order[1] == 1);
     CHECK(a.chunks == NULL && a.allocated == 0);
 
+    /* a small object's arena that outgrows its first chunk gets a second of
+     * the same size (then doubling), not one twice as big */
+    struct arena small;
+    arena_init_sized(&small, 512);
+    arena_alloc(&small, 400);
+    arena_alloc(&small, 200);
+    CHECK(small.chunks->size == 512 && small.chunks->next->size == 512);
+    arena_alloc(&small, 400);
+    CHECK(small.chunks->size == 1024);
+    arena_free(&small);
+
     /* spare full-size chunks: kept while tables are rebuilt, let go once
      * no rebuild reused one between two trims */
     arena_release_cache();

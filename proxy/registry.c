@@ -19,7 +19,7 @@
 #include "../common/strmap.h"
 #include "transport.h"
 
-static struct strmap servers; /* key -> struct server */
+static struct strmap servers = {.borrowed_keys = true}; /* key (in the server) -> struct server */
 static uint32_t registry_workers = 1;
 static size_t live_servers;
 static _Atomic size_t names_unanswered;

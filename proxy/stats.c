@@ -15,7 +15,8 @@
 
 const double stats_bucket_bounds[STATS_BUCKETS] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 1e300};
 
-static struct strmap registry[STATS_MIRROR + 1]; /* a name -> struct stats map a kind */
+/* a name (in the stats object) -> struct stats map a kind */
+static struct strmap registry[STATS_MIRROR + 1] = {[0 ... STATS_MIRROR] = {.borrowed_keys = true}};
 static uint32_t n_workers = 1;
 /* The registry is the watcher thread's: acquisitions happen while it
  * compiles, releases when it frees a table or a status snapshot (both are
@@ -63,11 +64,10 @@ void stats_shutdown(void)
 
 struct stats *stats_acquire(enum stats_kind kind, const char *name)
 {
-    bool added;
-    struct stats **slot = (struct stats **)strmap_put(&registry[kind], name, &added);
-    if (!added) {
-        atomic_fetch_add(&(*slot)->refs, 1);
-        return *slot;
+    struct stats *known = strmap_get(&registry[kind], name);
+    if (known != NULL) {
+        atomic_fetch_add(&known->refs, 1);
+        return known;
     }
     /* one allocation: the header, a block pointer per worker, the name */
     size_t head = sizeof(struct stats) + sizeof(struct stats_block *) * n_workers, len = strlen(name) + 1;
@@ -77,7 +77,7 @@ struct stats *stats_acquire(enum stats_kind kind, const char *name)
     memcpy((char *)s + head, name, len);
     s->name = (char *)s + head;
     atomic_init(&s->refs, 1);
-    *slot = s;
+    *strmap_put(&registry[kind], s->name, NULL) = s; /* the map borrows s->name */
     return s;
 }
 

@@ -124,7 +124,7 @@ static cJSON *service_json(const struct status_service *s)
             cJSON_AddStringToObject(j, "health", h);
             cJSON_AddStringToObject(status, sv->url, h);
             if (sv->srv) {
-                char dns_err[sizeof(sv->srv->dns_error)];
+                char dns_err[SERVER_DNS_ERROR_MAX];
                 server_dns_error(sv->srv, dns_err, sizeof(dns_err));
                 if (dns_err[0])
                     cJSON_AddStringToObject(j, "dnsError", dns_err);

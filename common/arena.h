@@ -35,6 +35,9 @@ void arena_init(struct arena *a);
 void arena_init_sized(struct arena *a, size_t first_chunk);
 /* Frees the process-wide cache of spare chunks (at exit). */
 void arena_release_cache(void);
+/* Frees the cache of spare chunks when none was reused since the last
+ * call (changes have stopped; called periodically); returns the bytes freed. */
+size_t arena_trim_cache(void);
 /* Runs the cleanups in reverse registration order, then frees the memory. */
 void arena_free(struct arena *a);
 

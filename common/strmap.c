@@ -25,12 +25,15 @@ void strmap_free(struct strmap *m, void (*free_val)(void *))
 {
     for (size_t i = 0; i < m->cap; i++)
         if (m->slots[i].key != NULL) {
-            free(m->slots[i].key);
+            if (!m->borrowed_keys)
+                free(m->slots[i].key);
             if (free_val != NULL)
                 free_val(m->slots[i].val);
         }
     free(m->slots);
+    bool borrowed = m->borrowed_keys;
     strmap_init(m);
+    m->borrowed_keys = borrowed;
 }
 
 /* The slot holding <key>, or the empty slot where it would go. */
@@ -70,7 +73,7 @@ void **strmap_put(struct strmap *m, const char *key, bool *added)
     struct strmap_slot *s = &m->slots[i];
     bool fresh = s->key == NULL;
     if (fresh) {
-        *s = (struct strmap_slot){mem_strdup(key), NULL, h};
+        *s = (struct strmap_slot){m->borrowed_keys ? (char *)key : mem_strdup(key), NULL, h};
         m->n++;
     }
     if (added != NULL)
@@ -86,7 +89,8 @@ void *strmap_del(struct strmap *m, const char *key)
     if (m->slots[i].key == NULL)
         return NULL;
     void *val = m->slots[i].val;
-    free(m->slots[i].key);
+    if (!m->borrowed_keys)
+        free(m->slots[i].key);
     m->n--;
     /* backward shift: move up each later entry of the run that may fill the hole */
     for (size_t j = (i + 1) & mask; m->slots[j].key != NULL; j = (j + 1) & mask) {

@@ -21,9 +21,13 @@ struct strmap_slot {
 struct strmap {
     struct strmap_slot *slots;
     size_t cap, n; /* cap: 0 or a power of two */
+    /* Keys are the caller's, neither copied nor freed: each must live as
+     * long as its entry (a key stored in its value, e.g. 100,000 servers'
+     * URLs kept once, not twice). */
+    bool borrowed_keys;
 };
 
-#define STRMAP_INIT {NULL, 0, 0}
+#define STRMAP_INIT {NULL, 0, 0, false}
 
 void strmap_init(struct strmap *m);
 /* Frees the keys and the table; <free_val> (if any) gets every value. */

@@ -306,7 +306,9 @@ static uint64_t trim_every_ms = TRIM_EVERY_MS;
 static void on_trim(void *data)
 {
     (void)data;
-    size_t freed;
+    size_t freed, cached = arena_trim_cache(); /* idle tables' spare chunks: malloc's free memory now */
+    if (cached)
+        log_debug("memory: %zu KiB of spare arena chunks freed", cached >> 10);
     if (mem_trim_if_slack(TRIM_SLACK, &freed))
         log_debug("memory: %zu KiB freed since the last look given back to the kernel", freed >> 10);
     watcher_timer_arm(trim_timer, trim_every_ms);

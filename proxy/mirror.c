@@ -405,7 +405,7 @@ void mirror_dispatch(struct worker *w, h2o_req_t *req, const struct table_servic
         if (m->percent == 0 || !sample(svc, w->id, i))
             continue;
         /* counted in the mirror's stats: they outlive this table */
-        uint64_t *in_flight = &m->stats->blocks[w->id].in_flight;
+        uint64_t *in_flight = &stats_block(m->stats, w->id)->in_flight;
         if (__atomic_load_n(in_flight, __ATOMIC_RELAXED) >= MIRROR_MAX_IN_FLIGHT) {
             stats_dropped(m->stats, w->id);
             continue;

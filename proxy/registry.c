@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 #include "../common/strmap.h"
 #include "transport.h"
 
-static struct strmap servers; /* key -> struct server */
+static struct strmap servers = {.borrowed_keys = true}; /* key (in the server) -> struct server */
 static uint32_t registry_workers = 1;
 static size_t live_servers;
 static _Atomic size_t names_unanswered;
@@ -36,12 +37,8 @@ static void server_free(struct server *s)
     pthread_mutex_destroy(&s->addr_lock);
     if (s->transport != NULL)
         transport_release(s->transport);
-    free(s->key);
-    free(s->url);
-    free(s->hostport);
-    free(s->host);
-    free(s->workers);
-    free(s);
+    free(s->dns_error);
+    free(s); /* its workers and strings too */
 }
 
 static void server_free_any(void *s)
@@ -56,37 +53,82 @@ void registry_shutdown(void)
     dns_shutdown();
 }
 
-/* Splits <url>; fills the address fields of <s> (a literal IP at once; a
- * name is watched by the caller). <tcp>: only "tcp://host:port" (TCP
- * routers' servers, which share the resolution). */
-static int resolve(struct server *s, const char *url, bool tcp, struct diag *d)
-{
+/* What a URL names, before a server is allocated for it. */
+struct server_names {
     struct server_url u;
-    if (server_url_parse(url, tcp, &u, d) != 0)
+    char hostport[300]; /* Host header */
+    char canon[320];    /* canonical URL */
+};
+
+/* Splits <url> and writes its canonical form. <tcp>: only
+ * "tcp://host:port" (TCP routers' servers, which share the resolution). */
+static int names_of(const char *url, bool tcp, struct server_names *n, struct diag *d)
+{
+    struct server_url *u = &n->u;
+    if (server_url_parse(url, tcp, u, d) != 0)
         return -1;
-    s->tls = strcmp(u.scheme, "https") == 0;
-    s->h2c = strcmp(u.scheme, "h2c") == 0; /* cleartext HTTP/2 with prior knowledge */
-    s->port = u.port;
-    const char *host = u.host;
-    char port_str[8];
-    snprintf(port_str, sizeof(port_str), "%d", s->port);
-    /* a literal IP never touches the resolver; a name is resolved later */
-    if (dns_literal(host, s->port, &s->addr, &s->addrlen))
-        atomic_init(&s->resolved, 1);
-    s->host = mem_strdup(host);
-    char hp[300];
-    bool v6 = strchr(host, ':') != NULL;
-    bool default_port = (s->port == 80 && !s->tls) || (s->port == 443 && s->tls);
+    bool tls = strcmp(u->scheme, "https") == 0;
+    bool v6 = strchr(u->host, ':') != NULL;
+    bool default_port = (u->port == 80 && !tls) || (u->port == 443 && tls);
     if (default_port)
-        snprintf(hp, sizeof(hp), v6 ? "[%s]" : "%s", host);
+        snprintf(n->hostport, sizeof(n->hostport), v6 ? "[%s]" : "%s", u->host);
     else
-        snprintf(hp, sizeof(hp), v6 ? "[%s]:%d" : "%s:%d", host, s->port);
-    s->hostport = mem_strdup(hp);
-    char canon[320];
-    snprintf(canon, sizeof(canon), "%s://%s%s%s", tcp ? "tcp" : s->tls ? "https" : s->h2c ? "h2c" : "http", hp, default_port ? ":" : "",
-             default_port ? port_str : "");
-    s->url = mem_strdup(canon);
+        snprintf(n->hostport, sizeof(n->hostport), v6 ? "[%s]:%d" : "%s:%d", u->host, u->port);
+    const char *scheme = tcp ? "tcp" : tls ? "https" : strcmp(u->scheme, "h2c") == 0 ? "h2c" : "http";
+    if (default_port)
+        snprintf(n->canon, sizeof(n->canon), "%s://%s:%d", scheme, n->hostport, u->port);
+    else
+        snprintf(n->canon, sizeof(n->canon), "%s://%s", scheme, n->hostport);
     return 0;
+}
+
+/* Copies <s> to <*at> and moves past it. */
+static const char *place(char **at, const char *s, size_t len)
+{
+    char *p = *at;
+    memcpy(p, s, len + 1);
+    *at += len + 1;
+    return p;
+}
+
+_Static_assert(sizeof(struct server) % 64 == 0, "the workers' blocks start on a cache line");
+
+/* One block: the server, its workers' blocks, then its strings. */
+static struct server *server_new(const struct server_names *n, const char *key, bool keyed_by_url)
+{
+    size_t head = sizeof(struct server); /* a multiple of 64: the workers' blocks are aligned */
+    size_t workers = sizeof(struct server_worker) * registry_workers;
+    size_t l_url = strlen(n->canon), l_key = keyed_by_url ? 0 : strlen(key), l_host = strlen(n->u.host),
+           l_hp = strlen(n->hostport);
+    size_t size = head + workers + l_url + 1 + (keyed_by_url ? 0 : l_key + 1) + l_host + 1 + l_hp + 1;
+    struct server *s = aligned_alloc(64, (size + 63) & ~(size_t)63);
+    if (s == NULL)
+        abort();
+    memset(s, 0, head + workers);
+    s->n_workers = registry_workers;
+    for (uint32_t i = 0; i < registry_workers; i++) {
+        h2o_linklist_init_anchor(&s->workers[i].idle);
+        h2o_linklist_init_anchor(&s->workers[i].orphans);
+        h2o_linklist_init_anchor(&s->workers[i].h2_conns);
+    }
+    char *at = (char *)s + head + workers;
+    s->url = place(&at, n->canon, l_url);
+    s->key = keyed_by_url ? s->url : place(&at, key, l_key);
+    s->host = place(&at, n->u.host, l_host);
+    s->hostport = place(&at, n->hostport, l_hp);
+    s->tls = strcmp(n->u.scheme, "https") == 0;
+    s->h2c = strcmp(n->u.scheme, "h2c") == 0; /* cleartext HTTP/2 with prior knowledge */
+    s->port = n->u.port;
+    pthread_mutex_init(&s->addr_lock, NULL);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    /* a literal IP never touches the resolver; a name is resolved later */
+    if (dns_literal(s->host, s->port, &ss, &len) && len <= sizeof(s->addr)) {
+        memcpy(&s->addr, &ss, len);
+        s->addrlen = len;
+        atomic_init(&s->resolved, 1);
+    }
+    return s;
 }
 
 static struct server *find(const char *key)
@@ -105,6 +147,19 @@ static char *server_key(const char *url, const struct transport *t)
     return k;
 }
 
+static void set_dns_error(struct server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Under addr_lock (or before the server is shared). */
+static void set_dns_error(struct server *s, const char *fmt, ...)
+{
+    char msg[SERVER_DNS_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    free(s->dns_error);
+    s->dns_error = mem_strdup(msg);
+}
+
 /* Resolver thread: a new answer for the server's name. */
 static void on_dns(void *ctx, const struct dns_addrs *a, const char *err)
 {
@@ -116,9 +171,14 @@ static void on_dns(void *ctx, const struct dns_addrs *a, const char *err)
     }
     bool was = atomic_load(&s->resolved);
     if (a != NULL) {
+        if (a->len[0] > sizeof(s->addr)) { /* not IPv4 or IPv6: keep what there is */
+            pthread_mutex_unlock(&s->addr_lock);
+            return;
+        }
         bool changed = !was || s->addrlen != a->len[0] || memcmp(&s->addr, &a->addr[0], a->len[0]) != 0;
-        char had_error = s->dns_error[0];
-        s->dns_error[0] = '\0';
+        bool had_error = s->dns_error != NULL;
+        free(s->dns_error);
+        s->dns_error = NULL;
         if (changed) {
             memcpy(&s->addr, &a->addr[0], a->len[0]);
             s->addrlen = a->len[0];
@@ -142,8 +202,8 @@ static void on_dns(void *ctx, const struct dns_addrs *a, const char *err)
     }
     /* A name that stops resolving keeps its last address (a resolver outage
      * must not take a working server out); one never resolved stays out. */
-    bool first = s->dns_error[0] == '\0';
-    snprintf(s->dns_error, sizeof(s->dns_error), "cannot resolve '%s': %s", s->host, err);
+    bool first = s->dns_error == NULL;
+    set_dns_error(s, "cannot resolve '%s': %s", s->host, err);
     pthread_mutex_unlock(&s->addr_lock);
     if (first)
         log_error("server %s: cannot resolve '%s': %s%s (retrying)", s->url, s->host, err,
@@ -163,7 +223,7 @@ uint32_t server_address(struct server *s, struct sockaddr_storage *ss, socklen_t
 void server_dns_error(struct server *s, char *buf, size_t size)
 {
     pthread_mutex_lock(&s->addr_lock);
-    snprintf(buf, size, "%s", s->dns_error);
+    snprintf(buf, size, "%s", s->dns_error ? s->dns_error : "");
     pthread_mutex_unlock(&s->addr_lock);
 }
 
@@ -199,35 +259,21 @@ static struct server *acquire(const char *url, bool tcp, struct transport *t, st
         return s;
     }
     /* canonicalise so that "http://a:80" and "http://a" share a server */
-    s = mem_calloc(1, sizeof(*s));
-    pthread_mutex_init(&s->addr_lock, NULL);
-    if (resolve(s, url, tcp, d) != 0) {
-        pthread_mutex_destroy(&s->addr_lock);
-        free(s->host);
-        free(s->hostport);
-        free(s);
+    struct server_names names;
+    if (names_of(url, tcp, &names, d) != 0)
         return NULL;
+    key = server_key(names.canon, t);
+    s = find(key);
+    if (s != NULL) {
+        free(key);
+        atomic_fetch_add(&s->refs, 1);
+        return s;
     }
-    s->key = server_key(s->url, t);
-    struct server *e = find(s->key);
-    if (e != NULL) {
-        server_free(s);
-        atomic_fetch_add(&e->refs, 1);
-        return e;
-    }
+    s = server_new(&names, key, t == NULL);
+    free(key);
     if (t != NULL) {
         transport_ref(t);
         s->transport = t;
-    }
-    s->n_workers = registry_workers;
-    s->workers = aligned_alloc(64, sizeof(*s->workers) * registry_workers);
-    if (s->workers == NULL)
-        abort();
-    memset(s->workers, 0, sizeof(*s->workers) * registry_workers);
-    for (uint32_t i = 0; i < registry_workers; i++) {
-        h2o_linklist_init_anchor(&s->workers[i].idle);
-        h2o_linklist_init_anchor(&s->workers[i].orphans);
-        h2o_linklist_init_anchor(&s->workers[i].h2_conns);
     }
     atomic_init(&s->refs, 1);
     atomic_init(&s->healthy, 1);
@@ -241,7 +287,7 @@ static struct server *acquire(const char *url, bool tcp, struct transport *t, st
         if (s->dns == NULL) {
             s->awaiting_first = false;
             atomic_fetch_sub(&names_unanswered, 1);
-            snprintf(s->dns_error, sizeof(s->dns_error), "cannot resolve '%s': no resolver", s->host);
+            set_dns_error(s, "cannot resolve '%s': no resolver", s->host);
         }
     }
     return s;

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <h2o/linklist.h>
@@ -43,12 +44,18 @@ struct server_worker {
 struct transport;
 struct dns_watch;
 
+/* The longest resolution error server_dns_error() gives. */
+#define SERVER_DNS_ERROR_MAX 160
+
+/* One allocation per server: this struct, its per-worker blocks (cache-line
+ * aligned) and its strings, so that 100,000 endpoints cost ~100,000
+ * mallocs, not 700,000. */
 struct server {
-    char *url;      /* canonical "http://10.0.0.1:8080" */
-    char *key;      /* the registry's key: url, plus the transport's digest when it has one */
+    const char *url;      /* canonical "http://10.0.0.1:8080" */
+    const char *key;      /* the registry's key: url, plus the transport's digest when it has one */
     struct transport *transport; /* serversTransport (a reference); NULL: the global one */
-    char *hostport; /* Host header when passHostHeader is false */
-    char *host;     /* as written in the URL; TLS server name */
+    const char *hostport; /* Host header when passHostHeader is false */
+    const char *host;     /* as written in the URL; TLS server name */
     int port;
     bool tls;
     bool h2c; /* h2c://: HTTP/2 over cleartext with prior knowledge */
@@ -56,28 +63,32 @@ struct server {
      * requests go over HTTP/2. Shared, so that a worker with no connection
      * yet does not open one handshake per request to learn it again. */
     _Atomic bool alpn_h2;
+    bool awaiting_first;                /* watched, no answer yet (counted in registry_names_unanswered) */
     /* The address is the first of the name's current answer, kept fresh by
      * common/dns.c off the watcher thread (a literal IP is set once). Read it
      * with server_address(). */
     pthread_mutex_t addr_lock;          /* addr, addrlen, dns_error */
-    struct sockaddr_storage addr;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } addr;                             /* TCP servers are IPv4 or IPv6: not a whole sockaddr_storage */
     socklen_t addrlen;
     _Atomic uint32_t addr_gen;          /* bumped on a change: older pooled connections are closed */
     _Atomic int resolved;               /* an address is known; until then the server takes no request */
-    char dns_error[160];                /* the last resolution failure, "" after a success */
-    bool awaiting_first;                /* watched, no answer yet (counted in registry_names_unanswered) */
+    char *dns_error;                    /* the last resolution failure; NULL after a success */
     struct dns_watch *dns;              /* NULL for a literal IP */
 
     _Atomic int refs;                 /* tables naming this server */
-    _Atomic int64_t down_until_ms;    /* passive health: skip until then */
     _Atomic uint32_t passive_failures; /* successive failures ... */
     _Atomic int64_t passive_since_ms;  /* ... since the first of them */
+    _Atomic int64_t down_until_ms;    /* passive health: skip until then */
     _Atomic uint64_t ttfb_ewma_us;     /* time to the response head, smoothed (leasttime) */
     _Atomic int healthy;              /* active health: 1 up, 0 down */
     _Atomic int pending_workers;      /* retire handshake */
 
-    struct server_worker *workers; /* [n_workers] */
     uint32_t n_workers;
+    struct server_worker workers[]; /* [n_workers], each on cache lines of its own */
 };
 
 /* Called once before workers start. */

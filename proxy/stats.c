@@ -15,7 +15,8 @@
 
 const double stats_bucket_bounds[STATS_BUCKETS] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 1e300};
 
-static struct strmap registry[STATS_MIRROR + 1]; /* a name -> struct stats map a kind */
+/* a name (in the stats object) -> struct stats map a kind */
+static struct strmap registry[STATS_MIRROR + 1] = {[0 ... STATS_MIRROR] = {.borrowed_keys = true}};
 static uint32_t n_workers = 1;
 /* The registry is the watcher thread's: acquisitions happen while it
  * compiles, releases when it frees a table or a status snapshot (both are
@@ -36,10 +37,17 @@ void stats_init(uint32_t workers)
     n_workers = workers ? workers : 1;
 }
 
+static _Atomic size_t blocks_live;
+
 static void stats_free(struct stats *s)
 {
-    free(s->blocks);
-    free(s->name);
+    for (uint32_t w = 0; w < s->n_workers; w++) {
+        struct stats_block *b = atomic_load_explicit(&s->blocks[w], memory_order_acquire);
+        if (b != NULL) {
+            free(b);
+            atomic_fetch_sub_explicit(&blocks_live, 1, memory_order_relaxed);
+        }
+    }
     free(s);
 }
 
@@ -56,23 +64,37 @@ void stats_shutdown(void)
 
 struct stats *stats_acquire(enum stats_kind kind, const char *name)
 {
-    bool added;
-    struct stats **slot = (struct stats **)strmap_put(&registry[kind], name, &added);
-    if (!added) {
-        atomic_fetch_add(&(*slot)->refs, 1);
-        return *slot;
+    struct stats *known = strmap_get(&registry[kind], name);
+    if (known != NULL) {
+        atomic_fetch_add(&known->refs, 1);
+        return known;
     }
-    struct stats *s = mem_calloc(1, sizeof(*s));
+    /* one allocation: the header, a block pointer per worker, the name */
+    size_t head = sizeof(struct stats) + sizeof(struct stats_block *) * n_workers, len = strlen(name) + 1;
+    struct stats *s = mem_calloc(1, head + len);
     s->kind = kind;
-    s->name = mem_strdup(name);
     s->n_workers = n_workers;
-    s->blocks = aligned_alloc(64, sizeof(*s->blocks) * n_workers);
-    if (s->blocks == NULL)
-        abort();
-    memset(s->blocks, 0, sizeof(*s->blocks) * n_workers);
+    memcpy((char *)s + head, name, len);
+    s->name = (char *)s + head;
     atomic_init(&s->refs, 1);
-    *slot = s;
+    *strmap_put(&registry[kind], s->name, NULL) = s; /* the map borrows s->name */
     return s;
+}
+
+struct stats_block *stats_block_slow(struct stats *s, uint32_t w)
+{
+    struct stats_block *b = aligned_alloc(64, sizeof(*b));
+    if (b == NULL)
+        abort();
+    memset(b, 0, sizeof(*b));
+    atomic_fetch_add_explicit(&blocks_live, 1, memory_order_relaxed);
+    atomic_store_explicit(&s->blocks[w], b, memory_order_release); /* zeroes visible before the pointer */
+    return b;
+}
+
+size_t stats_blocks_live(void)
+{
+    return atomic_load_explicit(&blocks_live, memory_order_relaxed);
 }
 
 void stats_release(struct stats *s)
@@ -107,10 +129,9 @@ const char *stats_method_name(enum stats_method m)
     return m < M_COUNT ? names[m] : "OTHER";
 }
 
-void stats_record(struct stats *s, uint32_t w, int status, enum stats_method method, uint64_t bytes_in, uint64_t bytes_out,
-                  uint64_t duration_us)
+__attribute__((always_inline)) static inline void record(struct stats_block *b, int status, enum stats_method method, uint64_t bytes_in, uint64_t bytes_out,
+                          uint64_t duration_us)
 {
-    struct stats_block *b = &s->blocks[w];
     counter_add(&b->requests, 1);
     counter_add(&b->bytes_in, bytes_in);
     counter_add(&b->bytes_out, bytes_out);
@@ -124,41 +145,62 @@ void stats_record(struct stats *s, uint32_t w, int status, enum stats_method met
     counter_add(&b->duration_us_sum, duration_us);
     uint16_t key = (uint16_t)((status > 0 && status < 1000 ? status : 999) * 8 + (int)method);
     for (int i = 0; i < STATS_CODE_SLOTS; i++) {
-        uint16_t k2 = __atomic_load_n(&b->codes[i].key, __ATOMIC_RELAXED);
+        uint16_t k2 = __atomic_load_n(&b->code_keys[i], __ATOMIC_RELAXED);
         if (k2 == key) {
-            counter_add(&b->codes[i].n, 1);
+            counter_add(&b->code_n[i], 1);
             return;
         }
         if (k2 == 0) { /* claim the slot: count first, then publish the key */
-            counter_add(&b->codes[i].n, 1);
-            __atomic_store_n(&b->codes[i].key, key, __ATOMIC_RELEASE);
+            counter_add(&b->code_n[i], 1);
+            __atomic_store_n(&b->code_keys[i], key, __ATOMIC_RELEASE);
             return;
         }
     }
     counter_add(&b->codes_overflow, 1);
 }
 
+/* A worker's first request on this object: its block, then the count (a
+ * tail call from stats_record, which so stays free of register saves). */
+__attribute__((noinline, cold)) static void record_first(struct stats *s, uint32_t w, int status, enum stats_method method,
+                                                        uint64_t bytes_in, uint64_t bytes_out, uint64_t duration_us)
+{
+    record(stats_block_slow(s, w), status, method, bytes_in, bytes_out, duration_us);
+}
+
+void stats_record(struct stats *s, uint32_t w, int status, enum stats_method method, uint64_t bytes_in, uint64_t bytes_out,
+                  uint64_t duration_us)
+{
+    struct stats_block *b = atomic_load_explicit(&s->blocks[w], memory_order_relaxed); /* only worker w stores it */
+    if (__builtin_expect(b == NULL, 0)) {
+        record_first(s, w, status, method, bytes_in, bytes_out, duration_us);
+        return;
+    }
+    record(b, status, method, bytes_in, bytes_out, duration_us);
+}
+
 void stats_upstream_error(struct stats *s, uint32_t w, bool timeout)
 {
-    struct stats_block *b = &s->blocks[w];
+    struct stats_block *b = stats_block(s, w);
     counter_add(timeout ? &b->upstream_timeouts : &b->upstream_errors, 1);
 }
 
 void stats_grpc(struct stats *s, uint32_t w, int code)
 {
-    counter_add(&s->blocks[w].grpc[code >= 0 && code < STATS_GRPC_CODES - 1 ? code : STATS_GRPC_CODES - 1], 1);
+    counter_add(&stats_block(s, w)->grpc[code >= 0 && code < STATS_GRPC_CODES - 1 ? code : STATS_GRPC_CODES - 1], 1);
 }
 
 void stats_dropped(struct stats *s, uint32_t w)
 {
-    counter_add(&s->blocks[w].dropped, 1);
+    counter_add(&stats_block(s, w)->dropped, 1);
 }
 
 void stats_sum(const struct stats *s, struct stats_total *t)
 {
     memset(t, 0, sizeof(*t));
     for (uint32_t w = 0; w < s->n_workers; w++) {
-        const struct stats_block *b = &s->blocks[w];
+        const struct stats_block *b = atomic_load_explicit(&s->blocks[w], memory_order_acquire);
+        if (b == NULL) /* that worker never counted anything here */
+            continue;
         t->requests += counter_get(&b->requests);
         t->bytes_in += counter_get(&b->bytes_in);
         t->bytes_out += counter_get(&b->bytes_out);
@@ -175,10 +217,10 @@ void stats_sum(const struct stats *s, struct stats_total *t)
         t->duration_us_sum += counter_get(&b->duration_us_sum);
         t->codes_overflow += counter_get(&b->codes_overflow);
         for (int i = 0; i < STATS_CODE_SLOTS; i++) {
-            uint16_t key = __atomic_load_n(&b->codes[i].key, __ATOMIC_ACQUIRE);
+            uint16_t key = __atomic_load_n(&b->code_keys[i], __ATOMIC_ACQUIRE);
             if (key == 0)
                 break;
-            uint64_t n = counter_get(&b->codes[i].n);
+            uint64_t n = counter_get(&b->code_n[i]);
             size_t j = 0;
             while (j < t->n_codes && t->codes[j].key != key)
                 j++;

@@ -43,6 +43,9 @@ int main(void)
     struct server *v6 = registry_acquire("https://[::1]:8443", &d);
     CHECK(v6 && v6->tls && v6->port == 8443);
     CHECK_STR(v6->hostport, "[::1]:8443");
+    /* one block per server: its workers' counters on cache lines of their own */
+    CHECK(((uintptr_t)&a->workers[0] & 63) == 0 && ((uintptr_t)&a->workers[1] & 63) == 0 && a->n_workers == 2);
+    CHECK(a->key == a->url && v6->dns_error == NULL);
 
     CHECK(registry_acquire("ftp://x", &d) == NULL);
     CHECK_CONTAINS(d.msg, "unsupported scheme");

@@ -40,7 +40,7 @@ int main(void)
     struct diag d;
     CHECK(table_tcp_set_server(t, svc, 0, "127.0.0.1:9000", &d) == 0);
     CHECK(table_tcp_set_server(t, svc, 1, "[::1]:9001", &d) == 0);
-    CHECK(svc->servers[1].srv != NULL && svc->servers[1].srv->addr.ss_family == AF_INET6);
+    CHECK(svc->servers[1].srv != NULL && svc->servers[1].srv->addr.sa.sa_family == AF_INET6);
     CHECK(table_tcp_set_server(t, svc, 1, "127.0.0.1", &d) != 0);
     CHECK_CONTAINS(d.msg, "host:port");
     CHECK(table_tcp_set_server(t, svc, 1, "127.0.0.1:0", &d) != 0);

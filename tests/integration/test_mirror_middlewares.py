@@ -11,22 +11,7 @@ from attack import RecordingUpstream
 from conftest import get, service_yaml, wait_for
 from test_failover_middlewares import emu  # noqa: F401 (the Kubernetes API emulator fixture)
 from test_k8s_crd import backend, gantry as k8s_gantry
-
-
-def header_of(up, name, i=-1):
-    for line in up.requests[i][0].split(b"\r\n")[1:]:
-        k, _, v = line.partition(b":")
-        if k.strip().lower() == name.lower().encode():
-            return v.strip().decode()
-    return None
-
-
-def target_of(up, i=-1):
-    return up.requests[i][0].split(b"\r\n", 1)[0].split(b" ")[1].decode()
-
-
-def routers(g):
-    return {r["name"]: r for r in g.api("/api/http/routers")}
+from test_service_middlewares_nested import header_of, routers, target_of  # what a RecordingUpstream saw
 
 
 MIDDLEWARES = ("  middlewares:\n"

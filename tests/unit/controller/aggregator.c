@@ -7,28 +7,17 @@
 
 #include "../../../admin/status.h"
 #include "../../../controller/aggregator.h"
-#include "../../../controller/model_decode.h"
-#include "../../../controller/tree_yaml.h"
 #include "../../../controller/watcher.h"
 #include "../../../proxy/middleware/middleware.h"
 #include "../../../proxy/publish.h"
 #include "../../../proxy/registry.h"
 #include "../../../proxy/table.h"
+#include "model_yaml_fixture.h"
 #include "test.h"
 
 static void compile(const char *yaml)
 {
-    struct model *m = model_new("file");
-    struct decode_report rep;
-    decode_report_init(&rep);
-    struct diag d;
-    struct tree_node *root = tree_yaml_parse(&m->arena, "dyn.yaml", yaml, strlen(yaml), &d);
-    CHECK(root != NULL);
-    if (root)
-        model_decode(m, root, &rep);
-    CHECK(rep.errors.len == 0);
-    decode_report_free(&rep);
-    aggregator_submit(m);
+    aggregator_submit(model_from_yaml("file", yaml));
     aggregator_flush();
     publish_reclaim();
     status_reclaim();

@@ -7,25 +7,9 @@
 
 #include <stdlib.h>
 
-#include "../../../controller/model_decode.h"
-#include "../../../controller/tree_yaml.h"
 #include "../../../proxy/tcp/tcp_balancer.h"
+#include "model_yaml_fixture.h"
 #include "test.h"
-
-static struct model *decode(const char *provider, const char *yaml)
-{
-    struct model *m = model_new(provider);
-    struct decode_report rep;
-    decode_report_init(&rep);
-    struct diag d;
-    struct tree_node *root = tree_yaml_parse(&m->arena, "dyn.yaml", yaml, strlen(yaml), &d);
-    CHECK(root != NULL);
-    if (root)
-        model_decode(m, root, &rep);
-    CHECK(rep.errors.len == 0);
-    decode_report_free(&rep);
-    return m;
-}
 
 static const char *route_of(const struct table *t, uint32_t ep)
 {
@@ -47,7 +31,7 @@ static bool has_error(const struct ptr_vec *errors, const char *needle)
 int main(void)
 {
     static const char *const eps[] = {"dns", "game", "voice"};
-    struct model *file = decode("file", "udp:\n"
+    struct model *file = model_from_yaml("file", "udp:\n"
                                         "  routers:\n"
                                         "    b-dns: {service: dns, entryPoints: [dns]}\n"
                                         "    a-dns: {service: dns, entryPoints: [dns]}\n"
@@ -61,7 +45,7 @@ int main(void)
                                         "    canary:\n      weighted: {services: [{name: dns, weight: 3}, {name: next@docker}]}\n"
                                         "    loop1:\n      weighted: {services: [{name: loop2}]}\n"
                                         "    loop2:\n      weighted: {services: [{name: loop1}]}\n");
-    struct model *docker = decode("docker", "udp:\n  services:\n    next:\n      loadBalancer: {servers: [{address: \"127.0.0.3:53\"}]}\n");
+    struct model *docker = model_from_yaml("docker", "udp:\n  services:\n    next:\n      loadBalancer: {servers: [{address: \"127.0.0.3:53\"}]}\n");
     const struct model *models[] = {file, docker};
     struct table *t = table_new(2);
     struct arena scratch;

@@ -230,13 +230,7 @@ static bool main_answer_diverts(struct mw_run *run, int status)
     if (kept == NULL || run->handed_on || route->failover_fallback == NULL || route->failover_fallback == route ||
         run->current < route->cut->n_middlewares || !status_in_ranges(f->failover_status, f->n_failover_status, status))
         return false;
-    void **slots = run->slots;
-    request_view_restore(&kept->view, run->req, NULL);
-    *run = kept->run; /* as at the cut: the main's middlewares never happened */
-    run->route = route->failover_fallback;
-    run->slots = slots;
-    for (uint32_t i = run->next; i < run->route->n_middlewares; i++)
-        slots[i] = NULL;
+    mw_run_rewind(run, route->failover_fallback);
     middleware_run(run);
     return true;
 }

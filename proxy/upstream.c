@@ -42,7 +42,6 @@
 #include "middleware/middleware.h"
 #include "middleware/retry_expr.h"
 #include "mirror.h"
-#include "request_view.h"
 #include "sticky.h"
 #include "subrequest.h"
 #include "transport.h"
@@ -288,17 +287,10 @@ static void on_fallback_passed(struct mw_run *run)
 static void fallback_chain(struct proxy *p)
 {
     struct mw_run *run = p->mw;
-    const struct mw_kept *kept = run->kept;
-    void **slots = run->slots;
-    request_view_restore(&kept->view, p->req, NULL);
-    *run = kept->run; /* the run as it was at the cut: the main's middlewares never happened */
+    mw_run_rewind(run, p->route->failover_fallback);
     run->upstream = p;
     run->handed_on = true;
-    run->route = p->route->failover_fallback;
     run->pass = on_fallback_passed;
-    run->slots = slots;
-    for (uint32_t i = run->next; i < run->route->n_middlewares; i++) /* the main's state is not the fallback's */
-        slots[i] = NULL;
     p->final_sent = true;
     p->state = ST_DONE;
     middleware_run(run);

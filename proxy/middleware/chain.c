@@ -162,6 +162,18 @@ void middleware_run(struct mw_run *run)
     run->pass(run);
 }
 
+void mw_run_rewind(struct mw_run *run, const struct table_route *fallback)
+{
+    const struct mw_kept *kept = run->kept;
+    void **slots = run->slots;
+    request_view_restore(&kept->view, run->req, NULL);
+    *run = kept->run; /* as at the cut: the main's middlewares never happened */
+    run->route = fallback;
+    run->slots = slots;
+    for (uint32_t i = run->next; i < fallback->n_middlewares; i++)
+        slots[i] = NULL;
+}
+
 void mw_resume(struct mw_run *run)
 {
     middleware_run(run);
@@ -184,11 +196,17 @@ void middleware_on_response(struct mw_run *run)
     }
 }
 
+/* Whether a middleware's own answer <status> goes nowhere near the client:
+ * on a mirror's copy it is dropped; a failover may send the request to its
+ * fallback instead. */
+static bool answer_taken(struct mw_run *run, int status)
+{
+    return run->shadow || (run->divert != NULL && run->divert(run, status));
+}
+
 void mw_answer(struct mw_run *run, int status, const char *reason, const char *body, bool close)
 {
-    if (run->shadow) /* a mirror's copy: dropped */
-        return;
-    if (run->divert != NULL && run->divert(run, status)) /* a failover's fallback instead */
+    if (answer_taken(run, status))
         return;
     h2o_req_t *req = run->req;
     req->res.status = status;
@@ -204,9 +222,7 @@ static h2o_generator_t static_generator = {NULL, NULL};
 
 void mw_redirect(struct mw_run *run, int status, const char *location, size_t len)
 {
-    if (run->shadow)
-        return;
-    if (run->divert != NULL && run->divert(run, status))
+    if (answer_taken(run, status))
         return;
     h2o_req_t *req = run->req;
     const char *reason = status == 301 ? "Moved Permanently"
@@ -286,9 +302,7 @@ bool mw_request_is_tls(const struct mw_run *run)
 
 void mw_send(struct mw_run *run, int status, const char *reason, h2o_iovec_t body)
 {
-    if (run->shadow)
-        return;
-    if (run->divert != NULL && run->divert(run, status))
+    if (answer_taken(run, status))
         return;
     h2o_req_t *req = run->req;
     req->res.status = status;

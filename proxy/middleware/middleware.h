@@ -193,6 +193,11 @@ size_t middleware_shared_live(void);
 /* Worker: runs route->middlewares from run->next on; run->pass() when every
  * middleware let the request through. */
 void middleware_run(struct mw_run *run);
+/* <run> back to where its failover took over (run->kept: the request's
+ * view and the run as they were), on the fallback's route <fallback>, the
+ * main's per-middleware state forgotten; the caller sets what differs and
+ * runs it (route.c, upstream.c). */
+void mw_run_rewind(struct mw_run *run, const struct table_route *fallback);
 /* An asynchronous middleware let the request through: continue the chain. */
 void mw_resume(struct mw_run *run);
 /* Runs the response hooks of the middlewares the request went through (all

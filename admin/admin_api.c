@@ -52,6 +52,7 @@ static cJSON *admin_stats_json(const struct stats *s)
     cJSON_AddNumberToObject(o, "upstreamTimeouts", (double)t.upstream_timeouts);
     if (s->kind == STATS_MIRROR) {
         cJSON_AddNumberToObject(o, "dropped", (double)t.dropped);
+        cJSON_AddNumberToObject(o, "refused", (double)t.refused);
         cJSON_AddNumberToObject(o, "inFlight", (double)t.in_flight);
     }
     cJSON *lat = cJSON_AddObjectToObject(o, "latencySeconds");

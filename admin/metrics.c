@@ -117,16 +117,22 @@ static void mirror_metrics(struct buf *o, const struct status_snapshot *s)
         for (int c = 0; c < 6; c++)
             emit(o, "gantry_mirror_requests_total{%s,code_class=\"%s\"} %llu\n", ms[i].labels, classes[c],
                  (unsigned long long)ms[i].t.classes[c]);
-    static const char *const names[4] = {"gantry_mirror_dropped_total", "gantry_mirror_errors_total",
-                                         "gantry_mirror_timeouts_total", "gantry_mirror_in_flight"};
-    static const char *const helps[4] = {"Copies not sent because the mirror had too many in flight.",
+    static const char *const names[5] = {"gantry_mirror_dropped_total", "gantry_mirror_refused_total",
+                                         "gantry_mirror_errors_total", "gantry_mirror_timeouts_total",
+                                         "gantry_mirror_in_flight"};
+    static const char *const helps[5] = {"Copies not sent because the mirror had too many in flight.",
+                                         "Copies not sent because the mirror's own middlewares answered them.",
                                          "Copies that failed (connect, write or a bad answer).",
                                          "Copies the mirror did not answer in time.", "Copies under way."};
-    for (int k = 0; k < 4; k++) {
-        help(o, names[k], k == 3 ? "gauge" : "counter", helps[k]);
+    for (int k = 0; k < 5; k++) {
+        help(o, names[k], k == 4 ? "gauge" : "counter", helps[k]);
         for (size_t i = 0; i < n; i++) {
             const struct stats_total *t = &ms[i].t;
-            uint64_t v = k == 0 ? t->dropped : k == 1 ? t->upstream_errors : k == 2 ? t->upstream_timeouts : t->in_flight;
+            uint64_t v = k == 0   ? t->dropped
+                         : k == 1 ? t->refused
+                         : k == 2 ? t->upstream_errors
+                         : k == 3 ? t->upstream_timeouts
+                                  : t->in_flight;
             emit(o, "%s{%s} %llu\n", names[k], ms[i].labels, (unsigned long long)v);
         }
     }

@@ -390,8 +390,10 @@ static void start_shadowed_copy(struct worker *w, h2o_req_t *req, const struct t
     middleware_run(&run); /* synchronous: nothing on a shadow's chain waits (the aggregator refuses those that would) */
     if (run.next == chain->n_middlewares + 1)
         start_copy(w, req, svc, m, &run.client, in_flight);
-    else
-        log_debug("mirror copy to %s: dropped by its middlewares", m->svc->name);
+    else {
+        stats_refused(m->stats, w->id);
+        log_debug("mirror copy to %s: refused by its middlewares", m->svc->name);
+    }
     request_view_restore(&saved, req, NULL);
 }
 

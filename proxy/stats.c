@@ -194,6 +194,11 @@ void stats_dropped(struct stats *s, uint32_t w)
     counter_add(&stats_block(s, w)->dropped, 1);
 }
 
+void stats_refused(struct stats *s, uint32_t w)
+{
+    counter_add(&stats_block(s, w)->refused, 1);
+}
+
 void stats_sum(const struct stats *s, struct stats_total *t)
 {
     memset(t, 0, sizeof(*t));
@@ -209,6 +214,7 @@ void stats_sum(const struct stats *s, struct stats_total *t)
         for (int k = 0; k < STATS_GRPC_CODES; k++)
             t->grpc[k] += counter_get(&b->grpc[k]);
         t->dropped += counter_get(&b->dropped);
+        t->refused += counter_get(&b->refused);
         t->in_flight += counter_get(&b->in_flight);
         for (int i = 0; i < 6; i++)
             t->classes[i] += counter_get(&b->classes[i]);

@@ -37,6 +37,7 @@ struct stats_block {
     uint64_t requests, bytes_in, bytes_out;
     uint64_t upstream_errors, upstream_timeouts;
     uint64_t dropped;   /* mirrors: copies not sent (the shadow's queue was full) */
+    uint64_t refused;   /* mirrors: copies the mirror's own middlewares answered (not sent) */
     uint64_t in_flight; /* mirrors: copies under way (a gauge) */
     uint64_t classes[6]; /* 1xx..5xx, then anything else */
     uint64_t hist[STATS_BUCKETS];
@@ -63,7 +64,7 @@ struct stats {
 
 /* Sum of every worker's block. */
 struct stats_total {
-    uint64_t requests, bytes_in, bytes_out, upstream_errors, upstream_timeouts, dropped, in_flight;
+    uint64_t requests, bytes_in, bytes_out, upstream_errors, upstream_timeouts, dropped, refused, in_flight;
     uint64_t classes[6];
     uint64_t hist[STATS_BUCKETS];
     uint64_t duration_us_sum;
@@ -100,6 +101,9 @@ void stats_upstream_error(struct stats *s, uint32_t w, bool timeout);
 void stats_grpc(struct stats *s, uint32_t w, int code);
 /* Worker <w>: a mirror copy that was not sent (queue full). */
 void stats_dropped(struct stats *s, uint32_t w);
+/* Worker <w>: a mirror copy its middlewares answered (an allow-list, a
+ * redirect, a rate limit): not sent. */
+void stats_refused(struct stats *s, uint32_t w);
 /* Worker <w>: its block, allocated on first use (mirrors keep a pointer to
  * its in_flight gauge). */
 struct stats_block *stats_block_slow(struct stats *s, uint32_t w);

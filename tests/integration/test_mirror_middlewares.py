@@ -7,8 +7,9 @@ else; a middleware that would make a copy wait is refused.
 """
 import time
 
-from attack import RecordingUpstream
+from attack import RecordingUpstream, metric
 from conftest import get, service_yaml, wait_for
+from test_mirroring import mirror_stats
 from test_failover_middlewares import emu  # noqa: F401 (the Kubernetes API emulator fixture)
 from test_k8s_crd import backend, gantry as k8s_gantry
 from test_service_middlewares_nested import header_of, routers, target_of  # what a RecordingUpstream saw
@@ -97,6 +98,11 @@ def test_a_mirror_chain_that_answers_drops_that_copy_only(tmp_path, procs):
     assert len(main.requests) == 6
     assert not denied.requests and not redirected.requests
     assert len(limited.requests) == 1  # the burst: one copy, then 429s, dropped
+    # each refused copy is counted in its mirror's stats (API and /metrics), not as dropped or failed
+    for mirror, refused in (("sdeny@file", 6), ("sredir@file", 6), ("slimit@file", 5), ("splain@file", 0)):
+        st = mirror_stats(g, mirror)
+        assert (st["refused"], st["dropped"], st["upstreamErrors"]) == (refused, 0, 0), (mirror, st)
+        assert metric(g, "gantry_mirror_refused_total", service="mirrored@file", mirror=mirror) == refused
 
 
 def test_a_mirror_middleware_that_would_wait_refuses_the_router(tmp_path, procs):

@@ -6,48 +6,8 @@ a fallback's answer to the next failover out; a bad status range is an
 error of the file, whose last good configuration keeps serving.
 """
 import subprocess
-import threading
-
 from conftest import free_port, get, service_yaml, wait_for
-from http_peers import QuietHandler, serve
-
-
-class Peer:
-    """An HTTP/1.1 server answering <path's first segment> as the status
-    ("/503/..." -> 503, anything else 200), its name in the body, and
-    recording (method, path, body) of each request."""
-
-    def __init__(self, name):
-        self.name, self.seen, self.lock = name, [], threading.Lock()
-        peer = self
-
-        class Handler(QuietHandler):
-            def answer(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
-                with peer.lock:
-                    peer.seen.append((self.command, self.path, body))
-                first = self.path.split("/")[1]
-                status = int(first) if first.isdigit() else 200
-                out = ("%s %d %d\n" % (peer.name, status, len(body))).encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(out)))
-                self.send_header("Set-Cookie", "from=" + peer.name)
-                self.end_headers()
-                self.wfile.write(out)
-
-            do_GET = do_POST = do_PUT = answer
-
-        self.httpd = serve(Handler)
-        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
-
-    def paths(self):
-        with self.lock:
-            return [s[1] for s in self.seen]
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from http_peers import StatusPeer as Peer
 
 
 def failover(name, main, fallback, errors=""):
@@ -83,13 +43,13 @@ def test_main_statuses_go_to_the_fallback_with_the_body(tmp_path, procs):
         payload = b"x" * 300000
         status, _, body = get(g.port, "/500/post", "fo.test", method="POST", body=payload)
         assert (status, body) == (500, b"fallback 500 300000\n")
-        assert [s[2] == payload for s in main.seen if s[1] == "/500/post"] == [True]
-        assert [s[2] == payload for s in fallback.seen if s[1] == "/500/post"] == [True]
+        assert [s.body == payload for s in main.seen if s.path == "/500/post"] == [True]
+        assert [s.body == payload for s in fallback.seen if s.path == "/500/post"] == [True]
         # and over HTTP/2 (h2c), where request bodies otherwise stream
         r = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-H", "Host: fo.test", "--data-binary", "@-",
                             "http://127.0.0.1:%d/502/h2" % g.port], input=b"y" * 70000, capture_output=True, timeout=20)
         assert r.stdout == b"fallback 502 70000\n", r
-        assert [len(s[2]) for s in main.seen if s[1] == "/502/h2"] == [70000]
+        assert [len(s.body) for s in main.seen if s.path == "/502/h2"] == [70000]
         # maxRequestBodyBytes: over it, 413 before any server is asked
         before = len(main.seen)
         assert get(g.port, "/200/big", "small.test", method="POST", body=b"z" * 11)[0] == 413

@@ -6,51 +6,13 @@ fallback's middlewares and goes to the fallback; a fallback middleware that
 answers answers the client; a main service that is down sends the request
 straight through the fallback's middlewares.
 """
-import threading
-
 import pytest
 
 from conftest import free_port, get, service_yaml, wait_for
-from http_peers import QuietHandler, serve
+from http_peers import StatusPeer as Peer
 from k8s_emulator import Emulator
 from test_k8s_crd import backend, gantry, info
 from tls_certs import make_cert
-
-
-class Peer:
-    """Answers the path's first segment as the status ("/500/..." -> 500,
-    anything else 200) and records (path, headers, body) of each request."""
-
-    def __init__(self, name):
-        self.name, self.seen, self.lock = name, [], threading.Lock()
-        peer = self
-
-        class Handler(QuietHandler):
-            def answer(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
-                with peer.lock:
-                    peer.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                first = self.path.split("/")[1]
-                status = int(first) if first.isdigit() else 200
-                out = ("%s %d\n" % (peer.name, status)).encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            do_GET = do_POST = answer
-
-        self.httpd = serve(Handler)
-        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
-
-    def last(self):
-        with self.lock:
-            return self.seen[-1]
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 MIDDLEWARES = ("  middlewares:\n"
@@ -77,16 +39,16 @@ def test_the_fallback_request_passes_the_fallbacks_middlewares_only(tmp_path, pr
         wait_for(lambda: get(g.port, "/ok", "f.test")[0] == 200, what="route live")
         # the main answers: its middlewares both ways, the fallback untouched
         status, headers, body = get(g.port, "/ok", "f.test")
-        assert (status, body) == (200, b"main 200\n") and headers.get("x-main-hook") == "yes"
-        path, seen, _ = main.last()
+        assert (status, body) == (200, b"main 200 0\n") and headers.get("x-main-hook") == "yes"
+        _, path, seen, _ = main.last()
         assert (path, seen.get("x-main"), seen.get("x-router"), seen.get("x-fallback")) == ("/ok", "yes", "r", None)
         assert not fallback.seen
         # the main's 500 is dropped: the fallback gets the request as the failover got it, through its own chain
         status, headers, body = get(g.port, "/500/x?q=1", "f.test", method="POST", body=b"payload")
-        assert (status, body) == (200, b"fallback 200\n"), (status, body)
+        assert (status, body) == (200, b"fallback 200 7\n"), (status, body)
         assert headers.get("x-via") == "fallback" and "x-main-hook" not in headers, headers
-        assert main.last()[0] == "/500/x?q=1" and main.last()[1].get("x-main") == "yes"
-        path, seen, sent = fallback.last()
+        assert main.last().path == "/500/x?q=1" and main.last().headers.get("x-main") == "yes"
+        _, path, seen, sent = fallback.last()
         assert path == "/f/500/x?q=1" and sent == b"payload"
         assert (seen.get("x-fallback"), seen.get("x-router"), seen.get("x-main")) == ("yes", "r", None), seen
     finally:
@@ -105,7 +67,7 @@ def test_a_fallback_middleware_that_answers_answers_the_client(tmp_path, procs):
         wait_for(lambda: get(g.port, "/ok", "f.test")[0] == 200, what="route live")
         status, _, _ = get(g.port, "/503/y", "f.test")
         assert status == 403  # the fallback's allow-list, after the main's 503 was dropped
-        assert main.last()[0] == "/503/y" and not fallback.seen
+        assert main.last().path == "/503/y" and not fallback.seen
         assert get(g.port, "/ok2", "f.test")[0] == 200  # the connection and the route carry on
     finally:
         main.close()
@@ -125,7 +87,7 @@ def test_a_main_that_is_down_sends_straight_through_the_fallbacks_middlewares(tm
         wait_for(lambda: get(g.port, "/d", "f.test")[0] == 200, timeout=10, what="fallback answers")
         status, headers, _ = get(g.port, "/d2", "f.test")
         assert status == 200 and headers.get("x-via") == "fallback" and "x-main-hook" not in headers
-        path, seen, _ = fallback.last()
+        _, path, seen, _ = fallback.last()
         assert (path, seen.get("x-fallback"), seen.get("x-router"), seen.get("x-main")) == ("/d2", "yes", "r", None)
     finally:
         fallback.close()
@@ -144,12 +106,12 @@ def test_a_main_middlewares_answer_that_is_an_error_goes_to_the_fallback(tmp_pat
         wait_for(lambda: get(g.port, "/x", "f.test")[0] == 200, what="route live")
         # the main's allow-list answers 403, one of the errors: the fallback, through its own chain
         status, headers, body = get(g.port, "/y", "f.test")
-        assert (status, body, headers.get("x-via")) == (200, b"fallback 200\n", "fallback"), (status, headers)
-        path, seen, _ = fallback.last()
+        assert (status, body, headers.get("x-via")) == (200, b"fallback 200 0\n", "fallback"), (status, headers)
+        _, path, seen, _ = fallback.last()
         assert (path, seen.get("x-fallback"), seen.get("x-router"), seen.get("x-main")) == ("/y", "yes", "r", None)
         # a status that is not one of the errors: the main's middleware answers the client
         assert get(g.port, "/z", "k.test")[0] == 403
-        assert not main.seen and fallback.last()[0] == "/y"
+        assert not main.seen and fallback.last().path == "/y"
     finally:
         main.close()
         fallback.close()

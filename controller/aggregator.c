@@ -282,13 +282,26 @@ struct build {
     struct table_host_map tls_options; /* name@provider -> struct built_tls_option * */
     struct ptr_vec tls_bound;          /* struct tls_binding *: routes whose hosts an option claims */
     uint64_t current_tls_id;           /* the TLS option of the router being added */
-    struct table_host_map service_models; /* name@provider -> const struct model_service * */
+    struct table_host_map service_models; /* name@provider -> struct service_entry * */
+    struct status_service **router_services; /* the status of the service each snapshot router names, or NULL */
     struct compile_reuse services_next;   /* model service -> table_service, for the next compile */
     struct compile_reuse middlewares_next; /* model middleware -> table_middleware, for the next compile */
     struct compile_reuse rules_next;       /* model router -> shared rule, for the next compile */
     struct compile_reuse chains_next;      /* model router -> shared chains, for the next compile */
     size_t chains_kept, chains_resolved;   /* routers whose chains were taken from the last table / resolved */
 };
+
+/* A service by its qualified name: its model, and what the API shows. */
+struct service_entry {
+    const struct model_service *model;
+    struct status_service *st;
+};
+
+static const struct model_service *model_service_named(struct build *b, const char *q)
+{
+    const struct service_entry *e = table_host_map_get(&b->service_models, q, strlen(q));
+    return e ? e->model : NULL;
+}
 
 struct pending_weighted {
     const struct model_service *s;
@@ -593,7 +606,9 @@ static void add_services(struct build *b, const struct model *m)
                    : s->hrw       ? "highestRandomWeight"
                    : s->failover  ? "failover"
                                   : s->unsupported;
-        *table_host_map_slot_held(b->scratch, &b->service_models, q, strlen(q)) = (void *)s; /* <q> outlives the scratch */
+        struct service_entry *e = arena_alloc(b->scratch, sizeof(*e));
+        *e = (struct service_entry){s, st}; /* the last of one name wins, as in the API's usedBy */
+        *table_host_map_slot_held(b->scratch, &b->service_models, q, strlen(q)) = e; /* <q> outlives the scratch */
         if (s->unsupported != NULL) {
             record_on(b, &st->error, "%s: service '%s': %s services are not supported by gantry; routers using it are not served",
                       s->origin.source, q, s->unsupported);
@@ -856,7 +871,7 @@ static const struct model_service *service_model(struct build *b, const char *na
     const char *q = qualify(b->scratch, name, provider);
     const char *at = strchr(q, '@');
     *own = at ? at + 1 : provider;
-    return table_host_map_get(&b->service_models, q, strlen(q));
+    return model_service_named(b, q);
 }
 
 /* The services <s> hands requests to (children, main, fallback, mirrors). */
@@ -1311,6 +1326,11 @@ static void add_routers(struct build *b, const struct model *m)
         st->tls = r->tls != NULL;
         const char *sq = u ? u->service : r->service ? qualify(&snap->arena, r->service, m->provider) : NULL;
         st->service = sq;
+        /* the service it names, for the API's usedBy (whether the router is served or not) */
+        const struct service_entry *se = sq ? table_host_map_get(&b->service_models, sq, strlen(sq)) : NULL;
+        b->router_services[snap->n_routers - 1] = se ? se->st : NULL;
+        if (se != NULL)
+            se->st->n_used_by++;
         if (u == NULL) {
             record_on(b, &st->error, "%s: router '%s': rule `%s`: %s", r->origin.source, q, r->rule, d.msg);
             continue;
@@ -1319,7 +1339,7 @@ static void add_routers(struct build *b, const struct model *m)
             record_on(b, &st->error, "%s: router '%s': no service", r->origin.source, q);
             continue;
         }
-        const struct model_service *sm = table_host_map_get(&b->service_models, sq, strlen(sq));
+        const struct model_service *sm = se ? se->model : NULL;
         struct table_service *svc = table_find_service(b->t, sq);
         if (svc == NULL) {
             if (sm != NULL)
@@ -1411,7 +1431,7 @@ static struct table_service *mirror_target(struct build *b, const char *q)
         struct table_service *s = table_find_service(b->t, q);
         if (s != NULL)
             return s;
-        const struct model_service *m = table_host_map_get(&b->service_models, q, strlen(q));
+        const struct model_service *m = model_service_named(b, q);
         if (m == NULL || m->weighted == NULL || m->weighted->n_services != 1 || m->weighted->sticky != NULL ||
             m->weighted->services[0].name == NULL)
             return NULL;
@@ -1889,27 +1909,16 @@ static void finish_snapshot(struct build *b)
             st->n_used_by = q ? mw_resolver_users_of(b->mw, mw) : mw_resolver_users(b->mw, st->name);
         }
     }
-    /* who uses each service: two passes over the routers through a name index */
-    struct table_host_map by_name = {0};
-    for (size_t i = 0; i < snap->n_services; i++)
-        *table_host_map_slot(b->scratch, &by_name, snap->services[i].name, strlen(snap->services[i].name)) =
-            &snap->services[i];
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t j = 0; j < snap->n_routers; j++) {
-            const char *sn = snap->routers[j].service;
-            struct status_service *sv = sn ? table_host_map_get(&by_name, sn, strlen(sn)) : NULL;
-            if (sv == NULL)
-                continue;
-            if (pass == 0)
-                sv->n_used_by++;
-            else
-                sv->used_by[sv->n_used_by++] = snap->routers[j].name;
-        }
-        for (size_t i = 0; pass == 0 && i < snap->n_services; i++) {
-            struct status_service *sv = &snap->services[i];
-            sv->used_by = arena_alloc(&snap->arena, (sv->n_used_by ? sv->n_used_by : 1) * sizeof(char *));
-            sv->n_used_by = 0;
-        }
+    /* who uses each service: counted by add_routers, which looked each one up */
+    for (size_t i = 0; i < snap->n_services; i++) {
+        struct status_service *sv = &snap->services[i];
+        sv->used_by = arena_alloc(&snap->arena, (sv->n_used_by ? sv->n_used_by : 1) * sizeof(char *));
+        sv->n_used_by = 0;
+    }
+    for (size_t j = 0; j < snap->n_routers; j++) {
+        struct status_service *sv = b->router_services[j];
+        if (sv != NULL)
+            sv->used_by[sv->n_used_by++] = snap->routers[j].name;
     }
     size_t np = b->provider_problems.len, ne = b->errors.len;
     snap->problems = arena_alloc(&snap->arena, (np + ne + 1) * sizeof(char *));
@@ -1948,6 +1957,7 @@ static void compile(void)
     b.snap->routers = arena_alloc(&b.snap->arena, (nr ? nr : 1) * sizeof(*b.snap->routers));
     b.snap->services = arena_alloc(&b.snap->arena, (nsv ? nsv : 1) * sizeof(*b.snap->services));
     b.snap->middlewares = arena_alloc(&b.snap->arena, (nm ? nm : 1) * sizeof(*b.snap->middlewares));
+    b.router_services = arena_alloc(&scratch, (nr ? nr : 1) * sizeof(*b.router_services));
     for (size_t i = 0; i < n_providers; i++) /* the snapshot shows the models' strings, not copies */
         arena_on_free(&b.snap->arena, release_model, model_ref(latest[i]));
     for (size_t i = 0; i < n_providers; i++) /* what providers could not build: they log it themselves */

@@ -282,13 +282,26 @@ struct build {
     struct table_host_map tls_options; /* name@provider -> struct built_tls_option * */
     struct ptr_vec tls_bound;          /* struct tls_binding *: routes whose hosts an option claims */
     uint64_t current_tls_id;           /* the TLS option of the router being added */
-    struct table_host_map service_models; /* name@provider -> const struct model_service * */
+    struct table_host_map service_models; /* name@provider -> struct service_entry * */
+    struct status_service **router_services; /* the status of the service each snapshot router names, or NULL */
     struct compile_reuse services_next;   /* model service -> table_service, for the next compile */
     struct compile_reuse middlewares_next; /* model middleware -> table_middleware, for the next compile */
     struct compile_reuse rules_next;       /* model router -> shared rule, for the next compile */
     struct compile_reuse chains_next;      /* model router -> shared chains, for the next compile */
     size_t chains_kept, chains_resolved;   /* routers whose chains were taken from the last table / resolved */
 };
+
+/* A service by its qualified name: its model, and what the API shows. */
+struct service_entry {
+    const struct model_service *model;
+    struct status_service *st;
+};
+
+static const struct model_service *model_service_named(struct build *b, const char *q)
+{
+    const struct service_entry *e = table_host_map_get(&b->service_models, q, strlen(q));
+    return e ? e->model : NULL;
+}
 
 struct pending_weighted {
     const struct model_service *s;
@@ -552,10 +565,13 @@ static void set_sticky(struct build *b, struct table_service *ts, const char *q,
 /* The shared service the published table built from the very model
  * object <s> (an unchanged service: providers hand those over by
  * reference), if every server of it was taken then. */
-static struct table_service *unchanged_service(const struct model_service *s)
+static struct table_service *unchanged_service(const struct model_service *s, const char *provider)
 {
     struct table_service *old = compile_reuse_get(&services_prev, s);
     if (old == NULL || old->unit == NULL || old->view == NULL) /* only services with every server set are recorded */
+        return NULL;
+    const char *at = strrchr(old->name, '@'); /* named in the same provider (its name is the qualified one) */
+    if (strchr(s->name, '@') == NULL && (at == NULL || strcmp(at + 1, provider) != 0))
         return NULL;
     return old;
 }
@@ -575,7 +591,12 @@ static void add_services(struct build *b, const struct model *m)
     struct status_snapshot *snap = b->snap;
     for (size_t i = 0; i < m->services.len; i++) {
         const struct model_service *s = m->services.items[i];
-        const char *q = qualify(&snap->arena, s->name, m->provider);
+        /* an unchanged service (shown below, which holds it) brings its qualified name */
+        struct table_service *old = s->lb != NULL && s->lb->servers_transport == NULL && s->unsupported == NULL && s->mirroring == NULL &&
+                                            s->weighted == NULL && s->hrw == NULL && s->failover == NULL
+                                        ? unchanged_service(s, m->provider)
+                                        : NULL;
+        const char *q = old ? old->name : qualify(&snap->arena, s->name, m->provider);
         struct status_service *st = &snap->services[snap->n_services++];
         st->name = q;
         st->provider = m->provider; /* the snapshot holds the model (compile) */
@@ -585,7 +606,9 @@ static void add_services(struct build *b, const struct model *m)
                    : s->hrw       ? "highestRandomWeight"
                    : s->failover  ? "failover"
                                   : s->unsupported;
-        *table_host_map_slot(b->scratch, &b->service_models, q, strlen(q)) = (void *)s;
+        struct service_entry *e = arena_alloc(b->scratch, sizeof(*e));
+        *e = (struct service_entry){s, st}; /* the last of one name wins, as in the API's usedBy */
+        *table_host_map_slot_held(b->scratch, &b->service_models, q, strlen(q)) = e; /* <q> outlives the scratch */
         if (s->unsupported != NULL) {
             record_on(b, &st->error, "%s: service '%s': %s services are not supported by gantry; routers using it are not served",
                       s->origin.source, q, s->unsupported);
@@ -617,7 +640,7 @@ static void add_services(struct build *b, const struct model *m)
             st->healthcheck_path = s->lb->healthcheck->path;
             st->healthcheck_interval_ms = s->lb->healthcheck->interval_ms;
         }
-        struct table_service *ts = tr == NULL ? unchanged_service(s) : NULL;
+        struct table_service *ts = old;
         if (ts != NULL) { /* carried over as it is: no per-server work */
             table_adopt_service(b->t, ts);
             compile_reuse_put(&b->services_next, s, ts);
@@ -848,7 +871,7 @@ static const struct model_service *service_model(struct build *b, const char *na
     const char *q = qualify(b->scratch, name, provider);
     const char *at = strchr(q, '@');
     *own = at ? at + 1 : provider;
-    return table_host_map_get(&b->service_models, q, strlen(q));
+    return model_service_named(b, q);
 }
 
 /* The services <s> hands requests to (children, main, fallback, mirrors). */
@@ -1205,10 +1228,11 @@ static bool add_branches(struct build *b, struct table_route *tr, const struct m
  * before any route is added: a router whose policy cannot be applied on one
  * entry point is served on none (fail closed). Returns the first route, or
  * NULL. */
-static struct table_route *add_route_per_chain(struct build *b, const struct model_router *r, const char *provider, const char *q,
-                                               const struct rule_node *rule, uint64_t mask, struct table_service *svc,
+static struct table_route *add_route_per_chain(struct build *b, const struct model_router *r, const char *provider,
+                                               const struct route_unit *u, uint64_t mask, struct table_service *svc,
                                                const struct model_service *sm, const char **err)
 {
+    const char *q = u->name;
     const struct entrypoint_config *eps = opts.entrypoint_configs;
     uint64_t groups[MAX_EP_GROUPS];
     struct table_middleware **chains[MAX_EP_GROUPS];
@@ -1258,7 +1282,8 @@ static struct table_route *add_route_per_chain(struct build *b, const struct mod
         if ((branches && !add_branches(b, &tmp, r, q, sm, svc_provider, err)) ||
             (!branches && !add_service_parts(b, &tmp, r, q, sm, svc_provider, err)))
             return NULL; /* before any route is added: served on no entry point */
-        struct table_route *tr = table_add_route(b->t, q, r->rule, rule, r->priority, groups[g], r->tls != NULL, svc);
+        struct table_route *tr =
+            table_add_route_held(b->t, q, u->rule_text, u->rule, u->priority, groups[g], r->tls != NULL, svc, u->stats, u->hosts);
         tr->middlewares = tmp.middlewares;
         tr->n_middlewares = tmp.n_middlewares;
         tr->tls_option_id = b->current_tls_id;
@@ -1283,7 +1308,12 @@ static void add_routers(struct build *b, const struct model *m)
     for (size_t i = 0; i < m->routers.len; i++) {
         const struct model_router *r = m->routers.items[i];
         struct status_snapshot *snap = b->snap;
-        const char *q = qualify(&snap->arena, r->name, m->provider);
+        struct diag d;
+        /* the router's names, rule, hosts and statistics: built once per model object */
+        const struct route_unit *u = aggregator_route_unit(b->t, &rules_prev, &b->rules_next, r, m->provider, &d);
+        if (u != NULL)
+            aggregator_route_unit_hold(&snap->arena, u); /* the snapshot shows its names */
+        const char *q = u ? u->name : qualify(&snap->arena, r->name, m->provider);
         struct status_router *st = &snap->routers[snap->n_routers++];
         st->name = q; /* the rest points into the model, which the snapshot holds (compile) */
         st->provider = m->provider;
@@ -1294,11 +1324,14 @@ static void add_routers(struct build *b, const struct model *m)
         st->n_middlewares = r->n_middlewares;
         st->priority = r->priority ? r->priority : rule_default_priority(r->rule);
         st->tls = r->tls != NULL;
-        const char *sq = r->service ? qualify(&snap->arena, r->service, m->provider) : NULL;
+        const char *sq = u ? u->service : r->service ? qualify(&snap->arena, r->service, m->provider) : NULL;
         st->service = sq;
-        struct diag d;
-        const struct rule_node *rule = aggregator_rule(b->t, &rules_prev, &b->rules_next, r, r->rule, &d);
-        if (rule == NULL) {
+        /* the service it names, for the API's usedBy (whether the router is served or not) */
+        const struct service_entry *se = sq ? table_host_map_get(&b->service_models, sq, strlen(sq)) : NULL;
+        b->router_services[snap->n_routers - 1] = se ? se->st : NULL;
+        if (se != NULL)
+            se->st->n_used_by++;
+        if (u == NULL) {
             record_on(b, &st->error, "%s: router '%s': rule `%s`: %s", r->origin.source, q, r->rule, d.msg);
             continue;
         }
@@ -1306,7 +1339,7 @@ static void add_routers(struct build *b, const struct model *m)
             record_on(b, &st->error, "%s: router '%s': no service", r->origin.source, q);
             continue;
         }
-        const struct model_service *sm = table_host_map_get(&b->service_models, sq, strlen(sq));
+        const struct model_service *sm = se ? se->model : NULL;
         struct table_service *svc = table_find_service(b->t, sq);
         if (svc == NULL) {
             if (sm != NULL)
@@ -1324,22 +1357,19 @@ static void add_routers(struct build *b, const struct model *m)
         if (r->tls != NULL && router_tls_option(b, r, m->provider, q, &topt, &st->error) != 0)
             continue;
         b->current_tls_id = topt ? topt->id : 0;
-        struct table_route *tr = add_route_per_chain(b, r, m->provider, q, rule, mask, svc, sm, &st->error);
+        struct table_route *tr = add_route_per_chain(b, r, m->provider, u, mask, svc, sm, &st->error);
         if (tr == NULL)
             continue;
         if (r->tls != NULL && topt != NULL && topt != b->t->tls_default_option) {
             struct tls_binding *tb = arena_alloc(b->scratch, sizeof(*tb));
-            *tb = (struct tls_binding){tr->name, topt, table_rule_hosts(b->scratch, rule), tr};
+            *tb = (struct tls_binding){tr->name, topt, table_rule_hosts(b->scratch, u->rule), tr};
             ptr_vec_push(b->scratch, &b->tls_bound, tb);
         }
         st->stats = tr->stats;
         stats_ref(tr->stats);
         struct signature *sig = arena_alloc(b->scratch, sizeof(*sig));
         sig->name = q;
-        uint64_t h = hash_str(hash_str(0xcbf29ce484222325ULL, sq), r->rule);
-        for (size_t k = 0; k < r->n_middlewares; k++)
-            h = hash_str(h, r->middlewares[k]);
-        sig->hash = hash_str(h ^ mask, "") ^ ((uint64_t)tr->priority << 1) ^ (r->tls != NULL);
+        sig->hash = hash_str(u->sig ^ mask, "") ^ ((uint64_t)tr->priority << 1) ^ (r->tls != NULL);
         ptr_vec_push(b->scratch, &b->sigs, sig);
     }
 }
@@ -1401,7 +1431,7 @@ static struct table_service *mirror_target(struct build *b, const char *q)
         struct table_service *s = table_find_service(b->t, q);
         if (s != NULL)
             return s;
-        const struct model_service *m = table_host_map_get(&b->service_models, q, strlen(q));
+        const struct model_service *m = model_service_named(b, q);
         if (m == NULL || m->weighted == NULL || m->weighted->n_services != 1 || m->weighted->sticky != NULL ||
             m->weighted->services[0].name == NULL)
             return NULL;
@@ -1879,27 +1909,16 @@ static void finish_snapshot(struct build *b)
             st->n_used_by = q ? mw_resolver_users_of(b->mw, mw) : mw_resolver_users(b->mw, st->name);
         }
     }
-    /* who uses each service: two passes over the routers through a name index */
-    struct table_host_map by_name = {0};
-    for (size_t i = 0; i < snap->n_services; i++)
-        *table_host_map_slot(b->scratch, &by_name, snap->services[i].name, strlen(snap->services[i].name)) =
-            &snap->services[i];
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t j = 0; j < snap->n_routers; j++) {
-            const char *sn = snap->routers[j].service;
-            struct status_service *sv = sn ? table_host_map_get(&by_name, sn, strlen(sn)) : NULL;
-            if (sv == NULL)
-                continue;
-            if (pass == 0)
-                sv->n_used_by++;
-            else
-                sv->used_by[sv->n_used_by++] = snap->routers[j].name;
-        }
-        for (size_t i = 0; pass == 0 && i < snap->n_services; i++) {
-            struct status_service *sv = &snap->services[i];
-            sv->used_by = arena_alloc(&snap->arena, (sv->n_used_by ? sv->n_used_by : 1) * sizeof(char *));
-            sv->n_used_by = 0;
-        }
+    /* who uses each service: counted by add_routers, which looked each one up */
+    for (size_t i = 0; i < snap->n_services; i++) {
+        struct status_service *sv = &snap->services[i];
+        sv->used_by = arena_alloc(&snap->arena, (sv->n_used_by ? sv->n_used_by : 1) * sizeof(char *));
+        sv->n_used_by = 0;
+    }
+    for (size_t j = 0; j < snap->n_routers; j++) {
+        struct status_service *sv = b->router_services[j];
+        if (sv != NULL)
+            sv->used_by[sv->n_used_by++] = snap->routers[j].name;
     }
     size_t np = b->provider_problems.len, ne = b->errors.len;
     snap->problems = arena_alloc(&snap->arena, (np + ne + 1) * sizeof(char *));
@@ -1938,6 +1957,7 @@ static void compile(void)
     b.snap->routers = arena_alloc(&b.snap->arena, (nr ? nr : 1) * sizeof(*b.snap->routers));
     b.snap->services = arena_alloc(&b.snap->arena, (nsv ? nsv : 1) * sizeof(*b.snap->services));
     b.snap->middlewares = arena_alloc(&b.snap->arena, (nm ? nm : 1) * sizeof(*b.snap->middlewares));
+    b.router_services = arena_alloc(&scratch, (nr ? nr : 1) * sizeof(*b.router_services));
     for (size_t i = 0; i < n_providers; i++) /* the snapshot shows the models' strings, not copies */
         arena_on_free(&b.snap->arena, release_model, model_ref(latest[i]));
     for (size_t i = 0; i < n_providers; i++) /* what providers could not build: they log it themselves */

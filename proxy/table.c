@@ -51,8 +51,9 @@ static void host_map_insert_slot(struct table_host_map *m, const struct table_ho
     }
 }
 
-/* Returns the address of the value for <key>, inserting NULL if absent. */
-void **table_host_map_slot(struct arena *a, struct table_host_map *m, const char *key, size_t len)
+/* Returns the address of the value for <key>, inserting NULL if absent
+ * (<key> copied into <a> unless <held>). */
+static void **host_map_slot(struct arena *a, struct table_host_map *m, const char *key, size_t len, bool held)
 {
     if (m->slots == NULL || (m->n + 1) * 2 > m->mask + 1) {
         uint32_t cap = m->slots ? (m->mask + 1) * 2 : 16;
@@ -66,7 +67,7 @@ void **table_host_map_slot(struct arena *a, struct table_host_map *m, const char
     for (uint32_t i = h & m->mask;; i = (i + 1) & m->mask) {
         struct table_host_slot *s = &m->slots[i];
         if (s->key == NULL) {
-            s->key = arena_strndup(a, key, len);
+            s->key = held ? key : arena_strndup(a, key, len);
             s->len = (uint32_t)len;
             s->hash = h;
             m->n++;
@@ -75,6 +76,16 @@ void **table_host_map_slot(struct arena *a, struct table_host_map *m, const char
         if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0)
             return &s->value;
     }
+}
+
+void **table_host_map_slot(struct arena *a, struct table_host_map *m, const char *key, size_t len)
+{
+    return host_map_slot(a, m, key, len, false);
+}
+
+void **table_host_map_slot_held(struct arena *a, struct table_host_map *m, const char *key, size_t len)
+{
+    return host_map_slot(a, m, key, len, true);
 }
 
 /* ---- build ---- */
@@ -167,7 +178,8 @@ static void service_init(struct table *t, struct arena *a, struct table_service 
 static void service_index(struct table *t, struct table_service *s)
 {
     ptr_vec_push(&t->arena, &t->build_services, s);
-    *table_host_map_slot(&t->arena, &t->service_index, s->name, strlen(s->name)) = s;
+    /* the name lives in the service's memory, which the table holds */
+    *table_host_map_slot_held(&t->arena, &t->service_index, s->name, strlen(s->name)) = s;
 }
 
 struct table_service *table_add_service(struct table *t, const char *name, bool pass_host_header, uint32_t n_servers)
@@ -317,6 +329,25 @@ struct table_route *table_add_route(struct table *t, const char *name, const cha
     return r;
 }
 
+struct table_route *table_add_route_held(struct table *t, const char *name, const char *rule_text, const struct rule_node *rule,
+                                         int64_t priority, uint64_t entrypoints, bool tls, struct table_service *svc,
+                                         struct stats *stats, const struct table_hosts *hosts)
+{
+    struct table_route *r = arena_alloc(&t->arena, sizeof(*r));
+    r->name = name;
+    r->rule_text = rule_text;
+    r->rule = rule;
+    r->priority = priority ? priority : rule_default_priority(rule_text);
+    r->entrypoints = entrypoints;
+    r->tls = tls;
+    r->service = svc;
+    stats_ref(stats);
+    r->stats = stats;
+    r->hosts = hosts;
+    ptr_vec_push(&t->arena, &t->build_routes, r);
+    return r;
+}
+
 static void ssl_ctx_release(void *ctx)
 {
     SSL_CTX_free(ctx);
@@ -404,19 +435,25 @@ static void list_push(struct arena *a, struct table_route_list *l, struct table_
 
 static void index_route(struct table *t, struct table_route *r)
 {
-    struct ptr_vec hosts = {0};
-    /* scratch for collect_hosts lives in the table arena; small */
-    if (!collect_hosts(&t->arena, r->rule, &hosts)) {
+    struct ptr_vec found = {0};
+    const struct ptr_vec *hosts = &found;
+    if (r->hosts != NULL) { /* found once for the shared rule, whose strings the table holds */
+        if (r->hosts->any) {
+            list_push(&t->arena, &t->fallback, r);
+            return;
+        }
+        hosts = &r->hosts->names;
+    } else if (!collect_hosts(&t->arena, r->rule, &found)) { /* scratch in the table arena; small */
         list_push(&t->arena, &t->fallback, r);
         return;
     }
-    for (size_t i = 0; i < hosts.len; i++) {
-        const struct rule_str *h = hosts.items[i];
+    for (size_t i = 0; i < hosts->len; i++) {
+        const struct rule_str *h = hosts->items[i];
         bool wild = h->len > 2 && h->s[0] == '*' && h->s[1] == '.';
         struct table_host_map *m = wild ? &t->wildcard : &t->exact;
         const char *key = wild ? h->s + 2 : h->s;
         size_t len = wild ? h->len - 2 : h->len;
-        void **slot = table_host_map_slot(&t->arena, m, key, len);
+        void **slot = host_map_slot(&t->arena, m, key, len, r->hosts != NULL);
         if (*slot == NULL)
             *slot = arena_alloc(&t->arena, sizeof(struct table_route_list));
         list_push(&t->arena, *slot, r);
@@ -512,6 +549,13 @@ struct ptr_vec *table_rule_hosts(struct arena *a, const struct rule_node *rule)
 {
     struct ptr_vec *v = arena_alloc(a, sizeof(*v));
     return collect_hosts(a, rule, v) ? v : NULL;
+}
+
+struct table_hosts *table_hosts_of(struct arena *a, const struct rule_node *rule)
+{
+    struct table_hosts *h = arena_alloc(a, sizeof(*h));
+    h->any = !collect_hosts(a, rule, &h->names);
+    return h;
 }
 
 void table_set_tls_option_host_force(struct table *t, const char *name, const struct tls_option *o)

@@ -132,6 +132,10 @@ struct table_route {
     struct table_middleware **middlewares;
     uint32_t n_middlewares;
     struct stats *stats; /* shared with other tables naming the same router */
+    /* The host names the rule pins, found once per shared rule
+     * (table_hosts_of), in memory the table holds; NULL: found from the
+     * rule by table_finish. */
+    const struct table_hosts *hosts;
     /* A weighted service whose children have middlewares of their own
      * (Traefik's service middlewares, the Gateway API's backendRef
      * filters): the child is picked before the chain runs, and the request
@@ -153,6 +157,12 @@ struct table_route {
     struct table_route *cut;
     struct table_route **mirror_chains;
     struct table_route *failover_fallback;
+};
+
+/* The host names a rule can only match (struct rule_str *), or <any>. */
+struct table_hosts {
+    bool any;
+    struct ptr_vec names;
 };
 
 struct table_route_list {
@@ -249,6 +259,14 @@ void table_service_set_sticky(struct table *t, struct table_service *svc, const 
 struct table_route *table_add_route(struct table *t, const char *name, const char *rule_text, const struct rule_node *rule,
                                     int64_t priority, uint64_t entrypoints, bool tls, struct table_service *svc);
 
+/* As table_add_route for a router compiled once and shared between tables:
+ * <name>, <rule_text> and <hosts> are not copied and <stats> is taken with
+ * one more reference; all must live as long as <t> (memory <t> holds a
+ * reference on). */
+struct table_route *table_add_route_held(struct table *t, const char *name, const char *rule_text, const struct rule_node *rule,
+                                         int64_t priority, uint64_t entrypoints, bool tls, struct table_service *svc,
+                                         struct stats *stats, const struct table_hosts *hosts);
+
 /* tls.stores.default.defaultCertificate; takes a reference. */
 void table_set_default_cert(struct table *t, void *ssl_ctx);
 /* Binds host <name> to <o> even when another option holds it (a conflict settled to the default). */
@@ -270,6 +288,8 @@ const struct tls_option *table_lookup_tls_option(const struct table *t, const ch
 bool table_set_tls_option_host(struct table *t, const char *name, const struct tls_option *o);
 /* The exact host names a rule pins (NULL when it can match any host). */
 struct ptr_vec *table_rule_hosts(struct arena *a, const struct rule_node *rule);
+/* The same, as a table_route's <hosts> (in <a>). */
+struct table_hosts *table_hosts_of(struct arena *a, const struct rule_node *rule);
 
 /* SNI lookup: SSL_CTX * for <name> (lowercase) or NULL. */
 void *table_lookup_sni(const struct table *t, const char *name, size_t len);
@@ -278,5 +298,7 @@ void *table_lookup_sni(const struct table *t, const char *name, size_t len);
 void *table_host_map_get(const struct table_host_map *m, const char *key, size_t len);
 /* Address of the value for <key>, inserted as NULL when absent. */
 void **table_host_map_slot(struct arena *a, struct table_host_map *m, const char *key, size_t len);
+/* The same without copying <key>: it must outlive <m>. */
+void **table_host_map_slot_held(struct arena *a, struct table_host_map *m, const char *key, size_t len);
 
 #endif

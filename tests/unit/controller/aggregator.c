@@ -1,7 +1,10 @@
 /* Tests controller/aggregator.c's placing of service middlewares inside a
  * mirroring service and a failover with errors (struct table_route's cut,
  * mirror_chains, failover_fallback), through its public interface: a file
- * model in, the published table and router statuses out. */
+ * model in, the published table and router statuses out; and that a
+ * compile carrying unchanged routers' units over from the last table (the
+ * model objects handed over by reference) publishes the same table as a
+ * fresh compile, whatever kind of change came in between. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,6 +155,186 @@ static void failover_with_errors(void)
     CHECK_CONTAINS(router_error("waiting@file", buf, sizeof(buf)), "waits");
 }
 
+/* ---- units carried over == fresh compile ---- */
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The published table and router statuses as text: routes in their order
+ * with everything a lookup reads, the host index, the snapshot's names. */
+static char *dump_current(void)
+{
+    const struct table *t = publish_current();
+    char *lines[4096];
+    size_t n = 0;
+    char buf[2048];
+    for (uint32_t i = 0; t && i < t->n_routes && n < 4000; i++) {
+        const struct table_route *r = t->routes[i];
+        int len = snprintf(buf, sizeof(buf), "route %u %s rule=%s prio=%lld eps=%llx tls=%d opt=%llu svc=%s mws=", r->rank, r->name,
+                           r->rule_text, (long long)r->priority, (unsigned long long)r->entrypoints, r->tls,
+                           (unsigned long long)r->tls_option_id, r->service ? r->service->name : "-");
+        for (uint32_t j = 0; j < r->n_middlewares && len < 1900; j++)
+            len += snprintf(buf + len, sizeof(buf) - (size_t)len, "%s,", r->middlewares[j]->name);
+        lines[n++] = strdup(buf);
+    }
+    const struct table_host_map *maps[] = {t ? &t->exact : NULL, t ? &t->wildcard : NULL};
+    for (int k = 0; k < 2; k++)
+        for (uint32_t i = 0; maps[k] && maps[k]->slots && i <= maps[k]->mask && n < 4000; i++) {
+            const struct table_host_slot *sl = &maps[k]->slots[i];
+            if (sl->key == NULL)
+                continue;
+            const struct table_route_list *l = sl->value;
+            int len = snprintf(buf, sizeof(buf), "host%d %.*s:", k, (int)sl->len, sl->key);
+            for (uint32_t j = 0; j < l->n && len < 1900; j++)
+                len += snprintf(buf + len, sizeof(buf) - (size_t)len, " %s", l->items[j]->name);
+            lines[n++] = strdup(buf);
+        }
+    for (uint32_t j = 0; t && j < t->fallback.n && n < 4000; j++) {
+        snprintf(buf, sizeof(buf), "fallback %u %s", j, t->fallback.items[j]->name);
+        lines[n++] = strdup(buf);
+    }
+    struct status_snapshot *s = status_acquire();
+    for (size_t i = 0; s && i < s->n_routers && n < 4000; i++) {
+        const struct status_router *r = &s->routers[i];
+        snprintf(buf, sizeof(buf), "status %s svc=%s prio=%lld err=%s", r->name, r->service ? r->service : "-",
+                 (long long)r->priority, r->error ? r->error : "");
+        lines[n++] = strdup(buf);
+    }
+    for (size_t i = 0; s && i < s->n_services && n < 4000; i++) {
+        snprintf(buf, sizeof(buf), "service %s err=%s", s->services[i].name, s->services[i].error ? s->services[i].error : "");
+        lines[n++] = strdup(buf);
+    }
+    status_release(s);
+    qsort(lines, n, sizeof(char *), str_cmp); /* the host map's slot order is not the table's */
+    size_t total = 1;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(lines[i]) + 1;
+    char *out = calloc(1, total);
+    for (size_t i = 0; i < n; i++) {
+        strcat(out, lines[i]);
+        strcat(out, "\n");
+        free(lines[i]);
+    }
+    return out;
+}
+
+static const struct aggregator_options *two_eps(void)
+{
+    static const char *eps[] = {"web", "websecure"};
+    static struct aggregator_options o = {.window_ms = 0, .n_workers = 2, .entrypoints = eps, .n_entrypoints = 2};
+    return &o;
+}
+
+/* <yaml>'s model with every router and service that <prev> has under the
+ * same name and definition handed over by reference (as providers do),
+ * so that the aggregator may carry them over. */
+static struct model *sharing(const char *provider, const char *yaml, const struct model *prev)
+{
+    struct model *m = model_from_yaml(provider, yaml);
+    struct model *scratch = model_from_yaml(provider, yaml); /* definitions to compare by digest of one object */
+    for (size_t i = 0; prev && i < m->routers.len; i++) {
+        struct model_router *r = m->routers.items[i];
+        struct model_router *old = model_find_router(prev, r->name);
+        if (old != NULL && strcmp(old->rule, r->rule) == 0 && old->priority == r->priority &&
+            (old->service == NULL) == (r->service == NULL) && (!r->service || strcmp(old->service, r->service) == 0) &&
+            old->n_entrypoints == r->n_entrypoints && (old->tls == NULL) == (r->tls == NULL) &&
+            old->n_middlewares == r->n_middlewares) {
+            bool same = true;
+            for (size_t j = 0; j < r->n_entrypoints; j++)
+                same &= strcmp(old->entrypoints[j], r->entrypoints[j]) == 0;
+            for (size_t j = 0; j < r->n_middlewares; j++)
+                same &= strcmp(old->middlewares[j], r->middlewares[j]) == 0;
+            if (same && (r->tls == NULL || ((old->tls->options == NULL) == (r->tls->options == NULL) &&
+                                            (!r->tls->options || strcmp(old->tls->options, r->tls->options) == 0))))
+                m->routers.items[i] = old;
+        }
+    }
+    for (size_t i = 0; prev && i < m->services.len; i++) {
+        struct model_service *s = m->services.items[i];
+        struct model_service *old = model_find_service(prev, s->name);
+        if (old && old->lb && s->lb && old->lb->n_servers == s->lb->n_servers && s->lb->n_servers == 1 &&
+            strcmp(old->lb->servers[0].url, s->lb->servers[0].url) == 0 && !s->n_middlewares && !old->n_middlewares)
+            m->services.items[i] = old;
+    }
+    model_free(scratch);
+    return m;
+}
+
+#define UNIT_BASE                                                                                                                  \
+    "http:\n"                                                                                                                      \
+    "  services:\n"                                                                                                                \
+    "    s1: {loadBalancer: {servers: [{url: \"http://127.0.0.1:1\"}]}}\n"                                                         \
+    "    s2: {loadBalancer: {servers: [{url: \"http://127.0.0.1:2\"}]}}\n"                                                         \
+    "  middlewares:\n"                                                                                                             \
+    "    m1: {headers: {customRequestHeaders: {X-A: a}}}\n"                                                                         \
+    "    m2: {addPrefix: {prefix: /p}}\n"                                                                                           \
+    "  routers:\n"                                                                                                                 \
+    "    other: {rule: \"Host(`o.test`) || Host(`*.o.test`)\", service: s2}\n"                                                     \
+    "    any: {rule: \"PathPrefix(`/`)\", service: s2, priority: 1}\n"
+
+/* One router "r" in each variant (the change), next to two that stay. */
+static const char *const unit_variants[] = {
+    UNIT_BASE "    r: {rule: \"Host(`a.test`)\", service: s1, middlewares: [m1]}\n",
+    UNIT_BASE "    r: {rule: \"Host(`b.test`) && PathPrefix(`/x`)\", service: s1, middlewares: [m1]}\n", /* rule */
+    UNIT_BASE "    r: {rule: \"Host(`b.test`) && PathPrefix(`/x`)\", service: s1, middlewares: [m1], priority: 99}\n", /* priority */
+    UNIT_BASE "    r: {rule: \"Host(`b.test`) && PathPrefix(`/x`)\", service: s2, middlewares: [m1], priority: 99}\n", /* service */
+    UNIT_BASE "    r: {rule: \"Host(`b.test`) && PathPrefix(`/x`)\", service: s2, middlewares: [m2], priority: 99}\n", /* middleware */
+    UNIT_BASE "    r: {rule: \"Host(`b.test`) && PathPrefix(`/x`)\", service: s2, middlewares: [m2], entryPoints: [websecure]}\n",
+    UNIT_BASE "    r: {rule: \"Host(`b.test`) && PathPrefix(`/x`)\", service: s2, entryPoints: [websecure], tls: {}}\n", /* TLS */
+    UNIT_BASE "    r: {rule: \"Host(`b.test`)\", service: gone}\n",                  /* a service that does not exist */
+    UNIT_BASE "    r: {rule: \"Host(`b.test`) &&\", service: s1}\n",                /* a refused rule */
+    UNIT_BASE "    r: {rule: \"Host(`a.test`)\", service: s1, middlewares: [m1]}\n", /* back to the first */
+};
+
+#define ONLY_Z "http:\n  services:\n    z: {loadBalancer: {servers: [{url: \"http://127.0.0.1:9\"}]}}\n"
+
+/* Every variant compiled after the one before it with the unchanged
+ * objects handed over, then each compiled alone from scratch: the same
+ * table and statuses. The last step moves the routers to another provider
+ * (the objects handed over from the file's model). */
+static void units_equal_fresh(void)
+{
+    size_t n = sizeof(unit_variants) / sizeof(unit_variants[0]);
+    char *carried[16];
+    aggregator_shutdown();
+    aggregator_init(two_eps());
+    struct model *prev = NULL, *kept[16]; /* the objects handed over live in the model that made them, as in a provider's cache */
+    for (size_t v = 0; v <= n; v++) {
+        struct model *m = v < n ? sharing("file", unit_variants[v], prev) : sharing("other", unit_variants[0], prev);
+        if (v == n)
+            aggregator_submit(model_from_yaml("file", ONLY_Z)); /* the file's routers gone */
+        prev = kept[v] = model_ref(m); /* its objects are handed to the next variant's model */
+        aggregator_submit(m);
+        aggregator_flush();
+        publish_reclaim();
+        status_reclaim();
+        carried[v] = dump_current();
+    }
+    CHECK(strstr(carried[n], "route 0 r@other") != NULL || strstr(carried[n], " r@other ") != NULL);
+    CHECK(strstr(carried[n], "@file rule") == NULL);
+    for (size_t v = 0; v <= n; v++) {
+        aggregator_shutdown();
+        aggregator_init(two_eps());
+        if (v == n) {
+            aggregator_submit(model_from_yaml("file", ONLY_Z));
+            aggregator_submit(model_from_yaml("other", unit_variants[0]));
+        } else {
+            aggregator_submit(model_from_yaml("file", unit_variants[v]));
+        }
+        aggregator_flush();
+        publish_reclaim();
+        status_reclaim();
+        char *fresh = dump_current();
+        CHECK_STR(carried[v], fresh);
+        free(fresh);
+        free(carried[v]);
+    }
+    for (size_t v = 0; v <= n; v++) /* after the aggregator let go of the models pointing into them */
+        model_free(kept[v]);
+}
+
 int main(void)
 {
     registry_init(2);
@@ -164,6 +347,7 @@ int main(void)
     aggregator_init(&o);
     mirroring();
     failover_with_errors();
+    units_equal_fresh();
     aggregator_shutdown();
     publish_shutdown();
     return test_report("controller/aggregator");
